@@ -1,0 +1,405 @@
+"""Helpers shared by the evaluation and benchmark scripts in this folder.
+
+Not a package and not part of the product: each script puts this folder on `sys.path` and
+imports `_common`. Nothing here touches the network; the pipeline always runs as a
+subprocess (`sys.executable -m newsbeam.pipeline ...`), exactly as a user runs it, with
+`TMPDIR` pointed at a scratch folder because Beam leaves `beam-temp*` folders behind.
+
+What is here:
+- locating `../shared` (`--shared DIR` overrides; exit code 2 when it or a data set is missing);
+- running the pipeline and failing clearly when it cannot run;
+- reading its Parquet tables and resolving each input page to what became of it
+  (article, duplicate of an article, rejected, or missing);
+- printing small tables and the final PASS/FAIL line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCHMARKS_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCHMARKS_DIR.parent
+# ../shared beside the repository root: where every developer machine and CI keep the data.
+DEFAULT_SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
+PIPELINE_MODULE = "newsbeam.pipeline"
+TABLE_NAMES = ("articles", "duplicates", "rejected")
+
+EXIT_FAIL = 1
+EXIT_MISSING_DATA = 2
+
+# Outcome kinds of one input page, in order of precedence when a page shows up in several
+# tables (it should not, and `PageOutcomes.conflicts` counts it when it does).
+ARTICLE, DUPLICATE, REJECTED, MISSING = "article", "duplicate", "rejected", "missing"
+OUTCOME_KINDS = (ARTICLE, DUPLICATE, REJECTED, MISSING)
+
+
+# --------------------------------------------------------------------------------------
+# Command line and data location
+
+
+def add_shared_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--shared",
+        metavar="DIR",
+        default=None,
+        help=f"the shared data folder (default: {DEFAULT_SHARED_DIR})",
+    )
+
+
+def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags every script that runs the pipeline accepts."""
+    parser.add_argument(
+        "--beam-args",
+        metavar="ARGS",
+        default="",
+        help="extra flags for the pipeline, one shell-quoted string, "
+        "e.g. --beam-args='--runner=FnApiRunner'",
+    )
+    parser.add_argument(
+        "--output",
+        metavar="DIR",
+        default=None,
+        help="write the pipeline's output here and keep it (default: a temporary folder)",
+    )
+    parser.add_argument(
+        "--reuse-output",
+        action="store_true",
+        help="do not run the pipeline: score the existing output in --output DIR",
+    )
+
+
+def locate_shared(shared_arg: str | None, required: Sequence[str] = ()) -> Path:
+    """The shared data folder, checked to hold every path in `required` (relative to it).
+
+    Exits with code 2 and a message naming what is missing: the evaluation cannot run
+    without its data, which is a different failure from a score below the gate.
+    """
+    shared_dir = Path(shared_arg).expanduser().resolve() if shared_arg else DEFAULT_SHARED_DIR
+    if not shared_dir.is_dir():
+        exit_missing(
+            f"shared data folder not found: {shared_dir}\n"
+            "It lives at ../shared beside the repository root; pass --shared DIR to point "
+            "elsewhere."
+        )
+    for relative in required:
+        if not (shared_dir / relative).exists():
+            exit_missing(f"data missing from the shared folder: {shared_dir / relative}")
+    return shared_dir
+
+
+def exit_missing(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(EXIT_MISSING_DATA)
+
+
+# --------------------------------------------------------------------------------------
+# Scratch space and running the pipeline
+
+
+@contextlib.contextmanager
+def scratch_directory(prefix: str) -> Iterator[Path]:
+    """A temporary folder, removed on exit whatever happens."""
+    path = Path(tempfile.mkdtemp(prefix=f"newsbeam-{prefix}-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def subprocess_environment(tmp_dir: Path) -> dict[str, str]:
+    """The current environment with TMPDIR (and its aliases) pointed at `tmp_dir`."""
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    for name in ("TMPDIR", "TEMP", "TMP"):
+        env[name] = str(tmp_dir)
+    # Unbuffered output so a crash still leaves the last log lines in the captured files.
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def pipeline_command(
+    inputs: Sequence[str | Path], output_dir: Path, extra_args: Sequence[str] = ()
+) -> list[str]:
+    command = [sys.executable, "-m", PIPELINE_MODULE]
+    for input_path in inputs:
+        command += ["--input", str(input_path)]
+    command += ["--output", str(output_dir), *extra_args]
+    return command
+
+
+def split_beam_args(beam_args: str) -> list[str]:
+    return shlex.split(beam_args) if beam_args else []
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    command: list[str]
+    returncode: int
+    wall_seconds: float
+    stdout: str
+    stderr: str
+    output_dir: Path
+
+
+def run_pipeline(
+    inputs: Sequence[str | Path],
+    output_dir: Path,
+    scratch_dir: Path,
+    extra_args: Sequence[str] = (),
+) -> PipelineRun:
+    """Run the pipeline to completion in a subprocess; capture its stdout and stderr."""
+    command = pipeline_command(inputs, output_dir, extra_args)
+    tmp_dir = scratch_dir / "tmp"
+    started = time.perf_counter()
+    completed = subprocess.run(
+        command,
+        cwd=scratch_dir,
+        env=subprocess_environment(tmp_dir),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        check=False,
+    )
+    return PipelineRun(
+        command=command,
+        returncode=completed.returncode,
+        wall_seconds=time.perf_counter() - started,
+        stdout=completed.stdout,
+        stderr=completed.stderr,
+        output_dir=output_dir,
+    )
+
+
+def require_success(run: PipelineRun, tail_lines: int = 30) -> None:
+    """Exit with code 1 and the end of the pipeline's stderr when it failed."""
+    if run.returncode == 0:
+        return
+    print(f"error: the pipeline exited with code {run.returncode}", file=sys.stderr)
+    print("command: " + shlex.join(run.command), file=sys.stderr)
+    for line in run.stderr.splitlines()[-tail_lines:]:
+        print(f"  | {line}", file=sys.stderr)
+    print("FAIL: the pipeline did not run")
+    sys.exit(EXIT_FAIL)
+
+
+@contextlib.contextmanager
+def pipeline_output(
+    args: argparse.Namespace, inputs: Sequence[str | Path], extra_args: Sequence[str] = ()
+) -> Iterator[Path]:
+    """The folder holding the pipeline's output for `inputs`, running the pipeline if asked.
+
+    Uses --output DIR when given (kept afterwards; the pipeline replaces an earlier output
+    there), a temporary folder otherwise; with --reuse-output the existing tables in
+    --output are read as they are.
+    """
+    if args.reuse_output:
+        if not args.output:
+            exit_missing("--reuse-output needs --output DIR")
+        output_dir = Path(args.output).resolve()
+        if not (output_dir / "articles").is_dir():
+            exit_missing(f"no pipeline output to reuse in {output_dir}")
+        yield output_dir
+        return
+    with scratch_directory("eval") as scratch_dir:
+        output_dir = Path(args.output).resolve() if args.output else scratch_dir / "out"
+        run = run_pipeline(inputs, output_dir, scratch_dir, extra_args)
+        require_success(run)
+        print(f"pipeline: {run.wall_seconds:.1f} s  ({shlex.join(run.command[1:])})")
+        yield output_dir
+
+
+# --------------------------------------------------------------------------------------
+# Reading the output
+
+
+def read_table(output_dir: Path, table: str, columns: Sequence[str]) -> list[dict[str, Any]]:
+    """Rows of one output table (`DIR/<table>/*.parquet`), only the named columns.
+
+    A table folder with no Parquet files reads as empty; a missing column is an error that
+    names the columns the table does have.
+    """
+    import pyarrow.dataset as ds
+
+    files = sorted((output_dir / table).glob("*.parquet"))
+    if not files:
+        return []
+    dataset = ds.dataset([str(path) for path in files], format="parquet")
+    missing = [name for name in columns if name not in dataset.schema.names]
+    if missing:
+        raise SystemExit(
+            f"error: table {table!r} has no column(s) {missing}; it has {dataset.schema.names}"
+        )
+    return dataset.to_table(columns=list(columns)).to_pylist()
+
+
+def read_manifest(output_dir: Path) -> dict[str, Any] | None:
+    path = output_dir / "manifest.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def source_path(source: str) -> Path:
+    """The file path in a `source` value: without a `file://` scheme or `#L<n>` fragment."""
+    if source.startswith("file://"):
+        source = source[len("file://") :]
+    return Path(source.split("#", 1)[0])
+
+
+@dataclass
+class PageOutcome:
+    """What became of one input page.
+
+    `article` is the page's own article row, or for a duplicate the row of its canonical
+    article (None when that canonical is not in the articles table).
+    """
+
+    kind: str
+    article: dict[str, Any] | None = None
+    reason: str | None = None  # "<stage>:<reason>" for a rejected page
+
+
+@dataclass
+class PageOutcomes:
+    by_page: dict[str, PageOutcome]
+    unmatched_sources: list[str] = field(default_factory=list)  # rows no page key matched
+    conflicts: list[str] = field(default_factory=list)  # pages found in more than one table
+    dangling_duplicates: list[str] = field(default_factory=list)  # canonical_id not found
+
+
+def collect_outcomes(
+    output_dir: Path,
+    page_keys: Sequence[str],
+    page_key_of_source: Callable[[Path], str],
+    article_columns: Sequence[str],
+) -> PageOutcomes:
+    """Resolve each expected page (by key) to its outcome in the pipeline's output.
+
+    `page_key_of_source` turns a row's source path into the same key the caller uses for
+    its pages (e.g. the file name), so absolute, relative or globbed paths all match.
+    Pages that appear in no table are MISSING.
+    """
+    columns = sorted({"article_id", "source", *article_columns})
+    articles = read_table(output_dir, "articles", columns)
+    duplicates = read_table(output_dir, "duplicates", ["source", "canonical_id", "article_id"])
+    rejected = read_table(output_dir, "rejected", ["source", "stage", "reason"])
+    article_by_id = {row["article_id"]: row for row in articles}
+
+    wanted = set(page_keys)
+    found: dict[str, list[PageOutcome]] = {}
+    result = PageOutcomes(by_page={})
+
+    def record(source: str, outcome: PageOutcome) -> None:
+        key = page_key_of_source(source_path(source))
+        if key not in wanted:
+            result.unmatched_sources.append(source)
+            return
+        found.setdefault(key, []).append(outcome)
+
+    for row in articles:
+        record(row["source"], PageOutcome(ARTICLE, article=row))
+    for row in duplicates:
+        canonical = article_by_id.get(row["canonical_id"])
+        if canonical is None:
+            result.dangling_duplicates.append(row["source"])
+        record(row["source"], PageOutcome(DUPLICATE, article=canonical))
+    for row in rejected:
+        record(row["source"], PageOutcome(REJECTED, reason=f"{row['stage']}:{row['reason']}"))
+
+    for key in page_keys:
+        outcomes = found.get(key)
+        if not outcomes:
+            result.by_page[key] = PageOutcome(MISSING)
+            continue
+        outcomes.sort(key=lambda outcome: OUTCOME_KINDS.index(outcome.kind))
+        if len(outcomes) > 1:
+            result.conflicts.append(key)
+        result.by_page[key] = outcomes[0]
+    return result
+
+
+def report_outcomes(outcomes: PageOutcomes) -> None:
+    """Print pages per outcome and anything odd about how rows matched the pages."""
+    counts = {kind: 0 for kind in OUTCOME_KINDS}
+    for outcome in outcomes.by_page.values():
+        counts[outcome.kind] += 1
+    print_table(["outcome", "pages"], [[kind, counts[kind]] for kind in OUTCOME_KINDS])
+    warnings = [
+        (outcomes.unmatched_sources, "output row(s) whose source matched no input page"),
+        (outcomes.conflicts, "page(s) found in more than one table (article row used)"),
+        (outcomes.dangling_duplicates, "duplicate(s) whose canonical_id is not in articles"),
+    ]
+    for items, what in warnings:
+        if items:
+            print(f"warning: {len(items)} {what}, e.g. {items[:3]}")
+    rejected_reasons: dict[str, int] = {}
+    for outcome in outcomes.by_page.values():
+        if outcome.kind == REJECTED and outcome.reason:
+            rejected_reasons[outcome.reason] = rejected_reasons.get(outcome.reason, 0) + 1
+    if rejected_reasons:
+        reasons = ", ".join(f"{reason} x{n}" for reason, n in sorted(rejected_reasons.items()))
+        print(f"rejected reasons: {reasons}")
+
+
+# --------------------------------------------------------------------------------------
+# Printing
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A plain aligned table: numeric columns right-aligned, floats to 3 decimals unless the
+    caller passes them pre-formatted as strings."""
+
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:.3f}"
+        return "" if value is None else str(value)
+
+    text_rows = [[cell(value) for value in row] for row in rows]
+    widths = [
+        max([len(header)] + [len(row[i]) for row in text_rows]) for i, header in enumerate(headers)
+    ]
+
+    def looks_numeric(value: Any) -> bool:
+        if isinstance(value, int | float):
+            return True
+        try:
+            float(str(value).rstrip("x%"))
+        except ValueError:
+            return False
+        return True
+
+    numeric = [
+        bool(rows) and all(looks_numeric(row[i]) for row in rows) for i in range(len(headers))
+    ]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [
+            value.rjust(width) if is_number else value.ljust(width)
+            for value, width, is_number in zip(values, widths, numeric, strict=True)
+        ]
+        return "  ".join(parts).rstrip()
+
+    print(line(list(headers)))
+    print(line(["-" * width for width in widths]))
+    for row in text_rows:
+        print(line(row))
+
+
+def finish_gate(passed: bool, message: str) -> int:
+    """Print the last line of a gated run; the exit code to return (0 or 1)."""
+    print(f"{'PASS' if passed else 'FAIL'}: {message}")
+    return 0 if passed else EXIT_FAIL

@@ -1,0 +1,1 @@
+"""Options, pipeline assembly and the command-line entry point."""

@@ -1,0 +1,79 @@
+"""NewsBeam's command-line options, as a Beam `PipelineOptions` subclass.
+
+Every Beam flag (`--runner`, `--direct_num_workers`, `--temp_location`, ...) keeps working
+beside these. No option is `required=True` (that breaks every other pipeline in the same
+process); `main()` validates instead. Options turn into the frozen per-stage config
+dataclasses here, so stages never read options.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from newsbeam.transforms.clean import CleanConfig
+from newsbeam.transforms.extract import ExtractConfig
+from newsbeam.transforms.language import LanguageConfig
+from newsbeam.transforms.read import ReadConfig
+
+
+class NewsBeamOptions(PipelineOptions):
+    @classmethod
+    def _add_argparse_args(cls, parser) -> None:  # noqa: ANN001 (Beam's signature)
+        group = parser.add_argument_group("NewsBeam")
+        group.add_argument(
+            "--input",
+            dest="inputs",
+            action="append",
+            default=None,
+            help="A file, a directory (read recursively) or a glob; repeatable. "
+            ".txt/.md raw text, .html/.htm HTML (also .gz), .jsonl one record a line.",
+        )
+        group.add_argument(
+            "--output",
+            default=None,
+            help="Output folder: articles/, duplicates/, rejected/ (Parquet) and "
+            "manifest.json. Replaced as a whole when the run succeeds.",
+        )
+        group.add_argument(
+            "--max_document_bytes",
+            type=int,
+            default=ReadConfig.max_document_bytes,
+            help="Inputs larger than this (after decompression) are rejected as too_large.",
+        )
+        group.add_argument(
+            "--min_words",
+            type=int,
+            default=CleanConfig.min_words,
+            help="Clean texts with fewer words are rejected as too_short.",
+        )
+        group.add_argument(
+            "--language_sample_chars",
+            type=int,
+            default=LanguageConfig.sample_chars,
+            help="Characters of text language detection reads (0: all).",
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    """Everything `build()` needs, in one typed value."""
+
+    inputs: tuple[str, ...]
+    output_dir: str
+    read: ReadConfig = ReadConfig()
+    extract: ExtractConfig = ExtractConfig()
+    clean: CleanConfig = CleanConfig()
+    language: LanguageConfig = LanguageConfig()
+
+
+def config_from_options(options: NewsBeamOptions, output_dir: str) -> PipelineConfig:
+    """Options -> config; `output_dir` is where this run writes (the staging folder)."""
+    return PipelineConfig(
+        inputs=tuple(options.inputs or ()),
+        output_dir=output_dir,
+        read=ReadConfig(max_document_bytes=options.max_document_bytes),
+        clean=CleanConfig(min_words=options.min_words),
+        language=LanguageConfig(sample_chars=options.language_sample_chars),
+    )

@@ -1,0 +1,142 @@
+"""The record types that flow between stages, and the Arrow schemas of the output tables.
+
+Everything else derives from these definitions: the sinks build their Parquet schemas
+here, the tests check that every record field has an Arrow column and back.
+Records are immutable NamedTuples: a stage returns `record._replace(...)`, never mutates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, NamedTuple
+
+import pyarrow as pa
+
+# Bump on any change to a table's columns or their meaning; stored in every Parquet file's
+# key-value metadata under SCHEMA_VERSION_KEY and in the run manifest.
+SCHEMA_VERSION = "1"
+SCHEMA_VERSION_KEY = b"newsbeam.schema_version"
+
+
+class RawDocument(NamedTuple):
+    """One input record as read: a whole file, or one line of a JSON-lines file."""
+
+    source: str  # the path (plus "#L<n>" for a JSON-lines record) or URL, as given
+    kind: str  # "text" | "html" | "jsonl"
+    content: bytes  # raw bytes for text/html; the JSON line for jsonl
+
+
+class Removal(NamedTuple):
+    """A segment that cleaning removed from the text, and why."""
+
+    text: str
+    reason: str
+
+
+class Article(NamedTuple):
+    """One article. The only article record type: every stage fills in more of it."""
+
+    article_id: str
+    source: str
+    url: str | None
+    canonical_url: str | None
+    site: str | None
+    title: str | None
+    authors: list[str]
+    published_at: dt.datetime | None  # UTC, tz-aware
+    ingested_at: dt.datetime  # UTC, tz-aware
+    language: str | None
+    language_score: float | None
+    text: str
+    word_count: int
+    content_hash: str
+    removed: list[Removal]
+    topics: list[str]
+    story_id: str | None
+
+
+class Duplicate(NamedTuple):
+    """An input that was recognised as a copy of an article in the articles table."""
+
+    article_id: str
+    source: str
+    canonical_id: str
+    similarity: float | None  # 1.0 for exact copies; null where not measured (method url)
+    method: str  # "exact" (same folded text) | "url" (same canonical URL, other text)
+
+
+class Rejected(NamedTuple):
+    """An input that could not become an article: where it stopped and why."""
+
+    source: str
+    stage: str  # read | extract | clean | ...
+    reason: str  # a short code, e.g. "empty", "binary", "no_text"
+    detail: str  # a readable explanation
+    payload: str  # an excerpt of the input, for inspection
+
+
+_UTC_MICROS = pa.timestamp("us", tz="UTC")
+
+ARTICLE_SCHEMA = pa.schema(
+    [
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("url", pa.string()),
+        pa.field("canonical_url", pa.string()),
+        pa.field("site", pa.string()),
+        pa.field("title", pa.string()),
+        pa.field("authors", pa.list_(pa.string())),
+        pa.field("published_at", _UTC_MICROS),
+        pa.field("ingested_at", _UTC_MICROS, nullable=False),
+        pa.field("language", pa.string()),
+        pa.field("language_score", pa.float64()),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("word_count", pa.int64(), nullable=False),
+        pa.field("content_hash", pa.string(), nullable=False),
+        pa.field(
+            "removed",
+            pa.list_(pa.struct([pa.field("text", pa.string()), pa.field("reason", pa.string())])),
+        ),
+        pa.field("topics", pa.list_(pa.string())),
+        pa.field("story_id", pa.string()),
+    ],
+    metadata={SCHEMA_VERSION_KEY: SCHEMA_VERSION.encode()},
+)
+
+DUPLICATE_SCHEMA = pa.schema(
+    [
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("canonical_id", pa.string(), nullable=False),
+        pa.field("similarity", pa.float64()),
+        pa.field("method", pa.string(), nullable=False),
+    ],
+    metadata={SCHEMA_VERSION_KEY: SCHEMA_VERSION.encode()},
+)
+
+REJECTED_SCHEMA = pa.schema(
+    [
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("stage", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("detail", pa.string(), nullable=False),
+        pa.field("payload", pa.string(), nullable=False),
+    ],
+    metadata={SCHEMA_VERSION_KEY: SCHEMA_VERSION.encode()},
+)
+
+# table name -> (record type, Arrow schema): the sinks and the manifest iterate this.
+TABLES: dict[str, tuple[type, pa.Schema]] = {
+    "articles": (Article, ARTICLE_SCHEMA),
+    "duplicates": (Duplicate, DUPLICATE_SCHEMA),
+    "rejected": (Rejected, REJECTED_SCHEMA),
+}
+
+
+def to_row(record: NamedTuple) -> dict[str, Any]:
+    """A record as a plain dict that pyarrow accepts for its table's schema."""
+    row = record._asdict()
+    for name, value in row.items():
+        if isinstance(value, list) and value and isinstance(value[0], tuple):
+            row[name] = [item._asdict() for item in value]
+    return row

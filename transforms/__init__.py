@@ -1,0 +1,1 @@
+"""The Beam transforms: one module, one composite PTransform per stage."""

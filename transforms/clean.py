@@ -1,0 +1,256 @@
+"""Stage 3, clean: Article with raw body -> Article with clean text and stable identity.
+
+Deterministic, per document, in this order:
+1. Unicode normalised: NFC; typographic quotes to ASCII; non-breaking and other spaces to
+   a plain space; zero-width characters, soft hyphens and control characters dropped.
+2. Site chrome dropped paragraph by paragraph: "SEE MORE:" and the related-link list under
+   it, comment and newsletter prompts, sign-up prompts, "Latest"/"Latest Videos" and
+   similar navigation, "Image: ..." and photo captions, agency-only lines ("Reuters",
+   "With AFP"), a quoted headline standing alone, reporting credits.
+3. Paragraphs repeated within the document dropped (the first copy stays): a body captured
+   twice comes out once. (Not trafilatura's `deduplicate`: its cache spans documents.)
+4. Whitespace collapsed inside paragraphs; paragraphs joined by one blank line.
+Every removed segment is appended to `removed` with its reason code.
+
+Then identity: `content_hash` (of the text folded to lower-case word tokens, so copies that
+differ only in case, punctuation or spacing share it) and `article_id` (from the canonical
+URL when known, else from the content hash).
+
+Rejected (stage `clean`): `no_text` (nothing left), `too_short` (fewer than `min_words`).
+Counters: `clean_in`, `clean_out`, `clean_removed_<reason>`, `clean_dropped_<reason>`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterator
+
+import apache_beam as beam
+
+from newsbeam.schemas import Article, Rejected, Removal
+from newsbeam.transforms.failures import REJECTED, apply_with_rejects, counter, reject
+
+STAGE = "clean"
+
+
+@dataclasses.dataclass(frozen=True)
+class CleanConfig:
+    """min_words: below this an input is not an article (cookie walls, "page not found")."""
+
+    min_words: int = 10
+
+
+# --- 1. Unicode ------------------------------------------------------------------------
+
+_CHAR_MAP = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+        "\u00ab": '"', "\u00bb": '"',
+        "\u00a0": " ", "\u2007": " ", "\u202f": " ", "\u2009": " ", "\u200a": " ",
+        "\u2002": " ", "\u2003": " ", "\u3000": " ", "\t": " ",
+        "\u200b": None, "\u200c": None, "\u200d": None, "\u2060": None, "\ufeff": None,
+        "\u00ad": None,
+    }
+)  # fmt: skip
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SPACES = re.compile(r"[ ]{2,}")
+
+
+def normalize_unicode(text: str) -> str:
+    """NFC, ASCII quotes, plain spaces; invisible and control characters removed."""
+    text = unicodedata.normalize("NFC", text).translate(_CHAR_MAP)
+    return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def normalize_whitespace(paragraph: str) -> str:
+    """One paragraph on one line, single spaces."""
+    return _SPACES.sub(" ", " ".join(paragraph.split("\n"))).strip()
+
+
+# --- 2. Site chrome --------------------------------------------------------------------
+
+# (reason, pattern) matched against a whole short paragraph, case-insensitively. Only
+# paragraphs of at most _CHROME_MAX_WORDS words are tested: real prose that happens to
+# contain "subscribe" is never dropped.
+_CHROME_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    (reason, re.compile(pattern, re.IGNORECASE))
+    for reason, pattern in [
+        ("related_links", r"^(see|read|watch) (more|also)\b.*$|^(related|more on this|"
+         r"related (articles?|stories|coverage|content|topics))\s*:?$|^read more:?.*$"),
+        ("comment_prompt", r"^(would you like to comment\b.*|please read our comment policy.*|"
+         r"comments?( \(\d+\))?|view comments|join the conversation|leave a comment)$"),
+        ("signup_prompt", r"^(sign (up|in)\b.*|subscribe( to| now| today)?\b.*|"
+         r"newsletter sign[- ]?up|please wait\.*|thank you for (signing|sign) up!?|"
+         r"get (our|the) .{0,40}newsletter.*|already a subscriber\?.*|"
+         r"register (now|for free)\b.*|create (a free|an) account\b.*|"
+         r".*\bit'?s quick and free\b.*)$"),
+        ("navigation", r"^(latest|latest (videos?|news|stories)|top stories|most (read|popular)|"
+         r"trending( now)?|advertisement|sponsored( content)?|share( this( article| story)?)?|"
+         r"follow us\b.*|skip to (main )?content|back to top|more stories|you may also like|"
+         r"recommended( for you)?)\s*:?$"),
+        ("caption", r"^(image|photo|picture|photograph|video|file photo|credit)( credit)?\s*:.*$"),
+        ("agency_line", r"^(with )?(reuters|afp|ap|associated press|dpa|bloomberg|efe|ansa|"
+         r"xinhua|anadolu( agency)?|upi|pa media)( and (reuters|afp|ap))?\.?$"),
+        ("credits", r"^((additional )?(reporting|writing|editing)( and (writing|editing))?"
+         r" by\b.*|compiled by\b.*|edited by\b.*)$"),
+    ]
+]  # fmt: skip
+_CHROME_MAX_WORDS = 40
+# A quoted headline on its own line ('Qatar leading talks to swap ...'): site chrome that
+# re-announces an article, not a quotation (which ends in punctuation or a speaker).
+_QUOTED_HEADLINE = re.compile(r"""^(['"])[^'"]{10,200}[^.!?,;:'"]\1$""")
+_RELATED_HEADER_REASONS = {"related_links"}
+_SENTENCE_END = re.compile(r"[.!?]['\")\]]?$")
+
+
+def chrome_reason(paragraph: str) -> str | None:
+    """The reason code when a paragraph is site chrome, else None."""
+    if len(paragraph.split()) > _CHROME_MAX_WORDS:
+        return None
+    if _QUOTED_HEADLINE.match(paragraph):
+        return "headline"
+    for reason, pattern in _CHROME_PATTERNS:
+        if pattern.match(paragraph):
+            return reason
+    return None
+
+
+def _is_link_like(paragraph: str) -> bool:
+    """A headline in a related-links list: short, and not a sentence."""
+    return len(paragraph.split()) <= 20 and not _SENTENCE_END.search(paragraph)
+
+
+def remove_chrome(paragraphs: list[str]) -> tuple[list[str], list[Removal]]:
+    """Drop chrome paragraphs, and the link list under a "SEE MORE:"-style header."""
+    kept: list[str] = []
+    removed: list[Removal] = []
+    in_link_list = False
+    for paragraph in paragraphs:
+        reason = chrome_reason(paragraph)
+        if reason is None and in_link_list and _is_link_like(paragraph):
+            reason = "related_links"
+        if reason is None:
+            in_link_list = False
+            kept.append(paragraph)
+        else:
+            in_link_list = reason in _RELATED_HEADER_REASONS or (
+                in_link_list and reason != "comment_prompt"
+            )
+            removed.append(Removal(paragraph, reason))
+    return kept, removed
+
+
+# --- 3. Repeated paragraphs ------------------------------------------------------------
+
+_WORD = re.compile(r"\w+")
+
+
+def fold(text: str) -> str:
+    """Text reduced to lower-case word tokens: the form compared for sameness."""
+    return " ".join(_WORD.findall(text.casefold()))
+
+
+def remove_repeated(paragraphs: list[str]) -> tuple[list[str], list[Removal]]:
+    """Keep the first copy of each paragraph (compared folded); drop later copies."""
+    seen: set[str] = set()
+    kept: list[str] = []
+    removed: list[Removal] = []
+    for paragraph in paragraphs:
+        key = fold(paragraph)
+        if key and key in seen:
+            removed.append(Removal(paragraph, "repeated"))
+        else:
+            seen.add(key)
+            kept.append(paragraph)
+    return kept, removed
+
+
+# --- 4. Whole text and identity --------------------------------------------------------
+
+
+def clean_text(text: str) -> tuple[str, list[Removal]]:
+    """Raw body (paragraphs split by blank lines) -> (clean text, removals in order)."""
+    paragraphs = [normalize_whitespace(p) for p in normalize_unicode(text).split("\n\n")]
+    paragraphs = [p for p in paragraphs if p]
+    paragraphs, chrome = remove_chrome(paragraphs)
+    paragraphs, repeated = remove_repeated(paragraphs)
+    return "\n\n".join(paragraphs), chrome + repeated
+
+
+def content_hash(text: str) -> str:
+    """Hash of the folded text: equal for copies differing only in case/punctuation/space."""
+    return hashlib.sha256(fold(text).encode("utf-8")).hexdigest()[:32]
+
+
+def article_id_for(canonical_url: str | None, text_hash: str) -> str:
+    """Stable id: from the canonical URL when known (so updates keep their id), else content."""
+    basis = f"url:{canonical_url}" if canonical_url else f"content:{text_hash}"
+    return hashlib.sha256(basis.encode("utf-8")).hexdigest()[:24]
+
+
+def clean_article(article: Article) -> Article:
+    """Apply cleaning and identity to one article (a new record; the input is untouched)."""
+    text, removed = clean_text(article.text)
+    title = normalize_whitespace(normalize_unicode(article.title)) if article.title else None
+    # A quoted headline removed from a document without a title is its title.
+    if not title:
+        title = next((r.text.strip("'\"") for r in removed if r.reason == "headline"), None)
+    text_hash = content_hash(text)
+    return article._replace(
+        article_id=article_id_for(article.canonical_url, text_hash),
+        title=title or None,
+        text=text,
+        word_count=len(_WORD.findall(text)),
+        content_hash=text_hash,
+        removed=[*article.removed, *removed],
+    )
+
+
+# --- Beam ------------------------------------------------------------------------------
+
+
+class _Clean(beam.DoFn):
+    def __init__(self, config: CleanConfig) -> None:
+        self._config = config
+
+    def process(self, article: Article) -> Iterator[Article | beam.pvalue.TaggedOutput]:
+        counter("clean_in").inc()
+        cleaned = clean_article(article)
+        for removal in cleaned.removed[len(article.removed) :]:
+            counter(f"clean_removed_{removal.reason}").inc()
+        if cleaned.word_count == 0:
+            yield _rejected(article, "no_text", "nothing left after removing boilerplate")
+        elif cleaned.word_count < self._config.min_words:
+            yield _rejected(
+                article,
+                "too_short",
+                f"{cleaned.word_count} words < min_words {self._config.min_words}",
+            )
+        else:
+            counter("clean_out").inc()
+            yield cleaned
+
+
+def _rejected(article: Article, reason: str, detail: str) -> beam.pvalue.TaggedOutput:
+    return beam.pvalue.TaggedOutput(
+        REJECTED, reject(article.source, STAGE, reason, detail, article.text)
+    )
+
+
+class CleanText(beam.PTransform):
+    """PCollection[Article] -> (PCollection[Article], PCollection[Rejected])."""
+
+    def __init__(self, config: CleanConfig | None = None) -> None:
+        super().__init__()
+        self._config = config or CleanConfig()
+
+    def expand(
+        self, articles: beam.PCollection[Article]
+    ) -> tuple[beam.PCollection[Article], beam.PCollection[Rejected]]:
+        return apply_with_rejects(
+            articles, "Clean", _Clean(self._config), STAGE, lambda a: a.source, Article
+        )

@@ -1,0 +1,382 @@
+"""Stage 2, extract: RawDocument -> Article with its raw body text and metadata.
+
+- HTML: trafilatura's main-text extraction and metadata (title, authors, date, canonical
+  URL, site name). `fast=True` skips trafilatura's fallback extractors: on the AEB pages it
+  scored F1 0.964 against 0.963 without it, at 17 ms instead of 25 ms a page.
+- Raw text: decoded (UTF-8, else the encoding charset-normalizer detects), then the header
+  lines of the seed formats parsed into metadata: a Markdown `# title`, bold `**source**`,
+  `**date**` and `**URL**` lines, a leading ` date YYYY-MM-DD`, a first-line title; image
+  lines and their captions are removed (and recorded in `removed`).
+- JSON lines: `text` (required), `title`, `url`, `published`, `authors`/`author`, `site`.
+
+The body keeps paragraphs separated by blank lines; cleaning happens in the next stage.
+`article_id` and `content_hash` stay empty until cleaning has produced the final text.
+
+Rejected (stage `extract`): `encoding` (not decodable as text), `no_text` (nothing
+extractable, e.g. an HTML page without an article), `bad_json`, `missing_text`.
+Counters: `extract_in`, `extract_out`, `extract_dropped_<reason>`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import re
+import urllib.parse
+from collections.abc import Iterator
+from typing import Any
+
+import apache_beam as beam
+import charset_normalizer
+from dateutil import parser as date_parser
+
+from newsbeam.schemas import Article, RawDocument, Rejected, Removal
+from newsbeam.transforms.failures import REJECTED, apply_with_rejects, counter, reject
+
+STAGE = "extract"
+
+
+@dataclasses.dataclass(frozen=True)
+class ExtractConfig:
+    """Options of trafilatura's extraction that NewsBeam exposes."""
+
+    include_tables: bool = True
+    favor_precision: bool = False
+
+
+class ExtractError(ValueError):
+    """An expected extraction failure; `reason` is the rejected table's reason code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+# ---------------------------------------------------------------------------------------
+# Pure helpers
+# ---------------------------------------------------------------------------------------
+
+
+def decode_text(data: bytes) -> str:
+    """Bytes of a text document -> str: UTF-8 (with or without BOM), else detected."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(data).best()
+    if best is None:
+        raise ExtractError("encoding", "not UTF-8 and no other text encoding fits")
+    return str(best)
+
+
+def parse_datetime(value: Any) -> dt.datetime | None:
+    """A date or date-time in any common notation -> aware UTC datetime (naive = UTC)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        parsed = value
+    else:
+        try:
+            parsed = date_parser.parse(str(value))
+        except (ValueError, OverflowError):
+            return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.astimezone(dt.timezone.utc)
+
+
+def canonicalize_url(url: str | None) -> str | None:
+    """A URL in the form used for identity: lower-case scheme and host, no fragment,
+    no default port, no tracking parameters (utm_*, fbclid, ...)."""
+    if not url:
+        return None
+    url = url.strip()
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    from courlan import normalize_url  # trafilatura's own URL library
+
+    try:
+        normalized = normalize_url(url, strict=True)
+    except ValueError:
+        normalized = url
+    return urllib.parse.urldefrag(normalized)[0]
+
+
+def site_of(url: str | None) -> str | None:
+    """The host of a URL without a leading `www.`."""
+    if not url:
+        return None
+    host = urllib.parse.urlsplit(url).hostname or ""
+    return host.removeprefix("www.") or None
+
+
+def split_authors(value: Any) -> list[str]:
+    """Authors as a list, from a list or a `;`/`,`/` and `-separated string."""
+    if not value:
+        return []
+    items = value if isinstance(value, list) else re.split(r";|,|\band\b", str(value))
+    seen: list[str] = []
+    for item in items:
+        name = str(item).strip()
+        if name and name not in seen:
+            seen.append(name)
+    return seen
+
+
+_MD_TITLE = re.compile(r"^#\s+(?P<value>.+?)\s*#*$")
+_BOLD_LINE = re.compile(r"^\*\*(?P<value>[^*]+)\*\*$")
+_LEADING_DATE = re.compile(r"^\s*date\s+(?P<value>\d{4}-\d{2}-\d{2})\b\s*")
+# URLs may hold balanced parentheses ("filters:quality(80)").
+_MD_URL = r"\((?:[^()\s]|\([^()\s]*\))*\)"
+_MD_IMAGE = re.compile(r"^!\[[^\]]*\]" + _MD_URL + "$")
+_MD_LINK = re.compile(r"(?<!!)\[([^\]]+)\]" + _MD_URL)
+_URL = re.compile(r"^https?://\S+$")
+_DATEISH = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?")
+# A caption ends in a photo credit: "REUTERS/Name", "REUTERS TV via REUTERS", "(AFP)", ...
+_PHOTO_CREDIT = re.compile(
+    r"(\b(REUTERS|AFP|AP Photo|EPA|Getty Images|Xinhua|ANADOLU)\b[^.]{0,60}|Photo:[^.]{0,80})$"
+)
+_TITLE_MAX_WORDS = 25
+
+
+@dataclasses.dataclass
+class TextHeader:
+    """What the header lines of a raw text document said about it."""
+
+    title: str | None = None
+    url: str | None = None
+    published_at: dt.datetime | None = None
+    site: str | None = None
+
+
+def parse_text_document(text: str) -> tuple[TextHeader, str, list[Removal]]:
+    """Raw text -> (header metadata, body with paragraphs split by blank lines, removals).
+
+    Recognises the header conventions of the seeds: a Markdown `# title`, bold lines for
+    source, date and URL, a leading ` date YYYY-MM-DD`, a short first line standing alone
+    as the title; Markdown image lines and the caption paragraph after them are removed,
+    Markdown links keep their anchor text.
+    """
+    header = TextHeader()
+    removed: list[Removal] = []
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+    # Header lines come first; blank lines between them do not end the header.
+    index = 0
+    while index < len(lines):
+        line = lines[index].strip()
+        md_title, bold = _MD_TITLE.match(line), _BOLD_LINE.match(line)
+        if not line:
+            pass
+        elif md_title and header.title is None and not any(x.strip() for x in lines[:index]):
+            header.title = md_title.group("value").strip()
+        elif bold:
+            _take_bold_header(header, bold.group("value").strip())
+        else:
+            break
+        index += 1
+    body_lines = lines[index:]
+
+    # ` date 2023-10-09 Body starts here...` (seed 001): the date prefixes the first line.
+    if body_lines and header.published_at is None:
+        leading = _LEADING_DATE.match(body_lines[0])
+        if leading:
+            header.published_at = parse_datetime(leading.group("value"))
+            body_lines[0] = body_lines[0][leading.end() :]
+
+    # A short first line followed by a blank line, not ending like a sentence: a title.
+    if header.title is None and len(body_lines) > 2:
+        first = body_lines[0].strip()
+        if (
+            first
+            and not body_lines[1].strip()
+            and len(first.split()) <= _TITLE_MAX_WORDS
+            and not first.endswith((".", ",", ";", ":"))
+        ):
+            header.title = first
+            body_lines = body_lines[2:]
+
+    paragraphs: list[str] = []
+    after_image = False
+    for paragraph in _paragraphs(body_lines):
+        if _MD_IMAGE.match(paragraph):
+            removed.append(Removal(paragraph, "image"))
+            after_image = True
+            continue
+        if after_image and _PHOTO_CREDIT.search(paragraph) and len(paragraph.split()) <= 80:
+            removed.append(Removal(paragraph, "caption"))
+            after_image = False
+            continue
+        after_image = False
+        paragraphs.append(_MD_LINK.sub(r"\1", paragraph))
+    return header, "\n\n".join(paragraphs), removed
+
+
+def _take_bold_header(header: TextHeader, value: str) -> None:
+    if _URL.match(value):
+        header.url = header.url or value
+    elif _DATEISH.match(value) and header.published_at is None:
+        header.published_at = parse_datetime(value)
+    elif header.site is None:
+        header.site = value
+
+
+def _paragraphs(lines: list[str]) -> Iterator[str]:
+    """Blocks separated by blank lines; a text with no blank line at all has one paragraph
+    per line (seed 001), otherwise a block's lines are re-joined (hard-wrapped text)."""
+    if not any(not line.strip() for line in lines):
+        yield from (line.strip() for line in lines if line.strip())
+        return
+    block: list[str] = []
+    for line in [*lines, ""]:
+        if line.strip():
+            block.append(line.strip())
+        elif block:
+            yield " ".join(block)
+            block = []
+
+
+def new_article(source: str, **fields: Any) -> Article:
+    """An Article with the extract stage's fields set and the later stages' left empty."""
+    defaults: dict[str, Any] = {
+        "article_id": "",
+        "url": None,
+        "canonical_url": None,
+        "site": None,
+        "title": None,
+        "authors": [],
+        "published_at": None,
+        "ingested_at": dt.datetime.now(dt.timezone.utc),
+        "language": None,
+        "language_score": None,
+        "word_count": 0,
+        "content_hash": "",
+        "removed": [],
+        "topics": [],
+        "story_id": None,
+    }
+    defaults.update(fields)
+    return Article(source=source, **defaults)
+
+
+def extract_text_document(doc: RawDocument) -> Article:
+    """A raw text document -> Article."""
+    header, body, removed = parse_text_document(decode_text(doc.content))
+    canonical = canonicalize_url(header.url)
+    return new_article(
+        doc.source,
+        url=header.url,
+        canonical_url=canonical,
+        site=header.site or site_of(canonical),
+        title=header.title,
+        published_at=header.published_at,
+        text=body,
+        removed=removed,
+    )
+
+
+def extract_json_record(doc: RawDocument) -> Article:
+    """One JSON-lines record -> Article."""
+    try:
+        record = json.loads(doc.content)
+    except ValueError as error:
+        raise ExtractError("bad_json", f"not valid JSON: {error}") from None
+    if not isinstance(record, dict):
+        raise ExtractError("bad_json", f"a JSON {type(record).__name__}, not an object")
+    text = record.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ExtractError("missing_text", "no non-empty string field 'text'")
+    url = record.get("url") if isinstance(record.get("url"), str) else None
+    canonical = canonicalize_url(url)
+    _, body, removed = parse_text_document(text)
+    title = record.get("title")
+    return new_article(
+        doc.source,
+        url=url,
+        canonical_url=canonical,
+        site=record.get("site") or site_of(canonical),
+        title=title.strip() if isinstance(title, str) and title.strip() else None,
+        authors=split_authors(record.get("authors") or record.get("author")),
+        published_at=parse_datetime(record.get("published") or record.get("published_at")),
+        text=body,
+        removed=removed,
+    )
+
+
+def extract_html_document(doc: RawDocument, config: ExtractConfig) -> Article:
+    """An HTML page -> Article, with trafilatura."""
+    from trafilatura import bare_extraction
+
+    extracted = bare_extraction(
+        doc.content,
+        fast=True,
+        include_comments=False,
+        include_tables=config.include_tables,
+        favor_precision=config.favor_precision,
+        with_metadata=True,
+    )
+    if extracted is None or not (extracted.text or "").strip():
+        raise ExtractError("no_text", "no article text found in the page")
+    lines = [line.strip() for line in extracted.text.split("\n")]
+    canonical = canonicalize_url(extracted.url)
+    return new_article(
+        doc.source,
+        url=extracted.url,
+        canonical_url=canonical,
+        site=extracted.sitename or site_of(canonical),
+        title=extracted.title,
+        authors=split_authors(extracted.author),
+        published_at=parse_datetime(extracted.date),
+        text="\n\n".join(line for line in lines if line),
+    )
+
+
+def extract_document(doc: RawDocument, config: ExtractConfig) -> Article:
+    """Any RawDocument -> Article; raises ExtractError for expected failures."""
+    if doc.kind == "html":
+        return extract_html_document(doc, config)
+    if doc.kind == "jsonl":
+        return extract_json_record(doc)
+    return extract_text_document(doc)
+
+
+# ---------------------------------------------------------------------------------------
+# Beam
+# ---------------------------------------------------------------------------------------
+
+
+class _Extract(beam.DoFn):
+    def __init__(self, config: ExtractConfig) -> None:
+        self._config = config
+
+    def setup(self) -> None:
+        import trafilatura  # noqa: F401  (import cost paid once per worker, not per page)
+
+    def process(self, doc: RawDocument) -> Iterator[Article | beam.pvalue.TaggedOutput]:
+        counter("extract_in").inc()
+        try:
+            article = extract_document(doc, self._config)
+        except ExtractError as error:
+            yield beam.pvalue.TaggedOutput(
+                REJECTED, reject(doc.source, STAGE, error.reason, str(error), doc.content)
+            )
+            return
+        counter("extract_out").inc()
+        yield article
+
+
+class ExtractArticles(beam.PTransform):
+    """PCollection[RawDocument] -> (PCollection[Article], PCollection[Rejected])."""
+
+    def __init__(self, config: ExtractConfig | None = None) -> None:
+        super().__init__()
+        self._config = config or ExtractConfig()
+
+    def expand(
+        self, documents: beam.PCollection[RawDocument]
+    ) -> tuple[beam.PCollection[Article], beam.PCollection[Rejected]]:
+        return apply_with_rejects(
+            documents, "Extract", _Extract(self._config), STAGE, lambda d: d.source, Article
+        )

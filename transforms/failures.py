@@ -1,0 +1,77 @@
+"""What every stage shares about failing: the metrics namespace, the rejected-record
+builder, and the ParDo wrapper that turns unexpected exceptions into rejected rows.
+
+A stage's DoFn yields good records on its main output and expected failures as
+`beam.pvalue.TaggedOutput(REJECTED, Rejected(...))`. Anything it raises is caught by Beam's
+`with_exception_handling()` and converted here into a rejected row with reason
+`internal_error` and the exception in `detail`, so one bad document never stops a run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from newsbeam.schemas import Rejected
+
+METRICS_NAMESPACE = "newsbeam"
+REJECTED = "rejected"
+PAYLOAD_CHARS = 300
+
+
+def counter(name: str) -> Any:
+    """A Beam counter in NewsBeam's one namespace (`<stage>_in`, `<stage>_dropped_<reason>`)."""
+    return Metrics.counter(METRICS_NAMESPACE, name)
+
+
+def excerpt(content: str | bytes, limit: int = PAYLOAD_CHARS) -> str:
+    """A short, always-valid UTF-8 excerpt of an input, for the rejected table."""
+    if isinstance(content, bytes):
+        content = content[: limit * 4].decode("utf-8", errors="replace")
+    # NUL and other C0 controls make excerpts unreadable in a terminal; keep newlines.
+    cleaned = "".join(ch if ch >= " " or ch in "\n\t" else "\ufffd" for ch in content[:limit])
+    return cleaned
+
+
+def reject(source: str, stage: str, reason: str, detail: str, payload: str | bytes) -> Rejected:
+    """Build a rejected record (and count it as `<stage>_dropped_<reason>`)."""
+    counter(f"{stage}_dropped_{reason}").inc()
+    return Rejected(
+        source=source, stage=stage, reason=reason, detail=detail, payload=excerpt(payload)
+    )
+
+
+def apply_with_rejects(
+    pcoll: beam.PCollection,
+    label: str,
+    fn: beam.DoFn,
+    stage: str,
+    source_of: Any,
+    output_type: Any,
+) -> tuple[beam.PCollection, beam.PCollection]:
+    """Apply `fn` so that it cannot crash the run; returns (good, rejected).
+
+    `fn` may yield TaggedOutput(REJECTED, ...) for expected failures; an exception it raises
+    becomes a Rejected row (reason `internal_error`). `source_of(element)` names the input.
+    """
+    results = pcoll | label >> beam.ParDo(fn).with_output_types(
+        output_type, **{REJECTED: Rejected}
+    ).with_exception_handling(dead_letter_tag="crashed").with_outputs(REJECTED, main="good")
+    crashed = results.crashed | f"{label}/Crashed" >> beam.Map(
+        _crash_to_rejected, stage=stage, source_of=source_of
+    ).with_output_types(Rejected)
+    rejected = (results[REJECTED], crashed) | f"{label}/Rejected" >> beam.Flatten()
+    return results.good, rejected
+
+
+def _crash_to_rejected(failure: tuple[Any, Any], stage: str, source_of: Any) -> Rejected:
+    element, (exc_type, exc_repr, _traceback) = failure
+    try:
+        source = source_of(element)
+    except Exception:  # the element itself may be the problem; keep the row regardless
+        source = "<unknown>"
+    payload = getattr(element, "content", None) or getattr(element, "text", None) or ""
+    name = getattr(exc_type, "__name__", str(exc_type))
+    return reject(source, stage, "internal_error", f"{name}: {exc_repr}", payload)

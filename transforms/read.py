@@ -1,0 +1,190 @@
+"""Stage 1, sources: input paths -> RawDocument records.
+
+`ReadDocuments(patterns, config)` expands each input (a file, a directory read recursively,
+or a glob; local or any Beam filesystem), reads every matched file and emits one
+RawDocument per file, or per non-blank line of a `.jsonl` file. Reading never decodes text:
+that is the extract stage's job, where the document's own encoding hints are known.
+
+Rejected (stage `read`): `not_found` (an input that matches nothing), `unsupported_type`
+(an extension NewsBeam does not read), `empty`, `too_large` (over `max_document_bytes`,
+checked before reading, and again while decompressing so a gzip bomb is cut off),
+`binary` (NUL bytes without a UTF-16/32 byte-order mark), `unreadable` (an I/O error).
+Counters: `read_inputs` (records that entered the run), `read_dropped_<reason>`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator
+
+import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes, FileMetadata
+from apache_beam.io.filesystems import FileSystems
+
+from newsbeam.schemas import RawDocument, Rejected
+from newsbeam.transforms.failures import REJECTED, apply_with_rejects, counter, reject
+
+STAGE = "read"
+
+# Extension -> kind; ".gz" is stripped first (Beam decompresses it while reading).
+KIND_BY_EXTENSION = {
+    ".txt": "text",
+    ".md": "text",
+    ".html": "html",
+    ".htm": "html",
+    ".jsonl": "jsonl",
+}
+
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+_SNIFF_BYTES = 8192
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadConfig:
+    """Limits for reading. 10 MiB is far above any real article page (AEB's largest: ~1 MB)."""
+
+    max_document_bytes: int = 10 * 1024 * 1024
+
+
+def kind_of(path: str) -> str | None:
+    """The document kind a path's extension names, or None when NewsBeam does not read it."""
+    name = path.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    return KIND_BY_EXTENSION.get(os.path.splitext(name)[1])
+
+
+def as_pattern(path: str) -> str:
+    """A Beam file pattern for an input: directories (and URLs ending in '/') recursively."""
+    if path.endswith("/") or (
+        FileSystems.get_scheme(path) in (None, "file") and os.path.isdir(path)
+    ):
+        return path.rstrip("/") + "/**"
+    return path
+
+
+def sniff_binary(head: bytes) -> bool:
+    """True when bytes look like a binary file rather than text in some encoding.
+
+    NUL bytes do not occur in text in any single-byte or UTF-8 encoding; UTF-16/32 text
+    has them but starts with a byte-order mark, or has them at every other position.
+    """
+    if b"\x00" not in head or head.startswith(_BOMS) or head.startswith(b"\x00\x00\xfe\xff"):
+        return False
+    even, odd = head[0::2], head[1::2]
+    # BOM-less UTF-16 (mostly ASCII text): NULs fill one of the two byte positions.
+    return not (even.count(0) > 0.9 * len(even) or odd.count(0) > 0.9 * len(odd))
+
+
+class _MatchInput(beam.DoFn):
+    """An input path or pattern -> the FileMetadata of each file it names."""
+
+    def process(self, pattern: str) -> Iterator[FileMetadata | beam.pvalue.TaggedOutput]:
+        try:
+            matches = FileSystems.match([as_pattern(pattern)])[0].metadata_list
+        except Exception as error:  # a bad pattern or filesystem error is this input's fault
+            counter("read_inputs").inc()
+            yield beam.pvalue.TaggedOutput(
+                REJECTED, reject(pattern, STAGE, "unreadable", f"cannot list: {error}", "")
+            )
+            return
+        if not matches:
+            counter("read_inputs").inc()
+            yield beam.pvalue.TaggedOutput(
+                REJECTED, reject(pattern, STAGE, "not_found", "no file matches this input", "")
+            )
+            return
+        yield from sorted(matches, key=lambda m: m.path)
+
+
+class _ReadFile(beam.DoFn):
+    """FileMetadata -> RawDocument (one per file; one per line of JSON lines)."""
+
+    def __init__(self, config: ReadConfig) -> None:
+        self._config = config
+
+    def process(self, file: FileMetadata) -> Iterator[RawDocument | beam.pvalue.TaggedOutput]:
+        path, limit = file.path, self._config.max_document_bytes
+        kind = kind_of(path)
+        if kind == "jsonl":
+            yield from self._read_lines(path, limit)
+            return
+        counter("read_inputs").inc()
+        if kind is None:
+            yield _rejected(path, "unsupported_type", "not .txt/.md/.html/.htm/.jsonl(.gz)")
+        elif file.size_in_bytes > limit:
+            yield _rejected(path, "too_large", f"{file.size_in_bytes} bytes > {limit}")
+        else:
+            yield from self._read_whole(path, kind, limit)
+
+    def _read_whole(self, path: str, kind: str, limit: int) -> Iterator[object]:
+        try:
+            with FileSystems.open(path, compression_type=CompressionTypes.AUTO) as handle:
+                # +1 tells "exactly at the limit" from "over it", also after decompression.
+                content = handle.read(limit + 1)
+        except Exception as error:
+            yield _rejected(path, "unreadable", f"{type(error).__name__}: {error}")
+            return
+        if len(content) > limit:
+            yield _rejected(path, "too_large", f"more than {limit} bytes", content)
+        elif not content.strip():
+            yield _rejected(path, "empty", "no content", content)
+        elif sniff_binary(content[:_SNIFF_BYTES]):
+            yield _rejected(path, "binary", "binary content (NUL bytes), not text", content)
+        else:
+            yield RawDocument(source=path, kind=kind, content=content)
+
+    def _read_lines(self, path: str, limit: int) -> Iterator[object]:
+        try:
+            handle = FileSystems.open(path, compression_type=CompressionTypes.AUTO)
+        except Exception as error:
+            counter("read_inputs").inc()
+            yield _rejected(path, "unreadable", f"{type(error).__name__}: {error}")
+            return
+        records = 0
+        with handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue  # blank lines separate nothing in JSON lines; not records
+                records += 1
+                counter("read_inputs").inc()
+                source = f"{path}#L{number}"
+                if len(line) > limit:
+                    yield _rejected(source, "too_large", f"line of {len(line)} bytes", line)
+                else:
+                    yield RawDocument(source=source, kind="jsonl", content=line)
+        if records == 0:
+            counter("read_inputs").inc()
+            yield _rejected(path, "empty", "no JSON lines in file", b"")
+
+
+def _rejected(source: str, reason: str, detail: str, payload: bytes = b"") -> object:
+    return beam.pvalue.TaggedOutput(REJECTED, reject(source, STAGE, reason, detail, payload))
+
+
+class ReadDocuments(beam.PTransform):
+    """PBegin -> (PCollection[RawDocument], PCollection[Rejected]).
+
+    Files are spread over workers by a Reshuffle after matching (without it every file of a
+    directory goes to the worker that listed it).
+    """
+
+    def __init__(self, inputs: list[str], config: ReadConfig | None = None) -> None:
+        super().__init__()
+        self._inputs = list(inputs)
+        self._config = config or ReadConfig()
+
+    def expand(
+        self, pbegin: beam.pvalue.PBegin
+    ) -> tuple[beam.PCollection[RawDocument], beam.PCollection[Rejected]]:
+        patterns = pbegin | "Inputs" >> beam.Create(self._inputs)
+        files, unmatched = apply_with_rejects(
+            patterns, "Match", _MatchInput(), STAGE, str, FileMetadata
+        )
+        files = files | "Spread" >> beam.Reshuffle()
+        documents, unread = apply_with_rejects(
+            files, "ReadFiles", _ReadFile(self._config), STAGE, lambda f: f.path, RawDocument
+        )
+        rejected = (unmatched, unread) | "Rejected" >> beam.Flatten()
+        return documents, rejected
