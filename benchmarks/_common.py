@@ -332,7 +332,7 @@ def collect_outcomes(
     return result
 
 
-def report_outcomes(outcomes: PageOutcomes) -> None:
+def report_outcomes(outcomes: PageOutcomes, max_listed: int = 10) -> None:
     """Print pages per outcome and anything odd about how rows matched the pages."""
     counts = {kind: 0 for kind in OUTCOME_KINDS}
     for outcome in outcomes.by_page.values():
@@ -346,13 +346,17 @@ def report_outcomes(outcomes: PageOutcomes) -> None:
     for items, what in warnings:
         if items:
             print(f"warning: {len(items)} {what}, e.g. {items[:3]}")
-    rejected_reasons: dict[str, int] = {}
-    for outcome in outcomes.by_page.values():
-        if outcome.kind == REJECTED and outcome.reason:
-            rejected_reasons[outcome.reason] = rejected_reasons.get(outcome.reason, 0) + 1
-    if rejected_reasons:
-        reasons = ", ".join(f"{reason} x{n}" for reason, n in sorted(rejected_reasons.items()))
-        print(f"rejected reasons: {reasons}")
+    not_articles = [
+        f"{page} ({outcome.reason or outcome.kind})"
+        for page, outcome in outcomes.by_page.items()
+        if outcome.kind in (REJECTED, MISSING)
+    ]
+    if not_articles:
+        shown = not_articles[:max_listed]
+        more = (
+            f" and {len(not_articles) - len(shown)} more" if len(not_articles) > len(shown) else ""
+        )
+        print(f"pages without an article: {', '.join(shown)}{more}")
 
 
 # --------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ import gzip
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -142,6 +143,16 @@ class TreeRssSampler(threading.Thread):
         self.join()
 
 
+_running_children: set[subprocess.Popen[bytes]] = set()
+
+
+def stop_on_signal(signal_number: int, _frame: object) -> None:
+    """On SIGTERM: stop the run in progress, then exit so the scratch folder is removed."""
+    for process in list(_running_children):
+        process.kill()
+    sys.exit(128 + signal_number)
+
+
 def measure(
     kind: str, repeat: int, command: list[str], env: dict[str, str], log_dir: Path
 ) -> RunMeasurement:
@@ -152,12 +163,14 @@ def measure(
         process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=stdout_file, stderr=stderr_file, env=env
         )
+        _running_children.add(process)
         sampler = TreeRssSampler(process.pid)
         sampler.start()
         # wait4 rather than wait(): it returns this child's own resource usage.
         _, status, usage = os.wait4(process.pid, 0)
         wall_seconds = time.perf_counter() - started
         sampler.stop()
+    _running_children.discard(process)
     process.returncode = os.waitstatus_to_exitcode(status)
     return RunMeasurement(
         kind=kind,
@@ -255,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.loop_worker:
         return run_loop_worker(Path(args.loop_worker))
 
+    signal.signal(signal.SIGTERM, stop_on_signal)
     shared_dir = _common.locate_shared(args.shared, [str(AEB_HTML_RELATIVE)])
     beam_args = _common.split_beam_args(args.beam_args)
     with _common.scratch_directory("bench") as scratch_dir:
@@ -301,10 +315,10 @@ def main(argv: list[str] | None = None) -> int:
             [
                 run.repeat,
                 run.kind,
-                run.wall_seconds,
-                page_count / run.wall_seconds,
-                run.largest_process_rss_mb,
-                run.tree_rss_mb,
+                f"{run.wall_seconds:.1f}",
+                f"{page_count / run.wall_seconds:.1f}",
+                f"{run.largest_process_rss_mb:.0f}",
+                f"{run.tree_rss_mb:.0f}",
             ]
             for run in runs
         ],
@@ -339,10 +353,10 @@ def main(argv: list[str] | None = None) -> int:
         [
             [
                 kind,
-                medians[kind]["wall"],
-                page_count / medians[kind]["wall"],
-                medians[kind]["rss"],
-                medians[kind]["tree"],
+                f"{medians[kind]['wall']:.1f}",
+                f"{page_count / medians[kind]['wall']:.1f}",
+                f"{medians[kind]['rss']:.0f}",
+                f"{medians[kind]['tree']:.0f}",
             ]
             for kind in kinds
         ],

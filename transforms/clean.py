@@ -1,6 +1,7 @@
 """Stage 3, clean: Article with raw body -> Article with clean text and stable identity.
 
 Deterministic, per document, in this order:
+0. A first paragraph that only repeats the title is dropped (HTML pages keep their <h1>).
 1. Unicode normalised: NFC; typographic quotes to ASCII; non-breaking and other spaces to
    a plain space; zero-width characters, soft hyphens and control characters dropped.
 2. Site chrome dropped paragraph by paragraph: "SEE MORE:" and the related-link list under
@@ -172,13 +173,21 @@ def remove_repeated(paragraphs: list[str]) -> tuple[list[str], list[Removal]]:
 # --- 4. Whole text and identity --------------------------------------------------------
 
 
-def clean_text(text: str) -> tuple[str, list[Removal]]:
+def remove_title(paragraphs: list[str], title: str | None) -> tuple[list[str], list[Removal]]:
+    """Drop a leading paragraph that only repeats the title (HTML pages keep their <h1>)."""
+    if title and paragraphs and fold(paragraphs[0]) == fold(title):
+        return paragraphs[1:], [Removal(paragraphs[0], "title")]
+    return paragraphs, []
+
+
+def clean_text(text: str, title: str | None = None) -> tuple[str, list[Removal]]:
     """Raw body (paragraphs split by blank lines) -> (clean text, removals in order)."""
     paragraphs = [normalize_whitespace(p) for p in normalize_unicode(text).split("\n\n")]
     paragraphs = [p for p in paragraphs if p]
+    paragraphs, title_line = remove_title(paragraphs, title)
     paragraphs, chrome = remove_chrome(paragraphs)
     paragraphs, repeated = remove_repeated(paragraphs)
-    return "\n\n".join(paragraphs), chrome + repeated
+    return "\n\n".join(paragraphs), title_line + chrome + repeated
 
 
 def content_hash(text: str) -> str:
@@ -194,8 +203,8 @@ def article_id_for(canonical_url: str | None, text_hash: str) -> str:
 
 def clean_article(article: Article) -> Article:
     """Apply cleaning and identity to one article (a new record; the input is untouched)."""
-    text, removed = clean_text(article.text)
     title = normalize_whitespace(normalize_unicode(article.title)) if article.title else None
+    text, removed = clean_text(article.text, title)
     # A quoted headline removed from a document without a title is its title.
     if not title:
         title = next((r.text.strip("'\"") for r in removed if r.reason == "headline"), None)

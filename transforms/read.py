@@ -64,6 +64,13 @@ def as_pattern(path: str) -> str:
     return path
 
 
+def file_identity(path: str) -> str:
+    """The same key for every spelling of one local file; other filesystems: the path."""
+    if FileSystems.get_scheme(path) in (None, "file"):
+        return os.path.realpath(path)
+    return path
+
+
 def sniff_binary(head: bytes) -> bool:
     """True when bytes look like a binary file rather than text in some encoding.
 
@@ -166,8 +173,7 @@ def _rejected(source: str, reason: str, detail: str, payload: bytes = b"") -> ob
 class ReadDocuments(beam.PTransform):
     """PBegin -> (PCollection[RawDocument], PCollection[Rejected]).
 
-    Files are spread over workers by a Reshuffle after matching (without it every file of a
-    directory goes to the worker that listed it).
+    Each file is read once however many inputs name it.
     """
 
     def __init__(self, inputs: list[str], config: ReadConfig | None = None) -> None:
@@ -182,7 +188,18 @@ class ReadDocuments(beam.PTransform):
         files, unmatched = apply_with_rejects(
             patterns, "Match", _MatchInput(), STAGE, str, FileMetadata
         )
-        files = files | "Spread" >> beam.Reshuffle()
+        # A file named by several inputs (a folder and a glob inside it) is read once. The
+        # grouping also spreads files over workers (without it, every file of a folder
+        # goes to the worker that listed it).
+        files = (
+            files
+            | "ByFile" >> beam.Map(lambda file: (file_identity(file.path), file))
+            | "GroupByFile" >> beam.GroupByKey()
+            | "OncePerFile"
+            >> beam.Map(lambda group: min(group[1], key=lambda f: f.path)).with_output_types(
+                FileMetadata
+            )
+        )
         documents, unread = apply_with_rejects(
             files, "ReadFiles", _ReadFile(self._config), STAGE, lambda f: f.path, RawDocument
         )

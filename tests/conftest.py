@@ -1,0 +1,117 @@
+"""Shared fixtures: the seeds, a TestPipeline on the FnApiRunner, bad input files."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.testing.test_pipeline import TestPipeline
+
+from newsbeam.transforms.failures import METRICS_NAMESPACE
+
+SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+
+
+@pytest.fixture
+def seeds_dir() -> Path:
+    return SEEDS
+
+
+def make_test_pipeline() -> TestPipeline:
+    """A TestPipeline that never reaches for the network (the DirectRunner's Prism does)."""
+    return TestPipeline(runner="FnApiRunner")
+
+
+def counters_of(pipeline: TestPipeline) -> dict[str, int]:
+    """NewsBeam counters of a finished TestPipeline, by name."""
+    query = pipeline.result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
+    totals: dict[str, int] = {}
+    for result in query["counters"]:  # one result per step that incremented the counter
+        totals[result.key.metric.name] = totals.get(result.key.metric.name, 0) + result.committed
+    return totals
+
+
+ARTICLE_TEXT = (
+    "The city council approved a new budget on Tuesday after a long debate about funding "
+    "for schools, public transport and road repairs across the northern districts.\n\n"
+    "Officials said the plan would be reviewed again in the spring, when revenue figures "
+    "for the first quarter are published by the finance department."
+)
+
+ARTICLE_HTML = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Council approves budget - Example Times</title>
+<meta property="og:title" content="Council approves budget">
+<meta property="og:site_name" content="Example Times">
+<link rel="canonical" href="https://news.example.com/2024/05/council-budget?utm_source=feed">
+<meta name="author" content="Jane Reporter">
+<meta property="article:published_time" content="2024-05-14T09:30:00+02:00">
+</head><body>
+<nav><a href="/">Home</a> <a href="/politics">Politics</a></nav>
+<article><h1>Council approves budget</h1>
+{"".join(f"<p>{p}</p>" for p in ARTICLE_TEXT.split(chr(10) * 2))}
+<p>Subscribe to our newsletter</p>
+</article>
+<footer>Copyright Example Times</footer>
+</body></html>"""
+
+
+@pytest.fixture
+def bad_inputs(tmp_path: Path) -> dict[str, Path]:
+    """One file per kind of bad input, plus one good article; name -> path."""
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    files = {
+        "empty": folder / "empty.txt",
+        "blank": folder / "blank.txt",
+        "binary": folder / "binary.txt",
+        "latin1": folder / "latin1.txt",
+        "huge": folder / "huge.txt",
+        "no_article_html": folder / "nav-only.html",
+        "gzip_bomb": folder / "bomb.html.gz",
+        "unsupported": folder / "picture.png",
+        "short": folder / "short.txt",
+        "good_html": folder / "good.html",
+        "jsonl": folder / "records.jsonl",
+    }
+    files["empty"].write_bytes(b"")
+    files["blank"].write_text(" \n\n \t\n")
+    files["binary"].write_bytes(bytes(range(256)) * 64)
+    files["latin1"].write_bytes(
+        (
+            "Ligue 1\n\nLe club a annoncé mercredi l'arrivée d'un nouvel entraîneur, "
+            "après une saison décevante où l'équipe a terminé à la treizième place du "
+            "championnat. Les supporters espèrent un été plus calme et des résultats "
+            "meilleurs dès la rentrée, selon le président du club, très ému."
+        ).encode("latin-1")
+    )
+    with files["huge"].open("wb") as handle:  # 50 MB, written sparsely but read for real
+        handle.write(b"word " * 10_485_760)
+    files["no_article_html"].write_text(
+        "<html><body><nav><a href='/a'>A</a><a href='/b'>B</a></nav></body></html>"
+    )
+    # 20 MB of zeros compress to ~20 KB: over a 10 MB limit only after decompression.
+    files["gzip_bomb"].write_bytes(gzip.compress(b"<html>" + b" " * 20_000_000, 9))
+    files["unsupported"].write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    files["short"].write_text("Breaking news.\n")
+    files["good_html"].write_text(ARTICLE_HTML)
+    good_record = {
+        "id": "r1",
+        "title": "Budget approved",
+        "url": "https://news.example.com/r1",
+        "published": "2024-05-14T10:00:00Z",
+        "author": "Jane Reporter",
+        "text": ARTICLE_TEXT.replace("city council", "county board"),
+    }
+    files["jsonl"].write_text(
+        json.dumps(good_record)
+        + "\nthis is not json\n\n"
+        + json.dumps({"title": "no text field"})
+        + "\n"
+        + json.dumps(["an", "array"])
+        + "\n"
+    )
+    return files

@@ -1,0 +1,168 @@
+"""Stage 3: Unicode, site chrome, repeated paragraphs, identity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing.util import assert_that
+
+from newsbeam.schemas import RawDocument
+from newsbeam.transforms.clean import (
+    CleanConfig,
+    CleanText,
+    article_id_for,
+    chrome_reason,
+    clean_article,
+    clean_text,
+    content_hash,
+    normalize_unicode,
+    remove_chrome,
+    remove_repeated,
+)
+from newsbeam.transforms.extract import extract_text_document, new_article
+from tests.conftest import counters_of, make_test_pipeline
+
+
+def _cleaned_seed(seeds_dir: Path, prefix: str):
+    path = next(seeds_dir.glob(f"{prefix}_*.txt"))
+    return clean_article(extract_text_document(RawDocument(str(path), "text", path.read_bytes())))
+
+
+def test_normalize_unicode() -> None:
+    raw = "Cafe\u0301 \u201cquoted\u201d \u2018it\u2019s\u2019\u00a0a\u200b soft\u00adhyphen\x07"
+    assert normalize_unicode(raw) == "Café \"quoted\" 'it's' a softhyphen"
+
+
+@pytest.mark.parametrize(
+    ("paragraph", "reason"),
+    [
+        ("SEE MORE:", "related_links"),
+        ("Read more: Why markets fell", "related_links"),
+        ("Would you like to comment on this article?", "comment_prompt"),
+        ("Please read our Comment Policy before commenting.", "comment_prompt"),
+        ("Sign up (it's quick and free) or sign in now.", "signup_prompt"),
+        ("Subscribe to our newsletter", "signup_prompt"),
+        ("Newsletter signup", "signup_prompt"),
+        ("Please wait...", "signup_prompt"),
+        ("Thank you for sign up!", "signup_prompt"),
+        ("Latest", "navigation"),
+        ("Latest Videos", "navigation"),
+        ("Image: Video obtained by Reuters", "caption"),
+        ("Photo: Jane Doe/Example", "caption"),
+        ("Reuters", "agency_line"),
+        ("With AFP", "agency_line"),
+        ("Reporting and writing by Dubai newsroom; editing by David Evans", "credits"),
+        ("'Qatar leading talks to swap Hamas-held hostages for Palestinians'", "headline"),
+        # Prose is never chrome, even when it mentions chrome words.
+        ("The minister said voters should sign up to the register before May.", None),
+        ('"We will keep talking," she said.', None),
+        ("Latest figures show inflation fell to 2.1% in March, the lowest in three years.", None),
+        ("Reuters reported that the talks would resume on Monday in Doha.", None),
+    ],
+)
+def test_chrome_reason(paragraph: str, reason: str | None) -> None:
+    assert chrome_reason(paragraph) == reason
+
+
+def test_related_link_list_under_see_more() -> None:
+    paragraphs = [
+        "The last real paragraph of the story ends here.",
+        "SEE MORE:",
+        "DNA and prayers: Israelis desperate for word on missing kin",
+        "WATCH | Trance music festival attacked",
+        "Would you like to comment on this article?",
+        "A new paragraph that is a sentence, so the list has ended.",
+    ]
+    kept, removed = remove_chrome(paragraphs)
+    assert kept == [paragraphs[0], paragraphs[-1]]
+    assert [r.reason for r in removed] == [
+        "related_links",
+        "related_links",
+        "related_links",
+        "comment_prompt",
+    ]
+
+
+def test_remove_repeated_keeps_first_copy() -> None:
+    kept, removed = remove_repeated(["A b.", "C d.", "a  B!", "E f.", "C d."])
+    assert kept == ["A b.", "C d.", "E f."]
+    assert [r.text for r in removed] == ["a  B!", "C d."]
+
+
+def test_clean_text_drops_title_repeat_and_collapses_whitespace() -> None:
+    text, removed = clean_text("My  Title\n\nBody   line\none.\n\n\n\nSecond.", title="My title")
+    assert text == "Body line one.\n\nSecond."
+    assert removed[0].reason == "title"
+
+
+def test_seed_001_each_paragraph_once_and_no_chrome(seeds_dir: Path) -> None:
+    article = _cleaned_seed(seeds_dir, "001")
+    paragraphs = article.text.split("\n\n")
+    assert len(paragraphs) == len(set(paragraphs)) == 4
+    for chrome in ("SEE MORE", "Would you like to comment", "Sign up", "Latest Videos",
+                   "Image:", "Comment Policy", "Latest"):  # fmt: skip
+        assert chrome not in article.text
+    assert article.title == (
+        "Qatar leading talks to swap Hamas-held hostages for Palestinians in Israeli jails"
+    )
+    reasons = {r.reason for r in article.removed}
+    assert {"repeated", "related_links", "comment_prompt", "signup_prompt"} <= reasons
+
+
+def test_seed_003_newsletter_chrome(seeds_dir: Path) -> None:
+    article = _cleaned_seed(seeds_dir, "003")
+    for chrome in ("Subscribe to our newsletter", "Newsletter signup", "Please wait",
+                   "Thank you for sign up!", "With AFP"):  # fmt: skip
+        assert chrome not in article.text
+    assert article.text.endswith('State Department spokesman Vedant Patel said.')
+
+
+def test_seed_000_credits_and_caption(seeds_dir: Path) -> None:
+    article = _cleaned_seed(seeds_dir, "000")
+    assert "Reporting and writing by" not in article.text
+    assert "REUTERS TV" not in article.text
+    assert [r.reason for r in article.removed] == ["image", "caption", "credits"]
+
+
+def test_identity() -> None:
+    assert content_hash("Hello, World!") == content_hash("hello world")
+    assert content_hash("hello world") != content_hash("hello there world")
+    by_url = article_id_for("https://example.com/a", content_hash("x"))
+    assert by_url == article_id_for("https://example.com/a", content_hash("other text"))
+    assert article_id_for(None, content_hash("x")) != article_id_for(None, content_hash("y"))
+
+
+def test_clean_article_does_not_mutate_input(seeds_dir: Path) -> None:
+    path = next(seeds_dir.glob("001_*.txt"))
+    raw = extract_text_document(RawDocument(str(path), "text", path.read_bytes()))
+    before = raw.text
+    cleaned = clean_article(raw)
+    assert raw.text == before and cleaned is not raw and cleaned.article_id
+
+
+def test_clean_text_composite_rejects_short_and_empty() -> None:
+    articles = [
+        new_article("long.txt", text="word " * 30),
+        new_article("short.txt", text="Only four words here."),
+        new_article("chrome.txt", text="SEE MORE:\n\nLatest Videos"),
+    ]
+
+    def check_kept(kept: list) -> None:
+        assert [(a.source, a.word_count) for a in kept] == [("long.txt", 30)]
+
+    def check_rejected(rejected: list) -> None:
+        assert sorted((r.source, r.stage, r.reason) for r in rejected) == [
+            ("chrome.txt", "clean", "no_text"),
+            ("short.txt", "clean", "too_short"),
+        ]
+
+    with make_test_pipeline() as pipeline:
+        kept, rejected = pipeline | beam.Create(articles) | CleanText(CleanConfig(min_words=10))
+        assert_that(kept, check_kept, label="CheckKept")
+        assert_that(rejected, check_rejected, label="CheckRejected")
+    counters = counters_of(pipeline)
+    assert counters["clean_in"] == 3 and counters["clean_out"] == 1
+    assert counters["clean_dropped_too_short"] == 1
+    assert counters["clean_removed_navigation"] == 1
