@@ -187,7 +187,7 @@ def format_summary(manifest: dict[str, Any], output: str) -> str:
     lines += [
         f"Tables:   {output}/articles/  {output}/duplicates/  {output}/rejected/",
         f"Manifest: {output}/{MANIFEST}",
-        f"Query:    duckdb -c \"SELECT title, language FROM '{output}/articles/*.parquet'\"",
+        f"DuckDB:   SELECT title, language FROM '{output}/articles/*.parquet'",
     ]
     return "\n".join(lines)
 

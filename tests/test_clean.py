@@ -116,7 +116,7 @@ def test_seed_003_newsletter_chrome(seeds_dir: Path) -> None:
     for chrome in ("Subscribe to our newsletter", "Newsletter signup", "Please wait",
                    "Thank you for sign up!", "With AFP"):  # fmt: skip
         assert chrome not in article.text
-    assert article.text.endswith('State Department spokesman Vedant Patel said.')
+    assert article.text.endswith("State Department spokesman Vedant Patel said.")
 
 
 def test_seed_000_credits_and_caption(seeds_dir: Path) -> None:

@@ -112,7 +112,8 @@ def test_split_authors() -> None:
 
 
 def test_html_article_with_metadata() -> None:
-    article = extract_document(RawDocument("p.html", "html", ARTICLE_HTML.encode()), ExtractConfig())
+    page = RawDocument("p.html", "html", ARTICLE_HTML.encode())
+    article = extract_document(page, ExtractConfig())
     assert article.title == "Council approves budget"
     assert article.authors == ["Jane Reporter"]
     assert article.site == "Example Times"

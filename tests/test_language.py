@@ -19,7 +19,7 @@ SAMPLES = {
     "en": "The government announced on Wednesday that it would raise taxes on fuel next year.",
     "de": "Die Regierung kündigte am Mittwoch an, die Steuern auf Kraftstoff zu erhöhen.",
     "fr": "Le gouvernement a annoncé mercredi qu'il augmenterait les taxes sur le carburant.",
-    "es": "El gobierno anunció el miércoles que subirá los impuestos al combustible el próximo año.",
+    "es": "El gobierno anunció el miércoles que subirá los impuestos al combustible.",
     "pt": "O governo anunciou na quarta-feira que vai aumentar os impostos sobre combustíveis.",
     "it": "Il governo ha annunciato mercoledì che aumenterà le tasse sul carburante.",
 }

@@ -1,0 +1,46 @@
+# Everything a newcomer needs: `make demo` runs the pipeline on seeds/, `make test` tests it.
+# Both create .venv from python3 on first use (nothing else needs to be installed).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+OUT    ?= out/seeds
+SHARED ?= ../shared
+# Beam leaves empty beam-temp folders in TMPDIR; keep them inside the checkout.
+export TMPDIR := $(CURDIR)/.tmp
+
+.PHONY: setup demo test lint eval bench clean
+
+$(BIN)/newsbeam: pyproject.toml
+	@mkdir -p $(TMPDIR)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -U pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+setup: $(BIN)/newsbeam
+
+demo: setup
+	@mkdir -p $(TMPDIR)
+	$(BIN)/newsbeam --input seeds --output $(OUT)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	@mkdir -p $(TMPDIR)
+	$(BIN)/python -m pytest
+
+# Quality gates on the labelled data in ../shared (not part of the product).
+eval: setup
+	@mkdir -p $(TMPDIR)
+	$(BIN)/python benchmarks/eval_extraction.py --shared $(SHARED) --gate
+	$(BIN)/python benchmarks/eval_language.py --shared $(SHARED) --gate 0.95
+
+bench: setup
+	@mkdir -p $(TMPDIR)
+	$(BIN)/python benchmarks/bench_pipeline.py --shared $(SHARED)
+
+clean:
+	rm -rf $(VENV) .tmp out .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,256 @@
+"""End to end: the command on real files, Parquet out, queried with DuckDB."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from newsbeam.pipeline import main as entry
+from newsbeam.schemas import SCHEMA_VERSION, SCHEMA_VERSION_KEY
+
+GOLDEN = Path(__file__).parent / "golden" / "seeds_articles.jsonl"
+# Columns that differ between runs by design.
+VOLATILE = {"ingested_at"}
+
+
+def _rows(output: Path, table: str, order_by: str = "source") -> list[dict]:
+    relation = duckdb.sql(f"SELECT * FROM '{output}/{table}/*.parquet' ORDER BY {order_by}")
+    return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
+
+
+def _comparable(row: dict, base: Path) -> dict:
+    """A row as JSON-able values, the source relative to `base`, volatile columns out."""
+    row = {k: v for k, v in row.items() if k not in VOLATILE}
+    row["source"] = os.path.relpath(row["source"], base)
+    if row.get("published_at") is not None:
+        row["published_at"] = row["published_at"].isoformat()
+    return row
+
+
+@pytest.fixture(scope="module")
+def seeds_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    output = tmp_path_factory.mktemp("run") / "out"
+    seeds = Path(__file__).resolve().parents[1] / "seeds"
+    assert entry.main(["--input", str(seeds), "--output", str(output)]) == 0
+    return output
+
+
+def test_seeds_counts(seeds_output: Path) -> None:
+    manifest = json.loads((seeds_output / "manifest.json").read_text())
+    counts = manifest["counts"]
+    assert (counts["inputs"], counts["articles"], counts["duplicates"], counts["rejected"]) == (
+        5,
+        5,
+        0,
+        0,
+    )
+    assert counts["balanced"] is True
+    assert manifest["schema_version"] == SCHEMA_VERSION
+    assert manifest["options"]["runner"] == "FnApiRunner"
+    assert {"apache-beam", "trafilatura", "langdetect", "pyarrow", "newsbeam"} <= set(
+        manifest["versions"]
+    )
+    assert manifest["started_at"] <= manifest["finished_at"]
+
+
+def test_seeds_rows(seeds_output: Path) -> None:
+    articles = {Path(r["source"]).name[:3]: r for r in _rows(seeds_output, "articles")}
+    assert set(articles) == {"000", "001", "002", "003", "004"}
+    assert {r["language"] for r in articles.values()} == {"en"}
+
+    s001 = articles["001"]
+    paragraphs = s001["text"].split("\n\n")
+    assert len(paragraphs) == len(set(paragraphs))
+    for chrome in ("SEE MORE", "Would you like to comment", "Sign up", "Latest Videos",
+                   "Image:", "Comment Policy"):  # fmt: skip
+        assert chrome not in s001["text"]
+    assert s001["published_at"].date().isoformat() == "2023-10-09"
+
+    s000 = articles["000"]
+    assert s000["title"] == "Qatar-led negotiations between Israel and Hamas continue, source says"
+    assert s000["url"] == (
+        "https://www.reuters.com/world/middle-east/"
+        "qatar-led-negotiations-between-israel-hamas-continue-source-2023-10-28/"
+    )
+    assert s000["published_at"].strftime("%Y-%m-%d %H:%M") == "2023-10-28 20:26"
+    assert "![" not in s000["text"] and "An explosion is seen" not in s000["text"]
+
+    for chrome in ("Subscribe to our newsletter", "Newsletter signup", "Please wait",
+                   "Thank you for sign up!"):  # fmt: skip
+        assert chrome not in articles["003"]["text"]
+
+    for prefix in ("002", "004"):
+        first_line = Path(articles[prefix]["source"]).read_text().split("\n", 1)[0].strip()
+        assert articles[prefix]["title"] == first_line
+        assert not articles[prefix]["text"].startswith(first_line)
+
+
+def test_seeds_match_golden_rows(seeds_output: Path) -> None:
+    base = Path(__file__).resolve().parents[1]
+    rows = [_comparable(r, base) for r in _rows(seeds_output, "articles")]
+    if os.environ.get("NEWSBEAM_UPDATE_GOLDEN"):
+        GOLDEN.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+    expected = [json.loads(line) for line in GOLDEN.read_text().splitlines()]
+    assert rows == expected
+
+
+def test_parquet_files_are_warehouse_ready(seeds_output: Path) -> None:
+    for table in ("articles", "duplicates", "rejected"):
+        files = sorted((seeds_output / table).glob("*.parquet"))
+        assert files, f"{table} has no file (an empty table still gets one)"
+        parquet = pq.ParquetFile(files[0])
+        assert parquet.schema_arrow.metadata[SCHEMA_VERSION_KEY] == SCHEMA_VERSION.encode()
+        if parquet.metadata.num_row_groups:
+            assert parquet.metadata.row_group(0).column(0).compression == "ZSTD"
+    articles = pq.ParquetFile(sorted((seeds_output / "articles").glob("*.parquet"))[0])
+    assert articles.metadata.num_row_groups == 1  # not one row group per document
+    # Parquet-compliant lists ("element"), which Spark and BigQuery read as arrays.
+    assert "element" in str(articles.schema.column(articles.schema_arrow.get_field_index("topics")))
+    removed = duckdb.sql(
+        f"SELECT r.reason, count(*) FROM '{seeds_output}/articles/*.parquet', "
+        "unnest(removed) AS t(r) GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    assert ("repeated", 5) in removed
+
+
+def test_bad_inputs_all_accounted_for(bad_inputs: dict[str, Path], tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    missing = str(tmp_path / "nowhere.txt")
+    folder = bad_inputs["empty"].parent
+    assert entry.main(["--input", str(folder), "--input", missing, "--output", str(output)]) == 0
+    counts = json.loads((output / "manifest.json").read_text())["counts"]
+    articles = _rows(output, "articles")
+    rejected = _rows(output, "rejected")
+    assert counts["inputs"] == 8 + 7  # 11 files + nowhere.txt, 4 records in records.jsonl
+    assert counts["inputs"] == len(articles) + counts["duplicates"] + len(rejected)
+    assert counts["balanced"] is True
+    outcome = {os.path.basename(r["source"]): (r["stage"], r["reason"]) for r in rejected}
+    assert outcome == {
+        "empty.txt": ("read", "empty"),
+        "blank.txt": ("read", "empty"),
+        "binary.txt": ("read", "binary"),
+        "huge.txt": ("read", "too_large"),
+        "bomb.html.gz": ("read", "too_large"),
+        "picture.png": ("read", "unsupported_type"),
+        "nowhere.txt": ("read", "not_found"),
+        "nav-only.html": ("clean", "too_short"),
+        "short.txt": ("clean", "too_short"),
+        "records.jsonl#L2": ("extract", "bad_json"),
+        "records.jsonl#L4": ("extract", "missing_text"),
+        "records.jsonl#L5": ("extract", "bad_json"),
+    }
+    assert counts["rejected_by"]["read"]["too_large"] == 2
+    assert all(r["detail"] for r in rejected)
+    by_name = {os.path.basename(a["source"]): a for a in articles}
+    assert set(by_name) == {"latin1.txt", "good.html", "records.jsonl#L1"}
+    assert "entraîneur" in by_name["latin1.txt"]["text"]  # legacy encoding decoded
+    assert by_name["latin1.txt"]["language"] == "fr"
+    assert by_name["records.jsonl#L1"]["authors"] == ["Jane Reporter"]
+
+
+def test_exact_duplicate_end_to_end(seeds_dir: Path, tmp_path: Path) -> None:
+    inputs = tmp_path / "in"
+    shutil.copytree(seeds_dir, inputs)
+    original = next(inputs.glob("002_*.txt"))
+    # A republished copy: same text, other line breaks and quotes, other file.
+    copy_text = original.read_text().replace("\n\n", "\n\n\n").replace("'", "\u2019")
+    (inputs / "republished.txt").write_text(copy_text)
+    output = tmp_path / "out"
+    assert entry.main(["--input", str(inputs), "--output", str(output)]) == 0
+    duplicates = _rows(output, "duplicates")
+    articles = {r["article_id"]: r for r in _rows(output, "articles")}
+    assert len(articles) == 5 and len(duplicates) == 1
+    (duplicate,) = duplicates
+    assert duplicate["method"] == "exact" and duplicate["similarity"] == 1.0
+    assert duplicate["canonical_id"] in articles
+    kept = articles[duplicate["canonical_id"]]["source"]
+    # Neither copy has a date: the smaller article_id (a content hash here) wins.
+    assert {kept, duplicate["source"]} == {str(original), str(inputs / "republished.txt")}
+
+
+def test_same_rows_whatever_the_input_order(seeds_dir: Path, tmp_path: Path) -> None:
+    base = seeds_dir.parent
+    files = sorted(str(p) for p in seeds_dir.iterdir())
+    outputs = []
+    for order, name in ((files, "a"), (files[::-1], "b")):
+        output = tmp_path / name
+        argv = [arg for path in order for arg in ("--input", path)]
+        assert entry.main([*argv, "--output", str(output)]) == 0
+        outputs.append([_comparable(r, base) for r in _rows(output, "articles")])
+    assert outputs[0] == outputs[1]
+
+
+def test_failed_run_keeps_previous_output(
+    seeds_output: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    output = tmp_path / "out"
+    shutil.copytree(seeds_output, output)
+    before = sorted(p.relative_to(output) for p in output.rglob("*"))
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(entry, "_manifest", crash)
+    assert entry.main(["--input", str(seeds_output), "--output", str(output)]) == 1
+    assert sorted(p.relative_to(output) for p in output.rglob("*")) == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]  # staging gone
+
+
+def test_rerun_replaces_output(seeds_dir: Path, tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    assert entry.main(["--input", str(seeds_dir), "--output", str(output)]) == 0
+    one_seed = str(next(seeds_dir.glob("000_*.txt")))
+    assert entry.main(["--input", one_seed, "--output", str(output)]) == 0
+    assert [r["source"] for r in _rows(output, "articles")] == [one_seed]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_refuses_to_replace_a_foreign_folder(seeds_dir: Path, tmp_path: Path, capsys) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    assert entry.main(["--input", str(seeds_dir), "--output", str(tmp_path)]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_usage_errors(capsys) -> None:
+    assert entry.main(["--output", "x"]) == 2
+    assert "--input" in capsys.readouterr().err
+    assert entry.main(["--input", "x"]) == 2
+
+
+def test_command_line_and_beam_flags(seeds_dir: Path, tmp_path: Path) -> None:
+    """`python -m newsbeam.pipeline` and the `newsbeam` script, with Beam's own flags."""
+    script = Path(sys.executable).with_name("newsbeam")
+    assert script.exists(), "the console script is installed beside the interpreter"
+    output = tmp_path / "out"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "newsbeam.pipeline",
+            "--input",
+            str(seeds_dir),
+            "--output",
+            str(output),
+            "--direct_num_workers",
+            "2",
+            "--direct_running_mode",
+            "multi_processing",
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "articles    5" in completed.stdout and "rejected    0" in completed.stdout
+    assert len(_rows(output, "articles")) == 5
+    helped = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
+    assert helped.returncode == 0 and "--max_document_bytes" in helped.stdout
