@@ -17,6 +17,7 @@ from newsbeam.transforms.extract import (
     canonicalize_url,
     decode_text,
     extract_document,
+    looks_like_menu,
     parse_datetime,
     parse_text_document,
     split_authors,
@@ -189,3 +190,11 @@ def test_extract_articles_composite_routes_failures() -> None:
     assert counters["extract_out"] == 1
     assert counters["extract_dropped_no_text"] == 1
     assert counters["extract_dropped_bad_json"] == 1
+
+
+def test_looks_like_menu() -> None:
+    menu = "\n".join(["Home", "World", "Sport", "Local news", "Contact us"] * 3)
+    assert looks_like_menu(menu)
+    prose = "\n".join(["A full sentence of a news story, with enough words in it."] * 12)
+    assert not looks_like_menu(prose)
+    assert not looks_like_menu("Home\nWorld\nSport")  # too few lines to tell
