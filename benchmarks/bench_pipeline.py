@@ -288,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         table_counts: dict[str, int] = {}  # of the last pipeline run
         loop_counts: dict[str, float] = {}  # of the last loop run
         first_pipeline_stdout = ""
+        first_output_dir = ""
         for repeat in range(1, args.repeats + 1):
             for kind in kinds:
                 output_dir = scratch_dir / f"out-{repeat}"
@@ -302,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
                     table_counts = table_row_counts(output_dir)
                     if repeat == 1:
                         first_pipeline_stdout = run.stdout_path.read_text(errors="replace")
+                        first_output_dir = str(output_dir)
                     shutil.rmtree(output_dir, ignore_errors=True)  # keep the scratch small
                 else:
                     loop_counts = loop_summary(run)
@@ -332,9 +334,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"pipeline rows per table (last run): {table_counts}")
     if sum(table_counts.values()) != page_count:
         print(f"warning: the tables hold {sum(table_counts.values())} rows for {page_count} pages")
-    summary_lines = [line for line in first_pipeline_stdout.splitlines() if line.strip()]
+    # The run's own summary, minus the lines naming its (now deleted) output paths.
+    summary_lines = [
+        line
+        for line in first_pipeline_stdout.splitlines()
+        if line.strip() and first_output_dir not in line
+    ]
     if summary_lines:
-        print("pipeline stdout (run 1, last lines):")
+        print("pipeline stdout (run 1):")
         for line in summary_lines[-8:]:
             print(f"  | {line}")
 
