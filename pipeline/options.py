@@ -54,6 +54,12 @@ class NewsBeamOptions(PipelineOptions):
             default=LanguageConfig.sample_chars,
             help="Characters of text language detection reads (0: all).",
         )
+        group.add_argument(
+            "--language_trials",
+            type=int,
+            default=LanguageConfig.trials,
+            help="langdetect's random trials per text (its own default: 7).",
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,5 +81,7 @@ def config_from_options(options: NewsBeamOptions, output_dir: str) -> PipelineCo
         output_dir=output_dir,
         read=ReadConfig(max_document_bytes=options.max_document_bytes),
         clean=CleanConfig(min_words=options.min_words),
-        language=LanguageConfig(sample_chars=options.language_sample_chars),
+        language=LanguageConfig(
+            sample_chars=options.language_sample_chars, trials=options.language_trials
+        ),
     )
