@@ -10,6 +10,7 @@ a usage error.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -29,7 +30,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from newsbeam.pipeline.build import build
-from newsbeam.pipeline.options import NewsBeamOptions, config_from_options
+from newsbeam.pipeline.options import NewsBeamOptions, PipelineConfig, config_from_options
 from newsbeam.schemas import SCHEMA_VERSION, TABLES
 from newsbeam.transforms.failures import METRICS_NAMESPACE
 
@@ -84,11 +85,14 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
     clock = time.perf_counter()
     try:
         pipeline = beam.Pipeline(options=options)
-        build(pipeline, config_from_options(ours, str(staging)))
+        config = config_from_options(ours, str(staging))
+        build(pipeline, config)
         result = pipeline.run()
         result.wait_until_finish()
         counters = _counters(result)
-        manifest = _manifest(options, staging, counters, started, time.perf_counter() - clock)
+        manifest = _manifest(
+            options, config, staging, counters, started, time.perf_counter() - clock
+        )
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         _swap_into_place(staging, output)
     finally:
@@ -131,6 +135,7 @@ def _versions() -> dict[str, str]:
 
 def _manifest(
     options: PipelineOptions,
+    config: PipelineConfig,
     staging: Path,
     counters: dict[str, int],
     started: dt.datetime,
@@ -152,6 +157,12 @@ def _manifest(
         },
         "counters": counters,
         "options": options.get_all_options(drop_default=True, retain_unknown_options=True),
+        # Every stage's effective settings, defaults included: what this output came from.
+        "config": {
+            name: value
+            for name, value in dataclasses.asdict(config).items()
+            if name not in ("inputs", "output_dir")
+        },
         "versions": _versions(),
         "tables": {name: f"{name}/" for name in TABLES},
     }

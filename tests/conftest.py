@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -76,7 +77,9 @@ def bad_inputs(tmp_path: Path) -> dict[str, Path]:
         "short": folder / "short.txt",
         "good_html": folder / "good.html",
         "jsonl": folder / "records.jsonl",
+        "fifo": folder / "pipe.txt",
     }
+    os.mkfifo(files["fifo"])  # reading it would block forever
     files["empty"].write_bytes(b"")
     files["blank"].write_text(" \n\n \t\n")
     files["binary"].write_bytes(bytes(range(256)) * 64)

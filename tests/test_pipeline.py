@@ -55,6 +55,8 @@ def test_seeds_counts(seeds_output: Path) -> None:
     assert counts["balanced"] is True
     assert manifest["schema_version"] == SCHEMA_VERSION
     assert manifest["options"]["runner"] == "FnApiRunner"
+    assert manifest["config"]["read"]["max_document_bytes"] == 10 * 1024 * 1024
+    assert set(manifest["config"]) == {"read", "extract", "clean", "language"}
     assert {"apache-beam", "trafilatura", "langdetect", "pyarrow", "newsbeam"} <= set(
         manifest["versions"]
     )
@@ -129,7 +131,7 @@ def test_bad_inputs_all_accounted_for(bad_inputs: dict[str, Path], tmp_path: Pat
     counts = json.loads((output / "manifest.json").read_text())["counts"]
     articles = _rows(output, "articles")
     rejected = _rows(output, "rejected")
-    assert counts["inputs"] == 8 + 7  # 11 files + nowhere.txt, 4 records in records.jsonl
+    assert counts["inputs"] == 8 + 8  # 12 files + nowhere.txt, 4 records in records.jsonl
     assert counts["inputs"] == len(articles) + counts["duplicates"] + len(rejected)
     assert counts["balanced"] is True
     outcome = {os.path.basename(r["source"]): (r["stage"], r["reason"]) for r in rejected}
@@ -141,6 +143,7 @@ def test_bad_inputs_all_accounted_for(bad_inputs: dict[str, Path], tmp_path: Pat
         "bomb.html.gz": ("read", "too_large"),
         "picture.png": ("read", "unsupported_type"),
         "nowhere.txt": ("read", "not_found"),
+        "pipe.txt": ("read", "unreadable"),
         "nav-only.html": ("clean", "too_short"),
         "short.txt": ("clean", "too_short"),
         "records.jsonl#L2": ("extract", "bad_json"),

@@ -88,6 +88,7 @@ def test_bad_inputs_are_rejected_with_reasons(bad_inputs: dict[str, Path], tmp_p
             "bomb.html.gz": "too_large",
             "picture.png": "unsupported_type",
             "*.txt": "not_found",
+            "pipe.txt": "unreadable",
         }
         assert all(r.stage == "read" and r.detail for r in rejected)
 
@@ -99,7 +100,7 @@ def test_bad_inputs_are_rejected_with_reasons(bad_inputs: dict[str, Path], tmp_p
         assert others == ["good.html", "latin1.txt", "nav-only.html", "short.txt"]
 
     counters = _run([str(bad_inputs["empty"].parent), missing], check_documents, check_rejected)
-    assert counters["read_inputs"] == 8 + 7
+    assert counters["read_inputs"] == 8 + 8
     assert counters["read_dropped_too_large"] == 2
     assert counters["read_dropped_empty"] == 2
 

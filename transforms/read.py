@@ -8,7 +8,8 @@ that is the extract stage's job, where the document's own encoding hints are kno
 Rejected (stage `read`): `not_found` (an input that matches nothing), `unsupported_type`
 (an extension NewsBeam does not read), `empty`, `too_large` (over `max_document_bytes`,
 checked before reading, and again while decompressing so a gzip bomb is cut off),
-`binary` (NUL bytes without a UTF-16/32 byte-order mark), `unreadable` (an I/O error).
+`binary` (NUL bytes without a UTF-16/32 byte-order mark), `unreadable` (an I/O error, or
+not a regular file: a FIFO in an input folder would otherwise block the run forever).
 Counters: `read_inputs` (records that entered the run), `read_dropped_<reason>`.
 """
 
@@ -71,6 +72,13 @@ def file_identity(path: str) -> str:
     return path
 
 
+def is_regular_file(path: str) -> bool:
+    """False for local FIFOs, devices and broken links; other filesystems hold only files."""
+    if FileSystems.get_scheme(path) in (None, "file"):
+        return os.path.isfile(path)
+    return True
+
+
 def sniff_binary(head: bytes) -> bool:
     """True when bytes look like a binary file rather than text in some encoding.
 
@@ -114,12 +122,15 @@ class _ReadFile(beam.DoFn):
     def process(self, file: FileMetadata) -> Iterator[RawDocument | beam.pvalue.TaggedOutput]:
         path, limit = file.path, self._config.max_document_bytes
         kind = kind_of(path)
-        if kind == "jsonl":
+        if kind == "jsonl" and is_regular_file(path):
             yield from self._read_lines(path, limit)
             return
         counter("read_inputs").inc()
         if kind is None:
             yield _rejected(path, "unsupported_type", "not .txt/.md/.html/.htm/.jsonl(.gz)")
+        elif not is_regular_file(path):
+            # A FIFO or device would block or never end; a broken link cannot be read.
+            yield _rejected(path, "unreadable", "not a regular file")
         elif file.size_in_bytes > limit:
             yield _rejected(path, "too_large", f"{file.size_in_bytes} bytes > {limit}")
         else:
