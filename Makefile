@@ -24,9 +24,14 @@ demo: setup
 	@mkdir -p $(TMPDIR)
 	$(BIN)/newsbeam --input seeds --output $(OUT)
 
+# mypy reads the code folders as the package they install as (newsbeam.*), through links:
+# setuptools' editable install maps them with an import hook that mypy cannot follow.
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@rm -rf $(TMPDIR)/typecheck && mkdir -p $(TMPDIR)/typecheck/newsbeam
+	@for d in pipeline transforms schemas; do ln -s $(CURDIR)/$$d $(TMPDIR)/typecheck/newsbeam/$$d; done
+	cd $(TMPDIR)/typecheck && $(CURDIR)/$(BIN)/mypy -p newsbeam
 
 test: lint
 	@mkdir -p $(TMPDIR)

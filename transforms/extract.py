@@ -374,26 +374,20 @@ def looks_like_menu(text: str) -> bool:
 
 def extract_html_document(doc: RawDocument, config: ExtractConfig) -> Article:
     """An HTML page -> Article: the page is parsed once, for metadata and main text."""
-    from trafilatura import bare_extraction
     from trafilatura.utils import load_html
 
     tree = load_html(doc.content)  # decodes by the page's declared or detected charset
     if tree is None:
         raise ExtractError("no_text", "not parseable as HTML")
     page = html_metadata(tree)
-    options = {
-        "include_comments": False,
-        "include_tables": config.include_tables,
-        "favor_precision": config.favor_precision,
-    }
-    extracted = bare_extraction(tree, fast=True, **options)
-    if extracted is not None and looks_like_menu(extracted.text or ""):
+    text = _main_text(tree, config, fast=True)
+    if looks_like_menu(text):
         # The fast path took a menu for the article: let trafilatura compare its result
         # with its fallback extractors, as it does by default (costly, so only here).
-        extracted = bare_extraction(tree, fast=False, **options)
-    if extracted is None or not (extracted.text or "").strip():
+        text = _main_text(tree, config, fast=False)
+    if not text.strip():
         raise ExtractError("no_text", "no article text found in the page")
-    lines = [line.strip() for line in extracted.text.split("\n")]
+    lines = [line.strip() for line in text.split("\n")]
     canonical = canonicalize_url(page.url)
     return new_article(
         doc.source,
@@ -405,6 +399,20 @@ def extract_html_document(doc: RawDocument, config: ExtractConfig) -> Article:
         published_at=page.published_at,
         text="\n\n".join(line for line in lines if line),
     )
+
+
+def _main_text(tree: Any, config: ExtractConfig, fast: bool) -> str:
+    """trafilatura's main text of a parsed page, one paragraph a line ("" when none)."""
+    from trafilatura import bare_extraction
+
+    extracted = bare_extraction(
+        tree,
+        fast=fast,
+        include_comments=False,
+        include_tables=config.include_tables,
+        favor_precision=config.favor_precision,
+    )
+    return (getattr(extracted, "text", None) or "") if extracted is not None else ""
 
 
 def extract_document(doc: RawDocument, config: ExtractConfig) -> Article:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes, FileMetadata
@@ -136,7 +136,9 @@ class _ReadFile(beam.DoFn):
         else:
             yield from self._read_whole(path, kind, limit)
 
-    def _read_whole(self, path: str, kind: str, limit: int) -> Iterator[object]:
+    def _read_whole(
+        self, path: str, kind: str, limit: int
+    ) -> Iterator[RawDocument | beam.pvalue.TaggedOutput]:
         try:
             with FileSystems.open(path, compression_type=CompressionTypes.AUTO) as handle:
                 # +1 tells "exactly at the limit" from "over it", also after decompression.
@@ -153,7 +155,9 @@ class _ReadFile(beam.DoFn):
         else:
             yield RawDocument(source=path, kind=kind, content=content)
 
-    def _read_lines(self, path: str, limit: int) -> Iterator[object]:
+    def _read_lines(
+        self, path: str, limit: int
+    ) -> Iterator[RawDocument | beam.pvalue.TaggedOutput]:
         try:
             handle = FileSystems.open(path, compression_type=CompressionTypes.AUTO)
         except Exception as error:
@@ -177,7 +181,9 @@ class _ReadFile(beam.DoFn):
             yield _rejected(path, "empty", "no JSON lines in file", b"")
 
 
-def _rejected(source: str, reason: str, detail: str, payload: bytes = b"") -> object:
+def _rejected(
+    source: str, reason: str, detail: str, payload: bytes = b""
+) -> beam.pvalue.TaggedOutput:
     return beam.pvalue.TaggedOutput(REJECTED, reject(source, STAGE, reason, detail, payload))
 
 
@@ -187,7 +193,7 @@ class ReadDocuments(beam.PTransform):
     Each file is read once however many inputs name it.
     """
 
-    def __init__(self, inputs: list[str], config: ReadConfig | None = None) -> None:
+    def __init__(self, inputs: Sequence[str], config: ReadConfig | None = None) -> None:
         super().__init__()
         self._inputs = list(inputs)
         self._config = config or ReadConfig()
