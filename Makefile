@@ -41,7 +41,7 @@ test: lint
 eval: setup
 	@mkdir -p $(TMPDIR)
 	$(BIN)/python benchmarks/eval_extraction.py --shared $(SHARED) --gate
-	$(BIN)/python benchmarks/eval_language.py --shared $(SHARED) --gate 0.95
+	$(BIN)/python benchmarks/eval_language.py --shared $(SHARED) --gate 0.97
 
 bench: setup
 	@mkdir -p $(TMPDIR)
