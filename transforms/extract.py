@@ -246,7 +246,8 @@ def _paragraphs(lines: list[str]) -> Iterator[str]:
 
 
 def new_article(source: str, **fields: Any) -> Article:
-    """An Article with the extract stage's fields set and the later stages' left empty."""
+    """An Article with the extract stage's fields set and the later stages' left empty;
+    `canonical_url` and `site` are derived from `url` when not given."""
     defaults: dict[str, Any] = {
         "article_id": "",
         "url": None,
@@ -265,18 +266,20 @@ def new_article(source: str, **fields: Any) -> Article:
         "story_id": None,
     }
     defaults.update(fields)
+    # Identity and site follow from the URL unless the document said otherwise.
+    if defaults["canonical_url"] is None:
+        defaults["canonical_url"] = canonicalize_url(defaults["url"])
+    defaults["site"] = defaults["site"] or site_of(defaults["canonical_url"])
     return Article(source=source, **defaults)
 
 
 def extract_text_document(doc: RawDocument) -> Article:
     """A raw text document -> Article."""
     header, body, removed = parse_text_document(decode_text(doc.content))
-    canonical = canonicalize_url(header.url)
     return new_article(
         doc.source,
         url=header.url,
-        canonical_url=canonical,
-        site=header.site or site_of(canonical),
+        site=header.site,
         title=header.title,
         published_at=header.published_at,
         text=body,
@@ -296,14 +299,12 @@ def extract_json_record(doc: RawDocument) -> Article:
     if not isinstance(text, str) or not text.strip():
         raise ExtractError("missing_text", "no non-empty string field 'text'")
     url = record.get("url") if isinstance(record.get("url"), str) else None
-    canonical = canonicalize_url(url)
     _, body, removed = parse_text_document(text)
     title = record.get("title")
     return new_article(
         doc.source,
         url=url,
-        canonical_url=canonical,
-        site=record.get("site") or site_of(canonical),
+        site=record.get("site"),
         title=title.strip() if isinstance(title, str) and title.strip() else None,
         authors=split_authors(record.get("authors") or record.get("author")),
         published_at=parse_datetime(record.get("published") or record.get("published_at")),
@@ -388,12 +389,10 @@ def extract_html_document(doc: RawDocument, config: ExtractConfig) -> Article:
     if not text.strip():
         raise ExtractError("no_text", "no article text found in the page")
     lines = [line.strip() for line in text.split("\n")]
-    canonical = canonicalize_url(page.url)
     return new_article(
         doc.source,
         url=page.url,
-        canonical_url=canonical,
-        site=page.site or site_of(canonical),
+        site=page.site,
         title=page.title,
         authors=page.authors,
         published_at=page.published_at,
