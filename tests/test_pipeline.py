@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from newsbeam.pipeline import main as entry
+from newsbeam.pipeline import run as pipeline_run
 from newsbeam.schemas import SCHEMA_VERSION, SCHEMA_VERSION_KEY
 
 GOLDEN = Path(__file__).parent / "golden" / "seeds_articles.jsonl"
@@ -201,7 +202,7 @@ def test_failed_run_keeps_previous_output(
     def crash(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(entry, "_manifest", crash)
+    monkeypatch.setattr(pipeline_run, "_manifest", crash)
     assert entry.main(["--input", str(seeds_output), "--output", str(output)]) == 1
     assert sorted(p.relative_to(output) for p in output.rglob("*")) == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]  # staging gone

@@ -1,0 +1,176 @@
+"""One run of the pipeline: options in, tables and manifest out.
+
+`run(argv)` parses options, runs the pipeline into a staging folder beside DIR, writes
+`manifest.json` (counts, options, versions, schema version, times), then swaps the staging
+folder into DIR: a failed run leaves the previous output as it was.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime as dt
+import json
+import logging
+import platform
+import shutil
+import time
+import uuid
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+import pyarrow.parquet as pq
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from newsbeam.pipeline.build import build
+from newsbeam.pipeline.options import NewsBeamOptions, PipelineConfig, config_from_options
+from newsbeam.schemas import SCHEMA_VERSION, TABLES
+from newsbeam.transforms.failures import METRICS_NAMESPACE
+
+log = logging.getLogger("newsbeam")
+
+# Beam 2.77's DirectRunner first tries to download the Prism runner binary, which offline
+# fails or hangs; the FnApiRunner is what it falls back to, so it is the default here.
+DEFAULT_RUNNER = "FnApiRunner"
+MANIFEST = "manifest.json"
+_VERSIONED_PACKAGES = ("newsbeam", "apache-beam", "trafilatura", "langdetect", "pyarrow")
+
+
+class UsageError(Exception):
+    """A problem with the command line or the output folder; nothing was run."""
+
+
+def parse_options(argv: Sequence[str]) -> PipelineOptions:
+    """Command line -> Beam options with NewsBeam's view validated and a safe runner."""
+    options = PipelineOptions(list(argv))
+    ours = options.view_as(NewsBeamOptions)
+    if not ours.inputs:
+        raise UsageError("at least one --input PATH is required")
+    if not ours.output:
+        raise UsageError("--output DIR is required")
+    standard = options.view_as(StandardOptions)
+    if standard.runner is None:
+        standard.runner = DEFAULT_RUNNER
+    return options
+
+
+def check_output_dir(output: Path) -> None:
+    """Refuse to replace a folder that holds something other than a NewsBeam output."""
+    if output.exists() and not output.is_dir():
+        raise UsageError(f"--output {output} exists and is not a folder")
+    if output.is_dir() and any(output.iterdir()) and not (output / MANIFEST).exists():
+        raise UsageError(
+            f"--output {output} is not empty and holds no {MANIFEST}: it does not look like "
+            "a NewsBeam output, so it will not be replaced"
+        )
+
+
+def run(argv: Sequence[str]) -> dict[str, Any]:
+    """Run the pipeline; returns the manifest. Raises UsageError or the run's exception."""
+    options = parse_options(argv)
+    ours = options.view_as(NewsBeamOptions)
+    output = Path(ours.output).expanduser().absolute()
+    check_output_dir(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = output.parent / f".{output.name}.newsbeam-{uuid.uuid4().hex[:12]}.tmp"
+
+    started = dt.datetime.now(dt.timezone.utc)
+    clock = time.perf_counter()
+    try:
+        pipeline = beam.Pipeline(options=options)
+        config = config_from_options(ours, str(staging))
+        build(pipeline, config)
+        result = pipeline.run()
+        result.wait_until_finish()
+        counters = _counters(result)
+        manifest = _manifest(
+            options, config, staging, counters, started, time.perf_counter() - clock
+        )
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        _swap_into_place(staging, output)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return manifest
+
+
+def _counters(result: beam.runners.runner.PipelineResult) -> dict[str, int]:
+    query = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
+    totals: dict[str, int] = collections.Counter()
+    for counter in query["counters"]:
+        # Not every runner reports committed values; attempted ones are exact on local runners.
+        value = counter.committed if counter.committed is not None else counter.attempted
+        totals[counter.key.metric.name] += int(value or 0)
+    return dict(sorted(totals.items()))
+
+
+def _table_rows(table_dir: Path) -> int:
+    return sum(pq.ParquetFile(path).metadata.num_rows for path in table_dir.glob("*.parquet"))
+
+
+def _rejected_by(table_dir: Path) -> dict[str, dict[str, int]]:
+    by_stage: dict[str, dict[str, int]] = collections.defaultdict(collections.Counter)
+    for path in sorted(table_dir.glob("*.parquet")):
+        columns = pq.read_table(path, columns=["stage", "reason"]).to_pydict()
+        for stage, reason in zip(columns["stage"], columns["reason"], strict=True):
+            by_stage[stage][reason] += 1
+    return {stage: dict(sorted(reasons.items())) for stage, reasons in sorted(by_stage.items())}
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in _VERSIONED_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "unknown"
+    return versions
+
+
+def _manifest(
+    options: PipelineOptions,
+    config: PipelineConfig,
+    staging: Path,
+    counters: dict[str, int],
+    started: dt.datetime,
+    seconds: float,
+) -> dict[str, Any]:
+    rows = {name: _table_rows(staging / name) for name in TABLES}
+    inputs = counters.get("read_inputs", 0)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "started_at": started.isoformat(),
+        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "seconds": round(seconds, 3),
+        "counts": {
+            "inputs": inputs,
+            **rows,
+            "rejected_by": _rejected_by(staging / "rejected"),
+            # Every input ends in exactly one table; false would mean a lost record.
+            "balanced": inputs == sum(rows.values()),
+        },
+        "counters": counters,
+        "options": options.get_all_options(drop_default=True, retain_unknown_options=True),
+        # Every stage's effective settings, defaults included: what this output came from.
+        "config": {
+            name: value
+            for name, value in dataclasses.asdict(config).items()
+            if name not in ("inputs", "output_dir")
+        },
+        "versions": _versions(),
+        "tables": {name: f"{name}/" for name in TABLES},
+    }
+
+
+def _swap_into_place(staging: Path, output: Path) -> None:
+    """Replace `output` by `staging` with two renames; the old output is deleted last."""
+    retired = None
+    if output.exists():
+        retired = output.parent / f".{output.name}.newsbeam-{uuid.uuid4().hex[:12]}.old"
+        output.rename(retired)
+    staging.rename(output)
+    if retired is not None:
+        shutil.rmtree(retired, ignore_errors=True)
