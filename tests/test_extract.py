@@ -198,3 +198,22 @@ def test_looks_like_menu() -> None:
     prose = "\n".join(["A full sentence of a news story, with enough words in it."] * 12)
     assert not looks_like_menu(prose)
     assert not looks_like_menu("Home\nWorld\nSport")  # too few lines to tell
+
+
+_LOL = "".join(
+    f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(2, 10)
+)  # each level ten times the last: 10^8 "lol"s if anything expanded them
+HOSTILE_PAGES = {
+    "billion_laughs": (
+        f'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol1 "lol">{_LOL}]>'
+        "<html><body><p>&lol9;</p></body></html>"
+    ).encode(),
+    "nested_200k": b"<html><body>" + b"<div>" * 200_000 + b"<p>deep</p>" + b"</div>" * 200_000,
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_PAGES))
+def test_hostile_pages_are_rejected_not_expanded(name: str) -> None:
+    with pytest.raises(ExtractError) as error:
+        extract_document(RawDocument(name, "html", HOSTILE_PAGES[name]), ExtractConfig())
+    assert error.value.reason == "no_text"

@@ -435,6 +435,11 @@ class _Extract(beam.DoFn):
     def setup(self) -> None:
         import trafilatura  # noqa: F401  (import cost paid once per worker, not per page)
 
+        # Each page trafilatura or htmldate cannot use is already a rejected row with its
+        # reason; their per-page log lines would only flood the worker logs.
+        for name in ("trafilatura", "htmldate"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+
     def process(self, doc: RawDocument) -> Iterator[Article | beam.pvalue.TaggedOutput]:
         counter("extract_in").inc()
         try:
