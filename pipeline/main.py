@@ -19,12 +19,10 @@ def format_summary(manifest: dict[str, Any], output: str, manifest_name: str) ->
     counts = manifest["counts"]
     seconds = manifest["seconds"]
     rate = counts["inputs"] / seconds if seconds else 0.0
-    lines = [
-        f"NewsBeam: {counts['inputs']} inputs in {seconds:.1f} s ({rate:.1f} docs/s)",
-        f"  articles    {counts['articles']}",
-        f"  duplicates  {counts['duplicates']}",
-        f"  rejected    {counts['rejected']}",
-    ]
+    lines = [f"NewsBeam: {counts['inputs']} inputs in {seconds:.1f} s ({rate:.1f} docs/s)"]
+    for table in ("articles", "duplicates", "rejected"):
+        share = counts[table] / counts["inputs"] if counts["inputs"] else 0.0
+        lines.append(f"  {table:<10}  {counts[table]}  ({share:.1%})")
     for stage, reasons in counts["rejected_by"].items():
         detail = ", ".join(f"{reason} {n}" for reason, n in reasons.items())
         lines.append(f"    {stage}: {detail}")
