@@ -117,3 +117,27 @@ def test_size_limit_is_configurable(seeds_dir: Path) -> None:
         assert len(documents) == 2
 
     _run([str(seeds_dir)], check_documents, check_rejected, ReadConfig(max_document_bytes=2200))
+
+
+def test_truncated_json_lines_keep_what_was_read(tmp_path: Path) -> None:
+    import gzip
+
+    lines = b"".join(b'{"text": "record %d with some words"}\n' % n for n in range(2000))
+    packed = gzip.compress(lines)
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(packed[: len(packed) // 2])  # a download cut off half-way
+
+    def check_documents(documents: list) -> None:
+        # Beam decompresses 16 MiB at a time, so a small file fails before its first line;
+        # whatever was read before the error stands, numbered from the start.
+        numbers = sorted(int(d.source.rsplit("#L", 1)[1]) for d in documents)
+        assert numbers == list(range(1, len(documents) + 1))
+
+    def check_rejected(rejected: list) -> None:
+        assert [(r.reason, "unreadable after line" in r.detail) for r in rejected] == [
+            ("unreadable", True)
+        ]
+        assert rejected[0].source.startswith(str(path) + "#L")
+
+    counters = _run([str(path)], check_documents, check_rejected)
+    assert counters["read_dropped_unreadable"] == 1

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 import apache_beam as beam
 
 from newsbeam.schemas import Article, Rejected, Removal
-from newsbeam.transforms.failures import REJECTED, apply_with_rejects, counter, reject
+from newsbeam.transforms.failures import apply_with_rejects, counter, rejected_output
 
 STAGE = "clean"
 
@@ -245,9 +245,7 @@ class _Clean(beam.DoFn):
 
 
 def _rejected(article: Article, reason: str, detail: str) -> beam.pvalue.TaggedOutput:
-    return beam.pvalue.TaggedOutput(
-        REJECTED, reject(article.source, STAGE, reason, detail, article.text)
-    )
+    return rejected_output(article.source, STAGE, reason, detail, article.text)
 
 
 class CleanText(beam.PTransform):

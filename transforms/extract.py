@@ -35,7 +35,7 @@ import charset_normalizer
 from dateutil import parser as date_parser
 
 from newsbeam.schemas import Article, RawDocument, Rejected, Removal
-from newsbeam.transforms.failures import REJECTED, apply_with_rejects, counter, reject
+from newsbeam.transforms.failures import apply_with_rejects, counter, rejected_output
 
 STAGE = "extract"
 log = logging.getLogger(__name__)
@@ -445,9 +445,7 @@ class _Extract(beam.DoFn):
         try:
             article = extract_document(doc, self._config)
         except ExtractError as error:
-            yield beam.pvalue.TaggedOutput(
-                REJECTED, reject(doc.source, STAGE, error.reason, str(error), doc.content)
-            )
+            yield rejected_output(doc.source, STAGE, error.reason, str(error), doc.content)
             return
         counter("extract_out").inc()
         yield article

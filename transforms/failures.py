@@ -43,6 +43,13 @@ def reject(source: str, stage: str, reason: str, detail: str, payload: str | byt
     )
 
 
+def rejected_output(
+    source: str, stage: str, reason: str, detail: str, payload: str | bytes
+) -> beam.pvalue.TaggedOutput:
+    """A rejected record on a DoFn's REJECTED output (counted like `reject`)."""
+    return beam.pvalue.TaggedOutput(REJECTED, reject(source, stage, reason, detail, payload))
+
+
 def apply_with_rejects(
     pcoll: beam.PCollection,
     label: str,

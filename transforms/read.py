@@ -24,7 +24,7 @@ from apache_beam.io.filesystem import CompressionTypes, FileMetadata
 from apache_beam.io.filesystems import FileSystems
 
 from newsbeam.schemas import RawDocument, Rejected
-from newsbeam.transforms.failures import REJECTED, apply_with_rejects, counter, reject
+from newsbeam.transforms.failures import apply_with_rejects, counter, rejected_output
 
 STAGE = "read"
 
@@ -100,15 +100,11 @@ class _MatchInput(beam.DoFn):
             matches = FileSystems.match([as_pattern(pattern)])[0].metadata_list
         except Exception as error:  # a bad pattern or filesystem error is this input's fault
             counter("read_inputs").inc()
-            yield beam.pvalue.TaggedOutput(
-                REJECTED, reject(pattern, STAGE, "unreadable", f"cannot list: {error}", "")
-            )
+            yield _rejected(pattern, "unreadable", f"cannot list: {error}")
             return
         if not matches:
             counter("read_inputs").inc()
-            yield beam.pvalue.TaggedOutput(
-                REJECTED, reject(pattern, STAGE, "not_found", "no file matches this input", "")
-            )
+            yield _rejected(pattern, "not_found", "no file matches this input")
             return
         yield from sorted(matches, key=lambda m: m.path)
 
@@ -164,18 +160,24 @@ class _ReadFile(beam.DoFn):
             counter("read_inputs").inc()
             yield _rejected(path, "unreadable", f"{type(error).__name__}: {error}")
             return
-        records = 0
+        records = number = 0
         with handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue  # blank lines separate nothing in JSON lines; not records
-                records += 1
+            try:
+                for number, line in enumerate(handle, start=1):
+                    if not line.strip():
+                        continue  # blank lines separate nothing in JSON lines; not records
+                    records += 1
+                    counter("read_inputs").inc()
+                    source = f"{path}#L{number}"
+                    if len(line) > limit:
+                        yield _rejected(source, "too_large", f"line of {len(line)} bytes", line)
+                    else:
+                        yield RawDocument(source=source, kind="jsonl", content=line)
+            except Exception as error:  # e.g. a truncated .gz: the lines read so far stand
                 counter("read_inputs").inc()
-                source = f"{path}#L{number}"
-                if len(line) > limit:
-                    yield _rejected(source, "too_large", f"line of {len(line)} bytes", line)
-                else:
-                    yield RawDocument(source=source, kind="jsonl", content=line)
+                detail = f"unreadable after line {number}: {type(error).__name__}: {error}"
+                yield _rejected(f"{path}#L{number + 1}-", "unreadable", detail)
+                return
         if records == 0:
             counter("read_inputs").inc()
             yield _rejected(path, "empty", "no JSON lines in file", b"")
@@ -184,7 +186,7 @@ class _ReadFile(beam.DoFn):
 def _rejected(
     source: str, reason: str, detail: str, payload: bytes = b""
 ) -> beam.pvalue.TaggedOutput:
-    return beam.pvalue.TaggedOutput(REJECTED, reject(source, STAGE, reason, detail, payload))
+    return rejected_output(source, STAGE, reason, detail, payload)
 
 
 class ReadDocuments(beam.PTransform):
