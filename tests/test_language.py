@@ -48,11 +48,12 @@ def test_deterministic() -> None:
     assert len(results) == 1
 
 
-def test_language_sample_takes_whole_paragraphs() -> None:
-    text = "\n\n".join(["a" * 300, "b" * 300, "c" * 300])
-    assert language_sample(text, 700) == "a" * 300 + "\n\n" + "b" * 300
+def test_language_sample_is_bounded_and_cut_at_a_word() -> None:
+    text = "Short title.\n\n" + "word " * 300
+    sample = language_sample(text, 500)
+    assert 490 <= len(sample) <= 500 and text.startswith(sample) and sample.endswith("word")
     assert language_sample(text, 0) == text
-    assert language_sample("x" * 5000, 100) == "x" * 100
+    assert language_sample("x" * 5000, 100) == "x" * 100  # no spaces: cut where it falls
 
 
 def test_detect_language_composite_never_drops() -> None:
