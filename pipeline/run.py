@@ -52,6 +52,14 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
         raise UsageError("at least one --input PATH is required")
     if not ours.output:
         raise UsageError("--output DIR is required")
+    for flag, value, least in (
+        ("--max_document_bytes", ours.max_document_bytes, 1),
+        ("--min_words", ours.min_words, 0),
+        ("--language_sample_chars", ours.language_sample_chars, 0),
+        ("--language_trials", ours.language_trials, 1),
+    ):
+        if value < least:
+            raise UsageError(f"{flag} must be at least {least}, not {value}")
     standard = options.view_as(StandardOptions)
     if standard.runner is None:
         standard.runner = DEFAULT_RUNNER

@@ -33,6 +33,7 @@ def _cleaned_seed(seeds_dir: Path, prefix: str):
 def test_normalize_unicode() -> None:
     raw = "Cafe\u0301 \u201cquoted\u201d \u2018it\u2019s\u2019\u00a0a\u200b soft\u00adhyphen\x07"
     assert normalize_unicode(raw) == "Café \"quoted\" 'it's' a softhyphen"
+    assert normalize_unicode("a\r\nb\rc\td") == "a\nb\nc d"
 
 
 @pytest.mark.parametrize(

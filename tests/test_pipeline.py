@@ -228,6 +228,8 @@ def test_usage_errors(capsys) -> None:
     assert entry.main(["--output", "x"]) == 2
     assert "--input" in capsys.readouterr().err
     assert entry.main(["--input", "x"]) == 2
+    assert entry.main(["--input", "x", "--output", "y", "--language_trials", "0"]) == 2
+    assert "--language_trials must be at least 1" in capsys.readouterr().err
 
 
 def test_command_line_and_beam_flags(seeds_dir: Path, tmp_path: Path) -> None:
