@@ -9,7 +9,7 @@ times (default 6: 1,086 pages) into a scratch folder under distinct names, still
 
 Each run is its own subprocess, timed wall-clock from start to exit (interpreter start and
 imports included on both sides), and interleaved so drift on the machine hits both alike:
-loop, pipeline, loop, pipeline, ... (`--repeats`, default 3, of each).
+loop, pipeline, loop, pipeline, ... (`--repeats`, default 5, of each: this machine's speed drifts by 10-20% between runs).
 - loop: this script with `--loop-worker DIR`: read, gunzip and `trafilatura.extract(html)`
   (default arguments) every page in one Python loop;
 - pipeline: `sys.executable -m newsbeam.pipeline --input DIR --output OUT`, plus
@@ -236,7 +236,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--copies", type=int, default=6, help="copies of the 181 pages (default 6: 1,086)"
     )
     parser.add_argument(
-        "--repeats", type=int, default=3, help="runs of each side, interleaved (default 3)"
+        "--repeats", type=int, default=5, help="runs of each side, interleaved (default 5)"
     )
     parser.add_argument(
         "--gate",
