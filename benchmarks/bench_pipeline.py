@@ -9,7 +9,8 @@ times (default 6: 1,086 pages) into a scratch folder under distinct names, still
 
 Each run is its own subprocess, timed wall-clock from start to exit (interpreter start and
 imports included on both sides), and interleaved so drift on the machine hits both alike:
-loop, pipeline, loop, pipeline, ... (`--repeats`, default 5, of each: this machine's speed drifts by 10-20% between runs).
+loop, pipeline, loop, pipeline, ... (`--repeats`, default 5, of each: this machine's speed
+drifts by 10-20% between runs, so three pairs can still land on one slow stretch).
 - loop: this script with `--loop-worker DIR`: read, gunzip and `trafilatura.extract(html)`
   (default arguments) every page in one Python loop;
 - pipeline: `sys.executable -m newsbeam.pipeline --input DIR --output OUT`, plus
