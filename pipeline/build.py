@@ -18,9 +18,9 @@ def build(pipeline: beam.Pipeline, config: PipelineConfig) -> dict[str, beam.PCo
     documents, unread = pipeline | "Read" >> ReadDocuments(config.inputs, config.read)
     extracted, unextracted = documents | "Extract" >> ExtractArticles(config.extract)
     cleaned, uncleaned = extracted | "Clean" >> CleanText(config.clean)
-    tagged = cleaned | "Language" >> DetectLanguage(config.language)
+    tagged, untagged = cleaned | "Language" >> DetectLanguage(config.language)
     articles, duplicates = tagged | "Dedup" >> DeduplicateArticles()
-    rejected = (unread, unextracted, uncleaned) | "Rejected" >> beam.Flatten()
+    rejected = (unread, unextracted, uncleaned, untagged) | "Rejected" >> beam.Flatten()
     tables = {"articles": articles, "duplicates": duplicates, "rejected": rejected}
     _ = tables | "Write" >> WriteTables(config.output_dir)
     return tables

@@ -63,10 +63,12 @@ def test_detect_language_composite_never_drops() -> None:
         new_article("short.txt", text="Reuters"),
     ]
     with make_test_pipeline() as pipeline:
-        tagged = pipeline | beam.Create(articles) | DetectLanguage()
+        tagged, rejected = pipeline | beam.Create(articles) | DetectLanguage()
         assert_that(
             tagged | beam.Map(lambda a: (a.source, a.language)),
             equal_to([("en.txt", "en"), ("de.txt", "de"), ("short.txt", "und")]),
+            label="CheckTagged",
         )
+        assert_that(rejected, equal_to([]), label="CheckRejected")
     counters = counters_of(pipeline)
     assert counters["language_in"] == 3 and counters["language_und"] == 1

@@ -8,7 +8,7 @@ itself; the default sample costs about 1.5 ms and was as accurate on real pages
 Text with fewer than `min_letters` letters is `und`: langdetect guesses wildly on short
 strings ("Reuters" came out `de`).
 
-Never rejects: a tagger annotates. Counters: `language_in`, `language_und`.
+Annotates, never filters. Counters: `language_in`, `language_und`.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from typing import Any
 
 import apache_beam as beam
 
-from newsbeam.schemas import Article
-from newsbeam.transforms.failures import counter
+from newsbeam.schemas import Article, Rejected
+from newsbeam.transforms.failures import apply_with_rejects, counter
 
+STAGE = "language"
 UNDETERMINED = "und"
 
 
@@ -97,13 +98,19 @@ class _DetectLanguage(beam.DoFn):
 
 
 class DetectLanguage(beam.PTransform):
-    """PCollection[Article] -> PCollection[Article] with language set. Never drops a row."""
+    """PCollection[Article] -> (PCollection[Article] with language set, PCollection[Rejected]).
+
+    Expected problems never reject (too little text is `und`); only an unexpected
+    exception turns its article into a rejected row (`internal_error`).
+    """
 
     def __init__(self, config: LanguageConfig | None = None) -> None:
         super().__init__()
         self._config = config or LanguageConfig()
 
-    def expand(self, articles: beam.PCollection[Article]) -> beam.PCollection[Article]:
-        return articles | "Detect" >> beam.ParDo(_DetectLanguage(self._config)).with_output_types(
-            Article
+    def expand(
+        self, articles: beam.PCollection[Article]
+    ) -> tuple[beam.PCollection[Article], beam.PCollection[Rejected]]:
+        return apply_with_rejects(
+            articles, "Detect", _DetectLanguage(self._config), STAGE, lambda a: a.source, Article
         )
