@@ -7,6 +7,7 @@ run failed, 2 for a usage error. Prints a short summary at the end.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -61,5 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception:
         log.exception("the run failed; the previous output (if any) is unchanged")
         return 1
-    print(format_summary(manifest, NewsBeamOptions(argv).output, pipeline_run.MANIFEST))
+    try:
+        print(format_summary(manifest, NewsBeamOptions(argv).output, pipeline_run.MANIFEST))
+    except BrokenPipeError:  # `newsbeam ... | head`: the run itself succeeded
+        # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0

@@ -86,10 +86,22 @@ def test_related_link_list_under_see_more() -> None:
     ]
 
 
+def test_quoted_headline_is_chrome_only_beside_chrome() -> None:
+    story = "The minister spoke for an hour about the new budget and its critics."
+    headline = "'Qatar leading talks to swap Hamas-held hostages for Palestinians'"
+    kept, removed = remove_chrome(["Reuters", headline, "Image: Video obtained by Reuters"])
+    assert kept == [] and [r.reason for r in removed] == ["agency_line", "headline", "caption"]
+    subheading = '"Der zweite Papst aus Amerika"'
+    kept, removed = remove_chrome([story, subheading, story])
+    assert kept == [story, subheading, story] and removed == []
+
+
 def test_remove_repeated_keeps_first_copy() -> None:
     kept, removed = remove_repeated(["A b.", "C d.", "a  B!", "E f.", "C d."])
     assert kept == ["A b.", "C d.", "E f."]
     assert [r.text for r in removed] == ["a  B!", "C d."]
+    specs = ["Jacket one", "- Fill: Synthetic", "Jacket two", "- Fill: Synthetic", "| 1 | 2 |"]
+    assert remove_repeated([*specs, "| 1 | 2 |"]) == ([*specs, "| 1 | 2 |"], [])
 
 
 def test_clean_text_drops_title_repeat_and_collapses_whitespace() -> None:

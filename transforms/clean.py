@@ -107,8 +107,9 @@ _CHROME_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ]
 ]  # fmt: skip
 _CHROME_MAX_WORDS = 40
-# A quoted headline on its own line ('Qatar leading talks to swap ...'): site chrome that
-# re-announces an article, not a quotation (which ends in punctuation or a speaker).
+# A quoted headline on its own line ('Qatar leading talks to swap ...') beside other chrome
+# (an agency line, an image caption): site chrome that re-announces an article. Alone in
+# the body it is a subheading and stays. A quotation ends in punctuation or a speaker.
 _QUOTED_HEADLINE = re.compile(r"""^(['"])[^'"]{10,200}[^.!?,;:'"]\1$""")
 _RELATED_HEADER_REASONS = {"related_links"}
 _SENTENCE_END = re.compile(r"[.!?]['\")\]]?$")
@@ -133,11 +134,13 @@ def _is_link_like(paragraph: str) -> bool:
 
 def remove_chrome(paragraphs: list[str]) -> tuple[list[str], list[Removal]]:
     """Drop chrome paragraphs, and the link list under a "SEE MORE:"-style header."""
+    reasons = [chrome_reason(paragraph) for paragraph in paragraphs]
     kept: list[str] = []
     removed: list[Removal] = []
     in_link_list = False
-    for paragraph in paragraphs:
-        reason = chrome_reason(paragraph)
+    for index, (paragraph, reason) in enumerate(zip(paragraphs, reasons, strict=True)):
+        if reason == "headline" and not _beside_chrome(reasons, index):
+            reason = None  # a quoted subheading inside the story (common in German news)
         if reason is None and in_link_list and _is_link_like(paragraph):
             reason = "related_links"
         if reason is None:
@@ -151,6 +154,12 @@ def remove_chrome(paragraphs: list[str]) -> tuple[list[str], list[Removal]]:
     return kept, removed
 
 
+def _beside_chrome(reasons: list[str | None], index: int) -> bool:
+    """Whether the paragraph before or after this one is chrome (other than a headline)."""
+    neighbours = reasons[max(index - 1, 0) : index] + reasons[index + 1 : index + 2]
+    return any(reason not in (None, "headline") for reason in neighbours)
+
+
 # --- 3. Repeated paragraphs ------------------------------------------------------------
 
 _WORD = re.compile(r"\w+")
@@ -161,14 +170,19 @@ def fold(text: str) -> str:
     return " ".join(_WORD.findall(text.casefold()))
 
 
+# List items and table rows repeat legitimately ("- Fill: Synthetic" under two products).
+_LIST_OR_TABLE = re.compile(r"^([-*\u2022|]\s|\d{1,3}[.)]\s)")
+
+
 def remove_repeated(paragraphs: list[str]) -> tuple[list[str], list[Removal]]:
-    """Keep the first copy of each paragraph (compared folded); drop later copies."""
+    """Keep the first copy of each paragraph (compared folded); drop later copies.
+    List items and table rows are never dropped as repeats."""
     seen: set[str] = set()
     kept: list[str] = []
     removed: list[Removal] = []
     for paragraph in paragraphs:
         key = fold(paragraph)
-        if key and key in seen:
+        if key and key in seen and not _LIST_OR_TABLE.match(paragraph):
             removed.append(Removal(paragraph, "repeated"))
         else:
             seen.add(key)
