@@ -37,6 +37,12 @@ class NewsBeamOptions(PipelineOptions):
             "manifest.json. Replaced as a whole when the run succeeds.",
         )
         group.add_argument(
+            "--state",
+            default=None,
+            help="State folder kept across runs (dedup index, feed state); read at the "
+            "start, replaced when the run succeeds. Missing: starts empty.",
+        )
+        group.add_argument(
             "--max_document_bytes",
             type=int,
             default=ReadConfig.max_document_bytes,
@@ -68,17 +74,29 @@ class PipelineConfig:
 
     inputs: tuple[str, ...]
     output_dir: str
+    # Previous state to read (None: none yet) and the folder to write the new state into
+    # (None: no --state, nothing is kept). See newsbeam.pipeline.state.
+    state_dir: str | None = None
+    state_out_dir: str | None = None
     read: ReadConfig = ReadConfig()
     extract: ExtractConfig = ExtractConfig()
     clean: CleanConfig = CleanConfig()
     language: LanguageConfig = LanguageConfig()
 
 
-def config_from_options(options: NewsBeamOptions, output_dir: str) -> PipelineConfig:
-    """Options -> config; `output_dir` is where this run writes (the staging folder)."""
+def config_from_options(
+    options: NewsBeamOptions,
+    output_dir: str,
+    state_dir: str | None = None,
+    state_out_dir: str | None = None,
+) -> PipelineConfig:
+    """Options -> config; `output_dir` and `state_out_dir` are where this run writes (staging
+    folders), `state_dir` the previous state it reads."""
     return PipelineConfig(
         inputs=tuple(options.inputs or ()),
         output_dir=output_dir,
+        state_dir=state_dir,
+        state_out_dir=state_out_dir,
         read=ReadConfig(max_document_bytes=options.max_document_bytes),
         clean=CleanConfig(min_words=options.min_words),
         language=LanguageConfig(

@@ -28,6 +28,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from newsbeam.pipeline.build import build
 from newsbeam.pipeline.options import NewsBeamOptions, PipelineConfig, config_from_options
+from newsbeam.pipeline.state import StateError, check_state_dir, commit_state, staging_dir_for
 from newsbeam.schemas import SCHEMA_VERSION, TABLES
 from newsbeam.transforms.failures import METRICS_NAMESPACE
 
@@ -83,14 +84,27 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
     ours = options.view_as(NewsBeamOptions)
     output = Path(ours.output).expanduser().absolute()
     check_output_dir(output)
+    state = Path(ours.state).expanduser().absolute() if ours.state else None
+    if state is not None and state == output:
+        raise UsageError("--state and --output must be different folders")
+    try:
+        has_state = state is not None and check_state_dir(state)
+    except StateError as error:
+        raise UsageError(str(error)) from error
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = output.parent / f".{output.name}.newsbeam-{uuid.uuid4().hex[:12]}.tmp"
+    state_staging = staging_dir_for(state) if state is not None else None
 
     started = dt.datetime.now(dt.timezone.utc)
     clock = time.perf_counter()
     try:
         pipeline = beam.Pipeline(options=options)
-        config = config_from_options(ours, str(staging))
+        config = config_from_options(
+            ours,
+            str(staging),
+            state_dir=str(state) if has_state else None,
+            state_out_dir=str(state_staging) if state_staging else None,
+        )
         build(pipeline, config)
         result = pipeline.run()
         result.wait_until_finish()
@@ -100,8 +114,14 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
         )
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         _swap_into_place(staging, output)
+        # Output first, then state: a crash between the two re-processes this batch next
+        # time (its copies then dedup against the old state) rather than losing it.
+        if state is not None and state_staging is not None:
+            commit_state(state_staging, state, {"last_run": manifest["finished_at"]})
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if state_staging is not None:
+            shutil.rmtree(state_staging, ignore_errors=True)
     return manifest
 
 
@@ -166,7 +186,7 @@ def _manifest(
         "config": {
             name: value
             for name, value in dataclasses.asdict(config).items()
-            if name not in ("inputs", "output_dir")
+            if name not in ("inputs", "output_dir", "state_dir", "state_out_dir")
         },
         "versions": _versions(),
         "tables": {name: f"{name}/" for name in TABLES},

@@ -14,6 +14,7 @@ from newsbeam.schemas.records import (
     Removal,
     to_row,
 )
+from newsbeam.schemas.state import STATE_MARKER, STATE_VERSION, STATE_VERSION_KEY
 
 __all__ = [
     "ARTICLE_SCHEMA",
@@ -21,6 +22,9 @@ __all__ = [
     "REJECTED_SCHEMA",
     "SCHEMA_VERSION",
     "SCHEMA_VERSION_KEY",
+    "STATE_MARKER",
+    "STATE_VERSION",
+    "STATE_VERSION_KEY",
     "TABLES",
     "Article",
     "Duplicate",

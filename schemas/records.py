@@ -14,7 +14,7 @@ import pyarrow as pa
 
 # Bump on any change to a table's columns or their meaning; stored in every Parquet file's
 # key-value metadata under SCHEMA_VERSION_KEY and in the run manifest.
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 SCHEMA_VERSION_KEY = b"newsbeam.schema_version"
 
 
@@ -51,8 +51,17 @@ class Article(NamedTuple):
     word_count: int
     content_hash: str
     removed: list[Removal]
-    topics: list[str]
-    story_id: str | None
+    topics: list[str]  # IPTC Media Topic qcodes, best first (topics stage)
+    topic_scores: list[float]  # one score per entry of `topics`, same order
+    topics_model: str | None  # the tagger's name and version
+    places: list[str]  # ISO 3166-1 alpha-2 country codes, most salient first
+    story_id: str | None  # shared by articles about the same news event (dedup stage)
+    duplicate_count: int  # copies of this article that went to the duplicates table
+    duplicate_sources: list[str]  # their sources, sorted
+    text_origin: str  # where `text` came from: document | page | feed_content | feed_summary
+    feed_url: str | None  # the feed this article was listed in, if any
+    entry_id: str | None  # the feed entry's id (guid), if any
+    feed_categories: list[str]  # the feed entry's categories/tags, if any
 
 
 class Duplicate(NamedTuple):
@@ -62,7 +71,8 @@ class Duplicate(NamedTuple):
     source: str
     canonical_id: str
     similarity: float | None  # 1.0 for exact copies; null where not measured (method url)
-    method: str  # "exact" (same folded text) | "url" (same canonical URL, other text)
+    # "exact" (same folded text) | "near" (verified near-copy) | "url" (same canonical URL)
+    method: str
 
 
 class Rejected(NamedTuple):
@@ -98,7 +108,16 @@ ARTICLE_SCHEMA = pa.schema(
             pa.list_(pa.struct([pa.field("text", pa.string()), pa.field("reason", pa.string())])),
         ),
         pa.field("topics", pa.list_(pa.string())),
+        pa.field("topic_scores", pa.list_(pa.float64())),
+        pa.field("topics_model", pa.string()),
+        pa.field("places", pa.list_(pa.string())),
         pa.field("story_id", pa.string()),
+        pa.field("duplicate_count", pa.int64(), nullable=False),
+        pa.field("duplicate_sources", pa.list_(pa.string())),
+        pa.field("text_origin", pa.string(), nullable=False),
+        pa.field("feed_url", pa.string()),
+        pa.field("entry_id", pa.string()),
+        pa.field("feed_categories", pa.list_(pa.string())),
     ],
     metadata={SCHEMA_VERSION_KEY: SCHEMA_VERSION.encode()},
 )

@@ -58,8 +58,17 @@ def test_article_row_round_trips_through_arrow() -> None:
         word_count=1,
         content_hash="h",
         removed=[Removal("SEE MORE:", "related_links")],
-        topics=[],
+        topics=["medtop:16000000"],
+        topic_scores=[0.8],
+        topics_model="test 1",
+        places=["QA"],
         story_id=None,
+        duplicate_count=0,
+        duplicate_sources=[],
+        text_origin="document",
+        feed_url=None,
+        entry_id=None,
+        feed_categories=[],
     )
     table = pa.Table.from_pylist([to_row(article)], schema=TABLES["articles"][1])
     row = table.to_pylist()[0]

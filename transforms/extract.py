@@ -263,7 +263,16 @@ def new_article(source: str, **fields: Any) -> Article:
         "content_hash": "",
         "removed": [],
         "topics": [],
+        "topic_scores": [],
+        "topics_model": None,
+        "places": [],
         "story_id": None,
+        "duplicate_count": 0,
+        "duplicate_sources": [],
+        "text_origin": "document",
+        "feed_url": None,
+        "entry_id": None,
+        "feed_categories": [],
     }
     defaults.update(fields)
     # Identity and site follow from the URL unless the document said otherwise.
