@@ -10,6 +10,7 @@ from newsbeam.transforms.dedup import DeduplicateArticles
 from newsbeam.transforms.extract import ExtractArticles
 from newsbeam.transforms.language import DetectLanguage
 from newsbeam.transforms.read import ReadDocuments
+from newsbeam.transforms.stories import ClusterStories
 from newsbeam.transforms.write import WriteTables
 
 
@@ -19,7 +20,10 @@ def build(pipeline: beam.Pipeline, config: PipelineConfig) -> dict[str, beam.PCo
     extracted, unextracted = documents | "Extract" >> ExtractArticles(config.extract)
     cleaned, uncleaned = extracted | "Clean" >> CleanText(config.clean)
     tagged, untagged = cleaned | "Language" >> DetectLanguage(config.language)
-    articles, duplicates = tagged | "Dedup" >> DeduplicateArticles()
+    articles, duplicates = tagged | "Dedup" >> DeduplicateArticles(config.dedup, config.state_dir)
+    articles = articles | "Stories" >> ClusterStories(
+        config.stories, config.dedup, config.state_dir, config.state_out_dir
+    )
     rejected = (unread, unextracted, uncleaned, untagged) | "Rejected" >> beam.Flatten()
     tables = {"articles": articles, "duplicates": duplicates, "rejected": rejected}
     _ = tables | "Write" >> WriteTables(config.output_dir)

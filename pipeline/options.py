@@ -13,9 +13,11 @@ import dataclasses
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from newsbeam.transforms.clean import CleanConfig
+from newsbeam.transforms.dedup import DedupConfig
 from newsbeam.transforms.extract import ExtractConfig
 from newsbeam.transforms.language import LanguageConfig
 from newsbeam.transforms.read import ReadConfig
+from newsbeam.transforms.stories import StoryConfig
 
 
 class NewsBeamOptions(PipelineOptions):
@@ -66,6 +68,25 @@ class NewsBeamOptions(PipelineOptions):
             default=LanguageConfig.trials,
             help="langdetect's random trials per text (its own default: 7).",
         )
+        group.add_argument(
+            "--near_duplicate_threshold",
+            type=float,
+            default=DedupConfig.near_threshold,
+            help="Least shingle containment (0-1) for a near-duplicate (verified copy).",
+        )
+        group.add_argument(
+            "--story_threshold",
+            type=float,
+            default=StoryConfig.threshold,
+            help="Least text similarity (0-1) for two articles to share a story_id.",
+        )
+        group.add_argument(
+            "--story_days",
+            type=float,
+            default=StoryConfig.max_days,
+            help="Articles whose dates (both known) are further apart than this many days "
+            "never share a story.",
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +103,8 @@ class PipelineConfig:
     extract: ExtractConfig = ExtractConfig()
     clean: CleanConfig = CleanConfig()
     language: LanguageConfig = LanguageConfig()
+    dedup: DedupConfig = DedupConfig()
+    stories: StoryConfig = StoryConfig()
 
 
 def config_from_options(
@@ -102,4 +125,6 @@ def config_from_options(
         language=LanguageConfig(
             sample_chars=options.language_sample_chars, trials=options.language_trials
         ),
+        dedup=DedupConfig(near_threshold=options.near_duplicate_threshold),
+        stories=StoryConfig(threshold=options.story_threshold, max_days=options.story_days),
     )

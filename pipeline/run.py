@@ -30,6 +30,7 @@ from newsbeam.pipeline.build import build
 from newsbeam.pipeline.options import NewsBeamOptions, PipelineConfig, config_from_options
 from newsbeam.pipeline.state import StateError, check_state_dir, commit_state, staging_dir_for
 from newsbeam.schemas import SCHEMA_VERSION, TABLES
+from newsbeam.transforms.dedup_state import DedupStateError
 from newsbeam.transforms.failures import METRICS_NAMESPACE
 
 log = logging.getLogger("newsbeam")
@@ -61,6 +62,14 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
     ):
         if value < least:
             raise UsageError(f"{flag} must be at least {least}, not {value}")
+    for flag, share in (
+        ("--near_duplicate_threshold", ours.near_duplicate_threshold),
+        ("--story_threshold", ours.story_threshold),
+    ):
+        if not 0 < share <= 1:
+            raise UsageError(f"{flag} must be in (0, 1], not {share}")
+    if ours.story_days <= 0:
+        raise UsageError(f"--story_days must be positive, not {ours.story_days}")
     standard = options.view_as(StandardOptions)
     if standard.runner is None:
         standard.runner = DEFAULT_RUNNER
@@ -105,7 +114,10 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
             state_dir=str(state) if has_state else None,
             state_out_dir=str(state_staging) if state_staging else None,
         )
-        build(pipeline, config)
+        try:
+            build(pipeline, config)
+        except DedupStateError as error:  # checked while building: before anything runs
+            raise UsageError(str(error)) from error
         result = pipeline.run()
         result.wait_until_finish()
         counters = _counters(result)

@@ -1,0 +1,408 @@
+"""Stage 6, stories: a `story_id` on every article; articles about one news event share it.
+
+Each article becomes a small weighted term vector (title and text; stop words out; names,
+places and numbers weighted up, since they are what tells two similar events apart: two
+earthquakes differ by place, magnitude and date more than by wording). Term weights are
+sublinear TF x IDF, the IDF from this batch. Articles then cluster by average-link
+agglomeration on cosine similarity: two groups merge while their mean pairwise similarity
+is at least `threshold`; two articles whose dates are both known and further apart than
+`max_days` never link (similarity 0). The input is sorted by article id first, so the
+result does not depend on input order. A story's id is the article id of its
+representative: its earliest member (rank as in dedup: date, length, id).
+
+With `--state`, earlier runs' stories (centroid terms, date span) are matched first: an
+article as similar as `threshold` to an earlier story's centroid, within `max_days` of its
+dates, joins it and gets its story_id; the rest cluster among themselves. This stage also
+writes the dedup component of the new state (articles with their story ids, stories).
+
+Only (article id, date, terms) tuples travel to the one clustering step, never documents.
+Counters: `stories_in`, `stories_new`, `stories_joined_earlier`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
+
+import apache_beam as beam
+import numpy as np
+
+from newsbeam.schemas import Article
+from newsbeam.transforms.dedup import DedupConfig, WriteDedupIndex, rank_of
+from newsbeam.transforms.dedup_state import ReadStateTable, WriteStateTable, state_files
+from newsbeam.transforms.failures import counter
+
+
+@dataclasses.dataclass(frozen=True)
+class StoryConfig:
+    """threshold: least average cosine similarity inside a story. max_days: dates (both
+    known) further apart never share a story. name_weight / number_weight: term weight of
+    a capitalised word or a number, relative to 1 for other words. centroid_terms: terms
+    kept per story in the state."""
+
+    threshold: float = 0.2
+    max_days: float = 7.0
+    name_weight: float = 2.0
+    number_weight: float = 2.0
+    title_weight: float = 1.0
+    centroid_terms: int = 64
+
+
+_TOKEN = re.compile(r"[^\W\d_](?:[\w'\-]*\w)?|\d+(?:[.,:]\d+)*", re.UNICODE)
+# English function words and reporting verbs: in every story, so they only add noise.
+_STOP_WORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each few
+    for from further had has have having he her here hers herself him himself his how i if
+    in into is it its itself just me more most my myself no nor not now of off on once only
+    or other our ours ourselves out over own same she should so some such than that the
+    their theirs them themselves then there these they this those through to too under until
+    up very was we were what when where which while who whom why will with would you your
+    yours yourself yourselves said says say told according reported report reports news
+    one two new year years last first week time people mr mrs ms would could may might
+    monday tuesday wednesday thursday friday saturday sunday today yesterday tomorrow""".split()
+)
+
+
+def story_terms(title: str | None, text: str, config: StoryConfig) -> dict[str, float]:
+    """An article's term counts, names and numbers weighted up (a capitalised word not at
+    a sentence start counts as a name)."""
+    counts: Counter[str] = Counter()
+    for part, weight in ((title or "", config.title_weight), (text, 1.0)):
+        sentence_start = True
+        for match in _TOKEN.finditer(part):
+            token = match.group()
+            lowered = token.casefold()
+            start = sentence_start
+            end = match.end()
+            sentence_start = end < len(part) and part[end : end + 2].lstrip(" \"')")[:1] in (
+                ".",
+                "!",
+                "?",
+                "\n",
+            )
+            if lowered in _STOP_WORDS or len(lowered) < 2 and not token.isdigit():
+                continue
+            if token[0].isdigit():
+                counts["#" + lowered] += weight * config.number_weight
+            elif token[0].isupper() and not start:
+                counts[lowered] += weight * config.name_weight
+            else:
+                counts[lowered] += weight
+    return dict(counts)
+
+
+class StoryDoc(NamedTuple):
+    """What clustering needs of an article."""
+
+    article_id: str
+    rank: tuple[Any, ...]
+    published_at: dt.datetime | None
+    terms: dict[str, float]
+
+
+class PriorStory(NamedTuple):
+    """An earlier run's story: what a new article is matched against."""
+
+    story_id: str
+    representative_id: str
+    first_published_at: dt.datetime | None
+    last_published_at: dt.datetime | None
+    articles: int
+    centroid: dict[str, float]
+
+
+def story_doc(article: Article, config: StoryConfig) -> StoryDoc:
+    rank = rank_of(article.published_at, article.word_count, article.article_id, article.source)
+    return StoryDoc(
+        article.article_id,
+        rank,
+        article.published_at,
+        story_terms(article.title, article.text, config),
+    )
+
+
+def tfidf_vectors(docs: list[StoryDoc]) -> list[dict[str, float]]:
+    """Unit-length sublinear TF-IDF vectors, IDF over `docs`."""
+    frequency: Counter[str] = Counter()
+    for doc in docs:
+        frequency.update(doc.terms.keys())
+    total = len(docs)
+    vectors = []
+    for doc in docs:
+        vector = {
+            term: _sublinear(count) * math.log((1 + total) / (1 + frequency[term]) + 1)
+            for term, count in doc.terms.items()
+        }
+        vectors.append(_unit(vector))
+    return vectors
+
+
+def _sublinear(count: float) -> float:
+    return 1.0 + math.log(count) if count >= 1 else count
+
+
+def _unit(vector: dict[str, float]) -> dict[str, float]:
+    norm = math.sqrt(sum(v * v for v in vector.values()))
+    return {t: v / norm for t, v in vector.items()} if norm else {}
+
+
+def cosine(first: dict[str, float], second: dict[str, float]) -> float:
+    if len(first) > len(second):
+        first, second = second, first
+    return sum(v * second.get(t, 0.0) for t, v in first.items())
+
+
+def _days_apart(first: dt.datetime | None, second: dt.datetime | None) -> float:
+    if first is None or second is None:
+        return 0.0
+    return abs((first - second).total_seconds()) / 86400.0
+
+
+def _similarity_matrix(
+    docs: list[StoryDoc], vectors: list[dict[str, float]], max_days: float
+) -> np.ndarray:
+    vocabulary: dict[str, int] = {}
+    for vector in vectors:
+        for term in vector:
+            vocabulary.setdefault(term, len(vocabulary))
+    matrix = np.zeros((len(vectors), max(1, len(vocabulary))), dtype=np.float64)
+    for row, vector in enumerate(vectors):
+        for term, value in vector.items():
+            matrix[row, vocabulary[term]] = value
+    similarity = matrix @ matrix.T
+    dates = [doc.published_at for doc in docs]
+    for i, first in enumerate(dates):
+        if first is None:
+            continue
+        for j in range(i + 1, len(dates)):
+            if _days_apart(first, dates[j]) > max_days:
+                similarity[i, j] = similarity[j, i] = 0.0
+    return similarity
+
+
+def average_link(similarity: np.ndarray, threshold: float) -> list[int]:
+    """Average-link agglomeration: merge the two most similar groups while their mean
+    pairwise similarity is >= threshold. Returns a group number per row. Deterministic
+    for a given row order (ties: the lowest-numbered pair first)."""
+    count = len(similarity)
+    sizes = np.ones(count)
+    active = np.ones(count, dtype=bool)
+    # Sum of pairwise similarities between groups; the mean is total / (size_a * size_b).
+    totals = similarity.astype(np.float64).copy()
+    np.fill_diagonal(totals, -np.inf)
+    group = list(range(count))
+    while True:
+        means = totals / np.outer(sizes, sizes)
+        means[~active, :] = -np.inf
+        means[:, ~active] = -np.inf
+        best = int(np.argmax(means))
+        i, j = divmod(best, count)
+        if count < 2 or means[i, j] < threshold:
+            break
+        keep, gone = min(i, j), max(i, j)
+        totals[keep, :] += totals[gone, :]
+        totals[:, keep] += totals[:, gone]
+        totals[keep, keep] = -np.inf
+        sizes[keep] += sizes[gone]
+        active[gone] = False
+        group = [keep if g == gone else g for g in group]
+    return group
+
+
+def cluster_stories(
+    docs: Iterable[StoryDoc], priors: Iterable[PriorStory], config: StoryConfig
+) -> tuple[dict[str, str], dict[str, dict[str, float]]]:
+    """Articles -> ({article id: story id}, {article id: its unit TF-IDF vector}).
+
+    Earlier stories first (best centroid similarity >= threshold, dates within
+    max_days), then average-link clustering of the rest; a new story's id is its
+    earliest member's article id."""
+    ordered = sorted(docs, key=lambda doc: doc.article_id)
+    vectors = tfidf_vectors(ordered)
+    assigned: dict[str, str] = {}
+    earlier = sorted(priors, key=lambda prior: prior.story_id)
+    rest: list[int] = []
+    for index, doc in enumerate(ordered):
+        best: tuple[float, str] | None = None
+        for prior in earlier:
+            if (
+                doc.published_at is not None
+                and min(
+                    _days_apart(doc.published_at, prior.first_published_at),
+                    _days_apart(doc.published_at, prior.last_published_at),
+                )
+                > config.max_days
+            ):
+                continue
+            score = cosine(vectors[index], prior.centroid)
+            if score >= config.threshold and (best is None or (-score, prior.story_id) < best):
+                best = (-score, prior.story_id)
+        if best is None:
+            rest.append(index)
+        else:
+            assigned[doc.article_id] = best[1]
+    if rest:
+        similarity = _similarity_matrix(
+            [ordered[i] for i in rest], [vectors[i] for i in rest], config.max_days
+        )
+        groups = average_link(similarity, config.threshold)
+        members: dict[int, list[int]] = {}
+        for position, group in enumerate(groups):
+            members.setdefault(group, []).append(rest[position])
+        for indexes in members.values():
+            representative = min(indexes, key=lambda i: ordered[i].rank)
+            for i in indexes:
+                assigned[ordered[i].article_id] = ordered[representative].article_id
+    return assigned, {doc.article_id: vectors[i] for i, doc in enumerate(ordered)}
+
+
+def centroid(vectors: Iterable[dict[str, float]], size: int) -> dict[str, float]:
+    """Mean of unit vectors, its `size` heaviest terms, unit length again."""
+    total: Counter[str] = Counter()
+    for vector in vectors:
+        total.update(vector)
+    top = sorted(total.items(), key=lambda item: (-item[1], item[0]))[:size]
+    return _unit(dict(top))
+
+
+def story_rows(
+    docs: list[StoryDoc],
+    assigned: dict[str, str],
+    vectors: dict[str, dict[str, float]],
+    priors: list[PriorStory],
+    config: StoryConfig,
+) -> list[dict[str, Any]]:
+    """The new state's stories table: earlier stories (updated when joined) and new ones."""
+    by_story: dict[str, list[StoryDoc]] = {}
+    for doc in docs:
+        by_story.setdefault(assigned[doc.article_id], []).append(doc)
+    prior_by_id = {prior.story_id: prior for prior in priors}
+    rows = []
+    for story_id in sorted(set(by_story) | set(prior_by_id)):
+        members = by_story.get(story_id, [])
+        prior = prior_by_id.get(story_id)
+        dates = [d.published_at for d in members if d.published_at is not None]
+        member_vectors = [vectors[d.article_id] for d in members]
+        if prior is not None:
+            dates += [d for d in (prior.first_published_at, prior.last_published_at) if d]
+            # The earlier centroid counts as many articles as it summarised.
+            member_vectors += [prior.centroid] * prior.articles
+            representative = prior.representative_id
+        else:
+            representative = min(members, key=lambda d: d.rank).article_id
+        rows.append(
+            {
+                "story_id": story_id,
+                "representative_id": representative,
+                "first_published_at": min(dates) if dates else None,
+                "last_published_at": max(dates) if dates else None,
+                "articles": len(members) + (prior.articles if prior else 0),
+                **_terms_and_weights(centroid(member_vectors, config.centroid_terms)),
+            }
+        )
+    return rows
+
+
+def _terms_and_weights(vector: dict[str, float]) -> dict[str, list[Any]]:
+    items = sorted(vector.items(), key=lambda item: (-item[1], item[0]))
+    return {"terms": [t for t, _ in items], "weights": [w for _, w in items]}
+
+
+def prior_story(row: dict[str, Any]) -> PriorStory:
+    return PriorStory(
+        story_id=row["story_id"],
+        representative_id=row["representative_id"],
+        first_published_at=row["first_published_at"],
+        last_published_at=row["last_published_at"],
+        articles=row["articles"],
+        centroid=dict(zip(row["terms"], row["weights"], strict=True)),
+    )
+
+
+# --- Beam ----------------------------------------------------------------------------------
+
+
+def _cluster_all(
+    docs: list[StoryDoc], priors: list[PriorStory], config: StoryConfig
+) -> Iterator[tuple[str, Any]]:
+    assigned, vectors = cluster_stories(docs, priors, config)
+    known = {prior.story_id for prior in priors}
+    for article_id, story_id in sorted(assigned.items()):
+        counter("stories_joined_earlier" if story_id in known else "stories_in").inc()
+        yield "assigned", (article_id, story_id)
+    counter("stories_new").inc(len(set(assigned.values()) - known))
+    for row in story_rows(docs, assigned, vectors, priors, config):
+        yield "story", row
+
+
+def _with_story(joined: tuple[str, dict[str, list[Any]]]) -> Iterator[Article]:
+    _, groups = joined
+    story = groups["stories"][0] if groups["stories"] else None
+    for article in groups["articles"]:
+        yield article._replace(story_id=story or article.article_id)
+
+
+class ClusterStories(beam.PTransform):
+    """PCollection[Article] -> PCollection[Article] with `story_id` set.
+
+    With `state_out_dir`, also writes the dedup component of the new state (articles and
+    stories tables); `state_dir` is the earlier state (checked when the pipeline is built).
+    """
+
+    def __init__(
+        self,
+        config: StoryConfig | None = None,
+        dedup_config: DedupConfig | None = None,
+        state_dir: str | None = None,
+        state_out_dir: str | None = None,
+    ) -> None:
+        super().__init__()
+        self._config = config or StoryConfig()
+        self._dedup_config = dedup_config or DedupConfig()
+        self._state_dir = state_dir
+        self._story_files = state_files(state_dir, "stories")
+        self._state_out_dir = state_out_dir
+
+    def expand(self, articles: beam.PCollection[Article]) -> beam.PCollection[Article]:
+        config = self._config
+        pipeline = articles.pipeline
+        if self._story_files:
+            priors = (
+                pipeline
+                | "ReadStories" >> ReadStateTable(self._story_files)
+                | "PriorStories" >> beam.Map(prior_story)
+            )
+        else:
+            priors = pipeline | "NoStories" >> beam.Create([])
+        outputs = (
+            articles
+            | "Terms" >> beam.Map(story_doc, config)
+            | "All" >> beam.combiners.ToList()
+            | "Cluster" >> beam.FlatMap(_cluster_all, beam.pvalue.AsList(priors), config)
+        )
+        assigned = outputs | "Assigned" >> beam.FlatMap(
+            lambda item: [item[1]] if item[0] == "assigned" else []
+        )
+        with_story = (
+            {
+                "articles": articles | "ById" >> beam.Map(lambda a: (a.article_id, a)),
+                "stories": assigned,
+            }  # fmt: skip
+            | "Join" >> beam.CoGroupByKey()
+            | "SetStory" >> beam.FlatMap(_with_story).with_output_types(Article)
+        )
+        if self._state_out_dir is not None:
+            stories = outputs | "StoryRows" >> beam.FlatMap(
+                lambda item: [item[1]] if item[0] == "story" else []
+            )
+            _ = stories | "WriteStories" >> WriteStateTable(self._state_out_dir, "stories")
+            _ = with_story | "WriteIndex" >> WriteDedupIndex(
+                self._dedup_config, self._state_dir, self._state_out_dir
+            )
+        return with_story
