@@ -1,17 +1,20 @@
 """Stage 6, stories: a `story_id` on every article; articles about one news event share it.
 
-Each article becomes a small weighted term vector (title and text; stop words out; names,
-places and numbers weighted up, since they are what tells two similar events apart: two
-earthquakes differ by place, magnitude and date more than by wording). Term weights are
-sublinear TF x IDF, the IDF from this batch. Articles then cluster by average-link
-agglomeration on cosine similarity: two groups merge while their mean pairwise similarity
-is at least `threshold`; two articles whose dates are both known and further apart than
-`max_days` never link (similarity 0). The input is sorted by article id first, so the
-result does not depend on input order. A story's id is the article id of its
-representative: its earliest member (rank as in dedup: date, length, id).
+Each article becomes a small weighted term vector (title and text; stop words out; names
+and numbers weighted up, since they are what tells two similar events apart: two
+earthquakes differ by place, magnitude and date more than by wording), sublinear TF x IDF
+with the IDF from this batch. Articles less similar than `min_similarity` (cosine), or
+dated (both) more than `max_days` apart, never link; each connected group of the rest is
+clustered on its own by average-link agglomeration over a second-order similarity: the
+cosine of two articles' similarity profiles over their `neighbours` nearest articles
+(reports of one event share their neighbours; two similar events share vocabulary but not
+neighbours). Groups merge while their mean similarity is at least `threshold`. The input
+is sorted by article id first, so the result does not depend on input order. A story's
+id is the article id of its representative: its earliest member (rank as in dedup: date,
+length, id).
 
 With `--state`, earlier runs' stories (centroid terms, date span) are matched first: an
-article as similar as `threshold` to an earlier story's centroid, within `max_days` of its
+article as similar as `join_threshold` to an earlier story's centroid, within `max_days` of its
 dates, joins it and gets its story_id; the rest cluster among themselves. This stage also
 writes the dedup component of the new state (articles with their story ids, stories).
 
@@ -31,6 +34,10 @@ from typing import Any, NamedTuple
 
 import apache_beam as beam
 import numpy as np
+from scipy import sparse
+from scipy.cluster import hierarchy
+from scipy.sparse import csgraph
+from scipy.spatial import distance as spatial_distance
 
 from newsbeam.schemas import Article
 from newsbeam.transforms.dedup import DedupConfig, WriteDedupIndex, rank_of
@@ -40,16 +47,27 @@ from newsbeam.transforms.failures import counter
 
 @dataclasses.dataclass(frozen=True)
 class StoryConfig:
-    """threshold: least average cosine similarity inside a story. max_days: dates (both
-    known) further apart never share a story. name_weight / number_weight: term weight of
-    a capitalised word or a number, relative to 1 for other words. centroid_terms: terms
-    kept per story in the state."""
+    """threshold: least average second-order similarity inside a story (see
+    neighbour_similarity; `neighbours` nearest articles make the profile). min_similarity:
+    articles less similar (cosine of TF-IDF) never share a story. join_threshold: least
+    cosine with an earlier run's story centroid to join it. max_days: dates (both known)
+    further apart never share a story. name_weight / number_weight: term weight of
+    a capitalised word or a number, relative to 1 for other words; the first `lead_words`
+    words of the text count (1 + lead_weight) times. small_threshold: least average
+    cosine inside a story in a group of at most `neighbours` articles (too few for
+    neighbour profiles). centroid_terms: terms kept per story in the state."""
 
-    threshold: float = 0.2
+    threshold: float = 0.25
+    neighbours: int = 10
+    small_threshold: float = 0.2
+    min_similarity: float = 0.1
+    join_threshold: float = 0.3
     max_days: float = 7.0
-    name_weight: float = 2.0
+    name_weight: float = 3.0
     number_weight: float = 2.0
     title_weight: float = 1.0
+    lead_words: int = 60
+    lead_weight: float = 1.0
     centroid_terms: int = 64
 
 
@@ -73,7 +91,8 @@ def story_terms(title: str | None, text: str, config: StoryConfig) -> dict[str, 
     """An article's term counts, names and numbers weighted up (a capitalised word not at
     a sentence start counts as a name)."""
     counts: Counter[str] = Counter()
-    for part, weight in ((title or "", config.title_weight), (text, 1.0)):
+    parts = ((title or "", config.title_weight, 0), (text, 1.0, config.lead_words))
+    for part, weight, lead_left in parts:
         sentence_start = True
         for match in _TOKEN.finditer(part):
             token = match.group()
@@ -89,11 +108,16 @@ def story_terms(title: str | None, text: str, config: StoryConfig) -> dict[str, 
             if lowered in _STOP_WORDS or len(lowered) < 2 and not token.isdigit():
                 continue
             if token[0].isdigit():
-                counts["#" + lowered] += weight * config.number_weight
+                key, factor = "#" + lowered, config.number_weight
             elif token[0].isupper() and not start:
-                counts[lowered] += weight * config.name_weight
+                key, factor = lowered, config.name_weight
             else:
-                counts[lowered] += weight
+                key, factor = lowered, 1.0
+            # The lead says what happened; later paragraphs add background.
+            if lead_left > 0:
+                factor *= 1.0 + config.lead_weight
+                lead_left -= 1
+            counts[key] += weight * factor
     return dict(counts)
 
 
@@ -164,55 +188,80 @@ def _days_apart(first: dt.datetime | None, second: dt.datetime | None) -> float:
     return abs((first - second).total_seconds()) / 86400.0
 
 
-def _similarity_matrix(
-    docs: list[StoryDoc], vectors: list[dict[str, float]], max_days: float
-) -> np.ndarray:
+def _term_matrix(vectors: list[dict[str, float]]) -> sparse.csr_matrix:
     vocabulary: dict[str, int] = {}
-    for vector in vectors:
-        for term in vector:
-            vocabulary.setdefault(term, len(vocabulary))
-    matrix = np.zeros((len(vectors), max(1, len(vocabulary))), dtype=np.float64)
+    rows, columns, values = [], [], []
     for row, vector in enumerate(vectors):
         for term, value in vector.items():
-            matrix[row, vocabulary[term]] = value
-    similarity = matrix @ matrix.T
-    dates = [doc.published_at for doc in docs]
-    for i, first in enumerate(dates):
-        if first is None:
-            continue
-        for j in range(i + 1, len(dates)):
-            if _days_apart(first, dates[j]) > max_days:
-                similarity[i, j] = similarity[j, i] = 0.0
-    return similarity
+            rows.append(row)
+            columns.append(vocabulary.setdefault(term, len(vocabulary)))
+            values.append(value)
+    shape = (len(vectors), max(1, len(vocabulary)))
+    return sparse.csr_matrix((values, (rows, columns)), shape=shape, dtype=np.float64)
+
+
+def neighbour_similarity(similarity: np.ndarray, neighbours: int) -> np.ndarray:
+    """Second-order similarity: the cosine of two articles' similarity profiles over their
+    `neighbours` nearest articles. Two reports of one event share their neighbours; two
+    similar events do not, even where their texts share much vocabulary."""
+    profile = np.clip(similarity, 0.0, None)
+    np.fill_diagonal(profile, 1.0)
+    if neighbours < len(profile):
+        # The k-th largest value per row; ties at the cut all stay (order-independent).
+        cut = -np.sort(-profile, axis=1)[:, neighbours - 1 : neighbours]
+        profile = np.where(profile >= cut, profile, 0.0)
+    profile /= np.linalg.norm(profile, axis=1, keepdims=True)
+    return profile @ profile.T
 
 
 def average_link(similarity: np.ndarray, threshold: float) -> list[int]:
-    """Average-link agglomeration: merge the two most similar groups while their mean
-    pairwise similarity is >= threshold. Returns a group number per row. Deterministic
-    for a given row order (ties: the lowest-numbered pair first)."""
-    count = len(similarity)
-    sizes = np.ones(count)
-    active = np.ones(count, dtype=bool)
-    # Sum of pairwise similarities between groups; the mean is total / (size_a * size_b).
-    totals = similarity.astype(np.float64).copy()
-    np.fill_diagonal(totals, -np.inf)
-    group = list(range(count))
-    while True:
-        means = totals / np.outer(sizes, sizes)
-        means[~active, :] = -np.inf
-        means[:, ~active] = -np.inf
-        best = int(np.argmax(means))
-        i, j = divmod(best, count)
-        if count < 2 or means[i, j] < threshold:
-            break
-        keep, gone = min(i, j), max(i, j)
-        totals[keep, :] += totals[gone, :]
-        totals[:, keep] += totals[:, gone]
-        totals[keep, keep] = -np.inf
-        sizes[keep] += sizes[gone]
-        active[gone] = False
-        group = [keep if g == gone else g for g in group]
-    return group
+    """Average-link agglomeration: groups merge while their mean pairwise similarity is
+    >= threshold. Returns a group number per row; deterministic for a given row order."""
+    if len(similarity) < 2:
+        return [0] * len(similarity)
+    distance = np.clip(1.0 - similarity, 0.0, None)
+    np.fill_diagonal(distance, 0.0)
+    tree = hierarchy.linkage(spatial_distance.squareform(distance, checks=False), "average")
+    return [int(g) for g in hierarchy.fcluster(tree, 1.0 - threshold, criterion="distance")]
+
+
+def cluster_rows(
+    docs: list[StoryDoc], vectors: list[dict[str, float]], config: StoryConfig
+) -> list[tuple[int, int]]:
+    """A (component, group) label per doc. Articles less similar than `min_similarity`
+    (or too far apart in time) never link; the graph of the remaining links splits into
+    components, each clustered on its own (small dense matrices, not one n x n)."""
+    matrix = _term_matrix(vectors)
+    linked = (matrix @ matrix.T).tocoo()
+    keep = linked.data >= config.min_similarity
+    rows, columns, values = linked.row[keep], linked.col[keep], linked.data[keep]
+    dates = [doc.published_at for doc in docs]
+    close = np.array(
+        [_days_apart(dates[i], dates[j]) <= config.max_days for i, j in zip(rows, columns)],
+        dtype=bool,
+    )
+    rows, columns, values = rows[close], columns[close], values[close]
+    graph = sparse.csr_matrix((values, (rows, columns)), shape=(len(docs), len(docs)))
+    _, component_of = csgraph.connected_components(graph, directed=False)
+    labels: list[tuple[int, int]] = [(0, 0)] * len(docs)
+    members: dict[int, list[int]] = {}
+    for index, component in enumerate(component_of):
+        members.setdefault(int(component), []).append(index)
+    for component, indexes in members.items():
+        if len(indexes) == 1:
+            labels[indexes[0]] = (component, 0)
+            continue
+        similarity = graph[indexes][:, indexes].toarray()
+        if len(indexes) > config.neighbours:
+            groups = average_link(
+                neighbour_similarity(similarity, config.neighbours), config.threshold
+            )
+        else:
+            # Too few articles for neighbour profiles to mean anything: plain cosine.
+            groups = average_link(similarity, config.small_threshold)
+        for index, group in zip(indexes, groups, strict=True):
+            labels[index] = (component, group)
+    return labels
 
 
 def cluster_stories(
@@ -220,9 +269,9 @@ def cluster_stories(
 ) -> tuple[dict[str, str], dict[str, dict[str, float]]]:
     """Articles -> ({article id: story id}, {article id: its unit TF-IDF vector}).
 
-    Earlier stories first (best centroid similarity >= threshold, dates within
-    max_days), then average-link clustering of the rest; a new story's id is its
-    earliest member's article id."""
+    Earlier stories first (best centroid similarity >= join_threshold, dates within
+    max_days), then the rest cluster among themselves; a new story's id is its earliest
+    member's article id."""
     ordered = sorted(docs, key=lambda doc: doc.article_id)
     vectors = tfidf_vectors(ordered)
     assigned: dict[str, str] = {}
@@ -241,20 +290,17 @@ def cluster_stories(
             ):
                 continue
             score = cosine(vectors[index], prior.centroid)
-            if score >= config.threshold and (best is None or (-score, prior.story_id) < best):
+            if score >= config.join_threshold and (best is None or (-score, prior.story_id) < best):
                 best = (-score, prior.story_id)
         if best is None:
             rest.append(index)
         else:
             assigned[doc.article_id] = best[1]
     if rest:
-        similarity = _similarity_matrix(
-            [ordered[i] for i in rest], [vectors[i] for i in rest], config.max_days
-        )
-        groups = average_link(similarity, config.threshold)
-        members: dict[int, list[int]] = {}
-        for position, group in enumerate(groups):
-            members.setdefault(group, []).append(rest[position])
+        labels = cluster_rows([ordered[i] for i in rest], [vectors[i] for i in rest], config)
+        members: dict[tuple[int, int], list[int]] = {}
+        for position, label in enumerate(labels):
+            members.setdefault(label, []).append(rest[position])
         for indexes in members.values():
             representative = min(indexes, key=lambda i: ordered[i].rank)
             for i in indexes:
