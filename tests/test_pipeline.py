@@ -57,7 +57,7 @@ def test_seeds_counts(seeds_output: Path) -> None:
     assert manifest["schema_version"] == SCHEMA_VERSION
     assert manifest["options"]["runner"] == "FnApiRunner"
     assert manifest["config"]["read"]["max_document_bytes"] == 10 * 1024 * 1024
-    assert set(manifest["config"]) == {"read", "extract", "clean", "language"}
+    assert set(manifest["config"]) == {"read", "extract", "clean", "language", "dedup", "stories"}
     assert {"apache-beam", "trafilatura", "langdetect", "pyarrow", "newsbeam"} <= set(
         manifest["versions"]
     )
@@ -154,10 +154,13 @@ def test_bad_inputs_all_accounted_for(bad_inputs: dict[str, Path], tmp_path: Pat
     assert counts["rejected_by"]["read"]["too_large"] == 2
     assert all(r["detail"] for r in rejected)
     by_name = {os.path.basename(a["source"]): a for a in articles}
-    assert set(by_name) == {"latin1.txt", "good.html", "records.jsonl#L1"}
+    assert set(by_name) == {"latin1.txt", "good.html"}
     assert "entraîneur" in by_name["latin1.txt"]["text"]  # legacy encoding decoded
     assert by_name["latin1.txt"]["language"] == "fr"
-    assert by_name["records.jsonl#L1"]["authors"] == ["Jane Reporter"]
+    # The JSON record is the page's text with two words changed, published later.
+    (copy,) = _rows(output, "duplicates")
+    assert os.path.basename(copy["source"]) == "records.jsonl#L1" and copy["method"] == "near"
+    assert copy["canonical_id"] == by_name["good.html"]["article_id"]
 
 
 def test_exact_duplicate_end_to_end(seeds_dir: Path, tmp_path: Path) -> None:

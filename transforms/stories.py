@@ -28,7 +28,7 @@ import dataclasses
 import datetime as dt
 import math
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
@@ -90,7 +90,7 @@ _STOP_WORDS = frozenset(
 def story_terms(title: str | None, text: str, config: StoryConfig) -> dict[str, float]:
     """An article's term counts, names and numbers weighted up (a capitalised word not at
     a sentence start counts as a name)."""
-    counts: Counter[str] = Counter()
+    counts: defaultdict[str, float] = defaultdict(float)
     parts = ((title or "", config.title_weight, 0), (text, 1.0, config.lead_words))
     for part, weight, lead_left in parts:
         sentence_start = True
@@ -236,9 +236,9 @@ def cluster_rows(
     keep = linked.data >= config.min_similarity
     rows, columns, values = linked.row[keep], linked.col[keep], linked.data[keep]
     dates = [doc.published_at for doc in docs]
+    pairs = zip(rows, columns, strict=True)
     close = np.array(
-        [_days_apart(dates[i], dates[j]) <= config.max_days for i, j in zip(rows, columns)],
-        dtype=bool,
+        [_days_apart(dates[i], dates[j]) <= config.max_days for i, j in pairs], dtype=bool
     )
     rows, columns, values = rows[close], columns[close], values[close]
     graph = sparse.csr_matrix((values, (rows, columns)), shape=(len(docs), len(docs)))
