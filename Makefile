@@ -42,10 +42,13 @@ eval: setup
 	@mkdir -p $(TMPDIR)
 	$(BIN)/python benchmarks/eval_extraction.py --shared $(SHARED) --gate
 	$(BIN)/python benchmarks/eval_language.py --shared $(SHARED) --gate 0.97
+	$(BIN)/python benchmarks/eval_dedup.py --shared $(SHARED) --gate
+	$(BIN)/python benchmarks/eval_stories.py --shared $(SHARED) --gate 0.90
 
 bench: setup
 	@mkdir -p $(TMPDIR)
 	$(BIN)/python benchmarks/bench_pipeline.py --shared $(SHARED)
+	$(BIN)/python benchmarks/bench_dedup.py --shared $(SHARED)
 
 clean:
 	rm -rf $(VENV) .tmp out .pytest_cache .ruff_cache *.egg-info

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
@@ -123,15 +124,17 @@ _POSITION_MULTIPLIERS = np.random.default_rng(20240501).integers(
 
 
 def _word_hashes(words: list[str]) -> np.ndarray:
-    cache: dict[str, int] = {}
-    values = []
-    for word in words:
-        value = cache.get(word)
-        if value is None:
-            digest = hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest()
-            value = cache[word] = int.from_bytes(digest, "little")
-        values.append(value)
-    return np.array(values, dtype=np.uint64)
+    """A stable 64-bit hash per word; each distinct word hashed once."""
+    index: dict[str, int] = {}
+    positions = [index.setdefault(word, len(index)) for word in words]
+    distinct = np.array(
+        [
+            int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
+            for word in index
+        ],
+        dtype=np.uint64,
+    )
+    return distinct[np.array(positions, dtype=np.intp)]
 
 
 def _mix(values: np.ndarray) -> np.ndarray:
@@ -159,7 +162,9 @@ def shingle_hashes(text: str, shingle_words: int) -> np.ndarray:
         return np.unique(_mix(combined))
 
 
+@functools.lru_cache(maxsize=4)
 def _permutations(count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed (seeded) hash functions x -> a*x + b mod 2**64, a odd; kept in state, so fixed."""
     rng = np.random.default_rng(20240502)
     multipliers = rng.integers(1, 2**63, size=count, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
     offsets = rng.integers(0, 2**63, size=count, dtype=np.uint64)
@@ -167,12 +172,13 @@ def _permutations(count: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def minhash_signature(shingles: np.ndarray, permutations: int) -> np.ndarray:
-    """MinHash signature: per permutation, the least hash of any shingle (uint64 array)."""
+    """MinHash signature: per hash function, the least hash of any shingle (uint64 array).
+    The shingle hashes are already mixed, so a multiply-add per function is enough."""
     if len(shingles) == 0:
         return np.full(permutations, _MASK, dtype=np.uint64)
     multipliers, offsets = _permutations(permutations)
     with np.errstate(over="ignore"):
-        hashed = _mix(shingles[None, :] * multipliers[:, None] + offsets[:, None])
+        hashed = shingles[None, :] * multipliers[:, None] + offsets[:, None]
     return hashed.min(axis=1)
 
 
