@@ -13,7 +13,9 @@ takes its canonical article's story; a rejected one is a story of its own.
 
 Prints the adjusted Rand index (ARI) and pairwise precision, recall and F1 of the story
 partition against `cluster_id`, and how many false pairs join the two events of one
-topic. `--gate X` fails (exit 1) when ARI < X. Missing data exits 2.
+topic. `--incremental` runs the pipeline twice with `--state` (even lines, then odd
+lines), so half the articles must find their story among the first run's. `--gate X`
+fails (exit 1) when ARI < X. Missing data exits 2.
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     _common.add_shared_argument(parser)
     _common.add_pipeline_arguments(parser)
     parser.add_argument("--gate", type=float, default=None, help="fail when ARI < X")
+    parser.add_argument(
+        "--incremental",
+        action="store_true",
+        help="two runs with --state: even lines, then odd lines (stories across runs)",
+    )
     args = parser.parse_args(argv)
     shared = _common.locate_shared(args.shared, [ECBPLUS])
     records = [
@@ -51,24 +58,39 @@ def main(argv: list[str] | None = None) -> int:
     topic = [record["topic"] for record in records]
     extra = _common.split_beam_args(args.beam_args)
     with _common.scratch_directory("eval-stories") as scratch:
-        inputs = scratch / "ecbplus.jsonl"
-        inputs.write_text(
-            "".join(json.dumps({"id": r["doc_id"], "text": r["text"]}) + "\n" for r in records),
-            encoding="utf-8",
-        )
-        with _common.pipeline_output(args, [inputs], extra) as output_dir:
-            articles = _common.read_table(
-                output_dir, "articles", ["article_id", "source", "story_id"]
+        if args.incremental:
+            # Two days: even lines first, odd lines second, the state carried between.
+            days = [list(range(0, len(records), 2)), list(range(1, len(records), 2))]
+        else:
+            days = [list(range(len(records)))]
+        rows: dict[str, list[dict]] = {"articles": [], "duplicates": [], "rejected": []}
+        for number, indexes in enumerate(days):
+            inputs = scratch / f"ecbplus-{number}.jsonl"
+            inputs.write_text(
+                "".join(
+                    json.dumps({"id": records[i]["doc_id"], "text": records[i]["text"]}) + "\n"
+                    for i in indexes
+                ),
+                encoding="utf-8",
             )
-            duplicates = _common.read_table(output_dir, "duplicates", ["source", "canonical_id"])
-            rejected = _common.read_table(output_dir, "rejected", ["source"])
+            day_extra = [*extra, "--state", str(scratch / "state")] if args.incremental else extra
+            with _common.pipeline_output(args, [inputs], day_extra) as output_dir:
+                for table, columns in (
+                    ("articles", ["article_id", "source", "story_id"]),
+                    ("duplicates", ["source", "canonical_id"]),
+                    ("rejected", ["source"]),
+                ):
+                    for row in _common.read_table(output_dir, table, columns):
+                        row["index"] = indexes[line_of(row["source"]) - 1]
+                        rows[table].append(row)
+    articles, duplicates, rejected = rows["articles"], rows["duplicates"], rows["rejected"]
     story_of_article = {row["article_id"]: row["story_id"] for row in articles}
-    story: dict[int, str] = {line_of(r["source"]): r["story_id"] for r in articles}
+    story: dict[int, str] = {r["index"]: r["story_id"] for r in articles}
     for row in duplicates:
-        story[line_of(row["source"])] = story_of_article.get(row["canonical_id"], "?")
+        story[row["index"]] = story_of_article.get(row["canonical_id"], "?")
     for row in rejected:
-        story[line_of(row["source"])] = f"rejected:{row['source']}"
-    predicted = [story.get(n + 1, f"missing:{n}") for n in range(len(records))]
+        story[row["index"]] = f"rejected:{row['index']}"
+    predicted = [story.get(n, f"missing:{n}") for n in range(len(records))]
 
     from sklearn.metrics import adjusted_rand_score
 

@@ -5,9 +5,9 @@ runs so far): its identity (`content_hash`, `canonical_url`), its canonical-copy
 (`published_at`, `word_count`), its MinHash `signature` (band keys derive from it) and its
 sorted word-shingle hashes (what a candidate copy is verified against), and its `story_id`.
 
-`stories/*.parquet`: one row per story: its id, the representative (earliest) article, the
-story's latest date (time proximity) and its centroid as the top weighted terms, which is
-what a new article is compared with to join an existing story.
+`stories/*.parquet`: one row per kept article: its `story_id`, date and TF-IDF vector (top
+weighted terms): what a new article is clustered with to join an existing story. A story's
+id is its representative's (earliest article's) id.
 
 Every file carries `STATE_VERSION_KEY` in its schema metadata; a file without it, of
 another version, or unreadable stops the run (see newsbeam.transforms.dedup).
@@ -41,10 +41,8 @@ DEDUP_ARTICLE_SCHEMA = pa.schema(
 DEDUP_STORY_SCHEMA = pa.schema(
     [
         pa.field("story_id", pa.string(), nullable=False),
-        pa.field("representative_id", pa.string(), nullable=False),
-        pa.field("first_published_at", _UTC_MICROS),
-        pa.field("last_published_at", _UTC_MICROS),
-        pa.field("articles", pa.int64(), nullable=False),
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("published_at", _UTC_MICROS),
         pa.field("terms", pa.list_(pa.string()), nullable=False),
         pa.field("weights", pa.list_(pa.float64()), nullable=False),
     ],

@@ -115,8 +115,13 @@ def test_state_across_runs(seeds_dir: Path, tmp_path: Path) -> None:
     assert Path(article["source"]).name.startswith("002")
     assert article["story_id"] == yesterday["001"]["story_id"]
     assert len(_rows(state / "dedup", "articles")) == 5
-    stories = {r["story_id"]: r for r in _rows(state / "dedup", "stories", "story_id")}
-    assert stories[yesterday["001"]["story_id"]]["articles"] == 2
+    members = _rows(state / "dedup", "stories", "article_id")
+    indexed = _rows(state / "dedup", "articles", "article_id")
+    assert [r["article_id"] for r in members] == [r["article_id"] for r in indexed]
+    story_001 = [r for r in members if r["story_id"] == yesterday["001"]["story_id"]]
+    assert sorted(r["article_id"] for r in story_001) == sorted(
+        [yesterday["001"]["article_id"], article["article_id"]]
+    )
 
     # The same batch again: nothing new, every input a copy of what the state holds.
     third = tmp_path / "out3"

@@ -15,11 +15,12 @@ from newsbeam.transforms.clean import clean_article
 from newsbeam.transforms.extract import extract_text_document
 from newsbeam.transforms.stories import (
     ClusterStories,
-    PriorStory,
     StoryConfig,
     StoryDoc,
     cluster_stories,
     neighbour_similarity,
+    prior_story,
+    story_rows,
     story_terms,
     tfidf_vectors,
 )
@@ -79,13 +80,26 @@ def test_dates_too_far_apart_never_share_a_story() -> None:
 
 
 def test_new_article_joins_an_earlier_story() -> None:
-    earlier = [_doc("old", QUAKE_A[0], 1), _doc("other", FOOTBALL, 1)]
-    _, vectors = cluster_stories(earlier, [], CONFIG)
-    prior = PriorStory("story-old", "old", None, None, 1, vectors["old"])
-    stories = cluster_stories(
-        [_doc("new", QUAKE_A[1], 2), _doc("f2", FOOTBALL, 2)], [prior], CONFIG
-    )
-    assert stories[0] == {"new": "story-old", "f2": "f2"}
+    earlier = [
+        _doc("bam", QUAKE_A[0], 1),
+        _doc("bam3", QUAKE_A[2], 1),
+        _doc("chile", QUAKE_B[0], 1),
+        _doc("f", FOOTBALL, 1),
+    ]
+    stories, vectors = cluster_stories(earlier, [], CONFIG)
+    rows = story_rows(earlier, stories, vectors, CONFIG)
+    assert {(r["article_id"], r["story_id"]) for r in rows} == {
+        ("bam", "bam"),
+        ("bam3", "bam"),
+        ("chile", "chile"),
+        ("f", "f"),
+    }
+    priors = [prior_story(row) for row in rows]
+    today = [_doc("bam2", QUAKE_A[1], 2), _doc("chile2", QUAKE_B[1], 2)]
+    assert cluster_stories(today, priors, CONFIG)[0] == {"bam2": "bam", "chile2": "chile"}
+    # Too far in time from the earlier articles: a story of its own.
+    late = [_doc("late", QUAKE_A[1], 30)]
+    assert cluster_stories(late, priors, CONFIG)[0] == {"late": "late"}
 
 
 def test_neighbour_similarity_is_symmetric_with_unit_diagonal() -> None:

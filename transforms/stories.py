@@ -13,10 +13,10 @@ is sorted by article id first, so the result does not depend on input order. A s
 id is the article id of its representative: its earliest member (rank as in dedup: date,
 length, id).
 
-With `--state`, earlier runs' stories (centroid terms, date span) are matched first: an
-article as similar as `join_threshold` to an earlier story's centroid, within `max_days` of its
-dates, joins it and gets its story_id; the rest cluster among themselves. This stage also
-writes the dedup component of the new state (articles with their story ids, stories).
+With `--state`, earlier runs' articles (story id, date, top terms) take part in the
+clustering as fixed members: a new article that groups with them gets their story_id, so
+a new article on yesterday's story gets yesterday's story_id. This stage also writes the
+dedup component of the new state (articles with their story ids, stories).
 
 Only (article id, date, terms) tuples travel to the one clustering step, never documents.
 Counters: `stories_in`, `stories_new`, `stories_joined_earlier`.
@@ -49,26 +49,24 @@ from newsbeam.transforms.failures import counter
 class StoryConfig:
     """threshold: least average second-order similarity inside a story (see
     neighbour_similarity; `neighbours` nearest articles make the profile). min_similarity:
-    articles less similar (cosine of TF-IDF) never share a story. join_threshold: least
-    cosine with an earlier run's story centroid to join it. max_days: dates (both known)
+    articles less similar (cosine of TF-IDF) never share a story. max_days: dates (both known)
     further apart never share a story. name_weight / number_weight: term weight of
     a capitalised word or a number, relative to 1 for other words; the first `lead_words`
     words of the text count (1 + lead_weight) times. small_threshold: least average
     cosine inside a story in a group of at most `neighbours` articles (too few for
-    neighbour profiles). centroid_terms: terms kept per story in the state."""
+    neighbour profiles). vector_terms: terms kept per article in the state."""
 
     threshold: float = 0.25
     neighbours: int = 10
     small_threshold: float = 0.2
     min_similarity: float = 0.1
-    join_threshold: float = 0.3
     max_days: float = 7.0
     name_weight: float = 3.0
     number_weight: float = 2.0
     title_weight: float = 1.0
     lead_words: int = 60
     lead_weight: float = 1.0
-    centroid_terms: int = 64
+    vector_terms: int = 64
 
 
 _TOKEN = re.compile(r"[^\W\d_](?:[\w'\-]*\w)?|\d+(?:[.,:]\d+)*", re.UNICODE)
@@ -131,14 +129,12 @@ class StoryDoc(NamedTuple):
 
 
 class PriorStory(NamedTuple):
-    """An earlier run's story: what a new article is matched against."""
+    """An earlier run's article as the stories state keeps it: its story and its vector."""
 
     story_id: str
-    representative_id: str
-    first_published_at: dt.datetime | None
-    last_published_at: dt.datetime | None
-    articles: int
-    centroid: dict[str, float]
+    article_id: str
+    published_at: dt.datetime | None
+    vector: dict[str, float]
 
 
 def story_doc(article: Article, config: StoryConfig) -> StoryDoc:
@@ -269,106 +265,88 @@ def cluster_stories(
 ) -> tuple[dict[str, str], dict[str, dict[str, float]]]:
     """Articles -> ({article id: story id}, {article id: its unit TF-IDF vector}).
 
-    Earlier stories first (best centroid similarity >= join_threshold, dates within
-    max_days), then the rest cluster among themselves; a new story's id is its earliest
-    member's article id."""
+    Earlier runs' articles take part in the clustering (their stored vectors), so a new
+    article joins an earlier story by the same rule that groups new articles. A group
+    holding earlier articles takes the story most of them have (ties: the smallest id;
+    earlier stories are never renamed); a group of new articles only, its earliest
+    member's article id. Only earlier articles at least `min_similarity` close to some
+    new article take part."""
     ordered = sorted(docs, key=lambda doc: doc.article_id)
     vectors = tfidf_vectors(ordered)
+    earlier = _candidate_priors(vectors, sorted(priors), config)
+    pseudo = [StoryDoc(f"earlier:{p.article_id}", (0,), p.published_at, {}) for p in earlier]
+    labels = cluster_rows([*ordered, *pseudo], [*vectors, *(p.vector for p in earlier)], config)
+    members: dict[tuple[int, int], list[int]] = {}
+    for index, label in enumerate(labels):
+        members.setdefault(label, []).append(index)
     assigned: dict[str, str] = {}
-    earlier = sorted(priors, key=lambda prior: prior.story_id)
-    rest: list[int] = []
-    for index, doc in enumerate(ordered):
-        best: tuple[float, str] | None = None
-        for prior in earlier:
-            if (
-                doc.published_at is not None
-                and min(
-                    _days_apart(doc.published_at, prior.first_published_at),
-                    _days_apart(doc.published_at, prior.last_published_at),
-                )
-                > config.max_days
-            ):
-                continue
-            score = cosine(vectors[index], prior.centroid)
-            if score >= config.join_threshold and (best is None or (-score, prior.story_id) < best):
-                best = (-score, prior.story_id)
-        if best is None:
-            rest.append(index)
+    for indexes in members.values():
+        new = [i for i in indexes if i < len(ordered)]
+        if not new:
+            continue
+        known = Counter(earlier[i - len(ordered)].story_id for i in indexes if i >= len(ordered))
+        if known:
+            story_id = min(known, key=lambda story: (-known[story], story))
         else:
-            assigned[doc.article_id] = best[1]
-    if rest:
-        labels = cluster_rows([ordered[i] for i in rest], [vectors[i] for i in rest], config)
-        members: dict[tuple[int, int], list[int]] = {}
-        for position, label in enumerate(labels):
-            members.setdefault(label, []).append(rest[position])
-        for indexes in members.values():
-            representative = min(indexes, key=lambda i: ordered[i].rank)
-            for i in indexes:
-                assigned[ordered[i].article_id] = ordered[representative].article_id
+            story_id = ordered[min(new, key=lambda i: ordered[i].rank)].article_id
+        for i in new:
+            assigned[ordered[i].article_id] = story_id
     return assigned, {doc.article_id: vectors[i] for i, doc in enumerate(ordered)}
 
 
-def centroid(vectors: Iterable[dict[str, float]], size: int) -> dict[str, float]:
-    """Mean of unit vectors, its `size` heaviest terms, unit length again."""
-    total: Counter[str] = Counter()
-    for vector in vectors:
-        total.update(vector)
-    top = sorted(total.items(), key=lambda item: (-item[1], item[0]))[:size]
-    return _unit(dict(top))
+def _candidate_priors(
+    vectors: list[dict[str, float]], priors: list[PriorStory], config: StoryConfig
+) -> list[PriorStory]:
+    """The earlier articles at least `min_similarity` close to one of the new articles."""
+    if not priors or not vectors:
+        return []
+    matrix = _term_matrix([*vectors, *(p.vector for p in priors)])
+    new, old = matrix[: len(vectors)], matrix[len(vectors) :]
+    best = (old @ new.T).max(axis=1).toarray().ravel()
+    return [p for p, score in zip(priors, best, strict=True) if score >= config.min_similarity]
 
 
 def story_rows(
     docs: list[StoryDoc],
     assigned: dict[str, str],
     vectors: dict[str, dict[str, float]],
-    priors: list[PriorStory],
     config: StoryConfig,
 ) -> list[dict[str, Any]]:
-    """The new state's stories table: earlier stories (updated when joined) and new ones."""
-    by_story: dict[str, list[StoryDoc]] = {}
-    for doc in docs:
-        by_story.setdefault(assigned[doc.article_id], []).append(doc)
-    prior_by_id = {prior.story_id: prior for prior in priors}
+    """This run's rows of the stories state: each article's story and its vector's
+    `vector_terms` heaviest terms (what later runs match new articles against)."""
     rows = []
-    for story_id in sorted(set(by_story) | set(prior_by_id)):
-        members = by_story.get(story_id, [])
-        prior = prior_by_id.get(story_id)
-        dates = [d.published_at for d in members if d.published_at is not None]
-        member_vectors = [vectors[d.article_id] for d in members]
-        if prior is not None:
-            dates += [d for d in (prior.first_published_at, prior.last_published_at) if d]
-            # The earlier centroid counts as many articles as it summarised.
-            member_vectors += [prior.centroid] * prior.articles
-            representative = prior.representative_id
-        else:
-            representative = min(members, key=lambda d: d.rank).article_id
+    for doc in sorted(docs, key=lambda d: d.article_id):
+        top = sorted(vectors[doc.article_id].items(), key=lambda item: (-item[1], item[0]))
+        top = top[: config.vector_terms]
         rows.append(
             {
-                "story_id": story_id,
-                "representative_id": representative,
-                "first_published_at": min(dates) if dates else None,
-                "last_published_at": max(dates) if dates else None,
-                "articles": len(members) + (prior.articles if prior else 0),
-                **_terms_and_weights(centroid(member_vectors, config.centroid_terms)),
+                "story_id": assigned[doc.article_id],
+                "article_id": doc.article_id,
+                "published_at": doc.published_at,
+                "terms": [term for term, _ in top],
+                "weights": [weight for _, weight in top],
             }
         )
     return rows
 
 
-def _terms_and_weights(vector: dict[str, float]) -> dict[str, list[Any]]:
-    items = sorted(vector.items(), key=lambda item: (-item[1], item[0]))
-    return {"terms": [t for t, _ in items], "weights": [w for _, w in items]}
-
-
 def prior_story(row: dict[str, Any]) -> PriorStory:
     return PriorStory(
         story_id=row["story_id"],
-        representative_id=row["representative_id"],
-        first_published_at=row["first_published_at"],
-        last_published_at=row["last_published_at"],
-        articles=row["articles"],
-        centroid=dict(zip(row["terms"], row["weights"], strict=True)),
+        article_id=row["article_id"],
+        published_at=row["published_at"],
+        vector=dict(zip(row["terms"], row["weights"], strict=True)),
     )
+
+
+def _prior_row(prior: PriorStory) -> dict[str, Any]:
+    return {
+        "story_id": prior.story_id,
+        "article_id": prior.article_id,
+        "published_at": prior.published_at,
+        "terms": list(prior.vector),
+        "weights": list(prior.vector.values()),
+    }
 
 
 # --- Beam ----------------------------------------------------------------------------------
@@ -383,8 +361,10 @@ def _cluster_all(
         counter("stories_joined_earlier" if story_id in known else "stories_in").inc()
         yield "assigned", (article_id, story_id)
     counter("stories_new").inc(len(set(assigned.values()) - known))
-    for row in story_rows(docs, assigned, vectors, priors, config):
+    for row in story_rows(docs, assigned, vectors, config):
         yield "story", row
+    for prior in priors:
+        yield "story", _prior_row(prior)
 
 
 def _with_story(joined: tuple[str, dict[str, list[Any]]]) -> Iterator[Article]:
