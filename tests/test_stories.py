@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 from pathlib import Path
@@ -127,3 +128,10 @@ def test_seed_stories(seeds_dir: Path) -> None:
             | beam.Map(lambda s: (s["001"] == s["002"], len({s[k] for k in s if k != "002"})))
         )
         assert_that(stories, equal_to([(True, 4)]))
+
+
+def test_oversized_linked_groups_are_split_again() -> None:
+    docs = [_doc(f"a{i}", t) for i, t in enumerate(QUAKE_A)]
+    docs += [_doc(f"b{i}", t) for i, t in enumerate(QUAKE_B)] + [_doc("f", FOOTBALL)]
+    small = dataclasses.replace(CONFIG, max_component=3)
+    assert cluster_stories(docs, [], small)[0] == cluster_stories(docs, [], CONFIG)[0]

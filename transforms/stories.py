@@ -54,7 +54,8 @@ class StoryConfig:
     a capitalised word or a number, relative to 1 for other words; the first `lead_words`
     words of the text count (1 + lead_weight) times. small_threshold: least average
     cosine inside a story in a group of at most `neighbours` articles (too few for
-    neighbour profiles). vector_terms: terms kept per article in the state."""
+    neighbour profiles). vector_terms: terms kept per article in the state.
+    max_component: largest group of linked articles clustered as one dense matrix."""
 
     threshold: float = 0.25
     neighbours: int = 10
@@ -67,6 +68,7 @@ class StoryConfig:
     lead_words: int = 60
     lead_weight: float = 1.0
     vector_terms: int = 64
+    max_component: int = 2000
 
 
 _TOKEN = re.compile(r"[^\W\d_](?:[\w'\-]*\w)?|\d+(?:[.,:]\d+)*", re.UNICODE)
@@ -238,14 +240,10 @@ def cluster_rows(
     )
     rows, columns, values = rows[close], columns[close], values[close]
     graph = sparse.csr_matrix((values, (rows, columns)), shape=(len(docs), len(docs)))
-    _, component_of = csgraph.connected_components(graph, directed=False)
     labels: list[tuple[int, int]] = [(0, 0)] * len(docs)
-    members: dict[int, list[int]] = {}
-    for index, component in enumerate(component_of):
-        members.setdefault(int(component), []).append(index)
-    for component, indexes in members.items():
+    for number, indexes in enumerate(_components(graph, config.min_similarity, config)):
         if len(indexes) == 1:
-            labels[indexes[0]] = (component, 0)
+            labels[indexes[0]] = (number, 0)
             continue
         similarity = graph[indexes][:, indexes].toarray()
         if len(indexes) > config.neighbours:
@@ -256,8 +254,27 @@ def cluster_rows(
             # Too few articles for neighbour profiles to mean anything: plain cosine.
             groups = average_link(similarity, config.small_threshold)
         for index, group in zip(indexes, groups, strict=True):
-            labels[index] = (component, group)
+            labels[index] = (number, group)
     return labels
+
+
+def _components(graph: sparse.csr_matrix, floor: float, config: StoryConfig) -> Iterator[list[int]]:
+    """Connected components of the links >= floor, in order of their first row. One larger
+    than `max_component` is split again with a floor 0.05 higher (a dense matrix of it
+    would not fit), until it fits or the floor reaches `threshold`."""
+    _, component_of = csgraph.connected_components(graph, directed=False)
+    members: dict[int, list[int]] = {}
+    for index, component in enumerate(component_of):
+        members.setdefault(int(component), []).append(index)
+    for indexes in members.values():
+        if len(indexes) <= config.max_component or floor + 0.05 > config.threshold:
+            yield indexes
+            continue
+        part = graph[indexes][:, indexes].tocsr()
+        part.data[part.data < floor + 0.05] = 0.0
+        part.eliminate_zeros()
+        for sub in _components(part, floor + 0.05, config):
+            yield [indexes[i] for i in sub]
 
 
 def cluster_stories(
