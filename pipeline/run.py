@@ -61,6 +61,8 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
     ):
         if value < least:
             raise UsageError(f"{flag} must be at least {least}, not {value}")
+    if not 0.0 <= ours.topic_threshold <= 1.0:
+        raise UsageError(f"--topic_threshold must be between 0 and 1, not {ours.topic_threshold}")
     standard = options.view_as(StandardOptions)
     if standard.runner is None:
         standard.runner = DEFAULT_RUNNER

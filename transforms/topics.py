@@ -1,0 +1,515 @@
+"""Stage: topics. Article -> Article with `topics`, `topic_scores` and `topics_model`.
+
+Subjects come from the IPTC Media Topics taxonomy (shipped in `data/iptc-mediatopic.csv`,
+CC BY 4.0, attribution in `data/IPTC-LICENSE.txt`; retired concepts are skipped).
+
+How an article is scored:
+- English: a linear model (one logistic-regression row per IPTC top-level topic, over word
+  unigrams and bigrams, tf-idf, L2-normalised) trained by `benchmarks/train_topics.py` on
+  openly licensed labelled news texts and shipped as `data/topics-model/topics-linear.npz`
+  (CC BY-SA 4.0, attributions in `data/topics-model/licences/`); applied with numpy only.
+- German, Spanish, French, Portuguese (and English as a second opinion): lexicons of each
+  top-level topic built from the IPTC names of the topic and all its descendants in that
+  language, plus our own word lists (`_OWN_WORDS`).
+- Second-level topics: a child of a chosen top-level topic is added when its IPTC names (or
+  those of its descendants, or our own cue words) occur in the article.
+Other languages (and `und`) get no topics, never an error. Tagging annotates, never filters.
+
+Counters: `topics_in`, `topics_tagged`, `topics_no_language_support`.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from importlib import resources
+from typing import Any, NamedTuple
+
+import apache_beam as beam
+
+from newsbeam.schemas import Article, Rejected
+from newsbeam.transforms._text_features import ngram_counts, words
+from newsbeam.transforms.failures import apply_with_rejects, counter
+
+STAGE = "topics"
+MODEL_NAME = "newsbeam-topics"
+MODEL_VERSION = "1"
+TAXONOMY_FILE = "iptc-mediatopic.csv"
+MODEL_FILE = "topics-model/topics-linear.npz"
+SUPPORTED_LANGUAGES = ("en", "de", "es", "fr", "pt")
+# The taxonomy's name columns for each supported language (first found wins).
+_NAME_COLUMNS = {
+    "en": ("en-GB", "en-US"),
+    "de": ("de",),
+    "es": ("es",),
+    "fr": ("fr",),
+    "pt": ("pt-PT", "pt-BR"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class TopicsConfig:
+    """Thresholds chosen with benchmarks/eval_topics.py on bbc-dev (research-only data: tuned
+    there, nothing trained on it)."""
+
+    # A further top-level topic is kept when its probability reaches this.
+    threshold: float = 0.5
+    # The best top-level topic is kept only when its probability reaches this.
+    min_first_score: float = 0.15
+    # Second-level topics need this many cue hits (a hit in the title counts twice).
+    min_child_hits: int = 2
+    max_topics: int = 8
+    # Characters of text read (title aside): long articles say what they are about early.
+    max_chars: int = 20_000
+
+
+class Concept(NamedTuple):
+    qcode: str
+    level: int
+    parent: str | None
+    names: dict[str, str]  # language -> name
+    definitions: dict[str, str]
+
+
+def load_taxonomy(csv_text: str | None = None) -> dict[str, Concept]:
+    """The IPTC Media Topics that are current (retired ones skipped), by qcode."""
+    if csv_text is None:
+        csv_text = (
+            resources.files("newsbeam.transforms")
+            .joinpath("data", TAXONOMY_FILE)
+            .read_text(encoding="utf-8")
+        )
+    concepts: dict[str, Concept] = {}
+    for row in csv.DictReader(io.StringIO(csv_text)):
+        if (row.get("RetiredDate") or "").strip():
+            continue
+        names: dict[str, str] = {}
+        definitions: dict[str, str] = {}
+        for language, columns in _NAME_COLUMNS.items():
+            for column in columns:
+                name = (row.get(f"Name ({column})") or "").strip()
+                if name:
+                    names[language] = name
+                    definitions[language] = (row.get(f"Definition ({column})") or "").strip()
+                    break
+        concepts[row["qcode"]] = Concept(
+            qcode=row["qcode"],
+            level=int(row["level"]),
+            parent=row["parent"].strip() or None,
+            names=names,
+            definitions=definitions,
+        )
+    return concepts
+
+
+def level_ancestor(qcode: str, taxonomy: dict[str, Concept], level: int) -> str | None:
+    """The ancestor of `qcode` at `level` (itself if it is at that level)."""
+    concept = taxonomy.get(qcode)
+    seen = 0
+    while concept is not None and concept.level > level and seen < 10:
+        concept = taxonomy.get(concept.parent or "")
+        seen += 1
+    return concept.qcode if concept is not None and concept.level == level else None
+
+
+# Our own cue words per top-level topic and language: word stems matched as the start of a
+# word (German compounds, plurals, verb forms). They cover everyday news vocabulary that the
+# IPTC names (often formal, multi-word) do not.
+_OWN_WORDS: dict[str, dict[str, str]] = {
+    "medtop:01000000": {
+        "en": "film movie actor actress singer album band concert festival oscar music theatre "
+        "television tv show museum artist novel celebrity box office comedy",
+        "de": "film schauspieler sänger album band konzert festival oscar musik theater "
+        "fernseh museum künstler roman kino komödie",
+        "es": "película actor actriz cantante álbum banda concierto festival oscar música "
+        "teatro televisi museo artista novela cine comedia",
+        "fr": "film acteur actrice chanteu album groupe concert festival oscar musique théâtre "
+        "télévision musée artiste roman cinéma comédie",
+        "pt": "filme ator atriz cantor álbum banda concerto show festival oscar música teatro "
+        "televis museu artista romance cinema comédia novela",
+    },
+    "medtop:02000000": {
+        "en": "police court judge trial murder arrest prison crime sentenced charged lawyer",
+        "de": "polizei gericht richter prozess mord festgenommen gefängnis verbrechen "
+        "angeklagt anwalt",
+        "es": "policía tribunal juez juicio asesinato detenido cárcel prisión crimen delito "
+        "acusado abogado",
+        "fr": "police tribunal juge procès meurtre arrêté prison crime délit accusé avocat",
+        "pt": "polícia tribunal juiz julgamento assassinato preso prisão crime acusado advogado",
+    },
+    "medtop:03000000": {
+        "en": "earthquake flood hurricane wildfire crash accident explosion rescue victims",
+        "de": "erdbeben überschwemmung hochwasser hurrikan waldbrand unfall absturz explosion "
+        "rettung",
+        "es": "terremoto inundaci huracán incendio accidente explosión rescate víctimas",
+        "fr": "séisme tremblement inondation ouragan incendie accident explosion secours victimes",
+        "pt": "terremoto sismo inundaç furacão incêndio acidente explosão resgate vítimas",
+    },
+    "medtop:04000000": {
+        "en": "economy company companies market shares profit bank investors prices inflation "
+        "firm sales revenue stock business",
+        "de": "wirtschaft unternehmen konzern markt aktie gewinn bank anleger preise inflation "
+        "umsatz börse firma",
+        "es": "economía empresa compañía mercado acciones beneficio banco inversores precios "
+        "inflación ventas bolsa",
+        "fr": "économie entreprise société marché action bénéfice banque investisseurs prix "
+        "inflation ventes bourse",
+        "pt": "economia empresa companhia mercado ações lucro banco investidores preços "
+        "inflação vendas bolsa",
+    },
+    "medtop:05000000": {
+        "en": "school pupils students teachers university education",
+        "de": "schule schüler studenten lehrer universität bildung",
+        "es": "escuela colegio alumnos estudiantes profesores universidad educación",
+        "fr": "école élèves étudiants enseignants professeurs université éducation",
+        "pt": "escola alunos estudantes professores universidade educação",
+    },
+    "medtop:06000000": {
+        "en": "climate environment pollution emissions wildlife conservation",
+        "de": "klima umwelt verschmutzung emission artenschutz naturschutz",
+        "es": "clima medio ambiente contaminación emisiones ambiental",
+        "fr": "climat environnement pollution émissions biodiversité",
+        "pt": "clima ambiente poluição emissões ambiental",
+    },
+    "medtop:07000000": {
+        "en": "health hospital patients doctors disease virus vaccine medical cancer",
+        "de": "gesundheit krankenhaus klinik patienten ärzte krankheit virus impf medizin krebs",
+        "es": "salud hospital pacientes médicos enfermedad virus vacuna cáncer",
+        "fr": "santé hôpital patients médecins maladie virus vaccin cancer",
+        "pt": "saúde hospital pacientes médicos doença vírus vacina câncer cancro",
+    },
+    "medtop:10000000": {
+        "en": "travel holiday fashion food recipe restaurant",
+        "de": "reise urlaub mode essen rezept restaurant",
+        "es": "viaje vacaciones moda comida receta restaurante",
+        "fr": "voyage vacances mode cuisine recette restaurant",
+        "pt": "viagem férias moda comida receita restaurante",
+    },
+    "medtop:11000000": {
+        "en": "government minister election parliament president party vote prime minister "
+        "opposition lawmakers policy",
+        "de": "regierung minister wahl parlament bundestag präsident partei abstimmung kanzler "
+        "opposition koalition politik",
+        "es": "gobierno ministro elecciones parlamento congreso presidente partido votación "
+        "oposición política",
+        "fr": "gouvernement ministre élection parlement assemblée président parti vote "
+        "opposition politique",
+        "pt": "governo ministro eleição eleições parlamento congresso presidente partido "
+        "votação oposição política",
+    },
+    "medtop:12000000": {
+        "en": "church pope religious mosque bishop",
+        "de": "kirche papst religi moschee bischof",
+        "es": "iglesia papa religi mezquita obispo",
+        "fr": "église pape religi mosquée évêque",
+        "pt": "igreja papa religi mesquita bispo",
+    },
+    "medtop:13000000": {
+        "en": "technology software internet computer scientists research digital smartphone "
+        "online data space",
+        "de": "technologie software internet computer wissenschaftler forschung digital "
+        "smartphone online daten",
+        "es": "tecnología software internet ordenador computadora científicos investigación "
+        "digital",
+        "fr": "technologie logiciel internet ordinateur scientifiques recherche numérique",
+        "pt": "tecnologia software internet computador cientistas pesquisa investigação digital",
+    },
+    "medtop:15000000": {
+        "en": "match football league cup championship tournament coach player goal season "
+        "team olympic",
+        "de": "spiel fußball liga pokal meisterschaft turnier trainer spieler tor saison "
+        "mannschaft olympi bundesliga",
+        "es": "partido fútbol liga copa campeonato torneo entrenador jugador gol temporada "
+        "equipo olímpic",
+        "fr": "match football ligue coupe championnat tournoi entraîneur joueur but saison "
+        "équipe olympi",
+        "pt": "partida jogo futebol liga copa campeonato torneio treinador técnico jogador "
+        "gol golo temporada equipe equipa olímpic",
+    },
+    "medtop:16000000": {
+        "en": "war military troops army attack hostages ceasefire airstrike soldiers missile "
+        "rocket invasion militants",
+        "de": "krieg militär truppen armee angriff geisel waffenruhe luftangriff soldaten "
+        "rakete invasion",
+        "es": "guerra militar tropas ejército ataque rehenes alto el fuego bombardeo soldados "
+        "misil invasión",
+        "fr": "guerre militaire troupes armée attaque otages cessez-le-feu frappe soldats "
+        "missile invasion",
+        "pt": "guerra militar tropas exército ataque reféns cessar-fogo bombardeio soldados "
+        "míssil invasão",
+    },
+    "medtop:17000000": {
+        "en": "weather forecast rain snow storm temperatures",
+        "de": "wetter vorhersage regen schnee sturm temperatur",
+        "es": "tiempo pronóstico lluvia nieve tormenta temperatura",
+        "fr": "météo prévision pluie neige tempête température",
+        "pt": "tempo previsão chuva neve tempestade temperatura",
+    },
+}
+
+# Our own cue words for a few second-level topics whose IPTC names rarely occur verbatim.
+_OWN_CHILD_WORDS: dict[str, str] = {
+    "medtop:20000056": "war military troops army airstrike soldiers missile rocket invasion "
+    "krieg guerra guerre",  # armed conflict
+    "medtop:20000053": "terror terrorist terrorism militants hostage",  # act of terror
+    "medtop:20000073": "ceasefire truce negotiations mediation peace talks",  # peace process
+    "medtop:20001377": "civilians killed casualties wounded refugees",  # war victims
+}
+
+_SPLIT_NAME = re.compile(r"\s*(?:,|;|/|\(|\))\s*|\s+(?:and|und|y|e|et|ou|or|o)\s+")
+
+
+def _phrases(name: str, language: str) -> list[tuple[str, ...]]:
+    """Word sequences to look for from one IPTC name ("arts, culture and media" -> three)."""
+    result = []
+    for part in _SPLIT_NAME.split(name):
+        tokens = tuple(words(part))
+        if tokens and (len(tokens) > 1 or len(tokens[0]) >= 4):
+            result.append(tokens)
+    return result
+
+
+class CueIndex(NamedTuple):
+    """Cues of one language: word sequences and word-start stems -> the topics they point to.
+
+    One pass over an article's words counts the hits of every topic at once."""
+
+    phrases: dict[tuple[str, ...], tuple[str, ...]]
+    stems: dict[str, tuple[str, ...]]
+    stem_lengths: tuple[int, ...]
+    max_phrase: int
+
+    def hits(self, tokens: list[str]) -> Counter[str]:
+        found: Counter[str] = Counter()
+        phrases, stems = self.phrases, self.stems
+        for start, token in enumerate(tokens):
+            for size in range(1, self.max_phrase + 1):
+                qcodes = phrases.get(tuple(tokens[start : start + size]))
+                if qcodes:
+                    found.update(qcodes)
+            for length in self.stem_lengths:
+                if len(token) >= length:
+                    qcodes = stems.get(token[:length])
+                    if qcodes:
+                        found.update(qcodes)
+        return found
+
+
+def _cue_index(phrases: dict[tuple[str, ...], set[str]], stems: dict[str, set[str]]) -> CueIndex:
+    return CueIndex(
+        phrases={p: tuple(sorted(q)) for p, q in phrases.items()},
+        stems={s: tuple(sorted(q)) for s, q in stems.items()},
+        stem_lengths=tuple(sorted({len(s) for s in stems})),
+        max_phrase=max((len(p) for p in phrases), default=1),
+    )
+
+
+def build_cue_indexes(taxonomy: dict[str, Concept]) -> dict[str, CueIndex]:
+    """language -> the cues of every top-level and second-level topic in that language:
+    the IPTC names of the topic and of all its descendants, plus our own cue words."""
+    indexes = {}
+    for language in SUPPORTED_LANGUAGES:
+        phrases: dict[tuple[str, ...], set[str]] = {}
+        stems: dict[str, set[str]] = {}
+        for concept in taxonomy.values():
+            name = concept.names.get(language)
+            if not name:
+                continue
+            ancestors = {
+                level_ancestor(concept.qcode, taxonomy, 1),
+                level_ancestor(concept.qcode, taxonomy, 2),
+            } - {None}
+            for phrase in _phrases(name, language):
+                phrases.setdefault(phrase, set()).update(q for q in ancestors if q)
+        for qcode, by_language in _OWN_WORDS.items():
+            for stem in by_language.get(language, "").split():
+                stems.setdefault(stem, set()).add(qcode)
+        for qcode, cue_words in _OWN_CHILD_WORDS.items():
+            for stem in cue_words.split():
+                stems.setdefault(stem, set()).add(qcode)
+        indexes[language] = _cue_index(phrases, stems)
+    return indexes
+
+
+class LinearModel(NamedTuple):
+    """The shipped topic model: vocabulary -> column, idf, one weight row per topic."""
+
+    columns: dict[str, int]
+    idf: Any  # numpy float32 [n_features]
+    weights_t: Any  # numpy float32 [n_features, n_topics]
+    biases: Any  # numpy float32 [n_topics]
+    classes: tuple[str, ...]
+    stop_words: frozenset[str]
+
+
+def load_model() -> LinearModel:
+    """The linear model shipped in the package (numpy .npz, no pickled objects)."""
+    import numpy as np
+
+    with resources.files("newsbeam.transforms").joinpath("data", MODEL_FILE).open("rb") as fh:
+        data = np.load(fh, allow_pickle=False)
+        vocabulary = [str(term) for term in data["vocabulary"]]
+        return LinearModel(
+            columns={term: i for i, term in enumerate(vocabulary)},
+            idf=data["idf"].astype(np.float32),
+            weights_t=np.ascontiguousarray(data["weights"].T.astype(np.float32)),
+            biases=data["biases"].astype(np.float32),
+            classes=tuple(str(c) for c in data["classes"]),
+            stop_words=frozenset(str(w) for w in data["stop_words"]),
+        )
+
+
+# Topics that dominate the event summaries the model learnt from (crime, disaster, war) come
+# up as the second subject of many articles about something else: their scores are lowered
+# by this much (in log-odds) before ranking. Chosen on bbc-dev (eval_topics.py).
+_EVENT_TOPIC_OFFSET = 1.5
+_EVENT_TOPICS = frozenset({"medtop:02000000", "medtop:03000000", "medtop:16000000"})
+
+
+def model_scores(model: LinearModel, text: str) -> dict[str, float]:
+    """Probability of each top-level topic for an English text (one sparse dot product)."""
+    import numpy as np
+
+    counts = ngram_counts(words(text, model.stop_words))
+    columns = [model.columns[t] for t in counts if t in model.columns]
+    if not columns:
+        return {}
+    index = np.fromiter(columns, dtype=np.int64, count=len(columns))
+    tf = np.fromiter(
+        (counts[t] for t in counts if t in model.columns), dtype=np.float32, count=len(columns)
+    )
+    values = (1.0 + np.log(tf)) * model.idf[index]
+    values /= max(float(np.linalg.norm(values)), 1e-12)
+    logits = values @ model.weights_t[index] + model.biases
+    scores = {}
+    for qcode, logit in zip(model.classes, logits.tolist(), strict=True):
+        if qcode in _EVENT_TOPICS:
+            logit -= _EVENT_TOPIC_OFFSET
+        scores[qcode] = 1.0 / (1.0 + math.exp(-logit))
+    return scores
+
+
+def lexicon_scores(title_hits: Counter[str], body_hits: Counter[str]) -> dict[str, float]:
+    """Score in [0, 1] per top-level topic from cue hits (a hit in the title counts three
+    times): the topic's hits relative to the best topic's, times a confidence that grows
+    with the evidence."""
+    hits = {
+        q: 3 * title_hits.get(q, 0) + body_hits.get(q, 0)
+        for q in set(title_hits) | set(body_hits)
+        if q.endswith("000000")
+    }
+    best = max(hits.values(), default=0)
+    if best == 0:
+        return {}
+    confidence = best / (best + 3.0)
+    return {q: confidence * h / best for q, h in hits.items() if h > 0}
+
+
+class TopicTagger:
+    """Everything the tagger needs, loaded once (DoFn.setup)."""
+
+    def __init__(self, config: TopicsConfig | None = None) -> None:
+        self.config = config or TopicsConfig()
+        self.taxonomy = load_taxonomy()
+        self.cues = build_cue_indexes(self.taxonomy)
+        self.model = load_model()
+
+    @property
+    def model_label(self) -> str:
+        return f"{MODEL_NAME}/{MODEL_VERSION}"
+
+    def tag(self, title: str | None, text: str, language: str | None) -> list[tuple[str, float]]:
+        """(qcode, score) pairs, best first: top-level topics above the threshold and their
+        second-level children found in the text. [] for unsupported languages."""
+        if language not in SUPPORTED_LANGUAGES:
+            return []
+        title = title or ""
+        text = text[: self.config.max_chars]
+        cues = self.cues[language]
+        title_hits = cues.hits(words(title))
+        body_hits = cues.hits(words(text))
+        scores = lexicon_scores(title_hits, body_hits)
+        if language == "en":
+            # The title twice: it names the subject, and long articles bury it otherwise.
+            model = model_scores(self.model, f"{title}\n{title}\n{text}")
+            # The English lexicon nudges the model (a second, independent opinion).
+            scores = {
+                q: 0.85 * model.get(q, 0.0) + 0.15 * scores.get(q, 0.0)
+                for q in set(model) | set(scores)
+            }
+        if not scores:
+            return []
+        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+        first_code, first_score = ranked[0]
+        if first_score < self.config.min_first_score:
+            return []
+        chosen = [(first_code, first_score)]
+        chosen += [(q, s) for q, s in ranked[1:] if s >= self.config.threshold]
+        tagged = list(chosen)
+        parents = dict(chosen)
+        for qcode in set(title_hits) | set(body_hits):
+            concept = self.taxonomy.get(qcode)
+            if concept is None or concept.level != 2 or concept.parent not in parents:
+                continue
+            hits = 2 * title_hits.get(qcode, 0) + body_hits.get(qcode, 0)
+            if hits >= self.config.min_child_hits:
+                tagged.append((qcode, parents[concept.parent] * hits / (hits + 2.0)))
+        tagged.sort(key=lambda item: (-item[1], item[0]))
+        return [(q, round(s, 4)) for q, s in tagged[: self.config.max_topics]]
+
+
+def tag_topics(article: Article, tagger: TopicTagger) -> Article:
+    """The article with its topics set (possibly none)."""
+    tagged = tagger.tag(article.title, article.text, article.language)
+    return article._replace(
+        topics=[q for q, _ in tagged],
+        topic_scores=[s for _, s in tagged],
+        topics_model=tagger.model_label,
+    )
+
+
+class _TagTopics(beam.DoFn):
+    def __init__(self, config: TopicsConfig) -> None:
+        self._config = config
+        self._tagger: TopicTagger | None = None
+
+    def setup(self) -> None:
+        self._tagger = TopicTagger(self._config)
+
+    def process(self, article: Article) -> Iterator[Article]:
+        assert self._tagger is not None
+        counter("topics_in").inc()
+        if article.language not in SUPPORTED_LANGUAGES:
+            counter("topics_no_language_support").inc()
+        tagged = tag_topics(article, self._tagger)
+        if tagged.topics:
+            counter("topics_tagged").inc()
+        yield tagged
+
+
+class TagTopics(beam.PTransform):
+    """PCollection[Article] -> (PCollection[Article] with topics set, PCollection[Rejected]).
+
+    Annotates, never filters: an article in an unsupported language gets no topics. Only an
+    unexpected exception turns its article into a rejected row (`internal_error`).
+    """
+
+    def __init__(self, config: TopicsConfig | None = None) -> None:
+        super().__init__()
+        self._config = config or TopicsConfig()
+
+    def expand(
+        self, articles: beam.PCollection[Article]
+    ) -> tuple[beam.PCollection[Article], beam.PCollection[Rejected]]:
+        return apply_with_rejects(
+            articles, "Tag", _TagTopics(self._config), STAGE, lambda a: a.source, Article
+        )
+
+
+def supported_languages() -> Iterable[str]:
+    return SUPPORTED_LANGUAGES
