@@ -217,20 +217,73 @@ def build_gazetteer(config: PlacesConfig | None = None) -> dict[str, tuple[str, 
     return gazetteer
 
 
-def _pattern(gazetteer: dict[str, tuple[str, float]]) -> re.Pattern[str]:
-    names = sorted(set(gazetteer) | _NEVER, key=len, reverse=True)
-    alternatives = "|".join(re.escape(name) for name in names)
-    # Not inside a longer word; "U.S." ends in a dot, so the right edge is not \b.
-    return re.compile(rf"(?<![\w.])(?:{alternatives})(?![\w])")
+# Words as the matcher sees them: dotted abbreviations whole ("U.S.", "U.K."), other words
+# without their punctuation ("Israel." -> "Israel", "Turkey's" -> "Turkey", "s").
+_WORD = re.compile(r"[^\W\d_]+(?:\.[^\W\d_]+)+\.?|[^\W\d_]+")
+
+
+_UPPER = "A-ZÀ-ÖØ-Þ"
+_CAPITALISED = rf"[{_UPPER}][^\W\d_]*(?:\.[^\W\d_]+)*\.?"
+# Runs of capitalised words, with the small words that join country names ("Bosnia and
+# Herzegovina", "Isle of Man"): only these can hold a name, and they are few in any text.
+_CAPITALISED_RUN = re.compile(
+    rf"(?<![\w.]){_CAPITALISED}(?:(?:[ -](?:and|of|the|and the|of the) )?[ -]{_CAPITALISED})*"
+)
+
+
+def _name_words(name: str) -> tuple[str, ...]:
+    return tuple(_WORD.findall(name))
 
 
 class PlaceFinder:
-    """The gazetteer and its one compiled pattern, built once (DoFn.setup)."""
+    """The gazetteer, indexed by word sequence, built once (DoFn.setup).
+
+    Matching walks the words of the text once and looks up the longest name starting at each
+    capitalised word: a dict lookup per word rather than one regular expression with a
+    thousand alternatives (three times slower)."""
 
     def __init__(self, config: PlacesConfig | None = None) -> None:
         self.config = config or PlacesConfig()
         self.gazetteer = build_gazetteer(self.config)
-        self.pattern = _pattern(self.gazetteer)
+        self._names: dict[tuple[str, ...], str] = {}
+        for name in [*self.gazetteer, *_NEVER]:
+            key = _name_words(name)
+            if key:
+                self._names[key] = name
+        # First word -> the longest name starting with it.
+        self._longest: dict[str, int] = {}
+        for key in self._names:
+            self._longest[key[0]] = max(self._longest.get(key[0], 0), len(key))
+
+    def mentions(self, document: str) -> Iterator[tuple[str, int, int]]:
+        """(name, start, end) of each gazetteer name (and each never-a-country phrase) in
+        `document`, longest match first, without overlaps."""
+        for run in _CAPITALISED_RUN.finditer(document):
+            base = run.start()
+            tokens = [
+                (m.group(0), base + m.start(), base + m.end()) for m in _WORD.finditer(run.group(0))
+            ]
+            yield from self._longest_names(document, tokens)
+
+    def _longest_names(
+        self, document: str, tokens: list[tuple[str, int, int]]
+    ) -> Iterator[tuple[str, int, int]]:
+        index = 0
+        while index < len(tokens):
+            longest = self._longest.get(tokens[index][0], 0)
+            for size in range(min(longest, len(tokens) - index), 0, -1):
+                span = tokens[index : index + size]
+                name = self._names.get(tuple(t[0] for t in span))
+                # Words of one name are separated by a space or a hyphen, nothing else.
+                if name is not None and all(
+                    document[left[2] : right[1]] in (" ", "-")
+                    for left, right in zip(span, span[1:], strict=False)
+                ):
+                    yield name, span[0][1], span[-1][2]
+                    index += size
+                    break
+            else:
+                index += 1
 
     def find(self, title: str | None, text: str) -> list[str]:
         """Country codes of `title` + `text`, most salient first."""
@@ -239,20 +292,16 @@ class PlaceFinder:
         first_seen: dict[str, int] = {}
         offset = len(title) + 1
         document = f"{title}\n{text}"
-        for match in self.pattern.finditer(document):
-            name = match.group(0)
-            if name in _NEVER or name not in self.gazetteer:
-                continue
-            if not self._confirmed(name, document, match.start(), match.end()):
+        for name, start, end in self.mentions(document):
+            if name in _NEVER or not self._confirmed(name, document, start, end):
                 continue
             code, weight = self.gazetteer[name]
-            position = match.start()
-            if position < offset:
+            if start < offset:
                 weight *= 3
-            elif position < offset + self.config.lead_chars:
+            elif start < offset + self.config.lead_chars:
                 weight *= 2
             salience[code] = salience.get(code, 0.0) + weight
-            first_seen.setdefault(code, position)
+            first_seen.setdefault(code, start)
         ranked = sorted(
             (code for code, score in salience.items() if score >= self.config.min_salience),
             key=lambda code: (-salience[code], first_seen[code], code),

@@ -289,6 +289,7 @@ _OWN_CHILD_WORDS: dict[str, str] = {
 }
 
 _MIN_STEM = 5
+_MAX_SEEN_WORDS = 500_000
 _SPLIT_NAME = re.compile(r"\s*(?:,|;|/|\(|\))\s*|\s+(?:and|und|y|e|et|ou|or|o)\s+")
 
 
@@ -305,35 +306,54 @@ def _phrases(name: str) -> list[tuple[str, ...]]:
 class CueIndex(NamedTuple):
     """Cues of one language: word sequences and word-start stems -> the topics they point to.
 
-    One pass over an article's words counts the hits of every topic at once."""
+    One pass over an article's words counts the hits of every topic at once: single words
+    are looked up once per distinct word, longer phrases only where their first word is."""
 
-    phrases: dict[tuple[str, ...], tuple[str, ...]]
+    words: dict[str, tuple[str, ...]]  # a word -> topics of the one-word cues it matches
+    phrases: dict[tuple[str, ...], tuple[str, ...]]  # phrases of two words or more
+    longest_phrase: dict[str, int]  # first word of a phrase -> the longest such phrase
     stems: dict[str, tuple[str, ...]]
     stem_lengths: tuple[int, ...]
-    max_phrase: int
+    # Word -> its topics, filled as words are met (words repeat across articles: Zipf).
+    seen: dict[str, tuple[str, ...]]
+
+    def word_topics(self, token: str) -> tuple[str, ...]:
+        known = self.seen.get(token)
+        if known is not None:
+            return known
+        found = list(self.words.get(token, ()))
+        for length in self.stem_lengths:
+            if len(token) < length:
+                break
+            found.extend(self.stems.get(token[:length], ()))
+        if len(self.seen) < _MAX_SEEN_WORDS:
+            self.seen[token] = tuple(found)
+        return tuple(found)
 
     def hits(self, tokens: list[str]) -> Counter[str]:
         found: Counter[str] = Counter()
-        phrases, stems = self.phrases, self.stems
+        for token, count in Counter(tokens).items():
+            for qcode in self.word_topics(token):
+                found[qcode] += count
+        phrases, longest = self.phrases, self.longest_phrase
         for start, token in enumerate(tokens):
-            for size in range(1, self.max_phrase + 1):
-                qcodes = phrases.get(tuple(tokens[start : start + size]))
-                if qcodes:
-                    found.update(qcodes)
-            for length in self.stem_lengths:
-                if len(token) >= length:
-                    qcodes = stems.get(token[:length])
-                    if qcodes:
-                        found.update(qcodes)
+            for size in range(2, longest.get(token, 0) + 1):
+                found.update(phrases.get(tuple(tokens[start : start + size]), ()))
         return found
 
 
 def _cue_index(phrases: dict[tuple[str, ...], set[str]], stems: dict[str, set[str]]) -> CueIndex:
+    longest: dict[str, int] = {}
+    for phrase in phrases:
+        if len(phrase) > 1:
+            longest[phrase[0]] = max(longest.get(phrase[0], 0), len(phrase))
     return CueIndex(
-        phrases={p: tuple(sorted(q)) for p, q in phrases.items()},
+        words={p[0]: tuple(sorted(q)) for p, q in phrases.items() if len(p) == 1},
+        phrases={p: tuple(sorted(q)) for p, q in phrases.items() if len(p) > 1},
+        longest_phrase=longest,
         stems={s: tuple(sorted(q)) for s, q in stems.items()},
         stem_lengths=tuple(sorted({len(s) for s in stems})),
-        max_phrase=max((len(p) for p in phrases), default=1),
+        seen={},
     )
 
 
@@ -407,18 +427,24 @@ _LEXICON_WEIGHT = 0.5
 _EVENT_TOPICS = frozenset({"medtop:02000000", "medtop:03000000", "medtop:16000000"})
 
 
-def model_logits(model: LinearModel, text: str) -> dict[str, float]:
-    """Log-odds of each top-level topic for an English text (one sparse dot product)."""
+def model_logits(model: LinearModel, tokens: list[str]) -> dict[str, float]:
+    """Log-odds of each top-level topic for an English text's words (`words(text)`), in one
+    sparse dot product."""
     import numpy as np
 
-    counts = ngram_counts(words(text, model.stop_words))
-    columns = [model.columns[t] for t in counts if t in model.columns]
+    stop_words = model.stop_words
+    counts = ngram_counts([token for token in tokens if token not in stop_words])
+    column_of = model.columns.get
+    columns, frequencies = [], []
+    for term, count in counts.items():
+        column = column_of(term)
+        if column is not None:
+            columns.append(column)
+            frequencies.append(count)
     if not columns:
         return {}
-    index = np.fromiter(columns, dtype=np.int64, count=len(columns))
-    tf = np.fromiter(
-        (counts[t] for t in counts if t in model.columns), dtype=np.float32, count=len(columns)
-    )
+    index = np.array(columns, dtype=np.int64)
+    tf = np.array(frequencies, dtype=np.float32)
     values = (1.0 + np.log(tf)) * model.idf[index]
     values /= max(float(np.linalg.norm(values)), 1e-12)
     logits = values @ model.weights_t[index] + model.biases
@@ -465,14 +491,16 @@ class TopicTagger:
         title = title or ""
         text = text[: self.config.max_chars]
         cues = self.cues[language]
-        title_hits = cues.hits(words(title))
-        body_hits = cues.hits(words(text))
+        title_tokens, body_tokens = words(title), words(text)
+        title_hits = cues.hits(title_tokens)
+        body_hits = cues.hits(body_tokens)
         scores = lexicon_scores(title_hits, body_hits)
         # Which topic comes first (the article's main subject): the same scores, except that
         # event topics need a clearer lead (see _EVENT_TOPIC_OFFSET).
         primary_scores = scores
         if language == "en":
-            logits = model_logits(self.model, f"{title}\n{title}\n{text}")
+            # The title twice: it names the subject, and long articles bury it otherwise.
+            logits = model_logits(self.model, title_tokens + title_tokens + body_tokens)
             scores, primary_scores = (
                 {
                     q: (1 - _LEXICON_WEIGHT) * _sigmoid(logits[q] - offset(q))
