@@ -37,6 +37,8 @@ def finder() -> PlaceFinder:
         (None, "The minister flew to Amman, where Jordan hosted the summit.", ["JO"]),
         (None, "In Tbilisi, Georgia's parliament passed the law.", ["GE"]),
         (None, "Sales of turkey rose before Thanksgiving.", []),
+        (None, "Lewis Hamilton won again. Male voters backed the plan.", []),
+        (None, "Denzel Washington starred in the film.", []),
     ],
 )
 def test_places_of_short_texts(

