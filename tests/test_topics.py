@@ -29,6 +29,7 @@ SPORT, POLITICS, ECONOMY, ARTS = (
     ("medtop:01000000"),
 )
 CONFLICT, HEALTH, TECH = "medtop:16000000", "medtop:07000000", "medtop:13000000"
+CRIME, DISASTER = "medtop:02000000", "medtop:03000000"
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +66,14 @@ SHORT_TEXTS = [
      "The company unveiled a new smartphone processor and software that it says make "
      "mobile internet browsing twice as fast. Engineers said the chips will also power "
      "laptops and computers."),
+    ("en", CRIME, "Man charged with murder after stabbing",
+     "Police arrested a man on Sunday and charged him with murder after a fatal stabbing "
+     "outside a bar. He will appear in court on Monday; detectives said the suspect had a "
+     "criminal record."),
+    ("en", DISASTER, "Earthquake kills dozens, rescuers search rubble",
+     "A strong earthquake struck the region overnight, killing dozens of people. Rescue "
+     "teams searched collapsed buildings for survivors as aftershocks and floods hampered "
+     "emergency services."),
     ("de", SPORT, "Bayern gewinnt das Pokalfinale",
      "Der Stürmer erzielte zwei Tore, als die Mannschaft das Pokalfinale gewann. Der "
      "Trainer lobte seine Spieler nach einer Saison, in der das Team auch die "
@@ -268,7 +277,7 @@ def test_tag_topics_composite_annotates_and_counts() -> None:
     language, _, title, text = SHORT_TEXTS[0]
     articles = [
         new_article("en.txt", title=title, text=text, language="en"),
-        new_article("de.txt", title=SHORT_TEXTS[6][2], text=SHORT_TEXTS[6][3], language="de"),
+        new_article("de.txt", title=SHORT_TEXTS[8][2], text=SHORT_TEXTS[8][3], language="de"),
         new_article("ru.txt", title="Новости", text="Команда выиграла кубок. " * 5, language="ru"),
     ]
     expected = {a.source: tag_topics(a, TopicTagger()) for a in articles}
