@@ -27,6 +27,14 @@ def finder() -> PlaceFinder:
         (None, "Talks in Kyiv with Ukrainian and Russian officials.", ["UA", "RU"]),
         (None, "Protests continued in Gaza and the West Bank.", ["PS"]),
         (None, "South Korea and North Korea exchanged fire.", ["KR", "KP"]),
+        # Other languages' names (pycountry's translations).
+        (None, "Deutschland und die Türkei verhandeln; Russland schweigt.", ["DE", "TR", "RU"]),
+        (None, "Alemania y Turquía firmaron un acuerdo con Estados Unidos.", ["DE", "TR", "US"]),
+        (
+            None,
+            "La Géorgie et l'Allemagne ont signé; Maurice Dupont a salué l'accord.",
+            ["GE", "DE"],
+        ),  # fmt: skip
         # False friends: first names, US states, birds, porcelain, continents.
         (None, "Michael Jordan scored 30 points for the Bulls.", []),
         (None, "Chad Smith joined the band on stage.", []),
@@ -39,6 +47,8 @@ def finder() -> PlaceFinder:
         (None, "Sales of turkey rose before Thanksgiving.", []),
         (None, "Lewis Hamilton won again. Male voters backed the plan.", []),
         (None, "Denzel Washington starred in the film.", []),
+        (None, "Island residents on Long Island. Island life suits Dominique.", []),
+        (None, "Die Regierung in Reykjavik: Island erhöht die Fangquoten.", ["IS"]),
     ],
 )
 def test_places_of_short_texts(

@@ -19,6 +19,7 @@ Annotates, never filters. Counters: `places_in`, `places_found`.
 from __future__ import annotations
 
 import dataclasses
+import gettext
 import re
 from collections.abc import Iterator
 
@@ -116,7 +117,7 @@ _OWN_NAMES: dict[str, str] = {
     "PT": "Portuguese",
     "QA": "Qatari|Qataris|Doha",
     "RO": "Romanian|Romanians",
-    "RU": "Russia|Russian|Russians|Kremlin",
+    "RU": "Russia|Russian|Russians|Kremlin|Russland|Rusia|Russie|Rússia",
     "SA": "Saudi|Saudis|Saudi Arabia",
     "RS": "Serbian|Serbians|Serb|Serbs",
     "SG": "Singaporean|Singaporeans",
@@ -159,6 +160,14 @@ _AMBIGUOUS: dict[str, tuple[str, ...]] = {
     "Niger": ("Niamey", "Nigerien"),
     "Guinea": ("Conakry", "Guinean"),
     "Mali": ("Bamako", "Malian"),
+    # First names in French and Spanish that are also Mauritius's name there.
+    "Maurice": ("Port-Louis", "mauricien"),
+    "Mauricio": ("Port-Louis", "mauriciano"),
+    # Other languages' names that are English words, names or places: "Island" (Iceland in
+    # German), "Dominique" (Dominica in French), "Granada" (Grenada in Spanish).
+    "Island": ("Reykjavik", "Reykjavík", "isländisch"),
+    "Dominique": ("Roseau",),
+    "Granada": ("Granadinas", "St. George's"),
     "Cuba": (),
     "Panama": (),
     "Peru": (),
@@ -183,7 +192,12 @@ _NOT_AFTER = frozenset({"Latin", "South", "North", "Central", "New", "Papua", "E
 
 _MIN_CAPITAL_COUNTRY_POPULATION = 1_000_000
 # Capitals and big cities that are everyday words or common names in English news.
-_NOT_CITIES = frozenset({"Male", "Victoria", "Hamilton", "Nice", "Mobile", "Reading"})
+_NOT_CITIES = frozenset(
+    {"Male", "Victoria", "Hamilton", "Nice", "Mobile", "Reading", "San Jose", "Salvador"}
+)
+
+
+_TRANSLATED_LANGUAGES = ("de", "es", "fr", "pt")
 
 
 def _city_names(min_population: int) -> dict[str, str]:
@@ -219,6 +233,21 @@ def build_gazetteer(config: PlacesConfig | None = None) -> dict[str, tuple[str, 
             name = getattr(country, attribute, None)
             if name and "," not in name:
                 gazetteer[name] = (code, 1.0)
+    # The same names in the other languages NewsBeam tags (pycountry ships Debian's
+    # iso-codes translations): "Deutschland", "Turquía", "Géorgie", "Coreia do Sul".
+    for language in _TRANSLATED_LANGUAGES:
+        try:
+            translation = gettext.translation(
+                "iso3166-1", pycountry.LOCALES_DIR, languages=[language]
+            )
+        except OSError:  # a pycountry without that locale: English names only
+            continue
+        for country in pycountry.countries:
+            for attribute in ("name", "common_name"):
+                name = getattr(country, attribute, None)
+                local = translation.gettext(name) if name else ""
+                if local and local != name and "," not in local and "(" not in local:
+                    gazetteer.setdefault(local, (country.alpha_2, 1.0))
     for code, names in _OWN_NAMES.items():
         for name in names.split("|"):
             # pycountry's own names keep their full weight; ours are mostly demonyms.
