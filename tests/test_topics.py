@@ -30,6 +30,8 @@ SPORT, POLITICS, ECONOMY, ARTS = (
 )
 CONFLICT, HEALTH, TECH = "medtop:16000000", "medtop:07000000", "medtop:13000000"
 CRIME, DISASTER = "medtop:02000000", "medtop:03000000"
+EDUCATION, ENVIRONMENT, RELIGION = "medtop:05000000", "medtop:06000000", "medtop:12000000"
+WEATHER, LABOUR, LIFESTYLE = "medtop:17000000", "medtop:09000000", "medtop:10000000"
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +147,46 @@ SHORT_TEXTS = [
      "O exército avançou sobre a cidade após uma semana de bombardeios. Os soldados "
      "combateram nas ruas enquanto a guerra entrava no segundo ano e as negociações de "
      "cessar-fogo travavam."),
+    ("en", HEALTH, "Hospital reports rise in flu patients",
+     "Doctors at the city hospital said the number of patients with flu had doubled, and "
+     "health officials urged older people to get the vaccine before the disease spreads "
+     "further."),
+    ("en", EDUCATION, "Schools to hire more teachers",
+     "The education ministry said schools will hire 5,000 more teachers next year to cut "
+     "class sizes, and universities will get more money for students from poor families."),
+    ("en", ENVIRONMENT, "Emissions must fall faster, climate report warns",
+     "Carbon emissions must fall much faster to meet climate goals, a report warned, as "
+     "pollution and deforestation threaten wildlife and the wider environment."),
+    ("en", RELIGION, "Pope visits mosque in interfaith gesture",
+     "The pope visited a mosque and met religious leaders, calling on Christians and "
+     "Muslims to pray together. Bishops from the church joined the visit."),
+    ("en", WEATHER, "Storm brings heavy rain and snow",
+     "Forecasters said the storm would bring heavy rain, strong winds and snow to the "
+     "north, with temperatures falling below freezing; the weather service issued warnings."),
+    ("en", LABOUR, "Union calls strike over pay",
+     "The union called a strike after talks over wages broke down. Workers say pay has not "
+     "kept up with prices, and employers warned of job cuts and unemployment."),
+    ("en", LIFESTYLE, "Ten ideas for a summer holiday",
+     "Travel writers share their favourite holiday destinations, from beach resorts to "
+     "mountain hikes, with tips on restaurants, recipes and fashion for the trip."),
+    ("de", HEALTH, "Krankenhaus meldet mehr Grippe-Patienten",
+     "Die Zahl der Patienten mit Grippe im Krankenhaus hat sich verdoppelt. Ärzte raten zur"
+     " Impfung, bevor sich die Krankheit weiter ausbreitet."),
+    ("es", HEALTH, "El hospital registra más pacientes con gripe",
+     "Los médicos del hospital dijeron que el número de pacientes con gripe se duplicó y "
+     "pidieron a los mayores vacunarse contra la enfermedad."),
+    ("fr", HEALTH, "L'hôpital enregistre plus de patients grippés",
+     "Les médecins de l'hôpital ont indiqué que le nombre de patients atteints de la grippe"
+     " a doublé et appellent à la vaccination contre la maladie."),
+    ("pt", HEALTH, "Hospital registra mais pacientes com gripe",
+     "Os médicos do hospital disseram que o número de pacientes com gripe dobrou e pediram "
+     "que os idosos tomem a vacina contra a doença."),
+    ("de", TECH, "Neuer Chip für Smartphones",
+     "Das Unternehmen stellte einen neuen Prozessor und Software vor, die das mobile "
+     "Internet doppelt so schnell machen sollen, sagten Ingenieure und Wissenschaftler."),
+    ("fr", TECH, "Une nouvelle puce pour smartphones",
+     "L'entreprise a présenté un nouveau processeur et un logiciel qui rendent l'internet "
+     "mobile deux fois plus rapide, selon ses ingénieurs et scientifiques."),
 ]  # fmt: skip
 
 

@@ -205,6 +205,22 @@ _OWN_WORDS: dict[str, dict[str, str]] = {
         "fr": "santé hôpital patients médecins maladie virus vaccin cancer",
         "pt": "saúde hospital pacientes médicos doença vírus vacina câncer cancro",
     },
+    "medtop:08000000": {
+        "en": "zoo pets dog dogs cat cats animal_lovers oldest royal_family centenarian",
+        "de": "zoo haustier hund katze tierpark königshaus",
+        "es": "zoológico mascota perro gato realeza",
+        "fr": "zoo animaux_de_compagnie chien chat famille_royale",
+        "pt": "zoológico animal_de_estimação cachorro cão gato família_real",
+    },
+    "medtop:09000000": {
+        "en": "trade_union unions strike strikes strikers workers wages employment "
+        "unemployment unemployed jobless employers minimum_wage layoffs",
+        "de": "gewerkschaft streik arbeitnehmer löhne lohn arbeitslos beschäftigte arbeitgeber "
+        "mindestlohn tarif",
+        "es": "sindicato huelga trabajadores salarios salario desempleo empleo empleadores",
+        "fr": "syndicat grève salariés salaires chômage emploi employeurs travailleurs",
+        "pt": "sindicato greve trabalhadores salários salário desemprego emprego empregadores",
+    },
     "medtop:10000000": {
         "en": "travel holiday fashion food recipe restaurant",
         "de": "reise urlaub mode essen rezept restaurant",
@@ -251,6 +267,14 @@ _OWN_WORDS: dict[str, dict[str, str]] = {
         "digital",
         "fr": "technologie logiciel internet ordinateur scientifiques recherche numérique",
         "pt": "tecnologia software internet computador cientistas pesquisa investigação digital",
+    },
+    "medtop:14000000": {
+        "en": "poverty homeless homelessness immigrants migrants welfare discrimination "
+        "racism charity charities pensioners",
+        "de": "armut obdachlos einwanderer migranten sozialhilfe diskriminierung rassismus",
+        "es": "pobreza personas_sin_hogar inmigrantes migrantes discriminación racismo",
+        "fr": "pauvreté sans-abri immigrés migrants discrimination racisme",
+        "pt": "pobreza sem-teto imigrantes migrantes discriminação racismo",
     },
     "medtop:15000000": {
         "en": "match football league cup championship tournament coach player players goal "
@@ -513,12 +537,16 @@ class TopicTagger:
         if language == "en":
             # The title twice: it names the subject, and long articles bury it otherwise.
             logits = model_logits(self.model, title_tokens + title_tokens + body_tokens)
+            lexicon = scores
             scores, primary_scores = (
                 {
+                    # Topics the model has no row for (too few training texts: labour,
+                    # society, weather) are scored by the lexicon alone.
                     q: (1 - _LEXICON_WEIGHT) * _sigmoid(logits[q] - offset(q))
-                    + _LEXICON_WEIGHT * scores.get(q, 0.0)
-                    for q in set(logits) | set(scores)
+                    + _LEXICON_WEIGHT * lexicon.get(q, 0.0)
                     if q in logits
+                    else lexicon[q]
+                    for q in set(logits) | set(lexicon)
                 }
                 for offset in (lambda q: 0.0, _event_offset)
             )
