@@ -323,7 +323,7 @@ _OWN_CHILD_WORDS: dict[str, str] = {
 }
 
 _MIN_STEM = 5
-_MAX_SEEN_WORDS = 500_000
+_MAX_SEEN_WORDS = 200_000
 _SPLIT_NAME = re.compile(r"\s*(?:,|;|/|\(|\))\s*|\s+(?:and|und|y|e|et|ou|or|o)\s+")
 
 
