@@ -15,7 +15,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from newsbeam.transforms.clean import CleanConfig
 from newsbeam.transforms.extract import ExtractConfig
 from newsbeam.transforms.language import LanguageConfig
+from newsbeam.transforms.places import PlacesConfig
 from newsbeam.transforms.read import ReadConfig
+from newsbeam.transforms.topics import TopicsConfig
 
 
 class NewsBeamOptions(PipelineOptions):
@@ -66,6 +68,12 @@ class NewsBeamOptions(PipelineOptions):
             default=LanguageConfig.trials,
             help="langdetect's random trials per text (its own default: 7).",
         )
+        group.add_argument(
+            "--topic_threshold",
+            type=float,
+            default=TopicsConfig.threshold,
+            help="Score (0-1) a further top-level topic needs besides the best one.",
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +90,8 @@ class PipelineConfig:
     extract: ExtractConfig = ExtractConfig()
     clean: CleanConfig = CleanConfig()
     language: LanguageConfig = LanguageConfig()
+    topics: TopicsConfig = TopicsConfig()
+    places: PlacesConfig = PlacesConfig()
 
 
 def config_from_options(
@@ -102,4 +112,5 @@ def config_from_options(
         language=LanguageConfig(
             sample_chars=options.language_sample_chars, trials=options.language_trials
         ),
+        topics=TopicsConfig(threshold=options.topic_threshold),
     )
