@@ -44,11 +44,13 @@ eval: setup
 	$(BIN)/python benchmarks/eval_language.py --shared $(SHARED) --gate 0.97
 	$(BIN)/python benchmarks/eval_dedup.py --shared $(SHARED) --gate
 	$(BIN)/python benchmarks/eval_stories.py --shared $(SHARED) --gate 0.90
+	$(BIN)/python benchmarks/eval_topics.py --shared $(SHARED) --gate 0.90
 
 bench: setup
 	@mkdir -p $(TMPDIR)
 	$(BIN)/python benchmarks/bench_pipeline.py --shared $(SHARED)
 	$(BIN)/python benchmarks/bench_dedup.py --shared $(SHARED)
+	$(BIN)/python benchmarks/bench_tagging.py --shared $(SHARED) --gate 0.10
 
 clean:
 	rm -rf $(VENV) .tmp out .pytest_cache .ruff_cache *.egg-info

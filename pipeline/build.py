@@ -9,8 +9,10 @@ from newsbeam.transforms.clean import CleanText
 from newsbeam.transforms.dedup import DeduplicateArticles
 from newsbeam.transforms.extract import ExtractArticles
 from newsbeam.transforms.language import DetectLanguage
+from newsbeam.transforms.places import TagPlaces
 from newsbeam.transforms.read import ReadDocuments
 from newsbeam.transforms.stories import ClusterStories
+from newsbeam.transforms.topics import TagTopics
 from newsbeam.transforms.write import WriteTables
 
 
@@ -24,7 +26,11 @@ def build(pipeline: beam.Pipeline, config: PipelineConfig) -> dict[str, beam.PCo
     articles = articles | "Stories" >> ClusterStories(
         config.stories, config.dedup, config.state_dir, config.state_out_dir
     )
-    rejected = (unread, unextracted, uncleaned, untagged) | "Rejected" >> beam.Flatten()
+    articles, untopiced = articles | "Topics" >> TagTopics(config.topics)
+    articles, unplaced = articles | "Places" >> TagPlaces(config.places)
+    rejected = (
+        unread, unextracted, uncleaned, untagged, untopiced, unplaced
+    ) | "Rejected" >> beam.Flatten()  # fmt: skip
     tables = {"articles": articles, "duplicates": duplicates, "rejected": rejected}
     _ = tables | "Write" >> WriteTables(config.output_dir)
     return tables

