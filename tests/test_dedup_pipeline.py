@@ -154,3 +154,12 @@ def test_corrupt_or_other_version_dedup_state_is_refused(
     assert entry.main(argv) == 2
     assert "state version 0" in capsys.readouterr().err
     assert pq.read_schema(stored).metadata[STATE_VERSION_KEY] == b"0"
+
+
+def test_threshold_flags_are_validated(capsys) -> None:
+    base = ["--input", "x", "--output", "y"]
+    assert entry.main([*base, "--near_duplicate_threshold", "1.5"]) == 2
+    assert "--near_duplicate_threshold must be in (0, 1]" in capsys.readouterr().err
+    assert entry.main([*base, "--story_threshold", "0"]) == 2
+    assert entry.main([*base, "--story_days", "-1"]) == 2
+    assert "--story_days must be positive" in capsys.readouterr().err
