@@ -57,7 +57,7 @@ def test_seeds_counts(seeds_output: Path) -> None:
     assert manifest["schema_version"] == SCHEMA_VERSION
     assert manifest["options"]["runner"] == "FnApiRunner"
     assert manifest["config"]["read"]["max_document_bytes"] == 10 * 1024 * 1024
-    assert set(manifest["config"]) == {"read", "extract", "clean", "language"}
+    assert set(manifest["config"]) == {"read", "extract", "clean", "language", "feeds"}
     assert {"apache-beam", "trafilatura", "langdetect", "pyarrow", "newsbeam"} <= set(
         manifest["versions"]
     )

@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
-from newsbeam.transforms.read import ReadConfig, ReadDocuments, as_pattern, kind_of, sniff_binary
+from newsbeam.transforms.read import (
+    FEED_CANDIDATE,
+    ReadConfig,
+    ReadDocuments,
+    as_pattern,
+    kind_of,
+    sniff_binary,
+)
 from tests.conftest import counters_of, make_test_pipeline
 
 
@@ -22,7 +29,12 @@ from tests.conftest import counters_of, make_test_pipeline
         ("r.jsonl", "jsonl"),
         ("r.jsonl.gz", "jsonl"),
         ("x.png", None),
-        ("noext", None),
+        ("noext", FEED_CANDIDATE),  # read, then kept only when its content is a feed
+        ("feed.XML", FEED_CANDIDATE),
+        ("a.rss", FEED_CANDIDATE),
+        ("list.opml", FEED_CANDIDATE),
+        ("feed.json.gz", FEED_CANDIDATE),
+        ("dir.d/noext", FEED_CANDIDATE),
     ],
 )
 def test_kind_of(path: str, kind: str | None) -> None:
