@@ -315,6 +315,7 @@ class Fetcher:
         self._pool.pool_classes_by_scheme = _guarded_pools(config.allow_private_hosts)
         self._gates: dict[str, _HostGate] = {}
         self._robots: dict[str, urllib.robotparser.RobotFileParser] = {}
+        self._robots_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -442,17 +443,17 @@ class Fetcher:
             return True
         where = robots_url(url)
         with self._lock:
+            site_lock = self._robots_locks.setdefault(where, threading.Lock())
+        with site_lock:  # one robots.txt request per site, however many pages wait for it
             rules = self._robots.get(where)
-        if rules is None:
-            result = self.fetch(where, accept="text/plain")
-            rules = robots_rules(
-                result.http_status if result.error in (None, "http_error") else None, result.body
-            )
-            delay = rules.crawl_delay(ROBOTS_AGENT)
-            if delay:
-                self._gate(host_of(url)).interval = min(float(delay), MAX_CRAWL_DELAY_SECONDS)
-            with self._lock:
-                rules = self._robots.setdefault(where, rules)
+            if rules is None:
+                result = self.fetch(where, accept="text/plain")
+                status = result.http_status if result.error in (None, "http_error") else None
+                rules = self._robots[where] = robots_rules(status, result.body)
+                delay = rules.crawl_delay(ROBOTS_AGENT)
+                if delay:
+                    interval = min(float(delay), MAX_CRAWL_DELAY_SECONDS)
+                    self._gate(host_of(url)).interval = interval
         return bool(rules.can_fetch(ROBOTS_AGENT, url))
 
     def fetch_page(self, url: str) -> FetchResult:
