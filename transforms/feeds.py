@@ -264,6 +264,9 @@ def _dedupe_entries(entries: Iterable[FeedEntry]) -> list[FeedEntry]:
     return unique
 
 
+_HEADER_ONLY_BOZO = frozenset({"NonXMLContentType", "CharacterEncodingOverride"})
+
+
 def parse_xml_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
     """RSS/Atom/RDF bytes -> ParsedFeed, with feedparser given the bytes and headers only.
 
@@ -286,8 +289,10 @@ def parse_xml_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedF
         sanitize_html=True,
     )
     bozo = None
-    if parsed.get("bozo"):
-        exception = parsed.get("bozo_exception")
+    exception = parsed.get("bozo_exception")
+    # A wrong or missing Content-Type or charset header is the server's, not the feed's:
+    # feedparser flags it, but the document itself is well-formed.
+    if parsed.get("bozo") and type(exception).__name__ not in _HEADER_ONLY_BOZO:
         bozo = f"{type(exception).__name__}: {exception}" if exception else "malformed"
     raw_entries = parsed.get("entries") or []
     if not raw_entries and not parsed.get("version"):
