@@ -42,6 +42,7 @@ eval: setup
 	@mkdir -p $(TMPDIR)
 	$(BIN)/python benchmarks/eval_extraction.py --shared $(SHARED) --gate
 	$(BIN)/python benchmarks/eval_language.py --shared $(SHARED) --gate 0.97
+	$(BIN)/python benchmarks/eval_feeds.py --shared $(SHARED) --gate 0.99
 
 bench: setup
 	@mkdir -p $(TMPDIR)

@@ -119,8 +119,9 @@ def feedparser_reference(
     body: bytes, url: str, content_type: str
 ) -> dict[str, tuple[str | None, str | None]] | None:
     """feedparser's own parse (defaults) of the bytes: entry id -> (link, title)."""
-    import feedparser
     import io
+
+    import feedparser
 
     if content_type.endswith("json"):
         return None  # feedparser does not read JSON Feed
@@ -224,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         expected_counts_ok = expected_total = 0
         expected_links_ok = expected_links_total = expected_titles_ok = expected_titles_total = 0
         disagreements: list[str] = []
+        expected_misses: list[str] = []
         for url, path in urls.items():
             row = health.get(url)
             if row is None or row["status"] == "error":
@@ -249,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
                     titles_ok += _norm(title) == _norm(ref_title)
                     if link != ref_link or _norm(title) != _norm(ref_title):
                         disagreements.append(
-                            f"{path.name} {entry_id}: {link!r}/{title!r} vs {ref_link!r}/{ref_title!r}"
+                            f"{path.name} {entry_id}: {link!r}/{title!r} "
+                            f"vs {ref_link!r}/{ref_title!r}"
                         )
             expected = expected_file(path)
             if expected is not None:
@@ -262,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
                     if link:
                         expected_links_total += 1
                         expected_links_ok += link in our_links
+                        if link not in our_links:
+                            expected_misses.append(f"{path.name}: link {link!r}")
                     if title:
                         expected_titles_total += 1
                         expected_titles_ok += _norm(title) in our_titles
@@ -276,9 +281,8 @@ def main(argv: list[str] | None = None) -> int:
         for url, row in sorted(health.items()):
             if row["status"] == "error":
                 print(f"  {urls[url].relative_to(feeds_dir)}: {row['error']}")
-    print(
-        f"feeds parsed: {parsed}  rejected: {statuses['error']}  crashes: {len(crashes) + len(missing)}"
-    )
+    crash_count = len(crashes) + len(missing)
+    print(f"feeds parsed: {parsed}  rejected: {statuses['error']}  crashes: {crash_count}")
     count_share = share(counts_ok, counts_total)
     link_share = share(links_ok, links_total)
     title_share = share(titles_ok, titles_total)
@@ -294,8 +298,15 @@ def main(argv: list[str] | None = None) -> int:
          f"{share(expected_titles_ok, expected_titles_total):.3f}"],
     ]  # fmt: skip
     _common.print_table(["agreement", "n", "share"], rows)
+    entries = sum(h["entries"] for h in health.values())
+    print(
+        f"entries parsed: {entries}; in the articles table (the ones compared): {len(articles)} "
+        "(the rest: duplicates, or no text at all)"
+    )
     for line in disagreements[: args.show]:
-        print(f"  differs: {line[:200]}")
+        print(f"  differs from feedparser: {line[:200]}")
+    for line in expected_misses[: args.show]:
+        print(f"  expected but not found: {line[:200]}")
     print(
         f"speed: {len(urls) / run.wall_seconds:.1f} feeds/s ({len(urls)} feeds in "
         f"{run.wall_seconds:.1f} s, Beam start-up included); peak memory {peak_mb:.0f} MB"
@@ -305,7 +316,6 @@ def main(argv: list[str] | None = None) -> int:
     print("command: " + " ".join(command[1:]))
     if args.gate is None:
         return 0
-    crash_count = len(crashes) + len(missing)
     passed = crash_count == 0 and min(count_share, link_share, title_share) >= args.gate
     return _common.finish_gate(
         passed,

@@ -909,7 +909,7 @@ class ReadFeeds(beam.PTransform):
         self._state_out_dir = state_out_dir
         # Read (and checked) while the pipeline is built: bad state stops the run early.
         self._previous = load_feed_state(state_dir)
-        self._run_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        self._run_at = dt.datetime.now(dt.timezone.utc)
 
     def expand(
         self, documents: beam.PCollection[RawDocument]
@@ -982,7 +982,7 @@ class ReadFeeds(beam.PTransform):
 
     def _write_state(self, pipeline: beam.Pipeline, parsed: Any) -> None:
         state_dir, out, previous = self._state_dir, self._state_out_dir, self._previous
-        stamp = self._run_at.strftime("%Y%m%dT%H%M%SZ")
+        stamp = self._run_at.strftime("%Y%m%dT%H%M%S%fZ")  # names sort in run order
 
         def write(_: Any, states: list, seen: list, health: list) -> None:
             assert out is not None
