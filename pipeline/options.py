@@ -63,6 +63,13 @@ class NewsBeamOptions(PipelineOptions):
             default=True,
             help="Do not fetch feed entries' pages: the entry's content or summary is the article.",
         )
+        group.add_argument(
+            "--poll_due_only",
+            action="store_true",
+            default=False,
+            help="With --state: skip feeds whose adaptive next poll time has not come yet "
+            "(their health row says not_due).",
+        )
         fetch = FetchConfig()
         for flag, kind, default, text in (
             ("--fetch_connect_timeout", float, fetch.connect_timeout, "Connect timeout, s."),
@@ -179,6 +186,7 @@ def config_from_options(
             feed_lists=tuple(options.feed_lists or ()),
             page_urls=page_urls,
             fetch_pages=options.fetch_pages,
+            poll_due_only=options.poll_due_only,
             fetch=fetch,
         ),
     )

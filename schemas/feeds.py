@@ -46,7 +46,8 @@ class FeedHealth(NamedTuple):
     run_at: dt.datetime
     feed_url: str
     # ok | partial (malformed, what parsed was kept) | not_modified (304) | unchanged
-    # (same body hash) | error (HTTP, timeout, refused address, unparseable, ...)
+    # (same body hash) | error (HTTP, timeout, refused address, unparseable, ...) | not_due
+    # (skipped by --poll_due_only: its next poll time has not come)
     status: str
     http_status: int | None
     bytes: int

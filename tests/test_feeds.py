@@ -24,6 +24,7 @@ from newsbeam.transforms.feeds import (
     entry_article,
     has_entity_expansion,
     html_to_text,
+    is_html_response,
     load_feed_state,
     next_feed_state,
     parse_feed,
@@ -266,6 +267,19 @@ def test_entry_article_fills_what_the_page_lacks() -> None:
     assert entry_article("f#g1", None, ENTRY._replace(summary=None), None) is None
 
 
+def test_is_html_response() -> None:
+    def page(content_type: str | None, body: bytes) -> FetchResult:
+        headers = {"content-type": content_type} if content_type else {}
+        return FetchResult("u", "u", 200, headers, body, None, "", 1)
+
+    assert is_html_response(page("text/html; charset=utf-8", b"<p>x</p>"))
+    assert is_html_response(page("application/xhtml+xml", b"<html/>"))
+    assert is_html_response(page(None, b"  <!DOCTYPE html><html><body>x</body></html>"))
+    assert not is_html_response(page("application/pdf", b"%PDF-1.7 <html>"))
+    assert not is_html_response(page("image/jpeg", b"\xff\xd8"))
+    assert not is_html_response(page(None, b"%PDF-1.7"))
+
+
 def test_poll_interval_adapts() -> None:
     config = FeedsConfig(min_poll_seconds=60, initial_poll_seconds=3600, max_poll_seconds=86400)
     now = dt.datetime(2024, 5, 14, tzinfo=dt.timezone.utc)
@@ -403,6 +417,13 @@ def test_feed_pages_articles_twice_second_run_incremental(tmp_path: Path) -> Non
         assert (article["entry_id"], article["text_origin"]) == ("g4", "feed_summary")
         seen = _rows(f"{state}/feed_state/seen_entries.parquet", "feed_url, entry_id")
         assert len(seen) == 5
+
+        # Polled again at once with --poll_due_only: no feed is due, none is requested.
+        hits = dict(server.hits)
+        fourth = _run(tmp_path, *args, "--poll_due_only")
+        assert fourth["counts"]["inputs"] == 0 and server.hits == hits
+        health = _rows(f"{state}/feeds/*.parquet", "run_at, feed_url")
+        assert [h["status"] for h in health[-2:]] == ["not_due", "not_due"]
 
 
 def test_bad_feeds_become_rejected_and_health_rows(tmp_path: Path) -> None:

@@ -95,6 +95,8 @@ class FeedsConfig:
     feed_lists: tuple[str, ...] = ()  # --feeds FILE: one URL a line, or OPML
     page_urls: tuple[str, ...] = ()  # --input http(s)://...: a page (or a feed) to fetch
     fetch_pages: bool = True
+    # Skip feeds whose next poll time (from the state) is still to come.
+    poll_due_only: bool = False
     # The adaptive poll interval stays within these bounds (seconds).
     min_poll_seconds: int = 15 * 60
     initial_poll_seconds: int = 60 * 60
@@ -142,6 +144,7 @@ class FetchedFeed(NamedTuple):
     source: FeedSource
     result: FetchResult
     from_file: bool  # read from a local file: no HTTP, no conditional state
+    not_due: bool = False  # skipped: its next poll time has not come (poll_due_only)
 
 
 class PageJob(NamedTuple):
@@ -463,6 +466,21 @@ def html_to_text(markup: str | None) -> str:
     return "\n\n".join(p for p in cleaned if p)
 
 
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def is_html_response(page: FetchResult) -> bool:
+    """An HTML page by its Content-Type, or (no usable type) by its first bytes: a PDF or
+    an image linked from a feed is not run through HTML extraction."""
+    kind = page.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if kind in _HTML_TYPES:
+        return True
+    if kind and kind not in ("text/plain", "application/octet-stream"):
+        return False
+    head = page.body[:1024].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html")) or b"<body" in head
+
+
 def entry_article(
     source: str,
     feed_url: str | None,
@@ -501,6 +519,11 @@ def entry_article(
                 **common,
             )
     return None
+
+
+def is_not_due(state: FeedState | None, now: dt.datetime) -> bool:
+    """True when the state names a next poll time still in the future."""
+    return state is not None and state.next_poll_at is not None and state.next_poll_at > now
 
 
 def next_feed_state(
@@ -700,9 +723,12 @@ class _SourcesFromLists(beam.DoFn):
 class _FetchFeeds(beam.DoFn):
     """(shard, [FeedSource]) -> FetchedFeed per source, fetched concurrently."""
 
-    def __init__(self, config: FeedsConfig, previous: PreviousFeedState) -> None:
+    def __init__(
+        self, config: FeedsConfig, previous: PreviousFeedState, run_at: dt.datetime
+    ) -> None:
         self._config = config
         self._previous = previous
+        self._run_at = run_at
         self._fetcher: Fetcher | None = None
 
     def setup(self) -> None:
@@ -719,6 +745,9 @@ class _FetchFeeds(beam.DoFn):
 
         def fetch(source: FeedSource) -> FetchedFeed:
             state = self._previous.feeds.get(source.url)
+            if self._config.poll_due_only and is_not_due(state, self._run_at):
+                skipped = FetchResult(source.url, source.url, None, {}, b"", None, "", 0)
+                return FetchedFeed(source, skipped, from_file=False, not_due=True)
             result = fetcher.fetch(
                 source.url,
                 etag=state.etag if state else None,
@@ -749,6 +778,12 @@ class _ParseFeeds(beam.DoFn):
         entries: list[FeedEntry] = []
         new: list[FeedEntry] = []
         status, error, new_hash = "ok", result.error, None
+        if fetched.not_due:
+            counter("feeds_not_due").inc()
+            yield beam.pvalue.TaggedOutput(
+                HEALTH, FeedHealth(self._run_at, url, "not_due", None, 0, 0, 0, False, None, 0)
+            )
+            return  # its state stays as it was
         if result.error is not None:
             status = "error"
             counter("read_inputs").inc()
@@ -855,6 +890,9 @@ class _ToArticles(beam.DoFn):
                 problem = (page.error, f"page {page.url}: {page.detail}")
             elif not page.body:
                 problem = ("no_text", f"page {page.url}: empty body (HTTP {page.http_status})")
+            elif not is_html_response(page):
+                kind = page.headers.get("content-type", "")
+                problem = ("not_html", f"page {page.url}: {kind}, not an HTML page")
             else:
                 document = RawDocument(source=job.source, kind="html", content=page.body)
                 try:
@@ -940,7 +978,7 @@ class ReadFeeds(beam.PTransform):
             sources
             | "ShardFeeds" >> beam.Map(lambda s: (_shard(s.url, shards), s))
             | "GroupFeeds" >> beam.GroupByKey()
-            | "FetchFeeds" >> beam.ParDo(_FetchFeeds(config, self._previous))
+            | "FetchFeeds" >> beam.ParDo(_FetchFeeds(config, self._previous, self._run_at))
         )
         parsed = (
             (fetched, from_docs.feeds)
