@@ -115,7 +115,7 @@ def test_fetch_all_keeps_the_jobs_order() -> None:
         time.sleep(0.001 * (10 - n))
         return n * n
 
-    assert fetch_all(list(range(10)), slow_square, 4) == [n * n for n in range(10)]
+    assert list(fetch_all(list(range(10)), slow_square, 4)) == [n * n for n in range(10)]
 
 
 # ---------------------------------------------------------------------------------------
@@ -316,6 +316,6 @@ def test_per_host_concurrency_is_bounded() -> None:
     )
     with serve({"/p": tracked}) as server:
         fetcher = Fetcher(config)
-        results = fetch_all([server.url("/p")] * 8, fetcher.fetch, config.concurrency)
+        results = list(fetch_all([server.url("/p")] * 8, fetcher.fetch, config.concurrency))
     assert all(r.body == b"ok" for r in results)
     assert in_flight["most"] == 1

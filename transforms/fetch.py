@@ -32,7 +32,7 @@ import threading
 import time
 import urllib.parse
 import urllib.robotparser
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from importlib import metadata
 from typing import Any, NamedTuple
 
@@ -484,11 +484,14 @@ def _classify(error: Exception) -> tuple[str, str]:
     return "connection_error", f"{name}: {cause}"
 
 
-def fetch_all(jobs: Sequence[Any], fetch_one: Callable[[Any], Any], concurrency: int) -> list[Any]:
-    """`fetch_one(job)` for every job on a thread pool; results in the jobs' order, so the
-    output does not depend on which response came first."""
+def fetch_all(
+    jobs: Sequence[Any], fetch_one: Callable[[Any], Any], concurrency: int
+) -> Iterator[Any]:
+    """`fetch_one(job)` for every job on a thread pool, yielded in the jobs' order (the
+    output does not depend on which response came first) as soon as each one's turn comes,
+    so bodies already passed on are not all held at once."""
     if not jobs:
-        return []
+        return
     workers = max(1, min(concurrency, len(jobs)))
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(fetch_one, jobs))
+        yield from pool.map(fetch_one, jobs)
