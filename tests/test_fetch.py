@@ -276,8 +276,15 @@ def test_gzip_bomb_stops_at_the_cap() -> None:
 def test_loopback_is_refused_without_allow_private_hosts() -> None:
     with serve({"/feed": static(b"<rss/>")}) as server:
         result = Fetcher(FetchConfig(max_retries=0)).fetch(server.url("/feed"))
+        fetcher = Fetcher(FetchConfig(max_retries=0))
+        # Other spellings of the same address: a name, a decimal integer, IPv4-mapped IPv6.
+        others = [
+            fetcher.fetch(f"http://{host}:{server.port}/feed")
+            for host in ("localhost", "2130706433", "[::ffff:127.0.0.1]")
+        ]
     assert result.error == "refused_address"
     assert "127.0.0.1" in result.detail
+    assert [other.error for other in others] == ["refused_address"] * 3
     assert server.log == []  # refused before a request was sent
 
 

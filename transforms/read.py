@@ -165,20 +165,26 @@ class _ReadFile(beam.DoFn):
             counter("read_inputs").inc()
             yield _rejected(path, "too_large", f"{file.size_in_bytes} bytes > {limit}")
             return
-        for output in self._read_whole(path, FEED_CANDIDATE, limit):
-            if isinstance(output, RawDocument):
-                kind = sniff_feed_kind(output.content)
-                if kind is not None:
-                    yield output._replace(kind=kind)
-                    continue
-                output = _rejected(
-                    path,
-                    "unsupported_type",
-                    "not an RSS/Atom/RDF/JSON feed or OPML list, nor .txt/.md/.html/.jsonl",
-                    output.content,
-                )
+        counted = True  # not for a feed: its entries are the inputs (the feed stage counts)
+        output: RawDocument | beam.pvalue.TaggedOutput
+        try:
+            with FileSystems.open(path, compression_type=CompressionTypes.AUTO) as handle:
+                content = handle.read(limit + 1)
+        except Exception as error:
+            output = _rejected(path, "unreadable", f"{type(error).__name__}: {error}")
+        else:
+            kind = sniff_feed_kind(content)
+            if len(content) > limit:
+                output = _rejected(path, "too_large", f"more than {limit} bytes", content)
+            elif kind is not None:
+                counted = False
+                output = RawDocument(source=path, kind=kind, content=content)
+            else:  # empty, binary or any other file: as before feeds, not a type NewsBeam reads
+                detail = "not an RSS/Atom/RDF/JSON feed or OPML list, nor .txt/.md/.html/.jsonl"
+                output = _rejected(path, "unsupported_type", detail, content)
+        if counted:
             counter("read_inputs").inc()
-            yield output
+        yield output
 
     def _read_whole(
         self, path: str, kind: str, limit: int
