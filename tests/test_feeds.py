@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -329,7 +330,7 @@ FAST = ["--allow-private-hosts", "--per_host_interval", "0", "--fetch_backoff", 
 
 def _run(tmp: Path, *args: str) -> dict[str, Any]:
     output = tmp / "out"
-    assert entry.main([*args, "--output", str(output), *FAST]) == 0
+    assert entry.main([*FAST, *args, "--output", str(output)]) == 0  # args win over FAST
     return json.loads((output / "manifest.json").read_text())
 
 
@@ -435,27 +436,31 @@ def test_bad_feeds_become_rejected_and_health_rows(tmp_path: Path) -> None:
         "/malformed": static(
             rss("http://x", [("m1", "/a", BODY)]).replace(b"</channel></rss>", b"<item>")
         ),
+        "/slow": lambda request: (200, {}, lambda out: time.sleep(1.0)),
     }
     state = tmp_path / "state"
     with serve(routes) as server:
         args = [arg for path in routes for arg in ("--feed", server.url(path))]
-        manifest = _run(tmp_path, *args, "--no-fetch-pages", "--state", str(state))
+        slow = ["--fetch_read_timeout", "0.3", "--fetch_retries", "0"]
+        manifest = _run(tmp_path, *args, "--no-fetch-pages", "--state", str(state), *slow)
     counts = manifest["counts"]
-    # Five feeds: four rejected as feeds; the malformed one gives its good entry and an
+    # Six feeds: five rejected as feeds; the malformed one gives its good entry and an
     # empty one (the cut-off <item>), which has no text: an input, rejected, not lost.
-    assert (counts["inputs"], counts["articles"], counts["rejected"]) == (6, 1, 5)
+    assert (counts["inputs"], counts["articles"], counts["rejected"]) == (7, 1, 6)
     assert counts["balanced"] is True
     assert counts["rejected_by"]["feeds"] == {
         "entity_expansion": 1,
         "http_error": 1,
         "no_text": 1,
         "not_a_feed": 2,
+        "timeout": 1,
     }
     health_rows = _rows(f"{state}/feeds/*.parquet", "feed_url")
     health = {h["feed_url"].rsplit("/", 1)[1]: h for h in health_rows}
     assert health["error"]["status"] == "error" and health["error"]["http_status"] == 500
     assert health["malformed"]["status"] == "partial" and health["malformed"]["error"]
     assert health["laughs"]["error"] == "entity_expansion"
+    assert (health["slow"]["status"], health["slow"]["error"]) == ("error", "timeout")
     feed_state = {
         r["feed_url"].rsplit("/", 1)[1]: r
         for r in _rows(f"{state}/feed_state/feeds.parquet", "feed_url")
