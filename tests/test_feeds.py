@@ -222,8 +222,8 @@ def test_opml_and_url_lists() -> None:
 
 
 def test_html_to_text() -> None:
-    assert html_to_text("<p>One <b>two</b></p><p>Three<br>four</p><script>x</script>") == (
-        "One two\n\nThree four\n\nx"
+    assert html_to_text("<p>One <b>two</b></p><p>Three<br>four</p><script>x()</script>") == (
+        "One two\n\nThree four"
     )
     assert html_to_text("Plain\n\n  text  here ") == "Plain\n\ntext here"
     assert html_to_text(None) == html_to_text("  ") == ""

@@ -456,14 +456,17 @@ def html_to_text(markup: str | None) -> str:
             root = lxml.html.fragment_fromstring(markup, create_parent="div")
         except Exception:  # lxml refuses some fragments; the text itself is still wanted
             return html_to_text(re.sub(r"<[^>]*>", " ", markup).replace("<", " "))
+        # feedparser sanitizes RSS/Atom HTML; JSON Feed HTML arrives as the feed has it.
+        for element in list(root.iter("script", "style", "noscript", "template")):
+            element.drop_tree()
         for element in root.iter("br"):
             element.tail = "\n" + (element.tail or "")
         for element in root.iter(*_BLOCKS):
             element.text = "\n\n" + (element.text or "")
             element.tail = "\n\n" + (element.tail or "")
         paragraphs = re.split(r"\n\s*\n", root.text_content())
-    cleaned = (" ".join(line.split()) for p in paragraphs for line in [p])
-    return "\n\n".join(p for p in cleaned if p)
+    cleaned = (" ".join(paragraph.split()) for paragraph in paragraphs)
+    return "\n\n".join(paragraph for paragraph in cleaned if paragraph)
 
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
