@@ -25,8 +25,9 @@ Printed:
   links and titles found among the feed's articles;
 - feeds per second over the whole run (Beam start-up included) and peak memory.
 
-`--gate X`: exit 1 unless crashes == 0 and the count, link and title agreements with
-feedparser are all >= X. Missing data exits 2.
+`--gate X`: exit 1 unless crashes == 0, the count, link and title agreements with
+feedparser are all >= X, and those with the expected files >= `--gate-expected` (0.95).
+Missing data exits 2.
 """
 
 from __future__ import annotations
@@ -181,6 +182,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     _common.add_shared_argument(parser)
     parser.add_argument("--gate", type=float, default=None, metavar="X")
+    parser.add_argument(
+        "--gate-expected",
+        type=float,
+        default=0.95,
+        metavar="Y",
+        help="with --gate: least agreement with the expected files (counts, links, titles)",
+    )
     parser.add_argument("--beam-args", default="", metavar="ARGS")
     parser.add_argument("--show", type=int, default=10, help="disagreements listed")
     parser.add_argument(
@@ -259,6 +267,10 @@ def main(argv: list[str] | None = None) -> int:
                 wanted = expected_entries(expected)
                 expected_total += 1
                 expected_counts_ok += row["entries"] == len(wanted)
+                if row["entries"] != len(wanted):
+                    expected_misses.append(
+                        f"{path.name}: {row['entries']} entries, expected {len(wanted)}"
+                    )
                 our_links = {link for link, _ in ours.values()}
                 our_titles = {_norm(title) for _, title in ours.values()}
                 for link, title in wanted:
@@ -316,11 +328,21 @@ def main(argv: list[str] | None = None) -> int:
     print("command: " + " ".join(command[1:]))
     if args.gate is None:
         return 0
-    passed = crash_count == 0 and min(count_share, link_share, title_share) >= args.gate
+    expected_shares = (
+        share(expected_counts_ok, expected_total),
+        share(expected_links_ok, expected_links_total),
+        share(expected_titles_ok, expected_titles_total),
+    )
+    passed = (
+        crash_count == 0
+        and min(count_share, link_share, title_share) >= args.gate
+        and min(expected_shares) >= args.gate_expected
+    )
     return _common.finish_gate(
         passed,
-        f"crashes {crash_count}, agreement counts {count_share:.3f} links {link_share:.3f} "
-        f"titles {title_share:.3f} (gate {args.gate})",
+        f"crashes {crash_count}, agreement with feedparser: counts {count_share:.3f} links "
+        f"{link_share:.3f} titles {title_share:.3f} (gate {args.gate}); with the expected "
+        f"files: {' '.join(f'{x:.3f}' for x in expected_shares)} (gate {args.gate_expected})",
     )
 
 

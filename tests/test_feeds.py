@@ -32,6 +32,7 @@ from newsbeam.transforms.feeds import (
     parse_opml,
     parse_url_list,
     sniff_feed_kind,
+    strip_undeclared_prefixes,
 )
 from newsbeam.transforms.fetch import FetchResult
 from tests.conftest import ARTICLE_HTML, ARTICLE_TEXT
@@ -182,6 +183,23 @@ def test_malformed_feed_keeps_what_parses_and_notes_why() -> None:
     feed = parse_feed(broken, {}, "http://x/feed")
     assert [e.entry_id for e in feed.entries][:2] == ["g1", "g2"]
     assert feed.bozo
+
+
+def test_undeclared_namespace_prefixes_are_read_past() -> None:
+    prefixed = (
+        b"<rss version='2.0'><rss:channel><rss:title>T</rss:title>"
+        b"<rss:item><rss:title>One</rss:title><rss:link>http://x/1</rss:link></rss:item>"
+        b"<rss:item><rss:title>Two</rss:title><rss:link>http://x/2</rss:link></rss:item>"
+        b"</rss:channel></rss>"
+    )
+    feed = parse_feed(prefixed, {}, "http://x/feed")
+    assert [(e.title, e.link) for e in feed.entries] == [
+        ("One", "http://x/1"),
+        ("Two", "http://x/2"),
+    ]
+    assert feed.bozo and "undeclared namespace prefixes" in feed.bozo
+    declared = b"<rss xmlns:dc='http://purl.org/dc/elements/1.1/'><dc:creator>A</dc:creator></rss>"
+    assert strip_undeclared_prefixes(declared) == declared
 
 
 def test_unparseable_and_not_feeds_raise_with_a_reason() -> None:

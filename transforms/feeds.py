@@ -267,6 +267,24 @@ def _dedupe_entries(entries: Iterable[FeedEntry]) -> list[FeedEntry]:
     return unique
 
 
+_TAG_PREFIX = re.compile(rb"<(/?)([A-Za-z_][\w.-]*):(?=[A-Za-z_])")
+_DECLARED_PREFIX = re.compile(rb"xmlns:([A-Za-z_][\w.-]*)\s*=")
+
+
+def strip_undeclared_prefixes(content: bytes) -> bytes:
+    """Element names without namespace prefixes that are never declared (`<rss:item>` in a
+    feed with no `xmlns:rss`): what such a feed's author meant, which parsers reject."""
+    declared = set(_DECLARED_PREFIX.findall(content)) | {b"xml"}
+    undeclared = {m.group(2) for m in _TAG_PREFIX.finditer(content)} - declared
+    if not undeclared:
+        return content
+
+    def strip(match: re.Match[bytes]) -> bytes:
+        return b"<" + match.group(1) if match.group(2) in undeclared else match.group(0)
+
+    return _TAG_PREFIX.sub(strip, content)
+
+
 _HEADER_ONLY_BOZO = frozenset({"NonXMLContentType", "CharacterEncodingOverride"})
 
 
@@ -298,6 +316,18 @@ def parse_xml_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedF
     if parsed.get("bozo") and type(exception).__name__ not in _HEADER_ONLY_BOZO:
         bozo = f"{type(exception).__name__}: {exception}" if exception else "malformed"
     raw_entries = parsed.get("entries") or []
+    if not raw_entries and parsed.get("bozo"):
+        repaired = strip_undeclared_prefixes(content)
+        if repaired != content:
+            retry = feedparser.parse(
+                io.BytesIO(repaired),
+                response_headers=response_headers,
+                resolve_relative_uris=False,
+                sanitize_html=True,
+            )
+            if retry.get("entries"):
+                parsed, raw_entries = retry, retry["entries"]
+                bozo = (bozo or "malformed") + "; undeclared namespace prefixes ignored"
     if not raw_entries and not parsed.get("version"):
         raise FeedParseError("unparseable", bozo or "no RSS, Atom or RDF feed found")
     entries = []
