@@ -502,19 +502,33 @@ def test_feed_files_by_content_and_page_urls(tmp_path: Path) -> None:
     (folder / "feed.json").write_bytes(
         JSON_FEED.replace(b"Plain text body.", BODY.replace("harbour", "airport").encode())
     )
-    (folder / "subs.opml").write_bytes(b"<opml version='2.0'><body/></opml>")
     (folder / "LICENSE").write_text("MIT License\n")
+    other = BODY.replace("ferry", "bridge")
     with serve({"/article": static(ARTICLE_HTML.encode(), "text/html")}) as server:
-        manifest = _run(
-            tmp_path, "--input", str(folder), "--input", server.url("/article"), "--no-fetch-pages"
+        base = server.url("")
+        # A feed listed in an OPML file, and a feed given as --input URL (read by content).
+        server.routes["/listed"] = static(rss(base, [("o1", "/o1", f"&lt;p&gt;{other}&lt;/p&gt;")]))
+        server.routes["/by-input"] = static(
+            rss(base, [("i1", "/i1", f"&lt;p&gt;{other} Tolls stay.&lt;/p&gt;")])
         )
+        opml = f"<opml version='2.0'><body><outline xmlUrl='{base}/listed'/></body></opml>"
+        (folder / "subs.opml").write_text(opml)
+        inputs = ["--input", str(folder), "--input", server.url("/article")]
+        manifest = _run(tmp_path, *inputs, "--input", server.url("/by-input"), "--no-fetch-pages")
     counts = manifest["counts"]
-    # noext: 1 entry; feed.json: 2 entries (one too short); the page URL; LICENSE rejected.
-    assert (counts["inputs"], counts["articles"], counts["rejected"]) == (5, 3, 2)
+    # noext: 1 entry; feed.json: 2 (one too short); the page URL; LICENSE rejected; the
+    # OPML's feed: 1 entry; the --input feed URL: 1 entry.
+    assert (counts["inputs"], counts["articles"], counts["rejected"]) == (7, 5, 2)
     assert counts["balanced"] is True
     articles = _rows(f"{tmp_path}/out/articles/*.parquet")
     origins = sorted((r["text_origin"], r["entry_id"]) for r in articles)
-    assert origins == [("feed_content", "1"), ("feed_summary", "f1"), ("page", None)]
+    assert origins == [
+        ("feed_content", "1"),
+        ("feed_summary", "f1"),
+        ("feed_summary", "i1"),
+        ("feed_summary", "o1"),
+        ("page", None),
+    ]
     rejected = {(r["stage"], r["reason"]) for r in _rows(f"{tmp_path}/out/rejected/*.parquet")}
     assert rejected == {("read", "unsupported_type"), ("clean", "too_short")}
 
