@@ -543,3 +543,17 @@ def test_corrupt_feed_state_stops_the_run_and_is_kept(tmp_path: Path) -> None:
     )
     assert code == 2
     assert (state / "feed_state" / "feeds.parquet").read_bytes() == b"garbage"
+
+
+def test_an_unexpected_parser_exception_is_a_feed_parse_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from newsbeam.transforms import feeds
+
+    def broken(content: bytes, headers: dict[str, str], url: str) -> None:
+        raise RecursionError("deeply nested")
+
+    monkeypatch.setattr(feeds, "parse_feed", broken)
+    with pytest.raises(FeedParseError) as failure:
+        feeds.parse_feeds_safely(b"<rss/>", {}, "http://x/f")
+    assert failure.value.reason == "internal_error" and "RecursionError" in str(failure.value)

@@ -435,6 +435,17 @@ def parse_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
     return parsed._replace(entries=_dedupe_entries(parsed.entries))
 
 
+def parse_feeds_safely(content: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
+    """parse_feed, with any unexpected parser exception turned into a FeedParseError
+    (`internal_error`): one odd feed must give a rejected row, never stop the run."""
+    try:
+        return parse_feed(content, headers, url)
+    except FeedParseError:
+        raise
+    except Exception as error:
+        raise FeedParseError("internal_error", f"{type(error).__name__}: {error}") from None
+
+
 def parse_opml(content: bytes) -> list[str]:
     """The feed URLs (`xmlUrl`) of an OPML subscription list, in document order, once each.
 
@@ -831,7 +842,7 @@ class _ParseFeeds(beam.DoFn):
                 counter("feeds_unchanged").inc()
             else:
                 try:
-                    parsed = parse_feed(result.body, result.headers, result.final_url)
+                    parsed = parse_feeds_safely(result.body, result.headers, result.final_url)
                 except FeedParseError as failure:
                     if source.kind == "auto" and failure.reason == "not_a_feed":
                         # An --input URL that is not a feed: an article page.
