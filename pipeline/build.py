@@ -11,7 +11,9 @@ from newsbeam.transforms.dedup import DeduplicateArticles
 from newsbeam.transforms.extract import ExtractArticles
 from newsbeam.transforms.feeds import ReadFeeds
 from newsbeam.transforms.language import DetectLanguage
+from newsbeam.transforms.places import TagPlaces
 from newsbeam.transforms.read import FEED_KINDS, ReadDocuments
+from newsbeam.transforms.topics import TagTopics
 from newsbeam.transforms.write import WriteTables
 
 
@@ -28,7 +30,11 @@ def build(pipeline: beam.Pipeline, config: PipelineConfig) -> dict[str, beam.PCo
     cleaned, uncleaned = extracted | "Clean" >> CleanText(config.clean)
     tagged, untagged = cleaned | "Language" >> DetectLanguage(config.language)
     articles, duplicates = tagged | "Dedup" >> DeduplicateArticles()
-    rejected = (unread, unextracted, unfed, uncleaned, untagged) | "Rejected" >> beam.Flatten()
+    articles, untopiced = articles | "Topics" >> TagTopics(config.topics)
+    articles, unplaced = articles | "Places" >> TagPlaces(config.places)
+    rejected = (
+        unread, unextracted, unfed, uncleaned, untagged, untopiced, unplaced
+    ) | "Rejected" >> beam.Flatten()  # fmt: skip
     tables = {"articles": articles, "duplicates": duplicates, "rejected": rejected}
     _ = tables | "Write" >> WriteTables(config.output_dir)
     return tables

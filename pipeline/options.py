@@ -17,7 +17,9 @@ from newsbeam.transforms.extract import ExtractConfig
 from newsbeam.transforms.feeds import FeedsConfig
 from newsbeam.transforms.fetch import FetchConfig
 from newsbeam.transforms.language import LanguageConfig
+from newsbeam.transforms.places import PlacesConfig
 from newsbeam.transforms.read import ReadConfig
+from newsbeam.transforms.topics import TopicsConfig
 
 
 class NewsBeamOptions(PipelineOptions):
@@ -127,6 +129,12 @@ class NewsBeamOptions(PipelineOptions):
             default=LanguageConfig.trials,
             help="langdetect's random trials per text (its own default: 7).",
         )
+        group.add_argument(
+            "--topic_threshold",
+            type=float,
+            default=TopicsConfig.threshold,
+            help="Score (0-1) a further top-level topic needs besides the best one.",
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,6 +151,8 @@ class PipelineConfig:
     extract: ExtractConfig = ExtractConfig()
     clean: CleanConfig = CleanConfig()
     language: LanguageConfig = LanguageConfig()
+    topics: TopicsConfig = TopicsConfig()
+    places: PlacesConfig = PlacesConfig()
     feeds: FeedsConfig = FeedsConfig()
 
 
@@ -181,6 +191,7 @@ def config_from_options(
         language=LanguageConfig(
             sample_chars=options.language_sample_chars, trials=options.language_trials
         ),
+        topics=TopicsConfig(threshold=options.topic_threshold),
         feeds=FeedsConfig(
             feed_urls=tuple(options.feed_urls or ()),
             feed_lists=tuple(options.feed_lists or ()),

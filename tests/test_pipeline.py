@@ -57,7 +57,15 @@ def test_seeds_counts(seeds_output: Path) -> None:
     assert manifest["schema_version"] == SCHEMA_VERSION
     assert manifest["options"]["runner"] == "FnApiRunner"
     assert manifest["config"]["read"]["max_document_bytes"] == 10 * 1024 * 1024
-    assert set(manifest["config"]) == {"read", "extract", "clean", "language", "feeds"}
+    assert set(manifest["config"]) == {
+        "read",
+        "extract",
+        "clean",
+        "language",
+        "topics",
+        "places",
+        "feeds",
+    }
     assert {"apache-beam", "trafilatura", "langdetect", "pyarrow", "newsbeam"} <= set(
         manifest["versions"]
     )
@@ -94,6 +102,22 @@ def test_seeds_rows(seeds_output: Path) -> None:
         first_line = Path(articles[prefix]["source"]).read_text().split("\n", 1)[0].strip()
         assert articles[prefix]["title"] == first_line
         assert not articles[prefix]["text"].startswith(first_line)
+
+
+def test_seeds_topics_and_places(seeds_output: Path) -> None:
+    """Every seed is about the Israel-Hamas war and Qatar's/Turkey's mediation."""
+    articles = {Path(r["source"]).name[:3]: r for r in _rows(seeds_output, "articles")}
+    for name, row in articles.items():
+        assert "medtop:16000000" in row["topics"], (name, row["topics"])
+        assert len(row["topic_scores"]) == len(row["topics"])
+        assert row["topics_model"].startswith("newsbeam-topics/")
+        assert {"QA", "IL"} & set(row["places"]), (name, row["places"])
+    assert "TR" in articles["004"]["places"]
+    tagged = duckdb.sql(
+        f"SELECT count(*) FROM '{seeds_output}/articles/*.parquet' "
+        "WHERE list_contains(topics, 'medtop:16000000') AND list_contains(places, 'IL')"
+    ).fetchall()
+    assert tagged == [(5,)]
 
 
 def test_seeds_match_golden_rows(seeds_output: Path) -> None:

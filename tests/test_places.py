@@ -1,0 +1,94 @@
+"""Stage: places. Country codes from names, demonyms and cities; salience; false friends."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing.util import assert_that, equal_to
+
+from newsbeam.transforms.extract import new_article
+from newsbeam.transforms.places import PlaceFinder, PlacesConfig, TagPlaces, tag_places
+from tests.conftest import counters_of, make_test_pipeline
+
+
+@pytest.fixture(scope="module")
+def finder() -> PlaceFinder:
+    return PlaceFinder()
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "expected"),
+    [
+        # Country names, demonyms and capitals.
+        ("Qatar mediates", "Qatari officials met Israeli envoys in Doha.", ["QA", "IL"]),
+        (None, "Turkish diplomats in Ankara said Turkey would host the talks.", ["TR"]),
+        (None, "The U.S. and the UK agreed; Britain will send aid.", ["GB", "US"]),
+        (None, "Prices fell in Germany and France.", ["DE", "FR"]),
+        (None, "Talks in Kyiv with Ukrainian and Russian officials.", ["UA", "RU"]),
+        (None, "Protests continued in Gaza and the West Bank.", ["PS"]),
+        (None, "South Korea and North Korea exchanged fire.", ["KR", "KP"]),
+        # Other languages' names (pycountry's translations).
+        (None, "Deutschland und die Türkei verhandeln; Russland schweigt.", ["DE", "TR", "RU"]),
+        (None, "Alemania y Turquía firmaron un acuerdo con Estados Unidos.", ["DE", "TR", "US"]),
+        (
+            None,
+            "La Géorgie et l'Allemagne ont signé; Maurice Dupont a salué l'accord.",
+            ["GE", "DE"],
+        ),  # fmt: skip
+        # False friends: first names, US states, birds, porcelain, continents.
+        (None, "Michael Jordan scored 30 points for the Bulls.", []),
+        (None, "Chad Smith joined the band on stage.", []),
+        (None, "Jordan Henderson captained the side.", []),
+        (None, "Heavy rain hit Atlanta, Georgia on Monday.", []),
+        (None, "The family ate turkey from fine china plates.", []),
+        (None, "Investors piled into Latin America and South America.", []),
+        (None, "The minister flew to Amman, where Jordan hosted the summit.", ["JO"]),
+        (None, "In Tbilisi, Georgia's parliament passed the law.", ["GE"]),
+        (None, "Sales of turkey rose before Thanksgiving.", []),
+        (None, "Lewis Hamilton won again. Male voters backed the plan.", []),
+        (None, "Denzel Washington starred in the film.", []),
+        (None, "Island residents on Long Island. Island life suits Dominique.", []),
+        (None, "Die Regierung in Reykjavik: Island erhöht die Fangquoten.", ["IS"]),
+    ],
+)
+def test_places_of_short_texts(
+    finder: PlaceFinder, title: str | None, text: str, expected: list[str]
+) -> None:
+    assert sorted(finder.find(title, text)) == sorted(expected)
+
+
+def test_title_and_lead_count_more(finder: PlaceFinder) -> None:
+    body = "Talks went on. " * 40 + "Officials from France, France and France attended too."
+    # Spain once in the title outranks France three times deep in the body.
+    assert finder.find("Spain hosts summit", body)[:2] == ["ES", "FR"]
+    # Without the title, France leads.
+    assert finder.find(None, body) == ["FR"]
+
+
+def test_min_salience_drops_passing_mentions() -> None:
+    strict = PlaceFinder(PlacesConfig(min_salience=2.5))
+    text = "Talks went on. " * 40 + "A delegate from Peru attended."
+    assert strict.find("Summit in Chile", text) == ["CL"]
+    assert PlaceFinder().find("Summit in Chile", text) == ["CL", "PE"]
+
+
+def test_empty_and_odd_texts(finder: PlaceFinder) -> None:
+    assert finder.find(None, "") == []
+    assert finder.find("", "no capitals at all here.") == []
+    assert finder.find(None, "US" * 1000) == []  # not a word
+
+
+def test_tag_places_composite() -> None:
+    articles = [
+        new_article("a.txt", title="Turkey talks", text="Turkish officials met in Ankara."),
+        new_article("b.txt", title="Local news", text="The council met on Tuesday evening."),
+    ]
+    expected = [tag_places(a, PlaceFinder()) for a in articles]
+    assert [a.places for a in expected] == [["TR"], []]
+    with make_test_pipeline() as pipeline:
+        tagged, rejected = pipeline | beam.Create(articles) | TagPlaces()
+        assert_that(tagged, equal_to(expected))
+        assert_that(rejected, equal_to([]), label="NoRejects")
+    counters = counters_of(pipeline)
+    assert counters["places_in"] == 2
+    assert counters["places_found"] == 1

@@ -1,0 +1,339 @@
+"""Stage: topics. The IPTC taxonomy, the tagger on short texts in each supported language,
+the composite under a TestPipeline."""
+
+from __future__ import annotations
+
+import csv
+import io
+from importlib import resources
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing.util import assert_that
+
+from newsbeam.transforms.extract import new_article
+from newsbeam.transforms.topics import (
+    SUPPORTED_LANGUAGES,
+    TagTopics,
+    TopicsConfig,
+    TopicTagger,
+    load_taxonomy,
+    tag_topics,
+)
+from tests.conftest import counters_of, make_test_pipeline
+
+SPORT, POLITICS, ECONOMY, ARTS = (
+    "medtop:15000000",
+    "medtop:11000000",
+    "medtop:04000000",
+    ("medtop:01000000"),
+)
+CONFLICT, HEALTH, TECH = "medtop:16000000", "medtop:07000000", "medtop:13000000"
+CRIME, DISASTER = "medtop:02000000", "medtop:03000000"
+EDUCATION, ENVIRONMENT, RELIGION = "medtop:05000000", "medtop:06000000", "medtop:12000000"
+WEATHER, LABOUR, LIFESTYLE = "medtop:17000000", "medtop:09000000", "medtop:10000000"
+
+
+@pytest.fixture(scope="module")
+def tagger() -> TopicTagger:
+    return TopicTagger()
+
+
+def _first(tagged: list[tuple[str, float]]) -> str | None:
+    return tagged[0][0] if tagged else None
+
+
+# Our own short texts: (language, expected first topic, title, text).
+SHORT_TEXTS = [
+    ("en", SPORT, "United win the cup final",
+     "The striker scored twice as United beat City 3-1 in the cup final. The coach praised "
+     "his players after a season in which the team also won the league championship."),
+    ("en", POLITICS, "Prime minister calls early election",
+     "The prime minister announced an early general election, and opposition parties began "
+     "campaigning. Parliament will be dissolved next week, and the governing party hopes "
+     "voters back its policy on taxes."),
+    ("en", ECONOMY, "Carmaker profits jump as sales rise",
+     "The carmaker reported a sharp rise in quarterly profit on strong sales, and its shares "
+     "rose 5% as investors welcomed the results. The chief executive said the company "
+     "expects revenue growth to continue despite inflation."),
+    ("en", ARTS, "Director's new film wins top festival prize",
+     "The director's new film won the top prize at the festival. The actress who plays the "
+     "lead thanked the audience, and the movie opens in cinemas next month after a "
+     "premiere in Hollywood."),
+    ("en", CONFLICT, "Troops advance as airstrikes hit the city",
+     "Army troops advanced on the city after a week of airstrikes, the military said. "
+     "Soldiers fought militants in the streets as the war entered its second year and "
+     "talks on a ceasefire stalled."),
+    ("en", TECH, "New smartphone chip promises faster internet",
+     "The company unveiled a new smartphone processor and software that it says make "
+     "mobile internet browsing twice as fast. Engineers said the chips will also power "
+     "laptops and computers."),
+    ("en", CRIME, "Man charged with murder after stabbing",
+     "Police arrested a man on Sunday and charged him with murder after a fatal stabbing "
+     "outside a bar. He will appear in court on Monday; detectives said the suspect had a "
+     "criminal record."),
+    ("en", DISASTER, "Earthquake kills dozens, rescuers search rubble",
+     "A strong earthquake struck the region overnight, killing dozens of people. Rescue "
+     "teams searched collapsed buildings for survivors as aftershocks and floods hampered "
+     "emergency services."),
+    ("de", SPORT, "Bayern gewinnt das Pokalfinale",
+     "Der Stürmer erzielte zwei Tore, als die Mannschaft das Pokalfinale gewann. Der "
+     "Trainer lobte seine Spieler nach einer Saison, in der das Team auch die "
+     "Meisterschaft in der Bundesliga holte."),
+    ("de", POLITICS, "Kanzler kündigt Neuwahlen an",
+     "Der Kanzler hat Neuwahlen angekündigt. Die Opposition im Bundestag begrüßte die "
+     "Entscheidung, und die Parteien der Koalition beginnen mit dem Wahlkampf, sagte "
+     "ein Sprecher der Regierung."),
+    ("de", ECONOMY, "Autobauer steigert Gewinn",
+     "Der Autobauer hat seinen Gewinn deutlich gesteigert. Der Umsatz stieg um zehn "
+     "Prozent, die Aktie legte an der Börse zu, und die Anleger hoffen trotz Inflation "
+     "auf weiteres Wachstum des Unternehmens."),
+    ("de", ARTS, "Neuer Film gewinnt den Hauptpreis",
+     "Der neue Film des Regisseurs hat beim Festival den Hauptpreis gewonnen. Die "
+     "Schauspielerin dankte dem Publikum, und der Film kommt im nächsten Monat ins Kino."),
+    ("de", CONFLICT, "Truppen rücken nach Luftangriffen vor",
+     "Die Armee ist nach einer Woche mit Luftangriffen auf die Stadt vorgerückt. Soldaten "
+     "kämpften in den Straßen, während der Krieg in sein zweites Jahr ging und Gespräche "
+     "über eine Waffenruhe stockten."),
+    ("es", SPORT, "El equipo gana la final de la copa",
+     "El delantero marcó dos goles y el equipo ganó la final de la copa. El entrenador "
+     "elogió a sus jugadores tras una temporada en la que también ganaron el campeonato "
+     "de liga."),
+    ("es", POLITICS, "El presidente convoca elecciones anticipadas",
+     "El presidente del gobierno convocó elecciones anticipadas. Los partidos de la "
+     "oposición en el parlamento iniciaron la campaña, y la votación será en junio."),
+    ("es", ECONOMY, "Las ventas del fabricante disparan su beneficio",
+     "El fabricante de coches aumentó su beneficio gracias a las ventas, y sus acciones "
+     "subieron en la bolsa. Los inversores celebran los resultados de la empresa pese a "
+     "la inflación."),
+    ("es", ARTS, "La nueva película gana el premio del festival",
+     "La nueva película del director ganó el premio principal del festival de cine. La "
+     "actriz agradeció al público, y la película llega a las salas el mes próximo."),
+    ("es", CONFLICT, "Las tropas avanzan tras los bombardeos",
+     "El ejército avanzó sobre la ciudad tras una semana de bombardeos. Los soldados "
+     "combatieron en las calles mientras la guerra entraba en su segundo año y se "
+     "estancaban las negociaciones de alto el fuego."),
+    ("fr", SPORT, "L'équipe remporte la finale de la coupe",
+     "L'attaquant a marqué deux buts et l'équipe a remporté la finale de la coupe. "
+     "L'entraîneur a salué ses joueurs après une saison où ils ont aussi gagné le "
+     "championnat."),
+    ("fr", POLITICS, "Le président annonce des élections anticipées",
+     "Le président a annoncé des élections anticipées. Les partis d'opposition à "
+     "l'Assemblée ont lancé leur campagne, et le gouvernement espère un vote favorable."),
+    ("fr", ECONOMY, "Le constructeur voit son bénéfice bondir",
+     "Le constructeur automobile a vu son bénéfice bondir grâce à des ventes record, et "
+     "son action a progressé en bourse. Les investisseurs saluent les résultats de "
+     "l'entreprise malgré l'inflation."),
+    ("fr", ARTS, "Le nouveau film remporte le prix du festival",
+     "Le nouveau film du réalisateur a remporté le grand prix du festival de cinéma. "
+     "L'actrice a remercié le public, et le film sort le mois prochain."),
+    ("fr", CONFLICT, "Les troupes avancent après les frappes",
+     "L'armée a avancé sur la ville après une semaine de frappes aériennes. Les soldats "
+     "ont combattu dans les rues alors que la guerre entrait dans sa deuxième année et "
+     "que les discussions sur un cessez-le-feu piétinaient."),
+    ("pt", SPORT, "Equipe vence a final da copa",
+     "O atacante marcou dois gols e a equipe venceu a final da copa. O treinador elogiou "
+     "os jogadores depois de uma temporada em que também venceram o campeonato."),
+    ("pt", POLITICS, "Presidente convoca eleições antecipadas",
+     "O presidente convocou eleições antecipadas. Os partidos da oposição no congresso "
+     "iniciaram a campanha, e o governo espera uma votação favorável."),
+    ("pt", ECONOMY, "Lucro da montadora dispara com vendas",
+     "A montadora teve forte alta no lucro graças às vendas, e as ações subiram na bolsa. "
+     "Os investidores comemoram os resultados da empresa apesar da inflação."),
+    ("pt", ARTS, "Novo filme vence prêmio do festival",
+     "O novo filme do diretor venceu o principal prêmio do festival de cinema. A atriz "
+     "agradeceu ao público, e o filme estreia no mês que vem."),
+    ("pt", CONFLICT, "Tropas avançam após bombardeios",
+     "O exército avançou sobre a cidade após uma semana de bombardeios. Os soldados "
+     "combateram nas ruas enquanto a guerra entrava no segundo ano e as negociações de "
+     "cessar-fogo travavam."),
+    ("en", HEALTH, "Hospital reports rise in flu patients",
+     "Doctors at the city hospital said the number of patients with flu had doubled, and "
+     "health officials urged older people to get the vaccine before the disease spreads "
+     "further."),
+    ("en", EDUCATION, "Schools to hire more teachers",
+     "The education ministry said schools will hire 5,000 more teachers next year to cut "
+     "class sizes, and universities will get more money for students from poor families."),
+    ("en", ENVIRONMENT, "Emissions must fall faster, climate report warns",
+     "Carbon emissions must fall much faster to meet climate goals, a report warned, as "
+     "pollution and deforestation threaten wildlife and the wider environment."),
+    ("en", RELIGION, "Pope visits mosque in interfaith gesture",
+     "The pope visited a mosque and met religious leaders, calling on Christians and "
+     "Muslims to pray together. Bishops from the church joined the visit."),
+    ("en", WEATHER, "Storm brings heavy rain and snow",
+     "Forecasters said the storm would bring heavy rain, strong winds and snow to the "
+     "north, with temperatures falling below freezing; the weather service issued warnings."),
+    ("en", LABOUR, "Union calls strike over pay",
+     "The union called a strike after talks over wages broke down. Workers say pay has not "
+     "kept up with prices, and employers warned of job cuts and unemployment."),
+    ("en", LIFESTYLE, "Ten ideas for a summer holiday",
+     "Travel writers share their favourite holiday destinations, from beach resorts to "
+     "mountain hikes, with tips on restaurants, recipes and fashion for the trip."),
+    ("de", HEALTH, "Krankenhaus meldet mehr Grippe-Patienten",
+     "Die Zahl der Patienten mit Grippe im Krankenhaus hat sich verdoppelt. Ärzte raten zur"
+     " Impfung, bevor sich die Krankheit weiter ausbreitet."),
+    ("es", HEALTH, "El hospital registra más pacientes con gripe",
+     "Los médicos del hospital dijeron que el número de pacientes con gripe se duplicó y "
+     "pidieron a los mayores vacunarse contra la enfermedad."),
+    ("fr", HEALTH, "L'hôpital enregistre plus de patients grippés",
+     "Les médecins de l'hôpital ont indiqué que le nombre de patients atteints de la grippe"
+     " a doublé et appellent à la vaccination contre la maladie."),
+    ("pt", HEALTH, "Hospital registra mais pacientes com gripe",
+     "Os médicos do hospital disseram que o número de pacientes com gripe dobrou e pediram "
+     "que os idosos tomem a vacina contra a doença."),
+    ("de", TECH, "Neuer Chip für Smartphones",
+     "Das Unternehmen stellte einen neuen Prozessor und Software vor, die das mobile "
+     "Internet doppelt so schnell machen sollen, sagten Ingenieure und Wissenschaftler."),
+    ("fr", TECH, "Une nouvelle puce pour smartphones",
+     "L'entreprise a présenté un nouveau processeur et un logiciel qui rendent l'internet "
+     "mobile deux fois plus rapide, selon ses ingénieurs et scientifiques."),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("language", "expected", "title", "text"),
+    SHORT_TEXTS,
+    ids=[f"{lang}-{code[7:9]}" for lang, code, _, _ in SHORT_TEXTS],
+)
+def test_first_topic_of_short_texts(
+    tagger: TopicTagger, language: str, expected: str, title: str, text: str
+) -> None:
+    tagged = tagger.tag(title, text, language)
+    assert _first(tagged) == expected, tagged
+
+
+def test_every_supported_language_is_covered() -> None:
+    assert {language for language, *_ in SHORT_TEXTS} == set(SUPPORTED_LANGUAGES)
+
+
+def test_scores_and_levels_are_well_formed(tagger: TopicTagger) -> None:
+    for language, _, title, text in SHORT_TEXTS:
+        tagged = tagger.tag(title, text, language)
+        codes = [code for code, _ in tagged]
+        assert len(codes) == len(set(codes))
+        assert all(0.0 < score <= 1.0 for _, score in tagged)
+        # After the first (main) topic, the rest come by score.
+        rest = [score for _, score in tagged[1:]]
+        assert rest == sorted(rest, reverse=True)
+        for code in codes:
+            concept = tagger.taxonomy[code]
+            assert concept.level in (1, 2)
+            # A second-level topic only comes with its top-level parent.
+            assert concept.level == 1 or concept.parent in codes
+
+
+def test_war_story_gets_second_level_topics(tagger: TopicTagger) -> None:
+    tagged = tagger.tag(
+        "Hostages freed as ceasefire talks resume",
+        "Militants released ten hostages after an attack on the border, and troops withdrew. "
+        "Mediators said ceasefire negotiations would resume, while the war has killed "
+        "hundreds of civilians. The army said soldiers remain on alert.",
+        "en",
+    )
+    codes = [code for code, _ in tagged]
+    assert codes[0] == CONFLICT
+    children = [c for c in codes if tagger.taxonomy[c].parent == CONFLICT]
+    assert children, tagged
+
+
+@pytest.mark.parametrize("language", ["ru", "zh", "und", None, "it"])
+def test_other_languages_get_no_topics(tagger: TopicTagger, language: str | None) -> None:
+    assert tagger.tag("Матч", "Команда выиграла кубок. " * 5, language) == []
+
+
+def test_empty_and_odd_texts_never_fail(tagger: TopicTagger) -> None:
+    for title, text in [(None, ""), ("", "   "), ("12345", "2024 - 10 - 11"), (None, "x" * 50)]:
+        for language in SUPPORTED_LANGUAGES:
+            assert tagger.tag(title, text, language) == []
+
+
+def test_same_text_same_topics(tagger: TopicTagger) -> None:
+    _, _, title, text = SHORT_TEXTS[2]
+    assert tagger.tag(title, text, "en") == TopicTagger().tag(title, text, "en")
+
+
+def test_threshold_controls_further_topics() -> None:
+    title = "Minister resigns over football club sale"
+    text = (
+        "The sports minister resigned after the government approved the sale of the football "
+        "club, and opposition parties demanded a vote in parliament. Fans and players "
+        "protested at the stadium before the match."
+    )
+    strict = TopicTagger(TopicsConfig(threshold=1.0)).tag(title, text, "en")
+    loose = TopicTagger(TopicsConfig(threshold=0.0)).tag(title, text, "en")
+    top = lambda tagged: [c for c, _ in tagged if c.endswith("000000")]  # noqa: E731
+    assert len(top(strict)) == 1
+    assert set(top(strict)) < set(top(loose))
+
+
+# Taxonomy
+
+
+def test_taxonomy_ships_and_skips_retired_concepts() -> None:
+    csv_text = (
+        resources.files("newsbeam.transforms")
+        .joinpath("data", "iptc-mediatopic.csv")
+        .read_text(encoding="utf-8")
+    )
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    retired = {row["qcode"] for row in rows if row["RetiredDate"].strip()}
+    current = {row["qcode"] for row in rows if not row["RetiredDate"].strip()}
+    assert retired and current
+    taxonomy = load_taxonomy()
+    assert set(taxonomy) == current
+    assert not retired & set(taxonomy)
+    top = [c for c in taxonomy.values() if c.level == 1]
+    assert len(top) == 17
+    assert {SPORT, POLITICS, CONFLICT} <= {c.qcode for c in top}
+    assert taxonomy[SPORT].names["de"] == "Sport"
+    assert all(taxonomy[c.parent].level == c.level - 1 for c in taxonomy.values() if c.parent)
+    resources.files("newsbeam.transforms").joinpath("data", "IPTC-LICENSE.txt").read_text()
+
+
+def test_taxonomy_loader_on_a_small_file() -> None:
+    header = "qcode,level,parent,RetiredDate,Name (en-GB),Definition (en-GB),Name (de)\n"
+    text = (
+        header
+        + "medtop:1,1,,,sport,All sport,Sport\n"
+        + "medtop:2,2,medtop:1,,football,,Fußball\n"
+        + "medtop:3,2,medtop:1,2020-01-01T00:00:00,old game,,Altes Spiel\n"
+    )
+    taxonomy = load_taxonomy(text)
+    assert set(taxonomy) == {"medtop:1", "medtop:2"}
+    assert taxonomy["medtop:2"].parent == "medtop:1"
+    assert taxonomy["medtop:2"].names == {"en": "football", "de": "Fußball"}
+
+
+def test_model_and_licences_ship_in_the_package() -> None:
+    folder = resources.files("newsbeam.transforms").joinpath("data", "topics-model")
+    assert folder.joinpath("topics-linear.npz").is_file()
+    notice = folder.joinpath("licences", "README.txt").read_text(encoding="utf-8")
+    assert "CC BY-SA 4.0" in notice or "ShareAlike 4.0" in notice
+    assert folder.joinpath("licences", "wcep", "ATTRIBUTION.txt").is_file()
+
+
+# The composite
+
+
+def test_tag_topics_composite_annotates_and_counts() -> None:
+    language, _, title, text = SHORT_TEXTS[0]
+    articles = [
+        new_article("en.txt", title=title, text=text, language="en"),
+        new_article("de.txt", title=SHORT_TEXTS[8][2], text=SHORT_TEXTS[8][3], language="de"),
+        new_article("ru.txt", title="Новости", text="Команда выиграла кубок. " * 5, language="ru"),
+    ]
+    expected = {a.source: tag_topics(a, TopicTagger()) for a in articles}
+
+    def check(rows: list) -> None:
+        assert {row.source: row for row in rows} == expected
+        assert {row.source for row in rows if row.topics} == {"en.txt", "de.txt"}
+        assert all(row.topics_model for row in rows)
+
+    with make_test_pipeline() as pipeline:
+        tagged, rejected = pipeline | beam.Create(articles) | TagTopics()
+        assert_that(tagged, check)
+        assert_that(rejected, lambda rows: len(rows) == 0 or pytest.fail(rows), label="None")
+    counters = counters_of(pipeline)
+    assert counters["topics_in"] == 3
+    assert counters["topics_tagged"] == 2
+    assert counters["topics_no_language_support"] == 1

@@ -1,0 +1,26 @@
+"""Word features shared by the topic model's training script and the tagger at run time.
+
+Kept in one place so that a model trained by `benchmarks/train_topics.py` sees exactly the
+features the tagger computes: lower-cased letter tokens, unigrams and bigrams.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+# Letters only (digits and punctuation carry no topic); an apostrophe inside a word stays.
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+
+
+def words(text: str, stop_words: frozenset[str] = frozenset()) -> list[str]:
+    """Lower-cased word tokens of `text`, without `stop_words`."""
+    tokens = [w.replace("’", "'") for w in _WORD.findall(text.lower())]
+    return [w for w in tokens if w not in stop_words] if stop_words else tokens
+
+
+def ngram_counts(tokens: list[str]) -> Counter[str]:
+    """Counts of unigrams and bigrams (joined by a space)."""
+    counts: Counter[str] = Counter(tokens)
+    counts.update(f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False))
+    return counts
