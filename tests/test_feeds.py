@@ -318,6 +318,8 @@ def test_poll_interval_adapts() -> None:
     assert second.etag == '"e"'  # a failure keeps what the next conditional request needs
     recovered = next_feed_state(second, "u", ok, 1, "h2", now, config)
     assert recovered.consecutive_failures == 0
+    garbled = next_feed_state(recovered, "u", ok, 0, None, now, config, unparseable=True)
+    assert garbled.consecutive_failures == 1 and garbled.body_hash == "h2"
 
 
 def test_state_of_another_version_or_corrupt_is_refused(tmp_path: Path) -> None:
@@ -484,6 +486,8 @@ def test_bad_feeds_become_rejected_and_health_rows(tmp_path: Path) -> None:
         for r in _rows(f"{state}/feed_state/feeds.parquet", "feed_url")
     }
     assert feed_state["error"]["consecutive_failures"] == 1
+    assert feed_state["laughs"]["consecutive_failures"] == 1  # fetched, but no feed
+    assert feed_state["malformed"]["consecutive_failures"] == 0
 
 
 def test_loopback_refused_without_allow_private_hosts(tmp_path: Path) -> None:

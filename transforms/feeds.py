@@ -578,12 +578,14 @@ def next_feed_state(
     parsed_hash: str | None,
     now: dt.datetime,
     config: FeedsConfig,
+    unparseable: bool = False,
 ) -> FeedState:
     """The state after one poll. The interval halves after new entries, grows by half when
-    there were none, and doubles per consecutive failure, within the configured bounds."""
+    there were none, and doubles per consecutive failure (a fetch error, or a body that is
+    no readable feed), within the configured bounds."""
     interval = previous.poll_interval_seconds if previous else config.initial_poll_seconds
     failures = previous.consecutive_failures if previous else 0
-    failed = result.error is not None
+    failed = result.error is not None or unparseable
     if failed:
         failures += 1
         interval = config.initial_poll_seconds * 2 ** min(failures, 16)
@@ -881,7 +883,14 @@ class _ParseFeeds(beam.DoFn):
         )
         if not fetched.from_file:
             state = next_feed_state(
-                previous, url, result, len(new), new_hash, self._run_at, self._config
+                previous,
+                url,
+                result,
+                len(new),
+                new_hash,
+                self._run_at,
+                self._config,
+                unparseable=status == "error",
             )
             yield beam.pvalue.TaggedOutput(STATE, state)
 
