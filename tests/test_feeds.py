@@ -561,3 +561,30 @@ def test_an_unexpected_parser_exception_is_a_feed_parse_error(
     with pytest.raises(FeedParseError) as failure:
         feeds.parse_feeds_safely(b"<rss/>", {}, "http://x/f")
     assert failure.value.reason == "internal_error" and "RecursionError" in str(failure.value)
+
+
+def test_same_feeds_in_another_order_give_the_same_rows(tmp_path: Path) -> None:
+    texts = [BODY.replace("ferry", word) for word in ("ferry", "bridge", "tunnel", "road")]
+    with serve() as server:
+        base = server.url("")
+        for n in range(2):
+            items = [
+                (f"n{n}e{i}", f"/p{n}{i}", f"&lt;p&gt;{t}&lt;/p&gt;") for i, t in enumerate(texts)
+            ]
+            server.routes[f"/feed{n}"] = static(rss(base, items))
+        # The same page listed twice: one article, one duplicate, whichever feed came first.
+        server.routes["/feed2"] = static(
+            rss(base, [("d", "/p00", f"&lt;p&gt;{texts[0]}&lt;/p&gt;")])
+        )
+        urls = [server.url(f"/feed{n}") for n in range(3)]
+        tables = []
+        for order, folder in ((urls, "a"), (urls[::-1], "b")):
+            args = [arg for url in order for arg in ("--feed", url)]
+            _run(tmp_path / folder, *args, "--no-fetch-pages")
+            articles = _rows(f"{tmp_path / folder}/out/articles/*.parquet", "article_id")
+            duplicates = _rows(f"{tmp_path / folder}/out/duplicates/*.parquet")
+            for row in articles:
+                row.pop("ingested_at")
+            tables.append((articles, duplicates))
+    assert tables[0] == tables[1]
+    assert len(tables[0][0]) == 4 and len(tables[0][1]) == 5
