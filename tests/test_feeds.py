@@ -508,7 +508,9 @@ def test_feed_files_by_content_and_page_urls(tmp_path: Path) -> None:
     )
     (folder / "LICENSE").write_text("MIT License\n")
     other = BODY.replace("ferry", "bridge")
-    with serve({"/article": static(ARTICLE_HTML.encode(), "text/html")}) as server:
+    robots = static(b"User-agent: *\nDisallow: /private/\n", "text/plain")
+    routes = {"/article": static(ARTICLE_HTML.encode(), "text/html"), "/robots.txt": robots}
+    with serve(routes) as server:
         base = server.url("")
         # A feed listed in an OPML file, and a feed given as --input URL (read by content).
         server.routes["/listed"] = static(rss(base, [("o1", "/o1", f"&lt;p&gt;{other}&lt;/p&gt;")]))
@@ -518,11 +520,12 @@ def test_feed_files_by_content_and_page_urls(tmp_path: Path) -> None:
         opml = f"<opml version='2.0'><body><outline xmlUrl='{base}/listed'/></body></opml>"
         (folder / "subs.opml").write_text(opml)
         inputs = ["--input", str(folder), "--input", server.url("/article")]
+        inputs += ["--input", server.url("/private/article")]  # robots.txt says no
         manifest = _run(tmp_path, *inputs, "--input", server.url("/by-input"), "--no-fetch-pages")
     counts = manifest["counts"]
     # noext: 1 entry; feed.json: 2 (one too short); the page URL; LICENSE rejected; the
-    # OPML's feed: 1 entry; the --input feed URL: 1 entry.
-    assert (counts["inputs"], counts["articles"], counts["rejected"]) == (7, 5, 2)
+    # OPML's feed: 1 entry; the --input feed URL: 1 entry; the page robots.txt refuses.
+    assert (counts["inputs"], counts["articles"], counts["rejected"]) == (8, 5, 3)
     assert counts["balanced"] is True
     articles = _rows(f"{tmp_path}/out/articles/*.parquet")
     origins = sorted((r["text_origin"], r["entry_id"]) for r in articles)
@@ -534,7 +537,12 @@ def test_feed_files_by_content_and_page_urls(tmp_path: Path) -> None:
         ("page", None),
     ]
     rejected = {(r["stage"], r["reason"]) for r in _rows(f"{tmp_path}/out/rejected/*.parquet")}
-    assert rejected == {("read", "unsupported_type"), ("clean", "too_short")}
+    assert rejected == {
+        ("read", "unsupported_type"),
+        ("clean", "too_short"),
+        ("feeds", "robots_disallowed"),
+    }
+    assert "/private/article" not in server.hits
 
 
 def test_corrupt_feed_state_stops_the_run_and_is_kept(tmp_path: Path) -> None:

@@ -76,7 +76,15 @@ from newsbeam.transforms.extract import (
     split_authors,
 )
 from newsbeam.transforms.failures import REJECTED, apply_with_rejects, counter, rejected_output
-from newsbeam.transforms.fetch import FetchConfig, Fetcher, FetchResult, fetch_all, host_of
+from newsbeam.transforms.fetch import (
+    FetchConfig,
+    Fetcher,
+    FetchError,
+    FetchResult,
+    check_url,
+    fetch_all,
+    host_of,
+)
 
 STAGE = "feeds"
 log = logging.getLogger(__name__)
@@ -729,6 +737,15 @@ def _rejected(
     return rejected_output(source, STAGE, reason, detail, payload)
 
 
+def is_fetchable(url: str) -> bool:
+    """An absolute http(s) URL (anything else fails in the fetcher with its reason)."""
+    try:
+        check_url(url)
+    except FetchError:
+        return False
+    return True
+
+
 def _shard(url: str, shards: int) -> int:
     return zlib.crc32(host_of(url).encode()) % max(1, shards)
 
@@ -794,6 +811,13 @@ class _FetchFeeds(beam.DoFn):
             if self._config.poll_due_only and is_not_due(state, self._run_at):
                 skipped = FetchResult(source.url, source.url, None, {}, b"", None, "", 0)
                 return FetchedFeed(source, skipped, from_file=False, not_due=True)
+            if source.kind == "auto" and is_fetchable(source.url):
+                # An --input URL may be an article page: robots.txt has its say first.
+                if not fetcher.allowed_by_robots(source.url):
+                    refused = FetchResult(
+                        source.url, source.url, None, {}, b"", "robots_disallowed", "robots.txt", 0
+                    )
+                    return FetchedFeed(source, refused, from_file=False)
             result = fetcher.fetch(
                 source.url,
                 etag=state.etag if state else None,
