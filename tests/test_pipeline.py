@@ -57,7 +57,15 @@ def test_seeds_counts(seeds_output: Path) -> None:
     assert manifest["schema_version"] == SCHEMA_VERSION
     assert manifest["options"]["runner"] == "FnApiRunner"
     assert manifest["config"]["read"]["max_document_bytes"] == 10 * 1024 * 1024
-    assert set(manifest["config"]) == {"read", "extract", "clean", "language", "topics", "places"}
+    assert set(manifest["config"]) == {
+        "read",
+        "extract",
+        "clean",
+        "language",
+        "topics",
+        "places",
+        "feeds",
+    }
     assert {"apache-beam", "trafilatura", "langdetect", "pyarrow", "newsbeam"} <= set(
         manifest["versions"]
     )
