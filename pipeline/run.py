@@ -28,7 +28,13 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from newsbeam.pipeline.build import build
 from newsbeam.pipeline.options import NewsBeamOptions, PipelineConfig, config_from_options
-from newsbeam.pipeline.state import StateError, check_state_dir, commit_state, staging_dir_for
+from newsbeam.pipeline.state import (
+    StateError,
+    check_state_dir,
+    commit_state,
+    staging_dir_for,
+    swap_into_place,
+)
 from newsbeam.schemas import SCHEMA_VERSION, TABLES
 from newsbeam.transforms.failures import METRICS_NAMESPACE
 from newsbeam.transforms.feeds import FeedStateError
@@ -141,7 +147,7 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
             options, config, staging, counters, started, time.perf_counter() - clock
         )
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        _swap_into_place(staging, output)
+        swap_into_place(staging, output)
         # Output first, then state: a crash between the two re-processes this batch next
         # time (its copies then dedup against the old state) rather than losing it.
         if state is not None and state_staging is not None:
@@ -219,14 +225,3 @@ def _manifest(
         "versions": _versions(),
         "tables": {name: f"{name}/" for name in TABLES},
     }
-
-
-def _swap_into_place(staging: Path, output: Path) -> None:
-    """Replace `output` by `staging` with two renames; the old output is deleted last."""
-    retired = None
-    if output.exists():
-        retired = output.parent / f".{output.name}.newsbeam-{uuid.uuid4().hex[:12]}.old"
-        output.rename(retired)
-    staging.rename(output)
-    if retired is not None:
-        shutil.rmtree(retired, ignore_errors=True)

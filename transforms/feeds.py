@@ -783,15 +783,11 @@ class _SourcesFromLists(beam.DoFn):
             yield FeedSource(url, "feed")
 
 
-class _FetchFeeds(beam.DoFn):
-    """(shard, [FeedSource]) -> FetchedFeed per source, fetched concurrently."""
+class _FetchingDoFn(beam.DoFn):
+    """A DoFn with one HTTP client (connection pools, robots.txt cache) per worker."""
 
-    def __init__(
-        self, config: FeedsConfig, previous: PreviousFeedState, run_at: dt.datetime
-    ) -> None:
+    def __init__(self, config: FeedsConfig) -> None:
         self._config = config
-        self._previous = previous
-        self._run_at = run_at
         self._fetcher: Fetcher | None = None
 
     def setup(self) -> None:
@@ -800,6 +796,17 @@ class _FetchFeeds(beam.DoFn):
     def teardown(self) -> None:
         if self._fetcher is not None:
             self._fetcher.close()
+
+
+class _FetchFeeds(_FetchingDoFn):
+    """(shard, [FeedSource]) -> FetchedFeed per source, fetched concurrently."""
+
+    def __init__(
+        self, config: FeedsConfig, previous: PreviousFeedState, run_at: dt.datetime
+    ) -> None:
+        super().__init__(config)
+        self._previous = previous
+        self._run_at = run_at
 
     def process(self, shard: tuple[int, Iterable[FeedSource]]) -> Iterator[FetchedFeed]:
         assert self._fetcher is not None
@@ -919,19 +926,8 @@ class _ParseFeeds(beam.DoFn):
             yield beam.pvalue.TaggedOutput(STATE, state)
 
 
-class _FetchPages(beam.DoFn):
+class _FetchPages(_FetchingDoFn):
     """(shard, [PageJob]) -> the jobs with their pages fetched (robots.txt honoured)."""
-
-    def __init__(self, config: FeedsConfig) -> None:
-        self._config = config
-        self._fetcher: Fetcher | None = None
-
-    def setup(self) -> None:
-        self._fetcher = Fetcher(self._config.fetch)
-
-    def teardown(self) -> None:
-        if self._fetcher is not None:
-            self._fetcher.close()
 
     def process(self, shard: tuple[int, Iterable[PageJob]]) -> Iterator[PageJob]:
         assert self._fetcher is not None
