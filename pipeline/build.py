@@ -5,12 +5,14 @@ from __future__ import annotations
 import apache_beam as beam
 
 from newsbeam.pipeline.options import PipelineConfig
+from newsbeam.schemas import RawDocument
 from newsbeam.transforms.clean import CleanText
 from newsbeam.transforms.dedup import DeduplicateArticles
 from newsbeam.transforms.extract import ExtractArticles
+from newsbeam.transforms.feeds import ReadFeeds
 from newsbeam.transforms.language import DetectLanguage
 from newsbeam.transforms.places import TagPlaces
-from newsbeam.transforms.read import ReadDocuments
+from newsbeam.transforms.read import FEED_KINDS, ReadDocuments
 from newsbeam.transforms.stories import ClusterStories
 from newsbeam.transforms.topics import TagTopics
 from newsbeam.transforms.write import WriteTables
@@ -19,7 +21,13 @@ from newsbeam.transforms.write import WriteTables
 def build(pipeline: beam.Pipeline, config: PipelineConfig) -> dict[str, beam.PCollection]:
     """Add NewsBeam's stages to `pipeline`; returns the three tables' PCollections."""
     documents, unread = pipeline | "Read" >> ReadDocuments(config.inputs, config.read)
-    extracted, unextracted = documents | "Extract" >> ExtractArticles(config.extract)
+    # Beam types Partition as taking a PartitionFn; a plain function works too.
+    pages, feeds = documents | "FeedsApart" >> beam.Partition(_feed_or_page, 2)  # type: ignore[arg-type]
+    extracted, unextracted = pages | "Extract" >> ExtractArticles(config.extract)
+    from_feeds, unfed = feeds | "Feeds" >> ReadFeeds(
+        config.feeds, config.extract, config.state_dir, config.state_out_dir
+    )
+    extracted = (extracted, from_feeds) | "AllArticles" >> beam.Flatten()
     cleaned, uncleaned = extracted | "Clean" >> CleanText(config.clean)
     tagged, untagged = cleaned | "Language" >> DetectLanguage(config.language)
     articles, duplicates = tagged | "Dedup" >> DeduplicateArticles(config.dedup, config.state_dir)
@@ -29,8 +37,13 @@ def build(pipeline: beam.Pipeline, config: PipelineConfig) -> dict[str, beam.PCo
     articles, untopiced = articles | "Topics" >> TagTopics(config.topics)
     articles, unplaced = articles | "Places" >> TagPlaces(config.places)
     rejected = (
-        unread, unextracted, uncleaned, untagged, untopiced, unplaced
+        unread, unextracted, unfed, uncleaned, untagged, untopiced, unplaced
     ) | "Rejected" >> beam.Flatten()  # fmt: skip
     tables = {"articles": articles, "duplicates": duplicates, "rejected": rejected}
     _ = tables | "Write" >> WriteTables(config.output_dir)
     return tables
+
+
+def _feed_or_page(document: RawDocument, partitions: int) -> int:
+    """Partition 1: feeds and OPML lists (the feed stage); 0: everything else."""
+    return int(document.kind in FEED_KINDS)

@@ -15,6 +15,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from newsbeam.transforms.clean import CleanConfig
 from newsbeam.transforms.dedup import DedupConfig
 from newsbeam.transforms.extract import ExtractConfig
+from newsbeam.transforms.feeds import FeedsConfig
+from newsbeam.transforms.fetch import FetchConfig
 from newsbeam.transforms.language import LanguageConfig
 from newsbeam.transforms.places import PlacesConfig
 from newsbeam.transforms.read import ReadConfig
@@ -32,7 +34,66 @@ class NewsBeamOptions(PipelineOptions):
             action="append",
             default=None,
             help="A file, a directory (read recursively) or a glob; repeatable. "
-            ".txt/.md raw text, .html/.htm HTML (also .gz), .jsonl one record a line.",
+            ".txt/.md raw text, .html/.htm HTML (also .gz), .jsonl one record a line; "
+            "RSS/Atom/RDF/JSON feeds and OPML lists by content. An http(s) URL is fetched: "
+            "a feed is read as a feed, anything else as an article page.",
+        )
+        group.add_argument(
+            "--feed",
+            dest="feed_urls",
+            action="append",
+            default=None,
+            help="A feed URL (RSS, Atom, RDF or JSON Feed); repeatable.",
+        )
+        group.add_argument(
+            "--feeds",
+            dest="feed_lists",
+            action="append",
+            default=None,
+            help="A file listing feed URLs, one a line (# comments), or an OPML list.",
+        )
+        group.add_argument(
+            "--allow-private-hosts",
+            dest="allow_private_hosts",
+            action="store_true",
+            default=False,
+            help="Let fetches go to private, loopback and link-local addresses (refused "
+            "by default).",
+        )
+        group.add_argument(
+            "--no-fetch-pages",
+            dest="fetch_pages",
+            action="store_false",
+            default=True,
+            help="Do not fetch feed entries' pages: the entry's content or summary is the article.",
+        )
+        group.add_argument(
+            "--poll_due_only",
+            action="store_true",
+            default=False,
+            help="With --state: skip feeds whose adaptive next poll time has not come yet "
+            "(their health row says not_due).",
+        )
+        fetch = FetchConfig()
+        for flag, kind, default, text in (
+            ("--fetch_connect_timeout", float, fetch.connect_timeout, "Connect timeout, s."),
+            ("--fetch_read_timeout", float, fetch.read_timeout, "Read timeout per read, s."),
+            ("--fetch_total_timeout", float, fetch.total_timeout, "Deadline per response, s."),
+            ("--fetch_retries", int, fetch.max_retries, "Retries on errors, 429 and 5xx."),
+            ("--fetch_backoff", float, fetch.backoff_seconds, "Backoff factor between retries, s."),
+            ("--fetch_max_retry_after", float, fetch.max_retry_after_seconds,
+             "Longest Retry-After waited for, s; longer fails the fetch."),
+            ("--fetch_max_redirects", int, fetch.max_redirects, "Redirects followed."),
+            ("--fetch_max_bytes", int, fetch.max_bytes, "Largest body (after decompression)."),
+            ("--fetch_concurrency", int, fetch.concurrency, "Requests in flight per worker."),
+            ("--per_host_concurrency", int, fetch.per_host_concurrency,
+             "Requests in flight to one host."),
+            ("--per_host_interval", float, fetch.per_host_interval_seconds,
+             "Seconds between request starts to one host (robots.txt Crawl-delay if longer)."),
+        ):  # fmt: skip
+            group.add_argument(flag, type=kind, default=default, help=text)
+        group.add_argument(
+            "--fetch_user_agent", default=fetch.user_agent, help="User-Agent of every request."
         )
         group.add_argument(
             "--output",
@@ -115,6 +176,7 @@ class PipelineConfig:
     stories: StoryConfig = StoryConfig()
     topics: TopicsConfig = TopicsConfig()
     places: PlacesConfig = PlacesConfig()
+    feeds: FeedsConfig = FeedsConfig()
 
 
 def config_from_options(
@@ -125,8 +187,25 @@ def config_from_options(
 ) -> PipelineConfig:
     """Options -> config; `output_dir` and `state_out_dir` are where this run writes (staging
     folders), `state_dir` the previous state it reads."""
+    inputs = tuple(options.inputs or ())
+    page_urls = tuple(i for i in inputs if is_url(i))
+    fetch = FetchConfig(
+        user_agent=options.fetch_user_agent,
+        connect_timeout=options.fetch_connect_timeout,
+        read_timeout=options.fetch_read_timeout,
+        total_timeout=options.fetch_total_timeout,
+        max_retries=options.fetch_retries,
+        backoff_seconds=options.fetch_backoff,
+        max_retry_after_seconds=options.fetch_max_retry_after,
+        max_redirects=options.fetch_max_redirects,
+        max_bytes=options.fetch_max_bytes,
+        allow_private_hosts=options.allow_private_hosts,
+        concurrency=options.fetch_concurrency,
+        per_host_concurrency=options.per_host_concurrency,
+        per_host_interval_seconds=options.per_host_interval,
+    )
     return PipelineConfig(
-        inputs=tuple(options.inputs or ()),
+        inputs=tuple(i for i in inputs if not is_url(i)),
         output_dir=output_dir,
         state_dir=state_dir,
         state_out_dir=state_out_dir,
@@ -138,4 +217,17 @@ def config_from_options(
         dedup=DedupConfig(near_threshold=options.near_duplicate_threshold),
         stories=StoryConfig(threshold=options.story_threshold, max_days=options.story_days),
         topics=TopicsConfig(threshold=options.topic_threshold),
+        feeds=FeedsConfig(
+            feed_urls=tuple(options.feed_urls or ()),
+            feed_lists=tuple(options.feed_lists or ()),
+            page_urls=page_urls,
+            fetch_pages=options.fetch_pages,
+            poll_due_only=options.poll_due_only,
+            fetch=fetch,
+        ),
     )
+
+
+def is_url(value: str) -> bool:
+    """An http(s) URL (fetched), as opposed to a path or a glob (read)."""
+    return value.lower().startswith(("http://", "https://"))

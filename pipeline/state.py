@@ -71,10 +71,15 @@ def commit_state(staging: Path, state: Path, summary: dict[str, Any]) -> None:
         **summary,
     }
     (staging / STATE_MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
+    swap_into_place(staging, state)
+
+
+def swap_into_place(staging: Path, target: Path) -> None:
+    """Replace `target` by `staging` with two renames; the old folder is deleted last."""
     retired = None
-    if state.exists():
-        retired = state.parent / f".{state.name}.newsbeam-{uuid.uuid4().hex[:12]}.old"
-        state.rename(retired)
-    staging.rename(state)
+    if target.exists():
+        retired = target.parent / f".{target.name}.newsbeam-{uuid.uuid4().hex[:12]}.old"
+        target.rename(retired)
+    staging.rename(target)
     if retired is not None:
         shutil.rmtree(retired, ignore_errors=True)

@@ -22,7 +22,7 @@ class RawDocument(NamedTuple):
     """One input record as read: a whole file, or one line of a JSON-lines file."""
 
     source: str  # the path (plus "#L<n>" for a JSON-lines record) or URL, as given
-    kind: str  # "text" | "html" | "jsonl"
+    kind: str  # "text" | "html" | "jsonl" | "feed" | "opml" (the last two: feed stage)
     content: bytes  # raw bytes for text/html; the JSON line for jsonl
 
 

@@ -58,8 +58,16 @@ def test_seeds_counts(seeds_output: Path) -> None:
     assert manifest["options"]["runner"] == "FnApiRunner"
     assert manifest["config"]["read"]["max_document_bytes"] == 10 * 1024 * 1024
     assert set(manifest["config"]) == {
-        "read", "extract", "clean", "language", "dedup", "stories", "topics", "places"
-    }  # fmt: skip
+        "read",
+        "extract",
+        "clean",
+        "language",
+        "dedup",
+        "stories",
+        "topics",
+        "places",
+        "feeds",
+    }
     assert {"apache-beam", "trafilatura", "langdetect", "pyarrow", "newsbeam"} <= set(
         manifest["versions"]
     )

@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
-from newsbeam.transforms.read import ReadConfig, ReadDocuments, as_pattern, kind_of, sniff_binary
+from newsbeam.transforms.read import (
+    FEED_CANDIDATE,
+    ReadConfig,
+    ReadDocuments,
+    as_pattern,
+    kind_of,
+    sniff_binary,
+)
 from tests.conftest import counters_of, make_test_pipeline
 
 
@@ -22,7 +29,12 @@ from tests.conftest import counters_of, make_test_pipeline
         ("r.jsonl", "jsonl"),
         ("r.jsonl.gz", "jsonl"),
         ("x.png", None),
-        ("noext", None),
+        ("noext", FEED_CANDIDATE),  # read, then kept only when its content is a feed
+        ("feed.XML", FEED_CANDIDATE),
+        ("a.rss", FEED_CANDIDATE),
+        ("list.opml", FEED_CANDIDATE),
+        ("feed.json.gz", FEED_CANDIDATE),
+        ("dir.d/noext", FEED_CANDIDATE),
     ],
 )
 def test_kind_of(path: str, kind: str | None) -> None:
@@ -141,3 +153,41 @@ def test_truncated_json_lines_keep_what_was_read(tmp_path: Path) -> None:
 
     counters = _run([str(path)], check_documents, check_rejected)
     assert counters["read_dropped_unreadable"] == 1
+
+
+def test_feeds_are_recognised_by_content(tmp_path: Path) -> None:
+    import gzip
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "rss-noext").write_bytes(b"<?xml version='1.0'?><rss version='2.0'><channel/></rss>")
+    (folder / "atom.xml.gz").write_bytes(
+        gzip.compress(b"<feed xmlns='http://www.w3.org/2005/Atom'/>")
+    )
+    (folder / "list.opml").write_bytes(b"<opml version='2.0'><body/></opml>")
+    (folder / "feed.json").write_bytes(
+        b'{"version": "https://jsonfeed.org/version/1.1", "items": []}'
+    )
+    (folder / "data.json").write_bytes(b'{"not": "a feed"}')
+    (folder / "sitemap.xml").write_bytes(b"<urlset><url/></urlset>")
+    (folder / "image-noext").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    (folder / "empty-noext").write_bytes(b"")
+
+    def check_documents(documents: list) -> None:
+        kinds = {Path(d.source).name: d.kind for d in documents}
+        assert kinds == {
+            "rss-noext": "feed",
+            "atom.xml.gz": "feed",
+            "list.opml": "opml",
+            "feed.json": "feed",
+        }
+
+    def check_rejected(rejected: list) -> None:
+        reasons = {Path(r.source).name: r.reason for r in rejected}
+        assert reasons == dict.fromkeys(
+            ["data.json", "sitemap.xml", "image-noext", "empty-noext"], "unsupported_type"
+        )
+
+    counters = _run([str(folder)], check_documents, check_rejected)
+    # Feeds are not inputs themselves (their entries are, in the feed stage).
+    assert counters["read_inputs"] == 4

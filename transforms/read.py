@@ -5,9 +5,15 @@ or a glob; local or any Beam filesystem), reads every matched file and emits one
 RawDocument per file, or per non-blank line of a `.jsonl` file. Reading never decodes text:
 that is the extract stage's job, where the document's own encoding hints are known.
 
+Feeds are recognised by content: `.xml/.rss/.atom/.rdf/.opml/.json` files and files without
+an extension become kind "feed" (RSS, Atom, RDF, JSON Feed) or "opml" when their first
+element (or JSON Feed `version` key) says so, and go to the feed stage, which counts their
+entries as the inputs (a feed file itself is not one).
+
 Rejected (stage `read`): `not_found` (an input that matches nothing), `unsupported_type`
-(an extension NewsBeam does not read), `empty`, `too_large` (over `max_document_bytes`,
-checked before reading, and again while decompressing so a gzip bomb is cut off),
+(an extension NewsBeam does not read, or a candidate feed file that is no feed), `empty`,
+`too_large` (over `max_document_bytes`, checked before reading, and again while
+decompressing so a gzip bomb is cut off),
 `binary` (NUL bytes without a UTF-16/32 byte-order mark), `unreadable` (an I/O error, or
 not a regular file: a FIFO in an input folder would otherwise block the run forever).
 Counters: `read_inputs` (records that entered the run), `read_dropped_<reason>`.
@@ -25,6 +31,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from newsbeam.schemas import RawDocument, Rejected
 from newsbeam.transforms.failures import apply_with_rejects, counter, rejected_output
+from newsbeam.transforms.feeds import sniff_feed_kind
 
 STAGE = "read"
 
@@ -36,6 +43,11 @@ KIND_BY_EXTENSION = {
     ".htm": "html",
     ".jsonl": "jsonl",
 }
+
+# Extensions (and no extension) whose files are feeds or OPML lists when their content says so.
+FEED_CANDIDATE_EXTENSIONS = frozenset({".xml", ".rss", ".atom", ".rdf", ".opml", ".json", ""})
+FEED_KINDS = frozenset({"feed", "opml"})
+FEED_CANDIDATE = "feed?"
 
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 _SNIFF_BYTES = 8192
@@ -49,11 +61,15 @@ class ReadConfig:
 
 
 def kind_of(path: str) -> str | None:
-    """The document kind a path's extension names, or None when NewsBeam does not read it."""
+    """The document kind a path's extension names, "feed?" for a file that may be a feed
+    (decided by its content), or None when NewsBeam does not read it."""
     name = path.lower()
     if name.endswith(".gz"):
         name = name[:-3]
-    return KIND_BY_EXTENSION.get(os.path.splitext(name)[1])
+    extension = os.path.splitext(os.path.basename(name))[1]
+    if extension in FEED_CANDIDATE_EXTENSIONS:
+        return FEED_CANDIDATE
+    return KIND_BY_EXTENSION.get(extension)
 
 
 def as_pattern(path: str) -> str:
@@ -121,6 +137,9 @@ class _ReadFile(beam.DoFn):
         if kind == "jsonl" and is_regular_file(path):
             yield from self._read_lines(path, limit)
             return
+        if kind == FEED_CANDIDATE:
+            yield from self._read_candidate_feed(file, limit)
+            return
         counter("read_inputs").inc()
         if kind is None:
             yield _rejected(path, "unsupported_type", "not .txt/.md/.html/.htm/.jsonl(.gz)")
@@ -131,6 +150,41 @@ class _ReadFile(beam.DoFn):
             yield _rejected(path, "too_large", f"{file.size_in_bytes} bytes > {limit}")
         else:
             yield from self._read_whole(path, kind, limit)
+
+    def _read_candidate_feed(
+        self, file: FileMetadata, limit: int
+    ) -> Iterator[RawDocument | beam.pvalue.TaggedOutput]:
+        """A feed or OPML document goes on uncounted (the feed stage counts its entries);
+        anything else is one input, rejected."""
+        path = file.path
+        if not is_regular_file(path):
+            counter("read_inputs").inc()
+            yield _rejected(path, "unreadable", "not a regular file")
+            return
+        if file.size_in_bytes > limit:
+            counter("read_inputs").inc()
+            yield _rejected(path, "too_large", f"{file.size_in_bytes} bytes > {limit}")
+            return
+        counted = True  # not for a feed: its entries are the inputs (the feed stage counts)
+        output: RawDocument | beam.pvalue.TaggedOutput
+        try:
+            with FileSystems.open(path, compression_type=CompressionTypes.AUTO) as handle:
+                content = handle.read(limit + 1)
+        except Exception as error:
+            output = _rejected(path, "unreadable", f"{type(error).__name__}: {error}")
+        else:
+            kind = sniff_feed_kind(content)
+            if len(content) > limit:
+                output = _rejected(path, "too_large", f"more than {limit} bytes", content)
+            elif kind is not None:
+                counted = False
+                output = RawDocument(source=path, kind=kind, content=content)
+            else:  # empty, binary or any other file: as before feeds, not a type NewsBeam reads
+                detail = "not an RSS/Atom/RDF/JSON feed or OPML list, nor .txt/.md/.html/.jsonl"
+                output = _rejected(path, "unsupported_type", detail, content)
+        if counted:
+            counter("read_inputs").inc()
+        yield output
 
     def _read_whole(
         self, path: str, kind: str, limit: int

@@ -1,0 +1,102 @@
+"""Feed state and feed health: records and Arrow schemas of the `--state` feed components.
+
+- `feed_state/feeds.parquet`: one FeedState row per feed ever fetched (what the next
+  conditional request and poll need).
+- `feed_state/seen_entries.parquet`: one SeenEntry row per (feed, entry id) already turned
+  into an input, so a later run does not ingest it again.
+- `feeds/health-<run>.parquet`: one FeedHealth row per feed per run; files accumulate.
+
+Every file carries STATE_VERSION under STATE_VERSION_KEY in its metadata.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import NamedTuple
+
+import pyarrow as pa
+
+from newsbeam.schemas.state import STATE_VERSION, STATE_VERSION_KEY
+
+FEED_STATE_DIR = "feed_state"
+FEED_HEALTH_DIR = "feeds"
+FEED_STATE_FILE = "feeds.parquet"
+SEEN_ENTRIES_FILE = "seen_entries.parquet"
+
+
+class FeedState(NamedTuple):
+    feed_url: str
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None  # sha256 of the last body parsed
+    last_fetch_at: dt.datetime | None
+    last_new_entry_at: dt.datetime | None
+    consecutive_failures: int
+    poll_interval_seconds: int  # adaptive: shorter while a feed publishes, longer when idle
+    next_poll_at: dt.datetime | None
+
+
+class SeenEntry(NamedTuple):
+    feed_url: str
+    entry_id: str
+    first_seen_at: dt.datetime
+
+
+class FeedHealth(NamedTuple):
+    run_at: dt.datetime
+    feed_url: str
+    # ok | partial (malformed, what parsed was kept) | not_modified (304) | unchanged
+    # (same body hash) | error (HTTP, timeout, refused address, unparseable, ...) | not_due
+    # (skipped by --poll_due_only: its next poll time has not come)
+    status: str
+    http_status: int | None
+    bytes: int
+    entries: int  # as parsed
+    new_entries: int  # not seen in an earlier run: the inputs this feed gave this run
+    not_modified: bool
+    error: str | None  # reason code, or feedparser's bozo reason for a partial feed
+    latency_ms: int
+
+
+_TS = pa.timestamp("us", tz="UTC")
+_META = {STATE_VERSION_KEY: STATE_VERSION.encode()}
+
+FEED_STATE_SCHEMA = pa.schema(
+    [
+        pa.field("feed_url", pa.string(), nullable=False),
+        pa.field("etag", pa.string()),
+        pa.field("last_modified", pa.string()),
+        pa.field("body_hash", pa.string()),
+        pa.field("last_fetch_at", _TS),
+        pa.field("last_new_entry_at", _TS),
+        pa.field("consecutive_failures", pa.int64(), nullable=False),
+        pa.field("poll_interval_seconds", pa.int64(), nullable=False),
+        pa.field("next_poll_at", _TS),
+    ],
+    metadata=_META,
+)
+
+SEEN_ENTRY_SCHEMA = pa.schema(
+    [
+        pa.field("feed_url", pa.string(), nullable=False),
+        pa.field("entry_id", pa.string(), nullable=False),
+        pa.field("first_seen_at", _TS, nullable=False),
+    ],
+    metadata=_META,
+)
+
+FEED_HEALTH_SCHEMA = pa.schema(
+    [
+        pa.field("run_at", _TS, nullable=False),
+        pa.field("feed_url", pa.string(), nullable=False),
+        pa.field("status", pa.string(), nullable=False),
+        pa.field("http_status", pa.int64()),
+        pa.field("bytes", pa.int64(), nullable=False),
+        pa.field("entries", pa.int64(), nullable=False),
+        pa.field("new_entries", pa.int64(), nullable=False),
+        pa.field("not_modified", pa.bool_(), nullable=False),
+        pa.field("error", pa.string()),
+        pa.field("latency_ms", pa.int64(), nullable=False),
+    ],
+    metadata=_META,
+)

@@ -1,0 +1,610 @@
+"""Feeds: sniffing and parsing (pure), state files, and the pipeline end to end against a
+feed and page server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from newsbeam.pipeline import main as entry
+from newsbeam.schemas.feeds import FEED_STATE_SCHEMA, FeedState
+from newsbeam.transforms.extract import new_article
+from newsbeam.transforms.feeds import (
+    FeedEntry,
+    FeedParseError,
+    FeedsConfig,
+    FeedStateError,
+    entry_article,
+    has_entity_expansion,
+    html_to_text,
+    is_html_response,
+    load_feed_state,
+    next_feed_state,
+    parse_feed,
+    parse_opml,
+    parse_url_list,
+    sniff_feed_kind,
+    strip_undeclared_prefixes,
+)
+from newsbeam.transforms.fetch import FetchResult
+from tests.conftest import ARTICLE_HTML
+from tests.feed_server import serve, static
+
+BODY = (
+    "The harbour authority said on Monday that the new ferry terminal would open next year "
+    "after delays caused by storms and a shortage of steel, and that ticket prices would "
+    "stay the same for residents of the islands throughout the coming season."
+)
+# Other stories: distinct texts (a one-word edit of BODY would be its near duplicate).
+OTHER_BODIES = {
+    "bridge": "The city council voted on Tuesday to repair the old bridge over the river before "
+    "winter, after engineers found cracks in two of its supports during an inspection.",
+    "tunnel": "Rail workers began digging the second tunnel under the mountain pass this week, "
+    "a project the regional government expects to cut travel times by half within years.",
+    "road": "Police closed the coastal road for six hours on Sunday while crews cleared rocks "
+    "that a landslide had carried onto both lanes near the small fishing village.",
+    "airport": "The airport operator reported record passenger numbers for the summer and said "
+    "it would add four gates and a larger security hall by the end of next year.",
+}
+
+
+def rss(base: str, items: list[tuple[str, str, str]]) -> bytes:
+    """An RSS 2.0 feed of (guid, path, description) items."""
+    parts = [
+        f'<item><guid isPermaLink="false">{guid}</guid><title>Story {guid}</title>'
+        f"<link>{base}{path}</link>"
+        f"<description>{description}</description><category>Local</category>"
+        "<pubDate>Tue, 14 May 2024 08:00:00 GMT</pubDate></item>"
+        for guid, path, description in items
+    ]
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Test</title>'
+        f"<link>{base}/</link>{''.join(parts)}</channel></rss>"
+    ).encode()
+
+
+ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title><id>urn:a</id>
+<updated>2024-05-14T08:00:00Z</updated>
+<entry><id>urn:e1</id><title>Atom one</title><link href="/posts/1"/>
+<updated>2024-05-14T08:00:00Z</updated><author><name>Ann Writer</name></author>
+<content type="html">&lt;p&gt;First paragraph.&lt;/p&gt;&lt;p&gt;Second one.&lt;/p&gt;</content>
+<category term="science"/></entry>
+</feed>"""
+
+RDF = b"""<?xml version="1.0"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">
+<channel rdf:about="http://x/"><title>R</title><link>http://x/</link></channel>
+<item rdf:about="http://x/1"><title>RDF one</title><link>http://x/1</link>
+<description>An RDF item.</description></item>
+</rdf:RDF>"""
+
+JSON_FEED = json.dumps(
+    {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "J",
+        "feed_url": "https://j.example/feed.json",
+        "authors": [{"name": "Feed Author"}],
+        "items": [
+            {
+                "id": 1,
+                "url": "/p/1",
+                "title": "Json one",
+                "content_text": "Plain text body.",
+                "date_published": "2024-05-14T10:00:00+02:00",
+                "tags": ["b", "a"],
+            },  # fmt: skip
+            {"id": "2", "content_html": "<p>Only <b>html</b></p>"},
+        ],
+    }
+).encode()
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE rss [
+<!ENTITY lol "lol">
+<!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+<!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+<!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+<!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+<!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+<!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+<!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<rss version="2.0"><channel><title>&lol9;</title>
+<item><title>&lol9;</title><link>http://x/1</link></item></channel></rss>"""
+
+OPML = b"""<?xml version="1.0"?><opml version="2.0"><head><title>subs</title></head><body>
+<outline text="News"><outline type="rss" text="A" xmlUrl="https://a.example/feed"/>
+<outline type="rss" text="B" xmlUrl="https://b.example/rss"/></outline>
+<outline type="rss" text="A again" xmlUrl="https://a.example/feed"/></body></opml>"""
+
+
+# ---------------------------------------------------------------------------------------
+# Pure
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [
+        (rss("http://x", []), "feed"),
+        (ATOM, "feed"),
+        (RDF, "feed"),
+        (JSON_FEED, "feed"),
+        (OPML, "opml"),
+        (b"<!-- a comment <rss> --><?xml-stylesheet href='x'?>\n<rss version='2.0'/>", "feed"),
+        (
+            "<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'/>".encode("utf-16"),
+            "feed",
+        ),
+        (b"<!DOCTYPE html><html><body><feed>not a feed</feed></body></html>", None),
+        (b'{"version": 1, "items": []}', None),
+        (b"just text", None),
+        (b"<?xml version='1.0'?><urlset/>", None),
+    ],
+)
+def test_sniff_feed_kind(content: bytes, kind: str | None) -> None:
+    assert sniff_feed_kind(content) == kind
+
+
+def test_rss_atom_rdf_and_json_feed_parse() -> None:
+    feed = parse_feed(rss("http://x", [("g1", "/a", "Summary &amp; more")]), {}, "http://x/feed")
+    (item,) = feed.entries
+    assert (item.entry_id, item.link, item.title) == ("g1", "http://x/a", "Story g1")
+    assert item.summary == "Summary & more"
+    assert item.published_at == dt.datetime(2024, 5, 14, 8, tzinfo=dt.timezone.utc)
+    assert item.categories == ["Local"]
+    assert feed.bozo is None and feed.version == "rss20"
+
+    atom = parse_feed(ATOM, {}, "https://atom.example/feed.xml")
+    (item,) = atom.entries
+    assert item.link == "https://atom.example/posts/1"  # relative link resolved
+    assert item.authors == ["Ann Writer"] and item.categories == ["science"]
+    assert html_to_text(item.content) == "First paragraph.\n\nSecond one."
+
+    (item,) = parse_feed(RDF, {}, "http://x/rdf").entries
+    assert (item.entry_id, item.title) == ("http://x/1", "RDF one")  # no guid: the link
+
+    json_feed = parse_feed(JSON_FEED, {}, "https://j.example/feed.json")
+    first, second = json_feed.entries
+    assert (first.entry_id, first.link, first.categories) == (
+        "1",
+        "https://j.example/p/1",
+        ["a", "b"],
+    )
+    assert first.authors == ["Feed Author"] and first.content == "Plain text body."
+    assert first.published_at == dt.datetime(2024, 5, 14, 8, tzinfo=dt.timezone.utc)
+    assert (second.entry_id, second.link, html_to_text(second.content)) == ("2", None, "Only html")
+
+
+def test_malformed_feed_keeps_what_parses_and_notes_why() -> None:
+    broken = rss("http://x", [("g1", "/a", "ok"), ("g2", "/b", "fine")]).replace(
+        b"</channel></rss>", b"<item><title>cut"
+    )
+    feed = parse_feed(broken, {}, "http://x/feed")
+    assert [e.entry_id for e in feed.entries][:2] == ["g1", "g2"]
+    assert feed.bozo
+
+
+def test_undeclared_namespace_prefixes_are_read_past() -> None:
+    prefixed = (
+        b"<rss version='2.0'><rss:channel><rss:title>T</rss:title>"
+        b"<rss:item><rss:title>One</rss:title><rss:link>http://x/1</rss:link></rss:item>"
+        b"<rss:item><rss:title>Two</rss:title><rss:link>http://x/2</rss:link></rss:item>"
+        b"</rss:channel></rss>"
+    )
+    feed = parse_feed(prefixed, {}, "http://x/feed")
+    assert [(e.title, e.link) for e in feed.entries] == [
+        ("One", "http://x/1"),
+        ("Two", "http://x/2"),
+    ]
+    assert feed.bozo and "undeclared namespace prefixes" in feed.bozo
+    declared = b"<rss xmlns:dc='http://purl.org/dc/elements/1.1/'><dc:creator>A</dc:creator></rss>"
+    assert strip_undeclared_prefixes(declared) == declared
+
+
+def test_unparseable_and_not_feeds_raise_with_a_reason() -> None:
+    for content, reason in (
+        (b"<html><body>page</body></html>", "not_a_feed"),
+        (b'{"version": "https://jsonfeed.org/version/1", "items": 3}', "unparseable"),
+        (b'{"version": "https://jsonfeed.org/version/1", ', "unparseable"),
+        (OPML, "not_a_feed"),
+        (BILLION_LAUGHS, "entity_expansion"),
+    ):
+        with pytest.raises(FeedParseError) as failure:
+            parse_feed(content, {}, "http://x/feed")
+        assert failure.value.reason == reason
+
+
+def test_entity_expansion_signature() -> None:
+    assert has_entity_expansion(BILLION_LAUGHS)
+    external = (
+        b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY x SYSTEM "file:///etc/passwd">]><rss/>'
+    )
+    assert has_entity_expansion(external)
+    plain = (
+        b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY copy "&#169;"><!ENTITY n "NewsBeam">]><rss/>'
+    )
+    assert not has_entity_expansion(plain)
+    assert not has_entity_expansion(rss("http://x", []))
+
+
+def test_opml_and_url_lists() -> None:
+    assert parse_opml(OPML) == ["https://a.example/feed", "https://b.example/rss"]
+    listing = (
+        b"# my feeds\nhttps://a.example/feed\n\n  https://b.example/rss  \nhttps://a.example/feed\n"
+    )
+    assert parse_url_list(listing) == ["https://a.example/feed", "https://b.example/rss"]
+    assert parse_url_list(OPML) == ["https://a.example/feed", "https://b.example/rss"]
+    with pytest.raises(FeedParseError):
+        parse_opml(BILLION_LAUGHS.replace(b"<rss", b"<opml").replace(b"</rss>", b"</opml>"))
+
+
+def test_html_to_text() -> None:
+    assert html_to_text("<p>One <b>two</b></p><p>Three<br>four</p><script>x()</script>") == (
+        "One two\n\nThree four"
+    )
+    assert html_to_text("Plain\n\n  text  here ") == "Plain\n\ntext here"
+    assert html_to_text(None) == html_to_text("  ") == ""
+
+
+ENTRY = FeedEntry(
+    entry_id="g1",
+    link="https://news.example.com/a",
+    title="Entry title",
+    authors=["Entry Author"],
+    published_at=dt.datetime(2024, 5, 14, tzinfo=dt.timezone.utc),
+    summary="<p>Short summary.</p>",
+    content=None,
+    categories=["Politics"],
+)
+
+
+def test_entry_article_fills_what_the_page_lacks() -> None:
+    page = new_article("s", url="https://news.example.com/a", title=None, text="Page text.")
+    article = entry_article("feed#g1", "https://x/feed", ENTRY, page)
+    assert article is not None
+    assert (article.text, article.text_origin, article.title) == (
+        "Page text.",
+        "page",
+        "Entry title",
+    )
+    assert (article.authors, article.published_at) == (["Entry Author"], ENTRY.published_at)
+    assert (article.feed_url, article.entry_id, article.feed_categories) == (
+        "https://x/feed",
+        "g1",
+        ["Politics"],
+    )
+    titled = entry_article("feed#g1", "https://x/feed", ENTRY, page._replace(title="Page title"))
+    assert titled is not None and titled.title == "Page title"
+
+    fallback = entry_article("feed#g1", "https://x/feed", ENTRY, None)
+    assert fallback is not None
+    assert (fallback.text, fallback.text_origin) == ("Short summary.", "feed_summary")
+    assert fallback.canonical_url == "https://news.example.com/a"
+    with_content = entry_article("f#g1", None, ENTRY._replace(content="<p>Full.</p>"), None)
+    assert with_content is not None and with_content.text_origin == "feed_content"
+    assert entry_article("f#g1", None, ENTRY._replace(summary=None), None) is None
+
+
+def test_is_html_response() -> None:
+    def page(content_type: str | None, body: bytes) -> FetchResult:
+        headers = {"content-type": content_type} if content_type else {}
+        return FetchResult("u", "u", 200, headers, body, None, "", 1)
+
+    assert is_html_response(page("text/html; charset=utf-8", b"<p>x</p>"))
+    assert is_html_response(page("application/xhtml+xml", b"<html/>"))
+    assert is_html_response(page(None, b"  <!DOCTYPE html><html><body>x</body></html>"))
+    assert not is_html_response(page("application/pdf", b"%PDF-1.7 <html>"))
+    assert not is_html_response(page("image/jpeg", b"\xff\xd8"))
+    assert not is_html_response(page(None, b"%PDF-1.7"))
+
+
+def test_poll_interval_adapts() -> None:
+    config = FeedsConfig(min_poll_seconds=60, initial_poll_seconds=3600, max_poll_seconds=86400)
+    now = dt.datetime(2024, 5, 14, tzinfo=dt.timezone.utc)
+    ok = FetchResult("u", "u", 200, {"etag": '"e"'}, b"x", None, "", 5)
+    busy = next_feed_state(None, "u", ok, 3, "h1", now, config)
+    assert (busy.poll_interval_seconds, busy.etag, busy.last_new_entry_at) == (1800, '"e"', now)
+    assert busy.next_poll_at == now + dt.timedelta(seconds=1800)
+    quiet = next_feed_state(
+        busy, "u", ok._replace(http_status=304, headers={}), 0, None, now, config
+    )
+    assert quiet.poll_interval_seconds == 2700 and quiet.etag == '"e"' and quiet.body_hash == "h1"
+    failed = ok._replace(error="timeout", http_status=None)
+    first = next_feed_state(quiet, "u", failed, 0, None, now, config)
+    second = next_feed_state(first, "u", failed, 0, None, now, config)
+    assert (first.consecutive_failures, second.consecutive_failures) == (1, 2)
+    assert first.poll_interval_seconds < second.poll_interval_seconds <= 86400
+    assert second.etag == '"e"'  # a failure keeps what the next conditional request needs
+    recovered = next_feed_state(second, "u", ok, 1, "h2", now, config)
+    assert recovered.consecutive_failures == 0
+    garbled = next_feed_state(recovered, "u", ok, 0, None, now, config, unparseable=True)
+    assert garbled.consecutive_failures == 1 and garbled.body_hash == "h2"
+
+
+def test_state_of_another_version_or_corrupt_is_refused(tmp_path: Path) -> None:
+    assert load_feed_state(None).feeds == {}
+    folder = tmp_path / "feed_state"
+    folder.mkdir()
+    other = FEED_STATE_SCHEMA.with_metadata({b"newsbeam.state_version": b"0"})
+    pq.write_table(pa.Table.from_pylist([], schema=other), folder / "feeds.parquet")
+    with pytest.raises(FeedStateError, match="state version 0"):
+        load_feed_state(str(tmp_path))
+    (folder / "feeds.parquet").write_bytes(b"not parquet")
+    with pytest.raises(FeedStateError, match="unreadable"):
+        load_feed_state(str(tmp_path))
+    row = FeedState("u", None, None, None, None, None, 0, 60, None)
+    pq.write_table(
+        pa.Table.from_pylist([row._asdict()], schema=FEED_STATE_SCHEMA), folder / "feeds.parquet"
+    )
+    assert list(load_feed_state(str(tmp_path)).feeds) == ["u"]
+
+
+# ---------------------------------------------------------------------------------------
+# End to end on 127.0.0.1
+# ---------------------------------------------------------------------------------------
+
+FAST = ["--allow-private-hosts", "--per_host_interval", "0", "--fetch_backoff", "0.01",
+        "--fetch_retries", "1", "--fetch_read_timeout", "2"]  # fmt: skip
+
+
+def _run(tmp: Path, *args: str) -> dict[str, Any]:
+    output = tmp / "out"
+    assert entry.main([*FAST, *args, "--output", str(output)]) == 0  # args win over FAST
+    return json.loads((output / "manifest.json").read_text())
+
+
+def _rows(path: str, order: str = "source") -> list[dict[str, Any]]:
+    relation = duckdb.sql(f"SELECT * FROM '{path}' ORDER BY {order}")
+    return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
+
+
+def test_feed_pages_articles_twice_second_run_incremental(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    routes: dict[str, Any] = {
+        "/robots.txt": static(b"User-agent: *\nDisallow: /private/\n", "text/plain"),
+        "/news/budget": static(ARTICLE_HTML.encode(), "text/html"),
+        "/news/gone": lambda request: (404, {}, b"gone"),
+        "/private/p": static(ARTICLE_HTML.encode(), "text/html"),
+    }
+    with serve(routes) as server:
+        base = server.url("")
+        items = [
+            ("g1", "/news/budget", "Budget story"),
+            ("g2", "/news/gone", f"&lt;p&gt;{BODY}&lt;/p&gt;"),
+            ("g3", "/private/p", "Too short."),
+        ]
+        server.routes["/feed.xml"] = static(rss(base, items), ETag='"v1"')
+        server.routes["/atom"] = static(
+            ATOM.replace(b"/posts/1", b"/news/gone"), "application/atom+xml"
+        )
+        feeds_file = tmp_path / "feeds.txt"
+        feeds_file.write_text(f"# test feeds\n{server.url('/atom')}\n")
+        args = [
+            "--feed",
+            server.url("/feed.xml"),
+            "--feeds",
+            str(feeds_file),
+            "--state",
+            str(state),
+        ]
+
+        first = _run(tmp_path, *args)
+        counts = first["counts"]
+        # 3 RSS entries + 1 Atom entry; the Atom one ("First paragraph. Second one.") and
+        # g3's summary are too short for the clean stage.
+        assert (counts["inputs"], counts["articles"], counts["rejected"]) == (4, 2, 2)
+        assert counts["balanced"] is True
+        articles = {r["entry_id"]: r for r in _rows(f"{tmp_path}/out/articles/*.parquet")}
+        assert articles["g1"]["text_origin"] == "page"
+        assert articles["g1"]["title"] == "Council approves budget"  # the page's own
+        assert articles["g1"]["feed_url"] == server.url("/feed.xml")
+        assert articles["g1"]["feed_categories"] == ["Local"]
+        assert "northern districts" in articles["g1"]["text"]
+        assert articles["g2"]["text_origin"] == "feed_summary"  # page 404: the summary
+        assert articles["g2"]["text"] == BODY and articles["g2"]["title"] == "Story g2"
+        assert "/private/p" not in server.hits  # robots.txt disallows it
+        rejected = {r["source"]: r for r in _rows(f"{tmp_path}/out/rejected/*.parquet")}
+        assert {r["reason"] for r in rejected.values()} == {"too_short"}
+
+        health = _rows(f"{state}/feeds/*.parquet", "feed_url")
+        assert [
+            (h["status"], h["entries"], h["new_entries"], h["http_status"]) for h in health
+        ] == [
+            ("ok", 1, 1, 200),
+            ("ok", 3, 3, 200),
+        ]
+        assert all(h["latency_ms"] >= 0 and h["bytes"] > 0 for h in health)
+
+        second = _run(tmp_path, *args)
+        assert (second["counts"]["inputs"], second["counts"]["articles"]) == (0, 0)
+        feed_requests = server.requests_to("/feed.xml")
+        assert len(feed_requests) == 2
+        assert feed_requests[1].headers.get("if-none-match") == '"v1"'
+        health = _rows(f"{state}/feeds/*.parquet", "run_at, feed_url")
+        assert len(health) == 4  # one row per feed per run, earlier rows kept
+        latest = {h["feed_url"]: h for h in health[2:]}
+        assert latest[server.url("/feed.xml")]["status"] == "not_modified"
+        assert latest[server.url("/feed.xml")]["not_modified"] is True
+        assert latest[server.url("/atom")]["status"] == "unchanged"  # no ETag: body hash
+        assert server.hits["/news/budget"] == 1
+
+        # A new entry: the third run ingests it and only it.
+        # (Not ARTICLE_TEXT: that is g1's page, which the dedup state now holds.)
+        items.append(("g4", "/news/budget2", f"&lt;p&gt;{OTHER_BODIES['road']}&lt;/p&gt;"))
+        server.routes["/feed.xml"] = static(rss(base, items), ETag='"v2"')
+        third = _run(tmp_path, *args)
+        assert (third["counts"]["inputs"], third["counts"]["articles"]) == (1, 1)
+        (article,) = _rows(f"{tmp_path}/out/articles/*.parquet")
+        assert (article["entry_id"], article["text_origin"]) == ("g4", "feed_summary")
+        seen = _rows(f"{state}/feed_state/seen_entries.parquet", "feed_url, entry_id")
+        assert len(seen) == 5
+
+        # Polled again at once with --poll_due_only: no feed is due, none is requested.
+        hits = dict(server.hits)
+        fourth = _run(tmp_path, *args, "--poll_due_only")
+        assert fourth["counts"]["inputs"] == 0 and server.hits == hits
+        health = _rows(f"{state}/feeds/*.parquet", "run_at, feed_url")
+        assert [h["status"] for h in health[-2:]] == ["not_due", "not_due"]
+
+
+def test_bad_feeds_become_rejected_and_health_rows(tmp_path: Path) -> None:
+    routes: dict[str, Any] = {
+        "/error": lambda request: (500, {}, b"down"),
+        "/laughs": static(BILLION_LAUGHS),
+        "/page": static(b"<html><body><p>not a feed</p></body></html>", "text/html"),
+        "/junk": static(b"\x00\x01binary junk"),
+        "/malformed": static(
+            rss("http://x", [("m1", "/a", BODY)]).replace(b"</channel></rss>", b"<item>")
+        ),
+        "/slow": lambda request: (200, {}, lambda out: time.sleep(1.0)),
+    }
+    state = tmp_path / "state"
+    with serve(routes) as server:
+        args = [arg for path in routes for arg in ("--feed", server.url(path))]
+        slow = ["--fetch_read_timeout", "0.3", "--fetch_retries", "0"]
+        manifest = _run(tmp_path, *args, "--no-fetch-pages", "--state", str(state), *slow)
+    counts = manifest["counts"]
+    # Six feeds: five rejected as feeds; the malformed one gives its good entry and an
+    # empty one (the cut-off <item>), which has no text: an input, rejected, not lost.
+    assert (counts["inputs"], counts["articles"], counts["rejected"]) == (7, 1, 6)
+    assert counts["balanced"] is True
+    assert counts["rejected_by"]["feeds"] == {
+        "entity_expansion": 1,
+        "http_error": 1,
+        "no_text": 1,
+        "not_a_feed": 2,
+        "timeout": 1,
+    }
+    health_rows = _rows(f"{state}/feeds/*.parquet", "feed_url")
+    health = {h["feed_url"].rsplit("/", 1)[1]: h for h in health_rows}
+    assert health["error"]["status"] == "error" and health["error"]["http_status"] == 500
+    assert health["malformed"]["status"] == "partial" and health["malformed"]["error"]
+    assert health["laughs"]["error"] == "entity_expansion"
+    assert (health["slow"]["status"], health["slow"]["error"]) == ("error", "timeout")
+    feed_state = {
+        r["feed_url"].rsplit("/", 1)[1]: r
+        for r in _rows(f"{state}/feed_state/feeds.parquet", "feed_url")
+    }
+    assert feed_state["error"]["consecutive_failures"] == 1
+    assert feed_state["laughs"]["consecutive_failures"] == 1  # fetched, but no feed
+    assert feed_state["malformed"]["consecutive_failures"] == 0
+
+
+def test_loopback_refused_without_allow_private_hosts(tmp_path: Path) -> None:
+    with serve({"/feed": static(rss("http://x", [("g", "/a", BODY)]))}) as server:
+        output = tmp_path / "out"
+        assert entry.main(["--feed", server.url("/feed"), "--output", str(output)]) == 0
+    (row,) = _rows(f"{output}/rejected/*.parquet")
+    assert (row["stage"], row["reason"]) == ("feeds", "refused_address")
+    assert server.log == []
+
+
+def test_feed_files_by_content_and_page_urls(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "noext").write_bytes(rss("http://x", [("f1", "/a", f"&lt;p&gt;{BODY}&lt;/p&gt;")]))
+    (folder / "feed.json").write_bytes(
+        JSON_FEED.replace(b"Plain text body.", OTHER_BODIES["airport"].encode())
+    )
+    (folder / "LICENSE").write_text("MIT License\n")
+    other = OTHER_BODIES["bridge"]
+    robots = static(b"User-agent: *\nDisallow: /private/\n", "text/plain")
+    routes = {"/article": static(ARTICLE_HTML.encode(), "text/html"), "/robots.txt": robots}
+    with serve(routes) as server:
+        base = server.url("")
+        # A feed listed in an OPML file, and a feed given as --input URL (read by content).
+        server.routes["/listed"] = static(rss(base, [("o1", "/o1", f"&lt;p&gt;{other}&lt;/p&gt;")]))
+        server.routes["/by-input"] = static(
+            rss(base, [("i1", "/i1", f"&lt;p&gt;{OTHER_BODIES['tunnel']}&lt;/p&gt;")])
+        )
+        opml = f"<opml version='2.0'><body><outline xmlUrl='{base}/listed'/></body></opml>"
+        (folder / "subs.opml").write_text(opml)
+        inputs = ["--input", str(folder), "--input", server.url("/article")]
+        inputs += ["--input", server.url("/private/article")]  # robots.txt says no
+        manifest = _run(tmp_path, *inputs, "--input", server.url("/by-input"), "--no-fetch-pages")
+    counts = manifest["counts"]
+    # noext: 1 entry; feed.json: 2 (one too short); the page URL; LICENSE rejected; the
+    # OPML's feed: 1 entry; the --input feed URL: 1 entry; the page robots.txt refuses.
+    assert (counts["inputs"], counts["articles"], counts["rejected"]) == (8, 5, 3)
+    assert counts["balanced"] is True
+    articles = _rows(f"{tmp_path}/out/articles/*.parquet")
+    origins = sorted((r["text_origin"], r["entry_id"]) for r in articles)
+    assert origins == [
+        ("feed_content", "1"),
+        ("feed_summary", "f1"),
+        ("feed_summary", "i1"),
+        ("feed_summary", "o1"),
+        ("page", None),
+    ]
+    rejected = {(r["stage"], r["reason"]) for r in _rows(f"{tmp_path}/out/rejected/*.parquet")}
+    assert rejected == {
+        ("read", "unsupported_type"),
+        ("clean", "too_short"),
+        ("feeds", "robots_disallowed"),
+    }
+    assert "/private/article" not in server.hits
+
+
+def test_corrupt_feed_state_stops_the_run_and_is_kept(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    (state / "feed_state").mkdir(parents=True)
+    (state / "state.json").write_text(json.dumps({"state_version": "1"}))
+    (state / "feed_state" / "feeds.parquet").write_bytes(b"garbage")
+    code = entry.main(
+        ["--feed", "http://127.0.0.1:9/f", "--output", str(tmp_path / "o"), "--state", str(state)]
+    )
+    assert code == 2
+    assert (state / "feed_state" / "feeds.parquet").read_bytes() == b"garbage"
+
+
+def test_an_unexpected_parser_exception_is_a_feed_parse_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from newsbeam.transforms import feeds
+
+    def broken(content: bytes, headers: dict[str, str], url: str) -> None:
+        raise RecursionError("deeply nested")
+
+    monkeypatch.setattr(feeds, "parse_feed", broken)
+    with pytest.raises(FeedParseError) as failure:
+        feeds.parse_feeds_safely(b"<rss/>", {}, "http://x/f")
+    assert failure.value.reason == "internal_error" and "RecursionError" in str(failure.value)
+
+
+def test_same_feeds_in_another_order_give_the_same_rows(tmp_path: Path) -> None:
+    texts = [BODY] + [OTHER_BODIES[word] for word in ("bridge", "tunnel", "road")]
+    with serve() as server:
+        base = server.url("")
+        for n in range(2):
+            items = [
+                (f"n{n}e{i}", f"/p{n}{i}", f"&lt;p&gt;{t}&lt;/p&gt;") for i, t in enumerate(texts)
+            ]
+            server.routes[f"/feed{n}"] = static(rss(base, items))
+        # The same page listed twice: one article, one duplicate, whichever feed came first.
+        server.routes["/feed2"] = static(
+            rss(base, [("d", "/p00", f"&lt;p&gt;{texts[0]}&lt;/p&gt;")])
+        )
+        urls = [server.url(f"/feed{n}") for n in range(3)]
+        tables = []
+        for order, folder in ((urls, "a"), (urls[::-1], "b")):
+            args = [arg for url in order for arg in ("--feed", url)]
+            _run(tmp_path / folder, *args, "--no-fetch-pages")
+            articles = _rows(f"{tmp_path / folder}/out/articles/*.parquet", "article_id")
+            duplicates = _rows(f"{tmp_path / folder}/out/duplicates/*.parquet")
+            for row in articles:
+                row.pop("ingested_at")
+            tables.append((articles, duplicates))
+    assert tables[0] == tables[1]
+    assert len(tables[0][0]) == 4 and len(tables[0][1]) == 5

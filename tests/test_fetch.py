@@ -1,0 +1,328 @@
+"""HTTP client policy: pure functions, then the Fetcher against a real server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import gzip
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from newsbeam.transforms.fetch import (
+    DEFAULT_USER_AGENT,
+    FetchConfig,
+    Fetcher,
+    FetchError,
+    check_url,
+    conditional_headers,
+    fetch_all,
+    host_of,
+    is_public_address,
+    redirect_target,
+    refused_addresses,
+    robots_rules,
+)
+from tests.feed_server import Request, serve, static
+
+# Small timeouts and backoff: the tests stay fast; the behaviour is the same.
+FAST = FetchConfig(
+    connect_timeout=2.0,
+    read_timeout=2.0,
+    total_timeout=5.0,
+    max_retries=2,
+    backoff_seconds=0.01,
+    max_backoff_seconds=0.05,
+    max_retry_after_seconds=2.0,
+    allow_private_hosts=True,  # the test server is on 127.0.0.1
+    per_host_interval_seconds=0.0,
+)
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("93.184.216.34", True),
+        ("2606:2800:220:1:248:1893:25c8:1946", True),
+        ("127.0.0.1", False),
+        ("127.8.9.10", False),
+        ("10.1.2.3", False),
+        ("172.16.0.1", False),
+        ("192.168.1.1", False),
+        ("169.254.169.254", False),  # cloud metadata service: link-local
+        ("100.64.0.1", False),  # carrier-grade NAT, not global
+        ("0.0.0.0", False),
+        ("224.0.0.1", False),
+        ("::1", False),
+        ("fe80::1%eth0", False),
+        ("fc00::1", False),
+        ("::ffff:127.0.0.1", False),  # IPv4-mapped loopback
+        ("::ffff:93.184.216.34", True),
+        ("not an address", False),
+    ],
+)
+def test_is_public_address(address: str, public: bool) -> None:
+    assert is_public_address(address) is public
+
+
+def test_refused_addresses_judges_the_whole_list() -> None:
+    mixed = ["93.184.216.34", "10.0.0.5", "::1"]
+    assert refused_addresses(mixed, allow_private=False) == ["10.0.0.5", "::1"]
+    assert refused_addresses(["93.184.216.34"], allow_private=False) == []
+    assert refused_addresses(mixed, allow_private=True) == []
+
+
+def test_only_http_and_https_urls() -> None:
+    check_url("https://example.org/feed")
+    for url in ("ftp://example.org/f", "file:///etc/passwd", "gopher://x/", "/relative", "http://"):
+        with pytest.raises(FetchError):
+            check_url(url)
+
+
+def test_redirect_target_resolves_and_stops_loops_and_long_chains() -> None:
+    assert redirect_target("http://a/x/y", "../z#frag", ["http://a/x/y"], 5) == "http://a/z"
+    with pytest.raises(FetchError) as loop:
+        redirect_target("http://a/2", "/1", ["http://a/1", "http://a/2"], 5)
+    assert loop.value.reason == "redirect_loop"
+    with pytest.raises(FetchError) as long_chain:
+        redirect_target("http://a/3", "/4", ["http://a/1", "http://a/2", "http://a/3"], 2)
+    assert long_chain.value.reason == "too_many_redirects"
+    with pytest.raises(FetchError) as scheme:
+        redirect_target("http://a/1", "file:///etc/passwd", ["http://a/1"], 5)
+    assert scheme.value.reason == "bad_scheme"
+
+
+def test_conditional_headers_and_host_key() -> None:
+    assert conditional_headers('"e1"', "Tue, 01 Oct 2024 10:00:00 GMT") == {
+        "If-None-Match": '"e1"',
+        "If-Modified-Since": "Tue, 01 Oct 2024 10:00:00 GMT",
+    }
+    assert conditional_headers(None, None) == {}
+    assert host_of("https://User@News.Example.org:8443/a") == "news.example.org:8443"
+
+
+def test_robots_rules_follow_rfc_9309() -> None:
+    rules = robots_rules(200, b"User-agent: *\nDisallow: /private/\n")
+    assert rules.can_fetch("NewsBeam", "http://a/news/1")
+    assert not rules.can_fetch("NewsBeam", "http://a/private/1")
+    assert robots_rules(404, b"").can_fetch("NewsBeam", "http://a/anything")
+    assert not robots_rules(503, b"").can_fetch("NewsBeam", "http://a/anything")
+    assert not robots_rules(None, b"").can_fetch("NewsBeam", "http://a/anything")
+
+
+def test_fetch_all_keeps_the_jobs_order() -> None:
+    def slow_square(n: int) -> int:
+        time.sleep(0.001 * (10 - n))
+        return n * n
+
+    assert list(fetch_all(list(range(10)), slow_square, 4)) == [n * n for n in range(10)]
+
+
+# ---------------------------------------------------------------------------------------
+# Live, on 127.0.0.1
+# ---------------------------------------------------------------------------------------
+
+
+def test_etag_then_304_and_user_agent() -> None:
+    with serve(
+        {"/feed": static(b"<rss/>", ETag='"v1"', Last_Modified="Mon, 01 Jan 2024 00:00:00 GMT")}
+    ) as server:
+        fetcher = Fetcher(FAST)
+        first = fetcher.fetch(server.url("/feed"))
+        assert (first.error, first.http_status, first.body) == (None, 200, b"<rss/>")
+        assert first.headers["etag"] == '"v1"'
+        second = fetcher.fetch(
+            server.url("/feed"), etag='"v1"', last_modified=first.headers["last-modified"]
+        )
+        assert second.not_modified and second.body == b""
+        sent = server.requests_to("/feed")
+        assert sent[1].headers["if-none-match"] == '"v1"'
+        assert sent[1].headers["if-modified-since"] == "Mon, 01 Jan 2024 00:00:00 GMT"
+        assert sent[0].headers["user-agent"] == DEFAULT_USER_AGENT
+        assert DEFAULT_USER_AGENT.startswith("NewsBeam/")
+
+
+def _first_then(
+    first: tuple[int, dict[str, str], bytes], then: tuple[int, dict[str, str], bytes]
+) -> Any:
+    def route(request: Request) -> Any:
+        return first if request.hit == 1 else then
+
+    return route
+
+
+def test_429_with_retry_after_is_retried_after_waiting() -> None:
+    route = _first_then((429, {"Retry-After": "1"}, b"slow down"), (200, {}, b"ok"))
+    with serve({"/r": route}) as server:
+        started = time.monotonic()
+        result = Fetcher(FAST).fetch(server.url("/r"))
+        waited = time.monotonic() - started
+    assert (result.error, result.body) == (None, b"ok")
+    assert server.hits["/r"] == 2
+    assert waited >= 0.9  # Retry-After was honoured, not the 0.01 s backoff
+
+
+def test_retry_after_beyond_the_cap_fails_without_waiting() -> None:
+    route = _first_then((503, {"Retry-After": "3600"}, b""), (200, {}, b"ok"))
+    with serve({"/r": route}) as server:
+        result = Fetcher(FAST).fetch(server.url("/r"))
+    assert (result.error, result.http_status) == ("http_error", 503)
+    assert "Retry-After 3600" in result.detail
+    assert server.hits["/r"] == 1
+
+
+def test_500_then_200_is_retried_and_persistent_500_gives_up() -> None:
+    routes = {
+        "/flaky": _first_then((500, {}, b"oops"), (200, {}, b"fine")),
+        "/broken": lambda request: (500, {}, b"oops"),
+        "/gone": lambda request: (404, {}, b"no"),
+    }
+    with serve(routes) as server:
+        fetcher = Fetcher(FAST)
+        assert fetcher.fetch(server.url("/flaky")).body == b"fine"
+        broken = fetcher.fetch(server.url("/broken"))
+        gone = fetcher.fetch(server.url("/gone"))
+    assert (broken.error, broken.http_status) == ("http_error", 500)
+    assert server.hits["/broken"] == FAST.max_retries + 1
+    assert (gone.error, gone.http_status, server.hits["/gone"]) == ("http_error", 404, 1)
+
+
+def test_response_slower_than_the_timeout() -> None:
+    def slow(request: Request) -> Any:
+        def write(out: Any) -> None:
+            time.sleep(1.0)
+            out.write(b"late")
+
+        return 200, {}, write
+
+    config = FetchConfig(read_timeout=0.2, max_retries=0, allow_private_hosts=True)
+    with serve({"/slow": slow}) as server:
+        result = Fetcher(config).fetch(server.url("/slow"))
+    assert result.error == "timeout"
+
+
+def test_a_body_trickling_past_the_deadline_is_cut() -> None:
+    def trickle(request: Request) -> Any:
+        def write(out: Any) -> None:
+            for _ in range(40):
+                out.write(b"x" * 10)
+                out.flush()
+                time.sleep(0.05)
+
+        return 200, {}, write
+
+    config = FetchConfig(
+        read_timeout=1.0, total_timeout=0.3, max_retries=0, allow_private_hosts=True
+    )
+    with serve({"/trickle": trickle}) as server:
+        result = Fetcher(config).fetch(server.url("/trickle"))
+    assert result.error == "timeout"
+
+
+def test_redirects_followed_loops_and_long_chains_stopped() -> None:
+    def hop(target: str) -> Any:
+        return lambda request: (302, {"Location": target}, b"")
+
+    routes = {
+        "/old": hop("/new"),
+        "/new": static(b"here"),
+        "/loop1": hop("/loop2"),
+        "/loop2": hop("/loop1"),
+        **{f"/chain{i}": hop(f"/chain{i + 1}") for i in range(10)},
+    }
+    with serve(routes) as server:
+        fetcher = Fetcher(FAST)
+        moved = fetcher.fetch(server.url("/old"))
+        loop = fetcher.fetch(server.url("/loop1"))
+        chain = fetcher.fetch(server.url("/chain0"))
+    assert (moved.body, moved.final_url) == (b"here", server.url("/new"))
+    assert loop.error == "redirect_loop"
+    assert chain.error == "too_many_redirects"
+    # The first request and max_redirects (5) redirects followed, no more.
+    assert server.hits["/chain5"] == 1 and "/chain6" not in server.hits
+
+
+def test_oversized_bodies_are_refused() -> None:
+    def unannounced(request: Request) -> Any:
+        def write(out: Any) -> None:
+            for _ in range(50):
+                out.write(b"y" * 1000)
+
+        return 200, {}, write
+
+    config = FetchConfig(max_bytes=10_000, max_retries=0, allow_private_hosts=True)
+    with serve({"/big": static(b"x" * 20_000), "/stream": unannounced}) as server:
+        fetcher = Fetcher(config)
+        announced = fetcher.fetch(server.url("/big"))
+        streamed = fetcher.fetch(server.url("/stream"))
+    assert announced.error == "too_large" and "Content-Length" in announced.detail
+    assert streamed.error == "too_large" and streamed.body == b""
+
+
+def test_gzip_bomb_stops_at_the_cap() -> None:
+    bomb = gzip.compress(b"\0" * 60_000_000, 9)  # ~60 KB on the wire
+    route = static(bomb, "application/xml", Content_Encoding="gzip")
+    config = FetchConfig(max_bytes=1_000_000, max_retries=0, allow_private_hosts=True)
+    with serve(
+        {"/bomb": route, "/ok": static(gzip.compress(b"<rss/>"), Content_Encoding="gzip")}
+    ) as server:
+        fetcher = Fetcher(config)
+        result = fetcher.fetch(server.url("/bomb"))
+        fine = fetcher.fetch(server.url("/ok"))
+    assert result.error == "decompression_bomb"
+    assert fine.body == b"<rss/>"
+
+
+def test_loopback_is_refused_without_allow_private_hosts() -> None:
+    with serve({"/feed": static(b"<rss/>")}) as server:
+        result = Fetcher(FetchConfig(max_retries=0)).fetch(server.url("/feed"))
+        fetcher = Fetcher(FetchConfig(max_retries=0))
+        # Other spellings of the same address: a name, a decimal integer, IPv4-mapped IPv6.
+        others = [
+            fetcher.fetch(f"http://{host}:{server.port}/feed")
+            for host in ("localhost", "2130706433", "[::ffff:127.0.0.1]")
+        ]
+    assert result.error == "refused_address"
+    assert "127.0.0.1" in result.detail
+    assert [other.error for other in others] == ["refused_address"] * 3
+    assert server.log == []  # refused before a request was sent
+
+
+def test_robots_txt_is_honoured_for_pages() -> None:
+    robots = static(b"User-agent: *\nDisallow: /private/\n", "text/plain")
+    routes = {"/robots.txt": robots, "/private/a": static(b"secret"), "/news/a": static(b"news")}
+    with serve(routes) as server:
+        fetcher = Fetcher(FAST)
+        refused = fetcher.fetch_page(server.url("/private/a"))
+        allowed = fetcher.fetch_page(server.url("/news/a"))
+        again = fetcher.fetch_page(server.url("/news/a"))
+    assert refused.error == "robots_disallowed"
+    assert allowed.body == again.body == b"news"
+    assert "/private/a" not in server.hits
+    assert server.hits["/robots.txt"] == 1  # once per site
+
+
+def test_per_host_concurrency_is_bounded() -> None:
+    in_flight = {"now": 0, "most": 0}
+    lock = threading.Lock()
+
+    def tracked(request: Request) -> Any:
+        with lock:
+            in_flight["now"] += 1
+            in_flight["most"] = max(in_flight["most"], in_flight["now"])
+        time.sleep(0.02)
+        with lock:
+            in_flight["now"] -= 1
+        return 200, {}, b"ok"
+
+    config = FetchConfig(
+        allow_private_hosts=True,
+        per_host_concurrency=1,
+        per_host_interval_seconds=0.0,
+        concurrency=8,
+    )
+    with serve({"/p": tracked}) as server:
+        fetcher = Fetcher(config)
+        results = list(fetch_all([server.url("/p")] * 8, fetcher.fetch, config.concurrency))
+    assert all(r.body == b"ok" for r in results)
+    assert in_flight["most"] == 1

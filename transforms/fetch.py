@@ -1,0 +1,497 @@
+"""HTTP fetching as a well-behaved client: the policy as small pure functions, and `Fetcher`.
+
+Built on urllib3 (already installed with trafilatura); nothing here opens sockets by hand.
+
+- Only http and https. Private, loopback, link-local, multicast and reserved addresses are
+  refused unless `allow_private_hosts`: every address the host name resolves to is checked
+  before connecting, and the connected peer again after (a DNS answer that changes between
+  the two cannot slip through). Each redirect hop is checked the same way.
+- Connect and read timeouts, and a deadline for the whole response (a server trickling one
+  byte a second never ends otherwise).
+- Retries: urllib3's `Retry` on connection errors, read timeouts, 429 and 5xx, with
+  exponential backoff, honouring `Retry-After`; a `Retry-After` longer than
+  `max_retry_after_seconds` is not waited for (the fetch fails with that status instead).
+- Redirects followed here, at most `max_redirects`, loops detected.
+- A size cap on the body after decompression, read in chunks: a gzip bomb stops at the cap
+  (urllib3 limits what one decompression call may produce).
+- Conditional GET (If-None-Match / If-Modified-Since) when given an ETag / Last-Modified.
+- Per-host politeness: at most `per_host_concurrency` requests at once to a host, and at
+  least `per_host_interval_seconds` (or the robots.txt Crawl-delay, up to a cap) between
+  the starts of two requests to it.
+- robots.txt (stdlib `urllib.robotparser`, fed by this fetcher) for article pages: 4xx
+  means no rules, 5xx or unreachable means everything disallowed (RFC 9309).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import ipaddress
+import socket
+import threading
+import time
+import urllib.parse
+import urllib.robotparser
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from importlib import metadata
+from typing import Any, NamedTuple
+
+import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.util.retry import Retry
+
+
+def _newsbeam_version() -> str:
+    try:
+        return metadata.version("newsbeam")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+ROBOTS_AGENT = "NewsBeam"
+DEFAULT_USER_AGENT = f"NewsBeam/{_newsbeam_version()} (news ingestion; Apache Beam)"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_CHUNK = 64 * 1024
+MAX_CRAWL_DELAY_SECONDS = 30.0
+
+
+@dataclasses.dataclass(frozen=True)
+class FetchConfig:
+    """How NewsBeam fetches. Defaults suit polling news sites from one machine."""
+
+    user_agent: str = DEFAULT_USER_AGENT
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    # The whole response, retries' waits excluded: stops a server that trickles bytes.
+    total_timeout: float = 60.0
+    max_retries: int = 3
+    backoff_seconds: float = 1.0  # urllib3's backoff_factor: 0, 2x, 4x, ... between retries
+    max_backoff_seconds: float = 60.0
+    max_retry_after_seconds: float = 120.0
+    max_redirects: int = 5
+    max_bytes: int = 10 * 1024 * 1024  # after decompression
+    allow_private_hosts: bool = False
+    concurrency: int = 16  # requests in flight in one worker, all hosts together
+    per_host_concurrency: int = 2
+    per_host_interval_seconds: float = 1.0
+    respect_robots: bool = True
+
+
+class FetchResult(NamedTuple):
+    """The outcome of one GET. `error` is None on success (200 or 304)."""
+
+    url: str  # as requested
+    final_url: str  # after redirects
+    http_status: int | None
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    error: str | None  # a reason code: timeout, refused_address, too_large, http_error, ...
+    detail: str
+    latency_ms: int
+
+    @property
+    def not_modified(self) -> bool:
+        return self.error is None and self.http_status == 304
+
+
+class FetchError(Exception):
+    """An expected fetch failure; `reason` is a short code for tables."""
+
+    def __init__(self, reason: str, detail: str, http_status: int | None = None) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.http_status = http_status
+
+
+class AddressRefused(FetchError):
+    def __init__(self, detail: str) -> None:
+        super().__init__("refused_address", detail)
+
+
+# ---------------------------------------------------------------------------------------
+# Pure policy
+# ---------------------------------------------------------------------------------------
+
+
+def is_public_address(address: str) -> bool:
+    """True for a globally routable unicast address (IPv4-mapped IPv6 judged as IPv4)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+        or not ip.is_global
+    )
+
+
+def refused_addresses(addresses: Iterable[str], allow_private: bool) -> list[str]:
+    """The addresses a connection must not go to; any one refuses the whole host (a host
+    resolving to a public and a private address could be steered to the private one)."""
+    if allow_private:
+        return []
+    return sorted({address for address in addresses if not is_public_address(address)})
+
+
+def check_url(url: str) -> None:
+    """Raise FetchError unless `url` is an absolute http(s) URL with a host."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise FetchError("bad_scheme", f"only http and https are fetched, not {url!r}")
+    if not parts.hostname:
+        raise FetchError("bad_url", f"no host in {url!r}")
+
+
+def host_of(url: str) -> str:
+    """The host (and non-default port) requests to `url` go to: the politeness key."""
+    parts = urllib.parse.urlsplit(url)
+    return (parts.netloc.rsplit("@", 1)[-1] or "").lower()
+
+
+def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
+    """Request headers for a conditional GET with what the previous response said."""
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers
+
+
+def redirect_target(url: str, location: str | None, seen: Sequence[str], limit: int) -> str:
+    """The next URL of a redirect chain; raises FetchError for a loop or too many hops."""
+    if not location:
+        raise FetchError("http_error", "redirect without a Location header")
+    target = urllib.parse.urldefrag(urllib.parse.urljoin(url, location.strip()))[0]
+    if target in seen:
+        raise FetchError("redirect_loop", f"redirect loop back to {target}")
+    if len(seen) > limit:
+        raise FetchError("too_many_redirects", f"more than {limit} redirects")
+    check_url(target)
+    return target
+
+
+def robots_url(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/robots.txt"
+
+
+def robots_rules(http_status: int | None, body: bytes) -> urllib.robotparser.RobotFileParser:
+    """A robots.txt response -> its rules, per RFC 9309: 2xx the file's rules, 4xx no
+    rules, anything else (5xx, unreachable) everything disallowed."""
+    rules = urllib.robotparser.RobotFileParser()
+    if http_status is not None and 200 <= http_status < 300:
+        rules.parse(body.decode("utf-8", errors="replace").splitlines())
+    elif http_status is not None and 400 <= http_status < 500:
+        rules.allow_all = True  # type: ignore[attr-defined]  # stdlib's own flag, unstubbed
+    else:
+        rules.disallow_all = True  # type: ignore[attr-defined]
+    return rules
+
+
+# ---------------------------------------------------------------------------------------
+# urllib3 plumbing: guarded connections and a Retry that caps Retry-After
+# ---------------------------------------------------------------------------------------
+
+
+def _resolve(host: str, port: int) -> list[str]:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return []  # the connection attempt reports the resolution error itself
+    return [str(info[4][0]) for info in infos]
+
+
+class _GuardMixin:
+    allow_private = False
+
+    def _new_conn(self) -> socket.socket:
+        host, port = self._dns_host, self.port  # type: ignore[attr-defined]
+        if not self.allow_private:
+            refused = refused_addresses(_resolve(host, port), False)
+            if refused:
+                raise AddressRefused(f"{host} resolves to non-public {', '.join(refused)}")
+        sock: socket.socket = super()._new_conn()  # type: ignore[misc]
+        if not self.allow_private:
+            peer = str(sock.getpeername()[0])
+            if not is_public_address(peer):
+                sock.close()
+                raise AddressRefused(f"{host} connected to non-public {peer}")
+        return sock
+
+
+def _guarded_pools(allow_private: bool) -> dict[str, type]:
+    flag = {"allow_private": allow_private}
+    http_conn = type("GuardedHTTPConnection", (_GuardMixin, HTTPConnection), flag)
+    https_conn = type("GuardedHTTPSConnection", (_GuardMixin, HTTPSConnection), flag)
+    return {
+        "http": type("GuardedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}),
+        "https": type("GuardedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn}),
+    }
+
+
+class _PoliteRetry(Retry):
+    """urllib3's Retry that gives up rather than wait longer than `max_retry_after`."""
+
+    max_retry_after: float = 120.0
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> _PoliteRetry:
+        if response is not None:
+            wait = self.get_retry_after(response)
+            if wait is not None and wait > self.max_retry_after:
+                raise MaxRetryError(_pool, url, ResponseError(f"Retry-After {wait:.0f} s"))
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+def make_retry(config: FetchConfig) -> Retry:
+    """urllib3's Retry for `config`: status retries on 429/5xx honouring Retry-After."""
+    cap = {"max_retry_after": config.max_retry_after_seconds}
+    retry_class: type[_PoliteRetry] = type("PoliteRetry", (_PoliteRetry,), cap)
+    return retry_class(
+        total=config.max_retries,
+        connect=config.max_retries,
+        read=config.max_retries,
+        status=config.max_retries,
+        other=0,
+        redirect=False,  # followed by Fetcher, which checks every hop's address
+        status_forcelist=RETRY_STATUSES,
+        allowed_methods=frozenset({"GET"}),
+        backoff_factor=config.backoff_seconds,
+        backoff_max=config.max_backoff_seconds,
+        respect_retry_after_header=True,
+        raise_on_status=False,  # the last response comes back; its status is the error
+        raise_on_redirect=False,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# The fetcher
+# ---------------------------------------------------------------------------------------
+
+
+class _HostGate:
+    """Per-host concurrency and spacing between request starts."""
+
+    def __init__(self, concurrency: int) -> None:
+        self.slots = threading.Semaphore(max(1, concurrency))
+        self.lock = threading.Lock()
+        self.next_start = 0.0
+        self.interval: float | None = None  # robots.txt Crawl-delay, when it said one
+
+
+class Fetcher:
+    """Thread-safe GETs under `FetchConfig`'s policy; `fetch` never raises for bad URLs or
+    bad servers: the FetchResult says what went wrong."""
+
+    def __init__(self, config: FetchConfig, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._config = config
+        self._sleep = sleep
+        self._pool = urllib3.PoolManager(
+            num_pools=64,
+            maxsize=max(1, config.per_host_concurrency),
+            block=False,
+            headers={"User-Agent": config.user_agent, "Accept-Encoding": "gzip, deflate"},
+            timeout=urllib3.Timeout(connect=config.connect_timeout, read=config.read_timeout),
+            retries=make_retry(config),
+        )
+        self._pool.pool_classes_by_scheme = _guarded_pools(config.allow_private_hosts)
+        self._gates: dict[str, _HostGate] = {}
+        self._robots: dict[str, urllib.robotparser.RobotFileParser] = {}
+        self._robots_locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._pool.clear()
+
+    # -- politeness --------------------------------------------------------------------
+
+    def _gate(self, host: str) -> _HostGate:
+        with self._lock:
+            gate = self._gates.get(host)
+            if gate is None:
+                gate = self._gates[host] = _HostGate(self._config.per_host_concurrency)
+            return gate
+
+    def _wait_turn(self, gate: _HostGate) -> None:
+        interval = max(self._config.per_host_interval_seconds, gate.interval or 0.0)
+        with gate.lock:
+            now = time.monotonic()
+            start = max(now, gate.next_start)
+            gate.next_start = start + interval
+        if start > now:
+            self._sleep(start - now)
+
+    # -- fetching ----------------------------------------------------------------------
+
+    def fetch(
+        self,
+        url: str,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: str = "*/*",
+    ) -> FetchResult:
+        """GET `url` (following redirects); conditional when given etag/last_modified."""
+        started = time.monotonic()
+        final_url, status, body = url, None, b""
+        headers: dict[str, str] = {}
+        try:
+            check_url(url)
+            chain: list[str] = [url]
+            request_headers = {"Accept": accept, **conditional_headers(etag, last_modified)}
+            while True:
+                status, headers, body = self._get_once(final_url, request_headers)
+                if status not in REDIRECT_STATUSES:
+                    break
+                final_url = redirect_target(
+                    final_url, headers.get("location"), chain, self._config.max_redirects
+                )
+                chain.append(final_url)
+            if status != 304 and not 200 <= status < 300:
+                wait = headers.get("retry-after")
+                detail = f"HTTP {status}" + (f" (Retry-After {wait})" if wait else "")
+                raise FetchError("http_error", detail, status)
+        except FetchError as error:
+            return self._result(url, final_url, error.http_status or status, headers, b"",
+                                error.reason, str(error), started)  # fmt: skip
+        except Exception as error:  # urllib3/socket errors: name the kind, keep the message
+            reason, detail = _classify(error)
+            return self._result(url, final_url, status, headers, b"", reason, detail, started)
+        return self._result(url, final_url, status, headers, body, None, "", started)
+
+    def _result(
+        self,
+        url: str,
+        final_url: str,
+        status: int | None,
+        headers: dict[str, str],
+        body: bytes,
+        error: str | None,
+        detail: str,
+        started: float,
+    ) -> FetchResult:
+        latency = int((time.monotonic() - started) * 1000)
+        return FetchResult(url, final_url, status, headers, body, error, detail, latency)
+
+    def _get_once(
+        self, url: str, request_headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
+        gate = self._gate(host_of(url))
+        with gate.slots:
+            self._wait_turn(gate)
+            response = self._pool.urlopen(
+                "GET",
+                url,
+                headers={**self._pool.headers, **request_headers},
+                redirect=False,
+                preload_content=False,
+                decode_content=True,
+            )
+            try:
+                headers = {name.lower(): value for name, value in response.headers.items()}
+                if response.status in REDIRECT_STATUSES or response.status == 304:
+                    return response.status, headers, b""
+                if response.status >= 400:
+                    response.drain_conn()
+                    return response.status, headers, b""
+                return response.status, headers, self._read_body(response, headers)
+            finally:
+                response.release_conn()
+
+    def _read_body(self, response: Any, headers: dict[str, str]) -> bytes:
+        limit = self._config.max_bytes
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and "content-encoding" not in headers and int(declared) > limit:
+            response.drain_conn()
+            raise FetchError("too_large", f"Content-Length {declared} > {limit} bytes")
+        deadline = time.monotonic() + self._config.total_timeout
+        chunks, size = [], 0
+        for chunk in response.stream(_CHUNK, decode_content=True):
+            size += len(chunk)
+            if size > limit:
+                encoding = headers.get("content-encoding")
+                reason = "decompression_bomb" if encoding else "too_large"
+                what = f" after {encoding} decoding" if encoding else ""
+                raise FetchError(reason, f"body over {limit} bytes{what}")
+            if time.monotonic() > deadline:
+                raise FetchError("timeout", f"body not complete in {self._config.total_timeout} s")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    # -- robots.txt --------------------------------------------------------------------
+
+    def allowed_by_robots(self, url: str) -> bool:
+        """Whether robots.txt lets NewsBeam fetch `url` (fetched once per site)."""
+        if not self._config.respect_robots:
+            return True
+        where = robots_url(url)
+        with self._lock:
+            site_lock = self._robots_locks.setdefault(where, threading.Lock())
+        with site_lock:  # one robots.txt request per site, however many pages wait for it
+            rules = self._robots.get(where)
+            if rules is None:
+                result = self.fetch(where, accept="text/plain")
+                status = result.http_status if result.error in (None, "http_error") else None
+                rules = self._robots[where] = robots_rules(status, result.body)
+                delay = rules.crawl_delay(ROBOTS_AGENT)
+                if delay:
+                    interval = min(float(delay), MAX_CRAWL_DELAY_SECONDS)
+                    self._gate(host_of(url)).interval = interval
+        return bool(rules.can_fetch(ROBOTS_AGENT, url))
+
+    def fetch_page(self, url: str) -> FetchResult:
+        """GET an article page, unless robots.txt disallows it."""
+        try:
+            check_url(url)
+        except FetchError as error:
+            return FetchResult(url, url, None, {}, b"", error.reason, str(error), 0)
+        if not self.allowed_by_robots(url):
+            return FetchResult(url, url, None, {}, b"", "robots_disallowed", "robots.txt", 0)
+        return self.fetch(url, accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5")
+
+
+def _classify(error: Exception) -> tuple[str, str]:
+    """A urllib3/socket exception -> (reason code, readable detail)."""
+    cause: BaseException = error
+    if isinstance(error, MaxRetryError) and error.reason is not None:
+        cause = error.reason
+    if isinstance(cause, AddressRefused):
+        return cause.reason, str(cause)
+    name = type(cause).__name__
+    if isinstance(cause, urllib3.exceptions.TimeoutError) or "Timeout" in name:
+        return "timeout", f"{name}: {cause}"
+    if isinstance(cause, urllib3.exceptions.NameResolutionError):
+        return "dns_error", f"{name}: {cause}"
+    if isinstance(cause, urllib3.exceptions.DecodeError):
+        return "bad_encoding", f"{name}: {cause}"
+    return "connection_error", f"{name}: {cause}"
+
+
+def fetch_all(
+    jobs: Sequence[Any], fetch_one: Callable[[Any], Any], concurrency: int
+) -> Iterator[Any]:
+    """`fetch_one(job)` for every job on a thread pool, yielded in the jobs' order (the
+    output does not depend on which response came first) as soon as each one's turn comes,
+    so bodies already passed on are not all held at once."""
+    if not jobs:
+        return
+    workers = max(1, min(concurrency, len(jobs)))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        yield from pool.map(fetch_one, jobs)
