@@ -42,12 +42,15 @@ eval: setup
 	@mkdir -p $(TMPDIR)
 	$(BIN)/python benchmarks/eval_extraction.py --shared $(SHARED) --gate
 	$(BIN)/python benchmarks/eval_language.py --shared $(SHARED) --gate 0.97
+	$(BIN)/python benchmarks/eval_dedup.py --shared $(SHARED) --gate
+	$(BIN)/python benchmarks/eval_stories.py --shared $(SHARED) --gate 0.90
 	$(BIN)/python benchmarks/eval_feeds.py --shared $(SHARED) --gate 0.99
 	$(BIN)/python benchmarks/eval_topics.py --shared $(SHARED) --gate 0.90
 
 bench: setup
 	@mkdir -p $(TMPDIR)
 	$(BIN)/python benchmarks/bench_pipeline.py --shared $(SHARED)
+	$(BIN)/python benchmarks/bench_dedup.py --shared $(SHARED)
 	$(BIN)/python benchmarks/bench_tagging.py --shared $(SHARED) --gate 0.10
 	$(BIN)/python benchmarks/eval_feeds.py --shared $(SHARED) --parse-speed --show 0
 

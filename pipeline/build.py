@@ -13,6 +13,7 @@ from newsbeam.transforms.feeds import ReadFeeds
 from newsbeam.transforms.language import DetectLanguage
 from newsbeam.transforms.places import TagPlaces
 from newsbeam.transforms.read import FEED_KINDS, ReadDocuments
+from newsbeam.transforms.stories import ClusterStories
 from newsbeam.transforms.topics import TagTopics
 from newsbeam.transforms.write import WriteTables
 
@@ -29,7 +30,10 @@ def build(pipeline: beam.Pipeline, config: PipelineConfig) -> dict[str, beam.PCo
     extracted = (extracted, from_feeds) | "AllArticles" >> beam.Flatten()
     cleaned, uncleaned = extracted | "Clean" >> CleanText(config.clean)
     tagged, untagged = cleaned | "Language" >> DetectLanguage(config.language)
-    articles, duplicates = tagged | "Dedup" >> DeduplicateArticles()
+    articles, duplicates = tagged | "Dedup" >> DeduplicateArticles(config.dedup, config.state_dir)
+    articles = articles | "Stories" >> ClusterStories(
+        config.stories, config.dedup, config.state_dir, config.state_out_dir
+    )
     articles, untopiced = articles | "Topics" >> TagTopics(config.topics)
     articles, unplaced = articles | "Places" >> TagPlaces(config.places)
     rejected = (

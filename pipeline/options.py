@@ -13,12 +13,14 @@ import dataclasses
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from newsbeam.transforms.clean import CleanConfig
+from newsbeam.transforms.dedup import DedupConfig
 from newsbeam.transforms.extract import ExtractConfig
 from newsbeam.transforms.feeds import FeedsConfig
 from newsbeam.transforms.fetch import FetchConfig
 from newsbeam.transforms.language import LanguageConfig
 from newsbeam.transforms.places import PlacesConfig
 from newsbeam.transforms.read import ReadConfig
+from newsbeam.transforms.stories import StoryConfig
 from newsbeam.transforms.topics import TopicsConfig
 
 
@@ -130,6 +132,25 @@ class NewsBeamOptions(PipelineOptions):
             help="langdetect's random trials per text (its own default: 7).",
         )
         group.add_argument(
+            "--near_duplicate_threshold",
+            type=float,
+            default=DedupConfig.near_threshold,
+            help="Least shingle containment (0-1) for a near-duplicate (verified copy).",
+        )
+        group.add_argument(
+            "--story_threshold",
+            type=float,
+            default=StoryConfig.threshold,
+            help="Least text similarity (0-1) for two articles to share a story_id.",
+        )
+        group.add_argument(
+            "--story_days",
+            type=float,
+            default=StoryConfig.max_days,
+            help="Articles whose dates (both known) are further apart than this many days "
+            "never share a story.",
+        )
+        group.add_argument(
             "--topic_threshold",
             type=float,
             default=TopicsConfig.threshold,
@@ -151,6 +172,8 @@ class PipelineConfig:
     extract: ExtractConfig = ExtractConfig()
     clean: CleanConfig = CleanConfig()
     language: LanguageConfig = LanguageConfig()
+    dedup: DedupConfig = DedupConfig()
+    stories: StoryConfig = StoryConfig()
     topics: TopicsConfig = TopicsConfig()
     places: PlacesConfig = PlacesConfig()
     feeds: FeedsConfig = FeedsConfig()
@@ -191,6 +214,8 @@ def config_from_options(
         language=LanguageConfig(
             sample_chars=options.language_sample_chars, trials=options.language_trials
         ),
+        dedup=DedupConfig(near_threshold=options.near_duplicate_threshold),
+        stories=StoryConfig(threshold=options.story_threshold, max_days=options.story_days),
         topics=TopicsConfig(threshold=options.topic_threshold),
         feeds=FeedsConfig(
             feed_urls=tuple(options.feed_urls or ()),

@@ -36,6 +36,7 @@ from newsbeam.pipeline.state import (
     swap_into_place,
 )
 from newsbeam.schemas import SCHEMA_VERSION, TABLES
+from newsbeam.transforms.dedup_state import DedupStateError
 from newsbeam.transforms.failures import METRICS_NAMESPACE
 from newsbeam.transforms.feeds import FeedStateError
 
@@ -90,6 +91,14 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
     ):
         if value < least:
             raise UsageError(f"{flag} must be at least {least}, not {value}")
+    for flag, share in (
+        ("--near_duplicate_threshold", ours.near_duplicate_threshold),
+        ("--story_threshold", ours.story_threshold),
+    ):
+        if not 0 < share <= 1:
+            raise UsageError(f"{flag} must be in (0, 1], not {share}")
+    if ours.story_days <= 0:
+        raise UsageError(f"--story_days must be positive, not {ours.story_days}")
     if not 0.0 <= ours.topic_threshold <= 1.0:
         raise UsageError(f"--topic_threshold must be between 0 and 1, not {ours.topic_threshold}")
     standard = options.view_as(StandardOptions)
@@ -138,7 +147,7 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
         )
         try:
             build(pipeline, config)
-        except FeedStateError as error:
+        except (DedupStateError, FeedStateError) as error:  # checked while building
             raise UsageError(str(error)) from error
         result = pipeline.run()
         result.wait_until_finish()

@@ -62,6 +62,8 @@ def test_seeds_counts(seeds_output: Path) -> None:
         "extract",
         "clean",
         "language",
+        "dedup",
+        "stories",
         "topics",
         "places",
         "feeds",
@@ -178,10 +180,13 @@ def test_bad_inputs_all_accounted_for(bad_inputs: dict[str, Path], tmp_path: Pat
     assert counts["rejected_by"]["read"]["too_large"] == 2
     assert all(r["detail"] for r in rejected)
     by_name = {os.path.basename(a["source"]): a for a in articles}
-    assert set(by_name) == {"latin1.txt", "good.html", "records.jsonl#L1"}
+    assert set(by_name) == {"latin1.txt", "good.html"}
     assert "entraîneur" in by_name["latin1.txt"]["text"]  # legacy encoding decoded
     assert by_name["latin1.txt"]["language"] == "fr"
-    assert by_name["records.jsonl#L1"]["authors"] == ["Jane Reporter"]
+    # The JSON record is the page's text with two words changed, published later.
+    (copy,) = _rows(output, "duplicates")
+    assert os.path.basename(copy["source"]) == "records.jsonl#L1" and copy["method"] == "near"
+    assert copy["canonical_id"] == by_name["good.html"]["article_id"]
 
 
 def test_exact_duplicate_end_to_end(seeds_dir: Path, tmp_path: Path) -> None:

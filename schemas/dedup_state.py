@@ -1,0 +1,56 @@
+"""The dedup component of the state folder (`<state>/dedup/`): what later runs match against.
+
+`articles/*.parquet`: one row per canonical article ever kept (the articles tables of all
+runs so far): its identity (`content_hash`, `canonical_url`), its canonical-copy rank
+(`published_at`, `word_count`), its MinHash `signature` (band keys derive from it) and its
+sorted word-shingle hashes (what a candidate copy is verified against), and its `story_id`.
+
+`stories/*.parquet`: one row per kept article: its `story_id`, date and TF-IDF vector (top
+weighted terms): what a new article is clustered with to join an existing story. A story's
+id is its representative's (earliest article's) id.
+
+Every file carries `STATE_VERSION_KEY` in its schema metadata; a file without it, of
+another version, or unreadable stops the run (see newsbeam.transforms.dedup).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from newsbeam.schemas.state import STATE_VERSION, STATE_VERSION_KEY
+
+DEDUP_COMPONENT = "dedup"
+_UTC_MICROS = pa.timestamp("us", tz="UTC")
+_STAMP = {STATE_VERSION_KEY: STATE_VERSION.encode()}
+
+DEDUP_ARTICLE_SCHEMA = pa.schema(
+    [
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("content_hash", pa.string(), nullable=False),
+        pa.field("canonical_url", pa.string()),
+        pa.field("published_at", _UTC_MICROS),
+        pa.field("word_count", pa.int64(), nullable=False),
+        pa.field("signature", pa.list_(pa.uint64()), nullable=False),
+        pa.field("shingles", pa.list_(pa.uint64()), nullable=False),
+        pa.field("story_id", pa.string()),
+    ],
+    metadata=_STAMP,
+)
+
+DEDUP_STORY_SCHEMA = pa.schema(
+    [
+        pa.field("story_id", pa.string(), nullable=False),
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("published_at", _UTC_MICROS),
+        pa.field("terms", pa.list_(pa.string()), nullable=False),
+        pa.field("weights", pa.list_(pa.float64()), nullable=False),
+    ],
+    metadata=_STAMP,
+)
+
+# table folder under <state>/dedup/ -> schema
+DEDUP_STATE_TABLES: dict[str, pa.Schema] = {
+    "articles": DEDUP_ARTICLE_SCHEMA,
+    "stories": DEDUP_STORY_SCHEMA,
+}

@@ -1,0 +1,165 @@
+"""End to end: near copies, stories and the dedup state across runs, on real files."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from newsbeam.pipeline import main as entry
+from newsbeam.schemas import STATE_VERSION, STATE_VERSION_KEY
+from newsbeam.schemas.dedup_state import DEDUP_ARTICLE_SCHEMA
+
+
+def _rows(output: Path, table: str, order_by: str = "source") -> list[dict]:
+    relation = duckdb.sql(f"SELECT * FROM '{output}/{table}/*.parquet' ORDER BY {order_by}")
+    return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
+
+
+def _by_seed(rows: list[dict]) -> dict[str, dict]:
+    return {Path(r["source"]).name[:3]: r for r in rows}
+
+
+def rewrapped_copy(seed: Path) -> str:
+    """A syndicated copy of seed 000: other site chrome, a new title, the last paragraphs
+    trimmed, no header lines."""
+    body = seed.read_text().split("REUTERS TV via REUTERS", 1)[1].strip().split("\n\n")
+    return (
+        "UPDATE 2-Talks between Israel and Hamas go on, source says\n\n"
+        "Advertisement\n\nShare this article\n\n"
+        + "\n\n".join(body[:-3])
+        + "\n\nRead more: World news\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def copies_output(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    seeds = Path(__file__).resolve().parents[1] / "seeds"
+    inputs = tmp_path_factory.mktemp("in")
+    for seed in seeds.iterdir():
+        shutil.copy(seed, inputs / seed.name)
+    (inputs / "syndicated.txt").write_text(rewrapped_copy(next(seeds.glob("000_*.txt"))))
+    output = inputs.parent / "out"
+    assert entry.main(["--input", str(inputs), "--output", str(output)]) == 0
+    return inputs, output
+
+
+def test_rewrapped_retitled_trimmed_copy_is_a_near_duplicate(copies_output) -> None:
+    inputs, output = copies_output
+    articles = _by_seed(_rows(output, "articles"))
+    assert set(articles) == {"000", "001", "002", "003", "004"}
+    (duplicate,) = _rows(output, "duplicates")
+    assert duplicate["source"] == str(inputs / "syndicated.txt")
+    assert duplicate["method"] == "near" and 0.5 <= duplicate["similarity"] <= 1.0
+    assert duplicate["canonical_id"] == articles["000"]["article_id"]
+    assert articles["000"]["duplicate_count"] == 1
+    assert articles["000"]["duplicate_sources"] == [duplicate["source"]]
+    assert all(articles[k]["duplicate_count"] == 0 for k in ("001", "002", "003", "004"))
+
+
+def test_seed_story_ids(copies_output) -> None:
+    _, output = copies_output
+    stories = {k: r["story_id"] for k, r in _by_seed(_rows(output, "articles")).items()}
+    assert stories["001"] == stories["002"]
+    assert len({stories[k] for k in ("000", "001", "003", "004")}) == 4
+    assert all(stories.values())
+
+
+def test_shuffled_input_gives_the_same_tables(copies_output, tmp_path: Path) -> None:
+    inputs, output = copies_output
+    files = sorted(str(p) for p in inputs.iterdir())
+    random.Random(7).shuffle(files)
+    again = tmp_path / "again"
+    assert entry.main([*[a for f in files for a in ("--input", f)], "--output", str(again)]) == 0
+    for table in ("articles", "duplicates"):
+        first = [{k: v for k, v in r.items() if k != "ingested_at"} for r in _rows(output, table)]
+        second = [{k: v for k, v in r.items() if k != "ingested_at"} for r in _rows(again, table)]
+        assert first == second
+
+
+def test_state_across_runs(seeds_dir: Path, tmp_path: Path) -> None:
+    state, day1, day2 = tmp_path / "state", tmp_path / "day1", tmp_path / "day2"
+    day1.mkdir()
+    day2.mkdir()
+    for prefix in ("000", "001", "003", "004"):
+        seed = next(seeds_dir.glob(f"{prefix}_*.txt"))
+        shutil.copy(seed, day1 / seed.name)
+    # Day 2: a copy of yesterday's 000, and 002, a new article on yesterday's 001 story.
+    (day2 / "syndicated.txt").write_text(rewrapped_copy(next(seeds_dir.glob("000_*.txt"))))
+    shutil.copy(next(seeds_dir.glob("002_*.txt")), day2)
+
+    first = tmp_path / "out1"
+    assert entry.main(["--input", str(day1), "--output", str(first), "--state", str(state)]) == 0
+    yesterday = _by_seed(_rows(first, "articles"))
+    marker = json.loads((state / "state.json").read_text())
+    assert "dedup" in marker["components"]
+    index = _rows(state / "dedup", "articles", "article_id")
+    assert sorted(r["article_id"] for r in index) == sorted(
+        r["article_id"] for r in yesterday.values()
+    )
+    stored = pq.ParquetFile(next((state / "dedup" / "articles").glob("*.parquet")))
+    assert stored.schema_arrow.metadata[STATE_VERSION_KEY] == STATE_VERSION.encode()
+
+    second = tmp_path / "out2"
+    assert entry.main(["--input", str(day2), "--output", str(second), "--state", str(state)]) == 0
+    (duplicate,) = _rows(second, "duplicates")
+    assert duplicate["source"].endswith("syndicated.txt") and duplicate["method"] == "near"
+    assert duplicate["canonical_id"] == yesterday["000"]["article_id"]
+    (article,) = _rows(second, "articles")
+    assert Path(article["source"]).name.startswith("002")
+    assert article["story_id"] == yesterday["001"]["story_id"]
+    assert len(_rows(state / "dedup", "articles")) == 5
+    members = _rows(state / "dedup", "stories", "article_id")
+    indexed = _rows(state / "dedup", "articles", "article_id")
+    assert [r["article_id"] for r in members] == [r["article_id"] for r in indexed]
+    story_001 = [r for r in members if r["story_id"] == yesterday["001"]["story_id"]]
+    assert sorted(r["article_id"] for r in story_001) == sorted(
+        [yesterday["001"]["article_id"], article["article_id"]]
+    )
+
+    # The same batch again: nothing new, every input a copy of what the state holds.
+    third = tmp_path / "out3"
+    assert entry.main(["--input", str(day2), "--output", str(third), "--state", str(state)]) == 0
+    assert _rows(third, "articles") == []
+    again = {Path(r["source"]).name[:3]: r for r in _rows(third, "duplicates")}
+    assert again["002"]["method"] == "exact"
+    assert again["002"]["canonical_id"] == article["article_id"]
+    assert again["syn"]["canonical_id"] == yesterday["000"]["article_id"]
+    assert len(_rows(state / "dedup", "articles")) == 5
+
+
+def test_corrupt_or_other_version_dedup_state_is_refused(
+    seeds_dir: Path, tmp_path: Path, capsys
+) -> None:
+    state = tmp_path / "state"
+    argv = ["--input", str(seeds_dir), "--output", str(tmp_path / "out"), "--state", str(state)]
+    assert entry.main(argv) == 0
+    stored = next((state / "dedup" / "articles").glob("*.parquet"))
+    stored.write_bytes(b"PAR1 not really parquet")
+    assert entry.main(argv) == 2
+    assert "unreadable" in capsys.readouterr().err
+    assert stored.read_bytes() == b"PAR1 not really parquet"  # never overwritten
+
+    other = pa.table(
+        {f.name: pa.array([], type=f.type) for f in DEDUP_ARTICLE_SCHEMA},
+        schema=DEDUP_ARTICLE_SCHEMA.with_metadata({STATE_VERSION_KEY: b"0"}),
+    )
+    pq.write_table(other, stored)
+    assert entry.main(argv) == 2
+    assert "state version 0" in capsys.readouterr().err
+    assert pq.read_schema(stored).metadata[STATE_VERSION_KEY] == b"0"
+
+
+def test_threshold_flags_are_validated(capsys) -> None:
+    base = ["--input", "x", "--output", "y"]
+    assert entry.main([*base, "--near_duplicate_threshold", "1.5"]) == 2
+    assert "--near_duplicate_threshold must be in (0, 1]" in capsys.readouterr().err
+    assert entry.main([*base, "--story_threshold", "0"]) == 2
+    assert entry.main([*base, "--story_days", "-1"]) == 2
+    assert "--story_days must be positive" in capsys.readouterr().err

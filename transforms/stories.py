@@ -1,0 +1,451 @@
+"""Stage 6, stories: a `story_id` on every article; articles about one news event share it.
+
+Each article becomes a small weighted term vector (title and text; stop words out; names
+and numbers weighted up, since they are what tells two similar events apart: two
+earthquakes differ by place, magnitude and date more than by wording), sublinear TF x IDF
+with the IDF from this batch. Articles less similar than `min_similarity` (cosine), or
+dated (both) more than `max_days` apart, never link; each connected group of the rest is
+clustered on its own by average-link agglomeration over a second-order similarity: the
+cosine of two articles' similarity profiles over their `neighbours` nearest articles
+(reports of one event share their neighbours; two similar events share vocabulary but not
+neighbours). Groups merge while their mean similarity is at least `threshold`. The input
+is sorted by article id first, so the result does not depend on input order. A story's
+id is the article id of its representative: its earliest member (rank as in dedup: date,
+length, id).
+
+With `--state`, earlier runs' articles (story id, date, top terms) take part in the
+clustering as fixed members: a new article that groups with them gets their story_id, so
+a new article on yesterday's story gets yesterday's story_id. This stage also writes the
+dedup component of the new state (articles with their story ids, stories).
+
+Only (article id, date, terms) tuples travel to the one clustering step, never documents.
+Counters: `stories_in`, `stories_new`, `stories_joined_earlier`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
+
+import apache_beam as beam
+import numpy as np
+from scipy import sparse
+from scipy.cluster import hierarchy
+from scipy.sparse import csgraph
+from scipy.spatial import distance as spatial_distance
+
+from newsbeam.schemas import Article
+from newsbeam.transforms.dedup import DedupConfig, WriteDedupIndex, rank_of
+from newsbeam.transforms.dedup_state import ReadStateTable, WriteStateTable, state_files
+from newsbeam.transforms.failures import counter
+
+
+@dataclasses.dataclass(frozen=True)
+class StoryConfig:
+    """threshold: least average second-order similarity inside a story (see
+    neighbour_similarity; `neighbours` nearest articles make the profile). min_similarity:
+    articles less similar (cosine of TF-IDF) never share a story. max_days: dates (both known)
+    further apart never share a story. name_weight / number_weight: term weight of
+    a capitalised word or a number, relative to 1 for other words; the first `lead_words`
+    words of the text count (1 + lead_weight) times. small_threshold: least average
+    cosine inside a story in a group of at most `neighbours` articles (too few for
+    neighbour profiles). vector_terms: terms kept per article in the state.
+    max_component: largest group of linked articles clustered as one dense matrix."""
+
+    threshold: float = 0.25
+    neighbours: int = 10
+    small_threshold: float = 0.2
+    min_similarity: float = 0.1
+    max_days: float = 7.0
+    name_weight: float = 3.0
+    number_weight: float = 2.0
+    title_weight: float = 1.0
+    lead_words: int = 60
+    lead_weight: float = 1.0
+    vector_terms: int = 64
+    max_component: int = 2000
+
+
+_TOKEN = re.compile(r"[^\W\d_](?:[\w'\-]*\w)?|\d+(?:[.,:]\d+)*", re.UNICODE)
+# English function words and reporting verbs: in every story, so they only add noise.
+_STOP_WORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each few
+    for from further had has have having he her here hers herself him himself his how i if
+    in into is it its itself just me more most my myself no nor not now of off on once only
+    or other our ours ourselves out over own same she should so some such than that the
+    their theirs them themselves then there these they this those through to too under until
+    up very was we were what when where which while who whom why will with would you your
+    yours yourself yourselves said says say told according reported report reports news
+    one two new year years last first week time people mr mrs ms would could may might
+    monday tuesday wednesday thursday friday saturday sunday today yesterday tomorrow""".split()
+)
+
+
+def story_terms(title: str | None, text: str, config: StoryConfig) -> dict[str, float]:
+    """An article's term counts, names and numbers weighted up (a capitalised word not at
+    a sentence start counts as a name)."""
+    counts: defaultdict[str, float] = defaultdict(float)
+    parts = ((title or "", config.title_weight, 0), (text, 1.0, config.lead_words))
+    for part, weight, lead_left in parts:
+        sentence_start = True
+        for match in _TOKEN.finditer(part):
+            token = match.group()
+            lowered = token.casefold()
+            start = sentence_start
+            end = match.end()
+            sentence_start = end < len(part) and part[end : end + 2].lstrip(" \"')")[:1] in (
+                ".",
+                "!",
+                "?",
+                "\n",
+            )
+            if lowered in _STOP_WORDS or len(lowered) < 2 and not token.isdigit():
+                continue
+            if token[0].isdigit():
+                key, factor = "#" + lowered, config.number_weight
+            elif token[0].isupper() and not start:
+                key, factor = lowered, config.name_weight
+            else:
+                key, factor = lowered, 1.0
+            # The lead says what happened; later paragraphs add background.
+            if lead_left > 0:
+                factor *= 1.0 + config.lead_weight
+                lead_left -= 1
+            counts[key] += weight * factor
+    return dict(counts)
+
+
+class StoryDoc(NamedTuple):
+    """What clustering needs of an article."""
+
+    article_id: str
+    rank: tuple[Any, ...]
+    published_at: dt.datetime | None
+    terms: dict[str, float]
+
+
+class PriorStory(NamedTuple):
+    """An earlier run's article as the stories state keeps it: its story and its vector."""
+
+    story_id: str
+    article_id: str
+    published_at: dt.datetime | None
+    vector: dict[str, float]
+
+
+def story_doc(article: Article, config: StoryConfig) -> StoryDoc:
+    rank = rank_of(article.published_at, article.word_count, article.article_id, article.source)
+    return StoryDoc(
+        article.article_id,
+        rank,
+        article.published_at,
+        story_terms(article.title, article.text, config),
+    )
+
+
+def tfidf_vectors(docs: list[StoryDoc]) -> list[dict[str, float]]:
+    """Unit-length sublinear TF-IDF vectors, IDF over `docs`."""
+    frequency: Counter[str] = Counter()
+    for doc in docs:
+        frequency.update(doc.terms.keys())
+    total = len(docs)
+    vectors = []
+    for doc in docs:
+        vector = {
+            term: _sublinear(count) * math.log((1 + total) / (1 + frequency[term]) + 1)
+            for term, count in doc.terms.items()
+        }
+        vectors.append(_unit(vector))
+    return vectors
+
+
+def _sublinear(count: float) -> float:
+    return 1.0 + math.log(count) if count >= 1 else count
+
+
+def _unit(vector: dict[str, float]) -> dict[str, float]:
+    norm = math.sqrt(sum(v * v for v in vector.values()))
+    return {t: v / norm for t, v in vector.items()} if norm else {}
+
+
+def cosine(first: dict[str, float], second: dict[str, float]) -> float:
+    if len(first) > len(second):
+        first, second = second, first
+    return sum(v * second.get(t, 0.0) for t, v in first.items())
+
+
+def _days_apart(first: dt.datetime | None, second: dt.datetime | None) -> float:
+    if first is None or second is None:
+        return 0.0
+    return abs((first - second).total_seconds()) / 86400.0
+
+
+def _term_matrix(vectors: list[dict[str, float]]) -> sparse.csr_matrix:
+    vocabulary: dict[str, int] = {}
+    rows, columns, values = [], [], []
+    for row, vector in enumerate(vectors):
+        for term, value in vector.items():
+            rows.append(row)
+            columns.append(vocabulary.setdefault(term, len(vocabulary)))
+            values.append(value)
+    shape = (len(vectors), max(1, len(vocabulary)))
+    return sparse.csr_matrix((values, (rows, columns)), shape=shape, dtype=np.float64)
+
+
+def neighbour_similarity(similarity: np.ndarray, neighbours: int) -> np.ndarray:
+    """Second-order similarity: the cosine of two articles' similarity profiles over their
+    `neighbours` nearest articles. Two reports of one event share their neighbours; two
+    similar events do not, even where their texts share much vocabulary."""
+    profile = np.clip(similarity, 0.0, None)
+    np.fill_diagonal(profile, 1.0)
+    if neighbours < len(profile):
+        # The k-th largest value per row; ties at the cut all stay (order-independent).
+        cut = -np.sort(-profile, axis=1)[:, neighbours - 1 : neighbours]
+        profile = np.where(profile >= cut, profile, 0.0)
+    profile /= np.linalg.norm(profile, axis=1, keepdims=True)
+    return profile @ profile.T
+
+
+def average_link(similarity: np.ndarray, threshold: float) -> list[int]:
+    """Average-link agglomeration: groups merge while their mean pairwise similarity is
+    >= threshold. Returns a group number per row; deterministic for a given row order."""
+    if len(similarity) < 2:
+        return [0] * len(similarity)
+    distance = np.clip(1.0 - similarity, 0.0, None)
+    np.fill_diagonal(distance, 0.0)
+    tree = hierarchy.linkage(spatial_distance.squareform(distance, checks=False), "average")
+    return [int(g) for g in hierarchy.fcluster(tree, 1.0 - threshold, criterion="distance")]
+
+
+def cluster_rows(
+    docs: list[StoryDoc], vectors: list[dict[str, float]], config: StoryConfig
+) -> list[tuple[int, int]]:
+    """A (component, group) label per doc. Articles less similar than `min_similarity`
+    (or too far apart in time) never link; the graph of the remaining links splits into
+    components, each clustered on its own (small dense matrices, not one n x n)."""
+    matrix = _term_matrix(vectors)
+    linked = (matrix @ matrix.T).tocoo()
+    keep = linked.data >= config.min_similarity
+    rows, columns, values = linked.row[keep], linked.col[keep], linked.data[keep]
+    dates = [doc.published_at for doc in docs]
+    pairs = zip(rows, columns, strict=True)
+    close = np.array(
+        [_days_apart(dates[i], dates[j]) <= config.max_days for i, j in pairs], dtype=bool
+    )
+    rows, columns, values = rows[close], columns[close], values[close]
+    graph = sparse.csr_matrix((values, (rows, columns)), shape=(len(docs), len(docs)))
+    labels: list[tuple[int, int]] = [(0, 0)] * len(docs)
+    for number, indexes in enumerate(_components(graph, config.min_similarity, config)):
+        if len(indexes) == 1:
+            labels[indexes[0]] = (number, 0)
+            continue
+        similarity = graph[indexes][:, indexes].toarray()
+        if len(indexes) > config.neighbours:
+            groups = average_link(
+                neighbour_similarity(similarity, config.neighbours), config.threshold
+            )
+        else:
+            # Too few articles for neighbour profiles to mean anything: plain cosine.
+            groups = average_link(similarity, config.small_threshold)
+        for index, group in zip(indexes, groups, strict=True):
+            labels[index] = (number, group)
+    return labels
+
+
+def _components(graph: sparse.csr_matrix, floor: float, config: StoryConfig) -> Iterator[list[int]]:
+    """Connected components of the links >= floor, in order of their first row. One larger
+    than `max_component` is split again with a floor 0.05 higher (a dense matrix of it
+    would not fit), until it fits or the floor reaches `threshold`."""
+    _, component_of = csgraph.connected_components(graph, directed=False)
+    members: dict[int, list[int]] = {}
+    for index, component in enumerate(component_of):
+        members.setdefault(int(component), []).append(index)
+    for indexes in members.values():
+        if len(indexes) <= config.max_component or floor + 0.05 > config.threshold:
+            yield indexes
+            continue
+        part = graph[indexes][:, indexes].tocsr()
+        part.data[part.data < floor + 0.05] = 0.0
+        part.eliminate_zeros()
+        for sub in _components(part, floor + 0.05, config):
+            yield [indexes[i] for i in sub]
+
+
+def cluster_stories(
+    docs: Iterable[StoryDoc], priors: Iterable[PriorStory], config: StoryConfig
+) -> tuple[dict[str, str], dict[str, dict[str, float]]]:
+    """Articles -> ({article id: story id}, {article id: its unit TF-IDF vector}).
+
+    Earlier runs' articles take part in the clustering (their stored vectors), so a new
+    article joins an earlier story by the same rule that groups new articles. A group
+    holding earlier articles takes the story most of them have (ties: the smallest id;
+    earlier stories are never renamed); a group of new articles only, its earliest
+    member's article id. Only earlier articles at least `min_similarity` close to some
+    new article take part."""
+    ordered = sorted(docs, key=lambda doc: doc.article_id)
+    vectors = tfidf_vectors(ordered)
+    earlier = _candidate_priors(vectors, sorted(priors), config)
+    pseudo = [StoryDoc(f"earlier:{p.article_id}", (0,), p.published_at, {}) for p in earlier]
+    labels = cluster_rows([*ordered, *pseudo], [*vectors, *(p.vector for p in earlier)], config)
+    members: dict[tuple[int, int], list[int]] = {}
+    for index, label in enumerate(labels):
+        members.setdefault(label, []).append(index)
+    assigned: dict[str, str] = {}
+    for indexes in members.values():
+        new = [i for i in indexes if i < len(ordered)]
+        if not new:
+            continue
+        known = Counter(earlier[i - len(ordered)].story_id for i in indexes if i >= len(ordered))
+        if known:
+            story_id = min(known, key=lambda story: (-known[story], story))
+        else:
+            story_id = ordered[min(new, key=lambda i: ordered[i].rank)].article_id
+        for i in new:
+            assigned[ordered[i].article_id] = story_id
+    return assigned, {doc.article_id: vectors[i] for i, doc in enumerate(ordered)}
+
+
+def _candidate_priors(
+    vectors: list[dict[str, float]], priors: list[PriorStory], config: StoryConfig
+) -> list[PriorStory]:
+    """The earlier articles at least `min_similarity` close to one of the new articles."""
+    if not priors or not vectors:
+        return []
+    matrix = _term_matrix([*vectors, *(p.vector for p in priors)])
+    new, old = matrix[: len(vectors)], matrix[len(vectors) :]
+    best = (old @ new.T).max(axis=1).toarray().ravel()
+    return [p for p, score in zip(priors, best, strict=True) if score >= config.min_similarity]
+
+
+def story_rows(
+    docs: list[StoryDoc],
+    assigned: dict[str, str],
+    vectors: dict[str, dict[str, float]],
+    config: StoryConfig,
+) -> list[dict[str, Any]]:
+    """This run's rows of the stories state: each article's story and its vector's
+    `vector_terms` heaviest terms (what later runs match new articles against)."""
+    rows = []
+    for doc in sorted(docs, key=lambda d: d.article_id):
+        top = sorted(vectors[doc.article_id].items(), key=lambda item: (-item[1], item[0]))
+        top = top[: config.vector_terms]
+        rows.append(
+            {
+                "story_id": assigned[doc.article_id],
+                "article_id": doc.article_id,
+                "published_at": doc.published_at,
+                "terms": [term for term, _ in top],
+                "weights": [weight for _, weight in top],
+            }
+        )
+    return rows
+
+
+def prior_story(row: dict[str, Any]) -> PriorStory:
+    return PriorStory(
+        story_id=row["story_id"],
+        article_id=row["article_id"],
+        published_at=row["published_at"],
+        vector=dict(zip(row["terms"], row["weights"], strict=True)),
+    )
+
+
+def _prior_row(prior: PriorStory) -> dict[str, Any]:
+    return {
+        "story_id": prior.story_id,
+        "article_id": prior.article_id,
+        "published_at": prior.published_at,
+        "terms": list(prior.vector),
+        "weights": list(prior.vector.values()),
+    }
+
+
+# --- Beam ----------------------------------------------------------------------------------
+
+
+def _cluster_all(
+    docs: list[StoryDoc], priors: list[PriorStory], config: StoryConfig
+) -> Iterator[tuple[str, Any]]:
+    assigned, vectors = cluster_stories(docs, priors, config)
+    known = {prior.story_id for prior in priors}
+    for article_id, story_id in sorted(assigned.items()):
+        counter("stories_joined_earlier" if story_id in known else "stories_in").inc()
+        yield "assigned", (article_id, story_id)
+    counter("stories_new").inc(len(set(assigned.values()) - known))
+    for row in story_rows(docs, assigned, vectors, config):
+        yield "story", row
+    for prior in priors:
+        yield "story", _prior_row(prior)
+
+
+def _with_story(joined: tuple[str, dict[str, list[Any]]]) -> Iterator[Article]:
+    _, groups = joined
+    story = groups["stories"][0] if groups["stories"] else None
+    for article in groups["articles"]:
+        yield article._replace(story_id=story or article.article_id)
+
+
+class ClusterStories(beam.PTransform):
+    """PCollection[Article] -> PCollection[Article] with `story_id` set.
+
+    With `state_out_dir`, also writes the dedup component of the new state (articles and
+    stories tables); `state_dir` is the earlier state (checked when the pipeline is built).
+    """
+
+    def __init__(
+        self,
+        config: StoryConfig | None = None,
+        dedup_config: DedupConfig | None = None,
+        state_dir: str | None = None,
+        state_out_dir: str | None = None,
+    ) -> None:
+        super().__init__()
+        self._config = config or StoryConfig()
+        self._dedup_config = dedup_config or DedupConfig()
+        self._state_dir = state_dir
+        self._story_files = state_files(state_dir, "stories")
+        self._state_out_dir = state_out_dir
+
+    def expand(self, articles: beam.PCollection[Article]) -> beam.PCollection[Article]:
+        config = self._config
+        pipeline = articles.pipeline
+        if self._story_files:
+            priors = (
+                pipeline
+                | "ReadStories" >> ReadStateTable(self._story_files)
+                | "PriorStories" >> beam.Map(prior_story)
+            )
+        else:
+            priors = pipeline | "NoStories" >> beam.Create([])
+        outputs = (
+            articles
+            | "Terms" >> beam.Map(story_doc, config)
+            | "All" >> beam.combiners.ToList()
+            | "Cluster" >> beam.FlatMap(_cluster_all, beam.pvalue.AsList(priors), config)
+        )
+        assigned = outputs | "Assigned" >> beam.FlatMap(
+            lambda item: [item[1]] if item[0] == "assigned" else []
+        )
+        with_story = (
+            {
+                "articles": articles | "ById" >> beam.Map(lambda a: (a.article_id, a)),
+                "stories": assigned,
+            }  # fmt: skip
+            | "Join" >> beam.CoGroupByKey()
+            | "SetStory" >> beam.FlatMap(_with_story).with_output_types(Article)
+        )
+        if self._state_out_dir is not None:
+            stories = outputs | "StoryRows" >> beam.FlatMap(
+                lambda item: [item[1]] if item[0] == "story" else []
+            )
+            _ = stories | "WriteStories" >> WriteStateTable(self._state_out_dir, "stories")
+            _ = with_story | "WriteIndex" >> WriteDedupIndex(
+                self._dedup_config, self._state_dir, self._state_out_dir
+            )
+        return with_story
