@@ -138,6 +138,20 @@ class NewsBeamOptions(PipelineOptions):
             help="Least shingle containment (0-1) for a near-duplicate (verified copy).",
         )
         group.add_argument(
+            "--near_duplicate_min_shared",
+            type=int,
+            default=DedupConfig.min_shared_shingles,
+            help="Least number of 5-word shingles a near-duplicate shares with its canonical "
+            "(keeps short templated items, such as feed listings, apart).",
+        )
+        group.add_argument(
+            "--no_near_duplicates",
+            dest="near_duplicates",
+            action="store_false",
+            default=True,
+            help="Drop only exact and same-URL copies; keep near copies as articles.",
+        )
+        group.add_argument(
             "--story_threshold",
             type=float,
             default=StoryConfig.threshold,
@@ -214,7 +228,11 @@ def config_from_options(
         language=LanguageConfig(
             sample_chars=options.language_sample_chars, trials=options.language_trials
         ),
-        dedup=DedupConfig(near_threshold=options.near_duplicate_threshold),
+        dedup=DedupConfig(
+            near_threshold=options.near_duplicate_threshold,
+            min_shared_shingles=options.near_duplicate_min_shared,
+            near=options.near_duplicates,
+        ),
         stories=StoryConfig(threshold=options.story_threshold, max_days=options.story_days),
         topics=TopicsConfig(threshold=options.topic_threshold),
         feeds=FeedsConfig(

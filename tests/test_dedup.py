@@ -20,6 +20,7 @@ from newsbeam.transforms.dedup import (
     containment,
     find_duplicates,
     minhash_signature,
+    near_copy_similarity,
     rank_of,
     resolve_copies,
     shingle_hashes,
@@ -69,6 +70,22 @@ def test_shingles_are_stable_and_containment_sees_a_trimmed_copy() -> None:
     assert containment(trimmed, shingles) == 1.0
     assert containment(shingle_hashes(_words(99), 5), shingles) == 0.0
     assert containment(np.zeros(0, dtype=np.uint64), shingles) == 0.0
+
+
+def test_templated_short_texts_are_not_near_copies() -> None:
+    """Feed items cut from one template (a changeset listing, a weather line) differ in a
+    name or a number: high containment, but too little shared text to call them copies."""
+    config = DedupConfig()
+    template = "Created {d} Closed {d} Author {a} Comment adjusted existing objects in {p}"
+    first = shingle_hashes(template.format(d="28 Nov 2024 22:55", a="kasia", p="Sek"), 5)
+    second = shingle_hashes(template.format(d="28 Nov 2024 22:55", a="kasia", p="Wrzosy"), 5)
+    assert containment(first, second) >= config.near_threshold
+    assert near_copy_similarity(first, second, config) is None
+    # A long text and its trimmed copy: verified, with the containment as similarity.
+    text = " ".join(_words(n) for n in range(6))
+    trimmed = " ".join(_words(n) for n in range(2))
+    similarity = near_copy_similarity(shingle_hashes(trimmed, 5), shingle_hashes(text, 5), config)
+    assert similarity == 1.0
 
 
 def test_minhash_agrees_with_jaccard() -> None:

@@ -63,6 +63,15 @@ def test_rewrapped_retitled_trimmed_copy_is_a_near_duplicate(copies_output) -> N
     assert all(articles[k]["duplicate_count"] == 0 for k in ("001", "002", "003", "004"))
 
 
+def test_near_duplicates_can_be_switched_off(copies_output, tmp_path: Path) -> None:
+    inputs, _ = copies_output
+    output = tmp_path / "out"
+    assert (
+        entry.main(["--input", str(inputs), "--output", str(output), "--no_near_duplicates"]) == 0
+    )
+    assert len(_rows(output, "articles")) == 6 and _rows(output, "duplicates") == []
+
+
 def test_seed_story_ids(copies_output) -> None:
     _, output = copies_output
     stories = {k: r["story_id"] for k, r in _by_seed(_rows(output, "articles")).items()}
@@ -161,5 +170,6 @@ def test_threshold_flags_are_validated(capsys) -> None:
     assert entry.main([*base, "--near_duplicate_threshold", "1.5"]) == 2
     assert "--near_duplicate_threshold must be in (0, 1]" in capsys.readouterr().err
     assert entry.main([*base, "--story_threshold", "0"]) == 2
+    assert entry.main([*base, "--near_duplicate_min_shared", "0"]) == 2
     assert entry.main([*base, "--story_days", "-1"]) == 2
     assert "--story_days must be positive" in capsys.readouterr().err

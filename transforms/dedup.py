@@ -62,6 +62,12 @@ class DedupConfig:
     rows: int = 2
     near_threshold: float = 0.5
     max_bucket_pairs: int = 50
+    # A near copy shares at least this many shingles with its canonical (about 25 words in
+    # a row at 5-word shingles): templated short texts (feed items, listings) that differ
+    # in a name or a number reach a high containment without being copies of anything.
+    min_shared_shingles: int = 20
+    # False: exact and same-URL copies only (users who keep every edited variant).
+    near: bool = True
 
 
 # --- Rank -------------------------------------------------------------------------------
@@ -190,12 +196,27 @@ def band_keys(signature: np.ndarray, bands: int, rows: int) -> list[bytes]:
     ]
 
 
+def shared_shingles(first: np.ndarray, second: np.ndarray) -> int:
+    """|A & B| for sorted unique hash arrays."""
+    return len(np.intersect1d(first, second, assume_unique=True))
+
+
 def containment(first: np.ndarray, second: np.ndarray) -> float:
     """|A & B| / min(|A|, |B|) for sorted unique hash arrays: 1.0 when one holds the other."""
     if len(first) == 0 or len(second) == 0:
         return 0.0
-    shared = len(np.intersect1d(first, second, assume_unique=True))
-    return shared / min(len(first), len(second))
+    return shared_shingles(first, second) / min(len(first), len(second))
+
+
+def near_copy_similarity(
+    copy: np.ndarray, canonical: np.ndarray, config: DedupConfig
+) -> float | None:
+    """The containment of a verified near copy, or None when the pair is not one: too little
+    of one is contained in the other, or they share too few shingles to tell."""
+    if shared_shingles(copy, canonical) < config.min_shared_shingles:
+        return None
+    similarity = containment(copy, canonical)
+    return similarity if similarity >= config.near_threshold else None
 
 
 # --- Near duplicates: pairs, verification, resolution ---------------------------------------
@@ -422,7 +443,9 @@ class _Fingerprint(beam.DoFn):
 def _bucket_entries(
     fingerprint: Fingerprint, config: DedupConfig
 ) -> Iterator[tuple[bytes, Member]]:
-    if len(fingerprint.shingles) == 0:
+    # Too short to share `min_shared_shingles` with anything: it can never verify as a copy
+    # or a canonical, so it stays out of the buckets (short feed items would crowd them).
+    if len(fingerprint.shingles) < config.min_shared_shingles:
         return
     member = Member(fingerprint.rank, fingerprint.article_id, fingerprint.source)
     for key in band_keys(fingerprint.signature, config.bands, config.rows):
@@ -448,15 +471,15 @@ def _attach_copy(
         yield canonical.article_id, (copy, canonical)
 
 
-def _verify(joined: tuple[str, dict[str, list[Any]]], threshold: float) -> Iterator[Edge]:
+def _verify(joined: tuple[str, dict[str, list[Any]]], config: DedupConfig) -> Iterator[Edge]:
     _, groups = joined
     if not groups["prints"]:
         return
     canonical = groups["prints"][0]
     for copy, member in groups["pairs"]:
         counter("dedup_candidate_pairs").inc()
-        similarity = containment(copy.shingles, canonical.shingles)
-        if similarity >= threshold:
+        similarity = near_copy_similarity(copy.shingles, canonical.shingles, config)
+        if similarity is not None:
             counter("dedup_verified_pairs").inc()
             yield Edge(copy.article_id, copy.source, member.article_id, member.rank, similarity)
 
@@ -507,7 +530,7 @@ class _NearDuplicates(beam.PTransform):
         edges = (
             {"pairs": edges, "prints": by_id}
             | "JoinCanonical" >> beam.CoGroupByKey()
-            | "Verify" >> beam.FlatMap(_verify, config.near_threshold)
+            | "Verify" >> beam.FlatMap(_verify, config)
         )
         copied = edges | "Copied" >> beam.Map(lambda e: (e.copy_id, True))
         duplicates = (
@@ -567,7 +590,11 @@ class DeduplicateArticles(beam.PTransform):
         unique_page, same_url = unique_text | "SameUrl" >> _DropDuplicates(
             lambda a: a.canonical_url, "url", None, priors["url"]
         )
-        unique, near = unique_page | "Near" >> _NearDuplicates(config, priors["near"])
+        if config.near:
+            unique, near = unique_page | "Near" >> _NearDuplicates(config, priors["near"])
+        else:
+            unique = unique_page
+            near = articles.pipeline | "NoNear" >> beam.Create([]).with_output_types(Duplicate)
         near_by_copy = near | "NearById" >> beam.Map(lambda d: (d.article_id, d))
         earlier = (
             (exact, same_url)
