@@ -849,6 +849,11 @@ class _ParseFeeds(beam.DoFn):
         self._run_at = run_at
 
     def process(self, fetched: FetchedFeed) -> Iterator[Any]:
+        # Beam warns about a process() that both yields and returns; the early returns
+        # live in _outputs().
+        yield from self._outputs(fetched)
+
+    def _outputs(self, fetched: FetchedFeed) -> Iterator[Any]:
         source, result = fetched.source, fetched.result
         url = source.url
         previous = None if fetched.from_file else self._previous.feeds.get(url)
