@@ -9,21 +9,25 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.testing.util import assert_that, equal_to
 
+from newsbeam.schemas import Duplicate
 from newsbeam.transforms.clean import clean_article
 from newsbeam.transforms.dedup import (
+    Copy,
     DedupConfig,
     DeduplicateArticles,
     Edge,
+    Entry,
     Member,
+    article_rank,
     bucket_pairs,
-    candidate_of,
     containment,
-    find_duplicates,
+    final_duplicate,
     minhash_signature,
     near_copy_similarity,
     rank_of,
     resolve_copies,
     shingle_hashes,
+    split_copies,
 )
 from newsbeam.transforms.extract import new_article
 from tests.conftest import counters_of, make_test_pipeline
@@ -52,9 +56,17 @@ def test_canonical_is_earliest_then_longest_then_smallest_id() -> None:
     early = _article("b.txt", published=dt.datetime(2024, 1, 1, tzinfo=UTC))
     late = _article("a.txt", published=dt.datetime(2024, 1, 2, tzinfo=UTC))
     undated = _article("0.txt")
-    duplicates = find_duplicates([candidate_of(a) for a in (late, undated, early)], "exact", 1.0)
-    assert sorted(d.source for d in duplicates) == ["0.txt", "a.txt"]
-    assert {d.canonical_id for d in duplicates} == {early.article_id}
+    entries = [
+        Entry(article_rank(a), a.article_id, a.source, "", b"") for a in (late, undated, early)
+    ]
+    going_on, copies = split_copies(entries)
+    assert [e.source for e in going_on] == ["b.txt"]
+    assert sorted(e.source for e in copies) == ["0.txt", "a.txt"]
+    # An earlier run's article is never a copy: it goes on beside the canonical.
+    prior = Entry(rank_of(_day(9), 5, "p", "p.txt", prior=True), "p", "p.txt", "", b"")
+    going_on, copies = split_copies([*entries, prior, prior._replace(article_id="q")])
+    assert [e.article_id for e in going_on] == ["p", "q"]
+    assert len(copies) == 3
     # Same date: the longer text wins over the smaller id.
     assert rank_of(_day(1), 300, "b", "s") < rank_of(_day(1), 200, "a", "s")
     # An earlier run's article wins over everything of this run.
@@ -101,9 +113,9 @@ def test_bucket_pairs_point_to_better_ranks_and_never_from_earlier_runs() -> Non
     prior = Member(rank_of(_day(5), 10, "p", "p.txt", prior=True), "p", "p.txt")
     early = Member(rank_of(_day(1), 10, "e", "e.txt"), "e", "e.txt")
     late = Member(rank_of(_day(2), 10, "l", "l.txt"), "l", "l.txt")
-    pairs = {(copy, canonical) for copy, canonical, _ in bucket_pairs([late, prior, early], 50)}
+    pairs = {(c.article_id, k.article_id) for c, k in bucket_pairs([late, prior, early], 50)}
     assert pairs == {("e", "p"), ("l", "p"), ("l", "e")}
-    limited = {(copy, canonical) for copy, canonical, _ in bucket_pairs([late, early, prior], 1)}
+    limited = {(c.article_id, k.article_id) for c, k in bucket_pairs([late, early, prior], 1)}
     assert limited == {("e", "p"), ("l", "p")}
 
 
@@ -120,6 +132,30 @@ def test_resolve_copies_does_not_chain() -> None:
         ("c", "a", "near"),
     ]
     assert resolved[1].similarity == 0.6
+
+
+def test_copies_of_copies_point_to_a_kept_article() -> None:
+    def copy(copy_id: str, canonical_id: str, method: str, similarity=None) -> Copy:
+        duplicate = Duplicate(copy_id, f"{copy_id}.txt", canonical_id, similarity, method)
+        return Copy(duplicate, (1, canonical_id, f"{canonical_id}.txt"))
+
+    def who(name: str) -> tuple[int, str, str]:
+        return (1, name, f"{name}.txt")
+
+    url = {who("h"): copy("h", "u", "url")}
+    near = {who("u"): copy("u", "r", "near", 0.7), who("k"): copy("k", "r", "near", 0.6)}
+    # x has h's text; h is the same page as u; u is a near copy of r.
+    final = final_duplicate(copy("x", "h", "exact", 1.0), url, near)
+    assert final == copy("x", "r", "url").duplicate
+    # An exact copy of a near copy is a near copy of the same canonical.
+    final = final_duplicate(copy("y", "k", "exact", 1.0), url, near)
+    assert final == copy("y", "r", "near", 0.6).duplicate
+    assert final_duplicate(copy("z", "u", "url"), url, near) == copy("z", "r", "url").duplicate
+    unchanged = copy("w", "a", "exact", 1.0)
+    assert final_duplicate(unchanged, url, near) == unchanged.duplicate
+    # Ids repeat (a copy has its canonical's id): only the canonical's identity counts.
+    same_id = Copy(unchanged.duplicate._replace(canonical_id="h"), (1, "h", "other.txt"))
+    assert final_duplicate(same_id, url, near) == same_id.duplicate
 
 
 def test_exact_url_and_near_copies_in_any_order() -> None:
@@ -176,5 +212,36 @@ def test_chained_near_copies_in_beam() -> None:
         assert_that(
             duplicates | beam.Map(lambda d: (d.source, d.canonical_id)),
             equal_to([("b.txt", a.article_id)]),
+            label="Duplicates",
+        )
+
+
+def test_copies_of_copies_point_to_kept_articles_in_beam() -> None:
+    """x has h's text, h is an update of page u (same URL), y has the text of n, a near copy
+    of r: every copy points to an article in the articles table, never to another copy."""
+    url = "https://example.com/story"
+    u = _article("u.txt", " ".join(_words(n) for n in range(30, 33)), _day(1), url)
+    h = _article("h.txt", " ".join(_words(n) for n in range(40, 43)), _day(2), url)
+    x = _article("x.txt", " ".join(_words(n) for n in range(40, 43)), _day(3))
+    r = _article("r.txt", " ".join(_words(n) for n in range(3)), _day(1))
+    n = _article("n.txt", " ".join([_words(0), _words(1), _words(60)]), _day(2))
+    y = _article("y.txt", " ".join([_words(0), _words(1), _words(60)]), _day(4))
+    with make_test_pipeline() as pipeline:
+        kept, duplicates = pipeline | beam.Create([y, x, n, h, r, u]) | DeduplicateArticles()
+        assert_that(
+            kept | beam.Map(lambda a: (a.source, a.duplicate_sources)),
+            equal_to([("u.txt", ["h.txt", "x.txt"]), ("r.txt", ["n.txt", "y.txt"])]),
+            label="Kept",
+        )
+        assert_that(
+            duplicates | beam.Map(lambda d: (d.source, d.canonical_id, d.method)),
+            equal_to(
+                [
+                    ("h.txt", u.article_id, "url"),
+                    ("x.txt", u.article_id, "url"),
+                    ("n.txt", r.article_id, "near"),
+                    ("y.txt", r.article_id, "near"),
+                ]
+            ),
             label="Duplicates",
         )

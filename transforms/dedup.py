@@ -15,9 +15,10 @@ Canonical copy, deterministic and independent of input order: what earlier runs 
 (`--state`) first, then the earliest `published_at` (unknown dates last), the longest text
 (`word_count`), the smallest `article_id`, `source`.
 
-Streaming shape: no global sort. Articles emit (band key, small tuple) per LSH band; pairs
-are formed per bucket, verified per pair (only shingle hashes travel), then resolved per
-article. Documents themselves never go through a shuffle.
+Streaming shape: no global sort. Each pass groups by a key: the text hash, the URL, the
+LSH band; near pairs are verified per copy and per canonical (only shingle hashes travel),
+then resolved per article. Every shuffle carries small tuples; the articles themselves are
+shuffled once, at the end, to drop the copies and list them on their canonical.
 
 Every kept article gets `duplicate_count` and the sorted `duplicate_sources` of the copies
 found in this run. With `--state`, the articles kept by earlier runs take part as
@@ -34,7 +35,7 @@ import dataclasses
 import datetime as dt
 import functools
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import apache_beam as beam
@@ -44,8 +45,6 @@ from newsbeam.schemas import Article, Duplicate
 from newsbeam.transforms.clean import fold
 from newsbeam.transforms.dedup_state import ReadStateTable, WriteStateTable, state_files
 from newsbeam.transforms.failures import counter
-
-_NEVER = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,9 +69,13 @@ class DedupConfig:
     near: bool = True
 
 
-# --- Rank -------------------------------------------------------------------------------
+# --- Rank and the exact/url passes ---------------------------------------------------------
 
-Rank = tuple[int, dt.datetime, int, str, str]
+# A rank is made of ints and strings only, so Beam's fast coder carries it without pickling.
+Rank = tuple[int, int, int, str, str]
+_UNKNOWN_DATE = 2**62  # microseconds: after every real date, so undated articles rank last
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_MICROSECOND = dt.timedelta(microseconds=1)
 
 
 def rank_of(
@@ -82,42 +85,41 @@ def rank_of(
     source: str,
     prior: bool = False,
 ) -> Rank:
-    """Canonical-copy rank; the smallest wins. Earlier runs' articles (`prior`) come first."""
-    return (0 if prior else 1, published_at or _NEVER, -word_count, article_id, source)
+    """Canonical-copy rank; the smallest wins. Earlier runs' articles (`prior`) come first,
+    then the earliest date (microseconds; unknown last), the longest text, the smallest id."""
+    if published_at is None:
+        when = _UNKNOWN_DATE
+    else:
+        if published_at.tzinfo is None:
+            published_at = published_at.replace(tzinfo=dt.timezone.utc)
+        when = (published_at - _EPOCH) // _MICROSECOND
+    return (0 if prior else 1, when, -word_count, article_id, source)
 
 
-class Candidate(NamedTuple):
-    """What the exact and url passes need of an article: its rank and identity."""
+def is_prior(rank: Rank) -> bool:
+    return rank[0] == 0
+
+
+class Entry(NamedTuple):
+    """What the exact and url passes carry of an article: rank, identity, the URL for the
+    url pass and the MinHash signature for the near pass (b"" when the text is too short
+    to be bucketed, or near dedup is off). Shuffled as a plain tuple."""
 
     rank: Rank
-    source: str
     article_id: str
-    prior: bool = False
+    source: str
+    canonical_url: str
+    signature: bytes
 
 
-def candidate_of(article: Article) -> Candidate:
-    """An article's dedup candidate; a smaller rank wins canonical."""
-    rank = rank_of(article.published_at, article.word_count, article.article_id, article.source)
-    return Candidate(rank=rank, source=article.source, article_id=article.article_id)
+def split_copies(entries: Iterable[tuple[Any, ...]]) -> tuple[list[Entry], list[Entry]]:
+    """Entries sharing a key (text or URL) -> (entries that go on, copies of the canonical).
 
-
-def find_duplicates(
-    candidates: Iterable[Candidate], method: str, similarity: float | None
-) -> list[Duplicate]:
-    """Candidates sharing a key -> a Duplicate for every one but the canonical copy (never
-    for an earlier run's article: it is already in an earlier articles table)."""
-    canonical, *copies = sorted(candidates)
-    return [
-        Duplicate(
-            article_id=copy.article_id,
-            source=copy.source,
-            canonical_id=canonical.article_id,
-            similarity=similarity,
-            method=method,
-        )
-        for copy in copies
-        if not copy.prior
-    ]
+    The best-ranked entry is the canonical copy and goes on; so do earlier runs' articles
+    (never copies: they are in an earlier articles table). All others are copies."""
+    canonical, *others = sorted(Entry._make(entry) for entry in entries)
+    going_on = [canonical, *(entry for entry in others if is_prior(entry.rank))]
+    return going_on, [entry for entry in others if not is_prior(entry.rank)]
 
 
 # --- Shingles and MinHash -----------------------------------------------------------------
@@ -223,7 +225,7 @@ def near_copy_similarity(
 
 
 class Fingerprint(NamedTuple):
-    """What the near pass shuffles of an article: identity, rank, signature, shingles."""
+    """An article's rank, identity and near-duplicate fingerprint."""
 
     article_id: str
     source: str
@@ -231,20 +233,27 @@ class Fingerprint(NamedTuple):
     signature: np.ndarray
     shingles: np.ndarray
 
-    @property
-    def prior(self) -> bool:
-        return self.rank[0] == 0
-
 
 def fingerprint_of(article: Article, config: DedupConfig) -> Fingerprint:
     shingles = shingle_hashes(article.text, config.shingle_words)
     return Fingerprint(
         article_id=article.article_id,
         source=article.source,
-        rank=candidate_of(article).rank,
+        rank=article_rank(article),
         signature=minhash_signature(shingles, config.bands * config.rows),
         shingles=shingles,
     )
+
+
+def article_rank(article: Article) -> Rank:
+    return rank_of(article.published_at, article.word_count, article.article_id, article.source)
+
+
+def bucketed(shingles: np.ndarray, config: DedupConfig) -> bool:
+    """Too short to share `min_shared_shingles` with anything, a text can never verify as a
+    copy or a canonical, so it stays out of the LSH buckets (short feed items would crowd
+    them)."""
+    return config.near and len(shingles) >= config.min_shared_shingles
 
 
 class Member(NamedTuple):
@@ -255,15 +264,15 @@ class Member(NamedTuple):
     source: str
 
 
-def bucket_pairs(members: Iterable[Member], limit: int) -> Iterator[tuple[str, str, Member]]:
-    """An LSH bucket -> (copy id, canonical id, canonical) for each member and each of the
-    `limit` best-ranked members ranked before it. Earlier runs' articles are never copies."""
+def bucket_pairs(members: Iterable[Member], limit: int) -> Iterator[tuple[Member, Member]]:
+    """An LSH bucket -> (copy, canonical) for each member and each of the `limit`
+    best-ranked members ranked before it. Earlier runs' articles are never copies."""
     ranked = sorted(set(members))
     for index, member in enumerate(ranked):
-        if member.rank[0] == 0:
+        if is_prior(member.rank):
             continue
         for better in ranked[: min(index, limit)]:
-            yield member.article_id, better.article_id, better
+            yield member, better
 
 
 class Edge(NamedTuple):
@@ -279,7 +288,8 @@ class Edge(NamedTuple):
 def resolve_copies(edges: Iterable[Edge]) -> list[Duplicate]:
     """Verified edges -> one Duplicate per copy, pointing to its best-ranked verified
     neighbour that is itself nobody's copy. A copy whose verified neighbours are all
-    copies stays an article (no chaining). Pure: the Beam pass does the same per key."""
+    copies stays an article (no chaining). The Beam pass does the same in two shuffles:
+    edges by canonical (drop those to a copy), then by copy (keep the best)."""
     edges = list(edges)
     copies = {edge.copy_id for edge in edges}
     best: dict[str, Edge] = {}
@@ -306,17 +316,45 @@ def _near_duplicate(edge: Edge) -> Duplicate:
     )
 
 
-def remap_canonical(duplicate: Duplicate, near: dict[str, Duplicate]) -> Duplicate:
-    """An exact/url copy of an article that turned out a near copy points to the final
-    canonical; an exact copy has the same text, so it inherits the near similarity."""
-    final = near.get(duplicate.canonical_id)
-    if final is None:
-        return duplicate
+Identity = tuple[int, str, str]
+
+
+def identity_of(rank: Rank) -> Identity:
+    """Who an entry is: (earlier run?, article id, source). Ids repeat (a copy has the id of
+    its URL or text) and sources repeat across runs, but not both together."""
+    return rank[0], rank[3], rank[4]
+
+
+class Copy(NamedTuple):
+    """A duplicate as a pass found it, and who its canonical is."""
+
+    duplicate: Duplicate
+    canonical: Identity
+
+
+def final_duplicate(
+    copy: Copy, url_copies: Mapping[Identity, Copy], near_copies: Mapping[Identity, Copy]
+) -> Duplicate:
+    """A copy found by one pass -> pointing to an article that is kept.
+
+    An exact copy of an article that a later pass found to be a copy is the same kind of
+    copy of the same canonical (it has the same text). A same-URL copy of an article that
+    turned out a near copy points to the near copy's canonical. Near canonicals are never
+    copies, and the url pass only sees what the exact pass kept, so one step each is all
+    there is."""
+    duplicate, canonical = copy
     if duplicate.method == "exact":
-        return duplicate._replace(
-            canonical_id=final.canonical_id, similarity=final.similarity, method="near"
-        )
-    return duplicate._replace(canonical_id=final.canonical_id)
+        twin = url_copies.get(canonical) or near_copies.get(canonical)
+        if twin is not None:
+            duplicate = twin.duplicate._replace(
+                article_id=duplicate.article_id, source=duplicate.source
+            )
+            canonical = twin.canonical
+    if duplicate.method == "url":
+        near = near_copies.get(canonical)
+        if near is not None:
+            duplicate = duplicate._replace(canonical_id=near.duplicate.canonical_id)
+    return duplicate
 
 
 def with_copies(article: Article, sources: Iterable[str]) -> Article:
@@ -327,17 +365,8 @@ def with_copies(article: Article, sources: Iterable[str]) -> Article:
 # --- State rows ----------------------------------------------------------------------------
 
 
-def prior_candidates(row: dict[str, Any], key: str) -> Iterator[tuple[str, Candidate]]:
-    """An earlier run's article as an exact/url candidate keyed by `key` (hash or URL)."""
-    value = row.get(key)
-    if value:
-        rank = rank_of(
-            row["published_at"], row["word_count"], row["article_id"], row["source"], True
-        )
-        yield value, Candidate(rank, row["source"], row["article_id"], prior=True)
-
-
 def prior_fingerprint(row: dict[str, Any]) -> Fingerprint:
+    """An earlier run's kept article (a dedup state row) as a fingerprint that ranks first."""
     return Fingerprint(
         article_id=row["article_id"],
         source=row["source"],
@@ -366,194 +395,196 @@ def state_row(article: Article, config: DedupConfig) -> dict[str, Any]:
 
 
 # --- Beam ----------------------------------------------------------------------------------
+#
+# Shuffles carry plain tuples of str/int/float/bytes (ranks, ids, signatures and shingles as
+# bytes), which Beam's fast coder writes without pickling; articles are shuffled once, at
+# the end. A join is a GroupByKey over values tagged by their first item.
+
+_ARTICLE, _PRINT, _PAIR, _COPY, _EDGE, _COPIED, _SOURCE = range(7)
+_PRINTS, _ARTICLES = "prints", "articles"
+_EXACT, _URL = "exact", "url"
 
 
-class _DropDuplicates(beam.PTransform):
-    """Articles -> (articles with one per key, duplicates), for one key function; `priors`
-    are earlier runs' articles as (key, Candidate)."""
-
-    def __init__(
-        self,
-        key_of: Callable[[Article], str | None],
-        method: str,
-        similarity: float | None,
-        priors: beam.PCollection | None = None,
-    ) -> None:
-        super().__init__()
-        self._key_of = key_of
-        self._method = method
-        self._similarity = similarity
-        self._priors = priors
-
-    def expand(
-        self, articles: beam.PCollection[Article]
-    ) -> tuple[beam.PCollection[Article], beam.PCollection[Duplicate]]:
-        key_of, method, similarity = self._key_of, self._method, self._similarity
-        candidates = articles | "Candidates" >> beam.FlatMap(_keyed_candidate, key_of)
-        if self._priors is not None:
-            candidates = (candidates, self._priors) | "WithPriors" >> beam.Flatten()
-        duplicates = (
-            candidates
-            | "ByKey" >> beam.GroupByKey()
-            | "Decide"
-            >> beam.FlatMap(
-                lambda group: find_duplicates(group[1], method, similarity)
-            ).with_output_types(Duplicate)
-        )
-        kept = _keep_unlisted(articles, duplicates, method)
-        return kept, duplicates
+def _own_key(rank: Rank) -> str:
+    # A key no text hash or URL can take: an article without one is alone in its group.
+    return "\x00".join(["", *map(str, identity_of(rank))])
 
 
-def _keep_unlisted(
-    articles: beam.PCollection[Article], duplicates: beam.PCollection[Duplicate], method: str
-) -> beam.PCollection[Article]:
-    by_source = duplicates | "BySource" >> beam.Map(lambda d: (d.source, d))
-    return articles | "Keep" >> beam.ParDo(
-        _KeepCanonical(method), beam.pvalue.AsDict(by_source)
-    ).with_output_types(Article)
-
-
-def _keyed_candidate(
-    article: Article, key_of: Callable[[Article], str | None]
-) -> Iterator[tuple[str, Candidate]]:
-    key = key_of(article)
-    if key:
-        yield key, candidate_of(article)
-
-
-class _KeepCanonical(beam.DoFn):
-    def __init__(self, method: str) -> None:
-        self._method = method
-
-    def process(self, article: Article, duplicates: dict[str, Duplicate]) -> Iterator[Article]:
-        if article.source in duplicates:
-            counter(f"dedup_{self._method}").inc()
-        else:
-            yield article
+def _entry_values(
+    fingerprint: Fingerprint,
+    content_hash: str | None,
+    canonical_url: str | None,
+    config: DedupConfig,
+) -> Iterator[Any]:
+    """An article (or an earlier run's) -> (text key, entry) and, when it can be bucketed,
+    (identity, print) on the prints output."""
+    near = bucketed(fingerprint.shingles, config)
+    entry = Entry(
+        fingerprint.rank,
+        fingerprint.article_id,
+        fingerprint.source,
+        canonical_url or _own_key(fingerprint.rank),
+        fingerprint.signature.tobytes() if near else b"",
+    )
+    yield content_hash or _own_key(fingerprint.rank), tuple(entry)
+    if near:
+        shingles = fingerprint.shingles.tobytes()
+        identity = identity_of(fingerprint.rank)
+        yield beam.pvalue.TaggedOutput(_PRINTS, (identity, (_PRINT, fingerprint.rank, shingles)))
 
 
 class _Fingerprint(beam.DoFn):
+    """Article -> (text key, entry) for the exact pass; (id, print) for verification; (id,
+    article) for the final join."""
+
     def __init__(self, config: DedupConfig) -> None:
         self._config = config
 
-    def process(self, article: Article) -> Iterator[Fingerprint]:
-        yield fingerprint_of(article, self._config)
+    def process(self, article: Article) -> Iterator[Any]:
+        counter("dedup_in").inc()
+        config = self._config
+        if config.near:
+            fingerprint = fingerprint_of(article, config)
+        else:  # no shingling when near dedup is off
+            empty = np.zeros(0, dtype=np.uint64)
+            fingerprint = Fingerprint(
+                article.article_id, article.source, article_rank(article), empty, empty
+            )
+        yield from _entry_values(fingerprint, article.content_hash, article.canonical_url, config)
+        yield beam.pvalue.TaggedOutput(_ARTICLES, (article.article_id, (_ARTICLE, article)))
 
 
-def _bucket_entries(
-    fingerprint: Fingerprint, config: DedupConfig
-) -> Iterator[tuple[bytes, Member]]:
-    # Too short to share `min_shared_shingles` with anything: it can never verify as a copy
-    # or a canonical, so it stays out of the buckets (short feed items would crowd them).
-    if len(fingerprint.shingles) < config.min_shared_shingles:
+class _PriorEntries(beam.DoFn):
+    """An earlier run's kept article (state row) -> the same entry and print as a new one."""
+
+    def __init__(self, config: DedupConfig) -> None:
+        self._config = config
+
+    def process(self, row: dict[str, Any]) -> Iterator[Any]:
+        yield from _entry_values(
+            prior_fingerprint(row), row["content_hash"], row["canonical_url"], self._config
+        )
+
+
+def _copy_record(copy: Entry, canonical: Entry, method: str) -> tuple[Identity, Copy]:
+    counter(f"dedup_{method}").inc()
+    similarity = 1.0 if method == "exact" else None  # same url: the text was not compared
+    duplicate = Duplicate(copy.article_id, copy.source, canonical.article_id, similarity, method)
+    return identity_of(copy.rank), Copy(duplicate, identity_of(canonical.rank))
+
+
+def _exact_pass(group: tuple[str, Iterable[tuple[Any, ...]]]) -> Iterator[Any]:
+    """Entries with the same folded text -> exact copies; the rest by URL to the url pass."""
+    going_on, copies = split_copies(group[1])
+    for entry in going_on:
+        yield entry.canonical_url, tuple(entry)
+    for copy in copies:
+        yield beam.pvalue.TaggedOutput(_EXACT, _copy_record(copy, going_on[0], "exact"))
+
+
+def _url_pass(group: tuple[str, Iterable[tuple[Any, ...]]], config: DedupConfig) -> Iterator[Any]:
+    """Entries with the same canonical URL -> same-page copies; the rest into LSH buckets."""
+    going_on, copies = split_copies(group[1])
+    for entry in going_on:
+        if entry.signature:
+            signature = np.frombuffer(entry.signature, dtype=np.uint64)
+            member = (entry.rank, entry.article_id, entry.source)
+            for key in band_keys(signature, config.bands, config.rows):
+                yield key, member
+    for copy in copies:
+        yield beam.pvalue.TaggedOutput(_URL, _copy_record(copy, going_on[0], "url"))
+
+
+def _bucket_pairs(bucket: tuple[bytes, Iterable[tuple[Any, ...]]], limit: int) -> Iterator[Any]:
+    members = (Member._make(member) for member in bucket[1])
+    for copy, canonical in bucket_pairs(members, limit):
+        yield identity_of(copy.rank), (_PAIR, identity_of(canonical.rank))
+
+
+def _attach_copy(joined: tuple[Identity, Iterable[tuple[Any, ...]]]) -> Iterator[Any]:
+    """(copy, [its print, (pair, canonical)...]) -> (canonical, the copy's shingles), once
+    per distinct canonical (a pair shares many buckets)."""
+    copy, values = joined
+    values = list(values)
+    prints = [value for value in values if value[0] == _PRINT]
+    canonicals = sorted({value[1] for value in values if value[0] == _PAIR})
+    for _, _, shingles in prints[:1]:
+        for canonical in canonicals:
+            yield canonical, (_COPY, copy, shingles)
+
+
+def _verify(
+    joined: tuple[Identity, Iterable[tuple[Any, ...]]], config: DedupConfig
+) -> Iterator[Any]:
+    """(canonical, [its print, copies...]) -> each verified edge, keyed by the canonical, and
+    a mark that the copy is somebody's copy, keyed by the copy."""
+    canonical, values = joined
+    values = list(values)
+    prints = [value for value in values if value[0] == _PRINT]
+    if not prints:
         return
-    member = Member(fingerprint.rank, fingerprint.article_id, fingerprint.source)
-    for key in band_keys(fingerprint.signature, config.bands, config.rows):
-        yield key, member
-
-
-def _pairs_of_bucket(
-    bucket: tuple[bytes, Iterable[Member]], limit: int
-) -> Iterator[tuple[tuple[str, str], Member]]:
-    for copy_id, canonical_id, canonical in bucket_pairs(bucket[1], limit):
-        yield (copy_id, canonical_id), canonical
-
-
-def _attach_copy(
-    joined: tuple[str, dict[str, list[Any]]],
-) -> Iterator[tuple[str, tuple[Fingerprint, Member]]]:
-    """(copy id, {pairs: [canonical Member...], prints: [copy Fingerprint]}) -> by canonical."""
-    _, groups = joined
-    if not groups["prints"]:
-        return
-    copy = groups["prints"][0]
-    for canonical in groups["pairs"]:
-        yield canonical.article_id, (copy, canonical)
-
-
-def _verify(joined: tuple[str, dict[str, list[Any]]], config: DedupConfig) -> Iterator[Edge]:
-    _, groups = joined
-    if not groups["prints"]:
-        return
-    canonical = groups["prints"][0]
-    for copy, member in groups["pairs"]:
+    _, canonical_rank, canonical_bytes = prints[0]
+    canonical_shingles = np.frombuffer(canonical_bytes, dtype=np.uint64)
+    for value in values:
+        if value[0] != _COPY:
+            continue
+        _, copy, copy_bytes = value
         counter("dedup_candidate_pairs").inc()
-        similarity = near_copy_similarity(copy.shingles, canonical.shingles, config)
+        shingles = np.frombuffer(copy_bytes, dtype=np.uint64)
+        similarity = near_copy_similarity(shingles, canonical_shingles, config)
         if similarity is not None:
             counter("dedup_verified_pairs").inc()
-            yield Edge(copy.article_id, copy.source, member.article_id, member.rank, similarity)
+            yield canonical, (_EDGE, copy, canonical_rank, similarity)
+            yield copy, (_COPIED,)
 
 
-def _roots_only(joined: tuple[str, dict[str, list[Any]]]) -> Iterator[tuple[str, Edge]]:
-    """(canonical id, {edges: [...], copied: [...]}) -> its edges, unless it is a copy."""
-    _, groups = joined
-    if groups["copied"]:
+def _roots_only(joined: tuple[Identity, Iterable[tuple[Any, ...]]]) -> Iterator[Any]:
+    """(canonical, [edges to it, copied marks]) -> its edges by copy, unless it is a copy."""
+    values = list(joined[1])
+    if any(value[0] == _COPIED for value in values):
         return
-    for edge in groups["edges"]:
-        yield edge.copy_id, edge
+    for _, copy, canonical_rank, similarity in values:
+        yield copy, (canonical_rank, similarity)
 
 
-def _best_canonical(group: tuple[str, Iterable[Edge]]) -> Duplicate:
-    return _near_duplicate(min(group[1], key=_edge_order))
+def _best_canonical(group: tuple[Identity, Iterable[tuple[Any, ...]]]) -> tuple[Identity, Copy]:
+    """(copy, [(canonical rank, similarity)...]) -> the copy of its best-ranked canonical."""
+    copy, edges = group
+    canonical_rank, similarity = min(edges)
+    counter("dedup_near").inc()
+    _, copy_id, copy_source = copy
+    edge = Edge(copy_id, copy_source, canonical_rank[3], canonical_rank, similarity)
+    return copy, Copy(_near_duplicate(edge), identity_of(canonical_rank))
 
 
-class _NearDuplicates(beam.PTransform):
-    """Articles (+ earlier runs' fingerprints) -> (articles kept, near duplicates)."""
-
-    def __init__(self, config: DedupConfig, priors: beam.PCollection | None) -> None:
-        super().__init__()
-        self._config = config
-        self._priors = priors
-
-    def expand(
-        self, articles: beam.PCollection[Article]
-    ) -> tuple[beam.PCollection[Article], beam.PCollection[Duplicate]]:
-        config = self._config
-        prints = articles | "Fingerprint" >> beam.ParDo(_Fingerprint(config))
-        if self._priors is not None:
-            prints = (prints, self._priors) | "WithPriors" >> beam.Flatten()
-        by_id = prints | "ById" >> beam.Map(lambda f: (f.article_id, f))
-        pairs = (
-            prints
-            | "BandKeys" >> beam.FlatMap(_bucket_entries, config)
-            | "Buckets" >> beam.GroupByKey()
-            | "Pairs" >> beam.FlatMap(_pairs_of_bucket, config.max_bucket_pairs)
-            # A pair shares many buckets; keep it once.
-            | "OnePerPair" >> beam.CombinePerKey(_first_value)
-            | "ByCopy" >> beam.Map(lambda item: (item[0][0], item[1]))
-        )
-        edges = (
-            {"pairs": pairs, "prints": by_id}
-            | "JoinCopy" >> beam.CoGroupByKey()
-            | "ByCanonical" >> beam.FlatMap(_attach_copy)
-        )
-        edges = (
-            {"pairs": edges, "prints": by_id}
-            | "JoinCanonical" >> beam.CoGroupByKey()
-            | "Verify" >> beam.FlatMap(_verify, config)
-        )
-        copied = edges | "Copied" >> beam.Map(lambda e: (e.copy_id, True))
-        duplicates = (
-            {
-                "edges": edges | "EdgeByCanonical" >> beam.Map(lambda e: (e.canonical_id, e)),
-                "copied": copied,
-            }  # fmt: skip
-            | "JoinRoots" >> beam.CoGroupByKey()
-            | "RootsOnly" >> beam.FlatMap(_roots_only)
-            | "ByCopyId" >> beam.GroupByKey()
-            | "Best" >> beam.Map(_best_canonical).with_output_types(Duplicate)
-        )
-        return _keep_unlisted(articles, duplicates, "near"), duplicates
+def _final_copy(
+    keyed: tuple[Identity, Copy],
+    url_copies: Mapping[Identity, Copy],
+    near_copies: Mapping[Identity, Copy],
+) -> Duplicate:
+    return final_duplicate(keyed[1], url_copies, near_copies)
 
 
-def _first_value(values: Iterable[Member]) -> Member:
-    return min(values)
+def _keyed_copies(duplicate: Duplicate) -> Iterator[tuple[str, tuple[Any, ...]]]:
+    yield duplicate.canonical_id, (_SOURCE, duplicate.source)
+    yield duplicate.article_id, (_COPIED, duplicate.source)
 
 
-def _copies_of(joined: tuple[str, dict[str, list[Any]]]) -> Iterator[Article]:
-    _, groups = joined
-    for article in groups["articles"]:
-        yield with_copies(article, (d.source for d in groups["duplicates"]))
+def _kept_with_copies(joined: tuple[str, Iterable[tuple[Any, ...]]]) -> Iterator[Article]:
+    """(article id, [articles with that id, sources of copies of it, sources that are copies])
+    -> the kept article with its copies' sources. (A copy has its canonical's id when both
+    have the same URL or, without one, the same text, so several articles can meet here.)"""
+    articles, sources, copied = [], [], set()
+    for value in joined[1]:
+        if value[0] == _ARTICLE:
+            articles.append(value[1])
+        elif value[0] == _SOURCE:
+            sources.append(value[1])
+        else:
+            copied.add(value[1])
+    for article in articles:
+        if article.source not in copied:
+            yield with_copies(article, sources)
 
 
 class DeduplicateArticles(beam.PTransform):
@@ -572,46 +603,61 @@ class DeduplicateArticles(beam.PTransform):
         self, articles: beam.PCollection[Article]
     ) -> tuple[beam.PCollection[Article], beam.PCollection[Duplicate]]:
         config = self._config
-        articles = articles | "Count" >> beam.Map(_count_in).with_output_types(Article)
-        prior_rows = None
-        priors: dict[str, Any] = {"exact": None, "url": None, "near": None}
+        fingerprinted = articles | "Fingerprint" >> beam.ParDo(_Fingerprint(config)).with_outputs(
+            _PRINTS, _ARTICLES, main="entries"
+        )
+        entries, prints = fingerprinted.entries, fingerprinted[_PRINTS]
         if self._state_files:
             prior_rows = articles.pipeline | "ReadState" >> ReadStateTable(self._state_files)
-            priors = {
-                "exact": prior_rows
-                | "PriorHashes" >> beam.FlatMap(prior_candidates, "content_hash"),
-                "url": prior_rows | "PriorUrls" >> beam.FlatMap(prior_candidates, "canonical_url"),
-                "near": prior_rows | "PriorPrints" >> beam.Map(prior_fingerprint),
-            }
-        unique_text, exact = articles | "Exact" >> _DropDuplicates(
-            lambda a: a.content_hash, "exact", 1.0, priors["exact"]
-        )
-        # Same page, different text (an update): the similarity was not measured.
-        unique_page, same_url = unique_text | "SameUrl" >> _DropDuplicates(
-            lambda a: a.canonical_url, "url", None, priors["url"]
-        )
-        if config.near:
-            unique, near = unique_page | "Near" >> _NearDuplicates(config, priors["near"])
-        else:
-            unique = unique_page
-            near = articles.pipeline | "NoNear" >> beam.Create([]).with_output_types(Duplicate)
-        near_by_copy = near | "NearById" >> beam.Map(lambda d: (d.article_id, d))
-        earlier = (
-            (exact, same_url)
-            | "Earlier" >> beam.Flatten()
-            | "Remap"
-            >> beam.Map(remap_canonical, beam.pvalue.AsDict(near_by_copy)).with_output_types(
-                Duplicate
+            prior = prior_rows | "PriorEntries" >> beam.ParDo(_PriorEntries(config)).with_outputs(
+                _PRINTS, main="entries"
             )
+            entries = (entries, prior.entries) | "WithPriors" >> beam.Flatten()
+            prints = (prints, prior[_PRINTS]) | "WithPriorPrints" >> beam.Flatten()
+        exact = (
+            entries
+            | "ByText" >> beam.GroupByKey()
+            | "Exact" >> beam.FlatMap(_exact_pass).with_outputs(_EXACT, main="kept")
         )
-        duplicates = (earlier, near) | "Duplicates" >> beam.Flatten()
+        same_url = (
+            exact.kept
+            | "ByUrl" >> beam.GroupByKey()
+            | "SameUrl" >> beam.FlatMap(_url_pass, config).with_outputs(_URL, main="buckets")
+        )
+        pairs = (
+            same_url.buckets
+            | "Buckets" >> beam.GroupByKey()
+            | "Pairs" >> beam.FlatMap(_bucket_pairs, config.max_bucket_pairs)
+        )
+        attached = (
+            (pairs, prints)
+            | "CopyAndPrint" >> beam.Flatten()
+            | "JoinCopy" >> beam.GroupByKey()
+            | "AttachCopy" >> beam.FlatMap(_attach_copy)
+        )
+        near = (
+            (attached, prints)
+            | "CanonicalAndPrint" >> beam.Flatten()
+            | "JoinCanonical" >> beam.GroupByKey()
+            | "Verify" >> beam.FlatMap(_verify, config)
+            | "JoinRoots" >> beam.GroupByKey()
+            | "RootsOnly" >> beam.FlatMap(_roots_only)
+            | "ByCopy" >> beam.GroupByKey()
+            | "Best" >> beam.Map(_best_canonical)
+        )
+        duplicates = (
+            (exact[_EXACT], same_url[_URL], near)
+            | "AllCopies" >> beam.Flatten()
+            | "Final"
+            >> beam.Map(
+                _final_copy, beam.pvalue.AsDict(same_url[_URL]), beam.pvalue.AsDict(near)
+            ).with_output_types(Duplicate)
+        )
         kept = (
-            {
-                "articles": unique | "KeepById" >> beam.Map(lambda a: (a.article_id, a)),
-                "duplicates": duplicates | "ByCanonical" >> beam.Map(lambda d: (d.canonical_id, d)),
-            }
-            | "JoinCopies" >> beam.CoGroupByKey()
-            | "WithCopies" >> beam.FlatMap(_copies_of).with_output_types(Article)
+            (fingerprinted[_ARTICLES], duplicates | "KeyedCopies" >> beam.FlatMap(_keyed_copies))
+            | "ArticlesAndCopies" >> beam.Flatten()
+            | "JoinCopies" >> beam.GroupByKey()
+            | "WithCopies" >> beam.FlatMap(_kept_with_copies).with_output_types(Article)
         )
         return kept, duplicates
 
@@ -632,8 +678,3 @@ class WriteDedupIndex(beam.PTransform):
             carried = articles.pipeline | "Carry" >> ReadStateTable(self._state_files)
             rows = (rows, carried) | "AllRows" >> beam.Flatten()
         return rows | "Write" >> WriteStateTable(self._state_out_dir, "articles")
-
-
-def _count_in(article: Article) -> Article:
-    counter("dedup_in").inc()
-    return article

@@ -29,7 +29,7 @@ import datetime as dt
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import apache_beam as beam
@@ -369,26 +369,29 @@ def _prior_row(prior: PriorStory) -> dict[str, Any]:
 # --- Beam ----------------------------------------------------------------------------------
 
 
+_STORY_ROWS = "story_rows"
+
+
 def _cluster_all(
-    docs: list[StoryDoc], priors: list[PriorStory], config: StoryConfig
-) -> Iterator[tuple[str, Any]]:
+    docs: list[StoryDoc], priors: list[PriorStory], config: StoryConfig, with_rows: bool
+) -> Iterator[Any]:
+    """All of the run's docs -> (article id, story id); with `with_rows`, the new stories
+    state's rows (this run's and the earlier ones) on the story_rows output."""
     assigned, vectors = cluster_stories(docs, priors, config)
     known = {prior.story_id for prior in priors}
     for article_id, story_id in sorted(assigned.items()):
         counter("stories_joined_earlier" if story_id in known else "stories_in").inc()
-        yield "assigned", (article_id, story_id)
+        yield article_id, story_id
     counter("stories_new").inc(len(set(assigned.values()) - known))
-    for row in story_rows(docs, assigned, vectors, config):
-        yield "story", row
-    for prior in priors:
-        yield "story", _prior_row(prior)
+    if with_rows:
+        for row in story_rows(docs, assigned, vectors, config):
+            yield beam.pvalue.TaggedOutput(_STORY_ROWS, row)
+        for prior in priors:
+            yield beam.pvalue.TaggedOutput(_STORY_ROWS, _prior_row(prior))
 
 
-def _with_story(joined: tuple[str, dict[str, list[Any]]]) -> Iterator[Article]:
-    _, groups = joined
-    story = groups["stories"][0] if groups["stories"] else None
-    for article in groups["articles"]:
-        yield article._replace(story_id=story or article.article_id)
+def _with_story(article: Article, story_ids: Mapping[str, str]) -> Article:
+    return article._replace(story_id=story_ids.get(article.article_id, article.article_id))
 
 
 class ClusterStories(beam.PTransform):
@@ -396,6 +399,8 @@ class ClusterStories(beam.PTransform):
 
     With `state_out_dir`, also writes the dedup component of the new state (articles and
     stories tables); `state_dir` is the earlier state (checked when the pipeline is built).
+    Clustering sees the whole run at once (one key); the articles themselves are not
+    shuffled: their story ids reach them as a side input of (id, story id) pairs.
     """
 
     def __init__(
@@ -423,28 +428,25 @@ class ClusterStories(beam.PTransform):
             )
         else:
             priors = pipeline | "NoStories" >> beam.Create([])
-        outputs = (
+        clustered = (
             articles
             | "Terms" >> beam.Map(story_doc, config)
             | "All" >> beam.combiners.ToList()
-            | "Cluster" >> beam.FlatMap(_cluster_all, beam.pvalue.AsList(priors), config)
+            | "Cluster"
+            >> beam.FlatMap(
+                _cluster_all,
+                beam.pvalue.AsList(priors),
+                config,
+                self._state_out_dir is not None,
+            ).with_outputs(_STORY_ROWS, main="story_ids")
         )
-        assigned = outputs | "Assigned" >> beam.FlatMap(
-            lambda item: [item[1]] if item[0] == "assigned" else []
-        )
-        with_story = (
-            {
-                "articles": articles | "ById" >> beam.Map(lambda a: (a.article_id, a)),
-                "stories": assigned,
-            }  # fmt: skip
-            | "Join" >> beam.CoGroupByKey()
-            | "SetStory" >> beam.FlatMap(_with_story).with_output_types(Article)
-        )
+        with_story = articles | "SetStory" >> beam.Map(
+            _with_story, beam.pvalue.AsDict(clustered.story_ids)
+        ).with_output_types(Article)
         if self._state_out_dir is not None:
-            stories = outputs | "StoryRows" >> beam.FlatMap(
-                lambda item: [item[1]] if item[0] == "story" else []
+            _ = clustered[_STORY_ROWS] | "WriteStories" >> WriteStateTable(
+                self._state_out_dir, "stories"
             )
-            _ = stories | "WriteStories" >> WriteStateTable(self._state_out_dir, "stories")
             _ = with_story | "WriteIndex" >> WriteDedupIndex(
                 self._dedup_config, self._state_dir, self._state_out_dir
             )
