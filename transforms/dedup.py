@@ -31,6 +31,7 @@ Counters: `dedup_in`, `dedup_exact`, `dedup_url`, `dedup_near`, `dedup_candidate
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime as dt
 import functools
@@ -235,14 +236,16 @@ class Fingerprint(NamedTuple):
 
 
 def fingerprint_of(article: Article, config: DedupConfig) -> Fingerprint:
-    shingles = shingle_hashes(article.text, config.shingle_words)
+    signature, shingles = text_fingerprint(article.text, config)
     return Fingerprint(
-        article_id=article.article_id,
-        source=article.source,
-        rank=article_rank(article),
-        signature=minhash_signature(shingles, config.bands * config.rows),
-        shingles=shingles,
+        article.article_id, article.source, article_rank(article), signature, shingles
     )
+
+
+def text_fingerprint(text: str, config: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(MinHash signature, sorted shingle hashes) of a text."""
+    shingles = shingle_hashes(text, config.shingle_words)
+    return minhash_signature(shingles, config.bands * config.rows), shingles
 
 
 def article_rank(article: Article) -> Rank:
@@ -402,6 +405,7 @@ def state_row(article: Article, config: DedupConfig) -> dict[str, Any]:
 
 _ARTICLE, _PRINT, _PAIR, _COPY, _EDGE, _COPIED, _SOURCE = range(7)
 _PRINTS, _ARTICLES = "prints", "articles"
+_REPEATS_REMEMBERED = 1024  # fingerprints a worker keeps, by content hash
 _EXACT, _URL = "exact", "url"
 
 
@@ -439,17 +443,34 @@ class _Fingerprint(beam.DoFn):
 
     def __init__(self, config: DedupConfig) -> None:
         self._config = config
+        # Exact copies (a wire story republished word for word) are common: a worker keeps
+        # the fingerprints of the texts it saw last, by content hash (arrays only, never
+        # changed), and looks repeats up instead of shingling them again.
+        self._recent: collections.OrderedDict[str, tuple[np.ndarray, np.ndarray]] = (
+            collections.OrderedDict()
+        )
+
+    def _text_fingerprint(self, content_hash: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+        if not content_hash:
+            return text_fingerprint(text, self._config)
+        found = self._recent.get(content_hash)
+        if found is not None:
+            self._recent.move_to_end(content_hash)
+            return found
+        found = self._recent[content_hash] = text_fingerprint(text, self._config)
+        if len(self._recent) > _REPEATS_REMEMBERED:
+            self._recent.popitem(last=False)
+        return found
 
     def process(self, article: Article) -> Iterator[Any]:
         counter("dedup_in").inc()
         config = self._config
+        rank = article_rank(article)
         if config.near:
-            fingerprint = fingerprint_of(article, config)
+            signature, shingles = self._text_fingerprint(article.content_hash, article.text)
         else:  # no shingling when near dedup is off
-            empty = np.zeros(0, dtype=np.uint64)
-            fingerprint = Fingerprint(
-                article.article_id, article.source, article_rank(article), empty, empty
-            )
+            signature = shingles = np.zeros(0, dtype=np.uint64)
+        fingerprint = Fingerprint(article.article_id, article.source, rank, signature, shingles)
         yield from _entry_values(fingerprint, article.content_hash, article.canonical_url, config)
         yield beam.pvalue.TaggedOutput(_ARTICLES, (article.article_id, (_ARTICLE, article)))
 

@@ -14,7 +14,8 @@ Annotates, never filters. Counters: `language_in`, `language_und`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import apache_beam as beam
@@ -24,6 +25,7 @@ from newsbeam.transforms.failures import apply_with_rejects, counter
 
 STAGE = "language"
 UNDETERMINED = "und"
+_REPEATS_REMEMBERED = 4096  # samples of at most `sample_chars` characters
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,9 +63,14 @@ def language_sample(text: str, sample_chars: int) -> str:
 
 def detect_language(text: str, config: LanguageConfig, factory: Any) -> tuple[str, float]:
     """(ISO 639-1 code, probability) for a text, or ("und", 0.0) when it cannot tell."""
+    return detect_sample(language_sample(text, config.sample_chars), config, factory)
+
+
+def detect_sample(sample: str, config: LanguageConfig, factory: Any) -> tuple[str, float]:
+    """detect_language on an already cut sample (the same sample always gets the same
+    answer: the factory is seeded)."""
     from langdetect.lang_detect_exception import LangDetectException
 
-    sample = language_sample(text, config.sample_chars)
     if sum(ch.isalpha() for ch in sample) < config.min_letters:
         return UNDETERMINED, 0.0
     detector = factory.create()
@@ -82,16 +89,22 @@ def detect_language(text: str, config: LanguageConfig, factory: Any) -> tuple[st
 class _DetectLanguage(beam.DoFn):
     def __init__(self, config: LanguageConfig) -> None:
         self._config = config
-        self._factory: Any = None
+        self._detect: Callable[[str], tuple[str, float]] | None = None
 
     def setup(self) -> None:
         # Profiles load once per worker, up front (langdetect's lazy loading is not
         # thread-safe), into this DoFn's own factory rather than langdetect's global one.
-        self._factory = load_detector_factory(self._config.seed)
+        factory = load_detector_factory(self._config.seed)
+        # The same wire story arrives many times word for word: a seeded detector gives
+        # the same sample the same answer, so repeats are looked up, not detected again.
+        self._detect = functools.lru_cache(maxsize=_REPEATS_REMEMBERED)(
+            functools.partial(detect_sample, config=self._config, factory=factory)
+        )
 
     def process(self, article: Article) -> Iterator[Article]:
         counter("language_in").inc()
-        language, score = detect_language(article.text, self._config, self._factory)
+        assert self._detect is not None, "setup() loads the detector"
+        language, score = self._detect(language_sample(article.text, self._config.sample_chars))
         if language == UNDETERMINED:
             counter("language_und").inc()
         yield article._replace(language=language, language_score=score)
