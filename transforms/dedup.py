@@ -438,17 +438,20 @@ def _entry_values(
 
 
 class _Fingerprint(beam.DoFn):
-    """Article -> (text key, entry) for the exact pass; (id, print) for verification; (id,
-    article) for the final join."""
+    """Article -> (text key, entry) for the exact pass; (identity, print) for verification;
+    (id, article) for the final join."""
 
     def __init__(self, config: DedupConfig) -> None:
         self._config = config
-        # Exact copies (a wire story republished word for word) are common: a worker keeps
-        # the fingerprints of the texts it saw last, by content hash (arrays only, never
-        # changed), and looks repeats up instead of shingling them again.
         self._recent: collections.OrderedDict[str, tuple[np.ndarray, np.ndarray]] = (
             collections.OrderedDict()
         )
+
+    def setup(self) -> None:
+        # Exact copies (a wire story republished word for word) are common: a worker keeps
+        # the fingerprints of the texts it saw last, by content hash (arrays only, never
+        # changed), and looks repeats up instead of shingling them again.
+        self._recent = collections.OrderedDict()
 
     def _text_fingerprint(self, content_hash: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         if not content_hash:
