@@ -14,8 +14,9 @@ takes its canonical article's story; a rejected one is a story of its own.
 Prints the adjusted Rand index (ARI) and pairwise precision, recall and F1 of the story
 partition against `cluster_id`, and how many false pairs join the two events of one
 topic. `--incremental` runs the pipeline twice with `--state` (even lines, then odd
-lines), so half the articles must find their story among the first run's. `--gate X`
-fails (exit 1) when ARI < X. Missing data exits 2.
+lines), so half the articles must find their story among the first run's; `--runs N` with
+it makes N runs (line numbers modulo N). `--gate X` fails (exit 1) when ARI < X. Missing
+data exits 2.
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="two runs with --state: even lines, then odd lines (stories across runs)",
     )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=2,
+        help="with --incremental: this many runs, line numbers modulo N (default 2)",
+    )
     args = parser.parse_args(argv)
     shared = _common.locate_shared(args.shared, [ECBPLUS])
     records = [
@@ -59,8 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     extra = _common.split_beam_args(args.beam_args)
     with _common.scratch_directory("eval-stories") as scratch:
         if args.incremental:
-            # Two days: even lines first, odd lines second, the state carried between.
-            days = [list(range(0, len(records), 2)), list(range(1, len(records), 2))]
+            # Two days: even lines first, odd lines second, the state carried between (N
+            # days with --runs N: line numbers modulo N).
+            days = [list(range(day, len(records), args.runs)) for day in range(args.runs)]
         else:
             days = [list(range(len(records)))]
         rows: dict[str, list[dict]] = {"articles": [], "duplicates": [], "rejected": []}

@@ -5,9 +5,14 @@ runs so far): its identity (`content_hash`, `canonical_url`), its canonical-copy
 (`published_at`, `word_count`), its MinHash `signature` (band keys derive from it) and its
 sorted word-shingle hashes (what a candidate copy is verified against), and its `story_id`.
 
-`stories/*.parquet`: one row per kept article: its `story_id`, date and TF-IDF vector (top
-weighted terms): what a new article is clustered with to join an existing story. A story's
-id is its representative's (earliest article's) id.
+`stories/*.parquet`: one row per kept article: its `story_id`, date and its heaviest terms
+(by TF-IDF weight when it was kept) with their counts: what a new article is clustered with
+to join an existing story, re-weighted with the new run's IDF. A story's id is its
+representative's (earliest article's) id.
+
+`story_terms/*.parquet`: document frequencies over the articles of all runs so far (term ->
+in how many articles it occurs; the row with the empty term holds the number of articles),
+so that each run's IDF spans the runs.
 
 Every file carries `STATE_VERSION_KEY` in its schema metadata; a file without it, of
 another version, or unreadable stops the run (see newsbeam.transforms.dedup).
@@ -44,7 +49,15 @@ DEDUP_STORY_SCHEMA = pa.schema(
         pa.field("article_id", pa.string(), nullable=False),
         pa.field("published_at", _UTC_MICROS),
         pa.field("terms", pa.list_(pa.string()), nullable=False),
-        pa.field("weights", pa.list_(pa.float64()), nullable=False),
+        pa.field("counts", pa.list_(pa.float64()), nullable=False),
+    ],
+    metadata=_STAMP,
+)
+
+DEDUP_STORY_TERMS_SCHEMA = pa.schema(
+    [
+        pa.field("term", pa.string(), nullable=False),
+        pa.field("articles", pa.int64(), nullable=False),
     ],
     metadata=_STAMP,
 )
@@ -53,4 +66,5 @@ DEDUP_STORY_SCHEMA = pa.schema(
 DEDUP_STATE_TABLES: dict[str, pa.Schema] = {
     "articles": DEDUP_ARTICLE_SCHEMA,
     "stories": DEDUP_STORY_SCHEMA,
+    "story_terms": DEDUP_STORY_TERMS_SCHEMA,
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 # Bump on any change to a state component's tables; a run refuses state of another version
 # rather than misreading or overwriting it.
-STATE_VERSION = "1"
+# 2: stories keep term counts (not weights) and a story_terms table of document frequencies.
+STATE_VERSION = "2"
 STATE_MARKER = "state.json"
 STATE_VERSION_KEY = b"newsbeam.state_version"

@@ -127,6 +127,9 @@ def test_state_across_runs(seeds_dir: Path, tmp_path: Path) -> None:
     members = _rows(state / "dedup", "stories", "article_id")
     indexed = _rows(state / "dedup", "articles", "article_id")
     assert [r["article_id"] for r in members] == [r["article_id"] for r in indexed]
+    # Document frequencies span the runs: the empty term counts the articles clustered.
+    frequencies = {r["term"]: r["articles"] for r in _rows(state / "dedup", "story_terms", "term")}
+    assert frequencies[""] == 5 and all(n >= 1 for n in frequencies.values())
     story_001 = [r for r in members if r["story_id"] == yesterday["001"]["story_id"]]
     assert sorted(r["article_id"] for r in story_001) == sorted(
         [yesterday["001"]["article_id"], article["article_id"]]
@@ -141,6 +144,7 @@ def test_state_across_runs(seeds_dir: Path, tmp_path: Path) -> None:
     assert again["002"]["canonical_id"] == article["article_id"]
     assert again["syn"]["canonical_id"] == yesterday["000"]["article_id"]
     assert len(_rows(state / "dedup", "articles")) == 5
+    assert {"term": "", "articles": 5} in _rows(state / "dedup", "story_terms", "term")
 
 
 def test_corrupt_or_other_version_dedup_state_is_refused(

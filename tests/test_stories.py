@@ -15,14 +15,21 @@ from newsbeam.schemas import RawDocument
 from newsbeam.transforms.clean import clean_article
 from newsbeam.transforms.extract import extract_text_document
 from newsbeam.transforms.stories import (
+    NO_FREQUENCIES,
     ClusterStories,
     StoryConfig,
     StoryDoc,
+    TermFrequencies,
+    add_frequencies,
+    claim_stories,
+    cluster_rows,
     cluster_stories,
+    frequency_rows,
     neighbour_similarity,
     prior_story,
     story_rows,
     story_terms,
+    term_frequencies,
     tfidf_vectors,
 )
 from tests.conftest import make_test_pipeline
@@ -95,16 +102,79 @@ def test_new_article_joins_an_earlier_story() -> None:
         ("chile", "chile"),
         ("f", "f"),
     }
+    # The state keeps term counts, not weights: later runs weight them with their own IDF.
+    assert rows[0]["counts"] == [earlier[0].terms[t] for t in rows[0]["terms"]]
     priors = [prior_story(row) for row in rows]
+    seen = add_frequencies(NO_FREQUENCIES, earlier)
     today = [_doc("bam2", QUAKE_A[1], 2), _doc("chile2", QUAKE_B[1], 2)]
-    assert cluster_stories(today, priors, CONFIG)[0] == {"bam2": "bam", "chile2": "chile"}
+    expected = {"bam2": "bam", "chile2": "chile"}
+    assert cluster_stories(today, priors, CONFIG, seen)[0] == expected
+    assert cluster_stories(today, priors, CONFIG)[0] == expected  # without frequencies too
     # Too far in time from the earlier articles: a story of its own.
     late = [_doc("late", QUAKE_A[1], 30)]
-    assert cluster_stories(late, priors, CONFIG)[0] == {"late": "late"}
+    assert cluster_stories(late, priors, CONFIG, seen)[0] == {"late": "late"}
+
+
+def test_an_earlier_story_is_continued_by_one_group_only() -> None:
+    # Yesterday's run put both earthquakes into one story: today's reports of the Chilean
+    # quake start a story of their own instead of joining it.
+    earlier = [_doc(f"a{i}", t, 1) for i, t in enumerate(QUAKE_A)] + [_doc("b0", QUAKE_B[0], 1)]
+    merged = {doc.article_id: "a0" for doc in earlier}
+    rows = story_rows(
+        earlier,
+        merged,
+        dict(
+            zip(
+                merged,
+                tfidf_vectors((d.terms for d in earlier), add_frequencies(NO_FREQUENCIES, earlier)),
+                strict=True,
+            )
+        ),
+        CONFIG,
+    )
+    priors = [prior_story(row) for row in rows]
+    today = [_doc("a9", QUAKE_A[1], 2), _doc("b1", QUAKE_B[1], 2), _doc("b2", QUAKE_B[0], 2)]
+    stories = cluster_stories(today, priors, CONFIG, add_frequencies(NO_FREQUENCIES, earlier))[0]
+    assert stories == {"a9": "a0", "b1": "b1", "b2": "b1"}
+
+
+def test_earlier_articles_of_different_stories_stay_apart() -> None:
+    docs = [_doc("x", QUAKE_A[0]), _doc("y", QUAKE_A[1]), _doc("z", QUAKE_A[2])]
+    vectors = tfidf_vectors((d.terms for d in docs), add_frequencies(NO_FREQUENCIES, docs))
+    assert len(set(cluster_rows(docs, vectors, CONFIG))) == 1
+    # x and y are earlier articles of two stories: they never end in one group.
+    apart = cluster_rows(docs, vectors, CONFIG, ["s", "t", None])
+    assert apart[0] != apart[1]
+    assert len(set(cluster_rows(docs, vectors, CONFIG, ["s", "s", None]))) == 1
+
+
+def test_claim_stories_is_one_to_one() -> None:
+    # The group holding most of a story's members continues it; others start new stories.
+    assert claim_stories([["s", "s"], ["s", "s", "s"], []]) == [None, "s", None]
+    # A group continues the story it holds most of; ties go to the smaller id.
+    assert claim_stories([["t", "s", "s"], ["t", "t"]]) == ["s", "t"]
+    assert claim_stories([["u", "t"]]) == ["t"]
+    # A group of earlier articles only claims too: two of six members cannot take it.
+    assert claim_stories([["s"] * 4, ["s", "s"]]) == ["s", None]
+
+
+def test_term_frequencies_span_runs_and_round_trip() -> None:
+    first = [_doc("x", "Quake hits Bam"), _doc("y", "Quake hits Chile")]
+    frequencies = add_frequencies(NO_FREQUENCIES, first)
+    assert frequencies == TermFrequencies(2, {"quake": 2, "hits": 2, "bam": 1, "chile": 1})
+    rows = frequency_rows(frequencies)
+    assert rows[0] == {"term": "", "articles": 2}
+    assert term_frequencies(rows) == frequencies
+    both = add_frequencies(frequencies, [_doc("z", "Chile counts its dead")])
+    assert both.articles == 3 and both.frequency["chile"] == 2
+    # The IDF spans both runs: "chile" (2 of 3 articles) weighs less than "bam" (1 of 3).
+    (vector,) = tfidf_vectors([{"bam": 1.0, "chile": 1.0}], both)
+    assert vector["bam"] > vector["chile"] > 0
 
 
 def test_neighbour_similarity_is_symmetric_with_unit_diagonal() -> None:
-    vectors = tfidf_vectors([_doc(str(i), t) for i, t in enumerate(QUAKE_A + QUAKE_B)])
+    docs = [_doc(str(i), t) for i, t in enumerate(QUAKE_A + QUAKE_B)]
+    vectors = tfidf_vectors((d.terms for d in docs), add_frequencies(NO_FREQUENCIES, docs))
     first = np.array(
         [[sum(v * b.get(t, 0) for t, v in a.items()) for b in vectors] for a in vectors]
     )
