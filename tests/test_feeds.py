@@ -36,6 +36,7 @@ from newsbeam.transforms.feeds import (
     has_entity_expansion,
     html_to_text,
     is_html_response,
+    last_polled,
     load_feed_state,
     merge_seen_entries,
     moved_feeds,
@@ -396,9 +397,14 @@ def test_a_subscription_changed_to_the_new_url_keeps_state_and_seen_ids() -> Non
     assert previous.seen_for(new) == {"g1"} and previous.seen_for(old) == {"g1"}
     assert previous.state_for("http://c/feed") is None
     assert previous.seen_for("http://c/feed") == frozenset()
-    # A new URL with state of its own is its own feed.
-    own = FeedState(new, None, None, None, NOW, None, 0, 3600, None)
-    assert moved_feeds({old: moved, new: own}) == {}
+    # Polled at the new URL since (maybe only 304s, nothing parsed): the new URL's own
+    # state counts, the old URL's seen ids still do, and live on while it is polled.
+    own = FeedState(new, '"e2"', None, "h", NOW + DAY, None, 0, 3600, None)
+    feeds = {old: moved, new: own}
+    previous = PreviousFeedState(feeds, {old: frozenset({"g1"})}, moved_feeds(feeds))
+    assert previous.state_for(new) is own and previous.seen_for(new) == {"g1"}
+    assert last_polled(feeds) == {old: NOW + DAY, new: NOW + DAY}
+    assert last_polled({old: moved}) == {old: NOW}
 
 
 def test_seen_entries_remember_their_last_sighting() -> None:
@@ -773,17 +779,24 @@ def test_a_permanently_moved_feed_is_polled_at_its_new_url(tmp_path: Path) -> No
         ]
 
         # The subscription list now names the new URL: the old URL's state and seen ids
-        # carry on, so only the entry published since is an input.
+        # carry on. First unchanged (304: nothing parsed), then with one entry published
+        # since, which is the only input.
+        switched = ["--feed", new, "--state", str(state), "--no-fetch-pages"]
+        third = _run(tmp_path, *switched)
+        assert third["counts"]["inputs"] == 0
+        assert server.requests_to("/new")[2].headers.get("if-none-match") == '"n1"'
         items.append(("m2", "/m2", f"&lt;p&gt;{OTHER_BODIES['road']}&lt;/p&gt;"))
         server.routes["/new"] = static(rss(base, items), ETag='"n2"')
-        third = _run(tmp_path, "--feed", new, "--state", str(state), "--no-fetch-pages")
-        assert third["counts"]["inputs"] == 1
+        fourth = _run(tmp_path, *switched)
+        assert fourth["counts"]["inputs"] == 1
         (article,) = _rows(f"{tmp_path}/out/articles/*.parquet")
         assert article["entry_id"] == "m2"
-        assert server.requests_to("/new")[2].headers.get("if-none-match") == '"n1"'
         assert server.hits["/old"] == 1
-        (row,) = _rows(f"{state}/feeds/*.parquet", "run_at")[-1:]
-        assert (row["feed_url"], row["moved_to"], row["new_entries"]) == (new, None, 1)
+        rows = _rows(f"{state}/feeds/*.parquet", "run_at")[-2:]
+        assert [(r["feed_url"], r["status"], r["moved_to"], r["new_entries"]) for r in rows] == [
+            (new, "not_modified", None, 0),
+            (new, "ok", None, 1),
+        ]
 
 
 def test_an_entry_page_redirected_to_a_site_whose_robots_txt_refuses_it(tmp_path: Path) -> None:

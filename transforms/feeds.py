@@ -757,8 +757,9 @@ def _complete(table: pa.Table, schema: pa.Schema) -> pa.Table:
 class PreviousFeedState:
     feeds: dict[str, FeedState]
     seen: dict[str, frozenset[str]]
-    # A feed's new URL -> the URL it was subscribed as (its state's key), for feeds that
-    # moved: a subscription changed to the new URL keeps the feed's state and seen ids.
+    # A feed's new URL -> the URL it was subscribed as, for feeds that moved: a
+    # subscription changed to the new URL starts from the old URL's state and always
+    # counts the old URL's seen ids as its own.
     moved_from: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def state_for(self, url: str) -> FeedState | None:
@@ -774,14 +775,27 @@ class PreviousFeedState:
 
 
 def moved_feeds(feeds: Mapping[str, FeedState]) -> dict[str, str]:
-    """New URL -> old key for every feed that moved to a URL that has no state of its own
-    (the first old key in sorted order when two moved to one URL)."""
+    """New URL -> old key for every feed that moved (the first old key in sorted order when
+    two moved to one URL). Kept once the new URL has state of its own: that state may come
+    from polls that parsed nothing (304), so the old URL's ids are still the feed's."""
     moved: dict[str, str] = {}
     for url in sorted(feeds):
         target = feeds[url].moved_to
-        if target and target not in feeds:
+        if target and target != url:
             moved.setdefault(target, url)
     return moved
+
+
+def last_polled(feeds: Mapping[str, FeedState]) -> dict[str, dt.datetime | None]:
+    """Each feed's last fetch; a feed that moved counts as polled when its new URL was
+    (subscribed as such), so its ids live on while they are the new URL's too."""
+    polled = {url: state.last_fetch_at for url, state in feeds.items()}
+    for url, state in feeds.items():
+        successor = feeds.get(state.moved_to) if state.moved_to else None
+        if successor is not None and successor.last_fetch_at is not None:
+            own = polled[url]
+            polled[url] = max(own, successor.last_fetch_at) if own else successor.last_fetch_at
+    return polled
 
 
 def load_feed_state(state_dir: str | None) -> PreviousFeedState:
@@ -850,8 +864,7 @@ def write_feed_state(
         if table is not None:
             old_seen = [SeenEntry(**row) for row in table.to_pylist()]
     all_seen = merge_seen_entries(old_seen, sightings, run_at)
-    last_polled = {url: state.last_fetch_at for url, state in merged.items()}
-    kept = prune_seen_entries(all_seen, run_at, seen_entries_days, last_polled)
+    kept = prune_seen_entries(all_seen, run_at, seen_entries_days, last_polled(merged))
     _write_table(state_out / SEEN_ENTRIES_FILE, kept, SEEN_ENTRY_SCHEMA)
     health_out = out / FEED_HEALTH_DIR
     health_out.mkdir(parents=True, exist_ok=True)
