@@ -74,6 +74,13 @@ class NewsBeamOptions(PipelineOptions):
             help="With --state: skip feeds whose adaptive next poll time has not come yet "
             "(their health row says not_due).",
         )
+        group.add_argument(
+            "--seen_entries_days",
+            type=int,
+            default=FeedsConfig.seen_entries_days,
+            help="With --state: forget seen feed entry ids not listed by their feed for this "
+            "many days (ids still in a feed's latest document are kept); 0 keeps them forever.",
+        )
         fetch = FetchConfig()
         for flag, kind, default, text in (
             ("--fetch_connect_timeout", float, fetch.connect_timeout, "Connect timeout, s."),
@@ -241,6 +248,7 @@ def config_from_options(
             page_urls=page_urls,
             fetch_pages=options.fetch_pages,
             poll_due_only=options.poll_due_only,
+            seen_entries_days=options.seen_entries_days,
             fetch=fetch,
         ),
     )

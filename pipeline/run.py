@@ -89,6 +89,7 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
         ("--per_host_concurrency", ours.per_host_concurrency, 1),
         ("--per_host_interval", ours.per_host_interval, 0),
         ("--near_duplicate_min_shared", ours.near_duplicate_min_shared, 1),
+        ("--seen_entries_days", ours.seen_entries_days, 0),
     ):
         if value < least:
             raise UsageError(f"{flag} must be at least {least}, not {value}")

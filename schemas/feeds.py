@@ -1,12 +1,15 @@
 """Feed state and feed health: records and Arrow schemas of the `--state` feed components.
 
 - `feed_state/feeds.parquet`: one FeedState row per feed ever fetched (what the next
-  conditional request and poll need).
+  conditional request and poll need, and where the feed moved to).
 - `feed_state/seen_entries.parquet`: one SeenEntry row per (feed, entry id) already turned
-  into an input, so a later run does not ingest it again.
+  into an input, so a later run does not ingest it again, with when it was last listed
+  (ids long unlisted are pruned).
 - `feeds/health-<run>.parquet`: one FeedHealth row per feed per run; files accumulate.
 
-Every file carries STATE_VERSION under STATE_VERSION_KEY in its metadata.
+Every file carries STATE_VERSION under STATE_VERSION_KEY in its metadata. Columns added
+since version 1 was first written are in the *_ADDED sets: files without them still read
+(they are filled in), and older NewsBeams ignore them, so they need no version bump.
 """
 
 from __future__ import annotations
@@ -34,12 +37,18 @@ class FeedState(NamedTuple):
     consecutive_failures: int
     poll_interval_seconds: int  # adaptive: shorter while a feed publishes, longer when idle
     next_poll_at: dt.datetime | None
+    # Where the feed lives now, when its URL answered with permanent redirects (301/308)
+    # only: the next poll goes there. The row stays keyed by the URL as subscribed.
+    moved_to: str | None = None
 
 
 class SeenEntry(NamedTuple):
     feed_url: str
     entry_id: str
     first_seen_at: dt.datetime
+    # The last run whose parse of the feed listed the id (None only while reading a file
+    # written before this column: it then counts as seen by the run reading it).
+    last_seen_at: dt.datetime | None
 
 
 class FeedHealth(NamedTuple):
@@ -56,6 +65,9 @@ class FeedHealth(NamedTuple):
     not_modified: bool
     error: str | None  # reason code, or feedparser's bozo reason for a partial feed
     latency_ms: int
+    # The URL the feed is polled at instead of `feed_url` (it answered with permanent
+    # redirects, in this run or an earlier one); None when it has not moved.
+    moved_to: str | None = None
 
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -72,6 +84,7 @@ FEED_STATE_SCHEMA = pa.schema(
         pa.field("consecutive_failures", pa.int64(), nullable=False),
         pa.field("poll_interval_seconds", pa.int64(), nullable=False),
         pa.field("next_poll_at", _TS),
+        pa.field("moved_to", pa.string()),
     ],
     metadata=_META,
 )
@@ -81,6 +94,7 @@ SEEN_ENTRY_SCHEMA = pa.schema(
         pa.field("feed_url", pa.string(), nullable=False),
         pa.field("entry_id", pa.string(), nullable=False),
         pa.field("first_seen_at", _TS, nullable=False),
+        pa.field("last_seen_at", _TS, nullable=False),
     ],
     metadata=_META,
 )
@@ -97,6 +111,14 @@ FEED_HEALTH_SCHEMA = pa.schema(
         pa.field("not_modified", pa.bool_(), nullable=False),
         pa.field("error", pa.string()),
         pa.field("latency_ms", pa.int64(), nullable=False),
+        pa.field("moved_to", pa.string()),
     ],
     metadata=_META,
 )
+
+# Columns added to the tables above after state version 1 was first written. A file
+# without them is read with them null (SeenEntry.last_seen_at: see SeenEntry) and
+# written back complete; a file lacking any other column is refused.
+FEED_STATE_ADDED = frozenset({"moved_to"})
+SEEN_ENTRY_ADDED = frozenset({"last_seen_at"})
+FEED_HEALTH_ADDED = frozenset({"moved_to"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -15,22 +16,36 @@ import pyarrow.parquet as pq
 import pytest
 
 from newsbeam.pipeline import main as entry
-from newsbeam.schemas.feeds import FEED_STATE_SCHEMA, FeedState
+from newsbeam.schemas import STATE_VERSION
+from newsbeam.schemas.feeds import (
+    FEED_HEALTH_SCHEMA,
+    FEED_STATE_SCHEMA,
+    SEEN_ENTRY_SCHEMA,
+    FeedHealth,
+    FeedState,
+    SeenEntry,
+)
 from newsbeam.transforms.extract import new_article
 from newsbeam.transforms.feeds import (
     FeedEntry,
     FeedParseError,
     FeedsConfig,
     FeedStateError,
+    PreviousFeedState,
     entry_article,
     has_entity_expansion,
     html_to_text,
     is_html_response,
+    last_polled,
     load_feed_state,
+    merge_seen_entries,
+    moved_feeds,
     next_feed_state,
+    next_moved_to,
     parse_feed,
     parse_opml,
     parse_url_list,
+    prune_seen_entries,
     sniff_feed_kind,
     strip_undeclared_prefixes,
 )
@@ -333,6 +348,109 @@ def test_poll_interval_adapts() -> None:
     assert garbled.consecutive_failures == 1 and garbled.body_hash == "h2"
 
 
+NOW = dt.datetime(2024, 5, 14, tzinfo=dt.timezone.utc)
+DAY = dt.timedelta(days=1)
+
+
+def _fetched(
+    url: str, final: str, redirects: tuple[int, ...], error: str | None = None
+) -> FetchResult:
+    status = None if error else 200
+    return FetchResult(url, final, status, {}, b"x", error, "", 1, redirects)
+
+
+def test_a_feed_moves_on_permanent_redirects_only() -> None:
+    old, new, third = "http://a/feed", "http://b/feed", "http://c/feed"
+    assert next_moved_to(old, None, _fetched(old, new, (301,)), True) == new
+    assert next_moved_to(old, None, _fetched(old, new, (301, 308)), True) == new
+    assert next_moved_to(old, None, _fetched(old, new, (301, 302)), True) is None
+    assert next_moved_to(old, None, _fetched(old, new, (307,)), True) is None
+    # A 301 to something that is no feed (an HTML home page, say) moves nothing.
+    assert next_moved_to(old, None, _fetched(old, new, (301,)), False) is None
+    # Once moved, the feed is polled at `new`: no redirect, a temporary one or a failure
+    # keep it there; another permanent one moves it on; one back home ends the move.
+    assert next_moved_to(old, new, _fetched(new, new, ()), True) == new
+    assert next_moved_to(old, new, _fetched(new, third, (307,)), True) == new
+    assert next_moved_to(old, new, _fetched(new, new, (), "timeout"), False) == new
+    assert next_moved_to(old, new, _fetched(new, third, (308,)), True) == third
+    assert next_moved_to(old, new, _fetched(new, old, (301,)), True) is None
+    # Subscribed at the new URL now (the old key's state carried over): no move left.
+    assert next_moved_to(new, new, _fetched(new, new, ()), True) is None
+
+    config = FeedsConfig()
+    moved = next_feed_state(None, old, _fetched(old, new, (301,)), 1, "h", NOW, config)
+    assert (moved.feed_url, moved.moved_to) == (old, new)
+    failed = next_feed_state(moved, old, _fetched(new, new, (), "timeout"), 0, None, NOW, config)
+    assert failed.moved_to == new
+    html = next_feed_state(
+        None, old, _fetched(old, new, (301,)), 0, None, NOW, config, unparseable=True
+    )
+    assert html.moved_to is None
+
+
+def test_a_subscription_changed_to_the_new_url_keeps_state_and_seen_ids() -> None:
+    old, new = "http://a/feed", "http://b/feed"
+    moved = FeedState(old, '"e"', None, "h", NOW, None, 0, 3600, None, moved_to=new)
+    feeds = {old: moved}
+    previous = PreviousFeedState(feeds, {old: frozenset({"g1"})}, moved_feeds(feeds))
+    assert previous.state_for(old) is moved and previous.state_for(new) is moved
+    assert previous.seen_for(new) == {"g1"} and previous.seen_for(old) == {"g1"}
+    assert previous.state_for("http://c/feed") is None
+    assert previous.seen_for("http://c/feed") == frozenset()
+    # Polled at the new URL since (maybe only 304s, nothing parsed): the new URL's own
+    # state counts, the old URL's seen ids still do, and live on while it is polled.
+    own = FeedState(new, '"e2"', None, "h", NOW + DAY, None, 0, 3600, None)
+    feeds = {old: moved, new: own}
+    previous = PreviousFeedState(feeds, {old: frozenset({"g1"})}, moved_feeds(feeds))
+    assert previous.state_for(new) is own and previous.seen_for(new) == {"g1"}
+    assert last_polled(feeds) == {old: NOW + DAY, new: NOW + DAY}
+    assert last_polled({old: moved}) == {old: NOW}
+
+
+def test_seen_entries_remember_their_last_sighting() -> None:
+    long_ago = NOW - 200 * DAY
+    old = [
+        SeenEntry("f", "a", long_ago, long_ago),
+        SeenEntry("f", "b", long_ago, NOW - 10 * DAY),
+        SeenEntry("f", "c", long_ago, None),  # from a file written before last_seen_at
+    ]
+    sightings = [SeenEntry("f", "a", NOW, NOW), SeenEntry("f", "d", NOW, NOW)]
+    merged = merge_seen_entries(old, sightings, NOW)
+    assert [(e.entry_id, e.first_seen_at, e.last_seen_at) for e in merged] == [
+        ("a", long_ago, NOW),  # listed again: last seen now, first seen kept
+        ("b", long_ago, NOW - 10 * DAY),
+        ("c", long_ago, NOW),  # unknown: counts as seen now, never pruned on a guess
+        ("d", NOW, NOW),
+    ]
+
+
+def test_seen_entries_unlisted_for_long_are_pruned_unless_in_the_latest_document() -> None:
+    def seen(feed: str, entry: str, days_ago: int) -> SeenEntry:
+        return SeenEntry(feed, entry, NOW - 300 * DAY, NOW - days_ago * DAY)
+
+    entries = [
+        seen("busy", "fresh", 0),
+        seen("busy", "recent", 89),
+        seen("busy", "edge", 90),  # exactly at the limit: kept
+        seen("busy", "stale", 91),
+        seen("quiet", "listed1", 120),  # the feed answered 304 since: still its document
+        seen("quiet", "listed2", 120),
+        seen("quiet", "older", 150),
+        seen("dropped", "x", 100),  # no longer polled: its document is not current
+        seen("file", "y", 100),  # a feed file no run has read since
+    ]
+    polled = {"busy": NOW, "quiet": NOW - DAY, "dropped": NOW - 100 * DAY}
+    kept = prune_seen_entries(entries, NOW, 90, polled)
+    assert [(e.feed_url, e.entry_id) for e in kept] == [
+        ("busy", "fresh"),
+        ("busy", "recent"),
+        ("busy", "edge"),
+        ("quiet", "listed1"),
+        ("quiet", "listed2"),
+    ]
+    assert prune_seen_entries(entries, NOW, 0, polled) == entries  # 0: keep forever
+
+
 def test_state_of_another_version_or_corrupt_is_refused(tmp_path: Path) -> None:
     assert load_feed_state(None).feeds == {}
     folder = tmp_path / "feed_state"
@@ -608,3 +726,226 @@ def test_same_feeds_in_another_order_give_the_same_rows(tmp_path: Path) -> None:
             tables.append((articles, duplicates))
     assert tables[0] == tables[1]
     assert len(tables[0][0]) == 4 and len(tables[0][1]) == 5
+
+
+# ---------------------------------------------------------------------------------------
+# Moved feeds, robots.txt on redirect hops, pruned seen ids: end to end on 127.0.0.1
+# ---------------------------------------------------------------------------------------
+
+
+def _moved(location: str, status: int = 301) -> Any:
+    return lambda request: (status, {"Location": location}, b"")
+
+
+def test_a_permanently_moved_feed_is_polled_at_its_new_url(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with serve() as server:
+        base = server.url("")
+        items = [("m1", "/m1", f"&lt;p&gt;{BODY}&lt;/p&gt;")]
+        server.routes.update(
+            {
+                "/old": _moved("/mid"),
+                "/mid": _moved("/new", 308),
+                "/new": static(rss(base, items), ETag='"n1"'),
+                "/temp": _moved("/elsewhere", 302),
+                "/elsewhere": static(
+                    rss(base, [("t1", "/t1", f"&lt;p&gt;{OTHER_BODIES['bridge']}&lt;/p&gt;")])
+                ),
+            }
+        )
+        old, new, temp = server.url("/old"), server.url("/new"), server.url("/temp")
+        args = ["--feed", old, "--feed", temp, "--state", str(state), "--no-fetch-pages"]
+        first = _run(tmp_path, *args)
+        assert (first["counts"]["inputs"], first["counts"]["articles"]) == (2, 2)
+        health = {h["feed_url"]: h for h in _rows(f"{state}/feeds/*.parquet", "feed_url")}
+        assert (health[old]["status"], health[old]["moved_to"]) == ("ok", new)
+        assert health[temp]["moved_to"] is None  # 302: temporary, not moved
+        feed_state = {
+            r["feed_url"]: r for r in _rows(f"{state}/feed_state/feeds.parquet", "feed_url")
+        }
+        assert (feed_state[old]["moved_to"], feed_state[old]["etag"]) == (new, '"n1"')
+        assert feed_state[temp]["moved_to"] is None
+
+        # The next poll goes straight to the new URL (conditionally); /temp is asked again.
+        second = _run(tmp_path, *args)
+        assert second["counts"]["inputs"] == 0
+        assert (server.hits["/old"], server.hits["/mid"], server.hits["/new"]) == (1, 1, 2)
+        assert server.requests_to("/new")[1].headers.get("if-none-match") == '"n1"'
+        assert (server.hits["/temp"], server.hits["/elsewhere"]) == (2, 2)
+        latest = _rows(f"{state}/feeds/*.parquet", "run_at, feed_url")[2:]
+        assert [(h["feed_url"], h["status"], h["moved_to"]) for h in latest] == [
+            (old, "not_modified", new),
+            (temp, "unchanged", None),
+        ]
+
+        # The subscription list now names the new URL: the old URL's state and seen ids
+        # carry on. First unchanged (304: nothing parsed), then with one entry published
+        # since, which is the only input.
+        switched = ["--feed", new, "--state", str(state), "--no-fetch-pages"]
+        third = _run(tmp_path, *switched)
+        assert third["counts"]["inputs"] == 0
+        assert server.requests_to("/new")[2].headers.get("if-none-match") == '"n1"'
+        items.append(("m2", "/m2", f"&lt;p&gt;{OTHER_BODIES['road']}&lt;/p&gt;"))
+        server.routes["/new"] = static(rss(base, items), ETag='"n2"')
+        fourth = _run(tmp_path, *switched)
+        assert fourth["counts"]["inputs"] == 1
+        (article,) = _rows(f"{tmp_path}/out/articles/*.parquet")
+        assert article["entry_id"] == "m2"
+        assert server.hits["/old"] == 1
+        rows = _rows(f"{state}/feeds/*.parquet", "run_at")[-2:]
+        assert [(r["feed_url"], r["status"], r["moved_to"], r["new_entries"]) for r in rows] == [
+            (new, "not_modified", None, 0),
+            (new, "ok", None, 1),
+        ]
+
+
+def test_an_entry_page_redirected_to_a_site_whose_robots_txt_refuses_it(tmp_path: Path) -> None:
+    """Two servers on 127.0.0.1 (two ports: two sites). Entry pages on the first redirect
+    to the second, whose robots.txt disallows /private/: that entry falls back to its
+    feed summary, and the refused page is never requested."""
+    robots = static(b"User-agent: *\nDisallow: /private/\n", "text/plain")
+    other_routes = {
+        "/robots.txt": robots,
+        "/private/story": static(ARTICLE_HTML.encode(), "text/html"),
+        "/news/story": static(ARTICLE_HTML.encode(), "text/html"),
+    }
+    with serve(other_routes) as other, serve() as first:
+        base = first.url("")
+        items = [
+            ("h1", "/r1", f"&lt;p&gt;{BODY}&lt;/p&gt;"),
+            ("h2", "/r2", "Short."),
+        ]
+        first.routes.update(
+            {
+                "/r1": _moved(other.url("/private/story"), 302),
+                "/r2": _moved(other.url("/news/story")),
+                "/feed": static(rss(base, items)),
+            }
+        )
+        manifest = _run(tmp_path, "--feed", first.url("/feed"))
+    assert (manifest["counts"]["inputs"], manifest["counts"]["articles"]) == (2, 2)
+    articles = {r["entry_id"]: r for r in _rows(f"{tmp_path}/out/articles/*.parquet")}
+    assert (articles["h1"]["text_origin"], articles["h1"]["text"]) == ("feed_summary", BODY)
+    assert articles["h2"]["text_origin"] == "page"
+    assert "northern districts" in articles["h2"]["text"]
+    assert "/private/story" not in other.hits
+    assert other.hits["/robots.txt"] == 1 and other.hits["/news/story"] == 1
+    assert first.hits["/robots.txt"] == 1  # 404 there: no rules, every page allowed
+
+
+def _without(schema: pa.Schema, *names: str) -> pa.Schema:
+    """`schema` as a state file written before `names` were added had it."""
+    return pa.schema([f for f in schema if f.name not in names], metadata=schema.metadata)
+
+
+def _write_state(
+    state: Path,
+    feeds: list[FeedState],
+    seen: list[SeenEntry],
+    health: list[FeedHealth],
+    old_layout: bool = False,
+) -> None:
+    """A --state folder as a run would have left it; `old_layout`: as one before
+    `moved_to` and `last_seen_at` existed."""
+    (state / "feed_state").mkdir(parents=True)
+    (state / "feeds").mkdir()
+    (state / "state.json").write_text(json.dumps({"state_version": STATE_VERSION}))
+    for rows, schema, path in (
+        (feeds, FEED_STATE_SCHEMA, state / "feed_state" / "feeds.parquet"),
+        (seen, SEEN_ENTRY_SCHEMA, state / "feed_state" / "seen_entries.parquet"),
+        (health, FEED_HEALTH_SCHEMA, state / "feeds" / "health-20240101T000000000000Z.parquet"),
+    ):
+        if old_layout:
+            schema = _without(schema, "moved_to", "last_seen_at")
+        table = pa.Table.from_pylist([r._asdict() for r in rows], schema=schema)
+        pq.write_table(table, path)
+
+
+def test_state_written_before_moved_to_and_last_seen_at_reads_and_upgrades(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "state"
+    long_ago = dt.datetime(2023, 1, 1, tzinfo=dt.timezone.utc)
+    with serve() as server:
+        base = server.url("")
+        url = server.url("/feed")
+        items = [
+            ("g1", "/g1", f"&lt;p&gt;{BODY}&lt;/p&gt;"),
+            ("g2", "/g2", f"&lt;p&gt;{OTHER_BODIES['tunnel']}&lt;/p&gt;"),
+        ]
+        server.routes["/feed"] = static(rss(base, items), ETag='"v2"')
+        _write_state(
+            state,
+            [FeedState(url, '"v1"', None, "h0", long_ago, long_ago, 0, 3600, long_ago)],
+            [SeenEntry(url, "g1", long_ago, None), SeenEntry(url, "gone", long_ago, None)],
+            [FeedHealth(long_ago, url, "ok", 200, 10, 2, 2, False, None, 5)],
+            old_layout=True,
+        )
+        assert "last_seen_at" not in pq.read_schema(state / "feed_state/seen_entries.parquet").names
+        manifest = _run(tmp_path, "--feed", url, "--state", str(state), "--no-fetch-pages")
+    assert manifest["counts"]["inputs"] == 1  # g2; g1 was seen before the upgrade
+    assert server.requests_to("/feed")[0].headers.get("if-none-match") == '"v1"'
+    seen = {r["entry_id"]: r for r in _rows(f"{state}/feed_state/seen_entries.parquet", "entry_id")}
+    run_at = seen["g2"]["first_seen_at"]
+    # Nothing is pruned on a guess: "gone" counts as seen by this run, like g1 and g2.
+    assert {k: (r["first_seen_at"] == long_ago, r["last_seen_at"]) for k, r in seen.items()} == {
+        "g1": (True, run_at),
+        "gone": (True, run_at),
+        "g2": (False, run_at),
+    }
+    assert manifest["counters"].get("feeds_seen_entries_pruned", 0) == 0
+    (feed_row,) = _rows(f"{state}/feed_state/feeds.parquet", "feed_url")
+    assert (feed_row["etag"], feed_row["moved_to"]) == ('"v2"', None)
+    # The old health file is carried over in the new layout: one schema in the folder.
+    names = [pq.read_schema(f).names for f in sorted((state / "feeds").glob("*.parquet"))]
+    assert names == [FEED_HEALTH_SCHEMA.names] * 2
+    health = _rows(f"{state}/feeds/*.parquet", "run_at")
+    assert [(h["run_at"] == long_ago, h["moved_to"]) for h in health] == [
+        (True, None),
+        (False, None),
+    ]
+
+
+def test_seen_entries_not_listed_for_long_are_pruned(tmp_path: Path) -> None:
+    now = dt.datetime.now(dt.timezone.utc)
+    long_ago, recently = now - 200 * DAY, now - 10 * DAY
+    with serve() as server:
+        base = server.url("")
+        url = server.url("/feed")
+        items = [
+            ("listed", "/l", f"&lt;p&gt;{BODY}&lt;/p&gt;"),
+            ("fresh", "/f", f"&lt;p&gt;{OTHER_BODIES['airport']}&lt;/p&gt;"),
+        ]
+        server.routes["/feed"] = static(rss(base, items))
+        dropped = "http://dropped.example/feed"  # unsubscribed: polled 200 days ago
+        states = [
+            FeedState(url, None, None, "h0", recently, recently, 0, 3600, recently),
+            FeedState(dropped, None, None, "h1", long_ago, long_ago, 0, 3600, long_ago),
+        ]
+        seen = [
+            SeenEntry(url, "listed", long_ago, long_ago),  # old, but the feed still lists it
+            SeenEntry(url, "gone", long_ago, long_ago),
+            SeenEntry(url, "recent", long_ago, recently),
+            SeenEntry(dropped, "d1", long_ago, long_ago),
+        ]
+        health = [FeedHealth(recently, url, "ok", 200, 10, 3, 1, False, None, 5)]
+        _write_state(tmp_path / "state", states, seen, health)
+        shutil.copytree(tmp_path / "state", tmp_path / "forever")
+
+        manifest = _run(tmp_path, "--feed", url, "--state", str(tmp_path / "state"),
+                        "--no-fetch-pages")  # fmt: skip
+        assert manifest["counts"]["inputs"] == 1  # "fresh"; "listed" is not ingested again
+        assert manifest["counters"]["feeds_seen_entries_pruned"] == 2
+        kept = _rows(f"{tmp_path}/state/feed_state/seen_entries.parquet", "feed_url, entry_id")
+        assert [(r["feed_url"], r["entry_id"]) for r in kept] == [
+            (url, "fresh"),
+            (url, "listed"),
+            (url, "recent"),
+        ]
+        listed = kept[1]
+        assert listed["first_seen_at"] == long_ago and listed["last_seen_at"] > recently
+
+        forever = _run(tmp_path, "--feed", url, "--state", str(tmp_path / "forever"),
+                       "--no-fetch-pages", "--seen_entries_days", "0")  # fmt: skip
+        assert forever["counters"].get("feeds_seen_entries_pruned", 0) == 0
+        assert len(_rows(f"{tmp_path}/forever/feed_state/seen_entries.parquet", "entry_id")) == 5

@@ -14,14 +14,18 @@ from newsbeam.transforms.fetch import (
     FetchConfig,
     Fetcher,
     FetchError,
+    FetchResult,
     check_url,
     conditional_headers,
     fetch_all,
     host_of,
     is_public_address,
+    origin_of,
+    permanent_redirect,
     redirect_target,
     refused_addresses,
     robots_rules,
+    robots_url,
 )
 from tests.feed_server import Request, serve, static
 
@@ -99,6 +103,27 @@ def test_conditional_headers_and_host_key() -> None:
     }
     assert conditional_headers(None, None) == {}
     assert host_of("https://User@News.Example.org:8443/a") == "news.example.org:8443"
+
+
+def test_origin_is_scheme_host_and_port() -> None:
+    assert origin_of("HTTP://User@News.Example.org:80/a?b") == "http://news.example.org"
+    assert origin_of("https://news.example.org:443/") == "https://news.example.org"
+    assert origin_of("https://news.example.org:8443/x") == "https://news.example.org:8443"
+    assert origin_of("http://127.0.0.1:8080/x") != origin_of("http://127.0.0.1:8081/x")
+    assert origin_of("http://[::1]:8080/x") == "http://[::1]:8080"
+    assert robots_url("http://a.example:80/deep/page") == "http://a.example/robots.txt"
+
+
+def test_permanent_redirect_needs_every_hop_permanent_and_a_success() -> None:
+    moved = FetchResult("http://a/old", "http://b/new", 200, {}, b"x", None, "", 1, (301, 308))
+    assert permanent_redirect(moved) == "http://b/new"
+    assert permanent_redirect(moved._replace(http_status=304)) == "http://b/new"
+    assert permanent_redirect(moved._replace(redirects=(301, 302))) is None  # one temporary
+    assert permanent_redirect(moved._replace(redirects=(307,))) is None
+    assert permanent_redirect(moved._replace(redirects=())) is None
+    assert permanent_redirect(moved._replace(error="http_error", http_status=404)) is None
+    # Redirected back where it started: not a move.
+    assert permanent_redirect(moved._replace(final_url="http://a/old")) is None
 
 
 def test_robots_rules_follow_rfc_9309() -> None:
@@ -300,6 +325,74 @@ def test_robots_txt_is_honoured_for_pages() -> None:
     assert allowed.body == again.body == b"news"
     assert "/private/a" not in server.hits
     assert server.hits["/robots.txt"] == 1  # once per site
+
+
+def test_redirect_statuses_are_reported() -> None:
+    def hop(status: int, target: str) -> Any:
+        return lambda request: (status, {"Location": target}, b"")
+
+    routes = {
+        "/a": hop(301, "/b"),
+        "/b": hop(308, "/feed"),
+        "/t": hop(301, "/u"),
+        "/u": hop(307, "/feed"),
+        "/feed": static(b"<rss/>"),
+    }
+    with serve(routes) as server:
+        fetcher = Fetcher(FAST)
+        permanent = fetcher.fetch(server.url("/a"))
+        mixed = fetcher.fetch(server.url("/t"))
+        direct = fetcher.fetch(server.url("/feed"))
+    assert (permanent.redirects, permanent.final_url) == ((301, 308), server.url("/feed"))
+    assert permanent_redirect(permanent) == server.url("/feed")
+    assert mixed.redirects == (301, 307) and permanent_redirect(mixed) is None
+    assert direct.redirects == () and permanent_redirect(direct) is None
+
+
+def test_robots_txt_of_every_redirect_hop_is_checked() -> None:
+    """A page on one site redirecting to another (another port of 127.0.0.1 is another
+    site): the target site's robots.txt decides, fetched once for all hops to it."""
+    robots = static(b"User-agent: *\nDisallow: /private/\n", "text/plain")
+    other_routes = {"/robots.txt": robots, "/private/x": static(b"secret", "text/html"),
+                    "/news/x": static(b"news", "text/html")}  # fmt: skip
+    with serve(other_routes) as other, serve() as first:
+
+        def hop(target: str) -> Any:
+            return lambda request: (302, {"Location": target}, b"")
+
+        first.routes.update(
+            {
+                "/robots.txt": static(b"User-agent: *\nAllow: /\n", "text/plain"),
+                "/to-private": hop(other.url("/private/x")),
+                "/to-private-again": hop(other.url("/private/x")),
+                "/to-news": hop(other.url("/news/x")),
+            }
+        )
+        fetcher = Fetcher(FAST)
+        refused = fetcher.fetch_page(first.url("/to-private"))
+        again = fetcher.fetch_page(first.url("/to-private-again"))
+        allowed = fetcher.fetch_page(first.url("/to-news"))
+        # Feeds are not pages: a plain fetch follows the same hop without asking.
+        plain = fetcher.fetch(first.url("/to-private"))
+    assert (refused.error, refused.final_url) == ("robots_disallowed", other.url("/private/x"))
+    assert other.url("/robots.txt") in refused.detail
+    assert again.error == "robots_disallowed"
+    assert (allowed.error, allowed.body, allowed.redirects) == (None, b"news", (302,))
+    assert plain.body == b"secret" and other.hits["/private/x"] == 1  # only the plain fetch
+    assert other.hits["/robots.txt"] == 1 and first.hits["/robots.txt"] == 1
+
+
+def test_a_refused_redirect_hop_on_the_same_site_is_refused_too() -> None:
+    robots = static(b"User-agent: *\nDisallow: /private/\n", "text/plain")
+    routes = {
+        "/robots.txt": robots,
+        "/go": lambda request: (301, {"Location": "/private/y"}, b""),
+        "/private/y": static(b"secret", "text/html"),
+    }
+    with serve(routes) as server:
+        result = Fetcher(FAST).fetch_page(server.url("/go"))
+    assert result.error == "robots_disallowed"
+    assert "/private/y" not in server.hits
 
 
 def test_per_host_concurrency_is_bounded() -> None:

@@ -17,7 +17,16 @@ as a feed, anything else as an article page).
 - Entries already seen (per feed, by entry id) in an earlier run are skipped: they are not
   inputs of this run, only counted in the health row's `entries`. Every new entry is one
   input (counter `read_inputs`) and ends as exactly one article, duplicate or rejected row.
-- Each new entry's page is fetched (robots.txt honoured) and extracted like any HTML page;
+  Seen ids record when a parse of their feed last listed them; ids not listed for
+  `seen_entries_days` are dropped, unless still in the feed's latest document (counter
+  `feeds_seen_entries_pruned`).
+- A feed URL that answers with permanent redirects only (301/308) and ends in a feed has
+  moved: the state records `moved_to`, later runs poll the new URL directly, and the
+  health row names it. Temporary redirects (302/303/307) move nothing. State stays keyed
+  by the URL as subscribed; a subscription changed to the new URL carries on with the old
+  URL's state and seen ids.
+- Each new entry's page is fetched (robots.txt honoured, for every redirect hop too:
+  each against its own site's robots.txt) and extracted like any HTML page;
   the entry's title, authors and date fill what the page lacks (`text_origin` "page").
   When the page cannot be fetched or has no article text (or with `--no-fetch-pages`), the
   entry's content, else its summary, becomes the article (`feed_content`/`feed_summary`).
@@ -27,7 +36,8 @@ Rejected (stage `feeds`): a feed that cannot be fetched (`timeout`, `http_error`
 (`not_a_feed`), cannot be parsed (`unparseable`), declares entity expansion
 (`entity_expansion`); an entry with no page text and no text of its own (`no_text`).
 Counters: `feeds_fetched`, `feeds_not_modified`, `feeds_unchanged`, `feeds_entries`,
-`feeds_new_entries`, `feeds_pages_fetched`, `feeds_dropped_<reason>`, `read_inputs`.
+`feeds_new_entries`, `feeds_pages_fetched`, `feeds_dropped_<reason>`, `read_inputs`,
+`feeds_seen_entries_pruned`.
 
 State (with `--state`): `feed_state/` (schemas/feeds.py) and `feeds/` (one health file per
 run, earlier files carried over).
@@ -45,7 +55,7 @@ import re
 import shutil
 import urllib.parse
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -56,12 +66,15 @@ from apache_beam.io.filesystems import FileSystems
 
 from newsbeam.schemas import STATE_VERSION, STATE_VERSION_KEY, Article, RawDocument, Rejected
 from newsbeam.schemas.feeds import (
+    FEED_HEALTH_ADDED,
     FEED_HEALTH_DIR,
     FEED_HEALTH_SCHEMA,
+    FEED_STATE_ADDED,
     FEED_STATE_DIR,
     FEED_STATE_FILE,
     FEED_STATE_SCHEMA,
     SEEN_ENTRIES_FILE,
+    SEEN_ENTRY_ADDED,
     SEEN_ENTRY_SCHEMA,
     FeedHealth,
     FeedState,
@@ -84,6 +97,7 @@ from newsbeam.transforms.fetch import (
     check_url,
     fetch_all,
     host_of,
+    permanent_redirect,
 )
 
 STAGE = "feeds"
@@ -109,6 +123,10 @@ class FeedsConfig:
     min_poll_seconds: int = 15 * 60
     initial_poll_seconds: int = 60 * 60
     max_poll_seconds: int = 24 * 60 * 60
+    # Seen entry ids not listed by their feed for this many days are forgotten (0: never).
+    # 90 days: far longer than news feeds list an item (days to weeks), short enough that
+    # the table stops growing with every entry ever ingested.
+    seen_entries_days: int = 90
     # Fetch work is grouped into this many shards by host (one host: one shard, so
     # per-host politeness holds); each shard fetches on its own thread pool.
     fetch_shards: int = 1
@@ -578,6 +596,22 @@ def is_not_due(state: FeedState | None, now: dt.datetime) -> bool:
     return state is not None and state.next_poll_at is not None and state.next_poll_at > now
 
 
+def next_moved_to(
+    feed_url: str, previous_moved_to: str | None, result: FetchResult, is_feed: bool
+) -> str | None:
+    """Where the feed subscribed as `feed_url` is to be polled next (None: at `feed_url`).
+
+    It moves when this poll followed permanent redirects only and got a feed (a 301 to an
+    error or an HTML page moves nothing: a feed reader would lose the feed); a temporary
+    redirect or a failed poll keeps the address it had. Moving back to `feed_url` is
+    no move."""
+    moved = previous_moved_to
+    target = permanent_redirect(result) if is_feed else None
+    if target is not None:
+        moved = target
+    return None if moved == feed_url else moved
+
+
 def next_feed_state(
     previous: FeedState | None,
     feed_url: str,
@@ -590,7 +624,7 @@ def next_feed_state(
 ) -> FeedState:
     """The state after one poll. The interval halves after new entries, grows by half when
     there were none, and doubles per consecutive failure (a fetch error, or a body that is
-    no readable feed), within the configured bounds."""
+    no readable feed), within the configured bounds. `moved_to`: see next_moved_to."""
     interval = previous.poll_interval_seconds if previous else config.initial_poll_seconds
     failures = previous.consecutive_failures if previous else 0
     failed = result.error is not None or unparseable
@@ -615,7 +649,68 @@ def next_feed_state(
         consecutive_failures=failures,
         poll_interval_seconds=interval,
         next_poll_at=now + dt.timedelta(seconds=interval),
+        moved_to=next_moved_to(
+            feed_url, previous.moved_to if previous else None, result, is_feed=not failed
+        ),
     )
+
+
+def merge_seen_entries(
+    old: Iterable[SeenEntry], sightings: Iterable[SeenEntry], now: dt.datetime
+) -> list[SeenEntry]:
+    """The seen table after this run, sorted by (feed, id): the old rows, each id listed by
+    this run's parse of its feed (`sightings`) last seen now, new ids first seen now.
+
+    An old row without `last_seen_at` (a file written before the column) counts as seen
+    now: nothing is forgotten on the evidence of its first sighting alone."""
+    merged = {
+        (row.feed_url, row.entry_id): row
+        if row.last_seen_at is not None
+        else row._replace(last_seen_at=now)
+        for row in old
+    }
+    for sighting in sightings:
+        key = (sighting.feed_url, sighting.entry_id)
+        known = merged.get(key)
+        if known is None:
+            merged[key] = SeenEntry(sighting.feed_url, sighting.entry_id, now, now)
+        else:
+            merged[key] = known._replace(last_seen_at=now)
+    return [merged[key] for key in sorted(merged)]
+
+
+def prune_seen_entries(
+    entries: Sequence[SeenEntry],
+    now: dt.datetime,
+    days: int,
+    last_polled: Mapping[str, dt.datetime | None],
+) -> list[SeenEntry]:
+    """The seen rows worth keeping: those last seen within `days` (0: all), and those in
+    their feed's latest parsed document while the feed is still polled (`last_polled`,
+    its last fetch, within `days`).
+
+    Every id a parse lists is last seen at that parse's time, so the ids with a feed's
+    latest `last_seen_at` are its latest document: a feed answering 304 for months still
+    lists them, and they must not come back as new when it changes. A feed no longer
+    polled (dropped from the subscriptions) loses its ids after `days`."""
+    if days <= 0:
+        return list(entries)
+    cutoff = now - dt.timedelta(days=days)
+    latest: dict[str, dt.datetime] = {}
+    for entry in entries:
+        assert entry.last_seen_at is not None  # merge_seen_entries fills it
+        if entry.feed_url not in latest or entry.last_seen_at > latest[entry.feed_url]:
+            latest[entry.feed_url] = entry.last_seen_at
+
+    def keep(entry: SeenEntry) -> bool:
+        assert entry.last_seen_at is not None
+        if entry.last_seen_at >= cutoff:
+            return True
+        polled = last_polled.get(entry.feed_url)
+        in_latest = entry.last_seen_at == latest[entry.feed_url]
+        return in_latest and polled is not None and polled >= cutoff
+
+    return [entry for entry in entries if keep(entry)]
 
 
 # ---------------------------------------------------------------------------------------
@@ -623,7 +718,12 @@ def next_feed_state(
 # ---------------------------------------------------------------------------------------
 
 
-def _read_state_table(path: Path, schema: pa.Schema) -> pa.Table | None:
+def _read_state_table(
+    path: Path, schema: pa.Schema, added: frozenset[str] = frozenset()
+) -> pa.Table | None:
+    """A state file as a table in `schema`, or None when there is none; FeedStateError if
+    it is unreadable, of another version, or lacks a column other than the `added` ones
+    (columns added since the file's version was first written: filled with nulls)."""
     if not path.exists():
         return None
     try:
@@ -639,15 +739,63 @@ def _read_state_table(path: Path, schema: pa.Schema) -> pa.Table | None:
             f"feed state file {path} has state version {found}, this NewsBeam reads "
             f"{STATE_VERSION}; it is left as it is"
         )
-    if not set(schema.names) <= set(table.schema.names):
-        raise FeedStateError(f"feed state file {path} lacks columns {schema.names}")
-    return table
+    missing = [name for name in schema.names if name not in table.schema.names]
+    if set(missing) - added:
+        raise FeedStateError(f"feed state file {path} lacks columns {missing}")
+    return _complete(table, schema)
+
+
+def _complete(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """`table` with `schema`'s columns, in order: any missing (added later) all null."""
+    for field in schema:
+        if field.name not in table.schema.names:
+            table = table.append_column(field.name, pa.nulls(table.num_rows, field.type))
+    return table.select(schema.names)
 
 
 @dataclasses.dataclass(frozen=True)
 class PreviousFeedState:
     feeds: dict[str, FeedState]
     seen: dict[str, frozenset[str]]
+    # A feed's new URL -> the URL it was subscribed as, for feeds that moved: a
+    # subscription changed to the new URL starts from the old URL's state and always
+    # counts the old URL's seen ids as its own.
+    moved_from: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def state_for(self, url: str) -> FeedState | None:
+        state = self.feeds.get(url)
+        if state is None and url in self.moved_from:
+            state = self.feeds[self.moved_from[url]]
+        return state
+
+    def seen_for(self, url: str) -> frozenset[str]:
+        seen = self.seen.get(url, frozenset())
+        old = self.moved_from.get(url)
+        return seen | self.seen.get(old, frozenset()) if old else seen
+
+
+def moved_feeds(feeds: Mapping[str, FeedState]) -> dict[str, str]:
+    """New URL -> old key for every feed that moved (the first old key in sorted order when
+    two moved to one URL). Kept once the new URL has state of its own: that state may come
+    from polls that parsed nothing (304), so the old URL's ids are still the feed's."""
+    moved: dict[str, str] = {}
+    for url in sorted(feeds):
+        target = feeds[url].moved_to
+        if target and target != url:
+            moved.setdefault(target, url)
+    return moved
+
+
+def last_polled(feeds: Mapping[str, FeedState]) -> dict[str, dt.datetime | None]:
+    """Each feed's last fetch; a feed that moved counts as polled when its new URL was
+    (subscribed as such), so its ids live on while they are the new URL's too."""
+    polled = {url: state.last_fetch_at for url, state in feeds.items()}
+    for url, state in feeds.items():
+        successor = feeds.get(state.moved_to) if state.moved_to else None
+        if successor is not None and successor.last_fetch_at is not None:
+            own = polled[url]
+            polled[url] = max(own, successor.last_fetch_at) if own else successor.last_fetch_at
+    return polled
 
 
 def load_feed_state(state_dir: str | None) -> PreviousFeedState:
@@ -657,18 +805,20 @@ def load_feed_state(state_dir: str | None) -> PreviousFeedState:
     folder = Path(state_dir) / FEED_STATE_DIR
     feeds: dict[str, FeedState] = {}
     seen: dict[str, set[str]] = {}
-    table = _read_state_table(folder / FEED_STATE_FILE, FEED_STATE_SCHEMA)
+    table = _read_state_table(folder / FEED_STATE_FILE, FEED_STATE_SCHEMA, FEED_STATE_ADDED)
     if table is not None:
-        for row in table.select(FEED_STATE_SCHEMA.names).to_pylist():
+        for row in table.to_pylist():
             feeds[row["feed_url"]] = FeedState(**row)
-    table = _read_state_table(folder / SEEN_ENTRIES_FILE, SEEN_ENTRY_SCHEMA)
+    table = _read_state_table(folder / SEEN_ENTRIES_FILE, SEEN_ENTRY_SCHEMA, SEEN_ENTRY_ADDED)
     if table is not None:
         columns = table.select(["feed_url", "entry_id"]).to_pydict()
         for url, entry_id in zip(columns["feed_url"], columns["entry_id"], strict=True):
             seen.setdefault(url, set()).add(entry_id)
     for health in sorted((Path(state_dir) / FEED_HEALTH_DIR).glob("*.parquet")):
-        _read_state_table(health, FEED_HEALTH_SCHEMA)
-    return PreviousFeedState(feeds, {url: frozenset(ids) for url, ids in seen.items()})
+        _read_state_table(health, FEED_HEALTH_SCHEMA, FEED_HEALTH_ADDED)
+    return PreviousFeedState(
+        feeds, {url: frozenset(ids) for url, ids in seen.items()}, moved_feeds(feeds)
+    )
 
 
 def _write_table(path: Path, rows: Sequence[NamedTuple], schema: pa.Schema) -> None:
@@ -681,18 +831,21 @@ def _write_table(path: Path, rows: Sequence[NamedTuple], schema: pa.Schema) -> N
 def write_feed_state(
     state_dir: str | None,
     state_out_dir: str,
-    run_stamp: str,
+    run_at: dt.datetime,
     previous: PreviousFeedState,
     states: Sequence[FeedState],
-    seen: Sequence[SeenEntry],
+    sightings: Sequence[SeenEntry],
     health: Sequence[FeedHealth],
-) -> None:
-    """Write the complete feed state and the health table into the staging folder.
+    seen_entries_days: int = 0,
+) -> int:
+    """Write the complete feed state and the health table into the staging folder; returns
+    how many seen ids were pruned (see prune_seen_entries).
 
     Nothing is written when no feed was polled: the state module then carries the previous
-    components over unchanged."""
+    components over unchanged. Files of the previous state lacking columns added since
+    are written complete (health files too), so one folder holds one schema."""
     if not health:
-        return
+        return 0
     out = Path(state_out_dir)
     state_out = out / FEED_STATE_DIR
     state_out.mkdir(parents=True, exist_ok=True)
@@ -701,27 +854,34 @@ def write_feed_state(
     _write_table(
         state_out / FEED_STATE_FILE, [merged[u] for u in sorted(merged)], FEED_STATE_SCHEMA
     )
-    old_seen = None
+    old_seen: list[SeenEntry] = []
     if state_dir is not None:
-        old_seen = _read_state_table(
-            Path(state_dir) / FEED_STATE_DIR / SEEN_ENTRIES_FILE, SEEN_ENTRY_SCHEMA
+        table = _read_state_table(
+            Path(state_dir) / FEED_STATE_DIR / SEEN_ENTRIES_FILE,
+            SEEN_ENTRY_SCHEMA,
+            SEEN_ENTRY_ADDED,
         )
-    new_seen = pa.Table.from_pylist([s._asdict() for s in sorted(seen)], schema=SEEN_ENTRY_SCHEMA)
-    all_seen = (
-        new_seen
-        if old_seen is None
-        else pa.concat_tables(
-            [old_seen.select(SEEN_ENTRY_SCHEMA.names).cast(SEEN_ENTRY_SCHEMA), new_seen]
-        )
-    )
-    pq.write_table(all_seen, state_out / SEEN_ENTRIES_FILE, compression="zstd")
+        if table is not None:
+            old_seen = [SeenEntry(**row) for row in table.to_pylist()]
+    all_seen = merge_seen_entries(old_seen, sightings, run_at)
+    kept = prune_seen_entries(all_seen, run_at, seen_entries_days, last_polled(merged))
+    _write_table(state_out / SEEN_ENTRIES_FILE, kept, SEEN_ENTRY_SCHEMA)
     health_out = out / FEED_HEALTH_DIR
     health_out.mkdir(parents=True, exist_ok=True)
     if state_dir is not None:
         for old in sorted((Path(state_dir) / FEED_HEALTH_DIR).glob("*.parquet")):
-            shutil.copy2(old, health_out / old.name)
+            if pq.read_schema(old).names == FEED_HEALTH_SCHEMA.names:
+                shutil.copy2(old, health_out / old.name)
+            else:
+                table = _read_state_table(old, FEED_HEALTH_SCHEMA, FEED_HEALTH_ADDED)
+                assert table is not None
+                pq.write_table(
+                    table.cast(FEED_HEALTH_SCHEMA), health_out / old.name, compression="zstd"
+                )
+    stamp = run_at.strftime("%Y%m%dT%H%M%S%fZ")  # names sort in run order
     rows = sorted(health, key=lambda h: h.feed_url)
-    _write_table(health_out / f"health-{run_stamp}.parquet", rows, FEED_HEALTH_SCHEMA)
+    _write_table(health_out / f"health-{stamp}.parquet", rows, FEED_HEALTH_SCHEMA)
+    return len(all_seen) - len(kept)
 
 
 # ---------------------------------------------------------------------------------------
@@ -814,22 +974,26 @@ class _FetchFeeds(_FetchingDoFn):
         sources = sorted(set(shard[1]))
 
         def fetch(source: FeedSource) -> FetchedFeed:
-            state = self._previous.feeds.get(source.url)
+            state = self._previous.state_for(source.url)
             if self._config.poll_due_only and is_not_due(state, self._run_at):
                 skipped = FetchResult(source.url, source.url, None, {}, b"", None, "", 0)
                 return FetchedFeed(source, skipped, from_file=False, not_due=True)
-            if source.kind == "auto" and is_fetchable(source.url):
+            # A feed that moved (permanent redirects) is polled at its new URL directly.
+            target = state.moved_to if state is not None and state.moved_to else source.url
+            page_like = source.kind == "auto"
+            if page_like and is_fetchable(target):
                 # An --input URL may be an article page: robots.txt has its say first.
-                if not fetcher.allowed_by_robots(source.url):
+                if not fetcher.allowed_by_robots(target):
                     refused = FetchResult(
-                        source.url, source.url, None, {}, b"", "robots_disallowed", "robots.txt", 0
+                        source.url, target, None, {}, b"", "robots_disallowed", "robots.txt", 0
                     )
                     return FetchedFeed(source, refused, from_file=False)
             result = fetcher.fetch(
-                source.url,
+                target,
                 etag=state.etag if state else None,
                 last_modified=state.last_modified if state else None,
                 accept=FEED_ACCEPT,
+                robots_on_redirects=page_like,
             )
             return FetchedFeed(source, result, from_file=False)
 
@@ -856,14 +1020,17 @@ class _ParseFeeds(beam.DoFn):
     def _outputs(self, fetched: FetchedFeed) -> Iterator[Any]:
         source, result = fetched.source, fetched.result
         url = source.url
-        previous = None if fetched.from_file else self._previous.feeds.get(url)
+        previous = None if fetched.from_file else self._previous.state_for(url)
         entries: list[FeedEntry] = []
         new: list[FeedEntry] = []
         status, error, new_hash = "ok", result.error, None
         if fetched.not_due:
             counter("feeds_not_due").inc()
+            moved_to = previous.moved_to if previous is not None else None
+            moved_to = None if moved_to == url else moved_to  # subscribed at its new URL
             yield beam.pvalue.TaggedOutput(
-                HEALTH, FeedHealth(self._run_at, url, "not_due", None, 0, 0, 0, False, None, 0)
+                HEALTH,
+                FeedHealth(self._run_at, url, "not_due", None, 0, 0, 0, False, None, 0, moved_to),
             )
             return  # its state stays as it was
         if result.error is not None:
@@ -894,14 +1061,29 @@ class _ParseFeeds(beam.DoFn):
                     entries = parsed.entries
                     if parsed.bozo:
                         status, error = "partial", parsed.bozo[:500]
-                    seen = self._previous.seen.get(url, frozenset())
+                    seen = self._previous.seen_for(url)
                     new = [entry for entry in entries if entry.entry_id not in seen]
         counter("feeds_entries").inc(len(entries))
         counter("feeds_new_entries").inc(len(new))
         for entry in new:
             counter("read_inputs").inc()
             yield PageJob(f"{url}#{entry.entry_id}", url, entry, None)
-            yield beam.pvalue.TaggedOutput(SEEN, SeenEntry(url, entry.entry_id, self._run_at))
+        # Every id the document lists, new or not, is seen now: what keeps it from pruning.
+        for entry in entries:
+            sighting = SeenEntry(url, entry.entry_id, self._run_at, self._run_at)
+            yield beam.pvalue.TaggedOutput(SEEN, sighting)
+        state = None
+        if not fetched.from_file:
+            state = next_feed_state(
+                previous,
+                url,
+                result,
+                len(new),
+                new_hash,
+                self._run_at,
+                self._config,
+                unparseable=status == "error",
+            )
         yield beam.pvalue.TaggedOutput(
             HEALTH,
             FeedHealth(
@@ -915,19 +1097,10 @@ class _ParseFeeds(beam.DoFn):
                 not_modified=result.not_modified,
                 error=error,
                 latency_ms=result.latency_ms,
+                moved_to=state.moved_to if state is not None else None,
             ),
         )
-        if not fetched.from_file:
-            state = next_feed_state(
-                previous,
-                url,
-                result,
-                len(new),
-                new_hash,
-                self._run_at,
-                self._config,
-                unparseable=status == "error",
-            )
+        if state is not None:
             yield beam.pvalue.TaggedOutput(STATE, state)
 
 
@@ -1098,11 +1271,12 @@ class ReadFeeds(beam.PTransform):
 
     def _write_state(self, pipeline: beam.Pipeline, parsed: Any) -> None:
         state_dir, out, previous = self._state_dir, self._state_out_dir, self._previous
-        stamp = self._run_at.strftime("%Y%m%dT%H%M%S%fZ")  # names sort in run order
+        run_at, days = self._run_at, self._config.seen_entries_days
 
         def write(_: Any, states: list, seen: list, health: list) -> None:
             assert out is not None
-            write_feed_state(state_dir, out, stamp, previous, states, seen, health)
+            pruned = write_feed_state(state_dir, out, run_at, previous, states, seen, health, days)
+            counter("feeds_seen_entries_pruned").inc(pruned)
 
         _ = (
             pipeline

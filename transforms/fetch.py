@@ -19,7 +19,11 @@ Built on urllib3 (already installed with trafilatura); nothing here opens socket
   least `per_host_interval_seconds` (or the robots.txt Crawl-delay, up to a cap) between
   the starts of two requests to it.
 - robots.txt (stdlib `urllib.robotparser`, fed by this fetcher) for article pages: 4xx
-  means no rules, 5xx or unreachable means everything disallowed (RFC 9309).
+  means no rules, 5xx or unreachable means everything disallowed (RFC 9309). A page's
+  redirect hops are checked too, each against its own site's robots.txt (fetched once per
+  site): a redirect to a disallowed URL on another host ends the fetch there.
+- The result lists the redirect statuses followed, so a caller can tell a permanent move
+  (301/308 only) from a temporary one.
 """
 
 from __future__ import annotations
@@ -54,6 +58,8 @@ ROBOTS_AGENT = "NewsBeam"
 DEFAULT_USER_AGENT = f"NewsBeam/{_newsbeam_version()} (news ingestion; Apache Beam)"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+PERMANENT_REDIRECT_STATUSES = frozenset({301, 308})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 _CHUNK = 64 * 1024
 MAX_CRAWL_DELAY_SECONDS = 30.0
 
@@ -91,6 +97,9 @@ class FetchResult(NamedTuple):
     error: str | None  # a reason code: timeout, refused_address, too_large, http_error, ...
     detail: str
     latency_ms: int
+    # The status of every redirect followed, in order (empty: none). Last, with a default,
+    # so results built without redirects need not name it.
+    redirects: tuple[int, ...] = ()
 
     @property
     def not_modified(self) -> bool:
@@ -158,6 +167,34 @@ def host_of(url: str) -> str:
     return (parts.netloc.rsplit("@", 1)[-1] or "").lower()
 
 
+def origin_of(url: str) -> str:
+    """`scheme://host[:port]` of `url`, lower-case, the default port left out: the site a
+    robots.txt speaks for (RFC 9309: one file per scheme, host and port)."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:  # a malformed port: keep it as written, check_url reports the URL
+        return f"{scheme}://{parts.netloc.rsplit('@', 1)[-1].lower()}"
+    if port is None or port == _DEFAULT_PORTS.get(scheme):
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def permanent_redirect(result: FetchResult) -> str | None:
+    """The URL `result.url` has moved to: the final URL when at least one redirect was
+    followed, every one of them permanent (301/308), and the fetch succeeded; else None.
+    One temporary hop (302/303/307) in the chain means the old URL stays the address."""
+    if result.error is not None or not result.redirects or result.final_url == result.url:
+        return None
+    if not set(result.redirects) <= PERMANENT_REDIRECT_STATUSES:
+        return None
+    return result.final_url
+
+
 def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
     """Request headers for a conditional GET with what the previous response said."""
     headers = {}
@@ -182,8 +219,7 @@ def redirect_target(url: str, location: str | None, seen: Sequence[str], limit: 
 
 
 def robots_url(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}/robots.txt"
+    return f"{origin_of(url)}/robots.txt"
 
 
 def robots_rules(http_status: int | None, body: bytes) -> urllib.robotparser.RobotFileParser:
@@ -347,11 +383,16 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         accept: str = "*/*",
+        robots_on_redirects: bool = False,
     ) -> FetchResult:
-        """GET `url` (following redirects); conditional when given etag/last_modified."""
+        """GET `url` (following redirects); conditional when given etag/last_modified.
+
+        With `robots_on_redirects`, every redirect target is checked against its own
+        site's robots.txt before it is requested (the caller has checked `url` itself)."""
         started = time.monotonic()
         final_url, status, body = url, None, b""
         headers: dict[str, str] = {}
+        redirects: list[int] = []
         try:
             check_url(url)
             chain: list[str] = [url]
@@ -364,17 +405,25 @@ class Fetcher:
                     final_url, headers.get("location"), chain, self._config.max_redirects
                 )
                 chain.append(final_url)
+                redirects.append(status)
+                if robots_on_redirects and not self.allowed_by_robots(final_url):
+                    raise FetchError(
+                        "robots_disallowed",
+                        f"redirected to {final_url}, which {robots_url(final_url)} disallows",
+                    )
             if status != 304 and not 200 <= status < 300:
                 wait = headers.get("retry-after")
                 detail = f"HTTP {status}" + (f" (Retry-After {wait})" if wait else "")
                 raise FetchError("http_error", detail, status)
         except FetchError as error:
             return self._result(url, final_url, error.http_status or status, headers, b"",
-                                error.reason, str(error), started)  # fmt: skip
+                                error.reason, str(error), started, redirects)  # fmt: skip
         except Exception as error:  # urllib3/socket errors: name the kind, keep the message
             reason, detail = _classify(error)
-            return self._result(url, final_url, status, headers, b"", reason, detail, started)
-        return self._result(url, final_url, status, headers, body, None, "", started)
+            return self._result(
+                url, final_url, status, headers, b"", reason, detail, started, redirects
+            )
+        return self._result(url, final_url, status, headers, body, None, "", started, redirects)
 
     def _result(
         self,
@@ -386,9 +435,12 @@ class Fetcher:
         error: str | None,
         detail: str,
         started: float,
+        redirects: Sequence[int] = (),
     ) -> FetchResult:
         latency = int((time.monotonic() - started) * 1000)
-        return FetchResult(url, final_url, status, headers, body, error, detail, latency)
+        return FetchResult(
+            url, final_url, status, headers, body, error, detail, latency, tuple(redirects)
+        )
 
     def _get_once(
         self, url: str, request_headers: dict[str, str]
@@ -438,7 +490,8 @@ class Fetcher:
     # -- robots.txt --------------------------------------------------------------------
 
     def allowed_by_robots(self, url: str) -> bool:
-        """Whether robots.txt lets NewsBeam fetch `url` (fetched once per site)."""
+        """Whether robots.txt lets NewsBeam fetch `url` (fetched once per site: scheme, host
+        and port)."""
         if not self._config.respect_robots:
             return True
         where = robots_url(url)
@@ -457,14 +510,18 @@ class Fetcher:
         return bool(rules.can_fetch(ROBOTS_AGENT, url))
 
     def fetch_page(self, url: str) -> FetchResult:
-        """GET an article page, unless robots.txt disallows it."""
+        """GET an article page, unless robots.txt disallows it or a redirect hop (checked
+        against the robots.txt of the site it goes to)."""
         try:
             check_url(url)
         except FetchError as error:
             return FetchResult(url, url, None, {}, b"", error.reason, str(error), 0)
         if not self.allowed_by_robots(url):
-            return FetchResult(url, url, None, {}, b"", "robots_disallowed", "robots.txt", 0)
-        return self.fetch(url, accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5")
+            detail = f"{robots_url(url)} disallows it"
+            return FetchResult(url, url, None, {}, b"", "robots_disallowed", detail, 0)
+        return self.fetch(
+            url, accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5", robots_on_redirects=True
+        )
 
 
 def _classify(error: Exception) -> tuple[str, str]:
