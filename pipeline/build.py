@@ -25,14 +25,17 @@ def build(pipeline: beam.Pipeline, config: PipelineConfig) -> dict[str, beam.PCo
     pages, feeds = documents | "FeedsApart" >> beam.Partition(_feed_or_page, 2)  # type: ignore[arg-type]
     extracted, unextracted = pages | "Extract" >> ExtractArticles(config.extract)
     from_feeds, unfed = feeds | "Feeds" >> ReadFeeds(
-        config.feeds, config.extract, config.state_dir, config.state_out_dir
+        config.feeds, config.extract, config.state_dir, config.state_out_dir, config.run_at
     )
     extracted = (extracted, from_feeds) | "AllArticles" >> beam.Flatten()
     cleaned, uncleaned = extracted | "Clean" >> CleanText(config.clean)
     tagged, untagged = cleaned | "Language" >> DetectLanguage(config.language)
-    articles, duplicates = tagged | "Dedup" >> DeduplicateArticles(config.dedup, config.state_dir)
+    retention = config.state_retention  # one run time and cut-off for dedup and stories
+    articles, duplicates = tagged | "Dedup" >> DeduplicateArticles(
+        config.dedup, config.state_dir, retention
+    )
     articles = articles | "Stories" >> ClusterStories(
-        config.stories, config.dedup, config.state_dir, config.state_out_dir
+        config.stories, config.dedup, config.state_dir, config.state_out_dir, retention
     )
     articles, untopiced = articles | "Topics" >> TagTopics(config.topics)
     articles, unplaced = articles | "Places" >> TagPlaces(config.places)

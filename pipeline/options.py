@@ -9,11 +9,13 @@ dataclasses here, so stages never read options.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from newsbeam.transforms.clean import CleanConfig
 from newsbeam.transforms.dedup import DedupConfig
+from newsbeam.transforms.dedup_state import StateRetention
 from newsbeam.transforms.extract import ExtractConfig
 from newsbeam.transforms.feeds import FeedsConfig
 from newsbeam.transforms.fetch import FetchConfig
@@ -115,6 +117,14 @@ class NewsBeamOptions(PipelineOptions):
             "start, replaced when the run succeeds. Missing: starts empty.",
         )
         group.add_argument(
+            "--state_keep_days",
+            type=int,
+            default=0,
+            help="With --state: earlier articles first seen more than this many days before "
+            "the run take no part in dedup and stories and are dropped from the state "
+            "(story_terms' document frequencies are kept); 0 keeps them forever.",
+        )
+        group.add_argument(
             "--max_document_bytes",
             type=int,
             default=ReadConfig.max_document_bytes,
@@ -189,6 +199,12 @@ class PipelineConfig:
     # (None: no --state, nothing is kept). See newsbeam.pipeline.state.
     state_dir: str | None = None
     state_out_dir: str | None = None
+    # The run's start, taken once (run.py): new state rows' first_seen_at, feed state times.
+    run_at: dt.datetime = dataclasses.field(
+        default_factory=lambda: dt.datetime.now(dt.timezone.utc)
+    )
+    # --state_keep_days: earlier dedup/stories state rows older than this are pruned (0: never).
+    state_keep_days: int = 0
     read: ReadConfig = ReadConfig()
     extract: ExtractConfig = ExtractConfig()
     clean: CleanConfig = CleanConfig()
@@ -199,15 +215,21 @@ class PipelineConfig:
     places: PlacesConfig = PlacesConfig()
     feeds: FeedsConfig = FeedsConfig()
 
+    @property
+    def state_retention(self) -> StateRetention:
+        """What the dedup and stories stages stamp new state rows with and prune by."""
+        return StateRetention(self.run_at, self.state_keep_days)
+
 
 def config_from_options(
     options: NewsBeamOptions,
     output_dir: str,
     state_dir: str | None = None,
     state_out_dir: str | None = None,
+    run_at: dt.datetime | None = None,
 ) -> PipelineConfig:
     """Options -> config; `output_dir` and `state_out_dir` are where this run writes (staging
-    folders), `state_dir` the previous state it reads."""
+    folders), `state_dir` the previous state it reads, `run_at` the run's start (now)."""
     inputs = tuple(options.inputs or ())
     page_urls = tuple(i for i in inputs if is_url(i))
     fetch = FetchConfig(
@@ -230,6 +252,8 @@ def config_from_options(
         output_dir=output_dir,
         state_dir=state_dir,
         state_out_dir=state_out_dir,
+        run_at=run_at or dt.datetime.now(dt.timezone.utc),
+        state_keep_days=options.state_keep_days,
         read=ReadConfig(max_document_bytes=options.max_document_bytes),
         clean=CleanConfig(min_words=options.min_words),
         language=LanguageConfig(

@@ -90,6 +90,7 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
         ("--per_host_interval", ours.per_host_interval, 0),
         ("--near_duplicate_min_shared", ours.near_duplicate_min_shared, 1),
         ("--seen_entries_days", ours.seen_entries_days, 0),
+        ("--state_keep_days", ours.state_keep_days, 0),
     ):
         if value < least:
             raise UsageError(f"{flag} must be at least {least}, not {value}")
@@ -146,6 +147,7 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
             str(staging),
             state_dir=str(state) if has_state else None,
             state_out_dir=str(state_staging) if state_staging else None,
+            run_at=started,
         )
         try:
             build(pipeline, config)
@@ -231,7 +233,7 @@ def _manifest(
         "config": {
             name: value
             for name, value in dataclasses.asdict(config).items()
-            if name not in ("inputs", "output_dir", "state_dir", "state_out_dir")
+            if name not in ("inputs", "output_dir", "state_dir", "state_out_dir", "run_at")
         },
         "versions": _versions(),
         "tables": {name: f"{name}/" for name in TABLES},

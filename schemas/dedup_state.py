@@ -3,12 +3,13 @@
 `articles/*.parquet`: one row per canonical article ever kept (the articles tables of all
 runs so far): its identity (`content_hash`, `canonical_url`), its canonical-copy rank
 (`published_at`, `word_count`), its MinHash `signature` (band keys derive from it) and its
-sorted word-shingle hashes (what a candidate copy is verified against), and its `story_id`.
+sorted word-shingle hashes (what a candidate copy is verified against), its `story_id`, and
+`first_seen_at`: the start of the run that kept it (what `--state_keep_days` prunes by).
 
 `stories/*.parquet`: one row per kept article: its `story_id`, date and its heaviest terms
 (by TF-IDF weight when it was kept) with their counts: what a new article is clustered with
 to join an existing story, re-weighted with the new run's IDF. A story's id is its
-representative's (earliest article's) id.
+representative's (earliest article's) id. `first_seen_at` as in `articles`.
 
 `story_terms/*.parquet`: document frequencies over the articles of all runs so far (term ->
 in how many articles it occurs; the row with the empty term holds the number of articles),
@@ -39,6 +40,7 @@ DEDUP_ARTICLE_SCHEMA = pa.schema(
         pa.field("signature", pa.list_(pa.uint64()), nullable=False),
         pa.field("shingles", pa.list_(pa.uint64()), nullable=False),
         pa.field("story_id", pa.string()),
+        pa.field("first_seen_at", _UTC_MICROS, nullable=False),
     ],
     metadata=_STAMP,
 )
@@ -50,6 +52,7 @@ DEDUP_STORY_SCHEMA = pa.schema(
         pa.field("published_at", _UTC_MICROS),
         pa.field("terms", pa.list_(pa.string()), nullable=False),
         pa.field("counts", pa.list_(pa.float64()), nullable=False),
+        pa.field("first_seen_at", _UTC_MICROS, nullable=False),
     ],
     metadata=_STAMP,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 import shutil
@@ -147,6 +148,87 @@ def test_state_across_runs(seeds_dir: Path, tmp_path: Path) -> None:
     assert {"term": "", "articles": 5} in _rows(state / "dedup", "story_terms", "term")
 
 
+def age_state(state: Path, days: int) -> None:
+    """Make every row of the dedup articles and stories state first seen `days` earlier,
+    keeping each file's schema and its metadata (the state-version stamp)."""
+    for table in ("articles", "stories"):
+        for path in (state / "dedup" / table).glob("*.parquet"):
+            schema = pq.read_schema(path)
+            rows = pq.read_table(path)
+            index = schema.get_field_index("first_seen_at")
+            aged = pa.array(
+                [t - dt.timedelta(days=days) for t in rows.column(index).to_pylist()],
+                type=schema.field(index).type,
+            )
+            columns = [aged if i == index else rows.column(i) for i in range(rows.num_columns)]
+            pq.write_table(pa.Table.from_arrays(columns, schema=schema), path)
+            assert pq.read_schema(path).metadata[STATE_VERSION_KEY] == STATE_VERSION.encode()
+
+
+def test_state_keep_days_prunes_old_articles(seeds_dir: Path, tmp_path: Path) -> None:
+    state, day1, day2 = tmp_path / "state", tmp_path / "day1", tmp_path / "day2"
+    day1.mkdir()
+    day2.mkdir()
+    for prefix in ("000", "001", "003", "004"):
+        seed = next(seeds_dir.glob(f"{prefix}_*.txt"))
+        shutil.copy(seed, day1 / seed.name)
+    seed_000 = next(seeds_dir.glob("000_*.txt"))
+    shutil.copy(seed_000, day2 / "copy_of_000.txt")  # an exact copy of a run-1 article
+    shutil.copy(next(seeds_dir.glob("002_*.txt")), day2)
+
+    first = tmp_path / "out1"
+    assert entry.main(["--input", str(day1), "--output", str(first), "--state", str(state)]) == 0
+    yesterday = _by_seed(_rows(first, "articles"))
+    started = dt.datetime.fromisoformat(
+        json.loads((first / "manifest.json").read_text())["started_at"]
+    )
+    index = _rows(state / "dedup", "articles", "article_id")
+    assert {r["first_seen_at"] for r in index} == {started}  # the run's start, one value
+    age_state(state, 30)
+    kept_state = tmp_path / "kept_state"
+    shutil.copytree(state, kept_state)
+
+    # A week's retention: run 1's articles (30 days old) are gone, the copy is an article.
+    second = tmp_path / "out2"
+    argv = ["--input", str(day2), "--output", str(second), "--state", str(state)]
+    assert entry.main([*argv, "--state_keep_days", "7"]) == 0
+    manifest = json.loads((second / "manifest.json").read_text())
+    assert _rows(second, "duplicates") == []
+    articles = _rows(second, "articles", "article_id")
+    assert sorted(Path(r["source"]).name[:3] for r in articles) == ["002", "cop"]
+    counts = manifest["counts"]
+    assert counts["inputs"] == counts["articles"] + counts["duplicates"] + counts["rejected"] == 2
+    assert counts["balanced"] is True
+    assert manifest["counters"]["dedup_state_pruned"] == 4
+    assert manifest["counters"]["stories_state_pruned"] == 4
+    ids = [r["article_id"] for r in articles]
+    for table in ("articles", "stories"):
+        rows = _rows(state / "dedup", table, "article_id")
+        assert [r["article_id"] for r in rows] == ids  # only run 2's rows
+        assert {r["first_seen_at"].isoformat() for r in rows} == {manifest["started_at"]}
+    # story_terms is not pruned: its article count spans both runs.
+    assert {"term": "", "articles": 6} in _rows(state / "dedup", "story_terms", "term")
+
+    # A long retention on the same aged state: the copy IS a duplicate of run 1's 000.
+    third = tmp_path / "out3"
+    argv = ["--input", str(day2), "--output", str(third), "--state", str(kept_state)]
+    assert entry.main([*argv, "--state_keep_days", "365"]) == 0
+    manifest = json.loads((third / "manifest.json").read_text())
+    (duplicate,) = _rows(third, "duplicates")
+    assert duplicate["source"].endswith("copy_of_000.txt") and duplicate["method"] == "exact"
+    assert duplicate["canonical_id"] == yesterday["000"]["article_id"]
+    assert manifest["counts"]["balanced"] is True and manifest["counts"]["inputs"] == 2
+    assert manifest["counters"].get("dedup_state_pruned", 0) == 0
+    assert manifest["counters"].get("stories_state_pruned", 0) == 0
+    carried = _rows(kept_state / "dedup", "articles", "article_id")
+    assert len(carried) == 5
+    # Carried rows keep their (aged) first_seen_at; the new one has run 3's start.
+    assert sorted({r["first_seen_at"] for r in carried}) == [
+        started - dt.timedelta(days=30),
+        dt.datetime.fromisoformat(manifest["started_at"]),
+    ]
+
+
 def test_corrupt_or_other_version_dedup_state_is_refused(
     seeds_dir: Path, tmp_path: Path, capsys
 ) -> None:
@@ -177,3 +259,5 @@ def test_threshold_flags_are_validated(capsys) -> None:
     assert entry.main([*base, "--near_duplicate_min_shared", "0"]) == 2
     assert entry.main([*base, "--story_days", "-1"]) == 2
     assert "--story_days must be positive" in capsys.readouterr().err
+    assert entry.main([*base, "--state_keep_days", "-1"]) == 2
+    assert "--state_keep_days must be at least 0, not -1" in capsys.readouterr().err

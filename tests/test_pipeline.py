@@ -67,6 +67,7 @@ def test_seeds_counts(seeds_output: Path) -> None:
         "topics",
         "places",
         "feeds",
+        "state_keep_days",
     }
     assert {"apache-beam", "trafilatura", "langdetect", "pyarrow", "newsbeam"} <= set(
         manifest["versions"]

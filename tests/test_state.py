@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from newsbeam.pipeline import main as entry
 from newsbeam.pipeline.state import StateError, check_state_dir, commit_state, staging_dir_for
 from newsbeam.schemas import STATE_MARKER, STATE_VERSION
+from newsbeam.transforms.dedup_state import StateRetention, within_retention
 
 
 def test_missing_or_empty_state_starts_empty(tmp_path: Path) -> None:
@@ -72,3 +74,17 @@ def test_run_with_state_writes_it_and_refuses_bad_state(
     assert (
         entry.main(["--input", str(seeds_dir), "--output", str(state), "--state", str(state)]) == 2
     )
+
+
+def test_retention_keeps_rows_first_seen_within_the_window() -> None:
+    run_at = dt.datetime(2024, 5, 31, 6, 0, tzinfo=dt.timezone.utc)
+    week = StateRetention(run_at, keep_days=7)
+    assert week.keep_since == run_at - dt.timedelta(days=7)
+    old = {"article_id": "a", "first_seen_at": run_at - dt.timedelta(days=30)}
+    edge = {"article_id": "b", "first_seen_at": run_at - dt.timedelta(days=7)}
+    new = {"article_id": "c", "first_seen_at": run_at - dt.timedelta(hours=1)}
+    assert [within_retention(r, week.keep_since) for r in (old, edge, new)] == [False, True, True]
+    # 0 (the default) keeps everything: no cut-off at all.
+    forever = StateRetention(run_at)
+    assert forever.keep_since is None
+    assert all(within_retention(r, forever.keep_since) for r in (old, edge, new))

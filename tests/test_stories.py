@@ -36,6 +36,7 @@ from tests.conftest import make_test_pipeline
 
 UTC = dt.timezone.utc
 CONFIG = StoryConfig()
+RUN_AT = dt.datetime(2024, 5, 2, 6, 0, tzinfo=UTC)
 
 
 def _doc(article_id: str, text: str, day: int | None = None) -> StoryDoc:
@@ -95,7 +96,7 @@ def test_new_article_joins_an_earlier_story() -> None:
         _doc("f", FOOTBALL, 1),
     ]
     stories, vectors = cluster_stories(earlier, [], CONFIG)
-    rows = story_rows(earlier, stories, vectors, CONFIG)
+    rows = story_rows(earlier, stories, vectors, CONFIG, RUN_AT)
     assert {(r["article_id"], r["story_id"]) for r in rows} == {
         ("bam", "bam"),
         ("bam3", "bam"),
@@ -104,6 +105,7 @@ def test_new_article_joins_an_earlier_story() -> None:
     }
     # The state keeps term counts, not weights: later runs weight them with their own IDF.
     assert rows[0]["counts"] == [earlier[0].terms[t] for t in rows[0]["terms"]]
+    assert {r["first_seen_at"] for r in rows} == {RUN_AT}  # the run's start, for retention
     priors = [prior_story(row) for row in rows]
     seen = add_frequencies(NO_FREQUENCIES, earlier)
     today = [_doc("bam2", QUAKE_A[1], 2), _doc("chile2", QUAKE_B[1], 2)]
@@ -131,6 +133,7 @@ def test_an_earlier_story_is_continued_by_one_group_only() -> None:
             )
         ),
         CONFIG,
+        RUN_AT,
     )
     priors = [prior_story(row) for row in rows]
     today = [_doc("a9", QUAKE_A[1], 2), _doc("b1", QUAKE_B[1], 2), _doc("b2", QUAKE_B[0], 2)]

@@ -25,8 +25,10 @@ found in this run. With `--state`, the articles kept by earlier runs take part a
 canonical candidates (never as copies), so a copy arriving today of yesterday's article
 goes to `duplicates` with yesterday's `canonical_id`, and the same batch run twice gives
 an empty articles table the second time (all of it are duplicates of the first run's).
+With `--state_keep_days N`, earlier articles first seen more than N days before this run
+take no part and are not written back (see newsbeam.transforms.dedup_state).
 Counters: `dedup_in`, `dedup_exact`, `dedup_url`, `dedup_near`, `dedup_candidate_pairs`,
-`dedup_verified_pairs`.
+`dedup_verified_pairs`, `dedup_state_pruned`.
 """
 
 from __future__ import annotations
@@ -44,7 +46,12 @@ import numpy as np
 
 from newsbeam.schemas import Article, Duplicate
 from newsbeam.transforms.clean import fold
-from newsbeam.transforms.dedup_state import ReadStateTable, WriteStateTable, state_files
+from newsbeam.transforms.dedup_state import (
+    ReadStateTable,
+    StateRetention,
+    WriteStateTable,
+    state_files,
+)
 from newsbeam.transforms.failures import counter
 
 
@@ -381,8 +388,9 @@ def prior_fingerprint(row: dict[str, Any]) -> Fingerprint:
     )
 
 
-def state_row(article: Article, config: DedupConfig) -> dict[str, Any]:
-    """A kept article as a row of the dedup state's articles table (story_id: set later)."""
+def state_row(article: Article, config: DedupConfig, first_seen_at: dt.datetime) -> dict[str, Any]:
+    """A kept article as a row of the dedup state's articles table, first seen at
+    `first_seen_at` (this run's start)."""
     fingerprint = fingerprint_of(article, config)
     return {
         "article_id": article.article_id,
@@ -394,6 +402,7 @@ def state_row(article: Article, config: DedupConfig) -> dict[str, Any]:
         "signature": fingerprint.signature.tolist(),
         "shingles": fingerprint.shingles.tolist(),
         "story_id": article.story_id,
+        "first_seen_at": first_seen_at,
     }
 
 
@@ -615,13 +624,20 @@ class DeduplicateArticles(beam.PTransform):
     """PCollection[Article] -> (PCollection[Article], PCollection[Duplicate]).
 
     `state_dir`: previous state to dedup against (None: none), checked when the pipeline
-    is built (DedupStateError). The new state is written by WriteDedupIndex once the
-    articles have their story ids (see newsbeam.transforms.stories)."""
+    is built (DedupStateError); `retention`: which of its articles still take part (None:
+    all), the others counted as `dedup_state_pruned`. The new state is written by
+    WriteDedupIndex once the articles have their story ids (see newsbeam.transforms.stories)."""
 
-    def __init__(self, config: DedupConfig | None = None, state_dir: str | None = None) -> None:
+    def __init__(
+        self,
+        config: DedupConfig | None = None,
+        state_dir: str | None = None,
+        retention: StateRetention | None = None,
+    ) -> None:
         super().__init__()
         self._config = config or DedupConfig()
         self._state_files = state_files(state_dir, "articles")
+        self._keep_since = retention.keep_since if retention else None
 
     def expand(
         self, articles: beam.PCollection[Article]
@@ -632,7 +648,9 @@ class DeduplicateArticles(beam.PTransform):
         )
         entries, prints = fingerprinted.entries, fingerprinted[_PRINTS]
         if self._state_files:
-            prior_rows = articles.pipeline | "ReadState" >> ReadStateTable(self._state_files)
+            prior_rows = articles.pipeline | "ReadState" >> ReadStateTable(
+                self._state_files, self._keep_since, "dedup_state_pruned"
+            )
             prior = prior_rows | "PriorEntries" >> beam.ParDo(_PriorEntries(config)).with_outputs(
                 _PRINTS, main="entries"
             )
@@ -688,17 +706,28 @@ class DeduplicateArticles(beam.PTransform):
 
 class WriteDedupIndex(beam.PTransform):
     """PCollection[Article] (this run's kept articles, story_id set) -> the new dedup
-    state's articles table: earlier runs' rows carried over, plus these articles."""
+    state's articles table: earlier runs' rows within `retention` carried over (the same
+    filter as DeduplicateArticles' priors; counted there), plus these articles, first seen
+    at the run's start."""
 
-    def __init__(self, config: DedupConfig, state_dir: str | None, state_out_dir: str) -> None:
+    def __init__(
+        self,
+        config: DedupConfig,
+        state_dir: str | None,
+        state_out_dir: str,
+        retention: StateRetention,
+    ) -> None:
         super().__init__()
         self._config = config
         self._state_files = state_files(state_dir, "articles")
         self._state_out_dir = state_out_dir
+        self._retention = retention
 
     def expand(self, articles: beam.PCollection[Article]) -> beam.PCollection[str]:
-        rows = articles | "Rows" >> beam.Map(state_row, self._config)
+        rows = articles | "Rows" >> beam.Map(state_row, self._config, self._retention.run_at)
         if self._state_files:
-            carried = articles.pipeline | "Carry" >> ReadStateTable(self._state_files)
+            carried = articles.pipeline | "Carry" >> ReadStateTable(
+                self._state_files, self._retention.keep_since
+            )
             rows = (rows, carried) | "AllRows" >> beam.Flatten()
         return rows | "Write" >> WriteStateTable(self._state_out_dir, "articles")

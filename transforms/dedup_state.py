@@ -4,10 +4,18 @@ stories stages. The tables' schemas are in newsbeam.schemas.dedup_state.
 A run checks every file of the previous state when the pipeline is built (before anything
 runs): a file that is not Parquet, lacks the state-version stamp, carries another version
 or another schema stops the run with `DedupStateError`, and the folder is left as it is.
+
+Retention (`--state_keep_days`): rows of the articles and stories tables carry
+`first_seen_at`; `ReadStateTable` drops those first seen before the run's cut-off, and every
+read of those tables goes through it (dedup's priors and carry-over, the stories' priors,
+which are also what the stories table carries over), so what takes part in a run and what
+it writes back never disagree. story_terms has no such column and is never pruned.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +27,30 @@ from apache_beam.io.parquetio import WriteToParquet
 
 from newsbeam.schemas import STATE_VERSION, STATE_VERSION_KEY
 from newsbeam.schemas.dedup_state import DEDUP_COMPONENT, DEDUP_STATE_TABLES
+from newsbeam.transforms.failures import counter
+
+
+@dataclasses.dataclass(frozen=True)
+class StateRetention:
+    """When this run started (the `first_seen_at` of the state rows it adds) and how many
+    days earlier rows are kept (0: forever). One value per run, made in pipeline/, so the
+    dedup and stories stages stamp and prune alike."""
+
+    run_at: dt.datetime
+    keep_days: int = 0
+
+    @property
+    def keep_since(self) -> dt.datetime | None:
+        """Rows first seen before this are pruned (None: none is)."""
+        if self.keep_days <= 0:
+            return None
+        return self.run_at - dt.timedelta(days=self.keep_days)
+
+
+def within_retention(row: dict[str, Any], keep_since: dt.datetime | None) -> bool:
+    """Whether an earlier run's state row is kept: no window, or first seen at or after
+    `keep_since`."""
+    return keep_since is None or row["first_seen_at"] >= keep_since
 
 
 class DedupStateError(Exception):
@@ -63,20 +95,43 @@ def read_rows(path: str) -> Iterator[dict[str, Any]]:
         yield from batch.to_pylist()
 
 
-class ReadStateTable(beam.PTransform):
-    """PBegin -> PCollection[dict]: the rows of one dedup state table (checked files)."""
+def _retained(
+    row: dict[str, Any], keep_since: dt.datetime | None, pruned_counter: str | None
+) -> Iterator[dict[str, Any]]:
+    if within_retention(row, keep_since):
+        yield row
+    elif pruned_counter:
+        counter(pruned_counter).inc()
 
-    def __init__(self, files: list[str]) -> None:
+
+class ReadStateTable(beam.PTransform):
+    """PBegin -> PCollection[dict]: the rows of one dedup state table (checked files).
+
+    With `keep_since`, rows first seen before it are dropped (pruned), and counted as
+    `pruned_counter` when one is named (name it on one read per table: dedup reads its
+    articles table twice)."""
+
+    def __init__(
+        self,
+        files: list[str],
+        keep_since: dt.datetime | None = None,
+        pruned_counter: str | None = None,
+    ) -> None:
         super().__init__()
         self._files = files
+        self._keep_since = keep_since
+        self._pruned_counter = pruned_counter
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection[dict[str, Any]]:
-        return (
+        rows = (
             pbegin
             | "Files" >> beam.Create(self._files)
             | "Reshuffle" >> beam.Reshuffle()
             | "Rows" >> beam.FlatMap(read_rows)
         )
+        if self._keep_since is None:
+            return rows
+        return rows | "Retained" >> beam.FlatMap(_retained, self._keep_since, self._pruned_counter)
 
 
 class WriteStateTable(beam.PTransform):

@@ -1190,6 +1190,7 @@ class ReadFeeds(beam.PTransform):
         extract_config: ExtractConfig | None = None,
         state_dir: str | None = None,
         state_out_dir: str | None = None,
+        run_at: dt.datetime | None = None,
     ) -> None:
         super().__init__()
         self._config = config
@@ -1198,7 +1199,8 @@ class ReadFeeds(beam.PTransform):
         self._state_out_dir = state_out_dir
         # Read (and checked) while the pipeline is built: bad state stops the run early.
         self._previous = load_feed_state(state_dir)
-        self._run_at = dt.datetime.now(dt.timezone.utc)
+        # The run's start, shared with the dedup state (pipeline/); now when used alone.
+        self._run_at = run_at or dt.datetime.now(dt.timezone.utc)
 
     def expand(
         self, documents: beam.PCollection[RawDocument]

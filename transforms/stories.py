@@ -21,8 +21,11 @@ earlier articles of different stories repel, so an earlier run's mistake (two ev
 one story) is not passed on to both events' new articles. This stage also writes the
 dedup component of the new state (articles with their story ids, stories, story_terms).
 
+With `--state_keep_days N`, earlier articles first seen more than N days before this run
+take no part and are not written back; the document frequencies (story_terms) are kept.
+
 Only (article id, date, terms) tuples travel to the one clustering step, never documents.
-Counters: `stories_in`, `stories_new`, `stories_joined_earlier`.
+Counters: `stories_in`, `stories_new`, `stories_joined_earlier`, `stories_state_pruned`.
 """
 
 from __future__ import annotations
@@ -44,7 +47,12 @@ from scipy.spatial import distance as spatial_distance
 
 from newsbeam.schemas import Article
 from newsbeam.transforms.dedup import DedupConfig, WriteDedupIndex, rank_of
-from newsbeam.transforms.dedup_state import ReadStateTable, WriteStateTable, state_files
+from newsbeam.transforms.dedup_state import (
+    ReadStateTable,
+    StateRetention,
+    WriteStateTable,
+    state_files,
+)
 from newsbeam.transforms.failures import counter
 
 
@@ -142,6 +150,7 @@ class PriorStory(NamedTuple):
     article_id: str
     published_at: dt.datetime | None
     terms: dict[str, float]
+    first_seen_at: dt.datetime
 
 
 class TermFrequencies(NamedTuple):
@@ -413,10 +422,12 @@ def story_rows(
     assigned: dict[str, str],
     vectors: dict[str, dict[str, float]],
     config: StoryConfig,
+    first_seen_at: dt.datetime,
 ) -> list[dict[str, Any]]:
     """This run's rows of the stories state: each article's story and the counts of its
     `vector_terms` heaviest terms by TF-IDF weight (what later runs match new articles
-    against, re-weighted with their own IDF)."""
+    against, re-weighted with their own IDF), first seen at `first_seen_at` (the run's
+    start)."""
     rows = []
     for doc in sorted(docs, key=lambda d: d.article_id):
         top = sorted(vectors[doc.article_id].items(), key=lambda item: (-item[1], item[0]))
@@ -428,6 +439,7 @@ def story_rows(
                 "published_at": doc.published_at,
                 "terms": terms,
                 "counts": [doc.terms[term] for term in terms],
+                "first_seen_at": first_seen_at,
             }
         )
     return rows
@@ -439,6 +451,7 @@ def prior_story(row: dict[str, Any]) -> PriorStory:
         article_id=row["article_id"],
         published_at=row["published_at"],
         terms=dict(zip(row["terms"], row["counts"], strict=True)),
+        first_seen_at=row["first_seen_at"],
     )
 
 
@@ -449,6 +462,7 @@ def _prior_row(prior: PriorStory) -> dict[str, Any]:
         "published_at": prior.published_at,
         "terms": list(prior.terms),
         "counts": list(prior.terms.values()),
+        "first_seen_at": prior.first_seen_at,  # carried rows keep theirs
     }
 
 
@@ -488,6 +502,7 @@ def _cluster_all(
     frequency_table: list[dict[str, Any]],
     config: StoryConfig,
     with_rows: bool,
+    run_at: dt.datetime,
 ) -> Iterator[Any]:
     """All of the run's docs -> (article id, story id); with `with_rows`, the new stories
     state's rows (this run's and the earlier ones) on the story_rows output and the new
@@ -500,7 +515,7 @@ def _cluster_all(
         yield article_id, story_id
     counter("stories_new").inc(len(set(assigned.values()) - known))
     if with_rows:
-        for row in story_rows(docs, assigned, vectors, config):
+        for row in story_rows(docs, assigned, vectors, config, run_at):
             yield beam.pvalue.TaggedOutput(_STORY_ROWS, row)
         for prior in priors:
             yield beam.pvalue.TaggedOutput(_STORY_ROWS, _prior_row(prior))
@@ -515,8 +530,10 @@ def _with_story(article: Article, story_ids: Mapping[str, str]) -> Article:
 class ClusterStories(beam.PTransform):
     """PCollection[Article] -> PCollection[Article] with `story_id` set.
 
-    With `state_out_dir`, also writes the dedup component of the new state (articles and
-    stories tables); `state_dir` is the earlier state (checked when the pipeline is built).
+    With `state_out_dir`, also writes the dedup component of the new state (articles,
+    stories and story_terms tables); `state_dir` is the earlier state (checked when the
+    pipeline is built); `retention`: the run's start (new rows' `first_seen_at`) and which
+    earlier articles still take part (pruned ones counted as `stories_state_pruned`).
     Clustering sees the whole run at once (one key); the articles themselves are not
     shuffled: their story ids reach them as a side input of (id, story id) pairs.
     """
@@ -527,8 +544,11 @@ class ClusterStories(beam.PTransform):
         dedup_config: DedupConfig | None = None,
         state_dir: str | None = None,
         state_out_dir: str | None = None,
+        retention: StateRetention | None = None,
     ) -> None:
         super().__init__()
+        # Without one (a transform used on its own): now, keeping everything.
+        self._retention = retention or StateRetention(dt.datetime.now(dt.timezone.utc))
         self._config = config or StoryConfig()
         self._dedup_config = dedup_config or DedupConfig()
         self._state_dir = state_dir
@@ -542,7 +562,10 @@ class ClusterStories(beam.PTransform):
         if self._story_files:
             priors = (
                 pipeline
-                | "ReadStories" >> ReadStateTable(self._story_files)
+                | "ReadStories"
+                >> ReadStateTable(
+                    self._story_files, self._retention.keep_since, "stories_state_pruned"
+                )
                 | "PriorStories" >> beam.Map(prior_story)
             )
         else:
@@ -562,6 +585,7 @@ class ClusterStories(beam.PTransform):
                 beam.pvalue.AsList(frequencies),
                 config,
                 self._state_out_dir is not None,
+                self._retention.run_at,
             ).with_outputs(_STORY_ROWS, _TERM_ROWS, main="story_ids")
         )
         with_story = articles | "SetStory" >> beam.Map(
@@ -575,6 +599,6 @@ class ClusterStories(beam.PTransform):
                 self._state_out_dir, "story_terms"
             )
             _ = with_story | "WriteIndex" >> WriteDedupIndex(
-                self._dedup_config, self._state_dir, self._state_out_dir
+                self._dedup_config, self._state_dir, self._state_out_dir, self._retention
             )
         return with_story
