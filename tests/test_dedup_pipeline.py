@@ -93,13 +93,19 @@ def test_shuffled_input_gives_the_same_tables(copies_output, tmp_path: Path) -> 
         assert first == second
 
 
-def test_state_across_runs(seeds_dir: Path, tmp_path: Path) -> None:
+def _two_days(seeds_dir: Path, tmp_path: Path) -> tuple[Path, Path, Path]:
+    """(state folder, day 1 with seeds 000, 001, 003 and 004, an empty day 2)."""
     state, day1, day2 = tmp_path / "state", tmp_path / "day1", tmp_path / "day2"
     day1.mkdir()
     day2.mkdir()
     for prefix in ("000", "001", "003", "004"):
         seed = next(seeds_dir.glob(f"{prefix}_*.txt"))
         shutil.copy(seed, day1 / seed.name)
+    return state, day1, day2
+
+
+def test_state_across_runs(seeds_dir: Path, tmp_path: Path) -> None:
+    state, day1, day2 = _two_days(seeds_dir, tmp_path)
     # Day 2: a copy of yesterday's 000, and 002, a new article on yesterday's 001 story.
     (day2 / "syndicated.txt").write_text(rewrapped_copy(next(seeds_dir.glob("000_*.txt"))))
     shutil.copy(next(seeds_dir.glob("002_*.txt")), day2)
@@ -166,12 +172,7 @@ def age_state(state: Path, days: int) -> None:
 
 
 def test_state_keep_days_prunes_old_articles(seeds_dir: Path, tmp_path: Path) -> None:
-    state, day1, day2 = tmp_path / "state", tmp_path / "day1", tmp_path / "day2"
-    day1.mkdir()
-    day2.mkdir()
-    for prefix in ("000", "001", "003", "004"):
-        seed = next(seeds_dir.glob(f"{prefix}_*.txt"))
-        shutil.copy(seed, day1 / seed.name)
+    state, day1, day2 = _two_days(seeds_dir, tmp_path)
     seed_000 = next(seeds_dir.glob("000_*.txt"))
     shutil.copy(seed_000, day2 / "copy_of_000.txt")  # an exact copy of a run-1 article
     shutil.copy(next(seeds_dir.glob("002_*.txt")), day2)
