@@ -17,8 +17,10 @@ from newsbeam.transforms.extract import (
     PageSignals,
     canonicalize_url,
     choose_text,
+    dateline_date,
     decode_text,
     extract_document,
+    header_date,
     json_ld_text,
     looks_like_menu,
     needs_full_extraction,
@@ -331,3 +333,62 @@ def test_ordinary_article_takes_the_fast_path_only() -> None:
         assert_that(articles | beam.Map(lambda a: a.removed), beam.testing.util.equal_to([[]]))
     counters = counters_of(pipeline)
     assert "extract_full_checked" not in counters
+
+
+# --- dates in the header lines of raw text --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (" date 2019-03-04", dt.datetime(2019, 3, 4, tzinfo=UTC)),
+        ("**2023-10-28 20:26**", dt.datetime(2023, 10, 28, 20, 26, tzinfo=UTC)),
+        ("July 08,2012", dt.datetime(2012, 7, 8, tzinfo=UTC)),
+        ("Monday, March 11,2013 23:51", dt.datetime(2013, 3, 11, 23, 51, tzinfo=UTC)),
+        ("Updated 5 / 5 / 2010 1:41 PM", dt.datetime(2010, 5, 5, 13, 41, tzinfo=UTC)),
+        ("Published: 12 March 2019, 14:05 GMT", dt.datetime(2019, 3, 12, 14, 5, tzinfo=UTC)),
+        ("On March 3, 2019 the president said", None),  # a sentence, not a date line
+        ("March 2019", None),  # no day
+        ("The 2012 budget", None),
+        ("", None),
+    ],
+)
+def test_header_date(line: str, expected: dt.datetime | None) -> None:
+    assert header_date(line) == expected
+
+
+def test_dateline_date() -> None:
+    expected = dt.datetime(2019, 3, 3, tzinfo=UTC)
+    assert dateline_date("WASHINGTON, March 3, 2019 (Reuters) - The talks began.") == expected
+    assert dateline_date("PARIS, 3 March 2019 - The talks began.") == expected
+    assert dateline_date("However, the plan - as announced - failed.") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The held-out layout: title, blank line, a ` date` line under the title.
+        "Storm hits the coast\n\n date 2019-03-04\nA storm hit the coast on Monday.\n\nMore.",
+        "Storm hits the coast\n\n date 2019-03-04 A storm hit the coast on Monday.\n\nMore.",
+        "Storm hits the coast\n\n**2019-03-04**\n\nA storm hit the coast on Monday.\n\nMore.",
+        "Storm hits the coast\n\nMarch 4, 2019\n\nA storm hit the coast on Monday.\n\nMore.",
+    ],
+)
+def test_date_line_under_the_title(text: str) -> None:
+    header, body, _ = parse_text_document(text)
+    assert header.title == "Storm hits the coast"
+    assert header.published_at == dt.datetime(2019, 3, 4, tzinfo=UTC)
+    assert body == "A storm hit the coast on Monday.\n\nMore."
+
+
+def test_dateline_stays_in_the_text() -> None:
+    text = "Storm hits the coast\n\nMIAMI, March 4, 2019 (AP) - A storm hit the coast.\n\nMore."
+    header, body, _ = parse_text_document(text)
+    assert header.published_at == dt.datetime(2019, 3, 4, tzinfo=UTC)
+    assert body.startswith("MIAMI, March 4, 2019 (AP) - A storm")
+
+
+def test_a_date_deep_in_the_text_is_not_a_header() -> None:
+    lines = [f"Paragraph {i} of the story, a sentence long enough." for i in range(6)]
+    header, _, _ = parse_text_document("\n\n".join([*lines, "March 4, 2019"]))
+    assert header.published_at is None

@@ -9,7 +9,9 @@
   choose_text; a longer text not kept is recorded in `removed`).
 - Raw text: decoded (UTF-8, else the encoding charset-normalizer detects), then the header
   lines of the seed formats parsed into metadata: a Markdown `# title`, bold `**source**`,
-  `**date**` and `**URL**` lines, a leading ` date YYYY-MM-DD`, a first-line title; image
+  `**date**` and `**URL**` lines, a leading ` date YYYY-MM-DD`, a first-line title, a date
+  line among the first lines ("July 08,2012", ` date 2019-03-04` under the title) or a
+  dateline ("PARIS, 3 March 2019 - ..."); image
   lines and their captions are removed (and recorded in `removed`).
 - JSON lines: `text` (required), `title`, `url`, `published`, `authors`/`author`, `site`.
 
@@ -149,6 +151,75 @@ _PHOTO_CREDIT = re.compile(
     r"(\b(REUTERS|AFP|AP Photo|EPA|Getty Images|Xinhua|ANADOLU)\b[^.]{0,60}|Photo:[^.]{0,80})$"
 )
 _TITLE_MAX_WORDS = 25
+# Header dates: a line of at most this many words among the first `_DATE_LINES` non-blank
+# lines after the title, holding a full date (year, month and day) and nothing else but
+# labels like "Updated" ("July 08,2012", "Updated 5 / 5 / 2010 1:41 PM", " date 2019-03-04").
+_DATE_LINE_MAX_WORDS = 9
+_DATE_LINES = 4
+_DATE_LABELS = frozenset(
+    "date dated updated published posted last modified created on at hrs hours time local".split()
+)
+_YEAR = re.compile(r"\b(19|20)\d\d\b")
+# "WASHINGTON, March 3, 2019 (Reuters) - ..." / "PARIS, 3 March 2019 - ...": a dateline.
+_DATELINE = re.compile(
+    r"^[A-Z][A-Za-z .'\-]{1,40},\s*(?P<date>[^()\-\u2013\u2014]{6,40}?)\s*[(\-\u2013\u2014]"
+)
+# Two far-apart defaults: a component the text does not give differs between the two parses.
+_DEFAULTS = (dt.datetime(1904, 2, 3), dt.datetime(1951, 11, 28))
+
+
+def header_date(line: str) -> dt.datetime | None:
+    """The date a header line states, or None: the line must be a full date (year, month,
+    day; time optional) in any common notation, besides labels such as "Updated" or
+    "date" and punctuation. A sentence that mentions a date is not a header line."""
+    value = line.strip().strip("*").strip()
+    if not value or len(value.split()) > _DATE_LINE_MAX_WORDS or not _YEAR.search(value):
+        return None
+    value = re.sub(r",(?=\d)", ", ", value)  # "March 11,2013" reads as day 11 of 2026
+    parsed = []
+    for default in _DEFAULTS:
+        try:
+            found, skipped = date_parser.parse(value, default=default, fuzzy_with_tokens=True)
+        except (ValueError, OverflowError):
+            return None
+        words = re.findall(r"[^\W\d_]+", " ".join(skipped).casefold())
+        if any(word not in _DATE_LABELS for word in words):
+            return None
+        parsed.append(found)
+    if parsed[0].date() != parsed[1].date():
+        return None  # year, month or day missing
+    return parse_datetime(parsed[0])
+
+
+def dateline_date(paragraph: str) -> dt.datetime | None:
+    """The date of a dateline opening the first paragraph ("PARIS, 3 March 2019 - ...")."""
+    match = _DATELINE.match(paragraph.strip())
+    return header_date(match.group("date")) if match else None
+
+
+def take_header_date(lines: list[str]) -> tuple[dt.datetime | None, list[str]]:
+    """The date stated in the first `_DATE_LINES` non-blank lines (a date line, a leading
+    ` date YYYY-MM-DD` before the text, or a dateline), and the lines without a date line
+    or prefix (a dateline stays: it is part of the text)."""
+    seen = 0
+    for index, line in enumerate(lines):
+        if not line.strip():
+            continue
+        if seen == _DATE_LINES:
+            break
+        seen += 1
+        leading = _LEADING_DATE.match(line)
+        if leading:
+            rest = line[leading.end() :]
+            kept = [*lines[:index], rest] if rest.strip() else lines[:index]
+            return parse_datetime(leading.group("value")), kept + lines[index + 1 :]
+        found = header_date(line)
+        if found is not None:
+            return found, lines[:index] + lines[index + 1 :]
+        found = dateline_date(line)
+        if found is not None:
+            return found, lines
+    return None, lines
 
 
 @dataclasses.dataclass
@@ -166,8 +237,9 @@ def parse_text_document(text: str) -> tuple[TextHeader, str, list[Removal]]:
 
     Recognises the header conventions of the seeds: a Markdown `# title`, bold lines for
     source, date and URL, a leading ` date YYYY-MM-DD`, a short first line standing alone
-    as the title; Markdown image lines and the caption paragraph after them are removed,
-    Markdown links keep their anchor text.
+    as the title, a date line or dateline among the first lines (see take_header_date);
+    Markdown image lines and the caption paragraph after them are removed, Markdown links
+    keep their anchor text.
     """
     header = TextHeader()
     removed: list[Removal] = []
@@ -207,6 +279,10 @@ def parse_text_document(text: str) -> tuple[TextHeader, str, list[Removal]]:
         ):
             header.title = first
             body_lines = body_lines[2:]
+
+    # A date line under the title or among the first lines, or a dateline.
+    if header.published_at is None:
+        header.published_at, body_lines = take_header_date(body_lines)
 
     paragraphs: list[str] = []
     after_image = False
