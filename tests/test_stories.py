@@ -29,6 +29,7 @@ from newsbeam.transforms.stories import (
     group_similarity,
     neighbour_similarity,
     prior_story,
+    split_small_stories,
     story_rows,
     story_terms,
     term_frequencies,
@@ -245,3 +246,15 @@ def test_group_similarity_by_group_size() -> None:
     second, threshold = group_similarity(large, CONFIG)
     assert threshold == CONFIG.threshold
     assert np.allclose(second, neighbour_similarity(large, CONFIG.neighbours))
+
+
+def test_split_small_stories_splits_twins_found_in_a_large_group() -> None:
+    twins = _twin_stories(within=0.6, across=0.3)
+    large = np.full((12, 12), 0.05)
+    large[:6, :6] = twins
+    large[6:, 6:] = 0.5
+    np.fill_diagonal(large, 1.0)
+    groups = [1] * 6 + [2] * 6  # what profiles over 10 neighbours found
+    assert split_small_stories(large, groups, CONFIG) == [1, 1, 1, 2, 2, 2] + [3] * 6
+    # A story larger than `neighbours` is left as it is.
+    assert split_small_stories(large, [1] * 12, CONFIG) == [1] * 12
