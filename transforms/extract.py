@@ -32,6 +32,7 @@ import json
 import logging
 import re
 import urllib.parse
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -179,7 +180,10 @@ def header_date(line: str) -> dt.datetime | None:
     parsed = []
     for default in _DEFAULTS:
         try:
-            found, skipped = date_parser.parse(value, default=default, fuzzy_with_tokens=True)
+            with warnings.catch_warnings():
+                # "EDT", "BST": a zone name dateutil does not know leaves the time in UTC.
+                warnings.simplefilter("ignore", date_parser.UnknownTimezoneWarning)
+                found, skipped = date_parser.parse(value, default=default, fuzzy_with_tokens=True)
         except (ValueError, OverflowError):
             return None
         words = re.findall(r"[^\W\d_]+", " ".join(skipped).casefold())
