@@ -392,3 +392,22 @@ def test_a_date_deep_in_the_text_is_not_a_header() -> None:
     lines = [f"Paragraph {i} of the story, a sentence long enough." for i in range(6)]
     header, _, _ = parse_text_document("\n\n".join([*lines, "March 4, 2019"]))
     assert header.published_at is None
+
+
+def test_text_documents_with_a_date_line_under_the_title_are_dated() -> None:
+    texts = {
+        "a.txt": "Storm hits the coast\n\n date 2019-03-04\nA storm hit the coast on Monday.",
+        "b.txt": "Storm hits the coast\n\nA storm hit the coast on Monday, officials said.",
+    }
+    documents = [RawDocument(name, "text", text.encode()) for name, text in texts.items()]
+
+    def check(articles: list) -> None:
+        dated = {a.source: (a.title, a.published_at) for a in articles}
+        assert dated == {
+            "a.txt": ("Storm hits the coast", dt.datetime(2019, 3, 4, tzinfo=UTC)),
+            "b.txt": ("Storm hits the coast", None),
+        }
+
+    with make_test_pipeline() as pipeline:
+        articles, _ = pipeline | beam.Create(documents) | ExtractArticles()
+        assert_that(articles, check)
