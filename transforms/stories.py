@@ -69,7 +69,7 @@ class StoryConfig:
     0.4 KB an article on ECB+ in Parquet).
     max_component: largest group of linked articles clustered as one dense matrix.
     plain_component: a group of at most this many linked articles is clustered by plain
-    cosine (small_threshold); larger ones by neighbour profiles (see profile_size)."""
+    cosine (small_threshold); larger ones by neighbour profiles (see group_similarity)."""
 
     threshold: float = 0.25
     neighbours: int = 10
