@@ -15,6 +15,8 @@ import pytest
 
 from newsbeam.pipeline import main as entry
 from newsbeam.pipeline import report
+from tests.conftest import ARTICLE_TEXT
+from tests.feed_server import serve, static
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 UTC = dt.timezone.utc
@@ -356,6 +358,62 @@ def test_report_command_over_several_runs(
     future = "2999-01-01"
     assert entry.main(["report", "--output", str(root), "--since", future]) == 2
     assert "no NewsBeam run found" in capsys.readouterr().err
+
+
+def _rss(base: str, guids: list[str]) -> bytes:
+    items = "".join(
+        f"<item><guid>{guid}</guid><title>Story {guid}</title><link>{base}/{guid}</link>"
+        f"<description>{ARTICLE_TEXT.replace('council', guid)}</description></item>"
+        for guid in guids
+    )
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><link>{base}/</link>'
+        f"{items}</channel></rss>"
+    ).encode()
+
+
+def test_feed_health_in_the_run_report_and_over_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "state"
+    fast = ["--allow-private-hosts", "--per_host_interval", "0", "--fetch_retries", "0"]
+    routes = {"/error": lambda request: (500, {}, b"down")}
+    with serve(routes) as server:
+        base = server.url("")
+        server.routes["/ok"] = static(_rss(base, ["g1", "g2"]), ETag='"v1"')
+        server.routes["/broken"] = static(_rss(base, ["b1"]).replace(b"</channel>", b"<item>"))
+        feeds = [
+            arg for path in ("/ok", "/error", "/broken") for arg in ("--feed", server.url(path))
+        ]
+        args = [*fast, *feeds, "--no-fetch-pages", "--state", str(state)]
+        for day in ("day1", "day2"):  # the second run: /ok answers 304 Not Modified
+            assert entry.main([*args, "--output", str(tmp_path / "runs" / day)]) == 0
+    parsed = parse_page((tmp_path / "runs" / "day2" / "report.html").read_text())
+    rows = records(parsed, "feeds-table")
+    assert [(r["feed"].rsplit("/", 1)[1], r["status"]) for r in rows] == [
+        ("error", "error"),  # failing first
+        ("broken", "unchanged"),  # the same body as yesterday
+        ("ok", "not_modified"),
+    ]
+    assert rows[0]["HTTP"] == "500" and number(rows[2]["new"]) == 0
+    first = records(
+        parse_page((tmp_path / "runs" / "day1" / "report.html").read_text()), "feeds-table"
+    )
+    assert [(r["feed"].rsplit("/", 1)[1], r["status"], number(r["new"])) for r in first] == [
+        ("error", "error", 0),
+        ("broken", "partial", 2),  # malformed: what parsed is kept (the cut-off item too)
+        ("ok", "ok", 2),
+    ]
+    assert 'tr class="failing"' in (tmp_path / "runs" / "day1" / "report.html").read_text()
+
+    assert entry.main(["report", "--output", str(tmp_path / "runs")]) == 0
+    assert "over 2 runs" in capsys.readouterr().out
+    page = (tmp_path / "runs" / "report.html").read_text()
+    assert 'aria-label="feed status per run"' in page  # feed health over time
+    latest = {
+        r["feed"].rsplit("/", 1)[1]: r["status"] for r in records(parse_page(page), "feeds-table")
+    }
+    assert latest["ok"] == "not_modified"  # each feed's latest poll
 
 
 # ---------------------------------------------------------------------------------------
