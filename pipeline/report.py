@@ -456,14 +456,18 @@ def _svg(figure: Any, name: str, label: str) -> str:
     # id (url(#id) would resolve to the first); fixed salts keep the output deterministic.
     with matplotlib.rc_context({**_RC, "svg.hashsalt": f"newsbeam-{name}"}):
         buffer = io.StringIO()
-        figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+        figure.savefig(
+            buffer,
+            format="svg",
+            bbox_inches="tight",  # long labels widen the picture rather than being cut
+            pad_inches=0.05,
+            metadata={"Date": None, "Creator": None},
+        )
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg") :]
-    svg = re.sub(
-        r'<svg ([^>]*?)width="[\d.]+pt" height="[\d.]+pt"',
-        rf'<svg \1role="img" aria-label="{html.escape(label)}" class="chart"',
-        svg,
-        count=1,
+    # Natural size (points), shrunk to fit a narrow screen by the CSS (max-width: 100%).
+    svg = svg.replace(
+        "<svg ", f'<svg role="img" aria-label="{html.escape(label)}" class="chart" ', 1
     )
     svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
     return svg.replace('id="', f'id="{name}-').replace("url(#", f"url(#{name}-")
@@ -488,7 +492,7 @@ def flow_svg(steps: Sequence[FlowStep], counts: dict[str, Any]) -> str:
     kept = [inputs] + [s.leaving for s in steps] + [int(counts.get("articles", 0))]
     dropped = [0] + [s.rejected for s in steps] + [int(counts.get("rejected", 0))]
     copies = [0] + [s.duplicates for s in steps] + [int(counts.get("duplicates", 0))]
-    figure = _figure(max(5.0, 0.8 * len(names)), 2.8)
+    figure = _figure(max(4.8, 0.62 * len(names)), 2.8)
     axes = figure.add_axes((0.12, 0.26, 0.86, 0.64))
     x = list(range(len(names)))
     width = 0.5
@@ -517,10 +521,12 @@ def flow_svg(steps: Sequence[FlowStep], counts: dict[str, Any]) -> str:
 
 @_with_rc
 def bars_svg(name: str, items: Sequence[tuple[str, int]], label: str, colour: str = "") -> str:
-    """Horizontal bars, the largest on top, counts at their ends."""
-    items = list(items)[:TOP] or [("(none)", 0)]
-    figure = _figure(6.0, 0.6 + 0.28 * len(items))
-    axes = figure.add_axes((0.38, 0.02, 0.55, 0.96))
+    """Horizontal bars, the largest on top, counts at their ends ("" for no items)."""
+    items = list(items)[:TOP]
+    if not items:
+        return ""
+    figure = _figure(4.8, 0.5 + 0.26 * len(items))
+    axes = figure.add_axes((0.4, 0.02, 0.55, 0.96))
     labels = [_clip(text, 30) for text, _ in items][::-1]
     values = [value for _, value in items][::-1]
     axes.barh(range(len(items)), values, color=colour or COLOURS["bar"], height=0.7)
@@ -548,20 +554,26 @@ MAX_DAILY_SPAN = 92  # days; a longer time line is drawn per month
 
 @_with_rc
 def timeline_svg(name: str, days: Sequence[tuple[dt.date, int]], label: str) -> str:
-    """Articles per publication day (per month over a long span) over a date axis."""
+    """Articles per publication day (per month over a long span) over a date axis ("" for
+    no dates)."""
     import matplotlib.dates as mdates
 
-    figure = _figure(6.5, 2.4)
+    if not days:
+        return ""
+    figure = _figure(5.2, 2.3)
     axes = figure.add_axes((0.09, 0.2, 0.89, 0.72))
-    if days:
-        span = (days[-1][0] - days[0][0]).days + 1
-        width = 0.8
-        if span > MAX_DAILY_SPAN:
-            days, width = by_month(days), 25.0
-        axes.bar([d for d, _ in days], [n for _, n in days], width=width, color=COLOURS["articles"])
-        locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
-        axes.xaxis.set_major_locator(locator)
-        axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    first, last = days[0][0], days[-1][0]
+    span = (last - first).days + 1
+    width = 0.8
+    if span > MAX_DAILY_SPAN:
+        days, width = by_month(days), 25.0
+    axes.bar([d for d, _ in days], [n for _, n in days], width=width, color=COLOURS["articles"])
+    if span < 14:  # a few days: a fortnight's axis, so a bar looks like a day
+        pad = dt.timedelta(days=(14 - span) // 2 + 1)
+        axes.set_xlim(first - pad, last + pad)
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
+    axes.xaxis.set_major_locator(locator)
+    axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     axes.set_ylabel("articles")
     return _svg(figure, name, label)
 
@@ -575,7 +587,7 @@ def stacked_svg(
     ylabel: str,
 ) -> str:
     """Stacked columns, one per label (a day, a run), one colour per series."""
-    figure = _figure(6.5, 2.6)
+    figure = _figure(5.2, 2.5)
     axes = figure.add_axes((0.09, 0.24, 0.89, 0.64))
     x = list(range(len(labels)))
     bottom = [0.0] * len(labels)
@@ -593,7 +605,7 @@ def stacked_svg(
 @_with_rc
 def line_svg(name: str, labels: Sequence[str], values: Sequence[float], label: str) -> str:
     """A share over runs, in percent."""
-    figure = _figure(6.5, 2.4)
+    figure = _figure(5.2, 2.3)
     axes = figure.add_axes((0.09, 0.2, 0.89, 0.72))
     x = list(range(len(labels)))
     axes.plot(x, [v * 100 for v in values], marker="o", color=COLOURS["rejected"])
@@ -632,8 +644,9 @@ h3{font-size:1rem;margin:1rem 0 .3rem}
 .check.ok{background:#e6f4ea}.check.bad{background:#fde8e7;font-weight:bold}
 .pair{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:1rem;align-items:start}
 @media (max-width:760px){.pair{grid-template-columns:minmax(0,1fr)}}
-svg.chart{width:100%;height:auto;display:block}
+svg.chart{max-width:100%;height:auto;display:block}
 figure{margin:0}
+figure.alone{max-width:720px}
 figcaption{color:var(--muted);font-size:.85rem}
 .scroll{overflow-x:auto}
 table{border-collapse:collapse;width:100%;font-size:.85rem}
@@ -723,6 +736,10 @@ def top_table(
 
 
 def _pair(svg: str, caption: str, table: str) -> str:
+    if not svg:
+        return f'<p class="note">{_e(caption)} None.</p>'
+    if not table:
+        return f'<figure class="alone">{svg}<figcaption>{_e(caption)}</figcaption></figure>'
     return (
         f'<div class="pair"><figure>{svg}<figcaption>{_e(caption)}</figcaption></figure>'
         f"<div>{table}</div></div>"
@@ -800,7 +817,7 @@ def _flow_section(counts: dict[str, Any]) -> str:
     rows += [(s.stage, s.entering, s.rejected, s.duplicates, s.leaving) for s in steps]
     table = html_table(
         "flow-table",
-        ["stage", "entering", "rejected", "duplicates", "going on"],
+        ["stage", "in", "rejected", "duplicates", "out"],
         rows,
         numeric=(1, 2, 3, 4),
     )
@@ -1070,12 +1087,15 @@ def _time_section(manifests: Sequence[dict[str, Any]]) -> str:
         f"<b>{rate:,.1f} documents/s</b>.</p>",
     ]
     if stage:
-        items = sorted(((k, round(v, 2)) for k, v in stage.items()), key=lambda kv: -kv[1])
-        svg = bars_svg("stages", [(k, int(v * 1000)) for k, v in items], "milliseconds per stage")
-        table = html_table("stage-table", ["stage", "seconds"], items, numeric=(1,))
+        items = sorted(
+            ((name.lower(), round(seconds * 1000)) for name, seconds in stage.items()),
+            key=lambda kv: (-kv[1], kv[0]),
+        )
+        svg = bars_svg("stages", items, "milliseconds per stage")
+        table = html_table("stage-table", ["stage", "ms"], items, numeric=(1,))
         note = (
             "Milliseconds spent in each stage's steps as the runner measured them; "
-            "Beam's start-up, model loading and waiting are not in any stage."
+            "Beam's start-up, model loading and waiting are in no stage."
         )
         parts.append(_pair(svg, note, table))
     else:
