@@ -514,6 +514,7 @@ def flow_svg(steps: Sequence[FlowStep], counts: dict[str, Any]) -> str:
         axes.text(i, total + top * 0.02, f"{total:,}", ha="center", va="bottom", fontsize=9)
     axes.set_xticks(x, names, fontsize=9)
     axes.set_ylim(0, top * 1.15)
+    _whole_numbers(axes)
     axes.set_ylabel("documents")
     axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False, fontsize=8, ncols=3)
     return _svg(figure, "flow", "documents reaching each stage, and where they left")
@@ -574,6 +575,7 @@ def timeline_svg(name: str, days: Sequence[tuple[dt.date, int]], label: str) -> 
     locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    _whole_numbers(axes)
     axes.set_ylabel("articles")
     return _svg(figure, name, label)
 
@@ -597,6 +599,7 @@ def stacked_svg(
     axes.set_xlim(-0.7, max(len(labels), 6) - 0.3)  # a few columns stay column-wide
     step = max(1, len(labels) // 8)
     axes.set_xticks(x[::step], [labels[i] for i in x[::step]], fontsize=8)
+    _whole_numbers(axes)
     axes.set_ylabel(ylabel)
     axes.legend(loc="upper left", bbox_to_anchor=(0, 1.18), frameon=False, ncols=4, fontsize=8)
     return _svg(figure, name, label)
@@ -615,6 +618,12 @@ def line_svg(name: str, labels: Sequence[str], values: Sequence[float], label: s
     axes.set_ylim(0, max([v * 100 for v in values] + [1]) * 1.2)
     axes.set_ylabel("% rejected")
     return _svg(figure, name, label)
+
+
+def _whole_numbers(axes: Any) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 0.25 articles
 
 
 def _clip(text: str, limit: int) -> str:
