@@ -38,11 +38,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from newsbeam.schemas.feeds import FEED_HEALTH_DIR
+
 log = logging.getLogger("newsbeam")
 
 REPORT = "report.html"
 MANIFEST = "manifest.json"
-FEED_HEALTH_DIR = "feeds"  # schemas/feeds.py: FEED_HEALTH_DIR (kept here: no Beam import)
 # Pipeline order of the stages that can reject (pipeline/build.py); others go before dedup.
 STAGE_ORDER: tuple[str, ...] = ("read", "feeds", "extract", "clean", "language", "dedup")
 STAGE_ORDER += ("stories", "topics", "places", "write")
@@ -57,6 +58,7 @@ COLOURS = {
     "error": "#c43c35",
     "other": "#9a9a9a",
 }
+TABLES_READ = ("articles", "duplicates", "rejected")
 ARTICLE_COLUMNS = (
     "article_id",
     "source",
@@ -152,22 +154,24 @@ def _read_table(folder: Path, columns: Sequence[str]) -> pa.Table:
     return table.select(list(columns))
 
 
-def read_feed_health(state_dir: Path | None, run_at: dt.datetime | None) -> list[dict[str, Any]]:
-    """Feed health rows from a state folder's `feeds/` files (only the run at `run_at`'s when
-    given), as dicts; none without state."""
-    if state_dir is None or not (state_dir / FEED_HEALTH_DIR).is_dir():
+def health_file(run_at: dt.datetime) -> str:
+    """The name of a run's feed health file in the state's `feeds/` folder: stamped with
+    the run's start (transforms/feeds.py, write_feed_state)."""
+    return f"health-{run_at.astimezone(dt.timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')}.parquet"
+
+
+def read_feed_health(state_dir: Path | None, run_at: dt.datetime) -> list[dict[str, Any]]:
+    """The feed health rows of the run started at `run_at`, from a state folder (the one
+    being committed, or a later state that kept them); none without state or feeds."""
+    if state_dir is None:
         return []
-    rows: list[dict[str, Any]] = []
-    for path in sorted((state_dir / FEED_HEALTH_DIR).glob("*.parquet")):
-        rows += pq.read_table(path).to_pylist()
-    if run_at is not None:
-        rows = [row for row in rows if row.get("run_at") == run_at]
-    return rows
+    path = state_dir / FEED_HEALTH_DIR / health_file(run_at)
+    if not path.is_file():
+        return []
+    return [row for row in pq.read_table(path).to_pylist() if row.get("run_at") == run_at]
 
 
-def load_run(
-    path: Path, manifest: dict[str, Any], state_dir: Path | None = None, all_health: bool = False
-) -> Run:
+def load_run(path: Path, manifest: dict[str, Any], state_dir: Path | None = None) -> Run:
     """A run's tables (the report's columns only) and its feed health rows."""
     tables = manifest.get("tables") or {}
     folder = {name: path / tables.get(name, f"{name}/") for name in TABLES_READ}
@@ -177,11 +181,8 @@ def load_run(
         articles=_read_table(folder["articles"], ARTICLE_COLUMNS),
         duplicates=_read_table(folder["duplicates"], DUPLICATE_COLUMNS),
         rejected=_read_table(folder["rejected"], REJECTED_COLUMNS),
-        feed_health=read_feed_health(state_dir, None if all_health else started_at(manifest)),
+        feed_health=read_feed_health(state_dir, started_at(manifest)),
     )
-
-
-TABLES_READ = ("articles", "duplicates", "rejected")
 
 
 # ---------------------------------------------------------------------------------------
