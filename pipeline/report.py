@@ -1172,10 +1172,16 @@ def main(argv: Sequence[str]) -> int:
         description="Write one HTML report over the runs found under ROOT (a run's output "
         "folder, or a folder of them).",
     )
-    parser.add_argument("--output", required=True, help="ROOT: where the runs' outputs are")
-    parser.add_argument("--since", help="only runs started on or after this date (UTC)")
-    parser.add_argument("--state", help="the runs' --state folder (feed health)")
-    parser.add_argument("--report", help=f"the file to write (default ROOT/{REPORT})")
+    parser.add_argument("--output", required=True, metavar="ROOT", help="where the runs are")
+    parser.add_argument(
+        "--since", metavar="DATE", help="only runs started on or after DATE (UTC; ISO 8601)"
+    )
+    parser.add_argument(
+        "--state",
+        metavar="DIR",
+        help="the runs' --state folder, for feed health (default: as each manifest names it)",
+    )
+    parser.add_argument("--report", metavar="FILE", help=f"where to write (default ROOT/{REPORT})")
     args = parser.parse_args(list(argv))
     root = Path(args.output).expanduser()
     try:
