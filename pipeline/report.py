@@ -471,7 +471,9 @@ def _svg(figure: Any, name: str, label: str) -> str:
         "<svg ", f'<svg role="img" aria-label="{html.escape(label)}" class="chart" ', 1
     )
     svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
-    return svg.replace('id="', f'id="{name}-').replace("url(#", f"url(#{name}-")
+    for reference in ('id="', 'href="#', "url(#"):  # ids unique in the page, refs kept
+        svg = svg.replace(reference, f"{reference}{name}-")
+    return svg
 
 
 def _with_rc(draw: Any) -> Any:
@@ -522,7 +524,9 @@ def flow_svg(steps: Sequence[FlowStep], counts: dict[str, Any]) -> str:
 
 
 @_with_rc
-def bars_svg(name: str, items: Sequence[tuple[str, int]], label: str, colour: str = "") -> str:
+def bars_svg(
+    name: str, items: Sequence[tuple[str, int]], label: str, colour: str | Sequence[str] = ""
+) -> str:
     """Horizontal bars, the largest on top, counts at their ends ("" for no items)."""
     items = list(items)[:TOP]
     if not items:
@@ -531,7 +535,9 @@ def bars_svg(name: str, items: Sequence[tuple[str, int]], label: str, colour: st
     axes = figure.add_axes((0.4, 0.02, 0.55, 0.96))
     labels = [_clip(text, 30) for text, _ in items][::-1]
     values = [value for _, value in items][::-1]
-    axes.barh(range(len(items)), values, color=colour or COLOURS["bar"], height=0.7)
+    colours = [colour] * len(items) if isinstance(colour, str) else list(colour)[: len(items)]
+    colours = [c or COLOURS["bar"] for c in colours][::-1]
+    axes.barh(range(len(items)), values, color=colours, height=0.7)
     axes.set_yticks(range(len(items)), labels, fontsize=9)
     axes.set_xticks([])
     axes.spines["bottom"].set_visible(False)
@@ -599,7 +605,7 @@ def stacked_svg(
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     axes.set_xlim(-0.7, max(len(labels), 6) - 0.3)  # a few columns stay column-wide
     step = max(1, len(labels) // 8)
-    axes.set_xticks(x[::step], [labels[i] for i in x[::step]], fontsize=8)
+    axes.set_xticks(x[::step], [labels[i] for i in x[::step]], fontsize=8, rotation=30, ha="right")
     _whole_numbers(axes)
     axes.set_ylabel(ylabel)
     axes.legend(loc="upper left", bbox_to_anchor=(0, 1.18), frameon=False, ncols=4, fontsize=8)
@@ -615,7 +621,7 @@ def line_svg(name: str, labels: Sequence[str], values: Sequence[float], label: s
     axes.plot(x, [v * 100 for v in values], marker="o", color=COLOURS["rejected"])
     axes.set_xlim(-0.5, max(len(labels), 2) - 0.5)
     step = max(1, len(labels) // 8)
-    axes.set_xticks(x[::step], [labels[i] for i in x[::step]], fontsize=8)
+    axes.set_xticks(x[::step], [labels[i] for i in x[::step]], fontsize=8, rotation=30, ha="right")
     axes.set_ylim(0, max([v * 100 for v in values] + [1]) * 1.2)
     axes.set_ylabel("% rejected")
     return _svg(figure, name, label)
@@ -863,7 +869,7 @@ def _runs_section(runs: Sequence[Run]) -> str:
         ],
         numeric=(1, 2, 3, 4),
     )
-    run_labels = [m["started_at"][5:16].replace("T", " ") for m in manifests]
+    run_labels = [m["started_at"][5:19].replace("T", " ") for m in manifests]
     rates = [
         m["counts"]["rejected"] / m["counts"]["inputs"] if m["counts"]["inputs"] else 0.0
         for m in manifests
@@ -1023,12 +1029,9 @@ def _feeds_section(health: list[dict[str, Any]], manifests: Sequence[dict[str, A
             latest[row["feed_url"]] = row  # a dataset shows each feed's latest poll
         rows = feed_rows(latest.values())
         groups = collections.Counter(_status_group(r["status"]) for r in rows)
-        svg = bars_svg(
-            "feeds",
-            sorted(groups.items(), key=lambda kv: -kv[1]),
-            "feeds by status",
-            COLOURS["ok"],
-        )
+        statuses = sorted(groups.items(), key=lambda kv: (-kv[1], kv[0]))
+        colours = [COLOURS[status] for status, _ in statuses]
+        svg = bars_svg("feeds", statuses, "feeds by status", colours)
         table = html_table(
             "feeds-table",
             ["feed", "status", "HTTP", "error", "latency ms", "entries", "new"],
@@ -1081,7 +1084,7 @@ def feed_status_by_run_rows(health: Iterable[dict[str, Any]]) -> list[tuple[str,
     runs: dict[dt.datetime, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     for row in health:
         runs[row["run_at"]][_status_group(row["status"])] += 1
-    return [(at.strftime("%Y-%m-%d %H:%M"), dict(runs[at])) for at in sorted(runs)]
+    return [(at.strftime("%m-%d %H:%M:%S"), dict(runs[at])) for at in sorted(runs)]
 
 
 def _time_section(manifests: Sequence[dict[str, Any]]) -> str:

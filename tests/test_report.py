@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import html.parser
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -267,6 +268,13 @@ def _check_page_against_manifest(output: Path) -> tuple[_Tables, dict]:
     assert not [t for t, attrs in parsed.tags if t in ("script", "link", "iframe", "img")]
     assert not [a for _, attrs in parsed.tags for k, a in attrs.items() if k in ("src", "href")]
     assert '<meta name="viewport"' in page and "Content-Security-Policy" in page
+    # Several SVGs in one page: ids unique, every reference (markers, clip paths) resolves.
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids))
+    references = set(re.findall(r'href="#([^"]+)"', page)) | set(
+        re.findall(r"url\(#([^)]+)\)", page)
+    )
+    assert references and references <= set(ids)
     assert manifest["report_seconds"] < 10  # generous: the machine is shared; see README
     return parsed, manifest
 
