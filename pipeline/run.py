@@ -193,18 +193,18 @@ def _report(staging: Path, manifest: dict[str, Any], state_staging: Path | None)
 def _stage_seconds(result: beam.runners.runner.PipelineResult) -> dict[str, float]:
     """Seconds spent in each stage's steps, as the runner measured them (FnApiRunner's
     execution-time metrics, by top-level step label); empty where a runner has none."""
+    totals: collections.Counter[str] = collections.Counter()
     try:
         query = result.monitoring_metrics().query()  # type: ignore[attr-defined]
+        for metric in query["counters"]:
+            if not metric.key.metric.name.endswith("ptransform_execution_time:total_msecs:v1"):
+                continue
+            stage = (metric.key.step or "").split("/")[0]
+            value = metric.committed if metric.committed is not None else metric.attempted
+            if stage and not stage.startswith("ref_") and value:
+                totals[stage] += int(value)
     except Exception:  # not every runner reports them: the report then shows totals only
         return {}
-    totals: collections.Counter[str] = collections.Counter()
-    for metric in query["counters"]:
-        if not metric.key.metric.name.endswith("ptransform_execution_time:total_msecs:v1"):
-            continue
-        stage = (metric.key.step or "").split("/")[0]
-        value = metric.committed if metric.committed is not None else metric.attempted
-        if stage and not stage.startswith("ref_") and value:
-            totals[stage] += int(value)
     return {stage: round(msecs / 1000, 3) for stage, msecs in sorted(totals.items())}
 
 
