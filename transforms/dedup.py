@@ -295,27 +295,6 @@ class Edge(NamedTuple):
     similarity: float
 
 
-def resolve_copies(edges: Iterable[Edge]) -> list[Duplicate]:
-    """Verified edges -> one Duplicate per copy, pointing to its best-ranked verified
-    neighbour that is itself nobody's copy. A copy whose verified neighbours are all
-    copies stays an article (no chaining). The Beam pass does the same in two shuffles:
-    edges by canonical (drop those to a copy), then by copy (keep the best)."""
-    edges = list(edges)
-    copies = {edge.copy_id for edge in edges}
-    best: dict[str, Edge] = {}
-    for edge in edges:
-        if edge.canonical_id in copies:
-            continue
-        current = best.get(edge.copy_id)
-        if current is None or _edge_order(edge) < _edge_order(current):
-            best[edge.copy_id] = edge
-    return [_near_duplicate(edge) for _, edge in sorted(best.items())]
-
-
-def _edge_order(edge: Edge) -> tuple[Rank, str]:
-    return edge.canonical_rank, edge.canonical_id
-
-
 def _near_duplicate(edge: Edge) -> Duplicate:
     return Duplicate(
         article_id=edge.copy_id,
