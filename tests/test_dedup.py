@@ -28,7 +28,7 @@ from newsbeam.transforms.dedup import (
     split_copies,
 )
 from newsbeam.transforms.extract import new_article
-from tests.conftest import counters_of, make_test_pipeline
+from tests.helpers import counters_of, make_test_pipeline
 
 UTC = dt.timezone.utc
 BODY = "A wire story about the harbour reopening after the storm, with quotes. " * 3

@@ -50,8 +50,8 @@ from newsbeam.transforms.feeds import (
     strip_undeclared_prefixes,
 )
 from newsbeam.transforms.fetch import FetchResult
-from tests.conftest import ARTICLE_HTML
 from tests.feed_server import serve, static
+from tests.helpers import ARTICLE_HTML
 
 BODY = (
     "The harbour authority said on Monday that the new ferry terminal would open next year "

@@ -14,7 +14,7 @@ from newsbeam.transforms.language import (
     language_sample,
     load_detector_factory,
 )
-from tests.conftest import counters_of, make_test_pipeline
+from tests.helpers import counters_of, make_test_pipeline
 
 FACTORY = load_detector_factory(seed=0)
 

@@ -16,7 +16,7 @@ from newsbeam.transforms.places import (
     TagPlaces,
     tag_places,
 )
-from tests.conftest import counters_of, make_test_pipeline
+from tests.helpers import counters_of, make_test_pipeline
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from newsbeam.transforms.read import (
     kind_of,
     sniff_binary,
 )
-from tests.conftest import counters_of, make_test_pipeline
+from tests.helpers import counters_of, make_test_pipeline
 
 
 @pytest.mark.parametrize(

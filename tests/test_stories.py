@@ -32,7 +32,7 @@ from newsbeam.transforms.stories import (
     term_frequencies,
     tfidf_vectors,
 )
-from tests.conftest import make_test_pipeline
+from tests.helpers import make_test_pipeline
 
 UTC = dt.timezone.utc
 CONFIG = StoryConfig()

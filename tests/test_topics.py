@@ -22,7 +22,7 @@ from newsbeam.transforms.topics import (
     load_taxonomy,
     tag_topics,
 )
-from tests.conftest import counters_of, make_test_pipeline
+from tests.helpers import counters_of, make_test_pipeline
 
 SPORT, POLITICS, ECONOMY, ARTS = (
     "medtop:15000000",
