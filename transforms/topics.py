@@ -1,29 +1,9 @@
-"""Stage: topics. Article -> Article with `topics`, `topic_scores` and `topics_model`.
+"""TagTopics: Article -> Article with `topics` (IPTC Media Topics qcodes, the main subject
+first), `topic_scores` and `topics_model`. English: the shipped linear model
+(data/topics-model/) with our cue lexicon; German, Spanish, French, Portuguese: the IPTC
+names plus our cue words (data/lexicons/topic_cues.json). Other languages get no topics.
 
-Subjects come from the IPTC Media Topics taxonomy (shipped in `data/iptc-mediatopic.csv`,
-CC BY 4.0, attribution in `data/IPTC-LICENSE.txt`; retired concepts are skipped).
-
-How an article is scored:
-- English: a linear model (one logistic-regression row per IPTC top-level topic, over word
-  unigrams and bigrams, tf-idf, L2-normalised) trained by `benchmarks/train_topics.py` on
-  openly licensed labelled news texts and shipped as `data/topics-model/topics-linear.npz`
-  (CC BY-SA 4.0, attributions in `data/topics-model/licences/`); applied with numpy only.
-- German, Spanish, French, Portuguese (and English as a second opinion): lexicons of each
-  top-level topic built from the IPTC names of the topic and all its descendants in that
-  language, plus our own word lists (`_OWN_WORDS`).
-- Second-level topics: a child of a chosen top-level topic is added when its IPTC names (or
-  those of its descendants, or our own cue words) occur in the article.
-Other languages (and `und`) get no topics, never an error. Tagging annotates, never filters.
-
-Order: `topics[0]` is the main subject (the best score once crime, disaster and war are
-lowered: see `_EVENT_TOPIC_OFFSET`); the other top-level topics scoring at least
-`TopicsConfig.threshold` and the second-level topics follow by score. `topic_scores` are the
-scores before that lowering, so a war story's war topic keeps its real score.
-
-Cost (benchmarks/bench_tagging.py): about 1 ms per article, nearly all of it tokenising and
-looking words up; the model's dot product over an article's few hundred features takes
-microseconds, so articles are scored one at a time rather than batched.
-
+Annotates, never filters; only an unexpected exception rejects (`internal_error`).
 Counters: `topics_in`, `topics_tagged`, `topics_no_language_support`.
 """
 
