@@ -140,8 +140,7 @@ def pipeline_command(
     command = [sys.executable, "-m", PIPELINE_MODULE]
     for input_path in inputs:
         command += ["--input", str(input_path)]
-    command += ["--output", str(output_dir), *extra_args]
-    return command
+    return [*command, *extra_args, "--output", str(output_dir)]
 
 
 def split_beam_args(beam_args: str) -> list[str]:
