@@ -1,4 +1,4 @@
-"""Stage 3: Unicode, site chrome, repeated paragraphs, identity."""
+"""Stage: clean. Unicode, site chrome, repeated paragraphs, identity."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Stage 5: exact, url and near duplicates; canonical choice; no chaining; input order."""
+"""Stage: dedup. Exact, url and near duplicates; canonical choice; no chaining; input order."""
 
 from __future__ import annotations
 

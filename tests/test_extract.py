@@ -1,4 +1,4 @@
-"""Stage 2: text headers, HTML with trafilatura, JSON lines; failures as rejected rows."""
+"""Stage: extract. Text headers, HTML with trafilatura, JSON lines; failures as rejected rows."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Stage 4: language detection, seeded and bounded."""
+"""Stage: language. Language detection, seeded and bounded."""
 
 from __future__ import annotations
 

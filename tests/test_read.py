@@ -1,4 +1,4 @@
-"""Stage 1: matching inputs and reading files, bad ones included."""
+"""Stage: read. Matching inputs and reading files, bad ones included."""
 
 from __future__ import annotations
 

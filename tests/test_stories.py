@@ -1,4 +1,4 @@
-"""Stage 6: story clustering (pure functions, then the Beam stage on the seeds)."""
+"""Stage: stories. Story clustering (pure functions, then the Beam stage on the seeds)."""
 
 from __future__ import annotations
 

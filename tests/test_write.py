@@ -1,4 +1,4 @@
-"""Stage 6: the three tables as Parquet, read back with pyarrow."""
+"""Stage: write. the three tables as Parquet, read back with pyarrow."""
 
 from __future__ import annotations
 
