@@ -1,4 +1,4 @@
-"""Stage: write. the three tables as Parquet, read back with pyarrow."""
+"""Stage: write. The three tables as Parquet, read back with pyarrow."""
 
 from __future__ import annotations
 
