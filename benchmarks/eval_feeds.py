@@ -353,7 +353,7 @@ def parse_speed(feeds: list[tuple[str, Path]]) -> float:
     """Feeds per second of the pipeline's own parser alone, no HTTP, no Beam."""
     import time
 
-    from newsbeam.transforms.feeds import FeedParseError, parse_feed
+    from newsbeam.transforms.feeds.parse import FeedParseError, parse_feed
 
     bodies = [(url, path.read_bytes(), content_type_of(path)) for url, path in feeds]
     started = time.perf_counter()

@@ -26,30 +26,31 @@ from newsbeam.schemas.feeds import (
     SeenEntry,
 )
 from newsbeam.transforms.extract import new_article
-from newsbeam.transforms.feeds import (
+from newsbeam.transforms.feeds.articles import entry_article, html_to_text, is_html_response
+from newsbeam.transforms.feeds.config import FeedsConfig
+from newsbeam.transforms.feeds.fetch import FetchResult
+from newsbeam.transforms.feeds.parse import (
     FeedEntry,
     FeedParseError,
-    FeedsConfig,
-    FeedStateError,
-    PreviousFeedState,
-    entry_article,
     has_entity_expansion,
-    html_to_text,
-    is_html_response,
+    parse_feed,
+    parse_opml,
+    parse_url_list,
+    sniff_feed_kind,
+    strip_undeclared_prefixes,
+)
+from newsbeam.transforms.feeds.polling import (
+    PreviousFeedState,
     last_polled,
     load_feed_state,
     merge_seen_entries,
     moved_feeds,
     next_feed_state,
     next_moved_to,
-    parse_feed,
-    parse_opml,
-    parse_url_list,
     prune_seen_entries,
-    sniff_feed_kind,
-    strip_undeclared_prefixes,
 )
-from newsbeam.transforms.fetch import FetchResult
+from newsbeam.transforms.support.state import StateContext, make_context
+from newsbeam.transforms.support.state import StateError as FeedStateError
 from tests.conftest import ARTICLE_HTML
 from tests.feed_server import serve, static
 
@@ -451,22 +452,27 @@ def test_seen_entries_unlisted_for_long_are_pruned_unless_in_the_latest_document
     assert prune_seen_entries(entries, NOW, 0, polled) == entries  # 0: keep forever
 
 
+def _load(state_dir: Path) -> PreviousFeedState:
+    """The feed state of a folder, checked and read as a run does."""
+    return load_feed_state(make_context(str(state_dir), None, NOW))
+
+
 def test_state_of_another_version_or_corrupt_is_refused(tmp_path: Path) -> None:
-    assert load_feed_state(None).feeds == {}
+    assert load_feed_state(StateContext()).feeds == {}
     folder = tmp_path / "feed_state"
     folder.mkdir()
     other = FEED_STATE_SCHEMA.with_metadata({b"newsbeam.state_version": b"0"})
     pq.write_table(pa.Table.from_pylist([], schema=other), folder / "feeds.parquet")
     with pytest.raises(FeedStateError, match="state version 0"):
-        load_feed_state(str(tmp_path))
+        _load(tmp_path)
     (folder / "feeds.parquet").write_bytes(b"not parquet")
     with pytest.raises(FeedStateError, match="unreadable"):
-        load_feed_state(str(tmp_path))
+        _load(tmp_path)
     row = FeedState("u", None, None, None, None, None, 0, 60, None)
     pq.write_table(
         pa.Table.from_pylist([row._asdict()], schema=FEED_STATE_SCHEMA), folder / "feeds.parquet"
     )
-    assert list(load_feed_state(str(tmp_path)).feeds) == ["u"]
+    assert list(_load(tmp_path).feeds) == ["u"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -690,7 +696,7 @@ def test_corrupt_feed_state_stops_the_run_and_is_kept(tmp_path: Path) -> None:
 def test_an_unexpected_parser_exception_is_a_feed_parse_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from newsbeam.transforms import feeds
+    from newsbeam.transforms.feeds import parse as feeds
 
     def broken(content: bytes, headers: dict[str, str], url: str) -> None:
         raise RecursionError("deeply nested")

@@ -9,9 +9,15 @@ from pathlib import Path
 import pytest
 
 from newsbeam.pipeline import main as entry
-from newsbeam.pipeline.state import StateError, check_state_dir, commit_state, staging_dir_for
 from newsbeam.schemas import STATE_MARKER, STATE_VERSION
-from newsbeam.transforms.dedup_state import StateRetention, within_retention
+from newsbeam.transforms.support.state import (
+    StateError,
+    StateRetention,
+    check_state_dir,
+    commit_state,
+    staging_dir_for,
+    within_retention,
+)
 
 
 def test_missing_or_empty_state_starts_empty(tmp_path: Path) -> None:
