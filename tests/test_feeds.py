@@ -955,3 +955,57 @@ def test_seen_entries_not_listed_for_long_are_pruned(tmp_path: Path) -> None:
                        "--no-fetch-pages", "--seen_entries_days", "0")  # fmt: skip
         assert forever["counters"].get("feeds_seen_entries_pruned", 0) == 0
         assert len(_rows(f"{tmp_path}/forever/feed_state/seen_entries.parquet", "entry_id")) == 5
+
+
+def test_read_feeds_in_beam_continues_from_earlier_feed_state(tmp_path: Path) -> None:
+    """ReadFeeds on its own (TestPipeline) with a real earlier state folder: it polls with
+    the stored ETag, skips the seen entry, and writes the new feed tables into staging; a
+    run that reads no feed writes no feed table (the earlier ones are carried over)."""
+    import apache_beam as beam
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from newsbeam.transforms.feeds import ReadFeeds
+    from newsbeam.transforms.feeds.fetch import FetchConfig
+    from newsbeam.transforms.support.state import open_state
+    from tests.conftest import make_test_pipeline
+
+    state, long_ago = tmp_path / "state", dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    fetch = FetchConfig(allow_private_hosts=True, per_host_interval_seconds=0, max_retries=0)
+    with serve() as server:
+        url = server.url("/feed")
+        items = [
+            ("g1", "/g1", f"&lt;p&gt;{BODY}&lt;/p&gt;"),
+            ("g2", "/g2", f"&lt;p&gt;{BODY}&lt;/p&gt;"),
+        ]
+        server.routes["/feed"] = static(rss(server.url(""), items), ETag='"v2"')
+        _write_state(
+            state,
+            [FeedState(url, '"v1"', None, "h0", long_ago, long_ago, 0, 3600, long_ago)],
+            [SeenEntry(url, "g1", long_ago, long_ago)],
+            [FeedHealth(long_ago, url, "ok", 200, 10, 1, 1, False, None, 5)],
+        )
+        context, staging = open_state(state, NOW)
+        assert staging is not None
+        config = FeedsConfig(feed_urls=(url,), fetch_pages=False, fetch=fetch)
+        with make_test_pipeline() as pipeline:
+            articles, rejected = pipeline | beam.Create([]) | ReadFeeds(config, state=context)
+            assert_that(articles | beam.Map(lambda a: a.source), equal_to([f"{url}#g2"]))
+            assert_that(rejected, equal_to([]), label="NoneRejected")
+        assert server.requests_to("/feed")[0].headers.get("if-none-match") == '"v1"'
+    (feed_row,) = _rows(f"{staging}/feed_state/feeds.parquet", "feed_url")
+    assert (feed_row["etag"], feed_row["last_fetch_at"]) == ('"v2"', NOW)
+    seen = _rows(f"{staging}/feed_state/seen_entries.parquet", "entry_id")
+    assert [(r["entry_id"], r["first_seen_at"] == long_ago) for r in seen] == [
+        ("g1", True),
+        ("g2", False),
+    ]
+    (health,) = _rows(f"{staging}/feeds/*.parquet", "feed_url")
+    assert (health["entries"], health["new_entries"], health["run_at"]) == (2, 1, NOW)
+    shutil.rmtree(staging)
+
+    context, staging = open_state(state, NOW)
+    assert staging is not None
+    with make_test_pipeline() as pipeline:
+        _ = pipeline | beam.Create([]) | ReadFeeds(FeedsConfig(), state=context)
+    assert list(staging.iterdir()) == []  # nothing read: nothing written, state carried over
+    shutil.rmtree(staging)
