@@ -100,7 +100,7 @@ def _norm(text: str | None) -> str:
 
 
 def _entry_id(explicit: Any, link: str | None, title: str | None, summary: str | None) -> str:
-    """The pipeline's entry id rule (transforms/feeds.py entry_id_of), restated here."""
+    """The pipeline's entry id rule (transforms/feeds/parse.py entry_id_of), restated here."""
     if isinstance(explicit, str) and explicit.strip():
         return explicit.strip()
     if link:

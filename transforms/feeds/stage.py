@@ -508,7 +508,7 @@ class ReadFeeds(beam.PTransform):
         a feed was read (else the earlier feed state is carried over as it was)."""
         state, days = self._state, self._config.seen_entries_days
         health = parsed[HEALTH]
-        polled = health | "Polled" >> beam.combiners.Count.Globally() | beam.Map(bool)
+        polled = health | "Polled" >> beam.combiners.Count.Globally() | "Any" >> beam.Map(bool)
         tables = (
             pipeline
             | "StateMerge" >> beam.Create([None])

@@ -12,7 +12,9 @@ to `STATE_VERSION` in its schema metadata, and have every column of the table's 
 the same type, except columns listed as added (`StateTable.added`: added after the version
 was first written), which may be missing and are then read as nulls. Columns the schema does
 not know are ignored (a newer NewsBeam's added ones). Any other change to a table needs a
-new `STATE_VERSION` (schemas/state.py).
+new `STATE_VERSION` (schemas/state.py). Every file written under version 2 carries the stamp
+(the dedup and the feed readers before this module both required it), so every version-2
+folder still reads.
 
 Writing: `WriteStateTable` writes every table in its schema, stamped with the state version
 (zstd), into the staging folder: through Beam's Parquet sink for the dedup tables (part
