@@ -10,10 +10,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import apache_beam as beam
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from apache_beam.testing.util import assert_that, equal_to
 
 from newsbeam.pipeline import main as entry
 from newsbeam.schemas import STATE_VERSION
@@ -26,9 +28,10 @@ from newsbeam.schemas.feeds import (
     SeenEntry,
 )
 from newsbeam.transforms.extract import new_article
+from newsbeam.transforms.feeds import ReadFeeds
 from newsbeam.transforms.feeds.articles import entry_article, html_to_text, is_html_response
 from newsbeam.transforms.feeds.config import FeedsConfig
-from newsbeam.transforms.feeds.fetch import FetchResult
+from newsbeam.transforms.feeds.fetch import FetchConfig, FetchResult
 from newsbeam.transforms.feeds.parse import (
     FeedEntry,
     FeedParseError,
@@ -49,9 +52,9 @@ from newsbeam.transforms.feeds.polling import (
     next_moved_to,
     prune_seen_entries,
 )
-from newsbeam.transforms.support.state import StateContext, make_context
+from newsbeam.transforms.support.state import StateContext, make_context, open_state
 from newsbeam.transforms.support.state import StateError as FeedStateError
-from tests.conftest import ARTICLE_HTML
+from tests.conftest import ARTICLE_HTML, make_test_pipeline
 from tests.feed_server import serve, static
 
 BODY = (
@@ -961,14 +964,6 @@ def test_read_feeds_in_beam_continues_from_earlier_feed_state(tmp_path: Path) ->
     """ReadFeeds on its own (TestPipeline) with a real earlier state folder: it polls with
     the stored ETag, skips the seen entry, and writes the new feed tables into staging; a
     run that reads no feed writes no feed table (the earlier ones are carried over)."""
-    import apache_beam as beam
-    from apache_beam.testing.util import assert_that, equal_to
-
-    from newsbeam.transforms.feeds import ReadFeeds
-    from newsbeam.transforms.feeds.fetch import FetchConfig
-    from newsbeam.transforms.support.state import open_state
-    from tests.conftest import make_test_pipeline
-
     state, long_ago = tmp_path / "state", dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
     fetch = FetchConfig(allow_private_hosts=True, per_host_interval_seconds=0, max_retries=0)
     with serve() as server:
