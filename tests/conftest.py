@@ -12,22 +12,6 @@ import pytest
 
 from tests.helpers import ARTICLE_HTML, ARTICLE_TEXT, SEEDS
 
-# Slow end-to-end tests in files other branches are rewriting (feeds): marked here by name,
-# which survives a test moving to another file; elsewhere `@pytest.mark.slow` is on the test.
-_SLOW_BY_NAME = frozenset(
-    {
-        "test_feed_pages_articles_twice_second_run_incremental",
-        "test_a_permanently_moved_feed_is_polled_at_its_new_url",
-        "test_same_feeds_in_another_order_give_the_same_rows",
-    }
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if getattr(item, "originalname", item.name) in _SLOW_BY_NAME:
-            item.add_marker(pytest.mark.slow)
-
 
 @pytest.fixture
 def seeds_dir() -> Path:

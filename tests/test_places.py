@@ -7,7 +7,6 @@ import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
 from newsbeam.transforms.extract import new_article
-from newsbeam.transforms.lexicons import load_lexicon
 from newsbeam.transforms.places import (
     PLACE_FALSE_FRIENDS,
     PLACE_NAMES,
@@ -16,6 +15,7 @@ from newsbeam.transforms.places import (
     TagPlaces,
     tag_places,
 )
+from newsbeam.transforms.support.lexicons import load_lexicon
 from tests.helpers import counters_of, make_test_pipeline
 
 

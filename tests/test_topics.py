@@ -12,7 +12,7 @@ import pytest
 from apache_beam.testing.util import assert_that
 
 from newsbeam.transforms.extract import new_article
-from newsbeam.transforms.lexicons import load_lexicon
+from newsbeam.transforms.support.lexicons import load_lexicon
 from newsbeam.transforms.topics import (
     SUPPORTED_LANGUAGES,
     TOPIC_CUES,

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 import apache_beam as beam
 
 from newsbeam.schemas import Article, Rejected
-from newsbeam.transforms.failures import apply_with_rejects, counter
-from newsbeam.transforms.lexicons import load_lexicon
+from newsbeam.transforms.support.failures import apply_with_rejects, counter
+from newsbeam.transforms.support.lexicons import load_lexicon
 
 STAGE = "places"
 
