@@ -16,8 +16,8 @@ import pytest
 
 from newsbeam.pipeline import main as entry
 from newsbeam.pipeline import report
-from tests.conftest import ARTICLE_TEXT
 from tests.feed_server import serve, static
+from tests.helpers import ARTICLE_TEXT
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 UTC = dt.timezone.utc
