@@ -34,7 +34,6 @@ first sample as text files, where the pipeline reads dates from the texts' date 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import random
 import statistics
@@ -45,6 +44,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common  # noqa: E402  (benchmarks is not a package: see the sys.path line above)
+import scoring  # noqa: E402
 
 ECBPLUS = Path("data/clusters/ecbplus-dev/docs.jsonl")
 SMALL_SEEDS = (1, 2, 3)
@@ -69,15 +69,11 @@ def small_stories(records: list[dict], seed: int, size: int = SMALL_SIZE) -> lis
     return sample
 
 
-def pair_scores(truth: list[Any], predicted: list[Any]) -> tuple[float, float]:
-    """Pairwise precision and recall of a partition (1.0 when there is no pair)."""
-    hits = same_story = same_truth = 0
-    for i, j in itertools.combinations(range(len(truth)), 2):
-        in_truth, in_story = truth[i] == truth[j], predicted[i] == predicted[j]
-        hits += in_truth and in_story
-        same_story += in_story
-        same_truth += in_truth
-    return (hits / same_story if same_story else 1.0, hits / same_truth if same_truth else 1.0)
+def partition_scores(truth: list[Any], predicted: list[Any]) -> tuple[float, float, float]:
+    """ARI, pairwise precision and pairwise recall of a partition given as parallel lists."""
+    truth_of, predicted_of = dict(enumerate(truth)), dict(enumerate(predicted))
+    pairs = scoring.pairwise_scores(truth_of, predicted_of)
+    return scoring.adjusted_rand(truth_of, predicted_of), pairs.precision, pairs.recall
 
 
 def tfidf_average_link(texts: list[str], threshold: float) -> list[int]:
@@ -110,8 +106,6 @@ def pipeline_stories(
 
 def evaluate_small(args: argparse.Namespace, records: list[dict]) -> tuple[float, float]:
     """Small stories (see the module docstring): (our mean ARI, the baseline's mean ARI)."""
-    from sklearn.metrics import adjusted_rand_score
-
     rows, ours, baseline = [], [], []
     with _common.scratch_directory("eval-small-stories") as scratch:
         for seed in SMALL_SEEDS:
@@ -127,11 +121,11 @@ def evaluate_small(args: argparse.Namespace, records: list[dict]) -> tuple[float
             predicted = pipeline_stories(
                 args, inputs, lambda s, lines=by_line: lines[line_of(s)], keys
             )
-            ari = float(adjusted_rand_score(truth, predicted))
-            rows.append([f"seed {seed}, undated", "newsbeam", ari, *pair_scores(truth, predicted)])
+            ari, precision, recall = partition_scores(truth, predicted)
+            rows.append([f"seed {seed}, undated", "newsbeam", ari, precision, recall])
             best = max(
                 (
-                    (float(adjusted_rand_score(truth, labels)), threshold, labels)
+                    (partition_scores(truth, labels)[0], threshold, labels)
                     for threshold in BASELINE_THRESHOLDS
                     for labels in [tfidf_average_link([r["text"] for r in sample], threshold)]
                 ),
@@ -139,7 +133,7 @@ def evaluate_small(args: argparse.Namespace, records: list[dict]) -> tuple[float
             )
             rows.append(
                 [f"seed {seed}, undated", f"tf-idf average-link {best[1]:.2f}", best[0]]
-                + list(pair_scores(truth, best[2]))
+                + list(partition_scores(truth, best[2])[1:])
             )
             ours.append(ari)
             baseline.append(best[0])
@@ -150,12 +144,7 @@ def evaluate_small(args: argparse.Namespace, records: list[dict]) -> tuple[float
                 for record in sample:
                     (folder / f"{record['doc_id']}.txt").write_text(record["text"], "utf-8")
                 dated = pipeline_stories(args, folder, lambda s: Path(s).stem, keys)
-                text_row = [
-                    f"seed {seed}, text files",
-                    "newsbeam",
-                    adjusted_rand_score(truth, dated),
-                ]
-                text_row += list(pair_scores(truth, dated))
+                text_row = [f"seed {seed}, text files", "newsbeam", *partition_scores(truth, dated)]
     events = len(set(record["cluster_id"] for record in small_stories(records, SMALL_SEEDS[0])))
     print(f"\nsmall stories: ecbplus-dev, {SMALL_SIZE} articles of each of {events} events")
     _common.print_table(
@@ -244,21 +233,11 @@ def main(argv: list[str] | None = None) -> int:
         story[row["index"]] = f"rejected:{row['index']}"
     predicted = [story.get(n, f"missing:{n}") for n in range(len(records))]
 
-    from sklearn.metrics import adjusted_rand_score
-
-    ari = float(adjusted_rand_score(truth, predicted))
-    hits = false_pairs = same_topic_false = true_pairs = 0
-    for i, j in itertools.combinations(range(len(records)), 2):
-        same_truth, same_story = truth[i] == truth[j], predicted[i] == predicted[j]
-        true_pairs += same_truth
-        if same_story and same_truth:
-            hits += 1
-        elif same_story:
-            false_pairs += 1
-            same_topic_false += topic[i] == topic[j]
-    precision = hits / (hits + false_pairs) if hits + false_pairs else 1.0
-    recall = hits / true_pairs if true_pairs else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    truth_of, predicted_of = dict(enumerate(truth)), dict(enumerate(predicted))
+    ari = scoring.adjusted_rand(truth_of, predicted_of)
+    precision, recall, f1, _, false = scoring.pairwise_scores(truth_of, predicted_of)
+    false_pairs = len(false)
+    same_topic_false = sum(topic[i] == topic[j] for i, j in false)
     print(
         f"\necbplus-dev: {len(records)} documents, {len(set(truth))} events; "
         f"{len(set(predicted))} predicted stories; rejected {len(rejected)}, "
