@@ -10,8 +10,10 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
+import glob
 import json
 import logging
+import os
 import platform
 import shutil
 import time
@@ -27,7 +29,12 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from newsbeam.pipeline.build import build
-from newsbeam.pipeline.options import NewsBeamOptions, PipelineConfig, config_from_options
+from newsbeam.pipeline.options import (
+    NewsBeamOptions,
+    PipelineConfig,
+    config_from_options,
+    is_url,
+)
 from newsbeam.pipeline.state import (
     StateError,
     check_state_dir,
@@ -104,10 +111,31 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
         raise UsageError(f"--story_days must be positive, not {ours.story_days}")
     if not 0.0 <= ours.topic_threshold <= 1.0:
         raise UsageError(f"--topic_threshold must be between 0 and 1, not {ours.topic_threshold}")
+    if ours.fail_on_rejected is not None and not 0.0 <= ours.fail_on_rejected <= 1.0:
+        raise UsageError(f"--fail_on_rejected must be between 0 and 1, not {ours.fail_on_rejected}")
+    for flag, path in missing_paths(ours):
+        raise UsageError(f"{flag} {path}: no such file or folder")
     standard = options.view_as(StandardOptions)
     if standard.runner is None:
         standard.runner = DEFAULT_RUNNER
     return options
+
+
+def missing_paths(ours: NewsBeamOptions) -> list[tuple[str, str]]:
+    """Local paths named on the command line that do not exist (a glob: that match
+    nothing). Paths on other filesystems (gs://, s3://, ...) are left to the read stage."""
+    named = [("--input", value) for value in ours.inputs or () if not is_url(value)]
+    named += [("--feeds", value) for value in ours.feed_lists or ()]
+    missing = []
+    for flag, value in named:
+        if "://" in value:
+            continue
+        path = os.path.expanduser(value)
+        is_glob = any(char in path for char in "*?[")
+        found = glob.glob(path, recursive=True) if is_glob else os.path.exists(path)
+        if not found:
+            missing.append((flag, value))
+    return missing
 
 
 def check_output_dir(output: Path) -> None:
@@ -140,6 +168,14 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
 
     started = dt.datetime.now(dt.timezone.utc)
     clock = time.perf_counter()
+    log.info(
+        "run started: %d inputs, %d feeds, %d feed lists -> %s%s",
+        len(ours.inputs or ()),
+        len(ours.feed_urls or ()),
+        len(ours.feed_lists or ()),
+        output,
+        f" (state {state})" if state else "",
+    )
     try:
         pipeline = beam.Pipeline(options=options)
         config = config_from_options(
@@ -165,6 +201,7 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
         # time (its copies then dedup against the old state) rather than losing it.
         if state is not None and state_staging is not None:
             commit_state(state_staging, state, {"last_run": manifest["finished_at"]})
+        log.info("run finished in %.1f s; output committed to %s", manifest["seconds"], output)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         if state_staging is not None:

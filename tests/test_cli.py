@@ -1,0 +1,187 @@
+"""The command as operators use it: strict flags, help, version, exit codes, signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from newsbeam.pipeline import cli
+from newsbeam.pipeline import main as entry
+
+
+def _newsbeam(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "newsbeam.pipeline", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_a_misspelt_flag_is_a_usage_error(seeds_dir: Path, tmp_path: Path, capsys) -> None:
+    output = tmp_path / "out"
+    argv = ["--input", str(seeds_dir), "--output", str(output), "--min_wrods", "500"]
+    assert entry.main(argv) == 2
+    assert "--min_wrods (did you mean --min_words?)" in capsys.readouterr().err
+    assert not output.exists()  # nothing ran
+    assert entry.main(["--input", str(seeds_dir), "--ouput", str(output)]) == 2
+    assert "--ouput (did you mean --output?)" in capsys.readouterr().err
+
+
+def test_every_beam_flag_and_both_spellings_pass() -> None:
+    flags = cli.check_flags(
+        [
+            "--input",
+            "x",
+            "--allow-private-hosts",
+            "--state-keep-days=3",
+            "--no-fetch-pages",
+            "--direct-num-workers",
+            "2",
+            "--runner",
+            "FnApiRunner",
+            "--job_endpoint",
+            "embed",
+            "--s3_endpoint_url",
+            "http://127.0.0.1:9",
+            "--flink_master",
+            "localhost:8081",
+            "--experiments",
+            "a",
+            "--experiments",
+            "b",
+            "--min_words=3",
+        ]  # fmt: skip
+    )
+    assert flags[:7] == [
+        "--input", "x", "--allow_private_hosts", "--state_keep_days=3", "--no_fetch_pages",
+        "--direct_num_workers", "2",
+    ]  # fmt: skip
+    assert cli.unknown_flags(flags) == []
+    with pytest.raises(cli.UnknownFlagsError, match="--no_such_flag"):
+        cli.check_flags(["--input", "x", "--no_such_flag"])
+
+
+def test_runner_flags_in_help_are_beam_flags() -> None:
+    assert set(cli.RUNNER_FLAGS) <= cli.known_flags()
+
+
+def test_version_and_help_run_nothing() -> None:
+    version = _newsbeam("--version", timeout=60)
+    assert version.returncode == 0
+    assert version.stdout.startswith("newsbeam ") and "Apache Beam 2." in version.stdout
+    assert "Python 3." in version.stdout and "NewsBeam:" not in version.stdout
+    helped = _newsbeam("--help", timeout=60)
+    assert helped.returncode == 0
+    text = helped.stdout
+    for heading in ("inputs:", "output and state:", "stages:", "feeds and HTTP:", "runner ("):
+        assert f"\n{heading}" in text, heading
+    assert "--min_words MIN_WORDS" in text and "(default: 10)" in text
+    assert "examples:" in text and "exit codes:" in text and "--help_beam" in text
+    beam = _newsbeam("--help_beam", timeout=60)
+    assert beam.returncode == 0 and "--dataflow_service_options" in beam.stdout
+
+
+def test_paths_that_do_not_exist_are_usage_errors(tmp_path: Path, capsys) -> None:
+    output = str(tmp_path / "out")
+    missing = str(tmp_path / "nowhere.txt")
+    assert entry.main(["--input", missing, "--output", output]) == 2
+    assert f"--input {missing}: no such file or folder" in capsys.readouterr().err
+    assert entry.main(["--input", str(tmp_path / "*.nothing"), "--output", output]) == 2
+    assert entry.main(["--feeds", str(tmp_path / "feeds.txt"), "--output", output]) == 2
+    assert "--feeds" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_fail_on_rejected(bad_inputs: dict[str, Path], tmp_path: Path, capsys) -> None:
+    folder = str(bad_inputs["empty"].parent)
+    output = tmp_path / "out"
+    argv = ["--input", folder, "--output", str(output), "--fail_on_rejected", "0.5"]
+    assert entry.main(argv) == 3
+    manifest = json.loads((output / "manifest.json").read_text())  # the tables were written
+    share = manifest["counts"]["rejected"] / manifest["counts"]["inputs"]
+    assert share > 0.5
+    assert f"{share:.1%} of the inputs were rejected" in capsys.readouterr().err
+    ok = ["--input", folder, "--output", str(output), "--fail_on_rejected", "1"]
+    assert entry.main(ok) == 0
+    assert entry.main([*ok[:-1], "1.5"]) == 2
+
+
+def test_log_level_info_tells_what_happens(seeds_dir: Path, tmp_path: Path) -> None:
+    run = _newsbeam("--input", str(seeds_dir), "--output", str(tmp_path / "o"), "--log_level",
+                    "info")  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "INFO newsbeam: run started" in run.stderr
+    quiet = _newsbeam("--input", str(seeds_dir), "--output", str(tmp_path / "o"))
+    assert quiet.returncode == 0 and "INFO" not in quiet.stderr
+
+
+def test_unreachable_runner_is_one_readable_line(seeds_dir: Path, tmp_path: Path) -> None:
+    run = _newsbeam("--input", str(seeds_dir), "--output", str(tmp_path / "o"), "--runner",
+                    "PortableRunner", "--job_endpoint", "127.0.0.1:1", "--job_server_timeout",
+                    "3", timeout=120)  # fmt: skip
+    assert run.returncode == 1
+    errors = [line for line in run.stderr.splitlines() if line.startswith("ERROR newsbeam")]
+    assert len(errors) == 1 and "job service did not answer" in errors[0]
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_ends_the_run_cleanly(
+    seeds_dir: Path, tmp_path: Path, signum: int, status: int
+) -> None:
+    output = tmp_path / "out"
+    assert entry.main(["--input", str(seeds_dir), "--output", str(output)]) == 0
+    before = {p.relative_to(output): p.read_bytes() for p in output.rglob("*") if p.is_file()}
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for copy in range(40):  # long enough to be caught mid-run
+        for seed in seeds_dir.iterdir():
+            (inputs / f"{copy}_{seed.name}").write_text(seed.read_text() + f"\n\nCopy {copy}.")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "newsbeam.pipeline",
+            "--input",
+            str(inputs),
+            "--output",
+            str(output),
+        ],  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".out.newsbeam-*.tmp")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert process.poll() is None, "the run ended before it could be signalled"
+    time.sleep(1.0)  # inside the pipeline, not in start-up
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == status, err
+    assert "the previous output and state are unchanged" in err
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]  # staging gone
+    after = {p.relative_to(output): p.read_bytes() for p in output.rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_failure_line_names_the_cause() -> None:
+    try:
+        try:
+            raise FileNotFoundError(2, "No such file or directory", "/data/x")
+        except FileNotFoundError as inner:
+            raise RuntimeError("stage failed") from inner
+    except RuntimeError as error:
+        line = entry.failure_line(error)
+    assert line.startswith("the run failed: FileNotFoundError:") and "/data/x" in line
+    assert "permissions" in line
+    assert os.linesep not in line
