@@ -32,6 +32,9 @@ def format_summary(manifest: dict[str, Any], output: str, manifest_name: str) ->
         lines.append(f"    {stage}: {detail}")
     if not counts["balanced"]:
         lines.append("  WARNING: inputs != articles + duplicates + rejected (see manifest)")
+    feeds = feeds_summary(manifest.get("counters", {}))
+    if feeds:
+        lines.append(feeds)
     lines += [
         f"Tables:   {output}/articles/  {output}/duplicates/  {output}/rejected/",
         f"Manifest: {output}/{manifest_name}",
@@ -114,6 +117,26 @@ def failure_line(error: BaseException) -> str:
     if not text.startswith("the runner"):
         text = f"{type(cause).__name__}: {text}"
     return f"the run failed: {text}; {hint}"
+
+
+def feeds_summary(counters: dict[str, int]) -> str | None:
+    """The feeds line of the summary (None when the run polled no feed)."""
+    fetched = counters.get("feeds_fetched", 0)
+    not_due = counters.get("feeds_not_due", 0)
+    if not fetched and not not_due:
+        return None
+    errors = sum(n for name, n in counters.items() if name.startswith("feeds_dropped_"))
+    parts = [
+        f"{fetched} polled",
+        f"{counters.get('feeds_not_modified', 0)} not modified",
+        f"{counters.get('feeds_unchanged', 0)} unchanged",
+        f"{errors} errors",
+        f"{counters.get('feeds_new_entries', 0)} new entries",
+        f"{counters.get('feeds_pages_fetched', 0)} pages fetched",
+    ]
+    if not_due:
+        parts.insert(1, f"{not_due} not due")
+    return "  feeds: " + ", ".join(parts)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

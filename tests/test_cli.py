@@ -14,6 +14,7 @@ import pytest
 
 from newsbeam.pipeline import cli
 from newsbeam.pipeline import main as entry
+from tests.feed_server import serve, static
 
 
 def _newsbeam(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -185,3 +186,25 @@ def test_failure_line_names_the_cause() -> None:
     assert line.startswith("the run failed: FileNotFoundError:") and "/data/x" in line
     assert "permissions" in line
     assert os.linesep not in line
+
+
+def test_summary_tells_what_the_feeds_did(tmp_path: Path, capsys) -> None:
+    items = "".join(
+        f"<item><guid>n{i}</guid><title>Council vote {i}</title><link>http://x/n{i}</link>"
+        f"<description>The city council voted on the budget for the {i}th time this year, "
+        f"after a long debate about roads, schools and the new library downtown.</description>"
+        "</item>"
+        for i in range(2)
+    )
+    feed = f"<rss version='2.0'><channel><title>T</title>{items}</channel></rss>".encode()
+    state = str(tmp_path / "state")
+    with serve({"/feed.xml": static(feed, ETag='"v1"')}) as server:
+        argv = ["--feed", server.url("/feed.xml"), "--allow_private_hosts", "--no_fetch_pages",
+                "--state", state, "--output", str(tmp_path / "out")]  # fmt: skip
+        assert entry.main(argv) == 0
+        first = capsys.readouterr().out
+        assert entry.main(argv) == 0
+        second = capsys.readouterr().out
+    assert "feeds: 1 polled, 0 not modified, 0 unchanged, 0 errors, 2 new entries" in first
+    assert "feeds: 1 polled, 1 not modified, 0 unchanged, 0 errors, 0 new entries" in second
+    assert "NewsBeam: 0 inputs" in second  # nothing new; the feeds line says why
