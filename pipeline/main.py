@@ -88,7 +88,7 @@ def _log_level(argv: Sequence[str]) -> str:
             value = value or (argv[index + 1] if index + 1 < len(argv) else "")
             if value.upper() in ("DEBUG", "INFO", "WARNING", "ERROR"):
                 return value.upper()
-    return "WARNING"
+    return "INFO"
 
 
 # Words in a failure that mean the runner (a job service over gRPC) could not be reached.
@@ -143,8 +143,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point; returns the exit status (see `newsbeam --help`)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     level = _log_level(argv)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger().setLevel(level)
+    # --log_level is NewsBeam's own detail; libraries (Beam above all) stay at WARNING
+    # unless DEBUG is asked for.
+    library_level = "DEBUG" if level == "DEBUG" else "WARNING"
+    logging.basicConfig(level=library_level, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(library_level)
+    log.setLevel(level)
     # Importing Beam logs warnings about Google Cloud clients NewsBeam does not use
     # ("apitools not found"); keep them off the user's terminal.
     root = logging.getLogger()
@@ -154,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from newsbeam.pipeline import run as pipeline_run
         from newsbeam.pipeline.options import NewsBeamOptions
     finally:
-        root.setLevel(level)
+        root.setLevel(library_level)
 
     if "--version" in argv:
         print(cli.version_text())

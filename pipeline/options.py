@@ -205,11 +205,19 @@ class NewsBeamOptions(PipelineOptions):
             "inputs was rejected; unset: never.",
         )
         run.add_argument(
+            "--progress_seconds",
+            type=float,
+            default=30.0,
+            help="Off a terminal, seconds between progress lines in the log (INFO).",
+        )
+        run.add_argument(
             "--log_level",
-            default="WARNING",
+            default="INFO",
             choices=("DEBUG", "INFO", "WARNING", "ERROR"),
             type=str.upper,
-            help="Logging detail on stderr; DEBUG adds tracebacks of failed runs.",
+            help="NewsBeam's logging on stderr: INFO says when the run starts and ends and, "
+            "off a terminal, how far it got every 30 s (on a terminal a progress bar shows "
+            "it); WARNING only problems; DEBUG adds every library's log and tracebacks.",
         )
 
 
@@ -229,6 +237,8 @@ class PipelineConfig:
     )
     # --state_keep_days: earlier dedup/stories state rows older than this are pruned (0: never).
     state_keep_days: int = 0
+    # A local folder the pipeline's progress taps write to (None: no taps; remote runners).
+    progress_dir: str | None = None
     read: ReadConfig = ReadConfig()
     extract: ExtractConfig = ExtractConfig()
     clean: CleanConfig = CleanConfig()
@@ -251,6 +261,7 @@ def config_from_options(
     state_dir: str | None = None,
     state_out_dir: str | None = None,
     run_at: dt.datetime | None = None,
+    progress_dir: str | None = None,
 ) -> PipelineConfig:
     """Options -> config; `output_dir` and `state_out_dir` are where this run writes (staging
     folders), `state_dir` the previous state it reads, `run_at` the run's start (now)."""
@@ -278,6 +289,7 @@ def config_from_options(
         state_out_dir=state_out_dir,
         run_at=run_at or dt.datetime.now(dt.timezone.utc),
         state_keep_days=options.state_keep_days,
+        progress_dir=progress_dir,
         read=ReadConfig(max_document_bytes=options.max_document_bytes),
         clean=CleanConfig(min_words=options.min_words),
         language=LanguageConfig(

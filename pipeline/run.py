@@ -8,6 +8,7 @@ folder into DIR: a failed run leaves the previous output as it was.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import datetime as dt
 import glob
@@ -16,6 +17,7 @@ import logging
 import os
 import platform
 import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Sequence
@@ -35,6 +37,7 @@ from newsbeam.pipeline.options import (
     config_from_options,
     is_url,
 )
+from newsbeam.pipeline.progress import ProgressDisplay
 from newsbeam.pipeline.state import (
     StateError,
     check_state_dir,
@@ -113,6 +116,8 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
         raise UsageError(f"--topic_threshold must be between 0 and 1, not {ours.topic_threshold}")
     if ours.fail_on_rejected is not None and not 0.0 <= ours.fail_on_rejected <= 1.0:
         raise UsageError(f"--fail_on_rejected must be between 0 and 1, not {ours.fail_on_rejected}")
+    if ours.progress_seconds <= 0:
+        raise UsageError(f"--progress_seconds must be positive, not {ours.progress_seconds}")
     for flag, path in missing_paths(ours):
         raise UsageError(f"{flag} {path}: no such file or folder")
     standard = options.view_as(StandardOptions)
@@ -176,6 +181,7 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
         output,
         f" (state {state})" if state else "",
     )
+    progress = _progress_dir(options)
     try:
         pipeline = beam.Pipeline(options=options)
         config = config_from_options(
@@ -184,13 +190,16 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
             state_dir=str(state) if has_state else None,
             state_out_dir=str(state_staging) if state_staging else None,
             run_at=started,
+            progress_dir=progress,
         )
         try:
             build(pipeline, config)
         except (DedupStateError, FeedStateError) as error:  # checked while building
             raise UsageError(str(error)) from error
-        result = pipeline.run()
-        result.wait_until_finish()
+        shown = ProgressDisplay(progress, log_every=ours.progress_seconds) if progress else None
+        with shown or contextlib.nullcontext():
+            result = pipeline.run()
+            result.wait_until_finish()
         counters = _counters(result)
         manifest = _manifest(
             options, config, staging, counters, started, time.perf_counter() - clock
@@ -204,9 +213,25 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
         log.info("run finished in %.1f s; output committed to %s", manifest["seconds"], output)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if progress:
+            shutil.rmtree(progress, ignore_errors=True)
         if state_staging is not None:
             shutil.rmtree(state_staging, ignore_errors=True)
     return manifest
+
+
+# Runners whose workers are processes of this machine: they can write progress locally.
+_LOCAL_RUNNERS = frozenset(
+    {"FnApiRunner", "DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner"}
+)
+
+
+def _progress_dir(options: PipelineOptions) -> str | None:
+    """A fresh local folder for the progress taps, or None where workers are remote."""
+    runner = options.view_as(StandardOptions).runner
+    if isinstance(runner, str) and runner.rsplit(".", 1)[-1] in _LOCAL_RUNNERS:
+        return tempfile.mkdtemp(prefix="newsbeam-progress-")
+    return None
 
 
 def _counters(result: beam.runners.runner.PipelineResult) -> dict[str, int]:
@@ -270,7 +295,8 @@ def _manifest(
         "config": {
             name: value
             for name, value in dataclasses.asdict(config).items()
-            if name not in ("inputs", "output_dir", "state_dir", "state_out_dir", "run_at")
+            if name
+            not in ("inputs", "output_dir", "state_dir", "state_out_dir", "run_at", "progress_dir")
         },
         "versions": _versions(),
         "tables": {name: f"{name}/" for name in TABLES},

@@ -7,13 +7,18 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import apache_beam as beam
 import pytest
 
 from newsbeam.pipeline import cli
 from newsbeam.pipeline import main as entry
+from newsbeam.pipeline.progress import ProgressDisplay
+from newsbeam.transforms.progress import CountProgress, read_progress
+from tests.conftest import make_test_pipeline
 from tests.feed_server import serve, static
 
 
@@ -116,11 +121,11 @@ def test_fail_on_rejected(bad_inputs: dict[str, Path], tmp_path: Path, capsys) -
 
 
 def test_log_level_info_tells_what_happens(seeds_dir: Path, tmp_path: Path) -> None:
-    run = _newsbeam("--input", str(seeds_dir), "--output", str(tmp_path / "o"), "--log_level",
-                    "info")  # fmt: skip
+    run = _newsbeam("--input", str(seeds_dir), "--output", str(tmp_path / "o"))
     assert run.returncode == 0, run.stderr
     assert "INFO newsbeam: run started" in run.stderr
-    quiet = _newsbeam("--input", str(seeds_dir), "--output", str(tmp_path / "o"))
+    quiet = _newsbeam("--input", str(seeds_dir), "--output", str(tmp_path / "o"), "--log_level",
+                      "WARNING")  # fmt: skip
     assert quiet.returncode == 0 and "INFO" not in quiet.stderr
 
 
@@ -208,3 +213,37 @@ def test_summary_tells_what_the_feeds_did(tmp_path: Path, capsys) -> None:
     assert "feeds: 1 polled, 0 not modified, 0 unchanged, 0 errors, 2 new entries" in first
     assert "feeds: 1 polled, 1 not modified, 0 unchanged, 0 errors, 0 new entries" in second
     assert "NewsBeam: 0 inputs" in second  # nothing new; the feeds line says why
+
+
+def test_progress_taps_count_in_a_pipeline(tmp_path: Path) -> None:
+    with make_test_pipeline() as pipeline:
+        read = pipeline | "Read" >> beam.Create(range(7))
+        articles = pipeline | "Articles" >> beam.Create(["a", "b"])
+        _ = {"read": read, "articles": articles} | CountProgress(str(tmp_path))
+    assert read_progress(str(tmp_path)) == {"read": 7, "articles": 2}
+    (tmp_path / "junk.json").write_text("{not json")  # a file being replaced: skipped
+    assert read_progress(str(tmp_path)) == {"read": 7, "articles": 2}
+
+
+def test_progress_lines_off_a_terminal(tmp_path: Path, caplog) -> None:
+    def write(count: int) -> None:
+        (tmp_path / "read.x.json").write_text(json.dumps({"name": "read", "count": count}))
+        (tmp_path / "articles.y.json").write_text(json.dumps({"name": "articles", "count": 1}))
+
+    write(3)
+    with caplog.at_level("INFO", logger="newsbeam"):
+        with ProgressDisplay(str(tmp_path), terminal=False, log_every=0.1):
+            time.sleep(0.35)
+            write(5)
+            time.sleep(0.35)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("progress:")]
+    assert lines and "read 3," in lines[0] and "read 5," in lines[-1]
+    assert "done 1 (articles 1, duplicates 0, rejected 0)" in lines[-1]
+
+
+def test_a_long_run_logs_its_progress(seeds_dir: Path, tmp_path: Path) -> None:
+    run = _newsbeam("--input", str(seeds_dir), "--output", str(tmp_path / "o"),
+                    "--progress_seconds", "0.5")  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "INFO newsbeam: progress: read 5, processed" in run.stderr
+    assert not list(Path(tempfile.gettempdir()).glob("newsbeam-progress-*")), "taps' folder left"
