@@ -100,7 +100,7 @@ def _norm(text: str | None) -> str:
 
 
 def _entry_id(explicit: Any, link: str | None, title: str | None, summary: str | None) -> str:
-    """The pipeline's entry id rule (transforms/feeds.py entry_id_of), restated here."""
+    """The pipeline's entry id rule (transforms/feeds/parse.py entry_id_of), restated here."""
     if isinstance(explicit, str) and explicit.strip():
         return explicit.strip()
     if link:
@@ -353,7 +353,7 @@ def parse_speed(feeds: list[tuple[str, Path]]) -> float:
     """Feeds per second of the pipeline's own parser alone, no HTTP, no Beam."""
     import time
 
-    from newsbeam.transforms.feeds import FeedParseError, parse_feed
+    from newsbeam.transforms.feeds.parse import FeedParseError, parse_feed
 
     bodies = [(url, path.read_bytes(), content_type_of(path)) for url, path in feeds]
     started = time.perf_counter()

@@ -1,6 +1,6 @@
 """What a running command shows: a progress bar on a terminal, log lines elsewhere.
 
-The pipeline's taps (newsbeam.transforms.progress) count documents read, documents through
+The pipeline's taps (newsbeam.transforms.support.progress) count documents read, documents through
 the language stage, and rows of each table into a local folder; a thread here sums them
 while the pipeline runs. On a terminal, tqdm draws one bar; otherwise (cron, systemd) an
 INFO line goes to the log every `log_every` seconds.
@@ -14,7 +14,7 @@ import threading
 import time
 from types import TracebackType
 
-from newsbeam.transforms.progress import read_progress
+from newsbeam.transforms.support.progress import read_progress
 
 log = logging.getLogger("newsbeam")
 

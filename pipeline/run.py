@@ -38,17 +38,14 @@ from newsbeam.pipeline.options import (
     is_url,
 )
 from newsbeam.pipeline.progress import ProgressDisplay
-from newsbeam.pipeline.state import (
+from newsbeam.schemas import SCHEMA_VERSION, TABLES
+from newsbeam.transforms.support.failures import METRICS_NAMESPACE
+from newsbeam.transforms.support.state import (
     StateError,
-    check_state_dir,
     commit_state,
-    staging_dir_for,
+    open_state,
     swap_into_place,
 )
-from newsbeam.schemas import SCHEMA_VERSION, TABLES
-from newsbeam.transforms.dedup_state import DedupStateError
-from newsbeam.transforms.failures import METRICS_NAMESPACE
-from newsbeam.transforms.feeds import FeedStateError
 
 log = logging.getLogger("newsbeam")
 
@@ -163,15 +160,15 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
     state = Path(ours.state).expanduser().absolute() if ours.state else None
     if state is not None and state == output:
         raise UsageError("--state and --output must be different folders")
-    try:
-        has_state = state is not None and check_state_dir(state)
-    except StateError as error:
-        raise UsageError(str(error)) from error
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = output.parent / f".{output.name}.newsbeam-{uuid.uuid4().hex[:12]}.tmp"
-    state_staging = staging_dir_for(state) if state is not None else None
-
     started = dt.datetime.now(dt.timezone.utc)
+    try:
+        # The marker and every state file are checked here, once, before anything is built.
+        state_context, state_staging = open_state(state, started, ours.state_keep_days)
+    except StateError as error:
+        raise UsageError(str(error)) from error
+
     clock = time.perf_counter()
     log.info(
         "run started: %d inputs, %d feeds, %d feed lists -> %s%s",
@@ -184,18 +181,8 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
     progress = _progress_dir(options)
     try:
         pipeline = beam.Pipeline(options=options)
-        config = config_from_options(
-            ours,
-            str(staging),
-            state_dir=str(state) if has_state else None,
-            state_out_dir=str(state_staging) if state_staging else None,
-            run_at=started,
-            progress_dir=progress,
-        )
-        try:
-            build(pipeline, config)
-        except (DedupStateError, FeedStateError) as error:  # checked while building
-            raise UsageError(str(error)) from error
+        config = config_from_options(ours, str(staging), state_context, progress)
+        build(pipeline, config)
         shown = ProgressDisplay(progress, log_every=ours.progress_seconds) if progress else None
         with shown or contextlib.nullcontext():
             result = pipeline.run()
@@ -295,8 +282,7 @@ def _manifest(
         "config": {
             name: value
             for name, value in dataclasses.asdict(config).items()
-            if name
-            not in ("inputs", "output_dir", "state_dir", "state_out_dir", "run_at", "progress_dir")
+            if name not in ("inputs", "output_dir", "state", "progress_dir")
         },
         "versions": _versions(),
         "tables": {name: f"{name}/" for name in TABLES},

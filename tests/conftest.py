@@ -11,7 +11,7 @@ import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline
 
-from newsbeam.transforms.failures import METRICS_NAMESPACE
+from newsbeam.transforms.support.failures import METRICS_NAMESPACE
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 

@@ -17,7 +17,7 @@ import pytest
 from newsbeam.pipeline import cli
 from newsbeam.pipeline import main as entry
 from newsbeam.pipeline.progress import ProgressDisplay
-from newsbeam.transforms.progress import CountProgress, read_progress
+from newsbeam.transforms.support.progress import CountProgress, read_progress
 from tests.conftest import make_test_pipeline
 from tests.feed_server import serve, static
 

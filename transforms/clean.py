@@ -32,7 +32,7 @@ from collections.abc import Iterator
 import apache_beam as beam
 
 from newsbeam.schemas import Article, Rejected, Removal
-from newsbeam.transforms.failures import apply_with_rejects, counter, rejected_output
+from newsbeam.transforms.support.failures import apply_with_rejects, counter, rejected_output
 
 STAGE = "clean"
 

@@ -35,7 +35,7 @@ import charset_normalizer
 from dateutil import parser as date_parser
 
 from newsbeam.schemas import Article, RawDocument, Rejected, Removal
-from newsbeam.transforms.failures import apply_with_rejects, counter, rejected_output
+from newsbeam.transforms.support.failures import apply_with_rejects, counter, rejected_output
 
 STAGE = "extract"
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from typing import Any
 import apache_beam as beam
 
 from newsbeam.schemas import Article, Rejected
-from newsbeam.transforms.failures import apply_with_rejects, counter
+from newsbeam.transforms.support.failures import apply_with_rejects, counter
 
 STAGE = "language"
 UNDETERMINED = "und"

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 import apache_beam as beam
 
 from newsbeam.schemas import Article, Rejected
-from newsbeam.transforms.failures import apply_with_rejects, counter
+from newsbeam.transforms.support.failures import apply_with_rejects, counter
 
 STAGE = "places"
 

@@ -30,8 +30,8 @@ from apache_beam.io.filesystem import CompressionTypes, FileMetadata
 from apache_beam.io.filesystems import FileSystems
 
 from newsbeam.schemas import RawDocument, Rejected
-from newsbeam.transforms.failures import apply_with_rejects, counter, rejected_output
-from newsbeam.transforms.feeds import sniff_feed_kind
+from newsbeam.transforms.feeds.parse import sniff_feed_kind
+from newsbeam.transforms.support.failures import apply_with_rejects, counter, rejected_output
 
 STAGE = "read"
 

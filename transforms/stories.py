@@ -19,7 +19,8 @@ article that groups with them gets their story_id, so a new article on yesterday
 gets yesterday's story_id. Each earlier story is continued by one group at most, and
 earlier articles of different stories repel, so an earlier run's mistake (two events in
 one story) is not passed on to both events' new articles. This stage also writes the
-dedup component of the new state (articles with their story ids, stories, story_terms).
+stories and story_terms tables of the new state (the articles table with their story ids
+is written by dedup's WriteDedupIndex, after this stage).
 
 With `--state_keep_days N`, earlier articles first seen more than N days before this run
 take no part and are not written back; the document frequencies (story_terms) are kept.
@@ -46,14 +47,15 @@ from scipy.sparse import csgraph
 from scipy.spatial import distance as spatial_distance
 
 from newsbeam.schemas import Article
-from newsbeam.transforms.dedup import DedupConfig, WriteDedupIndex, rank_of
-from newsbeam.transforms.dedup_state import (
+from newsbeam.transforms.support.failures import counter
+from newsbeam.transforms.support.rank import rank_of
+from newsbeam.transforms.support.state import (
+    DEDUP_STORIES,
+    STORY_TERMS,
     ReadStateTable,
-    StateRetention,
+    StateContext,
     WriteStateTable,
-    state_files,
 )
-from newsbeam.transforms.failures import counter
 
 
 @dataclasses.dataclass(frozen=True)
@@ -530,48 +532,37 @@ def _with_story(article: Article, story_ids: Mapping[str, str]) -> Article:
 class ClusterStories(beam.PTransform):
     """PCollection[Article] -> PCollection[Article] with `story_id` set.
 
-    With `state_out_dir`, also writes the dedup component of the new state (articles,
-    stories and story_terms tables); `state_dir` is the earlier state (checked when the
-    pipeline is built); `retention`: the run's start (new rows' `first_seen_at`) and which
-    earlier articles still take part (pruned ones counted as `stories_state_pruned`).
+    `state`: the checked earlier state (its stories within the retention take part, pruned
+    ones counted as `stories_state_pruned`); with --state this also writes the new stories
+    and story_terms tables (the articles table is WriteDedupIndex's, pipeline/build.py).
     Clustering sees the whole run at once (one key); the articles themselves are not
     shuffled: their story ids reach them as a side input of (id, story id) pairs.
     """
 
     def __init__(
-        self,
-        config: StoryConfig | None = None,
-        dedup_config: DedupConfig | None = None,
-        state_dir: str | None = None,
-        state_out_dir: str | None = None,
-        retention: StateRetention | None = None,
+        self, config: StoryConfig | None = None, state: StateContext | None = None
     ) -> None:
         super().__init__()
-        # Without one (a transform used on its own): now, keeping everything.
-        self._retention = retention or StateRetention(dt.datetime.now(dt.timezone.utc))
         self._config = config or StoryConfig()
-        self._dedup_config = dedup_config or DedupConfig()
-        self._state_dir = state_dir
-        self._story_files = state_files(state_dir, "stories")
-        self._term_files = state_files(state_dir, "story_terms")
-        self._state_out_dir = state_out_dir
+        # Without one (a transform used on its own): now, no earlier state, keeping nothing.
+        self._state = state or StateContext()
 
     def expand(self, articles: beam.PCollection[Article]) -> beam.PCollection[Article]:
-        config = self._config
+        config, state = self._config, self._state
         pipeline = articles.pipeline
-        if self._story_files:
+        if state.files(DEDUP_STORIES):
             priors = (
                 pipeline
                 | "ReadStories"
                 >> ReadStateTable(
-                    self._story_files, self._retention.keep_since, "stories_state_pruned"
+                    state, DEDUP_STORIES, prune=True, pruned_counter="stories_state_pruned"
                 )
                 | "PriorStories" >> beam.Map(prior_story)
             )
         else:
             priors = pipeline | "NoStories" >> beam.Create([])
-        if self._term_files:
-            frequencies = pipeline | "ReadTerms" >> ReadStateTable(self._term_files)
+        if state.files(STORY_TERMS):
+            frequencies = pipeline | "ReadTerms" >> ReadStateTable(state, STORY_TERMS)
         else:
             frequencies = pipeline | "NoTerms" >> beam.Create([])
         clustered = (
@@ -584,21 +575,14 @@ class ClusterStories(beam.PTransform):
                 beam.pvalue.AsList(priors),
                 beam.pvalue.AsList(frequencies),
                 config,
-                self._state_out_dir is not None,
-                self._retention.run_at,
+                state.writes,
+                state.run_at,
             ).with_outputs(_STORY_ROWS, _TERM_ROWS, main="story_ids")
         )
         with_story = articles | "SetStory" >> beam.Map(
             _with_story, beam.pvalue.AsDict(clustered.story_ids)
         ).with_output_types(Article)
-        if self._state_out_dir is not None:
-            _ = clustered[_STORY_ROWS] | "WriteStories" >> WriteStateTable(
-                self._state_out_dir, "stories"
-            )
-            _ = clustered[_TERM_ROWS] | "WriteTerms" >> WriteStateTable(
-                self._state_out_dir, "story_terms"
-            )
-            _ = with_story | "WriteIndex" >> WriteDedupIndex(
-                self._dedup_config, self._state_dir, self._state_out_dir, self._retention
-            )
+        if state.writes:
+            _ = clustered[_STORY_ROWS] | "WriteStories" >> WriteStateTable(state, DEDUP_STORIES)
+            _ = clustered[_TERM_ROWS] | "WriteTerms" >> WriteStateTable(state, STORY_TERMS)
         return with_story

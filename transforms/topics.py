@@ -42,8 +42,8 @@ from typing import Any, NamedTuple
 import apache_beam as beam
 
 from newsbeam.schemas import Article, Rejected
-from newsbeam.transforms._text_features import ngram_counts, words
-from newsbeam.transforms.failures import apply_with_rejects, counter
+from newsbeam.transforms.support.failures import apply_with_rejects, counter
+from newsbeam.transforms.support.text import ngram_counts, words
 
 STAGE = "topics"
 MODEL_NAME = "newsbeam-topics"
