@@ -4,4 +4,5 @@
 - state.py     the `--state` folder: its life cycle, reading, checking and writing its tables
 - rank.py      the canonical-copy rank (dedup and stories)
 - text.py      word features (topic tagger and its training script)
+- progress.py  taps that count elements for the command's progress display
 """
