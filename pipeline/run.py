@@ -19,7 +19,6 @@ import platform
 import shutil
 import tempfile
 import time
-import uuid
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -42,8 +41,10 @@ from newsbeam.schemas import SCHEMA_VERSION, TABLES
 from newsbeam.transforms.support.failures import METRICS_NAMESPACE
 from newsbeam.transforms.support.state import (
     StateError,
+    beside,
     commit_state,
     open_state,
+    recover_leftovers,
     swap_into_place,
 )
 
@@ -160,8 +161,11 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
     state = Path(ours.state).expanduser().absolute() if ours.state else None
     if state is not None and state == output:
         raise UsageError("--state and --output must be different folders")
+    for target in (output, state) if state is not None else (output,):
+        for line in recover_leftovers(target):
+            log.warning(line)
     output.parent.mkdir(parents=True, exist_ok=True)
-    staging = output.parent / f".{output.name}.newsbeam-{uuid.uuid4().hex[:12]}.tmp"
+    staging = beside(output, "tmp")
     started = dt.datetime.now(dt.timezone.utc)
     try:
         # The marker and every state file are checked here, once, before anything is built.

@@ -18,6 +18,7 @@ from newsbeam.pipeline import cli
 from newsbeam.pipeline import main as entry
 from newsbeam.pipeline.progress import ProgressDisplay
 from newsbeam.transforms.support.progress import CountProgress, read_progress
+from newsbeam.transforms.support.state import recover_leftovers
 from tests.conftest import make_test_pipeline
 from tests.feed_server import serve, static
 
@@ -247,3 +248,44 @@ def test_a_long_run_logs_its_progress(seeds_dir: Path, tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert "INFO newsbeam: progress: read 5, processed" in run.stderr
     assert not list(Path(tempfile.gettempdir()).glob("newsbeam-progress-*")), "taps' folder left"
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_leftovers_of_a_killed_swap_are_recovered(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    dead = _dead_pid()
+    # Killed between the swap's two renames: the old state aside, the new one not in place.
+    retired = tmp_path / f".state.newsbeam-{dead}-0123456789ab.old"
+    retired.mkdir()
+    (retired / "state.json").write_text("{}")
+    staging = tmp_path / f".state.newsbeam-{dead}-ba9876543210.tmp"
+    staging.mkdir()
+    running = tmp_path / f".state.newsbeam-{os.getpid()}-aaaaaaaaaaaa.tmp"  # a live run's
+    running.mkdir()
+    done = recover_leftovers(state)
+    assert (state / "state.json").read_text() == "{}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["state", running.name])
+    assert len(done) == 2 and done[0].startswith(f"restored {state}")
+    assert recover_leftovers(state) == []
+
+
+def test_the_next_run_cleans_up_after_a_killed_one(seeds_dir: Path, tmp_path: Path) -> None:
+    output, state = tmp_path / "out", tmp_path / "state"
+    argv = ["--input", str(seeds_dir), "--output", str(output), "--state", str(state)]
+    process = subprocess.Popen([sys.executable, "-m", "newsbeam.pipeline", *argv],
+                               stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".state.newsbeam-*.tmp")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    assert list(tmp_path.glob(".*.newsbeam-*")), "the killed run left its staging"
+    assert entry.main(argv) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "state"]
+    manifest = json.loads((output / "manifest.json").read_text())
+    assert manifest["counts"]["articles"] == 5
