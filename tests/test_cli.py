@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,12 +22,16 @@ from tests.conftest import make_test_pipeline
 from tests.feed_server import serve, static
 
 
-def _newsbeam(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def _newsbeam(
+    *args: str, timeout: float = 300, tmpdir: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TMPDIR": str(tmpdir)} if tmpdir else None
     return subprocess.run(
         [sys.executable, "-m", "newsbeam.pipeline", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
+        env=env,
     )
 
 
@@ -243,11 +246,13 @@ def test_progress_lines_off_a_terminal(tmp_path: Path, caplog) -> None:
 
 
 def test_a_long_run_logs_its_progress(seeds_dir: Path, tmp_path: Path) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
     run = _newsbeam("--input", str(seeds_dir), "--output", str(tmp_path / "o"),
-                    "--progress_seconds", "0.5")  # fmt: skip
+                    "--progress_seconds", "0.5", tmpdir=scratch)  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert "INFO newsbeam: progress: read 5, processed" in run.stderr
-    assert not list(Path(tempfile.gettempdir()).glob("newsbeam-progress-*")), "taps' folder left"
+    assert not list(scratch.glob("newsbeam-progress-*")), "the taps' folder was left behind"
 
 
 def _dead_pid() -> int:
