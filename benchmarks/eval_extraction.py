@@ -38,6 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common  # noqa: E402  (benchmarks is not a package: see the sys.path line above)
+import scoring  # noqa: E402
 
 AEB_RELATIVE = Path("data/extraction/aeb")
 PAGE_SUFFIX = ".html.gz"
@@ -52,7 +53,7 @@ class PageScore:
 
     @property
     def f1(self) -> float:
-        return harmonic_mean(self.precision, self.recall)
+        return scoring.f1_score(self.precision, self.recall)
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,6 @@ class OverallScore:
     precision: float
     recall: float
     f1: float
-
-
-def harmonic_mean(a: float, b: float) -> float:
-    return 0.0 if a + b == 0 else 2 * a * b / (a + b)
 
 
 def shingles(text: str | None, size: int = SHINGLE_SIZE) -> set[tuple[str, ...]]:
@@ -93,7 +90,7 @@ def score_overall(page_scores: list[PageScore]) -> OverallScore:
         return OverallScore(0.0, 0.0, 0.0)
     precision = statistics.fmean(score.precision for score in page_scores)
     recall = statistics.fmean(score.recall for score in page_scores)
-    return OverallScore(precision, recall, harmonic_mean(precision, recall))
+    return OverallScore(precision, recall, scoring.f1_score(precision, recall))
 
 
 def load_ground_truth(aeb_dir: Path) -> dict[str, str]:

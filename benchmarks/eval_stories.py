@@ -22,7 +22,6 @@ data exits 2.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import sys
 from pathlib import Path
@@ -30,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common  # noqa: E402  (benchmarks is not a package: see the sys.path line above)
+import scoring  # noqa: E402
 
 ECBPLUS = Path("data/clusters/ecbplus-dev/docs.jsonl")
 
@@ -100,21 +100,11 @@ def main(argv: list[str] | None = None) -> int:
         story[row["index"]] = f"rejected:{row['index']}"
     predicted = [story.get(n, f"missing:{n}") for n in range(len(records))]
 
-    from sklearn.metrics import adjusted_rand_score
-
-    ari = float(adjusted_rand_score(truth, predicted))
-    hits = false_pairs = same_topic_false = true_pairs = 0
-    for i, j in itertools.combinations(range(len(records)), 2):
-        same_truth, same_story = truth[i] == truth[j], predicted[i] == predicted[j]
-        true_pairs += same_truth
-        if same_story and same_truth:
-            hits += 1
-        elif same_story:
-            false_pairs += 1
-            same_topic_false += topic[i] == topic[j]
-    precision = hits / (hits + false_pairs) if hits + false_pairs else 1.0
-    recall = hits / true_pairs if true_pairs else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    truth_of, predicted_of = dict(enumerate(truth)), dict(enumerate(predicted))
+    ari = scoring.adjusted_rand(truth_of, predicted_of)
+    precision, recall, f1, _, false = scoring.pairwise_scores(truth_of, predicted_of)
+    false_pairs = len(false)
+    same_topic_false = sum(topic[i] == topic[j] for i, j in false)
     print(
         f"\necbplus-dev: {len(records)} documents, {len(set(truth))} events; "
         f"{len(set(predicted))} predicted stories; rejected {len(rejected)}, "

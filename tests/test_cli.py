@@ -18,8 +18,8 @@ from newsbeam.pipeline import main as entry
 from newsbeam.pipeline.progress import ProgressDisplay
 from newsbeam.transforms.support.progress import CountProgress, read_progress
 from newsbeam.transforms.support.state import recover_leftovers
-from tests.conftest import make_test_pipeline
 from tests.feed_server import serve, static
+from tests.helpers import make_test_pipeline
 
 
 def _newsbeam(

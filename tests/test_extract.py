@@ -1,4 +1,4 @@
-"""Stage 2: text headers, HTML with trafilatura, JSON lines; failures as rejected rows."""
+"""Stage: extract. Text headers, HTML with trafilatura, JSON lines; failures as rejected rows."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from newsbeam.transforms.extract import (
     parse_text_document,
     split_authors,
 )
-from tests.conftest import ARTICLE_HTML, counters_of, make_test_pipeline
+from tests.helpers import ARTICLE_HTML, counters_of, make_test_pipeline
 
 UTC = dt.timezone.utc
 

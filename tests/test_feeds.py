@@ -54,8 +54,8 @@ from newsbeam.transforms.feeds.polling import (
 )
 from newsbeam.transforms.support.state import StateContext, make_context, open_state
 from newsbeam.transforms.support.state import StateError as FeedStateError
-from tests.conftest import ARTICLE_HTML, make_test_pipeline
 from tests.feed_server import serve, static
+from tests.helpers import ARTICLE_HTML, make_test_pipeline
 
 BODY = (
     "The harbour authority said on Monday that the new ferry terminal would open next year "
@@ -497,6 +497,7 @@ def _rows(path: str, order: str = "source") -> list[dict[str, Any]]:
     return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
 
 
+@pytest.mark.slow
 def test_feed_pages_articles_twice_second_run_incremental(tmp_path: Path) -> None:
     state = tmp_path / "state"
     routes: dict[str, Any] = {
@@ -710,6 +711,7 @@ def test_an_unexpected_parser_exception_is_a_feed_parse_error(
     assert failure.value.reason == "internal_error" and "RecursionError" in str(failure.value)
 
 
+@pytest.mark.slow
 def test_same_feeds_in_another_order_give_the_same_rows(tmp_path: Path) -> None:
     texts = [BODY] + [OTHER_BODIES[word] for word in ("bridge", "tunnel", "road")]
     with serve() as server:
@@ -746,6 +748,7 @@ def _moved(location: str, status: int = 301) -> Any:
     return lambda request: (status, {"Location": location}, b"")
 
 
+@pytest.mark.slow
 def test_a_permanently_moved_feed_is_polled_at_its_new_url(tmp_path: Path) -> None:
     state = tmp_path / "state"
     with serve() as server:

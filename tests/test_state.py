@@ -44,7 +44,7 @@ from newsbeam.transforms.support.state import (
     stamped,
     within_retention,
 )
-from tests.conftest import counters_of, make_test_pipeline
+from tests.helpers import counters_of, make_test_pipeline
 
 UTC = dt.timezone.utc
 

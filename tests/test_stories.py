@@ -1,4 +1,4 @@
-"""Stage 6: story clustering (pure functions, then the Beam stage on the seeds)."""
+"""Stage: stories. Story clustering (pure functions, then the Beam stage on the seeds)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from newsbeam.transforms.stories import (
     term_frequencies,
     tfidf_vectors,
 )
-from tests.conftest import make_test_pipeline
+from tests.helpers import make_test_pipeline
 
 UTC = dt.timezone.utc
 CONFIG = StoryConfig()

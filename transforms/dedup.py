@@ -1,32 +1,9 @@
-"""Stage 5, dedup: one article per copy-set; every other copy becomes a duplicate row.
+"""DeduplicateArticles: Article -> kept Articles (with `duplicate_count`, `duplicate_sources`)
+and Duplicate rows: one article per copy-set, found by exact text, then the same canonical
+URL, then near-duplicate text (MinHash LSH candidates verified by shingle containment; no
+chaining). With `--state`, earlier runs' kept articles take part as canonicals;
+WriteDedupIndex writes the articles table of the new state. Never rejects.
 
-Three passes, each only on what the previous one kept:
-1. exact: the same folded text (`content_hash`) -> method `exact`, similarity 1.0.
-2. url: the same canonical URL (one page captured twice, an update) -> method `url`.
-3. near: MinHash LSH over word shingles of the clean, folded text finds candidate pairs;
-   every candidate is verified against the canonical it would point to by the containment
-   of shingles, |A & B| / min(|A|, |B|) (a trimmed copy is contained in its original, an
-   original in a copy with a local paragraph added) -> method `near`, similarity = that
-   containment. No chaining: a copy only ever points to an article it was verified
-   against, and only to an article that is itself nobody's copy (a root); a copy whose
-   verified neighbours are all copies themselves stays an article.
-
-Canonical copy, deterministic and independent of input order: what earlier runs kept
-(`--state`) first, then the earliest `published_at` (unknown dates last), the longest text
-(`word_count`), the smallest `article_id`, `source`.
-
-Streaming shape: no global sort. Each pass groups by a key: the text hash, the URL, the
-LSH band; near pairs are verified per copy and per canonical (only shingle hashes travel),
-then resolved per article. Every shuffle carries small tuples; the articles themselves are
-shuffled once, at the end, to drop the copies and list them on their canonical.
-
-Every kept article gets `duplicate_count` and the sorted `duplicate_sources` of the copies
-found in this run. With `--state`, the articles kept by earlier runs take part as
-canonical candidates (never as copies), so a copy arriving today of yesterday's article
-goes to `duplicates` with yesterday's `canonical_id`, and the same batch run twice gives
-an empty articles table the second time (all of it are duplicates of the first run's).
-With `--state_keep_days N`, earlier articles first seen more than N days before this run
-take no part and are not written back (see newsbeam.transforms.support.state).
 Counters: `dedup_in`, `dedup_exact`, `dedup_url`, `dedup_near`, `dedup_candidate_pairs`,
 `dedup_verified_pairs`, `dedup_state_pruned`.
 """
@@ -266,27 +243,6 @@ class Edge(NamedTuple):
     canonical_id: str
     canonical_rank: Rank
     similarity: float
-
-
-def resolve_copies(edges: Iterable[Edge]) -> list[Duplicate]:
-    """Verified edges -> one Duplicate per copy, pointing to its best-ranked verified
-    neighbour that is itself nobody's copy. A copy whose verified neighbours are all
-    copies stays an article (no chaining). The Beam pass does the same in two shuffles:
-    edges by canonical (drop those to a copy), then by copy (keep the best)."""
-    edges = list(edges)
-    copies = {edge.copy_id for edge in edges}
-    best: dict[str, Edge] = {}
-    for edge in edges:
-        if edge.canonical_id in copies:
-            continue
-        current = best.get(edge.copy_id)
-        if current is None or _edge_order(edge) < _edge_order(current):
-            best[edge.copy_id] = edge
-    return [_near_duplicate(edge) for _, edge in sorted(best.items())]
-
-
-def _edge_order(edge: Edge) -> tuple[Rank, str]:
-    return edge.canonical_rank, edge.canonical_id
 
 
 def _near_duplicate(edge: Edge) -> Duplicate:

@@ -1,22 +1,9 @@
-"""Stage 1, sources: input paths -> RawDocument records.
+"""ReadDocuments: input paths (files, folders read recursively, globs; any Beam filesystem)
+-> RawDocument records, one per file or per non-blank `.jsonl` line. Feed and OPML files are
+recognised by content and go to the feed stage. Reading never decodes text (extract does).
 
-`ReadDocuments(patterns, config)` expands each input (a file, a directory read recursively,
-or a glob; local or any Beam filesystem), reads every matched file and emits one
-RawDocument per file, or per non-blank line of a `.jsonl` file. Reading never decodes text:
-that is the extract stage's job, where the document's own encoding hints are known.
-
-Feeds are recognised by content: `.xml/.rss/.atom/.rdf/.opml/.json` files and files without
-an extension become kind "feed" (RSS, Atom, RDF, JSON Feed) or "opml" when their first
-element (or JSON Feed `version` key) says so, and go to the feed stage, which counts their
-entries as the inputs (a feed file itself is not one).
-
-Rejected (stage `read`): `not_found` (an input that matches nothing), `unsupported_type`
-(an extension NewsBeam does not read, or a candidate feed file that is no feed), `empty`,
-`too_large` (over `max_document_bytes`, checked before reading, and again while
-decompressing so a gzip bomb is cut off),
-`binary` (NUL bytes without a UTF-16/32 byte-order mark), `unreadable` (an I/O error, or
-not a regular file: a FIFO in an input folder would otherwise block the run forever).
-Counters: `read_inputs` (records that entered the run), `read_dropped_<reason>`.
+Rejected (stage `read`): `not_found`, `unsupported_type`, `empty`, `too_large`, `binary`,
+`unreadable`. Counters: `read_inputs`, `read_dropped_<reason>`.
 """
 
 from __future__ import annotations

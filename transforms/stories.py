@@ -1,31 +1,8 @@
-"""Stage 6, stories: a `story_id` on every article; articles about one news event share it.
+"""ClusterStories: Article -> the same Article with `story_id`: articles about one news event
+share it (the id of the story's earliest article). With `--state`, a new article can join
+an earlier run's story, and this stage writes the dedup component of the new state
+(articles with their story ids, stories, story_terms). Never rejects.
 
-Each article becomes a small weighted term vector (title and text; stop words out; names
-and numbers weighted up, since they are what tells two similar events apart: two
-earthquakes differ by place, magnitude and date more than by wording), sublinear TF x IDF
-with the IDF over this batch and, with `--state`, every earlier run's articles. Articles
-less similar than `min_similarity` (cosine), or dated (both) more than `max_days` apart,
-never link; each connected group of the rest is clustered on its own by average-link
-agglomeration over a second-order similarity: the cosine of two articles' similarity
-profiles over their `neighbours` nearest articles (reports of one event share their
-neighbours; two similar events share vocabulary but not neighbours). Groups merge while
-their mean similarity is at least `threshold`. The input is sorted by article id first, so
-the result does not depend on input order. A story's id is the article id of its
-representative: its earliest member (rank as in dedup: date, length, id).
-
-With `--state`, earlier runs' articles (story id, date, the counts of their top terms,
-re-weighted with this run's IDF) take part in the clustering as fixed members: a new
-article that groups with them gets their story_id, so a new article on yesterday's story
-gets yesterday's story_id. Each earlier story is continued by one group at most, and
-earlier articles of different stories repel, so an earlier run's mistake (two events in
-one story) is not passed on to both events' new articles. This stage also writes the
-stories and story_terms tables of the new state (the articles table with their story ids
-is written by dedup's WriteDedupIndex, after this stage).
-
-With `--state_keep_days N`, earlier articles first seen more than N days before this run
-take no part and are not written back; the document frequencies (story_terms) are kept.
-
-Only (article id, date, terms) tuples travel to the one clustering step, never documents.
 Counters: `stories_in`, `stories_new`, `stories_joined_earlier`, `stories_state_pruned`.
 """
 
