@@ -144,6 +144,7 @@ def test_unreachable_runner_is_one_readable_line(seeds_dir: Path, tmp_path: Path
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_ends_the_run_cleanly(
     seeds_dir: Path, tmp_path: Path, signum: int, status: int
@@ -279,6 +280,7 @@ def test_leftovers_of_a_killed_swap_are_recovered(tmp_path: Path) -> None:
     assert recover_leftovers(state) == []
 
 
+@pytest.mark.slow
 def test_the_next_run_cleans_up_after_a_killed_one(seeds_dir: Path, tmp_path: Path) -> None:
     output, state = tmp_path / "out", tmp_path / "state"
     argv = ["--input", str(seeds_dir), "--output", str(output), "--state", str(state)]
