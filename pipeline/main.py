@@ -1,4 +1,5 @@
-"""Entry point: `newsbeam --input PATH [--input PATH ...] --output DIR [Beam flags]`.
+"""Entry point: `newsbeam --input PATH [--input PATH ...] --output DIR [Beam flags]`, and
+`newsbeam report --output ROOT [--since DATE]` (pipeline/report.py).
 
 Exit status: 0 when the run completed (bad documents are rows in `rejected`), 1 when the
 run failed, 2 for a usage error, 3 when more than `--fail_on_rejected` of the inputs were
@@ -35,6 +36,13 @@ def format_summary(manifest: dict[str, Any], output: str, manifest_name: str) ->
     feeds = feeds_summary(manifest.get("counters", {}))
     if feeds:
         lines.append(feeds)
+    stages = manifest.get("stage_seconds") or {}
+    if stages:
+        slowest = max(sorted(stages), key=lambda stage: stages[stage])
+        lines.append(
+            f"  slowest stage: {slowest} {stages[slowest]:.1f} s "
+            f"(all stages {sum(stages.values()):.1f} s; see report.html)"
+        )
     lines += [
         f"Tables:   {output}/articles/  {output}/duplicates/  {output}/rejected/",
         f"Manifest: {output}/{manifest_name}",
@@ -142,6 +150,10 @@ def feeds_summary(counters: dict[str, int]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point; returns the exit status (see `newsbeam --help`)."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["report"]:  # a subcommand: no Beam needed
+        from newsbeam.pipeline.report import main as report_main
+
+        return report_main(argv[1:])
     level = _log_level(argv)
     # --log_level is NewsBeam's own detail; libraries (Beam above all) stay at WARNING
     # unless DEBUG is asked for.

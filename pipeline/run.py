@@ -195,7 +195,10 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
         manifest = _manifest(
             options, config, staging, counters, started, time.perf_counter() - clock
         )
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        manifest["stage_seconds"] = _stage_seconds(result)
+        _write_manifest(staging, manifest)
+        manifest.update(_report(staging, manifest, state_staging))
+        _write_manifest(staging, manifest)
         swap_into_place(staging, output)
         # Output first, then state: a crash between the two re-processes this batch next
         # time (its copies then dedup against the old state) rather than losing it.
@@ -223,6 +226,39 @@ def _progress_dir(options: PipelineOptions) -> str | None:
     if isinstance(runner, str) and runner.rsplit(".", 1)[-1] in _LOCAL_RUNNERS:
         return tempfile.mkdtemp(prefix="newsbeam-progress-")
     return None
+
+
+def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def _report(staging: Path, manifest: dict[str, Any], state_staging: Path | None) -> dict[str, Any]:
+    """Write report.html beside the manifest; a report that fails never fails the run."""
+    try:
+        from newsbeam.pipeline.report import write_run_report
+
+        return {"report_seconds": round(write_run_report(staging, manifest, state_staging), 3)}
+    except Exception as error:  # the tables and manifest are what matter
+        log.warning("the run report could not be written: %s", error, exc_info=True)
+        return {"report_error": f"{type(error).__name__}: {error}"}
+
+
+def _stage_seconds(result: beam.runners.runner.PipelineResult) -> dict[str, float]:
+    """Seconds spent in each stage's steps, as the runner measured them (FnApiRunner's
+    execution-time metrics, by top-level step label); empty where a runner has none."""
+    totals: collections.Counter[str] = collections.Counter()
+    try:
+        query = result.monitoring_metrics().query()  # type: ignore[attr-defined]
+        for metric in query["counters"]:
+            if not metric.key.metric.name.endswith("ptransform_execution_time:total_msecs:v1"):
+                continue
+            stage = (metric.key.step or "").split("/")[0]
+            value = metric.committed if metric.committed is not None else metric.attempted
+            if stage and not stage.startswith("ref_") and value:
+                totals[stage] += int(value)
+    except Exception:  # not every runner reports them: the report then shows totals only
+        return {}
+    return {stage: round(msecs / 1000, 3) for stage, msecs in sorted(totals.items())}
 
 
 def _counters(result: beam.runners.runner.PipelineResult) -> dict[str, int]:

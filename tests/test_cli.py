@@ -128,6 +128,7 @@ def test_log_level_info_tells_what_happens(seeds_dir: Path, tmp_path: Path) -> N
     run = _newsbeam("--input", str(seeds_dir), "--output", str(tmp_path / "o"))
     assert run.returncode == 0, run.stderr
     assert "INFO newsbeam: run started" in run.stderr
+    assert "slowest stage: " in run.stdout
     quiet = _newsbeam("--input", str(seeds_dir), "--output", str(tmp_path / "o"), "--log_level",
                       "WARNING")  # fmt: skip
     assert quiet.returncode == 0 and "INFO" not in quiet.stderr
