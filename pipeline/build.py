@@ -18,6 +18,7 @@ from newsbeam.transforms.language import DetectLanguage
 from newsbeam.transforms.places import TagPlaces
 from newsbeam.transforms.read import FEED_KINDS, ReadDocuments
 from newsbeam.transforms.stories import ClusterStories
+from newsbeam.transforms.support.progress import CountProgress
 from newsbeam.transforms.topics import TagTopics
 from newsbeam.transforms.write import WriteTables
 
@@ -44,6 +45,9 @@ def build(pipeline: beam.Pipeline, config: PipelineConfig) -> dict[str, beam.PCo
     ) | "Rejected" >> beam.Flatten()  # fmt: skip
     tables = {"articles": articles, "duplicates": duplicates, "rejected": rejected}
     _ = tables | "Write" >> WriteTables(config.output_dir)
+    if config.progress_dir:  # what the command shows while the run goes on
+        taps = {"read": documents, "processed": tagged, **tables}
+        _ = taps | "Progress" >> CountProgress(config.progress_dir)
     return tables
 
 

@@ -2,14 +2,17 @@
 `newsbeam report --output ROOT [--since DATE]` (pipeline/report.py).
 
 Exit status: 0 when the run completed (bad documents are rows in `rejected`), 1 when the
-run failed, 2 for a usage error. Prints a short summary at the end.
+run failed, 2 for a usage error, 3 when more than `--fail_on_rejected` of the inputs were
+rejected, 130/143 when interrupted (SIGINT/SIGTERM). Prints a short summary at the end.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,6 +33,16 @@ def format_summary(manifest: dict[str, Any], output: str, manifest_name: str) ->
         lines.append(f"    {stage}: {detail}")
     if not counts["balanced"]:
         lines.append("  WARNING: inputs != articles + duplicates + rejected (see manifest)")
+    feeds = feeds_summary(manifest.get("counters", {}))
+    if feeds:
+        lines.append(feeds)
+    stages = manifest.get("stage_seconds") or {}
+    if stages:
+        slowest = max(sorted(stages), key=lambda stage: stages[stage])
+        lines.append(
+            f"  slowest stage: {slowest} {stages[slowest]:.1f} s "
+            f"(all stages {sum(stages.values()):.1f} s; see report.html)"
+        )
     lines += [
         f"Tables:   {output}/articles/  {output}/duplicates/  {output}/rejected/",
         f"Manifest: {output}/{manifest_name}",
@@ -38,38 +51,177 @@ def format_summary(manifest: dict[str, Any], output: str, manifest_name: str) ->
     return "\n".join(lines)
 
 
+class Terminated(Exception):
+    """SIGTERM arrived (systemd, Kubernetes and cron wrappers stop jobs with it)."""
+
+
+class _Signals:
+    """Turns SIGINT/SIGTERM into exceptions and remembers them: the exception may surface
+    wrapped (Beam re-raises a DoFn's failure as its own), the remembered signal decides."""
+
+    STATUS: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _Signals:
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.STATUS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.received = signum
+        raise KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
+
+    def exit_status(self) -> int | None:
+        """130 or 143 once a signal arrived, else None."""
+        if self.received is None:
+            return None
+        name = "interrupted" if self.received == signal.SIGINT else "terminated"
+        print(f"newsbeam: {name}; the previous output and state are unchanged", file=sys.stderr)
+        return self.STATUS[self.received]
+
+
+def _log_level(argv: Sequence[str]) -> str:
+    """`--log_level` read before anything else, so imports and option parsing log at it."""
+    for index, arg in enumerate(argv):
+        name, _, value = arg.partition("=")
+        if name in ("--log_level", "--log-level"):
+            value = value or (argv[index + 1] if index + 1 < len(argv) else "")
+            if value.upper() in ("DEBUG", "INFO", "WARNING", "ERROR"):
+                return value.upper()
+    return "INFO"
+
+
+# Words in a failure that mean the runner (a job service over gRPC) could not be reached.
+_UNREACHABLE_WORDS = ("connect", "unavailable", "refused", "grpc", "deadline", "timeout")
+
+
+def failure_line(error: BaseException) -> str:
+    """One readable line for a failed run: the innermost cause and what to do."""
+    cause = error
+    while cause.__cause__ is not None or cause.__context__ is not None:
+        cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+    text = " ".join(str(cause).split()) or type(cause).__name__
+    if len(text) > 300:
+        text = text[:300] + "..."
+    names = f"{type(error).__name__} {type(cause).__name__} {text}".lower()
+    if any(word in names for word in _UNREACHABLE_WORDS):
+        text = f"the runner's job service did not answer ({text})"
+        hint = "check that it is running and reachable (--job_endpoint, --flink_master, "
+        hint += "--spark_master_url) or run in-process without --runner"
+    elif isinstance(cause, PermissionError | FileNotFoundError | IsADirectoryError):
+        hint = "check the paths and permissions of --output, --state and the inputs"
+    elif isinstance(cause, OSError):
+        hint = "check free space and permissions where --output and --state live"
+    else:
+        hint = "see the traceback with --log_level DEBUG"
+    if not text.startswith("the runner"):
+        text = f"{type(cause).__name__}: {text}"
+    return f"the run failed: {text}; {hint}"
+
+
+def feeds_summary(counters: dict[str, int]) -> str | None:
+    """The feeds line of the summary (None when the run polled no feed)."""
+    fetched = counters.get("feeds_fetched", 0)
+    not_due = counters.get("feeds_not_due", 0)
+    if not fetched and not not_due:
+        return None
+    errors = sum(n for name, n in counters.items() if name.startswith("feeds_dropped_"))
+    parts = [
+        f"{fetched} polled",
+        f"{counters.get('feeds_not_modified', 0)} not modified",
+        f"{counters.get('feeds_unchanged', 0)} unchanged",
+        f"{errors} errors",
+        f"{counters.get('feeds_new_entries', 0)} new entries",
+        f"{counters.get('feeds_pages_fetched', 0)} pages fetched",
+    ]
+    if not_due:
+        parts.insert(1, f"{not_due} not due")
+    return "  feeds: " + ", ".join(parts)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Console entry point; returns the exit status."""
+    """Console entry point; returns the exit status (see `newsbeam --help`)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["report"]:  # a subcommand: no Beam needed
         from newsbeam.pipeline.report import main as report_main
 
         return report_main(argv[1:])
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    level = _log_level(argv)
+    # --log_level is NewsBeam's own detail; libraries (Beam above all) stay at WARNING
+    # unless DEBUG is asked for.
+    library_level = "DEBUG" if level == "DEBUG" else "WARNING"
+    logging.basicConfig(level=library_level, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(library_level)
+    log.setLevel(level)
     # Importing Beam logs warnings about Google Cloud clients NewsBeam does not use
     # ("apitools not found"); keep them off the user's terminal.
     root = logging.getLogger()
-    level = root.level
     root.setLevel(logging.ERROR)
     try:
+        from newsbeam.pipeline import cli
         from newsbeam.pipeline import run as pipeline_run
         from newsbeam.pipeline.options import NewsBeamOptions
     finally:
-        root.setLevel(level)
+        root.setLevel(library_level)
 
+    if "--version" in argv:
+        print(cli.version_text())
+        return 0
     if any(flag in argv for flag in ("-h", "--help")):
-        NewsBeamOptions(["--help"])  # argparse prints the help and exits
+        cli.help_parser().print_help()
+        return 0
+    if any(flag in argv for flag in ("--help_beam", "--help-beam")):
+        print(cli.beam_help())
+        return 0
     try:
-        manifest = pipeline_run.run(argv)
-    except pipeline_run.UsageError as error:
+        argv = cli.check_flags(argv)
+    except cli.UnknownFlagsError as error:
         print(f"newsbeam: {error}", file=sys.stderr)
         return 2
-    except Exception:
-        log.exception("the run failed; the previous output (if any) is unchanged")
-        return 1
+
+    with _Signals() as signals:
+        try:
+            manifest = pipeline_run.run(argv)
+        except pipeline_run.UsageError as error:
+            print(f"newsbeam: {error}", file=sys.stderr)
+            return 2
+        except (Exception, KeyboardInterrupt) as error:
+            status = signals.exit_status()
+            if status is not None:
+                return status
+            if isinstance(error, KeyboardInterrupt):
+                raise
+            log.error("%s; the previous output and state are unchanged", failure_line(error))
+            log.debug("traceback of the failed run", exc_info=True)
+            return 1
+    ours = NewsBeamOptions(argv)
     try:
-        print(format_summary(manifest, NewsBeamOptions(argv).output, pipeline_run.MANIFEST))
+        print(format_summary(manifest, ours.output, pipeline_run.MANIFEST))
     except BrokenPipeError:  # `newsbeam ... | head`: the run itself succeeded
         # Point stdout at /dev/null so the interpreter's final flush does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return rejected_exit_status(manifest, ours.fail_on_rejected)
+
+
+def rejected_exit_status(manifest: dict[str, Any], fail_on_rejected: float | None) -> int:
+    """3 when more than `fail_on_rejected` of the inputs were rejected, else 0."""
+    counts = manifest["counts"]
+    if fail_on_rejected is None or not counts["inputs"]:
+        return 0
+    share = counts["rejected"] / counts["inputs"]
+    if share > fail_on_rejected:
+        print(
+            f"newsbeam: {share:.1%} of the inputs were rejected, more than "
+            f"--fail_on_rejected {fail_on_rejected:g}; the tables were written",
+            file=sys.stderr,
+        )
+        return 3
     return 0

@@ -28,54 +28,61 @@ from newsbeam.transforms.topics import TopicsConfig
 class NewsBeamOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser) -> None:  # noqa: ANN001 (Beam's signature)
-        group = parser.add_argument_group("NewsBeam")
-        group.add_argument(
+        inputs = parser.add_argument_group("inputs")
+        output = parser.add_argument_group("output and state")
+        stages = parser.add_argument_group("stages")
+        feeds = parser.add_argument_group("feeds and HTTP")
+        run = parser.add_argument_group("the run")
+        inputs.add_argument(
             "--input",
             dest="inputs",
             action="append",
+            metavar="PATH",
             default=None,
             help="A file, a directory (read recursively) or a glob; repeatable. "
             ".txt/.md raw text, .html/.htm HTML (also .gz), .jsonl one record a line; "
             "RSS/Atom/RDF/JSON feeds and OPML lists by content. An http(s) URL is fetched: "
             "a feed is read as a feed, anything else as an article page.",
         )
-        group.add_argument(
+        inputs.add_argument(
             "--feed",
             dest="feed_urls",
             action="append",
+            metavar="URL",
             default=None,
             help="A feed URL (RSS, Atom, RDF or JSON Feed); repeatable.",
         )
-        group.add_argument(
+        inputs.add_argument(
             "--feeds",
             dest="feed_lists",
             action="append",
+            metavar="FILE",
             default=None,
             help="A file listing feed URLs, one a line (# comments), or an OPML list.",
         )
-        group.add_argument(
-            "--allow-private-hosts",
+        feeds.add_argument(
+            "--allow_private_hosts",
             dest="allow_private_hosts",
             action="store_true",
             default=False,
             help="Let fetches go to private, loopback and link-local addresses (refused "
             "by default).",
         )
-        group.add_argument(
-            "--no-fetch-pages",
+        feeds.add_argument(
+            "--no_fetch_pages",
             dest="fetch_pages",
             action="store_false",
             default=True,
             help="Do not fetch feed entries' pages: the entry's content or summary is the article.",
         )
-        group.add_argument(
+        feeds.add_argument(
             "--poll_due_only",
             action="store_true",
             default=False,
             help="With --state: skip feeds whose adaptive next poll time has not come yet "
             "(their health row says not_due).",
         )
-        group.add_argument(
+        feeds.add_argument(
             "--seen_entries_days",
             type=int,
             default=FeedsConfig.seen_entries_days,
@@ -99,23 +106,25 @@ class NewsBeamOptions(PipelineOptions):
             ("--per_host_interval", float, fetch.per_host_interval_seconds,
              "Seconds between request starts to one host (robots.txt Crawl-delay if longer)."),
         ):  # fmt: skip
-            group.add_argument(flag, type=kind, default=default, help=text)
-        group.add_argument(
+            feeds.add_argument(flag, type=kind, default=default, help=text)
+        feeds.add_argument(
             "--fetch_user_agent", default=fetch.user_agent, help="User-Agent of every request."
         )
-        group.add_argument(
+        output.add_argument(
             "--output",
             default=None,
+            metavar="DIR",
             help="Output folder: articles/, duplicates/, rejected/ (Parquet) and "
             "manifest.json. Replaced as a whole when the run succeeds.",
         )
-        group.add_argument(
+        output.add_argument(
             "--state",
             default=None,
+            metavar="DIR",
             help="State folder kept across runs (dedup index, feed state); read at the "
             "start, replaced when the run succeeds. Missing: starts empty.",
         )
-        group.add_argument(
+        output.add_argument(
             "--state_keep_days",
             type=int,
             default=0,
@@ -123,68 +132,91 @@ class NewsBeamOptions(PipelineOptions):
             "the run take no part in dedup and stories and are dropped from the state "
             "(story_terms' document frequencies are kept); 0 keeps them forever.",
         )
-        group.add_argument(
+        inputs.add_argument(
             "--max_document_bytes",
             type=int,
             default=ReadConfig.max_document_bytes,
             help="Inputs larger than this (after decompression) are rejected as too_large.",
         )
-        group.add_argument(
+        stages.add_argument(
             "--min_words",
             type=int,
             default=CleanConfig.min_words,
             help="Clean texts with fewer words are rejected as too_short.",
         )
-        group.add_argument(
+        stages.add_argument(
             "--language_sample_chars",
             type=int,
             default=LanguageConfig.sample_chars,
             help="Characters of text language detection reads (0: all).",
         )
-        group.add_argument(
+        stages.add_argument(
             "--language_trials",
             type=int,
             default=LanguageConfig.trials,
             help="langdetect's random trials per text (its own default: 7).",
         )
-        group.add_argument(
+        stages.add_argument(
             "--near_duplicate_threshold",
             type=float,
             default=DedupConfig.near_threshold,
             help="Least shingle containment (0-1) for a near-duplicate (verified copy).",
         )
-        group.add_argument(
+        stages.add_argument(
             "--near_duplicate_min_shared",
             type=int,
             default=DedupConfig.min_shared_shingles,
             help="Least number of 5-word shingles a near-duplicate shares with its canonical "
             "(keeps short templated items, such as feed listings, apart).",
         )
-        group.add_argument(
+        stages.add_argument(
             "--no_near_duplicates",
             dest="near_duplicates",
             action="store_false",
             default=True,
             help="Drop only exact and same-URL copies; keep near copies as articles.",
         )
-        group.add_argument(
+        stages.add_argument(
             "--story_threshold",
             type=float,
             default=StoryConfig.threshold,
             help="Least text similarity (0-1) for two articles to share a story_id.",
         )
-        group.add_argument(
+        stages.add_argument(
             "--story_days",
             type=float,
             default=StoryConfig.max_days,
             help="Articles whose dates (both known) are further apart than this many days "
             "never share a story.",
         )
-        group.add_argument(
+        stages.add_argument(
             "--topic_threshold",
             type=float,
             default=TopicsConfig.threshold,
             help="Score (0-1) a further top-level topic needs besides the best one.",
+        )
+        run.add_argument(
+            "--fail_on_rejected",
+            type=float,
+            default=None,
+            metavar="FRACTION",
+            help="Exit 3 (after writing the tables) when more than this share (0-1) of the "
+            "inputs was rejected; unset: never.",
+        )
+        run.add_argument(
+            "--progress_seconds",
+            type=float,
+            default=30.0,
+            help="Off a terminal, seconds between progress lines in the log (INFO).",
+        )
+        run.add_argument(
+            "--log_level",
+            default="INFO",
+            choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+            type=str.upper,
+            help="NewsBeam's logging on stderr: INFO says when the run starts and ends and, "
+            "off a terminal, how far it got every 30 s (on a terminal a progress bar shows "
+            "it); WARNING only problems; DEBUG adds every library's log and tracebacks.",
         )
 
 
@@ -199,6 +231,8 @@ class PipelineConfig:
     state: StateContext = dataclasses.field(default_factory=StateContext)
     # --state_keep_days: earlier dedup/stories state rows older than this are pruned (0: never).
     state_keep_days: int = 0
+    # A local folder the pipeline's progress taps write to (None: no taps; remote runners).
+    progress_dir: str | None = None
     read: ReadConfig = ReadConfig()
     extract: ExtractConfig = ExtractConfig()
     clean: CleanConfig = CleanConfig()
@@ -214,6 +248,7 @@ def config_from_options(
     options: NewsBeamOptions,
     output_dir: str,
     state: StateContext | None = None,
+    progress_dir: str | None = None,
 ) -> PipelineConfig:
     """Options -> config; `output_dir` is where this run writes (a staging folder), `state`
     the checked state context (none: no --state, the run starting now)."""
@@ -239,6 +274,7 @@ def config_from_options(
         output_dir=output_dir,
         state=state or StateContext(keep_days=options.state_keep_days),
         state_keep_days=options.state_keep_days,
+        progress_dir=progress_dir,
         read=ReadConfig(max_document_bytes=options.max_document_bytes),
         clean=CleanConfig(min_words=options.min_words),
         language=LanguageConfig(

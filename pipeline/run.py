@@ -8,14 +8,17 @@ folder into DIR: a failed run leaves the previous output as it was.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import datetime as dt
+import glob
 import json
 import logging
+import os
 import platform
 import shutil
+import tempfile
 import time
-import uuid
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -27,13 +30,21 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from newsbeam.pipeline.build import build
-from newsbeam.pipeline.options import NewsBeamOptions, PipelineConfig, config_from_options
+from newsbeam.pipeline.options import (
+    NewsBeamOptions,
+    PipelineConfig,
+    config_from_options,
+    is_url,
+)
+from newsbeam.pipeline.progress import ProgressDisplay
 from newsbeam.schemas import SCHEMA_VERSION, TABLES
 from newsbeam.transforms.support.failures import METRICS_NAMESPACE
 from newsbeam.transforms.support.state import (
     StateError,
+    beside,
     commit_state,
     open_state,
+    recover_leftovers,
     swap_into_place,
 )
 
@@ -101,10 +112,33 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
         raise UsageError(f"--story_days must be positive, not {ours.story_days}")
     if not 0.0 <= ours.topic_threshold <= 1.0:
         raise UsageError(f"--topic_threshold must be between 0 and 1, not {ours.topic_threshold}")
+    if ours.fail_on_rejected is not None and not 0.0 <= ours.fail_on_rejected <= 1.0:
+        raise UsageError(f"--fail_on_rejected must be between 0 and 1, not {ours.fail_on_rejected}")
+    if ours.progress_seconds <= 0:
+        raise UsageError(f"--progress_seconds must be positive, not {ours.progress_seconds}")
+    for flag, path in missing_paths(ours):
+        raise UsageError(f"{flag} {path}: no such file or folder")
     standard = options.view_as(StandardOptions)
     if standard.runner is None:
         standard.runner = DEFAULT_RUNNER
     return options
+
+
+def missing_paths(ours: NewsBeamOptions) -> list[tuple[str, str]]:
+    """Local paths named on the command line that do not exist (a glob: that match
+    nothing). Paths on other filesystems (gs://, s3://, ...) are left to the read stage."""
+    named = [("--input", value) for value in ours.inputs or () if not is_url(value)]
+    named += [("--feeds", value) for value in ours.feed_lists or ()]
+    missing = []
+    for flag, value in named:
+        if "://" in value:
+            continue
+        path = os.path.expanduser(value)
+        is_glob = any(char in path for char in "*?[")
+        found = glob.glob(path, recursive=True) if is_glob else os.path.exists(path)
+        if not found:
+            missing.append((flag, value))
+    return missing
 
 
 def check_output_dir(output: Path) -> None:
@@ -127,8 +161,11 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
     state = Path(ours.state).expanduser().absolute() if ours.state else None
     if state is not None and state == output:
         raise UsageError("--state and --output must be different folders")
+    for target in (output, state) if state is not None else (output,):
+        for line in recover_leftovers(target):
+            log.warning(line)
     output.parent.mkdir(parents=True, exist_ok=True)
-    staging = output.parent / f".{output.name}.newsbeam-{uuid.uuid4().hex[:12]}.tmp"
+    staging = beside(output, "tmp")
     started = dt.datetime.now(dt.timezone.utc)
     try:
         # The marker and every state file are checked here, once, before anything is built.
@@ -137,12 +174,23 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
         raise UsageError(str(error)) from error
 
     clock = time.perf_counter()
+    log.info(
+        "run started: %d inputs, %d feeds, %d feed lists -> %s%s",
+        len(ours.inputs or ()),
+        len(ours.feed_urls or ()),
+        len(ours.feed_lists or ()),
+        output,
+        f" (state {state})" if state else "",
+    )
+    progress = _progress_dir(options)
     try:
         pipeline = beam.Pipeline(options=options)
-        config = config_from_options(ours, str(staging), state_context)
+        config = config_from_options(ours, str(staging), state_context, progress)
         build(pipeline, config)
-        result = pipeline.run()
-        result.wait_until_finish()
+        shown = ProgressDisplay(progress, log_every=ours.progress_seconds) if progress else None
+        with shown or contextlib.nullcontext():
+            result = pipeline.run()
+            result.wait_until_finish()
         counters = _counters(result)
         manifest = _manifest(
             options, config, staging, counters, started, time.perf_counter() - clock
@@ -156,11 +204,28 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
         # time (its copies then dedup against the old state) rather than losing it.
         if state is not None and state_staging is not None:
             commit_state(state_staging, state, {"last_run": manifest["finished_at"]})
+        log.info("run finished in %.1f s; output committed to %s", manifest["seconds"], output)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if progress:
+            shutil.rmtree(progress, ignore_errors=True)
         if state_staging is not None:
             shutil.rmtree(state_staging, ignore_errors=True)
     return manifest
+
+
+# Runners whose workers are processes of this machine: they can write progress locally.
+_LOCAL_RUNNERS = frozenset(
+    {"FnApiRunner", "DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner"}
+)
+
+
+def _progress_dir(options: PipelineOptions) -> str | None:
+    """A fresh local folder for the progress taps, or None where workers are remote."""
+    runner = options.view_as(StandardOptions).runner
+    if isinstance(runner, str) and runner.rsplit(".", 1)[-1] in _LOCAL_RUNNERS:
+        return tempfile.mkdtemp(prefix="newsbeam-progress-")
+    return None
 
 
 def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
@@ -257,7 +322,7 @@ def _manifest(
         "config": {
             name: value
             for name, value in dataclasses.asdict(config).items()
-            if name not in ("inputs", "output_dir", "state")
+            if name not in ("inputs", "output_dir", "state", "progress_dir")
         },
         "versions": _versions(),
         "tables": {name: f"{name}/" for name in TABLES},

@@ -242,9 +242,9 @@ def rejections_run(bad_inputs: dict[str, Path], tmp_path: Path) -> Path:
         '<?xml version="1.0"?><entry xmlns="http://www.w3.org/2005/Atom"><title>x</title></entry>'
     )
     output = tmp_path / "out"
-    missing = str(tmp_path / "nowhere.txt")
-    argv = ["--input", str(folder), "--input", missing, "--output", str(output)]
-    assert entry.main([*argv, "--no-fetch-pages"]) == 0
+    # (A missing --input is a usage error before anything runs, so not_found is not here.)
+    argv = ["--input", str(folder), "--output", str(output)]
+    assert entry.main([*argv, "--no_fetch_pages"]) == 0
     return output
 
 

@@ -5,4 +5,5 @@
 - rank.py      the canonical-copy rank (dedup and stories)
 - text.py      word features (topic tagger and its training script)
 - lexicons.py  the word lists in data/lexicons/, loaded once per process
+- progress.py  taps that count elements for the command's progress display
 """

@@ -28,6 +28,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -440,9 +442,66 @@ def open_state(
 
 def staging_dir_for(state: Path) -> Path:
     """A fresh folder beside `state` for the run's new state."""
-    staging = state.parent / f".{state.name}.newsbeam-{uuid.uuid4().hex[:12]}.tmp"
+    staging = beside(state, "tmp")
     staging.mkdir(parents=True)
     return staging
+
+
+# --- Folders beside a target: staging (.tmp) and the retired old folder (.old) --------------
+# Their names carry the process id of the run that made them, so a later run can tell the
+# leftovers of a killed run (SIGKILL, power loss) from a run still going on.
+
+_BESIDE = re.compile(
+    r"^\.(?P<name>.+)\.newsbeam-(?:(?P<pid>\d+)-)?[0-9a-f]{12}\.(?P<kind>tmp|old)$"
+)
+
+
+def beside(target: Path, kind: str) -> Path:
+    """A new name beside `target` for a staging ("tmp") or retired ("old") folder."""
+    return target.parent / f".{target.name}.newsbeam-{os.getpid()}-{uuid.uuid4().hex[:12]}.{kind}"
+
+
+def _running(pid: str | None) -> bool:
+    if pid is None:  # made by a NewsBeam that did not record it: not a run of this one
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # someone else's process, or a number we cannot check: leave it
+    return True
+
+
+def leftovers(target: Path) -> list[Path]:
+    """Staging and retired folders beside `target` whose run is no longer running."""
+    if not target.parent.is_dir():
+        return []
+    found = []
+    for path in target.parent.iterdir():
+        match = _BESIDE.match(path.name)
+        if match and match["name"] == target.name and not _running(match["pid"]):
+            found.append(path)
+    return sorted(found)
+
+
+def recover_leftovers(target: Path) -> list[str]:
+    """Finish what a killed run left beside `target`: when it died between the two renames
+    of a swap (`target` moved aside, its replacement not yet in place), the old folder is
+    put back, so the run is as if it never happened; then every leftover is removed.
+    Returns what was done, one line each, for the log."""
+    found = leftovers(target)
+    done = []
+    retired = [path for path in found if path.name.endswith(".old")]
+    if not target.exists() and retired:
+        newest = max(retired, key=lambda path: path.stat().st_mtime)
+        newest.rename(target)
+        found.remove(newest)
+        done.append(f"restored {target} from {newest.name}, left by a run that was killed")
+    for path in found:
+        shutil.rmtree(path, ignore_errors=True)
+        done.append(f"removed {path}, left by a run that was killed")
+    return done
 
 
 def _carry_run_files(staging: Path, state: Path) -> None:
@@ -482,7 +541,7 @@ def swap_into_place(staging: Path, target: Path) -> None:
     """Replace `target` by `staging` with two renames; the old folder is deleted last."""
     retired = None
     if target.exists():
-        retired = target.parent / f".{target.name}.newsbeam-{uuid.uuid4().hex[:12]}.old"
+        retired = beside(target, "old")
         target.rename(retired)
     staging.rename(target)
     if retired is not None:

@@ -1,0 +1,191 @@
+"""The command line around a run: strict flags, one spelling, `--help`, `--version`.
+
+Beam accepts any flag and only warns about those no options class knows; a cron job then
+runs with a default in place of a mistyped value. Here every flag must belong to NewsBeam
+or to one of Beam's options classes, or the command is a usage error naming the flag.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import platform
+from collections.abc import Sequence
+from importlib import metadata
+
+from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
+
+from newsbeam.pipeline.options import NewsBeamOptions
+
+EXIT_CODES = (
+    (0, "the run completed (bad documents are rows in the rejected table)"),
+    (1, "the run failed; the previous output and state are unchanged"),
+    (2, "usage error: a flag, a path or the output/state folder; nothing was run"),
+    (3, "the run completed but rejected more than --fail_on_rejected of its inputs"),
+    (130, "interrupted (SIGINT); staging removed, previous output and state unchanged"),
+    (143, "terminated (SIGTERM); staging removed, previous output and state unchanged"),
+)
+
+EXAMPLES = """\
+examples:
+  newsbeam --input seeds --output out/seeds
+  newsbeam --input inbox/ --output tables/ --state state/ --state_keep_days 30
+  newsbeam --feeds feeds.txt --output tables/ --state state/ --runner FnApiRunner \\
+      --direct_num_workers 2 --direct_running_mode multi_processing
+"""
+
+BEAM_FLAGS_NOTE = (
+    "Every Apache Beam pipeline flag works as well: --runner (default FnApiRunner), "
+    "--direct_num_workers, --direct_running_mode, --job_endpoint, --environment_type, "
+    "--temp_location, --setup_file, --sdk_container_image and the rest; "
+    "`newsbeam --help_beam` lists them all."
+)
+
+
+# The Beam flags users reach for first, with a line each; `--help_beam` lists all of them.
+RUNNER_FLAGS = {
+    "--runner": "Where the pipeline runs: FnApiRunner (NewsBeam's default, in-process), "
+    "PortableRunner, DataflowRunner, FlinkRunner, SparkRunner.",
+    "--direct_num_workers": "Workers of the local runner (default 1).",
+    "--direct_running_mode": "in_memory, multi_threading or multi_processing.",
+    "--job_endpoint": "Job service of a portable runner, host:port (or 'embed').",
+    "--environment_type": "How workers run the Python code: DOCKER, PROCESS, EXTERNAL, LOOPBACK.",
+    "--environment_config": "The image, command or worker-pool address for --environment_type.",
+    "--temp_location": "Scratch space of a distributed runner (gs://, s3://, ...).",
+    "--setup_file": "setup.py that stages NewsBeam to remote workers.",
+    "--sdk_container_image": "Worker image with NewsBeam installed (see deploy/).",
+}
+
+
+class UnknownFlagsError(Exception):
+    """Flags that neither NewsBeam nor Beam knows; the message names them with suggestions."""
+
+
+def _beam_parser() -> _BeamArgumentParser:
+    """A parser with every flag of every options class loaded (Beam's and NewsBeam's),
+    made as Beam makes its own (its parser type handles value-provider flags)."""
+    parser = _BeamArgumentParser(prog="newsbeam", allow_abbrev=False, add_help=False)
+    seen: dict[str, type[PipelineOptions]] = {}
+    for cls in PipelineOptions.__subclasses__():
+        seen.setdefault(f"{cls.__module__}.{cls.__qualname__}", cls)
+    for cls in seen.values():
+        try:
+            cls._add_argparse_args(parser)  # noqa: SLF001 (Beam's own protocol)
+        except argparse.ArgumentError:  # a class registered twice under another name
+            continue
+    return parser
+
+
+def known_flags() -> set[str]:
+    """Every `--flag` spelling NewsBeam and Beam accept."""
+    return {
+        option
+        for action in _beam_parser()._actions  # noqa: SLF001
+        for option in action.option_strings
+        if option.startswith("--")
+    }
+
+
+def normalise_spelling(argv: Sequence[str], flags: set[str]) -> list[str]:
+    """`--state-keep-days 3` -> `--state_keep_days 3` when only the underscore form exists
+    (and the reverse), so either spelling of any flag means the same thing."""
+    normalised = []
+    for arg in argv:
+        if arg.startswith("--") and "=" not in arg and arg not in flags:
+            for other in (arg[:2] + arg[2:].replace("-", "_"), arg[:2] + arg[2:].replace("_", "-")):
+                if other in flags:
+                    arg = other
+                    break
+        elif arg.startswith("--") and "=" in arg:
+            name, value = arg.split("=", 1)
+            if name not in flags:
+                alias = normalise_spelling([name], flags)[0]
+                arg = f"{alias}={value}"
+        normalised.append(arg)
+    return normalised
+
+
+def unknown_flags(argv: Sequence[str]) -> list[str]:
+    """The flags in `argv` that no options class defines (values are not flags)."""
+    _, unknown = _beam_parser().parse_known_args(list(argv))
+    return [arg.split("=", 1)[0] for arg in unknown if arg.startswith("-")]
+
+
+def check_flags(argv: Sequence[str]) -> list[str]:
+    """`argv` with spellings normalised; raises UnknownFlagsError for unknown flags."""
+    flags = known_flags()
+    argv = normalise_spelling(argv, flags)
+    unknown = unknown_flags(argv)
+    if unknown:
+        problems = []
+        for flag in unknown:
+            close = difflib.get_close_matches(flag, sorted(flags), n=1, cutoff=0.75)
+            problems.append(f"{flag} (did you mean {close[0]}?)" if close else flag)
+        raise UnknownFlagsError(
+            "unknown flag"
+            + ("s" if len(problems) > 1 else "")
+            + ": "
+            + ", ".join(problems)
+            + "; see newsbeam --help"  # fmt: skip
+        )
+    return argv
+
+
+def version_text() -> str:
+    """`newsbeam --version`: NewsBeam, Beam and Python."""
+
+    def version(package: str) -> str:
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return "unknown"
+
+    return (
+        f"newsbeam {version('newsbeam')} (Apache Beam {version('apache-beam')}, "
+        f"Python {platform.python_version()})"
+    )
+
+
+def help_parser() -> _BeamArgumentParser:
+    """NewsBeam's flags grouped as `NewsBeamOptions` declares them, with defaults, examples,
+    exit codes and a pointer to Beam's flags."""
+    exit_codes = "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES)
+    parser = _BeamArgumentParser(
+        prog="newsbeam",
+        usage="newsbeam (--input PATH | --feed URL | --feeds FILE)... --output DIR "
+        "[--state DIR] [options] [Beam flags]\n       newsbeam report --output DIR",
+        description="News ingestion on Apache Beam: raw text, HTML and feeds in; clean, "
+        "deduplicated, tagged Parquet tables (articles, duplicates, rejected) out.",
+        epilog=f"{EXAMPLES}\nexit codes:\n{exit_codes}\n\n{BEAM_FLAGS_NOTE}",
+        formatter_class=_HelpFormatter,
+        allow_abbrev=False,
+    )
+    parser.add_argument("--version", action="store_true", help="Print versions and exit.")
+    parser.add_argument(
+        "--help_beam", action="store_true", help="List every Apache Beam flag and exit."
+    )
+    NewsBeamOptions._add_argparse_args(parser)  # noqa: SLF001
+    runner = parser.add_argument_group(
+        "runner (Apache Beam's flags; the most used, see --help_beam for all)"
+    )
+    for flag, text in RUNNER_FLAGS.items():
+        runner.add_argument(flag, help=text, default=None)
+    return parser
+
+
+def beam_help() -> str:
+    """Every Beam flag, for `--help_beam`."""
+    parser = _beam_parser()
+    parser.prog = "newsbeam"
+    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
+    return parser.format_help()
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults after each flag's help; the epilog's examples keep their line breaks."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        # Flags without a meaningful default (repeatable lists, switches) show none.
+        if action.default is None or isinstance(action.default, bool):
+            return action.help
+        return super()._get_help_string(action)

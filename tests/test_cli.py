@@ -1,0 +1,299 @@
+"""The command as operators use it: strict flags, help, version, exit codes, signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import apache_beam as beam
+import pytest
+
+from newsbeam.pipeline import cli
+from newsbeam.pipeline import main as entry
+from newsbeam.pipeline.progress import ProgressDisplay
+from newsbeam.transforms.support.progress import CountProgress, read_progress
+from newsbeam.transforms.support.state import recover_leftovers
+from tests.feed_server import serve, static
+from tests.helpers import make_test_pipeline
+
+
+def _newsbeam(
+    *args: str, timeout: float = 300, tmpdir: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TMPDIR": str(tmpdir)} if tmpdir else None
+    return subprocess.run(
+        [sys.executable, "-m", "newsbeam.pipeline", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def test_a_misspelt_flag_is_a_usage_error(seeds_dir: Path, tmp_path: Path, capsys) -> None:
+    output = tmp_path / "out"
+    argv = ["--input", str(seeds_dir), "--output", str(output), "--min_wrods", "500"]
+    assert entry.main(argv) == 2
+    assert "--min_wrods (did you mean --min_words?)" in capsys.readouterr().err
+    assert not output.exists()  # nothing ran
+    assert entry.main(["--input", str(seeds_dir), "--ouput", str(output)]) == 2
+    assert "--ouput (did you mean --output?)" in capsys.readouterr().err
+
+
+def test_every_beam_flag_and_both_spellings_pass() -> None:
+    flags = cli.check_flags(
+        [
+            "--input",
+            "x",
+            "--allow-private-hosts",
+            "--state-keep-days=3",
+            "--no-fetch-pages",
+            "--direct-num-workers",
+            "2",
+            "--runner",
+            "FnApiRunner",
+            "--job_endpoint",
+            "embed",
+            "--s3_endpoint_url",
+            "http://127.0.0.1:9",
+            "--flink_master",
+            "localhost:8081",
+            "--experiments",
+            "a",
+            "--experiments",
+            "b",
+            "--min_words=3",
+        ]  # fmt: skip
+    )
+    assert flags[:7] == [
+        "--input", "x", "--allow_private_hosts", "--state_keep_days=3", "--no_fetch_pages",
+        "--direct_num_workers", "2",
+    ]  # fmt: skip
+    assert cli.unknown_flags(flags) == []
+    with pytest.raises(cli.UnknownFlagsError, match="--no_such_flag"):
+        cli.check_flags(["--input", "x", "--no_such_flag"])
+
+
+def test_runner_flags_in_help_are_beam_flags() -> None:
+    assert set(cli.RUNNER_FLAGS) <= cli.known_flags()
+
+
+def test_version_and_help_run_nothing() -> None:
+    version = _newsbeam("--version", timeout=60)
+    assert version.returncode == 0
+    assert version.stdout.startswith("newsbeam ") and "Apache Beam 2." in version.stdout
+    assert "Python 3." in version.stdout and "NewsBeam:" not in version.stdout
+    helped = _newsbeam("--help", timeout=60)
+    assert helped.returncode == 0
+    text = helped.stdout
+    for heading in ("inputs:", "output and state:", "stages:", "feeds and HTTP:", "runner ("):
+        assert f"\n{heading}" in text, heading
+    assert "--min_words MIN_WORDS" in text and "(default: 10)" in text
+    assert "examples:" in text and "exit codes:" in text and "--help_beam" in text
+    beam = _newsbeam("--help_beam", timeout=60)
+    assert beam.returncode == 0 and "--dataflow_service_options" in beam.stdout
+
+
+def test_paths_that_do_not_exist_are_usage_errors(tmp_path: Path, capsys) -> None:
+    output = str(tmp_path / "out")
+    missing = str(tmp_path / "nowhere.txt")
+    assert entry.main(["--input", missing, "--output", output]) == 2
+    assert f"--input {missing}: no such file or folder" in capsys.readouterr().err
+    assert entry.main(["--input", str(tmp_path / "*.nothing"), "--output", output]) == 2
+    assert entry.main(["--feeds", str(tmp_path / "feeds.txt"), "--output", output]) == 2
+    assert "--feeds" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_fail_on_rejected(bad_inputs: dict[str, Path], tmp_path: Path, capsys) -> None:
+    folder = str(bad_inputs["empty"].parent)
+    output = tmp_path / "out"
+    argv = ["--input", folder, "--output", str(output), "--fail_on_rejected", "0.5"]
+    assert entry.main(argv) == 3
+    manifest = json.loads((output / "manifest.json").read_text())  # the tables were written
+    share = manifest["counts"]["rejected"] / manifest["counts"]["inputs"]
+    assert share > 0.5
+    assert f"{share:.1%} of the inputs were rejected" in capsys.readouterr().err
+    ok = ["--input", folder, "--output", str(output), "--fail_on_rejected", "1"]
+    assert entry.main(ok) == 0
+    assert entry.main([*ok[:-1], "1.5"]) == 2
+
+
+def test_log_level_info_tells_what_happens(seeds_dir: Path, tmp_path: Path) -> None:
+    run = _newsbeam("--input", str(seeds_dir), "--output", str(tmp_path / "o"))
+    assert run.returncode == 0, run.stderr
+    assert "INFO newsbeam: run started" in run.stderr
+    assert "slowest stage: " in run.stdout
+    quiet = _newsbeam("--input", str(seeds_dir), "--output", str(tmp_path / "o"), "--log_level",
+                      "WARNING")  # fmt: skip
+    assert quiet.returncode == 0 and "INFO" not in quiet.stderr
+
+
+def test_unreachable_runner_is_one_readable_line(seeds_dir: Path, tmp_path: Path) -> None:
+    run = _newsbeam("--input", str(seeds_dir), "--output", str(tmp_path / "o"), "--runner",
+                    "PortableRunner", "--job_endpoint", "127.0.0.1:1", "--job_server_timeout",
+                    "3", timeout=120)  # fmt: skip
+    assert run.returncode == 1
+    errors = [line for line in run.stderr.splitlines() if line.startswith("ERROR newsbeam")]
+    assert len(errors) == 1 and "job service did not answer" in errors[0]
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_ends_the_run_cleanly(
+    seeds_dir: Path, tmp_path: Path, signum: int, status: int
+) -> None:
+    output = tmp_path / "out"
+    assert entry.main(["--input", str(seeds_dir), "--output", str(output)]) == 0
+    before = {p.relative_to(output): p.read_bytes() for p in output.rglob("*") if p.is_file()}
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for copy in range(40):  # long enough to be caught mid-run
+        for seed in seeds_dir.iterdir():
+            (inputs / f"{copy}_{seed.name}").write_text(seed.read_text() + f"\n\nCopy {copy}.")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "newsbeam.pipeline",
+            "--input",
+            str(inputs),
+            "--output",
+            str(output),
+        ],  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".out.newsbeam-*.tmp")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert process.poll() is None, "the run ended before it could be signalled"
+    time.sleep(1.0)  # inside the pipeline, not in start-up
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == status, err
+    assert "the previous output and state are unchanged" in err
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]  # staging gone
+    after = {p.relative_to(output): p.read_bytes() for p in output.rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_failure_line_names_the_cause() -> None:
+    try:
+        try:
+            raise FileNotFoundError(2, "No such file or directory", "/data/x")
+        except FileNotFoundError as inner:
+            raise RuntimeError("stage failed") from inner
+    except RuntimeError as error:
+        line = entry.failure_line(error)
+    assert line.startswith("the run failed: FileNotFoundError:") and "/data/x" in line
+    assert "permissions" in line
+    assert os.linesep not in line
+
+
+def test_summary_tells_what_the_feeds_did(tmp_path: Path, capsys) -> None:
+    items = "".join(
+        f"<item><guid>n{i}</guid><title>Council vote {i}</title><link>http://x/n{i}</link>"
+        f"<description>The city council voted on the budget for the {i}th time this year, "
+        f"after a long debate about roads, schools and the new library downtown.</description>"
+        "</item>"
+        for i in range(2)
+    )
+    feed = f"<rss version='2.0'><channel><title>T</title>{items}</channel></rss>".encode()
+    state = str(tmp_path / "state")
+    with serve({"/feed.xml": static(feed, ETag='"v1"')}) as server:
+        argv = ["--feed", server.url("/feed.xml"), "--allow_private_hosts", "--no_fetch_pages",
+                "--state", state, "--output", str(tmp_path / "out")]  # fmt: skip
+        assert entry.main(argv) == 0
+        first = capsys.readouterr().out
+        assert entry.main(argv) == 0
+        second = capsys.readouterr().out
+    assert "feeds: 1 polled, 0 not modified, 0 unchanged, 0 errors, 2 new entries" in first
+    assert "feeds: 1 polled, 1 not modified, 0 unchanged, 0 errors, 0 new entries" in second
+    assert "NewsBeam: 0 inputs" in second  # nothing new; the feeds line says why
+
+
+def test_progress_taps_count_in_a_pipeline(tmp_path: Path) -> None:
+    with make_test_pipeline() as pipeline:
+        read = pipeline | "Read" >> beam.Create(range(7))
+        articles = pipeline | "Articles" >> beam.Create(["a", "b"])
+        _ = {"read": read, "articles": articles} | CountProgress(str(tmp_path))
+    assert read_progress(str(tmp_path)) == {"read": 7, "articles": 2}
+    (tmp_path / "junk.json").write_text("{not json")  # a file being replaced: skipped
+    assert read_progress(str(tmp_path)) == {"read": 7, "articles": 2}
+
+
+def test_progress_lines_off_a_terminal(tmp_path: Path, caplog) -> None:
+    def write(count: int) -> None:
+        (tmp_path / "read.x.json").write_text(json.dumps({"name": "read", "count": count}))
+        (tmp_path / "articles.y.json").write_text(json.dumps({"name": "articles", "count": 1}))
+
+    write(3)
+    with caplog.at_level("INFO", logger="newsbeam"):
+        with ProgressDisplay(str(tmp_path), terminal=False, log_every=0.1):
+            time.sleep(0.35)
+            write(5)
+            time.sleep(0.35)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("progress:")]
+    assert lines and "read 3," in lines[0] and "read 5," in lines[-1]
+    assert "done 1 (articles 1, duplicates 0, rejected 0)" in lines[-1]
+
+
+def test_a_long_run_logs_its_progress(seeds_dir: Path, tmp_path: Path) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    run = _newsbeam("--input", str(seeds_dir), "--output", str(tmp_path / "o"),
+                    "--progress_seconds", "0.5", tmpdir=scratch)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "INFO newsbeam: progress: read 5, processed" in run.stderr
+    assert not list(scratch.glob("newsbeam-progress-*")), "the taps' folder was left behind"
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_leftovers_of_a_killed_swap_are_recovered(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    dead = _dead_pid()
+    # Killed between the swap's two renames: the old state aside, the new one not in place.
+    retired = tmp_path / f".state.newsbeam-{dead}-0123456789ab.old"
+    retired.mkdir()
+    (retired / "state.json").write_text("{}")
+    staging = tmp_path / f".state.newsbeam-{dead}-ba9876543210.tmp"
+    staging.mkdir()
+    running = tmp_path / f".state.newsbeam-{os.getpid()}-aaaaaaaaaaaa.tmp"  # a live run's
+    running.mkdir()
+    done = recover_leftovers(state)
+    assert (state / "state.json").read_text() == "{}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["state", running.name])
+    assert len(done) == 2 and done[0].startswith(f"restored {state}")
+    assert recover_leftovers(state) == []
+
+
+@pytest.mark.slow
+def test_the_next_run_cleans_up_after_a_killed_one(seeds_dir: Path, tmp_path: Path) -> None:
+    output, state = tmp_path / "out", tmp_path / "state"
+    argv = ["--input", str(seeds_dir), "--output", str(output), "--state", str(state)]
+    process = subprocess.Popen([sys.executable, "-m", "newsbeam.pipeline", *argv],
+                               stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".state.newsbeam-*.tmp")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    assert list(tmp_path.glob(".*.newsbeam-*")), "the killed run left its staging"
+    assert entry.main(argv) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "state"]
+    manifest = json.loads((output / "manifest.json").read_text())
+    assert manifest["counts"]["articles"] == 5
