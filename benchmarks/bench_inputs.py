@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import signal
 import sys
 import zlib
@@ -46,9 +47,10 @@ def tiny_text(number: int, content: str) -> str:
     """A distinct small document: a one-line note, or a short article of its own words."""
     if content == "note":
         return f"Note {number}: nothing to report.\n"
-    # Distinct word order per number, so no two articles are copies of each other.
-    words = [WORDS[(number * 7 + i * (number % 13 + 1)) % len(WORDS)] for i in range(60)]
-    return f"Item {number}\n\n" + " ".join(words) + f" reference {number}.\n"
+    # Common words in an order of its own, and words of its own: no two are near copies.
+    rng = random.Random(number)
+    words = [rng.choice(WORDS) if i % 2 else f"{rng.choice(WORDS)}{number}" for i in range(60)]
+    return f"Item {number}\n\n" + " ".join(words) + ".\n"
 
 
 def write_tiny_files(folder: Path, count: int, content: str) -> None:
@@ -129,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             folder = scratch / f"bomb-{megabytes}"
             folder.mkdir()
             unpacked = write_bomb(folder / "bomb.html.gz", megabytes * 1_000_000)
-            cases.append((f"bomb {megabytes} MB (~{unpacked >> 30} GiB)", folder, folder.name))
+            cases.append((f"bomb {megabytes} MB ({unpacked / 2**30:.1f} GiB)", folder, folder.name))
         for label, folder, name in cases:
             output = scratch / f"out-{name}"
             command = _common.pipeline_command([folder], output, beam_args)
@@ -153,7 +155,10 @@ def main(argv: list[str] | None = None) -> int:
                     "yes" if counts["balanced"] else "NO",
                 ]
             )
-            print(f"  {label}: {run.wall_seconds:.1f} s, {counts}", flush=True)
+            print(
+                f"  {label}: {run.wall_seconds:.1f} s, tree RSS {run.tree_rss_mb:.0f} MB, {counts}",
+                flush=True,
+            )
     print()
     _common.print_table(
         ["corpus", "inputs", "wall s", "docs/s", "peak RSS MB", "tree RSS MB", "balanced"],

@@ -287,6 +287,31 @@ def test_iter_lines_bounds_each_line() -> None:
         assert list(iter_lines(io.BytesIO(data).read, 20, chunk)) == expected
 
 
+def test_iter_lines_agrees_with_splitting_the_whole_file() -> None:
+    """Random small files, limits and piece sizes against a plain split of the whole."""
+    import io
+    import random
+
+    from newsbeam.transforms.read import Line, iter_lines
+
+    def by_split(data: bytes, limit: int) -> list[Line]:
+        lines = data.split(b"\n")
+        if not lines[-1]:
+            lines.pop()  # a final newline ends the last line; it starts none
+        expected = []
+        for number, line in enumerate(lines, start=1):
+            size = len(line) + (number < len(lines) or data.endswith(b"\n"))
+            if line.strip() or size > limit:
+                expected.append(Line(number, line if size <= limit else b"", size))
+        return expected
+
+    rng = random.Random(0)
+    for _ in range(5000):
+        data = bytes(rng.choice(b"ab \n\n\n") for _ in range(rng.randint(0, 60)))
+        limit, chunk = rng.randint(1, 20), rng.randint(1, 12)
+        assert list(iter_lines(io.BytesIO(data).read, limit, chunk)) == by_split(data, limit)
+
+
 def test_huge_json_line_is_rejected_while_reading(tmp_path: Path) -> None:
     path = tmp_path / "one-line.jsonl"
     with path.open("wb") as handle:

@@ -49,7 +49,7 @@ import os
 import re
 import stat
 from collections.abc import Callable, Iterator, Sequence
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO, NamedTuple, cast
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes, FileMetadata, FileSystem
@@ -245,6 +245,17 @@ def iter_lines(
         piece = read(chunk)
         if not piece:
             break
+        if len(piece) < limit and not piece.strip() and b"\n" in piece:
+            # Blank lines only (a run of them, or a bomb of newlines), none of them over the
+            # limit since the piece is not: count them, do not split.
+            first, last = piece.index(b"\n"), piece.rindex(b"\n")
+            number += 1
+            size = partial_size + first + 1
+            if partial.strip() or size > limit:
+                yield Line(number, partial + piece[:first] if size <= limit else b"", size)
+            number += piece.count(b"\n") - 1
+            partial, partial_size = piece[last + 1 :], len(piece) - last - 1
+            continue
         parts = piece.split(b"\n")
         # parts[0] continues the current line; parts[1:-1] are whole lines; parts[-1] starts one.
         for index, part in enumerate(parts[:-1]):
@@ -418,7 +429,7 @@ def open_input(path: str) -> Iterator[BinaryIO]:
             yield raw
             return
         with gzip.GzipFile(fileobj=raw, mode="rb") as unpacked:
-            yield unpacked  # type: ignore[misc]  (GzipFile is a binary file)
+            yield cast(BinaryIO, unpacked)
 
 
 def is_regular_file(path: str) -> bool:
@@ -609,7 +620,12 @@ class ReadDocuments(beam.PTransform):
     ) -> tuple[beam.PCollection[RawDocument], beam.PCollection[Rejected]]:
         inputs = pbegin | "Inputs" >> beam.Create([tuple(self._inputs)])
         files, unmatched = apply_with_rejects(
-            inputs, "List", _ListInputs(), STAGE, lambda i: ", ".join(i), FileMetadata
+            inputs,
+            "List",
+            _ListInputs(),
+            STAGE,
+            lambda i: readable_path(", ".join(i)),
+            FileMetadata,
         )
         # Spreads the files over workers (without it, every file goes to the worker that
         # listed them); only the small FileMetadata records are shuffled.
