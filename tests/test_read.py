@@ -223,11 +223,9 @@ def _peak_bytes(work) -> tuple[object, int]:
 
 def _read_one(path: Path, limit: int) -> list:
     """The ReadFiles DoFn on one file, outside Beam: its outputs (rejected ones tagged)."""
-    from apache_beam.io.filesystem import FileMetadata
-
     from newsbeam.transforms.read import _ReadFile
 
-    return list(_ReadFile(ReadConfig(limit)).process(FileMetadata(str(path), path.stat().st_size)))
+    return list(_ReadFile(ReadConfig(limit)).process((bytes(path), path.stat().st_size)))
 
 
 def _rejections(outputs: list) -> list[tuple[str, str]]:
@@ -468,7 +466,7 @@ def test_listing_streams(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(read.os, "scandir", counting_scandir)
     files = read._ListInputs().process((str(tmp_path),))
     first = next(iter(files))
-    assert first.path == str(tmp_path / "d00" / "f0.txt")
+    assert first == (bytes(tmp_path / "d00" / "f0.txt"), 1)
     assert len(listed) <= 2  # the root and the first folder
     assert sum(1 for _ in files) == 20 * 50 - 1
     assert len(listed) == 21
@@ -481,5 +479,5 @@ def test_files_named_twice_are_listed_once(tmp_path: Path) -> None:
 
     (tmp_path / "a.txt").write_text("x")
     os.symlink(tmp_path / "a.txt", tmp_path / "link.txt")
-    paths = [f.path for f in _ListInputs().process((str(tmp_path / "*.txt"), str(tmp_path)))]
-    assert paths == [str(tmp_path / "a.txt")]
+    listed = list(_ListInputs().process((str(tmp_path / "*.txt"), str(tmp_path))))
+    assert listed == [(bytes(tmp_path / "a.txt"), 1)]
