@@ -481,3 +481,33 @@ def test_files_named_twice_are_listed_once(tmp_path: Path) -> None:
     os.symlink(tmp_path / "a.txt", tmp_path / "link.txt")
     listed = list(_ListInputs().process((str(tmp_path / "*.txt"), str(tmp_path))))
     assert listed == [(bytes(tmp_path / "a.txt"), 1)]
+
+
+def test_a_glob_reports_only_the_problems_it_matches(tmp_path: Path) -> None:
+    import os
+
+    from newsbeam.transforms.read import Problem, list_input
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.txt").write_text("x")
+    (tmp_path / "sub" / "b.txt").write_text("x")
+    os.symlink(tmp_path, tmp_path / "sub" / "loop")
+    os.symlink(tmp_path / "gone", tmp_path / "sub" / "gone.txt")
+
+    def listed(pattern: str) -> list[tuple[str, str]]:
+        return [
+            ("problem", item.path) if isinstance(item, Problem) else ("file", item[0].path)
+            for item in list_input(pattern)
+        ]
+
+    assert listed(f"{tmp_path}/*.txt") == [("file", f"{tmp_path}/a.txt")]
+    assert listed(f"{tmp_path}/**/*.txt") == [
+        ("file", f"{tmp_path}/sub/b.txt"),
+        ("problem", f"{tmp_path}/sub/gone.txt"),
+    ]
+    assert listed(str(tmp_path)) == [
+        ("file", f"{tmp_path}/a.txt"),
+        ("file", f"{tmp_path}/sub/b.txt"),
+        ("problem", f"{tmp_path}/sub/gone.txt"),
+        ("problem", f"{tmp_path}/sub/loop"),
+    ]
