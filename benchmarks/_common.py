@@ -7,7 +7,8 @@ subprocess (`sys.executable -m newsbeam.pipeline ...`), exactly as a user runs i
 
 What is here:
 - locating `../shared` (`--shared DIR` overrides; exit code 2 when it or a data set is missing);
-- running the pipeline and failing clearly when it cannot run;
+- running and timing the pipeline (and any other measured subprocess: wall time, peak RSS,
+  optionally the whole process tree's) and failing clearly when it cannot run;
 - reading its Parquet tables and resolving each input page to what became of it
   (article, duplicate of an article, rejected, or missing);
 - printing small tables and the final PASS/FAIL line.
@@ -17,13 +18,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -136,8 +140,7 @@ def pipeline_command(
     command = [sys.executable, "-m", PIPELINE_MODULE]
     for input_path in inputs:
         command += ["--input", str(input_path)]
-    command += ["--output", str(output_dir), *extra_args]
-    return command
+    return [*command, *extra_args, "--output", str(output_dir)]
 
 
 def split_beam_args(beam_args: str) -> list[str]:
@@ -145,13 +148,68 @@ def split_beam_args(beam_args: str) -> list[str]:
 
 
 @dataclass(frozen=True)
-class PipelineRun:
+class Run:
+    """One finished subprocess: exit code, wall time, output, peak memory."""
+
     command: list[str]
     returncode: int
     wall_seconds: float
     stdout: str
     stderr: str
-    output_dir: Path
+    output_dir: Path | None
+    # The largest single process's maximum RSS (os.wait4: the kernel's ru_maxrss over the
+    # child and the descendants it waited for).
+    peak_rss_mb: float
+    # The peak of the summed RSS of the whole process tree, sampled every 0.1 s (worker
+    # processes alive at the same time); 0 unless asked for (`sample_tree=True`).
+    tree_rss_mb: float = 0.0
+
+
+RSS_SAMPLE_SECONDS = 0.1
+_running: set[subprocess.Popen[bytes]] = set()
+
+
+def run_measured(
+    command: Sequence[str], scratch_dir: Path, sample_tree: bool = False, cwd: Path | None = None
+) -> Run:
+    """Run `command` to completion in a subprocess (TMPDIR in `scratch_dir/tmp`, stdin
+    closed), timed wall-clock from start to exit; stdout and stderr captured through
+    temporary files (no pipe to fill up while the child runs)."""
+    with tempfile.TemporaryFile() as stdout_file, tempfile.TemporaryFile() as stderr_file:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            list(command),
+            cwd=cwd or scratch_dir,
+            env=subprocess_environment(scratch_dir / "tmp"),
+            stdin=subprocess.DEVNULL,
+            stdout=stdout_file,
+            stderr=stderr_file,
+        )
+        _running.add(process)
+        sampler = TreeRssSampler(process.pid) if sample_tree else None
+        if sampler is not None:
+            sampler.start()
+        # wait4 rather than wait(): it returns this child's own resource usage.
+        _, status, usage = os.wait4(process.pid, 0)
+        wall_seconds = time.perf_counter() - started
+        if sampler is not None:
+            sampler.stop()
+        _running.discard(process)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        stdout_file.seek(0)
+        stderr_file.seek(0)
+        stdout = stdout_file.read().decode("utf-8", errors="replace")
+        stderr = stderr_file.read().decode("utf-8", errors="replace")
+    return Run(
+        command=list(command),
+        returncode=process.returncode,
+        wall_seconds=wall_seconds,
+        stdout=stdout,
+        stderr=stderr,
+        output_dir=None,
+        peak_rss_mb=usage.ru_maxrss / 1024,  # Linux reports KiB
+        tree_rss_mb=sampler.peak_bytes / 2**20 if sampler is not None else 0.0,
+    )
 
 
 def run_pipeline(
@@ -159,40 +217,88 @@ def run_pipeline(
     output_dir: Path,
     scratch_dir: Path,
     extra_args: Sequence[str] = (),
-) -> PipelineRun:
-    """Run the pipeline to completion in a subprocess; capture its stdout and stderr."""
+    sample_tree: bool = False,
+) -> Run:
+    """Run the pipeline to completion in a subprocess, exactly as a user runs it
+    (`python -m newsbeam.pipeline --input ... --output DIR ...`): the one way the scripts
+    here run and time it."""
     command = pipeline_command(inputs, output_dir, extra_args)
-    tmp_dir = scratch_dir / "tmp"
-    started = time.perf_counter()
-    completed = subprocess.run(
-        command,
-        cwd=scratch_dir,
-        env=subprocess_environment(tmp_dir),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        errors="replace",
-        check=False,
-    )
-    return PipelineRun(
-        command=command,
-        returncode=completed.returncode,
-        wall_seconds=time.perf_counter() - started,
-        stdout=completed.stdout,
-        stderr=completed.stderr,
-        output_dir=output_dir,
-    )
+    run = run_measured(command, scratch_dir, sample_tree)
+    return dataclasses.replace(run, output_dir=output_dir)
 
 
-def require_success(run: PipelineRun, tail_lines: int = 30) -> None:
-    """Exit with code 1 and the end of the pipeline's stderr when it failed."""
+def stop_runs_on_sigterm() -> None:
+    """On SIGTERM, kill the run in progress and exit (so scratch folders are removed)."""
+
+    def stop(signal_number: int, _frame: object) -> None:
+        for process in list(_running):
+            process.kill()
+        sys.exit(128 + signal_number)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def process_tree_rss_bytes(root_pid: int) -> int:
+    """Summed resident memory of `root_pid` and all its descendants, from /proc."""
+    parent_of: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat_file:
+                stat = stat_file.read()
+        except OSError:
+            continue  # exited meanwhile
+        # The command name is in parentheses and may hold spaces: split after the last ")".
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        parent_of[int(entry.name)] = int(fields[1])
+    tree = {root_pid}
+    grew = True
+    while grew:
+        grew = False
+        for pid, parent in parent_of.items():
+            if parent in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    total = 0
+    page_size = os.sysconf("SC_PAGE_SIZE")
+    for pid in tree:
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as statm_file:
+                total += int(statm_file.read().split()[1]) * page_size
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+class TreeRssSampler(threading.Thread):
+    """Samples a process tree's summed RSS until stopped; keeps the peak."""
+
+    def __init__(self, root_pid: int) -> None:
+        super().__init__(daemon=True)
+        self._root_pid = root_pid
+        self._stop_event = threading.Event()
+        self.peak_bytes = 0
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            self.peak_bytes = max(self.peak_bytes, process_tree_rss_bytes(self._root_pid))
+            self._stop_event.wait(RSS_SAMPLE_SECONDS)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+
+def require_success(run: Run, tail_lines: int = 30, what: str = "the pipeline") -> None:
+    """Exit with code 1 and the end of the run's stderr when it failed."""
     if run.returncode == 0:
         return
-    print(f"error: the pipeline exited with code {run.returncode}", file=sys.stderr)
+    print(f"error: {what} exited with code {run.returncode}", file=sys.stderr)
     print("command: " + shlex.join(run.command), file=sys.stderr)
     for line in run.stderr.splitlines()[-tail_lines:]:
         print(f"  | {line}", file=sys.stderr)
-    print("FAIL: the pipeline did not run")
+    print(f"FAIL: {what} did not run")
     sys.exit(EXIT_FAIL)
 
 

@@ -26,7 +26,6 @@ import gzip
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -90,22 +89,6 @@ def beam_seconds(articles: list, with_stages: bool, with_stories: bool = True) -
     return time.perf_counter() - started
 
 
-def whole_pipeline_seconds(pages_dir: Path, scratch: Path, repeat: int) -> tuple[float, float]:
-    output = scratch / f"out{repeat}"
-    command = _common.pipeline_command([pages_dir], output)
-    env = _common.subprocess_environment(scratch / "tmp")
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        print(process.stderr.read().decode(errors="replace")[-3000:] if process.stderr else "")
-        raise SystemExit("FAIL: the pipeline did not run")
-    return seconds, usage.ru_maxrss / 1024
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     _common.add_shared_argument(parser)
@@ -136,9 +119,11 @@ def main(argv: list[str] | None = None) -> int:
         for repeat in range(args.repeats):
             baseline.append(beam_seconds(articles, with_stages=False))
             stages.append(beam_seconds(articles, True, with_stories=not args.dedup_only))
-            seconds, peak = whole_pipeline_seconds(pages_dir, scratch, repeat)
+            run = _common.run_pipeline([pages_dir], scratch / f"out{repeat}", scratch)
+            _common.require_success(run)
+            seconds = run.wall_seconds
             whole.append(seconds)
-            rss.append(peak)
+            rss.append(run.peak_rss_mb)
             print(
                 f"  run {repeat + 1}: stages {stages[-1]:.2f} s, baseline {baseline[-1]:.2f} s, "
                 f"whole pipeline {seconds:.2f} s"

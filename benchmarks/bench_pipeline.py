@@ -14,7 +14,7 @@ drifts by 10-20% between runs, so three pairs can still land on one slow stretch
 - loop: this script with `--loop-worker DIR`: read, gunzip and `trafilatura.extract(html)`
   (default arguments) every page in one Python loop;
 - pipeline: `sys.executable -m newsbeam.pipeline --input DIR --output OUT`, plus
-  `--beam-args`, stdout and stderr captured to files.
+  `--beam-args` (both run by `_common.run_measured`, the scripts' one way to run and time).
 Peak memory per run: the largest single process's maximum RSS from `os.wait4` (the kernel's
 ru_maxrss over the child and the descendants it waited for), and the peak of the summed RSS
 of the whole process tree sampled from /proc every 0.1 s (counts worker processes alive at
@@ -31,13 +31,9 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,21 +44,14 @@ import _common  # noqa: E402  (benchmarks is not a package: see the sys.path lin
 
 AEB_HTML_RELATIVE = Path("data/extraction/aeb/html")
 PAGE_SUFFIX = ".html.gz"
-RSS_SAMPLE_SECONDS = 0.1
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 LOOP, PIPELINE = "loop", "pipeline"
 
 
 @dataclass(frozen=True)
-class RunMeasurement:
+class Measured:
     kind: str
     repeat: int
-    wall_seconds: float
-    largest_process_rss_mb: float
-    tree_rss_mb: float
-    returncode: int
-    stdout_path: Path
-    stderr_path: Path
+    run: _common.Run
 
 
 # --------------------------------------------------------------------------------------
@@ -87,112 +76,6 @@ def run_loop_worker(pages_dir: Path) -> int:
     }
     print(json.dumps(summary))
     return 0
-
-
-# --------------------------------------------------------------------------------------
-# Measuring one subprocess
-
-
-def process_tree_rss_bytes(root_pid: int) -> int:
-    """Summed resident memory of `root_pid` and all its descendants, from /proc."""
-    parent_of: dict[int, int] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as stat_file:
-                stat = stat_file.read()
-        except OSError:
-            continue  # exited meanwhile
-        # The command name is in parentheses and may hold spaces: split after the last ")".
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        parent_of[int(entry.name)] = int(fields[1])
-    tree = {root_pid}
-    grew = True
-    while grew:
-        grew = False
-        for pid, parent in parent_of.items():
-            if parent in tree and pid not in tree:
-                tree.add(pid)
-                grew = True
-    total = 0
-    for pid in tree:
-        try:
-            with open(f"/proc/{pid}/statm", "rb") as statm_file:
-                total += int(statm_file.read().split()[1]) * PAGE_SIZE
-        except (OSError, IndexError, ValueError):
-            continue
-    return total
-
-
-class TreeRssSampler(threading.Thread):
-    """Samples a process tree's summed RSS until stopped; keeps the peak."""
-
-    def __init__(self, root_pid: int) -> None:
-        super().__init__(daemon=True)
-        self._root_pid = root_pid
-        self._stop_event = threading.Event()
-        self.peak_bytes = 0
-
-    def run(self) -> None:
-        while not self._stop_event.is_set():
-            self.peak_bytes = max(self.peak_bytes, process_tree_rss_bytes(self._root_pid))
-            self._stop_event.wait(RSS_SAMPLE_SECONDS)
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        self.join()
-
-
-_running_children: set[subprocess.Popen[bytes]] = set()
-
-
-def stop_on_signal(signal_number: int, _frame: object) -> None:
-    """On SIGTERM: stop the run in progress, then exit so the scratch folder is removed."""
-    for process in list(_running_children):
-        process.kill()
-    sys.exit(128 + signal_number)
-
-
-def measure(
-    kind: str, repeat: int, command: list[str], env: dict[str, str], log_dir: Path
-) -> RunMeasurement:
-    stdout_path = log_dir / f"{kind}-{repeat}.stdout"
-    stderr_path = log_dir / f"{kind}-{repeat}.stderr"
-    with open(stdout_path, "wb") as stdout_file, open(stderr_path, "wb") as stderr_file:
-        started = time.perf_counter()
-        process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=stdout_file, stderr=stderr_file, env=env
-        )
-        _running_children.add(process)
-        sampler = TreeRssSampler(process.pid)
-        sampler.start()
-        # wait4 rather than wait(): it returns this child's own resource usage.
-        _, status, usage = os.wait4(process.pid, 0)
-        wall_seconds = time.perf_counter() - started
-        sampler.stop()
-    _running_children.discard(process)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return RunMeasurement(
-        kind=kind,
-        repeat=repeat,
-        wall_seconds=wall_seconds,
-        largest_process_rss_mb=usage.ru_maxrss / 1024,  # Linux reports KiB
-        tree_rss_mb=sampler.peak_bytes / 2**20,
-        returncode=process.returncode,
-        stdout_path=stdout_path,
-        stderr_path=stderr_path,
-    )
-
-
-def fail_run(run: RunMeasurement, command: list[str], tail_lines: int = 30) -> None:
-    print(f"error: {run.kind} run {run.repeat} exited with code {run.returncode}")
-    print("command: " + " ".join(command))
-    lines = run.stderr_path.read_text(encoding="utf-8", errors="replace").splitlines()
-    for line in lines[-tail_lines:]:
-        print(f"  | {line}")
-    print(f"FAIL: the {run.kind} run did not complete")
-    sys.exit(_common.EXIT_FAIL)
 
 
 # --------------------------------------------------------------------------------------
@@ -222,8 +105,8 @@ def table_row_counts(output_dir: Path) -> dict[str, int]:
     }
 
 
-def loop_summary(run: RunMeasurement) -> dict[str, float]:
-    lines = run.stdout_path.read_text(encoding="utf-8").strip().splitlines()
+def loop_summary(run: _common.Run) -> dict[str, float]:
+    lines = run.stdout.strip().splitlines()
     return json.loads(lines[-1]) if lines else {}
 
 
@@ -269,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.loop_worker:
         return run_loop_worker(Path(args.loop_worker))
 
-    signal.signal(signal.SIGTERM, stop_on_signal)
+    _common.stop_runs_on_sigterm()
     shared_dir = _common.locate_shared(args.shared, [str(AEB_HTML_RELATIVE)])
     beam_args = _common.split_beam_args(args.beam_args)
     with _common.scratch_directory("bench") as scratch_dir:
@@ -277,15 +160,12 @@ def main(argv: list[str] | None = None) -> int:
         page_count = build_corpus(shared_dir / AEB_HTML_RELATIVE, pages_dir, args.copies)
         if page_count == 0:
             _common.exit_missing(f"no *{PAGE_SUFFIX} pages in {shared_dir / AEB_HTML_RELATIVE}")
-        log_dir = scratch_dir / "logs"
-        log_dir.mkdir()
-        env = _common.subprocess_environment(scratch_dir / "tmp")
         print(f"corpus: {page_count} pages ({args.copies} copies), {args.repeats} repeats")
 
         loop_command = [sys.executable, str(Path(__file__).resolve()), "--loop-worker"]
         loop_command.append(str(pages_dir))
         kinds = [LOOP] if args.loop_only else [LOOP, PIPELINE]
-        runs: list[RunMeasurement] = []
+        runs: list[Measured] = []
         table_counts: dict[str, int] = {}  # of the last pipeline run
         loop_counts: dict[str, float] = {}  # of the last loop run
         first_pipeline_stdout = ""
@@ -294,21 +174,21 @@ def main(argv: list[str] | None = None) -> int:
             for kind in kinds:
                 output_dir = scratch_dir / f"out-{repeat}"
                 if kind == LOOP:
-                    command = loop_command
+                    run = _common.run_measured(loop_command, scratch_dir, sample_tree=True)
                 else:
-                    command = _common.pipeline_command([pages_dir], output_dir, beam_args)
-                run = measure(kind, repeat, command, env, log_dir)
-                if run.returncode != 0:
-                    fail_run(run, command)
+                    run = _common.run_pipeline(
+                        [pages_dir], output_dir, scratch_dir, beam_args, sample_tree=True
+                    )
+                _common.require_success(run, what=f"the {kind} run {repeat}")
                 if kind == PIPELINE:
                     table_counts = table_row_counts(output_dir)
                     if repeat == 1:
-                        first_pipeline_stdout = run.stdout_path.read_text(errors="replace")
+                        first_pipeline_stdout = run.stdout
                         first_output_dir = str(output_dir)
                     shutil.rmtree(output_dir, ignore_errors=True)  # keep the scratch small
                 else:
                     loop_counts = loop_summary(run)
-                runs.append(run)
+                runs.append(Measured(kind, repeat, run))
                 print(f"  {kind} run {repeat}: {run.wall_seconds:.1f} s", flush=True)
 
     print()
@@ -316,14 +196,14 @@ def main(argv: list[str] | None = None) -> int:
         ["run", "side", "wall s", "docs/s", "peak RSS MB", "tree RSS MB"],
         [
             [
-                run.repeat,
-                run.kind,
-                f"{run.wall_seconds:.1f}",
-                f"{page_count / run.wall_seconds:.1f}",
-                f"{run.largest_process_rss_mb:.0f}",
-                f"{run.tree_rss_mb:.0f}",
+                measured.repeat,
+                measured.kind,
+                f"{measured.run.wall_seconds:.1f}",
+                f"{page_count / measured.run.wall_seconds:.1f}",
+                f"{measured.run.peak_rss_mb:.0f}",
+                f"{measured.run.tree_rss_mb:.0f}",
             ]
-            for run in runs
+            for measured in runs
         ],
     )
     print(
@@ -348,10 +228,10 @@ def main(argv: list[str] | None = None) -> int:
 
     medians: dict[str, dict[str, float]] = {}
     for kind in kinds:
-        kind_runs = [run for run in runs if run.kind == kind]
+        kind_runs = [measured.run for measured in runs if measured.kind == kind]
         medians[kind] = {
             "wall": statistics.median(run.wall_seconds for run in kind_runs),
-            "rss": statistics.median(run.largest_process_rss_mb for run in kind_runs),
+            "rss": statistics.median(run.peak_rss_mb for run in kind_runs),
             "tree": statistics.median(run.tree_rss_mb for run in kind_runs),
         }
     ratio = medians[PIPELINE]["wall"] / medians[LOOP]["wall"]

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import itertools
 import json
 import sys
 from collections import Counter
@@ -34,6 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common  # noqa: E402  (benchmarks is not a package: see the sys.path line above)
+import scoring  # noqa: E402
 
 SYNDICATED = Path("data/dedup/syndicated-dev")
 BBC = Path("data/topics/bbc-dev")
@@ -52,34 +52,6 @@ def predicted_sets(output_dir: Path, key_of_source) -> dict[str, str]:  # noqa: 
     return sets
 
 
-def pairs_of(assignment: dict[str, str]) -> set[tuple[str, str]]:
-    groups: dict[str, list[str]] = {}
-    for key, group in assignment.items():
-        groups.setdefault(group, []).append(key)
-    return {
-        pair for members in groups.values() for pair in itertools.combinations(sorted(members), 2)
-    }
-
-
-def pairwise_scores(
-    truth: dict[str, str], predicted: dict[str, str]
-) -> tuple[float, float, float, set[tuple[str, str]], set[tuple[str, str]]]:
-    """Precision, recall, F1 over same-set pairs; and the missed and false pairs."""
-    true_pairs, predicted_pairs = pairs_of(truth), pairs_of(predicted)
-    hits = len(true_pairs & predicted_pairs)
-    precision = hits / len(predicted_pairs) if predicted_pairs else 1.0
-    recall = hits / len(true_pairs) if true_pairs else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return precision, recall, f1, true_pairs - predicted_pairs, predicted_pairs - true_pairs
-
-
-def adjusted_rand(truth: dict[str, str], predicted: dict[str, str]) -> float:
-    from sklearn.metrics import adjusted_rand_score
-
-    keys = sorted(truth)
-    return float(adjusted_rand_score([truth[k] for k in keys], [predicted[k] for k in keys]))
-
-
 def evaluate_syndicated(args: argparse.Namespace, shared: Path) -> tuple[float, float, float]:
     base = shared / SYNDICATED
     with open(base / "labels.csv", newline="", encoding="utf-8") as handle:
@@ -94,10 +66,10 @@ def evaluate_syndicated(args: argparse.Namespace, shared: Path) -> tuple[float, 
     for key in missing:
         predicted[key] = f"missing:{key}"
     predicted = {key: predicted[key] for key in truth}
-    precision, recall, f1, missed, false = pairwise_scores(truth, predicted)
-    ari = adjusted_rand(truth, predicted)
+    precision, recall, f1, missed, false = scoring.pairwise_scores(truth, predicted)
+    ari = scoring.adjusted_rand(truth, predicted)
     counts = manifest.get("counts", {})
-    print(f"\nsyndicated-dev: {len(truth)} documents, {len(pairs_of(truth))} copy pairs")
+    print(f"\nsyndicated-dev: {len(truth)} documents, {len(scoring.pairs_of(truth))} copy pairs")
     print(
         f"  articles {counts.get('articles')}  duplicates {counts.get('duplicates')}  "
         f"rejected {counts.get('rejected')}  missing {len(missing)}"
@@ -133,7 +105,7 @@ def evaluate_bbc(args: argparse.Namespace, shared: Path) -> None:
         run = _common.run_pipeline([base / "articles.jsonl"], scratch / "out", scratch, extra)
         _common.require_success(run)
         predicted = predicted_sets(scratch / "out", key_of_source)
-    predicted_pairs = pairs_of(predicted)
+    predicted_pairs = scoring.pairs_of(predicted)
     found = labelled & predicted_pairs
     print(f"\nbbc-dev: {len(ids)} articles, {len(labelled)} labelled republished pairs")
     print(

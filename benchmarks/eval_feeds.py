@@ -37,7 +37,6 @@ import contextlib
 import hashlib
 import http.server
 import json
-import resource
 import sys
 import threading
 import urllib.parse
@@ -100,7 +99,7 @@ def _norm(text: str | None) -> str:
 
 
 def _entry_id(explicit: Any, link: str | None, title: str | None, summary: str | None) -> str:
-    """The pipeline's entry id rule (transforms/feeds.py entry_id_of), restated here."""
+    """The pipeline's entry id rule (transforms/feeds/parse.py entry_id_of), restated here."""
     if isinstance(explicit, str) and explicit.strip():
         return explicit.strip()
     if link:
@@ -214,10 +213,9 @@ def main(argv: list[str] | None = None) -> int:
             "--fetch_concurrency", "8", "--state", str(state), "--min_words", "0",
             *_common.split_beam_args(args.beam_args),
         ]  # fmt: skip
-        command = [sys.executable, "-m", _common.PIPELINE_MODULE, *extra, "--output", str(output)]
         run = _common.run_pipeline([], output, scratch, extra)
         _common.require_success(run)
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        peak_mb = run.peak_rss_mb
         health = {row["feed_url"]: row for row in _read_health(state)}
         articles = _common.read_table(output, "articles", ["feed_url", "entry_id", "url", "title"])
         rejected = _common.read_table(output, "rejected", ["source", "stage", "reason", "detail"])
@@ -328,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if parse_rate is not None:
         print(f"parse only: {parse_rate:.0f} feeds/s (parse_feed in-process, same bytes)")
-    print("command: " + " ".join(command[1:]))
+    print("command: " + " ".join(run.command[1:]))
     if args.gate is None:
         return 0
     expected_shares = (
@@ -353,7 +351,7 @@ def parse_speed(feeds: list[tuple[str, Path]]) -> float:
     """Feeds per second of the pipeline's own parser alone, no HTTP, no Beam."""
     import time
 
-    from newsbeam.transforms.feeds import FeedParseError, parse_feed
+    from newsbeam.transforms.feeds.parse import FeedParseError, parse_feed
 
     bodies = [(url, path.read_bytes(), content_type_of(path)) for url, path in feeds]
     started = time.perf_counter()

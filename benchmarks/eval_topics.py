@@ -28,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common  # noqa: E402  (benchmarks is not a package: see the sys.path line above)
+import scoring  # noqa: E402
 
 BBC_RELATIVE = Path("data/topics/bbc-dev/articles.jsonl")
 BBC_TO_IPTC = {
@@ -46,22 +47,6 @@ def first_top_level(topics: list[str] | None) -> str | None:
         if qcode.startswith("medtop:") and qcode.endswith("000000") and qcode[9:11] == "00":
             return qcode
     return None
-
-
-def macro_f1(pairs: list[tuple[str, str | None]], labels: list[str]) -> tuple[float, list]:
-    """Macro-F1 over `labels` of (gold, predicted) pairs, and the per-label rows."""
-    rows = []
-    f1s = []
-    for label in labels:
-        tp = sum(1 for g, p in pairs if g == label and p == label)
-        fp = sum(1 for g, p in pairs if g != label and p == label)
-        fn = sum(1 for g, p in pairs if g == label and p != label)
-        precision = tp / (tp + fp) if tp + fp else 0.0
-        recall = tp / (tp + fn) if tp + fn else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        f1s.append(f1)
-        rows.append([label, tp + fn, precision, recall, f1])
-    return sum(f1s) / len(f1s), rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         predicted[line_of(row["source"])] = first_top_level(topics_by_id.get(row["canonical_id"]))
     pairs = [(gold, predicted.get(number)) for number, gold in sorted(gold_by_line.items())]
     labels = sorted(BBC_TO_IPTC.values())
-    score, rows = macro_f1(pairs, labels)
+    score, rows = scoring.macro_f1(pairs, labels)
     accuracy = sum(1 for g, p in pairs if g == p) / len(pairs)
     names = {v: k for k, v in BBC_TO_IPTC.items()}
     print(f"articles: {len(pairs)}  ({len(duplicates)} duplicates, {len(rejected)} rejected)")

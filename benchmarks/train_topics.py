@@ -9,7 +9,7 @@ carries the same share-alike licence) and writes `transforms/data/topics-model/t
 the vocabulary, its idf weights and one logistic-regression weight row per IPTC top-level
 topic. The tagger applies it with numpy only (newsbeam.transforms.topics); nothing is pickled.
 
-Features (newsbeam.transforms._text_features): word unigrams and bigrams after removing
+Features (newsbeam.transforms.support.text): word unigrams and bigrams after removing
 scikit-learn's English stop words (the list ships inside the model file), sublinear tf x idf,
 L2-normalised, so a short event summary and a long article land on the same scale.
 The BBC set is research-only: it is never read here (thresholds are tuned on it in
@@ -29,7 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import add_shared_argument, locate_shared  # noqa: E402
 
-from newsbeam.transforms._text_features import ngram_counts, words  # noqa: E402
+from newsbeam.transforms.support.text import ngram_counts, words  # noqa: E402
 
 DATA = "data/topics/open-labelled/all_iptc.jsonl"
 MODEL_PATH = (

@@ -1,4 +1,8 @@
-"""The whole data flow on one screen: each line is one stage, one file in transforms/."""
+"""The whole data flow on one screen: each line is one stage, one file in transforms/.
+
+`config.state` (newsbeam.transforms.support.state) is the checked `--state` folder: the
+stateful stages (feeds, dedup, stories, and the dedup index written after stories) read the
+earlier state from it and, with --state, write the new state into its staging folder."""
 
 from __future__ import annotations
 
@@ -7,9 +11,9 @@ import apache_beam as beam
 from newsbeam.pipeline.options import PipelineConfig
 from newsbeam.schemas import RawDocument
 from newsbeam.transforms.clean import CleanText
-from newsbeam.transforms.dedup import DeduplicateArticles
+from newsbeam.transforms.dedup import DeduplicateArticles, WriteDedupIndex
 from newsbeam.transforms.extract import ExtractArticles
-from newsbeam.transforms.feeds import ReadFeeds
+from newsbeam.transforms.feeds.stage import ReadFeeds
 from newsbeam.transforms.language import DetectLanguage
 from newsbeam.transforms.places import TagPlaces
 from newsbeam.transforms.read import FEED_KINDS, ReadDocuments
@@ -20,23 +24,19 @@ from newsbeam.transforms.write import WriteTables
 
 def build(pipeline: beam.Pipeline, config: PipelineConfig) -> dict[str, beam.PCollection]:
     """Add NewsBeam's stages to `pipeline`; returns the three tables' PCollections."""
+    state = config.state
     documents, unread = pipeline | "Read" >> ReadDocuments(config.inputs, config.read)
     # Beam types Partition as taking a PartitionFn; a plain function works too.
     pages, feeds = documents | "FeedsApart" >> beam.Partition(_feed_or_page, 2)  # type: ignore[arg-type]
     extracted, unextracted = pages | "Extract" >> ExtractArticles(config.extract)
-    from_feeds, unfed = feeds | "Feeds" >> ReadFeeds(
-        config.feeds, config.extract, config.state_dir, config.state_out_dir, config.run_at
-    )
+    from_feeds, unfed = feeds | "Feeds" >> ReadFeeds(config.feeds, config.extract, state)
     extracted = (extracted, from_feeds) | "AllArticles" >> beam.Flatten()
     cleaned, uncleaned = extracted | "Clean" >> CleanText(config.clean)
     tagged, untagged = cleaned | "Language" >> DetectLanguage(config.language)
-    retention = config.state_retention  # one run time and cut-off for dedup and stories
-    articles, duplicates = tagged | "Dedup" >> DeduplicateArticles(
-        config.dedup, config.state_dir, retention
-    )
-    articles = articles | "Stories" >> ClusterStories(
-        config.stories, config.dedup, config.state_dir, config.state_out_dir, retention
-    )
+    articles, duplicates = tagged | "Dedup" >> DeduplicateArticles(config.dedup, state)
+    articles = articles | "Stories" >> ClusterStories(config.stories, state)
+    if state.writes:  # the dedup index of the new state: kept articles with their story ids
+        _ = articles | "WriteDedupIndex" >> WriteDedupIndex(config.dedup, state)
     articles, untopiced = articles | "Topics" >> TagTopics(config.topics)
     articles, unplaced = articles | "Places" >> TagPlaces(config.places)
     rejected = (

@@ -1,4 +1,5 @@
-"""Entry point: `newsbeam --input PATH [--input PATH ...] --output DIR [Beam flags]`.
+"""Entry point: `newsbeam --input PATH [--input PATH ...] --output DIR [Beam flags]`, and
+`newsbeam report --output ROOT [--since DATE]` (pipeline/report.py).
 
 Exit status: 0 when the run completed (bad documents are rows in `rejected`), 1 when the
 run failed, 2 for a usage error. Prints a short summary at the end.
@@ -40,6 +41,10 @@ def format_summary(manifest: dict[str, Any], output: str, manifest_name: str) ->
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["report"]:  # a subcommand: no Beam needed
+        from newsbeam.pipeline.report import main as report_main
+
+        return report_main(argv[1:])
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # Importing Beam logs warnings about Google Cloud clients NewsBeam does not use
     # ("apitools not found"); keep them off the user's terminal.

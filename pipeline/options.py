@@ -9,20 +9,19 @@ dataclasses here, so stages never read options.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from newsbeam.transforms.clean import CleanConfig
 from newsbeam.transforms.dedup import DedupConfig
-from newsbeam.transforms.dedup_state import StateRetention
 from newsbeam.transforms.extract import ExtractConfig
-from newsbeam.transforms.feeds import FeedsConfig
-from newsbeam.transforms.fetch import FetchConfig
+from newsbeam.transforms.feeds.config import FeedsConfig
+from newsbeam.transforms.feeds.fetch import FetchConfig
 from newsbeam.transforms.language import LanguageConfig
 from newsbeam.transforms.places import PlacesConfig
 from newsbeam.transforms.read import ReadConfig
 from newsbeam.transforms.stories import StoryConfig
+from newsbeam.transforms.support.state import StateContext
 from newsbeam.transforms.topics import TopicsConfig
 
 
@@ -195,14 +194,9 @@ class PipelineConfig:
 
     inputs: tuple[str, ...]
     output_dir: str
-    # Previous state to read (None: none yet) and the folder to write the new state into
-    # (None: no --state, nothing is kept). See newsbeam.pipeline.state.
-    state_dir: str | None = None
-    state_out_dir: str | None = None
-    # The run's start, taken once (run.py): new state rows' first_seen_at, feed state times.
-    run_at: dt.datetime = dataclasses.field(
-        default_factory=lambda: dt.datetime.now(dt.timezone.utc)
-    )
+    # The checked earlier state, where the new one goes and the run's start (taken once in
+    # run.py): what the stateful stages get. See newsbeam.transforms.support.state.
+    state: StateContext = dataclasses.field(default_factory=StateContext)
     # --state_keep_days: earlier dedup/stories state rows older than this are pruned (0: never).
     state_keep_days: int = 0
     read: ReadConfig = ReadConfig()
@@ -215,21 +209,14 @@ class PipelineConfig:
     places: PlacesConfig = PlacesConfig()
     feeds: FeedsConfig = FeedsConfig()
 
-    @property
-    def state_retention(self) -> StateRetention:
-        """What the dedup and stories stages stamp new state rows with and prune by."""
-        return StateRetention(self.run_at, self.state_keep_days)
-
 
 def config_from_options(
     options: NewsBeamOptions,
     output_dir: str,
-    state_dir: str | None = None,
-    state_out_dir: str | None = None,
-    run_at: dt.datetime | None = None,
+    state: StateContext | None = None,
 ) -> PipelineConfig:
-    """Options -> config; `output_dir` and `state_out_dir` are where this run writes (staging
-    folders), `state_dir` the previous state it reads, `run_at` the run's start (now)."""
+    """Options -> config; `output_dir` is where this run writes (a staging folder), `state`
+    the checked state context (none: no --state, the run starting now)."""
     inputs = tuple(options.inputs or ())
     page_urls = tuple(i for i in inputs if is_url(i))
     fetch = FetchConfig(
@@ -250,9 +237,7 @@ def config_from_options(
     return PipelineConfig(
         inputs=tuple(i for i in inputs if not is_url(i)),
         output_dir=output_dir,
-        state_dir=state_dir,
-        state_out_dir=state_out_dir,
-        run_at=run_at or dt.datetime.now(dt.timezone.utc),
+        state=state or StateContext(keep_days=options.state_keep_days),
         state_keep_days=options.state_keep_days,
         read=ReadConfig(max_document_bytes=options.max_document_bytes),
         clean=CleanConfig(min_words=options.min_words),

@@ -28,17 +28,14 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from newsbeam.pipeline.build import build
 from newsbeam.pipeline.options import NewsBeamOptions, PipelineConfig, config_from_options
-from newsbeam.pipeline.state import (
+from newsbeam.schemas import SCHEMA_VERSION, TABLES
+from newsbeam.transforms.support.failures import METRICS_NAMESPACE
+from newsbeam.transforms.support.state import (
     StateError,
-    check_state_dir,
     commit_state,
-    staging_dir_for,
+    open_state,
     swap_into_place,
 )
-from newsbeam.schemas import SCHEMA_VERSION, TABLES
-from newsbeam.transforms.dedup_state import DedupStateError
-from newsbeam.transforms.failures import METRICS_NAMESPACE
-from newsbeam.transforms.feeds import FeedStateError
 
 log = logging.getLogger("newsbeam")
 
@@ -130,36 +127,30 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
     state = Path(ours.state).expanduser().absolute() if ours.state else None
     if state is not None and state == output:
         raise UsageError("--state and --output must be different folders")
-    try:
-        has_state = state is not None and check_state_dir(state)
-    except StateError as error:
-        raise UsageError(str(error)) from error
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = output.parent / f".{output.name}.newsbeam-{uuid.uuid4().hex[:12]}.tmp"
-    state_staging = staging_dir_for(state) if state is not None else None
-
     started = dt.datetime.now(dt.timezone.utc)
+    try:
+        # The marker and every state file are checked here, once, before anything is built.
+        state_context, state_staging = open_state(state, started, ours.state_keep_days)
+    except StateError as error:
+        raise UsageError(str(error)) from error
+
     clock = time.perf_counter()
     try:
         pipeline = beam.Pipeline(options=options)
-        config = config_from_options(
-            ours,
-            str(staging),
-            state_dir=str(state) if has_state else None,
-            state_out_dir=str(state_staging) if state_staging else None,
-            run_at=started,
-        )
-        try:
-            build(pipeline, config)
-        except (DedupStateError, FeedStateError) as error:  # checked while building
-            raise UsageError(str(error)) from error
+        config = config_from_options(ours, str(staging), state_context)
+        build(pipeline, config)
         result = pipeline.run()
         result.wait_until_finish()
         counters = _counters(result)
         manifest = _manifest(
             options, config, staging, counters, started, time.perf_counter() - clock
         )
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        manifest["stage_seconds"] = _stage_seconds(result)
+        _write_manifest(staging, manifest)
+        manifest.update(_report(staging, manifest, state_staging))
+        _write_manifest(staging, manifest)
         swap_into_place(staging, output)
         # Output first, then state: a crash between the two re-processes this batch next
         # time (its copies then dedup against the old state) rather than losing it.
@@ -170,6 +161,39 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
         if state_staging is not None:
             shutil.rmtree(state_staging, ignore_errors=True)
     return manifest
+
+
+def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def _report(staging: Path, manifest: dict[str, Any], state_staging: Path | None) -> dict[str, Any]:
+    """Write report.html beside the manifest; a report that fails never fails the run."""
+    try:
+        from newsbeam.pipeline.report import write_run_report
+
+        return {"report_seconds": round(write_run_report(staging, manifest, state_staging), 3)}
+    except Exception as error:  # the tables and manifest are what matter
+        log.warning("the run report could not be written: %s", error, exc_info=True)
+        return {"report_error": f"{type(error).__name__}: {error}"}
+
+
+def _stage_seconds(result: beam.runners.runner.PipelineResult) -> dict[str, float]:
+    """Seconds spent in each stage's steps, as the runner measured them (FnApiRunner's
+    execution-time metrics, by top-level step label); empty where a runner has none."""
+    totals: collections.Counter[str] = collections.Counter()
+    try:
+        query = result.monitoring_metrics().query()  # type: ignore[attr-defined]
+        for metric in query["counters"]:
+            if not metric.key.metric.name.endswith("ptransform_execution_time:total_msecs:v1"):
+                continue
+            stage = (metric.key.step or "").split("/")[0]
+            value = metric.committed if metric.committed is not None else metric.attempted
+            if stage and not stage.startswith("ref_") and value:
+                totals[stage] += int(value)
+    except Exception:  # not every runner reports them: the report then shows totals only
+        return {}
+    return {stage: round(msecs / 1000, 3) for stage, msecs in sorted(totals.items())}
 
 
 def _counters(result: beam.runners.runner.PipelineResult) -> dict[str, int]:
@@ -233,7 +257,7 @@ def _manifest(
         "config": {
             name: value
             for name, value in dataclasses.asdict(config).items()
-            if name not in ("inputs", "output_dir", "state_dir", "state_out_dir", "run_at")
+            if name not in ("inputs", "output_dir", "state")
         },
         "versions": _versions(),
         "tables": {name: f"{name}/" for name in TABLES},

@@ -16,7 +16,7 @@ in how many articles it occurs; the row with the empty term holds the number of 
 so that each run's IDF spans the runs.
 
 Every file carries `STATE_VERSION_KEY` in its schema metadata; a file without it, of
-another version, or unreadable stops the run (see newsbeam.transforms.dedup).
+another version, or unreadable stops the run (see newsbeam.transforms.support.state).
 """
 
 from __future__ import annotations

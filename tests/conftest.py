@@ -1,4 +1,5 @@
-"""Shared fixtures: the seeds, a TestPipeline on the FnApiRunner, bad input files."""
+"""Shared fixtures: the seeds folder, bad input files. Helpers tests import are in
+tests/helpers.py."""
 
 from __future__ import annotations
 
@@ -8,56 +9,13 @@ import os
 from pathlib import Path
 
 import pytest
-from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.testing.test_pipeline import TestPipeline
 
-from newsbeam.transforms.failures import METRICS_NAMESPACE
-
-SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+from tests.helpers import ARTICLE_HTML, ARTICLE_TEXT, SEEDS
 
 
 @pytest.fixture
 def seeds_dir() -> Path:
     return SEEDS
-
-
-def make_test_pipeline() -> TestPipeline:
-    """A TestPipeline that never reaches for the network (the DirectRunner's Prism does)."""
-    return TestPipeline(runner="FnApiRunner")
-
-
-def counters_of(pipeline: TestPipeline) -> dict[str, int]:
-    """NewsBeam counters of a finished TestPipeline, by name."""
-    query = pipeline.result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
-    totals: dict[str, int] = {}
-    for result in query["counters"]:  # one result per step that incremented the counter
-        totals[result.key.metric.name] = totals.get(result.key.metric.name, 0) + result.committed
-    return totals
-
-
-ARTICLE_TEXT = (
-    "The city council approved a new budget on Tuesday after a long debate about funding "
-    "for schools, public transport and road repairs across the northern districts.\n\n"
-    "Officials said the plan would be reviewed again in the spring, when revenue figures "
-    "for the first quarter are published by the finance department."
-)
-
-ARTICLE_HTML = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Council approves budget - Example Times</title>
-<meta property="og:title" content="Council approves budget">
-<meta property="og:site_name" content="Example Times">
-<link rel="canonical" href="https://news.example.com/2024/05/council-budget?utm_source=feed">
-<meta name="author" content="Jane Reporter">
-<meta property="article:published_time" content="2024-05-14T09:30:00+02:00">
-</head><body>
-<nav><a href="/">Home</a> <a href="/politics">Politics</a></nav>
-<article><h1>Council approves budget</h1>
-{"".join(f"<p>{p}</p>" for p in ARTICLE_TEXT.split(chr(10) * 2))}
-<p>Subscribe to our newsletter</p>
-</article>
-<footer>Copyright Example Times</footer>
-</body></html>"""
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Stage 3: Unicode, site chrome, repeated paragraphs, identity."""
+"""Stage: clean. Unicode, site chrome, repeated paragraphs, identity."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from newsbeam.transforms.clean import (
     remove_repeated,
 )
 from newsbeam.transforms.extract import extract_text_document, new_article
-from tests.conftest import counters_of, make_test_pipeline
+from tests.helpers import counters_of, make_test_pipeline
 
 
 def _cleaned_seed(seeds_dir: Path, prefix: str):

@@ -1,4 +1,4 @@
-"""Stage 5: exact, url and near duplicates; canonical choice; no chaining; input order."""
+"""Stage: dedup. Exact, url and near duplicates; canonical choice; no chaining; input order."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from newsbeam.transforms.dedup import (
     Copy,
     DedupConfig,
     DeduplicateArticles,
-    Edge,
     Entry,
     Member,
     article_rank,
@@ -25,12 +24,11 @@ from newsbeam.transforms.dedup import (
     minhash_signature,
     near_copy_similarity,
     rank_of,
-    resolve_copies,
     shingle_hashes,
     split_copies,
 )
 from newsbeam.transforms.extract import new_article
-from tests.conftest import counters_of, make_test_pipeline
+from tests.helpers import counters_of, make_test_pipeline
 
 UTC = dt.timezone.utc
 BODY = "A wire story about the harbour reopening after the storm, with quotes. " * 3
@@ -119,19 +117,36 @@ def test_bucket_pairs_point_to_better_ranks_and_never_from_earlier_runs() -> Non
     assert limited == {("e", "p"), ("l", "p")}
 
 
-def test_resolve_copies_does_not_chain() -> None:
-    rank = {name: rank_of(_day(day), 10, name, name) for name, day in (("a", 1), ("b", 2))}
-    # b ~ a and c ~ b verified, c not ~ a: b is a's copy, c stays an article.
-    edges = [Edge("b", "b.txt", "a", rank["a"], 0.7), Edge("c", "c.txt", "b", rank["b"], 0.8)]
-    assert [(d.article_id, d.canonical_id) for d in resolve_copies(edges)] == [("b", "a")]
-    # c ~ a verified too: c points to a, the best-ranked article it matched.
-    edges.append(Edge("c", "c.txt", "a", rank["a"], 0.6))
-    resolved = resolve_copies(edges)
-    assert [(d.article_id, d.canonical_id, d.method) for d in resolved] == [
-        ("b", "a", "near"),
-        ("c", "a", "near"),
-    ]
-    assert resolved[1].similarity == 0.6
+def test_a_copy_matching_a_copy_and_its_canonical_points_to_the_canonical_in_beam() -> None:
+    """No chaining: a copy points only to an article it was verified against that is nobody's
+    copy; one whose verified neighbours are all copies stays an article."""
+    x = [_words(n) for n in range(5)]
+    a = _article("a.txt", " ".join(x[0:3]), _day(1))
+    b = _article("b.txt", " ".join(x[1:4]), _day(2))  # 2/3 of a: a's copy
+    c = _article("c.txt", " ".join([x[0], x[1], x[3]]), _day(3))  # ~ a and ~ b
+    d = _article("d.txt", " ".join(x[2:5]), _day(4))  # ~ b only (1/3 of a)
+    config = DedupConfig()
+    shingles = {r.source: shingle_hashes(r.text, config.shingle_words) for r in (a, b, c, d)}
+    # The verified pairs the test relies on (c ~ b as well as c ~ a; d ~ b, not ~ a).
+    assert near_copy_similarity(shingles["c.txt"], shingles["b.txt"], config) is not None
+    assert near_copy_similarity(shingles["d.txt"], shingles["b.txt"], config) is not None
+    assert near_copy_similarity(shingles["d.txt"], shingles["a.txt"], config) is None
+    b_to_a = near_copy_similarity(shingles["b.txt"], shingles["a.txt"], config)
+    c_to_a = near_copy_similarity(shingles["c.txt"], shingles["a.txt"], config)
+    assert b_to_a is not None and c_to_a is not None
+    with make_test_pipeline() as pipeline:
+        kept, duplicates = pipeline | beam.Create([d, c, b, a]) | DeduplicateArticles(config)
+        assert_that(kept | beam.Map(lambda r: r.source), equal_to(["a.txt", "d.txt"]), "Kept")
+        assert_that(
+            duplicates | beam.Map(lambda r: (r.source, r.canonical_id, r.method, r.similarity)),
+            equal_to(
+                [
+                    ("b.txt", a.article_id, "near", round(b_to_a, 6)),
+                    ("c.txt", a.article_id, "near", round(c_to_a, 6)),
+                ]
+            ),
+            label="Duplicates",
+        )
 
 
 def test_copies_of_copies_point_to_a_kept_article() -> None:

@@ -104,6 +104,7 @@ def _two_days(seeds_dir: Path, tmp_path: Path) -> tuple[Path, Path, Path]:
     return state, day1, day2
 
 
+@pytest.mark.slow
 def test_state_across_runs(seeds_dir: Path, tmp_path: Path) -> None:
     state, day1, day2 = _two_days(seeds_dir, tmp_path)
     # Day 2: a copy of yesterday's 000, and 002, a new article on yesterday's 001 story.
@@ -171,6 +172,7 @@ def age_state(state: Path, days: int) -> None:
             assert pq.read_schema(path).metadata[STATE_VERSION_KEY] == STATE_VERSION.encode()
 
 
+@pytest.mark.slow
 def test_state_keep_days_prunes_old_articles(seeds_dir: Path, tmp_path: Path) -> None:
     state, day1, day2 = _two_days(seeds_dir, tmp_path)
     seed_000 = next(seeds_dir.glob("000_*.txt"))

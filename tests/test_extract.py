@@ -1,4 +1,4 @@
-"""Stage 2: text headers, HTML with trafilatura, JSON lines; failures as rejected rows."""
+"""Stage: extract. Text headers, HTML with trafilatura, JSON lines; failures as rejected rows."""
 
 from __future__ import annotations
 
@@ -14,15 +14,22 @@ from newsbeam.transforms.extract import (
     ExtractArticles,
     ExtractConfig,
     ExtractError,
+    PageSignals,
     canonicalize_url,
+    choose_text,
+    dateline_date,
     decode_text,
     extract_document,
+    header_date,
+    json_ld_text,
     looks_like_menu,
+    needs_full_extraction,
+    page_signals,
     parse_datetime,
     parse_text_document,
     split_authors,
 )
-from tests.conftest import ARTICLE_HTML, counters_of, make_test_pipeline
+from tests.helpers import ARTICLE_HTML, counters_of, make_test_pipeline
 
 UTC = dt.timezone.utc
 
@@ -217,3 +224,190 @@ def test_hostile_pages_are_rejected_not_expanded(name: str) -> None:
     with pytest.raises(ExtractError) as error:
         extract_document(RawDocument(name, "html", HOSTILE_PAGES[name]), ExtractConfig())
     assert error.value.reason == "no_text"
+
+
+# --- when the fast path may have lost the article ------------------------------------------
+
+
+def _sentence(i: int) -> str:
+    return (
+        f"Delegates discussed proposal number {i} on quota sharing for the spring season, and "
+        f"the host delegation said that the talks on point {i} had moved forward although "
+        "several smaller states still asked for more time to consult their communities."
+    )
+
+
+def _live_blog(updates: int) -> bytes:
+    """A live blog made up for the test: a 70-word introduction in the article body, the
+    updates in a separate stream beside it (where trafilatura's fast path stops looking)."""
+    intro = (
+        "<p>Ministers from twelve countries are meeting in Lisbon today to agree on new rules "
+        "for fishing quotas in the northern Atlantic, after months of disputes between "
+        "coastal states.</p><p>We will bring you every update from the summit as it happens, "
+        "with reactions from the delegations, the fishing industry and the environmental "
+        "groups following the negotiations from outside the conference centre.</p>"
+    )
+    stream = "".join(
+        f'<div class="live-update"><h3>Update {i}</h3><p>{_sentence(i)}</p>'
+        f"<p>A vote on proposal {i} could come later in the afternoon if the remaining "
+        "objections were settled by the working group.</p></div>"
+        for i in range(1, updates + 1)
+    )
+    return (
+        "<html><head><title>Fishing summit live</title></head><body>"
+        '<nav><a href="/">Home</a></nav><div class="page"><h1>Fishing summit live</h1>'
+        f'<div class="article-body">{intro}</div><div class="stream">{stream}</div></div>'
+        "<footer><p>Copyright</p></footer></body></html>"
+    ).encode()
+
+
+def test_page_signals_count_paragraphs_and_read_json_ld() -> None:
+    from trafilatura.utils import load_html
+
+    body = " ".join(_sentence(i) for i in range(3))
+    html = (
+        '<html><head><script type="application/ld+json">'
+        '{"@graph": [{"@type": "WebPage"}, {"@type": "NewsArticle", "articleBody": '
+        f'"<p>{body}</p><p>Second paragraph.</p>"}}]}}</script>'
+        '<script type="application/ld+json">{not json</script></head><body>'
+        "<nav><p>one two three</p></nav><p>four five six seven</p>"
+        "<aside><p>related story words</p></aside><footer><p>x y</p></footer></body></html>"
+    )
+    signals = page_signals(load_html(html))
+    assert signals.paragraph_words == 4  # navigation, asides and footers do not count
+    assert signals.json_ld_body == f"{body}\nSecond paragraph."
+    assert json_ld_text("Plain\n\n  text  body ") == "Plain\ntext body"
+
+
+def test_needs_full_extraction() -> None:
+    assert needs_full_extraction("word " * 40, PageSignals(paragraph_words=900))
+    assert not needs_full_extraction("word " * 500, PageSignals(paragraph_words=900))
+    assert needs_full_extraction("word " * 40, PageSignals(json_ld_body="w " * 300))
+    # A page with little text at all gives no reason to look further.
+    assert not needs_full_extraction("word " * 20, PageSignals(paragraph_words=90))
+
+
+def test_choose_text_prefers_the_text_that_did_not_lose_the_article() -> None:
+    intro = "An introduction of a few words."
+    full = "\n".join(_sentence(i) for i in range(20))
+    half = " ".join(full.split()[: len(full.split()) // 2 + 1])
+    assert choose_text(half, full, "").origin == "fast"  # not twice as long
+    chosen = choose_text(intro, full, "")
+    assert (chosen.origin, chosen.text, chosen.removed) == ("full", full, ())
+    longer = "\n".join(_sentence(i) for i in range(50))
+    assert choose_text(intro, full, longer).origin == "json_ld"
+    assert choose_text(intro, None, full).origin == "json_ld"
+    # A longer text that is a menu is not kept, and the article says so.
+    menu = "\n".join(["Home", "World news", "Sport", "Contact us"] * 20)
+    chosen = choose_text(intro, menu, "")
+    assert chosen.origin == "fast"
+    assert [r.reason for r in chosen.removed] == ["longer_full_menu"]
+
+
+def test_live_blog_keeps_its_updates() -> None:
+    documents = [RawDocument("live.html", "html", _live_blog(24))]
+
+    def check(articles: list) -> None:
+        (article,) = articles
+        for i in (1, 12, 24):
+            assert f"proposal number {i} on quota" in article.text
+        assert article.text.startswith("Ministers from twelve countries")
+        assert article.removed == []
+
+    with make_test_pipeline() as pipeline:
+        articles, _ = pipeline | beam.Create(documents) | ExtractArticles()
+        assert_that(articles, check)
+    counters = counters_of(pipeline)
+    assert counters["extract_full_checked"] == 1
+    assert counters["extract_kept_full"] == 1
+    assert "extract_short_fast_path" not in counters
+
+
+def test_ordinary_article_takes_the_fast_path_only() -> None:
+    with make_test_pipeline() as pipeline:
+        articles, _ = (
+            pipeline
+            | beam.Create([RawDocument("a.html", "html", ARTICLE_HTML.encode())])
+            | ExtractArticles()
+        )
+        assert_that(articles | beam.Map(lambda a: a.removed), beam.testing.util.equal_to([[]]))
+    counters = counters_of(pipeline)
+    assert "extract_full_checked" not in counters
+
+
+# --- dates in the header lines of raw text --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (" date 2019-03-04", dt.datetime(2019, 3, 4, tzinfo=UTC)),
+        ("**2023-10-28 20:26**", dt.datetime(2023, 10, 28, 20, 26, tzinfo=UTC)),
+        ("July 08,2012", dt.datetime(2012, 7, 8, tzinfo=UTC)),
+        ("Monday, March 11,2013 23:51", dt.datetime(2013, 3, 11, 23, 51, tzinfo=UTC)),
+        ("Updated 5 / 5 / 2010 1:41 PM", dt.datetime(2010, 5, 5, 13, 41, tzinfo=UTC)),
+        ("Published: 12 March 2019, 14:05 GMT", dt.datetime(2019, 3, 12, 14, 5, tzinfo=UTC)),
+        ("On March 3, 2019 the president said", None),  # a sentence, not a date line
+        ("March 2019", None),  # no day
+        ("The 2012 budget", None),
+        ("", None),
+    ],
+)
+def test_header_date(line: str, expected: dt.datetime | None) -> None:
+    assert header_date(line) == expected
+
+
+def test_dateline_date() -> None:
+    expected = dt.datetime(2019, 3, 3, tzinfo=UTC)
+    assert dateline_date("WASHINGTON, March 3, 2019 (Reuters) - The talks began.") == expected
+    assert dateline_date("PARIS, 3 March 2019 - The talks began.") == expected
+    assert dateline_date("However, the plan - as announced - failed.") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The held-out layout: title, blank line, a ` date` line under the title.
+        "Storm hits the coast\n\n date 2019-03-04\nA storm hit the coast on Monday.\n\nMore.",
+        "Storm hits the coast\n\n date 2019-03-04 A storm hit the coast on Monday.\n\nMore.",
+        "Storm hits the coast\n\n**2019-03-04**\n\nA storm hit the coast on Monday.\n\nMore.",
+        "Storm hits the coast\n\nMarch 4, 2019\n\nA storm hit the coast on Monday.\n\nMore.",
+    ],
+)
+def test_date_line_under_the_title(text: str) -> None:
+    header, body, _ = parse_text_document(text)
+    assert header.title == "Storm hits the coast"
+    assert header.published_at == dt.datetime(2019, 3, 4, tzinfo=UTC)
+    assert body == "A storm hit the coast on Monday.\n\nMore."
+
+
+def test_dateline_stays_in_the_text() -> None:
+    text = "Storm hits the coast\n\nMIAMI, March 4, 2019 (AP) - A storm hit the coast.\n\nMore."
+    header, body, _ = parse_text_document(text)
+    assert header.published_at == dt.datetime(2019, 3, 4, tzinfo=UTC)
+    assert body.startswith("MIAMI, March 4, 2019 (AP) - A storm")
+
+
+def test_a_date_deep_in_the_text_is_not_a_header() -> None:
+    lines = [f"Paragraph {i} of the story, a sentence long enough." for i in range(6)]
+    header, _, _ = parse_text_document("\n\n".join([*lines, "March 4, 2019"]))
+    assert header.published_at is None
+
+
+def test_text_documents_with_a_date_line_under_the_title_are_dated() -> None:
+    texts = {
+        "a.txt": "Storm hits the coast\n\n date 2019-03-04\nA storm hit the coast on Monday.",
+        "b.txt": "Storm hits the coast\n\nA storm hit the coast on Monday, officials said.",
+    }
+    documents = [RawDocument(name, "text", text.encode()) for name, text in texts.items()]
+
+    def check(articles: list) -> None:
+        dated = {a.source: (a.title, a.published_at) for a in articles}
+        assert dated == {
+            "a.txt": ("Storm hits the coast", dt.datetime(2019, 3, 4, tzinfo=UTC)),
+            "b.txt": ("Storm hits the coast", None),
+        }
+
+    with make_test_pipeline() as pipeline:
+        articles, _ = pipeline | beam.Create(documents) | ExtractArticles()
+        assert_that(articles, check)

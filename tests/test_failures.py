@@ -6,8 +6,8 @@ import apache_beam as beam
 from apache_beam.testing.util import assert_that, equal_to
 
 from newsbeam.schemas import RawDocument, Rejected
-from newsbeam.transforms.failures import REJECTED, apply_with_rejects, excerpt
-from tests.conftest import counters_of, make_test_pipeline
+from newsbeam.transforms.support.failures import REJECTED, apply_with_rejects, excerpt
+from tests.helpers import counters_of, make_test_pipeline
 
 
 class _Fragile(beam.DoFn):

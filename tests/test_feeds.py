@@ -10,10 +10,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import apache_beam as beam
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from apache_beam.testing.util import assert_that, equal_to
 
 from newsbeam.pipeline import main as entry
 from newsbeam.schemas import STATE_VERSION
@@ -26,32 +28,34 @@ from newsbeam.schemas.feeds import (
     SeenEntry,
 )
 from newsbeam.transforms.extract import new_article
-from newsbeam.transforms.feeds import (
+from newsbeam.transforms.feeds import ReadFeeds
+from newsbeam.transforms.feeds.articles import entry_article, html_to_text, is_html_response
+from newsbeam.transforms.feeds.config import FeedsConfig
+from newsbeam.transforms.feeds.fetch import FetchConfig, FetchResult
+from newsbeam.transforms.feeds.parse import (
     FeedEntry,
     FeedParseError,
-    FeedsConfig,
-    FeedStateError,
-    PreviousFeedState,
-    entry_article,
     has_entity_expansion,
-    html_to_text,
-    is_html_response,
+    parse_feed,
+    parse_opml,
+    parse_url_list,
+    sniff_feed_kind,
+    strip_undeclared_prefixes,
+)
+from newsbeam.transforms.feeds.polling import (
+    PreviousFeedState,
     last_polled,
     load_feed_state,
     merge_seen_entries,
     moved_feeds,
     next_feed_state,
     next_moved_to,
-    parse_feed,
-    parse_opml,
-    parse_url_list,
     prune_seen_entries,
-    sniff_feed_kind,
-    strip_undeclared_prefixes,
 )
-from newsbeam.transforms.fetch import FetchResult
-from tests.conftest import ARTICLE_HTML
+from newsbeam.transforms.support.state import StateContext, make_context, open_state
+from newsbeam.transforms.support.state import StateError as FeedStateError
 from tests.feed_server import serve, static
+from tests.helpers import ARTICLE_HTML, make_test_pipeline
 
 BODY = (
     "The harbour authority said on Monday that the new ferry terminal would open next year "
@@ -451,22 +455,27 @@ def test_seen_entries_unlisted_for_long_are_pruned_unless_in_the_latest_document
     assert prune_seen_entries(entries, NOW, 0, polled) == entries  # 0: keep forever
 
 
+def _load(state_dir: Path) -> PreviousFeedState:
+    """The feed state of a folder, checked and read as a run does."""
+    return load_feed_state(make_context(str(state_dir), None, NOW))
+
+
 def test_state_of_another_version_or_corrupt_is_refused(tmp_path: Path) -> None:
-    assert load_feed_state(None).feeds == {}
+    assert load_feed_state(StateContext()).feeds == {}
     folder = tmp_path / "feed_state"
     folder.mkdir()
     other = FEED_STATE_SCHEMA.with_metadata({b"newsbeam.state_version": b"0"})
     pq.write_table(pa.Table.from_pylist([], schema=other), folder / "feeds.parquet")
     with pytest.raises(FeedStateError, match="state version 0"):
-        load_feed_state(str(tmp_path))
+        _load(tmp_path)
     (folder / "feeds.parquet").write_bytes(b"not parquet")
     with pytest.raises(FeedStateError, match="unreadable"):
-        load_feed_state(str(tmp_path))
+        _load(tmp_path)
     row = FeedState("u", None, None, None, None, None, 0, 60, None)
     pq.write_table(
         pa.Table.from_pylist([row._asdict()], schema=FEED_STATE_SCHEMA), folder / "feeds.parquet"
     )
-    assert list(load_feed_state(str(tmp_path)).feeds) == ["u"]
+    assert list(_load(tmp_path).feeds) == ["u"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -488,6 +497,7 @@ def _rows(path: str, order: str = "source") -> list[dict[str, Any]]:
     return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
 
 
+@pytest.mark.slow
 def test_feed_pages_articles_twice_second_run_incremental(tmp_path: Path) -> None:
     state = tmp_path / "state"
     routes: dict[str, Any] = {
@@ -690,7 +700,7 @@ def test_corrupt_feed_state_stops_the_run_and_is_kept(tmp_path: Path) -> None:
 def test_an_unexpected_parser_exception_is_a_feed_parse_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from newsbeam.transforms import feeds
+    from newsbeam.transforms.feeds import parse as feeds
 
     def broken(content: bytes, headers: dict[str, str], url: str) -> None:
         raise RecursionError("deeply nested")
@@ -701,6 +711,7 @@ def test_an_unexpected_parser_exception_is_a_feed_parse_error(
     assert failure.value.reason == "internal_error" and "RecursionError" in str(failure.value)
 
 
+@pytest.mark.slow
 def test_same_feeds_in_another_order_give_the_same_rows(tmp_path: Path) -> None:
     texts = [BODY] + [OTHER_BODIES[word] for word in ("bridge", "tunnel", "road")]
     with serve() as server:
@@ -737,6 +748,7 @@ def _moved(location: str, status: int = 301) -> Any:
     return lambda request: (status, {"Location": location}, b"")
 
 
+@pytest.mark.slow
 def test_a_permanently_moved_feed_is_polled_at_its_new_url(tmp_path: Path) -> None:
     state = tmp_path / "state"
     with serve() as server:
@@ -949,3 +961,49 @@ def test_seen_entries_not_listed_for_long_are_pruned(tmp_path: Path) -> None:
                        "--no-fetch-pages", "--seen_entries_days", "0")  # fmt: skip
         assert forever["counters"].get("feeds_seen_entries_pruned", 0) == 0
         assert len(_rows(f"{tmp_path}/forever/feed_state/seen_entries.parquet", "entry_id")) == 5
+
+
+def test_read_feeds_in_beam_continues_from_earlier_feed_state(tmp_path: Path) -> None:
+    """ReadFeeds on its own (TestPipeline) with a real earlier state folder: it polls with
+    the stored ETag, skips the seen entry, and writes the new feed tables into staging; a
+    run that reads no feed writes no feed table (the earlier ones are carried over)."""
+    state, long_ago = tmp_path / "state", dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    fetch = FetchConfig(allow_private_hosts=True, per_host_interval_seconds=0, max_retries=0)
+    with serve() as server:
+        url = server.url("/feed")
+        items = [
+            ("g1", "/g1", f"&lt;p&gt;{BODY}&lt;/p&gt;"),
+            ("g2", "/g2", f"&lt;p&gt;{BODY}&lt;/p&gt;"),
+        ]
+        server.routes["/feed"] = static(rss(server.url(""), items), ETag='"v2"')
+        _write_state(
+            state,
+            [FeedState(url, '"v1"', None, "h0", long_ago, long_ago, 0, 3600, long_ago)],
+            [SeenEntry(url, "g1", long_ago, long_ago)],
+            [FeedHealth(long_ago, url, "ok", 200, 10, 1, 1, False, None, 5)],
+        )
+        context, staging = open_state(state, NOW)
+        assert staging is not None
+        config = FeedsConfig(feed_urls=(url,), fetch_pages=False, fetch=fetch)
+        with make_test_pipeline() as pipeline:
+            articles, rejected = pipeline | beam.Create([]) | ReadFeeds(config, state=context)
+            assert_that(articles | beam.Map(lambda a: a.source), equal_to([f"{url}#g2"]))
+            assert_that(rejected, equal_to([]), label="NoneRejected")
+        assert server.requests_to("/feed")[0].headers.get("if-none-match") == '"v1"'
+    (feed_row,) = _rows(f"{staging}/feed_state/feeds.parquet", "feed_url")
+    assert (feed_row["etag"], feed_row["last_fetch_at"]) == ('"v2"', NOW)
+    seen = _rows(f"{staging}/feed_state/seen_entries.parquet", "entry_id")
+    assert [(r["entry_id"], r["first_seen_at"] == long_ago) for r in seen] == [
+        ("g1", True),
+        ("g2", False),
+    ]
+    (health,) = _rows(f"{staging}/feeds/*.parquet", "feed_url")
+    assert (health["entries"], health["new_entries"], health["run_at"]) == (2, 1, NOW)
+    shutil.rmtree(staging)
+
+    context, staging = open_state(state, NOW)
+    assert staging is not None
+    with make_test_pipeline() as pipeline:
+        _ = pipeline | beam.Create([]) | ReadFeeds(FeedsConfig(), state=context)
+    assert list(staging.iterdir()) == []  # nothing read: nothing written, state carried over
+    shutil.rmtree(staging)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from newsbeam.transforms.fetch import (
+from newsbeam.transforms.feeds.fetch import (
     DEFAULT_USER_AGENT,
     FetchConfig,
     Fetcher,

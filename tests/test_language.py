@@ -1,4 +1,4 @@
-"""Stage 4: language detection, seeded and bounded."""
+"""Stage: language. Language detection, seeded and bounded."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from newsbeam.transforms.language import (
     language_sample,
     load_detector_factory,
 )
-from tests.conftest import counters_of, make_test_pipeline
+from tests.helpers import counters_of, make_test_pipeline
 
 FACTORY = load_detector_factory(seed=0)
 

@@ -262,6 +262,7 @@ def test_usage_errors(capsys) -> None:
     assert "--language_trials must be at least 1" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_command_line_and_beam_flags(seeds_dir: Path, tmp_path: Path) -> None:
     """`python -m newsbeam.pipeline` and the `newsbeam` script, with Beam's own flags."""
     script = Path(sys.executable).with_name("newsbeam")

@@ -7,8 +7,16 @@ import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
 from newsbeam.transforms.extract import new_article
-from newsbeam.transforms.places import PlaceFinder, PlacesConfig, TagPlaces, tag_places
-from tests.conftest import counters_of, make_test_pipeline
+from newsbeam.transforms.places import (
+    PLACE_FALSE_FRIENDS,
+    PLACE_NAMES,
+    PlaceFinder,
+    PlacesConfig,
+    TagPlaces,
+    tag_places,
+)
+from newsbeam.transforms.support.lexicons import load_lexicon
+from tests.helpers import counters_of, make_test_pipeline
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +100,14 @@ def test_tag_places_composite() -> None:
     counters = counters_of(pipeline)
     assert counters["places_in"] == 2
     assert counters["places_found"] == 1
+
+
+def test_own_place_lists_ship_and_name_real_countries() -> None:
+    import pycountry
+
+    names = load_lexicon(PLACE_NAMES)["names"]
+    assert set(names) <= {country.alpha_2 for country in pycountry.countries}
+    assert all(name.strip() == name and name for group in names.values() for name in group)
+    false_friends = load_lexicon(PLACE_FALSE_FRIENDS)
+    assert set(false_friends) == {"about", "ambiguous", "never", "not_after", "not_cities"}
+    assert "Jordan" in false_friends["ambiguous"] and "Latin America" in false_friends["never"]

@@ -1,4 +1,4 @@
-"""Stage 1: matching inputs and reading files, bad ones included."""
+"""Stage: read. Matching inputs and reading files, bad ones included."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from newsbeam.transforms.read import (
     kind_of,
     sniff_binary,
 )
-from tests.conftest import counters_of, make_test_pipeline
+from tests.helpers import counters_of, make_test_pipeline
 
 
 @pytest.mark.parametrize(

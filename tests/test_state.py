@@ -1,17 +1,52 @@
-"""The --state folder's life cycle: checks, carry-over, atomic swap (no Beam needed)."""
+"""The --state folder: its life cycle (checks, carry-over, atomic swap), the one check rule
+for state files, and the stateful stages in Beam against real earlier state folders."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from pathlib import Path
 
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from apache_beam.testing.util import assert_that, equal_to
 
 from newsbeam.pipeline import main as entry
-from newsbeam.pipeline.state import StateError, check_state_dir, commit_state, staging_dir_for
-from newsbeam.schemas import STATE_MARKER, STATE_VERSION
-from newsbeam.transforms.dedup_state import StateRetention, within_retention
+from newsbeam.pipeline.build import build
+from newsbeam.pipeline.options import PipelineConfig
+from newsbeam.schemas import STATE_MARKER, STATE_VERSION, STATE_VERSION_KEY, Article
+from newsbeam.schemas.dedup_state import DEDUP_STORY_TERMS_SCHEMA
+from newsbeam.transforms.clean import clean_article
+from newsbeam.transforms.dedup import DedupConfig, DeduplicateArticles, WriteDedupIndex
+from newsbeam.transforms.extract import new_article
+from newsbeam.transforms.stories import ClusterStories, StoryConfig
+from newsbeam.transforms.support import state as state_module
+from newsbeam.transforms.support.state import (
+    DEDUP_ARTICLES,
+    FILE,
+    SEEN_ENTRIES,
+    STORY_TERMS,
+    TABLES,
+    StateError,
+    StateRetention,
+    StateTable,
+    check_file,
+    check_state_dir,
+    commit_state,
+    make_context,
+    open_state,
+    read_rows,
+    read_table,
+    staging_dir_for,
+    stamped,
+    within_retention,
+)
+from tests.helpers import counters_of, make_test_pipeline
+
+UTC = dt.timezone.utc
 
 
 def test_missing_or_empty_state_starts_empty(tmp_path: Path) -> None:
@@ -88,3 +123,176 @@ def test_retention_keeps_rows_first_seen_within_the_window() -> None:
     forever = StateRetention(run_at)
     assert forever.keep_since is None
     assert all(within_retention(r, forever.keep_since) for r in (old, edge, new))
+
+
+# ---------------------------------------------------------------------------------------
+# The one check rule for state files, and the state context
+# ---------------------------------------------------------------------------------------
+
+RUN_AT = dt.datetime(2024, 5, 2, 6, 0, tzinfo=dt.timezone.utc)
+
+
+def _write(path: Path, schema: pa.Schema, rows: list[dict] | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows or [], schema=schema), path)
+    return path
+
+
+def _seen_rows() -> list[dict]:
+    return [{"feed_url": "u", "entry_id": "e", "first_seen_at": RUN_AT, "last_seen_at": RUN_AT}]
+
+
+def test_a_file_must_carry_this_state_version(tmp_path: Path) -> None:
+    schema = SEEN_ENTRIES.schema
+    unstamped = _write(tmp_path / "a.parquet", schema.remove_metadata())
+    with pytest.raises(StateError, match="state version none"):
+        check_file(str(unstamped), SEEN_ENTRIES)
+    other = _write(tmp_path / "b.parquet", schema.with_metadata({STATE_VERSION_KEY: b"1"}))
+    with pytest.raises(StateError, match="state version 1"):
+        check_file(str(other), SEEN_ENTRIES)
+    (tmp_path / "c.parquet").write_bytes(b"PAR1 garbage")
+    with pytest.raises(StateError, match="unreadable"):
+        check_file(str(tmp_path / "c.parquet"), SEEN_ENTRIES)
+    good = _write(tmp_path / "d.parquet", stamped(schema), _seen_rows())
+    assert check_file(str(good), SEEN_ENTRIES).names == schema.names
+
+
+def test_added_columns_may_be_missing_others_may_not(tmp_path: Path) -> None:
+    assert "last_seen_at" in SEEN_ENTRIES.added
+    without_added = pa.schema(
+        [f for f in SEEN_ENTRIES.schema if f.name != "last_seen_at"],
+        metadata=stamped(SEEN_ENTRIES.schema).metadata,
+    )
+    rows = [{k: v for k, v in r.items() if k != "last_seen_at"} for r in _seen_rows()]
+    old = _write(tmp_path / "old.parquet", without_added, rows)
+    check_file(str(old), SEEN_ENTRIES)
+    # Read in the table's columns, the added one null.
+    assert list(read_rows(str(old), SEEN_ENTRIES)) == [{**rows[0], "last_seen_at": None}]
+
+    # A column that was not added later (entry_id) must be there, with its type.
+    lacking = pa.schema(
+        [f for f in SEEN_ENTRIES.schema if f.name != "entry_id"],
+        metadata=stamped(SEEN_ENTRIES.schema).metadata,
+    )
+    with pytest.raises(StateError, match="lacks column entry_id"):
+        check_file(str(_write(tmp_path / "lacking.parquet", lacking)), SEEN_ENTRIES)
+    retyped = pa.schema(
+        [f.with_type(pa.int64()) if f.name == "entry_id" else f for f in SEEN_ENTRIES.schema],
+        metadata=stamped(SEEN_ENTRIES.schema).metadata,
+    )
+    with pytest.raises(StateError, match="column entry_id is int64"):
+        check_file(str(_write(tmp_path / "retyped.parquet", retyped)), SEEN_ENTRIES)
+    # The same rule for a dedup table: a column it does not know is ignored when read.
+    extra = stamped(DEDUP_STORY_TERMS_SCHEMA).append(pa.field("weight", pa.float64()))
+    path = _write(tmp_path / "terms.parquet", extra, [{"term": "", "articles": 3, "weight": 1.0}])
+    check_file(str(path), STORY_TERMS)
+    assert list(read_rows(str(path), STORY_TERMS)) == [{"term": "", "articles": 3}]
+
+
+def test_every_table_raises_the_one_state_error(tmp_path: Path) -> None:
+    for table in TABLES:
+        state = tmp_path / table.name.replace("/", "_")
+        path = state / table.path
+        if table.layout != FILE:
+            path = path / "part-0.parquet"
+        _write(path, table.schema.remove_metadata())
+        with pytest.raises(StateError, match=f"{path}.*state version none"):
+            make_context(str(state), None, RUN_AT)
+
+
+def _articles(*items: tuple[str, str, int]) -> list[Article]:
+    return [
+        clean_article(
+            new_article(source, text=text, published_at=dt.datetime(2024, 5, day, tzinfo=UTC))
+        )
+        for source, text, day in items
+    ]
+
+
+QUAKE = "A magnitude {m} earthquake struck {place} on {day}, killing {n} people and damaging {x}."
+BAM = QUAKE.format(m="6.1", place="Bam in Iran", day="Friday", n="300", x="the old citadel")
+BAM2 = QUAKE.format(m="6.1", place="Bam, Iran", day="Friday", n="310", x="the citadel of Bam")
+BAM3 = QUAKE.format(m="6.1", place="Iran's Bam", day="Friday", n="300", x="homes in Bam")
+CHILE = QUAKE.format(m="7.4", place="Chile's Valparaiso", day="Monday", n="12", x="the port")
+FOOTBALL = "The football club Rovers signed a new striker from Lisbon for a record fee."
+
+
+def _stateful_day(
+    state: Path, run_at: dt.datetime, articles: list[Article], kept: list, duplicates: list
+) -> dict[str, int]:
+    """One run of the stateful stages on their own (TestPipeline) against `state`, committed
+    afterwards; asserts the (source, story id) of the kept articles and the duplicates."""
+    context, staging = open_state(state, run_at)
+    assert staging is not None
+    with make_test_pipeline() as pipeline:
+        articles_in, copies = (
+            pipeline | beam.Create(articles) | DeduplicateArticles(DedupConfig(), context)
+        )
+        with_story = articles_in | ClusterStories(StoryConfig(), context)
+        _ = with_story | WriteDedupIndex(DedupConfig(), context)
+        assert_that(with_story | beam.Map(lambda a: (a.source, a.story_id)), equal_to(kept))
+        assert_that(
+            copies | beam.Map(lambda d: (d.source, d.canonical_id, d.method)),
+            equal_to(duplicates),
+            label="Duplicates",
+        )
+    commit_state(staging, state, {})
+    return counters_of(pipeline)
+
+
+def test_dedup_and_stories_in_beam_continue_from_an_earlier_state_folder(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    day1 = _articles(("bam", BAM, 1), ("bam3", BAM3, 1), ("chile", CHILE, 1), ("f", FOOTBALL, 1))
+    bam, _, chile, football = day1
+    stories = [bam.article_id, bam.article_id, chile.article_id, football.article_id]
+    _stateful_day(
+        state, RUN_AT, day1, [(a.source, s) for a, s in zip(day1, stories, strict=True)], []
+    )
+    context = make_context(str(state), None, RUN_AT)
+    assert len(read_table(context, DEDUP_ARTICLES)) == 4
+
+    # Day 2: a copy of an earlier article is its duplicate; a new article on the Bam
+    # earthquake continues the earlier story (its id is the earlier article's).
+    bam2, copy = _articles(("bam2", BAM2, 2), ("copy", CHILE, 2))
+    later = RUN_AT + dt.timedelta(days=1)
+    copied = [("copy", chile.article_id, "exact")]
+    counters = _stateful_day(state, later, [bam2, copy], [("bam2", bam.article_id)], copied)
+    assert counters["stories_joined_earlier"] == 1
+    context = make_context(str(state), None, later)
+    index = {r["article_id"]: r for r in read_table(context, DEDUP_ARTICLES)}
+    assert set(index) == {a.article_id for a in (*day1, bam2)}
+    assert index[bam2.article_id]["story_id"] == bam.article_id
+    assert index[bam2.article_id]["first_seen_at"] == later
+    assert index[bam.article_id]["first_seen_at"] == RUN_AT  # carried over as it was
+    assert {"term": "", "articles": 5} in read_table(context, STORY_TERMS)
+
+
+def test_state_files_are_checked_once_before_the_pipeline_is_built(
+    tmp_path: Path, seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = tmp_path / "state"
+    football = _articles(("f", FOOTBALL, 1))
+    _stateful_day(state, RUN_AT, football, [("f", football[0].article_id)], [])
+    files = sorted(str(p) for p in state.rglob("*.parquet"))
+    assert len(files) == 3  # dedup articles, stories, story_terms
+
+    checked: list[str] = []
+    real_check = state_module.check_file
+
+    def counting_check(path: str, table: StateTable) -> pa.Schema:
+        checked.append(path)
+        return real_check(path, table)
+
+    def no_reading(*_: object) -> None:
+        raise AssertionError("a state file was read while the pipeline was built")
+
+    monkeypatch.setattr(state_module, "check_file", counting_check)
+    monkeypatch.setattr(state_module, "read_rows", no_reading)
+    context, staging = open_state(state, RUN_AT + dt.timedelta(days=1))
+    assert sorted(checked) == files  # every file, once
+    assert context.files(DEDUP_ARTICLES) and context.writes
+    config = PipelineConfig(inputs=(str(seeds_dir),), output_dir=str(tmp_path / "o"), state=context)
+    build(beam.Pipeline(runner="FnApiRunner"), config)  # built, not run
+    assert sorted(checked) == files  # building checks and reads nothing
+    assert staging is not None
+    shutil.rmtree(staging)

@@ -1,4 +1,4 @@
-"""Stage 6: story clustering (pure functions, then the Beam stage on the seeds)."""
+"""Stage: stories. Story clustering (pure functions, then the Beam stage on the seeds)."""
 
 from __future__ import annotations
 
@@ -21,18 +21,21 @@ from newsbeam.transforms.stories import (
     StoryDoc,
     TermFrequencies,
     add_frequencies,
+    average_link,
     claim_stories,
     cluster_rows,
     cluster_stories,
     frequency_rows,
+    group_similarity,
     neighbour_similarity,
     prior_story,
+    split_small_stories,
     story_rows,
     story_terms,
     term_frequencies,
     tfidf_vectors,
 )
-from tests.conftest import make_test_pipeline
+from tests.helpers import make_test_pipeline
 
 UTC = dt.timezone.utc
 CONFIG = StoryConfig()
@@ -208,3 +211,50 @@ def test_oversized_linked_groups_are_split_again() -> None:
     docs += [_doc(f"b{i}", t) for i, t in enumerate(QUAKE_B)] + [_doc("f", FOOTBALL)]
     small = dataclasses.replace(CONFIG, max_component=3)
     assert cluster_stories(docs, [], small)[0] == cluster_stories(docs, [], CONFIG)[0]
+
+
+def _twin_stories(within: float, across: float) -> np.ndarray:
+    """Cosines of two three-report stories on one subject: `within` a story, `across`."""
+    story = np.repeat([0, 1], 3)
+    similarity = np.where(story[:, None] == story[None, :], within, across)
+    np.fill_diagonal(similarity, 1.0)
+    return similarity
+
+
+def test_small_group_of_twin_stories_is_split() -> None:
+    similarity = _twin_stories(within=0.6, across=0.3)
+    assert len(similarity) > CONFIG.plain_component
+    # Plain cosine merges them: every report is 0.3 close to the other story's.
+    assert len(set(average_link(similarity, CONFIG.small_threshold))) == 1
+    assert average_link(*group_similarity(similarity, CONFIG)) == [1, 1, 1, 2, 2, 2]
+
+
+def test_small_group_of_one_story_stays_whole() -> None:
+    rng = np.random.default_rng(3)
+    for size in (6, 8, 10):
+        noisy = 0.5 + rng.uniform(0, 0.05, (size, size))  # reports all about equally alike
+        noisy = (noisy + noisy.T) / 2
+        np.fill_diagonal(noisy, 1.0)
+        assert len(set(average_link(*group_similarity(noisy, CONFIG)))) == 1
+
+
+def test_group_similarity_by_group_size() -> None:
+    three = _twin_stories(0.5, 0.3)[: CONFIG.plain_component - 1, : CONFIG.plain_component - 1]
+    assert group_similarity(three, CONFIG)[1] == CONFIG.small_threshold  # plain cosine
+    large = np.random.default_rng(5).uniform(0.1, 0.6, (CONFIG.neighbours + 1,) * 2)
+    large = (large + large.T) / 2
+    second, threshold = group_similarity(large, CONFIG)
+    assert threshold == CONFIG.threshold
+    assert np.allclose(second, neighbour_similarity(large, CONFIG.neighbours))
+
+
+def test_split_small_stories_splits_twins_found_in_a_large_group() -> None:
+    twins = _twin_stories(within=0.6, across=0.3)
+    large = np.full((12, 12), 0.05)
+    large[:6, :6] = twins
+    large[6:, 6:] = 0.5
+    np.fill_diagonal(large, 1.0)
+    groups = [1] * 6 + [2] * 6  # what profiles over 10 neighbours found
+    assert split_small_stories(large, groups, CONFIG) == [1, 1, 1, 2, 2, 2] + [3] * 6
+    # A story larger than `neighbours` is left as it is.
+    assert split_small_stories(large, [1] * 12, CONFIG) == [1] * 12

@@ -12,15 +12,17 @@ import pytest
 from apache_beam.testing.util import assert_that
 
 from newsbeam.transforms.extract import new_article
+from newsbeam.transforms.support.lexicons import load_lexicon
 from newsbeam.transforms.topics import (
     SUPPORTED_LANGUAGES,
+    TOPIC_CUES,
     TagTopics,
     TopicsConfig,
     TopicTagger,
     load_taxonomy,
     tag_topics,
 )
-from tests.conftest import counters_of, make_test_pipeline
+from tests.helpers import counters_of, make_test_pipeline
 
 SPORT, POLITICS, ECONOMY, ARTS = (
     "medtop:15000000",
@@ -310,6 +312,21 @@ def test_model_and_licences_ship_in_the_package() -> None:
     notice = folder.joinpath("licences", "README.txt").read_text(encoding="utf-8")
     assert "CC BY-SA 4.0" in notice or "ShareAlike 4.0" in notice
     assert folder.joinpath("licences", "wcep", "ATTRIBUTION.txt").is_file()
+
+
+def test_own_cues_name_current_topics_in_supported_languages() -> None:
+    taxonomy = load_taxonomy()
+    cues = load_lexicon(TOPIC_CUES)
+    assert load_lexicon(TOPIC_CUES) is cues  # read once per process
+    for qcode, entry in cues["top_level"].items():
+        assert taxonomy[qcode].level == 1 and entry["name"] == taxonomy[qcode].names["en"]
+        assert set(entry) - {"name"} == set(SUPPORTED_LANGUAGES)
+        assert all(cue and cue == cue.lower() and " " not in cue for cue in entry["en"])
+    for qcode, entry in cues["second_level"].items():
+        assert taxonomy[qcode].level == 2 and entry["name"] == taxonomy[qcode].names["en"]
+        assert entry["cues"]
+    with pytest.raises(TypeError):  # shared by every caller: read-only
+        cues["top_level"]["medtop:01000000"]["en"] += ("extra",)
 
 
 # The composite

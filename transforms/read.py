@@ -1,41 +1,18 @@
-"""Stage 1, sources: input paths -> RawDocument records.
+"""ReadDocuments: input paths (files, folders read recursively, globs; any Beam filesystem)
+-> RawDocument records, one per file or per non-blank `.jsonl` line. Feed and OPML files are
+recognised by content and go to the feed stage. Reading never decodes text (extract does).
 
-`ReadDocuments(patterns, config)` expands each input (a file, a directory read recursively,
-or a glob; local or any Beam filesystem), reads every matched file and emits one
-RawDocument per file, or per non-blank line of a `.jsonl` file. Reading never decodes text:
-that is the extract stage's job, where the document's own encoding hints are known.
+Never read as input: NewsBeam's own outputs and state (a folder holding a `manifest.json`
+with `schema_version`, or a `state.json` with `state_version`) and runs' staging folders
+(`.<name>.newsbeam-...tmp` / `.old`). Local folders are walked with symbolic links followed
+(a broken or looping link is one rejected row); `.gz` input is decompressed in bounded
+pieces and JSON lines are split from them, so no document or line is held past
+`max_document_bytes`.
 
-Feeds are recognised by content: `.xml/.rss/.atom/.rdf/.opml/.json` files and files without
-an extension become kind "feed" (RSS, Atom, RDF, JSON Feed) or "opml" when their first
-element (or JSON Feed `version` key) says so, and go to the feed stage, which counts their
-entries as the inputs (a feed file itself is not one).
-
-What is never read as input: NewsBeam's own outputs and state (a folder holding a
-`manifest.json` with `schema_version`, or a `state.json` with `state_version`) and the
-staging folders of runs (`.<name>.newsbeam-<hex>.tmp` / `.old`), wherever they are, so an
-`--output` inside an input folder, or the leftovers of a killed run, are not read back.
-
-Local folders are walked with symbolic links followed; a link that leads nowhere or back
-into a folder above it is one rejected row. A file name that is not valid UTF-8 is read;
-its `source` shows the undecodable bytes as `\\xNN`.
-
-Memory grows with the number of files by one small record each (~0.6 KB on the FnApiRunner,
-which holds a shuffle in memory): the listing streams, keeping only the identities of the
-files listed, and the files are spread over workers by a Reshuffle of (path, size) pairs.
-Compressed (`.gz`) input is decompressed in pieces of at most 1 MiB and stops one byte
-past `max_document_bytes`; JSON lines are split from such pieces, so a line is never held
-beyond that limit either.
-
-Rejected (stage `read`): `not_found` (an input that matches nothing), `unsupported_type`
-(an extension NewsBeam does not read, or a candidate feed file that is no feed), `empty`,
-`too_large` (over `max_document_bytes`, checked before reading, and again while
-decompressing so a gzip bomb is cut off), `binary` (NUL bytes without a UTF-16/32
-byte-order mark), `truncated` (a compressed file that ends early, when less than
-TRUNCATED_MIN_BYTES of it could be read; a longer one is read and its article carries a
-`truncated` entry in `removed`), `unreadable` (an I/O error, a broken or looping symbolic
-link, or not a regular file: a FIFO in an input folder would otherwise block the run forever).
-Counters: `read_inputs` (records that entered the run), `read_dropped_<reason>`,
-`read_skipped_newsbeam_folders` (outputs, state and staging folders not read).
+Rejected (stage `read`): `not_found`, `unsupported_type`, `empty`, `too_large`, `binary`,
+`truncated` (a compressed file that ends early, when little could be read; otherwise its
+article carries a `truncated` entry in `removed`), `unreadable`.
+Counters: `read_inputs`, `read_dropped_<reason>`, `read_skipped_newsbeam_folders`.
 """
 
 from __future__ import annotations
@@ -56,9 +33,9 @@ import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes, FileMetadata, FileSystem
 from apache_beam.io.filesystems import FileSystems
 
-from newsbeam.schemas import RawDocument, Rejected
-from newsbeam.transforms.failures import apply_with_rejects, counter, rejected_output
-from newsbeam.transforms.feeds import sniff_feed_kind
+from newsbeam.schemas import STATE_MARKER, RawDocument, Rejected
+from newsbeam.transforms.feeds.parse import sniff_feed_kind
+from newsbeam.transforms.support.failures import apply_with_rejects, counter, rejected_output
 
 STAGE = "read"
 log = logging.getLogger(__name__)
@@ -87,10 +64,10 @@ CHUNK_BYTES = 1 << 20
 TRUNCATED_MIN_BYTES = 1024
 
 # What a run leaves beside --output and --state while it works (pipeline/run.py,
-# pipeline/state.py): `.<name>.newsbeam-<12 hex>.tmp`, and `.old` while swapping.
-STAGING_NAME = re.compile(r"^\..*\.newsbeam-[0-9a-f]+\.(?:tmp|old)$")
+# transforms/support/state.py): `.<name>.newsbeam-[<pid>-]<12 hex>.tmp`, `.old` while swapping.
+STAGING_NAME = re.compile(r"^\..*\.newsbeam-(?:\d+-)?[0-9a-f]+\.(?:tmp|old)$")
 OUTPUT_MARKER, OUTPUT_MARKER_KEY = "manifest.json", "schema_version"
-STATE_MARKER, STATE_MARKER_KEY = "state.json", "state_version"
+STATE_MARKER_KEY = "state_version"
 _MARKER_MAX_BYTES = 1 << 20
 
 

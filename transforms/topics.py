@@ -1,29 +1,9 @@
-"""Stage: topics. Article -> Article with `topics`, `topic_scores` and `topics_model`.
+"""TagTopics: Article -> Article with `topics` (IPTC Media Topics qcodes, the main subject
+first), `topic_scores` and `topics_model`. English: the shipped linear model
+(data/topics-model/) with our cue lexicon; German, Spanish, French, Portuguese: the IPTC
+names plus our cue words (data/lexicons/topic_cues.json). Other languages get no topics.
 
-Subjects come from the IPTC Media Topics taxonomy (shipped in `data/iptc-mediatopic.csv`,
-CC BY 4.0, attribution in `data/IPTC-LICENSE.txt`; retired concepts are skipped).
-
-How an article is scored:
-- English: a linear model (one logistic-regression row per IPTC top-level topic, over word
-  unigrams and bigrams, tf-idf, L2-normalised) trained by `benchmarks/train_topics.py` on
-  openly licensed labelled news texts and shipped as `data/topics-model/topics-linear.npz`
-  (CC BY-SA 4.0, attributions in `data/topics-model/licences/`); applied with numpy only.
-- German, Spanish, French, Portuguese (and English as a second opinion): lexicons of each
-  top-level topic built from the IPTC names of the topic and all its descendants in that
-  language, plus our own word lists (`_OWN_WORDS`).
-- Second-level topics: a child of a chosen top-level topic is added when its IPTC names (or
-  those of its descendants, or our own cue words) occur in the article.
-Other languages (and `und`) get no topics, never an error. Tagging annotates, never filters.
-
-Order: `topics[0]` is the main subject (the best score once crime, disaster and war are
-lowered: see `_EVENT_TOPIC_OFFSET`); the other top-level topics scoring at least
-`TopicsConfig.threshold` and the second-level topics follow by score. `topic_scores` are the
-scores before that lowering, so a war story's war topic keeps its real score.
-
-Cost (benchmarks/bench_tagging.py): about 1 ms per article, nearly all of it tokenising and
-looking words up; the model's dot product over an article's few hundred features takes
-microseconds, so articles are scored one at a time rather than batched.
-
+Annotates, never filters; only an unexpected exception rejects (`internal_error`).
 Counters: `topics_in`, `topics_tagged`, `topics_no_language_support`.
 """
 
@@ -42,8 +22,9 @@ from typing import Any, NamedTuple
 import apache_beam as beam
 
 from newsbeam.schemas import Article, Rejected
-from newsbeam.transforms._text_features import ngram_counts, words
-from newsbeam.transforms.failures import apply_with_rejects, counter
+from newsbeam.transforms.support.failures import apply_with_rejects, counter
+from newsbeam.transforms.support.lexicons import load_lexicon
+from newsbeam.transforms.support.text import ngram_counts, words
 
 STAGE = "topics"
 MODEL_NAME = "newsbeam-topics"
@@ -128,200 +109,12 @@ def level_ancestor(qcode: str, taxonomy: dict[str, Concept], level: int) -> str 
     return concept.qcode if concept is not None and concept.level == level else None
 
 
-# Our own cue words per top-level topic and language. A cue of five letters or more is a stem
-# matched as the start of a word (German compounds, plurals, verb forms); a shorter one must
-# be the whole word or its plural ("bill", "bills", not "billion"); words joined by "_" are a
-# phrase. They cover
-# everyday news vocabulary that the IPTC names (often formal, multi-word) do not.
-_OWN_WORDS: dict[str, dict[str, str]] = {
-    "medtop:01000000": {
-        "en": "film films movie actor actress singer songwriter album band concert festival oscar "
-        "music theatre television museum artist novel celebrity comedy comedian drama "
-        "hollywood bollywood oscars grammy bafta director screenplay soap sitcom "
-        "documentary broadcaster cinema gallery exhibition painting sculpture ballet opera "
-        "orchestra rapper pop star stars chart charts singles rock musical tv show shows "
-        "poet poetry author bestseller premiere sequel studio audiences viewers episode",
-        "de": "film schauspieler sänger album band konzert festival oscar musik theater "
-        "fernseh museum künstler roman kino komödie",
-        "es": "película actor actriz cantante álbum banda concierto festival oscar música "
-        "teatro televisi museo artista novela cine comedia",
-        "fr": "film acteur actrice chanteu album groupe concert festival oscar musique théâtre "
-        "télévision musée artiste roman cinéma comédie",
-        "pt": "filme ator atriz cantor álbum banda concerto show festival oscar música teatro "
-        "televis museu artista romance cinema comédia novela",
-    },
-    "medtop:02000000": {
-        "en": "police court judge trial murder arrest prison crime sentenced charged lawyer",
-        "de": "polizei gericht richter prozess mord festgenommen gefängnis verbrechen "
-        "angeklagt anwalt",
-        "es": "policía tribunal juez juicio asesinato detenido cárcel prisión crimen delito "
-        "acusado abogado",
-        "fr": "police tribunal juge procès meurtre arrêté prison crime délit accusé avocat",
-        "pt": "polícia tribunal juiz julgamento assassinato preso prisão crime acusado advogado",
-    },
-    "medtop:03000000": {
-        "en": "earthquake flood hurricane wildfire crash accident explosion rescue victims",
-        "de": "erdbeben überschwemmung hochwasser hurrikan waldbrand unfall absturz explosion "
-        "rettung",
-        "es": "terremoto inundaci huracán incendio accidente explosión rescate víctimas",
-        "fr": "séisme tremblement inondation ouragan incendie accident explosion secours victimes",
-        "pt": "terremoto sismo inundaç furacão incêndio acidente explosão resgate vítimas",
-    },
-    "medtop:04000000": {
-        "en": "economy economic company companies market shares shareholder profit bank "
-        "banking investors investment prices inflation firm sales revenue stock business "
-        "earnings dividend takeover merger acquisition chief_executive executive chairman "
-        "ceo analysts quarter growth gdp recession exports imports trade deficit currency "
-        "dollar euro interest_rates rates central_bank retail retailer consumer customers "
-        "insurer insurance airline manufacturer factory industry industrial oil debt bonds "
-        "bankruptcy creditors pension fund tax",
-        "de": "wirtschaft unternehmen konzern markt aktie gewinn bank anleger preise inflation "
-        "umsatz börse firma",
-        "es": "economía empresa compañía mercado acciones beneficio banco inversores precios "
-        "inflación ventas bolsa",
-        "fr": "économie entreprise société marché action bénéfice banque investisseurs prix "
-        "inflation ventes bourse",
-        "pt": "economia empresa companhia mercado ações lucro banco investidores preços "
-        "inflação vendas bolsa",
-    },
-    "medtop:05000000": {
-        "en": "school pupils students teachers university education",
-        "de": "schule schüler studenten lehrer universität bildung",
-        "es": "escuela colegio alumnos estudiantes profesores universidad educación",
-        "fr": "école élèves étudiants enseignants professeurs université éducation",
-        "pt": "escola alunos estudantes professores universidade educação",
-    },
-    "medtop:06000000": {
-        "en": "climate environment pollution emissions wildlife conservation",
-        "de": "klima umwelt verschmutzung emission artenschutz naturschutz",
-        "es": "clima medio ambiente contaminación emisiones ambiental",
-        "fr": "climat environnement pollution émissions biodiversité",
-        "pt": "clima ambiente poluição emissões ambiental",
-    },
-    "medtop:07000000": {
-        "en": "health hospital patients doctors disease virus vaccine medical cancer",
-        "de": "gesundheit krankenhaus klinik patienten ärzte krankheit virus impf medizin krebs",
-        "es": "salud hospital pacientes médicos enfermedad virus vacuna cáncer",
-        "fr": "santé hôpital patients médecins maladie virus vaccin cancer",
-        "pt": "saúde hospital pacientes médicos doença vírus vacina câncer cancro",
-    },
-    "medtop:08000000": {
-        "en": "zoo pets dog dogs cat cats animal_lovers oldest royal_family centenarian",
-        "de": "zoo haustier hund katze tierpark königshaus",
-        "es": "zoológico mascota perro gato realeza",
-        "fr": "zoo animaux_de_compagnie chien chat famille_royale",
-        "pt": "zoológico animal_de_estimação cachorro cão gato família_real",
-    },
-    "medtop:09000000": {
-        "en": "trade_union unions strike strikes strikers workers wages employment "
-        "unemployment unemployed jobless employers minimum_wage layoffs",
-        "de": "gewerkschaft streik arbeitnehmer löhne lohn arbeitslos beschäftigte arbeitgeber "
-        "mindestlohn tarif",
-        "es": "sindicato huelga trabajadores salarios salario desempleo empleo empleadores",
-        "fr": "syndicat grève salariés salaires chômage emploi employeurs travailleurs",
-        "pt": "sindicato greve trabalhadores salários salário desemprego emprego empregadores",
-    },
-    "medtop:10000000": {
-        "en": "travel holiday fashion food recipe restaurant",
-        "de": "reise urlaub mode essen rezept restaurant",
-        "es": "viaje vacaciones moda comida receta restaurante",
-        "fr": "voyage vacances mode cuisine recette restaurant",
-        "pt": "viagem férias moda comida receita restaurante",
-    },
-    "medtop:11000000": {
-        "en": "government minister election elections parliament parliamentary president "
-        "party parties vote voters prime_minister opposition lawmakers policy politician "
-        "campaign manifesto cabinet senate senator congress congressman mp mps mep "
-        "labour conservative conservatives tory tories liberal democrats democrat "
-        "republican chancellor spokesman referendum legislation bill ballot constituency "
-        "coalition diplomat diplomatic secretary foreign_secretary home_secretary "
-        "white_house downing_street whitehall",
-        "de": "regierung minister wahl wahlen parlament bundestag präsident partei abstimmung "
-        "kanzler opposition koalition politik",
-        "es": "gobierno ministro elecciones parlamento congreso presidente partido votación "
-        "oposición política",
-        "fr": "gouvernement ministre élection parlement assemblée président parti vote "
-        "opposition politique",
-        "pt": "governo ministro eleição eleições parlamento congresso presidente partido "
-        "votação oposição política",
-    },
-    "medtop:12000000": {
-        "en": "church pope religious mosque bishop",
-        "de": "kirche papst religi moschee bischof",
-        "es": "iglesia papa religi mezquita obispo",
-        "fr": "église pape religi mosquée évêque",
-        "pt": "igreja papa religi mesquita bispo",
-    },
-    "medtop:13000000": {
-        "en": "technology tech software internet computer computers computing scientists "
-        "research digital smartphone online data broadband mobile phone phones users handset "
-        "gadget gadgets device devices website websites web browser search_engine email "
-        "spam virus viruses hackers hacking cyber microsoft apple google yahoo intel ibm sony "
-        "nintendo playstation console consoles video games gamers gaming wireless wi-fi "
-        "download downloads downloading file-sharing peer-to-peer blog blogs blogger "
-        "bloggers laptop pc pcs chip chips processor robot artificial_intelligence "
-        "telecoms satellite spacecraft nasa astronomers physics genetic engineers",
-        "de": "technologie software internet computer wissenschaftler forschung digital "
-        "smartphone online daten",
-        "es": "tecnología software internet ordenador computadora científicos investigación "
-        "digital",
-        "fr": "technologie logiciel internet ordinateur scientifiques recherche numérique",
-        "pt": "tecnologia software internet computador cientistas pesquisa investigação digital",
-    },
-    "medtop:14000000": {
-        "en": "poverty homeless homelessness immigrants migrants welfare discrimination "
-        "racism charity charities pensioners",
-        "de": "armut obdachlos einwanderer migranten sozialhilfe diskriminierung rassismus",
-        "es": "pobreza personas_sin_hogar inmigrantes migrantes discriminación racismo",
-        "fr": "pauvreté sans-abri immigrés migrants discrimination racisme",
-        "pt": "pobreza sem-teto imigrantes migrantes discriminação racismo",
-    },
-    "medtop:15000000": {
-        "en": "match football league cup championship tournament coach player players goal "
-        "season team olympic olympics athlete athletics race racing medal champion "
-        "champions striker midfielder defender goalkeeper manager squad rugby cricket "
-        "tennis golf boxing cycling marathon premiership wicket innings grand_slam "
-        "semi-final quarter-final fixture injury coach final victory defeat stadium fans "
-        "scored scoring",
-        "de": "spiel fußball liga pokal meisterschaft turnier trainer spieler tor saison "
-        "mannschaft olympi bundesliga",
-        "es": "partido fútbol liga copa campeonato torneo entrenador jugador gol temporada "
-        "equipo olímpic",
-        "fr": "match football ligue coupe championnat tournoi entraîneur joueur but saison "
-        "équipe olympi",
-        "pt": "partida jogo futebol liga copa campeonato torneio treinador técnico jogador "
-        "gol golo temporada equipe equipa olímpic",
-    },
-    "medtop:16000000": {
-        "en": "war military troops army attack hostages ceasefire airstrike soldiers missile "
-        "rocket invasion militants",
-        "de": "krieg militär truppen armee angriff geisel waffenruhe luftangriff soldaten "
-        "rakete invasion",
-        "es": "guerra militar tropas ejército ataque rehenes alto el fuego bombardeo soldados "
-        "misil invasión",
-        "fr": "guerre militaire troupes armée attaque otages cessez-le-feu frappe soldats "
-        "missile invasion",
-        "pt": "guerra militar tropas exército ataque reféns cessar-fogo bombardeio soldados "
-        "míssil invasão",
-    },
-    "medtop:17000000": {
-        "en": "weather forecast rain snow storm temperatures",
-        "de": "wetter vorhersage regen schnee sturm temperatur",
-        "es": "tiempo pronóstico lluvia nieve tormenta temperatura",
-        "fr": "météo prévision pluie neige tempête température",
-        "pt": "tempo previsão chuva neve tempestade temperatura",
-    },
-}
-
-# Our own cue words for a few second-level topics whose IPTC names rarely occur verbatim.
-_OWN_CHILD_WORDS: dict[str, str] = {
-    "medtop:20000056": "war military troops army airstrike soldiers missile rocket invasion "
-    "krieg guerra guerre",  # armed conflict
-    "medtop:20000053": "terror terrorist terrorism militants hostage",  # act of terror
-    "medtop:20000073": "ceasefire truce negotiations mediation peace talks",  # peace process
-    "medtop:20001377": "civilians killed casualties wounded refugees",  # war victims
-}
-
+# Our own cue words (data/lexicons/topic_cues.json): everyday news vocabulary that the IPTC
+# names (often formal, multi-word) do not cover. A cue of `_MIN_STEM` letters or more is a
+# stem matched as the start of a word (German compounds, plurals, verb forms); a shorter one
+# must be the whole word or its plural ("bill", "bills", not "billion"); words joined by "_"
+# are a phrase.
+TOPIC_CUES = "topic_cues"
 _MIN_STEM = 5
 _MAX_SEEN_WORDS = 200_000
 _SPLIT_NAME = re.compile(r"\s*(?:,|;|/|\(|\))\s*|\s+(?:and|und|y|e|et|ou|or|o)\s+")
@@ -394,6 +187,7 @@ def _cue_index(phrases: dict[tuple[str, ...], set[str]], stems: dict[str, set[st
 def build_cue_indexes(taxonomy: dict[str, Concept]) -> dict[str, CueIndex]:
     """language -> the cues of every top-level and second-level topic in that language:
     the IPTC names of the topic and of all its descendants, plus our own cue words."""
+    own_cues = load_lexicon(TOPIC_CUES)
     indexes = {}
     for language in SUPPORTED_LANGUAGES:
         phrases: dict[tuple[str, ...], set[str]] = {}
@@ -408,10 +202,10 @@ def build_cue_indexes(taxonomy: dict[str, Concept]) -> dict[str, CueIndex]:
             } - {None}
             for phrase in _phrases(name):
                 phrases.setdefault(phrase, set()).update(q for q in ancestors if q)
-        own = [(q, by_language.get(language, "")) for q, by_language in _OWN_WORDS.items()]
-        own += list(_OWN_CHILD_WORDS.items())
+        own = [(q, cues.get(language, ())) for q, cues in own_cues["top_level"].items()]
+        own += [(q, child["cues"]) for q, child in own_cues["second_level"].items()]
         for qcode, cue_words in own:
-            for cue in cue_words.split():
+            for cue in cue_words:
                 if "_" in cue or len(cue) < _MIN_STEM:
                     # A short cue or a phrase also matches its plural ("firms", "tv shows").
                     for form in (cue, f"{cue}s"):

@@ -1,12 +1,6 @@
-"""Stage 6, sinks: the three tables as Parquet datasets under one output folder.
-
-`WriteTables(output_dir)` takes {"articles": ..., "duplicates": ..., "rejected": ...}
-PCollections of records and writes `<output_dir>/<table>/part-SSSSS-of-NNNNN.parquet`
-with the explicit Arrow schemas of `newsbeam.schemas` (schema version in the file
-metadata), zstd compression (level 1 beat snappy on speed and size for article text),
-Parquet-compliant nested list types (Spark and BigQuery read them as lists), and row
-groups of up to 64 MB, not one per document. An empty table still gets one file with its
-schema, so every query over the output works.
+"""WriteTables: the articles, duplicates and rejected records -> one Parquet dataset per table
+under the output folder (`<table>/part-*.parquet`), with the explicit Arrow schemas of
+`newsbeam.schemas`; an empty table still gets one file with its schema.
 """
 
 from __future__ import annotations

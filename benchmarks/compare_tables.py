@@ -1,0 +1,91 @@
+"""Compare the Parquet tables of two NewsBeam folders (outputs or --state folders) row by row.
+
+    python benchmarks/compare_tables.py A B [--ignore COLUMN ...]
+
+A table is every group of Parquet files in one folder that share their columns (an output's
+`articles/`, a state's `dedup/articles/`, `feed_state/feeds.parquet`, `feeds/health-*`).
+Rows are compared with DuckDB as multisets (EXCEPT ALL both ways), without the columns that
+depend on when a run happened (ingestion and state times, fetch latency); `--ignore` adds
+more. Prints one line per table; exit status 0 when every table has the same rows, 1 if not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+# Columns that differ between two runs of the same inputs: when they ran, how long a fetch took.
+TIME_COLUMNS = frozenset(
+    {
+        "ingested_at",
+        "first_seen_at",
+        "last_seen_at",
+        "last_fetch_at",
+        "last_new_entry_at",
+        "next_poll_at",
+        "run_at",
+        "latency_ms",
+    }
+)
+
+
+def tables(root: Path) -> dict[str, list[Path]]:
+    """Table key (folder and columns) -> its files."""
+    found: dict[str, list[Path]] = defaultdict(list)
+    for path in sorted(root.rglob("*.parquet")):
+        folder = path.parent.relative_to(root)
+        columns = ",".join(pq.read_schema(path).names)
+        found[f"{folder}[{columns}]"].append(path)
+    return found
+
+
+def _select(files: list[Path], ignore: frozenset[str]) -> str:
+    names = ", ".join(f"'{f}'" for f in files)
+    columns = [c for c in pq.read_schema(files[0]).names if c not in ignore]
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    return f"SELECT {quoted} FROM read_parquet([{names}], union_by_name=true)"
+
+
+def _count(query: str) -> int:
+    return int(duckdb.sql(f"SELECT count(*) FROM ({query})").fetchall()[0][0])
+
+
+def compare(first: Path, second: Path, ignore: frozenset[str]) -> bool:
+    """Print one line per table; True when all tables have the same rows."""
+    a, b = tables(first), tables(second)
+    same = True
+    for key in sorted(set(a) | set(b)):
+        label = key.split("[", 1)[0]
+        if key not in a or key not in b:
+            side = first if key not in a else second
+            print(f"DIFF  {label}: no such table in {side} ({key})")
+            same = False
+            continue
+        left, right = _select(a[key], ignore), _select(b[key], ignore)
+        rows_a, rows_b = _count(left), _count(right)
+        only_a, only_b = _count(f"{left} EXCEPT ALL {right}"), _count(f"{right} EXCEPT ALL {left}")
+        ok = only_a == 0 and only_b == 0
+        same &= ok
+        print(
+            f"{'same' if ok else 'DIFF'}  {label}: {rows_a} vs {rows_b} rows"
+            + ("" if ok else f", {only_a} only in A, {only_b} only in B")
+        )
+    return same
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("first", type=Path)
+    parser.add_argument("second", type=Path)
+    parser.add_argument("--ignore", action="append", default=[], help="Another column to skip.")
+    args = parser.parse_args(argv)
+    return 0 if compare(args.first, args.second, TIME_COLUMNS | set(args.ignore)) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1208 @@
+"""The run report: one self-contained `report.html` a person opens in a browser.
+
+Not a Beam stage: plain functions over a finished output. Data in (the manifest, the three
+tables read with pyarrow, the feed health rows when the run kept `--state`) -> summaries
+(pure functions, unit-tested) -> charts (matplotlib, static SVG inlined) -> one HTML string
+with its CSS inlined and no script: nothing is fetched when it is opened (a
+Content-Security-Policy meta tag forbids it, so a stray reference would show as an error).
+
+- `write_run_report(run_dir, manifest, state_dir)`: called by pipeline/run.py right after
+  the manifest is written into the staging folder; returns the render time.
+- `newsbeam report --output ROOT [--since DATE] [--state DIR]`: the same page over every
+  run found under ROOT (a run output folder, or a folder of them), plus time lines across
+  runs (counts per day, rejection rate, feed health). Runs are found by `find_runs` only.
+
+Charts: matplotlib's Agg/SVG backends, imported lazily (about 0.3 s), texts kept as text
+(`svg.fonttype: none`: small files, readable and searchable). Each chart has a table of its
+numbers beside it. matplotlib draws no world map without shape files to download, so places
+are bars.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import dataclasses
+import datetime as dt
+import html
+import io
+import json
+import logging
+import re
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from newsbeam.schemas.feeds import FEED_HEALTH_DIR
+
+log = logging.getLogger("newsbeam")
+
+REPORT = "report.html"
+MANIFEST = "manifest.json"
+# Pipeline order of the stages that can reject (pipeline/build.py); others go before dedup.
+STAGE_ORDER: tuple[str, ...] = ("read", "feeds", "extract", "clean", "language", "dedup")
+STAGE_ORDER += ("stories", "topics", "places", "write")
+COLOURS = {
+    "articles": "#2f6db5",
+    "duplicates": "#e39a2d",
+    "rejected": "#c43c35",
+    "flow": "#b8cbe4",
+    "bar": "#4a7fc1",
+    "ok": "#3a8f4b",
+    "not_modified": "#8fb8de",
+    "error": "#c43c35",
+    "other": "#9a9a9a",
+}
+TABLES_READ = ("articles", "duplicates", "rejected")
+ARTICLE_COLUMNS = (
+    "article_id",
+    "source",
+    "site",
+    "title",
+    "published_at",
+    "language",
+    "topics",
+    "places",
+    "story_id",
+    "duplicate_count",
+)
+DUPLICATE_COLUMNS = ("article_id", "source", "canonical_id", "method", "similarity")
+REJECTED_COLUMNS = ("source", "stage", "reason", "detail")
+TOP = 15  # bars per chart
+EXAMPLES = 3  # example sources per rejection reason
+LARGEST = 10  # rows in the stories and copies tables
+
+
+# ---------------------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Run:
+    """One run: its folder, its manifest, its tables (selected columns) and feed health."""
+
+    path: Path
+    manifest: dict[str, Any]
+    articles: pa.Table
+    duplicates: pa.Table
+    rejected: pa.Table
+    feed_health: list[dict[str, Any]]
+
+
+def is_manifest(data: Any) -> bool:
+    """A NewsBeam run manifest (identified by content, not by name)."""
+    return (
+        isinstance(data, dict)
+        and "schema_version" in data
+        and isinstance(data.get("counts"), dict)
+        and "inputs" in data["counts"]
+    )
+
+
+def parse_since(text: str) -> dt.datetime:
+    """`--since`: a date (midnight UTC) or an ISO date-time (UTC when it names no zone)."""
+    moment = dt.datetime.fromisoformat(text.strip())
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def started_at(manifest: dict[str, Any]) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(manifest["started_at"])
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def find_runs(root: Path, since: dt.datetime | None = None) -> list[tuple[Path, dict[str, Any]]]:
+    """The runs under `root` as (run folder, manifest), oldest first.
+
+    The one place that knows where runs live: today every output folder holding a
+    manifest (ROOT itself or any folder below it); hidden folders (a run's staging) are
+    skipped. Runs started before `since` are left out."""
+    found = []
+    candidates = [root / MANIFEST] if (root / MANIFEST).is_file() else []
+    candidates += sorted(p for p in root.rglob(MANIFEST) if p != root / MANIFEST)
+    for path in candidates:
+        if any(part.startswith(".") for part in path.relative_to(root).parts[:-1]):
+            continue
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not is_manifest(manifest) or "started_at" not in manifest:
+            continue
+        if since is not None and started_at(manifest) < since:
+            continue
+        found.append((path.parent, manifest))
+    return sorted(found, key=lambda run: (started_at(run[1]), str(run[0])))
+
+
+def _read_table(folder: Path, columns: Sequence[str]) -> pa.Table:
+    tables = []
+    for path in sorted(folder.glob("*.parquet")):
+        names = set(pq.read_schema(path).names)
+        tables.append(pq.read_table(path, columns=[c for c in columns if c in names]))
+    if not tables:
+        return pa.table({c: pa.array([], pa.null()) for c in columns})
+    table = pa.concat_tables(tables, promote_options="default")
+    for column in columns:  # a column an older schema lacked: all null
+        if column not in table.column_names:
+            table = table.append_column(column, pa.nulls(len(table)))
+    return table.select(list(columns))
+
+
+def health_file(run_at: dt.datetime) -> str:
+    """The name of a run's feed health file in the state's `feeds/` folder: stamped with
+    the run's start (transforms/feeds.py, write_feed_state)."""
+    return f"health-{run_at.astimezone(dt.timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')}.parquet"
+
+
+def read_feed_health(state_dir: Path | None, run_at: dt.datetime) -> list[dict[str, Any]]:
+    """The feed health rows of the run started at `run_at`, from a state folder (the one
+    being committed, or a later state that kept them); none without state or feeds."""
+    if state_dir is None:
+        return []
+    path = state_dir / FEED_HEALTH_DIR / health_file(run_at)
+    if not path.is_file():
+        return []
+    return [row for row in pq.read_table(path).to_pylist() if row.get("run_at") == run_at]
+
+
+def load_run(path: Path, manifest: dict[str, Any], state_dir: Path | None = None) -> Run:
+    """A run's tables (the report's columns only) and its feed health rows."""
+    tables = manifest.get("tables") or {}
+    folder = {name: path / tables.get(name, f"{name}/") for name in TABLES_READ}
+    return Run(
+        path=path,
+        manifest=manifest,
+        articles=_read_table(folder["articles"], ARTICLE_COLUMNS),
+        duplicates=_read_table(folder["duplicates"], DUPLICATE_COLUMNS),
+        rejected=_read_table(folder["rejected"], REJECTED_COLUMNS),
+        feed_health=read_feed_health(state_dir, started_at(manifest)),
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Summaries (pure)
+# ---------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class FlowStep:
+    """Documents reaching a stage, and what left the flow there."""
+
+    stage: str
+    entering: int
+    rejected: int
+    duplicates: int
+
+    @property
+    def leaving(self) -> int:
+        return self.entering - self.rejected - self.duplicates
+
+
+def stage_key(stage: str) -> tuple[int, str]:
+    """Pipeline order; a stage this report does not know sorts just before dedup."""
+    if stage in STAGE_ORDER:
+        return (STAGE_ORDER.index(stage) * 2, stage)
+    return (STAGE_ORDER.index("dedup") * 2 - 1, stage)
+
+
+# Always shown in the flow; other stages only when they rejected something.
+FLOW_STAGES = ("read", "extract", "clean", "language", "dedup")
+
+
+def flow_steps(counts: dict[str, Any]) -> list[FlowStep]:
+    """inputs -> read, extract, clean, language, dedup and any other stage that rejected
+    something -> articles, from the manifest's counts. The last step's `leaving` is what
+    is left when no record was lost."""
+    rejected_by = {stage: sum(r.values()) for stage, r in counts.get("rejected_by", {}).items()}
+    stages = sorted(set(rejected_by) | set(FLOW_STAGES), key=stage_key)
+    steps, remaining = [], int(counts.get("inputs", 0))
+    for stage in stages:
+        dropped = rejected_by.get(stage, 0)
+        copies = int(counts.get("duplicates", 0)) if stage == "dedup" else 0
+        steps.append(FlowStep(stage, remaining, dropped, copies))
+        remaining -= dropped + copies
+    return steps
+
+
+def conservation(counts: dict[str, Any]) -> tuple[bool, str]:
+    """Whether inputs = articles + duplicates + rejected, as a sentence."""
+    inputs, articles = int(counts.get("inputs", 0)), int(counts.get("articles", 0))
+    duplicates, rejected = int(counts.get("duplicates", 0)), int(counts.get("rejected", 0))
+    total = articles + duplicates + rejected
+    sentence = f"inputs {inputs:,} = articles {articles:,} + duplicates {duplicates:,} + "
+    sentence += f"rejected {rejected:,}"
+    if inputs == total:
+        return True, sentence + ": every input is accounted for."
+    return False, sentence.replace(" = ", " != ") + f" ({total:,}): {inputs - total:+,} missing."
+
+
+def add_counts(manifests: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The counts of several runs added up (one run's counts as they are)."""
+    total: dict[str, Any] = {"inputs": 0, "articles": 0, "duplicates": 0, "rejected": 0}
+    by: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for manifest in manifests:
+        counts = manifest["counts"]
+        for key in ("inputs", "articles", "duplicates", "rejected"):
+            total[key] += int(counts.get(key, 0))
+        for stage, reasons in counts.get("rejected_by", {}).items():
+            by[stage].update(reasons)
+    total["rejected_by"] = {s: dict(sorted(r.items())) for s, r in sorted(by.items())}
+    return total
+
+
+@dataclasses.dataclass(frozen=True)
+class Rejection:
+    stage: str
+    reason: str
+    count: int
+    examples: tuple[str, ...]  # a few sources, with the first one's detail
+    detail: str
+
+
+def short_source(source: str | None) -> str:
+    """A source as a person reads it: a URL as it is, a path's last two parts."""
+    if not source:
+        return ""
+    if "://" in source:
+        return source
+    parts = source.replace("\\", "/").rstrip("/").split("/")
+    return "/".join(parts[-2:])
+
+
+def rejections(rejected: pa.Table, examples: int = EXAMPLES) -> list[Rejection]:
+    """Rejected rows by (stage, reason), most first, with a few example sources each."""
+    groups: dict[tuple[str, str], list[tuple[str, str]]] = collections.defaultdict(list)
+    for row in rejected.select(["source", "stage", "reason", "detail"]).to_pylist():
+        groups[(row["stage"], row["reason"])].append((row["source"] or "", row["detail"] or ""))
+    out = []
+    for (stage, reason), rows in groups.items():
+        rows.sort()
+        out.append(
+            Rejection(
+                stage,
+                reason,
+                len(rows),
+                tuple(short_source(s) for s, _ in rows[:examples]),
+                rows[0][1],
+            )
+        )
+    return sorted(out, key=lambda r: (-r.count, stage_key(r.stage), r.reason))
+
+
+def value_counts(values: Iterable[Any]) -> list[tuple[str, int]]:
+    """Counts of the values (lists are flattened, each value once per row), most first."""
+    counter: collections.Counter[str] = collections.Counter()
+    for value in values:
+        if isinstance(value, list):
+            counter.update({v for v in value if v})
+        else:
+            counter[value if value else "unknown"] += 1
+    return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def topic_label(qcode: str, taxonomy: dict[str, Any]) -> str:
+    concept = taxonomy.get(qcode)
+    name = concept.names.get("en") if concept is not None else None
+    return name or qcode
+
+
+def place_label(code: str) -> str:
+    import pycountry  # a runtime dependency already (places stage)
+
+    country = pycountry.countries.get(alpha_2=code)
+    return getattr(country, "name", code) if country is not None else code
+
+
+def per_day(published: Iterable[dt.datetime | None]) -> tuple[list[tuple[dt.date, int]], int]:
+    """Articles per publication day (UTC), in date order, and how many have no date."""
+    counter: collections.Counter[dt.date] = collections.Counter()
+    unknown = 0
+    for moment in published:
+        if moment is None:
+            unknown += 1
+        else:
+            counter[moment.astimezone(dt.timezone.utc).date()] += 1
+    return sorted(counter.items()), unknown
+
+
+@dataclasses.dataclass(frozen=True)
+class Story:
+    story_id: str
+    headline: str
+    articles: int
+    sources: tuple[str, ...]
+
+
+def _name(row: dict[str, Any]) -> str:
+    return row.get("site") or short_source(row.get("source"))
+
+
+def largest_stories(articles: pa.Table, top: int = LARGEST) -> list[Story]:
+    """Stories with the most articles (at least two); the headline is the earliest
+    member's title (the story id is the earliest member's article id)."""
+    groups: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
+    for row in articles.to_pylist():
+        if row["story_id"]:
+            groups[row["story_id"]].append(row)
+    stories = []
+    for story_id, rows in groups.items():
+        if len(rows) < 2:
+            continue
+        rows.sort(key=lambda r: (r["article_id"] != story_id, r["article_id"]))
+        headline = next((r["title"] for r in rows if r["title"]), "") or "(no title)"
+        sources = tuple(sorted({_name(r) for r in rows}))
+        stories.append(Story(story_id, headline, len(rows), sources))
+    return sorted(stories, key=lambda s: (-s.articles, s.story_id))[:top]
+
+
+@dataclasses.dataclass(frozen=True)
+class CopySet:
+    canonical_id: str
+    headline: str
+    canonical_source: str
+    copies: int
+    methods: tuple[str, ...]
+    sources: tuple[str, ...]
+
+
+def largest_copy_sets(
+    articles: pa.Table, duplicates: pa.Table, top: int = LARGEST
+) -> list[CopySet]:
+    """Canonical articles with the most copies in the duplicates table."""
+    kept = {row["article_id"]: row for row in articles.to_pylist()}
+    groups: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
+    for row in duplicates.to_pylist():
+        groups[row["canonical_id"]].append(row)
+    sets = []
+    for canonical_id, rows in groups.items():
+        article = kept.get(canonical_id, {})
+        sets.append(
+            CopySet(
+                canonical_id,
+                article.get("title") or ("(an earlier run's article)" if not article else ""),
+                _name(article) if article else canonical_id,
+                len(rows),
+                tuple(sorted({r["method"] for r in rows})),
+                tuple(sorted({short_source(r["source"]) for r in rows})),
+            )
+        )
+    return sorted(sets, key=lambda s: (-s.copies, s.canonical_id))[:top]
+
+
+FAILING = ("error", "partial")
+
+
+def feed_rows(health: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Feed health rows, failing feeds first (then partial, then by URL)."""
+    order = {"error": 0, "partial": 1}
+    return sorted(health, key=lambda r: (order.get(r["status"], 2), r["feed_url"]))
+
+
+def _status_group(status: str) -> str:
+    if status in ("ok", "partial"):
+        return "ok"
+    if status in ("not_modified", "unchanged"):
+        return "not_modified"
+    return "error" if status == "error" else "other"
+
+
+def daily_counts(manifests: Iterable[dict[str, Any]]) -> list[tuple[dt.date, dict[str, int]]]:
+    """Per day the runs started (UTC): articles, duplicates, rejected and inputs added up."""
+    days: dict[dt.date, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for manifest in manifests:
+        day = started_at(manifest).astimezone(dt.timezone.utc).date()
+        for key in ("inputs", "articles", "duplicates", "rejected"):
+            days[day][key] += int(manifest["counts"].get(key, 0))
+    return [(day, dict(days[day])) for day in sorted(days)]
+
+
+# ---------------------------------------------------------------------------------------
+# Charts (matplotlib -> SVG)
+# ---------------------------------------------------------------------------------------
+
+
+def _figure(width: float, height: float) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)  # no display: never a GUI backend
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=72)
+
+
+_RC: Any = {  # matplotlib types rc keys as literals: a plain dict here
+    "svg.fonttype": "none",  # text as text: small, sharp, searchable
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"],
+    "font.size": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.edgecolor": "#777777",
+    "xtick.color": "#444444",
+    "ytick.color": "#444444",
+}
+
+
+def _svg(figure: Any, name: str, label: str) -> str:
+    """The figure as an inline SVG element that scales with its box."""
+    import matplotlib
+
+    # Clip-path ids are hashes salted per chart, so several SVGs in one page never share an
+    # id (url(#id) would resolve to the first); fixed salts keep the output deterministic.
+    with matplotlib.rc_context({**_RC, "svg.hashsalt": f"newsbeam-{name}"}):
+        buffer = io.StringIO()
+        figure.savefig(
+            buffer,
+            format="svg",
+            bbox_inches="tight",  # long labels widen the picture rather than being cut
+            pad_inches=0.05,
+            metadata={"Date": None, "Creator": None},
+        )
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg") :]
+    # Natural size (points), shrunk to fit a narrow screen by the CSS (max-width: 100%).
+    svg = svg.replace(
+        "<svg ", f'<svg role="img" aria-label="{html.escape(label)}" class="chart" ', 1
+    )
+    svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
+    for reference in ('id="', 'href="#', "url(#"):  # ids unique in the page, refs kept
+        svg = svg.replace(reference, f"{reference}{name}-")
+    return svg
+
+
+def _with_rc(draw: Any) -> Any:
+    def wrapped(*args: Any, **kwargs: Any) -> str:
+        import matplotlib
+
+        with matplotlib.rc_context(_RC):
+            return draw(*args, **kwargs)
+
+    return wrapped
+
+
+@_with_rc
+def flow_svg(steps: Sequence[FlowStep], counts: dict[str, Any]) -> str:
+    """Stacked bars joined by bands: what reaches each stage, what leaves the flow there;
+    the last bar is the outcome, the three tables."""
+    names = ["inputs"] + [s.stage for s in steps] + ["tables"]
+    inputs = int(counts.get("inputs", 0))
+    kept = [inputs] + [s.leaving for s in steps] + [int(counts.get("articles", 0))]
+    dropped = [0] + [s.rejected for s in steps] + [int(counts.get("rejected", 0))]
+    copies = [0] + [s.duplicates for s in steps] + [int(counts.get("duplicates", 0))]
+    figure = _figure(max(4.8, 0.62 * len(names)), 2.8)
+    axes = figure.add_axes((0.12, 0.26, 0.86, 0.64))
+    x = list(range(len(names)))
+    width = 0.5
+    axes.bar(x, kept, width, color=COLOURS["articles"], label="going on / articles")
+    axes.bar(x, copies, width, bottom=kept, color=COLOURS["duplicates"], label="duplicates")
+    bottoms = [k + c for k, c in zip(kept, copies, strict=True)]
+    axes.bar(x, dropped, width, bottom=bottoms, color=COLOURS["rejected"], label="rejected")
+    for i in range(len(names) - 1):  # the band of what goes on to the next stage
+        axes.fill_between(
+            [i + width / 2, i + 1 - width / 2],
+            [0, 0],
+            [kept[i], kept[i]],
+            color=COLOURS["flow"],
+            linewidth=0,
+        )
+    top = max([k + c + d for k, c, d in zip(kept, copies, dropped, strict=True)] + [1])
+    for i in x:
+        total = kept[i] + copies[i] + dropped[i]
+        axes.text(i, total + top * 0.02, f"{total:,}", ha="center", va="bottom", fontsize=9)
+    axes.set_xticks(x, names, fontsize=9)
+    axes.set_ylim(0, top * 1.15)
+    _whole_numbers(axes)
+    axes.set_ylabel("documents")
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False, fontsize=8, ncols=3)
+    return _svg(figure, "flow", "documents reaching each stage, and where they left")
+
+
+@_with_rc
+def bars_svg(
+    name: str, items: Sequence[tuple[str, int]], label: str, colour: str | Sequence[str] = ""
+) -> str:
+    """Horizontal bars, the largest on top, counts at their ends ("" for no items)."""
+    items = list(items)[:TOP]
+    if not items:
+        return ""
+    figure = _figure(4.8, 0.5 + 0.26 * len(items))
+    axes = figure.add_axes((0.4, 0.02, 0.55, 0.96))
+    labels = [_clip(text, 30) for text, _ in items][::-1]
+    values = [value for _, value in items][::-1]
+    colours = [colour] * len(items) if isinstance(colour, str) else list(colour)[: len(items)]
+    colours = [c or COLOURS["bar"] for c in colours][::-1]
+    axes.barh(range(len(items)), values, color=colours, height=0.7)
+    axes.set_yticks(range(len(items)), labels, fontsize=9)
+    axes.set_xticks([])
+    axes.spines["bottom"].set_visible(False)
+    most = max(values + [1])
+    for i, value in enumerate(values):
+        axes.text(value + most * 0.01, i, f"{value:,}", va="center", fontsize=9)
+    axes.set_xlim(0, most * 1.15)
+    axes.set_ylim(-0.6, len(items) - 0.4)
+    return _svg(figure, name, label)
+
+
+def by_month(days: Sequence[tuple[dt.date, int]]) -> list[tuple[dt.date, int]]:
+    """Day counts added up per month (dated on the 1st)."""
+    months: collections.Counter[dt.date] = collections.Counter()
+    for day, n in days:
+        months[day.replace(day=1)] += n
+    return sorted(months.items())
+
+
+MAX_DAILY_SPAN = 92  # days; a longer time line is drawn per month
+
+
+@_with_rc
+def timeline_svg(name: str, days: Sequence[tuple[dt.date, int]], label: str) -> str:
+    """Articles per publication day (per month over a long span) over a date axis ("" for
+    no dates)."""
+    import matplotlib.dates as mdates
+
+    if not days:
+        return ""
+    figure = _figure(5.2, 2.3)
+    axes = figure.add_axes((0.09, 0.2, 0.89, 0.72))
+    first, last = days[0][0], days[-1][0]
+    span = (last - first).days + 1
+    width = 0.8
+    if span > MAX_DAILY_SPAN:
+        days, width = by_month(days), 25.0
+    axes.bar([d for d, _ in days], [n for _, n in days], width=width, color=COLOURS["articles"])
+    if span < 14:  # a few days: a fortnight's axis, so a bar looks like a day
+        pad = dt.timedelta(days=(14 - span) // 2 + 1)
+        axes.set_xlim(first - pad, last + pad)
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
+    axes.xaxis.set_major_locator(locator)
+    axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    _whole_numbers(axes)
+    axes.set_ylabel("articles")
+    return _svg(figure, name, label)
+
+
+@_with_rc
+def stacked_svg(
+    name: str,
+    labels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float], str]],
+    label: str,
+    ylabel: str,
+) -> str:
+    """Stacked columns, one per label (a day, a run), one colour per series."""
+    figure = _figure(5.2, 2.5)
+    axes = figure.add_axes((0.09, 0.24, 0.89, 0.64))
+    x = list(range(len(labels)))
+    bottom = [0.0] * len(labels)
+    for series_name, values, colour in series:
+        axes.bar(x, values, 0.6, bottom=bottom, color=colour, label=series_name)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    axes.set_xlim(-0.7, max(len(labels), 6) - 0.3)  # a few columns stay column-wide
+    step = max(1, len(labels) // 8)
+    axes.set_xticks(x[::step], [labels[i] for i in x[::step]], fontsize=8, rotation=30, ha="right")
+    _whole_numbers(axes)
+    axes.set_ylabel(ylabel)
+    axes.legend(loc="upper left", bbox_to_anchor=(0, 1.18), frameon=False, ncols=4, fontsize=8)
+    return _svg(figure, name, label)
+
+
+@_with_rc
+def line_svg(name: str, labels: Sequence[str], values: Sequence[float], label: str) -> str:
+    """A share over runs, in percent."""
+    figure = _figure(5.2, 2.3)
+    axes = figure.add_axes((0.09, 0.2, 0.89, 0.72))
+    x = list(range(len(labels)))
+    axes.plot(x, [v * 100 for v in values], marker="o", color=COLOURS["rejected"])
+    axes.set_xlim(-0.5, max(len(labels), 2) - 0.5)
+    step = max(1, len(labels) // 8)
+    axes.set_xticks(x[::step], [labels[i] for i in x[::step]], fontsize=8, rotation=30, ha="right")
+    axes.set_ylim(0, max([v * 100 for v in values] + [1]) * 1.2)
+    axes.set_ylabel("% rejected")
+    return _svg(figure, name, label)
+
+
+def _whole_numbers(axes: Any) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 0.25 articles
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+# ---------------------------------------------------------------------------------------
+# HTML
+# ---------------------------------------------------------------------------------------
+
+CSS = """
+:root{--ink:#1d2330;--muted:#5b6475;--line:#dde1e8;--bg:#fff;--soft:#f5f7fa}
+*{box-sizing:border-box}
+body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
+color:var(--ink);background:var(--bg)}
+main{max-width:1100px;margin:0 auto;padding:1rem}
+h1{font-size:1.5rem;margin:.2rem 0}
+h2{font-size:1.2rem;margin:2rem 0 .5rem;border-bottom:2px solid var(--line);padding-bottom:.2rem}
+h3{font-size:1rem;margin:1rem 0 .3rem}
+.meta{color:var(--muted);margin:0 0 1rem}
+.tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(9rem,1fr));gap:.6rem}
+.tile{background:var(--soft);border-radius:6px;padding:.6rem .8rem;border-left:5px solid #999}
+.tile b{display:block;font-size:1.5rem}
+.tile.articles{border-color:#2f6db5}.tile.duplicates{border-color:#e39a2d}
+.tile.rejected{border-color:#c43c35}.tile.inputs{border-color:#555}
+.check{padding:.5rem .8rem;border-radius:6px;margin:.8rem 0}
+.check.ok{background:#e6f4ea}.check.bad{background:#fde8e7;font-weight:bold}
+.pair{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:1rem;align-items:start}
+@media (max-width:760px){.pair{grid-template-columns:minmax(0,1fr)}}
+svg.chart{max-width:100%;height:auto;display:block}
+figure{margin:0}
+figure.alone{max-width:720px}
+figcaption{color:var(--muted);font-size:.85rem}
+.scroll{overflow-x:auto}
+table{border-collapse:collapse;width:100%;font-size:.85rem}
+th,td{text-align:left;padding:.25rem .4rem;border-bottom:1px solid var(--line);vertical-align:top}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.src{word-break:break-all}
+tr.failing td{background:#fde8e7}
+details{margin:.6rem 0}
+summary{cursor:pointer;font-weight:600}
+pre{background:var(--soft);padding:.6rem;overflow-x:auto;font-size:.8rem}
+.note{color:var(--muted);font-size:.85rem}
+"""
+
+# Nothing may be fetched: no script, no network; inline styles and data: images only.
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="{csp}">
+<meta name="generator" content="NewsBeam {version}">
+<title>{title}</title>
+<style>{css}</style>
+</head>
+<body>
+<main>
+{body}
+</main>
+</body>
+</html>
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _n(value: int | float) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
+
+
+def html_table(
+    table_id: str,
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    numeric: Sequence[int] = (),
+    row_class: Sequence[str] | None = None,
+    source_columns: Sequence[int] = (),
+) -> str:
+    """A plain table; `numeric` columns are right-aligned and formatted with separators."""
+    head = "".join(
+        f'<th scope="col"{" class=n" if i in numeric else ""}>{_e(h)}</th>'
+        for i, h in enumerate(header)
+    )
+    body = []
+    for r, row in enumerate(rows):
+        cells = []
+        for i, value in enumerate(row):
+            if i in numeric:
+                cells.append(f'<td class="n">{_n(value)}</td>')
+            elif i in source_columns:
+                cells.append(f'<td class="src">{_e(value)}</td>')
+            else:
+                cells.append(f"<td>{_e(value)}</td>")
+        css = f' class="{row_class[r]}"' if row_class and row_class[r] else ""
+        body.append(f"<tr{css}>{''.join(cells)}</tr>")
+    if not body:
+        body.append(f'<tr><td colspan="{len(header)}">none</td></tr>')
+    return (
+        f'<div class="scroll"><table id="{table_id}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def top_table(
+    table_id: str, header: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Sequence[int]
+) -> str:
+    """The first TOP rows (as charted), and all of them folded when there are more."""
+    table = html_table(table_id, header, rows[:TOP], numeric)
+    if len(rows) > TOP:
+        table += (
+            f"<details><summary>All {len(rows):,}</summary>"
+            f"{html_table(table_id + '-all', header, rows, numeric)}</details>"
+        )
+    return table
+
+
+def _pair(svg: str, caption: str, table: str) -> str:
+    if not svg:
+        return f'<p class="note">{_e(caption)} None.</p>'
+    if not table:
+        return f'<figure class="alone">{svg}<figcaption>{_e(caption)}</figcaption></figure>'
+    return (
+        f'<div class="pair"><figure>{svg}<figcaption>{_e(caption)}</figcaption></figure>'
+        f"<div>{table}</div></div>"
+    )
+
+
+def render_report(runs: Sequence[Run], title: str = "NewsBeam run report") -> str:
+    """The whole page for one run, or for several runs of a dataset."""
+    manifests = [run.manifest for run in runs]
+    counts = add_counts(manifests) if len(runs) != 1 else manifests[0]["counts"]
+    articles = _concat([run.articles for run in runs], ARTICLE_COLUMNS)
+    duplicates = _concat([run.duplicates for run in runs], DUPLICATE_COLUMNS)
+    rejected = _concat([run.rejected for run in runs], REJECTED_COLUMNS)
+    health = [row for run in runs for row in run.feed_health]
+    parts = [_header(runs, counts)]
+    parts.append(_flow_section(counts))
+    if len(runs) > 1:
+        parts.append(_runs_section(runs))
+    parts.append(_rejected_section(rejected))
+    parts.append(_content_section(articles, _taxonomy()))
+    parts.append(_stories_section(articles, duplicates))
+    parts.append(_feeds_section(health, manifests))
+    parts.append(_time_section(manifests))
+    parts.append(_details_section(manifests))
+    version = manifests[-1].get("versions", {}).get("newsbeam", "") if manifests else ""
+    return PAGE.format(
+        title=_e(title), csp=CSP, css=CSS, body="\n".join(parts), version=_e(version)
+    )
+
+
+def _taxonomy() -> dict[str, Any]:
+    """IPTC names, loaded as the topics stage loads them (its module imports Beam, which
+    logs warnings about cloud clients on import: kept off the terminal, as main.py does)."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        from newsbeam.transforms.topics import load_taxonomy
+    finally:
+        root.setLevel(level)
+    return load_taxonomy()
+
+
+def _concat(tables: Sequence[pa.Table], columns: Sequence[str]) -> pa.Table:
+    tables = [t for t in tables if len(t)]
+    if not tables:
+        return pa.table({c: pa.array([], pa.null()) for c in columns})
+    return pa.concat_tables(tables, promote_options="default")
+
+
+def _header(runs: Sequence[Run], counts: dict[str, Any]) -> str:
+    if len(runs) == 1:
+        manifest = runs[0].manifest
+        start = manifest.get("started_at", "")[:19].replace("T", " ")
+        heading = "NewsBeam run report"
+        meta = f"Run started {start} UTC, {manifest.get('seconds', 0):,.1f} s"
+    else:
+        first = runs[0].manifest.get("started_at", "")[:10] if runs else ""
+        last = runs[-1].manifest.get("started_at", "")[:10] if runs else ""
+        heading = "NewsBeam dataset report"
+        meta = f"{len(runs)} runs, {first} to {last}"
+    tiles = "".join(
+        f'<div class="tile {key}"><b>{int(counts.get(key, 0)):,}</b>{key}</div>'
+        for key in ("inputs", "articles", "duplicates", "rejected")
+    )
+    return f'<h1>{heading}</h1><p class="meta">{_e(meta)}</p><div class="tiles">{tiles}</div>'
+
+
+def _flow_section(counts: dict[str, Any]) -> str:
+    steps = flow_steps(counts)
+    balanced, sentence = conservation(counts)
+    check = f'<p class="check {"ok" if balanced else "bad"}" id="conservation">'
+    check += f"{'&#10003;' if balanced else '&#10007;'} {_e(sentence)}</p>"
+    rows = [("inputs", int(counts.get("inputs", 0)), 0, 0, int(counts.get("inputs", 0)))]
+    rows += [(s.stage, s.entering, s.rejected, s.duplicates, s.leaving) for s in steps]
+    table = html_table(
+        "flow-table",
+        ["stage", "in", "rejected", "duplicates", "out"],
+        rows,
+        numeric=(1, 2, 3, 4),
+    )
+    totals = html_table(
+        "totals-table",
+        ["table", "rows"],
+        [(k, int(counts.get(k, 0))) for k in ("inputs", "articles", "duplicates", "rejected")],
+        numeric=(1,),
+    )
+    svg = flow_svg(steps, counts)
+    caption = "Documents reaching each stage and leaving the flow there; the last bar: the tables."
+    return (
+        f"<section><h2>Flow</h2>{check}"
+        f"{_pair(svg, caption, totals + '<h3>By stage</h3>' + table)}</section>"
+    )
+
+
+def _runs_section(runs: Sequence[Run]) -> str:
+    manifests = [run.manifest for run in runs]
+    days = daily_counts(manifests)
+    labels = [day.isoformat() for day, _ in days]
+    series = [
+        (key, [float(c.get(key, 0)) for _, c in days], COLOURS[key])
+        for key in ("articles", "duplicates", "rejected")
+    ]
+    per_day_svg = stacked_svg("days", labels, series, "rows per day of runs", "rows")
+    day_table = html_table(
+        "days-table",
+        ["day", "inputs", "articles", "duplicates", "rejected"],
+        [
+            (d.isoformat(), c["inputs"], c["articles"], c["duplicates"], c["rejected"])
+            for d, c in days
+        ],
+        numeric=(1, 2, 3, 4),
+    )
+    run_labels = [m["started_at"][5:19].replace("T", " ") for m in manifests]
+    rates = [
+        m["counts"]["rejected"] / m["counts"]["inputs"] if m["counts"]["inputs"] else 0.0
+        for m in manifests
+    ]
+    rate_svg = line_svg("rate", run_labels, rates, "share of inputs rejected, per run")
+    run_rows = []
+    for run, manifest in zip(runs, manifests, strict=True):
+        c = manifest["counts"]
+        run_rows.append(
+            (
+                manifest["started_at"][:19].replace("T", " "),
+                short_source(str(run.path)),
+                c["inputs"],
+                c["articles"],
+                c["duplicates"],
+                c["rejected"],
+                "yes" if c.get("balanced") else "NO",
+                float(manifest.get("seconds", 0.0)),
+            )
+        )
+    run_table = html_table(
+        "runs-table",
+        ["started (UTC)", "folder", "inputs", "articles", "duplicates", "rejected", "balanced"]
+        + ["seconds"],
+        run_rows,
+        numeric=(2, 3, 4, 5, 7),
+        source_columns=(1,),
+    )
+    return (
+        "<section><h2>Runs</h2>"
+        + _pair(per_day_svg, "Rows written per day (UTC start of the runs).", day_table)
+        + _pair(rate_svg, "Share of inputs rejected, run by run.", "")
+        + run_table
+        + "</section>"
+    )
+
+
+def _rejected_section(rejected: pa.Table) -> str:
+    groups = rejections(rejected)
+    if not groups:
+        return "<section><h2>Rejected</h2><p>Nothing was rejected.</p></section>"
+    svg = bars_svg(
+        "rejected",
+        [(f"{g.stage}: {g.reason}", g.count) for g in groups],
+        "rejected inputs by stage and reason",
+        COLOURS["rejected"],
+    )
+    table = html_table(
+        "rejected-table",
+        ["stage", "reason", "rows", "examples", "first detail"],
+        [(g.stage, g.reason, g.count, ", ".join(g.examples), g.detail) for g in groups],
+        numeric=(2,),
+        source_columns=(3,),
+    )
+    chart = _pair(svg, "Rejected rows by stage and reason.", "")
+    return f"<section><h2>Rejected</h2>{chart}{table}</section>"
+
+
+def _content_section(articles: pa.Table, taxonomy: dict[str, Any]) -> str:
+    languages = value_counts(articles.column("language").to_pylist())
+    topics = value_counts(articles.column("topics").to_pylist())
+    places = value_counts(articles.column("places").to_pylist())
+    days, unknown = per_day(articles.column("published_at").to_pylist())
+    topic_items = [(f"{topic_label(q, taxonomy)}", n) for q, n in topics]
+    place_items = [(place_label(code), n) for code, n in places]
+    parts = ["<section><h2>Articles</h2>"]
+    parts.append(
+        _pair(
+            bars_svg("languages", languages, "articles by language"),
+            "Articles by language (und: too little text to tell).",
+            top_table("languages-table", ["language", "articles"], languages, numeric=(1,)),
+        )
+    )
+    parts.append(
+        _pair(
+            bars_svg("topics", topic_items, "articles by IPTC Media Topic"),
+            "Articles tagged with each IPTC Media Topic (an article can have several).",
+            top_table(
+                "topics-table",
+                ["qcode", "topic", "articles"],
+                [(q, topic_label(q, taxonomy), n) for q, n in topics],
+                numeric=(2,),
+            ),
+        )
+    )
+    parts.append(
+        _pair(
+            bars_svg("places", place_items, "articles by country"),
+            "Articles about each country (an article can name several).",
+            top_table(
+                "places-table",
+                ["code", "country", "articles"],
+                [
+                    (code, label, n)
+                    for (code, n), (label, _) in zip(places, place_items, strict=True)
+                ],
+                numeric=(2,),
+            ),
+        )
+    )
+    span = (days[-1][0] - days[0][0]).days + 1 if days else 0
+    unit = "month" if span > MAX_DAILY_SPAN else "day"
+    caption = f"Articles per publication {unit} (UTC); {unknown:,} without a date."
+    day_rows = [(d.isoformat(), n) for d, n in days]
+    parts.append(
+        _pair(
+            timeline_svg("published", days, "articles per publication day"),
+            caption,
+            "<details><summary>Per day</summary>"
+            + html_table("published-table", ["day", "articles"], day_rows, numeric=(1,))
+            + "</details>",
+        )
+    )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _stories_section(articles: pa.Table, duplicates: pa.Table) -> str:
+    stories = largest_stories(articles)
+    copies = largest_copy_sets(articles, duplicates)
+    story_table = html_table(
+        "stories-table",
+        ["headline", "articles", "sources"],
+        [(s.headline, s.articles, ", ".join(s.sources)) for s in stories],
+        numeric=(1,),
+        source_columns=(2,),
+    )
+    copy_table = html_table(
+        "copies-table",
+        ["canonical", "source", "copies", "method", "copies' sources"],
+        [
+            (c.headline, c.canonical_source, c.copies, ", ".join(c.methods), ", ".join(c.sources))
+            for c in copies
+        ],
+        numeric=(2,),
+        source_columns=(1, 4),
+    )
+    return (
+        "<section><h2>Stories and copies</h2>"
+        "<h3>Largest stories</h3><p class=note>Stories with two articles or more.</p>"
+        f"{story_table}<h3>Largest copy sets</h3>{copy_table}</section>"
+    )
+
+
+def _feeds_section(health: list[dict[str, Any]], manifests: Sequence[dict[str, Any]]) -> str:
+    counters: collections.Counter[str] = collections.Counter()
+    for manifest in manifests:
+        counters.update(
+            {k: v for k, v in manifest.get("counters", {}).items() if k.startswith("feeds_")}
+        )
+    if not health and not counters:
+        return "<section><h2>Feeds</h2><p>No feeds in this run.</p></section>"
+    parts = ["<section><h2>Feeds</h2>"]
+    if health:
+        latest: dict[str, dict[str, Any]] = {}
+        for row in sorted(health, key=lambda r: r["run_at"]):
+            latest[row["feed_url"]] = row  # a dataset shows each feed's latest poll
+        rows = feed_rows(latest.values())
+        groups = collections.Counter(_status_group(r["status"]) for r in rows)
+        statuses = sorted(groups.items(), key=lambda kv: (-kv[1], kv[0]))
+        colours = [COLOURS[status] for status, _ in statuses]
+        svg = bars_svg("feeds", statuses, "feeds by status", colours)
+        table = html_table(
+            "feeds-table",
+            ["feed", "status", "HTTP", "error", "latency ms", "entries", "new"],
+            [
+                (
+                    r["feed_url"],
+                    r["status"],
+                    "" if r["http_status"] is None else str(r["http_status"]),
+                    r["error"] or "",
+                    int(r["latency_ms"]),
+                    int(r["entries"]),
+                    int(r["new_entries"]),
+                )
+                for r in rows
+            ],
+            numeric=(4, 5, 6),
+            row_class=["failing" if r["status"] in FAILING else "" for r in rows],
+            source_columns=(0,),
+        )
+        parts.append(_pair(svg, "Feeds by status (their latest poll).", ""))
+        parts.append(table)
+        by_run = feed_status_by_run_rows(health)
+        if len(by_run) > 1:
+            labels = [label for label, _ in by_run]
+            series = [
+                (key, [float(c.get(key, 0)) for _, c in by_run], COLOURS[key])
+                for key in ("ok", "not_modified", "error", "other")
+            ]
+            parts.append(
+                _pair(
+                    stacked_svg("feedruns", labels, series, "feed status per run", "feeds"),
+                    "Feed health run by run.",
+                    "",
+                )
+            )
+    else:
+        parts.append(
+            "<p class=note>Per-feed health is kept with <code>--state</code>; "
+            "this run's feed counters:</p>"
+        )
+    parts.append(
+        html_table("feed-counters-table", ["counter", "value"], sorted(counters.items()), (1,))
+    )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def feed_status_by_run_rows(health: Iterable[dict[str, Any]]) -> list[tuple[str, dict[str, int]]]:
+    """Feed status groups per poll time (one entry per run that polled feeds)."""
+    runs: dict[dt.datetime, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for row in health:
+        runs[row["run_at"]][_status_group(row["status"])] += 1
+    return [(at.strftime("%m-%d %H:%M:%S"), dict(runs[at])) for at in sorted(runs)]
+
+
+def _time_section(manifests: Sequence[dict[str, Any]]) -> str:
+    seconds = sum(float(m.get("seconds", 0.0)) for m in manifests)
+    inputs = sum(int(m["counts"].get("inputs", 0)) for m in manifests)
+    stage: collections.Counter[str] = collections.Counter()
+    for manifest in manifests:
+        stage.update(manifest.get("stage_seconds", {}))
+    rate = inputs / seconds if seconds else 0.0
+    parts = [
+        "<section><h2>Time</h2>",
+        f'<p id="throughput">{inputs:,} inputs in {seconds:,.1f} s: '
+        f"<b>{rate:,.1f} documents/s</b>.</p>",
+    ]
+    if stage:
+        items = sorted(
+            ((name.lower(), round(seconds * 1000)) for name, seconds in stage.items()),
+            key=lambda kv: (-kv[1], kv[0]),
+        )
+        svg = bars_svg("stages", items, "milliseconds per stage")
+        table = html_table("stage-table", ["stage", "ms"], items, numeric=(1,))
+        note = (
+            "Milliseconds spent in each stage's steps as the runner measured them; "
+            "Beam's start-up, model loading and waiting are in no stage."
+        )
+        parts.append(_pair(svg, note, table))
+    else:
+        parts.append("<p class=note>The runner reported no time per stage.</p>")
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _details_section(manifests: Sequence[dict[str, Any]]) -> str:
+    latest = manifests[-1] if manifests else {}
+    shown = {k: latest.get(k) for k in ("options", "config", "versions") if k in latest}
+    return (
+        "<section><h2>Options and versions</h2>"
+        + "".join(
+            f"<details><summary>{_e(key)}</summary><pre>"
+            f"{_e(json.dumps(value, indent=2, sort_keys=True, default=str))}</pre></details>"
+            for key, value in shown.items()
+        )
+        + (
+            f"<p class=note>Of the latest of {len(manifests)} runs.</p>"
+            if len(manifests) > 1
+            else ""
+        )
+        + "</section>"
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Entry points
+# ---------------------------------------------------------------------------------------
+
+
+def write_run_report(
+    run_dir: Path, manifest: dict[str, Any], state_dir: Path | None = None
+) -> float:
+    """Write `report.html` into a run's output folder; returns the seconds it took."""
+    clock = time.perf_counter()
+    run = load_run(run_dir, manifest, state_dir)
+    (run_dir / REPORT).write_text(render_report([run]), encoding="utf-8")
+    return time.perf_counter() - clock
+
+
+def _state_of(manifest: dict[str, Any], given: Path | None) -> Path | None:
+    if given is not None:
+        return given
+    named = (manifest.get("options") or {}).get("state")
+    return Path(named).expanduser() if named else None
+
+
+def build_dataset_report(
+    root: Path, since: dt.datetime | None = None, state_dir: Path | None = None
+) -> tuple[str, int]:
+    """The page over every run under `root` (see find_runs); returns it and the run count."""
+    found = find_runs(root, since)
+    runs = [load_run(path, manifest, _state_of(manifest, state_dir)) for path, manifest in found]
+    title = "NewsBeam run report" if len(runs) == 1 else "NewsBeam dataset report"
+    return render_report(runs, title), len(runs)
+
+
+def main(argv: Sequence[str]) -> int:
+    """`newsbeam report --output ROOT [--since DATE] [--state DIR] [--report FILE]`."""
+    parser = argparse.ArgumentParser(
+        prog="newsbeam report",
+        description="Write one HTML report over the runs found under ROOT (a run's output "
+        "folder, or a folder of them).",
+    )
+    parser.add_argument("--output", required=True, metavar="ROOT", help="where the runs are")
+    parser.add_argument(
+        "--since", metavar="DATE", help="only runs started on or after DATE (UTC; ISO 8601)"
+    )
+    parser.add_argument(
+        "--state",
+        metavar="DIR",
+        help="the runs' --state folder, for feed health (default: as each manifest names it)",
+    )
+    parser.add_argument("--report", metavar="FILE", help=f"where to write (default ROOT/{REPORT})")
+    args = parser.parse_args(list(argv))
+    root = Path(args.output).expanduser()
+    try:
+        since = parse_since(args.since) if args.since else None
+    except ValueError:
+        return _usage(f"--since {args.since!r} is not a date (YYYY-MM-DD)")
+    if not root.is_dir():
+        return _usage(f"--output {root} is not a folder")
+    state = Path(args.state).expanduser() if args.state else None
+    page, count = build_dataset_report(root, since, state)
+    if not count:
+        return _usage(f"no NewsBeam run found under {root}")
+    target = Path(args.report).expanduser() if args.report else root / REPORT
+    target.write_text(page, encoding="utf-8")
+    print(f"NewsBeam report over {count} run{'s' if count != 1 else ''}: {target}")
+    return 0
+
+
+def _usage(message: str) -> int:
+    print(f"newsbeam report: {message}", file=sys.stderr)
+    return 2

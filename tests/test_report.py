@@ -1,0 +1,488 @@
+"""The run report: summaries (pure), the page of real runs checked against their manifests,
+`newsbeam report` over several runs, and the page opened in a headless Chromium."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html.parser
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from newsbeam.pipeline import main as entry
+from newsbeam.pipeline import report
+from tests.feed_server import serve, static
+from tests.helpers import ARTICLE_TEXT
+
+SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+UTC = dt.timezone.utc
+
+
+# ---------------------------------------------------------------------------------------
+# Reading the page back: its tables as lists of rows of cell texts
+# ---------------------------------------------------------------------------------------
+
+
+class _Tables(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self._table: str | None = None
+        self._row: list[str] | None = None
+        self._cell: list[str] | None = None
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        if tag == "table":
+            self._table = dict(attrs).get("id") or f"table{len(self.tables)}"
+            self.tables[self._table] = []
+        elif tag == "tr" and self._table is not None:
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None and self._row is not None:
+            self._row.append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "tr" and self._row is not None and self._table is not None:
+            self.tables[self._table].append(self._row)
+            self._row = None
+        elif tag == "table":
+            self._table = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def parse_page(page: str) -> _Tables:
+    parser = _Tables()
+    parser.feed(page)
+    return parser
+
+
+def records(parsed: _Tables, table_id: str) -> list[dict[str, str]]:
+    """A table's body rows as dicts keyed by its header."""
+    header, *rows = parsed.tables[table_id]
+    return [dict(zip(header, row, strict=True)) for row in rows if len(row) == len(header)]
+
+
+def number(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+# ---------------------------------------------------------------------------------------
+# Pure functions
+# ---------------------------------------------------------------------------------------
+
+
+def test_flow_steps_follow_the_pipeline_and_end_at_the_articles() -> None:
+    counts = {
+        "inputs": 20,
+        "articles": 9,
+        "duplicates": 3,
+        "rejected": 8,
+        "rejected_by": {"clean": {"too_short": 2}, "read": {"empty": 4, "binary": 1}},
+    }
+    counts["rejected_by"]["topics"] = {"internal_error": 1}
+    steps = report.flow_steps(counts)
+    assert [s.stage for s in steps] == ["read", "extract", "clean", "language", "dedup", "topics"]
+    assert [(s.entering, s.rejected, s.duplicates) for s in steps] == [
+        (20, 5, 0),
+        (15, 0, 0),
+        (15, 2, 0),
+        (13, 0, 0),
+        (13, 0, 3),
+        (10, 1, 0),
+    ]
+    assert steps[-1].leaving == counts["articles"]
+
+
+def test_conservation_says_when_records_are_missing() -> None:
+    ok, sentence = report.conservation({"inputs": 5, "articles": 3, "duplicates": 1, "rejected": 1})
+    assert ok and "every input is accounted for" in sentence
+    ok, sentence = report.conservation({"inputs": 7, "articles": 3, "duplicates": 1, "rejected": 1})
+    assert not ok and "+2 missing" in sentence and "!=" in sentence
+
+
+def test_rejections_group_by_stage_and_reason_with_examples() -> None:
+    table = pa.table(
+        {
+            "source": ["/in/a/e3.txt", "/in/a/e1.txt", "/in/a/e2.txt", "/in/a/e0.txt", "x.bin"],
+            "stage": ["read", "read", "read", "read", "read"],
+            "reason": ["empty", "empty", "empty", "empty", "binary"],
+            "detail": ["no content"] * 4 + ["NUL bytes"],
+        }
+    )
+    empty, binary = report.rejections(table, examples=3)
+    assert (empty.stage, empty.reason, empty.count) == ("read", "empty", 4)
+    assert empty.examples == ("a/e0.txt", "a/e1.txt", "a/e2.txt")
+    assert (binary.reason, binary.count, binary.detail) == ("binary", 1, "NUL bytes")
+
+
+def test_value_counts_count_each_value_once_per_row() -> None:
+    assert report.value_counts([["US", "GB"], ["US", "US"], []]) == [("US", 2), ("GB", 1)]
+    assert report.value_counts(["en", None, "en", "de"]) == [("en", 2), ("de", 1), ("unknown", 1)]
+
+
+def test_per_day_and_by_month() -> None:
+    moments = [
+        dt.datetime(2024, 5, 14, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-2))),  # 15th UTC
+        dt.datetime(2024, 5, 15, 1, tzinfo=UTC),
+        None,
+        dt.datetime(2024, 7, 1, tzinfo=UTC),
+    ]
+    days, unknown = report.per_day(moments)
+    assert days == [(dt.date(2024, 5, 15), 2), (dt.date(2024, 7, 1), 1)] and unknown == 1
+    assert report.by_month(days) == [(dt.date(2024, 5, 1), 2), (dt.date(2024, 7, 1), 1)]
+
+
+def _articles(rows: list[dict]) -> pa.Table:
+    columns = {name: [row.get(name) for row in rows] for name in report.ARTICLE_COLUMNS}
+    return pa.table(columns)
+
+
+def test_largest_stories_and_copy_sets() -> None:
+    articles = _articles(
+        [
+            {
+                "article_id": "b",
+                "source": "/x/b.html",
+                "site": "B",
+                "title": "Later",
+                "story_id": "a",
+            },
+            {
+                "article_id": "a",
+                "source": "/x/a.html",
+                "site": "A",
+                "title": "First",
+                "story_id": "a",
+            },
+            {"article_id": "c", "source": "/x/c.html", "site": None, "title": "C", "story_id": "c"},
+        ]
+    )
+    (story,) = report.largest_stories(articles)  # a one-article story is no story to show
+    assert (story.headline, story.articles, story.sources) == ("First", 2, ("A", "B"))
+    duplicates = pa.table(
+        {
+            "article_id": ["d1", "d2", "d3"],
+            "source": ["/y/d1.txt", "/y/d2.txt", "/y/d3.txt"],
+            "canonical_id": ["c", "c", "gone"],
+            "method": ["exact", "near", "exact"],
+            "similarity": [1.0, 0.7, 1.0],
+        }
+    )
+    biggest, earlier = report.largest_copy_sets(articles, duplicates)
+    assert (biggest.headline, biggest.canonical_source, biggest.copies) == ("C", "x/c.html", 2)
+    assert biggest.methods == ("exact", "near") and biggest.sources == ("y/d1.txt", "y/d2.txt")
+    assert earlier.headline == "(an earlier run's article)" and earlier.canonical_source == "gone"
+
+
+def test_failing_feeds_come_first() -> None:
+    rows = [
+        {"feed_url": "https://a/", "status": "ok"},
+        {"feed_url": "https://b/", "status": "error"},
+        {"feed_url": "https://c/", "status": "not_modified"},
+        {"feed_url": "https://d/", "status": "partial"},
+    ]
+    assert [r["feed_url"] for r in report.feed_rows(rows)] == [
+        "https://b/",
+        "https://d/",
+        "https://a/",
+        "https://c/",
+    ]
+
+
+def test_find_runs_by_content_skipping_staging_and_older_runs(tmp_path: Path) -> None:
+    def manifest(folder: Path, started: str, data: dict | None = None) -> None:
+        folder.mkdir(parents=True)
+        body = data or {"schema_version": "2", "started_at": started, "counts": {"inputs": 1}}
+        (folder / "manifest.json").write_text(json.dumps(body))
+
+    manifest(tmp_path / "day2", "2024-05-02T06:00:00+00:00")
+    manifest(tmp_path / "nested" / "day1", "2024-05-01T06:00:00+00:00")
+    manifest(tmp_path / ".day3.newsbeam-0123.tmp", "2024-05-03T06:00:00+00:00")  # staging
+    manifest(tmp_path / "other", "", {"name": "some other tool's manifest"})
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "manifest.json").write_text("{not json")
+    found = report.find_runs(tmp_path)
+    assert [path.name for path, _ in found] == ["day1", "day2"]
+    later = report.find_runs(tmp_path, report.parse_since("2024-05-02"))
+    assert [path.name for path, _ in later] == ["day2"]
+    assert report.parse_since("2024-05-02T07:00+02:00") == dt.datetime(2024, 5, 2, 5, tzinfo=UTC)
+
+
+# ---------------------------------------------------------------------------------------
+# Real runs
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def seeds_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    output = tmp_path_factory.mktemp("seeds") / "out"
+    assert entry.main(["--input", str(SEEDS), "--output", str(output)]) == 0
+    return output
+
+
+@pytest.fixture
+def rejections_run(bad_inputs: dict[str, Path], tmp_path: Path) -> Path:
+    """A run with a rejection at every stage that rejects offline, and a near copy."""
+    folder = bad_inputs["empty"].parent
+    # Feed files, recognised by content: a JSON Feed without items, and an Atom entry.
+    (folder / "broken.json").write_text('{"version": "https://jsonfeed.org/version/1.1"}')
+    (folder / "entry.atom").write_text(
+        '<?xml version="1.0"?><entry xmlns="http://www.w3.org/2005/Atom"><title>x</title></entry>'
+    )
+    output = tmp_path / "out"
+    missing = str(tmp_path / "nowhere.txt")
+    argv = ["--input", str(folder), "--input", missing, "--output", str(output)]
+    assert entry.main([*argv, "--no-fetch-pages"]) == 0
+    return output
+
+
+def _check_page_against_manifest(output: Path) -> tuple[_Tables, dict]:
+    manifest = json.loads((output / "manifest.json").read_text())
+    page = (output / "report.html").read_text(encoding="utf-8")
+    parsed = parse_page(page)
+    counts = manifest["counts"]
+    totals = {row["table"]: number(row["rows"]) for row in records(parsed, "totals-table")}
+    assert totals == {k: counts[k] for k in ("inputs", "articles", "duplicates", "rejected")}
+    flow = records(parsed, "flow-table")
+    assert flow[0]["stage"] == "inputs" and number(flow[0]["in"]) == counts["inputs"]
+    for row in flow[1:]:
+        assert number(row["rejected"]) == sum(counts["rejected_by"].get(row["stage"], {}).values())
+    assert sum(number(row["duplicates"]) for row in flow) == counts["duplicates"]
+    assert number(flow[-1]["out"]) == counts["articles"]
+    assert "every input is accounted for" in page
+    languages = records(parsed, "languages-table")
+    assert sum(number(row["articles"]) for row in languages) == counts["articles"]
+    # Self-contained: nothing to fetch, nothing to run.
+    assert not [t for t, attrs in parsed.tags if t in ("script", "link", "iframe", "img")]
+    assert not [a for _, attrs in parsed.tags for k, a in attrs.items() if k in ("src", "href")]
+    assert '<meta name="viewport"' in page and "Content-Security-Policy" in page
+    # Several SVGs in one page: ids unique, every reference (markers, clip paths) resolves.
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids))
+    references = set(re.findall(r'href="#([^"]+)"', page)) | set(
+        re.findall(r"url\(#([^)]+)\)", page)
+    )
+    assert references and references <= set(ids)
+    assert manifest["report_seconds"] < 10  # generous: the machine is shared; see README
+    return parsed, manifest
+
+
+def test_seeds_report_matches_its_manifest(seeds_run: Path) -> None:
+    parsed, manifest = _check_page_against_manifest(seeds_run)
+    assert manifest["counts"]["rejected"] == 0
+    topics = {row["topic"]: number(row["articles"]) for row in records(parsed, "topics-table")}
+    assert topics["conflict, war and peace"] == 5  # IPTC labels, not qcodes
+    places = {row["code"]: row["country"] for row in records(parsed, "places-table")}
+    assert places["IL"] == "Israel"
+    (story,) = records(parsed, "stories-table")  # the seeds' two hostage-talks articles
+    assert number(story["articles"]) == 2 and "Qatar" in story["headline"]
+    # The runner's own per-step times (milliseconds; a step quicker than that shows none).
+    assert manifest["stage_seconds"] and all(v > 0 for v in manifest["stage_seconds"].values())
+    assert set(manifest["stage_seconds"]) <= {"Read", "Feeds", "Extract", "Clean", "Language"} | {
+        "Dedup",
+        "Stories",
+        "Topics",
+        "Places",
+        "Write",
+        "FeedsApart",
+        "AllArticles",
+        "Rejected",
+    }
+    stages = {row["stage"] for row in records(parsed, "stage-table")}
+    assert stages == {name.lower() for name in manifest["stage_seconds"]}
+
+
+def test_report_of_a_run_with_every_kind_of_rejection(rejections_run: Path) -> None:
+    parsed, manifest = _check_page_against_manifest(rejections_run)
+    rejected_by = manifest["counts"]["rejected_by"]
+    assert {"read", "extract", "clean", "feeds"} <= set(rejected_by)
+    rows = records(parsed, "rejected-table")
+    shown = {(row["stage"], row["reason"]): number(row["rows"]) for row in rows}
+    expected = {(s, r): n for s, reasons in rejected_by.items() for r, n in reasons.items()}
+    assert shown == expected
+    examples = {(row["stage"], row["reason"]): row["examples"] for row in rows}
+    assert examples[("read", "empty")] == "bad/blank.txt, bad/empty.txt"
+    assert examples[("read", "binary")] == "bad/binary.txt"
+    (copies,) = records(parsed, "copies-table")  # the JSON record, a near copy of good.html
+    assert copies["canonical"] == "Council approves budget" and copies["method"] == "near"
+    assert copies["copies' sources"] == "bad/records.jsonl#L1"
+    feed_counters = dict(parsed.tables["feed-counters-table"][1:])
+    assert feed_counters  # feeds were read: their counters are shown without --state
+
+
+def test_a_failing_report_does_not_fail_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> float:
+        raise RuntimeError("no charts today")
+
+    monkeypatch.setattr(report, "write_run_report", broken)
+    output = tmp_path / "out"
+    assert entry.main(["--input", str(SEEDS), "--output", str(output)]) == 0
+    manifest = json.loads((output / "manifest.json").read_text())
+    assert manifest["report_error"] == "RuntimeError: no charts today"
+    assert "report_seconds" not in manifest and not (output / "report.html").exists()
+    assert manifest["counts"]["articles"] == 5
+
+
+def test_report_command_over_several_runs(
+    seeds_run: Path, rejections_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "dataset"
+    shutil.copytree(seeds_run, root / "2024-05-01")
+    shutil.copytree(rejections_run, root / "2024-05-02")
+    (root / "notes").mkdir()
+    (root / "notes" / "manifest.json").write_text('{"not": "ours"}')
+    assert entry.main(["report", "--output", str(root)]) == 0
+    assert "over 2 runs" in capsys.readouterr().out
+    parsed = parse_page((root / "report.html").read_text(encoding="utf-8"))
+    manifests = [
+        json.loads((root / name / "manifest.json").read_text())
+        for name in ("2024-05-01", "2024-05-02")
+    ]
+    runs = records(parsed, "runs-table")
+    assert [number(r["inputs"]) for r in runs] == [m["counts"]["inputs"] for m in manifests]
+    totals = {row["table"]: number(row["rows"]) for row in records(parsed, "totals-table")}
+    for key in ("inputs", "articles", "duplicates", "rejected"):
+        assert totals[key] == sum(m["counts"][key] for m in manifests)
+    day = records(parsed, "days-table")
+    assert sum(number(r["inputs"]) for r in day) == totals["inputs"]
+
+    later = manifests[1]["started_at"]
+    assert entry.main(["report", "--output", str(root), "--since", later]) == 0
+    assert "over 1 run" in capsys.readouterr().out
+    future = "2999-01-01"
+    assert entry.main(["report", "--output", str(root), "--since", future]) == 2
+    assert "no NewsBeam run found" in capsys.readouterr().err
+
+
+def _rss(base: str, guids: list[str]) -> bytes:
+    items = "".join(
+        f"<item><guid>{guid}</guid><title>Story {guid}</title><link>{base}/{guid}</link>"
+        f"<description>{ARTICLE_TEXT.replace('council', guid)}</description></item>"
+        for guid in guids
+    )
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><link>{base}/</link>'
+        f"{items}</channel></rss>"
+    ).encode()
+
+
+def test_feed_health_in_the_run_report_and_over_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "state"
+    fast = ["--allow-private-hosts", "--per_host_interval", "0", "--fetch_retries", "0"]
+    routes = {"/error": lambda request: (500, {}, b"down")}
+    with serve(routes) as server:
+        base = server.url("")
+        server.routes["/ok"] = static(_rss(base, ["g1", "g2"]), ETag='"v1"')
+        server.routes["/broken"] = static(_rss(base, ["b1"]).replace(b"</channel>", b"<item>"))
+        feeds = [
+            arg for path in ("/ok", "/error", "/broken") for arg in ("--feed", server.url(path))
+        ]
+        args = [*fast, *feeds, "--no-fetch-pages", "--state", str(state)]
+        for day in ("day1", "day2"):  # the second run: /ok answers 304 Not Modified
+            assert entry.main([*args, "--output", str(tmp_path / "runs" / day)]) == 0
+    parsed = parse_page((tmp_path / "runs" / "day2" / "report.html").read_text())
+    rows = records(parsed, "feeds-table")
+    assert [(r["feed"].rsplit("/", 1)[1], r["status"]) for r in rows] == [
+        ("error", "error"),  # failing first
+        ("broken", "unchanged"),  # the same body as yesterday
+        ("ok", "not_modified"),
+    ]
+    assert rows[0]["HTTP"] == "500" and number(rows[2]["new"]) == 0
+    first = records(
+        parse_page((tmp_path / "runs" / "day1" / "report.html").read_text()), "feeds-table"
+    )
+    assert [(r["feed"].rsplit("/", 1)[1], r["status"], number(r["new"])) for r in first] == [
+        ("error", "error", 0),
+        ("broken", "partial", 2),  # malformed: what parsed is kept (the cut-off item too)
+        ("ok", "ok", 2),
+    ]
+    assert 'tr class="failing"' in (tmp_path / "runs" / "day1" / "report.html").read_text()
+
+    assert entry.main(["report", "--output", str(tmp_path / "runs")]) == 0
+    assert "over 2 runs" in capsys.readouterr().out
+    page = (tmp_path / "runs" / "report.html").read_text()
+    assert 'aria-label="feed status per run"' in page  # feed health over time
+    latest = {
+        r["feed"].rsplit("/", 1)[1]: r["status"] for r in records(parse_page(page), "feeds-table")
+    }
+    assert latest["ok"] == "not_modified"  # each feed's latest poll
+
+
+# ---------------------------------------------------------------------------------------
+# In a browser
+# ---------------------------------------------------------------------------------------
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--enable-logging=stderr",
+    "--v=0",
+]
+
+
+def screenshot(page: Path, png: Path, width: int, height: int, profile: Path) -> list[str]:
+    """Open `page` in headless Chromium and save a screenshot; returns the console messages
+    (errors, CSP violations, logs) Chromium reported: a page with no script has none."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it where it can)")
+    completed = subprocess.run(
+        [
+            chromium,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            f"--screenshot={png}",
+            f"--window-size={width},{height}",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert png.is_file(), completed.stderr[-2000:]
+    return [line for line in completed.stderr.splitlines() if ":CONSOLE" in line]
+
+
+@pytest.mark.slow
+def test_report_in_a_browser(seeds_run: Path, rejections_run: Path, tmp_path: Path) -> None:
+    # The check can fail: a page with a script error and a blocked fetch is caught.
+    bad = tmp_path / "bad.html"
+    bad.write_text(
+        f'<!DOCTYPE html><html><head><meta http-equiv="Content-Security-Policy" '
+        f'content="{report.CSP}"></head><body><img src="http://127.0.0.1:9/x.png">'
+        "</body></html>"
+    )
+    messages = screenshot(bad, tmp_path / "bad.png", 400, 300, tmp_path / "profile-bad")
+    assert any("Content Security Policy" in m for m in messages)
+
+    for name, run in (("seeds", seeds_run), ("rejections", rejections_run)):
+        for width, height in ((390, 2400), (1280, 2400)):  # a phone, a laptop
+            png = tmp_path / f"{name}-{width}.png"
+            profile = tmp_path / f"profile-{name}-{width}"
+            messages = screenshot(run / "report.html", png, width, height, profile)
+            assert messages == [], messages
+            assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+            assert png.stat().st_size > 20_000  # charts and text drawn, not a blank page

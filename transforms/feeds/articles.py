@@ -1,0 +1,106 @@
+"""From feed entries to articles: an entry's HTML as text, whether a fetched page is HTML,
+and the Article an entry (with or without its page) becomes. Pure functions."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from newsbeam.schemas import Article
+from newsbeam.transforms.extract import new_article
+from newsbeam.transforms.feeds.fetch import FetchResult
+from newsbeam.transforms.feeds.parse import FeedEntry
+
+_BLOCKS = (
+    "p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre",
+    "table", "tr", "section", "article", "figure", "figcaption", "dl", "dt", "dd", "hr",
+)  # fmt: skip
+
+
+def html_to_text(markup: str | None) -> str:
+    """An entry's HTML (or plain text) -> text, one paragraph per block, blank-line separated."""
+    if not markup or not markup.strip():
+        return ""
+    if "<" not in markup:
+        paragraphs = re.split(r"\n\s*\n", markup)
+    else:
+        import lxml.html
+
+        try:
+            root = lxml.html.fragment_fromstring(markup, create_parent="div")
+        except Exception:  # lxml refuses some fragments; the text itself is still wanted
+            return html_to_text(re.sub(r"<[^>]*>", " ", markup).replace("<", " "))
+        # feedparser sanitizes RSS/Atom HTML; JSON Feed HTML arrives as the feed has it.
+        for element in list(root.iter("script", "style", "noscript", "template")):
+            element.drop_tree()
+        for element in root.iter("br"):
+            element.tail = "\n" + (element.tail or "")
+        for element in root.iter(*_BLOCKS):
+            element.text = "\n\n" + (element.text or "")
+            element.tail = "\n\n" + (element.tail or "")
+        paragraphs = re.split(r"\n\s*\n", root.text_content())
+    cleaned = (" ".join(paragraph.split()) for paragraph in paragraphs)
+    return "\n\n".join(paragraph for paragraph in cleaned if paragraph)
+
+
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def is_html_response(page: FetchResult) -> bool:
+    """An HTML page by its Content-Type, or (no usable type) by its first bytes: a PDF or
+    an image linked from a feed is not run through HTML extraction."""
+    kind = page.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if kind in _HTML_TYPES:
+        return True
+    if kind and kind not in ("text/plain", "application/octet-stream"):
+        return False
+    head = page.body[:1024].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html")) or b"<body" in head
+
+
+def entry_article(
+    source: str,
+    feed_url: str | None,
+    entry: FeedEntry,
+    page: Article | None,
+) -> Article | None:
+    """The article for an entry: its page's (entry metadata filling what the page lacks),
+    else the entry's own content or summary; None when neither has text."""
+    common: dict[str, Any] = {
+        "feed_url": feed_url,
+        "entry_id": entry.entry_id,
+        "feed_categories": list(entry.categories),
+    }
+    if page is not None:
+        return page._replace(
+            source=source,
+            title=page.title or entry.title,
+            authors=page.authors or list(entry.authors),
+            published_at=page.published_at or entry.published_at,
+            text_origin="page",
+            feed_url=feed_url,
+            entry_id=entry.entry_id,
+            feed_categories=list(entry.categories),
+        )
+    for origin, markup in (("feed_content", entry.content), ("feed_summary", entry.summary)):
+        text = html_to_text(markup)
+        if text:
+            return new_article(
+                source,
+                url=entry.link,
+                title=entry.title,
+                authors=list(entry.authors),
+                published_at=entry.published_at,
+                text=text,
+                text_origin=origin,
+                **common,
+            )
+    return None
+
+
+def with_url(article: Article, url: str) -> Article:
+    """The article with the URL the page was fetched from (its own metadata named none)."""
+    fields = article._asdict()
+    source = fields.pop("source")
+    fields.update(url=url, canonical_url=None)
+    return new_article(source, **fields)

@@ -1,0 +1,28 @@
+"""The feed stage's settings (`--feed`, `--feeds`, `--input URL`, polling bounds, fetching)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from newsbeam.transforms.feeds.fetch import FetchConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class FeedsConfig:
+    """Where feeds come from and how they are polled."""
+
+    feed_urls: tuple[str, ...] = ()  # --feed URL
+    feed_lists: tuple[str, ...] = ()  # --feeds FILE: one URL a line, or OPML
+    page_urls: tuple[str, ...] = ()  # --input http(s)://...: a page (or a feed) to fetch
+    fetch_pages: bool = True
+    # Skip feeds whose next poll time (from the state) is still to come.
+    poll_due_only: bool = False
+    # The adaptive poll interval stays within these bounds (seconds).
+    min_poll_seconds: int = 15 * 60
+    initial_poll_seconds: int = 60 * 60
+    max_poll_seconds: int = 24 * 60 * 60
+    # Seen entry ids not listed by their feed for this many days are forgotten (0: never).
+    # 90 days: far longer than news feeds list an item (days to weeks), short enough that
+    # the table stops growing with every entry ever ingested.
+    seen_entries_days: int = 90
+    fetch: FetchConfig = FetchConfig()

@@ -1,0 +1,357 @@
+"""Feed documents as data: sniffing what a document is, and parsing RSS/Atom/RDF (feedparser),
+JSON Feed, OPML and URL lists into plain records. Pure functions; no Beam, no network."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import re
+import urllib.parse
+from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+from newsbeam.transforms.extract import parse_datetime, split_authors
+
+
+class FeedParseError(ValueError):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+class FeedEntry(NamedTuple):
+    entry_id: str
+    link: str | None
+    title: str | None
+    authors: list[str]
+    published_at: dt.datetime | None
+    summary: str | None  # HTML or text as the feed gave it
+    content: str | None
+    categories: list[str]
+
+
+class ParsedFeed(NamedTuple):
+    version: str  # feedparser's (rss20, atom10, ...) or json1
+    title: str | None
+    entries: list[FeedEntry]
+    bozo: str | None  # why the feed is malformed, when it is (what parsed is kept)
+
+
+_XML_ROOT = re.compile(
+    rb"<(?!\?|!)(?:[A-Za-z_][\w.-]*:)?(rss|feed|RDF|opml|channel)\b", re.IGNORECASE
+)
+_JSON_FEED_VERSION = re.compile(rb'"version"\s*:\s*"https?://jsonfeed\.org/version/')
+_SNIFF = 4096
+
+
+def _sniff_text(head: bytes) -> bytes:
+    """The first bytes as ASCII-compatible bytes (UTF-16/32 feeds are decoded first)."""
+    for bom, encoding in (
+        (b"\xff\xfe\x00\x00", "utf-32-le"),
+        (b"\x00\x00\xfe\xff", "utf-32-be"),
+        (b"\xff\xfe", "utf-16-le"),
+        (b"\xfe\xff", "utf-16-be"),
+    ):
+        if head.startswith(bom):
+            return head[len(bom) :].decode(encoding, errors="ignore").encode("utf-8")
+    if head[:2] in (b"<\x00", b"\x00<"):
+        encoding = "utf-16-le" if head[:1] == b"<" else "utf-16-be"
+        return head.decode(encoding, errors="ignore").encode("utf-8")
+    return head.removeprefix(b"\xef\xbb\xbf")
+
+
+def sniff_feed_kind(content: bytes) -> str | None:
+    """ "feed" for RSS/Atom/RDF/JSON Feed, "opml" for a subscription list, else None.
+
+    Judged on the first element of the document (after the XML declaration, comments and
+    DOCTYPE) or, for JSON, the JSON Feed `version` key."""
+    head = _sniff_text(content[:_SNIFF])
+    stripped = head.lstrip()
+    if stripped.startswith(b"{"):
+        return "feed" if _JSON_FEED_VERSION.search(content[:65536]) else None
+    if not stripped.startswith(b"<"):
+        return None
+    body = re.sub(rb"<!--.*?-->", b"", head, flags=re.DOTALL)
+    match = _XML_ROOT.search(body)
+    if match is None:
+        return None
+    # Only the document's first element counts: an HTML page mentioning <feed> is a page.
+    first = re.search(rb"<(?![?!])", body)
+    if first is None or first.start() != match.start():
+        return None
+    return "opml" if match.group(1).lower() == b"opml" else "feed"
+
+
+_DOCTYPE_SUBSET = re.compile(rb"<!DOCTYPE[^\[>]*\[(.*?)\]\s*>", re.DOTALL | re.IGNORECASE)
+_ENTITY_DECL = re.compile(rb"<!ENTITY\s+%?\s*[\w.-]+\s+(?:\"([^\"]*)\"|'([^']*)')", re.I)
+
+
+def has_entity_expansion(content: bytes) -> bool:
+    """True when the DTD declares an entity whose value uses another entity, or an external
+    one: the shape of "billion laughs" and XXE. Plain character entities are fine."""
+    match = _DOCTYPE_SUBSET.search(_sniff_text(content[:65536]))
+    if match is None:
+        return False
+    subset = match.group(1)
+    if re.search(rb"<!ENTITY[^>]*\b(SYSTEM|PUBLIC)\b", subset, re.I):
+        return True
+    for declaration in _ENTITY_DECL.finditer(subset):
+        value = declaration.group(1) or declaration.group(2) or b""
+        if re.search(rb"[&%][\w.-]+;", value.replace(b"&#", b"")):
+            return True
+    return False
+
+
+def body_hash(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def _struct_time(value: Any) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        year, month, day, hour, minute, second = value[:6]
+        return dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.timezone.utc)
+    except (TypeError, ValueError):
+        return None
+
+
+def _text(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return value or None
+
+
+def entry_id_of(explicit: str | None, link: str | None, title: str | None, body: str | None) -> str:
+    """An entry's identity across runs: its id/guid, else its link, else a content hash."""
+    if explicit:
+        return explicit
+    if link:
+        return link
+    digest = hashlib.sha1(f"{title or ''}\n{body or ''}".encode()).hexdigest()[:20]
+    return f"sha1:{digest}"
+
+
+def _dedupe_entries(entries: Iterable[FeedEntry]) -> list[FeedEntry]:
+    """One entry per id (a feed listing an item twice), first occurrence kept."""
+    seen: set[str] = set()
+    unique = []
+    for entry in entries:
+        if entry.entry_id not in seen:
+            seen.add(entry.entry_id)
+            unique.append(entry)
+    return unique
+
+
+_TAG_PREFIX = re.compile(rb"<(/?)([A-Za-z_][\w.-]*):(?=[A-Za-z_])")
+_DECLARED_PREFIX = re.compile(rb"xmlns:([A-Za-z_][\w.-]*)\s*=")
+
+
+def strip_undeclared_prefixes(content: bytes) -> bytes:
+    """Element names without namespace prefixes that are never declared (`<rss:item>` in a
+    feed with no `xmlns:rss`): what such a feed's author meant, which parsers reject."""
+    declared = set(_DECLARED_PREFIX.findall(content)) | {b"xml"}
+    undeclared = {m.group(2) for m in _TAG_PREFIX.finditer(content)} - declared
+    if not undeclared:
+        return content
+
+    def strip(match: re.Match[bytes]) -> bytes:
+        return b"<" + match.group(1) if match.group(2) in undeclared else match.group(0)
+
+    return _TAG_PREFIX.sub(strip, content)
+
+
+_HEADER_ONLY_BOZO = frozenset({"NonXMLContentType", "CharacterEncodingOverride"})
+
+
+def parse_xml_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
+    """RSS/Atom/RDF bytes -> ParsedFeed, with feedparser given the bytes and headers only.
+
+    resolve_relative_uris=False: NewsBeam keeps entry text, not the HTML's links, so the
+    rewriting of every href in content would be wasted; entry links are still resolved
+    against the feed's URL. sanitize_html=True: script/style contents never reach the text.
+    """
+    import feedparser
+
+    response_headers = {
+        k: v for k, v in headers.items() if k in ("content-type", "content-language")
+    }
+    if url.startswith(("http://", "https://")):
+        response_headers["content-location"] = url
+    # A stream, not bytes or str: feedparser treats a str as a URL or a file name to open.
+    parsed = feedparser.parse(
+        io.BytesIO(content),
+        response_headers=response_headers,
+        resolve_relative_uris=False,
+        sanitize_html=True,
+    )
+    bozo = None
+    exception = parsed.get("bozo_exception")
+    # A wrong or missing Content-Type or charset header is the server's, not the feed's:
+    # feedparser flags it, but the document itself is well-formed.
+    if parsed.get("bozo") and type(exception).__name__ not in _HEADER_ONLY_BOZO:
+        bozo = f"{type(exception).__name__}: {exception}" if exception else "malformed"
+    raw_entries = parsed.get("entries") or []
+    if not raw_entries and parsed.get("bozo"):
+        repaired = strip_undeclared_prefixes(content)
+        if repaired != content:
+            retry = feedparser.parse(
+                io.BytesIO(repaired),
+                response_headers=response_headers,
+                resolve_relative_uris=False,
+                sanitize_html=True,
+            )
+            if retry.get("entries"):
+                parsed, raw_entries = retry, retry["entries"]
+                bozo = (bozo or "malformed") + "; undeclared namespace prefixes ignored"
+    if not raw_entries and not parsed.get("version"):
+        raise FeedParseError("unparseable", bozo or "no RSS, Atom or RDF feed found")
+    entries = []
+    for item in raw_entries:
+        link = _text(item.get("link"))
+        title = _text(item.get("title"))
+        summary = _text(item.get("summary"))
+        content_parts = [c.get("value", "") for c in item.get("content") or []]
+        content_html = _text("\n".join(p for p in content_parts if isinstance(p, str)))
+        names = [a.get("name") for a in item.get("authors") or [] if isinstance(a, dict)]
+        authors = split_authors([n for n in names if n] or item.get("author"))
+        published = _struct_time(item.get("published_parsed")) or _struct_time(
+            item.get("updated_parsed")
+        )
+        tags = [t.get("term") or t.get("label") for t in item.get("tags") or []]
+        entries.append(
+            FeedEntry(
+                entry_id=entry_id_of(_text(item.get("id")), link, title, summary),
+                link=link,
+                title=title,
+                authors=authors,
+                published_at=published,
+                summary=summary,
+                content=content_html,
+                categories=sorted({t.strip() for t in tags if isinstance(t, str) and t.strip()}),
+            )
+        )
+    feed = parsed.get("feed") or {}
+    return ParsedFeed(
+        version=parsed.get("version") or "unknown",
+        title=_text(feed.get("title")),
+        entries=entries,
+        bozo=bozo,
+    )
+
+
+def parse_json_feed(content: bytes, url: str) -> ParsedFeed:
+    """JSON Feed 1.0/1.1 (https://jsonfeed.org/version/1.1) -> ParsedFeed."""
+    try:
+        document = json.loads(content.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise FeedParseError("unparseable", f"not valid JSON: {error}") from None
+    if not isinstance(document, dict) or not str(document.get("version", "")).startswith(
+        ("https://jsonfeed.org/version/", "http://jsonfeed.org/version/")
+    ):
+        raise FeedParseError("not_a_feed", "JSON without a JSON Feed version")
+    items = document.get("items")
+    if not isinstance(items, list):
+        raise FeedParseError("unparseable", "JSON Feed without an items list")
+    base = _text(document.get("feed_url")) or url
+    feed_authors = _json_authors(document)
+    entries = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        link = _text(item.get("url")) or _text(item.get("external_url"))
+        if link and base.startswith(("http://", "https://")):
+            link = urllib.parse.urljoin(base, link)
+        title = _text(item.get("title"))
+        summary = _text(item.get("summary"))
+        content_html = _text(item.get("content_html")) or _text(item.get("content_text"))
+        raw_id = item.get("id")
+        explicit = str(raw_id).strip() if isinstance(raw_id, str | int) else None
+        tags: list[Any] = item["tags"] if isinstance(item.get("tags"), list) else []
+        entries.append(
+            FeedEntry(
+                entry_id=entry_id_of(explicit or None, link, title, summary or content_html),
+                link=link,
+                title=title,
+                authors=_json_authors(item) or feed_authors,
+                published_at=parse_datetime(item.get("date_published"))
+                or parse_datetime(item.get("date_modified")),
+                summary=summary,
+                content=content_html,
+                categories=sorted({t.strip() for t in tags if isinstance(t, str) and t.strip()}),
+            )
+        )
+    return ParsedFeed(
+        version="json1", title=_text(document.get("title")), entries=entries, bozo=None
+    )
+
+
+def _json_authors(holder: dict[str, Any]) -> list[str]:
+    authors = holder.get("authors")
+    if not isinstance(authors, list):
+        single = holder.get("author")
+        authors = [single] if isinstance(single, dict) else []
+    return split_authors(
+        [a["name"] for a in authors if isinstance(a, dict) and _text(a.get("name"))]
+    )
+
+
+def parse_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
+    """Feed bytes of any supported format -> ParsedFeed; raises FeedParseError."""
+    kind = sniff_feed_kind(content)
+    if kind == "opml":
+        raise FeedParseError("not_a_feed", "an OPML subscription list, not a feed")
+    if has_entity_expansion(content):
+        raise FeedParseError("entity_expansion", "the DTD declares nested or external entities")
+    if content.lstrip()[:1] == b"{" or _sniff_text(content[:8]).lstrip()[:1] == b"{":
+        return parse_json_feed(content, url)
+    if kind is None:
+        raise FeedParseError("not_a_feed", "neither RSS, Atom, RDF nor JSON Feed")
+    parsed = parse_xml_feed(content, headers, url)
+    return parsed._replace(entries=_dedupe_entries(parsed.entries))
+
+
+def parse_feeds_safely(content: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
+    """parse_feed, with any unexpected parser exception turned into a FeedParseError
+    (`internal_error`): one odd feed must give a rejected row, never stop the run."""
+    try:
+        return parse_feed(content, headers, url)
+    except FeedParseError:
+        raise
+    except Exception as error:
+        raise FeedParseError("internal_error", f"{type(error).__name__}: {error}") from None
+
+
+def parse_opml(content: bytes) -> list[str]:
+    """The feed URLs (`xmlUrl`) of an OPML subscription list, in document order, once each.
+
+    defusedxml refuses DTD entities and external references; nothing is fetched."""
+    import defusedxml.ElementTree as safe_et
+
+    try:
+        root = safe_et.fromstring(content)
+    except Exception as error:  # ParseError, EntitiesForbidden, DTDForbidden, ...
+        raise FeedParseError(
+            "unparseable", f"OPML not readable: {type(error).__name__}: {error}"
+        ) from None
+    urls: list[str] = []
+    for outline in root.iter("outline"):
+        url = (outline.get("xmlUrl") or outline.get("xmlurl") or "").strip()
+        if url and url not in urls:
+            urls.append(url)
+    return urls
+
+
+def parse_url_list(content: bytes) -> list[str]:
+    """A `--feeds FILE`: an OPML list, or one URL a line (blank lines and # comments skip)."""
+    if sniff_feed_kind(content) == "opml":
+        return parse_opml(content)
+    urls: list[str] = []
+    for line in content.decode("utf-8-sig", errors="replace").splitlines():
+        url = line.split("#", 1)[0].strip() if line.lstrip().startswith("#") else line.strip()
+        if url and url not in urls:
+            urls.append(url)
+    return urls

@@ -1,0 +1,555 @@
+"""The feed stage (Beam): feed files and URLs -> entries -> article pages -> Articles, plus
+feed health. Parsing, entry-to-article and polling logic live beside it (parse.py,
+articles.py, polling.py), the HTTP client in fetch.py.
+
+`ReadFeeds(config, extract_config, state)` takes the feed and OPML
+documents the read stage found (by content, not only by extension) and adds the feed URLs
+of the config (`--feed URL`, `--feeds FILE` with one URL a line or an OPML list) and the
+page URLs given as `--input https://...` (fetched, then treated by content: a feed is read
+as a feed, anything else as an article page).
+
+- Feeds are fetched concurrently (fetch.py: timeouts, retries, size cap,
+  address guard, per-host politeness), conditionally with the ETag/Last-Modified of the
+  previous run; a body whose sha256 equals the previous one is not parsed again.
+- RSS 0.9x/1.0/2.0, Atom 0.3/1.0 and RDF are parsed by feedparser from bytes and response
+  headers (it never touches the network here); JSON Feed 1.0/1.1 with `json`. A malformed
+  feed gives what parses, with feedparser's bozo reason in the health row. A document
+  whose DTD declares nested entities (the "billion laughs" signature) is refused before any
+  parser sees it (expat would also stop it).
+- Entries already seen (per feed, by entry id) in an earlier run are skipped: they are not
+  inputs of this run, only counted in the health row's `entries`. Every new entry is one
+  input (counter `read_inputs`) and ends as exactly one article, duplicate or rejected row.
+  Seen ids record when a parse of their feed last listed them; ids not listed for
+  `seen_entries_days` are dropped, unless still in the feed's latest document (counter
+  `feeds_seen_entries_pruned`).
+- A feed URL that answers with permanent redirects only (301/308) and ends in a feed has
+  moved: the state records `moved_to`, later runs poll the new URL directly, and the
+  health row names it. Temporary redirects (302/303/307) move nothing. State stays keyed
+  by the URL as subscribed; a subscription changed to the new URL carries on with the old
+  URL's state and seen ids.
+- Each new entry's page is fetched (robots.txt honoured, for every redirect hop too:
+  each against its own site's robots.txt) and extracted like any HTML page;
+  the entry's title, authors and date fill what the page lacks (`text_origin` "page").
+  When the page cannot be fetched or has no article text (or with `--no-fetch-pages`), the
+  entry's content, else its summary, becomes the article (`feed_content`/`feed_summary`).
+
+Rejected (stage `feeds`): a feed that cannot be fetched (`timeout`, `http_error`,
+`refused_address`, `too_large`, `decompression_bomb`, `redirect_loop`, ...), is not a feed
+(`not_a_feed`), cannot be parsed (`unparseable`), declares entity expansion
+(`entity_expansion`); an entry with no page text and no text of its own (`no_text`).
+Counters: `feeds_fetched`, `feeds_not_modified`, `feeds_unchanged`, `feeds_entries`,
+`feeds_new_entries`, `feeds_pages_fetched`, `feeds_dropped_<reason>`, `read_inputs`,
+`feeds_seen_entries_pruned`.
+
+State (with `--state`): `feed_state/` (schemas/feeds.py) and `feeds/` (one health file per
+run, earlier files carried over), read and written through newsbeam.transforms.support.state;
+nothing is written when no feed was read, so the earlier feed state is carried over.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from newsbeam.schemas import Article, RawDocument, Rejected
+from newsbeam.schemas.feeds import FeedHealth, FeedState, SeenEntry
+from newsbeam.transforms.extract import ExtractConfig, ExtractError, extract_html_document
+from newsbeam.transforms.feeds.articles import entry_article, is_html_response, with_url
+from newsbeam.transforms.feeds.config import FeedsConfig
+from newsbeam.transforms.feeds.fetch import (
+    Fetcher,
+    FetchError,
+    FetchResult,
+    check_url,
+    fetch_all,
+)
+from newsbeam.transforms.feeds.parse import (
+    FeedEntry,
+    FeedParseError,
+    body_hash,
+    parse_feeds_safely,
+    parse_opml,
+    parse_url_list,
+)
+from newsbeam.transforms.feeds.polling import (
+    PreviousFeedState,
+    is_not_due,
+    load_feed_state,
+    next_feed_state,
+    next_feed_tables,
+)
+from newsbeam.transforms.support.failures import (
+    REJECTED,
+    apply_with_rejects,
+    counter,
+    rejected_output,
+)
+from newsbeam.transforms.support.state import (
+    FEED_HEALTH,
+    FEED_STATE,
+    SEEN_ENTRIES,
+    ReadStateTable,
+    StateContext,
+    WriteStateTable,
+)
+
+STAGE = "feeds"
+log = logging.getLogger(__name__)
+
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml, application/feed+json, "
+    "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5"
+)
+
+
+class FeedSource(NamedTuple):
+    url: str
+    kind: str  # "feed" (listed as a feed) | "auto" (an --input URL: feed or page by content)
+
+
+class FetchedFeed(NamedTuple):
+    source: FeedSource
+    result: FetchResult
+    from_file: bool  # read from a local file: no HTTP, no conditional state
+    not_due: bool = False  # skipped: its next poll time has not come (poll_due_only)
+
+
+class PageJob(NamedTuple):
+    """One input of the feed path: an entry (maybe with its page), or a page URL."""
+
+    source: str
+    feed_url: str | None
+    entry: FeedEntry | None
+    page: FetchResult | None
+
+
+# ---------------------------------------------------------------------------------------
+# Beam
+# ---------------------------------------------------------------------------------------
+
+HEALTH, STATE, SEEN = "health", "state", "seen"
+
+
+def _rejected(
+    source: str, reason: str, detail: str, payload: bytes | str = b""
+) -> beam.pvalue.TaggedOutput:
+    return rejected_output(source, STAGE, reason, detail, payload)
+
+
+def is_fetchable(url: str) -> bool:
+    """An absolute http(s) URL (anything else fails in the fetcher with its reason)."""
+    try:
+        check_url(url)
+    except FetchError:
+        return False
+    return True
+
+
+class _SourcesFromDocuments(beam.DoFn):
+    """A feed document read from a file -> FetchedFeed; an OPML one -> its FeedSources."""
+
+    def process(self, doc: RawDocument) -> Iterator[Any]:
+        if doc.kind == "opml":
+            try:
+                urls = parse_opml(doc.content)
+            except FeedParseError as error:
+                counter("read_inputs").inc()
+                yield _rejected(doc.source, error.reason, str(error), doc.content)
+                return
+            for url in urls:
+                yield beam.pvalue.TaggedOutput("sources", FeedSource(url, "feed"))
+            return
+        result = FetchResult(doc.source, doc.source, None, {}, doc.content, None, "", 0)
+        yield FetchedFeed(FeedSource(doc.source, "feed"), result, from_file=True)
+
+
+class _SourcesFromLists(beam.DoFn):
+    """A `--feeds FILE` path -> the FeedSources it lists."""
+
+    def process(self, path: str) -> Iterator[Any]:
+        try:
+            with FileSystems.open(path) as handle:
+                urls = parse_url_list(handle.read())
+        except Exception as error:
+            counter("read_inputs").inc()
+            yield _rejected(path, "unreadable", f"feed list: {type(error).__name__}: {error}")
+            return
+        for url in urls:
+            yield FeedSource(url, "feed")
+
+
+class _FetchingDoFn(beam.DoFn):
+    """A DoFn with one HTTP client (connection pools, robots.txt cache) per worker."""
+
+    def __init__(self, config: FeedsConfig) -> None:
+        self._config = config
+        self._fetcher: Fetcher | None = None
+
+    def setup(self) -> None:
+        self._fetcher = Fetcher(self._config.fetch)
+
+    def teardown(self) -> None:
+        if self._fetcher is not None:
+            self._fetcher.close()
+
+
+class _FetchFeeds(_FetchingDoFn):
+    """(key, [FeedSource]) -> FetchedFeed per source, fetched concurrently."""
+
+    def __init__(self, config: FeedsConfig, state: StateContext) -> None:
+        super().__init__(config)
+        self._state = state
+        self._run_at = state.run_at
+        self._previous: PreviousFeedState | None = None
+
+    def setup(self) -> None:
+        super().setup()
+        self._previous = load_feed_state(self._state)
+
+    def process(self, shard: tuple[int, Iterable[FeedSource]]) -> Iterator[FetchedFeed]:
+        assert self._fetcher is not None and self._previous is not None
+        fetcher, previous = self._fetcher, self._previous
+        sources = sorted(set(shard[1]))
+
+        def fetch(source: FeedSource) -> FetchedFeed:
+            state = previous.state_for(source.url)
+            if self._config.poll_due_only and is_not_due(state, self._run_at):
+                skipped = FetchResult(source.url, source.url, None, {}, b"", None, "", 0)
+                return FetchedFeed(source, skipped, from_file=False, not_due=True)
+            # A feed that moved (permanent redirects) is polled at its new URL directly.
+            target = state.moved_to if state is not None and state.moved_to else source.url
+            page_like = source.kind == "auto"
+            if page_like and is_fetchable(target):
+                # An --input URL may be an article page: robots.txt has its say first.
+                if not fetcher.allowed_by_robots(target):
+                    refused = FetchResult(
+                        source.url, target, None, {}, b"", "robots_disallowed", "robots.txt", 0
+                    )
+                    return FetchedFeed(source, refused, from_file=False)
+            result = fetcher.fetch(
+                target,
+                etag=state.etag if state else None,
+                last_modified=state.last_modified if state else None,
+                accept=FEED_ACCEPT,
+                robots_on_redirects=page_like,
+            )
+            return FetchedFeed(source, result, from_file=False)
+
+        for fetched in fetch_all(sources, fetch, self._config.fetch.concurrency):
+            counter("feeds_fetched").inc()
+            yield fetched
+
+
+class _ParseFeeds(beam.DoFn):
+    """FetchedFeed -> PageJob per new entry; health, state and seen rows; rejected rows."""
+
+    def __init__(self, config: FeedsConfig, state: StateContext) -> None:
+        self._config = config
+        self._state = state
+        self._run_at = state.run_at
+        self._previous = PreviousFeedState({}, {})
+
+    def setup(self) -> None:
+        self._previous = load_feed_state(self._state)
+
+    def process(self, fetched: FetchedFeed) -> Iterator[Any]:
+        # Beam warns about a process() that both yields and returns; the early returns
+        # live in _outputs().
+        yield from self._outputs(fetched)
+
+    def _outputs(self, fetched: FetchedFeed) -> Iterator[Any]:
+        source, result = fetched.source, fetched.result
+        url = source.url
+        previous = None if fetched.from_file else self._previous.state_for(url)
+        entries: list[FeedEntry] = []
+        new: list[FeedEntry] = []
+        status, error, new_hash = "ok", result.error, None
+        if fetched.not_due:
+            counter("feeds_not_due").inc()
+            moved_to = previous.moved_to if previous is not None else None
+            moved_to = None if moved_to == url else moved_to  # subscribed at its new URL
+            yield beam.pvalue.TaggedOutput(
+                HEALTH,
+                FeedHealth(self._run_at, url, "not_due", None, 0, 0, 0, False, None, 0, moved_to),
+            )
+            return  # its state stays as it was
+        if result.error is not None:
+            status = "error"
+            counter("read_inputs").inc()
+            yield _rejected(url, result.error, result.detail or result.error)
+        elif result.not_modified:
+            status = "not_modified"
+            counter("feeds_not_modified").inc()
+        else:
+            new_hash = body_hash(result.body)
+            if previous is not None and previous.body_hash == new_hash:
+                status = "unchanged"
+                counter("feeds_unchanged").inc()
+            else:
+                try:
+                    parsed = parse_feeds_safely(result.body, result.headers, result.final_url)
+                except FeedParseError as failure:
+                    if source.kind == "auto" and failure.reason == "not_a_feed":
+                        # An --input URL that is not a feed: an article page.
+                        counter("read_inputs").inc()
+                        yield PageJob(url, None, None, result)
+                        return
+                    status, error, new_hash = "error", failure.reason, None
+                    counter("read_inputs").inc()
+                    yield _rejected(url, failure.reason, str(failure), result.body)
+                else:
+                    entries = parsed.entries
+                    if parsed.bozo:
+                        status, error = "partial", parsed.bozo[:500]
+                    seen = self._previous.seen_for(url)
+                    new = [entry for entry in entries if entry.entry_id not in seen]
+        counter("feeds_entries").inc(len(entries))
+        counter("feeds_new_entries").inc(len(new))
+        for entry in new:
+            counter("read_inputs").inc()
+            yield PageJob(f"{url}#{entry.entry_id}", url, entry, None)
+        # Every id the document lists, new or not, is seen now: what keeps it from pruning.
+        for entry in entries:
+            sighting = SeenEntry(url, entry.entry_id, self._run_at, self._run_at)
+            yield beam.pvalue.TaggedOutput(SEEN, sighting)
+        state = None
+        if not fetched.from_file:
+            state = next_feed_state(
+                previous,
+                url,
+                result,
+                len(new),
+                new_hash,
+                self._run_at,
+                self._config,
+                unparseable=status == "error",
+            )
+        yield beam.pvalue.TaggedOutput(
+            HEALTH,
+            FeedHealth(
+                run_at=self._run_at,
+                feed_url=url,
+                status=status,
+                http_status=result.http_status,
+                bytes=len(result.body),
+                entries=len(entries),
+                new_entries=len(new),
+                not_modified=result.not_modified,
+                error=error,
+                latency_ms=result.latency_ms,
+                moved_to=state.moved_to if state is not None else None,
+            ),
+        )
+        if state is not None:
+            yield beam.pvalue.TaggedOutput(STATE, state)
+
+
+class _FetchPages(_FetchingDoFn):
+    """(shard, [PageJob]) -> the jobs with their pages fetched (robots.txt honoured)."""
+
+    def process(self, shard: tuple[int, Iterable[PageJob]]) -> Iterator[PageJob]:
+        assert self._fetcher is not None
+        fetcher = self._fetcher
+        jobs = sorted(shard[1], key=lambda job: job.source)
+
+        def fetch(job: PageJob) -> PageJob:
+            assert job.entry is not None and job.entry.link is not None
+            return job._replace(page=fetcher.fetch_page(job.entry.link))
+
+        for job in fetch_all(jobs, fetch, self._config.fetch.concurrency):
+            counter("feeds_pages_fetched").inc()
+            yield job
+
+
+class _ToArticles(beam.DoFn):
+    """PageJob -> Article (page text, else the entry's own), or a rejected row."""
+
+    def __init__(self, extract_config: ExtractConfig) -> None:
+        self._extract_config = extract_config
+
+    def setup(self) -> None:
+        import trafilatura  # noqa: F401  (import cost once per worker)
+
+        for name in ("trafilatura", "htmldate"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+
+    def process(self, job: PageJob) -> Iterator[Any]:
+        page_article, problem = None, ("no_text", "the entry has no link and no text")
+        page = job.page
+        if page is not None:
+            if page.error is not None:
+                problem = (page.error, f"page {page.url}: {page.detail}")
+            elif not page.body:
+                problem = ("no_text", f"page {page.url}: empty body (HTTP {page.http_status})")
+            elif not is_html_response(page):
+                kind = page.headers.get("content-type", "")
+                problem = ("not_html", f"page {page.url}: {kind}, not an HTML page")
+            else:
+                document = RawDocument(source=job.source, kind="html", content=page.body)
+                try:
+                    page_article = extract_html_document(document, self._extract_config)
+                except ExtractError as failure:
+                    problem = (failure.reason, f"page {page.url}: {failure}")
+                else:
+                    if page_article.url is None:
+                        page_article = with_url(page_article, page.final_url)
+        if job.entry is None:  # a page URL given directly
+            if page_article is None:
+                yield _rejected(job.source, problem[0], problem[1], page.body if page else b"")
+                return
+            yield page_article._replace(text_origin="page")
+            return
+        article = entry_article(job.source, job.feed_url, job.entry, page_article)
+        if article is None:
+            yield _rejected(job.source, problem[0], problem[1], job.entry.title or "")
+            return
+        yield article
+
+
+def _needs_page(job: PageJob, fetch_pages: bool) -> bool:
+    return fetch_pages and job.page is None and job.entry is not None and bool(job.entry.link)
+
+
+class ReadFeeds(beam.PTransform):
+    """PCollection[RawDocument] (feed and OPML documents) -> (Articles, Rejected).
+
+    Feed URLs and page URLs come from the config; `state`: the checked earlier feed state
+    (read by the DoFns' setup()) and, with --state, where the new feed state and this run's
+    health rows are written."""
+
+    def __init__(
+        self,
+        config: FeedsConfig,
+        extract_config: ExtractConfig | None = None,
+        state: StateContext | None = None,
+    ) -> None:
+        super().__init__()
+        self._config = config
+        self._extract_config = extract_config or ExtractConfig()
+        # Without one (a transform used on its own): now, no earlier state, nothing kept.
+        self._state = state or StateContext()
+
+    def expand(
+        self, documents: beam.PCollection[RawDocument]
+    ) -> tuple[beam.PCollection[Article], beam.PCollection[Rejected]]:
+        config = self._config
+        from_docs = documents | "FromDocuments" >> beam.ParDo(_SourcesFromDocuments()).with_outputs(
+            "sources", REJECTED, main="feeds"
+        )
+        pipeline = documents.pipeline
+        listed = (
+            pipeline
+            | "FeedLists" >> beam.Create(list(config.feed_lists))
+            | "ReadLists" >> beam.ParDo(_SourcesFromLists()).with_outputs(REJECTED, main="sources")
+        )
+        given = [FeedSource(url, "feed") for url in config.feed_urls] + [
+            FeedSource(url, "auto") for url in config.page_urls
+        ]
+        sources = (
+            (pipeline | "GivenUrls" >> beam.Create(given), listed.sources, from_docs.sources)
+            | "AllSources" >> beam.Flatten()
+            | "ByUrl" >> beam.Map(lambda s: (s.url, s))
+            | "GroupByUrl" >> beam.GroupByKey()
+            # Listed as a feed anywhere wins over "auto" ("auto" < "feed" would pick auto).
+            | "OncePerUrl" >> beam.Map(lambda g: max(g[1], key=lambda s: s.kind == "feed"))
+        )
+        # One group: one Fetcher sees every host, so per-host politeness holds across the run.
+        fetched = (
+            sources
+            | "ShardFeeds" >> beam.Map(lambda s: (0, s))
+            | "GroupFeeds" >> beam.GroupByKey()
+            | "FetchFeeds" >> beam.ParDo(_FetchFeeds(config, self._state))
+        )
+        parsed = (
+            (fetched, from_docs.feeds)
+            | "AllFeeds" >> beam.Flatten()
+            | "ParseFeeds"
+            >> beam.ParDo(_ParseFeeds(config, self._state)).with_outputs(
+                HEALTH, STATE, SEEN, REJECTED, main="jobs"
+            )
+        )
+        fetch_pages = config.fetch_pages
+        to_fetch = parsed.jobs | "NeedPage" >> beam.Filter(_needs_page, fetch_pages)
+        ready = parsed.jobs | "HavePage" >> beam.Filter(
+            lambda job: not _needs_page(job, fetch_pages)
+        )
+        with_pages = (
+            to_fetch
+            | "ShardPages" >> beam.Map(lambda j: (0, j))
+            | "GroupPages" >> beam.GroupByKey()
+            | "FetchPages" >> beam.ParDo(_FetchPages(config))
+        )
+        jobs = (ready, with_pages) | "AllJobs" >> beam.Flatten()
+        articles, unmade = apply_with_rejects(
+            jobs,
+            "ToArticles",
+            _ToArticles(self._extract_config),
+            STAGE,
+            lambda j: j.source,
+            Article,
+        )
+        if self._state.writes:
+            self._write_state(pipeline, parsed)
+        rejected = (
+            from_docs[REJECTED],
+            listed[REJECTED],
+            parsed[REJECTED],
+            unmade,
+        ) | "Rejected" >> beam.Flatten()
+        return articles, rejected
+
+    def _write_state(self, pipeline: beam.Pipeline, parsed: Any) -> None:
+        """The new feed state, seen entries and this run's health rows, written only when
+        a feed was read (else the earlier feed state is carried over as it was)."""
+        state, days = self._state, self._config.seen_entries_days
+        health = parsed[HEALTH]
+        polled = health | "Polled" >> beam.combiners.Count.Globally() | "Any" >> beam.Map(bool)
+        tables = (
+            pipeline
+            | "StateMerge" >> beam.Create([None])
+            | "NextFeedState"
+            >> beam.FlatMap(
+                _next_tables,
+                beam.pvalue.AsList(pipeline | "ReadFeedState" >> ReadStateTable(state, FEED_STATE)),
+                beam.pvalue.AsList(pipeline | "ReadSeen" >> ReadStateTable(state, SEEN_ENTRIES)),
+                beam.pvalue.AsList(parsed[STATE]),
+                beam.pvalue.AsList(parsed[SEEN]),
+                beam.pvalue.AsSingleton(polled),
+                state.run_at,
+                days,
+            ).with_outputs(SEEN, main=STATE)
+        )
+        _ = tables[STATE] | "WriteFeedState" >> WriteStateTable(state, FEED_STATE, polled)
+        _ = tables[SEEN] | "WriteSeen" >> WriteStateTable(state, SEEN_ENTRIES, polled)
+        _ = (
+            health
+            | "HealthRows" >> beam.Map(lambda row: row._asdict())
+            | "WriteHealth" >> WriteStateTable(state, FEED_HEALTH, polled)
+        )
+
+
+def _next_tables(
+    _: None,
+    feed_rows: list[dict[str, Any]],
+    seen_rows: list[dict[str, Any]],
+    states: list[FeedState],
+    sightings: list[SeenEntry],
+    polled: bool,
+    run_at: dt.datetime,
+    days: int,
+) -> Iterator[Any]:
+    """The new feed state rows (main output) and seen rows (SEEN); nothing when no feed
+    was read (nothing is written then)."""
+    if not polled:
+        return
+    feeds, seen, pruned = next_feed_tables(feed_rows, seen_rows, states, sightings, run_at, days)
+    counter("feeds_seen_entries_pruned").inc(pruned)
+    for feed in feeds:
+        yield feed._asdict()
+    for entry in seen:
+        yield beam.pvalue.TaggedOutput(SEEN, entry._asdict())

@@ -1,0 +1,489 @@
+"""The `--state DIR` folder, all of it: its life cycle, and reading, checking and writing every
+state table (dedup articles/stories/story_terms, feed state, seen entries, feed health).
+The tables' schemas are in newsbeam.schemas (dedup_state.py, feeds.py).
+
+Life cycle: `open_state()` checks the folder once, before the pipeline is built (the marker
+`state.json` and every table file), and returns a `StateContext`, the one value the stateful
+stages get; `commit_state()` swaps the run's new state in after the run has succeeded.
+Anything unusable raises `StateError`: the run stops before it starts, nothing is changed.
+
+The one rule for reading a table file: it must be Parquet, carry `STATE_VERSION_KEY` equal
+to `STATE_VERSION` in its schema metadata, and have every column of the table's schema with
+the same type, except columns listed as added (`StateTable.added`: added after the version
+was first written), which may be missing and are then read as nulls. Columns the schema does
+not know are ignored (a newer NewsBeam's added ones). Any other change to a table needs a
+new `STATE_VERSION` (schemas/state.py). Every file written under version 2 carries the stamp
+(the dedup and the feed readers before this module both required it), so every version-2
+folder still reads.
+
+Writing: `WriteStateTable` writes every table in its schema, stamped with the state version
+(zstd), into the staging folder: through Beam's Parquet sink for the dedup tables (part
+files), one file per table for the feed tables. A component folder this run did not write
+(no feeds in this run, say) is carried over unchanged at commit, and the earlier runs' files
+of a table kept one file per run (feed health) are carried over into the new folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import shutil
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.io.parquetio import WriteToParquet
+
+from newsbeam.schemas import STATE_MARKER, STATE_VERSION, STATE_VERSION_KEY
+from newsbeam.schemas.dedup_state import (
+    DEDUP_ARTICLE_SCHEMA,
+    DEDUP_STORY_SCHEMA,
+    DEDUP_STORY_TERMS_SCHEMA,
+)
+from newsbeam.schemas.feeds import (
+    FEED_HEALTH_ADDED,
+    FEED_HEALTH_SCHEMA,
+    FEED_STATE_ADDED,
+    FEED_STATE_SCHEMA,
+    SEEN_ENTRY_ADDED,
+    SEEN_ENTRY_SCHEMA,
+)
+from newsbeam.transforms.support.failures import counter
+
+
+class StateError(Exception):
+    """The state folder cannot be used; nothing was run and nothing was changed."""
+
+
+# --- The tables ----------------------------------------------------------------------------
+
+PARTS, FILE, RUN_FILES = "parts", "file", "run_files"
+
+
+@dataclasses.dataclass(frozen=True)
+class StateTable:
+    """One table of the state folder. `path` (under DIR) is a folder of part files written by
+    Beam (PARTS), one file (FILE), or a folder with one file per run, earlier runs' files
+    kept (RUN_FILES). `sort_by`: row order of FILE and RUN_FILES tables (deterministic)."""
+
+    name: str
+    schema: pa.Schema
+    path: str
+    layout: str
+    added: frozenset[str] = frozenset()
+    sort_by: tuple[str, ...] = ()
+
+    @property
+    def component(self) -> str:
+        """The top folder under DIR holding the table."""
+        return self.path.split("/", 1)[0]
+
+
+DEDUP_ARTICLES = StateTable("dedup/articles", DEDUP_ARTICLE_SCHEMA, "dedup/articles", PARTS)
+DEDUP_STORIES = StateTable("dedup/stories", DEDUP_STORY_SCHEMA, "dedup/stories", PARTS)
+STORY_TERMS = StateTable("dedup/story_terms", DEDUP_STORY_TERMS_SCHEMA, "dedup/story_terms", PARTS)
+FEED_STATE = StateTable(
+    "feed_state/feeds",
+    FEED_STATE_SCHEMA,
+    "feed_state/feeds.parquet",
+    FILE,
+    FEED_STATE_ADDED,
+    ("feed_url",),
+)
+SEEN_ENTRIES = StateTable(
+    "feed_state/seen_entries",
+    SEEN_ENTRY_SCHEMA,
+    "feed_state/seen_entries.parquet",
+    FILE,
+    SEEN_ENTRY_ADDED,
+    ("feed_url", "entry_id"),
+)
+FEED_HEALTH = StateTable(
+    "feeds/health", FEED_HEALTH_SCHEMA, "feeds", RUN_FILES, FEED_HEALTH_ADDED, ("feed_url",)
+)
+TABLES: tuple[StateTable, ...] = (
+    DEDUP_ARTICLES,
+    DEDUP_STORIES,
+    STORY_TERMS,
+    FEED_STATE,
+    SEEN_ENTRIES,
+    FEED_HEALTH,
+)
+
+
+def stamped(schema: pa.Schema) -> pa.Schema:
+    """`schema` with the state-version stamp in its metadata (what every file carries)."""
+    return schema.with_metadata(
+        {**(schema.metadata or {}), STATE_VERSION_KEY: STATE_VERSION.encode()}
+    )
+
+
+# --- Checking ------------------------------------------------------------------------------
+
+
+def table_files(state_dir: str, table: StateTable) -> list[str]:
+    """The files of `table` in the folder `state_dir` (sorted; none when it has none)."""
+    location = f"{state_dir.rstrip('/')}/{table.path}"
+    if table.layout == FILE:
+        return [location] if FileSystems.exists(location) else []
+    matched = FileSystems.match([f"{location}/*.parquet"])[0].metadata_list
+    return sorted(meta.path for meta in matched)
+
+
+def _open(path: str) -> Any:
+    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
+def check_file(path: str, table: StateTable) -> pa.Schema:
+    """The file's schema; StateError unless it follows the rule of the module docstring."""
+    try:
+        with _open(path) as handle:
+            schema = pq.read_schema(handle)
+    except Exception as error:  # OSError, ArrowInvalid, ...: not a Parquet file we can read
+        raise StateError(
+            f"state file {path} is unreadable ({error}); it is left as it is: restore it or "
+            "point --state at a new folder"
+        ) from None
+    version = (schema.metadata or {}).get(STATE_VERSION_KEY)
+    if version != STATE_VERSION.encode():
+        found = version.decode(errors="replace") if version else "none"
+        raise StateError(
+            f"state file {path} has state version {found}, this NewsBeam reads "
+            f"{STATE_VERSION}; it is left as it is: point --state at a new folder"
+        )
+    for field in table.schema:
+        if field.name not in schema.names:
+            if field.name in table.added:
+                continue
+            raise StateError(
+                f"state file {path} lacks column {field.name} of the {table.name} table"
+            )
+        found_type = schema.field(field.name).type
+        if not found_type.equals(field.type):
+            raise StateError(
+                f"state file {path}: column {field.name} is {found_type}, the {table.name} "
+                f"table has {field.type}"
+            )
+    return schema
+
+
+def check_tables(state_dir: str | None) -> dict[str, tuple[str, ...]]:
+    """Every table's checked files (table name -> files); raises StateError."""
+    files: dict[str, tuple[str, ...]] = {}
+    for table in TABLES:
+        found = table_files(state_dir, table) if state_dir else []
+        for path in found:
+            check_file(path, table)
+        files[table.name] = tuple(found)
+    return files
+
+
+def check_state_dir(state: Path) -> bool:
+    """Raise StateError unless the folder `state` is usable; True when it holds earlier
+    state (its marker names this STATE_VERSION). Only the marker is read here."""
+    if not state.exists():
+        return False
+    if not state.is_dir():
+        raise StateError(f"--state {state} exists and is not a folder")
+    marker = state / STATE_MARKER
+    if not marker.exists():
+        if any(state.iterdir()):
+            raise StateError(
+                f"--state {state} is not empty and holds no {STATE_MARKER}: it does not look "
+                "like NewsBeam state, so it will be neither read nor replaced"
+            )
+        return False
+    try:
+        version = json.loads(marker.read_text())["state_version"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise StateError(f"--state {state}: {STATE_MARKER} is unreadable ({error})") from error
+    if str(version) != STATE_VERSION:
+        raise StateError(
+            f"--state {state} holds state version {version}, and this NewsBeam reads version "
+            f"{STATE_VERSION}; point --state at a new folder (the old one is left as it is)"
+        )
+    return True
+
+
+# --- The context the stages get --------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class StateRetention:
+    """When this run started (the `first_seen_at` of the state rows it adds) and how many
+    days earlier rows are kept (0: forever)."""
+
+    run_at: dt.datetime
+    keep_days: int = 0
+
+    @property
+    def keep_since(self) -> dt.datetime | None:
+        """Rows first seen before this are pruned (None: none is)."""
+        if self.keep_days <= 0:
+            return None
+        return self.run_at - dt.timedelta(days=self.keep_days)
+
+
+def within_retention(row: dict[str, Any], keep_since: dt.datetime | None) -> bool:
+    """Whether an earlier run's state row is kept: no window, or first seen at or after
+    `keep_since`."""
+    return keep_since is None or row["first_seen_at"] >= keep_since
+
+
+@dataclasses.dataclass(frozen=True)
+class StateContext:
+    """What a run's stateful stages know of the state, checked once: the earlier state
+    (`state_dir`, None: none), where the new state goes (`state_out_dir`, None: no --state),
+    the run's start and retention, and the checked files of every table."""
+
+    state_dir: str | None = None
+    state_out_dir: str | None = None
+    run_at: dt.datetime = dataclasses.field(
+        default_factory=lambda: dt.datetime.now(dt.timezone.utc)
+    )
+    keep_days: int = 0
+    # (table name, its checked files), for every table; a tuple of pairs pickles everywhere.
+    checked: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @property
+    def writes(self) -> bool:
+        """Whether this run keeps state (--state given)."""
+        return self.state_out_dir is not None
+
+    @property
+    def retention(self) -> StateRetention:
+        return StateRetention(self.run_at, self.keep_days)
+
+    @property
+    def keep_since(self) -> dt.datetime | None:
+        return self.retention.keep_since
+
+    def files(self, table: StateTable) -> tuple[str, ...]:
+        """The earlier state's files of `table` (checked when the context was made)."""
+        return dict(self.checked).get(table.name, ())
+
+
+def make_context(
+    state_dir: str | None,
+    state_out_dir: str | None,
+    run_at: dt.datetime,
+    keep_days: int = 0,
+) -> StateContext:
+    """Check every table file of `state_dir` (the marker is checked by check_state_dir) and
+    return the context; StateError if a file is unusable."""
+    checked = check_tables(state_dir)
+    return StateContext(
+        state_dir=state_dir,
+        state_out_dir=state_out_dir,
+        run_at=run_at,
+        keep_days=keep_days,
+        checked=tuple(sorted(checked.items())),
+    )
+
+
+# --- Reading -------------------------------------------------------------------------------
+
+
+def _in_schema(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """`table` with `schema`'s columns, in order: added ones it lacks all null, others dropped."""
+    for field in schema:
+        if field.name not in table.schema.names:
+            table = table.append_column(field.name, pa.nulls(table.num_rows, field.type))
+    return table.select(schema.names)
+
+
+def read_rows(path: str, table: StateTable) -> Iterator[dict[str, Any]]:
+    """The rows of one checked file of `table`, as dicts in the table's columns."""
+    with _open(path) as handle:
+        for batch in pq.ParquetFile(handle).iter_batches(batch_size=4096):
+            yield from _in_schema(pa.Table.from_batches([batch]), table.schema).to_pylist()
+
+
+def read_table(state: StateContext, table: StateTable) -> list[dict[str, Any]]:
+    """All rows of `table` in the earlier state (for a DoFn's setup(): small tables only)."""
+    return [row for path in state.files(table) for row in read_rows(path, table)]
+
+
+def _retained(
+    row: dict[str, Any], keep_since: dt.datetime | None, pruned_counter: str | None
+) -> Iterator[dict[str, Any]]:
+    if within_retention(row, keep_since):
+        yield row
+    elif pruned_counter:
+        counter(pruned_counter).inc()
+
+
+class ReadStateTable(beam.PTransform):
+    """PBegin -> PCollection[dict]: the rows of one table of the earlier state.
+
+    With `prune`, rows first seen before the retention cut-off are dropped, and counted as
+    `pruned_counter` when one is named (name it on one read per table)."""
+
+    def __init__(
+        self,
+        state: StateContext,
+        table: StateTable,
+        prune: bool = False,
+        pruned_counter: str | None = None,
+    ) -> None:
+        super().__init__()
+        self._files = list(state.files(table))
+        self._table = table
+        self._keep_since = state.keep_since if prune else None
+        self._pruned_counter = pruned_counter
+
+    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection[dict[str, Any]]:
+        rows = (
+            pbegin
+            | "Files" >> beam.Create(self._files)
+            | "Reshuffle" >> beam.Reshuffle()
+            | "Rows" >> beam.FlatMap(read_rows, self._table)
+        )
+        if self._keep_since is None:
+            return rows
+        return rows | "Retained" >> beam.FlatMap(_retained, self._keep_since, self._pruned_counter)
+
+
+# --- Writing -------------------------------------------------------------------------------
+
+
+def file_name(table: StateTable, run_at: dt.datetime) -> str:
+    """The path under the state folder of the file a run writes for a FILE or RUN_FILES table."""
+    if table.layout == FILE:
+        return table.path
+    stamp = run_at.strftime("%Y%m%dT%H%M%S%fZ")  # names sort in run order
+    return f"{table.path}/health-{stamp}.parquet"
+
+
+def write_file(path: str, rows: Iterable[dict[str, Any]], table: StateTable) -> None:
+    """One Parquet file of `table` (its schema, stamped), rows in `table.sort_by` order."""
+    ordered = sorted(rows, key=lambda row: tuple(row[key] for key in table.sort_by))
+    arrow = pa.Table.from_pylist(ordered, schema=stamped(table.schema))
+    parent = path.rsplit("/", 1)[0]
+    if not FileSystems.exists(parent):
+        FileSystems.mkdirs(parent)
+    with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+        pq.write_table(arrow, handle, compression="zstd")
+
+
+def _write_if(rows: list[dict[str, Any]], write: bool, path: str, table: StateTable) -> None:
+    if write:
+        write_file(path, rows, table)
+
+
+class WriteStateTable(beam.PTransform):
+    """PCollection[dict] -> the table in the new state (`state.state_out_dir`).
+
+    PARTS tables go through Beam's Parquet sink (sharded part files, never all in memory);
+    FILE and RUN_FILES tables are small and become one file. `only_if` (a one-element
+    PCollection[bool], FILE and RUN_FILES tables only): write nothing when it is False, so
+    the component is carried over as it was."""
+
+    def __init__(
+        self,
+        state: StateContext,
+        table: StateTable,
+        only_if: beam.PCollection[bool] | None = None,
+    ) -> None:
+        super().__init__()
+        if state.state_out_dir is None:
+            raise ValueError("WriteStateTable needs a state_out_dir (a run with --state)")
+        if only_if is not None and table.layout == PARTS:
+            raise ValueError("only_if applies to single-file tables")
+        self._out = state.state_out_dir.rstrip("/")
+        self._run_at = state.run_at
+        self._table = table
+        self._only_if = only_if
+
+    def expand(self, rows: beam.PCollection[dict[str, Any]]) -> Any:
+        table = self._table
+        if table.layout == PARTS:
+            return rows | "Parquet" >> WriteToParquet(
+                f"{self._out}/{table.path}/part",
+                schema=stamped(table.schema),
+                codec="zstd",
+                use_compliant_nested_type=True,
+                file_name_suffix=".parquet",
+            )
+        path = f"{self._out}/{file_name(table, self._run_at)}"
+        whole = rows | "Whole" >> beam.combiners.ToList()
+        if self._only_if is None:
+            return whole | "File" >> beam.Map(write_file, path, table)
+        return whole | "File" >> beam.Map(
+            _write_if, beam.pvalue.AsSingleton(self._only_if), path, table
+        )
+
+
+# --- Life cycle ----------------------------------------------------------------------------
+
+
+def open_state(
+    state: Path | None, run_at: dt.datetime, keep_days: int = 0
+) -> tuple[StateContext, Path | None]:
+    """Check `state` (marker and every table file) and make its staging folder; returns the
+    context and the staging folder (None without --state). StateError if unusable; nothing
+    is created then."""
+    if state is None:
+        return StateContext(run_at=run_at, keep_days=keep_days, checked=()), None
+    has_state = check_state_dir(state)
+    context = make_context(str(state) if has_state else None, None, run_at, keep_days)
+    staging = staging_dir_for(state)
+    return dataclasses.replace(context, state_out_dir=str(staging)), staging
+
+
+def staging_dir_for(state: Path) -> Path:
+    """A fresh folder beside `state` for the run's new state."""
+    staging = state.parent / f".{state.name}.newsbeam-{uuid.uuid4().hex[:12]}.tmp"
+    staging.mkdir(parents=True)
+    return staging
+
+
+def _carry_run_files(staging: Path, state: Path) -> None:
+    """Earlier runs' files of RUN_FILES tables this run added to: copied into the new folder,
+    those lacking added columns rewritten complete (one schema per folder)."""
+    for table in TABLES:
+        if table.layout != RUN_FILES or not (staging / table.path).is_dir():
+            continue
+        for old in table_files(str(state), table):
+            target = staging / table.path / Path(old).name
+            if target.exists():
+                continue
+            if pq.read_schema(old).names == table.schema.names:
+                shutil.copy2(old, target)
+            else:
+                write_file(str(target), read_rows(old, table), table)
+
+
+def commit_state(staging: Path, state: Path, summary: Mapping[str, Any]) -> None:
+    """Carry over what this run did not write, write the marker, swap `staging` into `state`."""
+    if state.is_dir():
+        _carry_run_files(staging, state)
+        for component in sorted(state.iterdir()):
+            if component.is_dir() and not (staging / component.name).exists():
+                shutil.copytree(component, staging / component.name)
+    marker = {
+        "state_version": STATE_VERSION,
+        "updated_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "components": sorted(p.name for p in staging.iterdir() if p.is_dir()),
+        **summary,
+    }
+    (staging / STATE_MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
+    swap_into_place(staging, state)
+
+
+def swap_into_place(staging: Path, target: Path) -> None:
+    """Replace `target` by `staging` with two renames; the old folder is deleted last."""
+    retired = None
+    if target.exists():
+        retired = target.parent / f".{target.name}.newsbeam-{uuid.uuid4().hex[:12]}.old"
+        target.rename(retired)
+    staging.rename(target)
+    if retired is not None:
+        shutil.rmtree(retired, ignore_errors=True)
