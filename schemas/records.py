@@ -24,6 +24,8 @@ class RawDocument(NamedTuple):
     source: str  # the path (plus "#L<n>" for a JSON-lines record) or URL, as given
     kind: str  # "text" | "html" | "jsonl" | "feed" | "opml" (the last two: feed stage)
     content: bytes  # raw bytes for text/html; the JSON line for jsonl
+    # Why the content is incomplete (a compressed file cut off), or "" when it is whole.
+    truncated: str = ""
 
 
 class Removal(NamedTuple):

@@ -290,3 +290,32 @@ def test_command_line_and_beam_flags(seeds_dir: Path, tmp_path: Path) -> None:
     assert len(_rows(output, "articles")) == 5
     helped = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
     assert helped.returncode == 0 and "--max_document_bytes" in helped.stdout
+
+
+def test_own_outputs_state_and_leftovers_are_not_inputs(seeds_dir: Path, tmp_path: Path) -> None:
+    """An --output and --state inside an input folder, and the staging folders a killed
+    run leaves beside them, are never read back as inputs."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shutil.copy(next(seeds_dir.glob("000_*.txt")), inputs)
+    output, state = inputs / "out", inputs / "state"
+    argv = ["--input", str(inputs), "--output", str(output), "--state", str(state)]
+    assert entry.main(argv) == 0
+    shutil.copytree(output, inputs / ".out.newsbeam-0123456789ab.tmp")  # a killed run's
+    shutil.copytree(state, inputs / ".state.newsbeam-0123456789ab.old")
+    assert entry.main(argv) == 0
+    counts = json.loads((output / "manifest.json").read_text())["counts"]
+    assert (counts["inputs"], counts["rejected"], counts["balanced"]) == (1, 0, True)
+    sources = [r["source"] for r in _rows(output, "articles") + _rows(output, "duplicates")]
+    assert [os.path.basename(s) for s in sources] == [next(seeds_dir.glob("000_*.txt")).name]
+
+
+def test_file_name_that_is_not_utf8_end_to_end(seeds_dir: Path, tmp_path: Path) -> None:
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    seed = next(seeds_dir.glob("000_*.txt"))
+    with open(os.fsencode(inputs) + b"/caf\xe9.txt", "wb") as handle:
+        handle.write(seed.read_bytes())
+    output = tmp_path / "out"
+    assert entry.main(["--input", str(inputs), "--output", str(output)]) == 0
+    assert [r["source"] for r in _rows(output, "articles")] == [f"{inputs}/caf\\xe9.txt"]

@@ -140,19 +140,20 @@ def test_truncated_json_lines_keep_what_was_read(tmp_path: Path) -> None:
     path.write_bytes(packed[: len(packed) // 2])  # a download cut off half-way
 
     def check_documents(documents: list) -> None:
-        # Beam decompresses 16 MiB at a time, so a small file fails before its first line;
-        # whatever was read before the error stands, numbered from the start.
+        # Lines before the cut stand, numbered from the start (Beam's own gzip reader failed
+        # before the first line, or ended a cut-off stream silently).
         numbers = sorted(int(d.source.rsplit("#L", 1)[1]) for d in documents)
+        assert len(numbers) > 100
         assert numbers == list(range(1, len(documents) + 1))
 
     def check_rejected(rejected: list) -> None:
-        assert [(r.reason, "unreadable after line" in r.detail) for r in rejected] == [
-            ("unreadable", True)
+        assert [(r.reason, "truncated after line" in r.detail) for r in rejected] == [
+            ("truncated", True)
         ]
         assert rejected[0].source.startswith(str(path) + "#L")
 
     counters = _run([str(path)], check_documents, check_rejected)
-    assert counters["read_dropped_unreadable"] == 1
+    assert counters["read_dropped_truncated"] == 1
 
 
 def test_feeds_are_recognised_by_content(tmp_path: Path) -> None:
@@ -191,3 +192,322 @@ def test_feeds_are_recognised_by_content(tmp_path: Path) -> None:
     counters = _run([str(folder)], check_documents, check_rejected)
     # Feeds are not inputs themselves (their entries are, in the feed stage).
     assert counters["read_inputs"] == 4
+
+
+# --- Input-side limits (issue 18): bounded reads, odd names and links, leftovers ---------
+
+
+def _gzip_bomb(path: Path, unpacked_mib: int) -> None:
+    """A small .gz of an <html> tag and `unpacked_mib` MiB of zeros."""
+    import zlib
+
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    with path.open("wb") as handle:
+        handle.write(compressor.compress(b"<html>"))
+        for _ in range(unpacked_mib):
+            handle.write(compressor.compress(b"\0" * (1 << 20)))
+        handle.write(compressor.flush())
+
+
+def _peak_bytes(work) -> tuple[object, int]:
+    """`work()`'s result and the peak of Python memory allocated while it ran."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        result = work()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _read_one(path: Path, limit: int) -> list:
+    """The ReadFiles DoFn on one file, outside Beam: its outputs (rejected ones tagged)."""
+    from newsbeam.transforms.read import _ReadFile
+
+    return list(_ReadFile(ReadConfig(limit)).process((bytes(path), path.stat().st_size)))
+
+
+def _rejections(outputs: list) -> list[tuple[str, str]]:
+    return [(o.value.source, o.value.reason) for o in outputs if hasattr(o, "tag")]
+
+
+def test_read_bounded_stops_a_gzip_bomb_at_the_limit() -> None:
+    import gzip
+    import io
+
+    from newsbeam.transforms.read import read_bounded
+
+    packed = gzip.compress(b"\0" * (8 << 20))
+    readout = read_bounded(gzip.GzipFile(fileobj=io.BytesIO(packed)), 1000, chunk=300)
+    assert (len(readout.content), readout.over_limit, readout.truncated) == (1001, True, False)
+    whole = read_bounded(gzip.GzipFile(fileobj=io.BytesIO(gzip.compress(b"abc"))), 3)
+    assert whole == (b"abc", False, False)
+
+
+def test_gzip_bomb_is_rejected_in_bounded_memory(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.html.gz"
+    _gzip_bomb(bomb, 200)  # ~200 KB on disk
+    outputs, peak = _peak_bytes(lambda: _read_one(bomb, 1 << 20))
+    assert _rejections(outputs) == [(str(bomb), "too_large")]
+    # Beam's CompressedFile unpacked the whole 200 MiB before the size check.
+    assert peak < 8 << 20
+
+
+def test_read_bounded_marks_a_cut_off_stream_and_keeps_what_came_before() -> None:
+    import gzip
+    import io
+    import random
+
+    from newsbeam.transforms.read import read_bounded
+
+    rng = random.Random(1)
+    text = " ".join(f"word{rng.randint(0, 9999)}" for _ in range(50_000)).encode()
+    packed = gzip.compress(text)
+    readout = read_bounded(gzip.GzipFile(fileobj=io.BytesIO(packed[: len(packed) // 2])), 10**7)
+    assert readout.truncated and not readout.over_limit
+    assert len(readout.content) > len(text) // 3 and text.startswith(readout.content)
+
+
+def test_iter_lines_bounds_each_line() -> None:
+    import io
+
+    from newsbeam.transforms.read import Line, iter_lines
+
+    data = b'{"a": 1}\n\n  \n' + b"x" * 50 + b"\n" + b"y" * 19 + b"\nlast"
+    expected = [
+        Line(1, b'{"a": 1}', 9),
+        Line(4, b"", 51),  # over the limit: its size only, the bytes are never held
+        Line(5, b"y" * 19, 20),  # exactly at the limit (newline included)
+        Line(6, b"last", 4),
+    ]
+    for chunk in (1, 2, 7, 64, 4096):  # wherever the pieces split the lines
+        assert list(iter_lines(io.BytesIO(data).read, 20, chunk)) == expected
+
+
+def test_iter_lines_agrees_with_splitting_the_whole_file() -> None:
+    """Random small files, limits and piece sizes against a plain split of the whole."""
+    import io
+    import random
+
+    from newsbeam.transforms.read import Line, iter_lines
+
+    def by_split(data: bytes, limit: int) -> list[Line]:
+        lines = data.split(b"\n")
+        if not lines[-1]:
+            lines.pop()  # a final newline ends the last line; it starts none
+        expected = []
+        for number, line in enumerate(lines, start=1):
+            size = len(line) + (number < len(lines) or data.endswith(b"\n"))
+            if line.strip() or size > limit:
+                expected.append(Line(number, line if size <= limit else b"", size))
+        return expected
+
+    rng = random.Random(0)
+    for _ in range(5000):
+        data = bytes(rng.choice(b"ab \n\n\n") for _ in range(rng.randint(0, 60)))
+        limit, chunk = rng.randint(1, 20), rng.randint(1, 12)
+        assert list(iter_lines(io.BytesIO(data).read, limit, chunk)) == by_split(data, limit)
+
+
+def test_huge_json_line_is_rejected_while_reading(tmp_path: Path) -> None:
+    path = tmp_path / "one-line.jsonl"
+    with path.open("wb") as handle:
+        handle.write(b'{"text": "' + b"a" * (40 << 20) + b'"}\n{"text": "fine"}\n')
+    outputs, peak = _peak_bytes(lambda: _read_one(path, 1 << 20))
+    assert _rejections(outputs) == [(f"{path}#L1", "too_large")]
+    assert [o.source for o in outputs if not hasattr(o, "tag")] == [f"{path}#L2"]
+    assert peak < 8 << 20  # `for line in file` held the whole 40 MB line
+
+
+def test_gzipped_json_lines_are_read(tmp_path: Path) -> None:
+    import gzip
+
+    path = tmp_path / "records.jsonl.gz"
+    path.write_bytes(gzip.compress(b'{"text": "one"}\n\n{"text": "two"}\n'))
+
+    def check_documents(documents: list) -> None:
+        assert sorted((d.source, d.content) for d in documents) == [
+            (f"{path}#L1", b'{"text": "one"}'),
+            (f"{path}#L3", b'{"text": "two"}'),
+        ]
+
+    counters = _run([str(path)], check_documents, equal_to([]))
+    assert counters["read_inputs"] == 2
+
+
+def test_cut_off_gzip_page_is_marked_or_rejected(tmp_path: Path) -> None:
+    import gzip
+    import random
+
+    rng = random.Random(2)
+    body = " ".join(f"word{rng.randint(0, 9999)}" for _ in range(20_000))
+    packed = gzip.compress(f"<html><body><p>{body}</p></body></html>".encode())
+    long_cut, short_cut = tmp_path / "long.html.gz", tmp_path / "short.html.gz"
+    long_cut.write_bytes(packed[: len(packed) // 2])
+    short_cut.write_bytes(packed[:200])  # little more than the gzip header
+
+    def check_documents(documents: list) -> None:
+        (document,) = documents
+        assert document.source == str(long_cut) and len(document.content) > 20_000
+        assert document.truncated.startswith("compressed file cut off after")
+
+    def check_rejected(rejected: list) -> None:
+        assert [(r.source, r.reason) for r in rejected] == [(str(short_cut), "truncated")]
+
+    _run([str(long_cut), str(short_cut)], check_documents, check_rejected)
+
+
+def test_truncated_document_is_marked_in_removed() -> None:
+    from newsbeam.schemas import RawDocument, Removal
+    from newsbeam.transforms.extract import ExtractConfig, _Extract
+
+    text = b"Budget approved\n\nThe council approved the budget on Tuesday after a debate"
+    cut = "compressed file cut off after 77 bytes: the text is incomplete"
+    (article,) = _Extract(ExtractConfig()).process(RawDocument("a.txt.gz", "text", text, cut))
+    assert article.removed[-1] == Removal(cut, "truncated")
+    (whole,) = _Extract(ExtractConfig()).process(RawDocument("b.txt", "text", text))
+    assert all(r.reason != "truncated" for r in whole.removed)
+
+
+def test_file_name_that_is_not_utf8_is_read(tmp_path: Path) -> None:
+    import os
+
+    name = os.fsencode(tmp_path) + b"/caf\xe9-\xff.txt"
+    with open(name, "wb") as handle:
+        handle.write(b"Some article text.\n")
+    readable = f"{tmp_path}/caf\\xe9-\\xff.txt"
+
+    def check_documents(documents: list) -> None:
+        assert [(d.source, d.content) for d in documents] == [(readable, b"Some article text.\n")]
+        documents[0].source.encode("utf-8")  # valid UTF-8 for Parquet and logs
+
+    _run([str(tmp_path)], check_documents, equal_to([]))
+
+
+def test_broken_links_and_link_loops_are_rows(tmp_path: Path) -> None:
+    import os
+
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "good.txt").write_text("Good text.\n")
+    (folder / "sub" / "inner.txt").write_text("Inner text.\n")
+    os.symlink(tmp_path / "nowhere.txt", folder / "broken.txt")
+    os.symlink(folder, folder / "sub" / "back-up")  # a loop: leads to a folder above
+    os.symlink(folder / "self", folder / "self")  # a link to itself
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "linked.txt").write_text("Linked text.\n")
+    os.symlink(elsewhere, folder / "linked-folder")  # followed
+
+    def check_documents(documents: list) -> None:
+        assert sorted(os.path.relpath(d.source, folder) for d in documents) == [
+            "good.txt",
+            "linked-folder/linked.txt",
+            "sub/inner.txt",
+        ]
+
+    def check_rejected(rejected: list) -> None:
+        rows = sorted((os.path.relpath(r.source, folder), r.reason, r.detail) for r in rejected)
+        assert [row[:2] for row in rows] == [
+            ("broken.txt", "unreadable"),
+            ("self", "unreadable"),
+            ("sub/back-up", "unreadable"),
+        ]
+        assert "broken symbolic link" in rows[0][2]
+        assert "loop" in rows[1][2] and "loop" in rows[2][2]
+
+    counters = _run([str(folder)], check_documents, check_rejected)
+    assert counters["read_inputs"] == 6
+
+
+def test_newsbeam_folder_kind() -> None:
+    from newsbeam.transforms.read import newsbeam_folder_kind
+
+    files = {
+        "out/manifest.json": b'{"schema_version": "2", "counts": {}}',
+        "state/state.json": b'{"state_version": "2"}',
+        "mine/manifest.json": b'{"name": "my web app"}',  # a user's own manifest: read
+        "broken/manifest.json": b"{not json",
+    }
+    kind = {
+        folder: newsbeam_folder_kind(folder, files.get)
+        for folder in ("out", "state", "mine", "broken", "plain", ".out.newsbeam-0a1b2c3d4e5f.tmp")
+    }
+    assert kind == {
+        "out": "output",
+        "state": "state",
+        "mine": None,
+        "broken": None,
+        "plain": None,
+        ".out.newsbeam-0a1b2c3d4e5f.tmp": "staging",
+    }
+    assert newsbeam_folder_kind("a/.state.newsbeam-0a1b2c3d4e5f.old/", files.get) == "staging"
+
+
+def test_listing_streams(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The files of a folder tree come one by one as folders are listed, not after
+    listing them all: memory does not hold every file's record at once."""
+    import os
+
+    from newsbeam.transforms import read
+
+    for sub in range(20):
+        (tmp_path / f"d{sub:02d}").mkdir()
+        for number in range(50):
+            (tmp_path / f"d{sub:02d}" / f"f{number}.txt").write_text("x")
+    listed: list[str] = []
+    real_scandir = os.scandir
+
+    def counting_scandir(path):  # type: ignore[no-untyped-def]
+        listed.append(path)
+        return real_scandir(path)
+
+    monkeypatch.setattr(read.os, "scandir", counting_scandir)
+    files = read._ListInputs().process((str(tmp_path),))
+    first = next(iter(files))
+    assert first == (bytes(tmp_path / "d00" / "f0.txt"), 1)
+    assert len(listed) <= 2  # the root and the first folder
+    assert sum(1 for _ in files) == 20 * 50 - 1
+    assert len(listed) == 21
+
+
+def test_files_named_twice_are_listed_once(tmp_path: Path) -> None:
+    import os
+
+    from newsbeam.transforms.read import _ListInputs
+
+    (tmp_path / "a.txt").write_text("x")
+    os.symlink(tmp_path / "a.txt", tmp_path / "link.txt")
+    listed = list(_ListInputs().process((str(tmp_path / "*.txt"), str(tmp_path))))
+    assert listed == [(bytes(tmp_path / "a.txt"), 1)]
+
+
+def test_a_glob_reports_only_the_problems_it_matches(tmp_path: Path) -> None:
+    import os
+
+    from newsbeam.transforms.read import Problem, list_input
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.txt").write_text("x")
+    (tmp_path / "sub" / "b.txt").write_text("x")
+    os.symlink(tmp_path, tmp_path / "sub" / "loop")
+    os.symlink(tmp_path / "gone", tmp_path / "sub" / "gone.txt")
+
+    def listed(pattern: str) -> list[tuple[str, str]]:
+        return [
+            ("problem", item.path) if isinstance(item, Problem) else ("file", item[0].path)
+            for item in list_input(pattern)
+        ]
+
+    assert listed(f"{tmp_path}/*.txt") == [("file", f"{tmp_path}/a.txt")]
+    assert listed(f"{tmp_path}/**/*.txt") == [
+        ("file", f"{tmp_path}/sub/b.txt"),
+        ("problem", f"{tmp_path}/sub/gone.txt"),
+    ]
+    assert listed(str(tmp_path)) == [
+        ("file", f"{tmp_path}/a.txt"),
+        ("file", f"{tmp_path}/sub/b.txt"),
+        ("problem", f"{tmp_path}/sub/gone.txt"),
+        ("problem", f"{tmp_path}/sub/loop"),
+    ]

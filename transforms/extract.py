@@ -641,6 +641,10 @@ class _Extract(beam.DoFn):
         except ExtractError as error:
             yield rejected_output(doc.source, STAGE, error.reason, str(error), doc.content)
             return
+        if doc.truncated:  # the read stage kept a cut-off file: say so on its article
+            article = article._replace(
+                removed=[*article.removed, Removal(doc.truncated, "truncated")]
+            )
         counter("extract_out").inc()
         yield article
 

@@ -2,27 +2,45 @@
 -> RawDocument records, one per file or per non-blank `.jsonl` line. Feed and OPML files are
 recognised by content and go to the feed stage. Reading never decodes text (extract does).
 
+Never read as input: NewsBeam's own outputs and state (a folder holding a `manifest.json`
+with `schema_version`, or a `state.json` with `state_version`) and runs' staging folders
+(`.<name>.newsbeam-...tmp` / `.old`). Local folders are walked with symbolic links followed
+(a broken or looping link is one rejected row); `.gz` input is decompressed in bounded
+pieces and JSON lines are split from them, so no document or line is held past
+`max_document_bytes`.
+
 Rejected (stage `read`): `not_found`, `unsupported_type`, `empty`, `too_large`, `binary`,
-`unreadable`. Counters: `read_inputs`, `read_dropped_<reason>`.
+`truncated` (a compressed file that ends early, when little could be read; otherwise its
+article carries a `truncated` entry in `removed`), `unreadable`.
+Counters: `read_inputs`, `read_dropped_<reason>`, `read_skipped_newsbeam_folders`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
+import gzip
+import json
+import logging
 import os
-from collections.abc import Iterator, Sequence
+import re
+import stat
+from collections.abc import Callable, Iterator, Sequence
+from typing import BinaryIO, NamedTuple, cast
 
 import apache_beam as beam
-from apache_beam.io.filesystem import CompressionTypes, FileMetadata
+from apache_beam.io.filesystem import CompressionTypes, FileMetadata, FileSystem
 from apache_beam.io.filesystems import FileSystems
 
-from newsbeam.schemas import RawDocument, Rejected
+from newsbeam.schemas import STATE_MARKER, RawDocument, Rejected
 from newsbeam.transforms.feeds.parse import sniff_feed_kind
 from newsbeam.transforms.support.failures import apply_with_rejects, counter, rejected_output
 
 STAGE = "read"
+log = logging.getLogger(__name__)
 
-# Extension -> kind; ".gz" is stripped first (Beam decompresses it while reading).
+# Extension -> kind; ".gz" is stripped first (the reader decompresses it).
 KIND_BY_EXTENSION = {
     ".txt": "text",
     ".md": "text",
@@ -39,12 +57,30 @@ FEED_CANDIDATE = "feed?"
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 _SNIFF_BYTES = 8192
 
+# Decompressed bytes per read: memory stays at most this above the document limit.
+CHUNK_BYTES = 1 << 20
+# A cut-off compressed file that gave less than this is rejected rather than kept: a
+# kilobyte of a page is its <head>, of a text a paragraph at most.
+TRUNCATED_MIN_BYTES = 1024
+
+# What a run leaves beside --output and --state while it works (pipeline/run.py,
+# transforms/support/state.py): `.<name>.newsbeam-[<pid>-]<12 hex>.tmp`, `.old` while swapping.
+STAGING_NAME = re.compile(r"^\..*\.newsbeam-(?:\d+-)?[0-9a-f]+\.(?:tmp|old)$")
+OUTPUT_MARKER, OUTPUT_MARKER_KEY = "manifest.json", "schema_version"
+STATE_MARKER_KEY = "state_version"
+_MARKER_MAX_BYTES = 1 << 20
+
 
 @dataclasses.dataclass(frozen=True)
 class ReadConfig:
     """Limits for reading. 10 MiB is far above any real article page (AEB's largest: ~1 MB)."""
 
     max_document_bytes: int = 10 * 1024 * 1024
+
+
+# ---------------------------------------------------------------------------------------
+# Pure helpers
+# ---------------------------------------------------------------------------------------
 
 
 def kind_of(path: str) -> str | None:
@@ -59,27 +95,65 @@ def kind_of(path: str) -> str | None:
     return KIND_BY_EXTENSION.get(extension)
 
 
+def is_gzip(path: str) -> bool:
+    return path.lower().endswith(".gz")
+
+
+def is_local(path: str) -> bool:
+    return FileSystems.get_scheme(path) in (None, "file")
+
+
 def as_pattern(path: str) -> str:
     """A Beam file pattern for an input: directories (and URLs ending in '/') recursively."""
-    if path.endswith("/") or (
-        FileSystems.get_scheme(path) in (None, "file") and os.path.isdir(path)
-    ):
+    if path.endswith("/") or (is_local(path) and os.path.isdir(path)):
         return path.rstrip("/") + "/**"
     return path
 
 
-def file_identity(path: str) -> str:
-    """The same key for every spelling of one local file; other filesystems: the path."""
-    if FileSystems.get_scheme(path) in (None, "file"):
-        return os.path.realpath(path)
+def readable_path(path: str) -> str:
+    """A path (or a message naming one) as valid UTF-8 for the tables and logs: bytes of a
+    file name that are not UTF-8 (Python holds them as surrogates) become `\\xNN`. Open
+    files by the original."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:  # a surrogate that no file name produced
+            return path.encode("utf-8", "replace").decode("utf-8")
     return path
 
 
-def is_regular_file(path: str) -> bool:
-    """False for local FIFOs, devices and broken links; other filesystems hold only files."""
-    if FileSystems.get_scheme(path) in (None, "file"):
-        return os.path.isfile(path)
-    return True
+def is_staging_name(name: str) -> bool:
+    """True for the name of a run's staging or retired folder."""
+    return bool(STAGING_NAME.match(name))
+
+
+def marker_says(content: bytes, key: str) -> bool:
+    """True when `content` is a JSON object holding `key` (a NewsBeam manifest or state)."""
+    try:
+        document = json.loads(content)
+    except ValueError:
+        return False
+    return isinstance(document, dict) and key in document
+
+
+def newsbeam_folder_kind(folder: str, read: Callable[[str], bytes | None]) -> str | None:
+    """ "output", "state" or "staging" when `folder` is NewsBeam's own, else None.
+
+    `read(path)` returns a file's first bytes, or None when it does not exist; outputs and
+    state are recognised by their marker's content, so a user's folder that merely holds a
+    file named manifest.json is still read."""
+    if is_staging_name(os.path.basename(folder.rstrip("/"))):
+        return "staging"
+    for kind, name, key in (
+        ("output", OUTPUT_MARKER, OUTPUT_MARKER_KEY),
+        ("state", STATE_MARKER, STATE_MARKER_KEY),
+    ):
+        content = read(f"{folder.rstrip('/')}/{name}" if folder else name)
+        if content is not None and marker_says(content, key):
+            return kind
+    return None
 
 
 def sniff_binary(head: bytes) -> bool:
@@ -95,37 +169,316 @@ def sniff_binary(head: bytes) -> bool:
     return not (even.count(0) > 0.9 * len(even) or odd.count(0) > 0.9 * len(odd))
 
 
-class _MatchInput(beam.DoFn):
-    """An input path or pattern -> the FileMetadata of each file it names."""
+class Readout(NamedTuple):
+    """What a bounded read got: at most limit + 1 bytes, and how the stream ended."""
 
-    def process(self, pattern: str) -> Iterator[FileMetadata | beam.pvalue.TaggedOutput]:
+    content: bytes
+    over_limit: bool  # more than the limit was there (content holds limit + 1 bytes)
+    truncated: bool  # a compressed stream ended before its end-of-stream marker
+
+
+def read_bounded(handle: BinaryIO, limit: int, chunk: int = CHUNK_BYTES) -> Readout:
+    """Read up to limit + 1 bytes in pieces of at most `chunk` (gzip decompresses no more
+    than asked, so a bomb never unpacks past the limit). EOFError marks a cut-off stream."""
+    pieces: list[bytes] = []
+    size = 0
+    truncated = False
+    read = read_piece(handle)
+    while size <= limit:
         try:
-            matches = FileSystems.match([as_pattern(pattern)])[0].metadata_list
-        except Exception as error:  # a bad pattern or filesystem error is this input's fault
-            counter("read_inputs").inc()
-            yield _rejected(pattern, "unreadable", f"cannot list: {error}")
+            piece = read(min(chunk, limit + 1 - size))
+        except EOFError:
+            truncated = True
+            break
+        if not piece:
+            break
+        pieces.append(piece)
+        size += len(piece)
+    return Readout(b"".join(pieces), size > limit, truncated)
+
+
+def read_piece(handle: BinaryIO) -> Callable[[int], bytes]:
+    """`read1` where the file has it: it returns what one step of decompression gave, so a
+    cut-off stream loses nothing read before the cut (`read(n)` drops its whole piece)."""
+    return getattr(handle, "read1", handle.read)
+
+
+class Line(NamedTuple):
+    """One line of a JSON-lines file: its number, bytes (empty when over the limit), size."""
+
+    number: int
+    content: bytes
+    size: int
+
+
+def iter_lines(
+    read: Callable[[int], bytes], limit: int, chunk: int = CHUNK_BYTES
+) -> Iterator[Line]:
+    """The non-blank lines of a stream read `chunk` bytes at a time (`read(n)`).
+
+    A line longer than `limit` bytes (newline included) is yielded with empty content and
+    its size, and is never held whole: memory stays under limit + 2 * chunk. Errors of
+    `read` (EOFError for a cut-off gzip stream) propagate after the lines before them.
+    """
+    number = 0
+    partial = b""  # the start of the current line (empty once it is known to be too long)
+    partial_size = 0  # the current line's size so far
+    while True:
+        piece = read(chunk)
+        if not piece:
+            break
+        if len(piece) < limit and not piece.strip() and b"\n" in piece:
+            # Blank lines only (a run of them, or a bomb of newlines), none of them over the
+            # limit since the piece is not: count them, do not split.
+            first, last = piece.index(b"\n"), piece.rindex(b"\n")
+            number += 1
+            size = partial_size + first + 1
+            if partial.strip() or size > limit:
+                yield Line(number, partial + piece[:first] if size <= limit else b"", size)
+            number += piece.count(b"\n") - 1
+            partial, partial_size = piece[last + 1 :], len(piece) - last - 1
+            continue
+        parts = piece.split(b"\n")
+        # parts[0] continues the current line; parts[1:-1] are whole lines; parts[-1] starts one.
+        for index, part in enumerate(parts[:-1]):
+            number += 1
+            if index == 0:
+                size = partial_size + len(part) + 1
+                content = partial + part if size <= limit else b""
+                partial, partial_size = b"", 0
+            else:
+                size, content = len(part) + 1, part if len(part) + 1 <= limit else b""
+            if content.strip() or size > limit:
+                yield Line(number, content, size)
+        tail = parts[-1]
+        if len(parts) == 1:  # no newline in this piece: the current line goes on
+            partial_size += len(tail)
+            partial = partial + tail if partial_size <= limit else b""
+        else:
+            partial, partial_size = (tail if len(tail) <= limit else b""), len(tail)
+    if partial_size:
+        number += 1
+        if partial.strip() or partial_size > limit:
+            yield Line(number, partial, partial_size)
+
+
+# ---------------------------------------------------------------------------------------
+# Listing
+# ---------------------------------------------------------------------------------------
+
+
+class Problem(NamedTuple):
+    """A listed path that cannot be read: it becomes one rejected row."""
+
+    path: str
+    reason: str
+    detail: str
+
+
+def _read_marker(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(_MARKER_MAX_BYTES)
+    except OSError:
+        return None
+
+
+def _link_problem(path: str, error: OSError) -> Problem:
+    if error.errno == errno.ELOOP:
+        return Problem(path, "unreadable", "symbolic link loop (the link leads to itself)")
+    if error.errno == errno.ENOENT:
+        target = os.readlink(path) if os.path.islink(path) else "?"
+        return Problem(path, "unreadable", f"broken symbolic link (to {target!r})")
+    return Problem(path, "unreadable", f"cannot stat: {error}")
+
+
+def walk_local(
+    root: str, matches: Callable[[str], bool] = lambda _path: True
+) -> Iterator[tuple[FileMetadata, tuple[int, int]] | Problem]:
+    """Every file under a local folder (or the file itself), in name order, following
+    symbolic links; with each file its (device, inode), which names it however reached.
+
+    Yields a Problem for a broken link, a link loop (a link back into a folder above it)
+    or a folder that cannot be listed; skips NewsBeam's own folders (outputs, state,
+    staging: see `newsbeam_folder_kind`), logging each. Only paths that `matches` are
+    yielded (a glob's files; a folder's problem when `matches` its path with a trailing
+    separator); folders are walked whatever their name.
+    """
+    try:
+        info = os.stat(root or ".")
+    except OSError as error:
+        if os.path.lexists(root):
+            yield _link_problem(root, error)
+        return
+    if not stat.S_ISDIR(info.st_mode):
+        if matches(root):
+            yield FileMetadata(root, info.st_size, info.st_mtime), (info.st_dev, info.st_ino)
+        return
+    # Depth first with an explicit stack; each entry carries its ancestors' ids (loops).
+    stack: list[tuple[str, frozenset[tuple[int, int]]]] = [
+        (root, frozenset({(info.st_dev, info.st_ino)}))
+    ]
+    walked: set[tuple[int, int]] = set()
+    while stack:
+        folder, ancestors = stack.pop()
+        kind = newsbeam_folder_kind(folder, _read_marker)
+        if kind is not None:
+            counter("read_skipped_newsbeam_folders").inc()
+            log.info("not reading NewsBeam %s folder %s", kind, readable_path(folder))
+            continue
+        try:
+            with os.scandir(folder or ".") as entries:
+                names = sorted(entry.name for entry in entries)
+        except OSError as error:
+            if matches(os.path.join(folder, "")):
+                yield Problem(folder, "unreadable", f"cannot list folder: {error}")
+            continue
+        subfolders = []
+        for name in names:
+            path = os.path.join(folder, name)
+            try:
+                info = os.stat(path)  # follows links
+            except OSError as error:
+                if matches(path):
+                    yield _link_problem(path, error)
+                continue
+            ident = (info.st_dev, info.st_ino)
+            if stat.S_ISDIR(info.st_mode):
+                if ident in ancestors and matches(os.path.join(path, "")):
+                    detail = (
+                        f"symbolic link loop: leads back to {readable_path(os.path.realpath(path))}"
+                    )
+                    yield Problem(path, "unreadable", detail)
+                elif ident not in walked and ident not in ancestors:  # once through links
+                    walked.add(ident)
+                    subfolders.append((path, ancestors | {ident}))
+            elif matches(path):
+                yield FileMetadata(path, info.st_size, info.st_mtime), ident
+        stack.extend(reversed(subfolders))
+
+
+def list_input(pattern: str) -> Iterator[tuple[FileMetadata, object] | Problem]:
+    """The files one input names, each with an identity (the same for every spelling of
+    one file), or Problems; NewsBeam's own folders left out. Raises when listing fails."""
+    if is_local(pattern):
+        local = pattern[len("file://") :] if pattern.startswith("file://") else pattern
+        if os.path.isdir(local):
+            yield from walk_local(local)
             return
-        if not matches:
-            counter("read_inputs").inc()
-            yield _rejected(pattern, "not_found", "no file matches this input")
+        prefix = re.match(r"^[^[*?]*", local)
+        if prefix is None or prefix.group(0) == local:
+            yield from walk_local(local)
             return
-        yield from sorted(matches, key=lambda m: m.path)
+        # A glob: walk the folder before its first wildcard, keep what the glob matches
+        # (Beam's syntax: `*` within one folder, `**` across folders).
+        regex = re.compile(FileSystem.translate_pattern(local))
+        base = os.path.dirname(prefix.group(0))  # "" (the working folder): paths stay relative
+        yield from walk_local(base, lambda path: bool(regex.match(path)))
+        return
+    yield from _list_remote(pattern)
+
+
+def _list_remote(pattern: str) -> Iterator[tuple[FileMetadata, object] | Problem]:
+    """Files on an object store (Beam lists them): no links there; NewsBeam's folders are
+    recognised by their markers among the listed files, staging by name."""
+    files = FileSystems.match([as_pattern(pattern)])[0].metadata_list
+    skipped = [
+        file.path.rsplit("/", 1)[0] + "/"
+        for file in files
+        if file.path.rsplit("/", 1)[-1] in (OUTPUT_MARKER, STATE_MARKER)
+        and newsbeam_folder_kind(file.path.rsplit("/", 1)[0], _read_remote_marker) is not None
+    ]
+    for file in sorted(files, key=lambda f: f.path):
+        folders = file.path.split("/")[:-1]
+        if any(map(is_staging_name, folders)) or file.path.startswith(tuple(skipped)):
+            continue
+        yield file, file.path
+
+
+def _read_remote_marker(path: str) -> bytes | None:
+    try:
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+            return handle.read(_MARKER_MAX_BYTES)
+    except Exception:  # missing or unreadable: not a marker
+        return None
+
+
+@contextlib.contextmanager
+def open_input(path: str) -> Iterator[BinaryIO]:
+    """A file of any Beam filesystem, gunzipped by Python's gzip (which decompresses only
+    as much as each read asks for; Beam's CompressedFile unpacks 16 MiB of input at once,
+    and ends a cut-off stream silently)."""
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as raw:
+        if not is_gzip(path):
+            yield raw
+            return
+        with gzip.GzipFile(fileobj=raw, mode="rb") as unpacked:
+            yield cast(BinaryIO, unpacked)
+
+
+def is_regular_file(path: str) -> bool:
+    """False for local FIFOs, devices and broken links; other filesystems hold only files."""
+    if is_local(path):
+        return os.path.isfile(path)
+    return True
+
+
+# ---------------------------------------------------------------------------------------
+# Beam
+# ---------------------------------------------------------------------------------------
+
+
+# A file to read: its path as bytes (a name need not be UTF-8) and its size.
+ListedFile = tuple[bytes, int]
+
+
+class _ListInputs(beam.DoFn):
+    """All inputs -> (path, size) of each file they name, each file once.
+
+    One call lists every input, so a file named by several inputs (a folder and a glob
+    inside it) is seen once without grouping; the listing streams (only the identities of
+    files already listed are kept), in sorted input order for the same result whatever
+    the order of the command line."""
+
+    def process(self, patterns: Sequence[str]) -> Iterator[ListedFile | beam.pvalue.TaggedOutput]:
+        seen: set[object] = set()
+        for pattern in sorted(patterns):
+            found = False
+            try:
+                for item in list_input(pattern):
+                    found = True
+                    if isinstance(item, Problem):
+                        counter("read_inputs").inc()
+                        yield _rejected(item.path, item.reason, item.detail)
+                        continue
+                    file, identity = item
+                    if identity not in seen:
+                        seen.add(identity)
+                        yield os.fsencode(file.path), file.size_in_bytes
+            except Exception as error:  # a bad pattern or filesystem error is this input's fault
+                counter("read_inputs").inc()
+                yield _rejected(pattern, "unreadable", f"cannot list: {error}")
+                continue
+            if not found:
+                counter("read_inputs").inc()
+                detail = "no file matches this input (NewsBeam's own folders are not read)"
+                yield _rejected(pattern, "not_found", detail)
 
 
 class _ReadFile(beam.DoFn):
-    """FileMetadata -> RawDocument (one per file; one per line of JSON lines)."""
+    """A listed file -> RawDocument (one per file; one per line of JSON lines)."""
 
     def __init__(self, config: ReadConfig) -> None:
         self._config = config
 
-    def process(self, file: FileMetadata) -> Iterator[RawDocument | beam.pvalue.TaggedOutput]:
-        path, limit = file.path, self._config.max_document_bytes
+    def process(self, file: ListedFile) -> Iterator[RawDocument | beam.pvalue.TaggedOutput]:
+        path, size, limit = os.fsdecode(file[0]), file[1], self._config.max_document_bytes
         kind = kind_of(path)
         if kind == "jsonl" and is_regular_file(path):
             yield from self._read_lines(path, limit)
             return
         if kind == FEED_CANDIDATE:
-            yield from self._read_candidate_feed(file, limit)
+            yield from self._read_candidate_feed(path, size, limit)
             return
         counter("read_inputs").inc()
         if kind is None:
@@ -133,39 +486,42 @@ class _ReadFile(beam.DoFn):
         elif not is_regular_file(path):
             # A FIFO or device would block or never end; a broken link cannot be read.
             yield _rejected(path, "unreadable", "not a regular file")
-        elif file.size_in_bytes > limit:
-            yield _rejected(path, "too_large", f"{file.size_in_bytes} bytes > {limit}")
+        elif size > limit:
+            yield _rejected(path, "too_large", f"{size} bytes > {limit}")
         else:
             yield from self._read_whole(path, kind, limit)
 
     def _read_candidate_feed(
-        self, file: FileMetadata, limit: int
+        self, path: str, size: int, limit: int
     ) -> Iterator[RawDocument | beam.pvalue.TaggedOutput]:
         """A feed or OPML document goes on uncounted (the feed stage counts its entries);
         anything else is one input, rejected."""
-        path = file.path
         if not is_regular_file(path):
             counter("read_inputs").inc()
             yield _rejected(path, "unreadable", "not a regular file")
             return
-        if file.size_in_bytes > limit:
+        if size > limit:
             counter("read_inputs").inc()
-            yield _rejected(path, "too_large", f"{file.size_in_bytes} bytes > {limit}")
+            yield _rejected(path, "too_large", f"{size} bytes > {limit}")
             return
         counted = True  # not for a feed: its entries are the inputs (the feed stage counts)
         output: RawDocument | beam.pvalue.TaggedOutput
         try:
-            with FileSystems.open(path, compression_type=CompressionTypes.AUTO) as handle:
-                content = handle.read(limit + 1)
+            with open_input(path) as handle:
+                readout = read_bounded(handle, limit)
         except Exception as error:
             output = _rejected(path, "unreadable", f"{type(error).__name__}: {error}")
         else:
+            content = readout.content
             kind = sniff_feed_kind(content)
-            if len(content) > limit:
+            if readout.over_limit:
                 output = _rejected(path, "too_large", f"more than {limit} bytes", content)
+            elif readout.truncated:
+                detail = f"compressed file cut off after {len(content)} bytes"
+                output = _rejected(path, "truncated", detail, content)
             elif kind is not None:
                 counted = False
-                output = RawDocument(source=path, kind=kind, content=content)
+                output = RawDocument(source=readable_path(path), kind=kind, content=content)
             else:  # empty, binary or any other file: as before feeds, not a type NewsBeam reads
                 detail = "not an RSS/Atom/RDF/JSON feed or OPML list, nor .txt/.md/.html/.jsonl"
                 output = _rejected(path, "unsupported_type", detail, content)
@@ -177,48 +533,53 @@ class _ReadFile(beam.DoFn):
         self, path: str, kind: str, limit: int
     ) -> Iterator[RawDocument | beam.pvalue.TaggedOutput]:
         try:
-            with FileSystems.open(path, compression_type=CompressionTypes.AUTO) as handle:
-                # +1 tells "exactly at the limit" from "over it", also after decompression.
-                content = handle.read(limit + 1)
+            with open_input(path) as handle:
+                readout = read_bounded(handle, limit)
         except Exception as error:
             yield _rejected(path, "unreadable", f"{type(error).__name__}: {error}")
             return
-        if len(content) > limit:
+        content = readout.content
+        truncated = ""
+        if readout.truncated:
+            truncated = (
+                f"compressed file cut off after {len(content)} bytes: the text is incomplete"
+            )
+        if readout.over_limit:
             yield _rejected(path, "too_large", f"more than {limit} bytes", content)
+        elif readout.truncated and len(content.strip()) < TRUNCATED_MIN_BYTES:
+            yield _rejected(path, "truncated", truncated, content)
         elif not content.strip():
             yield _rejected(path, "empty", "no content", content)
         elif sniff_binary(content[:_SNIFF_BYTES]):
             yield _rejected(path, "binary", "binary content (NUL bytes), not text", content)
         else:
-            yield RawDocument(source=path, kind=kind, content=content)
+            source = readable_path(path)
+            yield RawDocument(source=source, kind=kind, content=content, truncated=truncated)
 
     def _read_lines(
         self, path: str, limit: int
     ) -> Iterator[RawDocument | beam.pvalue.TaggedOutput]:
-        try:
-            handle = FileSystems.open(path, compression_type=CompressionTypes.AUTO)
-        except Exception as error:
-            counter("read_inputs").inc()
-            yield _rejected(path, "unreadable", f"{type(error).__name__}: {error}")
-            return
         records = number = 0
-        with handle:
-            try:
-                for number, line in enumerate(handle, start=1):
-                    if not line.strip():
-                        continue  # blank lines separate nothing in JSON lines; not records
+        source = readable_path(path)
+        try:
+            with open_input(path) as handle:
+                for line in iter_lines(read_piece(handle), limit):
+                    number = line.number
                     records += 1
                     counter("read_inputs").inc()
-                    source = f"{path}#L{number}"
-                    if len(line) > limit:
-                        yield _rejected(source, "too_large", f"line of {len(line)} bytes", line)
+                    line_source = f"{source}#L{line.number}"
+                    if line.size > limit:
+                        detail = f"line of {line.size} bytes > {limit}"
+                        yield _rejected(line_source, "too_large", detail)
                     else:
-                        yield RawDocument(source=source, kind="jsonl", content=line)
-            except Exception as error:  # e.g. a truncated .gz: the lines read so far stand
-                counter("read_inputs").inc()
-                detail = f"unreadable after line {number}: {type(error).__name__}: {error}"
-                yield _rejected(f"{path}#L{number + 1}-", "unreadable", detail)
-                return
+                        yield RawDocument(source=line_source, kind="jsonl", content=line.content)
+        except Exception as error:  # e.g. a cut-off .gz: the lines read so far stand
+            counter("read_inputs").inc()
+            records += 1
+            cut = isinstance(error, EOFError)
+            reason = "truncated" if cut else "unreadable"
+            detail = f"{reason} after line {number}: {type(error).__name__}: {error}"
+            yield _rejected(f"{source}#L{number + 1}-", reason, detail)
         if records == 0:
             counter("read_inputs").inc()
             yield _rejected(path, "empty", "no JSON lines in file", b"")
@@ -227,7 +588,7 @@ class _ReadFile(beam.DoFn):
 def _rejected(
     source: str, reason: str, detail: str, payload: bytes = b""
 ) -> beam.pvalue.TaggedOutput:
-    return rejected_output(source, STAGE, reason, detail, payload)
+    return rejected_output(readable_path(source), STAGE, reason, readable_path(detail), payload)
 
 
 class ReadDocuments(beam.PTransform):
@@ -244,24 +605,26 @@ class ReadDocuments(beam.PTransform):
     def expand(
         self, pbegin: beam.pvalue.PBegin
     ) -> tuple[beam.PCollection[RawDocument], beam.PCollection[Rejected]]:
-        patterns = pbegin | "Inputs" >> beam.Create(self._inputs)
+        inputs = pbegin | "Inputs" >> beam.Create([tuple(self._inputs)])
         files, unmatched = apply_with_rejects(
-            patterns, "Match", _MatchInput(), STAGE, str, FileMetadata
+            inputs,
+            "List",
+            _ListInputs(),
+            STAGE,
+            lambda i: readable_path(", ".join(i)),
+            ListedFile,
         )
-        # A file named by several inputs (a folder and a glob inside it) is read once. The
-        # grouping also spreads files over workers (without it, every file of a folder
-        # goes to the worker that listed it).
-        files = (
-            files
-            | "ByFile" >> beam.Map(lambda file: (file_identity(file.path), file))
-            | "GroupByFile" >> beam.GroupByKey()
-            | "OncePerFile"
-            >> beam.Map(lambda group: min(group[1], key=lambda f: f.path)).with_output_types(
-                FileMetadata
-            )
-        )
+        # Spreads the files over workers (without it, every file goes to the worker that
+        # listed them). Only (path bytes, size) pairs are shuffled: the FnApiRunner holds a
+        # shuffle in memory, ~0.6 KB a file (pickled FileMetadata: ~1.1 KB).
+        files = files | "SpreadFiles" >> beam.Reshuffle().with_output_types(ListedFile)
         documents, unread = apply_with_rejects(
-            files, "ReadFiles", _ReadFile(self._config), STAGE, lambda f: f.path, RawDocument
+            files,
+            "ReadFiles",
+            _ReadFile(self._config),
+            STAGE,
+            lambda f: readable_path(os.fsdecode(f[0])),
+            RawDocument,
         )
         rejected = (unmatched, unread) | "Rejected" >> beam.Flatten()
         return documents, rejected
