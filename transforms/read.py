@@ -36,6 +36,7 @@ from apache_beam.io.filesystems import FileSystems
 from newsbeam.schemas import STATE_MARKER, RawDocument, Rejected
 from newsbeam.transforms.feeds.parse import sniff_feed_kind
 from newsbeam.transforms.support.failures import apply_with_rejects, counter, rejected_output
+from newsbeam.transforms.support.state import RUN_FOLDER_NAME
 
 STAGE = "read"
 log = logging.getLogger(__name__)
@@ -63,9 +64,8 @@ CHUNK_BYTES = 1 << 20
 # kilobyte of a page is its <head>, of a text a paragraph at most.
 TRUNCATED_MIN_BYTES = 1024
 
-# What a run leaves beside --output and --state while it works (pipeline/run.py,
-# transforms/support/state.py): `.<name>.newsbeam-[<pid>-]<12 hex>.tmp`, `.old` while swapping.
-STAGING_NAME = re.compile(r"^\..*\.newsbeam-(?:\d+-)?[0-9a-f]+\.(?:tmp|old)$")
+# NewsBeam's own folders: an output holds a manifest with a schema version, state a marker
+# with a state version; what a run leaves beside them is named as RUN_FOLDER_NAME says.
 OUTPUT_MARKER, OUTPUT_MARKER_KEY = "manifest.json", "schema_version"
 STATE_MARKER_KEY = "state_version"
 _MARKER_MAX_BYTES = 1 << 20
@@ -126,7 +126,7 @@ def readable_path(path: str) -> str:
 
 def is_staging_name(name: str) -> bool:
     """True for the name of a run's staging or retired folder."""
-    return bool(STAGING_NAME.match(name))
+    return bool(RUN_FOLDER_NAME.match(name))
 
 
 def marker_says(content: bytes, key: str) -> bool:

@@ -451,7 +451,7 @@ def staging_dir_for(state: Path) -> Path:
 # Their names carry the process id of the run that made them, so a later run can tell the
 # leftovers of a killed run (SIGKILL, power loss) from a run still going on.
 
-_BESIDE = re.compile(
+RUN_FOLDER_NAME = re.compile(
     r"^\.(?P<name>.+)\.newsbeam-(?:(?P<pid>\d+)-)?[0-9a-f]{12}\.(?P<kind>tmp|old)$"
 )
 
@@ -479,7 +479,7 @@ def leftovers(target: Path) -> list[Path]:
         return []
     found = []
     for path in target.parent.iterdir():
-        match = _BESIDE.match(path.name)
+        match = RUN_FOLDER_NAME.match(path.name)
         if match and match["name"] == target.name and not _running(match["pid"]):
             found.append(path)
     return sorted(found)
