@@ -14,7 +14,8 @@ import pyarrow as pa
 
 # Bump on any change to a table's columns or their meaning; stored in every Parquet file's
 # key-value metadata under SCHEMA_VERSION_KEY and in the run manifest.
-SCHEMA_VERSION = "2"
+# 3: published_precision, topic_labels; a copy's article_id is its own.
+SCHEMA_VERSION = "3"
 SCHEMA_VERSION_KEY = b"newsbeam.schema_version"
 
 
@@ -45,7 +46,8 @@ class Article(NamedTuple):
     site: str | None
     title: str | None
     authors: list[str]
-    published_at: dt.datetime | None  # UTC, tz-aware
+    published_at: dt.datetime | None  # UTC, tz-aware; a date alone is midnight UTC
+    published_precision: str | None  # what published_at is precise to: day | minute | second
     ingested_at: dt.datetime  # UTC, tz-aware
     language: str | None
     language_score: float | None
@@ -55,8 +57,9 @@ class Article(NamedTuple):
     removed: list[Removal]
     topics: list[str]  # IPTC Media Topic qcodes, best first (topics stage)
     topic_scores: list[float]  # one score per entry of `topics`, same order
+    topic_labels: list[str]  # the English IPTC name of each entry of `topics`, same order
     topics_model: str | None  # the tagger's name and version
-    places: list[str]  # ISO 3166-1 alpha-2 country codes, most salient first
+    places: list[str]  # ISO 3166-1 alpha-2 codes: those in the title first, then by salience
     story_id: str | None  # shared by articles about the same news event (dedup stage)
     duplicate_count: int  # copies of this article that went to the duplicates table
     duplicate_sources: list[str]  # their sources, sorted
@@ -99,6 +102,7 @@ ARTICLE_SCHEMA = pa.schema(
         pa.field("title", pa.string()),
         pa.field("authors", pa.list_(pa.string())),
         pa.field("published_at", _UTC_MICROS),
+        pa.field("published_precision", pa.string()),
         pa.field("ingested_at", _UTC_MICROS, nullable=False),
         pa.field("language", pa.string()),
         pa.field("language_score", pa.float64()),
@@ -111,6 +115,7 @@ ARTICLE_SCHEMA = pa.schema(
         ),
         pa.field("topics", pa.list_(pa.string())),
         pa.field("topic_scores", pa.list_(pa.float64())),
+        pa.field("topic_labels", pa.list_(pa.string())),
         pa.field("topics_model", pa.string()),
         pa.field("places", pa.list_(pa.string())),
         pa.field("story_id", pa.string()),

@@ -15,6 +15,7 @@ from newsbeam.transforms.extract import (
     ExtractConfig,
     ExtractError,
     PageSignals,
+    Published,
     canonicalize_url,
     choose_text,
     dateline_date,
@@ -23,13 +24,14 @@ from newsbeam.transforms.extract import (
     header_date,
     json_ld_text,
     looks_like_menu,
+    most_precise,
     needs_full_extraction,
     page_signals,
-    parse_datetime,
+    parse_published,
     parse_text_document,
     split_authors,
 )
-from tests.helpers import ARTICLE_HTML, counters_of, make_test_pipeline
+from tests.helpers import ARTICLE_HTML, ARTICLE_TEXT, counters_of, make_test_pipeline
 
 UTC = dt.timezone.utc
 
@@ -42,7 +44,7 @@ def test_seed_000_markdown_header(seeds_dir: Path) -> None:
     header, body, removed = parse_text_document(_seed_text(seeds_dir, "000"))
     assert header.title == "Qatar-led negotiations between Israel and Hamas continue, source says"
     assert header.site == "Reuters"
-    assert header.published_at == dt.datetime(2023, 10, 28, 20, 26, tzinfo=UTC)
+    assert header.published == Published(dt.datetime(2023, 10, 28, 20, 26, tzinfo=UTC), "minute")
     assert header.url.startswith("https://www.reuters.com/world/middle-east/qatar-led-")
     assert [r.reason for r in removed] == ["image", "caption"]
     assert "![" not in body and "REUTERS TV via REUTERS" not in body
@@ -52,7 +54,7 @@ def test_seed_000_markdown_header(seeds_dir: Path) -> None:
 
 def test_seed_001_leading_date(seeds_dir: Path) -> None:
     header, body, _ = parse_text_document(_seed_text(seeds_dir, "001"))
-    assert header.published_at == dt.datetime(2023, 10, 9, tzinfo=UTC)
+    assert header.published == Published(dt.datetime(2023, 10, 9, tzinfo=UTC), "day")
     assert header.title is None
     assert body.startswith("Qatari mediators have held urgent calls")
     # One paragraph per line: the file has no blank lines.
@@ -89,18 +91,53 @@ def test_decode_text_detects_legacy_encodings() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"),
+    ("value", "expected", "precision"),
     [
-        ("2023-10-28 20:26", dt.datetime(2023, 10, 28, 20, 26, tzinfo=UTC)),
-        ("2024-05-14T09:30:00+02:00", dt.datetime(2024, 5, 14, 7, 30, tzinfo=UTC)),
-        ("Tue, 14 May 2024 10:00:00 GMT", dt.datetime(2024, 5, 14, 10, tzinfo=UTC)),
-        ("not a date", None),
-        ("", None),
-        (None, None),
+        ("2023-10-28 20:26", dt.datetime(2023, 10, 28, 20, 26, tzinfo=UTC), "minute"),
+        ("2024-05-14T09:30:00+02:00", dt.datetime(2024, 5, 14, 7, 30, tzinfo=UTC), "second"),
+        ("Tue, 14 May 2024 10:00:00 GMT", dt.datetime(2024, 5, 14, 10, tzinfo=UTC), "second"),
+        ("2024-03-14", dt.datetime(2024, 3, 14, tzinfo=UTC), "day"),
+        ("2024-03-14T00:00:00Z", dt.datetime(2024, 3, 14, tzinfo=UTC), "second"),  # a midnight
+        ("March 2019", dt.datetime(2019, 3, 1, tzinfo=UTC), "month"),
+        ("March 14", None, None),  # no year: not a publication date
+        ("not a date", None, None),
+        ("", None, None),
+        (None, None, None),
     ],
 )
-def test_parse_datetime(value: str | None, expected: dt.datetime | None) -> None:
-    assert parse_datetime(value) == expected
+def test_parse_published(
+    value: str | None, expected: dt.datetime | None, precision: str | None
+) -> None:
+    expected_value = Published(expected, precision) if expected and precision else None
+    assert parse_published(value) == expected_value
+
+
+def test_the_most_precise_date_wins() -> None:
+    day = Published(dt.datetime(2024, 3, 14, tzinfo=UTC), "day")
+    minute = Published(dt.datetime(2024, 3, 14, 9, 30, tzinfo=UTC), "minute")
+    assert most_precise(day, minute) == minute
+    assert most_precise(minute, day) == minute
+    assert most_precise(None, day) == day and most_precise() is None
+
+
+def test_a_url_date_never_overrides_a_timestamp() -> None:
+    page = (
+        "<html><head><title>Budget</title>"
+        '<meta property="article:published_time" content="2024-03-14T09:30:00Z">'
+        '<link rel="canonical" href="https://news.example.com/2024/03/14/budget"></head>'
+        f"<body><article>{''.join(f'<p>{p}</p>' for p in ARTICLE_TEXT.split(chr(10) * 2))}"
+        "</article></body></html>"
+    )
+    article = extract_document(RawDocument("a.html", "html", page.encode()), ExtractConfig())
+    assert article.published_at == dt.datetime(2024, 3, 14, 9, 30, tzinfo=UTC)
+    # htmldate writes every time to the second; a :00 it found is read as minutes.
+    assert article.published_precision == "minute"
+    only_url = page.replace('content="2024-03-14T09:30:00Z"', 'content=""')
+    article = extract_document(RawDocument("b.html", "html", only_url.encode()), ExtractConfig())
+    assert (article.published_at, article.published_precision) == (
+        dt.datetime(2024, 3, 14, tzinfo=UTC),
+        "day",
+    )
 
 
 def test_canonicalize_url() -> None:
@@ -354,11 +391,14 @@ def test_ordinary_article_takes_the_fast_path_only() -> None:
     ],
 )
 def test_header_date(line: str, expected: dt.datetime | None) -> None:
-    assert header_date(line) == expected
+    found = header_date(line)
+    assert (found.at if found else None) == expected
+    if found is not None:  # a time stated is kept as such; a date alone is a day
+        assert found.precision == ("day" if found.at.time() == dt.time(0) else "minute")
 
 
 def test_dateline_date() -> None:
-    expected = dt.datetime(2019, 3, 3, tzinfo=UTC)
+    expected = Published(dt.datetime(2019, 3, 3, tzinfo=UTC), "day")
     assert dateline_date("WASHINGTON, March 3, 2019 (Reuters) - The talks began.") == expected
     assert dateline_date("PARIS, 3 March 2019 - The talks began.") == expected
     assert dateline_date("However, the plan - as announced - failed.") is None
@@ -377,21 +417,21 @@ def test_dateline_date() -> None:
 def test_date_line_under_the_title(text: str) -> None:
     header, body, _ = parse_text_document(text)
     assert header.title == "Storm hits the coast"
-    assert header.published_at == dt.datetime(2019, 3, 4, tzinfo=UTC)
+    assert header.published == Published(dt.datetime(2019, 3, 4, tzinfo=UTC), "day")
     assert body == "A storm hit the coast on Monday.\n\nMore."
 
 
 def test_dateline_stays_in_the_text() -> None:
     text = "Storm hits the coast\n\nMIAMI, March 4, 2019 (AP) - A storm hit the coast.\n\nMore."
     header, body, _ = parse_text_document(text)
-    assert header.published_at == dt.datetime(2019, 3, 4, tzinfo=UTC)
+    assert header.published == Published(dt.datetime(2019, 3, 4, tzinfo=UTC), "day")
     assert body.startswith("MIAMI, March 4, 2019 (AP) - A storm")
 
 
 def test_a_date_deep_in_the_text_is_not_a_header() -> None:
     lines = [f"Paragraph {i} of the story, a sentence long enough." for i in range(6)]
     header, _, _ = parse_text_document("\n\n".join([*lines, "March 4, 2019"]))
-    assert header.published_at is None
+    assert header.published is None
 
 
 def test_text_documents_with_a_date_line_under_the_title_are_dated() -> None:

@@ -1007,3 +1007,17 @@ def test_read_feeds_in_beam_continues_from_earlier_feed_state(tmp_path: Path) ->
         _ = pipeline | beam.Create([]) | ReadFeeds(FeedsConfig(), state=context)
     assert list(staging.iterdir()) == []  # nothing read: nothing written, state carried over
     shutil.rmtree(staging)
+
+
+def test_entry_dates_keep_their_precision() -> None:
+    feed = (
+        b"<rss version='2.0'><channel><title>T</title>"
+        b"<item><guid>a</guid><title>A</title><pubDate>Thu, 14 Mar 2024 09:30:00 GMT</pubDate>"
+        b"<description>x</description></item>"
+        b"<item><guid>b</guid><title>B</title><pubDate>14 Mar 2024</pubDate>"
+        b"<description>y</description></item></channel></rss>"
+    )
+    parsed = parse_feed(feed, {}, "http://127.0.0.1/feed.xml")
+    by_id = {e.title: (e.published_at, e.published_precision) for e in parsed.entries}
+    assert by_id["A"] == (dt.datetime(2024, 3, 14, 9, 30, tzinfo=dt.timezone.utc), "second")
+    assert by_id["B"] == (dt.datetime(2024, 3, 14, tzinfo=dt.timezone.utc), "day")

@@ -115,7 +115,13 @@ def test_seeds_topics_and_places(seeds_output: Path) -> None:
         assert len(row["topic_scores"]) == len(row["topics"])
         assert row["topics_model"].startswith("newsbeam-topics/")
         assert {"QA", "IL"} & set(row["places"]), (name, row["places"])
-    assert "TR" in articles["004"]["places"]
+    assert articles["004"]["places"][0] == "TR"  # "Turkey holds negotiations ...": title first
+    for row in articles.values():  # labels beside the qcodes, in the same order
+        assert len(row["topic_labels"]) == len(row["topics"])
+        labelled = dict(zip(row["topics"], row["topic_labels"], strict=True))
+        assert labelled["medtop:16000000"] == "conflict, war and peace"
+    assert articles["000"]["published_precision"] == "minute"  # **2023-10-28 20:26**
+    assert articles["001"]["published_precision"] == "day"  # " date 2023-10-09"
     tagged = duckdb.sql(
         f"SELECT count(*) FROM '{seeds_output}/articles/*.parquet' "
         "WHERE list_contains(topics, 'medtop:16000000') AND list_contains(places, 'IL')"
@@ -204,6 +210,13 @@ def test_exact_duplicate_end_to_end(seeds_dir: Path, tmp_path: Path) -> None:
     (duplicate,) = duplicates
     assert duplicate["method"] == "exact" and duplicate["similarity"] == 1.0
     assert duplicate["canonical_id"] in articles
+    # A copy has its own id; canonical_id points to the kept article.
+    assert duplicate["article_id"] not in articles
+    ids = duckdb.sql(
+        f"SELECT article_id FROM '{output}/articles/*.parquet' UNION ALL "
+        f"SELECT article_id FROM '{output}/duplicates/*.parquet'"
+    ).fetchall()
+    assert len(ids) == len(set(ids)) == 6
     kept = articles[duplicate["canonical_id"]]["source"]
     # Neither copy has a date: the smaller article_id (a content hash here) wins.
     assert {kept, duplicate["source"]} == {str(original), str(inputs / "republished.txt")}

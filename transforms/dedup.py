@@ -245,6 +245,16 @@ class Edge(NamedTuple):
     similarity: float
 
 
+def with_own_id(duplicate: Duplicate) -> Duplicate:
+    """A copy with its own `article_id` for the duplicates table. Exact and same-URL copies
+    have their canonical's identity basis (text, canonical URL), so their natural id is
+    its id; derived from it and the copy's source, which no other input shares, the id is
+    unique across the tables and stable across runs. `canonical_id` points to the kept
+    article."""
+    own = hashlib.sha256(f"copy:{duplicate.article_id}:{duplicate.source}".encode()).hexdigest()
+    return duplicate._replace(article_id=own[:24])
+
+
 def _near_duplicate(edge: Edge) -> Duplicate:
     return Duplicate(
         article_id=edge.copy_id,
@@ -626,7 +636,8 @@ class DeduplicateArticles(beam.PTransform):
             | "JoinCopies" >> beam.GroupByKey()
             | "WithCopies" >> beam.FlatMap(_kept_with_copies).with_output_types(Article)
         )
-        return kept, duplicates
+        own_ids = duplicates | "OwnIds" >> beam.Map(with_own_id).with_output_types(Duplicate)
+        return kept, own_ids
 
 
 class WriteDedupIndex(beam.PTransform):

@@ -21,7 +21,7 @@ import re
 import urllib.parse
 import warnings
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 import charset_normalizer
@@ -70,20 +70,91 @@ def decode_text(data: bytes) -> str:
     return str(best)
 
 
-def parse_datetime(value: Any) -> dt.datetime | None:
-    """A date or date-time in any common notation -> aware UTC datetime (naive = UTC)."""
+class Published(NamedTuple):
+    """When an article was published, and how precisely that is known: "second", "minute"
+    or "day" (a date alone is stored as midnight UTC; this says it is not a real midnight),
+    or "month"/"year" for the rare date that names no day."""
+
+    at: dt.datetime
+    precision: str
+
+
+# Two far-apart defaults: a date or time component the text does not give comes out
+# different in the two parses, which is how the precision of any notation is found.
+_DEFAULTS = (dt.datetime(1904, 1, 1, 0, 0, 0), dt.datetime(1951, 12, 28, 13, 47, 31))
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)
+
+
+def precision_between(first: dt.datetime, second: dt.datetime) -> str | None:
+    """The precision of a value parsed twice with the two `_DEFAULTS` (None: no year)."""
+    if first.year != second.year:
+        return None
+    if first.month != second.month:
+        return "year"
+    if first.day != second.day:
+        return "month"
+    if first.hour != second.hour or first.minute != second.minute:
+        return "day"
+    return "minute" if first.second != second.second else "second"
+
+
+def parse_published(value: Any) -> Published | None:
+    """A date or date-time in any common notation -> Published (aware UTC; naive = UTC).
+    A datetime object counts as precise to the second; a value without a year is no date."""
     if value is None or value == "":
         return None
     if isinstance(value, dt.datetime):
-        parsed = value
-    else:
+        return Published(_utc(value), "second")
+    parsed = []
+    for default in _DEFAULTS:
         try:
-            parsed = date_parser.parse(str(value))
+            parsed.append(date_parser.parse(str(value), default=default))
         except (ValueError, OverflowError):
             return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.astimezone(dt.timezone.utc)
+    precision = precision_between(*parsed)
+    if precision is None:
+        return None
+    return Published(_utc(parsed[0]), precision)
+
+
+def htmldate_published(found: str | None) -> Published | None:
+    """htmldate's answer (`%Y-%m-%dT%H:%M:%S%z`) -> Published. htmldate writes a time for
+    every date; only a time it found carries a UTC offset, so an unzoned midnight is a date
+    alone."""
+    published = parse_published(found)
+    if published is None or found is None:
+        return None
+    zoned = bool(re.search(r"[+-]\d{4}$", found))
+    if not zoned and published.at.time() == dt.time(0, 0):
+        return Published(published.at, "day")
+    return Published(published.at, "second" if published.at.second else "minute")
+
+
+_PRECISION_RANK = {"year": 0, "month": 1, "day": 2, "minute": 3, "second": 4}
+
+
+def most_precise(*candidates: Published | None) -> Published | None:
+    """The most precise of several sources' dates (the first among equals): a date read
+    from a URL never overrides a full timestamp from the page's metadata."""
+    best: Published | None = None
+    for candidate in candidates:
+        if candidate is None:
+            continue
+        if best is None or _PRECISION_RANK[candidate.precision] > _PRECISION_RANK[best.precision]:
+            best = candidate
+    return best
+
+
+def published_fields(published: Published | None) -> dict[str, Any]:
+    """The Article fields of a publication date."""
+    if published is None:
+        return {"published_at": None, "published_precision": None}
+    return {"published_at": published.at, "published_precision": published.precision}
 
 
 def canonicalize_url(url: str | None) -> str | None:
@@ -152,11 +223,9 @@ _YEAR = re.compile(r"\b(19|20)\d\d\b")
 _DATELINE = re.compile(
     r"^[A-Z][A-Za-z .'\-]{1,40},\s*(?P<date>[^()\-\u2013\u2014]{6,40}?)\s*[(\-\u2013\u2014]"
 )
-# Two far-apart defaults: a component the text does not give differs between the two parses.
-_DEFAULTS = (dt.datetime(1904, 2, 3), dt.datetime(1951, 11, 28))
 
 
-def header_date(line: str) -> dt.datetime | None:
+def header_date(line: str) -> Published | None:
     """The date a header line states, or None: the line must be a full date (year, month,
     day; time optional) in any common notation, besides labels such as "Updated" or
     "date" and punctuation. A sentence that mentions a date is not a header line."""
@@ -177,18 +246,19 @@ def header_date(line: str) -> dt.datetime | None:
         if any(word not in _DATE_LABELS for word in words):
             return None
         parsed.append(found)
-    if parsed[0].date() != parsed[1].date():
+    precision = precision_between(*parsed)
+    if precision not in ("day", "minute", "second"):
         return None  # year, month or day missing
-    return parse_datetime(parsed[0])
+    return Published(_utc(parsed[0]), precision)
 
 
-def dateline_date(paragraph: str) -> dt.datetime | None:
+def dateline_date(paragraph: str) -> Published | None:
     """The date of a dateline opening the first paragraph ("PARIS, 3 March 2019 - ...")."""
     match = _DATELINE.match(paragraph.strip())
     return header_date(match.group("date")) if match else None
 
 
-def take_header_date(lines: list[str]) -> tuple[dt.datetime | None, list[str]]:
+def take_header_date(lines: list[str]) -> tuple[Published | None, list[str]]:
     """The date stated in the first `_DATE_LINES` non-blank lines (a date line, a leading
     ` date YYYY-MM-DD` before the text, or a dateline), and the lines without a date line
     or prefix (a dateline stays: it is part of the text)."""
@@ -203,7 +273,7 @@ def take_header_date(lines: list[str]) -> tuple[dt.datetime | None, list[str]]:
         if leading:
             rest = line[leading.end() :]
             kept = [*lines[:index], rest] if rest.strip() else lines[:index]
-            return parse_datetime(leading.group("value")), kept + lines[index + 1 :]
+            return parse_published(leading.group("value")), kept + lines[index + 1 :]
         found = header_date(line)
         if found is not None:
             return found, lines[:index] + lines[index + 1 :]
@@ -219,7 +289,7 @@ class TextHeader:
 
     title: str | None = None
     url: str | None = None
-    published_at: dt.datetime | None = None
+    published: Published | None = None
     site: str | None = None
 
 
@@ -253,10 +323,10 @@ def parse_text_document(text: str) -> tuple[TextHeader, str, list[Removal]]:
     body_lines = lines[index:]
 
     # ` date 2023-10-09 Body starts here...` (seed 001): the date prefixes the first line.
-    if body_lines and header.published_at is None:
+    if body_lines and header.published is None:
         leading = _LEADING_DATE.match(body_lines[0])
         if leading:
-            header.published_at = parse_datetime(leading.group("value"))
+            header.published = parse_published(leading.group("value"))
             body_lines[0] = body_lines[0][leading.end() :]
 
     # A short first line followed by a blank line, not ending like a sentence: a title.
@@ -272,8 +342,8 @@ def parse_text_document(text: str) -> tuple[TextHeader, str, list[Removal]]:
             body_lines = body_lines[2:]
 
     # A date line under the title or among the first lines, or a dateline.
-    if header.published_at is None:
-        header.published_at, body_lines = take_header_date(body_lines)
+    if header.published is None:
+        header.published, body_lines = take_header_date(body_lines)
 
     paragraphs: list[str] = []
     after_image = False
@@ -294,8 +364,8 @@ def parse_text_document(text: str) -> tuple[TextHeader, str, list[Removal]]:
 def _take_bold_header(header: TextHeader, value: str) -> None:
     if _URL.match(value):
         header.url = header.url or value
-    elif _DATEISH.match(value) and header.published_at is None:
-        header.published_at = parse_datetime(value)
+    elif _DATEISH.match(value) and header.published is None:
+        header.published = parse_published(value)
     elif header.site is None:
         header.site = value
 
@@ -326,6 +396,7 @@ def new_article(source: str, **fields: Any) -> Article:
         "title": None,
         "authors": [],
         "published_at": None,
+        "published_precision": None,
         "ingested_at": dt.datetime.now(dt.timezone.utc),
         "language": None,
         "language_score": None,
@@ -334,6 +405,7 @@ def new_article(source: str, **fields: Any) -> Article:
         "removed": [],
         "topics": [],
         "topic_scores": [],
+        "topic_labels": [],
         "topics_model": None,
         "places": [],
         "story_id": None,
@@ -360,7 +432,7 @@ def extract_text_document(doc: RawDocument) -> Article:
         url=header.url,
         site=header.site,
         title=header.title,
-        published_at=header.published_at,
+        **published_fields(header.published),
         text=body,
         removed=removed,
     )
@@ -386,7 +458,7 @@ def extract_json_record(doc: RawDocument) -> Article:
         site=record.get("site"),
         title=title.strip() if isinstance(title, str) and title.strip() else None,
         authors=split_authors(record.get("authors") or record.get("author")),
-        published_at=parse_datetime(record.get("published") or record.get("published_at")),
+        **published_fields(parse_published(record.get("published") or record.get("published_at"))),
         text=body,
         removed=removed,
     )
@@ -398,7 +470,7 @@ class HtmlMetadata:
     authors: list[str] = dataclasses.field(default_factory=list)
     url: str | None = None
     site: str | None = None
-    published_at: dt.datetime | None = None
+    published: Published | None = None
 
 
 def html_metadata(tree: Any) -> HtmlMetadata:
@@ -428,13 +500,16 @@ def html_metadata(tree: Any) -> HtmlMetadata:
         original_date=True,
         extensive_search=False,  # dates guessed from free text were the wrong ones
         outputformat="%Y-%m-%dT%H:%M:%S%z",
+        # A date in the URL only when the page states none: it would override the page's
+        # full timestamp with a bare day.
+        deferred_url_extractor=True,
     )
     return HtmlMetadata(
         title=found.title or meta.extract_title(tree),
         authors=split_authors(found.author),
         url=url,
         site=(found.sitename or meta.extract_sitename(tree) or "").lstrip("@") or None,
-        published_at=parse_datetime(published),
+        published=htmldate_published(published),
     )
 
 
@@ -588,7 +663,7 @@ def extract_html_document(doc: RawDocument, config: ExtractConfig) -> Article:
         site=page.site,
         title=page.title,
         authors=page.authors,
-        published_at=page.published_at,
+        **published_fields(page.published),
         text="\n\n".join(line for line in lines if line),
         removed=list(choice.removed),
     )

@@ -313,6 +313,11 @@ class TopicTagger:
     def model_label(self) -> str:
         return f"{MODEL_NAME}/{MODEL_VERSION}"
 
+    def label(self, qcode: str) -> str:
+        """The English IPTC name of a topic (the qcode itself if the taxonomy has none)."""
+        concept = self.taxonomy.get(qcode)
+        return concept.names.get("en", qcode) if concept is not None else qcode
+
     def tag(self, title: str | None, text: str, language: str | None) -> list[tuple[str, float]]:
         """(qcode, score) pairs, best first: top-level topics above the threshold and their
         second-level children found in the text. [] for unsupported languages."""
@@ -374,6 +379,7 @@ def tag_topics(article: Article, tagger: TopicTagger) -> Article:
     return article._replace(
         topics=[q for q, _ in tagged],
         topic_scores=[s for _, s in tagged],
+        topic_labels=[tagger.label(q) for q, _ in tagged],
         topics_model=tagger.model_label,
     )
 

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from newsbeam.schemas import Article
-from newsbeam.transforms.extract import new_article
+from newsbeam.transforms.extract import Published, most_precise, new_article, published_fields
 from newsbeam.transforms.feeds.fetch import FetchResult
 from newsbeam.transforms.feeds.parse import FeedEntry
 
@@ -72,11 +72,12 @@ def entry_article(
         "feed_categories": list(entry.categories),
     }
     if page is not None:
+        published = most_precise(_published(page), _published(entry))
         return page._replace(
             source=source,
             title=page.title or entry.title,
             authors=page.authors or list(entry.authors),
-            published_at=page.published_at or entry.published_at,
+            **published_fields(published),
             text_origin="page",
             feed_url=feed_url,
             entry_id=entry.entry_id,
@@ -90,12 +91,18 @@ def entry_article(
                 url=entry.link,
                 title=entry.title,
                 authors=list(entry.authors),
-                published_at=entry.published_at,
+                **published_fields(_published(entry)),
                 text=text,
                 text_origin=origin,
                 **common,
             )
     return None
+
+
+def _published(record: Article | FeedEntry) -> Published | None:
+    if record.published_at is None:
+        return None
+    return Published(record.published_at, record.published_precision or "second")
 
 
 def with_url(article: Article, url: str) -> Article:

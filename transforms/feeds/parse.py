@@ -12,7 +12,7 @@ import urllib.parse
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from newsbeam.transforms.extract import parse_datetime, split_authors
+from newsbeam.transforms.extract import Published, parse_published, split_authors
 
 
 class FeedParseError(ValueError):
@@ -30,6 +30,7 @@ class FeedEntry(NamedTuple):
     summary: str | None  # HTML or text as the feed gave it
     content: str | None
     categories: list[str]
+    published_precision: str | None = None  # see newsbeam.transforms.extract.Published
 
 
 class ParsedFeed(NamedTuple):
@@ -116,6 +117,23 @@ def _struct_time(value: Any) -> dt.datetime | None:
         return dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.timezone.utc)
     except (TypeError, ValueError):
         return None
+
+
+def entry_published(item: Any) -> Published | None:
+    """A feed entry's publication (else update) time: feedparser's parsed UTC time, with the
+    precision its original text states ("Tue, 14 Mar 2024" is a day, not midnight)."""
+    for key in ("published", "updated"):
+        at = _struct_time(item.get(f"{key}_parsed"))
+        if at is not None:
+            stated = parse_published(item.get(key)) if isinstance(item.get(key), str) else None
+            return Published(at, stated.precision if stated else "second")
+    return None
+
+
+def _published_fields(published: Published | None) -> dict[str, Any]:
+    if published is None:
+        return {"published_at": None, "published_precision": None}
+    return {"published_at": published.at, "published_precision": published.precision}
 
 
 def _text(value: Any) -> str | None:
@@ -218,9 +236,7 @@ def parse_xml_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedF
         content_html = _text("\n".join(p for p in content_parts if isinstance(p, str)))
         names = [a.get("name") for a in item.get("authors") or [] if isinstance(a, dict)]
         authors = split_authors([n for n in names if n] or item.get("author"))
-        published = _struct_time(item.get("published_parsed")) or _struct_time(
-            item.get("updated_parsed")
-        )
+        published = entry_published(item)
         tags = [t.get("term") or t.get("label") for t in item.get("tags") or []]
         entries.append(
             FeedEntry(
@@ -228,7 +244,8 @@ def parse_xml_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedF
                 link=link,
                 title=title,
                 authors=authors,
-                published_at=published,
+                published_at=published.at if published else None,
+                published_precision=published.precision if published else None,
                 summary=summary,
                 content=content_html,
                 categories=sorted({t.strip() for t in tags if isinstance(t, str) and t.strip()}),
@@ -277,8 +294,10 @@ def parse_json_feed(content: bytes, url: str) -> ParsedFeed:
                 link=link,
                 title=title,
                 authors=_json_authors(item) or feed_authors,
-                published_at=parse_datetime(item.get("date_published"))
-                or parse_datetime(item.get("date_modified")),
+                **_published_fields(
+                    parse_published(item.get("date_published"))
+                    or parse_published(item.get("date_modified"))
+                ),
                 summary=summary,
                 content=content_html,
                 categories=sorted({t.strip() for t in tags if isinstance(t, str) and t.strip()}),
