@@ -26,7 +26,7 @@ from newsbeam.transforms.write import WriteTables
 def build(pipeline: beam.Pipeline, config: PipelineConfig) -> dict[str, beam.PCollection]:
     """Add NewsBeam's stages to `pipeline`; returns the three tables' PCollections."""
     state = config.state
-    documents, unread = pipeline | "Read" >> ReadDocuments(config.inputs, config.read)
+    documents, unread = pipeline | "Read" >> ReadDocuments(config.inputs, config.read, state)
     # Beam types Partition as taking a PartitionFn; a plain function works too.
     pages, feeds = documents | "FeedsApart" >> beam.Partition(_feed_or_page, 2)  # type: ignore[arg-type]
     extracted, unextracted = pages | "Extract" >> ExtractArticles(config.extract)

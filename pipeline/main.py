@@ -33,6 +33,9 @@ def format_summary(manifest: dict[str, Any], output: str, manifest_name: str) ->
         lines.append(f"    {stage}: {detail}")
     if not counts["balanced"]:
         lines.append("  WARNING: inputs != articles + duplicates + rejected (see manifest)")
+    skipped = manifest.get("counters", {}).get("read_skipped_unchanged", 0)
+    if skipped:
+        lines.append(f"  skipped     {skipped} input files read by an earlier run, unchanged since")
     feeds = feeds_summary(manifest.get("counters", {}))
     if feeds:
         lines.append(feeds)

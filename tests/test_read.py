@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import os
+import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
+from newsbeam.pipeline import main as entry
 from newsbeam.transforms.read import (
     FEED_CANDIDATE,
+    FileStamp,
     ReadConfig,
     ReadDocuments,
     as_pattern,
+    is_unchanged,
     kind_of,
+    seen_row,
     sniff_binary,
 )
 from tests.helpers import counters_of, make_test_pipeline
@@ -511,3 +520,70 @@ def test_a_glob_reports_only_the_problems_it_matches(tmp_path: Path) -> None:
         ("problem", f"{tmp_path}/sub/gone.txt"),
         ("problem", f"{tmp_path}/sub/loop"),
     ]
+
+
+# --- incremental inboxes (--state) ---------------------------------------------------------
+
+
+def test_is_unchanged_needs_all_of_size_time_and_content() -> None:
+    at = dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)
+    stamp = FileStamp(10, at, "h")
+    row = seen_row("a.txt", stamp, None, at)
+    assert is_unchanged(row, stamp)
+    assert not is_unchanged(None, stamp)
+    for changed in (stamp._replace(size=11), stamp._replace(content_hash="g"),
+                    stamp._replace(modified_at=at + dt.timedelta(seconds=1))):  # fmt: skip
+        assert not is_unchanged(row, changed)
+    later = at + dt.timedelta(days=1)
+    assert seen_row("a.txt", stamp, row, later)["first_seen_at"] == at  # kept from the first
+
+
+def test_an_inbox_read_again_reads_only_what_is_new_or_changed(
+    seeds_dir: Path, tmp_path: Path
+) -> None:
+    inbox, output, state = tmp_path / "inbox", tmp_path / "out", tmp_path / "state"
+    shutil.copytree(seeds_dir, inbox)
+    argv = ["--input", str(inbox), "--output", str(output), "--state", str(state)]
+
+    def run() -> dict:
+        assert entry.main(argv) == 0
+        return json.loads((output / "manifest.json").read_text())
+
+    first = run()
+    assert (first["counts"]["inputs"], first["counts"]["articles"]) == (5, 5)
+    second = run()  # nothing new: nothing read, no duplicates rows
+    assert (second["counts"]["inputs"], second["counts"]["duplicates"]) == (0, 0)
+    assert second["counters"]["read_skipped_unchanged"] == 5
+    # One file changed, one added, one only touched (its time changed: read again, and an
+    # exact copy of what the first run kept).
+    changed = next(inbox.glob("003_*.txt"))
+    changed.write_text(changed.read_text() + "\n\nAn update: the talks resumed on Monday.\n")
+    (inbox / "new.txt").write_text(
+        "Council budget\n\nThe city council approved the budget on Tuesday after a long debate "
+        "about roads, schools and the new library, the mayor said in a statement.\n"
+    )
+    touched = next(inbox.glob("000_*.txt"))
+    os.utime(touched, (touched.stat().st_atime, touched.stat().st_mtime + 60))
+    third = run()
+    assert third["counts"]["inputs"] == 3 and third["counters"]["read_skipped_unchanged"] == 3
+    read = {Path(r[0]).name for r in duckdb.sql(
+        f"SELECT source FROM '{output}/articles/*.parquet' UNION ALL "
+        f"SELECT source FROM '{output}/duplicates/*.parquet'").fetchall()}  # fmt: skip
+    assert read == {changed.name, "new.txt", touched.name}
+    copies = duckdb.sql(f"SELECT source, method FROM '{output}/duplicates/*.parquet'").fetchall()
+    # The touched file is an exact copy, the update a near copy, of what run one kept.
+    assert {Path(source).name: method for source, method in copies} == {
+        touched.name: "exact",
+        changed.name: "near",
+    }
+    seen = duckdb.sql(f"SELECT count(*) FROM '{state}/inputs/seen_files.parquet'").fetchall()
+    assert seen == [(6,)]
+
+
+def test_without_state_every_file_is_read(seeds_dir: Path, tmp_path: Path) -> None:
+    argv = ["--input", str(seeds_dir), "--output", str(tmp_path / "out")]
+    for _ in range(2):
+        assert entry.main(argv) == 0
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["counts"]["inputs"] == 5
+    assert "read_skipped_unchanged" not in manifest["counters"]

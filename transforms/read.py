@@ -19,15 +19,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
 import errno
 import gzip
+import hashlib
 import json
 import logging
 import os
 import re
 import stat
-from collections.abc import Callable, Iterator, Sequence
-from typing import BinaryIO, NamedTuple, cast
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, BinaryIO, NamedTuple, cast
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes, FileMetadata, FileSystem
@@ -36,7 +38,14 @@ from apache_beam.io.filesystems import FileSystems
 from newsbeam.schemas import STATE_MARKER, RawDocument, Rejected
 from newsbeam.transforms.feeds.parse import sniff_feed_kind
 from newsbeam.transforms.support.failures import apply_with_rejects, counter, rejected_output
-from newsbeam.transforms.support.state import RUN_FOLDER_NAME
+from newsbeam.transforms.support.state import (
+    RUN_FOLDER_NAME,
+    SEEN_FILES,
+    ReadStateTable,
+    StateContext,
+    WriteStateTable,
+    read_table,
+)
 
 STAGE = "read"
 log = logging.getLogger(__name__)
@@ -585,6 +594,117 @@ class _ReadFile(beam.DoFn):
             yield _rejected(path, "empty", "no JSON lines in file", b"")
 
 
+# --- Incremental inboxes (--state): files already ingested are skipped -------------------
+
+SEEN = "seen"  # tagged output: this run's record of every listed file
+
+
+class FileStamp(NamedTuple):
+    """What identifies a file's content at a path: size, modification time, content hash."""
+
+    size: int
+    modified_at: dt.datetime
+    content_hash: str
+
+
+def file_stamp(path: str) -> FileStamp:
+    """The file's stamp: stat and a blake2b of its raw bytes, read in bounded pieces."""
+    digest = hashlib.blake2b(digest_size=20)
+    size = 0
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+        while piece := handle.read(CHUNK_BYTES):
+            digest.update(piece)
+            size += len(piece)
+    if is_local(path):
+        modified = os.stat(path).st_mtime
+    else:  # an object store: the listing's last-updated time
+        modified = FileSystems.match([path])[0].metadata_list[0].last_updated_in_seconds
+    at = dt.datetime.fromtimestamp(modified, dt.timezone.utc).replace(microsecond=0)
+    return FileStamp(size, at, digest.hexdigest())
+
+
+def is_unchanged(previous: dict[str, Any] | None, stamp: FileStamp) -> bool:
+    """Whether an earlier run read this very file: same size, time and content hash."""
+    return previous is not None and (
+        previous["size"],
+        previous["modified_at"],
+        previous["content_hash"],
+    ) == (stamp.size, stamp.modified_at, stamp.content_hash)
+
+
+def seen_row(
+    path: str, stamp: FileStamp, previous: dict[str, Any] | None, run_at: dt.datetime
+) -> dict[str, Any]:
+    """The file's row in the new state's seen_files table."""
+    return {
+        "path": path,
+        "size": stamp.size,
+        "modified_at": stamp.modified_at,
+        "content_hash": stamp.content_hash,
+        "first_seen_at": previous["first_seen_at"] if previous else run_at,
+        "last_seen_at": run_at,
+    }
+
+
+class _SkipIngested(beam.DoFn):
+    """A listed file -> itself, unless an earlier run read it unchanged (counted as
+    `read_skipped_unchanged`); every listed file's new seen row goes to SEEN."""
+
+    def __init__(self, state: StateContext) -> None:
+        self._state = state
+
+    def setup(self) -> None:
+        rows = read_table(self._state, SEEN_FILES)
+        self._seen = {row["path"]: row for row in rows}
+
+    def process(self, file: ListedFile) -> Iterator[ListedFile | beam.pvalue.TaggedOutput]:
+        path = os.fsdecode(file[0])
+        key = readable_path(path)
+        try:
+            stamp = file_stamp(path)
+        except Exception:  # not a regular file, gone, unreadable: the read step says why
+            yield file
+            return
+        previous = self._seen.get(key)
+        yield beam.pvalue.TaggedOutput(SEEN, seen_row(key, stamp, previous, self._state.run_at))
+        if is_unchanged(previous, stamp):
+            counter("read_skipped_unchanged").inc()
+        else:
+            yield file
+
+
+def _latest_seen(
+    group: tuple[str, Iterable[tuple[int, dict[str, Any]]]], keep_since: dt.datetime | None
+) -> Iterator[dict[str, Any]]:
+    """This run's row of a path, else the earlier run's (kept within the retention)."""
+    rows = sorted(group[1], key=lambda tagged: tagged[0])
+    fresh, row = rows[-1]
+    if fresh or keep_since is None or row["last_seen_at"] >= keep_since:
+        yield row
+
+
+class _RecordSeenFiles(beam.PTransform):
+    """This run's seen rows -> the new state's seen_files table: earlier rows of files this
+    run did not list are carried over (within --state_keep_days of their last listing)."""
+
+    def __init__(self, state: StateContext) -> None:
+        super().__init__()
+        self._state = state
+
+    def expand(self, seen: beam.PCollection[dict[str, Any]]) -> Any:
+        earlier = seen.pipeline | "Earlier" >> ReadStateTable(self._state, SEEN_FILES)
+        return (
+            (
+                earlier | "TagEarlier" >> beam.Map(lambda row: (row["path"], (0, row))),
+                seen | "TagThisRun" >> beam.Map(lambda row: (row["path"], (1, row))),
+            )
+            | "Both" >> beam.Flatten()
+            | "ByPath" >> beam.GroupByKey()
+            | "Latest" >> beam.FlatMap(_latest_seen, self._state.keep_since)
+            | "Write" >> WriteStateTable(self._state, SEEN_FILES)
+        )
+
+
 def _rejected(
     source: str, reason: str, detail: str, payload: bytes = b""
 ) -> beam.pvalue.TaggedOutput:
@@ -597,10 +717,16 @@ class ReadDocuments(beam.PTransform):
     Each file is read once however many inputs name it.
     """
 
-    def __init__(self, inputs: Sequence[str], config: ReadConfig | None = None) -> None:
+    def __init__(
+        self,
+        inputs: Sequence[str],
+        config: ReadConfig | None = None,
+        state: StateContext | None = None,
+    ) -> None:
         super().__init__()
         self._inputs = list(inputs)
         self._config = config or ReadConfig()
+        self._state = state
 
     def expand(
         self, pbegin: beam.pvalue.PBegin
@@ -618,6 +744,12 @@ class ReadDocuments(beam.PTransform):
         # listed them). Only (path bytes, size) pairs are shuffled: the FnApiRunner holds a
         # shuffle in memory, ~0.6 KB a file (pickled FileMetadata: ~1.1 KB).
         files = files | "SpreadFiles" >> beam.Reshuffle().with_output_types(ListedFile)
+        if self._state is not None and self._state.writes:
+            # With --state: a file an earlier run read, unchanged since, is not read again.
+            files, seen = files | "SkipIngested" >> beam.ParDo(
+                _SkipIngested(self._state)
+            ).with_output_types(ListedFile).with_outputs(SEEN, main="files")
+            _ = seen | "RecordSeenFiles" >> _RecordSeenFiles(self._state)
         documents, unread = apply_with_rejects(
             files,
             "ReadFiles",

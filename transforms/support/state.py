@@ -57,6 +57,7 @@ from newsbeam.schemas.feeds import (
     SEEN_ENTRY_ADDED,
     SEEN_ENTRY_SCHEMA,
 )
+from newsbeam.schemas.inputs_state import SEEN_FILE_SCHEMA, SEEN_FILES_PATH
 from newsbeam.transforms.support.failures import counter
 
 
@@ -107,6 +108,9 @@ SEEN_ENTRIES = StateTable(
     SEEN_ENTRY_ADDED,
     ("feed_url", "entry_id"),
 )
+SEEN_FILES = StateTable(
+    "inputs/seen_files", SEEN_FILE_SCHEMA, SEEN_FILES_PATH, FILE, frozenset(), ("path",)
+)
 FEED_HEALTH = StateTable(
     "feeds/health", FEED_HEALTH_SCHEMA, "feeds", RUN_FILES, FEED_HEALTH_ADDED, ("feed_url",)
 )
@@ -117,6 +121,7 @@ TABLES: tuple[StateTable, ...] = (
     FEED_STATE,
     SEEN_ENTRIES,
     FEED_HEALTH,
+    SEEN_FILES,
 )
 
 
@@ -417,7 +422,7 @@ class WriteStateTable(beam.PTransform):
         path = f"{self._out}/{file_name(table, self._run_at)}"
         whole = rows | "Whole" >> beam.combiners.ToList()
         if self._only_if is None:
-            return whole | "File" >> beam.Map(write_file, path, table)
+            return whole | "File" >> beam.Map(_write_if, True, path, table)
         return whole | "File" >> beam.Map(
             _write_if, beam.pvalue.AsSingleton(self._only_if), path, table
         )
