@@ -54,8 +54,10 @@ def format_summary(manifest: dict[str, Any], output: str, manifest_name: str) ->
     return "\n".join(lines)
 
 
-class Terminated(Exception):
-    """SIGTERM arrived (systemd, Kubernetes and cron wrappers stop jobs with it)."""
+class Terminated(BaseException):
+    """SIGTERM arrived (systemd, Kubernetes and cron wrappers stop jobs with it). Like
+    KeyboardInterrupt, not an Exception: code that turns errors into rejected rows must not
+    swallow it."""
 
 
 class _Signals:
@@ -196,11 +198,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except pipeline_run.UsageError as error:
             print(f"newsbeam: {error}", file=sys.stderr)
             return 2
-        except (Exception, KeyboardInterrupt) as error:
+        except (Exception, KeyboardInterrupt, Terminated) as error:
             status = signals.exit_status()
             if status is not None:
                 return status
-            if isinstance(error, KeyboardInterrupt):
+            if not isinstance(error, Exception):
                 raise
             log.error("%s; the previous output and state are unchanged", failure_line(error))
             log.debug("traceback of the failed run", exc_info=True)

@@ -143,9 +143,14 @@ def test_state_across_runs(seeds_dir: Path, tmp_path: Path) -> None:
         [yesterday["001"]["article_id"], article["article_id"]]
     )
 
-    # The same batch again: nothing new, every input a copy of what the state holds.
+    # The same batch again under other paths (the same paths would be skipped as already
+    # read): nothing new, every input a copy of what the state holds.
+    again_in = tmp_path / "day2-again"
+    shutil.copytree(day2, again_in)
     third = tmp_path / "out3"
-    assert entry.main(["--input", str(day2), "--output", str(third), "--state", str(state)]) == 0
+    assert (
+        entry.main(["--input", str(again_in), "--output", str(third), "--state", str(state)]) == 0
+    )
     assert _rows(third, "articles") == []
     again = {Path(r["source"]).name[:3]: r for r in _rows(third, "duplicates")}
     assert again["002"]["method"] == "exact"
