@@ -201,7 +201,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (Exception, KeyboardInterrupt, Terminated) as error:
             status = signals.exit_status()
             if status is not None:
-                return status
+                # The staging folders are gone (the finally blocks ran), but Beam's worker
+                # threads may still wait on the interrupted bundle and would keep the
+                # interpreter from exiting: end the process here.
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(status)
             if not isinstance(error, Exception):
                 raise
             log.error("%s; the previous output and state are unchanged", failure_line(error))
