@@ -1,0 +1,97 @@
+"""How many local worker processes a run gets when the user did not say.
+
+Beam's local runner (the FnApiRunner) runs every bundle in the calling process by default:
+one core. With `--direct_running_mode multi_processing --direct_num_workers N` it starts N
+SDK worker processes and splits each stage's input between them, which is Beam's own
+parallelism (the same code spreads over Dataflow or Flink workers). Each worker costs
+about 2 s of start-up (imports, DoFn set-up: trafilatura, langdetect profiles, the topic
+model), so a small run is faster in-process; from about a hundred pages on the workers
+win (benchmarks/bench_pipeline.py).
+
+`local_worker_defaults` fills the two flags in only when the runner is the local
+FnApiRunner, the user set neither flag, more than one core is available to this process
+(`os.sched_getaffinity`: `taskset -c 0` gives one) and the inputs hold enough documents.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+
+# Documents from which worker processes pay off (their start-up is ~2 s of wall time;
+# a page costs ~20-40 ms on one core).
+MIN_DOCUMENTS = 100
+# A JSON-lines file holds many documents: counted as one per this many bytes (BBC records
+# are ~2.2 KB of text).
+JSONL_BYTES_PER_DOCUMENT = 2048
+# The runners whose `--direct_*` flags these are.
+LOCAL_RUNNERS = frozenset({"FnApiRunner"})
+_WORKER_FLAGS = ("--direct_num_workers", "--direct_running_mode")
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not every platform has affinity
+        return max(1, os.cpu_count() or 1)
+
+
+def sets_worker_flags(argv: Sequence[str]) -> bool:
+    """True when the command line names `--direct_num_workers` or `--direct_running_mode`."""
+    for arg in argv:
+        name = arg.split("=", 1)[0].replace("-", "_")
+        if name in (flag.replace("-", "_") for flag in _WORKER_FLAGS):
+            return True
+    return False
+
+
+def count_documents(paths: Iterable[str], enough: int = MIN_DOCUMENTS) -> int:
+    """About how many documents local `paths` (files or folders, walked recursively) hold,
+    counting up to `enough` only (a huge folder is not walked to its end). Globs, URLs and
+    other filesystems count nothing: the run then stays in-process, as before."""
+    found = 0
+    for path in paths:
+        if "://" in path or any(char in path for char in "*?["):
+            continue
+        path = os.path.expanduser(path)
+        if os.path.isfile(path):
+            found += _documents_in(path)
+        else:
+            for folder, _, files in os.walk(path):
+                for name in files:
+                    found += _documents_in(os.path.join(folder, name))
+                    if found >= enough:
+                        return found
+        if found >= enough:
+            return found
+    return found
+
+
+def _documents_in(path: str) -> int:
+    if not path.lower().removesuffix(".gz").endswith(".jsonl"):
+        return 1
+    try:
+        return max(1, os.path.getsize(path) // JSONL_BYTES_PER_DOCUMENT)
+    except OSError:
+        return 1
+
+
+def worker_flags(runner: str, cores: int, documents: int) -> list[str]:
+    """The flags to add for `runner` with `cores` available and about `documents` to read:
+    multi-process workers, one per core, or none (stay in-process)."""
+    if runner.rsplit(".", 1)[-1] not in LOCAL_RUNNERS or cores < 2:
+        return []
+    if documents < MIN_DOCUMENTS:
+        return []
+    return ["--direct_running_mode", "multi_processing", "--direct_num_workers", str(cores)]
+
+
+def local_worker_defaults(argv: Sequence[str], runner: str, inputs: Sequence[str]) -> list[str]:
+    """Worker flags to append to `argv` (empty when the user set them or it does not pay)."""
+    if sets_worker_flags(argv):
+        return []
+    cores = available_cores()
+    if cores < 2 or runner.rsplit(".", 1)[-1] not in LOCAL_RUNNERS:
+        return []
+    return worker_flags(runner, cores, count_documents(inputs))
