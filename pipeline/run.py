@@ -41,7 +41,7 @@ from newsbeam.pipeline.options import (
     is_url,
 )
 from newsbeam.pipeline.progress import ProgressDisplay
-from newsbeam.pipeline.workers import local_worker_defaults
+from newsbeam.pipeline.workers import local_worker_defaults, worker_log_level
 from newsbeam.schemas import SCHEMA_VERSION, TABLES
 from newsbeam.transforms.support.failures import METRICS_NAMESPACE
 from newsbeam.transforms.support.state import (
@@ -209,7 +209,8 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
         config = config_from_options(ours, str(staging), state_context, progress)
         build(pipeline, config)
         shown = ProgressDisplay(progress, log_every=ours.progress_seconds) if progress else None
-        with shown or contextlib.nullcontext():
+        running_mode = options.view_as(DirectOptions).direct_running_mode
+        with shown or contextlib.nullcontext(), worker_log_level(running_mode):
             result = pipeline.run()
             result.wait_until_finish()
         counters = _counters(result)

@@ -15,8 +15,12 @@ FnApiRunner, the user set neither flag, more than one core is available to this 
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
 import os
-from collections.abc import Iterable, Sequence
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
 
 # Documents from which worker processes pay off (their start-up is ~2 s of wall time;
 # a page costs ~20-40 ms on one core).
@@ -26,6 +30,7 @@ MIN_DOCUMENTS = 100
 JSONL_BYTES_PER_DOCUMENT = 2048
 # The runners whose `--direct_*` flags these are.
 LOCAL_RUNNERS = frozenset({"FnApiRunner"})
+_OPTIONS_FILE = "PIPELINE_OPTIONS_FILE"
 _WORKER_FLAGS = ("--direct_num_workers", "--direct_running_mode")
 
 
@@ -95,3 +100,27 @@ def local_worker_defaults(argv: Sequence[str], runner: str, inputs: Sequence[str
     if cores < 2 or runner.rsplit(".", 1)[-1] not in LOCAL_RUNNERS:
         return []
     return worker_flags(runner, cores, count_documents(inputs))
+
+
+@contextlib.contextmanager
+def worker_log_level(running_mode: str) -> Iterator[None]:
+    """Worker processes log at the level of the command's libraries (WARNING unless
+    --log_level DEBUG), not at INFO on the user's terminal.
+
+    The FnApiRunner hands its SDK worker processes no pipeline options, so their
+    `--default_sdk_harness_log_level` cannot be set by flag; the worker reads a
+    `PIPELINE_OPTIONS_FILE` from its environment (inherited from this process) instead.
+    A file the user set is left alone."""
+    if running_mode != "multi_processing" or _OPTIONS_FILE in os.environ:
+        yield
+        return
+    debug = logging.getLogger().getEffectiveLevel() <= logging.DEBUG
+    level = "DEBUG" if debug else "WARNING"
+    with tempfile.NamedTemporaryFile("w", prefix="newsbeam-worker-", suffix=".json") as handle:
+        json.dump({"options": {"default_sdk_harness_log_level": level}}, handle)
+        handle.flush()
+        os.environ[_OPTIONS_FILE] = handle.name
+        try:
+            yield
+        finally:
+            os.environ.pop(_OPTIONS_FILE, None)
