@@ -523,9 +523,14 @@ def plot_scaling(points: list[dict], path: Path) -> None:
             [p["pages"] for p in mine], [p["docs_per_second"] for p in mine], "o-", label=mode
         )
     axes.set_xscale("log")
+    sizes = sorted({p["pages"] for p in points})
+    axes.set_xticks(sizes, [str(size) for size in sizes])
+    axes.minorticks_off()
     axes.set_xlabel("pages (distinct)")
     axes.set_ylabel("docs/s (wall clock, start-up included)")
-    axes.set_title("newsbeam --input PAGES --output OUT")
+    loads = sorted(float(p["load"].split()[0]) for p in points if p["load"] != "?")
+    load = f" (load {loads[0]:.1f}-{loads[-1]:.1f})" if loads else ""
+    axes.set_title(f"newsbeam --input PAGES --output OUT{load}", fontsize=10)
     axes.grid(True, alpha=0.3)
     axes.legend()
     figure.tight_layout()

@@ -5,7 +5,7 @@ one core. With `--direct_running_mode multi_processing --direct_num_workers N` i
 SDK worker processes and splits each stage's input between them, which is Beam's own
 parallelism (the same code spreads over Dataflow or Flink workers). Each worker costs
 about 2 s of start-up (imports, DoFn set-up: trafilatura, langdetect profiles, the topic
-model), so a small run is faster in-process; from about a hundred pages on the workers
+model), so a small run is faster in-process; from a few hundred pages on the workers
 win (benchmarks/bench_pipeline.py).
 
 `local_worker_defaults` fills the two flags in only when the runner is the local
@@ -22,9 +22,9 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 
-# Documents from which worker processes pay off (their start-up is ~2 s of wall time;
-# a page costs ~20-40 ms on one core).
-MIN_DOCUMENTS = 100
+# Documents from which worker processes pay off on an idle 2-core machine: together they
+# cost ~4 s more CPU (start-up), a page ~30 ms; break-even is at about 100-150 pages.
+MIN_DOCUMENTS = 200
 # A JSON-lines file holds many documents: counted as one per this many bytes (BBC records
 # are ~2.2 KB of text).
 JSONL_BYTES_PER_DOCUMENT = 2048
