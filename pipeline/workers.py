@@ -16,6 +16,7 @@ FnApiRunner, the user set neither flag, more than one core is available to this 
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import logging
 import os
@@ -53,24 +54,30 @@ def sets_worker_flags(argv: Sequence[str]) -> bool:
 
 def count_documents(paths: Iterable[str], enough: int = MIN_DOCUMENTS) -> int:
     """About how many documents local `paths` (files or folders, walked recursively) hold,
-    counting up to `enough` only (a huge folder is not walked to its end). Globs, URLs and
-    other filesystems count nothing: the run then stays in-process, as before."""
+    counting up to `enough` only (a huge folder is not walked to its end). URLs and other
+    filesystems count nothing: such runs stay in-process, as before."""
     found = 0
     for path in paths:
-        if "://" in path or any(char in path for char in "*?["):
+        if "://" in path:
             continue
-        path = os.path.expanduser(path)
-        if os.path.isfile(path):
-            found += _documents_in(path)
-        else:
-            for folder, _, files in os.walk(path):
-                for name in files:
-                    found += _documents_in(os.path.join(folder, name))
-                    if found >= enough:
-                        return found
-        if found >= enough:
-            return found
+        for file in _local_files(os.path.expanduser(path)):
+            found += _documents_in(file)
+            if found >= enough:
+                return found
     return found
+
+
+def _local_files(path: str) -> Iterator[str]:
+    """The files a local input names, lazily: a file, a folder's files (recursively) or
+    the files a glob matches (folders it matches are walked by the read stage, not here)."""
+    if any(char in path for char in "*?["):
+        yield from (match for match in glob.iglob(path, recursive=True) if os.path.isfile(match))
+    elif os.path.isfile(path):
+        yield path
+    else:
+        for folder, _, files in os.walk(path):
+            for name in files:
+                yield os.path.join(folder, name)
 
 
 def _documents_in(path: str) -> int:

@@ -44,8 +44,9 @@ def test_count_documents_stops_early_and_weighs_json_lines(tmp_path: Path) -> No
     records.write_bytes(b"x" * (workers.JSONL_BYTES_PER_DOCUMENT * 7))
     assert workers.count_documents([str(records)]) == 7
     assert workers.count_documents([str(folder), str(records)]) == 37
-    # Globs, URLs and object stores are not walked: such runs stay in-process.
-    assert workers.count_documents([str(folder / "*"), "https://example.com/a", "s3://b/k"]) == 0
+    assert workers.count_documents([str(folder / "**" / "*.html")]) == 30
+    # URLs and object stores are not listed: such runs stay in-process.
+    assert workers.count_documents(["https://example.com/a", "s3://b/k"]) == 0
 
 
 def test_defaults_only_when_unset(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
