@@ -5,12 +5,14 @@ one core. With `--direct_running_mode multi_processing --direct_num_workers N` i
 SDK worker processes and splits each stage's input between them, which is Beam's own
 parallelism (the same code spreads over Dataflow or Flink workers). Each worker costs
 about 2 s of start-up (imports, DoFn set-up: trafilatura, langdetect profiles, the topic
-model), so a small run is faster in-process; from a few hundred pages on the workers
-win (benchmarks/bench_pipeline.py).
+model: about 4 s of CPU for two), so a small run is faster in-process; on an idle 2-core
+machine the workers win from about 150 pages on, on a machine already busy with other jobs
+they may not win at all (README, "Speed"; benchmarks/bench_pipeline.py).
 
 `local_worker_defaults` fills the two flags in only when the runner is the local
 FnApiRunner, the user set neither flag, more than one core is available to this process
-(`os.sched_getaffinity`: `taskset -c 0` gives one) and the inputs hold enough documents.
+(`os.sched_getaffinity`: `taskset -c 0` gives one), the inputs hold enough documents,
+and at most as many workers as fit in the memory available (`WORKER_BYTES` each).
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ MIN_DOCUMENTS = 200
 # A JSON-lines file holds many documents: counted as one per this many bytes (BBC records
 # are ~2.2 KB of text).
 JSONL_BYTES_PER_DOCUMENT = 2048
+# Peak resident memory of one worker process on the 439 distinct pages of the benchmark:
+# ~530 MB (720 MB on ten times as many); workers are capped so that they fit in the
+# memory available (a 32-core machine with 8 GB free gets 8, not 32).
+WORKER_BYTES = 1 << 30
 # The runners whose `--direct_*` flags these are.
 LOCAL_RUNNERS = frozenset({"FnApiRunner"})
 _OPTIONS_FILE = "PIPELINE_OPTIONS_FILE"
@@ -89,14 +95,24 @@ def _documents_in(path: str) -> int:
         return 1
 
 
-def worker_flags(runner: str, cores: int, documents: int) -> list[str]:
-    """The flags to add for `runner` with `cores` available and about `documents` to read:
-    multi-process workers, one per core, or none (stay in-process)."""
-    if runner.rsplit(".", 1)[-1] not in LOCAL_RUNNERS or cores < 2:
+def available_memory() -> int | None:
+    """Bytes of memory available now (None where the platform does not say)."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def worker_flags(runner: str, cores: int, documents: int, memory: int | None = None) -> list[str]:
+    """The flags to add for `runner` with `cores` available, about `documents` to read and
+    `memory` bytes free: multi-process workers, one per core (as many as fit in memory),
+    or none (stay in-process)."""
+    workers = cores if memory is None else min(cores, memory // WORKER_BYTES)
+    if runner.rsplit(".", 1)[-1] not in LOCAL_RUNNERS or workers < 2:
         return []
     if documents < MIN_DOCUMENTS:
         return []
-    return ["--direct_running_mode", "multi_processing", "--direct_num_workers", str(cores)]
+    return ["--direct_running_mode", "multi_processing", "--direct_num_workers", str(workers)]
 
 
 def local_worker_defaults(argv: Sequence[str], runner: str, inputs: Sequence[str]) -> list[str]:
@@ -106,7 +122,7 @@ def local_worker_defaults(argv: Sequence[str], runner: str, inputs: Sequence[str
     cores = available_cores()
     if cores < 2 or runner.rsplit(".", 1)[-1] not in LOCAL_RUNNERS:
         return []
-    return worker_flags(runner, cores, count_documents(inputs))
+    return worker_flags(runner, cores, count_documents(inputs), available_memory())
 
 
 @contextlib.contextmanager

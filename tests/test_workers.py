@@ -31,6 +31,10 @@ def test_worker_flags_by_runner_cores_and_size() -> None:
     assert workers.worker_flags("FnApiRunner", 2, many - 1) == []  # start-up would dominate
     assert workers.worker_flags("DataflowRunner", 2, many) == []  # not a local runner
     assert workers.worker_flags("PortableRunner", 8, 10 * many) == []
+    gigabyte = workers.WORKER_BYTES
+    assert workers.worker_flags("FnApiRunner", 32, many, 8 * gigabyte)[-1] == "8"
+    assert workers.worker_flags("FnApiRunner", 2, many, 3 * gigabyte) == MULTI
+    assert workers.worker_flags("FnApiRunner", 2, many, gigabyte) == []  # one would fit
 
 
 def test_count_documents_stops_early_and_weighs_json_lines(tmp_path: Path) -> None:
@@ -51,6 +55,7 @@ def test_count_documents_stops_early_and_weighs_json_lines(tmp_path: Path) -> No
 
 def test_defaults_only_when_unset(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(workers, "available_cores", lambda: 2)
+    monkeypatch.setattr(workers, "available_memory", lambda: 8 * workers.WORKER_BYTES)
     monkeypatch.setattr(workers, "MIN_DOCUMENTS", 1)
     (tmp_path / "a.txt").write_text("x")
     inputs = [str(tmp_path)]
@@ -62,6 +67,8 @@ def test_defaults_only_when_unset(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
 
 def test_available_cores_follow_affinity() -> None:
     assert workers.available_cores() == len(os.sched_getaffinity(0))
+    memory = workers.available_memory()
+    assert memory is None or memory > 0
 
 
 def _rows(output: Path, table: str) -> list[tuple]:
@@ -82,6 +89,7 @@ def test_worker_processes_give_the_same_tables_and_counters(
     bad_inputs["fifo"].unlink()  # a FIFO cannot be copied; test_pipeline covers it
     shutil.copytree(bad_inputs["good_html"].parent, inputs / "bad")
     monkeypatch.setattr(workers, "available_cores", lambda: 2)
+    monkeypatch.setattr(workers, "available_memory", lambda: 8 * workers.WORKER_BYTES)
     monkeypatch.setattr(workers, "MIN_DOCUMENTS", 1)  # these few inputs count as enough
     manifests = {}
     for mode, extra in (("workers", []), ("in-process", ["--direct_num_workers", "1"])):
