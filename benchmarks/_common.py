@@ -163,6 +163,9 @@ class Run:
     # The peak of the summed RSS of the whole process tree, sampled every 0.1 s (worker
     # processes alive at the same time); 0 unless asked for (`sample_tree=True`).
     tree_rss_mb: float = 0.0
+    # User + system CPU seconds of the child and the descendants it waited for (Beam's
+    # worker processes): what the run cost whatever else the machine was doing.
+    cpu_seconds: float = 0.0
 
 
 RSS_SAMPLE_SECONDS = 0.1
@@ -209,6 +212,7 @@ def run_measured(
         output_dir=None,
         peak_rss_mb=usage.ru_maxrss / 1024,  # Linux reports KiB
         tree_rss_mb=sampler.peak_bytes / 2**20 if sampler is not None else 0.0,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
     )
 
 

@@ -1,41 +1,56 @@
-"""Throughput and memory of the whole pipeline against a plain loop of stock trafilatura.
+"""Throughput, cores and memory of the whole pipeline against a plain loop of stock trafilatura.
 
 Reproduce (from the repository root):
 
-    .venv/bin/python benchmarks/bench_pipeline.py --gate 1.3
+    .venv/bin/python benchmarks/bench_pipeline.py --pinned --scale 10 --scaling --gate 0.8
 
-Corpus: the 181 AEB pages (../shared/data/extraction/aeb/html/*.html.gz) copied `--copies`
-times (default 6: 1,086 pages) into a scratch folder under distinct names, still gzipped.
+Corpus (`--corpus`):
+- `distinct` (default): every distinct HTML page in ../shared, read once each: the 181 AEB
+  pages (data/extraction/aeb/html) and the fundus test pages
+  (data/pages/fundus-test-pages/*/), about 440; real input is mostly distinct pages;
+- `copies`: the 181 AEB pages `--copies` times (default 6: 1,086 pages, 905 of them exact
+  copies, which the pipeline short-cuts: a figure that flatters the pipeline).
+Pages are copied, still gzipped, under distinct names into a scratch folder.
 
 Each run is its own subprocess, timed wall-clock from start to exit (interpreter start and
-imports included on both sides), and interleaved so drift on the machine hits both alike:
-loop, pipeline, loop, pipeline, ... (`--repeats`, default 5, of each: this machine's speed
-drifts by 10-20% between runs, so three pairs can still land on one slow stretch).
+imports included on both sides), and interleaved so drift on the machine hits all sides
+alike: loop, pipeline[, pinned], loop, pipeline, ... (`--repeats`, default 3).
 - loop: this script with `--loop-worker DIR`: read, gunzip and `trafilatura.extract(html)`
-  (default arguments) every page in one Python loop;
-- pipeline: `sys.executable -m newsbeam.pipeline --input DIR --output OUT`, plus
-  `--beam-args` (both run by `_common.run_measured`, the scripts' one way to run and time).
-Peak memory per run: the largest single process's maximum RSS from `os.wait4` (the kernel's
-ru_maxrss over the child and the descendants it waited for), and the peak of the summed RSS
-of the whole process tree sampled from /proc every 0.1 s (counts worker processes alive at
-the same time).
+  (default arguments) every page in one Python loop, one process;
+- pipeline: `python -m newsbeam.pipeline --input DIR --output OUT` (the default command:
+  on a machine with several cores it runs one Beam worker process per core), plus
+  `--beam-args`;
+- pinned (`--pinned`): the same command under `taskset -c 0` (one core: the command then
+  stays in-process).
+All run by `_common.run_measured`/`run_pipeline`, the scripts' one way to run and time.
+Per run: wall time, CPU time (user + system of the process and the workers it waited
+for: what the run cost whatever else the shared machine did), peak RSS of the largest
+process and the peak of the summed RSS of the process tree (sampled every 0.1 s).
 
-Prints each run's wall time, docs/s and peak RSS, then the medians and the ratio of median
-wall times pipeline/loop (goal <= 1.3). `--gate R` fails (exit 1) when that ratio > R.
-Subprocesses get TMPDIR set to the scratch folder, which is removed at the end.
-Missing data exits 2.
+Also printed: the per-page cost of each stage (the runner's own step timings,
+`stage_seconds` in the manifest, summed over workers), medians of all runs, the ratio of
+median wall times pipeline/loop (goal <= 0.8) and pipeline/pinned speed-up (goal >= 1.6).
+- `--scale N`: one more run on the corpus copied N times (exact copies under distinct
+  names: the point is how memory grows with the input), memory against the 1x run;
+- `--scaling`: docs/s against pages (subsets of the corpus) with 1 worker (in-process) and
+  with one worker process per core; a plot `scaling.png` in `--out`.
+`--out DIR` (default out/bench) gets `summary.json` and the plot. `--gate R` fails (exit
+1) when median pipeline / median loop wall time > R. Subprocesses get TMPDIR set to the
+scratch folder, which is removed at the end. Missing data exits 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
+import os
 import shutil
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -43,8 +58,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402  (benchmarks is not a package: see the sys.path line above)
 
 AEB_HTML_RELATIVE = Path("data/extraction/aeb/html")
+FUNDUS_RELATIVE = Path("data/pages/fundus-test-pages")
 PAGE_SUFFIX = ".html.gz"
-LOOP, PIPELINE = "loop", "pipeline"
+LOOP, PIPELINE, PINNED = "loop", "pipeline", "pinned"
+# The stages of the breakdown, in pipeline order (top-level labels in pipeline/build.py).
+STAGES = (
+    "Read",
+    "Extract",
+    "Clean",
+    "Language",
+    "Dedup",
+    "Stories",
+    "Topics",
+    "Places",
+    "Write",
+)
+SCALING_SIZES = (25, 50, 100, 200)  # plus the whole corpus
+ONE_WORKER = ["--direct_running_mode", "in_memory", "--direct_num_workers", "1"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +82,7 @@ class Measured:
     kind: str
     repeat: int
     run: _common.Run
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------
@@ -82,14 +113,35 @@ def run_loop_worker(pages_dir: Path) -> int:
 # Corpus and checks
 
 
-def build_corpus(source_dir: Path, target_dir: Path, copies: int) -> int:
-    """Copy every page `copies` times as `c<k>_<name>`; returns the number of pages."""
+def distinct_sources(shared_dir: Path) -> list[tuple[str, Path]]:
+    """(distinct name, path) of every distinct page: AEB, then fundus by language folder."""
+    sources = [
+        (f"aeb_{path.name}", path)
+        for path in sorted((shared_dir / AEB_HTML_RELATIVE).glob(f"*{PAGE_SUFFIX}"))
+    ]
+    for path in sorted((shared_dir / FUNDUS_RELATIVE).glob(f"*/*{PAGE_SUFFIX}")):
+        sources.append((f"fundus_{path.parent.name}_{path.name}", path))
+    return sources
+
+
+def copies_sources(shared_dir: Path, copies: int) -> list[tuple[str, Path]]:
+    aeb = sorted((shared_dir / AEB_HTML_RELATIVE).glob(f"*{PAGE_SUFFIX}"))
+    return [(f"c{k}_{path.name}", path) for k in range(copies) for path in aeb]
+
+
+def spread(sources: list[tuple[str, Path]]) -> list[tuple[str, Path]]:
+    """The sources in a fixed order that mixes the corpora (for subsets of the corpus)."""
+    return sorted(sources, key=lambda item: hashlib.sha1(item[0].encode()).hexdigest())
+
+
+def write_corpus(sources: list[tuple[str, Path]], target_dir: Path, times: int = 1) -> int:
+    """Copy the sources (`times` times, as `x<k>_<name>` when more than once)."""
     target_dir.mkdir(parents=True)
-    sources = sorted(source_dir.glob(f"*{PAGE_SUFFIX}"))
-    for copy_number in range(copies):
-        for source in sources:
-            shutil.copyfile(source, target_dir / f"c{copy_number}_{source.name}")
-    return len(sources) * copies
+    for copy_number in range(times):
+        prefix = f"x{copy_number}_" if times > 1 else ""
+        for name, source in sources:
+            shutil.copyfile(source, target_dir / f"{prefix}{name}")
+    return len(sources) * times
 
 
 def table_row_counts(output_dir: Path) -> dict[str, int]:
@@ -110,18 +162,122 @@ def loop_summary(run: _common.Run) -> dict[str, float]:
     return json.loads(lines[-1]) if lines else {}
 
 
+def load_average() -> str:
+    try:
+        return " ".join(f"{value:.2f}" for value in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+# --------------------------------------------------------------------------------------
+# Running
+
+
+class Bench:
+    """Runs the sides on one corpus folder; keeps what the summary needs."""
+
+    def __init__(self, scratch_dir: Path, pages_dir: Path, beam_args: list[str]) -> None:
+        self.scratch_dir = scratch_dir
+        self.pages_dir = pages_dir
+        self.beam_args = beam_args
+        self.table_counts: dict[str, int] = {}
+        self.first_stdout = ""
+        self.first_output = ""
+        self._runs = 0
+
+    def run(self, kind: str, pages_dir: Path | None = None, extra: list[str] | None = None):
+        """One measured run of `kind`; returns (Run, stage_seconds)."""
+        pages_dir = pages_dir or self.pages_dir
+        if kind == LOOP:
+            command = [sys.executable, str(Path(__file__).resolve()), "--loop-worker"]
+            run = _common.run_measured([*command, str(pages_dir)], self.scratch_dir, True)
+            _common.require_success(run, what="the loop")
+            return run, {}
+        self._runs += 1
+        output_dir = self.scratch_dir / f"out-{self._runs}"
+        args = [*self.beam_args, *(extra or [])]
+        if kind == PINNED:
+            command = [
+                "taskset",
+                "-c",
+                "0",
+                *_common.pipeline_command([pages_dir], output_dir, args),
+            ]
+            run = _common.run_measured(command, self.scratch_dir, sample_tree=True)
+        else:
+            run = _common.run_pipeline([pages_dir], output_dir, self.scratch_dir, args, True)
+        _common.require_success(run, what=f"the {kind} run")
+        manifest = _common.read_manifest(output_dir) or {}
+        if pages_dir == self.pages_dir:
+            self.table_counts = table_row_counts(output_dir)
+            if not self.first_stdout:
+                self.first_stdout, self.first_output = run.stdout, str(output_dir)
+        shutil.rmtree(output_dir, ignore_errors=True)  # keep the scratch small
+        return run, manifest.get("stage_seconds") or {}
+
+
+def median_of(runs: list[Measured], kind: str) -> dict[str, float]:
+    kind_runs = [measured.run for measured in runs if measured.kind == kind]
+    return {
+        "wall": statistics.median(run.wall_seconds for run in kind_runs),
+        "cpu": statistics.median(run.cpu_seconds for run in kind_runs),
+        "rss": statistics.median(run.peak_rss_mb for run in kind_runs),
+        "tree": statistics.median(run.tree_rss_mb for run in kind_runs),
+    }
+
+
+def stage_breakdown(runs: list[Measured], kind: str, pages: int) -> dict[str, float]:
+    """Median ms per page of each stage over the runs of `kind` (summed over workers)."""
+    per_run = [measured.stage_seconds for measured in runs if measured.kind == kind]
+    per_run = [stages for stages in per_run if stages]
+    if not per_run:
+        return {}
+    names = [*STAGES, *sorted({n for stages in per_run for n in stages} - set(STAGES))]
+    breakdown = {}
+    for name in names:
+        breakdown[name] = statistics.median(stages.get(name, 0.0) for stages in per_run)
+    return {name: 1000 * seconds / pages for name, seconds in breakdown.items()}
+
+
+def print_breakdown(breakdowns: dict[str, dict[str, float]], walls: dict[str, float]) -> None:
+    kinds = [kind for kind in breakdowns if breakdowns[kind]]
+    if not kinds:
+        return
+    print("\nper-page cost by stage (ms/page, the runner's step times summed over workers):")
+    names = list(breakdowns[kinds[0]])
+    rows = []
+    for name in names:
+        if name not in STAGES and all(breakdowns[k].get(name, 0) < 0.5 for k in kinds):
+            continue
+        rows.append([name] + [f"{breakdowns[k].get(name, 0.0):.1f}" for k in kinds])
+    rows.append(["all stages"] + [f"{sum(breakdowns[k].values()):.1f}" for k in kinds])
+    rows.append(["wall time"] + [f"{walls[k]:.1f}" for k in kinds])
+    _common.print_table(["stage", *kinds], rows)
+
+
 # --------------------------------------------------------------------------------------
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     _common.add_shared_argument(parser)
+    parser.add_argument("--corpus", choices=("distinct", "copies"), default="distinct")
     parser.add_argument(
-        "--copies", type=int, default=6, help="copies of the 181 pages (default 6: 1,086)"
+        "--copies", type=int, default=6, help="--corpus copies: copies of the 181 AEB pages"
     )
     parser.add_argument(
-        "--repeats", type=int, default=5, help="runs of each side, interleaved (default 5)"
+        "--repeats", type=int, default=3, help="runs of each side, interleaved (default 3)"
     )
+    parser.add_argument(
+        "--pinned", action="store_true", help="also run the command under taskset -c 0"
+    )
+    parser.add_argument(
+        "--scale", type=int, default=0, metavar="N", help="a memory run on N x the corpus"
+    )
+    parser.add_argument(
+        "--scaling", action="store_true", help="docs/s against pages, 1 and all workers"
+    )
+    parser.add_argument("--out", default="out/bench", help="summary.json and plots go here")
     parser.add_argument(
         "--gate",
         type=float,
@@ -142,8 +298,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--loop-worker", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.copies < 1 or args.repeats < 1:
-        parser.error("--copies and --repeats must be >= 1")
+    if args.copies < 1 or args.repeats < 1 or args.scale < 0:
+        parser.error("--copies and --repeats must be >= 1, --scale >= 0")
     return args
 
 
@@ -154,51 +310,51 @@ def main(argv: list[str] | None = None) -> int:
 
     _common.stop_runs_on_sigterm()
     shared_dir = _common.locate_shared(args.shared, [str(AEB_HTML_RELATIVE)])
-    beam_args = _common.split_beam_args(args.beam_args)
+    if args.corpus == "distinct":
+        sources = distinct_sources(shared_dir)
+        described = "distinct pages (AEB + fundus), each once"
+    else:
+        sources = copies_sources(shared_dir, args.copies)
+        described = f"the AEB pages {args.copies} times"
+    if not sources:
+        _common.exit_missing(f"no *{PAGE_SUFFIX} pages under {shared_dir}")
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary: dict = {"corpus": args.corpus, "cores": len(os.sched_getaffinity(0))}
     with _common.scratch_directory("bench") as scratch_dir:
         pages_dir = scratch_dir / "pages"
-        page_count = build_corpus(shared_dir / AEB_HTML_RELATIVE, pages_dir, args.copies)
-        if page_count == 0:
-            _common.exit_missing(f"no *{PAGE_SUFFIX} pages in {shared_dir / AEB_HTML_RELATIVE}")
-        print(f"corpus: {page_count} pages ({args.copies} copies), {args.repeats} repeats")
-
-        loop_command = [sys.executable, str(Path(__file__).resolve()), "--loop-worker"]
-        loop_command.append(str(pages_dir))
-        kinds = [LOOP] if args.loop_only else [LOOP, PIPELINE]
+        page_count = write_corpus(sources, pages_dir)
+        summary["pages"] = page_count
+        print(f"corpus: {page_count} {described}; {args.repeats} repeats")
+        print(f"load average at start: {load_average()}")
+        bench = Bench(scratch_dir, pages_dir, _common.split_beam_args(args.beam_args))
+        kinds = [LOOP] if args.loop_only else [LOOP, PIPELINE] + ([PINNED] if args.pinned else [])
         runs: list[Measured] = []
-        table_counts: dict[str, int] = {}  # of the last pipeline run
-        loop_counts: dict[str, float] = {}  # of the last loop run
-        first_pipeline_stdout = ""
-        first_output_dir = ""
+        loop_counts: dict[str, float] = {}
         for repeat in range(1, args.repeats + 1):
             for kind in kinds:
-                output_dir = scratch_dir / f"out-{repeat}"
+                run, stages = bench.run(kind)
                 if kind == LOOP:
-                    run = _common.run_measured(loop_command, scratch_dir, sample_tree=True)
-                else:
-                    run = _common.run_pipeline(
-                        [pages_dir], output_dir, scratch_dir, beam_args, sample_tree=True
-                    )
-                _common.require_success(run, what=f"the {kind} run {repeat}")
-                if kind == PIPELINE:
-                    table_counts = table_row_counts(output_dir)
-                    if repeat == 1:
-                        first_pipeline_stdout = run.stdout
-                        first_output_dir = str(output_dir)
-                    shutil.rmtree(output_dir, ignore_errors=True)  # keep the scratch small
-                else:
                     loop_counts = loop_summary(run)
-                runs.append(Measured(kind, repeat, run))
-                print(f"  {kind} run {repeat}: {run.wall_seconds:.1f} s", flush=True)
+                runs.append(Measured(kind, repeat, run, stages))
+                print(
+                    f"  {kind} run {repeat}: {run.wall_seconds:.1f} s wall, "
+                    f"{run.cpu_seconds:.1f} s CPU, load {load_average()}",
+                    flush=True,
+                )
+        scaled = scale_run(args, bench, sources, scratch_dir) if args.scale else None
+        scaling = scaling_runs(bench, sources, scratch_dir) if args.scaling else None
+        print(f"load average at end: {load_average()}")
 
     print()
     _common.print_table(
-        ["run", "side", "wall s", "docs/s", "peak RSS MB", "tree RSS MB"],
+        ["run", "side", "wall s", "CPU s", "docs/s", "peak RSS MB", "tree RSS MB"],
         [
             [
                 measured.repeat,
                 measured.kind,
                 f"{measured.run.wall_seconds:.1f}",
+                f"{measured.run.cpu_seconds:.1f}",
                 f"{page_count / measured.run.wall_seconds:.1f}",
                 f"{measured.run.peak_rss_mb:.0f}",
                 f"{measured.run.tree_rss_mb:.0f}",
@@ -212,36 +368,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.loop_only:
         return 0
-    print(f"pipeline rows per table (last run): {table_counts}")
-    if sum(table_counts.values()) != page_count:
-        print(f"warning: the tables hold {sum(table_counts.values())} rows for {page_count} pages")
-    # The run's own summary, minus the lines naming its (now deleted) output paths.
+    print(f"pipeline rows per table (last run): {bench.table_counts}")
+    if sum(bench.table_counts.values()) != page_count:
+        print(f"warning: the tables hold {sum(bench.table_counts.values())} rows for {page_count}")
     summary_lines = [
         line
-        for line in first_pipeline_stdout.splitlines()
-        if line.strip() and first_output_dir not in line
+        for line in bench.first_stdout.splitlines()
+        if line.strip() and bench.first_output not in line
     ]
     if summary_lines:
         print("pipeline stdout (run 1):")
         for line in summary_lines[-8:]:
             print(f"  | {line}")
 
-    medians: dict[str, dict[str, float]] = {}
-    for kind in kinds:
-        kind_runs = [measured.run for measured in runs if measured.kind == kind]
-        medians[kind] = {
-            "wall": statistics.median(run.wall_seconds for run in kind_runs),
-            "rss": statistics.median(run.peak_rss_mb for run in kind_runs),
-            "tree": statistics.median(run.tree_rss_mb for run in kind_runs),
-        }
-    ratio = medians[PIPELINE]["wall"] / medians[LOOP]["wall"]
+    medians = {kind: median_of(runs, kind) for kind in kinds}
     print("\nmedians:")
     _common.print_table(
-        ["side", "wall s", "docs/s", "peak RSS MB", "tree RSS MB"],
+        ["side", "wall s", "CPU s", "docs/s", "peak RSS MB", "tree RSS MB"],
         [
             [
                 kind,
                 f"{medians[kind]['wall']:.1f}",
+                f"{medians[kind]['cpu']:.1f}",
                 f"{page_count / medians[kind]['wall']:.1f}",
                 f"{medians[kind]['rss']:.0f}",
                 f"{medians[kind]['tree']:.0f}",
@@ -249,13 +397,146 @@ def main(argv: list[str] | None = None) -> int:
             for kind in kinds
         ],
     )
-    print(f"ratio pipeline/loop (median wall time): {ratio:.3f}  (goal <= 1.3)")
+    breakdowns = {kind: stage_breakdown(runs, kind, page_count) for kind in kinds if kind != LOOP}
+    print_breakdown(breakdowns, {kind: medians[kind]["wall"] for kind in breakdowns})
+    ratio = medians[PIPELINE]["wall"] / medians[LOOP]["wall"]
+    print(f"\nratio pipeline/loop (median wall time): {ratio:.3f}  (goal <= 0.8)")
+    ratios = [
+        pipe.run.wall_seconds / loop.run.wall_seconds
+        for loop, pipe in zip(
+            [m for m in runs if m.kind == LOOP],
+            [m for m in runs if m.kind == PIPELINE],
+            strict=True,
+        )
+    ]
+    print(f"  pair by pair: {', '.join(f'{r:.2f}' for r in ratios)}")
+    cpu_ratio = medians[PIPELINE]["cpu"] / medians[LOOP]["cpu"]
+    print(f"ratio pipeline/loop (median CPU time): {cpu_ratio:.3f}")
+    summary.update(medians=medians, ratio=ratio, pair_ratios=ratios, breakdown=breakdowns)
+    if args.pinned:
+        speedup = medians[PINNED]["wall"] / medians[PIPELINE]["wall"]
+        print(f"speed-up of the default run over taskset -c 0: {speedup:.2f}x  (goal >= 1.6)")
+        summary["speedup_over_pinned"] = speedup
+    if scaled:
+        summary["scaled"] = scaled
+        print(
+            f"\nmemory on {scaled['pages']} pages ({args.scale}x): tree peak "
+            f"{scaled['tree_rss_mb']:.0f} MB, largest process {scaled['peak_rss_mb']:.0f} MB "
+            f"(1x: {medians[PIPELINE]['tree']:.0f} MB, {medians[PIPELINE]['rss']:.0f} MB); "
+            f"{scaled['wall_seconds']:.1f} s, {scaled['docs_per_second']:.1f} docs/s"
+        )
+    if scaling:
+        summary["scaling"] = scaling
+        print_scaling(scaling)
+        plot_scaling(scaling, out_dir / "scaling.png")
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    print(f"\nsummary: {out_dir / 'summary.json'}")
 
     if args.gate is None:
         return 0
     return _common.finish_gate(
         ratio <= args.gate, f"pipeline/loop wall-time ratio {ratio:.3f} vs gate {args.gate}"
     )
+
+
+def scale_run(args: argparse.Namespace, bench: Bench, sources, scratch_dir: Path) -> dict:
+    """One default run on the corpus copied `--scale` times: memory against input size."""
+    scaled_dir = scratch_dir / "scaled"
+    pages = write_corpus(sources, scaled_dir, args.scale)
+    print(f"scale run: {pages} pages ({args.scale}x, exact copies under distinct names)")
+    run, _ = bench.run(PIPELINE, scaled_dir)
+    shutil.rmtree(scaled_dir, ignore_errors=True)
+    print(f"  scaled run: {run.wall_seconds:.1f} s, tree peak {run.tree_rss_mb:.0f} MB")
+    return {
+        "pages": pages,
+        "wall_seconds": run.wall_seconds,
+        "cpu_seconds": run.cpu_seconds,
+        "docs_per_second": pages / run.wall_seconds,
+        "peak_rss_mb": run.peak_rss_mb,
+        "tree_rss_mb": run.tree_rss_mb,
+    }
+
+
+def scaling_runs(bench: Bench, sources, scratch_dir: Path) -> list[dict]:
+    """docs/s against pages: subsets of the corpus, 1 worker and one per core, interleaved."""
+    cores = len(os.sched_getaffinity(0))
+    modes = {
+        "1 worker": ONE_WORKER,
+        f"{cores} workers": [
+            "--direct_running_mode",
+            "multi_processing",
+            "--direct_num_workers",
+            str(cores),
+        ],
+    }
+    mixed = spread(sources)
+    sizes = [size for size in SCALING_SIZES if size < len(mixed)] + [len(mixed)]
+    points = []
+    for size in sizes:
+        subset_dir = scratch_dir / f"subset-{size}"
+        write_corpus(mixed[:size], subset_dir)
+        for mode, flags in modes.items():
+            run, _ = bench.run(PIPELINE, subset_dir, flags)
+            points.append(
+                {
+                    "pages": size,
+                    "mode": mode,
+                    "wall_seconds": run.wall_seconds,
+                    "cpu_seconds": run.cpu_seconds,
+                    "docs_per_second": size / run.wall_seconds,
+                    "load": load_average(),
+                }
+            )
+            print(f"  scaling {size} pages, {mode}: {run.wall_seconds:.1f} s", flush=True)
+        shutil.rmtree(subset_dir, ignore_errors=True)
+    return points
+
+
+def print_scaling(points: list[dict]) -> None:
+    print("\ndocs/s against pages:")
+    _common.print_table(
+        ["pages", "mode", "wall s", "CPU s", "docs/s", "load"],
+        [
+            [
+                p["pages"],
+                p["mode"],
+                f"{p['wall_seconds']:.1f}",
+                f"{p['cpu_seconds']:.1f}",
+                f"{p['docs_per_second']:.1f}",
+                p["load"],
+            ]
+            for p in points
+        ],
+    )
+
+
+def plot_scaling(points: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 4), dpi=100)
+    for mode in dict.fromkeys(p["mode"] for p in points):
+        mine = [p for p in points if p["mode"] == mode]
+        axes.plot(
+            [p["pages"] for p in mine], [p["docs_per_second"] for p in mine], "o-", label=mode
+        )
+    axes.set_xscale("log")
+    sizes = sorted({p["pages"] for p in points})
+    axes.set_xticks(sizes, [str(size) for size in sizes])
+    axes.minorticks_off()
+    axes.set_xlabel("pages (distinct)")
+    axes.set_ylabel("docs/s (wall clock, start-up included)")
+    loads = sorted(float(p["load"].split()[0]) for p in points if p["load"] != "?")
+    load = f" (load {loads[0]:.1f}-{loads[-1]:.1f})" if loads else ""
+    axes.set_title(f"newsbeam --input PAGES --output OUT{load}", fontsize=10)
+    axes.grid(True, alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+    print(f"plot: {path}")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,11 @@ from typing import Any
 import apache_beam as beam
 import pyarrow.parquet as pq
 from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import (
+    DirectOptions,
+    PipelineOptions,
+    StandardOptions,
+)
 
 from newsbeam.pipeline.build import build
 from newsbeam.pipeline.options import (
@@ -37,6 +41,7 @@ from newsbeam.pipeline.options import (
     is_url,
 )
 from newsbeam.pipeline.progress import ProgressDisplay
+from newsbeam.pipeline.workers import local_worker_defaults, worker_log_level
 from newsbeam.schemas import SCHEMA_VERSION, TABLES
 from newsbeam.transforms.support.failures import METRICS_NAMESPACE
 from newsbeam.transforms.support.state import (
@@ -121,7 +126,23 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
     standard = options.view_as(StandardOptions)
     if standard.runner is None:
         standard.runner = DEFAULT_RUNNER
+    _use_local_workers(options, argv, ours)
     return options
+
+
+def _use_local_workers(
+    options: PipelineOptions, argv: Sequence[str], ours: NewsBeamOptions
+) -> None:
+    """One worker process per available core on the local runner, unless the user chose
+    (pipeline/workers.py says when it pays)."""
+    runner = options.view_as(StandardOptions).runner
+    if not isinstance(runner, str):
+        return
+    flags = local_worker_defaults(argv, runner, list(ours.inputs or ()))
+    if flags:
+        direct = options.view_as(DirectOptions)
+        direct.direct_running_mode = flags[flags.index("--direct_running_mode") + 1]
+        direct.direct_num_workers = int(flags[flags.index("--direct_num_workers") + 1])
 
 
 def missing_paths(ours: NewsBeamOptions) -> list[tuple[str, str]]:
@@ -188,7 +209,8 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
         config = config_from_options(ours, str(staging), state_context, progress)
         build(pipeline, config)
         shown = ProgressDisplay(progress, log_every=ours.progress_seconds) if progress else None
-        with shown or contextlib.nullcontext():
+        running_mode = options.view_as(DirectOptions).direct_running_mode
+        with shown or contextlib.nullcontext(), worker_log_level(running_mode):
             result = pipeline.run()
             result.wait_until_finish()
         counters = _counters(result)
