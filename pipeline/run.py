@@ -30,6 +30,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from newsbeam.pipeline.build import build
+from newsbeam.pipeline.lock import LockHeld, RunLock
 from newsbeam.pipeline.options import (
     NewsBeamOptions,
     PipelineConfig,
@@ -42,10 +43,12 @@ from newsbeam.transforms.support.failures import METRICS_NAMESPACE
 from newsbeam.transforms.support.state import (
     StateError,
     beside,
-    commit_state,
+    commit,
+    crash_point,
     open_state,
+    prepare_state,
+    recover_commits,
     recover_leftovers,
-    swap_into_place,
 )
 
 log = logging.getLogger("newsbeam")
@@ -141,14 +144,61 @@ def missing_paths(ours: NewsBeamOptions) -> list[tuple[str, str]]:
     return missing
 
 
+# What a NewsBeam manifest always holds: an output is recognised by this content, never by
+# the name of a file (a web app's folder may well hold a manifest.json of its own).
+_MANIFEST_COUNTS = ("inputs", "articles", "duplicates", "rejected")
+
+
+def is_newsbeam_manifest(content: object) -> bool:
+    """Whether `content` (parsed JSON) is a NewsBeam manifest: a schema version and the
+    counts of the three tables and of the inputs."""
+    if not isinstance(content, dict):
+        return False
+    counts = content.get("counts")
+    return (
+        isinstance(content.get("schema_version"), str)
+        and isinstance(counts, dict)
+        and all(
+            isinstance(counts.get(name), int) and not isinstance(counts.get(name), bool)
+            for name in _MANIFEST_COUNTS
+        )
+        and isinstance(content.get("tables"), dict)
+    )
+
+
+def is_newsbeam_output(folder: Path) -> bool:
+    """Whether `folder` holds a NewsBeam output (by its manifest's content)."""
+    try:
+        content = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    return is_newsbeam_manifest(content)
+
+
 def check_output_dir(output: Path) -> None:
     """Refuse to replace a folder that holds something other than a NewsBeam output."""
     if output.exists() and not output.is_dir():
         raise UsageError(f"--output {output} exists and is not a folder")
-    if output.is_dir() and any(output.iterdir()) and not (output / MANIFEST).exists():
+    if output.is_dir() and any(output.iterdir()) and not is_newsbeam_output(output):
         raise UsageError(
-            f"--output {output} is not empty and holds no {MANIFEST}: it does not look like "
-            "a NewsBeam output, so it will not be replaced"
+            f"--output {output} is not empty and holds no NewsBeam {MANIFEST} (one with "
+            "its schema version and counts): it does not look like a NewsBeam output, so it "
+            "will not be replaced"
+        )
+
+
+def nested(first: Path, second: Path) -> bool:
+    """Whether two folders are the same or one lies inside the other (symlinks resolved)."""
+    a, b = first.resolve(), second.resolve()
+    return a == b or a in b.parents or b in a.parents
+
+
+def check_paths(output: Path, state: Path | None) -> None:
+    """--output and --state must be apart: each is replaced whole by its run's commit."""
+    if state is not None and nested(output, state):
+        raise UsageError(
+            f"--output {output} and --state {state} must be separate folders, neither inside "
+            "the other: each is replaced whole when a run commits"
         )
 
 
@@ -157,18 +207,43 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
     options = parse_options(argv)
     ours = options.view_as(NewsBeamOptions)
     output = Path(ours.output).expanduser().absolute()
-    check_output_dir(output)
     state = Path(ours.state).expanduser().absolute() if ours.state else None
-    if state is not None and state == output:
-        raise UsageError("--state and --output must be different folders")
-    for target in (output, state) if state is not None else (output,):
+    check_paths(output, state)
+    targets = [output] if state is None else [output, state]
+    lock = RunLock(targets)
+    try:
+        lock.acquire()
+    except LockHeld as error:
+        raise UsageError(str(error)) from None
+    try:
+        return _run_locked(options, ours, output, state, lock)
+    finally:
+        lock.release()
+
+
+def _run_locked(
+    options: PipelineOptions,
+    ours: NewsBeamOptions,
+    output: Path,
+    state: Path | None,
+    lock: RunLock,
+) -> dict[str, Any]:
+    targets = [output] if state is None else [output, state]
+    # A killed run's journaled commit is completed first (its staging folders are needed),
+    # then anything else it left is rolled back and removed.
+    for target in targets:
+        for line in recover_commits(target):
+            log.warning(line)
+    for target in targets:
         for line in recover_leftovers(target):
             log.warning(line)
+    check_output_dir(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = beside(output, "tmp")
     started = dt.datetime.now(dt.timezone.utc)
     try:
-        # The marker and every state file are checked here, once, before anything is built.
+        # The marker, the file record and every state file are checked here, once, before
+        # anything is built.
         state_context, state_staging = open_state(state, started, ours.state_keep_days)
     except StateError as error:
         raise UsageError(str(error)) from error
@@ -199,11 +274,18 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
         _write_manifest(staging, manifest)
         manifest.update(_report(staging, manifest, state_staging))
         _write_manifest(staging, manifest)
-        swap_into_place(staging, output)
-        # Output first, then state: a crash between the two re-processes this batch next
-        # time (its copies then dedup against the old state) rather than losing it.
+        crash_point("output-staged")
+        swaps = [(staging, output, "output")]
         if state is not None and state_staging is not None:
-            commit_state(state_staging, state, {"last_run": manifest["finished_at"]})
+            prepare_state(state_staging, state, {"last_run": manifest["finished_at"]})
+            crash_point("state-staged")
+            swaps.append((state_staging, state, "state"))
+        try:
+            lock.check()  # a run frozen past its lock's expiry must not commit over another
+        except LockHeld as error:
+            raise UsageError(str(error)) from None
+        # Output and state together: both or, after a crash, neither (state.commit).
+        commit(swaps)
         log.info("run finished in %.1f s; output committed to %s", manifest["seconds"], output)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
