@@ -244,6 +244,39 @@ def test_a_body_trickling_past_the_deadline_is_cut() -> None:
     assert result.error == "timeout"
 
 
+def _trickle_forever(body: bytes, headers: dict[str, str]) -> Any:
+    """A route sending `body` one byte every half second, no Content-Length, no chunking
+    (the body ends when the connection closes), then idling: it never ends by itself."""
+
+    def route(request: Request) -> Any:
+        def write(out: Any) -> None:
+            for index in range(120):
+                out.write(body[index : index + 1] or b" ")
+                out.flush()
+                time.sleep(0.5)
+
+        return 200, headers, write
+
+    return route
+
+
+@pytest.mark.parametrize("encoding", ["identity", "gzip"])
+def test_a_trickle_without_framing_is_cut_at_the_deadline(encoding: str) -> None:
+    body = b"<rss>" + b"x" * 1000 + b"</rss>"
+    headers = {"Content-Type": "application/xml"}
+    if encoding == "gzip":
+        body, headers = gzip.compress(body), {**headers, "Content-Encoding": "gzip"}
+    config = FetchConfig(
+        read_timeout=5.0, total_timeout=1.5, max_retries=0, allow_private_hosts=True
+    )
+    with serve({"/trickle": _trickle_forever(body, headers)}) as server:
+        started = time.monotonic()
+        result = Fetcher(config).fetch(server.url("/trickle"))
+        elapsed = time.monotonic() - started
+    assert result.error == "timeout", result
+    assert elapsed < 4.0, f"the deadline of 1.5 s was enforced only after {elapsed:.1f} s"
+
+
 def test_redirects_followed_loops_and_long_chains_stopped() -> None:
     def hop(target: str) -> Any:
         return lambda request: (302, {"Location": target}, b"")

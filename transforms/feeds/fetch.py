@@ -6,8 +6,9 @@ Built on urllib3 (already installed with trafilatura); nothing here opens socket
   refused unless `allow_private_hosts`: every address the host name resolves to is checked
   before connecting, and the connected peer again after (a DNS answer that changes between
   the two cannot slip through). Each redirect hop is checked the same way.
-- Connect and read timeouts, and a deadline for the whole response (a server trickling one
-  byte a second never ends otherwise).
+- Connect and read timeouts, and a deadline for the whole response, enforced on every read
+  whatever the framing (each read waits at most what is left of it, and the socket is shut
+  at the deadline): a server trickling one byte a second never ends otherwise.
 - Retries: urllib3's `Retry` on connection errors, read timeouts, 429 and 5xx, with
   exponential backoff, honouring `Retry-After`; a `Retry-After` longer than
   `max_retry_after_seconds` is not waited for (the fetch fails with that status instead).
@@ -29,6 +30,7 @@ Built on urllib3 (already installed with trafilatura); nothing here opens socket
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import ipaddress
 import socket
@@ -60,7 +62,8 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECT_STATUSES = frozenset({301, 308})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_CHUNK = 64 * 1024
+# One read: at most this much, returned as soon as any bytes arrive (read1).
+_READ_PIECE = 16 * 1024
 MAX_CRAWL_DELAY_SECONDS = 30.0
 
 
@@ -474,17 +477,41 @@ class Fetcher:
             response.drain_conn()
             raise FetchError("too_large", f"Content-Length {declared} > {limit} bytes")
         deadline = time.monotonic() + self._config.total_timeout
+        sock = _socket_of(response)
+        # Backstop for reads that loop inside urllib3 (a decoder waiting for more compressed
+        # bytes): at the deadline the socket is shut, so any blocked recv returns at once.
+        watchdog = threading.Timer(self._config.total_timeout, _shut, (sock,))
+        watchdog.daemon = True
+        watchdog.start()
         chunks, size = [], 0
-        for chunk in response.stream(_CHUNK, decode_content=True):
-            size += len(chunk)
-            if size > limit:
-                encoding = headers.get("content-encoding")
-                reason = "decompression_bomb" if encoding else "too_large"
-                what = f" after {encoding} decoding" if encoding else ""
-                raise FetchError(reason, f"body over {limit} bytes{what}")
-            if time.monotonic() > deadline:
-                raise FetchError("timeout", f"body not complete in {self._config.total_timeout} s")
-            chunks.append(chunk)
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise _body_timeout(self._config.total_timeout)
+                if sock is not None:
+                    # Each read waits at most what is left of the deadline, whatever the
+                    # framing (no Content-Length, no chunking: read until the peer closes).
+                    sock.settimeout(min(self._config.read_timeout, remaining))
+                try:
+                    chunk = response.read1(_READ_PIECE, decode_content=True)
+                except (OSError, urllib3.exceptions.HTTPError) as error:
+                    if time.monotonic() >= deadline:
+                        raise _body_timeout(self._config.total_timeout) from error
+                    raise
+                if time.monotonic() > deadline:
+                    raise _body_timeout(self._config.total_timeout)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > limit:
+                    encoding = headers.get("content-encoding")
+                    reason = "decompression_bomb" if encoding else "too_large"
+                    what = f" after {encoding} decoding" if encoding else ""
+                    raise FetchError(reason, f"body over {limit} bytes{what}")
+                chunks.append(chunk)
+        finally:
+            watchdog.cancel()
         return b"".join(chunks)
 
     # -- robots.txt --------------------------------------------------------------------
@@ -522,6 +549,27 @@ class Fetcher:
         return self.fetch(
             url, accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5", robots_on_redirects=True
         )
+
+
+def _body_timeout(seconds: float) -> FetchError:
+    return FetchError("timeout", f"body not complete in {seconds} s")
+
+
+def _socket_of(response: Any) -> socket.socket | None:
+    """The socket a streamed urllib3 response reads from (None if urllib3 hides it)."""
+    sock = getattr(getattr(response, "connection", None), "sock", None)
+    if sock is None:
+        # A response that closes the connection (no framing) is detached from it by
+        # http.client; its socket is then only reachable through the body's reader.
+        reader = getattr(getattr(response, "_fp", None), "fp", None)
+        sock = getattr(getattr(reader, "raw", None), "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def _shut(sock: socket.socket | None) -> None:
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _classify(error: Exception) -> tuple[str, str]:
