@@ -65,8 +65,19 @@ class NewsBeamOptions(PipelineOptions):
             dest="allow_private_hosts",
             action="store_true",
             default=False,
-            help="Let fetches go to private, loopback and link-local addresses (refused "
-            "by default).",
+            help="Let fetches go to private ranges (10/8, 172.16/12, 192.168/16, fc00::/7) "
+            "and loopback; never to link-local addresses (169.254/16, fe80::/10, where cloud "
+            "metadata answers) nor known metadata addresses: name those in --allow_hosts.",
+        )
+        feeds.add_argument(
+            "--allow_hosts",
+            dest="allow_hosts",
+            action="append",
+            metavar="HOSTS",
+            default=None,
+            help="Hosts, addresses or CIDRs fetches may reach although not public, comma-"
+            "separated or repeated, e.g. --allow_hosts 127.0.0.1,::1 (exactly these; "
+            "everything else non-public stays refused).",
         )
         feeds.add_argument(
             "--no_fetch_pages",
@@ -265,6 +276,7 @@ def config_from_options(
         max_redirects=options.fetch_max_redirects,
         max_bytes=options.fetch_max_bytes,
         allow_private_hosts=options.allow_private_hosts,
+        allow_hosts=tuple(options.allow_hosts or ()),
         concurrency=options.fetch_concurrency,
         per_host_concurrency=options.per_host_concurrency,
         per_host_interval_seconds=options.per_host_interval,

@@ -39,6 +39,7 @@ from newsbeam.pipeline.options import (
 )
 from newsbeam.pipeline.progress import ProgressDisplay
 from newsbeam.schemas import SCHEMA_VERSION, TABLES
+from newsbeam.transforms.feeds.fetch import parse_allow_hosts
 from newsbeam.transforms.support.failures import METRICS_NAMESPACE
 from newsbeam.transforms.support.state import (
     StateError,
@@ -119,6 +120,10 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
         raise UsageError(f"--fail_on_rejected must be between 0 and 1, not {ours.fail_on_rejected}")
     if ours.progress_seconds <= 0:
         raise UsageError(f"--progress_seconds must be positive, not {ours.progress_seconds}")
+    try:
+        parse_allow_hosts(ours.allow_hosts or ())
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     for flag, path in missing_paths(ours):
         raise UsageError(f"{flag} {path}: no such file or folder")
     standard = options.view_as(StandardOptions)

@@ -639,6 +639,21 @@ def test_loopback_refused_without_allow_private_hosts(tmp_path: Path) -> None:
     assert server.log == []
 
 
+def test_allow_hosts_lets_exactly_the_named_addresses_through(tmp_path: Path, capsys) -> None:
+    with serve({"/feed": static(rss("http://x", [("g", "/a", BODY)]))}) as server:
+        named, other = tmp_path / "named", tmp_path / "other"
+        base = ["--feed", server.url("/feed"), "--no_fetch_pages"]
+        assert entry.main([*base, "--allow_hosts", "127.0.0.1,::1", "--output", str(named)]) == 0
+        assert entry.main([*base, "--allow_hosts", "10.0.0.0/8", "--output", str(other)]) == 0
+        bad = ["--allow_hosts", "300.1.1.1", "--output", str(tmp_path / "bad")]
+        assert entry.main([*base, *bad]) == 2
+    assert "--allow_hosts: '300.1.1.1' is not an address" in capsys.readouterr().err
+    assert len(_rows(f"{named}/articles/*.parquet")) == 1
+    (row,) = _rows(f"{other}/rejected/*.parquet")
+    assert row["reason"] == "refused_address"
+    assert len(server.log) == 1
+
+
 def test_feed_files_by_content_and_page_urls(tmp_path: Path) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
