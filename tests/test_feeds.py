@@ -35,6 +35,7 @@ from newsbeam.transforms.feeds.fetch import FetchConfig, FetchResult
 from newsbeam.transforms.feeds.parse import (
     FeedEntry,
     FeedParseError,
+    entity_problem,
     has_entity_expansion,
     parse_feed,
     parse_opml,
@@ -243,6 +244,74 @@ def test_unparseable_and_not_feeds_raise_with_a_reason() -> None:
         with pytest.raises(FeedParseError) as failure:
             parse_feed(content, {}, "http://x/feed")
         assert failure.value.reason == reason
+
+
+def _utf16(document: str) -> bytes:
+    return document.encode("utf-16")  # with a byte-order mark, as UTF-16 feeds come
+
+
+LOL = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 9))
+ENTITY_BYPASSES = {
+    # A parameter entity declares the nested ones when the subset is read.
+    "parameter": '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY % d "<!ENTITY l0 \'x\'>'
+    + LOL.replace('"', "&#34;")
+    + '"> %d;]><rss><channel><title>&l8;</title></channel></rss>',
+    # A ">" inside the DOCTYPE's quoted system id hid the internal subset from a pattern.
+    "quoted_gt": '<?xml version="1.0"?><!DOCTYPE rss SYSTEM "a>b" [<!ENTITY l0 "x">'
+    + LOL
+    + "]><rss><channel><title>&l8;</title></channel></rss>",
+    # Odd spacing, and a "]>" inside an entity value ending a pattern's subset early.
+    "spacing": '<?xml version="1.0"?><!DOCTYPE\n\trss\n[\n<!ENTITY\tz\n\n"]>"\t>\n'
+    + '<!ENTITY l0 "x">\n'
+    + LOL.replace("<!ENTITY ", "<!ENTITY\n  ")
+    + "\n]\n><rss><channel><title>&l8;</title></channel></rss>",
+    # Nesting through a character reference: "&#38;" becomes "&" inside the value.
+    "char_ref": '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY l0 "x">'
+    + LOL.replace("&l", "&#38;l")
+    + "]><rss><channel><title>&l8;</title></channel></rss>",
+    # An external entity through a PUBLIC id.
+    "public": '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY x PUBLIC "-//X//Y" '
+    + '"http://127.0.0.1:9/x.dtd">]><rss><channel><title>&x;</title></channel></rss>',
+}
+
+
+@pytest.mark.parametrize("name", sorted(ENTITY_BYPASSES))
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_entity_bypasses_are_refused(name: str, encoding: str) -> None:
+    document = ENTITY_BYPASSES[name]
+    content = document.encode() if encoding == "utf-8" else _utf16(document)
+    assert entity_problem(content) is not None, name
+    with pytest.raises(FeedParseError) as failure:
+        parse_feed(content, {}, "http://x/feed")
+    assert failure.value.reason == "entity_expansion"
+
+
+def test_an_external_dtd_is_never_fetched() -> None:
+    dtd = b'<!ENTITY secret "from the DTD">'
+    with serve({"/x.dtd": static(dtd, "application/xml-dtd")}) as server:
+        document = (
+            f'<?xml version="1.0"?><!DOCTYPE rss PUBLIC "-//X//DTD X//EN" "{server.url("/x.dtd")}">'
+            "<rss version='2.0'><channel><title>T &secret;</title>"
+            "<item><title>A</title><link>http://x/1</link></item></channel></rss>"
+        )
+        try:
+            parsed = parse_feed(document.encode(), {}, "http://x/feed")
+        except FeedParseError as error:
+            assert error.reason in ("entity_expansion", "unparseable")
+        else:
+            assert "from the DTD" not in (parsed.title or "")
+    assert server.log == []
+
+
+def test_plain_entities_and_utf16_feeds_still_parse() -> None:
+    document = (
+        '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE rss [<!ENTITY n "NewsBeam">]>'
+        "<rss version='2.0'><channel><title>&n; news</title>"
+        "<item><title>A</title><link>http://x/1</link></item></channel></rss>"
+    )
+    parsed = parse_feed(_utf16(document), {}, "http://x/feed")
+    assert parsed.title == "NewsBeam news"
+    assert len(parsed.entries) == 1
 
 
 def test_entity_expansion_signature() -> None:
