@@ -80,6 +80,25 @@ class NewsBeamOptions(PipelineOptions):
             "everything else non-public stays refused).",
         )
         feeds.add_argument(
+            "--max_pages_per_run",
+            dest="max_pages_per_run",
+            type=int,
+            default=1000,
+            metavar="N",
+            help="At most N article pages fetched in a run, all feeds together (0: no cap); "
+            "the entries over it are left for the next run (not marked seen; counter "
+            "feeds_pages_deferred).",
+        )
+        feeds.add_argument(
+            "--max_pages_per_feed",
+            dest="max_pages_per_feed",
+            type=int,
+            default=200,
+            metavar="N",
+            help="At most N article pages fetched for one feed in a run (0: no cap); the "
+            "rest are left for the next run, as for --max_pages_per_run.",
+        )
+        feeds.add_argument(
             "--no_fetch_pages",
             dest="fetch_pages",
             action="store_false",
@@ -304,6 +323,8 @@ def config_from_options(
             feed_lists=tuple(options.feed_lists or ()),
             page_urls=page_urls,
             fetch_pages=options.fetch_pages,
+            max_pages_per_run=options.max_pages_per_run,
+            max_pages_per_feed=options.max_pages_per_feed,
             poll_due_only=options.poll_due_only,
             seen_entries_days=options.seen_entries_days,
             fetch=fetch,

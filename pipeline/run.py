@@ -103,6 +103,8 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
         ("--near_duplicate_min_shared", ours.near_duplicate_min_shared, 1),
         ("--seen_entries_days", ours.seen_entries_days, 0),
         ("--state_keep_days", ours.state_keep_days, 0),
+        ("--max_pages_per_run", ours.max_pages_per_run, 0),
+        ("--max_pages_per_feed", ours.max_pages_per_feed, 0),
     ):
         if value < least:
             raise UsageError(f"{flag} must be at least {least}, not {value}")

@@ -53,6 +53,7 @@ from newsbeam.transforms.feeds.polling import (
     next_moved_to,
     prune_seen_entries,
 )
+from newsbeam.transforms.feeds.stage import deferred_sources
 from newsbeam.transforms.support.state import StateContext, make_context, open_state
 from newsbeam.transforms.support.state import StateError as FeedStateError
 from tests.feed_server import serve, static
@@ -927,6 +928,76 @@ def test_an_entry_page_redirected_to_a_site_whose_robots_txt_refuses_it(tmp_path
     assert "/private/story" not in other.hits
     assert other.hits["/robots.txt"] == 1 and other.hits["/news/story"] == 1
     assert first.hits["/robots.txt"] == 1  # 404 there: no rules, every page allowed
+
+
+def test_deferred_sources_caps_per_feed_then_per_run_in_turns() -> None:
+    wanted = [("a", f"a#{i}") for i in range(5)] + [("b", f"b#{i}") for i in range(2)]
+    assert deferred_sources(wanted, 0, 0) == frozenset()
+    assert deferred_sources(wanted, 2, 0) == {"a#2", "a#3", "a#4"}
+    # In turns across feeds: a#0, b#0, a#1, b#1, then a#2 ...
+    assert deferred_sources(wanted, 0, 3) == {"b#1", "a#2", "a#3", "a#4"}
+    assert deferred_sources(wanted, 1, 1) == {"a#1", "a#2", "a#3", "a#4", "b#0", "b#1"}
+
+
+def _counters(manifest: dict[str, Any]) -> dict[str, int]:
+    return {k: v for k, v in manifest["counters"].items() if k.startswith("feeds_pages")}
+
+
+def test_page_fetches_that_fail_are_counted_and_explained(tmp_path: Path) -> None:
+    routes: dict[str, Any] = {
+        "/robots.txt": static(b"User-agent: *\nDisallow: /private/\n", "text/plain"),
+        "/news/ok": static(ARTICLE_HTML.encode(), "text/html"),
+        "/news/gone": lambda request: (404, {}, b"gone"),
+        "/private/p": static(ARTICLE_HTML.encode(), "text/html"),
+    }
+    with serve(routes) as server:
+        base = server.url("")
+        items = [
+            ("p1", "/news/ok", f"&lt;p&gt;{OTHER_BODIES['airport']}&lt;/p&gt;"),
+            ("p2", "/news/gone", f"&lt;p&gt;{BODY}&lt;/p&gt;"),
+            ("p3", "/private/p", f"&lt;p&gt;{OTHER_BODIES['bridge']}&lt;/p&gt;"),
+        ]
+        server.routes["/feed.xml"] = static(rss(base, items))
+        manifest = _run(tmp_path, "--feed", server.url("/feed.xml"))
+    assert _counters(manifest) == {
+        "feeds_pages_attempted": 3,
+        "feeds_pages_fetched": 1,  # only the page that came back: not the refused ones
+        "feeds_pages_failed_http_error": 1,
+        "feeds_pages_failed_robots_disallowed": 1,
+        "feeds_pages_fallback_http_error": 1,
+        "feeds_pages_fallback_robots_disallowed": 1,
+    }
+    articles = {r["entry_id"]: r for r in _rows(f"{tmp_path}/out/articles/*.parquet")}
+    assert articles["p1"]["text_origin"] == "page"
+    assert not [r for r in articles["p1"]["removed"] if r["reason"].startswith("page_")]
+    for entry_id, reason, words in (
+        ("p2", "page_http_error", "HTTP 404"),
+        ("p3", "page_robots_disallowed", "robots.txt disallows"),
+    ):
+        assert articles[entry_id]["text_origin"] == "feed_summary"
+        (why,) = [r for r in articles[entry_id]["removed"] if r["reason"].startswith("page_")]
+        assert why["reason"] == reason and words in why["text"], why
+
+
+@pytest.mark.slow
+def test_page_fetches_over_the_caps_wait_for_the_next_run(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    pages = {f"/news/{i}": static(ARTICLE_HTML.encode(), "text/html") for i in range(5)}
+    with serve(pages) as server:
+        base = server.url("")
+        items = [(f"e{i}", f"/news/{i}", f"&lt;p&gt;{BODY}&lt;/p&gt;") for i in range(5)]
+        server.routes["/feed.xml"] = static(rss(base, items), ETag='"v1"')
+        args = ["--feed", server.url("/feed.xml"), "--state", str(state)]
+        args += ["--max_pages_per_feed", "2"]
+        runs = [_run(tmp_path, *args) for _ in range(4)]
+        fetched = sorted(path for path in server.hits if path.startswith("/news/"))
+    inputs = [run["counts"]["inputs"] for run in runs]
+    assert inputs == [2, 2, 1, 0]
+    assert all(run["counts"]["balanced"] for run in runs)
+    deferred = [run["counters"].get("feeds_pages_deferred", 0) for run in runs]
+    assert deferred == [3, 1, 0, 0]
+    assert fetched == [f"/news/{i}" for i in range(5)]
+    assert all(server.hits[f"/news/{i}"] == 1 for i in range(5))  # each page fetched once
 
 
 def _without(schema: pa.Schema, *names: str) -> pa.Schema:
