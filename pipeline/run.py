@@ -3,6 +3,14 @@
 `run(argv)` parses options, runs the pipeline into a staging folder beside DIR, writes
 `manifest.json` (counts, options, versions, schema version, times), then swaps the staging
 folder into DIR: a failed run leaves the previous output as it was.
+
+Before anything else a run refuses (usage error, exit 2): --output and --state nested
+either way; another run holding the lock of either (pipeline/lock.py, the holder named);
+an --output folder that is not empty and holds no NewsBeam manifest (recognised by its
+content: schema version, counts, tables); state that fails its checks, its integrity
+record included (transforms/support/state.py). Output and state are committed together
+(state.commit): after a kill at any step the next run finds both the previous ones or
+both the new ones, never one of each.
 """
 
 from __future__ import annotations

@@ -16,6 +16,12 @@ new `STATE_VERSION` (schemas/state.py). Every file written under version 2 carri
 (the dedup and the feed readers before this module both required it), so every version-2
 folder still reads.
 
+Integrity: the marker records every table file's size and sha256 at commit, and a run
+checks them before reading anything (see "Integrity" below). Commit: `prepare_state`
+makes the staging folder complete, and `commit` swaps it in with the run's output, all or
+nothing across a crash (a journal beside the state; `recover_commits` completes it,
+`recover_leftovers` rolls back anything not journaled).
+
 Writing: `WriteStateTable` writes every table in its schema, stamped with the state version
 (zstd), into the staging folder: through Beam's Parquet sink for the dedup tables (part
 files), one file per table for the feed tables. A component folder this run did not write
