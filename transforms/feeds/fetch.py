@@ -586,6 +586,9 @@ class Fetcher:
                     what = f" after {encoding} decoding" if encoding else ""
                     raise FetchError(reason, f"body over {limit} bytes{what}")
                 chunks.append(chunk)
+        except BaseException:
+            response.close()  # never back to the pool: the socket may be shut or mid-body
+            raise
         finally:
             watchdog.cancel()
         return b"".join(chunks)
