@@ -340,6 +340,11 @@ def _report(staging: Path, manifest: dict[str, Any], state_staging: Path | None)
         return {"report_error": f"{type(error).__name__}: {error}"}
 
 
+# Top-level steps that are not stages: the progress taps (pipeline/build.py) cost next to
+# nothing, but under load they can measure a millisecond and would show as a stage.
+_TAPS = frozenset({"Progress"})
+
+
 def _stage_seconds(result: beam.runners.runner.PipelineResult) -> dict[str, float]:
     """Seconds spent in each stage's steps, as the runner measured them (FnApiRunner's
     execution-time metrics, by top-level step label); empty where a runner has none."""
@@ -351,7 +356,7 @@ def _stage_seconds(result: beam.runners.runner.PipelineResult) -> dict[str, floa
                 continue
             stage = (metric.key.step or "").split("/")[0]
             value = metric.committed if metric.committed is not None else metric.attempted
-            if stage and not stage.startswith("ref_") and value:
+            if stage and not stage.startswith("ref_") and stage not in _TAPS and value:
                 totals[stage] += int(value)
     except Exception:  # not every runner reports them: the report then shows totals only
         return {}
