@@ -20,7 +20,11 @@ from newsbeam.pipeline.options import NewsBeamOptions
 EXIT_CODES = (
     (0, "the run completed (bad documents are rows in the rejected table)"),
     (1, "the run failed; the previous output and state are unchanged"),
-    (2, "usage error: a flag, a path or the output/state folder; nothing was run"),
+    (
+        2,
+        "usage error: a flag, a path or the output/state folder (nested, damaged, or in "
+        "use by another run: its lock names the holder); nothing was run",
+    ),
     (3, "the run completed but rejected more than --fail_on_rejected of its inputs"),
     (130, "interrupted (SIGINT); staging removed, previous output and state unchanged"),
     (143, "terminated (SIGTERM); staging removed, previous output and state unchanged"),

@@ -147,6 +147,11 @@ def feeds_summary(counters: dict[str, int]) -> str | None:
         f"{counters.get('feeds_new_entries', 0)} new entries",
         f"{counters.get('feeds_pages_fetched', 0)} pages fetched",
     ]
+    failed = sum(n for name, n in counters.items() if name.startswith("feeds_pages_failed_"))
+    if failed:
+        parts.append(f"{failed} pages failed")
+    if counters.get("feeds_pages_deferred"):
+        parts.append(f"{counters['feeds_pages_deferred']} pages left for the next run")
     if not_due:
         parts.insert(1, f"{not_due} not due")
     return "  feeds: " + ", ".join(parts)

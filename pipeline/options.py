@@ -65,8 +65,38 @@ class NewsBeamOptions(PipelineOptions):
             dest="allow_private_hosts",
             action="store_true",
             default=False,
-            help="Let fetches go to private, loopback and link-local addresses (refused "
-            "by default).",
+            help="Let fetches go to private ranges (10/8, 172.16/12, 192.168/16, fc00::/7) "
+            "and loopback; never to link-local addresses (169.254/16, fe80::/10, where cloud "
+            "metadata answers) nor known metadata addresses: name those in --allow_hosts.",
+        )
+        feeds.add_argument(
+            "--allow_hosts",
+            dest="allow_hosts",
+            action="append",
+            metavar="HOSTS",
+            default=None,
+            help="Hosts, addresses or CIDRs fetches may reach although not public, comma-"
+            "separated or repeated, e.g. --allow_hosts 127.0.0.1,::1 (exactly these; "
+            "everything else non-public stays refused).",
+        )
+        feeds.add_argument(
+            "--max_pages_per_run",
+            dest="max_pages_per_run",
+            type=int,
+            default=1000,
+            metavar="N",
+            help="At most N article pages fetched in a run, all feeds together (0: no cap); "
+            "the entries over it are left for the next run (not marked seen; counter "
+            "feeds_pages_deferred).",
+        )
+        feeds.add_argument(
+            "--max_pages_per_feed",
+            dest="max_pages_per_feed",
+            type=int,
+            default=200,
+            metavar="N",
+            help="At most N article pages fetched for one feed in a run (0: no cap); the "
+            "rest are left for the next run, as for --max_pages_per_run.",
         )
         feeds.add_argument(
             "--no_fetch_pages",
@@ -265,6 +295,7 @@ def config_from_options(
         max_redirects=options.fetch_max_redirects,
         max_bytes=options.fetch_max_bytes,
         allow_private_hosts=options.allow_private_hosts,
+        allow_hosts=tuple(options.allow_hosts or ()),
         concurrency=options.fetch_concurrency,
         per_host_concurrency=options.per_host_concurrency,
         per_host_interval_seconds=options.per_host_interval,
@@ -292,6 +323,8 @@ def config_from_options(
             feed_lists=tuple(options.feed_lists or ()),
             page_urls=page_urls,
             fetch_pages=options.fetch_pages,
+            max_pages_per_run=options.max_pages_per_run,
+            max_pages_per_feed=options.max_pages_per_feed,
             poll_due_only=options.poll_due_only,
             seen_entries_days=options.seen_entries_days,
             fetch=fetch,

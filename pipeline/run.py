@@ -3,6 +3,14 @@
 `run(argv)` parses options, runs the pipeline into a staging folder beside DIR, writes
 `manifest.json` (counts, options, versions, schema version, times), then swaps the staging
 folder into DIR: a failed run leaves the previous output as it was.
+
+Before anything else a run refuses (usage error, exit 2): --output and --state nested
+either way; another run holding the lock of either (pipeline/lock.py, the holder named);
+an --output folder that is not empty and holds no NewsBeam manifest (recognised by its
+content: schema version, counts, tables); state that fails its checks, its integrity
+record included (transforms/support/state.py). Output and state are committed together
+(state.commit): after a kill at any step the next run finds both the previous ones or
+both the new ones, never one of each.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from apache_beam.options.pipeline_options import (
 )
 
 from newsbeam.pipeline.build import build
+from newsbeam.pipeline.lock import LockHeld, RunLock
 from newsbeam.pipeline.options import (
     NewsBeamOptions,
     PipelineConfig,
@@ -43,14 +52,17 @@ from newsbeam.pipeline.options import (
 from newsbeam.pipeline.progress import ProgressDisplay
 from newsbeam.pipeline.workers import local_worker_defaults, worker_log_level
 from newsbeam.schemas import SCHEMA_VERSION, TABLES
+from newsbeam.transforms.feeds.fetch import parse_allow_hosts
 from newsbeam.transforms.support.failures import METRICS_NAMESPACE
 from newsbeam.transforms.support.state import (
     StateError,
     beside,
-    commit_state,
+    commit,
+    crash_point,
     open_state,
+    prepare_state,
+    recover_commits,
     recover_leftovers,
-    swap_into_place,
 )
 
 log = logging.getLogger("newsbeam")
@@ -104,6 +116,8 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
         ("--near_duplicate_min_shared", ours.near_duplicate_min_shared, 1),
         ("--seen_entries_days", ours.seen_entries_days, 0),
         ("--state_keep_days", ours.state_keep_days, 0),
+        ("--max_pages_per_run", ours.max_pages_per_run, 0),
+        ("--max_pages_per_feed", ours.max_pages_per_feed, 0),
     ):
         if value < least:
             raise UsageError(f"{flag} must be at least {least}, not {value}")
@@ -121,6 +135,10 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
         raise UsageError(f"--fail_on_rejected must be between 0 and 1, not {ours.fail_on_rejected}")
     if ours.progress_seconds <= 0:
         raise UsageError(f"--progress_seconds must be positive, not {ours.progress_seconds}")
+    try:
+        parse_allow_hosts(ours.allow_hosts or ())
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     for flag, path in missing_paths(ours):
         raise UsageError(f"{flag} {path}: no such file or folder")
     standard = options.view_as(StandardOptions)
@@ -162,14 +180,61 @@ def missing_paths(ours: NewsBeamOptions) -> list[tuple[str, str]]:
     return missing
 
 
+# What a NewsBeam manifest always holds: an output is recognised by this content, never by
+# the name of a file (a web app's folder may well hold a manifest.json of its own).
+_MANIFEST_COUNTS = ("inputs", "articles", "duplicates", "rejected")
+
+
+def is_newsbeam_manifest(content: object) -> bool:
+    """Whether `content` (parsed JSON) is a NewsBeam manifest: a schema version and the
+    counts of the three tables and of the inputs."""
+    if not isinstance(content, dict):
+        return False
+    counts = content.get("counts")
+    return (
+        isinstance(content.get("schema_version"), str)
+        and isinstance(counts, dict)
+        and all(
+            isinstance(counts.get(name), int) and not isinstance(counts.get(name), bool)
+            for name in _MANIFEST_COUNTS
+        )
+        and isinstance(content.get("tables"), dict)
+    )
+
+
+def is_newsbeam_output(folder: Path) -> bool:
+    """Whether `folder` holds a NewsBeam output (by its manifest's content)."""
+    try:
+        content = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    return is_newsbeam_manifest(content)
+
+
 def check_output_dir(output: Path) -> None:
     """Refuse to replace a folder that holds something other than a NewsBeam output."""
     if output.exists() and not output.is_dir():
         raise UsageError(f"--output {output} exists and is not a folder")
-    if output.is_dir() and any(output.iterdir()) and not (output / MANIFEST).exists():
+    if output.is_dir() and any(output.iterdir()) and not is_newsbeam_output(output):
         raise UsageError(
-            f"--output {output} is not empty and holds no {MANIFEST}: it does not look like "
-            "a NewsBeam output, so it will not be replaced"
+            f"--output {output} is not empty and holds no NewsBeam {MANIFEST} (one with "
+            "its schema version and counts): it does not look like a NewsBeam output, so it "
+            "will not be replaced"
+        )
+
+
+def nested(first: Path, second: Path) -> bool:
+    """Whether two folders are the same or one lies inside the other (symlinks resolved)."""
+    a, b = first.resolve(), second.resolve()
+    return a == b or a in b.parents or b in a.parents
+
+
+def check_paths(output: Path, state: Path | None) -> None:
+    """--output and --state must be apart: each is replaced whole by its run's commit."""
+    if state is not None and nested(output, state):
+        raise UsageError(
+            f"--output {output} and --state {state} must be separate folders, neither inside "
+            "the other: each is replaced whole when a run commits"
         )
 
 
@@ -178,18 +243,43 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
     options = parse_options(argv)
     ours = options.view_as(NewsBeamOptions)
     output = Path(ours.output).expanduser().absolute()
-    check_output_dir(output)
     state = Path(ours.state).expanduser().absolute() if ours.state else None
-    if state is not None and state == output:
-        raise UsageError("--state and --output must be different folders")
-    for target in (output, state) if state is not None else (output,):
+    check_paths(output, state)
+    targets = [output] if state is None else [output, state]
+    lock = RunLock(targets)
+    try:
+        lock.acquire()
+    except LockHeld as error:
+        raise UsageError(str(error)) from None
+    try:
+        return _run_locked(options, ours, output, state, lock)
+    finally:
+        lock.release()
+
+
+def _run_locked(
+    options: PipelineOptions,
+    ours: NewsBeamOptions,
+    output: Path,
+    state: Path | None,
+    lock: RunLock,
+) -> dict[str, Any]:
+    targets = [output] if state is None else [output, state]
+    # A killed run's journaled commit is completed first (its staging folders are needed),
+    # then anything else it left is rolled back and removed.
+    for target in targets:
+        for line in recover_commits(target):
+            log.warning(line)
+    for target in targets:
         for line in recover_leftovers(target):
             log.warning(line)
+    check_output_dir(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = beside(output, "tmp")
     started = dt.datetime.now(dt.timezone.utc)
     try:
-        # The marker and every state file are checked here, once, before anything is built.
+        # The marker, the file record and every state file are checked here, once, before
+        # anything is built.
         state_context, state_staging = open_state(state, started, ours.state_keep_days)
     except StateError as error:
         raise UsageError(str(error)) from error
@@ -221,11 +311,18 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
         _write_manifest(staging, manifest)
         manifest.update(_report(staging, manifest, state_staging))
         _write_manifest(staging, manifest)
-        swap_into_place(staging, output)
-        # Output first, then state: a crash between the two re-processes this batch next
-        # time (its copies then dedup against the old state) rather than losing it.
+        crash_point("output-staged")
+        swaps = [(staging, output, "output")]
         if state is not None and state_staging is not None:
-            commit_state(state_staging, state, {"last_run": manifest["finished_at"]})
+            prepare_state(state_staging, state, {"last_run": manifest["finished_at"]})
+            crash_point("state-staged")
+            swaps.append((state_staging, state, "state"))
+        try:
+            lock.check()  # a run frozen past its lock's expiry must not commit over another
+        except LockHeld as error:
+            raise UsageError(str(error)) from None
+        # Output and state together: both or, after a crash, neither (state.commit).
+        commit(swaps)
         log.info("run finished in %.1f s; output committed to %s", manifest["seconds"], output)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -265,6 +362,11 @@ def _report(staging: Path, manifest: dict[str, Any], state_staging: Path | None)
         return {"report_error": f"{type(error).__name__}: {error}"}
 
 
+# Top-level steps that are not stages: the progress taps (pipeline/build.py) cost next to
+# nothing, but under load they can measure a millisecond and would show as a stage.
+_TAPS = frozenset({"Progress"})
+
+
 def _stage_seconds(result: beam.runners.runner.PipelineResult) -> dict[str, float]:
     """Seconds spent in each stage's steps, as the runner measured them (FnApiRunner's
     execution-time metrics, by top-level step label); empty where a runner has none."""
@@ -276,7 +378,7 @@ def _stage_seconds(result: beam.runners.runner.PipelineResult) -> dict[str, floa
                 continue
             stage = (metric.key.step or "").split("/")[0]
             value = metric.committed if metric.committed is not None else metric.attempted
-            if stage and not stage.startswith("ref_") and value:
+            if stage and not stage.startswith("ref_") and stage not in _TAPS and value:
                 totals[stage] += int(value)
     except Exception:  # not every runner reports them: the report then shows totals only
         return {}

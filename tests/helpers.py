@@ -50,3 +50,16 @@ ARTICLE_HTML = f"""<!DOCTYPE html>
 </article>
 <footer>Copyright Example Times</footer>
 </body></html>"""
+
+
+def rerecord_state(state: Path) -> None:
+    """Write the state folder's file record anew, as a commit would: for tests that change
+    state files on purpose and mean the run to read them (not to find them damaged)."""
+    import json
+
+    from newsbeam.schemas import STATE_MARKER
+    from newsbeam.transforms.support.state import file_record
+
+    marker = json.loads((state / STATE_MARKER).read_text())
+    marker["files"] = file_record(str(state))
+    (state / STATE_MARKER).write_text(json.dumps(marker))

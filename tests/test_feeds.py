@@ -35,6 +35,7 @@ from newsbeam.transforms.feeds.fetch import FetchConfig, FetchResult
 from newsbeam.transforms.feeds.parse import (
     FeedEntry,
     FeedParseError,
+    entity_problem,
     has_entity_expansion,
     parse_feed,
     parse_opml,
@@ -52,6 +53,7 @@ from newsbeam.transforms.feeds.polling import (
     next_moved_to,
     prune_seen_entries,
 )
+from newsbeam.transforms.feeds.stage import deferred_sources
 from newsbeam.transforms.support.state import StateContext, make_context, open_state
 from newsbeam.transforms.support.state import StateError as FeedStateError
 from tests.feed_server import serve, static
@@ -243,6 +245,74 @@ def test_unparseable_and_not_feeds_raise_with_a_reason() -> None:
         with pytest.raises(FeedParseError) as failure:
             parse_feed(content, {}, "http://x/feed")
         assert failure.value.reason == reason
+
+
+def _utf16(document: str) -> bytes:
+    return document.encode("utf-16")  # with a byte-order mark, as UTF-16 feeds come
+
+
+LOL = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 9))
+ENTITY_BYPASSES = {
+    # A parameter entity declares the nested ones when the subset is read.
+    "parameter": '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY % d "<!ENTITY l0 \'x\'>'
+    + LOL.replace('"', "&#34;")
+    + '"> %d;]><rss><channel><title>&l8;</title></channel></rss>',
+    # A ">" inside the DOCTYPE's quoted system id hid the internal subset from a pattern.
+    "quoted_gt": '<?xml version="1.0"?><!DOCTYPE rss SYSTEM "a>b" [<!ENTITY l0 "x">'
+    + LOL
+    + "]><rss><channel><title>&l8;</title></channel></rss>",
+    # Odd spacing, and a "]>" inside an entity value ending a pattern's subset early.
+    "spacing": '<?xml version="1.0"?><!DOCTYPE\n\trss\n[\n<!ENTITY\tz\n\n"]>"\t>\n'
+    + '<!ENTITY l0 "x">\n'
+    + LOL.replace("<!ENTITY ", "<!ENTITY\n  ")
+    + "\n]\n><rss><channel><title>&l8;</title></channel></rss>",
+    # Nesting through a character reference: "&#38;" becomes "&" inside the value.
+    "char_ref": '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY l0 "x">'
+    + LOL.replace("&l", "&#38;l")
+    + "]><rss><channel><title>&l8;</title></channel></rss>",
+    # An external entity through a PUBLIC id.
+    "public": '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY x PUBLIC "-//X//Y" '
+    + '"http://127.0.0.1:9/x.dtd">]><rss><channel><title>&x;</title></channel></rss>',
+}
+
+
+@pytest.mark.parametrize("name", sorted(ENTITY_BYPASSES))
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_entity_bypasses_are_refused(name: str, encoding: str) -> None:
+    document = ENTITY_BYPASSES[name]
+    content = document.encode() if encoding == "utf-8" else _utf16(document)
+    assert entity_problem(content) is not None, name
+    with pytest.raises(FeedParseError) as failure:
+        parse_feed(content, {}, "http://x/feed")
+    assert failure.value.reason == "entity_expansion"
+
+
+def test_an_external_dtd_is_never_fetched() -> None:
+    dtd = b'<!ENTITY secret "from the DTD">'
+    with serve({"/x.dtd": static(dtd, "application/xml-dtd")}) as server:
+        document = (
+            f'<?xml version="1.0"?><!DOCTYPE rss PUBLIC "-//X//DTD X//EN" "{server.url("/x.dtd")}">'
+            "<rss version='2.0'><channel><title>T &secret;</title>"
+            "<item><title>A</title><link>http://x/1</link></item></channel></rss>"
+        )
+        try:
+            parsed = parse_feed(document.encode(), {}, "http://x/feed")
+        except FeedParseError as error:
+            assert error.reason in ("entity_expansion", "unparseable")
+        else:
+            assert "from the DTD" not in (parsed.title or "")
+    assert server.log == []
+
+
+def test_plain_entities_and_utf16_feeds_still_parse() -> None:
+    document = (
+        '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE rss [<!ENTITY n "NewsBeam">]>'
+        "<rss version='2.0'><channel><title>&n; news</title>"
+        "<item><title>A</title><link>http://x/1</link></item></channel></rss>"
+    )
+    parsed = parse_feed(_utf16(document), {}, "http://x/feed")
+    assert parsed.title == "NewsBeam news"
+    assert len(parsed.entries) == 1
 
 
 def test_entity_expansion_signature() -> None:
@@ -639,6 +709,21 @@ def test_loopback_refused_without_allow_private_hosts(tmp_path: Path) -> None:
     assert server.log == []
 
 
+def test_allow_hosts_lets_exactly_the_named_addresses_through(tmp_path: Path, capsys) -> None:
+    with serve({"/feed": static(rss("http://x", [("g", "/a", BODY)]))}) as server:
+        named, other = tmp_path / "named", tmp_path / "other"
+        base = ["--feed", server.url("/feed"), "--no_fetch_pages"]
+        assert entry.main([*base, "--allow_hosts", "127.0.0.1,::1", "--output", str(named)]) == 0
+        assert entry.main([*base, "--allow_hosts", "10.0.0.0/8", "--output", str(other)]) == 0
+        bad = ["--allow_hosts", "300.1.1.1", "--output", str(tmp_path / "bad")]
+        assert entry.main([*base, *bad]) == 2
+    assert "--allow_hosts: '300.1.1.1' is not an address" in capsys.readouterr().err
+    assert len(_rows(f"{named}/articles/*.parquet")) == 1
+    (row,) = _rows(f"{other}/rejected/*.parquet")
+    assert row["reason"] == "refused_address"
+    assert len(server.log) == 1
+
+
 def test_feed_files_by_content_and_page_urls(tmp_path: Path) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
@@ -843,6 +928,76 @@ def test_an_entry_page_redirected_to_a_site_whose_robots_txt_refuses_it(tmp_path
     assert "/private/story" not in other.hits
     assert other.hits["/robots.txt"] == 1 and other.hits["/news/story"] == 1
     assert first.hits["/robots.txt"] == 1  # 404 there: no rules, every page allowed
+
+
+def test_deferred_sources_caps_per_feed_then_per_run_in_turns() -> None:
+    wanted = [("a", f"a#{i}") for i in range(5)] + [("b", f"b#{i}") for i in range(2)]
+    assert deferred_sources(wanted, 0, 0) == frozenset()
+    assert deferred_sources(wanted, 2, 0) == {"a#2", "a#3", "a#4"}
+    # In turns across feeds: a#0, b#0, a#1, b#1, then a#2 ...
+    assert deferred_sources(wanted, 0, 3) == {"b#1", "a#2", "a#3", "a#4"}
+    assert deferred_sources(wanted, 1, 1) == {"a#1", "a#2", "a#3", "a#4", "b#0", "b#1"}
+
+
+def _counters(manifest: dict[str, Any]) -> dict[str, int]:
+    return {k: v for k, v in manifest["counters"].items() if k.startswith("feeds_pages")}
+
+
+def test_page_fetches_that_fail_are_counted_and_explained(tmp_path: Path) -> None:
+    routes: dict[str, Any] = {
+        "/robots.txt": static(b"User-agent: *\nDisallow: /private/\n", "text/plain"),
+        "/news/ok": static(ARTICLE_HTML.encode(), "text/html"),
+        "/news/gone": lambda request: (404, {}, b"gone"),
+        "/private/p": static(ARTICLE_HTML.encode(), "text/html"),
+    }
+    with serve(routes) as server:
+        base = server.url("")
+        items = [
+            ("p1", "/news/ok", f"&lt;p&gt;{OTHER_BODIES['airport']}&lt;/p&gt;"),
+            ("p2", "/news/gone", f"&lt;p&gt;{BODY}&lt;/p&gt;"),
+            ("p3", "/private/p", f"&lt;p&gt;{OTHER_BODIES['bridge']}&lt;/p&gt;"),
+        ]
+        server.routes["/feed.xml"] = static(rss(base, items))
+        manifest = _run(tmp_path, "--feed", server.url("/feed.xml"))
+    assert _counters(manifest) == {
+        "feeds_pages_attempted": 3,
+        "feeds_pages_fetched": 1,  # only the page that came back: not the refused ones
+        "feeds_pages_failed_http_error": 1,
+        "feeds_pages_failed_robots_disallowed": 1,
+        "feeds_pages_fallback_http_error": 1,
+        "feeds_pages_fallback_robots_disallowed": 1,
+    }
+    articles = {r["entry_id"]: r for r in _rows(f"{tmp_path}/out/articles/*.parquet")}
+    assert articles["p1"]["text_origin"] == "page"
+    assert not [r for r in articles["p1"]["removed"] if r["reason"].startswith("page_")]
+    for entry_id, reason, words in (
+        ("p2", "page_http_error", "HTTP 404"),
+        ("p3", "page_robots_disallowed", "robots.txt disallows"),
+    ):
+        assert articles[entry_id]["text_origin"] == "feed_summary"
+        (why,) = [r for r in articles[entry_id]["removed"] if r["reason"].startswith("page_")]
+        assert why["reason"] == reason and words in why["text"], why
+
+
+@pytest.mark.slow
+def test_page_fetches_over_the_caps_wait_for_the_next_run(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    pages = {f"/news/{i}": static(ARTICLE_HTML.encode(), "text/html") for i in range(5)}
+    with serve(pages) as server:
+        base = server.url("")
+        items = [(f"e{i}", f"/news/{i}", f"&lt;p&gt;{BODY}&lt;/p&gt;") for i in range(5)]
+        server.routes["/feed.xml"] = static(rss(base, items), ETag='"v1"')
+        args = ["--feed", server.url("/feed.xml"), "--state", str(state)]
+        args += ["--max_pages_per_feed", "2"]
+        runs = [_run(tmp_path, *args) for _ in range(4)]
+        fetched = sorted(path for path in server.hits if path.startswith("/news/"))
+    inputs = [run["counts"]["inputs"] for run in runs]
+    assert inputs == [2, 2, 1, 0]
+    assert all(run["counts"]["balanced"] for run in runs)
+    deferred = [run["counters"].get("feeds_pages_deferred", 0) for run in runs]
+    assert deferred == [3, 1, 0, 0]
+    assert fetched == [f"/news/{i}" for i in range(5)]
+    assert all(server.hits[f"/news/{i}"] == 1 for i in range(5))  # each page fetched once
 
 
 def _without(schema: pa.Schema, *names: str) -> pa.Schema:

@@ -19,8 +19,10 @@ from newsbeam.transforms.feeds.fetch import (
     conditional_headers,
     fetch_all,
     host_of,
+    is_private_range,
     is_public_address,
     origin_of,
+    parse_allow_hosts,
     permanent_redirect,
     redirect_target,
     refused_addresses,
@@ -74,6 +76,50 @@ def test_refused_addresses_judges_the_whole_list() -> None:
     assert refused_addresses(mixed, allow_private=False) == ["10.0.0.5", "::1"]
     assert refused_addresses(["93.184.216.34"], allow_private=False) == []
     assert refused_addresses(mixed, allow_private=True) == []
+
+
+@pytest.mark.parametrize(
+    ("address", "private"),
+    [
+        ("10.0.0.5", True),
+        ("192.168.1.1", True),
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("fc00::1", True),
+        ("169.254.169.254", False),  # cloud metadata: link-local
+        ("fe80::1%eth0", False),
+        ("fd00:ec2::254", False),  # AWS's IPv6 metadata address, in the unique-local range
+        ("::ffff:169.254.169.254", False),
+        ("224.0.0.1", False),
+        ("0.0.0.0", False),
+        ("93.184.216.34", False),
+    ],
+)
+def test_private_ranges_never_include_link_local(address: str, private: bool) -> None:
+    assert is_private_range(address) is private
+
+
+def test_allow_hosts_allows_exactly_what_is_named() -> None:
+    allowed = parse_allow_hosts(["127.0.0.1,::1", "10.1.0.0/16", "Feeds.Internal"])
+    assert allowed.allows("127.0.0.1") and allowed.allows("::1")
+    assert allowed.allows("10.1.2.3") and not allowed.allows("10.2.0.1")
+    assert not allowed.allows("127.0.0.2") and not allowed.allows("169.254.169.254")
+    assert allowed.allows("10.9.9.9", host="feeds.internal")  # a named host, any address
+    assert allowed.allows("93.184.216.34")  # public addresses need no naming
+    assert parse_allow_hosts(["169.254.169.254"]).allows("169.254.169.254")  # named: allowed
+    metadata = ["93.184.216.34", "169.254.169.254"]
+    assert refused_addresses(metadata, allow_private=True) == ["169.254.169.254"]
+    with pytest.raises(ValueError, match="not an address"):
+        parse_allow_hosts(["300.1.1.1"])
+
+
+def test_allow_hosts_lets_exactly_the_named_address_through() -> None:
+    with serve({"/feed": static(b"<rss/>")}) as server:
+        named = Fetcher(FetchConfig(max_retries=0, allow_hosts=("127.0.0.1",)))
+        other = Fetcher(FetchConfig(max_retries=0, allow_hosts=("127.0.0.2", "::1")))
+        assert named.fetch(server.url("/feed")).body == b"<rss/>"
+        assert other.fetch(server.url("/feed")).error == "refused_address"
+    assert len(server.log) == 1
 
 
 def test_only_http_and_https_urls() -> None:
@@ -242,6 +288,39 @@ def test_a_body_trickling_past_the_deadline_is_cut() -> None:
     with serve({"/trickle": trickle}) as server:
         result = Fetcher(config).fetch(server.url("/trickle"))
     assert result.error == "timeout"
+
+
+def _trickle_forever(body: bytes, headers: dict[str, str]) -> Any:
+    """A route sending `body` one byte every half second, no Content-Length, no chunking
+    (the body ends when the connection closes), then idling: it never ends by itself."""
+
+    def route(request: Request) -> Any:
+        def write(out: Any) -> None:
+            for index in range(120):
+                out.write(body[index : index + 1] or b" ")
+                out.flush()
+                time.sleep(0.5)
+
+        return 200, headers, write
+
+    return route
+
+
+@pytest.mark.parametrize("encoding", ["identity", "gzip"])
+def test_a_trickle_without_framing_is_cut_at_the_deadline(encoding: str) -> None:
+    body = b"<rss>" + b"x" * 1000 + b"</rss>"
+    headers = {"Content-Type": "application/xml"}
+    if encoding == "gzip":
+        body, headers = gzip.compress(body), {**headers, "Content-Encoding": "gzip"}
+    config = FetchConfig(
+        read_timeout=5.0, total_timeout=1.5, max_retries=0, allow_private_hosts=True
+    )
+    with serve({"/trickle": _trickle_forever(body, headers)}) as server:
+        started = time.monotonic()
+        result = Fetcher(config).fetch(server.url("/trickle"))
+        elapsed = time.monotonic() - started
+    assert result.error == "timeout", result
+    assert elapsed < 4.0, f"the deadline of 1.5 s was enforced only after {elapsed:.1f} s"
 
 
 def test_redirects_followed_loops_and_long_chains_stopped() -> None:

@@ -12,6 +12,7 @@ import numpy as np
 from apache_beam.testing.util import assert_that, equal_to
 
 from newsbeam.schemas import RawDocument
+from newsbeam.transforms import stories as stories_module
 from newsbeam.transforms.clean import clean_article
 from newsbeam.transforms.extract import extract_text_document
 from newsbeam.transforms.stories import (
@@ -27,6 +28,7 @@ from newsbeam.transforms.stories import (
     cluster_stories,
     frequency_rows,
     group_similarity,
+    link_graph,
     neighbour_similarity,
     prior_story,
     split_small_stories,
@@ -34,6 +36,7 @@ from newsbeam.transforms.stories import (
     story_terms,
     term_frequencies,
     tfidf_vectors,
+    top_links,
 )
 from tests.helpers import make_test_pipeline
 
@@ -258,3 +261,57 @@ def test_split_small_stories_splits_twins_found_in_a_large_group() -> None:
     assert split_small_stories(large, groups, CONFIG) == [1, 1, 1, 2, 2, 2] + [3] * 6
     # A story larger than `neighbours` is left as it is.
     assert split_small_stories(large, [1] * 12, CONFIG) == [1] * 12
+
+
+def test_top_links_keeps_each_rows_strongest_ties_to_lower_columns() -> None:
+    values = np.array([[0.9, 0.5, 0.5, 0.5, -np.inf], [-np.inf, -np.inf, 0.2, 0.8, 0.8]])
+    assert top_links(values, 2).tolist() == [
+        [True, True, False, False, False],
+        [False, False, False, True, True],
+    ]
+    assert top_links(values, 9).tolist() == np.isfinite(values).tolist()
+
+
+def test_the_link_graph_in_blocks_equals_the_whole_product(monkeypatch) -> None:
+    rng = random.Random(3)
+    words = "quake flood fire storm city river mayor police court vote".split()
+    docs = [
+        _doc(f"d{i:02d}", " ".join(rng.choice(words) for _ in range(12)), day=1 + i % 20)
+        for i in range(40)
+    ]
+    vectors = tfidf_vectors((d.terms for d in docs), add_frequencies(NO_FREQUENCIES, docs))
+    matrix = stories_module._term_matrix(vectors)
+    dates = [d.published_at for d in docs]
+    config = dataclasses.replace(CONFIG, max_links=0)
+    whole = link_graph(matrix, dates, config).toarray()
+    monkeypatch.setattr(stories_module, "_BLOCK_VALUES", 7 * 40)  # blocks of 7 rows
+    assert np.array_equal(link_graph(matrix, dates, config).toarray(), whole)
+    # The brute force: every pair at least min_similarity alike and at most max_days apart.
+    product = (matrix @ matrix.T).toarray()
+    days = np.array([[abs((a - b).days) for b in dates] for a in dates])
+    expected = np.where((product >= CONFIG.min_similarity) & (days <= CONFIG.max_days), product, 0)
+    assert np.allclose(whole, expected)
+    capped = link_graph(matrix, dates, dataclasses.replace(CONFIG, max_links=3)).toarray()
+    assert ((capped > 0).sum(axis=1) <= 2 * 3 + 1).all() and (capped > 0).sum() < (whole > 0).sum()
+
+
+def test_a_huge_group_of_near_identical_articles_is_cut_to_the_dense_cap() -> None:
+    text = "Police closed the bridge in Leeds on Monday after a crash, officials said."
+    # The same words: linked at similarity 1, so raising the floor never splits the group.
+    docs = [_doc(f"n{i:03d}", text) for i in range(50)]
+    small = dataclasses.replace(CONFIG, max_component=8)
+    sizes: list[int] = []
+    original = stories_module.average_link
+
+    def spy(similarity: np.ndarray, threshold: float) -> list[int]:
+        sizes.append(len(similarity))
+        return original(similarity, threshold)
+
+    stories_module.average_link = spy
+    try:
+        assigned, _ = cluster_stories(docs, [], small)
+    finally:
+        stories_module.average_link = original
+    assert len(assigned) == 50
+    assert max(sizes) == 8  # never a dense block over the cap
+    assert len(set(assigned.values())) == 7  # pieces of 8 (and one of 2), one story each

@@ -40,6 +40,7 @@ from newsbeam.transforms.feeds.parse import sniff_feed_kind
 from newsbeam.transforms.support.failures import apply_with_rejects, counter, rejected_output
 from newsbeam.transforms.support.state import (
     RUN_FOLDER_NAME,
+    RUN_LOCK_NAME,
     SEEN_FILES,
     ReadStateTable,
     StateContext,
@@ -134,8 +135,9 @@ def readable_path(path: str) -> str:
 
 
 def is_staging_name(name: str) -> bool:
-    """True for the name of a run's staging or retired folder."""
-    return bool(RUN_FOLDER_NAME.match(name))
+    """True for what a run leaves beside its output and state: staging, retired and
+    journal folders, and its lock files."""
+    return bool(RUN_FOLDER_NAME.match(name) or RUN_LOCK_NAME.match(name))
 
 
 def marker_says(content: bytes, key: str) -> bool:
@@ -361,6 +363,8 @@ def walk_local(
                 elif ident not in walked and ident not in ancestors:  # once through links
                     walked.add(ident)
                     subfolders.append((path, ancestors | {ident}))
+            elif is_staging_name(name):  # a run's lock or commit journal beside its folder
+                counter("read_skipped_newsbeam_folders").inc()
             elif matches(path):
                 yield FileMetadata(path, info.st_size, info.st_mtime), ident
         stack.extend(reversed(subfolders))
@@ -398,7 +402,7 @@ def _list_remote(pattern: str) -> Iterator[tuple[FileMetadata, object] | Problem
         and newsbeam_folder_kind(file.path.rsplit("/", 1)[0], _read_remote_marker) is not None
     ]
     for file in sorted(files, key=lambda f: f.path):
-        folders = file.path.split("/")[:-1]
+        folders = file.path.split("/")
         if any(map(is_staging_name, folders)) or file.path.startswith(tuple(skipped)):
             continue
         yield file, file.path

@@ -46,7 +46,9 @@ class StoryConfig:
     cosine inside a story in a group of at most `plain_component` articles (too few for
     neighbour profiles). vector_terms: terms kept per article in the state (their counts;
     0.4 KB an article on ECB+ in Parquet).
-    max_component: largest group of linked articles clustered as one dense matrix.
+    max_component: largest group of linked articles clustered as one dense matrix (a hard
+    cap: a group still larger at `threshold` is cut into pieces). max_links: links kept
+    per article, its strongest (bounds the link graph: n x max_links).
     plain_component: a group of at most this many linked articles is clustered by plain
     cosine (small_threshold); larger ones by neighbour profiles (see group_similarity)."""
 
@@ -63,6 +65,7 @@ class StoryConfig:
     vector_terms: int = 256
     max_component: int = 2000
     plain_component: int = 5
+    max_links: int = 100
 
 
 _TOKEN = re.compile(r"[^\W\d_](?:[\w'\-]*\w)?|\d+(?:[.,:]\d+)*", re.UNICODE)
@@ -216,6 +219,66 @@ def _term_matrix(vectors: list[dict[str, float]]) -> sparse.csr_matrix:
     return sparse.csr_matrix((values, (rows, columns)), shape=shape, dtype=np.float64)
 
 
+# Similarities held at once while building the link graph (a block of rows x all
+# articles, dense): the block of rows is sized so that at most this many exist at a time
+# (80 MB of float64, a few times that with the masks).
+_BLOCK_VALUES = 10_000_000
+
+
+def top_links(values: np.ndarray, most: int) -> np.ndarray:
+    """A mask keeping each row's `most` largest finite values of a dense block; ties at
+    the cut go to the lower columns (deterministic)."""
+    if values.shape[1] <= most:
+        return np.isfinite(values)
+    cut = -np.partition(-values, most - 1, axis=1)[:, most - 1 : most]
+    above = values > cut
+    tied = values == cut
+    room = most - above.sum(axis=1, keepdims=True)
+    return (above | (tied & (np.cumsum(tied, axis=1) <= room))) & np.isfinite(values)
+
+
+def link_graph(
+    matrix: sparse.csr_matrix, dates: list[dt.datetime | None], config: StoryConfig
+) -> sparse.csr_matrix:
+    """The links between articles: cosine >= `min_similarity` and dates (both known) at
+    most `max_days` apart, each article keeping its `max_links` strongest (a link stays
+    when either end keeps it). Built in blocks of rows, so memory is bounded by
+    `_BLOCK_VALUES` and `max_links` per article, whatever the input: a feed of many short
+    similar items links every article to every other one."""
+    count = matrix.shape[0]
+    seconds = np.array(
+        [d.timestamp() if d is not None else np.nan for d in dates], dtype=np.float64
+    )
+    limit = config.max_days * 86400.0
+    transposed = matrix.T.tocsc()
+    block = max(1, _BLOCK_VALUES // max(1, count))
+    found_rows, found_columns, found_values = [], [], []
+    for start in range(0, count, block):
+        values = (matrix[start : start + block] @ transposed).toarray()
+        # Unknown dates (NaN) compare False: never too far apart.
+        apart = np.abs(seconds[start : start + block, None] - seconds[None, :]) > limit
+        values[apart | (values < config.min_similarity)] = -np.inf
+        if config.max_links > 0:
+            keep = top_links(values, config.max_links)
+        else:
+            keep = np.isfinite(values)
+        rows, columns = np.nonzero(keep)
+        found_rows.append(rows + start)
+        found_columns.append(columns)
+        found_values.append(values[rows, columns])
+        del values, apart, keep
+    if not found_rows:
+        return sparse.csr_matrix((count, count))
+    graph = sparse.csr_matrix(
+        (
+            np.concatenate(found_values),
+            (np.concatenate(found_rows), np.concatenate(found_columns)),
+        ),
+        shape=(count, count),
+    )
+    return graph.maximum(graph.T).tocsr()
+
+
 def neighbour_similarity(
     similarity: np.ndarray, neighbours: int, near_tie: float = 1.0
 ) -> np.ndarray:
@@ -255,17 +318,7 @@ def cluster_rows(
     components, each clustered on its own (small dense matrices, not one n x n).
     `stories`: the story id of each earlier run's article (None for this run's): two of
     different stories repel (_APART), as their stories cannot merge."""
-    matrix = _term_matrix(vectors)
-    linked = (matrix @ matrix.T).tocoo()
-    keep = linked.data >= config.min_similarity
-    rows, columns, values = linked.row[keep], linked.col[keep], linked.data[keep]
-    dates = [doc.published_at for doc in docs]
-    pairs = zip(rows, columns, strict=True)
-    close = np.array(
-        [_days_apart(dates[i], dates[j]) <= config.max_days for i, j in pairs], dtype=bool
-    )
-    rows, columns, values = rows[close], columns[close], values[close]
-    graph = sparse.csr_matrix((values, (rows, columns)), shape=(len(docs), len(docs)))
+    graph = link_graph(_term_matrix(vectors), [doc.published_at for doc in docs], config)
     labels: list[tuple[int, int]] = [(0, 0)] * len(docs)
     for number, indexes in enumerate(_components(graph, config.min_similarity, config)):
         if len(indexes) == 1:
@@ -354,8 +407,14 @@ def _components(graph: sparse.csr_matrix, floor: float, config: StoryConfig) -> 
     for index, component in enumerate(component_of):
         members.setdefault(int(component), []).append(index)
     for indexes in members.values():
-        if len(indexes) <= config.max_component or floor + 0.05 > config.threshold:
+        if len(indexes) <= config.max_component:
             yield indexes
+            continue
+        if floor + 0.05 > config.threshold:
+            # Still too large at the threshold (many near-identical items): cut into pieces
+            # of `max_component` in row order, so the dense matrix stays bounded.
+            for start in range(0, len(indexes), config.max_component):
+                yield indexes[start : start + config.max_component]
             continue
         part = graph[indexes][:, indexes].tocsr()
         part.data[part.data < floor + 0.05] = 0.0

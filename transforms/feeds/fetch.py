@@ -3,11 +3,14 @@
 Built on urllib3 (already installed with trafilatura); nothing here opens sockets by hand.
 
 - Only http and https. Private, loopback, link-local, multicast and reserved addresses are
-  refused unless `allow_private_hosts`: every address the host name resolves to is checked
+  refused, except those named in `allow_hosts` (hosts, addresses, CIDRs) and, with
+  `allow_private_hosts`, private ranges and loopback (never link-local: cloud metadata
+  lives at 169.254.169.254). Every address the host name resolves to is checked
   before connecting, and the connected peer again after (a DNS answer that changes between
   the two cannot slip through). Each redirect hop is checked the same way.
-- Connect and read timeouts, and a deadline for the whole response (a server trickling one
-  byte a second never ends otherwise).
+- Connect and read timeouts, and a deadline for the whole response, enforced on every read
+  whatever the framing (each read waits at most what is left of it, and the socket is shut
+  at the deadline): a server trickling one byte a second never ends otherwise.
 - Retries: urllib3's `Retry` on connection errors, read timeouts, 429 and 5xx, with
   exponential backoff, honouring `Retry-After`; a `Retry-After` longer than
   `max_retry_after_seconds` is not waited for (the fetch fails with that status instead).
@@ -29,6 +32,7 @@ Built on urllib3 (already installed with trafilatura); nothing here opens socket
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import ipaddress
 import socket
@@ -60,7 +64,8 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECT_STATUSES = frozenset({301, 308})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_CHUNK = 64 * 1024
+# One read: at most this much, returned as soon as any bytes arrive (read1).
+_READ_PIECE = 16 * 1024
 MAX_CRAWL_DELAY_SECONDS = 30.0
 
 
@@ -79,7 +84,10 @@ class FetchConfig:
     max_retry_after_seconds: float = 120.0
     max_redirects: int = 5
     max_bytes: int = 10 * 1024 * 1024  # after decompression
+    # Private ranges and loopback, never link-local or metadata addresses (is_private_range).
     allow_private_hosts: bool = False
+    # Exactly these hosts, addresses or CIDRs, although not public (parse_allow_hosts).
+    allow_hosts: tuple[str, ...] = ()
     concurrency: int = 16  # requests in flight in one worker, all hosts together
     per_host_concurrency: int = 2
     per_host_interval_seconds: float = 1.0
@@ -144,12 +152,84 @@ def is_public_address(address: str) -> bool:
     )
 
 
-def refused_addresses(addresses: Iterable[str], allow_private: bool) -> list[str]:
+# Cloud instance-metadata addresses that are not link-local (AWS's IPv6 one is in the
+# unique-local range, Alibaba's in the shared 100.64/10): never "private", only if named.
+METADATA_ADDRESSES = frozenset({"fd00:ec2::254", "100.100.100.200"})
+
+
+def _ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def is_private_range(address: str) -> bool:
+    """What `--allow_private_hosts` lets through: private (RFC 1918, unique-local IPv6) and
+    loopback addresses; never link-local (169.254/16, fe80::/10: cloud metadata lives
+    there), a known metadata address, multicast, reserved or unspecified ones."""
+    ip = _ip(address)
+    if ip is None or str(ip) in METADATA_ADDRESSES:
+        return False
+    if ip.is_loopback:  # before the reserved check: ::1 lies in the reserved ::/8
+        return True
+    if ip.is_link_local or ip.is_multicast or ip.is_unspecified or ip.is_reserved:
+        return False
+    return ip.is_private or ip.is_loopback
+
+
+@dataclasses.dataclass(frozen=True)
+class AllowList:
+    """Hosts a fetch may reach although not public: `names` (host names, lower case,
+    exactly as in URLs) and `networks` (addresses and CIDRs, e.g. 127.0.0.1, ::1,
+    10.1.0.0/16); `private`: every private-range address (see is_private_range)."""
+
+    names: frozenset[str] = frozenset()
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    private: bool = False
+
+    def allows(self, address: str, host: str = "") -> bool:
+        """Whether a connection to `address` (for the URL host `host`) may go ahead."""
+        if is_public_address(address) or host.lower().strip("[]") in self.names:
+            return True
+        ip = _ip(address)
+        if ip is not None and any(ip.version == n.version and ip in n for n in self.networks):
+            return True
+        return self.private and is_private_range(address)
+
+
+def parse_allow_hosts(entries: Iterable[str], private: bool = False) -> AllowList:
+    """`--allow_hosts` values (comma-separated lists too) -> AllowList; ValueError names a
+    bad entry. An entry that parses as an address or CIDR is one; anything else is a name."""
+    names, networks = set(), []
+    for entry in (part.strip() for value in entries for part in value.split(",")):
+        if not entry:
+            continue
+        bare = entry.strip("[]")
+        if any(char.isdigit() for char in bare) and ("." in bare or ":" in bare):
+            try:
+                networks.append(ipaddress.ip_network(bare, strict=False))
+                continue
+            except ValueError:
+                if ":" in bare or bare.replace(".", "").replace("/", "").isdigit():
+                    raise ValueError(f"--allow_hosts: {entry!r} is not an address") from None
+        names.add(bare.lower())
+    return AllowList(frozenset(names), tuple(networks), private)
+
+
+def refused_addresses(
+    addresses: Iterable[str], allow_private: bool | AllowList, host: str = ""
+) -> list[str]:
     """The addresses a connection must not go to; any one refuses the whole host (a host
-    resolving to a public and a private address could be steered to the private one)."""
-    if allow_private:
-        return []
-    return sorted({address for address in addresses if not is_public_address(address)})
+    resolving to a public and a private address could be steered to the private one).
+    `allow_private`: an AllowList, or a bool for "private ranges" (see is_private_range)."""
+    allowed = (
+        allow_private if isinstance(allow_private, AllowList) else AllowList(private=allow_private)
+    )
+    return sorted({address for address in addresses if not allowed.allows(address, host)})
 
 
 def check_url(url: str) -> None:
@@ -249,25 +329,23 @@ def _resolve(host: str, port: int) -> list[str]:
 
 
 class _GuardMixin:
-    allow_private = False
+    allowed = AllowList()
 
     def _new_conn(self) -> socket.socket:
         host, port = self._dns_host, self.port  # type: ignore[attr-defined]
-        if not self.allow_private:
-            refused = refused_addresses(_resolve(host, port), False)
-            if refused:
-                raise AddressRefused(f"{host} resolves to non-public {', '.join(refused)}")
+        refused = refused_addresses(_resolve(host, port), self.allowed, host)
+        if refused:
+            raise AddressRefused(f"{host} resolves to non-public {', '.join(refused)}")
         sock: socket.socket = super()._new_conn()  # type: ignore[misc]
-        if not self.allow_private:
-            peer = str(sock.getpeername()[0])
-            if not is_public_address(peer):
-                sock.close()
-                raise AddressRefused(f"{host} connected to non-public {peer}")
+        peer = str(sock.getpeername()[0])
+        if not self.allowed.allows(peer, host):
+            sock.close()
+            raise AddressRefused(f"{host} connected to non-public {peer}")
         return sock
 
 
-def _guarded_pools(allow_private: bool) -> dict[str, type]:
-    flag = {"allow_private": allow_private}
+def _guarded_pools(allowed: AllowList) -> dict[str, type]:
+    flag = {"allowed": allowed}
     http_conn = type("GuardedHTTPConnection", (_GuardMixin, HTTPConnection), flag)
     https_conn = type("GuardedHTTPSConnection", (_GuardMixin, HTTPSConnection), flag)
     return {
@@ -348,7 +426,8 @@ class Fetcher:
             timeout=urllib3.Timeout(connect=config.connect_timeout, read=config.read_timeout),
             retries=make_retry(config),
         )
-        self._pool.pool_classes_by_scheme = _guarded_pools(config.allow_private_hosts)
+        allowed = parse_allow_hosts(config.allow_hosts, config.allow_private_hosts)
+        self._pool.pool_classes_by_scheme = _guarded_pools(allowed)
         self._gates: dict[str, _HostGate] = {}
         self._robots: dict[str, urllib.robotparser.RobotFileParser] = {}
         self._robots_locks: dict[str, threading.Lock] = {}
@@ -474,17 +553,44 @@ class Fetcher:
             response.drain_conn()
             raise FetchError("too_large", f"Content-Length {declared} > {limit} bytes")
         deadline = time.monotonic() + self._config.total_timeout
+        sock = _socket_of(response)
+        # Backstop for reads that loop inside urllib3 (a decoder waiting for more compressed
+        # bytes): at the deadline the socket is shut, so any blocked recv returns at once.
+        watchdog = threading.Timer(self._config.total_timeout, _shut, (sock,))
+        watchdog.daemon = True
+        watchdog.start()
         chunks, size = [], 0
-        for chunk in response.stream(_CHUNK, decode_content=True):
-            size += len(chunk)
-            if size > limit:
-                encoding = headers.get("content-encoding")
-                reason = "decompression_bomb" if encoding else "too_large"
-                what = f" after {encoding} decoding" if encoding else ""
-                raise FetchError(reason, f"body over {limit} bytes{what}")
-            if time.monotonic() > deadline:
-                raise FetchError("timeout", f"body not complete in {self._config.total_timeout} s")
-            chunks.append(chunk)
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise _body_timeout(self._config.total_timeout)
+                if sock is not None:
+                    # Each read waits at most what is left of the deadline, whatever the
+                    # framing (no Content-Length, no chunking: read until the peer closes).
+                    sock.settimeout(min(self._config.read_timeout, remaining))
+                try:
+                    chunk = response.read1(_READ_PIECE, decode_content=True)
+                except (OSError, urllib3.exceptions.HTTPError) as error:
+                    if time.monotonic() >= deadline:
+                        raise _body_timeout(self._config.total_timeout) from error
+                    raise
+                if time.monotonic() > deadline:
+                    raise _body_timeout(self._config.total_timeout)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > limit:
+                    encoding = headers.get("content-encoding")
+                    reason = "decompression_bomb" if encoding else "too_large"
+                    what = f" after {encoding} decoding" if encoding else ""
+                    raise FetchError(reason, f"body over {limit} bytes{what}")
+                chunks.append(chunk)
+        except BaseException:
+            response.close()  # never back to the pool: the socket may be shut or mid-body
+            raise
+        finally:
+            watchdog.cancel()
         return b"".join(chunks)
 
     # -- robots.txt --------------------------------------------------------------------
@@ -522,6 +628,27 @@ class Fetcher:
         return self.fetch(
             url, accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5", robots_on_redirects=True
         )
+
+
+def _body_timeout(seconds: float) -> FetchError:
+    return FetchError("timeout", f"body not complete in {seconds} s")
+
+
+def _socket_of(response: Any) -> socket.socket | None:
+    """The socket a streamed urllib3 response reads from (None if urllib3 hides it)."""
+    sock = getattr(getattr(response, "connection", None), "sock", None)
+    if sock is None:
+        # A response that closes the connection (no framing) is detached from it by
+        # http.client; its socket is then only reachable through the body's reader.
+        reader = getattr(getattr(response, "_fp", None), "fp", None)
+        sock = getattr(getattr(reader, "raw", None), "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def _shut(sock: socket.socket | None) -> None:
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _classify(error: Exception) -> tuple[str, str]:

@@ -31,14 +31,20 @@ as a feed, anything else as an article page).
   each against its own site's robots.txt) and extracted like any HTML page;
   the entry's title, authors and date fill what the page lacks (`text_origin` "page").
   When the page cannot be fetched or has no article text (or with `--no-fetch-pages`), the
-  entry's content, else its summary, becomes the article (`feed_content`/`feed_summary`).
+  entry's content, else its summary, becomes the article (`feed_content`/`feed_summary`);
+  a page fetched but not used says why in the article's `removed` (reason `page_<why>`).
+- Page fetches are capped per feed and per run (`max_pages_per_feed`, `max_pages_per_run`):
+  the entries over the caps are left for the next run (not inputs now, not marked seen,
+  their feed re-read in full next time; counter `feeds_pages_deferred`).
 
 Rejected (stage `feeds`): a feed that cannot be fetched (`timeout`, `http_error`,
 `refused_address`, `too_large`, `decompression_bomb`, `redirect_loop`, ...), is not a feed
 (`not_a_feed`), cannot be parsed (`unparseable`), declares entity expansion
 (`entity_expansion`); an entry with no page text and no text of its own (`no_text`).
 Counters: `feeds_fetched`, `feeds_not_modified`, `feeds_unchanged`, `feeds_entries`,
-`feeds_new_entries`, `feeds_pages_fetched`, `feeds_dropped_<reason>`, `read_inputs`,
+`feeds_new_entries`, `feeds_pages_attempted`, `feeds_pages_fetched` (a body came back),
+`feeds_pages_failed_<reason>`, `feeds_pages_fallback_<reason>` (the feed's text used
+instead), `feeds_pages_deferred`, `feeds_dropped_<reason>`, `read_inputs`,
 `feeds_seen_entries_pruned`.
 
 State (with `--state`): `feed_state/` (schemas/feeds.py) and `feeds/` (one health file per
@@ -48,6 +54,7 @@ nothing is written when no feed was read, so the earlier feed state is carried o
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator
@@ -56,7 +63,7 @@ from typing import Any, NamedTuple
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from newsbeam.schemas import Article, RawDocument, Rejected
+from newsbeam.schemas import Article, RawDocument, Rejected, Removal
 from newsbeam.schemas.feeds import FeedHealth, FeedState, SeenEntry
 from newsbeam.transforms.extract import ExtractConfig, ExtractError, extract_html_document
 from newsbeam.transforms.feeds.articles import entry_article, is_html_response, with_url
@@ -362,7 +369,12 @@ class _FetchPages(_FetchingDoFn):
             return job._replace(page=fetcher.fetch_page(job.entry.link))
 
         for job in fetch_all(jobs, fetch, self._config.fetch.concurrency):
-            counter("feeds_pages_fetched").inc()
+            assert job.page is not None
+            counter("feeds_pages_attempted").inc()
+            if job.page.error is None:
+                counter("feeds_pages_fetched").inc()
+            else:  # robots.txt, a refused address, a bomb, a timeout, an HTTP error, ...
+                counter(f"feeds_pages_failed_{job.page.error}").inc()
             yield job
 
 
@@ -408,11 +420,73 @@ class _ToArticles(beam.DoFn):
         if article is None:
             yield _rejected(job.source, problem[0], problem[1], job.entry.title or "")
             return
+        if page is not None and page_article is None:
+            counter(f"feeds_pages_fallback_{problem[0]}").inc()
+            article = article._replace(removed=[*article.removed, page_fallback(*problem)])
         yield article
 
 
 def _needs_page(job: PageJob, fetch_pages: bool) -> bool:
     return fetch_pages and job.page is None and job.entry is not None and bool(job.entry.link)
+
+
+PAGE_FALLBACK = "page_"  # the reason prefix of the `removed` entry page_fallback makes
+
+
+def page_fallback(reason: str, detail: str) -> Removal:
+    """The `removed` entry of an article whose page was fetched but not used (its text is
+    the feed's): the reason is `page_<why>` (page_timeout, page_robots_disallowed,
+    page_not_html, page_no_text, ...), the text says which page and what happened."""
+    return Removal(detail, f"{PAGE_FALLBACK}{reason}")
+
+
+def deferred_sources(
+    wanted: Iterable[tuple[str, str]], per_feed: int, per_run: int
+) -> frozenset[str]:
+    """Which page fetches wait for the next run, from (feed URL, job source) pairs: each
+    feed keeps its first `per_feed` (by source, deterministic), then the run takes them in
+    turns across feeds (a feed's first, every feed's second, ...) up to `per_run`, so one
+    long feed does not starve the others. 0: no cap."""
+    by_feed: dict[str, list[str]] = collections.defaultdict(list)
+    for feed_url, source in wanted:
+        by_feed[feed_url].append(source)
+    deferred: set[str] = set()
+    ranked: list[tuple[int, str, str]] = []
+    for feed_url, sources in by_feed.items():
+        ordered = sorted(set(sources))
+        keep = ordered if per_feed <= 0 else ordered[:per_feed]
+        deferred.update(ordered[len(keep) :])
+        ranked.extend((rank, feed_url, source) for rank, source in enumerate(keep))
+    ranked.sort()
+    if per_run > 0:
+        deferred.update(source for _, _, source in ranked[per_run:])
+    return frozenset(deferred)
+
+
+def _deferred_feeds(deferred: frozenset[str]) -> frozenset[str]:
+    return frozenset(source.rsplit("#", 1)[0] for source in deferred)
+
+
+def _count_deferred(job: PageJob, deferred: frozenset[str]) -> bool:
+    """Keep jobs fetched now; a deferred one is counted and is not an input of this run
+    (`read_inputs` counted it when its entry was parsed: taken back, so counts balance)."""
+    if job.source not in deferred:
+        return True
+    counter("feeds_pages_deferred").inc()
+    counter("read_inputs").dec()
+    return False
+
+
+def _not_deferred(sighting: SeenEntry, deferred: frozenset[str]) -> bool:
+    return f"{sighting.feed_url}#{sighting.entry_id}" not in deferred
+
+
+def _reread_if_deferred(state: FeedState, deferred: frozenset[str]) -> FeedState:
+    """A feed with deferred entries is fetched and parsed in full by the next run: no
+    validators, no body hash, due at once."""
+    if state.feed_url not in _deferred_feeds(deferred):
+        return state
+    return state._replace(etag=None, last_modified=None, body_hash=None, next_poll_at=None)
 
 
 class ReadFeeds(beam.PTransform):
@@ -478,8 +552,16 @@ class ReadFeeds(beam.PTransform):
         ready = parsed.jobs | "HavePage" >> beam.Filter(
             lambda job: not _needs_page(job, fetch_pages)
         )
+        deferred = beam.pvalue.AsSingleton(
+            to_fetch
+            | "Wanted" >> beam.Map(lambda job: (job.feed_url or job.source, job.source))
+            | "AllWanted" >> beam.combiners.ToList()
+            | "Deferred"
+            >> beam.Map(deferred_sources, config.max_pages_per_feed, config.max_pages_per_run)
+        )
         with_pages = (
             to_fetch
+            | "NotDeferred" >> beam.Filter(_count_deferred, deferred)
             | "ShardPages" >> beam.Map(lambda j: (0, j))
             | "GroupPages" >> beam.GroupByKey()
             | "FetchPages" >> beam.ParDo(_FetchPages(config))
@@ -494,7 +576,7 @@ class ReadFeeds(beam.PTransform):
             Article,
         )
         if self._state.writes:
-            self._write_state(pipeline, parsed)
+            self._write_state(pipeline, parsed, deferred)
         rejected = (
             from_docs[REJECTED],
             listed[REJECTED],
@@ -503,7 +585,7 @@ class ReadFeeds(beam.PTransform):
         ) | "Rejected" >> beam.Flatten()
         return articles, rejected
 
-    def _write_state(self, pipeline: beam.Pipeline, parsed: Any) -> None:
+    def _write_state(self, pipeline: beam.Pipeline, parsed: Any, deferred: Any) -> None:
         """The new feed state, seen entries and this run's health rows, written only when
         a feed was read (else the earlier feed state is carried over as it was)."""
         state, days = self._state, self._config.seen_entries_days
@@ -517,8 +599,12 @@ class ReadFeeds(beam.PTransform):
                 _next_tables,
                 beam.pvalue.AsList(pipeline | "ReadFeedState" >> ReadStateTable(state, FEED_STATE)),
                 beam.pvalue.AsList(pipeline | "ReadSeen" >> ReadStateTable(state, SEEN_ENTRIES)),
-                beam.pvalue.AsList(parsed[STATE]),
-                beam.pvalue.AsList(parsed[SEEN]),
+                beam.pvalue.AsList(
+                    parsed[STATE] | "RereadIfDeferred" >> beam.Map(_reread_if_deferred, deferred)
+                ),
+                beam.pvalue.AsList(
+                    parsed[SEEN] | "SeenNow" >> beam.Filter(_not_deferred, deferred)
+                ),
                 beam.pvalue.AsSingleton(polled),
                 state.run_at,
                 days,

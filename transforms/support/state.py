@@ -16,6 +16,12 @@ new `STATE_VERSION` (schemas/state.py). Every file written under version 2 carri
 (the dedup and the feed readers before this module both required it), so every version-2
 folder still reads.
 
+Integrity: the marker records every table file's size and sha256 at commit, and a run
+checks them before reading anything (see "Integrity" below). Commit: `prepare_state`
+makes the staging folder complete, and `commit` swaps it in with the run's output, all or
+nothing across a crash (a journal beside the state; `recover_commits` completes it,
+`recover_leftovers` rolls back anything not journaled).
+
 Writing: `WriteStateTable` writes every table in its schema, stamped with the state version
 (zstd), into the staging folder: through Beam's Parquet sink for the dedup tables (part
 files), one file per table for the feed tables. A component folder this run did not write
@@ -27,12 +33,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import json
+import logging
 import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +67,8 @@ from newsbeam.schemas.feeds import (
 )
 from newsbeam.schemas.inputs_state import SEEN_FILE_SCHEMA, SEEN_FILES_PATH
 from newsbeam.transforms.support.failures import counter
+
+log = logging.getLogger("newsbeam")
 
 
 class StateError(Exception):
@@ -192,11 +202,86 @@ def check_tables(state_dir: str | None) -> dict[str, tuple[str, ...]]:
     return files
 
 
-def check_state_dir(state: Path) -> bool:
-    """Raise StateError unless the folder `state` is usable; True when it holds earlier
-    state (its marker names this STATE_VERSION). Only the marker is read here."""
-    if not state.exists():
+# --- Integrity: the record of every table file, in the marker -------------------------------
+# At commit the marker gets `files`: every table file's path under the folder, its size and
+# its sha256. A run verifies them before reading anything: a file missing, changed (one
+# flipped byte), or added to a table folder makes the state unusable (StateError, exit 2,
+# nothing touched). Everything goes through Beam's FileSystems (match for sizes, open to
+# hash), so the same check works on object stores. A marker written before this record
+# existed has no `files`: it is accepted once, unverified (with a warning), and the next
+# commit writes the record; STATE_VERSION is unchanged because the tables themselves did
+# not change and older NewsBeams ignore the extra marker key.
+
+_HASH_CHUNK = 1 << 20
+
+
+def file_digest(path: str) -> str:
+    """The sha256 of a file, read through FileSystems in 1 MiB pieces."""
+    digest = hashlib.sha256()
+    with _open(path) as handle:
+        while chunk := handle.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _size(path: str) -> int:
+    return int(FileSystems.match([path])[0].metadata_list[0].size_in_bytes)
+
+
+def file_record(state_dir: str) -> dict[str, dict[str, Any]]:
+    """Every table file under `state_dir` (relative path -> size and sha256)."""
+    root = state_dir.rstrip("/")
+    record = {}
+    for table in TABLES:
+        for path in table_files(root, table):
+            relative = path[len(root) + 1 :]
+            record[relative] = {"size": _size(path), "sha256": file_digest(path)}
+    return dict(sorted(record.items()))
+
+
+def integrity_problems(state_dir: str, recorded: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """What differs between the folder's table files and the marker's record (empty: none)."""
+    root = state_dir.rstrip("/")
+    problems = []
+    for relative, expected in sorted(recorded.items()):
+        path = f"{root}/{relative}"
+        if not FileSystems.exists(path):
+            problems.append(f"{relative} is missing")
+        elif _size(path) != expected.get("size"):
+            problems.append(f"{relative} has {_size(path)} bytes, {expected.get('size')} recorded")
+        elif file_digest(path) != expected.get("sha256"):
+            problems.append(f"{relative} has changed (its sha256 differs from the record)")
+    for table in TABLES:
+        for path in table_files(root, table):
+            if path[len(root) + 1 :] not in recorded:
+                problems.append(f"{path[len(root) + 1 :]} is not in the record")
+    return problems
+
+
+def verify_state(state_dir: str, marker: Mapping[str, Any]) -> bool:
+    """StateError when the table files differ from the marker's record; False when the
+    marker has no record (written before it existed: accepted once), True when verified."""
+    recorded = marker.get("files")
+    if recorded is None:
         return False
+    if not isinstance(recorded, dict):
+        raise StateError(f"--state {state_dir}: {STATE_MARKER} has an unreadable file record")
+    problems = integrity_problems(state_dir, recorded)
+    if problems:
+        more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
+        shown = "; ".join(problems[:5]) + more
+        raise StateError(
+            f"--state {state_dir} is damaged: {shown}. It is left as it is: restore it from "
+            "a backup or point --state at a new folder"
+        )
+    return True
+
+
+def read_marker(state: Path) -> dict[str, Any] | None:
+    """The marker of the folder `state` once checked (None: no earlier state); raises
+    StateError unless the folder is usable. Only the marker is read here."""
+    if not state.exists():
+        return None
     if not state.is_dir():
         raise StateError(f"--state {state} exists and is not a folder")
     marker = state / STATE_MARKER
@@ -206,9 +291,10 @@ def check_state_dir(state: Path) -> bool:
                 f"--state {state} is not empty and holds no {STATE_MARKER}: it does not look "
                 "like NewsBeam state, so it will be neither read nor replaced"
             )
-        return False
+        return None
     try:
-        version = json.loads(marker.read_text())["state_version"]
+        content = json.loads(marker.read_text())
+        version = content["state_version"]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise StateError(f"--state {state}: {STATE_MARKER} is unreadable ({error})") from error
     if str(version) != STATE_VERSION:
@@ -216,7 +302,13 @@ def check_state_dir(state: Path) -> bool:
             f"--state {state} holds state version {version}, and this NewsBeam reads version "
             f"{STATE_VERSION}; point --state at a new folder (the old one is left as it is)"
         )
-    return True
+    return dict(content)
+
+
+def check_state_dir(state: Path) -> bool:
+    """Raise StateError unless the folder `state` is usable; True when it holds earlier
+    state (its marker names this STATE_VERSION). Only the marker is read here."""
+    return read_marker(state) is not None
 
 
 # --- The context the stages get --------------------------------------------------------------
@@ -434,12 +526,19 @@ class WriteStateTable(beam.PTransform):
 def open_state(
     state: Path | None, run_at: dt.datetime, keep_days: int = 0
 ) -> tuple[StateContext, Path | None]:
-    """Check `state` (marker and every table file) and make its staging folder; returns the
-    context and the staging folder (None without --state). StateError if unusable; nothing
-    is created then."""
+    """Check `state` (marker, the integrity record and every table file) and make its
+    staging folder; returns the context and the staging folder (None without --state).
+    StateError if unusable; nothing is created then."""
     if state is None:
         return StateContext(run_at=run_at, keep_days=keep_days, checked=()), None
-    has_state = check_state_dir(state)
+    marker = read_marker(state)
+    if marker is not None and not verify_state(str(state), marker):
+        log.warning(
+            "--state %s has no file record (written by an older NewsBeam): read unverified "
+            "this once; this run's commit records its files",
+            state,
+        )
+    has_state = marker is not None
     context = make_context(str(state) if has_state else None, None, run_at, keep_days)
     staging = staging_dir_for(state)
     return dataclasses.replace(context, state_out_dir=str(staging)), staging
@@ -452,17 +551,30 @@ def staging_dir_for(state: Path) -> Path:
     return staging
 
 
-# --- Folders beside a target: staging (.tmp) and the retired old folder (.old) --------------
+# --- Folders beside a target: staging (.tmp), retired (.old), commit journal (.commit) ------
 # Their names carry the process id of the run that made them, so a later run can tell the
 # leftovers of a killed run (SIGKILL, power loss) from a run still going on.
 
+# The lock of a folder (pipeline/lock.py): `.NAME.newsbeam.lock`, and while one is written
+# or taken over `.NAME.newsbeam.lock.<token>` / `.NAME.newsbeam.lock.stale-<hex>`.
+RUN_LOCK_NAME = re.compile(r"^\..+\.newsbeam\.lock(?:\..+)?$")
 RUN_FOLDER_NAME = re.compile(
-    r"^\.(?P<name>.+)\.newsbeam-(?:(?P<pid>\d+)-)?[0-9a-f]{12}\.(?P<kind>tmp|old)$"
+    r"^\.(?P<name>.+)\.newsbeam-(?:(?P<pid>\d+)-)?[0-9a-f]{12}\.(?P<kind>tmp|old|commit|part)$"
 )
+
+# Fault injection for the crash tests: a run whose environment names a step in this variable
+# exits at once (os._exit(137), as a SIGKILL would) when it reaches that step of the commit.
+CRASH_ENV = "NEWSBEAM_CRASH_AT"
+
+
+def crash_point(step: str) -> None:
+    """Die here, as if killed, when CRASH_ENV names `step` (tests only)."""
+    if os.environ.get(CRASH_ENV) == step:
+        os._exit(137)
 
 
 def beside(target: Path, kind: str) -> Path:
-    """A new name beside `target` for a staging ("tmp") or retired ("old") folder."""
+    """A new name beside `target` for a staging ("tmp"), retired ("old") folder or journal."""
     return target.parent / f".{target.name}.newsbeam-{os.getpid()}-{uuid.uuid4().hex[:12]}.{kind}"
 
 
@@ -479,7 +591,7 @@ def _running(pid: str | None) -> bool:
 
 
 def leftovers(target: Path) -> list[Path]:
-    """Staging and retired folders beside `target` whose run is no longer running."""
+    """Staging and retired folders and journals beside `target` whose run is gone."""
     if not target.parent.is_dir():
         return []
     found = []
@@ -490,12 +602,47 @@ def leftovers(target: Path) -> list[Path]:
     return sorted(found)
 
 
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def recover_commits(target: Path) -> list[str]:
+    """Complete the commits a killed run journaled beside `target`: its journal is written
+    once every staging folder is complete, so every swap it names is carried out (roll
+    forward). Call it for every target before `recover_leftovers`, which would remove the
+    journaled staging folders. Returns what was done, one line each, for the log."""
+    done = []
+    for journal in leftovers(target):
+        if not journal.name.endswith(".commit"):
+            continue
+        try:
+            swaps = [(Path(a), Path(b)) for a, b in json.loads(journal.read_text())["swaps"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            swaps = []  # unreadable: never complete, so the roll-back below applies
+        for staging, dest in swaps:
+            if not staging.is_dir():
+                continue  # this swap was done
+            retired = None
+            if dest.exists():
+                retired = beside(dest, "old")
+                dest.rename(retired)
+            staging.rename(dest)
+            if retired is not None:
+                shutil.rmtree(retired, ignore_errors=True)
+            done.append(f"completed the commit of {dest}, interrupted by a run that was killed")
+        journal.unlink(missing_ok=True)
+    return done
+
+
 def recover_leftovers(target: Path) -> list[str]:
-    """Finish what a killed run left beside `target`: when it died between the two renames
-    of a swap (`target` moved aside, its replacement not yet in place), the old folder is
-    put back, so the run is as if it never happened; then every leftover is removed.
-    Returns what was done, one line each, for the log."""
-    found = leftovers(target)
+    """Finish what a killed run left beside `target` that no journal completes: when it
+    died between the two renames of a swap (`target` moved aside, its replacement not yet
+    in place), the old folder is put back, so the run is as if it never happened; then every
+    leftover is removed. Returns what was done, one line each, for the log."""
+    found = [path for path in leftovers(target) if not path.name.endswith(".commit")]
     done = []
     retired = [path for path in found if path.name.endswith(".old")]
     if not target.exists() and retired:
@@ -504,7 +651,7 @@ def recover_leftovers(target: Path) -> list[str]:
         found.remove(newest)
         done.append(f"restored {target} from {newest.name}, left by a run that was killed")
     for path in found:
-        shutil.rmtree(path, ignore_errors=True)
+        _remove(path)
         done.append(f"removed {path}, left by a run that was killed")
     return done
 
@@ -525,8 +672,9 @@ def _carry_run_files(staging: Path, state: Path) -> None:
                 write_file(str(target), read_rows(old, table), table)
 
 
-def commit_state(staging: Path, state: Path, summary: Mapping[str, Any]) -> None:
-    """Carry over what this run did not write, write the marker, swap `staging` into `state`."""
+def prepare_state(staging: Path, state: Path, summary: Mapping[str, Any]) -> None:
+    """Make `staging` the complete new state: carry over what this run did not write, then
+    write the marker with the record of every table file (sizes and sha256)."""
     if state.is_dir():
         _carry_run_files(staging, state)
         for component in sorted(state.iterdir()):
@@ -537,17 +685,49 @@ def commit_state(staging: Path, state: Path, summary: Mapping[str, Any]) -> None
         "updated_at": dt.datetime.now(dt.timezone.utc).isoformat(),
         "components": sorted(p.name for p in staging.iterdir() if p.is_dir()),
         **summary,
+        "files": file_record(str(staging)),
     }
     (staging / STATE_MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
-    swap_into_place(staging, state)
 
 
-def swap_into_place(staging: Path, target: Path) -> None:
+def commit_state(staging: Path, state: Path, summary: Mapping[str, Any]) -> None:
+    """Carry over what this run did not write, write the marker, swap `staging` into `state`."""
+    prepare_state(staging, state, summary)
+    swap_into_place(staging, state, "state")
+
+
+def commit(swaps: Sequence[tuple[Path, Path, str]]) -> None:
+    """Put each complete staging folder in place of its target (staging, target, label),
+    all of them or, after a crash, none: with more than one swap a journal naming them is
+    written (atomically) beside the last target first, and a later run that finds it
+    completes the swaps (`recover_commits`); a crash before the journal leaves the
+    stagings as leftovers, removed by the next run with every target unchanged."""
+    journal = None
+    if len(swaps) > 1:
+        journal = beside(swaps[-1][1], "commit")
+        part = journal.with_suffix(".part")
+        with open(part, "w") as handle:
+            json.dump({"swaps": [[str(a), str(b)] for a, b, _ in swaps]}, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(part, journal)
+        crash_point("journal-written")
+    for staging, target, label in swaps:
+        swap_into_place(staging, target, label)
+    if journal is not None:
+        journal.unlink()
+        crash_point("journal-removed")
+
+
+def swap_into_place(staging: Path, target: Path, label: str = "") -> None:
     """Replace `target` by `staging` with two renames; the old folder is deleted last."""
     retired = None
     if target.exists():
         retired = beside(target, "old")
         target.rename(retired)
+        crash_point(f"{label}-aside")
     staging.rename(target)
+    crash_point(f"{label}-in-place")
     if retired is not None:
         shutil.rmtree(retired, ignore_errors=True)
+        crash_point(f"{label}-old-removed")
