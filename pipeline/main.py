@@ -43,8 +43,8 @@ def format_summary(manifest: dict[str, Any], output: str, manifest_name: str) ->
     if stages:
         slowest = max(sorted(stages), key=lambda stage: stages[stage])
         lines.append(
-            f"  slowest stage: {slowest} {stages[slowest]:.1f} s "
-            f"(all stages {sum(stages.values()):.1f} s; see report.html)"
+            f"  slowest stage: {slowest} {stages[slowest]:.2f} s "
+            f"(all stages {sum(stages.values()):.2f} s; see report.html)"
         )
     lines += [
         f"Tables:   {output}/articles/  {output}/duplicates/  {output}/rejected/",

@@ -286,7 +286,7 @@ def _run_locked(
 
     clock = time.perf_counter()
     log.info(
-        "run started: %d inputs, %d feeds, %d feed lists -> %s%s",
+        "run started: %d --input, %d --feed, %d --feeds -> %s%s",
         len(ours.inputs or ()),
         len(ours.feed_urls or ()),
         len(ours.feed_lists or ()),
