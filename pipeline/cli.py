@@ -50,8 +50,8 @@ BEAM_FLAGS_NOTE = (
 RUNNER_FLAGS = {
     "--runner": "Where the pipeline runs: FnApiRunner (NewsBeam's default, in-process), "
     "PortableRunner, DataflowRunner, FlinkRunner, SparkRunner.",
-    "--direct_num_workers": "Workers of the local runner (default: one process per available "
-    "core from 200 documents on, else 1 in-process).",
+    "--direct_num_workers": "Worker processes of a multi_processing local run (default: one "
+    "per available core).",
     "--direct_running_mode": "in_memory, multi_threading or multi_processing.",
     "--job_endpoint": "Job service of a portable runner, host:port (or 'embed').",
     "--environment_type": "How workers run the Python code: DOCKER, PROCESS, EXTERNAL, LOOPBACK.",

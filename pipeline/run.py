@@ -151,16 +151,15 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
 def _use_local_workers(
     options: PipelineOptions, argv: Sequence[str], ours: NewsBeamOptions
 ) -> None:
-    """One worker process per available core on the local runner, unless the user chose
-    (pipeline/workers.py says when it pays)."""
+    """A multi-process local run without a worker count gets one per available core
+    (pipeline/workers.py); otherwise the run stays as the user set it (in-process)."""
     runner = options.view_as(StandardOptions).runner
+    direct = options.view_as(DirectOptions)
     if not isinstance(runner, str):
         return
-    flags = local_worker_defaults(argv, runner, list(ours.inputs or ()))
+    flags = local_worker_defaults(argv, runner, direct.direct_running_mode)
     if flags:
-        direct = options.view_as(DirectOptions)
-        direct.direct_running_mode = flags[flags.index("--direct_running_mode") + 1]
-        direct.direct_num_workers = int(flags[flags.index("--direct_num_workers") + 1])
+        direct.direct_num_workers = int(flags[-1])
 
 
 def missing_paths(ours: NewsBeamOptions) -> list[tuple[str, str]]:

@@ -1,5 +1,5 @@
-"""Local worker processes: when the command starts them by itself, and that a run with them
-gives the same tables and counters as an in-process run."""
+"""Local worker processes: how many a multi-process run gets, and that a run with them gives
+the same tables and counters as an in-process run."""
 
 from __future__ import annotations
 
@@ -14,55 +14,28 @@ import pytest
 from newsbeam.pipeline import run as pipeline_run
 from newsbeam.pipeline import workers
 
-MULTI = ["--direct_running_mode", "multi_processing", "--direct_num_workers", "2"]
 
-
-def test_user_flags_win() -> None:
-    assert workers.sets_worker_flags(["--input", "x", "--direct_num_workers", "1"])
-    assert workers.sets_worker_flags(["--direct_running_mode=in_memory"])
-    assert not workers.sets_worker_flags(["--input", "x", "--runner", "FnApiRunner"])
-
-
-def test_worker_flags_by_runner_cores_and_size() -> None:
-    many = workers.MIN_DOCUMENTS
-    assert workers.worker_flags("FnApiRunner", 2, many) == MULTI
-    assert workers.worker_flags("FnApiRunner", 4, many)[-1] == "4"
-    assert workers.worker_flags("FnApiRunner", 1, many) == []  # taskset -c 0: in-process
-    assert workers.worker_flags("FnApiRunner", 2, many - 1) == []  # start-up would dominate
-    assert workers.worker_flags("DataflowRunner", 2, many) == []  # not a local runner
-    assert workers.worker_flags("PortableRunner", 8, 10 * many) == []
+def test_worker_count_by_cores_and_memory() -> None:
     gigabyte = workers.WORKER_BYTES
-    assert workers.worker_flags("FnApiRunner", 32, many, 8 * gigabyte)[-1] == "8"
-    assert workers.worker_flags("FnApiRunner", 2, many, 3 * gigabyte) == MULTI
-    assert workers.worker_flags("FnApiRunner", 2, many, gigabyte) == []  # one would fit
+    assert workers.worker_count(2) == 2
+    assert workers.worker_count(1) == 1  # taskset -c 0
+    assert workers.worker_count(32, 8 * gigabyte) == 8
+    assert workers.worker_count(2, 3 * gigabyte) == 2
+    assert workers.worker_count(4, gigabyte // 2) == 1
 
 
-def test_count_documents_stops_early_and_weighs_json_lines(tmp_path: Path) -> None:
-    folder = tmp_path / "pages"
-    (folder / "sub").mkdir(parents=True)
-    for index in range(30):
-        (folder / "sub" / f"{index}.html").write_text("<p>x</p>")
-    assert workers.count_documents([str(folder)]) == 30
-    assert workers.count_documents([str(folder)], enough=10) == 10
-    records = tmp_path / "records.jsonl"
-    records.write_bytes(b"x" * (workers.JSONL_BYTES_PER_DOCUMENT * 7))
-    assert workers.count_documents([str(records)]) == 7
-    assert workers.count_documents([str(folder), str(records)]) == 37
-    assert workers.count_documents([str(folder / "**" / "*.html")]) == 30
-    # URLs and object stores are not listed: such runs stay in-process.
-    assert workers.count_documents(["https://example.com/a", "s3://b/k"]) == 0
-
-
-def test_defaults_only_when_unset(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_a_count_only_for_a_multi_process_run_without_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(workers, "available_cores", lambda: 2)
     monkeypatch.setattr(workers, "available_memory", lambda: 8 * workers.WORKER_BYTES)
-    monkeypatch.setattr(workers, "MIN_DOCUMENTS", 1)
-    (tmp_path / "a.txt").write_text("x")
-    inputs = [str(tmp_path)]
-    assert workers.local_worker_defaults([], "FnApiRunner", inputs) == MULTI
-    assert workers.local_worker_defaults(["--direct_num_workers", "1"], "FnApiRunner", inputs) == []
-    monkeypatch.setattr(workers, "available_cores", lambda: 1)
-    assert workers.local_worker_defaults([], "FnApiRunner", inputs) == []
+    mode = "multi_processing"
+    assert workers.local_worker_defaults([], "FnApiRunner", None) == []  # in-process
+    assert workers.local_worker_defaults([], "FnApiRunner", mode) == ["--direct_num_workers", "2"]
+    chosen = ["--direct_num_workers", "3"]
+    assert workers.local_worker_defaults(chosen, "FnApiRunner", mode) == []
+    assert workers.local_worker_defaults(["--direct-num-workers=3"], "FnApiRunner", mode) == []
+    assert workers.local_worker_defaults([], "DataflowRunner", mode) == []
 
 
 def test_available_cores_follow_affinity() -> None:
@@ -82,7 +55,7 @@ def _rows(output: Path, table: str) -> list[tuple]:
 def test_worker_processes_give_the_same_tables_and_counters(
     monkeypatch: pytest.MonkeyPatch, seeds_dir: Path, bad_inputs: dict[str, Path], tmp_path: Path
 ) -> None:
-    """The default on a multi-core machine (worker processes) against one in-process run:
+    """A multi-process run (its worker count from the cores) against the in-process default:
     same rows, same counters (they come back from the workers through the runner)."""
     inputs = tmp_path / "inputs"
     shutil.copytree(seeds_dir, inputs / "seeds")
@@ -90,9 +63,11 @@ def test_worker_processes_give_the_same_tables_and_counters(
     shutil.copytree(bad_inputs["good_html"].parent, inputs / "bad")
     monkeypatch.setattr(workers, "available_cores", lambda: 2)
     monkeypatch.setattr(workers, "available_memory", lambda: 8 * workers.WORKER_BYTES)
-    monkeypatch.setattr(workers, "MIN_DOCUMENTS", 1)  # these few inputs count as enough
     manifests = {}
-    for mode, extra in (("workers", []), ("in-process", ["--direct_num_workers", "1"])):
+    for mode, extra in (
+        ("workers", ["--direct_running_mode", "multi_processing"]),
+        ("in-process", []),
+    ):
         output = tmp_path / mode
         argv = ["--input", str(inputs), "--output", str(output), *extra]
         manifests[mode] = pipeline_run.run(argv)
