@@ -31,6 +31,7 @@ from newsbeam.transforms.stories import (
     link_graph,
     neighbour_similarity,
     prior_story,
+    split_similarity,
     split_small_stories,
     story_rows,
     story_terms,
@@ -261,6 +262,31 @@ def test_split_small_stories_splits_twins_found_in_a_large_group() -> None:
     assert split_small_stories(large, groups, CONFIG) == [1, 1, 1, 2, 2, 2] + [3] * 6
     # A story larger than `neighbours` is left as it is.
     assert split_small_stories(large, [1] * 12, CONFIG) == [1] * 12
+
+
+def test_split_small_stories_splits_twins_in_a_group_of_four() -> None:
+    four = _twin_stories(within=0.6, across=0.3)[1:5, 1:5]  # two reports of each story
+    large = np.full((10, 10), 0.05)
+    large[:4, :4] = four
+    large[4:, 4:] = 0.5
+    np.fill_diagonal(large, 1.0)
+    assert CONFIG.split_from <= 4 <= CONFIG.plain_component
+    # Plain cosine (what a group of four on its own is clustered on) keeps them together.
+    assert len(set(average_link(four, CONFIG.small_threshold))) == 1
+    groups = [1] * 4 + [2] * 6
+    assert split_small_stories(large, groups, CONFIG) == [1, 1, 2, 2] + [3] * 6
+    # Below `split_from` a group is left as it is.
+    fewer = dataclasses.replace(CONFIG, split_from=5)
+    assert split_small_stories(large, groups, fewer) == [1] * 4 + [2] * 6
+
+
+def test_split_similarity_keeps_a_story_of_four_whole() -> None:
+    rng = np.random.default_rng(7)
+    for size in range(CONFIG.split_from, CONFIG.neighbours + 1):
+        noisy = 0.4 + rng.uniform(0, 0.05, (size, size))  # reports all about equally alike
+        noisy = (noisy + noisy.T) / 2
+        np.fill_diagonal(noisy, 1.0)
+        assert len(set(average_link(*split_similarity(noisy, CONFIG)))) == 1
 
 
 def test_top_links_keeps_each_rows_strongest_ties_to_lower_columns() -> None:
