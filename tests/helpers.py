@@ -3,6 +3,7 @@ sample article. (Fixtures are in conftest.py.)"""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from apache_beam.metrics.metric import MetricsFilter
@@ -63,3 +64,22 @@ def rerecord_state(state: Path) -> None:
     marker = json.loads((state / STATE_MARKER).read_text())
     marker["files"] = file_record(str(state))
     (state / STATE_MARKER).write_text(json.dumps(marker))
+
+
+def write_seed_copies(seeds: Path, folder: Path, copies: int = 40) -> None:
+    """`copies` distinct variants of every seed in `folder`: a run long enough to be
+    signalled, killed or overlapped while it goes on."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for copy in range(copies):
+        for seed in seeds.iterdir():
+            (folder / f"{copy}_{seed.name}").write_text(seed.read_text() + f"\n\nCopy {copy}.")
+
+
+def wait_for(folder: Path, pattern: str, seconds: float = 120) -> bool:
+    """Wait until something in `folder` matches `pattern` (a run's staging); True if it did."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if any(folder.glob(pattern)):
+            return True
+        time.sleep(0.05)
+    return False

@@ -19,7 +19,7 @@ from newsbeam.pipeline.progress import ProgressDisplay
 from newsbeam.transforms.support.progress import CountProgress, read_progress
 from newsbeam.transforms.support.state import recover_leftovers
 from tests.feed_server import serve, static
-from tests.helpers import make_test_pipeline
+from tests.helpers import make_test_pipeline, wait_for, write_seed_copies
 
 
 def _newsbeam(
@@ -154,10 +154,7 @@ def test_a_signal_ends_the_run_cleanly(
     assert entry.main(["--input", str(seeds_dir), "--output", str(output)]) == 0
     before = {p.relative_to(output): p.read_bytes() for p in output.rglob("*") if p.is_file()}
     inputs = tmp_path / "in"
-    inputs.mkdir()
-    for copy in range(40):  # long enough to be caught mid-run
-        for seed in seeds_dir.iterdir():
-            (inputs / f"{copy}_{seed.name}").write_text(seed.read_text() + f"\n\nCopy {copy}.")
+    write_seed_copies(seeds_dir, inputs)  # long enough to act on mid-run
     process = subprocess.Popen(
         [
             sys.executable,
@@ -172,9 +169,7 @@ def test_a_signal_ends_the_run_cleanly(
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 120
-    while not list(tmp_path.glob(".out.newsbeam-*.tmp")) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(tmp_path, ".out.newsbeam-*.tmp")
     assert process.poll() is None, "the run ended before it could be signalled"
     time.sleep(1.0)  # inside the pipeline, not in start-up
     process.send_signal(signum)
@@ -287,9 +282,7 @@ def test_the_next_run_cleans_up_after_a_killed_one(seeds_dir: Path, tmp_path: Pa
     argv = ["--input", str(seeds_dir), "--output", str(output), "--state", str(state)]
     process = subprocess.Popen([sys.executable, "-m", "newsbeam.pipeline", *argv],
                                stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)  # fmt: skip
-    deadline = time.monotonic() + 120
-    while not list(tmp_path.glob(".state.newsbeam-*.tmp")) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(tmp_path, ".state.newsbeam-*.tmp")
     process.kill()
     process.wait()
     assert list(tmp_path.glob(".*.newsbeam-*")), "the killed run left its staging"

@@ -28,6 +28,7 @@ from newsbeam.transforms.support.state import (
     recover_leftovers,
     verify_state,
 )
+from tests.helpers import wait_for, write_seed_copies
 
 UTC = dt.timezone.utc
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -122,10 +123,7 @@ def test_the_heartbeat_renews_and_a_taken_over_lock_is_noticed(tmp_path: Path) -
 @pytest.mark.slow
 def test_two_real_runs_on_the_same_folders(seeds_dir: Path, tmp_path: Path) -> None:
     inputs = tmp_path / "in"
-    inputs.mkdir()
-    for copy in range(40):  # long enough for the second run to start meanwhile
-        for seed in seeds_dir.iterdir():
-            (inputs / f"{copy}_{seed.name}").write_text(seed.read_text() + f"\n\nCopy {copy}.")
+    write_seed_copies(seeds_dir, inputs)  # long enough to act on mid-run
     output, state = tmp_path / "out", tmp_path / "state"
     command = [sys.executable, "-m", "newsbeam.pipeline", "--input", str(inputs)]
     first = subprocess.Popen(
@@ -134,9 +132,7 @@ def test_two_real_runs_on_the_same_folders(seeds_dir: Path, tmp_path: Path) -> N
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 120
-    while not list(tmp_path.glob(".state.newsbeam-*.tmp")) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(tmp_path, ".state.newsbeam-*.tmp")
     assert first.poll() is None, "the first run ended before the second started"
     same_state = subprocess.run(
         [*command, "--output", str(tmp_path / "other"), "--state", str(state)],
