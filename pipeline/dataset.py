@@ -1,0 +1,330 @@
+"""The output dataset (`--output ROOT`): one growing warehouse source, on any filesystem.
+
+    ROOT/_newsbeam_dataset.json                      what ROOT is (written by its first run)
+    ROOT/articles/ingest_date=2026-12-01/<run id>.<attempt>-00000-of-00001.parquet
+    ROOT/duplicates/ingest_date=.../...              the same for every table (TABLES)
+    ROOT/rejected/ingest_date=.../...
+    ROOT/feed_health/ingest_date=.../...
+    ROOT/_runs/<run id>.json                         a run's manifest: written last, it commits
+    ROOT/_runs/<run id>.html                         the run's report
+    ROOT/_staging/<run id>.<attempt>/                a run in flight, or one that died
+
+Each table is one Hive-partitioned Parquet dataset (DuckDB, Spark, Trino, BigQuery read it
+with hive partitioning); every run adds its own files, in the partition of the day it
+started (UTC), named by its run id and attempt.
+
+Commit without renames (object stores have none): the pipeline writes into
+`_staging/<run>.<attempt>/`; the commit then writes an intent record there, moves the
+files into their partitions, and writes the manifest `_runs/<run id>.json`, which lists
+them. A run is committed when, and only when, its manifest names its attempt; NewsBeam's
+readers read the files manifests list, nothing else. Re-running a run id (the same
+scheduled date) writes a new attempt whose manifest replaces the old one, then deletes the
+old attempt's files: never duplicated rows. A run that died before its manifest left only
+its staging folder (or, killed mid-move, files no manifest names): `recover()`, called by
+the next run, deletes them, guided by the intent record.
+
+One writer per ROOT at a time: locally a lock file sees to it (pipeline/lock.py); on an
+object store the scheduler must (one active run per ROOT).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from newsbeam.transforms.support import files
+
+DATASET_MARKER = "_newsbeam_dataset.json"
+DATASET_FORMAT = "newsbeam-dataset"
+LAYOUT_VERSION = 1
+RUNS = "_runs"
+STAGING = "_staging"
+INTENT = "_commit.json"
+PARTITION_KEY = "ingest_date"
+# The tables of a dataset, in the order they are written and loaded.
+DATASET_TABLES = ("articles", "duplicates", "rejected", "feed_health")
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$")
+_ATTEMPT = re.compile(r"^[0-9a-f]{8}$")
+
+
+class DatasetError(Exception):
+    """ROOT is not a NewsBeam dataset, or a manifest in it is unusable."""
+
+
+def check_run_id(run_id: str) -> str:
+    """A run id names files and objects: letters, digits and `_ . + -`, at most 100."""
+    if not RUN_ID.match(run_id):
+        raise ValueError(
+            f"--run_id {run_id!r}: use letters, digits and _ . + - (starting with a letter "
+            "or digit), at most 100 characters"
+        )
+    return run_id
+
+
+def new_run_id(started: dt.datetime) -> str:
+    """The default run id: the start time (UTC, to the microsecond), sortable."""
+    return started.astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def new_attempt() -> str:
+    """A random id for one attempt at a run: reruns of a run id never share file names."""
+    return secrets.token_hex(4)
+
+
+def run_key(run_id: str, attempt: str) -> str:
+    return f"{run_id}.{attempt}"
+
+
+def partition(started: dt.datetime) -> str:
+    """The partition folder of a run that started at `started`: its UTC day."""
+    return f"{PARTITION_KEY}={started.astimezone(dt.timezone.utc).date().isoformat()}"
+
+
+def manifest_path(root: str, run_id: str) -> str:
+    return files.join(root, RUNS, f"{run_id}.json")
+
+
+def report_path(root: str, run_id: str) -> str:
+    return files.join(root, RUNS, f"{run_id}.html")
+
+
+def staging_dir(root: str, run_id: str, attempt: str) -> str:
+    return files.join(root, STAGING, run_key(run_id, attempt))
+
+
+def file_prefix(run_id: str, attempt: str) -> str:
+    """The start of every data file a run attempt writes (Beam adds -SSSSS-of-NNNNN)."""
+    return run_key(run_id, attempt)
+
+
+# --- What ROOT is ----------------------------------------------------------------------------
+
+
+def marker_content() -> dict[str, Any]:
+    return {"format": DATASET_FORMAT, "layout_version": LAYOUT_VERSION}
+
+
+def is_dataset(root: str) -> bool:
+    """Whether ROOT holds a NewsBeam dataset marker of a layout this NewsBeam reads."""
+    try:
+        marker = files.read_json(files.join(root, DATASET_MARKER))
+    except Exception:
+        return False
+    return isinstance(marker, dict) and marker.get("format") == DATASET_FORMAT
+
+
+def check_root(root: str, *, for_writing: bool) -> None:
+    """Refuse a ROOT that holds something other than a NewsBeam dataset (DatasetError):
+    for writing, an empty or absent ROOT is fine; for reading it must be a dataset."""
+    if is_dataset(root):
+        marker = files.read_json(files.join(root, DATASET_MARKER))
+        if marker.get("layout_version") != LAYOUT_VERSION:
+            raise DatasetError(
+                f"{root} is a NewsBeam dataset of layout {marker.get('layout_version')}; "
+                f"this NewsBeam reads layout {LAYOUT_VERSION}"
+            )
+        return
+    if files.is_local(root) and files.exists(files.join(root, "manifest.json")):
+        raise DatasetError(
+            f"{root} is a single-run output folder of an older NewsBeam, not a dataset: give "
+            "--output a new ROOT (README: 'From run folders to a dataset')"
+        )
+    if not for_writing:
+        raise DatasetError(f"{root} is not a NewsBeam dataset (no {DATASET_MARKER})")
+    if files.list_files(root):
+        raise DatasetError(
+            f"--output {root} is not empty and holds no {DATASET_MARKER}: it does not look "
+            "like a NewsBeam dataset, so nothing will be written into it"
+        )
+
+
+def ensure_marker(root: str) -> None:
+    if not is_dataset(root):
+        files.write_json(files.join(root, DATASET_MARKER), marker_content())
+
+
+# --- Manifests -------------------------------------------------------------------------------
+
+_COUNTS = ("inputs", "articles", "duplicates", "rejected")
+
+
+def check_manifest(content: object, where: str) -> dict[str, Any]:
+    """A parsed manifest, checked for what readers rely on (DatasetError otherwise)."""
+    if not isinstance(content, dict):
+        raise DatasetError(f"{where}: not a NewsBeam run manifest (not a JSON object)")
+    problems = []
+    if not isinstance(content.get("run_id"), str):
+        problems.append("no run_id")
+    if not isinstance(content.get("attempt"), str) or not _ATTEMPT.match(content["attempt"]):
+        problems.append("no attempt")
+    if not isinstance(content.get("schema_version"), str):
+        problems.append("no schema_version")
+    counts = content.get("counts")
+    if not isinstance(counts, dict) or not all(
+        isinstance(counts.get(name), int) and not isinstance(counts.get(name), bool)
+        for name in _COUNTS
+    ):
+        problems.append("no counts")
+    tables = content.get("tables")
+    if not isinstance(tables, dict) or not all(
+        isinstance(tables.get(name), dict) and isinstance(tables[name].get("files"), list)
+        for name in DATASET_TABLES
+    ):
+        problems.append("no file list per table")
+    else:
+        for name in DATASET_TABLES:
+            for entry in tables[name]["files"]:
+                if not (
+                    isinstance(entry, dict)
+                    and isinstance(entry.get("path"), str)
+                    and entry["path"].startswith(f"{name}/")
+                    and ".." not in entry["path"].split("/")
+                    and isinstance(entry.get("rows"), int)
+                ):
+                    problems.append(f"a bad file entry in {name}")
+                    break
+    if problems:
+        raise DatasetError(f"{where}: not a usable NewsBeam run manifest ({', '.join(problems)})")
+    return content
+
+
+def read_manifest(root: str, run_id: str) -> dict[str, Any] | None:
+    """The committed manifest of `run_id`, None if it has none; DatasetError if corrupt."""
+    path = manifest_path(root, run_id)
+    if not files.exists(path):
+        return None
+    try:
+        content = files.read_json(path)
+    except ValueError as error:
+        raise DatasetError(f"{path}: not valid JSON ({error})") from None
+    return check_manifest(content, path)
+
+
+def run_ids(root: str) -> list[str]:
+    """The run ids with a manifest under ROOT/_runs, sorted."""
+    found = []
+    for path in files.list_files(files.join(root, RUNS)):
+        name = path.replace("\\", "/").rsplit("/", 1)[-1]
+        if name.endswith(".json") and RUN_ID.match(name[: -len(".json")]):
+            found.append(name[: -len(".json")])
+    return sorted(found)
+
+
+def committed_runs(root: str, skip: Iterable[tuple[str, str]] = ()) -> list[dict[str, Any]]:
+    """Every committed run's manifest, oldest first (by finish time, then run id).
+    `skip`: (run id, attempt) pairs already known (a loader's), whose manifests are not
+    read again, so the cost follows the new runs. DatasetError on a corrupt manifest."""
+    known = set(skip)
+    manifests = []
+    for run_id in run_ids(root):
+        manifest = read_manifest(root, run_id)
+        if manifest is None or (manifest["run_id"], manifest["attempt"]) in known:
+            continue
+        manifests.append(manifest)
+    return sorted(manifests, key=lambda m: (str(m.get("finished_at", "")), m["run_id"]))
+
+
+def data_files(root: str, manifest: Mapping[str, Any], table: str) -> list[str]:
+    """Full paths of one committed run's files of `table`."""
+    return [
+        files.join(root, *entry["path"].split("/")) for entry in manifest["tables"][table]["files"]
+    ]
+
+
+def all_paths(manifest: Mapping[str, Any]) -> list[str]:
+    """Every data file a manifest lists, relative to ROOT."""
+    return [entry["path"] for name in DATASET_TABLES for entry in manifest["tables"][name]["files"]]
+
+
+# --- Commit and recovery -----------------------------------------------------------------------
+
+
+def staged_files(root: str, staging: str) -> dict[str, list[tuple[str, str]]]:
+    """The data files a run attempt staged, per table: (staged path, final path under
+    ROOT), sorted. Beam's own temporary folders and anything not .parquet are left out."""
+    found: dict[str, list[tuple[str, str]]] = {name: [] for name in DATASET_TABLES}
+    for path in sorted(files.list_files(staging)):
+        inner = files.relative(staging, path)
+        parts = inner.split("/")
+        if (
+            len(parts) == 3
+            and parts[0] in found
+            and parts[1].startswith(f"{PARTITION_KEY}=")
+            and parts[2].endswith(".parquet")
+        ):
+            found[parts[0]].append((path, files.join(root, *parts)))
+    return found
+
+
+def commit_run(
+    root: str,
+    manifest: dict[str, Any],
+    moves: Iterable[tuple[str, str]],
+    report: str | None = None,
+) -> None:
+    """Commit a staged run attempt: intent record, files into their partitions, the
+    report, then the manifest (the commit itself), then the replaced attempt's files go.
+    `moves`: (staged path, final path) of every data file the manifest lists."""
+    from newsbeam.transforms.support.state import crash_point
+
+    run_id, attempt = manifest["run_id"], manifest["attempt"]
+    staging = staging_dir(root, run_id, attempt)
+    previous = read_manifest(root, run_id)
+    replaced = sorted(set(all_paths(previous)) - set(all_paths(manifest))) if previous else []
+    ensure_marker(root)
+    files.write_json(files.join(staging, INTENT), {"manifest": manifest, "replaces": replaced})
+    crash_point("intent-written")
+    files.move_files(list(moves))
+    crash_point("files-moved")
+    if report is not None:
+        files.move_files([(report, report_path(root, run_id))])
+    files.write_json(manifest_path(root, run_id), manifest)
+    crash_point("manifest-written")
+    files.delete_files(files.join(root, *path.split("/")) for path in replaced)
+    files.delete_tree(staging)
+    files.remove_empty_folders(files.join(root, STAGING))
+
+
+def recover(root: str) -> list[str]:
+    """Clean what runs that died left under ROOT; returns one log line per run cleaned.
+    A staging folder without an intent record: deleted. With one: if the manifest names
+    its attempt, the run committed and only its clean-up is finished; otherwise the files
+    it had moved are deleted (the run never happened)."""
+    done = []
+    staged: dict[str, list[str]] = {}
+    prefix = files.join(root, STAGING)
+    for path in files.list_files(prefix):
+        key = files.relative(prefix, path).split("/", 1)[0]
+        staged.setdefault(key, []).append(path)
+    for key in sorted(staged):
+        intent_path = files.join(prefix, key, INTENT)
+        intent = None
+        if files.exists(intent_path):
+            try:
+                intent = files.read_json(intent_path)
+            except ValueError:
+                intent = None
+        if isinstance(intent, dict) and isinstance(intent.get("manifest"), dict):
+            planned = intent["manifest"]
+            try:
+                current = read_manifest(root, str(planned.get("run_id")))
+            except DatasetError:
+                current = None
+            if current is not None and current["attempt"] == planned.get("attempt"):
+                files.delete_files(
+                    files.join(root, *path.split("/")) for path in intent.get("replaces", [])
+                )
+                done.append(f"finished the clean-up of run {key}, committed before it was killed")
+            else:
+                files.delete_files(
+                    files.join(root, *path.split("/")) for path in all_paths(planned)
+                )
+                done.append(f"removed the files of run {key}, killed before its commit")
+        else:
+            done.append(f"removed the staging of run {key}, killed before its commit")
+        files.delete_tree(files.join(prefix, key))
+    files.remove_empty_folders(prefix)
+    return done
