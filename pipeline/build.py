@@ -9,7 +9,7 @@ from __future__ import annotations
 import apache_beam as beam
 
 from newsbeam.pipeline.options import PipelineConfig
-from newsbeam.schemas import RawDocument
+from newsbeam.schemas import FEED_HEALTH_TABLE, RawDocument
 from newsbeam.transforms.clean import CleanText
 from newsbeam.transforms.dedup import DeduplicateArticles, WriteDedupIndex
 from newsbeam.transforms.extract import ExtractArticles
@@ -30,7 +30,9 @@ def build(pipeline: beam.Pipeline, config: PipelineConfig) -> dict[str, beam.PCo
     # Beam types Partition as taking a PartitionFn; a plain function works too.
     pages, feeds = documents | "FeedsApart" >> beam.Partition(_feed_or_page, 2)  # type: ignore[arg-type]
     extracted, unextracted = pages | "Extract" >> ExtractArticles(config.extract)
-    from_feeds, unfed = feeds | "Feeds" >> ReadFeeds(config.feeds, config.extract, state)
+    from_feeds, unfed, feed_health = feeds | "Feeds" >> ReadFeeds(
+        config.feeds, config.extract, state
+    )
     extracted = (extracted, from_feeds) | "AllArticles" >> beam.Flatten()
     cleaned, uncleaned = extracted | "Clean" >> CleanText(config.clean)
     tagged, untagged = cleaned | "Language" >> DetectLanguage(config.language)
@@ -44,7 +46,8 @@ def build(pipeline: beam.Pipeline, config: PipelineConfig) -> dict[str, beam.PCo
         unread, unextracted, unfed, uncleaned, untagged, untopiced, unplaced
     ) | "Rejected" >> beam.Flatten()  # fmt: skip
     tables = {"articles": articles, "duplicates": duplicates, "rejected": rejected}
-    _ = tables | "Write" >> WriteTables(config.output_dir)
+    written = {**tables, FEED_HEALTH_TABLE: feed_health}
+    _ = written | "Write" >> WriteTables(config.output_dir, config.partition, config.file_prefix)
     if config.progress_dir:  # what the command shows while the run goes on
         taps = {"read": documents, "processed": tagged, **tables}
         _ = taps | "Progress" >> CountProgress(config.progress_dir)

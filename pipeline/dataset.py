@@ -35,6 +35,7 @@ import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from newsbeam.schemas import DATASET_SCHEMAS
 from newsbeam.transforms.support import files
 
 DATASET_MARKER = "_newsbeam_dataset.json"
@@ -45,7 +46,7 @@ STAGING = "_staging"
 INTENT = "_commit.json"
 PARTITION_KEY = "ingest_date"
 # The tables of a dataset, in the order they are written and loaded.
-DATASET_TABLES = ("articles", "duplicates", "rejected", "feed_health")
+DATASET_TABLES = tuple(DATASET_SCHEMAS)  # articles, duplicates, rejected, feed_health
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$")
 _ATTEMPT = re.compile(r"^[0-9a-f]{8}$")
 

@@ -1,4 +1,4 @@
-"""Entry point: `newsbeam --input PATH [--input PATH ...] --output DIR [Beam flags]`, and
+"""Entry point: `newsbeam --input PATH [--input PATH ...] --output ROOT [Beam flags]`, and
 `newsbeam report --output ROOT [--since DATE]` (pipeline/report.py).
 
 Exit status: 0 when the run completed (bad documents are rows in `rejected`), 1 when the
@@ -19,7 +19,7 @@ from typing import Any
 log = logging.getLogger("newsbeam")
 
 
-def format_summary(manifest: dict[str, Any], output: str, manifest_name: str) -> str:
+def format_summary(manifest: dict[str, Any], output: str) -> str:
     """The few lines printed at the end of a run."""
     counts = manifest["counts"]
     seconds = manifest["seconds"]
@@ -44,12 +44,15 @@ def format_summary(manifest: dict[str, Any], output: str, manifest_name: str) ->
         slowest = max(sorted(stages), key=lambda stage: stages[stage])
         lines.append(
             f"  slowest stage: {slowest} {stages[slowest]:.2f} s "
-            f"(all stages {sum(stages.values()):.2f} s; see report.html)"
+            f"(all stages {sum(stages.values()):.2f} s; see the report)"
         )
+    run_id = manifest.get("run_id", "")
+    root = output.rstrip("/")
     lines += [
-        f"Tables:   {output}/articles/  {output}/duplicates/  {output}/rejected/",
-        f"Manifest: {output}/{manifest_name}",
-        f"DuckDB:   SELECT title, language FROM '{output}/articles/*.parquet'",
+        f"Run:      {run_id}, committed: {root}/_runs/{run_id}.json (report: .html beside it)",
+        f"Tables:   {root}/articles/  duplicates/  rejected/  feed_health/ (ingest_date=...)",
+        f"DuckDB:   SELECT title, language FROM read_parquet('{root}/articles/*/*.parquet', "
+        "hive_partitioning = true)",
     ]
     return "\n".join(lines)
 
@@ -219,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
     ours = NewsBeamOptions(argv)
     try:
-        print(format_summary(manifest, ours.output, pipeline_run.MANIFEST))
+        print(format_summary(manifest, ours.output))
     except BrokenPipeError:  # `newsbeam ... | head`: the run itself succeeded
         # Point stdout at /dev/null so the interpreter's final flush does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

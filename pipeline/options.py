@@ -143,16 +143,27 @@ class NewsBeamOptions(PipelineOptions):
         output.add_argument(
             "--output",
             default=None,
-            metavar="DIR",
-            help="Output folder: articles/, duplicates/, rejected/ (Parquet) and "
-            "manifest.json. Replaced as a whole when the run succeeds.",
+            metavar="ROOT",
+            help="The output dataset, a local path or an object store (s3://, gs://): one "
+            "Hive-partitioned Parquet dataset per table (articles, duplicates, rejected, "
+            "feed_health) under ROOT/<table>/ingest_date=YYYY-MM-DD/, each run adding its "
+            "files; a run is committed by its manifest ROOT/_runs/<run id>.json, written last.",
+        )
+        output.add_argument(
+            "--run_id",
+            default=None,
+            metavar="ID",
+            help="Names this run's files and manifest (letters, digits, _ . + -); running an "
+            "id again replaces that run's rows (a scheduler's date, say). Default: the start "
+            "time, YYYYMMDDTHHMMSSffffffZ.",
         )
         output.add_argument(
             "--state",
             default=None,
             metavar="DIR",
-            help="State folder kept across runs (dedup index, feed state); read at the "
-            "start, replaced when the run succeeds. Missing: starts empty.",
+            help="State kept across runs (dedup index, stories, feed state, files seen), a "
+            "local path or an object store: read at the start, a new version published when "
+            "the run commits. Missing: starts empty.",
         )
         output.add_argument(
             "--state_keep_days",
@@ -255,7 +266,11 @@ class PipelineConfig:
     """Everything `build()` needs, in one typed value."""
 
     inputs: tuple[str, ...]
+    # Where this run writes its tables: its staging folder in the dataset (any filesystem),
+    # each table under `<table>/<partition>/<file_prefix>-SSSSS-of-NNNNN.parquet`.
     output_dir: str
+    partition: str = "ingest_date=1970-01-01"
+    file_prefix: str = "part"
     # The checked earlier state, where the new one goes and the run's start (taken once in
     # run.py): what the stateful stages get. See newsbeam.transforms.support.state.
     state: StateContext = dataclasses.field(default_factory=StateContext)
@@ -279,6 +294,8 @@ def config_from_options(
     output_dir: str,
     state: StateContext | None = None,
     progress_dir: str | None = None,
+    partition: str = "ingest_date=1970-01-01",
+    file_prefix: str = "part",
 ) -> PipelineConfig:
     """Options -> config; `output_dir` is where this run writes (a staging folder), `state`
     the checked state context (none: no --state, the run starting now)."""
@@ -303,6 +320,8 @@ def config_from_options(
     return PipelineConfig(
         inputs=tuple(i for i in inputs if not is_url(i)),
         output_dir=output_dir,
+        partition=partition,
+        file_prefix=file_prefix,
         state=state or StateContext(keep_days=options.state_keep_days),
         state_keep_days=options.state_keep_days,
         progress_dir=progress_dir,

@@ -36,9 +36,10 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from newsbeam.schemas.feeds import FEED_HEALTH_DIR
+from newsbeam.pipeline import dataset
+from newsbeam.schemas import FEED_HEALTH_TABLE, FEED_HEALTH_TABLE_SCHEMA
+from newsbeam.transforms.support import files
 
 log = logging.getLogger("newsbeam")
 
@@ -87,7 +88,7 @@ LARGEST = 10  # rows in the stories and copies tables
 class Run:
     """One run: its folder, its manifest, its tables (selected columns) and feed health."""
 
-    path: Path
+    path: str  # where the run's files are: ROOT, or its staging folder before the commit
     manifest: dict[str, Any]
     articles: pa.Table
     duplicates: pa.Table
@@ -116,35 +117,24 @@ def started_at(manifest: dict[str, Any]) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
-def find_runs(root: Path, since: dt.datetime | None = None) -> list[tuple[Path, dict[str, Any]]]:
-    """The runs under `root` as (run folder, manifest), oldest first.
-
-    The one place that knows where runs live: today every output folder holding a
-    manifest (ROOT itself or any folder below it); hidden folders (a run's staging) are
-    skipped. Runs started before `since` are left out."""
+def find_runs(root: str, since: dt.datetime | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """The committed runs of the dataset ROOT as (ROOT, manifest), oldest first; runs
+    started before `since` are left out (pipeline/dataset.py says what a run is)."""
     found = []
-    candidates = [root / MANIFEST] if (root / MANIFEST).is_file() else []
-    candidates += sorted(p for p in root.rglob(MANIFEST) if p != root / MANIFEST)
-    for path in candidates:
-        if any(part.startswith(".") for part in path.relative_to(root).parts[:-1]):
-            continue
-        try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if not is_manifest(manifest) or "started_at" not in manifest:
+    for manifest in dataset.committed_runs(root):
+        if "started_at" not in manifest:
             continue
         if since is not None and started_at(manifest) < since:
             continue
-        found.append((path.parent, manifest))
-    return sorted(found, key=lambda run: (started_at(run[1]), str(run[0])))
+        found.append((root, manifest))
+    return sorted(found, key=lambda run: (started_at(run[1]), str(run[1].get("run_id"))))
 
 
-def _read_table(folder: Path, columns: Sequence[str]) -> pa.Table:
+def _read_table(paths: Sequence[str], columns: Sequence[str]) -> pa.Table:
     tables = []
-    for path in sorted(folder.glob("*.parquet")):
-        names = set(pq.read_schema(path).names)
-        tables.append(pq.read_table(path, columns=[c for c in columns if c in names]))
+    for path in paths:
+        table = files.read_parquet(path)
+        tables.append(table.select([c for c in columns if c in table.column_names]))
     if not tables:
         return pa.table({c: pa.array([], pa.null()) for c in columns})
     table = pa.concat_tables(tables, promote_options="default")
@@ -154,34 +144,21 @@ def _read_table(folder: Path, columns: Sequence[str]) -> pa.Table:
     return table.select(list(columns))
 
 
-def health_file(run_at: dt.datetime) -> str:
-    """The name of a run's feed health file in the state's `feeds/` folder: stamped with
-    the run's start (transforms/feeds.py, write_feed_state)."""
-    return f"health-{run_at.astimezone(dt.timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')}.parquet"
+def load_run(base: str, manifest: dict[str, Any]) -> Run:
+    """A run's tables (the report's columns only) and its feed health rows, from the files
+    its manifest lists, under `base` (ROOT, or the run's staging folder)."""
 
+    def paths(name: str) -> list[str]:
+        return dataset.data_files(base, manifest, name) if name in manifest["tables"] else []
 
-def read_feed_health(state_dir: Path | None, run_at: dt.datetime) -> list[dict[str, Any]]:
-    """The feed health rows of the run started at `run_at`, from a state folder (the one
-    being committed, or a later state that kept them); none without state or feeds."""
-    if state_dir is None:
-        return []
-    path = state_dir / FEED_HEALTH_DIR / health_file(run_at)
-    if not path.is_file():
-        return []
-    return [row for row in pq.read_table(path).to_pylist() if row.get("run_at") == run_at]
-
-
-def load_run(path: Path, manifest: dict[str, Any], state_dir: Path | None = None) -> Run:
-    """A run's tables (the report's columns only) and its feed health rows."""
-    tables = manifest.get("tables") or {}
-    folder = {name: path / tables.get(name, f"{name}/") for name in TABLES_READ}
+    health = _read_table(paths(FEED_HEALTH_TABLE), FEED_HEALTH_TABLE_SCHEMA.names)
     return Run(
-        path=path,
+        path=base,
         manifest=manifest,
-        articles=_read_table(folder["articles"], ARTICLE_COLUMNS),
-        duplicates=_read_table(folder["duplicates"], DUPLICATE_COLUMNS),
-        rejected=_read_table(folder["rejected"], REJECTED_COLUMNS),
-        feed_health=read_feed_health(state_dir, started_at(manifest)),
+        articles=_read_table(paths("articles"), ARTICLE_COLUMNS),
+        duplicates=_read_table(paths("duplicates"), DUPLICATE_COLUMNS),
+        rejected=_read_table(paths("rejected"), REJECTED_COLUMNS),
+        feed_health=health.to_pylist(),
     )
 
 
@@ -881,7 +858,7 @@ def _runs_section(runs: Sequence[Run]) -> str:
         run_rows.append(
             (
                 manifest["started_at"][:19].replace("T", " "),
-                short_source(str(run.path)),
+                str(run.manifest.get("run_id") or short_source(run.path)),
                 c["inputs"],
                 c["articles"],
                 c["duplicates"],
@@ -1141,64 +1118,48 @@ def _details_section(manifests: Sequence[dict[str, Any]]) -> str:
 # ---------------------------------------------------------------------------------------
 
 
-def write_run_report(
-    run_dir: Path, manifest: dict[str, Any], state_dir: Path | None = None
-) -> float:
-    """Write `report.html` into a run's output folder; returns the seconds it took."""
+def write_run_report(base: str, manifest: dict[str, Any], target: str) -> float:
+    """Write one run's report to `target` (a local file); returns the seconds it took."""
     clock = time.perf_counter()
-    run = load_run(run_dir, manifest, state_dir)
-    (run_dir / REPORT).write_text(render_report([run]), encoding="utf-8")
+    run = load_run(base, manifest)
+    Path(target).write_text(render_report([run]), encoding="utf-8")
     return time.perf_counter() - clock
 
 
-def _state_of(manifest: dict[str, Any], given: Path | None) -> Path | None:
-    if given is not None:
-        return given
-    named = (manifest.get("options") or {}).get("state")
-    return Path(named).expanduser() if named else None
-
-
-def build_dataset_report(
-    root: Path, since: dt.datetime | None = None, state_dir: Path | None = None
-) -> tuple[str, int]:
-    """The page over every run under `root` (see find_runs); returns it and the run count."""
+def build_dataset_report(root: str, since: dt.datetime | None = None) -> tuple[str, int]:
+    """The page over every committed run of `root` (find_runs); the page and the run count."""
     found = find_runs(root, since)
-    runs = [load_run(path, manifest, _state_of(manifest, state_dir)) for path, manifest in found]
+    runs = [load_run(base, manifest) for base, manifest in found]
     title = "NewsBeam run report" if len(runs) == 1 else "NewsBeam dataset report"
     return render_report(runs, title), len(runs)
 
 
 def main(argv: Sequence[str]) -> int:
-    """`newsbeam report --output ROOT [--since DATE] [--state DIR] [--report FILE]`."""
+    """`newsbeam report --output ROOT [--since DATE] [--report FILE]`."""
     parser = argparse.ArgumentParser(
         prog="newsbeam report",
-        description="Write one HTML report over the runs found under ROOT (a run's output "
-        "folder, or a folder of them).",
+        description="Write one HTML report over the committed runs of the dataset ROOT.",
     )
-    parser.add_argument("--output", required=True, metavar="ROOT", help="where the runs are")
+    parser.add_argument("--output", required=True, metavar="ROOT", help="the dataset")
     parser.add_argument(
         "--since", metavar="DATE", help="only runs started on or after DATE (UTC; ISO 8601)"
     )
-    parser.add_argument(
-        "--state",
-        metavar="DIR",
-        help="the runs' --state folder, for feed health (default: as each manifest names it)",
-    )
     parser.add_argument("--report", metavar="FILE", help=f"where to write (default ROOT/{REPORT})")
     args = parser.parse_args(list(argv))
-    root = Path(args.output).expanduser()
+    root = files.normalise(args.output)
     try:
         since = parse_since(args.since) if args.since else None
     except ValueError:
         return _usage(f"--since {args.since!r} is not a date (YYYY-MM-DD)")
-    if not root.is_dir():
-        return _usage(f"--output {root} is not a folder")
-    state = Path(args.state).expanduser() if args.state else None
-    page, count = build_dataset_report(root, since, state)
+    try:
+        dataset.check_root(root, for_writing=False)
+        page, count = build_dataset_report(root, since)
+    except dataset.DatasetError as error:
+        return _usage(str(error))
     if not count:
-        return _usage(f"no NewsBeam run found under {root}")
-    target = Path(args.report).expanduser() if args.report else root / REPORT
-    target.write_text(page, encoding="utf-8")
+        return _usage(f"no committed NewsBeam run in {root}")
+    target = args.report or files.join(root, REPORT)
+    files.write_bytes(target, page.encode("utf-8"))
     print(f"NewsBeam report over {count} run{'s' if count != 1 else ''}: {target}")
     return 0
 

@@ -1,16 +1,18 @@
-"""One run of the pipeline: options in, tables and manifest out.
+"""One run of the pipeline: options in, a committed run in the dataset out.
 
-`run(argv)` parses options, runs the pipeline into a staging folder beside DIR, writes
-`manifest.json` (counts, options, versions, schema version, times), then swaps the staging
-folder into DIR: a failed run leaves the previous output as it was.
+`run(argv)` parses options, runs the pipeline into the run's staging folder in the dataset
+(`--output ROOT`, any filesystem Beam writes; layout and commit: pipeline/dataset.py),
+writes the run's report, and commits: files into their partitions, then the manifest
+`ROOT/_runs/<run id>.json` (counts, options, versions, schema version, times, the files),
+then, with --state, the new state version is published (transforms/support/state.py).
+A run that fails or is killed before its manifest leaves no committed row and the earlier
+state current; the next run cleans what it left.
 
-Before anything else a run refuses (usage error, exit 2): --output and --state nested
-either way; another run holding the lock of either (pipeline/lock.py, the holder named);
-an --output folder that is not empty and holds no NewsBeam manifest (recognised by its
-content: schema version, counts, tables); state that fails its checks, its integrity
-record included (transforms/support/state.py). Output and state are committed together
-(state.commit): after a kill at any step the next run finds both the previous ones or
-both the new ones, never one of each.
+Before anything else a run refuses (usage error, exit 2): local --output and --state nested
+either way; another run holding the lock of either (local paths: pipeline/lock.py, the
+holder named); an --output that holds something other than a NewsBeam dataset; state that
+fails its checks, its integrity record included; a rerun (same --run_id) of a run that is
+not the latest one the state has seen.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import contextlib
 import dataclasses
 import datetime as dt
 import glob
-import json
 import logging
 import os
 import platform
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
-import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import (
     DirectOptions,
@@ -41,6 +42,7 @@ from apache_beam.options.pipeline_options import (
     StandardOptions,
 )
 
+from newsbeam.pipeline import dataset
 from newsbeam.pipeline.build import build
 from newsbeam.pipeline.lock import LockHeld, RunLock
 from newsbeam.pipeline.options import (
@@ -53,16 +55,16 @@ from newsbeam.pipeline.progress import ProgressDisplay
 from newsbeam.pipeline.workers import local_worker_defaults, worker_log_level
 from newsbeam.schemas import SCHEMA_VERSION, TABLES
 from newsbeam.transforms.feeds.fetch import parse_allow_hosts
+from newsbeam.transforms.support import files
 from newsbeam.transforms.support.failures import METRICS_NAMESPACE
 from newsbeam.transforms.support.state import (
     StateError,
-    beside,
-    commit,
     crash_point,
+    discard_state,
     open_state,
     prepare_state,
-    recover_commits,
-    recover_leftovers,
+    publish_state,
+    recover_state,
 )
 
 log = logging.getLogger("newsbeam")
@@ -70,7 +72,6 @@ log = logging.getLogger("newsbeam")
 # Beam 2.77's DirectRunner first tries to download the Prism runner binary, which offline
 # fails or hangs; the FnApiRunner is what it falls back to, so it is the default here.
 DEFAULT_RUNNER = "FnApiRunner"
-MANIFEST = "manifest.json"
 _VERSIONED_PACKAGES = (
     "newsbeam",
     "apache-beam",
@@ -96,7 +97,12 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
     if not (ours.inputs or ours.feed_urls or ours.feed_lists):
         raise UsageError("at least one --input PATH/URL, --feed URL or --feeds FILE is required")
     if not ours.output:
-        raise UsageError("--output DIR is required")
+        raise UsageError("--output ROOT is required")
+    if ours.run_id is not None:
+        try:
+            dataset.check_run_id(ours.run_id)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
     for flag, value, least in (
         ("--max_document_bytes", ours.max_document_bytes, 1),
         ("--min_words", ours.min_words, 0),
@@ -179,61 +185,24 @@ def missing_paths(ours: NewsBeamOptions) -> list[tuple[str, str]]:
     return missing
 
 
-# What a NewsBeam manifest always holds: an output is recognised by this content, never by
-# the name of a file (a web app's folder may well hold a manifest.json of its own).
-_MANIFEST_COUNTS = ("inputs", "articles", "duplicates", "rejected")
-
-
-def is_newsbeam_manifest(content: object) -> bool:
-    """Whether `content` (parsed JSON) is a NewsBeam manifest: a schema version and the
-    counts of the three tables and of the inputs."""
-    if not isinstance(content, dict):
-        return False
-    counts = content.get("counts")
-    return (
-        isinstance(content.get("schema_version"), str)
-        and isinstance(counts, dict)
-        and all(
-            isinstance(counts.get(name), int) and not isinstance(counts.get(name), bool)
-            for name in _MANIFEST_COUNTS
-        )
-        and isinstance(content.get("tables"), dict)
-    )
-
-
-def is_newsbeam_output(folder: Path) -> bool:
-    """Whether `folder` holds a NewsBeam output (by its manifest's content)."""
-    try:
-        content = json.loads((folder / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return False
-    return is_newsbeam_manifest(content)
-
-
-def check_output_dir(output: Path) -> None:
-    """Refuse to replace a folder that holds something other than a NewsBeam output."""
-    if output.exists() and not output.is_dir():
-        raise UsageError(f"--output {output} exists and is not a folder")
-    if output.is_dir() and any(output.iterdir()) and not is_newsbeam_output(output):
-        raise UsageError(
-            f"--output {output} is not empty and holds no NewsBeam {MANIFEST} (one with "
-            "its schema version and counts): it does not look like a NewsBeam output, so it "
-            "will not be replaced"
-        )
-
-
 def nested(first: Path, second: Path) -> bool:
     """Whether two folders are the same or one lies inside the other (symlinks resolved)."""
     a, b = first.resolve(), second.resolve()
     return a == b or a in b.parents or b in a.parents
 
 
-def check_paths(output: Path, state: Path | None) -> None:
-    """--output and --state must be apart: each is replaced whole by its run's commit."""
-    if state is not None and nested(output, state):
+def check_paths(output: str, state: str | None) -> None:
+    """--output and --state must be apart (each is NewsBeam's own, read and cleaned whole)."""
+    if state is None:
+        return
+    if files.is_local(output) and files.is_local(state):
+        together = nested(Path(output), Path(state))
+    else:
+        a, b = output.rstrip("/") + "/", state.rstrip("/") + "/"
+        together = a.startswith(b) or b.startswith(a)
+    if together:
         raise UsageError(
-            f"--output {output} and --state {state} must be separate folders, neither inside "
-            "the other: each is replaced whole when a run commits"
+            f"--output {output} and --state {state} must be apart, neither inside the other"
         )
 
 
@@ -241,10 +210,15 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
     """Run the pipeline; returns the manifest. Raises UsageError or the run's exception."""
     options = parse_options(argv)
     ours = options.view_as(NewsBeamOptions)
-    output = Path(ours.output).expanduser().absolute()
-    state = Path(ours.state).expanduser().absolute() if ours.state else None
+    # Object stores' endpoints and credentials are pipeline options (--s3_endpoint_url,
+    # ...): what the commit reads and writes outside the pipeline uses the same.
+    FileSystems.set_options(options)
+    output = files.normalise(ours.output)
+    state = files.normalise(ours.state) if ours.state else None
     check_paths(output, state)
-    targets = [output] if state is None else [output, state]
+    # Locks are files beside local folders; an object store has no atomic create, so there
+    # one run per ROOT at a time is the scheduler's to ensure (docs/deploying.md).
+    targets = [Path(path) for path in (output, state) if path and files.is_local(path)]
     lock = RunLock(targets)
     try:
         lock.acquire()
@@ -256,36 +230,76 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
         lock.release()
 
 
+def _committed(manifest_uri: str, run_id: str, attempt: str) -> bool:
+    """Whether the output manifest at `manifest_uri` commits that run attempt."""
+    try:
+        content = files.read_json(manifest_uri) if files.exists(manifest_uri) else None
+    except (OSError, ValueError):
+        return False
+    return (
+        isinstance(content, dict)
+        and content.get("run_id") == run_id
+        and content.get("attempt") == attempt
+    )
+
+
+def _prepare(
+    ours: NewsBeamOptions, output: str, state: str | None, run_id: str, started: dt.datetime
+) -> None:
+    """Clean what killed runs left, then refuse an unusable ROOT or state (UsageError)."""
+    try:
+        for line in dataset.recover(output) if dataset.is_dataset(output) else []:
+            log.warning(line)
+        dataset.check_root(output, for_writing=True)
+        if state is not None:
+            for line in recover_state(state, _committed):
+                log.warning(line)
+    except (dataset.DatasetError, StateError) as error:
+        raise UsageError(str(error)) from error
+    if state is None or ours.run_id is None:
+        return
+    try:
+        earlier = dataset.read_manifest(output, run_id)
+    except dataset.DatasetError as error:
+        raise UsageError(str(error)) from error
+    current = _current_run(state)
+    if earlier is not None and current != run_id:
+        raise UsageError(
+            f"--run_id {run_id} was committed before the latest run of --state {state} "
+            f"({current or 'none'}): with state only the latest run can be run again"
+        )
+
+
+def _current_run(state: str) -> str | None:
+    from newsbeam.transforms.support.state import read_current
+
+    current = read_current(state)
+    return str(current.get("run_id")) if current else None
+
+
 def _run_locked(
     options: PipelineOptions,
     ours: NewsBeamOptions,
-    output: Path,
-    state: Path | None,
+    output: str,
+    state: str | None,
     lock: RunLock,
 ) -> dict[str, Any]:
-    targets = [output] if state is None else [output, state]
-    # A killed run's journaled commit is completed first (its staging folders are needed),
-    # then anything else it left is rolled back and removed.
-    for target in targets:
-        for line in recover_commits(target):
-            log.warning(line)
-    for target in targets:
-        for line in recover_leftovers(target):
-            log.warning(line)
-    check_output_dir(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = beside(output, "tmp")
     started = dt.datetime.now(dt.timezone.utc)
+    run_id = ours.run_id or dataset.new_run_id(started)
+    attempt = dataset.new_attempt()
+    _prepare(ours, output, state, run_id, started)
+    staging = dataset.staging_dir(output, run_id, attempt)
     try:
-        # The marker, the file record and every state file are checked here, once, before
-        # anything is built.
-        state_context, state_staging = open_state(state, started, ours.state_keep_days)
+        # CURRENT, the version's marker, its file record and every state file are checked
+        # here, once, before anything is built.
+        state_context, opened = open_state(state, started, ours.state_keep_days, run_id, attempt)
     except StateError as error:
         raise UsageError(str(error)) from error
 
     clock = time.perf_counter()
     log.info(
-        "run started: %d --input, %d --feed, %d --feeds -> %s%s",
+        "run %s started: %d --input, %d --feed, %d --feeds -> %s%s",
+        run_id,
         len(ours.inputs or ()),
         len(ours.feed_urls or ()),
         len(ours.feed_lists or ()),
@@ -293,9 +307,18 @@ def _run_locked(
         f" (state {state})" if state else "",
     )
     progress = _progress_dir(options)
+    committed = False
+    local_report = tempfile.mkdtemp(prefix="newsbeam-report-")
     try:
         pipeline = beam.Pipeline(options=options)
-        config = config_from_options(ours, str(staging), state_context, progress)
+        config = config_from_options(
+            ours,
+            staging,
+            state_context,
+            progress,
+            partition=dataset.partition(started),
+            file_prefix=dataset.file_prefix(run_id, attempt),
+        )
         build(pipeline, config)
         shown = ProgressDisplay(progress, log_every=ours.progress_seconds) if progress else None
         running_mode = options.view_as(DirectOptions).direct_running_mode
@@ -303,32 +326,51 @@ def _run_locked(
             result = pipeline.run()
             result.wait_until_finish()
         counters = _counters(result)
+        moves = dataset.staged_files(output, staging)
         manifest = _manifest(
-            options, config, staging, counters, started, time.perf_counter() - clock
+            options,
+            config,
+            output,
+            moves,
+            counters,
+            started,
+            time.perf_counter() - clock,
         )
-        manifest["stage_seconds"] = _stage_seconds(result)
-        _write_manifest(staging, manifest)
-        manifest.update(_report(staging, manifest, state_staging))
-        _write_manifest(staging, manifest)
+        manifest.update(
+            run_id=run_id,
+            attempt=attempt,
+            ingest_date=started.date().isoformat(),
+            stage_seconds=_stage_seconds(result),
+            state={"root": state, "version": opened.version, "parent": opened.base}
+            if opened
+            else None,
+        )
+        report = os.path.join(local_report, "report.html")
+        manifest.update(_report(staging, manifest, report))
         crash_point("output-staged")
-        swaps = [(staging, output, "output")]
-        if state is not None and state_staging is not None:
-            prepare_state(state_staging, state, {"last_run": manifest["finished_at"]})
+        manifest_uri = dataset.manifest_path(output, run_id)
+        if opened is not None:
+            prepare_state(opened, {"last_run": manifest["finished_at"]}, manifest_uri)
             crash_point("state-staged")
-            swaps.append((state_staging, state, "state"))
         try:
             lock.check()  # a run frozen past its lock's expiry must not commit over another
         except LockHeld as error:
             raise UsageError(str(error)) from None
-        # Output and state together: both or, after a crash, neither (state.commit).
-        commit(swaps)
-        log.info("run finished in %.1f s; output committed to %s", manifest["seconds"], output)
+        moved = [pair for name in dataset.DATASET_TABLES for pair in moves[name]]
+        dataset.commit_run(output, manifest, moved, report if os.path.exists(report) else None)
+        committed = True
+        if opened is not None:
+            publish_state(opened, manifest_uri)
+        log.info("run %s finished in %.1f s; committed to %s", run_id, manifest["seconds"], output)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if not committed:
+            files.delete_tree(staging)
+            files.remove_empty_folders(files.join(output, dataset.STAGING))
+            if opened is not None:
+                discard_state(opened)
+        shutil.rmtree(local_report, ignore_errors=True)
         if progress:
             shutil.rmtree(progress, ignore_errors=True)
-        if state_staging is not None:
-            shutil.rmtree(state_staging, ignore_errors=True)
     return manifest
 
 
@@ -346,16 +388,13 @@ def _progress_dir(options: PipelineOptions) -> str | None:
     return None
 
 
-def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
-    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-
-
-def _report(staging: Path, manifest: dict[str, Any], state_staging: Path | None) -> dict[str, Any]:
-    """Write report.html beside the manifest; a report that fails never fails the run."""
+def _report(staging: str, manifest: dict[str, Any], target: str) -> dict[str, Any]:
+    """Write the run's report.html (locally, to `target`; the commit puts it beside the
+    manifest); a report that fails never fails the run."""
     try:
         from newsbeam.pipeline.report import write_run_report
 
-        return {"report_seconds": round(write_run_report(staging, manifest, state_staging), 3)}
+        return {"report_seconds": round(write_run_report(staging, manifest, target), 3)}
     except Exception as error:  # the tables and manifest are what matter
         log.warning("the run report could not be written: %s", error, exc_info=True)
         return {"report_error": f"{type(error).__name__}: {error}"}
@@ -394,14 +433,10 @@ def _counters(result: beam.runners.runner.PipelineResult) -> dict[str, int]:
     return dict(sorted(totals.items()))
 
 
-def _table_rows(table_dir: Path) -> int:
-    return sum(pq.ParquetFile(path).metadata.num_rows for path in table_dir.glob("*.parquet"))
-
-
-def _rejected_by(table_dir: Path) -> dict[str, dict[str, int]]:
+def _rejected_by(paths: Sequence[str]) -> dict[str, dict[str, int]]:
     by_stage: dict[str, dict[str, int]] = collections.defaultdict(collections.Counter)
-    for path in sorted(table_dir.glob("*.parquet")):
-        columns = pq.read_table(path, columns=["stage", "reason"]).to_pydict()
+    for path in paths:
+        columns = files.read_parquet(path, columns=["stage", "reason"]).to_pydict()
         for stage, reason in zip(columns["stage"], columns["reason"], strict=True):
             by_stage[stage][reason] += 1
     return {stage: dict(sorted(reasons.items())) for stage, reasons in sorted(by_stage.items())}
@@ -420,14 +455,29 @@ def _versions() -> dict[str, str]:
 def _manifest(
     options: PipelineOptions,
     config: PipelineConfig,
-    staging: Path,
+    output: str,
+    moves: dict[str, list[tuple[str, str]]],
     counters: dict[str, int],
     started: dt.datetime,
     seconds: float,
 ) -> dict[str, Any]:
-    rows = {name: _table_rows(staging / name) for name in TABLES}
+    tables: dict[str, Any] = {}
+    for name, pairs in moves.items():
+        entries = []
+        for staged, final in pairs:
+            entries.append(
+                {
+                    "path": files.relative(output, final),
+                    "rows": files.parquet_rows(staged),
+                    "bytes": files.file_size(staged),
+                }
+            )
+        tables[name] = {"rows": sum(entry["rows"] for entry in entries), "files": entries}
+    rows = {name: tables[name]["rows"] for name in TABLES}
     inputs = counters.get("read_inputs", 0)
     return {
+        "format": "newsbeam-run",
+        "layout_version": dataset.LAYOUT_VERSION,
         "schema_version": SCHEMA_VERSION,
         "started_at": started.isoformat(),
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
@@ -435,7 +485,8 @@ def _manifest(
         "counts": {
             "inputs": inputs,
             **rows,
-            "rejected_by": _rejected_by(staging / "rejected"),
+            "feed_health": tables[dataset.DATASET_TABLES[-1]]["rows"],
+            "rejected_by": _rejected_by([staged for staged, _ in moves["rejected"]]),
             # Every input ends in exactly one table; false would mean a lost record.
             "balanced": inputs == sum(rows.values()),
         },
@@ -445,8 +496,8 @@ def _manifest(
         "config": {
             name: value
             for name, value in dataclasses.asdict(config).items()
-            if name not in ("inputs", "output_dir", "state", "progress_dir")
+            if name not in ("inputs", "output_dir", "state", "progress_dir", "file_prefix")
         },
         "versions": _versions(),
-        "tables": {name: f"{name}/" for name in TABLES},
+        "tables": tables,
     }

@@ -74,8 +74,12 @@ CHUNK_BYTES = 1 << 20
 # kilobyte of a page is its <head>, of a text a paragraph at most.
 TRUNCATED_MIN_BYTES = 1024
 
-# NewsBeam's own folders: an output holds a manifest with a schema version, state a marker
-# with a state version; what a run leaves beside them is named as RUN_FOLDER_NAME says.
+# NewsBeam's own folders: a dataset holds its marker with a format, state a pointer (or,
+# written by an older NewsBeam, a marker) with a state version, an older run folder a
+# manifest with a schema version; what older runs left beside them is named as
+# RUN_FOLDER_NAME says.
+DATASET_MARKER, DATASET_MARKER_KEY = "_newsbeam_dataset.json", "format"
+STATE_POINTER = "CURRENT.json"
 OUTPUT_MARKER, OUTPUT_MARKER_KEY = "manifest.json", "schema_version"
 STATE_MARKER_KEY = "state_version"
 _MARKER_MAX_BYTES = 1 << 20
@@ -158,6 +162,8 @@ def newsbeam_folder_kind(folder: str, read: Callable[[str], bytes | None]) -> st
     if is_staging_name(os.path.basename(folder.rstrip("/"))):
         return "staging"
     for kind, name, key in (
+        ("output", DATASET_MARKER, DATASET_MARKER_KEY),
+        ("state", STATE_POINTER, STATE_MARKER_KEY),
         ("output", OUTPUT_MARKER, OUTPUT_MARKER_KEY),
         ("state", STATE_MARKER, STATE_MARKER_KEY),
     ):
@@ -398,7 +404,8 @@ def _list_remote(pattern: str) -> Iterator[tuple[FileMetadata, object] | Problem
     skipped = [
         file.path.rsplit("/", 1)[0] + "/"
         for file in files
-        if file.path.rsplit("/", 1)[-1] in (OUTPUT_MARKER, STATE_MARKER)
+        if file.path.rsplit("/", 1)[-1]
+        in (DATASET_MARKER, STATE_POINTER, OUTPUT_MARKER, STATE_MARKER)
         and newsbeam_folder_kind(file.path.rsplit("/", 1)[0], _read_remote_marker) is not None
     ]
     for file in sorted(files, key=lambda f: f.path):

@@ -1,32 +1,46 @@
-"""WriteTables: the articles, duplicates and rejected records -> one Parquet dataset per table
-under the output folder (`<table>/part-*.parquet`), with the explicit Arrow schemas of
-`newsbeam.schemas`; an empty table still gets one file with its schema.
+"""WriteTables: the run's tables -> Parquet files in the run's staging folder, laid out as
+they will sit in the dataset: `<table>/<partition>/<prefix>-SSSSS-of-NNNNN.parquet`
+(pipeline/dataset.py moves them into ROOT when the run commits). Written with the explicit
+Arrow schemas of `newsbeam.schemas`; an empty table still gets one file with its schema.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import apache_beam as beam
 from apache_beam.io.parquetio import WriteToParquet
 
-from newsbeam.schemas import TABLES, to_row
+from newsbeam.schemas import DATASET_SCHEMAS, FEED_HEALTH_TABLE, to_row
+
+
+def _health_row(health: Any) -> dict[str, Any]:
+    return dict(health._asdict())
 
 
 class WriteTables(beam.PTransform):
-    """dict[table name, PCollection[record]] -> dict[table name, PCollection[file name]]."""
+    """dict[table name, PCollection[record]] -> dict[table name, PCollection[file name]].
 
-    def __init__(self, output_dir: str) -> None:
+    `staging`: the run's staging folder (any filesystem Beam writes); `partition`: the
+    Hive partition folder (`ingest_date=YYYY-MM-DD`); `prefix`: the start of every file
+    name (run id and attempt)."""
+
+    def __init__(self, staging: str, partition: str, prefix: str) -> None:
         super().__init__()
-        self._output_dir = output_dir.rstrip("/")
+        self._staging = staging.rstrip("/")
+        self._partition = partition
+        self._prefix = prefix
 
     def expand(self, tables: dict[str, beam.PCollection]) -> dict[str, beam.PCollection]:
         written = {}
-        for name, (_, schema) in TABLES.items():
+        for name, schema in DATASET_SCHEMAS.items():
+            to_dict = _health_row if name == FEED_HEALTH_TABLE else to_row
             written[name] = (
                 tables[name]
-                | f"{name}/Rows" >> beam.Map(to_row)
+                | f"{name}/Rows" >> beam.Map(to_dict)
                 | f"{name}/Parquet"
                 >> WriteToParquet(
-                    f"{self._output_dir}/{name}/part",
+                    f"{self._staging}/{name}/{self._partition}/{self._prefix}",
                     schema=schema,
                     codec="zstd",
                     use_compliant_nested_type=True,

@@ -490,7 +490,8 @@ def _reread_if_deferred(state: FeedState, deferred: frozenset[str]) -> FeedState
 
 
 class ReadFeeds(beam.PTransform):
-    """PCollection[RawDocument] (feed and OPML documents) -> (Articles, Rejected).
+    """PCollection[RawDocument] (feed and OPML documents) -> (Articles, Rejected, FeedHealth):
+    the health rows (one per feed polled) also go to the output's feed_health table.
 
     Feed URLs and page URLs come from the config; `state`: the checked earlier feed state
     (read by the DoFns' setup()) and, with --state, where the new feed state and this run's
@@ -510,7 +511,7 @@ class ReadFeeds(beam.PTransform):
 
     def expand(
         self, documents: beam.PCollection[RawDocument]
-    ) -> tuple[beam.PCollection[Article], beam.PCollection[Rejected]]:
+    ) -> tuple[beam.PCollection[Article], beam.PCollection[Rejected], beam.PCollection[FeedHealth]]:
         config = self._config
         from_docs = documents | "FromDocuments" >> beam.ParDo(_SourcesFromDocuments()).with_outputs(
             "sources", REJECTED, main="feeds"
@@ -583,7 +584,7 @@ class ReadFeeds(beam.PTransform):
             parsed[REJECTED],
             unmade,
         ) | "Rejected" >> beam.Flatten()
-        return articles, rejected
+        return articles, rejected, parsed[HEALTH]
 
     def _write_state(self, pipeline: beam.Pipeline, parsed: Any, deferred: Any) -> None:
         """The new feed state, seen entries and this run's health rows, written only when

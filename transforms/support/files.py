@@ -105,6 +105,14 @@ def exists(path: str) -> bool:
     return bool(FileSystems.exists(path))
 
 
+def file_size(path: str) -> int:
+    """The size of one file in bytes."""
+    if is_local(path):
+        return os.path.getsize(local_path(path))
+    (result,) = FileSystems.match([path])
+    return int(result.metadata_list[0].size_in_bytes)
+
+
 def list_files(prefix: str) -> dict[str, int]:
     """Every file under `prefix` (a folder's path, at any depth) -> its size in bytes;
     empty when there is none."""
@@ -150,15 +158,15 @@ def delete_tree(prefix: str) -> None:
 
 
 def remove_empty_folders(root: str) -> None:
-    """Locally, drop folders left empty under `root` (object stores have none)."""
+    """Locally, drop folders left empty under `root`, and `root` itself when it is left
+    empty (object stores have no folders)."""
     if not is_local(root):
         return
     for folder, _, _ in sorted(os.walk(local_path(root)), key=lambda item: -len(item[0])):
-        if folder != local_path(root):
-            try:
-                os.rmdir(folder)
-            except OSError:
-                pass
+        try:
+            os.rmdir(folder)
+        except OSError:
+            pass
 
 
 def move_files(pairs: Sequence[tuple[str, str]]) -> None:

@@ -34,13 +34,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import json
 import logging
 import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +65,7 @@ from newsbeam.schemas.feeds import (
     SEEN_ENTRY_SCHEMA,
 )
 from newsbeam.schemas.inputs_state import SEEN_FILE_SCHEMA, SEEN_FILES_PATH
+from newsbeam.transforms.support import files
 from newsbeam.transforms.support.failures import counter
 
 log = logging.getLogger("newsbeam")
@@ -277,40 +277,6 @@ def verify_state(state_dir: str, marker: Mapping[str, Any]) -> bool:
     return True
 
 
-def read_marker(state: Path) -> dict[str, Any] | None:
-    """The marker of the folder `state` once checked (None: no earlier state); raises
-    StateError unless the folder is usable. Only the marker is read here."""
-    if not state.exists():
-        return None
-    if not state.is_dir():
-        raise StateError(f"--state {state} exists and is not a folder")
-    marker = state / STATE_MARKER
-    if not marker.exists():
-        if any(state.iterdir()):
-            raise StateError(
-                f"--state {state} is not empty and holds no {STATE_MARKER}: it does not look "
-                "like NewsBeam state, so it will be neither read nor replaced"
-            )
-        return None
-    try:
-        content = json.loads(marker.read_text())
-        version = content["state_version"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise StateError(f"--state {state}: {STATE_MARKER} is unreadable ({error})") from error
-    if str(version) != STATE_VERSION:
-        raise StateError(
-            f"--state {state} holds state version {version}, and this NewsBeam reads version "
-            f"{STATE_VERSION}; point --state at a new folder (the old one is left as it is)"
-        )
-    return dict(content)
-
-
-def check_state_dir(state: Path) -> bool:
-    """Raise StateError unless the folder `state` is usable; True when it holds earlier
-    state (its marker names this STATE_VERSION). Only the marker is read here."""
-    return read_marker(state) is not None
-
-
 # --- The context the stages get --------------------------------------------------------------
 
 
@@ -520,44 +486,327 @@ class WriteStateTable(beam.PTransform):
         )
 
 
-# --- Life cycle ----------------------------------------------------------------------------
+# --- Life cycle: versions and the CURRENT pointer -----------------------------------------
+# --state ROOT may be a local folder or an object store, so nothing is renamed:
+#
+#     ROOT/CURRENT.json               which version is the state (and the one before it)
+#     ROOT/versions/<run>.<attempt>/  one complete state: state.json and the table files
+#
+# A run reads the version CURRENT names and writes a complete new version beside it. It
+# commits with the output (pipeline/run.py): the output's run manifest, written first,
+# names the new version, and CURRENT is then pointed at it (one object written whole).
+# A run killed between the two is completed by the next (`recover_state` finds a version
+# whose run manifest exists and points CURRENT at it); a version no manifest names is
+# deleted. The version before CURRENT is kept, so the latest run can be run again (same
+# run id) from the state it started from.
+
+CURRENT = "CURRENT.json"
+VERSIONS = "versions"
+STATE_FORMAT = "newsbeam-state"
+LEGACY_VERSION = "legacy"
+
+
+@dataclasses.dataclass(frozen=True)
+class OpenedState:
+    """A state ROOT opened for one run: the version read (`base`, None: empty state), the
+    new version's name and folder, and what CURRENT said when the run started."""
+
+    root: str
+    base: str | None
+    version: str
+    version_dir: str
+    run_id: str
+    attempt: str
+    current: dict[str, Any] | None
+
+
+def version_dir(root: str, version: str) -> str:
+    return files.join(root, VERSIONS, version)
+
+
+def read_current(root: str) -> dict[str, Any] | None:
+    """CURRENT.json of a state ROOT (None: no state yet); StateError if unusable."""
+    path = files.join(root, CURRENT)
+    if not files.exists(path):
+        return None
+    try:
+        content = files.read_json(path)
+    except (OSError, ValueError) as error:
+        raise StateError(f"--state {root}: {CURRENT} is unreadable ({error})") from None
+    if not isinstance(content, dict) or content.get("format") != STATE_FORMAT:
+        raise StateError(f"--state {root}: {CURRENT} is not a NewsBeam state pointer")
+    if str(content.get("state_version")) != STATE_VERSION:
+        raise StateError(
+            f"--state {root} holds state version {content.get('state_version')}, and this "
+            f"NewsBeam reads version {STATE_VERSION}; point --state at a new folder (the old "
+            "one is left as it is)"
+        )
+    if not isinstance(content.get("version"), str):
+        raise StateError(f"--state {root}: {CURRENT} names no version")
+    return content
+
+
+def _marker_of(folder: str) -> dict[str, Any] | None:
+    """The state.json of one version folder (None: none); StateError if unusable."""
+    path = files.join(folder, STATE_MARKER)
+    if not files.exists(path):
+        return None
+    try:
+        content = files.read_json(path)
+        version = content["state_version"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise StateError(f"--state {folder}: {STATE_MARKER} is unreadable ({error})") from None
+    if str(version) != STATE_VERSION:
+        raise StateError(
+            f"--state {folder} holds state version {version}, and this NewsBeam reads version "
+            f"{STATE_VERSION}; point --state at a new folder (the old one is left as it is)"
+        )
+    return dict(content)
+
+
+def _migrate_legacy(root: str) -> bool:
+    """A state folder of an older NewsBeam (state.json and components at the top, local
+    only) becomes version `legacy` of the versioned layout, in place. True if it did."""
+    if not files.is_local(root):
+        return False
+    top = Path(files.local_path(root))
+    if not (top / STATE_MARKER).is_file() or (top / CURRENT).exists():
+        return False
+    _marker_of(str(top))  # refuse another state version before touching anything
+    target = top / VERSIONS / LEGACY_VERSION
+    target.mkdir(parents=True, exist_ok=True)
+    for entry in sorted(top.iterdir()):
+        if entry.name in (VERSIONS,) or RUN_LOCK_NAME.match(entry.name):
+            continue
+        entry.rename(target / entry.name)
+    _write_current(root, LEGACY_VERSION, None, "", "", "")
+    log.info("--state %s: moved into the versioned layout (versions/%s)", root, LEGACY_VERSION)
+    return True
+
+
+def _write_current(
+    root: str, version: str, previous: str | None, run_id: str, attempt: str, manifest: str
+) -> None:
+    files.write_json(
+        files.join(root, CURRENT),
+        {
+            "format": STATE_FORMAT,
+            "state_version": STATE_VERSION,
+            "version": version,
+            "previous": previous,
+            "run_id": run_id,
+            "attempt": attempt,
+            "output_manifest": manifest,
+            "published_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        },
+    )
+
+
+def _versions(root: str) -> dict[str, list[str]]:
+    """Every version folder under ROOT/versions -> its files."""
+    prefix = files.join(root, VERSIONS)
+    found: dict[str, list[str]] = {}
+    for path in files.list_files(prefix):
+        found.setdefault(files.relative(prefix, path).split("/", 1)[0], []).append(path)
+    return found
+
+
+def check_state_root(root: str) -> None:
+    """Refuse a --state that holds something other than NewsBeam state (StateError)."""
+    if files.is_local(root):
+        local = Path(files.local_path(root))
+        if local.exists() and not local.is_dir():
+            raise StateError(f"--state {root} exists and is not a folder")
+    if files.exists(files.join(root, CURRENT)) or files.exists(files.join(root, STATE_MARKER)):
+        return
+    others = [
+        path
+        for path in files.list_files(root)
+        if not files.relative(root, path).startswith(f"{VERSIONS}/")
+        and not RUN_LOCK_NAME.match(files.relative(root, path).split("/", 1)[0])
+    ]
+    if others:
+        raise StateError(
+            f"--state {root} is not empty and holds no {CURRENT}: it does not look like "
+            "NewsBeam state, so it will be neither read nor replaced"
+        )
+
+
+def recover_state(root: str, committed: Callable[[str, str, str], bool]) -> list[str]:
+    """Finish or undo what a killed run left in a state ROOT; one log line per action.
+
+    `committed(manifest, run_id, attempt)`: whether that run's output manifest exists and
+    names that attempt (the output decides: pipeline/run.py). A version written after
+    CURRENT's whose run committed becomes CURRENT (the run died after its commit); every
+    other version but CURRENT's and the one before it is deleted."""
+    check_state_root(root)
+    _migrate_legacy(root)
+    current = read_current(root)
+    keep = {current["version"], current.get("previous")} if current else set()
+    done = []
+    for name, paths in sorted(_versions(root).items()):
+        if name in keep:
+            continue
+        folder = version_dir(root, name)
+        try:
+            marker = _marker_of(folder)
+        except StateError:
+            marker = None
+        parent = current["version"] if current else None
+        if (
+            marker is not None
+            and marker.get("parent") == parent
+            and committed(
+                str(marker.get("output_manifest", "")),
+                str(marker.get("run_id", "")),
+                str(marker.get("attempt", "")),
+            )
+        ):
+            _write_current(
+                root,
+                name,
+                parent,
+                str(marker["run_id"]),
+                str(marker["attempt"]),
+                str(marker["output_manifest"]),
+            )
+            current = read_current(root)
+            keep = {name, parent}
+            done.append(
+                f"--state {root}: published version {name} (its run committed, then was killed)"
+            )
+            continue
+        files.delete_files(paths)
+        done.append(f"--state {root}: removed version {name}, left by a run that did not commit")
+    _prune(root, keep)
+    return done
+
+
+def _prune(root: str, keep: set[str | None]) -> None:
+    for name, paths in _versions(root).items():
+        if name not in keep:
+            files.delete_files(paths)
+    files.remove_empty_folders(files.join(root, VERSIONS))
 
 
 def open_state(
-    state: Path | None, run_at: dt.datetime, keep_days: int = 0
-) -> tuple[StateContext, Path | None]:
-    """Check `state` (marker, the integrity record and every table file) and make its
-    staging folder; returns the context and the staging folder (None without --state).
-    StateError if unusable; nothing is created then."""
-    if state is None:
+    root: str | Path | None,
+    run_at: dt.datetime,
+    keep_days: int = 0,
+    run_id: str = "",
+    attempt: str = "",
+) -> tuple[StateContext, OpenedState | None]:
+    """Check the state ROOT (CURRENT, the version's marker, its integrity record and every
+    table file) and name the new version; returns the context and the opened state (None
+    without --state). A rerun of the run CURRENT names (same run id) starts from the version
+    before it. StateError if unusable; nothing is changed then."""
+    if root is None:
         return StateContext(run_at=run_at, keep_days=keep_days, checked=()), None
-    marker = read_marker(state)
-    if marker is not None and not verify_state(str(state), marker):
+    root = files.normalise(str(root))
+    check_state_root(root)
+    current = read_current(root)
+    base = None
+    if current is not None:
+        base = current["version"]
+        if run_id and current.get("run_id") == run_id:
+            base = current.get("previous")
+            log.info("--state: run %s again, from the state before it (%s)", run_id, base)
+    base_dir = version_dir(root, base) if base else None
+    marker = _marker_of(base_dir) if base_dir else None
+    if base_dir is not None and marker is None:
+        raise StateError(f"--state {root}: version {base} has no {STATE_MARKER}; it is damaged")
+    if base_dir is not None and marker is not None and not verify_state(base_dir, marker):
         log.warning(
             "--state %s has no file record (written by an older NewsBeam): read unverified "
             "this once; this run's commit records its files",
-            state,
+            root,
         )
-    has_state = marker is not None
-    context = make_context(str(state) if has_state else None, None, run_at, keep_days)
-    staging = staging_dir_for(state)
-    return dataclasses.replace(context, state_out_dir=str(staging)), staging
+    name = f"{run_id}.{attempt}" if run_id else uuid.uuid4().hex[:12]
+    out_dir = version_dir(root, name)
+    context = make_context(base_dir if marker else None, out_dir, run_at, keep_days)
+    opened = OpenedState(root, base, name, out_dir, run_id, attempt, current)
+    return context, opened
 
 
-def staging_dir_for(state: Path) -> Path:
-    """A fresh folder beside `state` for the run's new state."""
-    staging = beside(state, "tmp")
-    staging.mkdir(parents=True)
-    return staging
+def _copy(source: str, target: str) -> None:
+    if files.is_local(source) and files.is_local(target):
+        os.makedirs(os.path.dirname(files.local_path(target)), exist_ok=True)
+        shutil.copy2(files.local_path(source), files.local_path(target))
+    else:
+        FileSystems.copy([source], [target])
 
 
-# --- Folders beside a target: staging (.tmp), retired (.old), commit journal (.commit) ------
-# Their names carry the process id of the run that made them, so a later run can tell the
-# leftovers of a killed run (SIGKILL, power loss) from a run still going on.
+def _carry_over(opened: OpenedState) -> None:
+    """Tables this run did not write, copied from the version it read (a component of no
+    use this run: feeds in a run without feeds); earlier runs' files of RUN_FILES tables
+    (feed health) copied too, those lacking added columns rewritten complete."""
+    if opened.base is None:
+        return
+    base_dir = version_dir(opened.root, opened.base)
+    for table in TABLES:
+        written = table_files(opened.version_dir, table)
+        old = table_files(base_dir, table)
+        if table.layout == RUN_FILES:
+            names = {path.replace("\\", "/").rsplit("/", 1)[-1] for path in written}
+            for path in old:
+                name = path.replace("\\", "/").rsplit("/", 1)[-1]
+                if name in names:
+                    continue
+                target = files.join(opened.version_dir, *table.path.split("/"), name)
+                with _open(path) as handle:
+                    complete = pq.read_schema(handle).names == table.schema.names
+                if complete:
+                    _copy(path, target)
+                else:
+                    write_file(target, read_rows(path, table), table)
+        elif not written:
+            for path in old:
+                inner = path[len(base_dir.rstrip("/\\")) + 1 :].replace("\\", "/")
+                _copy(path, files.join(opened.version_dir, *inner.split("/")))
+
+
+def prepare_state(opened: OpenedState, summary: Mapping[str, Any], output_manifest: str) -> None:
+    """Make the new version complete: carry over what this run did not write, then write
+    its marker (the record of every table file, the version it came from, and the output
+    manifest that commits it)."""
+    _carry_over(opened)
+    marker = {
+        "state_version": STATE_VERSION,
+        "updated_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "components": sorted(
+            {table.component for table in TABLES if table_files(opened.version_dir, table)}
+        ),
+        **summary,
+        "parent": opened.base,
+        "run_id": opened.run_id,
+        "attempt": opened.attempt,
+        "output_manifest": output_manifest,
+        "files": file_record(opened.version_dir),
+    }
+    files.write_json(files.join(opened.version_dir, STATE_MARKER), marker)
+
+
+def publish_state(opened: OpenedState, output_manifest: str) -> None:
+    """Point CURRENT at the new version (after the output's manifest is written), then
+    drop every version but it and the one it came from."""
+    _write_current(
+        opened.root, opened.version, opened.base, opened.run_id, opened.attempt, output_manifest
+    )
+    crash_point("state-published")
+    _prune(opened.root, {opened.version, opened.base})
+
+
+def discard_state(opened: OpenedState) -> None:
+    """A run that failed: its new version goes (CURRENT never named it)."""
+    files.delete_tree(opened.version_dir)
+    files.remove_empty_folders(files.join(opened.root, VERSIONS))
+
 
 # The lock of a folder (pipeline/lock.py): `.NAME.newsbeam.lock`, and while one is written
 # or taken over `.NAME.newsbeam.lock.<token>` / `.NAME.newsbeam.lock.stale-<hex>`.
 RUN_LOCK_NAME = re.compile(r"^\..+\.newsbeam\.lock(?:\..+)?$")
+# What older NewsBeams left beside an output or state folder (staging, retired, journal):
+# never read as input.
 RUN_FOLDER_NAME = re.compile(
     r"^\.(?P<name>.+)\.newsbeam-(?:(?P<pid>\d+)-)?[0-9a-f]{12}\.(?P<kind>tmp|old|commit|part)$"
 )
@@ -571,163 +820,3 @@ def crash_point(step: str) -> None:
     """Die here, as if killed, when CRASH_ENV names `step` (tests only)."""
     if os.environ.get(CRASH_ENV) == step:
         os._exit(137)
-
-
-def beside(target: Path, kind: str) -> Path:
-    """A new name beside `target` for a staging ("tmp"), retired ("old") folder or journal."""
-    return target.parent / f".{target.name}.newsbeam-{os.getpid()}-{uuid.uuid4().hex[:12]}.{kind}"
-
-
-def _running(pid: str | None) -> bool:
-    if pid is None:  # made by a NewsBeam that did not record it: not a run of this one
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True  # someone else's process, or a number we cannot check: leave it
-    return True
-
-
-def leftovers(target: Path) -> list[Path]:
-    """Staging and retired folders and journals beside `target` whose run is gone."""
-    if not target.parent.is_dir():
-        return []
-    found = []
-    for path in target.parent.iterdir():
-        match = RUN_FOLDER_NAME.match(path.name)
-        if match and match["name"] == target.name and not _running(match["pid"]):
-            found.append(path)
-    return sorted(found)
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
-
-
-def recover_commits(target: Path) -> list[str]:
-    """Complete the commits a killed run journaled beside `target`: its journal is written
-    once every staging folder is complete, so every swap it names is carried out (roll
-    forward). Call it for every target before `recover_leftovers`, which would remove the
-    journaled staging folders. Returns what was done, one line each, for the log."""
-    done = []
-    for journal in leftovers(target):
-        if not journal.name.endswith(".commit"):
-            continue
-        try:
-            swaps = [(Path(a), Path(b)) for a, b in json.loads(journal.read_text())["swaps"]]
-        except (OSError, ValueError, KeyError, TypeError):
-            swaps = []  # unreadable: never complete, so the roll-back below applies
-        for staging, dest in swaps:
-            if not staging.is_dir():
-                continue  # this swap was done
-            retired = None
-            if dest.exists():
-                retired = beside(dest, "old")
-                dest.rename(retired)
-            staging.rename(dest)
-            if retired is not None:
-                shutil.rmtree(retired, ignore_errors=True)
-            done.append(f"completed the commit of {dest}, interrupted by a run that was killed")
-        journal.unlink(missing_ok=True)
-    return done
-
-
-def recover_leftovers(target: Path) -> list[str]:
-    """Finish what a killed run left beside `target` that no journal completes: when it
-    died between the two renames of a swap (`target` moved aside, its replacement not yet
-    in place), the old folder is put back, so the run is as if it never happened; then every
-    leftover is removed. Returns what was done, one line each, for the log."""
-    found = [path for path in leftovers(target) if not path.name.endswith(".commit")]
-    done = []
-    retired = [path for path in found if path.name.endswith(".old")]
-    if not target.exists() and retired:
-        newest = max(retired, key=lambda path: path.stat().st_mtime)
-        newest.rename(target)
-        found.remove(newest)
-        done.append(f"restored {target} from {newest.name}, left by a run that was killed")
-    for path in found:
-        _remove(path)
-        done.append(f"removed {path}, left by a run that was killed")
-    return done
-
-
-def _carry_run_files(staging: Path, state: Path) -> None:
-    """Earlier runs' files of RUN_FILES tables this run added to: copied into the new folder,
-    those lacking added columns rewritten complete (one schema per folder)."""
-    for table in TABLES:
-        if table.layout != RUN_FILES or not (staging / table.path).is_dir():
-            continue
-        for old in table_files(str(state), table):
-            target = staging / table.path / Path(old).name
-            if target.exists():
-                continue
-            if pq.read_schema(old).names == table.schema.names:
-                shutil.copy2(old, target)
-            else:
-                write_file(str(target), read_rows(old, table), table)
-
-
-def prepare_state(staging: Path, state: Path, summary: Mapping[str, Any]) -> None:
-    """Make `staging` the complete new state: carry over what this run did not write, then
-    write the marker with the record of every table file (sizes and sha256)."""
-    if state.is_dir():
-        _carry_run_files(staging, state)
-        for component in sorted(state.iterdir()):
-            if component.is_dir() and not (staging / component.name).exists():
-                shutil.copytree(component, staging / component.name)
-    marker = {
-        "state_version": STATE_VERSION,
-        "updated_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-        "components": sorted(p.name for p in staging.iterdir() if p.is_dir()),
-        **summary,
-        "files": file_record(str(staging)),
-    }
-    (staging / STATE_MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
-
-
-def commit_state(staging: Path, state: Path, summary: Mapping[str, Any]) -> None:
-    """Carry over what this run did not write, write the marker, swap `staging` into `state`."""
-    prepare_state(staging, state, summary)
-    swap_into_place(staging, state, "state")
-
-
-def commit(swaps: Sequence[tuple[Path, Path, str]]) -> None:
-    """Put each complete staging folder in place of its target (staging, target, label),
-    all of them or, after a crash, none: with more than one swap a journal naming them is
-    written (atomically) beside the last target first, and a later run that finds it
-    completes the swaps (`recover_commits`); a crash before the journal leaves the
-    stagings as leftovers, removed by the next run with every target unchanged."""
-    journal = None
-    if len(swaps) > 1:
-        journal = beside(swaps[-1][1], "commit")
-        part = journal.with_suffix(".part")
-        with open(part, "w") as handle:
-            json.dump({"swaps": [[str(a), str(b)] for a, b, _ in swaps]}, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(part, journal)
-        crash_point("journal-written")
-    for staging, target, label in swaps:
-        swap_into_place(staging, target, label)
-    if journal is not None:
-        journal.unlink()
-        crash_point("journal-removed")
-
-
-def swap_into_place(staging: Path, target: Path, label: str = "") -> None:
-    """Replace `target` by `staging` with two renames; the old folder is deleted last."""
-    retired = None
-    if target.exists():
-        retired = beside(target, "old")
-        target.rename(retired)
-        crash_point(f"{label}-aside")
-    staging.rename(target)
-    crash_point(f"{label}-in-place")
-    if retired is not None:
-        shutil.rmtree(retired, ignore_errors=True)
-        crash_point(f"{label}-old-removed")
