@@ -128,7 +128,7 @@ def check_root(root: str, *, for_writing: bool) -> None:
                 f"this NewsBeam reads layout {LAYOUT_VERSION}"
             )
         return
-    if files.is_local(root) and files.exists(files.join(root, "manifest.json")):
+    if _is_run_folder(root):
         raise DatasetError(
             f"{root} is a single-run output folder of an older NewsBeam, not a dataset: give "
             "--output a new ROOT (README: 'From run folders to a dataset')"
@@ -140,6 +140,21 @@ def check_root(root: str, *, for_writing: bool) -> None:
             f"--output {root} is not empty and holds no {DATASET_MARKER}: it does not look "
             "like a NewsBeam dataset, so nothing will be written into it"
         )
+
+
+def _is_run_folder(root: str) -> bool:
+    """Whether ROOT is an older NewsBeam's single-run output (by its manifest's content:
+    a schema version and counts; a web app's manifest.json is not one)."""
+    try:
+        content = files.read_json(files.join(root, "manifest.json"))
+    except Exception:
+        return False
+    return (
+        isinstance(content, dict)
+        and isinstance(content.get("schema_version"), str)
+        and isinstance(content.get("counts"), dict)
+        and "inputs" in content["counts"]
+    )
 
 
 def ensure_marker(root: str) -> None:

@@ -1,5 +1,5 @@
-"""Nothing lost, nothing hung (issue 18): run locks, nested folders, what counts as an
-output, state that verifies itself, and a commit that survives a kill at any step."""
+"""Nothing lost, nothing hung (issues 18 and 11): run locks, nested folders, what counts as
+a dataset, state that verifies itself, and a commit that survives a kill at any step."""
 
 from __future__ import annotations
 
@@ -15,18 +15,19 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from newsbeam.pipeline import dataset
 from newsbeam.pipeline import main as entry
 from newsbeam.pipeline.lock import LockHeld, RunLock, is_stale, lock_path
-from newsbeam.pipeline.run import UsageError, check_paths, is_newsbeam_manifest, nested
+from newsbeam.pipeline.run import UsageError, check_paths, nested
 from newsbeam.schemas import STATE_MARKER
 from newsbeam.transforms.support.state import (
     CRASH_ENV,
     StateError,
     file_record,
     integrity_problems,
-    recover_commits,
-    recover_leftovers,
+    read_current,
     verify_state,
+    version_dir,
 )
 from tests.helpers import wait_for, write_seed_copies
 
@@ -44,11 +45,26 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
-def _ids(folder: Path) -> list[str]:
-    files = sorted(folder.glob("*.parquet"))
+def _ids(files: list[str]) -> list[str]:
     return sorted(
         i for f in files for i in pq.read_table(f, columns=["article_id"])["article_id"].to_pylist()
     )
+
+
+def _committed_ids(root: Path, table: str) -> list[str]:
+    """Article ids of `table` over every committed run of the dataset `root`."""
+    paths = [
+        path
+        for manifest in dataset.committed_runs(str(root))
+        for path in dataset.data_files(str(root), manifest, table)
+    ]
+    return _ids(paths)
+
+
+def _state_version(state: Path) -> Path:
+    current = read_current(str(state))
+    assert current is not None
+    return Path(version_dir(str(state), current["version"]))
 
 
 # --- 1. Locks ------------------------------------------------------------------------------
@@ -132,7 +148,7 @@ def test_two_real_runs_on_the_same_folders(seeds_dir: Path, tmp_path: Path) -> N
         stderr=subprocess.PIPE,
         text=True,
     )
-    wait_for(tmp_path, ".state.newsbeam-*.tmp")
+    wait_for(tmp_path, ".state.newsbeam.lock")  # the first run holds its locks
     assert first.poll() is None, "the first run ended before the second started"
     same_state = subprocess.run(
         [*command, "--output", str(tmp_path / "other"), "--state", str(state)],
@@ -152,7 +168,7 @@ def test_two_real_runs_on_the_same_folders(seeds_dir: Path, tmp_path: Path) -> N
         assert f"pid {first.pid}" in second.stderr
     assert not (tmp_path / "other").exists()
     assert not list(tmp_path.glob(".*.newsbeam.lock"))  # the first run released its locks
-    manifest = json.loads((output / "manifest.json").read_text())
+    (manifest,) = dataset.committed_runs(str(output))
     assert manifest["counts"]["articles"] + manifest["counts"]["duplicates"] == 200
 
 
@@ -167,8 +183,11 @@ def test_nested_folders_are_refused_either_way(tmp_path: Path) -> None:
     link.symlink_to(tmp_path, target_is_directory=True)
     assert nested(out, link / "o" / "s")
     with pytest.raises(UsageError, match="neither inside the other"):
-        check_paths(out, out / "state")
-    check_paths(out, None)
+        check_paths(str(out), str(out / "state"))
+    with pytest.raises(UsageError, match="neither inside the other"):
+        check_paths("s3://bucket/news", "s3://bucket/news/state")
+    check_paths("s3://bucket/news", "s3://bucket/news-state")
+    check_paths(str(out), None)
 
 
 def test_a_run_with_nested_folders_changes_nothing(seeds_dir: Path, tmp_path: Path, capsys) -> None:
@@ -183,27 +202,40 @@ def test_a_run_with_nested_folders_changes_nothing(seeds_dir: Path, tmp_path: Pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]
 
 
-# --- 4. An output is recognised by its manifest's content ------------------------------------
+# --- 4. A dataset is recognised by its marker's content --------------------------------------
 
 
-def test_a_web_app_folder_is_not_an_output(seeds_dir: Path, tmp_path: Path, capsys) -> None:
+def test_a_web_app_folder_is_not_a_dataset(seeds_dir: Path, tmp_path: Path, capsys) -> None:
     app = tmp_path / "app"
     app.mkdir()
     (app / "index.html").write_text("<html></html>")
     (app / "manifest.json").write_text(json.dumps({"name": "App", "icons": []}))
     before = _snapshot(app)
     assert entry.main(["--input", str(seeds_dir), "--output", str(app)]) == 2
-    assert "does not look like a NewsBeam output" in capsys.readouterr().err
+    assert "does not look like a NewsBeam dataset" in capsys.readouterr().err
     assert _snapshot(app) == before
-    assert not is_newsbeam_manifest({"schema_version": "1", "counts": {"inputs": 1}})
-    assert not is_newsbeam_manifest([1, 2])
 
 
-def test_an_output_is_replaced_by_the_next_run(seeds_dir: Path, tmp_path: Path) -> None:
+def test_an_older_run_folder_is_refused_with_the_way_out(
+    seeds_dir: Path, tmp_path: Path, capsys
+) -> None:
+    old = tmp_path / "old"
+    (old / "articles").mkdir(parents=True)
+    manifest = {"schema_version": "3", "counts": {"inputs": 0}, "tables": {}}
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    before = _snapshot(old)
+    assert entry.main(["--input", str(seeds_dir), "--output", str(old)]) == 2
+    assert "single-run output folder of an older NewsBeam" in capsys.readouterr().err
+    assert _snapshot(old) == before
+
+
+def test_runs_add_to_the_dataset(seeds_dir: Path, tmp_path: Path) -> None:
     output = tmp_path / "o"
     assert entry.main(["--input", str(seeds_dir), "--output", str(output)]) == 0
-    assert is_newsbeam_manifest(json.loads((output / "manifest.json").read_text()))
     assert entry.main(["--input", str(seeds_dir), "--output", str(output)]) == 0
+    runs = dataset.committed_runs(str(output))
+    assert len(runs) == 2 and all(run["counts"]["articles"] == 5 for run in runs)
+    assert len(_committed_ids(output, "articles")) == 10  # no state: each run kept all five
 
 
 # --- 5. State verifies itself ----------------------------------------------------------------
@@ -227,11 +259,12 @@ def _copy(state: Path, tmp_path: Path) -> Path:
 
 
 def test_the_marker_records_every_table_file(committed_state: Path) -> None:
-    marker = json.loads((committed_state / STATE_MARKER).read_text())
-    assert marker["files"] == file_record(str(committed_state))
+    version = _state_version(committed_state)
+    marker = json.loads((version / STATE_MARKER).read_text())
+    assert marker["files"] == file_record(str(version))
     assert any(name.startswith("dedup/articles/") for name in marker["files"])
-    assert verify_state(str(committed_state), marker) is True
-    assert integrity_problems(str(committed_state), marker["files"]) == []
+    assert verify_state(str(version), marker) is True
+    assert integrity_problems(str(version), marker["files"]) == []
 
 
 @pytest.mark.parametrize("damage", ["delete_dedup", "flip_byte", "extra_file"])
@@ -239,17 +272,19 @@ def test_damaged_state_is_refused_and_left_alone(
     committed_state: Path, seeds_dir: Path, tmp_path: Path, damage: str, capsys
 ) -> None:
     state = _copy(committed_state, tmp_path)
-    articles = sorted((state / "dedup" / "articles").glob("*.parquet"))
+    version = _state_version(state)
+    articles = sorted((version / "dedup" / "articles").glob("*.parquet"))
     if damage == "delete_dedup":
         import shutil
 
-        shutil.rmtree(state / "dedup")
+        shutil.rmtree(version / "dedup")
     elif damage == "flip_byte":
         data = bytearray(articles[0].read_bytes())
         data[len(data) // 2] ^= 0x01
         articles[0].write_bytes(bytes(data))
     else:
-        (state / "dedup" / "articles" / "part-extra.parquet").write_bytes(articles[0].read_bytes())
+        extra = version / "dedup" / "articles" / "part-extra.parquet"
+        extra.write_bytes(articles[0].read_bytes())
     before = _snapshot(state)
     argv = ["--input", str(seeds_dir), "--output", str(tmp_path / "o"), "--state", str(state)]
     assert entry.main(argv) == 2
@@ -268,38 +303,34 @@ def test_state_without_a_record_is_read_once_then_recorded(
     committed_state: Path, seeds_dir: Path, tmp_path: Path, caplog
 ) -> None:
     state = _copy(committed_state, tmp_path)
-    marker = json.loads((state / STATE_MARKER).read_text())
+    marker_path = _state_version(state) / STATE_MARKER
+    marker = json.loads(marker_path.read_text())
     del marker["files"]
-    (state / STATE_MARKER).write_text(json.dumps(marker))
+    marker_path.write_text(json.dumps(marker))
     argv = ["--input", str(seeds_dir), "--output", str(tmp_path / "o"), "--state", str(state)]
     assert entry.main(argv) == 0
     assert "has no file record" in caplog.text
-    marker = json.loads((state / STATE_MARKER).read_text())
-    assert verify_state(str(state), marker) is True
+    marker = json.loads((_state_version(state) / STATE_MARKER).read_text())
+    assert verify_state(str(_state_version(state)), marker) is True
     with pytest.raises(StateError, match="unreadable file record"):
         verify_state(str(state), {"files": ["x"]})
 
 
 # --- 2. A kill at any step of the commit -------------------------------------------------------
+# The commit's steps (pipeline/dataset.py, transforms/support/state.py): before the manifest
+# the run never happened; from the manifest on it did, and the next run finishes it.
 
-STEPS_BEFORE_JOURNAL = ["output-staged", "state-staged"]
-STEPS_AFTER_JOURNAL = [
-    "journal-written",
-    "output-aside",
-    "output-in-place",
-    "output-old-removed",
-    "state-aside",
-    "state-in-place",
-    "state-old-removed",
-    "journal-removed",
-]
+STEPS_BEFORE_MANIFEST = ["output-staged", "state-staged", "intent-written", "files-moved"]
+STEPS_AFTER_MANIFEST = ["manifest-written", "state-published"]
 
 
 def _outcome(root: Path) -> dict[str, list[str]]:
     return {
-        "articles": _ids(root / "o" / "articles"),
-        "duplicates": _ids(root / "o" / "duplicates"),
-        "state": _ids(root / "s" / "dedup" / "articles"),
+        "articles": _committed_ids(root / "o", "articles"),
+        "duplicates": _committed_ids(root / "o", "duplicates"),
+        "state": _ids(
+            [str(p) for p in (_state_version(root / "s") / "dedup" / "articles").glob("*.parquet")]
+        ),
     }
 
 
@@ -324,25 +355,27 @@ def crash_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     reference = root / "ref"
     shutil.copytree(after_a, reference)
     argv_b = ["--input", str(second), "--output", str(reference / "o")]
-    argv_b += ["--state", str(reference / "s")]
+    argv_b += ["--state", str(reference / "s"), "--run_id", "b"]
     assert entry.main(argv_b) == 0
     once = _outcome(reference)
-    assert entry.main(argv_b) == 0
+    # B's files are new to the state only once: the same inputs again add nothing.
+    argv_c = [*argv_b[:-1], "c"]
+    assert entry.main(argv_c) == 0
     twice = _outcome(reference)
-    assert once != twice
+    assert once["articles"] == twice["articles"] and once["state"] == twice["state"]
     return {"second": second, "after_a": after_a, "once": once, "twice": twice}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("step", STEPS_BEFORE_JOURNAL + STEPS_AFTER_JOURNAL)
+@pytest.mark.parametrize("step", STEPS_BEFORE_MANIFEST + STEPS_AFTER_MANIFEST)
 def test_a_kill_at_any_step_of_the_commit(crash_runs: dict, tmp_path: Path, step: str) -> None:
     import shutil
 
     root = tmp_path / "run"
     shutil.copytree(crash_runs["after_a"], root)
-    previous = json.loads((root / "o" / "manifest.json").read_text())["finished_at"]
+    before = _outcome(root)
     argv = ["--input", str(crash_runs["second"]), "--output", str(root / "o")]
-    argv += ["--state", str(root / "s")]
+    argv += ["--state", str(root / "s"), "--run_id", "b"]
     killed = subprocess.run(
         [sys.executable, "-m", "newsbeam.pipeline", *argv],
         capture_output=True,
@@ -351,23 +384,27 @@ def test_a_kill_at_any_step_of_the_commit(crash_runs: dict, tmp_path: Path, step
         env={**os.environ, CRASH_ENV: step},
     )
     assert killed.returncode == 137, killed.stderr
-    # What the next run does first: complete a journaled commit, roll back the rest.
-    for target in (root / "o", root / "s"):
-        recover_commits(target)
-    for target in (root / "o", root / "s"):
-        recover_leftovers(target)
-    # Nothing left, none missing (the killed run's locks stay until a run takes them over).
-    left = sorted(p.name for p in root.iterdir() if not p.name.endswith(".newsbeam.lock"))
-    assert left == ["o", "s"]
-    finished = json.loads((root / "o" / "manifest.json").read_text())["finished_at"]
-    marker = json.loads((root / "s" / STATE_MARKER).read_text())
-    assert marker["last_run"] == finished, "output and state of different runs"
-    assert verify_state(str(root / "s"), marker)
-    rolled_forward = step in STEPS_AFTER_JOURNAL
-    assert (finished != previous) == rolled_forward
-    if rolled_forward:
-        assert _outcome(root) == crash_runs["once"]
-    # The operator reruns the same command: as if the kill had not happened.
+    committed = step in STEPS_AFTER_MANIFEST
+    # What readers see before any recovery: the manifest decides.
+    assert (dataset.read_manifest(str(root / "o"), "b") is not None) == committed
+    assert {k: v for k, v in _outcome(root).items() if k != "state"} == {
+        k: v for k, v in (crash_runs["once"] if committed else before).items() if k != "state"
+    }
+    # The operator runs the same command again (same run id): as if the kill had not
+    # happened: B's rows once, state and output of the same run.
     assert entry.main(argv) == 0
-    assert _outcome(root) == crash_runs["twice" if rolled_forward else "once"]
-    assert sorted(p.name for p in root.iterdir()) == ["o", "s"]
+    assert _outcome(root) == crash_runs["once"]
+    assert sorted(p.name for p in (root / "o").iterdir()) == sorted(
+        ["_newsbeam_dataset.json", "_runs", "articles", "duplicates", "rejected", "feed_health"]
+    )
+    assert sorted(p.name for p in (root / "s" / "versions").iterdir()) == sorted(
+        [read_current(str(root / "s"))["version"], read_current(str(root / "s"))["previous"]]
+    )
+    manifest = dataset.read_manifest(str(root / "o"), "b")
+    assert manifest is not None
+    marker = json.loads((_state_version(root / "s") / STATE_MARKER).read_text())
+    assert (marker["run_id"], marker["attempt"]) == (manifest["run_id"], manifest["attempt"])
+    # Every data file under ROOT is one a manifest lists: nothing left behind.
+    listed = {p for m in dataset.committed_runs(str(root / "o")) for p in dataset.all_paths(m)}
+    on_disk = {str(p.relative_to(root / "o")) for p in (root / "o").rglob("*.parquet")}
+    assert on_disk == listed

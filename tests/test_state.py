@@ -1,11 +1,11 @@
-"""The --state folder: its life cycle (checks, carry-over, atomic swap), the one check rule
-for state files, and the stateful stages in Beam against real earlier state folders."""
+"""The --state root: its life cycle (checks, versions, CURRENT, carry-over, recovery, the
+older layout migrated), the one check rule for state files, and the stateful stages in
+Beam against real earlier state."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 from pathlib import Path
 
 import apache_beam as beam
@@ -25,23 +25,27 @@ from newsbeam.transforms.extract import new_article
 from newsbeam.transforms.stories import ClusterStories, StoryConfig
 from newsbeam.transforms.support import state as state_module
 from newsbeam.transforms.support.state import (
+    CURRENT,
     DEDUP_ARTICLES,
     FILE,
     SEEN_ENTRIES,
     STORY_TERMS,
     TABLES,
+    OpenedState,
     StateError,
     StateRetention,
     StateTable,
     check_file,
-    check_state_dir,
-    commit_state,
     make_context,
     open_state,
+    prepare_state,
+    publish_state,
+    read_current,
     read_rows,
     read_table,
-    staging_dir_for,
+    recover_state,
     stamped,
+    version_dir,
     within_retention,
 )
 from tests.helpers import counters_of, make_test_pipeline
@@ -49,47 +53,125 @@ from tests.helpers import counters_of, make_test_pipeline
 UTC = dt.timezone.utc
 
 
+def _commit_alone(opened: OpenedState | None, summary: dict | None = None) -> None:
+    """Publish a new version without an output (what a run does after its manifest)."""
+    assert opened is not None
+    prepare_state(opened, summary or {}, "")
+    publish_state(opened, "")
+
+
+def _version(state: Path) -> Path:
+    current = read_current(str(state))
+    assert current is not None
+    return Path(version_dir(str(state), current["version"]))
+
+
 def test_missing_or_empty_state_starts_empty(tmp_path: Path) -> None:
-    assert check_state_dir(tmp_path / "absent") is False
-    (tmp_path / "empty").mkdir()
-    assert check_state_dir(tmp_path / "empty") is False
+    for state in (tmp_path / "absent", tmp_path / "empty"):
+        if state.name == "empty":
+            state.mkdir()
+        context, opened = open_state(state, RUN_AT, run_id="r1", attempt="0a0a0a0a")
+        assert opened is not None and opened.base is None and context.state_dir is None
+        assert read_current(str(state)) is None
 
 
 def test_foreign_corrupt_and_other_version_state_are_refused(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(StateError, match="does not look like NewsBeam state"):
-        check_state_dir(tmp_path)
+        open_state(tmp_path, RUN_AT)
     corrupt = tmp_path / "corrupt"
     corrupt.mkdir()
-    (corrupt / STATE_MARKER).write_text("{not json")
+    (corrupt / CURRENT).write_text("{not json")
     with pytest.raises(StateError, match="unreadable"):
-        check_state_dir(corrupt)
+        open_state(corrupt, RUN_AT)
     other = tmp_path / "other"
     other.mkdir()
-    (other / STATE_MARKER).write_text(json.dumps({"state_version": "0"}))
+    (other / CURRENT).write_text(
+        json.dumps({"format": "newsbeam-state", "state_version": "0", "version": "v"})
+    )
     with pytest.raises(StateError, match="state version 0"):
-        check_state_dir(other)
+        open_state(other, RUN_AT)
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / STATE_MARKER).write_text(json.dumps({"state_version": "0"}))
+    with pytest.raises(StateError, match="state version 0"):
+        recover_state(str(legacy), lambda *_: False)
+    assert sorted(p.name for p in legacy.iterdir()) == [STATE_MARKER]  # left as it was
 
 
-def test_commit_carries_over_components_this_run_did_not_write(tmp_path: Path) -> None:
+def _write_dedup(folder: Path, name: str) -> None:
+    table = pa.Table.from_pylist([], schema=stamped(DEDUP_ARTICLES.schema))
+    (folder / "dedup" / "articles").mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, folder / "dedup" / "articles" / name)
+
+
+def test_versions_carry_over_what_a_run_did_not_write_and_keep_one_before(
+    tmp_path: Path,
+) -> None:
     state = tmp_path / "state"
-    first = staging_dir_for(state)
-    (first / "dedup").mkdir()
-    (first / "dedup" / "a.parquet").write_text("one")
-    (first / "feeds").mkdir()
-    (first / "feeds" / "health.parquet").write_text("old")
-    commit_state(first, state, {})
-    assert check_state_dir(state) is True
+    _, first = open_state(state, RUN_AT, run_id="r1", attempt="00000001")
+    assert first is not None
+    _write_dedup(Path(first.version_dir), "part-1.parquet")
+    _commit_alone(first)
+    assert read_current(str(state))["version"] == "r1.00000001"
 
-    second = staging_dir_for(state)
-    (second / "dedup").mkdir()
-    (second / "dedup" / "a.parquet").write_text("two")
-    commit_state(second, state, {"last_run": "now"})
-    assert (state / "dedup" / "a.parquet").read_text() == "two"
-    assert (state / "feeds" / "health.parquet").read_text() == "old"
-    marker = json.loads((state / STATE_MARKER).read_text())
-    assert marker["state_version"] == STATE_VERSION and marker["components"] == ["dedup", "feeds"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["state"]  # no staging left behind
+    _, second = open_state(state, RUN_AT, run_id="r2", attempt="00000002")
+    assert second is not None and second.base == "r1.00000001"
+    _commit_alone(second, {"last_run": "now"})  # wrote nothing: dedup carried over
+    assert sorted(p.name for p in (_version(state) / "dedup" / "articles").iterdir()) == [
+        "part-1.parquet"
+    ]
+    marker = json.loads((_version(state) / STATE_MARKER).read_text())
+    assert marker["state_version"] == STATE_VERSION and marker["components"] == ["dedup"]
+    assert marker["parent"] == "r1.00000001" and marker["last_run"] == "now"
+
+    _, third = open_state(state, RUN_AT, run_id="r3", attempt="00000003")
+    assert third is not None
+    _commit_alone(third)
+    # CURRENT's version and the one before it are kept, older ones go.
+    assert sorted(p.name for p in (state / "versions").iterdir()) == [
+        "r2.00000002",
+        "r3.00000003",
+    ]
+    # The latest run again (same run id) starts from the version before it.
+    context, again = open_state(state, RUN_AT, run_id="r3", attempt="00000004")
+    assert again is not None and again.base == "r2.00000002"
+    assert context.state_dir == version_dir(str(state), "r2.00000002")
+
+
+def test_recovery_publishes_a_committed_version_and_drops_the_rest(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    _, first = open_state(state, RUN_AT, run_id="r1", attempt="00000001")
+    _commit_alone(first)
+    # A run committed its output, then died before publishing its state version.
+    _, committed = open_state(state, RUN_AT, run_id="r2", attempt="00000002")
+    assert committed is not None
+    prepare_state(committed, {}, "out/_runs/r2.json")
+    # Another died before its commit: a version no manifest names (and one half written).
+    _, dead = open_state(state, RUN_AT, run_id="r3", attempt="00000003")
+    assert dead is not None
+    prepare_state(dead, {}, "out/_runs/r3.json")
+    _write_dedup(state / "versions" / "r4.00000004", "part-0.parquet")
+
+    def manifest_names(manifest: str, run_id: str, attempt: str) -> bool:
+        return (manifest, run_id, attempt) == ("out/_runs/r2.json", "r2", "00000002")
+
+    done = recover_state(str(state), manifest_names)
+    assert read_current(str(state))["version"] == "r2.00000002"
+    assert len(done) == 3 and "published version r2.00000002" in " ".join(done)
+    assert sorted(p.name for p in (state / "versions").iterdir()) == ["r1.00000001", "r2.00000002"]
+    assert recover_state(str(state), manifest_names) == []
+
+
+def test_state_of_the_older_layout_becomes_a_version_in_place(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    _write_dedup(state, "part-0.parquet")
+    (state / STATE_MARKER).write_text(json.dumps({"state_version": STATE_VERSION}))
+    recover_state(str(state), lambda *_: False)
+    assert sorted(p.name for p in state.iterdir()) == [CURRENT, "versions"]
+    context, opened = open_state(state, RUN_AT, run_id="r1", attempt="00000001")
+    assert opened is not None and opened.base == "legacy"
+    assert len(context.files(DEDUP_ARTICLES)) == 1
 
 
 def test_run_with_state_writes_it_and_refuses_bad_state(
@@ -98,14 +180,16 @@ def test_run_with_state_writes_it_and_refuses_bad_state(
     state, output = tmp_path / "state", tmp_path / "out"
     args = ["--input", str(seeds_dir), "--output", str(output), "--state", str(state)]
     assert entry.main(args) == 0
-    assert check_state_dir(state) is True
+    assert read_current(str(state)) is not None
 
-    (state / STATE_MARKER).write_text(json.dumps({"state_version": "999"}))
+    current = json.loads((state / CURRENT).read_text())
+    (state / CURRENT).write_text(json.dumps({**current, "state_version": "999"}))
     before = sorted(p.relative_to(state) for p in state.rglob("*"))
+    runs = sorted((output / "_runs").iterdir())
     assert entry.main(args) == 2
     assert "state version 999" in capsys.readouterr().err
     assert sorted(p.relative_to(state) for p in state.rglob("*")) == before
-    assert json.loads((state / STATE_MARKER).read_text())["state_version"] == "999"
+    assert sorted((output / "_runs").iterdir()) == runs  # nothing committed
     assert (
         entry.main(["--input", str(seeds_dir), "--output", str(state), "--state", str(state)]) == 2
     )
@@ -222,8 +306,9 @@ def _stateful_day(
 ) -> dict[str, int]:
     """One run of the stateful stages on their own (TestPipeline) against `state`, committed
     afterwards; asserts the (source, story id) of the kept articles and the duplicates."""
-    context, staging = open_state(state, run_at)
-    assert staging is not None
+    run_id = run_at.strftime("%Y%m%dT%H%M%S")
+    context, opened = open_state(state, run_at, run_id=run_id, attempt="0000abcd")
+    assert opened is not None
     with make_test_pipeline() as pipeline:
         articles_in, copies = (
             pipeline | beam.Create(articles) | DeduplicateArticles(DedupConfig(), context)
@@ -236,7 +321,7 @@ def _stateful_day(
             equal_to(duplicates),
             label="Duplicates",
         )
-    commit_state(staging, state, {})
+    _commit_alone(opened)
     return counters_of(pipeline)
 
 
@@ -248,7 +333,7 @@ def test_dedup_and_stories_in_beam_continue_from_an_earlier_state_folder(tmp_pat
     _stateful_day(
         state, RUN_AT, day1, [(a.source, s) for a, s in zip(day1, stories, strict=True)], []
     )
-    context = make_context(str(state), None, RUN_AT)
+    context = make_context(str(_version(state)), None, RUN_AT)
     assert len(read_table(context, DEDUP_ARTICLES)) == 4
 
     # Day 2: a copy of an earlier article is its duplicate; a new article on the Bam
@@ -258,7 +343,7 @@ def test_dedup_and_stories_in_beam_continue_from_an_earlier_state_folder(tmp_pat
     copied = [("copy", chile.article_id, "exact")]
     counters = _stateful_day(state, later, [bam2, copy], [("bam2", bam.article_id)], copied)
     assert counters["stories_joined_earlier"] == 1
-    context = make_context(str(state), None, later)
+    context = make_context(str(_version(state)), None, later)
     index = {r["article_id"]: r for r in read_table(context, DEDUP_ARTICLES)}
     assert set(index) == {a.article_id for a in (*day1, bam2)}
     assert index[bam2.article_id]["story_id"] == bam.article_id
@@ -273,7 +358,7 @@ def test_state_files_are_checked_once_before_the_pipeline_is_built(
     state = tmp_path / "state"
     football = _articles(("f", FOOTBALL, 1))
     _stateful_day(state, RUN_AT, football, [("f", football[0].article_id)], [])
-    files = sorted(str(p) for p in state.rglob("*.parquet"))
+    files = sorted(str(p) for p in _version(state).rglob("*.parquet"))
     assert len(files) == 3  # dedup articles, stories, story_terms
 
     checked: list[str] = []
@@ -288,11 +373,10 @@ def test_state_files_are_checked_once_before_the_pipeline_is_built(
 
     monkeypatch.setattr(state_module, "check_file", counting_check)
     monkeypatch.setattr(state_module, "read_rows", no_reading)
-    context, staging = open_state(state, RUN_AT + dt.timedelta(days=1))
+    context, opened = open_state(state, RUN_AT + dt.timedelta(days=1), run_id="r", attempt="a")
     assert sorted(checked) == files  # every file, once
     assert context.files(DEDUP_ARTICLES) and context.writes
     config = PipelineConfig(inputs=(str(seeds_dir),), output_dir=str(tmp_path / "o"), state=context)
     build(beam.Pipeline(runner="FnApiRunner"), config)  # built, not run
     assert sorted(checked) == files  # building checks and reads nothing
-    assert staging is not None
-    shutil.rmtree(staging)
+    assert opened is not None and not Path(opened.version_dir).exists()  # nothing written
