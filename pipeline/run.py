@@ -298,13 +298,13 @@ def _run_locked(
 
     clock = time.perf_counter()
     log.info(
-        "run %s started: %d --input, %d --feed, %d --feeds -> %s%s",
-        run_id,
+        "run started: %d --input, %d --feed, %d --feeds -> %s%s; run id %s",
         len(ours.inputs or ()),
         len(ours.feed_urls or ()),
         len(ours.feed_lists or ()),
         output,
         f" (state {state})" if state else "",
+        run_id,
     )
     progress = _progress_dir(options)
     committed = False

@@ -13,11 +13,10 @@ from pathlib import Path
 import apache_beam as beam
 import pytest
 
-from newsbeam.pipeline import cli
+from newsbeam.pipeline import cli, dataset
 from newsbeam.pipeline import main as entry
 from newsbeam.pipeline.progress import ProgressDisplay
 from newsbeam.transforms.support.progress import CountProgress, read_progress
-from newsbeam.transforms.support.state import recover_leftovers
 from tests.feed_server import serve, static
 from tests.helpers import make_test_pipeline, wait_for, write_seed_copies
 
@@ -115,7 +114,7 @@ def test_fail_on_rejected(bad_inputs: dict[str, Path], tmp_path: Path, capsys) -
     output = tmp_path / "out"
     argv = ["--input", folder, "--output", str(output), "--fail_on_rejected", "0.5"]
     assert entry.main(argv) == 3
-    manifest = json.loads((output / "manifest.json").read_text())  # the tables were written
+    (manifest,) = dataset.committed_runs(str(output))  # the tables were written
     share = manifest["counts"]["rejected"] / manifest["counts"]["inputs"]
     assert share > 0.5
     assert f"{share:.1%} of the inputs were rejected" in capsys.readouterr().err
@@ -169,16 +168,16 @@ def test_a_signal_ends_the_run_cleanly(
         stderr=subprocess.PIPE,
         text=True,
     )
-    wait_for(tmp_path, ".out.newsbeam-*.tmp")
+    wait_for(tmp_path, ".out.newsbeam.lock")
     assert process.poll() is None, "the run ended before it could be signalled"
-    time.sleep(1.0)  # inside the pipeline, not in start-up
+    time.sleep(3.0)  # inside the pipeline, not in start-up
     process.send_signal(signum)
     _, err = process.communicate(timeout=120)
     assert process.returncode == status, err
     assert "the previous output and state are unchanged" in err
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]  # staging gone
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]  # lock released
     after = {p.relative_to(output): p.read_bytes() for p in output.rglob("*") if p.is_file()}
-    assert after == before
+    assert after == before  # no staging left, nothing committed
 
 
 def test_failure_line_names_the_cause() -> None:
@@ -252,41 +251,17 @@ def test_a_long_run_logs_its_progress(seeds_dir: Path, tmp_path: Path) -> None:
     assert not list(scratch.glob("newsbeam-progress-*")), "the taps' folder was left behind"
 
 
-def _dead_pid() -> int:
-    process = subprocess.Popen([sys.executable, "-c", "pass"])
-    process.wait()
-    return process.pid
-
-
-def test_leftovers_of_a_killed_swap_are_recovered(tmp_path: Path) -> None:
-    state = tmp_path / "state"
-    dead = _dead_pid()
-    # Killed between the swap's two renames: the old state aside, the new one not in place.
-    retired = tmp_path / f".state.newsbeam-{dead}-0123456789ab.old"
-    retired.mkdir()
-    (retired / "state.json").write_text("{}")
-    staging = tmp_path / f".state.newsbeam-{dead}-ba9876543210.tmp"
-    staging.mkdir()
-    running = tmp_path / f".state.newsbeam-{os.getpid()}-aaaaaaaaaaaa.tmp"  # a live run's
-    running.mkdir()
-    done = recover_leftovers(state)
-    assert (state / "state.json").read_text() == "{}"
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["state", running.name])
-    assert len(done) == 2 and done[0].startswith(f"restored {state}")
-    assert recover_leftovers(state) == []
-
-
 @pytest.mark.slow
 def test_the_next_run_cleans_up_after_a_killed_one(seeds_dir: Path, tmp_path: Path) -> None:
     output, state = tmp_path / "out", tmp_path / "state"
     argv = ["--input", str(seeds_dir), "--output", str(output), "--state", str(state)]
     process = subprocess.Popen([sys.executable, "-m", "newsbeam.pipeline", *argv],
                                stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)  # fmt: skip
-    wait_for(tmp_path, ".state.newsbeam-*.tmp")
+    assert wait_for(output / "_staging", "*/*"), "the run never staged anything"
     process.kill()
     process.wait()
-    assert list(tmp_path.glob(".*.newsbeam-*")), "the killed run left its staging"
     assert entry.main(argv) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "state"]
-    manifest = json.loads((output / "manifest.json").read_text())
+    assert not (output / "_staging").exists()
+    (manifest,) = dataset.committed_runs(str(output))
     assert manifest["counts"]["articles"] == 5
