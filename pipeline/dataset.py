@@ -283,7 +283,8 @@ def commit_run(
 ) -> None:
     """Commit a staged run attempt: intent record, files into their partitions, the
     report, then the manifest (the commit itself), then the replaced attempt's files go.
-    `moves`: (staged path, final path) of every data file the manifest lists."""
+    `moves`: (staged path, final path) of every data file the manifest lists; `report`:
+    the run's report, a local file."""
     from newsbeam.transforms.support.state import crash_point
 
     run_id, attempt = manifest["run_id"], manifest["attempt"]
@@ -295,8 +296,9 @@ def commit_run(
     crash_point("intent-written")
     files.move_files(list(moves))
     crash_point("files-moved")
-    if report is not None:
-        files.move_files([(report, report_path(root, run_id))])
+    if report is not None:  # a local file: the report is written on this machine
+        with open(report, "rb") as handle:
+            files.write_bytes(report_path(root, run_id), handle.read())
     files.write_json(manifest_path(root, run_id), manifest)
     crash_point("manifest-written")
     files.delete_files(files.join(root, *path.split("/")) for path in replaced)
@@ -309,38 +311,45 @@ def recover(root: str) -> list[str]:
     A staging folder without an intent record: deleted. With one: if the manifest names
     its attempt, the run committed and only its clean-up is finished; otherwise the files
     it had moved are deleted (the run never happened)."""
-    done = []
-    staged: dict[str, list[str]] = {}
     prefix = files.join(root, STAGING)
-    for path in files.list_files(prefix):
-        key = files.relative(prefix, path).split("/", 1)[0]
-        staged.setdefault(key, []).append(path)
-    for key in sorted(staged):
-        intent_path = files.join(prefix, key, INTENT)
-        intent = None
-        if files.exists(intent_path):
-            try:
-                intent = files.read_json(intent_path)
-            except ValueError:
-                intent = None
-        if isinstance(intent, dict) and isinstance(intent.get("manifest"), dict):
-            planned = intent["manifest"]
-            try:
-                current = read_manifest(root, str(planned.get("run_id")))
-            except DatasetError:
-                current = None
-            if current is not None and current["attempt"] == planned.get("attempt"):
-                files.delete_files(
-                    files.join(root, *path.split("/")) for path in intent.get("replaces", [])
-                )
-                done.append(f"finished the clean-up of run {key}, committed before it was killed")
-            else:
-                files.delete_files(
-                    files.join(root, *path.split("/")) for path in all_paths(planned)
-                )
-                done.append(f"removed the files of run {key}, killed before its commit")
-        else:
-            done.append(f"removed the staging of run {key}, killed before its commit")
-        files.delete_tree(files.join(prefix, key))
+    keys = sorted(
+        {files.relative(prefix, path).split("/", 1)[0] for path in files.list_files(prefix)}
+    )
+    done = [_settle(root, key) for key in keys]
     files.remove_empty_folders(prefix)
+    return done
+
+
+def abandon(root: str, run_id: str, attempt: str) -> None:
+    """A run attempt that failed: undo what it did (as `recover` would after a kill)."""
+    _settle(root, run_key(run_id, attempt))
+    files.remove_empty_folders(files.join(root, STAGING))
+
+
+def _settle(root: str, key: str) -> str:
+    """Finish or undo one staged run attempt (`recover`); returns what was done."""
+    prefix = files.join(root, STAGING)
+    intent_path = files.join(prefix, key, INTENT)
+    intent = None
+    if files.exists(intent_path):
+        try:
+            intent = files.read_json(intent_path)
+        except ValueError:
+            intent = None
+    if isinstance(intent, dict) and isinstance(intent.get("manifest"), dict):
+        planned = intent["manifest"]
+        try:
+            current = read_manifest(root, str(planned.get("run_id")))
+        except DatasetError:
+            current = None
+        if current is not None and current["attempt"] == planned.get("attempt"):
+            replaced = intent.get("replaces", [])
+            files.delete_files(files.join(root, *path.split("/")) for path in replaced)
+            done = f"finished the clean-up of run {key}, committed before it was killed"
+        else:
+            files.delete_files(files.join(root, *path.split("/")) for path in all_paths(planned))
+            done = f"removed the files of run {key}, killed before its commit"
+    else:
+        done = f"removed the staging of run {key}, killed before its commit"
+    files.delete_tree(files.join(prefix, key))
     return done

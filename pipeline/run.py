@@ -256,14 +256,14 @@ def _prepare(
                 log.warning(line)
     except (dataset.DatasetError, StateError) as error:
         raise UsageError(str(error)) from error
-    if state is None or ours.run_id is None:
-        return
     try:
-        earlier = dataset.read_manifest(output, run_id)
+        earlier = dataset.read_manifest(output, run_id)  # a rerun replaces this one
     except dataset.DatasetError as error:
         raise UsageError(str(error)) from error
+    if state is None or earlier is None:
+        return
     current = _current_run(state)
-    if earlier is not None and current != run_id:
+    if current != run_id:
         raise UsageError(
             f"--run_id {run_id} was committed before the latest run of --state {state} "
             f"({current or 'none'}): with state only the latest run can be run again"
@@ -364,8 +364,7 @@ def _run_locked(
         log.info("run %s finished in %.1f s; committed to %s", run_id, manifest["seconds"], output)
     finally:
         if not committed:
-            files.delete_tree(staging)
-            files.remove_empty_folders(files.join(output, dataset.STAGING))
+            dataset.abandon(output, run_id, attempt)
             if opened is not None:
                 discard_state(opened)
         shutil.rmtree(local_report, ignore_errors=True)

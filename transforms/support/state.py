@@ -37,7 +37,6 @@ import hashlib
 import logging
 import os
 import re
-import shutil
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -46,8 +45,6 @@ from typing import Any
 import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
-from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.parquetio import WriteToParquet
 
 from newsbeam.schemas import STATE_MARKER, STATE_VERSION, STATE_VERSION_KEY
@@ -149,13 +146,16 @@ def table_files(state_dir: str, table: StateTable) -> list[str]:
     """The files of `table` in the folder `state_dir` (sorted; none when it has none)."""
     location = f"{state_dir.rstrip('/')}/{table.path}"
     if table.layout == FILE:
-        return [location] if FileSystems.exists(location) else []
-    matched = FileSystems.match([f"{location}/*.parquet"])[0].metadata_list
-    return sorted(meta.path for meta in matched)
+        return [location] if files.exists(location) else []
+    return sorted(
+        path
+        for path in files.list_files(location)
+        if path.endswith(".parquet") and "/" not in files.relative(location, path)
+    )
 
 
 def _open(path: str) -> Any:
-    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+    return files.open_read(path)
 
 
 def check_file(path: str, table: StateTable) -> pa.Schema:
@@ -206,7 +206,7 @@ def check_tables(state_dir: str | None) -> dict[str, tuple[str, ...]]:
 # At commit the marker gets `files`: every table file's path under the folder, its size and
 # its sha256. A run verifies them before reading anything: a file missing, changed (one
 # flipped byte), or added to a table folder makes the state unusable (StateError, exit 2,
-# nothing touched). Everything goes through Beam's FileSystems (match for sizes, open to
+# nothing touched). Everything goes through support/files.py (sizes, and open to
 # hash), so the same check works on object stores. A marker written before this record
 # existed has no `files`: it is accepted once, unverified (with a warning), and the next
 # commit writes the record; STATE_VERSION is unchanged because the tables themselves did
@@ -216,7 +216,7 @@ _HASH_CHUNK = 1 << 20
 
 
 def file_digest(path: str) -> str:
-    """The sha256 of a file, read through FileSystems in 1 MiB pieces."""
+    """The sha256 of a file, read through support/files.py in 1 MiB pieces."""
     digest = hashlib.sha256()
     with _open(path) as handle:
         while chunk := handle.read(_HASH_CHUNK):
@@ -225,7 +225,7 @@ def file_digest(path: str) -> str:
 
 
 def _size(path: str) -> int:
-    return int(FileSystems.match([path])[0].metadata_list[0].size_in_bytes)
+    return files.file_size(path)
 
 
 def file_record(state_dir: str) -> dict[str, dict[str, Any]]:
@@ -245,7 +245,7 @@ def integrity_problems(state_dir: str, recorded: Mapping[str, Mapping[str, Any]]
     problems = []
     for relative, expected in sorted(recorded.items()):
         path = f"{root}/{relative}"
-        if not FileSystems.exists(path):
+        if not files.exists(path):
             problems.append(f"{relative} is missing")
         elif _size(path) != expected.get("size"):
             problems.append(f"{relative} has {_size(path)} bytes, {expected.get('size')} recorded")
@@ -431,11 +431,7 @@ def write_file(path: str, rows: Iterable[dict[str, Any]], table: StateTable) -> 
     """One Parquet file of `table` (its schema, stamped), rows in `table.sort_by` order."""
     ordered = sorted(rows, key=lambda row: tuple(row[key] for key in table.sort_by))
     arrow = pa.Table.from_pylist(ordered, schema=stamped(table.schema))
-    parent = path.rsplit("/", 1)[0]
-    if not FileSystems.exists(parent):
-        FileSystems.mkdirs(parent)
-    with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
-        pq.write_table(arrow, handle, compression="zstd")
+    files.write_parquet(path, arrow, compression="zstd")
 
 
 def _write_if(rows: list[dict[str, Any]], write: bool, path: str, table: StateTable) -> None:
@@ -729,11 +725,7 @@ def open_state(
 
 
 def _copy(source: str, target: str) -> None:
-    if files.is_local(source) and files.is_local(target):
-        os.makedirs(os.path.dirname(files.local_path(target)), exist_ok=True)
-        shutil.copy2(files.local_path(source), files.local_path(target))
-    else:
-        FileSystems.copy([source], [target])
+    files.copy_files([(source, target)])
 
 
 def _carry_over(opened: OpenedState) -> None:
