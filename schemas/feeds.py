@@ -5,7 +5,9 @@
 - `feed_state/seen_entries.parquet`: one SeenEntry row per (feed, entry id) already turned
   into an input, so a later run does not ingest it again, with when it was last listed
   (ids long unlisted are pruned).
-- `feeds/health-<run>.parquet`: one FeedHealth row per feed per run; files accumulate.
+- FeedHealth, one row per feed per run, is not state: it is the output dataset's
+  `feed_health` table (newsbeam.schemas.DATASET_SCHEMAS); state folders of an older
+  NewsBeam kept it under `feeds/`, which newer versions no longer carry.
 
 Every file carries STATE_VERSION under STATE_VERSION_KEY in its metadata. Columns added
 since version 1 was first written are in the *_ADDED sets: files without them still read
@@ -22,7 +24,6 @@ import pyarrow as pa
 from newsbeam.schemas.state import STATE_VERSION, STATE_VERSION_KEY
 
 FEED_STATE_DIR = "feed_state"
-FEED_HEALTH_DIR = "feeds"
 FEED_STATE_FILE = "feeds.parquet"
 SEEN_ENTRIES_FILE = "seen_entries.parquet"
 
@@ -121,4 +122,3 @@ FEED_HEALTH_SCHEMA = pa.schema(
 # written back complete; a file lacking any other column is refused.
 FEED_STATE_ADDED = frozenset({"moved_to"})
 SEEN_ENTRY_ADDED = frozenset({"last_seen_at"})
-FEED_HEALTH_ADDED = frozenset({"moved_to"})

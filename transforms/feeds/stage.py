@@ -47,9 +47,10 @@ Counters: `feeds_fetched`, `feeds_not_modified`, `feeds_unchanged`, `feeds_entri
 instead), `feeds_pages_deferred`, `feeds_dropped_<reason>`, `read_inputs`,
 `feeds_seen_entries_pruned`.
 
-State (with `--state`): `feed_state/` (schemas/feeds.py) and `feeds/` (one health file per
-run, earlier files carried over), read and written through newsbeam.transforms.support.state;
-nothing is written when no feed was read, so the earlier feed state is carried over.
+State (with `--state`): `feed_state/` (schemas/feeds.py), read and written through
+newsbeam.transforms.support.state; nothing is written when no feed was read, so the earlier
+feed state is carried over. Health rows (one per feed per run) go to the output dataset's
+feed_health table, with every run's other tables.
 """
 
 from __future__ import annotations
@@ -97,7 +98,6 @@ from newsbeam.transforms.support.failures import (
     rejected_output,
 )
 from newsbeam.transforms.support.state import (
-    FEED_HEALTH,
     FEED_STATE,
     SEEN_ENTRIES,
     ReadStateTable,
@@ -494,8 +494,7 @@ class ReadFeeds(beam.PTransform):
     the health rows (one per feed polled) also go to the output's feed_health table.
 
     Feed URLs and page URLs come from the config; `state`: the checked earlier feed state
-    (read by the DoFns' setup()) and, with --state, where the new feed state and this run's
-    health rows are written."""
+    (read by the DoFns' setup()) and, with --state, where the new feed state is written."""
 
     def __init__(
         self,
@@ -587,8 +586,8 @@ class ReadFeeds(beam.PTransform):
         return articles, rejected, parsed[HEALTH]
 
     def _write_state(self, pipeline: beam.Pipeline, parsed: Any, deferred: Any) -> None:
-        """The new feed state, seen entries and this run's health rows, written only when
-        a feed was read (else the earlier feed state is carried over as it was)."""
+        """The new feed state and seen entries, written only when a feed was read (else the
+        earlier feed state is carried over as it was)."""
         state, days = self._state, self._config.seen_entries_days
         health = parsed[HEALTH]
         polled = health | "Polled" >> beam.combiners.Count.Globally() | "Any" >> beam.Map(bool)
@@ -613,11 +612,6 @@ class ReadFeeds(beam.PTransform):
         )
         _ = tables[STATE] | "WriteFeedState" >> WriteStateTable(state, FEED_STATE, polled)
         _ = tables[SEEN] | "WriteSeen" >> WriteStateTable(state, SEEN_ENTRIES, polled)
-        _ = (
-            health
-            | "HealthRows" >> beam.Map(lambda row: row._asdict())
-            | "WriteHealth" >> WriteStateTable(state, FEED_HEALTH, polled)
-        )
 
 
 def _next_tables(

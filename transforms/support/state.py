@@ -54,8 +54,6 @@ from newsbeam.schemas.dedup_state import (
     DEDUP_STORY_TERMS_SCHEMA,
 )
 from newsbeam.schemas.feeds import (
-    FEED_HEALTH_ADDED,
-    FEED_HEALTH_SCHEMA,
     FEED_STATE_ADDED,
     FEED_STATE_SCHEMA,
     SEEN_ENTRY_ADDED,
@@ -74,14 +72,14 @@ class StateError(Exception):
 
 # --- The tables ----------------------------------------------------------------------------
 
-PARTS, FILE, RUN_FILES = "parts", "file", "run_files"
+PARTS, FILE = "parts", "file"
 
 
 @dataclasses.dataclass(frozen=True)
 class StateTable:
-    """One table of the state folder. `path` (under DIR) is a folder of part files written by
-    Beam (PARTS), one file (FILE), or a folder with one file per run, earlier runs' files
-    kept (RUN_FILES). `sort_by`: row order of FILE and RUN_FILES tables (deterministic)."""
+    """One table of a state version. `path` (under the version's folder) is a folder of part
+    files written by Beam (PARTS) or one file (FILE). `sort_by`: row order of FILE tables
+    (deterministic). Feed health, once kept here, is the dataset's feed_health table."""
 
     name: str
     schema: pa.Schema
@@ -118,16 +116,12 @@ SEEN_ENTRIES = StateTable(
 SEEN_FILES = StateTable(
     "inputs/seen_files", SEEN_FILE_SCHEMA, SEEN_FILES_PATH, FILE, frozenset(), ("path",)
 )
-FEED_HEALTH = StateTable(
-    "feeds/health", FEED_HEALTH_SCHEMA, "feeds", RUN_FILES, FEED_HEALTH_ADDED, ("feed_url",)
-)
 TABLES: tuple[StateTable, ...] = (
     DEDUP_ARTICLES,
     DEDUP_STORIES,
     STORY_TERMS,
     FEED_STATE,
     SEEN_ENTRIES,
-    FEED_HEALTH,
     SEEN_FILES,
 )
 
@@ -419,12 +413,9 @@ class ReadStateTable(beam.PTransform):
 # --- Writing -------------------------------------------------------------------------------
 
 
-def file_name(table: StateTable, run_at: dt.datetime) -> str:
-    """The path under the state folder of the file a run writes for a FILE or RUN_FILES table."""
-    if table.layout == FILE:
-        return table.path
-    stamp = run_at.strftime("%Y%m%dT%H%M%S%fZ")  # names sort in run order
-    return f"{table.path}/health-{stamp}.parquet"
+def file_name(table: StateTable) -> str:
+    """The path under the state version of the file a run writes for a FILE table."""
+    return table.path
 
 
 def write_file(path: str, rows: Iterable[dict[str, Any]], table: StateTable) -> None:
@@ -443,8 +434,8 @@ class WriteStateTable(beam.PTransform):
     """PCollection[dict] -> the table in the new state (`state.state_out_dir`).
 
     PARTS tables go through Beam's Parquet sink (sharded part files, never all in memory);
-    FILE and RUN_FILES tables are small and become one file. `only_if` (a one-element
-    PCollection[bool], FILE and RUN_FILES tables only): write nothing when it is False, so
+    FILE tables are small and become one file. `only_if` (a one-element
+    PCollection[bool], FILE tables only): write nothing when it is False, so
     the component is carried over as it was."""
 
     def __init__(
@@ -473,7 +464,7 @@ class WriteStateTable(beam.PTransform):
                 use_compliant_nested_type=True,
                 file_name_suffix=".parquet",
             )
-        path = f"{self._out}/{file_name(table, self._run_at)}"
+        path = f"{self._out}/{file_name(table)}"
         whole = rows | "Whole" >> beam.combiners.ToList()
         if self._only_if is None:
             return whole | "File" >> beam.Map(_write_if, True, path, table)
@@ -730,29 +721,13 @@ def _copy(source: str, target: str) -> None:
 
 def _carry_over(opened: OpenedState) -> None:
     """Tables this run did not write, copied from the version it read (a component of no
-    use this run: feeds in a run without feeds); earlier runs' files of RUN_FILES tables
-    (feed health) copied too, those lacking added columns rewritten complete."""
+    use this run: feeds in a run without feeds)."""
     if opened.base is None:
         return
     base_dir = version_dir(opened.root, opened.base)
     for table in TABLES:
-        written = table_files(opened.version_dir, table)
-        old = table_files(base_dir, table)
-        if table.layout == RUN_FILES:
-            names = {path.replace("\\", "/").rsplit("/", 1)[-1] for path in written}
-            for path in old:
-                name = path.replace("\\", "/").rsplit("/", 1)[-1]
-                if name in names:
-                    continue
-                target = files.join(opened.version_dir, *table.path.split("/"), name)
-                with _open(path) as handle:
-                    complete = pq.read_schema(handle).names == table.schema.names
-                if complete:
-                    _copy(path, target)
-                else:
-                    write_file(target, read_rows(path, table), table)
-        elif not written:
-            for path in old:
+        if not table_files(opened.version_dir, table):
+            for path in table_files(base_dir, table):
                 inner = path[len(base_dir.rstrip("/\\")) + 1 :].replace("\\", "/")
                 _copy(path, files.join(opened.version_dir, *inner.split("/")))
 
