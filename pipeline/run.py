@@ -64,6 +64,7 @@ from newsbeam.transforms.support.state import (
     open_state,
     prepare_state,
     publish_state,
+    read_current,
     recover_state,
 )
 
@@ -271,8 +272,6 @@ def _prepare(
 
 
 def _current_run(state: str) -> str | None:
-    from newsbeam.transforms.support.state import read_current
-
     current = read_current(state)
     return str(current.get("run_id")) if current else None
 
