@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline
 
