@@ -59,13 +59,16 @@ ARTICLE_HTML = f"""<!DOCTYPE html>
 
 
 def rerecord_state(state: Path) -> None:
-    """Write the state folder's file record anew, as a commit would: for tests that change
-    state files on purpose and mean the run to read them (not to find them damaged)."""
+    """Write the file record of the state version CURRENT names (of `state` itself when
+    it is a version folder) anew, as a commit would: for tests that change state files on
+    purpose and mean the run to read them (not to find them damaged)."""
     import json
 
     from newsbeam.schemas import STATE_MARKER
-    from newsbeam.transforms.support.state import file_record
+    from newsbeam.transforms.support.state import CURRENT, file_record
 
+    if (state / CURRENT).exists():
+        state = current_state(state)
     marker = json.loads((state / STATE_MARKER).read_text())
     marker["files"] = file_record(str(state))
     (state / STATE_MARKER).write_text(json.dumps(marker))
