@@ -33,7 +33,6 @@ detection alone: 268 MB at 10k), not reading.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import signal
 import sys
@@ -85,7 +84,10 @@ def write_bomb(path: Path, compressed_bytes: int) -> int:
 
 
 def manifest_counts(output: Path) -> dict[str, int | bool]:
-    counts = json.loads((output / "manifest.json").read_text())["counts"]
+    manifest = _common.read_manifest(output)
+    if manifest is None:
+        raise SystemExit(f"error: no committed run in {output}")
+    counts = manifest["counts"]
     return {key: counts[key] for key in ("inputs", "articles", "duplicates", "rejected")} | {
         "balanced": counts["balanced"]
     }
