@@ -20,9 +20,10 @@ $(BIN)/newsbeam: pyproject.toml
 
 setup: $(BIN)/newsbeam
 
+# One dataset ROOT; the run id makes `make demo` again replace the demo's rows, not add them.
 demo: setup
 	@mkdir -p $(TMPDIR)
-	$(BIN)/newsbeam --input seeds --output $(OUT)
+	$(BIN)/newsbeam --input seeds --output $(OUT) --run_id demo
 
 # mypy reads the code folders as the package they install as (newsbeam.*), through links:
 # setuptools' editable install maps them with an import hook that mypy cannot follow.

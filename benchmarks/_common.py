@@ -9,7 +9,8 @@ What is here:
 - locating `../shared` (`--shared DIR` overrides; exit code 2 when it or a data set is missing);
 - running and timing the pipeline (and any other measured subprocess: wall time, peak RSS,
   optionally the whole process tree's) and failing clearly when it cannot run;
-- reading its Parquet tables and resolving each input page to what became of it
+- reading its Parquet tables (a run's files, as its manifest in the dataset lists them,
+  through `newsbeam.pipeline.dataset`) and resolving each input page to what became of it
   (article, duplicate of an article, rejected, or missing);
 - printing small tables and the final PASS/FAIL line.
 """
@@ -19,7 +20,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import json
 import os
 import shlex
 import shutil
@@ -76,12 +76,13 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         "--output",
         metavar="DIR",
         default=None,
-        help="write the pipeline's output here and keep it (default: a temporary folder)",
+        help="write the pipeline's output into this dataset ROOT and keep it (default: a "
+        "temporary folder); the scores are of the run made now, the latest in ROOT",
     )
     parser.add_argument(
         "--reuse-output",
         action="store_true",
-        help="do not run the pipeline: score the existing output in --output DIR",
+        help="do not run the pipeline: score the latest run committed to --output ROOT",
     )
 
 
@@ -310,18 +311,19 @@ def require_success(run: Run, tail_lines: int = 30, what: str = "the pipeline") 
 def pipeline_output(
     args: argparse.Namespace, inputs: Sequence[str | Path], extra_args: Sequence[str] = ()
 ) -> Iterator[Path]:
-    """The folder holding the pipeline's output for `inputs`, running the pipeline if asked.
+    """The dataset ROOT holding the pipeline's output for `inputs`, running the pipeline if
+    asked; the readers below read its latest committed run (this one).
 
-    Uses --output DIR when given (kept afterwards; the pipeline replaces an earlier output
-    there), a temporary folder otherwise; with --reuse-output the existing tables in
-    --output are read as they are.
+    Uses --output ROOT when given (kept afterwards; the run adds its own files there), a
+    temporary folder otherwise; with --reuse-output the latest run committed to --output
+    is read as it is.
     """
     if args.reuse_output:
         if not args.output:
-            exit_missing("--reuse-output needs --output DIR")
+            exit_missing("--reuse-output needs --output ROOT")
         output_dir = Path(args.output).resolve()
-        if not (output_dir / "articles").is_dir():
-            exit_missing(f"no pipeline output to reuse in {output_dir}")
+        if read_manifest(output_dir) is None:
+            exit_missing(f"no committed pipeline run to reuse in {output_dir}")
         yield output_dir
         return
     with scratch_directory("eval") as scratch_dir:
@@ -336,31 +338,52 @@ def pipeline_output(
 # Reading the output
 
 
-def read_table(output_dir: Path, table: str, columns: Sequence[str]) -> list[dict[str, Any]]:
-    """Rows of one output table (`DIR/<table>/*.parquet`), only the named columns.
+def read_manifest(output_dir: Path, run_id: str | None = None) -> dict[str, Any] | None:
+    """The manifest of one committed run in the dataset `output_dir`: of `run_id`, or of
+    the latest run (by finish time); None when there is none."""
+    from newsbeam.pipeline import dataset
 
-    A table folder with no Parquet files reads as empty; a missing column is an error that
+    root = str(output_dir)
+    if not dataset.is_dataset(root):
+        return None
+    if run_id is not None:
+        return dataset.read_manifest(root, run_id)
+    runs = dataset.committed_runs(root)
+    return runs[-1] if runs else None
+
+
+def table_files(output_dir: Path, table: str, run_id: str | None = None) -> list[Path]:
+    """The Parquet files of `table` one committed run wrote (read_manifest: the latest run
+    without `run_id`), as its manifest lists them; none without a committed run."""
+    from newsbeam.pipeline import dataset
+
+    manifest = read_manifest(output_dir, run_id)
+    if manifest is None:
+        return []
+    return [Path(path) for path in dataset.data_files(str(output_dir), manifest, table)]
+
+
+def read_table(
+    output_dir: Path, table: str, columns: Sequence[str], run_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Rows of one table of one committed run (table_files), only the named columns.
+
+    A run without files of the table reads as empty; a missing column is an error that
     names the columns the table does have.
     """
     import pyarrow.dataset as ds
 
-    files = sorted((output_dir / table).glob("*.parquet"))
+    files = table_files(output_dir, table, run_id)
     if not files:
         return []
-    dataset = ds.dataset([str(path) for path in files], format="parquet")
+    # The files themselves, without the ingest_date partition column of their folders.
+    dataset = ds.dataset([str(path) for path in files], format="parquet", partitioning=None)
     missing = [name for name in columns if name not in dataset.schema.names]
     if missing:
         raise SystemExit(
             f"error: table {table!r} has no column(s) {missing}; it has {dataset.schema.names}"
         )
     return dataset.to_table(columns=list(columns)).to_pylist()
-
-
-def read_manifest(output_dir: Path) -> dict[str, Any] | None:
-    path = output_dir / "manifest.json"
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def source_path(source: str) -> Path:

@@ -33,9 +33,7 @@ detection alone: 268 MB at 10k), not reading.
 from __future__ import annotations
 
 import argparse
-import json
 import random
-import signal
 import sys
 import zlib
 from pathlib import Path
@@ -43,7 +41,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common  # noqa: E402  (benchmarks is not a package: see the sys.path line above)
-import bench_pipeline  # noqa: E402  (its process-tree RSS sampler and measure())
 
 WORDS = (
     "council budget school transport river bridge election minister harbour festival "
@@ -85,7 +82,10 @@ def write_bomb(path: Path, compressed_bytes: int) -> int:
 
 
 def manifest_counts(output: Path) -> dict[str, int | bool]:
-    counts = json.loads((output / "manifest.json").read_text())["counts"]
+    manifest = _common.read_manifest(output)
+    if manifest is None:
+        raise SystemExit(f"error: no committed run in {output}")
+    counts = manifest["counts"]
     return {key: counts[key] for key in ("inputs", "articles", "duplicates", "rejected")} | {
         "balanced": counts["balanced"]
     }
@@ -122,14 +122,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, bench_pipeline.stop_on_signal)
+    _common.stop_runs_on_sigterm()
     beam_args = _common.split_beam_args(args.beam_args)
     rows: list[list[object]] = []
     failed = False
     with _common.scratch_directory("bench-inputs") as scratch:
-        env = _common.subprocess_environment(scratch / "tmp")
-        log_dir = scratch / "logs"
-        log_dir.mkdir()
         cases: list[tuple[str, Path, str]] = []
         for count in args.counts:
             folder = scratch / f"files-{count}"
@@ -142,10 +139,9 @@ def main(argv: list[str] | None = None) -> int:
             cases.append((f"bomb {megabytes} MB ({unpacked / 2**30:.1f} GiB)", folder, folder.name))
         for label, folder, name in cases:
             output = scratch / f"out-{name}"
-            command = _common.pipeline_command([folder], output, beam_args)
-            run = bench_pipeline.measure(name, 1, command, env, log_dir)
+            run = _common.run_pipeline([folder], output, scratch, beam_args, sample_tree=True)
             if run.returncode != 0:
-                tail = run.stderr_path.read_text(errors="replace").splitlines()[-5:]
+                tail = run.stderr.splitlines()[-5:]
                 print(f"error: {label} exited with {run.returncode}: {tail}")
                 rows.append([label, "-", f"{run.wall_seconds:.1f}", "-", "-", "-", "failed"])
                 failed = True
@@ -158,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                     counts["inputs"],
                     f"{run.wall_seconds:.1f}",
                     f"{int(counts['inputs']) / run.wall_seconds:.1f}",
-                    f"{run.largest_process_rss_mb:.0f}",
+                    f"{run.peak_rss_mb:.0f}",
                     f"{run.tree_rss_mb:.0f}",
                     "yes" if counts["balanced"] else "NO",
                 ]

@@ -145,13 +145,14 @@ def write_corpus(sources: list[tuple[str, Path]], target_dir: Path, times: int =
 
 
 def table_row_counts(output_dir: Path) -> dict[str, int]:
-    """Rows per output table, from the Parquet footers (no data read)."""
+    """Rows per output table of the run in `output_dir`, from the Parquet footers of the
+    files its manifest lists (no data read)."""
     import pyarrow.parquet as pq
 
     return {
         table: sum(
             pq.ParquetFile(path).metadata.num_rows
-            for path in (output_dir / table).glob("*.parquet")
+            for path in _common.table_files(output_dir, table)
         )
         for table in _common.TABLE_NAMES
     }

@@ -4,6 +4,9 @@
 
 A table is every group of Parquet files in one folder that share their columns (an output's
 `articles/`, a state's `dedup/articles/`, `feed_state/feeds.parquet`, `feeds/health-*`).
+A dataset ROOT's table is its files in every partition (`articles/ingest_date=*/`) of every
+committed run (what no manifest lists, such as a killed run's `_staging/`, is left out); a
+versioned state is the version its CURRENT.json names.
 Rows are compared with DuckDB as multisets (EXCEPT ALL both ways), without the columns that
 depend on when a run happened (ingestion and state times, fetch latency); `--ignore` adds
 more. Prints one line per table; exit status 0 when every table has the same rows, 1 if not.
@@ -34,11 +37,33 @@ TIME_COLUMNS = frozenset(
 )
 
 
+def _parquet_files(root: Path) -> tuple[Path, list[Path]]:
+    """The folder the tables sit in and the Parquet files that hold its rows: of a dataset,
+    those its committed runs' manifests list; of a versioned state, the current
+    version's; else every one under `root`."""
+    from newsbeam.pipeline import dataset
+    from newsbeam.transforms.support.state import read_current, version_dir
+
+    if dataset.is_dataset(str(root)):
+        return root, sorted(
+            Path(path)
+            for manifest in dataset.committed_runs(str(root))
+            for table in dataset.DATASET_TABLES
+            for path in dataset.data_files(str(root), manifest, table)
+        )
+    current = read_current(str(root))
+    if current is not None:
+        root = Path(version_dir(str(root), current["version"]))
+    return root, sorted(root.rglob("*.parquet"))
+
+
 def tables(root: Path) -> dict[str, list[Path]]:
-    """Table key (folder and columns) -> its files."""
+    """Table key (folder without its Hive partitions, and columns) -> its files."""
     found: dict[str, list[Path]] = defaultdict(list)
-    for path in sorted(root.rglob("*.parquet")):
-        folder = path.parent.relative_to(root)
+    base, paths = _parquet_files(root)
+    for path in paths:
+        parts = path.parent.relative_to(base).parts
+        folder = "/".join(part for part in parts if "=" not in part) or "."
         columns = ",".join(pq.read_schema(path).names)
         found[f"{folder}[{columns}]"].append(path)
     return found

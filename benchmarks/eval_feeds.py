@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         run = _common.run_pipeline([], output, scratch, extra)
         _common.require_success(run)
         peak_mb = run.peak_rss_mb
-        health = {row["feed_url"]: row for row in _read_health(state)}
+        health = {row["feed_url"]: row for row in _read_health(output)}
         articles = _common.read_table(output, "articles", ["feed_url", "entry_id", "url", "title"])
         rejected = _common.read_table(output, "rejected", ["source", "stage", "reason", "detail"])
 
@@ -361,11 +361,13 @@ def parse_speed(feeds: list[tuple[str, Path]]) -> float:
     return len(bodies) / (time.perf_counter() - started)
 
 
-def _read_health(state: Path) -> list[dict[str, Any]]:
+def _read_health(output: Path) -> list[dict[str, Any]]:
+    """The run's feed health rows: its feed_health table in the dataset (the same rows
+    the state keeps)."""
     import pyarrow.parquet as pq
 
     rows: list[dict[str, Any]] = []
-    for path in sorted((state / "feeds").glob("*.parquet")):
+    for path in _common.table_files(output, "feed_health"):
         rows += pq.read_table(path).to_pylist()
     return rows
 

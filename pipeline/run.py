@@ -494,7 +494,8 @@ def _manifest(
         "config": {
             name: value
             for name, value in dataclasses.asdict(config).items()
-            if name not in ("inputs", "output_dir", "state", "progress_dir", "file_prefix")
+            if name
+            not in ("inputs", "output_dir", "partition", "state", "progress_dir", "file_prefix")
         },
         "versions": _versions(),
         "tables": tables,

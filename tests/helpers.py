@@ -1,15 +1,20 @@
 """Helpers the tests import: a TestPipeline that stays off the network, its counters, a
-sample article. (Fixtures are in conftest.py.)"""
+sample article, and readers of a run's committed output and of the current state.
+(Fixtures are in conftest.py.)"""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
+import duckdb
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline
 
+from newsbeam.pipeline import dataset
 from newsbeam.transforms.support.failures import METRICS_NAMESPACE
+from newsbeam.transforms.support.state import read_current, version_dir
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 
@@ -54,13 +59,16 @@ ARTICLE_HTML = f"""<!DOCTYPE html>
 
 
 def rerecord_state(state: Path) -> None:
-    """Write the state folder's file record anew, as a commit would: for tests that change
-    state files on purpose and mean the run to read them (not to find them damaged)."""
+    """Write the file record of the state version CURRENT names (of `state` itself when
+    it is a version folder) anew, as a commit would: for tests that change state files on
+    purpose and mean the run to read them (not to find them damaged)."""
     import json
 
     from newsbeam.schemas import STATE_MARKER
-    from newsbeam.transforms.support.state import file_record
+    from newsbeam.transforms.support.state import CURRENT, file_record
 
+    if (state / CURRENT).exists():
+        state = current_state(state)
     marker = json.loads((state / STATE_MARKER).read_text())
     marker["files"] = file_record(str(state))
     (state / STATE_MARKER).write_text(json.dumps(marker))
@@ -83,3 +91,45 @@ def wait_for(folder: Path, pattern: str, seconds: float = 120) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+# --- The output dataset and the state, read as NewsBeam's readers read them ------------------
+
+
+def run_manifest(root: Path | str, run_id: str | None = None) -> dict[str, Any]:
+    """The committed manifest of `run_id` in the dataset ROOT; without one, of the latest
+    run (by finish time): the only one where a test ran one run."""
+    if run_id is not None:
+        manifest = dataset.read_manifest(str(root), run_id)
+        assert manifest is not None, f"run {run_id} is not committed in {root}"
+        return manifest
+    runs = dataset.committed_runs(str(root))
+    assert runs, f"no committed run in {root}"
+    return runs[-1]
+
+
+def table_files(root: Path | str, table: str, run_id: str | None = None) -> list[str]:
+    """The files of `table` that one committed run's manifest lists (run_manifest)."""
+    return dataset.data_files(str(root), run_manifest(root, run_id), table)
+
+
+def table_sql(root: Path | str, table: str, run_id: str | None = None) -> str:
+    """A DuckDB relation over one committed run's files of `table`: only what its manifest
+    lists, without the partition column (the rows as the run wrote them)."""
+    paths = ", ".join(f"'{path}'" for path in table_files(root, table, run_id))
+    return f"read_parquet([{paths}], hive_partitioning = false)"
+
+
+def table_rows(
+    root: Path | str, table: str, run_id: str | None = None, order_by: str = "source"
+) -> list[dict[str, Any]]:
+    """One committed run's rows of `table` (DuckDB values), ordered by `order_by`."""
+    relation = duckdb.sql(f"SELECT * FROM {table_sql(root, table, run_id)} ORDER BY {order_by}")
+    return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
+
+
+def current_state(state: Path | str) -> Path:
+    """The folder of the state version CURRENT names under a --state ROOT."""
+    current = read_current(str(state))
+    assert current is not None, f"{state} has no CURRENT.json"
+    return Path(version_dir(str(state), current["version"]))

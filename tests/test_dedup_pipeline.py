@@ -16,11 +16,18 @@ import pytest
 from newsbeam.pipeline import main as entry
 from newsbeam.schemas import STATE_VERSION, STATE_VERSION_KEY
 from newsbeam.schemas.dedup_state import DEDUP_ARTICLE_SCHEMA
-from tests.helpers import rerecord_state
+from tests.helpers import current_state, rerecord_state, run_manifest, table_rows
 
 
 def _rows(output: Path, table: str, order_by: str = "source") -> list[dict]:
-    relation = duckdb.sql(f"SELECT * FROM '{output}/{table}/*.parquet' ORDER BY {order_by}")
+    """The rows of `table` of the one run committed to the dataset `output`."""
+    return table_rows(output, table, order_by=order_by)
+
+
+def _dedup(state: Path, table: str, order_by: str = "source") -> list[dict]:
+    """The rows of a dedup state table, in the state version CURRENT names."""
+    folder = current_state(state) / "dedup" / table
+    relation = duckdb.sql(f"SELECT * FROM '{folder}/*.parquet' ORDER BY {order_by}")
     return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
 
 
@@ -115,13 +122,13 @@ def test_state_across_runs(seeds_dir: Path, tmp_path: Path) -> None:
     first = tmp_path / "out1"
     assert entry.main(["--input", str(day1), "--output", str(first), "--state", str(state)]) == 0
     yesterday = _by_seed(_rows(first, "articles"))
-    marker = json.loads((state / "state.json").read_text())
+    marker = json.loads((current_state(state) / "state.json").read_text())
     assert "dedup" in marker["components"]
-    index = _rows(state / "dedup", "articles", "article_id")
+    index = _dedup(state, "articles", "article_id")
     assert sorted(r["article_id"] for r in index) == sorted(
         r["article_id"] for r in yesterday.values()
     )
-    stored = pq.ParquetFile(next((state / "dedup" / "articles").glob("*.parquet")))
+    stored = pq.ParquetFile(next((current_state(state) / "dedup" / "articles").glob("*.parquet")))
     assert stored.schema_arrow.metadata[STATE_VERSION_KEY] == STATE_VERSION.encode()
 
     second = tmp_path / "out2"
@@ -132,12 +139,12 @@ def test_state_across_runs(seeds_dir: Path, tmp_path: Path) -> None:
     (article,) = _rows(second, "articles")
     assert Path(article["source"]).name.startswith("002")
     assert article["story_id"] == yesterday["001"]["story_id"]
-    assert len(_rows(state / "dedup", "articles")) == 5
-    members = _rows(state / "dedup", "stories", "article_id")
-    indexed = _rows(state / "dedup", "articles", "article_id")
+    assert len(_dedup(state, "articles")) == 5
+    members = _dedup(state, "stories", "article_id")
+    indexed = _dedup(state, "articles", "article_id")
     assert [r["article_id"] for r in members] == [r["article_id"] for r in indexed]
     # Document frequencies span the runs: the empty term counts the articles clustered.
-    frequencies = {r["term"]: r["articles"] for r in _rows(state / "dedup", "story_terms", "term")}
+    frequencies = {r["term"]: r["articles"] for r in _dedup(state, "story_terms", "term")}
     assert frequencies[""] == 5 and all(n >= 1 for n in frequencies.values())
     story_001 = [r for r in members if r["story_id"] == yesterday["001"]["story_id"]]
     assert sorted(r["article_id"] for r in story_001) == sorted(
@@ -157,15 +164,15 @@ def test_state_across_runs(seeds_dir: Path, tmp_path: Path) -> None:
     assert again["002"]["method"] == "exact"
     assert again["002"]["canonical_id"] == article["article_id"]
     assert again["syn"]["canonical_id"] == yesterday["000"]["article_id"]
-    assert len(_rows(state / "dedup", "articles")) == 5
-    assert {"term": "", "articles": 5} in _rows(state / "dedup", "story_terms", "term")
+    assert len(_dedup(state, "articles")) == 5
+    assert {"term": "", "articles": 5} in _dedup(state, "story_terms", "term")
 
 
 def age_state(state: Path, days: int) -> None:
     """Make every row of the dedup articles and stories state first seen `days` earlier,
     keeping each file's schema and its metadata (the state-version stamp)."""
     for table in ("articles", "stories"):
-        for path in (state / "dedup" / table).glob("*.parquet"):
+        for path in (current_state(state) / "dedup" / table).glob("*.parquet"):
             schema = pq.read_schema(path)
             rows = pq.read_table(path)
             index = schema.get_field_index("first_seen_at")
@@ -189,10 +196,8 @@ def test_state_keep_days_prunes_old_articles(seeds_dir: Path, tmp_path: Path) ->
     first = tmp_path / "out1"
     assert entry.main(["--input", str(day1), "--output", str(first), "--state", str(state)]) == 0
     yesterday = _by_seed(_rows(first, "articles"))
-    started = dt.datetime.fromisoformat(
-        json.loads((first / "manifest.json").read_text())["started_at"]
-    )
-    index = _rows(state / "dedup", "articles", "article_id")
+    started = dt.datetime.fromisoformat(run_manifest(first)["started_at"])
+    index = _dedup(state, "articles", "article_id")
     assert {r["first_seen_at"] for r in index} == {started}  # the run's start, one value
     age_state(state, 30)
     kept_state = tmp_path / "kept_state"
@@ -202,7 +207,7 @@ def test_state_keep_days_prunes_old_articles(seeds_dir: Path, tmp_path: Path) ->
     second = tmp_path / "out2"
     argv = ["--input", str(day2), "--output", str(second), "--state", str(state)]
     assert entry.main([*argv, "--state_keep_days", "7"]) == 0
-    manifest = json.loads((second / "manifest.json").read_text())
+    manifest = run_manifest(second)
     assert _rows(second, "duplicates") == []
     articles = _rows(second, "articles", "article_id")
     assert sorted(Path(r["source"]).name[:3] for r in articles) == ["002", "cop"]
@@ -213,24 +218,24 @@ def test_state_keep_days_prunes_old_articles(seeds_dir: Path, tmp_path: Path) ->
     assert manifest["counters"]["stories_state_pruned"] == 4
     ids = [r["article_id"] for r in articles]
     for table in ("articles", "stories"):
-        rows = _rows(state / "dedup", table, "article_id")
+        rows = _dedup(state, table, "article_id")
         assert [r["article_id"] for r in rows] == ids  # only run 2's rows
         assert {r["first_seen_at"].isoformat() for r in rows} == {manifest["started_at"]}
     # story_terms is not pruned: its article count spans both runs.
-    assert {"term": "", "articles": 6} in _rows(state / "dedup", "story_terms", "term")
+    assert {"term": "", "articles": 6} in _dedup(state, "story_terms", "term")
 
     # A long retention on the same aged state: the copy IS a duplicate of run 1's 000.
     third = tmp_path / "out3"
     argv = ["--input", str(day2), "--output", str(third), "--state", str(kept_state)]
     assert entry.main([*argv, "--state_keep_days", "365"]) == 0
-    manifest = json.loads((third / "manifest.json").read_text())
+    manifest = run_manifest(third)
     (duplicate,) = _rows(third, "duplicates")
     assert duplicate["source"].endswith("copy_of_000.txt") and duplicate["method"] == "exact"
     assert duplicate["canonical_id"] == yesterday["000"]["article_id"]
     assert manifest["counts"]["balanced"] is True and manifest["counts"]["inputs"] == 2
     assert manifest["counters"].get("dedup_state_pruned", 0) == 0
     assert manifest["counters"].get("stories_state_pruned", 0) == 0
-    carried = _rows(kept_state / "dedup", "articles", "article_id")
+    carried = _dedup(kept_state, "articles", "article_id")
     assert len(carried) == 5
     # Carried rows keep their (aged) first_seen_at; the new one has run 3's start.
     assert sorted({r["first_seen_at"] for r in carried}) == [
@@ -245,7 +250,7 @@ def test_corrupt_or_other_version_dedup_state_is_refused(
     state = tmp_path / "state"
     argv = ["--input", str(seeds_dir), "--output", str(tmp_path / "out"), "--state", str(state)]
     assert entry.main(argv) == 0
-    stored = next((state / "dedup" / "articles").glob("*.parquet"))
+    stored = next((current_state(state) / "dedup" / "articles").glob("*.parquet"))
     stored.write_bytes(b"PAR1 not really parquet")
     assert entry.main(argv) == 2
     assert "is damaged" in capsys.readouterr().err  # the file record catches it first

@@ -54,10 +54,21 @@ from newsbeam.transforms.feeds.polling import (
     prune_seen_entries,
 )
 from newsbeam.transforms.feeds.stage import deferred_sources
-from newsbeam.transforms.support.state import StateContext, make_context, open_state
+from newsbeam.transforms.support.state import (
+    StateContext,
+    make_context,
+    open_state,
+    recover_state,
+)
 from newsbeam.transforms.support.state import StateError as FeedStateError
 from tests.feed_server import serve, static
-from tests.helpers import ARTICLE_HTML, make_test_pipeline
+from tests.helpers import (
+    ARTICLE_HTML,
+    current_state,
+    make_test_pipeline,
+    run_manifest,
+    table_rows,
+)
 
 BODY = (
     "The harbour authority said on Monday that the new ferry terminal would open next year "
@@ -557,14 +568,25 @@ FAST = ["--allow-private-hosts", "--per_host_interval", "0", "--fetch_backoff", 
 
 
 def _run(tmp: Path, *args: str) -> dict[str, Any]:
+    """Run into the dataset `tmp`/out; the manifest of this run (the latest committed)."""
     output = tmp / "out"
     assert entry.main([*FAST, *args, "--output", str(output)]) == 0  # args win over FAST
-    return json.loads((output / "manifest.json").read_text())
+    return run_manifest(output)
+
+
+def _out(tmp: Path, table: str, order: str = "source") -> list[dict[str, Any]]:
+    """The rows of `table` the latest run into `tmp`/out committed (its manifest's files)."""
+    return table_rows(tmp / "out", table, order_by=order)
 
 
 def _rows(path: str, order: str = "source") -> list[dict[str, Any]]:
     relation = duckdb.sql(f"SELECT * FROM '{path}' ORDER BY {order}")
     return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
+
+
+def _state(state: Path, files: str, order: str = "source") -> list[dict[str, Any]]:
+    """Rows of the state files `files` (a glob) of the version CURRENT names."""
+    return _rows(f"{current_state(state)}/{files}", order)
 
 
 @pytest.mark.slow
@@ -604,7 +626,7 @@ def test_feed_pages_articles_twice_second_run_incremental(tmp_path: Path) -> Non
         # g3's summary are too short for the clean stage.
         assert (counts["inputs"], counts["articles"], counts["rejected"]) == (4, 2, 2)
         assert counts["balanced"] is True
-        articles = {r["entry_id"]: r for r in _rows(f"{tmp_path}/out/articles/*.parquet")}
+        articles = {r["entry_id"]: r for r in _out(tmp_path, "articles")}
         assert articles["g1"]["text_origin"] == "page"
         assert articles["g1"]["title"] == "Council approves budget"  # the page's own
         assert articles["g1"]["feed_url"] == server.url("/feed.xml")
@@ -613,10 +635,10 @@ def test_feed_pages_articles_twice_second_run_incremental(tmp_path: Path) -> Non
         assert articles["g2"]["text_origin"] == "feed_summary"  # page 404: the summary
         assert articles["g2"]["text"] == BODY and articles["g2"]["title"] == "Story g2"
         assert "/private/p" not in server.hits  # robots.txt disallows it
-        rejected = {r["source"]: r for r in _rows(f"{tmp_path}/out/rejected/*.parquet")}
+        rejected = {r["source"]: r for r in _out(tmp_path, "rejected")}
         assert {r["reason"] for r in rejected.values()} == {"too_short"}
 
-        health = _rows(f"{state}/feeds/*.parquet", "feed_url")
+        health = _state(state, "feeds/*.parquet", "feed_url")
         assert [
             (h["status"], h["entries"], h["new_entries"], h["http_status"]) for h in health
         ] == [
@@ -624,13 +646,15 @@ def test_feed_pages_articles_twice_second_run_incremental(tmp_path: Path) -> Non
             ("ok", 3, 3, 200),
         ]
         assert all(h["latency_ms"] >= 0 and h["bytes"] > 0 for h in health)
+        # The same rows are the run's feed_health table in the dataset.
+        assert _out(tmp_path, "feed_health", "feed_url") == health
 
         second = _run(tmp_path, *args)
         assert (second["counts"]["inputs"], second["counts"]["articles"]) == (0, 0)
         feed_requests = server.requests_to("/feed.xml")
         assert len(feed_requests) == 2
         assert feed_requests[1].headers.get("if-none-match") == '"v1"'
-        health = _rows(f"{state}/feeds/*.parquet", "run_at, feed_url")
+        health = _state(state, "feeds/*.parquet", "run_at, feed_url")
         assert len(health) == 4  # one row per feed per run, earlier rows kept
         latest = {h["feed_url"]: h for h in health[2:]}
         assert latest[server.url("/feed.xml")]["status"] == "not_modified"
@@ -644,16 +668,16 @@ def test_feed_pages_articles_twice_second_run_incremental(tmp_path: Path) -> Non
         server.routes["/feed.xml"] = static(rss(base, items), ETag='"v2"')
         third = _run(tmp_path, *args)
         assert (third["counts"]["inputs"], third["counts"]["articles"]) == (1, 1)
-        (article,) = _rows(f"{tmp_path}/out/articles/*.parquet")
+        (article,) = _out(tmp_path, "articles")
         assert (article["entry_id"], article["text_origin"]) == ("g4", "feed_summary")
-        seen = _rows(f"{state}/feed_state/seen_entries.parquet", "feed_url, entry_id")
+        seen = _state(state, "feed_state/seen_entries.parquet", "feed_url, entry_id")
         assert len(seen) == 5
 
         # Polled again at once with --poll_due_only: no feed is due, none is requested.
         hits = dict(server.hits)
         fourth = _run(tmp_path, *args, "--poll_due_only")
         assert fourth["counts"]["inputs"] == 0 and server.hits == hits
-        health = _rows(f"{state}/feeds/*.parquet", "run_at, feed_url")
+        health = _state(state, "feeds/*.parquet", "run_at, feed_url")
         assert [h["status"] for h in health[-2:]] == ["not_due", "not_due"]
 
 
@@ -685,15 +709,16 @@ def test_bad_feeds_become_rejected_and_health_rows(tmp_path: Path) -> None:
         "not_a_feed": 2,
         "timeout": 1,
     }
-    health_rows = _rows(f"{state}/feeds/*.parquet", "feed_url")
+    health_rows = _state(state, "feeds/*.parquet", "feed_url")
     health = {h["feed_url"].rsplit("/", 1)[1]: h for h in health_rows}
+    assert _out(tmp_path, "feed_health", "feed_url") == health_rows
     assert health["error"]["status"] == "error" and health["error"]["http_status"] == 500
     assert health["malformed"]["status"] == "partial" and health["malformed"]["error"]
     assert health["laughs"]["error"] == "entity_expansion"
     assert (health["slow"]["status"], health["slow"]["error"]) == ("error", "timeout")
     feed_state = {
         r["feed_url"].rsplit("/", 1)[1]: r
-        for r in _rows(f"{state}/feed_state/feeds.parquet", "feed_url")
+        for r in _state(state, "feed_state/feeds.parquet", "feed_url")
     }
     assert feed_state["error"]["consecutive_failures"] == 1
     assert feed_state["laughs"]["consecutive_failures"] == 1  # fetched, but no feed
@@ -704,7 +729,7 @@ def test_loopback_refused_without_allow_private_hosts(tmp_path: Path) -> None:
     with serve({"/feed": static(rss("http://x", [("g", "/a", BODY)]))}) as server:
         output = tmp_path / "out"
         assert entry.main(["--feed", server.url("/feed"), "--output", str(output)]) == 0
-    (row,) = _rows(f"{output}/rejected/*.parquet")
+    (row,) = table_rows(output, "rejected")
     assert (row["stage"], row["reason"]) == ("feeds", "refused_address")
     assert server.log == []
 
@@ -718,8 +743,8 @@ def test_allow_hosts_lets_exactly_the_named_addresses_through(tmp_path: Path, ca
         bad = ["--allow_hosts", "300.1.1.1", "--output", str(tmp_path / "bad")]
         assert entry.main([*base, *bad]) == 2
     assert "--allow_hosts: '300.1.1.1' is not an address" in capsys.readouterr().err
-    assert len(_rows(f"{named}/articles/*.parquet")) == 1
-    (row,) = _rows(f"{other}/rejected/*.parquet")
+    assert len(table_rows(named, "articles")) == 1
+    (row,) = table_rows(other, "rejected")
     assert row["reason"] == "refused_address"
     assert len(server.log) == 1
 
@@ -752,7 +777,7 @@ def test_feed_files_by_content_and_page_urls(tmp_path: Path) -> None:
     # OPML's feed: 1 entry; the --input feed URL: 1 entry; the page robots.txt refuses.
     assert (counts["inputs"], counts["articles"], counts["rejected"]) == (8, 5, 3)
     assert counts["balanced"] is True
-    articles = _rows(f"{tmp_path}/out/articles/*.parquet")
+    articles = _out(tmp_path, "articles")
     origins = sorted((r["text_origin"], r["entry_id"]) for r in articles)
     assert origins == [
         ("feed_content", "1"),
@@ -761,7 +786,7 @@ def test_feed_files_by_content_and_page_urls(tmp_path: Path) -> None:
         ("feed_summary", "o1"),
         ("page", None),
     ]
-    rejected = {(r["stage"], r["reason"]) for r in _rows(f"{tmp_path}/out/rejected/*.parquet")}
+    rejected = {(r["stage"], r["reason"]) for r in _out(tmp_path, "rejected")}
     assert rejected == {
         ("read", "unsupported_type"),
         ("clean", "too_short"),
@@ -771,15 +796,17 @@ def test_feed_files_by_content_and_page_urls(tmp_path: Path) -> None:
 
 
 def test_corrupt_feed_state_stops_the_run_and_is_kept(tmp_path: Path) -> None:
+    # A state folder of the older layout (moved into versions/legacy by the run, first).
     state = tmp_path / "state"
     (state / "feed_state").mkdir(parents=True)
-    (state / "state.json").write_text(json.dumps({"state_version": "1"}))
+    (state / "state.json").write_text(json.dumps({"state_version": STATE_VERSION}))
     (state / "feed_state" / "feeds.parquet").write_bytes(b"garbage")
     code = entry.main(
         ["--feed", "http://127.0.0.1:9/f", "--output", str(tmp_path / "o"), "--state", str(state)]
     )
     assert code == 2
-    assert (state / "feed_state" / "feeds.parquet").read_bytes() == b"garbage"
+    assert (current_state(state) / "feed_state" / "feeds.parquet").read_bytes() == b"garbage"
+    assert not (tmp_path / "o").exists()
 
 
 def test_an_unexpected_parser_exception_is_a_feed_parse_error(
@@ -815,8 +842,8 @@ def test_same_feeds_in_another_order_give_the_same_rows(tmp_path: Path) -> None:
         for order, folder in ((urls, "a"), (urls[::-1], "b")):
             args = [arg for url in order for arg in ("--feed", url)]
             _run(tmp_path / folder, *args, "--no-fetch-pages")
-            articles = _rows(f"{tmp_path / folder}/out/articles/*.parquet", "article_id")
-            duplicates = _rows(f"{tmp_path / folder}/out/duplicates/*.parquet")
+            articles = _out(tmp_path / folder, "articles", "article_id")
+            duplicates = _out(tmp_path / folder, "duplicates")
             for row in articles:
                 row.pop("ingested_at")
             tables.append((articles, duplicates))
@@ -854,11 +881,11 @@ def test_a_permanently_moved_feed_is_polled_at_its_new_url(tmp_path: Path) -> No
         args = ["--feed", old, "--feed", temp, "--state", str(state), "--no-fetch-pages"]
         first = _run(tmp_path, *args)
         assert (first["counts"]["inputs"], first["counts"]["articles"]) == (2, 2)
-        health = {h["feed_url"]: h for h in _rows(f"{state}/feeds/*.parquet", "feed_url")}
+        health = {h["feed_url"]: h for h in _state(state, "feeds/*.parquet", "feed_url")}
         assert (health[old]["status"], health[old]["moved_to"]) == ("ok", new)
         assert health[temp]["moved_to"] is None  # 302: temporary, not moved
         feed_state = {
-            r["feed_url"]: r for r in _rows(f"{state}/feed_state/feeds.parquet", "feed_url")
+            r["feed_url"]: r for r in _state(state, "feed_state/feeds.parquet", "feed_url")
         }
         assert (feed_state[old]["moved_to"], feed_state[old]["etag"]) == (new, '"n1"')
         assert feed_state[temp]["moved_to"] is None
@@ -869,7 +896,7 @@ def test_a_permanently_moved_feed_is_polled_at_its_new_url(tmp_path: Path) -> No
         assert (server.hits["/old"], server.hits["/mid"], server.hits["/new"]) == (1, 1, 2)
         assert server.requests_to("/new")[1].headers.get("if-none-match") == '"n1"'
         assert (server.hits["/temp"], server.hits["/elsewhere"]) == (2, 2)
-        latest = _rows(f"{state}/feeds/*.parquet", "run_at, feed_url")[2:]
+        latest = _state(state, "feeds/*.parquet", "run_at, feed_url")[2:]
         assert [(h["feed_url"], h["status"], h["moved_to"]) for h in latest] == [
             (old, "not_modified", new),
             (temp, "unchanged", None),
@@ -886,10 +913,10 @@ def test_a_permanently_moved_feed_is_polled_at_its_new_url(tmp_path: Path) -> No
         server.routes["/new"] = static(rss(base, items), ETag='"n2"')
         fourth = _run(tmp_path, *switched)
         assert fourth["counts"]["inputs"] == 1
-        (article,) = _rows(f"{tmp_path}/out/articles/*.parquet")
+        (article,) = _out(tmp_path, "articles")
         assert article["entry_id"] == "m2"
         assert server.hits["/old"] == 1
-        rows = _rows(f"{state}/feeds/*.parquet", "run_at")[-2:]
+        rows = _state(state, "feeds/*.parquet", "run_at")[-2:]
         assert [(r["feed_url"], r["status"], r["moved_to"], r["new_entries"]) for r in rows] == [
             (new, "not_modified", None, 0),
             (new, "ok", None, 1),
@@ -921,7 +948,7 @@ def test_an_entry_page_redirected_to_a_site_whose_robots_txt_refuses_it(tmp_path
         )
         manifest = _run(tmp_path, "--feed", first.url("/feed"))
     assert (manifest["counts"]["inputs"], manifest["counts"]["articles"]) == (2, 2)
-    articles = {r["entry_id"]: r for r in _rows(f"{tmp_path}/out/articles/*.parquet")}
+    articles = {r["entry_id"]: r for r in _out(tmp_path, "articles")}
     assert (articles["h1"]["text_origin"], articles["h1"]["text"]) == ("feed_summary", BODY)
     assert articles["h2"]["text_origin"] == "page"
     assert "northern districts" in articles["h2"]["text"]
@@ -967,7 +994,7 @@ def test_page_fetches_that_fail_are_counted_and_explained(tmp_path: Path) -> Non
         "feeds_pages_fallback_http_error": 1,
         "feeds_pages_fallback_robots_disallowed": 1,
     }
-    articles = {r["entry_id"]: r for r in _rows(f"{tmp_path}/out/articles/*.parquet")}
+    articles = {r["entry_id"]: r for r in _out(tmp_path, "articles")}
     assert articles["p1"]["text_origin"] == "page"
     assert not [r for r in articles["p1"]["removed"] if r["reason"].startswith("page_")]
     for entry_id, reason, words in (
@@ -1012,8 +1039,9 @@ def _write_state(
     health: list[FeedHealth],
     old_layout: bool = False,
 ) -> None:
-    """A --state folder as a run would have left it; `old_layout`: as one before
-    `moved_to` and `last_seen_at` existed."""
+    """A --state folder as an older NewsBeam left it (state.json and the tables at the top:
+    a run moves them into versions/legacy); `old_layout`: as one before `moved_to` and
+    `last_seen_at` existed."""
     (state / "feed_state").mkdir(parents=True)
     (state / "feeds").mkdir()
     (state / "state.json").write_text(json.dumps({"state_version": STATE_VERSION}))
@@ -1052,7 +1080,7 @@ def test_state_written_before_moved_to_and_last_seen_at_reads_and_upgrades(
         manifest = _run(tmp_path, "--feed", url, "--state", str(state), "--no-fetch-pages")
     assert manifest["counts"]["inputs"] == 1  # g2; g1 was seen before the upgrade
     assert server.requests_to("/feed")[0].headers.get("if-none-match") == '"v1"'
-    seen = {r["entry_id"]: r for r in _rows(f"{state}/feed_state/seen_entries.parquet", "entry_id")}
+    seen = {r["entry_id"]: r for r in _state(state, "feed_state/seen_entries.parquet", "entry_id")}
     run_at = seen["g2"]["first_seen_at"]
     # Nothing is pruned on a guess: "gone" counts as seen by this run, like g1 and g2.
     assert {k: (r["first_seen_at"] == long_ago, r["last_seen_at"]) for k, r in seen.items()} == {
@@ -1061,12 +1089,13 @@ def test_state_written_before_moved_to_and_last_seen_at_reads_and_upgrades(
         "g2": (False, run_at),
     }
     assert manifest["counters"].get("feeds_seen_entries_pruned", 0) == 0
-    (feed_row,) = _rows(f"{state}/feed_state/feeds.parquet", "feed_url")
+    (feed_row,) = _state(state, "feed_state/feeds.parquet", "feed_url")
     assert (feed_row["etag"], feed_row["moved_to"]) == ('"v2"', None)
     # The old health file is carried over in the new layout: one schema in the folder.
-    names = [pq.read_schema(f).names for f in sorted((state / "feeds").glob("*.parquet"))]
+    health_files = sorted((current_state(state) / "feeds").glob("*.parquet"))
+    names = [pq.read_schema(f).names for f in health_files]
     assert names == [FEED_HEALTH_SCHEMA.names] * 2
-    health = _rows(f"{state}/feeds/*.parquet", "run_at")
+    health = _state(state, "feeds/*.parquet", "run_at")
     assert [(h["run_at"] == long_ago, h["moved_to"]) for h in health] == [
         (True, None),
         (False, None),
@@ -1103,7 +1132,7 @@ def test_seen_entries_not_listed_for_long_are_pruned(tmp_path: Path) -> None:
                         "--no-fetch-pages")  # fmt: skip
         assert manifest["counts"]["inputs"] == 1  # "fresh"; "listed" is not ingested again
         assert manifest["counters"]["feeds_seen_entries_pruned"] == 2
-        kept = _rows(f"{tmp_path}/state/feed_state/seen_entries.parquet", "feed_url, entry_id")
+        kept = _state(tmp_path / "state", "feed_state/seen_entries.parquet", "feed_url, entry_id")
         assert [(r["feed_url"], r["entry_id"]) for r in kept] == [
             (url, "fresh"),
             (url, "listed"),
@@ -1115,7 +1144,7 @@ def test_seen_entries_not_listed_for_long_are_pruned(tmp_path: Path) -> None:
         forever = _run(tmp_path, "--feed", url, "--state", str(tmp_path / "forever"),
                        "--no-fetch-pages", "--seen_entries_days", "0")  # fmt: skip
         assert forever["counters"].get("feeds_seen_entries_pruned", 0) == 0
-        assert len(_rows(f"{tmp_path}/forever/feed_state/seen_entries.parquet", "entry_id")) == 5
+        assert len(_state(tmp_path / "forever", "feed_state/seen_entries.parquet", "entry_id")) == 5
 
 
 def test_read_feeds_in_beam_continues_from_earlier_feed_state(tmp_path: Path) -> None:
@@ -1137,13 +1166,22 @@ def test_read_feeds_in_beam_continues_from_earlier_feed_state(tmp_path: Path) ->
             [SeenEntry(url, "g1", long_ago, long_ago)],
             [FeedHealth(long_ago, url, "ok", 200, 10, 1, 1, False, None, 5)],
         )
-        context, staging = open_state(state, NOW)
-        assert staging is not None
+        recover_state(str(state), lambda *run: False)  # what a run does first: migrate it
+        context, opened = open_state(state, NOW)
+        assert opened is not None
+        staging = Path(opened.version_dir)
         config = FeedsConfig(feed_urls=(url,), fetch_pages=False, fetch=fetch)
         with make_test_pipeline() as pipeline:
-            articles, rejected = pipeline | beam.Create([]) | ReadFeeds(config, state=context)
+            articles, rejected, health_rows = (
+                pipeline | beam.Create([]) | ReadFeeds(config, state=context)
+            )
             assert_that(articles | beam.Map(lambda a: a.source), equal_to([f"{url}#g2"]))
             assert_that(rejected, equal_to([]), label="NoneRejected")
+            assert_that(
+                health_rows | beam.Map(lambda h: (h.feed_url, h.entries, h.new_entries)),
+                equal_to([(url, 2, 1)]),
+                label="OneHealthRow",
+            )
         assert server.requests_to("/feed")[0].headers.get("if-none-match") == '"v1"'
     (feed_row,) = _rows(f"{staging}/feed_state/feeds.parquet", "feed_url")
     assert (feed_row["etag"], feed_row["last_fetch_at"]) == ('"v2"', NOW)
@@ -1156,12 +1194,14 @@ def test_read_feeds_in_beam_continues_from_earlier_feed_state(tmp_path: Path) ->
     assert (health["entries"], health["new_entries"], health["run_at"]) == (2, 1, NOW)
     shutil.rmtree(staging)
 
-    context, staging = open_state(state, NOW)
-    assert staging is not None
+    context, opened = open_state(state, NOW)
+    assert opened is not None
+    staging = Path(opened.version_dir)
     with make_test_pipeline() as pipeline:
         _ = pipeline | beam.Create([]) | ReadFeeds(FeedsConfig(), state=context)
-    assert list(staging.iterdir()) == []  # nothing read: nothing written, state carried over
-    shutil.rmtree(staging)
+    # Nothing read: nothing written (prepare_state carries the earlier tables over).
+    assert not staging.exists() or list(staging.rglob("*")) == []
+    shutil.rmtree(staging, ignore_errors=True)
 
 
 def test_entry_dates_keep_their_precision() -> None:

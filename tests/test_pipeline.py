@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -13,9 +14,11 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from newsbeam.pipeline import dataset
 from newsbeam.pipeline import main as entry
 from newsbeam.pipeline import run as pipeline_run
 from newsbeam.schemas import SCHEMA_VERSION, SCHEMA_VERSION_KEY
+from tests.helpers import run_manifest, table_files, table_rows, table_sql
 
 GOLDEN = Path(__file__).parent / "golden" / "seeds_articles.jsonl"
 # Columns that differ between runs by design.
@@ -23,8 +26,8 @@ VOLATILE = {"ingested_at"}
 
 
 def _rows(output: Path, table: str, order_by: str = "source") -> list[dict]:
-    relation = duckdb.sql(f"SELECT * FROM '{output}/{table}/*.parquet' ORDER BY {order_by}")
-    return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
+    """The rows of the one (or latest) run committed to `output`."""
+    return table_rows(output, table, order_by=order_by)
 
 
 def _comparable(row: dict, base: Path) -> dict:
@@ -45,7 +48,7 @@ def seeds_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_seeds_counts(seeds_output: Path) -> None:
-    manifest = json.loads((seeds_output / "manifest.json").read_text())
+    manifest = run_manifest(seeds_output)
     counts = manifest["counts"]
     assert (counts["inputs"], counts["articles"], counts["duplicates"], counts["rejected"]) == (
         5,
@@ -73,6 +76,29 @@ def test_seeds_counts(seeds_output: Path) -> None:
         manifest["versions"]
     )
     assert manifest["started_at"] <= manifest["finished_at"]
+    # The run is named by its start time, and its manifest lists every file it committed.
+    assert manifest["run_id"] == dataset.new_run_id(
+        dt.datetime.fromisoformat(manifest["started_at"])
+    )
+    assert manifest["ingest_date"] == manifest["started_at"][:10]
+    assert {name: manifest["tables"][name]["rows"] for name in dataset.DATASET_TABLES} == {
+        "articles": 5,
+        "duplicates": 0,
+        "rejected": 0,
+        "feed_health": 0,
+    }
+    for name in dataset.DATASET_TABLES:
+        (entry_,) = manifest["tables"][name]["files"]
+        assert entry_["path"] == (
+            f"{name}/ingest_date={manifest['ingest_date']}/"
+            f"{manifest['run_id']}.{manifest['attempt']}-00000-of-00001.parquet"
+        )
+        assert entry_["bytes"] == (seeds_output / entry_["path"]).stat().st_size
+    assert (seeds_output / "_runs" / f"{manifest['run_id']}.html").is_file()
+    # Nothing of the run is left outside its partitions and _runs.
+    assert sorted(p.name for p in seeds_output.iterdir()) == sorted(
+        ["_newsbeam_dataset.json", "_runs", *dataset.DATASET_TABLES]
+    )
 
 
 def test_seeds_rows(seeds_output: Path) -> None:
@@ -123,7 +149,7 @@ def test_seeds_topics_and_places(seeds_output: Path) -> None:
     assert articles["000"]["published_precision"] == "minute"  # **2023-10-28 20:26**
     assert articles["001"]["published_precision"] == "day"  # " date 2023-10-09"
     tagged = duckdb.sql(
-        f"SELECT count(*) FROM '{seeds_output}/articles/*.parquet' "
+        f"SELECT count(*) FROM {table_sql(seeds_output, 'articles')} "
         "WHERE list_contains(topics, 'medtop:16000000') AND list_contains(places, 'IL')"
     ).fetchall()
     assert tagged == [(5,)]
@@ -139,29 +165,36 @@ def test_seeds_match_golden_rows(seeds_output: Path) -> None:
 
 
 def test_parquet_files_are_warehouse_ready(seeds_output: Path) -> None:
-    for table in ("articles", "duplicates", "rejected"):
-        files = sorted((seeds_output / table).glob("*.parquet"))
+    for table in dataset.DATASET_TABLES:
+        files = table_files(seeds_output, table)
         assert files, f"{table} has no file (an empty table still gets one)"
         parquet = pq.ParquetFile(files[0])
         assert parquet.schema_arrow.metadata[SCHEMA_VERSION_KEY] == SCHEMA_VERSION.encode()
         if parquet.metadata.num_row_groups:
             assert parquet.metadata.row_group(0).column(0).compression == "ZSTD"
-    articles = pq.ParquetFile(sorted((seeds_output / "articles").glob("*.parquet"))[0])
+    articles = pq.ParquetFile(table_files(seeds_output, "articles")[0])
     assert articles.metadata.num_row_groups == 1  # not one row group per document
     # Parquet-compliant lists ("element"), which Spark and BigQuery read as arrays.
     assert "element" in str(articles.schema.column(articles.schema_arrow.get_field_index("topics")))
     removed = duckdb.sql(
-        f"SELECT r.reason, count(*) FROM '{seeds_output}/articles/*.parquet', "
+        f"SELECT r.reason, count(*) FROM {table_sql(seeds_output, 'articles')}, "
         "unnest(removed) AS t(r) GROUP BY 1 ORDER BY 1"
     ).fetchall()
     assert ("repeated", 5) in removed
+    # Each table is one Hive-partitioned dataset: DuckDB reads ROOT/<table> whole, with the
+    # run's ingestion day as a column.
+    (day,) = duckdb.sql(
+        f"SELECT DISTINCT CAST(ingest_date AS VARCHAR) FROM read_parquet("
+        f"'{seeds_output}/articles/*/*.parquet', hive_partitioning = true)"
+    ).fetchall()
+    assert day == (run_manifest(seeds_output)["ingest_date"],)
 
 
 def test_bad_inputs_all_accounted_for(bad_inputs: dict[str, Path], tmp_path: Path) -> None:
     output = tmp_path / "out"
     folder = bad_inputs["empty"].parent
     assert entry.main(["--input", str(folder), "--output", str(output)]) == 0
-    counts = json.loads((output / "manifest.json").read_text())["counts"]
+    counts = run_manifest(output)["counts"]
     articles = _rows(output, "articles")
     rejected = _rows(output, "rejected")
     # (A path named on the command line that does not exist is a usage error: test_cli.)
@@ -213,8 +246,8 @@ def test_exact_duplicate_end_to_end(seeds_dir: Path, tmp_path: Path) -> None:
     # A copy has its own id; canonical_id points to the kept article.
     assert duplicate["article_id"] not in articles
     ids = duckdb.sql(
-        f"SELECT article_id FROM '{output}/articles/*.parquet' UNION ALL "
-        f"SELECT article_id FROM '{output}/duplicates/*.parquet'"
+        f"SELECT article_id FROM {table_sql(output, 'articles')} UNION ALL "
+        f"SELECT article_id FROM {table_sql(output, 'duplicates')}"
     ).fetchall()
     assert len(ids) == len(set(ids)) == 6
     kept = articles[duplicate["canonical_id"]]["source"]
@@ -245,18 +278,62 @@ def test_failed_run_keeps_previous_output(
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(pipeline_run, "_manifest", crash)
-    assert entry.main(["--input", str(seeds_output), "--output", str(output)]) == 1
+    seeds = Path(__file__).resolve().parents[1] / "seeds"
+    assert entry.main(["--input", str(seeds), "--output", str(output)]) == 1
+    # The committed run is as it was, the failed run's staging is gone, nothing was added.
     assert sorted(p.relative_to(output) for p in output.rglob("*")) == before
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]  # staging gone
+    assert not (output / dataset.STAGING).exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
-def test_rerun_replaces_output(seeds_dir: Path, tmp_path: Path) -> None:
+def test_a_second_run_adds_its_own_run(seeds_dir: Path, tmp_path: Path) -> None:
+    """Runs into one ROOT accumulate: each adds its files and its manifest, and each run's
+    rows are found through its manifest; DuckDB over ROOT sees them all."""
     output = tmp_path / "out"
     assert entry.main(["--input", str(seeds_dir), "--output", str(output)]) == 0
     one_seed = str(next(seeds_dir.glob("000_*.txt")))
     assert entry.main(["--input", one_seed, "--output", str(output)]) == 0
-    assert [r["source"] for r in _rows(output, "articles")] == [one_seed]
+    first, second = dataset.committed_runs(str(output))
+    assert first["run_id"] < second["run_id"]  # named by their start times
+    assert len(table_rows(output, "articles", first["run_id"])) == 5
+    assert [r["source"] for r in table_rows(output, "articles", second["run_id"])] == [one_seed]
+    # Without --state nothing tells the second run that the first ingested that seed.
+    everything = duckdb.sql(
+        f"SELECT source, count(*) FROM read_parquet('{output}/articles/*/*.parquet', "
+        "hive_partitioning = true) GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    assert len(everything) == 5 and dict(everything)[one_seed] == 2
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_rerunning_a_run_id_replaces_its_rows(seeds_dir: Path, tmp_path: Path) -> None:
+    """The same --run_id again (a scheduled day run again) replaces that run's files and
+    manifest, and leaves the other runs alone: no row twice."""
+    output = tmp_path / "out"
+    one_seed = str(next(seeds_dir.glob("000_*.txt")))
+    other_seed = str(next(seeds_dir.glob("001_*.txt")))
+    day = ["--output", str(output), "--run_id", "2024-05-14"]
+    assert entry.main(["--input", str(seeds_dir), *day]) == 0
+    first = run_manifest(output, "2024-05-14")
+    assert entry.main(["--input", other_seed, "--output", str(output), "--run_id", "b"]) == 0
+    assert entry.main(["--input", one_seed, *day]) == 0
+    again = run_manifest(output, "2024-05-14")
+    assert again["attempt"] != first["attempt"]
+    assert [r["source"] for r in table_rows(output, "articles", "2024-05-14")] == [one_seed]
+    assert [r["source"] for r in table_rows(output, "articles", "b")] == [other_seed]
+    for path in dataset.all_paths(first):  # the replaced attempt's files are gone
+        assert not (output / path).exists()
+    everything = duckdb.sql(
+        f"SELECT source FROM read_parquet('{output}/articles/*/*.parquet', "
+        "hive_partitioning = true) ORDER BY 1"
+    ).fetchall()
+    assert everything == sorted([(one_seed,), (other_seed,)])
+    assert sorted(p.name for p in (output / "_runs").iterdir()) == [
+        "2024-05-14.html",
+        "2024-05-14.json",
+        "b.html",
+        "b.json",
+    ]
 
 
 def test_refuses_to_replace_a_foreign_folder(seeds_dir: Path, tmp_path: Path, capsys) -> None:
@@ -317,7 +394,7 @@ def test_own_outputs_state_and_leftovers_are_not_inputs(seeds_dir: Path, tmp_pat
     shutil.copytree(output, inputs / ".out.newsbeam-0123456789ab.tmp")  # a killed run's
     shutil.copytree(state, inputs / ".state.newsbeam-0123456789ab.old")
     assert entry.main(argv) == 0
-    manifest = json.loads((output / "manifest.json").read_text())
+    manifest = run_manifest(output)  # the second run's
     counts = manifest["counts"]
     # Nothing of NewsBeam's own is read (not even as a rejected row); the one real input is
     # listed and, read by the first run and unchanged, skipped.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import shutil
 from pathlib import Path
@@ -12,6 +11,7 @@ import duckdb
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
+from newsbeam.pipeline import dataset
 from newsbeam.pipeline import main as entry
 from newsbeam.transforms.read import (
     FEED_CANDIDATE,
@@ -24,7 +24,7 @@ from newsbeam.transforms.read import (
     seen_row,
     sniff_binary,
 )
-from tests.helpers import counters_of, make_test_pipeline
+from tests.helpers import counters_of, current_state, make_test_pipeline, run_manifest, table_sql
 
 
 @pytest.mark.parametrize(
@@ -434,19 +434,26 @@ def test_newsbeam_folder_kind() -> None:
     from newsbeam.transforms.read import newsbeam_folder_kind
 
     files = {
-        "out/manifest.json": b'{"schema_version": "2", "counts": {}}',
+        "root/_newsbeam_dataset.json": b'{"format": "newsbeam-dataset", "layout_version": 1}',
+        "versioned/CURRENT.json": b'{"format": "newsbeam-state", "state_version": "2"}',
+        "out/manifest.json": b'{"schema_version": "2", "counts": {}}',  # older NewsBeams'
         "state/state.json": b'{"state_version": "2"}',
         "mine/manifest.json": b'{"name": "my web app"}',  # a user's own manifest: read
+        "yours/CURRENT.json": b'{"version": "my own"}',
         "broken/manifest.json": b"{not json",
     }
+    folders = ["root", "versioned", "out", "state", "mine", "yours", "broken", "plain"]
     kind = {
         folder: newsbeam_folder_kind(folder, files.get)
-        for folder in ("out", "state", "mine", "broken", "plain", ".out.newsbeam-0a1b2c3d4e5f.tmp")
+        for folder in [*folders, ".out.newsbeam-0a1b2c3d4e5f.tmp"]
     }
     assert kind == {
+        "root": "output",
+        "versioned": "state",
         "out": "output",
         "state": "state",
         "mine": None,
+        "yours": None,
         "broken": None,
         "plain": None,
         ".out.newsbeam-0a1b2c3d4e5f.tmp": "staging",
@@ -547,7 +554,7 @@ def test_an_inbox_read_again_reads_only_what_is_new_or_changed(
 
     def run() -> dict:
         assert entry.main(argv) == 0
-        return json.loads((output / "manifest.json").read_text())
+        return run_manifest(output)  # the latest run's
 
     first = run()
     assert (first["counts"]["inputs"], first["counts"]["articles"]) == (5, 5)
@@ -567,16 +574,17 @@ def test_an_inbox_read_again_reads_only_what_is_new_or_changed(
     third = run()
     assert third["counts"]["inputs"] == 3 and third["counters"]["read_skipped_unchanged"] == 3
     read = {Path(r[0]).name for r in duckdb.sql(
-        f"SELECT source FROM '{output}/articles/*.parquet' UNION ALL "
-        f"SELECT source FROM '{output}/duplicates/*.parquet'").fetchall()}  # fmt: skip
+        f"SELECT source FROM {table_sql(output, 'articles')} UNION ALL "
+        f"SELECT source FROM {table_sql(output, 'duplicates')}").fetchall()}  # fmt: skip
     assert read == {changed.name, "new.txt", touched.name}
-    copies = duckdb.sql(f"SELECT source, method FROM '{output}/duplicates/*.parquet'").fetchall()
+    copies = duckdb.sql(f"SELECT source, method FROM {table_sql(output, 'duplicates')}").fetchall()
     # The touched file is an exact copy, the update a near copy, of what run one kept.
     assert {Path(source).name: method for source, method in copies} == {
         touched.name: "exact",
         changed.name: "near",
     }
-    seen = duckdb.sql(f"SELECT count(*) FROM '{state}/inputs/seen_files.parquet'").fetchall()
+    seen_files = current_state(state) / "inputs" / "seen_files.parquet"
+    seen = duckdb.sql(f"SELECT count(*) FROM '{seen_files}'").fetchall()
     assert seen == [(6,)]
 
 
@@ -584,6 +592,8 @@ def test_without_state_every_file_is_read(seeds_dir: Path, tmp_path: Path) -> No
     argv = ["--input", str(seeds_dir), "--output", str(tmp_path / "out")]
     for _ in range(2):
         assert entry.main(argv) == 0
-    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert manifest["counts"]["inputs"] == 5
-    assert "read_skipped_unchanged" not in manifest["counters"]
+    runs = dataset.committed_runs(str(tmp_path / "out"))
+    assert len(runs) == 2
+    for manifest in runs:
+        assert manifest["counts"]["inputs"] == 5
+        assert "read_skipped_unchanged" not in manifest["counters"]

@@ -14,10 +14,10 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from newsbeam.pipeline import dataset, report
 from newsbeam.pipeline import main as entry
-from newsbeam.pipeline import report
 from tests.feed_server import serve, static
-from tests.helpers import ARTICLE_TEXT
+from tests.helpers import ARTICLE_TEXT, run_manifest
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 UTC = dt.timezone.utc
@@ -201,23 +201,48 @@ def test_failing_feeds_come_first() -> None:
     ]
 
 
-def test_find_runs_by_content_skipping_staging_and_older_runs(tmp_path: Path) -> None:
-    def manifest(folder: Path, started: str, data: dict | None = None) -> None:
-        folder.mkdir(parents=True)
-        body = data or {"schema_version": "2", "started_at": started, "counts": {"inputs": 1}}
-        (folder / "manifest.json").write_text(json.dumps(body))
+def _run_manifest(run_id: str, started: str) -> dict:
+    """A committed run's manifest with what readers rely on, and no files."""
+    return {
+        "run_id": run_id,
+        "attempt": "0123abcd",
+        "schema_version": "2",
+        "started_at": started,
+        "finished_at": started,
+        "counts": {"inputs": 1, "articles": 1, "duplicates": 0, "rejected": 0},
+        "tables": {name: {"rows": 0, "files": []} for name in dataset.DATASET_TABLES},
+    }
 
-    manifest(tmp_path / "day2", "2024-05-02T06:00:00+00:00")
-    manifest(tmp_path / "nested" / "day1", "2024-05-01T06:00:00+00:00")
-    manifest(tmp_path / ".day3.newsbeam-0123.tmp", "2024-05-03T06:00:00+00:00")  # staging
-    manifest(tmp_path / "other", "", {"name": "some other tool's manifest"})
-    (tmp_path / "broken").mkdir()
-    (tmp_path / "broken" / "manifest.json").write_text("{not json")
-    found = report.find_runs(tmp_path)
-    assert [path.name for path, _ in found] == ["day1", "day2"]
-    later = report.find_runs(tmp_path, report.parse_since("2024-05-02"))
-    assert [path.name for path, _ in later] == ["day2"]
+
+def test_find_runs_reads_committed_manifests_only(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    runs = root / "_runs"
+    runs.mkdir(parents=True)
+    # Run ids sort the other way round from their start times: runs go by start time.
+    for run_id, started in (("b", "2024-05-01T06:00:00+00:00"), ("a", "2024-05-02T06:00:00+00:00")):
+        (runs / f"{run_id}.json").write_text(json.dumps(_run_manifest(run_id, started)))
+    (runs / "a.html").write_text("<html></html>")  # a run's report is not a run
+    (runs / "notes.txt").write_text("mine")
+    # A run killed before its commit: staged, with its intent record, but no manifest.
+    staged = root / "_staging" / "c.89abcdef"
+    staged.mkdir(parents=True)
+    planned = _run_manifest("c", "2024-05-03T06:00:00+00:00")
+    (staged / dataset.INTENT).write_text(json.dumps({"manifest": planned, "replaces": []}))
+    found = report.find_runs(str(root))
+    assert [(base, manifest["run_id"]) for base, manifest in found] == [
+        (str(root), "b"),
+        (str(root), "a"),
+    ]
+    later = report.find_runs(str(root), report.parse_since("2024-05-02"))
+    assert [manifest["run_id"] for _, manifest in later] == ["a"]
     assert report.parse_since("2024-05-02T07:00+02:00") == dt.datetime(2024, 5, 2, 5, tzinfo=UTC)
+    # A corrupt manifest stops the reader: a committed run is never silently left out.
+    (runs / "broken.json").write_text("{not json")
+    with pytest.raises(dataset.DatasetError, match="broken.json: not valid JSON"):
+        report.find_runs(str(root))
+    (runs / "broken.json").write_text(json.dumps({"name": "some other tool's manifest"}))
+    with pytest.raises(dataset.DatasetError, match="not a usable NewsBeam run manifest"):
+        report.find_runs(str(root))
 
 
 # ---------------------------------------------------------------------------------------
@@ -248,9 +273,14 @@ def rejections_run(bad_inputs: dict[str, Path], tmp_path: Path) -> Path:
     return output
 
 
+def _report_of(output: Path, run_id: str | None = None) -> Path:
+    """The report of a committed run (the latest without `run_id`): beside its manifest."""
+    return output / "_runs" / f"{run_manifest(output, run_id)['run_id']}.html"
+
+
 def _check_page_against_manifest(output: Path) -> tuple[_Tables, dict]:
-    manifest = json.loads((output / "manifest.json").read_text())
-    page = (output / "report.html").read_text(encoding="utf-8")
+    manifest = run_manifest(output)
+    page = _report_of(output).read_text(encoding="utf-8")
     parsed = parse_page(page)
     counts = manifest["counts"]
     totals = {row["table"]: number(row["rows"]) for row in records(parsed, "totals-table")}
@@ -332,27 +362,27 @@ def test_a_failing_report_does_not_fail_the_run(
     monkeypatch.setattr(report, "write_run_report", broken)
     output = tmp_path / "out"
     assert entry.main(["--input", str(SEEDS), "--output", str(output)]) == 0
-    manifest = json.loads((output / "manifest.json").read_text())
+    manifest = run_manifest(output)
     assert manifest["report_error"] == "RuntimeError: no charts today"
-    assert "report_seconds" not in manifest and not (output / "report.html").exists()
+    assert "report_seconds" not in manifest and not _report_of(output).exists()
     assert manifest["counts"]["articles"] == 5
 
 
 def test_report_command_over_several_runs(
     seeds_run: Path, rejections_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # One dataset holding both runs (their files have their own names: they add up), and
+    # the staging a killed run left, which is no run.
     root = tmp_path / "dataset"
-    shutil.copytree(seeds_run, root / "2024-05-01")
-    shutil.copytree(rejections_run, root / "2024-05-02")
-    (root / "notes").mkdir()
-    (root / "notes" / "manifest.json").write_text('{"not": "ours"}')
+    shutil.copytree(seeds_run, root)
+    shutil.copytree(rejections_run, root, dirs_exist_ok=True)
+    manifests = [run_manifest(seeds_run), run_manifest(rejections_run)]
+    killed = root / "_staging" / "killed.0123abcd" / "articles" / "ingest_date=2024-05-03"
+    killed.mkdir(parents=True)
+    shutil.copy(dataset.data_files(str(seeds_run), manifests[0], "articles")[0], killed)
     assert entry.main(["report", "--output", str(root)]) == 0
     assert "over 2 runs" in capsys.readouterr().out
     parsed = parse_page((root / "report.html").read_text(encoding="utf-8"))
-    manifests = [
-        json.loads((root / name / "manifest.json").read_text())
-        for name in ("2024-05-01", "2024-05-02")
-    ]
     runs = records(parsed, "runs-table")
     assert [number(r["inputs"]) for r in runs] == [m["counts"]["inputs"] for m in manifests]
     totals = {row["table"]: number(row["rows"]) for row in records(parsed, "totals-table")}
@@ -366,7 +396,11 @@ def test_report_command_over_several_runs(
     assert "over 1 run" in capsys.readouterr().out
     future = "2999-01-01"
     assert entry.main(["report", "--output", str(root), "--since", future]) == 2
-    assert "no NewsBeam run found" in capsys.readouterr().err
+    assert "no committed NewsBeam run" in capsys.readouterr().err
+    # Only a dataset is read: a folder of something else is refused.
+    (tmp_path / "notes").mkdir()
+    assert entry.main(["report", "--output", str(tmp_path / "notes")]) == 2
+    assert "not a NewsBeam dataset" in capsys.readouterr().err
 
 
 def _rss(base: str, guids: list[str]) -> bytes:
@@ -395,9 +429,10 @@ def test_feed_health_in_the_run_report_and_over_runs(
             arg for path in ("/ok", "/error", "/broken") for arg in ("--feed", server.url(path))
         ]
         args = [*fast, *feeds, "--no-fetch-pages", "--state", str(state)]
+        args += ["--output", str(tmp_path / "runs")]
         for day in ("day1", "day2"):  # the second run: /ok answers 304 Not Modified
-            assert entry.main([*args, "--output", str(tmp_path / "runs" / day)]) == 0
-    parsed = parse_page((tmp_path / "runs" / "day2" / "report.html").read_text())
+            assert entry.main([*args, "--run_id", day]) == 0
+    parsed = parse_page((tmp_path / "runs" / "_runs" / "day2.html").read_text())
     rows = records(parsed, "feeds-table")
     assert [(r["feed"].rsplit("/", 1)[1], r["status"]) for r in rows] == [
         ("error", "error"),  # failing first
@@ -406,14 +441,14 @@ def test_feed_health_in_the_run_report_and_over_runs(
     ]
     assert rows[0]["HTTP"] == "500" and number(rows[2]["new"]) == 0
     first = records(
-        parse_page((tmp_path / "runs" / "day1" / "report.html").read_text()), "feeds-table"
+        parse_page((tmp_path / "runs" / "_runs" / "day1.html").read_text()), "feeds-table"
     )
     assert [(r["feed"].rsplit("/", 1)[1], r["status"], number(r["new"])) for r in first] == [
         ("error", "error", 0),
         ("broken", "partial", 2),  # malformed: what parsed is kept (the cut-off item too)
         ("ok", "ok", 2),
     ]
-    assert 'tr class="failing"' in (tmp_path / "runs" / "day1" / "report.html").read_text()
+    assert 'tr class="failing"' in (tmp_path / "runs" / "_runs" / "day1.html").read_text()
 
     assert entry.main(["report", "--output", str(tmp_path / "runs")]) == 0
     assert "over 2 runs" in capsys.readouterr().out
@@ -483,7 +518,7 @@ def test_report_in_a_browser(seeds_run: Path, rejections_run: Path, tmp_path: Pa
         for width, height in ((390, 2400), (1280, 2400)):  # a phone, a laptop
             png = tmp_path / f"{name}-{width}.png"
             profile = tmp_path / f"profile-{name}-{width}"
-            messages = screenshot(run / "report.html", png, width, height, profile)
+            messages = screenshot(_report_of(run), png, width, height, profile)
             assert messages == [], messages
             assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
             assert png.stat().st_size > 20_000  # charts and text drawn, not a blank page

@@ -13,6 +13,7 @@ import pytest
 
 from newsbeam.pipeline import run as pipeline_run
 from newsbeam.pipeline import workers
+from tests.helpers import run_manifest, table_sql
 
 
 def test_worker_count_by_cores_and_memory() -> None:
@@ -45,7 +46,7 @@ def test_available_cores_follow_affinity() -> None:
 
 
 def _rows(output: Path, table: str) -> list[tuple]:
-    relation = duckdb.sql(f"SELECT * FROM '{output}/{table}/*.parquet'")
+    relation = duckdb.sql(f"SELECT * FROM {table_sql(output, table)}")
     volatile = [i for i, name in enumerate(relation.columns) if name == "ingested_at"]
     rows = [tuple(v for i, v in enumerate(row) if i not in volatile) for row in relation.fetchall()]
     return sorted(rows, key=repr)
@@ -71,7 +72,12 @@ def test_worker_processes_give_the_same_tables_and_counters(
         output = tmp_path / mode
         argv = ["--input", str(inputs), "--output", str(output), *extra]
         manifests[mode] = pipeline_run.run(argv)
-        assert json.loads((output / "manifest.json").read_text())["counts"]["balanced"]
+        committed = run_manifest(output)  # the manifest returned is the one committed
+        assert (committed["run_id"], committed["attempt"]) == (
+            manifests[mode]["run_id"],
+            manifests[mode]["attempt"],
+        )
+        assert manifests[mode]["counts"]["balanced"]
     assert manifests["workers"]["options"]["direct_running_mode"] == "multi_processing"
     assert manifests["workers"]["options"]["direct_num_workers"] == 2
     assert "direct_running_mode" not in manifests["in-process"]["options"]

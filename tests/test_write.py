@@ -1,13 +1,23 @@
-"""Stage: write. The three tables as Parquet, read back with pyarrow."""
+"""Stage: write. The run's tables as Parquet in its staging folder, laid out as they will
+sit in the dataset, read back with pyarrow."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import apache_beam as beam
+import pyarrow as pa
 import pyarrow.parquet as pq
 
-from newsbeam.schemas import SCHEMA_VERSION, SCHEMA_VERSION_KEY, TABLES, Duplicate, Rejected
+from newsbeam.schemas import (
+    DATASET_SCHEMAS,
+    SCHEMA_VERSION,
+    SCHEMA_VERSION_KEY,
+    Duplicate,
+    Rejected,
+)
+from newsbeam.schemas.feeds import FeedHealth
 from newsbeam.transforms.clean import clean_article
 from newsbeam.transforms.extract import new_article
 from newsbeam.transforms.write import WriteTables
@@ -20,23 +30,35 @@ def test_write_tables(tmp_path: Path) -> None:
         for n in range(3)
     ]
     rejected = [Rejected("bad.txt", "read", "empty", "no content", "")]
+    polled = dt.datetime(2024, 5, 14, 6, tzinfo=dt.timezone.utc)
+    health = [FeedHealth(polled, "http://127.0.0.1/feed", "ok", 200, 12, 3, 1, False, None, 900)]
     with make_test_pipeline() as pipeline:
         tables = {
             "articles": pipeline | "Articles" >> beam.Create(articles),
             "duplicates": pipeline | "Duplicates" >> beam.Create([]).with_output_types(Duplicate),
             "rejected": pipeline | "Rejected" >> beam.Create(rejected),
+            "feed_health": pipeline | "Health" >> beam.Create(health),
         }
-        _ = tables | WriteTables(str(tmp_path))
+        _ = tables | WriteTables(str(tmp_path), "ingest_date=2024-05-14", "day1.0123abcd")
 
-    for name, (_, schema) in TABLES.items():
-        files = sorted((tmp_path / name).glob("*.parquet"))
-        assert len(files) == 1, name  # an empty table still gets its file
-        table = pq.read_table(files[0])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(DATASET_SCHEMAS)
+    for name, schema in DATASET_SCHEMAS.items():
+        (file,) = (tmp_path / name).rglob("*.parquet")  # an empty table still gets its file
+        assert file.relative_to(tmp_path).as_posix() == (
+            f"{name}/ingest_date=2024-05-14/day1.0123abcd-00000-of-00001.parquet"
+        )
+        table = pq.read_table(file)
         assert table.schema.remove_metadata() == schema.remove_metadata()
         assert table.schema.metadata[SCHEMA_VERSION_KEY] == SCHEMA_VERSION.encode()
-    rows = pq.read_table(tmp_path / "articles").sort_by("source").to_pylist()
+
+    def read(name: str) -> pa.Table:  # the file itself: no partition column
+        (file,) = (tmp_path / name).rglob("*.parquet")
+        return pq.read_table(file)
+
+    rows = read("articles").sort_by("source").to_pylist()
     assert [r["source"] for r in rows] == ["0.txt", "1.txt", "2.txt"]
     assert rows[0]["text"] == articles[0].text and rows[0]["word_count"] == 6
-    assert pq.read_table(tmp_path / "duplicates").num_rows == 0
-    assert pq.read_table(tmp_path / "rejected").to_pylist() == [rejected[0]._asdict()]
+    assert read("duplicates").num_rows == 0
+    assert read("rejected").to_pylist() == [rejected[0]._asdict()]
+    assert read("feed_health").to_pylist() == [health[0]._asdict()]
     assert not list(tmp_path.rglob("beam-temp*"))  # temporary shards cleaned up
