@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
+from newsbeam.pipeline import dataset
 from newsbeam.pipeline import main as entry
 from newsbeam.schemas import STATE_VERSION
 from newsbeam.schemas.feeds import (
@@ -580,8 +581,21 @@ def _out(tmp: Path, table: str, order: str = "source") -> list[dict[str, Any]]:
 
 
 def _rows(path: str, order: str = "source") -> list[dict[str, Any]]:
-    relation = duckdb.sql(f"SELECT * FROM '{path}' ORDER BY {order}")
+    source = path if path.startswith("read_parquet(") else f"'{path}'"
+    relation = duckdb.sql(f"SELECT * FROM {source} ORDER BY {order}")
     return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
+
+
+def _health(tmp: Path, order: str = "feed_url") -> list[dict[str, Any]]:
+    """Feed health rows of every committed run of the dataset `tmp`/out (one per feed per
+    run), ordered by `order`."""
+    root = tmp / "out"
+    paths = [
+        f"'{path}'"
+        for manifest in dataset.committed_runs(str(root))
+        for path in dataset.data_files(str(root), manifest, "feed_health")
+    ]
+    return _rows(f"read_parquet([{', '.join(paths)}], hive_partitioning = false)", order)
 
 
 def _state(state: Path, files: str, order: str = "source") -> list[dict[str, Any]]:
@@ -638,7 +652,7 @@ def test_feed_pages_articles_twice_second_run_incremental(tmp_path: Path) -> Non
         rejected = {r["source"]: r for r in _out(tmp_path, "rejected")}
         assert {r["reason"] for r in rejected.values()} == {"too_short"}
 
-        health = _state(state, "feeds/*.parquet", "feed_url")
+        health = _health(tmp_path, "feed_url")
         assert [
             (h["status"], h["entries"], h["new_entries"], h["http_status"]) for h in health
         ] == [
@@ -646,16 +660,16 @@ def test_feed_pages_articles_twice_second_run_incremental(tmp_path: Path) -> Non
             ("ok", 3, 3, 200),
         ]
         assert all(h["latency_ms"] >= 0 and h["bytes"] > 0 for h in health)
-        # The same rows are the run's feed_health table in the dataset.
-        assert _out(tmp_path, "feed_health", "feed_url") == health
+        # Feed health is the dataset's table, not state.
+        assert not (current_state(state) / "feeds").exists()
 
         second = _run(tmp_path, *args)
         assert (second["counts"]["inputs"], second["counts"]["articles"]) == (0, 0)
         feed_requests = server.requests_to("/feed.xml")
         assert len(feed_requests) == 2
         assert feed_requests[1].headers.get("if-none-match") == '"v1"'
-        health = _state(state, "feeds/*.parquet", "run_at, feed_url")
-        assert len(health) == 4  # one row per feed per run, earlier rows kept
+        health = _health(tmp_path, "run_at, feed_url")
+        assert len(health) == 4  # one row per feed per run, each run's in its own files
         latest = {h["feed_url"]: h for h in health[2:]}
         assert latest[server.url("/feed.xml")]["status"] == "not_modified"
         assert latest[server.url("/feed.xml")]["not_modified"] is True
@@ -677,7 +691,7 @@ def test_feed_pages_articles_twice_second_run_incremental(tmp_path: Path) -> Non
         hits = dict(server.hits)
         fourth = _run(tmp_path, *args, "--poll_due_only")
         assert fourth["counts"]["inputs"] == 0 and server.hits == hits
-        health = _state(state, "feeds/*.parquet", "run_at, feed_url")
+        health = _health(tmp_path, "run_at, feed_url")
         assert [h["status"] for h in health[-2:]] == ["not_due", "not_due"]
 
 
@@ -709,9 +723,8 @@ def test_bad_feeds_become_rejected_and_health_rows(tmp_path: Path) -> None:
         "not_a_feed": 2,
         "timeout": 1,
     }
-    health_rows = _state(state, "feeds/*.parquet", "feed_url")
+    health_rows = _out(tmp_path, "feed_health", "feed_url")
     health = {h["feed_url"].rsplit("/", 1)[1]: h for h in health_rows}
-    assert _out(tmp_path, "feed_health", "feed_url") == health_rows
     assert health["error"]["status"] == "error" and health["error"]["http_status"] == 500
     assert health["malformed"]["status"] == "partial" and health["malformed"]["error"]
     assert health["laughs"]["error"] == "entity_expansion"
@@ -881,7 +894,7 @@ def test_a_permanently_moved_feed_is_polled_at_its_new_url(tmp_path: Path) -> No
         args = ["--feed", old, "--feed", temp, "--state", str(state), "--no-fetch-pages"]
         first = _run(tmp_path, *args)
         assert (first["counts"]["inputs"], first["counts"]["articles"]) == (2, 2)
-        health = {h["feed_url"]: h for h in _state(state, "feeds/*.parquet", "feed_url")}
+        health = {h["feed_url"]: h for h in _out(tmp_path, "feed_health", "feed_url")}
         assert (health[old]["status"], health[old]["moved_to"]) == ("ok", new)
         assert health[temp]["moved_to"] is None  # 302: temporary, not moved
         feed_state = {
@@ -896,7 +909,7 @@ def test_a_permanently_moved_feed_is_polled_at_its_new_url(tmp_path: Path) -> No
         assert (server.hits["/old"], server.hits["/mid"], server.hits["/new"]) == (1, 1, 2)
         assert server.requests_to("/new")[1].headers.get("if-none-match") == '"n1"'
         assert (server.hits["/temp"], server.hits["/elsewhere"]) == (2, 2)
-        latest = _state(state, "feeds/*.parquet", "run_at, feed_url")[2:]
+        latest = _health(tmp_path, "run_at, feed_url")[2:]
         assert [(h["feed_url"], h["status"], h["moved_to"]) for h in latest] == [
             (old, "not_modified", new),
             (temp, "unchanged", None),
@@ -916,7 +929,7 @@ def test_a_permanently_moved_feed_is_polled_at_its_new_url(tmp_path: Path) -> No
         (article,) = _out(tmp_path, "articles")
         assert article["entry_id"] == "m2"
         assert server.hits["/old"] == 1
-        rows = _state(state, "feeds/*.parquet", "run_at")[-2:]
+        rows = _health(tmp_path, "run_at")[-2:]
         assert [(r["feed_url"], r["status"], r["moved_to"], r["new_entries"]) for r in rows] == [
             (new, "not_modified", None, 0),
             (new, "ok", None, 1),
@@ -1091,15 +1104,10 @@ def test_state_written_before_moved_to_and_last_seen_at_reads_and_upgrades(
     assert manifest["counters"].get("feeds_seen_entries_pruned", 0) == 0
     (feed_row,) = _state(state, "feed_state/feeds.parquet", "feed_url")
     assert (feed_row["etag"], feed_row["moved_to"]) == ('"v2"', None)
-    # The old health file is carried over in the new layout: one schema in the folder.
-    health_files = sorted((current_state(state) / "feeds").glob("*.parquet"))
-    names = [pq.read_schema(f).names for f in health_files]
-    assert names == [FEED_HEALTH_SCHEMA.names] * 2
-    health = _state(state, "feeds/*.parquet", "run_at")
-    assert [(h["run_at"] == long_ago, h["moved_to"]) for h in health] == [
-        (True, None),
-        (False, None),
-    ]
+    # The old layout's health file stays behind in versions/legacy: health is the dataset's.
+    assert not (current_state(state) / "feeds").exists()
+    (health,) = _out(tmp_path, "feed_health", "run_at")
+    assert (health["run_at"] == long_ago, health["moved_to"]) == (False, None)
 
 
 def test_seen_entries_not_listed_for_long_are_pruned(tmp_path: Path) -> None:
@@ -1190,8 +1198,7 @@ def test_read_feeds_in_beam_continues_from_earlier_feed_state(tmp_path: Path) ->
         ("g1", True),
         ("g2", False),
     ]
-    (health,) = _rows(f"{staging}/feeds/*.parquet", "feed_url")
-    assert (health["entries"], health["new_entries"], health["run_at"]) == (2, 1, NOW)
+    assert not (staging / "feeds").exists()  # health rows are an output (above), not state
     shutil.rmtree(staging)
 
     context, opened = open_state(state, NOW)
