@@ -1,15 +1,15 @@
-"""The run report: one self-contained `report.html` a person opens in a browser.
+"""The run report: one self-contained HTML page a person opens in a browser.
 
-Not a Beam stage: plain functions over a finished output. Data in (the manifest, the three
-tables read with pyarrow, the feed health rows when the run kept `--state`) -> summaries
+Not a Beam stage: plain functions over committed runs. Data in (the manifest, the run's
+tables read with pyarrow from the files the manifest lists, feed health included) -> summaries
 (pure functions, unit-tested) -> charts (matplotlib, static SVG inlined) -> one HTML string
 with its CSS inlined and no script: nothing is fetched when it is opened (a
 Content-Security-Policy meta tag forbids it, so a stray reference would show as an error).
 
-- `write_run_report(run_dir, manifest, state_dir)`: called by pipeline/run.py right after
-  the manifest is written into the staging folder; returns the render time.
-- `newsbeam report --output ROOT [--since DATE] [--state DIR]`: the same page over every
-  run found under ROOT (a run output folder, or a folder of them), plus time lines across
+- `write_run_report(base, manifest, target)`: called by pipeline/run.py before the commit,
+  over the run's staged files; the commit puts the page at `ROOT/_runs/<run id>.html`.
+- `newsbeam report --output ROOT [--since DATE] [--report FILE]`: the same page over every
+  committed run of the dataset ROOT (default `ROOT/report.html`), plus time lines across
   runs (counts per day, rejection rate, feed health). Runs are found by `find_runs` only.
 
 Charts: matplotlib's Agg/SVG backends, imported lazily (about 0.3 s), texts kept as text
@@ -1046,8 +1046,8 @@ def _feeds_section(health: list[dict[str, Any]], manifests: Sequence[dict[str, A
             )
     else:
         parts.append(
-            "<p class=note>Per-feed health is kept with <code>--state</code>; "
-            "this run's feed counters:</p>"
+            "<p class=note>No per-feed health rows in the feed_health table here; "
+            "the feed counters:</p>"
         )
     parts.append(
         html_table("feed-counters-table", ["counter", "value"], sorted(counters.items()), (1,))
