@@ -57,9 +57,9 @@ class CatalogSpec:
     uri: str
     namespace: str = "newsbeam"
     warehouse: str | None = None
+    properties: Mapping[str, str] = field(default_factory=dict)
     # The catalog's name: a SQL catalog keeps it in every row, other engines must use it.
     name: str = "newsbeam"
-    properties: Mapping[str, str] = field(default_factory=dict)
 
 
 def parse_properties(items: Sequence[str]) -> dict[str, str]:
@@ -319,7 +319,10 @@ def refresh_iceberg(
         tables = {name: ensure_table(catalog, spec.namespace, name) for name in todo}
         for manifest in runs:
             run_id = manifest["run_id"]
-            rerun = any(run_id in loaded[name] for name in dataset.DATASET_TABLES)
+            rerun = any(
+                loaded[name].get(run_id) not in (None, manifest["attempt"])
+                for name in dataset.DATASET_TABLES
+            )
             for name in dataset.DATASET_TABLES:
                 if manifest not in todo[name]:
                     continue
