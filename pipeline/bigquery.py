@@ -9,14 +9,13 @@ fields}); without `--table`, one JSON object: table name -> that list. The parti
 column `ingest_date` (DATE) is not in the files but in their paths: BigQuery adds it from
 the hive partitioning options (`--hive_partitioning_mode=CUSTOM` with the source URI
 prefix `gs://BUCKET/ROOT/<table>/{ingest_date:DATE}`), so it is not in the printed
-schema unless `--with_partition_column` asks (for a native table loaded without hive
-partitioning options). Parquet lists load as REPEATED fields with list inference on
+schema; `--with_run_columns` adds it and `run_id`, as `newsbeam warehouse` does (the
+native tables of deploy/bigquery/load.sh). Parquet lists load as REPEATED fields with list inference on
 (`--parquet_enable_list_inference`, `parquetOptions.enableListInference`).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
@@ -25,7 +24,7 @@ from typing import Any
 import pyarrow as pa
 
 from newsbeam.pipeline.dataset import DATASET_TABLES, PARTITION_KEY
-from newsbeam.pipeline.warehouse import DATASET_SCHEMAS
+from newsbeam.pipeline.warehouse import DATASET_SCHEMAS, OneLineParser, warehouse_schema
 
 _SCALARS: tuple[tuple[Any, str], ...] = (
     (pa.types.is_string, "STRING"),
@@ -56,39 +55,38 @@ def bigquery_field(arrow: pa.Field) -> dict[str, Any]:
     raise ValueError(f"no BigQuery type for {arrow.name}: {kind}")
 
 
-def bigquery_schema(table: str, with_partition_column: bool = False) -> list[dict[str, Any]]:
-    """A dataset table's BigQuery schema (a JSON list of fields)."""
-    fields = [bigquery_field(arrow) for arrow in DATASET_SCHEMAS[table]]
-    if with_partition_column:
-        fields.append({"name": PARTITION_KEY, "type": "DATE", "mode": "REQUIRED"})
-    return fields
+def bigquery_schema(table: str, with_run_columns: bool = False) -> list[dict[str, Any]]:
+    """A dataset table's BigQuery schema (a JSON list of fields); `with_run_columns` adds
+    run_id and ingest_date, as `newsbeam warehouse` does (deploy/bigquery/load.sh)."""
+    schema = warehouse_schema(table) if with_run_columns else DATASET_SCHEMAS[table]
+    return [bigquery_field(arrow) for arrow in schema]
 
 
 def main(argv: Sequence[str]) -> int:
-    """`newsbeam schema --format bigquery [--table NAME] [--with_partition_column]`."""
-    parser = argparse.ArgumentParser(
+    """`newsbeam schema --format bigquery [--table NAME] [--with_run_columns]`."""
+    parser = OneLineParser(
         prog="newsbeam schema",
         description="Print the dataset's table schemas for a warehouse. The hive partition "
         f"column {PARTITION_KEY} (DATE) comes from the paths and is left out unless "
-        "--with_partition_column.",
+        "--with_run_columns.",
     )
     parser.add_argument("--format", choices=["bigquery"], default="bigquery")
     parser.add_argument("--table", choices=DATASET_TABLES, help="one table (default: all)")
     parser.add_argument(
-        "--with_partition_column",
-        "--with-partition-column",
+        "--with_run_columns",
+        "--with-run-columns",
         action="store_true",
-        help=f"add {PARTITION_KEY} DATE (for a load without hive partitioning options)",
+        help=f"add run_id STRING and {PARTITION_KEY} DATE, the columns newsbeam warehouse adds",
     )
     try:
         args = parser.parse_args(list(argv))
     except SystemExit as exit:
         return int(exit.code or 0)
     if args.table:
-        content: Any = bigquery_schema(args.table, args.with_partition_column)
+        content: Any = bigquery_schema(args.table, args.with_run_columns)
     else:
         content = {
-            name: bigquery_schema(name, args.with_partition_column) for name in DATASET_TABLES
+            name: bigquery_schema(name, args.with_run_columns) for name in DATASET_TABLES
         }
     json.dump(content, sys.stdout, indent=2)
     sys.stdout.write("\n")

@@ -32,7 +32,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import pyarrow as pa
 
@@ -361,8 +361,15 @@ def _one_line(error: BaseException) -> str:
 # --- The command -----------------------------------------------------------------------------
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line (`<prog>: <message>`) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="newsbeam warehouse",
         description="Load the committed runs of a NewsBeam dataset into DuckDB and/or Apache "
         "Iceberg tables; only runs not loaded yet (or rerun since) are read. Beam's "
@@ -405,7 +412,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str]) -> int:
     """`newsbeam warehouse ...`; returns the exit status."""
-    args, rest = parser().parse_known_args([_underscores(arg) for arg in argv])
+    try:
+        args, rest = parser().parse_known_args([_underscores(arg) for arg in argv])
+    except SystemExit as exit:  # --help, or a usage error already printed
+        return int(exit.code or 0)
     if not args.db and not args.iceberg:
         return _usage("give --db FILE.duckdb and/or --iceberg CATALOG")
     root = files.normalise(args.output)
