@@ -15,7 +15,8 @@ seeds/ files (1-3 KB each, every one distinct):
   refresh right after it commits, as a scheduled job does: the time of the n-th refresh
   should not grow with the n-1 runs already loaded.
 
-A refresh is what the command does after its start: read the committed manifests, find
+The tables are created before the first timed refresh (timed apart). A refresh is what the
+command does after its start: read the committed manifests, find
 the pending runs, load them (`dataset.committed_runs` + `refresh_duckdb`/`refresh_iceberg`),
 timed in-process. Starting the command (Python, Beam's filesystems) is measured once
 apart. Each backend and shape runs in its own subprocess, whose peak RSS (ru_maxrss) is
@@ -99,7 +100,7 @@ def child(backend: str, runs: int, per_run: int, copies: int, rejects: int, heal
     """One backend on one shape, in this process: per-refresh seconds and memory."""
     from newsbeam.pipeline import dataset, warehouse
 
-    if backend == "iceberg":
+    if backend.startswith("iceberg"):
         from newsbeam.pipeline import iceberg
     rss_after_imports = _rss_mb()
     work = tempfile.mkdtemp(prefix="bench-warehouse-")
@@ -107,22 +108,32 @@ def child(backend: str, runs: int, per_run: int, copies: int, rejects: int, heal
     os.makedirs(os.path.join(work, "iceberg"))
     seconds: list[float] = []
     manifest_seconds: list[float] = []
+
+    def refresh(manifests: list) -> warehouse.LoadSummary:
+        if backend == "duckdb":
+            return warehouse.refresh_duckdb(root, os.path.join(work, "w.duckdb"), manifests)
+        spec = iceberg.CatalogSpec(
+            f"sqlite:///{work}/iceberg/catalog.db",
+            "bench",
+            f"file://{work}/iceberg",
+            keep_snapshots=int(backend.partition("-keep")[2] or 0),
+        )
+        return iceberg.refresh_iceberg(root, manifests, spec)
+
+    started = time.perf_counter()
+    refresh([])  # the tables created, as by the first call on an empty dataset
+    create_seconds = time.perf_counter() - started
     for _ in write_dataset(root, runs, per_run, copies, rejects, health):
         started = time.perf_counter()
         manifests = dataset.committed_runs(root)
         manifest_seconds.append(time.perf_counter() - started)
-        if backend == "duckdb":
-            summary = warehouse.refresh_duckdb(root, os.path.join(work, "w.duckdb"), manifests)
-        else:
-            spec = iceberg.CatalogSpec(
-                f"sqlite:///{work}/iceberg/catalog.db", "bench", f"file://{work}/iceberg"
-            )
-            summary = iceberg.refresh_iceberg(root, manifests, spec)
+        summary = refresh(manifests)
         seconds.append(time.perf_counter() - started)
         assert len(summary.runs_loaded) == 1, summary
     return {
         "seconds": seconds,
         "manifest_seconds": manifest_seconds,
+        "create_seconds": create_seconds,
         "rss_after_imports_mb": rss_after_imports,
         "peak_rss_mb": _rss_mb(),
         "work": work,
@@ -144,6 +155,23 @@ def command_start_seconds(work: str) -> float:
     return time.perf_counter() - started
 
 
+def report_incremental(backend: str, inc: dict, args: argparse.Namespace) -> None:
+    times = inc["seconds"]
+    first, last = times[:10], times[-10:]
+    total = args.runs * args.per_run
+    print(
+        f"{backend:8} {args.runs} runs of {args.per_run}, one refresh per run: "
+        f"median of runs 1-10 {statistics.median(first):.3f} s, of runs "
+        f"{args.runs - 9}-{args.runs} {statistics.median(last):.3f} s "
+        f"(run {args.runs}: {times[-1]:.3f} s; of which reading the manifests "
+        f"{inc['manifest_seconds'][-1]:.3f} s); all {args.runs}: {sum(times):.2f} s, "
+        f"{total / sum(times):.0f} articles/s; peak RSS {inc['peak_rss_mb']:.0f} MB "
+        f"({inc['rss_after_imports_mb']:.0f} MB after imports)"
+    )
+    print(f"         per-run seconds, runs 1-10:  {' '.join(f'{t:.3f}' for t in first)}")
+    print(f"         per-run seconds, last 10:    {' '.join(f'{t:.3f}' for t in last)}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=100, help="runs of the incremental shape")
@@ -160,33 +188,28 @@ def main() -> int:
     big = (1, args.big, args.big // 10, args.big // 20, 10)
     many = (args.runs, args.per_run, 1, 1, 2)
     print(f"warehouse refresh, {os.cpu_count()} cores; seconds are one refresh's")
-    for backend in ("duckdb", "iceberg"):
+    for backend in ("duckdb", "iceberg", "iceberg-keep10"):
+        if backend == "iceberg-keep10":  # --iceberg_keep_snapshots 10: incremental shape only
+            inc = run_child(backend, many)
+            report_incremental(backend, inc, args)
+            shutil.rmtree(inc["work"])
+            continue
         one = run_child(backend, big)
         shutil.rmtree(one["work"])
         print(
             f"{backend:8} 1 run of {args.big} articles: {one['seconds'][0]:.3f} s "
-            f"({args.big / one['seconds'][0]:.0f} articles/s), peak RSS "
+            f"({args.big / one['seconds'][0]:.0f} articles/s; creating the tables before: "
+            f"{one['create_seconds']:.3f} s), peak RSS "
             f"{one['peak_rss_mb']:.0f} MB ({one['rss_after_imports_mb']:.0f} MB after imports)"
         )
         inc = run_child(backend, many)
-        times = inc["seconds"]
-        first, last = times[:10], times[-10:]
-        total = args.runs * args.per_run
-        print(
-            f"{backend:8} {args.runs} runs of {args.per_run}, one refresh per run: "
-            f"median of runs 1-10 {statistics.median(first):.3f} s, of runs "
-            f"{args.runs - 9}-{args.runs} {statistics.median(last):.3f} s "
-            f"(run {args.runs}: {times[-1]:.3f} s; of which reading the manifests "
-            f"{inc['manifest_seconds'][-1]:.3f} s); all {args.runs}: {sum(times):.2f} s, "
-            f"{total / sum(times):.0f} articles/s; peak RSS {inc['peak_rss_mb']:.0f} MB "
-            f"({inc['rss_after_imports_mb']:.0f} MB after imports)"
-        )
-        print(f"         per-run seconds, runs 1-10:  {' '.join(f'{t:.3f}' for t in first)}")
-        print(f"         per-run seconds, last 10:    {' '.join(f'{t:.3f}' for t in last)}")
+        report_incremental(backend, inc, args)
         if backend == "duckdb":
             start = command_start_seconds(inc["work"])
-            print(f"         the command with nothing to load (start, imports, manifests): "
-                  f"{start:.2f} s wall")
+            print(
+                f"         the command with nothing to load (start, imports, manifests): "
+                f"{start:.2f} s wall"
+            )
         shutil.rmtree(inc["work"])
     return 0
 

@@ -10,8 +10,8 @@ column `ingest_date` (DATE) is not in the files but in their paths: BigQuery add
 the hive partitioning options (`--hive_partitioning_mode=CUSTOM` with the source URI
 prefix `gs://BUCKET/ROOT/<table>/{ingest_date:DATE}`), so it is not in the printed
 schema; `--with_run_columns` adds it and `run_id`, as `newsbeam warehouse` does (the
-native tables of deploy/bigquery/load.sh). Parquet lists load as REPEATED fields with list inference on
-(`--parquet_enable_list_inference`, `parquetOptions.enableListInference`).
+native tables of deploy/bigquery/load.sh). Parquet lists load as REPEATED fields with
+list inference on (`--parquet_enable_list_inference`, `parquetOptions.enableListInference`).
 """
 
 from __future__ import annotations
@@ -85,9 +85,7 @@ def main(argv: Sequence[str]) -> int:
     if args.table:
         content: Any = bigquery_schema(args.table, args.with_run_columns)
     else:
-        content = {
-            name: bigquery_schema(name, args.with_run_columns) for name in DATASET_TABLES
-        }
+        content = {name: bigquery_schema(name, args.with_run_columns) for name in DATASET_TABLES}
     json.dump(content, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

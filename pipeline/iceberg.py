@@ -60,6 +60,8 @@ class CatalogSpec:
     properties: Mapping[str, str] = field(default_factory=dict)
     # The catalog's name: a SQL catalog keeps it in every row, other engines must use it.
     name: str = "newsbeam"
+    # Snapshots kept per table: between N and 2N, expired in batches (0: all).
+    keep_snapshots: int = 0
 
 
 def parse_properties(items: Sequence[str]) -> dict[str, str]:
@@ -331,6 +333,9 @@ def refresh_iceberg(
                 )
                 summary.rows[name] += manifest["tables"][name]["rows"]
             (summary.runs_reloaded if rerun else summary.runs_loaded).append(run_id)
+        if spec.keep_snapshots and runs:
+            for table in tables.values():
+                expire_snapshots(table, spec.keep_snapshots)
     except DatasetError:
         raise
     except Exception as error:  # a catalog that fails midway: the next refresh completes
@@ -364,3 +369,17 @@ def _commit_run(
                 for data_file in new_files:
                     change.append_data_file(data_file)
     return table
+
+
+def expire_snapshots(table: Any, keep: int) -> int:
+    """Once a table holds more than 2 x `keep` snapshots, drop all but the newest `keep`
+    from its metadata (one commit, every `keep` runs or so; no file is deleted: pyiceberg's
+    expiry only edits metadata, and the data files are the dataset's). Every commit
+    rewrites the table's metadata, all snapshots included: this bounds a refresh's cost.
+    Returns how many were expired."""
+    snapshots = sorted(table.snapshots(), key=lambda snapshot: snapshot.timestamp_ms)
+    old = [snapshot.snapshot_id for snapshot in snapshots[:-keep]]
+    if len(snapshots) > 2 * keep:
+        table.maintenance.expire_snapshots().by_ids(old).commit()
+        return len(old)
+    return 0

@@ -401,6 +401,14 @@ def parser() -> argparse.ArgumentParser:
         help="the catalog's name (a SQL catalog stores it with every table; default newsbeam)",
     )
     parser.add_argument(
+        "--iceberg_keep_snapshots",
+        type=int,
+        default=0,
+        metavar="N",
+        help="keep each table's newest N to 2N snapshots, older ones expired in batches "
+        "(default 0: all); bounds the metadata every commit rewrites",
+    )
+    parser.add_argument(
         "--iceberg_property",
         action="append",
         default=[],
@@ -440,6 +448,7 @@ def main(argv: Sequence[str]) -> int:
                         args.iceberg_warehouse,
                         properties,
                         args.iceberg_catalog_name,
+                        max(args.iceberg_keep_snapshots, 0),
                     ),
                 )
             )

@@ -47,7 +47,9 @@ def test_every_column_of_every_table_has_a_field() -> None:
             schema = warehouse_schema(table) if with_run else DATASET_SCHEMAS[table]
             fields = bigquery.bigquery_schema(table, with_run)
             assert [f["name"] for f in fields] == schema.names
-            assert all(f["mode"] != "REQUIRED" or not schema.field(f["name"]).nullable for f in fields)
+            assert all(
+                f["mode"] != "REQUIRED" or not schema.field(f["name"]).nullable for f in fields
+            )
     with pytest.raises(ValueError, match="no BigQuery type"):
         bigquery.bigquery_field(pa.field("x", pa.map_(pa.string(), pa.string())))
 

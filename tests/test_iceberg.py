@@ -241,3 +241,20 @@ def test_catalog_uris_map_to_pyiceberg_catalog_types() -> None:
     }
     with pytest.raises(iceberg.WarehouseError, match="KEY=VALUE"):
         iceberg.parse_properties(["nothing"])
+
+
+def test_expired_snapshots_keep_the_rows_and_the_files(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    made = two_runs(root)
+    fx.write_run(str(root), "daily-3", articles=[fx.article("c1")], started=DAY2)
+    # Three snapshots per table, more than 2 x 1: expired down to one.
+    argv = ["warehouse", "--output", str(root), *flags(tmp_path), "--iceberg_keep_snapshots", "1"]
+    assert entry.main(argv) == 0
+    assert {name: len(ids) for name, ids in snapshots(tmp_path).items()} == dict.fromkeys(
+        dataset.DATASET_TABLES, 1
+    )
+    assert len(scan(tmp_path, "articles", "article_id")) == len(made["articles"]) + 1
+    assert all((root / path).exists() for m in made["manifests"] for path in dataset.all_paths(m))
+    before = snapshots(tmp_path)
+    assert entry.main(argv) == 0  # the runs are still known: nothing committed
+    assert snapshots(tmp_path) == before
