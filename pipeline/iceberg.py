@@ -47,6 +47,7 @@ from newsbeam.pipeline.warehouse import (
 from newsbeam.transforms.support import files
 
 RUN_PROPERTY = "newsbeam.run."
+METADATA_VERSIONS = 10
 _EPOCH = dt.date(1970, 1, 1)
 
 
@@ -283,6 +284,10 @@ def ensure_table(catalog: Any, namespace: str, name: str) -> Any:
         properties={
             TableProperties.DEFAULT_NAME_MAPPING: schema.name_mapping.model_dump_json(),
             "newsbeam.table": name,
+            # Each commit copies and rewrites the metadata, log of earlier versions included
+            # (100 by default): a short log keeps a commit's cost from growing with the runs.
+            TableProperties.METADATA_PREVIOUS_VERSIONS_MAX: str(METADATA_VERSIONS),
+            TableProperties.METADATA_DELETE_AFTER_COMMIT_ENABLED: "true",
         },
     )
 
