@@ -40,7 +40,6 @@ from newsbeam.pipeline.warehouse import (
     RUN_COLUMNS,
     LoadSummary,
     WarehouseError,
-    check_files_exist,
     ingest_date_of,
     pending_runs,
 )
@@ -182,10 +181,10 @@ def read_footers(root: str, manifest: Mapping[str, Any], table: str) -> list[_Fo
     for entry, path in zip(entries, dataset.data_files(root, manifest, table), strict=True):
         where = f"run {manifest['run_id']}: {path}"
         try:
-            metadata, size = _footer(path)
-        except FileNotFoundError:
-            raise DatasetError(f"{where}: a file its manifest lists is missing") from None
-        except Exception as error:
+            metadata, size = _footer(path, entry.get("bytes"))
+        except Exception as error:  # Beam's and pyarrow's many errors for a missing file
+            if isinstance(error, FileNotFoundError) or not _file_exists(path):
+                raise DatasetError(f"{where}: a file its manifest lists is missing") from None
             raise DatasetError(f"{where}: not readable Parquet ({_one_line(error)})") from None
         if metadata.num_rows != entry["rows"]:
             raise DatasetError(
@@ -200,18 +199,30 @@ def read_footers(root: str, manifest: Mapping[str, Any], table: str) -> list[_Fo
     return footers
 
 
-def _footer(path: str) -> tuple[pq.FileMetaData, int]:
+def _footer(path: str, size: object) -> tuple[pq.FileMetaData, int]:
+    """A file's Parquet footer and size (the manifest's, when it has it: one request less
+    on an object store)."""
     if files.is_local(path):
         local = files.local_path(path)
         return pq.read_metadata(local), os.path.getsize(local)
     from apache_beam.io.filesystem import CompressionTypes
     from apache_beam.io.filesystems import FileSystems
 
-    (match,) = FileSystems.match([path])
-    if not match.metadata_list:
-        raise FileNotFoundError(path)
+    known = size if isinstance(size, int) and not isinstance(size, bool) else None
+    if known is None:
+        (match,) = FileSystems.match([path])
+        if not match.metadata_list:
+            raise FileNotFoundError(path)
+        known = int(match.metadata_list[0].size_in_bytes)
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as reader:
-        return pq.read_metadata(reader), match.metadata_list[0].size_in_bytes
+        return pq.read_metadata(reader), known
+
+
+def _file_exists(path: str) -> bool:
+    try:
+        return files.exists(path)
+    except Exception:
+        return False
 
 
 def _data_file(table: Any, footer: _Footer, run_id: str) -> Any:
@@ -314,8 +325,7 @@ def refresh_iceberg(
     todo = {name: pending_runs(manifests, loaded[name]) for name in dataset.DATASET_TABLES}
     runs = [m for m in manifests if any(m in todo[name] for name in dataset.DATASET_TABLES)]
     summary.runs_known = len(manifests) - len(runs)
-    # Every pending file checked before the first commit: bad input changes no table.
-    check_files_exist(root, runs)
+    # Every pending file read (its footer) before the first commit: bad input changes no table.
     footers = {
         (m["run_id"], name): read_footers(root, m, name)
         for name in dataset.DATASET_TABLES
@@ -354,8 +364,6 @@ def _commit_run(
 ) -> Any:
     """One snapshot: the run's files in, its previous attempt's out, the table property
     recording the attempt. Returns the table as committed."""
-    from pyiceberg.expressions import EqualTo
-
     run_id, attempt = manifest["run_id"], manifest["attempt"]
     summary = {"newsbeam.run_id": run_id, "newsbeam.attempt": attempt}
     new_files = [_data_file(table, footer, run_id) for footer in footers]
@@ -363,7 +371,9 @@ def _commit_run(
         transaction.set_properties(**{RUN_PROPERTY + run_id: attempt})
         if rerun:
             # Partition pruning on run_id: only the manifests of that run are read.
-            old_files = [task.file for task in table.scan(EqualTo("run_id", run_id)).plan_files()]
+            # (Run ids hold no quotes: dataset.RUN_ID.)
+            scan = table.scan(row_filter=f"run_id == '{run_id}'")
+            old_files = [task.file for task in scan.plan_files()]
             with transaction.update_snapshot(snapshot_properties=summary).overwrite() as change:
                 for data_file in old_files:
                     change.delete_data_file(data_file)

@@ -151,18 +151,6 @@ def _file_exists(path: str) -> bool:
         return False
 
 
-def check_files_exist(root: str, manifests: Sequence[Mapping[str, Any]]) -> None:
-    """DatasetError naming the first file a manifest lists that is not there (checked before
-    a database or catalog is touched)."""
-    for manifest in manifests:
-        for table in dataset.DATASET_TABLES:
-            for path in dataset.data_files(root, manifest, table):
-                if not _file_exists(path):
-                    raise DatasetError(
-                        f"run {manifest['run_id']}: a file its manifest lists is missing: {path}"
-                    )
-
-
 def pending_runs(
     manifests: Sequence[dict[str, Any]], loaded: Mapping[str, str]
 ) -> list[dict[str, Any]]:
@@ -295,7 +283,7 @@ def refresh_duckdb(root: str, db: str, manifests: Sequence[dict[str, Any]]) -> L
         loaded = duckdb_loaded(con)
         todo = pending_runs(manifests, loaded)
         summary.runs_known = len(manifests) - len(todo)
-        check_files_exist(root, todo)
+        # Files are read inside the transaction: one missing or unreadable rolls it back.
         con.execute("BEGIN TRANSACTION")
         try:
             _ensure_tables(con)

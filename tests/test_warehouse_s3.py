@@ -54,9 +54,8 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         server.stop()
 
 
-def test_duckdb_and_iceberg_over_a_root_on_s3(
-    tmp_path: Path, s3: list[str], capsys: Any
-) -> None:
+@pytest.mark.slow
+def test_duckdb_and_iceberg_over_a_root_on_s3(tmp_path: Path, s3: list[str], capsys: Any) -> None:
     root = "s3://news/dataset"
     story = [fx.article("a1", story_id="s1"), fx.article("a2", story_id="s1", site="b.org")]
     fx.write_run(root, "day-1", articles=story, duplicates=[fx.duplicate("c", story[0])])
