@@ -219,7 +219,8 @@ GROUP BY a.article_id
 
 LOADS_TABLE = f"""
 CREATE TABLE IF NOT EXISTS {LOADS} (
-    run_id VARCHAR PRIMARY KEY,
+    run_id VARCHAR NOT NULL,  -- unique, but no key: older DuckDBs refuse a key deleted and
+                              -- inserted again in one transaction
     attempt VARCHAR NOT NULL,
     ingest_date DATE,
     finished_at VARCHAR,
