@@ -309,3 +309,25 @@ def test_usage_errors(tmp_path: Path, capsys: Any) -> None:
         ["warehouse", "--output", str(root), "--db", str(tmp_path / "w.duckdb"), "--bogus", "1"],
         "--bogus",
     )
+
+
+def test_a_database_from_an_older_schema_gets_the_new_columns(tmp_path: Path) -> None:
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    fx.write_run(str(root), "daily-1", articles=[fx.article("a1")], started=DAY1)
+    assert load(root, db) == 0
+    with duckdb.connect(str(db)) as con:  # as an older NewsBeam left it
+        con.execute("DROP VIEW stories")
+        con.execute("DROP VIEW copies")
+        con.execute("ALTER TABLE articles DROP COLUMN topic_labels")
+    fx.write_run(str(root), "daily-2", articles=[fx.article("b1")], started=DAY2)
+    assert load(root, db) == 0
+    assert [row[0] for row in rows(db, "DESCRIBE articles")][-3:] == [
+        "run_id",
+        "ingest_date",
+        "topic_labels",
+    ]
+    assert rows(db, "SELECT run_id, topic_labels FROM articles ORDER BY 1") == [
+        ("daily-1", None),
+        ("daily-2", fx.article("b1").topic_labels),
+    ]
+    assert rows(db, "SELECT count(*) FROM stories") == [(0,)]
