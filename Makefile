@@ -63,6 +63,7 @@ bench: setup
 	@mkdir -p $(TMPDIR)
 	$(BIN)/python benchmarks/bench_pipeline.py --shared $(SHARED)
 	$(BIN)/python benchmarks/bench_dedup.py --shared $(SHARED)
+	$(BIN)/python benchmarks/bench_warehouse.py
 	$(BIN)/python benchmarks/bench_tagging.py --shared $(SHARED) --gate 0.10
 	$(BIN)/python benchmarks/eval_feeds.py --shared $(SHARED) --parse-speed --show 0
 

@@ -1,5 +1,6 @@
 """Entry point: `newsbeam --input PATH [--input PATH ...] --output ROOT [Beam flags]`, and
-`newsbeam report --output ROOT [--since DATE]` (pipeline/report.py).
+`newsbeam report --output ROOT [--since DATE]` (pipeline/report.py), `newsbeam warehouse`
+(pipeline/warehouse.py) and `newsbeam schema --format bigquery` (pipeline/bigquery.py).
 
 Exit status: 0 when the run completed (bad documents are rows in `rejected`), 1 when the
 run failed, 2 for a usage error, 3 when more than `--fail_on_rejected` of the inputs were
@@ -167,6 +168,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from newsbeam.pipeline.report import main as report_main
 
         return report_main(argv[1:])
+    if argv[:1] in (["warehouse"], ["schema"]):  # pipeline/warehouse.py, pipeline/bigquery.py
+        import importlib
+
+        # Importing Beam's filesystems logs warnings about clients NewsBeam does not use.
+        logging.getLogger().setLevel(logging.ERROR)
+        module = "warehouse" if argv[0] == "warehouse" else "bigquery"
+        command = importlib.import_module(f"newsbeam.pipeline.{module}")
+        logging.getLogger().setLevel(logging.WARNING)
+        return int(command.main(argv[1:]))
     level = _log_level(argv)
     # --log_level is NewsBeam's own detail; libraries (Beam above all) stay at WARNING
     # unless DEBUG is asked for.

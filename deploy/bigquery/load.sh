@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Load the committed runs of a NewsBeam dataset on Cloud Storage into native BigQuery tables,
+# run by run: only the files a run's manifest lists, each row with its run_id and
+# ingest_date (the columns `newsbeam warehouse` adds), a rerun's old rows replaced.
+# An example to adapt (it needs bq, gcloud and newsbeam on PATH); not run by NewsBeam's tests.
+#
+#   deploy/bigquery/load.sh gs://BUCKET/newsbeam my-project:news
+#
+# Each run is one BigQuery multi-statement transaction per table plus the bookkeeping row in
+# _newsbeam_loads: a load that dies is repeated whole by the next call, never doubled.
+set -euo pipefail
+
+ROOT=${1:?usage: load.sh gs://BUCKET/ROOT PROJECT:DATASET}
+DATASET=${2:?usage: load.sh gs://BUCKET/ROOT PROJECT:DATASET}
+SQL_DATASET=${DATASET/:/.}
+TABLES=(articles duplicates rejected feed_health)
+
+# The tables, partitioned by ingest date, with the schemas NewsBeam derives from its own.
+for table in "${TABLES[@]}"; do
+  if ! bq show "$DATASET.$table" >/dev/null 2>&1; then
+    newsbeam schema --format bigquery --table "$table" --with_run_columns >"/tmp/$table.schema.json"
+    bq mk --table --time_partitioning_field=ingest_date --time_partitioning_type=DAY \
+      "$DATASET.$table" "/tmp/$table.schema.json"
+  fi
+done
+bq show "$DATASET._newsbeam_loads" >/dev/null 2>&1 ||
+  bq mk --table "$DATASET._newsbeam_loads" run_id:STRING,attempt:STRING,loaded_at:TIMESTAMP
+
+loaded=$(bq query --quiet --format=csv --use_legacy_sql=false \
+  "SELECT CONCAT(run_id, '.', attempt) FROM \`$SQL_DATASET._newsbeam_loads\`" | tail -n +2)
+
+for manifest in $(gcloud storage ls "$ROOT/_runs/*.json"); do
+  # run id, attempt, then one line per table: the table and its files' URIs.
+  plan=$(gcloud storage cat "$manifest" | python3 -c '
+import json, sys
+m = json.load(sys.stdin)
+print(m["run_id"], m["attempt"])
+for table in ("articles", "duplicates", "rejected", "feed_health"):
+    uris = ",".join(sys.argv[1] + "/" + f["path"] for f in m["tables"][table]["files"])
+    print(table, uris)
+' "$ROOT")
+  read -r run attempt <<<"$(head -n 1 <<<"$plan")"
+  if grep -qxF "$run.$attempt" <<<"$loaded"; then continue; fi
+  echo "loading run $run (attempt $attempt)"
+  statements="BEGIN TRANSACTION;"
+  while read -r table uris; do
+    # Run ids are letters, digits and _.+- (NewsBeam checks them): safe inside quotes.
+    statements+="
+      DELETE FROM \`$SQL_DATASET.$table\` WHERE run_id = '$run';"
+    [ -n "$uris" ] || continue
+    # The files as they are, into a scratch table (ingest_date from the hive path).
+    bq load --replace --source_format=PARQUET --parquet_enable_list_inference \
+      --hive_partitioning_mode=CUSTOM \
+      --hive_partitioning_source_uri_prefix="$ROOT/$table/{ingest_date:DATE}" \
+      "$DATASET._load_$table" "$uris"
+    statements+="
+      INSERT INTO \`$SQL_DATASET.$table\`
+        SELECT * EXCEPT (ingest_date), '$run' AS run_id, ingest_date
+        FROM \`$SQL_DATASET._load_$table\`;"
+  done < <(tail -n +2 <<<"$plan")
+  statements+="
+    DELETE FROM \`$SQL_DATASET._newsbeam_loads\` WHERE run_id = '$run';
+    INSERT INTO \`$SQL_DATASET._newsbeam_loads\` VALUES ('$run', '$attempt', CURRENT_TIMESTAMP());
+    COMMIT TRANSACTION;"
+  bq query --quiet --use_legacy_sql=false "$statements" >/dev/null
+done

@@ -1,0 +1,478 @@
+"""`newsbeam warehouse`: load a dataset's committed runs into DuckDB and/or Apache Iceberg.
+
+    newsbeam warehouse --output ROOT --db FILE.duckdb
+    newsbeam warehouse --output ROOT --iceberg CATALOG_URI [--iceberg_namespace NS] ...
+
+Not a Beam stage: plain functions over a dataset (pipeline/dataset.py). Only the files that
+committed manifests list are read, through Beam's filesystems (transforms/support/files.py),
+so ROOT may be a local path or an object store (DuckDB's httpfs is not needed).
+
+DuckDB (`--db`): tables `articles`, `duplicates`, `rejected`, `feed_health` (the dataset's
+columns plus `run_id` and `ingest_date`), a bookkeeping table `_newsbeam_loads` (one row
+per loaded run: its attempt, when it was loaded, its rows per table) and the views
+`stories` and `copies`. A refresh loads the runs not loaded yet, and reloads a run whose
+attempt changed (a rerun of its run id): its old rows are deleted, its new ones inserted.
+One DuckDB transaction per refresh: a refresh that fails leaves the database as it was.
+
+Apache Iceberg (`--iceberg`): pipeline/iceberg.py.
+
+Bad input (ROOT not a dataset, a corrupt manifest, a listed file missing, a database or
+catalog that cannot be opened) ends with one line on stderr and exit status 2, before
+anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+import pyarrow as pa
+
+from newsbeam.pipeline import dataset
+from newsbeam.pipeline.dataset import DatasetError
+from newsbeam.schemas import TABLES
+from newsbeam.schemas.feeds import FEED_HEALTH_SCHEMA
+from newsbeam.transforms.support import files
+
+log = logging.getLogger("newsbeam.warehouse")
+
+# Every table of a dataset -> the Arrow schema its files are written with.
+DATASET_SCHEMAS: dict[str, pa.Schema] = {
+    **{name: schema for name, (_, schema) in TABLES.items()},
+    "feed_health": FEED_HEALTH_SCHEMA,
+}
+# Columns every warehouse row gets beside the dataset's own: which run wrote it, and the
+# Hive partition it is in (what Spark, Trino and BigQuery see as a column).
+RUN_COLUMNS = (
+    pa.field("run_id", pa.string(), nullable=False),
+    pa.field(dataset.PARTITION_KEY, pa.date32(), nullable=False),
+)
+LOADS = "_newsbeam_loads"
+_PARTITION = re.compile(rf"(?:^|/){dataset.PARTITION_KEY}=(\d{{4}}-\d{{2}}-\d{{2}})/")
+
+
+class WarehouseError(Exception):
+    """A database or catalog that cannot be opened or used (exit status 2)."""
+
+
+def warehouse_schema(table: str) -> pa.Schema:
+    """A table's columns in the warehouse: the dataset's, then run_id and ingest_date."""
+    schema = DATASET_SCHEMAS[table]
+    for extra in RUN_COLUMNS:
+        schema = schema.append(extra)
+    return schema
+
+
+# --- Reading committed runs ------------------------------------------------------------------
+
+
+def ingest_date_of(path: str, manifest: Mapping[str, Any]) -> dt.date:
+    """The partition a data file is in (from its path, as other engines read it), else the
+    manifest's `ingest_date`."""
+    found = _PARTITION.search(path.replace("\\", "/"))
+    text = found.group(1) if found else manifest.get("ingest_date")
+    try:
+        return dt.date.fromisoformat(str(text))
+    except ValueError:
+        raise DatasetError(
+            f"run {manifest['run_id']}: no ingest date for {path} (not in an "
+            f"{dataset.PARTITION_KEY}=YYYY-MM-DD folder, none in the manifest)"
+        ) from None
+
+
+def conform(table: pa.Table, schema: pa.Schema, where: str) -> pa.Table:
+    """`table` with exactly `schema`'s columns, in its order: a nullable column that an
+    older file lacks is null; any other difference is a DatasetError."""
+    columns = []
+    for target in schema:
+        if target.name in table.column_names:
+            column = table.column(target.name)
+            if column.type != target.type:
+                try:
+                    column = column.cast(target.type)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    raise DatasetError(
+                        f"{where}: column {target.name} is {column.type}, expected {target.type}"
+                    ) from None
+            columns.append(column)
+        elif target.nullable:
+            columns.append(pa.nulls(table.num_rows, target.type))
+        else:
+            raise DatasetError(f"{where}: no column {target.name}")
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def read_run_table(root: str, manifest: Mapping[str, Any], table: str) -> pa.Table:
+    """One committed run's rows of `table`, with `run_id` and `ingest_date` added.
+    DatasetError when a listed file is missing, unreadable, or holds other rows than listed."""
+    run_id = manifest["run_id"]
+    parts = []
+    entries = manifest["tables"][table]["files"]
+    for entry, path in zip(entries, dataset.data_files(root, manifest, table), strict=True):
+        try:
+            rows = files.read_parquet(path)
+        except FileNotFoundError:
+            raise DatasetError(
+                f"run {run_id}: a file its manifest lists is missing: {path}"
+            ) from None
+        except Exception as error:  # a truncated or foreign file: pyarrow's many errors
+            if not _file_exists(path):
+                raise DatasetError(
+                    f"run {run_id}: a file its manifest lists is missing: {path}"
+                ) from None
+            raise DatasetError(f"run {run_id}: {path} is not readable Parquet ({error})") from None
+        if rows.num_rows != entry["rows"]:
+            raise DatasetError(
+                f"run {run_id}: {path} holds {rows.num_rows} rows, "
+                f"its manifest says {entry['rows']}"
+            )
+        rows = conform(rows, DATASET_SCHEMAS[table], path)
+        day = ingest_date_of(entry["path"], manifest)
+        rows = rows.append_column(RUN_COLUMNS[0], pa.array([run_id] * rows.num_rows, pa.string()))
+        rows = rows.append_column(RUN_COLUMNS[1], pa.array([day] * rows.num_rows, pa.date32()))
+        parts.append(rows)
+    if not parts:
+        return warehouse_schema(table).empty_table()
+    return pa.concat_tables(parts)
+
+
+def _file_exists(path: str) -> bool:
+    try:
+        return files.exists(path)
+    except Exception:
+        return False
+
+
+def pending_runs(
+    manifests: Sequence[dict[str, Any]], loaded: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """The committed runs a loader still has to load: new run ids, and run ids whose
+    committed attempt is not the one loaded (reruns). `loaded`: run id -> attempt."""
+    return [m for m in manifests if loaded.get(m["run_id"]) != m["attempt"]]
+
+
+@dataclass
+class LoadSummary:
+    """What one refresh did, for the summary line and the tests."""
+
+    target: str
+    runs_loaded: list[str] = field(default_factory=list)
+    runs_reloaded: list[str] = field(default_factory=list)
+    runs_known: int = 0
+    rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(dataset.DATASET_TABLES, 0))
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        loaded = len(self.runs_loaded) + len(self.runs_reloaded)
+        rows = ", ".join(f"{self.rows[name]} {name}" for name in dataset.DATASET_TABLES)
+        reloaded = f" ({len(self.runs_reloaded)} rerun)" if self.runs_reloaded else ""
+        return (
+            f"{self.target}: {loaded} run{'s' if loaded != 1 else ''} loaded{reloaded}, "
+            f"{self.runs_known} already there; {rows}; {self.seconds:.2f} s"
+        )
+
+
+# --- DuckDB --------------------------------------------------------------------------------
+
+STORIES_VIEW = f"""
+CREATE OR REPLACE VIEW stories AS
+SELECT
+    story_id,
+    min(coalesce(published_at, ingested_at)) AS first_seen,
+    max(coalesce(published_at, ingested_at)) AS last_seen,
+    count(*) AS article_count,
+    list_sort(list_distinct(list(site))) AS sources,
+    list_sort(list_distinct(list(language))) AS languages,
+    list_sort(list_distinct(flatten(list(places)))) AS places,
+    first(title ORDER BY coalesce(published_at, ingested_at), article_id)
+        FILTER (WHERE title IS NOT NULL) AS headline,
+    min({dataset.PARTITION_KEY}) AS first_ingest_date,
+    max({dataset.PARTITION_KEY}) AS last_ingest_date
+FROM articles
+WHERE story_id IS NOT NULL
+GROUP BY story_id
+"""
+
+COPIES_VIEW = """
+CREATE OR REPLACE VIEW copies AS
+SELECT
+    a.article_id,
+    first(a.title ORDER BY a.run_id) AS title,
+    first(a.site ORDER BY a.run_id) AS site,
+    first(a.source ORDER BY a.run_id) AS source,
+    count(DISTINCT d.article_id) AS copy_count,
+    list_sort(list_distinct(list(d.source))) AS copy_sources,
+    list_sort(list_distinct(list(d.method))) AS methods,
+    max(d.similarity) AS max_similarity
+FROM articles AS a
+JOIN duplicates AS d ON d.canonical_id = a.article_id
+GROUP BY a.article_id
+"""
+
+LOADS_TABLE = f"""
+CREATE TABLE IF NOT EXISTS {LOADS} (
+    run_id VARCHAR NOT NULL,  -- unique, but no key: older DuckDBs refuse a key deleted and
+                              -- inserted again in one transaction
+    attempt VARCHAR NOT NULL,
+    ingest_date DATE,
+    finished_at VARCHAR,
+    loaded_at TIMESTAMPTZ NOT NULL,
+    {", ".join(f"{name} BIGINT NOT NULL" for name in dataset.DATASET_TABLES)}
+)
+"""
+
+
+def _ensure_tables(con: Any) -> None:
+    """Create the tables and views, or add the columns a newer schema has (never drops)."""
+    con.execute(LOADS_TABLE)
+    existing = {
+        row[0]
+        for row in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+        ).fetchall()
+    }
+    for table in dataset.DATASET_TABLES:
+        empty = warehouse_schema(table).empty_table()
+        con.register("_newsbeam_empty", empty)
+        try:
+            if table not in existing:
+                con.execute(f"CREATE TABLE {table} AS SELECT * FROM _newsbeam_empty")
+                continue
+            have = {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}
+            for name, kind, *_ in con.execute("DESCRIBE SELECT * FROM _newsbeam_empty").fetchall():
+                if name not in have:
+                    con.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" {kind}')
+        finally:
+            con.unregister("_newsbeam_empty")
+    con.execute(STORIES_VIEW)
+    con.execute(COPIES_VIEW)
+
+
+def duckdb_loaded(con: Any) -> dict[str, str]:
+    """run id -> attempt of the runs a DuckDB warehouse holds."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [LOADS]
+    ).fetchone()[0]
+    if not exists:
+        return {}
+    return dict(con.execute(f"SELECT run_id, attempt FROM {LOADS}").fetchall())
+
+
+def refresh_duckdb(root: str, db: str, manifests: Sequence[dict[str, Any]]) -> LoadSummary:
+    """Bring the DuckDB database `db` up to the committed runs `manifests` of ROOT, in one
+    transaction. WarehouseError when the database cannot be opened; DatasetError (and the
+    database unchanged) when a run's files are missing or unreadable."""
+    import duckdb
+
+    started = time.perf_counter()
+    summary = LoadSummary(target=db)
+    new_file = db != ":memory:" and not os.path.exists(db)
+    try:
+        con = duckdb.connect(db)
+    except duckdb.Error as error:
+        raise WarehouseError(f"--db {db}: cannot open it ({_one_line(error)})") from None
+    committed = False
+    try:
+        loaded = duckdb_loaded(con)
+        todo = pending_runs(manifests, loaded)
+        summary.runs_known = len(manifests) - len(todo)
+        # Files are read inside the transaction: one missing or unreadable rolls it back.
+        con.execute("BEGIN TRANSACTION")
+        try:
+            _ensure_tables(con)
+            now = dt.datetime.now(dt.timezone.utc)
+            for manifest in todo:
+                _load_run(con, root, manifest, rerun=manifest["run_id"] in loaded, now=now)
+                key = "runs_reloaded" if manifest["run_id"] in loaded else "runs_loaded"
+                getattr(summary, key).append(manifest["run_id"])
+                for table in dataset.DATASET_TABLES:
+                    summary.rows[table] += manifest["tables"][table]["rows"]
+            con.execute("COMMIT")
+            committed = True
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    except duckdb.Error as error:
+        raise WarehouseError(f"--db {db}: {_one_line(error)}") from None
+    finally:
+        con.close()
+        if new_file and not committed:  # leave no database behind a refresh that failed
+            for path in (db, f"{db}.wal"):
+                if os.path.exists(path):
+                    os.remove(path)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _load_run(
+    con: Any, root: str, manifest: Mapping[str, Any], *, rerun: bool, now: dt.datetime
+) -> None:
+    run_id = manifest["run_id"]
+    counts = {}
+    for table in dataset.DATASET_TABLES:
+        rows = read_run_table(root, manifest, table)
+        counts[table] = rows.num_rows
+        if rerun:  # the run's previous attempt goes (a full scan of run_id: reruns only)
+            con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+        if rows.num_rows:
+            con.register("_newsbeam_rows", rows)
+            try:
+                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _newsbeam_rows")
+            finally:
+                con.unregister("_newsbeam_rows")
+    con.execute(f"DELETE FROM {LOADS} WHERE run_id = ?", [run_id])
+    con.execute(
+        f"INSERT INTO {LOADS} VALUES (?, ?, ?, ?, ?, {', '.join('?' * len(counts))})",
+        [
+            run_id,
+            manifest["attempt"],
+            manifest.get("ingest_date"),
+            manifest.get("finished_at"),
+            now,
+            *counts.values(),
+        ],
+    )
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 300 else text[:300] + "..."
+
+
+# --- The command -----------------------------------------------------------------------------
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line (`<prog>: <message>`) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="newsbeam warehouse",
+        description="Load the committed runs of a NewsBeam dataset into DuckDB and/or Apache "
+        "Iceberg tables; only runs not loaded yet (or rerun since) are read. Beam's "
+        "filesystem flags (--s3_endpoint_url, ...) work for a ROOT on an object store.",
+        epilog="Exit status: 0 loaded (or nothing new), 2 bad input (nothing written).",
+    )
+    parser.add_argument("--output", required=True, metavar="ROOT", help="the dataset")
+    parser.add_argument("--db", metavar="FILE", help="a DuckDB database file (created if absent)")
+    parser.add_argument(
+        "--iceberg",
+        metavar="CATALOG",
+        help="an Iceberg catalog: sqlite:///PATH or postgresql://... (SQL catalog), "
+        "http(s)://... (REST), thrift://... (Hive), glue:// (AWS Glue), or a catalog name "
+        "configured in ~/.pyiceberg.yaml",
+    )
+    parser.add_argument(
+        "--iceberg_namespace", default="newsbeam", metavar="NS", help="(default newsbeam)"
+    )
+    parser.add_argument(
+        "--iceberg_warehouse",
+        metavar="URI",
+        help="where the catalog writes table metadata (SQL catalog: required), e.g. "
+        "file:///srv/iceberg or s3://bucket/iceberg",
+    )
+    parser.add_argument(
+        "--iceberg_catalog_name",
+        default="newsbeam",
+        metavar="NAME",
+        help="the catalog's name (a SQL catalog stores it with every table; default newsbeam)",
+    )
+    parser.add_argument(
+        "--iceberg_keep_snapshots",
+        type=int,
+        default=0,
+        metavar="N",
+        help="keep each table's newest N to 2N snapshots, older ones expired in batches "
+        "(default 0: all); bounds the metadata every commit rewrites",
+    )
+    parser.add_argument(
+        "--iceberg_property",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a catalog property (credentials, s3.endpoint, ...); repeatable",
+    )
+    return parser
+
+
+def main(argv: Sequence[str]) -> int:
+    """`newsbeam warehouse ...`; returns the exit status."""
+    try:
+        args, rest = parser().parse_known_args([_underscores(arg) for arg in argv])
+    except SystemExit as exit:  # --help, or a usage error already printed
+        return int(exit.code or 0)
+    if not args.db and not args.iceberg:
+        return _usage("give --db FILE.duckdb and/or --iceberg CATALOG")
+    root = files.normalise(args.output)
+    try:
+        _set_filesystem_options(rest)
+        dataset.check_root(root, for_writing=False)
+        manifests = dataset.committed_runs(root)
+        summaries = []
+        if args.db:
+            summaries.append(refresh_duckdb(root, args.db, manifests))
+        if args.iceberg:
+            from newsbeam.pipeline import iceberg
+
+            properties = iceberg.parse_properties(args.iceberg_property)
+            summaries.append(
+                iceberg.refresh_iceberg(
+                    root,
+                    manifests,
+                    iceberg.CatalogSpec(
+                        args.iceberg,
+                        args.iceberg_namespace,
+                        args.iceberg_warehouse,
+                        properties,
+                        args.iceberg_catalog_name,
+                        max(args.iceberg_keep_snapshots, 0),
+                    ),
+                )
+            )
+    except (DatasetError, WarehouseError) as error:
+        return _usage(str(error))
+    print(f"NewsBeam warehouse over {root} ({len(manifests)} committed runs)")
+    for summary in summaries:
+        print(f"  {summary.line()}")
+    return 0
+
+
+def _set_filesystem_options(argv: Sequence[str]) -> None:
+    """Hand Beam's filesystem flags (S3 endpoint, credentials, GCP project) to Beam's
+    FileSystems; any other flag is a usage error."""
+    if not argv:
+        return
+    from apache_beam.io.filesystems import FileSystems
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from newsbeam.pipeline import cli
+
+    unknown = cli.unknown_flags(argv)
+    if unknown or any(not arg.startswith("-") and "=" not in arg for arg in argv[:1]):
+        raise WarehouseError(f"unknown argument{'s' if len(unknown) > 1 else ''}: {' '.join(argv)}")
+    FileSystems.set_options(PipelineOptions(list(argv)))
+
+
+def _underscores(arg: str) -> str:
+    """`--iceberg-namespace=x` as `--iceberg_namespace=x` (flags may be spelt either way)."""
+    if not arg.startswith("--"):
+        return arg
+    name, equals, value = arg.partition("=")
+    return "--" + name[2:].replace("-", "_") + equals + value
+
+
+def _usage(message: str) -> int:
+    print(f"newsbeam warehouse: {message}", file=sys.stderr)
+    return 2

@@ -1,0 +1,333 @@
+"""`newsbeam warehouse --db`: DuckDB tables and views over a dataset's committed runs,
+incremental, reruns replaced, bad input refused with exit 2 and nothing changed.
+Datasets are written by tests/dataset_fixtures.py (real Parquet, real commits)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from newsbeam.pipeline import dataset, warehouse
+from newsbeam.pipeline import main as entry
+from newsbeam.schemas import Article
+from tests import dataset_fixtures as fx
+
+UTC = dt.timezone.utc
+DAY1 = dt.datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
+DAY2 = dt.datetime(2026, 12, 2, 6, 0, tzinfo=UTC)
+
+
+def two_runs(root: Path) -> dict[str, Any]:
+    """Two committed runs on two days and one killed before its commit; what they hold."""
+    story = [
+        fx.article("a1", story_id="s1", places=["FR"], published_at=DAY1 - dt.timedelta(hours=3)),
+        fx.article("a2", story_id="s1", site="other.org", places=["DE", "FR"], language="de"),
+        fx.article("a3", story_id="s2", published_at=None, title="Lone"),
+    ]
+    copies = [fx.duplicate("c1", story[0]), fx.duplicate("c2", story[0], "near")]
+    first = fx.write_run(
+        str(root),
+        "daily-1",
+        articles=story,
+        duplicates=copies,
+        rejected=[fx.rejected("r1")],
+        feed_health=[fx.feed_health("https://feeds.example/rss", DAY1)],
+        started=DAY1,
+    )
+    later = [fx.article("b1", story_id="s1", published_at=DAY2, title="Later on")]
+    second = fx.write_run(
+        str(root),
+        "daily-2",
+        articles=later,
+        duplicates=[fx.duplicate("c3", later[0], "url")],
+        started=DAY2,
+    )
+    fx.write_run(str(root), "killed", articles=[fx.article("k1")], started=DAY2, commit=False)
+    return {"articles": story + later, "duplicates": copies, "manifests": [first, second]}
+
+
+def load(root: Path, db: Path, *extra: str) -> int:
+    return entry.main(["warehouse", "--output", str(root), "--db", str(db), *extra])
+
+
+def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_tables_hold_every_committed_row_once_with_its_run(tmp_path: Path) -> None:
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    made = two_runs(root)
+    assert load(root, db) == 0
+    got = rows(db, "SELECT article_id, run_id, ingest_date FROM articles ORDER BY article_id")
+    expected = sorted(
+        (a.article_id, run, day)
+        for a, run, day in zip(
+            made["articles"],
+            ["daily-1"] * 3 + ["daily-2"],
+            [DAY1.date()] * 3 + [DAY2.date()],
+            strict=True,
+        )
+    )
+    assert got == expected
+    counts = {
+        table: rows(db, f"SELECT count(*) FROM {table}")[0][0] for table in dataset.DATASET_TABLES
+    }
+    assert counts == {"articles": 4, "duplicates": 3, "rejected": 1, "feed_health": 1}
+    # The columns round-trip: a list of structs, timestamps with their zone.
+    (title, places, published) = rows(
+        db,
+        "SELECT title, places, published_at FROM articles WHERE run_id = 'daily-1' "
+        "AND site = 'other.org'",
+    )[0]
+    assert (title, places, published) == ("Headline a2", ["DE", "FR"], None)
+    loads = rows(db, "SELECT run_id, attempt, articles, duplicates FROM _newsbeam_loads ORDER BY 1")
+    assert loads == [
+        (m["run_id"], m["attempt"], m["counts"]["articles"], m["counts"]["duplicates"])
+        for m in made["manifests"]
+    ]
+
+
+def test_every_table_has_the_schema_columns_even_when_empty(tmp_path: Path) -> None:
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    fx.write_run(str(root), "empty")
+    assert load(root, db) == 0
+    for table in dataset.DATASET_TABLES:
+        columns = [row[0] for row in rows(db, f"DESCRIBE {table}")]
+        assert columns == warehouse.warehouse_schema(table).names
+        assert rows(db, f"SELECT count(*) FROM {table}") == [(0,)]
+    types = dict((row[0], row[1]) for row in rows(db, "DESCRIBE articles"))
+    assert types["published_at"] == "TIMESTAMP WITH TIME ZONE"
+    assert types["removed"] == 'STRUCT("text" VARCHAR, reason VARCHAR)[]'
+    assert types["ingest_date"] == "DATE"
+
+
+def expected_story(articles: list[Article], story_id: str) -> tuple[Any, ...]:
+    members = [a for a in articles if a.story_id == story_id]
+    seen = sorted(((a.published_at or a.ingested_at), a.article_id, a.title) for a in members)
+    return (
+        seen[0][0],
+        seen[-1][0],
+        len(members),
+        sorted({a.site for a in members if a.site}),
+        sorted({a.language for a in members if a.language}),
+        sorted({p for a in members for p in a.places}),
+        seen[0][2],
+    )
+
+
+def test_stories_and_copies_views(tmp_path: Path) -> None:
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    made = two_runs(root)
+    assert load(root, db) == 0
+    got = rows(
+        db,
+        "SELECT story_id, first_seen, last_seen, article_count, sources, languages, places, "
+        "headline FROM stories ORDER BY story_id",
+    )
+    assert [row[0] for row in got] == ["s1", "s2"]
+    for row in got:
+        assert row[1:] == expected_story(made["articles"], row[0])
+    copies = rows(db, "SELECT article_id, copy_count, copy_sources, methods FROM copies ORDER BY 1")
+    by_article: dict[str, list[Any]] = {}
+    for copy in made["duplicates"] + [fx.duplicate("c3", made["articles"][3], "url")]:
+        by_article.setdefault(copy.canonical_id, []).append(copy)
+    assert copies == sorted(
+        (key, len(found), sorted(c.source for c in found), sorted({c.method for c in found}))
+        for key, found in by_article.items()
+    )
+
+
+def test_a_second_refresh_loads_only_new_runs_and_replaces_reruns(tmp_path: Path) -> None:
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    two_runs(root)
+    manifests = dataset.committed_runs(str(root))
+    first = warehouse.refresh_duckdb(str(root), str(db), manifests)
+    assert (first.runs_loaded, first.runs_known) == (["daily-1", "daily-2"], 0)
+    again = warehouse.refresh_duckdb(str(root), str(db), manifests)
+    assert (again.runs_loaded, again.runs_reloaded, again.runs_known) == ([], [], 2)
+    loaded_at = rows(db, "SELECT run_id, loaded_at FROM _newsbeam_loads ORDER BY 1")
+
+    # A new run, and a rerun of daily-1 that keeps one article of three.
+    fx.write_run(str(root), "daily-3", articles=[fx.article("c1")], started=DAY2)
+    rerun = fx.write_run(str(root), "daily-1", articles=[fx.article("a1")], started=DAY1)
+    third = warehouse.refresh_duckdb(str(root), str(db), dataset.committed_runs(str(root)))
+    assert (third.runs_loaded, third.runs_reloaded, third.runs_known) == (
+        ["daily-3"],
+        ["daily-1"],
+        1,
+    )
+    assert rows(db, "SELECT run_id, count(*) FROM articles GROUP BY 1 ORDER BY 1") == [
+        ("daily-1", 1),
+        ("daily-2", 1),
+        ("daily-3", 1),
+    ]
+    assert rows(db, "SELECT count(*) FROM duplicates WHERE run_id = 'daily-1'") == [(0,)]
+    assert rows(db, "SELECT attempt FROM _newsbeam_loads WHERE run_id = 'daily-1'") == [
+        (rerun["attempt"],)
+    ]
+    # daily-2 was not touched.
+    after = dict(rows(db, "SELECT run_id, loaded_at FROM _newsbeam_loads"))
+    assert after["daily-2"] == dict(loaded_at)["daily-2"]
+    assert rows(db, "SELECT count(*) FROM articles WHERE run_id = 'killed'") == [(0,)]
+
+
+def test_the_command_prints_what_it_loaded(tmp_path: Path, capsys: Any) -> None:
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    two_runs(root)
+    assert load(root, db) == 0
+    out = capsys.readouterr().out
+    assert "2 committed runs" in out and "2 runs loaded, 0 already there" in out
+    assert "4 articles, 3 duplicates, 1 rejected, 1 feed_health" in out
+    assert load(root, db) == 0
+    assert "0 runs loaded, 2 already there" in capsys.readouterr().out
+
+
+def test_an_older_file_without_a_nullable_column_loads_with_nulls(tmp_path: Path) -> None:
+    older = fx.SCHEMAS["articles"].remove(fx.SCHEMAS["articles"].get_field_index("topic_labels"))
+    table = pa.Table.from_pylist([fx.to_row(fx.article("o1"))], schema=fx.SCHEMAS["articles"])
+    table = table.drop_columns(["topic_labels"])
+    assert table.schema.equals(older, check_metadata=False)
+    conformed = warehouse.conform(table, fx.SCHEMAS["articles"], "old.parquet")
+    assert conformed.column("topic_labels").to_pylist() == [None]
+    with pytest.raises(dataset.DatasetError, match="no column article_id"):
+        warehouse.conform(table.drop_columns(["article_id"]), fx.SCHEMAS["articles"], "x")
+
+
+# --- Bad input: one line, exit 2, nothing changed ----------------------------------------------
+
+
+def refused(capsys: Any, argv: list[str], *words: str) -> None:
+    assert entry.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("newsbeam warehouse: ")
+    for word in words:
+        assert word in err, err
+
+
+def test_a_root_that_is_no_dataset_is_refused(tmp_path: Path, capsys: Any) -> None:
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "cat.jpg").write_bytes(b"\xff\xd8")
+    db = tmp_path / "w.duckdb"
+    refused(
+        capsys,
+        ["warehouse", "--output", str(tmp_path / "photos"), "--db", str(db)],
+        "not a NewsBeam dataset",
+    )
+    refused(
+        capsys,
+        ["warehouse", "--output", str(tmp_path / "absent"), "--db", str(db)],
+        "not a NewsBeam dataset",
+    )
+    assert not db.exists()
+    assert not (tmp_path / "absent").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ("{not json", ["not valid JSON"]),
+        (json.dumps({"run_id": "daily-2", "tables": {}}), ["no attempt", "no counts"]),
+    ],
+)
+def test_a_corrupt_manifest_is_refused_and_the_database_kept(
+    tmp_path: Path, capsys: Any, content: str, words: list[str]
+) -> None:
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    two_runs(root)
+    assert load(root, db) == 0
+    capsys.readouterr()
+    before = digest(db)
+    fx.write_run(str(root), "daily-3", articles=[fx.article("n1")], started=DAY2)
+    Path(dataset.manifest_path(str(root), "daily-2")).write_text(content)
+    refused(capsys, ["warehouse", "--output", str(root), "--db", str(db)], "daily-2.json", *words)
+    assert digest(db) == before
+
+
+def test_a_missing_listed_file_is_refused_and_nothing_loaded(tmp_path: Path, capsys: Any) -> None:
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    two_runs(root)
+    # A new database is not left behind...
+    missing = dataset.data_files(str(root), dataset.read_manifest(str(root), "daily-2"), "rejected")
+    Path(missing[0]).rename(tmp_path / "aside.parquet")
+    refused(
+        capsys,
+        ["warehouse", "--output", str(root), "--db", str(db)],
+        "daily-2",
+        "missing",
+        "rejected",
+    )
+    assert not db.exists()
+    # ... and an existing one keeps its rows: nothing of the good runs is loaded either.
+    Path(tmp_path / "aside.parquet").rename(missing[0])
+    fx.write_run(str(root), "daily-0", started=DAY1)
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE TABLE mine AS SELECT 1 AS x")
+    Path(missing[0]).unlink()
+    refused(capsys, ["warehouse", "--output", str(root), "--db", str(db)], "missing")
+    assert rows(db, "SELECT table_name FROM information_schema.tables") == [("mine",)]
+
+
+def test_a_file_unlike_its_manifest_rolls_the_refresh_back(tmp_path: Path, capsys: Any) -> None:
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    made = two_runs(root)
+    assert load(root, db) == 0
+    before = digest(db)
+    fx.write_run(str(root), "daily-3", articles=[fx.article("n1")], started=DAY2)
+    # daily-4's articles file is truncated: daily-3 (loaded first) must not stay loaded.
+    late = fx.write_run(str(root), "daily-4", articles=[fx.article("n2")], started=DAY2)
+    path = Path(dataset.data_files(str(root), late, "articles")[0])
+    path.write_bytes(path.read_bytes()[:100])
+    refused(capsys, ["warehouse", "--output", str(root), "--db", str(db)], "daily-4", "Parquet")
+    assert digest(db) == before
+    assert rows(db, "SELECT count(*) FROM articles") == [(len(made["articles"]),)]
+
+
+def test_usage_errors(tmp_path: Path, capsys: Any) -> None:
+    root = tmp_path / "root"
+    fx.write_run(str(root), "r")
+    refused(capsys, ["warehouse", "--output", str(root)], "--db")
+    refused(
+        capsys,
+        ["warehouse", "--output", str(root), "--db", str(tmp_path / "no" / "w.duckdb")],
+        "--db",
+    )
+    refused(
+        capsys,
+        ["warehouse", "--output", str(root), "--db", str(tmp_path / "w.duckdb"), "--bogus", "1"],
+        "--bogus",
+    )
+
+
+def test_a_database_from_an_older_schema_gets_the_new_columns(tmp_path: Path) -> None:
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    fx.write_run(str(root), "daily-1", articles=[fx.article("a1")], started=DAY1)
+    assert load(root, db) == 0
+    with duckdb.connect(str(db)) as con:  # as an older NewsBeam left it
+        con.execute("DROP VIEW stories")
+        con.execute("DROP VIEW copies")
+        con.execute("ALTER TABLE articles DROP COLUMN topic_labels")
+    fx.write_run(str(root), "daily-2", articles=[fx.article("b1")], started=DAY2)
+    assert load(root, db) == 0
+    assert [row[0] for row in rows(db, "DESCRIBE articles")][-3:] == [
+        "run_id",
+        "ingest_date",
+        "topic_labels",
+    ]
+    assert rows(db, "SELECT run_id, topic_labels FROM articles ORDER BY 1") == [
+        ("daily-1", None),
+        ("daily-2", fx.article("b1").topic_labels),
+    ]
+    assert rows(db, "SELECT count(*) FROM stories") == [(0,)]
