@@ -19,23 +19,24 @@ from newsbeam.pipeline.options import NewsBeamOptions
 
 EXIT_CODES = (
     (0, "the run completed (bad documents are rows in the rejected table)"),
-    (1, "the run failed; the previous output and state are unchanged"),
+    (1, "the run failed; nothing committed, the state as it was"),
     (
         2,
-        "usage error: a flag, a path or the output/state folder (nested, damaged, or in "
-        "use by another run: its lock names the holder); nothing was run",
+        "usage error: a flag, a path, the dataset or the state (nested, damaged, not "
+        "NewsBeam's, or in use by another run: its lock names the holder); nothing was run",
     ),
     (3, "the run completed but rejected more than --fail_on_rejected of its inputs"),
-    (130, "interrupted (SIGINT); staging removed, previous output and state unchanged"),
-    (143, "terminated (SIGTERM); staging removed, previous output and state unchanged"),
+    (130, "interrupted (SIGINT); staging removed, nothing committed, state as it was"),
+    (143, "terminated (SIGTERM); staging removed, nothing committed, state as it was"),
 )
 
 EXAMPLES = """\
 examples:
   newsbeam --input seeds --output out/seeds
-  newsbeam --input inbox/ --output tables/ --state state/ --state_keep_days 30
-  newsbeam --feeds feeds.txt --output tables/ --state state/ --runner FnApiRunner \\
-      --direct_num_workers 2 --direct_running_mode multi_processing
+  newsbeam --input inbox/ --output dataset/ --state state/ --run_id 2026-12-01
+  newsbeam --feeds feeds.txt --output s3://bucket/news --state s3://bucket/state \\
+      --s3_region_name eu-west-1
+  newsbeam warehouse --output dataset/ --db news.duckdb
 """
 
 BEAM_FLAGS_NOTE = (
@@ -157,10 +158,14 @@ def help_parser() -> _BeamArgumentParser:
     exit_codes = "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES)
     parser = _BeamArgumentParser(
         prog="newsbeam",
-        usage="newsbeam (--input PATH | --feed URL | --feeds FILE)... --output DIR "
-        "[--state DIR] [options] [Beam flags]\n       newsbeam report --output DIR",
+        usage="newsbeam (--input PATH | --feed URL | --feeds FILE)... --output ROOT "
+        "[--run_id ID] [--state DIR] [options] [Beam flags]\n"
+        "       newsbeam report --output ROOT [--since DATE]\n"
+        "       newsbeam warehouse --output ROOT (--db FILE | --iceberg URI) ...\n"
+        "       newsbeam schema --format bigquery [--table NAME]",
         description="News ingestion on Apache Beam: raw text, HTML and feeds in; clean, "
-        "deduplicated, tagged Parquet tables (articles, duplicates, rejected) out.",
+        "deduplicated, tagged Parquet tables (articles, duplicates, rejected, feed_health) "
+        "out, each run added to one Hive-partitioned dataset on a local path or object store.",
         epilog=f"{EXAMPLES}\nexit codes:\n{exit_codes}\n\n{BEAM_FLAGS_NOTE}",
         formatter_class=_HelpFormatter,
         allow_abbrev=False,

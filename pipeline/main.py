@@ -93,7 +93,10 @@ class _Signals:
         if self.received is None:
             return None
         name = "interrupted" if self.received == signal.SIGINT else "terminated"
-        print(f"newsbeam: {name}; the previous output and state are unchanged", file=sys.stderr)
+        print(
+            f"newsbeam: {name}; nothing was committed; the dataset and state are as they were",
+            file=sys.stderr,
+        )
         return self.STATUS[self.received]
 
 
@@ -227,7 +230,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 os._exit(status)
             if not isinstance(error, Exception):
                 raise
-            log.error("%s; the previous output and state are unchanged", failure_line(error))
+            log.error(
+                "%s; nothing was committed; the dataset and state are as they were",
+                failure_line(error),
+            )
             log.debug("traceback of the failed run", exc_info=True)
             return 1
     ours = NewsBeamOptions(argv)

@@ -174,7 +174,7 @@ def test_a_signal_ends_the_run_cleanly(
     process.send_signal(signum)
     _, err = process.communicate(timeout=120)
     assert process.returncode == status, err
-    assert "the previous output and state are unchanged" in err
+    assert "nothing was committed; the dataset and state are as they were" in err
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]  # lock released
     after = {p.relative_to(output): p.read_bytes() for p in output.rglob("*") if p.is_file()}
     assert after == before  # no staging left, nothing committed
