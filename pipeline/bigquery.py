@@ -24,7 +24,8 @@ from typing import Any
 import pyarrow as pa
 
 from newsbeam.pipeline.dataset import DATASET_TABLES, PARTITION_KEY
-from newsbeam.pipeline.warehouse import DATASET_SCHEMAS, OneLineParser, warehouse_schema
+from newsbeam.pipeline.warehouse import OneLineParser, warehouse_schema
+from newsbeam.schemas import DATASET_SCHEMAS
 
 _SCALARS: tuple[tuple[Any, str], ...] = (
     (pa.types.is_string, "STRING"),

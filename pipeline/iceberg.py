@@ -36,13 +36,13 @@ import pyarrow.parquet as pq
 from newsbeam.pipeline import dataset
 from newsbeam.pipeline.dataset import DatasetError
 from newsbeam.pipeline.warehouse import (
-    DATASET_SCHEMAS,
     RUN_COLUMNS,
     LoadSummary,
     WarehouseError,
     ingest_date_of,
     pending_runs,
 )
+from newsbeam.schemas import DATASET_SCHEMAS
 from newsbeam.transforms.support import files
 
 RUN_PROPERTY = "newsbeam.run."

@@ -38,17 +38,11 @@ import pyarrow as pa
 
 from newsbeam.pipeline import dataset
 from newsbeam.pipeline.dataset import DatasetError
-from newsbeam.schemas import TABLES
-from newsbeam.schemas.feeds import FEED_HEALTH_SCHEMA
+from newsbeam.schemas import DATASET_SCHEMAS
 from newsbeam.transforms.support import files
 
 log = logging.getLogger("newsbeam.warehouse")
 
-# Every table of a dataset -> the Arrow schema its files are written with.
-DATASET_SCHEMAS: dict[str, pa.Schema] = {
-    **{name: schema for name, (_, schema) in TABLES.items()},
-    "feed_health": FEED_HEALTH_SCHEMA,
-}
 # Columns every warehouse row gets beside the dataset's own: which run wrote it, and the
 # Hive partition it is in (what Spark, Trino and BigQuery see as a column).
 RUN_COLUMNS = (

@@ -16,15 +16,12 @@ from typing import Any
 import pyarrow as pa
 
 from newsbeam.pipeline import dataset
-from newsbeam.schemas import SCHEMA_VERSION, TABLES, Article, Duplicate, Rejected, to_row
-from newsbeam.schemas.feeds import FEED_HEALTH_SCHEMA, FeedHealth
+from newsbeam.schemas import DATASET_SCHEMAS, SCHEMA_VERSION, Article, Duplicate, Rejected, to_row
+from newsbeam.schemas.feeds import FeedHealth
 from newsbeam.transforms.support import files
 
 UTC = dt.timezone.utc
-SCHEMAS: dict[str, pa.Schema] = {
-    **{name: schema for name, (_, schema) in TABLES.items()},
-    "feed_health": FEED_HEALTH_SCHEMA,
-}
+SCHEMAS: dict[str, pa.Schema] = DATASET_SCHEMAS
 
 
 def article(
