@@ -172,3 +172,15 @@ def write_run(
 
 def _id(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def refused(capsys: Any, argv: list[str], *words: str) -> None:
+    """`newsbeam warehouse ...` is refused: exit 2, one line on stderr naming `words`."""
+    from newsbeam.pipeline import main as entry
+
+    assert entry.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("newsbeam warehouse: ")
+    for word in words:
+        assert word in err, err

@@ -15,6 +15,7 @@ import pytest
 from newsbeam.pipeline import dataset, iceberg
 from newsbeam.pipeline import main as entry
 from tests import dataset_fixtures as fx
+from tests.dataset_fixtures import refused
 from tests.test_warehouse import DAY1, DAY2, two_runs
 
 pytest.importorskip("pyiceberg")
@@ -150,15 +151,6 @@ def test_a_killed_run_is_not_registered(tmp_path: Path) -> None:
 
 
 # --- Bad input: one line, exit 2, catalog unchanged ---------------------------------------------
-
-
-def refused(capsys: Any, argv: list[str], *words: str) -> None:
-    assert entry.main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1, err
-    assert err.startswith("newsbeam warehouse: ")
-    for word in words:
-        assert word in err, err
 
 
 def digest(path: Path) -> str:

@@ -18,6 +18,7 @@ from newsbeam.pipeline import dataset, warehouse
 from newsbeam.pipeline import main as entry
 from newsbeam.schemas import Article
 from tests import dataset_fixtures as fx
+from tests.dataset_fixtures import refused
 
 UTC = dt.timezone.utc
 DAY1 = dt.datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
@@ -206,15 +207,6 @@ def test_an_older_file_without_a_nullable_column_loads_with_nulls(tmp_path: Path
 
 
 # --- Bad input: one line, exit 2, nothing changed ----------------------------------------------
-
-
-def refused(capsys: Any, argv: list[str], *words: str) -> None:
-    assert entry.main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1, err
-    assert err.startswith("newsbeam warehouse: ")
-    for word in words:
-        assert word in err, err
 
 
 def test_a_root_that_is_no_dataset_is_refused(tmp_path: Path, capsys: Any) -> None:
