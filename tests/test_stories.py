@@ -38,6 +38,7 @@ from newsbeam.transforms.stories import (
     term_frequencies,
     tfidf_vectors,
     top_links,
+    undated_pairs,
 )
 from tests.helpers import make_test_pipeline
 
@@ -250,6 +251,39 @@ def test_group_similarity_by_group_size() -> None:
     second, threshold = group_similarity(large, CONFIG)
     assert threshold == CONFIG.threshold
     assert np.allclose(second, neighbour_similarity(large, CONFIG.neighbours))
+
+
+def test_undated_pairs_are_those_lacking_a_date_on_either_side() -> None:
+    day = dt.datetime(2024, 5, 1, tzinfo=UTC)
+    assert undated_pairs([day, day, None]).tolist() == [[0, 0, 1], [0, 0, 1], [1, 1, 1]]
+    assert undated_pairs([None, None]).tolist() == [[1, 1], [1, 1]]
+
+
+def _pair(cosine: float) -> list[dict[str, float]]:
+    """Two unit vectors `cosine` apart."""
+    return [{"a": 1.0}, {"a": cosine, "b": (1.0 - cosine**2) ** 0.5}]
+
+
+def test_a_small_group_without_dates_needs_more_similarity() -> None:
+    cosine = CONFIG.small_threshold + CONFIG.undated_margin / 2
+    assert cosine >= CONFIG.min_similarity
+    similarity = np.array([[1.0, cosine], [cosine, 1.0]])
+    day = dt.datetime(2024, 5, 1, tzinfo=UTC)
+    # Dated within `max_days`: time backs the text, the pair is one story.
+    assert average_link(*group_similarity(similarity, CONFIG, [day, day])) == [1, 1]
+    # Without a date on either side (or none given) the same text is not enough.
+    for dates in ([day, None], [None, None], None):
+        assert average_link(*group_similarity(similarity, CONFIG, dates)) == [1, 2]
+    # A margin of 0 is the plain threshold.
+    plain = dataclasses.replace(CONFIG, undated_margin=0.0)
+    assert average_link(*group_similarity(similarity, plain, [None, None])) == [1, 1]
+    # cluster_rows passes each article's date on.
+    dated = [_doc("a", "x", day=1), _doc("b", "y", day=2)]
+    undated = [_doc("a", "x"), _doc("b", "y")]
+    assert len(set(cluster_rows(dated, _pair(cosine), CONFIG))) == 1
+    assert len(set(cluster_rows(undated, _pair(cosine), CONFIG))) == 2
+    # Clearly similar undated reports still share a story.
+    assert len(set(cluster_rows(undated, _pair(cosine + CONFIG.undated_margin), CONFIG))) == 1
 
 
 def test_split_small_stories_splits_twins_found_in_a_large_group() -> None:
