@@ -299,6 +299,7 @@ def ensure_table(catalog: Any, namespace: str, name: str) -> Any:
             # (100 by default): a short log keeps a commit's cost from growing with the runs.
             TableProperties.METADATA_PREVIOUS_VERSIONS_MAX: str(METADATA_VERSIONS),
             TableProperties.METADATA_DELETE_AFTER_COMMIT_ENABLED: "true",
+            TableProperties.MANIFEST_MERGE_ENABLED: "true",
         },
     )
 
@@ -364,6 +365,8 @@ def _commit_run(
 ) -> Any:
     """One snapshot: the run's files in, its previous attempt's out, the table property
     recording the attempt. Returns the table as committed."""
+    from pyiceberg.table import TableProperties
+
     run_id, attempt = manifest["run_id"], manifest["attempt"]
     summary = {"newsbeam.run_id": run_id, "newsbeam.attempt": attempt}
     new_files = [_data_file(table, footer, run_id) for footer in footers]
@@ -380,7 +383,11 @@ def _commit_run(
                 for data_file in new_files:
                     change.append_data_file(data_file)
         else:
-            with transaction.update_snapshot(snapshot_properties=summary).fast_append() as change:
+            snapshot = transaction.update_snapshot(snapshot_properties=summary)
+            # Merging appends (set at creation) keep the manifest list from growing by one
+            # manifest a run: small manifests are merged once there are enough of them.
+            merge = table.properties.get(TableProperties.MANIFEST_MERGE_ENABLED) == "true"
+            with snapshot.merge_append() if merge else snapshot.fast_append() as change:
                 for data_file in new_files:
                     change.append_data_file(data_file)
     return table

@@ -50,6 +50,9 @@ RUN_COLUMNS = (
     pa.field(dataset.PARTITION_KEY, pa.date32(), nullable=False),
 )
 LOADS = "_newsbeam_loads"
+# Iceberg snapshots kept per table by default: every commit rewrites the table's metadata,
+# snapshots included, so an unbounded list makes each refresh cost more than the last.
+KEEP_SNAPSHOTS = 100
 _PARTITION = re.compile(rf"(?:^|/){dataset.PARTITION_KEY}=(\d{{4}}-\d{{2}}-\d{{2}})/")
 
 
@@ -386,10 +389,11 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--iceberg_keep_snapshots",
         type=int,
-        default=0,
+        default=KEEP_SNAPSHOTS,
         metavar="N",
-        help="keep each table's newest N to 2N snapshots, older ones expired in batches "
-        "(default 0: all); bounds the metadata every commit rewrites",
+        help="keep each table's newest N to 2N snapshots (time travel that far back), "
+        f"older ones expired in batches, metadata only (default {KEEP_SNAPSHOTS}; 0: all): "
+        "bounds the metadata every commit rewrites",
     )
     parser.add_argument(
         "--iceberg_property",

@@ -250,3 +250,21 @@ def test_expired_snapshots_keep_the_rows_and_the_files(tmp_path: Path) -> None:
     before = snapshots(tmp_path)
     assert entry.main(argv) == 0  # the runs are still known: nothing committed
     assert snapshots(tmp_path) == before
+
+
+def test_appends_merge_small_manifests(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    fx.write_run(str(root), "r0", articles=[fx.article("m0")], started=DAY1)
+    assert load(root, tmp_path) == 0
+    table = catalog(tmp_path).load_table(("news", "articles"))
+    assert table.properties["commit.manifest-merge.enabled"] == "true"
+    with table.transaction() as transaction:  # merge at 3 manifests (default: 100)
+        transaction.set_properties(**{"commit.manifest.min-count-to-merge": "3"})
+    for index in range(1, 6):
+        fx.write_run(str(root), f"r{index}", articles=[fx.article(f"m{index}")], started=DAY1)
+        assert load(root, tmp_path) == 0
+    table = catalog(tmp_path).load_table(("news", "articles"))
+    manifests = table.current_snapshot().manifests(table.io)
+    # Six runs, one file each: without merging, six manifests in the list.
+    assert len(manifests) < 3
+    assert len(scan(tmp_path, "articles", "article_id")) == 6
