@@ -116,7 +116,8 @@ def child(backend: str, runs: int, per_run: int, copies: int, rejects: int, heal
             f"sqlite:///{work}/iceberg/catalog.db",
             "bench",
             f"file://{work}/iceberg",
-            keep_snapshots=int(backend.partition("-keep")[2] or 0),
+            # "iceberg": the command's default; "iceberg-keepN": --iceberg_keep_snapshots N.
+            keep_snapshots=int(backend.partition("-keep")[2] or warehouse.KEEP_SNAPSHOTS),
         )
         return iceberg.refresh_iceberg(root, manifests, spec)
 
@@ -186,6 +187,12 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=100, help="runs of the incremental shape")
     parser.add_argument("--per-run", type=int, default=10, help="articles per incremental run")
     parser.add_argument("--big", type=int, default=1000, help="articles of the one-run shape")
+    parser.add_argument(
+        "--backends",
+        default="duckdb,iceberg,iceberg-keep0",
+        help="comma-separated: duckdb, iceberg (the command's defaults), iceberg-keepN "
+        "(--iceberg_keep_snapshots N; 0 keeps all)",
+    )
     parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -197,8 +204,8 @@ def main() -> int:
     big = (1, args.big, args.big // 10, args.big // 20, 10)
     many = (args.runs, args.per_run, 1, 1, 2)
     print(f"warehouse refresh, {os.cpu_count()} cores; seconds are one refresh's")
-    for backend in ("duckdb", "iceberg", "iceberg-keep10"):
-        if backend == "iceberg-keep10":  # --iceberg_keep_snapshots 10: incremental shape only
+    for backend in args.backends.split(","):
+        if "-keep" in backend:  # a variant of the command's defaults: incremental shape only
             inc = run_child(backend, many)
             report_incremental(backend, inc, args)
             shutil.rmtree(inc["work"])

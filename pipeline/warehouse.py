@@ -50,9 +50,11 @@ RUN_COLUMNS = (
     pa.field(dataset.PARTITION_KEY, pa.date32(), nullable=False),
 )
 LOADS = "_newsbeam_loads"
-# Iceberg snapshots kept per table by default: every commit rewrites the table's metadata,
-# snapshots included, so an unbounded list makes each refresh cost more than the last.
-KEEP_SNAPSHOTS = 100
+# Iceberg snapshots kept per table by default: pyiceberg reads and rewrites a table's whole
+# metadata, every snapshot in it, at each load and commit, so an unbounded list makes each
+# refresh cost more than the last (250 runs kept: 0.11 -> 0.83 s; 10: flat near 0.13 s).
+# Rows carry their run_id, so "as of run X" is a filter, not time travel: few are needed.
+KEEP_SNAPSHOTS = 10
 _PARTITION = re.compile(rf"(?:^|/){dataset.PARTITION_KEY}=(\d{{4}}-\d{{2}}-\d{{2}})/")
 
 
