@@ -202,20 +202,9 @@ def read_footers(root: str, manifest: Mapping[str, Any], table: str) -> list[_Fo
 def _footer(path: str, size: object) -> tuple[pq.FileMetaData, int]:
     """A file's Parquet footer and size (the manifest's, when it has it: one request less
     on an object store)."""
-    if files.is_local(path):
-        local = files.local_path(path)
-        return pq.read_metadata(local), os.path.getsize(local)
-    from apache_beam.io.filesystem import CompressionTypes
-    from apache_beam.io.filesystems import FileSystems
-
     known = size if isinstance(size, int) and not isinstance(size, bool) else None
-    if known is None:
-        (match,) = FileSystems.match([path])
-        if not match.metadata_list:
-            raise FileNotFoundError(path)
-        known = int(match.metadata_list[0].size_in_bytes)
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as reader:
-        return pq.read_metadata(reader), known
+    with files.open_read(path) as reader:
+        return pq.read_metadata(reader), known if known is not None else files.file_size(path)
 
 
 def _file_exists(path: str) -> bool:

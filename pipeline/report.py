@@ -44,7 +44,6 @@ from newsbeam.transforms.support import files
 log = logging.getLogger("newsbeam")
 
 REPORT = "report.html"
-MANIFEST = "manifest.json"
 # Pipeline order of the stages that can reject (pipeline/build.py); others go before dedup.
 STAGE_ORDER: tuple[str, ...] = ("read", "feeds", "extract", "clean", "language", "dedup")
 STAGE_ORDER += ("stories", "topics", "places", "write")
@@ -94,16 +93,6 @@ class Run:
     duplicates: pa.Table
     rejected: pa.Table
     feed_health: list[dict[str, Any]]
-
-
-def is_manifest(data: Any) -> bool:
-    """A NewsBeam run manifest (identified by content, not by name)."""
-    return (
-        isinstance(data, dict)
-        and "schema_version" in data
-        and isinstance(data.get("counts"), dict)
-        and "inputs" in data["counts"]
-    )
 
 
 def parse_since(text: str) -> dt.datetime:

@@ -234,8 +234,8 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
 def _committed(manifest_uri: str, run_id: str, attempt: str) -> bool:
     """Whether the output manifest at `manifest_uri` commits that run attempt."""
     try:
-        content = files.read_json(manifest_uri) if files.exists(manifest_uri) else None
-    except (OSError, ValueError):
+        content = files.read_json(manifest_uri)
+    except Exception:  # absent (each filesystem has its own error) or unreadable
         return False
     return (
         isinstance(content, dict)

@@ -715,10 +715,6 @@ def open_state(
     return context, opened
 
 
-def _copy(source: str, target: str) -> None:
-    files.copy_files([(source, target)])
-
-
 def _carry_over(opened: OpenedState) -> None:
     """Tables this run did not write, copied from the version it read (a component of no
     use this run: feeds in a run without feeds)."""
@@ -727,9 +723,16 @@ def _carry_over(opened: OpenedState) -> None:
     base_dir = version_dir(opened.root, opened.base)
     for table in TABLES:
         if not table_files(opened.version_dir, table):
-            for path in table_files(base_dir, table):
-                inner = path[len(base_dir.rstrip("/\\")) + 1 :].replace("\\", "/")
-                _copy(path, files.join(opened.version_dir, *inner.split("/")))
+            old = table_files(base_dir, table)
+            files.copy_files(
+                [
+                    (
+                        path,
+                        files.join(opened.version_dir, *files.relative(base_dir, path).split("/")),
+                    )
+                    for path in old
+                ]
+            )
 
 
 def prepare_state(opened: OpenedState, summary: Mapping[str, Any], output_manifest: str) -> None:
