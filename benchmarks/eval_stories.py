@@ -32,6 +32,15 @@ later, so these dates split some events). Not gated.
 `--gate-small X` fails unless the mean ARI >= X and >= the baseline's mean ARI;
 `--gate-small-precision X` fails unless the mean pairwise precision (undated) >= X (a
 merged story mixes unrelated events in every report built on it).
+
+Groups (`--groups`, on by default; `--no-groups` skips it; no pipeline run): what the
+small-stories samples cannot show, since a group of six linked articles there is always
+two events of three. Undated groups of linked articles are clustered on their own with
+the pipeline's functions (extract, clean, story terms, TF-IDF over all of ecbplus-dev,
+`group_similarity`, `average_link`): one event's reports (6, 8 or 10 of an event that has
+them, three draws each), counted when cut; and three reports of each of a topic's two
+events (three draws a topic), counted when kept apart. A rule that separates more twins
+only by cutting more single stories shows here. Not gated.
 """
 
 from __future__ import annotations
@@ -169,6 +178,66 @@ def evaluate_small(args: argparse.Namespace, records: list[dict]) -> tuple[float
     return statistics.fmean(ours), statistics.fmean(baseline), statistics.fmean(precisions)
 
 
+GROUP_SIZES = (6, 8, 10)
+GROUP_DRAWS = 3
+
+
+def evaluate_groups(records: list[dict]) -> tuple[int, int, int, int]:
+    """Groups (see the module docstring): (single stories cut, single stories, twin
+    groups kept apart, twin groups)."""
+    from newsbeam.schemas import RawDocument
+    from newsbeam.transforms import clean, extract, stories
+
+    config = stories.StoryConfig()
+    docs = []
+    for record in records:
+        line = json.dumps({"id": record["doc_id"], "text": record["text"]}).encode()
+        article = extract.extract_json_record(RawDocument(record["doc_id"], "jsonl", line))
+        docs.append(stories.story_doc(clean.clean_article(article), config))
+    frequencies = stories.add_frequencies(stories.NO_FREQUENCIES, docs)
+    vectors = stories.tfidf_vectors((doc.terms for doc in docs), frequencies)
+    row_of = {record["doc_id"]: row for row, record in enumerate(records)}
+
+    def groups_of(members: list[str]) -> list[int]:
+        matrix = stories._term_matrix([vectors[row_of[member]] for member in members])
+        similarity = (matrix @ matrix.T).toarray()
+        found, threshold = stories.group_similarity(similarity, config, [None] * len(members))
+        return stories.average_link(found, threshold)
+
+    events: dict[str, list[str]] = {}
+    topics: dict[Any, set[str]] = {}
+    for record in sorted(records, key=lambda record: record["doc_id"]):
+        events.setdefault(record["cluster_id"], []).append(record["doc_id"])
+        topics.setdefault(record["topic"], set()).add(record["cluster_id"])
+    cut = singles = apart = twins = 0
+    for event in sorted(events):
+        for size in GROUP_SIZES:
+            for draw in range(GROUP_DRAWS if len(events[event]) >= size else 0):
+                rng = random.Random(f"{event}/{size}/{draw}")
+                singles += 1
+                cut += len(set(groups_of(rng.sample(events[event], size)))) > 1
+    for topic in sorted(topics, key=str):
+        if len(topics[topic]) != 2:
+            continue
+        first, second = sorted(topics[topic])
+        for draw in range(GROUP_DRAWS):
+            rng = random.Random(f"{topic}/{draw}")
+            one = rng.sample(events[first], min(SMALL_SIZE, len(events[first])))
+            two = rng.sample(events[second], min(SMALL_SIZE, len(events[second])))
+            groups = groups_of(one + two)
+            twins += 1
+            apart += not set(groups[: len(one)]) & set(groups[len(one) :])
+    print("\nundated groups, clustered on their own (ecbplus-dev)")
+    _common.print_table(
+        ["group", "count", "of", "share"],
+        [
+            ["one event's reports (6, 8, 10), cut", cut, singles, cut / singles],
+            ["two events of a topic (3 + 3), kept apart", apart, twins, apart / twins],
+        ],
+    )
+    return cut, singles, apart, twins
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     _common.add_shared_argument(parser)
@@ -191,6 +260,13 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=None,
         help="fail unless the small stories' mean pairwise precision (undated) >= X",
+    )
+    parser.add_argument(
+        "--groups",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also score undated groups clustered on their own: single stories cut, twin "
+        "events kept apart (no pipeline run; default: on)",
     )
     parser.add_argument(
         "--incremental",
@@ -262,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     _common.print_table(["ARI", "precision", "recall", "F1"], [[ari, precision, recall, f1]])
     print(f"false pairs: {false_pairs} ({same_topic_false} join the two events of one topic)")
     small = evaluate_small(args, records) if args.small and not args.incremental else None
+    if args.groups and not args.incremental:
+        evaluate_groups(records)
     if args.gate is None and args.gate_small is None and args.gate_small_precision is None:
         return 0
     passed, message = True, f"ecbplus-dev ARI {ari:.4f}"
