@@ -18,6 +18,16 @@ from typing import Any, NamedTuple
 
 import apache_beam as beam
 import numpy as np
+from apache_beam.coders import BooleanCoder, PickleCoder, VarIntCoder
+from apache_beam.transforms.timeutil import TimeDomain
+from apache_beam.transforms.userstate import (
+    BagStateSpec,
+    ReadModifyWriteStateSpec,
+    TimerSpec,
+    on_timer,
+)
+from apache_beam.transforms.window import TimestampedValue
+from apache_beam.utils.timestamp import Timestamp
 from scipy import sparse
 from scipy.cluster import hierarchy
 from scipy.sparse import csgraph
@@ -32,6 +42,8 @@ from newsbeam.transforms.support.state import (
     ReadStateTable,
     StateContext,
     WriteStateTable,
+    read_table,
+    within_retention,
 )
 
 
@@ -710,3 +722,245 @@ class ClusterStories(beam.PTransform):
             _ = clustered[_STORY_ROWS] | "WriteStories" >> WriteStateTable(state, DEDUP_STORIES)
             _ = clustered[_TERM_ROWS] | "WriteTerms" >> WriteStateTable(state, STORY_TERMS)
         return with_story
+
+
+# --- Streaming: ClusterStoriesStream ----------------------------------------------------------
+#
+# The same clustering as the batch composite, one event-time window at a time: a window's
+# articles are clustered together (cluster_stories) with the articles of earlier windows
+# as priors, as a run's articles are with earlier runs', so a story continued in a later
+# window keeps its story_id.
+
+
+class StreamStory(NamedTuple):
+    """An earlier window's (or run's) article as the streaming state holds it, and when it
+    expires (event time, microseconds)."""
+
+    prior: PriorStory
+    expires_at: int
+
+
+_STREAM_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def _micros(when: dt.datetime) -> int:
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return (when - _STREAM_EPOCH) // dt.timedelta(microseconds=1)
+
+
+def cluster_window(
+    articles: list[Article],
+    stories: list[StreamStory],
+    earlier: TermFrequencies,
+    config: StoryConfig,
+    closed_at: dt.datetime,
+    ttl_micros: int,
+    event_micros: Mapping[str, int],
+) -> tuple[list[Article], list[StreamStory], TermFrequencies]:
+    """A window's articles -> (them with their story ids, their state entries, the term
+    frequencies after them): cluster_stories with the state's stories as priors. Each new
+    entry expires `ttl_micros` after its article's event time (`event_micros` by id)."""
+    docs = [story_doc(article, config) for article in articles]
+    priors = [story.prior for story in stories]
+    assigned, vectors = cluster_stories(docs, priors, config, earlier)
+    rows = story_rows(docs, assigned, vectors, config, closed_at)
+    entries = [
+        StreamStory(prior_story(row), event_micros[row["article_id"]] + ttl_micros) for row in rows
+    ]
+    with_ids = [_with_story(article, assigned) for article in articles]
+    return with_ids, entries, add_frequencies(earlier, docs)
+
+
+def live_stories(stories: Iterable[StreamStory], now: int) -> tuple[list[StreamStory], int]:
+    """(the entries that expire after `now`, how many expired)."""
+    stories = list(stories)
+    kept = [story for story in stories if story.expires_at > now]
+    return kept, len(stories) - len(kept)
+
+
+# The state and timers of _ClusterStoriesStreamFn (module level: a DoFn's parameters name them).
+_STORIES_PENDING = BagStateSpec("pending", PickleCoder())
+_STORIES_STORIES = BagStateSpec("stories", PickleCoder())
+_STORIES_FREQUENCIES = ReadModifyWriteStateSpec("frequencies", PickleCoder())
+_STORIES_SEEDED = ReadModifyWriteStateSpec("seeded", BooleanCoder())
+_STORIES_FLUSH_AT = ReadModifyWriteStateSpec("flush_at", VarIntCoder())
+_STORIES_NEXT_EXPIRY = ReadModifyWriteStateSpec("next_expiry", VarIntCoder())
+_STORIES_FLUSH = TimerSpec("flush", TimeDomain.WATERMARK)
+_STORIES_EXPIRE = TimerSpec("expire", TimeDomain.WATERMARK)
+_STORIES_PENDING_PARAM = beam.DoFn.StateParam(_STORIES_PENDING)
+_STORIES_STORIES_PARAM = beam.DoFn.StateParam(_STORIES_STORIES)
+_STORIES_FREQUENCIES_PARAM = beam.DoFn.StateParam(_STORIES_FREQUENCIES)
+_STORIES_SEEDED_PARAM = beam.DoFn.StateParam(_STORIES_SEEDED)
+_STORIES_FLUSH_AT_PARAM = beam.DoFn.StateParam(_STORIES_FLUSH_AT)
+_STORIES_NEXT_EXPIRY_PARAM = beam.DoFn.StateParam(_STORIES_NEXT_EXPIRY)
+_STORIES_FLUSH_PARAM = beam.DoFn.TimerParam(_STORIES_FLUSH)
+_STORIES_EXPIRE_PARAM = beam.DoFn.TimerParam(_STORIES_EXPIRE)
+_TIMESTAMP_PARAM = beam.DoFn.TimestampParam
+
+
+class _ClusterStoriesStreamFn(beam.DoFn):
+    """(key, Article) -> the Article with its story id, once its window ended.
+
+    State (per key, the global window): the articles waiting for their window's end
+    (`pending`, with the window's last microsecond), the stories of earlier windows
+    (`stories`), the term frequencies, whether the earlier state was loaded; timers: the
+    earliest pending window's end (`flush`) and the next expiry (`expire`, counter
+    `stories_stream_expired`). The flush timer fires at the window's last microsecond, so
+    its output holds the watermark inside the window: the committer downstream sees the
+    articles before it closes the window."""
+
+    def __init__(
+        self, config: StoryConfig, state: StateContext, window_micros: int, ttl_micros: int
+    ) -> None:
+        self._config = config
+        self._state = state
+        self._window = window_micros
+        self._ttl = ttl_micros
+        self._priors: list[StreamStory] = []
+        self._frequencies = NO_FREQUENCIES
+
+    def setup(self) -> None:
+        keep_since = self._state.keep_since
+        rows = read_table(self._state, DEDUP_STORIES) if self._state.files(DEDUP_STORIES) else []
+        self._priors = [
+            StreamStory(prior_story(row), _micros(row["first_seen_at"]) + self._ttl)
+            for row in rows
+            if within_retention(row, keep_since)
+        ]
+        terms = read_table(self._state, STORY_TERMS) if self._state.files(STORY_TERMS) else []
+        self._frequencies = term_frequencies(terms)
+
+    def process(
+        self,
+        keyed: tuple[str, Article],
+        timestamp: Any = _TIMESTAMP_PARAM,
+        pending: Any = _STORIES_PENDING_PARAM,
+        stories: Any = _STORIES_STORIES_PARAM,
+        frequencies: Any = _STORIES_FREQUENCIES_PARAM,
+        seeded: Any = _STORIES_SEEDED_PARAM,
+        flush_at: Any = _STORIES_FLUSH_AT_PARAM,
+        next_expiry: Any = _STORIES_NEXT_EXPIRY_PARAM,
+        flush: Any = _STORIES_FLUSH_PARAM,
+        expire: Any = _STORIES_EXPIRE_PARAM,
+    ) -> None:
+        if not seeded.read():
+            seeded.write(True)
+            for story in self._priors:
+                stories.add(story)
+            frequencies.write(self._frequencies)
+            _expire_at(self._priors, next_expiry, expire)
+        micros = int(timestamp.micros)
+        last = micros - micros % self._window + self._window - 1  # the window's last moment
+        pending.add((last, micros, keyed[1]))
+        current = flush_at.read()
+        if current is None or last < current:
+            flush_at.write(last)
+            flush.set(Timestamp(micros=last))
+
+    @on_timer(_STORIES_FLUSH)
+    def _flush(
+        self,
+        fired: Any = _TIMESTAMP_PARAM,
+        pending: Any = _STORIES_PENDING_PARAM,
+        stories: Any = _STORIES_STORIES_PARAM,
+        frequencies: Any = _STORIES_FREQUENCIES_PARAM,
+        flush_at: Any = _STORIES_FLUSH_AT_PARAM,
+        next_expiry: Any = _STORIES_NEXT_EXPIRY_PARAM,
+        flush: Any = _STORIES_FLUSH_PARAM,
+        expire: Any = _STORIES_EXPIRE_PARAM,
+    ) -> Iterator[Any]:
+        now = int(fired.micros)
+        waiting = list(pending.read())
+        due = sorted((item for item in waiting if item[0] <= now), key=lambda i: i[2].article_id)
+        later = [item for item in waiting if item[0] > now]
+        pending.clear()
+        for item in later:
+            pending.add(item)
+        flush_at.clear()
+        if later:
+            soonest = min(item[0] for item in later)
+            flush_at.write(soonest)
+            flush.set(Timestamp(micros=soonest))
+        if not due:
+            return
+        earlier = frequencies.read() or NO_FREQUENCIES
+        known = list(stories.read())
+        event = {item[2].article_id: item[1] for item in due}
+        articles, entries, after = cluster_window(
+            [item[2] for item in due],
+            known,
+            earlier,
+            self._config,
+            _STREAM_EPOCH + dt.timedelta(microseconds=now),
+            self._ttl,
+            event,
+        )
+        old_ids = {story.prior.story_id for story in known}
+        for article in articles:
+            joined = article.story_id in old_ids
+            counter("stories_joined_earlier" if joined else "stories_in").inc()
+        counter("stories_new").inc(len({a.story_id for a in articles} - old_ids))
+        for entry in entries:
+            stories.add(entry)
+        frequencies.write(after)
+        _expire_at(entries, next_expiry, expire)
+        for article in articles:
+            yield TimestampedValue(article, Timestamp(micros=event[article.article_id]))
+
+    @on_timer(_STORIES_EXPIRE)
+    def _expire(
+        self,
+        fired: Any = _TIMESTAMP_PARAM,
+        stories: Any = _STORIES_STORIES_PARAM,
+        next_expiry: Any = _STORIES_NEXT_EXPIRY_PARAM,
+        expire: Any = _STORIES_EXPIRE_PARAM,
+    ) -> None:
+        kept, expired = live_stories(stories.read(), int(fired.micros))
+        counter("stories_stream_expired").inc(expired)
+        stories.clear()
+        for story in kept:
+            stories.add(story)
+        next_expiry.clear()
+        _expire_at(kept, next_expiry, expire)
+
+
+def _expire_at(entries: list[StreamStory], next_expiry: Any, expire: Any) -> None:
+    """Move the expiry timer to the soonest of `entries` when it is sooner."""
+    if not entries:
+        return
+    soonest = min(entry.expires_at for entry in entries)
+    current = next_expiry.read()
+    if current is None or soonest < current:
+        next_expiry.write(soonest)
+        expire.set(Timestamp(micros=soonest))
+
+
+class ClusterStoriesStream(beam.PTransform):
+    """PCollection[Article] (unbounded, timestamped by event time) -> the same Articles
+    with `story_id`, each emitted when its window (`window_micros`) ends, keeping its
+    timestamp. ClusterStories' clustering per window, the earlier windows' articles (and
+    the earlier state's, `state`) taking part as an earlier run's do, each for
+    `ttl_micros` of event time. One key: a window's articles are clustered together (the
+    step is sequential; clustering a window costs what a run of that size costs)."""
+
+    def __init__(
+        self,
+        config: StoryConfig | None = None,
+        state: StateContext | None = None,
+        window_micros: int = 300 * 1_000_000,
+        ttl_micros: int = 7 * 86400 * 1_000_000,
+    ) -> None:
+        super().__init__()
+        self._config = config or StoryConfig()
+        self._state = state or StateContext()
+        self._window = window_micros
+        self._ttl = ttl_micros
+
+    def expand(self, articles: beam.PCollection[Article]) -> beam.PCollection[Article]:
+        fn = _ClusterStoriesStreamFn(self._config, self._state, self._window, self._ttl)
+        return (
+            articles
+            | "Key" >> beam.Map(lambda article: ("all", article))
+            | "Cluster" >> beam.ParDo(fn).with_output_types(Article)
+        )
