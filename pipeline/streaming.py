@@ -109,7 +109,7 @@ def build_streaming(pipeline: beam.Pipeline, config: StreamingConfig) -> dict[st
         stages.dedup, state, window.ttl_micros
     )
     articles = articles | "Stories" >> ClusterStoriesStream(
-        stages.stories, state, window.window_micros, window.ttl_micros
+        stages.stories, state, window.ttl_micros
     )
     articles, untopiced = articles | "Topics" >> TagTopics(stages.topics)
     articles, unplaced = articles | "Places" >> TagPlaces(stages.places)
@@ -371,7 +371,8 @@ class CommitWindows(beam.PTransform):
         tagged = []
         for name in DATASET_SCHEMAS:
             to_dict = _health_row if name == FEED_HEALTH_TABLE else to_row
-            tagged.append(tables[name] | f"{name}/Rows" >> beam.Map(_keyed_row, name, to_dict))
+            keyed = beam.Map(_keyed_row, name, to_dict).with_output_types(tuple[str, Any])
+            tagged.append(tables[name] | f"{name}/Rows" >> keyed)
         return (
             tagged
             | "AllRows" >> beam.Flatten()

@@ -26,7 +26,6 @@ from apache_beam.transforms.userstate import (
     TimerSpec,
     on_timer,
 )
-from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Timestamp
 from scipy import sparse
 from scipy.cluster import hierarchy
@@ -726,15 +725,14 @@ class ClusterStories(beam.PTransform):
 
 # --- Streaming: ClusterStoriesStream ----------------------------------------------------------
 #
-# The same clustering as the batch composite, one event-time window at a time: a window's
-# articles are clustered together (cluster_stories) with the articles of earlier windows
-# as priors, as a run's articles are with earlier runs', so a story continued in a later
-# window keeps its story_id.
+# The same clustering as the batch composite, one article at a time: an article is
+# clustered (cluster_stories) with the articles before it as priors, as a run's articles
+# are with earlier runs', so a story continued in a later window keeps its story_id.
 
 
 class StreamStory(NamedTuple):
-    """An earlier window's (or run's) article as the streaming state holds it, and when it
-    expires (event time, microseconds)."""
+    """An earlier article (of this stream or the earlier state) as the streaming state
+    holds it, and when it expires (event time, microseconds)."""
 
     prior: PriorStory
     expires_at: int
@@ -749,22 +747,29 @@ def _micros(when: dt.datetime) -> int:
     return (when - _STREAM_EPOCH) // dt.timedelta(microseconds=1)
 
 
+def related_stories(docs: Iterable[StoryDoc], stories: Iterable[StreamStory]) -> list[PriorStory]:
+    """The priors sharing a term with one of `docs`: the only ones cluster_stories can
+    link to them (a cosine of 0 is under any min_similarity), so the others are left out
+    before their vectors are built."""
+    terms = {term for doc in docs for term in doc.terms}
+    return [story.prior for story in stories if not terms.isdisjoint(story.prior.terms)]
+
+
 def cluster_window(
     articles: list[Article],
-    stories: list[StreamStory],
+    stories: Iterable[StreamStory],
     earlier: TermFrequencies,
     config: StoryConfig,
-    closed_at: dt.datetime,
+    seen_at: dt.datetime,
     ttl_micros: int,
     event_micros: Mapping[str, int],
 ) -> tuple[list[Article], list[StreamStory], TermFrequencies]:
-    """A window's articles -> (them with their story ids, their state entries, the term
-    frequencies after them): cluster_stories with the state's stories as priors. Each new
-    entry expires `ttl_micros` after its article's event time (`event_micros` by id)."""
+    """Articles -> (them with their story ids, their state entries, the term frequencies
+    after them): cluster_stories with the state's stories as priors. Each new entry
+    expires `ttl_micros` after its article's event time (`event_micros` by id)."""
     docs = [story_doc(article, config) for article in articles]
-    priors = [story.prior for story in stories]
-    assigned, vectors = cluster_stories(docs, priors, config, earlier)
-    rows = story_rows(docs, assigned, vectors, config, closed_at)
+    assigned, vectors = cluster_stories(docs, related_stories(docs, stories), config, earlier)
+    rows = story_rows(docs, assigned, vectors, config, seen_at)
     entries = [
         StreamStory(prior_story(row), event_micros[row["article_id"]] + ttl_micros) for row in rows
     ]
@@ -780,42 +785,31 @@ def live_stories(stories: Iterable[StreamStory], now: int) -> tuple[list[StreamS
 
 
 # The state and timers of _ClusterStoriesStreamFn (module level: a DoFn's parameters name them).
-_STORIES_PENDING = BagStateSpec("pending", PickleCoder())
 _STORIES_STORIES = BagStateSpec("stories", PickleCoder())
 _STORIES_FREQUENCIES = ReadModifyWriteStateSpec("frequencies", PickleCoder())
 _STORIES_SEEDED = ReadModifyWriteStateSpec("seeded", BooleanCoder())
-_STORIES_FLUSH_AT = ReadModifyWriteStateSpec("flush_at", VarIntCoder())
 _STORIES_NEXT_EXPIRY = ReadModifyWriteStateSpec("next_expiry", VarIntCoder())
-_STORIES_FLUSH = TimerSpec("flush", TimeDomain.WATERMARK)
 _STORIES_EXPIRE = TimerSpec("expire", TimeDomain.WATERMARK)
-_STORIES_PENDING_PARAM = beam.DoFn.StateParam(_STORIES_PENDING)
 _STORIES_STORIES_PARAM = beam.DoFn.StateParam(_STORIES_STORIES)
 _STORIES_FREQUENCIES_PARAM = beam.DoFn.StateParam(_STORIES_FREQUENCIES)
 _STORIES_SEEDED_PARAM = beam.DoFn.StateParam(_STORIES_SEEDED)
-_STORIES_FLUSH_AT_PARAM = beam.DoFn.StateParam(_STORIES_FLUSH_AT)
 _STORIES_NEXT_EXPIRY_PARAM = beam.DoFn.StateParam(_STORIES_NEXT_EXPIRY)
-_STORIES_FLUSH_PARAM = beam.DoFn.TimerParam(_STORIES_FLUSH)
 _STORIES_EXPIRE_PARAM = beam.DoFn.TimerParam(_STORIES_EXPIRE)
 _TIMESTAMP_PARAM = beam.DoFn.TimestampParam
 
 
 class _ClusterStoriesStreamFn(beam.DoFn):
-    """(key, Article) -> the Article with its story id, once its window ended.
+    """(key, Article) -> the Article with its story id, at once (its timestamp kept).
 
-    State (per key, the global window): the articles waiting for their window's end
-    (`pending`, with the window's last microsecond), the stories of earlier windows
-    (`stories`), the term frequencies, whether the earlier state was loaded; timers: the
-    earliest pending window's end (`flush`) and the next expiry (`expire`, counter
-    `stories_stream_expired`). The flush timer fires at the window's last microsecond, so
-    its output holds the watermark inside the window: the committer downstream sees the
-    articles before it closes the window."""
+    State (per key, the global window): the earlier articles' story entries (a bag), the
+    term frequencies, whether the earlier state was loaded, when the next entry expires;
+    an event-time timer then drops the expired entries (counter `stories_stream_expired`).
+    Articles are emitted from process(), never from a timer: a timer's output would reach
+    the committer after the watermark it holds on some runners (the direct runner's)."""
 
-    def __init__(
-        self, config: StoryConfig, state: StateContext, window_micros: int, ttl_micros: int
-    ) -> None:
+    def __init__(self, config: StoryConfig, state: StateContext, ttl_micros: int) -> None:
         self._config = config
         self._state = state
-        self._window = window_micros
         self._ttl = ttl_micros
         self._priors: list[StreamStory] = []
         self._frequencies = NO_FREQUENCIES
@@ -835,15 +829,13 @@ class _ClusterStoriesStreamFn(beam.DoFn):
         self,
         keyed: tuple[str, Article],
         timestamp: Any = _TIMESTAMP_PARAM,
-        pending: Any = _STORIES_PENDING_PARAM,
         stories: Any = _STORIES_STORIES_PARAM,
         frequencies: Any = _STORIES_FREQUENCIES_PARAM,
         seeded: Any = _STORIES_SEEDED_PARAM,
-        flush_at: Any = _STORIES_FLUSH_AT_PARAM,
         next_expiry: Any = _STORIES_NEXT_EXPIRY_PARAM,
-        flush: Any = _STORIES_FLUSH_PARAM,
         expire: Any = _STORIES_EXPIRE_PARAM,
-    ) -> None:
+    ) -> Iterator[Article]:
+        article = keyed[1]
         if not seeded.read():
             seeded.write(True)
             for story in self._priors:
@@ -851,62 +843,24 @@ class _ClusterStoriesStreamFn(beam.DoFn):
             frequencies.write(self._frequencies)
             _expire_at(self._priors, next_expiry, expire)
         micros = int(timestamp.micros)
-        last = micros - micros % self._window + self._window - 1  # the window's last moment
-        pending.add((last, micros, keyed[1]))
-        current = flush_at.read()
-        if current is None or last < current:
-            flush_at.write(last)
-            flush.set(Timestamp(micros=last))
-
-    @on_timer(_STORIES_FLUSH)
-    def _flush(
-        self,
-        fired: Any = _TIMESTAMP_PARAM,
-        pending: Any = _STORIES_PENDING_PARAM,
-        stories: Any = _STORIES_STORIES_PARAM,
-        frequencies: Any = _STORIES_FREQUENCIES_PARAM,
-        flush_at: Any = _STORIES_FLUSH_AT_PARAM,
-        next_expiry: Any = _STORIES_NEXT_EXPIRY_PARAM,
-        flush: Any = _STORIES_FLUSH_PARAM,
-        expire: Any = _STORIES_EXPIRE_PARAM,
-    ) -> Iterator[Any]:
-        now = int(fired.micros)
-        waiting = list(pending.read())
-        due = sorted((item for item in waiting if item[0] <= now), key=lambda i: i[2].article_id)
-        later = [item for item in waiting if item[0] > now]
-        pending.clear()
-        for item in later:
-            pending.add(item)
-        flush_at.clear()
-        if later:
-            soonest = min(item[0] for item in later)
-            flush_at.write(soonest)
-            flush.set(Timestamp(micros=soonest))
-        if not due:
-            return
-        earlier = frequencies.read() or NO_FREQUENCIES
         known = list(stories.read())
-        event = {item[2].article_id: item[1] for item in due}
-        articles, entries, after = cluster_window(
-            [item[2] for item in due],
+        (labelled,), entries, after = cluster_window(
+            [article],
             known,
-            earlier,
+            frequencies.read() or NO_FREQUENCIES,
             self._config,
-            _STREAM_EPOCH + dt.timedelta(microseconds=now),
+            _STREAM_EPOCH + dt.timedelta(microseconds=micros),
             self._ttl,
-            event,
+            {article.article_id: micros},
         )
-        old_ids = {story.prior.story_id for story in known}
-        for article in articles:
-            joined = article.story_id in old_ids
-            counter("stories_joined_earlier" if joined else "stories_in").inc()
-        counter("stories_new").inc(len({a.story_id for a in articles} - old_ids))
+        joined = any(story.prior.story_id == labelled.story_id for story in known)
+        counter("stories_joined_earlier" if joined else "stories_new").inc()
+        counter("stories_in").inc()
         for entry in entries:
             stories.add(entry)
         frequencies.write(after)
         _expire_at(entries, next_expiry, expire)
-        for article in articles:
-            yield TimestampedValue(article, Timestamp(micros=event[article.article_id]))
+        yield labelled
 
     @on_timer(_STORIES_EXPIRE)
     def _expire(
@@ -938,27 +892,25 @@ def _expire_at(entries: list[StreamStory], next_expiry: Any, expire: Any) -> Non
 
 class ClusterStoriesStream(beam.PTransform):
     """PCollection[Article] (unbounded, timestamped by event time) -> the same Articles
-    with `story_id`, each emitted when its window (`window_micros`) ends, keeping its
-    timestamp. ClusterStories' clustering per window, the earlier windows' articles (and
-    the earlier state's, `state`) taking part as an earlier run's do, each for
-    `ttl_micros` of event time. One key: a window's articles are clustered together (the
-    step is sequential; clustering a window costs what a run of that size costs)."""
+    with `story_id`, one at a time: ClusterStories' clustering with every earlier article
+    (earlier windows', and the earlier state's, `state`) taking part as an earlier run's
+    do, each for `ttl_micros` of event time. One key: every article meets every earlier
+    one (the step is sequential; an article costs the clustering of it with the earlier
+    articles sharing a term with it)."""
 
     def __init__(
         self,
         config: StoryConfig | None = None,
         state: StateContext | None = None,
-        window_micros: int = 300 * 1_000_000,
         ttl_micros: int = 7 * 86400 * 1_000_000,
     ) -> None:
         super().__init__()
         self._config = config or StoryConfig()
         self._state = state or StateContext()
-        self._window = window_micros
         self._ttl = ttl_micros
 
     def expand(self, articles: beam.PCollection[Article]) -> beam.PCollection[Article]:
-        fn = _ClusterStoriesStreamFn(self._config, self._state, self._window, self._ttl)
+        fn = _ClusterStoriesStreamFn(self._config, self._state, self._ttl)
         return (
             articles
             | "Key" >> beam.Map(lambda article: ("all", article))
