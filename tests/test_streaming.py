@@ -15,17 +15,23 @@ from typing import Any
 import apache_beam as beam
 import duckdb
 import numpy as np
+import pytest
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.testing.test_stream import TestStream as BeamTestStream
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Timestamp
 
 from newsbeam.pipeline import dataset
+from newsbeam.pipeline.main import main
+from newsbeam.pipeline.options import PipelineConfig
 from newsbeam.pipeline.streaming import (
     CommitWindows,
+    StreamingConfig,
+    build_streaming,
     commit_window,
     due_time,
     panes,
+    runner_problem,
     window_run_id,
 )
 from newsbeam.schemas import Article
@@ -50,6 +56,7 @@ from newsbeam.transforms.event_time import (
     micros_of,
 )
 from newsbeam.transforms.extract import new_article
+from newsbeam.transforms.feeds.config import FeedsConfig
 from newsbeam.transforms.feeds.stage import new_entry_sources
 from newsbeam.transforms.read import is_finished_file
 from newsbeam.transforms.stories import (
@@ -361,5 +368,166 @@ def test_windows_lateness_copies_stories_and_expiry_under_test_stream(tmp_path: 
         assert manifest["counts"]["balanced"]
     assert counts == {"articles": 5, "duplicates": 2, "rejected": 1}
     assert not (Path(root) / dataset.STAGING).exists()
-    text = json.dumps(runs[w0])
-    assert '"mode": "streaming"' in text
+    assert json.loads(json.dumps(runs[w0]))["mode"] == "streaming"
+
+
+def _write_state(folder: Path, articles: list[Article], run_at: dt.datetime) -> StateContext:
+    """A state folder holding `articles` as an earlier batch run keeps them (the dedup
+    and stories tables, written with the batch stage's own row functions)."""
+    import pyarrow as pa
+
+    from newsbeam.transforms.dedup import state_row
+    from newsbeam.transforms.stories import (
+        NO_FREQUENCIES,
+        add_frequencies,
+        cluster_stories,
+        frequency_rows,
+        story_doc,
+        story_rows,
+    )
+    from newsbeam.transforms.support.state import (
+        DEDUP_ARTICLES,
+        DEDUP_STORIES,
+        STORY_TERMS,
+        make_context,
+        stamped,
+    )
+
+    config = StoryConfig()
+    docs = [story_doc(article, config) for article in articles]
+    assigned, vectors = cluster_stories(docs, [], config)
+    stories = story_rows(docs, assigned, vectors, config, run_at)
+    dedup = [
+        state_row(article._replace(story_id=assigned[article.article_id]), DedupConfig(), run_at)
+        for article in articles
+    ]
+    terms = frequency_rows(add_frequencies(NO_FREQUENCIES, docs))
+    for table, rows in ((DEDUP_ARTICLES, dedup), (DEDUP_STORIES, stories), (STORY_TERMS, terms)):
+        path = folder / table.path / "part-00000-of-00001.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrow = pa.Table.from_pylist(rows, schema=stamped(table.schema))
+        import pyarrow.parquet as pq
+
+        pq.write_table(arrow, str(path))
+    return make_context(str(folder), None, run_at)
+
+
+def test_the_streaming_state_is_seeded_from_the_batch_state(tmp_path: Path) -> None:
+    root = str(tmp_path / "root")
+    earlier = _article("earlier.txt", FIRE)
+    state = _write_state(tmp_path / "state", [earlier, _article("vote.txt", VOTE)], BASE)
+    copy = _article("copy.txt", FIRE)
+    follow_up = _article("follow-up.txt", FIRE_REWRITE)
+    other = _article("chess.txt", CHESS)
+    stream = (
+        BeamTestStream()
+        .advance_watermark_to(Timestamp(micros=micros_of(BASE)))
+        .add_elements([_at(copy, 10), _at(follow_up, 20), _at(other, 30)])
+        .advance_watermark_to_infinity()
+    )
+    window = WindowConfig(window_seconds=300, allowed_lateness_seconds=0, ttl_days=1)
+    with beam.Pipeline(options=_streaming_options()) as pipeline:
+        kept, duplicates = (
+            pipeline
+            | stream
+            | "EventTime" >> AssignEventTime()
+            | "Dedup" >> DeduplicateStream(DedupConfig(), state, window.ttl_micros)
+        )
+        articles = kept | "Stories" >> ClusterStoriesStream(StoryConfig(), state, window.ttl_micros)
+        tables = {
+            "articles": articles,
+            "duplicates": duplicates,
+            "rejected": pipeline | "NoRejected" >> beam.Create([]),
+            "feed_health": pipeline | "NoHealth" >> beam.Create([]),
+        }
+        _ = tables | "Commit" >> CommitWindows(root, window)
+    (manifest,) = _committed(root).values()
+    (duplicate,) = _rows(root, manifest, "duplicates")
+    assert (duplicate["source"], duplicate["method"]) == ("copy.txt", "exact")
+    assert duplicate["canonical_id"] == earlier.article_id  # the earlier run's article
+    story = {row["source"]: row["story_id"] for row in _rows(root, manifest, "articles")}
+    assert story == {"follow-up.txt": earlier.article_id, "chess.txt": other.article_id}
+
+
+# --- The whole --streaming graph, and the command ----------------------------------------------
+
+
+def _streaming_config(tmp_path: Path, **sources: Any) -> StreamingConfig:
+    stages = PipelineConfig(
+        inputs=tuple(sources.get("inputs", ())),
+        output_dir=str(tmp_path / "root"),
+        feeds=FeedsConfig(feed_urls=tuple(sources.get("feeds", ()))),
+    )
+    return StreamingConfig(
+        stages,
+        str(tmp_path / "root"),
+        WINDOW,
+        poll_seconds=60,
+        pubsub_subscription=sources.get("pubsub"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("sources", "expected"),
+    [
+        ({"inputs": ["inbox"]}, "Watch/Match0"),
+        ({"feeds": ["http://127.0.0.1:9/feed.xml"]}, "Feeds/Clock"),
+        ({"pubsub": "projects/news-project/subscriptions/articles"}, "PubSub/Pull"),
+    ],
+)
+def test_the_streaming_graph_builds_with_each_source(
+    tmp_path: Path, sources: dict[str, Any], expected: str
+) -> None:
+    (tmp_path / "inbox").mkdir()
+    if "inputs" in sources:
+        sources = {"inputs": [str(tmp_path / "inbox")]}
+    pipeline = beam.Pipeline(options=_streaming_options())
+    tables = build_streaming(pipeline, _streaming_config(tmp_path, **sources))
+    assert set(tables) == {"articles", "duplicates", "rejected", "feed_health", "committed"}
+    proto = pipeline.to_runner_api()  # every DoFn pickles, every coder is known
+    labels = {transform.unique_name for transform in proto.components.transforms.values()}
+    for label in (
+        expected,
+        "RejectLate/Gate",
+        "Dedup/Dedup",
+        "Stories/Cluster",
+        "Commit/CommitPanes",
+    ):
+        assert label in labels, label
+    assert not (tmp_path / "root").exists()  # building writes nothing
+
+
+def test_streaming_stops_at_once_without_a_streaming_runner(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for runner in ([], ["--runner", "BundleBasedDirectRunner"], ["--runner", "DirectRunner"]):
+        started = time.perf_counter()
+        status = main(
+            ["--streaming", "--input", str(inbox), "--output", str(tmp_path / "o"), *runner]
+        )
+        assert status == 2
+        assert time.perf_counter() - started < 10
+        message = capsys.readouterr().err
+        assert "--follow" in message
+        for name in ("DataflowRunner", "FlinkRunner", "SparkRunner", "PrismRunner"):
+            assert name in message
+    assert not (tmp_path / "o").exists()
+    assert runner_problem("DataflowRunner") is None
+    assert runner_problem("apache_beam.runners.portability.flink_runner.FlinkRunner") is None
+
+
+def test_streaming_usage_errors_stop_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = str(tmp_path / "o")
+    runner = ["--runner", "FlinkRunner"]
+    assert main(["--streaming", "--output", root, *runner]) == 2
+    assert "needs a source" in capsys.readouterr().err
+    inbox = str(tmp_path)
+    assert (
+        main(["--streaming", "--input", inbox, "--output", root, "--window_seconds", "0", *runner])
+        == 2
+    )
+    assert "--window_seconds" in capsys.readouterr().err
