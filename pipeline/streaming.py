@@ -167,10 +167,21 @@ def window_run_id(start: int, end: int, fired: int) -> str:
     return f"stream-{stamp(start)}-late-{stamp(fired)}"
 
 
-def window_attempt(run_id: str) -> str:
-    """The attempt of a window's commit, derived from its run id: a commit the runner
-    retries finds its own manifest and does nothing twice."""
-    return hashlib.sha256(run_id.encode()).hexdigest()[:8]
+def window_attempt(run_id: str, rows: Mapping[str, Sequence[dict[str, Any]]]) -> str:
+    """The attempt of a pane's commit, derived from its run id and the rows it holds (by
+    source and id): a commit the runner retries finds its own manifest and does nothing
+    twice, and other rows for the same window (a job started again) are never taken for
+    it."""
+    digest = hashlib.sha256(run_id.encode())
+    for table in sorted(rows):
+        for row in sorted(_identity(row) for row in rows[table]):
+            digest.update(f"\x00{table}\x00{row}".encode())
+    return digest.hexdigest()[:8]
+
+
+def _identity(row: Mapping[str, Any]) -> str:
+    source = row.get("source") or row.get("feed_url") or ""
+    return f"{source}\x01{row.get('article_id') or row.get('run_at') or ''}"
 
 
 def commit_window(
@@ -185,10 +196,17 @@ def commit_window(
     construction: a window's inputs are the rows it holds."""
     clock = time.perf_counter()
     run_id = window_run_id(start, end, fired)
-    attempt = window_attempt(run_id)
+    attempt = window_attempt(run_id, rows)
     existing = dataset.read_manifest(root, run_id)
     if existing is not None and existing["attempt"] == attempt:
         return existing  # committed by an earlier try of this bundle
+    if existing is not None:
+        # The window was committed with other rows (by an earlier job): these rows are a
+        # run of their own beside it, never a replacement of it.
+        run_id = f"{run_id}-{attempt}"
+        existing = dataset.read_manifest(root, run_id)
+        if existing is not None and existing["attempt"] == attempt:
+            return existing
     dataset.abandon(root, run_id, attempt)  # what an interrupted try left
     started = datetime_of(start)
     staging = dataset.staging_dir(root, run_id, attempt)

@@ -227,14 +227,20 @@ def test_a_retried_commit_does_nothing_twice(tmp_path: Path) -> None:
     root = str(tmp_path / "root")
     start = micros_of(BASE)
     row = {"source": "x", "stage": "stream", "reason": "late", "detail": "d", "payload": ""}
-    first = commit_window(
-        root, {"rejected": [row]}, start, start + 300 * SECOND, start + 300 * SECOND
-    )
-    again = commit_window(
-        root, {"rejected": [row]}, start, start + 300 * SECOND, start + 300 * SECOND
-    )
+    end = start + 300 * SECOND
+    first = commit_window(root, {"rejected": [row]}, start, end, end)
+    again = commit_window(root, {"rejected": [row]}, start, end, end)
     assert again == first
     assert dataset.run_ids(root) == ["stream-20261201T000000Z"]
+    # Other rows for a window committed already (a job started again): a run beside it.
+    other = {**row, "source": "y"}
+    beside = commit_window(root, {"rejected": [other]}, start, end, end)
+    assert beside["run_id"] == f"stream-20261201T000000Z-{beside['attempt']}"
+    assert len(dataset.run_ids(root)) == 2
+    rows = duckdb.sql(
+        f"SELECT source FROM read_parquet('{root}/rejected/*/*.parquet') ORDER BY source"
+    ).fetchall()
+    assert rows == [("x",), ("y",)]
     assert first["counts"]["rejected"] == 1 and first["counts"]["balanced"]
     assert first["counts"]["rejected_by"] == {"stream": {"late": 1}}
 

@@ -733,10 +733,14 @@ class PollFeeds(beam.PTransform):
         from_docs = documents | "FromDocuments" >> beam.ParDo(_SourcesFromDocuments()).with_outputs(
             "sources", REJECTED, main="feeds"
         )
-        polled = (
-            documents.pipeline
-            | "Clock" >> PeriodicImpulse(fire_interval=self._poll_seconds)
-            | "Due" >> beam.ParDo(_PolledSources(config)).with_outputs(REJECTED, main="sources")
+        # Without feeds to poll (feed files in a watched folder only) no clock ticks.
+        ticks = (
+            documents.pipeline | "Clock" >> PeriodicImpulse(fire_interval=self._poll_seconds)
+            if config.feed_urls or config.feed_lists
+            else documents.pipeline | "NoClock" >> beam.Create([])
+        )
+        polled = ticks | "Due" >> beam.ParDo(_PolledSources(config)).with_outputs(
+            REJECTED, main="sources"
         )
         fetched = (
             (polled.sources, from_docs.sources)
