@@ -413,7 +413,7 @@ def runner_problem(runner: object) -> str | None:
         return None
     shown = f"--runner {short}" if short else "no --runner (the in-process runner)"
     return (
-        f"--streaming needs a streaming runner, and {shown} cannot run an unbounded "
+        f"--streaming needs a streaming runner; {shown} cannot run an unbounded "
         "pipeline here (Beam's in-process runners run sources as batch or refuse them, and "
         "the DirectRunner first downloads Prism, which hangs offline). Use "
         "`newsbeam --follow` (micro-batches; runs anywhere, offline included), or "

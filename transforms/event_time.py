@@ -45,10 +45,12 @@ STREAM_KEY = "all"
 class WindowConfig:
     """Fixed event-time windows: `window_seconds` long (5 minutes: a warehouse current
     within minutes, a commit every 5 minutes); an article up to `allowed_lateness_seconds`
-    behind the watermark still counts; state entries live `ttl_days` of event time."""
+    behind the watermark still counts (a day: news is often published hours before a
+    feed or an inbox delivers it, and its publication time is its event time); state
+    entries live `ttl_days` of event time."""
 
     window_seconds: int = 300
-    allowed_lateness_seconds: int = 3600
+    allowed_lateness_seconds: int = 86400
     ttl_days: float = 7.0
 
     @property
