@@ -34,7 +34,7 @@ from newsbeam.pipeline.streaming import (
     runner_problem,
     window_run_id,
 )
-from newsbeam.schemas import Article
+from newsbeam.schemas import Article, RawDocument
 from newsbeam.transforms.clean import clean_article
 from newsbeam.transforms.dedup import (
     DedupConfig,
@@ -537,3 +537,74 @@ def test_streaming_usage_errors_stop_before_anything_runs(
         == 2
     )
     assert "--window_seconds" in capsys.readouterr().err
+
+
+# --- The sources, bounded: the in-process runner runs a bounded poll as a batch of polls ----
+
+
+def _collect(pcoll: Any, folder: Path, label: str) -> None:
+    """Each element's text into its own file of `folder` (assert_that groups, and a
+    grouping of an unbounded PCollection without windows is refused)."""
+    import hashlib
+
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def write(text: str) -> None:
+        name = hashlib.sha256(text.encode()).hexdigest()[:16]
+        (folder / f"{name}.{time.monotonic_ns()}").write_text(text)
+
+    _ = pcoll | label >> beam.Map(write)
+
+
+def _collected(folder: Path) -> list[str]:
+    return sorted(path.read_text() for path in folder.iterdir()) if folder.exists() else []
+
+
+def test_a_polled_feed_gives_each_entry_once(tmp_path: Path) -> None:
+    from newsbeam.transforms.feeds.fetch import FetchConfig
+    from newsbeam.transforms.feeds.stage import PollFeeds
+    from tests.feed_server import serve, static
+    from tests.test_feeds import BODY, OTHER_BODIES, rss
+
+    with serve() as server:
+        base = server.url("")
+        items = [("g1", "/a/1", BODY), ("g2", "/a/2", OTHER_BODIES["bridge"])]
+        server.routes["/feed.xml"] = static(rss(base, items))
+        config = FeedsConfig(
+            feed_urls=(server.url("/feed.xml"),),
+            fetch_pages=False,
+            fetch=FetchConfig(allow_hosts=("127.0.0.1",)),
+        )
+        pipeline = beam.Pipeline(runner="FnApiRunner")
+        documents = pipeline | beam.Create([]).with_output_types(RawDocument)
+        articles, rejected, health = documents | PollFeeds(
+            config, poll_seconds=0.5, stop_at=time.time() + 1.6
+        )
+        _collect(articles | "Sources" >> beam.Map(lambda a: a.source), tmp_path / "a", "A")
+        _collect(rejected | "Reasons" >> beam.Map(lambda r: r.reason), tmp_path / "r", "R")
+        _collect(health | "Status" >> beam.Map(lambda h: h.status), tmp_path / "h", "H")
+        pipeline.run().wait_until_finish()
+        polls = len(server.requests_to("/feed.xml"))
+    assert _collected(tmp_path / "a") == [server.url("/feed.xml#g1"), server.url("/feed.xml#g2")]
+    assert _collected(tmp_path / "r") == []
+    # Polled again and again (a health row each time); the entries were inputs once.
+    assert polls >= 2 and _collected(tmp_path / "h") == ["ok"] * polls
+
+
+def test_a_watched_folder_reads_each_finished_file_once(tmp_path: Path) -> None:
+    from newsbeam.transforms.read import WatchInputs
+
+    inbox = tmp_path / "inbox"
+    (inbox / "deep").mkdir(parents=True)
+    (inbox / "one.txt").write_text(FIRE)
+    (inbox / "deep" / "two.txt").write_text(VOTE)
+    (inbox / "three.txt.part").write_text(CHESS)  # still being written: not read
+    pipeline = beam.Pipeline(runner="FnApiRunner")
+    documents, rejected = pipeline | WatchInputs(
+        [str(inbox)], poll_seconds=0.5, stop_at=time.time() + 1.6
+    )
+    _collect(documents | "Names" >> beam.Map(lambda d: Path(d.source).name), tmp_path / "d", "D")
+    _collect(rejected | "Reasons" >> beam.Map(lambda r: r.reason), tmp_path / "r", "R")
+    pipeline.run().wait_until_finish()
+    assert _collected(tmp_path / "d") == ["one.txt", "two.txt"]
+    assert _collected(tmp_path / "r") == []

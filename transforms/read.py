@@ -801,15 +801,22 @@ class WatchInputs(beam.PTransform):
     """PBegin -> (PCollection[RawDocument], PCollection[Rejected]), unbounded: every input
     (a folder, watched recursively, or a glob) is matched every `poll_seconds` with
     `fileio.MatchContinuously`; a file is read once, when it first appears, as ReadDocuments
-    reads it. A file being written is skipped until renamed to its final name."""
+    reads it. A file being written is skipped until renamed to its final name. `stop_at`
+    (Unix seconds; None: never) ends the watch: a bounded watch, which Beam's in-process
+    runner runs as a batch of matches (tests)."""
 
     def __init__(
-        self, inputs: Sequence[str], config: ReadConfig | None = None, poll_seconds: float = 300.0
+        self,
+        inputs: Sequence[str],
+        config: ReadConfig | None = None,
+        poll_seconds: float = 300.0,
+        stop_at: float | None = None,
     ) -> None:
         super().__init__()
         self._inputs = sorted(inputs)
         self._config = config or ReadConfig()
         self._poll_seconds = poll_seconds
+        self._stop_at = stop_at
 
     def expand(
         self, pbegin: beam.pvalue.PBegin
@@ -818,8 +825,7 @@ class WatchInputs(beam.PTransform):
 
         matched = [
             pbegin
-            | f"Match{number}"
-            >> fileio.MatchContinuously(as_pattern(pattern), interval=self._poll_seconds)
+            | f"Match{number}" >> fileio.MatchContinuously(as_pattern(pattern), **self._schedule())
             for number, pattern in enumerate(self._inputs)
         ]
         files = (
@@ -835,6 +841,19 @@ class WatchInputs(beam.PTransform):
             lambda f: readable_path(os.fsdecode(f[0])),
             RawDocument,
         )
+
+    def _schedule(self) -> dict[str, Any]:
+        if self._stop_at is None:
+            return {"interval": self._poll_seconds}
+        import time
+
+        from apache_beam.utils.timestamp import Timestamp
+
+        return {
+            "interval": self._poll_seconds,
+            "start_timestamp": Timestamp.of(time.time()),
+            "stop_timestamp": Timestamp.of(self._stop_at),
+        }
 
 
 def pubsub_document(message: Any, subscription: str) -> RawDocument:

@@ -58,6 +58,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
@@ -707,7 +708,9 @@ class PollFeeds(beam.PTransform):
     `poll_seconds` (PeriodicImpulse), parsed, their new entries' pages fetched and
     extracted, as ReadFeeds does. An entry is an input once: a stateful step per feed
     remembers the entries it passed for `keep_micros` after their feed last listed them.
-    Page URLs (`--input https://...`) are a batch run's: not polled here."""
+    Page URLs (`--input https://...`) are a batch run's: not polled here. `stop_at` (Unix
+    seconds; None: never) ends the polling: a bounded poll, which Beam's in-process
+    runner runs as a batch of polls (tests)."""
 
     def __init__(
         self,
@@ -716,6 +719,7 @@ class PollFeeds(beam.PTransform):
         state: StateContext | None = None,
         poll_seconds: float = 300.0,
         keep_micros: int = 7 * 86400 * 1_000_000,
+        stop_at: float | None = None,
     ) -> None:
         super().__init__()
         self._config = config
@@ -723,6 +727,7 @@ class PollFeeds(beam.PTransform):
         self._state = state or StateContext()
         self._poll_seconds = poll_seconds
         self._keep = keep_micros
+        self._stop_at = stop_at
 
     def expand(
         self, documents: beam.PCollection[RawDocument]
@@ -734,8 +739,15 @@ class PollFeeds(beam.PTransform):
             "sources", REJECTED, main="feeds"
         )
         # Without feeds to poll (feed files in a watched folder only) no clock ticks.
+        clock = PeriodicImpulse(fire_interval=self._poll_seconds)
+        if self._stop_at is not None:
+            clock = PeriodicImpulse(
+                start_timestamp=time.time(),
+                stop_timestamp=self._stop_at,
+                fire_interval=self._poll_seconds,
+            )
         ticks = (
-            documents.pipeline | "Clock" >> PeriodicImpulse(fire_interval=self._poll_seconds)
+            documents.pipeline | "Clock" >> clock
             if config.feed_urls or config.feed_lists
             else documents.pipeline | "NoClock" >> beam.Create([])
         )
@@ -758,7 +770,10 @@ class PollFeeds(beam.PTransform):
         )
         jobs = (
             parsed.jobs
-            | "ByFeed" >> beam.Map(lambda job: (job.feed_url or job.source, job))
+            | "ByFeed"
+            >> beam.Map(lambda job: (job.feed_url or job.source, job)).with_output_types(
+                tuple[str, PageJob]
+            )
             | "NewOnly" >> beam.ParDo(_NewEntriesOnly(self._keep))
         )
         fetch_pages = config.fetch_pages
