@@ -90,11 +90,17 @@ class StreamingConfig:
     pubsub_subscription: str | None = None
 
 
-def build_streaming(pipeline: beam.Pipeline, config: StreamingConfig) -> dict[str, Any]:
+def build_streaming(
+    pipeline: beam.Pipeline, config: StreamingConfig, documents: Any = None
+) -> dict[str, Any]:
     """Add the streaming stages to `pipeline`; returns the tables' PCollections and the
-    committed run ids (`committed`)."""
+    committed run ids (`committed`). `documents`: a PCollection[RawDocument] to read
+    besides the configured sources (a TestStream in the tests)."""
     stages, window, state = config.stages, config.window, config.stages.state
-    documents, unread = _sources(pipeline, config)
+    found, unread = _sources(pipeline, config)
+    if documents is not None:
+        found = (found, documents) | "WithDocuments" >> beam.Flatten()
+    documents = found
     pages, feed_documents = documents | "FeedsApart" >> beam.Partition(_feed_or_page, 2)  # type: ignore[arg-type]
     extracted, unextracted = pages | "Extract" >> ExtractArticles(stages.extract)
     from_feeds, unfed, feed_health = feed_documents | "Feeds" >> PollFeeds(

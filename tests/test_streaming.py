@@ -608,3 +608,45 @@ def test_a_watched_folder_reads_each_finished_file_once(tmp_path: Path) -> None:
     pipeline.run().wait_until_finish()
     assert _collected(tmp_path / "d") == ["one.txt", "two.txt"]
     assert _collected(tmp_path / "r") == []
+
+
+def _sources_by_table(root: str, manifest: dict[str, Any]) -> dict[str, list[str]]:
+    return {
+        table: sorted(row["source"] for row in _rows(root, manifest, table))
+        for table in manifest["tables"]
+    }
+
+
+@pytest.mark.slow  # loads every stage's models: about 30 s under load
+def test_the_whole_streaming_graph_runs_under_test_stream(tmp_path: Path) -> None:
+    """Every stage of `--streaming` (extract, clean, language, topics, places included)
+    on the BundleBasedDirectRunner, documents arriving as a TestStream in two windows."""
+    root = tmp_path / "root"
+    page = f"<html><head><title>Fire</title></head><body><article><p>{FIRE}</p></article>"
+    documents = [
+        RawDocument("inbox/fire.html", "html", page.encode()),
+        RawDocument("inbox/fire-copy.txt", "text", FIRE.encode()),
+        RawDocument("inbox/empty.txt", "text", b"   "),
+        RawDocument("inbox/vote.txt", "text", VOTE.encode()),
+    ]
+    stream = (
+        BeamTestStream()
+        .advance_watermark_to(Timestamp(micros=micros_of(BASE)))
+        .add_elements([_at(documents[0], 10), _at(documents[1], 20), _at(documents[2], 30)])
+        .advance_watermark_to(Timestamp(micros=micros_of(BASE) + 400 * SECOND))
+        .add_elements([_at(documents[3], 410)])
+        .advance_watermark_to_infinity()
+    )
+    config = _streaming_config(tmp_path)
+    with beam.Pipeline(options=_streaming_options()) as pipeline:
+        build_streaming(pipeline, config, pipeline | stream)
+    runs = _committed(str(root))
+    assert sorted(runs) == ["stream-20261201T000000Z", "stream-20261201T000500Z"]
+    first = _sources_by_table(str(root), runs["stream-20261201T000000Z"])
+    assert first["articles"] == ["inbox/fire.html"]
+    assert first["duplicates"] == ["inbox/fire-copy.txt"]
+    assert first["rejected"] == ["inbox/empty.txt"]
+    second = _sources_by_table(str(root), runs["stream-20261201T000500Z"])
+    assert second["articles"] == ["inbox/vote.txt"]
+    (vote,) = _rows(str(root), runs["stream-20261201T000500Z"], "articles")
+    assert vote["language"] == "en" and vote["places"] and vote["topics"]
