@@ -375,6 +375,13 @@ def test_windows_lateness_copies_stories_and_expiry_under_test_stream(tmp_path: 
     assert counts == {"articles": 5, "duplicates": 2, "rejected": 1}
     assert not (Path(root) / dataset.STAGING).exists()
     assert json.loads(json.dumps(runs[w0]))["mode"] == "streaming"
+    # The dataset's readers take the window runs as any runs.
+    assert main(["report", "--output", root]) == 0
+    database = str(tmp_path / "news.duckdb")
+    assert main(["warehouse", "--output", root, "--db", database]) == 0
+    with duckdb.connect(database) as connection:
+        counted = connection.sql("SELECT count(*) FROM articles").fetchall()
+    assert counted == [(5,)]
 
 
 def _write_state(folder: Path, articles: list[Article], run_at: dt.datetime) -> StateContext:
