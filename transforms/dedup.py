@@ -6,6 +6,9 @@ WriteDedupIndex writes the articles table of the new state. Never rejects.
 
 Counters: `dedup_in`, `dedup_exact`, `dedup_url`, `dedup_near`, `dedup_candidate_pairs`,
 `dedup_verified_pairs`, `dedup_state_pruned`.
+
+DeduplicateStream (at the end): the same rules, one article at a time in a stateful DoFn,
+for `newsbeam --streaming` (docs/streaming.md).
 """
 
 from __future__ import annotations

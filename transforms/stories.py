@@ -4,6 +4,9 @@ an earlier run's story, and this stage writes the dedup component of the new sta
 (articles with their story ids, stories, story_terms). Never rejects.
 
 Counters: `stories_in`, `stories_new`, `stories_joined_earlier`, `stories_state_pruned`.
+
+ClusterStoriesStream (at the end): the same clustering, one article at a time in a
+stateful DoFn, for `newsbeam --streaming` (docs/streaming.md).
 """
 
 from __future__ import annotations
