@@ -26,6 +26,7 @@ import logging
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
@@ -42,6 +43,7 @@ from apache_beam.transforms.userstate import (
 from apache_beam.utils.timestamp import Timestamp
 
 from newsbeam.pipeline import dataset
+from newsbeam.pipeline.lock import LockHeld, RunLock
 from newsbeam.pipeline.options import NewsBeamOptions, PipelineConfig, config_from_options
 from newsbeam.schemas import DATASET_SCHEMAS, FEED_HEALTH_TABLE, SCHEMA_VERSION, RawDocument, to_row
 from newsbeam.transforms.clean import CleanText
@@ -482,20 +484,32 @@ def main(argv: Sequence[str]) -> int:
     if problem is not None:
         print(f"newsbeam: {problem}", file=sys.stderr)
         return 2
+    output = options.view_as(NewsBeamOptions).output
+    # A local ROOT is locked for the job's life, as a batch run locks it: one writer per
+    # ROOT (an object store has no lock: the scheduler's to ensure, docs/deploying.md).
+    lock = RunLock([Path(files.normalise(output))] if output and files.is_local(output) else [])
     try:
-        config = streaming_config(options)
-    except StreamingUsageError as error:
+        lock.acquire()
+    except LockHeld as error:
         print(f"newsbeam: {error}", file=sys.stderr)
         return 2
-    options.view_as(StandardOptions).streaming = True
-    pipeline = beam.Pipeline(options=options)
-    build_streaming(pipeline, config)
-    log.info("streaming into %s: windows of %d s", config.root, config.window.window_seconds)
     try:
-        result = pipeline.run()
-        result.wait_until_finish()
-    except Exception as error:
-        log.error("the streaming job failed: %s", error)
-        log.debug("traceback", exc_info=True)
-        return 1
-    return 0
+        try:
+            config = streaming_config(options)
+        except StreamingUsageError as error:
+            print(f"newsbeam: {error}", file=sys.stderr)
+            return 2
+        options.view_as(StandardOptions).streaming = True
+        pipeline = beam.Pipeline(options=options)
+        build_streaming(pipeline, config)
+        log.info("streaming into %s: windows of %d s", config.root, config.window.window_seconds)
+        try:
+            result = pipeline.run()
+            result.wait_until_finish()
+        except Exception as error:
+            log.error("the streaming job failed: %s", error)
+            log.debug("traceback", exc_info=True)
+            return 1
+        return 0
+    finally:
+        lock.release()

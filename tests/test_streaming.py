@@ -544,6 +544,16 @@ def test_streaming_usage_errors_stop_before_anything_runs(
         == 2
     )
     assert "--window_seconds" in capsys.readouterr().err
+    # A local ROOT another run holds is refused, as a batch run refuses it.
+    from newsbeam.pipeline.lock import RunLock
+
+    held = RunLock([Path(root)])
+    held.acquire()
+    try:
+        assert main(["--streaming", "--input", inbox, "--output", root, *runner]) == 2
+        assert "lock" in capsys.readouterr().err.lower()
+    finally:
+        held.release()
 
 
 # --- The sources, bounded: the in-process runner runs a bounded poll as a batch of polls ----
