@@ -25,22 +25,13 @@ import hashlib
 import logging
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
 import pyarrow as pa
-from apache_beam.coders import PickleCoder, VarIntCoder
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
-from apache_beam.transforms.timeutil import TimeDomain
-from apache_beam.transforms.userstate import (
-    BagStateSpec,
-    ReadModifyWriteStateSpec,
-    TimerSpec,
-    on_timer,
-)
-from apache_beam.utils.timestamp import Timestamp
 
 from newsbeam.pipeline import dataset
 from newsbeam.pipeline.lock import LockHeld, RunLock
@@ -49,19 +40,17 @@ from newsbeam.schemas import DATASET_SCHEMAS, FEED_HEALTH_TABLE, SCHEMA_VERSION,
 from newsbeam.transforms.clean import CleanText
 from newsbeam.transforms.dedup import DeduplicateStream
 from newsbeam.transforms.event_time import (
-    STREAM_KEY,
     AssignEventTime,
     RejectLate,
     WindowConfig,
     datetime_of,
-    window_start,
 )
 from newsbeam.transforms.extract import ExtractArticles
 from newsbeam.transforms.feeds.stage import PollFeeds
 from newsbeam.transforms.language import DetectLanguage
 from newsbeam.transforms.places import TagPlaces
 from newsbeam.transforms.read import FEED_KINDS, ReadPubSubDocuments, WatchInputs
-from newsbeam.transforms.stories import ClusterStoriesStream
+from newsbeam.transforms.stories import ClusterStoriesStream, Pane
 from newsbeam.transforms.support import files
 from newsbeam.transforms.support.state import StateError, open_state
 from newsbeam.transforms.topics import TagTopics
@@ -116,9 +105,6 @@ def build_streaming(
     articles, duplicates = on_time | "Dedup" >> DeduplicateStream(
         stages.dedup, state, window.ttl_micros
     )
-    articles = articles | "Stories" >> ClusterStoriesStream(
-        stages.stories, state, window.ttl_micros
-    )
     articles, untopiced = articles | "Topics" >> TagTopics(stages.topics)
     articles, unplaced = articles | "Places" >> TagPlaces(stages.places)
     rejected = (
@@ -126,7 +112,9 @@ def build_streaming(
     ) | "Rejected" >> beam.Flatten()  # fmt: skip
     tables = {"articles": articles, "duplicates": duplicates, "rejected": rejected}
     written = {**tables, FEED_HEALTH_TABLE: feed_health}
-    committed = written | "Commit" >> CommitWindows(config.root, window)
+    # A window's rows, once it ended, as one pane, its articles clustered into stories.
+    panes = written | "Stories" >> ClusterStoriesStream(stages.stories, state, window)
+    committed = panes | "Commit" >> CommitWindows(config.root)
     return {**written, "committed": committed}
 
 
@@ -275,135 +263,46 @@ def commit_window(
     return manifest
 
 
-def due_time(micros: int, fired_through: int | None, window_micros: int) -> int:
-    """When a row at `micros` is committed: its window's end, or, when that pane was
-    committed already (the window ended no later than `fired_through`), the next window
-    end after `fired_through` (a late pane)."""
-    end = window_start(micros, window_micros) + window_micros
-    if fired_through is None or end > fired_through:
-        return end
-    return window_start(fired_through, window_micros) + window_micros
+class _CommitPanes(beam.DoFn):
+    """Pane -> the run id it was committed as (commit_window)."""
 
-
-def panes(
-    items: Iterable[tuple[int, int, str, dict[str, Any]]], fired: int
-) -> Iterator[tuple[int, dict[str, list[dict[str, Any]]]]]:
-    """The rows due by `fired` ((window start, due, table, row) items), by window start."""
-    by_window: dict[int, dict[str, list[dict[str, Any]]]] = {}
-    for start, due, table, row in items:
-        if due <= fired:
-            by_window.setdefault(start, {}).setdefault(table, []).append(row)
-    yield from sorted(by_window.items(), key=lambda item: item[0])
-
-
-# The committer's state and timer (module level: a DoFn's parameters name them).
-_ROWS = BagStateSpec("rows", PickleCoder())
-_FIRED_THROUGH = ReadModifyWriteStateSpec("fired_through", VarIntCoder())
-_FLUSH_AT = ReadModifyWriteStateSpec("flush_at", VarIntCoder())
-_FLUSH = TimerSpec("flush", TimeDomain.WATERMARK)
-_ROWS_PARAM = beam.DoFn.StateParam(_ROWS)
-_FIRED_THROUGH_PARAM = beam.DoFn.StateParam(_FIRED_THROUGH)
-_FLUSH_AT_PARAM = beam.DoFn.StateParam(_FLUSH_AT)
-_FLUSH_PARAM = beam.DoFn.TimerParam(_FLUSH)
-_TIMESTAMP_PARAM = beam.DoFn.TimestampParam
-
-
-class _CommitWindowsFn(beam.DoFn):
-    """(key, (table, row)) -> the run id of each pane committed.
-
-    Rows wait in a bag until their window's end (an event-time timer: the watermark passed
-    it), then the window's rows are committed as one run; a row of a window committed
-    already waits for the next window end and is committed as a late pane. One key, so
-    commits into ROOT never overlap (one writer per ROOT)."""
-
-    def __init__(self, root: str, window_micros: int) -> None:
+    def __init__(self, root: str) -> None:
         self._root = root
-        self._window = window_micros
 
-    def process(
-        self,
-        keyed: tuple[str, tuple[str, dict[str, Any]]],
-        timestamp: Any = _TIMESTAMP_PARAM,
-        rows: Any = _ROWS_PARAM,
-        fired_through: Any = _FIRED_THROUGH_PARAM,
-        flush_at: Any = _FLUSH_AT_PARAM,
-        flush: Any = _FLUSH_PARAM,
-    ) -> None:
-        table, row = keyed[1]
-        micros = int(timestamp.micros)
-        due = due_time(micros, fired_through.read(), self._window)
-        rows.add((window_start(micros, self._window), due, table, row))
-        current = flush_at.read()
-        if current is None or due < current:
-            flush_at.write(due)
-            flush.set(Timestamp(micros=due))
-
-    @on_timer(_FLUSH)
-    def _flush(
-        self,
-        fired: Any = _TIMESTAMP_PARAM,
-        rows: Any = _ROWS_PARAM,
-        fired_through: Any = _FIRED_THROUGH_PARAM,
-        flush_at: Any = _FLUSH_AT_PARAM,
-        flush: Any = _FLUSH_PARAM,
-    ) -> Iterator[str]:
-        now = int(fired.micros)
-        items = list(rows.read())
-        for start, pane in panes(items, now):
-            manifest = commit_window(self._root, pane, start, start + self._window, now)
-            log.info(
-                "window %s committed: %d articles, %d duplicates, %d rejected",
-                manifest["run_id"],
-                manifest["counts"]["articles"],
-                manifest["counts"]["duplicates"],
-                manifest["counts"]["rejected"],
-            )
-            yield manifest["run_id"]
-        later = [item for item in items if item[1] > now]
-        rows.clear()
-        for item in later:
-            rows.add(item)
-        fired_through.write(max(now, fired_through.read() or now))
-        flush_at.clear()
-        if later:
-            soonest = min(item[1] for item in later)
-            flush_at.write(soonest)
-            flush.set(Timestamp(micros=soonest))
+    def process(self, pane: Pane) -> Iterator[str]:
+        rows = {
+            table: [_health_row(r) if table == FEED_HEALTH_TABLE else to_row(r) for r in records]
+            for table, records in pane.tables.items()
+        }
+        manifest = commit_window(self._root, rows, pane.start, pane.end, pane.fired)
+        log.info(
+            "window %s committed: %d articles, %d duplicates, %d rejected",
+            manifest["run_id"],
+            manifest["counts"]["articles"],
+            manifest["counts"]["duplicates"],
+            manifest["counts"]["rejected"],
+        )
+        yield manifest["run_id"]
 
 
 def _health_row(health: Any) -> dict[str, Any]:
     return dict(health._asdict())
 
 
-def _keyed_row(record: Any, table: str, to_dict: Any) -> tuple[str, tuple[str, dict[str, Any]]]:
-    return STREAM_KEY, (table, to_dict(record))
-
-
 class CommitWindows(beam.PTransform):
-    """dict[table name, PCollection[record]] (unbounded, timestamped by event time) ->
-    PCollection[str], the run id of every pane committed into `root`: fixed windows of
-    `window.window_seconds`, one Parquet file per table per pane, committed by
+    """PCollection[Pane] (ClusterStoriesStream's) -> PCollection[str], the run id of every
+    pane committed into `root`: one Parquet file per table, committed by
     pipeline/dataset.py's commit (a manifest per pane, written last).
 
     Not Beam's windowed WriteToParquet: it names files by window, not by pane, so a late
     pane would replace the on-time pane's files; here each pane is its own run."""
 
-    def __init__(self, root: str, window: WindowConfig) -> None:
+    def __init__(self, root: str) -> None:
         super().__init__()
         self._root = root
-        self._window = window
 
-    def expand(self, tables: dict[str, beam.PCollection]) -> beam.PCollection[str]:
-        tagged = []
-        for name in DATASET_SCHEMAS:
-            to_dict = _health_row if name == FEED_HEALTH_TABLE else to_row
-            keyed = beam.Map(_keyed_row, name, to_dict).with_output_types(tuple[str, Any])
-            tagged.append(tables[name] | f"{name}/Rows" >> keyed)
-        return (
-            tagged
-            | "AllRows" >> beam.Flatten()
-            | "CommitPanes" >> beam.ParDo(_CommitWindowsFn(self._root, self._window.window_micros))
-        )
+    def expand(self, panes: beam.PCollection[Pane]) -> beam.PCollection[str]:
+        return panes | "CommitPanes" >> beam.ParDo(_CommitPanes(self._root))
 
 
 # --- The command -------------------------------------------------------------------------------

@@ -29,8 +29,6 @@ from newsbeam.pipeline.streaming import (
     StreamingConfig,
     build_streaming,
     commit_window,
-    due_time,
-    panes,
     runner_problem,
     window_run_id,
 )
@@ -51,9 +49,11 @@ from newsbeam.transforms.event_time import (
     RejectLate,
     WindowConfig,
     closing_time,
+    due_time,
     event_micros,
     is_late,
     micros_of,
+    panes,
 )
 from newsbeam.transforms.extract import new_article
 from newsbeam.transforms.feeds.config import FeedsConfig
@@ -311,17 +311,15 @@ def test_windows_lateness_copies_stories_and_expiry_under_test_stream(tmp_path: 
         kept, duplicates = on_time | "Dedup" >> DeduplicateStream(
             DedupConfig(), StateContext(), WINDOW.ttl_micros
         )
-        articles = kept | "Stories" >> ClusterStoriesStream(
-            StoryConfig(), StateContext(), WINDOW.ttl_micros
-        )
         health = pipeline | "NoHealth" >> beam.Create([])
         tables = {
-            "articles": articles,
+            "articles": kept,
             "duplicates": duplicates,
             "rejected": rejected,
             "feed_health": health,
         }
-        _ = tables | "Commit" >> CommitWindows(root, WINDOW)
+        panes_ = tables | "Stories" >> ClusterStoriesStream(StoryConfig(), StateContext(), WINDOW)
+        _ = panes_ | "Commit" >> CommitWindows(root)
     seconds = time.perf_counter() - started
     assert seconds < 60
 
@@ -446,14 +444,14 @@ def test_the_streaming_state_is_seeded_from_the_batch_state(tmp_path: Path) -> N
             | "EventTime" >> AssignEventTime()
             | "Dedup" >> DeduplicateStream(DedupConfig(), state, window.ttl_micros)
         )
-        articles = kept | "Stories" >> ClusterStoriesStream(StoryConfig(), state, window.ttl_micros)
         tables = {
-            "articles": articles,
+            "articles": kept,
             "duplicates": duplicates,
             "rejected": pipeline | "NoRejected" >> beam.Create([]),
             "feed_health": pipeline | "NoHealth" >> beam.Create([]),
         }
-        _ = tables | "Commit" >> CommitWindows(root, window)
+        panes_ = tables | "Stories" >> ClusterStoriesStream(StoryConfig(), state, window)
+        _ = panes_ | "Commit" >> CommitWindows(root)
     (manifest,) = _committed(root).values()
     (duplicate,) = _rows(root, manifest, "duplicates")
     assert (duplicate["source"], duplicate["method"]) == ("copy.txt", "exact")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import apache_beam as beam
@@ -207,3 +207,27 @@ class RejectLate(beam.PTransform):
             .with_outputs(REJECTED, main="on_time")
         )
         return results.on_time, results[REJECTED]
+
+
+# --- Panes: a window's rows, committed together ------------------------------------------
+
+
+def due_time(micros: int, fired_through: int | None, window_micros: int) -> int:
+    """When a row at `micros` is committed: its window's end, or, when that pane was
+    committed already (the window ended no later than `fired_through`), the next window
+    end after `fired_through` (a late pane)."""
+    end = window_start(micros, window_micros) + window_micros
+    if fired_through is None or end > fired_through:
+        return end
+    return window_start(fired_through, window_micros) + window_micros
+
+
+def panes(
+    items: Iterable[tuple[int, int, str, Any]], fired: int
+) -> Iterator[tuple[int, dict[str, list[Any]]]]:
+    """The rows due by `fired` ((window start, due, table, row) items), by window start."""
+    by_window: dict[int, dict[str, list[Any]]] = {}
+    for start, due, table, row in items:
+        if due <= fired:
+            by_window.setdefault(start, {}).setdefault(table, []).append(row)
+    yield from sorted(by_window.items(), key=lambda item: item[0])

@@ -36,6 +36,7 @@ from scipy.sparse import csgraph
 from scipy.spatial import distance as spatial_distance
 
 from newsbeam.schemas import Article
+from newsbeam.transforms.event_time import WindowConfig, due_time, panes, window_start
 from newsbeam.transforms.support.failures import counter
 from newsbeam.transforms.support.rank import rank_of
 from newsbeam.transforms.support.state import (
@@ -787,32 +788,57 @@ def live_stories(stories: Iterable[StreamStory], now: int) -> tuple[list[StreamS
     return kept, len(stories) - len(kept)
 
 
+class Pane(NamedTuple):
+    """One window's rows committed together: the window (event time, microseconds), when
+    the pane fired (its end for the on-time pane, later for a late one), and the rows by
+    table (records: Article, Duplicate, Rejected, FeedHealth)."""
+
+    start: int
+    end: int
+    fired: int
+    tables: dict[str, list[Any]]
+
+
 # The state and timers of _ClusterStoriesStreamFn (module level: a DoFn's parameters name them).
+_STORIES_ROWS = BagStateSpec("rows", PickleCoder())
+_STORIES_FIRED_THROUGH = ReadModifyWriteStateSpec("fired_through", VarIntCoder())
+_STORIES_FLUSH_AT = ReadModifyWriteStateSpec("flush_at", VarIntCoder())
 _STORIES_STORIES = BagStateSpec("stories", PickleCoder())
 _STORIES_FREQUENCIES = ReadModifyWriteStateSpec("frequencies", PickleCoder())
 _STORIES_SEEDED = ReadModifyWriteStateSpec("seeded", BooleanCoder())
 _STORIES_NEXT_EXPIRY = ReadModifyWriteStateSpec("next_expiry", VarIntCoder())
+_STORIES_FLUSH = TimerSpec("flush", TimeDomain.WATERMARK)
 _STORIES_EXPIRE = TimerSpec("expire", TimeDomain.WATERMARK)
+_STORIES_ROWS_PARAM = beam.DoFn.StateParam(_STORIES_ROWS)
+_STORIES_FIRED_THROUGH_PARAM = beam.DoFn.StateParam(_STORIES_FIRED_THROUGH)
+_STORIES_FLUSH_AT_PARAM = beam.DoFn.StateParam(_STORIES_FLUSH_AT)
 _STORIES_STORIES_PARAM = beam.DoFn.StateParam(_STORIES_STORIES)
 _STORIES_FREQUENCIES_PARAM = beam.DoFn.StateParam(_STORIES_FREQUENCIES)
 _STORIES_SEEDED_PARAM = beam.DoFn.StateParam(_STORIES_SEEDED)
 _STORIES_NEXT_EXPIRY_PARAM = beam.DoFn.StateParam(_STORIES_NEXT_EXPIRY)
+_STORIES_FLUSH_PARAM = beam.DoFn.TimerParam(_STORIES_FLUSH)
 _STORIES_EXPIRE_PARAM = beam.DoFn.TimerParam(_STORIES_EXPIRE)
 _TIMESTAMP_PARAM = beam.DoFn.TimestampParam
 
 
 class _ClusterStoriesStreamFn(beam.DoFn):
-    """(key, Article) -> the Article with its story id, at once (its timestamp kept).
+    """(key, (table, record)) -> a Pane per window (and late pane) once it ended.
 
-    State (per key, the global window): the earlier articles' story entries (a bag), the
-    term frequencies, whether the earlier state was loaded, when the next entry expires;
-    an event-time timer then drops the expired entries (counter `stories_stream_expired`).
-    Articles are emitted from process(), never from a timer: a timer's output would reach
-    the committer after the watermark it holds on some runners (the direct runner's)."""
+    State (per key, the global window): the rows waiting for their pane (`rows`: window
+    start, when due, table, record), the latest pane time fired, when the flush timer is
+    set; the earlier articles' story entries (`stories`), the term frequencies, whether
+    the earlier state was loaded, the next expiry. Timers: `flush` at the soonest due pane
+    (its window's end: the watermark passed it), `expire` at the soonest expiry (counter
+    `stories_stream_expired`). A row of a window whose pane fired already waits for the
+    next window end: a late pane. Clustering and emitting the window's rows in one step
+    keeps them together: no later step has to wait for this one's timer."""
 
-    def __init__(self, config: StoryConfig, state: StateContext, ttl_micros: int) -> None:
+    def __init__(
+        self, config: StoryConfig, state: StateContext, window_micros: int, ttl_micros: int
+    ) -> None:
         self._config = config
         self._state = state
+        self._window = window_micros
         self._ttl = ttl_micros
         self._priors: list[StreamStory] = []
         self._frequencies = NO_FREQUENCIES
@@ -830,40 +856,86 @@ class _ClusterStoriesStreamFn(beam.DoFn):
 
     def process(
         self,
-        keyed: tuple[str, Article],
+        keyed: tuple[str, tuple[str, Any]],
         timestamp: Any = _TIMESTAMP_PARAM,
+        rows: Any = _STORIES_ROWS_PARAM,
+        fired_through: Any = _STORIES_FIRED_THROUGH_PARAM,
+        flush_at: Any = _STORIES_FLUSH_AT_PARAM,
         stories: Any = _STORIES_STORIES_PARAM,
         frequencies: Any = _STORIES_FREQUENCIES_PARAM,
         seeded: Any = _STORIES_SEEDED_PARAM,
         next_expiry: Any = _STORIES_NEXT_EXPIRY_PARAM,
+        flush: Any = _STORIES_FLUSH_PARAM,
         expire: Any = _STORIES_EXPIRE_PARAM,
-    ) -> Iterator[Article]:
-        article = keyed[1]
+    ) -> None:
         if not seeded.read():
             seeded.write(True)
             for story in self._priors:
                 stories.add(story)
             frequencies.write(self._frequencies)
             _expire_at(self._priors, next_expiry, expire)
+        table, record = keyed[1]
         micros = int(timestamp.micros)
+        due = due_time(micros, fired_through.read(), self._window)
+        rows.add((window_start(micros, self._window), due, table, record))
+        current = flush_at.read()
+        if current is None or due < current:
+            flush_at.write(due)
+            flush.set(Timestamp(micros=due))
+
+    @on_timer(_STORIES_FLUSH)
+    def _flush(
+        self,
+        fired: Any = _TIMESTAMP_PARAM,
+        rows: Any = _STORIES_ROWS_PARAM,
+        fired_through: Any = _STORIES_FIRED_THROUGH_PARAM,
+        flush_at: Any = _STORIES_FLUSH_AT_PARAM,
+        stories: Any = _STORIES_STORIES_PARAM,
+        frequencies: Any = _STORIES_FREQUENCIES_PARAM,
+        next_expiry: Any = _STORIES_NEXT_EXPIRY_PARAM,
+        flush: Any = _STORIES_FLUSH_PARAM,
+        expire: Any = _STORIES_EXPIRE_PARAM,
+    ) -> Iterator[Pane]:
+        now = int(fired.micros)
+        items = list(rows.read())
+        later = [item for item in items if item[1] > now]
+        rows.clear()
+        for item in later:
+            rows.add(item)
+        fired_through.write(max(now, fired_through.read() or now))
+        flush_at.clear()
+        if later:
+            soonest = min(item[1] for item in later)
+            flush_at.write(soonest)
+            flush.set(Timestamp(micros=soonest))
         known = list(stories.read())
-        (labelled,), entries, after = cluster_window(
-            [article],
-            known,
-            frequencies.read() or NO_FREQUENCIES,
-            self._config,
-            _STREAM_EPOCH + dt.timedelta(microseconds=micros),
-            self._ttl,
-            {article.article_id: micros},
-        )
-        joined = any(story.prior.story_id == labelled.story_id for story in known)
-        counter("stories_joined_earlier" if joined else "stories_new").inc()
-        counter("stories_in").inc()
-        for entry in entries:
+        earlier = frequencies.read() or NO_FREQUENCIES
+        added: list[StreamStory] = []
+        for start, tables in panes(items, now):
+            articles = sorted(tables.get("articles", []), key=lambda a: a.article_id)
+            if articles:
+                labelled, entries, earlier = cluster_window(
+                    articles,
+                    known,
+                    earlier,
+                    self._config,
+                    _STREAM_EPOCH + dt.timedelta(microseconds=now),
+                    self._ttl,
+                    {article.article_id: start for article in articles},
+                )
+                old_ids = {story.prior.story_id for story in known}
+                joined = sum(1 for article in labelled if article.story_id in old_ids)
+                counter("stories_in").inc(len(labelled))
+                counter("stories_joined_earlier").inc(joined)
+                counter("stories_new").inc(len({a.story_id for a in labelled} - old_ids))
+                known += entries
+                added += entries
+                tables = {**tables, "articles": labelled}
+            yield Pane(start, start + self._window, now, tables)
+        for entry in added:
             stories.add(entry)
-        frequencies.write(after)
-        _expire_at(entries, next_expiry, expire)
-        yield labelled
+        frequencies.write(earlier)
+        _expire_at(added, next_expiry, expire)
 
     @on_timer(_STORIES_EXPIRE)
     def _expire(
@@ -893,29 +965,45 @@ def _expire_at(entries: list[StreamStory], next_expiry: Any, expire: Any) -> Non
         expire.set(Timestamp(micros=soonest))
 
 
+def _keyed(record: Any, table: str) -> tuple[str, tuple[str, Any]]:
+    return "all", (table, record)
+
+
 class ClusterStoriesStream(beam.PTransform):
-    """PCollection[Article] (unbounded, timestamped by event time) -> the same Articles
-    with `story_id`, one at a time: ClusterStories' clustering with every earlier article
-    (earlier windows', and the earlier state's, `state`) taking part as an earlier run's
-    do, each for `ttl_micros` of event time. One key: every article meets every earlier
-    one (the step is sequential; an article costs the clustering of it with the earlier
-    articles sharing a term with it)."""
+    """dict[table name, PCollection[record]] (unbounded, timestamped by event time: the
+    articles, duplicates, rejected and feed_health rows) -> PCollection[Pane]: each
+    window's rows (`window.window_seconds`) once the watermark passed its end, its
+    articles with `story_id` set by ClusterStories' clustering of the window's articles
+    with the earlier windows' (and the earlier state's, `state`) as an earlier run's take
+    part, each for `window.ttl_days` of event time. Rows that come after their window's
+    pane form late panes, at the next window end.
+
+    One key: every window meets every earlier one, and panes leave in order (the step is
+    sequential; a window costs the clustering of a run of its size)."""
 
     def __init__(
         self,
         config: StoryConfig | None = None,
         state: StateContext | None = None,
-        ttl_micros: int = 7 * 86400 * 1_000_000,
+        window: WindowConfig | None = None,
     ) -> None:
         super().__init__()
         self._config = config or StoryConfig()
         self._state = state or StateContext()
-        self._ttl = ttl_micros
+        self._window = window or WindowConfig()
 
-    def expand(self, articles: beam.PCollection[Article]) -> beam.PCollection[Article]:
-        fn = _ClusterStoriesStreamFn(self._config, self._state, self._ttl)
+    def expand(self, tables: dict[str, beam.PCollection]) -> beam.PCollection[Pane]:
+        window = self._window
+        fn = _ClusterStoriesStreamFn(
+            self._config, self._state, window.window_micros, window.ttl_micros
+        )
+        keyed = [
+            tables[name]
+            | f"{name}/Key" >> beam.Map(_keyed, name).with_output_types(tuple[str, tuple[str, Any]])
+            for name in sorted(tables)
+        ]
         return (
-            articles
-            | "Key" >> beam.Map(lambda article: ("all", article))
-            | "Cluster" >> beam.ParDo(fn).with_output_types(Article)
+            keyed
+            | "AllRows" >> beam.Flatten()
+            | "Cluster" >> beam.ParDo(fn).with_output_types(Pane)
         )
