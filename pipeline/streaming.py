@@ -1,8 +1,9 @@
 """`newsbeam --streaming`: the unbounded pipeline (docs/streaming.md), for streaming runners.
 
     sources (folders watched, feeds polled, Pub/Sub) -> Extract -> Clean -> Language
-    -> EventTime -> RejectLate -> DeduplicateStream -> ClusterStoriesStream -> Topics
-    -> Places -> CommitWindows (one committed file set per window and pane into ROOT)
+    -> EventTime -> RejectLate -> DeduplicateStream -> Topics -> Places
+    -> ClusterStoriesStream (every table's rows, a pane per window, its articles clustered)
+    -> CommitWindows (one committed file set per window and pane into ROOT)
 
 The stages are the batch pipeline's (pipeline/build.py); dedup and stories have streaming
 drivers of the same core functions (transforms/dedup.py, transforms/stories.py). Every

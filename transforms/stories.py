@@ -5,8 +5,9 @@ an earlier run's story, and this stage writes the dedup component of the new sta
 
 Counters: `stories_in`, `stories_new`, `stories_joined_earlier`, `stories_state_pruned`.
 
-ClusterStoriesStream (at the end): the same clustering, one article at a time in a
-stateful DoFn, for `newsbeam --streaming` (docs/streaming.md).
+ClusterStoriesStream (at the end): the same clustering, one event-time window at a time
+in a stateful DoFn that hands each window's rows on as one pane, for `newsbeam
+--streaming` (docs/streaming.md).
 """
 
 from __future__ import annotations
@@ -729,9 +730,10 @@ class ClusterStories(beam.PTransform):
 
 # --- Streaming: ClusterStoriesStream ----------------------------------------------------------
 #
-# The same clustering as the batch composite, one article at a time: an article is
-# clustered (cluster_stories) with the articles before it as priors, as a run's articles
-# are with earlier runs', so a story continued in a later window keeps its story_id.
+# The same clustering as the batch composite, one window at a time: a window's articles
+# are clustered (cluster_stories) with the articles before them as priors, as a run's
+# articles are with earlier runs', so a story continued in a later window keeps its
+# story_id.
 
 
 class StreamStory(NamedTuple):
