@@ -213,6 +213,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"newsbeam: {error}", file=sys.stderr)
         return 2
 
+    if "--streaming" in argv:  # the unbounded pipeline, for streaming runners
+        from newsbeam.pipeline import streaming
+
+        return streaming.main(argv)
     with _Signals() as signals:
         try:
             manifest = pipeline_run.run(argv)

@@ -14,6 +14,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from newsbeam.transforms.clean import CleanConfig
 from newsbeam.transforms.dedup import DedupConfig
+from newsbeam.transforms.event_time import WindowConfig
 from newsbeam.transforms.extract import ExtractConfig
 from newsbeam.transforms.feeds.config import FeedsConfig
 from newsbeam.transforms.feeds.fetch import FetchConfig
@@ -235,6 +236,42 @@ class NewsBeamOptions(PipelineOptions):
             type=float,
             default=TopicsConfig.threshold,
             help="Score (0-1) a further top-level topic needs besides the best one.",
+        )
+        streaming = parser.add_argument_group("streaming (--streaming, docs/streaming.md)")
+        streaming.add_argument(
+            "--window_seconds",
+            type=int,
+            default=WindowConfig.window_seconds,
+            help="With --streaming: event-time window, s; each window's rows are committed "
+            "into ROOT as one run (stream-<window start>) once the watermark passes its end.",
+        )
+        streaming.add_argument(
+            "--allowed_lateness_seconds",
+            type=int,
+            default=WindowConfig.allowed_lateness_seconds,
+            help="With --streaming: how far behind the watermark an article may come and "
+            "still count (committed as a late pane); later ones are rejected rows (late).",
+        )
+        streaming.add_argument(
+            "--stream_ttl_days",
+            type=float,
+            default=WindowConfig.ttl_days,
+            help="With --streaming: days of event time an article stays in the dedup and "
+            "stories state (an event-time timer then frees it).",
+        )
+        streaming.add_argument(
+            "--poll_seconds",
+            type=float,
+            default=300.0,
+            help="With --streaming: seconds between polls of the feeds and matches of the "
+            "watched --input folders.",
+        )
+        streaming.add_argument(
+            "--pubsub_subscription",
+            default=None,
+            metavar="SUBSCRIPTION",
+            help="With --streaming: read JSON records (one a message, as a .jsonl line) from "
+            "this Pub/Sub subscription, projects/P/subscriptions/S (needs apache-beam[gcp]).",
         )
         run.add_argument(
             "--fail_on_rejected",

@@ -6,6 +6,9 @@ WriteDedupIndex writes the articles table of the new state. Never rejects.
 
 Counters: `dedup_in`, `dedup_exact`, `dedup_url`, `dedup_near`, `dedup_candidate_pairs`,
 `dedup_verified_pairs`, `dedup_state_pruned`.
+
+DeduplicateStream (at the end): the same rules, one article at a time in a stateful DoFn,
+for `newsbeam --streaming` (docs/streaming.md).
 """
 
 from __future__ import annotations
@@ -20,6 +23,15 @@ from typing import Any, NamedTuple
 
 import apache_beam as beam
 import numpy as np
+from apache_beam.coders import BooleanCoder, PickleCoder, VarIntCoder
+from apache_beam.transforms.timeutil import TimeDomain
+from apache_beam.transforms.userstate import (
+    BagStateSpec,
+    ReadModifyWriteStateSpec,
+    TimerSpec,
+    on_timer,
+)
+from apache_beam.utils.timestamp import Timestamp
 
 from newsbeam.schemas import Article, Duplicate
 from newsbeam.transforms.clean import fold
@@ -30,6 +42,8 @@ from newsbeam.transforms.support.state import (
     ReadStateTable,
     StateContext,
     WriteStateTable,
+    read_table,
+    within_retention,
 )
 
 
@@ -660,3 +674,258 @@ class WriteDedupIndex(beam.PTransform):
             )
             rows = (rows, carried) | "AllRows" >> beam.Flatten()
         return rows | "Write" >> WriteStateTable(state, DEDUP_ARTICLES)
+
+
+# --- Streaming: DeduplicateStream -------------------------------------------------------------
+#
+# The same rules as the batch composite, driven one article at a time by a stateful DoFn
+# (newsbeam --streaming, docs/streaming.md). Every kept article enters the state and is,
+# for every later article, what an earlier run's article is for a batch: a canonical that
+# ranks first (is_prior). Near copies are found through the same band keys and verified
+# by the same near_copy_similarity; one step suffices, since the state holds kept
+# articles only (a canonical is never a copy).
+
+
+class StreamEntry(NamedTuple):
+    """A kept article as DeduplicateStream's state holds it: rank and identity, its exact
+    and url keys, its LSH band keys and shingles (b"" / () when it cannot be bucketed),
+    and when it expires (event time, microseconds)."""
+
+    rank: Rank
+    article_id: str
+    source: str
+    content_hash: str
+    canonical_url: str | None
+    bands: tuple[bytes, ...]
+    shingles: bytes
+    expires_at: int
+
+
+def stream_entry(
+    fingerprint: Fingerprint,
+    content_hash: str,
+    canonical_url: str | None,
+    config: DedupConfig,
+    expires_at: int,
+) -> StreamEntry:
+    """A kept article (or an earlier run's, from the state) as a state entry; its rank is
+    a prior's: it comes first for every article after it."""
+    near = bucketed(fingerprint.shingles, config)
+    bands = tuple(band_keys(fingerprint.signature, config.bands, config.rows)) if near else ()
+    return StreamEntry(
+        (0, *fingerprint.rank[1:]),
+        fingerprint.article_id,
+        fingerprint.source,
+        content_hash,
+        canonical_url,
+        bands,
+        fingerprint.shingles.tobytes() if near else b"",
+        expires_at,
+    )
+
+
+def stream_copy(
+    fingerprint: Fingerprint,
+    content_hash: str,
+    canonical_url: str | None,
+    entries: Iterable[StreamEntry],
+    config: DedupConfig,
+) -> Duplicate | None:
+    """The copy an article is of the kept `entries` (its own id not yet given: see
+    with_own_id), or None when it is a new article: the same passes as the batch, in its
+    order: exact text, then the same canonical URL, then a verified near copy (the
+    best-ranked canonical among the `max_bucket_pairs` best-ranked sharing a band)."""
+    entries = list(entries)
+    exact = [entry for entry in entries if entry.content_hash == content_hash]
+    if exact:
+        best = min(exact)
+        return Duplicate(fingerprint.article_id, fingerprint.source, best.article_id, 1.0, _EXACT)
+    if canonical_url:
+        same_url = [entry for entry in entries if entry.canonical_url == canonical_url]
+        if same_url:
+            best = min(same_url)
+            return Duplicate(
+                fingerprint.article_id, fingerprint.source, best.article_id, None, _URL
+            )
+    if not bucketed(fingerprint.shingles, config):
+        return None
+    keys = set(band_keys(fingerprint.signature, config.bands, config.rows))
+    candidates = sorted(entry for entry in entries if not keys.isdisjoint(entry.bands))
+    verified = []
+    for entry in candidates[: config.max_bucket_pairs]:
+        shingles = np.frombuffer(entry.shingles, dtype=np.uint64)
+        similarity = near_copy_similarity(fingerprint.shingles, shingles, config)
+        if similarity is not None:
+            verified.append((entry.rank, similarity, entry.article_id))
+    if not verified:
+        return None
+    _, similarity, canonical_id = min(verified)
+    return Duplicate(
+        fingerprint.article_id, fingerprint.source, canonical_id, round(similarity, 6), "near"
+    )
+
+
+def prior_stream_entry(row: dict[str, Any], config: DedupConfig, ttl_micros: int) -> StreamEntry:
+    """An earlier run's kept article (a dedup state row) as a state entry, expiring
+    `ttl_micros` after it was first seen."""
+    first_seen = row["first_seen_at"]
+    if first_seen.tzinfo is None:
+        first_seen = first_seen.replace(tzinfo=dt.timezone.utc)
+    seen_micros = (first_seen - _STREAM_EPOCH) // dt.timedelta(microseconds=1)
+    return stream_entry(
+        prior_fingerprint(row),
+        row["content_hash"],
+        row["canonical_url"],
+        config,
+        seen_micros + ttl_micros,
+    )
+
+
+def live_entries(entries: Iterable[StreamEntry], now: int) -> tuple[list[StreamEntry], int]:
+    """(the entries that expire after `now`, how many expired)."""
+    entries = list(entries)
+    kept = [entry for entry in entries if entry.expires_at > now]
+    return kept, len(entries) - len(kept)
+
+
+_STREAM_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_DUPLICATES = "duplicates"
+# The one key of the stateful step: see DeduplicateStream.
+_STREAM_KEY = "all"
+
+
+# The state and timers of _DedupStreamFn (module level: a DoFn's parameters name them).
+_DEDUP_ENTRIES = BagStateSpec("entries", PickleCoder())
+_DEDUP_SEEDED = ReadModifyWriteStateSpec("seeded", BooleanCoder())
+_DEDUP_NEXT_EXPIRY = ReadModifyWriteStateSpec("next_expiry", VarIntCoder())
+_DEDUP_EXPIRE = TimerSpec("expire", TimeDomain.WATERMARK)
+_DEDUP_ENTRIES_PARAM = beam.DoFn.StateParam(_DEDUP_ENTRIES)
+_DEDUP_SEEDED_PARAM = beam.DoFn.StateParam(_DEDUP_SEEDED)
+_DEDUP_NEXT_EXPIRY_PARAM = beam.DoFn.StateParam(_DEDUP_NEXT_EXPIRY)
+_DEDUP_EXPIRE_PARAM = beam.DoFn.TimerParam(_DEDUP_EXPIRE)
+_TIMESTAMP_PARAM = beam.DoFn.TimestampParam
+
+
+class _DedupStreamFn(beam.DoFn):
+    """(key, Article) -> kept Article, or its Duplicate on the duplicates output.
+
+    State (per key, the global window): the kept articles' entries (a bag, appended to),
+    whether the earlier state was loaded into it, and when the next entry expires; an
+    event-time timer then drops the expired entries (counter `dedup_stream_expired`)."""
+
+    def __init__(self, config: DedupConfig, state: StateContext, ttl_micros: int) -> None:
+        self._config = config
+        self._state = state
+        self._ttl = ttl_micros
+        self._priors: list[StreamEntry] = []
+
+    def setup(self) -> None:
+        # The earlier state's articles (within --state_keep_days); they enter a key's
+        # state with its first article, once (SEEDED survives the runner's checkpoints).
+        keep_since = self._state.keep_since
+        rows = read_table(self._state, DEDUP_ARTICLES) if self._state.files(DEDUP_ARTICLES) else []
+        self._priors = [
+            prior_stream_entry(row, self._config, self._ttl)
+            for row in rows
+            if within_retention(row, keep_since)
+        ]
+
+    def process(
+        self,
+        keyed: tuple[str, Article],
+        timestamp: Any = _TIMESTAMP_PARAM,
+        entries: Any = _DEDUP_ENTRIES_PARAM,
+        seeded: Any = _DEDUP_SEEDED_PARAM,
+        next_expiry: Any = _DEDUP_NEXT_EXPIRY_PARAM,
+        expire: Any = _DEDUP_EXPIRE_PARAM,
+    ) -> Iterator[Any]:
+        article = keyed[1]
+        config = self._config
+        counter("dedup_in").inc()
+        added: list[StreamEntry] = []
+        if not seeded.read():
+            seeded.write(True)
+            for entry in self._priors:
+                entries.add(entry)
+            added += self._priors
+        rank = article_rank(article)
+        if config.near:
+            signature, shingles = text_fingerprint(article.text, config)
+        else:
+            signature = shingles = np.zeros(0, dtype=np.uint64)
+        fingerprint = Fingerprint(article.article_id, article.source, rank, signature, shingles)
+        copy = stream_copy(
+            fingerprint, article.content_hash, article.canonical_url, entries.read(), config
+        )
+        if copy is not None:
+            counter(f"dedup_{copy.method}").inc()
+            yield beam.pvalue.TaggedOutput(_DUPLICATES, with_own_id(copy))
+        else:
+            expires_at = int(timestamp.micros) + self._ttl
+            entry = stream_entry(
+                fingerprint, article.content_hash, article.canonical_url, config, expires_at
+            )
+            entries.add(entry)
+            added.append(entry)
+            yield article
+        if added:
+            soonest = min(entry.expires_at for entry in added)
+            current = next_expiry.read()
+            if current is None or soonest < current:
+                next_expiry.write(soonest)
+                expire.set(Timestamp(micros=soonest))
+
+    @on_timer(_DEDUP_EXPIRE)
+    def _expire(
+        self,
+        fired: Any = _TIMESTAMP_PARAM,
+        entries: Any = _DEDUP_ENTRIES_PARAM,
+        next_expiry: Any = _DEDUP_NEXT_EXPIRY_PARAM,
+        expire: Any = _DEDUP_EXPIRE_PARAM,
+    ) -> None:
+        kept, expired = live_entries(entries.read(), int(fired.micros))
+        counter("dedup_stream_expired").inc(expired)
+        entries.clear()
+        for entry in kept:
+            entries.add(entry)
+        next_expiry.clear()
+        if kept:
+            soonest = min(entry.expires_at for entry in kept)
+            next_expiry.write(soonest)
+            expire.set(Timestamp(micros=soonest))
+
+
+class DeduplicateStream(beam.PTransform):
+    """PCollection[Article] (unbounded, timestamped by event time) ->
+    (PCollection[Article], PCollection[Duplicate]): DeduplicateArticles' rules, one
+    article at a time, against every article kept before it (earlier windows included)
+    within `ttl_micros` of event time, and the earlier state's articles (`state`).
+
+    One key: every article meets every kept one (copies across languages too), and the
+    step is sequential. The kept article is written before later copies arrive, so its
+    `duplicate_count` stays 0: the duplicates table's `canonical_id` names it. Counters:
+    `dedup_in`, `dedup_exact`, `dedup_url`, `dedup_near`, `dedup_stream_expired`."""
+
+    def __init__(
+        self,
+        config: DedupConfig | None = None,
+        state: StateContext | None = None,
+        ttl_micros: int = 7 * 86400 * 1_000_000,
+    ) -> None:
+        super().__init__()
+        self._config = config or DedupConfig()
+        self._state = state or StateContext()
+        self._ttl = ttl_micros
+
+    def expand(
+        self, articles: beam.PCollection[Article]
+    ) -> tuple[beam.PCollection[Article], beam.PCollection[Duplicate]]:
+        results = (
+            articles
+            | "Key" >> beam.Map(lambda article: (_STREAM_KEY, article))
+            | "Dedup"
+            >> beam.ParDo(_DedupStreamFn(self._config, self._state, self._ttl))
+            .with_output_types(Article, **{_DUPLICATES: Duplicate})
+            .with_outputs(_DUPLICATES, main="kept")
+        )
+        return results.kept, results[_DUPLICATES]

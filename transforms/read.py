@@ -771,3 +771,114 @@ class ReadDocuments(beam.PTransform):
         )
         rejected = (unmatched, unread) | "Rejected" >> beam.Flatten()
         return documents, rejected
+
+
+# --- Streaming sources (newsbeam --streaming, docs/streaming.md) --------------------------
+
+# Names a writer gives a file until it is complete (written, then renamed): never read.
+_UNFINISHED_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload")
+
+
+def is_finished_file(path: str) -> bool:
+    """False for a file still being written by the convention docs/streaming.md names (a
+    hidden name, or a .tmp/.part/.partial suffix until renamed) and for what NewsBeam's own
+    runs leave (staging, locks)."""
+    parts = path.replace("\\", "/").split("/")
+    name = parts[-1]
+    if name.startswith(".") or name.lower().endswith(_UNFINISHED_SUFFIXES):
+        return False
+    return not any(is_staging_name(part) for part in parts)
+
+
+def _listed(file: FileMetadata) -> Iterator[ListedFile]:
+    if is_finished_file(file.path):
+        yield os.fsencode(file.path), file.size_in_bytes
+    else:
+        counter("read_skipped_unfinished").inc()
+
+
+class WatchInputs(beam.PTransform):
+    """PBegin -> (PCollection[RawDocument], PCollection[Rejected]), unbounded: every input
+    (a folder, watched recursively, or a glob) is matched every `poll_seconds` with
+    `fileio.MatchContinuously`; a file is read once, when it first appears, as ReadDocuments
+    reads it. A file being written is skipped until renamed to its final name. `stop_at`
+    (Unix seconds; None: never) ends the watch: a bounded watch, which Beam's in-process
+    runner runs as a batch of matches (tests)."""
+
+    def __init__(
+        self,
+        inputs: Sequence[str],
+        config: ReadConfig | None = None,
+        poll_seconds: float = 300.0,
+        stop_at: float | None = None,
+    ) -> None:
+        super().__init__()
+        self._inputs = sorted(inputs)
+        self._config = config or ReadConfig()
+        self._poll_seconds = poll_seconds
+        self._stop_at = stop_at
+
+    def expand(
+        self, pbegin: beam.pvalue.PBegin
+    ) -> tuple[beam.PCollection[RawDocument], beam.PCollection[Rejected]]:
+        from apache_beam.io import fileio
+
+        matched = [
+            pbegin
+            | f"Match{number}" >> fileio.MatchContinuously(as_pattern(pattern), **self._schedule())
+            for number, pattern in enumerate(self._inputs)
+        ]
+        files = (
+            matched
+            | "AllMatched" >> beam.Flatten()
+            | "Finished" >> beam.FlatMap(_listed).with_output_types(ListedFile)
+        )
+        return apply_with_rejects(
+            files,
+            "ReadFiles",
+            _ReadFile(self._config),
+            STAGE,
+            lambda f: readable_path(os.fsdecode(f[0])),
+            RawDocument,
+        )
+
+    def _schedule(self) -> dict[str, Any]:
+        if self._stop_at is None:
+            return {"interval": self._poll_seconds}
+        import time
+
+        from apache_beam.utils.timestamp import Timestamp
+
+        return {
+            "interval": self._poll_seconds,
+            "start_timestamp": Timestamp.of(time.time()),
+            "stop_timestamp": Timestamp.of(self._stop_at),
+        }
+
+
+def pubsub_document(message: Any, subscription: str) -> RawDocument:
+    """A Pub/Sub message -> a JSON-lines record (its data: one JSON object, as a line of
+    a .jsonl file), named `pubsub:<subscription>#<message id>`."""
+    counter("read_inputs").inc()
+    ident = getattr(message, "message_id", None) or hashlib.sha256(message.data).hexdigest()[:16]
+    return RawDocument(source=f"pubsub:{subscription}#{ident}", kind="jsonl", content=message.data)
+
+
+class ReadPubSubDocuments(beam.PTransform):
+    """PBegin -> PCollection[RawDocument], unbounded: each message of the Pub/Sub
+    `subscription` (projects/P/subscriptions/S) is one record, as a .jsonl line is. Needs
+    apache-beam[gcp] (imported only here) and a runner that reads Pub/Sub."""
+
+    def __init__(self, subscription: str) -> None:
+        super().__init__()
+        self._subscription = subscription
+
+    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection[RawDocument]:
+        from apache_beam.io.gcp.pubsub import ReadFromPubSub
+
+        return (
+            pbegin
+            | "Pull" >> ReadFromPubSub(subscription=self._subscription, with_attributes=True)
+            | "Documents"
+            >> beam.Map(pubsub_document, self._subscription).with_output_types(RawDocument)
+        )

@@ -4,6 +4,10 @@ an earlier run's story, and this stage writes the dedup component of the new sta
 (articles with their story ids, stories, story_terms). Never rejects.
 
 Counters: `stories_in`, `stories_new`, `stories_joined_earlier`, `stories_state_pruned`.
+
+ClusterStoriesStream (at the end): the same clustering, one event-time window at a time
+in a stateful DoFn that hands each window's rows on as one pane, for `newsbeam
+--streaming` (docs/streaming.md).
 """
 
 from __future__ import annotations
@@ -18,12 +22,22 @@ from typing import Any, NamedTuple
 
 import apache_beam as beam
 import numpy as np
+from apache_beam.coders import BooleanCoder, PickleCoder, VarIntCoder
+from apache_beam.transforms.timeutil import TimeDomain
+from apache_beam.transforms.userstate import (
+    BagStateSpec,
+    ReadModifyWriteStateSpec,
+    TimerSpec,
+    on_timer,
+)
+from apache_beam.utils.timestamp import Timestamp
 from scipy import sparse
 from scipy.cluster import hierarchy
 from scipy.sparse import csgraph
 from scipy.spatial import distance as spatial_distance
 
 from newsbeam.schemas import Article
+from newsbeam.transforms.event_time import WindowConfig, due_time, panes, window_start
 from newsbeam.transforms.support.failures import counter
 from newsbeam.transforms.support.rank import rank_of
 from newsbeam.transforms.support.state import (
@@ -32,6 +46,8 @@ from newsbeam.transforms.support.state import (
     ReadStateTable,
     StateContext,
     WriteStateTable,
+    read_table,
+    within_retention,
 )
 
 
@@ -710,3 +726,286 @@ class ClusterStories(beam.PTransform):
             _ = clustered[_STORY_ROWS] | "WriteStories" >> WriteStateTable(state, DEDUP_STORIES)
             _ = clustered[_TERM_ROWS] | "WriteTerms" >> WriteStateTable(state, STORY_TERMS)
         return with_story
+
+
+# --- Streaming: ClusterStoriesStream ----------------------------------------------------------
+#
+# The same clustering as the batch composite, one window at a time: a window's articles
+# are clustered (cluster_stories) with the articles before them as priors, as a run's
+# articles are with earlier runs', so a story continued in a later window keeps its
+# story_id.
+
+
+class StreamStory(NamedTuple):
+    """An earlier article (of this stream or the earlier state) as the streaming state
+    holds it, and when it expires (event time, microseconds)."""
+
+    prior: PriorStory
+    expires_at: int
+
+
+_STREAM_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def _micros(when: dt.datetime) -> int:
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return (when - _STREAM_EPOCH) // dt.timedelta(microseconds=1)
+
+
+def related_stories(docs: Iterable[StoryDoc], stories: Iterable[StreamStory]) -> list[PriorStory]:
+    """The priors sharing a term with one of `docs`: the only ones cluster_stories can
+    link to them (a cosine of 0 is under any min_similarity), so the others are left out
+    before their vectors are built."""
+    terms = {term for doc in docs for term in doc.terms}
+    return [story.prior for story in stories if not terms.isdisjoint(story.prior.terms)]
+
+
+def cluster_window(
+    articles: list[Article],
+    stories: Iterable[StreamStory],
+    earlier: TermFrequencies,
+    config: StoryConfig,
+    seen_at: dt.datetime,
+    ttl_micros: int,
+    event_micros: Mapping[str, int],
+) -> tuple[list[Article], list[StreamStory], TermFrequencies]:
+    """Articles -> (them with their story ids, their state entries, the term frequencies
+    after them): cluster_stories with the state's stories as priors. Each new entry
+    expires `ttl_micros` after its article's event time (`event_micros` by id)."""
+    docs = [story_doc(article, config) for article in articles]
+    assigned, vectors = cluster_stories(docs, related_stories(docs, stories), config, earlier)
+    rows = story_rows(docs, assigned, vectors, config, seen_at)
+    entries = [
+        StreamStory(prior_story(row), event_micros[row["article_id"]] + ttl_micros) for row in rows
+    ]
+    with_ids = [_with_story(article, assigned) for article in articles]
+    return with_ids, entries, add_frequencies(earlier, docs)
+
+
+def live_stories(stories: Iterable[StreamStory], now: int) -> tuple[list[StreamStory], int]:
+    """(the entries that expire after `now`, how many expired)."""
+    stories = list(stories)
+    kept = [story for story in stories if story.expires_at > now]
+    return kept, len(stories) - len(kept)
+
+
+class Pane(NamedTuple):
+    """One window's rows committed together: the window (event time, microseconds), when
+    the pane fired (its end for the on-time pane, later for a late one), and the rows by
+    table (records: Article, Duplicate, Rejected, FeedHealth)."""
+
+    start: int
+    end: int
+    fired: int
+    tables: dict[str, list[Any]]
+
+
+# The state and timers of _ClusterStoriesStreamFn (module level: a DoFn's parameters name them).
+_STORIES_ROWS = BagStateSpec("rows", PickleCoder())
+_STORIES_FIRED_THROUGH = ReadModifyWriteStateSpec("fired_through", VarIntCoder())
+_STORIES_FLUSH_AT = ReadModifyWriteStateSpec("flush_at", VarIntCoder())
+_STORIES_STORIES = BagStateSpec("stories", PickleCoder())
+_STORIES_FREQUENCIES = ReadModifyWriteStateSpec("frequencies", PickleCoder())
+_STORIES_SEEDED = ReadModifyWriteStateSpec("seeded", BooleanCoder())
+_STORIES_NEXT_EXPIRY = ReadModifyWriteStateSpec("next_expiry", VarIntCoder())
+_STORIES_FLUSH = TimerSpec("flush", TimeDomain.WATERMARK)
+_STORIES_EXPIRE = TimerSpec("expire", TimeDomain.WATERMARK)
+_STORIES_ROWS_PARAM = beam.DoFn.StateParam(_STORIES_ROWS)
+_STORIES_FIRED_THROUGH_PARAM = beam.DoFn.StateParam(_STORIES_FIRED_THROUGH)
+_STORIES_FLUSH_AT_PARAM = beam.DoFn.StateParam(_STORIES_FLUSH_AT)
+_STORIES_STORIES_PARAM = beam.DoFn.StateParam(_STORIES_STORIES)
+_STORIES_FREQUENCIES_PARAM = beam.DoFn.StateParam(_STORIES_FREQUENCIES)
+_STORIES_SEEDED_PARAM = beam.DoFn.StateParam(_STORIES_SEEDED)
+_STORIES_NEXT_EXPIRY_PARAM = beam.DoFn.StateParam(_STORIES_NEXT_EXPIRY)
+_STORIES_FLUSH_PARAM = beam.DoFn.TimerParam(_STORIES_FLUSH)
+_STORIES_EXPIRE_PARAM = beam.DoFn.TimerParam(_STORIES_EXPIRE)
+_TIMESTAMP_PARAM = beam.DoFn.TimestampParam
+
+
+class _ClusterStoriesStreamFn(beam.DoFn):
+    """(key, (table, record)) -> a Pane per window (and late pane) once it ended.
+
+    State (per key, the global window): the rows waiting for their pane (`rows`: window
+    start, when due, table, record), the latest pane time fired, when the flush timer is
+    set; the earlier articles' story entries (`stories`), the term frequencies, whether
+    the earlier state was loaded, the next expiry. Timers: `flush` at the soonest due pane
+    (its window's end: the watermark passed it), `expire` at the soonest expiry (counter
+    `stories_stream_expired`). A row of a window whose pane fired already waits for the
+    next window end: a late pane. Clustering and emitting the window's rows in one step
+    keeps them together: no later step has to wait for this one's timer."""
+
+    def __init__(
+        self, config: StoryConfig, state: StateContext, window_micros: int, ttl_micros: int
+    ) -> None:
+        self._config = config
+        self._state = state
+        self._window = window_micros
+        self._ttl = ttl_micros
+        self._priors: list[StreamStory] = []
+        self._frequencies = NO_FREQUENCIES
+
+    def setup(self) -> None:
+        keep_since = self._state.keep_since
+        rows = read_table(self._state, DEDUP_STORIES) if self._state.files(DEDUP_STORIES) else []
+        self._priors = [
+            StreamStory(prior_story(row), _micros(row["first_seen_at"]) + self._ttl)
+            for row in rows
+            if within_retention(row, keep_since)
+        ]
+        terms = read_table(self._state, STORY_TERMS) if self._state.files(STORY_TERMS) else []
+        self._frequencies = term_frequencies(terms)
+
+    def process(
+        self,
+        keyed: tuple[str, tuple[str, Any]],
+        timestamp: Any = _TIMESTAMP_PARAM,
+        rows: Any = _STORIES_ROWS_PARAM,
+        fired_through: Any = _STORIES_FIRED_THROUGH_PARAM,
+        flush_at: Any = _STORIES_FLUSH_AT_PARAM,
+        stories: Any = _STORIES_STORIES_PARAM,
+        frequencies: Any = _STORIES_FREQUENCIES_PARAM,
+        seeded: Any = _STORIES_SEEDED_PARAM,
+        next_expiry: Any = _STORIES_NEXT_EXPIRY_PARAM,
+        flush: Any = _STORIES_FLUSH_PARAM,
+        expire: Any = _STORIES_EXPIRE_PARAM,
+    ) -> None:
+        if not seeded.read():
+            seeded.write(True)
+            for story in self._priors:
+                stories.add(story)
+            frequencies.write(self._frequencies)
+            _expire_at(self._priors, next_expiry, expire)
+        table, record = keyed[1]
+        micros = int(timestamp.micros)
+        due = due_time(micros, fired_through.read(), self._window)
+        rows.add((window_start(micros, self._window), due, table, record))
+        current = flush_at.read()
+        if current is None or due < current:
+            flush_at.write(due)
+            flush.set(Timestamp(micros=due))
+
+    @on_timer(_STORIES_FLUSH)
+    def _flush(
+        self,
+        fired: Any = _TIMESTAMP_PARAM,
+        rows: Any = _STORIES_ROWS_PARAM,
+        fired_through: Any = _STORIES_FIRED_THROUGH_PARAM,
+        flush_at: Any = _STORIES_FLUSH_AT_PARAM,
+        stories: Any = _STORIES_STORIES_PARAM,
+        frequencies: Any = _STORIES_FREQUENCIES_PARAM,
+        next_expiry: Any = _STORIES_NEXT_EXPIRY_PARAM,
+        flush: Any = _STORIES_FLUSH_PARAM,
+        expire: Any = _STORIES_EXPIRE_PARAM,
+    ) -> Iterator[Pane]:
+        now = int(fired.micros)
+        items = list(rows.read())
+        later = [item for item in items if item[1] > now]
+        rows.clear()
+        for item in later:
+            rows.add(item)
+        fired_through.write(max(now, fired_through.read() or now))
+        flush_at.clear()
+        if later:
+            soonest = min(item[1] for item in later)
+            flush_at.write(soonest)
+            flush.set(Timestamp(micros=soonest))
+        known = list(stories.read())
+        earlier = frequencies.read() or NO_FREQUENCIES
+        added: list[StreamStory] = []
+        for start, tables in panes(items, now):
+            articles = sorted(tables.get("articles", []), key=lambda a: a.article_id)
+            if articles:
+                labelled, entries, earlier = cluster_window(
+                    articles,
+                    known,
+                    earlier,
+                    self._config,
+                    _STREAM_EPOCH + dt.timedelta(microseconds=now),
+                    self._ttl,
+                    {article.article_id: start for article in articles},
+                )
+                old_ids = {story.prior.story_id for story in known}
+                joined = sum(1 for article in labelled if article.story_id in old_ids)
+                counter("stories_in").inc(len(labelled))
+                counter("stories_joined_earlier").inc(joined)
+                counter("stories_new").inc(len({a.story_id for a in labelled} - old_ids))
+                known += entries
+                added += entries
+                tables = {**tables, "articles": labelled}
+            yield Pane(start, start + self._window, now, tables)
+        for entry in added:
+            stories.add(entry)
+        frequencies.write(earlier)
+        _expire_at(added, next_expiry, expire)
+
+    @on_timer(_STORIES_EXPIRE)
+    def _expire(
+        self,
+        fired: Any = _TIMESTAMP_PARAM,
+        stories: Any = _STORIES_STORIES_PARAM,
+        next_expiry: Any = _STORIES_NEXT_EXPIRY_PARAM,
+        expire: Any = _STORIES_EXPIRE_PARAM,
+    ) -> None:
+        kept, expired = live_stories(stories.read(), int(fired.micros))
+        counter("stories_stream_expired").inc(expired)
+        stories.clear()
+        for story in kept:
+            stories.add(story)
+        next_expiry.clear()
+        _expire_at(kept, next_expiry, expire)
+
+
+def _expire_at(entries: list[StreamStory], next_expiry: Any, expire: Any) -> None:
+    """Move the expiry timer to the soonest of `entries` when it is sooner."""
+    if not entries:
+        return
+    soonest = min(entry.expires_at for entry in entries)
+    current = next_expiry.read()
+    if current is None or soonest < current:
+        next_expiry.write(soonest)
+        expire.set(Timestamp(micros=soonest))
+
+
+def _keyed(record: Any, table: str) -> tuple[str, tuple[str, Any]]:
+    return "all", (table, record)
+
+
+class ClusterStoriesStream(beam.PTransform):
+    """dict[table name, PCollection[record]] (unbounded, timestamped by event time: the
+    articles, duplicates, rejected and feed_health rows) -> PCollection[Pane]: each
+    window's rows (`window.window_seconds`) once the watermark passed its end, its
+    articles with `story_id` set by ClusterStories' clustering of the window's articles
+    with the earlier windows' (and the earlier state's, `state`) as an earlier run's take
+    part, each for `window.ttl_days` of event time. Rows that come after their window's
+    pane form late panes, at the next window end.
+
+    One key: every window meets every earlier one, and panes leave in order (the step is
+    sequential; a window costs the clustering of a run of its size)."""
+
+    def __init__(
+        self,
+        config: StoryConfig | None = None,
+        state: StateContext | None = None,
+        window: WindowConfig | None = None,
+    ) -> None:
+        super().__init__()
+        self._config = config or StoryConfig()
+        self._state = state or StateContext()
+        self._window = window or WindowConfig()
+
+    def expand(self, tables: dict[str, beam.PCollection]) -> beam.PCollection[Pane]:
+        window = self._window
+        fn = _ClusterStoriesStreamFn(
+            self._config, self._state, window.window_micros, window.ttl_micros
+        )
+        keyed = [
+            tables[name]
+            | f"{name}/Key" >> beam.Map(_keyed, name).with_output_types(tuple[str, tuple[str, Any]])
+            for name in sorted(tables)
+        ]
+        return (
+            keyed
+            | "AllRows" >> beam.Flatten()
+            | "Cluster" >> beam.ParDo(fn).with_output_types(Pane)
+        )

@@ -58,11 +58,14 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 import apache_beam as beam
+from apache_beam.coders import PickleCoder
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 
 from newsbeam.schemas import Article, RawDocument, Rejected, Removal
 from newsbeam.schemas.feeds import FeedHealth, FeedState, SeenEntry
@@ -634,3 +637,165 @@ def _next_tables(
         yield feed._asdict()
     for entry in seen:
         yield beam.pvalue.TaggedOutput(SEEN, entry._asdict())
+
+
+# ---------------------------------------------------------------------------------------
+# Streaming (newsbeam --streaming, docs/streaming.md): feeds polled for ever
+# ---------------------------------------------------------------------------------------
+
+
+class _PolledSources(beam.DoFn):
+    """A tick of the poll clock -> the FeedSource of every feed to poll now: the `--feed`
+    URLs and those the `--feeds` lists hold at this tick (a list may change while the job
+    runs; one that cannot be read is a rejected row, each tick)."""
+
+    def __init__(self, config: FeedsConfig) -> None:
+        self._config = config
+
+    def process(self, _tick: Any) -> Iterator[Any]:
+        for url in self._config.feed_urls:
+            yield FeedSource(url, "feed")
+        for path in self._config.feed_lists:
+            yield from _SourcesFromLists().process(path)
+
+
+def new_entry_sources(
+    known: dict[str, int], sources: Iterable[str], now: int, keep_micros: int
+) -> tuple[list[str], dict[str, int]]:
+    """(the sources not in `known`, the known sources after this poll): every source
+    listed now is stamped `now`; those not listed for `keep_micros` are forgotten."""
+    sources = sorted(set(sources))
+    new = [source for source in sources if source not in known]
+    after = {source: at for source, at in known.items() if at > now - keep_micros}
+    after.update({source: now for source in sources})
+    return new, after
+
+
+_SEEN_NOW = ReadModifyWriteStateSpec("seen", PickleCoder())
+_SEEN_NOW_PARAM = beam.DoFn.StateParam(_SEEN_NOW)
+_POLL_TIMESTAMP_PARAM = beam.DoFn.TimestampParam
+
+
+class _NewEntriesOnly(beam.DoFn):
+    """(feed URL, [PageJob of one poll]) -> the jobs of entries this job has not passed
+    before (the earlier state's seen ids are skipped by _ParseFeeds already): every poll
+    lists a feed's entries again, and only new ones are inputs."""
+
+    def __init__(self, keep_micros: int) -> None:
+        self._keep = keep_micros
+
+    def process(
+        self,
+        keyed: tuple[str, PageJob],
+        timestamp: Any = _POLL_TIMESTAMP_PARAM,
+        seen: Any = _SEEN_NOW_PARAM,
+    ) -> Iterator[PageJob]:
+        job = keyed[1]
+        new, after = new_entry_sources(
+            seen.read() or {}, [job.source], int(timestamp.micros), self._keep
+        )
+        seen.write(after)
+        if new:
+            yield job
+        else:
+            counter("read_inputs").dec()  # counted by _ParseFeeds: not an input again
+            counter("feeds_stream_repeated").inc()
+
+
+class PollFeeds(beam.PTransform):
+    """PCollection[RawDocument] (feed and OPML documents of a streaming source) ->
+    (Articles, Rejected, FeedHealth), unbounded: the config's feeds are polled every
+    `poll_seconds` (PeriodicImpulse), parsed, their new entries' pages fetched and
+    extracted, as ReadFeeds does. An entry is an input once: a stateful step per feed
+    remembers the entries it passed for `keep_micros` after their feed last listed them.
+    Page URLs (`--input https://...`) are a batch run's: not polled here. `stop_at` (Unix
+    seconds; None: never) ends the polling: a bounded poll, which Beam's in-process
+    runner runs as a batch of polls (tests)."""
+
+    def __init__(
+        self,
+        config: FeedsConfig,
+        extract_config: ExtractConfig | None = None,
+        state: StateContext | None = None,
+        poll_seconds: float = 300.0,
+        keep_micros: int = 7 * 86400 * 1_000_000,
+        stop_at: float | None = None,
+    ) -> None:
+        super().__init__()
+        self._config = config
+        self._extract_config = extract_config or ExtractConfig()
+        self._state = state or StateContext()
+        self._poll_seconds = poll_seconds
+        self._keep = keep_micros
+        self._stop_at = stop_at
+
+    def expand(
+        self, documents: beam.PCollection[RawDocument]
+    ) -> tuple[beam.PCollection[Article], beam.PCollection[Rejected], beam.PCollection[FeedHealth]]:
+        from apache_beam.transforms.periodicsequence import PeriodicImpulse
+
+        config = self._config
+        from_docs = documents | "FromDocuments" >> beam.ParDo(_SourcesFromDocuments()).with_outputs(
+            "sources", REJECTED, main="feeds"
+        )
+        # Without feeds to poll (feed files in a watched folder only) no clock ticks.
+        clock = PeriodicImpulse(fire_interval=self._poll_seconds)
+        if self._stop_at is not None:
+            clock = PeriodicImpulse(
+                start_timestamp=time.time(),
+                stop_timestamp=self._stop_at,
+                fire_interval=self._poll_seconds,
+            )
+        ticks = (
+            documents.pipeline | "Clock" >> clock
+            if config.feed_urls or config.feed_lists
+            else documents.pipeline | "NoClock" >> beam.Create([])
+        )
+        polled = ticks | "Due" >> beam.ParDo(_PolledSources(config)).with_outputs(
+            REJECTED, main="sources"
+        )
+        fetched = (
+            (polled.sources, from_docs.sources)
+            | "AllSources" >> beam.Flatten()
+            | "OneShard" >> beam.Map(lambda source: (0, [source]))
+            | "FetchFeeds" >> beam.ParDo(_FetchFeeds(config, self._state))
+        )
+        parsed = (
+            (fetched, from_docs.feeds)
+            | "AllFeeds" >> beam.Flatten()
+            | "ParseFeeds"
+            >> beam.ParDo(_ParseFeeds(config, self._state)).with_outputs(
+                HEALTH, STATE, SEEN, REJECTED, main="jobs"
+            )
+        )
+        jobs = (
+            parsed.jobs
+            | "ByFeed"
+            >> beam.Map(lambda job: (job.feed_url or job.source, job)).with_output_types(
+                tuple[str, PageJob]
+            )
+            | "NewOnly" >> beam.ParDo(_NewEntriesOnly(self._keep))
+        )
+        fetch_pages = config.fetch_pages
+        with_pages = (
+            jobs
+            | "NeedPage" >> beam.Filter(_needs_page, fetch_pages)
+            | "OnePage" >> beam.Map(lambda job: (0, [job]))
+            | "FetchPages" >> beam.ParDo(_FetchPages(config))
+        )
+        ready = jobs | "HavePage" >> beam.Filter(lambda job: not _needs_page(job, fetch_pages))
+        articles, unmade = apply_with_rejects(
+            (ready, with_pages) | "AllJobs" >> beam.Flatten(),
+            "ToArticles",
+            _ToArticles(self._extract_config),
+            STAGE,
+            lambda j: j.source,
+            Article,
+        )
+        rejected = (
+            from_docs[REJECTED],
+            polled[REJECTED],
+            parsed[REJECTED],
+            unmade,
+        ) | "Rejected" >> beam.Flatten()
+        return articles, rejected, parsed[HEALTH]

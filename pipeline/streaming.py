@@ -1,0 +1,415 @@
+"""`newsbeam --streaming`: the unbounded pipeline (docs/streaming.md), for streaming runners.
+
+    sources (folders watched, feeds polled, Pub/Sub) -> Extract -> Clean -> Language
+    -> EventTime -> RejectLate -> DeduplicateStream -> Topics -> Places
+    -> ClusterStoriesStream (every table's rows, a pane per window, its articles clustered)
+    -> CommitWindows (one committed file set per window and pane into ROOT)
+
+The stages are the batch pipeline's (pipeline/build.py); dedup and stories have streaming
+drivers of the same core functions (transforms/dedup.py, transforms/stories.py). Every
+window's rows are committed into ROOT with pipeline/dataset.py's commit, as a run whose id
+derives from the window: `stream-<window start>` (its on-time pane), and
+`stream-<window start>-late-<time>` for rows that came later within the allowed lateness.
+
+Runners: a streaming runner (Dataflow, Flink, Spark, Prism, or PortableRunner at a job
+service). Beam's in-process runners cannot run it (the FnApiRunner runs sources as
+batch; the BundleBasedDirectRunner refuses PeriodicImpulse; the DirectRunner starts by
+downloading Prism, which hangs offline): `--streaming` with one of them, or without
+`--runner`, stops at once (exit 2) naming `newsbeam --follow` and the runners that work.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import logging
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+import pyarrow as pa
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from newsbeam.pipeline import dataset
+from newsbeam.pipeline.lock import LockHeld, RunLock
+from newsbeam.pipeline.options import NewsBeamOptions, PipelineConfig, config_from_options
+from newsbeam.schemas import DATASET_SCHEMAS, FEED_HEALTH_TABLE, SCHEMA_VERSION, RawDocument, to_row
+from newsbeam.transforms.clean import CleanText
+from newsbeam.transforms.dedup import DeduplicateStream
+from newsbeam.transforms.event_time import (
+    AssignEventTime,
+    RejectLate,
+    WindowConfig,
+    datetime_of,
+)
+from newsbeam.transforms.extract import ExtractArticles
+from newsbeam.transforms.feeds.stage import PollFeeds
+from newsbeam.transforms.language import DetectLanguage
+from newsbeam.transforms.places import TagPlaces
+from newsbeam.transforms.read import FEED_KINDS, ReadPubSubDocuments, WatchInputs
+from newsbeam.transforms.stories import ClusterStoriesStream, Pane
+from newsbeam.transforms.support import files
+from newsbeam.transforms.support.state import StateError, open_state
+from newsbeam.transforms.topics import TagTopics
+
+log = logging.getLogger("newsbeam")
+
+# Runners that execute an unbounded Python pipeline (Prism downloads its binary on first
+# use unless --prism_location names one). Beam's in-process runners do not.
+STREAMING_RUNNERS = (
+    "DataflowRunner",
+    "FlinkRunner",
+    "SparkRunner",
+    "PrismRunner",
+    "PortableRunner",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamingConfig:
+    """Everything build_streaming needs: the batch stages' config (its `inputs` are the
+    folders watched), the windows, the output ROOT, how often sources are polled, and the
+    Pub/Sub subscription (None: none)."""
+
+    stages: PipelineConfig
+    root: str
+    window: WindowConfig = WindowConfig()
+    poll_seconds: float = 300.0
+    pubsub_subscription: str | None = None
+
+
+def build_streaming(
+    pipeline: beam.Pipeline, config: StreamingConfig, documents: Any = None
+) -> dict[str, Any]:
+    """Add the streaming stages to `pipeline`; returns the tables' PCollections and the
+    committed run ids (`committed`). `documents`: a PCollection[RawDocument] to read
+    besides the configured sources (a TestStream in the tests)."""
+    stages, window, state = config.stages, config.window, config.stages.state
+    found, unread = _sources(pipeline, config)
+    if documents is not None:
+        found = (found, documents) | "WithDocuments" >> beam.Flatten()
+    documents = found
+    pages, feed_documents = documents | "FeedsApart" >> beam.Partition(_feed_or_page, 2)  # type: ignore[arg-type]
+    extracted, unextracted = pages | "Extract" >> ExtractArticles(stages.extract)
+    from_feeds, unfed, feed_health = feed_documents | "Feeds" >> PollFeeds(
+        stages.feeds, stages.extract, state, config.poll_seconds, window.ttl_micros
+    )
+    extracted = (extracted, from_feeds) | "AllArticles" >> beam.Flatten()
+    cleaned, uncleaned = extracted | "Clean" >> CleanText(stages.clean)
+    tagged, untagged = cleaned | "Language" >> DetectLanguage(stages.language)
+    timed = tagged | "EventTime" >> AssignEventTime()
+    on_time, late = timed | "RejectLate" >> RejectLate(window)
+    articles, duplicates = on_time | "Dedup" >> DeduplicateStream(
+        stages.dedup, state, window.ttl_micros
+    )
+    articles, untopiced = articles | "Topics" >> TagTopics(stages.topics)
+    articles, unplaced = articles | "Places" >> TagPlaces(stages.places)
+    rejected = (
+        unread, unextracted, unfed, uncleaned, untagged, late, untopiced, unplaced
+    ) | "Rejected" >> beam.Flatten()  # fmt: skip
+    tables = {"articles": articles, "duplicates": duplicates, "rejected": rejected}
+    written = {**tables, FEED_HEALTH_TABLE: feed_health}
+    # A window's rows, once it ended, as one pane, its articles clustered into stories.
+    panes = written | "Stories" >> ClusterStoriesStream(stages.stories, state, window)
+    committed = panes | "Commit" >> CommitWindows(config.root)
+    return {**written, "committed": committed}
+
+
+def _sources(pipeline: beam.Pipeline, config: StreamingConfig) -> tuple[Any, Any]:
+    """The documents of every source named (folders, Pub/Sub), and the rejected ones."""
+    stages = config.stages
+    documents, rejected = [], []
+    if stages.inputs:
+        found, unread = pipeline | "Watch" >> WatchInputs(
+            stages.inputs, stages.read, config.poll_seconds
+        )
+        documents.append(found)
+        rejected.append(unread)
+    if config.pubsub_subscription:
+        documents.append(pipeline | "PubSub" >> ReadPubSubDocuments(config.pubsub_subscription))
+    if not documents:  # feeds only: the feed stage polls them on its own
+        documents.append(pipeline | "NoDocuments" >> beam.Create([]).with_output_types(RawDocument))
+    if not rejected:
+        rejected.append(pipeline | "NoRejected" >> beam.Create([]))
+    return (
+        documents | "AllDocuments" >> beam.Flatten(),
+        rejected | "AllUnread" >> beam.Flatten(),
+    )
+
+
+def _feed_or_page(document: RawDocument, partitions: int) -> int:
+    return int(document.kind in FEED_KINDS)
+
+
+# --- Committing windows ----------------------------------------------------------------------
+
+
+def stamp(micros: int) -> str:
+    """A moment as it appears in run ids: 20261201T101500Z (microseconds when not whole)."""
+    when = datetime_of(micros)
+    if when.microsecond:
+        return when.strftime("%Y%m%dT%H%M%S%fZ")
+    return when.strftime("%Y%m%dT%H%M%SZ")
+
+
+def window_run_id(start: int, end: int, fired: int) -> str:
+    """The run id of a window's pane: `stream-<start>` when committed as the window ended,
+    `stream-<start>-late-<when>` for rows that came within the allowed lateness after."""
+    if fired == end:
+        return f"stream-{stamp(start)}"
+    return f"stream-{stamp(start)}-late-{stamp(fired)}"
+
+
+def window_attempt(run_id: str, rows: Mapping[str, Sequence[dict[str, Any]]]) -> str:
+    """The attempt of a pane's commit, derived from its run id and the rows it holds (by
+    source and id): a commit the runner retries finds its own manifest and does nothing
+    twice, and other rows for the same window (a job started again) are never taken for
+    it."""
+    digest = hashlib.sha256(run_id.encode())
+    for table in sorted(rows):
+        for row in sorted(_identity(row) for row in rows[table]):
+            digest.update(f"\x00{table}\x00{row}".encode())
+    return digest.hexdigest()[:8]
+
+
+def _identity(row: Mapping[str, Any]) -> str:
+    source = row.get("source") or row.get("feed_url") or ""
+    return f"{source}\x01{row.get('article_id') or row.get('run_at') or ''}"
+
+
+def commit_window(
+    root: str,
+    rows: Mapping[str, Sequence[dict[str, Any]]],
+    start: int,
+    end: int,
+    fired: int,
+) -> dict[str, Any]:
+    """Write one pane's rows (table -> rows) as one Parquet file per table (an empty table
+    too: its schema) and commit them into ROOT; returns the manifest. Its counts balance by
+    construction: a window's inputs are the rows it holds."""
+    clock = time.perf_counter()
+    run_id = window_run_id(start, end, fired)
+    attempt = window_attempt(run_id, rows)
+    existing = dataset.read_manifest(root, run_id)
+    if existing is not None and existing["attempt"] == attempt:
+        return existing  # committed by an earlier try of this bundle
+    if existing is not None:
+        # The window was committed with other rows (by an earlier job): these rows are a
+        # run of their own beside it, never a replacement of it.
+        run_id = f"{run_id}-{attempt}"
+        existing = dataset.read_manifest(root, run_id)
+        if existing is not None and existing["attempt"] == attempt:
+            return existing
+    dataset.abandon(root, run_id, attempt)  # what an interrupted try left
+    started = datetime_of(start)
+    staging = dataset.staging_dir(root, run_id, attempt)
+    partition = dataset.partition(started)
+    name = f"{dataset.file_prefix(run_id, attempt)}-00000-of-00001.parquet"
+    for table, schema in DATASET_SCHEMAS.items():
+        arrow = pa.Table.from_pylist(list(rows.get(table, ())), schema=schema)
+        files.write_parquet(files.join(staging, table, partition, name), arrow, compression="zstd")
+    moves = dataset.staged_files(root, staging)
+    tables: dict[str, Any] = {}
+    for table, pairs in moves.items():
+        entries = [
+            {
+                "path": files.relative(root, final),
+                "rows": files.parquet_rows(staged),
+                "bytes": files.file_size(staged),
+            }
+            for staged, final in pairs
+        ]
+        tables[table] = {"rows": sum(entry["rows"] for entry in entries), "files": entries}
+    counts = {table: tables[table]["rows"] for table in ("articles", "duplicates", "rejected")}
+    rejected_by: dict[str, dict[str, int]] = {}
+    for row in rows.get("rejected", ()):
+        reasons = rejected_by.setdefault(row["stage"], {})
+        reasons[row["reason"]] = reasons.get(row["reason"], 0) + 1
+    manifest = {
+        "format": "newsbeam-run",
+        "layout_version": dataset.LAYOUT_VERSION,
+        "schema_version": SCHEMA_VERSION,
+        "mode": "streaming",
+        "run_id": run_id,
+        "attempt": attempt,
+        "started_at": started.isoformat(),
+        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "ingest_date": started.date().isoformat(),
+        "window": {
+            "start": started.isoformat(),
+            "end": datetime_of(end).isoformat(),
+            "pane": "on_time" if fired == end else "late",
+            "fired_at": datetime_of(fired).isoformat(),
+        },
+        "counts": {
+            "inputs": sum(counts.values()),
+            **counts,
+            FEED_HEALTH_TABLE: tables[FEED_HEALTH_TABLE]["rows"],
+            "rejected_by": {
+                stage: dict(sorted(by.items())) for stage, by in sorted(rejected_by.items())
+            },
+            "balanced": True,
+        },
+        "counters": {},
+        "tables": tables,
+        "state": None,
+    }
+    moved = [pair for table in dataset.DATASET_TABLES for pair in moves[table]]
+    manifest["seconds"] = round(time.perf_counter() - clock, 3)
+    dataset.commit_run(root, manifest, moved)
+    return manifest
+
+
+class _CommitPanes(beam.DoFn):
+    """Pane -> the run id it was committed as (commit_window)."""
+
+    def __init__(self, root: str) -> None:
+        self._root = root
+
+    def process(self, pane: Pane) -> Iterator[str]:
+        rows = {
+            table: [_health_row(r) if table == FEED_HEALTH_TABLE else to_row(r) for r in records]
+            for table, records in pane.tables.items()
+        }
+        manifest = commit_window(self._root, rows, pane.start, pane.end, pane.fired)
+        log.info(
+            "window %s committed: %d articles, %d duplicates, %d rejected",
+            manifest["run_id"],
+            manifest["counts"]["articles"],
+            manifest["counts"]["duplicates"],
+            manifest["counts"]["rejected"],
+        )
+        yield manifest["run_id"]
+
+
+def _health_row(health: Any) -> dict[str, Any]:
+    return dict(health._asdict())
+
+
+class CommitWindows(beam.PTransform):
+    """PCollection[Pane] (ClusterStoriesStream's) -> PCollection[str], the run id of every
+    pane committed into `root`: one Parquet file per table, committed by
+    pipeline/dataset.py's commit (a manifest per pane, written last).
+
+    Not Beam's windowed WriteToParquet: it names files by window, not by pane, so a late
+    pane would replace the on-time pane's files; here each pane is its own run."""
+
+    def __init__(self, root: str) -> None:
+        super().__init__()
+        self._root = root
+
+    def expand(self, panes: beam.PCollection[Pane]) -> beam.PCollection[str]:
+        return panes | "CommitPanes" >> beam.ParDo(_CommitPanes(self._root))
+
+
+# --- The command -------------------------------------------------------------------------------
+
+
+class StreamingUsageError(Exception):
+    """`--streaming` cannot run as asked; nothing was started."""
+
+
+def runner_problem(runner: object) -> str | None:
+    """Why `--streaming` cannot run on `runner` (None: it can)."""
+    name = runner if isinstance(runner, str) else type(runner).__name__ if runner else None
+    short = name.rsplit(".", 1)[-1] if name else None
+    if short in STREAMING_RUNNERS:
+        return None
+    shown = f"--runner {short}" if short else "no --runner (the in-process runner)"
+    return (
+        f"--streaming needs a streaming runner; {shown} cannot run an unbounded "
+        "pipeline here (Beam's in-process runners run sources as batch or refuse them, and "
+        "the DirectRunner first downloads Prism, which hangs offline). Use "
+        "`newsbeam --follow` (micro-batches; runs anywhere, offline included), or "
+        f"--runner {', '.join(STREAMING_RUNNERS[:-1])} (Prism needs a network or "
+        "--prism_location), or PortableRunner with --job_endpoint (a Flink or Spark job "
+        "service): deploy/streaming/README.md"
+    )
+
+
+def streaming_config(options: PipelineOptions) -> StreamingConfig:
+    """Options -> StreamingConfig, validated (StreamingUsageError); opens --state read-only."""
+    ours = options.view_as(NewsBeamOptions)
+    subscription = ours.pubsub_subscription
+    if not (ours.inputs or ours.feed_urls or ours.feed_lists or subscription):
+        raise StreamingUsageError(
+            "--streaming needs a source: --input DIR (watched), --feed URL / --feeds FILE "
+            "(polled), or --pubsub_subscription projects/P/subscriptions/S"
+        )
+    if not ours.output:
+        raise StreamingUsageError("--output ROOT is required")
+    for flag, value, least in (
+        ("--window_seconds", ours.window_seconds, 1),
+        ("--allowed_lateness_seconds", ours.allowed_lateness_seconds, 0),
+        ("--stream_ttl_days", ours.stream_ttl_days, 1e-9),
+        ("--poll_seconds", ours.poll_seconds, 1e-9),
+    ):
+        if value < least:
+            raise StreamingUsageError(f"{flag} must be at least {least:g}, not {value}")
+    if any(value.lower().startswith(("http://", "https://")) for value in ours.inputs or ()):
+        raise StreamingUsageError(
+            "--streaming watches folders: give page URLs to a batch run, feeds with --feed"
+        )
+    root = files.normalise(ours.output)
+    started = dt.datetime.now(dt.timezone.utc)
+    try:
+        if dataset.is_dataset(root):
+            for line in dataset.recover(root):
+                log.warning(line)
+        dataset.check_root(root, for_writing=True)
+        state, _ = open_state(ours.state, started, ours.state_keep_days)
+    except (dataset.DatasetError, StateError) as error:
+        raise StreamingUsageError(str(error)) from error
+    # Streaming reads --state to seed its keyed state and never writes a new version: its
+    # state lives in the runner (checkpointed with the job).
+    state = dataclasses.replace(state, state_out_dir=None)
+    stages = config_from_options(ours, root, state)
+    window = WindowConfig(
+        window_seconds=ours.window_seconds,
+        allowed_lateness_seconds=ours.allowed_lateness_seconds,
+        ttl_days=ours.stream_ttl_days,
+    )
+    return StreamingConfig(stages, root, window, ours.poll_seconds, subscription)
+
+
+def main(argv: Sequence[str]) -> int:
+    """`newsbeam --streaming ...`: 2 at once when it cannot run here; else runs the job
+    until the runner ends it (0) or it fails (1)."""
+    options = PipelineOptions(list(argv))
+    problem = runner_problem(options.view_as(StandardOptions).runner)
+    if problem is not None:
+        print(f"newsbeam: {problem}", file=sys.stderr)
+        return 2
+    output = options.view_as(NewsBeamOptions).output
+    # A local ROOT is locked for the job's life, as a batch run locks it: one writer per
+    # ROOT (an object store has no lock: the scheduler's to ensure, docs/deploying.md).
+    lock = RunLock([Path(files.normalise(output))] if output and files.is_local(output) else [])
+    try:
+        lock.acquire()
+    except LockHeld as error:
+        print(f"newsbeam: {error}", file=sys.stderr)
+        return 2
+    try:
+        try:
+            config = streaming_config(options)
+        except StreamingUsageError as error:
+            print(f"newsbeam: {error}", file=sys.stderr)
+            return 2
+        options.view_as(StandardOptions).streaming = True
+        pipeline = beam.Pipeline(options=options)
+        build_streaming(pipeline, config)
+        log.info("streaming into %s: windows of %d s", config.root, config.window.window_seconds)
+        try:
+            result = pipeline.run()
+            result.wait_until_finish()
+        except Exception as error:
+            log.error("the streaming job failed: %s", error)
+            log.debug("traceback", exc_info=True)
+            return 1
+        return 0
+    finally:
+        lock.release()

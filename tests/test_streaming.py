@@ -1,0 +1,667 @@
+"""Streaming mode (`newsbeam --streaming`, docs/streaming.md): the pure functions of event
+time, the streaming dedup/stories drivers and the window commits; then TestStream on the
+BundleBasedDirectRunner driving the streaming stages into a real dataset (Parquet read
+back with DuckDB); construction of the whole `--streaming` graph with each source; and the
+command stopping at once where it cannot run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+import duckdb
+import numpy as np
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.testing.test_stream import TestStream as BeamTestStream
+from apache_beam.transforms.window import TimestampedValue
+from apache_beam.utils.timestamp import Timestamp
+
+from newsbeam.pipeline import dataset
+from newsbeam.pipeline.main import main
+from newsbeam.pipeline.options import PipelineConfig
+from newsbeam.pipeline.streaming import (
+    CommitWindows,
+    StreamingConfig,
+    build_streaming,
+    commit_window,
+    runner_problem,
+    window_run_id,
+)
+from newsbeam.schemas import Article, RawDocument
+from newsbeam.transforms.clean import clean_article
+from newsbeam.transforms.dedup import (
+    DedupConfig,
+    DeduplicateStream,
+    Fingerprint,
+    article_rank,
+    live_entries,
+    stream_copy,
+    stream_entry,
+    text_fingerprint,
+)
+from newsbeam.transforms.event_time import (
+    AssignEventTime,
+    RejectLate,
+    WindowConfig,
+    closing_time,
+    due_time,
+    event_micros,
+    is_late,
+    micros_of,
+    panes,
+)
+from newsbeam.transforms.extract import new_article
+from newsbeam.transforms.feeds.config import FeedsConfig
+from newsbeam.transforms.feeds.stage import new_entry_sources
+from newsbeam.transforms.read import is_finished_file
+from newsbeam.transforms.stories import (
+    ClusterStoriesStream,
+    StoryConfig,
+    cluster_window,
+    live_stories,
+)
+from newsbeam.transforms.support.state import StateContext
+
+UTC = dt.timezone.utc
+BASE = dt.datetime(2026, 12, 1, tzinfo=UTC)
+SECOND = 1_000_000
+WINDOW = WindowConfig(window_seconds=300, allowed_lateness_seconds=60, ttl_days=1000 / 86400)
+
+FIRE = (
+    "Firefighters in Lisbon fought a blaze at the Alcantara port warehouse on Tuesday night, "
+    "where 40 crews and 12 engines worked for six hours before the roof of the building "
+    "collapsed. The port authority said no one was hurt, but containers of cork and wine "
+    "were lost, and the Alcantara docks stay closed while inspectors check the quay walls. "
+    "Mayor Carlos Moedas thanked the crews and promised help to the workers of the port, "
+    "who fear weeks without pay while the warehouse is rebuilt by the owners."
+)
+FIRE_REWRITE = (
+    "Lisbon firefighters spent six hours on Tuesday night at the burning Alcantara port "
+    "warehouse, and 40 crews with 12 engines could not save the roof. Alcantara docks "
+    "remain closed; inspectors from the Lisbon port authority check the quay walls, and "
+    "Mayor Carlos Moedas promised the port workers help while the warehouse is rebuilt."
+)
+VOTE = (
+    "Voters in Oslo elected a new city council on Monday, and the Labour party lost its "
+    "majority for the first time in 20 years after a campaign about housing prices, "
+    "tolls and the new tram line to Fornebu. Turnout was 68 percent, the highest since "
+    "1995, and the Green party doubled its seats while the Conservatives won most votes "
+    "in the western districts. Coalition talks begin on Thursday at the city hall."
+)
+CHESS = (
+    "The chess olympiad in Budapest ended on Sunday with India winning the open section "
+    "ahead of the United States and Uzbekistan, while the women's title went to Kazakhstan "
+    "after a final round that lasted more than seven hours. Organisers counted 190 teams "
+    "from 180 federations, a record, and the next olympiad will be held in Tashkent."
+)
+
+
+def _article(source: str, text: str, published_seconds: float | None = None) -> Article:
+    published = BASE + dt.timedelta(seconds=published_seconds) if published_seconds else None
+    return clean_article(new_article(source, text=text, published_at=published))
+
+
+def _at(article: Article, seconds: float) -> TimestampedValue:
+    """An article arriving `seconds` after BASE."""
+    return TimestampedValue(article, Timestamp(micros=micros_of(BASE) + int(seconds * SECOND)))
+
+
+def _fingerprint(article: Article, config: DedupConfig) -> Fingerprint:
+    signature, shingles = text_fingerprint(article.text, config)
+    return Fingerprint(
+        article.article_id, article.source, article_rank(article), signature, shingles
+    )
+
+
+# --- Pure functions ----------------------------------------------------------------------------
+
+
+def test_event_time_is_published_at_unless_unknown_or_after_arrival() -> None:
+    arrival = micros_of(BASE) + 1000 * SECOND
+    earlier = BASE + dt.timedelta(seconds=10)
+    assert event_micros(earlier, arrival) == micros_of(earlier)
+    assert event_micros(None, arrival) == arrival
+    # A date after the arrival is a clock's error: it would hold its window open.
+    assert event_micros(BASE + dt.timedelta(days=400), arrival) == arrival
+
+
+def test_late_means_the_window_closed_before_the_watermark() -> None:
+    window = WindowConfig(window_seconds=300, allowed_lateness_seconds=60)
+    at = 250 * SECOND
+    assert closing_time(at, window) == 360 * SECOND
+    assert not is_late(at, None, window)
+    assert not is_late(at, 359 * SECOND, window)
+    assert is_late(at, 360 * SECOND, window)
+    assert not is_late(301 * SECOND, 360 * SECOND, window)
+
+
+def test_stream_copy_finds_exact_url_and_near_copies_of_kept_entries() -> None:
+    config = DedupConfig()
+    kept = _article("a.txt", FIRE)._replace(canonical_url="https://x.example/fire")
+    entry = stream_entry(
+        _fingerprint(kept, config), kept.content_hash, kept.canonical_url, config, 10
+    )
+    exact = _article("b.txt", FIRE)
+    copy = stream_copy(_fingerprint(exact, config), exact.content_hash, None, [entry], config)
+    assert copy is not None and (copy.method, copy.canonical_id) == ("exact", kept.article_id)
+    same_page = _article("c.txt", VOTE)
+    copy = stream_copy(
+        _fingerprint(same_page, config),
+        same_page.content_hash,
+        "https://x.example/fire",
+        [entry],
+        config,
+    )
+    assert copy is not None and copy.method == "url" and copy.similarity is None
+    near = _article("d.txt", "Updated at 10:00. " + FIRE.replace("six hours", "seven hours"))
+    copy = stream_copy(_fingerprint(near, config), near.content_hash, None, [entry], config)
+    assert copy is not None and copy.method == "near" and 0.5 <= (copy.similarity or 0) < 1
+    other = _article("e.txt", VOTE)
+    assert (
+        stream_copy(_fingerprint(other, config), other.content_hash, None, [entry], config) is None
+    )
+    # The same passes, the same verdict: near dedup off finds no near copy.
+    off = DedupConfig(near=False)
+    quiet = stream_entry(_fingerprint(kept, off), kept.content_hash, None, off, 10)
+    empty = np.zeros(0, dtype=np.uint64)
+    print_off = Fingerprint(near.article_id, near.source, article_rank(near), empty, empty)
+    assert stream_copy(print_off, near.content_hash, None, [quiet], off) is None
+
+
+def test_expired_entries_are_dropped() -> None:
+    config = DedupConfig()
+    article = _article("a.txt", FIRE)
+    entries = [
+        stream_entry(_fingerprint(article, config), article.content_hash, None, config, at)
+        for at in (5, 10, 20)
+    ]
+    kept, expired = live_entries(entries, 10)
+    assert [entry.expires_at for entry in kept] == [20] and expired == 2
+
+
+def test_a_later_window_joins_the_story_of_an_earlier_one() -> None:
+    config = StoryConfig()
+    first = [_article("fire.txt", FIRE), _article("vote.txt", VOTE)]
+    events = {article.article_id: 100 * SECOND for article in [*first]}
+    from newsbeam.transforms.stories import NO_FREQUENCIES
+
+    labelled, entries, frequencies = cluster_window(
+        first, [], NO_FREQUENCIES, config, BASE, 1000 * SECOND, events
+    )
+    assert {a.story_id for a in labelled} == {a.article_id for a in first}
+    assert [e.expires_at for e in entries] == [1100 * SECOND] * 2
+    assert frequencies.articles == 2
+    second = [_article("fire2.txt", FIRE_REWRITE), _article("chess.txt", CHESS)]
+    events = {article.article_id: 400 * SECOND for article in second}
+    labelled, _, _ = cluster_window(
+        second, entries, frequencies, config, BASE, 1000 * SECOND, events
+    )
+    story = {a.source: a.story_id for a in labelled}
+    assert story["fire2.txt"] == first[0].article_id
+    assert story["chess.txt"] == second[1].article_id
+    kept, expired = live_stories(entries, 1100 * SECOND)
+    assert kept == [] and expired == 2
+
+
+def test_window_run_ids_and_when_rows_are_due() -> None:
+    start = micros_of(BASE)
+    end = start + 300 * SECOND
+    assert window_run_id(start, end, end) == "stream-20261201T000000Z"
+    late = window_run_id(start, end, end + 300 * SECOND)
+    assert late == "stream-20261201T000000Z-late-20261201T001000Z"
+    dataset.check_run_id(late)
+    window = 300 * SECOND
+    assert due_time(250 * SECOND, None, window) == 300 * SECOND
+    assert due_time(250 * SECOND, 300 * SECOND, window) == 600 * SECOND  # a late pane
+    assert due_time(350 * SECOND, 300 * SECOND, window) == 600 * SECOND
+    items = [(0, 300, "articles", {"a": 1}), (0, 600, "rejected", {"b": 2})]
+    assert list(panes(items, 300)) == [(0, {"articles": [{"a": 1}]})]
+
+
+def test_a_retried_commit_does_nothing_twice(tmp_path: Path) -> None:
+    root = str(tmp_path / "root")
+    start = micros_of(BASE)
+    row = {"source": "x", "stage": "stream", "reason": "late", "detail": "d", "payload": ""}
+    end = start + 300 * SECOND
+    first = commit_window(root, {"rejected": [row]}, start, end, end)
+    again = commit_window(root, {"rejected": [row]}, start, end, end)
+    assert again == first
+    assert dataset.run_ids(root) == ["stream-20261201T000000Z"]
+    # Other rows for a window committed already (a job started again): a run beside it.
+    other = {**row, "source": "y"}
+    beside = commit_window(root, {"rejected": [other]}, start, end, end)
+    assert beside["run_id"] == f"stream-20261201T000000Z-{beside['attempt']}"
+    assert len(dataset.run_ids(root)) == 2
+    rows = duckdb.sql(
+        f"SELECT source FROM read_parquet('{root}/rejected/*/*.parquet') ORDER BY source"
+    ).fetchall()
+    assert rows == [("x",), ("y",)]
+    assert first["counts"]["rejected"] == 1 and first["counts"]["balanced"]
+    assert first["counts"]["rejected_by"] == {"stream": {"late": 1}}
+
+
+def test_new_entries_only_once_and_forgotten_when_no_longer_listed() -> None:
+    new, known = new_entry_sources({}, ["f#1", "f#2"], 100, 50)
+    assert new == ["f#1", "f#2"]
+    new, known = new_entry_sources(known, ["f#2", "f#3"], 120, 50)
+    assert new == ["f#3"] and set(known) == {"f#1", "f#2", "f#3"}
+    new, known = new_entry_sources(known, ["f#3"], 200, 50)
+    assert new == [] and set(known) == {"f#3"}
+
+
+def test_files_being_written_are_not_read() -> None:
+    assert is_finished_file("/in/a/story.html")
+    for name in ("/in/.story.html", "/in/story.html.tmp", "/in/x.part", "/in/.out.newsbeam.lock"):
+        assert not is_finished_file(name), name
+
+
+# --- TestStream: the streaming stages end to end --------------------------------------------
+
+
+def _streaming_options() -> PipelineOptions:
+    options = PipelineOptions(["--streaming"])
+    options.view_as(StandardOptions).runner = "BundleBasedDirectRunner"
+    return options
+
+
+def _committed(root: str) -> dict[str, dict[str, Any]]:
+    return {run_id: dataset.read_manifest(root, run_id) or {} for run_id in dataset.run_ids(root)}
+
+
+def _rows(root: str, manifest: dict[str, Any], table: str) -> list[dict[str, Any]]:
+    paths = dataset.data_files(root, manifest, table)
+    assert len(paths) == 1  # one file per table per pane
+    frame = duckdb.sql(f"SELECT * FROM read_parquet('{paths[0]}')").fetchall()
+    columns = duckdb.sql(f"SELECT * FROM read_parquet('{paths[0]}')").columns
+    return [dict(zip(columns, row, strict=True)) for row in frame]
+
+
+def test_windows_lateness_copies_stories_and_expiry_under_test_stream(tmp_path: Path) -> None:
+    root = str(tmp_path / "root")
+    a1 = _article("a1.txt", FIRE)
+    a2 = _article("a2.txt", FIRE)  # an exact copy, same window
+    b1 = _article("b1.txt", VOTE, published_seconds=50)  # earlier than a1: out of order
+    d = _article("d.txt", CHESS, published_seconds=250)  # late, within the lateness
+    a3 = _article("a3.txt", "Updated at 10:00. " + FIRE.replace("six hours", "seven hours"))
+    x2 = _article("x2.txt", FIRE_REWRITE)  # the fire story, a window later
+    late = _article("late.txt", VOTE + " Late.", published_seconds=20)  # beyond the lateness
+    a4 = _article("a4.txt", FIRE)  # a copy of a1 after a1 expired from the state
+    stream = (
+        BeamTestStream()
+        .advance_watermark_to(Timestamp(micros=micros_of(BASE)))
+        .add_elements([_at(a1, 100), _at(a2, 120), _at(b1, 130)])
+        .advance_watermark_to(Timestamp(micros=micros_of(BASE) + 330 * SECOND))
+        .add_elements([_at(d, 335)])
+        .add_elements([_at(a3, 400), _at(x2, 420)])
+        .advance_watermark_to(Timestamp(micros=micros_of(BASE) + 700 * SECOND))
+        .add_elements([_at(late, 710)])
+        .advance_watermark_to(Timestamp(micros=micros_of(BASE) + 2000 * SECOND))
+        .add_elements([_at(a4, 2050)])
+        .advance_watermark_to_infinity()
+    )
+    started = time.perf_counter()
+    with beam.Pipeline(options=_streaming_options()) as pipeline:
+        timed = pipeline | stream | "EventTime" >> AssignEventTime()
+        on_time, rejected = timed | "RejectLate" >> RejectLate(WINDOW)
+        kept, duplicates = on_time | "Dedup" >> DeduplicateStream(
+            DedupConfig(), StateContext(), WINDOW.ttl_micros
+        )
+        health = pipeline | "NoHealth" >> beam.Create([])
+        tables = {
+            "articles": kept,
+            "duplicates": duplicates,
+            "rejected": rejected,
+            "feed_health": health,
+        }
+        panes_ = tables | "Stories" >> ClusterStoriesStream(StoryConfig(), StateContext(), WINDOW)
+        _ = panes_ | "Commit" >> CommitWindows(root)
+    seconds = time.perf_counter() - started
+    assert seconds < 60
+
+    runs = _committed(root)
+    w0, w1, w6 = "stream-20261201T000000Z", "stream-20261201T000500Z", "stream-20261201T003000Z"
+    assert sorted(runs) == sorted(
+        [w0, f"{w0}-late-20261201T001000Z", w1, f"{w0}-late-20261201T001500Z", w6]
+    )
+    sources = {
+        run_id: {
+            table: sorted(row["source"] for row in _rows(root, m, table)) for table in m["tables"]
+        }
+        for run_id, m in runs.items()
+    }
+    # Window 0 on time: a1 and b1 (out of order), a2 an exact copy of a1.
+    assert sources[w0] == {
+        "articles": ["a1.txt", "b1.txt"],
+        "duplicates": ["a2.txt"],
+        "rejected": [],
+        "feed_health": [],
+    }
+    assert runs[w0]["window"]["pane"] == "on_time"
+    # d came after window 0 was committed, within the lateness: a late pane, not lost.
+    assert sources[f"{w0}-late-20261201T001000Z"]["articles"] == ["d.txt"]
+    assert runs[f"{w0}-late-20261201T001000Z"]["window"]["pane"] == "late"
+    # Window 1: a3 a near copy of a1 (an earlier window's), x2 continues a1's story.
+    assert sources[w1]["articles"] == ["x2.txt"]
+    assert sources[w1]["duplicates"] == ["a3.txt"]
+    (near,) = _rows(root, runs[w1], "duplicates")
+    assert (near["method"], near["canonical_id"]) == ("near", a1.article_id)
+    (x2_row,) = _rows(root, runs[w1], "articles")
+    (a1_row,) = [r for r in _rows(root, runs[w0], "articles") if r["source"] == "a1.txt"]
+    assert x2_row["story_id"] == a1_row["story_id"] == a1.article_id
+    (b1_row,) = [r for r in _rows(root, runs[w0], "articles") if r["source"] == "b1.txt"]
+    assert b1_row["story_id"] != a1_row["story_id"]
+    # Beyond the lateness: a rejected row, in its own window's late pane.
+    (late_row,) = _rows(root, runs[f"{w0}-late-20261201T001500Z"], "rejected")
+    assert (late_row["source"], late_row["stage"], late_row["reason"]) == (
+        "late.txt",
+        "stream",
+        "late",
+    )
+    # a1 expired from the state (TTL 1000 s): its copy at 2050 s is an article again.
+    assert sources[w6]["articles"] == ["a4.txt"] and sources[w6]["duplicates"] == []
+    # Nothing lost: every input is in exactly one table.
+    counts = {"articles": 0, "duplicates": 0, "rejected": 0}
+    for manifest in runs.values():
+        for table in counts:
+            counts[table] += manifest["counts"][table]
+        assert manifest["counts"]["balanced"]
+    assert counts == {"articles": 5, "duplicates": 2, "rejected": 1}
+    assert not (Path(root) / dataset.STAGING).exists()
+    assert json.loads(json.dumps(runs[w0]))["mode"] == "streaming"
+    # The dataset's readers take the window runs as any runs.
+    assert main(["report", "--output", root]) == 0
+    database = str(tmp_path / "news.duckdb")
+    assert main(["warehouse", "--output", root, "--db", database]) == 0
+    with duckdb.connect(database) as connection:
+        counted = connection.sql("SELECT count(*) FROM articles").fetchall()
+    assert counted == [(5,)]
+
+
+def _write_state(folder: Path, articles: list[Article], run_at: dt.datetime) -> StateContext:
+    """A state folder holding `articles` as an earlier batch run keeps them (the dedup
+    and stories tables, written with the batch stage's own row functions)."""
+    import pyarrow as pa
+
+    from newsbeam.transforms.dedup import state_row
+    from newsbeam.transforms.stories import (
+        NO_FREQUENCIES,
+        add_frequencies,
+        cluster_stories,
+        frequency_rows,
+        story_doc,
+        story_rows,
+    )
+    from newsbeam.transforms.support.state import (
+        DEDUP_ARTICLES,
+        DEDUP_STORIES,
+        STORY_TERMS,
+        make_context,
+        stamped,
+    )
+
+    config = StoryConfig()
+    docs = [story_doc(article, config) for article in articles]
+    assigned, vectors = cluster_stories(docs, [], config)
+    stories = story_rows(docs, assigned, vectors, config, run_at)
+    dedup = [
+        state_row(article._replace(story_id=assigned[article.article_id]), DedupConfig(), run_at)
+        for article in articles
+    ]
+    terms = frequency_rows(add_frequencies(NO_FREQUENCIES, docs))
+    for table, rows in ((DEDUP_ARTICLES, dedup), (DEDUP_STORIES, stories), (STORY_TERMS, terms)):
+        path = folder / table.path / "part-00000-of-00001.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrow = pa.Table.from_pylist(rows, schema=stamped(table.schema))
+        import pyarrow.parquet as pq
+
+        pq.write_table(arrow, str(path))
+    return make_context(str(folder), None, run_at)
+
+
+def test_the_streaming_state_is_seeded_from_the_batch_state(tmp_path: Path) -> None:
+    root = str(tmp_path / "root")
+    earlier = _article("earlier.txt", FIRE)
+    state = _write_state(tmp_path / "state", [earlier, _article("vote.txt", VOTE)], BASE)
+    copy = _article("copy.txt", FIRE)
+    follow_up = _article("follow-up.txt", FIRE_REWRITE)
+    other = _article("chess.txt", CHESS)
+    stream = (
+        BeamTestStream()
+        .advance_watermark_to(Timestamp(micros=micros_of(BASE)))
+        .add_elements([_at(copy, 10), _at(follow_up, 20), _at(other, 30)])
+        .advance_watermark_to_infinity()
+    )
+    window = WindowConfig(window_seconds=300, allowed_lateness_seconds=0, ttl_days=1)
+    with beam.Pipeline(options=_streaming_options()) as pipeline:
+        kept, duplicates = (
+            pipeline
+            | stream
+            | "EventTime" >> AssignEventTime()
+            | "Dedup" >> DeduplicateStream(DedupConfig(), state, window.ttl_micros)
+        )
+        tables = {
+            "articles": kept,
+            "duplicates": duplicates,
+            "rejected": pipeline | "NoRejected" >> beam.Create([]),
+            "feed_health": pipeline | "NoHealth" >> beam.Create([]),
+        }
+        panes_ = tables | "Stories" >> ClusterStoriesStream(StoryConfig(), state, window)
+        _ = panes_ | "Commit" >> CommitWindows(root)
+    (manifest,) = _committed(root).values()
+    (duplicate,) = _rows(root, manifest, "duplicates")
+    assert (duplicate["source"], duplicate["method"]) == ("copy.txt", "exact")
+    assert duplicate["canonical_id"] == earlier.article_id  # the earlier run's article
+    story = {row["source"]: row["story_id"] for row in _rows(root, manifest, "articles")}
+    assert story == {"follow-up.txt": earlier.article_id, "chess.txt": other.article_id}
+
+
+# --- The whole --streaming graph, and the command ----------------------------------------------
+
+
+def _streaming_config(tmp_path: Path, **sources: Any) -> StreamingConfig:
+    stages = PipelineConfig(
+        inputs=tuple(sources.get("inputs", ())),
+        output_dir=str(tmp_path / "root"),
+        feeds=FeedsConfig(feed_urls=tuple(sources.get("feeds", ()))),
+    )
+    return StreamingConfig(
+        stages,
+        str(tmp_path / "root"),
+        WINDOW,
+        poll_seconds=60,
+        pubsub_subscription=sources.get("pubsub"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("sources", "expected"),
+    [
+        ({"inputs": ["inbox"]}, "Watch/Match0"),
+        ({"feeds": ["http://127.0.0.1:9/feed.xml"]}, "Feeds/Clock"),
+        ({"pubsub": "projects/news-project/subscriptions/articles"}, "PubSub/Pull"),
+    ],
+)
+def test_the_streaming_graph_builds_with_each_source(
+    tmp_path: Path, sources: dict[str, Any], expected: str
+) -> None:
+    (tmp_path / "inbox").mkdir()
+    if "inputs" in sources:
+        sources = {"inputs": [str(tmp_path / "inbox")]}
+    pipeline = beam.Pipeline(options=_streaming_options())
+    tables = build_streaming(pipeline, _streaming_config(tmp_path, **sources))
+    assert set(tables) == {"articles", "duplicates", "rejected", "feed_health", "committed"}
+    proto = pipeline.to_runner_api()  # every DoFn pickles, every coder is known
+    labels = {transform.unique_name for transform in proto.components.transforms.values()}
+    for label in (
+        expected,
+        "RejectLate/Gate",
+        "Dedup/Dedup",
+        "Stories/Cluster",
+        "Commit/CommitPanes",
+    ):
+        assert label in labels, label
+    assert not (tmp_path / "root").exists()  # building writes nothing
+
+
+def test_streaming_stops_at_once_without_a_streaming_runner(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for runner in ([], ["--runner", "BundleBasedDirectRunner"], ["--runner", "DirectRunner"]):
+        started = time.perf_counter()
+        status = main(
+            ["--streaming", "--input", str(inbox), "--output", str(tmp_path / "o"), *runner]
+        )
+        assert status == 2
+        assert time.perf_counter() - started < 10
+        message = capsys.readouterr().err
+        assert "--follow" in message
+        for name in ("DataflowRunner", "FlinkRunner", "SparkRunner", "PrismRunner"):
+            assert name in message
+    assert not (tmp_path / "o").exists()
+    assert runner_problem("DataflowRunner") is None
+    assert runner_problem("apache_beam.runners.portability.flink_runner.FlinkRunner") is None
+
+
+def test_streaming_usage_errors_stop_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = str(tmp_path / "o")
+    runner = ["--runner", "FlinkRunner"]
+    assert main(["--streaming", "--output", root, *runner]) == 2
+    assert "needs a source" in capsys.readouterr().err
+    inbox = str(tmp_path)
+    assert (
+        main(["--streaming", "--input", inbox, "--output", root, "--window_seconds", "0", *runner])
+        == 2
+    )
+    assert "--window_seconds" in capsys.readouterr().err
+    # A local ROOT another run holds is refused, as a batch run refuses it.
+    from newsbeam.pipeline.lock import RunLock
+
+    held = RunLock([Path(root)])
+    held.acquire()
+    try:
+        assert main(["--streaming", "--input", inbox, "--output", root, *runner]) == 2
+        assert "lock" in capsys.readouterr().err.lower()
+    finally:
+        held.release()
+
+
+# --- The sources, bounded: the in-process runner runs a bounded poll as a batch of polls ----
+
+
+def _collect(pcoll: Any, folder: Path, label: str) -> None:
+    """Each element's text into its own file of `folder` (assert_that groups, and a
+    grouping of an unbounded PCollection without windows is refused)."""
+    import hashlib
+
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def write(text: str) -> None:
+        name = hashlib.sha256(text.encode()).hexdigest()[:16]
+        (folder / f"{name}.{time.monotonic_ns()}").write_text(text)
+
+    _ = pcoll | label >> beam.Map(write)
+
+
+def _collected(folder: Path) -> list[str]:
+    return sorted(path.read_text() for path in folder.iterdir()) if folder.exists() else []
+
+
+def test_a_polled_feed_gives_each_entry_once(tmp_path: Path) -> None:
+    from newsbeam.transforms.feeds.fetch import FetchConfig
+    from newsbeam.transforms.feeds.stage import PollFeeds
+    from tests.feed_server import serve, static
+    from tests.test_feeds import BODY, OTHER_BODIES, rss
+
+    with serve() as server:
+        base = server.url("")
+        items = [("g1", "/a/1", BODY), ("g2", "/a/2", OTHER_BODIES["bridge"])]
+        server.routes["/feed.xml"] = static(rss(base, items))
+        config = FeedsConfig(
+            feed_urls=(server.url("/feed.xml"),),
+            fetch_pages=False,
+            fetch=FetchConfig(allow_hosts=("127.0.0.1",)),
+        )
+        pipeline = beam.Pipeline(runner="FnApiRunner")
+        documents = pipeline | beam.Create([]).with_output_types(RawDocument)
+        articles, rejected, health = documents | PollFeeds(
+            config, poll_seconds=0.5, stop_at=time.time() + 1.6
+        )
+        _collect(articles | "Sources" >> beam.Map(lambda a: a.source), tmp_path / "a", "A")
+        _collect(rejected | "Reasons" >> beam.Map(lambda r: r.reason), tmp_path / "r", "R")
+        _collect(health | "Status" >> beam.Map(lambda h: h.status), tmp_path / "h", "H")
+        pipeline.run().wait_until_finish()
+        polls = len(server.requests_to("/feed.xml"))
+    assert _collected(tmp_path / "a") == [server.url("/feed.xml#g1"), server.url("/feed.xml#g2")]
+    assert _collected(tmp_path / "r") == []
+    # Polled again and again (a health row each time); the entries were inputs once.
+    assert polls >= 2 and _collected(tmp_path / "h") == ["ok"] * polls
+
+
+def test_a_watched_folder_reads_each_finished_file_once(tmp_path: Path) -> None:
+    from newsbeam.transforms.read import WatchInputs
+
+    inbox = tmp_path / "inbox"
+    (inbox / "deep").mkdir(parents=True)
+    (inbox / "one.txt").write_text(FIRE)
+    (inbox / "deep" / "two.txt").write_text(VOTE)
+    (inbox / "three.txt.part").write_text(CHESS)  # still being written: not read
+    pipeline = beam.Pipeline(runner="FnApiRunner")
+    documents, rejected = pipeline | WatchInputs(
+        [str(inbox)], poll_seconds=0.5, stop_at=time.time() + 1.6
+    )
+    _collect(documents | "Names" >> beam.Map(lambda d: Path(d.source).name), tmp_path / "d", "D")
+    _collect(rejected | "Reasons" >> beam.Map(lambda r: r.reason), tmp_path / "r", "R")
+    pipeline.run().wait_until_finish()
+    assert _collected(tmp_path / "d") == ["one.txt", "two.txt"]
+    assert _collected(tmp_path / "r") == []
+
+
+def _sources_by_table(root: str, manifest: dict[str, Any]) -> dict[str, list[str]]:
+    return {
+        table: sorted(row["source"] for row in _rows(root, manifest, table))
+        for table in manifest["tables"]
+    }
+
+
+@pytest.mark.slow  # loads every stage's models: about 30 s under load
+def test_the_whole_streaming_graph_runs_under_test_stream(tmp_path: Path) -> None:
+    """Every stage of `--streaming` (extract, clean, language, topics, places included)
+    on the BundleBasedDirectRunner, documents arriving as a TestStream in two windows."""
+    root = tmp_path / "root"
+    page = f"<html><head><title>Fire</title></head><body><article><p>{FIRE}</p></article>"
+    documents = [
+        RawDocument("inbox/fire.html", "html", page.encode()),
+        RawDocument("inbox/fire-copy.txt", "text", FIRE.encode()),
+        RawDocument("inbox/empty.txt", "text", b"   "),
+        RawDocument("inbox/vote.txt", "text", VOTE.encode()),
+    ]
+    stream = (
+        BeamTestStream()
+        .advance_watermark_to(Timestamp(micros=micros_of(BASE)))
+        .add_elements([_at(documents[0], 10), _at(documents[1], 20), _at(documents[2], 30)])
+        .advance_watermark_to(Timestamp(micros=micros_of(BASE) + 400 * SECOND))
+        .add_elements([_at(documents[3], 410)])
+        .advance_watermark_to_infinity()
+    )
+    config = _streaming_config(tmp_path)
+    with beam.Pipeline(options=_streaming_options()) as pipeline:
+        build_streaming(pipeline, config, pipeline | stream)
+    runs = _committed(str(root))
+    assert sorted(runs) == ["stream-20261201T000000Z", "stream-20261201T000500Z"]
+    first = _sources_by_table(str(root), runs["stream-20261201T000000Z"])
+    assert first["articles"] == ["inbox/fire.html"]
+    assert first["duplicates"] == ["inbox/fire-copy.txt"]
+    assert first["rejected"] == ["inbox/empty.txt"]
+    second = _sources_by_table(str(root), runs["stream-20261201T000500Z"])
+    assert second["articles"] == ["inbox/vote.txt"]
+    (vote,) = _rows(str(root), runs["stream-20261201T000500Z"], "articles")
+    assert vote["language"] == "en" and vote["places"] and vote["topics"]
