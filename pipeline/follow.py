@@ -336,7 +336,7 @@ class _StopSignals:
     """The first SIGINT/SIGTERM asks to stop after the batch in flight; a second one
     interrupts it (KeyboardInterrupt / Terminated, as a batch run)."""
 
-    STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
+    STATUS: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
     def __init__(self, stop: threading.Event) -> None:
         self.stop = stop

@@ -338,8 +338,9 @@ def run_locked(
     """One committed run, the lock held; returns its manifest. Follow mode
     (pipeline/follow.py) runs each micro-batch through here: `adjust` narrows the config
     (the files and feeds of this batch), `follow` goes into the manifest as `follow`, and
-    the run logs at DEBUG (follow mode logs one line per batch itself) with no progress
-    display."""
+    the run logs at DEBUG (follow mode logs one line per batch itself), with no progress
+    display and no HTML report (a second or so a batch; `newsbeam report --output ROOT
+    --since DATE` draws one over many batches)."""
     options, ours, output, state = target.options, target.ours, target.output, target.state
     started = dt.datetime.now(dt.timezone.utc)
     run_id = ours.run_id or dataset.new_run_id(started)
@@ -409,7 +410,8 @@ def run_locked(
         if follow is not None:
             manifest["follow"] = follow
         report = os.path.join(local_report, "report.html")
-        manifest.update(_report(staging, manifest, report))
+        if follow is None:  # a batch of follow mode has none: `newsbeam report --since`
+            manifest.update(_report(staging, manifest, report))
         crash_point("output-staged")
         manifest_uri = dataset.manifest_path(output, run_id)
         if opened is not None:

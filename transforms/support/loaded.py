@@ -36,7 +36,7 @@ def load_once(name: str, key: Hashable, load: Callable[[], T]) -> T:
     with name_lock:
         found = _LOADED.get(name)
         if found is not None and found[0] == key:
-            return found[1]  # type: ignore[no-any-return]
+            return found[1]
         value = load()
         _LOADED[name] = (key, value)
         return value
