@@ -59,14 +59,14 @@ class Commits(threading.Thread):
         self.root = root
         self.committed_at: dict[str, float] = {}  # source -> when its run was first seen
         self.runs: list[tuple[float, dict[str, Any]]] = []
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self._lock = threading.Lock()
 
     def run(self) -> None:
         from newsbeam.pipeline import dataset
 
         known: set[str] = set()
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             runs = self.root / "_runs"
             for path in sorted(runs.glob("*.json")) if runs.is_dir() else []:
                 if path.name in known:
@@ -82,7 +82,7 @@ class Commits(threading.Thread):
                     self.runs.append((seen, manifest))
                     for source in sources:
                         self.committed_at.setdefault(source, seen)
-            self._stop.wait(0.1)
+            self._halt.wait(0.1)
 
     def _sources(self, dataset: Any, manifest: dict[str, Any]) -> list[str]:
         import pyarrow.parquet as pq
@@ -103,7 +103,7 @@ class Commits(threading.Thread):
         return False
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join()
 
 

@@ -8,7 +8,8 @@ whether there is anything to do:
   record has no entry for its path with the same size and modification time (second);
 - a file is read only once it is complete: its size and modification time are the same in
   two listings, the previous batch's or one taken `settle` seconds later (half the
-  interval, at most 1 s); a file that changed in between waits for the next batch. Names
+  interval, at most 1 s); a file that changed in between waits for the next batch (on an
+  object store, where an object appears only once uploaded whole, at once). Names
   that say "not finished" are never picked: a leading `.` (`.name.tmp`, rsync's
   `.name.XXXXXX`) and `.tmp`, `.part`, `.partial`, `.crdownload`, `.swp` or `~` at the end:
   writers that cannot write quickly should write such a name and rename when done;
@@ -64,7 +65,7 @@ from newsbeam.pipeline.options import (
 from newsbeam.schemas.inputs_state import SEEN_FILES_PATH
 from newsbeam.transforms.feeds.parse import parse_url_list
 from newsbeam.transforms.feeds.polling import PreviousFeedState, is_not_due, previous_feed_state
-from newsbeam.transforms.read import Problem, list_input, readable_path
+from newsbeam.transforms.read import Problem, is_local, list_input, readable_path
 from newsbeam.transforms.support import files
 from newsbeam.transforms.support.state import (
     FEED_STATE,
@@ -165,6 +166,10 @@ def list_files(inputs: Sequence[str]) -> dict[str, Stat]:
                 file, _ = item
                 if file.path in found:
                     continue
+                if not is_local(file.path):  # an object store: an object appears whole
+                    modified = int((file.last_updated_in_seconds or 0) * 1e9)
+                    found[file.path] = Stat(file.size_in_bytes, modified)
+                    continue
                 try:
                     info = os.stat(file.path)
                 except OSError:  # gone since it was listed
@@ -176,9 +181,11 @@ def list_files(inputs: Sequence[str]) -> dict[str, Stat]:
 
 
 def restat(paths: Iterable[str]) -> dict[str, Stat]:
-    """The stat of each path now (gone ones left out)."""
+    """The stat of each local path now (gone ones left out)."""
     found = {}
     for path in paths:
+        if not is_local(path):
+            continue
         try:
             info = os.stat(path)
         except OSError:
@@ -283,6 +290,9 @@ class Follower:
         listing = list_files(self._inputs)
         candidates = new_files(listing, self._seen)
         ready, changing = stable(candidates, self._earlier)
+        # Objects on an object store are visible only once uploaded whole.
+        ready.update((path, stat) for path, stat in changing.items() if not is_local(path))
+        changing = {path: stat for path, stat in changing.items() if is_local(path)}
         if changing:
             self._sleep(self._settle)
             settled, _ = stable(changing, restat(changing))
