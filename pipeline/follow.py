@@ -6,6 +6,7 @@ whether there is anything to do:
 - files: the --input folders are listed (stat only, the batch run's own listing:
   transforms/read.py `list_input`); a file is new when the state's `inputs/seen_files`
   record has no entry for its path with the same size and modification time (second);
+  only regular files (a FIFO or device is never read; a broken link is skipped);
 - a file is read only once it is complete: its size and modification time are the same in
   two listings, the previous batch's or one taken `settle` seconds later (half the
   interval, at most 1 s); a file that changed in between waits for the next batch (on an
@@ -50,6 +51,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from stat import S_ISREG
 from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
@@ -174,7 +176,8 @@ def list_files(inputs: Sequence[str]) -> dict[str, Stat]:
                     info = os.stat(file.path)
                 except OSError:  # gone since it was listed
                     continue
-                found[file.path] = Stat(info.st_size, info.st_mtime_ns)
+                if S_ISREG(info.st_mode):  # a FIFO or device is no file to wait for
+                    found[file.path] = Stat(info.st_size, info.st_mtime_ns)
         except OSError as error:
             log.warning("follow: cannot list --input %s: %s", pattern, error)
     return found
@@ -295,9 +298,10 @@ class Follower:
         changing = {path: stat for path, stat in changing.items() if is_local(path)}
         if changing:
             self._sleep(self._settle)
-            settled, _ = stable(changing, restat(changing))
+            again = restat(changing)
+            settled, _ = stable(changing, again)
             ready.update(settled)
-            listing.update(restat(changing))
+            listing.update(again)
         self._earlier = listing
         now = dt.datetime.now(dt.timezone.utc)
         due = due_feeds(feed_urls(self._base_config), self._feeds, now)

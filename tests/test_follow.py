@@ -103,6 +103,15 @@ def test_a_file_with_glob_characters_is_named_as_itself(tmp_path: Path) -> None:
     assert listed == [str(odd)]
 
 
+def test_only_regular_files_are_listed(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("an article")
+    os.mkfifo(tmp_path / "pipe.txt")  # opening it to read would block
+    (tmp_path / "broken.txt").symlink_to(tmp_path / "gone.txt")
+    listed = follow.list_files([str(tmp_path)])
+    assert list(listed) == [str(tmp_path / "a.txt")]
+    assert listed[str(tmp_path / "a.txt")].size == len("an article")
+
+
 def test_batch_line_says_what_the_batch_did() -> None:
     manifest = {
         "run_id": "20261201T120000000000Z",
