@@ -18,7 +18,11 @@ from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentP
 from newsbeam.pipeline.options import NewsBeamOptions
 
 EXIT_CODES = (
-    (0, "the run completed (bad documents are rows in the rejected table)"),
+    (
+        0,
+        "the run completed (bad documents are rows in the rejected table); --follow: "
+        "stopped by a signal or --max_runtime after its last batch committed",
+    ),
     (1, "the run failed; nothing committed, the state as it was"),
     (
         2,
@@ -34,6 +38,8 @@ EXAMPLES = """\
 examples:
   newsbeam --input seeds --output out/seeds
   newsbeam --input inbox/ --output dataset/ --state state/ --run_id 2026-12-01
+  newsbeam --follow --interval 60 --input inbox/ --feeds feeds.txt --output dataset/ \
+      --state state/
   newsbeam --feeds feeds.txt --output s3://bucket/news --state s3://bucket/state \\
       --s3_region_name eu-west-1
   newsbeam warehouse --output dataset/ --db news.duckdb
@@ -160,6 +166,8 @@ def help_parser() -> _BeamArgumentParser:
         prog="newsbeam",
         usage="newsbeam (--input PATH | --feed URL | --feeds FILE)... --output ROOT "
         "[--run_id ID] [--state DIR] [options] [Beam flags]\n"
+        "       newsbeam --follow [--interval SECONDS] [--max_runtime SECONDS] "
+        "(--input DIR | --feeds FILE)... --output ROOT --state DIR [options]\n"
         "       newsbeam report --output ROOT [--since DATE]\n"
         "       newsbeam warehouse --output ROOT (--db FILE | --iceberg URI) ...\n"
         "       newsbeam schema --format bigquery [--table NAME]",

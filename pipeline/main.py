@@ -1,4 +1,5 @@
-"""Entry point: `newsbeam --input PATH [--input PATH ...] --output ROOT [Beam flags]`, and
+"""Entry point: `newsbeam --input PATH [--input PATH ...] --output ROOT [Beam flags]`,
+`newsbeam --follow ...` (micro-batches until stopped: pipeline/follow.py), and
 `newsbeam report --output ROOT [--since DATE]` (pipeline/report.py), `newsbeam warehouse`
 (pipeline/warehouse.py) and `newsbeam schema --format bigquery` (pipeline/bigquery.py).
 
@@ -213,10 +214,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"newsbeam: {error}", file=sys.stderr)
         return 2
 
+    if "--streaming" in argv and "--follow" in argv:
+        print(
+            "newsbeam: --streaming and --follow are two ways to run live: pick one", file=sys.stderr
+        )
+        return 2
     if "--streaming" in argv:  # the unbounded pipeline, for streaming runners
         from newsbeam.pipeline import streaming
 
         return streaming.main(argv)
+    if "--follow" in argv:  # one long-lived process of micro-batches: pipeline/follow.py
+        from newsbeam.pipeline import follow
+
+        return follow.main(argv)
     with _Signals() as signals:
         try:
             manifest = pipeline_run.run(argv)

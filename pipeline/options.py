@@ -25,6 +25,10 @@ from newsbeam.transforms.stories import StoryConfig
 from newsbeam.transforms.support.state import StateContext
 from newsbeam.transforms.topics import TopicsConfig
 
+# Seconds between two follow-mode batches when --interval is not given: the warehouse a
+# minute behind its inbox, at a batch's fixed cost (benchmarks/README.md) well under it.
+DEFAULT_FOLLOW_INTERVAL = 60.0
+
 
 class NewsBeamOptions(PipelineOptions):
     @classmethod
@@ -34,6 +38,7 @@ class NewsBeamOptions(PipelineOptions):
         stages = parser.add_argument_group("stages")
         feeds = parser.add_argument_group("feeds and HTTP")
         run = parser.add_argument_group("the run")
+        follow = parser.add_argument_group("follow mode (pipeline/follow.py)")
         inputs.add_argument(
             "--input",
             dest="inputs",
@@ -273,6 +278,44 @@ class NewsBeamOptions(PipelineOptions):
             help="With --streaming: read JSON records (one a message, as a .jsonl line) from "
             "this Pub/Sub subscription, projects/P/subscriptions/S (needs apache-beam[gcp]).",
         )
+        follow.add_argument(
+            "--follow",
+            action="store_true",
+            default=False,
+            help="Keep running: one micro-batch every --interval seconds, each a committed "
+            "run of the files new or changed in the --input folders (once their size is "
+            "stable) and the feeds due; needs --state. SIGINT/SIGTERM or --max_runtime end "
+            "it after the batch in flight commits (exit 0).",
+        )
+        follow.add_argument(
+            "--interval",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help=f"With --follow: seconds between two batches' starts (default "
+            f"{DEFAULT_FOLLOW_INTERVAL:g}); a batch with nothing new commits nothing.",
+        )
+        follow.add_argument(
+            "--max_runtime",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help="With --follow: start no batch after this many seconds, and exit 0 once the "
+            "batch in flight has committed (default: run until stopped).",
+        )
+        feeds.add_argument(
+            "--min_poll_seconds",
+            type=int,
+            default=FeedsConfig.min_poll_seconds,
+            help="With --state: the shortest adaptive interval between two polls of a feed.",
+        )
+        feeds.add_argument(
+            "--initial_poll_seconds",
+            type=int,
+            default=FeedsConfig.initial_poll_seconds,
+            help="With --state: the interval after a feed's first poll (then halved after new "
+            "entries, grown by half without), within --min_poll_seconds and a day.",
+        )
         run.add_argument(
             "--fail_on_rejected",
             type=float,
@@ -382,6 +425,8 @@ def config_from_options(
             max_pages_per_run=options.max_pages_per_run,
             max_pages_per_feed=options.max_pages_per_feed,
             poll_due_only=options.poll_due_only,
+            min_poll_seconds=options.min_poll_seconds,
+            initial_poll_seconds=max(options.initial_poll_seconds, options.min_poll_seconds),
             seen_entries_days=options.seen_entries_days,
             fetch=fetch,
         ),

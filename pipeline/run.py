@@ -28,7 +28,7 @@ import platform
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,7 @@ from newsbeam.pipeline.options import (
 from newsbeam.pipeline.progress import ProgressDisplay
 from newsbeam.pipeline.workers import local_worker_defaults, worker_log_level
 from newsbeam.schemas import SCHEMA_VERSION, TABLES
+from newsbeam.transforms.feeds.config import FeedsConfig
 from newsbeam.transforms.feeds.fetch import parse_allow_hosts
 from newsbeam.transforms.support import files
 from newsbeam.transforms.support.failures import METRICS_NAMESPACE
@@ -140,6 +141,15 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
         raise UsageError(f"--topic_threshold must be between 0 and 1, not {ours.topic_threshold}")
     if ours.fail_on_rejected is not None and not 0.0 <= ours.fail_on_rejected <= 1.0:
         raise UsageError(f"--fail_on_rejected must be between 0 and 1, not {ours.fail_on_rejected}")
+    _check_follow(ours)
+    for flag, seconds in (
+        ("--min_poll_seconds", ours.min_poll_seconds),
+        ("--initial_poll_seconds", ours.initial_poll_seconds),
+    ):
+        if not 1 <= seconds <= FeedsConfig.max_poll_seconds:
+            raise UsageError(
+                f"{flag} must be between 1 and {FeedsConfig.max_poll_seconds}, not {seconds}"
+            )
     if ours.progress_seconds <= 0:
         raise UsageError(f"--progress_seconds must be positive, not {ours.progress_seconds}")
     try:
@@ -153,6 +163,26 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
         standard.runner = DEFAULT_RUNNER
     _use_local_workers(options, argv, ours)
     return options
+
+
+def _check_follow(ours: NewsBeamOptions) -> None:
+    """--follow needs --state (what was read) and names each batch itself; --interval and
+    --max_runtime belong to it."""
+    if not ours.follow:
+        for flag, value in (("--interval", ours.interval), ("--max_runtime", ours.max_runtime)):
+            if value is not None:
+                raise UsageError(f"{flag} applies to --follow only")
+        return
+    if not ours.state:
+        raise UsageError(
+            "--follow needs --state DIR: it is where follow mode records what it has read"
+        )
+    if ours.run_id is not None:
+        raise UsageError("--follow names each batch by its start time; drop --run_id")
+    if ours.interval is not None and ours.interval <= 0:
+        raise UsageError(f"--interval must be positive, not {ours.interval}")
+    if ours.max_runtime is not None and ours.max_runtime <= 0:
+        raise UsageError(f"--max_runtime must be positive, not {ours.max_runtime}")
 
 
 def _use_local_workers(
@@ -207,8 +237,18 @@ def check_paths(output: str, state: str | None) -> None:
         )
 
 
-def run(argv: Sequence[str]) -> dict[str, Any]:
-    """Run the pipeline; returns the manifest. Raises UsageError or the run's exception."""
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """What a command line runs into: its options, and its --output and --state (normalised)."""
+
+    options: PipelineOptions
+    ours: NewsBeamOptions
+    output: str
+    state: str | None
+
+
+def prepare(argv: Sequence[str]) -> Target:
+    """Parse and check the command line (UsageError); object stores get its settings."""
     options = parse_options(argv)
     ours = options.view_as(NewsBeamOptions)
     # Object stores' endpoints and credentials are pipeline options (--s3_endpoint_url,
@@ -217,18 +257,31 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
     output = files.normalise(ours.output)
     state = files.normalise(ours.state) if ours.state else None
     check_paths(output, state)
+    return Target(options, ours, output, state)
+
+
+@contextlib.contextmanager
+def locked(target: Target) -> Iterator[RunLock]:
+    """Hold the run lock of --output and --state (UsageError when another run holds it)."""
     # Locks are files beside local folders; an object store has no atomic create, so there
     # one run per ROOT at a time is the scheduler's to ensure (docs/deploying.md).
-    targets = [Path(path) for path in (output, state) if path and files.is_local(path)]
-    lock = RunLock(targets)
+    paths = [Path(path) for path in (target.output, target.state) if path and files.is_local(path)]
+    lock = RunLock(paths)
     try:
         lock.acquire()
     except LockHeld as error:
         raise UsageError(str(error)) from None
     try:
-        return _run_locked(options, ours, output, state, lock)
+        yield lock
     finally:
         lock.release()
+
+
+def run(argv: Sequence[str]) -> dict[str, Any]:
+    """Run the pipeline; returns the manifest. Raises UsageError or the run's exception."""
+    target = prepare(argv)
+    with locked(target) as lock:
+        return run_locked(target, lock)
 
 
 def _committed(manifest_uri: str, run_id: str, attempt: str) -> bool:
@@ -276,13 +329,19 @@ def _current_run(state: str) -> str | None:
     return str(current.get("run_id")) if current else None
 
 
-def _run_locked(
-    options: PipelineOptions,
-    ours: NewsBeamOptions,
-    output: str,
-    state: str | None,
+def run_locked(
+    target: Target,
     lock: RunLock,
+    adjust: Callable[[PipelineConfig], PipelineConfig] | None = None,
+    follow: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """One committed run, the lock held; returns its manifest. Follow mode
+    (pipeline/follow.py) runs each micro-batch through here: `adjust` narrows the config
+    (the files and feeds of this batch), `follow` goes into the manifest as `follow`, and
+    the run logs at DEBUG (follow mode logs one line per batch itself), with no progress
+    display and no HTML report (a second or so a batch; `newsbeam report --output ROOT
+    --since DATE` draws one over many batches)."""
+    options, ours, output, state = target.options, target.ours, target.output, target.state
     started = dt.datetime.now(dt.timezone.utc)
     run_id = ours.run_id or dataset.new_run_id(started)
     attempt = dataset.new_attempt()
@@ -296,7 +355,9 @@ def _run_locked(
         raise UsageError(str(error)) from error
 
     clock = time.perf_counter()
-    log.info(
+    level = logging.DEBUG if follow is not None else logging.INFO
+    log.log(
+        level,
         "run started: %d --input, %d --feed, %d --feeds -> %s%s; run id %s",
         len(ours.inputs or ()),
         len(ours.feed_urls or ()),
@@ -305,7 +366,7 @@ def _run_locked(
         f" (state {state})" if state else "",
         run_id,
     )
-    progress = _progress_dir(options)
+    progress = _progress_dir(options) if follow is None else None
     committed = False
     local_report = tempfile.mkdtemp(prefix="newsbeam-report-")
     try:
@@ -318,6 +379,8 @@ def _run_locked(
             partition=dataset.partition(started),
             file_prefix=dataset.file_prefix(run_id, attempt),
         )
+        if adjust is not None:
+            config = adjust(config)
         build(pipeline, config)
         shown = ProgressDisplay(progress, log_every=ours.progress_seconds) if progress else None
         running_mode = options.view_as(DirectOptions).direct_running_mode
@@ -344,8 +407,11 @@ def _run_locked(
             if opened
             else None,
         )
+        if follow is not None:
+            manifest["follow"] = follow
         report = os.path.join(local_report, "report.html")
-        manifest.update(_report(staging, manifest, report))
+        if follow is None:  # a batch of follow mode has none: `newsbeam report --since`
+            manifest.update(_report(staging, manifest, report))
         crash_point("output-staged")
         manifest_uri = dataset.manifest_path(output, run_id)
         if opened is not None:
@@ -360,7 +426,9 @@ def _run_locked(
         committed = True
         if opened is not None:
             publish_state(opened, manifest_uri)
-        log.info("run %s finished in %.1f s; committed to %s", run_id, manifest["seconds"], output)
+        log.log(
+            level, "run %s finished in %.1f s; committed to %s", run_id, manifest["seconds"], output
+        )
     finally:
         if not committed:
             dataset.abandon(output, run_id, attempt)

@@ -15,6 +15,7 @@ import apache_beam as beam
 
 from newsbeam.schemas import Article, Rejected
 from newsbeam.transforms.support.failures import apply_with_rejects, counter
+from newsbeam.transforms.support.loaded import load_once
 
 STAGE = "language"
 UNDETERMINED = "und"
@@ -87,7 +88,9 @@ class _DetectLanguage(beam.DoFn):
     def setup(self) -> None:
         # Profiles load once per worker, up front (langdetect's lazy loading is not
         # thread-safe), into this DoFn's own factory rather than langdetect's global one.
-        factory = load_detector_factory(self._config.seed)
+        # Once per process (follow mode runs a pipeline per batch): support/loaded.py.
+        seed = self._config.seed
+        factory = load_once("langdetect", seed, lambda: load_detector_factory(seed))
         # The same wire story arrives many times word for word: a seeded detector gives
         # the same sample the same answer, so repeats are looked up, not detected again.
         self._detect = functools.lru_cache(maxsize=_REPEATS_REMEMBERED)(

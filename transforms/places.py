@@ -18,6 +18,7 @@ import apache_beam as beam
 from newsbeam.schemas import Article, Rejected
 from newsbeam.transforms.support.failures import apply_with_rejects, counter
 from newsbeam.transforms.support.lexicons import load_lexicon
+from newsbeam.transforms.support.loaded import load_once
 
 STAGE = "places"
 
@@ -229,7 +230,8 @@ class _TagPlaces(beam.DoFn):
         self._finder: PlaceFinder | None = None
 
     def setup(self) -> None:
-        self._finder = PlaceFinder(self._config)
+        # Loaded once per process (follow mode runs a pipeline per batch): support/loaded.py.
+        self._finder = load_once("places", self._config, lambda: PlaceFinder(self._config))
 
     def process(self, article: Article) -> Iterator[Article]:
         assert self._finder is not None

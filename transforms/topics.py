@@ -24,6 +24,7 @@ import apache_beam as beam
 from newsbeam.schemas import Article, Rejected
 from newsbeam.transforms.support.failures import apply_with_rejects, counter
 from newsbeam.transforms.support.lexicons import load_lexicon
+from newsbeam.transforms.support.loaded import load_once
 from newsbeam.transforms.support.text import ngram_counts, words
 
 STAGE = "topics"
@@ -390,7 +391,8 @@ class _TagTopics(beam.DoFn):
         self._tagger: TopicTagger | None = None
 
     def setup(self) -> None:
-        self._tagger = TopicTagger(self._config)
+        # Loaded once per process (follow mode runs a pipeline per batch): support/loaded.py.
+        self._tagger = load_once("topics", self._config, lambda: TopicTagger(self._config))
 
     def process(self, article: Article) -> Iterator[Article]:
         assert self._tagger is not None

@@ -1,0 +1,441 @@
+"""Follow mode: `newsbeam --follow --interval SECONDS [--max_runtime SECONDS] --input DIR ...
+--feeds FILE ... --output ROOT --state STATE`, one long-lived process of micro-batches.
+
+Every `--interval` seconds a batch starts. It first decides, without building a pipeline,
+whether there is anything to do:
+- files: the --input folders are listed (stat only, the batch run's own listing:
+  transforms/read.py `list_input`); a file is new when the state's `inputs/seen_files`
+  record has no entry for its path with the same size and modification time (second);
+  only regular files (a FIFO or device is never read; a broken link is skipped);
+- a file is read only once it is complete: its size and modification time are the same in
+  two listings, the previous batch's or one taken `settle` seconds later (half the
+  interval, at most 1 s); a file that changed in between waits for the next batch (on an
+  object store, where an object appears only once uploaded whole, at once). Names
+  that say "not finished" are never picked: a leading `.` (`.name.tmp`, rsync's
+  `.name.XXXXXX`) and `.tmp`, `.part`, `.partial`, `.crdownload`, `.swp` or `~` at the end:
+  writers that cannot write quickly should write such a name and rename when done;
+- feeds: a feed (`--feed`, the URLs of each `--feeds` list, read again every batch, and
+  `--input URL`) is due when the state's feed state names no next poll time or one that
+  has come (the adaptive intervals of transforms/feeds/polling.py).
+A batch with no new file and no feed due commits nothing and costs a listing. Otherwise the
+batch is a normal run (pipeline/run.py `run_locked`, the code path of a batch run) of just
+the new files (named one by one, so a file that appears while the batch runs waits for the
+next) and, when one is due, of the feeds (not-due ones are skipped as with
+--poll_due_only), committed into ROOT as its own run, named by its start time.
+
+What stays loaded between batches: Beam and every module (imported once), the topic model,
+the gazetteer and langdetect's profiles (transforms/support/loaded.py), and the record of
+files seen and the feed state (re-read only when CURRENT names a version this process did
+not publish). The pipeline's own reads of the dedup and story index are Beam reads from the
+state version the previous batch published; they are paid every batch
+(benchmarks/README.md has what a batch costs).
+
+Stopping: SIGINT or SIGTERM, or the end of --max_runtime, lets the batch in flight commit,
+then the process exits 0; a second signal abandons the batch in flight (nothing of it
+committed) and exits 130/143 as a batch run does. A crash (SIGKILL, power loss) loses
+nothing: the batch in flight did not commit, and the next start recovers ROOT and STATE
+(pipeline/dataset.py, transforms/support/state.py) and reads its files again. A batch that
+fails is logged and retried at the next interval; `MAX_FAILURES` failures in a row end the
+process with status 1 (a service manager restarts it). One INFO line per batch that ran.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import glob
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from stat import S_ISREG
+from typing import Any
+
+from apache_beam.io.filesystems import FileSystems
+
+from newsbeam.pipeline import run as pipeline_run
+from newsbeam.pipeline.main import Terminated, failure_line
+from newsbeam.pipeline.options import (
+    DEFAULT_FOLLOW_INTERVAL,
+    PipelineConfig,
+    config_from_options,
+    is_url,
+)
+from newsbeam.schemas.inputs_state import SEEN_FILES_PATH
+from newsbeam.transforms.feeds.parse import parse_url_list
+from newsbeam.transforms.feeds.polling import PreviousFeedState, is_not_due, previous_feed_state
+from newsbeam.transforms.read import Problem, is_local, list_input, readable_path
+from newsbeam.transforms.support import files
+from newsbeam.transforms.support.state import (
+    FEED_STATE,
+    read_current,
+    read_rows,
+    version_dir,
+)
+
+log = logging.getLogger("newsbeam")
+
+# Failed batches in a row before the process gives up (exit 1).
+MAX_FAILURES = 5
+# Longest wait for a file's size to settle within one batch (see the module docstring).
+MAX_SETTLE_SECONDS = 1.0
+# Name endings of files still being written (browsers, editors, download tools).
+TEMPORARY_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp", "~")
+
+
+# --- Pure decisions ---------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Stat:
+    """What a listing saw of a file: size and modification time (ns)."""
+
+    size: int
+    mtime_ns: int
+
+    @property
+    def seen_key(self) -> tuple[int, int]:
+        """(size, modification second): what the seen_files record compares (read.py
+        stores the time to the second)."""
+        return self.size, self.mtime_ns // 1_000_000_000
+
+
+def is_temporary_name(path: str) -> bool:
+    """Whether a file's name says it is still being written (never picked up)."""
+    name = os.path.basename(path)
+    return name.startswith(".") or name.endswith(TEMPORARY_SUFFIXES)
+
+
+def new_files(listing: Mapping[str, Stat], seen: Mapping[str, tuple[int, int]]) -> dict[str, Stat]:
+    """The listed files an earlier batch has not read as they are now (path -> stat)."""
+    return {
+        path: stat
+        for path, stat in listing.items()
+        if not is_temporary_name(path) and seen.get(readable_path(path)) != stat.seen_key
+    }
+
+
+def stable(
+    candidates: Mapping[str, Stat], earlier: Mapping[str, Stat]
+) -> tuple[dict[str, Stat], dict[str, Stat]]:
+    """(files whose stat equals an earlier listing's: complete, the others: maybe still
+    being written)."""
+    done = {path: stat for path, stat in candidates.items() if earlier.get(path) == stat}
+    return done, {path: stat for path, stat in candidates.items() if path not in done}
+
+
+def due_feeds(urls: Iterable[str], feeds: PreviousFeedState, now: dt.datetime) -> list[str]:
+    """The feed URLs whose next poll time has come (or that were never polled)."""
+    return sorted({url for url in urls if not is_not_due(feeds.state_for(url), now)})
+
+
+def as_input(path: str) -> str:
+    """A listed file as an --input of its own: glob characters in its name escaped, so the
+    read stage names it by the very same path (and records it so in seen_files)."""
+    return glob.escape(path) if any(char in path for char in "*?[") else path
+
+
+def batch_line(manifest: Mapping[str, Any], new: int, feeds: int, latency: float) -> str:
+    """The one log line of a batch."""
+    counts = manifest["counts"]
+    counters = manifest.get("counters", {})
+    line = (
+        f"batch {manifest['run_id']}: {new} new files, {counts['inputs']} inputs, "
+        f"{counts['articles']} articles, {counts['duplicates']} duplicates, "
+        f"{counts['rejected']} rejected, {counters.get('feeds_fetched', 0)} of {feeds} "
+        f"due feeds polled, {latency:.2f} s"
+    )
+    if not counts.get("balanced", True):
+        line += "; WARNING: inputs != articles + duplicates + rejected (see the manifest)"
+    return line
+
+
+# --- Listing and the state's records ------------------------------------------------------
+
+
+def list_files(inputs: Sequence[str]) -> dict[str, Stat]:
+    """Every file the --input paths name (read.py's listing: links followed, NewsBeam's own
+    folders skipped), with its stat; unreadable entries are left to a batch run."""
+    found: dict[str, Stat] = {}
+    for pattern in sorted(inputs):
+        try:
+            for item in list_input(pattern):
+                if isinstance(item, Problem):
+                    continue
+                file, _ = item
+                if file.path in found:
+                    continue
+                if not is_local(file.path):  # an object store: an object appears whole
+                    modified = int((file.last_updated_in_seconds or 0) * 1e9)
+                    found[file.path] = Stat(file.size_in_bytes, modified)
+                    continue
+                try:
+                    info = os.stat(file.path)
+                except OSError:  # gone since it was listed
+                    continue
+                if S_ISREG(info.st_mode):  # a FIFO or device is no file to wait for
+                    found[file.path] = Stat(info.st_size, info.st_mtime_ns)
+        except OSError as error:
+            log.warning("follow: cannot list --input %s: %s", pattern, error)
+    return found
+
+
+def restat(paths: Iterable[str]) -> dict[str, Stat]:
+    """The stat of each local path now (gone ones left out)."""
+    found = {}
+    for path in paths:
+        if not is_local(path):
+            continue
+        try:
+            info = os.stat(path)
+        except OSError:
+            continue
+        found[path] = Stat(info.st_size, info.st_mtime_ns)
+    return found
+
+
+def read_seen(version: str | None) -> dict[str, tuple[int, int]]:
+    """A state version's record of files read: path -> (size, modification second)."""
+    if version is None:
+        return {}
+    path = files.join(version, *SEEN_FILES_PATH.split("/"))
+    if not files.exists(path):
+        return {}
+    table = files.read_parquet(path, columns=["path", "size", "modified_at"]).to_pydict()
+    return {
+        name: (size, int(at.timestamp()))
+        for name, size, at in zip(table["path"], table["size"], table["modified_at"], strict=True)
+    }
+
+
+def read_feed_state(version: str | None) -> PreviousFeedState:
+    """A state version's feed state (when each feed is due)."""
+    if version is None:
+        return previous_feed_state([], [])
+    path = files.join(version, *FEED_STATE.path.split("/"))
+    if not files.exists(path):
+        return previous_feed_state([], [])
+    return previous_feed_state(read_rows(path, FEED_STATE), [])
+
+
+def feed_urls(config: PipelineConfig) -> list[str]:
+    """Every feed a batch may poll: --feed, --input URL, and each --feeds list's URLs (read
+    now: a list may change while follow mode runs). A list that cannot be read makes every
+    batch due, so the batch run rejects it with its reason."""
+    feeds = config.feeds
+    urls = [*feeds.feed_urls, *feeds.page_urls]
+    for listed in feeds.feed_lists:
+        try:
+            with FileSystems.open(listed) as handle:
+                urls += parse_url_list(handle.read())
+        except Exception as error:  # the batch run says what is wrong with it
+            log.warning("follow: cannot read --feeds %s: %s", listed, error)
+            urls.append(listed)
+    return urls
+
+
+# --- The loop ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Batch:
+    """What one tick found and did."""
+
+    files: dict[str, Stat]
+    feeds: list[str]
+    manifest: dict[str, Any] | None = None
+    seconds: float = 0.0
+
+
+class Follower:
+    """Runs the batches of one follow-mode process (the run lock held)."""
+
+    def __init__(
+        self,
+        target: pipeline_run.Target,
+        lock: Any,
+        settle: float,
+        sleep: Any = time.sleep,
+    ) -> None:
+        self._target = target
+        self._lock = lock
+        self._settle = settle
+        self._sleep = sleep
+        ours = target.ours
+        self._inputs = [path for path in ours.inputs or () if not is_url(path)]
+        self._base_config = config_from_options(ours, "")
+        # The state version whose records are in memory, and the records.
+        self._version: str | None = ""
+        self._seen: dict[str, tuple[int, int]] = {}
+        self._feeds = previous_feed_state([], [])
+        self._earlier: dict[str, Stat] = {}
+        self.batches = 0
+
+    def _refresh(self) -> None:
+        """Re-read the records when CURRENT names another version than the one in memory
+        (at start, or when another process changed the state)."""
+        assert self._target.state is not None
+        current = read_current(self._target.state)
+        version = current["version"] if current else None
+        if version == self._version:
+            return
+        folder = version_dir(self._target.state, version) if version else None
+        self._seen = read_seen(folder)
+        self._feeds = read_feed_state(folder)
+        self._version = version
+
+    def plan(self) -> Batch:
+        """What the next batch reads: new, complete files and due feeds."""
+        self._refresh()
+        listing = list_files(self._inputs)
+        candidates = new_files(listing, self._seen)
+        ready, changing = stable(candidates, self._earlier)
+        # Objects on an object store are visible only once uploaded whole.
+        ready.update((path, stat) for path, stat in changing.items() if not is_local(path))
+        changing = {path: stat for path, stat in changing.items() if is_local(path)}
+        if changing:
+            self._sleep(self._settle)
+            again = restat(changing)
+            settled, _ = stable(changing, again)
+            ready.update(settled)
+            listing.update(again)
+        self._earlier = listing
+        now = dt.datetime.now(dt.timezone.utc)
+        due = due_feeds(feed_urls(self._base_config), self._feeds, now)
+        return Batch(dict(sorted(ready.items())), due)
+
+    def run(self, batch: Batch) -> Batch:
+        """Run and commit one batch (nothing when there is nothing to read)."""
+        if not batch.files and not batch.feeds:
+            return batch
+        clock = time.perf_counter()
+        inputs = tuple(as_input(path) for path in batch.files)
+        with_feeds = bool(batch.feeds)
+
+        def adjust(config: PipelineConfig) -> PipelineConfig:
+            feeds = config.feeds
+            if with_feeds:  # every feed goes in; the ones not due are skipped, as not_due
+                feeds = dataclasses.replace(feeds, poll_due_only=True)
+            else:
+                feeds = dataclasses.replace(feeds, feed_urls=(), feed_lists=(), page_urls=())
+            return dataclasses.replace(config, inputs=inputs, feeds=feeds)
+
+        manifest = pipeline_run.run_locked(
+            self._target,
+            self._lock,
+            adjust=adjust,
+            follow={"batch": self.batches + 1, "new_files": len(inputs), "due_feeds": batch.feeds},
+        )
+        self.batches += 1
+        batch.manifest = manifest
+        batch.seconds = time.perf_counter() - clock
+        # The state this batch published holds what it read: keep it in memory rather than
+        # read it back (the next batch's _refresh sees the version as its own).
+        self._seen.update(
+            (readable_path(path), stat.seen_key) for path, stat in batch.files.items()
+        )
+        state = manifest.get("state") or {}
+        self._version = state.get("version", self._version)
+        if with_feeds:  # the polls moved the feeds' next times: read them next batch
+            folder = version_dir(self._target.state or "", str(self._version))
+            self._feeds = read_feed_state(folder)
+        log.info(batch_line(manifest, len(inputs), len(batch.feeds), batch.seconds))
+        return batch
+
+
+class _StopSignals:
+    """The first SIGINT/SIGTERM asks to stop after the batch in flight; a second one
+    interrupts it (KeyboardInterrupt / Terminated, as a batch run)."""
+
+    STATUS: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.STATUS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.stop.is_set():
+            self.received = signum
+            raise KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
+        self.stop.set()
+        name = signal.Signals(signum).name
+        log.info("follow: %s received; stopping after the batch in flight commits", name)
+
+
+def follow(target: pipeline_run.Target, stop: threading.Event) -> int:
+    """Run batches until `stop` is set or --max_runtime has passed; the exit status."""
+    ours = target.ours
+    interval = ours.interval or DEFAULT_FOLLOW_INTERVAL
+    settle = min(MAX_SETTLE_SECONDS, interval / 2)
+    started = time.monotonic()
+    deadline = started + ours.max_runtime if ours.max_runtime else None
+    with pipeline_run.locked(target) as lock:
+        follower = Follower(target, lock, settle)
+        log.info(
+            "follow: every %g s, %d --input, %d --feed, %d --feeds -> %s (state %s)%s",
+            interval,
+            len(ours.inputs or ()),
+            len(ours.feed_urls or ()),
+            len(ours.feed_lists or ()),
+            target.output,
+            target.state,
+            f"; for {ours.max_runtime:g} s" if ours.max_runtime else "",
+        )
+        failures = 0
+        next_start = started
+        while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+            try:
+                follower.run(follower.plan())
+                failures = 0
+            except pipeline_run.UsageError:
+                raise
+            except Exception as error:
+                failures += 1
+                log.error("follow: %s; retried at the next batch", failure_line(error))
+                log.debug("traceback of the failed batch", exc_info=True)
+                if failures >= MAX_FAILURES:
+                    log.error("follow: %d batches failed in a row; stopping", failures)
+                    return 1
+            # Batches start on a fixed beat; one that overran starts the next at once.
+            next_start = max(next_start + interval, time.monotonic())
+            until = next_start if deadline is None else min(next_start, deadline)
+            stop.wait(max(0.0, until - time.monotonic()))
+        log.info("follow: stopped after %d batches", follower.batches)
+    return 0
+
+
+def main(argv: Sequence[str]) -> int:
+    """`newsbeam --follow ...` (flags already checked by pipeline/cli.py): the exit status."""
+    stop = threading.Event()
+    with _StopSignals(stop) as signals:
+        try:
+            target = pipeline_run.prepare(argv)
+            return follow(target, stop)
+        except pipeline_run.UsageError as error:
+            print(f"newsbeam: {error}", file=sys.stderr)
+            return 2
+        except (KeyboardInterrupt, Terminated):
+            status = signals.STATUS.get(signals.received or signal.SIGINT, 130)
+            print(
+                "newsbeam: interrupted; the batch in flight was not committed; the dataset "
+                "and state are as the last batch left them",
+                file=sys.stderr,
+            )
+            # Beam's worker threads may still wait on the interrupted bundle (see main.py).
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(status)

@@ -1,0 +1,407 @@
+"""Follow mode (pipeline/follow.py): its decisions as pure functions, the stable-size check
+in process, and the command end to end as real subprocesses against a feed server on
+127.0.0.1: files appearing while it runs, a feed gaining entries between polls, nothing read
+twice, SIGTERM and SIGKILL in the middle of a batch, and --max_runtime."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from newsbeam.pipeline import dataset, follow
+from newsbeam.pipeline import run as pipeline_run
+from newsbeam.schemas.feeds import FeedState
+from newsbeam.transforms.feeds.polling import previous_feed_state
+from newsbeam.transforms.read import list_input
+from newsbeam.transforms.support import loaded
+from tests.feed_server import Request, Response, serve
+
+# --- Pure decisions -------------------------------------------------------------------------
+
+
+def test_temporary_names_are_never_picked() -> None:
+    for name in (".a.html.tmp", ".a.html.Xy12Z", "a.html.part", "a.crdownload", "a.txt~"):
+        assert follow.is_temporary_name(f"inbox/{name}"), name
+    for name in ("a.html", "a.tmp.html", "part.txt", "x.jsonl.gz"):
+        assert not follow.is_temporary_name(f"inbox/{name}"), name
+
+
+def test_new_files_are_those_the_state_has_not_read_as_they_are() -> None:
+    second = 1_700_000_000
+    listing = {
+        "in/old.txt": follow.Stat(10, second * 10**9 + 5),  # same second as recorded
+        "in/grown.txt": follow.Stat(11, second * 10**9),
+        "in/touched.txt": follow.Stat(10, (second + 1) * 10**9),
+        "in/new.txt": follow.Stat(3, second * 10**9),
+        "in/.new.txt.tmp": follow.Stat(3, second * 10**9),
+    }
+    seen = {
+        "in/old.txt": (10, second),
+        "in/grown.txt": (10, second),
+        "in/touched.txt": (10, second),
+    }
+    assert sorted(follow.new_files(listing, seen)) == [
+        "in/grown.txt",
+        "in/new.txt",
+        "in/touched.txt",
+    ]
+
+
+def test_a_file_is_complete_when_two_listings_agree() -> None:
+    now = follow.Stat(5, 2), follow.Stat(9, 3)
+    done, changing = follow.stable(
+        {"a": now[0], "b": now[1], "c": now[1]}, {"a": now[0], "b": follow.Stat(4, 3)}
+    )
+    assert list(done) == ["a"]
+    assert sorted(changing) == ["b", "c"]
+
+
+def _feed_state(url: str, next_poll_at: dt.datetime | None) -> dict[str, Any]:
+    return FeedState(url, None, None, None, None, None, 0, 60, next_poll_at)._asdict()
+
+
+def test_due_feeds_by_their_next_poll_time() -> None:
+    now = dt.datetime(2026, 12, 1, 12, tzinfo=dt.timezone.utc)
+    feeds = previous_feed_state(
+        [
+            _feed_state("http://h/later", now + dt.timedelta(seconds=1)),
+            _feed_state("http://h/past", now - dt.timedelta(seconds=1)),
+            _feed_state("http://h/unknown", None),
+        ],
+        [],
+    )
+    urls = [
+        "http://h/later",
+        "http://h/past",
+        "http://h/unknown",
+        "http://h/never",
+        "http://h/past",
+    ]
+    assert follow.due_feeds(urls, feeds, now) == [
+        "http://h/never",
+        "http://h/past",
+        "http://h/unknown",
+    ]
+
+
+def test_a_file_with_glob_characters_is_named_as_itself(tmp_path: Path) -> None:
+    odd = tmp_path / "a[1]*b?.txt"
+    odd.write_text("text")
+    (tmp_path / "a1xb!.txt").write_text("another file the unescaped glob would match")
+    listed = [item[0].path for item in list_input(follow.as_input(str(odd)))]  # type: ignore[index]
+    assert listed == [str(odd)]
+
+
+def test_only_regular_files_are_listed(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("an article")
+    os.mkfifo(tmp_path / "pipe.txt")  # opening it to read would block
+    (tmp_path / "broken.txt").symlink_to(tmp_path / "gone.txt")
+    listed = follow.list_files([str(tmp_path)])
+    assert list(listed) == [str(tmp_path / "a.txt")]
+    assert listed[str(tmp_path / "a.txt")].size == len("an article")
+
+
+def test_batch_line_says_what_the_batch_did() -> None:
+    manifest = {
+        "run_id": "20261201T120000000000Z",
+        "counts": {"inputs": 5, "articles": 3, "duplicates": 1, "rejected": 1, "balanced": True},
+        "counters": {"feeds_fetched": 2},
+    }
+    line = follow.batch_line(manifest, new=4, feeds=2, latency=1.234)
+    assert line == (
+        "batch 20261201T120000000000Z: 4 new files, 5 inputs, 3 articles, 1 duplicates, "
+        "1 rejected, 2 of 2 due feeds polled, 1.23 s"
+    )
+    manifest["counts"]["balanced"] = False
+    assert "WARNING" in follow.batch_line(manifest, new=4, feeds=2, latency=1.0)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--follow"], "--follow needs --state"),
+        (["--follow", "--state", "S", "--run_id", "x"], "drop --run_id"),
+        (["--follow", "--state", "S", "--interval", "0"], "--interval must be positive"),
+        (["--follow", "--state", "S", "--max_runtime", "-1"], "--max_runtime must be positive"),
+        (["--interval", "5"], "--interval applies to --follow only"),
+        (["--min_poll_seconds", "0"], "--min_poll_seconds must be between"),
+    ],
+)
+def test_follow_usage_errors(tmp_path: Path, extra: list[str], message: str) -> None:
+    argv = ["--input", str(tmp_path), "--output", str(tmp_path / "out"), *extra]
+    with pytest.raises(pipeline_run.UsageError, match=message):
+        pipeline_run.parse_options(argv)
+
+
+def test_heavy_objects_load_once_per_key() -> None:
+    made: list[int] = []
+
+    def make(value: int) -> Callable[[], object]:
+        def load() -> object:
+            made.append(value)
+            return object()
+
+        return load
+
+    try:
+        first = loaded.load_once("test-thing", 1, make(1))
+        assert loaded.load_once("test-thing", 1, make(1)) is first
+        other = loaded.load_once("test-thing", 2, make(2))  # a changed config: loaded again
+        assert other is not first
+        assert loaded.load_once("test-thing", 2, make(2)) is other
+        assert made == [1, 2]
+    finally:
+        loaded.forget("test-thing")
+
+
+# --- The stable-size check, in process --------------------------------------------------------
+
+
+def test_a_file_still_being_written_waits_for_the_next_batch(tmp_path: Path) -> None:
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    (inbox / "done.txt").write_text("complete " * 20)
+    growing = inbox / "growing.txt"
+    growing.write_text("first half ")
+    (inbox / ".hidden.txt.tmp").write_text("being written under a temporary name")
+    argv = ["--follow", "--input", str(inbox), "--output", str(tmp_path / "out")]
+    target = pipeline_run.prepare([*argv, "--state", str(tmp_path / "state")])
+
+    def writer(seconds: float) -> None:  # the writer goes on while follow mode settles
+        with growing.open("a") as handle:
+            handle.write("second half " * 10)
+
+    follower = follow.Follower(target, lock=None, settle=0.01, sleep=writer)
+    first = follower.plan()
+    assert list(first.files) == [str(inbox / "done.txt")]
+    assert not first.feeds
+    second = follower.plan()  # nothing written since: the grown file is complete now
+    assert str(growing) in second.files
+    assert second.files[str(growing)].size == growing.stat().st_size
+
+
+# --- End to end: the command as a real subprocess ---------------------------------------------
+
+TEXTS = {
+    "budget": "The city council approved a new budget on Tuesday after a long debate about "
+    "funding for schools, public transport and road repairs across the northern districts.",
+    "harbour": "The harbour authority opened a new container terminal on Monday, doubling the "
+    "number of ships the port can load at once and adding three hundred jobs in the town.",
+    "flood": "Heavy rain flooded the lower town overnight and firefighters pumped water out of "
+    "dozens of cellars while the river rose to its highest level in twenty years.",
+    "school": "Parents welcomed the opening of the rebuilt primary school, which now has a "
+    "library, a gym and classrooms for four hundred children from the eastern villages.",
+    "bridge": "Engineers closed the old stone bridge to lorries after inspectors found deep "
+    "cracks in two of its arches, sending heavy traffic on a long detour through the valley.",
+    "market": "The farmers market moved to the main square this summer and stallholders said "
+    "the number of visitors on Saturday mornings had nearly doubled since the change.",
+}
+
+
+def _rss(base: str, items: list[str]) -> bytes:
+    entries = "".join(
+        f'<item><guid isPermaLink="false">{key}</guid><title>Story {key}</title>'
+        f"<link>{base}/{key}</link><description>{TEXTS[key]}</description>"
+        "<pubDate>Tue, 01 Dec 2026 08:00:00 GMT</pubDate></item>"
+        for key in items
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
+        f"<link>{base}/</link>{entries}</channel></rss>"
+    ).encode()
+
+
+class Feed:
+    """A feed whose items the test adds while follow mode runs; a poll can be held up
+    (the batch stays in flight while the route waits)."""
+
+    def __init__(self, items: list[str]) -> None:
+        self.items = list(items)
+        self.slow_hits: set[int] = set()
+        self.base = ""
+
+    def route(self, request: Request) -> Response:
+        if request.hit in self.slow_hits:
+            time.sleep(3)
+        return 200, {"Content-Type": "application/rss+xml"}, _rss(self.base, self.items)
+
+
+def _command(inbox: Path, feeds: Path, root: Path, state: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "newsbeam.pipeline",
+        "--follow",
+        "--interval",
+        "1",
+        "--input",
+        str(inbox),
+        "--feeds",
+        str(feeds),
+        "--output",
+        str(root),
+        "--state",
+        str(state),
+        "--no_fetch_pages",
+        "--allow_hosts",
+        "127.0.0.1",
+        "--min_poll_seconds",
+        "1",
+        "--initial_poll_seconds",
+        "1",
+        *extra,
+    ]
+
+
+def _start(command: list[str], tmp_path: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+
+
+def _until(condition: Callable[[], bool], process: subprocess.Popen[str], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if process.poll() is not None:
+            raise AssertionError(f"follow mode ended early: {process.communicate()[1]}")
+        if time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"timed out; its log: {process.communicate()[1]}")
+        time.sleep(0.1)
+
+
+def _sources(root: Path) -> dict[str, int]:
+    """Every source in the committed runs' rows (articles, duplicates, rejected) -> how many
+    rows it has, read with DuckDB over the files the manifests list."""
+    counts: dict[str, int] = {}
+    for manifest in dataset.committed_runs(str(root)):
+        for table in ("articles", "duplicates", "rejected"):
+            paths = dataset.data_files(str(root), manifest, table)
+            if not paths:
+                continue
+            listed = ", ".join(f"'{path}'" for path in paths)
+            query = f"SELECT source FROM read_parquet([{listed}], hive_partitioning = false)"
+            for (source,) in duckdb.sql(query).fetchall():
+                counts[source] = counts.get(source, 0) + 1
+    return counts
+
+
+def _balanced(root: Path) -> bool:
+    return all(run["counts"]["balanced"] for run in dataset.committed_runs(str(root)))
+
+
+@pytest.mark.slow
+def test_follow_mode_reads_new_files_and_entries_once(tmp_path: Path) -> None:
+    inbox, root, state = tmp_path / "in", tmp_path / "out", tmp_path / "state"
+    inbox.mkdir()
+    (inbox / "budget.txt").write_text(TEXTS["budget"])
+    feed = Feed(["harbour"])
+    with serve({"/feed": feed.route}) as server:
+        feed.base = server.url("/news")
+        feeds = tmp_path / "feeds.txt"
+        feeds.write_text(server.url("/feed") + "\n")
+
+        def entry(guid: str) -> str:  # a feed entry's source: the feed, then its id
+            return f"{server.url('/feed')}#{guid}"
+
+        process = _start(_command(inbox, feeds, root, state), tmp_path)
+        try:
+            expected = {str(inbox / "budget.txt"), entry("harbour")}
+            _until(lambda: expected <= set(_sources(root)), process, 90)
+            # While it runs: a file written under a temporary name, then renamed; a feed
+            # entry added between two polls.
+            temporary = inbox / ".flood.txt.tmp"
+            temporary.write_text(TEXTS["flood"])
+            temporary.rename(inbox / "flood.txt")
+            feed.items.append("school")
+            expected |= {str(inbox / "flood.txt"), entry("school")}
+            _until(lambda: expected <= set(_sources(root)), process, 90)
+            process.send_signal(signal.SIGTERM)
+            _, err = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 0, err
+    sources = _sources(root)
+    assert set(sources) == expected
+    assert all(count == 1 for count in sources.values()), sources  # nothing read twice
+    assert _balanced(root)
+    # A batch ran only for a new file or a due feed (due every second here: a feed polled
+    # without news is a batch of feed health only).
+    runs = dataset.committed_runs(str(root))
+    assert all(run["follow"]["new_files"] + len(run["follow"]["due_feeds"]) for run in runs)
+    assert "new files" in err and "stopping after the batch in flight" in err
+
+
+@pytest.mark.slow
+def test_sigkill_and_sigterm_mid_batch_lose_nothing(tmp_path: Path) -> None:
+    inbox, root, state = tmp_path / "in", tmp_path / "out", tmp_path / "state"
+    inbox.mkdir()
+    (inbox / "budget.txt").write_text(TEXTS["budget"])
+    feed = Feed(["harbour"])
+    feed.slow_hits = {1, 2}  # the first two polls are held up: a batch in flight
+    with serve({"/feed": feed.route}) as server:
+        feed.base = server.url("/news")
+        feeds = tmp_path / "feeds.txt"
+        feeds.write_text(server.url("/feed") + "\n")
+
+        def entry(guid: str) -> str:  # a feed entry's source: the feed, then its id
+            return f"{server.url('/feed')}#{guid}"
+
+        command = _command(inbox, feeds, root, state)
+        polled = server.requests_to
+
+        killed = _start(command, tmp_path)
+        _until(lambda: len(polled("/feed")) >= 1, killed, 90)
+        killed.send_signal(signal.SIGKILL)
+        killed.communicate(timeout=30)
+        assert killed.returncode == -signal.SIGKILL
+        assert dataset.committed_runs(str(root)) == []  # the batch in flight did not commit
+
+        stopped = _start(command, tmp_path)  # the next start reads it all again
+        _until(lambda: len(polled("/feed")) >= 2, stopped, 90)
+        stopped.send_signal(signal.SIGTERM)  # mid-batch: it finishes and commits
+        (inbox / "bridge.txt").write_text(TEXTS["bridge"])  # after the batch began: next one
+        _, err = stopped.communicate(timeout=90)
+        assert stopped.returncode == 0, err
+        assert _sources(root) == {str(inbox / "budget.txt"): 1, entry("harbour"): 1}
+
+        feed.items.append("market")
+        timed = _start([*command, "--max_runtime", "2"], tmp_path)
+        _, err = timed.communicate(timeout=120)
+        assert timed.returncode == 0, err
+    sources = _sources(root)
+    assert sources == {
+        str(inbox / "budget.txt"): 1,
+        entry("harbour"): 1,
+        str(inbox / "bridge.txt"): 1,
+        entry("market"): 1,
+    }
+    assert _balanced(root)
+    assert not list((root / "_staging").glob("*"))  # what the killed batch left is gone
+    assert len(list((state / "versions").iterdir())) <= 2  # CURRENT's and the one before
+
+
+def test_signals_stop_after_the_batch_in_flight() -> None:
+    stop = threading.Event()
+    with follow._StopSignals(stop) as signals:  # noqa: SLF001
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop.wait(5)
+        assert signals.received is None  # the first one only asks
+        with pytest.raises(BaseException) as raised:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)
+        assert type(raised.value).__name__ == "Terminated"
+        assert signals.received == signal.SIGTERM

@@ -1,0 +1,51 @@
+"""Heavy read-only objects (models, lexicons, language profiles) loaded once per process.
+
+A DoFn's setup() runs again for every pipeline a process runs: follow mode
+(pipeline/follow.py) runs one pipeline per micro-batch in one process, and without this
+cache each batch would load the topic model, the gazetteer and langdetect's profiles again
+(~3 s on this machine). `load_once(name, key, load)` returns the object loaded for that
+name and key (a config: frozen, hashable) earlier in this process, or loads it.
+
+Why not `apache_beam.utils.shared.Shared`: its process-wide map keeps only the object
+acquired last alive once no DoFn holds the others, so between two pipelines all but one
+of the three loads would be collected and paid again. This cache keeps one object per
+name (the latest key: a changed config replaces it, so memory stays bounded). The objects
+must not change after loading: every DoFn instance of the process, in any thread, shares
+them (as with Shared).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_LOCK = threading.Lock()
+# name -> (key, object); a lock per name so two threads never load the same thing twice.
+_LOADED: dict[str, tuple[Hashable, Any]] = {}
+_NAME_LOCKS: dict[str, threading.Lock] = {}
+
+
+def load_once(name: str, key: Hashable, load: Callable[[], T]) -> T:
+    """The object `load()` made for (`name`, `key`) earlier in this process, else a new one
+    (which then replaces any other key's object under `name`)."""
+    with _LOCK:
+        name_lock = _NAME_LOCKS.setdefault(name, threading.Lock())
+    with name_lock:
+        found = _LOADED.get(name)
+        if found is not None and found[0] == key:
+            return found[1]
+        value = load()
+        _LOADED[name] = (key, value)
+        return value
+
+
+def forget(name: str | None = None) -> None:
+    """Drop the object loaded under `name` (None: all of them); for tests and memory."""
+    with _LOCK:
+        if name is None:
+            _LOADED.clear()
+        else:
+            _LOADED.pop(name, None)
