@@ -8,7 +8,8 @@ day replaces its own rows in the dataset instead of adding them twice; the wareh
 loads the runs it has not loaded yet (a rerun's rows replaced). With `--state`, only the
 latest run can be run again (an older day exits 2: its state has moved on), hence no
 catch-up and one run at a time. For Dataflow, Flink or Spark add the runner's flags to
-NEWSBEAM_FLAGS with gs:// or s3:// paths (docs/deploying.md). Airflow 2.7+ and 3.
+NEWSBEAM_FLAGS with gs:// or s3:// paths (docs/deploying.md). Airflow 3 (`make test-airflow`
+loads it with 3.3.2); Airflow 2.4+ through the import fallback below (not tested).
 """
 
 from __future__ import annotations
