@@ -121,11 +121,23 @@ def measured(command: list[str], scratch: Path, extra_roots: list[int]) -> dict[
     }
 
 
-def pool_cpu_seconds(pid: int) -> float:
-    """CPU seconds of the pool process and the workers it has reaped (/proc/PID/stat)."""
-    stat = Path(f"/proc/{pid}/stat").read_bytes()
-    fields = stat[stat.rfind(b")") + 2 :].split()
-    ticks = sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+def tree_cpu_seconds(root: int) -> float:
+    """CPU seconds of a process tree so far: each live process's own and what it reaped
+    (/proc/PID/stat utime, stime, cutime, cstime)."""
+    stats: dict[int, list[bytes]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = Path(f"/proc/{entry.name}/stat").read_bytes()
+            except OSError:
+                continue
+            stats[int(entry.name)] = stat[stat.rfind(b")") + 2 :].split()
+    tree, grew = {root}, True
+    while grew:
+        before = len(tree)
+        tree |= {pid for pid, fields in stats.items() if int(fields[1]) in tree}
+        grew = len(tree) > before
+    ticks = sum(int(value) for pid in tree if pid in stats for value in stats[pid][11:15])
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
@@ -174,12 +186,12 @@ def run_side(side: str, pages: Path, scratch: Path, number: int) -> dict[str, fl
         pool, port, log = start_pool(scratch)
         args = ["--runner", "PortableRunner", "--job_endpoint", "embed", "--environment_type",
                 "EXTERNAL", "--environment_config", f"127.0.0.1:{port}"]  # fmt: skip
+    pool_cpu_before = tree_cpu_seconds(pool.pid) if pool is not None else 0.0
     try:
         command = _common.pipeline_command([pages], output, args)
         result = measured(command, scratch, [pool.pid] if pool else [])
         if pool is not None:  # the pool's SDK workers are not the launcher's children
-            time.sleep(1)  # the job service has stopped its worker; the pool reaped it
-            result["cpu"] += pool_cpu_seconds(pool.pid)
+            result["cpu"] += tree_cpu_seconds(pool.pid) - pool_cpu_before
     finally:
         if pool is not None:
             os.killpg(pool.pid, signal.SIGTERM)

@@ -49,22 +49,27 @@ class Workers:
 
 
 def runner_name(runner: object) -> str:
-    """`apache_beam.runners....FlinkRunner`, a runner object or its class -> `FlinkRunner`."""
+    """`apache_beam.runners....FlinkRunner`, `flink`, `flinkrunner`, a runner object or its
+    class -> `FlinkRunner` (Beam matches names as these, case aside, `Runner` optional)."""
     if isinstance(runner, str):
-        return runner.rsplit(".", 1)[-1]
-    kind = runner if isinstance(runner, type) else type(runner)
-    return kind.__name__
+        name = runner.rsplit(".", 1)[-1]
+    else:
+        name = (runner if isinstance(runner, type) else type(runner)).__name__
+    known = IN_PROCESS_RUNNERS | PORTABLE_RUNNERS | CLOUD_RUNNERS
+    by_key = {known_name.lower(): known_name for known_name in known}
+    key = name.lower()
+    return by_key.get(key) or by_key.get(key + "runner") or name
 
 
 def is_local_path(value: str) -> bool:
-    """A path on this machine's filesystem: no scheme (gs://, s3://, http://, file://)."""
-    return "://" not in value
+    """A path on this machine's filesystem: no scheme (gs://, s3://, http://), or file://."""
+    return "://" not in value or value.startswith("file://")
 
 
 def absolute(value: str) -> str:
     """A local path or glob made absolute against the working directory ('~' expanded);
-    anything with a scheme as it is."""
-    if not is_local_path(value):
+    anything with a scheme (file:// included) as it is."""
+    if "://" in value:
         return value
     return os.path.abspath(os.path.expanduser(value))
 

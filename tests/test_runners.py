@@ -89,6 +89,12 @@ def test_which_workers_see_local_paths(workers: Workers, visible: bool) -> None:
 
 def test_runner_names() -> None:
     assert runner_name("apache_beam.runners.portability.flink_runner.FlinkRunner") == "FlinkRunner"
+    # Beam takes a name case aside, "Runner" optional.
+    assert runner_name("dataflow") == runner_name("DATAFLOWRUNNER") == "DataflowRunner"
+    assert runner_name("direct") == "DirectRunner"
+    assert runner_name("NoSuchRunner") == "NoSuchRunner"
+    assert local_paths_visible(Workers("dataflow"))[0] is False
+    assert local_paths_visible(Workers("direct"))[0] is True
 
     class MyRunner:
         pass
@@ -98,9 +104,11 @@ def test_runner_names() -> None:
 
 def test_invisible_paths_names_every_local_path() -> None:
     named = [("--input", "/srv/in"), ("--input", "gs://b/x"), ("--output", "/mnt/tables")]
+    named.append(("--state", "file:///srv/state"))
     problem = invisible_paths(named, Workers("DataflowRunner"))
     assert problem is not None
     assert "--input /srv/in" in problem and "--output /mnt/tables" in problem
+    assert "--state file:///srv/state" in problem
     assert "gs://b/x" not in problem and "--local_paths_shared" in problem
     assert invisible_paths(named[1:2], Workers("DataflowRunner")) is None
     assert invisible_paths(named, Workers("FnApiRunner")) is None
