@@ -247,6 +247,11 @@ def _worker_environment(tmp_path: Path) -> Path:
 
     # A plain path entry: the .pth files there (the editable install's finder) stay inert.
     (packages / "libraries.pth").write_text(f"{site}\n{sysconfig.get_paths()['purelib']}\n")
+    found = subprocess.run(
+        [str(env / "bin" / "python"), "-c", "import newsbeam.pipeline.run as m; print(m.__file__)"],
+        check=True, capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert Path(found.stdout.strip()).is_relative_to(site), found.stdout  # the wheel's copy
     return env / "bin"
 
 
