@@ -65,7 +65,8 @@ def run_loop_worker(pages_dir: Path) -> int:
     started = time.perf_counter()
     pages = sorted(str(path) for path in pages_dir.glob(f"*{bench_pipeline.PAGE_SUFFIX}"))
     with multiprocessing.Pool(LOOP_PROCESSES) as pool:
-        extracted = sum(pool.map(_extract, pages, chunksize=8))
+        # A time limit: a Pool whose worker dies hangs forever on the lost task.
+        extracted = sum(pool.map_async(_extract, pages, chunksize=8).get(timeout=900))
     print(json.dumps({"docs": len(pages), "extracted": extracted,
                       "seconds": round(time.perf_counter() - started, 3)}))  # fmt: skip
     return 0

@@ -146,9 +146,9 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
         parse_allow_hosts(ours.allow_hosts or ())
     except ValueError as error:
         raise UsageError(str(error)) from None
-    _absolute_paths(ours)
     for flag, path in missing_paths(ours):
         raise UsageError(f"{flag} {path}: no such file or folder")
+    _absolute_paths(ours)
     standard = options.view_as(StandardOptions)
     if standard.runner is None:
         standard.runner = DEFAULT_RUNNER
