@@ -92,6 +92,23 @@ def test_dockerfile_copies_only_what_exists_and_installs_the_package() -> None:
     assert destinations.get(launcher) == "deploy/dataflow/main.py", destinations
 
 
+def test_build_context_sends_what_the_image_copies_and_nothing_else() -> None:
+    """deploy/Dockerfile.dockerignore (BuildKit's per-Dockerfile ignore file) ignores all
+    but what the COPY lines name: the checkout's .venv and .tmp never go to the builder."""
+    lines = (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
+    rules = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    assert rules[0] == "*"
+    kept = {rule[1:] for rule in rules if rule.startswith("!")}
+    instructions = dockerfile_instructions((DEPLOY / "Dockerfile").read_text())
+    sources = {
+        source
+        for word, args in instructions
+        if word == "COPY" and not args.startswith("--from=")
+        for source in shlex.split(args)[:-1]
+    }
+    assert sources == kept, sources ^ kept
+
+
 def test_flex_template_parameters_are_newsbeam_flags() -> None:
     metadata_file = json.loads((DEPLOY / "dataflow" / "metadata.json").read_text())
     flags = set(re.findall(r"--([a-z_]+)", cli.help_parser().format_help()))
