@@ -139,8 +139,9 @@ def invisible_paths(named: list[tuple[str, str]], workers: Workers) -> str | Non
     if visible or not local:
         return None
     listed = ", ".join(f"{flag} {path}" for flag, path in local)
+    what, it = ("a local path", "it") if len(local) == 1 else ("local paths", "them")
     return (
-        f"{listed}: a local path, but {where} and cannot read it; put inputs, --output and "
+        f"{listed}: {what}, but {where} and cannot read {it}; put inputs, --output and "
         "--state on a filesystem both the workers and this machine reach (gs://, s3://, "
         "hdfs://), or add --local_paths_shared if every worker mounts it at the same path"
     )
