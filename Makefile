@@ -9,7 +9,7 @@ SHARED ?= ../shared
 # Beam leaves empty beam-temp folders in TMPDIR; keep them inside the checkout.
 export TMPDIR := $(CURDIR)/.tmp
 
-.PHONY: setup demo test test-quick lint imports eval bench clean
+.PHONY: setup demo test test-quick test-airflow lint imports eval bench clean
 
 $(BIN)/newsbeam: pyproject.toml
 	@mkdir -p $(TMPDIR)
@@ -50,6 +50,13 @@ test: lint
 test-quick: setup
 	@mkdir -p $(TMPDIR)
 	$(BIN)/python -m pytest -n auto --dist worksteal -m "not slow"
+
+# The Airflow DAG (deploy/airflow/) loaded by Airflow's DagBag: installs Airflow in its own
+# environment under .tmp/ (a few minutes, once; then reused). .ci/run runs it beside `make test`.
+test-airflow: setup
+	@mkdir -p $(TMPDIR)
+	NEWSBEAM_TEST_AIRFLOW=1 $(BIN)/python -m pytest tests/test_airflow.py -q -p no:cacheprovider \
+		--basetemp=$(TMPDIR)/pytest-airflow
 
 # Quality gates on the labelled data in ../shared (not part of the product). Each gate is one
 # process on one core: `make -j$(nproc) eval` (what CI runs) runs them side by side, each

@@ -172,6 +172,14 @@ class NewsBeamOptions(PipelineOptions):
             "the run commits. Missing: starts empty.",
         )
         output.add_argument(
+            "--local_paths_shared",
+            action="store_true",
+            default=False,
+            help="On a runner whose workers run elsewhere (Dataflow, a Flink or Spark "
+            "cluster, DOCKER workers): the local paths named are on a filesystem every "
+            "worker mounts at the same path (NFS), so they are not refused.",
+        )
+        output.add_argument(
             "--state_keep_days",
             type=int,
             default=0,

@@ -42,7 +42,7 @@ from apache_beam.options.pipeline_options import (
     StandardOptions,
 )
 
-from newsbeam.pipeline import dataset
+from newsbeam.pipeline import dataset, runners
 from newsbeam.pipeline.build import build
 from newsbeam.pipeline.lock import LockHeld, RunLock
 from newsbeam.pipeline.options import (
@@ -158,9 +158,14 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
         raise UsageError(str(error)) from None
     for flag, path in missing_paths(ours):
         raise UsageError(f"{flag} {path}: no such file or folder")
+    _absolute_paths(ours)
     standard = options.view_as(StandardOptions)
     if standard.runner is None:
         standard.runner = DEFAULT_RUNNER
+    if not ours.local_paths_shared:
+        problem = runners.invisible_paths(_named_paths(ours), _workers(options))
+        if problem:
+            raise UsageError(problem)
     _use_local_workers(options, argv, ours)
     return options
 
@@ -197,6 +202,37 @@ def _use_local_workers(
     flags = local_worker_defaults(argv, runner, direct.direct_running_mode)
     if flags:
         direct.direct_num_workers = int(flags[-1])
+
+
+def _absolute_paths(ours: NewsBeamOptions) -> None:
+    """Local paths absolute, against the launcher's working directory: SDK workers of a
+    portable runner are processes started elsewhere (pipeline/runners.py)."""
+    ours.inputs = [runners.absolute(value) for value in ours.inputs or ()] or None
+    ours.feed_lists = [runners.absolute(value) for value in ours.feed_lists or ()] or None
+    ours.output = runners.absolute(ours.output)
+    if ours.state:
+        ours.state = runners.absolute(ours.state)
+
+
+def _named_paths(ours: NewsBeamOptions) -> list[tuple[str, str]]:
+    named = [("--input", value) for value in ours.inputs or ()]
+    named += [("--feeds", value) for value in ours.feed_lists or ()]
+    named.append(("--output", ours.output))
+    if ours.state:
+        named.append(("--state", ours.state))
+    return named
+
+
+def _workers(options: PipelineOptions) -> runners.Workers:
+    everything = options.get_all_options(retain_unknown_options=True)
+    return runners.Workers(
+        runner=options.view_as(StandardOptions).runner,
+        environment_type=everything.get("environment_type"),
+        environment_config=everything.get("environment_config"),
+        job_endpoint=everything.get("job_endpoint"),
+        flink_master=everything.get("flink_master"),
+        spark_master_url=everything.get("spark_master_url"),
+    )
 
 
 def missing_paths(ours: NewsBeamOptions) -> list[tuple[str, str]]:

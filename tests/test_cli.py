@@ -134,9 +134,10 @@ def test_log_level_info_tells_what_happens(seeds_dir: Path, tmp_path: Path) -> N
 
 
 def test_unreachable_runner_is_one_readable_line(seeds_dir: Path, tmp_path: Path) -> None:
+    # LOOPBACK: workers in this process, so the local paths are not refused (exit 2) first.
     run = _newsbeam("--input", str(seeds_dir), "--output", str(tmp_path / "o"), "--runner",
                     "PortableRunner", "--job_endpoint", "127.0.0.1:1", "--job_server_timeout",
-                    "3", timeout=120)  # fmt: skip
+                    "3", "--environment_type", "LOOPBACK", timeout=120)  # fmt: skip
     assert run.returncode == 1
     errors = [line for line in run.stderr.splitlines() if line.startswith("ERROR newsbeam")]
     assert len(errors) == 1 and "job service did not answer" in errors[0]
