@@ -281,8 +281,9 @@ def test_portable_runner_with_a_worker_pool_gives_the_in_process_tables(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The seeds and a few hundred pages, given as relative paths, run by the PortableRunner
-    (embedded job service) on SDK workers of an external worker pool whose working directory
-    is elsewhere: the tables and the state equal the in-process run's."""
+    (Beam's local job service, tests/job_service.py) on two SDK workers of an external worker
+    pool whose working directory is elsewhere: the tables and the state equal the in-process
+    run's."""
     launch = tmp_path / "launch"
     count = write_pages(launch / "inputs" / "pages")
     (launch / "inputs" / "seeds").mkdir()
@@ -301,21 +302,36 @@ def test_portable_runner_with_a_worker_pool_gives_the_in_process_tables(
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its SDK workers in its group, ended with it
     )  # fmt: skip
+    # Beam's local job service, its jobs on --direct_num_workers workers (tests/job_service.py).
+    jobs_port = _free_port()
+    jobs = subprocess.Popen(
+        [sys.executable, "-m", "tests.job_service", "--port", str(jobs_port),
+         "--staging_dir", str(tmp_path / "staging")],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "jobs.log").open("wb"),
+        start_new_session=True,
+    )  # fmt: skip
     try:
         _wait_for_port(port, pool)
+        _wait_for_port(jobs_port, jobs)
         monkeypatch.chdir(launch)
         common = ["--input", "inputs", "--run_id", "r1"]
         portable = pipeline_run.run(
             [*common, "--output", "portable", "--state", "portable-state",
-             "--runner", "PortableRunner", "--job_endpoint", "embed",
-             "--environment_type", "EXTERNAL", "--environment_config", f"127.0.0.1:{port}"]
+             "--runner", "PortableRunner", "--job_endpoint", f"localhost:{jobs_port}",
+             "--environment_type", "EXTERNAL", "--environment_config", f"127.0.0.1:{port}",
+             "--direct_num_workers", "2"]
         )  # fmt: skip
     finally:
-        os.killpg(pool.pid, 15)
-        pool.wait(30)
+        for process in (jobs, pool):
+            os.killpg(process.pid, 15)
+            process.wait(30)
         log.close()
     pool_log = (tmp_path / "pool.log").read_text()
-    assert "Starting worker" in pool_log, pool_log  # the stages ran in the pool's workers
+    # The stages ran in the pool's workers, two of them.
+    started = set(re.findall(r'Starting worker with command.*worker_id="(\w+)"', pool_log))
+    assert started == {"worker_0", "worker_1"}, pool_log
     in_process = pipeline_run.run([*common, "--output", "local", "--state", "local-state"])
     assert portable["counts"] == in_process["counts"]
     counts = portable["counts"]
