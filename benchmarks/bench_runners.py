@@ -14,24 +14,29 @@ multi-processing, portable, loop, ...) so drift on the machine hits all alike:
 - in-process: `python -m newsbeam.pipeline --input DIR --output OUT` (the default runner);
 - multi-processing: the same with `--direct_running_mode multi_processing
   --direct_num_workers 2` (two SDK worker processes);
-- portable: the same with `--runner PortableRunner --job_endpoint embed --environment_type
-  EXTERNAL --environment_config 127.0.0.1:PORT`, its SDK workers started by a worker pool
-  (`python -m apache_beam.runners.worker.worker_pool_main`) this script starts before the run
-  and stops after it (not timed: a pool is long-lived). Beam's embedded job service asks the
-  pool for one SDK worker per job, whatever --direct_num_workers says (it builds its
-  FnApiRunner with one worker): the count is printed from the pool's log.
+- portable: the same with `--runner PortableRunner --job_endpoint localhost:JOBS
+  --environment_type EXTERNAL --environment_config 127.0.0.1:POOL --direct_num_workers 2`:
+  two SDK workers started by a worker pool (`python -m
+  apache_beam.runners.worker.worker_pool_main`), the job run by Beam's local job service
+  with a job type that honours --direct_num_workers (`python -m tests.job_service`, from the
+  repository root; Beam's own `--job_endpoint embed` runs every job on one worker). This
+  script starts both before the run and stops them after it (not timed: both are
+  long-lived); the workers the pool started are counted from its log and printed.
 Per run: wall time, docs/s (pages / wall), CPU seconds of the launcher and what it waited
-for, and the peak of the summed RSS of all processes (the launcher's tree and, for the
-portable side, the pool's tree, sampled together every 0.1 s from /proc). Medians of
+for (for the portable side plus the job service's and the pool's trees), and the peak of
+the summed RSS of all processes (the launcher's tree and, for the portable side, the job
+service's and the pool's trees, sampled together every 0.1 s from /proc). Medians of
 `--repeats`. Results in `--out` (default out/bench)/runners.json. Missing data exits 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import os
+import re
 import signal
 import socket
 import statistics
@@ -50,6 +55,9 @@ import bench_pipeline  # noqa: E402
 LOOP, IN_PROCESS, MULTI, PORTABLE = "loop", "in-process", "multi-processing", "portable"
 SIDES = (LOOP, IN_PROCESS, MULTI, PORTABLE)
 LOOP_PROCESSES = 2
+PORTABLE_WORKERS = 2
+# The pool logs one such line per SDK worker it starts (Beam 2.77's worker_pool_main).
+WORKER_STARTED = re.compile(r'Starting worker with command.*worker_id="(\w+)"')
 
 
 def _extract(path: str) -> bool:
@@ -148,6 +156,25 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], what: str) -> None:
+    """Until `process` listens on `port`; exit (ending its group) if it does not within 60 s."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    stop_group(process)
+    sys.exit(f"{what} did not start")
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """End a process started in its own session, and its children (the pool's workers)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    process.wait(30)
+
+
 def start_pool(scratch: Path) -> tuple[subprocess.Popen[bytes], int, Path]:
     port = _free_port()
     log = scratch / f"pool-{port}.log"
@@ -161,16 +188,25 @@ def start_pool(scratch: Path) -> tuple[subprocess.Popen[bytes], int, Path]:
         env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its SDK workers in its group, ended with it
+    )  # fmt: skip
+    _wait_for_port(port, pool, "the worker pool")
+    return pool, port, log
+
+
+def start_job_service(scratch: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """tests/job_service.py from the repository root (it imports `tests.job_service`)."""
+    port = _free_port()
+    jobs = subprocess.Popen(
+        [sys.executable, "-m", "tests.job_service", "--port", str(port),
+         "--staging_dir", str(scratch / f"staging-{port}")],
+        cwd=_common.REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=(scratch / f"jobs-{port}.log").open("wb"),
         start_new_session=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return pool, port, log
-        time.sleep(0.2)
-    os.killpg(pool.pid, signal.SIGTERM)
-    sys.exit("the worker pool did not start")
+    _wait_for_port(port, jobs, "the job service")
+    return jobs, port
 
 
 def run_side(side: str, pages: Path, scratch: Path, number: int) -> dict[str, float]:
@@ -182,23 +218,28 @@ def run_side(side: str, pages: Path, scratch: Path, number: int) -> dict[str, fl
         IN_PROCESS: [],
         MULTI: ["--direct_running_mode", "multi_processing", "--direct_num_workers", "2"],
     }.get(side)
-    pool = None
-    if args is None:
-        pool, port, log = start_pool(scratch)
-        args = ["--runner", "PortableRunner", "--job_endpoint", "embed", "--environment_type",
-                "EXTERNAL", "--environment_config", f"127.0.0.1:{port}"]  # fmt: skip
-    pool_cpu_before = tree_cpu_seconds(pool.pid) if pool is not None else 0.0
+    services: list[subprocess.Popen[bytes]] = []  # the portable side's job service and pool
     try:
+        if args is None:
+            pool, port, log = start_pool(scratch)
+            services.append(pool)
+            jobs, jobs_port = start_job_service(scratch)
+            services.append(jobs)
+            args = ["--runner", "PortableRunner", "--job_endpoint", f"localhost:{jobs_port}",
+                    "--environment_type", "EXTERNAL", "--environment_config",
+                    f"127.0.0.1:{port}", "--direct_num_workers", str(PORTABLE_WORKERS)]  # fmt: skip
+        roots = [service.pid for service in services]
+        # The runner and the SDK workers are not the launcher's children: their CPU is read
+        # from /proc before and after the run.
+        cpu_before = sum(tree_cpu_seconds(pid) for pid in roots)
         command = _common.pipeline_command([pages], output, args)
-        result = measured(command, scratch, [pool.pid] if pool else [])
-        if pool is not None:  # the pool's SDK workers are not the launcher's children
-            result["cpu"] += tree_cpu_seconds(pool.pid) - pool_cpu_before
+        result = measured(command, scratch, roots)
+        result["cpu"] += sum(tree_cpu_seconds(pid) for pid in roots) - cpu_before
     finally:
-        if pool is not None:
-            os.killpg(pool.pid, signal.SIGTERM)
-            pool.wait(30)
-    if pool is not None:
-        result["sdk_workers"] = log.read_text().count("Starting worker")
+        for service in reversed(services):
+            stop_group(service)
+    if services:
+        result["sdk_workers"] = len(set(WORKER_STARTED.findall(log.read_text())))
     manifest = _common.read_manifest(output) or {}
     result["articles"] = manifest.get("counts", {}).get("articles", -1)
     subprocess.run(["rm", "-rf", str(output)], check=False)
@@ -234,7 +275,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {repeat + 1} {side:<17} {result['wall']:6.1f} s  "
                       f"{count / result['wall']:5.1f} docs/s  cpu {result['cpu']:5.1f} s  "
                       f"rss {result['rss_mb']:6.0f} MB  "
-                      f"load {bench_pipeline.load_average()}", flush=True)  # fmt: skip
+                      + (f"sdk workers {result['sdk_workers']}  " if "sdk_workers" in result
+                         else "")
+                      + f"load {bench_pipeline.load_average()}", flush=True)  # fmt: skip
     rows, summary = [], {"pages": count, "repeats": args.repeats, "sides": {}}
     loop_wall = statistics.median(r["wall"] for r in runs[LOOP]) if LOOP in runs else None
     for side in sides:
