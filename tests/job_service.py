@@ -13,6 +13,7 @@ benchmarks/bench_runners.py; not part of NewsBeam.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sys
 import tempfile
 import threading
@@ -32,9 +33,9 @@ class WorkersBeamJob(local_job_service.BeamJob):
         options = self.pipeline_options()
         runner = fn_runner.FnApiRunner(provision_info=self._provision_info)
         # What FnApiRunner.run_pipeline does before it reaches run_via_runner_api.
-        # (Options come back from the job's struct as text.)
+        # (Options come back from the job's struct as text; 0 is one worker per core.)
         workers = int(options.view_as(DirectOptions).direct_num_workers or 1)
-        runner._num_workers = max(workers, 1)
+        runner._num_workers = workers if workers > 0 else multiprocessing.cpu_count()
         return runner.run_via_runner_api(self._pipeline_proto, options)
 
 
