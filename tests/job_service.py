@@ -34,7 +34,8 @@ class WorkersBeamJob(local_job_service.BeamJob):
         runner = fn_runner.FnApiRunner(provision_info=self._provision_info)
         # What FnApiRunner.run_pipeline does before it reaches run_via_runner_api.
         # (Options come back from the job's struct as text; 0 is one worker per core.)
-        workers = int(options.view_as(DirectOptions).direct_num_workers or 1)
+        asked = options.view_as(DirectOptions).direct_num_workers
+        workers = 1 if asked in (None, "") else int(asked)
         runner._num_workers = workers if workers > 0 else multiprocessing.cpu_count()
         return runner.run_via_runner_api(self._pipeline_proto, options)
 
