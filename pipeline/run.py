@@ -345,7 +345,8 @@ def _run_locked(
             else None,
         )
         report = os.path.join(local_report, "report.html")
-        manifest.update(_report(staging, manifest, report))
+        staged = dataset.as_staged(manifest, output, staging, moves)  # files not moved yet
+        manifest.update(_report(staging, staged, report))
         crash_point("output-staged")
         manifest_uri = dataset.manifest_path(output, run_id)
         if opened is not None:

@@ -4,12 +4,14 @@ sit in the dataset, read back with pyarrow."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from newsbeam.pipeline import dataset
 from newsbeam.schemas import (
     DATASET_SCHEMAS,
     SCHEMA_VERSION,
@@ -20,7 +22,7 @@ from newsbeam.schemas import (
 from newsbeam.schemas.feeds import FeedHealth
 from newsbeam.transforms.clean import clean_article
 from newsbeam.transforms.extract import new_article
-from newsbeam.transforms.write import WriteTables
+from newsbeam.transforms.write import WRITTEN, WriteTables
 from tests.helpers import make_test_pipeline
 
 
@@ -41,10 +43,14 @@ def test_write_tables(tmp_path: Path) -> None:
         }
         _ = tables | WriteTables(str(tmp_path), "ingest_date=2024-05-14", "day1.0123abcd")
 
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(DATASET_SCHEMAS)
+    # Files as the commit will name them (pipeline/dataset.py), from the writer's list.
+    moves = dataset.staged_files(str(tmp_path / "root"), str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*DATASET_SCHEMAS, WRITTEN])
     for name, schema in DATASET_SCHEMAS.items():
         (file,) = (tmp_path / name).rglob("*.parquet")  # an empty table still gets its file
-        assert file.relative_to(tmp_path).as_posix() == (
+        ((staged, final),) = moves[name]
+        assert Path(staged) == file
+        assert Path(final).relative_to(tmp_path / "root").as_posix() == (
             f"{name}/ingest_date=2024-05-14/day1.0123abcd-00000-of-00001.parquet"
         )
         table = pq.read_table(file)
@@ -61,4 +67,11 @@ def test_write_tables(tmp_path: Path) -> None:
     assert read("duplicates").num_rows == 0
     assert read("rejected").to_pylist() == [rejected[0]._asdict()]
     assert read("feed_health").to_pylist() == [health[0]._asdict()]
-    assert not list(tmp_path.rglob("beam-temp*"))  # temporary shards cleaned up
+    assert not list(tmp_path.rglob("beam-temp*"))  # no temporary shards
+    listed = json.loads((tmp_path / WRITTEN).read_text())["files"]
+    assert {(e["table"], e["rows"]) for e in listed} == {
+        ("articles", 3),
+        ("duplicates", 0),
+        ("rejected", 1),
+        ("feed_health", 1),
+    }
