@@ -23,7 +23,9 @@ Each run's wall time is split by timing the pipeline's own steps where they are 
 - rest: everything else (options, checks, lock, state, counters).
 Also counted: the pipeline's transforms (all, and leaf transforms: the proto's transforms
 without subtransforms), the fused stages the runner executes, and `view_as` calls.
-Prints the median of each figure over the repeats and the per-run figures.
+Prints the median of each figure over the repeats and the per-run figures. `--cli` also
+times the command itself as a subprocess (`python -m newsbeam.pipeline`, interpreter start
+and imports included), `--repeats` times, median.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -114,10 +117,12 @@ def patched(timers: Timers) -> Iterator[None]:
             setattr(owner, attribute, original)
 
 
-def one_run(inputs: str, scratch: Path, number: int, with_state: bool) -> dict[str, Any]:
+def one_run(
+    inputs: str, scratch: Path, number: int, with_state: bool, extra: list[str]
+) -> dict[str, Any]:
     from newsbeam.pipeline import run as run_module
 
-    argv = ["--input", inputs, "--output", str(scratch / f"out-{number}")]
+    argv = ["--input", inputs, "--output", str(scratch / f"out-{number}"), *extra]
     if with_state:
         argv += ["--state", str(scratch / f"state-{number}")]
     timers = Timers()
@@ -140,7 +145,20 @@ def one_run(inputs: str, scratch: Path, number: int, with_state: bool) -> dict[s
     figures["processors_created"] = timers.calls["processors"]
     figures.update(timers.values)
     figures["articles"] = manifest["counts"]["articles"]
+    if "report_error" in manifest:  # a report that failed costs nothing: say so
+        figures["report_error"] = manifest["report_error"]
     return figures
+
+
+def cli_run(inputs: str, scratch: Path, number: int, with_state: bool) -> float:
+    """Wall seconds of the command as a user runs it, in its own process."""
+    command = [sys.executable, "-m", "newsbeam.pipeline", "--input", inputs]
+    command += ["--output", str(scratch / f"cli-out-{number}")]
+    if with_state:
+        command += ["--state", str(scratch / f"cli-state-{number}")]
+    started = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    return time.perf_counter() - started
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,15 +166,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--inputs", default=str(REPO_ROOT / "seeds"))
     parser.add_argument("--state", action="store_true", help="also write a --state folder")
+    parser.add_argument("--beam-args", default="", help="more options of the run, one string")
+    parser.add_argument("--cli", action="store_true", help="also time the command itself")
     parser.add_argument("--json", metavar="FILE", help="write the per-run figures here")
     args = parser.parse_args(argv)
-    runs = []
+    extra = args.beam_args.split()
+    runs: list[dict[str, Any]] = []
+    cli: list[float] = []
     with tempfile.TemporaryDirectory(prefix="bench-overhead-") as scratch:
-        warm = one_run(args.inputs, Path(scratch), 0, args.state)
+        warm = one_run(args.inputs, Path(scratch), 0, args.state, extra)
         print(f"warm-up run: {warm['wall']:.2f} s", flush=True)
         for number in range(1, args.repeats + 1):
-            figures = one_run(args.inputs, Path(scratch), number, args.state)
+            figures = one_run(args.inputs, Path(scratch), number, args.state, extra)
             runs.append(figures)
+            if args.cli:
+                cli.append(cli_run(args.inputs, Path(scratch), number, args.state))
+                print(f"command in a subprocess: {cli[-1]:.2f} s", flush=True)
             print(
                 json.dumps(
                     {k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()}
@@ -169,8 +194,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {key:12s} {statistics.median(r[key] for r in runs):7.2f}")
     for key in ("transforms", "leaf_transforms", "stages", "processors_created", "view_as_calls"):
         print(f"  {key:18s} {statistics.median(r.get(key, 0) for r in runs):7.0f}")
+    if cli:
+        print(f"  {'command (subprocess)':18s} {statistics.median(cli):7.2f} s")
     if args.json:
-        Path(args.json).write_text(json.dumps({"warm_up": warm, "runs": runs}, indent=1))
+        content = {"warm_up": warm, "runs": runs, "cli": cli}
+        Path(args.json).write_text(json.dumps(content, indent=1))
     return 0
 
 
