@@ -10,7 +10,8 @@ loading and Beam's first-use caches are paid by the warm-up; every scheduled run
 follow-mode batch pays them once per process, the rest every run). `--state` adds
 `--state DIR` (a fresh state folder per run: its tables are written too).
 
-Each run's wall time is split by timing the pipeline's own steps where they are called:
+Each run's wall time (and its CPU time, user + system of this process: what the run cost
+whatever else the shared machine did) is split by timing the pipeline's own steps where they are called:
 - graph: adding NewsBeam's stages to the pipeline (`pipeline/build.py`'s `build`: every
   `apply`, type inference, options views);
 - runner_api: `Pipeline.to_runner_api` (the graph to its proto, called by `run`);
@@ -25,13 +26,14 @@ Also counted: the pipeline's transforms (all, and leaf transforms: the proto's t
 without subtransforms), the fused stages the runner executes, and `view_as` calls.
 Prints the median of each figure over the repeats and the per-run figures. `--cli` also
 times the command itself as a subprocess (`python -m newsbeam.pipeline`, interpreter start
-and imports included), `--repeats` times, median.
+and imports included; wall and CPU), `--repeats` times, median.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -126,11 +128,11 @@ def one_run(
     if with_state:
         argv += ["--state", str(scratch / f"state-{number}")]
     timers = Timers()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with patched(timers):
         manifest = run_module.run(argv)
     wall = time.perf_counter() - started
-    figures: dict[str, Any] = {"wall": wall}
+    figures: dict[str, Any] = {"wall": wall, "cpu": time.process_time() - cpu}
     figures.update({part: timers.seconds[part] for part in PARTS})
     figures["work"] = sum(manifest.get("stage_seconds", {}).values())
     figures["rest"] = (
@@ -150,15 +152,19 @@ def one_run(
     return figures
 
 
-def cli_run(inputs: str, scratch: Path, number: int, with_state: bool) -> float:
-    """Wall seconds of the command as a user runs it, in its own process."""
+def cli_run(inputs: str, scratch: Path, number: int, with_state: bool) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system) of the command as a user runs it, in its own
+    process."""
     command = [sys.executable, "-m", "newsbeam.pipeline", "--input", inputs]
     command += ["--output", str(scratch / f"cli-out-{number}")]
     if with_state:
         command += ["--state", str(scratch / f"cli-state-{number}")]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     extra = args.beam_args.split()
     runs: list[dict[str, Any]] = []
-    cli: list[float] = []
+    cli: list[tuple[float, float]] = []
     with tempfile.TemporaryDirectory(prefix="bench-overhead-") as scratch:
         warm = one_run(args.inputs, Path(scratch), 0, args.state, extra)
         print(f"warm-up run: {warm['wall']:.2f} s", flush=True)
@@ -181,21 +187,22 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(figures)
             if args.cli:
                 cli.append(cli_run(args.inputs, Path(scratch), number, args.state))
-                print(f"command in a subprocess: {cli[-1]:.2f} s", flush=True)
+                print(f"command in a subprocess: {cli[-1][0]:.2f} s, {cli[-1][1]:.2f} s CPU")
             print(
                 json.dumps(
                     {k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()}
                 ),
                 flush=True,
             )
-    keys = ["wall", *PARTS, "work", "rest"]
+    keys = ["wall", "cpu", *PARTS, "work", "rest"]
     print(f"\nmedian of {len(runs)} runs (seconds):")
     for key in keys:
         print(f"  {key:12s} {statistics.median(r[key] for r in runs):7.2f}")
     for key in ("transforms", "leaf_transforms", "stages", "processors_created", "view_as_calls"):
         print(f"  {key:18s} {statistics.median(r.get(key, 0) for r in runs):7.0f}")
     if cli:
-        print(f"  {'command (subprocess)':18s} {statistics.median(cli):7.2f} s")
+        print(f"  command (subprocess) wall {statistics.median(w for w, _ in cli):7.2f} s")
+        print(f"  command (subprocess) CPU  {statistics.median(c for _, c in cli):7.2f} s")
     if args.json:
         content = {"warm_up": warm, "runs": runs, "cli": cli}
         Path(args.json).write_text(json.dumps(content, indent=1))
