@@ -11,7 +11,8 @@ follow-mode batch pays them once per process, the rest every run). `--state` add
 `--state DIR` (a fresh state folder per run: its tables are written too).
 
 Each run's wall time (and its CPU time, user + system of this process: what the run cost
-whatever else the shared machine did) is split by timing the pipeline's own steps where they are called:
+whatever else the shared machine did) is split by timing the pipeline's own steps where
+they are called:
 - graph: adding NewsBeam's stages to the pipeline (`pipeline/build.py`'s `build`: every
   `apply`, type inference, options views);
 - runner_api: `Pipeline.to_runner_api` (the graph to its proto, called by `run`);
