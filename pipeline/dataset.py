@@ -37,6 +37,7 @@ from typing import Any
 
 from newsbeam.schemas import DATASET_SCHEMAS
 from newsbeam.transforms.support import files
+from newsbeam.transforms.write import WRITTEN
 
 DATASET_MARKER = "_newsbeam_dataset.json"
 DATASET_FORMAT = "newsbeam-dataset"
@@ -97,7 +98,7 @@ def staging_dir(root: str, run_id: str, attempt: str) -> str:
 
 
 def file_prefix(run_id: str, attempt: str) -> str:
-    """The start of every data file a run attempt writes (Beam adds -SSSSS-of-NNNNN)."""
+    """The start of every data file a run attempt writes (the commit adds -SSSSS-of-NNNNN)."""
     return run_key(run_id, attempt)
 
 
@@ -260,19 +261,75 @@ def all_paths(manifest: Mapping[str, Any]) -> list[str]:
 
 def staged_files(root: str, staging: str) -> dict[str, list[tuple[str, str]]]:
     """The data files a run attempt staged, per table: (staged path, final path under
-    ROOT), sorted. Beam's own temporary folders and anything not .parquet are left out."""
-    found: dict[str, list[tuple[str, str]]] = {name: [] for name in DATASET_TABLES}
-    for path in sorted(files.list_files(staging)):
-        inner = files.relative(staging, path)
-        parts = inner.split("/")
-        if (
+    ROOT). Only the files its list names (`_written.json`, written last by WriteTables):
+    a retried bundle's orphan files are left out (the commit deletes them with the staging
+    folder). Final names are `<prefix>-SSSSS-of-NNNNN.parquet` per table and partition,
+    numbered in the order of the staged paths (deterministic). DatasetError when the
+    list is missing or unusable (the pipeline did not finish writing)."""
+    where = files.join(staging, WRITTEN)
+    try:
+        record = files.read_json(where)
+    except (OSError, ValueError) as error:
+        raise DatasetError(f"{where}: no usable list of the files written ({error})") from None
+    return final_names(root, staging, record, where)
+
+
+def final_names(
+    root: str, staging: str, record: Any, where: str = WRITTEN
+) -> dict[str, list[tuple[str, str]]]:
+    """`staged_files` from the content of `_written.json` (checked: DatasetError)."""
+    if not (
+        isinstance(record, dict)
+        and isinstance(record.get("prefix"), str)
+        and isinstance(record.get("files"), list)
+    ):
+        raise DatasetError(f"{where}: not a list of written files")
+    groups: dict[tuple[str, str], list[str]] = {}
+    for entry in record["files"]:
+        path = entry.get("path") if isinstance(entry, dict) else None
+        parts = path.split("/") if isinstance(path, str) else []
+        if not (
             len(parts) == 3
-            and parts[0] in found
+            and parts[0] in DATASET_TABLES
             and parts[1].startswith(f"{PARTITION_KEY}=")
             and parts[2].endswith(".parquet")
+            and ".." not in parts
         ):
-            found[parts[0]].append((path, files.join(root, *parts)))
+            raise DatasetError(f"{where}: a bad file entry {entry!r}")
+        groups.setdefault((parts[0], parts[1]), []).append(parts[2])
+    found: dict[str, list[tuple[str, str]]] = {name: [] for name in DATASET_TABLES}
+    for (table, folder), names in sorted(groups.items()):
+        total = len(names)
+        for number, name in enumerate(sorted(names)):
+            final = f"{record['prefix']}-{number:05d}-of-{total:05d}.parquet"
+            found[table].append(
+                (files.join(staging, table, folder, name), files.join(root, table, folder, final))
+            )
     return found
+
+
+def as_staged(
+    manifest: Mapping[str, Any],
+    root: str,
+    staging: str,
+    moves: Mapping[str, list[tuple[str, str]]],
+) -> dict[str, Any]:
+    """A copy of a run's manifest whose file paths are those of its staged files, relative
+    to `staging`: what reads the run before its commit (the report) reads through."""
+    staged = {
+        files.relative(root, final): files.relative(staging, path)
+        for pairs in moves.values()
+        for path, final in pairs
+    }
+    copy = dict(manifest)
+    copy["tables"] = {
+        name: {
+            **table,
+            "files": [{**entry, "path": staged[entry["path"]]} for entry in table["files"]],
+        }
+        for name, table in manifest["tables"].items()
+    }
+    return copy
 
 
 def commit_run(

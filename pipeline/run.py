@@ -447,7 +447,8 @@ def run_locked(
             manifest["follow"] = follow
         report = os.path.join(local_report, "report.html")
         if follow is None:  # a batch of follow mode has none: `newsbeam report --since`
-            manifest.update(_report(staging, manifest, report))
+            staged = dataset.as_staged(manifest, output, staging, moves)  # files not moved yet
+            manifest.update(_report(staging, staged, report))
         crash_point("output-staged")
         manifest_uri = dataset.manifest_path(output, run_id)
         if opened is not None:

@@ -4,12 +4,15 @@ sit in the dataset, read back with pyarrow."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
+from newsbeam.pipeline import dataset
 from newsbeam.schemas import (
     DATASET_SCHEMAS,
     SCHEMA_VERSION,
@@ -20,7 +23,8 @@ from newsbeam.schemas import (
 from newsbeam.schemas.feeds import FeedHealth
 from newsbeam.transforms.clean import clean_article
 from newsbeam.transforms.extract import new_article
-from newsbeam.transforms.write import WriteTables
+from newsbeam.transforms.support.bundle_files import WriteBundleFiles, keep_listed, write_rows
+from newsbeam.transforms.write import WRITTEN, WriteTables
 from tests.helpers import make_test_pipeline
 
 
@@ -41,10 +45,14 @@ def test_write_tables(tmp_path: Path) -> None:
         }
         _ = tables | WriteTables(str(tmp_path), "ingest_date=2024-05-14", "day1.0123abcd")
 
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(DATASET_SCHEMAS)
+    # Files as the commit will name them (pipeline/dataset.py), from the writer's list.
+    moves = dataset.staged_files(str(tmp_path / "root"), str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*DATASET_SCHEMAS, WRITTEN])
     for name, schema in DATASET_SCHEMAS.items():
         (file,) = (tmp_path / name).rglob("*.parquet")  # an empty table still gets its file
-        assert file.relative_to(tmp_path).as_posix() == (
+        ((staged, final),) = moves[name]
+        assert Path(staged) == file
+        assert Path(final).relative_to(tmp_path / "root").as_posix() == (
             f"{name}/ingest_date=2024-05-14/day1.0123abcd-00000-of-00001.parquet"
         )
         table = pq.read_table(file)
@@ -61,4 +69,79 @@ def test_write_tables(tmp_path: Path) -> None:
     assert read("duplicates").num_rows == 0
     assert read("rejected").to_pylist() == [rejected[0]._asdict()]
     assert read("feed_health").to_pylist() == [health[0]._asdict()]
-    assert not list(tmp_path.rglob("beam-temp*"))  # temporary shards cleaned up
+    assert not list(tmp_path.rglob("beam-temp*"))  # no temporary shards
+    listed = json.loads((tmp_path / WRITTEN).read_text())["files"]
+    assert {(e["table"], e["rows"]) for e in listed} == {
+        ("articles", 3),
+        ("duplicates", 0),
+        ("rejected", 1),
+        ("feed_health", 1),
+    }
+
+
+def test_bundle_files_split_large_bundles_and_name_files_apart(tmp_path: Path) -> None:
+    schema = pa.schema([pa.field("n", pa.int64())])
+    writer = WriteBundleFiles({"t": (str(tmp_path / "t"), schema)}, "p", max_rows=2)
+    writer.start_bundle()
+    during = [entry for n in range(5) for entry in writer.process(("t", {"n": n}))]
+    after = [windowed.value for windowed in writer.finish_bundle()]
+    assert [e["rows"] for e in during + after] == [2, 2, 1]
+    names = [e["name"] for e in during + after]
+    assert len(set(names)) == 3 and all(name.startswith("p-") for name in names)
+    read = [pq.read_table(tmp_path / "t" / name)["n"].to_pylist() for name in names]
+    assert read == [[0, 1], [2, 3], [4]]
+    # The same rows again (a retried bundle) never overwrite the first files.
+    writer.start_bundle()
+    _ = list(writer.process(("t", {"n": 0})))
+    (again,) = [windowed.value["name"] for windowed in writer.finish_bundle()]
+    assert again not in names
+
+
+def test_keep_listed_deletes_orphans_and_keeps_an_empty_table(tmp_path: Path) -> None:
+    schema = pa.schema([pa.field("n", pa.int64())])
+    folder = tmp_path / "t"
+    kept = write_rows(str(folder), "part", [{"n": 1}], schema)
+    orphan = write_rows(str(folder), "part", [{"n": 1}], schema)  # a retried bundle's
+    (folder / "inner").mkdir()
+    (folder / "inner" / "x.parquet").write_bytes(b"")  # not directly in the folder: kept
+    entries = [{"target": "t", "name": kept, "rows": 1}]
+    assert keep_listed(entries, str(folder), schema, "part") == 1
+    assert sorted(p.name for p in folder.glob("*.parquet")) == [kept]
+    assert (folder / "inner" / "x.parquet").exists() and orphan != kept
+
+    empty = tmp_path / "empty"
+    assert keep_listed([], str(empty), schema, "part") == 1
+    (file,) = empty.glob("*.parquet")
+    assert pq.read_table(file).num_rows == 0 and pq.read_schema(file).names == ["n"]
+
+
+def test_final_names_follow_the_list_sorted_and_numbered(tmp_path: Path) -> None:
+    day = "ingest_date=2024-05-14"
+    record = {
+        "prefix": "r.0123abcd",
+        "files": [
+            {"table": "articles", "path": f"articles/{day}/r.0123abcd-b.parquet", "rows": 1},
+            {"table": "articles", "path": f"articles/{day}/r.0123abcd-a.parquet", "rows": 2},
+            {"table": "rejected", "path": f"rejected/{day}/r.0123abcd-c.parquet", "rows": 0},
+        ],
+    }
+    moves = dataset.final_names("/root", "/root/_staging/r.0123abcd", record)
+    assert moves["articles"] == [
+        (
+            f"/root/_staging/r.0123abcd/articles/{day}/r.0123abcd-a.parquet",
+            f"/root/articles/{day}/r.0123abcd-00000-of-00002.parquet",
+        ),
+        (
+            f"/root/_staging/r.0123abcd/articles/{day}/r.0123abcd-b.parquet",
+            f"/root/articles/{day}/r.0123abcd-00001-of-00002.parquet",
+        ),
+    ]
+    assert [final for _, final in moves["rejected"]] == [
+        f"/root/rejected/{day}/r.0123abcd-00000-of-00001.parquet"
+    ]
+    assert moves["duplicates"] == [] and moves["feed_health"] == []
+    for bad in (f"../{day}/x.parquet", f"articles/{day}/x.txt", "articles/x.parquet", "other/d/x"):
+        with pytest.raises(dataset.DatasetError):
+            dataset.final_names("/root", "/s", {"prefix": "p", "files": [{"path": bad}]})
+    with pytest.raises(dataset.DatasetError):  # the list is missing: the run did not finish
+        dataset.staged_files(str(tmp_path), str(tmp_path / "nothing"))

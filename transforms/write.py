@@ -1,29 +1,77 @@
 """WriteTables: the run's tables -> Parquet files in the run's staging folder, laid out as
-they will sit in the dataset: `<table>/<partition>/<prefix>-SSSSS-of-NNNNN.parquet`
-(pipeline/dataset.py moves them into ROOT when the run commits). Written with the explicit
-Arrow schemas of `newsbeam.schemas`; an empty table still gets one file with its schema.
+they will sit in the dataset: `<table>/<partition>/<file>.parquet`, with the explicit Arrow
+schemas of `newsbeam.schemas` (zstd). pipeline/dataset.py names them
+`<prefix>-SSSSS-of-NNNNN.parquet` and moves them into ROOT when the run commits.
+
+One writer for every table (support/bundle_files.py), not one Beam file sink per table:
+rows are tagged with their table and written one file per table per bundle; the last step
+writes `_written.json`, the list of the files of committed bundles, which the commit reads
+instead of listing the folder (a retried bundle's orphan files are not in it; the commit
+deletes them with the staging folder). The run's own commit (staging folder, manifest)
+gives what a sink's temporary files and finalise gave. An empty table still gets one file
+with its schema.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.io.parquetio import WriteToParquet
 
 from newsbeam.schemas import DATASET_SCHEMAS, FEED_HEALTH_TABLE, to_row
+from newsbeam.transforms.support import files
+from newsbeam.transforms.support.bundle_files import (
+    WriteBundleFiles,
+    missing_targets,
+    write_rows,
+)
+
+# The list of the files a run wrote, in its staging folder (read by pipeline/dataset.py).
+WRITTEN = "_written.json"
 
 
 def _health_row(health: Any) -> dict[str, Any]:
     return dict(health._asdict())
 
 
-class WriteTables(beam.PTransform):
-    """dict[table name, PCollection[record]] -> dict[table name, PCollection[file name]].
+def row_of(table: str) -> Callable[[Any], dict[str, Any]]:
+    """The record -> Parquet row conversion of `table`."""
+    return _health_row if table == FEED_HEALTH_TABLE else to_row
 
-    `staging`: the run's staging folder (any filesystem Beam writes); `partition`: the
-    Hive partition folder (`ingest_date=YYYY-MM-DD`); `prefix`: the start of every file
-    name (run id and attempt)."""
+
+def written_record(entries: list[dict[str, Any]], partition: str, prefix: str) -> dict[str, Any]:
+    """The content of `_written.json`: every file written (path relative to the staging
+    folder, rows), sorted by table and path."""
+    listed = [
+        {
+            "table": entry["target"],
+            "path": f"{entry['target']}/{partition}/{entry['name']}",
+            "rows": entry["rows"],
+        }
+        for entry in entries
+    ]
+    return {"prefix": prefix, "files": sorted(listed, key=lambda e: (e["table"], e["path"]))}
+
+
+def _record_files(entries: list[dict[str, Any]], staging: str, partition: str, prefix: str) -> str:
+    """Write one empty file (its schema) for each table no bundle wrote, then the list."""
+    for table in missing_targets(entries, DATASET_SCHEMAS):
+        folder = files.join(staging, table, partition)
+        name = write_rows(folder, prefix, [], DATASET_SCHEMAS[table])
+        entries = [*entries, {"target": table, "name": name, "rows": 0}]
+    path = files.join(staging, WRITTEN)
+    files.write_json(path, written_record(entries, partition, prefix))
+    return path
+
+
+class WriteTables(beam.PTransform):
+    """dict[table name, PCollection[record]] -> PCollection[str]: one element, the path of
+    `_written.json` in `staging`, once every file is written.
+
+    `staging`: the run's staging folder (any filesystem `support/files` writes);
+    `partition`: the Hive partition folder (`ingest_date=YYYY-MM-DD`); `prefix`: the start
+    of every file name (run id and attempt)."""
 
     def __init__(self, staging: str, partition: str, prefix: str) -> None:
         super().__init__()
@@ -31,20 +79,20 @@ class WriteTables(beam.PTransform):
         self._partition = partition
         self._prefix = prefix
 
-    def expand(self, tables: dict[str, beam.PCollection]) -> dict[str, beam.PCollection]:
-        written = {}
-        for name, schema in DATASET_SCHEMAS.items():
-            to_dict = _health_row if name == FEED_HEALTH_TABLE else to_row
-            written[name] = (
-                tables[name]
-                | f"{name}/Rows" >> beam.Map(to_dict)
-                | f"{name}/Parquet"
-                >> WriteToParquet(
-                    f"{self._staging}/{name}/{self._partition}/{self._prefix}",
-                    schema=schema,
-                    codec="zstd",
-                    use_compliant_nested_type=True,
-                    file_name_suffix=".parquet",
-                )
-            )
-        return written
+    def expand(self, tables: dict[str, beam.PCollection]) -> beam.PCollection[str]:
+        targets = {
+            name: (files.join(self._staging, name, self._partition), schema)
+            for name, schema in DATASET_SCHEMAS.items()
+        }
+        tagged = [
+            tables[name]
+            | f"{name}/Rows" >> beam.Map(lambda record, name=name: (name, row_of(name)(record)))
+            for name in DATASET_SCHEMAS
+        ]
+        return (
+            tagged
+            | "Tables" >> beam.Flatten()
+            | "Files" >> beam.ParDo(WriteBundleFiles(targets, self._prefix))
+            | "Written" >> beam.combiners.ToList()
+            | "Record" >> beam.Map(_record_files, self._staging, self._partition, self._prefix)
+        )

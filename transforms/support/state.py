@@ -23,10 +23,11 @@ nothing across a crash (a journal beside the state; `recover_commits` completes 
 `recover_leftovers` rolls back anything not journaled).
 
 Writing: `WriteStateTable` writes every table in its schema, stamped with the state version
-(zstd), into the staging folder: through Beam's Parquet sink for the dedup tables (part
-files), one file per table for the feed tables. A component folder this run did not write
-(no feeds in this run, say) is carried over unchanged at commit, and the earlier runs' files
-of a table kept one file per run (feed health) are carried over into the new folder.
+(zstd), into the staging folder: part files for the dedup tables (one per bundle,
+support/bundle_files.py), one file per table for the feed tables. A component folder this
+run did not write (no feeds in this run, say) is carried over unchanged at commit, and the
+earlier runs' files of a table kept one file per run (feed health) are carried over into
+the new folder.
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ from typing import Any
 import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
-from apache_beam.io.parquetio import WriteToParquet
 
 from newsbeam.schemas import STATE_MARKER, STATE_VERSION, STATE_VERSION_KEY
 from newsbeam.schemas.dedup_state import (
@@ -61,6 +61,7 @@ from newsbeam.schemas.feeds import (
 )
 from newsbeam.schemas.inputs_state import SEEN_FILE_SCHEMA, SEEN_FILES_PATH
 from newsbeam.transforms.support import files
+from newsbeam.transforms.support.bundle_files import WriteBundleFiles, keep_listed
 from newsbeam.transforms.support.failures import counter
 
 log = logging.getLogger("newsbeam")
@@ -78,7 +79,7 @@ PARTS, FILE = "parts", "file"
 @dataclasses.dataclass(frozen=True)
 class StateTable:
     """One table of a state version. `path` (under the version's folder) is a folder of part
-    files written by Beam (PARTS) or one file (FILE). `sort_by`: row order of FILE tables
+    files, one per bundle (PARTS) or one file (FILE). `sort_by`: row order of FILE tables
     (deterministic). Feed health, once kept here, is the dataset's feed_health table."""
 
     name: str
@@ -433,7 +434,8 @@ def _write_if(rows: list[dict[str, Any]], write: bool, path: str, table: StateTa
 class WriteStateTable(beam.PTransform):
     """PCollection[dict] -> the table in the new state (`state.state_out_dir`).
 
-    PARTS tables go through Beam's Parquet sink (sharded part files, never all in memory);
+    PARTS tables become part files, one per bundle (support/bundle_files.py: never all in
+    memory; a retried bundle's orphans deleted);
     FILE tables are small and become one file. `only_if` (a one-element
     PCollection[bool], FILE tables only): write nothing when it is False, so
     the component is carried over as it was."""
@@ -456,13 +458,14 @@ class WriteStateTable(beam.PTransform):
 
     def expand(self, rows: beam.PCollection[dict[str, Any]]) -> Any:
         table = self._table
-        if table.layout == PARTS:
-            return rows | "Parquet" >> WriteToParquet(
-                f"{self._out}/{table.path}/part",
-                schema=stamped(table.schema),
-                codec="zstd",
-                use_compliant_nested_type=True,
-                file_name_suffix=".parquet",
+        if table.layout == PARTS:  # part files, one per bundle (support/bundle_files.py)
+            folder, schema = f"{self._out}/{table.path}", stamped(table.schema)
+            return (
+                rows
+                | "Keyed" >> beam.Map(lambda row, key=table.name: (key, row))
+                | "Parquet" >> beam.ParDo(WriteBundleFiles({table.name: (folder, schema)}, "part"))
+                | "Written" >> beam.combiners.ToList()
+                | "Listed" >> beam.Map(keep_listed, folder, schema, "part")
             )
         path = f"{self._out}/{file_name(table)}"
         whole = rows | "Whole" >> beam.combiners.ToList()
