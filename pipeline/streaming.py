@@ -55,6 +55,7 @@ from newsbeam.transforms.stories import ClusterStoriesStream, Pane
 from newsbeam.transforms.support import files
 from newsbeam.transforms.support.state import StateError, open_state
 from newsbeam.transforms.topics import TagTopics
+from newsbeam.transforms.write import written_record
 
 log = logging.getLogger("newsbeam")
 
@@ -208,11 +209,15 @@ def commit_window(
     started = datetime_of(start)
     staging = dataset.staging_dir(root, run_id, attempt)
     partition = dataset.partition(started)
-    name = f"{dataset.file_prefix(run_id, attempt)}-00000-of-00001.parquet"
+    prefix = dataset.file_prefix(run_id, attempt)
+    name = f"{prefix}-00000-of-00001.parquet"
+    written = []
     for table, schema in DATASET_SCHEMAS.items():
         arrow = pa.Table.from_pylist(list(rows.get(table, ())), schema=schema)
         files.write_parquet(files.join(staging, table, partition, name), arrow, compression="zstd")
-    moves = dataset.staged_files(root, staging)
+        written.append({"target": table, "name": name, "rows": arrow.num_rows})
+    # The list of the files written, as WriteTables leaves it for a batch run.
+    moves = dataset.final_names(root, staging, written_record(written, partition, prefix))
     tables: dict[str, Any] = {}
     for table, pairs in moves.items():
         entries = [
