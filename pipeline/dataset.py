@@ -159,8 +159,19 @@ def _is_run_folder(root: str) -> bool:
 
 
 def ensure_marker(root: str) -> None:
+    """Mark ROOT as a NewsBeam dataset (once)."""
     if not is_dataset(root):
         files.write_json(files.join(root, DATASET_MARKER), marker_content())
+
+
+def unmark_unused(root: str) -> None:
+    """Undo `ensure_marker` for a ROOT that holds nothing else (the first run into it
+    failed): the marker goes and, locally, the folder when left empty."""
+    marker = files.join(root, DATASET_MARKER)
+    if set(files.list_files(root)) - {marker}:
+        return
+    files.delete_files([marker])
+    files.remove_empty_folders(root)
 
 
 # --- Manifests -------------------------------------------------------------------------------

@@ -389,6 +389,10 @@ def run_locked(
         state_context, opened = open_state(state, started, ours.state_keep_days, run_id, attempt)
     except StateError as error:
         raise UsageError(str(error)) from error
+    # ROOT is a dataset from before the first file is staged: a first run killed while
+    # staging leaves a ROOT the next run recognises and cleans, not one it must refuse.
+    new_root = not dataset.is_dataset(output)
+    dataset.ensure_marker(output)
 
     clock = time.perf_counter()
     level = logging.DEBUG if follow is not None else logging.INFO
@@ -469,6 +473,8 @@ def run_locked(
     finally:
         if not committed:
             dataset.abandon(output, run_id, attempt)
+            if new_root:  # a first run that failed leaves no ROOT behind
+                dataset.unmark_unused(output)
             if opened is not None:
                 discard_state(opened)
         shutil.rmtree(local_report, ignore_errors=True)

@@ -310,3 +310,17 @@ def test_a_corrupt_manifest_stops_the_next_run(tmp_path: Path, capsys) -> None:
     (root / "_runs" / "r1.json").write_text(json.dumps({"run_id": "r1"}))
     assert entry.main(["report", "--output", str(root)]) == 2
     assert "not a usable NewsBeam run manifest" in capsys.readouterr().err
+
+
+def test_the_marker_comes_first_and_goes_with_a_failed_first_run(tmp_path: Path) -> None:
+    root = str(tmp_path / "root")
+    dataset.ensure_marker(root)
+    assert dataset.is_dataset(root)
+    dataset.check_root(root, for_writing=True)  # a marked ROOT with nothing else is usable
+    (tmp_path / "root" / "_staging").mkdir()
+    (tmp_path / "root" / "_staging" / "x.parquet").write_bytes(b"left by a killed run")
+    dataset.unmark_unused(root)  # something else is there: the marker stays
+    assert dataset.is_dataset(root)
+    (tmp_path / "root" / "_staging" / "x.parquet").unlink()
+    dataset.unmark_unused(root)
+    assert not (tmp_path / "root").exists()
