@@ -22,10 +22,10 @@ Three measurements, each on its own follow-mode process (a subprocess, as a user
    state: what one page costs without follow mode.
 3. memory: a follow process fed `--docs-per-batch` small distinct JSON-lines documents per
    batch until `--docs`; its resident memory (VmRSS, /proc) after each batch and its peak
-   (VmHWM): flat means it does not grow with the documents read. The state's retention is
-   in days (`--state_keep_days`), so within a run of minutes nothing expires: the dedup
-   index grows with the documents (a few hundred bytes each, on disk and while a batch
-   reads it), which is what the figures include.
+   (VmHWM): flat means it does not grow with the documents read. Without `--keep-days`
+   nothing expires and the dedup and story index grows with the documents (each batch
+   reads it); `--keep-days 0.0007` (the follow process's `--state_keep_days`, a minute)
+   keeps only the last minute's documents in the state, the short TTL of a long run.
 Exit 0 when every run worked; the goals are printed, not gated (the machine is shared).
 Missing data exits 2. `--out DIR` (default out/bench-follow) gets summary.json.
 """
@@ -45,6 +45,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +133,13 @@ def _drop(source: Path, inbox: Path, name: str) -> tuple[Path, float]:
 
 
 def _follow(
-    inbox: Path, root: Path, state: Path, interval: float, scratch: Path, log: Path
+    inbox: Path,
+    root: Path,
+    state: Path,
+    interval: float,
+    scratch: Path,
+    log: Path,
+    extra: Sequence[str] = (),
 ) -> subprocess.Popen[bytes]:
     command = [
         sys.executable,
@@ -147,6 +154,7 @@ def _follow(
         str(root),
         "--state",
         str(state),
+        *extra,
     ]
     return subprocess.Popen(
         command,
@@ -283,13 +291,16 @@ def _small_docs(start: int, count: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def memory(total: int, per_batch: int, interval: float, scratch: Path) -> dict[str, Any]:
+def memory(
+    total: int, per_batch: int, interval: float, scratch: Path, keep_days: float = 0
+) -> dict[str, Any]:
     inbox, root, state = scratch / "m-inbox", scratch / "m-root", scratch / "m-state"
     inbox.mkdir()
     log = scratch / "memory.log"
     commits = Commits(root)
     commits.start()
-    process = _follow(inbox, root, state, interval, scratch, log)
+    retention = ["--state_keep_days", f"{keep_days:g}"] if keep_days else []
+    process = _follow(inbox, root, state, interval, scratch, log, retention)
     rows = []
     try:
         for start in range(0, total, per_batch):
@@ -311,7 +322,12 @@ def memory(total: int, per_batch: int, interval: float, scratch: Path) -> dict[s
         commits.stop()
     for row, seconds in zip(rows, batches, strict=False):
         row["batch_s"] = seconds
-    return {"per_batch": per_batch, "rows": rows, "state_mb": round(state_bytes / 2**20, 1)}
+    return {
+        "per_batch": per_batch,
+        "keep_days": keep_days,
+        "rows": rows,
+        "state_mb": round(state_bytes / 2**20, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -322,6 +338,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--catchup", type=int, default=60, help="pages dropped at once")
     parser.add_argument("--docs", type=int, default=6000, help="small documents in all")
     parser.add_argument("--docs-per-batch", type=int, default=500)
+    parser.add_argument(
+        "--keep-days",
+        type=float,
+        default=0,
+        help="memory: the follow process's --state_keep_days (0: keep all); e.g. 0.0007 "
+        "(one minute) bounds the state to the last minute's documents",
+    )
     parser.add_argument("--skip", action="append", default=[], choices=("latency", "memory"))
     parser.add_argument("--out", default="out/bench-follow")
     args = parser.parse_args(argv)
@@ -341,7 +364,9 @@ def main(argv: list[str] | None = None) -> int:
                 pages, args.pages, args.catchup, args.interval, scratch
             )
         if "memory" not in args.skip:
-            summary["memory"] = memory(args.docs, args.docs_per_batch, args.interval, scratch)
+            summary["memory"] = memory(
+                args.docs, args.docs_per_batch, args.interval, scratch, args.keep_days
+            )
     _report(summary, args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

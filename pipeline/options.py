@@ -181,11 +181,12 @@ class NewsBeamOptions(PipelineOptions):
         )
         output.add_argument(
             "--state_keep_days",
-            type=int,
+            type=float,
             default=0,
             help="With --state: earlier articles first seen more than this many days before "
             "the run take no part in dedup and stories and are dropped from the state "
-            "(story_terms' document frequencies are kept); 0 keeps them forever.",
+            "(story_terms' document frequencies are kept); 0 keeps them forever; fractions "
+            "are fine (0.25: six hours).",
         )
         inputs.add_argument(
             "--max_document_bytes",
@@ -363,7 +364,7 @@ class PipelineConfig:
     # run.py): what the stateful stages get. See newsbeam.transforms.support.state.
     state: StateContext = dataclasses.field(default_factory=StateContext)
     # --state_keep_days: earlier dedup/stories state rows older than this are pruned (0: never).
-    state_keep_days: int = 0
+    state_keep_days: float = 0
     # A local folder the pipeline's progress taps write to (None: no taps; remote runners).
     progress_dir: str | None = None
     read: ReadConfig = ReadConfig()

@@ -128,7 +128,7 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
         ("--max_pages_per_feed", ours.max_pages_per_feed, 0),
     ):
         if value < least:
-            raise UsageError(f"{flag} must be at least {least}, not {value}")
+            raise UsageError(f"{flag} must be at least {least:g}, not {value:g}")
     for flag, share in (
         ("--near_duplicate_threshold", ours.near_duplicate_threshold),
         ("--story_threshold", ours.story_threshold),

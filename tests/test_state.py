@@ -380,3 +380,13 @@ def test_state_files_are_checked_once_before_the_pipeline_is_built(
     build(beam.Pipeline(runner="FnApiRunner"), config)  # built, not run
     assert sorted(checked) == files  # building checks and reads nothing
     assert opened is not None and not Path(opened.version_dir).exists()  # nothing written
+
+
+def test_retention_takes_fractions_of_a_day() -> None:
+    # A long-running follow process may keep hours, not days (--state_keep_days 0.25).
+    run_at = dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.timezone.utc)
+    since = StateRetention(run_at, 0.25).keep_since
+    assert since == dt.datetime(2026, 12, 2, 6, 0, tzinfo=dt.timezone.utc)
+    assert within_retention({"first_seen_at": since}, since)
+    assert not within_retention({"first_seen_at": since - dt.timedelta(seconds=1)}, since)
+    assert StateRetention(run_at, 0).keep_since is None

@@ -281,7 +281,7 @@ class StateRetention:
     days earlier rows are kept (0: forever)."""
 
     run_at: dt.datetime
-    keep_days: int = 0
+    keep_days: float = 0
 
     @property
     def keep_since(self) -> dt.datetime | None:
@@ -308,7 +308,7 @@ class StateContext:
     run_at: dt.datetime = dataclasses.field(
         default_factory=lambda: dt.datetime.now(dt.timezone.utc)
     )
-    keep_days: int = 0
+    keep_days: float = 0
     # (table name, its checked files), for every table; a tuple of pairs pickles everywhere.
     checked: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
@@ -334,7 +334,7 @@ def make_context(
     state_dir: str | None,
     state_out_dir: str | None,
     run_at: dt.datetime,
-    keep_days: int = 0,
+    keep_days: float = 0,
 ) -> StateContext:
     """Check every table file of `state_dir` (the marker is checked by check_state_dir) and
     return the context; StateError if a file is unusable."""
@@ -682,7 +682,7 @@ def _prune(root: str, keep: set[str | None]) -> None:
 def open_state(
     root: str | Path | None,
     run_at: dt.datetime,
-    keep_days: int = 0,
+    keep_days: float = 0,
     run_id: str = "",
     attempt: str = "",
 ) -> tuple[StateContext, OpenedState | None]:
