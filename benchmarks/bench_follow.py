@@ -419,6 +419,8 @@ def _report(summary: dict[str, Any], args: argparse.Namespace) -> None:
     command = ["benchmarks/bench_follow.py", "--pages", str(args.pages), "--interval"]
     command += [f"{interval:g}", "--catchup", str(args.catchup), "--docs", str(args.docs)]
     command += ["--docs-per-batch", str(args.docs_per_batch)]
+    if args.keep_days:
+        command += ["--keep-days", f"{args.keep_days:g}"]
     command += [f"--skip={name}" for name in args.skip]
     print("reproduce: .venv/bin/python " + shlex.join(command))
 
