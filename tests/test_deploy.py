@@ -1,8 +1,10 @@
 """deploy/: the worker image's Dockerfile, the Dataflow Flex Template, the scheduled jobs.
-No Docker and no cloud here: the files are checked for what a build or a launch relies on
-(the base image matches the pinned Beam and Python, what the image copies exists, the
-template's parameters are NewsBeam's flags, the schedules write one dataset with a run id
-per slot). The Airflow DAG is loaded by Airflow itself in tests/test_airflow.py."""
+No cloud here, and Docker only when asked (NEWSBEAM_TEST_DOCKER=1: the build pulls the base
+images, the one test that leaves 127.0.0.1). The files are checked for what a build or a
+launch relies on (the base image matches the pinned Beam and Python, what the image copies
+exists, the template's parameters are NewsBeam's flags, the schedules write one dataset
+with a run id per slot). The Airflow DAG is loaded by Airflow itself in
+tests/test_airflow.py."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from importlib import metadata
@@ -160,3 +163,35 @@ def test_scheduled_commands_write_one_dataset_with_a_run_id_per_slot(path: str) 
                     assert words[words.index(flag) + 1].startswith("gs://"), line
         if path.endswith((".service", "deploying.md")) and "--state" in words:
             assert "--run_id" in words, line
+
+
+def _docker_answers() -> bool:
+    docker = shutil.which("docker")
+    if docker is None:
+        return False
+    return subprocess.run([docker, "info"], capture_output=True).returncode == 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not os.environ.get("NEWSBEAM_TEST_DOCKER") or not _docker_answers(),
+    reason="builds the worker image: needs Docker and the registries (NEWSBEAM_TEST_DOCKER=1)",
+)
+def test_the_worker_image_builds_and_runs_newsbeam(tmp_path: Path) -> None:
+    """Where Docker exists (and only when asked: the build pulls the base images), the
+    image builds from the checkout and its Python runs NewsBeam against the pinned Beam."""
+    tag = "newsbeam-test:worker"
+    build = subprocess.run(
+        ["docker", "build", "-f", str(DEPLOY / "Dockerfile"), "-t", tag, str(REPO)],
+        capture_output=True,
+        text=True,
+    )
+    assert build.returncode == 0, build.stderr[-3000:]
+    version = subprocess.run(
+        ["docker", "run", "--rm", "--entrypoint", "python", tag, "-m", "newsbeam.pipeline",
+         "--version"],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.startswith("newsbeam ") and "Apache Beam 2.77." in version.stdout
