@@ -57,7 +57,7 @@ from typing import Any
 from apache_beam.io.filesystems import FileSystems
 
 from newsbeam.pipeline import run as pipeline_run
-from newsbeam.pipeline.main import Terminated, failure_line
+from newsbeam.pipeline.main import RunSignals, Terminated, failure_line
 from newsbeam.pipeline.options import (
     DEFAULT_FOLLOW_INTERVAL,
     PipelineConfig,
@@ -346,31 +346,17 @@ class Follower:
         return batch
 
 
-class _StopSignals:
+class _StopSignals(RunSignals):
     """The first SIGINT/SIGTERM asks to stop after the batch in flight; a second one
-    interrupts it (KeyboardInterrupt / Terminated, as a batch run)."""
-
-    STATUS: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
+    interrupts it (KeyboardInterrupt / Terminated, as a batch run: main.py's RunSignals)."""
 
     def __init__(self, stop: threading.Event) -> None:
+        super().__init__()
         self.stop = stop
-        self.received: int | None = None
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> _StopSignals:
-        if threading.current_thread() is threading.main_thread():
-            for signum in self.STATUS:
-                self._previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
 
     def _handle(self, signum: int, frame: object) -> None:
         if self.stop.is_set():
-            self.received = signum
-            raise KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
+            super()._handle(signum, frame)
         self.stop.set()
         name = signal.Signals(signum).name
         log.info("follow: %s received; stopping after the batch in flight commits", name)

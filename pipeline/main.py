@@ -65,7 +65,7 @@ class Terminated(BaseException):
     swallow it."""
 
 
-class _Signals:
+class RunSignals:
     """Turns SIGINT/SIGTERM into exceptions and remembers them: the exception may surface
     wrapped (Beam re-raises a DoFn's failure as its own), the remembered signal decides."""
 
@@ -75,7 +75,7 @@ class _Signals:
         self.received: int | None = None
         self._previous: dict[int, Any] = {}
 
-    def __enter__(self) -> _Signals:
+    def __enter__(self) -> RunSignals:
         if threading.current_thread() is threading.main_thread():
             for signum in self.STATUS:
                 self._previous[signum] = signal.signal(signum, self._handle)
@@ -227,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from newsbeam.pipeline import follow
 
         return follow.main(argv)
-    with _Signals() as signals:
+    with RunSignals() as signals:
         try:
             manifest = pipeline_run.run(argv)
         except pipeline_run.UsageError as error:
