@@ -39,7 +39,6 @@ from newsbeam.transforms.dedup import (
     DeduplicateStream,
     Fingerprint,
     article_rank,
-    live_entries,
     stream_copy,
     stream_entry,
     text_fingerprint,
@@ -52,6 +51,7 @@ from newsbeam.transforms.event_time import (
     due_time,
     event_micros,
     is_late,
+    live,
     micros_of,
     panes,
 )
@@ -63,7 +63,6 @@ from newsbeam.transforms.stories import (
     ClusterStoriesStream,
     StoryConfig,
     cluster_window,
-    live_stories,
 )
 from newsbeam.transforms.support.state import StateContext
 
@@ -180,7 +179,7 @@ def test_expired_entries_are_dropped() -> None:
         stream_entry(_fingerprint(article, config), article.content_hash, None, config, at)
         for at in (5, 10, 20)
     ]
-    kept, expired = live_entries(entries, 10)
+    kept, expired = live(entries, 10)
     assert [entry.expires_at for entry in kept] == [20] and expired == 2
 
 
@@ -204,7 +203,7 @@ def test_a_later_window_joins_the_story_of_an_earlier_one() -> None:
     story = {a.source: a.story_id for a in labelled}
     assert story["fire2.txt"] == first[0].article_id
     assert story["chess.txt"] == second[1].article_id
-    kept, expired = live_stories(entries, 1100 * SECOND)
+    kept, expired = live(entries, 1100 * SECOND)
     assert kept == [] and expired == 2
 
 

@@ -31,10 +31,10 @@ from apache_beam.transforms.userstate import (
     TimerSpec,
     on_timer,
 )
-from apache_beam.utils.timestamp import Timestamp
 
 from newsbeam.schemas import Article, Duplicate
 from newsbeam.transforms.clean import fold
+from newsbeam.transforms.event_time import expire_at, live
 from newsbeam.transforms.support.failures import counter
 from newsbeam.transforms.support.rank import Rank, is_prior, rank_of
 from newsbeam.transforms.support.state import (
@@ -781,13 +781,6 @@ def prior_stream_entry(row: dict[str, Any], config: DedupConfig, ttl_micros: int
     )
 
 
-def live_entries(entries: Iterable[StreamEntry], now: int) -> tuple[list[StreamEntry], int]:
-    """(the entries that expire after `now`, how many expired)."""
-    entries = list(entries)
-    kept = [entry for entry in entries if entry.expires_at > now]
-    return kept, len(entries) - len(kept)
-
-
 _STREAM_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _DUPLICATES = "duplicates"
 # The one key of the stateful step: see DeduplicateStream.
@@ -868,12 +861,7 @@ class _DedupStreamFn(beam.DoFn):
             entries.add(entry)
             added.append(entry)
             yield article
-        if added:
-            soonest = min(entry.expires_at for entry in added)
-            current = next_expiry.read()
-            if current is None or soonest < current:
-                next_expiry.write(soonest)
-                expire.set(Timestamp(micros=soonest))
+        expire_at(added, next_expiry, expire)
 
     @on_timer(_DEDUP_EXPIRE)
     def _expire(
@@ -883,16 +871,13 @@ class _DedupStreamFn(beam.DoFn):
         next_expiry: Any = _DEDUP_NEXT_EXPIRY_PARAM,
         expire: Any = _DEDUP_EXPIRE_PARAM,
     ) -> None:
-        kept, expired = live_entries(entries.read(), int(fired.micros))
+        kept, expired = live(entries.read(), int(fired.micros))
         counter("dedup_stream_expired").inc(expired)
         entries.clear()
         for entry in kept:
             entries.add(entry)
         next_expiry.clear()
-        if kept:
-            soonest = min(entry.expires_at for entry in kept)
-            next_expiry.write(soonest)
-            expire.set(Timestamp(micros=soonest))
+        expire_at(kept, next_expiry, expire)
 
 
 class DeduplicateStream(beam.PTransform):

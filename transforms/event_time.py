@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import apache_beam as beam
 from apache_beam.coders import PickleCoder, VarIntCoder
@@ -231,3 +231,32 @@ def panes(
         if due <= fired:
             by_window.setdefault(start, {}).setdefault(table, []).append(row)
     yield from sorted(by_window.items(), key=lambda item: item[0])
+
+
+class _Expiring(Protocol):
+    @property
+    def expires_at(self) -> int: ...
+
+
+_E = TypeVar("_E", bound=_Expiring)
+
+
+def live(entries: Iterable[_E], now: int) -> tuple[list[_E], int]:
+    """(the entries of a streaming driver's state that expire after `now` (event time,
+    microseconds), how many expired)."""
+    entries = list(entries)
+    kept = [entry for entry in entries if entry.expires_at > now]
+    return kept, len(entries) - len(kept)
+
+
+def expire_at(entries: Iterable[_Expiring], next_expiry: Any, expire: Any) -> None:
+    """Move a driver's expiry timer `expire` (and its record `next_expiry`) to the soonest
+    expiry of `entries` when that is sooner than the one set."""
+    entries = list(entries)
+    if not entries:
+        return
+    soonest = min(entry.expires_at for entry in entries)
+    current = next_expiry.read()
+    if current is None or soonest < current:
+        next_expiry.write(soonest)
+        expire.set(Timestamp(micros=soonest))

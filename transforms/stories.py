@@ -37,7 +37,14 @@ from scipy.sparse import csgraph
 from scipy.spatial import distance as spatial_distance
 
 from newsbeam.schemas import Article
-from newsbeam.transforms.event_time import WindowConfig, due_time, panes, window_start
+from newsbeam.transforms.event_time import (
+    WindowConfig,
+    due_time,
+    expire_at,
+    live,
+    panes,
+    window_start,
+)
 from newsbeam.transforms.support.failures import counter
 from newsbeam.transforms.support.rank import rank_of
 from newsbeam.transforms.support.state import (
@@ -783,13 +790,6 @@ def cluster_window(
     return with_ids, entries, add_frequencies(earlier, docs)
 
 
-def live_stories(stories: Iterable[StreamStory], now: int) -> tuple[list[StreamStory], int]:
-    """(the entries that expire after `now`, how many expired)."""
-    stories = list(stories)
-    kept = [story for story in stories if story.expires_at > now]
-    return kept, len(stories) - len(kept)
-
-
 class Pane(NamedTuple):
     """One window's rows committed together: the window (event time, microseconds), when
     the pane fired (its end for the on-time pane, later for a late one), and the rows by
@@ -875,7 +875,7 @@ class _ClusterStoriesStreamFn(beam.DoFn):
             for story in self._priors:
                 stories.add(story)
             frequencies.write(self._frequencies)
-            _expire_at(self._priors, next_expiry, expire)
+            expire_at(self._priors, next_expiry, expire)
         table, record = keyed[1]
         micros = int(timestamp.micros)
         due = due_time(micros, fired_through.read(), self._window)
@@ -937,7 +937,7 @@ class _ClusterStoriesStreamFn(beam.DoFn):
         for entry in added:
             stories.add(entry)
         frequencies.write(earlier)
-        _expire_at(added, next_expiry, expire)
+        expire_at(added, next_expiry, expire)
 
     @on_timer(_STORIES_EXPIRE)
     def _expire(
@@ -947,24 +947,13 @@ class _ClusterStoriesStreamFn(beam.DoFn):
         next_expiry: Any = _STORIES_NEXT_EXPIRY_PARAM,
         expire: Any = _STORIES_EXPIRE_PARAM,
     ) -> None:
-        kept, expired = live_stories(stories.read(), int(fired.micros))
+        kept, expired = live(stories.read(), int(fired.micros))
         counter("stories_stream_expired").inc(expired)
         stories.clear()
         for story in kept:
             stories.add(story)
         next_expiry.clear()
-        _expire_at(kept, next_expiry, expire)
-
-
-def _expire_at(entries: list[StreamStory], next_expiry: Any, expire: Any) -> None:
-    """Move the expiry timer to the soonest of `entries` when it is sooner."""
-    if not entries:
-        return
-    soonest = min(entry.expires_at for entry in entries)
-    current = next_expiry.read()
-    if current is None or soonest < current:
-        next_expiry.write(soonest)
-        expire.set(Timestamp(micros=soonest))
+        expire_at(kept, next_expiry, expire)
 
 
 def _keyed(record: Any, table: str) -> tuple[str, tuple[str, Any]]:
