@@ -22,6 +22,9 @@ from newsbeam.transforms.extract import (
     decode_text,
     extract_document,
     header_date,
+    html_metadata,
+    json_ld_author,
+    json_ld_metadata,
     json_ld_text,
     looks_like_menu,
     most_precise,
@@ -168,6 +171,58 @@ def test_html_article_with_metadata() -> None:
     assert article.text.startswith("Council approves budget\n\nThe city council approved")
     assert "Home" not in article.text and "Copyright" not in article.text
     assert "\n\n" in article.text  # paragraphs kept apart
+
+
+def _broken_live_blog_json_ld(updates: int) -> str:
+    """A live blog's JSON-LD as some sites write it: one BlogPosting per update, each with
+    its author, and a stray comma that makes it invalid JSON (trafilatura's fallback then
+    reads it with regular expressions)."""
+    names = ("Ann Lee", "Bo Chan", "Cy Diaz", "Di Moss", "Ed Park")
+    posts = ",".join(
+        f'{{"@type":"BlogPosting","headline":"Update {i}",'
+        f'"author":{{"@type":"Person","name":"{names[i % len(names)]}"}},'
+        f'"articleBody":"Update {i} of the day."}}'
+        for i in range(updates)
+    )
+    return (
+        '{"@context":"https://schema.org","@type":"LiveBlogPosting",,'
+        '"headline":"Storm live: the latest","publisher":{"@type":"Organization",'
+        f'"name":"Daily Example"}},"liveBlogUpdate":[{posts}],'
+        '"author":{"@type":"Person","name":"handle"}}'
+    )
+
+
+@pytest.mark.parametrize("updates", [0, 1, 5, 40])
+def test_json_ld_author_finds_what_trafilatura_finds(updates: int) -> None:
+    from trafilatura import json_metadata as jm
+
+    text = _broken_live_blog_json_ld(updates)
+    for pattern in (jm.JSON_AUTHOR_1, jm.JSON_AUTHOR_2):
+        for variant in (text, jm.JSON_AUTHOR_REMOVE.sub("", text)):
+            assert json_ld_author(variant, pattern) == jm.extract_json_author(variant, pattern)
+    if updates:
+        assert "Ann Lee" in (json_ld_author(text, jm.JSON_AUTHOR_1) or "")
+
+
+def test_json_ld_metadata_of_a_broken_script_is_trafilaturas() -> None:
+    from trafilatura import metadata as meta
+    from trafilatura.utils import load_html
+
+    script = _broken_live_blog_json_ld(40)
+    page = (
+        f'<html><head><script type="application/ld+json">{script}</script></head>'
+        "<body><article><p>Storm reaches the coast.</p></article></body></html>"
+    )
+    tree = load_html(page)
+    theirs = meta.extract_meta_json(tree, meta.examine_meta(tree))
+    ours = json_ld_metadata(tree, meta.examine_meta(tree))
+    assert (ours.title, ours.author, ours.sitename) == (
+        theirs.title,
+        theirs.author,
+        theirs.sitename,
+    )
+    assert ours.title == "Storm live: the latest" and ours.sitename == "Daily Example"
+    assert html_metadata(tree).authors == ["Ann Lee", "Bo Chan", "Cy Diaz", "Di Moss", "Ed Park"]
 
 
 def test_html_page_without_text_is_no_text() -> None:
