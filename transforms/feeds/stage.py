@@ -519,16 +519,27 @@ class ReadFeeds(beam.PTransform):
             "sources", REJECTED, main="feeds"
         )
         pipeline = documents.pipeline
-        listed = (
-            pipeline
-            | "FeedLists" >> beam.Create(list(config.feed_lists))
-            | "ReadLists" >> beam.ParDo(_SourcesFromLists()).with_outputs(REJECTED, main="sources")
-        )
+        # The branches of the feeds and lists named on the command line are built only when
+        # there are some: each would be a stage of its own, paid by every run without them.
+        all_sources: list[beam.PCollection[FeedSource]] = []
+        listed_rejected: list[beam.PCollection[Rejected]] = []
         given = [FeedSource(url, "feed") for url in config.feed_urls] + [
             FeedSource(url, "auto") for url in config.page_urls
         ]
+        if given:
+            all_sources.append(pipeline | "GivenUrls" >> beam.Create(given))
+        if config.feed_lists:
+            listed = (
+                pipeline
+                | "FeedLists" >> beam.Create(list(config.feed_lists))
+                | "ReadLists"
+                >> beam.ParDo(_SourcesFromLists()).with_outputs(REJECTED, main="sources")
+            )
+            all_sources.append(listed.sources)
+            listed_rejected.append(listed[REJECTED])
+        all_sources.append(from_docs.sources)
         sources = (
-            (pipeline | "GivenUrls" >> beam.Create(given), listed.sources, from_docs.sources)
+            all_sources
             | "AllSources" >> beam.Flatten()
             | "ByUrl" >> beam.Map(lambda s: (s.url, s))
             | "GroupByUrl" >> beam.GroupByKey()
@@ -582,7 +593,7 @@ class ReadFeeds(beam.PTransform):
             self._write_state(pipeline, parsed, deferred)
         rejected = (
             from_docs[REJECTED],
-            listed[REJECTED],
+            *listed_rejected,
             parsed[REJECTED],
             unmade,
         ) | "Rejected" >> beam.Flatten()
