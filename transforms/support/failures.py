@@ -67,7 +67,7 @@ def apply_with_rejects(
     `with_exception_handling()` needed a conversion step and a Flatten of the two kinds of
     rejects after it. A Flatten feeding the pipeline's own Flatten of every stage's rejects
     was a fused stage of its own on the FnApiRunner (with its bundle processor), one per
-    stage of every run: 9 of the 42 stages of the seeds' run.
+    stage of every run: 8 of the 42 stages of the seeds' run.
     """
     results = pcoll | label >> beam.ParDo(_RejectCrashes(fn, stage, source_of)).with_output_types(
         output_type, **{REJECTED: Rejected}
