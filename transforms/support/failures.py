@@ -85,6 +85,9 @@ class _RejectCrashes(beam.DoFn):
         self._stage = stage
         self._source_of = source_of
 
+    def default_label(self) -> str:  # steps keep the stage's DoFn name (ParDo(_Extract))
+        return self._fn.default_label()
+
     def setup(self) -> None:
         self._fn.setup()
 
