@@ -1,0 +1,39 @@
+"""The pipeline's fixed cost: nothing is built that has no input, and a stage's rejects are
+one output of its ParDo (a Flatten per stage was a fused stage of its own on the
+FnApiRunner). Built, not run: the rows are the other tests' business."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import apache_beam as beam
+
+from newsbeam.pipeline.build import build
+from newsbeam.pipeline.options import PipelineConfig
+from newsbeam.transforms.feeds.config import FeedsConfig
+
+
+def _transform_names(tmp_path: Path, seeds_dir: Path, feeds: FeedsConfig) -> list[str]:
+    config = PipelineConfig(inputs=(str(seeds_dir),), output_dir=str(tmp_path / "o"), feeds=feeds)
+    pipeline = beam.Pipeline(runner="FnApiRunner")
+    build(pipeline, config)
+    return [t.unique_name for t in pipeline.to_runner_api().components.transforms.values()]
+
+
+def test_no_feed_branches_without_feeds(tmp_path: Path, seeds_dir: Path) -> None:
+    names = _transform_names(tmp_path, seeds_dir, FeedsConfig())
+    assert not [n for n in names if n.startswith(("Feeds/GivenUrls", "Feeds/FeedLists"))]
+    # Feed and OPML files among the inputs still have their way through the feeds stage.
+    assert "Feeds/FromDocuments" in names and "Feeds/ParseFeeds" in names
+
+    given = FeedsConfig(feed_urls=("http://127.0.0.1:9/feed",), feed_lists=("feeds.txt",))
+    names = _transform_names(tmp_path, seeds_dir, given)
+    assert "Feeds/GivenUrls" in names and "Feeds/ReadLists" in names
+
+
+def test_a_stage_rejects_through_its_one_pardo(tmp_path: Path, seeds_dir: Path) -> None:
+    names = _transform_names(tmp_path, seeds_dir, FeedsConfig())
+    for stage in ("Extract/Extract", "Clean/Clean", "Language/Detect", "Topics/Tag"):
+        inside = [n for n in names if n.startswith(f"{stage}/")]
+        assert inside, stage
+        assert not [n for n in inside if n.endswith(("/Crashed", "/Rejected"))], inside
