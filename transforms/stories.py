@@ -3,7 +3,8 @@ share it (the id of the story's earliest article). With `--state`, a new article
 an earlier run's story, and this stage writes the dedup component of the new state
 (articles with their story ids, stories, story_terms). Never rejects.
 
-Counters: `stories_in`, `stories_new`, `stories_joined_earlier`, `stories_state_pruned`.
+Counters: `stories_in`, `stories_new`, `stories_joined_earlier`, `stories_state_matched`
+(earlier articles looked up), `stories_state_pruned` (counted where the state is written).
 
 ClusterStoriesStream (at the end): the same clustering, one event-time window at a time
 in a stateful DoFn that hands each window's rows on as one pane, for `newsbeam
@@ -22,6 +23,8 @@ from typing import Any, NamedTuple
 
 import apache_beam as beam
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from apache_beam.coders import BooleanCoder, PickleCoder, VarIntCoder
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import (
@@ -56,6 +59,7 @@ from newsbeam.transforms.support.state import (
     read_table,
     within_retention,
 )
+from newsbeam.transforms.support.state_index import StateIndex, open_index, stable_hashes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -604,17 +608,6 @@ def prior_story(row: dict[str, Any]) -> PriorStory:
     )
 
 
-def _prior_row(prior: PriorStory) -> dict[str, Any]:
-    return {
-        "story_id": prior.story_id,
-        "article_id": prior.article_id,
-        "published_at": prior.published_at,
-        "terms": list(prior.terms),
-        "counts": list(prior.terms.values()),
-        "first_seen_at": prior.first_seen_at,  # carried rows keep theirs
-    }
-
-
 # The row of the term frequencies table that holds the number of articles (story_terms
 # never makes an empty term).
 _ARTICLE_COUNT = ""
@@ -645,31 +638,74 @@ _STORY_ROWS = "story_rows"
 _TERM_ROWS = "term_rows"
 
 
-def _cluster_all(
-    docs: list[StoryDoc],
-    priors: list[PriorStory],
-    frequency_table: list[dict[str, Any]],
-    config: StoryConfig,
-    with_rows: bool,
-    run_at: dt.datetime,
-) -> Iterator[Any]:
-    """All of the run's docs -> (article id, story id); with `with_rows`, the new stories
-    state's rows (this run's and the earlier ones) on the story_rows output and the new
-    term frequencies on the term_rows output."""
-    earlier = term_frequencies(frequency_table)
-    assigned, vectors = cluster_stories(docs, priors, config, earlier)
-    known = {prior.story_id for prior in priors}
-    for article_id, story_id in sorted(assigned.items()):
-        counter("stories_joined_earlier" if story_id in known else "stories_in").inc()
-        yield article_id, story_id
-    counter("stories_new").inc(len(set(assigned.values()) - known))
-    if with_rows:
-        for row in story_rows(docs, assigned, vectors, config, run_at):
-            yield beam.pvalue.TaggedOutput(_STORY_ROWS, row)
-        for prior in priors:
-            yield beam.pvalue.TaggedOutput(_STORY_ROWS, _prior_row(prior))
-        for row in frequency_rows(add_frequencies(earlier, docs)):
-            yield beam.pvalue.TaggedOutput(_TERM_ROWS, row)
+def story_index_keys(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """A stories state file's rows -> (hashes of their stored terms, the row of each)."""
+    terms = table.column("terms")
+    flat = pc.list_flatten(terms)
+    if not len(flat):
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+    encoded = pc.dictionary_encode(flat).combine_chunks()
+    hashes = stable_hashes(encoded.dictionary.to_pylist(), b"term")
+    keys = hashes[encoded.indices.to_numpy(zero_copy_only=False)]
+    return keys, pc.list_parent_indices(terms).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def story_index(paths: Iterable[str]) -> StateIndex:
+    """The stories state in memory, loaded once per process and file."""
+    return open_index("stories-index", list(paths), DEDUP_STORIES, story_index_keys)
+
+
+def related_priors(
+    docs: Iterable[StoryDoc], index: StateIndex, keep_since: dt.datetime | None
+) -> list[PriorStory]:
+    """The retained earlier articles sharing a term with one of `docs`: the only ones
+    cluster_stories can keep (a cosine of 0 is under any min_similarity), looked up in the
+    state held in memory instead of all of them read (support/state_index.py)."""
+    terms = sorted({term for doc in docs for term in doc.terms})
+    rows = index.rows(stable_hashes(terms, b"term").tolist(), keep_since, "article_id")
+    return [prior_story(row) for row in rows]
+
+
+class _ClusterAll(beam.DoFn):
+    """All of the run's docs -> (article id, story id); with `with_rows`, this run's rows
+    of the stories state on the story_rows output (earlier ones are carried by the writer)
+    and the new term frequencies on the term_rows output. The earlier articles sharing a
+    term come from the state's index, loaded in setup()."""
+
+    def __init__(
+        self,
+        config: StoryConfig,
+        paths: Iterable[str],
+        keep_since: dt.datetime | None,
+        with_rows: bool,
+        run_at: dt.datetime,
+    ) -> None:
+        self._config = config
+        self._paths = list(paths)
+        self._keep_since = keep_since
+        self._with_rows = with_rows
+        self._run_at = run_at
+        self._index: StateIndex | None = None
+
+    def setup(self) -> None:
+        self._index = story_index(self._paths) if self._paths else None
+
+    def process(self, docs: list[StoryDoc], frequency_table: list[dict[str, Any]]) -> Iterator[Any]:
+        config = self._config
+        priors = related_priors(docs, self._index, self._keep_since) if self._index else []
+        counter("stories_state_matched").inc(len(priors))
+        earlier = term_frequencies(frequency_table)
+        assigned, vectors = cluster_stories(docs, priors, config, earlier)
+        known = {prior.story_id for prior in priors}
+        for article_id, story_id in sorted(assigned.items()):
+            counter("stories_joined_earlier" if story_id in known else "stories_in").inc()
+            yield article_id, story_id
+        counter("stories_new").inc(len(set(assigned.values()) - known))
+        if self._with_rows:
+            for row in story_rows(docs, assigned, vectors, config, self._run_at):
+                yield beam.pvalue.TaggedOutput(_STORY_ROWS, row)
+            for row in frequency_rows(add_frequencies(earlier, docs)):
+                yield beam.pvalue.TaggedOutput(_TERM_ROWS, row)
 
 
 def _with_story(article: Article, story_ids: Mapping[str, str]) -> Article:
@@ -697,17 +733,6 @@ class ClusterStories(beam.PTransform):
     def expand(self, articles: beam.PCollection[Article]) -> beam.PCollection[Article]:
         config, state = self._config, self._state
         pipeline = articles.pipeline
-        if state.files(DEDUP_STORIES):
-            priors = (
-                pipeline
-                | "ReadStories"
-                >> ReadStateTable(
-                    state, DEDUP_STORIES, prune=True, pruned_counter="stories_state_pruned"
-                )
-                | "PriorStories" >> beam.Map(prior_story)
-            )
-        else:
-            priors = pipeline | "NoStories" >> beam.Create([])
         if state.files(STORY_TERMS):
             frequencies = pipeline | "ReadTerms" >> ReadStateTable(state, STORY_TERMS)
         else:
@@ -717,20 +742,24 @@ class ClusterStories(beam.PTransform):
             | "Terms" >> beam.Map(story_doc, config)
             | "All" >> beam.combiners.ToList()
             | "Cluster"
-            >> beam.FlatMap(
-                _cluster_all,
-                beam.pvalue.AsList(priors),
+            >> beam.ParDo(
+                _ClusterAll(
+                    config,
+                    state.files(DEDUP_STORIES),
+                    state.keep_since,
+                    state.writes,
+                    state.run_at,
+                ),
                 beam.pvalue.AsList(frequencies),
-                config,
-                state.writes,
-                state.run_at,
             ).with_outputs(_STORY_ROWS, _TERM_ROWS, main="story_ids")
         )
         with_story = articles | "SetStory" >> beam.Map(
             _with_story, beam.pvalue.AsDict(clustered.story_ids)
         ).with_output_types(Article)
         if state.writes:
-            _ = clustered[_STORY_ROWS] | "WriteStories" >> WriteStateTable(state, DEDUP_STORIES)
+            _ = clustered[_STORY_ROWS] | "WriteStories" >> WriteStateTable(
+                state, DEDUP_STORIES, carry=True, pruned_counter="stories_state_pruned"
+            )
             _ = clustered[_TERM_ROWS] | "WriteTerms" >> WriteStateTable(state, STORY_TERMS)
         return with_story
 
