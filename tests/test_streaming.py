@@ -30,15 +30,17 @@ from newsbeam.pipeline.streaming import (
     build_streaming,
     commit_window,
     runner_problem,
+    window_counters,
     window_run_id,
 )
-from newsbeam.schemas import Article, RawDocument
+from newsbeam.schemas import Article, Duplicate, RawDocument
 from newsbeam.transforms.clean import clean_article
 from newsbeam.transforms.dedup import (
     DedupConfig,
     DeduplicateStream,
     Fingerprint,
     article_rank,
+    counted_copies,
     stream_copy,
     stream_entry,
     text_fingerprint,
@@ -242,6 +244,63 @@ def test_a_retried_commit_does_nothing_twice(tmp_path: Path) -> None:
     assert rows == [("x",), ("y",)]
     assert first["counts"]["rejected"] == 1 and first["counts"]["balanced"]
     assert first["counts"]["rejected_by"] == {"stream": {"late": 1}}
+    assert first["counters"]["stream_dropped_late"] == first["counters"]["read_inputs"] == 1
+    assert first["tables"]["rejected"]["files"][0]["rows"] == 1
+
+
+def test_copies_are_counted_on_the_canonical_they_name() -> None:
+    kept = _article("a.txt", FIRE)
+    other = _article("b.txt", VOTE)
+    copies = [
+        Duplicate("c1", "z.txt", kept.article_id, 1.0, "exact"),
+        Duplicate("c2", "y.txt", kept.article_id, 0.7, "near"),
+        Duplicate("c3", "x.txt", "an-earlier-article", 1.0, "exact"),
+    ]
+    counted = {a.source: a for a in counted_copies([kept, other], copies)}
+    assert counted["a.txt"].duplicate_count == 2
+    assert counted["a.txt"].duplicate_sources == ["y.txt", "z.txt"]
+    assert counted["b.txt"] == other  # no copy names it: untouched
+
+
+def test_window_counters_derive_from_the_rows() -> None:
+    article = {
+        "article_id": "a",
+        "story_id": "a",
+        "topics": ["x"],
+        "places": [],
+        "duplicate_count": 2,
+    }
+    joined = {"article_id": "b", "story_id": "old", "topics": [], "places": ["PT"]}
+    rows = {
+        "articles": [article, joined],
+        "duplicates": [{"method": "exact"}, {"method": "near"}],
+        "rejected": [
+            {"stage": "clean", "reason": "too_short"},
+            {"stage": "places", "reason": "internal_error"},
+            {"stage": "stream", "reason": "late"},
+        ],
+        "feed_health": [
+            {"status": "ok", "entries": 5, "new_entries": 2},
+            {"status": "not_modified", "entries": 0, "new_entries": 0},
+            {"status": "error", "entries": 0, "new_entries": 0},
+        ],
+    }
+    counters = window_counters(rows)
+    assert counters["read_inputs"] == 7
+    assert counters["clean_dropped_too_short"] == counters["stream_dropped_late"] == 1
+    assert (counters["places_in"], counters["topics_in"], counters["dedup_in"]) == (3, 3, 5)
+    assert (counters["dedup_exact"], counters["dedup_near"]) == (1, 1)
+    assert "dedup_url" not in counters
+    assert (counters["topics_tagged"], counters["places_found"]) == (1, 1)
+    assert (counters["stories_in"], counters["stories_new"]) == (2, 1)
+    assert counters["stories_joined_earlier"] == 1 and counters["dedup_copies_counted"] == 2
+    assert (counters["feeds_fetched"], counters["feeds_not_modified"]) == (3, 1)
+    assert (counters["feeds_failed"], counters["feeds_entries"], counters["feeds_new_entries"]) == (
+        1,
+        5,
+        2,
+    )
+    assert window_counters({})["read_inputs"] == 0
 
 
 def test_new_entries_only_once_and_forgotten_when_no_longer_listed() -> None:
@@ -286,6 +345,9 @@ def test_windows_lateness_copies_stories_and_expiry_under_test_stream(tmp_path: 
     a2 = _article("a2.txt", FIRE)  # an exact copy, same window
     b1 = _article("b1.txt", VOTE, published_seconds=50)  # earlier than a1: out of order
     d = _article("d.txt", CHESS, published_seconds=250)  # late, within the lateness
+    # A copy of b1 in b1's window, after that window's pane was committed: only a row in
+    # duplicates (canonical_id b1), never counted on b1.
+    b2 = _article("b2.txt", VOTE, published_seconds=260)
     a3 = _article("a3.txt", "Updated at 10:00. " + FIRE.replace("six hours", "seven hours"))
     x2 = _article("x2.txt", FIRE_REWRITE)  # the fire story, a window later
     late = _article("late.txt", VOTE + " Late.", published_seconds=20)  # beyond the lateness
@@ -295,7 +357,7 @@ def test_windows_lateness_copies_stories_and_expiry_under_test_stream(tmp_path: 
         .advance_watermark_to(Timestamp(micros=micros_of(BASE)))
         .add_elements([_at(a1, 100), _at(a2, 120), _at(b1, 130)])
         .advance_watermark_to(Timestamp(micros=micros_of(BASE) + 330 * SECOND))
-        .add_elements([_at(d, 335)])
+        .add_elements([_at(d, 335), _at(b2, 336)])
         .add_elements([_at(a3, 400), _at(x2, 420)])
         .advance_watermark_to(Timestamp(micros=micros_of(BASE) + 700 * SECOND))
         .add_elements([_at(late, 710)])
@@ -341,16 +403,38 @@ def test_windows_lateness_copies_stories_and_expiry_under_test_stream(tmp_path: 
         "feed_health": [],
     }
     assert runs[w0]["window"]["pane"] == "on_time"
-    # d came after window 0 was committed, within the lateness: a late pane, not lost.
-    assert sources[f"{w0}-late-20261201T001000Z"]["articles"] == ["d.txt"]
+    # a2 is counted on a1: a copy in its canonical's window (and pane).
+    by_source = {row["source"]: row for row in _rows(root, runs[w0], "articles")}
+    assert by_source["a1.txt"]["duplicate_count"] == 1
+    assert list(by_source["a1.txt"]["duplicate_sources"]) == ["a2.txt"]
+    assert by_source["b1.txt"]["duplicate_count"] == 0
+    # The window's counters, derived from its rows under the batch counters' names.
+    counters = runs[w0]["counters"]
+    assert counters["read_inputs"] == runs[w0]["counts"]["inputs"] == 3
+    assert (counters["dedup_in"], counters["dedup_exact"]) == (3, 1)
+    assert counters["dedup_copies_counted"] == 1 and counters["stories_in"] == 2
+    # d came after window 0 was committed, within the lateness: a late pane, not lost; so
+    # did b2, a copy of b1: in duplicates, naming b1, but b1 (committed) does not count it.
+    late_pane = f"{w0}-late-20261201T001000Z"
+    assert sources[late_pane]["articles"] == ["d.txt"]
+    (b2_row,) = _rows(root, runs[late_pane], "duplicates")
+    assert (b2_row["source"], b2_row["method"], b2_row["canonical_id"]) == (
+        "b2.txt",
+        "exact",
+        b1.article_id,
+    )
+    assert runs[late_pane]["counters"]["dedup_copies_counted"] == 0
     assert runs[f"{w0}-late-20261201T001000Z"]["window"]["pane"] == "late"
     # Window 1: a3 a near copy of a1 (an earlier window's), x2 continues a1's story.
     assert sources[w1]["articles"] == ["x2.txt"]
     assert sources[w1]["duplicates"] == ["a3.txt"]
     (near,) = _rows(root, runs[w1], "duplicates")
     assert (near["method"], near["canonical_id"]) == ("near", a1.article_id)
+    assert runs[w1]["counters"]["dedup_near"] == 1
     (x2_row,) = _rows(root, runs[w1], "articles")
     (a1_row,) = [r for r in _rows(root, runs[w0], "articles") if r["source"] == "a1.txt"]
+    # a3, a copy of a1 a window later, is not counted on a1 (committed before it came).
+    assert a1_row["duplicate_count"] == 1 and x2_row["duplicate_count"] == 0
     assert x2_row["story_id"] == a1_row["story_id"] == a1.article_id
     (b1_row,) = [r for r in _rows(root, runs[w0], "articles") if r["source"] == "b1.txt"]
     assert b1_row["story_id"] != a1_row["story_id"]
@@ -369,11 +453,13 @@ def test_windows_lateness_copies_stories_and_expiry_under_test_stream(tmp_path: 
         for table in counts:
             counts[table] += manifest["counts"][table]
         assert manifest["counts"]["balanced"]
-    assert counts == {"articles": 5, "duplicates": 2, "rejected": 1}
+    assert counts == {"articles": 5, "duplicates": 3, "rejected": 1}
     assert not (Path(root) / dataset.STAGING).exists()
     assert json.loads(json.dumps(runs[w0]))["mode"] == "streaming"
     # The dataset's readers take the window runs as any runs.
     assert main(["report", "--output", root]) == 0
+    report = (Path(root) / "report.html").read_text()
+    assert "every input is accounted for" in report
     database = str(tmp_path / "news.duckdb")
     assert main(["warehouse", "--output", root, "--db", database]) == 0
     with duckdb.connect(database) as connection:
