@@ -59,7 +59,7 @@ from newsbeam.transforms.event_time import (
 )
 from newsbeam.transforms.extract import new_article
 from newsbeam.transforms.feeds.config import FeedsConfig
-from newsbeam.transforms.feeds.stage import new_entry_sources
+from newsbeam.transforms.feeds.stage import new_entry_sources, remembered_entries
 from newsbeam.transforms.read import is_finished_file
 from newsbeam.transforms.stories import (
     ClusterStoriesStream,
@@ -674,6 +674,9 @@ def test_a_polled_feed_gives_each_entry_once(tmp_path: Path) -> None:
             feed_urls=(server.url("/feed.xml"),),
             fetch_pages=False,
             fetch=FetchConfig(allow_hosts=("127.0.0.1",)),
+            # Polled at every tick: the adaptive interval is at most the tick.
+            min_poll_seconds=0,
+            initial_poll_seconds=0,
         )
         pipeline = beam.Pipeline(runner="FnApiRunner")
         documents = pipeline | beam.Create([]).with_output_types(RawDocument)
@@ -687,8 +690,170 @@ def test_a_polled_feed_gives_each_entry_once(tmp_path: Path) -> None:
         polls = len(server.requests_to("/feed.xml"))
     assert _collected(tmp_path / "a") == [server.url("/feed.xml#g1"), server.url("/feed.xml#g2")]
     assert _collected(tmp_path / "r") == []
-    # Polled again and again (a health row each time); the entries were inputs once.
-    assert polls >= 2 and _collected(tmp_path / "h") == ["ok"] * polls
+    # Polled again and again (a health row each time); the entries were inputs once, and
+    # the same body again is not parsed again.
+    assert polls >= 2 and _collected(tmp_path / "h") == sorted(["ok"] + ["unchanged"] * (polls - 1))
+
+
+def test_a_feed_remembers_what_its_latest_document_listed() -> None:
+    known = remembered_entries({}, ["f#1", "f#2"], 100, 150)
+    assert known == {"f#1": 100, "f#2": 100}
+    # A 304 (nothing parsed) lists what the latest parse listed: nothing is forgotten.
+    known = remembered_entries(known, None, 200, 150)
+    assert known == {"f#1": 200, "f#2": 200}
+    known = remembered_entries(known, ["f#2", "f#3"], 300, 150)
+    assert known == {"f#1": 200, "f#2": 300, "f#3": 300}
+    assert remembered_entries(known, None, 400, 150) == {"f#2": 400, "f#3": 400}
+    assert remembered_entries({}, None, 10, 150) == {}
+
+
+def _poll(config: FeedsConfig, state: StateContext | None, seconds: float, tick: float) -> Any:
+    """Run PollFeeds bounded (`seconds` of ticks every `tick`) on the FnApiRunner; returns
+    (article sources, health rows as "status bytes", rejected reasons, counters)."""
+    import tempfile
+
+    from apache_beam.metrics.metric import MetricsFilter
+
+    from newsbeam.transforms.feeds.stage import PollFeeds
+    from newsbeam.transforms.support.failures import METRICS_NAMESPACE
+
+    folder = Path(tempfile.mkdtemp(prefix="poll-", dir=str(Path(tempfile.gettempdir()))))
+    pipeline = beam.Pipeline(runner="FnApiRunner")
+    documents = pipeline | beam.Create([]).with_output_types(RawDocument)
+    articles, rejected, health = documents | PollFeeds(
+        config, state=state, poll_seconds=tick, stop_at=time.time() + seconds
+    )
+    _collect(articles | "Sources" >> beam.Map(lambda a: a.source), folder / "a", "A")
+    _collect(rejected | "Reasons" >> beam.Map(lambda r: r.reason), folder / "r", "R")
+    _collect(
+        health | "Status" >> beam.Map(lambda h: f"{h.run_at.isoformat()} {h.status} {h.bytes}"),
+        folder / "h",
+        "H",
+    )
+    result = pipeline.run()
+    result.wait_until_finish()
+    query = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
+    counters: dict[str, int] = {}
+    for found in query["counters"]:
+        name = found.key.metric.name
+        counters[name] = counters.get(name, 0) + int(found.committed or found.attempted or 0)
+    health_rows = [line.split(" ", 1)[1] for line in _collected(folder / "h")]
+    # _collected sorts by text: the ISO run_at first gives the polls in order.
+    return _collected(folder / "a"), health_rows, _collected(folder / "r"), counters
+
+
+def test_polls_are_conditional_and_wait_for_the_adaptive_interval() -> None:
+    from newsbeam.transforms.feeds.fetch import FetchConfig
+    from tests.feed_server import Request, serve
+    from tests.test_feeds import BODY, OTHER_BODIES, rss
+
+    answers: list[int] = []
+    with serve() as server:
+        base = server.url("")
+        versions = {
+            '"v1"': ("Tue, 01 Dec 2026 10:00:00 GMT", [("g1", "/a/1", BODY)]),
+            '"v2"': (
+                "Tue, 01 Dec 2026 11:00:00 GMT",
+                [("g1", "/a/1", BODY), ("g2", "/a/2", OTHER_BODIES["bridge"])],
+            ),
+        }
+
+        def route(request: Request) -> tuple[int, dict[str, str], bytes]:
+            # v1 for the first two requests, then v2: a 304 to whoever has the current one.
+            etag = '"v1"' if request.hit <= 2 else '"v2"'
+            modified, items = versions[etag]
+            if request.headers.get("if-none-match") == etag:
+                answers.append(304)
+                return 304, {"ETag": etag, "Last-Modified": modified}, b""
+            answers.append(200)
+            headers = {
+                "Content-Type": "application/rss+xml",
+                "ETag": etag,
+                "Last-Modified": modified,
+            }
+            return 200, headers, rss(base, items)
+
+        server.routes["/feed.xml"] = route
+        config = FeedsConfig(
+            feed_urls=(server.url("/feed.xml"),),
+            fetch_pages=False,
+            fetch=FetchConfig(allow_hosts=("127.0.0.1",)),
+            min_poll_seconds=1,
+            initial_poll_seconds=1,
+        )
+        articles, health, rejected, counters = _poll(config, None, seconds=3.4, tick=0.25)
+        requests = server.requests_to("/feed.xml")
+    # Ticks every 0.25 s, but the feed's interval is 1 s (it never drops below
+    # min_poll_seconds): most ticks poll nothing.
+    assert 3 <= len(requests) <= 5, len(requests)
+    assert counters["feeds_fetched"] == len(requests) and counters["feeds_not_due"] >= 6
+    # The first poll knows nothing; every later one sends what the last 200 said.
+    assert "if-none-match" not in requests[0].headers
+    assert "if-modified-since" not in requests[0].headers
+    for before, request in zip(requests, requests[1:], strict=False):
+        answered = '"v1"' if before.hit <= 2 else '"v2"'
+        if answers[before.hit - 1] == 200:
+            last = answered
+        assert request.headers["if-none-match"] == last
+        assert request.headers["if-modified-since"] == versions[last][0]
+    assert answers[:3] == [200, 304, 200]
+    # A 304 costs no body and no parse; each entry is an input once.
+    statuses = [{200: "ok", 304: "not_modified"}[answer] for answer in answers]
+    assert [row.split(" ")[0] for row in health] == statuses
+    assert all(row.endswith(" 0") for row in health if row.startswith("not_modified"))
+    assert articles == [server.url("/feed.xml#g1"), server.url("/feed.xml#g2")]
+    assert rejected == []
+
+
+def test_polling_starts_from_the_feed_state_of_an_earlier_batch(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from newsbeam.schemas.feeds import FeedState, SeenEntry
+    from newsbeam.transforms.feeds.fetch import FetchConfig
+    from newsbeam.transforms.support.state import FEED_STATE, SEEN_ENTRIES, make_context, stamped
+    from tests.feed_server import Request, serve
+    from tests.test_feeds import BODY, OTHER_BODIES, rss
+
+    with serve() as server:
+        base, url = server.url(""), server.url("/feed.xml")
+        items = [("g1", "/a/1", BODY), ("g2", "/a/2", OTHER_BODIES["bridge"])]
+
+        def route(request: Request) -> tuple[int, dict[str, str], bytes]:
+            if request.headers.get("if-none-match") == '"v2"':
+                return 304, {"ETag": '"v2"'}, b""
+            headers = {"Content-Type": "application/rss+xml", "ETag": '"v2"'}
+            return 200, headers, rss(base, items)
+
+        server.routes["/feed.xml"] = route
+        run_at = dt.datetime.now(UTC) - dt.timedelta(hours=2)
+        # The batch saw g1 with ETag v1, and polled it two hours ago (due again); its
+        # interval (2 s, halved after new entries) carries on.
+        feed = FeedState(url, '"v1"', "Mon, 30 Nov 2026 10:00:00 GMT", None, run_at, run_at,
+                         0, 2, run_at + dt.timedelta(seconds=2))  # fmt: skip
+        seen = SeenEntry(url, "g1", run_at, run_at)
+        for table, row in ((FEED_STATE, feed._asdict()), (SEEN_ENTRIES, seen._asdict())):
+            path = tmp_path / "state" / table.path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(pa.Table.from_pylist([row], schema=stamped(table.schema)), str(path))
+        state = make_context(str(tmp_path / "state"), None, dt.datetime.now(UTC))
+        config = FeedsConfig(
+            feed_urls=(url,),
+            fetch_pages=False,
+            fetch=FetchConfig(allow_hosts=("127.0.0.1",)),
+            min_poll_seconds=1,
+            initial_poll_seconds=1,
+        )
+        articles, health, _, counters = _poll(config, state, seconds=1.5, tick=0.25)
+        requests = server.requests_to("/feed.xml")
+    first, *later = requests
+    assert first.headers["if-none-match"] == '"v1"'
+    assert first.headers["if-modified-since"] == "Mon, 30 Nov 2026 10:00:00 GMT"
+    assert later and all(r.headers["if-none-match"] == '"v2"' for r in later)
+    assert counters["feeds_not_due"] >= 2  # ticks inside the 1 s interval
+    # g1 was the batch's: only g2 is new.
+    assert articles == [server.url("/feed.xml#g2")]
+    assert [row.split(" ")[0] for row in health] == ["ok"] + ["not_modified"] * len(later)
 
 
 def test_a_watched_folder_reads_each_finished_file_once(tmp_path: Path) -> None:
@@ -746,6 +911,15 @@ def test_the_whole_streaming_graph_runs_under_test_stream(tmp_path: Path) -> Non
     assert first["articles"] == ["inbox/fire.html"]
     assert first["duplicates"] == ["inbox/fire-copy.txt"]
     assert first["rejected"] == ["inbox/empty.txt"]
+    (fire,) = _rows(str(root), runs["stream-20261201T000000Z"], "articles")
+    assert (fire["duplicate_count"], list(fire["duplicate_sources"])) == (
+        1,
+        ["inbox/fire-copy.txt"],
+    )
+    counters = runs["stream-20261201T000000Z"]["counters"]
+    assert (counters["read_inputs"], counters["dedup_in"], counters["dedup_exact"]) == (3, 2, 1)
+    (empty,) = _rows(str(root), runs["stream-20261201T000000Z"], "rejected")
+    assert counters[f"{empty['stage']}_dropped_{empty['reason']}"] == 1
     second = _sources_by_table(str(root), runs["stream-20261201T000500Z"])
     assert second["articles"] == ["inbox/vote.txt"]
     (vote,) = _rows(str(root), runs["stream-20261201T000500Z"], "articles")
