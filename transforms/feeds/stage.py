@@ -755,7 +755,7 @@ class _PollFeed(_FetchingDoFn):
         outputs = list(feed_outputs(fetched, previous, ids, now, self._config))
         listed, parsed = [], False
         for output in outputs:
-            tag = getattr(output, "tag", None)
+            tag = output.tag if isinstance(output, beam.pvalue.TaggedOutput) else None
             if tag == STATE:
                 feed.write(output.value)
             elif tag == SEEN:
