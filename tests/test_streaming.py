@@ -303,6 +303,46 @@ def test_window_counters_derive_from_the_rows() -> None:
     assert window_counters({})["read_inputs"] == 0
 
 
+def test_a_window_with_every_table_commits_counters_and_renders_in_the_report(
+    tmp_path: Path,
+) -> None:
+    from newsbeam.schemas import to_row
+    from newsbeam.schemas.feeds import FeedHealth
+
+    root = str(tmp_path / "root")
+    start = micros_of(BASE)
+    kept = _article("a.txt", FIRE)
+    copy = Duplicate("c1", "b.txt", kept.article_id, 1.0, "exact")
+    (kept,) = counted_copies([kept._replace(story_id=kept.article_id)], [copy])
+    feed = "http://127.0.0.1:9/feed.xml"
+    rows = {
+        "articles": [to_row(kept)],
+        "duplicates": [to_row(copy)],
+        "rejected": [
+            {"source": "x", "stage": "clean", "reason": "too_short", "detail": "d", "payload": ""}
+        ],  # fmt: skip
+        "feed_health": [
+            FeedHealth(BASE, feed, "not_modified", 304, 0, 0, 0, True, None, 3)._asdict(),
+        ],
+    }
+    manifest = commit_window(root, rows, start, start + 300 * SECOND, start + 300 * SECOND)
+    counters = manifest["counters"]
+    assert counters["read_inputs"] == manifest["counts"]["inputs"] == 3
+    assert (counters["dedup_exact"], counters["dedup_copies_counted"]) == (1, 1)
+    assert (counters["feeds_fetched"], counters["feeds_not_modified"]) == (1, 1)
+    assert {t: manifest["tables"][t]["files"][0]["rows"] for t in rows} == {
+        "articles": 1,
+        "duplicates": 1,
+        "rejected": 1,
+        "feed_health": 1,
+    }
+    (article,) = _rows(root, manifest, "articles")
+    assert (article["duplicate_count"], list(article["duplicate_sources"])) == (1, ["b.txt"])
+    assert main(["report", "--output", root]) == 0
+    report = (Path(root) / "report.html").read_text()
+    assert feed in report and "every input is accounted for" in report
+
+
 def test_new_entries_only_once_and_forgotten_when_no_longer_listed() -> None:
     new, known = new_entry_sources({}, ["f#1", "f#2"], 100, 50)
     assert new == ["f#1", "f#2"]
