@@ -191,8 +191,6 @@ def rejected_by(rejected: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, in
     return {stage: dict(sorted(reasons.items())) for stage, reasons in sorted(by.items())}
 
 
-# The stages after dedup in the streaming graph, in order: their rejected rows passed dedup.
-_AFTER_DEDUP = ("topics", "places")
 _FEED_STATUSES = {"not_modified": "feeds_not_modified", "unchanged": "feeds_unchanged"}
 
 
@@ -218,6 +216,7 @@ def window_counters(rows: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str
     counters["read_inputs"] = len(articles) + len(duplicates) + len(rejected)
     for row in rejected:
         counters[f"{row['stage']}_dropped_{row['reason']}"] += 1
+    # Topics, then places, follow dedup in the graph: what they rejected passed dedup.
     dropped = collections.Counter(row["stage"] for row in rejected)
     counters["places_in"] = len(articles) + dropped["places"]
     counters["places_found"] = sum(1 for row in articles if row.get("places"))

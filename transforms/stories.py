@@ -921,7 +921,7 @@ class _ClusterStoriesStreamFn(beam.DoFn):
                 sorted(tables.get("articles", []), key=lambda a: a.article_id),
                 tables.get("duplicates", []),
             )
-            counter("dedup_stream_copies_counted").inc(sum(a.duplicate_count for a in articles))
+            counter("dedup_copies_counted").inc(sum(a.duplicate_count for a in articles))
             if articles:
                 labelled, entries, earlier = cluster_window(
                     articles,
