@@ -412,6 +412,9 @@ def streaming_config(options: PipelineOptions) -> StreamingConfig:
         ("--allowed_lateness_seconds", ours.allowed_lateness_seconds, 0),
         ("--stream_ttl_days", ours.stream_ttl_days, 1e-9),
         ("--poll_seconds", ours.poll_seconds, 1e-9),
+        # A feed's adaptive interval (each feed is fetched when due, as in follow mode).
+        ("--min_poll_seconds", ours.min_poll_seconds, 1),
+        ("--initial_poll_seconds", ours.initial_poll_seconds, 1),
     ):
         if value < least:
             raise StreamingUsageError(f"{flag} must be at least {least:g}, not {value}")

@@ -667,6 +667,9 @@ def test_streaming_usage_errors_stop_before_anything_runs(
         == 2
     )
     assert "--window_seconds" in capsys.readouterr().err
+    feed = ["--feed", "http://127.0.0.1:9/feed.xml", "--min_poll_seconds", "0"]
+    assert main(["--streaming", *feed, "--output", root, *runner]) == 2
+    assert "--min_poll_seconds" in capsys.readouterr().err
     # A local ROOT another run holds is refused, as a batch run refuses it.
     from newsbeam.pipeline.lock import RunLock
 
