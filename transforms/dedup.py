@@ -333,6 +333,21 @@ def with_copies(article: Article, sources: Iterable[str]) -> Article:
     return article._replace(duplicate_count=len(sources), duplicate_sources=sources)
 
 
+def counted_copies(articles: Iterable[Article], duplicates: Iterable[Duplicate]) -> list[Article]:
+    """Kept articles with the copies among `duplicates` that name them (`canonical_id`)
+    counted on them by with_copies, as the batch counts them; an article no copy names is
+    left as it is. The streaming driver calls it on each window's pane (docs/streaming.md)."""
+    sources: dict[str, list[str]] = collections.defaultdict(list)
+    for duplicate in duplicates:
+        sources[duplicate.canonical_id].append(duplicate.source)
+    return [
+        with_copies(article, [*article.duplicate_sources, *sources[article.article_id]])
+        if article.article_id in sources
+        else article
+        for article in articles
+    ]
+
+
 # --- State rows ----------------------------------------------------------------------------
 
 
@@ -984,8 +999,10 @@ class DeduplicateStream(beam.PTransform):
     within `ttl_micros` of event time, and the earlier state's articles (`state`).
 
     One key: every article meets every kept one (copies across languages too), and the
-    step is sequential. The kept article is written before later copies arrive, so its
-    `duplicate_count` stays 0: the duplicates table's `canonical_id` names it. Counters:
+    step is sequential. The kept article goes on at once; its `duplicate_count` is set
+    where its window's rows meet (ClusterStoriesStream, by counted_copies): copies in the
+    same pane count, later ones are only in the duplicates table, whose `canonical_id`
+    names it. Counters:
     `dedup_in`, `dedup_exact`, `dedup_url`, `dedup_near`, `dedup_stream_expired`."""
 
     def __init__(

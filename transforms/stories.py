@@ -40,6 +40,7 @@ from scipy.sparse import csgraph
 from scipy.spatial import distance as spatial_distance
 
 from newsbeam.schemas import Article
+from newsbeam.transforms.dedup import counted_copies
 from newsbeam.transforms.event_time import (
     WindowConfig,
     due_time,
@@ -943,7 +944,13 @@ class _ClusterStoriesStreamFn(beam.DoFn):
         earlier = frequencies.read() or NO_FREQUENCIES
         added: list[StreamStory] = []
         for start, tables in panes(items, now):
-            articles = sorted(tables.get("articles", []), key=lambda a: a.article_id)
+            # The copies of the pane counted on their canonicals (the batch's with_copies):
+            # the window's rows are together here and nowhere before.
+            articles = counted_copies(
+                sorted(tables.get("articles", []), key=lambda a: a.article_id),
+                tables.get("duplicates", []),
+            )
+            counter("dedup_copies_counted").inc(sum(a.duplicate_count for a in articles))
             if articles:
                 labelled, entries, earlier = cluster_window(
                     articles,
@@ -993,10 +1000,11 @@ class ClusterStoriesStream(beam.PTransform):
     """dict[table name, PCollection[record]] (unbounded, timestamped by event time: the
     articles, duplicates, rejected and feed_health rows) -> PCollection[Pane]: each
     window's rows (`window.window_seconds`) once the watermark passed its end, its
-    articles with `story_id` set by ClusterStories' clustering of the window's articles
-    with the earlier windows' (and the earlier state's, `state`) as an earlier run's take
-    part, each for `window.ttl_days` of event time. Rows that come after their window's
-    pane form late panes, at the next window end.
+    articles with the pane's copies counted (`duplicate_count`, `duplicate_sources`:
+    dedup's counted_copies) and `story_id` set by ClusterStories' clustering of the
+    window's articles with the earlier windows' (and the earlier state's, `state`) as an
+    earlier run's take part, each for `window.ttl_days` of event time. Rows that come
+    after their window's pane form late panes, at the next window end.
 
     One key: every window meets every earlier one, and panes leave in order (the step is
     sequential; a window costs the clustering of a run of its size)."""
