@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import statistics
 import sys
 import tempfile
@@ -30,21 +29,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common  # noqa: E402
-
-VOCABULARY = 30_000
-
-
-def synthetic_articles(start: int, count: int, seed: int) -> str:
-    """`count` JSON lines of distinct articles: a title and 120 words, the word of rank r
-    drawn with weight 1/r (a few words everywhere, most words rare)."""
-    rng = random.Random(seed * 1_000_003 + start)
-    words = [f"w{rank:05d}" for rank in range(1, VOCABULARY + 1)]
-    weights = [1 / rank for rank in range(1, VOCABULARY + 1)]
-    lines = []
-    for number in range(start, start + count):
-        body = " ".join(rng.choices(words, weights, k=120))
-        lines.append(json.dumps({"title": f"Story {number}", "text": f"Story {number}. {body}."}))
-    return "\n".join(lines) + "\n"
 
 
 def counters_of(root: Path, run_id: str) -> dict[str, int]:
@@ -57,7 +41,7 @@ def measure(size: int, args: argparse.Namespace, scratch: Path) -> dict[str, Any
     if size:
         base = scratch / f"base-{size}"
         base.mkdir()
-        (base / "articles.jsonl").write_text(synthetic_articles(0, size, args.seed))
+        (base / "articles.jsonl").write_text(_common.synthetic_articles(0, size, args.seed))
         built = _common.run_pipeline([base], root, scratch, [*extra, "--run_id", "base"])
         if built.returncode != 0:
             raise SystemExit(f"building a state of {size} failed:\n{built.stderr[-2000:]}")
@@ -66,7 +50,9 @@ def measure(size: int, args: argparse.Namespace, scratch: Path) -> dict[str, Any
         batch = scratch / f"new-{size}-{repeat}"
         batch.mkdir()
         start = 10_000_000 + repeat * args.new
-        (batch / "articles.jsonl").write_text(synthetic_articles(start, args.new, args.seed))
+        (batch / "articles.jsonl").write_text(
+            _common.synthetic_articles(start, args.new, args.seed)
+        )
         run = _common.run_pipeline([batch], root, scratch, [*extra, "--run_id", f"new{repeat}"])
         if run.returncode != 0:
             raise SystemExit(f"run against a state of {size} failed:\n{run.stderr[-2000:]}")

@@ -135,38 +135,70 @@ def test_files_are_loaded_once_per_process(tmp_path: Path) -> None:
     assert dedup.dedup_index([str(carried), second], CONFIG).segments[0] is not one.segments[0]
 
 
-def test_stories_find_the_earlier_articles_sharing_a_term(tmp_path: Path) -> None:
-    def story(number: int, terms: list[str], first_seen: dt.datetime) -> dict:
-        return {
-            "story_id": f"s{number}",
-            "article_id": f"a{number}",
-            "published_at": None,
-            "terms": terms,
-            "counts": [1.0] * len(terms),
-            "first_seen_at": first_seen,
-        }
+def _story_row(number: int, terms: dict[str, float], first_seen: dt.datetime) -> dict:
+    return {
+        "story_id": f"s{number % 7}",
+        "article_id": f"a{number:03d}",
+        "published_at": None,
+        "terms": list(terms),
+        "counts": list(terms.values()),
+        "first_seen_at": first_seen,
+    }
 
-    rows = [
-        story(1, ["harbour", "ferry"], DAY),
-        story(2, ["court", "minister"], DAY),
-        story(3, ["ferry"], DAY - dt.timedelta(days=10)),
-        story(4, [], DAY),
-    ]
-    path = _write(tmp_path / "s.parquet", rows, DEDUP_STORIES.schema)
-    index = stories.story_index([path])
-    doc = stories.StoryDoc("n1", (1,), None, {"ferry": 2.0, "storm": 1.0})
-    found = stories.related_priors([doc], index, None)
-    assert [(p.article_id, p.terms) for p in found] == [
-        ("a1", {"harbour": 1.0, "ferry": 1.0}),
-        ("a3", {"ferry": 1.0}),
-    ]
-    assert [
-        p.article_id for p in stories.related_priors([doc], index, DAY - dt.timedelta(days=1))
-    ] == ["a1"]
-    assert (
-        stories.related_priors([stories.StoryDoc("n2", (1,), None, {"storm": 1.0})], index, None)
-        == []
+
+def _terms(rng: random.Random, words: int) -> dict[str, float]:
+    vocabulary = [f"t{rank}" for rank in range(5000)]
+    weights = [1 / (rank + 1) ** 0.5 for rank in range(5000)]
+    drawn = rng.choices(vocabulary, weights, k=words)
+    return {term: float(drawn.count(term)) for term in dict.fromkeys(drawn)}
+
+
+def test_stories_take_exactly_the_earlier_articles_clustering_would_keep(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    config = stories.StoryConfig()
+    rows = [_story_row(n, _terms(rng, 60), DAY) for n in range(300)]
+    docs = [stories.StoryDoc(f"n{n}", (1,), None, _terms(rng, 80)) for n in range(5)]
+    # Two new articles close to earlier ones: the same terms, a little changed.
+    docs.append(
+        stories.StoryDoc(
+            "n-close-1",
+            (1,),
+            None,
+            {**dict(zip(rows[3]["terms"], rows[3]["counts"], strict=True)), "x": 1.0},
+        )
     )
+    docs.append(
+        stories.StoryDoc(
+            "n-close-2",
+            (1,),
+            None,
+            dict(zip(rows[250]["terms"][:40], rows[250]["counts"][:40], strict=True)),
+        )
+    )
+    earlier = stories.TermFrequencies(900, {f"t{rank}": 900 // (rank + 1) for rank in range(5000)})
+    half = 150
+    index = stories.story_index(
+        [
+            _write(tmp_path / "s1.parquet", rows[:half], DEDUP_STORIES.schema),
+            _write(tmp_path / "s2.parquet", rows[half:], DEDUP_STORIES.schema),
+        ]
+    )
+    found = stories.candidate_priors(docs, earlier, index, None, config)
+    # The reference: every earlier article's vector, as cluster_stories builds them.
+    priors = sorted(stories.prior_story(row) for row in rows)
+    frequencies = stories.add_frequencies(earlier, docs)
+    kept = stories._candidate_priors(
+        stories.tfidf_vectors((d.terms for d in docs), frequencies),
+        stories.tfidf_vectors((p.terms for p in priors), frequencies),
+        config,
+    )
+    expected = sorted(priors[i].article_id for i in kept)
+    assert {"a003", "a250"} <= set(expected)
+    assert 2 <= len(expected) < len(rows)  # a real choice, not all or nothing
+    assert [p.article_id for p in found] == expected
+    assert found[0] == next(p for p in priors if p.article_id == expected[0])
+    # The retention applies: rows first seen before the cut-off take no part.
+    assert stories.candidate_priors(docs, earlier, index, DAY + dt.timedelta(days=1), config) == []
 
 
 def test_carrying_a_file_copies_it_whole_or_keeps_its_retained_rows(tmp_path: Path) -> None:

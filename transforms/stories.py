@@ -60,7 +60,7 @@ from newsbeam.transforms.support.state import (
     read_table,
     within_retention,
 )
-from newsbeam.transforms.support.state_index import StateIndex, open_index, stable_hashes
+from newsbeam.transforms.support.state_index import StateIndex, no_keys, open_index
 
 
 @dataclasses.dataclass(frozen=True)
@@ -639,39 +639,103 @@ _STORY_ROWS = "story_rows"
 _TERM_ROWS = "term_rows"
 
 
-def story_index_keys(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
-    """A stories state file's rows -> (hashes of their stored terms, the row of each)."""
+@dataclasses.dataclass(frozen=True)
+class StoredTerms:
+    """A stories state file's stored term counts as a sparse matrix (rows x the file's
+    vocabulary), sublinear as tfidf_vectors weighs them: built once per file."""
+
+    vocabulary: list[str]
+    column: dict[str, int]
+    counts: sparse.csr_matrix
+
+
+def stored_terms(table: pa.Table) -> StoredTerms:
     terms = table.column("terms")
     flat = pc.list_flatten(terms)
     if not len(flat):
-        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+        return StoredTerms([], {}, sparse.csr_matrix((table.num_rows, 1)))
     encoded = pc.dictionary_encode(flat).combine_chunks()
-    hashes = stable_hashes(encoded.dictionary.to_pylist(), b"term")
-    keys = hashes[encoded.indices.to_numpy(zero_copy_only=False)]
-    return keys, pc.list_parent_indices(terms).to_numpy(zero_copy_only=False).astype(np.int64)
+    vocabulary = encoded.dictionary.to_pylist()
+    counts = pc.list_flatten(table.column("counts")).to_numpy(zero_copy_only=False)
+    weights = np.where(counts >= 1, 1.0 + np.log(np.maximum(counts, 1.0)), counts)
+    matrix = sparse.csr_matrix(
+        (
+            weights,
+            (
+                pc.list_parent_indices(terms).to_numpy(zero_copy_only=False),
+                encoded.indices.to_numpy(zero_copy_only=False),
+            ),
+        ),
+        shape=(table.num_rows, len(vocabulary)),
+        dtype=np.float64,
+    )
+    return StoredTerms(vocabulary, {term: i for i, term in enumerate(vocabulary)}, matrix)
 
 
 def story_index(paths: Iterable[str]) -> StateIndex:
     """The stories state in memory, loaded once per process and file."""
-    return open_index("stories-index", list(paths), DEDUP_STORIES, story_index_keys)
+    return open_index("stories-index", list(paths), DEDUP_STORIES, no_keys, stored_terms)
 
 
-def related_priors(
-    docs: Iterable[StoryDoc], index: StateIndex, keep_since: dt.datetime | None
+def _prior_scores(
+    stored: StoredTerms, vectors: list[dict[str, float]], frequencies: TermFrequencies
+) -> np.ndarray:
+    """Each stored article's best cosine to one of `vectors`, its TF-IDF weighed with
+    `frequencies` as tfidf_vectors weighs it (vectorised over the file)."""
+    total, frequency = frequencies.articles, frequencies.frequency
+    idf = np.array(
+        [math.log((1 + total) / (1 + frequency.get(term, 0)) + 1) for term in stored.vocabulary]
+    )
+    weighted = sparse.csr_matrix(stored.counts.multiply(idf[None, :]))
+    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
+    rows, columns, values = [], [], []
+    for number, vector in enumerate(vectors):
+        for term, value in vector.items():
+            if term in stored.column:
+                rows.append(stored.column[term])
+                columns.append(number)
+                values.append(value)
+    if not values:
+        return np.zeros(stored.counts.shape[0])
+    new = sparse.csr_matrix(
+        (values, (rows, columns)), shape=(len(stored.vocabulary), len(vectors)), dtype=np.float64
+    )
+    best = np.asarray((weighted @ new).max(axis=1).toarray()).ravel()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(norms > 0, best / np.where(norms > 0, norms, 1.0), 0.0)
+
+
+# A stored article scored this much under min_similarity still goes to cluster_stories,
+# which decides with its own arithmetic (sums in another order differ in the last bits).
+_SCORE_MARGIN = 1e-9
+
+
+def candidate_priors(
+    docs: list[StoryDoc],
+    earlier: TermFrequencies,
+    index: StateIndex,
+    keep_since: dt.datetime | None,
+    config: StoryConfig,
 ) -> list[PriorStory]:
-    """The retained earlier articles sharing a term with one of `docs`: the only ones
-    cluster_stories can keep (a cosine of 0 is under any min_similarity), looked up in the
-    state held in memory instead of all of them read (support/state_index.py)."""
-    terms = sorted({term for doc in docs for term in doc.terms})
-    rows = index.rows(stable_hashes(terms, b"term").tolist(), keep_since, "article_id")
-    return [prior_story(row) for row in rows]
+    """The retained earlier articles at least `min_similarity` close to one of `docs`:
+    the only ones cluster_stories keeps (`_candidate_priors`), found over the state held in
+    memory without building a vector for each earlier article."""
+    frequencies = add_frequencies(earlier, docs)
+    vectors = tfidf_vectors((doc.terms for doc in docs), frequencies)
+    found: dict[str, dict[str, Any]] = {}
+    for segment in index.segments:
+        scores = _prior_scores(segment.extra, vectors, frequencies)
+        chosen = (scores >= config.min_similarity - _SCORE_MARGIN) & segment.retained(keep_since)
+        for row in segment.rows_at(np.flatnonzero(chosen)):
+            found.setdefault(row["article_id"], row)
+    return [prior_story(found[key]) for key in sorted(found)]
 
 
 class _ClusterAll(beam.DoFn):
     """All of the run's docs -> (article id, story id); with `with_rows`, this run's rows
     of the stories state on the story_rows output (earlier ones are carried by the writer)
-    and the new term frequencies on the term_rows output. The earlier articles sharing a
-    term come from the state's index, loaded in setup()."""
+    and the new term frequencies on the term_rows output. The earlier articles close enough
+    to take part come from the state's index, loaded in setup()."""
 
     def __init__(
         self,
@@ -693,9 +757,13 @@ class _ClusterAll(beam.DoFn):
 
     def process(self, docs: list[StoryDoc], frequency_table: list[dict[str, Any]]) -> Iterator[Any]:
         config = self._config
-        priors = related_priors(docs, self._index, self._keep_since) if self._index else []
-        counter("stories_state_matched").inc(len(priors))
         earlier = term_frequencies(frequency_table)
+        priors = (
+            candidate_priors(docs, earlier, self._index, self._keep_since, config)
+            if self._index
+            else []
+        )
+        counter("stories_state_matched").inc(len(priors))
         assigned, vectors = cluster_stories(docs, priors, config, earlier)
         known = {prior.story_id for prior in priors}
         for article_id, story_id in sorted(assigned.items()):

@@ -83,6 +83,20 @@ class Segment:
     keys: np.ndarray
     positions: np.ndarray
     first_seen: np.ndarray
+    # What a stage builds of the file besides its keys, once (None: nothing).
+    extra: Any = None
+
+    def retained(self, keep_since: dt.datetime | None) -> np.ndarray:
+        """A mask of the rows first seen at or after `keep_since` (None: every row)."""
+        if keep_since is None:
+            return np.ones(len(self.first_seen), dtype=bool)
+        return self.first_seen >= micros(keep_since)
+
+    def rows_at(self, positions: np.ndarray) -> list[dict[str, Any]]:
+        """The rows at `positions`, as dicts in the table's columns."""
+        if not len(positions):
+            return []
+        return self.table.take(pa.array(positions)).to_pylist()
 
     def matching(self, wanted: np.ndarray, keep_since: int | None) -> np.ndarray:
         """The rows (sorted positions) holding one of the `wanted` key hashes (sorted,
@@ -101,8 +115,15 @@ class Segment:
         return rows
 
 
-def build_segment(path: str, table: StateTable, keys_of: KeysOf) -> Segment:
-    """Read one state file and index it by `keys_of`."""
+def no_keys(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """For a stage that scans its segments rather than looking keys up."""
+    return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+
+
+def build_segment(
+    path: str, table: StateTable, keys_of: KeysOf, extra_of: Callable[[pa.Table], Any] | None = None
+) -> Segment:
+    """Read one state file and index it by `keys_of` (and `extra_of`, when given)."""
     arrow = read_arrow(path, table)
     keys, positions = keys_of(arrow)
     order = np.argsort(keys, kind="stable")
@@ -111,7 +132,8 @@ def build_segment(path: str, table: StateTable, keys_of: KeysOf) -> Segment:
         if arrow.num_rows
         else np.zeros(0, dtype=np.int64)
     )
-    return Segment(arrow, keys[order], positions[order].astype(np.int64), first_seen)
+    extra = extra_of(arrow) if extra_of is not None else None
+    return Segment(arrow, keys[order], positions[order].astype(np.int64), first_seen, extra)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,14 +155,18 @@ class StateIndex:
         cut = None if keep_since is None else micros(keep_since)
         found: dict[str, dict[str, Any]] = {}
         for segment in self.segments:
-            positions = segment.matching(keys, cut)
-            if len(positions):
-                for row in segment.table.take(pa.array(positions)).to_pylist():
-                    found.setdefault(row[id_column], row)
+            for row in segment.rows_at(segment.matching(keys, cut)):
+                found.setdefault(row[id_column], row)
         return [found[key] for key in sorted(found)]
 
 
-def open_index(name: str, paths: Sequence[str], table: StateTable, keys_of: KeysOf) -> StateIndex:
+def open_index(
+    name: str,
+    paths: Sequence[str],
+    table: StateTable,
+    keys_of: KeysOf,
+    extra_of: Callable[[pa.Table], Any] | None = None,
+) -> StateIndex:
     """The index of one state table's files, each file loaded once per process (by name and
     size). `name` must name the key function too: indexes built differently are kept apart."""
     parts = [(path.rsplit("/", 1)[-1], files.file_size(path), path) for path in paths]
@@ -148,6 +174,6 @@ def open_index(name: str, paths: Sequence[str], table: StateTable, keys_of: Keys
     segments = load_parts(
         name,
         [(base, size) for base, size, _ in parts],
-        lambda part: build_segment(by_part[part], table, keys_of),
+        lambda part: build_segment(by_part[part], table, keys_of, extra_of),
     )
     return StateIndex(tuple(segments))
