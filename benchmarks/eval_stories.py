@@ -207,7 +207,7 @@ def evaluate_groups(records: list[dict]) -> tuple[int, int, int, int]:
         apart = stories.cannot_link(
             [keys[row] for row in rows], [docs[row].terms for row in rows], [None] * len(rows)
         )
-        found[apart] = stories._APART
+        found[apart] = stories._CONFLICT
         return stories.average_link(found, threshold)
 
     events: dict[str, list[str]] = {}

@@ -420,6 +420,9 @@ def test_key_names_are_the_repeated_names_few_articles_mention() -> None:
     # A name must repeat; and in a run too small for any name to be that rare, none is key.
     assert key_names(docs, dataclasses.replace(few, key_name_repeats=4)) == [frozenset()] * 4
     assert key_names(docs, CONFIG) == [frozenset()] * 4
+    # An earlier run's article (no names kept) has none.
+    earlier = StoryDoc("e", (0,), None, {"jackson": 1.0})
+    assert key_names([*docs, earlier], few)[-1] == frozenset()
 
 
 def test_conflicting_names_need_keys_on_both_sides_absent_from_the_other() -> None:

@@ -19,7 +19,6 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import apache_beam as beam
@@ -82,7 +81,7 @@ class StoryConfig:
     key_names / key_name_repeats / key_name_share: an article's key names are its
     `key_names` most repeated names (at least `key_name_repeats` times) found in at most
     `key_name_share` of the run's articles; two undated articles whose key names neither
-    text mentions never share a small story (see conflicting_names)."""
+    text mentions repel in a small group (see cannot_link)."""
 
     threshold: float = 0.25
     neighbours: int = 10
@@ -180,8 +179,8 @@ class StoryDoc(NamedTuple):
     rank: tuple[Any, ...]
     published_at: dt.datetime | None
     terms: dict[str, float]
-    # Name counts (story_names); none for an earlier run's article (the state keeps terms).
-    names: Mapping[str, int] = MappingProxyType({})
+    # Name counts (story_names); None for an earlier run's article (the state keeps terms).
+    names: Mapping[str, int] | None = None
 
 
 class PriorStory(NamedTuple):
@@ -379,7 +378,7 @@ def cluster_rows(
     different stories repel (_APART), as their stories cannot merge. `keys`: each doc's
     key names (None: key_names over `docs`); in a group of at most `neighbours` (on its
     own or found in a larger one) two undated docs of conflicting key names repel too
-    (cannot_link)."""
+    (cannot_link, _CONFLICT)."""
     graph = link_graph(_term_matrix(vectors), [doc.published_at for doc in docs], config)
     if keys is None:
         keys = key_names(docs, config)
@@ -399,7 +398,7 @@ def cluster_rows(
         dates = [docs[i].published_at for i in indexes]
         second, threshold = group_similarity(similarity, config, dates)
         if len(indexes) <= config.neighbours:
-            second[apart(indexes)] = _APART
+            second[apart(indexes)] = _CONFLICT
         if stories is not None:
             second[_of_other_stories([stories[i] for i in indexes])] = _APART
         groups = average_link(second, threshold)
@@ -424,7 +423,7 @@ def split_small_stories(
     subject share them and merge. Groups of four or five are clustered again too (plain
     cosine would not split them, see split_similarity): two reports of each of two such
     stories, or a story with part of its twin. `apart(rows)`: the pairs of those rows that
-    repel (_APART; see cannot_link). Returns a group number per row, numbered in order of
+    repel (_CONFLICT; see cannot_link). Returns a group number per row, numbered in order of
     first row."""
     members: dict[int, list[int]] = {}
     for row, group in enumerate(groups):
@@ -434,7 +433,7 @@ def split_small_stories(
         if config.split_from <= len(rows) <= config.neighbours:
             second, threshold = split_similarity(similarity[np.ix_(rows, rows)], config)
             if apart is not None:
-                second[apart(rows)] = _APART
+                second[apart(rows)] = _CONFLICT
             for row, part in zip(rows, average_link(second, threshold), strict=True):
                 parts[row] = (group, part)
     numbers: dict[tuple[int, int], int] = {}
@@ -498,13 +497,13 @@ def key_names(docs: list[StoryDoc], config: StoryConfig) -> list[frozenset[str]]
     one kind (two DUI arrests of one team's players, two fires in one state) share their
     common names but not these. In a run of under 1 / key_name_share articles no name is
     that rare: no keys, nothing repels."""
-    frequency = Counter(name for doc in docs for name in doc.names)
+    frequency = Counter(name for doc in docs for name in doc.names or ())
     most = config.key_name_share * len(docs)
     keys = []
     for doc in docs:
         repeated = [
             (-count, name)
-            for name, count in doc.names.items()
+            for name, count in (doc.names or {}).items()
             if count >= config.key_name_repeats and frequency[name] <= most
         ]
         keys.append(frozenset(name for _, name in sorted(repeated)[: config.key_names]))
@@ -532,15 +531,18 @@ def cannot_link(
     terms: list[Mapping[str, float]],
     dates: list[dt.datetime | None],
 ) -> np.ndarray:
-    """A boolean matrix: the pairs that never share a story in a small group, those lacking
-    a date (undated_pairs) with conflicting key names (conflicting_names). Dated ones were
-    published within `max_days`: time says they may be one story told from two sides.
+    """A boolean matrix: the pairs that repel in a small group (_CONFLICT), those lacking a
+    date (undated_pairs) with conflicting key names (conflicting_names). Two dated ones
+    linked at all were published within `max_days`: time says they may be one story told
+    from two sides. Without dates, two reports of one kind of event, each about its own
+    person or place, are two stories (a merged story misleads every report built on it).
 
     Measured with benchmarks/eval_stories.py (benchmarks/README.md, Stories): small stories
-    (ECB+ cut to three reports an event, undated) mean ARI 0.838 -> 0.858, pairwise
-    precision 0.790 -> 0.874 (recall about 0.85); whole ECB+ 0.916 -> 0.912; two runs
-    0.863 -> 0.847. The cost: undated groups of 6-10 reports of one event are cut more
-    often (27% -> 41%; twin events kept apart 79% -> 83%)."""
+    (ECB+ cut to three reports an event, undated) mean ARI 0.838 -> 0.856, pairwise
+    precision 0.790 -> 0.861 (recall 0.897 -> 0.855), as text files 0.833 -> 0.860; whole
+    ECB+ 0.916 -> 0.915; two runs 0.863 -> 0.855. The cost: undated groups of 6-10 reports
+    of one event, clustered on their own, are cut more often (27% -> 38%; twin events kept
+    apart 79% -> 83%)."""
     return conflicting_names(keys, terms) & undated_pairs(dates).astype(bool)
 
 
@@ -554,6 +556,12 @@ _NEAR_TIE = 0.85
 # would hold both has its average pulled down, so earlier stories stay apart (measured on
 # ECB+ across three runs: ARI +0.02; two runs: no change).
 _APART = -1.0
+
+# Similarity of two undated articles whose key names conflict (cannot_link): it pulls a
+# group's average down without ruling the pair out whatever the rest shows. Measured
+# (eval_stories.py): -1 gave small stories precision 0.874 but cut more single stories
+# (whole set 0.912, two runs 0.847); 0 and above keep precision under 0.83.
+_CONFLICT = -0.5
 
 
 def _of_other_stories(stories: list[str | None]) -> np.ndarray:
