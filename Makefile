@@ -79,7 +79,7 @@ eval-dedup: setup
 
 eval-stories: setup
 	@mkdir -p $(TMPDIR)
-	$(BIN)/python benchmarks/eval_stories.py --shared $(SHARED) --gate 0.90 --gate-small 0.80 --gate-small-precision 0.78
+	$(BIN)/python benchmarks/eval_stories.py --shared $(SHARED) --gate 0.90 --gate-small 0.84 --gate-small-precision 0.85
 
 eval-feeds: setup
 	@mkdir -p $(TMPDIR)

@@ -20,7 +20,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import json
 import os
+import random
 import shlex
 import shutil
 import signal
@@ -540,3 +542,19 @@ def finish_gate(passed: bool, message: str) -> int:
     """Print the last line of a gated run; the exit code to return (0 or 1)."""
     print(f"{'PASS' if passed else 'FAIL'}: {message}")
     return 0 if passed else EXIT_FAIL
+
+
+SYNTHETIC_VOCABULARY = 30_000
+
+
+def synthetic_articles(start: int, count: int, seed: int) -> str:
+    """`count` JSON lines of distinct articles: a title and 120 words, the word of rank r
+    drawn with weight 1/r (a few words everywhere, most words rare)."""
+    rng = random.Random(seed * 1_000_003 + start)
+    words = [f"w{rank:05d}" for rank in range(1, SYNTHETIC_VOCABULARY + 1)]
+    weights = [1 / rank for rank in range(1, SYNTHETIC_VOCABULARY + 1)]
+    lines = []
+    for number in range(start, start + count):
+        body = " ".join(rng.choices(words, weights, k=120))
+        lines.append(json.dumps({"title": f"Story {number}", "text": f"Story {number}. {body}."}))
+    return "\n".join(lines) + "\n"

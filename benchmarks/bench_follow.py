@@ -20,7 +20,8 @@ Three measurements, each on its own follow-mode process (a subprocess, as a user
    one batch run (`newsbeam --input DIR --state`, a fresh process, wall time) over the
    same pages (goal: >= 0.8). Then one batch run of one more page into the same ROOT and
    state: what one page costs without follow mode.
-3. memory: a follow process fed `--docs-per-batch` small distinct JSON-lines documents per
+3. memory: a follow process fed `--docs-per-batch` distinct synthetic articles (JSON lines,
+   _common.synthetic_articles: 120 words of a Zipf-like vocabulary) per
    batch until `--docs`; its resident memory (VmRSS, /proc) after each batch and its peak
    (VmHWM): flat means it does not grow with the documents read. Without `--keep-days`
    nothing expires and the dedup and story index grows with the documents (each batch
@@ -273,24 +274,6 @@ def batch_reference(pages: list[Path], one: Path, scratch: Path) -> dict[str, An
     }
 
 
-_WORDS = (
-    "council budget harbour school bridge market river storm police court minister "
-    "election factory workers strike airport railway hospital doctors farmers prices "
-    "energy village mayor museum festival team season coach league players fans report "
-    "study scientists climate forest coast island ferry tourism hotel bank loan tax"
-).split()
-
-
-def _small_docs(start: int, count: int) -> str:
-    rng = random.Random(start)
-    lines = []
-    for number in range(start, start + count):
-        words = [rng.choice(_WORDS) for _ in range(40)]
-        text = f"Report {number}: " + " ".join(words) + "."
-        lines.append(json.dumps({"title": f"Item {number}", "text": text}))
-    return "\n".join(lines) + "\n"
-
-
 def memory(
     total: int, per_batch: int, interval: float, scratch: Path, keep_days: float = 0
 ) -> dict[str, Any]:
@@ -305,7 +288,7 @@ def memory(
     try:
         for start in range(0, total, per_batch):
             temporary = inbox / f".docs{start:07d}.jsonl.tmp"
-            temporary.write_text(_small_docs(start, per_batch))
+            temporary.write_text(_common.synthetic_articles(start, per_batch, seed=1))
             final = inbox / f"docs{start:07d}.jsonl"
             temporary.rename(final)
             expected = {f"{final}#L{line}" for line in (1, per_batch)}
@@ -336,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=10, help="pages at a steady rate")
     parser.add_argument("--interval", type=float, default=10.0, help="--interval, s")
     parser.add_argument("--catchup", type=int, default=60, help="pages dropped at once")
-    parser.add_argument("--docs", type=int, default=6000, help="small documents in all")
+    parser.add_argument("--docs", type=int, default=6000, help="synthetic articles in all")
     parser.add_argument("--docs-per-batch", type=int, default=500)
     parser.add_argument(
         "--keep-days",
@@ -409,7 +392,7 @@ def _report(summary: dict[str, Any], args: argparse.Namespace) -> None:
         _common.print_table(["figure", "value", "goal"], rows)
     if "memory" in summary:
         memory = summary["memory"]
-        print(f"\nmemory, {memory['per_batch']} small documents per batch:")
+        print(f"\nmemory, {memory['per_batch']} synthetic articles per batch:")
         _common.print_table(
             ["documents", "batch s", "RSS MiB", "peak MiB"],
             [[r["docs"], r.get("batch_s", "-"), r["rss_mb"], r["peak_mb"]] for r in memory["rows"]],

@@ -37,8 +37,8 @@ Groups (`--groups`, on by default; `--no-groups` skips it; no pipeline run): wha
 small-stories samples cannot show, since a group of six linked articles there is always
 two events of three. Undated groups of linked articles are clustered on their own with
 the pipeline's functions (extract, clean, story terms, TF-IDF over all of ecbplus-dev,
-`group_similarity`, `average_link`): one event's reports (6, 8 or 10 of an event that has
-them, three draws each), counted when cut; and three reports of each of a topic's two
+`group_similarity`, `cannot_link`, `average_link`): one event's reports (6, 8 or 10 of an
+event that has them, three draws each), counted when cut; and three reports of each of a topic's two
 events (three draws a topic), counted when kept apart. A rule that separates more twins
 only by cutting more single stories shows here. Not gated.
 """
@@ -196,12 +196,18 @@ def evaluate_groups(records: list[dict]) -> tuple[int, int, int, int]:
         docs.append(stories.story_doc(clean.clean_article(article), config))
     frequencies = stories.add_frequencies(stories.NO_FREQUENCIES, docs)
     vectors = stories.tfidf_vectors((doc.terms for doc in docs), frequencies)
+    keys = stories.key_names(docs, config)  # rare among all of ecbplus-dev, as in one run
     row_of = {record["doc_id"]: row for row, record in enumerate(records)}
 
     def groups_of(members: list[str]) -> list[int]:
         matrix = stories._term_matrix([vectors[row_of[member]] for member in members])
         similarity = (matrix @ matrix.T).toarray()
         found, threshold = stories.group_similarity(similarity, config, [None] * len(members))
+        rows = [row_of[member] for member in members]
+        apart = stories.cannot_link(
+            [keys[row] for row in rows], [docs[row].terms for row in rows], [None] * len(rows)
+        )
+        found[apart] = stories._CONFLICT
         return stories.average_link(found, threshold)
 
     events: dict[str, list[str]] = {}

@@ -24,11 +24,11 @@ next) and, when one is due, of the feeds (not-due ones are skipped as with
 --poll_due_only), committed into ROOT as its own run, named by its start time.
 
 What stays loaded between batches: Beam and every module (imported once), the topic model,
-the gazetteer and langdetect's profiles (transforms/support/loaded.py), and the record of
-files seen and the feed state (re-read only when CURRENT names a version this process did
-not publish). The pipeline's own reads of the dedup and story index are Beam reads from the
-state version the previous batch published; they are paid every batch
-(benchmarks/README.md has what a batch costs).
+the gazetteer and langdetect's profiles (transforms/support/loaded.py), the dedup and story
+index (file by file: a batch loads only the files the previous batch added to the state,
+transforms/support/state_index.py), and the record of files seen and the feed state
+(re-read only when CURRENT names a version this process did not publish).
+benchmarks/README.md has what a batch costs.
 
 Stopping: SIGINT or SIGTERM, or the end of --max_runtime, lets the batch in flight commit,
 then the process exits 0; a second signal abandons the batch in flight (nothing of it

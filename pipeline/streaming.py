@@ -20,13 +20,14 @@ downloading Prism, which hangs offline): `--streaming` with one of them, or with
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime as dt
 import hashlib
 import logging
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +183,69 @@ def _identity(row: Mapping[str, Any]) -> str:
     return f"{source}\x01{row.get('article_id') or row.get('run_at') or ''}"
 
 
+def rejected_by(rejected: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+    """Rejected rows -> {stage: {reason: rows}}, sorted (a manifest's `rejected_by`)."""
+    by: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for row in rejected:
+        by[row["stage"]][row["reason"]] += 1
+    return {stage: dict(sorted(reasons.items())) for stage, reasons in sorted(by.items())}
+
+
+_FEED_STATUSES = {"not_modified": "feeds_not_modified", "unchanged": "feeds_unchanged"}
+
+
+def window_counters(rows: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, int]:
+    """A pane's counters, derived from its rows (table -> row dicts), under the batch
+    counters' names (a batch manifest's `counters`), so `newsbeam report` and whoever
+    reads manifests sum them across runs. Only what the rows determine: the runner's own
+    metrics (pairs compared, expiries, pages fetched ...) are in its monitoring.
+
+    `read_inputs` the pane's inputs; `<stage>_dropped_<reason>` per rejected row;
+    `dedup_in` (what reached dedup), `dedup_exact|url|near` by the duplicates' method,
+    `dedup_copies_counted` (copies counted on a canonical of the same pane:
+    `duplicate_count`); `topics_in`, `topics_tagged`, `places_in`, `places_found`;
+    `stories_in`, `stories_new` (story ids that are an article of the pane: a story that
+    began here), `stories_joined_earlier`; from the feed health rows: `feeds_fetched`
+    (polls), `feeds_not_modified` (304), `feeds_unchanged` (same body), `feeds_failed`,
+    `feeds_entries`, `feeds_new_entries`."""
+    articles = rows.get("articles", ())
+    duplicates = rows.get("duplicates", ())
+    rejected = rows.get("rejected", ())
+    health = rows.get(FEED_HEALTH_TABLE, ())
+    counters: collections.Counter[str] = collections.Counter()
+    counters["read_inputs"] = len(articles) + len(duplicates) + len(rejected)
+    for row in rejected:
+        counters[f"{row['stage']}_dropped_{row['reason']}"] += 1
+    # Topics, then places, follow dedup in the graph: what they rejected passed dedup.
+    dropped = collections.Counter(row["stage"] for row in rejected)
+    counters["places_in"] = len(articles) + dropped["places"]
+    counters["places_found"] = sum(1 for row in articles if row.get("places"))
+    counters["topics_in"] = counters["places_in"] + dropped["topics"]
+    counters["topics_tagged"] = sum(1 for row in articles if row.get("topics"))
+    counters["dedup_in"] = counters["topics_in"] + len(duplicates)
+    for row in duplicates:
+        counters[f"dedup_{row['method']}"] += 1
+    ids = {row["article_id"] for row in articles}
+    counters["dedup_copies_counted"] = sum(int(row.get("duplicate_count") or 0) for row in articles)
+    counters["stories_in"] = len(articles)
+    stories = {row.get("story_id") for row in articles if row.get("story_id")}
+    counters["stories_new"] = len(stories & ids)
+    counters["stories_joined_earlier"] = sum(
+        1 for row in articles if row.get("story_id") and row["story_id"] not in ids
+    )
+    for row in health:
+        if row["status"] == "not_due":
+            continue
+        counters["feeds_fetched"] += 1
+        if row["status"] in _FEED_STATUSES:
+            counters[_FEED_STATUSES[row["status"]]] += 1
+        if row["status"] == "error":
+            counters["feeds_failed"] += 1
+        counters["feeds_entries"] += int(row.get("entries") or 0)
+        counters["feeds_new_entries"] += int(row.get("new_entries") or 0)
+    return dict(sorted(counters.items()))
+
+
 def commit_window(
     root: str,
     rows: Mapping[str, Sequence[dict[str, Any]]],
@@ -218,22 +282,20 @@ def commit_window(
         written.append({"target": table, "name": name, "rows": arrow.num_rows})
     # The list of the files written, as WriteTables leaves it for a batch run.
     moves = dataset.final_names(root, staging, written_record(written, partition, prefix))
+    # One file per table: its row count is what was just written (no footer read back).
+    written_rows = {entry["target"]: entry["rows"] for entry in written}
     tables: dict[str, Any] = {}
     for table, pairs in moves.items():
         entries = [
             {
                 "path": files.relative(root, final),
-                "rows": files.parquet_rows(staged),
+                "rows": written_rows[table],
                 "bytes": files.file_size(staged),
             }
             for staged, final in pairs
         ]
         tables[table] = {"rows": sum(entry["rows"] for entry in entries), "files": entries}
     counts = {table: tables[table]["rows"] for table in ("articles", "duplicates", "rejected")}
-    rejected_by: dict[str, dict[str, int]] = {}
-    for row in rows.get("rejected", ()):
-        reasons = rejected_by.setdefault(row["stage"], {})
-        reasons[row["reason"]] = reasons.get(row["reason"], 0) + 1
     manifest = {
         "format": "newsbeam-run",
         "layout_version": dataset.LAYOUT_VERSION,
@@ -254,12 +316,10 @@ def commit_window(
             "inputs": sum(counts.values()),
             **counts,
             FEED_HEALTH_TABLE: tables[FEED_HEALTH_TABLE]["rows"],
-            "rejected_by": {
-                stage: dict(sorted(by.items())) for stage, by in sorted(rejected_by.items())
-            },
+            "rejected_by": rejected_by(rows.get("rejected", ())),
             "balanced": True,
         },
-        "counters": {},
+        "counters": window_counters(rows),
         "tables": tables,
         "state": None,
     }
@@ -352,6 +412,9 @@ def streaming_config(options: PipelineOptions) -> StreamingConfig:
         ("--allowed_lateness_seconds", ours.allowed_lateness_seconds, 0),
         ("--stream_ttl_days", ours.stream_ttl_days, 1e-9),
         ("--poll_seconds", ours.poll_seconds, 1e-9),
+        # A feed's adaptive interval (each feed is fetched when due, as in follow mode).
+        ("--min_poll_seconds", ours.min_poll_seconds, 1),
+        ("--initial_poll_seconds", ours.initial_poll_seconds, 1),
     ):
         if value < least:
             raise StreamingUsageError(f"{flag} must be at least {least:g}, not {value}")

@@ -23,16 +23,20 @@ from newsbeam.transforms.stories import (
     TermFrequencies,
     add_frequencies,
     average_link,
+    cannot_link,
     claim_stories,
     cluster_rows,
     cluster_stories,
+    conflicting_names,
     frequency_rows,
     group_similarity,
+    key_names,
     link_graph,
     neighbour_similarity,
     prior_story,
     split_similarity,
     split_small_stories,
+    story_names,
     story_rows,
     story_terms,
     term_frequencies,
@@ -50,7 +54,8 @@ RUN_AT = dt.datetime(2024, 5, 2, 6, 0, tzinfo=UTC)
 def _doc(article_id: str, text: str, day: int | None = None) -> StoryDoc:
     published = dt.datetime(2024, 5, day, tzinfo=UTC) if day else None
     rank = (1, published or dt.datetime.max.replace(tzinfo=UTC), 0, article_id, article_id)
-    return StoryDoc(article_id, rank, published, story_terms(None, text, CONFIG))
+    terms = story_terms(None, text, CONFIG)
+    return StoryDoc(article_id, rank, published, terms, story_names(None, text))
 
 
 QUAKE = "A magnitude {m} earthquake struck {place} on {day}, killing {n} people and damaging {x}."
@@ -375,3 +380,103 @@ def test_a_huge_group_of_near_identical_articles_is_cut_to_the_dense_cap() -> No
     assert len(assigned) == 50
     assert max(sizes) == 8  # never a dense block over the cap
     assert len(set(assigned.values())) == 7  # pieces of 8 (and one of 2), one story each
+
+
+def test_story_names_counts_capitalised_words_inside_sentences() -> None:
+    text = "Police said Jamal Williams was arrested. Williams was released. The Chargers said."
+    # "Police" and "The" start sentences; "said" and "was" are lower case; stop words go.
+    assert story_names("Chargers' Williams arrested", text) == {
+        "jamal": 1,
+        "williams": 2,
+        "chargers": 1,
+    }
+
+
+# Two DUI arrests of one team's players: the same team, the same kind of event, only
+# the player (each report's key name) tells them apart.
+ARREST = (
+    "The San Diego Chargers said {player} was arrested on suspicion of drunken driving. "
+    "Police stopped {player} on a freeway in San Diego early on {day}. "
+    "The Chargers said {player} will play."
+)
+
+
+def _arrests() -> list[StoryDoc]:
+    first = [ARREST.format(player="Vincent Jackson", day="Tuesday")] * 2
+    second = [ARREST.format(player="Jamal Williams", day="Sunday")] * 2
+    return [_doc(f"{n}", text) for n, text in enumerate(first + second)]
+
+
+def test_key_names_are_the_repeated_names_few_articles_mention() -> None:
+    docs = _arrests()
+    # Half of four articles: "chargers", "san" and "diego" are in all four.
+    few = dataclasses.replace(CONFIG, key_name_share=0.5)
+    assert (
+        key_names(docs, few)
+        == [frozenset({"jackson", "vincent"})] * 2 + [frozenset({"jamal", "williams"})] * 2
+    )
+    one = dataclasses.replace(few, key_names=1)
+    assert key_names(docs, one)[0] == frozenset({"jackson"})  # ties: by name
+    # A name must repeat; and in a run too small for any name to be that rare, none is key.
+    assert key_names(docs, dataclasses.replace(few, key_name_repeats=4)) == [frozenset()] * 4
+    assert key_names(docs, CONFIG) == [frozenset()] * 4
+    # An earlier run's article (no names kept) has none.
+    earlier = StoryDoc("e", (0,), None, {"jackson": 1.0})
+    assert key_names([*docs, earlier], few)[-1] == frozenset()
+
+
+def test_conflicting_names_need_keys_on_both_sides_absent_from_the_other() -> None:
+    keys = [frozenset({"jackson"}), frozenset({"williams"}), frozenset(), frozenset({"jackson"})]
+    terms: list[dict[str, float]] = [
+        {"jackson": 1.0},
+        {"williams": 1.0},
+        {"williams": 1.0},
+        {"jackson": 1.0, "williams": 1.0},  # mentions Williams: no conflict with him
+    ]
+    assert conflicting_names(keys, terms).tolist() == [
+        [False, True, False, False],
+        [True, False, False, False],
+        [False, False, False, False],
+        [False, False, False, False],
+    ]
+
+
+def test_cannot_link_only_undated_pairs() -> None:
+    keys = [frozenset({"jackson"}), frozenset({"williams"})]
+    terms: list[dict[str, float]] = [{"jackson": 1.0}, {"williams": 1.0}]
+    day = dt.datetime(2024, 5, 1, tzinfo=UTC)
+    assert cannot_link(keys, terms, [None, None]).tolist() == [[False, True], [True, False]]
+    assert cannot_link(keys, terms, [None, day]).tolist() == [[False, True], [True, False]]
+    assert not cannot_link(keys, terms, [day, day]).any()
+
+
+def test_undated_reports_of_conflicting_key_names_are_two_stories() -> None:
+    docs = _arrests()
+    few = dataclasses.replace(CONFIG, key_name_share=0.5)
+    vectors = tfidf_vectors((doc.terms for doc in docs), add_frequencies(NO_FREQUENCIES, docs))
+    # The texts alone are one story (same team, same words, only the player differs).
+    assert len(set(cluster_rows(docs, vectors, CONFIG))) == 1
+    labels = cluster_rows(docs, vectors, few)
+    assert labels[0] == labels[1] != labels[2] == labels[3]
+    # Dated within `max_days`, time backs the text: one story, as before.
+    dated = [doc._replace(published_at=dt.datetime(2024, 5, 1, tzinfo=UTC)) for doc in docs]
+    assert len(set(cluster_rows(dated, vectors, few))) == 1
+    # cluster_stories passes the run's key names on.
+    assigned, _ = cluster_stories(docs, [], few)
+    assert assigned["0"] == assigned["1"] != assigned["2"] == assigned["3"]
+
+
+def test_split_small_stories_keeps_pairs_that_cannot_link_apart() -> None:
+    large = np.full((10, 10), 0.05)
+    large[:4, :4] = 0.5  # one story of four, as far as the text shows
+    large[4:, 4:] = 0.5
+    np.fill_diagonal(large, 1.0)
+    groups = [1] * 4 + [2] * 6
+    assert split_small_stories(large, groups, CONFIG) == [1] * 4 + [2] * 6
+
+    def apart(rows: list[int]) -> np.ndarray:
+        # The first two of the four against the other two (rows are positions in `large`).
+        side = np.array([row in (0, 1) for row in rows])
+        return side[:, None] != side[None, :]
+
+    assert split_small_stories(large, groups, CONFIG, apart) == [1, 1, 2, 2] + [3] * 6

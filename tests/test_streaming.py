@@ -30,15 +30,17 @@ from newsbeam.pipeline.streaming import (
     build_streaming,
     commit_window,
     runner_problem,
+    window_counters,
     window_run_id,
 )
-from newsbeam.schemas import Article, RawDocument
+from newsbeam.schemas import Article, Duplicate, RawDocument
 from newsbeam.transforms.clean import clean_article
 from newsbeam.transforms.dedup import (
     DedupConfig,
     DeduplicateStream,
     Fingerprint,
     article_rank,
+    counted_copies,
     stream_copy,
     stream_entry,
     text_fingerprint,
@@ -57,7 +59,7 @@ from newsbeam.transforms.event_time import (
 )
 from newsbeam.transforms.extract import new_article
 from newsbeam.transforms.feeds.config import FeedsConfig
-from newsbeam.transforms.feeds.stage import new_entry_sources
+from newsbeam.transforms.feeds.stage import new_entry_sources, remembered_entries
 from newsbeam.transforms.read import is_finished_file
 from newsbeam.transforms.stories import (
     ClusterStoriesStream,
@@ -242,6 +244,103 @@ def test_a_retried_commit_does_nothing_twice(tmp_path: Path) -> None:
     assert rows == [("x",), ("y",)]
     assert first["counts"]["rejected"] == 1 and first["counts"]["balanced"]
     assert first["counts"]["rejected_by"] == {"stream": {"late": 1}}
+    assert first["counters"]["stream_dropped_late"] == first["counters"]["read_inputs"] == 1
+    assert first["tables"]["rejected"]["files"][0]["rows"] == 1
+
+
+def test_copies_are_counted_on_the_canonical_they_name() -> None:
+    kept = _article("a.txt", FIRE)
+    other = _article("b.txt", VOTE)
+    copies = [
+        Duplicate("c1", "z.txt", kept.article_id, 1.0, "exact"),
+        Duplicate("c2", "y.txt", kept.article_id, 0.7, "near"),
+        Duplicate("c3", "x.txt", "an-earlier-article", 1.0, "exact"),
+    ]
+    counted = {a.source: a for a in counted_copies([kept, other], copies)}
+    assert counted["a.txt"].duplicate_count == 2
+    assert counted["a.txt"].duplicate_sources == ["y.txt", "z.txt"]
+    assert counted["b.txt"] == other  # no copy names it: untouched
+
+
+def test_window_counters_derive_from_the_rows() -> None:
+    article = {
+        "article_id": "a",
+        "story_id": "a",
+        "topics": ["x"],
+        "places": [],
+        "duplicate_count": 2,
+    }
+    joined = {"article_id": "b", "story_id": "old", "topics": [], "places": ["PT"]}
+    rows = {
+        "articles": [article, joined],
+        "duplicates": [{"method": "exact"}, {"method": "near"}],
+        "rejected": [
+            {"stage": "clean", "reason": "too_short"},
+            {"stage": "places", "reason": "internal_error"},
+            {"stage": "stream", "reason": "late"},
+        ],
+        "feed_health": [
+            {"status": "ok", "entries": 5, "new_entries": 2},
+            {"status": "not_modified", "entries": 0, "new_entries": 0},
+            {"status": "error", "entries": 0, "new_entries": 0},
+        ],
+    }
+    counters = window_counters(rows)
+    assert counters["read_inputs"] == 7
+    assert counters["clean_dropped_too_short"] == counters["stream_dropped_late"] == 1
+    assert (counters["places_in"], counters["topics_in"], counters["dedup_in"]) == (3, 3, 5)
+    assert (counters["dedup_exact"], counters["dedup_near"]) == (1, 1)
+    assert "dedup_url" not in counters
+    assert (counters["topics_tagged"], counters["places_found"]) == (1, 1)
+    assert (counters["stories_in"], counters["stories_new"]) == (2, 1)
+    assert counters["stories_joined_earlier"] == 1 and counters["dedup_copies_counted"] == 2
+    assert (counters["feeds_fetched"], counters["feeds_not_modified"]) == (3, 1)
+    assert (counters["feeds_failed"], counters["feeds_entries"], counters["feeds_new_entries"]) == (
+        1,
+        5,
+        2,
+    )
+    assert window_counters({})["read_inputs"] == 0
+
+
+def test_a_window_with_every_table_commits_counters_and_renders_in_the_report(
+    tmp_path: Path,
+) -> None:
+    from newsbeam.schemas import to_row
+    from newsbeam.schemas.feeds import FeedHealth
+
+    root = str(tmp_path / "root")
+    start = micros_of(BASE)
+    kept = _article("a.txt", FIRE)
+    copy = Duplicate("c1", "b.txt", kept.article_id, 1.0, "exact")
+    (kept,) = counted_copies([kept._replace(story_id=kept.article_id)], [copy])
+    feed = "http://127.0.0.1:9/feed.xml"
+    rows = {
+        "articles": [to_row(kept)],
+        "duplicates": [to_row(copy)],
+        "rejected": [
+            {"source": "x", "stage": "clean", "reason": "too_short", "detail": "d", "payload": ""}
+        ],  # fmt: skip
+        "feed_health": [
+            FeedHealth(BASE, feed, "not_modified", 304, 0, 0, 0, True, None, 3)._asdict(),
+        ],
+    }
+    manifest = commit_window(root, rows, start, start + 300 * SECOND, start + 300 * SECOND)
+    counters = manifest["counters"]
+    assert counters["read_inputs"] == manifest["counts"]["inputs"] == 3
+    assert (counters["dedup_exact"], counters["dedup_copies_counted"]) == (1, 1)
+    assert (counters["feeds_fetched"], counters["feeds_not_modified"]) == (1, 1)
+    assert {t: manifest["tables"][t]["files"][0]["rows"] for t in rows} == {
+        "articles": 1,
+        "duplicates": 1,
+        "rejected": 1,
+        "feed_health": 1,
+    }
+    (article,) = _rows(root, manifest, "articles")
+    assert (article["duplicate_count"], list(article["duplicate_sources"])) == (1, ["b.txt"])
+    assert main(["report", "--output", root]) == 0
+    report = (Path(root) / "report.html").read_text()
+    assert feed in report and "every input is accounted for" in report
 
 
 def test_new_entries_only_once_and_forgotten_when_no_longer_listed() -> None:
@@ -286,6 +385,9 @@ def test_windows_lateness_copies_stories_and_expiry_under_test_stream(tmp_path: 
     a2 = _article("a2.txt", FIRE)  # an exact copy, same window
     b1 = _article("b1.txt", VOTE, published_seconds=50)  # earlier than a1: out of order
     d = _article("d.txt", CHESS, published_seconds=250)  # late, within the lateness
+    # A copy of b1 in b1's window, after that window's pane was committed: only a row in
+    # duplicates (canonical_id b1), never counted on b1.
+    b2 = _article("b2.txt", VOTE, published_seconds=260)
     a3 = _article("a3.txt", "Updated at 10:00. " + FIRE.replace("six hours", "seven hours"))
     x2 = _article("x2.txt", FIRE_REWRITE)  # the fire story, a window later
     late = _article("late.txt", VOTE + " Late.", published_seconds=20)  # beyond the lateness
@@ -295,7 +397,7 @@ def test_windows_lateness_copies_stories_and_expiry_under_test_stream(tmp_path: 
         .advance_watermark_to(Timestamp(micros=micros_of(BASE)))
         .add_elements([_at(a1, 100), _at(a2, 120), _at(b1, 130)])
         .advance_watermark_to(Timestamp(micros=micros_of(BASE) + 330 * SECOND))
-        .add_elements([_at(d, 335)])
+        .add_elements([_at(d, 335), _at(b2, 336)])
         .add_elements([_at(a3, 400), _at(x2, 420)])
         .advance_watermark_to(Timestamp(micros=micros_of(BASE) + 700 * SECOND))
         .add_elements([_at(late, 710)])
@@ -341,16 +443,38 @@ def test_windows_lateness_copies_stories_and_expiry_under_test_stream(tmp_path: 
         "feed_health": [],
     }
     assert runs[w0]["window"]["pane"] == "on_time"
-    # d came after window 0 was committed, within the lateness: a late pane, not lost.
-    assert sources[f"{w0}-late-20261201T001000Z"]["articles"] == ["d.txt"]
+    # a2 is counted on a1: a copy in its canonical's window (and pane).
+    by_source = {row["source"]: row for row in _rows(root, runs[w0], "articles")}
+    assert by_source["a1.txt"]["duplicate_count"] == 1
+    assert list(by_source["a1.txt"]["duplicate_sources"]) == ["a2.txt"]
+    assert by_source["b1.txt"]["duplicate_count"] == 0
+    # The window's counters, derived from its rows under the batch counters' names.
+    counters = runs[w0]["counters"]
+    assert counters["read_inputs"] == runs[w0]["counts"]["inputs"] == 3
+    assert (counters["dedup_in"], counters["dedup_exact"]) == (3, 1)
+    assert counters["dedup_copies_counted"] == 1 and counters["stories_in"] == 2
+    # d came after window 0 was committed, within the lateness: a late pane, not lost; so
+    # did b2, a copy of b1: in duplicates, naming b1, but b1 (committed) does not count it.
+    late_pane = f"{w0}-late-20261201T001000Z"
+    assert sources[late_pane]["articles"] == ["d.txt"]
+    (b2_row,) = _rows(root, runs[late_pane], "duplicates")
+    assert (b2_row["source"], b2_row["method"], b2_row["canonical_id"]) == (
+        "b2.txt",
+        "exact",
+        b1.article_id,
+    )
+    assert runs[late_pane]["counters"]["dedup_copies_counted"] == 0
     assert runs[f"{w0}-late-20261201T001000Z"]["window"]["pane"] == "late"
     # Window 1: a3 a near copy of a1 (an earlier window's), x2 continues a1's story.
     assert sources[w1]["articles"] == ["x2.txt"]
     assert sources[w1]["duplicates"] == ["a3.txt"]
     (near,) = _rows(root, runs[w1], "duplicates")
     assert (near["method"], near["canonical_id"]) == ("near", a1.article_id)
+    assert runs[w1]["counters"]["dedup_near"] == 1
     (x2_row,) = _rows(root, runs[w1], "articles")
     (a1_row,) = [r for r in _rows(root, runs[w0], "articles") if r["source"] == "a1.txt"]
+    # a3, a copy of a1 a window later, is not counted on a1 (committed before it came).
+    assert a1_row["duplicate_count"] == 1 and x2_row["duplicate_count"] == 0
     assert x2_row["story_id"] == a1_row["story_id"] == a1.article_id
     (b1_row,) = [r for r in _rows(root, runs[w0], "articles") if r["source"] == "b1.txt"]
     assert b1_row["story_id"] != a1_row["story_id"]
@@ -369,11 +493,13 @@ def test_windows_lateness_copies_stories_and_expiry_under_test_stream(tmp_path: 
         for table in counts:
             counts[table] += manifest["counts"][table]
         assert manifest["counts"]["balanced"]
-    assert counts == {"articles": 5, "duplicates": 2, "rejected": 1}
+    assert counts == {"articles": 5, "duplicates": 3, "rejected": 1}
     assert not (Path(root) / dataset.STAGING).exists()
     assert json.loads(json.dumps(runs[w0]))["mode"] == "streaming"
     # The dataset's readers take the window runs as any runs.
     assert main(["report", "--output", root]) == 0
+    report = (Path(root) / "report.html").read_text()
+    assert "every input is accounted for" in report
     database = str(tmp_path / "news.duckdb")
     assert main(["warehouse", "--output", root, "--db", database]) == 0
     with duckdb.connect(database) as connection:
@@ -541,6 +667,9 @@ def test_streaming_usage_errors_stop_before_anything_runs(
         == 2
     )
     assert "--window_seconds" in capsys.readouterr().err
+    feed = ["--feed", "http://127.0.0.1:9/feed.xml", "--min_poll_seconds", "0"]
+    assert main(["--streaming", *feed, "--output", root, *runner]) == 2
+    assert "--min_poll_seconds" in capsys.readouterr().err
     # A local ROOT another run holds is refused, as a batch run refuses it.
     from newsbeam.pipeline.lock import RunLock
 
@@ -588,6 +717,9 @@ def test_a_polled_feed_gives_each_entry_once(tmp_path: Path) -> None:
             feed_urls=(server.url("/feed.xml"),),
             fetch_pages=False,
             fetch=FetchConfig(allow_hosts=("127.0.0.1",)),
+            # Polled at every tick: the adaptive interval is at most the tick.
+            min_poll_seconds=0,
+            initial_poll_seconds=0,
         )
         pipeline = beam.Pipeline(runner="FnApiRunner")
         documents = pipeline | beam.Create([]).with_output_types(RawDocument)
@@ -601,8 +733,170 @@ def test_a_polled_feed_gives_each_entry_once(tmp_path: Path) -> None:
         polls = len(server.requests_to("/feed.xml"))
     assert _collected(tmp_path / "a") == [server.url("/feed.xml#g1"), server.url("/feed.xml#g2")]
     assert _collected(tmp_path / "r") == []
-    # Polled again and again (a health row each time); the entries were inputs once.
-    assert polls >= 2 and _collected(tmp_path / "h") == ["ok"] * polls
+    # Polled again and again (a health row each time); the entries were inputs once, and
+    # the same body again is not parsed again.
+    assert polls >= 2 and _collected(tmp_path / "h") == sorted(["ok"] + ["unchanged"] * (polls - 1))
+
+
+def test_a_feed_remembers_what_its_latest_document_listed() -> None:
+    known = remembered_entries({}, ["f#1", "f#2"], 100, 150)
+    assert known == {"f#1": 100, "f#2": 100}
+    # A 304 (nothing parsed) lists what the latest parse listed: nothing is forgotten.
+    known = remembered_entries(known, None, 200, 150)
+    assert known == {"f#1": 200, "f#2": 200}
+    known = remembered_entries(known, ["f#2", "f#3"], 300, 150)
+    assert known == {"f#1": 200, "f#2": 300, "f#3": 300}
+    assert remembered_entries(known, None, 400, 150) == {"f#2": 400, "f#3": 400}
+    assert remembered_entries({}, None, 10, 150) == {}
+
+
+def _poll(config: FeedsConfig, state: StateContext | None, seconds: float, tick: float) -> Any:
+    """Run PollFeeds bounded (`seconds` of ticks every `tick`) on the FnApiRunner; returns
+    (article sources, health rows as "status bytes", rejected reasons, counters)."""
+    import tempfile
+
+    from apache_beam.metrics.metric import MetricsFilter
+
+    from newsbeam.transforms.feeds.stage import PollFeeds
+    from newsbeam.transforms.support.failures import METRICS_NAMESPACE
+
+    folder = Path(tempfile.mkdtemp(prefix="poll-", dir=str(Path(tempfile.gettempdir()))))
+    pipeline = beam.Pipeline(runner="FnApiRunner")
+    documents = pipeline | beam.Create([]).with_output_types(RawDocument)
+    articles, rejected, health = documents | PollFeeds(
+        config, state=state, poll_seconds=tick, stop_at=time.time() + seconds
+    )
+    _collect(articles | "Sources" >> beam.Map(lambda a: a.source), folder / "a", "A")
+    _collect(rejected | "Reasons" >> beam.Map(lambda r: r.reason), folder / "r", "R")
+    _collect(
+        health | "Status" >> beam.Map(lambda h: f"{h.run_at.isoformat()} {h.status} {h.bytes}"),
+        folder / "h",
+        "H",
+    )
+    result = pipeline.run()
+    result.wait_until_finish()
+    query = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
+    counters: dict[str, int] = {}
+    for found in query["counters"]:
+        name = found.key.metric.name
+        counters[name] = counters.get(name, 0) + int(found.committed or found.attempted or 0)
+    health_rows = [line.split(" ", 1)[1] for line in _collected(folder / "h")]
+    # _collected sorts by text: the ISO run_at first gives the polls in order.
+    return _collected(folder / "a"), health_rows, _collected(folder / "r"), counters
+
+
+def test_polls_are_conditional_and_wait_for_the_adaptive_interval() -> None:
+    from newsbeam.transforms.feeds.fetch import FetchConfig
+    from tests.feed_server import Request, serve
+    from tests.test_feeds import BODY, OTHER_BODIES, rss
+
+    answers: list[int] = []
+    with serve() as server:
+        base = server.url("")
+        versions = {
+            '"v1"': ("Tue, 01 Dec 2026 10:00:00 GMT", [("g1", "/a/1", BODY)]),
+            '"v2"': (
+                "Tue, 01 Dec 2026 11:00:00 GMT",
+                [("g1", "/a/1", BODY), ("g2", "/a/2", OTHER_BODIES["bridge"])],
+            ),
+        }
+
+        def route(request: Request) -> tuple[int, dict[str, str], bytes]:
+            # v1 for the first two requests, then v2: a 304 to whoever has the current one.
+            etag = '"v1"' if request.hit <= 2 else '"v2"'
+            modified, items = versions[etag]
+            if request.headers.get("if-none-match") == etag:
+                answers.append(304)
+                return 304, {"ETag": etag, "Last-Modified": modified}, b""
+            answers.append(200)
+            headers = {
+                "Content-Type": "application/rss+xml",
+                "ETag": etag,
+                "Last-Modified": modified,
+            }
+            return 200, headers, rss(base, items)
+
+        server.routes["/feed.xml"] = route
+        config = FeedsConfig(
+            feed_urls=(server.url("/feed.xml"),),
+            fetch_pages=False,
+            fetch=FetchConfig(allow_hosts=("127.0.0.1",)),
+            min_poll_seconds=1,
+            initial_poll_seconds=1,
+        )
+        articles, health, rejected, counters = _poll(config, None, seconds=3.4, tick=0.25)
+        requests = server.requests_to("/feed.xml")
+    # Ticks every 0.25 s, but the feed's interval is 1 s (it never drops below
+    # min_poll_seconds): most ticks poll nothing.
+    assert 3 <= len(requests) <= 5, len(requests)
+    assert counters["feeds_fetched"] == len(requests) and counters["feeds_not_due"] >= 6
+    # The first poll knows nothing; every later one sends what the last 200 said.
+    assert "if-none-match" not in requests[0].headers
+    assert "if-modified-since" not in requests[0].headers
+    for before, request in zip(requests, requests[1:], strict=False):
+        answered = '"v1"' if before.hit <= 2 else '"v2"'
+        if answers[before.hit - 1] == 200:
+            last = answered
+        assert request.headers["if-none-match"] == last
+        assert request.headers["if-modified-since"] == versions[last][0]
+    assert answers[:3] == [200, 304, 200]
+    # A 304 costs no body and no parse; each entry is an input once.
+    statuses = [{200: "ok", 304: "not_modified"}[answer] for answer in answers]
+    assert [row.split(" ")[0] for row in health] == statuses
+    assert all(row.endswith(" 0") for row in health if row.startswith("not_modified"))
+    assert articles == [server.url("/feed.xml#g1"), server.url("/feed.xml#g2")]
+    assert rejected == []
+
+
+def test_polling_starts_from_the_feed_state_of_an_earlier_batch(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from newsbeam.schemas.feeds import FeedState, SeenEntry
+    from newsbeam.transforms.feeds.fetch import FetchConfig
+    from newsbeam.transforms.support.state import FEED_STATE, SEEN_ENTRIES, make_context, stamped
+    from tests.feed_server import Request, serve
+    from tests.test_feeds import BODY, OTHER_BODIES, rss
+
+    with serve() as server:
+        base, url = server.url(""), server.url("/feed.xml")
+        items = [("g1", "/a/1", BODY), ("g2", "/a/2", OTHER_BODIES["bridge"])]
+
+        def route(request: Request) -> tuple[int, dict[str, str], bytes]:
+            if request.headers.get("if-none-match") == '"v2"':
+                return 304, {"ETag": '"v2"'}, b""
+            headers = {"Content-Type": "application/rss+xml", "ETag": '"v2"'}
+            return 200, headers, rss(base, items)
+
+        server.routes["/feed.xml"] = route
+        run_at = dt.datetime.now(UTC) - dt.timedelta(hours=2)
+        # The batch saw g1 with ETag v1, and polled it two hours ago (due again); its
+        # interval (2 s, halved after new entries) carries on.
+        feed = FeedState(url, '"v1"', "Mon, 30 Nov 2026 10:00:00 GMT", None, run_at, run_at,
+                         0, 2, run_at + dt.timedelta(seconds=2))  # fmt: skip
+        seen = SeenEntry(url, "g1", run_at, run_at)
+        for table, row in ((FEED_STATE, feed._asdict()), (SEEN_ENTRIES, seen._asdict())):
+            path = tmp_path / "state" / table.path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(pa.Table.from_pylist([row], schema=stamped(table.schema)), str(path))
+        state = make_context(str(tmp_path / "state"), None, dt.datetime.now(UTC))
+        config = FeedsConfig(
+            feed_urls=(url,),
+            fetch_pages=False,
+            fetch=FetchConfig(allow_hosts=("127.0.0.1",)),
+            min_poll_seconds=1,
+            initial_poll_seconds=1,
+        )
+        articles, health, _, counters = _poll(config, state, seconds=1.5, tick=0.25)
+        requests = server.requests_to("/feed.xml")
+    first, *later = requests
+    assert first.headers["if-none-match"] == '"v1"'
+    assert first.headers["if-modified-since"] == "Mon, 30 Nov 2026 10:00:00 GMT"
+    assert later and all(r.headers["if-none-match"] == '"v2"' for r in later)
+    assert counters["feeds_not_due"] >= 2  # ticks inside the 1 s interval
+    # g1 was the batch's: only g2 is new.
+    assert articles == [server.url("/feed.xml#g2")]
+    assert [row.split(" ")[0] for row in health] == ["ok"] + ["not_modified"] * len(later)
 
 
 def test_a_watched_folder_reads_each_finished_file_once(tmp_path: Path) -> None:
@@ -660,6 +954,15 @@ def test_the_whole_streaming_graph_runs_under_test_stream(tmp_path: Path) -> Non
     assert first["articles"] == ["inbox/fire.html"]
     assert first["duplicates"] == ["inbox/fire-copy.txt"]
     assert first["rejected"] == ["inbox/empty.txt"]
+    (fire,) = _rows(str(root), runs["stream-20261201T000000Z"], "articles")
+    assert (fire["duplicate_count"], list(fire["duplicate_sources"])) == (
+        1,
+        ["inbox/fire-copy.txt"],
+    )
+    counters = runs["stream-20261201T000000Z"]["counters"]
+    assert (counters["read_inputs"], counters["dedup_in"], counters["dedup_exact"]) == (3, 2, 1)
+    (empty,) = _rows(str(root), runs["stream-20261201T000000Z"], "rejected")
+    assert counters[f"{empty['stage']}_dropped_{empty['reason']}"] == 1
     second = _sources_by_table(str(root), runs["stream-20261201T000500Z"])
     assert second["articles"] == ["inbox/vote.txt"]
     (vote,) = _rows(str(root), runs["stream-20261201T000500Z"], "articles")

@@ -5,7 +5,8 @@ chaining). With `--state`, earlier runs' kept articles take part as canonicals;
 WriteDedupIndex writes the articles table of the new state. Never rejects.
 
 Counters: `dedup_in`, `dedup_exact`, `dedup_url`, `dedup_near`, `dedup_candidate_pairs`,
-`dedup_verified_pairs`, `dedup_state_pruned`.
+`dedup_verified_pairs`, `dedup_state_matched` (earlier articles looked up), `dedup_state_pruned`
+(counted by WriteDedupIndex, where the state is written).
 
 DeduplicateStream (at the end): the same rules, one article at a time in a stateful DoFn,
 for `newsbeam --streaming` (docs/streaming.md).
@@ -18,11 +19,13 @@ import dataclasses
 import datetime as dt
 import functools
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import apache_beam as beam
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from apache_beam.coders import BooleanCoder, PickleCoder, VarIntCoder
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import (
@@ -39,11 +42,16 @@ from newsbeam.transforms.support.failures import counter
 from newsbeam.transforms.support.rank import Rank, is_prior, rank_of
 from newsbeam.transforms.support.state import (
     DEDUP_ARTICLES,
-    ReadStateTable,
     StateContext,
     WriteStateTable,
     read_table,
     within_retention,
+)
+from newsbeam.transforms.support.state_index import (
+    StateIndex,
+    band_hashes,
+    open_index,
+    stable_hashes,
 )
 
 
@@ -325,6 +333,21 @@ def with_copies(article: Article, sources: Iterable[str]) -> Article:
     return article._replace(duplicate_count=len(sources), duplicate_sources=sources)
 
 
+def counted_copies(articles: Iterable[Article], duplicates: Iterable[Duplicate]) -> list[Article]:
+    """Kept articles with the copies among `duplicates` that name them (`canonical_id`)
+    counted on them by with_copies, as the batch counts them; an article no copy names is
+    left as it is. The streaming driver calls it on each window's pane (docs/streaming.md)."""
+    sources: dict[str, list[str]] = collections.defaultdict(list)
+    for duplicate in duplicates:
+        sources[duplicate.canonical_id].append(duplicate.source)
+    return [
+        with_copies(article, [*article.duplicate_sources, *sources[article.article_id]])
+        if article.article_id in sources
+        else article
+        for article in articles
+    ]
+
+
 # --- State rows ----------------------------------------------------------------------------
 
 
@@ -452,6 +475,90 @@ class _PriorEntries(beam.DoFn):
         )
 
 
+# --- The earlier state, looked up -----------------------------------------------------------
+#
+# An earlier article can only take part through a key it shares with one of the run's
+# articles: its text (exact pass), its URL (url pass) or an LSH bucket (near pass); a group
+# of earlier articles alone yields nothing (they are never copies). So the run looks up,
+# in the state held in memory (support/state_index.py), the earlier articles sharing one
+# of its keys, and only those enter the passes: the same groups, for any index size.
+
+
+def _text_hashes(values: Iterable[str | None], kind: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes of the non-empty values, with their positions (an article without a text
+    hash or URL has a key of its own, which nothing shares)."""
+    kept = [(position, value) for position, value in enumerate(values) if value]
+    return (
+        stable_hashes((value for _, value in kept), kind),
+        np.fromiter((position for position, _ in kept), dtype=np.int64, count=len(kept)),
+    )
+
+
+def index_keys(table: pa.Table, config: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
+    """A dedup state file's rows -> (key hashes, the row of each): text, URL and, for
+    articles long enough to be bucketed, their LSH bands."""
+    texts, text_rows = _text_hashes(table.column("content_hash").to_pylist(), b"text")
+    urls, url_rows = _text_hashes(table.column("canonical_url").to_pylist(), b"url")
+    keys, rows = [texts, urls], [text_rows, url_rows]
+    if config.near and table.num_rows:
+        width = config.bands * config.rows
+        shingles = pc.list_value_length(table.column("shingles")).to_numpy(zero_copy_only=False)
+        lengths = pc.list_value_length(table.column("signature")).to_numpy(zero_copy_only=False)
+        banded = np.flatnonzero((shingles >= config.min_shared_shingles) & (lengths == width))
+        if len(banded):
+            signatures = pc.list_flatten(table.column("signature").take(pa.array(banded))).to_numpy(
+                zero_copy_only=False
+            )
+            bands = band_hashes(signatures.reshape(len(banded), width), config.bands, config.rows)
+            keys.append(bands.ravel())
+            rows.append(np.repeat(banded, config.bands))
+    return np.concatenate(keys).astype(np.uint64), np.concatenate(rows).astype(np.int64)
+
+
+def lookup_keys(text_key: str, entry: Entry, config: DedupConfig) -> np.ndarray:
+    """The key hashes of one of the run's entries, as index_keys makes them for a state row
+    (own keys, starting with a NUL, are never looked up)."""
+    text, url = (None if key.startswith("\x00") else key for key in (text_key, entry.canonical_url))
+    keys = [_text_hashes([text], b"text")[0], _text_hashes([url], b"url")[0]]
+    if entry.signature:
+        signature = np.frombuffer(entry.signature, dtype=np.uint64)[None, :]
+        keys.append(band_hashes(signature, config.bands, config.rows).ravel())
+    return np.concatenate(keys).astype(np.uint64)
+
+
+def dedup_index(paths: Sequence[str], config: DedupConfig) -> StateIndex:
+    """The dedup state's articles table in memory, loaded once per process and file."""
+    name = f"dedup-index:{config.bands}x{config.rows}:{config.min_shared_shingles}:{config.near}"
+    return open_index(name, paths, DEDUP_ARTICLES, lambda table: index_keys(table, config))
+
+
+def _lookup_values(keyed: tuple[str, tuple[Any, ...]], config: DedupConfig) -> Iterator[int]:
+    text_key, entry = keyed
+    yield from lookup_keys(text_key, Entry._make(entry), config).tolist()
+
+
+class _MatchPriors(beam.DoFn):
+    """[every key hash of the run's entries] -> the earlier articles (state rows) holding
+    one, each once, by id; the state's index is loaded in setup() (once per process)."""
+
+    def __init__(
+        self, paths: Sequence[str], keep_since: dt.datetime | None, config: DedupConfig
+    ) -> None:
+        self._paths = list(paths)
+        self._keep_since = keep_since
+        self._config = config
+        self._index: StateIndex | None = None
+
+    def setup(self) -> None:
+        self._index = dedup_index(self._paths, self._config)
+
+    def process(self, wanted: list[int]) -> Iterator[dict[str, Any]]:
+        assert self._index is not None
+        rows = self._index.rows(wanted, self._keep_since, "article_id")
+        counter("dedup_state_matched").inc(len(rows))
+        yield from rows
+
+
 def _copy_record(copy: Entry, canonical: Entry, method: str) -> tuple[Identity, Copy]:
     counter(f"dedup_{method}").inc()
     similarity = 1.0 if method == "exact" else None  # same url: the text was not compared
@@ -577,9 +684,11 @@ class DeduplicateArticles(beam.PTransform):
     """PCollection[Article] -> (PCollection[Article], PCollection[Duplicate]).
 
     `state`: the checked earlier state to dedup against (none: nothing earlier); of its
-    articles, those within the retention take part, the others are counted as
-    `dedup_state_pruned`. The new state's articles table is written by WriteDedupIndex once
-    the articles have their story ids (pipeline/build.py)."""
+    articles, those within the retention that share a key with this run's take part
+    (looked up in memory, `_MatchPriors`). The new state's articles table is written by
+    WriteDedupIndex once the articles have their story ids (pipeline/build.py), which
+    carries the earlier rows within the retention over and counts the others as
+    `dedup_state_pruned`."""
 
     def __init__(
         self, config: DedupConfig | None = None, state: StateContext | None = None
@@ -597,8 +706,14 @@ class DeduplicateArticles(beam.PTransform):
         )
         entries, prints = fingerprinted.entries, fingerprinted[_PRINTS]
         if self._state.files(DEDUP_ARTICLES):
-            prior_rows = articles.pipeline | "ReadState" >> ReadStateTable(
-                self._state, DEDUP_ARTICLES, prune=True, pruned_counter="dedup_state_pruned"
+            prior_rows = (
+                entries
+                | "LookupKeys" >> beam.FlatMap(_lookup_values, config)
+                | "AllKeys" >> beam.combiners.ToList()
+                | "MatchPriors"
+                >> beam.ParDo(
+                    _MatchPriors(self._state.files(DEDUP_ARTICLES), self._state.keep_since, config)
+                )
             )
             prior = prior_rows | "PriorEntries" >> beam.ParDo(_PriorEntries(config)).with_outputs(
                 _PRINTS, main="entries"
@@ -656,9 +771,9 @@ class DeduplicateArticles(beam.PTransform):
 
 class WriteDedupIndex(beam.PTransform):
     """PCollection[Article] (this run's kept articles, story_id set) -> the new dedup
-    state's articles table: earlier runs' rows within the retention carried over (the same
-    filter as DeduplicateArticles' priors; counted there), plus these articles, first seen
-    at the run's start."""
+    state's articles table: earlier runs' files carried over (rows outside the retention
+    dropped and counted as `dedup_state_pruned`), plus these articles in files of their
+    own, first seen at the run's start."""
 
     def __init__(self, config: DedupConfig, state: StateContext) -> None:
         super().__init__()
@@ -668,12 +783,9 @@ class WriteDedupIndex(beam.PTransform):
     def expand(self, articles: beam.PCollection[Article]) -> Any:
         state = self._state
         rows = articles | "Rows" >> beam.Map(state_row, self._config, state.run_at)
-        if state.files(DEDUP_ARTICLES):
-            carried = articles.pipeline | "Carry" >> ReadStateTable(
-                state, DEDUP_ARTICLES, prune=True
-            )
-            rows = (rows, carried) | "AllRows" >> beam.Flatten()
-        return rows | "Write" >> WriteStateTable(state, DEDUP_ARTICLES)
+        return rows | "Write" >> WriteStateTable(
+            state, DEDUP_ARTICLES, carry=True, pruned_counter="dedup_state_pruned"
+        )
 
 
 # --- Streaming: DeduplicateStream -------------------------------------------------------------
@@ -887,8 +999,10 @@ class DeduplicateStream(beam.PTransform):
     within `ttl_micros` of event time, and the earlier state's articles (`state`).
 
     One key: every article meets every kept one (copies across languages too), and the
-    step is sequential. The kept article is written before later copies arrive, so its
-    `duplicate_count` stays 0: the duplicates table's `canonical_id` names it. Counters:
+    step is sequential. The kept article goes on at once; its `duplicate_count` is set
+    where its window's rows meet (ClusterStoriesStream, by counted_copies): copies in the
+    same pane count, later ones are only in the duplicates table, whose `canonical_id`
+    names it. Counters:
     `dedup_in`, `dedup_exact`, `dedup_url`, `dedup_near`, `dedup_stream_expired`."""
 
     def __init__(

@@ -3,7 +3,8 @@ share it (the id of the story's earliest article). With `--state`, a new article
 an earlier run's story, and this stage writes the dedup component of the new state
 (articles with their story ids, stories, story_terms). Never rejects.
 
-Counters: `stories_in`, `stories_new`, `stories_joined_earlier`, `stories_state_pruned`.
+Counters: `stories_in`, `stories_new`, `stories_joined_earlier`, `stories_state_matched`
+(earlier articles looked up), `stories_state_pruned` (counted where the state is written).
 
 ClusterStoriesStream (at the end): the same clustering, one event-time window at a time
 in a stateful DoFn that hands each window's rows on as one pane, for `newsbeam
@@ -14,14 +15,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import apache_beam as beam
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from apache_beam.coders import BooleanCoder, PickleCoder, VarIntCoder
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import (
@@ -37,6 +41,7 @@ from scipy.sparse import csgraph
 from scipy.spatial import distance as spatial_distance
 
 from newsbeam.schemas import Article
+from newsbeam.transforms.dedup import counted_copies
 from newsbeam.transforms.event_time import (
     WindowConfig,
     due_time,
@@ -56,6 +61,7 @@ from newsbeam.transforms.support.state import (
     read_table,
     within_retention,
 )
+from newsbeam.transforms.support.state_index import StateIndex, no_keys, open_index
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +82,11 @@ class StoryConfig:
     plain_component: a group of at most this many linked articles is clustered by plain
     cosine (small_threshold); larger ones by neighbour profiles (see group_similarity).
     split_from: a group of at least this many (and at most `neighbours`) found inside a
-    larger group is clustered again on its own (see split_small_stories)."""
+    larger group is clustered again on its own (see split_small_stories).
+    key_names / key_name_repeats / key_name_share: an article's key names are its
+    `key_names` most repeated names (at least `key_name_repeats` times) found in at most
+    `key_name_share` of the run's articles; two undated articles whose key names neither
+    text mentions repel in a small group (see cannot_link)."""
 
     threshold: float = 0.25
     neighbours: int = 10
@@ -94,6 +104,9 @@ class StoryConfig:
     plain_component: int = 5
     max_links: int = 100
     split_from: int = 4
+    key_names: int = 2
+    key_name_repeats: int = 2
+    key_name_share: float = 0.025
 
 
 _TOKEN = re.compile(r"[^\W\d_](?:[\w'\-]*\w)?|\d+(?:[.,:]\d+)*", re.UNICODE)
@@ -118,20 +131,7 @@ def story_terms(title: str | None, text: str, config: StoryConfig) -> dict[str, 
     counts: defaultdict[str, float] = defaultdict(float)
     parts = ((title or "", config.title_weight, 0), (text, 1.0, config.lead_words))
     for part, weight, lead_left in parts:
-        sentence_start = True
-        for match in _TOKEN.finditer(part):
-            token = match.group()
-            lowered = token.casefold()
-            start = sentence_start
-            end = match.end()
-            sentence_start = end < len(part) and part[end : end + 2].lstrip(" \"')")[:1] in (
-                ".",
-                "!",
-                "?",
-                "\n",
-            )
-            if lowered in _STOP_WORDS or len(lowered) < 2 and not token.isdigit():
-                continue
+        for token, lowered, start in _tokens(part):
             if token[0].isdigit():
                 key, factor = "#" + lowered, config.number_weight
             elif token[0].isupper() and not start:
@@ -146,6 +146,37 @@ def story_terms(title: str | None, text: str, config: StoryConfig) -> dict[str, 
     return dict(counts)
 
 
+def _tokens(part: str) -> Iterator[tuple[str, str, bool]]:
+    """(token, its casefolded form, whether it starts a sentence) for the tokens of `part`
+    that count as terms (not stop words, not single letters)."""
+    sentence_start = True
+    for match in _TOKEN.finditer(part):
+        token = match.group()
+        lowered = token.casefold()
+        start = sentence_start
+        end = match.end()
+        sentence_start = end < len(part) and part[end : end + 2].lstrip(" \"')")[:1] in (
+            ".",
+            "!",
+            "?",
+            "\n",
+        )
+        if lowered in _STOP_WORDS or len(lowered) < 2 and not token.isdigit():
+            continue
+        yield token, lowered, start
+
+
+def story_names(title: str | None, text: str) -> dict[str, int]:
+    """How often each name (a capitalised word not at a sentence start, casefolded as in
+    story_terms) occurs in an article."""
+    names: Counter[str] = Counter()
+    for part in (title or "", text):
+        for token, lowered, start in _tokens(part):
+            if token[0].isupper() and not start:
+                names[lowered] += 1
+    return dict(names)
+
+
 class StoryDoc(NamedTuple):
     """What clustering needs of an article."""
 
@@ -153,6 +184,8 @@ class StoryDoc(NamedTuple):
     rank: tuple[Any, ...]
     published_at: dt.datetime | None
     terms: dict[str, float]
+    # Name counts (story_names); None for an earlier run's article (the state keeps terms).
+    names: Mapping[str, int] | None = None
 
 
 class PriorStory(NamedTuple):
@@ -185,6 +218,7 @@ def story_doc(article: Article, config: StoryConfig) -> StoryDoc:
         rank,
         article.published_at,
         story_terms(article.title, article.text, config),
+        story_names(article.title, article.text),
     )
 
 
@@ -340,13 +374,26 @@ def cluster_rows(
     vectors: list[dict[str, float]],
     config: StoryConfig,
     stories: list[str | None] | None = None,
+    keys: list[frozenset[str]] | None = None,
 ) -> list[tuple[int, int]]:
     """A (component, group) label per doc. Articles less similar than `min_similarity`
     (or too far apart in time) never link; the graph of the remaining links splits into
     components, each clustered on its own (small dense matrices, not one n x n).
     `stories`: the story id of each earlier run's article (None for this run's): two of
-    different stories repel (_APART), as their stories cannot merge."""
+    different stories repel (_APART), as their stories cannot merge. `keys`: each doc's
+    key names (None: key_names over `docs`); in a group of at most `neighbours` (on its
+    own or found in a larger one) two undated docs of conflicting key names repel too
+    (cannot_link, _CONFLICT)."""
     graph = link_graph(_term_matrix(vectors), [doc.published_at for doc in docs], config)
+    if keys is None:
+        keys = key_names(docs, config)
+
+    def apart(rows: list[int], within: list[int] | None = None) -> np.ndarray:
+        at = rows if within is None else [within[row] for row in rows]
+        return cannot_link(
+            [keys[i] for i in at], [docs[i].terms for i in at], [docs[i].published_at for i in at]
+        )
+
     labels: list[tuple[int, int]] = [(0, 0)] * len(docs)
     for number, indexes in enumerate(_components(graph, config.min_similarity, config)):
         if len(indexes) == 1:
@@ -355,34 +402,44 @@ def cluster_rows(
         similarity = graph[indexes][:, indexes].toarray()
         dates = [docs[i].published_at for i in indexes]
         second, threshold = group_similarity(similarity, config, dates)
+        if len(indexes) <= config.neighbours:
+            second[apart(indexes)] = _CONFLICT
         if stories is not None:
             second[_of_other_stories([stories[i] for i in indexes])] = _APART
         groups = average_link(second, threshold)
         if len(indexes) > config.neighbours:
-            groups = split_small_stories(similarity, groups, config)
+            groups = split_small_stories(
+                similarity, groups, config, functools.partial(apart, within=indexes)
+            )
         for index, group in zip(indexes, groups, strict=True):
             labels[index] = (number, group)
     return labels
 
 
 def split_small_stories(
-    similarity: np.ndarray, groups: list[int], config: StoryConfig
+    similarity: np.ndarray,
+    groups: list[int],
+    config: StoryConfig,
+    apart: Callable[[list[int]], np.ndarray] | None = None,
 ) -> list[int]:
     """The groups found in a large group of linked articles, each of `split_from` to
     `neighbours` articles clustered again on its own (split_similarity). Profiles over
     `neighbours` articles are wider than a story of three reports: two such stories on one
     subject share them and merge. Groups of four or five are clustered again too (plain
     cosine would not split them, see split_similarity): two reports of each of two such
-    stories, or a story with part of its twin. Returns a group number per row,
-    numbered in order of first row."""
+    stories, or a story with part of its twin. `apart(rows)`: the pairs of those rows that
+    repel (_CONFLICT; see cannot_link). Returns a group number per row, numbered in order of
+    first row."""
     members: dict[int, list[int]] = {}
     for row, group in enumerate(groups):
         members.setdefault(group, []).append(row)
     parts: list[tuple[int, int]] = [(group, 0) for group in groups]
     for group, rows in members.items():
         if config.split_from <= len(rows) <= config.neighbours:
-            sub = similarity[np.ix_(rows, rows)]
-            for row, part in zip(rows, average_link(*split_similarity(sub, config)), strict=True):
+            second, threshold = split_similarity(similarity[np.ix_(rows, rows)], config)
+            if apart is not None:
+                second[apart(rows)] = _CONFLICT
+            for row, part in zip(rows, average_link(second, threshold), strict=True):
                 parts[row] = (group, part)
     numbers: dict[tuple[int, int], int] = {}
     return [numbers.setdefault(part, len(numbers) + 1) for part in parts]
@@ -438,6 +495,62 @@ def undated_pairs(dates: list[dt.datetime | None]) -> np.ndarray:
     return (~np.outer(known, known)).astype(np.float64)
 
 
+def key_names(docs: list[StoryDoc], config: StoryConfig) -> list[frozenset[str]]:
+    """Each doc's key names: its `key_names` most repeated names (story_names; at least
+    `key_name_repeats` times, ties by name) that at most `key_name_share` of `docs` mention.
+    A name that rare is the specific of one story (its person, place, team): two events of
+    one kind (two DUI arrests of one team's players, two fires in one state) share their
+    common names but not these. In a run of under 1 / key_name_share articles no name is
+    that rare: no keys, nothing repels."""
+    frequency = Counter(name for doc in docs for name in doc.names or ())
+    most = config.key_name_share * len(docs)
+    keys = []
+    for doc in docs:
+        repeated = [
+            (-count, name)
+            for name, count in (doc.names or {}).items()
+            if count >= config.key_name_repeats and frequency[name] <= most
+        ]
+        keys.append(frozenset(name for _, name in sorted(repeated)[: config.key_names]))
+    return keys
+
+
+def conflicting_names(keys: list[frozenset[str]], terms: list[Mapping[str, float]]) -> np.ndarray:
+    """A boolean matrix: True where both docs have key names and neither's key names occur
+    among the other's terms (each tells a different specific story)."""
+    count = len(keys)
+    found = np.zeros((count, count), dtype=bool)
+    for first in range(count):
+        for second in range(first + 1, count):
+            found[first, second] = found[second, first] = (
+                bool(keys[first])
+                and bool(keys[second])
+                and keys[first].isdisjoint(terms[second])
+                and keys[second].isdisjoint(terms[first])
+            )
+    return found
+
+
+def cannot_link(
+    keys: list[frozenset[str]],
+    terms: list[Mapping[str, float]],
+    dates: list[dt.datetime | None],
+) -> np.ndarray:
+    """A boolean matrix: the pairs that repel in a small group (_CONFLICT), those lacking a
+    date (undated_pairs) with conflicting key names (conflicting_names). Two dated ones
+    linked at all were published within `max_days`: time says they may be one story told
+    from two sides. Without dates, two reports of one kind of event, each about its own
+    person or place, are two stories (a merged story misleads every report built on it).
+
+    Measured with benchmarks/eval_stories.py (benchmarks/README.md, Stories): small stories
+    (ECB+ cut to three reports an event, undated) mean ARI 0.838 -> 0.856, pairwise
+    precision 0.790 -> 0.861 (recall 0.897 -> 0.855), as text files 0.833 -> 0.860; whole
+    ECB+ 0.916 -> 0.915; two runs 0.863 -> 0.855. The cost: undated groups of 6-10 reports
+    of one event, clustered on their own, are cut more often (27% -> 38%; twin events kept
+    apart 79% -> 83%)."""
+    return conflicting_names(keys, terms) & undated_pairs(dates).astype(bool)
+
+
 # In a small group's profiles, values within 15% of the cut stay with it: the reports of
 # one story that are all about equally alike are not cut in two at random (0.9 split real
 # ECB+ stories: whole set ARI 0.905; 0.8 kept more twin stories merged).
@@ -448,6 +561,12 @@ _NEAR_TIE = 0.85
 # would hold both has its average pulled down, so earlier stories stay apart (measured on
 # ECB+ across three runs: ARI +0.02; two runs: no change).
 _APART = -1.0
+
+# Similarity of two undated articles whose key names conflict (cannot_link): it pulls a
+# group's average down without ruling the pair out whatever the rest shows. Measured
+# (eval_stories.py): -1 gave small stories precision 0.874 but cut more single stories
+# (whole set 0.912, two runs 0.847); 0 and above keep precision under 0.83.
+_CONFLICT = -0.5
 
 
 def _of_other_stories(stories: list[str | None]) -> np.ndarray:
@@ -509,6 +628,8 @@ def cluster_stories(
         [*vectors, *(prior_vectors[i] for i in kept)],
         config,
         [None] * len(ordered) + [p.story_id for p in earlier_docs],
+        # Rare among this run's articles; earlier ones have no names kept.
+        key_names(ordered, config) + [frozenset()] * len(pseudo),
     )
     members: dict[tuple[int, int], list[int]] = {}
     for index, label in enumerate(labels):
@@ -604,17 +725,6 @@ def prior_story(row: dict[str, Any]) -> PriorStory:
     )
 
 
-def _prior_row(prior: PriorStory) -> dict[str, Any]:
-    return {
-        "story_id": prior.story_id,
-        "article_id": prior.article_id,
-        "published_at": prior.published_at,
-        "terms": list(prior.terms),
-        "counts": list(prior.terms.values()),
-        "first_seen_at": prior.first_seen_at,  # carried rows keep theirs
-    }
-
-
 # The row of the term frequencies table that holds the number of articles (story_terms
 # never makes an empty term).
 _ARTICLE_COUNT = ""
@@ -645,31 +755,142 @@ _STORY_ROWS = "story_rows"
 _TERM_ROWS = "term_rows"
 
 
-def _cluster_all(
+@dataclasses.dataclass(frozen=True)
+class StoredTerms:
+    """A stories state file's stored term counts as a sparse matrix (rows x the file's
+    vocabulary), sublinear as tfidf_vectors weighs them: built once per file."""
+
+    vocabulary: list[str]
+    column: dict[str, int]
+    counts: sparse.csr_matrix
+
+
+def stored_terms(table: pa.Table) -> StoredTerms:
+    terms = table.column("terms")
+    flat = pc.list_flatten(terms)
+    if not len(flat):
+        return StoredTerms([], {}, sparse.csr_matrix((table.num_rows, 1)))
+    encoded = pc.dictionary_encode(flat).combine_chunks()
+    vocabulary = encoded.dictionary.to_pylist()
+    counts = pc.list_flatten(table.column("counts")).to_numpy(zero_copy_only=False)
+    weights = np.where(counts >= 1, 1.0 + np.log(np.maximum(counts, 1.0)), counts)
+    matrix = sparse.csr_matrix(
+        (
+            weights,
+            (
+                pc.list_parent_indices(terms).to_numpy(zero_copy_only=False),
+                encoded.indices.to_numpy(zero_copy_only=False),
+            ),
+        ),
+        shape=(table.num_rows, len(vocabulary)),
+        dtype=np.float64,
+    )
+    return StoredTerms(vocabulary, {term: i for i, term in enumerate(vocabulary)}, matrix)
+
+
+def story_index(paths: Iterable[str]) -> StateIndex:
+    """The stories state in memory, loaded once per process and file."""
+    return open_index("stories-index", list(paths), DEDUP_STORIES, no_keys, stored_terms)
+
+
+def _prior_scores(
+    stored: StoredTerms, vectors: list[dict[str, float]], frequencies: TermFrequencies
+) -> np.ndarray:
+    """Each stored article's best cosine to one of `vectors`, its TF-IDF weighed with
+    `frequencies` as tfidf_vectors weighs it (vectorised over the file)."""
+    total, frequency = frequencies.articles, frequencies.frequency
+    idf = np.array(
+        [math.log((1 + total) / (1 + frequency.get(term, 0)) + 1) for term in stored.vocabulary]
+    )
+    weighted = sparse.csr_matrix(stored.counts.multiply(idf[None, :]))
+    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
+    rows, columns, values = [], [], []
+    for number, vector in enumerate(vectors):
+        for term, value in vector.items():
+            if term in stored.column:
+                rows.append(stored.column[term])
+                columns.append(number)
+                values.append(value)
+    if not values:
+        return np.zeros(stored.counts.shape[0])
+    new = sparse.csr_matrix(
+        (values, (rows, columns)), shape=(len(stored.vocabulary), len(vectors)), dtype=np.float64
+    )
+    best = np.asarray((weighted @ new).max(axis=1).toarray()).ravel()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(norms > 0, best / np.where(norms > 0, norms, 1.0), 0.0)
+
+
+# A stored article scored this much under min_similarity still goes to cluster_stories,
+# which decides with its own arithmetic (sums in another order differ in the last bits).
+_SCORE_MARGIN = 1e-9
+
+
+def candidate_priors(
     docs: list[StoryDoc],
-    priors: list[PriorStory],
-    frequency_table: list[dict[str, Any]],
+    earlier: TermFrequencies,
+    index: StateIndex,
+    keep_since: dt.datetime | None,
     config: StoryConfig,
-    with_rows: bool,
-    run_at: dt.datetime,
-) -> Iterator[Any]:
-    """All of the run's docs -> (article id, story id); with `with_rows`, the new stories
-    state's rows (this run's and the earlier ones) on the story_rows output and the new
-    term frequencies on the term_rows output."""
-    earlier = term_frequencies(frequency_table)
-    assigned, vectors = cluster_stories(docs, priors, config, earlier)
-    known = {prior.story_id for prior in priors}
-    for article_id, story_id in sorted(assigned.items()):
-        counter("stories_joined_earlier" if story_id in known else "stories_in").inc()
-        yield article_id, story_id
-    counter("stories_new").inc(len(set(assigned.values()) - known))
-    if with_rows:
-        for row in story_rows(docs, assigned, vectors, config, run_at):
-            yield beam.pvalue.TaggedOutput(_STORY_ROWS, row)
-        for prior in priors:
-            yield beam.pvalue.TaggedOutput(_STORY_ROWS, _prior_row(prior))
-        for row in frequency_rows(add_frequencies(earlier, docs)):
-            yield beam.pvalue.TaggedOutput(_TERM_ROWS, row)
+) -> list[PriorStory]:
+    """The retained earlier articles at least `min_similarity` close to one of `docs`:
+    the only ones cluster_stories keeps (`_candidate_priors`), found over the state held in
+    memory without building a vector for each earlier article."""
+    frequencies = add_frequencies(earlier, docs)
+    vectors = tfidf_vectors((doc.terms for doc in docs), frequencies)
+    found: dict[str, dict[str, Any]] = {}
+    for segment in index.segments:
+        scores = _prior_scores(segment.extra, vectors, frequencies)
+        chosen = (scores >= config.min_similarity - _SCORE_MARGIN) & segment.retained(keep_since)
+        for row in segment.rows_at(np.flatnonzero(chosen)):
+            found.setdefault(row["article_id"], row)
+    return [prior_story(found[key]) for key in sorted(found)]
+
+
+class _ClusterAll(beam.DoFn):
+    """All of the run's docs -> (article id, story id); with `with_rows`, this run's rows
+    of the stories state on the story_rows output (earlier ones are carried by the writer)
+    and the new term frequencies on the term_rows output. The earlier articles close enough
+    to take part come from the state's index, loaded in setup()."""
+
+    def __init__(
+        self,
+        config: StoryConfig,
+        paths: Iterable[str],
+        keep_since: dt.datetime | None,
+        with_rows: bool,
+        run_at: dt.datetime,
+    ) -> None:
+        self._config = config
+        self._paths = list(paths)
+        self._keep_since = keep_since
+        self._with_rows = with_rows
+        self._run_at = run_at
+        self._index: StateIndex | None = None
+
+    def setup(self) -> None:
+        self._index = story_index(self._paths) if self._paths else None
+
+    def process(self, docs: list[StoryDoc], frequency_table: list[dict[str, Any]]) -> Iterator[Any]:
+        config = self._config
+        earlier = term_frequencies(frequency_table)
+        priors = (
+            candidate_priors(docs, earlier, self._index, self._keep_since, config)
+            if self._index
+            else []
+        )
+        counter("stories_state_matched").inc(len(priors))
+        assigned, vectors = cluster_stories(docs, priors, config, earlier)
+        known = {prior.story_id for prior in priors}
+        for article_id, story_id in sorted(assigned.items()):
+            counter("stories_joined_earlier" if story_id in known else "stories_in").inc()
+            yield article_id, story_id
+        counter("stories_new").inc(len(set(assigned.values()) - known))
+        if self._with_rows:
+            for row in story_rows(docs, assigned, vectors, config, self._run_at):
+                yield beam.pvalue.TaggedOutput(_STORY_ROWS, row)
+            for row in frequency_rows(add_frequencies(earlier, docs)):
+                yield beam.pvalue.TaggedOutput(_TERM_ROWS, row)
 
 
 def _with_story(article: Article, story_ids: Mapping[str, str]) -> Article:
@@ -697,17 +918,6 @@ class ClusterStories(beam.PTransform):
     def expand(self, articles: beam.PCollection[Article]) -> beam.PCollection[Article]:
         config, state = self._config, self._state
         pipeline = articles.pipeline
-        if state.files(DEDUP_STORIES):
-            priors = (
-                pipeline
-                | "ReadStories"
-                >> ReadStateTable(
-                    state, DEDUP_STORIES, prune=True, pruned_counter="stories_state_pruned"
-                )
-                | "PriorStories" >> beam.Map(prior_story)
-            )
-        else:
-            priors = pipeline | "NoStories" >> beam.Create([])
         if state.files(STORY_TERMS):
             frequencies = pipeline | "ReadTerms" >> ReadStateTable(state, STORY_TERMS)
         else:
@@ -717,20 +927,24 @@ class ClusterStories(beam.PTransform):
             | "Terms" >> beam.Map(story_doc, config)
             | "All" >> beam.combiners.ToList()
             | "Cluster"
-            >> beam.FlatMap(
-                _cluster_all,
-                beam.pvalue.AsList(priors),
+            >> beam.ParDo(
+                _ClusterAll(
+                    config,
+                    state.files(DEDUP_STORIES),
+                    state.keep_since,
+                    state.writes,
+                    state.run_at,
+                ),
                 beam.pvalue.AsList(frequencies),
-                config,
-                state.writes,
-                state.run_at,
             ).with_outputs(_STORY_ROWS, _TERM_ROWS, main="story_ids")
         )
         with_story = articles | "SetStory" >> beam.Map(
             _with_story, beam.pvalue.AsDict(clustered.story_ids)
         ).with_output_types(Article)
         if state.writes:
-            _ = clustered[_STORY_ROWS] | "WriteStories" >> WriteStateTable(state, DEDUP_STORIES)
+            _ = clustered[_STORY_ROWS] | "WriteStories" >> WriteStateTable(
+                state, DEDUP_STORIES, carry=True, pruned_counter="stories_state_pruned"
+            )
             _ = clustered[_TERM_ROWS] | "WriteTerms" >> WriteStateTable(state, STORY_TERMS)
         return with_story
 
@@ -914,7 +1128,13 @@ class _ClusterStoriesStreamFn(beam.DoFn):
         earlier = frequencies.read() or NO_FREQUENCIES
         added: list[StreamStory] = []
         for start, tables in panes(items, now):
-            articles = sorted(tables.get("articles", []), key=lambda a: a.article_id)
+            # The copies of the pane counted on their canonicals (the batch's with_copies):
+            # the window's rows are together here and nowhere before.
+            articles = counted_copies(
+                sorted(tables.get("articles", []), key=lambda a: a.article_id),
+                tables.get("duplicates", []),
+            )
+            counter("dedup_copies_counted").inc(sum(a.duplicate_count for a in articles))
             if articles:
                 labelled, entries, earlier = cluster_window(
                     articles,
@@ -964,10 +1184,11 @@ class ClusterStoriesStream(beam.PTransform):
     """dict[table name, PCollection[record]] (unbounded, timestamped by event time: the
     articles, duplicates, rejected and feed_health rows) -> PCollection[Pane]: each
     window's rows (`window.window_seconds`) once the watermark passed its end, its
-    articles with `story_id` set by ClusterStories' clustering of the window's articles
-    with the earlier windows' (and the earlier state's, `state`) as an earlier run's take
-    part, each for `window.ttl_days` of event time. Rows that come after their window's
-    pane form late panes, at the next window end.
+    articles with the pane's copies counted (`duplicate_count`, `duplicate_sources`:
+    dedup's counted_copies) and `story_id` set by ClusterStories' clustering of the
+    window's articles with the earlier windows' (and the earlier state's, `state`) as an
+    earlier run's take part, each for `window.ttl_days` of event time. Rows that come
+    after their window's pane form late panes, at the next window end.
 
     One key: every window meets every earlier one, and panes leave in order (the step is
     sequential; a window costs the clustering of a run of its size)."""

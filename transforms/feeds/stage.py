@@ -69,6 +69,7 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 
 from newsbeam.schemas import Article, RawDocument, Rejected, Removal
 from newsbeam.schemas.feeds import FeedHealth, FeedState, SeenEntry
+from newsbeam.transforms.event_time import datetime_of
 from newsbeam.transforms.extract import ExtractConfig, ExtractError, extract_html_document
 from newsbeam.transforms.feeds.articles import entry_article, is_html_response, with_url
 from newsbeam.transforms.feeds.config import FeedsConfig
@@ -231,28 +232,32 @@ class _FetchFeeds(_FetchingDoFn):
             if self._config.poll_due_only and is_not_due(state, self._run_at):
                 skipped = FetchResult(source.url, source.url, None, {}, b"", None, "", 0)
                 return FetchedFeed(source, skipped, from_file=False, not_due=True)
-            # A feed that moved (permanent redirects) is polled at its new URL directly.
-            target = state.moved_to if state is not None and state.moved_to else source.url
-            page_like = source.kind == "auto"
-            if page_like and is_fetchable(target):
-                # An --input URL may be an article page: robots.txt has its say first.
-                if not fetcher.allowed_by_robots(target):
-                    refused = FetchResult(
-                        source.url, target, None, {}, b"", "robots_disallowed", "robots.txt", 0
-                    )
-                    return FetchedFeed(source, refused, from_file=False)
-            result = fetcher.fetch(
-                target,
-                etag=state.etag if state else None,
-                last_modified=state.last_modified if state else None,
-                accept=FEED_ACCEPT,
-                robots_on_redirects=page_like,
-            )
-            return FetchedFeed(source, result, from_file=False)
+            return FetchedFeed(source, fetch_feed(fetcher, source, state), from_file=False)
 
         for fetched in fetch_all(sources, fetch, self._config.fetch.concurrency):
             counter("feeds_fetched").inc()
             yield fetched
+
+
+def fetch_feed(fetcher: Fetcher, source: FeedSource, state: FeedState | None) -> FetchResult:
+    """GET a feed where it lives now, conditionally on the ETag and Last-Modified its
+    `state` kept (a 304 then costs no body)."""
+    # A feed that moved (permanent redirects) is polled at its new URL directly.
+    target = state.moved_to if state is not None and state.moved_to else source.url
+    page_like = source.kind == "auto"
+    if page_like and is_fetchable(target):
+        # An --input URL may be an article page: robots.txt has its say first.
+        if not fetcher.allowed_by_robots(target):
+            return FetchResult(
+                source.url, target, None, {}, b"", "robots_disallowed", "robots.txt", 0
+            )
+    return fetcher.fetch(
+        target,
+        etag=state.etag if state else None,
+        last_modified=state.last_modified if state else None,
+        accept=FEED_ACCEPT,
+        robots_on_redirects=page_like,
+    )
 
 
 class _ParseFeeds(beam.DoFn):
@@ -268,95 +273,104 @@ class _ParseFeeds(beam.DoFn):
         self._previous = load_feed_state(self._state)
 
     def process(self, fetched: FetchedFeed) -> Iterator[Any]:
-        # Beam warns about a process() that both yields and returns; the early returns
-        # live in _outputs().
-        yield from self._outputs(fetched)
-
-    def _outputs(self, fetched: FetchedFeed) -> Iterator[Any]:
-        source, result = fetched.source, fetched.result
-        url = source.url
+        url = fetched.source.url
         previous = None if fetched.from_file else self._previous.state_for(url)
-        entries: list[FeedEntry] = []
-        new: list[FeedEntry] = []
-        status, error, new_hash = "ok", result.error, None
-        if fetched.not_due:
-            counter("feeds_not_due").inc()
-            moved_to = previous.moved_to if previous is not None else None
-            moved_to = None if moved_to == url else moved_to  # subscribed at its new URL
-            yield beam.pvalue.TaggedOutput(
-                HEALTH,
-                FeedHealth(self._run_at, url, "not_due", None, 0, 0, 0, False, None, 0, moved_to),
-            )
-            return  # its state stays as it was
-        if result.error is not None:
-            status = "error"
-            counter("read_inputs").inc()
-            yield _rejected(url, result.error, result.detail or result.error)
-        elif result.not_modified:
-            status = "not_modified"
-            counter("feeds_not_modified").inc()
-        else:
-            new_hash = body_hash(result.body)
-            if previous is not None and previous.body_hash == new_hash:
-                status = "unchanged"
-                counter("feeds_unchanged").inc()
-            else:
-                try:
-                    parsed = parse_feeds_safely(result.body, result.headers, result.final_url)
-                except FeedParseError as failure:
-                    if source.kind == "auto" and failure.reason == "not_a_feed":
-                        # An --input URL that is not a feed: an article page.
-                        counter("read_inputs").inc()
-                        yield PageJob(url, None, None, result)
-                        return
-                    status, error, new_hash = "error", failure.reason, None
-                    counter("read_inputs").inc()
-                    yield _rejected(url, failure.reason, str(failure), result.body)
-                else:
-                    entries = parsed.entries
-                    if parsed.bozo:
-                        status, error = "partial", parsed.bozo[:500]
-                    seen = self._previous.seen_for(url)
-                    new = [entry for entry in entries if entry.entry_id not in seen]
-        counter("feeds_entries").inc(len(entries))
-        counter("feeds_new_entries").inc(len(new))
-        for entry in new:
-            counter("read_inputs").inc()
-            yield PageJob(f"{url}#{entry.entry_id}", url, entry, None)
-        # Every id the document lists, new or not, is seen now: what keeps it from pruning.
-        for entry in entries:
-            sighting = SeenEntry(url, entry.entry_id, self._run_at, self._run_at)
-            yield beam.pvalue.TaggedOutput(SEEN, sighting)
-        state = None
-        if not fetched.from_file:
-            state = next_feed_state(
-                previous,
-                url,
-                result,
-                len(new),
-                new_hash,
-                self._run_at,
-                self._config,
-                unparseable=status == "error",
-            )
+        seen = self._previous.seen_for(url)
+        yield from feed_outputs(fetched, previous, seen, self._run_at, self._config)
+
+
+def feed_outputs(
+    fetched: FetchedFeed,
+    previous: FeedState | None,
+    seen: frozenset[str],
+    now: dt.datetime,
+    config: FeedsConfig,
+) -> Iterator[Any]:
+    """One fetched feed -> _ParseFeeds' outputs: a PageJob per entry not in `seen` (ids),
+    HEALTH, STATE (the next FeedState, from `previous`), SEEN and REJECTED rows, all as
+    of `now`. ReadFeeds passes the earlier run's state; PollFeeds its own per feed."""
+    source, result = fetched.source, fetched.result
+    url = source.url
+    entries: list[FeedEntry] = []
+    new: list[FeedEntry] = []
+    status, error, new_hash = "ok", result.error, None
+    if fetched.not_due:
+        counter("feeds_not_due").inc()
+        moved_to = previous.moved_to if previous is not None else None
+        moved_to = None if moved_to == url else moved_to  # subscribed at its new URL
         yield beam.pvalue.TaggedOutput(
             HEALTH,
-            FeedHealth(
-                run_at=self._run_at,
-                feed_url=url,
-                status=status,
-                http_status=result.http_status,
-                bytes=len(result.body),
-                entries=len(entries),
-                new_entries=len(new),
-                not_modified=result.not_modified,
-                error=error,
-                latency_ms=result.latency_ms,
-                moved_to=state.moved_to if state is not None else None,
-            ),
+            FeedHealth(now, url, "not_due", None, 0, 0, 0, False, None, 0, moved_to),
         )
-        if state is not None:
-            yield beam.pvalue.TaggedOutput(STATE, state)
+        return  # its state stays as it was
+    if result.error is not None:
+        status = "error"
+        counter("read_inputs").inc()
+        yield _rejected(url, result.error, result.detail or result.error)
+    elif result.not_modified:
+        status = "not_modified"
+        counter("feeds_not_modified").inc()
+    else:
+        new_hash = body_hash(result.body)
+        if previous is not None and previous.body_hash == new_hash:
+            status = "unchanged"
+            counter("feeds_unchanged").inc()
+        else:
+            try:
+                parsed = parse_feeds_safely(result.body, result.headers, result.final_url)
+            except FeedParseError as failure:
+                if source.kind == "auto" and failure.reason == "not_a_feed":
+                    # An --input URL that is not a feed: an article page.
+                    counter("read_inputs").inc()
+                    yield PageJob(url, None, None, result)
+                    return
+                status, error, new_hash = "error", failure.reason, None
+                counter("read_inputs").inc()
+                yield _rejected(url, failure.reason, str(failure), result.body)
+            else:
+                entries = parsed.entries
+                if parsed.bozo:
+                    status, error = "partial", parsed.bozo[:500]
+                new = [entry for entry in entries if entry.entry_id not in seen]
+    counter("feeds_entries").inc(len(entries))
+    counter("feeds_new_entries").inc(len(new))
+    for entry in new:
+        counter("read_inputs").inc()
+        yield PageJob(f"{url}#{entry.entry_id}", url, entry, None)
+    # Every id the document lists, new or not, is seen now: what keeps it from pruning.
+    for entry in entries:
+        sighting = SeenEntry(url, entry.entry_id, now, now)
+        yield beam.pvalue.TaggedOutput(SEEN, sighting)
+    state = None
+    if not fetched.from_file:
+        state = next_feed_state(
+            previous,
+            url,
+            result,
+            len(new),
+            new_hash,
+            now,
+            config,
+            unparseable=status == "error",
+        )
+    yield beam.pvalue.TaggedOutput(
+        HEALTH,
+        FeedHealth(
+            run_at=now,
+            feed_url=url,
+            status=status,
+            http_status=result.http_status,
+            bytes=len(result.body),
+            entries=len(entries),
+            new_entries=len(new),
+            not_modified=result.not_modified,
+            error=error,
+            latency_ms=result.latency_ms,
+            moved_to=state.moved_to if state is not None else None,
+        ),
+    )
+    if state is not None:
+        yield beam.pvalue.TaggedOutput(STATE, state)
 
 
 class _FetchPages(_FetchingDoFn):
@@ -682,9 +696,86 @@ def new_entry_sources(
     return new, after
 
 
+def remembered_entries(
+    known: dict[str, int], listed: Iterable[str] | None, now: int, keep_micros: int
+) -> dict[str, int]:
+    """The entry ids a feed's poll at `now` leaves remembered (id -> when last listed):
+    `listed`, the ids its document lists now, stamped `now`. A poll that parsed nothing
+    (None: 304, the same body, a failure) lists what the feed's latest parse listed (the
+    ids with the latest stamp): the feed still lists them, and they must not come back as
+    new when it changes. Ids not listed for `keep_micros` are forgotten."""
+    if listed is None:
+        latest = max(known.values(), default=None)
+        listed = [entry for entry, at in known.items() if at == latest]
+    return new_entry_sources(known, listed, now, keep_micros)[1]
+
+
 _SEEN_NOW = ReadModifyWriteStateSpec("seen", PickleCoder())
 _SEEN_NOW_PARAM = beam.DoFn.StateParam(_SEEN_NOW)
+_FEED_NOW = ReadModifyWriteStateSpec("feed", PickleCoder())
+_FEED_NOW_PARAM = beam.DoFn.StateParam(_FEED_NOW)
 _POLL_TIMESTAMP_PARAM = beam.DoFn.TimestampParam
+_PARSED = frozenset({"ok", "partial"})  # the health statuses of a poll that parsed the feed
+
+
+class _PollFeed(_FetchingDoFn):
+    """(feed URL, FeedSource) at a poll tick -> a PageJob per entry new to the job, its
+    HEALTH row and REJECTED rows, as ReadFeeds' fetch and parse make them (fetch_feed,
+    feed_outputs), with the feed's own state kept per key between polls:
+
+    - `feed`: its FeedState (next_feed_state): ETag and Last-Modified for a conditional
+      GET (a 304 costs no body and no parse), the body hash (the same body is not parsed
+      again), the adaptive interval (a tick before `next_poll_at` polls nothing: counter
+      `feeds_not_due`, no health row), `moved_to`. Seeded from `--state`'s feed state
+      until the first poll writes its own.
+    - `seen`: the entry ids it listed (remembered_entries), besides the ids `--state`
+      had seen: an entry is an input once.
+
+    The poll's time is the tick's timestamp: health rows' `run_at`, the state's times."""
+
+    def __init__(self, config: FeedsConfig, state: StateContext, keep_micros: int) -> None:
+        super().__init__(config)
+        self._state = state
+        self._keep = keep_micros
+        self._previous = PreviousFeedState({}, {})
+
+    def setup(self) -> None:
+        super().setup()
+        self._previous = load_feed_state(self._state)
+
+    def process(
+        self,
+        keyed: tuple[str, FeedSource],
+        timestamp: Any = _POLL_TIMESTAMP_PARAM,
+        feed: Any = _FEED_NOW_PARAM,
+        seen: Any = _SEEN_NOW_PARAM,
+    ) -> Iterator[Any]:
+        assert self._fetcher is not None
+        source = keyed[1]
+        micros = int(timestamp.micros)
+        now = datetime_of(micros)
+        previous = feed.read() or self._previous.state_for(source.url)
+        if is_not_due(previous, now):
+            counter("feeds_not_due").inc()
+            return
+        result = fetch_feed(self._fetcher, source, previous)
+        counter("feeds_fetched").inc()
+        known: dict[str, int] = seen.read() or {}
+        ids = self._previous.seen_for(source.url) | frozenset(known)
+        fetched = FetchedFeed(source, result, from_file=False)
+        outputs = list(feed_outputs(fetched, previous, ids, now, self._config))
+        listed, parsed = [], False
+        for output in outputs:
+            tag = output.tag if isinstance(output, beam.pvalue.TaggedOutput) else None
+            if tag == STATE:
+                feed.write(output.value)
+            elif tag == SEEN:
+                listed.append(output.value.entry_id)
+            else:
+                if tag == HEALTH:
+                    parsed = output.value.status in _PARSED
+                yield output
+        seen.write(remembered_entries(known, listed if parsed else None, micros, self._keep))
 
 
 class _NewEntriesOnly(beam.DoFn):
@@ -715,10 +806,13 @@ class _NewEntriesOnly(beam.DoFn):
 
 class PollFeeds(beam.PTransform):
     """PCollection[RawDocument] (feed and OPML documents of a streaming source) ->
-    (Articles, Rejected, FeedHealth), unbounded: the config's feeds are polled every
-    `poll_seconds` (PeriodicImpulse), parsed, their new entries' pages fetched and
-    extracted, as ReadFeeds does. An entry is an input once: a stateful step per feed
-    remembers the entries it passed for `keep_micros` after their feed last listed them.
+    (Articles, Rejected, FeedHealth), unbounded: the clock ticks every `poll_seconds`
+    (PeriodicImpulse); at a tick each feed whose adaptive interval has run out is fetched
+    conditionally (ETag, Last-Modified) and parsed, its new entries' pages fetched and
+    extracted, as ReadFeeds does. A stateful step per feed (_PollFeed) keeps the feed's
+    state between polls (seeded from `state`) and the entries it passed, for
+    `keep_micros` after their feed last listed them: an entry is an input once. Feed
+    files of a watched folder are parsed once, their entries remembered the same way.
     Page URLs (`--input https://...`) are a batch run's: not polled here. `stop_at` (Unix
     seconds; None: never) ends the polling: a bounded poll, which Beam's in-process
     runner runs as a batch of polls (tests)."""
@@ -765,28 +859,30 @@ class PollFeeds(beam.PTransform):
         polled = ticks | "Due" >> beam.ParDo(_PolledSources(config)).with_outputs(
             REJECTED, main="sources"
         )
-        fetched = (
+        polls = (
             (polled.sources, from_docs.sources)
             | "AllSources" >> beam.Flatten()
-            | "OneShard" >> beam.Map(lambda source: (0, [source]))
-            | "FetchFeeds" >> beam.ParDo(_FetchFeeds(config, self._state))
-        )
-        parsed = (
-            (fetched, from_docs.feeds)
-            | "AllFeeds" >> beam.Flatten()
-            | "ParseFeeds"
-            >> beam.ParDo(_ParseFeeds(config, self._state)).with_outputs(
-                HEALTH, STATE, SEEN, REJECTED, main="jobs"
+            | "ByUrl"
+            >> beam.Map(lambda source: (source.url, source)).with_output_types(
+                tuple[str, FeedSource]
+            )
+            | "Poll"
+            >> beam.ParDo(_PollFeed(config, self._state, self._keep)).with_outputs(
+                HEALTH, REJECTED, main="jobs"
             )
         )
-        jobs = (
-            parsed.jobs
+        files = from_docs.feeds | "ParseFiles" >> beam.ParDo(
+            _ParseFeeds(config, self._state)
+        ).with_outputs(HEALTH, STATE, SEEN, REJECTED, main="jobs")
+        from_files = (
+            files.jobs
             | "ByFeed"
             >> beam.Map(lambda job: (job.feed_url or job.source, job)).with_output_types(
                 tuple[str, PageJob]
             )
             | "NewOnly" >> beam.ParDo(_NewEntriesOnly(self._keep))
         )
+        jobs = (polls.jobs, from_files) | "AllJobs" >> beam.Flatten()
         fetch_pages = config.fetch_pages
         with_pages = (
             jobs
@@ -796,7 +892,7 @@ class PollFeeds(beam.PTransform):
         )
         ready = jobs | "HavePage" >> beam.Filter(lambda job: not _needs_page(job, fetch_pages))
         articles, unmade = apply_with_rejects(
-            (ready, with_pages) | "AllJobs" >> beam.Flatten(),
+            (ready, with_pages) | "AllReady" >> beam.Flatten(),
             "ToArticles",
             _ToArticles(self._extract_config),
             STAGE,
@@ -806,7 +902,9 @@ class PollFeeds(beam.PTransform):
         rejected = (
             from_docs[REJECTED],
             polled[REJECTED],
-            parsed[REJECTED],
+            polls[REJECTED],
+            files[REJECTED],
             unmade,
         ) | "Rejected" >> beam.Flatten()
-        return articles, rejected, parsed[HEALTH]
+        health = (polls[HEALTH], files[HEALTH]) | "Health" >> beam.Flatten()
+        return articles, rejected, health

@@ -17,15 +17,18 @@ them (as with Shared).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+P = TypeVar("P", bound=Hashable)
 
 _LOCK = threading.Lock()
 # name -> (key, object); a lock per name so two threads never load the same thing twice.
 _LOADED: dict[str, tuple[Hashable, Any]] = {}
 _NAME_LOCKS: dict[str, threading.Lock] = {}
+# name -> {part key: object}: the parts of one thing loaded piece by piece (load_parts).
+_PARTS: dict[str, dict[Hashable, Any]] = {}
 
 
 def load_once(name: str, key: Hashable, load: Callable[[], T]) -> T:
@@ -42,10 +45,29 @@ def load_once(name: str, key: Hashable, load: Callable[[], T]) -> T:
         return value
 
 
+def load_parts(name: str, parts: Sequence[P], load: Callable[[P], T]) -> list[T]:
+    """The objects for `parts` (hashable descriptions, e.g. a file's name and size), in
+    their order: those loaded for the same part earlier in this process, `load(part)` for
+    the others. Parts no longer asked for are dropped, so memory follows the last call.
+    For state that changes a piece at a time: follow mode's next batch reads a state
+    version that keeps most of the previous one's files (support/state_index.py)."""
+    with _LOCK:
+        name_lock = _NAME_LOCKS.setdefault(name, threading.Lock())
+    with name_lock:
+        held = _PARTS.get(name, {})
+        loaded: dict[Hashable, Any] = {
+            part: held[part] if part in held else load(part) for part in dict.fromkeys(parts)
+        }
+        _PARTS[name] = loaded
+        return [loaded[part] for part in parts]
+
+
 def forget(name: str | None = None) -> None:
     """Drop the object loaded under `name` (None: all of them); for tests and memory."""
     with _LOCK:
         if name is None:
             _LOADED.clear()
+            _PARTS.clear()
         else:
             _LOADED.pop(name, None)
+            _PARTS.pop(name, None)

@@ -45,6 +45,7 @@ from typing import Any
 
 import apache_beam as beam
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from newsbeam.schemas import STATE_MARKER, STATE_VERSION, STATE_VERSION_KEY
@@ -359,6 +360,12 @@ def _in_schema(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return table.select(schema.names)
 
 
+def read_arrow(path: str, table: StateTable) -> pa.Table:
+    """One checked file of `table`, whole, as an Arrow table in the table's columns."""
+    with _open(path) as handle:
+        return _in_schema(pq.read_table(handle), table.schema)
+
+
 def read_rows(path: str, table: StateTable) -> Iterator[dict[str, Any]]:
     """The rows of one checked file of `table`, as dicts in the table's columns."""
     with _open(path) as handle:
@@ -431,6 +438,74 @@ def _write_if(rows: list[dict[str, Any]], write: bool, path: str, table: StateTa
         write_file(path, rows, table)
 
 
+def carried_name(source: str, kept: int, rows: int) -> str:
+    """The name of an earlier file in the new version: its own when kept whole (a process
+    that indexed it by name and size, support/state_index.py, knows it), else one of its own
+    for the rows kept."""
+    base = source.rsplit("/", 1)[-1]
+    if kept == rows:
+        return base
+    stem = base[: -len(".parquet")] if base.endswith(".parquet") else base
+    return f"{stem}-kept{kept}.parquet"
+
+
+def carry_file(
+    path: str, folder: str, table: StateTable, keep_since: dt.datetime | None
+) -> dict[str, Any]:
+    """One file of the earlier state's part table into the new version's `folder`, without
+    a row passing through Python: copied whole when every row is within the retention, its
+    retained rows written when some are not, nothing when none is. Returns the entry
+    WriteBundleFiles gives a file it wrote ("name" None: nothing written) and "pruned"."""
+    with _open(path) as handle:
+        seen = pq.read_table(handle, columns=["first_seen_at"]).column("first_seen_at")
+    rows = len(seen)
+    if keep_since is None or not rows:
+        kept = rows
+    else:
+        kept = int(pc.sum(pc.greater_equal(seen, pa.scalar(keep_since, seen.type))).as_py() or 0)
+    entry: dict[str, Any] = {"target": table.name, "name": None, "rows": kept}
+    entry["pruned"] = rows - kept
+    if not kept:
+        return entry
+    name = entry["name"] = carried_name(path, kept, rows)
+    if kept == rows:
+        files.copy_files([(path, files.join(folder, name))])
+        return entry
+    arrow = read_arrow(path, table)
+    retained = arrow.filter(
+        pc.greater_equal(arrow.column("first_seen_at"), pa.scalar(keep_since, seen.type))
+    )
+    files.write_parquet(
+        files.join(folder, name),
+        retained.cast(stamped(table.schema)),
+        compression="zstd",
+        use_compliant_nested_type=True,
+    )
+    return entry
+
+
+class _CarryFile(beam.DoFn):
+    """An earlier file's path -> its entry in the new version (carry_file), counting the
+    rows pruned."""
+
+    def __init__(
+        self,
+        folder: str,
+        table: StateTable,
+        keep_since: dt.datetime | None,
+        pruned_counter: str | None,
+    ) -> None:
+        self._folder, self._table = folder, table
+        self._keep_since, self._pruned_counter = keep_since, pruned_counter
+
+    def process(self, path: str) -> Iterator[dict[str, Any]]:
+        entry = carry_file(path, self._folder, self._table, self._keep_since)
+        if self._pruned_counter and entry["pruned"]:
+            counter(self._pruned_counter).inc(entry["pruned"])
+        if entry["name"] is not None:
+            yield {key: entry[key] for key in ("target", "name", "rows")}
+
+
 class WriteStateTable(beam.PTransform):
     """PCollection[dict] -> the table in the new state (`state.state_out_dir`).
 
@@ -445,25 +520,44 @@ class WriteStateTable(beam.PTransform):
         state: StateContext,
         table: StateTable,
         only_if: beam.PCollection[bool] | None = None,
+        carry: bool = False,
+        pruned_counter: str | None = None,
     ) -> None:
         super().__init__()
         if state.state_out_dir is None:
             raise ValueError("WriteStateTable needs a state_out_dir (a run with --state)")
         if only_if is not None and table.layout == PARTS:
             raise ValueError("only_if applies to single-file tables")
+        if carry and table.layout != PARTS:
+            raise ValueError("carry applies to part tables")
         self._out = state.state_out_dir.rstrip("/")
         self._run_at = state.run_at
         self._table = table
         self._only_if = only_if
+        self._carried = list(state.files(table)) if carry else []
+        self._keep_since = state.keep_since
+        self._pruned_counter = pruned_counter
 
     def expand(self, rows: beam.PCollection[dict[str, Any]]) -> Any:
         table = self._table
         if table.layout == PARTS:  # part files, one per bundle (support/bundle_files.py)
             folder, schema = f"{self._out}/{table.path}", stamped(table.schema)
-            return (
+            written = (
                 rows
                 | "Keyed" >> beam.Map(lambda row, key=table.name: (key, row))
                 | "Parquet" >> beam.ParDo(WriteBundleFiles({table.name: (folder, schema)}, "part"))
+            )
+            if self._carried:
+                carried = (
+                    rows.pipeline
+                    | "Earlier" >> beam.Create(self._carried)
+                    | "Spread" >> beam.Reshuffle()
+                    | "Carry"
+                    >> beam.ParDo(_CarryFile(folder, table, self._keep_since, self._pruned_counter))
+                )
+                written = (written, carried) | "AllFiles" >> beam.Flatten()
+            return (
+                written
                 | "Written" >> beam.combiners.ToList()
                 | "Listed" >> beam.Map(keep_listed, folder, schema, "part")
             )
