@@ -4,9 +4,10 @@ Beam's local runner (the FnApiRunner) runs every bundle in the calling process b
 one core. With `--direct_running_mode multi_processing` it starts `--direct_num_workers`
 SDK worker processes (Beam's default: 1) and splits each stage's input between them, which
 is Beam's own parallelism (the same code spreads over Dataflow or Flink workers). NewsBeam
-stays in-process unless told: on this project's 2-core machines, worker processes did not
-pay (each costs ~2 s of start-up and ~350 MB; the default run with two was 0.88-1.00x the
-in-process one, benchmarks/README.md "Speed"). When the user names the mode but not the
+stays in-process unless told: each worker process costs ~2-3 s of CPU to start (imports,
+models) and ~350 MB, and every element crosses the runner's data plane, so two workers
+won on 439 pages only when the 2-core machine was otherwise idle (14.7 s against 21.3 s)
+and lost when other jobs shared it, and on small runs (benchmarks/README.md "Speed"). When the user names the mode but not the
 count, `local_worker_defaults` gives one worker per core available to this process
 (`os.sched_getaffinity`: `taskset -c 0` gives one), as many as fit in the memory
 available (`WORKER_BYTES` each).
