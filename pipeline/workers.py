@@ -7,10 +7,10 @@ is Beam's own parallelism (the same code spreads over Dataflow or Flink workers)
 stays in-process unless told: each worker process costs ~2-3 s of CPU to start (imports,
 models) and ~350 MB, and every element crosses the runner's data plane, so two workers
 won on 439 pages only when the 2-core machine was otherwise idle (14.7 s against 21.3 s)
-and lost when other jobs shared it, and on small runs (benchmarks/README.md "Speed"). When the user names the mode but not the
-count, `local_worker_defaults` gives one worker per core available to this process
-(`os.sched_getaffinity`: `taskset -c 0` gives one), as many as fit in the memory
-available (`WORKER_BYTES` each).
+and lost when other jobs shared it, and on small runs (benchmarks/README.md "Speed").
+When the user names the mode but not the count, `local_worker_defaults` gives one worker
+per core available to this process (`os.sched_getaffinity`: `taskset -c 0` gives one), as
+many as fit in the memory available (`WORKER_BYTES` each).
 """
 
 from __future__ import annotations
