@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from newsbeam.transforms import dedup, stories
-from newsbeam.transforms.support import loaded
+from newsbeam.transforms.support import loaded, state
 from newsbeam.transforms.support.rank import rank_of
 from newsbeam.transforms.support.state import (
     DEDUP_ARTICLES,
@@ -229,3 +229,39 @@ def test_carrying_a_file_copies_it_whole_or_keeps_its_retained_rows(tmp_path: Pa
     # Everything before the cut-off: nothing written.
     gone = carry_file(source, str(out), DEDUP_ARTICLES, DAY + dt.timedelta(days=1))
     assert gone["name"] is None and gone["pruned"] == 3
+
+
+def test_many_small_files_are_merged_as_they_are_carried(tmp_path: Path) -> None:
+    big = state.SMALL_FILE_BYTES
+    few = {f"/s/p{n}.parquet": 100 for n in range(state.MAX_SMALL_FILES)}
+    assert state.carry_plan({**few, "/s/big.parquet": big}) == [
+        (path,) for path in sorted([*few, "/s/big.parquet"])
+    ]
+    many = {**few, "/s/p99.parquet": 100, "/s/big.parquet": big}
+    plan = state.carry_plan(many)
+    assert plan[0] == ("/s/big.parquet",)  # grown past the size: carried as it is
+    assert plan[1:] == [tuple(sorted(set(many) - {"/s/big.parquet"}))]
+
+    old, new = DAY - dt.timedelta(days=30), DAY
+    paths = [
+        _write(
+            tmp_path / "v1" / "a.parquet", [_row(1, _text(1), None, new)], DEDUP_ARTICLES.schema
+        ),
+        _write(
+            tmp_path / "v1" / "b.parquet",
+            [_row(2, _text(2), None, old), _row(3, _text(3), None, new)],
+            DEDUP_ARTICLES.schema,
+        ),
+    ]
+    out = tmp_path / "v2"
+    entry = state.carry_files(paths, str(out), DEDUP_ARTICLES, DAY - dt.timedelta(days=1))
+    assert (entry["rows"], entry["pruned"]) == (2, 1)
+    assert entry["name"] == state.merged_name(paths)
+    merged = read_arrow(str(out / entry["name"]), DEDUP_ARTICLES)
+    assert merged.column("article_id").to_pylist() == ["a001", "a003"]
+    assert merged.schema.metadata == stamped(DEDUP_ARTICLES.schema).metadata
+    # The merged file is a state file like any other: the index finds its rows.
+    index = dedup.dedup_index([str(out / entry["name"])], CONFIG)
+    assert [
+        r["article_id"] for r in index.rows(_entry_keys(_text(3), "x", None), None, "article_id")
+    ] == ["a003"]

@@ -793,11 +793,28 @@ def story_index(paths: Iterable[str]) -> StateIndex:
     return open_index("stories-index", list(paths), DEDUP_STORIES, no_keys, stored_terms)
 
 
+def _by_term(vectors: list[dict[str, float]]) -> dict[str, list[tuple[int, float]]]:
+    """The run's vectors by term: (vector number, weight) of each that holds it (built
+    once per run, then met with each file's vocabulary)."""
+    found: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for number, vector in enumerate(vectors):
+        for term, value in vector.items():
+            found[term].append((number, value))
+    return found
+
+
 def _prior_scores(
-    stored: StoredTerms, vectors: list[dict[str, float]], frequencies: TermFrequencies
+    stored: StoredTerms,
+    by_term: Mapping[str, list[tuple[int, float]]],
+    vectors: int,
+    frequencies: TermFrequencies,
 ) -> np.ndarray:
-    """Each stored article's best cosine to one of `vectors`, its TF-IDF weighed with
-    `frequencies` as tfidf_vectors weighs it (vectorised over the file)."""
+    """Each stored article's best cosine to one of the run's `vectors` (`by_term`), its
+    TF-IDF weighed with `frequencies` as tfidf_vectors weighs it (vectorised over the
+    file); all zero, at once, when the file shares no term with the run."""
+    shared = sorted(by_term.keys() & stored.column.keys())
+    if not shared:
+        return np.zeros(stored.counts.shape[0])
     total, frequency = frequencies.articles, frequencies.frequency
     idf = np.array(
         [math.log((1 + total) / (1 + frequency.get(term, 0)) + 1) for term in stored.vocabulary]
@@ -805,16 +822,13 @@ def _prior_scores(
     weighted = sparse.csr_matrix(stored.counts.multiply(idf[None, :]))
     norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
     rows, columns, values = [], [], []
-    for number, vector in enumerate(vectors):
-        for term, value in vector.items():
-            if term in stored.column:
-                rows.append(stored.column[term])
-                columns.append(number)
-                values.append(value)
-    if not values:
-        return np.zeros(stored.counts.shape[0])
+    for term in shared:
+        for number, value in by_term[term]:
+            rows.append(stored.column[term])
+            columns.append(number)
+            values.append(value)
     new = sparse.csr_matrix(
-        (values, (rows, columns)), shape=(len(stored.vocabulary), len(vectors)), dtype=np.float64
+        (values, (rows, columns)), shape=(len(stored.vocabulary), vectors), dtype=np.float64
     )
     best = np.asarray((weighted @ new).max(axis=1).toarray()).ravel()
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -838,9 +852,10 @@ def candidate_priors(
     memory without building a vector for each earlier article."""
     frequencies = add_frequencies(earlier, docs)
     vectors = tfidf_vectors((doc.terms for doc in docs), frequencies)
+    by_term = _by_term(vectors)
     found: dict[str, dict[str, Any]] = {}
     for segment in index.segments:
-        scores = _prior_scores(segment.extra, vectors, frequencies)
+        scores = _prior_scores(segment.extra, by_term, len(vectors), frequencies)
         chosen = (scores >= config.min_similarity - _SCORE_MARGIN) & segment.retained(keep_since)
         for row in segment.rows_at(np.flatnonzero(chosen)):
             found.setdefault(row["article_id"], row)

@@ -39,7 +39,7 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -449,6 +449,19 @@ def carried_name(source: str, kept: int, rows: int) -> str:
     return f"{stem}-kept{kept}.parquet"
 
 
+def _within(column: pa.ChunkedArray, keep_since: dt.datetime | None) -> pa.ChunkedArray | None:
+    """The mask of `first_seen_at` values within the retention (None: every row is)."""
+    if keep_since is None:
+        return None
+    return pc.greater_equal(column, pa.scalar(keep_since, column.type))
+
+
+def _write_part(path: str, arrow: pa.Table, table: StateTable) -> None:
+    files.write_parquet(
+        path, arrow.cast(stamped(table.schema)), compression="zstd", use_compliant_nested_type=True
+    )
+
+
 def carry_file(
     path: str, folder: str, table: StateTable, keep_since: dt.datetime | None
 ) -> dict[str, Any]:
@@ -459,10 +472,8 @@ def carry_file(
     with _open(path) as handle:
         seen = pq.read_table(handle, columns=["first_seen_at"]).column("first_seen_at")
     rows = len(seen)
-    if keep_since is None or not rows:
-        kept = rows
-    else:
-        kept = int(pc.sum(pc.greater_equal(seen, pa.scalar(keep_since, seen.type))).as_py() or 0)
+    mask = _within(seen, keep_since) if rows else None
+    kept = rows if mask is None else int(pc.sum(mask).as_py() or 0)
     entry: dict[str, Any] = {"target": table.name, "name": None, "rows": kept}
     entry["pruned"] = rows - kept
     if not kept:
@@ -471,22 +482,60 @@ def carry_file(
     if kept == rows:
         files.copy_files([(path, files.join(folder, name))])
         return entry
-    arrow = read_arrow(path, table)
-    retained = arrow.filter(
-        pc.greater_equal(arrow.column("first_seen_at"), pa.scalar(keep_since, seen.type))
-    )
-    files.write_parquet(
-        files.join(folder, name),
-        retained.cast(stamped(table.schema)),
-        compression="zstd",
-        use_compliant_nested_type=True,
-    )
+    _write_part(files.join(folder, name), read_arrow(path, table).filter(mask), table)
     return entry
 
 
-class _CarryFile(beam.DoFn):
-    """An earlier file's path -> its entry in the new version (carry_file), counting the
-    rows pruned."""
+# Each run adds files of its own to the dedup and stories tables (a follow-mode batch of a
+# few articles, a file each), and carried files keep their names: left alone, a long-lived
+# state would hold thousands of tiny files, each copied and loaded at every run. Once there
+# are more than MAX_SMALL_FILES files under SMALL_FILE_BYTES, the carry-over merges them
+# into one (a new name: loaded again once); files that grew past the size stay as they are.
+SMALL_FILE_BYTES = 4 << 20
+MAX_SMALL_FILES = 16
+
+
+def carry_plan(sizes: Mapping[str, int]) -> list[tuple[str, ...]]:
+    """Earlier files (path -> bytes) -> the groups carried over: each file on its own, but
+    every small file in one group once there are more than MAX_SMALL_FILES of them."""
+    small = sorted(path for path, size in sizes.items() if size < SMALL_FILE_BYTES)
+    if len(small) <= MAX_SMALL_FILES:
+        return [(path,) for path in sorted(sizes)]
+    return [(path,) for path in sorted(set(sizes) - set(small))] + [tuple(small)]
+
+
+def merged_name(paths: Sequence[str]) -> str:
+    """The name of the file that earlier files are merged into (the same for the same files)."""
+    digest = hashlib.sha1("\n".join(path.rsplit("/", 1)[-1] for path in paths).encode())
+    return f"merged-{digest.hexdigest()[:16]}.parquet"
+
+
+def carry_files(
+    paths: Sequence[str], folder: str, table: StateTable, keep_since: dt.datetime | None
+) -> dict[str, Any]:
+    """A group of carry_plan into the new version: one file as carry_file does, several
+    merged into one file of their retained rows (in path order). The same entry."""
+    if len(paths) == 1:
+        return carry_file(paths[0], folder, table, keep_since)
+    kept, pruned = [], 0
+    for path in paths:
+        arrow = read_arrow(path, table)
+        mask = _within(arrow.column("first_seen_at"), keep_since)
+        retained = arrow if mask is None else arrow.filter(mask)
+        pruned += arrow.num_rows - retained.num_rows
+        kept.append(retained)
+    merged = pa.concat_tables(kept)
+    entry: dict[str, Any] = {"target": table.name, "name": None, "rows": merged.num_rows}
+    entry["pruned"] = pruned
+    if merged.num_rows:
+        entry["name"] = merged_name(paths)
+        _write_part(files.join(folder, entry["name"]), merged, table)
+    return entry
+
+
+class _CarryFiles(beam.DoFn):
+    """A group of earlier files (carry_plan) -> its entry in the new version (carry_files),
+    counting the rows pruned."""
 
     def __init__(
         self,
@@ -498,8 +547,8 @@ class _CarryFile(beam.DoFn):
         self._folder, self._table = folder, table
         self._keep_since, self._pruned_counter = keep_since, pruned_counter
 
-    def process(self, path: str) -> Iterator[dict[str, Any]]:
-        entry = carry_file(path, self._folder, self._table, self._keep_since)
+    def process(self, paths: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+        entry = carry_files(paths, self._folder, self._table, self._keep_since)
         if self._pruned_counter and entry["pruned"]:
             counter(self._pruned_counter).inc(entry["pruned"])
         if entry["name"] is not None:
@@ -534,7 +583,8 @@ class WriteStateTable(beam.PTransform):
         self._run_at = state.run_at
         self._table = table
         self._only_if = only_if
-        self._carried = list(state.files(table)) if carry else []
+        earlier = state.files(table) if carry else ()
+        self._carried = carry_plan({path: files.file_size(path) for path in earlier})
         self._keep_since = state.keep_since
         self._pruned_counter = pruned_counter
 
@@ -553,7 +603,9 @@ class WriteStateTable(beam.PTransform):
                     | "Earlier" >> beam.Create(self._carried)
                     | "Spread" >> beam.Reshuffle()
                     | "Carry"
-                    >> beam.ParDo(_CarryFile(folder, table, self._keep_since, self._pruned_counter))
+                    >> beam.ParDo(
+                        _CarryFiles(folder, table, self._keep_since, self._pruned_counter)
+                    )
                 )
                 written = (written, carried) | "AllFiles" >> beam.Flatten()
             return (
