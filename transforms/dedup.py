@@ -37,7 +37,7 @@ from apache_beam.transforms.userstate import (
 
 from newsbeam.schemas import Article, Duplicate
 from newsbeam.transforms.clean import fold
-from newsbeam.transforms.event_time import expire_at, live
+from newsbeam.transforms.event_time import STREAM_KEY, expire_at, live
 from newsbeam.transforms.support.failures import counter
 from newsbeam.transforms.support.rank import Rank, is_prior, rank_of
 from newsbeam.transforms.support.state import (
@@ -53,6 +53,7 @@ from newsbeam.transforms.support.state_index import (
     open_index,
     stable_hashes,
 )
+from newsbeam.transforms.support.times import micros_of
 
 
 @dataclasses.dataclass(frozen=True)
@@ -880,10 +881,7 @@ def stream_copy(
 def prior_stream_entry(row: dict[str, Any], config: DedupConfig, ttl_micros: int) -> StreamEntry:
     """An earlier run's kept article (a dedup state row) as a state entry, expiring
     `ttl_micros` after it was first seen."""
-    first_seen = row["first_seen_at"]
-    if first_seen.tzinfo is None:
-        first_seen = first_seen.replace(tzinfo=dt.timezone.utc)
-    seen_micros = (first_seen - _STREAM_EPOCH) // dt.timedelta(microseconds=1)
+    seen_micros = micros_of(row["first_seen_at"])
     return stream_entry(
         prior_fingerprint(row),
         row["content_hash"],
@@ -893,10 +891,7 @@ def prior_stream_entry(row: dict[str, Any], config: DedupConfig, ttl_micros: int
     )
 
 
-_STREAM_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _DUPLICATES = "duplicates"
-# The one key of the stateful step: see DeduplicateStream.
-_STREAM_KEY = "all"
 
 
 # The state and timers of _DedupStreamFn (module level: a DoFn's parameters name them).
@@ -1021,7 +1016,7 @@ class DeduplicateStream(beam.PTransform):
     ) -> tuple[beam.PCollection[Article], beam.PCollection[Duplicate]]:
         results = (
             articles
-            | "Key" >> beam.Map(lambda article: (_STREAM_KEY, article))
+            | "Key" >> beam.Map(lambda article: (STREAM_KEY, article))
             | "Dedup"
             >> beam.ParDo(_DedupStreamFn(self._config, self._state, self._ttl))
             .with_output_types(Article, **{_DUPLICATES: Duplicate})

@@ -33,10 +33,10 @@ from apache_beam.utils.timestamp import Timestamp
 
 from newsbeam.schemas import Article, Rejected
 from newsbeam.transforms.support.failures import REJECTED, counter, rejected_output
+from newsbeam.transforms.support.times import datetime_of, micros_of
 
 STAGE = "stream"
 _MICROS = 1_000_000
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 # The one key of the streaming stateful steps (see docs/streaming.md: parallelism).
 STREAM_KEY = "all"
 
@@ -64,17 +64,6 @@ class WindowConfig:
     @property
     def ttl_micros(self) -> int:
         return int(self.ttl_days * 86400 * _MICROS)
-
-
-def micros_of(when: dt.datetime) -> int:
-    """A datetime (naive: UTC) -> microseconds since the epoch."""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return (when - _EPOCH) // dt.timedelta(microseconds=1)
-
-
-def datetime_of(micros: int) -> dt.datetime:
-    return _EPOCH + dt.timedelta(microseconds=micros)
 
 
 def event_micros(published_at: dt.datetime | None, arrival_micros: int) -> int:

@@ -62,6 +62,7 @@ from newsbeam.transforms.support.state import (
     within_retention,
 )
 from newsbeam.transforms.support.state_index import StateIndex, no_keys, open_index
+from newsbeam.transforms.support.times import datetime_of, micros_of
 
 
 @dataclasses.dataclass(frozen=True)
@@ -980,15 +981,6 @@ class StreamStory(NamedTuple):
     expires_at: int
 
 
-_STREAM_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-
-
-def _micros(when: dt.datetime) -> int:
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return (when - _STREAM_EPOCH) // dt.timedelta(microseconds=1)
-
-
 def related_stories(docs: Iterable[StoryDoc], stories: Iterable[StreamStory]) -> list[PriorStory]:
     """The priors sharing a term with one of `docs`: the only ones cluster_stories can
     link to them (a cosine of 0 is under any min_similarity), so the others are left out
@@ -1078,7 +1070,7 @@ class _ClusterStoriesStreamFn(beam.DoFn):
         keep_since = self._state.keep_since
         rows = read_table(self._state, DEDUP_STORIES) if self._state.files(DEDUP_STORIES) else []
         self._priors = [
-            StreamStory(prior_story(row), _micros(row["first_seen_at"]) + self._ttl)
+            StreamStory(prior_story(row), micros_of(row["first_seen_at"]) + self._ttl)
             for row in rows
             if within_retention(row, keep_since)
         ]
@@ -1156,7 +1148,7 @@ class _ClusterStoriesStreamFn(beam.DoFn):
                     known,
                     earlier,
                     self._config,
-                    _STREAM_EPOCH + dt.timedelta(microseconds=now),
+                    datetime_of(now),
                     self._ttl,
                     {article.article_id: start for article in articles},
                 )

@@ -32,17 +32,10 @@ import pyarrow.compute as pc
 from newsbeam.transforms.support import files
 from newsbeam.transforms.support.loaded import load_parts
 from newsbeam.transforms.support.state import StateTable, read_arrow
+from newsbeam.transforms.support.times import micros_of
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 # Keys of one row -> (key hashes, the row of each): built per file, vectorised.
 KeysOf = Callable[[pa.Table], tuple[np.ndarray, np.ndarray]]
-
-
-def micros(when: dt.datetime) -> int:
-    """A UTC time as microseconds since the epoch (naive times are UTC)."""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return (when - _EPOCH) // dt.timedelta(microseconds=1)
 
 
 def stable_hashes(values: Iterable[str], kind: bytes) -> np.ndarray:
@@ -90,7 +83,7 @@ class Segment:
         """A mask of the rows first seen at or after `keep_since` (None: every row)."""
         if keep_since is None:
             return np.ones(len(self.first_seen), dtype=bool)
-        return self.first_seen >= micros(keep_since)
+        return self.first_seen >= micros_of(keep_since)
 
     def rows_at(self, positions: np.ndarray) -> list[dict[str, Any]]:
         """The rows at `positions`, as dicts in the table's columns."""
@@ -152,7 +145,7 @@ class StateIndex:
         """The retained rows holding one of the `wanted` key hashes, once each (by
         `id_column`, the first file's row), sorted by it."""
         keys = np.unique(np.fromiter(wanted, dtype=np.uint64))
-        cut = None if keep_since is None else micros(keep_since)
+        cut = None if keep_since is None else micros_of(keep_since)
         found: dict[str, dict[str, Any]] = {}
         for segment in self.segments:
             for row in segment.rows_at(segment.matching(keys, cut)):
