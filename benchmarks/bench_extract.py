@@ -8,7 +8,7 @@ Pages: every distinct HTML page of ../shared (the corpus of `bench_pipeline.py`:
 pages and the fundus test pages, 439), gunzipped once before timing. For each page, in
 turn: NewsBeam's extraction of an HTML page split into its steps as
 `extract_html_document` runs them (`parse`: trafilatura's `load_html`, charset and all;
-`metadata`: `html_metadata`; `signals`: `page_signals`; `fast`: `drop_scripts_and_styles`
+`metadata`: `html_metadata`; `signals`: `page_signals`; `fast`: `drop_unread_elements`
 and the fast-path main text; `full`: the full extraction, on the pages the signals send
 there), then stock `trafilatura.extract(html)` (default arguments, its own parse included)
 on the same page,
@@ -58,7 +58,7 @@ def one_pass(pages: list[tuple[str, bytes]]) -> tuple[Counter[str], dict[str, fl
             with_metadata = clock()
             signals = extract.page_signals(tree)
             signalled = clock()
-            extract.drop_scripts_and_styles(tree)
+            extract.drop_unread_elements(tree)
             text = extract._main_text(tree, config, fast=True)
             fast = clock()
             if extract.looks_like_menu(text) or extract.needs_full_extraction(text, signals):

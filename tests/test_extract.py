@@ -20,7 +20,7 @@ from newsbeam.transforms.extract import (
     choose_text,
     dateline_date,
     decode_text,
-    drop_scripts_and_styles,
+    drop_unread_elements,
     extract_document,
     header_date,
     html_metadata,
@@ -253,7 +253,8 @@ def test_json_minify_and_normalize_are_trafilaturas(text: str) -> None:
 
 
 # Scripts and styles where their removal could move text: inside paragraphs between words,
-# first and last in their parents, inline in headings, in the head; JSON-LD in both places.
+# first and last in their parents, inline in headings, in the head (with meta tags, links and
+# the title); JSON-LD in both places.
 _SCRIPTED_PAGE = ARTICLE_HTML.replace(
     "<head>",
     '<head><style>p {color: red}</style><script>var a = "<p>no</p>";</script>'
@@ -268,7 +269,7 @@ _SCRIPTED_PAGE = ARTICLE_HTML.replace(
 
 @pytest.mark.parametrize("fast", [True, False])
 @pytest.mark.parametrize("page", [ARTICLE_HTML, _SCRIPTED_PAGE])
-def test_dropping_scripts_and_styles_leaves_trafilaturas_extraction_alone(
+def test_dropping_unread_elements_leaves_trafilaturas_extraction_alone(
     page: str, fast: bool
 ) -> None:
     from lxml import etree
@@ -282,19 +283,24 @@ def test_dropping_scripts_and_styles_leaves_trafilaturas_extraction_alone(
 
     kept = load_html(page)
     dropped = load_html(page)
-    drop_scripts_and_styles(dropped)
+    drop_unread_elements(dropped)
     assert extracted(dropped) == extracted(kept)
     assert not dropped.xpath('//style|//script[not(@type="application/ld+json")]')
     assert len(dropped.xpath('//script[@type="application/ld+json"]')) == len(
         kept.xpath('//script[@type="application/ld+json"]')
     )
+    # The head keeps its JSON-LD only (the forum check and the baseline read it).
+    head = dropped.find("head")
+    assert head is not None and [child.get("type") for child in head] == [
+        "application/ld+json"
+    ] * len(kept.xpath('/html/head/script[@type="application/ld+json"]'))
 
 
-def test_dropping_scripts_keeps_the_text_around_them() -> None:
+def test_dropping_unread_elements_keeps_the_text_around_them() -> None:
     from trafilatura.utils import load_html
 
     tree = load_html(_SCRIPTED_PAGE)
-    drop_scripts_and_styles(tree)
+    drop_unread_elements(tree)
     heading = tree.find(".//h1")
     assert heading is not None and heading.text_content() == "Council approves budget"
     assert "tail text" in tree.find(".//body").text_content()
