@@ -11,12 +11,11 @@ turn: NewsBeam's extraction of an HTML page split into its steps as
 `metadata`: `html_metadata`; `signals`: `page_signals`; `fast`: `drop_unread_elements`
 and the fast-path main text; `full`: the full extraction, on the pages the signals send
 there), then stock `trafilatura.extract(html)` (default arguments, its own parse included)
-on the same page,
-so drift on the shared machine hits both sides alike. CPU seconds of this process
-(`time.process_time`), summed over the pages, one line per repeat after a warm-up pass
-(imports and trafilatura's first-use caches); the last line is the median of the repeats,
-then the pages whose metadata cost most. No Beam: this is the pure function behind the
-extract DoFn.
+on the same page, so drift on the shared machine hits both sides alike. CPU seconds of
+this process (`time.process_time`), summed over the pages, one line per repeat after a
+warm-up pass (imports and trafilatura's first-use caches); the last line is the median of
+the repeats, then the pages whose metadata cost most. No Beam: this is the pure function
+behind the extract DoFn.
 """
 
 from __future__ import annotations
