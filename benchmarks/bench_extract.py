@@ -8,14 +8,14 @@ Pages: every distinct HTML page of ../shared (the corpus of `bench_pipeline.py`:
 pages and the fundus test pages, 439), gunzipped once before timing. For each page, in
 turn: NewsBeam's extraction of an HTML page split into its steps as
 `extract_html_document` runs them (`parse`: trafilatura's `load_html`, charset and all;
-`metadata`: `html_metadata`; `fast`: the fast-path main text; `signals`: `page_signals`;
-`full`: the full extraction, on the pages the signals send there), then stock
-`trafilatura.extract(html)` (default arguments, its own parse included) on the same page,
-so drift on the shared machine hits both sides alike. CPU seconds of this process
-(`time.process_time`), summed over the pages, one line per repeat after a warm-up pass
-(imports and trafilatura's first-use caches); the last line is the median of the repeats,
-then the pages whose metadata cost most. No Beam: this is the pure function behind the
-extract DoFn.
+`metadata`: `html_metadata`; `signals`: `page_signals`; `fast`: `drop_unread_elements`
+and the fast-path main text; `full`: the full extraction, on the pages the signals send
+there), then stock `trafilatura.extract(html)` (default arguments, its own parse included)
+on the same page, so drift on the shared machine hits both sides alike. CPU seconds of
+this process (`time.process_time`), summed over the pages, one line per repeat after a
+warm-up pass (imports and trafilatura's first-use caches); the last line is the median of
+the repeats, then the pages whose metadata cost most. No Beam: this is the pure function
+behind the extract DoFn.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402  (benchmarks is not a package: see the sys.path line above)
 from bench_pipeline import AEB_HTML_RELATIVE, distinct_sources  # noqa: E402
 
-STEPS = ("parse", "metadata", "fast", "signals", "full")
+STEPS = ("parse", "metadata", "signals", "fast", "full")
 
 
 def one_pass(pages: list[tuple[str, bytes]]) -> tuple[Counter[str], dict[str, float]]:
@@ -55,10 +55,11 @@ def one_pass(pages: list[tuple[str, bytes]]) -> tuple[Counter[str], dict[str, fl
         if tree is not None:
             extract.html_metadata(tree)
             with_metadata = clock()
-            text = extract._main_text(tree, config, fast=True)
-            fast = clock()
             signals = extract.page_signals(tree)
             signalled = clock()
+            extract.drop_unread_elements(tree)
+            text = extract._main_text(tree, config, fast=True)
+            fast = clock()
             if extract.looks_like_menu(text) or extract.needs_full_extraction(text, signals):
                 extract._main_text(tree, config, fast=False)
             full = clock()
@@ -66,9 +67,9 @@ def one_pass(pages: list[tuple[str, bytes]]) -> tuple[Counter[str], dict[str, fl
                 {
                     "parse": parsed - started,
                     "metadata": with_metadata - parsed,
-                    "fast": fast - with_metadata,
-                    "signals": signalled - fast,
-                    "full": full - signalled,
+                    "signals": signalled - with_metadata,
+                    "fast": fast - signalled,
+                    "full": full - fast,
                 }
             )
             metadata[name] = with_metadata - parsed

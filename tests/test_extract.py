@@ -20,6 +20,7 @@ from newsbeam.transforms.extract import (
     choose_text,
     dateline_date,
     decode_text,
+    drop_unread_elements,
     extract_document,
     header_date,
     html_metadata,
@@ -27,8 +28,10 @@ from newsbeam.transforms.extract import (
     json_ld_metadata,
     json_ld_text,
     looks_like_menu,
+    minify_json,
     most_precise,
     needs_full_extraction,
+    normalize_json,
     page_signals,
     parse_published,
     parse_text_document,
@@ -223,6 +226,85 @@ def test_json_ld_metadata_of_a_broken_script_is_trafilaturas() -> None:
     )
     assert ours.title == "Storm live: the latest" and ours.sitename == "Daily Example"
     assert html_metadata(tree).authors == ["Ann Lee", "Bo Chan", "Cy Diaz", "Di Moss", "Ed Park"]
+
+
+# JSON-LD texts with what the minifier and normaliser must get right: whitespace inside and
+# outside strings (also non-breaking), escaped quotes and backslashes, a quote opening no
+# string, escaped and lone surrogates, entities and tags.
+_JSON_TEXTS = [
+    '{ "headline" : "Storm  hits\tcoast",\n "author": {"name": "Ann \\"AL\\" Lee"} }',
+    '{"a": "back\\\\slash", "b" : [1, 2,\u00a03]}',
+    '{"broken": "no end, "x": 1 }',
+    '{"t": "\\ud83d\\ude00 caf\\u00e9 &amp; <b>bold</b>\\n"}',
+    'x \ud800 " y',
+    "",
+    '"',
+]
+
+
+@pytest.mark.parametrize("text", _JSON_TEXTS)
+def test_json_minify_and_normalize_are_trafilaturas(text: str) -> None:
+    from trafilatura import json_metadata as jm
+    from trafilatura import metadata as meta
+
+    assert minify_json(text) == meta.JSON_MINIFY.sub(r"\1", text)
+    assert normalize_json(text) == jm.normalize_json(text)
+    assert normalize_json(minify_json(text)) == jm.normalize_json(meta.JSON_MINIFY.sub(r"\1", text))
+
+
+# Scripts and styles where their removal could move text: inside paragraphs between words,
+# first and last in their parents, inline in headings, in the head (with meta tags, links and
+# the title); JSON-LD in both places.
+_SCRIPTED_PAGE = ARTICLE_HTML.replace(
+    "<head>",
+    '<head><style>p {color: red}</style><script>var a = "<p>no</p>";</script>'
+    '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Budget"}</script>',
+).replace(
+    "<body>",
+    "<body><script>window.x = 1;</script>tail text<style>.a{}</style>"
+    "<h1>Council <script>track()</script>approves <style>h1{}</style>budget</h1>"
+    '<script type="application/ld+json">{"@type": "WebPage"}</script>',
+)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("page", [ARTICLE_HTML, _SCRIPTED_PAGE])
+def test_dropping_unread_elements_leaves_trafilaturas_extraction_alone(
+    page: str, fast: bool
+) -> None:
+    from lxml import etree
+    from trafilatura import bare_extraction
+    from trafilatura.utils import load_html
+
+    def extracted(tree: object) -> tuple[str, bytes]:
+        document = bare_extraction(tree, fast=fast, include_comments=False)
+        assert document is not None
+        return document.text, etree.tostring(document.body)
+
+    kept = load_html(page)
+    dropped = load_html(page)
+    drop_unread_elements(dropped)
+    assert extracted(dropped) == extracted(kept)
+    assert not dropped.xpath('//style|//script[not(@type="application/ld+json")]')
+    assert len(dropped.xpath('//script[@type="application/ld+json"]')) == len(
+        kept.xpath('//script[@type="application/ld+json"]')
+    )
+    # The head keeps its JSON-LD only (the forum check and the baseline read it).
+    head = dropped.find("head")
+    assert head is not None and [child.get("type") for child in head] == [
+        "application/ld+json"
+    ] * len(kept.xpath('/html/head/script[@type="application/ld+json"]'))
+
+
+def test_dropping_unread_elements_keeps_the_text_around_them() -> None:
+    from trafilatura.utils import load_html
+
+    tree = load_html(_SCRIPTED_PAGE)
+    drop_unread_elements(tree)
+    heading = tree.find(".//h1")
+    assert heading is not None and heading.text_content() == "Council approves budget"
+    assert "tail text" in tree.find(".//body").text_content()
+    assert "window.x" not in tree.find(".//body").text_content()
 
 
 def test_html_page_without_text_is_no_text() -> None:

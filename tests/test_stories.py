@@ -21,6 +21,7 @@ from newsbeam.transforms.stories import (
     StoryConfig,
     StoryDoc,
     TermFrequencies,
+    _tokens,
     add_frequencies,
     average_link,
     cannot_link,
@@ -390,6 +391,28 @@ def test_story_names_counts_capitalised_words_inside_sentences() -> None:
         "williams": 2,
         "chargers": 1,
     }
+
+
+def test_sentence_ends_look_past_one_space_quote_or_parenthesis() -> None:
+    # A sentence ends at ".", "!", "?" or a line break right after a word or after one
+    # space, quote or closing parenthesis; two such characters in between hide it.
+    text = 'Ann left. Bob came (Cal). Dan ran" . Eve sat.\nFay said "Gil!" Hal'
+    starts = {token: start for token, _, start in _tokens(text)}
+    assert starts == {
+        "Ann": True,
+        "left": False,
+        "Bob": True,
+        "came": False,
+        "Cal": False,
+        "Dan": True,
+        "ran": False,
+        "Eve": False,
+        "sat": False,
+        "Fay": True,
+        "Gil": False,
+        "Hal": True,
+    }
+    assert story_names(None, text) == {"cal": 1, "eve": 1, "gil": 1}
 
 
 # Two DUI arrests of one team's players: the same team, the same kind of event, only

@@ -129,10 +129,19 @@ _STOP_WORDS = frozenset(
 def story_terms(title: str | None, text: str, config: StoryConfig) -> dict[str, float]:
     """An article's term counts, names and numbers weighted up (a capitalised word not at
     a sentence start counts as a name)."""
+    return _weighted_terms(_tokens(title or ""), _tokens(text), config)
+
+
+def _weighted_terms(
+    title_tokens: list[tuple[str, str, bool]],
+    text_tokens: list[tuple[str, str, bool]],
+    config: StoryConfig,
+) -> dict[str, float]:
+    """story_terms from the two parts' tokens (`_tokens`)."""
     counts: defaultdict[str, float] = defaultdict(float)
-    parts = ((title or "", config.title_weight, 0), (text, 1.0, config.lead_words))
-    for part, weight, lead_left in parts:
-        for token, lowered, start in _tokens(part):
+    parts = ((title_tokens, config.title_weight, 0), (text_tokens, 1.0, config.lead_words))
+    for tokens, weight, lead_left in parts:
+        for token, lowered, start in tokens:
             if token[0].isdigit():
                 key, factor = "#" + lowered, config.number_weight
             elif token[0].isupper() and not start:
@@ -147,32 +156,39 @@ def story_terms(title: str | None, text: str, config: StoryConfig) -> dict[str, 
     return dict(counts)
 
 
-def _tokens(part: str) -> Iterator[tuple[str, str, bool]]:
+# A token, and (group 2, empty when not) what ends a sentence right after it: within the
+# next two characters, past one space, quote or closing parenthesis, a full stop, "!", "?"
+# or a line break.
+_TOKEN_AND_END = re.compile(f"({_TOKEN.pattern})(?=([ \"')]?[.!?\n])?)", re.UNICODE)
+
+
+def _tokens(part: str) -> list[tuple[str, str, bool]]:
     """(token, its casefolded form, whether it starts a sentence) for the tokens of `part`
-    that count as terms (not stop words, not single letters)."""
+    that count as terms (not stop words, not single letters). One `findall` and a plain
+    loop: the article text's tokens are the stories stage's main cost."""
+    found = []
     sentence_start = True
-    for match in _TOKEN.finditer(part):
-        token = match.group()
+    for token, end in _TOKEN_AND_END.findall(part):
         lowered = token.casefold()
         start = sentence_start
-        end = match.end()
-        sentence_start = end < len(part) and part[end : end + 2].lstrip(" \"')")[:1] in (
-            ".",
-            "!",
-            "?",
-            "\n",
-        )
+        sentence_start = bool(end)
         if lowered in _STOP_WORDS or len(lowered) < 2 and not token.isdigit():
             continue
-        yield token, lowered, start
+        found.append((token, lowered, start))
+    return found
 
 
 def story_names(title: str | None, text: str) -> dict[str, int]:
     """How often each name (a capitalised word not at a sentence start, casefolded as in
     story_terms) occurs in an article."""
+    return _names(_tokens(title or ""), _tokens(text))
+
+
+def _names(*parts: list[tuple[str, str, bool]]) -> dict[str, int]:
+    """story_names from the parts' tokens (`_tokens`)."""
     names: Counter[str] = Counter()
-    for part in (title or "", text):
-        for token, lowered, start in _tokens(part):
+    for tokens in parts:
+        for token, lowered, start in tokens:
             if token[0].isupper() and not start:
                 names[lowered] += 1
     return dict(names)
@@ -213,13 +229,14 @@ NO_FREQUENCIES = TermFrequencies(0, {})
 
 
 def story_doc(article: Article, config: StoryConfig) -> StoryDoc:
+    title_tokens, text_tokens = _tokens(article.title or ""), _tokens(article.text)
     rank = rank_of(article.published_at, article.word_count, article.article_id, article.source)
     return StoryDoc(
         article.article_id,
         rank,
         article.published_at,
-        story_terms(article.title, article.text, config),
-        story_names(article.title, article.text),
+        _weighted_terms(title_tokens, text_tokens, config),
+        _names(title_tokens, text_tokens),
     )
 
 
