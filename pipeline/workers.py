@@ -28,12 +28,15 @@ workers that exit when their control channel closes (tests/test_workers.py check
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import dataclasses
 import glob
 import json
 import logging
 import os
 import shlex
+import signal
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -133,10 +136,11 @@ def plan_workers(
     return worker_count(cores, memory)
 
 
-def count_inputs(paths: Sequence[str], limit: int = MIN_INPUTS) -> int:
+def count_inputs(paths: Sequence[str], limit: int | None = None) -> int:
     """Files under the local --input paths (folders walked, globs expanded), counted up to
-    `limit`: enough to tell whether worker processes pay, cheap on any input. Paths with a
-    scheme (gs://, s3://, http://) count nothing."""
+    `limit` (MIN_INPUTS): enough to tell whether worker processes pay, cheap on any input.
+    Paths with a scheme (gs://, s3://, http://) count nothing."""
+    limit = MIN_INPUTS if limit is None else limit
     found = 0
     for path in paths:
         if "://" in path and not path.startswith("file://"):
@@ -155,9 +159,48 @@ def count_inputs(paths: Sequence[str], limit: int = MIN_INPUTS) -> int:
     return found
 
 
+WORKER_MODULE = "newsbeam.pipeline.workers"
+
+
 def worker_command() -> str:
-    """The shell command the FnApiRunner starts each SDK worker process with."""
-    return f"{shlex.quote(sys.executable)} -m newsbeam.pipeline.workers"
+    """The shell command the FnApiRunner starts each SDK worker process with (`exec`: the
+    process the runner waits for is the worker itself, not a shell above it)."""
+    return f"exec {shlex.quote(sys.executable)} -m {WORKER_MODULE}"
+
+
+def worker_processes(root: int | None = None) -> list[int]:
+    """Ids of the worker processes under `root` (this process), by their command line;
+    empty where the platform has no /proc."""
+    found: list[int] = []
+    pending = [os.getpid() if root is None else root]
+    while pending:
+        pid = pending.pop()
+        for task in glob.glob(f"/proc/{pid}/task/*/children"):
+            try:
+                with open(task) as handle:
+                    children = [int(child) for child in handle.read().split()]
+            except (OSError, ValueError):
+                continue
+            pending += children
+            for child in children:
+                try:
+                    with open(f"/proc/{child}/cmdline", "rb") as handle:
+                        words = handle.read().split(b"\0")
+                except OSError:
+                    continue
+                if WORKER_MODULE.encode() in words:
+                    found.append(child)
+    return found
+
+
+def stop_worker_processes() -> None:
+    """SIGTERM to this process's worker processes: a run stopped by a signal must not wait
+    on them. Beam's runner, unwinding, joins each worker's process; one still starting up
+    (connecting after the runner stopped listening) would never end, and neither would the
+    run."""
+    for pid in worker_processes():
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
 
 
 def local_runner(workers: int) -> tuple[PipelineRunner, dict[str, Any]]:
@@ -182,6 +225,10 @@ def worker_main(argv: Sequence[str]) -> None:
     what the worker logs after start-up goes to the runner (Beam's log service), which
     prints it at the level `worker_log_level` set."""
     logging.getLogger().addHandler(logging.NullHandler())
+    # Ctrl-C reaches the whole process group: the runner decides, and stops its workers
+    # (`stop_worker_processes`) rather than each printing an interrupted traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _end_with_the_runner()
     from apache_beam.runners.worker import sdk_worker_main
 
     # "No semi_persistent_directory found": a local worker has none, and needs none.
@@ -211,6 +258,18 @@ def worker_log_level(running_mode: str) -> Iterator[None]:
             yield
         finally:
             os.environ.pop(_OPTIONS_FILE, None)
+
+
+def _end_with_the_runner() -> None:
+    """On Linux, this process gets SIGTERM when the runner's thread that started it ends
+    (the runner killed outright: no channel left to work for). Elsewhere the worker ends
+    when its control channel breaks."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 if __name__ == "__main__":  # the FnApiRunner's worker processes (`worker_command`)
