@@ -208,6 +208,7 @@ def _use_local_workers(
         memory=workers.available_memory(),
         inputs=inputs,
         follow=bool(ours.follow),
+        load=workers.load_average(),
     )
     if planned is None or (planned == 1 and given.running_mode != workers.MULTI_PROCESSING):
         return  # in-process, or threads as the user asked

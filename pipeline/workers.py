@@ -14,9 +14,11 @@ of NewsBeam's own. The rule (`plan_workers`, applied at launch by pipeline/run.p
   process (`os.sched_getaffinity`: `taskset -c 0` gives one, hence in-process), as many as
   fit in the memory available (`WORKER_BYTES` each), when the --input paths hold at least
   `MIN_INPUTS` files (counted at launch, stopping there; paths on object stores and feeds
-  do not count): a worker costs ~1 s of start-up (imports, models) and the data plane, which
-  only many pages pay back. Follow mode stays in-process (one process keeps the models and
-  the state index loaded between batches); streaming runs are a runner's own.
+  do not count) and other jobs do not already keep every core busy (1-minute load average
+  below the cores + `BUSY_LOAD_MARGIN`): each worker costs ~2 s of CPU to start (imports,
+  models) and the data plane a little per element, which only many pages on a free core
+  pay back. Follow mode stays in-process (one process keeps the models and the state
+  index loaded between batches); streaming runs are a runner's own.
 
 Worker processes start through `python -m newsbeam.pipeline.workers` (Beam's
 `sdk_worker_main`, with its start-up logging kept off the user's terminal); a worker
@@ -52,10 +54,17 @@ WORKER_BYTES = 1 << 30
 # The runners whose `--direct_*` flags these are.
 LOCAL_RUNNERS = frozenset({"FnApiRunner"})
 _OPTIONS_FILE = "PIPELINE_OPTIONS_FILE"
-# Input files from which a local run starts worker processes by default: below it the ~1 s
-# of a worker's start-up and the data plane cost more than a second core gives back
+# Input files from which a local run starts worker processes by default. Two workers cost
+# ~4.4 s more CPU than one process whatever the input (each imports Beam and NewsBeam and
+# loads the models: ~2.2 s) and ~1 s more wall on an idle 2-core machine, where they pay
+# from ~60 pages; with one core taken by another job they lost up to 439 pages (25 pages:
+# 8.5 s against 4.6 s; 200: 14.0 against 10.5; 439: 17.6 against 17.5). 300 is between
 # (benchmarks/README.md "Speed on distinct pages").
-MIN_INPUTS = 200
+MIN_INPUTS = 300
+# A default run stays in-process while the load average is at least the cores plus this:
+# other jobs then keep every core busy, and measured on 2 cores at a load of 3-5, two
+# workers were 0.86-0.97x the in-process run (1.06x at a load of 1.8).
+BUSY_LOAD_MARGIN = 1.0
 
 
 def available_cores() -> int:
@@ -120,10 +129,12 @@ def plan_workers(
     memory: int | None,
     inputs: int,
     follow: bool = False,
+    load: float | None = None,
 ) -> int | None:
     """Worker processes of a local FnApiRunner run: N > 1 (multi_processing with N
     workers), 1 (in-process), or None (the user chose in_memory or multi_threading: their
-    settings stay as they are). `inputs`: files counted at launch (at most MIN_INPUTS)."""
+    settings stay as they are). `inputs`: files counted at launch (at most MIN_INPUTS);
+    `load`: the 1-minute load average (None: unknown)."""
     mode, count = given.running_mode, given.num_workers
     if mode is not None and mode != MULTI_PROCESSING:
         return None
@@ -133,7 +144,17 @@ def plan_workers(
         return worker_count(cores, memory)
     if follow or inputs < MIN_INPUTS:
         return 1
+    if load is not None and load >= cores + BUSY_LOAD_MARGIN:
+        return 1  # other jobs keep every core busy: a worker would only take their share
     return worker_count(cores, memory)
+
+
+def load_average() -> float | None:
+    """The 1-minute load average (runnable processes), None where the platform has none."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
 
 
 def count_inputs(paths: Sequence[str], limit: int | None = None) -> int:

@@ -70,6 +70,18 @@ def test_when_a_run_gets_worker_processes(
     assert plan == planned
 
 
+def test_a_busy_machine_keeps_the_default_run_in_process() -> None:
+    plan = workers.plan_workers
+    memory = 8 * workers.WORKER_BYTES
+    assert plan(workers.Given(), cores=2, memory=memory, inputs=10_000, load=1.9) == 2
+    assert plan(workers.Given(), cores=2, memory=memory, inputs=10_000, load=3.0) == 1
+    assert plan(workers.Given(), cores=2, memory=memory, inputs=10_000, load=None) == 2
+    chosen = workers.Given("multi_processing")
+    assert plan(chosen, cores=2, memory=memory, inputs=0, load=9.0) == 2  # the user's choice
+    load = workers.load_average()
+    assert load is None or load >= 0
+
+
 def test_memory_caps_the_default_workers() -> None:
     plan = workers.plan_workers
     assert plan(workers.Given(), cores=8, memory=3 * workers.WORKER_BYTES, inputs=10_000) == 3
@@ -130,6 +142,7 @@ def test_the_default_run_uses_worker_processes_and_gives_the_same_output(
     monkeypatch.setattr(workers, "MIN_INPUTS", 10)  # a modest input, quick to run
     monkeypatch.setattr(workers, "available_cores", lambda: 2)
     monkeypatch.setattr(workers, "available_memory", lambda: 8 * workers.WORKER_BYTES)
+    monkeypatch.setattr(workers, "load_average", lambda: 0.5)  # however busy the tests are
     started = []
     real_local_runner = workers.local_runner
 
