@@ -53,6 +53,7 @@ from newsbeam.pipeline.options import (
     is_url,
 )
 from newsbeam.pipeline.progress import ProgressDisplay
+from newsbeam.pipeline.worker_template import worker_template
 from newsbeam.pipeline.workers import worker_log_level
 from newsbeam.schemas import SCHEMA_VERSION, TABLES
 from newsbeam.transforms.feeds.config import FeedsConfig
@@ -217,9 +218,10 @@ def _use_local_workers(
     direct.direct_num_workers = planned
 
 
-def _pipeline(options: PipelineOptions) -> beam.Pipeline:
-    """The run's Pipeline; a multi-process local run gets an FnApiRunner whose workers
-    start by NewsBeam's entry point (pipeline/workers.py `local_runner`)."""
+def _pipeline(options: PipelineOptions) -> tuple[beam.Pipeline, bool]:
+    """The run's Pipeline, and whether it runs on local worker processes: those get an
+    FnApiRunner whose workers start by NewsBeam's entry point (pipeline/workers.py
+    `local_runner`), forked warm (pipeline/worker_template.py)."""
     runner = options.view_as(StandardOptions).runner
     direct = options.view_as(DirectOptions)
     if (
@@ -227,12 +229,12 @@ def _pipeline(options: PipelineOptions) -> beam.Pipeline:
         or runners.runner_name(runner) not in workers.LOCAL_RUNNERS
         or direct.direct_running_mode != workers.MULTI_PROCESSING
     ):
-        return beam.Pipeline(options=options)
+        return beam.Pipeline(options=options), False
     local, told = workers.local_runner(direct.direct_num_workers or 1)
     runner_options = copy.deepcopy(options)  # the manifest records the options as given
     for name, value in told.items():
         setattr(runner_options.view_as(DirectOptions), name, value)
-    return beam.Pipeline(runner=local, options=runner_options)
+    return beam.Pipeline(runner=local, options=runner_options), True
 
 
 def _absolute_paths(ours: NewsBeamOptions) -> None:
@@ -441,7 +443,7 @@ def run_locked(
     committed = False
     local_report = tempfile.mkdtemp(prefix="newsbeam-report-")
     try:
-        pipeline = _pipeline(options)
+        pipeline, warm = _pipeline(options)
         config = config_from_options(
             ours,
             staging,
@@ -455,7 +457,11 @@ def run_locked(
         build(pipeline, config)
         shown = ProgressDisplay(progress, log_every=ours.progress_seconds) if progress else None
         running_mode = options.view_as(DirectOptions).direct_running_mode
-        with shown or contextlib.nullcontext(), worker_log_level(running_mode):
+        with (
+            shown or contextlib.nullcontext(),
+            worker_log_level(running_mode),
+            worker_template(warm),
+        ):
             result = pipeline.run()
             result.wait_until_finish()
         counters = _counters(result)

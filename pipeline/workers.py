@@ -219,6 +219,9 @@ def stop_worker_processes() -> None:
     on them. Beam's runner, unwinding, joins each worker's process; one still starting up
     (connecting after the runner stopped listening) would never end, and neither would the
     run."""
+    from newsbeam.pipeline.worker_template import stop_templates
+
+    stop_templates()  # the warm workers forked from a template end with it
     for pid in worker_processes():
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGTERM)
@@ -249,7 +252,16 @@ def worker_main(argv: Sequence[str]) -> None:
     # Ctrl-C reaches the whole process group: the runner decides, and stops its workers
     # (`stop_worker_processes`) rather than each printing an interrupted traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _end_with_the_runner()
+    end_with_parent()
+    if os.getppid() == 1:  # the runner died before this process could watch it
+        sys.exit(1)
+    from newsbeam.pipeline import worker_template
+
+    address = os.environ.get(worker_template.TEMPLATE_ENV)
+    if address:  # a warm worker forked by the run's template, this process its client
+        status = worker_template.run_client(address)
+        if status is not None:
+            sys.exit(status)
     from apache_beam.runners.worker import sdk_worker_main
 
     # "No semi_persistent_directory found": a local worker has none, and needs none.
@@ -281,10 +293,10 @@ def worker_log_level(running_mode: str) -> Iterator[None]:
             os.environ.pop(_OPTIONS_FILE, None)
 
 
-def _end_with_the_runner() -> None:
-    """On Linux, this process gets SIGTERM when the runner's thread that started it ends
-    (the runner killed outright: no channel left to work for). Elsewhere the worker ends
-    when its control channel breaks."""
+def end_with_parent() -> None:
+    """On Linux, this process gets SIGTERM when the thread that started it ends (the
+    runner killed outright: no channel left to work for). Elsewhere a worker ends when its
+    control channel breaks."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
