@@ -18,6 +18,7 @@ import pytest
 from apache_beam.transforms.environments import SubprocessSDKEnvironment
 
 from newsbeam.pipeline import run as pipeline_run
+from newsbeam.pipeline import worker_template as worker_template_module
 from newsbeam.pipeline import workers
 from tests.helpers import run_manifest, table_sql, wait_for, write_seed_copies
 
@@ -152,6 +153,14 @@ def test_the_default_run_uses_worker_processes_and_gives_the_same_output(
         return runner, told
 
     monkeypatch.setattr(workers, "local_runner", local_runner)
+    templates: list[bool] = []
+    real_template = pipeline_run.worker_template
+
+    def worker_template(enabled: bool):  # noqa: ANN202
+        templates.append(enabled and worker_template_module.available())
+        return real_template(enabled)
+
+    monkeypatch.setattr(pipeline_run, "worker_template", worker_template)
     manifests = {}
     for mode, extra in (("default", []), ("in-process", ["--direct_running_mode", "in_memory"])):
         output = tmp_path / mode
@@ -164,6 +173,7 @@ def test_the_default_run_uses_worker_processes_and_gives_the_same_output(
         )
         assert manifests[mode]["counts"]["balanced"]
     (runner,) = started  # the default run only
+    assert templates == [True, False]  # its workers forked warm; the in-process run: none
     assert runner._num_workers == 2  # noqa: SLF001  (as Beam's run read it)
     assert isinstance(runner._default_environment, SubprocessSDKEnvironment)  # noqa: SLF001
     assert manifests["default"]["options"]["direct_running_mode"] == "multi_processing"
@@ -176,6 +186,11 @@ def test_the_default_run_uses_worker_processes_and_gives_the_same_output(
     assert manifests["default"]["counts"] == manifests["in-process"]["counts"]
     for table in ("articles", "duplicates", "rejected"):
         assert _rows(tmp_path / "default", table) == _rows(tmp_path / "in-process", table), table
+
+
+def test_a_worker_without_its_template_starts_cold(tmp_path: Path) -> None:
+    """The worker command falls back to a cold worker (None) when no template answers."""
+    assert worker_template_module.run_client(str(tmp_path / "no-template")) is None
 
 
 def _descendants(pid: int) -> list[int]:
