@@ -53,7 +53,7 @@ from newsbeam.pipeline.options import (
     is_url,
 )
 from newsbeam.pipeline.progress import ProgressDisplay
-from newsbeam.pipeline.worker_template import worker_template
+from newsbeam.pipeline.worker_template import warmable_dofns, worker_template
 from newsbeam.pipeline.workers import worker_log_level
 from newsbeam.schemas import SCHEMA_VERSION, TABLES
 from newsbeam.transforms.feeds.config import FeedsConfig
@@ -460,7 +460,7 @@ def run_locked(
         with (
             shown or contextlib.nullcontext(),
             worker_log_level(running_mode),
-            worker_template(warm),
+            worker_template(warm, warmable_dofns(pipeline) if warm else None),
         ):
             result = pipeline.run()
             result.wait_until_finish()

@@ -45,10 +45,38 @@ def available() -> bool:
     return hasattr(os, "fork") and hasattr(socket, "AF_UNIX") and hasattr(socket, "send_fds")
 
 
+# DoFns whose setup() only loads read-only models into the process-wide cache
+# (transforms/support/loaded.py) or imports libraries: the template runs them once, so the
+# workers forked from it find the models loaded (shared copy-on-write).
+WARM_DOFNS = frozenset({"_Extract", "_DetectLanguage", "_TagTopics", "_TagPlaces"})
+
+
+def warmable_dofns(pipeline: Any) -> list[Any]:
+    """The WARM_DOFNS instances of `pipeline`'s ParDos (unwrapped from the rejecting
+    wrapper), one per class and config."""
+    import apache_beam as beam
+
+    found: dict[tuple[str, str], Any] = {}
+
+    class Visitor(beam.pipeline.PipelineVisitor):
+        def visit_transform(self, applied: Any) -> None:
+            fn = getattr(applied.transform, "fn", None)
+            fn = getattr(fn, "_fn", fn)  # support/failures.py's _RejectCrashes
+            if type(fn).__name__ in WARM_DOFNS:
+                found.setdefault((type(fn).__name__, repr(vars(fn))), fn)
+
+        def enter_composite_transform(self, applied: Any) -> None:
+            self.visit_transform(applied)
+
+    pipeline.visit(Visitor())
+    return list(found.values())
+
+
 @contextlib.contextmanager
-def worker_template(enabled: bool) -> Iterator[None]:
+def worker_template(enabled: bool, warm: list[Any] | None = None) -> Iterator[None]:
     """While the block runs, worker commands started by this process fork from a template
-    (its address in the environment they inherit)."""
+    (its address in the environment they inherit); the template first runs the setup()
+    of the `warm` DoFns (`warmable_dofns`)."""
     if not enabled or not available():
         yield
         return
@@ -63,7 +91,7 @@ def worker_template(enabled: bool) -> Iterator[None]:
     if pid == 0:  # the template: never returns into the run
         status = 1
         try:
-            _serve(server)
+            _serve(server, warm or [])
         except BaseException:  # noqa: BLE001  (whatever happens, leave here)
             traceback.print_exc()
         finally:
@@ -120,8 +148,8 @@ def run_client(address: str) -> int | None:
 # --- the template process ---------------------------------------------------------------
 
 
-def _serve(server: socket.socket) -> None:
-    """Accept clients forever; fork one worker per client."""
+def _serve(server: socket.socket, warm: list[Any]) -> None:
+    """Warm up, then accept clients forever; fork one worker per client."""
     from newsbeam.pipeline import workers
 
     children: dict[int, socket.socket] = {}
@@ -140,6 +168,9 @@ def _serve(server: socket.socket) -> None:
     # What every worker needs, imported once here rather than in each worker.
     from apache_beam.runners.worker import sdk_worker_main  # noqa: F401
 
+    for fn in warm:
+        with contextlib.suppress(Exception):  # a worker whose cache is cold loads it itself
+            fn.setup()
     while True:
         connection, _ = server.accept()
         try:

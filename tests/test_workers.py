@@ -153,12 +153,13 @@ def test_the_default_run_uses_worker_processes_and_gives_the_same_output(
         return runner, told
 
     monkeypatch.setattr(workers, "local_runner", local_runner)
-    templates: list[bool] = []
+    templates: list[tuple[bool, list[str]]] = []
     real_template = pipeline_run.worker_template
 
-    def worker_template(enabled: bool):  # noqa: ANN202
-        templates.append(enabled and worker_template_module.available())
-        return real_template(enabled)
+    def worker_template(enabled: bool, warm: list | None = None):  # noqa: ANN202
+        warmed = sorted(type(fn).__name__ for fn in warm or [])
+        templates.append((enabled and worker_template_module.available(), warmed))
+        return real_template(enabled, warm)
 
     monkeypatch.setattr(pipeline_run, "worker_template", worker_template)
     manifests = {}
@@ -173,7 +174,8 @@ def test_the_default_run_uses_worker_processes_and_gives_the_same_output(
         )
         assert manifests[mode]["counts"]["balanced"]
     (runner,) = started  # the default run only
-    assert templates == [True, False]  # its workers forked warm; the in-process run: none
+    # Its workers forked from a template with the models loaded; the in-process run: none.
+    assert templates == [(True, sorted(worker_template_module.WARM_DOFNS)), (False, [])]
     assert runner._num_workers == 2  # noqa: SLF001  (as Beam's run read it)
     assert isinstance(runner._default_environment, SubprocessSDKEnvironment)  # noqa: SLF001
     assert manifests["default"]["options"]["direct_running_mode"] == "multi_processing"
