@@ -20,11 +20,14 @@ of NewsBeam's own. The rule (`plan_workers`, applied at launch by pipeline/run.p
   pay back. Follow mode stays in-process (one process keeps the models and the state
   index loaded between batches); streaming runs are a runner's own.
 
-Worker processes start through `python -m newsbeam.pipeline.workers` (Beam's
-`sdk_worker_main`, with its start-up logging kept off the user's terminal); a worker
-inherits its log level from `PIPELINE_OPTIONS_FILE` (`worker_log_level`). On SIGINT or
-SIGTERM the runner stops its workers as the run unwinds; a runner killed outright leaves
-workers that exit when their control channel closes (tests/test_workers.py checks both).
+Beam starts each worker process with `python -m newsbeam.pipeline.workers` (`worker_main`:
+Beam's `sdk_worker_main`, its start-up logging kept off the user's terminal), which has
+the run's template fork a warm worker (pipeline/worker_template.py: Beam, NewsBeam and the
+models already loaded) or, with no template, runs a cold one. A worker logs at the level
+`PIPELINE_OPTIONS_FILE` sets (`worker_log_level`). On SIGINT or SIGTERM the runner ends its
+workers before it unwinds (`stop_worker_processes`); when the runner is killed outright its
+workers get SIGTERM (Linux) or exit when their control channel closes
+(tests/test_workers.py).
 """
 
 from __future__ import annotations
