@@ -235,7 +235,7 @@ def test_signals_and_kills_leave_no_worker_process(
     (nothing committed) and its workers with it; after SIGKILL (no cleanup possible) the
     workers end themselves once the runner's control channel is gone."""
     inputs = tmp_path / "in"
-    write_seed_copies(seeds_dir, inputs)
+    write_seed_copies(seeds_dir, inputs, copies=80)  # long enough to act on mid-run
     output = tmp_path / "out"
     process = subprocess.Popen(
         [
@@ -264,6 +264,8 @@ def test_signals_and_kills_leave_no_worker_process(
                 for pid in _descendants(process.pid)
                 if "newsbeam.pipeline.workers" in _cmdline(pid) and "/bin/sh" not in _cmdline(pid)
             ]
+        if process.poll() is not None:
+            pytest.fail(f"the run ended ({process.returncode}) first: {process.communicate()}")
         assert len(started) == 2, "the run's two worker processes never started"
         time.sleep(1.0)  # at work on the pages, not starting up
         assert process.poll() is None, "the run ended before it could be signalled"
