@@ -59,7 +59,7 @@ RUNNER_FLAGS = {
     "PortableRunner, DataflowRunner, FlinkRunner, SparkRunner.",
     "--direct_num_workers": "Worker processes of a local run. Default: one per core available "
     "(taskset counts), as many as fit in free memory (1 GB each), when the --input paths hold "
-    "300 files or more, the run is not --follow and other jobs leave a core free (load "
+    "50 files or more, the run is not --follow and other jobs leave a core free (load "
     "average below cores + 1); otherwise the run stays in this process. "
     "A count above 1 alone means multi_processing.",
     "--direct_running_mode": "in_memory (one process), multi_threading or multi_processing; "

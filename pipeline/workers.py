@@ -15,9 +15,9 @@ of NewsBeam's own. The rule (`plan_workers`, applied at launch by pipeline/run.p
   fit in the memory available (`WORKER_BYTES` each), when the --input paths hold at least
   `MIN_INPUTS` files (counted at launch, stopping there; paths on object stores and feeds
   do not count) and other jobs do not already keep every core busy (1-minute load average
-  below the cores + `BUSY_LOAD_MARGIN`): each worker costs ~2 s of CPU to start (imports,
-  models) and the data plane a little per element, which only many pages on a free core
-  pay back. Follow mode stays in-process (one process keeps the models and the state
+  below the cores + `BUSY_LOAD_MARGIN`): workers cost ~1 s of CPU in all (forked warm;
+  ~2 s each cold) and the data plane a little per element, which a few dozen pages on a
+  free core pay back. Follow mode stays in-process (one process keeps the models and the state
   index loaded between batches); streaming runs are a runner's own.
 
 Beam starts each worker process with `python -m newsbeam.pipeline.workers` (`worker_main`:
@@ -57,16 +57,15 @@ WORKER_BYTES = 1 << 30
 # The runners whose `--direct_*` flags these are.
 LOCAL_RUNNERS = frozenset({"FnApiRunner"})
 _OPTIONS_FILE = "PIPELINE_OPTIONS_FILE"
-# Input files from which a local run starts worker processes by default. Two workers cost
-# ~4.4 s more CPU than one process whatever the input (each imports Beam and NewsBeam and
-# loads the models: ~2.2 s) and ~1 s more wall on an idle 2-core machine, where they pay
-# from ~60 pages; with one core taken by another job they lost up to 439 pages (25 pages:
-# 8.5 s against 4.6 s; 200: 14.0 against 10.5; 439: 17.6 against 17.5). 300 is between
-# (benchmarks/README.md "Speed on distinct pages").
-MIN_INPUTS = 300
+# Input files from which a local run starts worker processes by default. Warm workers
+# (pipeline/worker_template.py) cost ~0.5 s of wall and ~1 s of CPU more than one process
+# on 2 cores; measured with one core often taken by another job (`bench_pipeline.py
+# --scaling`, load 2-2.8), in-process against 2 workers: 25 pages 4.3 / 4.8 s, 50: 5.2 /
+# 4.7, 100: 7.0 / 5.6, 200: 10.2 / 7.0 (benchmarks/README.md "Speed on distinct pages").
+MIN_INPUTS = 50
 # A default run stays in-process while the load average is at least the cores plus this:
 # other jobs then keep every core busy, and measured on 2 cores at a load of 3-5, two
-# workers were 0.86-0.97x the in-process run (1.06x at a load of 1.8).
+# (cold) workers were 0.86-0.97x the in-process run.
 BUSY_LOAD_MARGIN = 1.0
 
 
