@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import traceback
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -41,8 +42,9 @@ _RUNNING: set[int] = set()
 
 
 def available() -> bool:
-    """Whether this platform can fork workers from a template (POSIX fork, fd passing)."""
-    return hasattr(os, "fork") and hasattr(socket, "AF_UNIX") and hasattr(socket, "send_fds")
+    """Whether this platform forks workers from a template: Linux (fork of a process with
+    threads is unsafe on macOS), with Unix sockets that pass file descriptors."""
+    return sys.platform.startswith("linux") and hasattr(socket, "send_fds")
 
 
 # DoFns whose setup() only loads read-only models into the process-wide cache
@@ -87,7 +89,11 @@ def worker_template(enabled: bool, warm: list[Any] | None = None) -> Iterator[No
     server.listen(64)
     sys.stdout.flush()
     sys.stderr.flush()
-    pid = os.fork()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns about fork in a process with threads: the template's child
+        # runs only this thread's code, and never takes a lock those threads hold.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
     if pid == 0:  # the template: never returns into the run
         status = 1
         try:
