@@ -17,9 +17,9 @@ imports included on both sides), and interleaved so drift on the machine hits al
 alike: loop, pipeline[, pinned], loop, pipeline, ... (`--repeats`, default 3).
 - loop: this script with `--loop-worker DIR`: read, gunzip and `trafilatura.extract(html)`
   (default arguments) every page in one Python loop, one process;
-- pipeline: `python -m newsbeam.pipeline --input DIR --output OUT` (the default command,
-  in-process), plus `--beam-args` (`--beam-args "--direct_running_mode multi_processing"`
-  for one worker process per core);
+- pipeline: `python -m newsbeam.pipeline --input DIR --output OUT` (the default command:
+  on this many pages one SDK worker process per available core, pipeline/workers.py),
+  plus `--beam-args` (`--beam-args "--direct_running_mode in_memory"` for in-process);
 - pinned (`--pinned`): the same command under `taskset -c 0` (one core: the command then
   stays in-process).
 All run by `_common.run_measured`/`run_pipeline`, the scripts' one way to run and time.

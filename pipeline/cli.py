@@ -55,11 +55,15 @@ BEAM_FLAGS_NOTE = (
 
 # The Beam flags users reach for first, with a line each; `--help_beam` lists all of them.
 RUNNER_FLAGS = {
-    "--runner": "Where the pipeline runs: FnApiRunner (NewsBeam's default, in-process), "
+    "--runner": "Where the pipeline runs: FnApiRunner (NewsBeam's default, local), "
     "PortableRunner, DataflowRunner, FlinkRunner, SparkRunner.",
-    "--direct_num_workers": "Worker processes of a multi_processing local run (default: one "
-    "per available core).",
-    "--direct_running_mode": "in_memory, multi_threading or multi_processing.",
+    "--direct_num_workers": "Worker processes of a local run. Default: one per core available "
+    "(taskset counts), as many as fit in free memory (1 GB each), when the --input paths hold "
+    "50 files or more, the run is not --follow and other jobs leave a core free (load "
+    "average below cores + 1); otherwise the run stays in this process. "
+    "A count above 1 alone means multi_processing.",
+    "--direct_running_mode": "in_memory (one process), multi_threading or multi_processing; "
+    "naming it overrides the default above (multi_processing: one worker per core).",
     "--job_endpoint": "Job service of a portable runner, host:port (or 'embed').",
     "--environment_type": "How workers run the Python code: DOCKER, PROCESS, EXTERNAL, LOOPBACK.",
     "--environment_config": "The image, command or worker-pool address for --environment_type.",

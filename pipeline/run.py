@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import copy
 import dataclasses
 import datetime as dt
 import glob
@@ -42,7 +43,7 @@ from apache_beam.options.pipeline_options import (
     StandardOptions,
 )
 
-from newsbeam.pipeline import dataset, runners
+from newsbeam.pipeline import dataset, runners, workers
 from newsbeam.pipeline.build import build
 from newsbeam.pipeline.lock import LockHeld, RunLock
 from newsbeam.pipeline.options import (
@@ -52,7 +53,8 @@ from newsbeam.pipeline.options import (
     is_url,
 )
 from newsbeam.pipeline.progress import ProgressDisplay
-from newsbeam.pipeline.workers import local_worker_defaults, worker_log_level
+from newsbeam.pipeline.worker_template import warmable_dofns, worker_template
+from newsbeam.pipeline.workers import worker_log_level
 from newsbeam.schemas import SCHEMA_VERSION, TABLES
 from newsbeam.transforms.feeds.config import FeedsConfig
 from newsbeam.transforms.feeds.fetch import parse_allow_hosts
@@ -193,15 +195,46 @@ def _check_follow(ours: NewsBeamOptions) -> None:
 def _use_local_workers(
     options: PipelineOptions, argv: Sequence[str], ours: NewsBeamOptions
 ) -> None:
-    """A multi-process local run without a worker count gets one per available core
-    (pipeline/workers.py); otherwise the run stays as the user set it (in-process)."""
+    """Worker processes for a local FnApiRunner run, as pipeline/workers.py's rule says:
+    the user's --direct_* flags, else one per available core for a run of many files."""
+    runner = options.view_as(StandardOptions).runner
+    if not isinstance(runner, str) or runners.runner_name(runner) not in workers.LOCAL_RUNNERS:
+        return
+    given = workers.given_flags(argv)
+    chose = given.running_mode is not None or given.num_workers is not None
+    inputs = 0 if chose or ours.follow else workers.count_inputs(ours.inputs or ())
+    planned = workers.plan_workers(
+        given,
+        cores=workers.available_cores(),
+        memory=workers.available_memory(),
+        inputs=inputs,
+        follow=bool(ours.follow),
+        load=workers.load_average(),
+    )
+    if planned is None or (planned == 1 and given.running_mode != workers.MULTI_PROCESSING):
+        return  # in-process, or threads as the user asked
+    direct = options.view_as(DirectOptions)
+    direct.direct_running_mode = workers.MULTI_PROCESSING
+    direct.direct_num_workers = planned
+
+
+def _pipeline(options: PipelineOptions) -> tuple[beam.Pipeline, bool]:
+    """The run's Pipeline, and whether it runs on local worker processes: those get an
+    FnApiRunner whose workers start by NewsBeam's entry point (pipeline/workers.py
+    `local_runner`), forked warm (pipeline/worker_template.py)."""
     runner = options.view_as(StandardOptions).runner
     direct = options.view_as(DirectOptions)
-    if not isinstance(runner, str):
-        return
-    flags = local_worker_defaults(argv, runner, direct.direct_running_mode)
-    if flags:
-        direct.direct_num_workers = int(flags[-1])
+    if (
+        not isinstance(runner, str)
+        or runners.runner_name(runner) not in workers.LOCAL_RUNNERS
+        or direct.direct_running_mode != workers.MULTI_PROCESSING
+    ):
+        return beam.Pipeline(options=options), False
+    local, told = workers.local_runner(direct.direct_num_workers or 1)
+    runner_options = copy.deepcopy(options)  # the manifest records the options as given
+    for name, value in told.items():
+        setattr(runner_options.view_as(DirectOptions), name, value)
+    return beam.Pipeline(runner=local, options=runner_options), True
 
 
 def _absolute_paths(ours: NewsBeamOptions) -> None:
@@ -410,7 +443,7 @@ def run_locked(
     committed = False
     local_report = tempfile.mkdtemp(prefix="newsbeam-report-")
     try:
-        pipeline = beam.Pipeline(options=options)
+        pipeline, warm = _pipeline(options)
         config = config_from_options(
             ours,
             staging,
@@ -424,7 +457,11 @@ def run_locked(
         build(pipeline, config)
         shown = ProgressDisplay(progress, log_every=ours.progress_seconds) if progress else None
         running_mode = options.view_as(DirectOptions).direct_running_mode
-        with shown or contextlib.nullcontext(), worker_log_level(running_mode):
+        with (
+            shown or contextlib.nullcontext(),
+            worker_log_level(running_mode),
+            worker_template(warm, warmable_dofns(pipeline) if warm else None),
+        ):
             result = pipeline.run()
             result.wait_until_finish()
         counters = _counters(result)

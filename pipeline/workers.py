@@ -1,26 +1,54 @@
-"""How many local worker processes a multi-process run gets when the user did not say.
+"""Where a local run's work runs: in this process, or in SDK worker processes of Beam's
+local runner, and how many.
 
-Beam's local runner (the FnApiRunner) runs every bundle in the calling process by default:
-one core. With `--direct_running_mode multi_processing` it starts `--direct_num_workers`
-SDK worker processes (Beam's default: 1) and splits each stage's input between them, which
-is Beam's own parallelism (the same code spreads over Dataflow or Flink workers). NewsBeam
-stays in-process unless told: each worker process costs ~2-3 s of CPU to start (imports,
-models) and ~350 MB, and every element crosses the runner's data plane, so two workers
-won on 439 pages only when the 2-core machine was otherwise idle (14.7 s against 21.3 s)
-and lost when other jobs shared it, and on small runs (benchmarks/README.md "Speed").
-When the user names the mode but not the count, `local_worker_defaults` gives one worker
-per core available to this process (`os.sched_getaffinity`: `taskset -c 0` gives one), as
-many as fit in the memory available (`WORKER_BYTES` each).
+Beam's local runner (the FnApiRunner) runs every bundle in the calling process unless
+`--direct_running_mode multi_processing` starts `--direct_num_workers` SDK worker
+processes; its ParallelBundleManager then splits each stage's input between them. That is
+Beam's own parallelism, the same code that spreads over Dataflow or Flink workers: no pool
+of NewsBeam's own. The rule (`plan_workers`, applied at launch by pipeline/run.py):
+
+- The user's `--direct_running_mode` / `--direct_num_workers` always win: multi_processing
+  without a count gets one worker per core available (below); a count above 1 without a
+  mode means multi_processing; in_memory, multi_threading or a count of 1 stay as given.
+- Otherwise a local FnApiRunner run uses one worker process per core available to this
+  process (`os.sched_getaffinity`: `taskset -c 0` gives one, hence in-process), as many as
+  fit in the memory available (`WORKER_BYTES` each), when the --input paths hold at least
+  `MIN_INPUTS` files (counted at launch, stopping there; paths on object stores and feeds
+  do not count) and other jobs do not already keep every core busy (1-minute load average
+  below the cores + `BUSY_LOAD_MARGIN`): workers cost ~1 s of CPU in all (forked warm;
+  ~2 s each cold) and the data plane a little per element, which a few dozen pages on a
+  free core pay back. Follow mode stays in-process (one process keeps the models and the state
+  index loaded between batches); streaming runs are a runner's own.
+
+Beam starts each worker process with `python -m newsbeam.pipeline.workers` (`worker_main`:
+Beam's `sdk_worker_main`, its start-up logging kept off the user's terminal), which has
+the run's template fork a warm worker (pipeline/worker_template.py: Beam, NewsBeam and the
+models already loaded) or, with no template, runs a cold one. A worker logs at the level
+`PIPELINE_OPTIONS_FILE` sets (`worker_log_level`). On SIGINT or SIGTERM the runner ends its
+workers before it unwinds (`stop_worker_processes`); when the runner is killed outright its
+workers get SIGTERM (Linux) or exit when their control channel closes
+(tests/test_workers.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import dataclasses
+import glob
 import json
 import logging
 import os
+import shlex
+import signal
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from apache_beam.runners.runner import PipelineRunner
 
 # Peak resident memory of one worker process on the 439 distinct pages of the benchmark:
 # ~530 MB (720 MB on ten times as many); workers are capped so that they fit in the
@@ -29,6 +57,16 @@ WORKER_BYTES = 1 << 30
 # The runners whose `--direct_*` flags these are.
 LOCAL_RUNNERS = frozenset({"FnApiRunner"})
 _OPTIONS_FILE = "PIPELINE_OPTIONS_FILE"
+# Input files from which a local run starts worker processes by default. Warm workers
+# (pipeline/worker_template.py) cost ~0.5 s of wall and ~1 s of CPU more than one process
+# on 2 cores; measured with one core often taken by another job (`bench_pipeline.py
+# --scaling`, load 2-2.8), in-process against 2 workers: 25 pages 4.3 / 4.8 s, 50: 5.2 /
+# 4.7, 100: 7.0 / 5.6, 200: 10.2 / 7.0 (benchmarks/README.md "Speed on distinct pages").
+MIN_INPUTS = 50
+# A default run stays in-process while the load average is at least the cores plus this:
+# other jobs then keep every core busy, and measured on 2 cores at a load of 3-5, two
+# (cold) workers were 0.86-0.97x the in-process run.
+BUSY_LOAD_MARGIN = 1.0
 
 
 def available_cores() -> int:
@@ -54,15 +92,183 @@ def worker_count(cores: int, memory: int | None = None) -> int:
     return max(1, workers)
 
 
-def local_worker_defaults(argv: Sequence[str], runner: str, running_mode: str | None) -> list[str]:
-    """`--direct_num_workers N` to add for a local multi-process run whose count the user
-    did not give; nothing otherwise (in-process, or the user chose)."""
-    if runner.rsplit(".", 1)[-1] not in LOCAL_RUNNERS or running_mode != "multi_processing":
-        return []
-    names = {arg.split("=", 1)[0] for arg in argv if arg.startswith("--")}
-    if {"--direct_num_workers", "--direct-num-workers"} & names:
-        return []
-    return ["--direct_num_workers", str(worker_count(available_cores(), available_memory()))]
+MULTI_PROCESSING = "multi_processing"
+
+
+@dataclasses.dataclass(frozen=True)
+class Given:
+    """What the command line said about the local runner's workers (None: not named)."""
+
+    running_mode: str | None = None
+    num_workers: int | None = None
+
+
+def given_flags(argv: Sequence[str]) -> Given:
+    """`--direct_running_mode` and `--direct_num_workers` as the user named them, either
+    spelling (`--direct-num-workers=3`); the last one named wins, as with argparse."""
+    mode: str | None = None
+    count: int | None = None
+    args = list(argv)
+    for index, arg in enumerate(args):
+        name, equals, value = arg.partition("=")
+        name = name.replace("-", "_")
+        if name not in ("__direct_running_mode", "__direct_num_workers"):
+            continue
+        if not equals:
+            value = args[index + 1] if index + 1 < len(args) else ""
+        if name == "__direct_running_mode":
+            mode = value
+        else:
+            with contextlib.suppress(ValueError):
+                count = int(value)
+    return Given(mode, count)
+
+
+def plan_workers(
+    given: Given,
+    *,
+    cores: int,
+    memory: int | None,
+    inputs: int,
+    follow: bool = False,
+    load: float | None = None,
+) -> int | None:
+    """Worker processes of a local FnApiRunner run: N > 1 (multi_processing with N
+    workers), 1 (in-process), or None (the user chose in_memory or multi_threading: their
+    settings stay as they are). `inputs`: files counted at launch (at most MIN_INPUTS);
+    `load`: the 1-minute load average (None: unknown)."""
+    mode, count = given.running_mode, given.num_workers
+    if mode is not None and mode != MULTI_PROCESSING:
+        return None
+    if count is not None:  # 0 is Beam's "one per core"
+        return count if count > 0 else worker_count(cores, memory)
+    if mode == MULTI_PROCESSING:
+        return worker_count(cores, memory)
+    if follow or inputs < MIN_INPUTS:
+        return 1
+    if load is not None and load >= cores + BUSY_LOAD_MARGIN:
+        return 1  # other jobs keep every core busy: a worker would only take their share
+    return worker_count(cores, memory)
+
+
+def load_average() -> float | None:
+    """The 1-minute load average (runnable processes), None where the platform has none."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def count_inputs(paths: Sequence[str], limit: int | None = None) -> int:
+    """Files under the local --input paths (folders walked, globs expanded), counted up to
+    `limit` (MIN_INPUTS): enough to tell whether worker processes pay, cheap on any input.
+    Paths with a scheme (gs://, s3://, http://) count nothing."""
+    limit = MIN_INPUTS if limit is None else limit
+    found = 0
+    for path in paths:
+        if "://" in path and not path.startswith("file://"):
+            continue
+        path = path.removeprefix("file://")
+        if os.path.isdir(path):
+            walked: Iterator[str] = (name for _, _, names in os.walk(path) for name in names)
+        elif any(char in path for char in "*?["):
+            walked = (name for name in glob.iglob(path, recursive=True) if os.path.isfile(name))
+        else:
+            walked = iter([path] if os.path.exists(path) else [])
+        for _ in walked:
+            found += 1
+            if found >= limit:
+                return found
+    return found
+
+
+WORKER_MODULE = "newsbeam.pipeline.workers"
+
+
+def worker_command() -> str:
+    """The shell command the FnApiRunner starts each SDK worker process with (`exec`: the
+    process the runner waits for is the worker itself, not a shell above it)."""
+    return f"exec {shlex.quote(sys.executable)} -m {WORKER_MODULE}"
+
+
+def worker_processes(root: int | None = None) -> list[int]:
+    """Ids of the worker processes under `root` (this process), by their command line;
+    empty where the platform has no /proc."""
+    found: list[int] = []
+    pending = [os.getpid() if root is None else root]
+    while pending:
+        pid = pending.pop()
+        for task in glob.glob(f"/proc/{pid}/task/*/children"):
+            try:
+                with open(task) as handle:
+                    children = [int(child) for child in handle.read().split()]
+            except (OSError, ValueError):
+                continue
+            pending += children
+            for child in children:
+                try:
+                    with open(f"/proc/{child}/cmdline", "rb") as handle:
+                        words = handle.read().split(b"\0")
+                except OSError:
+                    continue
+                if WORKER_MODULE.encode() in words:
+                    found.append(child)
+    return found
+
+
+def stop_worker_processes() -> None:
+    """SIGTERM to this process's worker processes: a run stopped by a signal must not wait
+    on them. Beam's runner, unwinding, joins each worker's process; one still starting up
+    (connecting after the runner stopped listening) would never end, and neither would the
+    run."""
+    from newsbeam.pipeline.worker_template import stop_templates
+
+    stop_templates()  # the warm workers forked from a template end with it
+    for pid in worker_processes():
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+
+
+def local_runner(workers: int) -> tuple[PipelineRunner, dict[str, Any]]:
+    """An FnApiRunner whose `workers` SDK worker processes start by `worker_command`, and
+    the options it must see: Beam replaces the environment of a runner that is told
+    `--direct_running_mode multi_processing` by its own command, so it is told nothing
+    (the manifest keeps the options as given)."""
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+    from apache_beam.transforms.environments import SubprocessSDKEnvironment
+
+    environment = SubprocessSDKEnvironment.from_command_string(worker_command())
+    runner = FnApiRunner(default_environment=environment)
+    return runner, {"direct_running_mode": None, "direct_num_workers": workers}
+
+
+def worker_main(argv: Sequence[str]) -> None:
+    """An SDK worker process: Beam's `sdk_worker_main`, without its start-up chatter.
+
+    Importing Beam logs a root warning ("apitools not found"), which gives the root logger
+    a stderr handler, and sdk_worker_main then logs at INFO to it until the pipeline
+    options set the level. A handler that drops everything keeps that off the terminal;
+    what the worker logs after start-up goes to the runner (Beam's log service), which
+    prints it at the level `worker_log_level` set."""
+    logging.getLogger().addHandler(logging.NullHandler())
+    # Ctrl-C reaches the whole process group: the runner decides, and stops its workers
+    # (`stop_worker_processes`) rather than each printing an interrupted traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    end_with_parent()
+    if os.getppid() == 1:  # the runner died before this process could watch it
+        sys.exit(1)
+    from newsbeam.pipeline import worker_template
+
+    address = os.environ.get(worker_template.TEMPLATE_ENV)
+    if address:  # a warm worker forked by the run's template, this process its client
+        status = worker_template.run_client(address)
+        if status is not None:
+            sys.exit(status)
+    from apache_beam.runners.worker import sdk_worker_main
+
+    # "No semi_persistent_directory found": a local worker has none, and needs none.
+    logging.getLogger(sdk_worker_main.__name__).setLevel(logging.ERROR)
+    sdk_worker_main.main(list(argv))
 
 
 @contextlib.contextmanager
@@ -87,3 +293,19 @@ def worker_log_level(running_mode: str) -> Iterator[None]:
             yield
         finally:
             os.environ.pop(_OPTIONS_FILE, None)
+
+
+def end_with_parent() -> None:
+    """On Linux, this process gets SIGTERM when the thread that started it ends (the
+    runner killed outright: no channel left to work for). Elsewhere a worker ends when its
+    control channel breaks."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+if __name__ == "__main__":  # the FnApiRunner's worker processes (`worker_command`)
+    worker_main(sys.argv)

@@ -1,19 +1,26 @@
-"""Local worker processes: how many a multi-process run gets, and that a run with them gives
-the same tables and counters as an in-process run."""
+"""Local worker processes: when a run gets them and how many (the user's flags first), that
+a default run with them gives the same tables and counters as an in-process run, and that
+signals and kills leave no worker process behind."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import duckdb
 import pytest
+from apache_beam.transforms.environments import SubprocessSDKEnvironment
 
 from newsbeam.pipeline import run as pipeline_run
+from newsbeam.pipeline import worker_template as worker_template_module
 from newsbeam.pipeline import workers
-from tests.helpers import run_manifest, table_sql
+from tests.helpers import run_manifest, table_sql, wait_for, write_seed_copies
 
 
 def test_worker_count_by_cores_and_memory() -> None:
@@ -25,18 +32,87 @@ def test_worker_count_by_cores_and_memory() -> None:
     assert workers.worker_count(4, gigabyte // 2) == 1
 
 
-def test_a_count_only_for_a_multi_process_run_without_one(
-    monkeypatch: pytest.MonkeyPatch,
+def test_the_flags_the_user_named() -> None:
+    given = workers.given_flags
+    assert given([]) == workers.Given()
+    assert given(["--input", "x", "--direct_running_mode", "multi_processing"]) == workers.Given(
+        "multi_processing"
+    )
+    assert given(["--direct-num-workers=3"]) == workers.Given(None, 3)
+    assert given(["--direct_num_workers", "2", "--direct_num_workers", "4"]).num_workers == 4
+    assert given(["--direct_running_mode=in_memory"]).running_mode == "in_memory"
+
+
+@pytest.mark.parametrize(
+    ("given", "inputs", "follow", "cores", "planned"),
+    [
+        # Nothing named: worker processes for a run of many files, one per core.
+        (workers.Given(), workers.MIN_INPUTS, False, 2, 2),
+        (workers.Given(), 10_000, False, 4, 4),
+        (workers.Given(), workers.MIN_INPUTS - 1, False, 2, 1),  # too few to pay
+        (workers.Given(), 10_000, False, 1, 1),  # taskset -c 0
+        (workers.Given(), 10_000, True, 2, 1),  # follow mode keeps one process
+        # The user's flags win.
+        (workers.Given("multi_processing"), 0, False, 2, 2),
+        (workers.Given("multi_processing", 3), 0, False, 2, 3),
+        (workers.Given("multi_processing", 1), 10_000, False, 2, 1),
+        (workers.Given(None, 3), 0, False, 2, 3),  # a count alone means processes
+        (workers.Given(None, 1), 10_000, False, 2, 1),
+        (workers.Given(None, 0), 0, False, 2, 2),  # Beam's 0: one per core
+        (workers.Given("in_memory"), 10_000, False, 2, None),
+        (workers.Given("multi_threading", 2), 10_000, False, 2, None),
+    ],
+)
+def test_when_a_run_gets_worker_processes(
+    given: workers.Given, inputs: int, follow: bool, cores: int, planned: int | None
 ) -> None:
-    monkeypatch.setattr(workers, "available_cores", lambda: 2)
-    monkeypatch.setattr(workers, "available_memory", lambda: 8 * workers.WORKER_BYTES)
-    mode = "multi_processing"
-    assert workers.local_worker_defaults([], "FnApiRunner", None) == []  # in-process
-    assert workers.local_worker_defaults([], "FnApiRunner", mode) == ["--direct_num_workers", "2"]
-    chosen = ["--direct_num_workers", "3"]
-    assert workers.local_worker_defaults(chosen, "FnApiRunner", mode) == []
-    assert workers.local_worker_defaults(["--direct-num-workers=3"], "FnApiRunner", mode) == []
-    assert workers.local_worker_defaults([], "DataflowRunner", mode) == []
+    memory = 8 * workers.WORKER_BYTES
+    plan = workers.plan_workers(given, cores=cores, memory=memory, inputs=inputs, follow=follow)
+    assert plan == planned
+
+
+def test_a_busy_machine_keeps_the_default_run_in_process() -> None:
+    plan = workers.plan_workers
+    memory = 8 * workers.WORKER_BYTES
+    assert plan(workers.Given(), cores=2, memory=memory, inputs=10_000, load=1.9) == 2
+    assert plan(workers.Given(), cores=2, memory=memory, inputs=10_000, load=3.0) == 1
+    assert plan(workers.Given(), cores=2, memory=memory, inputs=10_000, load=None) == 2
+    chosen = workers.Given("multi_processing")
+    assert plan(chosen, cores=2, memory=memory, inputs=0, load=9.0) == 2  # the user's choice
+    load = workers.load_average()
+    assert load is None or load >= 0
+
+
+def test_memory_caps_the_default_workers() -> None:
+    plan = workers.plan_workers
+    assert plan(workers.Given(), cores=8, memory=3 * workers.WORKER_BYTES, inputs=10_000) == 3
+    assert plan(workers.Given(), cores=2, memory=workers.WORKER_BYTES // 2, inputs=10_000) == 1
+    assert plan(workers.Given(), cores=2, memory=None, inputs=10_000) == 2
+
+
+def test_inputs_counted_up_to_the_threshold(tmp_path: Path) -> None:
+    folder = tmp_path / "pages"
+    (folder / "deeper").mkdir(parents=True)
+    for index in range(7):
+        (folder / ("deeper" if index % 2 else "") / f"{index}.html").write_text("x")
+    single = tmp_path / "one.txt"
+    single.write_text("x")
+    assert workers.count_inputs([str(folder)], limit=100) == 7
+    assert workers.count_inputs([str(folder)], limit=5) == 5  # stops there
+    assert workers.count_inputs([str(folder), str(single)], limit=100) == 8
+    assert workers.count_inputs([str(folder / "*.html")], limit=100) == 4
+    assert workers.count_inputs([str(folder / "**" / "*.html")], limit=100) == 7
+    assert workers.count_inputs([f"file://{single}", "gs://bucket/pages/"], limit=100) == 1
+    assert workers.count_inputs([str(tmp_path / "missing")], limit=100) == 0
+
+
+def test_workers_start_by_newsbeams_entry_point() -> None:
+    runner, told = workers.local_runner(3)
+    environment = runner._default_environment  # noqa: SLF001  (what the runner will start)
+    assert isinstance(environment, SubprocessSDKEnvironment)
+    assert environment.command_string == workers.worker_command()
+    assert workers.worker_command().endswith("-m newsbeam.pipeline.workers")
+    assert told == {"direct_running_mode": None, "direct_num_workers": 3}
 
 
 def test_available_cores_follow_affinity() -> None:
@@ -53,22 +129,41 @@ def _rows(output: Path, table: str) -> list[tuple]:
 
 
 @pytest.mark.slow
-def test_worker_processes_give_the_same_tables_and_counters(
+def test_the_default_run_uses_worker_processes_and_gives_the_same_output(
     monkeypatch: pytest.MonkeyPatch, seeds_dir: Path, bad_inputs: dict[str, Path], tmp_path: Path
 ) -> None:
-    """A multi-process run (its worker count from the cores) against the in-process default:
-    same rows, same counters (they come back from the workers through the runner)."""
+    """With 2 cores and enough files the default command runs on 2 worker processes (Beam's
+    FnApiRunner with subprocess workers), and its tables and counters (summed over the
+    workers by the runner) equal those of an in-process run."""
     inputs = tmp_path / "inputs"
     shutil.copytree(seeds_dir, inputs / "seeds")
     bad_inputs["fifo"].unlink()  # a FIFO cannot be copied; test_pipeline covers it
     shutil.copytree(bad_inputs["good_html"].parent, inputs / "bad")
+    assert workers.count_inputs([str(inputs)], limit=1000) >= 10
+    monkeypatch.setattr(workers, "MIN_INPUTS", 10)  # a modest input, quick to run
     monkeypatch.setattr(workers, "available_cores", lambda: 2)
     monkeypatch.setattr(workers, "available_memory", lambda: 8 * workers.WORKER_BYTES)
+    monkeypatch.setattr(workers, "load_average", lambda: 0.5)  # however busy the tests are
+    started = []
+    real_local_runner = workers.local_runner
+
+    def local_runner(count: int):  # noqa: ANN202
+        runner, told = real_local_runner(count)
+        started.append(runner)
+        return runner, told
+
+    monkeypatch.setattr(workers, "local_runner", local_runner)
+    templates: list[tuple[bool, list[str]]] = []
+    real_template = pipeline_run.worker_template
+
+    def worker_template(enabled: bool, warm: list | None = None):  # noqa: ANN202
+        warmed = sorted(type(fn).__name__ for fn in warm or [])
+        templates.append((enabled and worker_template_module.available(), warmed))
+        return real_template(enabled, warm)
+
+    monkeypatch.setattr(pipeline_run, "worker_template", worker_template)
     manifests = {}
-    for mode, extra in (
-        ("workers", ["--direct_running_mode", "multi_processing"]),
-        ("in-process", []),
-    ):
+    for mode, extra in (("default", []), ("in-process", ["--direct_running_mode", "in_memory"])):
         output = tmp_path / mode
         argv = ["--input", str(inputs), "--output", str(output), *extra]
         manifests[mode] = pipeline_run.run(argv)
@@ -78,16 +173,128 @@ def test_worker_processes_give_the_same_tables_and_counters(
             manifests[mode]["attempt"],
         )
         assert manifests[mode]["counts"]["balanced"]
-    assert manifests["workers"]["options"]["direct_running_mode"] == "multi_processing"
-    assert manifests["workers"]["options"]["direct_num_workers"] == 2
-    assert "direct_running_mode" not in manifests["in-process"]["options"]
-    assert manifests["workers"]["counters"] == manifests["in-process"]["counters"]
+    (runner,) = started  # the default run only
+    # Its workers forked from a template with the models loaded; the in-process run: none.
+    assert templates == [(True, sorted(worker_template_module.WARM_DOFNS)), (False, [])]
+    assert runner._num_workers == 2  # noqa: SLF001  (as Beam's run read it)
+    assert isinstance(runner._default_environment, SubprocessSDKEnvironment)  # noqa: SLF001
+    assert manifests["default"]["options"]["direct_running_mode"] == "multi_processing"
+    assert manifests["default"]["options"]["direct_num_workers"] == 2
+    assert manifests["in-process"]["options"].get("direct_running_mode", "in_memory") == "in_memory"
+    assert manifests["default"]["counters"] == manifests["in-process"]["counters"]
     assert (
-        manifests["workers"]["counters"]["read_inputs"] == manifests["workers"]["counts"]["inputs"]
+        manifests["default"]["counters"]["read_inputs"] == manifests["default"]["counts"]["inputs"]
     )
-    assert manifests["workers"]["counts"] == manifests["in-process"]["counts"]
+    assert manifests["default"]["counts"] == manifests["in-process"]["counts"]
     for table in ("articles", "duplicates", "rejected"):
-        assert _rows(tmp_path / "workers", table) == _rows(tmp_path / "in-process", table), table
+        assert _rows(tmp_path / "default", table) == _rows(tmp_path / "in-process", table), table
+
+
+def test_a_worker_without_its_template_starts_cold(tmp_path: Path) -> None:
+    """The worker command falls back to a cold worker (None) when no template answers."""
+    assert worker_template_module.run_client(str(tmp_path / "no-template")) is None
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes under `pid` (Linux /proc), depth first."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        for child in children:
+            found += [child, *_descendants(child)]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize(
+    ("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGKILL, -9)]
+)
+def test_signals_and_kills_leave_no_worker_process(
+    seeds_dir: Path, tmp_path: Path, signum: int, status: int
+) -> None:
+    """A run signalled while its worker processes work: SIGINT/SIGTERM end it cleanly
+    (nothing committed) and its workers with it; after SIGKILL (no cleanup possible) the
+    workers end themselves once the runner's control channel is gone."""
+    inputs = tmp_path / "in"
+    write_seed_copies(seeds_dir, inputs, copies=80)  # long enough to act on mid-run
+    output = tmp_path / "out"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "newsbeam.pipeline",
+            "--input",
+            str(inputs),
+            "--output",
+            str(output),
+            "--direct_num_workers",
+            "2",
+        ],  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_for(tmp_path, ".out.newsbeam.lock")
+        deadline = time.monotonic() + 120
+        started: list[int] = []
+        while len(started) < 2 and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.2)
+            started = [
+                pid
+                for pid in _descendants(process.pid)
+                if "newsbeam.pipeline.workers" in _cmdline(pid) and "/bin/sh" not in _cmdline(pid)
+            ]
+        if process.poll() is not None:
+            pytest.fail(f"the run ended ({process.returncode}) first: {process.communicate()}")
+        assert len(started) == 2, "the run's two worker processes never started"
+        time.sleep(1.0)  # at work on the pages, not starting up
+        assert process.poll() is None, "the run ended before it could be signalled"
+        tree = _descendants(process.pid)
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == status, err
+    if signum != signal.SIGKILL:
+        assert "nothing was committed; the dataset and state are as they were" in err
+        assert "Traceback" not in err
+
+    def left() -> list[int]:
+        # Warm workers are forks of the run (its command line, with this test's own output
+        # path), and may have started after `tree` was taken.
+        forks = [
+            int(entry.name)
+            for entry in Path("/proc").iterdir()
+            if entry.name.isdigit() and str(output) in _cmdline(int(entry.name))
+        ]
+        return [pid for pid in {*tree, *forks} if _alive(pid)]
+
+    deadline = time.monotonic() + 30
+    while left() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not left(), "worker processes outlived the run"
+    assert not list(output.glob("_runs/*.json"))  # nothing committed
 
 
 def test_worker_log_level_file(monkeypatch: pytest.MonkeyPatch) -> None:

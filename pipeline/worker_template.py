@@ -1,0 +1,279 @@
+"""Warm SDK worker processes: forked from a template that already has Beam and NewsBeam
+imported, instead of each starting a cold interpreter.
+
+Beam's FnApiRunner starts each SDK worker with its worker command (pipeline/workers.py
+`worker_command`) and waits on that process. With a template running, the command is a
+thin client: it hands its environment (the runner's control address, ...) and its
+standard streams to the template over a Unix socket, the template forks a worker that runs
+Beam's `sdk_worker_main` with them, and the client waits for that worker, passes on
+SIGTERM, and exits with its status. The worker is still one of Beam's SDK workers, started
+by the runner, with Beam splitting the work between them; what the fork saves is each
+worker's imports (~1.3 s of CPU, on the run's critical path).
+
+The template is forked by the runner process before Beam's runner starts its gRPC
+servers and threads (`worker_template`), ends with the run, and gets SIGTERM if the runner
+dies (Linux); it and its workers never return into the runner's code (they leave with
+`os._exit`, so no `finally` or `atexit` of the run runs twice). Where the platform has no
+fork or Unix sockets, or the template cannot be reached, the client starts a cold worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import struct
+import sys
+import tempfile
+import threading
+import traceback
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+TEMPLATE_ENV = "NEWSBEAM_WORKER_TEMPLATE"
+_HEADER = struct.Struct("!I")
+# Templates this process runs (their pids): a stop signal ends them and their workers.
+_RUNNING: set[int] = set()
+
+
+def available() -> bool:
+    """Whether this platform forks workers from a template: Linux (fork of a process with
+    threads is unsafe on macOS), with Unix sockets that pass file descriptors."""
+    return sys.platform.startswith("linux") and hasattr(socket, "send_fds")
+
+
+# DoFns whose setup() only loads read-only models into the process-wide cache
+# (transforms/support/loaded.py) or imports libraries: the template runs them once, so the
+# workers forked from it find the models loaded (shared copy-on-write).
+WARM_DOFNS = frozenset({"_Extract", "_DetectLanguage", "_TagTopics", "_TagPlaces"})
+
+
+def warmable_dofns(pipeline: Any) -> list[Any]:
+    """The WARM_DOFNS instances of `pipeline`'s ParDos (unwrapped from the rejecting
+    wrapper), one per class and config."""
+    import apache_beam as beam
+
+    found: dict[tuple[str, str], Any] = {}
+
+    class Visitor(beam.pipeline.PipelineVisitor):
+        def visit_transform(self, applied: Any) -> None:
+            fn = getattr(applied.transform, "fn", None)
+            fn = getattr(fn, "_fn", fn)  # support/failures.py's _RejectCrashes
+            if type(fn).__name__ in WARM_DOFNS:
+                found.setdefault((type(fn).__name__, repr(vars(fn))), fn)
+
+        def enter_composite_transform(self, applied: Any) -> None:
+            self.visit_transform(applied)
+
+    pipeline.visit(Visitor())
+    return list(found.values())
+
+
+@contextlib.contextmanager
+def worker_template(enabled: bool, warm: list[Any] | None = None) -> Iterator[None]:
+    """While the block runs, worker commands started by this process fork from a template
+    (its address in the environment they inherit); the template first runs the setup()
+    of the `warm` DoFns (`warmable_dofns`)."""
+    if not enabled or not available():
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="newsbeam-workers-")
+    address = os.path.join(folder, "template")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(address)
+    server.listen(64)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns about fork in a process with threads: the template's child
+        # runs only this thread's code, and never takes a lock those threads hold.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the template: never returns into the run
+        status = 1
+        try:
+            _serve(server, warm or [])
+        except BaseException:  # noqa: BLE001  (whatever happens, leave here)
+            traceback.print_exc()
+        finally:
+            os._exit(status)
+    server.close()
+    os.environ[TEMPLATE_ENV] = address
+    _RUNNING.add(pid)
+    try:
+        yield
+    finally:
+        _RUNNING.discard(pid)
+        os.environ.pop(TEMPLATE_ENV, None)
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def stop_templates() -> None:
+    """SIGTERM to this process's templates, which end their workers (SIGTERM) and exit."""
+    for pid in list(_RUNNING):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+
+
+def run_client(address: str) -> int | None:
+    """The worker command's side: have the template fork a worker with this process's
+    environment and streams, wait for it, return its exit status; None when the template
+    cannot be reached (the caller then starts a cold worker)."""
+    try:
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        connection.connect(address)
+    except OSError:
+        return None
+    payload = json.dumps(dict(os.environ)).encode()
+    try:
+        with connection:
+            socket.send_fds(connection, [_HEADER.pack(len(payload)) + payload], [0, 1, 2])
+            reader = connection.makefile("r")
+            worker = int(reader.readline())
+
+            def forward(signum: int, frame: object) -> None:
+                with contextlib.suppress(OSError):
+                    os.kill(worker, signal.SIGTERM)
+
+            signal.signal(signal.SIGTERM, forward)
+            status = reader.readline()
+    except (OSError, ValueError):  # the template ended (the run is stopping)
+        return 1
+    return int(status) if status.strip() else 1
+
+
+# --- the template process ---------------------------------------------------------------
+
+
+def _serve(server: socket.socket, warm: list[Any]) -> None:
+    """Warm up, then accept clients forever; fork one worker per client."""
+    from newsbeam.pipeline import workers
+
+    children: dict[int, socket.socket] = {}
+
+    def stop(signum: int, frame: object) -> None:
+        for child in list(children):
+            with contextlib.suppress(OSError):
+                os.kill(child, signal.SIGTERM)
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    workers.end_with_parent()
+    _quiet_logging()
+    _fresh_beam_state()
+    # What every worker needs, imported once here rather than in each worker.
+    from apache_beam.runners.worker import sdk_worker_main  # noqa: F401
+
+    for fn in warm:
+        with contextlib.suppress(Exception):  # a worker whose cache is cold loads it itself
+            fn.setup()
+    while True:
+        connection, _ = server.accept()
+        try:
+            environment, streams = _receive(connection)
+        except (OSError, ValueError):
+            connection.close()
+            continue
+        template = os.getpid()
+        child = os.fork()
+        if child == 0:
+            server.close()
+            for other in children.values():
+                other.close()
+            connection.close()
+            _run_worker(environment, streams, template)  # never returns
+        children[child] = connection
+        for stream in streams:
+            os.close(stream)
+        with contextlib.suppress(OSError):
+            connection.sendall(f"{child}\n".encode())
+        threading.Thread(target=_report_exit, args=(child, children), daemon=True).start()
+
+
+def _receive(connection: socket.socket) -> tuple[dict[str, str], list[int]]:
+    message, streams, _, _ = socket.recv_fds(connection, 1 << 16, 3)
+    if len(message) < _HEADER.size or len(streams) != 3:
+        for stream in streams:
+            os.close(stream)
+        raise ValueError("not a worker request")
+    (length,) = _HEADER.unpack(message[: _HEADER.size])
+    payload = message[_HEADER.size :]
+    while len(payload) < length:
+        more = connection.recv(length - len(payload))
+        if not more:
+            raise ValueError("request cut short")
+        payload += more
+    environment: dict[str, Any] = json.loads(payload)
+    return {str(k): str(v) for k, v in environment.items()}, list(streams)
+
+
+def _report_exit(child: int, children: dict[int, socket.socket]) -> None:
+    _, status = os.waitpid(child, 0)
+    connection = children.pop(child, None)
+    if connection is not None:
+        with contextlib.suppress(OSError), connection:
+            connection.sendall(f"{os.waitstatus_to_exitcode(status)}\n".encode())
+
+
+def _run_worker(environment: dict[str, str], streams: list[int], template: int) -> None:
+    """A forked SDK worker: the client's streams and environment, then Beam's worker."""
+    status = 1
+    try:
+        for target, stream in enumerate(streams):
+            os.dup2(stream, target)
+            os.close(stream)
+        os.environ.clear()
+        os.environ.update(environment)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        from newsbeam.pipeline import workers
+
+        workers.end_with_parent()
+        if os.getppid() != template:  # the template ended before this could watch it
+            return
+        from apache_beam.runners.worker import sdk_worker_main
+
+        sdk_worker_main.main([])
+        status = 0
+    except SystemExit as error:
+        status = error.code if isinstance(error.code, int) else 1
+    except BaseException:  # noqa: BLE001  (reported, then this process ends)
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(status)
+
+
+def _quiet_logging() -> None:
+    """The runner's handlers print to its terminal in its format; a worker's logs go to
+    the runner through Beam's log service instead (pipeline/workers.py `worker_main`)."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.addHandler(logging.NullHandler())
+    for name in list(logging.root.manager.loggerDict):
+        logger = logging.getLogger(name)
+        if isinstance(logger, logging.Logger):
+            logger.setLevel(logging.NOTSET)
+    logging.getLogger("apache_beam.runners.worker.sdk_worker_main").setLevel(logging.ERROR)
+
+
+def _fresh_beam_state() -> None:
+    """Beam's shared thread pool may hold threads of the runner, which a fork does not
+    copy: the workers get a pool of their own."""
+    from apache_beam.utils import thread_pool_executor
+
+    fresh = thread_pool_executor._SharedUnboundedThreadPoolExecutor()  # noqa: SLF001
+    thread_pool_executor._SHARED_UNBOUNDED_THREAD_POOL_EXECUTOR = fresh  # noqa: SLF001
