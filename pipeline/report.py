@@ -397,9 +397,26 @@ def _figure(width: float, height: float) -> Any:
     import matplotlib
 
     matplotlib.use("Agg", force=False)  # no display: never a GUI backend
+    _import_figure()
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), dpi=72)
+
+
+def _import_figure() -> None:
+    """Import matplotlib.figure without the property lists it writes into the docstring of
+    each Artist class's set() (matplotlib.artist.kwdoc: 0.07 s of its 0.35 s, for text a
+    report never shows); the charts are the same."""
+    if "matplotlib.figure" in sys.modules:
+        return
+    import matplotlib.artist
+
+    kwdoc = matplotlib.artist.kwdoc
+    matplotlib.artist.kwdoc = lambda artist: ""
+    try:
+        import matplotlib.figure  # noqa: F401
+    finally:
+        matplotlib.artist.kwdoc = kwdoc
 
 
 _RC: Any = {  # matplotlib types rc keys as literals: a plain dict here
