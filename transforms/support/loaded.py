@@ -56,8 +56,9 @@ def collector_paused() -> Iterator[None]:
     """Python's cyclic garbage collector off while the block runs (threads may nest; the
     last one out turns it back on if it was on). A model load allocates hundreds of
     thousands of small lists and dicts, and each of them counts towards the next collection,
-    which in a worker holding Beam walks a large heap: langdetect's profiles load in 0.16 s
-    instead of 0.27 s, the topic model in 0.10 s instead of 0.14 s. The objects are the same."""
+    which in a worker holding Beam walks a large heap: langdetect's profiles load in ~0.18 s
+    instead of ~0.24 s in a fresh worker, 0.16 s instead of 0.27 s with more on the heap
+    (benchmarks/README.md). The objects are the same."""
     global _pauses, _resume
     with _LOCK:
         if _pauses == 0:
