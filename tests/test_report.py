@@ -215,6 +215,8 @@ def test_charts_keep_the_box_bbox_inches_tight_finds(monkeypatch: pytest.MonkeyP
             report.bars_svg("bars", long_names, "bars"),
             report.flow_svg(steps, counts),
             report.stacked_svg("stacked", ["run 1", "run 2"], series, "runs", "feeds"),
+            report.line_svg("line", ["run 1", "run 2", "run 3"], [0.1, 0.0, 0.25], "share"),
+            report.timeline_svg("days", [(dt.date(2026, 1, 2), 3), (dt.date(2026, 1, 9), 1)], "d"),
         ]
 
     import matplotlib
