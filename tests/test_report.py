@@ -9,6 +9,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -199,6 +200,47 @@ def test_failing_feeds_come_first() -> None:
         "https://a/",
         "https://c/",
     ]
+
+
+def test_charts_keep_the_box_bbox_inches_tight_finds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """_svg measures the tight box itself (no extra draw): the same SVG as matplotlib's
+    "tight", long labels and legends below or above the axes included."""
+    long_names = [("a source with a rather long name, clipped", 40), ("short", 3)]
+    steps = report.flow_steps({"inputs": 9, "articles": 6, "rejected": 2, "duplicates": 1})
+    counts = {"inputs": 9, "articles": 6, "rejected": 2, "duplicates": 1}
+    series = [("ok", [3.0, 1.0], "#3b7"), ("error", [1.0, 2.0], "#c33")]
+
+    def charts() -> list[str]:
+        return [
+            report.bars_svg("bars", long_names, "bars"),
+            report.flow_svg(steps, counts),
+            report.stacked_svg("stacked", ["run 1", "run 2"], series, "runs", "feeds"),
+            report.line_svg("line", ["run 1", "run 2", "run 3"], [0.1, 0.0, 0.25], "share"),
+            report.timeline_svg("days", [(dt.date(2026, 1, 2), 3), (dt.date(2026, 1, 9), 1)], "d"),
+        ]
+
+    import matplotlib
+
+    ours = charts()
+    monkeypatch.setattr(report, "_tight_box", lambda figure: "tight")
+    with matplotlib.rc_context({"savefig.pad_inches": 0.05}):  # _tight_box's padding
+        assert ours == charts()
+
+
+def test_matplotlib_imported_without_set_docstrings_is_left_as_it_was() -> None:
+    """A fresh interpreter: the report's first figure imports matplotlib.figure with kwdoc
+    stubbed (no property lists in set() docstrings), then puts kwdoc back."""
+    code = (
+        "import sys, matplotlib.artist as artist\n"
+        "kwdoc = artist.kwdoc\n"
+        "from newsbeam.pipeline import report\n"
+        "figure = report._figure(2, 1)\n"
+        "from matplotlib.text import Text\n"
+        "assert artist.kwdoc is kwdoc\n"
+        "assert 'agg_filter' not in (Text.set.__doc__ or '')\n"
+        "assert type(figure).__name__ == 'Figure'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def _run_manifest(run_id: str, started: str) -> dict:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import apache_beam as beam
@@ -503,3 +505,16 @@ def test_split_small_stories_keeps_pairs_that_cannot_link_apart() -> None:
         return side[:, None] != side[None, :]
 
     assert split_small_stories(large, groups, CONFIG, apart) == [1, 1, 2, 2] + [3] * 6
+
+
+def test_scipy_waits_for_the_clustering() -> None:
+    """The command and the graph do not import scipy (~0.3 s); the clustering's setup does."""
+    code = (
+        "import sys\n"
+        "import newsbeam.pipeline.cli, newsbeam.pipeline.build\n"
+        "assert 'scipy' not in sys.modules, 'scipy imported with the command'\n"
+        "from newsbeam.transforms.stories import import_scipy\n"
+        "import_scipy()\n"
+        "assert 'scipy.sparse.csgraph' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -20,7 +20,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import apache_beam as beam
 import numpy as np
@@ -35,10 +35,6 @@ from apache_beam.transforms.userstate import (
     on_timer,
 )
 from apache_beam.utils.timestamp import Timestamp
-from scipy import sparse
-from scipy.cluster import hierarchy
-from scipy.sparse import csgraph
-from scipy.spatial import distance as spatial_distance
 
 from newsbeam.schemas import Article
 from newsbeam.transforms.dedup import counted_copies
@@ -63,6 +59,21 @@ from newsbeam.transforms.support.state import (
 )
 from newsbeam.transforms.support.state_index import StateIndex, no_keys, open_index
 from newsbeam.transforms.support.times import datetime_of, micros_of
+
+# scipy (~0.3 s to import) is imported where it is used: only the worker that clusters
+# needs it, not the runner building the graph nor a `newsbeam --help`.
+if TYPE_CHECKING:
+    from scipy import sparse
+
+
+def import_scipy() -> None:
+    """Import the parts of scipy clustering uses (~0.3 s): in the clustering DoFns' setup(),
+    and wherever workers are prepared ahead (a warm worker template), so a worker does not
+    pay it when the stories stage starts."""
+    import scipy.cluster.hierarchy
+    import scipy.sparse
+    import scipy.sparse.csgraph
+    import scipy.spatial.distance  # noqa: F401
 
 
 @dataclasses.dataclass(frozen=True)
@@ -288,6 +299,8 @@ def _days_apart(first: dt.datetime | None, second: dt.datetime | None) -> float:
 
 
 def _term_matrix(vectors: list[dict[str, float]]) -> sparse.csr_matrix:
+    from scipy import sparse
+
     vocabulary: dict[str, int] = {}
     rows, columns, values = [], [], []
     for row, vector in enumerate(vectors):
@@ -325,6 +338,8 @@ def link_graph(
     when either end keeps it). Built in blocks of rows, so memory is bounded by
     `_BLOCK_VALUES` and `max_links` per article, whatever the input: a feed of many short
     similar items links every article to every other one."""
+    from scipy import sparse
+
     count = matrix.shape[0]
     seconds = np.array(
         [d.timestamp() if d is not None else np.nan for d in dates], dtype=np.float64
@@ -379,6 +394,9 @@ def neighbour_similarity(
 def average_link(similarity: np.ndarray, threshold: float) -> list[int]:
     """Average-link agglomeration: groups merge while their mean pairwise similarity is
     >= threshold. Returns a group number per row; deterministic for a given row order."""
+    from scipy.cluster import hierarchy
+    from scipy.spatial import distance as spatial_distance
+
     if len(similarity) < 2:
         return [0] * len(similarity)
     distance = np.clip(1.0 - similarity, 0.0, None)
@@ -598,6 +616,8 @@ def _components(graph: sparse.csr_matrix, floor: float, config: StoryConfig) -> 
     """Connected components of the links >= floor, in order of their first row. One larger
     than `max_component` is split again with a floor 0.05 higher (a dense matrix of it
     would not fit), until it fits or the floor reaches `threshold`."""
+    from scipy.sparse import csgraph
+
     _, component_of = csgraph.connected_components(graph, directed=False)
     members: dict[int, list[int]] = {}
     for index, component in enumerate(component_of):
@@ -784,6 +804,8 @@ class StoredTerms:
 
 
 def stored_terms(table: pa.Table) -> StoredTerms:
+    from scipy import sparse
+
     terms = table.column("terms")
     flat = pc.list_flatten(terms)
     if not len(flat):
@@ -830,6 +852,8 @@ def _prior_scores(
     """Each stored article's best cosine to one of the run's `vectors` (`by_term`), its
     TF-IDF weighed with `frequencies` as tfidf_vectors weighs it (vectorised over the
     file); all zero, at once, when the file shares no term with the run."""
+    from scipy import sparse
+
     shared = sorted(by_term.keys() & stored.column.keys())
     if not shared:
         return np.zeros(stored.counts.shape[0])
@@ -902,6 +926,7 @@ class _ClusterAll(beam.DoFn):
         self._index: StateIndex | None = None
 
     def setup(self) -> None:
+        import_scipy()
         self._index = story_index(self._paths) if self._paths else None
 
     def process(self, docs: list[StoryDoc], frequency_table: list[dict[str, Any]]) -> Iterator[Any]:
@@ -1084,6 +1109,7 @@ class _ClusterStoriesStreamFn(beam.DoFn):
         self._frequencies = NO_FREQUENCIES
 
     def setup(self) -> None:
+        import_scipy()
         keep_since = self._state.keep_since
         rows = read_table(self._state, DEDUP_STORIES) if self._state.files(DEDUP_STORIES) else []
         self._priors = [
