@@ -47,15 +47,16 @@ def available() -> bool:
     return sys.platform.startswith("linux") and hasattr(socket, "send_fds")
 
 
-# DoFns whose setup() only loads read-only models into the process-wide cache
-# (transforms/support/loaded.py) or imports libraries: the template runs them once, so the
-# workers forked from it find the models loaded (shared copy-on-write).
-WARM_DOFNS = frozenset({"_Extract", "_DetectLanguage", "_TagTopics", "_TagPlaces"})
+# A DoFn with a `warm_up()` method says what of its setup() is safe to run in the template:
+# read-only models loaded into the process-wide cache (transforms/support/loaded.py) and
+# libraries imported. The template runs it once, so the workers forked from it find the
+# models loaded (shared copy-on-write).
+WARM_UP = "warm_up"
 
 
 def warmable_dofns(pipeline: Any) -> list[Any]:
-    """The WARM_DOFNS instances of `pipeline`'s ParDos (unwrapped from the rejecting
-    wrapper), one per class and config."""
+    """The DoFns of `pipeline`'s ParDos that have a `warm_up()` (unwrapped from the
+    rejecting wrapper), one per class and config."""
     import apache_beam as beam
 
     found: dict[tuple[str, str], Any] = {}
@@ -64,7 +65,7 @@ def warmable_dofns(pipeline: Any) -> list[Any]:
         def visit_transform(self, applied: Any) -> None:
             fn = getattr(applied.transform, "fn", None)
             fn = getattr(fn, "_fn", fn)  # support/failures.py's _RejectCrashes
-            if type(fn).__name__ in WARM_DOFNS:
+            if callable(getattr(fn, WARM_UP, None)):
                 found.setdefault((type(fn).__name__, repr(vars(fn))), fn)
 
         def enter_composite_transform(self, applied: Any) -> None:
@@ -176,7 +177,7 @@ def _serve(server: socket.socket, warm: list[Any]) -> None:
 
     for fn in warm:
         with contextlib.suppress(Exception):  # a worker whose cache is cold loads it itself
-            fn.setup()
+            fn.warm_up()
     while True:
         connection, _ = server.accept()
         try:

@@ -175,7 +175,8 @@ def test_the_default_run_uses_worker_processes_and_gives_the_same_output(
         assert manifests[mode]["counts"]["balanced"]
     (runner,) = started  # the default run only
     # Its workers forked from a template with the models loaded; the in-process run: none.
-    assert templates == [(True, sorted(worker_template_module.WARM_DOFNS)), (False, [])]
+    warmed = ["_ClusterAll", "_DetectLanguage", "_Extract", "_TagPlaces", "_TagTopics"]
+    assert templates == [(True, warmed), (False, [])]
     assert runner._num_workers == 2  # noqa: SLF001  (as Beam's run read it)
     assert isinstance(runner._default_environment, SubprocessSDKEnvironment)  # noqa: SLF001
     assert manifests["default"]["options"]["direct_running_mode"] == "multi_processing"

@@ -837,6 +837,11 @@ class _Extract(beam.DoFn):
     def __init__(self, config: ExtractConfig) -> None:
         self._config = config
 
+    # Forked workers start warm: pipeline/worker_template.py calls this in the process
+    # they fork from (setup() here only loads read-only models into loaded.py's cache).
+    def warm_up(self) -> None:
+        self.setup()
+
     def setup(self) -> None:
         import trafilatura  # noqa: F401  (import cost paid once per worker, not per page)
 

@@ -85,6 +85,11 @@ class _DetectLanguage(beam.DoFn):
         self._config = config
         self._detect: Callable[[str], tuple[str, float]] | None = None
 
+    # Forked workers start warm: pipeline/worker_template.py calls this in the process
+    # they fork from (setup() here only loads read-only models into loaded.py's cache).
+    def warm_up(self) -> None:
+        self.setup()
+
     def setup(self) -> None:
         # Profiles load once per worker, up front (langdetect's lazy loading is not
         # thread-safe), into this DoFn's own factory rather than langdetect's global one.

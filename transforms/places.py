@@ -261,6 +261,11 @@ class _TagPlaces(beam.DoFn):
         self._config = config
         self._finder: PlaceFinder | None = None
 
+    # Forked workers start warm: pipeline/worker_template.py calls this in the process
+    # they fork from (setup() here only loads read-only models into loaded.py's cache).
+    def warm_up(self) -> None:
+        self.setup()
+
     def setup(self) -> None:
         # Loaded once per process (follow mode runs a pipeline per batch): support/loaded.py.
         self._finder = load_once("places", self._config, lambda: PlaceFinder(self._config))

@@ -925,6 +925,10 @@ class _ClusterAll(beam.DoFn):
         self._run_at = run_at
         self._index: StateIndex | None = None
 
+    # Forked workers start warm (pipeline/worker_template.py): the library, not the state.
+    def warm_up(self) -> None:
+        import_scipy()
+
     def setup(self) -> None:
         import_scipy()
         self._index = story_index(self._paths) if self._paths else None
@@ -1107,6 +1111,10 @@ class _ClusterStoriesStreamFn(beam.DoFn):
         self._ttl = ttl_micros
         self._priors: list[StreamStory] = []
         self._frequencies = NO_FREQUENCIES
+
+    # Forked workers start warm (pipeline/worker_template.py): the library, not the state.
+    def warm_up(self) -> None:
+        import_scipy()
 
     def setup(self) -> None:
         import_scipy()
