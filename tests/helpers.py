@@ -4,6 +4,8 @@ sample article, and readers of a run's committed output and of the current state
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -133,3 +135,15 @@ def current_state(state: Path | str) -> Path:
     current = read_current(str(state))
     assert current is not None, f"{state} has no CURRENT.json"
     return Path(version_dir(str(state), current["version"]))
+
+
+def start_pipeline(inputs: Path, output: Path, *extra: str) -> subprocess.Popen[str]:
+    """The pipeline as a user starts it (`python -m newsbeam.pipeline`), in the background,
+    its output captured as text: for tests that signal or kill a run."""
+    command = [sys.executable, "-m", "newsbeam.pipeline", "--input", str(inputs)]
+    return subprocess.Popen(
+        [*command, "--output", str(output), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

@@ -18,7 +18,7 @@ from newsbeam.pipeline import main as entry
 from newsbeam.pipeline.progress import ProgressDisplay
 from newsbeam.transforms.support.progress import CountProgress, read_progress
 from tests.feed_server import serve, static
-from tests.helpers import make_test_pipeline, wait_for, write_seed_copies
+from tests.helpers import make_test_pipeline, start_pipeline, wait_for, write_seed_copies
 
 
 def _newsbeam(
@@ -155,20 +155,7 @@ def test_a_signal_ends_the_run_cleanly(
     before = {p.relative_to(output): p.read_bytes() for p in output.rglob("*") if p.is_file()}
     inputs = tmp_path / "in"
     write_seed_copies(seeds_dir, inputs)  # long enough to act on mid-run
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "newsbeam.pipeline",
-            "--input",
-            str(inputs),
-            "--output",
-            str(output),
-        ],  # fmt: skip
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_pipeline(inputs, output)
     wait_for(tmp_path, ".out.newsbeam.lock")
     assert process.poll() is None, "the run ended before it could be signalled"
     time.sleep(3.0)  # inside the pipeline, not in start-up

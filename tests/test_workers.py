@@ -8,8 +8,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,7 +18,7 @@ from apache_beam.transforms.environments import SubprocessSDKEnvironment
 from newsbeam.pipeline import run as pipeline_run
 from newsbeam.pipeline import worker_template as worker_template_module
 from newsbeam.pipeline import workers
-from tests.helpers import run_manifest, table_sql, wait_for, write_seed_copies
+from tests.helpers import run_manifest, start_pipeline, table_sql, wait_for, write_seed_copies
 
 
 def test_worker_count_by_cores_and_memory() -> None:
@@ -238,22 +236,7 @@ def test_signals_and_kills_leave_no_worker_process(
     inputs = tmp_path / "in"
     write_seed_copies(seeds_dir, inputs, copies=80)  # long enough to act on mid-run
     output = tmp_path / "out"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "newsbeam.pipeline",
-            "--input",
-            str(inputs),
-            "--output",
-            str(output),
-            "--direct_num_workers",
-            "2",
-        ],  # fmt: skip
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_pipeline(inputs, output, "--direct_num_workers", "2")
     try:
         assert wait_for(tmp_path, ".out.newsbeam.lock")
         deadline = time.monotonic() + 120
