@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -775,7 +776,17 @@ def _poll(config: FeedsConfig, state: StateContext | None, seconds: float, tick:
     )
     result = pipeline.run()
     result.wait_until_finish()
-    query = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
+    # The FnApiRunner runs PeriodicImpulse by re-running its residual in a loop (about 330
+    # bundles a second, not one per tick), and Beam 2.77 chains each bundle's metrics onto
+    # the previous ones as one more nested generator: reading them recurses once per
+    # bundle, past Python's default limit of 1,000 after ~3 s. Only this test runs the
+    # poller in-process (`--streaming` refuses the in-process runners).
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 20_000))
+    try:
+        query = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
+    finally:
+        sys.setrecursionlimit(limit)
     counters: dict[str, int] = {}
     for found in query["counters"]:
         name = found.key.metric.name
