@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import dataclasses
 import datetime as dt
 import html
@@ -401,6 +402,14 @@ def _figure(width: float, height: float) -> Any:
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), dpi=72)
+
+
+def preload() -> None:
+    """Import and warm up what drawing the charts needs (matplotlib, its SVG backend, the
+    font cache) by drawing a tiny chart; run.py calls it ahead of the report. A failure
+    here is left to the report itself to say."""
+    with contextlib.suppress(Exception):
+        bars_svg("preload", [("preload", 1)], "")
 
 
 def _import_figure() -> None:

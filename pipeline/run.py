@@ -28,6 +28,7 @@ import os
 import platform
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from importlib import metadata
@@ -462,6 +463,8 @@ def run_locked(
             worker_log_level(running_mode),
             worker_template(warm, warmable_dofns(pipeline) if warm else None),
         ):
+            # Forked after the template (a fork must not copy a lock an import holds).
+            preloading = _preload_report() if warm and follow is None else None
             result = pipeline.run()
             result.wait_until_finish()
         counters = _counters(result)
@@ -488,6 +491,8 @@ def run_locked(
             manifest["follow"] = follow
         report = os.path.join(local_report, "report.html")
         if follow is None:  # a batch of follow mode has none: `newsbeam report --since`
+            if preloading is not None:
+                preloading.join()  # matplotlib is not drawn from two threads at once
             staged = dataset.as_staged(manifest, output, staging, moves)  # files not moved yet
             manifest.update(_report(staging, staged, report))
         crash_point("output-staged")
@@ -532,6 +537,21 @@ def _progress_dir(options: PipelineOptions) -> str | None:
     if isinstance(runner, str) and runner.rsplit(".", 1)[-1] in _LOCAL_RUNNERS:
         return tempfile.mkdtemp(prefix="newsbeam-progress-")
     return None
+
+
+def _preload_report() -> threading.Thread:
+    """Load what drawing the report needs (report.preload) on a thread, while the worker
+    processes run the stages and this process mostly waits on them: the report after the
+    last stage then draws at once (~0.3 s less of a run's serial tail)."""
+
+    def preload() -> None:
+        from newsbeam.pipeline.report import preload
+
+        preload()
+
+    thread = threading.Thread(target=preload, name="newsbeam-report-preload", daemon=True)
+    thread.start()
+    return thread
 
 
 def _report(staging: str, manifest: dict[str, Any], target: str) -> dict[str, Any]:

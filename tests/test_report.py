@@ -243,6 +243,21 @@ def test_matplotlib_imported_without_set_docstrings_is_left_as_it_was() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_preload_leaves_matplotlib_ready_to_draw() -> None:
+    """A fresh interpreter: after preload (run.py calls it on a thread while worker
+    processes run the stages) the report's imports are done and its rc settings are back."""
+    code = (
+        "import sys\n"
+        "from newsbeam.pipeline import report\n"
+        "assert 'matplotlib.figure' not in sys.modules\n"
+        "report.preload()\n"
+        "import matplotlib\n"
+        "assert {'matplotlib.figure', 'matplotlib.backends.backend_svg'} <= set(sys.modules)\n"
+        "assert matplotlib.rcParams['svg.fonttype'] == 'path'  # rc_context undone\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def _run_manifest(run_id: str, started: str) -> dict:
     """A committed run's manifest with what readers rely on, and no files."""
     return {
