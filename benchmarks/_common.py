@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import http.server
 import json
 import os
 import random
@@ -114,6 +115,21 @@ def exit_missing(message: str) -> None:
 
 # --------------------------------------------------------------------------------------
 # Scratch space and running the pipeline
+
+
+@contextlib.contextmanager
+def serve_locally(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A threaded HTTP server on 127.0.0.1 (a free port) answering with `handler` while the
+    block runs; yields its base URL ("http://127.0.0.1:PORT")."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @contextlib.contextmanager

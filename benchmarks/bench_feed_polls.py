@@ -19,15 +19,20 @@ import datetime as dt
 import http.server
 import json
 import statistics
-import threading
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from newsbeam.schemas.feeds import FeedState
 from newsbeam.transforms.feeds.config import FeedsConfig
 from newsbeam.transforms.feeds.fetch import FetchConfig, Fetcher
 from newsbeam.transforms.feeds.stage import STATE, FeedSource, FetchedFeed, feed_outputs, fetch_feed
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common  # noqa: E402  (benchmarks is not a package: see the sys.path line above)
 
 WORDS = (
     "council harbour ferry bridge storm steel island season tunnel rail mountain travel "
@@ -76,14 +81,8 @@ def serve(body: bytes, sent: list[int]) -> Iterator[str]:
             self.wfile.write(body)
             sent.append(len(body))
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/feed.xml"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _common.serve_locally(Handler) as base:
+        yield f"{base}/feed.xml"
 
 
 def poll(

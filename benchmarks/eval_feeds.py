@@ -38,7 +38,6 @@ import hashlib
 import http.server
 import json
 import sys
-import threading
 import urllib.parse
 from collections import Counter
 from collections.abc import Iterator
@@ -162,15 +161,8 @@ def serve_files(files: dict[str, Path]) -> Iterator[str]:
             self.end_headers()
             self.wfile.write(body)
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with _common.serve_locally(Handler) as base:
+        yield base
 
 
 def share(hits: int, total: int) -> float:

@@ -705,7 +705,6 @@ def _collected(folder: Path) -> list[str]:
 
 
 def test_a_polled_feed_gives_each_entry_once(tmp_path: Path) -> None:
-    from newsbeam.transforms.feeds.fetch import FetchConfig
     from newsbeam.transforms.feeds.stage import PollFeeds
     from tests.feed_server import serve, static
     from tests.test_feeds import BODY, OTHER_BODIES, rss
@@ -714,14 +713,8 @@ def test_a_polled_feed_gives_each_entry_once(tmp_path: Path) -> None:
         base = server.url("")
         items = [("g1", "/a/1", BODY), ("g2", "/a/2", OTHER_BODIES["bridge"])]
         server.routes["/feed.xml"] = static(rss(base, items))
-        config = FeedsConfig(
-            feed_urls=(server.url("/feed.xml"),),
-            fetch_pages=False,
-            fetch=FetchConfig(allow_hosts=("127.0.0.1",)),
-            # Polled at every tick: the adaptive interval is at most the tick.
-            min_poll_seconds=0,
-            initial_poll_seconds=0,
-        )
+        # Polled at every tick: the adaptive interval is at most the tick.
+        config = _one_feed(server.url("/feed.xml"), poll_seconds=0)
         pipeline = beam.Pipeline(runner="FnApiRunner")
         documents = pipeline | beam.Create([]).with_output_types(RawDocument)
         articles, rejected, health = documents | PollFeeds(
@@ -749,6 +742,20 @@ def test_a_feed_remembers_what_its_latest_document_listed() -> None:
     assert known == {"f#1": 200, "f#2": 300, "f#3": 300}
     assert remembered_entries(known, None, 400, 150) == {"f#2": 400, "f#3": 400}
     assert remembered_entries({}, None, 10, 150) == {}
+
+
+def _one_feed(url: str, poll_seconds: int) -> FeedsConfig:
+    """One feed on 127.0.0.1, its entries' pages not fetched, first polled (and never more
+    often than) every `poll_seconds`."""
+    from newsbeam.transforms.feeds.fetch import FetchConfig
+
+    return FeedsConfig(
+        feed_urls=(url,),
+        fetch_pages=False,
+        fetch=FetchConfig(allow_hosts=("127.0.0.1",)),
+        min_poll_seconds=poll_seconds,
+        initial_poll_seconds=poll_seconds,
+    )
 
 
 def _poll(config: FeedsConfig, state: StateContext | None, seconds: float, tick: float) -> Any:
@@ -797,7 +804,6 @@ def _poll(config: FeedsConfig, state: StateContext | None, seconds: float, tick:
 
 
 def test_polls_are_conditional_and_wait_for_the_adaptive_interval() -> None:
-    from newsbeam.transforms.feeds.fetch import FetchConfig
     from tests.feed_server import Request, serve
     from tests.test_feeds import BODY, OTHER_BODIES, rss
 
@@ -828,13 +834,7 @@ def test_polls_are_conditional_and_wait_for_the_adaptive_interval() -> None:
             return 200, headers, rss(base, items)
 
         server.routes["/feed.xml"] = route
-        config = FeedsConfig(
-            feed_urls=(server.url("/feed.xml"),),
-            fetch_pages=False,
-            fetch=FetchConfig(allow_hosts=("127.0.0.1",)),
-            min_poll_seconds=1,
-            initial_poll_seconds=1,
-        )
+        config = _one_feed(server.url("/feed.xml"), poll_seconds=1)
         articles, health, rejected, counters = _poll(config, None, seconds=3.4, tick=0.25)
         requests = server.requests_to("/feed.xml")
     # Ticks every 0.25 s, but the feed's interval is 1 s (it never drops below
@@ -864,7 +864,6 @@ def test_polling_starts_from_the_feed_state_of_an_earlier_batch(tmp_path: Path) 
     import pyarrow.parquet as pq
 
     from newsbeam.schemas.feeds import FeedState, SeenEntry
-    from newsbeam.transforms.feeds.fetch import FetchConfig
     from newsbeam.transforms.support.state import FEED_STATE, SEEN_ENTRIES, make_context, stamped
     from tests.feed_server import Request, serve
     from tests.test_feeds import BODY, OTHER_BODIES, rss
@@ -891,13 +890,7 @@ def test_polling_starts_from_the_feed_state_of_an_earlier_batch(tmp_path: Path) 
             path.parent.mkdir(parents=True, exist_ok=True)
             pq.write_table(pa.Table.from_pylist([row], schema=stamped(table.schema)), str(path))
         state = make_context(str(tmp_path / "state"), None, dt.datetime.now(UTC))
-        config = FeedsConfig(
-            feed_urls=(url,),
-            fetch_pages=False,
-            fetch=FetchConfig(allow_hosts=("127.0.0.1",)),
-            min_poll_seconds=1,
-            initial_poll_seconds=1,
-        )
+        config = _one_feed(url, poll_seconds=1)
         articles, health, _, counters = _poll(config, state, seconds=1.5, tick=0.25)
         requests = server.requests_to("/feed.xml")
     first, *later = requests
