@@ -198,8 +198,7 @@ def _use_local_workers(
 ) -> None:
     """Worker processes for a local FnApiRunner run, as pipeline/workers.py's rule says:
     the user's --direct_* flags, else one per available core for a run of many files."""
-    runner = options.view_as(StandardOptions).runner
-    if not isinstance(runner, str) or runners.runner_name(runner) not in workers.LOCAL_RUNNERS:
+    if not _on_local_runner(options):
         return
     given = workers.given_flags(argv)
     chose = given.running_mode is not None or given.num_workers is not None
@@ -219,17 +218,18 @@ def _use_local_workers(
     direct.direct_num_workers = planned
 
 
+def _on_local_runner(options: PipelineOptions) -> bool:
+    """Whether the run's runner is the local one whose worker processes workers.py plans."""
+    runner = options.view_as(StandardOptions).runner
+    return isinstance(runner, str) and runners.runner_name(runner) in workers.LOCAL_RUNNERS
+
+
 def _pipeline(options: PipelineOptions) -> tuple[beam.Pipeline, bool]:
     """The run's Pipeline, and whether it runs on local worker processes: those get an
     FnApiRunner whose workers start by NewsBeam's entry point (pipeline/workers.py
     `local_runner`), forked warm (pipeline/worker_template.py)."""
-    runner = options.view_as(StandardOptions).runner
     direct = options.view_as(DirectOptions)
-    if (
-        not isinstance(runner, str)
-        or runners.runner_name(runner) not in workers.LOCAL_RUNNERS
-        or direct.direct_running_mode != workers.MULTI_PROCESSING
-    ):
+    if not _on_local_runner(options) or direct.direct_running_mode != workers.MULTI_PROCESSING:
         return beam.Pipeline(options=options), False
     local, told = workers.local_runner(direct.direct_num_workers or 1)
     runner_options = copy.deepcopy(options)  # the manifest records the options as given
@@ -544,10 +544,7 @@ def _preload_report() -> threading.Thread:
     processes run the stages and this process mostly waits on them: the report after the
     last stage then draws at once (~0.3 s less of a run's serial tail)."""
 
-    def preload() -> None:
-        from newsbeam.pipeline.report import preload
-
-        preload()
+    from newsbeam.pipeline.report import preload
 
     thread = threading.Thread(target=preload, name="newsbeam-report-preload", daemon=True)
     thread.start()
