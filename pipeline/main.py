@@ -10,6 +10,8 @@ rejected, 130/143 when interrupted (SIGINT/SIGTERM). Prints a short summary at t
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import logging
 import os
 import signal
@@ -265,6 +267,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Point stdout at /dev/null so the interpreter's final flush does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return rejected_exit_status(manifest, ours.fail_on_rejected)
+
+
+def command() -> None:
+    """The `newsbeam` command (and `python -m newsbeam.pipeline`): `main`, then a prompt exit.
+
+    When `main` returns, the run's files are closed and committed and its summary printed;
+    a normal exit would then spend 0.2-0.5 s freeing every module and object one by one
+    (measured after a run, with Beam, pyarrow and the models loaded). The exit handlers
+    still run (temporary folders, logging); only that teardown is skipped."""
+    status = main()
+    with contextlib.suppress(OSError, ValueError):  # a closed pipe or stream: nothing to add
+        sys.stdout.flush()
+        sys.stderr.flush()
+    atexit._run_exitfuncs()  # noqa: SLF001  (what os._exit would skip, in the usual order)
+    os._exit(status)
 
 
 def rejected_exit_status(manifest: dict[str, Any], fail_on_rejected: float | None) -> int:

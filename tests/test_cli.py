@@ -82,6 +82,25 @@ def test_runner_flags_in_help_are_beam_flags() -> None:
     assert set(cli.RUNNER_FLAGS) <= cli.known_flags()
 
 
+@pytest.mark.parametrize(("flag", "status"), [("--version", 0), ("--no_such_flag", 2)])
+def test_the_command_exits_with_mains_status_after_exit_handlers(flag: str, status: int) -> None:
+    # `command` skips the interpreter's teardown (os._exit), not the atexit handlers.
+    script = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('exit handler ran', flush=True))\n"
+        f"sys.argv = ['newsbeam', {flag!r}]\n"
+        "from newsbeam.pipeline.main import command\n"
+        "command()\n"
+        "print('not reached')\n"
+    )
+    process = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert process.returncode == status, process.stderr
+    assert process.stdout.rstrip().endswith("exit handler ran")
+    assert "not reached" not in process.stdout
+
+
 def test_version_and_help_run_nothing() -> None:
     version = _newsbeam("--version", timeout=60)
     assert version.returncode == 0
