@@ -40,8 +40,6 @@ STEPS = ("parse", "metadata", "signals", "fast", "full")
 def one_pass(pages: list[tuple[str, bytes]]) -> tuple[Counter[str], dict[str, float]]:
     """CPU seconds by step (ours, then "stock") and each page's metadata seconds."""
     import trafilatura
-    from trafilatura.utils import load_html
-
     from newsbeam.transforms import extract
 
     config = extract.ExtractConfig()
@@ -50,7 +48,7 @@ def one_pass(pages: list[tuple[str, bytes]]) -> tuple[Counter[str], dict[str, fl
     metadata: dict[str, float] = {}
     for name, html in pages:
         started = clock()
-        tree = load_html(html)
+        tree = extract.parse_html(html)
         parsed = clock()
         if tree is not None:
             extract.html_metadata(tree)
@@ -58,10 +56,11 @@ def one_pass(pages: list[tuple[str, bytes]]) -> tuple[Counter[str], dict[str, fl
             signals = extract.page_signals(tree)
             signalled = clock()
             extract.drop_unread_elements(tree)
-            text = extract._main_text(tree, config, fast=True)
+            prepared = extract.prepare_page(tree, config.include_tables, config.favor_precision)
+            text = extract._main_text(prepared, config, fast=True)
             fast = clock()
             if extract.looks_like_menu(text) or extract.needs_full_extraction(text, signals):
-                extract._main_text(tree, config, fast=False)
+                extract._main_text(prepared, config, fast=False)
             full = clock()
             seconds.update(
                 {

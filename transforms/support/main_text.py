@@ -1,0 +1,237 @@
+"""trafilatura's page loading and main-text extraction, as the extract stage runs them: the
+same results as `trafilatura.utils.load_html` and `trafilatura.bare_extraction(tree,
+include_comments=False, ...).text`, with less work done per page.
+
+- `parse_html`: `load_html` without its deletion of XML-invalid characters by a regular
+  expression over the whole page (0.7 ms of its 2.2 ms on the 439 distinct pages) when a
+  byte-level test shows the page holds none; any other page goes to `load_html` itself.
+- `prepare_page` + `main_text`: trafilatura's extraction cascade (`trafilatura_sequence`,
+  comments off) in two parts, so that the full extraction run after the fast one on some
+  pages starts from the fast one's pruned and cleaned page instead of doing it again; no
+  copy of the page in `bare_extraction` (the caller's tree is pruned in place), one
+  `Extractor` per configuration, and the recall-escalation test's page text
+  (`html2txt`, 3.9 ms a call on a third of the pages) is only computed when a cheap upper
+  bound of its length (`html2txt_length_bound`) leaves the test undecided.
+
+This copies the control flow of trafilatura 2.3's `trafilatura_sequence` and the end of
+its `bare_extraction`. tests/test_main_text.py checks the texts equal trafilatura's and
+fails when those two functions' source changes (read the new source, then update the copy
+and the recorded hashes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+from copy import copy
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# load_html's repair step deletes the characters U+0000-U+0008, U+000B, U+000C,
+# U+000E-U+001F, U+FFFE and U+FFFF. In UTF-8 the first ones are these single bytes (no byte
+# of a multi-byte sequence is below 0x80) and the last two are EF BF BE and EF BF BF.
+_XML_INVALID_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+_XML_INVALID_NONCHARACTERS = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")
+
+
+def holds_xml_invalid_characters(data: bytes) -> bool:
+    """True when UTF-8 bytes encode a character that `load_html` deletes (see above)."""
+    return len(data.translate(None, _XML_INVALID_BYTES)) != len(data) or any(
+        sequence in data for sequence in _XML_INVALID_NONCHARACTERS
+    )
+
+
+def parse_html(data: bytes) -> Any:
+    """`trafilatura.utils.load_html(data)`: the same tree, or None.
+
+    On a (decompressed) UTF-8 page that holds no character load_html's repair deletes, the
+    repair's other two steps (a DOCTYPE with a slash on the first line, a self-closing
+    `<html/>`) are done here and the text parsed with load_html's parser; a page that is
+    not UTF-8, holds such a character, or whose parse is not plainly a page with
+    an `<html>` in its first 50 characters (load_html's fallbacks and rejection) is
+    parsed by load_html."""
+    from lxml.html import fromstring
+    from trafilatura import utils as tu
+
+    raw = tu.handle_compressed_file(data)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return tu.load_html(data)
+    beginning = text[:50].lower()
+    if holds_xml_invalid_characters(raw) or tu.is_dubious_html(beginning):
+        return tu.load_html(data)
+    try:
+        tree = fromstring(_repair_faulty_html(text, beginning), parser=tu.HTML_PARSER)
+    except Exception:  # load_html's fallbacks, and its logging, take over
+        return tu.load_html(data)
+    if len(tree) < 1:
+        return tu.load_html(data)
+    return tree
+
+
+def _repair_faulty_html(htmlstring: str, beginning: str) -> str:
+    """trafilatura's `repair_faulty_html` for a text without XML-invalid characters (its first
+    step, deleting them, changes nothing there)."""
+    from trafilatura import utils as tu
+
+    if "doctype" in beginning:
+        firstline, _, rest = htmlstring.partition("\n")
+        htmlstring = tu.DOCTYPE_TAG.sub("", firstline, count=1) + "\n" + rest
+    for line in htmlstring[:4096].splitlines()[:4]:
+        if "<html" in line and line.endswith("/>"):
+            htmlstring = tu.FAULTY_HTML.sub(r"\1>", htmlstring, count=1)
+            break
+    return htmlstring
+
+
+@functools.lru_cache(maxsize=8)
+def extractor(fast: bool, tables: bool, precision: bool) -> Any:
+    """bare_extraction's `Extractor` for NewsBeam's arguments (comments off, text output),
+    made once: reading trafilatura's settings for each page cost 0.1 ms. Read only."""
+    from trafilatura.settings import Extractor
+
+    return Extractor(
+        output_format="python", fast=fast, comments=False, tables=tables, precision=precision
+    )
+
+
+def html2txt_length_bound(tree: Any) -> int:
+    """An upper bound of `len(trafilatura.baseline.html2txt(tree))`, without its copy of the
+    page and its cleaning (an XPath with a regular-expression test on every element).
+
+    html2txt joins by single spaces the whitespace-separated words of the text of the page's
+    `<body>` (of `tree` when it has none) once `basic_cleaning` has deleted elements (their
+    tail text kept) and a space is put before the text and the tail of each block element.
+    Deleting a stretch of text never adds a word or a non-space character, and each of those
+    spaces splits at most one word in two; so the result has at most the non-space
+    characters of the uncleaned text and its words plus two per block element, and its
+    length is at most the one of those characters and words less one."""
+    from trafilatura.baseline import _BLOCK_ELEMS
+
+    body = tree.find(".//body")
+    if body is None:
+        body = tree
+    words = body.text_content().split()
+    blocks = sum(1 for _ in body.iter(*_BLOCK_ELEMS))
+    return max(0, sum(map(len, words)) + len(words) + 2 * blocks - 1)
+
+
+@dataclasses.dataclass
+class PreparedPage:
+    """A page as trafilatura's cascade has pruned and cleaned it, for its extractions.
+
+    `tree`: the caller's page, pruned in place (infinite-scroll containers, share buttons,
+    comment sections) and left so by the extractions; `is_forum`: trafilatura's thread-forum
+    test of the unpruned page; `cleaned`: the cleaned page before tag conversion, never
+    changed (each extraction converts a copy); `converted`: the first extraction's converted
+    page (made with `cleaned`, used once); `failed`: trafilatura gave up on the page."""
+
+    tree: Any
+    is_forum: bool = False
+    cleaned: Any = None
+    converted: Any = None
+    failed: bool = False
+
+
+def prepare_page(tree: Any, tables: bool = True, precision: bool = False) -> PreparedPage:
+    """The steps of `trafilatura_sequence` before its first extractor (which do not depend on
+    the fast flag), on the caller's tree: it is pruned in place."""
+    from trafilatura import core
+    from trafilatura.htmlprocessing import prune_unwanted_nodes
+
+    options = extractor(True, tables, precision)
+    try:
+        is_forum = core._forum_thread_page(tree)
+        tree = prune_unwanted_nodes(tree, core.RAW_TREE_PRUNE_XPATH)
+        if options.focus == "precision" or not is_forum:
+            tree = prune_unwanted_nodes(tree, core.REMOVE_COMMENTS_AND_LISTS_XPATH)
+        converted, cleaned = core._prepare_tree(tree, options, None)
+    except (TypeError, ValueError):  # bare_extraction's "discarding data": no text
+        return PreparedPage(tree, failed=True)
+    return PreparedPage(tree, is_forum, cleaned, converted)
+
+
+def main_text(
+    page: PreparedPage, fast: bool, tables: bool = True, precision: bool = False
+) -> str:
+    """`bare_extraction(page, fast=fast, include_comments=False, include_tables=tables,
+    favor_precision=precision).text` of the page `prepare_page` started from ("" for None).
+    The page's cleaned tree is reused: call it for the fast extraction, then (if at all) the
+    full one."""
+    from trafilatura.xml import xmltotxt
+
+    options = extractor(fast, tables, precision)
+    if page.failed:
+        return ""
+    try:
+        postbody, temp_text = _cascade(page, options)
+    except (TypeError, ValueError):  # bare_extraction's "discarding data"
+        return ""
+    # bare_extraction's size check (no comments: their length 0 is under any minimum above 0)
+    if len(temp_text) < options.min_output_size and 0 < options.min_output_comm_size:
+        return ""
+    return xmltotxt(postbody, options.formatting)
+
+
+def _converted_tree(page: PreparedPage, options: Any) -> Any:
+    """The cleaned, tag-converted page for one extraction: the one `prepare_page` made, the
+    first time; after that a conversion of a copy of the cleaned page (what
+    `trafilatura_sequence` does itself on thread-forum pages)."""
+    from trafilatura.htmlprocessing import convert_tags
+
+    if page.converted is not None:
+        converted, page.converted = page.converted, None
+        return converted
+    return convert_tags(copy(page.cleaned), options, None)
+
+
+def _cascade(page: PreparedPage, options: Any) -> tuple[Any, str]:
+    """`trafilatura_sequence` from its first extractor on, comments off (no comment capture,
+    no forum-post salvage: both need comments), with its recall-escalation test decided by
+    `html2txt_length_bound` where that suffices."""
+    from trafilatura import core
+    from trafilatura.htmlprocessing import prune_unwanted_nodes
+
+    tree = page.tree
+    cleaned_tree = _converted_tree(page, options)
+    if options.focus == "precision" and not page.is_forum:
+        cleaned_tree = prune_unwanted_nodes(cleaned_tree, core.REMOVE_COMMENTS_XPATH)
+    postbody, temp_text = core._extract_and_compare(cleaned_tree, page.cleaned, tree, options)
+
+    # 3. rescue: baseline on the original tree, accepted only if it adds text
+    if len(temp_text) < options.min_extracted_size and options.focus != "precision":
+        b_body, b_text, b_len = core.baseline(tree)  # baseline copies element inputs
+        if b_len > len(temp_text):
+            postbody, temp_text = b_body, b_text
+
+    # 4. recall escalation; the page text's share first by its cheap upper bound: when the
+    # extraction is at least that share of the bound, it is of the page text too.
+    if (
+        options.focus == "balanced"
+        and 0 < len(temp_text) < core.ESCALATION_MAX_LENGTH
+        and len(temp_text) < core.ESCALATION_PAGE_SHARE * html2txt_length_bound(tree)
+        and len(temp_text) < core.ESCALATION_PAGE_SHARE * len(core.html2txt(tree))
+    ):
+        r_options = copy(options)
+        r_options.focus = "recall"
+        esc_tree = tree  # comments off: pruned of them already
+        r_text = ""
+        try:
+            r_body, r_text = core._recall_retry(esc_tree, r_options, None)
+        except Exception as err:  # pragma: no cover  (as trafilatura)
+            log.debug("recall retry failed: %s", err)
+        j_text = ""
+        if not options.fast:
+            try:
+                j_body, j_text = core.justext_rescue(copy(esc_tree), options)
+            except Exception as err:  # pragma: no cover  (as trafilatura)
+                log.debug("justext candidate failed: %s", err)
+        len_text, r_len, j_len = len(temp_text), len(r_text), len(j_text)
+        if j_len > r_len and j_len > core.ESCALATION_JUSTEXT_RATIO * len_text:
+            postbody, temp_text = j_body, j_text
+        elif r_len >= options.min_extracted_size and r_len > core.ESCALATION_ACCEPT_RATIO * len_text:
+            postbody, temp_text = r_body, r_text
+    return postbody, temp_text
