@@ -35,15 +35,18 @@ log = logging.getLogger(__name__)
 
 # load_html's repair step deletes the characters U+0000-U+0008, U+000B, U+000C,
 # U+000E-U+001F, U+FFFE and U+FFFF. In UTF-8 the first ones are these single bytes (no byte
-# of a multi-byte sequence is below 0x80) and the last two are EF BF BE and EF BF BF.
+# of a multi-byte sequence is below 0x80); the last two are looked for in the decoded text
+# (where a search for one character is a memchr, and none in a Latin-1-only text).
 _XML_INVALID_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
-_XML_INVALID_NONCHARACTERS = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")
 
 
-def holds_xml_invalid_characters(data: bytes) -> bool:
-    """True when UTF-8 bytes encode a character that `load_html` deletes (see above)."""
-    return len(data.translate(None, _XML_INVALID_BYTES)) != len(data) or any(
-        sequence in data for sequence in _XML_INVALID_NONCHARACTERS
+def holds_xml_invalid_characters(data: bytes, text: str) -> bool:
+    """True when a page (its UTF-8 bytes and their text) holds a character that `load_html`
+    deletes (see above)."""
+    return (
+        len(data.translate(None, _XML_INVALID_BYTES)) != len(data)
+        or "\ufffe" in text
+        or "\uffff" in text
     )
 
 
@@ -65,7 +68,7 @@ def parse_html(data: bytes) -> Any:
     except UnicodeDecodeError:
         return tu.load_html(data)
     beginning = text[:50].lower()
-    if holds_xml_invalid_characters(raw) or tu.is_dubious_html(beginning):
+    if holds_xml_invalid_characters(raw, text) or tu.is_dubious_html(beginning):
         return tu.load_html(data)
     try:
         tree = fromstring(_repair_faulty_html(text, beginning), parser=tu.HTML_PARSER)
@@ -123,23 +126,40 @@ def html2txt_length_bound(tree: Any) -> int:
     return max(0, sum(map(len, words)) + len(words) + 2 * blocks - 1)
 
 
-# Regular expressions that find something in a page's class and id values (one a line) whenever
-# one of trafilatura's raw-tree prunes can select an element (each requires a class or id
-# that its `re:test` or `contains` accepts; lxml's re:test is Python's `re.search`, here
-# with `^` at each value's start), by the SHA-1 of the XPath's text: an XPath trafilatura
-# changes has no entry here and always runs.
-_PRUNE_PREFILTERS = {
+# What a page's class and id values (one a line) hold whenever one of trafilatura's raw-tree
+# prunes can select an element: each XPath requires a class or id its `re:test` or
+# `contains` accepts (lxml's re:test is Python's `re.search`; here `^` matches at each
+# value's start). By the key of the XPath's text (`xpath_key`): an XPath trafilatura
+# changes has no entry and always runs. The words, one of which the values must hold for
+# the regular expression to match, spare most pages the regular expression's scan.
+_PRUNE_PREFILTERS: dict[str, tuple[tuple[str, ...], re.Pattern[str]]] = {
     # RAW_TREE_PRUNE_XPATH[0]: re:test(@id, P) or re:test(@class, P), infinite-scroll boxes
-    "c15751070b078a64": re.compile("mvp-post-add-(?:box|wrap)|infinite-?scroll"),
+    "c15751070b078a64": (
+        ("mvp-post-add-", "infinite"),
+        re.compile("mvp-post-add-(?:box|wrap)|infinite-?scroll"),
+    ),
     # RAW_TREE_PRUNE_XPATH[1]: contains(@class, 'elementor-share-buttons')
-    "12b073ccb20e9633": re.compile("elementor-share-buttons"),
+    "12b073ccb20e9633": (("elementor-share-buttons",), re.compile("elementor-share-buttons")),
     # REMOVE_COMMENTS_AND_LISTS_XPATH[0]: re:test(@id, ID) or re:test(@class, CLASS)
-    "7e7d885e629a5119": re.compile(
-        "^(?:[Cc]omment(?!ary)|comol|disqus_thread|dsq-comments)"
-        "|^[Cc]omment(?!ary)|(?:article|post)-comments",
-        re.MULTILINE,
+    "7e7d885e629a5119": (
+        ("omment", "comol", "disqus_thread", "dsq-comments"),
+        re.compile(
+            "^(?:[Cc]omment(?!ary)|comol|disqus_thread|dsq-comments)"
+            "|^[Cc]omment(?!ary)|(?:article|post)-comments",
+            re.MULTILINE,
+        ),
     ),
 }
+
+
+def may_select(key: str, ids_and_classes: str) -> bool:
+    """False when the prune XPath of this key can select nothing in a page with these class
+    and id values (one a line); True when it may, or has no prefilter."""
+    prefilter = _PRUNE_PREFILTERS.get(key)
+    if prefilter is None:
+        return True
+    words, pattern = prefilter
+    return any(word in ids_and_classes for word in words) and bool(pattern.search(ids_and_classes))
 
 
 def xpath_key(expression: Any) -> str:
@@ -166,12 +186,51 @@ def prune_raw_tree(tree: Any, expressions: list[Any], ids_and_classes: str) -> A
     from: pruning removes elements, never changes an attribute)."""
     from trafilatura.htmlprocessing import prune_unwanted_nodes
 
-    needed = []
-    for expression in expressions:
-        prefilter = _PRUNE_PREFILTERS.get(xpath_key(expression))
-        if prefilter is None or prefilter.search(ids_and_classes):
-            needed.append(expression)
+    needed = [x for x in expressions if may_select(xpath_key(x), ids_and_classes)]
     return prune_unwanted_nodes(tree, needed) if needed else tree
+
+
+# trafilatura's `BASIC_CLEAN_XPATH` (html2txt's cleaning: asides, footers, ..., and consent
+# banners by a case-insensitive regular-expression test of each element's class and id),
+# by its key, and what it is on a page whose class and id values the test accepts none of.
+_BASIC_CLEAN_KEY = "841f8efcd6f3ebba"
+_CONSENT = re.compile(
+    "cookie[-_]?(?:banner|bar|consent|law|notice|policy|description)|notice[-_]{0,2}cookie"
+    "|consent[-_]?(?:banner|manager|sdk)|borlabs|cookiebot|cmplz|onetrust|moove[-_]?gdpr",
+    re.IGNORECASE,
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _basic_clean_without_consent_xpath() -> Any:
+    from lxml.etree import XPath
+
+    return XPath(
+        ".//aside|.//div[contains(@class|@id, 'footer')]|.//fencedframe|.//footer|.//script"
+        "|.//style|.//svg|.//template"
+    )
+
+
+def html2txt_length(tree: Any, ids_and_classes: str) -> int:
+    """`len(trafilatura.baseline.html2txt(tree))`; `ids_and_classes` holds the tree's class
+    and id values (see `prune_raw_tree`). On a page with no consent-banner class or id,
+    html2txt's cleaning XPath without its regular-expression test (which selects nothing
+    there) selects the same elements, in the same order, without a Python call per element."""
+    from trafilatura import settings
+    from trafilatura.baseline import _spaced_text, html2txt
+    from trafilatura.xml import delete_element
+
+    if xpath_key(settings.BASIC_CLEAN_XPATH) != _BASIC_CLEAN_KEY or _CONSENT.search(
+        ids_and_classes
+    ):
+        return len(html2txt(tree))
+    page = copy(tree)  # html2txt's steps from here on, with the cheaper XPath
+    body = page.find(".//body")
+    if body is None:
+        body = page
+    for element in _basic_clean_without_consent_xpath()(body):
+        delete_element(element)
+    return len(_spaced_text(body))
 
 
 @dataclasses.dataclass
@@ -182,10 +241,12 @@ class PreparedPage:
     comment sections) and left so by the extractions; `is_forum`: trafilatura's thread-forum
     test of the unpruned page; `cleaned`: the cleaned page before tag conversion, never
     changed (each extraction converts a copy); `converted`: the first extraction's converted
-    page (made with `cleaned`, used once); `failed`: trafilatura gave up on the page."""
+    page (made with `cleaned`, used once); `ids_and_classes`: the class and id values of
+    the unpruned page (`id_and_class_values`); `failed`: trafilatura gave up on the page."""
 
     tree: Any
     is_forum: bool = False
+    ids_and_classes: str = ""
     cleaned: Any = None
     converted: Any = None
     failed: bool = False
@@ -206,7 +267,7 @@ def prepare_page(tree: Any, tables: bool = True, precision: bool = False) -> Pre
         converted, cleaned = core._prepare_tree(tree, options, None)
     except (TypeError, ValueError):  # bare_extraction's "discarding data": no text
         return PreparedPage(tree, failed=True)
-    return PreparedPage(tree, is_forum, cleaned, converted)
+    return PreparedPage(tree, is_forum, ids_and_classes, cleaned, converted)
 
 
 def main_text(
@@ -268,7 +329,7 @@ def _cascade(page: PreparedPage, options: Any) -> tuple[Any, str]:
         options.focus == "balanced"
         and 0 < len(temp_text) < core.ESCALATION_MAX_LENGTH
         and len(temp_text) < core.ESCALATION_PAGE_SHARE * html2txt_length_bound(tree)
-        and len(temp_text) < core.ESCALATION_PAGE_SHARE * len(core.html2txt(tree))
+        and len(temp_text) < core.ESCALATION_PAGE_SHARE * html2txt_length(tree, page.ids_and_classes)
     ):
         r_options = copy(options)
         r_options.focus = "recall"
