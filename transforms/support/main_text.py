@@ -270,9 +270,7 @@ def prepare_page(tree: Any, tables: bool = True, precision: bool = False) -> Pre
     return PreparedPage(tree, is_forum, ids_and_classes, cleaned, converted)
 
 
-def main_text(
-    page: PreparedPage, fast: bool, tables: bool = True, precision: bool = False
-) -> str:
+def main_text(page: PreparedPage, fast: bool, tables: bool = True, precision: bool = False) -> str:
     """`bare_extraction(page, fast=fast, include_comments=False, include_tables=tables,
     favor_precision=precision).text` of the page `prepare_page` started from ("" for None).
     The page's cleaned tree is reused: call it for the fast extraction, then (if at all) the
@@ -325,11 +323,12 @@ def _cascade(page: PreparedPage, options: Any) -> tuple[Any, str]:
 
     # 4. recall escalation; the page text's share first by its cheap upper bound: when the
     # extraction is at least that share of the bound, it is of the page text too.
+    share = core.ESCALATION_PAGE_SHARE
     if (
         options.focus == "balanced"
         and 0 < len(temp_text) < core.ESCALATION_MAX_LENGTH
-        and len(temp_text) < core.ESCALATION_PAGE_SHARE * html2txt_length_bound(tree)
-        and len(temp_text) < core.ESCALATION_PAGE_SHARE * html2txt_length(tree, page.ids_and_classes)
+        and len(temp_text) < share * html2txt_length_bound(tree)
+        and len(temp_text) < share * html2txt_length(tree, page.ids_and_classes)
     ):
         r_options = copy(options)
         r_options.focus = "recall"
@@ -348,6 +347,8 @@ def _cascade(page: PreparedPage, options: Any) -> tuple[Any, str]:
         len_text, r_len, j_len = len(temp_text), len(r_text), len(j_text)
         if j_len > r_len and j_len > core.ESCALATION_JUSTEXT_RATIO * len_text:
             postbody, temp_text = j_body, j_text
-        elif r_len >= options.min_extracted_size and r_len > core.ESCALATION_ACCEPT_RATIO * len_text:
+        elif (
+            r_len >= options.min_extracted_size and r_len > core.ESCALATION_ACCEPT_RATIO * len_text
+        ):
             postbody, temp_text = r_body, r_text
     return postbody, temp_text
