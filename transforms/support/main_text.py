@@ -7,7 +7,7 @@ include_comments=False, ...).text`, with less work done per page.
   byte-level test shows the page holds none; any other page goes to `load_html` itself.
 - `prepare_page` + `main_text`: trafilatura's extraction cascade (`trafilatura_sequence`,
   comments off) in two parts, so that the full extraction run after the fast one on some
-  pages starts from the fast one's pruned and cleaned page instead of doing it again; no
+  pages starts from the fast one's pruned page instead of pruning it again; no
   copy of the page in `bare_extraction` (the caller's tree is pruned in place), one
   `Extractor` per configuration, and the recall-escalation test's page text
   (`html2txt`, 3.9 ms a call on a third of the pages) is only computed when a cheap upper
@@ -239,15 +239,13 @@ class PreparedPage:
 
     `tree`: the caller's page, pruned in place (infinite-scroll containers, share buttons,
     comment sections) and left so by the extractions; `is_forum`: trafilatura's thread-forum
-    test of the unpruned page; `cleaned`: the cleaned page before tag conversion, never
-    changed (each extraction converts a copy); `converted`: the first extraction's converted
-    page (made with `cleaned`, used once); `ids_and_classes`: the class and id values of
+    test of the unpruned page; `converted`: a cleaned and tag-converted copy of the pruned
+    page for the fast extraction (used once); `ids_and_classes`: the class and id values of
     the unpruned page (`id_and_class_values`); `failed`: trafilatura gave up on the page."""
 
     tree: Any
     is_forum: bool = False
     ids_and_classes: str = ""
-    cleaned: Any = None
     converted: Any = None
     failed: bool = False
 
@@ -256,6 +254,7 @@ def prepare_page(tree: Any, tables: bool = True, precision: bool = False) -> Pre
     """The steps of `trafilatura_sequence` before its first extractor (which do not depend on
     the fast flag), on the caller's tree: it is pruned in place."""
     from trafilatura import core
+    from trafilatura.htmlprocessing import convert_tags, tree_cleaning
 
     options = extractor(True, tables, precision)
     try:
@@ -264,17 +263,18 @@ def prepare_page(tree: Any, tables: bool = True, precision: bool = False) -> Pre
         tree = prune_raw_tree(tree, core.RAW_TREE_PRUNE_XPATH, ids_and_classes)
         if options.focus == "precision" or not is_forum:
             tree = prune_raw_tree(tree, core.REMOVE_COMMENTS_AND_LISTS_XPATH, ids_and_classes)
-        converted, cleaned = core._prepare_tree(tree, options, None)
+        # _prepare_tree without its copy of the cleaned page, which only the full
+        # extraction reads (it makes its own, see _cleaned_trees)
+        converted = convert_tags(tree_cleaning(copy(tree), options), options, None)
     except (TypeError, ValueError):  # bare_extraction's "discarding data": no text
         return PreparedPage(tree, failed=True)
-    return PreparedPage(tree, is_forum, ids_and_classes, cleaned, converted)
+    return PreparedPage(tree, is_forum, ids_and_classes, converted)
 
 
 def main_text(page: PreparedPage, fast: bool, tables: bool = True, precision: bool = False) -> str:
     """`bare_extraction(page, fast=fast, include_comments=False, include_tables=tables,
     favor_precision=precision).text` of the page `prepare_page` started from ("" for None).
-    The page's cleaned tree is reused: call it for the fast extraction, then (if at all) the
-    full one."""
+    Call it for the fast extraction first, then (if at all) for the full one."""
     from trafilatura.xml import xmltotxt
 
     options = extractor(fast, tables, precision)
@@ -290,16 +290,17 @@ def main_text(page: PreparedPage, fast: bool, tables: bool = True, precision: bo
     return xmltotxt(postbody, options.formatting)
 
 
-def _converted_tree(page: PreparedPage, options: Any) -> Any:
-    """The cleaned, tag-converted page for one extraction: the one `prepare_page` made, the
-    first time; after that a conversion of a copy of the cleaned page (what
-    `trafilatura_sequence` does itself on thread-forum pages)."""
-    from trafilatura.htmlprocessing import convert_tags
+def _cleaned_trees(page: PreparedPage, options: Any) -> tuple[Any, Any]:
+    """The cleaned, tag-converted page for one extraction and the cleaned page before
+    conversion (`_prepare_tree`'s two results): for the fast extraction, the converted page
+    `prepare_page` made and None (the fast extraction never reads the other); for the full
+    one, both made anew from the pruned page."""
+    from trafilatura import core
 
-    if page.converted is not None:
+    if options.fast and page.converted is not None:
         converted, page.converted = page.converted, None
-        return converted
-    return convert_tags(copy(page.cleaned), options, None)
+        return converted, None
+    return core._prepare_tree(page.tree, options, None)
 
 
 def _cascade(page: PreparedPage, options: Any) -> tuple[Any, str]:
@@ -310,10 +311,12 @@ def _cascade(page: PreparedPage, options: Any) -> tuple[Any, str]:
     from trafilatura.htmlprocessing import prune_unwanted_nodes
 
     tree = page.tree
-    cleaned_tree = _converted_tree(page, options)
+    cleaned_tree, cleaned_tree_backup = _cleaned_trees(page, options)
     if options.focus == "precision" and not page.is_forum:
         cleaned_tree = prune_unwanted_nodes(cleaned_tree, core.REMOVE_COMMENTS_XPATH)
-    postbody, temp_text = core._extract_and_compare(cleaned_tree, page.cleaned, tree, options)
+    postbody, temp_text = core._extract_and_compare(
+        cleaned_tree, cleaned_tree_backup, tree, options
+    )
 
     # 3. rescue: baseline on the original tree, accepted only if it adds text
     if len(temp_text) < options.min_extracted_size and options.focus != "precision":
