@@ -29,6 +29,12 @@ from dateutil import parser as date_parser
 
 from newsbeam.schemas import Article, RawDocument, Rejected, Removal
 from newsbeam.transforms.support.failures import apply_with_rejects, counter, rejected_output
+from newsbeam.transforms.support.main_text import (
+    PreparedPage,
+    main_text,
+    parse_html,
+    prepare_page,
+)
 
 STAGE = "extract"
 log = logging.getLogger(__name__)
@@ -734,22 +740,21 @@ def extract_html_document(doc: RawDocument, config: ExtractConfig) -> Article:
     Counters: `extract_full_checked` (cheap signals said the fast path may have lost text,
     so the full extraction ran), `extract_kept_<origin>` for a text other than the fast
     one, `extract_short_fast_path` (the text kept is under half of a longer one found)."""
-    from trafilatura.utils import load_html
-
-    tree = load_html(doc.content)  # decodes by the page's declared or detected charset
+    tree = parse_html(doc.content)  # decodes by the page's declared or detected charset
     if tree is None:
         raise ExtractError("no_text", "not parseable as HTML")
     page = html_metadata(tree)
     signals = page_signals(tree)
-    drop_unread_elements(tree)  # metadata and signals have read them: less to copy
-    text = _main_text(tree, config, fast=True)
+    drop_unread_elements(tree)  # metadata and signals have read them: less to prune
+    prepared = prepare_page(tree, config.include_tables, config.favor_precision)
+    text = _main_text(prepared, config, fast=True)
     full = None
     if looks_like_menu(text) or needs_full_extraction(text, signals):
         # The fast path took a menu for the article, or kept much less than the page
         # holds: let trafilatura compare its result with its fallback extractors, as it
         # does by default (costly, so only here).
         counter("extract_full_checked").inc()
-        full = _main_text(tree, config, fast=False)
+        full = _main_text(prepared, config, fast=False)
         if looks_like_menu(text):
             text = full
     choice = choose_text(text, full, signals.json_ld_body)
@@ -805,18 +810,9 @@ def _is_json_ld(element: Any) -> bool:
     return element.tag == "script" and element.get("type") == _JSON_LD_TYPE
 
 
-def _main_text(tree: Any, config: ExtractConfig, fast: bool) -> str:
-    """trafilatura's main text of a parsed page, one paragraph a line ("" when none)."""
-    from trafilatura import bare_extraction
-
-    extracted = bare_extraction(
-        tree,
-        fast=fast,
-        include_comments=False,
-        include_tables=config.include_tables,
-        favor_precision=config.favor_precision,
-    )
-    return (getattr(extracted, "text", None) or "") if extracted is not None else ""
+def _main_text(page: PreparedPage, config: ExtractConfig, fast: bool) -> str:
+    """trafilatura's main text of a prepared page, one paragraph a line ("" when none)."""
+    return main_text(page, fast, config.include_tables, config.favor_precision)
 
 
 def extract_document(doc: RawDocument, config: ExtractConfig) -> Article:

@@ -1,0 +1,293 @@
+"""support/main_text.py: the same trees and texts as trafilatura's load_html and
+bare_extraction, and the guards that tell when trafilatura's code it copies has changed."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import inspect
+from typing import Any
+
+import pytest
+from lxml import etree
+
+from newsbeam.transforms.support import main_text as mt
+from tests.helpers import ARTICLE_HTML, ARTICLE_TEXT
+
+_PARAGRAPHS = "".join(f"<p>{p}</p>" for p in ARTICLE_TEXT.split("\n\n"))
+_LONG_NAV = "".join(
+    f"<li><a href='/s{i}'>Section number {i} of the site</a></li>" for i in range(60)
+)
+_DIV_LINES = "".join(
+    f"<div class='row'>Body line {i} of the real story, which is written in divs without "
+    "paragraphs.</div>"
+    for i in range(25)
+)
+_STORY_DIVS = "".join(
+    f"<div>Recall text line number {i} of the story, with some words. </div>" for i in range(12)
+)
+
+
+def _page(body: str, head: str = "", doctype: str = "<!DOCTYPE html>") -> str:
+    return f"{doctype}\n<html><head><title>T</title>{head}</head><body>{body}</body></html>"
+
+
+# Pages with what each step reads or prunes: comment sections and lists, infinite-scroll
+# boxes (with and without an h1), share buttons, consent banners, footers, svg, tables, a
+# short article among much navigation (the recall escalation), a short page (the baseline),
+# a thread forum, a page with no body.
+PAGES = {
+    "article": ARTICLE_HTML,
+    "comments": _page(
+        f"<article>{_PARAGRAPHS}</article><div id='comments'><p>{'Great read! ' * 30}</p></div>"
+        "<ol class='commentlist'><li>First comment here, quite a long one indeed.</li></ol>"
+        "<section class='post-comments'><p>Another comment.</p></section>"
+    ),
+    "infinite_scroll": _page(
+        f"<div class='infinite-scroll'><h1>Main</h1>{_PARAGRAPHS}</div>"
+        "<div class='mvp-post-add-box'><h2>Next story</h2><p>Other article text.</p></div>"
+        f"<section id='infinitescroll'><p>{'Appended story text. ' * 20}</p></section>"
+    ),
+    "share_buttons": _page(
+        f"<div class='elementor-widget'>{_PARAGRAPHS}</div>"
+        "<div class='elementor-share-buttons'><a href='#'>Share on X</a></div>"
+    ),
+    "consent_banner": _page(
+        f"<div id='CookieBanner'><p>{'We use cookies. ' * 40}</p></div>"
+        f"<main><p>Short article text, one sentence only.</p></main><ul>{_LONG_NAV}</ul>"
+        "<div class='site-footer'>Footer text</div><svg><title>icon</title></svg>"
+    ),
+    "short_among_navigation": _page(
+        f"<header><ul>{_LONG_NAV}</ul></header><div class='story'><p>{'A short story. ' * 12}"
+        f"</p></div><aside><p>Aside</p></aside><div><p>{'Teaser text of the site. ' * 40}</p>"
+        f"</div><footer><ul>{_LONG_NAV}</ul></footer>"
+    ),
+    "tiny": _page("<div><p>Only a line of text.</p></div>"),
+    "table": _page(
+        f"<article>{_PARAGRAPHS}<table><tr><td>Cell one</td><td>Cell two</td></tr></table>"
+        "</article>"
+    ),
+    "forum": _page(
+        "<div class='comment-list'>"
+        + "".join(
+            f"<div class='comment'><p>Forum post number {i}, {'words ' * 30}</p></div>"
+            for i in range(5)
+        )
+        + "</div>",
+        head='<script type="application/ld+json">{"@type": "DiscussionForumPosting"}</script>',
+    ),
+    "xhtml_doctype": _page(
+        f"<article>{_PARAGRAPHS}</article>",
+        doctype='<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" '
+        '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">',
+    ),
+    "no_body": "<html><div><p>" + "Text without a body element. " * 20 + "</p></div></html>",
+    # the fast extraction keeps 287 characters, the recall retry 2622
+    "recall_escalation": _page(
+        f"<ul>{_LONG_NAV}</ul><div id='content'><div class='teaser'><p>{'Teaser words. ' * 30}"
+        f"</p></div><p>{'Lead words of it. ' * 16}</p><div class='teaser-text'>{_DIV_LINES}"
+        f"</div></div><ul>{_LONG_NAV}</ul>"
+    ),
+    # teasers: dropped by the fast extraction, kept by the full one
+    "teasers": _page(
+        f"<ul>{_LONG_NAV}</ul><article><p>{'Lead sentence. ' * 20}</p></article>"
+        f"<div class='teaser'>{_STORY_DIVS}</div><section>{_STORY_DIVS}</section>"
+        f"<ul>{_LONG_NAV}</ul>"
+    ),
+    # the baseline's text: the JSON-LD articleBody, list items, short blocks (justext too)
+    "json_ld_body": _page(
+        "<div><p>Tiny text.</p></div>",
+        head='<script type="application/ld+json">{"@type": "NewsArticle", "articleBody": "'
+        + "Body from JSON-LD, a full sentence. " * 20
+        + '"}</script>',
+    ),
+    "list_items": _page(
+        "<div><h2>Heading one here</h2><ul><li>"
+        + "</li><li>".join(f"List item number {i} has a few words of text in it." for i in range(8))
+        + "</li></ul></div>"
+    ),
+    "short_blocks": _page(
+        "<div><p>Short text of the page.</p><blockquote>A quote of some length here, it goes on."
+        "</blockquote><h3>Sub heading</h3><p>Another short one.</p></div>"
+    ),
+}
+
+
+def _serialized(tree: Any) -> bytes | None:
+    return None if tree is None else etree.tostring(tree)
+
+
+_PARSE_INPUTS = {
+    **{name: page.encode("utf-8") for name, page in PAGES.items()},
+    "control_character": PAGES["article"].replace("Council", "Coun\x01cil", 1).encode(),
+    "noncharacter": PAGES["article"].replace("Council", "Coun\ufffecil", 1).encode(),
+    "cp1252": PAGES["article"].replace("budget", "budget \u00e9t\u00e9").encode("cp1252"),
+    "gzip": gzip.compress(PAGES["article"].encode()),
+    "bom": b"\xef\xbb\xbf" + PAGES["article"].encode(),
+    "self_closing_html": b'<html lang="en"/>\n<body><p>Some text here.</p></body></html>',
+    "fragment": b"<p>Just a paragraph.</p>",
+    "not_html": b"plain words, no markup at all",
+    "empty": b"",
+}
+
+
+@pytest.mark.parametrize("name", sorted(_PARSE_INPUTS))
+def test_parse_html_is_load_html(name: str) -> None:
+    from trafilatura.utils import load_html
+
+    data = _PARSE_INPUTS[name]
+    assert _serialized(mt.parse_html(data)) == _serialized(load_html(data))
+
+
+def test_xml_invalid_characters_are_found() -> None:
+    def holds(text: str) -> bool:
+        return mt.holds_xml_invalid_characters(text.encode(), text)
+
+    assert not holds("plain <p>caf\u00e9 \u4e2d\u6587 \t\n\r</p>")
+    for character in ("\x00", "\x08", "\x0b", "\x0c", "\x0e", "\x1f", "\ufffe", "\uffff"):
+        assert holds(f"a{character}b"), repr(character)
+
+
+def _texts(page: str, fast: bool, tables: bool, precision: bool) -> tuple[str, str]:
+    """(ours, trafilatura's) main text of a page."""
+    from trafilatura import bare_extraction
+    from trafilatura.utils import load_html
+
+    document = bare_extraction(
+        load_html(page),
+        fast=fast,
+        include_comments=False,
+        include_tables=tables,
+        favor_precision=precision,
+    )
+    theirs = (document.text or "") if document is not None else ""
+    prepared = mt.prepare_page(load_html(page), tables, precision)
+    return mt.main_text(prepared, fast, tables, precision), theirs
+
+
+@pytest.mark.parametrize("precision", [False, True])
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_main_text_is_bare_extractions(name: str, fast: bool, precision: bool) -> None:
+    ours, theirs = _texts(PAGES[name], fast, True, precision)
+    assert ours == theirs
+
+
+def test_main_text_without_tables_is_bare_extractions() -> None:
+    ours, theirs = _texts(PAGES["table"], True, False, False)
+    assert ours == theirs and "Cell one" not in ours
+
+
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_full_extraction_after_the_fast_one_is_bare_extractions(name: str) -> None:
+    """The full extraction reuses the fast one's prepared page."""
+    from trafilatura import bare_extraction
+    from trafilatura.utils import load_html
+
+    prepared = mt.prepare_page(load_html(PAGES[name]))
+    for fast in (True, False):
+        document = bare_extraction(load_html(PAGES[name]), fast=fast, include_comments=False)
+        theirs = (document.text or "") if document is not None else ""
+        assert mt.main_text(prepared, fast) == theirs
+
+
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_page_text_length_and_its_bound(name: str) -> None:
+    from trafilatura.baseline import html2txt
+    from trafilatura.utils import load_html
+
+    tree = load_html(PAGES[name])
+    values = mt.id_and_class_values(tree)
+    length = len(html2txt(tree))
+    assert mt.html2txt_length(tree, values) == length
+    assert mt.html2txt_length_bound(tree) >= length
+    assert _serialized(tree) == _serialized(load_html(PAGES[name]))  # left unchanged
+
+
+def test_page_text_bound_counts_words_split_at_block_boundaries() -> None:
+    from trafilatura.baseline import html2txt
+    from trafilatura.utils import load_html
+
+    # Minified: no whitespace between blocks, so html2txt has more words than the text.
+    tree = load_html(_page("<div>one</div><div>two</div><p>three</p>" * 50))
+    assert len(tree.find(".//body").text_content().split()) == 1
+    assert len(html2txt(tree).split()) == 150
+    assert mt.html2txt_length_bound(tree) >= len(html2txt(tree))
+
+
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_prefiltered_raw_prunes_are_trafilaturas(name: str) -> None:
+    from trafilatura import core
+    from trafilatura.htmlprocessing import prune_unwanted_nodes
+    from trafilatura.utils import load_html
+
+    for expressions in (core.RAW_TREE_PRUNE_XPATH, core.REMOVE_COMMENTS_AND_LISTS_XPATH):
+        ours, theirs = load_html(PAGES[name]), load_html(PAGES[name])
+        values = mt.id_and_class_values(ours)
+        ours = mt.prune_raw_tree(ours, expressions, values)
+        assert _serialized(ours) == _serialized(prune_unwanted_nodes(theirs, expressions))
+
+
+# Class and id values near and far from what the prunes select.
+_VALUES = [
+    "comments", "comment-list", "Comments", "commentary", "user-comments", "article-comments",
+    "post-comments", "comol", "disqus_thread", "dsq-comments", "nocomment", "infinite-scroll",
+    "infinitescroll", "infinite", "mvp-post-add-box", "mvp-post-add-wrap", "mvp-post-add",
+    "elementor-share-buttons", "elementor-share", "x comment", "main", "",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("tag", ["div", "section", "aside", "ol", "ul", "details"])
+@pytest.mark.parametrize("attribute", ["class", "id"])
+def test_a_prune_that_selects_passes_its_prefilter(tag: str, attribute: str) -> None:
+    from trafilatura import core
+    from trafilatura.utils import load_html
+
+    for value in _VALUES:
+        tree = load_html(_page(f"<{tag} {attribute}='{value}'><p>text</p></{tag}><p>more</p>"))
+        values = mt.id_and_class_values(tree)
+        for expression in core.RAW_TREE_PRUNE_XPATH + core.REMOVE_COMMENTS_AND_LISTS_XPATH:
+            if expression(tree):
+                assert mt.may_select(mt.xpath_key(expression), values), (value, expression.path)
+
+
+def test_prefilters_and_copies_match_this_trafilatura() -> None:
+    """Fails when trafilatura's code copied or mirrored here changes: read its new source,
+    update support/main_text.py (and the keys), then the hashes below."""
+    import importlib
+
+    from trafilatura import core, settings, utils
+
+    baseline = importlib.import_module(
+        "trafilatura.baseline"
+    )  # `trafilatura.baseline` is a function
+    keys = [
+        mt.xpath_key(x) for x in core.RAW_TREE_PRUNE_XPATH + core.REMOVE_COMMENTS_AND_LISTS_XPATH
+    ]
+    assert sorted(keys) == sorted(mt._PRUNE_PREFILTERS)
+    assert mt.xpath_key(settings.BASIC_CLEAN_XPATH) == mt._BASIC_CLEAN_KEY
+    sources = {
+        name: hashlib.sha1(inspect.getsource(function).encode()).hexdigest()[:16]
+        for name, function in (
+            ("trafilatura_sequence", core.trafilatura_sequence),
+            ("bare_extraction", core.bare_extraction),
+            ("_prepare_tree", core._prepare_tree),
+            ("load_html", utils.load_html),
+            ("repair_faulty_html", utils.repair_faulty_html),
+            ("html2txt", baseline.html2txt),
+            ("basic_cleaning", baseline.basic_cleaning),
+        )
+    }
+    assert sources == RECORDED_SOURCES
+
+
+# The first 16 hex digits of the SHA-1 of trafilatura 2.3.1's source of each function.
+RECORDED_SOURCES = {
+    "trafilatura_sequence": "0dc10fc96543a3b5",
+    "bare_extraction": "256616fcd1f1ee59",
+    "_prepare_tree": "bfc95d6a60d54c9a",
+    "load_html": "6b704c671124ecd5",
+    "repair_faulty_html": "e2c5230791ae4582",
+    "html2txt": "f944bfbfa102d785",
+    "basic_cleaning": "192f4d035ee65594",
+}

@@ -1,0 +1,357 @@
+"""trafilatura's page loading and main-text extraction, as the extract stage runs them: the
+same results as `trafilatura.utils.load_html` and `trafilatura.bare_extraction(tree,
+include_comments=False, ...).text`, with less work done per page.
+
+- `parse_html`: `load_html` without its deletion of XML-invalid characters by a regular
+  expression over the whole page (0.7 ms of its 2.2 ms on the 439 distinct pages) when a
+  byte-level test shows the page holds none; any other page goes to `load_html` itself.
+- `prepare_page` + `main_text`: trafilatura's extraction cascade (`trafilatura_sequence`,
+  comments off) in two parts, so that the full extraction run after the fast one on some
+  pages starts from the fast one's pruned page instead of pruning it again; no
+  copy of the page in `bare_extraction` (the caller's tree is pruned in place), one
+  `Extractor` per configuration, and the recall-escalation test's page text
+  (`html2txt`, 3.9 ms a call on a third of the pages) is only computed when a cheap upper
+  bound of its length (`html2txt_length_bound`) leaves the test undecided; the first
+  prunes' XPaths (a regular-expression test on each element, 2.3 ms a page together) run
+  only when the page's class and id values hold what they test for (`prune_raw_tree`).
+
+This copies the control flow of trafilatura 2.3's `trafilatura_sequence` and the end of
+its `bare_extraction`. tests/test_main_text.py checks the texts equal trafilatura's and
+fails when those two functions' source changes (read the new source, then update the copy
+and the recorded hashes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import logging
+import re
+from copy import copy
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# load_html's repair step deletes the characters U+0000-U+0008, U+000B, U+000C,
+# U+000E-U+001F, U+FFFE and U+FFFF. In UTF-8 the first ones are these single bytes (no byte
+# of a multi-byte sequence is below 0x80); the last two are looked for in the decoded text
+# (where a search for one character is a memchr, and none in a Latin-1-only text).
+_XML_INVALID_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+
+
+def holds_xml_invalid_characters(data: bytes, text: str) -> bool:
+    """True when a page (its UTF-8 bytes and their text) holds a character that `load_html`
+    deletes (see above)."""
+    return (
+        len(data.translate(None, _XML_INVALID_BYTES)) != len(data)
+        or "\ufffe" in text
+        or "\uffff" in text
+    )
+
+
+def parse_html(data: bytes) -> Any:
+    """`trafilatura.utils.load_html(data)`: the same tree, or None.
+
+    On a (decompressed) UTF-8 page that holds no character load_html's repair deletes, the
+    repair's other two steps (a DOCTYPE with a slash on the first line, a self-closing
+    `<html/>`) are done here and the text parsed with load_html's parser; a page that is
+    not UTF-8, holds such a character, or whose parse is not plainly a page with
+    an `<html>` in its first 50 characters (load_html's fallbacks and rejection) is
+    parsed by load_html."""
+    from lxml.html import fromstring
+    from trafilatura import utils as tu
+
+    raw = tu.handle_compressed_file(data)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return tu.load_html(data)
+    beginning = text[:50].lower()
+    if holds_xml_invalid_characters(raw, text) or tu.is_dubious_html(beginning):
+        return tu.load_html(data)
+    try:
+        tree = fromstring(_repair_faulty_html(text, beginning), parser=tu.HTML_PARSER)
+    except Exception:  # load_html's fallbacks, and its logging, take over
+        return tu.load_html(data)
+    if len(tree) < 1:
+        return tu.load_html(data)
+    return tree
+
+
+def _repair_faulty_html(htmlstring: str, beginning: str) -> str:
+    """trafilatura's `repair_faulty_html` for a text without XML-invalid characters (its first
+    step, deleting them, changes nothing there)."""
+    from trafilatura import utils as tu
+
+    if "doctype" in beginning:
+        firstline, _, rest = htmlstring.partition("\n")
+        htmlstring = tu.DOCTYPE_TAG.sub("", firstline, count=1) + "\n" + rest
+    for line in htmlstring[:4096].splitlines()[:4]:
+        if "<html" in line and line.endswith("/>"):
+            htmlstring = tu.FAULTY_HTML.sub(r"\1>", htmlstring, count=1)
+            break
+    return htmlstring
+
+
+@functools.lru_cache(maxsize=8)
+def extractor(fast: bool, tables: bool, precision: bool) -> Any:
+    """bare_extraction's `Extractor` for NewsBeam's arguments (comments off, text output),
+    made once: reading trafilatura's settings for each page cost 0.1 ms. Read only."""
+    from trafilatura.settings import Extractor
+
+    return Extractor(
+        output_format="python", fast=fast, comments=False, tables=tables, precision=precision
+    )
+
+
+def html2txt_length_bound(tree: Any) -> int:
+    """An upper bound of `len(trafilatura.baseline.html2txt(tree))`, without its copy of the
+    page and its cleaning (an XPath with a regular-expression test on every element).
+
+    html2txt joins by single spaces the whitespace-separated words of the text of the page's
+    `<body>` (of `tree` when it has none) once `basic_cleaning` has deleted elements (their
+    tail text kept) and a space is put before the text and the tail of each block element.
+    Deleting a stretch of text never adds a word or a non-space character, and each of those
+    spaces splits at most one word in two; so the result has at most the non-space
+    characters of the uncleaned text and its words plus two per block element, and its
+    length is at most the one of those characters and words less one."""
+    from trafilatura.baseline import _BLOCK_ELEMS
+
+    body = tree.find(".//body")
+    if body is None:
+        body = tree
+    words = body.text_content().split()
+    blocks = sum(1 for _ in body.iter(*_BLOCK_ELEMS))
+    return max(0, sum(map(len, words)) + len(words) + 2 * blocks - 1)
+
+
+# What a page's class and id values (one a line) hold whenever one of trafilatura's raw-tree
+# prunes can select an element: each XPath requires a class or id its `re:test` or
+# `contains` accepts (lxml's re:test is Python's `re.search`; here `^` matches at each
+# value's start). By the key of the XPath's text (`xpath_key`): an XPath trafilatura
+# changes has no entry and always runs. The words, one of which the values must hold for
+# the regular expression to match, spare most pages the regular expression's scan.
+_PRUNE_PREFILTERS: dict[str, tuple[tuple[str, ...], re.Pattern[str]]] = {
+    # RAW_TREE_PRUNE_XPATH[0]: re:test(@id, P) or re:test(@class, P), infinite-scroll boxes
+    "c15751070b078a64": (
+        ("mvp-post-add-", "infinite"),
+        re.compile("mvp-post-add-(?:box|wrap)|infinite-?scroll"),
+    ),
+    # RAW_TREE_PRUNE_XPATH[1]: contains(@class, 'elementor-share-buttons')
+    "12b073ccb20e9633": (("elementor-share-buttons",), re.compile("elementor-share-buttons")),
+    # REMOVE_COMMENTS_AND_LISTS_XPATH[0]: re:test(@id, ID) or re:test(@class, CLASS)
+    "7e7d885e629a5119": (
+        ("omment", "comol", "disqus_thread", "dsq-comments"),
+        re.compile(
+            "^(?:[Cc]omment(?!ary)|comol|disqus_thread|dsq-comments)"
+            "|^[Cc]omment(?!ary)|(?:article|post)-comments",
+            re.MULTILINE,
+        ),
+    ),
+}
+
+
+def may_select(key: str, ids_and_classes: str) -> bool:
+    """False when the prune XPath of this key can select nothing in a page with these class
+    and id values (one a line); True when it may, or has no prefilter."""
+    prefilter = _PRUNE_PREFILTERS.get(key)
+    if prefilter is None:
+        return True
+    words, pattern = prefilter
+    return any(word in ids_and_classes for word in words) and bool(pattern.search(ids_and_classes))
+
+
+def xpath_key(expression: Any) -> str:
+    """The key of an XPath in `_PRUNE_PREFILTERS`: the start of the SHA-1 of its text."""
+    return hashlib.sha1(expression.path.encode("utf-8")).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=1)
+def _id_and_class_xpath() -> Any:
+    from lxml.etree import XPath
+
+    return XPath("//@class|//@id", smart_strings=False)
+
+
+def id_and_class_values(tree: Any) -> str:
+    """Every class and id attribute value of the tree's document, one a line."""
+    return "\n".join(_id_and_class_xpath()(tree))
+
+
+def prune_raw_tree(tree: Any, expressions: list[Any], ids_and_classes: str) -> Any:
+    """`prune_unwanted_nodes(tree, expressions)`, in place, without the XPaths that a
+    prefilter (`_PRUNE_PREFILTERS`) shows can select nothing: `ids_and_classes` holds the
+    tree's class and id values (`id_and_class_values` of it or of a tree it was pruned
+    from: pruning removes elements, never changes an attribute)."""
+    from trafilatura.htmlprocessing import prune_unwanted_nodes
+
+    needed = [x for x in expressions if may_select(xpath_key(x), ids_and_classes)]
+    return prune_unwanted_nodes(tree, needed) if needed else tree
+
+
+# trafilatura's `BASIC_CLEAN_XPATH` (html2txt's cleaning: asides, footers, ..., and consent
+# banners by a case-insensitive regular-expression test of each element's class and id),
+# by its key, and what it is on a page whose class and id values the test accepts none of.
+_BASIC_CLEAN_KEY = "841f8efcd6f3ebba"
+_CONSENT = re.compile(
+    "cookie[-_]?(?:banner|bar|consent|law|notice|policy|description)|notice[-_]{0,2}cookie"
+    "|consent[-_]?(?:banner|manager|sdk)|borlabs|cookiebot|cmplz|onetrust|moove[-_]?gdpr",
+    re.IGNORECASE,
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _basic_clean_without_consent_xpath() -> Any:
+    from lxml.etree import XPath
+
+    return XPath(
+        ".//aside|.//div[contains(@class|@id, 'footer')]|.//fencedframe|.//footer|.//script"
+        "|.//style|.//svg|.//template"
+    )
+
+
+def html2txt_length(tree: Any, ids_and_classes: str) -> int:
+    """`len(trafilatura.baseline.html2txt(tree))`; `ids_and_classes` holds the tree's class
+    and id values (see `prune_raw_tree`). On a page with no consent-banner class or id,
+    html2txt's cleaning XPath without its regular-expression test (which selects nothing
+    there) selects the same elements, in the same order, without a Python call per element."""
+    from trafilatura import settings
+    from trafilatura.baseline import _spaced_text, html2txt
+    from trafilatura.xml import delete_element
+
+    if xpath_key(settings.BASIC_CLEAN_XPATH) != _BASIC_CLEAN_KEY or _CONSENT.search(
+        ids_and_classes
+    ):
+        return len(html2txt(tree))
+    page = copy(tree)  # html2txt's steps from here on, with the cheaper XPath
+    body = page.find(".//body")
+    if body is None:
+        body = page
+    for element in _basic_clean_without_consent_xpath()(body):
+        delete_element(element)
+    return len(_spaced_text(body))
+
+
+@dataclasses.dataclass
+class PreparedPage:
+    """A page as trafilatura's cascade has pruned and cleaned it, for its extractions.
+
+    `tree`: the caller's page, pruned in place (infinite-scroll containers, share buttons,
+    comment sections) and left so by the extractions; `is_forum`: trafilatura's thread-forum
+    test of the unpruned page; `converted`: a cleaned and tag-converted copy of the pruned
+    page for the fast extraction (used once); `ids_and_classes`: the class and id values of
+    the unpruned page (`id_and_class_values`); `failed`: trafilatura gave up on the page."""
+
+    tree: Any
+    is_forum: bool = False
+    ids_and_classes: str = ""
+    converted: Any = None
+    failed: bool = False
+
+
+def prepare_page(tree: Any, tables: bool = True, precision: bool = False) -> PreparedPage:
+    """The steps of `trafilatura_sequence` before its first extractor (which do not depend on
+    the fast flag), on the caller's tree: it is pruned in place."""
+    from trafilatura import core
+    from trafilatura.htmlprocessing import convert_tags, tree_cleaning
+
+    options = extractor(True, tables, precision)
+    try:
+        is_forum = core._forum_thread_page(tree)
+        ids_and_classes = id_and_class_values(tree)
+        tree = prune_raw_tree(tree, core.RAW_TREE_PRUNE_XPATH, ids_and_classes)
+        if options.focus == "precision" or not is_forum:
+            tree = prune_raw_tree(tree, core.REMOVE_COMMENTS_AND_LISTS_XPATH, ids_and_classes)
+        # _prepare_tree without its copy of the cleaned page, which only the full
+        # extraction reads (it makes its own, see _cleaned_trees)
+        converted = convert_tags(tree_cleaning(copy(tree), options), options, None)
+    except (TypeError, ValueError):  # bare_extraction's "discarding data": no text
+        return PreparedPage(tree, failed=True)
+    return PreparedPage(tree, is_forum, ids_and_classes, converted)
+
+
+def main_text(page: PreparedPage, fast: bool, tables: bool = True, precision: bool = False) -> str:
+    """`bare_extraction(page, fast=fast, include_comments=False, include_tables=tables,
+    favor_precision=precision).text` of the page `prepare_page` started from ("" for None).
+    Call it for the fast extraction first, then (if at all) for the full one."""
+    from trafilatura.xml import xmltotxt
+
+    options = extractor(fast, tables, precision)
+    if page.failed:
+        return ""
+    try:
+        postbody, temp_text = _cascade(page, options)
+    except (TypeError, ValueError):  # bare_extraction's "discarding data"
+        return ""
+    # bare_extraction's size check (no comments: their length 0 is under any minimum above 0)
+    if len(temp_text) < options.min_output_size and 0 < options.min_output_comm_size:
+        return ""
+    return xmltotxt(postbody, options.formatting)
+
+
+def _cleaned_trees(page: PreparedPage, options: Any) -> tuple[Any, Any]:
+    """The cleaned, tag-converted page for one extraction and the cleaned page before
+    conversion (`_prepare_tree`'s two results): for the fast extraction, the converted page
+    `prepare_page` made and None (the fast extraction never reads the other); for the full
+    one, both made anew from the pruned page."""
+    from trafilatura import core
+
+    if options.fast and page.converted is not None:
+        converted, page.converted = page.converted, None
+        return converted, None
+    return core._prepare_tree(page.tree, options, None)
+
+
+def _cascade(page: PreparedPage, options: Any) -> tuple[Any, str]:
+    """`trafilatura_sequence` from its first extractor on, comments off (no comment capture,
+    no forum-post salvage: both need comments), with its recall-escalation test decided by
+    `html2txt_length_bound` where that suffices."""
+    from trafilatura import core
+    from trafilatura.htmlprocessing import prune_unwanted_nodes
+
+    tree = page.tree
+    cleaned_tree, cleaned_tree_backup = _cleaned_trees(page, options)
+    if options.focus == "precision" and not page.is_forum:
+        cleaned_tree = prune_unwanted_nodes(cleaned_tree, core.REMOVE_COMMENTS_XPATH)
+    postbody, temp_text = core._extract_and_compare(
+        cleaned_tree, cleaned_tree_backup, tree, options
+    )
+
+    # 3. rescue: baseline on the original tree, accepted only if it adds text
+    if len(temp_text) < options.min_extracted_size and options.focus != "precision":
+        b_body, b_text, b_len = core.baseline(tree)  # baseline copies element inputs
+        if b_len > len(temp_text):
+            postbody, temp_text = b_body, b_text
+
+    # 4. recall escalation; the page text's share first by its cheap upper bound: when the
+    # extraction is at least that share of the bound, it is of the page text too.
+    share = core.ESCALATION_PAGE_SHARE
+    if (
+        options.focus == "balanced"
+        and 0 < len(temp_text) < core.ESCALATION_MAX_LENGTH
+        and len(temp_text) < share * html2txt_length_bound(tree)
+        and len(temp_text) < share * html2txt_length(tree, page.ids_and_classes)
+    ):
+        r_options = copy(options)
+        r_options.focus = "recall"
+        esc_tree = tree  # comments off: pruned of them already
+        r_text = ""
+        try:
+            r_body, r_text = core._recall_retry(esc_tree, r_options, None)
+        except Exception as err:  # pragma: no cover  (as trafilatura)
+            log.debug("recall retry failed: %s", err)
+        j_text = ""
+        if not options.fast:
+            try:
+                j_body, j_text = core.justext_rescue(copy(esc_tree), options)
+            except Exception as err:  # pragma: no cover  (as trafilatura)
+                log.debug("justext candidate failed: %s", err)
+        len_text, r_len, j_len = len(temp_text), len(r_text), len(j_text)
+        if j_len > r_len and j_len > core.ESCALATION_JUSTEXT_RATIO * len_text:
+            postbody, temp_text = j_body, j_text
+        elif (
+            r_len >= options.min_extracted_size and r_len > core.ESCALATION_ACCEPT_RATIO * len_text
+        ):
+            postbody, temp_text = r_body, r_text
+    return postbody, temp_text
