@@ -10,7 +10,8 @@ page as the extract stage has it (`drop_unread_elements`), the fast and the full
 of `prepare_page` + `main_text` (the full one after the fast one, from the same prepared
 page, as `extract_html_document` runs them, but on every page) against
 `bare_extraction(tree, fast=..., include_comments=False).text`. Prints the number of
-pages that differ in each; exits 1 when any does.
+pages that differ in each; exits 1 when any does, or when the installed trafilatura is not the
+one copied (`copy_matches_trafilatura`: the extract stage then runs trafilatura's own code).
 """
 
 from __future__ import annotations
@@ -60,6 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     shared = _common.locate_shared(args.shared, [str(AEB_HTML_RELATIVE)])
     for name in ("trafilatura", "htmldate"):  # as the extract DoFn's setup() does
         logging.getLogger(name).setLevel(logging.CRITICAL)
+    from newsbeam.transforms.support.main_text import copy_matches_trafilatura
+
+    if not copy_matches_trafilatura():  # it has logged what differs
+        print("the installed trafilatura is not the one copied: its stock path is used, no check")
+        return 1
     pages = [(name, gzip.decompress(path.read_bytes())) for name, path in distinct_sources(shared)]
     differing: dict[str, list[str]] = {"tree": [], "fast": [], "full": []}
     for name, html in pages:

@@ -4,8 +4,10 @@ bare_extraction, and the guards that tell when trafilatura's code it copies has 
 from __future__ import annotations
 
 import gzip
-import hashlib
+import importlib
 import inspect
+import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -253,41 +255,159 @@ def test_a_prune_that_selects_passes_its_prefilter(tag: str, attribute: str) -> 
 
 def test_prefilters_and_copies_match_this_trafilatura() -> None:
     """Fails when trafilatura's code copied or mirrored here changes: read its new source,
-    update support/main_text.py (and the keys), then the hashes below."""
-    import importlib
+    update support/main_text.py (and the prefilter keys), then RECORDED_SOURCES there. Until
+    then the extract stage runs trafilatura's slower stock path (tested below)."""
+    assert mt.trafilatura_differences() == []
+    assert mt.copy_matches_trafilatura()
 
-    from trafilatura import core, settings, utils
 
-    baseline = importlib.import_module(
-        "trafilatura.baseline"
-    )  # `trafilatura.baseline` is a function
-    keys = [
-        mt.xpath_key(x) for x in core.RAW_TREE_PRUNE_XPATH + core.REMOVE_COMMENTS_AND_LISTS_XPATH
+def _trafilatura_names_read(module: Any) -> set[tuple[str, str]]:
+    """(module, name) of every trafilatura name a module's code reads: `from trafilatura.m
+    import n`, and `alias.n` where `from trafilatura import m as alias` (m a module)."""
+    import ast
+
+    found: set[tuple[str, str]] = set()
+    aliases: dict[str, str] = {}
+    nodes = list(ast.walk(ast.parse(inspect.getsource(module))))
+    for node in nodes:
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("trafilatura"):
+            for alias in node.names:
+                qualified = f"{node.module}.{alias.name}"
+                if node.module == "trafilatura" and _is_module(qualified):
+                    aliases[alias.asname or alias.name] = qualified
+                else:
+                    found.add((node.module or "", alias.name))
+    for node in nodes:
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in aliases
+        ):
+            found.add((aliases[node.value.id], node.attr))
+    return found
+
+
+def _is_module(name: str) -> bool:
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        return False
+    return True
+
+
+def test_every_trafilatura_name_read_is_checked() -> None:
+    read = _trafilatura_names_read(mt)
+    checked = {(module, name) for module, names in mt.TRAFILATURA_NAMES.items() for name in names}
+    public = {("trafilatura", "bare_extraction")}  # the stock path's own call
+    assert ("trafilatura.core", "_forum_thread_page") in read  # the walk finds both forms
+    assert ("trafilatura.baseline", "_BLOCK_ELEMS") in read
+    assert read - public - checked == set()
+
+
+@pytest.fixture
+def check_cache() -> Any:
+    """The check's cached value cleared before and after the test (its pages may change
+    what the check reads)."""
+    mt.copy_matches_trafilatura.cache_clear()
+    yield
+    mt.copy_matches_trafilatura.cache_clear()
+
+
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == mt.log.name and r.levelno == logging.WARNING
     ]
-    assert sorted(keys) == sorted(mt._PRUNE_PREFILTERS)
-    assert mt.xpath_key(settings.BASIC_CLEAN_XPATH) == mt._BASIC_CLEAN_KEY
-    sources = {
-        name: hashlib.sha1(inspect.getsource(function).encode()).hexdigest()[:16]
-        for name, function in (
-            ("trafilatura_sequence", core.trafilatura_sequence),
-            ("bare_extraction", core.bare_extraction),
-            ("_prepare_tree", core._prepare_tree),
-            ("load_html", utils.load_html),
-            ("repair_faulty_html", utils.repair_faulty_html),
-            ("html2txt", baseline.html2txt),
-            ("basic_cleaning", baseline.basic_cleaning),
-        )
-    }
-    assert sources == RECORDED_SOURCES
 
 
-# The first 16 hex digits of the SHA-1 of trafilatura 2.3.1's source of each function.
-RECORDED_SOURCES = {
-    "trafilatura_sequence": "0dc10fc96543a3b5",
-    "bare_extraction": "256616fcd1f1ee59",
-    "_prepare_tree": "bfc95d6a60d54c9a",
-    "load_html": "6b704c671124ecd5",
-    "repair_faulty_html": "e2c5230791ae4582",
-    "html2txt": "f944bfbfa102d785",
-    "basic_cleaning": "192f4d035ee65594",
-}
+@pytest.mark.parametrize("change", ["source", "xpath", "name", "module"])
+def test_a_different_trafilatura_fails_the_check_with_one_warning(
+    change: str,
+    check_cache: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import trafilatura
+    from trafilatura import core
+
+    if change == "source":
+        monkeypatch.setitem(mt.RECORDED_SOURCES, "trafilatura.utils:load_html", "0" * 16)
+    elif change == "xpath":
+        changed = [*core.RAW_TREE_PRUNE_XPATH[:-1], etree.XPath(".//div[@id='other']")]
+        monkeypatch.setattr(core, "RAW_TREE_PRUNE_XPATH", changed)
+    elif change == "name":  # renamed in a later trafilatura
+        monkeypatch.delattr(core, "_forum_thread_page")
+    else:  # the check itself fails
+        monkeypatch.setitem(mt.TRAFILATURA_NAMES, "trafilatura.gone", ("x",))
+    with caplog.at_level(logging.WARNING, logger=mt.log.name):
+        assert not mt.copy_matches_trafilatura()
+        assert not mt.copy_matches_trafilatura()
+        (message,) = _warnings(caplog)
+    assert f"trafilatura {trafilatura.__version__} " in message and "bare_extraction" in message
+
+
+_SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+# Pages of ../shared (bench_pipeline.distinct_sources) on each path of the extract stage:
+# the fast text kept, the full one kept (fast 894 / full 3933 characters), the recall
+# escalation in the fast and the full extraction, in the full one only, no text at all.
+_SHARED_PAGES = [
+    "data/extraction/aeb/html/"
+    "042bb7b5fedab6eac7db576522b89b93904c237d344bcbe14a6a5ab7f7335856.html.gz",
+    "data/extraction/aeb/html/"
+    "b3c19dd5f0612d098788fa5173e491b3280da6226b492f8fe110f4ab1896cca8.html.gz",
+    "data/extraction/aeb/html/"
+    "f6ac15a4d98511396da23e4428deb5605422b1c8bbc8284e771f6896bdccf57f.html.gz",
+    "data/pages/fundus-test-pages/be/PoliticoEu_2025_10_23.html.gz",
+    "data/pages/fundus-test-pages/de/ZDF_2024_04_22.html.gz",
+    "data/pages/fundus-test-pages/kr/HankookIlbo_2026_01_29.html.gz",
+]
+
+
+def _extracted(html: bytes) -> Any:
+    """extract_html_document's articles (their ingestion time blanked), or error reasons,
+    with the default options and with their opposites."""
+    from newsbeam.schemas import RawDocument
+    from newsbeam.transforms.extract import ExtractConfig, ExtractError, extract_html_document
+
+    results = []
+    for config in (ExtractConfig(), ExtractConfig(include_tables=False, favor_precision=True)):
+        try:
+            article = extract_html_document(RawDocument("p.html", "html", html), config)
+        except ExtractError as error:
+            results.append(error.reason)
+            continue
+        results.append(article._replace(ingested_at=None))
+    return results
+
+
+def test_a_different_trafilatura_gives_the_same_articles_by_the_stock_path(
+    check_cache: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    chosen = ("article", "recall_escalation", "teasers", "table")
+    pages = {name: PAGES[name].encode() for name in chosen}
+    pages["gzip"] = _PARSE_INPUTS["gzip"]
+    if _SHARED.is_dir():  # ../shared is not in a user's clone (the pages above are)
+        pages |= {path: gzip.decompress((_SHARED / path).read_bytes()) for path in _SHARED_PAGES}
+    assert mt.copy_matches_trafilatura()
+    fast_path = {name: _extracted(html) for name, html in pages.items()}
+
+    mt.copy_matches_trafilatura.cache_clear()
+    monkeypatch.setitem(mt.RECORDED_SOURCES, "trafilatura.core:bare_extraction", "0" * 16)
+    calls = []
+    monkeypatch.setattr(mt, "_stock_main_text", _counted(mt._stock_main_text, calls))
+    with caplog.at_level(logging.WARNING, logger=mt.log.name):
+        stock_path = {name: _extracted(html) for name, html in pages.items()}
+        assert len(_warnings(caplog)) == 1
+    assert len(calls) >= 2 * len(pages)  # the stock path ran
+    assert stock_path == fast_path
+    results = [result for both in fast_path.values() for result in both]
+    assert sum(isinstance(result, str) for result in results) < len(results) / 4  # articles
+
+
+def _counted(function: Any, calls: list[int]) -> Any:
+    def counted(*args: Any) -> Any:
+        calls.append(1)
+        return function(*args)
+
+    return counted

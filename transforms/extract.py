@@ -31,6 +31,7 @@ from newsbeam.schemas import Article, RawDocument, Rejected, Removal
 from newsbeam.transforms.support.failures import apply_with_rejects, counter, rejected_output
 from newsbeam.transforms.support.main_text import (
     PreparedPage,
+    copy_matches_trafilatura,
     main_text,
     parse_html,
     prepare_page,
@@ -845,6 +846,9 @@ class _Extract(beam.DoFn):
         # reason; their per-page log lines would only flood the worker logs.
         for name in ("trafilatura", "htmldate"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
+        # Whether support/main_text.py's copy of trafilatura's code fits the installed one
+        # (else its warning): checked here once, not on the first page.
+        copy_matches_trafilatura()
 
     def process(self, doc: RawDocument) -> Iterator[Article | beam.pvalue.TaggedOutput]:
         counter("extract_in").inc()

@@ -15,10 +15,14 @@ include_comments=False, ...).text`, with less work done per page.
   prunes' XPaths (a regular-expression test on each element, 2.3 ms a page together) run
   only when the page's class and id values hold what they test for (`prune_raw_tree`).
 
-This copies the control flow of trafilatura 2.3's `trafilatura_sequence` and the end of
-its `bare_extraction`. tests/test_main_text.py checks the texts equal trafilatura's and
-fails when those two functions' source changes (read the new source, then update the copy
-and the recorded hashes).
+This copies the control flow of trafilatura 2.3.1's `trafilatura_sequence`, the end of its
+`bare_extraction` and its `load_html`, and reads private names of it. pyproject allows
+any trafilatura 2, so `copy_matches_trafilatura` (once a process) checks that the installed
+one's sources of what is copied hash to the recorded ones and that the names read are there;
+when not, the three functions above run trafilatura's own `load_html` and `bare_extraction`
+(slower, same texts) and one warning says so. tests/test_main_text.py checks the texts
+equal trafilatura's and fails when the check does (read the new source, then update the
+copy and the recorded hashes).
 """
 
 from __future__ import annotations
@@ -26,12 +30,119 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import importlib
+import inspect
 import logging
 import re
 from copy import copy
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+# The first 16 hex digits of the SHA-1 of trafilatura 2.3.1's source (`inspect.getsource`) of
+# each function copied here, or whose exact behaviour a shortcut here relies on: the
+# cascade and the end of bare_extraction (prepare_page, main_text), load_html (parse_html),
+# html2txt and what it calls (html2txt_length and its bound), prune_unwanted_nodes
+# (prune_raw_tree skips XPaths that select nothing). By "module:function".
+RECORDED_SOURCES = {
+    "trafilatura.core:trafilatura_sequence": "0dc10fc96543a3b5",
+    "trafilatura.core:bare_extraction": "256616fcd1f1ee59",
+    "trafilatura.core:_prepare_tree": "bfc95d6a60d54c9a",
+    "trafilatura.utils:load_html": "6b704c671124ecd5",
+    "trafilatura.utils:repair_faulty_html": "e2c5230791ae4582",
+    "trafilatura.baseline:html2txt": "f944bfbfa102d785",
+    "trafilatura.baseline:basic_cleaning": "192f4d035ee65594",
+    "trafilatura.baseline:_spaced_text": "cbda97290f511bfd",
+    "trafilatura.htmlprocessing:prune_unwanted_nodes": "8eda45b1b12f6bf2",
+}
+
+# Every trafilatura name this module reads, by module (tests/test_main_text.py checks that
+# none is missing from here): a trafilatura without one of them takes the stock path
+# instead of failing on the first page.
+TRAFILATURA_NAMES = {
+    "trafilatura.core": (
+        "ESCALATION_ACCEPT_RATIO",
+        "ESCALATION_JUSTEXT_RATIO",
+        "ESCALATION_MAX_LENGTH",
+        "ESCALATION_PAGE_SHARE",
+        "RAW_TREE_PRUNE_XPATH",
+        "REMOVE_COMMENTS_AND_LISTS_XPATH",
+        "REMOVE_COMMENTS_XPATH",
+        "_extract_and_compare",
+        "_forum_thread_page",
+        "_prepare_tree",
+        "_recall_retry",
+        "baseline",
+        "justext_rescue",
+    ),
+    "trafilatura.utils": (
+        "DOCTYPE_TAG",
+        "FAULTY_HTML",
+        "HTML_PARSER",
+        "handle_compressed_file",
+        "is_dubious_html",
+        "load_html",
+    ),
+    "trafilatura.baseline": ("_BLOCK_ELEMS", "_spaced_text", "html2txt"),
+    "trafilatura.htmlprocessing": ("convert_tags", "prune_unwanted_nodes", "tree_cleaning"),
+    "trafilatura.settings": ("BASIC_CLEAN_XPATH", "Extractor"),
+    "trafilatura.xml": ("delete_element", "xmltotxt"),
+}
+
+
+def source_hash(function: Any) -> str:
+    """The start of the SHA-1 of a function's source, as in `RECORDED_SOURCES`."""
+    return hashlib.sha1(inspect.getsource(function).encode()).hexdigest()[:16]
+
+
+def trafilatura_differences() -> list[str]:
+    """What differs between the installed trafilatura and the one copied here (none: [])."""
+    found = []
+    for module_name, names in TRAFILATURA_NAMES.items():
+        module = importlib.import_module(module_name)
+        found += [f"no {module_name}.{name}" for name in names if not hasattr(module, name)]
+    for qualified, recorded in RECORDED_SOURCES.items():
+        module_name, _, name = qualified.partition(":")
+        function = getattr(importlib.import_module(module_name), name, None)
+        if function is None or source_hash(function) != recorded:
+            found.append(f"{qualified} changed")
+    core, settings = (importlib.import_module(f"trafilatura.{m}") for m in ("core", "settings"))
+    prunes = core.RAW_TREE_PRUNE_XPATH + core.REMOVE_COMMENTS_AND_LISTS_XPATH
+    if sorted(map(xpath_key, prunes)) != sorted(_PRUNE_PREFILTERS):
+        found.append("the raw-tree prune XPaths changed")
+    if xpath_key(settings.BASIC_CLEAN_XPATH) != _BASIC_CLEAN_KEY:
+        found.append("BASIC_CLEAN_XPATH changed")
+    return found
+
+
+@functools.lru_cache(maxsize=1)
+def copy_matches_trafilatura() -> bool:
+    """True when the installed trafilatura is the one this module copies (see above); else
+    (any difference, or the check fails) False and one warning. Checked once a process (8 ms
+    of CPU, mostly reading and tokenizing trafilatura's sources); then a cached value (40 ns
+    a call: parse_html and prepare_page ask it on each page)."""
+    try:
+        differences = trafilatura_differences()
+    except Exception as error:  # whatever a different trafilatura breaks: not the copy's
+        differences = [f"the check failed: {error!r}"]
+    if differences:
+        log.warning(
+            "trafilatura %s differs from the 2.3.1 code that %s copies (%s): the extract "
+            "stage runs trafilatura's own load_html and bare_extraction, slower (about 1.6x "
+            "its CPU), same texts",
+            _trafilatura_version(),
+            __name__,
+            "; ".join(differences[:3]) + ("; ..." if len(differences) > 3 else ""),
+        )
+    return not differences
+
+
+def _trafilatura_version() -> str:
+    try:
+        return importlib.import_module("trafilatura").__version__
+    except Exception:  # a version string is only for the message
+        return "(unknown version)"
+
 
 # load_html's repair step deletes the characters U+0000-U+0008, U+000B, U+000C,
 # U+000E-U+001F, U+FFFE and U+FFFF. In UTF-8 the first ones are these single bytes (no byte
@@ -62,6 +173,8 @@ def parse_html(data: bytes) -> Any:
     from lxml.html import fromstring
     from trafilatura import utils as tu
 
+    if not copy_matches_trafilatura():
+        return tu.load_html(data)
     raw = tu.handle_compressed_file(data)
     try:
         text = raw.decode("utf-8")
@@ -215,14 +328,12 @@ def html2txt_length(tree: Any, ids_and_classes: str) -> int:
     """`len(trafilatura.baseline.html2txt(tree))`; `ids_and_classes` holds the tree's class
     and id values (see `prune_raw_tree`). On a page with no consent-banner class or id,
     html2txt's cleaning XPath without its regular-expression test (which selects nothing
-    there) selects the same elements, in the same order, without a Python call per element."""
-    from trafilatura import settings
+    there) selects the same elements, in the same order, without a Python call per element
+    (when `copy_matches_trafilatura`: BASIC_CLEAN_XPATH is the one copied)."""
     from trafilatura.baseline import _spaced_text, html2txt
     from trafilatura.xml import delete_element
 
-    if xpath_key(settings.BASIC_CLEAN_XPATH) != _BASIC_CLEAN_KEY or _CONSENT.search(
-        ids_and_classes
-    ):
+    if not copy_matches_trafilatura() or _CONSENT.search(ids_and_classes):
         return len(html2txt(tree))
     page = copy(tree)  # html2txt's steps from here on, with the cheaper XPath
     body = page.find(".//body")
@@ -241,21 +352,27 @@ class PreparedPage:
     comment sections) and left so by the extractions; `is_forum`: trafilatura's thread-forum
     test of the unpruned page; `converted`: a cleaned and tag-converted copy of the pruned
     page for the fast extraction (used once); `ids_and_classes`: the class and id values of
-    the unpruned page (`id_and_class_values`); `failed`: trafilatura gave up on the page."""
+    the unpruned page (`id_and_class_values`); `failed`: trafilatura gave up on the page;
+    `stock`: the page is left as it is for trafilatura's own `bare_extraction` (see
+    `copy_matches_trafilatura`)."""
 
     tree: Any
     is_forum: bool = False
     ids_and_classes: str = ""
     converted: Any = None
     failed: bool = False
+    stock: bool = False
 
 
 def prepare_page(tree: Any, tables: bool = True, precision: bool = False) -> PreparedPage:
     """The steps of `trafilatura_sequence` before its first extractor (which do not depend on
-    the fast flag), on the caller's tree: it is pruned in place."""
+    the fast flag), on the caller's tree: it is pruned in place. With a trafilatura that
+    differs from the copy: none, the page as it is for `bare_extraction`."""
     from trafilatura import core
     from trafilatura.htmlprocessing import convert_tags, tree_cleaning
 
+    if not copy_matches_trafilatura():
+        return PreparedPage(tree, stock=True)
     options = extractor(True, tables, precision)
     try:
         is_forum = core._forum_thread_page(tree)
@@ -277,6 +394,8 @@ def main_text(page: PreparedPage, fast: bool, tables: bool = True, precision: bo
     Call it for the fast extraction first, then (if at all) for the full one."""
     from trafilatura.xml import xmltotxt
 
+    if page.stock:
+        return _stock_main_text(page.tree, fast, tables, precision)
     options = extractor(fast, tables, precision)
     if page.failed:
         return ""
@@ -288,6 +407,23 @@ def main_text(page: PreparedPage, fast: bool, tables: bool = True, precision: bo
     if len(temp_text) < options.min_output_size and 0 < options.min_output_comm_size:
         return ""
     return xmltotxt(postbody, options.formatting)
+
+
+def _stock_main_text(tree: Any, fast: bool, tables: bool, precision: bool) -> str:
+    """trafilatura's own `bare_extraction(...).text` ("" for None), as the extract stage
+    called it before this module. On a copy: the page serves the fast and the full
+    extraction, and only trafilatura 2.3 is known to copy the tree it is given."""
+    from trafilatura import bare_extraction
+
+    extracted = bare_extraction(
+        copy(tree),
+        fast=fast,
+        include_comments=False,
+        include_tables=tables,
+        favor_precision=precision,
+        with_metadata=False,
+    )
+    return (getattr(extracted, "text", None) or "") if extracted is not None else ""
 
 
 def _cleaned_trees(page: PreparedPage, options: Any) -> tuple[Any, Any]:
