@@ -302,24 +302,31 @@ def worker_log_level(running_mode: str) -> Iterator[None]:
 # glibc raises its threshold to the largest block freed (up to 32 MiB), after which
 # megabyte buffers (data-plane messages, the runner's encoded bundles) come from the heap,
 # and what is freed there stays with the process, fragmented: measured on 4,390 pages (10x
-# the benchmark's, 2 workers), peak PSS of the process tree 1.61 GB, ~0.1 GB of it the data
+# the benchmark's, 2 workers), peak PSS of the process tree 1.62 GB, ~0.1 GB of it the data
 # the runner holds between stages. A fixed threshold keeps blocks above it mmapped, given
-# back when freed: 1.0 GB. Below ~1 MiB it costs CPU (pages mmapped and faulted afresh).
+# back when freed: 1.09 GB. Fixing it also stops glibc raising its trim threshold with it
+# (twice the mmap threshold, as glibc's own rule has it): left at 128 KiB, the heaps shrink
+# and grow back all the time, faulting their pages in again.
 MALLOC_MMAP_THRESHOLD = 4 << 20
-_M_MMAP_THRESHOLD = -3  # mallopt's parameter, <malloc.h>
+MALLOC_TRIM_THRESHOLD = 2 * MALLOC_MMAP_THRESHOLD
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameters, <malloc.h>
 
 
 def bound_malloc() -> bool:
-    """Fix glibc malloc's mmap threshold (`MALLOC_MMAP_THRESHOLD`) in this process and
-    those it forks later (the template, its warm workers); False where the C library has
-    no mallopt (not glibc: nothing changed)."""
+    """Fix glibc malloc's mmap and trim thresholds (`MALLOC_MMAP_THRESHOLD`) in this
+    process and those it forks later (the template, its warm workers); False where the C
+    library has no mallopt (not glibc: nothing changed)."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         mallopt = libc.mallopt
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return bool(mallopt(_M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD) == 1)
+    settings = (
+        (_M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD),
+        (_M_TRIM_THRESHOLD, MALLOC_TRIM_THRESHOLD),
+    )
+    return all(mallopt(parameter, value) == 1 for parameter, value in settings)
 
 
 def end_with_parent() -> None:
