@@ -53,8 +53,8 @@ if TYPE_CHECKING:
     from apache_beam.runners.runner import PipelineRunner
 
 # Peak resident memory of one worker process on the 439 distinct pages of the benchmark:
-# ~530 MB (720 MB on ten times as many); workers are capped so that they fit in the
-# memory available (a 32-core machine with 8 GB free gets 8, not 32).
+# ~400 MB (~490 MB on ten times as many; `bound_malloc`); workers are capped so that they
+# fit in the memory available (a 32-core machine with 8 GB free gets 8, not 32).
 WORKER_BYTES = 1 << 30
 # The runners whose `--direct_*` flags these are.
 LOCAL_RUNNERS = frozenset({"FnApiRunner"})
@@ -304,7 +304,7 @@ def worker_log_level(running_mode: str) -> Iterator[None]:
 # and what is freed there stays with the process, fragmented: measured on 4,390 pages (10x
 # the benchmark's, 2 workers), peak PSS of the process tree 1.62 GB, ~0.1 GB of it the data
 # the runner holds between stages. A fixed threshold keeps blocks above it mmapped, given
-# back when freed: 1.09 GB. Fixing it also stops glibc raising its trim threshold with it
+# back when freed: 1.15 GB. Fixing it also stops glibc raising its trim threshold with it
 # (twice the mmap threshold, as glibc's own rule has it): left at 128 KiB, the heaps shrink
 # and grow back all the time, faulting their pages in again.
 MALLOC_MMAP_THRESHOLD = 4 << 20
