@@ -182,6 +182,9 @@ class Run:
     # The peak of the summed RSS of the whole process tree, sampled every 0.1 s (worker
     # processes alive at the same time); 0 unless asked for (`sample_tree=True`).
     tree_rss_mb: float = 0.0
+    # The same for the summed PSS (pages shared copy-on-write counted once: the memory the
+    # run takes from the machine); 0 unless asked for, or where /proc has no smaps_rollup.
+    tree_pss_mb: float = 0.0
     # User + system CPU seconds of the child and the descendants it waited for (Beam's
     # worker processes): what the run cost whatever else the machine was doing.
     cpu_seconds: float = 0.0
@@ -231,6 +234,7 @@ def run_measured(
         output_dir=None,
         peak_rss_mb=usage.ru_maxrss / 1024,  # Linux reports KiB
         tree_rss_mb=sampler.peak_bytes / 2**20 if sampler is not None else 0.0,
+        tree_pss_mb=sampler.peak_pss_bytes / 2**20 if sampler is not None else 0.0,
         cpu_seconds=usage.ru_utime + usage.ru_stime,
     )
 
@@ -263,6 +267,36 @@ def stop_runs_on_sigterm() -> None:
 
 def process_tree_rss_bytes(root_pid: int) -> int:
     """Summed resident memory of `root_pid` and all its descendants, from /proc."""
+    total = 0
+    page_size = os.sysconf("SC_PAGE_SIZE")
+    for pid in process_tree(root_pid):
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as statm_file:
+                total += int(statm_file.read().split()[1]) * page_size
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def process_tree_pss_bytes(root_pid: int) -> int:
+    """Summed proportional set size (PSS: a page shared by k processes counts 1/k in each,
+    so pages the worker template shares copy-on-write count once) of `root_pid` and its
+    descendants, from /proc/*/smaps_rollup (Linux 4.14+; 0 where there is none)."""
+    total = 0
+    for pid in process_tree(root_pid):
+        try:
+            with open(f"/proc/{pid}/smaps_rollup", "rb") as rollup:
+                for line in rollup:
+                    if line.startswith(b"Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def process_tree(root_pid: int) -> set[int]:
+    """`root_pid` and all its descendants, from /proc."""
     parent_of: dict[int, int] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -283,29 +317,23 @@ def process_tree_rss_bytes(root_pid: int) -> int:
             if parent in tree and pid not in tree:
                 tree.add(pid)
                 grew = True
-    total = 0
-    page_size = os.sysconf("SC_PAGE_SIZE")
-    for pid in tree:
-        try:
-            with open(f"/proc/{pid}/statm", "rb") as statm_file:
-                total += int(statm_file.read().split()[1]) * page_size
-        except (OSError, IndexError, ValueError):
-            continue
-    return total
+    return tree
 
 
 class TreeRssSampler(threading.Thread):
-    """Samples a process tree's summed RSS until stopped; keeps the peak."""
+    """Samples a process tree's summed RSS and PSS until stopped; keeps the peaks."""
 
     def __init__(self, root_pid: int) -> None:
         super().__init__(daemon=True)
         self._root_pid = root_pid
         self._stop_event = threading.Event()
         self.peak_bytes = 0
+        self.peak_pss_bytes = 0
 
     def run(self) -> None:
         while not self._stop_event.is_set():
             self.peak_bytes = max(self.peak_bytes, process_tree_rss_bytes(self._root_pid))
+            self.peak_pss_bytes = max(self.peak_pss_bytes, process_tree_pss_bytes(self._root_pid))
             self._stop_event.wait(RSS_SAMPLE_SECONDS)
 
     def stop(self) -> None:

@@ -25,7 +25,8 @@ alike: loop, pipeline[, pinned], loop, pipeline, ... (`--repeats`, default 3).
 All run by `_common.run_measured`/`run_pipeline`, the scripts' one way to run and time.
 Per run: wall time, CPU time (user + system of the process and the workers it waited
 for: what the run cost whatever else the shared machine did), peak RSS of the largest
-process and the peak of the summed RSS of the process tree (sampled every 0.1 s).
+process and the peaks of the summed RSS and of the summed PSS of the process tree (sampled
+every 0.1 s; PSS counts the pages forked workers share with their template once).
 
 Also printed: the per-page cost of each stage (the runner's own step timings,
 `stage_seconds` in the manifest, summed over workers), medians of all runs, the ratio of
@@ -224,6 +225,7 @@ def median_of(runs: list[Measured], kind: str) -> dict[str, float]:
         "cpu": statistics.median(run.cpu_seconds for run in kind_runs),
         "rss": statistics.median(run.peak_rss_mb for run in kind_runs),
         "tree": statistics.median(run.tree_rss_mb for run in kind_runs),
+        "pss": statistics.median(run.tree_pss_mb for run in kind_runs),
     }
 
 
@@ -349,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     _common.print_table(
-        ["run", "side", "wall s", "CPU s", "docs/s", "peak RSS MB", "tree RSS MB"],
+        ["run", "side", "wall s", "CPU s", "docs/s", "peak RSS MB", "tree RSS MB", "PSS MB"],
         [
             [
                 measured.repeat,
@@ -359,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{page_count / measured.run.wall_seconds:.1f}",
                 f"{measured.run.peak_rss_mb:.0f}",
                 f"{measured.run.tree_rss_mb:.0f}",
+                f"{measured.run.tree_pss_mb:.0f}",
             ]
             for measured in runs
         ],
@@ -385,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     medians = {kind: median_of(runs, kind) for kind in kinds}
     print("\nmedians:")
     _common.print_table(
-        ["side", "wall s", "CPU s", "docs/s", "peak RSS MB", "tree RSS MB"],
+        ["side", "wall s", "CPU s", "docs/s", "peak RSS MB", "tree RSS MB", "PSS MB"],
         [
             [
                 kind,
@@ -394,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{page_count / medians[kind]['wall']:.1f}",
                 f"{medians[kind]['rss']:.0f}",
                 f"{medians[kind]['tree']:.0f}",
+                f"{medians[kind]['pss']:.0f}",
             ]
             for kind in kinds
         ],
@@ -421,9 +425,10 @@ def main(argv: list[str] | None = None) -> int:
     if scaled:
         summary["scaled"] = scaled
         print(
-            f"\nmemory on {scaled['pages']} pages ({args.scale}x): tree peak "
-            f"{scaled['tree_rss_mb']:.0f} MB, largest process {scaled['peak_rss_mb']:.0f} MB "
-            f"(1x: {medians[PIPELINE]['tree']:.0f} MB, {medians[PIPELINE]['rss']:.0f} MB); "
+            f"\nmemory on {scaled['pages']} pages ({args.scale}x): peak PSS "
+            f"{scaled['tree_pss_mb']:.0f} MB, summed RSS {scaled['tree_rss_mb']:.0f} MB, "
+            f"largest process {scaled['peak_rss_mb']:.0f} MB (1x: {medians[PIPELINE]['pss']:.0f}"
+            f", {medians[PIPELINE]['tree']:.0f}, {medians[PIPELINE]['rss']:.0f} MB); "
             f"{scaled['wall_seconds']:.1f} s, {scaled['docs_per_second']:.1f} docs/s"
         )
     if scaling:
@@ -447,7 +452,10 @@ def scale_run(args: argparse.Namespace, bench: Bench, sources, scratch_dir: Path
     print(f"scale run: {pages} pages ({args.scale}x, exact copies under distinct names)")
     run, _ = bench.run(PIPELINE, scaled_dir)
     shutil.rmtree(scaled_dir, ignore_errors=True)
-    print(f"  scaled run: {run.wall_seconds:.1f} s, tree peak {run.tree_rss_mb:.0f} MB")
+    print(
+        f"  scaled run: {run.wall_seconds:.1f} s, peak PSS {run.tree_pss_mb:.0f} MB, "
+        f"summed RSS {run.tree_rss_mb:.0f} MB"
+    )
     return {
         "pages": pages,
         "wall_seconds": run.wall_seconds,
@@ -455,6 +463,7 @@ def scale_run(args: argparse.Namespace, bench: Bench, sources, scratch_dir: Path
         "docs_per_second": pages / run.wall_seconds,
         "peak_rss_mb": run.peak_rss_mb,
         "tree_rss_mb": run.tree_rss_mb,
+        "tree_pss_mb": run.tree_pss_mb,
     }
 
 

@@ -458,6 +458,8 @@ def run_locked(
         build(pipeline, config)
         shown = ProgressDisplay(progress, log_every=ours.progress_seconds) if progress else None
         running_mode = options.view_as(DirectOptions).direct_running_mode
+        if warm:  # before the template forks: it and its workers inherit the settings
+            workers.bound_malloc()
         with (
             shown or contextlib.nullcontext(),
             worker_log_level(running_mode),

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -117,6 +120,44 @@ def test_available_cores_follow_affinity() -> None:
     assert workers.available_cores() == len(os.sched_getaffinity(0))
     memory = workers.available_memory()
     assert memory is None or memory > 0
+
+
+# Whether a block of `size` bytes, allocated after a larger one was freed, is mmapped (given
+# back when freed) rather than taken from the heap: with "bound", after bound_malloc().
+_MMAPPED_AFTER_A_LARGER_FREE = """
+import ctypes, sys
+from newsbeam.pipeline import workers
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split())]
+
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = MallInfo2
+bound = sys.argv[1] == "bound" and workers.bound_malloc()
+size = 2 * workers.MALLOC_MMAP_THRESHOLD
+larger = bytearray(2 * size)
+del larger  # glibc's own threshold now rises to this size
+before = libc.mallinfo2().hblkhd
+block = bytearray(size)
+print(bound, libc.mallinfo2().hblkhd - before >= size)
+"""
+
+
+def _glibc() -> tuple[int, ...]:
+    name, version = platform.libc_ver()
+    return tuple(int(part) for part in version.split(".")[:2]) if name == "glibc" else ()
+
+
+@pytest.mark.skipif(_glibc() < (2, 33), reason="mallopt and mallinfo2 are glibc's (2.33+)")
+def test_bound_malloc_keeps_large_blocks_mmapped() -> None:
+    def mmapped(mode: str) -> str:
+        command = [sys.executable, "-c", _MMAPPED_AFTER_A_LARGER_FREE, mode]
+        return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+    # glibc alone takes the block from the heap, where it stays once freed; bound, it does not
+    assert mmapped("default").split() == ["False", "False"]
+    assert mmapped("bound").split() == ["True", "True"]
 
 
 def _rows(output: Path, table: str) -> list[tuple]:
