@@ -19,6 +19,8 @@ import dataclasses
 import datetime as dt
 import functools
 import hashlib
+import itertools
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -70,6 +72,12 @@ class DedupConfig:
     rows: int = 2
     near_threshold: float = 0.5
     max_bucket_pairs: int = 50
+    # LSH bucket entries (64 an article) travel to the pair step in this many shards, a
+    # bundle's entries of a shard as one list (a combiner, lifted before the shuffle): a
+    # shuffle of ~2 elements a shard and worker instead of one an entry (28k on 438
+    # pages: most of the dedup stage's time). A shard holds 64/bucket_shards of every
+    # article's entries (a quarter of the run at 256).
+    bucket_shards: int = 256
     # A near copy shares at least this many shingles with its canonical (about 25 words in
     # a row at 5-word shingles): templated short texts (feed items, listings) that differ
     # in a name or a number reach a high containment without being copies of anything.
@@ -245,6 +253,16 @@ class Member(NamedTuple):
     rank: Rank
     article_id: str
     source: str
+
+
+def member_of(rank: Rank) -> Member:
+    """An article in an LSH bucket from its rank, which holds its id and source."""
+    return Member(rank, rank[3], rank[4])
+
+
+def bucket_shard(key: bytes, shards: int) -> int:
+    """The shard of an LSH bucket key (a checksum: the same in every process and run)."""
+    return zlib.crc32(key) % shards
 
 
 def bucket_pairs(members: Iterable[Member], limit: int) -> Iterator[tuple[Member, Member]]:
@@ -577,22 +595,35 @@ def _exact_pass(group: tuple[str, Iterable[tuple[Any, ...]]]) -> Iterator[Any]:
 
 
 def _url_pass(group: tuple[str, Iterable[tuple[Any, ...]]], config: DedupConfig) -> Iterator[Any]:
-    """Entries with the same canonical URL -> same-page copies; the rest into LSH buckets."""
+    """Entries with the same canonical URL -> same-page copies; the rest into LSH buckets:
+    (shard, (bucket key, rank)) for each band."""
     going_on, copies = split_copies(group[1])
     for entry in going_on:
         if entry.signature:
             signature = np.frombuffer(entry.signature, dtype=np.uint64)
-            member = (entry.rank, entry.article_id, entry.source)
             for key in band_keys(signature, config.bands, config.rows):
-                yield key, member
+                yield bucket_shard(key, config.bucket_shards), (key, entry.rank)
     for copy in copies:
         yield beam.pvalue.TaggedOutput(_URL, _copy_record(copy, going_on[0], "url"))
 
 
-def _bucket_pairs(bucket: tuple[bytes, Iterable[tuple[Any, ...]]], limit: int) -> Iterator[Any]:
-    members = (Member._make(member) for member in bucket[1])
-    for copy, canonical in bucket_pairs(members, limit):
-        yield identity_of(copy.rank), (_PAIR, identity_of(canonical.rank))
+class _BucketEntries(beam.combiners.ToListCombineFn):
+    """A shard's (bucket key, rank) entries as one list (merged without copying them
+    once per accumulator, as ToListCombineFn's sum of lists would)."""
+
+    def merge_accumulators(self, accumulators: Iterable[list[Any]]) -> list[Any]:
+        return list(itertools.chain.from_iterable(accumulators))
+
+
+def _shard_pairs(shard: tuple[int, list[tuple[bytes, Rank]]], limit: int) -> Iterator[Any]:
+    """A shard's bucket entries -> (copy, canonical) of each bucket's pairs (bucket_pairs)."""
+    buckets: dict[bytes, list[Rank]] = collections.defaultdict(list)
+    for key, rank in shard[1]:
+        buckets[key].append(rank)
+    for ranks in buckets.values():
+        if len(ranks) > 1:  # a bucket of one article pairs nothing
+            for copy, canonical in bucket_pairs(map(member_of, ranks), limit):
+                yield identity_of(copy.rank), (_PAIR, identity_of(canonical.rank))
 
 
 def _attach_copy(joined: tuple[Identity, Iterable[tuple[Any, ...]]]) -> Iterator[Any]:
@@ -733,8 +764,8 @@ class DeduplicateArticles(beam.PTransform):
         )
         pairs = (
             same_url.buckets
-            | "Buckets" >> beam.GroupByKey()
-            | "Pairs" >> beam.FlatMap(_bucket_pairs, config.max_bucket_pairs)
+            | "Buckets" >> beam.CombinePerKey(_BucketEntries())
+            | "Pairs" >> beam.FlatMap(_shard_pairs, config.max_bucket_pairs)
         )
         attached = (
             (pairs, prints)
