@@ -25,7 +25,7 @@ from langdetect.lang_detect_exception import ErrorCode, LangDetectException
 LanguageRows = dict[str, np.ndarray]
 
 
-class FastDetector(Detector):  # type: ignore[misc]  # langdetect ships no type hints
+class FastDetector(Detector):
     """A Detector (one per sample, as langdetect's); `rows` caches the language rows."""
 
     def __init__(self, factory: Any, rows: LanguageRows) -> None:
