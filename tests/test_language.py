@@ -14,6 +14,7 @@ from newsbeam.transforms.language import (
     language_sample,
     load_detector_factory,
 )
+from newsbeam.transforms.support.detector import create_detector
 from tests.helpers import counters_of, make_test_pipeline
 
 FACTORY = load_detector_factory(seed=0)
@@ -72,3 +73,29 @@ def test_detect_language_composite_never_drops() -> None:
         assert_that(rejected, equal_to([]), label="CheckRejected")
     counters = counters_of(pipeline)
     assert counters["language_in"] == 3 and counters["language_und"] == 1
+
+
+# Scripts langdetect treats apart (Cyrillic, Greek, CJK, Arabic, Hangul) and a mixed text.
+OTHER_SCRIPTS = [
+    "Правительство объявило в среду, что повысит налоги на топливо в следующем году.",
+    "Η κυβέρνηση ανακοίνωσε την Τετάρτη ότι θα αυξήσει τους φόρους στα καύσιμα.",
+    "政府周三宣布，明年将提高燃油税。",
+    "政府は水曜日、来年燃料税を引き上げると発表した。",
+    "أعلنت الحكومة يوم الأربعاء أنها سترفع الضرائب على الوقود العام المقبل.",
+    "정부는 수요일 내년에 연료세를 인상할 것이라고 발표했다.",
+    "BREAKING: NASA and the ESA said that ЕКА 政府 would fly. https://x.example/a b@c.de",
+]
+
+
+@pytest.mark.parametrize("text", [*SAMPLES.values(), *OTHER_SCRIPTS])
+@pytest.mark.parametrize("trials", [1, 3, 7])
+def test_fast_detector_answers_exactly_as_langdetect(text: str, trials: int) -> None:
+    """FastDetector (support/detector.py) is langdetect's Detector, its walk on arrays: the
+    same probabilities to the last bit, for any seed and number of trials."""
+    for seed in (0, 1, 17):
+        answers = []
+        for detector in (FACTORY.create(), create_detector(FACTORY)):
+            detector.seed, detector.n_trial = seed, trials
+            detector.append(text)
+            answers.append([(found.lang, found.prob) for found in detector.get_probabilities()])
+        assert answers[0] == answers[1] and answers[0]

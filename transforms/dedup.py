@@ -19,6 +19,7 @@ import dataclasses
 import datetime as dt
 import functools
 import hashlib
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -34,6 +35,7 @@ from apache_beam.transforms.userstate import (
     TimerSpec,
     on_timer,
 )
+from apache_beam.utils.windowed_value import WindowedValue
 
 from newsbeam.schemas import Article, Duplicate
 from newsbeam.transforms.clean import fold
@@ -70,6 +72,12 @@ class DedupConfig:
     rows: int = 2
     near_threshold: float = 0.5
     max_bucket_pairs: int = 50
+    # LSH bucket entries (64 an article) travel to the pair step in this many shards, a
+    # bundle's entries of a shard as one list (_UrlPass): a shuffle of one element a shard
+    # and bundle instead of one an entry (28k on 439 pages, each emitted, decoded and
+    # re-encoded by the runner: most of the dedup stages' time). A shard holds
+    # 64/bucket_shards of every article's entries (a quarter of the run at 256).
+    bucket_shards: int = 256
     # A near copy shares at least this many shingles with its canonical (about 25 words in
     # a row at 5-word shingles): templated short texts (feed items, listings) that differ
     # in a name or a number reach a high containment without being copies of anything.
@@ -245,6 +253,16 @@ class Member(NamedTuple):
     rank: Rank
     article_id: str
     source: str
+
+
+def member_of(rank: Rank) -> Member:
+    """An article in an LSH bucket from its rank, which holds its id and source."""
+    return Member(rank, rank[3], rank[4])
+
+
+def bucket_shard(key: bytes, shards: int) -> int:
+    """The shard of an LSH bucket key (a checksum: the same in every process and run)."""
+    return zlib.crc32(key) % shards
 
 
 def bucket_pairs(members: Iterable[Member], limit: int) -> Iterator[tuple[Member, Member]]:
@@ -576,23 +594,52 @@ def _exact_pass(group: tuple[str, Iterable[tuple[Any, ...]]]) -> Iterator[Any]:
         yield beam.pvalue.TaggedOutput(_EXACT, _copy_record(copy, going_on[0], "exact"))
 
 
-def _url_pass(group: tuple[str, Iterable[tuple[Any, ...]]], config: DedupConfig) -> Iterator[Any]:
-    """Entries with the same canonical URL -> same-page copies; the rest into LSH buckets."""
-    going_on, copies = split_copies(group[1])
-    for entry in going_on:
-        if entry.signature:
-            signature = np.frombuffer(entry.signature, dtype=np.uint64)
-            member = (entry.rank, entry.article_id, entry.source)
-            for key in band_keys(signature, config.bands, config.rows):
-                yield key, member
-    for copy in copies:
-        yield beam.pvalue.TaggedOutput(_URL, _copy_record(copy, going_on[0], "url"))
+class _UrlPass(beam.DoFn):
+    """(canonical URL, entries) -> same-page copies (the _URL output); the rest into LSH
+    buckets: the bundle's (bucket key, rank) entries of each band, gathered by window and
+    shard, go out as one (shard, entries) element per shard when the bundle ends (a
+    bundle's 64 entries an article were as many elements, each emitted and shuffled)."""
+
+    def __init__(self, config: DedupConfig) -> None:
+        self._config = config
+        self._shards: dict[tuple[Any, int], list[tuple[bytes, Rank]]] = {}
+
+    def start_bundle(self) -> None:
+        self._shards = collections.defaultdict(list)
+
+    def process(
+        self, group: tuple[str, Iterable[tuple[Any, ...]]], window: Any = beam.DoFn.WindowParam
+    ) -> Iterator[Any]:
+        config = self._config
+        going_on, copies = split_copies(group[1])
+        for entry in going_on:
+            if entry.signature:
+                signature = np.frombuffer(entry.signature, dtype=np.uint64)
+                for key in band_keys(signature, config.bands, config.rows):
+                    shard = bucket_shard(key, config.bucket_shards)
+                    self._shards[window, shard].append((key, entry.rank))
+        for copy in copies:
+            yield beam.pvalue.TaggedOutput(_URL, _copy_record(copy, going_on[0], "url"))
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        for (window, shard), entries in self._shards.items():
+            yield WindowedValue((shard, entries), window.max_timestamp(), (window,))
+        self._shards = collections.defaultdict(list)
 
 
-def _bucket_pairs(bucket: tuple[bytes, Iterable[tuple[Any, ...]]], limit: int) -> Iterator[Any]:
-    members = (Member._make(member) for member in bucket[1])
-    for copy, canonical in bucket_pairs(members, limit):
-        yield identity_of(copy.rank), (_PAIR, identity_of(canonical.rank))
+def _shard_pairs(
+    shard: tuple[int, Iterable[list[tuple[bytes, Rank]]]], limit: int
+) -> Iterator[Any]:
+    """A shard's bucket entries (lists, one per bundle) -> (copy, canonical) of each
+    bucket's pairs (bucket_pairs)."""
+    buckets: dict[bytes, list[Rank]] = collections.defaultdict(list)
+    for entries in shard[1]:
+        for key, rank in entries:
+            buckets[key].append(rank)
+    for ranks in buckets.values():
+        if len(ranks) > 1:  # a bucket of one article pairs nothing
+            for copy, canonical in bucket_pairs(map(member_of, ranks), limit):
+                yield identity_of(copy.rank), (_PAIR, identity_of(canonical.rank))
 
 
 def _attach_copy(joined: tuple[Identity, Iterable[tuple[Any, ...]]]) -> Iterator[Any]:
@@ -729,12 +776,12 @@ class DeduplicateArticles(beam.PTransform):
         same_url = (
             exact.kept
             | "ByUrl" >> beam.GroupByKey()
-            | "SameUrl" >> beam.FlatMap(_url_pass, config).with_outputs(_URL, main="buckets")
+            | "SameUrl" >> beam.ParDo(_UrlPass(config)).with_outputs(_URL, main="buckets")
         )
         pairs = (
             same_url.buckets
             | "Buckets" >> beam.GroupByKey()
-            | "Pairs" >> beam.FlatMap(_bucket_pairs, config.max_bucket_pairs)
+            | "Pairs" >> beam.FlatMap(_shard_pairs, config.max_bucket_pairs)
         )
         attached = (
             (pairs, prints)

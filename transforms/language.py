@@ -14,6 +14,7 @@ from typing import Any
 import apache_beam as beam
 
 from newsbeam.schemas import Article, Rejected
+from newsbeam.transforms.support.detector import create_detector
 from newsbeam.transforms.support.failures import apply_with_rejects, counter
 from newsbeam.transforms.support.loaded import load_once
 
@@ -67,7 +68,7 @@ def detect_sample(sample: str, config: LanguageConfig, factory: Any) -> tuple[st
 
     if sum(ch.isalpha() for ch in sample) < config.min_letters:
         return UNDETERMINED, 0.0
-    detector = factory.create()
+    detector = create_detector(factory)  # langdetect's, its loops cheaper: support/detector.py
     # Each trial is a random walk over the sample's n-grams and costs the same whatever
     # the text's length; langdetect's default of 7 mostly buys agreement on easy texts.
     detector.n_trial = config.trials

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import itertools
 import math
 import re
 from collections import Counter, defaultdict
@@ -251,6 +252,50 @@ def story_doc(article: Article, config: StoryConfig) -> StoryDoc:
     )
 
 
+# What the one clustering step receives of each article. The run's docs reach it as one list
+# (a global combine, read back as a side input), and every hop decodes a doc's term and name
+# dicts again (the combine's shuffle and merge, the side input), ~600 Python objects each;
+# the SDK worker's side-input cache then walks every object of the list to weigh it
+# (objsize), which took longer than the clustering itself. Packed, a doc is a few objects:
+# its terms joined into one string, their counts in one buffer (the same dicts come back,
+# in the same order: the order is the vocabulary order of the term matrix).
+PackedDoc = tuple[str, tuple[Any, ...], "dt.datetime | None", str, bytes, str | None, bytes]
+_TERM_SEPARATOR = "\x00"  # in no term: terms are made of word characters, digits, "#'-.,:"
+
+
+def pack_doc(doc: StoryDoc) -> PackedDoc:
+    """A StoryDoc as a few flat values (see PackedDoc); unpack_doc gives it back."""
+    names = doc.names
+    return (
+        doc.article_id,
+        doc.rank,
+        doc.published_at,
+        _TERM_SEPARATOR.join(doc.terms),
+        np.fromiter(doc.terms.values(), dtype=np.float64, count=len(doc.terms)).tobytes(),
+        None if names is None else _TERM_SEPARATOR.join(names),
+        b"" if names is None else np.fromiter(names.values(), np.int64, len(names)).tobytes(),
+    )
+
+
+def unpack_doc(packed: PackedDoc) -> StoryDoc:
+    article_id, rank, published_at, terms, counts, names, name_counts = packed
+    return StoryDoc(
+        article_id,
+        tuple(rank),
+        published_at,
+        _unpacked(terms, np.frombuffer(counts, dtype=np.float64)),
+        None if names is None else _unpacked(names, np.frombuffer(name_counts, dtype=np.int64)),
+    )
+
+
+def _unpacked(keys: str, values: np.ndarray) -> dict[str, Any]:
+    return dict(zip(keys.split(_TERM_SEPARATOR), values.tolist(), strict=True)) if keys else {}
+
+
+def packed_story_doc(article: Article, config: StoryConfig) -> PackedDoc:
+    return pack_doc(story_doc(article, config))
+
+
 def add_frequencies(earlier: TermFrequencies, docs: Iterable[StoryDoc]) -> TermFrequencies:
     """The document frequencies over earlier runs' articles and `docs`."""
     frequency: Counter[str] = Counter(earlier.frequency)
@@ -299,16 +344,19 @@ def _days_apart(first: dt.datetime | None, second: dt.datetime | None) -> float:
 
 
 def _term_matrix(vectors: list[dict[str, float]]) -> sparse.csr_matrix:
+    """The vectors as rows of a sparse matrix, a column per term in order of first use."""
     from scipy import sparse
 
-    vocabulary: dict[str, int] = {}
-    rows, columns, values = [], [], []
-    for row, vector in enumerate(vectors):
-        for term, value in vector.items():
-            rows.append(row)
-            columns.append(vocabulary.setdefault(term, len(vocabulary)))
-            values.append(value)
-    shape = (len(vectors), max(1, len(vocabulary)))
+    terms = [term for vector in vectors for term in vector]
+    column_of = {term: column for column, term in enumerate(dict.fromkeys(terms))}
+    values = np.fromiter(
+        itertools.chain.from_iterable(vector.values() for vector in vectors),
+        dtype=np.float64,
+        count=len(terms),
+    )
+    rows = np.repeat(np.arange(len(vectors)), [len(vector) for vector in vectors])
+    columns = np.fromiter(map(column_of.__getitem__, terms), dtype=np.int64, count=len(terms))
+    shape = (len(vectors), max(1, len(column_of)))
     return sparse.csr_matrix((values, (rows, columns)), shape=shape, dtype=np.float64)
 
 
@@ -933,8 +981,11 @@ class _ClusterAll(beam.DoFn):
         import_scipy()
         self._index = story_index(self._paths) if self._paths else None
 
-    def process(self, docs: list[StoryDoc], frequency_table: list[dict[str, Any]]) -> Iterator[Any]:
+    def process(
+        self, packed: list[PackedDoc], frequency_table: list[dict[str, Any]]
+    ) -> Iterator[Any]:
         config = self._config
+        docs = [unpack_doc(doc) for doc in packed]
         earlier = term_frequencies(frequency_table)
         priors = (
             candidate_priors(docs, earlier, self._index, self._keep_since, config)
@@ -986,7 +1037,7 @@ class ClusterStories(beam.PTransform):
             frequencies = pipeline | "NoTerms" >> beam.Create([])
         clustered = (
             articles
-            | "Terms" >> beam.Map(story_doc, config)
+            | "Terms" >> beam.Map(packed_story_doc, config)
             | "All" >> beam.combiners.ToList()
             | "Cluster"
             >> beam.ParDo(

@@ -160,13 +160,18 @@ class CueIndex(NamedTuple):
 
     def hits(self, tokens: list[str]) -> Counter[str]:
         found: Counter[str] = Counter()
+        seen = self.seen
         for token, count in Counter(tokens).items():
-            for qcode in self.word_topics(token):
+            topics = seen.get(token)
+            for qcode in self.word_topics(token) if topics is None else topics:
                 found[qcode] += count
+        # Phrases only where one can start (few words do): the same lookups in the same order.
         phrases, longest = self.phrases, self.longest_phrase
-        for start, token in enumerate(tokens):
-            for size in range(2, longest.get(token, 0) + 1):
-                found.update(phrases.get(tuple(tokens[start : start + size]), ()))
+        for start in [start for start, token in enumerate(tokens) if token in longest]:
+            for size in range(2, longest[tokens[start]] + 1):
+                matched = phrases.get(tuple(tokens[start : start + size]))
+                if matched:
+                    found.update(matched)
         return found
 
 
