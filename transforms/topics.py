@@ -160,10 +160,8 @@ class CueIndex(NamedTuple):
 
     def hits(self, tokens: list[str]) -> Counter[str]:
         found: Counter[str] = Counter()
-        seen = self.seen
         for token, count in Counter(tokens).items():
-            topics = seen.get(token)
-            for qcode in self.word_topics(token) if topics is None else topics:
+            for qcode in self.word_topics(token):
                 found[qcode] += count
         # Phrases only where one can start (few words do): the same lookups in the same order.
         phrases, longest = self.phrases, self.longest_phrase
