@@ -610,7 +610,12 @@ def flow_svg(steps: Sequence[FlowStep], counts: dict[str, Any]) -> str:
 
 @_with_rc
 def flow_figure(steps: Sequence[FlowStep], counts: dict[str, Any]) -> Any:
-    from matplotlib.transforms import offset_copy
+    """The flow's columns on a bare figure, in points, each with its total on top: no axes
+    (their count ticks would repeat the totals; an Axes and its ticks cost more than the
+    rest of the chart)."""
+    from matplotlib.collections import PolyCollection
+    from matplotlib.lines import Line2D
+    from matplotlib.transforms import IdentityTransform
 
     names = ["inputs"] + [s.stage for s in steps] + ["tables"]
     inputs = int(counts.get("inputs", 0))
@@ -618,49 +623,75 @@ def flow_figure(steps: Sequence[FlowStep], counts: dict[str, Any]) -> Any:
     dropped = [0] + [s.rejected for s in steps] + [int(counts.get("rejected", 0))]
     copies = [0] + [s.duplicates for s in steps] + [int(counts.get("duplicates", 0))]
     series = [
-        ("going on / articles", COLOURS["articles"]),
-        ("duplicates", COLOURS["duplicates"]),
-        ("rejected", COLOURS["rejected"]),
+        ("going on / articles", COLOURS["articles"], kept),
+        ("duplicates", COLOURS["duplicates"], copies),
+        ("rejected", COLOURS["rejected"], dropped),
     ]
     # A column per stage, wide enough for its name: names never overlap nor stick out.
     pitch = max(45.0, _widest(names, SMALL_FONT) + 6)
-    legend_width = sum(_text_size(text, LEGEND_FONT)[0] + 2.8 * LEGEND_FONT for text, _ in series)
+    legend_width = sum(_text_size(text, LEGEND_FONT)[0] + 2.8 * LEGEND_FONT for text, *_ in series)
     legend_width += (2 * 2.0 + 2 * 0.4) * LEGEND_FONT  # column spacing, border padding (rc)
-    plot = (max(pitch * len(names), legend_width), 150.0)
-    figure, axes = _chart(*plot)
-    x = list(range(len(names)))
-    width = 0.5
+    legend_height = _line(LEGEND_FONT) + (2 * 0.4 + 0.5) * LEGEND_FONT  # rc border pads
+    width = 2 * EDGE + max(pitch * len(names), legend_width)
+    base = EDGE + legend_height + 2 + _line(SMALL_FONT) + GAP  # the columns' foot
+    height = base + FLOW_HEIGHT + 2 + _line(SMALL_FONT) + EDGE
+    figure = _figure(width / 72, height / 72)
+    points = IdentityTransform()  # the figures' dpi is 72: a pixel is a point
+    first = (width - pitch * (len(names) - 1)) / 2  # the first column's centre
+    centres = [first + pitch * i for i in range(len(names))]
+    totals = [k + c + d for k, c, d in zip(kept, copies, dropped, strict=True)]
+    scale = FLOW_HEIGHT / max(totals + [1])
+    half = pitch * 0.28  # half a column
     bands = [  # what goes on to the next stage
-        [(i + width / 2, 0), (i + 1 - width / 2, 0), (i + 1 - width / 2, k), (i + width / 2, k)]
-        for i, k in enumerate(kept[:-1])
+        [(x + half, base), (x + pitch - half, base), (x + pitch - half, y), (x + half, y)]
+        for x, y in zip(centres[:-1], [base + k * scale for k in kept[:-1]], strict=True)
     ]
-    _columns(axes, bands, COLOURS["flow"])
-    bottoms = [0] * len(names)
+    figure.add_artist(PolyCollection(bands, facecolors=COLOURS["flow"], transform=points))
+    bottoms = [base] * len(names)
     handles = []
-    for (label, colour), heights in zip(series, (kept, copies, dropped), strict=True):
-        handles.append(_columns(axes, _boxes(x, bottoms, heights, width), colour, label))
-        bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
-    top = max(bottoms + [1])
-    above = offset_copy(axes.transData, figure, y=2, units="points")
-    for i, total in enumerate(bottoms):
-        axes.text(i, total, f"{total:,}", ha="center", va="bottom", fontsize=9, transform=above)
-    axes.set_xticks(x, names, fontsize=SMALL_FONT)
-    axes.set_xlim(-0.5, len(names) - 0.5)
-    left = _count_axis(axes, top * 1.15, "documents")
-    # The legend in a row below the stage names, at the bottom of the figure.
-    axes.legend(
+    for label, colour, counted in series:
+        tops = [b + n * scale for b, n in zip(bottoms, counted, strict=True)]
+        boxes = [
+            [(x - half, b), (x + half, b), (x + half, t), (x - half, t)]
+            for x, b, t in zip(centres, bottoms, tops, strict=True)
+        ]
+        handles.append(PolyCollection(boxes, facecolors=colour, label=label, transform=points))
+        figure.add_artist(handles[-1])
+        bottoms = tops
+    figure.add_artist(  # the line the columns stand on
+        Line2D(
+            [EDGE, width - EDGE],
+            [base, base],
+            transform=points,
+            color=_RC["axes.edgecolor"],
+            linewidth=0.8,
+        )
+    )
+    for x, name, top, total in zip(centres, names, bottoms, totals, strict=True):
+        figure.text(
+            x, base - GAP, name, ha="center", va="top", fontsize=SMALL_FONT, transform=points
+        )
+        figure.text(
+            x,
+            top + 2,
+            f"{total:,}",
+            ha="center",
+            va="bottom",
+            fontsize=SMALL_FONT,
+            transform=points,
+        )
+    figure.legend(  # in a row below the stage names
         handles=handles,
         loc="lower center",
         bbox_to_anchor=(0.5, 0),
-        bbox_transform=figure.transFigure,
         frameon=False,
         fontsize=LEGEND_FONT,
         ncols=3,
     )
-    legend_height = _line(LEGEND_FONT) + (2 * 0.4 + 0.5) * LEGEND_FONT  # rc border pads
-    bottom = TICK_SPACE + _line(SMALL_FONT) + 2 + legend_height + EDGE
-    _fit(figure, axes, plot, Margins(left, EDGE, EDGE + _line(TICK_FONT) / 2, bottom))
     return figure
+
+
+FLOW_HEIGHT = 140.0  # points: the tallest column
 
 
 def bars_svg(
