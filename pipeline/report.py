@@ -15,7 +15,8 @@ Content-Security-Policy meta tag forbids it, so a stray reference would show as 
 Charts: matplotlib's Agg/SVG backends, imported lazily (about 0.3 s), texts kept as text
 (`svg.fonttype: none`: small files, readable and searchable). Each chart has a table of its
 numbers beside it. matplotlib draws no world map without shape files to download, so places
-are bars.
+are bars. A run's charts are sized from their labels' measured widths (no tight-bbox pass);
+bars and the flow are drawn on a bare figure, in points (no Axes: their counts are written).
 """
 
 from __future__ import annotations
@@ -406,14 +407,16 @@ def _figure(width: float, height: float) -> Any:
 
 
 def preload() -> None:
-    """Import and warm up what drawing the charts needs (matplotlib, its SVG backend, the
-    font cache) by drawing a tiny chart; run.py calls it ahead of the report. A failure
-    here is left to the report itself to say."""
+    """Import and warm up what the report needs (matplotlib, its SVG backend, the font
+    cache, the IPTC names, pycountry, pyarrow.dataset) by drawing tiny charts; run.py calls
+    it ahead of the report. A failure here is left to the report itself to say."""
     with contextlib.suppress(Exception):
         bars_svg("preload", [("preload", 1)], "")
         flow_svg(flow_steps({"inputs": 1, "articles": 1}), {"inputs": 1, "articles": 1})
         timeline_svg("preload", [(dt.date(2026, 1, 1), 1)], "")
         _taxonomy()
+        place_label("US")  # pycountry: imported by the places stage in the workers only
+        import pyarrow.dataset  # noqa: F401  (pyarrow.parquet.read_table imports it on first use)
 
 
 def _import_figure() -> None:
@@ -617,7 +620,7 @@ def flow_figure(steps: Sequence[FlowStep], counts: dict[str, Any]) -> Any:
     from matplotlib.lines import Line2D
     from matplotlib.transforms import IdentityTransform
 
-    names = ["inputs"] + [s.stage for s in steps] + ["tables"]
+    names = ["inputs"] + [_clip(s.stage, 16) for s in steps] + ["tables"]
     inputs = int(counts.get("inputs", 0))
     kept = [inputs] + [s.leaving for s in steps] + [int(counts.get("articles", 0))]
     dropped = [0] + [s.rejected for s in steps] + [int(counts.get("rejected", 0))]
@@ -627,7 +630,7 @@ def flow_figure(steps: Sequence[FlowStep], counts: dict[str, Any]) -> Any:
         ("duplicates", COLOURS["duplicates"], copies),
         ("rejected", COLOURS["rejected"], dropped),
     ]
-    # A column per stage, wide enough for its name: names never overlap nor stick out.
+    # A place per stage, wide enough for its name: names never overlap nor stick out.
     pitch = max(45.0, _widest(names, SMALL_FONT) + 6)
     legend_width = sum(_text_size(text, LEGEND_FONT)[0] + 2.8 * LEGEND_FONT for text, *_ in series)
     legend_width += (2 * 2.0 + 2 * 0.4) * LEGEND_FONT  # column spacing, border padding (rc)
@@ -641,7 +644,7 @@ def flow_figure(steps: Sequence[FlowStep], counts: dict[str, Any]) -> Any:
     centres = [first + pitch * i for i in range(len(names))]
     totals = [k + c + d for k, c, d in zip(kept, copies, dropped, strict=True)]
     scale = FLOW_HEIGHT / max(totals + [1])
-    half = pitch * 0.28  # half a column
+    half = 12.5  # half a column
     bands = [  # what goes on to the next stage
         [(x + half, base), (x + pitch - half, base), (x + pitch - half, y), (x + half, y)]
         for x, y in zip(centres[:-1], [base + k * scale for k in kept[:-1]], strict=True)
