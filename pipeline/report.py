@@ -15,7 +15,8 @@ Content-Security-Policy meta tag forbids it, so a stray reference would show as 
 Charts: matplotlib's Agg/SVG backends, imported lazily (about 0.3 s), texts kept as text
 (`svg.fonttype: none`: small files, readable and searchable). Each chart has a table of its
 numbers beside it. matplotlib draws no world map without shape files to download, so places
-are bars.
+are bars. A run's charts are sized from their labels' measured widths (no tight-bbox pass);
+bars and the flow are drawn on a bare figure, in points (no Axes: their counts are written).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import collections
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import html
 import io
 import json
@@ -34,7 +36,7 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 
@@ -405,11 +407,16 @@ def _figure(width: float, height: float) -> Any:
 
 
 def preload() -> None:
-    """Import and warm up what drawing the charts needs (matplotlib, its SVG backend, the
-    font cache) by drawing a tiny chart; run.py calls it ahead of the report. A failure
-    here is left to the report itself to say."""
+    """Import and warm up what the report needs (matplotlib, its SVG backend, the font
+    cache, the IPTC names, pycountry, pyarrow.dataset) by drawing tiny charts; run.py calls
+    it ahead of the report. A failure here is left to the report itself to say."""
     with contextlib.suppress(Exception):
         bars_svg("preload", [("preload", 1)], "")
+        flow_svg(flow_steps({"inputs": 1, "articles": 1}), {"inputs": 1, "articles": 1})
+        timeline_svg("preload", [(dt.date(2026, 1, 1), 1)], "")
+        _taxonomy()
+        place_label("US")  # pycountry: imported by the places stage in the workers only
+        import pyarrow.dataset  # noqa: F401  (pyarrow.parquet.read_table imports it on first use)
 
 
 def _import_figure() -> None:
@@ -441,8 +448,9 @@ _RC: Any = {  # matplotlib types rc keys as literals: a plain dict here
 }
 
 
-def _svg(figure: Any, name: str, label: str) -> str:
-    """The figure as an inline SVG element that scales with its box."""
+def _svg(figure: Any, name: str, label: str, tight: bool = False) -> str:
+    """The figure as an inline SVG element that scales with its box. The run report's charts
+    are sized to fit their labels (`_fit`); `tight` crops to what was drawn instead."""
     import matplotlib
 
     # Clip-path ids are hashes salted per chart, so several SVGs in one page never share an
@@ -452,7 +460,7 @@ def _svg(figure: Any, name: str, label: str) -> str:
         figure.savefig(
             buffer,
             format="svg",
-            bbox_inches=_tight_box(figure),  # long labels widen the picture, never cut
+            bbox_inches=_tight_box(figure) if tight else None,  # long labels widen, never cut
             metadata={"Date": None, "Creator": None},
         )
     svg = buffer.getvalue()
@@ -470,7 +478,7 @@ def _svg(figure: Any, name: str, label: str) -> str:
 def _tight_box(figure: Any, pad_inches: float = 0.05) -> Any:
     """The box around everything drawn, as `bbox_inches="tight"` finds it, measured with
     the SVG renderer's own text metrics but without the full draw that "tight" makes
-    savefig do first (a third of a chart's cost)."""
+    savefig do first."""
     from matplotlib.backends.backend_svg import RendererSVG
 
     width, height = figure.get_size_inches() * figure.dpi
@@ -478,8 +486,116 @@ def _tight_box(figure: Any, pad_inches: float = 0.05) -> Any:
     return figure.get_tightbbox(renderer).padded(pad_inches)
 
 
+# The run report's charts are laid out in points (1/72 in, the figures' dpi) from their
+# labels' measured sizes: no tight-bbox pass (a layout of every artist before the draw,
+# measuring each text twice), and no label cut off.
+EDGE = 4.0  # white around a chart's contents
+GAP = 4.0  # between a bar's end and its count, a row's name and its bar
+TICK_SPACE = 7.0  # a tick and its label's pad (rc xtick/ytick.major.size + pad: 3.5 + 3.5)
+LABEL_PAD = 4.0  # between the tick labels and the axis label (rc axes.labelpad)
+TICK_FONT = 10.0  # rc font.size: tick labels, axis labels
+SMALL_FONT = 9.0  # counts on bars, bar names, the flow's stage names
+LEGEND_FONT = 8.0
+
+
+class Margins(NamedTuple):
+    """Room around a chart's plot area, in points."""
+
+    left: float
+    right: float
+    top: float
+    bottom: float
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_size(text: str, size: float) -> tuple[float, float]:
+    """Width and height (points) of one line of text in the charts' font, measured as the
+    SVG renderer measures it (matplotlib's text-to-path metrics); the height is at least
+    a full line's ("lp": ascender to descender), as matplotlib lays a line out."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    font = FontProperties(family=_RC["font.family"], size=size)
+    width, height, _ = text_to_path.get_text_width_height_descent(text, font, ismath=False)
+    if text == "lp":
+        return width, height
+    return width, max(height, _text_size("lp", size)[1])
+
+
+def _widest(texts: Iterable[str], size: float) -> float:
+    return max((_text_size(text, size)[0] for text in texts), default=0.0)
+
+
+def _line(size: float) -> float:
+    return _text_size("lp", size)[1]
+
+
+def _chart(plot_width: float, plot_height: float) -> tuple[Any, Any]:
+    """A figure and its one axes; `_fit` puts the margins around the plot area later."""
+    figure = _figure(plot_width / 72, plot_height / 72)
+    return figure, figure.add_axes((0.0, 0.0, 1.0, 1.0))
+
+
+def _fit(figure: Any, axes: Any, plot: tuple[float, float], margins: Margins) -> None:
+    """Size the figure to the plot area (points) and its margins."""
+    width = margins.left + plot[0] + margins.right
+    height = margins.bottom + plot[1] + margins.top
+    figure.set_size_inches(width / 72, height / 72)
+    axes.set_position(
+        (margins.left / width, margins.bottom / height, plot[0] / width, plot[1] / height)
+    )
+
+
+def _boxes(
+    centres: Sequence[float], bottoms: Sequence[float], heights: Sequence[float], width: float
+) -> list[list[tuple[float, float]]]:
+    """Upright rectangles (columns) as polygons, one per centre."""
+    half = width / 2
+    return [
+        [(x - half, y), (x + half, y), (x + half, y + h), (x - half, y + h)]
+        for x, y, h in zip(centres, bottoms, heights, strict=True)
+    ]
+
+
+def _columns(axes: Any, boxes: Sequence[Any], colour: str | Sequence[str], label: str = "") -> Any:
+    """Bars as one collection of polygons: one artist for all of them, not a Rectangle
+    each (axes.bar), which cost about a third of a chart."""
+    from matplotlib.collections import PolyCollection
+
+    columns = PolyCollection(boxes, facecolors=colour, linewidths=0, label=label)
+    axes.add_collection(columns, autolim=False)
+    return columns
+
+
+def _count_axis(axes: Any, top: float, label: str) -> float:
+    """A y axis of counts from 0 to `top`: a few whole-number ticks (no 0.25 articles) with
+    thousands separators; returns the room (points) it takes left of the plot."""
+    from matplotlib.ticker import MaxNLocator
+
+    ticks = [t for t in MaxNLocator(nbins=5, integer=True).tick_values(0, top) if 0 <= t <= top]
+    texts = [f"{int(t):,}" for t in ticks]
+    axes.set_ylim(0, top)
+    axes.set_yticks(ticks, texts)
+    axes.set_ylabel(label)
+    return EDGE + _line(TICK_FONT) + LABEL_PAD + _widest(texts, TICK_FONT) + TICK_SPACE
+
+
+def _x_overhang(axes: Any, plot_width: float, size: float) -> tuple[float, float]:
+    """How far (points) the x tick labels, centred on their ticks, reach past the plot's
+    left and right ends; the axis's own locator and formatter say which labels."""
+    low, high = axes.get_xlim()
+    ticks = [t for t in axes.xaxis.get_major_locator()() if low <= t <= high]
+    texts = axes.xaxis.get_major_formatter().format_ticks(ticks)
+    left = right = 0.0
+    for tick, text in zip(ticks, texts, strict=True):
+        at = (tick - low) / (high - low) * plot_width
+        half = _text_size(text, size)[0] / 2
+        left, right = max(left, half - at), max(right, at + half - plot_width)
+    return left, right
+
+
 def _with_rc(draw: Any) -> Any:
-    def wrapped(*args: Any, **kwargs: Any) -> str:
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
         import matplotlib
 
         with matplotlib.rc_context(_RC):
@@ -488,67 +604,156 @@ def _with_rc(draw: Any) -> Any:
     return wrapped
 
 
-@_with_rc
 def flow_svg(steps: Sequence[FlowStep], counts: dict[str, Any]) -> str:
     """Stacked bars joined by bands: what reaches each stage, what leaves the flow there;
     the last bar is the outcome, the three tables."""
-    names = ["inputs"] + [s.stage for s in steps] + ["tables"]
-    inputs = int(counts.get("inputs", 0))
-    kept = [inputs] + [s.leaving for s in steps] + [int(counts.get("articles", 0))]
-    dropped = [0] + [s.rejected for s in steps] + [int(counts.get("rejected", 0))]
-    copies = [0] + [s.duplicates for s in steps] + [int(counts.get("duplicates", 0))]
-    figure = _figure(max(4.8, 0.62 * len(names)), 2.8)
-    axes = figure.add_axes((0.12, 0.26, 0.86, 0.64))
-    x = list(range(len(names)))
-    width = 0.5
-    axes.bar(x, kept, width, color=COLOURS["articles"], label="going on / articles")
-    axes.bar(x, copies, width, bottom=kept, color=COLOURS["duplicates"], label="duplicates")
-    bottoms = [k + c for k, c in zip(kept, copies, strict=True)]
-    axes.bar(x, dropped, width, bottom=bottoms, color=COLOURS["rejected"], label="rejected")
-    for i in range(len(names) - 1):  # the band of what goes on to the next stage
-        axes.fill_between(
-            [i + width / 2, i + 1 - width / 2],
-            [0, 0],
-            [kept[i], kept[i]],
-            color=COLOURS["flow"],
-            linewidth=0,
-        )
-    top = max([k + c + d for k, c, d in zip(kept, copies, dropped, strict=True)] + [1])
-    for i in x:
-        total = kept[i] + copies[i] + dropped[i]
-        axes.text(i, total + top * 0.02, f"{total:,}", ha="center", va="bottom", fontsize=9)
-    axes.set_xticks(x, names, fontsize=9)
-    axes.set_ylim(0, top * 1.15)
-    _whole_numbers(axes)
-    axes.set_ylabel("documents")
-    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False, fontsize=8, ncols=3)
+    figure = flow_figure(steps, counts)
     return _svg(figure, "flow", "documents reaching each stage, and where they left")
 
 
 @_with_rc
+def flow_figure(steps: Sequence[FlowStep], counts: dict[str, Any]) -> Any:
+    """The flow's columns on a bare figure, in points, each with its total on top: no axes
+    (their count ticks would repeat the totals; an Axes and its ticks cost more than the
+    rest of the chart)."""
+    from matplotlib.collections import PolyCollection
+    from matplotlib.lines import Line2D
+    from matplotlib.transforms import IdentityTransform
+
+    names = ["inputs"] + [_clip(s.stage, 16) for s in steps] + ["tables"]
+    inputs = int(counts.get("inputs", 0))
+    kept = [inputs] + [s.leaving for s in steps] + [int(counts.get("articles", 0))]
+    dropped = [0] + [s.rejected for s in steps] + [int(counts.get("rejected", 0))]
+    copies = [0] + [s.duplicates for s in steps] + [int(counts.get("duplicates", 0))]
+    series = [
+        ("going on / articles", COLOURS["articles"], kept),
+        ("duplicates", COLOURS["duplicates"], copies),
+        ("rejected", COLOURS["rejected"], dropped),
+    ]
+    # A place per stage, wide enough for its name: names never overlap nor stick out.
+    pitch = max(45.0, _widest(names, SMALL_FONT) + 6)
+    legend_width = sum(_text_size(text, LEGEND_FONT)[0] + 2.8 * LEGEND_FONT for text, *_ in series)
+    legend_width += (2 * 2.0 + 2 * 0.4) * LEGEND_FONT  # column spacing, border padding (rc)
+    legend_height = _line(LEGEND_FONT) + (2 * 0.4 + 0.5) * LEGEND_FONT  # rc border pads
+    width = 2 * EDGE + max(pitch * len(names), legend_width)
+    base = EDGE + legend_height + 2 + _line(SMALL_FONT) + GAP  # the columns' foot
+    height = base + FLOW_HEIGHT + 2 + _line(SMALL_FONT) + EDGE
+    figure = _figure(width / 72, height / 72)
+    points = IdentityTransform()  # the figures' dpi is 72: a pixel is a point
+    first = (width - pitch * (len(names) - 1)) / 2  # the first column's centre
+    centres = [first + pitch * i for i in range(len(names))]
+    totals = [k + c + d for k, c, d in zip(kept, copies, dropped, strict=True)]
+    scale = FLOW_HEIGHT / max(totals + [1])
+    half = 12.5  # half a column
+    bands = [  # what goes on to the next stage
+        [(x + half, base), (x + pitch - half, base), (x + pitch - half, y), (x + half, y)]
+        for x, y in zip(centres[:-1], [base + k * scale for k in kept[:-1]], strict=True)
+    ]
+    figure.add_artist(PolyCollection(bands, facecolors=COLOURS["flow"], transform=points))
+    bottoms = [base] * len(names)
+    handles = []
+    for label, colour, counted in series:
+        tops = [b + n * scale for b, n in zip(bottoms, counted, strict=True)]
+        boxes = [
+            [(x - half, b), (x + half, b), (x + half, t), (x - half, t)]
+            for x, b, t in zip(centres, bottoms, tops, strict=True)
+        ]
+        handles.append(PolyCollection(boxes, facecolors=colour, label=label, transform=points))
+        figure.add_artist(handles[-1])
+        bottoms = tops
+    figure.add_artist(  # the line the columns stand on
+        Line2D(
+            [EDGE, width - EDGE],
+            [base, base],
+            transform=points,
+            color=_RC["axes.edgecolor"],
+            linewidth=0.8,
+        )
+    )
+    for x, name, top, total in zip(centres, names, bottoms, totals, strict=True):
+        figure.text(
+            x, base - GAP, name, ha="center", va="top", fontsize=SMALL_FONT, transform=points
+        )
+        figure.text(
+            x,
+            top + 2,
+            f"{total:,}",
+            ha="center",
+            va="bottom",
+            fontsize=SMALL_FONT,
+            transform=points,
+        )
+    figure.legend(  # in a row below the stage names
+        handles=handles,
+        loc="lower center",
+        bbox_to_anchor=(0.5, 0),
+        frameon=False,
+        fontsize=LEGEND_FONT,
+        ncols=3,
+    )
+    return figure
+
+
+FLOW_HEIGHT = 140.0  # points: the tallest column
+
+
 def bars_svg(
     name: str, items: Sequence[tuple[str, int]], label: str, colour: str | Sequence[str] = ""
 ) -> str:
     """Horizontal bars, the largest on top, counts at their ends ("" for no items)."""
     items = list(items)[:TOP]
-    if not items:
-        return ""
-    figure = _figure(4.8, 0.5 + 0.26 * len(items))
-    axes = figure.add_axes((0.4, 0.02, 0.55, 0.96))
-    labels = [_clip(text, 30) for text, _ in items][::-1]
-    values = [value for _, value in items][::-1]
+    return _svg(bars_figure(items, colour), name, label) if items else ""
+
+
+@_with_rc
+def bars_figure(items: Sequence[tuple[str, int]], colour: str | Sequence[str] = "") -> Any:
+    """The first TOP items' bars. No axes: no scale to read (the counts are written), and
+    an Axes, its spines and ticks cost more than the bars, names and counts drawn straight
+    on the figure, in points."""
+    from matplotlib.collections import PolyCollection
+    from matplotlib.lines import Line2D
+    from matplotlib.transforms import IdentityTransform
+
+    items = list(items)[:TOP]
+    names = [_clip(text, 30) for text, _ in items]
+    numbers = [f"{value:,}" for _, value in items]
     colours = [colour] * len(items) if isinstance(colour, str) else list(colour)[: len(items)]
-    colours = [c or COLOURS["bar"] for c in colours][::-1]
-    axes.barh(range(len(items)), values, color=colours, height=0.7)
-    axes.set_yticks(range(len(items)), labels, fontsize=9)
-    axes.set_xticks([])
-    axes.spines["bottom"].set_visible(False)
-    most = max(values + [1])
-    for i, value in enumerate(values):
-        axes.text(value + most * 0.01, i, f"{value:,}", va="center", fontsize=9)
-    axes.set_xlim(0, most * 1.15)
-    axes.set_ylim(-0.6, len(items) - 0.4)
-    return _svg(figure, name, label)
+    colours = [c or COLOURS["bar"] for c in colours]
+    start = EDGE + _widest(names, SMALL_FONT) + GAP  # where the bars start
+    width = start + BAR_LENGTH + GAP / 2 + _widest(numbers, SMALL_FONT) + EDGE
+    height = 2 * EDGE + BAR_ROW * (len(items) + 0.2)
+    figure = _figure(width / 72, height / 72)
+    points = IdentityTransform()  # the figures' dpi is 72: a pixel is a point
+    most = max([value for _, value in items] + [1])
+    lengths = [BAR_LENGTH * value / most for _, value in items]
+    middles = [height - EDGE - BAR_ROW * (row + 0.6) for row in range(len(items))]
+    half = BAR_ROW * 0.35
+    boxes = [
+        [(start, y - half), (start + n, y - half), (start + n, y + half), (start, y + half)]
+        for y, n in zip(middles, lengths, strict=True)
+    ]
+    figure.add_artist(PolyCollection(boxes, facecolors=colours, linewidths=0, transform=points))
+    figure.add_artist(  # the axis line the bars stand on
+        Line2D(
+            [start, start],
+            [EDGE, height - EDGE],
+            transform=points,
+            color=_RC["axes.edgecolor"],
+            linewidth=0.8,  # rc axes.linewidth, as the other charts' axes
+        )
+    )
+    for y, n, text, number in zip(middles, lengths, names, numbers, strict=True):
+        figure.text(
+            start - GAP, y, text, ha="right", va="center", fontsize=SMALL_FONT, transform=points
+        )
+        figure.text(
+            start + n + GAP / 2, y, number, va="center", fontsize=SMALL_FONT, transform=points
+        )
+    return figure
+
+
+BAR_LENGTH = 170.0  # points: the longest bar
+BAR_ROW = 18.7  # points per bar
 
 
 def by_month(days: Sequence[tuple[dt.date, int]]) -> list[tuple[dt.date, int]]:
@@ -562,31 +767,45 @@ def by_month(days: Sequence[tuple[dt.date, int]]) -> list[tuple[dt.date, int]]:
 MAX_DAILY_SPAN = 92  # days; a longer time line is drawn per month
 
 
-@_with_rc
 def timeline_svg(name: str, days: Sequence[tuple[dt.date, int]], label: str) -> str:
     """Articles per publication day (per month over a long span) over a date axis ("" for
     no dates)."""
+    return _svg(timeline_figure(days), name, label) if days else ""
+
+
+@_with_rc
+def timeline_figure(days: Sequence[tuple[dt.date, int]]) -> Any:
     import matplotlib.dates as mdates
 
-    if not days:
-        return ""
-    figure = _figure(5.2, 2.3)
-    axes = figure.add_axes((0.09, 0.2, 0.89, 0.72))
+    plot = (330.0, 120.0)
+    figure, axes = _chart(*plot)
     first, last = days[0][0], days[-1][0]
     span = (last - first).days + 1
     width = 0.8
     if span > MAX_DAILY_SPAN:
         days, width = by_month(days), 25.0
-    axes.bar([d for d, _ in days], [n for _, n in days], width=width, color=COLOURS["articles"])
+    axes.xaxis_date()
+    at = mdates.date2num([d for d, _ in days])
+    counts = [n for _, n in days]
+    _columns(axes, _boxes(at, [0] * len(days), counts, width), COLOURS["articles"])
     if span < 14:  # a few days: a fortnight's axis, so a bar looks like a day
         pad = dt.timedelta(days=(14 - span) // 2 + 1)
         axes.set_xlim(first - pad, last + pad)
+    else:  # matplotlib's default margins: 5 % of the span on each side
+        low, high = at[0] - width / 2, at[-1] + width / 2
+        axes.set_xlim(low - (high - low) * 0.05, high + (high - low) * 0.05)
     locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
+    formatter = mdates.ConciseDateFormatter(locator)
     axes.xaxis.set_major_locator(locator)
-    axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    _whole_numbers(axes)
-    axes.set_ylabel("articles")
-    return _svg(figure, name, label)
+    axes.xaxis.set_major_formatter(formatter)
+    left = _count_axis(axes, max(counts) * 1.05, "articles")
+    reach_left, reach_right = _x_overhang(axes, plot[0], TICK_FONT)
+    bottom = EDGE + TICK_SPACE + _line(TICK_FONT)
+    if formatter.get_offset():  # the year (and month) under the last tick label
+        bottom += 3 + _line(TICK_FONT)
+    margins = Margins(max(left, EDGE + reach_left), EDGE + reach_right, EDGE + 6, bottom)
+    _fit(figure, axes, plot, margins)
+    return figure
 
 
 @_with_rc
@@ -611,7 +830,7 @@ def stacked_svg(
     _whole_numbers(axes)
     axes.set_ylabel(ylabel)
     axes.legend(loc="upper left", bbox_to_anchor=(0, 1.18), frameon=False, ncols=4, fontsize=8)
-    return _svg(figure, name, label)
+    return _svg(figure, name, label, tight=True)  # a dataset report's: not a run's tail
 
 
 @_with_rc
@@ -626,7 +845,7 @@ def line_svg(name: str, labels: Sequence[str], values: Sequence[float], label: s
     axes.set_xticks(x[::step], [labels[i] for i in x[::step]], fontsize=8, rotation=30, ha="right")
     axes.set_ylim(0, max([v * 100 for v in values] + [1]) * 1.2)
     axes.set_ylabel("% rejected")
-    return _svg(figure, name, label)
+    return _svg(figure, name, label, tight=True)
 
 
 def _whole_numbers(axes: Any) -> None:
@@ -788,16 +1007,22 @@ def render_report(runs: Sequence[Run], title: str = "NewsBeam run report") -> st
     )
 
 
+@functools.cache
 def _taxonomy() -> dict[str, Any]:
     """IPTC names, loaded as the topics stage loads them (its module imports Beam, which
-    logs warnings about cloud clients on import: kept off the terminal, as main.py does)."""
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
-        from newsbeam.transforms.topics import load_taxonomy
-    finally:
-        root.setLevel(level)
+    logs warnings about cloud clients on import: kept off the terminal, as main.py does).
+    Read once a process (the package's file): `preload` reads it ahead of the report, on a
+    thread, where the run has imported the module already (the log level is left alone)."""
+    if "newsbeam.transforms.topics" not in sys.modules:
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)
+        try:
+            import newsbeam.transforms.topics  # noqa: F401
+        finally:
+            root.setLevel(level)
+    from newsbeam.transforms.topics import load_taxonomy
+
     return load_taxonomy()
 
 

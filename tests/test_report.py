@@ -202,29 +202,44 @@ def test_failing_feeds_come_first() -> None:
     ]
 
 
-def test_charts_keep_the_box_bbox_inches_tight_finds(monkeypatch: pytest.MonkeyPatch) -> None:
-    """_svg measures the tight box itself (no extra draw): the same SVG as matplotlib's
-    "tight", long labels and legends below or above the axes included."""
-    long_names = [("a source with a rather long name, clipped", 40), ("short", 3)]
-    steps = report.flow_steps({"inputs": 9, "articles": 6, "rejected": 2, "duplicates": 1})
-    counts = {"inputs": 9, "articles": 6, "rejected": 2, "duplicates": 1}
-    series = [("ok", [3.0, 1.0], "#3b7"), ("error", [1.0, 2.0], "#c33")]
-
-    def charts() -> list[str]:
-        return [
-            report.bars_svg("bars", long_names, "bars"),
-            report.flow_svg(steps, counts),
-            report.stacked_svg("stacked", ["run 1", "run 2"], series, "runs", "feeds"),
-            report.line_svg("line", ["run 1", "run 2", "run 3"], [0.1, 0.0, 0.25], "share"),
-            report.timeline_svg("days", [(dt.date(2026, 1, 2), 3), (dt.date(2026, 1, 9), 1)], "d"),
-        ]
+def test_run_report_charts_fit_their_labels() -> None:
+    """The run report's charts are sized from their labels' measured widths, not by a
+    tight-bbox pass: everything drawn (long names, wide counts, legends, date labels)
+    lies inside the figure, as matplotlib's own tight box of the figure says."""
+    import io
 
     import matplotlib
+    from matplotlib.backends.backend_svg import RendererSVG
 
-    ours = charts()
-    monkeypatch.setattr(report, "_tight_box", lambda figure: "tight")
-    with matplotlib.rc_context({"savefig.pad_inches": 0.05}):  # _tight_box's padding
-        assert ours == charts()
+    long_names = [("a source with a rather long name, clipped", 1_234_567), ("W" * 30, 3)]
+    counts = {
+        "inputs": 90_009,
+        "articles": 60_006,
+        "duplicates": 10_001,
+        "rejected": 20_002,
+        "rejected_by": {"a_stage_with_a_rather_long_name": {"why": 20_002}},
+    }
+    day = dt.date(2026, 1, 2)
+    figures = [
+        report.bars_figure(long_names),
+        report.bars_figure([("en", 5)], "#c43c35"),
+        report.flow_figure(report.flow_steps(counts), counts),
+        report.timeline_figure([(day, 3)]),
+        report.timeline_figure([(day, 3), (day + dt.timedelta(days=60), 12_345)]),
+        report.timeline_figure([(day, 3), (day + dt.timedelta(days=900), 1)]),
+    ]
+    for figure in figures:
+        width, height = figure.get_size_inches()
+        renderer = RendererSVG(width * 72, height * 72, io.StringIO())
+        with matplotlib.rc_context(report._RC):
+            drawn = figure.get_tightbbox(renderer)
+        assert 0 <= drawn.x0 and drawn.x1 <= width, (drawn, width)
+        assert 0 <= drawn.y0 and drawn.y1 <= height, (drawn, height)
+        assert drawn.width > width * 0.8  # no room to spare either: the labels set the size
+    # The tight box is there for the dataset report's charts (runs, feed status per run).
+    series = [("ok", [3.0, 1.0], "#3b7"), ("error", [1.0, 2.0], "#c33")]
+    stacked = report.stacked_svg("stacked", ["run 1", "run 2"], series, "runs", "feeds")
+    assert 'aria-label="runs"' in stacked and "<text" in stacked
 
 
 def test_matplotlib_imported_without_set_docstrings_is_left_as_it_was() -> None:
