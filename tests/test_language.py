@@ -46,6 +46,7 @@ def test_lazy_profiles_are_langdetects_to_the_bit() -> None:
         assert gram in lazy
         assert [value.hex() for value in lazy[gram]] == [value.hex() for value in row], gram
 
+
 SAMPLES = {
     "en": "The government announced on Wednesday that it would raise taxes on fuel next year.",
     "de": "Die Regierung kündigte am Mittwoch an, die Steuern auf Kraftstoff zu erhöhen.",
