@@ -34,9 +34,10 @@ LanguageRows = dict[str, np.ndarray]
 
 class ProfileRows(dict[str, list[float]]):
     """langdetect's `word_lang_prob_map` (n-gram -> probability in each language, in the
-    factory's language order), each row built on first lookup from the profiles' counts,
-    as `DetectorFactory.add_profile` computes it. Detectors only ask `gram in rows` and
-    `rows[gram]`, both served here."""
+    factory's language order), each row built when looked up from the profiles' counts, as
+    `DetectorFactory.add_profile` computes it. Detectors only ask `gram in rows` and
+    `rows[gram]`, both served here. Rows are not kept: FastDetector keeps its own, as
+    arrays (`_rows_of`), so a row is built once per n-gram a text uses."""
 
     def __init__(self, profiles: list[tuple[dict[str, int], list[int]]], width: int) -> None:
         super().__init__()
@@ -57,7 +58,6 @@ class ProfileRows(dict[str, list[float]]):
                 count = counts.get(gram)
                 if count is not None:
                     row[index] = 1.0 * count / totals[length - 1]
-        self[gram] = row
         return row
 
 
