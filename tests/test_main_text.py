@@ -108,6 +108,12 @@ PAGES = {
         + "</li><li>".join(f"List item number {i} has a few words of text in it." for i in range(8))
         + "</li></ul></div>"
     ),
+    # form elements: lxml.html's parser gives them form subclasses, html_parser() does not
+    "form": _page(
+        f"<article>{_PARAGRAPHS}<form action='/s'><label for='q'>Search the site</label>"
+        "<input id='q' name='q' value='term'><select name='c'><option>One</option></select>"
+        "<textarea name='t'>Text in a box</textarea></form></article>"
+    ),
     "short_blocks": _page(
         "<div><p>Short text of the page.</p><blockquote>A quote of some length here, it goes on."
         "</blockquote><h3>Sub heading</h3><p>Another short one.</p></div>"
@@ -139,6 +145,18 @@ def test_parse_html_is_load_html(name: str) -> None:
 
     data = _PARSE_INPUTS[name]
     assert _serialized(mt.parse_html(data)) == _serialized(load_html(data))
+
+
+def test_parsed_elements_are_lxml_html_elements() -> None:
+    """html_parser's class lookup in C: every element an HtmlElement (the methods trafilatura
+    calls: text_content, drop_tree, ...), form elements included."""
+    from lxml.html import HtmlElement
+
+    tree = mt.parse_html(PAGES["form"].encode())
+    tags = {element.tag for element in tree.iter(etree.Element)}
+    assert {"form", "input", "select", "textarea", "label"} <= tags
+    assert {type(element) for element in tree.iter(etree.Element)} == {HtmlElement}
+    assert "Search the site" in tree.text_content()
 
 
 def test_xml_invalid_characters_are_found() -> None:
@@ -321,7 +339,7 @@ def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("change", ["source", "xpath", "name", "module"])
+@pytest.mark.parametrize("change", ["source", "xpath", "parser", "name", "module"])
 def test_a_different_trafilatura_fails_the_check_with_one_warning(
     change: str,
     check_cache: None,
@@ -336,6 +354,8 @@ def test_a_different_trafilatura_fails_the_check_with_one_warning(
     elif change == "xpath":
         changed = [*core.RAW_TREE_PRUNE_XPATH[:-1], etree.XPath(".//div[@id='other']")]
         monkeypatch.setattr(core, "RAW_TREE_PRUNE_XPATH", changed)
+    elif change == "parser":  # other parser options: html_parser() no longer makes its trees
+        monkeypatch.setattr(mt, "_HTML_PARSER_SOURCE", "HTML_PARSER = HTMLParser(huge_tree=True)")
     elif change == "name":  # renamed in a later trafilatura
         monkeypatch.delattr(core, "_forum_thread_page")
     else:  # the check itself fails

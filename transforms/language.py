@@ -14,7 +14,7 @@ from typing import Any
 import apache_beam as beam
 
 from newsbeam.schemas import Article, Rejected
-from newsbeam.transforms.support.detector import create_detector
+from newsbeam.transforms.support.detector import create_detector, load_factory
 from newsbeam.transforms.support.failures import apply_with_rejects, counter
 from newsbeam.transforms.support.loaded import load_once
 
@@ -38,10 +38,9 @@ class LanguageConfig:
 
 def load_detector_factory(seed: int) -> Any:
     """langdetect's model (55 language profiles), loaded once, seeded."""
-    from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
+    from langdetect.detector_factory import PROFILES_DIRECTORY
 
-    factory = DetectorFactory()
-    factory.load_profile(PROFILES_DIRECTORY)
+    factory = load_factory(PROFILES_DIRECTORY)
     factory.set_seed(seed)
     return factory
 

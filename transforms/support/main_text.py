@@ -112,6 +112,8 @@ def trafilatura_differences() -> list[str]:
         found.append("the raw-tree prune XPaths changed")
     if xpath_key(settings.BASIC_CLEAN_XPATH) != _BASIC_CLEAN_KEY:
         found.append("BASIC_CLEAN_XPATH changed")
+    if _HTML_PARSER_SOURCE not in inspect.getsource(importlib.import_module("trafilatura.utils")):
+        found.append("HTML_PARSER's options changed")
     return found
 
 
@@ -161,15 +163,51 @@ def holds_xml_invalid_characters(data: bytes, text: str) -> bool:
     )
 
 
+# trafilatura's parser, as utils.py makes it; html_parser() makes one with the same options.
+_HTML_PARSER_SOURCE = (
+    'HTML_PARSER = HTMLParser(collect_ids=False, default_doctype=False, encoding="utf-8", '
+    "remove_comments=True, remove_pis=True)"
+)
+
+
+@functools.lru_cache(maxsize=1)
+def html_parser() -> Any:
+    """A parser with the options of trafilatura's `HTML_PARSER`, whose elements are
+    lxml.html's HtmlElement through lxml's class lookup in C. lxml.html's own parser asks a
+    Python method for the class of every element the code touches (~1,900 a page, through
+    trafilatura's whole extraction; ~12% of the extract stage's CPU) only to give
+    `<form>`, `<input>`, `<select>`, `<textarea>` and `<label>` their form-handling
+    subclasses, which nothing here uses: the same trees, the same texts
+    (benchmarks/check_main_text.py)."""
+    from lxml import etree, html
+
+    parser = etree.HTMLParser(
+        collect_ids=False,
+        default_doctype=False,
+        encoding="utf-8",
+        remove_comments=True,
+        remove_pis=True,
+    )
+    parser.set_element_class_lookup(
+        etree.ElementDefaultClassLookup(
+            element=html.HtmlElement,
+            comment=html.HtmlComment,
+            pi=html.HtmlProcessingInstruction,
+            entity=html.HtmlEntity,
+        )
+    )
+    return parser
+
+
 def parse_html(data: bytes) -> Any:
     """`trafilatura.utils.load_html(data)`: the same tree, or None.
 
     On a (decompressed) UTF-8 page that holds no character load_html's repair deletes, the
     repair's other two steps (a DOCTYPE with a slash on the first line, a self-closing
-    `<html/>`) are done here and the text parsed with load_html's parser; a page that is
-    not UTF-8, holds such a character, or whose parse is not plainly a page with
-    an `<html>` in its first 50 characters (load_html's fallbacks and rejection) is
-    parsed by load_html."""
+    `<html/>`) are done here and the text parsed with load_html's parser options
+    (`html_parser`); a page that is not UTF-8, holds such a character, or whose parse is
+    not plainly a page with an `<html>` in its first 50 characters (load_html's fallbacks
+    and rejection) is parsed by load_html."""
     from lxml.html import fromstring
     from trafilatura import utils as tu
 
@@ -184,7 +222,7 @@ def parse_html(data: bytes) -> Any:
     if holds_xml_invalid_characters(raw, text) or tu.is_dubious_html(beginning):
         return tu.load_html(data)
     try:
-        tree = fromstring(_repair_faulty_html(text, beginning), parser=tu.HTML_PARSER)
+        tree = fromstring(_repair_faulty_html(text, beginning), parser=html_parser())
     except Exception:  # load_html's fallbacks, and its logging, take over
         return tu.load_html(data)
     if len(tree) < 1:
