@@ -230,6 +230,42 @@ def test_the_default_run_uses_worker_processes_and_gives_the_same_output(
         assert _rows(tmp_path / "default", table) == _rows(tmp_path / "in-process", table), table
 
 
+# In a process forked after `freeze_heap`: whether the collector still tracks the parent's
+# objects (lists made before the fork), and whether a full collection frees the
+# child's own cyclic garbage.
+_FORKED_AFTER_FREEZE = """
+import gc, os, sys
+from newsbeam.pipeline import worker_template
+
+held = [[n] for n in range(1000)]
+if sys.argv[1] == "frozen":
+    worker_template.freeze_heap()
+child = os.fork()
+if child == 0:
+    tracked = {id(o) for o in gc.get_objects()}
+    cycle = []
+    cycle.append(cycle)
+    del cycle
+    print(id(held) in tracked, sum(id(o) in tracked for o in held), gc.collect() >= 1)
+    sys.stdout.flush()
+    os._exit(0)
+os.waitpid(child, 0)
+"""
+
+
+@pytest.mark.skipif(not worker_template_module.available(), reason="workers fork on Linux")
+def test_workers_forked_from_the_template_leave_its_heap_to_it() -> None:
+    """A worker's full collections no longer walk (and write to) the objects it inherits
+    from the template; its own garbage is still collected."""
+
+    def forked(mode: str) -> list[str]:
+        command = [sys.executable, "-c", _FORKED_AFTER_FREEZE, mode]
+        return subprocess.run(command, capture_output=True, text=True, check=True).stdout.split()
+
+    assert forked("unfrozen") == ["True", "1000", "True"]
+    assert forked("frozen") == ["False", "0", "True"]
+
+
 def test_a_worker_without_its_template_starts_cold(tmp_path: Path) -> None:
     """The worker command falls back to a cold worker (None) when no template answers."""
     assert worker_template_module.run_client(str(tmp_path / "no-template")) is None
