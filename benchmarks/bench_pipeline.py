@@ -53,6 +53,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -84,6 +85,9 @@ class Measured:
     repeat: int
     run: _common.Run
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    # SDK worker processes of a pipeline run, from its manifest (1: in-process; the default
+    # command runs in-process when the load average says the cores are busy).
+    workers: int | None = None
 
 
 # --------------------------------------------------------------------------------------
@@ -188,13 +192,13 @@ class Bench:
         self._runs = 0
 
     def run(self, kind: str, pages_dir: Path | None = None, extra: list[str] | None = None):
-        """One measured run of `kind`; returns (Run, stage_seconds)."""
+        """One measured run of `kind`; returns (Run, stage_seconds, worker processes)."""
         pages_dir = pages_dir or self.pages_dir
         if kind == LOOP:
             command = [sys.executable, str(Path(__file__).resolve()), "--loop-worker"]
             run = _common.run_measured([*command, str(pages_dir)], self.scratch_dir, True)
             _common.require_success(run, what="the loop")
-            return run, {}
+            return run, {}, None
         self._runs += 1
         output_dir = self.scratch_dir / f"out-{self._runs}"
         args = [*self.beam_args, *(extra or [])]
@@ -215,7 +219,18 @@ class Bench:
             if not self.first_stdout:
                 self.first_stdout, self.first_output = run.stdout, str(output_dir)
         shutil.rmtree(output_dir, ignore_errors=True)  # keep the scratch small
-        return run, manifest.get("stage_seconds") or {}
+        return run, manifest.get("stage_seconds") or {}, worker_processes(manifest)
+
+
+def worker_processes(manifest: dict[str, Any]) -> int | None:
+    """A run's SDK worker processes as its manifest records the runner's options (1: the
+    run stayed in one process); None without a manifest."""
+    options = manifest.get("options")
+    if not isinstance(options, dict):
+        return None
+    if options.get("direct_running_mode") != "multi_processing":
+        return 1
+    return int(options.get("direct_num_workers") or 1)
 
 
 def median_of(runs: list[Measured], kind: str) -> dict[str, float]:
@@ -336,13 +351,14 @@ def main(argv: list[str] | None = None) -> int:
         loop_counts: dict[str, float] = {}
         for repeat in range(1, args.repeats + 1):
             for kind in kinds:
-                run, stages = bench.run(kind)
+                run, stages, workers = bench.run(kind)
                 if kind == LOOP:
                     loop_counts = loop_summary(run)
-                runs.append(Measured(kind, repeat, run, stages))
+                runs.append(Measured(kind, repeat, run, stages, workers))
                 print(
                     f"  {kind} run {repeat}: {run.wall_seconds:.1f} s wall, "
-                    f"{run.cpu_seconds:.1f} s CPU, load {load_average()}",
+                    f"{run.cpu_seconds:.1f} s CPU, load {load_average()}"
+                    + (f", {workers} worker process(es)" if workers else ""),
                     flush=True,
                 )
         scaled = scale_run(args, bench, sources, scratch_dir) if args.scale else None
@@ -351,11 +367,22 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     _common.print_table(
-        ["run", "side", "wall s", "CPU s", "docs/s", "peak RSS MB", "tree RSS MB", "PSS MB"],
+        [
+            "run",
+            "side",
+            "workers",
+            "wall s",
+            "CPU s",
+            "docs/s",
+            "peak RSS MB",
+            "tree RSS MB",
+            "PSS MB",
+        ],
         [
             [
                 measured.repeat,
                 measured.kind,
+                measured.workers or "",
                 f"{measured.run.wall_seconds:.1f}",
                 f"{measured.run.cpu_seconds:.1f}",
                 f"{page_count / measured.run.wall_seconds:.1f}",
@@ -372,6 +399,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.loop_only:
         return 0
+    in_process = [m.repeat for m in runs if m.kind == PIPELINE and m.workers == 1]
+    if in_process and not args.beam_args:
+        print(
+            f"note: default run(s) {in_process} stayed in one process (the host's load "
+            "average was at cores + 1 or more at launch: pipeline/workers.py plan_workers)"
+        )
     print(f"pipeline rows per table (last run): {bench.table_counts}")
     if sum(bench.table_counts.values()) != page_count:
         print(f"warning: the tables hold {sum(bench.table_counts.values())} rows for {page_count}")
@@ -450,7 +483,7 @@ def scale_run(args: argparse.Namespace, bench: Bench, sources, scratch_dir: Path
     scaled_dir = scratch_dir / "scaled"
     pages = write_corpus(sources, scaled_dir, args.scale)
     print(f"scale run: {pages} pages ({args.scale}x, exact copies under distinct names)")
-    run, _ = bench.run(PIPELINE, scaled_dir)
+    run, _, _ = bench.run(PIPELINE, scaled_dir)
     shutil.rmtree(scaled_dir, ignore_errors=True)
     print(
         f"  scaled run: {run.wall_seconds:.1f} s, peak PSS {run.tree_pss_mb:.0f} MB, "
@@ -486,7 +519,7 @@ def scaling_runs(bench: Bench, sources, scratch_dir: Path) -> list[dict]:
         subset_dir = scratch_dir / f"subset-{size}"
         write_corpus(mixed[:size], subset_dir)
         for mode, flags in modes.items():
-            run, _ = bench.run(PIPELINE, subset_dir, flags)
+            run, _, _ = bench.run(PIPELINE, subset_dir, flags)
             points.append(
                 {
                     "pages": size,
