@@ -21,7 +21,9 @@ def _value(_impulse: bytes, value: Any) -> Any:
     return value
 
 
-def _call_with_all(_impulse: bytes, elements: list[Any], fn: Callable[..., Any], *args: Any) -> Any:
+# `*args` unannotated: Beam reads an annotated one as a required tuple and then refuses a
+# call with no extra argument ("requires Tuple[Any, ...] but got Any for args").
+def _call_with_all(_impulse: bytes, elements: list[Any], fn: Callable[..., Any], *args) -> Any:
     return fn(elements, *args)
 
 
