@@ -50,6 +50,7 @@ from newsbeam.pipeline.lock import LockHeld, RunLock
 from newsbeam.pipeline.options import (
     NewsBeamOptions,
     PipelineConfig,
+    RunOptions,
     config_from_options,
     is_url,
 )
@@ -97,7 +98,7 @@ class UsageError(Exception):
 
 def parse_options(argv: Sequence[str]) -> PipelineOptions:
     """Command line -> Beam options with NewsBeam's view validated and a safe runner."""
-    options = PipelineOptions(list(argv))
+    options = RunOptions(list(argv))
     ours = options.view_as(NewsBeamOptions)
     if not (ours.inputs or ours.feed_urls or ours.feed_lists):
         raise UsageError("at least one --input PATH/URL, --feed URL or --feeds FILE is required")

@@ -344,3 +344,26 @@ def test_portable_runner_with_a_worker_pool_gives_the_in_process_tables(
     assert "articles" in lines and "rejected" in lines
     lines = _compare(launch / "portable-state", launch / "local-state")
     assert "dedup/articles" in lines, lines
+
+
+def test_run_options_keep_their_views_and_copies_their_own(tmp_path: Path) -> None:
+    # Beam asks for views hundreds of times while building the graph: each is built once.
+    import copy
+    import pickle
+
+    from apache_beam.options.pipeline_options import DirectOptions, TypeOptions
+
+    options = pipeline_run.parse_options(
+        ["--input", str(SEEDS), "--output", str(tmp_path / "o"), "--direct_num_workers", "3"]
+    )
+    assert options.view_as(TypeOptions) is options.view_as(TypeOptions)
+    # A kept view and the options share their values, as Beam's fresh views do.
+    options.view_as(DirectOptions).direct_num_workers = 2
+    assert options.get_all_options()["direct_num_workers"] == 2
+    copied = copy.deepcopy(options)
+    copied.view_as(DirectOptions).direct_num_workers = 5
+    assert options.view_as(DirectOptions).direct_num_workers == 2
+    assert copied.view_as(DirectOptions).direct_num_workers == 5
+    restored = pickle.loads(pickle.dumps(options))
+    assert restored.view_as(DirectOptions).direct_num_workers == 2
+    assert restored.view_as(pipeline_run.NewsBeamOptions).output == str(tmp_path / "o")

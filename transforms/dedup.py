@@ -26,7 +26,6 @@ from typing import Any, NamedTuple
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from apache_beam.coders import BooleanCoder, PickleCoder, VarIntCoder
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import (
@@ -516,6 +515,8 @@ def _text_hashes(values: Iterable[str | None], kind: bytes) -> tuple[np.ndarray,
 def index_keys(table: pa.Table, config: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
     """A dedup state file's rows -> (key hashes, the row of each): text, URL and, for
     articles long enough to be bucketed, their LSH bands."""
+    import pyarrow.compute as pc  # state files only: a run without --state never loads it
+
     texts, text_rows = _text_hashes(table.column("content_hash").to_pylist(), b"text")
     urls, url_rows = _text_hashes(table.column("canonical_url").to_pylist(), b"url")
     keys, rows = [texts, urls], [text_rows, url_rows]
@@ -557,8 +558,9 @@ def _lookup_values(keyed: tuple[str, tuple[Any, ...]], config: DedupConfig) -> I
 
 
 class _MatchPriors(beam.DoFn):
-    """[every key hash of the run's entries] -> the earlier articles (state rows) holding
-    one, each once, by id; the state's index is loaded in setup() (once per process)."""
+    """Once (an Impulse), with every key hash of the run's entries as a side input -> the
+    earlier articles (state rows) holding one, each once, by id; the state's index is loaded
+    in setup() (once per process)."""
 
     def __init__(
         self, paths: Sequence[str], keep_since: dt.datetime | None, config: DedupConfig
@@ -571,7 +573,7 @@ class _MatchPriors(beam.DoFn):
     def setup(self) -> None:
         self._index = dedup_index(self._paths, self._config)
 
-    def process(self, wanted: list[int]) -> Iterator[dict[str, Any]]:
+    def process(self, _impulse: bytes, wanted: list[int]) -> Iterator[dict[str, Any]]:
         assert self._index is not None
         rows = self._index.rows(wanted, self._keep_since, "article_id")
         counter("dedup_state_matched").inc(len(rows))
@@ -754,13 +756,16 @@ class DeduplicateArticles(beam.PTransform):
         )
         entries, prints = fingerprinted.entries, fingerprinted[_PRINTS]
         if self._state.files(DEDUP_ARTICLES):
+            keys = entries | "LookupKeys" >> beam.FlatMap(_lookup_values, config)
+            # Matched once over all the keys, read as a side input (support/whole.py: fewer
+            # steps than combining them into one list).
             prior_rows = (
-                entries
-                | "LookupKeys" >> beam.FlatMap(_lookup_values, config)
-                | "AllKeys" >> beam.combiners.ToList()
+                entries.pipeline
+                | "Once" >> beam.Impulse()
                 | "MatchPriors"
                 >> beam.ParDo(
-                    _MatchPriors(self._state.files(DEDUP_ARTICLES), self._state.keep_since, config)
+                    _MatchPriors(self._state.files(DEDUP_ARTICLES), self._state.keep_since, config),
+                    beam.pvalue.AsList(keys),
                 )
             )
             prior = prior_rows | "PriorEntries" >> beam.ParDo(_PriorEntries(config)).with_outputs(

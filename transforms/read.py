@@ -47,6 +47,7 @@ from newsbeam.transforms.support.state import (
     WriteStateTable,
     read_table,
 )
+from newsbeam.transforms.support.whole import One
 
 STAGE = "read"
 log = logging.getLogger(__name__)
@@ -742,7 +743,7 @@ class ReadDocuments(beam.PTransform):
     def expand(
         self, pbegin: beam.pvalue.PBegin
     ) -> tuple[beam.PCollection[RawDocument], beam.PCollection[Rejected]]:
-        inputs = pbegin | "Inputs" >> beam.Create([tuple(self._inputs)])
+        inputs = pbegin | "Inputs" >> One(tuple(self._inputs))
         files, unmatched = apply_with_rejects(
             inputs,
             "List",

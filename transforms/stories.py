@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from apache_beam.coders import BooleanCoder, PickleCoder, VarIntCoder
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import (
@@ -253,8 +252,8 @@ def story_doc(article: Article, config: StoryConfig) -> StoryDoc:
 
 
 # What the one clustering step receives of each article. The run's docs reach it as one list
-# (a global combine, read back as a side input), and every hop decodes a doc's term and name
-# dicts again (the combine's shuffle and merge, the side input), ~600 Python objects each;
+# (a side input), and every hop decodes a doc's term and name dicts again (the shuffle into
+# the side input, reading it), ~600 Python objects each;
 # the SDK worker's side-input cache then walks every object of the list to weigh it
 # (objsize), which took longer than the clustering itself. Packed, a doc is a few objects:
 # its terms joined into one string, their counts in one buffer (the same dicts come back,
@@ -852,6 +851,7 @@ class StoredTerms:
 
 
 def stored_terms(table: pa.Table) -> StoredTerms:
+    import pyarrow.compute as pc  # state files only: a run without --state never loads it
     from scipy import sparse
 
     terms = table.column("terms")
@@ -953,10 +953,11 @@ def candidate_priors(
 
 
 class _ClusterAll(beam.DoFn):
-    """All of the run's docs -> (article id, story id); with `with_rows`, this run's rows
-    of the stories state on the story_rows output (earlier ones are carried by the writer)
-    and the new term frequencies on the term_rows output. The earlier articles close enough
-    to take part come from the state's index, loaded in setup()."""
+    """Once (an Impulse), all of the run's docs a side input -> (article id, story id); with
+    `with_rows`, this run's rows of the stories state on the story_rows output (earlier ones
+    are carried by the writer) and the new term frequencies on the term_rows output. The
+    earlier articles close enough to take part come from the state's index, loaded in
+    setup()."""
 
     def __init__(
         self,
@@ -982,7 +983,7 @@ class _ClusterAll(beam.DoFn):
         self._index = story_index(self._paths) if self._paths else None
 
     def process(
-        self, packed: list[PackedDoc], frequency_table: list[dict[str, Any]]
+        self, _impulse: bytes, packed: list[PackedDoc], frequency_table: list[dict[str, Any]]
     ) -> Iterator[Any]:
         config = self._config
         docs = [unpack_doc(doc) for doc in packed]
@@ -1031,14 +1032,18 @@ class ClusterStories(beam.PTransform):
     def expand(self, articles: beam.PCollection[Article]) -> beam.PCollection[Article]:
         config, state = self._config, self._state
         pipeline = articles.pipeline
+        # No earlier terms: an empty list, not an empty PCollection (a Create, 4 more steps).
+        frequencies: Any = []
         if state.files(STORY_TERMS):
-            frequencies = pipeline | "ReadTerms" >> ReadStateTable(state, STORY_TERMS)
-        else:
-            frequencies = pipeline | "NoTerms" >> beam.Create([])
+            frequencies = beam.pvalue.AsList(
+                pipeline | "ReadTerms" >> ReadStateTable(state, STORY_TERMS)
+            )
+        docs = articles | "Terms" >> beam.Map(packed_story_doc, config)
+        # Clustered once over all the docs, read as a side input (support/whole.py: fewer
+        # steps than combining them into one list).
         clustered = (
-            articles
-            | "Terms" >> beam.Map(packed_story_doc, config)
-            | "All" >> beam.combiners.ToList()
+            pipeline
+            | "Once" >> beam.Impulse()
             | "Cluster"
             >> beam.ParDo(
                 _ClusterAll(
@@ -1048,7 +1053,8 @@ class ClusterStories(beam.PTransform):
                     state.writes,
                     state.run_at,
                 ),
-                beam.pvalue.AsList(frequencies),
+                beam.pvalue.AsList(docs),
+                frequencies,
             ).with_outputs(_STORY_ROWS, _TERM_ROWS, main="story_ids")
         )
         with_story = articles | "SetStory" >> beam.Map(

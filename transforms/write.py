@@ -26,6 +26,7 @@ from newsbeam.transforms.support.bundle_files import (
     missing_targets,
     write_rows,
 )
+from newsbeam.transforms.support.whole import CallWithAll
 
 # The list of the files a run wrote, in its staging folder (read by pipeline/dataset.py).
 WRITTEN = "_written.json"
@@ -93,6 +94,5 @@ class WriteTables(beam.PTransform):
             tagged
             | "Tables" >> beam.Flatten()
             | "Files" >> beam.ParDo(WriteBundleFiles(targets, self._prefix))
-            | "Written" >> beam.combiners.ToList()
-            | "Record" >> beam.Map(_record_files, self._staging, self._partition, self._prefix)
+            | "Record" >> CallWithAll(_record_files, self._staging, self._partition, self._prefix)
         )

@@ -108,6 +108,7 @@ from newsbeam.transforms.support.state import (
     StateContext,
     WriteStateTable,
 )
+from newsbeam.transforms.support.whole import CallWithAll
 
 STAGE = "feeds"
 log = logging.getLogger(__name__)
@@ -583,9 +584,8 @@ class ReadFeeds(beam.PTransform):
         deferred = beam.pvalue.AsSingleton(
             to_fetch
             | "Wanted" >> beam.Map(lambda job: (job.feed_url or job.source, job.source))
-            | "AllWanted" >> beam.combiners.ToList()
             | "Deferred"
-            >> beam.Map(deferred_sources, config.max_pages_per_feed, config.max_pages_per_run)
+            >> CallWithAll(deferred_sources, config.max_pages_per_feed, config.max_pages_per_run)
         )
         with_pages = (
             to_fetch

@@ -45,7 +45,6 @@ from typing import Any
 
 import apache_beam as beam
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from newsbeam.schemas import STATE_MARKER, STATE_VERSION, STATE_VERSION_KEY
@@ -64,6 +63,7 @@ from newsbeam.schemas.inputs_state import SEEN_FILE_SCHEMA, SEEN_FILES_PATH
 from newsbeam.transforms.support import files
 from newsbeam.transforms.support.bundle_files import WriteBundleFiles, keep_listed
 from newsbeam.transforms.support.failures import counter
+from newsbeam.transforms.support.whole import CallWithAll
 
 log = logging.getLogger("newsbeam")
 
@@ -453,6 +453,8 @@ def _within(column: pa.ChunkedArray, keep_since: dt.datetime | None) -> pa.Chunk
     """The mask of `first_seen_at` values within the retention (None: every row is)."""
     if keep_since is None:
         return None
+    import pyarrow.compute as pc  # state files only: a run without --state never loads it
+
     return pc.greater_equal(column, pa.scalar(keep_since, column.type))
 
 
@@ -469,6 +471,8 @@ def carry_file(
     a row passing through Python: copied whole when every row is within the retention, its
     retained rows written when some are not, nothing when none is. Returns the entry
     WriteBundleFiles gives a file it wrote ("name" None: nothing written) and "pruned"."""
+    import pyarrow.compute as pc  # state files only: a run without --state never loads it
+
     with _open(path) as handle:
         seen = pq.read_table(handle, columns=["first_seen_at"]).column("first_seen_at")
     rows = len(seen)
@@ -608,18 +612,10 @@ class WriteStateTable(beam.PTransform):
                     )
                 )
                 written = (written, carried) | "AllFiles" >> beam.Flatten()
-            return (
-                written
-                | "Written" >> beam.combiners.ToList()
-                | "Listed" >> beam.Map(keep_listed, folder, schema, "part")
-            )
+            return written | "Listed" >> CallWithAll(keep_listed, folder, schema, "part")
         path = f"{self._out}/{file_name(table)}"
-        whole = rows | "Whole" >> beam.combiners.ToList()
-        if self._only_if is None:
-            return whole | "File" >> beam.Map(_write_if, True, path, table)
-        return whole | "File" >> beam.Map(
-            _write_if, beam.pvalue.AsSingleton(self._only_if), path, table
-        )
+        write = True if self._only_if is None else beam.pvalue.AsSingleton(self._only_if)
+        return rows | "File" >> CallWithAll(_write_if, write, path, table)
 
 
 # --- Life cycle: versions and the CURRENT pointer -----------------------------------------

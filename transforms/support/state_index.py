@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from newsbeam.transforms.support import files
 from newsbeam.transforms.support.loaded import load_parts
@@ -117,6 +116,8 @@ def build_segment(
     path: str, table: StateTable, keys_of: KeysOf, extra_of: Callable[[pa.Table], Any] | None = None
 ) -> Segment:
     """Read one state file and index it by `keys_of` (and `extra_of`, when given)."""
+    import pyarrow.compute as pc  # state files only: a run without --state never loads it
+
     arrow = read_arrow(path, table)
     keys, positions = keys_of(arrow)
     order = np.argsort(keys, kind="stable")
