@@ -55,7 +55,7 @@ from newsbeam.pipeline.options import (
     is_url,
 )
 from newsbeam.pipeline.progress import ProgressDisplay
-from newsbeam.pipeline.worker_template import warmable_dofns, worker_template
+from newsbeam.pipeline.worker_template import frozen_heap, warmable_dofns, worker_template
 from newsbeam.pipeline.workers import worker_log_level
 from newsbeam.schemas import SCHEMA_VERSION, TABLES
 from newsbeam.transforms.feeds.config import FeedsConfig
@@ -465,6 +465,7 @@ def run_locked(
             shown or contextlib.nullcontext(),
             worker_log_level(running_mode),
             worker_template(warm, warmable_dofns(pipeline) if warm else None),
+            frozen_heap(not warm and _on_local_runner(options)),
         ):
             # Forked after the template (a fork must not copy a lock an import holds).
             preloading = _preload_report() if warm and follow is None else None

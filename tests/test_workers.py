@@ -201,6 +201,14 @@ def test_the_default_run_uses_worker_processes_and_gives_the_same_output(
         return real_template(enabled, warm)
 
     monkeypatch.setattr(pipeline_run, "worker_template", worker_template)
+    frozen: list[bool] = []
+    real_frozen_heap = pipeline_run.frozen_heap
+
+    def frozen_heap(enabled: bool):  # noqa: ANN202
+        frozen.append(enabled)
+        return real_frozen_heap(enabled)
+
+    monkeypatch.setattr(pipeline_run, "frozen_heap", frozen_heap)
     manifests = {}
     for mode, extra in (("default", []), ("in-process", ["--direct_running_mode", "in_memory"])):
         output = tmp_path / mode
@@ -216,6 +224,7 @@ def test_the_default_run_uses_worker_processes_and_gives_the_same_output(
     # Its workers forked from a template with the models loaded; the in-process run: none.
     warmed = ["_ClusterAll", "_DetectLanguage", "_Extract", "_TagPlaces", "_TagTopics"]
     assert templates == [(True, warmed), (False, [])]
+    assert frozen == [False, True]  # the in-process run's heap is frozen while it runs
     assert runner._num_workers == 2  # noqa: SLF001  (as Beam's run read it)
     assert isinstance(runner._default_environment, SubprocessSDKEnvironment)  # noqa: SLF001
     assert manifests["default"]["options"]["direct_running_mode"] == "multi_processing"
@@ -264,6 +273,19 @@ def test_workers_forked_from_the_template_leave_its_heap_to_it() -> None:
 
     assert forked("unfrozen") == ["True", "1000", "True"]
     assert forked("frozen") == ["False", "0", "True"]
+
+
+def test_frozen_heap_thaws_after_the_run() -> None:
+    """frozen_heap freezes what exists while its block runs and thaws it after (a process
+    that goes on, as in follow mode, collects it again)."""
+    import gc
+
+    gc.unfreeze()
+    with worker_template_module.frozen_heap(False):
+        assert gc.get_freeze_count() == 0
+    with worker_template_module.frozen_heap(True):
+        assert gc.get_freeze_count() > 1000
+    assert gc.get_freeze_count() == 0
 
 
 def test_a_worker_without_its_template_starts_cold(tmp_path: Path) -> None:
