@@ -24,9 +24,12 @@ alike: loop, pipeline[, pinned], loop, pipeline, ... (`--repeats`, default 3).
   stays in-process).
 All run by `_common.run_measured`/`run_pipeline`, the scripts' one way to run and time.
 Per run: wall time, CPU time (user + system of the process and the workers it waited
-for: what the run cost whatever else the shared machine did), peak RSS of the largest
-process and the peaks of the summed RSS and of the summed PSS of the process tree (sampled
-every 0.1 s; PSS counts the pages forked workers share with their template once).
+for: what the run cost whatever else the shared machine did) and peak RSS of the largest
+process. Memory of the whole process tree (the peaks of the summed RSS and of the summed
+PSS, sampled every 0.1 s; PSS counts the pages forked workers share with their template
+once) comes from one more run of each side after the timed ones: the sampler reads /proc
+for every process ten times a second, which took ~0.3-1 s of a 2-worker run's ~8 s of
+wall time (it competes with the workers for the cores, not with the one-process loop).
 
 Also printed: the per-page cost of each stage (the runner's own step timings,
 `stage_seconds` in the manifest, summed over workers), medians of all runs, the ratio of
@@ -191,12 +194,19 @@ class Bench:
         self.first_output = ""
         self._runs = 0
 
-    def run(self, kind: str, pages_dir: Path | None = None, extra: list[str] | None = None):
-        """One measured run of `kind`; returns (Run, stage_seconds, worker processes)."""
+    def run(
+        self,
+        kind: str,
+        pages_dir: Path | None = None,
+        extra: list[str] | None = None,
+        sample: bool = False,
+    ) -> tuple[_common.Run, dict[str, float], int | None]:
+        """One measured run of `kind` (`sample`: the process tree's memory sampled too);
+        returns (Run, stage_seconds, worker processes)."""
         pages_dir = pages_dir or self.pages_dir
         if kind == LOOP:
             command = [sys.executable, str(Path(__file__).resolve()), "--loop-worker"]
-            run = _common.run_measured([*command, str(pages_dir)], self.scratch_dir, True)
+            run = _common.run_measured([*command, str(pages_dir)], self.scratch_dir, sample)
             _common.require_success(run, what="the loop")
             return run, {}, None
         self._runs += 1
@@ -209,9 +219,9 @@ class Bench:
                 "0",
                 *_common.pipeline_command([pages_dir], output_dir, args),
             ]
-            run = _common.run_measured(command, self.scratch_dir, sample_tree=True)
+            run = _common.run_measured(command, self.scratch_dir, sample_tree=sample)
         else:
-            run = _common.run_pipeline([pages_dir], output_dir, self.scratch_dir, args, True)
+            run = _common.run_pipeline([pages_dir], output_dir, self.scratch_dir, args, sample)
         _common.require_success(run, what=f"the {kind} run")
         manifest = _common.read_manifest(output_dir) or {}
         if pages_dir == self.pages_dir:
@@ -233,14 +243,15 @@ def worker_processes(manifest: dict[str, Any]) -> int | None:
     return int(options.get("direct_num_workers") or 1)
 
 
-def median_of(runs: list[Measured], kind: str) -> dict[str, float]:
+def median_of(runs: list[Measured], kind: str, memory: _common.Run) -> dict[str, float]:
+    """Medians of the timed runs of `kind`; the process tree's memory from its memory run."""
     kind_runs = [measured.run for measured in runs if measured.kind == kind]
     return {
         "wall": statistics.median(run.wall_seconds for run in kind_runs),
         "cpu": statistics.median(run.cpu_seconds for run in kind_runs),
         "rss": statistics.median(run.peak_rss_mb for run in kind_runs),
-        "tree": statistics.median(run.tree_rss_mb for run in kind_runs),
-        "pss": statistics.median(run.tree_pss_mb for run in kind_runs),
+        "tree": memory.tree_rss_mb,
+        "pss": memory.tree_pss_mb,
     }
 
 
@@ -361,23 +372,21 @@ def main(argv: list[str] | None = None) -> int:
                     + (f", {workers} worker process(es)" if workers else ""),
                     flush=True,
                 )
+        memory: dict[str, _common.Run] = {}
+        for kind in kinds:  # after the timed runs: the sampler would slow them
+            memory[kind], _, _ = bench.run(kind, sample=True)
+            print(
+                f"  {kind} memory run: peak PSS {memory[kind].tree_pss_mb:.0f} MB, "
+                f"summed RSS {memory[kind].tree_rss_mb:.0f} MB",
+                flush=True,
+            )
         scaled = scale_run(args, bench, sources, scratch_dir) if args.scale else None
         scaling = scaling_runs(bench, sources, scratch_dir) if args.scaling else None
         print(f"load average at end: {load_average()}")
 
     print()
     _common.print_table(
-        [
-            "run",
-            "side",
-            "workers",
-            "wall s",
-            "CPU s",
-            "docs/s",
-            "peak RSS MB",
-            "tree RSS MB",
-            "PSS MB",
-        ],
+        ["run", "side", "workers", "wall s", "CPU s", "docs/s", "peak RSS MB"],
         [
             [
                 measured.repeat,
@@ -387,8 +396,6 @@ def main(argv: list[str] | None = None) -> int:
                 f"{measured.run.cpu_seconds:.1f}",
                 f"{page_count / measured.run.wall_seconds:.1f}",
                 f"{measured.run.peak_rss_mb:.0f}",
-                f"{measured.run.tree_rss_mb:.0f}",
-                f"{measured.run.tree_pss_mb:.0f}",
             ]
             for measured in runs
         ],
@@ -418,8 +425,8 @@ def main(argv: list[str] | None = None) -> int:
         for line in summary_lines[-8:]:
             print(f"  | {line}")
 
-    medians = {kind: median_of(runs, kind) for kind in kinds}
-    print("\nmedians:")
+    medians = {kind: median_of(runs, kind, memory[kind]) for kind in kinds}
+    print("\nmedians (tree RSS and PSS: the one sampled memory run of each side):")
     _common.print_table(
         ["side", "wall s", "CPU s", "docs/s", "peak RSS MB", "tree RSS MB", "PSS MB"],
         [
@@ -483,7 +490,7 @@ def scale_run(args: argparse.Namespace, bench: Bench, sources, scratch_dir: Path
     scaled_dir = scratch_dir / "scaled"
     pages = write_corpus(sources, scaled_dir, args.scale)
     print(f"scale run: {pages} pages ({args.scale}x, exact copies under distinct names)")
-    run, _, _ = bench.run(PIPELINE, scaled_dir)
+    run, _, _ = bench.run(PIPELINE, scaled_dir, sample=True)
     shutil.rmtree(scaled_dir, ignore_errors=True)
     print(
         f"  scaled run: {run.wall_seconds:.1f} s, peak PSS {run.tree_pss_mb:.0f} MB, "
