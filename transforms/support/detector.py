@@ -32,24 +32,21 @@ from langdetect.lang_detect_exception import ErrorCode, LangDetectException
 LanguageRows = dict[str, np.ndarray]
 
 
-class ProfileRows(dict[str, list[float]]):
+class ProfileRows(dict[str, Any]):
     """langdetect's `word_lang_prob_map` (n-gram -> probability in each language, in the
     factory's language order), each row built when looked up from the profiles' counts, as
-    `DetectorFactory.add_profile` computes it. Detectors only ask `gram in rows` and
-    `rows[gram]`, both served here. Rows are not kept: FastDetector keeps its own, as
-    arrays (`_rows_of`), so a row is built once per n-gram a text uses."""
+    `DetectorFactory.add_profile` computes it. Detectors ask `gram in rows` (every n-gram
+    of a text: the dict's own test, its keys are every n-gram of the profiles) and
+    `rows[gram]` (served here). Rows are not kept: FastDetector keeps its own, as arrays
+    (`_rows_of`), so a row is built once per n-gram a text uses."""
 
     def __init__(self, profiles: list[tuple[dict[str, int], list[int]]], width: int) -> None:
-        super().__init__()
+        super().__init__(dict.fromkeys(frozenset().union(*(counts for counts, _ in profiles))))
         self._profiles = profiles  # (n-gram counts, n-grams of each length) per language
         self._width = width  # langdetect sizes rows by the directory's entries
-        self._grams = frozenset().union(*(counts for counts, _ in profiles))
 
-    def __contains__(self, gram: object) -> bool:
-        return gram in self._grams
-
-    def __missing__(self, gram: str) -> list[float]:
-        if gram not in self._grams:
+    def __getitem__(self, gram: str) -> list[float]:
+        if gram not in self:
             raise KeyError(gram)
         row = [0.0] * self._width
         length = len(gram)
