@@ -55,8 +55,8 @@ from newsbeam.pipeline.options import (
     is_url,
 )
 from newsbeam.pipeline.progress import ProgressDisplay
-from newsbeam.pipeline.worker_template import frozen_heap, warmable_dofns, worker_template
-from newsbeam.pipeline.workers import worker_log_level
+from newsbeam.pipeline.worker_template import warmable_dofns, worker_template
+from newsbeam.pipeline.workers import frozen_heap, worker_log_level
 from newsbeam.schemas import SCHEMA_VERSION, TABLES
 from newsbeam.transforms.feeds.config import FeedsConfig
 from newsbeam.transforms.feeds.fetch import parse_allow_hosts

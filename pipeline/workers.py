@@ -38,6 +38,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import dataclasses
+import gc
 import glob
 import json
 import logging
@@ -310,6 +311,39 @@ def worker_log_level(running_mode: str) -> Iterator[None]:
 MALLOC_MMAP_THRESHOLD = 4 << 20
 MALLOC_TRIM_THRESHOLD = 2 * MALLOC_MMAP_THRESHOLD
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameters, <malloc.h>
+
+
+def freeze_heap() -> None:
+    """Move every object the template holds now (Beam, NewsBeam, the warmed models, the
+    runner's: ~236k objects) out of the cyclic garbage collector's reach, for this process
+    and the workers it forks (`gc.freeze`, as Python's docs advise before a fork).
+
+    Unfrozen, each worker's full collection walked that whole inherited heap (0.15-0.2 s of
+    CPU on the 439 pages) and wrote to every object's collector header, copying on write
+    pages the worker only read: frozen, the 2 workers of that run fault ~12% fewer pages and
+    the run's peak PSS is ~50 MB lower. Garbage is collected first, so what is frozen is in
+    use, and it lives as long as the process anyway. A worker's own objects are collected
+    as before."""
+    gc.collect()
+    gc.freeze()
+
+
+@contextlib.contextmanager
+def frozen_heap(enabled: bool) -> Iterator[None]:
+    """For a run whose stages run in this process (in-process runs: one core, follow mode,
+    small inputs): what exists when the block starts (Beam, NewsBeam, the built pipeline)
+    is frozen while it runs (`freeze_heap`), so the run's full collections walk only what
+    the stages make; thawed after, for a process that goes on (follow mode runs a
+    pipeline per batch). On the 439 pages in one process, collections took ~0.35 s of CPU
+    instead of ~0.68 s."""
+    if not enabled:
+        yield
+        return
+    freeze_heap()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def bound_malloc() -> bool:

@@ -244,11 +244,11 @@ def test_the_default_run_uses_worker_processes_and_gives_the_same_output(
 # child's own cyclic garbage.
 _FORKED_AFTER_FREEZE = """
 import gc, os, sys
-from newsbeam.pipeline import worker_template
+from newsbeam.pipeline import workers
 
 held = [[n] for n in range(1000)]
 if sys.argv[1] == "frozen":
-    worker_template.freeze_heap()
+    workers.freeze_heap()
 child = os.fork()
 if child == 0:
     tracked = {id(o) for o in gc.get_objects()}
@@ -281,9 +281,9 @@ def test_frozen_heap_thaws_after_the_run() -> None:
     import gc
 
     gc.unfreeze()
-    with worker_template_module.frozen_heap(False):
+    with workers.frozen_heap(False):
         assert gc.get_freeze_count() == 0
-    with worker_template_module.frozen_heap(True):
+    with workers.frozen_heap(True):
         assert gc.get_freeze_count() > 1000
     assert gc.get_freeze_count() == 0
 
