@@ -288,6 +288,33 @@ def test_frozen_heap_thaws_after_the_run() -> None:
     assert gc.get_freeze_count() == 0
 
 
+# A template whose forked worker ends as argv[1] says, in place of Beam's SDK worker (which
+# needs a runner to talk to); the client prints the status it got back.
+_CLIENT_STATUS = """
+import os, signal, sys
+from apache_beam.runners.worker import sdk_worker_main
+from newsbeam.pipeline import worker_template
+
+def worker(argv):
+    if sys.argv[1] == "killed":
+        os.kill(os.getpid(), signal.SIGKILL)
+    sys.exit(7)
+
+sdk_worker_main.main = worker
+with worker_template.worker_template(True, []):
+    print(worker_template.run_client(os.environ[worker_template.TEMPLATE_ENV]))
+"""
+
+
+@pytest.mark.parametrize(("ending", "status"), [("exits", "7"), ("killed", "-9")])
+def test_the_client_gets_its_workers_status(ending: str, status: str) -> None:
+    """The worker command exits with its forked worker's status: the one the worker reports
+    as it leaves, or, for a worker killed before it could, the one the template saw."""
+    command = [sys.executable, "-c", _CLIENT_STATUS, ending]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split() == [status]
+
+
 def test_a_worker_without_its_template_starts_cold(tmp_path: Path) -> None:
     """The worker command falls back to a cold worker (None) when no template answers."""
     assert worker_template_module.run_client(str(tmp_path / "no-template")) is None
