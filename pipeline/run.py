@@ -444,6 +444,7 @@ def run_locked(
     progress = _progress_dir(options) if follow is None else None
     committed = False
     local_report = tempfile.mkdtemp(prefix="newsbeam-report-")
+    heap = contextlib.ExitStack()
     try:
         pipeline, warm = _pipeline(options)
         config = config_from_options(
@@ -461,11 +462,13 @@ def run_locked(
         running_mode = options.view_as(DirectOptions).direct_running_mode
         if warm:  # before the template forks: it and its workers inherit the settings
             workers.bound_malloc()
+        # Frozen from here until the run is committed or abandoned (the template forks from
+        # the frozen heap; the report and the commit after the stages skip it too).
+        heap.enter_context(frozen_heap())
         with (
             shown or contextlib.nullcontext(),
             worker_log_level(running_mode),
             worker_template(warm, warmable_dofns(pipeline) if warm else None),
-            frozen_heap(not warm and _on_local_runner(options)),
         ):
             # Forked after the template (a fork must not copy a lock an import holds).
             preloading = _preload_report() if warm and follow is None else None
@@ -526,6 +529,7 @@ def run_locked(
         shutil.rmtree(local_report, ignore_errors=True)
         if progress:
             shutil.rmtree(progress, ignore_errors=True)
+        heap.close()
     return manifest
 
 
