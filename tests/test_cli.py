@@ -272,3 +272,17 @@ def test_the_next_run_cleans_up_after_a_killed_one(seeds_dir: Path, tmp_path: Pa
     assert not (output / "_staging").exists()
     (manifest,) = dataset.committed_runs(str(output))
     assert manifest["counts"]["articles"] == 5
+
+
+def test_subcommands_run_with_the_collector(capsys: pytest.CaptureFixture[str]) -> None:
+    """The command pauses the garbage collector for its imports (workers.pause_collector);
+    a subcommand, which has no run to enable it again, collects as usual."""
+    import gc
+
+    gc.disable()
+    try:
+        assert entry.main(["schema", "--format", "bigquery"]) == 0
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+    assert "articles" in json.loads(capsys.readouterr().out)

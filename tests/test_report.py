@@ -273,6 +273,24 @@ def test_preload_leaves_matplotlib_ready_to_draw() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_the_runs_preload_waits_for_the_workers_first_progress(tmp_path: Path) -> None:
+    """A fresh interpreter: the run's preload thread loads nothing while the pipeline is
+    being translated (no progress yet), and loads once a worker's progress tap has
+    written its first count."""
+    code = (
+        "import sys, time, pathlib\n"
+        "from newsbeam.pipeline import run\n"
+        f"folder = pathlib.Path({str(tmp_path)!r})\n"
+        "thread = run._preload_report(str(folder))\n"
+        "time.sleep(1.5)  # preload alone takes ~0.4 s\n"
+        "assert thread.is_alive() and 'matplotlib.figure' not in sys.modules\n"
+        '(folder / \'read.0.json\').write_text(\'{"name": "read", "count": 1}\')\n'
+        "thread.join(60)\n"
+        "assert not thread.is_alive() and 'matplotlib.figure' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def _run_manifest(run_id: str, started: str) -> dict:
     """A committed run's manifest with what readers rely on, and no files."""
     return {

@@ -201,12 +201,12 @@ def test_the_default_run_uses_worker_processes_and_gives_the_same_output(
         return real_template(enabled, warm)
 
     monkeypatch.setattr(pipeline_run, "worker_template", worker_template)
-    frozen: list[bool] = []
+    frozen: list[str] = []
     real_frozen_heap = pipeline_run.frozen_heap
 
-    def frozen_heap(enabled: bool):  # noqa: ANN202
-        frozen.append(enabled)
-        return real_frozen_heap(enabled)
+    def frozen_heap():  # noqa: ANN202
+        frozen.append("frozen")
+        return real_frozen_heap()
 
     monkeypatch.setattr(pipeline_run, "frozen_heap", frozen_heap)
     manifests = {}
@@ -224,7 +224,7 @@ def test_the_default_run_uses_worker_processes_and_gives_the_same_output(
     # Its workers forked from a template with the models loaded; the in-process run: none.
     warmed = ["_ClusterAll", "_DetectLanguage", "_Extract", "_TagPlaces", "_TagTopics"]
     assert templates == [(True, warmed), (False, [])]
-    assert frozen == [False, True]  # the in-process run's heap is frozen while it runs
+    assert frozen == ["frozen", "frozen"]  # each run's heap is frozen while it runs
     assert runner._num_workers == 2  # noqa: SLF001  (as Beam's run read it)
     assert isinstance(runner._default_environment, SubprocessSDKEnvironment)  # noqa: SLF001
     assert manifests["default"]["options"]["direct_running_mode"] == "multi_processing"
@@ -275,17 +275,53 @@ def test_workers_forked_from_the_template_leave_its_heap_to_it() -> None:
     assert forked("frozen") == ["False", "0", "True"]
 
 
-def test_frozen_heap_thaws_after_the_run() -> None:
+@pytest.mark.parametrize("paused", [False, True])
+def test_frozen_heap_thaws_after_the_run(paused: bool) -> None:
     """frozen_heap freezes what exists while its block runs and thaws it after (a process
-    that goes on, as in follow mode, collects it again)."""
+    that goes on, as in follow mode, collects it again); the collector runs in the block
+    and after it, also when the command paused it at start-up (pause_collector)."""
     import gc
 
     gc.unfreeze()
-    with workers.frozen_heap(False):
+    try:
+        if paused:
+            workers.pause_collector()
+            assert not gc.isenabled()
+        with workers.frozen_heap():
+            assert gc.get_freeze_count() > 1000
+            assert gc.isenabled()
         assert gc.get_freeze_count() == 0
-    with workers.frozen_heap(True):
-        assert gc.get_freeze_count() > 1000
-    assert gc.get_freeze_count() == 0
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
+        gc.enable()
+
+
+# A template whose forked worker ends as argv[1] says, in place of Beam's SDK worker (which
+# needs a runner to talk to); the client prints the status it got back.
+_CLIENT_STATUS = """
+import os, signal, sys
+from apache_beam.runners.worker import sdk_worker_main
+from newsbeam.pipeline import worker_template
+
+def worker(argv):
+    if sys.argv[1] == "killed":
+        os.kill(os.getpid(), signal.SIGKILL)
+    sys.exit(7)
+
+sdk_worker_main.main = worker
+with worker_template.worker_template(True, []):
+    print(worker_template.run_client(os.environ[worker_template.TEMPLATE_ENV]))
+"""
+
+
+@pytest.mark.parametrize(("ending", "status"), [("exits", "7"), ("killed", "-9")])
+def test_the_client_gets_its_workers_status(ending: str, status: str) -> None:
+    """The worker command exits with its forked worker's status: the one the worker reports
+    as it leaves, or, for a worker killed before it could, the one the template saw."""
+    command = [sys.executable, "-c", _CLIENT_STATUS, ending]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split() == [status]
 
 
 def test_a_worker_without_its_template_starts_cold(tmp_path: Path) -> None:
