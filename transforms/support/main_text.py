@@ -13,7 +13,10 @@ include_comments=False, ...).text`, with less work done per page.
   (`html2txt`, 3.9 ms a call on a third of the pages) is only computed when a cheap upper
   bound of its length (`html2txt_length_bound`) leaves the test undecided; the first
   prunes' XPaths (a regular-expression test on each element, 2.3 ms a page together) run
-  only when the page's class and id values hold what they test for (`prune_raw_tree`).
+  only when the page's class and id values hold what they test for (`prune_raw_tree`); the
+  main extractor's body and discard XPaths and the comment prune run as Python equivalents
+  (support/xpath_equivalents.py, `extractor_functions`: trafilatura's own functions with
+  those equivalents in their globals).
 
 This copies the control flow of trafilatura 2.3.1's `trafilatura_sequence`, the end of its
 `bare_extraction` and its `load_html`, and reads private names of it. pyproject allows

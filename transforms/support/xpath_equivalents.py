@@ -3,16 +3,18 @@ the same order, without a call from libxml2 into Python per element and `re:test
 
 lxml runs each `re:test` of an XPath as a Python call (its arguments converted to Python
 objects, the pattern looked up in a cache), for every element the expression reaches:
-trafilatura's first body XPath and the two discard XPaths of its main extractor cost about
-3 ms a page that way (measured on the 439 distinct pages), most of the extract stage's
-XPath time. The equivalents here read the attributes with `element.get` and run the same
-regular expressions, and the body XPaths, whose first match is all trafilatura takes,
-stop at it (`BodyXPath` yields lazily).
+trafilatura's body XPaths, the two discard XPaths of its main extractor and its comment
+prune cost about 3.9 ms a page that way (the 439 distinct pages), nearly all of the extract
+stage's XPath time. The equivalents here read the attributes with `element.get` and run
+the same regular expressions (about a third of the CPU), and the body XPaths, whose first
+match is all trafilatura takes, stop at it (`BodyXPath` yields lazily).
 
 Each equivalent is keyed by the SHA-1 of its expression's text (`xpath_key`); `equivalent`
 gives the XPath itself for any other text. The regular expressions are taken from that text
-(`re_tests`), compiled as lxml's `re:test` compiles them. tests/test_main_text.py checks
-every equivalent against its XPath on the 439 pages' trees and on attribute edge cases.
+(`re_tests`), compiled as lxml's `re:test` compiles them. tests/test_xpath_equivalents.py
+checks every equivalent against its XPath on pages' trees (as parsed, and as trafilatura's
+main extractor reads them) and on attribute edge cases; benchmarks/check_main_text.py
+checks the texts on the 439 pages.
 
 XPath semantics followed: `re:test(@a|@b, P, F)` tests the string value of the node-set
 `@a|@b`: the value of the first of those attributes in document order (the element's
@@ -118,7 +120,7 @@ class ElementXPath:
             if predicate(element) if element.attrib else bare[element.tag]:
                 yield element
 
-    def __call__(self, tree: Any) -> Any:
+    def __call__(self, tree: Any) -> Any:  # a list here, an iterator for BodyXPath
         return list(self.elements(tree))
 
 
