@@ -300,6 +300,11 @@ def test_extractor_functions_are_trafilaturas_with_the_equivalents() -> None:
     assert content.__globals__["recover_wild_text"].__globals__["prune_unwanted_sections"] is (
         sections
     )
+    assert all(
+        type(x).__name__ == "ElementXPath"
+        for name in ("OVERALL_DISCARD_XPATH", "TEASER_DISCARD_XPATH", "DISCARD_IMAGE_ELEMENTS")
+        for x in sections.__globals__[name]
+    )
     assert all(type(x).__name__ == "XPath" for x in me.BODY_XPATH + me.OVERALL_DISCARD_XPATH)
     assert core.extract_content is me.extract_content and me._extract.__globals__ is vars(me)
 

@@ -19,14 +19,20 @@ def _replaced() -> list[Any]:
     from trafilatura import core
     from trafilatura import main_extractor as me
 
-    expressions = me.BODY_XPATH + me.OVERALL_DISCARD_XPATH + core.REMOVE_COMMENTS_AND_LISTS_XPATH
+    expressions = [
+        *me.BODY_XPATH,
+        *me.OVERALL_DISCARD_XPATH,
+        *me.TEASER_DISCARD_XPATH,
+        *me.DISCARD_IMAGE_ELEMENTS,
+        *core.REMOVE_COMMENTS_AND_LISTS_XPATH,
+    ]
     return [x for x in expressions if xe.equivalent(x) is not x]
 
 
 def test_the_body_discard_and_comment_prune_xpaths_have_equivalents() -> None:
     from trafilatura import main_extractor as me
 
-    assert len(_replaced()) == len(xe.EQUIVALENT_KEYS) == 6
+    assert len(_replaced()) == len(xe.EQUIVALENT_KEYS) == 8
     assert {xe.xpath_key(x) for x in _replaced()} == xe.EQUIVALENT_KEYS
     assert xe.equivalent(me.BODY_XPATH[1]) is me.BODY_XPATH[1]  # no re:test: kept
     other = etree.XPath(".//div[re:test(@id, 'x')]", namespaces={"re": "x"})
@@ -89,6 +95,7 @@ _VALUES = [
     "widget", "hidden", "Hidden", "x hidden", "hide-me", "reply-1", "x reply-1", "akismet",
     "comments-title", "message", "display:none", "display: none", "width: 2px", "comments",
     "Comment-list", "commentary", "post-comments", "x article-comments", "comol", "dsq-comments",
+    "teaser", "Teaser-box", "TEASER", "x-caption", "Caption",
 ]  # fmt: skip
 _TAGS = ["div", "section", "article", "main", "p", "span", "item", "list", "aside", "ul", "ol"]
 _NAMES = [("id",), ("class",), ("id", "class"), ("class", "id"), ("style", "id"), ("id", "style")]

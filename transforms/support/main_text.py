@@ -100,7 +100,9 @@ TRAFILATURA_NAMES = {
     "trafilatura.htmlprocessing": ("convert_tags", "prune_unwanted_nodes", "tree_cleaning"),
     "trafilatura.main_extractor": (
         "BODY_XPATH",
+        "DISCARD_IMAGE_ELEMENTS",
         "OVERALL_DISCARD_XPATH",
+        "TEASER_DISCARD_XPATH",
         "_extract",
         "extract_content",
         "prune_unwanted_sections",
@@ -139,6 +141,8 @@ def trafilatura_differences() -> list[str]:
     replaced = [
         *main_extractor.BODY_XPATH,
         *main_extractor.OVERALL_DISCARD_XPATH,
+        *main_extractor.TEASER_DISCARD_XPATH,
+        *main_extractor.DISCARD_IMAGE_ELEMENTS,
         *core.REMOVE_COMMENTS_AND_LISTS_XPATH,
     ]
     if not EQUIVALENT_KEYS <= {xpath_key(expression) for expression in replaced}:
@@ -310,17 +314,25 @@ class ExtractorFunctions:
 @functools.lru_cache(maxsize=1)
 def extractor_functions() -> ExtractorFunctions:
     """trafilatura's `_extract_and_compare` and `_recall_retry`, down to its main extractor's
-    `_extract` and `prune_unwanted_sections`, with the Python equivalents of the body and
-    discard XPaths (support/xpath_equivalents.py) in place of the XPaths: the same elements
-    for a third of their CPU (their `re:test` calls were ~3 ms a page). trafilatura's own
-    functions, not copies: their sources are pinned in RECORDED_SOURCES (how they read
-    the XPaths: `_extract` takes the first element of a body XPath's result)."""
+    `_extract` and `prune_unwanted_sections`, with the Python equivalents of the body,
+    discard, teaser and caption XPaths (support/xpath_equivalents.py) in place of the
+    XPaths: the same elements for a third of their CPU (their `re:test` calls were ~3 ms a
+    page). trafilatura's own functions, not copies: their sources are pinned in
+    RECORDED_SOURCES (how they read the XPaths: `_extract` takes the first element of a body
+    XPath's result)."""
     from trafilatura import core
     from trafilatura import main_extractor as me
 
-    body = [equivalent(expression) for expression in me.BODY_XPATH]
-    discard = [equivalent(expression) for expression in me.OVERALL_DISCARD_XPATH]
-    prune_sections = rebound(me.prune_unwanted_sections, OVERALL_DISCARD_XPATH=discard)
+    def equivalents(expressions: list[Any]) -> list[Any]:
+        return [equivalent(expression) for expression in expressions]
+
+    prune_sections = rebound(
+        me.prune_unwanted_sections,
+        OVERALL_DISCARD_XPATH=equivalents(me.OVERALL_DISCARD_XPATH),
+        TEASER_DISCARD_XPATH=equivalents(me.TEASER_DISCARD_XPATH),
+        DISCARD_IMAGE_ELEMENTS=equivalents(me.DISCARD_IMAGE_ELEMENTS),
+    )
+    body = equivalents(me.BODY_XPATH)
     extract = rebound(me._extract, BODY_XPATH=body, prune_unwanted_sections=prune_sections)
     recover = rebound(me.recover_wild_text, prune_unwanted_sections=prune_sections)
     content = rebound(me.extract_content, _extract=extract, recover_wild_text=recover)

@@ -150,6 +150,7 @@ class BodyXPath(ElementXPath):
 _BODY_TAGS = ("article", "div", "main", "section")
 _DISCARD_TAGS = ("div", "item", "list", "p", "section", "span")
 _LOWER_N = str.maketrans("N", "n")
+_LOWER_T = str.maketrans("T", "t")
 _LOWER_CM = str.maketrans("CM", "cm")
 _LOWER_CP = str.maketrans("CP", "cp")
 
@@ -249,6 +250,24 @@ def _overall_discard_1(path: str) -> ElementXPath:
     return ElementXPath(path, (), selects)
 
 
+def _teaser_discard(path: str) -> ElementXPath:
+    def selects(element: Any) -> bool:
+        get = element.get
+        return "teaser" in (get("id") or "").translate(_LOWER_T) or "teaser" in (
+            get("class") or ""
+        ).translate(_LOWER_T)
+
+    return ElementXPath(path, _DISCARD_TAGS, selects)
+
+
+def _discard_image_elements(path: str) -> ElementXPath:
+    def selects(element: Any) -> bool:
+        get = element.get
+        return "caption" in (get("id") or "") or "caption" in (get("class") or "")
+
+    return ElementXPath(path, _DISCARD_TAGS, selects)
+
+
 def _comments_and_lists(path: str) -> ElementXPath:
     by_id, by_class, list_by_id, list_by_class = regex_tests(path, _ID, _CLASS, _ID, _CLASS)
 
@@ -266,13 +285,16 @@ def _comments_and_lists(path: str) -> ElementXPath:
 
 
 # By the key of the XPath text each is written for: trafilatura 2.3.1's BODY_XPATH[0], [2],
-# [3], OVERALL_DISCARD_XPATH[0], [1] and REMOVE_COMMENTS_AND_LISTS_XPATH[0].
+# [3], OVERALL_DISCARD_XPATH[0], [1], TEASER_DISCARD_XPATH[0], DISCARD_IMAGE_ELEMENTS[0] and
+# REMOVE_COMMENTS_AND_LISTS_XPATH[0].
 _EQUIVALENTS: dict[str, Callable[[str], ElementXPath]] = {
     "2465b9ddf0fc1b9b": _body_0,
     "b9c180cd18240e44": _body_2,
     "1e7b8c5b36e9e0e8": _body_3,
     "d00545c1e3acd7dd": _overall_discard_0,
     "8c88600b03181df7": _overall_discard_1,
+    "db87f1790b6b7449": _teaser_discard,
+    "1c87660c9ae9af66": _discard_image_elements,
     "7e7d885e629a5119": _comments_and_lists,
 }
 EQUIVALENT_KEYS = frozenset(_EQUIVALENTS)
