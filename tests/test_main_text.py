@@ -279,6 +279,36 @@ def test_prefilters_and_copies_match_this_trafilatura() -> None:
     assert mt.copy_matches_trafilatura()
 
 
+def test_extractor_functions_are_trafilaturas_with_the_equivalents() -> None:
+    """trafilatura's own code runs with the XPath equivalents; its modules stay as they are."""
+    from trafilatura import core
+    from trafilatura import main_extractor as me
+
+    functions = mt.extractor_functions()
+    compare, retry = functions.extract_and_compare, functions.recall_retry
+    assert compare.__code__ is core._extract_and_compare.__code__
+    assert retry.__code__ is core._recall_retry.__code__
+    assert retry.__globals__["_extract_and_compare"] is compare
+    content = compare.__globals__["extract_content"]
+    assert content.__code__ is me.extract_content.__code__
+    extract = content.__globals__["_extract"]
+    assert [type(x).__name__ for x in extract.__globals__["BODY_XPATH"]] == [
+        "BodyXPath", "XPath", "BodyXPath", "BodyXPath", "XPath"
+    ]  # fmt: skip
+    sections = extract.__globals__["prune_unwanted_sections"]
+    assert sections.__code__ is me.prune_unwanted_sections.__code__
+    assert content.__globals__["recover_wild_text"].__globals__["prune_unwanted_sections"] is (
+        sections
+    )
+    assert all(
+        type(x).__name__ == "ElementXPath"
+        for name in ("OVERALL_DISCARD_XPATH", "TEASER_DISCARD_XPATH", "DISCARD_IMAGE_ELEMENTS")
+        for x in sections.__globals__[name]
+    )
+    assert all(type(x).__name__ == "XPath" for x in me.BODY_XPATH + me.OVERALL_DISCARD_XPATH)
+    assert core.extract_content is me.extract_content and me._extract.__globals__ is vars(me)
+
+
 def _trafilatura_names_read(module: Any) -> set[tuple[str, str]]:
     """(module, name) of every trafilatura name a module's code reads: `from trafilatura.m
     import n`, and `alias.n` where `from trafilatura import m as alias` (m a module)."""
@@ -339,7 +369,7 @@ def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("change", ["source", "xpath", "parser", "name", "module"])
+@pytest.mark.parametrize("change", ["source", "xpath", "body_xpath", "parser", "name", "module"])
 def test_a_different_trafilatura_fails_the_check_with_one_warning(
     change: str,
     check_cache: None,
@@ -354,6 +384,11 @@ def test_a_different_trafilatura_fails_the_check_with_one_warning(
     elif change == "xpath":
         changed = [*core.RAW_TREE_PRUNE_XPATH[:-1], etree.XPath(".//div[@id='other']")]
         monkeypatch.setattr(core, "RAW_TREE_PRUNE_XPATH", changed)
+    elif change == "body_xpath":  # one with a Python equivalent (support/xpath_equivalents.py)
+        from trafilatura import main_extractor
+
+        changed = [etree.XPath(".//article"), *main_extractor.BODY_XPATH[1:]]
+        monkeypatch.setattr(main_extractor, "BODY_XPATH", changed)
     elif change == "parser":  # other parser options: html_parser() no longer makes its trees
         monkeypatch.setattr(mt, "_HTML_PARSER_SOURCE", "HTML_PARSER = HTMLParser(huge_tree=True)")
     elif change == "name":  # renamed in a later trafilatura

@@ -13,7 +13,10 @@ include_comments=False, ...).text`, with less work done per page.
   (`html2txt`, 3.9 ms a call on a third of the pages) is only computed when a cheap upper
   bound of its length (`html2txt_length_bound`) leaves the test undecided; the first
   prunes' XPaths (a regular-expression test on each element, 2.3 ms a page together) run
-  only when the page's class and id values hold what they test for (`prune_raw_tree`).
+  only when the page's class and id values hold what they test for (`prune_raw_tree`); the
+  main extractor's body and discard XPaths and the comment prune run as Python equivalents
+  (support/xpath_equivalents.py, `extractor_functions`: trafilatura's own functions with
+  those equivalents in their globals).
 
 This copies the control flow of trafilatura 2.3.1's `trafilatura_sequence`, the end of its
 `bare_extraction` and its `load_html`, and reads private names of it. pyproject allows
@@ -34,8 +37,11 @@ import importlib
 import inspect
 import logging
 import re
+import types
 from copy import copy
 from typing import Any
+
+from newsbeam.transforms.support.xpath_equivalents import EQUIVALENT_KEYS, equivalent, xpath_key
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +60,13 @@ RECORDED_SOURCES = {
     "trafilatura.baseline:basic_cleaning": "192f4d035ee65594",
     "trafilatura.baseline:_spaced_text": "cbda97290f511bfd",
     "trafilatura.htmlprocessing:prune_unwanted_nodes": "8eda45b1b12f6bf2",
+    # run with other globals (`extractor_functions`): how each reads the XPaths replaced
+    "trafilatura.main_extractor:prune_unwanted_sections": "d8b49b8a2d271f21",
+    "trafilatura.main_extractor:_extract": "ecbdddb80470f201",
+    "trafilatura.main_extractor:recover_wild_text": "7743f8acf21e6ec1",
+    "trafilatura.main_extractor:extract_content": "e1e42929057d236f",
+    "trafilatura.core:_extract_and_compare": "0403601160963820",
+    "trafilatura.core:_recall_retry": "f7a613d7d2e8b15f",
 }
 
 # Every trafilatura name this module reads, by module (tests/test_main_text.py checks that
@@ -85,6 +98,16 @@ TRAFILATURA_NAMES = {
     ),
     "trafilatura.baseline": ("_BLOCK_ELEMS", "_spaced_text", "html2txt"),
     "trafilatura.htmlprocessing": ("convert_tags", "prune_unwanted_nodes", "tree_cleaning"),
+    "trafilatura.main_extractor": (
+        "BODY_XPATH",
+        "DISCARD_IMAGE_ELEMENTS",
+        "OVERALL_DISCARD_XPATH",
+        "TEASER_DISCARD_XPATH",
+        "_extract",
+        "extract_content",
+        "prune_unwanted_sections",
+        "recover_wild_text",
+    ),
     "trafilatura.settings": ("BASIC_CLEAN_XPATH", "Extractor"),
     "trafilatura.xml": ("delete_element", "xmltotxt"),
 }
@@ -114,6 +137,16 @@ def trafilatura_differences() -> list[str]:
         found.append("BASIC_CLEAN_XPATH changed")
     if _HTML_PARSER_SOURCE not in inspect.getsource(importlib.import_module("trafilatura.utils")):
         found.append("HTML_PARSER's options changed")
+    main_extractor = importlib.import_module("trafilatura.main_extractor")
+    replaced = [
+        *main_extractor.BODY_XPATH,
+        *main_extractor.OVERALL_DISCARD_XPATH,
+        *main_extractor.TEASER_DISCARD_XPATH,
+        *main_extractor.DISCARD_IMAGE_ELEMENTS,
+        *core.REMOVE_COMMENTS_AND_LISTS_XPATH,
+    ]
+    if not EQUIVALENT_KEYS <= {xpath_key(expression) for expression in replaced}:
+        found.append("the body, discard or comment-prune XPaths changed")
     return found
 
 
@@ -256,6 +289,57 @@ def extractor(fast: bool, tables: bool, precision: bool) -> Any:
     )
 
 
+def rebound(function: Any, **names: Any) -> Any:
+    """trafilatura's `function` itself (its code and defaults) reading these `names` instead
+    of its module's globals of the same names; the module is left as it is."""
+    copied = types.FunctionType(
+        function.__code__,
+        {**function.__globals__, **names},
+        function.__name__,
+        function.__defaults__,
+        function.__closure__,
+    )
+    copied.__kwdefaults__ = function.__kwdefaults__
+    return copied
+
+
+@dataclasses.dataclass(frozen=True)
+class ExtractorFunctions:
+    """trafilatura's `_extract_and_compare` and `_recall_retry`, run on XPath equivalents."""
+
+    extract_and_compare: Any
+    recall_retry: Any
+
+
+@functools.lru_cache(maxsize=1)
+def extractor_functions() -> ExtractorFunctions:
+    """trafilatura's `_extract_and_compare` and `_recall_retry`, down to its main extractor's
+    `_extract` and `prune_unwanted_sections`, with the Python equivalents of the body,
+    discard, teaser and caption XPaths (support/xpath_equivalents.py) in place of the
+    XPaths: the same elements for a third of their CPU (their `re:test` calls were ~3 ms a
+    page). trafilatura's own functions, not copies: their sources are pinned in
+    RECORDED_SOURCES (how they read the XPaths: `_extract` takes the first element of a body
+    XPath's result)."""
+    from trafilatura import core
+    from trafilatura import main_extractor as me
+
+    def equivalents(expressions: list[Any]) -> list[Any]:
+        return [equivalent(expression) for expression in expressions]
+
+    prune_sections = rebound(
+        me.prune_unwanted_sections,
+        OVERALL_DISCARD_XPATH=equivalents(me.OVERALL_DISCARD_XPATH),
+        TEASER_DISCARD_XPATH=equivalents(me.TEASER_DISCARD_XPATH),
+        DISCARD_IMAGE_ELEMENTS=equivalents(me.DISCARD_IMAGE_ELEMENTS),
+    )
+    body = equivalents(me.BODY_XPATH)
+    extract = rebound(me._extract, BODY_XPATH=body, prune_unwanted_sections=prune_sections)
+    recover = rebound(me.recover_wild_text, prune_unwanted_sections=prune_sections)
+    content = rebound(me.extract_content, _extract=extract, recover_wild_text=recover)
+    compare = rebound(core._extract_and_compare, extract_content=content)
+    return ExtractorFunctions(compare, rebound(core._recall_retry, _extract_and_compare=compare))
+
+
 def html2txt_length_bound(tree: Any) -> int:
     """An upper bound of `len(trafilatura.baseline.html2txt(tree))`, without its copy of the
     page and its cleaning (an XPath with a regular-expression test on every element).
@@ -313,11 +397,6 @@ def may_select(key: str, ids_and_classes: str) -> bool:
     return any(word in ids_and_classes for word in words) and bool(pattern.search(ids_and_classes))
 
 
-def xpath_key(expression: Any) -> str:
-    """The key of an XPath in `_PRUNE_PREFILTERS`: the start of the SHA-1 of its text."""
-    return hashlib.sha1(expression.path.encode("utf-8")).hexdigest()[:16]
-
-
 @functools.lru_cache(maxsize=1)
 def _id_and_class_xpath() -> Any:
     from lxml.etree import XPath
@@ -337,7 +416,7 @@ def prune_raw_tree(tree: Any, expressions: list[Any], ids_and_classes: str) -> A
     from: pruning removes elements, never changes an attribute)."""
     from trafilatura.htmlprocessing import prune_unwanted_nodes
 
-    needed = [x for x in expressions if may_select(xpath_key(x), ids_and_classes)]
+    needed = [equivalent(x) for x in expressions if may_select(xpath_key(x), ids_and_classes)]
     return prune_unwanted_nodes(tree, needed) if needed else tree
 
 
@@ -488,7 +567,8 @@ def _cascade(page: PreparedPage, options: Any) -> tuple[Any, str]:
     cleaned_tree, cleaned_tree_backup = _cleaned_trees(page, options)
     if options.focus == "precision" and not page.is_forum:
         cleaned_tree = prune_unwanted_nodes(cleaned_tree, core.REMOVE_COMMENTS_XPATH)
-    postbody, temp_text = core._extract_and_compare(
+    functions = extractor_functions()
+    postbody, temp_text = functions.extract_and_compare(
         cleaned_tree, cleaned_tree_backup, tree, options
     )
 
@@ -512,7 +592,7 @@ def _cascade(page: PreparedPage, options: Any) -> tuple[Any, str]:
         esc_tree = tree  # comments off: pruned of them already
         r_text = ""
         try:
-            r_body, r_text = core._recall_retry(esc_tree, r_options, None)
+            r_body, r_text = functions.recall_retry(esc_tree, r_options, None)
         except Exception as err:  # pragma: no cover  (as trafilatura)
             log.debug("recall retry failed: %s", err)
         j_text = ""
