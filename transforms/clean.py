@@ -153,7 +153,12 @@ _WORD = re.compile(r"\w+")
 
 def fold(text: str) -> str:
     """Text reduced to lower-case word tokens: the form compared for sameness."""
-    return " ".join(_WORD.findall(text.casefold()))
+    return " ".join(fold_words(text))
+
+
+def fold_words(text: str) -> list[str]:
+    """The words fold() joins (what `fold(text).split()` gives, without the join)."""
+    return _WORD.findall(text.casefold())
 
 
 # List items and table rows repeat legitimately ("- Fill: Synthetic" under two products).
