@@ -47,23 +47,34 @@ class ProfileRows(dict[str, Any]):
     `DetectorFactory.add_profile` computes it. Detectors ask `gram in rows` (every n-gram
     of a text: the dict's own test, its keys are every n-gram of the profiles) and
     `rows[gram]` (served here). Rows are not kept: FastDetector keeps its own, as arrays
-    (`_caches_of`), so a row is built once per n-gram a text uses."""
+    (`array`, cached by `_caches_of`), so a row is built once per n-gram a text uses."""
 
     def __init__(self, profiles: list[tuple[dict[str, int], list[int]]], width: int) -> None:
         super().__init__(dict.fromkeys(frozenset().union(*(counts for counts, _ in profiles))))
-        self._profiles = profiles  # (n-gram counts, n-grams of each length) per language
+        self._counts = [counts for counts, _ in profiles]  # n-gram counts per language
+        # How many n-grams of each length (1 to 3) each language's profile counted.
+        self._totals = np.array([totals[:3] for _, totals in profiles], dtype=np.float64)
         self._width = width  # langdetect sizes rows by the directory's entries
 
     def __getitem__(self, gram: str) -> list[float]:
+        return self.array(gram).tolist()
+
+    def array(self, gram: str) -> np.ndarray:
+        """The row of `gram` as langdetect computes it (1.0 * count / the language's
+        n-grams of that length, 0.0 where the language lacks it), divided by numpy:
+        the same IEEE quotients of the same two numbers."""
         if gram not in self:
             raise KeyError(gram)
-        row = [0.0] * self._width
+        row = np.zeros(self._width, dtype=np.float64)
         length = len(gram)
         if 1 <= length <= 3:
-            for index, (counts, totals) in enumerate(self._profiles):
-                count = counts.get(gram)
-                if count is not None:
-                    row[index] = 1.0 * count / totals[length - 1]
+            counts = np.array([counts.get(gram, -1) for counts in self._counts], np.float64)
+            np.divide(
+                counts,
+                self._totals[:, length - 1],
+                out=row[: len(counts)],
+                where=counts >= 0,  # -1: the language has no such n-gram
+            )
         return row
 
 
@@ -159,7 +170,9 @@ class FastDetector(Detector):
     def _row(self, gram: str) -> np.ndarray:
         row = self._rows.get(gram)
         if row is None:
-            row = self._rows[gram] = np.array(self.word_lang_prob_map[gram], dtype=np.float64)
+            rows = self.word_lang_prob_map
+            row = rows.array(gram) if isinstance(rows, ProfileRows) else np.array(rows[gram])
+            self._rows[gram] = row
         return row
 
     def _detect_block(self) -> None:
