@@ -163,9 +163,9 @@ def _random_texts(count: int) -> list[str]:
 
 
 def test_fast_ngrams_are_langdetects_on_random_texts() -> None:
-    """FastDetector's append and n-gram extraction (the text normalised at once, word by
-    word, words met before looked up) give langdetect's own text and n-grams, in order;
-    each text twice, so the second time its words come from the cache."""
+    """FastDetector's append, cleaning and n-gram extraction (the text normalised at once,
+    word by word, words met before looked up) give langdetect's own text and n-grams, in
+    order; each text twice, so the second time its words come from the cache."""
     texts = [*SAMPLES.values(), *OTHER_SCRIPTS, "ABC DEF Ghi JKl mNO", *_random_texts(1500)]
     for text in texts + texts:
         stock, fast = STOCK.create(), create_detector(FACTORY)
@@ -174,4 +174,5 @@ def test_fast_ngrams_are_langdetects_on_random_texts() -> None:
         assert fast.text == stock.text, text
         stock.cleaning_text()
         fast.cleaning_text()
+        assert fast.text == stock.text, text
         assert fast._extract_ngrams() == stock._extract_ngrams(), text

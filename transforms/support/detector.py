@@ -148,6 +148,15 @@ class FastDetector(Detector):
         text = NGram.normalize_vi(text)
         self.text += _SPACE_RUN.sub(" ", text[: self.max_text_length])
 
+    def cleaning_text(self) -> None:
+        """Detector.cleaning_text (langdetect 1.0.9): counted by regexes rather than a loop
+        over the characters. Latin: "A" to "z"; other: from U+0300 on (langdetect means to
+        leave out the Latin Extended Additional block, but compares the block's number with
+        its name: none is left out). Mostly other: the Latin ones go."""
+        latin = len(_LATIN.findall(self.text))
+        if latin * 2 < len(_NOT_LATIN.findall(self.text)):
+            self.text = _LATIN.sub("", self.text)
+
     def _extract_ngrams(self) -> list[str]:
         """Detector._extract_ngrams (langdetect 1.0.9): the n-grams the profiles know, in
         order, word by word (`word_ngrams`) on the text normalised at once (`_NORMALISED`).
@@ -205,6 +214,8 @@ class FastDetector(Detector):
 
 
 _SPACE_RUN = re.compile(" {2,}")
+_LATIN = re.compile("[A-z]")
+_NOT_LATIN = re.compile("[\u0300-\U0010ffff]")
 
 
 class _Normalised(dict[int, str]):
