@@ -153,9 +153,9 @@ class FastDetector(Detector):
         over the characters. Latin: "A" to "z"; other: from U+0300 on (langdetect means to
         leave out the Latin Extended Additional block, but compares the block's number with
         its name: none is left out). Mostly other: the Latin ones go."""
-        latin = len(_LATIN.findall(self.text))
-        if latin * 2 < len(_NOT_LATIN.findall(self.text)):
-            self.text = _LATIN.sub("", self.text)
+        text: str = self.text
+        if len(_LATIN.findall(text)) * 2 < len(_NOT_LATIN.findall(text)):
+            self.text = _LATIN.sub("", text)
 
     def _extract_ngrams(self) -> list[str]:
         """Detector._extract_ngrams (langdetect 1.0.9): the n-grams the profiles know, in
