@@ -135,6 +135,8 @@ class FastDetector(Detector):
     """A Detector (one per sample, as langdetect's); `rows` caches the language rows,
     `words` each word's n-grams."""
 
+    text: str  # the sample as appended (langdetect's attribute)
+
     def __init__(self, factory: Any, rows: LanguageRows, words: WordGrams) -> None:
         super().__init__(factory)
         self._rows = rows
@@ -153,9 +155,8 @@ class FastDetector(Detector):
         over the characters. Latin: "A" to "z"; other: from U+0300 on (langdetect means to
         leave out the Latin Extended Additional block, but compares the block's number with
         its name: none is left out). Mostly other: the Latin ones go."""
-        text: str = self.text
-        if len(_LATIN.findall(text)) * 2 < len(_NOT_LATIN.findall(text)):
-            self.text = _LATIN.sub("", text)
+        if len(_LATIN.findall(self.text)) * 2 < len(_NOT_LATIN.findall(self.text)):
+            self.text = _LATIN.sub("", self.text)
 
     def _extract_ngrams(self) -> list[str]:
         """Detector._extract_ngrams (langdetect 1.0.9): the n-grams the profiles know, in
