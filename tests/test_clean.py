@@ -179,3 +179,27 @@ def test_clean_text_composite_rejects_short_and_empty() -> None:
     assert counters["clean_in"] == 3 and counters["clean_out"] == 1
     assert counters["clean_dropped_too_short"] == 1
     assert counters["clean_removed_navigation"] == 1
+
+
+def test_clean_articles_hash_the_fold_of_their_clean_text() -> None:
+    """clean_article hashes its paragraphs' folded forms joined (folded once, to compare
+    repeats): the same string as fold() of the whole clean text, whatever the characters."""
+    from newsbeam.transforms.clean import fold
+
+    bodies = [
+        "Straße ÉCOLE İstanbul ǅemal.\n\nSame paragraph.\n\nSame   paragraph!\n\n***\n\n- a\n\n- a",
+        "ﬁnal ΣΊΣΥΦΟΣ — “quoted” text_with_underscores 12,5 %\n\n\u00a0\n\nNext: ½ ² three.",
+        "Title line\n\nTitle line\n\nBody one two three four five six seven eight nine ten.",
+    ]
+    for body in bodies:
+        article = clean_article(new_article("x.txt", title="Title line", text=body))
+        assert article.content_hash == content_hash(article.text)
+        folded = fold(article.text)
+        assert article.word_count == (folded.count(" ") + 1 if folded else 0)
+
+
+@pytest.mark.parametrize("words", [39, 40, 41, 60])
+def test_chrome_needs_few_words_however_spaced(words: int) -> None:
+    """Only paragraphs of at most 40 words (any whitespace between them) are chrome."""
+    paragraph = "Subscribe now" + "".join(f"\u2005w{i}" for i in range(words - 2)) + " \u2005"
+    assert (chrome_reason(paragraph) == "signup_prompt") == (words <= 40)

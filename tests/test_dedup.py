@@ -260,3 +260,27 @@ def test_copies_of_copies_point_to_kept_articles_in_beam() -> None:
             ),
             label="Duplicates",
         )
+
+
+def test_fingerprints_are_the_stored_hashes() -> None:
+    """Shingle hashes and signatures are kept in the state: the vectorised word hashes and
+    signature must give exactly the per-word blake2b and per-function minimum."""
+    import hashlib
+
+    from newsbeam.transforms import dedup
+
+    words = "Straße straße ǅemal a a b 2024 ½ the the the quick brown fox".casefold().split()
+    expected = [
+        int.from_bytes(hashlib.blake2b(w.encode("utf-8"), digest_size=8).digest(), "little")
+        for w in words
+    ]
+    found = dedup._word_hashes(words)
+    assert found.dtype == np.uint64 and found.tolist() == expected
+    assert dedup._word_hashes([]).tolist() == []
+    shingles = shingle_hashes(" ".join(words), 3)
+    multipliers, offsets = dedup._permutations(16)
+    by_function = [
+        min((int(m) * int(s) + int(o)) % 2**64 for s in shingles)
+        for m, o in zip(multipliers, offsets, strict=True)
+    ]
+    assert minhash_signature(shingles, 16).tolist() == by_function

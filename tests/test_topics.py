@@ -354,3 +354,36 @@ def test_tag_topics_composite_annotates_and_counts() -> None:
     assert counters["topics_in"] == 3
     assert counters["topics_tagged"] == 2
     assert counters["topics_no_language_support"] == 1
+
+
+def test_model_logits_are_the_term_by_term_sum(tagger: TopicTagger) -> None:
+    """model_logits looks the terms up by map in C: the same columns and counts, in the
+    same order, as a loop over them; so the same floats."""
+    import numpy as np
+
+    from newsbeam.transforms.support.text import ngram_counts, words
+    from newsbeam.transforms.topics import model_logits
+
+    model = tagger.model
+    text = (
+        "The central bank raised interest rates as inflation hit the economy; the football "
+        "club's striker scored twice. Zzxq unknownword bank bank rates."
+    )
+    tokens = words(text)
+    counts = ngram_counts([t for t in tokens if t not in model.stop_words])
+    columns = [model.columns[t] for t in counts if t in model.columns]
+    frequencies = [n for t, n in counts.items() if t in model.columns]
+    index = np.array(columns, dtype=np.int64)
+    values = (1.0 + np.log(np.array(frequencies, dtype=np.float32))) * model.idf[index]
+    values /= max(float(np.linalg.norm(values)), 1e-12)
+    logits = values @ model.weights_t[index] + model.biases
+    assert model_logits(model, tokens) == dict(zip(model.classes, logits.tolist(), strict=True))
+    assert model_logits(model, ["zzxq", "qqzx"]) == {}
+
+
+def test_words_keep_apostrophes_as_ascii() -> None:
+    from newsbeam.transforms.support.text import words
+
+    assert words("Macy’s CEO didn't say 'no’ — rock’n’roll 2024!") == [
+        "macy's", "ceo", "didn't", "say", "no", "rock'n'roll"
+    ]  # fmt: skip

@@ -60,7 +60,7 @@ def normalize_unicode(text: str) -> str:
 
 def normalize_whitespace(paragraph: str) -> str:
     """One paragraph on one line, single spaces."""
-    return _SPACES.sub(" ", " ".join(paragraph.split("\n"))).strip()
+    return _SPACES.sub(" ", paragraph.replace("\n", " ")).strip()
 
 
 # --- 2. Site chrome --------------------------------------------------------------------
@@ -102,7 +102,8 @@ _SENTENCE_END = re.compile(r"[.!?]['\")\]]?$")
 
 def chrome_reason(paragraph: str) -> str | None:
     """The reason code when a paragraph is site chrome, else None."""
-    if len(paragraph.split()) > _CHROME_MAX_WORDS:
+    # Split no further than needed to know (a long paragraph is most of a text).
+    if len(paragraph.split(maxsplit=_CHROME_MAX_WORDS)) > _CHROME_MAX_WORDS:
         return None
     if _QUOTED_HEADLINE.match(paragraph):
         return "headline"
@@ -114,7 +115,7 @@ def chrome_reason(paragraph: str) -> str | None:
 
 def _is_link_like(paragraph: str) -> bool:
     """A headline in a related-links list: short, and not a sentence."""
-    return len(paragraph.split()) <= 20 and not _SENTENCE_END.search(paragraph)
+    return len(paragraph.split(maxsplit=20)) <= 20 and not _SENTENCE_END.search(paragraph)
 
 
 def remove_chrome(paragraphs: list[str]) -> tuple[list[str], list[Removal]]:
@@ -152,7 +153,12 @@ _WORD = re.compile(r"\w+")
 
 def fold(text: str) -> str:
     """Text reduced to lower-case word tokens: the form compared for sameness."""
-    return " ".join(_WORD.findall(text.casefold()))
+    return " ".join(fold_words(text))
+
+
+def fold_words(text: str) -> list[str]:
+    """The words fold() joins (what `fold(text).split()` gives, without the join)."""
+    return _WORD.findall(text.casefold())
 
 
 # List items and table rows repeat legitimately ("- Fill: Synthetic" under two products).
@@ -162,8 +168,15 @@ _LIST_OR_TABLE = re.compile(r"^([-*\u2022|]\s|\d{1,3}[.)]\s)")
 def remove_repeated(paragraphs: list[str]) -> tuple[list[str], list[Removal]]:
     """Keep the first copy of each paragraph (compared folded); drop later copies.
     List items and table rows are never dropped as repeats."""
+    kept, removed, _ = _remove_repeated(paragraphs)
+    return kept, removed
+
+
+def _remove_repeated(paragraphs: list[str]) -> tuple[list[str], list[Removal], list[str]]:
+    """remove_repeated, and the folded form of each paragraph kept."""
     seen: set[str] = set()
     kept: list[str] = []
+    kept_folded: list[str] = []
     removed: list[Removal] = []
     for paragraph in paragraphs:
         key = fold(paragraph)
@@ -172,7 +185,8 @@ def remove_repeated(paragraphs: list[str]) -> tuple[list[str], list[Removal]]:
         else:
             seen.add(key)
             kept.append(paragraph)
-    return kept, removed
+            kept_folded.append(key)
+    return kept, removed, kept_folded
 
 
 # --- 4. Whole text and identity --------------------------------------------------------
@@ -187,12 +201,20 @@ def remove_title(paragraphs: list[str], title: str | None) -> tuple[list[str], l
 
 def clean_text(text: str, title: str | None = None) -> tuple[str, list[Removal]]:
     """Raw body (paragraphs split by blank lines) -> (clean text, removals in order)."""
+    cleaned, removed, _ = _clean_text(text, title)
+    return cleaned, removed
+
+
+def _clean_text(text: str, title: str | None) -> tuple[str, list[Removal], str]:
+    """clean_text, and fold() of the clean text: its paragraphs' folded forms (compared for
+    repeats already) joined by a space. The same string: no word runs across the blank
+    line between two paragraphs, and casefold maps each character on its own."""
     paragraphs = [normalize_whitespace(p) for p in normalize_unicode(text).split("\n\n")]
     paragraphs = [p for p in paragraphs if p]
     paragraphs, title_line = remove_title(paragraphs, title)
     paragraphs, chrome = remove_chrome(paragraphs)
-    paragraphs, repeated = remove_repeated(paragraphs)
-    return "\n\n".join(paragraphs), title_line + chrome + repeated
+    paragraphs, repeated, folded = _remove_repeated(paragraphs)
+    return "\n\n".join(paragraphs), title_line + chrome + repeated, " ".join(filter(None, folded))
 
 
 def content_hash(text: str) -> str:
@@ -213,11 +235,10 @@ def article_id_for(canonical_url: str | None, text_hash: str) -> str:
 def clean_article(article: Article) -> Article:
     """Apply cleaning and identity to one article (a new record; the input is untouched)."""
     title = normalize_whitespace(normalize_unicode(article.title)) if article.title else None
-    text, removed = clean_text(article.text, title)
+    text, removed, folded = _clean_text(article.text, title)
     # A quoted headline removed from a document without a title is its title.
     if not title:
         title = next((r.text.strip("'\"") for r in removed if r.reason == "headline"), None)
-    folded = fold(text)
     text_hash = _hash_folded(folded)
     return article._replace(
         article_id=article_id_for(article.canonical_url, text_hash),

@@ -19,6 +19,7 @@ import dataclasses
 import datetime as dt
 import functools
 import hashlib
+import itertools
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -37,7 +38,7 @@ from apache_beam.transforms.userstate import (
 from apache_beam.utils.windowed_value import WindowedValue
 
 from newsbeam.schemas import Article, Duplicate
-from newsbeam.transforms.clean import fold
+from newsbeam.transforms.clean import fold_words
 from newsbeam.transforms.event_time import STREAM_KEY, expire_at, live
 from newsbeam.transforms.support.failures import counter
 from newsbeam.transforms.support.rank import Rank, is_prior, rank_of
@@ -120,17 +121,18 @@ _POSITION_MULTIPLIERS = np.random.default_rng(20240501).integers(
 
 
 def _word_hashes(words: list[str]) -> np.ndarray:
-    """A stable 64-bit hash per word; each distinct word hashed once."""
-    index: dict[str, int] = {}
-    positions = [index.setdefault(word, len(index)) for word in words]
-    distinct = np.array(
-        [
-            int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
-            for word in index
-        ],
-        dtype=np.uint64,
+    """A stable 64-bit hash per word (its blake2b digest read little-endian); each distinct
+    word hashed once. Where each word first occurs (a dict step per word, in C), sorted,
+    gives the distinct words' order; the digests are read as one buffer."""
+    first: dict[str, int] = {}
+    seen_at = np.fromiter(
+        map(first.setdefault, words, itertools.count()), dtype=np.int64, count=len(words)
     )
-    return distinct[np.array(positions, dtype=np.intp)]
+    digests = b"".join(
+        [hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest() for word in first]
+    )
+    distinct = np.frombuffer(digests, dtype="<u8").astype(np.uint64)
+    return distinct[np.unique(seen_at, return_inverse=True)[1]]
 
 
 def _mix(values: np.ndarray) -> np.ndarray:
@@ -145,7 +147,7 @@ def _mix(values: np.ndarray) -> np.ndarray:
 def shingle_hashes(text: str, shingle_words: int) -> np.ndarray:
     """Sorted unique 64-bit hashes of the word `shingle_words`-grams of the folded text (a
     text shorter than that is one shingle). Stable across processes and runs."""
-    words = fold(text).split()
+    words = fold_words(text)
     if not words:
         return np.zeros(0, dtype=np.uint64)
     hashes = _word_hashes(words)
@@ -174,7 +176,8 @@ def minhash_signature(shingles: np.ndarray, permutations: int) -> np.ndarray:
         return np.full(permutations, _MASK, dtype=np.uint64)
     multipliers, offsets = _permutations(permutations)
     with np.errstate(over="ignore"):
-        hashed = shingles[None, :] * multipliers[:, None] + offsets[:, None]
+        hashed = np.multiply.outer(multipliers, shingles)
+        hashed += offsets[:, None]  # in place: one array of functions x shingles, not two
     return hashed.min(axis=1)
 
 

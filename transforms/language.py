@@ -65,7 +65,7 @@ def detect_sample(sample: str, config: LanguageConfig, factory: Any) -> tuple[st
     answer: the factory is seeded)."""
     from langdetect.lang_detect_exception import LangDetectException
 
-    if sum(ch.isalpha() for ch in sample) < config.min_letters:
+    if sum(map(str.isalpha, sample)) < config.min_letters:
         return UNDETERMINED, 0.0
     detector = create_detector(factory)  # langdetect's, its loops cheaper: support/detector.py
     # Each trial is a random walk over the sample's n-grams and costs the same whatever

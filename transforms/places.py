@@ -180,6 +180,10 @@ class PlaceFinder:
         """(name, start, end) of each gazetteer name (and each never-a-country phrase) in
         `document`, longest match first, without overlaps."""
         for run in _CAPITALISED_RUN.finditer(document):
+            # Most runs are one capitalised word (letters only: one token) that starts no
+            # name: nothing to look up.
+            if run.group(0).isalpha() and run.group(0) not in self._longest:
+                continue
             base = run.start()
             tokens = [
                 (m.group(0), base + m.start(), base + m.end()) for m in _WORD.finditer(run.group(0))

@@ -20,7 +20,7 @@ import itertools
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import apache_beam as beam
@@ -140,16 +140,18 @@ _STOP_WORDS = frozenset(
 def story_terms(title: str | None, text: str, config: StoryConfig) -> dict[str, float]:
     """An article's term counts, names and numbers weighted up (a capitalised word not at
     a sentence start counts as a name)."""
-    return _weighted_terms(_tokens(title or ""), _tokens(text), config)
+    return _terms_and_names(_tokens(title or ""), _tokens(text), config)[0]
 
 
-def _weighted_terms(
+def _terms_and_names(
     title_tokens: list[tuple[str, str, bool]],
     text_tokens: list[tuple[str, str, bool]],
     config: StoryConfig,
-) -> dict[str, float]:
-    """story_terms from the two parts' tokens (`_tokens`)."""
+) -> tuple[dict[str, float], dict[str, int]]:
+    """story_terms and story_names from the two parts' tokens (`_tokens`), in one pass."""
     counts: defaultdict[str, float] = defaultdict(float)
+    names: dict[str, int] = {}
+    lead_factor = 1.0 + config.lead_weight
     parts = ((title_tokens, config.title_weight, 0), (text_tokens, 1.0, config.lead_words))
     for tokens, weight, lead_left in parts:
         for token, lowered, start in tokens:
@@ -157,14 +159,15 @@ def _weighted_terms(
                 key, factor = "#" + lowered, config.number_weight
             elif token[0].isupper() and not start:
                 key, factor = lowered, config.name_weight
+                names[lowered] = names.get(lowered, 0) + 1
             else:
                 key, factor = lowered, 1.0
             # The lead says what happened; later paragraphs add background.
             if lead_left > 0:
-                factor *= 1.0 + config.lead_weight
+                factor *= lead_factor
                 lead_left -= 1
             counts[key] += weight * factor
-    return dict(counts)
+    return dict(counts), names
 
 
 # A token, and (group 2, empty when not) what ends a sentence right after it: within the
@@ -192,17 +195,8 @@ def _tokens(part: str) -> list[tuple[str, str, bool]]:
 def story_names(title: str | None, text: str) -> dict[str, int]:
     """How often each name (a capitalised word not at a sentence start, casefolded as in
     story_terms) occurs in an article."""
-    return _names(_tokens(title or ""), _tokens(text))
-
-
-def _names(*parts: list[tuple[str, str, bool]]) -> dict[str, int]:
-    """story_names from the parts' tokens (`_tokens`)."""
-    names: Counter[str] = Counter()
-    for tokens in parts:
-        for token, lowered, start in tokens:
-            if token[0].isupper() and not start:
-                names[lowered] += 1
-    return dict(names)
+    # Which tokens are names depends on no setting: any config finds the same ones.
+    return _terms_and_names(_tokens(title or ""), _tokens(text), StoryConfig())[1]
 
 
 class StoryDoc(NamedTuple):
@@ -242,12 +236,13 @@ NO_FREQUENCIES = TermFrequencies(0, {})
 def story_doc(article: Article, config: StoryConfig) -> StoryDoc:
     title_tokens, text_tokens = _tokens(article.title or ""), _tokens(article.text)
     rank = rank_of(article.published_at, article.word_count, article.article_id, article.source)
+    terms, names = _terms_and_names(title_tokens, text_tokens, config)
     return StoryDoc(
         article.article_id,
         rank,
         article.published_at,
-        _weighted_terms(title_tokens, text_tokens, config),
-        _names(title_tokens, text_tokens),
+        terms,
+        names,
     )
 
 
@@ -297,37 +292,179 @@ def packed_story_doc(article: Article, config: StoryConfig) -> PackedDoc:
 
 def add_frequencies(earlier: TermFrequencies, docs: Iterable[StoryDoc]) -> TermFrequencies:
     """The document frequencies over earlier runs' articles and `docs`."""
-    frequency: Counter[str] = Counter(earlier.frequency)
-    articles = earlier.articles
-    for doc in docs:
-        frequency.update(doc.terms.keys())
-        articles += 1
-    return TermFrequencies(articles, dict(frequency))
+    return counted_frequencies(earlier, FlatVectors.of(doc.terms for doc in docs))
+
+
+def counted_frequencies(earlier: TermFrequencies, counts: FlatVectors) -> TermFrequencies:
+    """add_frequencies over the docs of `counts` (their term counts: each doc names a term
+    once), the same dict in the same order: earlier terms first, then new ones by first use."""
+    found = np.bincount(counts.columns, minlength=len(counts.vocabulary)).tolist()
+    if not earlier.frequency:
+        frequency = dict(zip(counts.vocabulary, found, strict=True))
+    else:
+        frequency = dict(earlier.frequency)
+        for term, docs in zip(counts.vocabulary, found, strict=True):
+            frequency[term] = frequency.get(term, 0) + docs
+    return TermFrequencies(earlier.articles + counts.docs, frequency)
+
+
+@dataclasses.dataclass(frozen=True)
+class FlatVectors:
+    """Term weights of several docs in flat arrays: doc i's are the entries bounds[i] to
+    bounds[i + 1] (in its dict's order), each a column (its term's place in `vocabulary`,
+    the distinct terms in order of first use) and a value. The clustering step looks each
+    term string up once, here; TF-IDF, document frequencies and the term matrix then work
+    on arrays (a dict step per term and stage was most of that one-worker step's time)."""
+
+    vocabulary: list[str]
+    columns: np.ndarray  # int64, an entry's term
+    values: np.ndarray  # float64
+    bounds: np.ndarray  # int64, one more than there are docs
+
+    @classmethod
+    def of(cls, vectors: Iterable[Mapping[str, float]]) -> FlatVectors:
+        vectors = list(vectors)
+        terms = list(itertools.chain.from_iterable(vectors))
+        values = np.fromiter(
+            itertools.chain.from_iterable(vector.values() for vector in vectors),
+            dtype=np.float64,
+            count=len(terms),
+        )
+        vocabulary, columns = _first_use(terms)
+        return cls(vocabulary, columns, values, _bounds([len(vector) for vector in vectors]))
+
+    @property
+    def docs(self) -> int:
+        return len(self.bounds) - 1
+
+    def terms(self) -> list[str]:
+        """Each entry's term."""
+        return list(map(self.vocabulary.__getitem__, self.columns.tolist()))
+
+    def dicts(self) -> list[dict[str, float]]:
+        terms, values, bounds = self.terms(), self.values.tolist(), self.bounds.tolist()
+        return [
+            dict(zip(terms[start:end], values[start:end], strict=True))
+            for start, end in itertools.pairwise(bounds)
+        ]
+
+    def vector(self, doc: int) -> dict[str, float]:
+        """Doc `doc`'s vector as a dict (what dicts() gives for it)."""
+        start, end = int(self.bounds[doc]), int(self.bounds[doc + 1])
+        terms = map(self.vocabulary.__getitem__, self.columns[start:end].tolist())
+        return dict(zip(terms, self.values[start:end].tolist(), strict=True))
+
+    def take(self, docs: Sequence[int]) -> FlatVectors:
+        """These docs' vectors, in this order (their own vocabulary)."""
+        entries = [np.arange(self.bounds[doc], self.bounds[doc + 1]) for doc in docs]
+        at = np.concatenate(entries) if entries else np.zeros(0, dtype=np.int64)
+        vocabulary, columns = _first_use(
+            list(map(self.vocabulary.__getitem__, self.columns[at].tolist()))
+        )
+        return FlatVectors(vocabulary, columns, self.values[at], _bounds(list(map(len, entries))))
+
+    def then(self, other: FlatVectors) -> FlatVectors:
+        """These docs' vectors, then `other`'s (one vocabulary: this one's, then new terms)."""
+        bounds = np.concatenate([self.bounds, other.bounds[1:] + self.bounds[-1]])
+        if not other.vocabulary:  # a run without earlier articles: no lookups
+            return FlatVectors(self.vocabulary, self.columns, self.values, bounds)
+        column_of = {term: column for column, term in enumerate(self.vocabulary)}
+        other_columns = np.array(
+            [column_of.setdefault(term, len(column_of)) for term in other.vocabulary],
+            dtype=np.int64,
+        )
+        return FlatVectors(
+            list(column_of),
+            np.concatenate([self.columns, other_columns[other.columns]]),
+            np.concatenate([self.values, other.values]),
+            bounds,
+        )
+
+
+class VectorsById(Mapping[str, dict[str, float]]):
+    """{article id: its vector}, each dict built when asked for: only a run that writes the
+    stories state reads them (story_rows)."""
+
+    def __init__(self, article_ids: list[str], vectors: FlatVectors) -> None:
+        self._doc_of = {article_id: doc for doc, article_id in enumerate(article_ids)}
+        self._vectors = vectors
+
+    def __getitem__(self, article_id: str) -> dict[str, float]:
+        return self._vectors.vector(self._doc_of[article_id])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._doc_of)
+
+    def __len__(self) -> int:
+        return len(self._doc_of)
+
+
+def _first_use(terms: list[str]) -> tuple[list[str], np.ndarray]:
+    """The distinct terms in order of first use, and each term's place among them: one dict
+    step per term, in C (each gets the position where it first occurred; sorted, those
+    positions are the order of first use)."""
+    first: dict[str, int] = {}
+    seen_at = np.fromiter(
+        map(first.setdefault, terms, itertools.count()), dtype=np.int64, count=len(terms)
+    )
+    return list(first), np.unique(seen_at, return_inverse=True)[1].astype(np.int64)
+
+
+def _bounds(lengths: Sequence[int] | np.ndarray) -> np.ndarray:
+    """Where each doc's entries start (then where the last ends), from their numbers."""
+    bounds = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=bounds[1:])
+    return bounds
 
 
 def tfidf_vectors(
     term_counts: Iterable[Mapping[str, float]], frequencies: TermFrequencies
 ) -> list[dict[str, float]]:
-    """Unit-length sublinear TF-IDF vectors, IDF from `frequencies`."""
-    total, frequency = frequencies.articles, frequencies.frequency
-    return [
-        _unit(
-            {
-                term: _sublinear(count) * math.log((1 + total) / (1 + frequency.get(term, 0)) + 1)
-                for term, count in counts.items()
-            }
-        )
-        for counts in term_counts
-    ]
+    """Unit-length sublinear TF-IDF vectors, IDF from `frequencies` (unit_tfidf)."""
+    return unit_tfidf(FlatVectors.of(term_counts), frequencies).dicts()
+
+
+def unit_tfidf(counts: FlatVectors, frequencies: TermFrequencies) -> FlatVectors:
+    """Unit-length sublinear TF-IDF vectors of docs' term counts, IDF from `frequencies`: each
+    weight (1 + log count, or the count below 1) * log((1 + articles) / (1 + document
+    frequency) + 1), then each vector divided by its length (an empty one: no terms).
+
+    Vectorised, and the same floats as that arithmetic done term by term in Python: logs
+    come from math.log, once per distinct count and frequency (numpy's log may round
+    otherwise), products and quotients are IEEE operations either way, and each length
+    sums its squares with Python's own left-to-right `sum` (numpy's sums pairwise)."""
+    total = frequencies.articles
+    frequency = np.fromiter(
+        map(frequencies.frequency.get, counts.vocabulary, itertools.repeat(0)),
+        dtype=np.int64,
+        count=len(counts.vocabulary),
+    )
+    idf_of = np.zeros(int(frequency.max(initial=0)) + 1)  # by document frequency
+    for docs in np.flatnonzero(np.bincount(frequency)).tolist():
+        idf_of[docs] = math.log((1 + total) / (1 + docs) + 1)
+    distinct, count_at = np.unique(counts.values, return_inverse=True)
+    sublinear = np.array([_sublinear(count) for count in distinct.tolist()], dtype=np.float64)
+    weights = sublinear[count_at] * idf_of[frequency][counts.columns]
+    squares, bounds = (weights * weights).tolist(), counts.bounds.tolist()
+    norms = np.array(
+        [math.sqrt(sum(squares[start:end])) for start, end in itertools.pairwise(bounds)],
+        dtype=np.float64,
+    )
+    lengths = np.diff(counts.bounds)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        unit = weights / np.repeat(norms, lengths)
+    if np.all(norms[lengths > 0] > 0):
+        return FlatVectors(counts.vocabulary, counts.columns, unit, counts.bounds)
+    # A vector of length 0 (no weight left to square) loses its terms, as before.
+    kept = np.repeat(norms > 0, lengths)
+    vocabulary, columns = _first_use(
+        list(map(counts.vocabulary.__getitem__, counts.columns[kept].tolist()))
+    )
+    return FlatVectors(vocabulary, columns, unit[kept], _bounds(np.where(norms > 0, lengths, 0)))
 
 
 def _sublinear(count: float) -> float:
     return 1.0 + math.log(count) if count >= 1 else count
-
-
-def _unit(vector: dict[str, float]) -> dict[str, float]:
-    norm = math.sqrt(sum(v * v for v in vector.values()))
-    return {t: v / norm for t, v in vector.items()} if norm else {}
 
 
 def cosine(first: dict[str, float], second: dict[str, float]) -> float:
@@ -342,21 +479,17 @@ def _days_apart(first: dt.datetime | None, second: dt.datetime | None) -> float:
     return abs((first - second).total_seconds()) / 86400.0
 
 
-def _term_matrix(vectors: list[dict[str, float]]) -> sparse.csr_matrix:
+def _term_matrix(vectors: FlatVectors | list[dict[str, float]]) -> sparse.csr_matrix:
     """The vectors as rows of a sparse matrix, a column per term in order of first use."""
     from scipy import sparse
 
-    terms = [term for vector in vectors for term in vector]
-    column_of = {term: column for column, term in enumerate(dict.fromkeys(terms))}
-    values = np.fromiter(
-        itertools.chain.from_iterable(vector.values() for vector in vectors),
-        dtype=np.float64,
-        count=len(terms),
+    if not isinstance(vectors, FlatVectors):
+        vectors = FlatVectors.of(vectors)
+    rows = np.repeat(np.arange(vectors.docs), np.diff(vectors.bounds))
+    shape = (vectors.docs, max(1, len(vectors.vocabulary)))
+    return sparse.csr_matrix(
+        (vectors.values, (rows, vectors.columns)), shape=shape, dtype=np.float64
     )
-    rows = np.repeat(np.arange(len(vectors)), [len(vector) for vector in vectors])
-    columns = np.fromiter(map(column_of.__getitem__, terms), dtype=np.int64, count=len(terms))
-    shape = (len(vectors), max(1, len(column_of)))
-    return sparse.csr_matrix((values, (rows, columns)), shape=shape, dtype=np.float64)
 
 
 # Similarities held at once while building the link graph (a block of rows x all
@@ -454,7 +587,7 @@ def average_link(similarity: np.ndarray, threshold: float) -> list[int]:
 
 def cluster_rows(
     docs: list[StoryDoc],
-    vectors: list[dict[str, float]],
+    vectors: FlatVectors | list[dict[str, float]],
     config: StoryConfig,
     stories: list[str | None] | None = None,
     keys: list[frozenset[str]] | None = None,
@@ -608,10 +741,16 @@ def conflicting_names(keys: list[frozenset[str]], terms: list[Mapping[str, float
             found[first, second] = found[second, first] = (
                 bool(keys[first])
                 and bool(keys[second])
-                and keys[first].isdisjoint(terms[second])
-                and keys[second].isdisjoint(terms[first])
+                and _mentions_none(keys[first], terms[second])
+                and _mentions_none(keys[second], terms[first])
             )
     return found
+
+
+def _mentions_none(names: frozenset[str], terms: Mapping[str, float]) -> bool:
+    """names.isdisjoint(terms), looking the few names up in the terms rather than walking
+    every term of the article (frozenset.isdisjoint walks an argument that is no set)."""
+    return not any(name in terms for name in names)
 
 
 def cannot_link(
@@ -691,7 +830,7 @@ def cluster_stories(
     priors: Iterable[PriorStory],
     config: StoryConfig,
     earlier: TermFrequencies = NO_FREQUENCIES,
-) -> tuple[dict[str, str], dict[str, dict[str, float]]]:
+) -> tuple[dict[str, str], Mapping[str, dict[str, float]]]:
     """Articles -> ({article id: story id}, {article id: its unit TF-IDF vector}).
 
     Earlier runs' articles take part in the clustering (their stored term counts, weighted
@@ -701,16 +840,17 @@ def cluster_stories(
     continues none is a new story, named after its earliest new member. Only earlier
     articles at least `min_similarity` close to some new article take part."""
     ordered = sorted(docs, key=lambda doc: doc.article_id)
-    frequencies = add_frequencies(earlier, ordered)
-    vectors = tfidf_vectors((doc.terms for doc in ordered), frequencies)
+    counts = FlatVectors.of(doc.terms for doc in ordered)
+    frequencies = counted_frequencies(earlier, counts)
+    vectors = unit_tfidf(counts, frequencies)
     candidates = sorted(priors)
-    prior_vectors = tfidf_vectors((p.terms for p in candidates), frequencies)
+    prior_vectors = unit_tfidf(FlatVectors.of(p.terms for p in candidates), frequencies)
     kept = _candidate_priors(vectors, prior_vectors, config)
     earlier_docs = [candidates[i] for i in kept]
     pseudo = [StoryDoc(f"earlier:{p.article_id}", (0,), p.published_at, {}) for p in earlier_docs]
     labels = cluster_rows(
         [*ordered, *pseudo],
-        [*vectors, *(prior_vectors[i] for i in kept)],
+        vectors.then(prior_vectors.take(kept)),
         config,
         [None] * len(ordered) + [p.story_id for p in earlier_docs],
         # Rare among this run's articles; earlier ones have no names kept.
@@ -731,7 +871,7 @@ def cluster_stories(
         story_id = story or ordered[min(new, key=lambda i: ordered[i].rank)].article_id
         for i in new:
             assigned[ordered[i].article_id] = story_id
-    return assigned, {doc.article_id: vectors[i] for i, doc in enumerate(ordered)}
+    return assigned, VectorsById([doc.article_id for doc in ordered], vectors)
 
 
 def claim_stories(groups: list[list[str]]) -> list[str | None]:
@@ -760,14 +900,20 @@ def claim_stories(groups: list[list[str]]) -> list[str | None]:
 
 
 def _candidate_priors(
-    vectors: list[dict[str, float]], prior_vectors: list[dict[str, float]], config: StoryConfig
+    vectors: FlatVectors | list[dict[str, float]],
+    prior_vectors: FlatVectors | list[dict[str, float]],
+    config: StoryConfig,
 ) -> list[int]:
     """The indexes of the earlier articles at least `min_similarity` close to one of the new
     articles."""
-    if not prior_vectors or not vectors:
+    if not isinstance(vectors, FlatVectors):
+        vectors = FlatVectors.of(vectors)
+    if not isinstance(prior_vectors, FlatVectors):
+        prior_vectors = FlatVectors.of(prior_vectors)
+    if not prior_vectors.docs or not vectors.docs:
         return []
-    matrix = _term_matrix([*vectors, *prior_vectors])
-    new, old = matrix[: len(vectors)], matrix[len(vectors) :]
+    matrix = _term_matrix(vectors.then(prior_vectors))
+    new, old = matrix[: vectors.docs], matrix[vectors.docs :]
     best = (old @ new.T).max(axis=1).toarray().ravel()
     return [i for i, score in enumerate(best) if score >= config.min_similarity]
 
@@ -775,7 +921,7 @@ def _candidate_priors(
 def story_rows(
     docs: list[StoryDoc],
     assigned: dict[str, str],
-    vectors: dict[str, dict[str, float]],
+    vectors: Mapping[str, dict[str, float]],
     config: StoryConfig,
     first_seen_at: dt.datetime,
 ) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import itertools
 import math
 import re
 from collections import Counter
@@ -160,8 +161,11 @@ class CueIndex(NamedTuple):
 
     def hits(self, tokens: list[str]) -> Counter[str]:
         found: Counter[str] = Counter()
+        seen = self.seen
         for token, count in Counter(tokens).items():
-            for qcode in self.word_topics(token):
+            # A word met before (most are): its topics without a method call.
+            topics = seen.get(token)
+            for qcode in self.word_topics(token) if topics is None else topics:
                 found[qcode] += count
         # Phrases only where one can start (few words do): the same lookups in the same order.
         phrases, longest = self.phrases, self.longest_phrase
@@ -268,17 +272,15 @@ def model_logits(model: LinearModel, tokens: list[str]) -> dict[str, float]:
 
     stop_words = model.stop_words
     counts = ngram_counts([token for token in tokens if token not in stop_words])
-    column_of = model.columns.get
-    columns, frequencies = [], []
-    for term, count in counts.items():
-        column = column_of(term)
-        if column is not None:
-            columns.append(column)
-            frequencies.append(count)
-    if not columns:
+    # Each term's column (-1: not in the vocabulary), looked up by map in C, in order.
+    found = np.fromiter(
+        map(model.columns.get, counts, itertools.repeat(-1)), dtype=np.int64, count=len(counts)
+    )
+    known = found >= 0
+    if not known.any():
         return {}
-    index = np.array(columns, dtype=np.int64)
-    tf = np.array(frequencies, dtype=np.float32)
+    index = found[known]
+    tf = np.fromiter(counts.values(), dtype=np.int64, count=len(counts))[known].astype(np.float32)
     values = (1.0 + np.log(tf)) * model.idf[index]
     values /= max(float(np.linalg.norm(values)), 1e-12)
     logits = values @ model.weights_t[index] + model.biases
