@@ -284,3 +284,12 @@ def test_fingerprints_are_the_stored_hashes() -> None:
         for m, o in zip(multipliers, offsets, strict=True)
     ]
     assert minhash_signature(shingles, 16).tolist() == by_function
+
+
+def test_first_use_numbers_items_by_first_occurrence() -> None:
+    from newsbeam.transforms.support.vocabulary import first_use
+
+    distinct, place = first_use(["b", "a", "b", "c", "a"])
+    assert distinct == ["b", "a", "c"]
+    assert place.tolist() == [0, 1, 0, 2, 1]
+    assert first_use([])[0] == [] and first_use([])[1].tolist() == []

@@ -19,7 +19,6 @@ import dataclasses
 import datetime as dt
 import functools
 import hashlib
-import itertools
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -56,6 +55,7 @@ from newsbeam.transforms.support.state_index import (
     stable_hashes,
 )
 from newsbeam.transforms.support.times import micros_of
+from newsbeam.transforms.support.vocabulary import first_use
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,17 +122,12 @@ _POSITION_MULTIPLIERS = np.random.default_rng(20240501).integers(
 
 def _word_hashes(words: list[str]) -> np.ndarray:
     """A stable 64-bit hash per word (its blake2b digest read little-endian); each distinct
-    word hashed once. Where each word first occurs (a dict step per word, in C), sorted,
-    gives the distinct words' order; the digests are read as one buffer."""
-    first: dict[str, int] = {}
-    seen_at = np.fromiter(
-        map(first.setdefault, words, itertools.count()), dtype=np.int64, count=len(words)
-    )
+    word hashed once, the digests read as one buffer."""
+    distinct, place = first_use(words)
     digests = b"".join(
-        [hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest() for word in first]
+        [hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest() for word in distinct]
     )
-    distinct = np.frombuffer(digests, dtype="<u8").astype(np.uint64)
-    return distinct[np.unique(seen_at, return_inverse=True)[1]]
+    return np.frombuffer(digests, dtype="<u8").astype(np.uint64)[place]
 
 
 def _mix(values: np.ndarray) -> np.ndarray:

@@ -59,6 +59,7 @@ from newsbeam.transforms.support.state import (
 )
 from newsbeam.transforms.support.state_index import StateIndex, no_keys, open_index
 from newsbeam.transforms.support.times import datetime_of, micros_of
+from newsbeam.transforms.support.vocabulary import first_use
 
 # scipy (~0.3 s to import) is imported where it is used: only the worker that clusters
 # needs it, not the runner building the graph nor a `newsbeam --help`.
@@ -330,7 +331,7 @@ class FlatVectors:
             dtype=np.float64,
             count=len(terms),
         )
-        vocabulary, columns = _first_use(terms)
+        vocabulary, columns = first_use(terms)
         return cls(vocabulary, columns, values, _bounds([len(vector) for vector in vectors]))
 
     @property
@@ -358,7 +359,7 @@ class FlatVectors:
         """These docs' vectors, in this order (their own vocabulary)."""
         entries = [np.arange(self.bounds[doc], self.bounds[doc + 1]) for doc in docs]
         at = np.concatenate(entries) if entries else np.zeros(0, dtype=np.int64)
-        vocabulary, columns = _first_use(
+        vocabulary, columns = first_use(
             list(map(self.vocabulary.__getitem__, self.columns[at].tolist()))
         )
         return FlatVectors(vocabulary, columns, self.values[at], _bounds(list(map(len, entries))))
@@ -397,17 +398,6 @@ class VectorsById(Mapping[str, dict[str, float]]):
 
     def __len__(self) -> int:
         return len(self._doc_of)
-
-
-def _first_use(terms: list[str]) -> tuple[list[str], np.ndarray]:
-    """The distinct terms in order of first use, and each term's place among them: one dict
-    step per term, in C (each gets the position where it first occurred; sorted, those
-    positions are the order of first use)."""
-    first: dict[str, int] = {}
-    seen_at = np.fromiter(
-        map(first.setdefault, terms, itertools.count()), dtype=np.int64, count=len(terms)
-    )
-    return list(first), np.unique(seen_at, return_inverse=True)[1].astype(np.int64)
 
 
 def _bounds(lengths: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -457,7 +447,7 @@ def unit_tfidf(counts: FlatVectors, frequencies: TermFrequencies) -> FlatVectors
         return FlatVectors(counts.vocabulary, counts.columns, unit, counts.bounds)
     # A vector of length 0 (no weight left to square) loses its terms, as before.
     kept = np.repeat(norms > 0, lengths)
-    vocabulary, columns = _first_use(
+    vocabulary, columns = first_use(
         list(map(counts.vocabulary.__getitem__, counts.columns[kept].tolist()))
     )
     return FlatVectors(vocabulary, columns, unit[kept], _bounds(np.where(norms > 0, lengths, 0)))
