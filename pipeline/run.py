@@ -55,7 +55,7 @@ from newsbeam.pipeline.options import (
     is_url,
 )
 from newsbeam.pipeline.progress import ProgressDisplay
-from newsbeam.pipeline.worker_template import warmable_dofns, worker_template
+from newsbeam.pipeline.worker_template import warmable_dofns, worker_template, workers_requested
 from newsbeam.pipeline.workers import frozen_heap, worker_log_level
 from newsbeam.schemas import SCHEMA_VERSION, TABLES
 from newsbeam.transforms.feeds.config import FeedsConfig
@@ -552,16 +552,24 @@ def _preload_report(progress: str | None) -> threading.Thread:
     processes run the stages and this process mostly waits on them: the report after the
     last stage then draws at once (~0.3 s less of a run's serial tail).
 
-    The thread starts loading once the workers report their first page (the `progress`
-    taps' files): before that, this process translates the pipeline for the runner, and the
-    two would share the GIL (each of the ~70 DoFns Beam pickles there waited for it, ~0.3 s
-    in all, on the run's critical path)."""
+    The thread starts loading once Beam's runner has asked for its workers
+    (`workers_requested`), or failing that once the workers report their first page (the
+    `progress` taps' files). Before that, this process translates the pipeline for the
+    runner, and the two would share the GIL (each of the ~70 DoFns Beam pickles there
+    waited for it, ~0.3 s in all, on the run's critical path). Once the runner asks, it
+    waits while the template finishes warming up and forks the workers, with a core free:
+    loading later, during the extract stage, took that much CPU (~0.6 s on a loaded host)
+    from the two workers."""
 
     from newsbeam.pipeline.report import preload
 
     def load() -> None:
         waited = 0.0
-        while progress and waited < _PRELOAD_WAIT and not _any_progress(progress):
+        while (
+            progress
+            and waited < _PRELOAD_WAIT
+            and not (workers_requested() or _any_progress(progress))
+        ):
             time.sleep(_PRELOAD_POLL)
             waited += _PRELOAD_POLL
         preload()
@@ -571,8 +579,9 @@ def _preload_report(progress: str | None) -> threading.Thread:
     return thread
 
 
-# How often the report's preload looks for the workers' first progress, and for how long.
-_PRELOAD_POLL = 0.05
+# How often the report's preload looks for the runner's first worker or the workers' first
+# progress, and for how long.
+_PRELOAD_POLL = 0.02
 _PRELOAD_WAIT = 60.0
 
 

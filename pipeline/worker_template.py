@@ -46,6 +46,9 @@ _RUNNING: set[int] = set()
 # then "exit N" (its status: first from the worker as it leaves, again from the template).
 _PID = "pid"
 _EXIT = "exit"
+# Made in the template's folder by the first worker command that asks for a worker: Beam's
+# runner has then translated the pipeline and waits on its workers (`workers_requested`).
+_REQUESTED = "requested"
 
 
 def available() -> bool:
@@ -132,6 +135,14 @@ def stop_templates() -> None:
             os.kill(pid, signal.SIGTERM)
 
 
+def workers_requested() -> bool:
+    """Whether the runner in this process has asked its template (`worker_template`) for a
+    worker yet: it is then past translating the pipeline, and waits while the template
+    finishes warming up and forks the workers (run.py's report preload uses that wait)."""
+    address = os.environ.get(TEMPLATE_ENV)
+    return bool(address) and os.path.exists(os.path.join(os.path.dirname(address), _REQUESTED))
+
+
 def run_client(address: str) -> int | None:
     """The worker command's side: have the template fork a worker with this process's
     environment and streams, wait for it, return its exit status; None when the template
@@ -141,6 +152,8 @@ def run_client(address: str) -> int | None:
         connection.connect(address)
     except OSError:
         return None
+    with contextlib.suppress(OSError):
+        open(os.path.join(os.path.dirname(address), _REQUESTED), "a").close()  # noqa: SIM115
     payload = json.dumps(dict(os.environ)).encode()
     worker: list[int] = []
     stopping: list[int] = []  # a SIGTERM that came before the worker's pid

@@ -291,6 +291,29 @@ def test_the_runs_preload_waits_for_the_workers_first_progress(tmp_path: Path) -
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_the_runs_preload_starts_when_the_runner_asks_for_workers(tmp_path: Path) -> None:
+    """A fresh interpreter: with no progress yet, the preload thread starts loading once a
+    worker command has asked the run's template for a worker (its mark in the template's
+    folder), that is once Beam's runner is past translating the pipeline."""
+    template = tmp_path / "template-folder"
+    template.mkdir()
+    progress = tmp_path / "progress"
+    progress.mkdir()
+    code = (
+        "import os, sys, time, pathlib\n"
+        "from newsbeam.pipeline import run, worker_template\n"
+        f"template = pathlib.Path({str(template)!r})\n"
+        "os.environ[worker_template.TEMPLATE_ENV] = str(template / 'template')\n"
+        f"thread = run._preload_report({str(progress)!r})\n"
+        "time.sleep(1.5)  # preload alone takes ~0.4 s\n"
+        "assert thread.is_alive() and 'matplotlib.figure' not in sys.modules\n"
+        "(template / 'requested').touch()\n"
+        "thread.join(60)\n"
+        "assert not thread.is_alive() and 'matplotlib.figure' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def _run_manifest(run_id: str, started: str) -> dict:
     """A committed run's manifest with what readers rely on, and no files."""
     return {

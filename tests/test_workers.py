@@ -311,17 +311,22 @@ def worker(argv):
 
 sdk_worker_main.main = worker
 with worker_template.worker_template(True, []):
+    asked_before = worker_template.workers_requested()
     print(worker_template.run_client(os.environ[worker_template.TEMPLATE_ENV]))
+    print(asked_before, worker_template.workers_requested())
+print(worker_template.workers_requested())
 """
 
 
 @pytest.mark.parametrize(("ending", "status"), [("exits", "7"), ("killed", "-9")])
 def test_the_client_gets_its_workers_status(ending: str, status: str) -> None:
     """The worker command exits with its forked worker's status: the one the worker reports
-    as it leaves, or, for a worker killed before it could, the one the template saw."""
+    as it leaves, or, for a worker killed before it could, the one the template saw. The
+    runner's process sees that a worker was asked for (`workers_requested`) once one was,
+    and while its template runs."""
     command = [sys.executable, "-c", _CLIENT_STATUS, ending]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
-    assert done.stdout.split() == [status]
+    assert done.stdout.split() == [status, "False", "True", "False"]
 
 
 def test_a_worker_without_its_template_starts_cold(tmp_path: Path) -> None:
