@@ -375,8 +375,9 @@ class FlatVectors:
 
         lengths = [len(buffer) // np.dtype(dtype).itemsize for buffer in buffers]
         # A doc without entries packs "", which would split into one empty key: null instead.
+        # Large strings (64-bit offsets): a large run's terms may pass 2 GB.
         split = pc.split_pattern(
-            pa.array([key or None for key in keys], pa.string()), _TERM_SEPARATOR
+            pa.array([key or None for key in keys], pa.large_string()), _TERM_SEPARATOR
         )
         encoded = pc.dictionary_encode(split.flatten())
         if len(encoded) != sum(lengths):
