@@ -35,6 +35,7 @@ from newsbeam.transforms.stories import (
     cluster_rows,
     cluster_stories,
     conflicting_names,
+    counted_story_rows,
     document_frequency,
     flat_key_names,
     frequency_rows,
@@ -755,3 +756,15 @@ def test_conflicting_names_among_some_pairs_only() -> None:
     among = np.array([[False, True, False], [True, False, False], [False, False, False]])
     assert conflicting_names(keys, terms).sum() == 6
     assert conflicting_names(keys, terms, among).tolist() == among.tolist()
+
+
+def test_counted_story_rows_are_the_rows_doc_by_doc() -> None:
+    docs = sorted((doc for doc in _mixed_docs() if doc.terms), key=lambda doc: doc.article_id)
+    counts = FlatVectors.of(doc.terms for doc in docs)
+    vectors = unit_tfidf(counts, add_frequencies(NO_FREQUENCIES, docs))
+    assigned = {doc.article_id: f"s{n % 3}" for n, doc in enumerate(docs)}
+    by_id = {doc.article_id: vectors.vector(n) for n, doc in enumerate(docs)}
+    # Few terms kept: the cut falls among equal weights (ties go by term).
+    for config in (dataclasses.replace(CONFIG, vector_terms=3), CONFIG):
+        expected = story_rows(docs, assigned, by_id, config, RUN_AT)
+        assert counted_story_rows(docs, assigned, vectors, counts, config, RUN_AT) == expected

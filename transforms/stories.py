@@ -469,6 +469,11 @@ class VectorsById(Mapping[str, dict[str, float]]):
         self._doc_of = {article_id: doc for doc, article_id in enumerate(article_ids)}
         self._vectors = vectors
 
+    @property
+    def flat(self) -> FlatVectors:
+        """The vectors of the article ids given, in their order."""
+        return self._vectors
+
     def __getitem__(self, article_id: str) -> dict[str, float]:
         return self._vectors.vector(self._doc_of[article_id])
 
@@ -1070,6 +1075,50 @@ def story_rows(
     return rows
 
 
+def top_entries(weights: FlatVectors, most: int) -> list[list[int]]:
+    """Each doc's entries (places in `weights`' arrays) of its `most` largest values, largest
+    first, equal ones by term: what sorted(vector.items(), key=(-value, term))[:most] picks,
+    with one sort over all docs' entries (lexsort), not a Python sort key per entry."""
+    vocabulary = weights.vocabulary
+    term_order = np.empty(len(vocabulary), dtype=np.int64)
+    term_order[sorted(range(len(vocabulary)), key=vocabulary.__getitem__)] = np.arange(
+        len(vocabulary)
+    )
+    lengths = np.diff(weights.bounds)
+    doc_of = np.repeat(np.arange(weights.docs), lengths)
+    # By doc, then largest value, then term: doc i's entries stay at bounds[i]:bounds[i + 1].
+    order = np.lexsort((term_order[weights.columns], -weights.values, doc_of)).tolist()
+    starts = weights.bounds[:-1]
+    ends = starts + np.minimum(lengths, most)
+    return [order[start:end] for start, end in zip(starts.tolist(), ends.tolist(), strict=True)]
+
+
+def counted_story_rows(
+    docs: list[StoryDoc],
+    assigned: dict[str, str],
+    vectors: FlatVectors,
+    counts: FlatVectors,
+    config: StoryConfig,
+    first_seen_at: dt.datetime,
+) -> list[dict[str, Any]]:
+    """story_rows of docs ordered by article id, given their unit TF-IDF vectors and their term
+    counts (`vectors`, `counts`: the same entries, as unit_tfidf keeps them)."""
+    terms, values = vectors.terms(), counts.values.tolist()
+    rows = []
+    for doc, entries in zip(docs, top_entries(vectors, config.vector_terms), strict=True):
+        rows.append(
+            {
+                "story_id": assigned[doc.article_id],
+                "article_id": doc.article_id,
+                "published_at": doc.published_at,
+                "terms": [terms[entry] for entry in entries],
+                "counts": [values[entry] for entry in entries],
+                "first_seen_at": first_seen_at,
+            }
+        )
+    return rows
+
+
 def prior_story(row: dict[str, Any]) -> PriorStory:
     return PriorStory(
         story_id=row["story_id"],
@@ -1283,10 +1332,26 @@ class _ClusterAll(beam.DoFn):
             yield article_id, story_id
         counter("stories_new").inc(len(set(assigned.values()) - known))
         if self._with_rows:
-            for row in story_rows(run.docs, assigned, vectors, config, self._run_at):
+            for row in _run_story_rows(run, assigned, vectors, config, self._run_at):
                 yield beam.pvalue.TaggedOutput(_STORY_ROWS, row)
             for row in frequency_rows(counted_frequencies(earlier, run.counts)):
                 yield beam.pvalue.TaggedOutput(_TERM_ROWS, row)
+
+
+def _run_story_rows(
+    run: PackedRun,
+    assigned: dict[str, str],
+    vectors: Mapping[str, dict[str, float]],
+    config: StoryConfig,
+    first_seen_at: dt.datetime,
+) -> list[dict[str, Any]]:
+    """story_rows of the run, over the arrays where the vectors keep the counts' entries (a
+    vector of length 0 drops its doc's terms: then doc by doc)."""
+    if isinstance(vectors, VectorsById) and vectors.flat.columns is run.counts.columns:
+        return counted_story_rows(
+            run.docs, assigned, vectors.flat, run.counts, config, first_seen_at
+        )
+    return story_rows(run.docs, assigned, vectors, config, first_seen_at)
 
 
 def _with_story(article: Article, story_ids: Mapping[str, str]) -> Article:
