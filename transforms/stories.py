@@ -374,12 +374,14 @@ class FlatVectors:
         import pyarrow.compute as pc  # imported ahead with scipy (import_clustering)
 
         lengths = [len(buffer) // np.dtype(dtype).itemsize for buffer in buffers]
+        # malloc's pool: Arrow's default (mimalloc) took 0.1-0.2 s to start in a worker that
+        # had not used it yet (most runs), ten times these steps.
+        pool = pa.system_memory_pool()
         # A doc without entries packs "", which would split into one empty key: null instead.
         # Large strings (64-bit offsets): a large run's terms may pass 2 GB.
-        split = pc.split_pattern(
-            pa.array([key or None for key in keys], pa.large_string()), _TERM_SEPARATOR
-        )
-        encoded = pc.dictionary_encode(split.flatten())
+        keys_array = pa.array([key or None for key in keys], pa.large_string(), memory_pool=pool)
+        split = pc.split_pattern(keys_array, _TERM_SEPARATOR, memory_pool=pool)
+        encoded = pc.dictionary_encode(pc.list_flatten(split, memory_pool=pool), memory_pool=pool)
         if len(encoded) != sum(lengths):
             raise ValueError(f"{len(encoded)} packed keys for {sum(lengths)} values")
         values = np.frombuffer(b"".join(buffers), dtype=dtype).astype(np.float64)
