@@ -35,11 +35,15 @@ from newsbeam.transforms.stories import (
     cluster_rows,
     cluster_stories,
     conflicting_names,
+    counted_story_rows,
+    document_frequency,
+    flat_key_names,
     frequency_rows,
     group_similarity,
     key_names,
     link_graph,
     neighbour_similarity,
+    pack_doc,
     prior_story,
     split_similarity,
     split_small_stories,
@@ -51,6 +55,8 @@ from newsbeam.transforms.stories import (
     top_links,
     undated_pairs,
     unit_tfidf,
+    unpack_doc,
+    unpack_run,
 )
 from tests.helpers import make_test_pipeline
 
@@ -513,14 +519,17 @@ def test_split_small_stories_keeps_pairs_that_cannot_link_apart() -> None:
 
 
 def test_scipy_waits_for_the_clustering() -> None:
-    """The command and the graph do not import scipy (~0.3 s); the clustering's setup does."""
+    """The command and the graph do not import scipy (~0.3 s) nor pyarrow.compute; the
+    clustering's setup does."""
     code = (
         "import sys\n"
         "import newsbeam.pipeline.cli, newsbeam.pipeline.build\n"
         "assert 'scipy' not in sys.modules, 'scipy imported with the command'\n"
-        "from newsbeam.transforms.stories import import_scipy\n"
-        "import_scipy()\n"
+        "assert 'pyarrow.compute' not in sys.modules, 'pyarrow.compute imported'\n"
+        "from newsbeam.transforms.stories import import_clustering\n"
+        "import_clustering()\n"
         "assert 'scipy.sparse.csgraph' in sys.modules\n"
+        "assert 'pyarrow.compute' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -658,3 +667,104 @@ def test_conflicting_names_look_up_the_key_names() -> None:
                 and keys[j].isdisjoint(terms[i])
             )
             assert found[i, j] == expected
+
+
+# --- The packed docs read straight into arrays (unpack_run): what the dicts gave -------------
+
+
+def _key_names_per_doc(docs: list[StoryDoc], config: StoryConfig) -> list[frozenset[str]]:
+    """key_names as it was written before flat_key_names: a Counter, then doc by doc."""
+    frequency = Counter(name for doc in docs for name in doc.names or ())
+    most = config.key_name_share * len(docs)
+    keys = []
+    for doc in docs:
+        repeated = [
+            (-count, name)
+            for name, count in (doc.names or {}).items()
+            if count >= config.key_name_repeats and frequency[name] <= most
+        ]
+        keys.append(frozenset(name for _, name in sorted(repeated)[: config.key_names]))
+    return keys
+
+
+def _mixed_docs() -> list[StoryDoc]:
+    """Docs in no order of id, sharing terms and names, one without terms or names and one
+    earlier article's (names None)."""
+    texts = [
+        *QUAKE_A,
+        *QUAKE_B,
+        FOOTBALL,
+        *(
+            ARREST.format(player=p, day="Sunday")
+            for p in ("Vincent Jackson", "Jamal Williams", "Vincent Jackson")
+        ),
+    ]
+    docs = [_doc(f"d{(n * 7) % 10}", text, n % 3 or None) for n, text in enumerate(texts)]
+    return [*docs, StoryDoc("empty", (0,), None, {}, {}), StoryDoc("e", (0,), None, {"bam": 2.0})]
+
+
+def test_unpack_run_gives_the_dicts_arrays_to_the_last_bit() -> None:
+    docs = _mixed_docs()
+    ordered = sorted((unpack_doc(pack_doc(doc)) for doc in docs), key=lambda d: d.article_id)
+    few = dataclasses.replace(CONFIG, key_name_share=0.2)
+    run = unpack_run([pack_doc(doc) for doc in docs], few)
+    expected = FlatVectors.of(doc.terms for doc in ordered)
+    assert run.counts.vocabulary == expected.vocabulary
+    assert run.counts.columns.tolist() == expected.columns.tolist()
+    assert run.counts.values.tobytes() == expected.values.tobytes()
+    assert run.counts.bounds.tolist() == expected.bounds.tolist()
+    assert [doc.article_id for doc in run.docs] == [doc.article_id for doc in ordered]
+    assert [doc.published_at for doc in run.docs] == [doc.published_at for doc in ordered]
+    # Each doc's terms: the same dict, in the same order (the vocabulary order).
+    assert [list(doc.terms.items()) for doc in run.docs] == [
+        list(doc.terms.items()) for doc in ordered
+    ]
+    assert run.keys == _key_names_per_doc(ordered, few) and any(run.keys)
+
+
+def test_packed_keys_and_values_must_agree_in_number() -> None:
+    with pytest.raises(ValueError):
+        FlatVectors.packed(["a\x00b"], [np.ones(3).tobytes()], np.float64)
+
+
+def test_flat_key_names_are_the_per_doc_key_names() -> None:
+    docs = _mixed_docs()
+    for config in (
+        dataclasses.replace(CONFIG, key_name_share=0.2),
+        dataclasses.replace(CONFIG, key_name_share=0.2, key_names=1),
+        dataclasses.replace(CONFIG, key_name_share=0.5, key_name_repeats=3),
+        CONFIG,
+    ):
+        names = FlatVectors.of(doc.names or {} for doc in docs)
+        assert flat_key_names(names, config) == _key_names_per_doc(docs, config)
+
+
+def test_document_frequency_is_the_counted_frequency_of_each_term() -> None:
+    docs = _mixed_docs()
+    counts = FlatVectors.of(doc.terms for doc in docs)
+    earlier = TermFrequencies(5, {"bam": 3, "unseen": 2, "chile": 1})
+    for before in (NO_FREQUENCIES, earlier):
+        frequency = add_frequencies(before, docs).frequency
+        assert document_frequency(counts, before).tolist() == [
+            frequency[term] for term in counts.vocabulary
+        ]
+
+
+def test_conflicting_names_among_some_pairs_only() -> None:
+    keys = [frozenset({"jackson"}), frozenset({"williams"}), frozenset({"rivers"})]
+    terms: list[dict[str, float]] = [{"jackson": 1.0}, {"williams": 1.0}, {"rivers": 1.0}]
+    among = np.array([[False, True, False], [True, False, False], [False, False, False]])
+    assert conflicting_names(keys, terms).sum() == 6
+    assert conflicting_names(keys, terms, among).tolist() == among.tolist()
+
+
+def test_counted_story_rows_are_the_rows_doc_by_doc() -> None:
+    docs = sorted((doc for doc in _mixed_docs() if doc.terms), key=lambda doc: doc.article_id)
+    counts = FlatVectors.of(doc.terms for doc in docs)
+    vectors = unit_tfidf(counts, add_frequencies(NO_FREQUENCIES, docs))
+    assigned = {doc.article_id: f"s{n % 3}" for n, doc in enumerate(docs)}
+    by_id = {doc.article_id: vectors.vector(n) for n, doc in enumerate(docs)}
+    # Few terms kept: the cut falls among equal weights (ties go by term).
+    for config in (dataclasses.replace(CONFIG, vector_terms=3), CONFIG):
+        expected = story_rows(docs, assigned, by_id, config, RUN_AT)
+        assert counted_story_rows(docs, assigned, vectors, counts, config, RUN_AT) == expected

@@ -67,10 +67,11 @@ if TYPE_CHECKING:
     from scipy import sparse
 
 
-def import_scipy() -> None:
-    """Import the parts of scipy clustering uses (~0.3 s): in the clustering DoFns' setup(),
-    and wherever workers are prepared ahead (a warm worker template), so a worker does not
-    pay it when the stories stage starts."""
+def import_clustering() -> None:
+    """Import the parts of scipy clustering uses (~0.3 s), and pyarrow.compute (unpack_run):
+    in the clustering DoFns' setup(), and wherever workers are prepared ahead (a warm worker
+    template), so a worker does not pay it when the stories stage starts."""
+    import pyarrow.compute  # noqa: F401
     import scipy.cluster.hierarchy
     import scipy.sparse
     import scipy.sparse.csgraph
@@ -206,8 +207,9 @@ class StoryDoc(NamedTuple):
     article_id: str
     rank: tuple[Any, ...]
     published_at: dt.datetime | None
-    terms: dict[str, float]
-    # Name counts (story_names); None for an earlier run's article (the state keeps terms).
+    terms: Mapping[str, float]
+    # Name counts (story_names); None for an earlier run's article (the state keeps terms)
+    # and in unpack_run's docs (their key names come with them).
     names: Mapping[str, int] | None = None
 
 
@@ -291,6 +293,32 @@ def packed_story_doc(article: Article, config: StoryConfig) -> PackedDoc:
     return pack_doc(story_doc(article, config))
 
 
+class PackedRun(NamedTuple):
+    """A run's packed docs as clustering takes them (unpack_run): the docs by article id, their
+    term counts as FlatVectors (in that order) and their key names (key_names)."""
+
+    docs: list[StoryDoc]
+    counts: FlatVectors
+    keys: list[frozenset[str]]
+
+
+def unpack_run(packed: Iterable[PackedDoc], config: StoryConfig) -> PackedRun:
+    """The packed docs ordered by article id, their terms read straight into FlatVectors: what
+    unpack_doc's dicts and FlatVectors.of them give, without building ~150,000 dict entries
+    that FlatVectors.of took apart again (the one-worker clustering step's largest cost).
+    A doc's terms are a DocTerms over those vectors, its dict made only if read."""
+    ordered = sorted(packed, key=lambda doc: doc[0])
+    counts = FlatVectors.packed(
+        [doc[3] for doc in ordered], [doc[4] for doc in ordered], np.float64
+    )
+    names = FlatVectors.packed([doc[5] for doc in ordered], [doc[6] for doc in ordered], np.int64)
+    docs = [
+        StoryDoc(article_id, tuple(rank), published_at, DocTerms(counts, number))
+        for number, (article_id, rank, published_at, *_) in enumerate(ordered)
+    ]
+    return PackedRun(docs, counts, flat_key_names(names, config))
+
+
 def add_frequencies(earlier: TermFrequencies, docs: Iterable[StoryDoc]) -> TermFrequencies:
     """The document frequencies over earlier runs' articles and `docs`."""
     return counted_frequencies(earlier, FlatVectors.of(doc.terms for doc in docs))
@@ -333,6 +361,32 @@ class FlatVectors:
         )
         vocabulary, columns = first_use(terms)
         return cls(vocabulary, columns, values, _bounds([len(vector) for vector in vectors]))
+
+    @classmethod
+    def packed(
+        cls, keys: Sequence[str | None], buffers: Sequence[bytes], dtype: type[np.number]
+    ) -> FlatVectors:
+        """FlatVectors.of the dicts that _unpacked makes of each doc's packed keys and values
+        (pack_doc; None: no entries), the same entries in the same order, without those dicts:
+        the keys split and numbered in Arrow (dictionary_encode numbers them in order of first
+        use, as first_use does), one buffer of all values (`dtype`, as float64). Only the
+        distinct keys become Python strings (a run's 150,000 terms: 58,000)."""
+        import pyarrow.compute as pc  # imported ahead with scipy (import_clustering)
+
+        lengths = [len(buffer) // np.dtype(dtype).itemsize for buffer in buffers]
+        # malloc's pool: Arrow's default (mimalloc) took 0.1-0.2 s to start in a worker that
+        # had not used it yet (most runs), ten times these steps.
+        pool = pa.system_memory_pool()
+        # A doc without entries packs "", which would split into one empty key: null instead.
+        # Large strings (64-bit offsets): a large run's terms may pass 2 GB.
+        keys_array = pa.array([key or None for key in keys], pa.large_string(), memory_pool=pool)
+        split = pc.split_pattern(keys_array, _TERM_SEPARATOR, memory_pool=pool)
+        encoded = pc.dictionary_encode(pc.list_flatten(split, memory_pool=pool), memory_pool=pool)
+        if len(encoded) != sum(lengths):
+            raise ValueError(f"{len(encoded)} packed keys for {sum(lengths)} values")
+        values = np.frombuffer(b"".join(buffers), dtype=dtype).astype(np.float64)
+        columns = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        return cls(encoded.dictionary.to_pylist(), columns, values, _bounds(lengths))
 
     @property
     def docs(self) -> int:
@@ -382,6 +436,33 @@ class FlatVectors:
         )
 
 
+class DocTerms(Mapping[str, float]):
+    """Doc `doc`'s entries of `vectors` as a mapping (term: value), the dict built when first
+    read: clustering reads the terms of few docs (cannot_link's, in small groups)."""
+
+    def __init__(self, vectors: FlatVectors, doc: int) -> None:
+        self._vectors = vectors
+        self._doc = doc
+        self._terms: dict[str, float] | None = None
+
+    def _dict(self) -> dict[str, float]:
+        if self._terms is None:
+            self._terms = self._vectors.vector(self._doc)
+        return self._terms
+
+    def __getitem__(self, term: str) -> float:
+        return self._dict()[term]
+
+    def __contains__(self, term: object) -> bool:
+        return term in self._dict()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dict())
+
+    def __len__(self) -> int:
+        return int(self._vectors.bounds[self._doc + 1] - self._vectors.bounds[self._doc])
+
+
 class VectorsById(Mapping[str, dict[str, float]]):
     """{article id: its vector}, each dict built when asked for: only a run that writes the
     stories state reads them (story_rows)."""
@@ -389,6 +470,11 @@ class VectorsById(Mapping[str, dict[str, float]]):
     def __init__(self, article_ids: list[str], vectors: FlatVectors) -> None:
         self._doc_of = {article_id: doc for doc, article_id in enumerate(article_ids)}
         self._vectors = vectors
+
+    @property
+    def flat(self) -> FlatVectors:
+        """The vectors of the article ids given, in their order."""
+        return self._vectors
 
     def __getitem__(self, article_id: str) -> dict[str, float]:
         return self._vectors.vector(self._doc_of[article_id])
@@ -423,16 +509,34 @@ def unit_tfidf(counts: FlatVectors, frequencies: TermFrequencies) -> FlatVectors
     come from math.log, once per distinct count and frequency (numpy's log may round
     otherwise), products and quotients are IEEE operations either way, and each length
     sums its squares with Python's own left-to-right `sum` (numpy's sums pairwise)."""
-    total = frequencies.articles
-    frequency = np.fromiter(
-        map(frequencies.frequency.get, counts.vocabulary, itertools.repeat(0)),
+    return weighted_tfidf(counts, _looked_up(frequencies.frequency, counts), frequencies.articles)
+
+
+def _looked_up(frequency: Mapping[str, int], counts: FlatVectors) -> np.ndarray:
+    """Each term of `counts.vocabulary`'s count in `frequency` (0 if none)."""
+    return np.fromiter(
+        map(frequency.get, counts.vocabulary, itertools.repeat(0)),
         dtype=np.int64,
         count=len(counts.vocabulary),
     )
+
+
+def document_frequency(counts: FlatVectors, earlier: TermFrequencies) -> np.ndarray:
+    """counted_frequencies(earlier, counts) of each term of `counts.vocabulary`, as an array:
+    what unit_tfidf looks up there, without the dict of the run's terms."""
+    found = np.bincount(counts.columns, minlength=len(counts.vocabulary))
+    return found + _looked_up(earlier.frequency, counts) if earlier.frequency else found
+
+
+def weighted_tfidf(counts: FlatVectors, frequency: np.ndarray, total: int) -> FlatVectors:
+    """unit_tfidf, given the document frequency of each term of `counts.vocabulary` and the
+    number of articles."""
     idf_of = np.zeros(int(frequency.max(initial=0)) + 1)  # by document frequency
     for docs in np.flatnonzero(np.bincount(frequency)).tolist():
         idf_of[docs] = math.log((1 + total) / (1 + docs) + 1)
-    distinct, count_at = np.unique(counts.values, return_inverse=True)
+    # Sorting the distinct counts and searching each is faster than return_inverse's argsort.
+    distinct = np.unique(counts.values)
+    count_at = np.searchsorted(distinct, counts.values)
     sublinear = np.array([_sublinear(count) for count in distinct.tolist()], dtype=np.float64)
     weights = sublinear[count_at] * idf_of[frequency][counts.columns]
     squares, bounds = (weights * weights).tolist(), counts.bounds.tolist()
@@ -708,28 +812,45 @@ def key_names(docs: list[StoryDoc], config: StoryConfig) -> list[frozenset[str]]
     one kind (two DUI arrests of one team's players, two fires in one state) share their
     common names but not these. In a run of under 1 / key_name_share articles no name is
     that rare: no keys, nothing repels."""
-    frequency = Counter(name for doc in docs for name in doc.names or ())
-    most = config.key_name_share * len(docs)
-    keys = []
-    for doc in docs:
-        repeated = [
-            (-count, name)
-            for name, count in (doc.names or {}).items()
-            if count >= config.key_name_repeats and frequency[name] <= most
-        ]
-        keys.append(frozenset(name for _, name in sorted(repeated)[: config.key_names]))
+    return flat_key_names(FlatVectors.of(doc.names or {} for doc in docs), config)
+
+
+def flat_key_names(names: FlatVectors, config: StoryConfig) -> list[frozenset[str]]:
+    """key_names of the docs whose name counts are `names`: the entries repeated enough, of
+    names few docs mention, are picked out over the arrays; only those few are sorted."""
+    mentions = np.bincount(names.columns, minlength=len(names.vocabulary))  # docs naming each
+    kept = np.flatnonzero(
+        (names.values >= config.key_name_repeats)
+        & (mentions[names.columns] <= config.key_name_share * names.docs)
+    )
+    doc_of = np.searchsorted(names.bounds, kept, side="right") - 1
+    repeated: dict[int, list[tuple[float, str]]] = {}
+    for doc, count, column in zip(
+        doc_of.tolist(), names.values[kept].tolist(), names.columns[kept].tolist(), strict=True
+    ):
+        repeated.setdefault(doc, []).append((-count, names.vocabulary[column]))
+    keys: list[frozenset[str]] = [frozenset()] * names.docs
+    for doc, found in repeated.items():
+        keys[doc] = frozenset(name for _, name in sorted(found)[: config.key_names])
     return keys
 
 
-def conflicting_names(keys: list[frozenset[str]], terms: list[Mapping[str, float]]) -> np.ndarray:
+def conflicting_names(
+    keys: list[frozenset[str]],
+    terms: Sequence[Mapping[str, float]],
+    among: np.ndarray | None = None,
+) -> np.ndarray:
     """A boolean matrix: True where both docs have key names and neither's key names occur
-    among the other's terms (each tells a different specific story)."""
+    among the other's terms (each tells a different specific story). `among`: only the pairs
+    True in this boolean matrix are looked at (the others False), so the terms of docs in no
+    such pair are never read (a DocTerms builds its dict when read)."""
     count = len(keys)
     found = np.zeros((count, count), dtype=bool)
     for first in range(count):
         for second in range(first + 1, count):
             found[first, second] = found[second, first] = (
-                bool(keys[first])
+                (among is None or bool(among[first, second]))
+                and bool(keys[first])
                 and bool(keys[second])
                 and _mentions_none(keys[first], terms[second])
                 and _mentions_none(keys[second], terms[first])
@@ -760,7 +881,8 @@ def cannot_link(
     ECB+ 0.916 -> 0.915; two runs 0.863 -> 0.855. The cost: undated groups of 6-10 reports
     of one event, clustered on their own, are cut more often (27% -> 38%; twin events kept
     apart 79% -> 83%)."""
-    return conflicting_names(keys, terms) & undated_pairs(dates).astype(bool)
+    # Most articles are dated: only the names of the undated pairs are compared.
+    return conflicting_names(keys, terms, undated_pairs(dates).astype(bool))
 
 
 # In a small group's profiles, values within 15% of the cut stay with it: the reports of
@@ -784,6 +906,8 @@ _CONFLICT = -0.5
 def _of_other_stories(stories: list[str | None]) -> np.ndarray:
     """A boolean matrix: True where both rows are earlier articles of different stories."""
     known = np.array([story is not None for story in stories])
+    if known.sum() < 2:  # most groups of a run: no pair of earlier articles
+        return np.zeros((len(stories), len(stories)), dtype=bool)
     codes = np.unique(np.array([story or "" for story in stories]), return_inverse=True)[1]
     return np.outer(known, known) & (codes[:, None] != codes[None, :])
 
@@ -831,10 +955,27 @@ def cluster_stories(
     articles at least `min_similarity` close to some new article take part."""
     ordered = sorted(docs, key=lambda doc: doc.article_id)
     counts = FlatVectors.of(doc.terms for doc in ordered)
-    frequencies = counted_frequencies(earlier, counts)
-    vectors = unit_tfidf(counts, frequencies)
+    return cluster_counted(ordered, counts, key_names(ordered, config), priors, config, earlier)
+
+
+def cluster_counted(
+    ordered: list[StoryDoc],
+    counts: FlatVectors,
+    keys: list[frozenset[str]],
+    priors: Iterable[PriorStory],
+    config: StoryConfig,
+    earlier: TermFrequencies = NO_FREQUENCIES,
+) -> tuple[dict[str, str], Mapping[str, dict[str, float]]]:
+    """cluster_stories of docs ordered by article id, given their term counts (`counts`, in
+    that order) and key names (`keys`, key_names over them)."""
+    vectors = weighted_tfidf(
+        counts, document_frequency(counts, earlier), earlier.articles + counts.docs
+    )
     candidates = sorted(priors)
-    prior_vectors = unit_tfidf(FlatVectors.of(p.terms for p in candidates), frequencies)
+    prior_counts = FlatVectors.of(p.terms for p in candidates)
+    # Only earlier articles' terms are looked up in the frequencies' dict (none: no dict).
+    frequencies = counted_frequencies(earlier, counts) if candidates else NO_FREQUENCIES
+    prior_vectors = unit_tfidf(prior_counts, frequencies)
     kept = _candidate_priors(vectors, prior_vectors, config)
     earlier_docs = [candidates[i] for i in kept]
     pseudo = [StoryDoc(f"earlier:{p.article_id}", (0,), p.published_at, {}) for p in earlier_docs]
@@ -844,7 +985,7 @@ def cluster_stories(
         config,
         [None] * len(ordered) + [p.story_id for p in earlier_docs],
         # Rare among this run's articles; earlier ones have no names kept.
-        key_names(ordered, config) + [frozenset()] * len(pseudo),
+        keys + [frozenset()] * len(pseudo),
     )
     members: dict[tuple[int, int], list[int]] = {}
     for index, label in enumerate(labels):
@@ -930,6 +1071,50 @@ def story_rows(
                 "published_at": doc.published_at,
                 "terms": terms,
                 "counts": [doc.terms[term] for term in terms],
+                "first_seen_at": first_seen_at,
+            }
+        )
+    return rows
+
+
+def top_entries(weights: FlatVectors, most: int) -> list[list[int]]:
+    """Each doc's entries (places in `weights`' arrays) of its `most` largest values, largest
+    first, equal ones by term: what sorted(vector.items(), key=(-value, term))[:most] picks,
+    with one sort over all docs' entries (lexsort), not a Python sort key per entry."""
+    vocabulary = weights.vocabulary
+    term_order = np.empty(len(vocabulary), dtype=np.int64)
+    term_order[sorted(range(len(vocabulary)), key=vocabulary.__getitem__)] = np.arange(
+        len(vocabulary)
+    )
+    lengths = np.diff(weights.bounds)
+    doc_of = np.repeat(np.arange(weights.docs), lengths)
+    # By doc, then largest value, then term: doc i's entries stay at bounds[i]:bounds[i + 1].
+    order = np.lexsort((term_order[weights.columns], -weights.values, doc_of)).tolist()
+    starts = weights.bounds[:-1]
+    ends = starts + np.minimum(lengths, most)
+    return [order[start:end] for start, end in zip(starts.tolist(), ends.tolist(), strict=True)]
+
+
+def counted_story_rows(
+    docs: list[StoryDoc],
+    assigned: dict[str, str],
+    vectors: FlatVectors,
+    counts: FlatVectors,
+    config: StoryConfig,
+    first_seen_at: dt.datetime,
+) -> list[dict[str, Any]]:
+    """story_rows of docs ordered by article id, given their unit TF-IDF vectors and their term
+    counts (`vectors`, `counts`: the same entries, as unit_tfidf keeps them)."""
+    terms, values = vectors.terms(), counts.values.tolist()
+    rows = []
+    for doc, entries in zip(docs, top_entries(vectors, config.vector_terms), strict=True):
+        rows.append(
+            {
+                "story_id": assigned[doc.article_id],
+                "article_id": doc.article_id,
+                "published_at": doc.published_at,
+                "terms": [terms[entry] for entry in entries],
+                "counts": [values[entry] for entry in entries],
                 "first_seen_at": first_seen_at,
             }
         )
@@ -1076,8 +1261,20 @@ def candidate_priors(
     """The retained earlier articles at least `min_similarity` close to one of `docs`:
     the only ones cluster_stories keeps (`_candidate_priors`), found over the state held in
     memory without building a vector for each earlier article."""
-    frequencies = add_frequencies(earlier, docs)
-    vectors = tfidf_vectors((doc.terms for doc in docs), frequencies)
+    counts = FlatVectors.of(doc.terms for doc in docs)
+    return counted_candidate_priors(counts, earlier, index, keep_since, config)
+
+
+def counted_candidate_priors(
+    counts: FlatVectors,
+    earlier: TermFrequencies,
+    index: StateIndex,
+    keep_since: dt.datetime | None,
+    config: StoryConfig,
+) -> list[PriorStory]:
+    """candidate_priors of the docs whose term counts are `counts`."""
+    frequencies = counted_frequencies(earlier, counts)
+    vectors = unit_tfidf(counts, frequencies).dicts()
     by_term = _by_term(vectors)
     found: dict[str, dict[str, Any]] = {}
     for segment in index.segments:
@@ -1112,35 +1309,51 @@ class _ClusterAll(beam.DoFn):
 
     # Forked workers start warm (pipeline/worker_template.py): the library, not the state.
     def warm_up(self) -> None:
-        import_scipy()
+        import_clustering()
 
     def setup(self) -> None:
-        import_scipy()
+        import_clustering()
         self._index = story_index(self._paths) if self._paths else None
 
     def process(
         self, _impulse: bytes, packed: list[PackedDoc], frequency_table: list[dict[str, Any]]
     ) -> Iterator[Any]:
         config = self._config
-        docs = [unpack_doc(doc) for doc in packed]
+        run = unpack_run(packed, config)
         earlier = term_frequencies(frequency_table)
         priors = (
-            candidate_priors(docs, earlier, self._index, self._keep_since, config)
+            counted_candidate_priors(run.counts, earlier, self._index, self._keep_since, config)
             if self._index
             else []
         )
         counter("stories_state_matched").inc(len(priors))
-        assigned, vectors = cluster_stories(docs, priors, config, earlier)
+        assigned, vectors = cluster_counted(run.docs, run.counts, run.keys, priors, config, earlier)
         known = {prior.story_id for prior in priors}
         for article_id, story_id in sorted(assigned.items()):
             counter("stories_joined_earlier" if story_id in known else "stories_in").inc()
             yield article_id, story_id
         counter("stories_new").inc(len(set(assigned.values()) - known))
         if self._with_rows:
-            for row in story_rows(docs, assigned, vectors, config, self._run_at):
+            for row in _run_story_rows(run, assigned, vectors, config, self._run_at):
                 yield beam.pvalue.TaggedOutput(_STORY_ROWS, row)
-            for row in frequency_rows(add_frequencies(earlier, docs)):
+            for row in frequency_rows(counted_frequencies(earlier, run.counts)):
                 yield beam.pvalue.TaggedOutput(_TERM_ROWS, row)
+
+
+def _run_story_rows(
+    run: PackedRun,
+    assigned: dict[str, str],
+    vectors: Mapping[str, dict[str, float]],
+    config: StoryConfig,
+    first_seen_at: dt.datetime,
+) -> list[dict[str, Any]]:
+    """story_rows of the run, over the arrays where the vectors keep the counts' entries (a
+    vector of length 0 drops its doc's terms: then doc by doc)."""
+    if isinstance(vectors, VectorsById) and vectors.flat.columns is run.counts.columns:
+        return counted_story_rows(
+            run.docs, assigned, vectors.flat, run.counts, config, first_seen_at
+        )
+    return story_rows(run.docs, assigned, vectors, config, first_seen_at)
 
 
 def _with_story(article: Article, story_ids: Mapping[str, str]) -> Article:
@@ -1307,10 +1520,10 @@ class _ClusterStoriesStreamFn(beam.DoFn):
 
     # Forked workers start warm (pipeline/worker_template.py): the library, not the state.
     def warm_up(self) -> None:
-        import_scipy()
+        import_clustering()
 
     def setup(self) -> None:
-        import_scipy()
+        import_clustering()
         keep_since = self._state.keep_since
         rows = read_table(self._state, DEDUP_STORIES) if self._state.files(DEDUP_STORIES) else []
         self._priors = [
