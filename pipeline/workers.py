@@ -379,17 +379,28 @@ def bound_malloc() -> bool:
     """Fix glibc malloc's mmap and trim thresholds (`MALLOC_MMAP_THRESHOLD`) and its arenas
     (`MALLOC_ARENAS`) in this process and those it forks later (the template, its warm
     workers); False where the C library has no mallopt (not glibc: nothing changed)."""
+    return _mallopt(
+        (_M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD),
+        (_M_TRIM_THRESHOLD, MALLOC_TRIM_THRESHOLD),
+        (_M_ARENA_MAX, MALLOC_ARENAS),
+    )
+
+
+def one_malloc_arena() -> bool:
+    """Cap glibc's arenas (`MALLOC_ARENAS`) now, at start-up: glibc fixes its arena limit
+    for good when a thread first finds 8 arenas taken, which the imports' threads may do
+    before `bound_malloc` runs (a worker's bundle thread then still got an arena of its
+    own). False where the C library has no mallopt."""
+    return _mallopt((_M_ARENA_MAX, MALLOC_ARENAS))
+
+
+def _mallopt(*settings: tuple[int, int]) -> bool:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         mallopt = libc.mallopt
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    settings = (
-        (_M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD),
-        (_M_TRIM_THRESHOLD, MALLOC_TRIM_THRESHOLD),
-        (_M_ARENA_MAX, MALLOC_ARENAS),
-    )
     return all(mallopt(parameter, value) == 1 for parameter, value in settings)
 
 

@@ -162,7 +162,8 @@ def test_bound_malloc_keeps_large_blocks_mmapped() -> None:
 
 # How many MB the heaps grow (mallinfo2's `arena`) while a new thread allocates 10 MB in
 # 2 KB blocks, after the main thread freed 20 MB of them (one block kept at the heap's top,
-# so none of it is given back): with "bound", after bound_malloc().
+# so none of it is given back): with "bound", after bound_malloc(); "one arena", after
+# one_malloc_arena().
 _THREAD_HEAP_GROWTH = """
 import ctypes, sys, threading
 from newsbeam.pipeline import workers
@@ -177,6 +178,8 @@ libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
 libc.free.argtypes = [ctypes.c_void_p]
 if sys.argv[1] == "bound":
     workers.bound_malloc()
+elif sys.argv[1] == "one arena":
+    workers.one_malloc_arena()
 freed = [libc.malloc(2048) for _ in range(10_000)]
 kept = libc.malloc(2048)
 for block in freed:
@@ -200,6 +203,7 @@ def test_bound_malloc_gives_threads_the_heap_freed_before() -> None:
 
     assert growth_mb("default") >= 5
     assert growth_mb("bound") == 0
+    assert growth_mb("one arena") == 0  # what the newsbeam command sets as it starts
 
 
 def _rows(output: Path, table: str) -> list[tuple]:
