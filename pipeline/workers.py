@@ -321,7 +321,7 @@ MALLOC_TRIM_THRESHOLD = 2 * MALLOC_MMAP_THRESHOLD
 # pool thread of its own, so its extraction grew a fresh arena page by page, fault by fault,
 # beside the heap it inherited from the template (~18 MB free in it) and the gRPC threads'
 # arenas: measured on the 439 pages, 38-40 MB lay free in a worker's arenas after the
-# extract stage, 54-65 MB at the end of the run; with one arena 27-29 and 18-24 MB. Most
+# extract stage, 54-65 MB at the end of the run; with one arena 14-26 and 21-23 MB. Most
 # allocations come from Python threads, which hold the GIL anyway: one arena's lock costs
 # them little waiting.
 MALLOC_ARENAS = 1
