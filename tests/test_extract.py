@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import apache_beam as beam
@@ -588,3 +591,40 @@ def test_text_documents_with_a_date_line_under_the_title_are_dated() -> None:
     with make_test_pipeline() as pipeline:
         articles, _ = pipeline | beam.Create(documents) | ExtractArticles()
         assert_that(articles, check)
+
+
+# A process forked after the extract DoFn's warm_up (or without it), as the worker template
+# forks its workers: the memory (MB, tracemalloc's peak) trafilatura's justext fallback
+# allocates on the child's first page.
+_JUSTEXT_AFTER_FORK = """
+import os, sys, tracemalloc
+from lxml import html
+from trafilatura.external import try_justext
+from newsbeam.transforms.extract import ExtractConfig, _Extract
+
+if sys.argv[1] == "warm":
+    _Extract(ExtractConfig()).warm_up()
+page = html.fromstring("<html><body>" + "<p>The words of one paragraph, and of it.</p>" * 9)
+child = os.fork()
+if child == 0:
+    tracemalloc.start()
+    try_justext(page, None, None)
+    print(tracemalloc.get_traced_memory()[1] // 1_000_000)
+    sys.stdout.flush()
+    os._exit(0)
+os.waitpid(child, 0)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="workers fork from a template")
+def test_workers_forked_after_warm_up_share_the_justext_stoplist() -> None:
+    """trafilatura's all-language justext stoplist (and justext's lower-cased set of it) is
+    built in the template: a forked worker's first justext page allocates almost nothing,
+    where building it took tens of MB in each worker."""
+
+    def peak_mb(mode: str) -> int:
+        command = [sys.executable, "-c", _JUSTEXT_AFTER_FORK, mode]
+        return int(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+    assert peak_mb("cold") >= 20
+    assert peak_mb("warm") < 2

@@ -160,6 +160,52 @@ def test_bound_malloc_keeps_large_blocks_mmapped() -> None:
     assert mmapped("bound").split() == ["True", "True"]
 
 
+# How many MB the heaps grow (mallinfo2's `arena`) while a new thread allocates 10 MB in
+# 2 KB blocks, after the main thread freed 20 MB of them (one block kept at the heap's top,
+# so none of it is given back): with "bound", after bound_malloc(); "one arena", after
+# one_malloc_arena().
+_THREAD_HEAP_GROWTH = """
+import ctypes, sys, threading
+from newsbeam.pipeline import workers
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split())]
+
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = MallInfo2
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+if sys.argv[1] == "bound":
+    workers.bound_malloc()
+elif sys.argv[1] == "one arena":
+    workers.one_malloc_arena()
+freed = [libc.malloc(2048) for _ in range(10_000)]
+kept = libc.malloc(2048)
+for block in freed:
+    libc.free(block)
+before = libc.mallinfo2().arena
+thread = threading.Thread(target=lambda: [libc.malloc(2048) for _ in range(5_000)])
+thread.start()
+thread.join()
+print((libc.mallinfo2().arena - before) >> 20)
+"""
+
+
+@pytest.mark.skipif(_glibc() < (2, 33), reason="mallopt and mallinfo2 are glibc's (2.33+)")
+def test_bound_malloc_gives_threads_the_heap_freed_before() -> None:
+    """With glibc's arenas a new thread (a worker's bundle thread) allocates from a heap of its
+    own, not from the memory freed before it; bound, it reuses that memory."""
+
+    def growth_mb(mode: str) -> int:
+        command = [sys.executable, "-c", _THREAD_HEAP_GROWTH, mode]
+        return int(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+    assert growth_mb("default") >= 5
+    assert growth_mb("bound") == 0
+    assert growth_mb("one arena") == 0  # what the newsbeam command sets as it starts
+
+
 def _rows(output: Path, table: str) -> list[tuple]:
     relation = duckdb.sql(f"SELECT * FROM {table_sql(output, table)}")
     volatile = [i for i, name in enumerate(relation.columns) if name == "ingested_at"]

@@ -32,6 +32,7 @@ from newsbeam.transforms.support.failures import apply_with_rejects, counter, re
 from newsbeam.transforms.support.main_text import (
     PreparedPage,
     copy_matches_trafilatura,
+    load_justext_stoplist,
     main_text,
     parse_html,
     prepare_page,
@@ -838,6 +839,10 @@ class _Extract(beam.DoFn):
     # they fork from (setup() here only loads read-only models into loaded.py's cache).
     def warm_up(self) -> None:
         self.setup()
+        # What trafilatura builds on the first page that needs its justext fallback, and keeps
+        # (~28 MB): built here once, shared by the forked workers (not in setup(): a run on a
+        # few pages in one process may never need it).
+        load_justext_stoplist()
 
     def setup(self) -> None:
         import trafilatura  # noqa: F401  (import cost paid once per worker, not per page)

@@ -172,6 +172,21 @@ def copy_matches_trafilatura() -> bool:
     return not differences
 
 
+def load_justext_stoplist() -> int:
+    """Build now what trafilatura's justext fallback builds on its first page: the stoplist of
+    all its languages (`trafilatura.external.JT_STOPLIST`, ~154k words) and justext's
+    lower-cased set of it (`define_stoplist`'s cache); the words in that set.
+
+    Both stay for the life of the process (a module global, an lru_cache): ~28 MB of small
+    strings, and building them allocates twice that and frees it again. Built in the worker
+    template (`_Extract.warm_up`), the workers forked from it share one copy instead of each
+    building its own while it extracts."""
+    external = importlib.import_module("trafilatura.external")
+    justext_core = importlib.import_module("justext.core")
+    stoplist = external.JT_STOPLIST or external.jt_stoplist_init()
+    return len(justext_core.define_stoplist(stoplist))
+
+
 def _trafilatura_version() -> str:
     try:
         return importlib.import_module("trafilatura").__version__
