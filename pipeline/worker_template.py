@@ -140,7 +140,9 @@ def workers_requested() -> bool:
     worker yet: it is then past translating the pipeline, and waits while the template
     finishes warming up and forks the workers (run.py's report preload uses that wait)."""
     address = os.environ.get(TEMPLATE_ENV)
-    return bool(address) and os.path.exists(os.path.join(os.path.dirname(address), _REQUESTED))
+    if not address:
+        return False
+    return os.path.exists(os.path.join(os.path.dirname(address), _REQUESTED))
 
 
 def run_client(address: str) -> int | None:
