@@ -122,9 +122,9 @@ def test_available_cores_follow_affinity() -> None:
     assert memory is None or memory > 0
 
 
-# Whether a block of `size` bytes, allocated after a larger one was freed, is mmapped (given
-# back when freed) rather than taken from the heap: with "bound", after bound_malloc().
-_MMAPPED_AFTER_A_LARGER_FREE = """
+# glibc's malloc statistics (mallinfo2) in a fresh interpreter: the preamble of the scripts
+# below.
+_MALLINFO2 = """
 import ctypes, sys
 from newsbeam.pipeline import workers
 
@@ -134,6 +134,14 @@ class MallInfo2(ctypes.Structure):
 
 libc = ctypes.CDLL("libc.so.6")
 libc.mallinfo2.restype = MallInfo2
+"""
+
+
+# Whether a block of `size` bytes, allocated after a larger one was freed, is mmapped (given
+# back when freed) rather than taken from the heap: with "bound", after bound_malloc().
+_MMAPPED_AFTER_A_LARGER_FREE = (
+    _MALLINFO2
+    + """
 bound = sys.argv[1] == "bound" and workers.bound_malloc()
 size = 2 * workers.MALLOC_MMAP_THRESHOLD
 larger = bytearray(2 * size)
@@ -142,6 +150,7 @@ before = libc.mallinfo2().hblkhd
 block = bytearray(size)
 print(bound, libc.mallinfo2().hblkhd - before >= size)
 """
+)
 
 
 def _glibc() -> tuple[int, ...]:
@@ -164,16 +173,10 @@ def test_bound_malloc_keeps_large_blocks_mmapped() -> None:
 # 2 KB blocks, after the main thread freed 20 MB of them (one block kept at the heap's top,
 # so none of it is given back): with "bound", after bound_malloc(); "one arena", after
 # one_malloc_arena().
-_THREAD_HEAP_GROWTH = """
-import ctypes, sys, threading
-from newsbeam.pipeline import workers
-
-class MallInfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in (
-        "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split())]
-
-libc = ctypes.CDLL("libc.so.6")
-libc.mallinfo2.restype = MallInfo2
+_THREAD_HEAP_GROWTH = (
+    _MALLINFO2
+    + """
+import threading
 libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
 libc.free.argtypes = [ctypes.c_void_p]
 if sys.argv[1] == "bound":
@@ -190,6 +193,7 @@ thread.start()
 thread.join()
 print((libc.mallinfo2().arena - before) >> 20)
 """
+)
 
 
 @pytest.mark.skipif(_glibc() < (2, 33), reason="mallopt and mallinfo2 are glibc's (2.33+)")
