@@ -273,41 +273,32 @@ def test_preload_leaves_matplotlib_ready_to_draw() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_the_runs_preload_waits_for_the_workers_first_progress(tmp_path: Path) -> None:
+# How the run's preload learns that translation is over: a worker's progress tap wrote its
+# first count, or a worker command asked the run's template for a worker (its mark).
+_FIRST_PROGRESS = '(progress / \'read.0.json\').write_text(\'{"name": "read", "count": 1}\')'
+_WORKER_ASKED = "(template / 'requested').touch()"
+
+
+@pytest.mark.parametrize("signal", [_FIRST_PROGRESS, _WORKER_ASKED], ids=["progress", "asked"])
+def test_the_runs_preload_waits_until_the_pipeline_is_translated(
+    tmp_path: Path, signal: str
+) -> None:
     """A fresh interpreter: the run's preload thread loads nothing while the pipeline is
-    being translated (no progress yet), and loads once a worker's progress tap has
-    written its first count."""
-    code = (
-        "import sys, time, pathlib\n"
-        "from newsbeam.pipeline import run\n"
-        f"folder = pathlib.Path({str(tmp_path)!r})\n"
-        "thread = run._preload_report(str(folder))\n"
-        "time.sleep(1.5)  # preload alone takes ~0.4 s\n"
-        "assert thread.is_alive() and 'matplotlib.figure' not in sys.modules\n"
-        '(folder / \'read.0.json\').write_text(\'{"name": "read", "count": 1}\')\n'
-        "thread.join(60)\n"
-        "assert not thread.is_alive() and 'matplotlib.figure' in sys.modules\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
-
-
-def test_the_runs_preload_starts_when_the_runner_asks_for_workers(tmp_path: Path) -> None:
-    """A fresh interpreter: with no progress yet, the preload thread starts loading once a
-    worker command has asked the run's template for a worker (its mark in the template's
-    folder), that is once Beam's runner is past translating the pipeline."""
-    template = tmp_path / "template-folder"
+    being translated (no progress, no worker asked for), and loads once a worker's progress
+    tap has written its first count or a worker command has asked the run's template for a
+    worker (Beam's runner is then past translating)."""
+    template, progress = tmp_path / "template-folder", tmp_path / "progress"
     template.mkdir()
-    progress = tmp_path / "progress"
     progress.mkdir()
     code = (
         "import os, sys, time, pathlib\n"
         "from newsbeam.pipeline import run, worker_template\n"
-        f"template = pathlib.Path({str(template)!r})\n"
+        f"template, progress = pathlib.Path({str(template)!r}), pathlib.Path({str(progress)!r})\n"
         "os.environ[worker_template.TEMPLATE_ENV] = str(template / 'template')\n"
-        f"thread = run._preload_report({str(progress)!r})\n"
+        "thread = run._preload_report(str(progress))\n"
         "time.sleep(1.5)  # preload alone takes ~0.4 s\n"
         "assert thread.is_alive() and 'matplotlib.figure' not in sys.modules\n"
-        "(template / 'requested').touch()\n"
+        f"{signal}\n"
         "thread.join(60)\n"
         "assert not thread.is_alive() and 'matplotlib.figure' in sys.modules\n"
     )
