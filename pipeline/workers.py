@@ -27,10 +27,10 @@ models already loaded) or, with no template, runs a cold one. A worker logs at t
 `PIPELINE_OPTIONS_FILE` sets (`worker_log_level`). The runner, the template and the
 workers keep glibc's mmap threshold fixed and one malloc arena (`bound_malloc`): the data
 plane's large buffers go back to the system when freed instead of piling up with the input,
-and a worker's bundle thread reuses the heap freed before it. On SIGINT or SIGTERM the
-runner ends its workers before it unwinds (`stop_worker_processes`); when the runner is
-killed outright its workers get SIGTERM (Linux) or exit when their control channel closes
-(tests/test_workers.py).
+and a worker's bundle thread reuses the heap freed before it; and one OpenBLAS thread each
+(`one_blas_thread`). On SIGINT or SIGTERM the runner ends its workers before it unwinds
+(`stop_worker_processes`); when the runner is killed outright its workers get SIGTERM
+(Linux) or exit when their control channel closes (tests/test_workers.py).
 """
 
 from __future__ import annotations
