@@ -27,17 +27,16 @@ models already loaded) or, with no template, runs a cold one. A worker logs at t
 `PIPELINE_OPTIONS_FILE` sets (`worker_log_level`). The runner, the template and the
 workers keep glibc's mmap threshold fixed and one malloc arena (`bound_malloc`): the data
 plane's large buffers go back to the system when freed instead of piling up with the input,
-and a worker's bundle thread reuses the heap freed before it. On SIGINT or SIGTERM the
-runner ends its workers before it unwinds (`stop_worker_processes`); when the runner is
-killed outright its workers get SIGTERM (Linux) or exit when their control channel closes
-(tests/test_workers.py).
+and a worker's bundle thread reuses the heap freed before it; and one OpenBLAS thread each
+(`one_blas_thread`). On SIGINT or SIGTERM the runner ends its workers before it unwinds
+(`stop_worker_processes`); when the runner is killed outright its workers get SIGTERM
+(Linux) or exit when their control channel closes (tests/test_workers.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import dataclasses
 import gc
 import glob
@@ -394,10 +393,29 @@ def one_malloc_arena() -> bool:
     return _mallopt((_M_ARENA_MAX, MALLOC_ARENAS))
 
 
+# OpenBLAS (under numpy and scipy) starts a thread per core when it is imported, and after
+# each call those threads spin a while waiting for more: in a run's processes, which Beam's
+# workers already keep busy, they took CPU from the workers (~0.5 s of the ~11 s of CPU of
+# a run on the 439 pages, 2 workers). NewsBeam's matrix products are small; its parallelism
+# is the runner's workers.
+BLAS_THREADS = "OPENBLAS_NUM_THREADS"
+
+
+def one_blas_thread() -> None:
+    """Keep OpenBLAS to the calling thread (`BLAS_THREADS`) in this process and those it
+    starts, unless the user set it: before numpy is first imported, at start-up."""
+    os.environ.setdefault(BLAS_THREADS, "1")
+
+
+def _libc() -> ctypes.CDLL:
+    """The C library the interpreter runs on (its symbols are the process's own: no search
+    of the library path, which runs `ldconfig -p` in a child process)."""
+    return ctypes.CDLL(None)
+
+
 def _mallopt(*settings: tuple[int, int]) -> bool:
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        mallopt = _libc().mallopt
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
@@ -409,8 +427,7 @@ def end_with_parent() -> None:
     runner killed outright: no channel left to work for). Elsewhere a worker ends when its
     control channel breaks."""
     with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>

@@ -122,6 +122,37 @@ def test_available_cores_follow_affinity() -> None:
     assert memory is None or memory > 0
 
 
+# The threads of a fresh interpreter once numpy (and its OpenBLAS) is imported, after
+# one_blas_thread() when the first argument is "one".
+_THREADS_AFTER_NUMPY = """
+import os, sys
+from newsbeam.pipeline import workers
+
+if sys.argv[1] == "one":
+    workers.one_blas_thread()
+import numpy
+
+print(os.environ.get(workers.BLAS_THREADS), len(os.listdir("/proc/self/task")))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="counts threads in /proc")
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="OpenBLAS adds threads per core")
+def test_one_blas_thread_unless_the_user_set_it() -> None:
+    def threads(mode: str, **variables: str) -> list[str]:
+        environment = {k: v for k, v in os.environ.items() if k != workers.BLAS_THREADS}
+        command = [sys.executable, "-c", _THREADS_AFTER_NUMPY, mode]
+        done = subprocess.run(
+            command, env=environment | variables, capture_output=True, text=True, check=True
+        )
+        return done.stdout.split()
+
+    unset, threads_by_default = threads("default")
+    assert unset == "None" and int(threads_by_default) > 1  # OpenBLAS's thread per core
+    assert threads("one") == ["1", "1"]
+    assert threads("one", **{workers.BLAS_THREADS: "2"}) == ["2", "2"]  # the user's choice
+
+
 # glibc's malloc statistics (mallinfo2) in a fresh interpreter: the preamble of the scripts
 # below.
 _MALLINFO2 = """
