@@ -13,11 +13,12 @@ that ended without a word (killed). The worker is still one of Beam's SDK worker
 by the runner, with Beam splitting the work between them; what the fork saves is each
 worker's imports (~1.3 s of CPU, on the run's critical path).
 
-The template is forked by the runner process before Beam's runner starts its gRPC
-servers and threads (`worker_template`), ends with the run, and gets SIGTERM if the runner
-dies (Linux); it and its workers never return into the runner's code (they leave with
-`os._exit`, so no `finally` or `atexit` of the run runs twice). Where the platform has no
-fork or Unix sockets, or the template cannot be reached, the client starts a cold worker.
+The template is forked by the runner process before Beam's runner starts its gRPC servers
+and threads (`worker_template`), ends with the run (SIGTERM; SIGKILL after `STOP_SECONDS`
+should it not end), and gets SIGTERM if the runner dies (Linux); it and its workers never
+return into the runner's code (they leave with `os._exit`, so no `finally` or `atexit` of
+the run runs twice). Where the platform has no fork or Unix sockets, or the template cannot
+be reached, the client starts a cold worker.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import contextlib
 import json
 import logging
 import os
+import select
 import shutil
 import signal
 import socket
@@ -33,6 +35,7 @@ import struct
 import sys
 import tempfile
 import threading
+import time
 import traceback
 import warnings
 from collections.abc import Iterator
@@ -123,9 +126,40 @@ def worker_template(enabled: bool, warm: list[Any] | None = None) -> Iterator[No
         os.environ.pop(TEMPLATE_ENV, None)
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGTERM)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, 0)
+        end_template(pid, STOP_SECONDS)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# How long a template has, once sent SIGTERM, to end before it is killed: it ends at once
+# (its workers with it), but a run must not wait on a template that failed to.
+STOP_SECONDS = 5.0
+
+
+def end_template(pid: int, seconds: float) -> None:
+    """Wait up to `seconds` for the template `pid` (sent SIGTERM) to end, then SIGKILL it;
+    reaped either way."""
+    deadline = time.monotonic() + seconds
+    try:
+        handle: int | None = os.pidfd_open(pid)  # readable once it has ended (Linux 5.3+)
+    except (OSError, AttributeError):
+        handle = None  # polled instead
+    try:
+        while os.waitpid(pid, os.WNOHANG) == (0, 0):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return
+            if handle is not None:
+                select.select([handle], [], [], left)
+            else:
+                time.sleep(min(left, 0.005))
+    except ChildProcessError:  # already reaped
+        pass
+    finally:
+        if handle is not None:
+            os.close(handle)
 
 
 def stop_templates() -> None:
@@ -253,6 +287,9 @@ def _receive(connection: socket.socket) -> tuple[dict[str, str], list[int]]:
 
 
 def _report_exit(child: int, children: dict[int, socket.socket]) -> None:
+    # SIGTERM must reach the main thread: Python runs its handler (`_serve`'s stop) there,
+    # and a signal the kernel handed to this thread would leave it blocked in accept().
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     _, status = os.waitpid(child, 0)
     connection = children.pop(child, None)
     if connection is not None:

@@ -378,6 +378,39 @@ def test_frozen_heap_thaws_after_the_run(paused: bool) -> None:
         gc.enable()
 
 
+# A template that ignores SIGTERM once warmed up (a warm-up that sets SIG_IGN): leaving the
+# block must still end it, killed after STOP_SECONDS; prints whether it is gone, and when.
+_STUCK_TEMPLATE = """
+import os, signal, sys, time
+from newsbeam.pipeline import worker_template
+
+class IgnoresStop:
+    def warm_up(self):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        open(sys.argv[1], "w").close()
+
+worker_template.STOP_SECONDS = 0.5
+with worker_template.worker_template(True, [IgnoresStop()]):
+    (template,) = worker_template._RUNNING
+    while not os.path.exists(sys.argv[1]):
+        time.sleep(0.01)
+    leaving = time.monotonic()
+try:
+    os.kill(template, 0)
+    gone = False
+except ProcessLookupError:
+    gone = True
+print(gone, 0.4 < time.monotonic() - leaving < 5)
+"""
+
+
+@pytest.mark.skipif(not worker_template_module.available(), reason="workers fork on Linux")
+def test_a_template_that_ignores_sigterm_is_killed(tmp_path: Path) -> None:
+    command = [sys.executable, "-c", _STUCK_TEMPLATE, str(tmp_path / "warm")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split() == ["True", "True"]
+
+
 # A template whose forked worker ends as argv[1] says, in place of Beam's SDK worker (which
 # needs a runner to talk to); the client prints the status it got back.
 _CLIENT_STATUS = """
