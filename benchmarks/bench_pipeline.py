@@ -37,7 +37,11 @@ median wall times pipeline/loop (goal <= 0.8) and pipeline/pinned speed-up (goal
 - `--scale N`: one more run on the corpus copied N times (exact copies under distinct
   names: the point is how memory grows with the input), memory against the 1x run;
 - `--scaling`: docs/s against pages (subsets of the corpus) with 1 worker (in-process) and
-  with one worker process per core; a plot `scaling.png` in `--out`.
+  with one worker process per core; a plot `scaling.png` in `--out`;
+- `--timeline`: one more run of each pipeline side through stage_timeline.py, which records
+  when each of the local runner's fused stages started and ended: wall seconds by part of
+  the run (start-up, the first stage and the workers' start, extraction, the stages after
+  it, the end), what Beam's step times leave out.
 `--out DIR` (default out/bench) gets `summary.json` and the plot. `--gate R` fails (exit
 1) when median pipeline / median loop wall time > R. Subprocesses get TMPDIR set to the
 scratch folder, which is removed at the end. Missing data exits 2.
@@ -231,6 +235,66 @@ class Bench:
         shutil.rmtree(output_dir, ignore_errors=True)  # keep the scratch small
         return run, manifest.get("stage_seconds") or {}, worker_processes(manifest)
 
+    def timeline(self, kind: str) -> dict[str, float]:
+        """One more run of `kind` through stage_timeline.py: seconds of each part of the
+        run (`timeline_parts`)."""
+        self._runs += 1
+        output_dir = self.scratch_dir / f"out-{self._runs}"
+        target = self.scratch_dir / f"timeline-{self._runs}.json"
+        wrapper = [sys.executable, str(Path(__file__).resolve().parent / "stage_timeline.py")]
+        command = [*wrapper, str(target)]
+        command += _common.pipeline_command([self.pages_dir], output_dir, self.beam_args)[3:]
+        if kind == PINNED:
+            command = ["taskset", "-c", "0", *command]
+        run = _common.run_measured(command, self.scratch_dir)
+        _common.require_success(run, what=f"the {kind} timeline run")
+        shutil.rmtree(output_dir, ignore_errors=True)
+        recorded = json.loads(target.read_text())
+        parts = timeline_parts(recorded["stages"], recorded["end"])
+        print(f"  {kind} timeline run: {run.wall_seconds:.1f} s wall", flush=True)
+        return parts
+
+
+# The parts of a run in the timeline (`--timeline`): a fused stage of the local runner
+# belongs to the first part whose marker its name holds (step names of pipeline/build.py).
+TIMELINE_PARTS = (
+    ("Read-Inputs-Impulse", "first stage: list inputs, workers start"),
+    ("Extract-Extract", "read + extract"),
+    ("Clean-Clean", "clean, language, fingerprints"),
+    ("Stories-Cluster", "stories clustering"),
+    ("Topics-Tag", "story ids, topics, places"),
+    ("Write-Files", "write"),
+    ("Dedup", "dedup"),
+    ("Feeds", "feed stages"),
+)
+START, OTHER, END = "start: imports, graph, translation", "other stages", "end: report, commit"
+
+
+def timeline_parts(stages: list[list[Any]], end: float) -> dict[str, float]:
+    """Seconds per part of a run from its stages ([name, start, end] from the process's
+    start, in order) and when it ended: the start up to the first stage, the stages by
+    part (`TIMELINE_PARTS`), the end after the last stage."""
+    parts: dict[str, float] = {START: stages[0][1] if stages else 0.0}
+    for name, started, ended in stages:
+        label = next((label for marker, label in TIMELINE_PARTS if marker in name), OTHER)
+        parts[label] = parts.get(label, 0.0) + ended - started
+    parts[END] = end - (stages[-1][2] if stages else 0.0)
+    parts["stages"] = float(len(stages))
+    return parts
+
+
+def print_timeline(timelines: dict[str, dict[str, float]]) -> None:
+    kinds = list(timelines)
+    labels = [START] + [label for _, label in TIMELINE_PARTS] + [OTHER, END]
+    print("\nwhere the wall time goes (s; one run of each side through stage_timeline.py):")
+    rows = [
+        [label, *(f"{timelines[kind].get(label, 0.0):.2f}" for kind in kinds)] for label in labels
+    ]
+    totals = [sum(timelines[kind].get(label, 0.0) for label in labels) for kind in kinds]
+    rows.append(["all", *(f"{total:.2f}" for total in totals)])
+    rows.append(["fused stages", *(f"{timelines[kind]['stages']:.0f}" for kind in kinds)])
+    _common.print_table(["part", *kinds], rows)
+
 
 def worker_processes(manifest: dict[str, Any]) -> int | None:
     """A run's SDK worker processes as its manifest records the runner's options (1: the
@@ -308,6 +372,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out", default="out/bench", help="summary.json and plots go here")
     parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help="one more run of each pipeline side with its stages' wall-clock boundaries",
+    )
+    parser.add_argument(
         "--gate",
         type=float,
         default=None,
@@ -380,6 +449,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"summed RSS {memory[kind].tree_rss_mb:.0f} MB",
                 flush=True,
             )
+        timelines = (
+            {kind: bench.timeline(kind) for kind in kinds if kind != LOOP}
+            if args.timeline
+            else None
+        )
         scaled = scale_run(args, bench, sources, scratch_dir) if args.scale else None
         scaling = scaling_runs(bench, sources, scratch_dir) if args.scaling else None
         print(f"load average at end: {load_average()}")
@@ -444,6 +518,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     breakdowns = {kind: stage_breakdown(runs, kind, page_count) for kind in kinds if kind != LOOP}
     print_breakdown(breakdowns, {kind: medians[kind]["wall"] for kind in breakdowns})
+    if timelines:
+        summary["timeline"] = timelines
+        print_timeline(timelines)
     ratio = medians[PIPELINE]["wall"] / medians[LOOP]["wall"]
     print(f"\nratio pipeline/loop (median wall time): {ratio:.3f}  (goal <= 0.8)")
     ratios = [
