@@ -407,6 +407,11 @@ def one_blas_thread() -> None:
     os.environ.setdefault(BLAS_THREADS, "1")
 
 
+# What looking up the C library or its function can raise where there is none to find
+# (Windows has no CDLL(None): TypeError).
+_NO_LIBC = (OSError, AttributeError, TypeError)
+
+
 def _libc() -> ctypes.CDLL:
     """The C library the interpreter runs on (its symbols are the process's own: no search
     of the library path, which runs `ldconfig -p` in a child process)."""
@@ -416,7 +421,7 @@ def _libc() -> ctypes.CDLL:
 def _mallopt(*settings: tuple[int, int]) -> bool:
     try:
         mallopt = _libc().mallopt
-    except (OSError, AttributeError):
+    except _NO_LIBC:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return all(mallopt(parameter, value) == 1 for parameter, value in settings)
@@ -426,7 +431,7 @@ def end_with_parent() -> None:
     """On Linux, this process gets SIGTERM when the thread that started it ends (the
     runner killed outright: no channel left to work for). Elsewhere a worker ends when its
     control channel breaks."""
-    with contextlib.suppress(OSError, AttributeError):
+    with contextlib.suppress(*_NO_LIBC):
         _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
