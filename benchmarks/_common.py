@@ -154,9 +154,14 @@ def subprocess_environment(tmp_dir: Path) -> dict[str, str]:
 
 
 def pipeline_command(
-    inputs: Sequence[str | Path], output_dir: Path, extra_args: Sequence[str] = ()
+    inputs: Sequence[str | Path],
+    output_dir: Path,
+    extra_args: Sequence[str] = (),
+    program: Sequence[str] = (),
 ) -> list[str]:
-    command = [sys.executable, "-m", PIPELINE_MODULE]
+    """The command line of a pipeline run; `program`: what runs it in place of
+    `python -m newsbeam.pipeline` (a wrapper taking the same arguments)."""
+    command = list(program) or [sys.executable, "-m", PIPELINE_MODULE]
     for input_path in inputs:
         command += ["--input", str(input_path)]
     return [*command, *extra_args, "--output", str(output_dir)]

@@ -84,6 +84,7 @@ STAGES = (
 )
 SCALING_SIZES = (25, 50, 100, 200)  # plus the whole corpus
 ONE_WORKER = ["--direct_running_mode", "in_memory", "--direct_num_workers", "1"]
+ONE_CORE = ["taskset", "-c", "0"]  # the pinned side's prefix
 
 
 @dataclass(frozen=True)
@@ -217,12 +218,7 @@ class Bench:
         output_dir = self.scratch_dir / f"out-{self._runs}"
         args = [*self.beam_args, *(extra or [])]
         if kind == PINNED:
-            command = [
-                "taskset",
-                "-c",
-                "0",
-                *_common.pipeline_command([pages_dir], output_dir, args),
-            ]
+            command = [*ONE_CORE, *_common.pipeline_command([pages_dir], output_dir, args)]
             run = _common.run_measured(command, self.scratch_dir, sample_tree=sample)
         else:
             run = _common.run_pipeline([pages_dir], output_dir, self.scratch_dir, args, sample)
@@ -242,10 +238,11 @@ class Bench:
         output_dir = self.scratch_dir / f"out-{self._runs}"
         target = self.scratch_dir / f"timeline-{self._runs}.json"
         wrapper = [sys.executable, str(Path(__file__).resolve().parent / "stage_timeline.py")]
-        command = [*wrapper, str(target)]
-        command += _common.pipeline_command([self.pages_dir], output_dir, self.beam_args)[3:]
+        command = _common.pipeline_command(
+            [self.pages_dir], output_dir, self.beam_args, program=[*wrapper, str(target)]
+        )
         if kind == PINNED:
-            command = ["taskset", "-c", "0", *command]
+            command = [*ONE_CORE, *command]
         run = _common.run_measured(command, self.scratch_dir)
         _common.require_success(run, what=f"the {kind} timeline run")
         shutil.rmtree(output_dir, ignore_errors=True)

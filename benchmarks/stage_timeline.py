@@ -34,12 +34,9 @@ def main() -> None:
     target, argv = sys.argv[1], sys.argv[2:]
     origin = time.monotonic() - seconds_since_start()
     stages: list[list[Any]] = []
-    from newsbeam.pipeline import workers
+    from newsbeam.pipeline.workers import settle_process
 
-    # What the command does first, before Beam's import below (it does them again: no-ops).
-    workers.one_blas_thread()
-    workers.one_malloc_arena()
-    workers.pause_collector()
+    settle_process()  # as the command does first, before Beam's import below (again there)
     from apache_beam.runners.portability.fn_api_runner import fn_runner
 
     execute = fn_runner.FnApiRunner._execute_bundle

@@ -280,11 +280,9 @@ def command() -> None:
     a normal exit would then spend 0.2-0.5 s freeing every module and object one by one
     (measured after a run, with Beam, pyarrow and the models loaded). The exit handlers
     still run (temporary folders, logging); only that teardown is skipped."""
-    from newsbeam.pipeline.workers import one_blas_thread, one_malloc_arena, pause_collector
+    from newsbeam.pipeline.workers import settle_process
 
-    one_blas_thread()  # before numpy's import (pipeline/workers.py BLAS_THREADS)
-    one_malloc_arena()  # before the imports start threads (pipeline/workers.py MALLOC_ARENAS)
-    pause_collector()  # until the run starts, or the subcommand has what it needs imported
+    settle_process()  # before the imports below: numpy's, Beam's threads
     status = main()
     with contextlib.suppress(OSError, ValueError):  # a closed pipe or stream: nothing to add
         sys.stdout.flush()

@@ -407,6 +407,15 @@ def one_blas_thread() -> None:
     os.environ.setdefault(BLAS_THREADS, "1")
 
 
+def settle_process() -> None:
+    """What the `newsbeam` command does first, before anything imports numpy or starts a
+    thread: one OpenBLAS thread (`BLAS_THREADS`), one malloc arena (`MALLOC_ARENAS`), the
+    collector paused until the run starts (`pause_collector`)."""
+    one_blas_thread()
+    one_malloc_arena()
+    pause_collector()
+
+
 # What looking up the C library or its function can raise where there is none to find
 # (Windows has no CDLL(None): TypeError).
 _NO_LIBC = (OSError, AttributeError, TypeError)
