@@ -18,11 +18,11 @@ the pipeline is built and before Beam's runner starts its gRPC servers and threa
 (`worker_template`). It warms up while the runner builds and translates the pipeline, on
 the core that would otherwise idle: first what needs no config (`warm_ahead` of NewsBeam's
 DoFn classes), then the DoFns the runner hands it once the pipeline is built
-(`Template.warm`), and only then forks workers. It ends with the run (SIGTERM; SIGKILL after `STOP_SECONDS`
-should it not end), and gets SIGTERM if the runner dies (Linux); it and its workers never
-return into the runner's code (they leave with `os._exit`, so no `finally` or `atexit` of
-the run runs twice). Where the platform has no fork or Unix sockets, or the template cannot
-be reached, the client starts a cold worker.
+(`Template.warm`), and only then forks workers. It ends with the run (SIGTERM; SIGKILL
+after `STOP_SECONDS` should it not end), and gets SIGTERM if the runner dies (Linux); it and
+its workers never return into the runner's code (they leave with `os._exit`, so no
+`finally` or `atexit` of the run runs twice). Where the platform has no fork or Unix
+sockets, or the template cannot be reached, the client starts a cold worker.
 """
 
 from __future__ import annotations
