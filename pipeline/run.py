@@ -445,8 +445,14 @@ def run_locked(
     committed = False
     local_report = tempfile.mkdtemp(prefix="newsbeam-report-")
     heap = contextlib.ExitStack()
+    template_stack = heap.enter_context(contextlib.ExitStack())
     try:
         pipeline, warm = _pipeline(options)
+        if warm:  # before the template forks: it and its workers inherit the settings
+            workers.bound_malloc()
+        # Forked now, before the pipeline is built: the template warms up on another core
+        # while this process builds and translates it (pipeline/worker_template.py).
+        template = template_stack.enter_context(worker_template(warm))
         config = config_from_options(
             ours,
             staging,
@@ -460,20 +466,16 @@ def run_locked(
         build(pipeline, config)
         shown = ProgressDisplay(progress, log_every=ours.progress_seconds) if progress else None
         running_mode = options.view_as(DirectOptions).direct_running_mode
-        if warm:  # before the template forks: it and its workers inherit the settings
-            workers.bound_malloc()
-        # Frozen from here until the run is committed or abandoned (the template forks from
-        # the frozen heap; the report and the commit after the stages skip it too).
+        template.warm(warmable_dofns(pipeline) if template.running else [])
+        # Frozen from here until the run is committed or abandoned (the report and the
+        # commit after the stages skip it too).
         heap.enter_context(frozen_heap())
-        with (
-            shown or contextlib.nullcontext(),
-            worker_log_level(running_mode),
-            worker_template(warm, warmable_dofns(pipeline) if warm else None),
-        ):
-            # Forked after the template (a fork must not copy a lock an import holds).
+        with shown or contextlib.nullcontext(), worker_log_level(running_mode):
+            # Started after the template forked (a fork must not copy a lock an import holds).
             preloading = _preload_report(progress) if warm and follow is None else None
             result = pipeline.run()
             result.wait_until_finish()
+        template_stack.close()  # the template and its workers end with the stages
         counters = _counters(result)
         moves = dataset.staged_files(output, staging)
         manifest = _manifest(

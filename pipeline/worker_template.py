@@ -13,17 +13,22 @@ that ended without a word (killed). The worker is still one of Beam's SDK worker
 by the runner, with Beam splitting the work between them; what the fork saves is each
 worker's imports (~1.3 s of CPU, on the run's critical path).
 
-The template is forked by the runner process before Beam's runner starts its gRPC servers
-and threads (`worker_template`), ends with the run (SIGTERM; SIGKILL after `STOP_SECONDS`
-should it not end), and gets SIGTERM if the runner dies (Linux); it and its workers never
-return into the runner's code (they leave with `os._exit`, so no `finally` or `atexit` of
-the run runs twice). Where the platform has no fork or Unix sockets, or the template cannot
-be reached, the client starts a cold worker.
+The template is forked by the runner process once Beam and NewsBeam are imported, before
+the pipeline is built and before Beam's runner starts its gRPC servers and threads
+(`worker_template`). It warms up while the runner builds and translates the pipeline, on
+the core that would otherwise idle: first what needs no config (`warm_ahead` of NewsBeam's
+DoFn classes), then the DoFns the runner hands it once the pipeline is built
+(`Template.warm`), and only then forks workers. It ends with the run (SIGTERM; SIGKILL
+after `STOP_SECONDS` should it not end), and gets SIGTERM if the runner dies (Linux); it and
+its workers never return into the runner's code (they leave with `os._exit`, so no
+`finally` or `atexit` of the run runs twice). Where the platform has no fork or Unix
+sockets, or the template cannot be reached, the client starts a cold worker.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -65,6 +70,13 @@ def available() -> bool:
 # libraries imported. The template runs it once, so the workers forked from it find the
 # models loaded (shared copy-on-write).
 WARM_UP = "warm_up"
+# A DoFn class with a `warm_ahead()` class method says what of its warm-up it can do before
+# it has its config: libraries imported, tables they build once, the default config's
+# models (the run's unless its flags changed them; loaded.py keys each model by its config,
+# so another config's DoFn loads its own). The template runs it as soon as it is forked,
+# while the runner process builds and translates the pipeline, before it is handed the
+# DoFns themselves (`Template.warm`).
+WARM_AHEAD = "warm_ahead"
 
 
 def warmable_dofns(pipeline: Any) -> list[Any]:
@@ -88,19 +100,86 @@ def warmable_dofns(pipeline: Any) -> list[Any]:
     return list(found.values())
 
 
+def ahead_warmers() -> list[type]:
+    """NewsBeam's DoFn classes imported in this process that have a `warm_ahead()`, in a
+    stable order (module, name)."""
+    import apache_beam as beam
+
+    found: set[type] = set()
+    pending = [beam.DoFn]
+    while pending:
+        cls = pending.pop()
+        for sub in cls.__subclasses__():
+            if sub not in found:
+                pending.append(sub)
+                if sub.__module__.startswith("newsbeam.") and callable(
+                    getattr(sub, WARM_AHEAD, None)
+                ):
+                    found.add(sub)
+    return sorted(found, key=lambda cls: (cls.__module__, cls.__qualname__))
+
+
+class Template:
+    """The runner process's handle on its worker template (`worker_template`)."""
+
+    def __init__(self, folder: str | None = None, ready: int | None = None) -> None:
+        self._folder = folder
+        self._ready = ready  # a pipe's write end: one byte once the DoFns are written
+
+    @property
+    def running(self) -> bool:
+        return self._folder is not None
+
+    def warm(self, dofns: list[Any]) -> None:
+        """Hand the template the DoFns whose `warm_up()` it runs before it forks a worker
+        (`warmable_dofns` of the built pipeline), once; the workers wait for it. Pickled as
+        Beam pickles DoFns for its workers, through a file in the template's folder (a
+        pipe's buffer could fill and block this process while the template is busy)."""
+        if self._ready is None or self._folder is None:
+            return
+        from apache_beam.internal import pickler
+
+        try:
+            with open(os.path.join(self._folder, _DOFNS), "wb") as handle:
+                handle.write(pickler.dumps(dofns))
+        except Exception:  # noqa: BLE001  (the workers then load what they need themselves)
+            logging.getLogger(__name__).debug("warm-up DoFns not handed over", exc_info=True)
+        finally:
+            with contextlib.suppress(OSError):
+                os.write(self._ready, b"1")
+            self.close()
+
+    def close(self) -> None:
+        """Tell the template nothing more is coming (it then serves without them)."""
+        if self._ready is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._ready)
+            self._ready = None
+
+
+# The file in the template's folder that holds the pickled DoFns to warm up.
+_DOFNS = "dofns"
+
+
 @contextlib.contextmanager
-def worker_template(enabled: bool, warm: list[Any] | None = None) -> Iterator[None]:
+def worker_template(enabled: bool, warm: list[Any] | None = None) -> Iterator[Template]:
     """While the block runs, worker commands started by this process fork from a template
-    (its address in the environment they inherit); the template first runs the setup()
-    of the `warm` DoFns (`warmable_dofns`)."""
+    (its address in the environment they inherit).
+
+    The template first runs the `warm_imports()` of NewsBeam's DoFn classes (`import_warmers`),
+    then the `warm_up()` of the DoFns it is handed (`warm`, or later `Template.warm`), then
+    forks workers. Entered once Beam and the transforms are imported and before the
+    pipeline is built, its warm-up runs on another core while this process builds and
+    translates the pipeline."""
     if not enabled or not available():
-        yield
+        yield Template()
         return
     folder = tempfile.mkdtemp(prefix="newsbeam-workers-")
     address = os.path.join(folder, "template")
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(address)
     server.listen(64)
+    ready_read, ready_write = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
     with warnings.catch_warnings():
@@ -111,17 +190,23 @@ def worker_template(enabled: bool, warm: list[Any] | None = None) -> Iterator[No
     if pid == 0:  # the template: never returns into the run
         status = 1
         try:
-            _serve(server, warm or [])
+            os.close(ready_write)
+            _serve(server, folder, ready_read)
         except BaseException:  # noqa: BLE001  (whatever happens, leave here)
             traceback.print_exc()
         finally:
             os._exit(status)
     server.close()
+    os.close(ready_read)
+    template = Template(folder, ready_write)
     os.environ[TEMPLATE_ENV] = address
     _RUNNING.add(pid)
     try:
-        yield
+        if warm is not None:
+            template.warm(warm)
+        yield template
     finally:
+        template.close()
         _RUNNING.discard(pid)
         os.environ.pop(TEMPLATE_ENV, None)
         with contextlib.suppress(OSError):
@@ -223,7 +308,7 @@ def run_client(address: str) -> int | None:
 # --- the template process ---------------------------------------------------------------
 
 
-def _serve(server: socket.socket, warm: list[Any]) -> None:
+def _serve(server: socket.socket, folder: str, ready: int) -> None:
     """Warm up, then accept clients forever; fork one worker per client."""
     from newsbeam.pipeline import workers
 
@@ -243,10 +328,19 @@ def _serve(server: socket.socket, warm: list[Any]) -> None:
     # What every worker needs, imported once here rather than in each worker.
     from apache_beam.runners.worker import sdk_worker_main  # noqa: F401
 
-    for fn in warm:
+    # The heap as forked (Beam, NewsBeam: in use for the run), frozen as it is, so that the
+    # collection before the workers fork (`freeze_heap`) walks only what the warm-up made:
+    # the runner forks this with its collector paused (`pause_collector`), and a full
+    # collection of everything took ~0.15 s, with the workers waiting.
+    gc.freeze()
+    for cls in ahead_warmers():
+        with contextlib.suppress(Exception):  # a worker imports what it needs itself
+            getattr(cls, WARM_AHEAD)()
+    for fn in _handed_dofns(folder, ready):
         with contextlib.suppress(Exception):  # a worker whose cache is cold loads it itself
             fn.warm_up()
     workers.freeze_heap()
+    gc.enable()  # the runner may have forked this with its collector paused (pause_collector)
     while True:
         connection, _ = server.accept()
         try:
@@ -267,6 +361,22 @@ def _serve(server: socket.socket, warm: list[Any]) -> None:
         with contextlib.suppress(OSError):
             connection.sendall(f"{_PID} {child}\n".encode())
         threading.Thread(target=_report_exit, args=(child, children), daemon=True).start()
+
+
+def _handed_dofns(folder: str, ready: int) -> list[Any]:
+    """The DoFns the runner process handed over (`Template.warm`), once it has; none when it
+    closed the pipe without (the run failed before its pipeline was built)."""
+    try:
+        if not os.read(ready, 1):
+            return []
+        from apache_beam.internal import pickler
+
+        with open(os.path.join(folder, _DOFNS), "rb") as handle:
+            return list(pickler.loads(handle.read()))
+    except Exception:  # noqa: BLE001  (the workers then load what they need themselves)
+        return []
+    finally:
+        os.close(ready)
 
 
 def _receive(connection: socket.socket) -> tuple[dict[str, str], list[int]]:

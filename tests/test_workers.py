@@ -4,6 +4,7 @@ signals and kills leave no worker process behind."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -276,10 +277,18 @@ def test_the_default_run_uses_worker_processes_and_gives_the_same_output(
     templates: list[tuple[bool, list[str]]] = []
     real_template = pipeline_run.worker_template
 
+    @contextlib.contextmanager
     def worker_template(enabled: bool, warm: list | None = None):  # noqa: ANN202
-        warmed = sorted(type(fn).__name__ for fn in warm or [])
-        templates.append((enabled and worker_template_module.available(), warmed))
-        return real_template(enabled, warm)
+        with real_template(enabled, warm) as template:
+            hand = template.warm
+
+            def warm_dofns(dofns: list) -> None:
+                warmed = sorted(type(fn).__name__ for fn in dofns)
+                templates.append((template.running, warmed))
+                hand(dofns)
+
+            template.warm = warm_dofns  # type: ignore[method-assign]
+            yield template
 
     monkeypatch.setattr(pipeline_run, "worker_template", worker_template)
     frozen: list[str] = []
@@ -409,6 +418,65 @@ def test_a_template_that_ignores_sigterm_is_killed(tmp_path: Path) -> None:
     command = [sys.executable, "-c", _STUCK_TEMPLATE, str(tmp_path / "warm")]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.split() == ["True", "True"]
+
+
+# A template whose DoFn class has a warm_ahead() and whose worker only notes that it ran:
+# what the template did, in order, goes to the file argv[1]. argv[2]: "hand" hands it two
+# DoFns once it has warmed ahead; "close" closes the handle without any (a run that failed
+# before its pipeline was built). Prints the worker's status.
+_WARM_AHEAD = """
+import os, sys, time, types
+import apache_beam as beam
+from apache_beam.runners.worker import sdk_worker_main
+from newsbeam.pipeline import worker_template
+
+def note(word):
+    with open(sys.argv[1], "a") as handle:
+        handle.write(word + "\\n")
+
+class Probe(beam.DoFn):
+    def __init__(self, name):
+        self.name = name
+
+    @classmethod
+    def warm_ahead(cls):
+        note("ahead")
+
+    def warm_up(self):
+        note("warm " + self.name)
+
+# As if defined in NewsBeam's package (the template warms ahead NewsBeam's DoFns only).
+module = types.ModuleType("newsbeam.probe")
+module.Probe, Probe.__module__ = Probe, module.__name__
+sys.modules[module.__name__] = module
+sdk_worker_main.main = lambda argv: note("worker")
+with worker_template.worker_template(True) as template:
+    while not os.path.exists(sys.argv[1]):  # the template warms ahead before it has DoFns
+        time.sleep(0.01)
+    if sys.argv[2] == "hand":
+        template.warm([Probe("a"), Probe("b")])
+    else:
+        template.close()
+    print(worker_template.run_client(os.environ[worker_template.TEMPLATE_ENV]))
+"""
+
+
+@pytest.mark.skipif(not worker_template_module.available(), reason="workers fork on Linux")
+@pytest.mark.parametrize(
+    ("handing", "done"),
+    [("hand", ["ahead", "warm a", "warm b", "worker"]), ("close", ["ahead", "worker"])],
+)
+def test_the_template_warms_ahead_then_the_dofns_it_is_handed(
+    tmp_path: Path, handing: str, done: list[str]
+) -> None:
+    """The template runs NewsBeam's DoFn classes' warm_ahead() as soon as it starts (the
+    runner is still building the pipeline), then the warm_up() of the DoFns it is handed,
+    before it forks a worker; handed none, it forks workers all the same."""
+    steps = tmp_path / "steps"
+    command = [sys.executable, "-c", _WARM_AHEAD, str(steps), handing]
+    ran = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+    assert ran.stdout.split() == ["0"]
+    assert steps.read_text().split("\n")[:-1] == done
 
 
 # A template whose forked worker ends as argv[1] says, in place of Beam's SDK worker (which

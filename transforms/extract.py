@@ -835,6 +835,14 @@ class _Extract(beam.DoFn):
     def __init__(self, config: ExtractConfig) -> None:
         self._config = config
 
+    # The worker template (pipeline/worker_template.py) runs this before it has the
+    # pipeline's DoFns: the library and the justext stoplist, which no config changes.
+    @classmethod
+    def warm_ahead(cls) -> None:
+        import trafilatura  # noqa: F401
+
+        load_justext_stoplist()
+
     # Forked workers start warm: pipeline/worker_template.py calls this in the process
     # they fork from (setup() here only loads read-only models into loaded.py's cache).
     def warm_up(self) -> None:

@@ -85,6 +85,12 @@ class _DetectLanguage(beam.DoFn):
         self._config = config
         self._detect: Callable[[str], tuple[str, float]] | None = None
 
+    # The worker template (pipeline/worker_template.py) runs this before it has the
+    # pipeline's DoFns: the default config's model, the run's unless its flags changed it.
+    @classmethod
+    def warm_ahead(cls) -> None:
+        cls(LanguageConfig()).setup()
+
     # Forked workers start warm: pipeline/worker_template.py calls this in the process
     # they fork from (setup() here only loads read-only models into loaded.py's cache).
     def warm_up(self) -> None:

@@ -265,6 +265,12 @@ class _TagPlaces(beam.DoFn):
         self._config = config
         self._finder: PlaceFinder | None = None
 
+    # The worker template (pipeline/worker_template.py) runs this before it has the
+    # pipeline's DoFns: the default config's model, the run's unless its flags changed it.
+    @classmethod
+    def warm_ahead(cls) -> None:
+        cls(PlacesConfig()).setup()
+
     # Forked workers start warm: pipeline/worker_template.py calls this in the process
     # they fork from (setup() here only loads read-only models into loaded.py's cache).
     def warm_up(self) -> None:

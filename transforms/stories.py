@@ -1307,7 +1307,12 @@ class _ClusterAll(beam.DoFn):
         self._run_at = run_at
         self._index: StateIndex | None = None
 
-    # Forked workers start warm (pipeline/worker_template.py): the library, not the state.
+    # Forked workers start warm (pipeline/worker_template.py): the library, not the state,
+    # imported before the template has the pipeline's DoFns.
+    @classmethod
+    def warm_ahead(cls) -> None:
+        import_clustering()
+
     def warm_up(self) -> None:
         import_clustering()
 
@@ -1518,7 +1523,12 @@ class _ClusterStoriesStreamFn(beam.DoFn):
         self._priors: list[StreamStory] = []
         self._frequencies = NO_FREQUENCIES
 
-    # Forked workers start warm (pipeline/worker_template.py): the library, not the state.
+    # Forked workers start warm (pipeline/worker_template.py): the library, not the state,
+    # imported before the template has the pipeline's DoFns.
+    @classmethod
+    def warm_ahead(cls) -> None:
+        import_clustering()
+
     def warm_up(self) -> None:
         import_clustering()
 
