@@ -425,7 +425,7 @@ def test_a_template_that_ignores_sigterm_is_killed(tmp_path: Path) -> None:
 # DoFns once it has warmed ahead; "close" closes the handle without any (a run that failed
 # before its pipeline was built). Prints the worker's status.
 _WARM_AHEAD = """
-import os, sys, time, types
+import gc, os, sys, time, types
 import apache_beam as beam
 from apache_beam.runners.worker import sdk_worker_main
 from newsbeam.pipeline import worker_template
@@ -449,7 +449,8 @@ class Probe(beam.DoFn):
 module = types.ModuleType("newsbeam.probe")
 module.Probe, Probe.__module__ = Probe, module.__name__
 sys.modules[module.__name__] = module
-sdk_worker_main.main = lambda argv: note("worker")
+sdk_worker_main.main = lambda argv: note(f"worker collects={gc.isenabled()}")
+gc.disable()  # as the command runs until the run starts (workers.pause_collector)
 with worker_template.worker_template(True) as template:
     while not os.path.exists(sys.argv[1]):  # the template warms ahead before it has DoFns
         time.sleep(0.01)
@@ -464,14 +465,18 @@ with worker_template.worker_template(True) as template:
 @pytest.mark.skipif(not worker_template_module.available(), reason="workers fork on Linux")
 @pytest.mark.parametrize(
     ("handing", "done"),
-    [("hand", ["ahead", "warm a", "warm b", "worker"]), ("close", ["ahead", "worker"])],
+    [
+        ("hand", ["ahead", "warm a", "warm b", "worker collects=True"]),
+        ("close", ["ahead", "worker collects=True"]),
+    ],
 )
 def test_the_template_warms_ahead_then_the_dofns_it_is_handed(
     tmp_path: Path, handing: str, done: list[str]
 ) -> None:
     """The template runs NewsBeam's DoFn classes' warm_ahead() as soon as it starts (the
     runner is still building the pipeline), then the warm_up() of the DoFns it is handed,
-    before it forks a worker; handed none, it forks workers all the same."""
+    before it forks a worker; handed none, it forks workers all the same. Forked from a
+    runner whose collector is paused, its workers collect their garbage."""
     steps = tmp_path / "steps"
     command = [sys.executable, "-c", _WARM_AHEAD, str(steps), handing]
     ran = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
