@@ -166,7 +166,7 @@ def worker_template(enabled: bool, warm: list[Any] | None = None) -> Iterator[Te
     """While the block runs, worker commands started by this process fork from a template
     (its address in the environment they inherit).
 
-    The template first runs the `warm_imports()` of NewsBeam's DoFn classes (`import_warmers`),
+    The template first runs the `warm_ahead()` of NewsBeam's DoFn classes (`ahead_warmers`),
     then the `warm_up()` of the DoFns it is handed (`warm`, or later `Template.warm`), then
     forks workers. Entered once Beam and the transforms are imported and before the
     pipeline is built, its warm-up runs on another core while this process builds and
