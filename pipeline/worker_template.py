@@ -123,7 +123,7 @@ class Template:
     """The runner process's handle on its worker template (`worker_template`)."""
 
     def __init__(self, folder: str | None = None, ready: int | None = None) -> None:
-        self._folder = folder
+        self._folder = folder  # None: no template runs (`worker_template` was not enabled)
         self._ready = ready  # a pipe's write end: one byte once the DoFns are written
 
     @property
@@ -135,7 +135,7 @@ class Template:
         (`warmable_dofns` of the built pipeline), once; the workers wait for it. Pickled as
         Beam pickles DoFns for its workers, through a file in the template's folder (a
         pipe's buffer could fill and block this process while the template is busy)."""
-        if self._ready is None or self._folder is None:
+        if self._folder is None or self._ready is None:  # no template, or handed already
             return
         from apache_beam.internal import pickler
 
@@ -162,13 +162,13 @@ _DOFNS = "dofns"
 
 
 @contextlib.contextmanager
-def worker_template(enabled: bool, warm: list[Any] | None = None) -> Iterator[Template]:
+def worker_template(enabled: bool) -> Iterator[Template]:
     """While the block runs, worker commands started by this process fork from a template
     (its address in the environment they inherit).
 
     The template first runs the `warm_ahead()` of NewsBeam's DoFn classes (`ahead_warmers`),
-    then the `warm_up()` of the DoFns it is handed (`warm`, or later `Template.warm`), then
-    forks workers. Entered once Beam and the transforms are imported and before the
+    then the `warm_up()` of the DoFns it is handed (`Template.warm`, or none once the handle is
+    closed), then forks workers. Entered once Beam and the transforms are imported and before the
     pipeline is built, its warm-up runs on another core while this process builds and
     translates the pipeline."""
     if not enabled or not available():
@@ -202,8 +202,6 @@ def worker_template(enabled: bool, warm: list[Any] | None = None) -> Iterator[Te
     os.environ[TEMPLATE_ENV] = address
     _RUNNING.add(pid)
     try:
-        if warm is not None:
-            template.warm(warm)
         yield template
     finally:
         template.close()

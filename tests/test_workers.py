@@ -278,8 +278,8 @@ def test_the_default_run_uses_worker_processes_and_gives_the_same_output(
     real_template = pipeline_run.worker_template
 
     @contextlib.contextmanager
-    def worker_template(enabled: bool, warm: list | None = None):  # noqa: ANN202
-        with real_template(enabled, warm) as template:
+    def worker_template(enabled: bool):  # noqa: ANN202
+        with real_template(enabled) as template:
             hand = template.warm
 
             def warm_dofns(dofns: list) -> None:
@@ -399,7 +399,8 @@ class IgnoresStop:
         open(sys.argv[1], "w").close()
 
 worker_template.STOP_SECONDS = 0.5
-with worker_template.worker_template(True, [IgnoresStop()]):
+with worker_template.worker_template(True) as handle:
+    handle.warm([IgnoresStop()])
     (template,) = worker_template._RUNNING
     while not os.path.exists(sys.argv[1]):
         time.sleep(0.01)
@@ -497,7 +498,8 @@ def worker(argv):
     sys.exit(7)
 
 sdk_worker_main.main = worker
-with worker_template.worker_template(True, []):
+with worker_template.worker_template(True) as handle:
+    handle.warm([])
     asked_before = worker_template.workers_requested()
     print(worker_template.run_client(os.environ[worker_template.TEMPLATE_ENV]))
     print(asked_before, worker_template.workers_requested())

@@ -1314,7 +1314,7 @@ class _ClusterAll(beam.DoFn):
         import_clustering()
 
     def warm_up(self) -> None:
-        import_clustering()
+        self.warm_ahead()
 
     def setup(self) -> None:
         import_clustering()
@@ -1530,7 +1530,7 @@ class _ClusterStoriesStreamFn(beam.DoFn):
         import_clustering()
 
     def warm_up(self) -> None:
-        import_clustering()
+        self.warm_ahead()
 
     def setup(self) -> None:
         import_clustering()
