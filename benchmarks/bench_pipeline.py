@@ -21,7 +21,13 @@ alike: loop, pipeline[, pinned], loop, pipeline, ... (`--repeats`, default 3).
   on this many pages one SDK worker process per available core, pipeline/workers.py),
   plus `--beam-args` (`--beam-args "--direct_running_mode in_memory"` for in-process);
 - pinned (`--pinned`): the same command under `taskset -c 0` (one core: the command then
-  stays in-process).
+  stays in-process);
+- loop on two (`--pinned` too): the loop in two processes started at once, each on every
+  other page; timed until both exit. Its speed-up over the loop is what this host gives two
+  processes of perfectly parallel work at the time of the runs (a shared virtual machine
+  gives less than 2x, and how much less drifts: two busy cores here ran a pure-Python loop
+  at a median 1.13x the CPU time of one), the reference for the pipeline's speed-up over
+  pinned.
 All run by `_common.run_measured`/`run_pipeline`, the scripts' one way to run and time.
 Per run: wall time, CPU time (user + system of the process and the workers it waited
 for: what the run cost whatever else the shared machine did) and peak RSS of the largest
@@ -56,6 +62,7 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -69,7 +76,8 @@ import _common  # noqa: E402  (benchmarks is not a package: see the sys.path lin
 AEB_HTML_RELATIVE = Path("data/extraction/aeb/html")
 FUNDUS_RELATIVE = Path("data/pages/fundus-test-pages")
 PAGE_SUFFIX = ".html.gz"
-LOOP, PIPELINE, PINNED = "loop", "pipeline", "pinned"
+LOOP, PIPELINE, PINNED, LOOP_ON_TWO = "loop", "pipeline", "pinned", "loop on two"
+LOOPS = (LOOP, LOOP_ON_TWO)
 # The stages of the breakdown, in pipeline order (top-level labels in pipeline/build.py).
 STAGES = (
     "Read",
@@ -102,12 +110,13 @@ class Measured:
 # The plain loop, run in its own process
 
 
-def run_loop_worker(pages_dir: Path) -> int:
-    """Extract every page with stock trafilatura; print one JSON line of counts and time."""
+def run_loop_worker(pages_dir: Path, part: int = 0, parts: int = 1) -> int:
+    """Extract every page (every `parts`-th from the `part`-th) with stock trafilatura;
+    print one JSON line of counts and time."""
     started = time.perf_counter()
     import trafilatura
 
-    pages = sorted(pages_dir.glob(f"*{PAGE_SUFFIX}"))
+    pages = sorted(pages_dir.glob(f"*{PAGE_SUFFIX}"))[part::parts]
     extracted = 0
     for path in pages:
         html = gzip.decompress(path.read_bytes())
@@ -119,6 +128,27 @@ def run_loop_worker(pages_dir: Path) -> int:
         "seconds": round(time.perf_counter() - started, 3),
     }
     print(json.dumps(summary))
+    return 0
+
+
+def run_loop_pair(pages_dir: Path) -> int:
+    """The loop on two processes at once, each on every other page; waits for both and
+    prints their counts summed (seconds: the slower one's)."""
+    script = str(Path(__file__).resolve())
+    halves = [
+        subprocess.Popen(
+            [sys.executable, script, "--loop-worker", str(pages_dir), "--loop-part", f"{i}/2"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    outputs = [half.communicate()[0] for half in halves]
+    if any(half.returncode for half in halves):
+        return 1
+    counts = [json.loads(output.strip().splitlines()[-1]) for output in outputs]
+    summary = {key: sum(c[key] for c in counts) for key in ("docs", "extracted")}
+    print(json.dumps({**summary, "seconds": max(c["seconds"] for c in counts)}))
     return 0
 
 
@@ -209,10 +239,11 @@ class Bench:
         """One measured run of `kind` (`sample`: the process tree's memory sampled too);
         returns (Run, stage_seconds, worker processes)."""
         pages_dir = pages_dir or self.pages_dir
-        if kind == LOOP:
-            command = [sys.executable, str(Path(__file__).resolve()), "--loop-worker"]
-            run = _common.run_measured([*command, str(pages_dir)], self.scratch_dir, sample)
-            _common.require_success(run, what="the loop")
+        if kind in LOOPS:
+            mode = "--loop-worker" if kind == LOOP else "--loop-pair"
+            command = [sys.executable, str(Path(__file__).resolve()), mode, str(pages_dir)]
+            run = _common.run_measured(command, self.scratch_dir, sample)
+            _common.require_success(run, what=f"the {kind}")
             return run, {}, None
         self._runs += 1
         output_dir = self.scratch_dir / f"out-{self._runs}"
@@ -304,6 +335,23 @@ def worker_processes(manifest: dict[str, Any]) -> int | None:
     return int(options.get("direct_num_workers") or 1)
 
 
+def pair_ratios(
+    runs: list[Measured], slower: str, faster: str, measure: str = "wall"
+) -> list[float]:
+    """Wall (or CPU) time of `slower` over `faster`, repeat by repeat (they ran side by side)."""
+    values = {
+        (m.kind, m.repeat): m.run.wall_seconds if measure == "wall" else m.run.cpu_seconds
+        for m in runs
+    }
+    repeats = sorted({m.repeat for m in runs})
+    return [values[slower, r] / values[faster, r] for r in repeats if (slower, r) in values]
+
+
+def cores_busy(runs: list[Measured], kind: str) -> float:
+    """Median over the runs of `kind` of CPU seconds per wall second: the cores kept busy."""
+    return statistics.median(m.run.cpu_seconds / m.run.wall_seconds for m in runs if m.kind == kind)
+
+
 def median_of(runs: list[Measured], kind: str, memory: _common.Run) -> dict[str, float]:
     """Medians of the timed runs of `kind`; the process tree's memory from its memory run."""
     kind_runs = [measured.run for measured in runs if measured.kind == kind]
@@ -392,6 +440,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="time the loop only (checks the harness without the pipeline)",
     )
     parser.add_argument("--loop-worker", metavar="DIR", help=argparse.SUPPRESS)
+    parser.add_argument("--loop-part", default="0/1", help=argparse.SUPPRESS)
+    parser.add_argument("--loop-pair", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.copies < 1 or args.repeats < 1 or args.scale < 0:
         parser.error("--copies and --repeats must be >= 1, --scale >= 0")
@@ -401,7 +451,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.loop_worker:
-        return run_loop_worker(Path(args.loop_worker))
+        part, parts = (int(n) for n in args.loop_part.split("/"))
+        return run_loop_worker(Path(args.loop_worker), part, parts)
+    if args.loop_pair:
+        return run_loop_pair(Path(args.loop_pair))
 
     _common.stop_runs_on_sigterm()
     shared_dir = _common.locate_shared(args.shared, [str(AEB_HTML_RELATIVE)])
@@ -423,7 +476,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"corpus: {page_count} {described}; {args.repeats} repeats")
         print(f"load average at start: {load_average()}")
         bench = Bench(scratch_dir, pages_dir, _common.split_beam_args(args.beam_args))
-        kinds = [LOOP] if args.loop_only else [LOOP, PIPELINE] + ([PINNED] if args.pinned else [])
+        kinds = [LOOP] if args.loop_only else [LOOP, PIPELINE]
+        if args.pinned and not args.loop_only:
+            kinds += [PINNED, LOOP_ON_TWO]
         runs: list[Measured] = []
         loop_counts: dict[str, float] = {}
         for repeat in range(1, args.repeats + 1):
@@ -447,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
         timelines = (
-            {kind: bench.timeline(kind) for kind in kinds if kind != LOOP}
+            {kind: bench.timeline(kind) for kind in kinds if kind not in LOOPS}
             if args.timeline
             else None
         )
@@ -513,7 +568,9 @@ def main(argv: list[str] | None = None) -> int:
             for kind in kinds
         ],
     )
-    breakdowns = {kind: stage_breakdown(runs, kind, page_count) for kind in kinds if kind != LOOP}
+    breakdowns = {
+        kind: stage_breakdown(runs, kind, page_count) for kind in kinds if kind not in LOOPS
+    }
     print_breakdown(breakdowns, {kind: medians[kind]["wall"] for kind in breakdowns})
     if timelines:
         summary["timeline"] = timelines
@@ -535,7 +592,35 @@ def main(argv: list[str] | None = None) -> int:
     if args.pinned:
         speedup = medians[PINNED]["wall"] / medians[PIPELINE]["wall"]
         print(f"speed-up of the default run over taskset -c 0: {speedup:.2f}x  (goal >= 1.6)")
-        summary["speedup_over_pinned"] = speedup
+        pairs = pair_ratios(runs, PINNED, PIPELINE)
+        print(f"  pair by pair: {', '.join(f'{r:.2f}' for r in pairs)}")
+        host = medians[LOOP]["wall"] / medians[LOOP_ON_TWO]["wall"]
+        host_pairs = pair_ratios(runs, LOOP, LOOP_ON_TWO)
+        print(
+            f"the host's speed-up for two processes (loop / loop on two): {host:.2f}x; "
+            f"the default run got {speedup / host:.2f} of it"
+        )
+        print(f"  pair by pair: {', '.join(f'{r:.2f}' for r in host_pairs)}")
+        # What separates the two: how many cores each kept busy, and how much more CPU the
+        # same work took on two cores than on one (the host's share: the loop's).
+        busy = {kind: cores_busy(runs, kind) for kind in (PIPELINE, PINNED, LOOP_ON_TWO)}
+        extra_cpu = {
+            PIPELINE: statistics.median(pair_ratios(runs, PIPELINE, PINNED, "cpu")),
+            LOOP_ON_TWO: statistics.median(pair_ratios(runs, LOOP_ON_TWO, LOOP, "cpu")),
+        }
+        print(
+            f"cores busy (CPU s / wall s, medians): default {busy[PIPELINE]:.2f}, one core "
+            f"{busy[PINNED]:.2f}, loop on two {busy[LOOP_ON_TWO]:.2f}; CPU on two cores over "
+            f"one (pair medians): default / one core {extra_cpu[PIPELINE]:.2f}, loop on two / "
+            f"loop {extra_cpu[LOOP_ON_TWO]:.2f}"
+        )
+        summary.update(cores_busy=busy, two_core_cpu_over_one=extra_cpu)
+        summary.update(
+            speedup_over_pinned=speedup,
+            speedup_pairs=pairs,
+            host_two_process_speedup=host,
+            host_pairs=host_pairs,
+        )
     if scaled:
         summary["scaled"] = scaled
         print(

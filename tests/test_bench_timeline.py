@@ -3,6 +3,7 @@ bench_pipeline.py's split of a run into parts from them."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -58,3 +59,34 @@ def test_timeline_parts() -> None:
         bench_pipeline.END: pytest.approx(0.5),
         "stages": 5.0,
     }
+
+
+def test_pair_ratios_match_runs_of_one_repeat() -> None:
+    def measured(kind: str, repeat: int, wall: float) -> bench_pipeline.Measured:
+        run = bench_pipeline._common.Run([], 0, wall, "", "", None, 0.0)
+        return bench_pipeline.Measured(kind, repeat, run)
+
+    runs = [
+        measured("pinned", 1, 9.0),
+        measured("pipeline", 1, 6.0),
+        measured("pinned", 2, 8.0),
+        measured("pipeline", 2, 5.0),
+    ]
+    assert bench_pipeline.pair_ratios(runs, "pinned", "pipeline") == [1.5, 1.6]
+
+
+def test_the_loop_on_two_processes_extracts_every_page_once(tmp_path: Path) -> None:
+    body = "<p>{} " + "A sentence of a news article, long enough to be kept as text. " * 8 + "</p>"
+    for number in range(5):
+        page = f"<html><body><article>{body.format(number)}</article></body></html>"
+        (tmp_path / f"page{number}.html.gz").write_bytes(gzip.compress(page.encode()))
+    script = str(BENCHMARKS / "bench_pipeline.py")
+    done = subprocess.run(
+        [sys.executable, script, "--loop-pair", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    counts = json.loads(done.stdout.strip().splitlines()[-1])
+    assert counts["docs"] == 5 and counts["extracted"] == 5
