@@ -336,13 +336,11 @@ def worker_processes(manifest: dict[str, Any]) -> int | None:
 
 
 def pair_ratios(
-    runs: list[Measured], slower: str, faster: str, measure: str = "wall"
+    runs: list[Measured], slower: str, faster: str, measure: str = "wall_seconds"
 ) -> list[float]:
-    """Wall (or CPU) time of `slower` over `faster`, repeat by repeat (they ran side by side)."""
-    values = {
-        (m.kind, m.repeat): m.run.wall_seconds if measure == "wall" else m.run.cpu_seconds
-        for m in runs
-    }
+    """`measure` (a Run field: wall_seconds, cpu_seconds) of `slower` over `faster`, repeat
+    by repeat (they ran side by side)."""
+    values = {(m.kind, m.repeat): getattr(m.run, measure) for m in runs}
     repeats = sorted({m.repeat for m in runs})
     return [values[slower, r] / values[faster, r] for r in repeats if (slower, r) in values]
 
@@ -577,14 +575,7 @@ def main(argv: list[str] | None = None) -> int:
         print_timeline(timelines)
     ratio = medians[PIPELINE]["wall"] / medians[LOOP]["wall"]
     print(f"\nratio pipeline/loop (median wall time): {ratio:.3f}  (goal <= 0.8)")
-    ratios = [
-        pipe.run.wall_seconds / loop.run.wall_seconds
-        for loop, pipe in zip(
-            [m for m in runs if m.kind == LOOP],
-            [m for m in runs if m.kind == PIPELINE],
-            strict=True,
-        )
-    ]
+    ratios = pair_ratios(runs, PIPELINE, LOOP)
     print(f"  pair by pair: {', '.join(f'{r:.2f}' for r in ratios)}")
     cpu_ratio = medians[PIPELINE]["cpu"] / medians[LOOP]["cpu"]
     print(f"ratio pipeline/loop (median CPU time): {cpu_ratio:.3f}")
@@ -605,8 +596,8 @@ def main(argv: list[str] | None = None) -> int:
         # same work took on two cores than on one (the host's share: the loop's).
         busy = {kind: cores_busy(runs, kind) for kind in (PIPELINE, PINNED, LOOP_ON_TWO)}
         extra_cpu = {
-            PIPELINE: statistics.median(pair_ratios(runs, PIPELINE, PINNED, "cpu")),
-            LOOP_ON_TWO: statistics.median(pair_ratios(runs, LOOP_ON_TWO, LOOP, "cpu")),
+            PIPELINE: statistics.median(pair_ratios(runs, PIPELINE, PINNED, "cpu_seconds")),
+            LOOP_ON_TWO: statistics.median(pair_ratios(runs, LOOP_ON_TWO, LOOP, "cpu_seconds")),
         }
         print(
             f"cores busy (CPU s / wall s, medians): default {busy[PIPELINE]:.2f}, one core "
@@ -614,12 +605,13 @@ def main(argv: list[str] | None = None) -> int:
             f"one (pair medians): default / one core {extra_cpu[PIPELINE]:.2f}, loop on two / "
             f"loop {extra_cpu[LOOP_ON_TWO]:.2f}"
         )
-        summary.update(cores_busy=busy, two_core_cpu_over_one=extra_cpu)
         summary.update(
             speedup_over_pinned=speedup,
             speedup_pairs=pairs,
             host_two_process_speedup=host,
             host_pairs=host_pairs,
+            cores_busy=busy,
+            two_core_cpu_over_one=extra_cpu,
         )
     if scaled:
         summary["scaled"] = scaled

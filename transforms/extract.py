@@ -836,7 +836,9 @@ class _Extract(beam.DoFn):
         self._config = config
 
     # The worker template (pipeline/worker_template.py) runs this before it has the
-    # pipeline's DoFns: the library and the justext stoplist, which no config changes.
+    # pipeline's DoFns: the library, and what trafilatura builds on the first page that needs
+    # its justext fallback and keeps (~28 MB), which no config changes: built once, shared by
+    # the forked workers (not in setup(): a run on a few pages in one process may never need it).
     @classmethod
     def warm_ahead(cls) -> None:
         import trafilatura  # noqa: F401
@@ -847,10 +849,7 @@ class _Extract(beam.DoFn):
     # they fork from (setup() here only loads read-only models into loaded.py's cache).
     def warm_up(self) -> None:
         self.setup()
-        # What trafilatura builds on the first page that needs its justext fallback, and keeps
-        # (~28 MB): built here once, shared by the forked workers (not in setup(): a run on a
-        # few pages in one process may never need it).
-        load_justext_stoplist()
+        self.warm_ahead()  # a no-op after the template's own warm_ahead (the stoplist is kept)
 
     def setup(self) -> None:
         import trafilatura  # noqa: F401  (import cost paid once per worker, not per page)
