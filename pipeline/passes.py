@@ -19,7 +19,9 @@ passes). Stories are clustered across passes incrementally, which groups a littl
 well than one run over everything (benchmarks/README.md has the figures).
 
 A pass that fails ends the command (exit 1) with the passes before it committed; run again
-with --state, the files they read are skipped as unchanged.
+with --state, the files they read are skipped as unchanged. On a runner whose workers run
+elsewhere the passes need --state on a filesystem those workers read (a temporary local
+folder is not one).
 """
 
 from __future__ import annotations
@@ -129,6 +131,11 @@ def run_passes(target: pipeline_run.Target) -> dict[str, Any]:
     size = ours.max_files_per_run
     plan = plan_passes(list_inputs([path for path in ours.inputs or () if not is_url(path)]), size)
     temporary = None
+    if target.state is None and not pipeline_run.on_local_runner(target.options):
+        raise pipeline_run.UsageError(
+            "--max_files_per_run on a runner whose workers run elsewhere needs --state on a "
+            "filesystem they read (gs://, s3://): the passes share their state"
+        )
     if target.state is None:
         # The passes' shared state, created by the first pass (a folder that does not exist
         # yet: a new state).

@@ -207,7 +207,7 @@ def _use_local_workers(
 ) -> None:
     """Worker processes for a local FnApiRunner run, as pipeline/workers.py's rule says:
     the user's --direct_* flags, else one per available core for a run of many files."""
-    if not _on_local_runner(options):
+    if not on_local_runner(options):
         return
     given = workers.given_flags(argv)
     chose = given.running_mode is not None or given.num_workers is not None
@@ -227,7 +227,7 @@ def _use_local_workers(
     direct.direct_num_workers = planned
 
 
-def _on_local_runner(options: PipelineOptions) -> bool:
+def on_local_runner(options: PipelineOptions) -> bool:
     """Whether the run's runner is the local one whose worker processes workers.py plans."""
     runner = options.view_as(StandardOptions).runner
     return isinstance(runner, str) and runners.runner_name(runner) in workers.LOCAL_RUNNERS
@@ -238,7 +238,7 @@ def _pipeline(options: PipelineOptions) -> tuple[beam.Pipeline, bool]:
     FnApiRunner whose workers start by NewsBeam's entry point (pipeline/workers.py
     `local_runner`), forked warm (pipeline/worker_template.py)."""
     direct = options.view_as(DirectOptions)
-    if not _on_local_runner(options) or direct.direct_running_mode != workers.MULTI_PROCESSING:
+    if not on_local_runner(options) or direct.direct_running_mode != workers.MULTI_PROCESSING:
         return beam.Pipeline(options=options), False
     local, told = workers.local_runner(direct.direct_num_workers or 1)
     runner_options = copy.deepcopy(options)  # the manifest records the options as given

@@ -217,3 +217,12 @@ def test_passes_usage_errors(tmp_path: Path, extra: list[str], message: str) -> 
     argv = ["--input", str(tmp_path), "--output", str(tmp_path / "out"), *extra]
     with pytest.raises(pipeline_run.UsageError, match=message):
         pipeline_run.parse_options(argv)
+
+
+def test_passes_on_a_remote_runner_need_a_state_its_workers_read(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("text")
+    argv = ["--input", str(tmp_path / "a.txt"), "--output", "gs://bucket/out"]
+    argv += ["--max_files_per_run", "5", "--runner", "DataflowRunner"]
+    target = pipeline_run.prepare([*argv, "--local_paths_shared"])
+    with pytest.raises(pipeline_run.UsageError, match="needs --state"):
+        passes.run_passes(target)
