@@ -53,8 +53,18 @@ def format_summary(manifest: dict[str, Any], output: str) -> str:
         )
     run_id = manifest.get("run_id", "")
     root = output.rstrip("/")
+    run_ids = manifest.get("run_ids")
+    if run_ids is not None:  # --max_files_per_run: one committed run per pass
+        lines += [
+            f"Runs:     {len(run_ids)} passes, {run_ids[0]} to {run_ids[-1]}, committed in "
+            f"{root}/_runs/",
+            f"Report:   newsbeam report --output {root} --since {manifest['started_at']}",
+        ]
+    else:
+        lines.append(
+            f"Run:      {run_id}, committed: {root}/_runs/{run_id}.json (report: .html beside it)"
+        )
     lines += [
-        f"Run:      {run_id}, committed: {root}/_runs/{run_id}.json (report: .html beside it)",
         f"Tables:   {root}/articles/  duplicates/  rejected/  feed_health/ (ingest_date=...)",
         f"DuckDB:   SELECT title, language FROM read_parquet('{root}/articles/*/*.parquet', "
         "hive_partitioning = true)",

@@ -327,6 +327,17 @@ class NewsBeamOptions(PipelineOptions):
             "entries, grown by half without), within --min_poll_seconds and a day.",
         )
         run.add_argument(
+            "--max_files_per_run",
+            type=int,
+            default=0,
+            metavar="N",
+            help="Read the --input files in successive committed runs of at most N files each "
+            "(in path order; feeds and URLs go in the first), each run's dedup and stories "
+            "seeing the runs before through --state (a temporary one without it): the "
+            "memory of a local run then grows with N, not with the input "
+            "(pipeline/passes.py). 0 (default): one run.",
+        )
+        run.add_argument(
             "--fail_on_rejected",
             type=float,
             default=None,

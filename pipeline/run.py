@@ -130,6 +130,7 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
         ("--state_keep_days", ours.state_keep_days, 0),
         ("--max_pages_per_run", ours.max_pages_per_run, 0),
         ("--max_pages_per_feed", ours.max_pages_per_feed, 0),
+        ("--max_files_per_run", ours.max_files_per_run, 0),
     ):
         if value < least:
             raise UsageError(f"{flag} must be at least {least:g}, not {value:g}")
@@ -176,7 +177,14 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
 
 def _check_follow(ours: NewsBeamOptions) -> None:
     """--follow needs --state (what was read) and names each batch itself; --interval and
-    --max_runtime belong to it."""
+    --max_runtime belong to it; --max_files_per_run (runs named alike) to a batch run."""
+    if ours.max_files_per_run and ours.follow:
+        raise UsageError("--max_files_per_run is for a batch run: --follow batches read new files")
+    if ours.max_files_per_run and ours.run_id is not None:
+        raise UsageError(
+            "--max_files_per_run commits one run per pass, each named by its start time; "
+            "drop --run_id"
+        )
     if not ours.follow:
         for flag, value in (("--interval", ours.interval), ("--max_runtime", ours.max_runtime)):
             if value is not None:
@@ -199,7 +207,7 @@ def _use_local_workers(
 ) -> None:
     """Worker processes for a local FnApiRunner run, as pipeline/workers.py's rule says:
     the user's --direct_* flags, else one per available core for a run of many files."""
-    if not _on_local_runner(options):
+    if not on_local_runner(options):
         return
     given = workers.given_flags(argv)
     chose = given.running_mode is not None or given.num_workers is not None
@@ -219,7 +227,7 @@ def _use_local_workers(
     direct.direct_num_workers = planned
 
 
-def _on_local_runner(options: PipelineOptions) -> bool:
+def on_local_runner(options: PipelineOptions) -> bool:
     """Whether the run's runner is the local one whose worker processes workers.py plans."""
     runner = options.view_as(StandardOptions).runner
     return isinstance(runner, str) and runners.runner_name(runner) in workers.LOCAL_RUNNERS
@@ -230,7 +238,7 @@ def _pipeline(options: PipelineOptions) -> tuple[beam.Pipeline, bool]:
     FnApiRunner whose workers start by NewsBeam's entry point (pipeline/workers.py
     `local_runner`), forked warm (pipeline/worker_template.py)."""
     direct = options.view_as(DirectOptions)
-    if not _on_local_runner(options) or direct.direct_running_mode != workers.MULTI_PROCESSING:
+    if not on_local_runner(options) or direct.direct_running_mode != workers.MULTI_PROCESSING:
         return beam.Pipeline(options=options), False
     local, told = workers.local_runner(direct.direct_num_workers or 1)
     runner_options = copy.deepcopy(options)  # the manifest records the options as given
@@ -349,8 +357,13 @@ def locked(target: Target) -> Iterator[RunLock]:
 
 
 def run(argv: Sequence[str]) -> dict[str, Any]:
-    """Run the pipeline; returns the manifest. Raises UsageError or the run's exception."""
+    """Run the pipeline; returns the manifest (with --max_files_per_run, the passes' sum:
+    pipeline/passes.py). Raises UsageError or the run's exception."""
     target = prepare(argv)
+    if target.ours.max_files_per_run:
+        from newsbeam.pipeline import passes
+
+        return passes.run_passes(target)
     with locked(target) as lock:
         return run_locked(target, lock)
 
@@ -405,8 +418,12 @@ def run_locked(
     lock: RunLock,
     adjust: Callable[[PipelineConfig], PipelineConfig] | None = None,
     follow: dict[str, Any] | None = None,
+    labels: dict[str, Any] | None = None,
+    with_report: bool = True,
 ) -> dict[str, Any]:
-    """One committed run, the lock held; returns its manifest. Follow mode
+    """One committed run, the lock held; returns its manifest. A pass of
+    --max_files_per_run (pipeline/passes.py) adds `labels` to the manifest and has no
+    report (`with_report` False: its summary names the command that draws one). Follow mode
     (pipeline/follow.py) runs each micro-batch through here: `adjust` narrows the config
     (the files and feeds of this batch), `follow` goes into the manifest as `follow`, and
     the run logs at DEBUG (follow mode logs one line per batch itself), with no progress
@@ -442,6 +459,7 @@ def run_locked(
         run_id,
     )
     progress = _progress_dir(options) if follow is None else None
+    drawn = with_report and follow is None  # the run's HTML report
     committed = False
     local_report = tempfile.mkdtemp(prefix="newsbeam-report-")
     heap = contextlib.ExitStack()
@@ -472,7 +490,7 @@ def run_locked(
         heap.enter_context(frozen_heap())
         with shown or contextlib.nullcontext(), worker_log_level(running_mode):
             # Started after the template forked (a fork must not copy a lock an import holds).
-            preloading = _preload_report(progress) if warm and follow is None else None
+            preloading = _preload_report(progress) if warm and drawn else None
             result = pipeline.run()
             result.wait_until_finish()
         template_stack.close()  # the template and its workers end with the stages
@@ -498,8 +516,9 @@ def run_locked(
         )
         if follow is not None:
             manifest["follow"] = follow
+        manifest.update(labels or {})
         report = os.path.join(local_report, "report.html")
-        if follow is None:  # a batch of follow mode has none: `newsbeam report --since`
+        if drawn:  # a batch of follow mode has none: `newsbeam report --since`
             if preloading is not None:
                 preloading.join()  # matplotlib is not drawn from two threads at once
             staged = dataset.as_staged(manifest, output, staging, moves)  # files not moved yet

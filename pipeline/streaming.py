@@ -418,6 +418,8 @@ def streaming_config(options: PipelineOptions) -> StreamingConfig:
     ):
         if value < least:
             raise StreamingUsageError(f"{flag} must be at least {least:g}, not {value}")
+    if ours.max_files_per_run:
+        raise StreamingUsageError("--max_files_per_run is for a batch run, not --streaming")
     if any(value.lower().startswith(("http://", "https://")) for value in ours.inputs or ()):
         raise StreamingUsageError(
             "--streaming watches folders: give page URLs to a batch run, feeds with --feed"

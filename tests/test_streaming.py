@@ -671,6 +671,9 @@ def test_streaming_usage_errors_stop_before_anything_runs(
     feed = ["--feed", "http://127.0.0.1:9/feed.xml", "--min_poll_seconds", "0"]
     assert main(["--streaming", *feed, "--output", root, *runner]) == 2
     assert "--min_poll_seconds" in capsys.readouterr().err
+    passes = ["--max_files_per_run", "10"]  # a batch run's passes: nothing to pass here
+    assert main(["--streaming", "--input", inbox, "--output", root, *passes, *runner]) == 2
+    assert "--max_files_per_run is for a batch run" in capsys.readouterr().err
     # A local ROOT another run holds is refused, as a batch run refuses it.
     from newsbeam.pipeline.lock import RunLock
 

@@ -23,6 +23,7 @@ from newsbeam.schemas import (
 from newsbeam.schemas.feeds import FeedHealth
 from newsbeam.transforms.clean import clean_article
 from newsbeam.transforms.extract import new_article
+from newsbeam.transforms.support import files
 from newsbeam.transforms.support.bundle_files import WriteBundleFiles, keep_listed, write_rows
 from newsbeam.transforms.write import WRITTEN, WriteTables
 from tests.helpers import make_test_pipeline
@@ -145,3 +146,45 @@ def test_final_names_follow_the_list_sorted_and_numbered(tmp_path: Path) -> None
             dataset.final_names("/root", "/s", {"prefix": "p", "files": [{"path": bad}]})
     with pytest.raises(dataset.DatasetError):  # the list is missing: the run did not finish
         dataset.staged_files(str(tmp_path), str(tmp_path / "nothing"))
+
+
+def test_hash_columns_are_written_without_a_dictionary(tmp_path: Path) -> None:
+    # uint64 columns hold hash values (signatures, shingles): a dictionary of them costs
+    # the writer memory and the file bytes; every other column keeps its dictionary.
+    schema = pa.schema(
+        [
+            pa.field("source", pa.string()),
+            pa.field("topics", pa.list_(pa.string())),
+            pa.field("shingles", pa.list_(pa.uint64())),
+            pa.field("pairs", pa.list_(pa.struct([("text", pa.string()), ("hash", pa.uint64())]))),
+        ]
+    )
+    assert files.dictionary_columns(schema) == [
+        "source",
+        "topics.list.element",
+        "pairs.list.element.text",
+    ]
+    rows = [
+        {
+            "source": "s",
+            "topics": ["a"],
+            "shingles": [n, n + 1],
+            "pairs": [{"text": "t", "hash": n}],
+        }
+        for n in range(100)
+    ]
+    path = tmp_path / "x.parquet"
+    files.write_parquet(str(path), pa.Table.from_pylist(rows, schema=schema))
+    group = pq.ParquetFile(path).metadata.row_group(0)
+    encodings = {
+        group.column(i).path_in_schema: "RLE_DICTIONARY" in group.column(i).encodings
+        for i in range(group.num_columns)
+    }
+    assert encodings == {
+        "source": True,
+        "topics.list.element": True,
+        "shingles.list.element": False,
+        "pairs.list.element.text": True,
+        "pairs.list.element.hash": False,
+    }
+    assert pq.read_table(path).to_pylist() == rows

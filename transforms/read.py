@@ -91,6 +91,9 @@ class ReadConfig:
     """Limits for reading. 10 MiB is far above any real article page (AEB's largest: ~1 MB)."""
 
     max_document_bytes: int = 10 * 1024 * 1024
+    # (path, reason, detail) of what a listing made before the run could not read: a run
+    # of one pass of --max_files_per_run (pipeline/passes.py) rejects them as its own.
+    listed_problems: tuple[tuple[str, str, str], ...] = ()
 
 
 # ---------------------------------------------------------------------------------------
@@ -453,37 +456,50 @@ def is_regular_file(path: str) -> bool:
 ListedFile = tuple[bytes, int]
 
 
-class _ListInputs(beam.DoFn):
-    """All inputs -> (path, size) of each file they name, each file once.
+def list_inputs(patterns: Iterable[str]) -> Iterator[FileMetadata | Problem]:
+    """Every file the inputs name, each once (the first spelling listed), and a Problem
+    for each entry that cannot be read, each input that cannot be listed and each that
+    matches nothing. In sorted input order: the same whatever the order of the command
+    line. Streams: only the identities of files already listed are kept."""
+    seen: set[object] = set()
+    for pattern in sorted(patterns):
+        found = False
+        try:
+            for item in list_input(pattern):
+                found = True
+                if isinstance(item, Problem):
+                    yield item
+                    continue
+                file, identity = item
+                if identity not in seen:
+                    seen.add(identity)
+                    yield file
+        except Exception as error:  # a bad pattern or filesystem error is this input's fault
+            yield Problem(pattern, "unreadable", f"cannot list: {error}")
+            continue
+        if not found:
+            detail = "no file matches this input (NewsBeam's own folders are not read)"
+            yield Problem(pattern, "not_found", detail)
 
-    One call lists every input, so a file named by several inputs (a folder and a glob
-    inside it) is seen once without grouping; the listing streams (only the identities of
-    files already listed are kept), in sorted input order for the same result whatever
-    the order of the command line."""
+
+class _ListInputs(beam.DoFn):
+    """All inputs -> (path, size) of each file they name, each file once (`list_inputs`:
+    one call lists every input, so a file named by several inputs, a folder and a glob
+    inside it, is seen once without grouping); what cannot be read -> rejected."""
+
+    def __init__(self, listed_problems: Sequence[tuple[str, str, str]] = ()) -> None:
+        self._listed_problems = tuple(listed_problems)
 
     def process(self, patterns: Sequence[str]) -> Iterator[ListedFile | beam.pvalue.TaggedOutput]:
-        seen: set[object] = set()
-        for pattern in sorted(patterns):
-            found = False
-            try:
-                for item in list_input(pattern):
-                    found = True
-                    if isinstance(item, Problem):
-                        counter("read_inputs").inc()
-                        yield _rejected(item.path, item.reason, item.detail)
-                        continue
-                    file, identity = item
-                    if identity not in seen:
-                        seen.add(identity)
-                        yield os.fsencode(file.path), file.size_in_bytes
-            except Exception as error:  # a bad pattern or filesystem error is this input's fault
+        for path, reason, detail in self._listed_problems:
+            counter("read_inputs").inc()
+            yield _rejected(path, reason, detail)
+        for item in list_inputs(patterns):
+            if isinstance(item, Problem):
                 counter("read_inputs").inc()
-                yield _rejected(pattern, "unreadable", f"cannot list: {error}")
-                continue
-            if not found:
-                counter("read_inputs").inc()
-                detail = "no file matches this input (NewsBeam's own folders are not read)"
-                yield _rejected(pattern, "not_found", detail)
+                yield _rejected(item.path, item.reason, item.detail)
+            else:
+                yield os.fsencode(item.path), item.size_in_bytes
 
 
 class _ReadFile(beam.DoFn):
@@ -747,7 +763,7 @@ class ReadDocuments(beam.PTransform):
         files, unmatched = apply_with_rejects(
             inputs,
             "List",
-            _ListInputs(),
+            _ListInputs(self._config.listed_problems),
             STAGE,
             lambda i: readable_path(", ".join(i)),
             ListedFile,

@@ -1,0 +1,188 @@
+"""A large input in passes: `newsbeam --input DIR --output ROOT --max_files_per_run N`.
+
+Why: Beam's local runner (the FnApiRunner) keeps each stage's output in its own memory
+until the next stage has read it, and hands each worker its half of a stage as one bundle,
+so the memory of one local run grows with its input (benchmarks/README.md, "Memory in
+passes"). Read in passes of at most N files, it grows with N instead.
+
+How: the --input paths are listed once, here, by the read stage's own listing
+(transforms/read.py `list_inputs`: each file once, in sorted path order); the files are cut
+into passes of N, and each pass is a normal committed run of its files (pipeline/run.py
+`run_locked`), named by its start time, with its own manifest (no report each: the summary
+names the `newsbeam report` command that draws one over the passes). The first pass
+also polls the feeds, fetches the page URLs and rejects what the listing could not read, so
+every input still ends in exactly one table. The passes share one state, --state or,
+without it, a temporary folder removed at the end: each pass's dedup and stories see the
+articles of the passes before it as a run with --state sees earlier runs (a near-duplicate
+of an earlier pass's article is a duplicate pointing at it; a story continues across
+passes). Stories are clustered across passes incrementally, which groups a little less
+well than one run over everything (benchmarks/README.md has the figures).
+
+A pass that fails ends the command (exit 1) with the passes before it committed; run again
+with --state, the files they read are skipped as unchanged. On a runner whose workers run
+elsewhere the passes need --state on a filesystem those workers read (a temporary local
+folder is not one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from newsbeam.pipeline import run as pipeline_run
+from newsbeam.pipeline.follow import as_input
+from newsbeam.pipeline.options import PipelineConfig, is_url
+from newsbeam.transforms.read import Problem, list_inputs
+
+log = logging.getLogger("newsbeam")
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What the passes read: each pass's files (at least one pass), and what the listing
+    could not read, (path, reason, detail), rejected by the first pass."""
+
+    passes: tuple[tuple[str, ...], ...]
+    problems: tuple[tuple[str, str, str], ...]
+
+
+def plan_passes(listed: Iterable[Any], size: int) -> Plan:
+    """The listing (FileMetadata and Problem items, `list_inputs`) cut into passes of at
+    most `size` files, in listing order."""
+    paths: list[str] = []
+    problems: list[tuple[str, str, str]] = []
+    for item in listed:
+        if isinstance(item, Problem):
+            problems.append((item.path, item.reason, item.detail))
+        else:
+            paths.append(item.path)
+    passes = tuple(tuple(paths[at : at + size]) for at in range(0, len(paths), size))
+    return Plan(passes or ((),), tuple(problems))
+
+
+def pass_config(
+    config: PipelineConfig,
+    files: Sequence[str],
+    problems: Sequence[tuple[str, str, str]],
+    first: bool,
+) -> PipelineConfig:
+    """A run's config narrowed to one pass: its files, and for the first pass the listing's
+    problems, the feeds and the page URLs (the later ones read files only)."""
+    read = dataclasses.replace(config.read, listed_problems=tuple(problems) if first else ())
+    feeds = config.feeds
+    if not first:
+        feeds = dataclasses.replace(feeds, feed_urls=(), feed_lists=(), page_urls=())
+    inputs = tuple(as_input(path) for path in files)
+    return dataclasses.replace(config, inputs=inputs, read=read, feeds=feeds)
+
+
+def summed(manifests: Sequence[Mapping[str, Any]], seconds: float) -> dict[str, Any]:
+    """One summary of the passes' manifests: counts, counters and step times added up
+    (what the command prints and its exit status reads)."""
+    counts: Counter[str] = Counter()
+    rejected_by: dict[str, Counter[str]] = {}
+    counters: Counter[str] = Counter()
+    stage_seconds: Counter[str] = Counter()
+    for manifest in manifests:
+        for name, value in manifest["counts"].items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                counts[name] += value
+        for stage, reasons in manifest["counts"].get("rejected_by", {}).items():
+            rejected_by.setdefault(stage, Counter()).update(reasons)
+        counters.update(manifest.get("counters", {}))
+        stage_seconds.update(manifest.get("stage_seconds") or {})
+    run_ids = [str(manifest["run_id"]) for manifest in manifests]
+    return {
+        "run_id": run_ids[-1] if run_ids else "",
+        "run_ids": run_ids,
+        "started_at": manifests[0]["started_at"] if manifests else None,
+        "seconds": round(seconds, 3),
+        "counts": {
+            **dict(counts),
+            "rejected_by": {stage: dict(reasons) for stage, reasons in rejected_by.items()},
+            "balanced": all(manifest["counts"]["balanced"] for manifest in manifests),
+        },
+        "counters": dict(counters),
+        "stage_seconds": dict(stage_seconds),
+    }
+
+
+def pass_line(manifest: Mapping[str, Any], number: int, passes: int, files: int) -> str:
+    """The log line of one committed pass."""
+    counts = manifest["counts"]
+    return (
+        f"pass {number} of {passes} committed as run {manifest['run_id']}: {files} files, "
+        f"{counts['inputs']} inputs, {counts['articles']} articles, "
+        f"{counts['duplicates']} duplicates, {counts['rejected']} rejected, "
+        f"{manifest['seconds']:.1f} s"
+    )
+
+
+def run_passes(target: pipeline_run.Target) -> dict[str, Any]:
+    """List the inputs, run and commit one run per pass; the passes' summed summary."""
+    ours = target.ours
+    size = ours.max_files_per_run
+    plan = plan_passes(list_inputs([path for path in ours.inputs or () if not is_url(path)]), size)
+    temporary = None
+    if target.state is None and not pipeline_run.on_local_runner(target.options):
+        raise pipeline_run.UsageError(
+            "--max_files_per_run on a runner whose workers run elsewhere needs --state on a "
+            "filesystem they read (gs://, s3://): the passes share their state"
+        )
+    if target.state is None:
+        # The passes' shared state, created by the first pass (a folder that does not exist
+        # yet: a new state).
+        temporary = tempfile.mkdtemp(prefix="newsbeam-passes-")
+        target = dataclasses.replace(target, state=os.path.join(temporary, "state"))
+    total = len(plan.passes)
+    log.info(
+        "%d files in %d passes of at most %d (--max_files_per_run)%s",
+        sum(map(len, plan.passes)),
+        total,
+        size,
+        "" if temporary is None else "; their shared state is temporary (no --state)",
+    )
+    manifests: list[dict[str, Any]] = []
+    clock = time.perf_counter()
+    try:
+        with pipeline_run.locked(target) as lock:
+            for number, files in enumerate(plan.passes, 1):
+                first = number == 1
+
+                def adjust(
+                    config: PipelineConfig, files: Sequence[str] = files, first: bool = first
+                ) -> PipelineConfig:
+                    return pass_config(config, files, plan.problems, first)
+
+                labels: dict[str, Any] = {
+                    "pass": {"number": number, "of": total, "files": len(files), "size": size}
+                }
+                if temporary is not None:  # removed at the end: no state to point at
+                    labels["state"] = None
+                manifest = pipeline_run.run_locked(
+                    target, lock, adjust, labels=labels, with_report=False
+                )
+                manifests.append(manifest)
+                log.info(pass_line(manifest, number, total, len(files)))
+    except BaseException:
+        if manifests:
+            log.error(
+                "pass %d of %d was not committed; passes 1-%d were (runs %s to %s)",
+                len(manifests) + 1,
+                total,
+                len(manifests),
+                manifests[0]["run_id"],
+                manifests[-1]["run_id"],
+            )
+        raise
+    finally:
+        if temporary is not None:
+            shutil.rmtree(temporary, ignore_errors=True)
+    return summed(manifests, time.perf_counter() - clock)
