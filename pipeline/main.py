@@ -47,9 +47,10 @@ def format_summary(manifest: dict[str, Any], output: str) -> str:
     stages = manifest.get("stage_seconds") or {}
     if stages:
         slowest = max(sorted(stages), key=lambda stage: stages[stage])
+        report = "" if "run_ids" in manifest else "; see the report"  # passes draw none
         lines.append(
             f"  slowest stage: {slowest} {stages[slowest]:.2f} s "
-            f"(all stages {sum(stages.values()):.2f} s; see the report)"
+            f"(all stages {sum(stages.values()):.2f} s{report})"
         )
     run_id = manifest.get("run_id", "")
     root = output.rstrip("/")
@@ -190,8 +191,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point; returns the exit status (see `newsbeam --help`)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["report"]:  # a subcommand: no Beam needed
+        # Its filesystems' import warns about clients NewsBeam does not use (as below).
+        logging.getLogger().setLevel(logging.ERROR)
         from newsbeam.pipeline.report import main as report_main
 
+        logging.getLogger().setLevel(logging.WARNING)
         gc.enable()  # paused for the imports (command); a run enables it in frozen_heap
         return report_main(argv[1:])
     if argv[:1] in (["warehouse"], ["schema"]):  # pipeline/warehouse.py, pipeline/bigquery.py

@@ -143,7 +143,10 @@ def _names(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
 
 
 def test_passes_put_every_input_in_one_table_once(
-    seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    seeds_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     folder = tmp_path / "in"
     inputs = _inputs(seeds_dir, folder)
@@ -153,6 +156,11 @@ def test_passes_put_every_input_in_one_table_once(
     root = tmp_path / "out"
     argv = ["--input", str(folder), "--output", str(root), "--max_files_per_run", "3"]
     assert entry.main(argv) == 0
+    summary = capsys.readouterr().out
+    assert f"NewsBeam: {inputs} inputs" in summary
+    assert "Runs:     3 passes" in summary
+    assert f"newsbeam report --output {root} --since" in summary
+    assert "see the report" not in summary  # no pass draws one
 
     runs = dataset.committed_runs(str(root))
     assert [run["pass"]["number"] for run in runs] == [1, 2, 3]
