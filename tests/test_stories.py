@@ -38,7 +38,7 @@ from newsbeam.transforms.stories import (
     counted_story_rows,
     document_frequency,
     flat_key_names,
-    frequency_rows,
+    frequency_columns,
     group_similarity,
     key_names,
     link_graph,
@@ -188,13 +188,35 @@ def test_claim_stories_is_one_to_one() -> None:
     assert claim_stories([["s"] * 4, ["s", "s"]]) == ["s", None]
 
 
+def test_stored_term_frequencies_are_read_from_their_part_files(tmp_path: Path) -> None:
+    from newsbeam.transforms.support.bundle_files import write_columns
+    from newsbeam.transforms.support.state import STORY_TERMS, stamped
+
+    schema = stamped(STORY_TERMS.schema)
+    first = TermFrequencies(2, {"quake": 2, "bam": 1})
+    names = [
+        write_columns(str(tmp_path), "part", frequency_columns(first), schema),
+        # A second file (an older state's, or a table split in parts): article counts add
+        # up, a term's latest count stands.
+        write_columns(str(tmp_path), "part", {"term": ["", "chile"], "articles": [1, 1]}, schema),
+    ]
+    paths = [str(tmp_path / name) for name in names]
+    assert stories_module.stored_frequencies(paths) == TermFrequencies(
+        3, {"quake": 2, "bam": 1, "chile": 1}
+    )
+    assert stories_module.stored_frequencies([]) == NO_FREQUENCIES
+
+
 def test_term_frequencies_span_runs_and_round_trip() -> None:
     first = [_doc("x", "Quake hits Bam"), _doc("y", "Quake hits Chile")]
     frequencies = add_frequencies(NO_FREQUENCIES, first)
     assert frequencies == TermFrequencies(2, {"quake": 2, "hits": 2, "bam": 1, "chile": 1})
-    rows = frequency_rows(frequencies)
-    assert rows[0] == {"term": "", "articles": 2}
-    assert term_frequencies(rows) == frequencies
+    columns = frequency_columns(frequencies)
+    assert columns == {
+        "term": ["", "bam", "chile", "hits", "quake"],  # the article count first
+        "articles": [2, 1, 1, 2, 2],
+    }
+    assert term_frequencies(columns["term"], columns["articles"]) == frequencies
     both = add_frequencies(frequencies, [_doc("z", "Chile counts its dead")])
     assert both.articles == 3 and both.frequency["chile"] == 2
     # The IDF spans both runs: "chile" (2 of 3 articles) weighs less than "bam" (1 of 3).

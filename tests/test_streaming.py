@@ -518,7 +518,7 @@ def _write_state(folder: Path, articles: list[Article], run_at: dt.datetime) -> 
         NO_FREQUENCIES,
         add_frequencies,
         cluster_stories,
-        frequency_rows,
+        frequency_columns,
         story_doc,
         story_rows,
     )
@@ -538,7 +538,8 @@ def _write_state(folder: Path, articles: list[Article], run_at: dt.datetime) -> 
         state_row(article._replace(story_id=assigned[article.article_id]), DedupConfig(), run_at)
         for article in articles
     ]
-    terms = frequency_rows(add_frequencies(NO_FREQUENCIES, docs))
+    columns = frequency_columns(add_frequencies(NO_FREQUENCIES, docs))
+    terms = [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
     for table, rows in ((DEDUP_ARTICLES, dedup), (DEDUP_STORIES, stories), (STORY_TERMS, terms)):
         path = folder / table.path / "part-00000-of-00001.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)

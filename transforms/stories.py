@@ -46,15 +46,18 @@ from newsbeam.transforms.event_time import (
     panes,
     window_start,
 )
+from newsbeam.transforms.support.bundle_files import write_columns
 from newsbeam.transforms.support.failures import counter
 from newsbeam.transforms.support.rank import rank_of
 from newsbeam.transforms.support.state import (
     DEDUP_STORIES,
     STORY_TERMS,
-    ReadStateTable,
     StateContext,
     WriteStateTable,
+    part_folder,
+    read_arrow,
     read_table,
+    stamped,
     within_retention,
 )
 from newsbeam.transforms.support.state_index import StateIndex, no_keys, open_index
@@ -1136,22 +1139,37 @@ def prior_story(row: dict[str, Any]) -> PriorStory:
 _ARTICLE_COUNT = ""
 
 
-def frequency_rows(frequencies: TermFrequencies) -> list[dict[str, Any]]:
-    """The rows of the term frequencies state table, the article count first."""
-    rows = [{"term": _ARTICLE_COUNT, "articles": frequencies.articles}]
-    rows += [{"term": t, "articles": n} for t, n in sorted(frequencies.frequency.items())]
-    return rows
+def frequency_columns(frequencies: TermFrequencies) -> dict[str, list[Any]]:
+    """The term frequencies state table as columns: the article count first, then each
+    term in order."""
+    terms = sorted(frequencies.frequency)
+    return {
+        "term": [_ARTICLE_COUNT, *terms],
+        "articles": [frequencies.articles, *(frequencies.frequency[term] for term in terms)],
+    }
 
 
-def term_frequencies(rows: Iterable[dict[str, Any]]) -> TermFrequencies:
-    """The rows of the term frequencies state table -> TermFrequencies."""
+def term_frequencies(terms: Iterable[str], counts: Iterable[int]) -> TermFrequencies:
+    """The term frequencies state table's columns -> TermFrequencies."""
     articles, frequency = 0, {}
-    for row in rows:
-        if row["term"] == _ARTICLE_COUNT:
-            articles += row["articles"]
+    for term, count in zip(terms, counts, strict=True):
+        if term == _ARTICLE_COUNT:
+            articles += count
         else:
-            frequency[row["term"]] = row["articles"]
+            frequency[term] = count
     return TermFrequencies(articles, frequency)
+
+
+def stored_frequencies(paths: Iterable[str]) -> TermFrequencies:
+    """The term frequencies of an earlier state, its files read as Arrow columns (the
+    table grows with the vocabulary: no dict per row)."""
+    terms: list[str] = []
+    counts: list[int] = []
+    for path in paths:
+        table = read_arrow(path, STORY_TERMS)
+        terms += table.column("term").to_pylist()
+        counts += table.column("articles").to_pylist()
+    return term_frequencies(terms, counts)
 
 
 # --- Beam ----------------------------------------------------------------------------------
@@ -1288,9 +1306,10 @@ def counted_candidate_priors(
 class _ClusterAll(beam.DoFn):
     """Once (an Impulse), all of the run's docs a side input -> (article id, story id); with
     `with_rows`, this run's rows of the stories state on the story_rows output (earlier ones
-    are carried by the writer) and the new term frequencies on the term_rows output. The
-    earlier articles close enough to take part come from the state's index, loaded in
-    setup()."""
+    are carried by the writer), and with `terms_folder` the new term frequencies written
+    there as one part file, its entry on the term_rows output. The earlier articles close
+    enough to take part come from the state's index, loaded in setup(), and the earlier
+    term frequencies from `term_files`, read there as columns."""
 
     def __init__(
         self,
@@ -1299,13 +1318,18 @@ class _ClusterAll(beam.DoFn):
         keep_since: dt.datetime | None,
         with_rows: bool,
         run_at: dt.datetime,
+        term_files: Iterable[str] = (),
+        terms_folder: str | None = None,
     ) -> None:
         self._config = config
         self._paths = list(paths)
         self._keep_since = keep_since
         self._with_rows = with_rows
         self._run_at = run_at
+        self._term_files = list(term_files)
+        self._terms_folder = terms_folder
         self._index: StateIndex | None = None
+        self._earlier = NO_FREQUENCIES
 
     # Forked workers start warm (pipeline/worker_template.py): the library, not the state,
     # imported before the template has the pipeline's DoFns.
@@ -1319,13 +1343,12 @@ class _ClusterAll(beam.DoFn):
     def setup(self) -> None:
         import_clustering()
         self._index = story_index(self._paths) if self._paths else None
+        self._earlier = stored_frequencies(self._term_files)
 
-    def process(
-        self, _impulse: bytes, packed: list[PackedDoc], frequency_table: list[dict[str, Any]]
-    ) -> Iterator[Any]:
+    def process(self, _impulse: bytes, packed: list[PackedDoc]) -> Iterator[Any]:
         config = self._config
         run = unpack_run(packed, config)
-        earlier = term_frequencies(frequency_table)
+        earlier = self._earlier
         priors = (
             counted_candidate_priors(run.counts, earlier, self._index, self._keep_since, config)
             if self._index
@@ -1341,8 +1364,12 @@ class _ClusterAll(beam.DoFn):
         if self._with_rows:
             for row in _run_story_rows(run, assigned, vectors, config, self._run_at):
                 yield beam.pvalue.TaggedOutput(_STORY_ROWS, row)
-            for row in frequency_rows(counted_frequencies(earlier, run.counts)):
-                yield beam.pvalue.TaggedOutput(_TERM_ROWS, row)
+        if self._terms_folder is not None:
+            columns = frequency_columns(counted_frequencies(earlier, run.counts))
+            schema = stamped(STORY_TERMS.schema)
+            name = write_columns(self._terms_folder, "part", columns, schema)
+            entry = {"target": STORY_TERMS.name, "name": name, "rows": len(columns["term"])}
+            yield beam.pvalue.TaggedOutput(_TERM_ROWS, entry)
 
 
 def _run_story_rows(
@@ -1386,12 +1413,7 @@ class ClusterStories(beam.PTransform):
     def expand(self, articles: beam.PCollection[Article]) -> beam.PCollection[Article]:
         config, state = self._config, self._state
         pipeline = articles.pipeline
-        # No earlier terms: an empty list, not an empty PCollection (a Create, 4 more steps).
-        frequencies: Any = []
-        if state.files(STORY_TERMS):
-            frequencies = beam.pvalue.AsList(
-                pipeline | "ReadTerms" >> ReadStateTable(state, STORY_TERMS)
-            )
+        out = state.state_out_dir if state.writes else None
         docs = articles | "Terms" >> beam.Map(packed_story_doc, config)
         # Clustered once over all the docs, read as a side input (support/whole.py: fewer
         # steps than combining them into one list).
@@ -1406,9 +1428,10 @@ class ClusterStories(beam.PTransform):
                     state.keep_since,
                     state.writes,
                     state.run_at,
+                    state.files(STORY_TERMS),
+                    part_folder(out, STORY_TERMS) if out else None,
                 ),
                 beam.pvalue.AsList(docs),
-                frequencies,
             ).with_outputs(_STORY_ROWS, _TERM_ROWS, main="story_ids")
         )
         with_story = articles | "SetStory" >> beam.Map(
@@ -1418,7 +1441,9 @@ class ClusterStories(beam.PTransform):
             _ = clustered[_STORY_ROWS] | "WriteStories" >> WriteStateTable(
                 state, DEDUP_STORIES, carry=True, pruned_counter="stories_state_pruned"
             )
-            _ = clustered[_TERM_ROWS] | "WriteTerms" >> WriteStateTable(state, STORY_TERMS)
+            _ = clustered[_TERM_ROWS] | "WriteTerms" >> WriteStateTable(
+                state, STORY_TERMS, prewritten=True
+            )
         return with_story
 
 
@@ -1541,8 +1566,7 @@ class _ClusterStoriesStreamFn(beam.DoFn):
             for row in rows
             if within_retention(row, keep_since)
         ]
-        terms = read_table(self._state, STORY_TERMS) if self._state.files(STORY_TERMS) else []
-        self._frequencies = term_frequencies(terms)
+        self._frequencies = stored_frequencies(self._state.files(STORY_TERMS))
 
     def process(
         self,

@@ -55,6 +55,19 @@ def write_rows(folder: str, prefix: str, rows: list[dict[str, Any]], schema: pa.
     return name
 
 
+def write_columns(
+    folder: str, prefix: str, columns: Mapping[str, list[Any]], schema: pa.Schema
+) -> str:
+    """`write_rows` for a table already in columns (one file, whatever its size: a DoFn
+    that makes a whole table at once writes it without making a dict of every row)."""
+    table = pa.table(dict(columns), schema=schema)
+    name = unique_name(prefix, table.slice(0, 1).to_pylist())
+    files.write_parquet(
+        files.join(folder, name), table, compression=CODEC, use_compliant_nested_type=True
+    )
+    return name
+
+
 class WriteBundleFiles(beam.DoFn):
     """(target, row dict) -> Parquet files, one per target per bundle; emits for each
     {"target", "name", "rows"}. `targets`: target -> (folder, schema); `prefix`: the

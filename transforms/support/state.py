@@ -559,11 +559,18 @@ class _CarryFiles(beam.DoFn):
             yield {key: entry[key] for key in ("target", "name", "rows")}
 
 
+def part_folder(state_out_dir: str, table: StateTable) -> str:
+    """Where a run writes the part files of a PARTS table in its new state version."""
+    return f"{state_out_dir.rstrip('/')}/{table.path}"
+
+
 class WriteStateTable(beam.PTransform):
     """PCollection[dict] -> the table in the new state (`state.state_out_dir`).
 
     PARTS tables become part files, one per bundle (support/bundle_files.py: never all in
-    memory; a retried bundle's orphans deleted);
+    memory; a retried bundle's orphans deleted); with `prewritten`, the input holds the
+    entries of part files a DoFn wrote itself into `part_folder` (bundle_files.write_columns),
+    which are listed the same way;
     FILE tables are small and become one file. `only_if` (a one-element
     PCollection[bool], FILE tables only): write nothing when it is False, so
     the component is carried over as it was."""
@@ -575,6 +582,7 @@ class WriteStateTable(beam.PTransform):
         only_if: beam.PCollection[bool] | None = None,
         carry: bool = False,
         pruned_counter: str | None = None,
+        prewritten: bool = False,
     ) -> None:
         super().__init__()
         if state.state_out_dir is None:
@@ -589,18 +597,25 @@ class WriteStateTable(beam.PTransform):
         self._only_if = only_if
         earlier = state.files(table) if carry else ()
         self._carried = carry_plan({path: files.file_size(path) for path in earlier})
+        if prewritten and (table.layout != PARTS or carry):
+            raise ValueError("prewritten applies to part tables, without carry")
         self._keep_since = state.keep_since
         self._pruned_counter = pruned_counter
+        self._prewritten = prewritten
 
     def expand(self, rows: beam.PCollection[dict[str, Any]]) -> Any:
         table = self._table
         if table.layout == PARTS:  # part files, one per bundle (support/bundle_files.py)
-            folder, schema = f"{self._out}/{table.path}", stamped(table.schema)
-            written = (
-                rows
-                | "Keyed" >> beam.Map(lambda row, key=table.name: (key, row))
-                | "Parquet" >> beam.ParDo(WriteBundleFiles({table.name: (folder, schema)}, "part"))
-            )
+            folder, schema = part_folder(self._out, table), stamped(table.schema)
+            if self._prewritten:
+                written = rows
+            else:
+                written = (
+                    rows
+                    | "Keyed" >> beam.Map(lambda row, key=table.name: (key, row))
+                    | "Parquet"
+                    >> beam.ParDo(WriteBundleFiles({table.name: (folder, schema)}, "part"))
+                )
             if self._carried:
                 carried = (
                     rows.pipeline
