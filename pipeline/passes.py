@@ -141,6 +141,11 @@ def run_passes(target: pipeline_run.Target) -> dict[str, Any]:
         # yet: a new state).
         temporary = tempfile.mkdtemp(prefix="newsbeam-passes-")
         target = dataclasses.replace(target, state=os.path.join(temporary, "state"))
+        try:  # --output inside the temporary folder (TMPDIR): the state must be apart
+            pipeline_run.check_paths(target.output, target.state)
+        except pipeline_run.UsageError:
+            shutil.rmtree(temporary, ignore_errors=True)
+            raise
     total = len(plan.passes)
     log.info(
         "%d files in %d passes of at most %d (--max_files_per_run)%s",

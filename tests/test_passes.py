@@ -234,3 +234,15 @@ def test_passes_on_a_remote_runner_need_a_state_its_workers_read(tmp_path: Path)
     target = pipeline_run.prepare([*argv, "--local_paths_shared"])
     with pytest.raises(pipeline_run.UsageError, match="needs --state"):
         passes.run_passes(target)
+
+
+def test_passes_keep_their_temporary_state_apart_from_the_output(
+    seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    argv = ["--input", str(seeds_dir), "--output", str(scratch), "--max_files_per_run", "2"]
+    with pytest.raises(pipeline_run.UsageError, match="must be apart"):
+        passes.run_passes(pipeline_run.prepare(argv))
+    assert not list(scratch.iterdir())  # nothing left behind
