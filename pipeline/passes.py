@@ -129,13 +129,13 @@ def run_passes(target: pipeline_run.Target) -> dict[str, Any]:
     """List the inputs, run and commit one run per pass; the passes' summed summary."""
     ours = target.ours
     size = ours.max_files_per_run
-    plan = plan_passes(list_inputs([path for path in ours.inputs or () if not is_url(path)]), size)
-    temporary = None
     if target.state is None and not pipeline_run.on_local_runner(target.options):
         raise pipeline_run.UsageError(
             "--max_files_per_run on a runner whose workers run elsewhere needs --state on a "
             "filesystem they read (gs://, s3://): the passes share their state"
         )
+    plan = plan_passes(list_inputs([path for path in ours.inputs or () if not is_url(path)]), size)
+    temporary = None
     if target.state is None:
         # The passes' shared state, created by the first pass (a folder that does not exist
         # yet: a new state).
