@@ -38,8 +38,10 @@ WORKERS = ["--direct_num_workers", "2", "--direct_running_mode", "multi_processi
 
 
 def committed(output_dir: Path) -> list[dict[str, Any]]:
-    """The run manifests committed to a dataset ROOT, by name (start time)."""
-    return [json.loads(path.read_text()) for path in sorted((output_dir / "_runs").glob("*.json"))]
+    """The run manifests committed to a dataset ROOT (the dataset's own reader)."""
+    from newsbeam.pipeline import dataset
+
+    return dataset.committed_runs(str(output_dir))
 
 
 def measure(

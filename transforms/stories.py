@@ -1305,18 +1305,17 @@ def counted_candidate_priors(
 
 class _ClusterAll(beam.DoFn):
     """Once (an Impulse), all of the run's docs a side input -> (article id, story id); with
-    `with_rows`, this run's rows of the stories state on the story_rows output (earlier ones
-    are carried by the writer), and with `terms_folder` the new term frequencies written
-    there as one part file, its entry on the term_rows output. The earlier articles close
-    enough to take part come from the state's index, loaded in setup(), and the earlier
-    term frequencies from `term_files`, read there as columns."""
+    `terms_folder` (a run that writes state), this run's rows of the stories state on the
+    story_rows output (earlier ones are carried by the writer), and the new term
+    frequencies written there as one part file, its entry on the term_rows output. The
+    earlier articles close enough to take part come from the state's index, loaded in
+    setup(), and the earlier term frequencies from `term_files`, read there as columns."""
 
     def __init__(
         self,
         config: StoryConfig,
         paths: Iterable[str],
         keep_since: dt.datetime | None,
-        with_rows: bool,
         run_at: dt.datetime,
         term_files: Iterable[str] = (),
         terms_folder: str | None = None,
@@ -1324,7 +1323,6 @@ class _ClusterAll(beam.DoFn):
         self._config = config
         self._paths = list(paths)
         self._keep_since = keep_since
-        self._with_rows = with_rows
         self._run_at = run_at
         self._term_files = list(term_files)
         self._terms_folder = terms_folder
@@ -1361,10 +1359,9 @@ class _ClusterAll(beam.DoFn):
             counter("stories_joined_earlier" if story_id in known else "stories_in").inc()
             yield article_id, story_id
         counter("stories_new").inc(len(set(assigned.values()) - known))
-        if self._with_rows:
+        if self._terms_folder is not None:
             for row in _run_story_rows(run, assigned, vectors, config, self._run_at):
                 yield beam.pvalue.TaggedOutput(_STORY_ROWS, row)
-        if self._terms_folder is not None:
             columns = frequency_columns(counted_frequencies(earlier, run.counts))
             schema = stamped(STORY_TERMS.schema)
             name = write_columns(self._terms_folder, "part", columns, schema)
@@ -1426,7 +1423,6 @@ class ClusterStories(beam.PTransform):
                     config,
                     state.files(DEDUP_STORIES),
                     state.keep_since,
-                    state.writes,
                     state.run_at,
                     state.files(STORY_TERMS),
                     part_folder(out, STORY_TERMS) if out else None,

@@ -43,16 +43,8 @@ def unique_name(prefix: str, rows: list[dict[str, Any]]) -> str:
 
 def write_rows(folder: str, prefix: str, rows: list[dict[str, Any]], schema: pa.Schema) -> str:
     """One Parquet file of `rows` (explicit schema, metadata included) in `folder`; its
-    name. `use_compliant_nested_type`: lists as the Parquet spec names them (as Beam's
-    sink wrote them)."""
-    name = unique_name(prefix, rows)
-    files.write_parquet(
-        files.join(folder, name),
-        pa.Table.from_pylist(rows, schema=schema),
-        compression=CODEC,
-        use_compliant_nested_type=True,
-    )
-    return name
+    name."""
+    return write_table(folder, prefix, pa.Table.from_pylist(rows, schema=schema))
 
 
 def write_columns(
@@ -60,7 +52,13 @@ def write_columns(
 ) -> str:
     """`write_rows` for a table already in columns (one file, whatever its size: a DoFn
     that makes a whole table at once writes it without making a dict of every row)."""
-    table = pa.table(dict(columns), schema=schema)
+    return write_table(folder, prefix, pa.table(dict(columns), schema=schema))
+
+
+def write_table(folder: str, prefix: str, table: pa.Table) -> str:
+    """One Parquet file of `table` in `folder`, named by `unique_name`; its name.
+    `use_compliant_nested_type`: lists as the Parquet spec names them (as Beam's sink
+    wrote them)."""
     name = unique_name(prefix, table.slice(0, 1).to_pylist())
     files.write_parquet(
         files.join(folder, name), table, compression=CODEC, use_compliant_nested_type=True
