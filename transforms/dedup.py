@@ -405,7 +405,7 @@ def state_row(article: Article, config: DedupConfig, first_seen_at: dt.datetime)
 # meet their copies through a side input). A join is a GroupByKey over values tagged by
 # their first item.
 
-_PRINT, _PAIR, _COPY, _EDGE, _COPIED, _SOURCE = range(6)
+_PRINT, _PAIR, _COPY, _EDGE, _COPIED, _SOURCE, _CANONICAL = range(7)
 _PRINTS, _ARTICLES = "prints", "articles"
 _REPEATS_REMEMBERED = 1024  # fingerprints a worker keeps, by content hash
 _EXACT, _URL = "exact", "url"
@@ -632,27 +632,36 @@ def _shard_pairs(
     shard: tuple[int, Iterable[list[tuple[bytes, Rank]]]], limit: int
 ) -> Iterator[Any]:
     """A shard's bucket entries (lists, one per bundle) -> (copy, canonical) of each
-    bucket's pairs (bucket_pairs)."""
+    bucket's pairs (bucket_pairs), and a mark on each canonical that it is one."""
     buckets: dict[bytes, list[Rank]] = collections.defaultdict(list)
     for entries in shard[1]:
         for key, rank in entries:
             buckets[key].append(rank)
+    canonicals = set()
     for ranks in buckets.values():
         if len(ranks) > 1:  # a bucket of one article pairs nothing
             for copy, canonical in bucket_pairs(map(member_of, ranks), limit):
+                canonicals.add(identity_of(canonical.rank))
                 yield identity_of(copy.rank), (_PAIR, identity_of(canonical.rank))
+    for canonical in sorted(canonicals):
+        yield canonical, (_CANONICAL,)
 
 
 def _attach_copy(joined: tuple[Identity, Iterable[tuple[Any, ...]]]) -> Iterator[Any]:
-    """(copy, [its print, (pair, canonical)...]) -> (canonical, the copy's shingles), once
-    per distinct canonical (a pair shares many buckets)."""
-    copy, values = joined
+    """(article, [its print, (pair, canonical)..., canonical marks]) -> (canonical, the
+    copy's shingles) once per distinct canonical it may copy (a pair shares many buckets),
+    and its own print keyed by itself when it is some pair's canonical: verification meets
+    the prints it needs, not every article's."""
+    article, values = joined
     values = list(values)
     prints = [value for value in values if value[0] == _PRINT]
     canonicals = sorted({value[1] for value in values if value[0] == _PAIR})
-    for _, _, shingles in prints[:1]:
+    for print_value in prints[:1]:
+        _, _, shingles = print_value
         for canonical in canonicals:
-            yield canonical, (_COPY, copy, shingles)
+            yield canonical, (_COPY, article, shingles)
+        if any(value[0] == _CANONICAL for value in values):
+            yield article, print_value
 
 
 def _verify(
@@ -707,12 +716,15 @@ def _final_copy(
     return final_duplicate(keyed[1], url_copies, near_copies)
 
 
-def _keyed_copies(duplicate: Duplicate) -> Iterator[tuple[str, tuple[int, str]]]:
+def keyed_copies(duplicate: Duplicate) -> Iterator[tuple[str, tuple[int, str]]]:
+    """A copy -> what kept_with_copies looks up: its source under its canonical's id, and
+    under its own id (before with_own_id: an exact or same-URL copy has its canonical's)
+    that this source is a copy."""
     yield duplicate.canonical_id, (_SOURCE, duplicate.source)
     yield duplicate.article_id, (_COPIED, duplicate.source)
 
 
-def _kept_with_copies(
+def kept_with_copies(
     article: Article, copies_by_id: Mapping[str, Iterable[tuple[int, str]]]
 ) -> Iterator[Article]:
     """An article -> itself with the sources of its copies, unless it is one of them.
@@ -795,8 +807,7 @@ class DeduplicateArticles(beam.PTransform):
             | "AttachCopy" >> beam.FlatMap(_attach_copy)
         )
         near = (
-            (attached, prints)
-            | "CanonicalAndPrint" >> beam.Flatten()
+            attached
             | "JoinCanonical" >> beam.GroupByKey()
             | "Verify" >> beam.FlatMap(_verify, config)
             | "JoinRoots" >> beam.GroupByKey()
@@ -817,11 +828,11 @@ class DeduplicateArticles(beam.PTransform):
         # the stages (Beam's local runner holds a shuffle's values decoded, all of them).
         copies_by_id = (
             duplicates
-            | "KeyedCopies" >> beam.FlatMap(_keyed_copies)
+            | "KeyedCopies" >> beam.FlatMap(keyed_copies)
             | "CopiesById" >> beam.GroupByKey()
         )
         kept = fingerprinted[_ARTICLES] | "WithCopies" >> beam.FlatMap(
-            _kept_with_copies, beam.pvalue.AsDict(copies_by_id)
+            kept_with_copies, beam.pvalue.AsDict(copies_by_id)
         ).with_output_types(Article)
         own_ids = duplicates | "OwnIds" >> beam.Map(with_own_id).with_output_types(Duplicate)
         return kept, own_ids
