@@ -637,14 +637,14 @@ def _shard_pairs(
     for entries in shard[1]:
         for key, rank in entries:
             buckets[key].append(rank)
-    canonicals = set()
+    canonicals: set[Identity] = set()
     for ranks in buckets.values():
         if len(ranks) > 1:  # a bucket of one article pairs nothing
             for copy, canonical in bucket_pairs(map(member_of, ranks), limit):
                 canonicals.add(identity_of(canonical.rank))
                 yield identity_of(copy.rank), (_PAIR, identity_of(canonical.rank))
-    for canonical in sorted(canonicals):
-        yield canonical, (_CANONICAL,)
+    for identity in sorted(canonicals):
+        yield identity, (_CANONICAL,)
 
 
 def _attach_copy(joined: tuple[Identity, Iterable[tuple[Any, ...]]]) -> Iterator[Any]:
