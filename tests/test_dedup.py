@@ -21,6 +21,8 @@ from newsbeam.transforms.dedup import (
     bucket_pairs,
     containment,
     final_duplicate,
+    kept_with_copies,
+    keyed_copies,
     minhash_signature,
     near_copy_similarity,
     rank_of,
@@ -293,3 +295,25 @@ def test_first_use_numbers_items_by_first_occurrence() -> None:
     assert distinct == ["b", "a", "c"]
     assert place.tolist() == [0, 1, 0, 2, 1]
     assert first_use([])[0] == [] and first_use([])[1].tolist() == []
+
+
+def test_kept_with_copies_drops_the_copies_and_counts_them_on_their_canonical() -> None:
+    original = _article("wire.txt", published=_day(1))
+    exact = _article("copy.txt", published=_day(2))  # same text: same id as the original
+    near = _article("near.txt", text=BODY + " Updated.", published=_day(3))
+    alone = _article("alone.txt", text=_words(7))
+    assert exact.article_id == original.article_id != near.article_id
+    duplicates = [
+        Duplicate(exact.article_id, "copy.txt", original.article_id, 1.0, "exact"),
+        Duplicate(near.article_id, "near.txt", original.article_id, 0.93, "near"),
+    ]
+    copies_by_id: dict[str, list[tuple[int, str]]] = {}
+    for duplicate in duplicates:
+        for key, value in keyed_copies(duplicate):
+            copies_by_id.setdefault(key, []).append(value)
+    kept = [
+        (a.source, a.duplicate_count, a.duplicate_sources)
+        for article in (near, exact, original, alone)
+        for a in kept_with_copies(article, copies_by_id)
+    ]
+    assert kept == [("wire.txt", 2, ["copy.txt", "near.txt"]), ("alone.txt", 0, [])]

@@ -401,10 +401,11 @@ def state_row(article: Article, config: DedupConfig, first_seen_at: dt.datetime)
 # --- Beam ----------------------------------------------------------------------------------
 #
 # Shuffles carry plain tuples of str/int/float/bytes (ranks, ids, signatures and shingles as
-# bytes), which Beam's fast coder writes without pickling; articles are shuffled once, at
-# the end. A join is a GroupByKey over values tagged by their first item.
+# bytes), which Beam's fast coder writes without pickling; articles are never shuffled (they
+# meet their copies through a side input). A join is a GroupByKey over values tagged by
+# their first item.
 
-_ARTICLE, _PRINT, _PAIR, _COPY, _EDGE, _COPIED, _SOURCE = range(7)
+_PRINT, _PAIR, _COPY, _EDGE, _COPIED, _SOURCE, _CANONICAL = range(7)
 _PRINTS, _ARTICLES = "prints", "articles"
 _REPEATS_REMEMBERED = 1024  # fingerprints a worker keeps, by content hash
 _EXACT, _URL = "exact", "url"
@@ -440,7 +441,7 @@ def _entry_values(
 
 class _Fingerprint(beam.DoFn):
     """Article -> (text key, entry) for the exact pass; (identity, print) for verification;
-    (id, article) for the final join."""
+    the article itself, to meet its copies at the end."""
 
     def __init__(self, config: DedupConfig) -> None:
         self._config = config
@@ -476,7 +477,7 @@ class _Fingerprint(beam.DoFn):
             signature = shingles = np.zeros(0, dtype=np.uint64)
         fingerprint = Fingerprint(article.article_id, article.source, rank, signature, shingles)
         yield from _entry_values(fingerprint, article.content_hash, article.canonical_url, config)
-        yield beam.pvalue.TaggedOutput(_ARTICLES, (article.article_id, (_ARTICLE, article)))
+        yield beam.pvalue.TaggedOutput(_ARTICLES, article)
 
 
 class _PriorEntries(beam.DoFn):
@@ -631,27 +632,36 @@ def _shard_pairs(
     shard: tuple[int, Iterable[list[tuple[bytes, Rank]]]], limit: int
 ) -> Iterator[Any]:
     """A shard's bucket entries (lists, one per bundle) -> (copy, canonical) of each
-    bucket's pairs (bucket_pairs)."""
+    bucket's pairs (bucket_pairs), and a mark on each canonical that it is one."""
     buckets: dict[bytes, list[Rank]] = collections.defaultdict(list)
     for entries in shard[1]:
         for key, rank in entries:
             buckets[key].append(rank)
+    canonicals: set[Identity] = set()
     for ranks in buckets.values():
         if len(ranks) > 1:  # a bucket of one article pairs nothing
             for copy, canonical in bucket_pairs(map(member_of, ranks), limit):
+                canonicals.add(identity_of(canonical.rank))
                 yield identity_of(copy.rank), (_PAIR, identity_of(canonical.rank))
+    for identity in sorted(canonicals):
+        yield identity, (_CANONICAL,)
 
 
 def _attach_copy(joined: tuple[Identity, Iterable[tuple[Any, ...]]]) -> Iterator[Any]:
-    """(copy, [its print, (pair, canonical)...]) -> (canonical, the copy's shingles), once
-    per distinct canonical (a pair shares many buckets)."""
-    copy, values = joined
+    """(article, [its print, (pair, canonical)..., canonical marks]) -> (canonical, the
+    copy's shingles) once per distinct canonical it may copy (a pair shares many buckets),
+    and its own print keyed by itself when it is some pair's canonical: verification meets
+    the prints it needs, not every article's."""
+    article, values = joined
     values = list(values)
     prints = [value for value in values if value[0] == _PRINT]
     canonicals = sorted({value[1] for value in values if value[0] == _PAIR})
-    for _, _, shingles in prints[:1]:
+    for print_value in prints[:1]:
+        _, _, shingles = print_value
         for canonical in canonicals:
-            yield canonical, (_COPY, copy, shingles)
+            yield canonical, (_COPY, article, shingles)
+        if any(value[0] == _CANONICAL for value in values):
+            yield article, print_value
 
 
 def _verify(
@@ -706,26 +716,30 @@ def _final_copy(
     return final_duplicate(keyed[1], url_copies, near_copies)
 
 
-def _keyed_copies(duplicate: Duplicate) -> Iterator[tuple[str, tuple[Any, ...]]]:
+def keyed_copies(duplicate: Duplicate) -> Iterator[tuple[str, tuple[int, str]]]:
+    """A copy -> what kept_with_copies looks up: its source under its canonical's id, and
+    under its own id (before with_own_id: an exact or same-URL copy has its canonical's)
+    that this source is a copy."""
     yield duplicate.canonical_id, (_SOURCE, duplicate.source)
     yield duplicate.article_id, (_COPIED, duplicate.source)
 
 
-def _kept_with_copies(joined: tuple[str, Iterable[tuple[Any, ...]]]) -> Iterator[Article]:
-    """(article id, [articles with that id, sources of copies of it, sources that are copies])
-    -> the kept article with its copies' sources. (A copy has its canonical's id when both
-    have the same URL or, without one, the same text, so several articles can meet here.)"""
-    articles, sources, copied = [], [], set()
-    for value in joined[1]:
-        if value[0] == _ARTICLE:
-            articles.append(value[1])
-        elif value[0] == _SOURCE:
-            sources.append(value[1])
+def kept_with_copies(
+    article: Article, copies_by_id: Mapping[str, Iterable[tuple[int, str]]]
+) -> Iterator[Article]:
+    """An article -> itself with the sources of its copies, unless it is one of them.
+    `copies_by_id`: article id -> [(_SOURCE, a copy's source) for each copy of it,
+    (_COPIED, source) for each input with that id that is a copy]. (A copy has its
+    canonical's id when both have the same URL or, without one, the same text, so the id
+    alone does not tell the kept article from its copies; the source does.)"""
+    sources, copied = [], set()
+    for tag, source in copies_by_id.get(article.article_id, ()):
+        if tag == _SOURCE:
+            sources.append(source)
         else:
-            copied.add(value[1])
-    for article in articles:
-        if article.source not in copied:
-            yield with_copies(article, sources)
+            copied.add(source)
+    if article.source not in copied:
+        yield with_copies(article, sources)
 
 
 class DeduplicateArticles(beam.PTransform):
@@ -793,8 +807,7 @@ class DeduplicateArticles(beam.PTransform):
             | "AttachCopy" >> beam.FlatMap(_attach_copy)
         )
         near = (
-            (attached, prints)
-            | "CanonicalAndPrint" >> beam.Flatten()
+            attached
             | "JoinCanonical" >> beam.GroupByKey()
             | "Verify" >> beam.FlatMap(_verify, config)
             | "JoinRoots" >> beam.GroupByKey()
@@ -810,12 +823,17 @@ class DeduplicateArticles(beam.PTransform):
                 _final_copy, beam.pvalue.AsDict(same_url[_URL]), beam.pvalue.AsDict(near)
             ).with_output_types(Duplicate)
         )
-        kept = (
-            (fingerprinted[_ARTICLES], duplicates | "KeyedCopies" >> beam.FlatMap(_keyed_copies))
-            | "ArticlesAndCopies" >> beam.Flatten()
-            | "JoinCopies" >> beam.GroupByKey()
-            | "WithCopies" >> beam.FlatMap(_kept_with_copies).with_output_types(Article)
+        # The articles meet their copies through a side input, not a join: the copies are
+        # few and small, and an article crossing no shuffle stays as encoded bytes between
+        # the stages (Beam's local runner holds a shuffle's values decoded, all of them).
+        copies_by_id = (
+            duplicates
+            | "KeyedCopies" >> beam.FlatMap(keyed_copies)
+            | "CopiesById" >> beam.GroupByKey()
         )
+        kept = fingerprinted[_ARTICLES] | "WithCopies" >> beam.FlatMap(
+            kept_with_copies, beam.pvalue.AsDict(copies_by_id)
+        ).with_output_types(Article)
         own_ids = duplicates | "OwnIds" >> beam.Map(with_own_id).with_output_types(Duplicate)
         return kept, own_ids
 
