@@ -95,7 +95,7 @@ eval-topics: setup
 
 bench: setup
 	@mkdir -p $(TMPDIR)
-	$(BIN)/python benchmarks/bench_pipeline.py --shared $(SHARED)
+	$(BIN)/python benchmarks/bench_pipeline.py --shared $(SHARED) --moonshot
 	$(BIN)/python benchmarks/bench_passes.py --shared $(SHARED) --scales 1,10 --out $(TMPDIR)/bench-passes
 	$(BIN)/python benchmarks/bench_dedup.py --shared $(SHARED)
 	$(BIN)/python benchmarks/bench_warehouse.py

@@ -2,7 +2,8 @@
 
 Reproduce (from the repository root):
 
-    .venv/bin/python benchmarks/bench_pipeline.py --pinned --scale 10 --scaling --gate 0.8
+    .venv/bin/python benchmarks/bench_pipeline.py --pinned --moonshot --scale 10 --scaling \
+        --gate 0.8
 
 Corpus (`--corpus`):
 - `distinct` (default): every distinct HTML page in ../shared, read once each: the 181 AEB
@@ -27,7 +28,10 @@ alike: loop, pipeline[, pinned], loop, pipeline, ... (`--repeats`, default 3).
   processes of perfectly parallel work at the time of the runs (a shared virtual machine
   gives less than 2x, and how much less drifts: two busy cores here ran a pure-Python loop
   at a median 1.13x the CPU time of one), the reference for the pipeline's speed-up over
-  pinned.
+  pinned;
+- trafilatura on two (`--moonshot`): trafilatura's own command line on the same folder,
+  `python -m trafilatura.cli --input-dir DIR -o OUT --parallel 2` (text only, two
+  processes): the issue's moonshot is the default command faster than it.
 All run by `_common.run_measured`/`run_pipeline`, the scripts' one way to run and time.
 Per run: wall time, CPU time (user + system of the process and the workers it waited
 for: what the run cost whatever else the shared machine did) and peak RSS of the largest
@@ -77,7 +81,8 @@ AEB_HTML_RELATIVE = Path("data/extraction/aeb/html")
 FUNDUS_RELATIVE = Path("data/pages/fundus-test-pages")
 PAGE_SUFFIX = ".html.gz"
 LOOP, PIPELINE, PINNED, LOOP_ON_TWO = "loop", "pipeline", "pinned", "loop on two"
-LOOPS = (LOOP, LOOP_ON_TWO)
+TRAFILATURA_ON_TWO = "trafilatura on two"
+LOOPS = (LOOP, LOOP_ON_TWO, TRAFILATURA_ON_TWO)  # the sides that are not NewsBeam
 # The stages of the breakdown, in pipeline order (top-level labels in pipeline/build.py).
 STAGES = (
     "Read",
@@ -239,6 +244,8 @@ class Bench:
         """One measured run of `kind` (`sample`: the process tree's memory sampled too);
         returns (Run, stage_seconds, worker processes)."""
         pages_dir = pages_dir or self.pages_dir
+        if kind == TRAFILATURA_ON_TWO:
+            return self._trafilatura_on_two(pages_dir, sample), {}, None
         if kind in LOOPS:
             mode = "--loop-worker" if kind == LOOP else "--loop-pair"
             command = [sys.executable, str(Path(__file__).resolve()), mode, str(pages_dir)]
@@ -261,6 +268,22 @@ class Bench:
                 self.first_stdout, self.first_output = run.stdout, str(output_dir)
         shutil.rmtree(output_dir, ignore_errors=True)  # keep the scratch small
         return run, manifest.get("stage_seconds") or {}, worker_processes(manifest)
+
+    def _trafilatura_on_two(self, pages_dir: Path, sample: bool) -> _common.Run:
+        """trafilatura's command line over the folder in two processes; checks that it wrote
+        a text file for most pages (it writes none for a page without text)."""
+        self._runs += 1
+        output_dir = self.scratch_dir / f"trafilatura-{self._runs}"
+        command = [sys.executable, "-m", "trafilatura.cli", "--input-dir", str(pages_dir)]
+        command += ["-o", str(output_dir), "--parallel", "2"]
+        run = _common.run_measured(command, self.scratch_dir, sample)
+        _common.require_success(run, what="trafilatura's command line")
+        written = sum(1 for path in output_dir.iterdir()) if output_dir.is_dir() else 0
+        pages = sum(1 for _ in pages_dir.glob(f"*{PAGE_SUFFIX}"))
+        if written < pages * 0.9:
+            raise SystemExit(f"trafilatura's command line wrote {written} files for {pages} pages")
+        shutil.rmtree(output_dir, ignore_errors=True)
+        return run
 
     def timeline(self, kind: str) -> dict[str, float]:
         """One more run of `kind` through stage_timeline.py: seconds of each part of the
@@ -408,6 +431,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--pinned", action="store_true", help="also run the command under taskset -c 0"
     )
     parser.add_argument(
+        "--moonshot",
+        action="store_true",
+        help="also run trafilatura's command line with --parallel 2",
+    )
+    parser.add_argument(
         "--scale", type=int, default=0, metavar="N", help="a memory run on N x the corpus"
     )
     parser.add_argument(
@@ -477,6 +505,8 @@ def main(argv: list[str] | None = None) -> int:
         kinds = [LOOP] if args.loop_only else [LOOP, PIPELINE]
         if args.pinned and not args.loop_only:
             kinds += [PINNED, LOOP_ON_TWO]
+        if args.moonshot and not args.loop_only:
+            kinds += [TRAFILATURA_ON_TWO]
         runs: list[Measured] = []
         loop_counts: dict[str, float] = {}
         for repeat in range(1, args.repeats + 1):
@@ -613,6 +643,15 @@ def main(argv: list[str] | None = None) -> int:
             cores_busy=busy,
             two_core_cpu_over_one=extra_cpu,
         )
+    if args.moonshot:
+        moonshot = medians[PIPELINE]["wall"] / medians[TRAFILATURA_ON_TWO]["wall"]
+        moonshot_pairs = pair_ratios(runs, PIPELINE, TRAFILATURA_ON_TWO)
+        print(
+            f"ratio pipeline / trafilatura --parallel 2 (median wall time): {moonshot:.3f}  "
+            "(moonshot < 1)"
+        )
+        print(f"  pair by pair: {', '.join(f'{r:.2f}' for r in moonshot_pairs)}")
+        summary.update(moonshot=moonshot, moonshot_pairs=moonshot_pairs)
     if scaled:
         summary["scaled"] = scaled
         print(
