@@ -75,6 +75,11 @@ from newsbeam.transforms.support.state import (
 
 log = logging.getLogger("newsbeam")
 
+# Input files from which one run on the local runner says how to bound its memory: the
+# FnApiRunner holds each stage's output, so a run grows with its input (about 1.4 GB at
+# 13,000 pages on 2 workers, benchmarks/README.md "Memory in passes").
+LARGE_INPUT_FILES = 10_000
+
 # Beam 2.77's DirectRunner first tries to download the Prism runner binary, which offline
 # fails or hangs; the FnApiRunner is what it falls back to, so it is the default here.
 DEFAULT_RUNNER = "FnApiRunner"
@@ -364,8 +369,25 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
         from newsbeam.pipeline import passes
 
         return passes.run_passes(target)
+    _hint_large_input(target)
     with locked(target) as lock:
         return run_locked(target, lock)
+
+
+def _hint_large_input(target: Target) -> None:
+    """On the local runner, a batch of LARGE_INPUT_FILES files or more: say that memory
+    grows with the input and how passes bound it (files counted up to that, cheaply)."""
+    ours = target.ours
+    if ours.follow or not on_local_runner(target.options):
+        return
+    if workers.count_inputs(ours.inputs or (), LARGE_INPUT_FILES) < LARGE_INPUT_FILES:
+        return
+    log.info(
+        "%s or more input files in one run: Beam's local runner keeps each stage's output "
+        "in memory, so this run's memory grows with its input; --max_files_per_run N reads "
+        "them in passes of N files that share one state (README: Memory on large inputs)",
+        f"{LARGE_INPUT_FILES:,}",
+    )
 
 
 def _committed(manifest_uri: str, run_id: str, attempt: str) -> bool:

@@ -246,3 +246,22 @@ def test_passes_keep_their_temporary_state_apart_from_the_output(
     with pytest.raises(pipeline_run.UsageError, match="must be apart"):
         passes.run_passes(pipeline_run.prepare(argv))
     assert not list(scratch.iterdir())  # nothing left behind
+
+
+def test_a_large_input_in_one_run_is_told_how_passes_bound_its_memory(
+    seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    inputs = len(list(seeds_dir.iterdir()))
+    hint = "--max_files_per_run N reads them in passes"
+
+    def said(argv: list[str]) -> bool:
+        caplog.clear()
+        with caplog.at_level("INFO", logger="newsbeam"):
+            assert entry.main(argv) == 0
+        return any(hint in record.getMessage() for record in caplog.records)
+
+    argv = ["--input", str(seeds_dir), "--output", str(tmp_path / "out")]
+    assert not said(argv)  # fewer files than LARGE_INPUT_FILES
+    monkeypatch.setattr(pipeline_run, "LARGE_INPUT_FILES", inputs)
+    assert said([*argv, "--run_id", "large"])
+    assert not said([*argv[:-1], str(tmp_path / "passes"), "--max_files_per_run", "3"])
