@@ -215,8 +215,11 @@ def _use_local_workers(
     if not on_local_runner(options):
         return
     given = workers.given_flags(argv)
-    chose = given.running_mode is not None or given.num_workers is not None
-    inputs = 0 if chose or ours.follow else workers.count_inputs(ours.inputs or ())
+    # Counted once, up to where a run says how passes bound its memory: more than the
+    # workers' rule needs (MIN_INPUTS), still cheap.
+    inputs = 0 if ours.follow else workers.count_inputs(ours.inputs or (), LARGE_INPUT_FILES)
+    if inputs >= LARGE_INPUT_FILES and not ours.max_files_per_run:
+        _hint_large_input()
     planned = workers.plan_workers(
         given,
         cores=workers.available_cores(),
@@ -369,19 +372,13 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
         from newsbeam.pipeline import passes
 
         return passes.run_passes(target)
-    _hint_large_input(target)
     with locked(target) as lock:
         return run_locked(target, lock)
 
 
-def _hint_large_input(target: Target) -> None:
-    """On the local runner, a batch of LARGE_INPUT_FILES files or more: say that memory
-    grows with the input and how passes bound it (files counted up to that, cheaply)."""
-    ours = target.ours
-    if ours.follow or not on_local_runner(target.options):
-        return
-    if workers.count_inputs(ours.inputs or (), LARGE_INPUT_FILES) < LARGE_INPUT_FILES:
-        return
+def _hint_large_input() -> None:
+    """A batch of LARGE_INPUT_FILES files or more on the local runner: its memory grows
+    with the input, and passes bound it."""
     log.info(
         "%s or more input files in one run: Beam's local runner keeps each stage's output "
         "in memory, so this run's memory grows with its input; --max_files_per_run N reads "

@@ -164,7 +164,8 @@ def load_average() -> float | None:
 
 def count_inputs(paths: Sequence[str], limit: int | None = None) -> int:
     """Files under the local --input paths (folders walked, globs expanded), counted up to
-    `limit` (MIN_INPUTS): enough to tell whether worker processes pay, cheap on any input.
+    `limit` (default MIN_INPUTS: enough to tell whether worker processes pay): cheap on any
+    input.
     Paths with a scheme (gs://, s3://, http://) count nothing."""
     limit = MIN_INPUTS if limit is None else limit
     found = 0
