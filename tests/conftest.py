@@ -6,11 +6,30 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from newsbeam.transforms.support.built_cache import CACHE_ENV
 from tests.helpers import ARTICLE_HTML, ARTICLE_TEXT, SEEDS
+
+_OWN_CACHE: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Objects built from installed data are cached between processes
+    (support/built_cache.py): the tests and the pipelines they start use a folder of their
+    own, not the user's cache (unless $NEWSBEAM_CACHE_DIR names one)."""
+    if CACHE_ENV not in os.environ:
+        _OWN_CACHE.append(tempfile.mkdtemp(prefix="newsbeam-test-cache-"))
+        os.environ[CACHE_ENV] = _OWN_CACHE[-1]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for folder in _OWN_CACHE:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

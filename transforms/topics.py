@@ -18,11 +18,13 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from importlib import resources
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import apache_beam as beam
 
 from newsbeam.schemas import Article, Rejected
+from newsbeam.transforms.support.built_cache import built, newsbeam_sources, package_file
 from newsbeam.transforms.support.failures import apply_with_rejects, counter
 from newsbeam.transforms.support.lexicons import load_lexicon
 from newsbeam.transforms.support.loaded import load_once
@@ -306,6 +308,13 @@ def lexicon_scores(title_hits: Counter[str], body_hits: Counter[str]) -> dict[st
     return {q: h / (total + 5.0) for q, h in hits.items() if h > 0}
 
 
+def cached_tagger(config: TopicsConfig) -> TopicTagger:
+    """The tagger for `config`, read back from the cache of built objects when an earlier run
+    built it (support/built_cache.py): its indexes take ~0.1 s to build, ~0.02 s to read."""
+    sources: list[str | Path] = [*newsbeam_sources(), package_file("numpy")]
+    return built("topics", config, lambda: TopicTagger(config), sources)
+
+
 class TopicTagger:
     """Everything the tagger needs, loaded once (DoFn.setup)."""
 
@@ -408,7 +417,7 @@ class _TagTopics(beam.DoFn):
 
     def setup(self) -> None:
         # Loaded once per process (follow mode runs a pipeline per batch): support/loaded.py.
-        self._tagger = load_once("topics", self._config, lambda: TopicTagger(self._config))
+        self._tagger = load_once("topics", self._config, lambda: cached_tagger(self._config))
 
     def process(self, article: Article) -> Iterator[Article]:
         assert self._tagger is not None
