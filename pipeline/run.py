@@ -241,18 +241,24 @@ def on_local_runner(options: PipelineOptions) -> bool:
     return isinstance(runner, str) and runners.runner_name(runner) in workers.LOCAL_RUNNERS
 
 
-def _pipeline(options: PipelineOptions) -> tuple[beam.Pipeline, bool]:
-    """The run's Pipeline, and whether it runs on local worker processes: those get an
-    FnApiRunner whose workers start by NewsBeam's entry point (pipeline/workers.py
-    `local_runner`), forked warm (pipeline/worker_template.py)."""
+def _on_local_workers(options: PipelineOptions) -> bool:
+    """Whether the run's stages run on local worker processes (forked warm:
+    pipeline/worker_template.py)."""
     direct = options.view_as(DirectOptions)
-    if not on_local_runner(options) or direct.direct_running_mode != workers.MULTI_PROCESSING:
-        return beam.Pipeline(options=options), False
+    return on_local_runner(options) and direct.direct_running_mode == workers.MULTI_PROCESSING
+
+
+def _pipeline(options: PipelineOptions, on_workers: bool) -> beam.Pipeline:
+    """The run's Pipeline; on local worker processes, with an FnApiRunner whose workers
+    start by NewsBeam's entry point (pipeline/workers.py `local_runner`)."""
+    if not on_workers:
+        return beam.Pipeline(options=options)
+    direct = options.view_as(DirectOptions)
     local, told = workers.local_runner(direct.direct_num_workers or 1)
     runner_options = copy.deepcopy(options)  # the manifest records the options as given
     for name, value in told.items():
         setattr(runner_options.view_as(DirectOptions), name, value)
-    return beam.Pipeline(runner=local, options=runner_options), True
+    return beam.Pipeline(runner=local, options=runner_options)
 
 
 def _absolute_paths(ours: NewsBeamOptions) -> None:
@@ -484,12 +490,14 @@ def run_locked(
     heap = contextlib.ExitStack()
     template_stack = heap.enter_context(contextlib.ExitStack())
     try:
-        pipeline, warm = _pipeline(options)
+        warm = _on_local_workers(options)
         if warm:  # before the template forks: it and its workers inherit the settings
             workers.bound_malloc()
-        # Forked now, before the pipeline is built: the template warms up on another core
-        # while this process builds and translates it (pipeline/worker_template.py).
+        # Forked now, before the runner is imported and the pipeline built: the template
+        # warms up on another core while this process builds and translates it
+        # (pipeline/worker_template.py); the workers need none of the runner's modules.
         template = template_stack.enter_context(worker_template(warm))
+        pipeline = _pipeline(options, warm)
         config = config_from_options(
             ours,
             staging,
