@@ -35,9 +35,8 @@ import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from newsbeam.schemas import DATASET_SCHEMAS
+from newsbeam.schemas import DATASET_SCHEMAS, WRITTEN
 from newsbeam.transforms.support import files
-from newsbeam.transforms.write import WRITTEN
 
 DATASET_MARKER = "_newsbeam_dataset.json"
 DATASET_FORMAT = "newsbeam-dataset"

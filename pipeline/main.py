@@ -19,7 +19,10 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from newsbeam.pipeline.report_process import ReportProcess
 
 log = logging.getLogger("newsbeam")
 
@@ -215,6 +218,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=library_level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger().setLevel(library_level)
     log.setLevel(level)
+    # Forked before Beam is imported: it loads what the report needs on another core while
+    # this process imports Beam (pipeline/report_process.py).
+    drawer = _report_process(argv)
+    try:
+        return _run_command(argv, library_level, drawer)
+    finally:
+        if drawer is not None:
+            drawer.close()
+
+
+# Flags with which the command draws no report at the end of its run (or runs none).
+_NO_REPORT_FLAGS = frozenset(
+    {"-h", "--help", "--help_beam", "--help-beam", "--version", "--streaming", "--follow"}
+    | {"--max_files_per_run"}  # passes: each committed without a report
+)
+
+
+def _report_process(argv: Sequence[str]) -> ReportProcess | None:
+    """The report process for a run that ends with a report, where one can start. Judged
+    from the raw flags, before they are parsed (that needs Beam): a wrong guess costs
+    time only (a report drawn in this process, or a process ended unused)."""
+    if {arg.split("=", 1)[0] for arg in argv} & _NO_REPORT_FLAGS:
+        return None
+    from newsbeam.pipeline.report_process import ReportProcess
+
+    return ReportProcess.start()
+
+
+def _run_command(argv: list[str], library_level: str, drawer: ReportProcess | None) -> int:
+    """The run command, from Beam's import to the summary (see `main`)."""
     # Importing Beam logs warnings about Google Cloud clients NewsBeam does not use
     # ("apitools not found"); keep them off the user's terminal.
     root = logging.getLogger()
@@ -257,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return follow.main(argv)
     with RunSignals() as signals:
         try:
-            manifest = pipeline_run.run(argv)
+            manifest = pipeline_run.run(argv, report_process=drawer)
         except pipeline_run.UsageError as error:
             print(f"newsbeam: {error}", file=sys.stderr)
             return 2

@@ -1009,19 +1009,9 @@ def render_report(runs: Sequence[Run], title: str = "NewsBeam run report") -> st
 
 @functools.cache
 def _taxonomy() -> dict[str, Any]:
-    """IPTC names, loaded as the topics stage loads them (its module imports Beam, which
-    logs warnings about cloud clients on import: kept off the terminal, as main.py does).
-    Read once a process (the package's file): `preload` reads it ahead of the report, on a
-    thread, where the run has imported the module already (the log level is left alone)."""
-    if "newsbeam.transforms.topics" not in sys.modules:
-        root = logging.getLogger()
-        level = root.level
-        root.setLevel(logging.ERROR)
-        try:
-            import newsbeam.transforms.topics  # noqa: F401
-        finally:
-            root.setLevel(level)
-    from newsbeam.transforms.topics import load_taxonomy
+    """IPTC names, as the topics stage loads them (transforms/support/taxonomy.py, free of
+    Beam). Read once a process (the package's file): `preload` reads it ahead of the report."""
+    from newsbeam.transforms.support.taxonomy import load_taxonomy
 
     return load_taxonomy()
 

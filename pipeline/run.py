@@ -55,6 +55,7 @@ from newsbeam.pipeline.options import (
     is_url,
 )
 from newsbeam.pipeline.progress import ProgressDisplay
+from newsbeam.pipeline.report_process import ReportProcess
 from newsbeam.pipeline.worker_template import warmable_dofns, worker_template, workers_requested
 from newsbeam.pipeline.workers import frozen_heap, worker_log_level
 from newsbeam.schemas import SCHEMA_VERSION, TABLES
@@ -370,16 +371,17 @@ def locked(target: Target) -> Iterator[RunLock]:
         lock.release()
 
 
-def run(argv: Sequence[str]) -> dict[str, Any]:
+def run(argv: Sequence[str], report_process: ReportProcess | None = None) -> dict[str, Any]:
     """Run the pipeline; returns the manifest (with --max_files_per_run, the passes' sum:
-    pipeline/passes.py). Raises UsageError or the run's exception."""
+    pipeline/passes.py). Raises UsageError or the run's exception. `report_process` (the
+    command's, pipeline/report_process.py) draws the report if given."""
     target = prepare(argv)
     if target.ours.max_files_per_run:
         from newsbeam.pipeline import passes
 
         return passes.run_passes(target)
     with locked(target) as lock:
-        return run_locked(target, lock)
+        return run_locked(target, lock, report_process=report_process)
 
 
 def _hint_large_input() -> None:
@@ -445,6 +447,7 @@ def run_locked(
     follow: dict[str, Any] | None = None,
     labels: dict[str, Any] | None = None,
     with_report: bool = True,
+    report_process: ReportProcess | None = None,
 ) -> dict[str, Any]:
     """One committed run, the lock held; returns its manifest. A pass of
     --max_files_per_run (pipeline/passes.py) adds `labels` to the manifest and has no
@@ -453,7 +456,8 @@ def run_locked(
     (the files and feeds of this batch), `follow` goes into the manifest as `follow`, and
     the run logs at DEBUG (follow mode logs one line per batch itself), with no progress
     display and no HTML report (a second or so a batch; `newsbeam report --output ROOT
-    --since DATE` draws one over many batches)."""
+    --since DATE` draws one over many batches). `report_process` draws the report where
+    the staging folder is local (it reads the tables without Beam)."""
     options, ours, output, state = target.options, target.ours, target.output, target.state
     started = dt.datetime.now(dt.timezone.utc)
     run_id = ours.run_id or dataset.new_run_id(started)
@@ -485,6 +489,9 @@ def run_locked(
     )
     progress = _progress_dir(options) if follow is None else None
     drawn = with_report and follow is None  # the run's HTML report
+    if report_process is not None and not (drawn and files.is_local(staging)):
+        report_process.close()  # drawn here, if at all
+        report_process = None
     committed = False
     local_report = tempfile.mkdtemp(prefix="newsbeam-report-")
     heap = contextlib.ExitStack()
@@ -517,7 +524,9 @@ def run_locked(
         heap.enter_context(frozen_heap())
         with shown or contextlib.nullcontext(), worker_log_level(running_mode):
             # Started after the template forked (a fork must not copy a lock an import holds).
-            preloading = _preload_report(progress) if warm and drawn else None
+            preloading = (
+                _preload_report(progress) if warm and drawn and report_process is None else None
+            )
             result = pipeline.run()
             result.wait_until_finish()
         template_stack.close()  # the template and its workers end with the stages
@@ -549,7 +558,8 @@ def run_locked(
             if preloading is not None:
                 preloading.join()  # matplotlib is not drawn from two threads at once
             staged = dataset.as_staged(manifest, output, staging, moves)  # files not moved yet
-            manifest.update(_report(staging, staged, report))
+            apart = report_process.draw(staging, staged, report) if report_process else None
+            manifest.update(_report(staging, staged, report) if apart is None else _drawn(apart))
         crash_point("output-staged")
         manifest_uri = dataset.manifest_path(output, run_id)
         if opened is not None:
@@ -637,6 +647,16 @@ def _any_progress(folder: str) -> bool:
     with contextlib.suppress(OSError):
         return any(name.endswith(".json") for name in os.listdir(folder))
     return False
+
+
+def _drawn(answer: dict[str, Any]) -> dict[str, Any]:
+    """What the report process answered (pipeline/report_process.py), for the manifest; a
+    report it failed to draw is logged as `_report` logs one."""
+    error_trace = answer.pop("report_traceback", None)
+    if "report_error" in answer:
+        log.warning("the run report could not be written: %s", answer["report_error"])
+        log.debug("the report process's traceback:\n%s", error_trace)
+    return answer
 
 
 def _report(staging: str, manifest: dict[str, Any], target: str) -> dict[str, Any]:

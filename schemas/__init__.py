@@ -23,6 +23,9 @@ FEED_HEALTH_TABLE = "feed_health"
 FEED_HEALTH_TABLE_SCHEMA = _FEED_HEALTH_STATE_SCHEMA.with_metadata(
     {SCHEMA_VERSION_KEY: SCHEMA_VERSION.encode()}
 )
+# The list of the files a run wrote, in its staging folder: written by the write stage
+# (transforms/write.py), read by the commit (pipeline/dataset.py).
+WRITTEN = "_written.json"
 # Every table of the output dataset (pipeline/dataset.py), in order, with its Arrow schema.
 DATASET_SCHEMAS = {
     **{name: schema for name, (_, schema) in TABLES.items()},
@@ -42,6 +45,7 @@ __all__ = [
     "STATE_VERSION",
     "STATE_VERSION_KEY",
     "TABLES",
+    "WRITTEN",
     "Article",
     "Duplicate",
     "RawDocument",

@@ -17,6 +17,7 @@ from newsbeam.schemas import (
     DATASET_SCHEMAS,
     SCHEMA_VERSION,
     SCHEMA_VERSION_KEY,
+    WRITTEN,
     Duplicate,
     Rejected,
 )
@@ -25,7 +26,7 @@ from newsbeam.transforms.clean import clean_article
 from newsbeam.transforms.extract import new_article
 from newsbeam.transforms.support import files
 from newsbeam.transforms.support.bundle_files import WriteBundleFiles, keep_listed, write_rows
-from newsbeam.transforms.write import WRITTEN, WriteTables
+from newsbeam.transforms.write import WriteTables
 from tests.helpers import make_test_pipeline
 
 

@@ -9,9 +9,7 @@ Counters: `topics_in`, `topics_tagged`, `topics_no_language_support`.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import itertools
 import math
 import re
@@ -28,22 +26,18 @@ from newsbeam.transforms.support.built_cache import built, newsbeam_sources, pac
 from newsbeam.transforms.support.failures import apply_with_rejects, counter
 from newsbeam.transforms.support.lexicons import load_lexicon
 from newsbeam.transforms.support.loaded import load_once
+from newsbeam.transforms.support.taxonomy import (
+    SUPPORTED_LANGUAGES,
+    Concept,
+    level_ancestor,
+    load_taxonomy,
+)
 from newsbeam.transforms.support.text import ngram_counts, words
 
 STAGE = "topics"
 MODEL_NAME = "newsbeam-topics"
 MODEL_VERSION = "1"
-TAXONOMY_FILE = "iptc-mediatopic.csv"
 MODEL_FILE = "topics-model/topics-linear.npz"
-SUPPORTED_LANGUAGES = ("en", "de", "es", "fr", "pt")
-# The taxonomy's name columns for each supported language (first found wins).
-_NAME_COLUMNS = {
-    "en": ("en-GB", "en-US"),
-    "de": ("de",),
-    "es": ("es",),
-    "fr": ("fr",),
-    "pt": ("pt-PT", "pt-BR"),
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,55 +56,6 @@ class TopicsConfig:
     max_topics: int = 8
     # Characters of text read (title aside): long articles say what they are about early.
     max_chars: int = 20_000
-
-
-class Concept(NamedTuple):
-    qcode: str
-    level: int
-    parent: str | None
-    names: dict[str, str]  # language -> name
-    definitions: dict[str, str]
-
-
-def load_taxonomy(csv_text: str | None = None) -> dict[str, Concept]:
-    """The IPTC Media Topics that are current (retired ones skipped), by qcode."""
-    if csv_text is None:
-        csv_text = (
-            resources.files("newsbeam.transforms")
-            .joinpath("data", TAXONOMY_FILE)
-            .read_text(encoding="utf-8")
-        )
-    concepts: dict[str, Concept] = {}
-    for row in csv.DictReader(io.StringIO(csv_text)):
-        if (row.get("RetiredDate") or "").strip():
-            continue
-        names: dict[str, str] = {}
-        definitions: dict[str, str] = {}
-        for language, columns in _NAME_COLUMNS.items():
-            for column in columns:
-                name = (row.get(f"Name ({column})") or "").strip()
-                if name:
-                    names[language] = name
-                    definitions[language] = (row.get(f"Definition ({column})") or "").strip()
-                    break
-        concepts[row["qcode"]] = Concept(
-            qcode=row["qcode"],
-            level=int(row["level"]),
-            parent=row["parent"].strip() or None,
-            names=names,
-            definitions=definitions,
-        )
-    return concepts
-
-
-def level_ancestor(qcode: str, taxonomy: dict[str, Concept], level: int) -> str | None:
-    """The ancestor of `qcode` at `level` (itself if it is at that level)."""
-    concept = taxonomy.get(qcode)
-    seen = 0
-    while concept is not None and concept.level > level and seen < 10:
-        concept = taxonomy.get(concept.parent or "")
-        seen += 1
-    return concept.qcode if concept is not None and concept.level == level else None
 
 
 # Our own cue words (data/lexicons/topic_cues.json): everyday news vocabulary that the IPTC

@@ -19,7 +19,7 @@ from typing import Any
 
 import apache_beam as beam
 
-from newsbeam.schemas import DATASET_SCHEMAS, FEED_HEALTH_TABLE, to_row
+from newsbeam.schemas import DATASET_SCHEMAS, FEED_HEALTH_TABLE, WRITTEN, to_row
 from newsbeam.transforms.support import files
 from newsbeam.transforms.support.bundle_files import (
     WriteBundleFiles,
@@ -27,9 +27,6 @@ from newsbeam.transforms.support.bundle_files import (
     write_rows,
 )
 from newsbeam.transforms.support.whole import CallWithAll
-
-# The list of the files a run wrote, in its staging folder (read by pipeline/dataset.py).
-WRITTEN = "_written.json"
 
 
 def _health_row(health: Any) -> dict[str, Any]:

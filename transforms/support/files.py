@@ -21,14 +21,30 @@ import json
 import os
 import posixpath
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
 
-_RAW = CompressionTypes.UNCOMPRESSED
+if TYPE_CHECKING:
+    from apache_beam.io.filesystems import FileSystems
+
+
+def _filesystems() -> type[FileSystems]:
+    """Beam's FileSystems, imported on first use: local paths never need Beam (~0.7 s to
+    import), so the report (`newsbeam report`, pipeline/report_process.py) reads a local
+    dataset without it."""
+    from apache_beam.io.filesystems import FileSystems
+
+    return FileSystems
+
+
+def _uncompressed() -> str:
+    from apache_beam.io.filesystem import CompressionTypes
+
+    return str(CompressionTypes.UNCOMPRESSED)
+
+
 # (the options object FileSystems was given, the S3IO made from it): one client per process
 # and set of options. Not per-element state: what the commit and the state checks share.
 _S3_CACHE: list[tuple[Any, Any]] = []
@@ -38,7 +54,7 @@ def _s3(path: str) -> Any:
     """Beam's S3IO for an s3:// path, made once per set of options; None for other paths."""
     if not path.startswith("s3://"):
         return None
-    options = getattr(FileSystems, "_pipeline_options", None)
+    options = getattr(_filesystems(), "_pipeline_options", None)
     if options is None:  # not configured: Beam's own defaults, through FileSystems
         return None
     if _S3_CACHE and _S3_CACHE[0][0] is options:
@@ -57,7 +73,7 @@ def open_read(path: str) -> Any:
         return store.open(path, "rb")
     if is_local(path):
         return open(local_path(path), "rb")
-    return FileSystems.open(path, compression_type=_RAW)
+    return _filesystems().open(path, compression_type=_uncompressed())
 
 
 def open_write(path: str) -> Any:
@@ -69,7 +85,9 @@ def open_write(path: str) -> Any:
     if is_local(path):
         os.makedirs(os.path.dirname(local_path(path)) or ".", exist_ok=True)
         return open(local_path(path), "wb")
-    return FileSystems.create(path, mime_type="application/octet-stream", compression_type=_RAW)
+    return _filesystems().create(
+        path, mime_type="application/octet-stream", compression_type=_uncompressed()
+    )
 
 
 def is_local(path: str) -> bool:
@@ -146,7 +164,7 @@ def exists(path: str) -> bool:
     store = _s3(path)
     if store is not None:
         return bool(store.exists(path))
-    return bool(FileSystems.exists(path))
+    return bool(_filesystems().exists(path))
 
 
 def file_size(path: str) -> int:
@@ -156,7 +174,7 @@ def file_size(path: str) -> int:
     store = _s3(path)
     if store is not None:
         return int(store.size(path))
-    (result,) = FileSystems.match([path])
+    (result,) = _filesystems().match([path])
     return int(result.metadata_list[0].size_in_bytes)
 
 
@@ -177,7 +195,7 @@ def list_files(prefix: str) -> dict[str, int]:
     if store is not None:
         return {path: int(size) for path, size in store.list_files(prefix.rstrip("/") + "/")}
     pattern = prefix.rstrip("/") + "/**"
-    (result,) = FileSystems.match([pattern])
+    (result,) = _filesystems().match([pattern])
     return {meta.path: meta.size_in_bytes for meta in result.metadata_list}
 
 
@@ -198,7 +216,7 @@ def delete_files(paths: Iterable[str]) -> None:
         _raise_failures(_s3(on_s3[0]).delete_files(on_s3), "delete")
     others = [path for path in remote if _s3(path) is None]
     if others:
-        FileSystems.delete(others)
+        _filesystems().delete(others)
 
 
 def delete_tree(prefix: str) -> None:
@@ -234,7 +252,7 @@ def move_files(pairs: Sequence[tuple[str, str]]) -> None:
     if store is not None and all(_s3(target) is store for _, target in pairs):
         _raise_failures(store.rename_files(list(pairs)), "move")
         return
-    FileSystems.rename([source for source, _ in pairs], [target for _, target in pairs])
+    _filesystems().rename([source for source, _ in pairs], [target for _, target in pairs])
 
 
 def copy_files(pairs: Sequence[tuple[str, str]]) -> None:
@@ -252,7 +270,7 @@ def copy_files(pairs: Sequence[tuple[str, str]]) -> None:
     if store is not None and all(_s3(target) is store for _, target in pairs):
         _raise_failures(store.copy_paths(list(pairs)), "copy")
         return
-    FileSystems.copy([source for source, _ in pairs], [target for _, target in pairs])
+    _filesystems().copy([source for source, _ in pairs], [target for _, target in pairs])
 
 
 def _raise_failures(results: Any, what: str) -> None:
