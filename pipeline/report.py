@@ -408,7 +408,7 @@ def _figure(width: float, height: float) -> Any:
 
 def preload() -> None:
     """Import and warm up what the report needs (matplotlib, its SVG backend, the font
-    cache, the IPTC names, pycountry, pyarrow.dataset) by drawing tiny charts; run.py calls
+    cache, the IPTC names, pycountry) by drawing tiny charts; run.py calls
     it ahead of the report. A failure here is left to the report itself to say."""
     with contextlib.suppress(Exception):
         bars_svg("preload", [("preload", 1)], "")
@@ -416,7 +416,6 @@ def preload() -> None:
         timeline_svg("preload", [(dt.date(2026, 1, 1), 1)], "")
         _taxonomy()
         place_label("US")  # pycountry: imported by the places stage in the workers only
-        import pyarrow.dataset  # noqa: F401  (pyarrow.parquet.read_table imports it on first use)
 
 
 def _import_figure() -> None:

@@ -178,13 +178,36 @@ def test_no_process_for_a_command_that_draws_no_report(flag: str) -> None:
     assert entry._report_process(["--input", "x", "--output", "y", flag]) is None
 
 
-def test_the_report_reads_a_local_dataset_without_beam() -> None:
-    """What the report process relies on: the report module and its preload import no
-    Beam (local files are read with pyarrow; Beam's filesystems only for object stores)."""
+def test_the_report_reads_a_local_dataset_without_beam(seeds_run: Path) -> None:
+    """What the report process relies on: the report module, its preload and reading a
+    local run import no Beam (local files are read with pyarrow; Beam's filesystems only for
+    object stores), nor pyarrow's dataset modules (files are read one at a time)."""
+    manifest = json.dumps(json.dumps(run_manifest(seeds_run)))
     code = (
-        "import sys\n"
+        "import json, sys\n"
         "from newsbeam.pipeline import report\n"
         "report.preload()\n"
+        f"run = report.load_run({str(seeds_run)!r}, json.loads({manifest}))\n"
+        "assert run.articles.num_rows == 5, run.articles.num_rows\n"
         "assert 'apache_beam' not in sys.modules, 'Beam imported'\n"
+        "assert 'pyarrow.dataset' not in sys.modules, 'pyarrow.dataset imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_read_parquet_reads_what_read_table_reads(seeds_run: Path) -> None:
+    """files.read_parquet reads one file as pyarrow's read_table does (a file in a
+    partition folder gains no partition column), schema metadata included."""
+    import pyarrow.parquet as pq
+
+    from newsbeam.transforms.support import files
+
+    paths = sorted(seeds_run.glob("*/ingest_date=*/*.parquet"))
+    assert {path.parts[-3] for path in paths} >= {"articles", "rejected"}
+    for path in paths:
+        ours, theirs = files.read_parquet(str(path)), pq.read_table(path)
+        assert ours.equals(theirs) and ours.schema.equals(theirs.schema, check_metadata=True)
+        names = theirs.schema.names[:2]
+        assert files.read_parquet(str(path), columns=names).equals(
+            pq.read_table(path, columns=names)
+        )
