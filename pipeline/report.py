@@ -408,8 +408,9 @@ def _figure(width: float, height: float) -> Any:
 
 def preload() -> None:
     """Import and warm up what the report needs (matplotlib, its SVG backend, the font
-    cache, the IPTC names, pycountry) by drawing tiny charts; run.py calls
-    it ahead of the report. A failure here is left to the report itself to say."""
+    cache, the IPTC names, pycountry) by drawing tiny charts: the report process
+    (pipeline/report_process.py) as it starts, or run.py's thread where there is none. A
+    failure here is left to the report itself to say."""
     with contextlib.suppress(Exception):
         bars_svg("preload", [("preload", 1)], "")
         flow_svg(flow_steps({"inputs": 1, "articles": 1}), {"inputs": 1, "articles": 1})

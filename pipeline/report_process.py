@@ -131,9 +131,9 @@ class ReportProcess:
         if unused:
             with contextlib.suppress(OSError):
                 os.kill(self.pid, signal.SIGTERM)
-        from newsbeam.pipeline.worker_template import end_template
+        from newsbeam.pipeline.workers import end_child
 
-        end_template(self.pid, STOP_SECONDS)  # waits, then kills; reaps either way
+        end_child(self.pid, STOP_SECONDS)  # waits, then kills; reaps either way
         self.pid = 0
 
 

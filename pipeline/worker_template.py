@@ -32,7 +32,6 @@ import gc
 import json
 import logging
 import os
-import select
 import shutil
 import signal
 import socket
@@ -40,11 +39,12 @@ import struct
 import sys
 import tempfile
 import threading
-import time
 import traceback
 import warnings
 from collections.abc import Iterator
 from typing import Any
+
+from newsbeam.pipeline import workers
 
 TEMPLATE_ENV = "NEWSBEAM_WORKER_TEMPLATE"
 _HEADER = struct.Struct("!I")
@@ -209,40 +209,13 @@ def worker_template(enabled: bool) -> Iterator[Template]:
         os.environ.pop(TEMPLATE_ENV, None)
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGTERM)
-        end_template(pid, STOP_SECONDS)
+        workers.end_child(pid, STOP_SECONDS)
         shutil.rmtree(folder, ignore_errors=True)
 
 
 # How long a template has, once sent SIGTERM, to end before it is killed: it ends at once
 # (its workers with it), but a run must not wait on a template that failed to.
 STOP_SECONDS = 5.0
-
-
-def end_template(pid: int, seconds: float) -> None:
-    """Wait up to `seconds` for the template `pid` (sent SIGTERM) to end, then SIGKILL it;
-    reaped either way."""
-    deadline = time.monotonic() + seconds
-    try:
-        handle: int | None = os.pidfd_open(pid)  # readable once it has ended (Linux 5.3+)
-    except (OSError, AttributeError):
-        handle = None  # polled instead
-    try:
-        while os.waitpid(pid, os.WNOHANG) == (0, 0):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                return
-            if handle is not None:
-                select.select([handle], [], [], left)
-            else:
-                time.sleep(min(left, 0.005))
-    except ChildProcessError:  # already reaped
-        pass
-    finally:
-        if handle is not None:
-            os.close(handle)
 
 
 def stop_templates() -> None:
@@ -308,8 +281,6 @@ def run_client(address: str) -> int | None:
 
 def _serve(server: socket.socket, folder: str, ready: int) -> None:
     """Warm up, then accept clients forever; fork one worker per client."""
-    from newsbeam.pipeline import workers
-
     children: dict[int, socket.socket] = {}
 
     def stop(signum: int, frame: object) -> None:
@@ -419,8 +390,6 @@ def _run_worker(
         os.environ.update(environment)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        from newsbeam.pipeline import workers
-
         workers.end_with_parent()
         if os.getppid() != template:  # the template ended before this could watch it
             return

@@ -43,10 +43,12 @@ import glob
 import json
 import logging
 import os
+import select
 import shlex
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -415,6 +417,33 @@ def settle_process() -> None:
     one_blas_thread()
     one_malloc_arena()
     pause_collector()
+
+
+def end_child(pid: int, seconds: float) -> None:
+    """Wait up to `seconds` for this process's child `pid` (told to end) to end, then
+    SIGKILL it; reaped either way (the worker template, the report process)."""
+    deadline = time.monotonic() + seconds
+    try:
+        handle: int | None = os.pidfd_open(pid)  # readable once it has ended (Linux 5.3+)
+    except (OSError, AttributeError):
+        handle = None  # polled instead
+    try:
+        while os.waitpid(pid, os.WNOHANG) == (0, 0):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return
+            if handle is not None:
+                select.select([handle], [], [], left)
+            else:
+                time.sleep(min(left, 0.005))
+    except ChildProcessError:  # already reaped
+        pass
+    finally:
+        if handle is not None:
+            os.close(handle)
 
 
 # What looking up the C library or its function can raise where there is none to find
