@@ -17,10 +17,12 @@ cached in `_NORMALISED`), and the n-gram buffer's steps run inline; the same n-g
 same order (tests/test_language.py compares them with langdetect's on random texts of every
 script). Per sample: 0.60 -> 0.40 ms.
 
-`load_factory` loads the same profiles as langdetect's `DetectorFactory.load_profile`, but
-builds an n-gram's row of probabilities when a text first uses it: langdetect builds all
-~88k rows up front (0.38 s, on the critical path of every run's first worker), this reads
-the 55 JSON files (0.09 s). The rows are the ones langdetect builds, to the bit.
+`read_profiles` reads the same profiles as langdetect's `DetectorFactory.load_profile` and
+computes every n-gram's row of probabilities at once, with numpy (~0.07 s; langdetect
+builds its ~88k rows as Python lists, 0.38 s); `ProfileRows` lays them out as one matrix.
+The rows are the ones langdetect builds, to the bit. An earlier version built each row
+when a text first used it: every worker process then built the rows of its own texts again
+(~0.09 s per 220 news pages, a third of their detection), and each run in one process did.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import functools
 import json
 import os
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from langdetect.detector import Detector
@@ -41,54 +43,30 @@ from langdetect.utils.ngram import NGram
 LanguageRows = dict[str, np.ndarray]
 
 
-class ProfileRows(dict[str, Any]):
-    """langdetect's `word_lang_prob_map` (n-gram -> probability in each language, in the
-    factory's language order), each row built when looked up from the profiles' counts, as
-    `DetectorFactory.add_profile` computes it. Detectors ask `gram in rows` (every n-gram
-    of a text: the dict's own test, its keys are every n-gram of the profiles) and
-    `rows[gram]` (served here). Rows are not kept: FastDetector keeps its own, as arrays
-    (`array`, cached by `_caches_of`), so a row is built once per n-gram a text uses."""
+class Profiles(NamedTuple):
+    """langdetect's profiles as its DetectorFactory computes them, compactly: each n-gram's
+    probability in each language (1.0 * count / the language's n-grams of that length) as
+    one entry (row, column, value) per n-gram a language counted; the rest are 0.0. Small
+    to keep (~2 MB pickled, against ~39 MB for the dense rows) and quick to expand."""
 
-    def __init__(self, profiles: list[tuple[dict[str, int], list[int]]], width: int) -> None:
-        super().__init__(dict.fromkeys(frozenset().union(*(counts for counts, _ in profiles))))
-        self._counts = [counts for counts, _ in profiles]  # n-gram counts per language
-        # How many n-grams of each length (1 to 3) each language's profile counted.
-        self._totals = np.array([totals[:3] for _, totals in profiles], dtype=np.float64)
-        self._width = width  # langdetect sizes rows by the directory's entries
-
-    def __getitem__(self, gram: str) -> list[float]:
-        return self.array(gram).tolist()
-
-    def array(self, gram: str) -> np.ndarray:
-        """The row of `gram` as langdetect computes it (1.0 * count / the language's
-        n-grams of that length, 0.0 where the language lacks it), divided by numpy:
-        the same IEEE quotients of the same two numbers."""
-        if gram not in self:
-            raise KeyError(gram)
-        row = np.zeros(self._width, dtype=np.float64)
-        length = len(gram)
-        if 1 <= length <= 3:
-            counts = np.array([counts.get(gram, -1) for counts in self._counts], np.float64)
-            np.divide(
-                counts,
-                self._totals[:, length - 1],
-                out=row[: len(counts)],
-                where=counts >= 0,  # -1: the language has no such n-gram
-            )
-        return row
+    languages: list[str]  # the directory's listing order, as langdetect's langlist
+    width: int  # langdetect sizes rows by the directory's entries
+    grams: list[str]  # row number -> n-gram
+    rows: np.ndarray  # int32, one per entry
+    columns: np.ndarray  # int32: the language
+    values: np.ndarray  # float64
 
 
-def load_factory(directory: str) -> Any:
-    """A langdetect DetectorFactory with the profiles in `directory`, as `load_profile`
-    loads them (same languages in the same order: the directory's listing order), its
-    rows built lazily (`ProfileRows`)."""
-    from langdetect.detector_factory import DetectorFactory
-
+def read_profiles(directory: str) -> Profiles:
+    """The profiles in `directory`, as langdetect's `DetectorFactory.load_profile` loads them
+    (the same languages in the same order, the same quotients: numpy divides the same two
+    IEEE numbers)."""
     names = os.listdir(directory)
     if not names:
         raise LangDetectException(ErrorCode.NeedLoadProfileError, f"Not found profile: {directory}")
     languages: list[str] = []
-    profiles: list[tuple[dict[str, int], list[int]]] = []
+    row_of: dict[str, int] = {}
+    rows, columns, values = [], [], []
     for name in names:
         path = os.path.join(directory, name)
         if name.startswith(".") or not os.path.isfile(path):
@@ -97,12 +75,70 @@ def load_factory(directory: str) -> Any:
             profile = json.load(file)
         if profile["name"] in languages:
             raise LangDetectException(ErrorCode.DuplicateLangError, f"Duplicate: {name}")
+        counts: dict[str, int] = profile["freq"]
+        for gram in counts:
+            row_of.setdefault(gram, len(row_of))
+        size = len(counts)
+        row = np.fromiter(map(row_of.__getitem__, counts), np.int32, size)
+        count = np.fromiter(counts.values(), np.float64, size)
+        length = np.fromiter(map(len, counts), np.int64, size)
+        # langdetect gives n-grams of other lengths a row of zeros
+        kept = (length >= 1) & (length <= 3)
+        totals = np.array(profile["n_words"][:3], dtype=np.float64)
+        rows.append(row[kept])
+        columns.append(np.full(int(kept.sum()), len(languages), np.int32))
+        values.append(count[kept] / totals[length[kept] - 1])
         languages.append(profile["name"])
-        profiles.append((profile["freq"], profile["n_words"]))
+
+    def joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+        return np.concatenate(parts) if parts else np.zeros(0, dtype)
+
+    return Profiles(
+        languages,
+        len(names),
+        list(row_of),
+        joined(rows, np.int32),
+        joined(columns, np.int32),
+        joined(values, np.float64),
+    )
+
+
+class ProfileRows(dict[str, Any]):
+    """langdetect's `word_lang_prob_map` (n-gram -> its probability in each language, in the
+    factory's language order), every row in one read-only float64 matrix (~39 MB: shared by
+    the workers forked from the template). The dict maps an n-gram to its row's number.
+    Detectors ask `gram in rows` (every n-gram of a text) and `rows[gram]` (a list, as in
+    langdetect's map); FastDetector reads `array(gram)`, the row itself."""
+
+    def __init__(self, profiles: Profiles) -> None:
+        super().__init__((gram, row) for row, gram in enumerate(profiles.grams))
+        matrix = np.zeros((len(profiles.grams), profiles.width), dtype=np.float64)
+        matrix[profiles.rows, profiles.columns] = profiles.values
+        matrix.flags.writeable = False
+        self.matrix = matrix
+
+    def __getitem__(self, gram: str) -> list[float]:
+        return self.array(gram).tolist()
+
+    def array(self, gram: str) -> np.ndarray:
+        """The row of `gram` (KeyError for an n-gram no profile has)."""
+        return self.matrix[dict.__getitem__(self, gram)]
+
+
+def factory_of(profiles: Profiles) -> Any:
+    """A langdetect DetectorFactory with these profiles (`ProfileRows`), not seeded."""
+    from langdetect.detector_factory import DetectorFactory
+
     factory = DetectorFactory()
-    factory.langlist = languages
-    factory.word_lang_prob_map = ProfileRows(profiles, len(names))
+    factory.langlist = list(profiles.languages)
+    factory.word_lang_prob_map = ProfileRows(profiles)
     return factory
+
+
+def load_factory(directory: str) -> Any:
+    """A langdetect DetectorFactory with the profiles in `directory`, as `load_profile`
+    loads them (`read_profiles`)."""
+    return factory_of(read_profiles(directory))
 
 
 # A word's n-grams (word_ngrams, the word followed by a space), by word: shared by the
