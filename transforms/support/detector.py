@@ -18,11 +18,12 @@ same order (tests/test_language.py compares them with langdetect's on random tex
 script). Per sample: 0.60 -> 0.40 ms.
 
 `read_profiles` reads the same profiles as langdetect's `DetectorFactory.load_profile` and
-computes every n-gram's row of probabilities at once, with numpy (~0.07 s; langdetect
-builds its ~88k rows as Python lists, 0.38 s); `ProfileRows` lays them out as one matrix.
-The rows are the ones langdetect builds, to the bit. An earlier version built each row
-when a text first used it: every worker process then built the rows of its own texts again
-(~0.09 s per 220 news pages, a third of their detection), and each run in one process did.
+computes every n-gram's probabilities at once, with numpy (~0.07 s; langdetect builds its
+~88k rows as Python lists up front, 0.38 s), kept sparse (`Profiles`); a row is made from
+them when a text of the process first uses it (`ProfileRows`). The rows are the ones
+langdetect builds, to the bit. An earlier version made each row from the profiles' count
+dicts, 55 lookups a row: every worker process then spent ~0.09 s per 220 news pages making
+the rows of its own texts, a third of their detection.
 """
 
 from __future__ import annotations
@@ -45,14 +46,15 @@ LanguageRows = dict[str, np.ndarray]
 
 class Profiles(NamedTuple):
     """langdetect's profiles as its DetectorFactory computes them, compactly: each n-gram's
-    probability in each language (1.0 * count / the language's n-grams of that length) as
-    one entry (row, column, value) per n-gram a language counted; the rest are 0.0. Small
-    to keep (~2 MB pickled, against ~39 MB for the dense rows) and quick to expand."""
+    probability in each language (1.0 * count / the language's n-grams of that length), the
+    n-grams' rows stored sparse (row i's languages are `columns[starts[i]:starts[i + 1]]`,
+    their probabilities `values[...]`, 0.0 elsewhere): 184k entries of 88k x 55 (~4 MB,
+    where the dense rows would take ~39 MB)."""
 
     languages: list[str]  # the directory's listing order, as langdetect's langlist
     width: int  # langdetect sizes rows by the directory's entries
     grams: list[str]  # row number -> n-gram
-    rows: np.ndarray  # int32, one per entry
+    starts: np.ndarray  # int64, len(grams) + 1
     columns: np.ndarray  # int32: the language
     values: np.ndarray  # float64
 
@@ -79,7 +81,7 @@ def read_profiles(directory: str) -> Profiles:
         for gram in counts:
             row_of.setdefault(gram, len(row_of))
         size = len(counts)
-        row = np.fromiter(map(row_of.__getitem__, counts), np.int32, size)
+        row = np.fromiter(map(row_of.__getitem__, counts), np.int64, size)
         count = np.fromiter(counts.values(), np.float64, size)
         length = np.fromiter(map(len, counts), np.int64, size)
         # langdetect gives n-grams of other lengths a row of zeros
@@ -89,40 +91,42 @@ def read_profiles(directory: str) -> Profiles:
         columns.append(np.full(int(kept.sum()), len(languages), np.int32))
         values.append(count[kept] / totals[length[kept] - 1])
         languages.append(profile["name"])
-
-    def joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
-        return np.concatenate(parts) if parts else np.zeros(0, dtype)
-
+    row = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    order = np.argsort(row, kind="stable")
+    starts = np.zeros(len(row_of) + 1, np.int64)
+    np.cumsum(np.bincount(row, minlength=len(row_of)), out=starts[1:])
     return Profiles(
         languages,
         len(names),
         list(row_of),
-        joined(rows, np.int32),
-        joined(columns, np.int32),
-        joined(values, np.float64),
+        starts,
+        (np.concatenate(columns) if columns else np.zeros(0, np.int32))[order],
+        (np.concatenate(values) if values else np.zeros(0, np.float64))[order],
     )
 
 
 class ProfileRows(dict[str, Any]):
     """langdetect's `word_lang_prob_map` (n-gram -> its probability in each language, in the
-    factory's language order), every row in one read-only float64 matrix (~39 MB: shared by
-    the workers forked from the template). The dict maps an n-gram to its row's number.
+    factory's language order). The dict maps an n-gram to its row's number in `profiles`.
     Detectors ask `gram in rows` (every n-gram of a text) and `rows[gram]` (a list, as in
-    langdetect's map); FastDetector reads `array(gram)`, the row itself."""
+    langdetect's map); FastDetector asks `array(gram)`, the row as an array, made from the
+    sparse profiles (~1.5 us) the first time a text of the process uses it (~4k of the 88k
+    rows for 220 news pages)."""
 
     def __init__(self, profiles: Profiles) -> None:
         super().__init__((gram, row) for row, gram in enumerate(profiles.grams))
-        matrix = np.zeros((len(profiles.grams), profiles.width), dtype=np.float64)
-        matrix[profiles.rows, profiles.columns] = profiles.values
-        matrix.flags.writeable = False
-        self.matrix = matrix
+        self.profiles = profiles
 
     def __getitem__(self, gram: str) -> list[float]:
         return self.array(gram).tolist()
 
     def array(self, gram: str) -> np.ndarray:
         """The row of `gram` (KeyError for an n-gram no profile has)."""
-        return self.matrix[dict.__getitem__(self, gram)]
+        number = dict.__getitem__(self, gram)
+        start, end = self.profiles.starts[number : number + 2].tolist()
+        row = np.zeros(self.profiles.width, dtype=np.float64)
+        row[self.profiles.columns[start:end]] = self.profiles.values[start:end]
+        return row
 
 
 def factory_of(profiles: Profiles) -> Any:
