@@ -197,3 +197,30 @@ def test_the_justext_stoplist_is_read_back_whole(
     assert set(external.JT_STOPLIST or ()) == built_words
     assert len(built_words) > 100_000
     assert [name.split("-")[0] for name in entries(tmp_path)] == ["justext_stoplist"]
+
+
+def test_langdetect_profiles_are_read_back_whole(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from langdetect.detector_factory import PROFILES_DIRECTORY
+
+    from newsbeam.transforms.language import LanguageConfig, detect_language, load_detector_factory
+    from newsbeam.transforms.support.detector import load_factory
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    fresh = load_factory(PROFILES_DIRECTORY)
+    load_detector_factory(0)
+    assert [name.split("-")[0] for name in entries(tmp_path)] == ["langdetect"]
+    cached = load_detector_factory(0)  # read back from the file
+    assert cached.langlist == fresh.langlist
+    assert dict(cached.word_lang_prob_map.items()) == dict(fresh.word_lang_prob_map.items())
+    for read_back, read in zip(
+        cached.word_lang_prob_map.profiles, fresh.word_lang_prob_map.profiles, strict=True
+    ):
+        assert pickle.dumps(read_back) == pickle.dumps(read)
+    texts = [path.read_text(encoding="utf-8") for path in sorted(SEEDS.glob("*.txt"))]
+    fresh.set_seed(0)
+    config = LanguageConfig()
+    answers = [detect_language(text, config, cached) for text in texts]
+    assert answers == [detect_language(text, config, fresh) for text in texts]
+    assert {language for language, _ in answers} >= {"en"}

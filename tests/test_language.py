@@ -34,17 +34,20 @@ def _stock_factory() -> Any:
 STOCK = _stock_factory()
 
 
-def test_lazy_profiles_are_langdetects_to_the_bit() -> None:
-    """load_factory (support/detector.py) builds each n-gram's row on first use: the same
-    languages in the same order, the same n-grams, each row the same floats as langdetect's."""
-    lazy = FACTORY.word_lang_prob_map
+def test_profile_rows_are_langdetects_to_the_bit() -> None:
+    """read_profiles (support/detector.py) computes every n-gram's row with numpy: the same
+    languages in the same order, the same n-grams, each row the same floats as langdetect's,
+    and no other n-gram."""
+    rows = FACTORY.word_lang_prob_map
     assert FACTORY.langlist == STOCK.langlist and len(STOCK.langlist) == 55
-    assert "not an n-gram" not in lazy and "" not in lazy
+    assert "not an n-gram" not in rows and "" not in rows
     with pytest.raises(KeyError):
-        lazy["not an n-gram"]
+        rows["not an n-gram"]
+    assert len(rows) == len(STOCK.word_lang_prob_map)
     for gram, row in STOCK.word_lang_prob_map.items():
-        assert gram in lazy
-        assert [value.hex() for value in lazy[gram]] == [value.hex() for value in row], gram
+        assert gram in rows
+        assert [value.hex() for value in rows[gram]] == [value.hex() for value in row], gram
+        assert [value.hex() for value in rows.array(gram).tolist()] == [v.hex() for v in row]
 
 
 SAMPLES = {

