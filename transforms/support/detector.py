@@ -81,20 +81,20 @@ def read_profiles(directory: str) -> Profiles:
         for gram in counts:
             row_of.setdefault(gram, len(row_of))
         size = len(counts)
-        row = np.fromiter(map(row_of.__getitem__, counts), np.int64, size)
+        numbers = np.fromiter(map(row_of.__getitem__, counts), np.int64, size)
         count = np.fromiter(counts.values(), np.float64, size)
         length = np.fromiter(map(len, counts), np.int64, size)
         # langdetect gives n-grams of other lengths a row of zeros
         kept = (length >= 1) & (length <= 3)
         totals = np.array(profile["n_words"][:3], dtype=np.float64)
-        rows.append(row[kept])
+        rows.append(numbers[kept])
         columns.append(np.full(int(kept.sum()), len(languages), np.int32))
         values.append(count[kept] / totals[length[kept] - 1])
         languages.append(profile["name"])
-    row = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-    order = np.argsort(row, kind="stable")
+    row_numbers = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    order = np.argsort(row_numbers, kind="stable")  # the entries row by row
     starts = np.zeros(len(row_of) + 1, np.int64)
-    np.cumsum(np.bincount(row, minlength=len(row_of)), out=starts[1:])
+    np.cumsum(np.bincount(row_numbers, minlength=len(row_of)), out=starts[1:])
     return Profiles(
         languages,
         len(names),
@@ -110,7 +110,7 @@ class ProfileRows(dict[str, Any]):
     factory's language order). The dict maps an n-gram to its row's number in `profiles`.
     Detectors ask `gram in rows` (every n-gram of a text) and `rows[gram]` (a list, as in
     langdetect's map); FastDetector asks `array(gram)`, the row as an array, made from the
-    sparse profiles (~1.5 us) the first time a text of the process uses it (~4k of the 88k
+    sparse profiles (~2 us) the first time a text of the process uses it (~4k of the 88k
     rows for 220 news pages)."""
 
     def __init__(self, profiles: Profiles) -> None:
