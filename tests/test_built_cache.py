@@ -205,10 +205,10 @@ def test_langdetect_profiles_are_read_back_whole(
     from langdetect.detector_factory import PROFILES_DIRECTORY
 
     from newsbeam.transforms.language import LanguageConfig, detect_language, load_detector_factory
-    from newsbeam.transforms.support.detector import load_factory
+    from newsbeam.transforms.support.detector import factory_of, read_profiles
 
     monkeypatch.setenv(CACHE_ENV, str(tmp_path))
-    fresh = load_factory(PROFILES_DIRECTORY)
+    fresh = factory_of(read_profiles(PROFILES_DIRECTORY))
     load_detector_factory(0)
     assert [name.split("-")[0] for name in entries(tmp_path)] == ["langdetect"]
     cached = load_detector_factory(0)  # read back from the file

@@ -139,12 +139,6 @@ def factory_of(profiles: Profiles) -> Any:
     return factory
 
 
-def load_factory(directory: str) -> Any:
-    """A langdetect DetectorFactory with the profiles in `directory`, as `load_profile`
-    loads them (`read_profiles`)."""
-    return factory_of(read_profiles(directory))
-
-
 # A word's n-grams (word_ngrams, the word followed by a space), by word: shared by the
 # detectors of one factory (the profiles' n-grams never change once loaded).
 WordGrams = dict[str, tuple[str, ...]]
