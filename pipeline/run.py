@@ -500,8 +500,8 @@ def run_locked(
         warm = _on_local_workers(options)
         if warm:  # before the template forks: it and its workers inherit the settings
             workers.bound_malloc()
-        # Before the template forks, for its workers, and for a run's bundles in this process.
-        workers.prompt_bundle_ends()
+        # Before the pipeline is built and the template forks (its workers inherit it).
+        workers.adjust_beam()
         # Forked now, before the runner is imported and the pipeline built: the template
         # warms up on another core while this process builds and translates it
         # (pipeline/worker_template.py); the workers need none of the runner's modules.

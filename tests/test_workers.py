@@ -5,6 +5,7 @@ signals and kills leave no worker process behind."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import platform
@@ -14,17 +15,30 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import apache_beam as beam
 import duckdb
 import pytest
+from apache_beam.coders import VarIntCoder
 from apache_beam.runners.worker import statesampler
+from apache_beam.testing.util import assert_that, equal_to
+from apache_beam.transforms import userstate
 from apache_beam.transforms.environments import SubprocessSDKEnvironment
+from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.counters import CounterFactory
 
 from newsbeam.pipeline import run as pipeline_run
 from newsbeam.pipeline import worker_template as worker_template_module
 from newsbeam.pipeline import workers
-from tests.helpers import run_manifest, start_pipeline, table_sql, wait_for, write_seed_copies
+from tests.helpers import (
+    make_test_pipeline,
+    run_manifest,
+    start_pipeline,
+    table_sql,
+    wait_for,
+    write_seed_copies,
+)
 
 
 def test_worker_count_by_cores_and_memory() -> None:
@@ -153,6 +167,75 @@ def test_bundle_ends_wait_at_most_a_short_sampling_period() -> None:
     assert 0.2 <= float(busy) <= 0.6
 
 
+_TOTAL = userstate.BagStateSpec("total", VarIntCoder())
+_FLUSH = userstate.TimerSpec("flush", userstate.TimeDomain.WATERMARK)
+_TOTAL_PARAM = beam.DoFn.StateParam(_TOTAL)
+_FLUSH_PARAM = beam.DoFn.TimerParam(_FLUSH)
+
+
+class _Counted(beam.DoFn):
+    """A stateful DoFn (a bag state and an event-time timer): Beam must see both."""
+
+    def process(  # type: ignore[override]
+        self, element: tuple[str, int], total: Any = _TOTAL_PARAM, flush: Any = _FLUSH_PARAM
+    ) -> None:
+        total.add(element[1])
+        flush.set(GlobalWindow().max_timestamp())
+
+    @userstate.on_timer(_FLUSH)
+    def flushed(self, key: Any = beam.DoFn.KeyParam, total: Any = _TOTAL_PARAM) -> Any:
+        yield key, sum(total.read())
+
+
+def test_dofn_specs_are_computed_once_per_dofn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`remember_dofn_specs`: Beam's answer for each DoFn object, computed once (Beam asked
+    ~6 times per DoFn while building and translating a pipeline); the same answers, stateful
+    pipelines run as before, and a DoFn object that is gone is forgotten."""
+    asked: list[str] = []
+    original = userstate.get_dofn_specs
+
+    def counting(dofn: Any) -> Any:
+        asked.append(type(dofn).__name__)
+        return original(dofn)
+
+    def run_pipeline() -> None:
+        with make_test_pipeline() as pipeline:
+            totals = (
+                pipeline
+                | beam.Create([("a", 1), ("b", 5), ("a", 2)])
+                | beam.ParDo(_Counted())
+                | beam.Map(list)
+            )
+            assert_that(totals, equal_to([["a", 3], ["b", 5]]))
+
+    monkeypatch.setattr(userstate, "get_dofn_specs", counting)  # restored after the test
+    run_pipeline()
+    asked_each_time = len(asked)
+    assert workers.remember_dofn_specs()
+    remembered = userstate.get_dofn_specs
+    assert workers.remember_dofn_specs() and userstate.get_dofn_specs is remembered  # once
+    asked.clear()
+    run_pipeline()  # the stateful pipeline runs as before, Beam's function asked far less
+    assert 0 < len(asked) < asked_each_time * 0.6, (len(asked), asked_each_time)
+
+    asked.clear()
+    counted, mapped = _Counted(), beam.Map(len).fn
+    for dofn in (counted, mapped):
+        answers = [remembered(dofn) for _ in range(3)]
+        assert answers == [original(dofn)] * 3
+        answers[0][0].clear()  # a caller's set is its own
+        assert remembered(dofn) == original(dofn)
+    assert [len(states) for states, _ in (remembered(counted), remembered(mapped))] == [1, 0]
+    assert [len(timers) for _, timers in (remembered(counted), remembered(mapped))] == [1, 0]
+    assert sorted(asked) == ["CallableWrapperDoFn", "_Counted"]  # the first time each
+    assert userstate.is_stateful_dofn(counted) and not userstate.is_stateful_dofn(mapped)
+    userstate.validate_stateful_dofn(counted)
+    assert len(asked) == 2
+    del counted, answers
+    gc.collect()  # the DoFns gone (the pipelines', this one) are forgotten
+    assert list(remembered._answers) == [id(mapped)]  # noqa: SLF001
+
+
 # A pipeline on two cold worker processes (the worker command, no template): each element
 # answered with the worker's pid and its sampler's period; the runner's pid first.
 _COLD_WORKERS = """
@@ -160,10 +243,12 @@ import os
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.worker import statesampler
+from apache_beam.transforms import userstate
 from newsbeam.pipeline import workers
 
 def period(element):
-    return os.getpid(), statesampler.get_current_tracker().sampling_period_ms
+    remembers = getattr(userstate.get_dofn_specs, "_newsbeam_remembers", False)
+    return os.getpid(), statesampler.get_current_tracker().sampling_period_ms, remembers
 
 runner, told = workers.local_runner(2)
 options = PipelineOptions([], **{k: v for k, v in told.items() if v is not None})
@@ -174,9 +259,10 @@ print("runner", os.getpid())
 """
 
 
-def test_cold_worker_processes_sample_briefly() -> None:
+def test_cold_worker_processes_adjust_beam() -> None:
     """A worker process started by the worker command itself (no template to fork it) sets
-    the short sampling period before Beam's harness makes its first bundle."""
+    the short sampling period, and remembers DoFn specs, before Beam's harness makes its
+    first bundle."""
     done = subprocess.run(
         [sys.executable, "-c", _COLD_WORKERS], capture_output=True, text=True, timeout=120
     )
@@ -185,8 +271,10 @@ def test_cold_worker_processes_sample_briefly() -> None:
     runner = next(line.split()[1] for line in lines if line.startswith("runner "))
     answers = [line.strip("()").split(", ") for line in lines if line.startswith("(")]
     assert len(answers) == 8
-    assert all(pid != runner for pid, _ in answers)  # in the workers
-    assert {period for _, period in answers} == {str(workers.SAMPLING_PERIOD_MS)}
+    assert all(pid != runner for pid, _, _ in answers)  # in the workers
+    assert {(period, remembers) for _, period, remembers in answers} == {
+        (str(workers.SAMPLING_PERIOD_MS), "True")
+    }
 
 
 def test_available_cores_follow_affinity() -> None:
@@ -383,9 +471,11 @@ def test_the_default_run_uses_worker_processes_and_gives_the_same_output(
         )
         assert manifests[mode]["counts"]["balanced"]
     (runner,) = started  # the default run only
-    # run() shortened Beam's sampling period before the template forked (its workers have it)
+    # run() shortened Beam's sampling period and had DoFn specs remembered before the
+    # template forked (its workers have both)
     sampler = statesampler.StateSampler("s", CounterFactory())
     assert sampler.sampling_period_ms == workers.SAMPLING_PERIOD_MS
+    assert isinstance(userstate.get_dofn_specs, workers._RememberedDofnSpecs)  # noqa: SLF001
     # Its workers forked from a template with the models loaded; the in-process run: none.
     warmed = ["_ClusterAll", "_DetectLanguage", "_Extract", "_TagPlaces", "_TagTopics"]
     assert templates == [(True, warmed), (False, [])]
