@@ -334,7 +334,7 @@ MALLOC_ARENAS = 1
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8  # mallopt's, <malloc.h>
 
 
-def freeze_heap() -> None:
+def freeze_heap(collect: bool = True) -> None:
     """Move every object the template holds now (Beam, NewsBeam, the warmed models, the
     runner's: ~236k objects) out of the cyclic garbage collector's reach, for this process
     and the workers it forks (`gc.freeze`, as Python's docs advise before a fork).
@@ -342,10 +342,11 @@ def freeze_heap() -> None:
     Unfrozen, each worker's full collection walked that whole inherited heap (0.15-0.2 s of
     CPU on the 439 pages) and wrote to every object's collector header, copying on write
     pages the worker only read: frozen, the 2 workers of that run fault ~12% fewer pages and
-    the run's peak PSS is ~50 MB lower. Garbage is collected first, so what is frozen is in
-    use, and it lives as long as the process anyway. A worker's own objects are collected
-    as before."""
-    gc.collect()
+    the run's peak PSS is ~50 MB lower. With `collect`, garbage is collected first, so what
+    is frozen is in use (it lives as long as the process anyway). A worker's own objects are
+    collected as before."""
+    if collect:
+        gc.collect()
     gc.freeze()
 
 

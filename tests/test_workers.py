@@ -502,8 +502,8 @@ import gc, os, sys
 from newsbeam.pipeline import workers
 
 held = [[n] for n in range(1000)]
-if sys.argv[1] == "frozen":
-    workers.freeze_heap()
+if sys.argv[1].startswith("frozen"):
+    workers.freeze_heap(collect=sys.argv[1] == "frozen")  # the template's: collect=False
 child = os.fork()
 if child == 0:
     tracked = {id(o) for o in gc.get_objects()}
@@ -528,6 +528,7 @@ def test_workers_forked_from_the_template_leave_its_heap_to_it() -> None:
 
     assert forked("unfrozen") == ["True", "1000", "True"]
     assert forked("frozen") == ["False", "0", "True"]
+    assert forked("frozen-uncollected") == ["False", "0", "True"]
 
 
 @pytest.mark.parametrize("paused", [False, True])
