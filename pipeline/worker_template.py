@@ -238,7 +238,9 @@ def workers_requested() -> bool:
 def run_client(address: str) -> int | None:
     """The worker command's side: have the template fork a worker with this process's
     environment and streams, wait for it, return its exit status; None when the template
-    cannot be reached (the caller then starts a cold worker)."""
+    cannot be reached, or ended before it forked the worker (the caller then starts a cold
+    worker: Beam's runner waits for every worker it started to connect, and a worker
+    command that ended without one left the run waiting for good)."""
     try:
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         connection.connect(address)
@@ -259,7 +261,7 @@ def run_client(address: str) -> int | None:
         for pid in worker:
             stop(pid)
 
-    signal.signal(signal.SIGTERM, forward)
+    previous = signal.signal(signal.SIGTERM, forward)
     try:
         with connection:
             socket.send_fds(connection, [_HEADER.pack(len(payload)) + payload], [0, 1, 2])
@@ -271,8 +273,11 @@ def run_client(address: str) -> int | None:
                         stop(worker[-1])
                 elif kind == _EXIT:
                     return int(value)
-    except (OSError, ValueError):  # the template ended (the run is stopping)
-        return 1
+    except (OSError, ValueError):  # the template ended (the run is stopping, or it failed)
+        pass
+    if not worker and not stopping:  # it ended before it forked this worker (killed, failed)
+        signal.signal(signal.SIGTERM, previous)  # a cold worker ends on SIGTERM as Beam's does
+        return None
     return 1  # the template ended before the worker did
 
 

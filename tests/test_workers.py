@@ -684,6 +684,48 @@ def test_the_client_gets_its_workers_status(ending: str, status: str) -> None:
     assert done.stdout.split() == [status, "False", "True", "False"]
 
 
+# A template that dies while it warms up, after a worker command asked it for a worker (as
+# the OOM killer or a crash in a library's warm-up would end it): what the client returns,
+# and the SIGTERM handler it leaves for the cold worker it then runs.
+_TEMPLATE_DIES = """
+import os, signal, sys, threading, time, types
+import apache_beam as beam
+from newsbeam.pipeline import worker_template
+
+class Doomed(beam.DoFn):
+    @classmethod
+    def warm_ahead(cls):
+        while not os.path.exists(sys.argv[1]):  # until a worker command has asked
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+module = types.ModuleType("newsbeam.doomed")
+module.Doomed, Doomed.__module__ = Doomed, module.__name__
+sys.modules[module.__name__] = module
+def once_asked():
+    while not worker_template.workers_requested():
+        time.sleep(0.01)
+    time.sleep(0.1)
+    open(sys.argv[1], "w").close()
+
+with worker_template.worker_template(True) as template:
+    threading.Thread(target=once_asked, daemon=True).start()
+    answer = worker_template.run_client(os.environ[worker_template.TEMPLATE_ENV])
+    print(answer, signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
+"""
+
+
+@pytest.mark.skipif(not worker_template_module.available(), reason="workers fork on Linux")
+def test_a_worker_whose_template_died_starts_cold(tmp_path: Path) -> None:
+    """A template that ends before it forks the worker asked for (killed while it warms up)
+    sends the worker command to a cold worker (None), its SIGTERM handling Beam's again:
+    Beam's runner waits for every worker it started, and a worker command that ended
+    without one left the run waiting for good."""
+    command = [sys.executable, "-c", _TEMPLATE_DIES, str(tmp_path / "asked")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split() == ["None", "True"]
+
+
 def test_a_worker_without_its_template_starts_cold(tmp_path: Path) -> None:
     """The worker command falls back to a cold worker (None) when no template answers."""
     assert worker_template_module.run_client(str(tmp_path / "no-template")) is None
