@@ -524,7 +524,11 @@ def run_locked(
         # Frozen from here until the run is committed or abandoned (the report and the
         # commit after the stages skip it too).
         heap.enter_context(frozen_heap())
-        with shown or contextlib.nullcontext(), worker_log_level(running_mode):
+        with (
+            shown or contextlib.nullcontext(),
+            worker_log_level(running_mode),
+            workers.workers_watched(),
+        ):
             # Started after the template forked (a fork must not copy a lock an import holds).
             preloading = (
                 _preload_report(progress) if warm and drawn and report_process is None else None

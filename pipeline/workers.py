@@ -45,11 +45,13 @@ import inspect
 import json
 import logging
 import os
+import re
 import select
 import shlex
 import signal
 import sys
 import tempfile
+import threading
 import time
 import weakref
 from collections.abc import Iterator, Sequence
@@ -238,6 +240,100 @@ def stop_worker_processes() -> None:
             os.kill(pid, signal.SIGTERM)
 
 
+class WorkerEnded(Exception):
+    """A worker process of the run ended before the run did (killed, or failed to start)."""
+
+
+# Beam's local runner starts each SDK worker process from a thread of its own ("run_worker",
+# local_job_service.SubprocessSdkWorker.run), which raises this in that thread, and only
+# there, when the process ends with a non-zero status.
+_BEAM_WORKER_EXIT = re.compile(r"Worker subprocess exited with return code (-?\d+)")
+# How long a failed run waits for the report of a worker that ended, when the failure
+# Beam raised may come from it (its data channel breaks as the worker goes).
+_EXIT_REPORT_SECONDS = 1.0
+_ENDED_SIGNAL = signal.SIGUSR1
+
+
+def describe_exit(code: int) -> str:
+    """A worker process's exit status in words: a signal (negative, or a shell's 128 + N)
+    named, SIGKILL with its usual sender."""
+    number = -code if code < 0 else code - 128 if 128 < code < 128 + signal.NSIG else 0
+    if not number:
+        return f"exited with status {code}"
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        name = f"signal {number}"
+    if number == signal.SIGKILL:
+        name += " (sent by the system's out-of-memory killer when memory runs out)"
+    return f"was killed by {name}"
+
+
+@contextlib.contextmanager
+def workers_watched() -> Iterator[None]:
+    """While the block runs a local pipeline (in the main thread): a worker process that
+    ends with a failure status ends the run with `WorkerEnded`, which says how it ended.
+
+    Beam's runner only raises, in the thread that started the worker, that it ended: one
+    that ended before it connected (a worker that could not start, or was killed while it
+    did) was waited for with no end, and a run it was working for failed with whatever its
+    broken channel raised first (`queue.Empty`). The block's other failures are its own."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    main = threading.main_thread().ident
+    ended: list[str] = []
+    reported = threading.Event()
+    watching = [True]  # while the block runs (under `lock`): a signal then reaches it
+    lock = threading.Lock()
+    previous_hook = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        found = None
+        if args.thread is not None and args.thread.name == "run_worker":
+            found = _BEAM_WORKER_EXIT.search(str(args.exc_value))
+        if found is None or ended:
+            if ended or type(args.exc_value).__module__.startswith("grpc"):
+                # Beam's channel threads, as a worker's channel breaks (the run's failure
+                # is the main thread's to report), or again the worker that ended.
+                logging.getLogger("newsbeam").debug(
+                    "in thread %s", getattr(args.thread, "name", "?"), exc_info=args.exc_value
+                )
+            else:
+                previous_hook(args)
+            return
+        ended.append(f"a worker process {describe_exit(int(found[1]))}")
+        logging.getLogger("apache_beam").setLevel(logging.CRITICAL)
+        logging.getLogger("grpc").setLevel(logging.CRITICAL)
+        reported.set()
+        with lock:
+            if watching[0] and main is not None:
+                signal.pthread_kill(main, _ENDED_SIGNAL)  # wakes the runner's wait
+
+    def raise_ended(signum: int, frame: object) -> None:
+        if watching[0] and ended:
+            raise WorkerEnded(ended[0])
+
+    previous_handler = signal.signal(_ENDED_SIGNAL, raise_ended)
+    threading.excepthook = hook
+    try:
+        yield
+    except Exception as error:
+        with lock:
+            watching[0] = False
+        if not isinstance(error, WorkerEnded) and not reported.wait(_EXIT_REPORT_SECONDS):
+            raise
+        logging.getLogger("newsbeam").debug("the run failed: a worker ended", exc_info=True)
+        stop_worker_processes()  # the others: Beam's runner would wait for them too
+        raise WorkerEnded(ended[0]) from None
+    finally:
+        with lock:
+            watching[0] = False
+        if threading.excepthook is hook:
+            threading.excepthook = previous_hook
+        signal.signal(_ENDED_SIGNAL, previous_handler)
+
+
 def local_runner(workers: int) -> tuple[PipelineRunner, dict[str, Any]]:
     """An FnApiRunner whose `workers` SDK worker processes start by `worker_command`, and
     the options it must see: Beam replaces the environment of a runner that is told
@@ -276,7 +372,7 @@ def worker_main(argv: Sequence[str]) -> None:
             # run's workers one by one: skip the interpreter's teardown (~20 ms).
             sys.stdout.flush()
             sys.stderr.flush()
-            os._exit(status)
+            os._exit(status if status >= 0 else 128 - status)  # killed by N: 128 + N
     bound_malloc()  # a cold worker (a warm one has both from the runner, forked)
     adjust_beam()
     from apache_beam.runners.worker import sdk_worker_main

@@ -752,6 +752,13 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return 0
+
+
 def _cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
@@ -816,6 +823,92 @@ def test_signals_and_kills_leave_no_worker_process(
         time.sleep(0.2)
     assert not left(), "worker processes outlived the run"
     assert not list(output.glob("_runs/*.json"))  # nothing committed
+
+
+def test_worker_exit_statuses_in_words() -> None:
+    assert workers.describe_exit(3) == "exited with status 3"
+    assert workers.describe_exit(-15) == "was killed by SIGTERM"
+    assert workers.describe_exit(128 + 15) == "was killed by SIGTERM"  # a shell's (and ours)
+    killed = workers.describe_exit(-9)
+    assert killed.startswith("was killed by SIGKILL") and "out-of-memory" in killed
+
+
+# The command with cold workers (no template) whose start fails: a sitecustomize on the
+# workers' PYTHONPATH ends them (status 3) before they connect to the runner.
+_WORKERS_FAIL_TO_START = """
+import os, sys
+from newsbeam.pipeline import main, worker_template
+
+worker_template.available = lambda: False
+os.environ["PYTHONPATH"] = sys.argv[1]
+sys.exit(main.main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.slow
+def test_workers_that_fail_to_start_fail_the_run(seeds_dir: Path, tmp_path: Path) -> None:
+    """Beam's runner waits for every worker it started to connect: a worker process that
+    ended before it did kept the run waiting for good. The run now fails at once, saying how
+    the worker ended."""
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "sitecustomize.py").write_text(
+        "import os, sys\n"
+        "if 'newsbeam.pipeline.workers' in ' '.join(getattr(sys, 'orig_argv', [])):\n"
+        "    os._exit(3)\n"
+    )
+    inputs, output = tmp_path / "in", tmp_path / "out"
+    write_seed_copies(seeds_dir, inputs, copies=2)
+    argv = ["--input", str(inputs), "--output", str(output), "--direct_num_workers", "2"]
+    command = [sys.executable, "-c", _WORKERS_FAIL_TO_START, str(broken), *argv]
+    started = time.monotonic()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert time.monotonic() - started < 60
+    assert "the run failed: a worker process exited with status 3" in done.stderr
+    assert "nothing was committed" in done.stderr
+    assert not list(output.glob("_runs/*.json"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_a_worker_killed_mid_run_fails_it_clearly(seeds_dir: Path, tmp_path: Path) -> None:
+    """A worker process killed while it works (as the out-of-memory killer does): the run
+    fails at once, naming the signal and what to do, commits nothing and leaves no worker
+    process behind."""
+    inputs = tmp_path / "in"
+    write_seed_copies(seeds_dir, inputs, copies=80)  # long enough to act on mid-run
+    output = tmp_path / "out"
+    process = start_pipeline(inputs, output, "--direct_num_workers", "2")
+    try:
+        assert wait_for(tmp_path, ".out.newsbeam.lock")
+        deadline = time.monotonic() + 120
+        working: list[int] = []
+        while not working and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.2)
+            # Warm workers are forks of the run (its command line) by the template: the
+            # run's child whose children have that command line too.
+            forks = [pid for pid in _descendants(process.pid) if str(output) in _cmdline(pid)]
+            working = [pid for pid in forks if _parent(pid) in forks]
+        if process.poll() is not None:
+            pytest.fail(f"the run ended ({process.returncode}) first: {process.communicate()}")
+        assert working, "the run's worker processes never started"
+        time.sleep(1.0)  # at work on the pages, not starting up
+        assert process.poll() is None, "the run ended before a worker could be killed"
+        tree = _descendants(process.pid)
+        os.kill(working[0], signal.SIGKILL)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 1, err
+    assert "the run failed: a worker process was killed by SIGKILL" in err
+    assert "--direct_num_workers 1" in err
+    assert not list(output.glob("_runs/*.json"))
+    deadline = time.monotonic() + 30
+    while [pid for pid in tree if _alive(pid)] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in tree if _alive(pid)], "worker processes outlived the run"
 
 
 def test_worker_log_level_file(monkeypatch: pytest.MonkeyPatch) -> None:
