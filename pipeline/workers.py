@@ -251,7 +251,7 @@ _BEAM_WORKER_EXIT = re.compile(r"Worker subprocess exited with return code (-?\d
 # How long a failed run waits for the report of a worker that ended, when the failure
 # Beam raised may come from it (its data channel breaks as the worker goes).
 _EXIT_REPORT_SECONDS = 1.0
-_ENDED_SIGNAL = signal.SIGUSR1
+_ENDED_SIGNAL: int | None = getattr(signal, "SIGUSR1", None)  # None: not a POSIX system
 
 
 def describe_exit(code: int) -> str:
@@ -278,9 +278,10 @@ def workers_watched() -> Iterator[None]:
     that ended before it connected (a worker that could not start, or was killed while it
     did) was waited for with no end, and a run it was working for failed with whatever its
     broken channel raised first (`queue.Empty`). The block's other failures are its own."""
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() or _ENDED_SIGNAL is None:
         yield
         return
+    ended_signal = _ENDED_SIGNAL
     main = threading.main_thread().ident
     ended: list[str] = []
     reported = threading.Event()
@@ -308,13 +309,13 @@ def workers_watched() -> Iterator[None]:
         reported.set()
         with lock:
             if watching[0] and main is not None:
-                signal.pthread_kill(main, _ENDED_SIGNAL)  # wakes the runner's wait
+                signal.pthread_kill(main, ended_signal)  # wakes the runner's wait
 
     def raise_ended(signum: int, frame: object) -> None:
         if watching[0] and ended:
             raise WorkerEnded(ended[0])
 
-    previous_handler = signal.signal(_ENDED_SIGNAL, raise_ended)
+    previous_handler = signal.signal(ended_signal, raise_ended)
     threading.excepthook = hook
     try:
         yield
@@ -331,7 +332,7 @@ def workers_watched() -> Iterator[None]:
             watching[0] = False
         if threading.excepthook is hook:
             threading.excepthook = previous_hook
-        signal.signal(_ENDED_SIGNAL, previous_handler)
+        signal.signal(ended_signal, previous_handler)
 
 
 def local_runner(workers: int) -> tuple[PipelineRunner, dict[str, Any]]:
