@@ -143,9 +143,19 @@ _UNREACHABLE_WORDS = ("connect", "unavailable", "refused", "grpc", "deadline", "
 
 def failure_line(error: BaseException) -> str:
     """One readable line for a failed run: the innermost cause and what to do."""
+    from newsbeam.pipeline.workers import WorkerEnded
+
     cause = error
-    while cause.__cause__ is not None or cause.__context__ is not None:
-        cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+    while True:  # `raise ... from None` ends the chain, as in Python's own tracebacks
+        inner = cause.__cause__ or (None if cause.__suppress_context__ else cause.__context__)
+        if inner is None:
+            break
+        cause = inner
+    if isinstance(cause, WorkerEnded):
+        hint = "see the worker's messages above, or --log_level DEBUG"
+        if "SIGKILL" in str(cause):
+            hint = "fewer workers need less memory (--direct_num_workers 1 runs in one process)"
+        return f"the run failed: {cause}; {hint}"
     text = " ".join(str(cause).split()) or type(cause).__name__
     if len(text) > 300:
         text = text[:300] + "..."

@@ -500,8 +500,8 @@ def run_locked(
         warm = _on_local_workers(options)
         if warm:  # before the template forks: it and its workers inherit the settings
             workers.bound_malloc()
-        # Before the template forks, for its workers, and for a run's bundles in this process.
-        workers.prompt_bundle_ends()
+        # Before the pipeline is built and the template forks (its workers inherit it).
+        workers.adjust_beam()
         # Forked now, before the runner is imported and the pipeline built: the template
         # warms up on another core while this process builds and translates it
         # (pipeline/worker_template.py); the workers need none of the runner's modules.
@@ -524,7 +524,11 @@ def run_locked(
         # Frozen from here until the run is committed or abandoned (the report and the
         # commit after the stages skip it too).
         heap.enter_context(frozen_heap())
-        with shown or contextlib.nullcontext(), worker_log_level(running_mode):
+        with (
+            shown or contextlib.nullcontext(),
+            worker_log_level(running_mode),
+            workers.workers_watched(),
+        ):
             # Started after the template forked (a fork must not copy a lock an import holds).
             preloading = (
                 _preload_report(progress) if warm and drawn and report_process is None else None

@@ -35,7 +35,7 @@ import apache_beam as beam
 import pyarrow as pa
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from newsbeam.pipeline import dataset
+from newsbeam.pipeline import dataset, workers
 from newsbeam.pipeline.lock import LockHeld, RunLock
 from newsbeam.pipeline.options import NewsBeamOptions, PipelineConfig, config_from_options
 from newsbeam.schemas import DATASET_SCHEMAS, FEED_HEALTH_TABLE, SCHEMA_VERSION, RawDocument, to_row
@@ -470,6 +470,7 @@ def main(argv: Sequence[str]) -> int:
             print(f"newsbeam: {error}", file=sys.stderr)
             return 2
         options.view_as(StandardOptions).streaming = True
+        workers.adjust_beam()  # as a batch run does (pipeline/workers.py)
         pipeline = beam.Pipeline(options=options)
         build_streaming(pipeline, config)
         log.info("streaming into %s: windows of %d s", config.root, config.window.window_seconds)

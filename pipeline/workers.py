@@ -38,17 +38,22 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import dataclasses
+import functools
 import gc
 import glob
+import inspect
 import json
 import logging
 import os
+import re
 import select
 import shlex
 import signal
 import sys
 import tempfile
+import threading
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -235,6 +240,101 @@ def stop_worker_processes() -> None:
             os.kill(pid, signal.SIGTERM)
 
 
+class WorkerEnded(Exception):
+    """A worker process of the run ended before the run did (killed, or failed to start)."""
+
+
+# Beam's local runner starts each SDK worker process from a thread of its own ("run_worker",
+# local_job_service.SubprocessSdkWorker.run), which raises this in that thread, and only
+# there, when the process ends with a non-zero status.
+_BEAM_WORKER_EXIT = re.compile(r"Worker subprocess exited with return code (-?\d+)")
+# How long a failed run waits for the report of a worker that ended, when the failure
+# Beam raised may come from it (its data channel breaks as the worker goes).
+_EXIT_REPORT_SECONDS = 1.0
+_ENDED_SIGNAL: int | None = getattr(signal, "SIGUSR1", None)  # None: not a POSIX system
+
+
+def describe_exit(code: int) -> str:
+    """A worker process's exit status in words: a signal (negative, or a shell's 128 + N)
+    named, SIGKILL with its usual sender."""
+    number = -code if code < 0 else code - 128 if 128 < code < 128 + signal.NSIG else 0
+    if not number:
+        return f"exited with status {code}"
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        name = f"signal {number}"
+    if number == signal.SIGKILL:
+        name += " (sent by the system's out-of-memory killer when memory runs out)"
+    return f"was killed by {name}"
+
+
+@contextlib.contextmanager
+def workers_watched() -> Iterator[None]:
+    """While the block runs a local pipeline (in the main thread): a worker process that
+    ends with a failure status ends the run with `WorkerEnded`, which says how it ended.
+
+    Beam's runner only raises, in the thread that started the worker, that it ended: one
+    that ended before it connected (a worker that could not start, or was killed while it
+    did) was waited for with no end, and a run it was working for failed with whatever its
+    broken channel raised first (`queue.Empty`). The block's other failures are its own."""
+    if threading.current_thread() is not threading.main_thread() or _ENDED_SIGNAL is None:
+        yield
+        return
+    ended_signal = _ENDED_SIGNAL
+    main = threading.main_thread().ident
+    ended: list[str] = []
+    reported = threading.Event()
+    watching = [True]  # while the block runs (under `lock`): a signal then reaches it
+    lock = threading.Lock()
+    previous_hook = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        found = None
+        if args.thread is not None and args.thread.name == "run_worker":
+            found = _BEAM_WORKER_EXIT.search(str(args.exc_value))
+        if found is None or ended:
+            if ended or type(args.exc_value).__module__.startswith("grpc"):
+                # Beam's channel threads, as a worker's channel breaks (the run's failure
+                # is the main thread's to report), or again the worker that ended.
+                logging.getLogger("newsbeam").debug(
+                    "in thread %s", getattr(args.thread, "name", "?"), exc_info=args.exc_value
+                )
+            else:
+                previous_hook(args)
+            return
+        ended.append(f"a worker process {describe_exit(int(found[1]))}")
+        logging.getLogger("apache_beam").setLevel(logging.CRITICAL)
+        logging.getLogger("grpc").setLevel(logging.CRITICAL)
+        reported.set()
+        with lock:
+            if watching[0] and main is not None:
+                signal.pthread_kill(main, ended_signal)  # wakes the runner's wait
+
+    def raise_ended(signum: int, frame: object) -> None:
+        if watching[0] and ended:
+            raise WorkerEnded(ended[0])
+
+    previous_handler = signal.signal(ended_signal, raise_ended)
+    threading.excepthook = hook
+    try:
+        yield
+    except Exception as error:
+        with lock:
+            watching[0] = False
+        if not isinstance(error, WorkerEnded) and not reported.wait(_EXIT_REPORT_SECONDS):
+            raise
+        logging.getLogger("newsbeam").debug("the run failed: a worker ended", exc_info=True)
+        stop_worker_processes()  # the others: Beam's runner would wait for them too
+        raise WorkerEnded(ended[0]) from None
+    finally:
+        with lock:
+            watching[0] = False
+        if threading.excepthook is hook:
+            threading.excepthook = previous_hook
+        signal.signal(ended_signal, previous_handler)
+
+
 def local_runner(workers: int) -> tuple[PipelineRunner, dict[str, Any]]:
     """An FnApiRunner whose `workers` SDK worker processes start by `worker_command`, and
     the options it must see: Beam replaces the environment of a runner that is told
@@ -273,9 +373,9 @@ def worker_main(argv: Sequence[str]) -> None:
             # run's workers one by one: skip the interpreter's teardown (~20 ms).
             sys.stdout.flush()
             sys.stderr.flush()
-            os._exit(status)
+            os._exit(status if status >= 0 else 128 - status)  # killed by N: 128 + N
     bound_malloc()  # a cold worker (a warm one has both from the runner, forked)
-    prompt_bundle_ends()
+    adjust_beam()
     from apache_beam.runners.worker import sdk_worker_main
 
     # "No semi_persistent_directory found": a local worker has none, and needs none.
@@ -331,7 +431,7 @@ MALLOC_ARENAS = 1
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8  # mallopt's, <malloc.h>
 
 
-def freeze_heap() -> None:
+def freeze_heap(collect: bool = True) -> None:
     """Move every object the template holds now (Beam, NewsBeam, the warmed models, the
     runner's: ~236k objects) out of the cyclic garbage collector's reach, for this process
     and the workers it forks (`gc.freeze`, as Python's docs advise before a fork).
@@ -339,10 +439,11 @@ def freeze_heap() -> None:
     Unfrozen, each worker's full collection walked that whole inherited heap (0.15-0.2 s of
     CPU on the 439 pages) and wrote to every object's collector header, copying on write
     pages the worker only read: frozen, the 2 workers of that run fault ~12% fewer pages and
-    the run's peak PSS is ~50 MB lower. Garbage is collected first, so what is frozen is in
-    use, and it lives as long as the process anyway. A worker's own objects are collected
-    as before."""
-    gc.collect()
+    the run's peak PSS is ~50 MB lower. With `collect`, garbage is collected first, so what
+    is frozen is in use (it lives as long as the process anyway). A worker's own objects are
+    collected as before."""
+    if collect:
+        gc.collect()
     gc.freeze()
 
 
@@ -433,6 +534,68 @@ def prompt_bundle_ends(period_ms: int = SAMPLING_PERIOD_MS) -> bool:
     except Exception:  # another Beam: its own sampling, as it was
         return False
     return True
+
+
+# Beam asks for a DoFn object's state and timer specs (`userstate.get_dofn_specs`) again and
+# again: ~6 times per DoFn while a pipeline is built and translated, twice more where a stage's
+# bundle processor is made. Each call inspects the signature of every method the DoFn has
+# (~35 with DoFn's own), ~0.6 ms: 318 calls and ~0.18 s before a run's first stage, ~0.24 s
+# in all for a run in one process, for the same answers each time.
+_REMEMBERS = "_newsbeam_remembers"
+
+
+class _RememberedDofnSpecs:
+    """`get_dofn_specs` answering each DoFn object as Beam's did the first time it was
+    asked. The answer is a function of the object (its methods' default arguments, fixed
+    with its class; a Map's function, fixed when it is made), kept while the object lives."""
+
+    def __init__(self, original: Any) -> None:
+        self.original = original
+        self._answers: dict[int, tuple[Any, tuple[frozenset[Any], frozenset[Any]]]] = {}
+        setattr(self, _REMEMBERS, True)
+
+    def __call__(self, dofn: Any) -> tuple[set[Any], set[Any]]:
+        key = id(dofn)
+        known = self._answers.get(key)
+        if known is not None and known[0]() is dofn:
+            states, timers = known[1]
+            return set(states), set(timers)  # fresh sets, as Beam's function returns
+        states, timers = self.original(dofn)
+        try:
+            alive = weakref.ref(dofn, functools.partial(self._forget, key))
+        except TypeError:  # an object without weak references: asked again each time
+            return states, timers
+        self._answers[key] = (alive, (frozenset(states), frozenset(timers)))
+        return set(states), set(timers)
+
+    def _forget(self, key: int, _: object) -> None:
+        self._answers.pop(key, None)  # the object is gone: its id may be another's next
+
+
+def remember_dofn_specs() -> bool:
+    """Beam's `userstate.get_dofn_specs`, in this process and those forked from it, computes
+    each DoFn object's answer once (`_RememberedDofnSpecs`). False, and nothing changed,
+    where this Beam's function is not as expected."""
+    try:
+        from apache_beam.transforms import userstate
+
+        original = userstate.get_dofn_specs
+        if getattr(original, _REMEMBERS, False):
+            return True
+        if list(inspect.signature(original).parameters) != ["dofn"]:
+            return False
+        userstate.get_dofn_specs = _RememberedDofnSpecs(original)
+    except Exception:  # another Beam: asked as it asks
+        return False
+    return True
+
+
+def adjust_beam() -> None:
+    """Before a run builds its pipeline (and before the worker template forks, so its
+    workers inherit both): bundles that end promptly (`prompt_bundle_ends`) and DoFn specs
+    computed once (`remember_dofn_specs`)."""
+    prompt_bundle_ends()
+    remember_dofn_specs()
 
 
 def settle_process() -> None:

@@ -5,6 +5,7 @@ signals and kills leave no worker process behind."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import platform
@@ -14,17 +15,30 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import apache_beam as beam
 import duckdb
 import pytest
+from apache_beam.coders import VarIntCoder
 from apache_beam.runners.worker import statesampler
+from apache_beam.testing.util import assert_that, equal_to
+from apache_beam.transforms import userstate
 from apache_beam.transforms.environments import SubprocessSDKEnvironment
+from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.counters import CounterFactory
 
 from newsbeam.pipeline import run as pipeline_run
 from newsbeam.pipeline import worker_template as worker_template_module
 from newsbeam.pipeline import workers
-from tests.helpers import run_manifest, start_pipeline, table_sql, wait_for, write_seed_copies
+from tests.helpers import (
+    make_test_pipeline,
+    run_manifest,
+    start_pipeline,
+    table_sql,
+    wait_for,
+    write_seed_copies,
+)
 
 
 def test_worker_count_by_cores_and_memory() -> None:
@@ -153,6 +167,75 @@ def test_bundle_ends_wait_at_most_a_short_sampling_period() -> None:
     assert 0.2 <= float(busy) <= 0.6
 
 
+_TOTAL = userstate.BagStateSpec("total", VarIntCoder())
+_FLUSH = userstate.TimerSpec("flush", userstate.TimeDomain.WATERMARK)
+_TOTAL_PARAM = beam.DoFn.StateParam(_TOTAL)
+_FLUSH_PARAM = beam.DoFn.TimerParam(_FLUSH)
+
+
+class _Counted(beam.DoFn):
+    """A stateful DoFn (a bag state and an event-time timer): Beam must see both."""
+
+    def process(  # type: ignore[override]
+        self, element: tuple[str, int], total: Any = _TOTAL_PARAM, flush: Any = _FLUSH_PARAM
+    ) -> None:
+        total.add(element[1])
+        flush.set(GlobalWindow().max_timestamp())
+
+    @userstate.on_timer(_FLUSH)
+    def flushed(self, key: Any = beam.DoFn.KeyParam, total: Any = _TOTAL_PARAM) -> Any:
+        yield key, sum(total.read())
+
+
+def test_dofn_specs_are_computed_once_per_dofn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`remember_dofn_specs`: Beam's answer for each DoFn object, computed once (Beam asked
+    ~6 times per DoFn while building and translating a pipeline); the same answers, stateful
+    pipelines run as before, and a DoFn object that is gone is forgotten."""
+    asked: list[str] = []
+    original = userstate.get_dofn_specs
+
+    def counting(dofn: Any) -> Any:
+        asked.append(type(dofn).__name__)
+        return original(dofn)
+
+    def run_pipeline() -> None:
+        with make_test_pipeline() as pipeline:
+            totals = (
+                pipeline
+                | beam.Create([("a", 1), ("b", 5), ("a", 2)])
+                | beam.ParDo(_Counted())
+                | beam.Map(list)
+            )
+            assert_that(totals, equal_to([["a", 3], ["b", 5]]))
+
+    monkeypatch.setattr(userstate, "get_dofn_specs", counting)  # restored after the test
+    run_pipeline()
+    asked_each_time = len(asked)
+    assert workers.remember_dofn_specs()
+    remembered = userstate.get_dofn_specs
+    assert workers.remember_dofn_specs() and userstate.get_dofn_specs is remembered  # once
+    asked.clear()
+    run_pipeline()  # the stateful pipeline runs as before, Beam's function asked far less
+    assert 0 < len(asked) < asked_each_time * 0.6, (len(asked), asked_each_time)
+
+    asked.clear()
+    counted, mapped = _Counted(), beam.Map(len).fn
+    for dofn in (counted, mapped):
+        answers = [remembered(dofn) for _ in range(3)]
+        assert answers == [original(dofn)] * 3
+        answers[0][0].clear()  # a caller's set is its own
+        assert remembered(dofn) == original(dofn)
+    assert [len(states) for states, _ in (remembered(counted), remembered(mapped))] == [1, 0]
+    assert [len(timers) for _, timers in (remembered(counted), remembered(mapped))] == [1, 0]
+    assert sorted(asked) == ["CallableWrapperDoFn", "_Counted"]  # the first time each
+    assert userstate.is_stateful_dofn(counted) and not userstate.is_stateful_dofn(mapped)
+    userstate.validate_stateful_dofn(counted)
+    assert len(asked) == 2
+    del counted, answers
+    gc.collect()  # the DoFns gone (the pipelines', this one) are forgotten
+    assert list(remembered._answers) == [id(mapped)]  # noqa: SLF001
+
+
 # A pipeline on two cold worker processes (the worker command, no template): each element
 # answered with the worker's pid and its sampler's period; the runner's pid first.
 _COLD_WORKERS = """
@@ -160,10 +243,12 @@ import os
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.worker import statesampler
+from apache_beam.transforms import userstate
 from newsbeam.pipeline import workers
 
 def period(element):
-    return os.getpid(), statesampler.get_current_tracker().sampling_period_ms
+    remembers = getattr(userstate.get_dofn_specs, "_newsbeam_remembers", False)
+    return os.getpid(), statesampler.get_current_tracker().sampling_period_ms, remembers
 
 runner, told = workers.local_runner(2)
 options = PipelineOptions([], **{k: v for k, v in told.items() if v is not None})
@@ -174,9 +259,10 @@ print("runner", os.getpid())
 """
 
 
-def test_cold_worker_processes_sample_briefly() -> None:
+def test_cold_worker_processes_adjust_beam() -> None:
     """A worker process started by the worker command itself (no template to fork it) sets
-    the short sampling period before Beam's harness makes its first bundle."""
+    the short sampling period, and remembers DoFn specs, before Beam's harness makes its
+    first bundle."""
     done = subprocess.run(
         [sys.executable, "-c", _COLD_WORKERS], capture_output=True, text=True, timeout=120
     )
@@ -185,8 +271,10 @@ def test_cold_worker_processes_sample_briefly() -> None:
     runner = next(line.split()[1] for line in lines if line.startswith("runner "))
     answers = [line.strip("()").split(", ") for line in lines if line.startswith("(")]
     assert len(answers) == 8
-    assert all(pid != runner for pid, _ in answers)  # in the workers
-    assert {period for _, period in answers} == {str(workers.SAMPLING_PERIOD_MS)}
+    assert all(pid != runner for pid, _, _ in answers)  # in the workers
+    assert {(period, remembers) for _, period, remembers in answers} == {
+        (str(workers.SAMPLING_PERIOD_MS), "True")
+    }
 
 
 def test_available_cores_follow_affinity() -> None:
@@ -383,9 +471,11 @@ def test_the_default_run_uses_worker_processes_and_gives_the_same_output(
         )
         assert manifests[mode]["counts"]["balanced"]
     (runner,) = started  # the default run only
-    # run() shortened Beam's sampling period before the template forked (its workers have it)
+    # run() shortened Beam's sampling period and had DoFn specs remembered before the
+    # template forked (its workers have both)
     sampler = statesampler.StateSampler("s", CounterFactory())
     assert sampler.sampling_period_ms == workers.SAMPLING_PERIOD_MS
+    assert isinstance(userstate.get_dofn_specs, workers._RememberedDofnSpecs)  # noqa: SLF001
     # Its workers forked from a template with the models loaded; the in-process run: none.
     warmed = ["_ClusterAll", "_DetectLanguage", "_Extract", "_TagPlaces", "_TagTopics"]
     assert templates == [(True, warmed), (False, [])]
@@ -412,8 +502,8 @@ import gc, os, sys
 from newsbeam.pipeline import workers
 
 held = [[n] for n in range(1000)]
-if sys.argv[1] == "frozen":
-    workers.freeze_heap()
+if sys.argv[1].startswith("frozen"):
+    workers.freeze_heap(collect=sys.argv[1] == "frozen")  # the template's: collect=False
 child = os.fork()
 if child == 0:
     tracked = {id(o) for o in gc.get_objects()}
@@ -438,6 +528,7 @@ def test_workers_forked_from_the_template_leave_its_heap_to_it() -> None:
 
     assert forked("unfrozen") == ["True", "1000", "True"]
     assert forked("frozen") == ["False", "0", "True"]
+    assert forked("frozen-uncollected") == ["False", "0", "True"]
 
 
 @pytest.mark.parametrize("paused", [False, True])
@@ -593,6 +684,48 @@ def test_the_client_gets_its_workers_status(ending: str, status: str) -> None:
     assert done.stdout.split() == [status, "False", "True", "False"]
 
 
+# A template that dies while it warms up, after a worker command asked it for a worker (as
+# the OOM killer or a crash in a library's warm-up would end it): what the client returns,
+# and the SIGTERM handler it leaves for the cold worker it then runs.
+_TEMPLATE_DIES = """
+import os, signal, sys, threading, time, types
+import apache_beam as beam
+from newsbeam.pipeline import worker_template
+
+class Doomed(beam.DoFn):
+    @classmethod
+    def warm_ahead(cls):
+        while not os.path.exists(sys.argv[1]):  # until a worker command has asked
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+module = types.ModuleType("newsbeam.doomed")
+module.Doomed, Doomed.__module__ = Doomed, module.__name__
+sys.modules[module.__name__] = module
+def once_asked():
+    while not worker_template.workers_requested():
+        time.sleep(0.01)
+    time.sleep(0.1)
+    open(sys.argv[1], "w").close()
+
+with worker_template.worker_template(True) as template:
+    threading.Thread(target=once_asked, daemon=True).start()
+    answer = worker_template.run_client(os.environ[worker_template.TEMPLATE_ENV])
+    print(answer, signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
+"""
+
+
+@pytest.mark.skipif(not worker_template_module.available(), reason="workers fork on Linux")
+def test_a_worker_whose_template_died_starts_cold(tmp_path: Path) -> None:
+    """A template that ends before it forks the worker asked for (killed while it warms up)
+    sends the worker command to a cold worker (None), its SIGTERM handling Beam's again:
+    Beam's runner waits for every worker it started, and a worker command that ended
+    without one left the run waiting for good."""
+    command = [sys.executable, "-c", _TEMPLATE_DIES, str(tmp_path / "asked")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split() == ["None", "True"]
+
+
 def test_a_worker_without_its_template_starts_cold(tmp_path: Path) -> None:
     """The worker command falls back to a cold worker (None) when no template answers."""
     assert worker_template_module.run_client(str(tmp_path / "no-template")) is None
@@ -617,6 +750,13 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return 0
 
 
 def _cmdline(pid: int) -> str:
@@ -683,6 +823,92 @@ def test_signals_and_kills_leave_no_worker_process(
         time.sleep(0.2)
     assert not left(), "worker processes outlived the run"
     assert not list(output.glob("_runs/*.json"))  # nothing committed
+
+
+def test_worker_exit_statuses_in_words() -> None:
+    assert workers.describe_exit(3) == "exited with status 3"
+    assert workers.describe_exit(-15) == "was killed by SIGTERM"
+    assert workers.describe_exit(128 + 15) == "was killed by SIGTERM"  # a shell's (and ours)
+    killed = workers.describe_exit(-9)
+    assert killed.startswith("was killed by SIGKILL") and "out-of-memory" in killed
+
+
+# The command with cold workers (no template) whose start fails: a sitecustomize on the
+# workers' PYTHONPATH ends them (status 3) before they connect to the runner.
+_WORKERS_FAIL_TO_START = """
+import os, sys
+from newsbeam.pipeline import main, worker_template
+
+worker_template.available = lambda: False
+os.environ["PYTHONPATH"] = sys.argv[1]
+sys.exit(main.main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.slow
+def test_workers_that_fail_to_start_fail_the_run(seeds_dir: Path, tmp_path: Path) -> None:
+    """Beam's runner waits for every worker it started to connect: a worker process that
+    ended before it did kept the run waiting for good. The run now fails at once, saying how
+    the worker ended."""
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "sitecustomize.py").write_text(
+        "import os, sys\n"
+        "if 'newsbeam.pipeline.workers' in ' '.join(getattr(sys, 'orig_argv', [])):\n"
+        "    os._exit(3)\n"
+    )
+    inputs, output = tmp_path / "in", tmp_path / "out"
+    write_seed_copies(seeds_dir, inputs, copies=2)
+    argv = ["--input", str(inputs), "--output", str(output), "--direct_num_workers", "2"]
+    command = [sys.executable, "-c", _WORKERS_FAIL_TO_START, str(broken), *argv]
+    started = time.monotonic()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert time.monotonic() - started < 60
+    assert "the run failed: a worker process exited with status 3" in done.stderr
+    assert "nothing was committed" in done.stderr
+    assert not list(output.glob("_runs/*.json"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_a_worker_killed_mid_run_fails_it_clearly(seeds_dir: Path, tmp_path: Path) -> None:
+    """A worker process killed while it works (as the out-of-memory killer does): the run
+    fails at once, naming the signal and what to do, commits nothing and leaves no worker
+    process behind."""
+    inputs = tmp_path / "in"
+    write_seed_copies(seeds_dir, inputs, copies=80)  # long enough to act on mid-run
+    output = tmp_path / "out"
+    process = start_pipeline(inputs, output, "--direct_num_workers", "2")
+    try:
+        assert wait_for(tmp_path, ".out.newsbeam.lock")
+        deadline = time.monotonic() + 120
+        working: list[int] = []
+        while not working and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.2)
+            # Warm workers are forks of the run (its command line) by the template: the
+            # run's child whose children have that command line too.
+            forks = [pid for pid in _descendants(process.pid) if str(output) in _cmdline(pid)]
+            working = [pid for pid in forks if _parent(pid) in forks]
+        if process.poll() is not None:
+            pytest.fail(f"the run ended ({process.returncode}) first: {process.communicate()}")
+        assert working, "the run's worker processes never started"
+        time.sleep(1.0)  # at work on the pages, not starting up
+        assert process.poll() is None, "the run ended before a worker could be killed"
+        tree = _descendants(process.pid)
+        os.kill(working[0], signal.SIGKILL)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 1, err
+    assert "the run failed: a worker process was killed by SIGKILL" in err
+    assert "--direct_num_workers 1" in err
+    assert not list(output.glob("_runs/*.json"))
+    deadline = time.monotonic() + 30
+    while [pid for pid in tree if _alive(pid)] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in tree if _alive(pid)], "worker processes outlived the run"
 
 
 def test_worker_log_level_file(monkeypatch: pytest.MonkeyPatch) -> None:
