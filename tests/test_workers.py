@@ -766,6 +766,18 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
+def _start_long_run(seeds: Path, tmp_path: Path) -> tuple[subprocess.Popen[str], Path]:
+    """The command on two worker processes over enough pages to act on mid-run, once it
+    holds its lock; the process and its output folder."""
+    inputs, output = tmp_path / "in", tmp_path / "out"
+    write_seed_copies(seeds, inputs, copies=80)
+    process = start_pipeline(inputs, output, "--direct_num_workers", "2")
+    if not wait_for(tmp_path, ".out.newsbeam.lock"):
+        process.kill()
+        pytest.fail(f"the run never took its lock: {process.communicate()}")
+    return process, output
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
 @pytest.mark.parametrize(
@@ -777,12 +789,8 @@ def test_signals_and_kills_leave_no_worker_process(
     """A run signalled while its worker processes work: SIGINT/SIGTERM end it cleanly
     (nothing committed) and its workers with it; after SIGKILL (no cleanup possible) the
     workers end themselves once the runner's control channel is gone."""
-    inputs = tmp_path / "in"
-    write_seed_copies(seeds_dir, inputs, copies=80)  # long enough to act on mid-run
-    output = tmp_path / "out"
-    process = start_pipeline(inputs, output, "--direct_num_workers", "2")
+    process, output = _start_long_run(seeds_dir, tmp_path)
     try:
-        assert wait_for(tmp_path, ".out.newsbeam.lock")
         deadline = time.monotonic() + 120
         started: list[int] = []
         while len(started) < 2 and time.monotonic() < deadline and process.poll() is None:
@@ -876,12 +884,8 @@ def test_a_worker_killed_mid_run_fails_it_clearly(seeds_dir: Path, tmp_path: Pat
     """A worker process killed while it works (as the out-of-memory killer does): the run
     fails at once, naming the signal and what to do, commits nothing and leaves no worker
     process behind."""
-    inputs = tmp_path / "in"
-    write_seed_copies(seeds_dir, inputs, copies=80)  # long enough to act on mid-run
-    output = tmp_path / "out"
-    process = start_pipeline(inputs, output, "--direct_num_workers", "2")
+    process, output = _start_long_run(seeds_dir, tmp_path)
     try:
-        assert wait_for(tmp_path, ".out.newsbeam.lock")
         deadline = time.monotonic() + 120
         working: list[int] = []
         while not working and time.monotonic() < deadline and process.poll() is None:
