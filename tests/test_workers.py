@@ -254,7 +254,11 @@ runner, told = workers.local_runner(2)
 options = PipelineOptions([], **{k: v for k, v in told.items() if v is not None})
 found = []
 with beam.Pipeline(runner=runner, options=options) as pipeline:
-    _ = pipeline | beam.Create(range(8)) | beam.Map(period) | beam.Map(print)
+    # One write per answer: two workers print to the same pipe (print writes the newline
+    # apart, so two workers' lines could interleave).
+    _ = pipeline | beam.Create(range(8)) | beam.Map(period) | beam.Map(
+        lambda answer: os.write(1, f"{answer}\\n".encode())
+    )
 print("runner", os.getpid())
 """
 
