@@ -106,11 +106,10 @@ class RunSignals:
         self.received = signum
         # A multi-process local run: its workers end now (pipeline/workers.py), and what
         # Beam's threads and logs report about them is the stop, not an error.
-        from newsbeam.pipeline.workers import stop_worker_processes
+        from newsbeam.pipeline.workers import quiet_beam_logs, stop_worker_processes
 
         threading.excepthook = lambda args: None
-        logging.getLogger("apache_beam").setLevel(logging.CRITICAL)
-        logging.getLogger("grpc").setLevel(logging.CRITICAL)
+        quiet_beam_logs()
         stop_worker_processes()
         raise KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
 

@@ -270,6 +270,63 @@ def describe_exit(code: int) -> str:
     return f"was killed by {name}"
 
 
+# Beam's and gRPC's loggers: what their threads log once a run is ending is its end again.
+BEAM_LOGGERS = ("apache_beam", "grpc")
+
+
+def quiet_beam_logs() -> dict[str, int]:
+    """Beam's and gRPC's loggers at CRITICAL from now on; their levels before."""
+    levels = {name: logging.getLogger(name).level for name in BEAM_LOGGERS}
+    for name in BEAM_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    return levels
+
+
+class _WorkerWatch:
+    """`workers_watched`'s state: the first worker end Beam's threads reported, and whether
+    the block still runs (a signal then reaches the main thread; under `lock`)."""
+
+    def __init__(self, ended_signal: int) -> None:
+        self.ended_signal = ended_signal
+        self.main = threading.main_thread().ident
+        self.ended = ""  # "a worker process ..." once one ended
+        self.reported = threading.Event()
+        self.watching = True
+        self.lock = threading.Lock()
+        self.previous_hook = threading.excepthook
+        self.levels: dict[str, int] = {}
+
+    def hook(self, args: threading.ExceptHookArgs) -> None:
+        """threading.excepthook while the block runs."""
+        found = None
+        if args.thread is not None and args.thread.name == "run_worker":
+            found = _BEAM_WORKER_EXIT.search(str(args.exc_value))
+        if found is not None and not self.ended:
+            self.ended = f"a worker process {describe_exit(int(found[1]))}"
+            self.levels = quiet_beam_logs()
+            self.reported.set()
+            with self.lock:
+                if self.watching and self.main is not None:
+                    signal.pthread_kill(self.main, self.ended_signal)  # wakes the runner's wait
+        elif self.ended or type(args.exc_value).__module__.startswith("grpc"):
+            # Beam's channel threads as a worker's channel breaks (the run's failure is the
+            # main thread's to report), or the worker that ended again.
+            logging.getLogger("newsbeam").debug(
+                "in thread %s", getattr(args.thread, "name", "?"), exc_info=args.exc_value
+            )
+        else:
+            self.previous_hook(args)
+
+    def raise_ended(self, signum: int, frame: object) -> None:
+        """The handler of `ended_signal` in the main thread while the block runs."""
+        if self.watching and self.ended:
+            raise WorkerEnded(self.ended)
+
+    def stop(self) -> None:
+        with self.lock:
+            self.watching = False
+
+
 @contextlib.contextmanager
 def workers_watched() -> Iterator[None]:
     """While the block runs a local pipeline (in the main thread): a worker process that
@@ -282,63 +339,27 @@ def workers_watched() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread() or _ENDED_SIGNAL is None:
         yield
         return
-    ended_signal = _ENDED_SIGNAL
-    main = threading.main_thread().ident
-    ended: list[str] = []
-    reported = threading.Event()
-    watching = [True]  # while the block runs (under `lock`): a signal then reaches it
-    lock = threading.Lock()
-    previous_hook = threading.excepthook
-    quieted = {name: logging.getLogger(name).level for name in ("apache_beam", "grpc")}
-
-    def hook(args: threading.ExceptHookArgs) -> None:
-        found = None
-        if args.thread is not None and args.thread.name == "run_worker":
-            found = _BEAM_WORKER_EXIT.search(str(args.exc_value))
-        if found is None or ended:
-            if ended or type(args.exc_value).__module__.startswith("grpc"):
-                # Beam's channel threads, as a worker's channel breaks (the run's failure
-                # is the main thread's to report), or again the worker that ended.
-                logging.getLogger("newsbeam").debug(
-                    "in thread %s", getattr(args.thread, "name", "?"), exc_info=args.exc_value
-                )
-            else:
-                previous_hook(args)
-            return
-        ended.append(f"a worker process {describe_exit(int(found[1]))}")
-        for name in quieted:  # what Beam's threads log next is this failure again
-            logging.getLogger(name).setLevel(logging.CRITICAL)
-        reported.set()
-        with lock:
-            if watching[0] and main is not None:
-                signal.pthread_kill(main, ended_signal)  # wakes the runner's wait
-
-    def raise_ended(signum: int, frame: object) -> None:
-        if watching[0] and ended:
-            raise WorkerEnded(ended[0])
-
-    previous_handler = signal.signal(ended_signal, raise_ended)
-    threading.excepthook = hook
+    watch = _WorkerWatch(_ENDED_SIGNAL)
+    previous_handler = signal.signal(watch.ended_signal, watch.raise_ended)
+    threading.excepthook = watch.hook
     try:
         yield
     except Exception as error:
-        with lock:
-            watching[0] = False
+        watch.stop()
         on_workers = any(thread.name == "run_worker" for thread in threading.enumerate())
         if not isinstance(error, WorkerEnded) and not (
-            reported.is_set() or (on_workers and reported.wait(_EXIT_REPORT_SECONDS))
+            watch.reported.is_set() or (on_workers and watch.reported.wait(_EXIT_REPORT_SECONDS))
         ):
             raise
         logging.getLogger("newsbeam").debug("the run failed: a worker ended", exc_info=True)
         stop_worker_processes()  # the others: Beam's runner would wait for them too
-        raise WorkerEnded(ended[0]) from None
+        raise WorkerEnded(watch.ended) from None
     finally:
-        with lock:
-            watching[0] = False
-        if threading.excepthook is hook:
-            threading.excepthook = previous_hook
-        signal.signal(ended_signal, previous_handler)
-        for name, level in quieted.items():  # a process that goes on keeps Beam's logs
+        watch.stop()
+        if threading.excepthook == watch.hook:
+            threading.excepthook = watch.previous_hook
+        signal.signal(watch.ended_signal, previous_handler)
+        for name, level in watch.levels.items():  # a process that goes on keeps Beam's logs
             logging.getLogger(name).setLevel(level)
 
 
@@ -548,6 +569,7 @@ def prompt_bundle_ends(period_ms: int = SAMPLING_PERIOD_MS) -> bool:
 # bundle processor is made. Each call inspects the signature of every method the DoFn has
 # (~35 with DoFn's own), ~0.6 ms: 318 calls and ~0.18 s before a run's first stage, ~0.24 s
 # in all for a run in one process, for the same answers each time.
+# The memo's mark (not its class: a cold worker runs this module as __main__, a second copy).
 _REMEMBERS = "_newsbeam_remembers"
 
 
