@@ -76,8 +76,10 @@ def first_of_two(element: Any, names: Attributes, first: str | None, second: str
     return first_value(element, names)
 
 
-# Answers a RegexTest keeps at most (then it starts again): ~100 bytes each.
-REMEMBERED_VALUES = 1 << 16
+# Answers a RegexTest keeps at most (then it starts again): ~100 bytes each, ~7 MB at most
+# for the 17 tests of a process. Most repeats are within a page: on the 439 pages, 1k, 4k
+# or 64k kept per test took the same CPU.
+REMEMBERED_VALUES = 1 << 12
 
 
 class Answers(dict[str, bool]):
