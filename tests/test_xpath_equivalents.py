@@ -150,6 +150,25 @@ def test_re_tests_are_read_with_their_flags() -> None:
         xe.regex_tests("x[re:test(@id, 'a')]", ("class",))
 
 
+def test_a_regex_test_searches_each_value_once_and_forgets_past_its_limit() -> None:
+    import re
+
+    searched: list[str] = []
+    pattern = re.compile("nav|menu", re.IGNORECASE)
+
+    class Counted:
+        def search(self, value: str) -> Any:
+            searched.append(value)
+            return pattern.search(value)
+
+    answers = xe.Answers(Counted(), limit=3)  # type: ignore[arg-type]
+    values = ["main-nav", "", "story", "main-nav", "", "MENU", "story", "x", "main-nav"]
+    assert [answers[v] for v in values] == [bool(pattern.search(v)) for v in values]
+    # the fourth distinct value ("MENU") found three remembered: they were forgotten
+    assert searched == ["main-nav", "", "story", "MENU", "story", "x", "main-nav"]
+    assert len(answers) <= 3
+
+
 def test_a_body_equivalent_yields_lazily() -> None:
     """trafilatura's `_extract` takes the first element: the rest is not searched."""
     from trafilatura import main_extractor as me

@@ -76,11 +76,35 @@ def first_of_two(element: Any, names: Attributes, first: str | None, second: str
     return first_value(element, names)
 
 
+# Answers a RegexTest keeps at most (then it starts again): ~100 bytes each, ~7 MB at most
+# for the 17 tests of a process. Most repeats are within a page: on the 439 pages, 1k, 4k
+# or 64k kept per test took the same CPU.
+REMEMBERED_VALUES = 1 << 12
+
+
+class Answers(dict[str, bool]):
+    """Whether a pattern is found in each value looked up (`answers[value]`), searched once
+    per value: the lookup of one already searched stays in C."""
+
+    def __init__(self, pattern: re.Pattern[str], limit: int = REMEMBERED_VALUES) -> None:
+        super().__init__()
+        self.search, self.limit = pattern.search, limit
+
+    def __missing__(self, value: str) -> bool:
+        if len(self) >= self.limit:
+            self.clear()
+        found = self[value] = self.search(value) is not None
+        return found
+
+
 class RegexTest:
-    """`re:test(@a|@b..., pattern, flags)`: `names` and `search`, the compiled pattern's."""
+    """`re:test(@a|@b..., pattern, flags)`: `names`, and `found[value]`: whether the pattern
+    is in an attribute value. Values repeat: the same class names on many elements of a
+    page and on a site's pages (on the 439 distinct pages, 450k tests of 69k distinct
+    values, half of the tests of ""), so each value is searched once (`Answers`)."""
 
     def __init__(self, names: Attributes, pattern: re.Pattern[str]) -> None:
-        self.names, self.search = names, pattern.search
+        self.names, self.found = names, Answers(pattern)
 
 
 def regex_tests(path: str, *names: Attributes) -> list[RegexTest]:
@@ -168,8 +192,8 @@ def _body_0(path: str) -> ElementXPath:
             classes in ("post", "entry")
             or get("itemprop") == "articleBody"
             or identifier == "articleContent"
-            or by_id.search(identifier) is not None
-            or by_class.search(classes) is not None
+            or by_id.found[identifier]
+            or by_class.found[classes]
         )
 
     return BodyXPath(path, _BODY_TAGS, selects, first_of_siblings=True)
@@ -185,9 +209,9 @@ def _body_2(path: str) -> ElementXPath:
             get("role") == "article"
             or identifier in ("article", "story")
             or classes in ("postarea", "art-postcontent", "text", "cell", "story")
-            or by_id.search(identifier) is not None
-            or fulltext.search(classes) is not None
-            or by_class.search(classes) is not None
+            or by_id.found[identifier]
+            or fulltext.found[classes]
+            or by_class.found[classes]
         )
 
     return BodyXPath(path, _BODY_TAGS, selects, first_of_siblings=False)
@@ -202,8 +226,8 @@ def _body_3(path: str) -> ElementXPath:
         return (
             identifier == "content"
             or classes == "content"
-            or by_id.search(identifier) is not None
-            or by_class.search(classes) is not None
+            or by_id.found[identifier]
+            or by_class.found[classes]
             or "main-content" in identifier.translate(_LOWER_CM)
             or "main-content" in classes.translate(_LOWER_CM)
             or "page-content" in classes.translate(_LOWER_CP)
@@ -222,9 +246,9 @@ def _overall_discard_0(path: str) -> ElementXPath:
             get("data-lp-replacement-content") is not None
             or "nav" in (get("role") or "").translate(_LOWER_N)
             or "MostPopularStories" in (get("data-component") or "")
-            or cookie.search(first_of_two(element, cookie.names, identifier, classes)) is not None
-            or by_id.search(identifier or "") is not None
-            or by_class.search(classes or "") is not None
+            or cookie.found[first_of_two(element, cookie.names, identifier, classes)]
+            or by_id.found[identifier or ""]
+            or by_class.found[classes or ""]
         )
 
     return ElementXPath(path, _DISCARD_TAGS, selects)
@@ -239,11 +263,11 @@ def _overall_discard_1(path: str) -> ElementXPath:
         return (
             classes == "comments-title"
             or first_of_two(element, ("id", "class"), identifier, classes).startswith("reply-")
-            or hidden.search(first_of_two(element, hidden.names, identifier, style)) is not None
+            or hidden.found[first_of_two(element, hidden.names, identifier, style)]
             or "display:none" in (style or "")
             or "display: none" in (style or "")
-            or by_id.search(identifier or "") is not None
-            or by_class.search(classes or "") is not None
+            or by_id.found[identifier or ""]
+            or by_class.found[classes or ""]
             or get("aria-hidden") == "true"
         )
 
@@ -274,10 +298,10 @@ def _comments_and_lists(path: str) -> ElementXPath:
     def selects(element: Any) -> bool:
         get = element.get
         identifier, classes = get("id") or "", get("class") or ""
-        return (by_id.search(identifier) is not None or by_class.search(classes) is not None) and (
+        return (by_id.found[identifier] or by_class.found[classes]) and (
             element.tag not in ("ol", "ul")
-            or list_by_id.search(identifier) is not None
-            or list_by_class.search(classes) is not None
+            or list_by_id.found[identifier]
+            or list_by_class.found[classes]
         )
 
     tags = ("div", "list", "section", "details", "ol", "ul")
