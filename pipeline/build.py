@@ -13,10 +13,10 @@ from newsbeam.schemas import FEED_HEALTH_TABLE, RawDocument
 from newsbeam.transforms.clean import CleanText
 from newsbeam.transforms.dedup import DeduplicateArticles, WriteDedupIndex
 from newsbeam.transforms.extract import ExtractArticles
-from newsbeam.transforms.feeds.stage import ReadFeeds
+from newsbeam.transforms.feeds.stage import ReadFeeds, feed_not_planned
 from newsbeam.transforms.language import DetectLanguage
 from newsbeam.transforms.places import TagPlaces
-from newsbeam.transforms.read import FEED_KINDS, ReadDocuments
+from newsbeam.transforms.read import FEED_KINDS, ReadDocuments, may_hold_feeds
 from newsbeam.transforms.stories import ClusterStories
 from newsbeam.transforms.support.progress import CountProgress
 from newsbeam.transforms.topics import TagTopics
@@ -30,10 +30,14 @@ def build(pipeline: beam.Pipeline, config: PipelineConfig) -> dict[str, beam.PCo
     # Beam types Partition as taking a PartitionFn; a plain function works too.
     pages, feeds = documents | "FeedsApart" >> beam.Partition(_feed_or_page, 2)  # type: ignore[arg-type]
     extracted, unextracted = pages | "Extract" >> ExtractArticles(config.extract)
-    from_feeds, unfed, feed_health = feeds | "Feeds" >> ReadFeeds(
-        config.feeds, config.extract, state
-    )
-    extracted = (extracted, from_feeds) | "AllArticles" >> beam.Flatten()
+    feed_health: beam.PCollection | None = None
+    if _feeds_possible(config):
+        from_feeds, unfed, feed_health = feeds | "Feeds" >> ReadFeeds(
+            config.feeds, config.extract, state
+        )
+        extracted = (extracted, from_feeds) | "AllArticles" >> beam.Flatten()
+    else:  # the feed stage's ~8 fused stages, not built for a run that reads no feed
+        unfed = feeds | "FeedsNotPlanned" >> beam.Map(feed_not_planned)
     cleaned, uncleaned = extracted | "Clean" >> CleanText(config.clean)
     tagged, untagged = cleaned | "Language" >> DetectLanguage(config.language)
     articles, duplicates = tagged | "Dedup" >> DeduplicateArticles(config.dedup, state)
@@ -46,12 +50,21 @@ def build(pipeline: beam.Pipeline, config: PipelineConfig) -> dict[str, beam.PCo
         unread, unextracted, unfed, uncleaned, untagged, untopiced, unplaced
     ) | "Rejected" >> beam.Flatten()  # fmt: skip
     tables = {"articles": articles, "duplicates": duplicates, "rejected": rejected}
-    written = {**tables, FEED_HEALTH_TABLE: feed_health}
+    # Without the feed stage, the feed_health table is written empty (as with no feeds read).
+    written = {**tables, FEED_HEALTH_TABLE: feed_health} if feed_health is not None else tables
     _ = written | "Write" >> WriteTables(config.output_dir, config.partition, config.file_prefix)
     if config.progress_dir:  # what the command shows while the run goes on
         taps = {"read": documents, "processed": tagged, **tables}
         _ = taps | "Progress" >> CountProgress(config.progress_dir)
     return tables
+
+
+def _feeds_possible(config: PipelineConfig) -> bool:
+    """Whether the run may read a feed: feeds or pages named by URL, a --feeds list, or an
+    input that may hold a feed file (`may_hold_feeds`)."""
+    feeds = config.feeds
+    named = feeds.feed_urls or feeds.feed_lists or feeds.page_urls
+    return bool(named) or may_hold_feeds(config.inputs)
 
 
 def _feed_or_page(document: RawDocument, partitions: int) -> int:

@@ -4,6 +4,7 @@ FnApiRunner). Built, not run: the rows are the other tests' business."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import apache_beam as beam
@@ -13,18 +14,26 @@ from newsbeam.pipeline.options import PipelineConfig
 from newsbeam.transforms.feeds.config import FeedsConfig
 
 
-def _transform_names(tmp_path: Path, seeds_dir: Path, feeds: FeedsConfig) -> list[str]:
-    config = PipelineConfig(inputs=(str(seeds_dir),), output_dir=str(tmp_path / "o"), feeds=feeds)
+def _transform_names(tmp_path: Path, inputs: Path, feeds: FeedsConfig) -> list[str]:
+    config = PipelineConfig(inputs=(str(inputs),), output_dir=str(tmp_path / "o"), feeds=feeds)
     pipeline = beam.Pipeline(runner="FnApiRunner")
     build(pipeline, config)
     return [t.unique_name for t in pipeline.to_runner_api().components.transforms.values()]
 
 
-def test_no_feed_branches_without_feeds(tmp_path: Path, seeds_dir: Path) -> None:
+def test_no_feed_stage_where_no_input_can_be_a_feed(tmp_path: Path, seeds_dir: Path) -> None:
     names = _transform_names(tmp_path, seeds_dir, FeedsConfig())
-    assert not [n for n in names if n.startswith(("Feeds/GivenUrls", "Feeds/FeedLists"))]
-    # Feed and OPML files among the inputs still have their way through the feeds stage.
+    assert not [n for n in names if n.startswith("Feeds/")]
+    assert "FeedsNotPlanned" in names  # a feed written into the inputs since: rejected
+
+    # Feed and OPML files among the inputs have their way through the feeds stage, without
+    # the branches of feeds named on the command line.
+    folder = tmp_path / "in"
+    shutil.copytree(seeds_dir, folder)
+    (folder / "news.xml").write_text("<rss/>", encoding="utf-8")
+    names = _transform_names(tmp_path, folder, FeedsConfig())
     assert "Feeds/FromDocuments" in names and "Feeds/ParseFeeds" in names
+    assert not [n for n in names if n.startswith(("Feeds/GivenUrls", "Feeds/FeedLists"))]
 
     given = FeedsConfig(feed_urls=("http://127.0.0.1:9/feed",), feed_lists=("feeds.txt",))
     names = _transform_names(tmp_path, seeds_dir, given)

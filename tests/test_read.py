@@ -21,6 +21,7 @@ from newsbeam.transforms.read import (
     as_pattern,
     is_unchanged,
     kind_of,
+    may_hold_feeds,
     seen_row,
     sniff_binary,
 )
@@ -597,3 +598,53 @@ def test_without_state_every_file_is_read(seeds_dir: Path, tmp_path: Path) -> No
     for manifest in runs:
         assert manifest["counts"]["inputs"] == 5
         assert "read_skipped_unchanged" not in manifest["counters"]
+
+
+def test_inputs_that_may_hold_feeds_are_told_by_their_names(
+    seeds_dir: Path, tmp_path: Path
+) -> None:
+    pages = tmp_path / "pages"
+    shutil.copytree(seeds_dir, pages)
+    (pages / "page.html.gz").write_bytes(b"")
+    assert not may_hold_feeds([str(pages), str(pages / "*.txt"), f"file://{pages}"])
+    assert not may_hold_feeds([str(tmp_path / "missing" / "*.txt")])
+    assert may_hold_feeds([str(pages)], limit=3)  # past the limit: not walked further
+    assert may_hold_feeds(["s3://bucket/news/"]) and may_hold_feeds(["https://x.test/a"])
+    for name in ("sub/feed.xml", "sub/.hidden.rss", "list.opml.gz", "no-extension"):
+        folder = tmp_path / name.replace("/", "_")
+        shutil.copytree(pages, folder)
+        (folder / name).parent.mkdir(exist_ok=True)
+        (folder / name).write_bytes(b"")
+        assert may_hold_feeds([str(folder)]), name  # a folder's walk sees hidden files too
+        if ".hidden" not in name:
+            assert may_hold_feeds([str(folder / "**")]), name
+    linked = tmp_path / "linked"
+    shutil.copytree(pages, linked)
+    (linked / "more").symlink_to(tmp_path / "sub_feed.xml" / "sub")  # holds feed.xml
+    assert may_hold_feeds([str(linked)])
+
+
+def test_a_feed_that_appears_after_the_run_is_built_is_rejected(
+    seeds_dir: Path, tmp_path: Path
+) -> None:
+    """Built for pages only (no feed stage), the run reads a feed written since: a rejected
+    row with its reason, counted as an input like every other."""
+    from newsbeam.pipeline.build import build
+    from newsbeam.pipeline.options import PipelineConfig
+
+    folder = tmp_path / "in"
+    shutil.copytree(seeds_dir, folder)
+    output = tmp_path / "out"
+    with make_test_pipeline() as pipeline:
+        build(pipeline, PipelineConfig(inputs=(str(folder),), output_dir=str(output)))
+        item = "<item><title>Late</title><link>http://127.0.0.1:9/late</link></item>"
+        (folder / "late.xml").write_text(f"<rss version='2.0'><channel>{item}</channel></rss>")
+    counters = counters_of(pipeline)
+    assert counters["read_inputs"] == 6
+    rejected = duckdb.sql(
+        f"SELECT source, stage, reason FROM read_parquet('{output}/rejected/*/*.parquet')"
+    ).fetchall()
+    assert rejected == [(str(folder / "late.xml"), "feeds", "not_planned")]
+    for table, rows in (("articles", 5), ("feed_health", 0)):  # feed_health: written, empty
+        query = f"SELECT count(*) FROM read_parquet('{output}/{table}/*/*.parquet')"
+        assert duckdb.sql(query).fetchall() == [(rows,)], table

@@ -21,6 +21,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import errno
+import glob
 import gzip
 import hashlib
 import json
@@ -119,6 +120,38 @@ def is_gzip(path: str) -> bool:
 
 def is_local(path: str) -> bool:
     return FileSystems.get_scheme(path) in (None, "file")
+
+
+# Local input files looked at, at most, to tell that none may be a feed (`may_hold_feeds`).
+FEED_CHECK_FILES = 10_000
+
+
+def may_hold_feeds(paths: Sequence[str], limit: int = FEED_CHECK_FILES) -> bool:
+    """Whether the --input paths may hold a feed or OPML list, by the names of their files:
+    True for a path with a scheme (a URL, an object store: not listed here), a local file
+    that may be a feed by its name (`kind_of`: .xml, .rss, .json, no extension, ...), and
+    past `limit` local files (a large input is not walked whole before its run; beside it,
+    the feed stage's fixed cost is small). Folders are walked as their listing at run time
+    sees them, or more (hidden files, linked folders): a False here is never wrong about a
+    file that listing finds."""
+    seen = 0
+    for path in paths:
+        if "://" in path and not path.startswith("file://"):
+            return True
+        path = path.removeprefix("file://")
+        if os.path.isdir(path):
+            walked: Iterator[str] = (
+                name for _, _, names in os.walk(path, followlinks=True) for name in names
+            )
+        elif any(char in path for char in "*?["):
+            walked = (name for name in glob.iglob(path, recursive=True) if not os.path.isdir(name))
+        else:
+            walked = iter([path])
+        for name in walked:
+            seen += 1
+            if seen > limit or kind_of(name) == FEED_CANDIDATE:
+                return True
+    return False
 
 
 def as_pattern(path: str) -> str:

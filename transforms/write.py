@@ -65,7 +65,8 @@ def _record_files(entries: list[dict[str, Any]], staging: str, partition: str, p
 
 class WriteTables(beam.PTransform):
     """dict[table name, PCollection[record]] -> PCollection[str]: one element, the path of
-    `_written.json` in `staging`, once every file is written.
+    `_written.json` in `staging`, once every file is written. A table not given is written
+    empty, as one without rows.
 
     `staging`: the run's staging folder (any filesystem `support/files` writes);
     `partition`: the Hive partition folder (`ingest_date=YYYY-MM-DD`); `prefix`: the start
@@ -86,6 +87,7 @@ class WriteTables(beam.PTransform):
             tables[name]
             | f"{name}/Rows" >> beam.Map(lambda record, name=name: (name, row_of(name)(record)))
             for name in DATASET_SCHEMAS
+            if name in tables
         ]
         return (
             tagged

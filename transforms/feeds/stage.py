@@ -99,6 +99,7 @@ from newsbeam.transforms.support.failures import (
     REJECTED,
     apply_with_rejects,
     counter,
+    reject,
     rejected_output,
 )
 from newsbeam.transforms.support.state import (
@@ -151,6 +152,15 @@ def _rejected(
     source: str, reason: str, detail: str, payload: bytes | str = b""
 ) -> beam.pvalue.TaggedOutput:
     return rejected_output(source, STAGE, reason, detail, payload)
+
+
+def feed_not_planned(doc: RawDocument) -> Rejected:
+    """A feed or OPML document read by a run built without the feed stage (no input could
+    hold one when it was built: `read.may_hold_feeds`), e.g. one written into an input
+    folder since: rejected with its content, counted as an input, never lost."""
+    counter("read_inputs").inc()
+    detail = "a feed or OPML list that was not among the inputs when the run began; run again"
+    return reject(doc.source, STAGE, "not_planned", detail, doc.content)
 
 
 def is_fetchable(url: str) -> bool:
