@@ -42,6 +42,7 @@ import functools
 import gc
 import glob
 import inspect
+import itertools
 import json
 import logging
 import os
@@ -172,25 +173,11 @@ def load_average() -> float | None:
 def count_inputs(paths: Sequence[str], limit: int | None = None) -> int:
     """Files under the local --input paths (folders walked, globs expanded), counted up to
     `limit` (default MIN_INPUTS: enough to tell whether worker processes pay): cheap on any
-    input.
-    Paths with a scheme (gs://, s3://, http://) count nothing."""
+    input. Paths with a scheme (gs://, s3://, http://) count nothing."""
+    from newsbeam.transforms.read import local_files  # imports Beam: not at start-up
+
     limit = MIN_INPUTS if limit is None else limit
-    found = 0
-    for path in paths:
-        if "://" in path and not path.startswith("file://"):
-            continue
-        path = path.removeprefix("file://")
-        if os.path.isdir(path):
-            walked: Iterator[str] = (name for _, _, names in os.walk(path) for name in names)
-        elif any(char in path for char in "*?["):
-            walked = (name for name in glob.iglob(path, recursive=True) if os.path.isfile(name))
-        else:
-            walked = iter([path] if os.path.exists(path) else [])
-        for _ in walked:
-            found += 1
-            if found >= limit:
-                return found
-    return found
+    return sum(1 for _ in itertools.islice(local_files(paths), limit))
 
 
 WORKER_MODULE = "newsbeam.pipeline.workers"

@@ -24,6 +24,7 @@ import errno
 import glob
 import gzip
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -131,27 +132,38 @@ def may_hold_feeds(paths: Sequence[str], limit: int = FEED_CHECK_FILES) -> bool:
     True for a path with a scheme (a URL, an object store: not listed here), a local file
     that may be a feed by its name (`kind_of`: .xml, .rss, .json, no extension, ...), and
     past `limit` local files (a large input is not walked whole before its run; beside it,
-    the feed stage's fixed cost is small). Folders are walked as their listing at run time
-    sees them, or more (hidden files, linked folders): a False here is never wrong about a
-    file that listing finds."""
-    seen = 0
+    the feed stage's fixed cost is small). A False is never wrong about a file the run's
+    listing finds (`local_files` sees as much or more)."""
+    if any(not is_local_path(path) for path in paths):
+        return True
+    names = itertools.islice(local_files(paths), limit + 1)
+    return any(
+        seen > limit or kind_of(name) == FEED_CANDIDATE for seen, name in enumerate(names, 1)
+    )
+
+
+def is_local_path(path: str) -> bool:
+    """A path of this machine (no scheme, or file://)."""
+    return "://" not in path or path.startswith("file://")
+
+
+def local_files(paths: Sequence[str]) -> Iterator[str]:
+    """The files the local --input paths name, before the run lists them: folders walked
+    (hidden files and linked folders too), globs expanded, a file that exists; paths with a
+    scheme skipped. Lazy: callers stop where they have seen enough."""
     for path in paths:
-        if "://" in path and not path.startswith("file://"):
-            return True
+        if not is_local_path(path):
+            continue
         path = path.removeprefix("file://")
         if os.path.isdir(path):
-            walked: Iterator[str] = (
-                name for _, _, names in os.walk(path, followlinks=True) for name in names
-            )
+            for folder, _, names in os.walk(path, followlinks=True):
+                yield from (os.path.join(folder, name) for name in names)
         elif any(char in path for char in "*?["):
-            walked = (name for name in glob.iglob(path, recursive=True) if not os.path.isdir(name))
-        else:
-            walked = iter([path])
-        for name in walked:
-            seen += 1
-            if seen > limit or kind_of(name) == FEED_CANDIDATE:
-                return True
-    return False
+            yield from (
+                name for name in glob.iglob(path, recursive=True) if not os.path.isdir(name)
+            )
+        elif os.path.exists(path):
+            yield path
 
 
 def as_pattern(path: str) -> str:
