@@ -36,10 +36,12 @@ from newsbeam.transforms.extract import (
     needs_full_extraction,
     normalize_json,
     page_signals,
+    parse_fragment,
     parse_published,
     parse_text_document,
     split_authors,
 )
+from newsbeam.transforms.support.main_text import parse_html
 from tests.helpers import ARTICLE_HTML, ARTICLE_TEXT, counters_of, make_test_pipeline
 
 UTC = dt.timezone.utc
@@ -396,11 +398,45 @@ HOSTILE_PAGES = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(HOSTILE_PAGES))
-def test_hostile_pages_are_rejected_not_expanded(name: str) -> None:
+def test_hostile_pages_are_not_expanded() -> None:
     with pytest.raises(ExtractError) as error:
-        extract_document(RawDocument(name, "html", HOSTILE_PAGES[name]), ExtractConfig())
+        extract_document(RawDocument("n", "html", HOSTILE_PAGES["nested_200k"]), ExtractConfig())
     assert error.value.reason == "no_text"
+    # Read from its <html> tag (parse_fragment): the DOCTYPE that defines the entities is
+    # not read, the entity stays as written (one word: the clean stage rejects it as too_short).
+    laughs = RawDocument("b", "html", HOSTILE_PAGES["billion_laughs"])
+    assert extract_document(laughs, ExtractConfig()).text == "&lol9;"
+
+
+_BODY = "".join(f"<p>{paragraph}</p>" for paragraph in ARTICLE_TEXT.split("\n\n"))
+
+
+# A body in one wrapper, as Readability-style tools and crawlers save an article.
+_WRAPPED = f'<div id="readability-page-1" class="page"><div>{_BODY}</div></div>'
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        _WRAPPED,
+        f"<!-- saved by a crawler {'-' * 60} -->\n<html><body>{_WRAPPED}</body></html>",
+        '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0'
+        ' Strict//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n'
+        f'<html xmlns="http://www.w3.org/1999/xhtml"><body>{_WRAPPED}</body></html>',
+    ],
+    ids=["article_body_alone", "comment_before_a_page_without_head", "xhtml_without_head"],
+)
+def test_html_that_is_not_a_whole_page_is_extracted(page: str) -> None:
+    # trafilatura's load_html refuses each of these (no "html" in the first 50 characters,
+    # a tree of one child): parse_html gives None, parse_fragment a page.
+    assert parse_html(page.encode()) is None
+    article = extract_document(RawDocument("body.html", "html", page.encode()), ExtractConfig())
+    assert article.text == ARTICLE_TEXT
+
+
+def test_parse_fragment_of_nothing_is_none() -> None:
+    assert parse_fragment(b"  \n ") is None
+    assert parse_fragment(b"<p>one</p>").find(".//p").text == "one"
 
 
 # --- when the fast path may have lost the article ------------------------------------------

@@ -8,7 +8,8 @@ reason it was not is recorded in `removed` (see `choose_text`).
 
 Rejected (stage `extract`): `encoding`, `no_text`, `bad_json`, `missing_text`.
 Counters: `extract_in`, `extract_out`, `extract_dropped_<reason>`, `extract_full_checked`,
-`extract_kept_full`, `extract_kept_json_ld`, `extract_short_fast_path`.
+`extract_kept_full`, `extract_kept_json_ld`, `extract_short_fast_path`, `extract_fragment`
+(HTML that is not a whole page, parsed as a page's body: `parse_fragment`).
 """
 
 from __future__ import annotations
@@ -736,6 +737,31 @@ def choose_text(fast: str, full: str | None, json_ld_body: str) -> ExtractionCho
     return ExtractionChoice(chosen, origin, removed)
 
 
+# A page's own start tag (parse_fragment reads from it); else the text is wrapped in one.
+_PAGE_START = re.compile(r"<html[\s>/]", re.IGNORECASE)
+_PAGE_AROUND = "<html><body>{}</body></html>"
+
+
+def parse_fragment(content: bytes) -> Any:
+    """HTML that trafilatura's `load_html` refuses as not a page, parsed as one; None when
+    even that gives no tree.
+
+    load_html refuses a text that names no `html` in its first 50 characters and parses to
+    fewer than two children: a saved article body (`<div>...</div>`, `<p>...</p>`; its own
+    advice is to wrap a fragment before handing it over), or a page with no `<head>` after a
+    long preamble (comments, an XML declaration, a DOCTYPE). Refused, such a file would be
+    lost although its text is there. A page is read from its `<html>` tag (trafilatura
+    reads nothing before it; a DOCTYPE's entity definitions are dropped with the rest), a
+    fragment inside `<html><body>`. Decoded as load_html decodes (trafilatura's guess)."""
+    from trafilatura import utils as tu
+
+    text = tu.decode_file(content)
+    if not isinstance(text, str) or not text.strip():
+        return None
+    start = _PAGE_START.search(text)
+    return tu.load_html(text[start.start() :] if start else _PAGE_AROUND.format(text))
+
+
 def extract_html_document(doc: RawDocument, config: ExtractConfig) -> Article:
     """An HTML page -> Article: the page is parsed once, for metadata and main text.
 
@@ -743,6 +769,10 @@ def extract_html_document(doc: RawDocument, config: ExtractConfig) -> Article:
     so the full extraction ran), `extract_kept_<origin>` for a text other than the fast
     one, `extract_short_fast_path` (the text kept is under half of a longer one found)."""
     tree = parse_html(doc.content)  # decodes by the page's declared or detected charset
+    if tree is None:
+        tree = parse_fragment(doc.content)
+        if tree is not None:
+            counter("extract_fragment").inc()
     if tree is None:
         raise ExtractError("no_text", "not parseable as HTML")
     page = html_metadata(tree)
