@@ -406,6 +406,32 @@ def test_robots_txt_is_honoured_for_pages() -> None:
     assert server.hits["/robots.txt"] == 1  # once per site
 
 
+def test_a_robots_txt_that_cannot_be_read_is_named_as_such() -> None:
+    """RFC 9309: robots.txt unreachable or answering 5xx -> no page of the site fetched; the
+    rejected row says which of the two, not that the file disallows the page."""
+    routes = {
+        "/robots.txt": lambda request: (503, {}, b""),
+        "/news/a": static(b"news"),
+        "/private/a": static(b"secret"),
+    }
+    with serve(routes) as server, serve() as closed:
+        fetcher = Fetcher(FAST)
+        failing = fetcher.fetch_page(server.url("/news/a"))
+        closed_url = closed.url("/news/a")
+    unreachable = fetcher.fetch_page(closed_url)  # that server has stopped: nothing listens
+    assert failing.error == unreachable.error == "robots_disallowed"
+    assert failing.detail == (
+        f"{server.url('/robots.txt')} could not be read (HTTP 503), so no page of the site "
+        "is fetched"
+    )
+    assert unreachable.detail.startswith(f"{closed.url('/robots.txt')} could not be read (")
+    assert "/news/a" not in server.hits
+    with serve({"/robots.txt": static(b"User-agent: *\nDisallow: /private/\n", "text/plain"),
+                "/private/a": static(b"secret")}) as site:  # fmt: skip
+        refused = Fetcher(FAST).fetch_page(site.url("/private/a"))
+    assert refused.detail == f"{site.url('/robots.txt')} disallows it"
+
+
 def test_redirect_statuses_are_reported() -> None:
     def hop(status: int, target: str) -> Any:
         return lambda request: (status, {"Location": target}, b"")

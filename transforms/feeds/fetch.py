@@ -430,6 +430,8 @@ class Fetcher:
         self._pool.pool_classes_by_scheme = _guarded_pools(allowed)
         self._gates: dict[str, _HostGate] = {}
         self._robots: dict[str, urllib.robotparser.RobotFileParser] = {}
+        # Sites whose robots.txt could not be read: what went wrong (robots_refusal).
+        self._robots_unread: dict[str, str] = {}
         self._robots_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
@@ -488,7 +490,7 @@ class Fetcher:
                 if robots_on_redirects and not self.allowed_by_robots(final_url):
                     raise FetchError(
                         "robots_disallowed",
-                        f"redirected to {final_url}, which {robots_url(final_url)} disallows",
+                        f"redirected to {final_url}: {self.robots_refusal(final_url)}",
                     )
             if status != 304 and not 200 <= status < 300:
                 wait = headers.get("retry-after")
@@ -609,11 +611,25 @@ class Fetcher:
                 result = self.fetch(where, accept="text/plain")
                 status = result.http_status if result.error in (None, "http_error") else None
                 rules = self._robots[where] = robots_rules(status, result.body)
+                if status is None:
+                    self._robots_unread[where] = f"{result.error}: {result.detail}"
+                elif status >= 500:
+                    self._robots_unread[where] = f"HTTP {status}"
                 delay = rules.crawl_delay(ROBOTS_AGENT)
                 if delay:
                     interval = min(float(delay), MAX_CRAWL_DELAY_SECONDS)
                     self._gate(host_of(url)).interval = interval
         return bool(rules.can_fetch(ROBOTS_AGENT, url))
+
+    def robots_refusal(self, url: str) -> str:
+        """Why `url` is not fetched, once `allowed_by_robots` said no: its site's robots.txt
+        disallows it, or could not be read (RFC 9309 then has a crawler take every page of
+        the site as disallowed: a network error, a 5xx)."""
+        where = robots_url(url)
+        unread = self._robots_unread.get(where)
+        if unread:
+            return f"{where} could not be read ({unread}), so no page of the site is fetched"
+        return f"{where} disallows it"
 
     def fetch_page(self, url: str) -> FetchResult:
         """GET an article page, unless robots.txt disallows it or a redirect hop (checked
@@ -623,7 +639,7 @@ class Fetcher:
         except FetchError as error:
             return FetchResult(url, url, None, {}, b"", error.reason, str(error), 0)
         if not self.allowed_by_robots(url):
-            detail = f"{robots_url(url)} disallows it"
+            detail = self.robots_refusal(url)
             return FetchResult(url, url, None, {}, b"", "robots_disallowed", detail, 0)
         return self.fetch(
             url, accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5", robots_on_redirects=True

@@ -259,9 +259,8 @@ def fetch_feed(fetcher: Fetcher, source: FeedSource, state: FeedState | None) ->
     if page_like and is_fetchable(target):
         # An --input URL may be an article page: robots.txt has its say first.
         if not fetcher.allowed_by_robots(target):
-            return FetchResult(
-                source.url, target, None, {}, b"", "robots_disallowed", "robots.txt", 0
-            )
+            detail = fetcher.robots_refusal(target)
+            return FetchResult(source.url, target, None, {}, b"", "robots_disallowed", detail, 0)
     return fetcher.fetch(
         target,
         etag=state.etag if state else None,
