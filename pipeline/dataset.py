@@ -30,6 +30,7 @@ object store the scheduler must (one active run per ROOT).
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import secrets
 from collections.abc import Iterable, Mapping
@@ -135,6 +136,10 @@ def check_root(root: str, *, for_writing: bool) -> None:
         )
     if not for_writing:
         raise DatasetError(f"{root} is not a NewsBeam dataset (no {DATASET_MARKER})")
+    if files.is_local(root) and os.path.exists(root) and not os.path.isdir(root):
+        raise DatasetError(
+            f"--output {root} is a file: ROOT is a folder (new, empty, or a NewsBeam dataset)"
+        )
     if files.list_files(root):
         raise DatasetError(
             f"--output {root} is not empty and holds no {DATASET_MARKER}: it does not look "

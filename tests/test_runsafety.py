@@ -216,6 +216,15 @@ def test_a_web_app_folder_is_not_a_dataset(seeds_dir: Path, tmp_path: Path, caps
     assert _snapshot(app) == before
 
 
+def test_an_output_that_is_a_file_is_a_usage_error(seeds_dir: Path, tmp_path: Path, capsys) -> None:
+    target = tmp_path / "notes.txt"
+    target.write_text("mine")
+    assert entry.main(["--input", str(seeds_dir), "--output", str(target)]) == 2
+    assert f"--output {target} is a file" in capsys.readouterr().err
+    assert target.read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
 def test_an_older_run_folder_is_refused_with_the_way_out(
     seeds_dir: Path, tmp_path: Path, capsys
 ) -> None:
