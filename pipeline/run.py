@@ -173,6 +173,9 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
     standard = options.view_as(StandardOptions)
     if standard.runner is None:
         standard.runner = DEFAULT_RUNNER
+    unknown = runners.unknown_runner(standard.runner)
+    if unknown:
+        raise UsageError(unknown)
     if not ours.local_paths_shared:
         problem = runners.invisible_paths(_named_paths(ours), _workers(options))
         if problem:

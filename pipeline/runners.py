@@ -61,6 +61,25 @@ def runner_name(runner: object) -> str:
     return by_key.get(key) or by_key.get(key + "runner") or name
 
 
+def unknown_runner(runner: object) -> str | None:
+    """What is wrong with a `--runner` Beam would refuse only once the pipeline is built: a
+    bare name of no runner Beam knows (a dotted name is a PipelineRunner subclass's path,
+    imported by Beam; a runner object is taken as it is). None when it is fine."""
+    if not isinstance(runner, str) or "." in runner:
+        return None
+    from apache_beam.options.pipeline_options import StandardOptions
+
+    names = {name.lower() for name in StandardOptions.KNOWN_RUNNER_NAMES}
+    key = runner.lower()
+    if key in names or key + "runner" in names:
+        return None
+    return (
+        f"--runner {runner}: not a runner Beam knows; give one of "
+        f"{', '.join(sorted(StandardOptions.KNOWN_RUNNER_NAMES))}, or the module path of a "
+        "PipelineRunner subclass (mypackage.runners.MyRunner)"
+    )
+
+
 def is_local_path(value: str) -> bool:
     """A path on this machine's filesystem: no scheme (gs://, s3://, http://), or file://."""
     return "://" not in value or value.startswith("file://")

@@ -26,6 +26,7 @@ from newsbeam.pipeline.runners import (
     is_loopback_host,
     local_paths_visible,
     runner_name,
+    unknown_runner,
 )
 from tests.helpers import SEEDS, run_manifest
 
@@ -137,6 +138,19 @@ def test_relative_paths_become_absolute_at_launch(
 def _refused(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
     assert newsbeam_main.main(argv) == 2
     return capsys.readouterr().err
+
+
+def test_a_runner_beam_does_not_know_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Beam's spellings pass (case aside, "Runner" optional); a dotted name is a class path.
+    for fine in ("DirectRunner", "direct", "flinkrunner", "mypackage.runners.MyRunner"):
+        assert unknown_runner(fine) is None
+    err = _refused(capsys, ["--input", str(SEEDS), "--output", str(tmp_path / "o"),
+                            "--runner", "DataflowRuner"])  # fmt: skip
+    assert err.startswith("newsbeam: --runner DataflowRuner: not a runner Beam knows")
+    assert "DataflowRunner" in err and "local path" not in err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_local_paths_on_a_remote_runner_are_a_usage_error(
