@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import socket
 import threading
 import time
 from typing import Any
@@ -256,6 +257,29 @@ def test_500_then_200_is_retried_and_persistent_500_gives_up() -> None:
     assert (broken.error, broken.http_status) == ("http_error", 500)
     assert server.hits["/broken"] == FAST.max_retries + 1
     assert (gone.error, gone.http_status, server.hits["/gone"]) == ("http_error", 404, 1)
+
+
+def test_a_refused_connection_is_a_connection_error_not_a_timeout() -> None:
+    with serve() as closed:
+        url = closed.url("/feed")
+    result = Fetcher(FAST).fetch(url)  # that server has stopped: nothing listens
+    assert result.error == "connection_error", result
+    assert "Connection refused" in result.detail
+
+
+def test_a_name_that_does_not_resolve_is_a_dns_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The resolver is outside the machine: it answers "no such name" here.
+    real = socket.getaddrinfo
+
+    def resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "no-such-host.example":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    result = Fetcher(FAST).fetch("http://no-such-host.example/feed")
+    assert result.error == "dns_error", result
+    assert "no-such-host.example" in result.detail
 
 
 def test_response_slower_than_the_timeout() -> None:

@@ -675,10 +675,14 @@ def _classify(error: Exception) -> tuple[str, str]:
     if isinstance(cause, AddressRefused):
         return cause.reason, str(cause)
     name = type(cause).__name__
-    if isinstance(cause, urllib3.exceptions.TimeoutError) or "Timeout" in name:
-        return "timeout", f"{name}: {cause}"
+    # Before the timeout test: urllib3 derives both from ConnectTimeoutError (history), so a
+    # refused connection or an unknown host would read as a timeout.
     if isinstance(cause, urllib3.exceptions.NameResolutionError):
         return "dns_error", f"{name}: {cause}"
+    if isinstance(cause, urllib3.exceptions.NewConnectionError):
+        return "connection_error", f"{name}: {cause}"
+    if isinstance(cause, urllib3.exceptions.TimeoutError) or "Timeout" in name:
+        return "timeout", f"{name}: {cause}"
     if isinstance(cause, urllib3.exceptions.DecodeError):
         return "bad_encoding", f"{name}: {cause}"
     return "connection_error", f"{name}: {cause}"

@@ -214,6 +214,11 @@ class _FetchingDoFn(beam.DoFn):
 
     def setup(self) -> None:
         self._fetcher = Fetcher(self._config.fetch)
+        # Each retry urllib3 makes ends in the fetch's result (a rejected row, feed_health);
+        # its one warning per retry would only repeat that on the terminal (--log_level
+        # DEBUG keeps them).
+        if not logging.getLogger().isEnabledFor(logging.DEBUG):
+            logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
     def teardown(self) -> None:
         if self._fetcher is not None:
