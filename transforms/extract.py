@@ -29,6 +29,12 @@ import charset_normalizer
 from dateutil import parser as date_parser
 
 from newsbeam.schemas import Article, RawDocument, Rejected, Removal
+from newsbeam.transforms.support.authors import (
+    head_metas,
+    meta_author_values,
+    organisation_names,
+    tidy_authors,
+)
 from newsbeam.transforms.support.failures import apply_with_rejects, counter, rejected_output
 from newsbeam.transforms.support.main_text import (
     PreparedPage,
@@ -498,10 +504,13 @@ def html_metadata(tree: Any) -> HtmlMetadata:
     found = meta.examine_meta(tree)
     if found.author and " " not in found.author:
         found.author = None  # a single token is a handle or a site name, not a person
+    scripts = tree.xpath(_JSON_SCRIPTS)
     try:
-        found = json_ld_metadata(tree, found)
+        found = json_ld_metadata(tree, found, scripts)
     except Exception as error:  # trafilatura guards this call the same way
         log.debug("JSON-LD metadata unreadable: %s", error)
+    metas = head_metas(tree)
+    json_ld = [s.text for s in scripts if s.text and s.get("type") == _JSON_LD_TYPE]
     url = found.url or meta.extract_url(tree)
     published = htmldate.find_date(
         tree,
@@ -515,14 +524,22 @@ def html_metadata(tree: Any) -> HtmlMetadata:
     )
     return HtmlMetadata(
         title=found.title or meta.extract_title(tree),
-        authors=split_authors(found.author),
+        authors=tidy_authors(
+            split_authors(found.author),
+            meta_author_values(metas),
+            organisation_names(metas, json_ld, found.sitename),
+        ),
         url=url,
         site=(found.sitename or meta.extract_sitename(tree) or "").lstrip("@") or None,
         published=htmldate_published(published),
     )
 
 
-def json_ld_metadata(tree: Any, found: Any) -> Any:
+# The scripts trafilatura reads metadata from.
+_JSON_SCRIPTS = './/script[@type="application/ld+json" or @type="application/settings+json"]'
+
+
+def json_ld_metadata(tree: Any, found: Any, scripts: list[Any] | None = None) -> Any:
     """trafilatura's `extract_meta_json` (the page's JSON-LD into its metadata `Document`),
     with a linear search for authors in a script that is not valid JSON.
 
@@ -531,12 +548,11 @@ def json_ld_metadata(tree: Any, found: Any) -> Any:
     blog of the fundus pages (an 800 KB script, 190 authors' entries), as much as the
     other 438 pages' metadata together. The fields NewsBeam keeps (title, author, site
     name) come out the same (`json_ld_author`). Minifying and normalising the scripts'
-    text: `minify_json`, `normalize_json`."""
+    text: `minify_json`, `normalize_json`. `scripts`: the page's such scripts, when the
+    caller found them already."""
     from trafilatura import json_metadata as jm
 
-    for element in tree.xpath(
-        './/script[@type="application/ld+json" or @type="application/settings+json"]'
-    ):
+    for element in tree.xpath(_JSON_SCRIPTS) if scripts is None else scripts:
         if not element.text:
             continue
         text = normalize_json(minify_json(element.text))

@@ -1,0 +1,116 @@
+"""support/authors.py: a page's authors mended from its own meta tags (no Beam)."""
+
+from __future__ import annotations
+
+from lxml.html import fromstring
+
+from newsbeam.transforms.extract import html_metadata
+from newsbeam.transforms.support.authors import (
+    head_metas,
+    meta_author_values,
+    organisation_names,
+    surname_first,
+    tidy_authors,
+)
+
+
+def _page(head: str, body: str = "<p>Text.</p>") -> str:
+    return f"<html><head><title>T</title>{head}</head><body>{body}</body></html>"
+
+
+def test_surname_first() -> None:
+    assert surname_first("Castelvecchi, Davide") == "Davide Castelvecchi"
+    assert surname_first("Reimer-Johansen, Tôrtia") == "Tôrtia Reimer-Johansen"
+    assert surname_first("van der Berg, Jan A.") == "Jan A. van der Berg"
+    for not_one_name in ("Davide Castelvecchi", "A, B, C", "Team 7, Sports", "Smith,"):
+        assert surname_first(not_one_name) is None
+
+
+def test_dublin_core_names_written_surname_first_are_whole_people() -> None:
+    tags = "".join(
+        f'<meta name="dc.creator" content="{name}">'
+        for name in ("You, Xiaoying", "Lenharo, Mariana", "Tollefson, Jeff")
+    )
+    # trafilatura alone: six names, surnames and given names apart.
+    page = html_metadata(fromstring(_page(tags)))
+    assert page.authors == ["Xiaoying You", "Mariana Lenharo", "Jeff Tollefson"]
+
+
+def test_an_author_tag_keeps_its_comma_meaning_a_second_credit() -> None:
+    # "Name, Organisation" in an `author` tag is not surname first: only Dublin Core and
+    # citation tags are read that way.
+    assert tidy_authors(["Jill Disis", "Futurism"], [("author", "Jill Disis, Futurism")]) == [
+        "Jill Disis",
+        "Futurism",
+    ]
+
+
+def test_spelling_given_back_from_the_tag() -> None:
+    values = [("author", "Miguel A. Herguedas"), ("author", "nieuwsblad.be")]
+    assert tidy_authors(["Miguel A Herguedas", "Nieuwsblad Be"], values) == [
+        "Miguel A. Herguedas",
+        "nieuwsblad.be",
+    ]
+    # A handle is not a domain: trafilatura's "Sauli Giliard" stays.
+    assert tidy_authors(["Sauli Giliard"], [("author", "sauli.giliard")]) == ["Sauli Giliard"]
+
+
+def test_one_name_per_person_and_no_url_pieces() -> None:
+    found = ["Emma Mackenzie", "Emma-Mackenzie", "Www Washingtontimes Com", "Tom Davies"]
+    assert tidy_authors(found, []) == ["Emma Mackenzie", "Tom Davies"]
+    # The written name wins over the slug whichever comes first.
+    assert tidy_authors(["chuck-ross", "Chuck Ross"], []) == ["Chuck Ross"]
+
+
+def test_names_joined_by_and_in_other_languages_are_split() -> None:
+    joined = ["Trine Juncher Jørgensen og Tôrtia Reimer-Johansen", "Anna Meier und Max Roth"]
+    assert tidy_authors(joined, []) == [
+        "Trine Juncher Jørgensen",
+        "Tôrtia Reimer-Johansen",
+        "Anna Meier",
+        "Max Roth",
+    ]
+
+
+def test_the_publisher_beside_the_people_is_not_an_author() -> None:
+    head = (
+        '<meta name="author" content="Condé Nast">'
+        '<meta name="author" content="Scott Gilbertson">'
+        '<meta name="copyright" content="Copyright (c) Condé Nast 2024">'
+        '<meta property="og:site_name" content="WIRED">'
+    )
+    tree = fromstring(_page(head))
+    assert "Copyright (c) Condé Nast 2024" in organisation_names(head_metas(tree))
+    assert html_metadata(tree).authors == ["Scott Gilbertson"]
+    # Alone, the site's name is the page's only credit: kept.
+    alone = head.replace('<meta name="author" content="Scott Gilbertson">', "")
+    assert html_metadata(fromstring(_page(alone))).authors == ["Condé Nast"]
+
+
+def test_json_ld_publisher_names_count_as_the_site() -> None:
+    script = (
+        '<script type="application/ld+json">{"@type": "NewsArticle", "publisher": '
+        '{"@type": "Organization", "name": "Frankfurter Allgemeine Zeitung"}}</script>'
+    )
+    tree = fromstring(_page(script))
+    assert html_metadata(tree).authors == []  # no author: nothing to drop
+    publishers = organisation_names([], [tree.find(".//script").text])
+    assert publishers == ["Frankfurter Allgemeine Zeitung"]
+    names = ["Ralf Euler", "Frankfurter Allgemeine Zeitung"]
+    assert tidy_authors(names, [], publishers) == ["Ralf Euler"]
+
+
+def test_meta_author_values_reads_the_tags_trafilatura_reads() -> None:
+    head = (
+        '<meta name="author" content="A B">'
+        '<meta property="article:author" content="C D">'
+        '<meta name="DC.creator" content="E, F">'
+        '<meta itemprop="author" content="G H">'
+        '<meta name="description" content="not an author">'
+    )
+    assert meta_author_values(head_metas(fromstring(_page(head)))) == [
+        ("author", "A B"),
+        ("article:author", "C D"),
+        ("dc.creator", "E, F"),
+        ("itemprop", "G H"),
+    ]

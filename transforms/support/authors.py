@@ -1,0 +1,194 @@
+"""A page's authors, tidied after trafilatura's metadata step (extract.html_metadata).
+
+trafilatura reads authors from meta tags and JSON-LD and normalises each value
+(`normalize_authors`): it splits on commas, replaces punctuation by spaces and title-cases
+a name that starts in lower case. Measured on the fundus test pages' labelled authors
+(`benchmarks/eval_authors.py`), that loses what a few conventions say plainly:
+- Dublin Core and citation tags write a person surname first ("Castelvecchi, Davide"):
+  split on the comma, one person became two names ("Castelvecchi", "Davide");
+- a site credited by its domain ("nieuwsblad.be") came out "Nieuwsblad Be", an initial
+  ("Miguel A. Herguedas") lost its full stop;
+- the same person in two tags, once as a URL slug ("emma-mackenzie"), counted twice;
+- a URL in an author tag left pieces of itself ("Www Washingtontimes Com").
+`tidy_authors` mends these from the page's own meta tag values, and splits names joined
+by "and" in a few more languages than English.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+# Meta tags whose content trafilatura reads as authors (its METANAME_AUTHOR, PROPERTY_AUTHOR
+# and itemprop="author"); of them, those whose convention is "Surname, Given names".
+_SURNAME_FIRST_TAGS = frozenset(
+    {
+        "dc.creator",
+        "dc:creator",
+        "dcterms.creator",
+        "dc.creator.aut",
+        "dcterms.creator.aut",
+        "citation_author",
+    }
+)
+# One person surname first: two comma-separated parts of one to three words each, letters
+# (with hyphens, apostrophes and initials' full stops), no digits.
+_NAME_PART = r"[^\W\d_][\w'’.\-]*(?:\s+[^\W\d_][\w'’.\-]*){0,2}"
+_SURNAME_FIRST = re.compile(rf"\s*({_NAME_PART})\s*,\s*({_NAME_PART})\s*")
+# "and" between two names, in the languages of the pages measured (English is split by
+# trafilatura already): German, Danish/Norwegian, Swedish, Dutch, French.
+_AND = re.compile(r"\s+(?:und|og|och|en|et)\s+", re.IGNORECASE)
+_URL_WORDS = frozenset({"http", "https", "www"})
+# What trafilatura's respelling loses and the tag's own spelling keeps: an initial's full
+# stop ("Miguel A. Herguedas"), or a site credited by its domain ("nieuwsblad.be"). Not a
+# handle ("sauli.giliard"), which trafilatura's "Sauli Giliard" reads better as.
+_INITIAL = re.compile(r"(?:^|\s)[^\W\d_]\.(?:\s|$)")
+_DOMAIN = re.compile(r"[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,3}")
+
+
+def head_metas(tree: Any) -> list[Any]:
+    """The `<meta content=...>` elements of the page's `<head>` (a child of the root, as the
+    parser places it): what the functions below read, found once per page."""
+    return [
+        element
+        for head in tree.iterchildren("head")
+        for element in head.iterchildren("meta")
+        if element.get("content")
+    ]
+
+
+@functools.cache
+def _author_tags() -> tuple[frozenset[str], frozenset[str]]:
+    from trafilatura import metadata as meta
+
+    names = frozenset(name.lower() for name in meta.METANAME_AUTHOR)
+    return names, frozenset(name.lower() for name in meta.PROPERTY_AUTHOR)
+
+
+def meta_author_values(metas: Iterable[Any]) -> list[tuple[str, str]]:
+    """(tag name, content) of the author tags among a page's `head_metas`, in page order:
+    the raw values trafilatura normalised (its METANAME_AUTHOR and PROPERTY_AUTHOR names,
+    and itemprop="author")."""
+    names, properties = _author_tags()
+    found = []
+    for element in metas:
+        content = element.get("content").strip()
+        if "property" in element.attrib:
+            tag = element.get("property", "").lower()
+            keep = tag in properties
+        elif "name" in element.attrib:
+            tag = element.get("name", "").lower()
+            keep = tag in names
+        else:
+            tag = "itemprop" if element.get("itemprop", "").lower() == "author" else ""
+            keep = bool(tag)
+        if keep and content:
+            found.append((tag, content))
+    return found
+
+
+# Meta tags that name the site or the company behind it (with og:site_name's property).
+_ORGANISATION_TAGS = frozenset(
+    {"og:site_name", "publisher", "dc.publisher", "application-name", "copyright"}
+)
+# A JSON-LD publisher's name, read without parsing the script again (json_ld_metadata parses
+# it for trafilatura, whose Document keeps no publisher).
+_LD_PUBLISHER = re.compile(r'"publisher"\s*:\s*\{[^{}]*?"name"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+def organisation_names(
+    metas: Iterable[Any], json_ld: Iterable[str] = (), site: str | None = None
+) -> list[str]:
+    """What the page calls its site and publisher: og:site_name, the publisher and
+    application-name tags and the copyright notice among its `head_metas`, the publisher
+    names in its JSON-LD scripts' texts, and `site`."""
+    found = [site] if site else []
+    for element in metas:
+        tag = (element.get("property") or element.get("name") or "").lower()
+        if tag in _ORGANISATION_TAGS:
+            found.append(element.get("content"))
+    for text in json_ld:
+        found += _LD_PUBLISHER.findall(text)
+    return [name for name in found if name.strip()]
+
+
+def _words(text: str) -> list[str]:
+    return [word for word in re.split(r"[\W_]+", text.casefold()) if word]
+
+
+def _within(name: str, organisations: Sequence[list[str]]) -> bool:
+    """Whether `name`'s words are a run of the words of one of the organisation names."""
+    words = _words(name)
+    size = len(words)
+    return bool(words) and any(
+        words == organisation[i : i + size]
+        for organisation in organisations
+        for i in range(len(organisation) - size + 1)
+    )
+
+
+def _key(name: str) -> str:
+    """A name's letters and digits, case aside: "Emma Mackenzie" and "emma-mackenzie" are
+    the same person; "nieuwsblad.be" and "Nieuwsblad Be" the same spelling."""
+    return re.sub(r"[\W_]+", "", name).casefold()
+
+
+def surname_first(value: str) -> str | None:
+    """ "Castelvecchi, Davide" -> "Davide Castelvecchi"; None when `value` is not one name
+    written surname first."""
+    match = _SURNAME_FIRST.fullmatch(value)
+    if match is None:
+        return None
+    return f"{match.group(2)} {match.group(1)}"
+
+
+def tidy_authors(
+    authors: Sequence[str],
+    meta_values: Iterable[tuple[str, str]],
+    organisations: Iterable[str] = (),
+) -> list[str]:
+    """trafilatura's authors of a page (split into a list), mended from the page's author
+    meta tags (`meta_author_values`): names written surname first in a Dublin Core or
+    citation tag joined again and turned round; a name trafilatura respelt given back as
+    the tag wrote it (an initial's full stop, a domain: only punctuation and case differ);
+    names joined by "and" split; URL pieces dropped; one name per person (a slug and the
+    written name: the written one); the site or publisher (`organisation_names`) dropped
+    when people are named beside it."""
+    names = list(authors)
+    spelt: dict[str, str] = {}
+    for tag, value in meta_values:
+        turned = surname_first(value) if tag in _SURNAME_FIRST_TAGS else None
+        if turned is not None:
+            # trafilatura split it in two: the two halves give way to the one person.
+            halves = {_key(half) for half in value.split(",")}
+            at = next((i for i, name in enumerate(names) if _key(name) in halves), len(names))
+            names = [name for name in names if _key(name) not in halves]
+            names.insert(min(at, len(names)), turned)
+            continue
+        for piece in re.split(r"[;,]", value):
+            piece = " ".join(piece.split())
+            if _INITIAL.search(piece) or _DOMAIN.fullmatch(piece):
+                spelt.setdefault(_key(piece), piece)
+    tidied: list[str] = []
+    seen: dict[str, int] = {}
+    for name in names:
+        for part in _AND.split(spelt.get(_key(name), name)):
+            part = part.strip()
+            if not part or _URL_WORDS & set(re.split(r"\W+", part.casefold())):
+                continue
+            key = _key(part)
+            if key in seen:
+                # The same person twice: keep the form written with spaces ("Emma
+                # Mackenzie" rather than the slug "emma-mackenzie").
+                if " " in part and " " not in tidied[seen[key]]:
+                    tidied[seen[key]] = part
+                continue
+            seen[key] = len(tidied)
+            tidied.append(part)
+    # The site or its publisher named beside the people who wrote the article ("Condé Nast"
+    # in an author tag): not one of them. Alone, it is the page's only credit and stays.
+    companies = [_words(name) for name in organisations]
+    people = [name for name in tidied if not _within(name, companies)]
+    return people or tidied
