@@ -40,6 +40,7 @@ from newsbeam.transforms.extract import (
     parse_published,
     parse_text_document,
     split_authors,
+    with_page_offset,
 )
 from newsbeam.transforms.support.main_text import parse_html
 from tests.helpers import ARTICLE_HTML, ARTICLE_TEXT, counters_of, make_test_pipeline
@@ -664,3 +665,46 @@ def test_workers_forked_after_warm_up_share_the_justext_stoplist() -> None:
 
     assert peak_mb("cold") >= 20
     assert peak_mb("warm") < 2
+
+
+# --- the UTC offset htmldate drops ---------------------------------------------------------
+
+
+def _naive(text: str, precision: str = "second") -> Published:
+    return Published(dt.datetime.fromisoformat(text).replace(tzinfo=UTC), precision)
+
+
+def test_with_page_offset_gives_the_clock_reading_its_offset() -> None:
+    found = _naive("2025-06-05T14:46:12")
+    ld = '{"datePublished": "2025-06-05T14:46:12.981+02:00"}'
+    assert with_page_offset(found, [ld]).at == dt.datetime(2025, 6, 5, 12, 46, 12, tzinfo=UTC)
+    # "+0100", "-05:00" and a space before the offset, as pages write them.
+    assert with_page_offset(found, ["2025-06-05 14:46:12 +0100"]).at.hour == 13
+    assert with_page_offset(found, ["2025-06-05T14:46:12-05:00"]).at.hour == 19
+    # Minute precision: the page's seconds do not matter; ours, when known, must agree.
+    assert with_page_offset(_naive("2025-06-05T14:46", "minute"), [ld]).at.hour == 12
+    assert with_page_offset(found, ["2025-06-05T14:46:13+02:00"]) == found
+
+
+def test_with_page_offset_leaves_what_it_cannot_place() -> None:
+    found = _naive("2025-06-05T14:46:12")
+    assert with_page_offset(found, ["2025-06-05T14:46:12Z"]) == found  # UTC said
+    assert with_page_offset(found, ["2025-06-05T09:00:00+02:00"]) == found  # another time
+    assert with_page_offset(found, []) == found
+    day = _naive("2025-06-05T00:00:00", "day")
+    assert with_page_offset(day, ["2025-06-05T00:00:00+02:00"]) == day  # a date alone
+    assert with_page_offset(None, ["2025-06-05T14:46:12+02:00"]) is None
+    # Two offsets for one clock reading: the first text's (the JSON-LD, read first).
+    first = with_page_offset(found, ["2025-06-05T14:46:12-06:00", "2025-06-05T14:46:12+00:00"])
+    assert first.at.hour == 20
+
+
+def test_a_page_published_in_local_time_is_stored_in_utc() -> None:
+    # htmldate answers "2025-06-05T14:46:12+0000" for this page: the clock reading, as UTC.
+    page = (
+        "<html><head><title>T</title>"
+        '<meta name="article:published_time" content="2025-06-05T14:46:12+02:00">'
+        "</head><body><p>Text.</p></body></html>"
+    )
+    published = html_metadata(parse_html(page.encode())).published
+    assert published == Published(dt.datetime(2025, 6, 5, 12, 46, 12, tzinfo=UTC), "second")
