@@ -65,7 +65,7 @@ test-airflow: setup
 # Quality gates on the labelled data in ../shared (not part of the product). Each gate is one
 # process on one core: `make -j$(nproc) eval` (what CI runs) runs them side by side, each
 # gate's output kept together.
-GATES := eval-extraction eval-language eval-authors eval-dates eval-dedup eval-stories eval-feeds eval-topics
+GATES := eval-extraction eval-language eval-authors eval-dates eval-titles eval-dedup eval-stories eval-feeds eval-topics
 .PHONY: $(GATES)
 eval: $(GATES)
 
@@ -84,6 +84,10 @@ eval-authors: setup
 eval-dates: setup
 	@mkdir -p $(TMPDIR)
 	$(BIN)/python benchmarks/eval_dates.py --shared $(SHARED) --gate 0.90
+
+eval-titles: setup
+	@mkdir -p $(TMPDIR)
+	$(BIN)/python benchmarks/eval_titles.py --shared $(SHARED) --gate 0.80
 
 eval-dedup: setup
 	@mkdir -p $(TMPDIR)

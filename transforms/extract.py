@@ -44,6 +44,7 @@ from newsbeam.transforms.support.main_text import (
     parse_html,
     prepare_page,
 )
+from newsbeam.transforms.support.titles import site_names, strip_site_suffix
 
 STAGE = "extract"
 log = logging.getLogger(__name__)
@@ -562,17 +563,20 @@ def html_metadata(tree: Any) -> HtmlMetadata:
         # full timestamp with a bare day.
         deferred_url_extractor=True,
     )
+    organisations = organisation_names(metas, json_ld, found.sitename)
     dated = htmldate_published(published)
     if published and not re.search(r"[+-](?!0000)\d{4}$", published):
         # htmldate dropped the offset (or wrote +0000 for it): the page's own one, if any.
         texts = [*json_ld, *(element.get("content") for element in metas)]
         dated = with_page_offset(dated, texts)
     return HtmlMetadata(
-        title=found.title or meta.extract_title(tree),
+        title=strip_site_suffix(
+            found.title or meta.extract_title(tree), site_names(organisations, url)
+        ),
         authors=tidy_authors(
             split_authors(found.author),
             meta_author_values(metas),
-            organisation_names(metas, json_ld, found.sitename),
+            organisations,
         ),
         url=url,
         site=(found.sitename or meta.extract_sitename(tree) or "").lstrip("@") or None,

@@ -1,0 +1,66 @@
+"""support/titles.py: the site's name trailing a title, dropped (no Beam)."""
+
+from __future__ import annotations
+
+from lxml.html import fromstring
+
+from newsbeam.transforms.extract import html_metadata
+from newsbeam.transforms.support.titles import site_names, strip_site_suffix
+
+SITES = site_names(["Börsen-Zeitung", "Deutsche Welle"], "https://www.golem.de/news/x.html")
+
+
+def test_site_names_include_the_host_with_and_without_its_domain() -> None:
+    assert ["golem", "de"] in SITES and ["golem"] in SITES and ["börsen", "zeitung"] in SITES
+
+
+def test_the_site_after_a_separator_is_dropped() -> None:
+    for title in (
+        "Steigende US-Zinsen setzen Dax zu | Börsen-Zeitung",
+        "Steigende US-Zinsen setzen Dax zu - golem.de",
+        "Steigende US-Zinsen setzen Dax zu – Golem",
+        # a date and a byline beside the site go with it
+        "Steigende US-Zinsen setzen Dax zu | Deutsche Welle | 28.04.2023",
+        "Steigende US-Zinsen setzen Dax zu | Börsen-Zeitung | by Anna Sleegers",
+    ):
+        assert strip_site_suffix(title, SITES) == "Steigende US-Zinsen setzen Dax zu", title
+    # A Japanese site's colon, without spaces.
+    japanese = site_names(["朝日新聞デジタル"], None)
+    assert (
+        strip_site_suffix("南海トラフ、一時調査:朝日新聞デジタル", japanese)
+        == "南海トラフ、一時調査"
+    )
+
+
+def test_a_headline_keeps_its_own_colon_and_dash() -> None:
+    for title in (
+        "Israel und Gaza: News und Entwicklungen im Nahostkonflikt",
+        "Trump vs. Biden - The debate in five charts",
+        "Budget - 2024",  # a number names no site, even where a copyright gives the year
+        "Golem: the site's name leading the headline stays",
+    ):
+        assert strip_site_suffix(title, SITES + [["copyright", "2024"]]) == title
+    # Only what follows the last piece that is not the site's goes.
+    assert (
+        strip_site_suffix("Trump vs. Biden - The debate | Börsen-Zeitung", SITES)
+        == "Trump vs. Biden - The debate"
+    )
+    # A date alone is not dropped: no piece named the site.
+    assert (
+        strip_site_suffix("Wahl in Thüringen | 28.04.2023", SITES)
+        == "Wahl in Thüringen | 28.04.2023"
+    )
+
+
+def test_a_site_called_by_the_headline_names_nothing() -> None:
+    title = "The man whose duvet nearly killed him: How this medical mystery was solved"
+    assert strip_site_suffix(title, site_names([title, "MSN"], None)) == title
+
+
+def test_html_metadata_title_without_the_site() -> None:
+    page = (
+        "<html><head><title>Wero besteht Praxistest | Börsen-Zeitung</title>"
+        '<meta property="og:site_name" content="Börsen-Zeitung"></head>'
+        "<body><p>Text.</p></body></html>"
+    )
+    assert html_metadata(fromstring(page)).title == "Wero besteht Praxistest"
