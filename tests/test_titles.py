@@ -11,7 +11,9 @@ SITES = site_names(["Börsen-Zeitung", "Deutsche Welle"], "https://www.golem.de/
 
 
 def test_site_names_include_the_host_with_and_without_its_domain() -> None:
-    assert ["golem", "de"] in SITES and ["golem"] in SITES and ["börsen", "zeitung"] in SITES
+    assert ["golemde"] in SITES and ["golem"] in SITES and ["börsen", "zeitung"] in SITES
+    # The top-level domain alone names nothing.
+    assert strip_site_suffix("Nachrichten aus Berlin | DE", SITES) == "Nachrichten aus Berlin | DE"
 
 
 def test_the_site_after_a_separator_is_dropped() -> None:

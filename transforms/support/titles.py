@@ -31,13 +31,13 @@ def _words(text: str) -> list[str]:
 
 def site_names(organisations: Iterable[str], url: str | None) -> list[list[str]]:
     """The words of each name the page gives its site (`authors.organisation_names`), and
-    of its host with and without the top-level domain ("golem.de": golem de, golem)."""
+    its host: whole, as one word ("golem.de" is "golemde", so that neither "golem" nor
+    "de" alone matches it), and without the top-level domain ("golem")."""
     names = [_words(name) for name in organisations]
     host = re.sub(r"^[a-z]+://", "", url or "").split("/", 1)[0].split(":", 1)[0].casefold()
-    host = host.removeprefix("www.")
-    if host:
-        labels = [label for label in host.split(".") if label]
-        names.append(labels)
+    labels = [label for label in host.removeprefix("www.").split(".") if label]
+    if labels:
+        names.append(["".join(_words(".".join(labels)))])
         if len(labels) > 1:
             names.append(labels[:-1])
     return [name for name in names if name]
@@ -50,8 +50,8 @@ def _run(short: list[str], long: list[str]) -> bool:
 
 def _names_site(piece: str, sites: list[list[str]]) -> bool:
     """Whether `piece` is one of the site's names: its words (not only numbers) a run of
-    one's words, the same letters ("Börsen-Zeitung", "boersenzeitung" aside), or a name of
-    two words or more with one word more around it ("The Times of India")."""
+    one's words, the same letters run together ("golem.de" for the host "golemde"), or a
+    name of two words or more with one word more around it ("The Times of India")."""
     words = _words(piece)
     if not any(not word.isdigit() for word in words):
         return False
