@@ -83,7 +83,7 @@ eval-authors: setup
 
 eval-dates: setup
 	@mkdir -p $(TMPDIR)
-	$(BIN)/python benchmarks/eval_dates.py --shared $(SHARED) --gate 0.90
+	$(BIN)/python benchmarks/eval_dates.py --shared $(SHARED) --gate 0.92
 
 eval-titles: setup
 	@mkdir -p $(TMPDIR)

@@ -2,7 +2,7 @@
 
 Reproduce (from the repository root):
 
-    .venv/bin/python benchmarks/eval_dates.py --gate 0.85
+    .venv/bin/python benchmarks/eval_dates.py --gate 0.92
     .venv/bin/python benchmarks/eval_dates.py --misses 100      # every page that differs
 
 Data: ../shared/data/pages/fundus-test-pages/<cc>/<Publisher>_<YYYY_MM_DD>.html.gz (~258

@@ -11,6 +11,7 @@ from pathlib import Path
 import apache_beam as beam
 import pytest
 from apache_beam.testing.util import assert_that
+from lxml.html import fromstring
 
 from newsbeam.schemas import RawDocument
 from newsbeam.transforms.extract import (
@@ -24,6 +25,7 @@ from newsbeam.transforms.extract import (
     dateline_date,
     decode_text,
     drop_unread_elements,
+    earliest_stated,
     extract_document,
     header_date,
     html_metadata,
@@ -40,6 +42,7 @@ from newsbeam.transforms.extract import (
     parse_published,
     parse_text_document,
     split_authors,
+    stated_publication,
     with_page_offset,
 )
 from newsbeam.transforms.support.main_text import parse_html
@@ -708,3 +711,45 @@ def test_a_page_published_in_local_time_is_stored_in_utc() -> None:
     )
     published = html_metadata(parse_html(page.encode())).published
     assert published == Published(dt.datetime(2025, 6, 5, 12, 46, 12, tzinfo=UTC), "second")
+
+
+def _head(*tags: str) -> list:
+    return list(fromstring(f"<html><head>{''.join(tags)}</head><body></body></html>")[0])
+
+
+def test_stated_publication_reads_json_ld_then_opengraph() -> None:
+    og = '<meta property="article:published_time" content="2024-10-15T08:22:57+02:00">'
+    ld = '{"@type": "NewsArticle", "datePublished": "2024-10-15T07:00:00+02:00"}'
+    assert stated_publication(_head(og), []).at == dt.datetime(2024, 10, 15, 6, 22, 57, tzinfo=UTC)
+    assert stated_publication(_head(og), [ld]).at.hour == 5  # JSON-LD first
+    # A date alone, no offset, a placeholder or a time after the run: nothing stated.
+    for value in ("2024-10-15", "2024-10-15T08:22:57", "0001-01-01T00:00:00Z", "2999-01-01T00:00Z"):
+        tag = f'<meta property="article:published_time" content="{value}">'
+        assert stated_publication(_head(tag), []) is None, value
+
+
+def test_the_stated_publication_wins_over_a_later_date() -> None:
+    stated = Published(dt.datetime(2024, 10, 15, 6, 22, 57, tzinfo=UTC), "second")
+    modified = Published(dt.datetime(2024, 10, 15, 15, 38, 42, tzinfo=UTC), "second")
+    assert earliest_stated(modified, stated) == stated
+    assert earliest_stated(None, stated) == stated
+    # An earlier date found stays; so does anything when nothing is stated.
+    earlier = Published(dt.datetime(2024, 10, 14, 9, 0, tzinfo=UTC), "minute")
+    assert earliest_stated(earlier, stated) == earlier
+    assert earliest_stated(modified, None) == modified
+    # The same day told to the second replaces a date alone.
+    day = Published(dt.datetime(2024, 10, 15, tzinfo=UTC), "day")
+    assert earliest_stated(day, modified) == modified
+
+
+def test_a_page_dated_by_its_update_keeps_its_publication_time() -> None:
+    # htmldate reads <meta name="date"> (the update, as El País fills it) first.
+    page = (
+        "<html><head><title>T</title>"
+        '<meta name="date" content="2024-10-15T17:38:42+02:00">'
+        '<meta property="article:published_time" content="2024-10-15T08:22:57+02:00">'
+        '<meta property="article:modified_time" content="2024-10-15T17:38:42+02:00">'
+        "</head><body><p>Text.</p></body></html>"
+    )
+    published = html_metadata(parse_html(page.encode())).published
+    assert published.at == dt.datetime(2024, 10, 15, 6, 22, 57, tzinfo=UTC)

@@ -191,6 +191,56 @@ def with_page_offset(published: Published | None, texts: Iterable[str]) -> Publi
     return published
 
 
+_LD_DATE_PUBLISHED = re.compile(r'"datePublished"\s*:\s*"([^"]+)"')
+
+
+# What a stated publication time may be: not a placeholder ("0001-01-01T00:00:00Z") nor
+# after the run (htmldate's own bounds for a page's date start in 1995).
+_EARLIEST_PUBLICATION = dt.datetime(1995, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def stated_publication(metas: list[Any], json_ld: list[str]) -> Published | None:
+    """The page's explicit publication time: the first JSON-LD datePublished, else
+    OpenGraph's article:published_time (the order `with_page_offset` reads them in), when
+    it is a full time with its UTC offset, and a plausible one."""
+    values = [found for text in json_ld for found in _LD_DATE_PUBLISHED.findall(text)[:1]]
+    values += [
+        element.get("content")
+        for element in metas
+        if (element.get("property") or element.get("name") or "").lower()
+        == "article:published_time"
+    ]
+    latest = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
+    for value in values:
+        if value and _ZONED_TIMESTAMP.search(value):
+            found = parse_published(value)
+            if (
+                found is not None
+                and found.precision in ("minute", "second")
+                and _EARLIEST_PUBLICATION <= found.at <= latest
+            ):
+                return found
+    return None
+
+
+def earliest_stated(found: Published | None, stated: Published | None) -> Published | None:
+    """htmldate's date, or the page's stated publication time (`stated_publication`) where
+    that is earlier, or the same day told to the minute.
+
+    htmldate reads generic tags before the explicit ones (`<meta name="date">`,
+    DC.date.issued, "pubdate"), which many sites fill with the last modification: on the
+    fundus pages El País, ABC and Stuttgarter Zeitung got their update time, hours after
+    the `article:published_time` / `datePublished` they state. A publication is never
+    later than itself; a stated time is kept only when no earlier date was found."""
+    if stated is None:
+        return found
+    if found is None or stated.at < found.at:
+        return stated
+    if found.precision == "day" and stated.at - found.at < dt.timedelta(days=1):
+        return stated
+    return found
+
+
 _PRECISION_RANK = {"year": 0, "month": 1, "day": 2, "minute": 3, "second": 4}
 
 
@@ -569,6 +619,7 @@ def html_metadata(tree: Any) -> HtmlMetadata:
         # htmldate dropped the offset (or wrote +0000 for it): the page's own one, if any.
         texts = [*json_ld, *(element.get("content") for element in metas)]
         dated = with_page_offset(dated, texts)
+    dated = earliest_stated(dated, stated_publication(metas, json_ld))
     return HtmlMetadata(
         title=strip_site_suffix(
             found.title or meta.extract_title(tree), site_names(organisations, url)
