@@ -516,6 +516,109 @@ def collect_outcomes(
     return result
 
 
+# --------------------------------------------------------------------------------------
+# The fundus test pages and their labels (eval_extraction, eval_authors, eval_dates,
+# eval_titles)
+
+FUNDUS_RELATIVE = Path("data/pages/fundus-test-pages")
+FUNDUS_PAGE_SUFFIX = ".html.gz"
+
+
+def fundus_labels(fundus_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """Each fundus page (<cc>/<Publisher>_<date>.html.gz) with its label: what fundus's
+    hand-written parser for the site finds on it (title, authors, publishing_date, body).
+    A publisher's JSON holds one version per page: in name order, its pages in date order
+    (file name order). Missing or mismatched data exits 2."""
+    labelled: list[tuple[Path, dict[str, Any]]] = []
+    for truth_file in sorted(fundus_dir.glob("*/*.json")):
+        versions = json.loads(truth_file.read_text(encoding="utf-8"))
+        pages = sorted(truth_file.parent.glob(f"{truth_file.stem}_*{FUNDUS_PAGE_SUFFIX}"))
+        if len(pages) != len(versions):
+            exit_missing(f"{truth_file}: {len(versions)} versions, {len(pages)} pages")
+        pairs = zip(sorted(versions), pages, strict=True)
+        labelled += [(path, versions[name]) for name, path in pairs]
+    if not labelled:
+        exit_missing(f"no fundus pages in {fundus_dir}")
+    return labelled
+
+
+def fundus_page_key(path: Path) -> str:
+    """ "<cc>/<file name>": the country folder and the file, however the path was written."""
+    return f"{path.parent.name}/{path.name}"
+
+
+def fundus_arguments(description: str) -> argparse.ArgumentParser:
+    """The flags of an evaluation on the fundus labels: --shared, the pipeline's flags and
+    --misses (how many pages that differ to list)."""
+    parser = argparse.ArgumentParser(description=description)
+    add_shared_argument(parser)
+    add_pipeline_arguments(parser)
+    parser.add_argument("--misses", type=int, default=15, help="pages that differ to list")
+    return parser
+
+
+def score_fundus(
+    args: argparse.Namespace,
+    expected_of: Callable[[Path], dict[str, Any]],
+    columns: Sequence[str],
+) -> tuple[list[tuple[str, Any, dict[str, Any]]], dict[str, int]]:
+    """Run the pipeline once over every fundus page (one glob input, `args`' pipeline
+    flags) and pair each page's article (its `columns`) with what `expected_of(fundus
+    folder)` expects of it (`labelled_articles`); prints the pages' outcomes."""
+    shared_dir = locate_shared(args.shared, [str(FUNDUS_RELATIVE)])
+    fundus_dir = shared_dir / FUNDUS_RELATIVE
+    expected = expected_of(fundus_dir)
+    print(f"fundus: {len(expected)} pages in {fundus_dir}")
+    page_glob = fundus_dir / "*" / f"*{FUNDUS_PAGE_SUFFIX}"
+    with pipeline_output(args, [page_glob], split_beam_args(args.beam_args)) as output_dir:
+        outcomes = collect_outcomes(output_dir, sorted(expected), fundus_page_key, columns)
+    report_outcomes(outcomes)
+    return labelled_articles(outcomes, expected)
+
+
+def finish_fundus(
+    not_scored: dict[str, int],
+    misses: Sequence[Sequence[Any]],
+    headers: Sequence[str],
+    limit: int,
+    figure: str,
+    gates: Sequence[tuple[bool, str]],
+) -> int:
+    """The end of an evaluation on the fundus labels: the pages not scored, the first
+    `limit` pages that differ, then the figure, as a gate's last line when there are
+    `gates` ((passed, name) each); the exit code."""
+    print(f"not scored: {not_scored or 'none'}; pages that differ: {len(misses)}")
+    if misses and limit:
+        print()
+        print_table(headers, misses[:limit])
+    if not gates:
+        print(figure)
+        return 0
+    names = ", ".join(name for _, name in gates)
+    return finish_gate(all(passed for passed, _ in gates), f"{figure} ({names})")
+
+
+def labelled_articles(
+    outcomes: PageOutcomes, expected: dict[str, Any]
+) -> tuple[list[tuple[str, Any, dict[str, Any]]], dict[str, int]]:
+    """(page key, expected value, article row) of the pages with a label (not None nor "":
+    an empty set is a label, "none expected") and an article of their own, in key order;
+    the others counted by why."""
+    scored: list[tuple[str, Any, dict[str, Any]]] = []
+    not_scored: dict[str, int] = {}
+    for key, wanted in sorted(expected.items()):
+        outcome = outcomes.by_page[key]
+        if wanted is None or wanted == "":
+            why = "no label"
+        elif outcome.kind != ARTICLE or outcome.article is None:
+            why = outcome.kind
+        else:
+            scored.append((key, wanted, outcome.article))
+            continue
+        not_scored[why] = not_scored.get(why, 0) + 1
+    return scored, not_scored
+
+
 def report_outcomes(outcomes: PageOutcomes, max_listed: int = 10) -> None:
     """Print pages per outcome and anything odd about how rows matched the pages."""
     counts = {kind: 0 for kind in OUTCOME_KINDS}

@@ -146,19 +146,11 @@ def fundus_key(path: Path) -> str:
 
 
 def load_fundus(fundus_dir: Path) -> dict[str, tuple[Path, str]]:
-    """Page key -> (html path, expected body). Each publisher JSON's versions, in name
-    order, belong to its pages in date order (file name order)."""
-    pages: dict[str, tuple[Path, str]] = {}
-    for truth_file in sorted(fundus_dir.glob("*/*.json")):
-        versions = json.loads(truth_file.read_text(encoding="utf-8"))
-        html = sorted(truth_file.parent.glob(f"{truth_file.stem}_*{PAGE_SUFFIX}"))
-        if len(html) != len(versions):
-            _common.exit_missing(f"{truth_file}: {len(versions)} versions, {len(html)} pages")
-        for name, path in zip(sorted(versions), html, strict=True):
-            pages[fundus_key(path)] = (path, fundus_body(versions[name]))
-    if not pages:
-        _common.exit_missing(f"no fundus pages in {fundus_dir}")
-    return pages
+    """Page key -> (html path, expected body)."""
+    return {
+        fundus_key(path): (path, fundus_body(label))
+        for path, label in _common.fundus_labels(fundus_dir)
+    }
 
 
 def stock_texts_of(paths: dict[str, Path]) -> dict[str, str]:

@@ -23,7 +23,6 @@ title, a shorter one). Duplicates and pages without an article are counted apart
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import unicodedata
@@ -32,10 +31,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common  # noqa: E402  (benchmarks is not a package: see the sys.path line above)
-
-FUNDUS_RELATIVE = Path("data/pages/fundus-test-pages")
-PAGE_SUFFIX = ".html.gz"
-
 
 # The clean stage writes typographic quotes as ASCII ones and drops soft hyphens (its
 # Unicode normalisation, by design): the same headline either way.
@@ -49,60 +44,28 @@ def normalise_name(name: str) -> str:
     return re.sub(r"\s+", " ", text).strip().casefold()
 
 
-def page_key(path: Path) -> str:
-    """ "<cc>/<file name>": the country folder and the file, however the path was written."""
-    return f"{path.parent.name}/{path.name}"
-
-
 def expected_titles(fundus_dir: Path) -> dict[str, str]:
-    """Page key -> its expected title (normalised; "" without one). Each publisher JSON's
-    versions, in name order, belong to its pages in date order (file name order)."""
-    expected: dict[str, str] = {}
-    for truth_file in sorted(fundus_dir.glob("*/*.json")):
-        versions = json.loads(truth_file.read_text(encoding="utf-8"))
-        pages = sorted(truth_file.parent.glob(f"{truth_file.stem}_*{PAGE_SUFFIX}"))
-        if len(pages) != len(versions):
-            _common.exit_missing(f"{truth_file}: {len(versions)} versions, {len(pages)} pages")
-        for name, path in zip(sorted(versions), pages, strict=True):
-            expected[page_key(path)] = normalise_name(versions[name].get("title") or "")
-    if not expected:
-        _common.exit_missing(f"no fundus pages in {fundus_dir}")
-    return expected
+    """Page key -> its expected title (normalised; "" without one)."""
+    return {
+        _common.fundus_page_key(path): normalise_name(label.get("title") or "")
+        for path, label in _common.fundus_labels(fundus_dir)
+    }
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    _common.add_shared_argument(parser)
-    _common.add_pipeline_arguments(parser)
+    parser = _common.fundus_arguments(__doc__.split("\n\n")[0])
     parser.add_argument("--gate", type=float, default=None, metavar="X")
-    parser.add_argument("--misses", type=int, default=15, help="pages that differ to list")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    shared_dir = _common.locate_shared(args.shared, [str(FUNDUS_RELATIVE)])
-    fundus_dir = shared_dir / FUNDUS_RELATIVE
-    expected = expected_titles(fundus_dir)
-    print(f"fundus: {len(expected)} pages in {fundus_dir}")
-    page_glob = fundus_dir / "*" / f"*{PAGE_SUFFIX}"
-    extra_args = _common.split_beam_args(args.beam_args)
-    with _common.pipeline_output(args, [page_glob], extra_args) as output_dir:
-        outcomes = _common.collect_outcomes(output_dir, sorted(expected), page_key, ["title"])
-    _common.report_outcomes(outcomes)
+    rows, not_scored = _common.score_fundus(args, expected_titles, ["title"])
 
     equal = suffixed = other = 0
-    not_scored: dict[str, int] = {}
     misses: list[list[str]] = []
-    for key, wanted in sorted(expected.items()):
-        outcome = outcomes.by_page[key]
-        if not wanted:
-            not_scored["no expected title"] = not_scored.get("no expected title", 0) + 1
-            continue
-        if outcome.kind != _common.ARTICLE or outcome.article is None:
-            not_scored[outcome.kind] = not_scored.get(outcome.kind, 0) + 1
-            continue
-        found = normalise_name(outcome.article.get("title") or "")
+    for key, wanted, article in rows:
+        found = normalise_name(article.get("title") or "")
         if found == wanted:
             equal += 1
             continue
@@ -118,15 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         ["pages scored", "equal", "adds after it", "other", "equal share"],
         [[scored, equal, suffixed, other, share]],
     )
-    print(f"not scored: {not_scored or 'none'}")
-    if misses and args.misses:
-        print()
-        _common.print_table(["page", "expected", "found", "verdict"], misses[: args.misses])
     figure = f"titles equal {share:.4f} ({equal}/{scored}), with something added {suffixed}"
-    if args.gate is None:
-        print(figure)
-        return 0
-    return _common.finish_gate(share >= args.gate, f"{figure} (gate {args.gate})")
+    gates = [] if args.gate is None else [(share >= args.gate, f"gate {args.gate}")]
+    headers = ["page", "expected", "found", "verdict"]
+    return _common.finish_fundus(not_scored, misses, headers, args.misses, figure, gates)
 
 
 if __name__ == "__main__":
