@@ -183,12 +183,17 @@ def with_page_offset(published: Published | None, texts: Iterable[str]) -> Publi
                 continue
             if zone == "Z":
                 return published
-            sign = -1 if zone[0] == "-" else 1
-            hours, minutes = int(zone[1:3]), int(zone[-2:])
-            offset = dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))
-            at = local.replace(tzinfo=offset).astimezone(dt.timezone.utc)
+            at = local.replace(tzinfo=_offset(zone)).astimezone(dt.timezone.utc)
             return Published(at, published.precision)
     return published
+
+
+def _offset(zone: str) -> dt.timezone:
+    """ "Z", "+02:00" or "-0500" (a _ZONED_TIMESTAMP's last group) -> its timezone."""
+    if zone == "Z":
+        return dt.timezone.utc
+    sign = -1 if zone[0] == "-" else 1
+    return dt.timezone(sign * dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[-2:])))
 
 
 _LD_DATE_PUBLISHED = re.compile(r'"datePublished"\s*:\s*"([^"]+)"')
@@ -212,14 +217,20 @@ def stated_publication(metas: list[Any], json_ld: list[str]) -> Published | None
     ]
     latest = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
     for value in values:
-        if value and _ZONED_TIMESTAMP.search(value):
-            found = parse_published(value)
-            if (
-                found is not None
-                and found.precision in ("minute", "second")
-                and _EARLIEST_PUBLICATION <= found.at <= latest
-            ):
-                return found
+        # Read from the pattern's parts, not by dateutil (~0.1 ms a value, on every page).
+        match = _ZONED_TIMESTAMP.fullmatch(value.strip()) if value else None
+        if match is None:
+            continue
+        day, hour, minute, second, zone = match.groups()
+        try:
+            local = dt.datetime.fromisoformat(day).replace(
+                hour=int(hour), minute=int(minute), second=int(second or 0)
+            )
+        except ValueError:  # "2024-13-45", "25:00"
+            continue
+        at = local.replace(tzinfo=_offset(zone)).astimezone(dt.timezone.utc)
+        if _EARLIEST_PUBLICATION <= at <= latest:
+            return Published(at, "second" if second else "minute")
     return None
 
 
