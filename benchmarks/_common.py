@@ -547,14 +547,19 @@ def fundus_page_key(path: Path) -> str:
     return f"{path.parent.name}/{path.name}"
 
 
-def fundus_arguments(description: str) -> argparse.ArgumentParser:
-    """The flags of an evaluation on the fundus labels: --shared, the pipeline's flags and
-    --misses (how many pages that differ to list)."""
+def fundus_arguments(
+    description: str, gates: Sequence[str], argv: Sequence[str] | None
+) -> argparse.Namespace:
+    """The flags of an evaluation on the fundus labels, parsed: --shared, the pipeline's
+    flags, --misses (how many pages that differ to list) and each of `gates` (a figure
+    the evaluation fails below; unset, it only prints)."""
     parser = argparse.ArgumentParser(description=description)
     add_shared_argument(parser)
     add_pipeline_arguments(parser)
     parser.add_argument("--misses", type=int, default=15, help="pages that differ to list")
-    return parser
+    for gate in gates:
+        parser.add_argument(gate, type=float, default=None, metavar="X")
+    return parser.parse_args(argv)
 
 
 def score_fundus(

@@ -25,7 +25,6 @@ from bylines in the body: most misses are sites that put their authors nowhere e
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 import unicodedata
@@ -61,15 +60,10 @@ def scores(true_positives: int, false_positives: int, false_negatives: int) -> t
     return precision, recall, f1
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = _common.fundus_arguments(__doc__.split("\n\n")[0])
-    parser.add_argument("--gate-f1", type=float, default=None, metavar="X")
-    parser.add_argument("--gate-precision", type=float, default=None, metavar="Y")
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    args = _common.fundus_arguments(
+        __doc__.split("\n\n")[0], ("--gate-f1", "--gate-precision"), argv
+    )
     rows, not_scored = _common.score_fundus(args, expected_authors, ["authors"])
 
     true_positives = false_positives = false_negatives = 0

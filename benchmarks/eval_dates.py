@@ -23,7 +23,6 @@ label lacks (the list of differences shows them).
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import sys
 from pathlib import Path
@@ -64,14 +63,8 @@ def grade(expected: dt.datetime, found: dt.datetime | None, precision: str | Non
     return DAY if apart < 86_400 else OFF
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = _common.fundus_arguments(__doc__.split("\n\n")[0])
-    parser.add_argument("--gate", type=float, default=None, metavar="X")
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    args = _common.fundus_arguments(__doc__.split("\n\n")[0], ("--gate",), argv)
     rows, not_scored = _common.score_fundus(
         args, expected_dates, ["published_at", "published_precision"]
     )

@@ -22,7 +22,6 @@ title, a shorter one). Duplicates and pages without an article are counted apart
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 import unicodedata
@@ -52,14 +51,8 @@ def expected_titles(fundus_dir: Path) -> dict[str, str]:
     }
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = _common.fundus_arguments(__doc__.split("\n\n")[0])
-    parser.add_argument("--gate", type=float, default=None, metavar="X")
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    args = _common.fundus_arguments(__doc__.split("\n\n")[0], ("--gate",), argv)
     rows, not_scored = _common.score_fundus(args, expected_titles, ["title"])
 
     equal = suffixed = other = 0

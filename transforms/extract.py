@@ -208,7 +208,7 @@ def stated_publication(metas: list[Any], json_ld: list[str]) -> Published | None
     """The page's explicit publication time: the first JSON-LD datePublished, else
     OpenGraph's article:published_time (the order `with_page_offset` reads them in), when
     it is a full time with its UTC offset, and a plausible one."""
-    values = [found for text in json_ld for found in _LD_DATE_PUBLISHED.findall(text)[:1]]
+    values = [match.group(1) for text in json_ld if (match := _LD_DATE_PUBLISHED.search(text))]
     values += [
         element.get("content")
         for element in metas

@@ -411,6 +411,14 @@ class _HostGate:
         self.interval: float | None = None  # robots.txt Crawl-delay, when it said one
 
 
+class _SiteRobots(NamedTuple):
+    """A site's robots.txt as read once: its rules, and why it could not be read (None when
+    it was: its rules then say what they say)."""
+
+    rules: urllib.robotparser.RobotFileParser
+    unread: str | None
+
+
 class Fetcher:
     """Thread-safe GETs under `FetchConfig`'s policy; `fetch` never raises for bad URLs or
     bad servers: the FetchResult says what went wrong."""
@@ -429,9 +437,7 @@ class Fetcher:
         allowed = parse_allow_hosts(config.allow_hosts, config.allow_private_hosts)
         self._pool.pool_classes_by_scheme = _guarded_pools(allowed)
         self._gates: dict[str, _HostGate] = {}
-        self._robots: dict[str, urllib.robotparser.RobotFileParser] = {}
-        # Sites whose robots.txt could not be read: what went wrong (robots_refusal).
-        self._robots_unread: dict[str, str] = {}
+        self._robots: dict[str, _SiteRobots] = {}
         self._robots_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
@@ -606,27 +612,29 @@ class Fetcher:
         with self._lock:
             site_lock = self._robots_locks.setdefault(where, threading.Lock())
         with site_lock:  # one robots.txt request per site, however many pages wait for it
-            rules = self._robots.get(where)
-            if rules is None:
+            site = self._robots.get(where)
+            if site is None:
                 result = self.fetch(where, accept="text/plain")
                 status = result.http_status if result.error in (None, "http_error") else None
-                rules = self._robots[where] = robots_rules(status, result.body)
+                unread = None  # RFC 9309: unreachable or 5xx -> everything disallowed
                 if status is None:
-                    self._robots_unread[where] = f"{result.error}: {result.detail}"
+                    unread = f"{result.error}: {result.detail}"
                 elif status >= 500:
-                    self._robots_unread[where] = f"HTTP {status}"
-                delay = rules.crawl_delay(ROBOTS_AGENT)
+                    unread = f"HTTP {status}"
+                site = self._robots[where] = _SiteRobots(robots_rules(status, result.body), unread)
+                delay = site.rules.crawl_delay(ROBOTS_AGENT)
                 if delay:
                     interval = min(float(delay), MAX_CRAWL_DELAY_SECONDS)
                     self._gate(host_of(url)).interval = interval
-        return bool(rules.can_fetch(ROBOTS_AGENT, url))
+        return bool(site.rules.can_fetch(ROBOTS_AGENT, url))
 
     def robots_refusal(self, url: str) -> str:
         """Why `url` is not fetched, once `allowed_by_robots` said no: its site's robots.txt
         disallows it, or could not be read (RFC 9309 then has a crawler take every page of
         the site as disallowed: a network error, a 5xx)."""
         where = robots_url(url)
-        unread = self._robots_unread.get(where)
+        site = self._robots.get(where)
+        unread = site.unread if site is not None else None
         if unread:
             return f"{where} could not be read ({unread}), so no page of the site is fetched"
         return f"{where} disallows it"

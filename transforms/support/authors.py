@@ -114,19 +114,22 @@ def organisation_names(
     return [name for name in found if name.strip()]
 
 
-def _words(text: str) -> list[str]:
+def name_words(text: str) -> list[str]:
+    """A name's words, case folded, punctuation dropped: how names are compared here and
+    in support/titles.py ("Börsen-Zeitung" is "börsen", "zeitung")."""
     return [word for word in re.split(r"[\W_]+", text.casefold()) if word]
+
+
+def is_run(short: Sequence[str], long: Sequence[str]) -> bool:
+    """Whether `short` occurs in `long` as consecutive items."""
+    size = len(short)
+    return any(list(short) == list(long[i : i + size]) for i in range(len(long) - size + 1))
 
 
 def _within(name: str, organisations: Sequence[list[str]]) -> bool:
     """Whether `name`'s words are a run of the words of one of the organisation names."""
-    words = _words(name)
-    size = len(words)
-    return bool(words) and any(
-        words == organisation[i : i + size]
-        for organisation in organisations
-        for i in range(len(organisation) - size + 1)
-    )
+    words = name_words(name)
+    return bool(words) and any(is_run(words, organisation) for organisation in organisations)
 
 
 def _key(name: str) -> str:
@@ -189,6 +192,6 @@ def tidy_authors(
             tidied.append(part)
     # The site or its publisher named beside the people who wrote the article ("Condé Nast"
     # in an author tag): not one of them. Alone, it is the page's only credit and stays.
-    companies = [_words(name) for name in organisations]
+    companies = [name_words(name) for name in organisations]
     people = [name for name in tidied if not _within(name, companies)]
     return people or tidied

@@ -12,7 +12,10 @@ when at least one of them names the site: a headline's own colon or dash stays.
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Iterable
+
+from newsbeam.transforms.support.authors import is_run, name_words
 
 # A separator between a headline and what a site appends: |, -, –, —, ·, •, * between
 # spaces, or |, ｜, :, ： (often without spaces, as Japanese sites write them).
@@ -25,41 +28,32 @@ _MAX_PIECE_WORDS = 8
 _MAX_SITE_WORDS = 10
 
 
-def _words(text: str) -> list[str]:
-    return [word for word in re.split(r"[\W_]+", text.casefold()) if word]
-
-
 def site_names(organisations: Iterable[str], url: str | None) -> list[list[str]]:
     """The words of each name the page gives its site (`authors.organisation_names`), and
     its host: whole, as one word ("golem.de" is "golemde", so that neither "golem" nor
     "de" alone matches it), and without the top-level domain ("golem")."""
-    names = [_words(name) for name in organisations]
-    host = re.sub(r"^[a-z]+://", "", url or "").split("/", 1)[0].split(":", 1)[0].casefold()
-    labels = [label for label in host.removeprefix("www.").split(".") if label]
+    names = [name_words(name) for name in organisations]
+    host = (urllib.parse.urlsplit(url or "").hostname or "").removeprefix("www.")
+    labels = [label for label in host.split(".") if label]
     if labels:
-        names.append(["".join(_words(".".join(labels)))])
+        names.append(["".join(name_words(host))])
         if len(labels) > 1:
             names.append(labels[:-1])
     return [name for name in names if name]
-
-
-def _run(short: list[str], long: list[str]) -> bool:
-    size = len(short)
-    return any(short == long[i : i + size] for i in range(len(long) - size + 1))
 
 
 def _names_site(piece: str, sites: list[list[str]]) -> bool:
     """Whether `piece` is one of the site's names: its words (not only numbers) a run of
     one's words, the same letters run together ("golem.de" for the host "golemde"), or a
     name of two words or more with one word more around it ("The Times of India")."""
-    words = _words(piece)
+    words = name_words(piece)
     if not any(not word.isdigit() for word in words):
         return False
     joined = "".join(words)
     return any(
-        _run(words, site)
+        is_run(words, site)
         or joined == "".join(site)
-        or (len(site) >= 2 and len(words) == len(site) + 1 and _run(site, words))
+        or (len(site) >= 2 and len(words) == len(site) + 1 and is_run(site, words))
         for site in sites
     )
 
@@ -71,7 +65,7 @@ def strip_site_suffix(title: str | None, sites: list[list[str]]) -> str | None:
         return title
     # A page whose metadata calls its site by the title itself (seen: a publisher name that
     # was the headline) names nothing by it.
-    headline_words = _words(title)
+    headline_words = name_words(title)
     sites = [site for site in sites if site != headline_words and len(site) <= _MAX_SITE_WORDS]
     cuts = list(_SEPARATOR.finditer(title))
     keep = len(title)
