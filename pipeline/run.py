@@ -510,6 +510,7 @@ def run_locked(
         # (pipeline/worker_template.py); the workers need none of the runner's modules.
         template = template_stack.enter_context(worker_template(warm))
         pipeline = _pipeline(options, warm)
+        heap.callback(runners.remove_scratch, pipeline)  # Beam's, should it never run
         config = config_from_options(
             ours,
             staging,

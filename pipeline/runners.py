@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import shutil
 from dataclasses import dataclass
+from typing import Any
 
 # Runners whose SDK workers are threads or child processes of the launching process.
 IN_PROCESS_RUNNERS = frozenset(
@@ -164,3 +166,10 @@ def invisible_paths(named: list[tuple[str, str]], workers: Workers) -> str | Non
         "--state on a filesystem both the workers and this machine reach (gs://, s3://, "
         "hdfs://), or add --local_paths_shared if every worker mounts it at the same path"
     )
+
+
+def remove_scratch(pipeline: Any) -> None:
+    """Remove the scratch folder Beam makes in the temporary folder for each Pipeline it
+    builds (`local_tempdir`). Beam removes it only at the end of `run()`: a run that fails
+    while its pipeline is built, before `run()`, would leave one behind each time."""
+    shutil.rmtree(pipeline.local_tempdir, ignore_errors=True)

@@ -35,7 +35,7 @@ import apache_beam as beam
 import pyarrow as pa
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from newsbeam.pipeline import dataset, workers
+from newsbeam.pipeline import dataset, runners, workers
 from newsbeam.pipeline.lock import LockHeld, RunLock
 from newsbeam.pipeline.options import NewsBeamOptions, PipelineConfig, config_from_options
 from newsbeam.schemas import DATASET_SCHEMAS, FEED_HEALTH_TABLE, SCHEMA_VERSION, RawDocument, to_row
@@ -472,15 +472,20 @@ def main(argv: Sequence[str]) -> int:
         options.view_as(StandardOptions).streaming = True
         workers.adjust_beam()  # as a batch run does (pipeline/workers.py)
         pipeline = beam.Pipeline(options=options)
-        build_streaming(pipeline, config)
-        log.info("streaming into %s: windows of %d s", config.root, config.window.window_seconds)
         try:
-            result = pipeline.run()
-            result.wait_until_finish()
-        except Exception as error:
-            log.error("the streaming job failed: %s", error)
-            log.debug("traceback", exc_info=True)
-            return 1
-        return 0
+            build_streaming(pipeline, config)
+            log.info(
+                "streaming into %s: windows of %d s", config.root, config.window.window_seconds
+            )
+            try:
+                result = pipeline.run()
+                result.wait_until_finish()
+            except Exception as error:
+                log.error("the streaming job failed: %s", error)
+                log.debug("traceback", exc_info=True)
+                return 1
+            return 0
+        finally:
+            runners.remove_scratch(pipeline)  # Beam's, should it never run
     finally:
         lock.release()

@@ -171,14 +171,11 @@ def worker_template(enabled: bool) -> Iterator[Template]:
     closed), then forks workers. Entered once Beam and the transforms are imported and before the
     pipeline is built, its warm-up runs on another core while this process builds and
     translates the pipeline."""
-    if not enabled or not available():
+    listening = _listen() if enabled and available() else None
+    if listening is None:
         yield Template()
         return
-    folder = tempfile.mkdtemp(prefix="newsbeam-workers-")
-    address = os.path.join(folder, "template")
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(address)
-    server.listen(64)
+    server, folder, address = listening
     ready_read, ready_write = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -211,6 +208,35 @@ def worker_template(enabled: bool) -> Iterator[Template]:
             os.kill(pid, signal.SIGTERM)
         workers.end_child(pid, STOP_SECONDS)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# The longest path a Unix socket binds to (Linux's sun_path: 108 bytes with the final NUL).
+_SOCKET_PATH_MAX = 107
+
+
+def _listen() -> tuple[socket.socket, str, str] | None:
+    """The template's listening socket, in a folder of its own (only this user may connect),
+    with the folder and the socket's path. The folder is made in the temporary folder, or in
+    /tmp where that folder's path is too long for a socket (a deep $TMPDIR: a run there
+    failed with "AF_UNIX path too long"). None where no socket can be made: the workers then
+    start cold."""
+    for parent in (None, "/tmp"):
+        try:
+            folder = tempfile.mkdtemp(prefix="newsbeam-workers-", dir=parent)
+        except OSError:
+            continue
+        address = os.path.join(folder, "template")
+        if len(os.fsencode(address)) <= _SOCKET_PATH_MAX:
+            server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                server.bind(address)
+                server.listen(64)
+                return server, folder, address
+            except OSError:
+                server.close()
+        shutil.rmtree(folder, ignore_errors=True)
+    logging.getLogger(__name__).debug("no socket for a worker template: cold workers")
+    return None
 
 
 # How long a template has, once sent SIGTERM, to end before it is killed: it ends at once

@@ -8,10 +8,14 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import apache_beam as beam
 import pytest
 
+from newsbeam.pipeline.runners import remove_scratch
 from newsbeam.transforms.support.built_cache import CACHE_ENV
 from tests.helpers import ARTICLE_HTML, ARTICLE_TEXT, SEEDS
 
@@ -30,6 +34,21 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     for folder in _OWN_CACHE:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def unrun_pipeline() -> Iterator[Callable[..., beam.Pipeline]]:
+    """Makes Pipelines a test builds to inspect and never runs; their scratch folders (Beam
+    removes one only in `run()`) are removed when the test ends."""
+    made: list[beam.Pipeline] = []
+
+    def make(**kwargs: Any) -> beam.Pipeline:
+        made.append(beam.Pipeline(**kwargs))
+        return made[-1]
+
+    yield make
+    for pipeline in made:
+        remove_scratch(pipeline)
 
 
 @pytest.fixture

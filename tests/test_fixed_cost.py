@@ -11,14 +11,18 @@ import apache_beam as beam
 
 from newsbeam.pipeline.build import build
 from newsbeam.pipeline.options import PipelineConfig
+from newsbeam.pipeline.runners import remove_scratch
 from newsbeam.transforms.feeds.config import FeedsConfig
 
 
 def _transform_names(tmp_path: Path, inputs: Path, feeds: FeedsConfig) -> list[str]:
     config = PipelineConfig(inputs=(str(inputs),), output_dir=str(tmp_path / "o"), feeds=feeds)
     pipeline = beam.Pipeline(runner="FnApiRunner")
-    build(pipeline, config)
-    return [t.unique_name for t in pipeline.to_runner_api().components.transforms.values()]
+    try:
+        build(pipeline, config)
+        return [t.unique_name for t in pipeline.to_runner_api().components.transforms.values()]
+    finally:
+        remove_scratch(pipeline)  # built, not run
 
 
 def test_no_feed_stage_where_no_input_can_be_a_feed(tmp_path: Path, seeds_dir: Path) -> None:

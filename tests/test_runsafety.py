@@ -9,14 +9,17 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
 
 from newsbeam.pipeline import dataset
 from newsbeam.pipeline import main as entry
+from newsbeam.pipeline import run as run_module
 from newsbeam.pipeline.lock import LockHeld, RunLock, is_stale, lock_path
 from newsbeam.pipeline.run import UsageError, check_paths, nested
 from newsbeam.schemas import STATE_MARKER
@@ -417,3 +420,51 @@ def test_a_kill_at_any_step_of_the_commit(crash_runs: dict, tmp_path: Path, step
     listed = {p for m in dataset.committed_runs(str(root / "o")) for p in dataset.all_paths(m)}
     on_disk = {str(p.relative_to(root / "o")) for p in (root / "o").rglob("*.parquet")}
     assert on_disk == listed
+
+
+def test_a_run_leaves_nothing_in_the_temporary_folder(seeds_dir: Path, tmp_path: Path) -> None:
+    # The whole command: Beam's scratch folder, the progress taps, the staged report, the
+    # worker template's socket, its workers and the report process all clean up after. A
+    # deep temporary folder (too deep for a Unix socket's path) failed the run once.
+    inputs, scratch = tmp_path / "in", tmp_path / ("t" * 80)
+    write_seed_copies(seeds_dir, inputs, copies=12)  # enough files for the worker processes
+    scratch.mkdir()
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "newsbeam.pipeline",
+            "--input",
+            str(inputs),
+            "--output",
+            str(tmp_path / "out"),
+        ],
+        env={**os.environ, "TMPDIR": str(scratch)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr
+    (manifest,) = dataset.committed_runs(str(tmp_path / "out"))
+    if len(os.sched_getaffinity(0)) > 1:  # a run on worker processes, as the default is here
+        assert manifest["options"]["direct_running_mode"] == "multi_processing"
+    assert sorted(p.name for p in scratch.iterdir()) == []
+
+
+def test_a_run_that_fails_before_its_stages_leaves_nothing_behind(
+    seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    built: list[str] = []
+
+    def failing_build(pipeline: Any, config: Any) -> None:
+        built.append(pipeline.local_tempdir)
+        raise RuntimeError("no graph today")
+
+    monkeypatch.setattr(run_module, "build", failing_build)
+    assert entry.main(["--input", str(seeds_dir), "--output", str(tmp_path / "out")]) == 1
+    assert "the run failed: RuntimeError: no graph today" in caplog.text
+    assert built and built[0].startswith(str(scratch))  # Beam made its scratch folder there
+    assert sorted(p.name for p in scratch.iterdir()) == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import apache_beam as beam
@@ -353,7 +354,10 @@ def test_dedup_and_stories_in_beam_continue_from_an_earlier_state_folder(tmp_pat
 
 
 def test_state_files_are_checked_once_before_the_pipeline_is_built(
-    tmp_path: Path, seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    seeds_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    unrun_pipeline: Callable[..., beam.Pipeline],
 ) -> None:
     state = tmp_path / "state"
     football = _articles(("f", FOOTBALL, 1))
@@ -377,7 +381,7 @@ def test_state_files_are_checked_once_before_the_pipeline_is_built(
     assert sorted(checked) == files  # every file, once
     assert context.files(DEDUP_ARTICLES) and context.writes
     config = PipelineConfig(inputs=(str(seeds_dir),), output_dir=str(tmp_path / "o"), state=context)
-    build(beam.Pipeline(runner="FnApiRunner"), config)  # built, not run
+    build(unrun_pipeline(runner="FnApiRunner"), config)  # built, not run
     assert sorted(checked) == files  # building checks and reads nothing
     assert opened is not None and not Path(opened.version_dir).exists()  # nothing written
 

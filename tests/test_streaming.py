@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -614,12 +615,15 @@ def _streaming_config(tmp_path: Path, **sources: Any) -> StreamingConfig:
     ],
 )
 def test_the_streaming_graph_builds_with_each_source(
-    tmp_path: Path, sources: dict[str, Any], expected: str
+    tmp_path: Path,
+    sources: dict[str, Any],
+    expected: str,
+    unrun_pipeline: Callable[..., beam.Pipeline],
 ) -> None:
     (tmp_path / "inbox").mkdir()
     if "inputs" in sources:
         sources = {"inputs": [str(tmp_path / "inbox")]}
-    pipeline = beam.Pipeline(options=_streaming_options())
+    pipeline = unrun_pipeline(options=_streaming_options())
     tables = build_streaming(pipeline, _streaming_config(tmp_path, **sources))
     assert set(tables) == {"articles", "duplicates", "rejected", "feed_health", "committed"}
     proto = pipeline.to_runner_api()  # every DoFn pickles, every coder is known
@@ -767,12 +771,18 @@ def _poll(config: FeedsConfig, state: StateContext | None, seconds: float, tick:
     (article sources, health rows as "status bytes", rejected reasons, counters)."""
     import tempfile
 
+    with tempfile.TemporaryDirectory(prefix="poll-") as collected:
+        return _poll_into(Path(collected), config, state, seconds, tick)
+
+
+def _poll_into(
+    folder: Path, config: FeedsConfig, state: StateContext | None, seconds: float, tick: float
+) -> Any:
     from apache_beam.metrics.metric import MetricsFilter
 
     from newsbeam.transforms.feeds.stage import PollFeeds
     from newsbeam.transforms.support.failures import METRICS_NAMESPACE
 
-    folder = Path(tempfile.mkdtemp(prefix="poll-", dir=str(Path(tempfile.gettempdir()))))
     pipeline = beam.Pipeline(runner="FnApiRunner")
     documents = pipeline | beam.Create([]).with_output_types(RawDocument)
     articles, rejected, health = documents | PollFeeds(

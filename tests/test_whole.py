@@ -3,6 +3,7 @@ graph steps than Beam's Create and ToList (run on the FnApiRunner, as a run does
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import apache_beam as beam
@@ -49,8 +50,8 @@ def test_one_is_a_collection_of_its_value() -> None:
         assert_that(pipeline | One(value), equal_to([value]))
 
 
-def test_fewer_steps_than_create_and_to_list() -> None:
-    ours, beams = beam.Pipeline(runner="FnApiRunner"), beam.Pipeline(runner="FnApiRunner")
+def test_fewer_steps_than_create_and_to_list(unrun_pipeline: Callable[..., beam.Pipeline]) -> None:
+    ours, beams = unrun_pipeline(runner="FnApiRunner"), unrun_pipeline(runner="FnApiRunner")
     _ = ours | One(1) | CallWithAll(len)
     _ = beams | beam.Create([1]) | beam.combiners.ToList() | beam.Map(len)
     assert _leaf_count(ours) == 4  # Impulse, Map; Impulse, Map

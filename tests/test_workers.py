@@ -540,6 +540,33 @@ def test_workers_forked_from_the_template_leave_its_heap_to_it() -> None:
     assert forked("frozen-uncollected") == ["False", "0", "True"]
 
 
+@pytest.mark.skipif(not worker_template_module.available(), reason="workers fork on Linux")
+def test_the_template_listens_where_a_deep_temporary_folder_leaves_no_room(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A socket's path has at most 107 bytes: under a deep $TMPDIR the template's socket goes
+    to /tmp (the run failed with "AF_UNIX path too long"), and a client reaches it."""
+    import socket
+    import tempfile
+
+    deep = tmp_path / ("d" * 120)
+    deep.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    listening = worker_template_module._listen()
+    assert listening is not None
+    server, folder, address = listening
+    try:
+        assert Path(folder).parent == Path("/tmp") and len(os.fsencode(address)) <= 107
+        assert oct(os.stat(folder).st_mode & 0o777) == oct(0o700)  # only this user connects
+        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        client.connect(address)
+        client.close()
+    finally:
+        server.close()
+        shutil.rmtree(folder)
+    assert list(deep.iterdir()) == []  # the folder it could not use is gone
+
+
 @pytest.mark.parametrize("paused", [False, True])
 def test_frozen_heap_thaws_after_the_run(paused: bool) -> None:
     """frozen_heap freezes what exists while its block runs and thaws it after (a process
