@@ -34,6 +34,33 @@ def test_the_site_after_a_separator_is_dropped() -> None:
     )
 
 
+def test_a_host_names_the_site_as_the_title_spells_it() -> None:
+    # The page names its site only by its host: umlauts written out, accents dropped, a
+    # hyphen between the words.
+    for title, url in (
+        ("Steigende US-Zinsen setzen Dax zu | Börsen-Zeitung", "https://www.boersen-zeitung.de/a"),
+        ("Steigende US-Zinsen setzen Dax zu | Börsen-Zeitung", "https://www.borsen-zeitung.de/a"),
+        ("Le budget adopté | Le Télégramme", "https://www.letelegramme.fr/a"),
+    ):
+        assert strip_site_suffix(title, site_names([], url)).endswith(("zu", "adopté")), title
+
+
+def test_a_short_name_holding_a_one_word_site_name_is_the_site() -> None:
+    ntv = site_names([], "https://www.ntv.com.tr/turkiye/a")
+    assert (
+        strip_site_suffix("Dört şüpheli tutuklandı | NTV Haber", ntv) == "Dört şüpheli tutuklandı"
+    )
+    daily = site_names([], "https://www.tageszeitung.it/2025/04/16/a/")
+    title = "„Unermüdlicher Einsatz“ - Die Neue Südtiroler Tageszeitung"
+    assert strip_site_suffix(title, daily) == "„Unermüdlicher Einsatz“"
+    # Not a name (words not capitalised), or too long to be one: the headline's own.
+    for title in (
+        "Interview: Tageszeitung-Chef tritt zurück",
+        "Bozen - Die Leser der Neuen Südtiroler Tageszeitung wählen",
+    ):
+        assert strip_site_suffix(title, daily) == title
+
+
 def test_a_headline_keeps_its_own_colon_and_dash() -> None:
     for title in (
         "Israel und Gaza: News und Entwicklungen im Nahostkonflikt",

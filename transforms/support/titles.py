@@ -12,6 +12,7 @@ when at least one of them names the site: a headline's own colon or dash stays.
 from __future__ import annotations
 
 import re
+import unicodedata
 import urllib.parse
 from collections.abc import Iterable
 
@@ -26,6 +27,15 @@ _BYLINE = re.compile(r"(?:by|von|par|por|di|door|av|af)\s+\S.*", re.IGNORECASE)
 # than this is a sentence (a copyright notice's), not a name.
 _MAX_PIECE_WORDS = 8
 _MAX_SITE_WORDS = 10
+# A one-word site name ("ntv", "tageszeitung": a host's) names a piece this short that
+# holds it among other capitalised words, as a name ("NTV Haber", "Die Neue Südtiroler
+# Tageszeitung"; not "Tageszeitung-Chef tritt zurück").
+_MAX_NAMED_PIECE_WORDS = 4
+_MIN_SITE_WORD_LETTERS = 3
+# Labels under a country's domain that name no site ("ntv.com.tr", "bbc.co.uk").
+_SECOND_LEVEL_LABELS = frozenset({"ac", "co", "com", "edu", "gov", "ne", "net", "or", "org"})
+# Letters a host name writes out (German and Nordic domains: "boersen-zeitung.de").
+_WRITTEN_OUT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "æ": "ae", "ø": "oe", "å": "aa"})
 
 
 def site_names(organisations: Iterable[str], url: str | None) -> list[list[str]]:
@@ -37,23 +47,53 @@ def site_names(organisations: Iterable[str], url: str | None) -> list[list[str]]
     labels = [label for label in host.split(".") if label]
     if labels:
         names.append(["".join(name_words(host))])
-        if len(labels) > 1:
-            names.append(labels[:-1])
+        labels = labels[:-1]  # the top-level domain, and a second level under it ("co.uk")
+        if len(labels) > 1 and labels[-1] in _SECOND_LEVEL_LABELS:
+            labels = labels[:-1]
+        if labels:
+            names.append(name_words(" ".join(labels)))  # "boersen-zeitung": two words
     return [name for name in names if name]
+
+
+def _without_marks(word: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
+
+
+def _spellings(words: list[str]) -> list[list[str]]:
+    """`words` as written and as a host name spells them: accents dropped ("é" is "e"), or
+    umlauts and Nordic letters written out ("ö" is "oe")."""
+    found = [words]
+    for spelling in (
+        [_without_marks(word) for word in words],
+        [_without_marks(word.translate(_WRITTEN_OUT)) for word in words],
+    ):
+        if spelling not in found:
+            found.append(spelling)
+    return found
 
 
 def _names_site(piece: str, sites: list[list[str]]) -> bool:
     """Whether `piece` is one of the site's names: its words (not only numbers) a run of
-    one's words, the same letters run together ("golem.de" for the host "golemde"), or a
-    name of two words or more with one word more around it ("The Times of India")."""
-    words = name_words(piece)
-    if not any(not word.isdigit() for word in words):
+    one's words, the same letters run together ("golem.de" for the host "golemde"), a
+    name of two words or more with one word more around it ("The Times of India"), or a
+    short capitalised name holding a one-word name ("NTV Haber"); accents and umlauts as
+    written or as a host spells them (`_spellings`)."""
+    written = name_words(piece)
+    if not any(not word.isdigit() for word in written):
         return False
-    joined = "".join(words)
+    capitalised = all(word[:1].isupper() or not word[:1].isalpha() for word in piece.split())
     return any(
         is_run(words, site)
-        or joined == "".join(site)
+        or "".join(words) == "".join(site)
         or (len(site) >= 2 and len(words) == len(site) + 1 and is_run(site, words))
+        or (
+            capitalised
+            and len(site) == 1
+            and len(site[0]) >= _MIN_SITE_WORD_LETTERS
+            and len(words) <= _MAX_NAMED_PIECE_WORDS
+            and site[0] in words
+        )
+        for words in _spellings(written)
         for site in sites
     )
 
