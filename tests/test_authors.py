@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from lxml.html import fromstring
 
-from newsbeam.transforms.extract import html_metadata
+from newsbeam.transforms.extract import html_metadata, schema_blocks
 from newsbeam.transforms.support.authors import (
     head_metas,
     meta_author_values,
     organisation_names,
     surname_first,
     tidy_authors,
+    written_by,
 )
 
 
@@ -114,3 +115,48 @@ def test_meta_author_values_reads_the_tags_trafilatura_reads() -> None:
         ("dc.creator", "E, F"),
         ("itemprop", "G H"),
     ]
+
+
+def test_the_twitter_cards_written_by_line_names_the_author() -> None:
+    tags = (
+        '<meta name="author" content="d.kuckelkorn@boersen-zeitung.de">'  # no name in it
+        '<meta name="twitter:label1" content="Geschrieben von">'
+        '<meta name="twitter:data1" content="Dieter Kuckelkorn">'
+        '<meta name="twitter:label2" content="Geschätzte Lesezeit">'
+        '<meta name="twitter:data2" content="3 Minuten">'
+    )
+    assert html_metadata(fromstring(_page(tags))).authors == ["Dieter Kuckelkorn"]
+    misc = '<meta name="twitter:misc:Written by" content="Anna  Sleegers">'
+    assert written_by(head_metas(fromstring(_page(misc)))) == ["Anna Sleegers"]
+    # Only where the tags trafilatura reads name nobody: they come first.
+    both = '<meta name="author" content="Simone Jung">' + tags
+    assert html_metadata(fromstring(_page(both))).authors == ["Simone Jung"]
+    other = '<meta name="twitter:label1" content="Est. reading time">'
+    other += '<meta name="twitter:data1" content="3 minutes">'
+    assert written_by(head_metas(fromstring(_page(other)))) == []
+
+
+def test_json_ld_with_a_context_list_or_the_article_as_a_pages_main_entity() -> None:
+    listed = (
+        '{"@context": ["http://schema.org", {"asciiDescription": "http://example.org/a"}],'
+        ' "@type": "ReportageNewsArticle", "headline": "H",'
+        ' "author": [{"@type": "Person", "name": "Joseph Brean"}]}'
+    )
+    nested = (
+        '{"@context": "http://schema.org", "@type": "WebPage", "mainEntity":'
+        ' {"@type": "NewsArticle", "headline": "H",'
+        ' "author": {"@type": "Person", "name": "Nadja Zinsmeister"},'
+        ' "publisher": {"@type": "Organization", "name": "Merkur.de"}}}'
+    )
+    for script, author in ((listed, "Joseph Brean"), (nested, "Nadja Zinsmeister")):
+        head = f'<script type="application/ld+json">{script}</script>'
+        assert html_metadata(fromstring(_page(head))).authors == [author]
+    blocks = schema_blocks(
+        {
+            "@context": "https://schema.org",
+            "@type": "WebPage",
+            "mainEntity": [{"@type": "NewsArticle"}, "not a block"],
+        }
+    )
+    assert [block["@type"] for block in blocks] == ["WebPage", "NewsArticle"]
+    assert blocks[1]["@context"] == "https://schema.org"

@@ -34,6 +34,7 @@ from newsbeam.transforms.support.authors import (
     meta_author_values,
     organisation_names,
     tidy_authors,
+    written_by,
 )
 from newsbeam.transforms.support.failures import apply_with_rejects, counter, rejected_output
 from newsbeam.transforms.support.main_text import (
@@ -636,7 +637,9 @@ def html_metadata(tree: Any) -> HtmlMetadata:
             found.title or meta.extract_title(tree), site_names(organisations, url)
         ),
         authors=tidy_authors(
-            split_authors(found.author),
+            # No author in the tags trafilatura reads (an e-mail address there, seen): the
+            # Twitter card's "Written by".
+            split_authors(found.author) or written_by(metas),
             meta_author_values(metas),
             organisations,
         ),
@@ -668,10 +671,35 @@ def json_ld_metadata(tree: Any, found: Any, scripts: list[Any] | None = None) ->
             continue
         text = normalize_json(minify_json(element.text))
         try:
-            found = jm.extract_json(json.loads(text, strict=False), found)
+            found = jm.extract_json(schema_blocks(json.loads(text, strict=False)), found)
         except json.JSONDecodeError:
             found = _json_ld_parse_error(text, found)
     return found
+
+
+_SCHEMA_ORG = re.compile(r"https?://schema\.org", re.IGNORECASE)
+
+
+def schema_blocks(data: Any) -> list[Any]:
+    """A JSON-LD script's blocks as trafilatura's `extract_json` reads them, with two forms
+    it skips: an `@context` given as a list (`["http://schema.org", {...}]`, National Post)
+    as its schema.org entry, and the article a page block holds as its `mainEntity`
+    (`{"@type": "WebPage", "mainEntity": {"@type": "NewsArticle", ...}}`, Merkur) also as a
+    block of its own, beside the page."""
+    blocks: list[Any] = []
+    for block in data if isinstance(data, list) else [data]:
+        if not isinstance(block, dict):
+            continue
+        context = block.get("@context")
+        if isinstance(context, list):
+            named = [c for c in context if isinstance(c, str) and _SCHEMA_ORG.match(c)]
+            block = {**block, "@context": named[0]} if named else block
+        blocks.append(block)
+        entities = block.get("mainEntity")
+        for entity in entities if isinstance(entities, list) else [entities]:
+            if isinstance(entity, dict) and entity.get("@type") and "@context" not in entity:
+                blocks.append({"@context": block.get("@context"), **entity})
+    return blocks
 
 
 # A JSON string, a run of anything but whitespace and quotes, or a quote opening no string.

@@ -89,6 +89,37 @@ def meta_author_values(metas: Iterable[Any]) -> list[tuple[str, str]]:
     return found
 
 
+# The "Written by" line Yoast SEO (WordPress) writes for Twitter cards: the label in the
+# site's language in twitter:labelN and the name in twitter:dataN, or a twitter:misc:Written
+# by tag. Pages whose author tags hold only an e-mail address name the author there.
+_WRITTEN_BY = re.compile(
+    r"written by|verfasst von|geschrieben von|escrito por|écrit par|scritto da|"
+    r"geschreven door|skrevet av|skrevet af|skriven av|napisane przez",
+    re.IGNORECASE,
+)
+
+
+def written_by(metas: Iterable[Any]) -> list[str]:
+    """The names of the page's Twitter-card "Written by" line (`_WRITTEN_BY`) among its
+    `head_metas`, in page order, each once."""
+    labels: dict[str, str] = {}
+    data: dict[str, str] = {}
+    found: list[str] = []
+    for element in metas:
+        tag = (element.get("name") or element.get("property") or "").lower()
+        content = " ".join(element.get("content").split())
+        if tag.startswith("twitter:misc:") and _WRITTEN_BY.fullmatch(tag[len("twitter:misc:") :]):
+            found.append(content)
+        elif tag.startswith("twitter:label"):
+            labels[tag[len("twitter:label") :]] = content
+        elif tag.startswith("twitter:data"):
+            data[tag[len("twitter:data") :]] = content
+    found += [
+        data[key] for key, label in labels.items() if key in data and _WRITTEN_BY.fullmatch(label)
+    ]
+    return list(dict.fromkeys(name for name in found if name and "@" not in name))
+
+
 # Meta tags that name the site or the company behind it (with og:site_name's property).
 _ORGANISATION_TAGS = frozenset(
     {"og:site_name", "publisher", "dc.publisher", "application-name", "copyright"}
