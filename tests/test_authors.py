@@ -7,6 +7,7 @@ from lxml.html import fromstring
 from newsbeam.transforms.extract import html_metadata, schema_blocks
 from newsbeam.transforms.support.authors import (
     head_metas,
+    linked_author,
     meta_author_values,
     organisation_names,
     surname_first,
@@ -160,3 +161,26 @@ def test_json_ld_with_a_context_list_or_the_article_as_a_pages_main_entity() -> 
     )
     assert [block["@type"] for block in blocks] == ["WebPage", "NewsArticle"]
     assert blocks[1]["@context"] == "https://schema.org"
+
+
+def test_the_one_person_linked_to_an_author_page_is_the_byline() -> None:
+    byline = '<p class="meta">von <a href="/autoren/name/max-kolter">Dr. Max Kolter</a></p>'
+    page = fromstring(_page("", byline + "<p>Text.</p>"))
+    assert html_metadata(page).authors == ["Dr. Max Kolter"]
+    rel = '<a rel="author" href="/writers/roger-gonzalez/"> Roger  Gonzalez </a>'
+    assert linked_author(fromstring(_page("", rel))) == ["Roger Gonzalez"]
+    # The same person twice (photo and name) is one; two people, a company, a query
+    # string's "author", a word that is no name: nobody.
+    twice = rel + '<a href="/writers/roger-gonzalez/">Roger Gonzalez</a>'
+    assert linked_author(fromstring(_page("", twice))) == ["Roger Gonzalez"]
+    for body in (
+        '<a href="/author/a-b/">Ann Bell</a> <a href="/author/c-d/">Carl Dahl</a>',
+        '<a href="/author/nikkei/">Nikkei Inc.</a>',
+        '<a href="/search?author=ann">Ann Bell</a>',
+        '<a href="/author/pvmagazinepartners/">News</a>',
+        '<a href="/author/x/">view all 12 stories</a>',
+    ):
+        assert linked_author(fromstring(_page("", body))) == [], body
+    # The page's tags come first.
+    tagged = fromstring(_page('<meta name="author" content="Simone Jung">', byline))
+    assert html_metadata(tagged).authors == ["Simone Jung"]

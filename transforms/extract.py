@@ -31,6 +31,7 @@ from dateutil import parser as date_parser
 from newsbeam.schemas import Article, RawDocument, Rejected, Removal
 from newsbeam.transforms.support.authors import (
     head_metas,
+    linked_author,
     meta_author_values,
     organisation_names,
     tidy_authors,
@@ -639,7 +640,7 @@ def html_metadata(tree: Any) -> HtmlMetadata:
         authors=tidy_authors(
             # No author in the tags trafilatura reads (an e-mail address there, seen): the
             # Twitter card's "Written by".
-            split_authors(found.author) or written_by(metas),
+            split_authors(found.author) or written_by(metas) or linked_author(tree),
             meta_author_values(metas),
             organisations,
         ),

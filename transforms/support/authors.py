@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import functools
 import re
+import urllib.parse
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+from lxml import etree
 
 # Meta tags whose content trafilatura reads as authors (its METANAME_AUTHOR, PROPERTY_AUTHOR
 # and itemprop="author"); of them, those whose convention is "Surname, Given names".
@@ -118,6 +121,44 @@ def written_by(metas: Iterable[Any]) -> list[str]:
         data[key] for key, label in labels.items() if key in data and _WRITTEN_BY.fullmatch(label)
     ]
     return list(dict.fromkeys(name for name in found if name and "@" not in name))
+
+
+# A link to an author's page: a path segment that says so ("/author/jane-doe",
+# "/autoren/name/max-kolter") or rel="author".
+_AUTHOR_PAGE = re.compile(
+    r"/(?:authors?|autor(?:en|in)?|auteurs?|autore|autori|journalists?|redakteur(?:in)?|writers?)/",
+    re.IGNORECASE,
+)
+# The links `_AUTHOR_PAGE` may match, found by lxml (a page has hundreds of links).
+_AUTHOR_LINKS = etree.XPath(
+    '//a[@rel="author" or contains(@href, "/author") or contains(@href, "/Author")'
+    ' or contains(@href, "/autor") or contains(@href, "/auteur")'
+    ' or contains(@href, "/journalist") or contains(@href, "/redakteur")'
+    ' or contains(@href, "/writer")]'
+)
+# What a linked byline looks like: two to four words, the first capitalised, no digits.
+_LINKED_NAME = re.compile(r"[^\W\d_][^\s\d]*(?:\s+[^\s\d]+){1,3}")
+_COMPANY = re.compile(r"\b(?:inc|ltd|llc|gmbh|ag|corp|plc)\b\.?", re.IGNORECASE)
+
+
+def linked_author(tree: Any) -> list[str]:
+    """The one person the page links to an author page for (`_AUTHOR_PAGE`), [] where it
+    links none or several (a sidebar of columnists, a related story's byline beside the
+    article's): a byline of a page whose tags name nobody."""
+    found: set[str] = set()
+    for link in _AUTHOR_LINKS(tree):
+        href = link.get("href") or ""
+        if not (
+            _AUTHOR_PAGE.search(urllib.parse.urlsplit(href).path + "/")
+            or (link.get("rel") or "").lower() == "author"
+        ):
+            continue
+        name = " ".join(link.text_content().split())
+        if _LINKED_NAME.fullmatch(name) and name[0].isupper() and not _COMPANY.search(name):
+            found.add(name)
+            if len(found) > 1:
+                return []
+    return sorted(found)
 
 
 # Meta tags that name the site or the company behind it (with og:site_name's property).
