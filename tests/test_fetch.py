@@ -214,6 +214,32 @@ def test_etag_then_304_and_user_agent() -> None:
         assert DEFAULT_USER_AGENT.startswith("NewsBeam/")
 
 
+def test_a_server_that_closes_each_connection(tmp_path: Any) -> None:
+    # Python's own http.server answers HTTP/1.0 ("Connection: close" after a Content-Length
+    # body), as do servers with keep-alive off: every fetch failed with "Bad file
+    # descriptor" (the socket http.client closed after the body was given a timeout).
+    import functools
+    import http.server
+
+    (tmp_path / "feed.xml").write_bytes(b"<rss/>" * 1000)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.daemon = True
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/feed.xml"
+        fetcher = Fetcher(FAST)
+        for _ in range(2):  # a fresh connection each time
+            fetched = fetcher.fetch(url)
+            assert (fetched.error, fetched.http_status) == (None, 200)
+            assert fetched.body == b"<rss/>" * 1000
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
 def _first_then(
     first: tuple[int, dict[str, str], bytes], then: tuple[int, dict[str, str], bytes]
 ) -> Any:

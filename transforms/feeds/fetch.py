@@ -573,9 +573,11 @@ class Fetcher:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise _body_timeout(self._config.total_timeout)
-                if sock is not None:
+                if sock is not None and sock.fileno() != -1:
                     # Each read waits at most what is left of the deadline, whatever the
                     # framing (no Content-Length, no chunking: read until the peer closes).
+                    # A socket closed already was read to its end: http.client closes it
+                    # after the last byte of a "Connection: close" response.
                     sock.settimeout(min(self._config.read_timeout, remaining))
                 try:
                     chunk = response.read1(_READ_PIECE, decode_content=True)
