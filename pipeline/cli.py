@@ -74,13 +74,17 @@ RUNNER_FLAGS = {
 
 
 class UnknownFlagsError(Exception):
-    """Flags that neither NewsBeam nor Beam knows; the message names them with suggestions."""
+    """A command line NewsBeam cannot run: flags that neither NewsBeam nor Beam knows (named
+    with suggestions), a flag's value of the wrong type, words that are no flag's value."""
 
 
 def _beam_parser() -> _BeamArgumentParser:
     """A parser with every flag of every options class loaded (Beam's and NewsBeam's),
-    made as Beam makes its own (its parser type handles value-provider flags)."""
-    parser = _BeamArgumentParser(prog="newsbeam", allow_abbrev=False, add_help=False)
+    made as Beam makes its own (its parser type handles value-provider flags). A value it
+    cannot take raises argparse.ArgumentError (Beam's own parser prints its whole usage)."""
+    parser = _BeamArgumentParser(
+        prog="newsbeam", allow_abbrev=False, add_help=False, exit_on_error=False
+    )
     seen: dict[str, type[PipelineOptions]] = {}
     for cls in PipelineOptions.__subclasses__():
         seen.setdefault(f"{cls.__module__}.{cls.__qualname__}", cls)
@@ -123,15 +127,44 @@ def normalise_spelling(argv: Sequence[str], flags: set[str]) -> list[str]:
 
 def unknown_flags(argv: Sequence[str]) -> list[str]:
     """The flags in `argv` that no options class defines (values are not flags)."""
-    _, unknown = _beam_parser().parse_known_args(list(argv))
-    return [arg.split("=", 1)[0] for arg in unknown if arg.startswith("-")]
+    return [arg.split("=", 1)[0] for arg in _unparsed(argv) if arg.startswith("-")]
+
+
+def _unparsed(argv: Sequence[str]) -> list[str]:
+    """What of `argv` no options class takes: unknown flags and words no flag takes as its
+    value. Raises UnknownFlagsError for a value a flag cannot take."""
+    try:
+        _, unparsed = _beam_parser().parse_known_args(list(argv))
+    except argparse.ArgumentError as error:
+        raise UnknownFlagsError(f"{error}; see newsbeam --help") from None
+    return unparsed
+
+
+# What the command's first word may be besides a flag (pipeline/main.py).
+_SUBCOMMANDS = ("report", "warehouse", "schema")
 
 
 def check_flags(argv: Sequence[str]) -> list[str]:
-    """`argv` with spellings normalised; raises UnknownFlagsError for unknown flags."""
+    """`argv` with spellings normalised; raises UnknownFlagsError for unknown flags, a value
+    a flag cannot take, or words that are no flag's value (an unquoted glob the shell
+    expanded: `--input dir/*.html` gives --input its first file only)."""
     flags = known_flags()
     argv = normalise_spelling(argv, flags)
-    unknown = unknown_flags(argv)
+    unparsed = _unparsed(argv)
+    unknown = [arg.split("=", 1)[0] for arg in unparsed if arg.startswith("-")]
+    stray = [arg for arg in unparsed if not arg.startswith("-")]
+    if stray and not unknown:
+        shown = " ".join(stray[:3]) + (f" (and {len(stray) - 3} more)" if len(stray) > 3 else "")
+        close = difflib.get_close_matches(stray[0], _SUBCOMMANDS, n=1, cutoff=0.6)
+        hint = (
+            f"did you mean newsbeam {close[0]}?"
+            if close and argv and argv[0] == stray[0]
+            else "a flag takes one value: quote a glob for NewsBeam to expand "
+            "(--input 'inbox/*.html'), or give --input once per path"
+        )
+        raise UnknownFlagsError(
+            f"unexpected argument{'s' if len(stray) > 1 else ''} {shown}: {hint}"
+        )
     if unknown:
         problems = []
         for flag in unknown:

@@ -454,12 +454,21 @@ def _set_filesystem_options(argv: Sequence[str]) -> None:
     FileSystems; any other flag is a usage error."""
     if not argv:
         return
-    from apache_beam.io.filesystems import FileSystems
-    from apache_beam.options.pipeline_options import PipelineOptions
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # Beam's import warns about clients NewsBeam does not use
+    try:
+        from apache_beam.io.filesystems import FileSystems
+        from apache_beam.options.pipeline_options import PipelineOptions
 
-    from newsbeam.pipeline import cli
+        from newsbeam.pipeline import cli
+    finally:
+        root.setLevel(level)
 
-    unknown = cli.unknown_flags(argv)
+    try:
+        unknown = cli.unknown_flags(argv)
+    except cli.UnknownFlagsError as error:  # a value the flag cannot take
+        raise WarehouseError(str(error)) from None
     if unknown or any(not arg.startswith("-") and "=" not in arg for arg in argv[:1]):
         raise WarehouseError(f"unknown argument{'s' if len(unknown) > 1 else ''}: {' '.join(argv)}")
     FileSystems.set_options(PipelineOptions(list(argv)))

@@ -44,6 +44,38 @@ def test_a_misspelt_flag_is_a_usage_error(seeds_dir: Path, tmp_path: Path, capsy
     assert "--ouput (did you mean --output?)" in capsys.readouterr().err
 
 
+def test_words_no_flag_takes_are_a_usage_error(seeds_dir: Path, tmp_path: Path, capsys) -> None:
+    # An unquoted glob the shell expanded: --input took the first file only, the others were
+    # dropped with a warning, and the run went on with one file (exit 0).
+    output = tmp_path / "out"
+    files = sorted(str(path) for path in seeds_dir.iterdir())
+    assert entry.main(["--input", *files, "--output", str(output)]) == 2
+    err = capsys.readouterr().err
+    assert f"unexpected arguments {files[1]} {files[2]} {files[3]} (and 1 more)" in err
+    assert "--input 'inbox/*.html'" in err
+    assert not output.exists()  # nothing ran
+    assert entry.main(["reprot", "--output", str(output)]) == 2
+    assert "unexpected argument reprot: did you mean newsbeam report?" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--fail_on_rejected", "abc", "argument --fail_on_rejected: invalid float value: 'abc'"),
+        ("--min_words", "x", "argument --min_words: invalid int value: 'x'"),
+        ("--run_id", "-dash", "argument --run_id: expected one argument"),
+    ],
+)
+def test_a_value_a_flag_cannot_take_is_one_line(
+    seeds_dir: Path, tmp_path: Path, capsys, flag: str, value: str, message: str
+) -> None:
+    argv = ["--input", str(seeds_dir), "--output", str(tmp_path / "out"), flag, value]
+    assert entry.main(argv) == 2
+    err = capsys.readouterr().err
+    # Not Beam's usage of its ~230 flags first.
+    assert err == f"newsbeam: {message}; see newsbeam --help\n"
+
+
 def test_every_beam_flag_and_both_spellings_pass() -> None:
     flags = cli.check_flags(
         [
