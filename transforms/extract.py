@@ -102,6 +102,38 @@ class Published(NamedTuple):
 _DEFAULTS = (dt.datetime(1904, 1, 1, 0, 0, 0), dt.datetime(1951, 12, 28, 13, 47, 31))
 
 
+# Zone abbreviations news sites write after a time ("4:15 PM EDT", "16:15 MESZ"), as UTC
+# offsets in hours: dateutil knows only UTC/GMT (and the machine's own zone) and read the
+# others as UTC, hours off. An abbreviation several zones use is read as the one news
+# mostly means: CST as US Central, IST as India's, BST as British summer time.
+_ZONE_HOURS = {
+    "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
+    "AKST": -9, "AKDT": -8, "HST": -10, "AST": -4, "ADT": -3, "NST": -3.5, "NDT": -2.5,
+    "WET": 0, "WEST": 1, "BST": 1, "IST": 5.5, "CET": 1, "CEST": 2, "MEZ": 1, "MESZ": 2,
+    "EET": 2, "EEST": 3, "MSK": 3, "PKT": 5, "JST": 9, "KST": 9, "HKT": 8, "SGT": 8,
+    "AWST": 8, "ACST": 9.5, "ACDT": 10.5, "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13,
+}  # fmt: skip
+_ZONES = {name: int(hours * 3600) for name, hours in _ZONE_HOURS.items()}
+
+
+# A date written with full stops puts the day first wherever it is written so ("01.08.2019":
+# 1 August in German, Russian, Turkish, ...); dateutil read it month first.
+_DOTTED_DATE = re.compile(r"\D*\d{1,2}\.\d{1,2}\.\d{2,4}\b")
+
+
+def _parse_date(value: str, default: dt.datetime, fuzzy: bool = False) -> Any:
+    """dateutil's parse with the zone abbreviations above (an unknown one, a warning from
+    dateutil, leaves the time as UTC) and dotted dates day first."""
+    dayfirst = bool(_DOTTED_DATE.match(value))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", date_parser.UnknownTimezoneWarning)
+        if fuzzy:
+            return date_parser.parse(
+                value, default=default, tzinfos=_ZONES, dayfirst=dayfirst, fuzzy_with_tokens=True
+            )
+        return date_parser.parse(value, default=default, tzinfos=_ZONES, dayfirst=dayfirst)
+
+
 def _utc(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.timezone.utc)
@@ -131,7 +163,7 @@ def parse_published(value: Any) -> Published | None:
     parsed = []
     for default in _DEFAULTS:
         try:
-            parsed.append(date_parser.parse(str(value), default=default))
+            parsed.append(_parse_date(str(value), default))
         except (ValueError, OverflowError):
             return None
     precision = precision_between(*parsed)
@@ -355,10 +387,7 @@ def header_date(line: str) -> Published | None:
     parsed = []
     for default in _DEFAULTS:
         try:
-            with warnings.catch_warnings():
-                # "EDT", "BST": a zone name dateutil does not know leaves the time in UTC.
-                warnings.simplefilter("ignore", date_parser.UnknownTimezoneWarning)
-                found, skipped = date_parser.parse(value, default=default, fuzzy_with_tokens=True)
+            found, skipped = _parse_date(value, default, fuzzy=True)
         except (ValueError, OverflowError):
             return None
         words = re.findall(r"[^\W\d_]+", " ".join(skipped).casefold())
