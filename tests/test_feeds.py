@@ -393,8 +393,14 @@ def test_entry_article_fills_what_the_page_lacks() -> None:
     assert fallback is not None
     assert (fallback.text, fallback.text_origin) == ("Short summary.", "feed_summary")
     assert fallback.canonical_url == "https://news.example.com/a"
-    with_content = entry_article("f#g1", None, ENTRY._replace(content="<p>Full.</p>"), None)
+    full = "<p>The full text of the story, longer than its summary.</p>"
+    with_content = entry_article("f#g1", None, ENTRY._replace(content=full), None)
     assert with_content is not None and with_content.text_origin == "feed_content"
+    # Content that says less than the summary (only the headline, seen in feeds whose
+    # content:encoded repeats the title): the summary, not a text the clean stage empties.
+    headline = entry_article("f#g1", None, ENTRY._replace(content="<p>Entry title</p>"), None)
+    assert headline is not None
+    assert (headline.text, headline.text_origin) == ("Short summary.", "feed_summary")
     assert entry_article("f#g1", None, ENTRY._replace(summary=None), None) is None
 
 

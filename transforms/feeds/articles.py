@@ -83,20 +83,26 @@ def entry_article(
             entry_id=entry.entry_id,
             feed_categories=list(entry.categories),
         )
-    for origin, markup in (("feed_content", entry.content), ("feed_summary", entry.summary)):
-        text = html_to_text(markup)
-        if text:
-            return new_article(
-                source,
-                url=entry.link,
-                title=entry.title,
-                authors=list(entry.authors),
-                **published_fields(_published(entry)),
-                text=text,
-                text_origin=origin,
-                **common,
-            )
-    return None
+    texts = [
+        (origin, html_to_text(markup))
+        for origin, markup in (("feed_content", entry.content), ("feed_summary", entry.summary))
+    ]
+    # The content, unless the summary says more: some feeds put only the headline (or a
+    # teaser) in content:encoded beside a full description; the clean stage then removed
+    # the headline and nothing was left.
+    origin, text = max(texts, key=lambda item: len(item[1]))
+    if not text:
+        return None
+    return new_article(
+        source,
+        url=entry.link,
+        title=entry.title,
+        authors=list(entry.authors),
+        **published_fields(_published(entry)),
+        text=text,
+        text_origin=origin,
+        **common,
+    )
 
 
 def _published(record: Article | FeedEntry) -> Published | None:
