@@ -108,6 +108,10 @@ def test_clean_text_drops_title_repeat_and_collapses_whitespace() -> None:
     text, removed = clean_text("My  Title\n\nBody   line\none.\n\n\n\nSecond.", title="My title")
     assert text == "Body line one.\n\nSecond."
     assert removed[0].reason == "title"
+    # A one-sentence brief whose headline is its whole text keeps it (it was rejected as
+    # no_text: 51 of the 773 ECB+ records).
+    brief = "Lindsay Lohan checks into rehab at Betty Ford clinic, her lawyer says."
+    assert clean_text(brief, title=brief) == (brief, [])
 
 
 def test_seed_001_each_paragraph_once_and_no_chrome(seeds_dir: Path) -> None:

@@ -193,8 +193,10 @@ def _remove_repeated(paragraphs: list[str]) -> tuple[list[str], list[Removal], l
 
 
 def remove_title(paragraphs: list[str], title: str | None) -> tuple[list[str], list[Removal]]:
-    """Drop a leading paragraph that only repeats the title (HTML pages keep their <h1>)."""
-    if title and paragraphs and fold(paragraphs[0]) == fold(title):
+    """Drop a leading paragraph that only repeats the title (HTML pages keep their <h1>). A
+    paragraph that is the whole text stays: a one-sentence brief whose headline is its text
+    (a wire flash, a JSON-lines record titled by its own sentence) would be left empty."""
+    if title and len(paragraphs) > 1 and fold(paragraphs[0]) == fold(title):
         return paragraphs[1:], [Removal(paragraphs[0], "title")]
     return paragraphs, []
 
