@@ -297,8 +297,11 @@ def _workers(options: PipelineOptions) -> runners.Workers:
 
 
 def missing_paths(ours: NewsBeamOptions) -> list[tuple[str, str]]:
-    """Local paths named on the command line that do not exist (a glob: that match
-    nothing). Paths on other filesystems (gs://, s3://, ...) are left to the read stage."""
+    """Local paths named on the command line that do not exist (a typo), or globs whose
+    folder does not exist. A glob in an existing folder that matches nothing now (a
+    scheduled run over an inbox emptied since: `--input 'inbox/*.html'`) is a `not_found`
+    row, as an empty folder is. Paths on other filesystems (gs://, s3://, ...) are left to
+    the read stage."""
     named = [("--input", value) for value in ours.inputs or () if not is_url(value)]
     named += [("--feeds", value) for value in ours.feed_lists or ()]
     missing = []
@@ -306,11 +309,24 @@ def missing_paths(ours: NewsBeamOptions) -> list[tuple[str, str]]:
         if "://" in value:
             continue
         path = os.path.expanduser(value)
-        is_glob = any(char in path for char in "*?[")
-        found = glob.glob(path, recursive=True) if is_glob else os.path.exists(path)
+        if glob.has_magic(path):
+            found = bool(glob.glob(path, recursive=True)) or os.path.isdir(_fixed_part(path))
+        else:
+            found = os.path.exists(path)
         if not found:
             missing.append((flag, value))
     return missing
+
+
+def _fixed_part(pattern: str) -> str:
+    """The folder a glob pattern starts from: its components before the first with a
+    wildcard ("inbox/2026/*/*.html" -> "inbox/2026")."""
+    fixed = []
+    for part in pattern.split(os.sep):
+        if glob.has_magic(part):
+            break
+        fixed.append(part)
+    return os.sep.join(fixed) or "."
 
 
 def nested(first: Path, second: Path) -> bool:

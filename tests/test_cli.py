@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import apache_beam as beam
+import duckdb
 import pytest
 
 from newsbeam.pipeline import cli, dataset
@@ -154,10 +155,24 @@ def test_paths_that_do_not_exist_are_usage_errors(tmp_path: Path, capsys) -> Non
     missing = str(tmp_path / "nowhere.txt")
     assert entry.main(["--input", missing, "--output", output]) == 2
     assert f"--input {missing}: no such file or folder" in capsys.readouterr().err
-    assert entry.main(["--input", str(tmp_path / "*.nothing"), "--output", output]) == 2
+    assert entry.main(["--input", str(tmp_path / "nowhere" / "*.html"), "--output", output]) == 2
     assert entry.main(["--feeds", str(tmp_path / "feeds.txt"), "--output", output]) == 2
     assert "--feeds" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_glob_in_an_existing_folder_that_matches_nothing_is_a_row(tmp_path: Path) -> None:
+    # A scheduled run over an inbox emptied since: as an empty folder, a not_found row and
+    # exit 0 (it was a usage error, exit 2, on every empty run).
+    (tmp_path / "inbox").mkdir()
+    pattern = str(tmp_path / "inbox" / "*.html")
+    assert entry.main(["--input", pattern, "--output", str(tmp_path / "out")]) == 0
+    (manifest,) = dataset.committed_runs(str(tmp_path / "out"))
+    rows = duckdb.sql(
+        "SELECT source, reason FROM read_parquet(?, hive_partitioning = true)",
+        params=[dataset.data_files(str(tmp_path / "out"), manifest, "rejected")],
+    ).fetchall()
+    assert rows == [(pattern, "not_found")]
 
 
 def test_fail_on_rejected(bad_inputs: dict[str, Path], tmp_path: Path, capsys) -> None:
