@@ -121,6 +121,9 @@ def is_dataset(root: str) -> bool:
 def check_root(root: str, *, for_writing: bool) -> None:
     """Refuse a ROOT that holds something other than a NewsBeam dataset (DatasetError):
     for writing, an empty or absent ROOT is fine; for reading it must be a dataset."""
+    unreadable = files.cannot_list(root) if files.is_local(root) else None
+    if unreadable:  # not "no marker": the marker may be there, unread
+        raise DatasetError(unreadable)
     if is_dataset(root):
         marker = files.read_json(files.join(root, DATASET_MARKER))
         if marker.get("layout_version") != LAYOUT_VERSION:

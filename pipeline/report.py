@@ -31,6 +31,7 @@ import html
 import io
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -1397,9 +1398,19 @@ def main(argv: Sequence[str]) -> int:
     except dataset.DatasetError as error:
         return _usage(str(error))
     if not count:
-        return _usage(f"no committed NewsBeam run in {root}")
+        return _usage(f"no committed NewsBeam run in {root}" + (f" since {since}" if since else ""))
     target = args.report or files.join(root, REPORT)
-    files.write_bytes(target, page.encode("utf-8"))
+    if files.is_local(target) and os.path.isdir(files.local_path(target)):
+        return _usage(f"--report {target} is a folder: give the report's file name")
+    try:
+        files.write_bytes(target, page.encode("utf-8"))
+    except OSError as error:
+        elsewhere = "" if args.report else " (--report FILE writes it elsewhere)"
+        print(
+            f"newsbeam report: cannot write {target}: {error.strerror or error}{elsewhere}",
+            file=sys.stderr,
+        )
+        return 1
     print(f"NewsBeam report over {count} run{'s' if count != 1 else ''}: {target}")
     return 0
 

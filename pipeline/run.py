@@ -205,6 +205,11 @@ def _check_follow(ours: NewsBeamOptions) -> None:
         )
     if ours.run_id is not None:
         raise UsageError("--follow names each batch by its start time; drop --run_id")
+    if ours.fail_on_rejected is not None:  # it was ignored: every batch exited 0
+        raise UsageError(
+            "--fail_on_rejected sets one run's exit status; --follow keeps running whatever a "
+            "batch rejects (each batch's rejected rows and counts are in its run's manifest)"
+        )
     if ours.interval is not None and ours.interval <= 0:
         raise UsageError(f"--interval must be positive, not {ours.interval}")
     if ours.max_runtime is not None and ours.max_runtime <= 0:
@@ -336,7 +341,15 @@ def nested(first: Path, second: Path) -> bool:
 
 
 def check_paths(output: str, state: str | None) -> None:
-    """--output and --state must be apart (each is NewsBeam's own, read and cleaned whole)."""
+    """--output and --state must be apart (each is NewsBeam's own, read and cleaned whole),
+    and a local one writable, with its lock beside it (refused here, not after the stages)."""
+    for flag, path in (("--output", output), ("--state", state)):
+        if path is None or not files.is_local(path):
+            continue
+        for folder in (path, os.path.dirname(os.path.abspath(files.local_path(path)))):
+            problem = files.cannot_write(folder)
+            if problem:
+                raise UsageError(f"{flag} {path}: {problem}")
     if state is None:
         return
     if files.is_local(output) and files.is_local(state):

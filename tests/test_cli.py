@@ -220,11 +220,13 @@ def test_a_signal_ends_the_run_cleanly(
     assert entry.main(["--input", str(seeds_dir), "--output", str(output)]) == 0
     before = {p.relative_to(output): p.read_bytes() for p in output.rglob("*") if p.is_file()}
     inputs = tmp_path / "in"
-    write_seed_copies(seeds_dir, inputs)  # long enough to act on mid-run
+    # Long enough to act on mid-run: 200 files took ~3 s, and ended before the signal came.
+    write_seed_copies(seeds_dir, inputs, copies=100)
     process = start_pipeline(inputs, output)
     wait_for(tmp_path, ".out.newsbeam.lock")
     assert process.poll() is None, "the run ended before it could be signalled"
     time.sleep(3.0)  # inside the pipeline, not in start-up
+    assert process.poll() is None, "the run ended before it could be signalled"
     process.send_signal(signum)
     _, err = process.communicate(timeout=120)
     assert process.returncode == status, err

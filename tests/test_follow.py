@@ -132,6 +132,7 @@ def test_batch_line_says_what_the_batch_did() -> None:
     [
         (["--follow"], "--follow needs --state"),
         (["--follow", "--state", "S", "--run_id", "x"], "drop --run_id"),
+        (["--follow", "--state", "S", "--fail_on_rejected", "0.5"], "--follow keeps running"),
         (["--follow", "--state", "S", "--interval", "0"], "--interval must be positive"),
         (["--follow", "--state", "S", "--max_runtime", "-1"], "--max_runtime must be positive"),
         (["--interval", "5"], "--interval applies to --follow only"),

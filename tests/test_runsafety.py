@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -467,3 +468,57 @@ def test_a_run_that_fails_before_its_stages_leaves_nothing_behind(
     assert "the run failed: RuntimeError: no graph today" in caplog.text
     assert built and built[0].startswith(str(scratch))  # Beam made its scratch folder there
     assert sorted(p.name for p in scratch.iterdir()) == []
+
+
+def _as_a_user(*argv: str) -> list[str]:
+    """The command, run without root's power over file permissions (as a user runs it)."""
+    command = [sys.executable, "-m", "newsbeam.pipeline", *argv]
+    if os.geteuid() != 0:
+        return command
+    powers = "-dac_override,-dac_read_search,-fowner"
+    return ["setpriv", f"--bounding-set={powers}", f"--inh-caps={powers}", *command]
+
+
+@pytest.mark.skipif(
+    os.geteuid() == 0 and shutil.which("setpriv") is None, reason="root, and no setpriv"
+)
+def test_folders_it_cannot_write_or_read_are_refused_before_anything_runs(
+    seeds_dir: Path, tmp_path: Path
+) -> None:
+    root, state = tmp_path / "root", tmp_path / "state"
+    assert (
+        entry.main(["--input", str(seeds_dir), "--output", str(root), "--state", str(state)]) == 0
+    )
+
+    def newsbeam(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(_as_a_user(*argv), capture_output=True, text=True, timeout=300)
+
+    try:
+        # A read-only ROOT or state: refused at once (the stages ran whole, then the
+        # commit failed with a traceback, exit 1).
+        for folder, flag in ((root, "--output"), (state, "--state")):
+            folder.chmod(0o555)
+            ran = newsbeam("--input", str(seeds_dir), "--output", str(root), "--state", str(state))
+            folder.chmod(0o755)
+            assert ran.returncode == 2, ran.stderr
+            assert f"newsbeam: {flag} {folder}: cannot write in {folder} (Permission denied)" in (
+                ran.stderr
+            )
+            assert "Traceback" not in ran.stderr and not (root / "_staging").exists()
+        # The report over a read-only ROOT says where else to write it; a folder is no file.
+        root.chmod(0o555)
+        report = newsbeam("report", "--output", str(root))
+        assert report.returncode == 1 and "Traceback" not in report.stderr
+        assert "Permission denied (--report FILE writes it elsewhere)" in report.stderr
+        report = newsbeam("report", "--output", str(root), "--report", str(tmp_path))
+        assert report.returncode == 2 and "is a folder" in report.stderr
+        assert not list(tmp_path.glob("*.partial-*"))
+        # An unreadable ROOT is not "no dataset marker".
+        root.chmod(0o000)
+        for command in (["report"], ["warehouse", "--db", str(tmp_path / "w.duckdb")]):
+            read = newsbeam(*command, "--output", str(root))
+            assert read.returncode == 2
+            assert f"cannot read {root} (Permission denied)" in read.stderr, read.stderr
+    finally:
+        for folder in (root, state):
+            folder.chmod(0o755)

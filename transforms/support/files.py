@@ -17,9 +17,11 @@ client for every call, about 0.2 s each, which made a small run's commit cost se
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import posixpath
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -137,14 +139,50 @@ def write_bytes(path: str, data: bytes) -> None:
         target = local_path(path)
         os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
         partial = f"{target}.partial-{os.getpid()}"
-        with open(partial, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(partial, target)
+        try:
+            with open(partial, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(partial, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(partial)  # nothing half-written left beside the target
+            raise
         return
     with open_write(path) as writer:
         writer.write(data)
+
+
+def cannot_write(path: str) -> str | None:
+    """Why this process cannot write into the local folder `path` (or make it, under its
+    nearest existing parent), found by writing a file there; None when it can. Found before
+    a run rather than at its end: the stages ran whole, then its commit failed."""
+    target = existing = os.path.abspath(local_path(path))
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        # `path` itself a file: the caller says what it wanted there (dataset.check_root).
+        return None if existing == target else f"{existing} is a file, not a folder"
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".newsbeam-write-check-", dir=existing)
+    except OSError as error:
+        return f"cannot write in {existing} ({error.strerror or error})"
+    os.close(handle)
+    os.remove(probe)
+    return None
+
+
+def cannot_list(path: str) -> str | None:
+    """Why this process cannot read the local folder `path`, None when it can (or when
+    there is no such folder)."""
+    try:
+        os.listdir(local_path(path))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as error:
+        return f"cannot read {path} ({error.strerror or error})"
+    return None
 
 
 def read_json(path: str) -> Any:
