@@ -38,7 +38,7 @@ EXAMPLES = """\
 examples:
   newsbeam --input seeds --output out/seeds
   newsbeam --input inbox/ --output dataset/ --state state/ --run_id 2026-12-01
-  newsbeam --follow --interval 60 --input inbox/ --feeds feeds.txt --output dataset/ \
+  newsbeam --follow --interval 60 --input inbox/ --feeds feeds.txt --output dataset/ \\
       --state state/
   newsbeam --feeds feeds.txt --output s3://bucket/news --state s3://bucket/state \\
       --s3_region_name eu-west-1

@@ -400,7 +400,11 @@ def follow(target: pipeline_run.Target, stop: threading.Event) -> int:
             next_start = max(next_start + interval, time.monotonic())
             until = next_start if deadline is None else min(next_start, deadline)
             stop.wait(max(0.0, until - time.monotonic()))
-        log.info("follow: stopped after %d batches", follower.batches)
+        log.info(
+            "follow: stopped after %d batch%s",
+            follower.batches,
+            "" if follower.batches == 1 else "es",
+        )
     return 0
 
 

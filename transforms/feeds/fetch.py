@@ -335,7 +335,10 @@ class _GuardMixin:
         host, port = self._dns_host, self.port  # type: ignore[attr-defined]
         refused = refused_addresses(_resolve(host, port), self.allowed, host)
         if refused:
-            raise AddressRefused(f"{host} resolves to non-public {', '.join(refused)}")
+            raise AddressRefused(
+                f"{host} resolves to non-public {', '.join(refused)} (--allow_hosts {host} "
+                "or --allow_private_hosts lets NewsBeam fetch from it)"
+            )
         sock: socket.socket = super()._new_conn()  # type: ignore[misc]
         peer = str(sock.getpeername()[0])
         if not self.allowed.allows(peer, host):

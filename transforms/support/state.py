@@ -857,7 +857,11 @@ def open_state(
         base = current["version"]
         if run_id and current.get("run_id") == run_id:
             base = current.get("previous")
-            log.info("--state: run %s again, from the state before it (%s)", run_id, base)
+            log.info(
+                "--state: run %s again, from the state before it (%s)",
+                run_id,
+                f"version {base}" if base else "none: it was the state's first run",
+            )
     base_dir = version_dir(root, base) if base else None
     marker = _marker_of(base_dir) if base_dir else None
     if base_dir is not None and marker is None:
