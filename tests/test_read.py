@@ -24,6 +24,7 @@ from newsbeam.transforms.read import (
     may_hold_feeds,
     seen_row,
     sniff_binary,
+    unchanged_by_stat,
 )
 from tests.helpers import counters_of, current_state, make_test_pipeline, run_manifest, table_sql
 
@@ -544,6 +545,18 @@ def test_is_unchanged_needs_all_of_size_time_and_content() -> None:
         assert not is_unchanged(row, changed)
     later = at + dt.timedelta(days=1)
     assert seen_row("a.txt", stamp, row, later)["first_seen_at"] == at  # kept from the first
+
+
+def test_a_file_settled_since_it_was_hashed_is_vouched_for_by_its_size_and_time() -> None:
+    at = dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)
+    row = seen_row("a.txt", FileStamp(10, at, "h"), None, at + dt.timedelta(hours=1))
+    assert unchanged_by_stat(row, 10, at)  # not read again: a stat, not a hash
+    assert not unchanged_by_stat(row, 11, at)
+    assert not unchanged_by_stat(row, 10, at + dt.timedelta(seconds=1))
+    # Hashed in the second it was written: a write later in that second keeps size and
+    # time, so the hash is taken again.
+    racy = seen_row("a.txt", FileStamp(10, at, "h"), None, at + dt.timedelta(seconds=1))
+    assert not unchanged_by_stat(racy, 10, at)
 
 
 def test_an_inbox_read_again_reads_only_what_is_new_or_changed(

@@ -680,6 +680,17 @@ class FileStamp(NamedTuple):
     content_hash: str
 
 
+def file_stat(path: str) -> tuple[int, dt.datetime]:
+    """The file's size and modification time (to the second), without reading it."""
+    if is_local(path):
+        info = os.stat(path)
+        size, modified = info.st_size, info.st_mtime
+    else:  # an object store: the listing's size and last-updated time
+        metadata = FileSystems.match([path])[0].metadata_list[0]
+        size, modified = metadata.size_in_bytes, metadata.last_updated_in_seconds
+    return size, dt.datetime.fromtimestamp(modified, dt.timezone.utc).replace(microsecond=0)
+
+
 def file_stamp(path: str) -> FileStamp:
     """The file's stamp: stat and a blake2b of its raw bytes, read in bounded pieces."""
     digest = hashlib.blake2b(digest_size=20)
@@ -688,12 +699,7 @@ def file_stamp(path: str) -> FileStamp:
         while piece := handle.read(CHUNK_BYTES):
             digest.update(piece)
             size += len(piece)
-    if is_local(path):
-        modified = os.stat(path).st_mtime
-    else:  # an object store: the listing's last-updated time
-        modified = FileSystems.match([path])[0].metadata_list[0].last_updated_in_seconds
-    at = dt.datetime.fromtimestamp(modified, dt.timezone.utc).replace(microsecond=0)
-    return FileStamp(size, at, digest.hexdigest())
+    return FileStamp(size, file_stat(path)[1], digest.hexdigest())
 
 
 def is_unchanged(previous: dict[str, Any] | None, stamp: FileStamp) -> bool:
@@ -703,6 +709,23 @@ def is_unchanged(previous: dict[str, Any] | None, stamp: FileStamp) -> bool:
         previous["modified_at"],
         previous["content_hash"],
     ) == (stamp.size, stamp.modified_at, stamp.content_hash)
+
+
+# How long after a file's modification time the run that hashed it must have started for
+# its size and time alone to vouch for the hash (`unchanged_by_stat`): times are kept to
+# the second, and a file written again within the second its hash was taken in would keep
+# both (git's "racily clean" files, handled alike).
+_SETTLED = dt.timedelta(seconds=2)
+
+
+def unchanged_by_stat(previous: dict[str, Any], size: int, modified: dt.datetime) -> bool:
+    """Whether an earlier run read this very file, known without reading it again: the same
+    size and modification time as when it was hashed, that time well before the run that
+    last saw it (a write since would have moved it). The file is then not read at all, so
+    a growing inbox costs a stat per old file and batch, not a read."""
+    return (previous["size"], previous["modified_at"]) == (size, modified) and (
+        modified + _SETTLED <= previous["last_seen_at"]
+    )
 
 
 def seen_row(
@@ -733,12 +756,21 @@ class _SkipIngested(beam.DoFn):
     def process(self, file: ListedFile) -> Iterator[ListedFile | beam.pvalue.TaggedOutput]:
         path = os.fsdecode(file[0])
         key = readable_path(path)
+        previous = self._seen.get(key)
         try:
+            if previous is not None and unchanged_by_stat(previous, *file_stat(path)):
+                counter("read_skipped_unchanged").inc()
+                kept = FileStamp(
+                    previous["size"], previous["modified_at"], previous["content_hash"]
+                )
+                yield beam.pvalue.TaggedOutput(
+                    SEEN, seen_row(key, kept, previous, self._state.run_at)
+                )
+                return
             stamp = file_stamp(path)
         except Exception:  # not a regular file, gone, unreadable: the read step says why
             yield file
             return
-        previous = self._seen.get(key)
         yield beam.pvalue.TaggedOutput(SEEN, seen_row(key, stamp, previous, self._state.run_at))
         if is_unchanged(previous, stamp):
             counter("read_skipped_unchanged").inc()
