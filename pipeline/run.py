@@ -26,6 +26,7 @@ import glob
 import logging
 import os
 import platform
+import posixpath
 import shutil
 import tempfile
 import threading
@@ -451,6 +452,7 @@ def _prepare(
         if state is not None:
             for line in recover_state(state, _committed):
                 log.warning(line)
+            _warn_if_state_elsewhere(state, output)
     except (dataset.DatasetError, StateError) as error:
         raise UsageError(str(error)) from error
     try:
@@ -464,6 +466,24 @@ def _prepare(
         raise UsageError(
             f"--run_id {run_id} was committed before the latest run of --state {state} "
             f"({current or 'none'}): with state only the latest run can be run again"
+        )
+
+
+def _warn_if_state_elsewhere(state: str, output: str) -> None:
+    """A state whose last run committed into another ROOT: this run's duplicates will point
+    at canonical articles in that ROOT, not in this one (a moved ROOT is fine)."""
+    current = read_current(state)
+    manifest = current.get("output_manifest") if current else None
+    if not isinstance(manifest, str):
+        return
+    root = files.normalise(posixpath.dirname(posixpath.dirname(manifest.replace(os.sep, "/"))))
+    if root != files.normalise(output) and dataset.is_dataset(root):
+        log.warning(
+            "--state %s last committed with --output %s: this run's duplicates will point at "
+            "articles there, not in %s (give each dataset a state of its own)",
+            state,
+            root,
+            output,
         )
 
 

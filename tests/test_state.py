@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -394,3 +395,20 @@ def test_retention_takes_fractions_of_a_day() -> None:
     assert within_retention({"first_seen_at": since}, since)
     assert not within_retention({"first_seen_at": since - dt.timedelta(seconds=1)}, since)
     assert StateRetention(run_at, 0).keep_since is None
+
+
+def test_a_state_last_committed_into_another_root_is_warned_of(
+    seeds_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    state, first, second = tmp_path / "state", tmp_path / "first", tmp_path / "second"
+    copies = tmp_path / "copies"  # the same articles under other paths: read, and copies
+    shutil.copytree(seeds_dir, copies)
+    for inputs, output in ((seeds_dir, first), (copies, second)):
+        assert (
+            entry.main(["--input", str(inputs), "--output", str(output), "--state", str(state)])
+            == 0
+        )
+    # The second run's copies point at the first ROOT's articles: said, not silent.
+    assert f"--state {state} last committed with --output {first}" in caplog.text
+    duplicates = pq.read_table(sorted((second / "duplicates").rglob("*.parquet"))[0])
+    assert duplicates.num_rows == 5
