@@ -770,8 +770,10 @@ MAX_DAILY_SPAN = 92  # days; a longer time line is drawn per month
 
 def timeline_svg(name: str, days: Sequence[tuple[dt.date, int]], label: str) -> str:
     """Articles per publication day (per month over a long span) over a date axis ("" for
-    no dates)."""
-    return _svg(timeline_figure(days), name, label) if days else ""
+    no dates). Days matplotlib cannot place (a placeholder's year 1 or 9999, kept by an
+    older NewsBeam) are left out of the chart; the table beside it lists them."""
+    drawable = [(day, n) for day, n in days if 1 < day.year < 9999]
+    return _svg(timeline_figure(drawable), name, label) if drawable else ""
 
 
 @_with_rc
@@ -790,8 +792,8 @@ def timeline_figure(days: Sequence[tuple[dt.date, int]]) -> Any:
     counts = [n for _, n in days]
     _columns(axes, _boxes(at, [0] * len(days), counts, width), COLOURS["articles"])
     if span < 14:  # a few days: a fortnight's axis, so a bar looks like a day
-        pad = dt.timedelta(days=(14 - span) // 2 + 1)
-        axes.set_xlim(first - pad, last + pad)
+        pad = (14 - span) // 2 + 1  # in days, as numbers: year 1 or 9999 has no date beyond
+        axes.set_xlim(at[0] - pad, at[-1] + pad)
     else:  # matplotlib's default margins: 5 % of the span on each side
         low, high = at[0] - width / 2, at[-1] + width / 2
         axes.set_xlim(low - (high - low) * 0.05, high + (high - low) * 0.05)

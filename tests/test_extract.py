@@ -122,6 +122,9 @@ def test_decode_text_detects_legacy_encodings() -> None:
         ("Thu, 01 Aug 2019 16:15 BST", dt.datetime(2019, 8, 1, 15, 15, tzinfo=UTC), "minute"),
         ("2019-08-01 16:15 IST", dt.datetime(2019, 8, 1, 10, 45, tzinfo=UTC), "minute"),
         ("2019-08-01 16:15 XYZT", dt.datetime(2019, 8, 1, 16, 15, tzinfo=UTC), "minute"),
+        ("2024-05-01T10:00+25:00", None, None),  # no such offset: no date (it raised)
+        ("0001-01-01T00:00:00Z", None, None),  # a placeholder for "no date"
+        ("9999-12-31", None, None),
         ("March 14", None, None),  # no year: not a publication date
         ("not a date", None, None),
         ("", None, None),

@@ -128,6 +128,11 @@ def test_only_http_and_https_urls() -> None:
     for url in ("ftp://example.org/f", "file:///etc/passwd", "gopher://x/", "/relative", "http://"):
         with pytest.raises(FetchError):
             check_url(url)
+    # urlsplit's own refusals are bad_url too (a ValueError failed the whole run).
+    for url in ("http://[::1", "http://example.org:port/"):
+        with pytest.raises(FetchError) as refused:
+            check_url(url)
+        assert refused.value.reason == "bad_url"
 
 
 def test_redirect_target_resolves_and_stops_loops_and_long_chains() -> None:

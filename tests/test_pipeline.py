@@ -412,3 +412,62 @@ def test_file_name_that_is_not_utf8_end_to_end(seeds_dir: Path, tmp_path: Path) 
     output = tmp_path / "out"
     assert entry.main(["--input", str(inputs), "--output", str(output)]) == 0
     assert [r["source"] for r in _rows(output, "articles")] == [f"{inputs}/caf\\xe9.txt"]
+
+
+_STORY = (
+    "the regional court ruled on Thursday that the contested election result stands after a "
+    "recount of all the ballots cast in the northern district"
+)
+
+
+def _hostile_fields(folder: Path) -> Path:
+    """Documents whose text is fine and whose other fields are not: each failed the whole
+    run, lost its feed, or was rejected as internal_error."""
+    folder.mkdir()
+    records = [
+        {"text": f"Lone surrogate \ud800 in a record: {_STORY} one.", "title": "bad \udfff"},
+        {"text": f"A site that is a number: {_STORY} two.", "site": 42, "authors": [1, "Ann Lee"]},
+        {"text": f"An offset of a day: {_STORY} three.", "published": "2024-05-01T10:00+25:00"},
+        {"text": f"A URL that is none: {_STORY} four.", "url": "http://[::1"},
+        {"text": f"A placeholder date: {_STORY} five.", "published": "0001-01-01T00:00:00Z"},
+    ]
+    (folder / "records.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    (folder / "feed.rss").write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>'
+        f"<item><guid>g1</guid><title>ref &#xD800; here</title><description>Feed one: {_STORY}"
+        "</description><pubDate>Tue, 14 May 2024 10:00:00 +2500</pubDate></item>"
+        f"<item><guid>g2</guid><title>fine</title><description>Feed two: {_STORY}, again."
+        "</description></item></channel></rss>"
+    )
+    deep = "[" * 3000 + "]" * 3000
+    (folder / "page.html").write_text(
+        '<html><head><meta property="article:published_time" content="2024-05-01T10:00:00+25:00">'
+        f'<script type="application/ld+json">{deep}</script></head><body><article>'
+        f"<p>A page: {_STORY}.</p><p>{_STORY}, they said.</p></article></body></html>"
+    )
+    (folder / "dated.txt").write_text(f"Headline\n\n2024-05-01 10:00 +25:00\n\nA text: {_STORY}.\n")
+    return folder
+
+
+def test_fields_that_break_their_format_cost_the_field_not_the_run(tmp_path: Path) -> None:
+    folder = _hostile_fields(tmp_path / "in")
+    latin = folder / os.fsdecode(b"lat\xe9in1.txt")  # a file name that is not UTF-8
+    latin.write_text(f"Latin name\n\nA file with a Latin-1 name: {_STORY}.\n")
+    output = tmp_path / "out"
+    # The folder and, by name, the file whose name is not UTF-8 (that crashed the run).
+    assert entry.main(["--input", str(folder), "--input", str(latin), "--output", str(output),
+                       "--no_fetch_pages", "--no_near_duplicates"]) == 0  # fmt: skip
+    counts = run_manifest(output)["counts"]
+    assert counts["balanced"] is True and counts["inputs"] == 10  # the Latin-1 one read once
+    assert _rows(output, "rejected") == []
+    articles = {os.path.basename(a["source"]): a for a in _rows(output, "articles")}
+    assert len(articles) == 10
+    assert articles["records.jsonl#L1"]["title"] == "bad \ufffd"
+    assert "\ufffd" in articles["records.jsonl#L1"]["text"]
+    assert articles["records.jsonl#L2"]["authors"] == ["Ann Lee"]
+    for name in ("records.jsonl#L3", "records.jsonl#L5", "page.html"):
+        assert articles[name]["published_at"] is None, name  # the date, not the article
+    unparsable = articles["records.jsonl#L4"]  # kept as given, identifying nothing
+    assert (unparsable["url"], unparsable["canonical_url"]) == ("http://[::1", None)
+    feed = [a for name, a in articles.items() if name.startswith("feed.rss")]
+    assert sorted(a["title"] for a in feed) == ["fine", "ref \ufffd here"]

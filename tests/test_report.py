@@ -626,3 +626,11 @@ def test_report_in_a_browser(seeds_run: Path, rejections_run: Path, tmp_path: Pa
             assert messages == [], messages
             assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
             assert png.stat().st_size > 20_000  # charts and text drawn, not a blank page
+
+
+def test_the_time_line_leaves_out_days_it_cannot_place() -> None:
+    # A placeholder's year 1 (kept in a dataset by an older NewsBeam) failed the report:
+    # "OverflowError: date value out of range".
+    placeholder = [(dt.date(1, 1, 1), 1), (dt.date(2026, 12, 1), 3)]
+    assert "<svg" in report.timeline_svg("published", placeholder, "articles")
+    assert report.timeline_svg("published", [(dt.date(9999, 12, 31), 1)], "articles") == ""

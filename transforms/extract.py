@@ -46,6 +46,7 @@ from newsbeam.transforms.support.main_text import (
     parse_html,
     prepare_page,
 )
+from newsbeam.transforms.support.text import valid_text
 from newsbeam.transforms.support.titles import site_names, strip_site_suffix
 
 STAGE = "extract"
@@ -169,7 +170,21 @@ def parse_published(value: Any) -> Published | None:
     precision = precision_between(*parsed)
     if precision is None:
         return None
-    return Published(_utc(parsed[0]), precision)
+    try:
+        at = _utc(parsed[0])
+    except (ValueError, OverflowError):  # an offset of a day or more ("+25:00"): no time
+        return None
+    return Published(at, precision) if plausible_publication(at) else None
+
+
+# Years no publication is dated in: placeholders ("0001-01-01", .NET's empty DateTime;
+# "9999-12-31") that a record or feed gives for "no date".
+_FIRST_YEAR, _LAST_YEAR = 1000, 9000
+
+
+def plausible_publication(at: dt.datetime) -> bool:
+    """Whether `at` can be a publication time, not a placeholder for none."""
+    return _FIRST_YEAR <= at.year < _LAST_YEAR
 
 
 def htmldate_published(found: str | None) -> Published | None:
@@ -217,17 +232,25 @@ def with_page_offset(published: Published | None, texts: Iterable[str]) -> Publi
                 continue
             if zone == "Z":
                 return published
-            at = local.replace(tzinfo=_offset(zone)).astimezone(dt.timezone.utc)
-            return Published(at, published.precision)
+            offset = _offset(zone)
+            if offset is None:
+                continue
+            return Published(
+                local.replace(tzinfo=offset).astimezone(dt.timezone.utc), published.precision
+            )
     return published
 
 
-def _offset(zone: str) -> dt.timezone:
-    """ "Z", "+02:00" or "-0500" (a _ZONED_TIMESTAMP's last group) -> its timezone."""
+def _offset(zone: str) -> dt.timezone | None:
+    """ "Z", "+02:00" or "-0500" (a _ZONED_TIMESTAMP's last group) -> its timezone; None
+    for an offset of a day or more ("+25:00"), which no place has."""
     if zone == "Z":
         return dt.timezone.utc
     sign = -1 if zone[0] == "-" else 1
-    return dt.timezone(sign * dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[-2:])))
+    try:
+        return dt.timezone(sign * dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[-2:])))
+    except ValueError:
+        return None
 
 
 _LD_DATE_PUBLISHED = re.compile(r'"datePublished"\s*:\s*"([^"]+)"')
@@ -262,7 +285,10 @@ def stated_publication(metas: list[Any], json_ld: list[str]) -> Published | None
             )
         except ValueError:  # "2024-13-45", "25:00"
             continue
-        at = local.replace(tzinfo=_offset(zone)).astimezone(dt.timezone.utc)
+        offset = _offset(zone)
+        if offset is None:
+            continue
+        at = local.replace(tzinfo=offset).astimezone(dt.timezone.utc)
         if _EARLIEST_PUBLICATION <= at <= latest:
             return Published(at, "second" if second else "minute")
     return None
@@ -314,7 +340,11 @@ def canonicalize_url(url: str | None) -> str | None:
     if not url:
         return None
     url = url.strip()
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018  (raises for a port that is no number)
+    except ValueError:  # "http://[::1": no URL to identify the article by
+        return None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return None
     from courlan import normalize_url  # trafilatura's own URL library
@@ -330,7 +360,10 @@ def site_of(url: str | None) -> str | None:
     """The host of a URL without a leading `www.`."""
     if not url:
         return None
-    host = urllib.parse.urlsplit(url).hostname or ""
+    try:
+        host = urllib.parse.urlsplit(url).hostname or ""
+    except ValueError:
+        return None
     return host.removeprefix("www.") or None
 
 
@@ -397,7 +430,10 @@ def header_date(line: str) -> Published | None:
     precision = precision_between(*parsed)
     if precision not in ("day", "minute", "second"):
         return None  # year, month or day missing
-    return Published(_utc(parsed[0]), precision)
+    try:
+        return Published(_utc(parsed[0]), precision)
+    except (ValueError, OverflowError):  # an offset of a day or more: no date
+        return None
 
 
 def dateline_date(paragraph: str) -> Published | None:
@@ -565,6 +601,12 @@ def new_article(source: str, **fields: Any) -> Article:
         "feed_categories": [],
     }
     defaults.update(fields)
+    # Text a document decoded into lone surrogates failed the whole run at the write.
+    for name, value in defaults.items():
+        if isinstance(value, str):
+            defaults[name] = valid_text(value)
+        elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            defaults[name] = [valid_text(v) for v in value]
     # Identity and site follow from the URL unless the document said otherwise.
     if defaults["canonical_url"] is None:
         defaults["canonical_url"] = canonicalize_url(defaults["url"])
@@ -597,16 +639,23 @@ def extract_json_record(doc: RawDocument) -> Article:
     text = record.get("text")
     if not isinstance(text, str) or not text.strip():
         raise ExtractError("missing_text", "no non-empty string field 'text'")
-    url = record.get("url") if isinstance(record.get("url"), str) else None
+    # Optional fields of another type than the format's are left out, not the record.
+    url, site, title = (
+        value.strip() if isinstance(value, str) and value.strip() else None
+        for value in (record.get("url"), record.get("site"), record.get("title"))
+    )
+    authors = record.get("authors") or record.get("author")
+    if isinstance(authors, list):
+        authors = [author for author in authors if isinstance(author, str)]
+    published = record.get("published") or record.get("published_at")
     _, body, removed = parse_text_document(text)
-    title = record.get("title")
     return new_article(
         doc.source,
         url=url,
-        site=record.get("site"),
-        title=title.strip() if isinstance(title, str) and title.strip() else None,
-        authors=split_authors(record.get("authors") or record.get("author")),
-        **published_fields(parse_published(record.get("published") or record.get("published_at"))),
+        site=site,
+        title=title,
+        authors=split_authors(authors if isinstance(authors, str | list) else None),
+        **published_fields(parse_published(published if isinstance(published, str) else None)),
         text=body,
         removed=removed,
     )
@@ -645,16 +694,20 @@ def html_metadata(tree: Any) -> HtmlMetadata:
     metas = head_metas(tree)
     json_ld = [s.text for s in scripts if s.text and s.get("type") == _JSON_LD_TYPE]
     url = found.url or meta.extract_url(tree)
-    published = htmldate.find_date(
-        tree,
-        url=url,
-        original_date=True,
-        extensive_search=False,  # dates guessed from free text were the wrong ones
-        outputformat="%Y-%m-%dT%H:%M:%S%z",
-        # A date in the URL only when the page states none: it would override the page's
-        # full timestamp with a bare day.
-        deferred_url_extractor=True,
-    )
+    try:
+        published = htmldate.find_date(
+            tree,
+            url=url,
+            original_date=True,
+            extensive_search=False,  # dates guessed from free text were the wrong ones
+            outputformat="%Y-%m-%dT%H:%M:%S%z",
+            # A date in the URL only when the page states none: it would override the page's
+            # full timestamp with a bare day.
+            deferred_url_extractor=True,
+        )
+    except (ValueError, OverflowError) as error:  # "+25:00": a bad date loses the date only
+        log.debug("publication date unreadable: %s", error)
+        published = None
     organisations = organisation_names(metas, json_ld, found.sitename)
     dated = htmldate_published(published)
     if published and not re.search(r"[+-](?!0000)\d{4}$", published):
@@ -704,6 +757,8 @@ def json_ld_metadata(tree: Any, found: Any, scripts: list[Any] | None = None) ->
             found = jm.extract_json(schema_blocks(json.loads(text, strict=False)), found)
         except json.JSONDecodeError:
             found = _json_ld_parse_error(text, found)
+        except RecursionError:  # nested thousands deep: no metadata of ours in it
+            continue
     return found
 
 
@@ -851,9 +906,9 @@ def page_signals(tree: Any) -> PageSignals:
     for script in tree.xpath('//script[@type="application/ld+json"]'):
         try:
             data = json.loads(script.text or "")
-        except ValueError:
+            bodies.extend(_json_ld_bodies(data))
+        except (ValueError, RecursionError):  # not JSON, or nested thousands deep
             continue
-        bodies.extend(_json_ld_bodies(data))
     return PageSignals(words, max(bodies, key=lambda body: len(body.split())))
 
 

@@ -535,11 +535,11 @@ class _ListInputs(beam.DoFn):
     def __init__(self, listed_problems: Sequence[tuple[str, str, str]] = ()) -> None:
         self._listed_problems = tuple(listed_problems)
 
-    def process(self, patterns: Sequence[str]) -> Iterator[ListedFile | beam.pvalue.TaggedOutput]:
+    def process(self, patterns: Sequence[bytes]) -> Iterator[ListedFile | beam.pvalue.TaggedOutput]:
         for path, reason, detail in self._listed_problems:
             counter("read_inputs").inc()
             yield _rejected(path, reason, detail)
-        for item in list_inputs(patterns):
+        for item in list_inputs(os.fsdecode(pattern) for pattern in patterns):
             if isinstance(item, Problem):
                 counter("read_inputs").inc()
                 yield _rejected(item.path, item.reason, item.detail)
@@ -836,13 +836,15 @@ class ReadDocuments(beam.PTransform):
     def expand(
         self, pbegin: beam.pvalue.PBegin
     ) -> tuple[beam.PCollection[RawDocument], beam.PCollection[Rejected]]:
-        inputs = pbegin | "Inputs" >> One(tuple(self._inputs))
+        # As bytes, as the listed files are: a path that is not UTF-8 (a Latin-1 name) as a
+        # str holds surrogate escapes, which Beam's coder cannot encode (the run failed).
+        inputs = pbegin | "Inputs" >> One(tuple(os.fsencode(i) for i in self._inputs))
         files, unmatched = apply_with_rejects(
             inputs,
             "List",
             _ListInputs(self._config.listed_problems),
             STAGE,
-            lambda i: readable_path(", ".join(i)),
+            lambda i: readable_path(", ".join(os.fsdecode(p) for p in i)),
             ListedFile,
         )
         # Spreads the files over workers (without it, every file goes to the worker that

@@ -234,7 +234,11 @@ def refused_addresses(
 
 def check_url(url: str) -> None:
     """Raise FetchError unless `url` is an absolute http(s) URL with a host."""
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018  (raises for a port that is no number)
+    except ValueError as error:  # "http://[::1": urlsplit's own refusal
+        raise FetchError("bad_url", f"not a URL: {url!r} ({error})") from None
     if parts.scheme not in ("http", "https"):
         raise FetchError("bad_scheme", f"only http and https are fetched, not {url!r}")
     if not parts.hostname:

@@ -12,7 +12,13 @@ import urllib.parse
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from newsbeam.transforms.extract import Published, parse_published, split_authors
+from newsbeam.transforms.extract import (
+    Published,
+    parse_published,
+    plausible_publication,
+    split_authors,
+)
+from newsbeam.transforms.support.text import valid_text
 
 
 class FeedParseError(ValueError):
@@ -162,9 +168,10 @@ def _struct_time(value: Any) -> dt.datetime | None:
         return None
     try:
         year, month, day, hour, minute, second = value[:6]
-        return dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.timezone.utc)
+        at = dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.timezone.utc)
     except (TypeError, ValueError):
         return None
+    return at if plausible_publication(at) else None
 
 
 def entry_published(item: Any) -> Published | None:
@@ -187,7 +194,7 @@ def _published_fields(published: Published | None) -> dict[str, Any]:
 def _text(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
-    value = value.strip()
+    value = valid_text(value.strip())
     return value or None
 
 
@@ -233,6 +240,25 @@ def strip_undeclared_prefixes(content: bytes) -> bytes:
 _HEADER_ONLY_BOZO = frozenset({"NonXMLContentType", "CharacterEncodingOverride"})
 
 
+# A numeric character reference, decimal or hexadecimal.
+_CHARACTER_REFERENCE = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
+
+
+def without_surrogate_references(content: bytes) -> bytes:
+    """`content` with character references to UTF-16 surrogates ("&#xD800;") written as
+    U+FFFD's: feedparser encodes each reference to UTF-8 and fails on a surrogate, which
+    lost the whole feed (one `internal_error` row)."""
+    if b"&#" not in content:
+        return content
+
+    def replace(match: re.Match[bytes]) -> bytes:
+        hexadecimal, decimal = match.groups()
+        code = int(hexadecimal, 16) if hexadecimal else int(decimal)
+        return b"&#xFFFD;" if 0xD800 <= code <= 0xDFFF else match.group(0)
+
+    return _CHARACTER_REFERENCE.sub(replace, content)
+
+
 def parse_xml_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
     """RSS/Atom/RDF bytes -> ParsedFeed, with feedparser given the bytes and headers only.
 
@@ -247,6 +273,7 @@ def parse_xml_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedF
     }
     if url.startswith(("http://", "https://")):
         response_headers["content-location"] = url
+    content = without_surrogate_references(content)
     # A stream, not bytes or str: feedparser treats a str as a URL or a file name to open.
     parsed = feedparser.parse(
         io.BytesIO(content),
@@ -334,7 +361,7 @@ def parse_json_feed(content: bytes, url: str) -> ParsedFeed:
         summary = _text(item.get("summary"))
         content_html = _text(item.get("content_html")) or _text(item.get("content_text"))
         raw_id = item.get("id")
-        explicit = str(raw_id).strip() if isinstance(raw_id, str | int) else None
+        explicit = valid_text(str(raw_id).strip()) if isinstance(raw_id, str | int) else None
         tags: list[Any] = item["tags"] if isinstance(item.get("tags"), list) else []
         entries.append(
             FeedEntry(

@@ -26,3 +26,13 @@ def ngram_counts(tokens: list[str]) -> Counter[str]:
     counts: Counter[str] = Counter(tokens)
     counts.update(f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False))
     return counts
+
+
+# A UTF-16 surrogate on its own: JSON's "\ud800" escapes and XML's "&#xD800;" decode to
+# one, and no UTF-8 writer (Parquet, the run report) can encode it.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(value: str) -> str:
+    """`value` with lone surrogates replaced by U+FFFD, as a decoder replaces bad bytes."""
+    return _LONE_SURROGATE.sub("\ufffd", value)
