@@ -117,6 +117,15 @@ def test_bucket_pairs_point_to_better_ranks_and_never_from_earlier_runs() -> Non
     assert pairs == {("e", "p"), ("l", "p"), ("l", "e")}
     limited = {(c.article_id, k.article_id) for c, k in bucket_pairs([late, early, prior], 1)}
     assert limited == {("e", "p"), ("l", "p")}
+    # A bucket too large for its pair budget pairs each with fewer (at least the best):
+    # a flood of templated items filled every band's bucket with all of them.
+    flood = [Member(rank_of(_day(1), 10, f"a{i:03}", f"{i}.txt"), f"a{i:03}", f"{i}.txt")
+             for i in range(200)]  # fmt: skip
+    assert sum(1 for _ in bucket_pairs(flood, 50)) == sum(min(i, 50) for i in range(200))
+    budgeted = list(bucket_pairs(flood, 50, budget=400))  # 2 each
+    assert len(budgeted) == 1 + 2 * 198
+    assert {k.article_id for _, k in budgeted} == {"a000", "a001"}  # the best-ranked
+    assert len(list(bucket_pairs(flood, 50, budget=10))) == 199  # never fewer than one
 
 
 def test_a_copy_matching_a_copy_and_its_canonical_points_to_the_canonical_in_beam() -> None:

@@ -72,6 +72,11 @@ class DedupConfig:
     rows: int = 2
     near_threshold: float = 0.5
     max_bucket_pairs: int = 50
+    # Pairs a bucket may give at most: in a larger bucket each article is paired with fewer
+    # better-ranked ones (at least one). A flood of templated items (price tickers, results
+    # tables: thousands alike) fills every band's bucket with all of them; at 50 each,
+    # 10,000 feed items gave 32 million pairs and ~11 GB of memory.
+    bucket_pair_budget: int = 20_000
     # LSH bucket entries (64 an article) travel to the pair step in this many shards, a
     # bundle's entries of a shard as one list (_UrlPass): a shuffle of one element a shard
     # and bundle instead of one an entry (28k on 439 pages, each emitted, decoded and
@@ -262,10 +267,16 @@ def bucket_shard(key: bytes, shards: int) -> int:
     return zlib.crc32(key) % shards
 
 
-def bucket_pairs(members: Iterable[Member], limit: int) -> Iterator[tuple[Member, Member]]:
+def bucket_pairs(
+    members: Iterable[Member], limit: int, budget: int | None = None
+) -> Iterator[tuple[Member, Member]]:
     """An LSH bucket -> (copy, canonical) for each member and each of the `limit`
-    best-ranked members ranked before it. Earlier runs' articles are never copies."""
+    best-ranked members ranked before it, fewer in a bucket so large that this would give
+    more than `budget` pairs (at least the best-ranked one). Earlier runs' articles are
+    never copies."""
     ranked = sorted(set(members))
+    if budget is not None:
+        limit = max(1, min(limit, budget // len(ranked))) if ranked else limit
     for index, member in enumerate(ranked):
         if is_prior(member.rank):
             continue
@@ -629,7 +640,7 @@ class _UrlPass(beam.DoFn):
 
 
 def _shard_pairs(
-    shard: tuple[int, Iterable[list[tuple[bytes, Rank]]]], limit: int
+    shard: tuple[int, Iterable[list[tuple[bytes, Rank]]]], limit: int, budget: int
 ) -> Iterator[Any]:
     """A shard's bucket entries (lists, one per bundle) -> (copy, canonical) of each
     bucket's pairs (bucket_pairs), and a mark on each canonical that it is one."""
@@ -640,7 +651,7 @@ def _shard_pairs(
     canonicals: set[Identity] = set()
     for ranks in buckets.values():
         if len(ranks) > 1:  # a bucket of one article pairs nothing
-            for copy, canonical in bucket_pairs(map(member_of, ranks), limit):
+            for copy, canonical in bucket_pairs(map(member_of, ranks), limit, budget):
                 canonicals.add(identity_of(canonical.rank))
                 yield identity_of(copy.rank), (_PAIR, identity_of(canonical.rank))
     for identity in sorted(canonicals):
@@ -798,7 +809,8 @@ class DeduplicateArticles(beam.PTransform):
         pairs = (
             same_url.buckets
             | "Buckets" >> beam.GroupByKey()
-            | "Pairs" >> beam.FlatMap(_shard_pairs, config.max_bucket_pairs)
+            | "Pairs"
+            >> beam.FlatMap(_shard_pairs, config.max_bucket_pairs, config.bucket_pair_budget)
         )
         attached = (
             (pairs, prints)
