@@ -196,6 +196,13 @@ class NewsBeamOptions(PipelineOptions):
             help="Inputs larger than this (after decompression) are rejected as too_large.",
         )
         stages.add_argument(
+            "--max_html_tags",
+            type=int,
+            default=ExtractConfig.max_html_tags,
+            help="HTML pages with more tags than this (or 2.5 times as many attributes) are "
+            "rejected as too_complex: their extraction time grows faster than their size.",
+        )
+        stages.add_argument(
             "--min_words",
             type=int,
             default=CleanConfig.min_words,
@@ -450,6 +457,7 @@ def config_from_options(
         state_keep_days=options.state_keep_days,
         progress_dir=progress_dir,
         read=ReadConfig(max_document_bytes=options.max_document_bytes),
+        extract=ExtractConfig(max_html_tags=options.max_html_tags),
         clean=CleanConfig(min_words=options.min_words),
         language=LanguageConfig(
             sample_chars=options.language_sample_chars, trials=options.language_trials

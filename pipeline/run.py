@@ -138,6 +138,7 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
         ("--max_pages_per_run", ours.max_pages_per_run, 0),
         ("--max_pages_per_feed", ours.max_pages_per_feed, 0),
         ("--max_files_per_run", ours.max_files_per_run, 0),
+        ("--max_html_tags", ours.max_html_tags, 1),
     ):
         if value < least:
             raise UsageError(f"{flag} must be at least {least:g}, not {value:g}")

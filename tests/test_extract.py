@@ -766,3 +766,21 @@ def test_a_page_dated_by_its_update_keeps_its_publication_time() -> None:
     )
     published = html_metadata(parse_html(page.encode())).published
     assert published.at == dt.datetime(2024, 10, 15, 6, 22, 57, tzinfo=UTC)
+
+
+def test_a_page_with_more_markup_than_a_page_has_is_too_complex() -> None:
+    # 40,000 <span>s in one paragraph took two minutes to extract, 100,000 attributes on one
+    # element 2.5 (lxml's parse alone), with no time limit that could stop them.
+    page = "<html><body><article><p>{}</p></article></body></html>"
+    spans = page.format("".join(f"<span>w{i}</span> " for i in range(20_001))).encode()
+    attributes = page.format("<div " + " ".join(f"a{i}=1" for i in range(100_001)) + ">x</div>")
+    for content, found in ((spans, "40,010 tags"), (attributes.encode(), "100,001 attributes")):
+        with pytest.raises(ExtractError) as refused:
+            extract_document(RawDocument("p.html", "html", content), ExtractConfig())
+        assert refused.value.reason == "too_complex" and found in str(refused.value)
+    # Raised, the limit lets it through.
+    small = page.format("".join(f"<span>w{i}</span> " for i in range(2_000))).encode()
+    article = extract_document(
+        RawDocument("p.html", "html", small), ExtractConfig(max_html_tags=5000)
+    )
+    assert article.text.startswith("w0 w1")
