@@ -788,13 +788,16 @@ def test_feed_files_by_content_and_page_urls(tmp_path: Path) -> None:
         )
         opml = f"<opml version='2.0'><body><outline xmlUrl='{base}/listed'/></body></opml>"
         (folder / "subs.opml").write_text(opml)
+        # An OPML file listing nothing: a row saying so (it left no trace at all).
+        (folder / "empty.opml").write_text("<opml version='2.0'><body></body></opml>")
         inputs = ["--input", str(folder), "--input", server.url("/article")]
         inputs += ["--input", server.url("/private/article")]  # robots.txt says no
         manifest = _run(tmp_path, *inputs, "--input", server.url("/by-input"), "--no-fetch-pages")
     counts = manifest["counts"]
     # noext: 1 entry; feed.json: 2 (one too short); the page URL; LICENSE rejected; the
-    # OPML's feed: 1 entry; the --input feed URL: 1 entry; the page robots.txt refuses.
-    assert (counts["inputs"], counts["articles"], counts["rejected"]) == (8, 5, 3)
+    # OPML's feed: 1 entry; the --input feed URL: 1 entry; the page robots.txt refuses;
+    # the empty OPML file.
+    assert (counts["inputs"], counts["articles"], counts["rejected"]) == (9, 5, 4)
     assert counts["balanced"] is True
     articles = _out(tmp_path, "articles")
     origins = sorted((r["text_origin"], r["entry_id"]) for r in articles)
@@ -810,6 +813,7 @@ def test_feed_files_by_content_and_page_urls(tmp_path: Path) -> None:
         ("read", "unsupported_type"),
         ("clean", "too_short"),
         ("feeds", "robots_disallowed"),
+        ("feeds", "no_feeds"),
     }
     assert "/private/article" not in server.hits
 

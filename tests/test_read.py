@@ -167,6 +167,21 @@ def test_truncated_json_lines_keep_what_was_read(tmp_path: Path) -> None:
     assert counters["read_dropped_truncated"] == 1
 
 
+def test_a_binary_file_named_jsonl_is_one_binary_row(tmp_path: Path) -> None:
+    # Random bytes split at their newline bytes gave one bad_json row per "line" (770 for
+    # 200 KB), inflating the input count and --fail_on_rejected's share.
+    path = tmp_path / "image.jsonl"
+    path.write_bytes(bytes(range(256)) * 400)
+
+    def check_documents(documents: list) -> None:
+        assert documents == []
+
+    def check_rejected(rejected: list) -> None:
+        assert [(r.source, r.reason) for r in rejected] == [(str(path), "binary")]
+
+    _run([str(path)], check_documents, check_rejected)
+
+
 def test_feeds_are_recognised_by_content(tmp_path: Path) -> None:
     import gzip
 

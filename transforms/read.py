@@ -645,6 +645,15 @@ class _ReadFile(beam.DoFn):
         source = readable_path(path)
         try:
             with open_input(path) as handle:
+                head = handle.read(_SNIFF_BYTES)
+        except Exception:  # the read below says why
+            head = b""
+        if sniff_binary(head):  # one row, not one bad_json row per "line" of random bytes
+            counter("read_inputs").inc()
+            yield _rejected(path, "binary", "binary content (NUL bytes), not JSON lines", head)
+            return
+        try:
+            with open_input(path) as handle:
                 for line in iter_lines(read_piece(handle), limit):
                     number = line.number
                     records += 1

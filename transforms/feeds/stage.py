@@ -183,6 +183,9 @@ class _SourcesFromDocuments(beam.DoFn):
                 counter("read_inputs").inc()
                 yield _rejected(doc.source, error.reason, str(error), doc.content)
                 return
+            if not urls:  # it stood for no input at all: said, not silent
+                counter("read_inputs").inc()
+                yield _rejected(doc.source, "no_feeds", "an OPML file listing no feed URL")
             for url in urls:
                 yield beam.pvalue.TaggedOutput("sources", FeedSource(url, "feed"))
             return
@@ -201,6 +204,9 @@ class _SourcesFromLists(beam.DoFn):
             counter("read_inputs").inc()
             yield _rejected(path, "unreadable", f"feed list: {type(error).__name__}: {error}")
             return
+        if not urls:
+            counter("read_inputs").inc()
+            yield _rejected(path, "no_feeds", "a feed list naming no feed URL")
         for url in urls:
             yield FeedSource(url, "feed")
 
