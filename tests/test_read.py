@@ -445,6 +445,10 @@ def test_broken_links_and_link_loops_are_rows(tmp_path: Path) -> None:
 
     counters = _run([str(folder)], check_documents, check_rejected)
     assert counters["read_inputs"] == 6
+    # The folder named twice, and by a glob: each file and each problem once (a broken
+    # link was a row per input that reached it).
+    inputs = [str(folder), str(folder) + "/", str(folder / "*")]
+    assert _run(inputs, check_documents, check_rejected)["read_inputs"] == 6
 
 
 def test_newsbeam_folder_kind() -> None:

@@ -505,7 +505,8 @@ def list_inputs(patterns: Iterable[str]) -> Iterator[FileMetadata | Problem]:
     """Every file the inputs name, each once (the first spelling listed), and a Problem
     for each entry that cannot be read, each input that cannot be listed and each that
     matches nothing. In sorted input order: the same whatever the order of the command
-    line. Streams: only the identities of files already listed are kept."""
+    line. Streams: only the identities of files already listed are kept (and the paths of
+    problems: a broken link two inputs reach is one row, as a file is)."""
     seen: set[object] = set()
     for pattern in sorted(patterns):
         found = False
@@ -513,7 +514,9 @@ def list_inputs(patterns: Iterable[str]) -> Iterator[FileMetadata | Problem]:
             for item in list_input(pattern):
                 found = True
                 if isinstance(item, Problem):
-                    yield item
+                    if ("problem", item.path) not in seen:
+                        seen.add(("problem", item.path))
+                        yield item
                     continue
                 file, identity = item
                 if identity not in seen:
