@@ -788,3 +788,13 @@ def test_a_page_with_more_markup_than_a_page_has_is_too_complex() -> None:
         RawDocument("p.html", "html", small), ExtractConfig(max_html_tags=5000)
     )
     assert article.text.startswith("w0 w1")
+
+
+def test_a_json_record_nested_too_deep_is_bad_json() -> None:
+    deep = ('{"text": ' + "[" * 100_000 + "]" * 100_000 + "}").encode()  # internal_error before
+    with pytest.raises(ExtractError) as refused:
+        extract_document(RawDocument("r.jsonl#L1", "jsonl", deep), ExtractConfig())
+    assert (refused.value.reason, str(refused.value)) == (
+        "bad_json",
+        "JSON nested too deep to read",
+    )

@@ -640,6 +640,8 @@ def extract_json_record(doc: RawDocument) -> Article:
         record = json.loads(doc.content)
     except ValueError as error:
         raise ExtractError("bad_json", f"not valid JSON: {error}") from None
+    except RecursionError:
+        raise ExtractError("bad_json", "JSON nested too deep to read") from None
     if not isinstance(record, dict):
         raise ExtractError("bad_json", f"a JSON {type(record).__name__}, not an object")
     text = record.get("text")
