@@ -4,6 +4,7 @@ sample article, and readers of a run's committed output and of the current state
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -146,4 +147,18 @@ def start_pipeline(inputs: Path, output: Path, *extra: str) -> subprocess.Popen[
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+    )
+
+
+def newsbeam_command(
+    *args: str, timeout: float = 300, tmpdir: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m newsbeam.pipeline ARGS` run to its end (`tmpdir`: its $TMPDIR)."""
+    env = {**os.environ, "TMPDIR": str(tmpdir)} if tmpdir else None
+    return subprocess.run(
+        [sys.executable, "-m", "newsbeam.pipeline", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
     )

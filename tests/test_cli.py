@@ -19,20 +19,13 @@ from newsbeam.pipeline import main as entry
 from newsbeam.pipeline.progress import ProgressDisplay
 from newsbeam.transforms.support.progress import CountProgress, read_progress
 from tests.feed_server import serve, static
-from tests.helpers import make_test_pipeline, start_pipeline, wait_for, write_seed_copies
-
-
-def _newsbeam(
-    *args: str, timeout: float = 300, tmpdir: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TMPDIR": str(tmpdir)} if tmpdir else None
-    return subprocess.run(
-        [sys.executable, "-m", "newsbeam.pipeline", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
+from tests.helpers import (
+    make_test_pipeline,
+    newsbeam_command,
+    start_pipeline,
+    wait_for,
+    write_seed_copies,
+)
 
 
 def test_a_misspelt_flag_is_a_usage_error(seeds_dir: Path, tmp_path: Path, capsys) -> None:
@@ -135,18 +128,18 @@ def test_the_command_exits_with_mains_status_after_exit_handlers(flag: str, stat
 
 
 def test_version_and_help_run_nothing() -> None:
-    version = _newsbeam("--version", timeout=60)
+    version = newsbeam_command("--version", timeout=60)
     assert version.returncode == 0
     assert version.stdout.startswith("newsbeam ") and "Apache Beam 2." in version.stdout
     assert "Python 3." in version.stdout and "NewsBeam:" not in version.stdout
-    helped = _newsbeam("--help", timeout=60)
+    helped = newsbeam_command("--help", timeout=60)
     assert helped.returncode == 0
     text = helped.stdout
     for heading in ("inputs:", "output and state:", "stages:", "feeds and HTTP:", "runner ("):
         assert f"\n{heading}" in text, heading
     assert "--min_words MIN_WORDS" in text and "(default: 10)" in text
     assert "examples:" in text and "exit codes:" in text and "--help_beam" in text
-    beam = _newsbeam("--help_beam", timeout=60)
+    beam = newsbeam_command("--help_beam", timeout=60)
     assert beam.returncode == 0 and "--dataflow_service_options" in beam.stdout
 
 
@@ -190,18 +183,19 @@ def test_fail_on_rejected(bad_inputs: dict[str, Path], tmp_path: Path, capsys) -
 
 
 def test_log_level_info_tells_what_happens(seeds_dir: Path, tmp_path: Path) -> None:
-    run = _newsbeam("--input", str(seeds_dir), "--output", str(tmp_path / "o"))
+    run = newsbeam_command("--input", str(seeds_dir), "--output", str(tmp_path / "o"))
     assert run.returncode == 0, run.stderr
     assert "INFO newsbeam: run started" in run.stderr
     assert "slowest stage: " in run.stdout
-    quiet = _newsbeam("--input", str(seeds_dir), "--output", str(tmp_path / "o"), "--log_level",
-                      "WARNING")  # fmt: skip
+    quiet = newsbeam_command(
+        "--input", str(seeds_dir), "--output", str(tmp_path / "o"), "--log_level", "WARNING"
+    )
     assert quiet.returncode == 0 and "INFO" not in quiet.stderr
 
 
 def test_unreachable_runner_is_one_readable_line(seeds_dir: Path, tmp_path: Path) -> None:
     # LOOPBACK: workers in this process, so the local paths are not refused (exit 2) first.
-    run = _newsbeam("--input", str(seeds_dir), "--output", str(tmp_path / "o"), "--runner",
+    run = newsbeam_command("--input", str(seeds_dir), "--output", str(tmp_path / "o"), "--runner",
                     "PortableRunner", "--job_endpoint", "127.0.0.1:1", "--job_server_timeout",
                     "3", "--environment_type", "LOOPBACK", timeout=120)  # fmt: skip
     assert run.returncode == 1
@@ -302,7 +296,7 @@ def test_a_long_run_logs_its_progress(seeds_dir: Path, tmp_path: Path) -> None:
     scratch.mkdir()
     # Often: the seeds take about a second, and a line logged before the read stage's
     # counts arrive says "read 0".
-    run = _newsbeam("--input", str(seeds_dir), "--output", str(tmp_path / "o"),
+    run = newsbeam_command("--input", str(seeds_dir), "--output", str(tmp_path / "o"),
                     "--progress_seconds", "0.15", tmpdir=scratch)  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert "INFO newsbeam: progress: read 5, processed" in run.stderr

@@ -33,7 +33,7 @@ from newsbeam.transforms.support.state import (
     verify_state,
     version_dir,
 )
-from tests.helpers import wait_for, write_seed_copies
+from tests.helpers import newsbeam_command, wait_for, write_seed_copies
 
 UTC = dt.timezone.utc
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -431,22 +431,9 @@ def test_a_run_leaves_nothing_in_the_temporary_folder(seeds_dir: Path, tmp_path:
     scratch.mkdir()
     # On two worker processes whatever the load (the default stays in one on a busy host).
     workers = ["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "newsbeam.pipeline",
-            "--input",
-            str(seeds_dir),
-            "--output",
-            str(tmp_path / "out"),
-            *workers,
-        ],
-        env={**os.environ, "TMPDIR": str(scratch)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    output = str(tmp_path / "out")
+    completed = newsbeam_command("--input", str(seeds_dir), "--output", output, *workers,
+                                 tmpdir=scratch)  # fmt: skip
     assert completed.returncode == 0, completed.stderr
     assert sorted(p.name for p in scratch.iterdir()) == []
 
