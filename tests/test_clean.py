@@ -34,6 +34,11 @@ def test_normalize_unicode() -> None:
     raw = "Cafe\u0301 \u201cquoted\u201d \u2018it\u2019s\u2019\u00a0a\u200b soft\u00adhyphen\x07"
     assert normalize_unicode(raw) == "Café \"quoted\" 'it's' a softhyphen"
     assert normalize_unicode("a\r\nb\rc\td") == "a\nb\nc d"
+    # A terminal's colour codes go whole (ESC alone left "[31m"); bidi overrides go.
+    assert normalize_unicode("Red \x1b[31malert\x1b[0m now") == "Red alert now"
+    assert normalize_unicode("file \u202egnp.exe\u202c, \u2067isolated\u2069") == (
+        "file gnp.exe, isolated"
+    )
 
 
 @pytest.mark.parametrize(

@@ -37,10 +37,17 @@ _CHAR_REPLACEMENTS = {
     **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb", '"'),
     **dict.fromkeys("\u00a0\u2007\u202f\u2009\u200a\u2002\u2003\u3000\t", " "),
     **dict.fromkeys("\u200b\u200c\u200d\u2060\ufeff\u00ad", ""),
+    # Bidirectional embeddings, overrides and isolates: they reorder what a reader sees
+    # (a reversed file name, a spoofed word) and say nothing to text analysis.
+    **dict.fromkeys("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069", ""),
 }
 # One regex pass (matches are rare) is ~10x faster than str.translate with a dict.
+# A terminal's colour and cursor codes (ESC [ ... letter) go whole: the control character
+# alone left "[31m" in the text.
 _SPECIAL_CHARS = re.compile(
-    "\r\n?|[" + "".join(_CHAR_REPLACEMENTS) + "]|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+    "\x1b\\[[0-?]*[ -/]*[@-~]|\r\n?|["
+    + "".join(_CHAR_REPLACEMENTS)
+    + "]|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
 )
 _SPACES = re.compile(r"[ ]{2,}")
 
@@ -49,7 +56,7 @@ def _replacement(match: re.Match[str]) -> str:
     char = match.group()
     if char[0] == "\r":
         return "\n"
-    return _CHAR_REPLACEMENTS.get(char, "")  # control characters: dropped
+    return _CHAR_REPLACEMENTS.get(char, "")  # control characters and codes: dropped
 
 
 def normalize_unicode(text: str) -> str:
