@@ -179,6 +179,7 @@ def test_the_one_person_linked_to_an_author_page_is_the_byline() -> None:
         '<a href="/search?author=ann">Ann Bell</a>',
         '<a href="/author/pvmagazinepartners/">News</a>',
         '<a href="/author/x/">view all 12 stories</a>',
+        '<a href="http://[::1/author/x">Ann Bell</a>',  # no URL (it raised: internal_error)
     ):
         assert linked_author(fromstring(_page("", body))) == [], body
     # The page's tags come first.

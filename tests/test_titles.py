@@ -45,6 +45,10 @@ def test_a_host_names_the_site_as_the_title_spells_it() -> None:
         assert strip_site_suffix(title, site_names([], url)).endswith(("zu", "adopté")), title
 
 
+def test_a_url_that_does_not_parse_names_no_site() -> None:
+    assert site_names(["Golem"], "http://[::1/a") == [["golem"]]  # it raised ValueError
+
+
 def test_a_short_name_holding_a_one_word_site_name_is_the_site() -> None:
     ntv = site_names([], "https://www.ntv.com.tr/turkiye/a")
     assert (

@@ -147,11 +147,11 @@ def linked_author(tree: Any) -> list[str]:
     article's): a byline of a page whose tags name nobody."""
     found: set[str] = set()
     for link in _AUTHOR_LINKS(tree):
-        href = link.get("href") or ""
-        if not (
-            _AUTHOR_PAGE.search(urllib.parse.urlsplit(href).path + "/")
-            or (link.get("rel") or "").lower() == "author"
-        ):
+        try:
+            path = urllib.parse.urlsplit(link.get("href") or "").path
+        except ValueError:  # "http://[::1": no author page (rel="author" may still say so)
+            path = ""
+        if not (_AUTHOR_PAGE.search(path + "/") or (link.get("rel") or "").lower() == "author"):
             continue
         name = " ".join(link.text_content().split())
         if _LINKED_NAME.fullmatch(name) and name[0].isupper() and not _COMPANY.search(name):

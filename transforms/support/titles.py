@@ -43,7 +43,10 @@ def site_names(organisations: Iterable[str], url: str | None) -> list[list[str]]
     its host: whole, as one word ("golem.de" is "golemde", so that neither "golem" nor
     "de" alone matches it), and without the top-level domain ("golem")."""
     names = [name_words(name) for name in organisations]
-    host = (urllib.parse.urlsplit(url or "").hostname or "").removeprefix("www.")
+    try:
+        host = (urllib.parse.urlsplit(url or "").hostname or "").removeprefix("www.")
+    except ValueError:  # "http://[::1": no host to name the site
+        host = ""
     labels = [label for label in host.split(".") if label]
     if labels:
         names.append(["".join(name_words(host))])
