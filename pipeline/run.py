@@ -316,6 +316,8 @@ def missing_paths(ours: NewsBeamOptions) -> list[tuple[str, str]]:
         if "://" in value:
             continue
         path = os.path.expanduser(value)
+        if os.path.lexists(path):  # "dir[1]" names itself first, as the read stage reads it
+            continue
         if glob.has_magic(path):
             found = bool(glob.glob(path, recursive=True)) or os.path.isdir(_fixed_part(path))
         else:

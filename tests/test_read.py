@@ -13,6 +13,8 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from newsbeam.pipeline import dataset
 from newsbeam.pipeline import main as entry
+from newsbeam.pipeline import run as pipeline_run
+from newsbeam.pipeline.options import NewsBeamOptions
 from newsbeam.transforms.read import (
     FEED_CANDIDATE,
     FileStamp,
@@ -165,6 +167,26 @@ def test_truncated_json_lines_keep_what_was_read(tmp_path: Path) -> None:
 
     counters = _run([str(path)], check_documents, check_rejected)
     assert counters["read_dropped_truncated"] == 1
+
+
+def test_a_name_with_a_globs_characters_names_itself(tmp_path: Path) -> None:
+    # "dir[1]" was read as a glob (matching "dir1"): a usage error, or nothing read.
+    (tmp_path / "dir[1]").mkdir()
+    (tmp_path / "dir[1]" / "inner.txt").write_text("Inner text.\n")
+    (tmp_path / "a[2].txt").write_text("File text.\n")
+    (tmp_path / "a2.txt").write_text("What the glob would match.\n")
+    inputs = [str(tmp_path / "dir[1]"), str(tmp_path / "a[2].txt")]
+
+    def check_documents(documents: list) -> None:
+        assert sorted(Path(d.source).name for d in documents) == ["a[2].txt", "inner.txt"]
+
+    def check_rejected(rejected: list) -> None:
+        assert rejected == []
+
+    _run(inputs, check_documents, check_rejected)
+    assert pipeline_run.missing_paths(pipeline_run.parse_options(
+        ["--input", inputs[0], "--input", inputs[1], "--output", str(tmp_path / "o")]
+    ).view_as(NewsBeamOptions)) == []  # fmt: skip
 
 
 def test_a_binary_file_named_jsonl_is_one_binary_row(tmp_path: Path) -> None:

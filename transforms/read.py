@@ -430,7 +430,7 @@ def list_input(pattern: str) -> Iterator[tuple[FileMetadata, object] | Problem]:
     one file), or Problems; NewsBeam's own folders left out. Raises when listing fails."""
     if is_local(pattern):
         local = pattern[len("file://") :] if pattern.startswith("file://") else pattern
-        if os.path.isdir(local):
+        if os.path.lexists(local):  # a name with a glob's characters in it ("dir[1]") is itself
             yield from walk_local(local)
             return
         prefix = re.match(r"^[^[*?]*", local)
