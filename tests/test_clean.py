@@ -169,6 +169,7 @@ def test_clean_text_composite_rejects_short_and_empty() -> None:
         new_article("long.txt", text="word " * 30),
         new_article("short.txt", text="Only four words here."),
         new_article("chrome.txt", text="SEE MORE:\n\nLatest Videos"),
+        new_article("emoji.txt", text="\U0001f525\U0001f525 !!! \u2605\u2605\u2605"),
     ]
 
     def check_kept(kept: list) -> None:
@@ -177,15 +178,20 @@ def test_clean_text_composite_rejects_short_and_empty() -> None:
     def check_rejected(rejected: list) -> None:
         assert sorted((r.source, r.stage, r.reason) for r in rejected) == [
             ("chrome.txt", "clean", "no_text"),
+            ("emoji.txt", "clean", "no_text"),
             ("short.txt", "clean", "too_short"),
         ]
+        details = {r.source: r.detail for r in rejected}
+        assert details["chrome.txt"] == "nothing left after removing boilerplate"
+        # It had no word to remove (it said it lost them to boilerplate).
+        assert details["emoji.txt"] == "no words in the text (only symbols, emoji or punctuation)"
 
     with make_test_pipeline() as pipeline:
         kept, rejected = pipeline | beam.Create(articles) | CleanText(CleanConfig(min_words=10))
         assert_that(kept, check_kept, label="CheckKept")
         assert_that(rejected, check_rejected, label="CheckRejected")
     counters = counters_of(pipeline)
-    assert counters["clean_in"] == 3 and counters["clean_out"] == 1
+    assert counters["clean_in"] == 4 and counters["clean_out"] == 1
     assert counters["clean_dropped_too_short"] == 1
     assert counters["clean_removed_navigation"] == 1
 

@@ -272,7 +272,7 @@ class _Clean(beam.DoFn):
         for removal in cleaned.removed[len(article.removed) :]:
             counter(f"clean_removed_{removal.reason}").inc()
         if cleaned.word_count == 0:
-            yield _rejected(article, "no_text", "nothing left after removing boilerplate")
+            yield _rejected(article, "no_text", no_text_detail(article, cleaned))
         elif cleaned.word_count < self._config.min_words:
             yield _rejected(
                 article,
@@ -282,6 +282,14 @@ class _Clean(beam.DoFn):
         else:
             counter("clean_out").inc()
             yield cleaned
+
+
+def no_text_detail(article: Article, cleaned: Article) -> str:
+    """Why a text has no word left: cleaning removed what words it had, or it had none (only
+    emoji, symbols or punctuation)."""
+    if cleaned.removed[len(article.removed) :] and fold_words(article.text):
+        return "nothing left after removing boilerplate"
+    return "no words in the text (only symbols, emoji or punctuation)"
 
 
 def _rejected(article: Article, reason: str, detail: str) -> beam.pvalue.TaggedOutput:
