@@ -130,15 +130,21 @@ _DOTTED_DATE = re.compile(r"\D*\d{1,2}\.\d{1,2}\.\d{2,4}\b")
 
 def _parse_date(value: str, default: dt.datetime, fuzzy: bool = False) -> Any:
     """dateutil's parse with the zone abbreviations above (an unknown one, a warning from
-    dateutil, leaves the time as UTC) and dotted dates day first."""
+    dateutil, leaves the time as UTC) and dotted dates day first. Raises ValueError for
+    what is no date, an offset of a day or more ("+25:00") included: dateutil keeps one,
+    and it raised only later, where the time was turned to UTC."""
     dayfirst = bool(_DOTTED_DATE.match(value))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", date_parser.UnknownTimezoneWarning)
         if fuzzy:
-            return date_parser.parse(
+            parsed = date_parser.parse(
                 value, default=default, tzinfos=_ZONES, dayfirst=dayfirst, fuzzy_with_tokens=True
             )
-        return date_parser.parse(value, default=default, tzinfos=_ZONES, dayfirst=dayfirst)
+            parsed[0].utcoffset()  # raises ValueError for an offset no place has
+            return parsed
+        found = date_parser.parse(value, default=default, tzinfos=_ZONES, dayfirst=dayfirst)
+        found.utcoffset()
+        return found
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -176,10 +182,7 @@ def parse_published(value: Any) -> Published | None:
     precision = precision_between(*parsed)
     if precision is None:
         return None
-    try:
-        at = _utc(parsed[0])
-    except (ValueError, OverflowError):  # an offset of a day or more ("+25:00"): no time
-        return None
+    at = _utc(parsed[0])
     return Published(at, precision) if plausible_publication(at) else None
 
 
@@ -436,10 +439,7 @@ def header_date(line: str) -> Published | None:
     precision = precision_between(*parsed)
     if precision not in ("day", "minute", "second"):
         return None  # year, month or day missing
-    try:
-        return Published(_utc(parsed[0]), precision)
-    except (ValueError, OverflowError):  # an offset of a day or more: no date
-        return None
+    return Published(_utc(parsed[0]), precision)
 
 
 def dateline_date(paragraph: str) -> Published | None:
