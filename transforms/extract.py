@@ -48,6 +48,7 @@ from newsbeam.transforms.support.main_text import (
 )
 from newsbeam.transforms.support.text import valid_text
 from newsbeam.transforms.support.titles import site_names, strip_site_suffix
+from newsbeam.transforms.support.urls import split_url
 
 STAGE = "extract"
 log = logging.getLogger(__name__)
@@ -349,12 +350,8 @@ def canonicalize_url(url: str | None) -> str | None:
     if not url:
         return None
     url = url.strip()
-    try:
-        parts = urllib.parse.urlsplit(url)
-        parts.port  # noqa: B018  (raises for a port that is no number)
-    except ValueError:  # "http://[::1": no URL to identify the article by
-        return None
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    parts = split_url(url)
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
         return None
     from courlan import normalize_url  # trafilatura's own URL library
 
@@ -369,11 +366,10 @@ def site_of(url: str | None) -> str | None:
     """The host of a URL without a leading `www.`."""
     if not url:
         return None
-    try:
-        host = urllib.parse.urlsplit(url).hostname or ""
-    except ValueError:
+    parts = split_url(url)
+    if parts is None:
         return None
-    return host.removeprefix("www.") or None
+    return (parts.hostname or "").removeprefix("www.") or None
 
 
 def split_authors(value: Any) -> list[str]:
