@@ -32,7 +32,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -601,6 +601,22 @@ def finish_fundus(
         return 0
     names = ", ".join(name for _, name in gates)
     return finish_gate(all(passed for passed, _ in gates), f"{figure} ({names})")
+
+
+def print_grades(grades: Mapping[str, int], share_of: str) -> tuple[int, float]:
+    """A one-row table of the pages scored, the count of each grade and the share of the
+    `share_of` grade (the figure an evaluation gates); returns (pages scored, share)."""
+    scored = sum(grades.values())
+    share = grades[share_of] / scored if scored else 0.0
+    print()
+    print_table(["pages scored", *grades, f"{share_of} share"], [[scored, *grades.values(), share]])
+    return scored, share
+
+
+def gate_at_least(figure: float, gate: float | None) -> list[tuple[bool, str]]:
+    """The one gate of a figure that must reach `gate` (none when it is None), as
+    `finish_fundus` takes gates."""
+    return [] if gate is None else [(figure >= gate, f"gate {gate}")]
 
 
 def labelled_articles(

@@ -78,15 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         if verdict != EXACT:
             misses.append([key, when.isoformat(), found.isoformat() if found else "-", verdict])
 
-    scored = sum(grades.values())
-    exact = grades[EXACT] / scored if scored else 0.0
-    print()
-    _common.print_table(
-        ["pages scored", *grades, "exact share"], [[scored, *grades.values(), exact]]
-    )
+    scored, exact = _common.print_grades(grades, EXACT)
     figure = f"dates exact {exact:.4f} ({grades[EXACT]}/{scored}), no date {grades[NONE]}"
-    gates = [] if args.gate is None else [(exact >= args.gate, f"gate {args.gate}")]
     headers = ["page", "expected", "found (UTC)", "verdict"]
+    gates = _common.gate_at_least(exact, args.gate)
     return _common.finish_fundus(not_scored, misses, headers, args.misses, figure, gates)
 
 

@@ -55,28 +55,24 @@ def main(argv: list[str] | None = None) -> int:
     args = _common.fundus_arguments(__doc__.split("\n\n")[0], ("--gate",), argv)
     rows, not_scored = _common.score_fundus(args, expected_titles, ["title"])
 
-    equal = suffixed = other = 0
+    grades = dict.fromkeys(("equal", "adds after it", "other"), 0)
     misses: list[list[str]] = []
     for key, wanted, article in rows:
         found = normalise_name(article.get("title") or "")
-        if found == wanted:
-            equal += 1
-            continue
-        verdict = "adds after it" if found.startswith(wanted) else "other"
-        suffixed += verdict == "adds after it"
-        other += verdict == "other"
-        misses.append([key, wanted[:60], found[:70], verdict])
+        verdict = (
+            "equal" if found == wanted else "adds after it" if found.startswith(wanted) else "other"
+        )
+        grades[verdict] += 1
+        if verdict != "equal":
+            misses.append([key, wanted[:60], found[:70], verdict])
 
-    scored = equal + suffixed + other
-    share = equal / scored if scored else 0.0
-    print()
-    _common.print_table(
-        ["pages scored", "equal", "adds after it", "other", "equal share"],
-        [[scored, equal, suffixed, other, share]],
+    scored, share = _common.print_grades(grades, "equal")
+    figure = (
+        f"titles equal {share:.4f} ({grades['equal']}/{scored}), "
+        f"with something added {grades['adds after it']}"
     )
-    figure = f"titles equal {share:.4f} ({equal}/{scored}), with something added {suffixed}"
-    gates = [] if args.gate is None else [(share >= args.gate, f"gate {args.gate}")]
     headers = ["page", "expected", "found", "verdict"]
+    gates = _common.gate_at_least(share, args.gate)
     return _common.finish_fundus(not_scored, misses, headers, args.misses, figure, gates)
 
 

@@ -22,7 +22,6 @@ import contextlib
 import copy
 import dataclasses
 import datetime as dt
-import glob
 import logging
 import os
 import platform
@@ -62,6 +61,7 @@ from newsbeam.pipeline.workers import frozen_heap, worker_log_level
 from newsbeam.schemas import SCHEMA_VERSION, TABLES
 from newsbeam.transforms.feeds.config import FeedsConfig
 from newsbeam.transforms.feeds.fetch import parse_allow_hosts
+from newsbeam.transforms.read import glob_folder
 from newsbeam.transforms.support import files
 from newsbeam.transforms.support.failures import METRICS_NAMESPACE
 from newsbeam.transforms.support.state import (
@@ -318,24 +318,10 @@ def missing_paths(ours: NewsBeamOptions) -> list[tuple[str, str]]:
         path = os.path.expanduser(value)
         if os.path.lexists(path):  # "dir[1]" names itself first, as the read stage reads it
             continue
-        if glob.has_magic(path):
-            found = bool(glob.glob(path, recursive=True)) or os.path.isdir(_fixed_part(path))
-        else:
-            found = os.path.exists(path)
-        if not found:
+        folder = glob_folder(path)  # the folder the read stage walks for a glob
+        if folder is None or not os.path.isdir(folder or "."):
             missing.append((flag, value))
     return missing
-
-
-def _fixed_part(pattern: str) -> str:
-    """The folder a glob pattern starts from: its components before the first with a
-    wildcard ("inbox/2026/*/*.html" -> "inbox/2026")."""
-    fixed = []
-    for part in pattern.split(os.sep):
-        if glob.has_magic(part):
-            break
-        fixed.append(part)
-    return os.sep.join(fixed) or "."
 
 
 def nested(first: Path, second: Path) -> bool:

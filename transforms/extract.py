@@ -48,6 +48,7 @@ from newsbeam.transforms.support.main_text import (
 )
 from newsbeam.transforms.support.text import valid_text
 from newsbeam.transforms.support.titles import site_names, strip_site_suffix
+from newsbeam.transforms.support.urls import split_url
 
 STAGE = "extract"
 log = logging.getLogger(__name__)
@@ -130,15 +131,21 @@ _DOTTED_DATE = re.compile(r"\D*\d{1,2}\.\d{1,2}\.\d{2,4}\b")
 
 def _parse_date(value: str, default: dt.datetime, fuzzy: bool = False) -> Any:
     """dateutil's parse with the zone abbreviations above (an unknown one, a warning from
-    dateutil, leaves the time as UTC) and dotted dates day first."""
+    dateutil, leaves the time as UTC) and dotted dates day first. Raises ValueError for
+    what is no date, an offset of a day or more ("+25:00") included: dateutil keeps one,
+    and it raised only later, where the time was turned to UTC."""
     dayfirst = bool(_DOTTED_DATE.match(value))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", date_parser.UnknownTimezoneWarning)
         if fuzzy:
-            return date_parser.parse(
+            parsed = date_parser.parse(
                 value, default=default, tzinfos=_ZONES, dayfirst=dayfirst, fuzzy_with_tokens=True
             )
-        return date_parser.parse(value, default=default, tzinfos=_ZONES, dayfirst=dayfirst)
+            parsed[0].utcoffset()  # raises ValueError for an offset no place has
+            return parsed
+        found = date_parser.parse(value, default=default, tzinfos=_ZONES, dayfirst=dayfirst)
+        found.utcoffset()
+        return found
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -176,10 +183,7 @@ def parse_published(value: Any) -> Published | None:
     precision = precision_between(*parsed)
     if precision is None:
         return None
-    try:
-        at = _utc(parsed[0])
-    except (ValueError, OverflowError):  # an offset of a day or more ("+25:00"): no time
-        return None
+    at = _utc(parsed[0])
     return Published(at, precision) if plausible_publication(at) else None
 
 
@@ -346,12 +350,8 @@ def canonicalize_url(url: str | None) -> str | None:
     if not url:
         return None
     url = url.strip()
-    try:
-        parts = urllib.parse.urlsplit(url)
-        parts.port  # noqa: B018  (raises for a port that is no number)
-    except ValueError:  # "http://[::1": no URL to identify the article by
-        return None
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    parts = split_url(url)
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
         return None
     from courlan import normalize_url  # trafilatura's own URL library
 
@@ -366,11 +366,10 @@ def site_of(url: str | None) -> str | None:
     """The host of a URL without a leading `www.`."""
     if not url:
         return None
-    try:
-        host = urllib.parse.urlsplit(url).hostname or ""
-    except ValueError:
+    parts = split_url(url)
+    if parts is None:
         return None
-    return host.removeprefix("www.") or None
+    return (parts.hostname or "").removeprefix("www.") or None
 
 
 def split_authors(value: Any) -> list[str]:
@@ -436,10 +435,7 @@ def header_date(line: str) -> Published | None:
     precision = precision_between(*parsed)
     if precision not in ("day", "minute", "second"):
         return None  # year, month or day missing
-    try:
-        return Published(_utc(parsed[0]), precision)
-    except (ValueError, OverflowError):  # an offset of a day or more: no date
-        return None
+    return Published(_utc(parsed[0]), precision)
 
 
 def dateline_date(paragraph: str) -> Published | None:

@@ -425,6 +425,15 @@ def walk_local(
         stack.extend(reversed(subfolders))
 
 
+def glob_folder(pattern: str) -> str | None:
+    """The local folder a glob is walked from, the one before its first wildcard ("" for
+    the working folder: listed paths stay relative); None for a pattern with no wildcard."""
+    prefix = re.match(r"^[^[*?]*", pattern)
+    if prefix is None or prefix.group(0) == pattern:
+        return None
+    return os.path.dirname(prefix.group(0))
+
+
 def list_input(pattern: str) -> Iterator[tuple[FileMetadata, object] | Problem]:
     """The files one input names, each with an identity (the same for every spelling of
     one file), or Problems; NewsBeam's own folders left out. Raises when listing fails."""
@@ -433,14 +442,13 @@ def list_input(pattern: str) -> Iterator[tuple[FileMetadata, object] | Problem]:
         if os.path.lexists(local):  # a name with a glob's characters in it ("dir[1]") is itself
             yield from walk_local(local)
             return
-        prefix = re.match(r"^[^[*?]*", local)
-        if prefix is None or prefix.group(0) == local:
+        base = glob_folder(local)
+        if base is None:
             yield from walk_local(local)
             return
         # A glob: walk the folder before its first wildcard, keep what the glob matches
         # (Beam's syntax: `*` within one folder, `**` across folders).
         regex = re.compile(FileSystem.translate_pattern(local))
-        base = os.path.dirname(prefix.group(0))  # "" (the working folder): paths stay relative
         yield from walk_local(base, lambda path: bool(regex.match(path)))
         return
     yield from _list_remote(pattern)

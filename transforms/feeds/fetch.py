@@ -50,6 +50,8 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
+from newsbeam.transforms.support.urls import split_url
+
 
 def _newsbeam_version() -> str:
     try:
@@ -234,11 +236,9 @@ def refused_addresses(
 
 def check_url(url: str) -> None:
     """Raise FetchError unless `url` is an absolute http(s) URL with a host."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        parts.port  # noqa: B018  (raises for a port that is no number)
-    except ValueError as error:  # "http://[::1": urlsplit's own refusal
-        raise FetchError("bad_url", f"not a URL: {url!r} ({error})") from None
+    parts = split_url(url)
+    if parts is None:  # "http://[::1": urlsplit's own refusal
+        raise FetchError("bad_url", f"not a URL: {url!r}")
     if parts.scheme not in ("http", "https"):
         raise FetchError("bad_scheme", f"only http and https are fetched, not {url!r}")
     if not parts.hostname:

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import functools
 import re
-import urllib.parse
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from lxml import etree
+
+from newsbeam.transforms.support.urls import split_url
 
 # Meta tags whose content trafilatura reads as authors (its METANAME_AUTHOR, PROPERTY_AUTHOR
 # and itemprop="author"); of them, those whose convention is "Surname, Given names".
@@ -147,10 +148,8 @@ def linked_author(tree: Any) -> list[str]:
     article's): a byline of a page whose tags name nobody."""
     found: set[str] = set()
     for link in _AUTHOR_LINKS(tree):
-        try:
-            path = urllib.parse.urlsplit(link.get("href") or "").path
-        except ValueError:  # "http://[::1": no author page (rel="author" may still say so)
-            path = ""
+        parts = split_url(link.get("href") or "")  # None: rel="author" may still say so
+        path = parts.path if parts else ""
         if not (_AUTHOR_PAGE.search(path + "/") or (link.get("rel") or "").lower() == "author"):
             continue
         name = " ".join(link.text_content().split())

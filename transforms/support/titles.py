@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-import urllib.parse
 from collections.abc import Iterable
 
 from newsbeam.transforms.support.authors import is_run, name_words
+from newsbeam.transforms.support.urls import split_url
 
 # A separator between a headline and what a site appends: |, -, –, —, ·, •, * between
 # spaces, or |, ｜, :, ： (often without spaces, as Japanese sites write them).
@@ -43,10 +43,8 @@ def site_names(organisations: Iterable[str], url: str | None) -> list[list[str]]
     its host: whole, as one word ("golem.de" is "golemde", so that neither "golem" nor
     "de" alone matches it), and without the top-level domain ("golem")."""
     names = [name_words(name) for name in organisations]
-    try:
-        host = (urllib.parse.urlsplit(url or "").hostname or "").removeprefix("www.")
-    except ValueError:  # "http://[::1": no host to name the site
-        host = ""
+    parts = split_url(url or "")
+    host = (parts.hostname or "").removeprefix("www.") if parts else ""
     labels = [label for label in host.split(".") if label]
     if labels:
         names.append(["".join(name_words(host))])
