@@ -18,6 +18,7 @@ from newsbeam.pipeline import dataset
 from newsbeam.pipeline import main as entry
 from newsbeam.pipeline import run as pipeline_run
 from newsbeam.schemas import SCHEMA_VERSION, SCHEMA_VERSION_KEY
+from tests import unspaced_texts as unspaced
 from tests.helpers import run_manifest, table_files, table_rows, table_sql
 
 GOLDEN = Path(__file__).parent / "golden" / "seeds_articles.jsonl"
@@ -253,6 +254,45 @@ def test_exact_duplicate_end_to_end(seeds_dir: Path, tmp_path: Path) -> None:
     kept = articles[duplicate["canonical_id"]]["source"]
     # Neither copy has a date: the smaller article_id (a content hash here) wins.
     assert {kept, duplicate["source"]} == {str(original), str(inputs / "republished.txt")}
+
+
+def test_chinese_and_japanese_news_end_to_end(tmp_path: Path) -> None:
+    # Scripts without spaces between words: an edited copy is a near duplicate, rewrites of
+    # one story share it, a short flash is an article (support/words.py). Before, the copy
+    # was an article, each report its own story, and the flash rejected as too_short.
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    flash = "新华社东京12月3日电 日本政府3日宣布将向受灾地区追加拨款，支援灾后重建。"
+    texts = {
+        "rate_cut.txt": unspaced.RATE_CUT,
+        "rate_cut_edited.txt": unspaced.RATE_CUT_EDITED,
+        "rate_cut_rewrite.txt": unspaced.RATE_CUT_REWRITE,
+        "quake.txt": unspaced.EARTHQUAKE,
+        "quake_rewrite.txt": unspaced.EARTHQUAKE_REWRITE,
+        "boj.txt": unspaced.BANK_OF_JAPAN,
+        "flash.txt": f"{flash}\n",
+    }
+    for name, text in texts.items():
+        (inputs / name).write_text(text, encoding="utf-8")
+    output = tmp_path / "out"
+    assert entry.main(["--input", str(inputs), "--output", str(output)]) == 0
+    counts = run_manifest(output)["counts"]
+    assert counts["balanced"] is True and counts["inputs"] == 7
+    assert _rows(output, "rejected") == []
+    articles = {Path(a["source"]).name: a for a in _rows(output, "articles")}
+    (duplicate,) = _rows(output, "duplicates")
+    assert duplicate["method"] == "near" and duplicate["similarity"] > 0.9
+    copies = {Path(duplicate["source"]).name, *(n for n, a in articles.items()
+              if a["article_id"] == duplicate["canonical_id"])}  # fmt: skip
+    assert copies == {"rate_cut.txt", "rate_cut_edited.txt"}
+    assert set(articles) == set(texts) - {Path(duplicate["source"]).name}
+    kept = next(iter(copies & set(articles)))
+    story = {name: a["story_id"] for name, a in articles.items()}
+    assert story[kept] == story["rate_cut_rewrite.txt"]
+    assert story["quake.txt"] == story["quake_rewrite.txt"] != story[kept]
+    assert story["boj.txt"] not in (story[kept], story["quake.txt"])
+    assert articles["boj.txt"]["language"] == "ja" and articles["quake.txt"]["language"] == "zh"
+    assert articles["flash.txt"]["word_count"] >= 30 and articles["quake.txt"]["word_count"] > 150
 
 
 def test_same_rows_whatever_the_input_order(seeds_dir: Path, tmp_path: Path) -> None:

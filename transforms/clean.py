@@ -18,6 +18,7 @@ import apache_beam as beam
 
 from newsbeam.schemas import Article, Rejected, Removal
 from newsbeam.transforms.support.failures import apply_with_rejects, counter, rejected_output
+from newsbeam.transforms.support.words import casefolded_words, needs_script_words
 
 STAGE = "clean"
 
@@ -226,6 +227,15 @@ def _clean_text(text: str, title: str | None) -> tuple[str, list[Removal], str]:
     return "\n\n".join(paragraphs), title_line + chrome + repeated, " ".join(filter(None, folded))
 
 
+def count_words(text: str, folded: str) -> int:
+    """Words in the clean text: those of `folded` (its `\\w+` words, joined by spaces), or its
+    words in any script where those would be wrong (support/words.py: Chinese, Hindi, ...).
+    The content hash stays `folded`'s, so article ids do not change with the count."""
+    if needs_script_words(text):
+        return len(casefolded_words(text))
+    return folded.count(" ") + 1 if folded else 0
+
+
 def content_hash(text: str) -> str:
     """Hash of the folded text: equal for copies differing only in case/punctuation/space."""
     return _hash_folded(fold(text))
@@ -253,7 +263,7 @@ def clean_article(article: Article) -> Article:
         article_id=article_id_for(article.canonical_url, text_hash),
         title=title or None,
         text=text,
-        word_count=folded.count(" ") + 1 if folded else 0,
+        word_count=count_words(text, folded),
         content_hash=text_hash,
         removed=[*article.removed, *removed],
     )

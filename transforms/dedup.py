@@ -37,7 +37,6 @@ from apache_beam.transforms.userstate import (
 from apache_beam.utils.windowed_value import WindowedValue
 
 from newsbeam.schemas import Article, Duplicate
-from newsbeam.transforms.clean import fold_words
 from newsbeam.transforms.event_time import STREAM_KEY, expire_at, live
 from newsbeam.transforms.support.failures import counter
 from newsbeam.transforms.support.rank import Rank, is_prior, rank_of
@@ -56,13 +55,15 @@ from newsbeam.transforms.support.state_index import (
 )
 from newsbeam.transforms.support.times import micros_of
 from newsbeam.transforms.support.vocabulary import first_use
+from newsbeam.transforms.support.words import casefolded_words
 
 
 @dataclasses.dataclass(frozen=True)
 class DedupConfig:
     """Near-duplicate settings (tuned on syndicated-dev, see benchmarks/eval_dedup.py).
 
-    shingle_words: words per shingle. bands x rows: MinHash permutations; few rows per band
+    shingle_words: words per shingle (in Chinese, Japanese, Thai, ... a character is a word:
+    support/words.py). bands x rows: MinHash permutations; few rows per band
     find pairs at low Jaccard (a copy trimmed to a third of its original). near_threshold:
     least shingle containment for a verified copy. max_bucket_pairs: in an LSH bucket, each
     article is paired with at most this many better-ranked ones (boilerplate guard)."""
@@ -145,9 +146,10 @@ def _mix(values: np.ndarray) -> np.ndarray:
 
 
 def shingle_hashes(text: str, shingle_words: int) -> np.ndarray:
-    """Sorted unique 64-bit hashes of the word `shingle_words`-grams of the folded text (a
-    text shorter than that is one shingle). Stable across processes and runs."""
-    words = fold_words(text)
+    """Sorted unique 64-bit hashes of the word `shingle_words`-grams of the casefolded text
+    (its words in any script: support/words.py; a text shorter than that is one shingle).
+    Stable across processes and runs."""
+    words = casefolded_words(text)
     if not words:
         return np.zeros(0, dtype=np.uint64)
     hashes = _word_hashes(words)

@@ -63,6 +63,7 @@ from newsbeam.transforms.support.state import (
 from newsbeam.transforms.support.state_index import StateIndex, no_keys, open_index
 from newsbeam.transforms.support.times import datetime_of, micros_of
 from newsbeam.transforms.support.vocabulary import first_use
+from newsbeam.transforms.support.words import needs_script_words, script_tokens_and_ends
 
 # scipy (~0.3 s to import) is imported where it is used: only the worker that clusters
 # needs it, not the runner building the graph nor a `newsbeam --help`.
@@ -184,10 +185,15 @@ _TOKEN_AND_END = re.compile(f"({_TOKEN.pattern})(?=([ \"')]?[.!?\n])?)", re.UNIC
 def _tokens(part: str) -> list[tuple[str, str, bool]]:
     """(token, its casefolded form, whether it starts a sentence) for the tokens of `part`
     that count as terms (not stop words, not single letters). One `findall` and a plain
-    loop: the article text's tokens are the stories stage's main cost."""
+    loop: the article text's tokens are the stories stage's main cost. Text that `\\w`
+    splits wrongly (Hindi, Chinese, ...: support/words.py) is tokenised by script: in
+    Chinese, Japanese or Thai the terms are pairs of characters."""
     found = []
     sentence_start = True
-    for token, end in _TOKEN_AND_END.findall(part):
+    pairs = (
+        script_tokens_and_ends(part) if needs_script_words(part) else _TOKEN_AND_END.findall(part)
+    )
+    for token, end in pairs:
         lowered = token.casefold()
         start = sentence_start
         sentence_start = bool(end)

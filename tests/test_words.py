@@ -1,0 +1,103 @@
+"""Words in any script (transforms/support/words.py) and what the stages make of them: the
+clean stage's word count, dedup's shingles, the stories stage's terms."""
+
+from __future__ import annotations
+
+import re
+
+from newsbeam.transforms.clean import CleanConfig, clean_article, count_words, fold
+from newsbeam.transforms.dedup import DedupConfig, near_copy_similarity, shingle_hashes
+from newsbeam.transforms.extract import new_article
+from newsbeam.transforms.stories import StoryConfig, story_terms
+from newsbeam.transforms.support.words import (
+    casefolded_words,
+    needs_script_words,
+    script_tokens_and_ends,
+)
+from tests.unspaced_texts import (
+    BANK_OF_JAPAN,
+    EARTHQUAKE,
+    EARTHQUAKE_REWRITE,
+    HINDI,
+    RATE_CUT,
+    RATE_CUT_EDITED,
+    RATE_CUT_REWRITE,
+)
+
+
+def test_a_word_keeps_its_combining_marks() -> None:
+    assert re.findall(r"\w+", "प्रधानमंत्री") != ["प्रधानमंत्री"]  # why this module exists
+    assert casefolded_words(HINDI) == HINDI.split()
+    assert casefolded_words("Café CAFÉ") == ["café", "café"]  # decomposed é
+    # A mark with no letter before it (the emoji variation selector) is no word.
+    assert casefolded_words("I \u2764\ufe0f it") == ["i", "it"]
+
+
+def test_each_character_of_an_unspaced_script_is_a_word() -> None:
+    assert casefolded_words("央行宣布降准0.5个百分点") == [
+        *"央行宣布降准",
+        "0",
+        "5",
+        "个",
+        "百",
+        "分",
+        "点",  # fmt: skip
+    ]
+    assert casefolded_words("日銀は3日") == ["日", "銀", "は", "3", "日"]
+    # Thai: a character with its vowel and tone marks.
+    assert casefolded_words("กระตุ้น") == ["ก", "ร", "ะ", "ตุ้", "น"]
+    assert casefolded_words("Apple公司") == ["apple", "公", "司"]
+
+
+def test_text_without_marks_or_unspaced_scripts_keeps_its_words() -> None:
+    # Latin, Cyrillic, Arabic, Korean (written with spaces): Python's \w+ words, casefolded,
+    # so their counts and dedup shingles (kept in the state) are those of earlier versions.
+    for text in ("Don't STOP_me x2 Ünïcode", "Банк России снизил ставку", "한국 은행이 금리를"):
+        assert not needs_script_words(text.casefold())
+        assert casefolded_words(text) == re.findall(r"\w+", text.casefold())
+    assert needs_script_words("新华社") and needs_script_words("प्रधान")
+
+
+def test_word_count_of_chinese_and_hindi() -> None:
+    chinese = clean_article(new_article("zh.txt", text=RATE_CUT))
+    # Each Han character a word, and each number (digits of "0.5": two); before, its spaces
+    # and line breaks made 25 "words".
+    han, numbers = re.findall(r"[\u4e00-\u9fff]", chinese.text), re.findall(r"\d+", chinese.text)
+    assert chinese.word_count == len(han) + len(numbers) > 250
+    hindi = clean_article(new_article("hi.txt", text=HINDI))
+    assert hindi.word_count == 9  # was 18: a vowel sign or virama ended a "word"
+    # A news flash of ~40 characters has no space at all: no longer below min_words.
+    flash = "新华社北京12月3日电 中国人民银行3日宣布下调金融机构存款准备金率。"
+    assert count_words(flash, fold(flash)) >= CleanConfig().min_words
+    # The id still comes from the same folded text: an article's id did not change.
+    assert chinese.content_hash == clean_article(new_article("b", text=RATE_CUT)).content_hash
+
+
+def test_an_edited_chinese_copy_is_a_near_duplicate_and_a_rewrite_is_not() -> None:
+    config = DedupConfig()
+
+    def similarity(a: str, b: str) -> float | None:
+        return near_copy_similarity(
+            shingle_hashes(a, config.shingle_words), shingle_hashes(b, config.shingle_words), config
+        )
+
+    assert (similarity(RATE_CUT_EDITED, RATE_CUT) or 0) > 0.9  # was None: 25 clause "words"
+    assert similarity(RATE_CUT_REWRITE, RATE_CUT) is None
+    assert similarity(EARTHQUAKE, RATE_CUT) is None
+
+
+def test_story_terms_of_chinese_are_pairs_of_characters() -> None:
+    tokens = [token for token, _ in script_tokens_and_ends("央行宣布降准。Apple公司 3日")]
+    assert tokens == ["央行", "行宣", "宣布", "布降", "降准", "Apple", "公司", "3"]
+    ends = dict(script_tokens_and_ends("央行宣布降准。下调"))
+    assert ends["降准"] == "。" and ends["央行"] == ""
+
+    def shared(a: str, b: str) -> set[str]:
+        return set(story_terms(None, a, StoryConfig())) & set(story_terms(None, b, StoryConfig()))
+
+    # Two reports of the rate cut share its terms (降准, 准备金率, ...); before, their terms
+    # were whole clauses, none shared.
+    assert {"降准", "存款", "准备", "备金", "金率", "银行"} <= shared(RATE_CUT, RATE_CUT_REWRITE)
+    assert len(shared(RATE_CUT, RATE_CUT_REWRITE)) > 2 * len(shared(RATE_CUT, EARTHQUAKE))
+    assert "地震" in shared(EARTHQUAKE, EARTHQUAKE_REWRITE)
+    assert {"日銀", "利上"} <= set(story_terms(None, BANK_OF_JAPAN, StoryConfig()))

@@ -1,0 +1,115 @@
+"""Words of a text in any script: what the clean stage counts (`word_count`, `min_words`)
+and what dedup's shingles are made of.
+
+Python's `re` ends a word at a combining mark (its `\\w` is `str.isalnum`, which a vowel
+sign of Devanagari, Bengali, Tamil or Thai is not): "प्रधानमंत्री" was five words. And
+Chinese, Japanese, Thai, Lao, Khmer and Burmese put no space between words: a Chinese
+article was a handful of "words" (its clauses), too few for `min_words` and too few to
+shingle, so two copies of one wire story with one clause edited were not near duplicates.
+Here a word keeps its marks (the `regex` package's Unicode `\\w`), and in those scripts
+each character, with its marks, is a word, as word processors count Chinese and Japanese.
+
+Text with none of those characters (most Latin, Greek and Cyrillic text) keeps Python's
+`\\w+` words: its counts and shingles (which the dedup state keeps) are as they were.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+# Scripts written without spaces between words.
+_UNSPACED = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
+# The words of text without marks or unspaced scripts (clean.fold_words' pattern).
+_PLAIN_WORD = re.compile(r"\w+")
+
+
+@functools.lru_cache(maxsize=1)
+def _script_word() -> Any:
+    import regex
+
+    # A character of an unspaced script with its marks, or a run of other word characters
+    # each with its marks (a mark alone, as the variation selector after an emoji, is no
+    # word); underscore and digits stay word characters, as in `\w+`.
+    return regex.compile(
+        rf"[[{_UNSPACED}]&&\w]\p{{M}}*|(?:[\w--[{_UNSPACED}\p{{M}}]]\p{{M}}*)+", regex.V1
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _needs_script_words() -> re.Pattern[str]:
+    """A character after which `\\w+` would split words wrongly: a combining mark, a
+    character of an unspaced script or one whose casefolded form has a mark ("İ" is "i̇"),
+    or any character beyond the Basic Multilingual Plane (rare Han, emoji: `re` tests a
+    class of the astral ones ~100x slower). One `re` class of the plane's ranges, found with
+    `regex` once (~10 ms)."""
+    import regex
+
+    plane = "".join(map(chr, range(0x10000)))
+    marked = rf"[\p{{M}}{_UNSPACED}]"
+    ranges = [(m.start(), m.end() - 1) for m in regex.finditer(marked + "+", plane)]
+    # Casefolding adds a mark only where it makes more than one character of one.
+    longer = (c for c in regex.findall(r"\p{Cased}", plane) if len(c.casefold()) > 1)
+    ranges += [(ord(c), ord(c)) for c in longer if regex.search(marked, c.casefold())]
+    parts = (re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "") for a, b in ranges)
+    return re.compile("[" + "".join(parts) + "\U00010000-\U0010ffff]")
+
+
+def needs_script_words(text: str) -> bool:
+    """Whether `\\w+` would split the words of the text, or of its casefolded form, wrongly
+    (see the module)."""
+    return _needs_script_words().search(text) is not None
+
+
+def casefolded_words(text: str) -> list[str]:
+    """The casefolded words of `text`: `\\w+` of it where that is right, else words that
+    keep their combining marks, a character of an unspaced script being one word."""
+    folded = text.casefold()
+    if needs_script_words(folded):
+        return list(_script_word().findall(folded))
+    return _PLAIN_WORD.findall(folded)
+
+
+@functools.lru_cache(maxsize=1)
+def _script_token_and_end() -> Any:
+    import regex
+
+    base = rf"[\w--[{_UNSPACED}\p{{M}}]]\p{{M}}*"
+    letter = rf"[[^\W\d_]--[{_UNSPACED}\p{{M}}]]\p{{M}}*"
+    return regex.compile(
+        # A run of an unspaced script; a word (its marks kept; apostrophes and hyphens
+        # inside it); a number. Then what ends a sentence right after it, as stories'
+        # `_TOKEN_AND_END` (with the ideographic, full-width and Devanagari stops).
+        rf"((?:[[{_UNSPACED}]&&\w]\p{{M}}*)+|{letter}(?:['\-]*{base})*"
+        r"|\d+(?:[.,:]\d+)*)(?=([ \"')]?[.!?\n。．！？।॥])?)",
+        regex.V1,
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _unspaced_character() -> Any:
+    import regex
+
+    return regex.compile(rf"[[{_UNSPACED}]&&\w]\p{{M}}*", regex.V1)
+
+
+def script_tokens_and_ends(text: str) -> list[tuple[str, str]]:
+    """(token, what ends a sentence right after it or "") for the text's tokens, in any
+    script: a word keeps its marks, and a run of an unspaced script gives its overlapping
+    pairs of characters (the usual index terms of Chinese and Japanese: "央行" and "降准"
+    where the run is "央行宣布降准"); a run of one character gives none. For the stories
+    stage's terms where `needs_script_words`."""
+    found: list[tuple[str, str]] = []
+    unspaced = _unspaced_character()
+    for token, end in _script_token_and_end().findall(text):
+        first = unspaced.match(token)
+        if first is None:
+            found.append((token, end))
+            continue
+        characters = unspaced.findall(token)
+        pairs = [a + b for a, b in zip(characters, characters[1:], strict=False)]
+        found.extend(
+            (pair, end if index == len(pairs) - 1 else "") for index, pair in enumerate(pairs)
+        )
+    return found
