@@ -19,20 +19,29 @@ from newsbeam.pipeline.runners import remove_scratch
 from newsbeam.transforms.support.built_cache import CACHE_ENV
 from tests.helpers import ARTICLE_HTML, ARTICLE_TEXT, SEEDS
 
-_OWN_CACHE: list[str] = []
+_OWN_FOLDERS: list[str] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Objects built from installed data are cached between processes
     (support/built_cache.py): the tests and the pipelines they start use a folder of their
-    own, not the user's cache (unless $NEWSBEAM_CACHE_DIR names one)."""
+    own, not the user's cache (unless $NEWSBEAM_CACHE_DIR names one).
+
+    And a temporary folder of their own ($TMPDIR, inherited by every run they start): what
+    a run a test kills on purpose leaves (Beam's scratch folder, the worker template's, the
+    progress taps: nothing can remove them after SIGKILL) goes with it at the end, not into
+    the machine's /tmp. pytest's own folders (tmp_path) stay where they were."""
+    os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", tempfile.gettempdir())
+    _OWN_FOLDERS.append(tempfile.mkdtemp(prefix="newsbeam-tests-"))
+    os.environ["TMPDIR"] = _OWN_FOLDERS[-1]
+    tempfile.tempdir = None  # read $TMPDIR again
     if CACHE_ENV not in os.environ:
-        _OWN_CACHE.append(tempfile.mkdtemp(prefix="newsbeam-test-cache-"))
-        os.environ[CACHE_ENV] = _OWN_CACHE[-1]
+        _OWN_FOLDERS.append(tempfile.mkdtemp(prefix="newsbeam-test-cache-"))
+        os.environ[CACHE_ENV] = _OWN_FOLDERS[-1]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    for folder in _OWN_CACHE:
+    for folder in _OWN_FOLDERS:
         shutil.rmtree(folder, ignore_errors=True)
 
 
