@@ -420,9 +420,9 @@ def test_hostile_pages_are_not_expanded() -> None:
         extract_document(RawDocument("n", "html", HOSTILE_PAGES["nested_200k"]), ExtractConfig())
     assert error.value.reason == "too_complex"  # 200,000 tags: not parsed at all
     deep = HOSTILE_PAGES["nested_200k"]
-    with pytest.raises(ExtractError) as error:  # parsed, lxml stops nesting: nothing found
+    with pytest.raises(ExtractError) as error:  # parsed: lxml stops nesting, and says so
         extract_document(RawDocument("n", "html", deep), ExtractConfig(max_html_tags=10**6))
-    assert error.value.reason == "no_text"
+    assert error.value.reason == "too_complex" and "nested deeper" in str(error.value)
     # Read from its <html> tag (parse_fragment): the DOCTYPE that defines the entities is
     # not read, the entity stays as written (one word: the clean stage rejects it as too_short).
     laughs = RawDocument("b", "html", HOSTILE_PAGES["billion_laughs"])
@@ -788,6 +788,30 @@ def test_a_page_with_more_markup_than_a_page_has_is_too_complex() -> None:
         RawDocument("p.html", "html", small), ExtractConfig(max_html_tags=5000)
     )
     assert article.text.startswith("w0 w1")
+
+
+@pytest.mark.parametrize("tag", ["div", "font"])
+def test_a_page_nested_deeper_than_256_levels_is_read_to_its_end(tag: str) -> None:
+    # A legacy page's unclosed tags nest: trafilatura's parser stopped at 256 levels and the
+    # rest of the page was gone, without a word (the closing paragraph missing before).
+    words = "words of the article that are here to be found in the text. " * 4
+    page = (
+        f"<html><head><title>Deep</title></head><body><article><p>Lead {words}</p>"
+        + f"<{tag}>" * 400
+        + f"<p>Deep {words}</p>"
+        + f"</{tag}>" * 400
+        + f"<p>Closing {words}</p></article></body></html>"
+    )
+    article = extract_document(RawDocument("p.html", "html", page.encode()), ExtractConfig())
+    assert [p[:5] for p in article.text.split("\n") if p] == ["Lead ", "Deep ", "Closi"]
+
+
+def test_a_page_nested_deeper_than_the_parser_reads_is_too_complex() -> None:
+    page = "<html><body><p>Lead words.</p>" + "<div>" * 2100 + "<p>Deep words.</p></body></html>"
+    with pytest.raises(ExtractError) as refused:
+        extract_document(RawDocument("p.html", "html", page.encode()), ExtractConfig())
+    assert refused.value.reason == "too_complex"
+    assert "nested deeper than 2,048 levels" in str(refused.value)
 
 
 def test_a_json_record_nested_too_deep_is_bad_json() -> None:

@@ -406,6 +406,43 @@ def test_cut_off_gzip_page_is_marked_or_rejected(tmp_path: Path) -> None:
     _run([str(long_cut), str(short_cut)], check_documents, check_rejected)
 
 
+def test_bytes_after_a_whole_gzip_member_are_ignored_as_gzip_does(tmp_path: Path) -> None:
+    import gzip
+    import zlib
+
+    # A download's padding or a tool's trailer after the member: gzip(1) says "trailing
+    # garbage ignored"; Python's gzip raised BadGzipFile, and the file was unreadable.
+    page = b"<html><body><p>" + b"words of the page " * 200 + b"</p></body></html>"
+    records = b'{"text": "one"}\n{"text": "two"}\n'
+    padded, lines = tmp_path / "padded.html.gz", tmp_path / "records.jsonl.gz"
+    padded.write_bytes(gzip.compress(page) + b"<!-- trailer -->\x00\x01")
+    lines.write_bytes(gzip.compress(records) + b"garbage")
+    # Still unreadable: garbage before any member; a member whose checksum is wrong.
+    garbage_first, corrupt = tmp_path / "garbage.html.gz", tmp_path / "corrupt.html.gz"
+    garbage_first.write_bytes(b"garbage" + gzip.compress(page))
+    packed = bytearray(gzip.compress(page))
+    packed[-8:-4] = (zlib.crc32(page) ^ 1).to_bytes(4, "little")
+    corrupt.write_bytes(bytes(packed))
+
+    def check_documents(documents: list) -> None:
+        assert sorted((d.source, d.content) for d in documents) == [
+            (str(padded), page),
+            (f"{lines}#L1", b'{"text": "one"}'),
+            (f"{lines}#L2", b'{"text": "two"}'),
+        ]
+        assert all(not d.truncated for d in documents)
+
+    def check_rejected(rejected: list) -> None:
+        found = sorted((r.source, r.reason, r.detail.split(":")[0]) for r in rejected)
+        assert found == [
+            (str(corrupt), "unreadable", "BadGzipFile"),
+            (str(garbage_first), "unreadable", "BadGzipFile"),
+        ]
+
+    counters = _run([str(tmp_path)], check_documents, check_rejected)
+    assert counters["read_gzip_trailing_garbage"] == 2
+
+
 def test_truncated_document_is_marked_in_removed() -> None:
     from newsbeam.schemas import RawDocument, Removal
     from newsbeam.transforms.extract import ExtractConfig, _Extract

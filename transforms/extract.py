@@ -40,6 +40,7 @@ from newsbeam.transforms.support.authors import (
 from newsbeam.transforms.support.failures import apply_with_rejects, counter, rejected_output
 from newsbeam.transforms.support.main_text import (
     PreparedPage,
+    TooDeep,
     copy_matches_trafilatura,
     load_justext_stoplist,
     main_text,
@@ -1026,7 +1027,12 @@ def extract_html_document(doc: RawDocument, config: ExtractConfig) -> Article:
     so the full extraction ran), `extract_kept_<origin>` for a text other than the fast
     one, `extract_short_fast_path` (the text kept is under half of a longer one found)."""
     check_complexity(doc.content, config.max_html_tags)
-    tree = parse_html(doc.content)  # decodes by the page's declared or detected charset
+    try:
+        tree = parse_html(doc.content)  # decodes by the page's declared or detected charset
+    except TooDeep as error:
+        raise ExtractError(
+            "too_complex", f"{error}: the parser stops there, so the rest of the page is unread"
+        ) from None
     if tree is None:
         tree = parse_fragment(doc.content)
         if tree is not None:

@@ -12,7 +12,8 @@ pieces and JSON lines are split from them, so no document or line is held past
 Rejected (stage `read`): `not_found`, `unsupported_type`, `empty`, `too_large`, `binary`,
 `truncated` (a compressed file that ends early, when little could be read; otherwise its
 article carries a `truncated` entry in `removed`), `unreadable`.
-Counters: `read_inputs`, `read_dropped_<reason>`, `read_skipped_newsbeam_folders`.
+Counters: `read_inputs`, `read_dropped_<reason>`, `read_skipped_newsbeam_folders`,
+`read_gzip_trailing_garbage` (bytes after a whole gzip member that are none, ignored).
 """
 
 from __future__ import annotations
@@ -490,7 +491,36 @@ def open_input(path: str) -> Iterator[BinaryIO]:
             yield raw
             return
         with gzip.GzipFile(fileobj=raw, mode="rb") as unpacked:
-            yield cast(BinaryIO, unpacked)
+            yield cast(BinaryIO, GzipMembers(unpacked))
+
+
+class GzipMembers:
+    """A GzipFile's reads, ending at bytes after a whole member that are no gzip member, as
+    gzip(1) does ("decompression OK, trailing garbage ignored"; a download's padding, a
+    tool's trailer): Python's gzip raises BadGzipFile there, which lost the whole file.
+    Garbage before any output, a bad checksum or a cut-off stream still raise."""
+
+    def __init__(self, unpacked: gzip.GzipFile) -> None:
+        self._unpacked = unpacked
+        self._produced = 0
+
+    def read(self, size: int = -1) -> bytes:
+        return self._guarded(self._unpacked.read, size)
+
+    def read1(self, size: int = -1) -> bytes:
+        return self._guarded(self._unpacked.read1, size)
+
+    def _guarded(self, read: Callable[[int], bytes], size: int) -> bytes:
+        try:
+            piece = read(size)
+        except gzip.BadGzipFile as error:
+            # The magic test of the next member's header: any other failure is corruption.
+            if self._produced and str(error).startswith("Not a gzipped file"):
+                counter("read_gzip_trailing_garbage").inc()
+                return b""
+            raise
+        self._produced += len(piece)
+        return piece
 
 
 def is_regular_file(path: str) -> bool:

@@ -224,6 +224,15 @@ _HTML_PARSER_SOURCE = (
 )
 
 
+# How deep the parser reads nested markup (libxml2 with XML_PARSE_HUGE).
+MAX_DEPTH = 2048
+
+
+class TooDeep(ValueError):
+    """The page nests its markup deeper than the parser reads (`MAX_DEPTH`): it stopped
+    there, and the rest of the page is not in the tree."""
+
+
 @functools.lru_cache(maxsize=1)
 def html_parser() -> Any:
     """A parser with the options of trafilatura's `HTML_PARSER`, whose elements are
@@ -241,6 +250,11 @@ def html_parser() -> Any:
         encoding="utf-8",
         remove_comments=True,
         remove_pis=True,
+        # trafilatura's parser stops at 256 levels of nesting (libxml2's default) and drops
+        # the rest of the page without a word; a legacy page's unclosed <font> or <div>
+        # tags nest that deep. XML_PARSE_HUGE reads 2,048 (`MAX_DEPTH`); the page's size
+        # stays bounded by the read stage and its markup by `--max_html_tags`.
+        huge_tree=True,
     )
     parser.set_element_class_lookup(
         etree.ElementDefaultClassLookup(
@@ -261,7 +275,8 @@ def parse_html(data: bytes) -> Any:
     `<html/>`) are done here and the text parsed with load_html's parser options
     (`html_parser`); a page that is not UTF-8, holds such a character, or whose parse is
     not plainly a page with an `<html>` in its first 50 characters (load_html's fallbacks
-    and rejection) is parsed by load_html."""
+    and rejection) is parsed by load_html. Raises TooDeep for a page nested deeper than the
+    parser reads (`html_parser`: 2,048 levels, where trafilatura's reads 256)."""
     from lxml.html import fromstring
     from trafilatura import utils as tu
 
@@ -275,10 +290,13 @@ def parse_html(data: bytes) -> Any:
     beginning = text[:50].lower()
     if holds_xml_invalid_characters(raw, text) or tu.is_dubious_html(beginning):
         return tu.load_html(data)
+    parser = html_parser()
     try:
-        tree = fromstring(_repair_faulty_html(text, beginning), parser=html_parser())
+        tree = fromstring(_repair_faulty_html(text, beginning), parser=parser)
     except Exception:  # load_html's fallbacks, and its logging, take over
         return tu.load_html(data)
+    if any(error.message.startswith("Excessive depth") for error in parser.error_log):
+        raise TooDeep(f"markup nested deeper than {MAX_DEPTH:,} levels")
     if len(tree) < 1:
         return tu.load_html(data)
     return tree
