@@ -57,7 +57,7 @@ from newsbeam.pipeline.options import (
 from newsbeam.pipeline.progress import ProgressDisplay
 from newsbeam.pipeline.report_process import ReportProcess
 from newsbeam.pipeline.worker_template import warmable_dofns, worker_template, workers_requested
-from newsbeam.pipeline.workers import frozen_heap, worker_log_level
+from newsbeam.pipeline.workers import frozen_heap, worker_options
 from newsbeam.schemas import SCHEMA_VERSION, TABLES
 from newsbeam.transforms.feeds.config import FeedsConfig
 from newsbeam.transforms.feeds.fetch import parse_allow_hosts
@@ -561,14 +561,13 @@ def run_locked(
             config = adjust(config)
         build(pipeline, config)
         shown = ProgressDisplay(progress, log_every=ours.progress_seconds) if progress else None
-        running_mode = options.view_as(DirectOptions).direct_running_mode
         template.warm(warmable_dofns(pipeline) if template.running else [])
         # Frozen from here until the run is committed or abandoned (the report and the
         # commit after the stages skip it too).
         heap.enter_context(frozen_heap())
         with (
             shown or contextlib.nullcontext(),
-            worker_log_level(running_mode),
+            worker_options(options),
             workers.workers_watched(),
         ):
             # Started after the template forked (a fork must not copy a lock an import holds).

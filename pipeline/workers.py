@@ -24,7 +24,7 @@ Beam starts each worker process with `python -m newsbeam.pipeline.workers` (`wor
 Beam's `sdk_worker_main`, its start-up logging kept off the user's terminal), which has
 the run's template fork a warm worker (pipeline/worker_template.py: Beam, NewsBeam and the
 models already loaded) or, with no template, runs a cold one. A worker logs at the level
-`PIPELINE_OPTIONS_FILE` sets (`worker_log_level`). The runner, the template and the
+`PIPELINE_OPTIONS_FILE` sets (`worker_options`). The runner, the template and the
 workers keep glibc's mmap threshold fixed and one malloc arena (`bound_malloc`): the data
 plane's large buffers go back to the system when freed instead of piling up with the input,
 and a worker's bundle thread reuses the heap freed before it; and one OpenBLAS thread each
@@ -59,6 +59,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.runners.runner import PipelineRunner
 
 # Peak resident memory of one worker process on the 439 distinct pages of the benchmark:
@@ -370,7 +371,7 @@ def worker_main(argv: Sequence[str]) -> None:
     a stderr handler, and sdk_worker_main then logs at INFO to it until the pipeline
     options set the level. A handler that drops everything keeps that off the terminal;
     what the worker logs after start-up goes to the runner (Beam's log service), which
-    prints it at the level `worker_log_level` set."""
+    prints it at the level `worker_options` set."""
     logging.getLogger().addHandler(logging.NullHandler())
     # Ctrl-C reaches the whole process group: the runner decides, and stops its workers
     # (`stop_worker_processes`) rather than each printing an interrupted traceback.
@@ -399,27 +400,42 @@ def worker_main(argv: Sequence[str]) -> None:
 
 
 @contextlib.contextmanager
-def worker_log_level(running_mode: str) -> Iterator[None]:
-    """Worker processes log at the level of the command's libraries (WARNING unless
-    --log_level DEBUG), not at INFO on the user's terminal.
+def worker_options(options: PipelineOptions) -> Iterator[None]:
+    """Worker processes get the run's pipeline options, and log at the level of the
+    command's libraries (WARNING unless --log_level DEBUG), not at INFO on the terminal.
 
-    The FnApiRunner hands its SDK worker processes no pipeline options, so their
-    `--default_sdk_harness_log_level` cannot be set by flag; the worker reads a
-    `PIPELINE_OPTIONS_FILE` from its environment (inherited from this process) instead.
-    A file the user set is left alone."""
-    if running_mode != "multi_processing" or _OPTIONS_FILE in os.environ:
+    The FnApiRunner hands its SDK worker processes no pipeline options: a worker read an
+    object store without the run's `--s3_*` (or Google Cloud, Azure) credentials and
+    endpoint ("Unable to locate credentials" on every file of a run with workers), and its
+    `--default_sdk_harness_log_level` could not be set by flag. The worker reads a
+    `PIPELINE_OPTIONS_FILE` from its environment (inherited from this process): the options
+    the user set, as a runner hands them to its workers on a cluster, in a file only this
+    user can read, removed when the stages end. A file the user set is left alone."""
+    from apache_beam.options.pipeline_options import DirectOptions
+
+    running_mode = options.view_as(DirectOptions).direct_running_mode
+    if running_mode != MULTI_PROCESSING or _OPTIONS_FILE in os.environ:
         yield
         return
     debug = logging.getLogger().getEffectiveLevel() <= logging.DEBUG
-    level = "DEBUG" if debug else "WARNING"
+    given = options.get_all_options(drop_default=True)
+    given["default_sdk_harness_log_level"] = "DEBUG" if debug else "WARNING"
     with tempfile.NamedTemporaryFile("w", prefix="newsbeam-worker-", suffix=".json") as handle:
-        json.dump({"options": {"default_sdk_harness_log_level": level}}, handle)
+        json.dump({"options": given}, handle, default=_option_value)
         handle.flush()
         os.environ[_OPTIONS_FILE] = handle.name
         try:
             yield
         finally:
             os.environ.pop(_OPTIONS_FILE, None)
+
+
+def _option_value(value: Any) -> Any:
+    """A value JSON has no type for: a ValueProvider's value (None if not yet known), else
+    its text."""
+    if hasattr(value, "is_accessible"):
+        return value.get() if value.is_accessible() else None
+    return str(value)
 
 
 # The mmap threshold of glibc's malloc in the processes of a run with workers (`bound_malloc`).

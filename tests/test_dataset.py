@@ -298,6 +298,31 @@ def test_scheduled_runs_into_a_root_on_s3(s3: S3Server, tmp_path: Path) -> None:
     assert "2026-11-30" in (tmp_path / "r.html").read_text()
 
 
+@pytest.mark.slow
+def test_a_run_with_worker_processes_reads_and_writes_s3(s3: S3Server, tmp_path: Path) -> None:
+    # Beam's local runner hands its worker processes no pipeline options: every file a
+    # worker read or wrote on the store failed ("Unable to locate credentials"), and so did
+    # the run (before: exit 1). The inputs are on the store too, so the workers read it; the
+    # folder named without its "/" (before: not_found, an object store having no folders).
+    from apache_beam.io.filesystems import FileSystems
+
+    s3.use_in_process()
+    inbox = s3.url("inbox-workers")
+    for seed in sorted(SEEDS.iterdir()):
+        with FileSystems.create(f"{inbox}/{seed.name}") as handle:
+            handle.write(seed.read_bytes())
+    root = s3.url("news-workers")
+    workers = ["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
+    argv = ["--input", inbox, "--output", root, *workers, *s3.flags]
+    assert entry.main(argv) == 0
+    articles = _committed_table(root, "articles")
+    assert sorted(articles.column("source").to_pylist()) == [
+        f"{inbox}/{seed.name}" for seed in sorted(SEEDS.iterdir())
+    ]
+    counts = dataset.committed_runs(root)[0]["counts"]
+    assert counts["balanced"] is True and counts["inputs"] == len(list(SEEDS.iterdir()))
+
+
 def test_a_corrupt_manifest_stops_the_next_run(tmp_path: Path, capsys) -> None:
     root = tmp_path / "root"
     argv = ["--input", str(SEEDS), "--output", str(root), "--run_id", "r1"]

@@ -951,15 +951,23 @@ def test_a_worker_killed_mid_run_fails_it_clearly(seeds_dir: Path, tmp_path: Pat
     assert not [pid for pid in tree if _alive(pid)], "worker processes outlived the run"
 
 
-def test_worker_log_level_file(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_worker_options_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    def options(mode: str) -> PipelineOptions:
+        return PipelineOptions(["--direct_running_mode", mode, "--s3_endpoint_url=http://x"])
+
     monkeypatch.delenv("PIPELINE_OPTIONS_FILE", raising=False)
-    with workers.worker_log_level("multi_processing"):
+    with workers.worker_options(options("multi_processing")):
         path = Path(os.environ["PIPELINE_OPTIONS_FILE"])
-        options = json.loads(path.read_text())["options"]
-        assert options["default_sdk_harness_log_level"] in ("WARNING", "DEBUG")
+        given = json.loads(path.read_text())["options"]
+        assert given["default_sdk_harness_log_level"] in ("WARNING", "DEBUG")
+        # The options the user set reach the workers (Beam's local runner hands them none).
+        assert given["s3_endpoint_url"] == "http://x"
+        assert path.stat().st_mode & 0o077 == 0  # credentials: this user's only
     assert "PIPELINE_OPTIONS_FILE" not in os.environ and not path.exists()
-    with workers.worker_log_level("in_memory"):
+    with workers.worker_options(options("in_memory")):
         assert "PIPELINE_OPTIONS_FILE" not in os.environ
     monkeypatch.setenv("PIPELINE_OPTIONS_FILE", "/the/users/own.json")
-    with workers.worker_log_level("multi_processing"):
+    with workers.worker_options(options("multi_processing")):
         assert os.environ["PIPELINE_OPTIONS_FILE"] == "/the/users/own.json"

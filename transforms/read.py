@@ -456,9 +456,14 @@ def list_input(pattern: str) -> Iterator[tuple[FileMetadata, object] | Problem]:
 
 
 def _list_remote(pattern: str) -> Iterator[tuple[FileMetadata, object] | Problem]:
-    """Files on an object store (Beam lists them): no links there; NewsBeam's folders are
-    recognised by their markers among the listed files, staging by name."""
+    """Files on an object store (Beam lists them): no links there; a path that names no
+    object and no glob is a folder; NewsBeam's folders are recognised by their markers among
+    the listed files, staging by name."""
     files = FileSystems.match([as_pattern(pattern)])[0].metadata_list
+    if not files and not pattern.endswith("/") and not any(c in pattern for c in "*?["):
+        # An object store has no folders: "s3://bucket/inbox" names no object, and what
+        # is meant is what `aws s3 ls` or `gsutil ls` shows there, the objects under it.
+        files = FileSystems.match([as_pattern(pattern + "/")])[0].metadata_list
     skipped = [
         file.path.rsplit("/", 1)[0] + "/"
         for file in files
