@@ -140,21 +140,21 @@ class NewsBeamOptions(PipelineOptions):
             help="With --state: forget seen feed entry ids not listed by their feed for this "
             "many days (ids still in a feed's latest document are kept); 0 keeps them forever.",
         )
-        fetch = FetchConfig()
+        fetch, real = FetchConfig(), finite_float
         for flag, kind, default, text in (
-            ("--fetch_connect_timeout", finite_float, fetch.connect_timeout, "Connect timeout, s."),
-            ("--fetch_read_timeout", finite_float, fetch.read_timeout, "Read timeout per read, s."),
-            ("--fetch_total_timeout", finite_float, fetch.total_timeout, "Deadline per response, s."),
+            ("--fetch_connect_timeout", real, fetch.connect_timeout, "Connect timeout, s."),
+            ("--fetch_read_timeout", real, fetch.read_timeout, "Read timeout per read, s."),
+            ("--fetch_total_timeout", real, fetch.total_timeout, "Deadline per response, s."),
             ("--fetch_retries", int, fetch.max_retries, "Retries on errors, 429 and 5xx."),
-            ("--fetch_backoff", finite_float, fetch.backoff_seconds, "Backoff factor between retries, s."),
-            ("--fetch_max_retry_after", finite_float, fetch.max_retry_after_seconds,
+            ("--fetch_backoff", real, fetch.backoff_seconds, "Backoff factor between retries, s."),
+            ("--fetch_max_retry_after", real, fetch.max_retry_after_seconds,
              "Longest Retry-After waited for, s; longer fails the fetch."),
             ("--fetch_max_redirects", int, fetch.max_redirects, "Redirects followed."),
             ("--fetch_max_bytes", int, fetch.max_bytes, "Largest body (after decompression)."),
             ("--fetch_concurrency", int, fetch.concurrency, "Requests in flight per worker."),
             ("--per_host_concurrency", int, fetch.per_host_concurrency,
              "Requests in flight to one host."),
-            ("--per_host_interval", finite_float, fetch.per_host_interval_seconds,
+            ("--per_host_interval", real, fetch.per_host_interval_seconds,
              "Seconds between request starts to one host (robots.txt Crawl-delay if longer)."),
         ):  # fmt: skip
             feeds.add_argument(flag, type=kind, default=default, help=text)
