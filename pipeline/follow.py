@@ -362,8 +362,11 @@ class _StopSignals(RunSignals):
         log.info("follow: %s received; stopping after the batch in flight commits", name)
 
 
-def follow(target: pipeline_run.Target, stop: threading.Event) -> int:
-    """Run batches until `stop` is set or --max_runtime has passed; the exit status."""
+def follow(
+    target: pipeline_run.Target, stop: threading.Event, signals: RunSignals | None = None
+) -> int:
+    """Run batches until `stop` is set or --max_runtime has passed; the exit status. A
+    second signal (`signals`) abandons the batch in flight."""
     ours = target.ours
     interval = ours.interval or DEFAULT_FOLLOW_INTERVAL
     settle = min(MAX_SETTLE_SECONDS, interval / 2)
@@ -390,6 +393,10 @@ def follow(target: pipeline_run.Target, stop: threading.Event) -> int:
             except pipeline_run.UsageError:
                 raise
             except Exception as error:
+                if signals is not None and signals.received is not None:
+                    # The second signal, wrapped by Beam as the failure of the step it
+                    # interrupted: the batch is abandoned, not failed and retried.
+                    raise signals.exception() from error
                 failures += 1
                 log.error("follow: %s; retried at the next batch", failure_line(error))
                 log.debug("traceback of the failed batch", exc_info=True)
@@ -414,7 +421,7 @@ def main(argv: Sequence[str]) -> int:
     with _StopSignals(stop) as signals:
         try:
             target = pipeline_run.prepare(argv)
-            return follow(target, stop)
+            return follow(target, stop, signals)
         except pipeline_run.UsageError as error:
             print(f"newsbeam: {error}", file=sys.stderr)
             return 2

@@ -111,7 +111,11 @@ class RunSignals:
         threading.excepthook = lambda args: None
         quiet_beam_logs()
         stop_worker_processes()
-        raise KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
+        raise self.exception()
+
+    def exception(self) -> BaseException:
+        """What the signal received raises: KeyboardInterrupt for SIGINT, else Terminated."""
+        return KeyboardInterrupt() if self.received == signal.SIGINT else Terminated()
 
     def exit_status(self) -> int | None:
         """130 or 143 once a signal arrived, else None."""

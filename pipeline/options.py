@@ -8,7 +8,9 @@ dataclasses here, so stages never read options.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import math
 from typing import Any
 
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -29,6 +31,18 @@ from newsbeam.transforms.topics import TopicsConfig
 # Seconds between two follow-mode batches when --interval is not given: the warehouse a
 # minute behind its inbox, at a batch's fixed cost (benchmarks/README.md) well under it.
 DEFAULT_FOLLOW_INTERVAL = 60.0
+
+
+def finite_float(text: str) -> float:
+    """A number flag's value: "nan" and "inf" parse as floats, and pass every range check
+    (`--interval nan` spun an idle follow loop at 100% CPU)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
 
 
 class NewsBeamOptions(PipelineOptions):
@@ -126,21 +140,21 @@ class NewsBeamOptions(PipelineOptions):
             help="With --state: forget seen feed entry ids not listed by their feed for this "
             "many days (ids still in a feed's latest document are kept); 0 keeps them forever.",
         )
-        fetch = FetchConfig()
+        fetch, real = FetchConfig(), finite_float
         for flag, kind, default, text in (
-            ("--fetch_connect_timeout", float, fetch.connect_timeout, "Connect timeout, s."),
-            ("--fetch_read_timeout", float, fetch.read_timeout, "Read timeout per read, s."),
-            ("--fetch_total_timeout", float, fetch.total_timeout, "Deadline per response, s."),
+            ("--fetch_connect_timeout", real, fetch.connect_timeout, "Connect timeout, s."),
+            ("--fetch_read_timeout", real, fetch.read_timeout, "Read timeout per read, s."),
+            ("--fetch_total_timeout", real, fetch.total_timeout, "Deadline per response, s."),
             ("--fetch_retries", int, fetch.max_retries, "Retries on errors, 429 and 5xx."),
-            ("--fetch_backoff", float, fetch.backoff_seconds, "Backoff factor between retries, s."),
-            ("--fetch_max_retry_after", float, fetch.max_retry_after_seconds,
+            ("--fetch_backoff", real, fetch.backoff_seconds, "Backoff factor between retries, s."),
+            ("--fetch_max_retry_after", real, fetch.max_retry_after_seconds,
              "Longest Retry-After waited for, s; longer fails the fetch."),
             ("--fetch_max_redirects", int, fetch.max_redirects, "Redirects followed."),
             ("--fetch_max_bytes", int, fetch.max_bytes, "Largest body (after decompression)."),
             ("--fetch_concurrency", int, fetch.concurrency, "Requests in flight per worker."),
             ("--per_host_concurrency", int, fetch.per_host_concurrency,
              "Requests in flight to one host."),
-            ("--per_host_interval", float, fetch.per_host_interval_seconds,
+            ("--per_host_interval", real, fetch.per_host_interval_seconds,
              "Seconds between request starts to one host (robots.txt Crawl-delay if longer)."),
         ):  # fmt: skip
             feeds.add_argument(flag, type=kind, default=default, help=text)
@@ -182,7 +196,7 @@ class NewsBeamOptions(PipelineOptions):
         )
         output.add_argument(
             "--state_keep_days",
-            type=float,
+            type=finite_float,
             default=0,
             help="With --state: earlier articles first seen more than this many days before "
             "the run take no part in dedup and stories and are dropped from the state "
@@ -222,7 +236,7 @@ class NewsBeamOptions(PipelineOptions):
         )
         stages.add_argument(
             "--near_duplicate_threshold",
-            type=float,
+            type=finite_float,
             default=DedupConfig.near_threshold,
             help="Least shingle containment (0-1) for a near-duplicate (verified copy).",
         )
@@ -242,20 +256,20 @@ class NewsBeamOptions(PipelineOptions):
         )
         stages.add_argument(
             "--story_threshold",
-            type=float,
+            type=finite_float,
             default=StoryConfig.threshold,
             help="Least text similarity (0-1) for two articles to share a story_id.",
         )
         stages.add_argument(
             "--story_days",
-            type=float,
+            type=finite_float,
             default=StoryConfig.max_days,
             help="Articles whose dates (both known) are further apart than this many days "
             "never share a story.",
         )
         stages.add_argument(
             "--topic_threshold",
-            type=float,
+            type=finite_float,
             default=TopicsConfig.threshold,
             help="Score (0-1) a further top-level topic needs besides the best one.",
         )
@@ -276,14 +290,14 @@ class NewsBeamOptions(PipelineOptions):
         )
         streaming.add_argument(
             "--stream_ttl_days",
-            type=float,
+            type=finite_float,
             default=WindowConfig.ttl_days,
             help="With --streaming: days of event time an article stays in the dedup and "
             "stories state (an event-time timer then frees it).",
         )
         streaming.add_argument(
             "--poll_seconds",
-            type=float,
+            type=finite_float,
             default=300.0,
             help="With --streaming: seconds between polls of the feeds and matches of the "
             "watched --input folders.",
@@ -306,7 +320,7 @@ class NewsBeamOptions(PipelineOptions):
         )
         follow.add_argument(
             "--interval",
-            type=float,
+            type=finite_float,
             default=None,
             metavar="SECONDS",
             help=f"With --follow: seconds between two batches' starts (default "
@@ -314,7 +328,7 @@ class NewsBeamOptions(PipelineOptions):
         )
         follow.add_argument(
             "--max_runtime",
-            type=float,
+            type=finite_float,
             default=None,
             metavar="SECONDS",
             help="With --follow: start no batch after this many seconds, and exit 0 once the "
@@ -346,7 +360,7 @@ class NewsBeamOptions(PipelineOptions):
         )
         run.add_argument(
             "--fail_on_rejected",
-            type=float,
+            type=finite_float,
             default=None,
             metavar="FRACTION",
             help="Exit 3 (after writing the tables) when more than this share (0-1) of the "
@@ -354,7 +368,7 @@ class NewsBeamOptions(PipelineOptions):
         )
         run.add_argument(
             "--progress_seconds",
-            type=float,
+            type=finite_float,
             default=30.0,
             help="Off a terminal, seconds between progress lines in the log (INFO).",
         )

@@ -57,6 +57,13 @@ def test_words_no_flag_takes_are_a_usage_error(seeds_dir: Path, tmp_path: Path, 
     [
         ("--fail_on_rejected", "abc", "argument --fail_on_rejected: invalid float value: 'abc'"),
         ("--min_words", "x", "argument --min_words: invalid int value: 'x'"),
+        # Floats, but no number: `--interval nan` spun a follow loop at 100% CPU.
+        ("--interval", "nan", "argument --interval: 'nan' is not a finite number"),
+        (
+            "--fetch_read_timeout",
+            "inf",
+            "argument --fetch_read_timeout: 'inf' is not a finite number",
+        ),
         ("--run_id", "-dash", "argument --run_id: expected one argument"),
     ],
 )

@@ -697,6 +697,9 @@ def test_feed_pages_articles_twice_second_run_incremental(tmp_path: Path) -> Non
         hits = dict(server.hits)
         fourth = _run(tmp_path, *args, "--poll_due_only")
         assert fourth["counts"]["inputs"] == 0 and server.hits == hits
+        # Counted as not due, not as polled (both before: "4 of 2 due feeds polled").
+        assert fourth["counters"]["feeds_not_due"] == 2
+        assert fourth["counters"].get("feeds_fetched", 0) == 0
         health = _health(tmp_path, "run_at, feed_url")
         assert [h["status"] for h in health[-2:]] == ["not_due", "not_due"]
 

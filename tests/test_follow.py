@@ -395,6 +395,44 @@ def test_sigkill_and_sigterm_mid_batch_lose_nothing(tmp_path: Path) -> None:
     assert len(list((state / "versions").iterdir())) <= 2  # CURRENT's and the one before
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_second_signal_abandons_a_batch_whose_feed_never_answers(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    # Before: the second signal surfaced wrapped by Beam, was taken for a failed batch
+    # ("retried at the next batch", exit 0), and the run waited for the fetch in flight
+    # (its read timeout times the retries: ~2 minutes).
+    inbox, root, state = tmp_path / "in", tmp_path / "out", tmp_path / "state"
+    inbox.mkdir()
+    answer = threading.Event()
+
+    def never(request: Request) -> Response:
+        answer.wait(120)
+        return 200, {"Content-Type": "application/rss+xml"}, b"<rss/>"
+
+    with serve({"/feed": never}) as server:
+        feeds = tmp_path / "feeds.txt"
+        feeds.write_text(server.url("/feed") + "\n")
+        process = _start(_command(inbox, feeds, root, state), tmp_path)
+        try:
+            _until(lambda: len(server.requests_to("/feed")) >= 1, process, 90)
+            process.send_signal(signum)
+            time.sleep(1)
+            process.send_signal(signum)
+            started = time.monotonic()
+            _, err = process.communicate(timeout=60)
+            waited = time.monotonic() - started
+        finally:
+            answer.set()
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == {signal.SIGINT: 130, signal.SIGTERM: 143}[signum], err
+    assert waited < 10, err
+    assert "the batch in flight was not committed" in err and "retried" not in err
+    assert dataset.committed_runs(str(root)) == []
+
+
 def test_signals_stop_after_the_batch_in_flight() -> None:
     stop = threading.Event()
     with follow._StopSignals(stop) as signals:  # noqa: SLF001

@@ -31,6 +31,7 @@ import logging
 import os
 import re
 import stat
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, BinaryIO, NamedTuple, cast
 
@@ -449,7 +450,9 @@ def list_input(pattern: str) -> Iterator[tuple[FileMetadata, object] | Problem]:
             return
         # A glob: walk the folder before its first wildcard, keep what the glob matches
         # (Beam's syntax: `*` within one folder, `**` across folders).
-        regex = re.compile(FileSystem.translate_pattern(local))
+        with warnings.catch_warnings():  # "[[]" (a literal "["): re's "Possible nested set"
+            warnings.simplefilter("ignore", FutureWarning)
+            regex = re.compile(FileSystem.translate_pattern(local))
         yield from walk_local(base, lambda path: bool(regex.match(path)))
         return
     yield from _list_remote(pattern)

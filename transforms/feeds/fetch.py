@@ -714,5 +714,13 @@ def fetch_all(
     if not jobs:
         return
     workers = max(1, min(concurrency, len(jobs)))
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
+    try:
         yield from pool.map(fetch_one, jobs)
+    except BaseException:
+        # Interrupted (Ctrl-C, SIGTERM) or abandoned: the fetches in flight are not waited
+        # for (a server that never answers held Ctrl-C for its read timeout times the
+        # retries, ~2 minutes); they end on their own, and the process does not wait.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)

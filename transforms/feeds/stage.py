@@ -257,7 +257,8 @@ class _FetchFeeds(_FetchingDoFn):
             return FetchedFeed(source, fetch_feed(fetcher, source, state), from_file=False)
 
         for fetched in fetch_all(sources, fetch, self._config.fetch.concurrency):
-            counter("feeds_fetched").inc()
+            if not fetched.not_due:  # counted as feeds_not_due where it is parsed
+                counter("feeds_fetched").inc()
             yield fetched
 
 
