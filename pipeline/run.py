@@ -373,6 +373,11 @@ def prepare(argv: Sequence[str]) -> Target:
     output = files.normalise(ours.output)
     state = files.normalise(ours.state) if ours.state else None
     check_paths(output, state)
+    if state is not None:
+        try:
+            _warn_if_state_behind(state, output)
+        except (dataset.DatasetError, StateError):
+            pass  # the run's own checks say what is wrong with them
     return Target(options, ours, output, state)
 
 
@@ -474,6 +479,48 @@ def _warn_if_state_elsewhere(state: str, output: str) -> None:
             root,
             output,
         )
+
+
+# Manifests read at most to find whether a state is behind its ROOT (`_warn_if_state_behind`).
+_BEHIND_MANIFESTS = 20
+
+
+def _warn_if_state_behind(state: str, output: str) -> None:
+    """A state that has not seen the ROOT's latest runs made with a state: one restored
+    from a backup, or a new one beside a ROOT that another state kept. Dedup and the record
+    of files read then start from an older point, and the articles of the runs since are
+    added to the ROOT again (measured: every seed twice, a third time with a new state).
+    Runs after the state's latest by id (the default ids sort by time) are read, at most
+    `_BEHIND_MANIFESTS`, and count when they finished after it."""
+    if not dataset.is_dataset(output):
+        return
+    ids = dataset.run_ids(output)
+    current = read_current(state)
+    last = str(current.get("run_id")) if current else None
+    later = [run_id for run_id in ids if last is None or run_id > last][-_BEHIND_MANIFESTS:]
+    published = str(current.get("published_at", "")) if current else ""
+    for run_id in reversed(later):
+        manifest = dataset.read_manifest(output, run_id) or {}
+        used = manifest.get("state") or {}
+        if not used.get("root") or (current and used.get("version") == current.get("version")):
+            continue
+        if str(manifest.get("finished_at", "")) <= published:  # ids chosen out of time order
+            continue
+        if current is None:
+            log.warning(
+                "--state %s is new, but --output %s holds runs made with --state %s (the "
+                "latest: %s): this run does not know their articles and files, and adds them "
+                "again; to go on with that dataset, give its state",
+                state, output, used["root"], run_id,
+            )  # fmt: skip
+        elif files.normalise(str(used["root"])) == state:
+            log.warning(
+                "--state %s is behind --output %s: run %s was committed with a later version "
+                "of it (%s; its CURRENT names %s, restored from a backup?): the articles and "
+                "files of the runs since are added again",
+                state, output, run_id, used.get("version"), current.get("version"),
+            )  # fmt: skip
+        return
 
 
 def _current_run(state: str) -> str | None:

@@ -412,3 +412,31 @@ def test_a_state_last_committed_into_another_root_is_warned_of(
     assert f"--state {state} last committed with --output {first}" in caplog.text
     duplicates = pq.read_table(sorted((second / "duplicates").rglob("*.parquet"))[0])
     assert duplicates.num_rows == 5
+
+
+def test_a_state_behind_its_root_is_warned_of(
+    seeds_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A state restored from a backup, or a new one beside a ROOT another state kept: the
+    # runs since are not known to it, and their articles are added again (silently, before).
+    inbox, root, state = tmp_path / "in", tmp_path / "out", tmp_path / "state"
+    seeds = sorted(seeds_dir.iterdir())
+    inbox.mkdir()
+    shutil.copy(seeds[0], inbox)
+
+    def run(with_state: Path) -> None:
+        caplog.clear()
+        argv = ["--input", str(inbox), "--output", str(root), "--state", str(with_state)]
+        assert entry.main(argv) == 0
+
+    run(state)
+    shutil.copytree(state, tmp_path / "backup")
+    shutil.copy(seeds[1], inbox)
+    run(state)
+    assert "is behind --output" not in caplog.text and "is new, but" not in caplog.text  # in step
+    shutil.rmtree(state)
+    shutil.copytree(tmp_path / "backup", state)
+    run(state)
+    assert f"--state {state} is behind --output {root}" in caplog.text
+    run(tmp_path / "fresh")
+    assert f"--state {tmp_path / 'fresh'} is new, but --output {root} holds runs" in caplog.text
