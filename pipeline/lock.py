@@ -9,8 +9,10 @@ start time, the last heartbeat and the time it expires (`heartbeat + ttl`).
 - While the run goes on, a daemon thread rewrites the heartbeat every `ttl / 4` seconds
   (write a temporary file, then an atomic rename), after checking the token is still its own.
 - A lock is stale, and is taken over, when its owner is a process of this host that no
-  longer exists (SIGKILL, power loss with the same boot), or when its heartbeat expired (an
-  owner on another host, or a frozen one). A crashed run therefore blocks the next run for
+  longer exists (SIGKILL, power loss with the same boot; a zombie not yet reaped; a later
+  process that was given its pid: the lock records the owner's PID namespace and start
+  time), or when its heartbeat expired (an owner on another host, in another container with
+  this host name, or a frozen one). A crashed run therefore blocks the next run for
   at most `ttl` (default 5 minutes) when it ran elsewhere, and not at all on the same host.
 - Taking over renames the stale file to a unique name first (only one contender's rename
   can succeed on a given file), checks the renamed file is the stale one it read (else it
@@ -57,14 +59,39 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def _pid_alive(pid: int) -> bool:
+def process_identity(pid: int) -> str | None:
+    """What tells a process from a later one with its pid (Linux: its PID namespace and its
+    start time in clock ticks since boot), "zombie" for one that ended and is not yet
+    reaped, None where it is gone or /proc does not say."""
+    try:
+        namespace = _namespace()  # a pid names a process of this namespace (its /proc)
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if fields[0] in (b"Z", b"X"):
+        return "zombie"
+    return f"{namespace} {int(fields[19])}"
+
+
+def _namespace() -> str:
+    """This process's PID namespace: the holder's pid names a process of it only."""
+    return os.readlink("/proc/self/ns/pid")
+
+
+def _pid_alive(pid: int, identity: str | None = None) -> bool:
+    """Whether the process `pid` still runs: one that ended unreaped (a zombie) does not,
+    nor, when the lock recorded its `identity`, a later process given the same pid."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except (PermissionError, OverflowError):
         return True  # someone else's process: alive
-    return True
+    now = process_identity(pid)
+    if now == "zombie":
+        return False
+    return identity is None or now is None or now == identity
 
 
 def is_stale(
@@ -73,17 +100,32 @@ def is_stale(
     host: str,
     alive: Any = _pid_alive,
 ) -> bool:
-    """Whether the lock content `holder` is stale: its process is gone (same host), its
-    heartbeat expired, or it is unreadable (a run killed while writing it)."""
+    """Whether the lock content `holder` is stale: its process is gone (same host and, when
+    the holder recorded it, the same PID namespace), its heartbeat expired, or it is
+    unreadable (a run killed while writing it). A holder in another PID namespace (another
+    container with this host name) cannot be checked: only its heartbeat tells."""
     try:
         expires = dt.datetime.fromisoformat(holder["expires_at"])
         pid = int(holder["pid"])
         holder_host = str(holder["host"])
+        identity = holder.get("process")
+        identity = str(identity) if identity is not None else None
     except (KeyError, TypeError, ValueError):
         return True
     if now >= expires:
         return True
-    return holder_host == host and not alive(pid)
+    if holder_host != host:
+        return False
+    if identity is not None and identity.split(" ")[0] != _own_namespace():
+        return False
+    return not alive(pid, identity)
+
+
+def _own_namespace() -> str | None:
+    try:
+        return _namespace()
+    except OSError:
+        return None
 
 
 def describe(holder: dict[str, Any]) -> str:
@@ -136,6 +178,7 @@ class RunLock:
         return {
             "host": self.host,
             "pid": os.getpid(),
+            "process": process_identity(os.getpid()),
             "token": self.token,
             "started_at": self.started.isoformat(),
             "heartbeat_at": now.isoformat(),

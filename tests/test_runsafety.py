@@ -21,7 +21,7 @@ import pytest
 from newsbeam.pipeline import dataset
 from newsbeam.pipeline import main as entry
 from newsbeam.pipeline import run as run_module
-from newsbeam.pipeline.lock import LockHeld, RunLock, is_stale, lock_path
+from newsbeam.pipeline.lock import LockHeld, RunLock, is_stale, lock_path, process_identity
 from newsbeam.pipeline.run import UsageError, check_paths, nested
 from newsbeam.schemas import STATE_MARKER
 from newsbeam.transforms.support.state import (
@@ -78,11 +78,43 @@ def test_staleness_rules() -> None:
     now = dt.datetime(2026, 1, 1, tzinfo=UTC)
     later = (now + dt.timedelta(minutes=5)).isoformat()
     holder = {"host": "here", "pid": 42, "expires_at": later}
-    assert not is_stale(holder, now, "here", alive=lambda pid: True)
-    assert is_stale(holder, now, "here", alive=lambda pid: False)  # its process is gone
-    assert not is_stale(holder, now, "elsewhere", alive=lambda pid: False)  # cannot tell
+    assert not is_stale(holder, now, "here", alive=lambda pid, identity: True)
+    assert is_stale(holder, now, "here", alive=lambda pid, identity: False)  # its process is gone
+    assert not is_stale(holder, now, "elsewhere", alive=lambda pid, identity: False)  # cannot tell
     assert is_stale(holder, now + dt.timedelta(minutes=6), "elsewhere")  # heartbeat expired
     assert is_stale({"pid": "x"}, now, "here")  # unreadable: a run killed while writing it
+
+
+@pytest.mark.skipif(not Path("/proc/self/ns/pid").exists(), reason="Linux /proc")
+def test_a_holder_is_its_process_not_its_pid() -> None:
+    # Before, a lock whose pid was alive was held: a later process given that pid (PID 1
+    # of a restarted container with the same host name) or a run killed and not yet reaped
+    # kept the next run out until the heartbeat expired (5 minutes).
+    now = dt.datetime.now(UTC)
+    host = socket.gethostname()
+    own = process_identity(os.getpid())
+    assert own is not None and own.startswith("pid:[")
+
+    def holder(pid: int, identity: str | None) -> dict:
+        later = (now + dt.timedelta(minutes=5)).isoformat()
+        return {"host": host, "pid": pid, "process": identity, "expires_at": later}
+
+    assert not is_stale(holder(os.getpid(), own), now, host)  # this very process: held
+    namespace, started = own.split(" ")
+    reused = f"{namespace} {int(started) - 1}"  # the pid, but a process started before
+    assert is_stale(holder(os.getpid(), reused), now, host)
+    other_namespace = f"pid:[1] {started}"  # another container: only the heartbeat tells
+    assert not is_stale(holder(os.getpid(), other_namespace), now, host)
+    child = os.fork()
+    if child == 0:
+        os._exit(0)
+    try:
+        deadline = time.monotonic() + 10
+        while process_identity(child) != "zombie" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert is_stale(holder(child, None), now, host)  # ended, not reaped yet
+    finally:
+        os.waitpid(child, 0)
 
 
 def test_a_held_lock_refuses_and_names_its_holder(tmp_path: Path) -> None:
