@@ -156,14 +156,19 @@ def batch_line(manifest: Mapping[str, Any], new: int, feeds: int, latency: float
 # --- Listing and the state's records ------------------------------------------------------
 
 
-def list_files(inputs: Sequence[str]) -> dict[str, Stat]:
+def list_files(inputs: Sequence[str], problems: set[Problem] | None = None) -> dict[str, Stat]:
     """Every file the --input paths name (read.py's listing: links followed, NewsBeam's own
-    folders skipped), with its stat; unreadable entries are left to a batch run."""
+    folders skipped), with its stat. What cannot be read (a broken link, a link loop, an
+    input that is gone) is no file to batch: it is logged once as a warning, `problems`
+    holding those logged already (a batch run gives each a rejected row)."""
     found: dict[str, Stat] = {}
     for pattern in sorted(inputs):
+        listed = False
         try:
             for item in list_input(pattern):
+                listed = True
                 if isinstance(item, Problem):
+                    _warn_once(item, problems)
                     continue
                 file, _ = item
                 if file.path in found:
@@ -180,7 +185,18 @@ def list_files(inputs: Sequence[str]) -> dict[str, Stat]:
                     found[file.path] = Stat(info.st_size, info.st_mtime_ns)
         except OSError as error:
             log.warning("follow: cannot list --input %s: %s", pattern, error)
+            continue
+        if not listed and is_local(pattern) and not os.path.lexists(pattern):
+            _warn_once(Problem(pattern, "not_found", "gone: no such file or folder"), problems)
     return found
+
+
+def _warn_once(problem: Problem, logged: set[Problem] | None) -> None:
+    if logged is not None and problem in logged:
+        return
+    if logged is not None:
+        logged.add(problem)
+    log.warning("follow: --input %s: %s (%s)", problem.path, problem.reason, problem.detail)
 
 
 def restat(paths: Iterable[str]) -> dict[str, Stat]:
@@ -272,6 +288,7 @@ class Follower:
         self._seen: dict[str, tuple[int, int]] = {}
         self._feeds = previous_feed_state([], [])
         self._earlier: dict[str, Stat] = {}
+        self._problems: set[Problem] = set()  # logged already (list_files)
         self.batches = 0
 
     def _refresh(self) -> None:
@@ -290,7 +307,7 @@ class Follower:
     def plan(self) -> Batch:
         """What the next batch reads: new, complete files and due feeds."""
         self._refresh()
-        listing = list_files(self._inputs)
+        listing = list_files(self._inputs, self._problems)
         candidates = new_files(listing, self._seen)
         ready, changing = stable(candidates, self._earlier)
         # Objects on an object store are visible only once uploaded whole.

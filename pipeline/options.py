@@ -324,7 +324,8 @@ class NewsBeamOptions(PipelineOptions):
             default=None,
             metavar="SECONDS",
             help=f"With --follow: seconds between two batches' starts (default "
-            f"{DEFAULT_FOLLOW_INTERVAL:g}); a batch with nothing new commits nothing.",
+            f"{DEFAULT_FOLLOW_INTERVAL:g}); a batch with no new file and no feed due "
+            "commits nothing.",
         )
         follow.add_argument(
             "--max_runtime",

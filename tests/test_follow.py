@@ -112,6 +112,23 @@ def test_only_regular_files_are_listed(tmp_path: Path) -> None:
     assert listed[str(tmp_path / "a.txt")].size == len("an article")
 
 
+def test_what_follow_mode_cannot_read_is_said_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A broken link, an --input that is gone: no file to batch, and before, not a word.
+    (tmp_path / "broken.txt").symlink_to(tmp_path / "nowhere.txt")
+    gone = tmp_path / "inbox-removed"
+    logged: set = set()
+    for _ in range(3):  # three batches' listings
+        assert follow.list_files([str(tmp_path), str(gone)], logged) == {}
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert sorted(warnings) == sorted([
+        f"follow: --input {gone}: not_found (gone: no such file or folder)",
+        f"follow: --input {tmp_path / 'broken.txt'}: unreadable (broken symbolic link "
+        f"(to {str(tmp_path / 'nowhere.txt')!r}))",
+    ])  # fmt: skip
+
+
 def test_batch_line_says_what_the_batch_did() -> None:
     manifest = {
         "run_id": "20261201T120000000000Z",
