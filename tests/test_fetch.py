@@ -416,6 +416,8 @@ def test_oversized_bodies_are_refused() -> None:
         streamed = fetcher.fetch(server.url("/stream"))
     assert announced.error == "too_large" and "Content-Length" in announced.detail
     assert streamed.error == "too_large" and streamed.body == b""
+    # The server answered: its status stays with the failure (before: none, in health rows).
+    assert announced.http_status == streamed.http_status == 200
 
 
 def test_gzip_bomb_stops_at_the_cap() -> None:

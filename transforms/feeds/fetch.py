@@ -557,7 +557,11 @@ class Fetcher:
                 if response.status >= 400:
                     response.drain_conn()
                     return response.status, headers, b""
-                return response.status, headers, self._read_body(response, headers)
+                try:
+                    return response.status, headers, self._read_body(response, headers)
+                except FetchError as error:  # too large, too slow: the server did answer
+                    error.http_status = error.http_status or response.status
+                    raise
             finally:
                 response.release_conn()
 
