@@ -125,3 +125,21 @@ def test_a_missing_file_on_s3_is_refused(tmp_path: Path, s3: list[str], capsys: 
     assert entry.main(["warehouse", "--output", root, "--db", str(db), *s3]) == 2
     assert "missing" in capsys.readouterr().err
     assert not db.exists()
+
+
+def test_the_report_over_a_root_on_s3_takes_its_flags(
+    tmp_path: Path, s3: list[str], capsys: Any
+) -> None:
+    # `newsbeam report` refused the --s3_* flags ("unrecognized arguments"), so a ROOT on a
+    # store that needs an endpoint or credentials had no report.
+    from apache_beam.io.filesystems import FileSystems
+
+    root = "s3://news/reported"
+    fx.write_run(root, "day-1", articles=[fx.article("a1")])
+    FileSystems.set_options(None)  # as a fresh `newsbeam report` process: the flags only
+    target = tmp_path / "report.html"
+    argv = ["report", "--output", root, "--report", str(target)]
+    assert entry.main([*argv, *s3]) == 0, capsys.readouterr().err
+    assert "inputs 1 = articles 1 + duplicates 0 + rejected 0" in target.read_text()
+    assert entry.main([*argv, "--no_such_flag", *s3]) == 2
+    assert "unknown argument" in capsys.readouterr().err
