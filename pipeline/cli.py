@@ -140,6 +140,22 @@ def _unparsed(argv: Sequence[str]) -> list[str]:
     return unparsed
 
 
+def set_filesystem_flags(argv: Sequence[str]) -> None:
+    """Hand Beam's flags (an object store's endpoint and credentials: `--s3_*`, a GCP
+    project, ...) to Beam's FileSystems, for a subcommand that reads a dataset outside a
+    pipeline (`warehouse`, `report`); UnknownFlagsError for anything that is no Beam flag."""
+    if not argv:
+        return
+    from apache_beam.io.filesystems import FileSystems
+
+    unknown = unknown_flags(argv)
+    if unknown or any(not arg.startswith("-") and "=" not in arg for arg in argv[:1]):
+        raise UnknownFlagsError(
+            f"unknown argument{'s' if len(unknown) > 1 else ''}: {' '.join(argv)}"
+        )
+    FileSystems.set_options(PipelineOptions(list(argv)))
+
+
 # What the command's first word may be besides a flag (pipeline/main.py).
 _SUBCOMMANDS = ("report", "warehouse", "schema")
 

@@ -110,10 +110,17 @@ def marker_content() -> dict[str, Any]:
 
 
 def is_dataset(root: str) -> bool:
-    """Whether ROOT holds a NewsBeam dataset marker of a layout this NewsBeam reads."""
+    """Whether ROOT holds a NewsBeam dataset marker of a layout this NewsBeam reads;
+    DatasetError when that cannot be told (the store failed: not "no marker")."""
+    path = files.join(root, DATASET_MARKER)
     try:
-        marker = files.read_json(files.join(root, DATASET_MARKER))
-    except Exception:
+        if not files.exists(path):
+            return False
+    except Exception as error:  # each filesystem has its own errors
+        raise DatasetError(f"{root}: cannot be read ({type(error).__name__}: {error})") from None
+    try:
+        marker = files.read_json(path)
+    except Exception:  # gone since, or not JSON: no marker of ours
         return False
     return isinstance(marker, dict) and marker.get("format") == DATASET_FORMAT
 
@@ -121,7 +128,7 @@ def is_dataset(root: str) -> bool:
 def check_root(root: str, *, for_writing: bool) -> None:
     """Refuse a ROOT that holds something other than a NewsBeam dataset (DatasetError):
     for writing, an empty or absent ROOT is fine; for reading it must be a dataset."""
-    unreadable = files.cannot_list(root) if files.is_local(root) else None
+    unreadable = files.cannot_list(root) if files.is_local(root) else files.store_problem(root)
     if unreadable:  # not "no marker": the marker may be there, unread
         raise DatasetError(unreadable)
     if is_dataset(root):

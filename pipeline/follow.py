@@ -415,7 +415,7 @@ def follow(
                     # interrupted: the batch is abandoned, not failed and retried.
                     raise signals.exception() from error
                 failures += 1
-                log.error("follow: %s; retried at the next batch", failure_line(error))
+                log.error("follow: %s; retried at the next batch", failure_line(error, sys.argv))
                 log.debug("traceback of the failed batch", exc_info=True)
                 if failures >= MAX_FAILURES:
                     log.error("follow: %d batches failed in a row; stopping", failures)

@@ -144,8 +144,24 @@ def _log_level(argv: Sequence[str]) -> str:
 _UNREACHABLE_WORDS = ("connect", "unavailable", "refused", "grpc", "deadline", "timeout")
 
 
-def failure_line(error: BaseException) -> str:
-    """One readable line for a failed run: the innermost cause and what to do."""
+def runs_on_a_service(argv: Sequence[str]) -> bool:
+    """Whether the command line hands the pipeline to a runner's job service (a portable,
+    Flink, Spark or Dataflow runner), which a failed connection may be about."""
+    for index, arg in enumerate(argv):
+        name, _, value = arg.partition("=")
+        if name in ("--job_endpoint", "--flink_master", "--spark_master_url"):
+            return True
+        if name == "--runner":
+            value = value or (argv[index + 1] if index + 1 < len(argv) else "")
+            if any(kind in value for kind in ("Portable", "Flink", "Spark", "Prism", "Dataflow")):
+                return True
+    return False
+
+
+def failure_line(error: BaseException, argv: Sequence[str] | None = None) -> str:
+    """One readable line for a failed run: the innermost cause and what to do. A failed
+    connection is blamed on the runner's job service only when `argv` names one (None: not
+    known); in a local run it is what the run reads or writes."""
     from newsbeam.pipeline.workers import WorkerEnded
 
     cause = error
@@ -163,10 +179,14 @@ def failure_line(error: BaseException) -> str:
     if len(text) > 300:
         text = text[:300] + "..."
     names = f"{type(error).__name__} {type(cause).__name__} {text}".lower()
-    if any(word in names for word in _UNREACHABLE_WORDS):
+    unreachable = any(word in names for word in _UNREACHABLE_WORDS)
+    if unreachable and (argv is None or runs_on_a_service(argv)):
         text = f"the runner's job service did not answer ({text})"
         hint = "check that it is running and reachable (--job_endpoint, --flink_master, "
         hint += "--spark_master_url) or run in-process without --runner"
+    elif unreachable:
+        hint = "check that what the run reads and writes can be reached (an object store's "
+        hint += "--s3_endpoint_url, the servers of --feed and --input URLs)"
     elif isinstance(cause, PermissionError | FileNotFoundError | IsADirectoryError):
         hint = "check the paths and permissions of --output, --state and the inputs"
     elif isinstance(cause, OSError):
@@ -320,7 +340,7 @@ def _run_command(argv: list[str], library_level: str, drawer: ReportProcess | No
                 raise
             log.error(
                 "%s; nothing was committed; the dataset and state are as they were",
-                failure_line(error),
+                failure_line(error, argv),
             )
             log.debug("traceback of the failed run", exc_info=True)
             return 1

@@ -1388,7 +1388,17 @@ def main(argv: Sequence[str]) -> int:
         "--since", metavar="DATE", help="only runs started on or after DATE (UTC; ISO 8601)"
     )
     parser.add_argument("--report", metavar="FILE", help=f"where to write (default ROOT/{REPORT})")
-    args = parser.parse_args(list(argv))
+    parser.epilog = (
+        "Beam's filesystem flags (--s3_endpoint_url, ...) reach a ROOT on an object store."
+    )
+    args, rest = parser.parse_known_args(list(argv))
+    if rest:  # an object store's endpoint and credentials, as a run takes them
+        from newsbeam.pipeline import cli
+
+        try:
+            cli.set_filesystem_flags(rest)
+        except cli.UnknownFlagsError as error:
+            return _usage(str(error))
     root = files.normalise(args.output)
     try:
         since = parse_since(args.since) if args.since else None

@@ -373,6 +373,11 @@ def prepare(argv: Sequence[str]) -> Target:
     output = files.normalise(ours.output)
     state = files.normalise(ours.state) if ours.state else None
     check_paths(output, state)
+    for flag, path in (("--output", output), ("--state", state)):
+        # An object store that cannot be used: said in seconds, not after Beam's retries.
+        problem = files.store_problem(path) if path else None
+        if problem:
+            raise UsageError(f"{flag} {problem}")
     if state is not None:
         try:
             _warn_if_state_behind(state, output)

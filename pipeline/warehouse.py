@@ -458,20 +458,13 @@ def _set_filesystem_options(argv: Sequence[str]) -> None:
     level = root.level
     root.setLevel(logging.ERROR)  # Beam's import warns about clients NewsBeam does not use
     try:
-        from apache_beam.io.filesystems import FileSystems
-        from apache_beam.options.pipeline_options import PipelineOptions
-
         from newsbeam.pipeline import cli
     finally:
         root.setLevel(level)
-
     try:
-        unknown = cli.unknown_flags(argv)
-    except cli.UnknownFlagsError as error:  # a value the flag cannot take
+        cli.set_filesystem_flags(argv)
+    except cli.UnknownFlagsError as error:
         raise WarehouseError(str(error)) from None
-    if unknown or any(not arg.startswith("-") and "=" not in arg for arg in argv[:1]):
-        raise WarehouseError(f"unknown argument{'s' if len(unknown) > 1 else ''}: {' '.join(argv)}")
-    FileSystems.set_options(PipelineOptions(list(argv)))
 
 
 def _underscores(arg: str) -> str:

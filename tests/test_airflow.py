@@ -100,6 +100,8 @@ def test_dag_loads_and_renders_one_run_per_day(tmp_path: Path) -> None:
         **os.environ,
         **{name: str(path) for name, path in paths.items()},
         "NEWSBEAM_BIN": "newsbeam",
+        # An object store's flags reach both tasks (the warehouse's was without them).
+        "NEWSBEAM_FLAGS": "--s3_endpoint_url=http://127.0.0.1:9",
         "AIRFLOW_HOME": str(tmp_path / "airflow"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     }
@@ -138,3 +140,4 @@ def test_dag_loads_and_renders_one_run_per_day(tmp_path: Path) -> None:
     assert warehouse[:2] == ["newsbeam", "warehouse"]
     assert warehouse[warehouse.index("--output") + 1] == str(paths["NEWSBEAM_ROOT"])
     assert warehouse[warehouse.index("--db") + 1] == str(paths["NEWSBEAM_WAREHOUSE"])
+    assert batch[-1] == warehouse[-1] == "--s3_endpoint_url=http://127.0.0.1:9"

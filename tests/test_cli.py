@@ -248,6 +248,18 @@ def test_failure_line_names_the_cause() -> None:
     assert line.startswith("the run failed: FileNotFoundError:") and "/data/x" in line
     assert "permissions" in line
     assert os.linesep not in line
+    # A refused connection is the job service's fault only where the run has one (before:
+    # always, even a local run's object store).
+    try:
+        try:
+            raise ConnectionRefusedError(111, "Connection refused")
+        except ConnectionRefusedError as inner:
+            raise RuntimeError("Write/Files failed") from inner
+    except RuntimeError as error:
+        local = entry.failure_line(error, ["--input", "x", "--output", "s3://b/x"])
+        served = entry.failure_line(error, ["--runner", "PortableRunner", "--job_endpoint=h:1"])
+    assert "job service" not in local and "--s3_endpoint_url" in local
+    assert "the runner's job service did not answer" in served
 
 
 def test_summary_tells_what_the_feeds_did(tmp_path: Path, capsys) -> None:

@@ -4,6 +4,7 @@ through Beam's S3 filesystem: DuckDB tables, and Iceberg tables registering s3:/
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -125,3 +126,42 @@ def test_a_missing_file_on_s3_is_refused(tmp_path: Path, s3: list[str], capsys: 
     assert entry.main(["warehouse", "--output", root, "--db", str(db), *s3]) == 2
     assert "missing" in capsys.readouterr().err
     assert not db.exists()
+
+
+def test_the_report_over_a_root_on_s3_takes_its_flags(
+    tmp_path: Path, s3: list[str], capsys: Any
+) -> None:
+    # `newsbeam report` refused the --s3_* flags ("unrecognized arguments"), so a ROOT on a
+    # store that needs an endpoint or credentials had no report.
+    from apache_beam.io.filesystems import FileSystems
+
+    root = "s3://news/reported"
+    fx.write_run(root, "day-1", articles=[fx.article("a1")])
+    FileSystems.set_options(None)  # as a fresh `newsbeam report` process: the flags only
+    target = tmp_path / "report.html"
+    argv = ["report", "--output", root, "--report", str(target)]
+    assert entry.main([*argv, *s3]) == 0, capsys.readouterr().err
+    assert "inputs 1 = articles 1 + duplicates 0 + rejected 0" in target.read_text()
+    assert entry.main([*argv, "--no_such_flag", *s3]) == 2
+    assert "unknown argument" in capsys.readouterr().err
+
+
+def test_a_store_that_cannot_be_used_is_refused_in_seconds(
+    tmp_path: Path, s3: list[str], seeds_dir: Path, capsys: Any
+) -> None:
+    # Before: Beam's client retried for 14-25 minutes, then the warehouse said "not a
+    # NewsBeam dataset" and a run "the runner's job service did not answer".
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    down = [f"--s3_endpoint_url=http://127.0.0.1:{closed}", *s3[1:]]
+    started = time.monotonic()
+    run = ["--input", str(seeds_dir), "--output", "s3://news/down"]
+    assert entry.main([*run, *down]) == 2
+    assert "s3://news/down: the object store at http://127.0.0.1:" in capsys.readouterr().err
+    assert entry.main(["warehouse", "--output", "s3://news/x", "--db", str(tmp_path / "w.db"),
+                       *down]) == 2  # fmt: skip
+    assert "cannot be reached" in capsys.readouterr().err
+    assert entry.main([*run[:2], "--output", "s3://no-such-bucket/x", *s3]) == 2
+    assert "there is no bucket no-such-bucket at http://127.0.0.1:" in capsys.readouterr().err
+    assert time.monotonic() - started < 60

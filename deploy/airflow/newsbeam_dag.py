@@ -68,6 +68,8 @@ with DAG(
     )
     warehouse = BashOperator(
         task_id="warehouse",
-        bash_command=f"{NEWSBEAM} warehouse --output {ROOT} --db {WAREHOUSE}",
+        # The same flags: an object store's endpoint and credentials (--s3_*) are the
+        # warehouse's to read the dataset with, too.
+        bash_command=f"{NEWSBEAM} warehouse --output {ROOT} --db {WAREHOUSE} {FLAGS}".strip(),
     )
     batch >> warehouse

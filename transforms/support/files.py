@@ -68,6 +68,64 @@ def _s3(path: str) -> Any:
     return store
 
 
+# How long the reachability check of an object store waits (`store_problem`), in seconds.
+STORE_CHECK_SECONDS = 5
+
+
+def store_problem(path: str) -> str | None:
+    """Why the object store of `path` cannot be used now (it cannot be reached, there are no
+    credentials, no such bucket, access denied), from one request that waits at most
+    `STORE_CHECK_SECONDS`; None when it answers, and for other filesystems. Beam's own
+    client retries such failures with a growing delay: a run or `newsbeam warehouse` against
+    an endpoint that is down waited 14 to 25 minutes, then blamed something else."""
+    if not path.startswith("s3://"):
+        return None
+    try:
+        import boto3
+        from botocore import exceptions
+        from botocore.config import Config
+    except ImportError:  # Beam's S3 filesystem needs boto3: the run says so itself
+        return None
+    from apache_beam.options.pipeline_options import S3Options
+
+    options = getattr(_filesystems(), "_pipeline_options", None)
+    settings: dict[str, Any] = {}
+    if options is not None:
+        given = options.view_as(S3Options)
+        settings = {
+            "endpoint_url": given.s3_endpoint_url,
+            "aws_access_key_id": given.s3_access_key_id,
+            "aws_secret_access_key": given.s3_secret_access_key,
+            "aws_session_token": given.s3_session_token,
+            "region_name": given.s3_region_name,
+            "use_ssl": not given.s3_disable_ssl,
+        }
+        if given.s3_verify is not None:
+            settings["verify"] = given.s3_verify
+    seconds = STORE_CHECK_SECONDS
+    config = Config(connect_timeout=seconds, read_timeout=seconds, retries={"max_attempts": 1})
+    bucket = path[len("s3://") :].split("/", 1)[0]
+    where = settings.get("endpoint_url") or "AWS"
+    try:
+        client = boto3.session.Session().client("s3", config=config, **settings)
+        client.head_bucket(Bucket=bucket)
+    except exceptions.NoCredentialsError:
+        return (
+            f"{path}: no S3 credentials (--s3_access_key_id and --s3_secret_access_key, or "
+            "the AWS_* environment variables)"
+        )
+    except exceptions.ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        if code in ("404", "NoSuchBucket"):
+            return f"{path}: there is no bucket {bucket} at {where}"
+        if code in ("403", "AccessDenied"):
+            return f"{path}: access to bucket {bucket} denied at {where}"
+        return None  # anything else: the run meets it, and says what it is
+    except (exceptions.BotoCoreError, ValueError) as error:
+        return f"{path}: the object store at {where} cannot be reached ({error})"
+    return None
+
+
 def open_read(path: str) -> Any:
     """A binary reader of one file on any filesystem (a context manager)."""
     store = _s3(path)
