@@ -20,6 +20,8 @@ from newsbeam.transforms.support.built_cache import CACHE_ENV
 from tests.helpers import ARTICLE_HTML, ARTICLE_TEXT, SEEDS
 
 _OWN_FOLDERS: list[str] = []
+# The suite's temporary folder ($TMPDIR for it and every run it starts), once made.
+_SUITE_TMPDIR = "NEWSBEAM_TESTS_TMPDIR"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -32,9 +34,12 @@ def pytest_configure(config: pytest.Config) -> None:
     progress taps: nothing can remove them after SIGKILL) goes with it at the end, not into
     the machine's /tmp. pytest's own folders (tmp_path) stay where they were."""
     os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", tempfile.gettempdir())
-    _OWN_FOLDERS.append(tempfile.mkdtemp(prefix="newsbeam-tests-"))
-    os.environ["TMPDIR"] = _OWN_FOLDERS[-1]
-    tempfile.tempdir = None  # read $TMPDIR again
+    if _SUITE_TMPDIR not in os.environ:  # xdist's workers share the controller's folder:
+        # one level only, as socket paths in it have at most 107 bytes (Chromium's
+        # SingletonSocket under two made a path too long)
+        _OWN_FOLDERS.append(tempfile.mkdtemp(prefix="newsbeam-tests-"))
+        os.environ[_SUITE_TMPDIR] = os.environ["TMPDIR"] = _OWN_FOLDERS[-1]
+        tempfile.tempdir = None  # read $TMPDIR again
     if CACHE_ENV not in os.environ:
         _OWN_FOLDERS.append(tempfile.mkdtemp(prefix="newsbeam-test-cache-"))
         os.environ[CACHE_ENV] = _OWN_FOLDERS[-1]

@@ -6,10 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import html.parser
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pyarrow as pa
@@ -589,19 +591,23 @@ def screenshot(page: Path, png: Path, width: int, height: int, profile: Path) ->
     chromium = shutil.which("chromium")
     if chromium is None:
         pytest.skip("Debian's chromium is not installed (.ci/run installs it where it can)")
-    completed = subprocess.run(
-        [
-            chromium,
-            *CHROMIUM_FLAGS,
-            f"--user-data-dir={profile}",
-            f"--screenshot={png}",
-            f"--window-size={width},{height}",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    # Chromium's socket goes in $TMPDIR, and a socket's path has at most 107 bytes: a deep
+    # checkout's temporary folder (the suite's is inside it) made it too long.
+    with tempfile.TemporaryDirectory(prefix="nb-", dir="/tmp") as short:
+        completed = subprocess.run(
+            [
+                chromium,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={profile}",
+                f"--screenshot={png}",
+                f"--window-size={width},{height}",
+                page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "TMPDIR": short},
+        )
     assert png.is_file(), completed.stderr[-2000:]
     return [line for line in completed.stderr.splitlines() if ":CONSOLE" in line]
 
