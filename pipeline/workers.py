@@ -417,8 +417,17 @@ def worker_options(options: PipelineOptions) -> Iterator[None]:
     if running_mode != MULTI_PROCESSING or _OPTIONS_FILE in os.environ:
         yield
         return
+    from newsbeam.pipeline.cli import known_flags
+
     debug = logging.getLogger().getEffectiveLevel() <= logging.DEBUG
-    given = options.get_all_options(drop_default=True)
+    # Options whose name is no flag (--input's `inputs`) the worker would parse as unknown
+    # flags, with a warning on the terminal; the workers need none of NewsBeam's own.
+    flags = known_flags()
+    given = {
+        name: value
+        for name, value in options.get_all_options(drop_default=True).items()
+        if f"--{name}" in flags
+    }
     given["default_sdk_harness_log_level"] = "DEBUG" if debug else "WARNING"
     with tempfile.NamedTemporaryFile("w", prefix="newsbeam-worker-", suffix=".json") as handle:
         json.dump({"options": given}, handle, default=_option_value)

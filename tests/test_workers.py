@@ -420,7 +420,11 @@ def _rows(output: Path, table: str) -> list[tuple]:
 
 @pytest.mark.slow
 def test_the_default_run_uses_worker_processes_and_gives_the_same_output(
-    monkeypatch: pytest.MonkeyPatch, seeds_dir: Path, bad_inputs: dict[str, Path], tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch,
+    seeds_dir: Path,
+    bad_inputs: dict[str, Path],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """With 2 cores and enough files the default command runs on 2 worker processes (Beam's
     FnApiRunner with subprocess workers), and its tables and counters (summed over the
@@ -495,6 +499,8 @@ def test_the_default_run_uses_worker_processes_and_gives_the_same_output(
     assert manifests["default"]["options"]["direct_num_workers"] == 2
     assert manifests["in-process"]["options"].get("direct_running_mode", "in_memory") == "in_memory"
     assert manifests["default"]["counters"] == manifests["in-process"]["counters"]
+    # The workers parse the options they are handed without a word on the terminal.
+    assert "unparseable" not in caplog.text
     assert (
         manifests["default"]["counters"]["read_inputs"] == manifests["default"]["counts"]["inputs"]
     )
@@ -955,7 +961,8 @@ def test_worker_options_file(monkeypatch: pytest.MonkeyPatch) -> None:
     from apache_beam.options.pipeline_options import PipelineOptions
 
     def options(mode: str) -> PipelineOptions:
-        return PipelineOptions(["--direct_running_mode", mode, "--s3_endpoint_url=http://x"])
+        flags = ["--direct_running_mode", mode, "--s3_endpoint_url=http://x", "--input", "a"]
+        return PipelineOptions(flags)
 
     monkeypatch.delenv("PIPELINE_OPTIONS_FILE", raising=False)
     with workers.worker_options(options("multi_processing")):
@@ -964,6 +971,9 @@ def test_worker_options_file(monkeypatch: pytest.MonkeyPatch) -> None:
         assert given["default_sdk_harness_log_level"] in ("WARNING", "DEBUG")
         # The options the user set reach the workers (Beam's local runner hands them none).
         assert given["s3_endpoint_url"] == "http://x"
+        # Not --input's `inputs`: no flag of that name (the worker warned "Discarding
+        # unparseable args" on the terminal).
+        assert "inputs" not in given
         assert path.stat().st_mode & 0o077 == 0  # credentials: this user's only
     assert "PIPELINE_OPTIONS_FILE" not in os.environ and not path.exists()
     with workers.worker_options(options("in_memory")):
