@@ -1,5 +1,5 @@
-"""Words of a text in any script: what the clean stage counts (`word_count`, `min_words`)
-and what dedup's shingles are made of.
+"""Words of a text in any script: what the clean stage counts (`word_count`, `min_words`),
+what dedup's shingles are made of, and the stories stage's terms where `\w` fails.
 
 Python's `re` ends a word at a combining mark (its `\\w` is `str.isalnum`, which a vowel
 sign of Devanagari, Bengali, Tamil or Thai is not): "प्रधानमंत्री" was five words. And
@@ -103,8 +103,7 @@ def script_tokens_and_ends(text: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     unspaced = _unspaced_character()
     for token, end in _script_token_and_end().findall(text):
-        first = unspaced.match(token)
-        if first is None:
+        if unspaced.match(token) is None:
             found.append((token, end))
             continue
         characters = unspaced.findall(token)
