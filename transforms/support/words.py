@@ -1,5 +1,5 @@
 """Words of a text in any script: what the clean stage counts (`word_count`, `min_words`),
-what dedup's shingles are made of, and the stories stage's terms where `\w` fails.
+what dedup's shingles are made of, and the stories stage's terms where `\\w` fails.
 
 Python's `re` ends a word at a combining mark (its `\\w` is `str.isalnum`, which a vowel
 sign of Devanagari, Bengali, Tamil or Thai is not): "प्रधानमंत्री" was five words. And
