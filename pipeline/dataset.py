@@ -112,17 +112,22 @@ def marker_content() -> dict[str, Any]:
 def is_dataset(root: str) -> bool:
     """Whether ROOT holds a NewsBeam dataset marker of a layout this NewsBeam reads;
     DatasetError when that cannot be told (the store failed: not "no marker")."""
+    return _marker(root) is not None
+
+
+def _marker(root: str) -> dict[str, Any] | None:
+    """ROOT's dataset marker (`is_dataset`), None where there is none of ours."""
     path = files.join(root, DATASET_MARKER)
     try:
         if not files.exists(path):
-            return False
+            return None
     except Exception as error:  # each filesystem has its own errors
         raise DatasetError(f"{root}: cannot be read ({type(error).__name__}: {error})") from None
     try:
         marker = files.read_json(path)
     except Exception:  # gone since, or not JSON: no marker of ours
-        return False
-    return isinstance(marker, dict) and marker.get("format") == DATASET_FORMAT
+        return None
+    return marker if isinstance(marker, dict) and marker.get("format") == DATASET_FORMAT else None
 
 
 def check_root(root: str, *, for_writing: bool) -> None:
@@ -131,8 +136,8 @@ def check_root(root: str, *, for_writing: bool) -> None:
     unreadable = files.cannot_list(root) if files.is_local(root) else files.store_problem(root)
     if unreadable:  # not "no marker": the marker may be there, unread
         raise DatasetError(unreadable)
-    if is_dataset(root):
-        marker = files.read_json(files.join(root, DATASET_MARKER))
+    marker = _marker(root)
+    if marker is not None:
         if marker.get("layout_version") != LAYOUT_VERSION:
             raise DatasetError(
                 f"{root} is a NewsBeam dataset of layout {marker.get('layout_version')}; "

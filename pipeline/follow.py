@@ -192,9 +192,9 @@ def list_files(inputs: Sequence[str], problems: set[Problem] | None = None) -> d
 
 
 def _warn_once(problem: Problem, logged: set[Problem] | None) -> None:
-    if logged is not None and problem in logged:
-        return
     if logged is not None:
+        if problem in logged:
+            return
         logged.add(problem)
     log.warning("follow: --input %s: %s (%s)", problem.path, problem.reason, problem.detail)
 
@@ -415,7 +415,7 @@ def follow(
                     # interrupted: the batch is abandoned, not failed and retried.
                     raise signals.exception() from error
                 failures += 1
-                log.error("follow: %s; retried at the next batch", failure_line(error, sys.argv))
+                log.error("follow: %s; retried at the next batch", failure_line(error, target.argv))
                 log.debug("traceback of the failed batch", exc_info=True)
                 if failures >= MAX_FAILURES:
                     log.error("follow: %d batches failed in a row; stopping", failures)

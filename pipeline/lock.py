@@ -63,8 +63,10 @@ def process_identity(pid: int) -> str | None:
     """What tells a process from a later one with its pid (Linux: its PID namespace and its
     start time in clock ticks since boot), "zombie" for one that ended and is not yet
     reaped, None where it is gone or /proc does not say."""
+    namespace = _namespace()  # a pid names a process of this namespace (its /proc)
+    if namespace is None:
+        return None
     try:
-        namespace = _namespace()  # a pid names a process of this namespace (its /proc)
         with open(f"/proc/{pid}/stat", "rb") as handle:
             fields = handle.read().rsplit(b")", 1)[1].split()
     except (OSError, IndexError):
@@ -74,9 +76,13 @@ def process_identity(pid: int) -> str | None:
     return f"{namespace} {int(fields[19])}"
 
 
-def _namespace() -> str:
-    """This process's PID namespace: the holder's pid names a process of it only."""
-    return os.readlink("/proc/self/ns/pid")
+def _namespace() -> str | None:
+    """This process's PID namespace (None where /proc does not say): a lock holder's pid
+    names a process of its own namespace only."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
 
 
 def _pid_alive(pid: int, identity: str | None = None) -> bool:
@@ -116,16 +122,9 @@ def is_stale(
         return True
     if holder_host != host:
         return False
-    if identity is not None and identity.split(" ")[0] != _own_namespace():
+    if identity is not None and identity.split(" ")[0] != _namespace():
         return False
     return not alive(pid, identity)
-
-
-def _own_namespace() -> str | None:
-    try:
-        return _namespace()
-    except OSError:
-        return None
 
 
 def describe(holder: dict[str, Any]) -> str:

@@ -361,6 +361,7 @@ class Target:
     ours: NewsBeamOptions
     output: str
     state: str | None
+    argv: tuple[str, ...] = ()  # the command line it was made from (failure_line reads it)
 
 
 def prepare(argv: Sequence[str]) -> Target:
@@ -383,7 +384,7 @@ def prepare(argv: Sequence[str]) -> Target:
             _warn_if_state_behind(state, output)
         except (dataset.DatasetError, StateError):
             pass  # the run's own checks say what is wrong with them
-    return Target(options, ours, output, state)
+    return Target(options, ours, output, state, tuple(argv))
 
 
 @contextlib.contextmanager

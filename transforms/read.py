@@ -463,7 +463,7 @@ def _list_remote(pattern: str) -> Iterator[tuple[FileMetadata, object] | Problem
     object and no glob is a folder; NewsBeam's folders are recognised by their markers among
     the listed files, staging by name."""
     files = FileSystems.match([as_pattern(pattern)])[0].metadata_list
-    if not files and not pattern.endswith("/") and not any(c in pattern for c in "*?["):
+    if not files and not pattern.endswith("/") and glob_folder(pattern) is None:
         # An object store has no folders: "s3://bucket/inbox" names no object, and what
         # is meant is what `aws s3 ls` or `gsutil ls` shows there, the objects under it.
         files = FileSystems.match([as_pattern(pattern + "/")])[0].metadata_list

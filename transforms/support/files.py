@@ -70,6 +70,8 @@ def _s3(path: str) -> Any:
 
 # How long the reachability check of an object store waits (`store_problem`), in seconds.
 STORE_CHECK_SECONDS = 5
+# (options, bucket) pairs whose store answered `store_problem` in this process.
+_STORES_ANSWERED: list[tuple[Any, str]] = []
 
 
 def store_problem(path: str) -> str | None:
@@ -77,7 +79,9 @@ def store_problem(path: str) -> str | None:
     credentials, no such bucket, access denied), from one request that waits at most
     `STORE_CHECK_SECONDS`; None when it answers, and for other filesystems. Beam's own
     client retries such failures with a growing delay: a run or `newsbeam warehouse` against
-    an endpoint that is down waited 14 to 25 minutes, then blamed something else."""
+    an endpoint that is down waited 14 to 25 minutes, then blamed something else. A store
+    that answered is not asked again in this process (with the same options). The client is
+    made here, not Beam's (its S3 client has no timeouts to set: Beam retries instead)."""
     if not path.startswith("s3://"):
         return None
     try:
@@ -89,6 +93,9 @@ def store_problem(path: str) -> str | None:
     from apache_beam.options.pipeline_options import S3Options
 
     options = getattr(_filesystems(), "_pipeline_options", None)
+    bucket = path[len("s3://") :].split("/", 1)[0]
+    if any(seen is options and name == bucket for seen, name in _STORES_ANSWERED):
+        return None  # asked at launch and by each ROOT check (a follow batch's too)
     settings: dict[str, Any] = {}
     if options is not None:
         given = options.view_as(S3Options)
@@ -104,7 +111,6 @@ def store_problem(path: str) -> str | None:
             settings["verify"] = given.s3_verify
     seconds = STORE_CHECK_SECONDS
     config = Config(connect_timeout=seconds, read_timeout=seconds, retries={"max_attempts": 1})
-    bucket = path[len("s3://") :].split("/", 1)[0]
     where = settings.get("endpoint_url") or "AWS"
     try:
         client = boto3.session.Session().client("s3", config=config, **settings)
@@ -123,6 +129,7 @@ def store_problem(path: str) -> str | None:
         return None  # anything else: the run meets it, and says what it is
     except (exceptions.BotoCoreError, ValueError) as error:
         return f"{path}: the object store at {where} cannot be reached ({error})"
+    _STORES_ANSWERED.append((options, bucket))
     return None
 
 
