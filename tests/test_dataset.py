@@ -323,6 +323,33 @@ def test_a_run_with_worker_processes_reads_and_writes_s3(s3: S3Server, tmp_path:
     assert counts["balanced"] is True and counts["inputs"] == len(list(SEEDS.iterdir()))
 
 
+@pytest.mark.slow
+def test_a_json_lines_file_appended_to_on_s3_gives_its_new_lines(
+    s3: S3Server, tmp_path: Path
+) -> None:
+    # An object can only be replaced whole: the run finds the earlier bytes by their hash
+    # and reads on from them (Beam's S3 stream seeks).
+    from apache_beam.io.filesystems import FileSystems
+
+    s3.use_in_process()
+    log, root, state = s3.url("inbox-log", "wire.jsonl"), s3.url("news-log"), s3.url("log-state")
+    lines = [
+        json.dumps({"url": f"http://127.0.0.1:9/{n}", "title": f"Report {n}", "text": text})
+        for n, text in enumerate(seed.read_text() for seed in sorted(SEEDS.glob("*.txt")))
+    ]
+    argv = ["--input", s3.url("inbox-log"), "--output", root, "--state", state, *s3.flags]
+    sources: list[str] = []
+    for count in (2, len(lines)):
+        with FileSystems.create(log) as handle:
+            handle.write("".join(line + "\n" for line in lines[:count]).encode())
+        assert entry.main(argv) == 0
+        articles = _committed_table(root, "articles").column("source").to_pylist()
+        sources.append(sorted(set(articles) - {s for earlier in sources for s in earlier}))
+    manifest = dataset.committed_runs(root)[-1]
+    assert sources == [[f"{log}#L1", f"{log}#L2"], [f"{log}#L{n}" for n in range(3, 6)]]
+    assert manifest["counts"]["inputs"] == 3 and manifest["counts"]["duplicates"] == 0
+
+
 def test_a_corrupt_manifest_stops_the_next_run(tmp_path: Path, capsys) -> None:
     root = tmp_path / "root"
     argv = ["--input", str(SEEDS), "--output", str(root), "--run_id", "r1"]

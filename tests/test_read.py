@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import random
 import shutil
 from pathlib import Path
+from unittest import mock
 
 import duckdb
 import pytest
@@ -17,10 +20,14 @@ from newsbeam.pipeline import run as pipeline_run
 from newsbeam.pipeline.options import NewsBeamOptions
 from newsbeam.transforms.read import (
     FEED_CANDIDATE,
+    Appended,
     FileStamp,
+    Prefix,
     ReadConfig,
     ReadDocuments,
+    appended_part,
     as_pattern,
+    file_stamp,
     is_unchanged,
     kind_of,
     may_hold_feeds,
@@ -271,9 +278,9 @@ def _peak_bytes(work) -> tuple[object, int]:
 
 def _read_one(path: Path, limit: int) -> list:
     """The ReadFiles DoFn on one file, outside Beam: its outputs (rejected ones tagged)."""
-    from newsbeam.transforms.read import _ReadFile
+    from newsbeam.transforms.read import _ReadFile, listed_file
 
-    return list(_ReadFile(ReadConfig(limit)).process((bytes(path), path.stat().st_size)))
+    return list(_ReadFile(ReadConfig(limit)).process(listed_file(str(path), path.stat().st_size)))
 
 
 def _rejections(outputs: list) -> list[tuple[str, str]]:
@@ -562,7 +569,7 @@ def test_listing_streams(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(read.os, "scandir", counting_scandir)
     files = read._ListInputs().process((str(tmp_path),))
     first = next(iter(files))
-    assert first == (bytes(tmp_path / "d00" / "f0.txt"), 1)
+    assert first == (bytes(tmp_path / "d00" / "f0.txt"), 1, 0, 0)
     assert len(listed) <= 2  # the root and the first folder
     assert sum(1 for _ in files) == 20 * 50 - 1
     assert len(listed) == 21
@@ -576,7 +583,7 @@ def test_files_named_twice_are_listed_once(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("x")
     os.symlink(tmp_path / "a.txt", tmp_path / "link.txt")
     listed = list(_ListInputs().process((str(tmp_path / "*.txt"), str(tmp_path))))
-    assert listed == [(bytes(tmp_path / "a.txt"), 1)]
+    assert listed == [(bytes(tmp_path / "a.txt"), 1, 0, 0)]
 
 
 def test_a_glob_reports_only_the_problems_it_matches(tmp_path: Path) -> None:
@@ -678,6 +685,89 @@ def test_an_inbox_read_again_reads_only_what_is_new_or_changed(
     seen_files = current_state(state) / "inputs" / "seen_files.parquet"
     seen = duckdb.sql(f"SELECT count(*) FROM '{seen_files}'").fetchall()
     assert seen == [(6,)]
+
+
+def _jsonl(records: range) -> str:
+    return "".join(
+        json.dumps({"url": f"http://127.0.0.1:9/r{n}", "title": f"Report {n}",
+                    "text": f"Report number {n}: " + _words(n)}) + "\n"
+        for n in records
+    )  # fmt: skip
+
+
+def _words(seed: int) -> str:
+    """A paragraph of distinct words per seed (no two records near duplicates)."""
+    vocabulary = ["harbour", "council", "budget", "railway", "festival", "election", "storm",
+                  "museum", "bridge", "hospital", "school", "market", "river", "court", "farm",
+                  "airport", "library", "stadium", "factory", "forest"]  # fmt: skip
+    rng = random.Random(seed)
+    return " ".join(rng.choice(vocabulary) + str(rng.randrange(1000)) for _ in range(60)) + "."
+
+
+def test_the_prefix_an_earlier_run_hashed_is_found_in_the_same_read(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(b'{"a": 1}\n{"a": 2}\n')
+    first, _ = file_stamp(str(path))
+    with path.open("ab") as handle:
+        handle.write(b'{"a": 3}\n')
+    stamp, prefix = file_stamp(str(path), first.size)
+    assert prefix == Prefix(first.size, first.content_hash, 2, True)
+    row = seen_row(str(path), first, None, first.modified_at)
+    assert appended_part(str(path), row, stamp, prefix) == Appended(first.size, 2)
+    # Cut mid-line, edited, shorter, compressed or not JSON lines: read whole.
+    assert appended_part(str(path), row, stamp, prefix._replace(ends_line=False)) is None
+    assert appended_part(str(path), row, stamp, prefix._replace(content_hash="x")) is None
+    assert appended_part(str(path), row, stamp._replace(size=first.size), prefix) is None
+    for other in ("a.jsonl.gz", "a.txt"):
+        assert appended_part(str(tmp_path / other), row, stamp, prefix) is None
+    assert file_stamp(str(path), stamp.size + 1)[1] is None  # shorter than asked: no prefix
+    # Whatever the pieces it is read in, the prefix is the same.
+    for chunk in (1, 3, 9, 10, 64):
+        with mock.patch("newsbeam.transforms.read.CHUNK_BYTES", chunk):
+            assert file_stamp(str(path), first.size) == (stamp, prefix), chunk
+
+
+def test_a_json_lines_file_appended_to_gives_only_its_new_lines(tmp_path: Path) -> None:
+    """A log a scraper appends to, read every hour with --state: each run reads the lines
+    added since the last (numbered on), not the whole file again (its earlier records came
+    back as duplicates of themselves). Edited in place, the file is read whole again."""
+    inbox, output, state = tmp_path / "inbox", tmp_path / "out", tmp_path / "state"
+    inbox.mkdir()
+    log = inbox / "wire.jsonl"
+    log.write_text(_jsonl(range(1, 4)))
+    argv = ["--input", str(inbox), "--output", str(output), "--state", str(state)]
+
+    kept: list[str] = []
+
+    def run() -> tuple[dict, list[str]]:
+        """The run's manifest and the lines of the articles it added."""
+        assert entry.main(argv) == 0
+        query = f"SELECT source FROM {table_sql(output, 'articles')} ORDER BY source"
+        articles = [source for (source,) in duckdb.sql(query).fetchall()]
+        added = [source.rsplit("#", 1)[1] for source in articles if source not in kept]
+        kept[:] = articles
+        return run_manifest(output), sorted(added, key=lambda line: int(line[1:]))
+
+    first, lines = run()
+    assert lines == ["L1", "L2", "L3"]
+    with log.open("a") as handle:
+        handle.write(_jsonl(range(4, 6)) + "\n")  # a blank line too: numbered, not read
+    os.utime(log, (log.stat().st_atime, log.stat().st_mtime + 5))
+    second, lines = run()
+    assert lines == ["L4", "L5"]
+    assert (second["counts"]["inputs"], second["counts"]["duplicates"]) == (2, 0)
+    assert second["counters"]["read_appended_files"] == 1
+    with log.open("a") as handle:
+        handle.write(_jsonl(range(7, 8)))
+    os.utime(log, (log.stat().st_atime, log.stat().st_mtime + 10))
+    third, lines = run()
+    assert lines == ["L7"] and third["counts"]["inputs"] == 1
+    # An edit before the end: the whole file again, the unchanged records exact copies.
+    log.write_text(log.read_text().replace("Report 1", "Report one"))
+    os.utime(log, (log.stat().st_atime, log.stat().st_mtime + 15))
+    fourth, lines = run()
+    assert fourth["counts"]["inputs"] == 6 and "read_appended_files" not in fourth["counters"]
+    assert (fourth["counts"]["articles"], fourth["counts"]["duplicates"]) == (0, 6)
 
 
 def test_without_state_every_file_is_read(seeds_dir: Path, tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ import errno
 import glob
 import gzip
 import hashlib
+import io
 import itertools
 import json
 import logging
@@ -271,6 +272,17 @@ def read_piece(handle: BinaryIO) -> Callable[[int], bytes]:
     return getattr(handle, "read1", handle.read)
 
 
+class Appended(NamedTuple):
+    """Where reading starts in a file an earlier run read a first part of: after `offset`
+    bytes, which hold `lines` lines."""
+
+    offset: int
+    lines: int
+
+
+WHOLE_FILE = Appended(0, 0)
+
+
 class Line(NamedTuple):
     """One line of a JSON-lines file: its number, bytes (empty when over the limit), size."""
 
@@ -280,15 +292,16 @@ class Line(NamedTuple):
 
 
 def iter_lines(
-    read: Callable[[int], bytes], limit: int, chunk: int = CHUNK_BYTES
+    read: Callable[[int], bytes], limit: int, chunk: int = CHUNK_BYTES, lines_before: int = 0
 ) -> Iterator[Line]:
-    """The non-blank lines of a stream read `chunk` bytes at a time (`read(n)`).
+    """The non-blank lines of a stream read `chunk` bytes at a time (`read(n)`), numbered
+    from `lines_before` + 1 (a stream that starts after that many lines of its file).
 
     A line longer than `limit` bytes (newline included) is yielded with empty content and
     its size, and is never held whole: memory stays under limit + 2 * chunk. Errors of
     `read` (EOFError for a cut-off gzip stream) propagate after the lines before them.
     """
-    number = 0
+    number = lines_before
     partial = b""  # the start of the current line (empty once it is known to be too long)
     partial_size = 0  # the current line's size so far
     while True:
@@ -543,8 +556,15 @@ def is_regular_file(path: str) -> bool:
 # ---------------------------------------------------------------------------------------
 
 
-# A file to read: its path as bytes (a name need not be UTF-8) and its size.
-ListedFile = tuple[bytes, int]
+# A file to read: its path as bytes (a name need not be UTF-8), its size, and where its
+# reading starts: (0, 0) for the whole file, else (bytes, lines) already read by an earlier
+# run, for a JSON-lines file appended to since (`appended_part`).
+ListedFile = tuple[bytes, int, int, int]
+
+
+def listed_file(path: str, size: int) -> ListedFile:
+    """A listed file, to be read whole."""
+    return os.fsencode(path), size, 0, 0
 
 
 def list_inputs(patterns: Iterable[str]) -> Iterator[FileMetadata | Problem]:
@@ -593,7 +613,7 @@ class _ListInputs(beam.DoFn):
                 counter("read_inputs").inc()
                 yield _rejected(item.path, item.reason, item.detail)
             else:
-                yield os.fsencode(item.path), item.size_in_bytes
+                yield listed_file(item.path, item.size_in_bytes)
 
 
 class _ReadFile(beam.DoFn):
@@ -606,7 +626,7 @@ class _ReadFile(beam.DoFn):
         path, size, limit = os.fsdecode(file[0]), file[1], self._config.max_document_bytes
         kind = kind_of(path)
         if kind == "jsonl" and is_regular_file(path):
-            yield from self._read_lines(path, limit)
+            yield from self._read_lines(path, limit, Appended(file[2], file[3]), size)
             return
         if kind == FEED_CANDIDATE:
             yield from self._read_candidate_feed(path, size, limit)
@@ -688,12 +708,15 @@ class _ReadFile(beam.DoFn):
             yield RawDocument(source=source, kind=kind, content=content, truncated=truncated)
 
     def _read_lines(
-        self, path: str, limit: int
+        self, path: str, limit: int, start: Appended = WHOLE_FILE, size: int = 0
     ) -> Iterator[RawDocument | beam.pvalue.TaggedOutput]:
-        records = number = 0
+        """One document per line; from `start` to `size` bytes, the part hashed as appended,
+        when an earlier run read the file's first part."""
+        records, number = 0, start.lines
         source = readable_path(path)
         try:
             with open_input(path) as handle:
+                skip_to(handle, start.offset)
                 head = handle.read(_SNIFF_BYTES)
         except Exception:  # the read below says why
             head = b""
@@ -701,9 +724,15 @@ class _ReadFile(beam.DoFn):
             counter("read_inputs").inc()
             yield _rejected(path, "binary", "binary content (NUL bytes), not JSON lines", head)
             return
+        if start.offset:
+            counter("read_appended_files").inc()
         try:
             with open_input(path) as handle:
-                for line in iter_lines(read_piece(handle), limit):
+                skip_to(handle, start.offset)
+                read = read_piece(handle)
+                if start.offset:  # what was hashed only: a line added since is the next run's
+                    read = read_at_most(read, size - start.offset)
+                for line in iter_lines(read, limit, lines_before=start.lines):
                     number = line.number
                     records += 1
                     counter("read_inputs").inc()
@@ -722,7 +751,10 @@ class _ReadFile(beam.DoFn):
             yield _rejected(f"{source}#L{number + 1}-", reason, detail)
         if records == 0:
             counter("read_inputs").inc()
-            yield _rejected(path, "empty", "no JSON lines in file", b"")
+            detail = "no JSON lines in file"
+            if start.offset:
+                detail = f"no JSON lines in what was appended after line {start.lines}"
+            yield _rejected(path, "empty", detail, b"")
 
 
 # --- Incremental inboxes (--state): files already ingested are skipped -------------------
@@ -749,15 +781,87 @@ def file_stat(path: str) -> tuple[int, dt.datetime]:
     return size, dt.datetime.fromtimestamp(modified, dt.timezone.utc).replace(microsecond=0)
 
 
-def file_stamp(path: str) -> FileStamp:
-    """The file's stamp: stat and a blake2b of its raw bytes, read in bounded pieces."""
+class Prefix(NamedTuple):
+    """What a file's first `size` bytes were: their hash, how many lines they hold, and
+    whether they end a line."""
+
+    size: int
+    content_hash: str
+    lines: int
+    ends_line: bool
+
+
+def file_stamp(path: str, prefix_size: int | None = None) -> tuple[FileStamp, Prefix | None]:
+    """The file's stamp: stat and a blake2b of its raw bytes, read in bounded pieces; and,
+    in the same read, its first `prefix_size` bytes' Prefix (None when it is shorter or none
+    was asked for)."""
     digest = hashlib.blake2b(digest_size=20)
-    size = 0
+    size = lines = 0
+    prefix: Prefix | None = None
+    last_byte = b""
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
         while piece := handle.read(CHUNK_BYTES):
-            digest.update(piece)
+            if prefix_size is not None and prefix is None and size + len(piece) >= prefix_size:
+                head = piece[: prefix_size - size]
+                digest.update(head)
+                last_byte = head[-1:] or last_byte
+                lines += head.count(b"\n")
+                prefix = Prefix(prefix_size, digest.hexdigest(), lines, last_byte == b"\n")
+                digest.update(piece[len(head) :])
+            else:
+                digest.update(piece)
+                if prefix is None:
+                    lines += piece.count(b"\n")
+                    last_byte = piece[-1:]
             size += len(piece)
-    return FileStamp(size, file_stat(path)[1], digest.hexdigest())
+    return FileStamp(size, file_stat(path)[1], digest.hexdigest()), prefix
+
+
+def appended_part(
+    path: str, previous: dict[str, Any] | None, stamp: FileStamp, prefix: Prefix | None
+) -> Appended | None:
+    """Where to read a JSON-lines file from when it only grew since an earlier run read it:
+    it is longer, its first bytes are those the run hashed, and they end a line. Then only
+    the new lines are read (numbered on from the earlier ones); else (None) the file is read
+    whole, as any changed file. Compressed files are read whole (a byte offset of a .gz is
+    no offset of its lines)."""
+    if (
+        previous is None
+        or prefix is None
+        or kind_of(path) != "jsonl"
+        or is_gzip(path)
+        or not 0 < previous["size"] < stamp.size
+    ):
+        return None
+    if prefix.content_hash != previous["content_hash"] or not prefix.ends_line:
+        return None
+    return Appended(prefix.size, prefix.lines)
+
+
+def read_at_most(read: Callable[[int], bytes], count: int) -> Callable[[int], bytes]:
+    """`read` that ends after `count` bytes."""
+    left = count
+
+    def bounded(size: int) -> bytes:
+        nonlocal left
+        piece = read(min(size, left)) if left > 0 else b""
+        left -= len(piece)
+        return piece
+
+    return bounded
+
+
+def skip_to(handle: BinaryIO, offset: int) -> None:
+    """Move a file handle `offset` bytes in: a seek where the handle has one, else a read."""
+    if not offset:
+        return
+    try:
+        handle.seek(offset)
+        return
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        pass
+    while offset > 0 and (piece := handle.read(min(offset, CHUNK_BYTES))):
+        offset -= len(piece)
 
 
 def is_unchanged(previous: dict[str, Any] | None, stamp: FileStamp) -> bool:
@@ -825,13 +929,15 @@ class _SkipIngested(beam.DoFn):
                     SEEN, seen_row(key, kept, previous, self._state.run_at)
                 )
                 return
-            stamp = file_stamp(path)
+            stamp, prefix = file_stamp(path, previous["size"] if previous else None)
         except Exception:  # not a regular file, gone, unreadable: the read step says why
             yield file
             return
         yield beam.pvalue.TaggedOutput(SEEN, seen_row(key, stamp, previous, self._state.run_at))
         if is_unchanged(previous, stamp):
             counter("read_skipped_unchanged").inc()
+        elif appended := appended_part(path, previous, stamp, prefix):
+            yield file[0], stamp.size, appended.offset, appended.lines
         else:
             yield file
 
@@ -946,7 +1052,7 @@ def is_finished_file(path: str) -> bool:
 
 def _listed(file: FileMetadata) -> Iterator[ListedFile]:
     if is_finished_file(file.path):
-        yield os.fsencode(file.path), file.size_in_bytes
+        yield listed_file(file.path, file.size_in_bytes)
     else:
         counter("read_skipped_unfinished").inc()
 
