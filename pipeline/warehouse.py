@@ -222,7 +222,7 @@ CREATE TABLE IF NOT EXISTS {LOADS} (
                               -- inserted again in one transaction
     attempt VARCHAR NOT NULL,
     ingest_date DATE,
-    finished_at VARCHAR,
+    finished_at TIMESTAMPTZ,
     loaded_at TIMESTAMPTZ NOT NULL,
     {", ".join(f"{name} BIGINT NOT NULL" for name in dataset.DATASET_TABLES)}
 )
@@ -230,8 +230,12 @@ CREATE TABLE IF NOT EXISTS {LOADS} (
 
 
 def _ensure_tables(con: Any) -> None:
-    """Create the tables and views, or add the columns a newer schema has (never drops)."""
+    """Create the tables and views, or add the columns a newer schema has (never drops).
+    A table is created with the dataset schema's required columns NOT NULL, as BI tools
+    and query planners read them; a column added to an older table stays nullable (its
+    earlier rows have none)."""
     con.execute(LOADS_TABLE)
+    _upgrade_loads_table(con)
     existing = {
         row[0]
         for row in con.execute(
@@ -239,11 +243,13 @@ def _ensure_tables(con: Any) -> None:
         ).fetchall()
     }
     for table in dataset.DATASET_TABLES:
-        empty = warehouse_schema(table).empty_table()
-        con.register("_newsbeam_empty", empty)
+        schema = warehouse_schema(table)
+        con.register("_newsbeam_empty", schema.empty_table())
         try:
             if table not in existing:
                 con.execute(f"CREATE TABLE {table} AS SELECT * FROM _newsbeam_empty")
+                for name in required_columns(schema):
+                    con.execute(f'ALTER TABLE {table} ALTER COLUMN "{name}" SET NOT NULL')
                 continue
             have = {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}
             for name, kind, *_ in con.execute("DESCRIBE SELECT * FROM _newsbeam_empty").fetchall():
@@ -253,6 +259,33 @@ def _ensure_tables(con: Any) -> None:
             con.unregister("_newsbeam_empty")
     con.execute(STORIES_VIEW)
     con.execute(COPIES_VIEW)
+
+
+def required_columns(schema: pa.Schema) -> list[str]:
+    """The columns of `schema` that never hold a null."""
+    return [field.name for field in schema if not field.nullable]
+
+
+def _upgrade_loads_table(con: Any) -> None:
+    """`finished_at` was text before 2026-12 (the manifest's ISO time): a timestamp now."""
+    kind = con.execute(
+        "SELECT data_type FROM information_schema.columns "
+        "WHERE table_name = ? AND column_name = 'finished_at'",
+        [LOADS],
+    ).fetchone()
+    if kind and kind[0] == "VARCHAR":
+        con.execute(
+            f"ALTER TABLE {LOADS} ALTER COLUMN finished_at SET DATA TYPE TIMESTAMPTZ "
+            "USING CAST(finished_at AS TIMESTAMPTZ)"
+        )
+
+
+def _manifest_time(manifest: Mapping[str, Any], key: str) -> dt.datetime | None:
+    """A manifest's ISO time (`finished_at`), None when absent or not a time."""
+    try:
+        return dt.datetime.fromisoformat(str(manifest[key]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return None
 
 
 def duckdb_loaded(con: Any) -> dict[str, str]:
@@ -334,7 +367,7 @@ def _load_run(
             run_id,
             manifest["attempt"],
             manifest.get("ingest_date"),
-            manifest.get("finished_at"),
+            _manifest_time(manifest, "finished_at"),
             now,
             *counts.values(),
         ],

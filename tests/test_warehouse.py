@@ -109,6 +109,15 @@ def test_every_table_has_the_schema_columns_even_when_empty(tmp_path: Path) -> N
         assert columns == warehouse.warehouse_schema(table).names
         assert rows(db, f"SELECT count(*) FROM {table}") == [(0,)]
     types = dict((row[0], row[1]) for row in rows(db, "DESCRIBE articles"))
+    for table in dataset.DATASET_TABLES:  # the schema's required columns are NOT NULL
+        described = rows(db, f"DESCRIBE {table}")
+        required = [name for name, _, null, *_ in described if null == "NO"]
+        schema = warehouse.warehouse_schema(table)
+        assert required == [f.name for f in schema if not f.nullable] and required, table
+    nullable = {name for name, _, null, *_ in rows(db, "DESCRIBE articles") if null == "YES"}
+    assert {"published_at", "title", "story_id"} <= nullable
+    with duckdb.connect(str(db)) as con, pytest.raises(duckdb.ConstraintException):
+        con.execute("INSERT INTO rejected (source) VALUES (NULL)")
     assert types["published_at"] == "TIMESTAMP WITH TIME ZONE"
     assert types["removed"] == 'STRUCT("text" VARCHAR, reason VARCHAR)[]'
     assert types["ingest_date"] == "DATE"
@@ -301,6 +310,22 @@ def test_usage_errors(tmp_path: Path, capsys: Any) -> None:
         ["warehouse", "--output", str(root), "--db", str(tmp_path / "w.duckdb"), "--bogus", "1"],
         "--bogus",
     )
+
+
+def test_the_loads_table_holds_when_each_run_finished_as_a_time(tmp_path: Path) -> None:
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    first = fx.write_run(str(root), "daily-1", articles=[fx.article("a1")], started=DAY1)
+    assert load(root, db) == 0
+    finished = dt.datetime.fromisoformat(first["finished_at"])
+    assert rows(db, f"SELECT finished_at FROM {warehouse.LOADS}") == [(finished,)]
+    with duckdb.connect(str(db)) as con:  # as NewsBeam before 2026-12 left it: text
+        con.execute(f"ALTER TABLE {warehouse.LOADS} ALTER finished_at SET DATA TYPE VARCHAR")
+    fx.write_run(str(root), "daily-2", articles=[fx.article("b1")], started=DAY2)
+    assert load(root, db) == 0
+    kinds = dict((row[0], row[1]) for row in rows(db, f"DESCRIBE {warehouse.LOADS}"))
+    assert kinds["finished_at"] == "TIMESTAMP WITH TIME ZONE"
+    got = rows(db, f"SELECT run_id, finished_at FROM {warehouse.LOADS} ORDER BY 1")
+    assert got[0] == ("daily-1", finished) and isinstance(got[1][1], dt.datetime)
 
 
 def test_a_database_from_an_older_schema_gets_the_new_columns(tmp_path: Path) -> None:
