@@ -270,6 +270,9 @@ def commit_window(
         if existing is not None and existing["attempt"] == attempt:
             return existing
     dataset.abandon(root, run_id, attempt)  # what an interrupted try left
+    # Marked before anything is staged in it: a ROOT inside a watched folder is then known
+    # as NewsBeam's (read.newsbeam_ancestor) from its first file on, never read back.
+    dataset.ensure_marker(root)
     started = datetime_of(start)
     staging = dataset.staging_dir(root, run_id, attempt)
     partition = dataset.partition(started)

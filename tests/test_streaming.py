@@ -35,7 +35,7 @@ from newsbeam.pipeline.streaming import (
     window_counters,
     window_run_id,
 )
-from newsbeam.schemas import Article, Duplicate, RawDocument
+from newsbeam.schemas import Article, Duplicate, RawDocument, to_row
 from newsbeam.transforms.clean import clean_article
 from newsbeam.transforms.dedup import (
     DedupConfig,
@@ -62,7 +62,7 @@ from newsbeam.transforms.event_time import (
 from newsbeam.transforms.extract import new_article
 from newsbeam.transforms.feeds.config import FeedsConfig
 from newsbeam.transforms.feeds.stage import new_entry_sources, remembered_entries
-from newsbeam.transforms.read import is_finished_file
+from newsbeam.transforms.read import is_finished_file, newsbeam_ancestor, watched_folder
 from newsbeam.transforms.stories import (
     ClusterStoriesStream,
     StoryConfig,
@@ -934,6 +934,52 @@ def test_a_watched_folder_reads_each_finished_file_once(tmp_path: Path) -> None:
     pipeline.run().wait_until_finish()
     assert _collected(tmp_path / "d") == ["one.txt", "two.txt"]
     assert _collected(tmp_path / "r") == []
+
+
+def test_a_watched_folder_does_not_read_newsbeam_folders_inside_it(tmp_path: Path) -> None:
+    """The job's ROOT inside its inbox (and a state folder there): a watch matches files,
+    so its manifests, Parquet files and report were read back at every poll, each read a
+    row of a new window to commit, whose files the next poll read (a loop)."""
+    from newsbeam.transforms.read import WatchInputs
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "one.txt").write_text(FIRE)
+    root = str(inbox / "out")
+    start = micros_of(BASE)
+    rows = {"articles": [to_row(_article("a.txt", VOTE))]}
+    commit_window(root, rows, start, start + 300 * SECOND, start + 300 * SECOND)
+    assert main(["report", "--output", root]) == 0  # ROOT/report.html
+    state = inbox / "state"
+    state.mkdir()
+    (state / "CURRENT.json").write_text('{"state_version": 3, "version": "v1"}')
+    (state / "v1.txt").write_text(VOTE)
+    pipeline = beam.Pipeline(runner="FnApiRunner")
+    documents, rejected = pipeline | WatchInputs(
+        [str(inbox)], poll_seconds=0.5, stop_at=time.time() + 1.6
+    )
+    _collect(documents | "Names" >> beam.Map(lambda d: Path(d.source).name), tmp_path / "d", "D")
+    _collect(rejected | "Sources" >> beam.Map(lambda r: r.source), tmp_path / "r", "R")
+    pipeline.run().wait_until_finish()
+    assert _collected(tmp_path / "d") == ["one.txt"]
+    assert _collected(tmp_path / "r") == []
+
+
+def test_newsbeam_folders_are_found_between_the_watched_folder_and_the_file(
+    tmp_path: Path,
+) -> None:
+    marker = b'{"format": "newsbeam-dataset"}'
+    markers = {"/in/out/_newsbeam_dataset.json": marker, "out/_newsbeam_dataset.json": marker}
+    read = markers.get
+    assert newsbeam_ancestor("/in/out/articles/d=1/x.parquet", ["/in"], read) == "/in/out"
+    assert newsbeam_ancestor("/in/out/report.html", ["/in/"], read) == "/in/out"
+    assert newsbeam_ancestor("/in/news/x.html", ["/in"], read) is None
+    # The watched folder itself, and a relative watch of the working folder.
+    assert newsbeam_ancestor("/in/out/x.html", ["/in/out"], read) == "/in/out"
+    assert newsbeam_ancestor("out/_runs/x.json", [""], read) == "out"
+    assert watched_folder(str(tmp_path)) == str(tmp_path)
+    assert watched_folder("/in/*/news/*.html") == "/in"
+    assert watched_folder("s3://bucket/inbox/") == "s3://bucket/inbox"
 
 
 def _sources_by_table(root: str, manifest: dict[str, Any]) -> dict[str, list[str]]:
