@@ -33,7 +33,7 @@ from typing import Any
 
 import apache_beam as beam
 import pyarrow as pa
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions, StandardOptions
 
 from newsbeam.pipeline import dataset, runners, workers
 from newsbeam.pipeline.lock import LockHeld, RunLock
@@ -381,10 +381,21 @@ class StreamingUsageError(Exception):
     """`--streaming` cannot run as asked; nothing was started."""
 
 
-def runner_problem(runner: object) -> str | None:
-    """Why `--streaming` cannot run on `runner` (None: it can)."""
+def runner_problem(runner: object, job_endpoint: str | None = None) -> str | None:
+    """Why `--streaming` cannot run on `runner` (None: it can). The PortableRunner runs
+    what its job service runs: `--job_endpoint embed` is Beam's in-process one, an
+    FnApiRunner (sources run as a batch that never ends: no window is ever committed),
+    and without an endpoint Beam fails the job only once it is launched."""
     name = runner if isinstance(runner, str) else type(runner).__name__ if runner else None
     short = name.rsplit(".", 1)[-1] if name else None
+    if short == "PortableRunner" and (job_endpoint or "").strip() in ("", "embed"):
+        shown = f"--job_endpoint {job_endpoint}" if job_endpoint else "no --job_endpoint"
+        return (
+            f"--streaming --runner PortableRunner needs --job_endpoint HOST:PORT, a streaming "
+            f"job service (Flink's, Spark's); {shown} is none (`embed` is Beam's in-process "
+            "job service, whose runner runs sources as batch). Use `newsbeam --follow` here, "
+            "or see deploy/streaming/README.md"
+        )
     if short in STREAMING_RUNNERS:
         return None
     shown = f"--runner {short}" if short else "no --runner (the in-process runner)"
@@ -453,7 +464,9 @@ def main(argv: Sequence[str]) -> int:
     """`newsbeam --streaming ...`: 2 at once when it cannot run here; else runs the job
     until the runner ends it (0) or it fails (1)."""
     options = PipelineOptions(list(argv))
-    problem = runner_problem(options.view_as(StandardOptions).runner)
+    problem = runner_problem(
+        options.view_as(StandardOptions).runner, options.view_as(PortableOptions).job_endpoint
+    )
     if problem is not None:
         print(f"newsbeam: {problem}", file=sys.stderr)
         return 2

@@ -660,6 +660,30 @@ def test_streaming_stops_at_once_without_a_streaming_runner(
     assert runner_problem("apache_beam.runners.portability.flink_runner.FlinkRunner") is None
 
 
+def test_a_portable_runner_needs_a_job_service_that_streams(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--job_endpoint embed` is Beam's in-process job service, an FnApiRunner: the job ran
+    its sources as a batch, never committed a window and burnt a core until killed. Without
+    --job_endpoint, Beam failed the launched job (exit 1) instead of a usage error."""
+    assert runner_problem("PortableRunner", "embed") is not None
+    assert runner_problem("PortableRunner", None) is not None
+    assert runner_problem("PortableRunner", "localhost:8099") is None
+    assert runner_problem("FlinkRunner", "embed") is None  # its own job server
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for endpoint in (["--job_endpoint", "embed"], []):
+        started = time.perf_counter()
+        status = main(
+            ["--streaming", "--runner", "PortableRunner", *endpoint, "--environment_type",
+             "LOOPBACK", "--input", str(inbox), "--output", str(tmp_path / "o")]
+        )  # fmt: skip
+        assert status == 2
+        assert time.perf_counter() - started < 10
+        assert "--job_endpoint" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
 def test_streaming_usage_errors_stop_before_anything_runs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
