@@ -34,6 +34,7 @@ from typing import Any
 import apache_beam as beam
 import pyarrow as pa
 from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions, StandardOptions
+from apache_beam.transforms.window import GlobalWindow
 
 from newsbeam.pipeline import dataset, runners, workers
 from newsbeam.pipeline.lock import LockHeld, RunLock
@@ -410,6 +411,37 @@ def runner_problem(runner: object, job_endpoint: str | None = None) -> str | Non
     )
 
 
+# The last moment a timer of the global window (where the streaming steps keep their state)
+# can be set for: Beam encodes timestamps as 64-bit milliseconds (about the year 294,000).
+_LAST_TIMER_SECONDS = GlobalWindow().max_timestamp().micros / 1e6
+
+
+def timers_problem(
+    window_seconds: float,
+    lateness_seconds: float,
+    ttl_days: float,
+    poll_seconds: float,
+    now: float,
+) -> str | None:
+    """Why the spans cannot be timers (None: they can): the latest timers the job sets, a
+    window's close (its end plus the lateness), an entry's expiry (its window's end plus
+    the TTL) and the next poll, counted from `now` (Unix seconds, the latest event time),
+    must fall before Beam's last timestamp; else the job fails at its first article (an
+    int64 overflows), or, for a TTL too large for a float, at launch."""
+    spans = (
+        ("--window_seconds, --allowed_lateness_seconds", window_seconds + lateness_seconds),
+        ("--window_seconds, --stream_ttl_days", window_seconds + ttl_days * 86400.0),
+        ("--poll_seconds", poll_seconds),
+    )
+    for flags, seconds in spans:
+        if not now + seconds < _LAST_TIMER_SECONDS:
+            return (
+                f"{flags}: {seconds:g} s from now is past Beam's last timestamp "
+                f"(~{_LAST_TIMER_SECONDS / 86400 / 365.25:,.0f} years after 1970)"
+            )
+    return None
+
+
 def streaming_config(options: PipelineOptions) -> StreamingConfig:
     """Options -> StreamingConfig, validated (StreamingUsageError); opens --state read-only."""
     ours = options.view_as(NewsBeamOptions)
@@ -432,6 +464,15 @@ def streaming_config(options: PipelineOptions) -> StreamingConfig:
     ):
         if value < least:
             raise StreamingUsageError(f"{flag} must be at least {least:g}, not {value}")
+    problem = timers_problem(
+        ours.window_seconds,
+        ours.allowed_lateness_seconds,
+        ours.stream_ttl_days,
+        ours.poll_seconds,
+        time.time(),
+    )
+    if problem is not None:
+        raise StreamingUsageError(problem)
     if ours.max_files_per_run:
         raise StreamingUsageError("--max_files_per_run is for a batch run, not --streaming")
     if any(value.lower().startswith(("http://", "https://")) for value in ours.inputs or ()):

@@ -32,6 +32,7 @@ from newsbeam.pipeline.streaming import (
     build_streaming,
     commit_window,
     runner_problem,
+    timers_problem,
     window_counters,
     window_run_id,
 )
@@ -658,6 +659,31 @@ def test_streaming_stops_at_once_without_a_streaming_runner(
     assert not (tmp_path / "o").exists()
     assert runner_problem("DataflowRunner") is None
     assert runner_problem("apache_beam.runners.portability.flink_runner.FlinkRunner") is None
+
+
+def test_spans_beyond_beams_last_timestamp_are_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A TTL, lateness, window or poll interval whose timers fall past Beam's last
+    timestamp: `--stream_ttl_days 1e300` was a traceback (exit 1) at launch, 1e9 passed
+    and failed the job at its first article (a timer's int64 overflowed)."""
+    now = time.time()
+    assert timers_problem(300, 86400, 7, 300, now) is None
+    assert timers_problem(300, 86400, 100 * 365, 86400, now) is None  # a century: fine
+    assert "--stream_ttl_days" in (timers_problem(300, 86400, 1e9, 300, now) or "")
+    assert "--stream_ttl_days" in (timers_problem(300, 86400, 1e300, 300, now) or "")
+    assert "--window_seconds" in (timers_problem(10**17, 0, 1, 300, now) or "")
+    assert "--poll_seconds" in (timers_problem(300, 0, 1, 1e300, now) or "")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for flags in (["--stream_ttl_days", "1e300"], ["--allowed_lateness_seconds", str(10**17)]):
+        status = main(
+            ["--streaming", "--runner", "PortableRunner", "--job_endpoint", "localhost:9",
+             "--input", str(inbox), "--output", str(tmp_path / "o"), *flags]
+        )  # fmt: skip
+        assert status == 2
+        assert "Beam's last timestamp" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 def test_a_portable_runner_needs_a_job_service_that_streams(
