@@ -37,6 +37,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, PortableOption
 from apache_beam.transforms.window import GlobalWindow
 
 from newsbeam.pipeline import dataset, runners, workers
+from newsbeam.pipeline import run as pipeline_run
 from newsbeam.pipeline.lock import LockHeld, RunLock
 from newsbeam.pipeline.options import NewsBeamOptions, PipelineConfig, config_from_options
 from newsbeam.schemas import DATASET_SCHEMAS, FEED_HEALTH_TABLE, SCHEMA_VERSION, RawDocument, to_row
@@ -479,7 +480,17 @@ def streaming_config(options: PipelineOptions) -> StreamingConfig:
         raise StreamingUsageError(
             "--streaming watches folders: give page URLs to a batch run, feeds with --feed"
         )
+    # The batch run's checks of the paths named (pipeline/run.py): a mistyped folder would
+    # otherwise be watched for ever, reading nothing and saying nothing.
+    for flag, path in pipeline_run.missing_paths(ours):
+        raise StreamingUsageError(f"{flag} {path}: no such file or folder")
     root = files.normalise(ours.output)
+    try:
+        # --state is only read: it need not be writable, only apart from ROOT.
+        pipeline_run.check_paths(root, None)
+        pipeline_run.check_apart(root, files.normalise(ours.state) if ours.state else None)
+    except pipeline_run.UsageError as error:
+        raise StreamingUsageError(str(error)) from error
     started = dt.datetime.now(dt.timezone.utc)
     try:
         if dataset.is_dataset(root):

@@ -741,6 +741,33 @@ def test_streaming_usage_errors_stop_before_anything_runs(
         held.release()
 
 
+def test_streaming_refuses_the_paths_a_batch_run_refuses(tmp_path: Path) -> None:
+    """A mistyped --input folder was watched for ever (no file, no row, no error), a
+    missing --feeds list read at every tick, a --state inside --output and an --output that
+    cannot be written were accepted; a batch run refuses each at once."""
+    from newsbeam.pipeline.streaming import StreamingUsageError, streaming_config
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    root = str(tmp_path / "o")
+    (tmp_path / "a-file").write_text("")
+    for flags, expected in (
+        (["--input", str(tmp_path / "inbxo"), "--output", root], "no such file or folder"),
+        (["--input", str(tmp_path / "inbxo" / "*.html"), "--output", root], "no such"),
+        (["--feeds", str(tmp_path / "feeds.txt"), "--output", root], "no such file or folder"),
+        (["--input", str(inbox), "--output", root, "--state", f"{root}/state"], "apart"),
+        (["--input", str(inbox), "--output", str(tmp_path / "a-file" / "o")], "is a file"),
+    ):
+        with pytest.raises(StreamingUsageError, match=expected):
+            streaming_config(PipelineOptions(["--streaming", *flags]))
+    assert not Path(root).exists()
+    # A glob in an existing folder that matches nothing yet is watched, as batch lists it.
+    config = streaming_config(
+        PipelineOptions(["--streaming", "--input", str(inbox / "*.html"), "--output", root])
+    )
+    assert config.stages.inputs == (str(inbox / "*.html"),)
+
+
 # --- The sources, bounded: the in-process runner runs a bounded poll as a batch of polls ----
 
 
