@@ -1059,6 +1059,44 @@ def test_newsbeam_folders_are_found_between_the_watched_folder_and_the_file(
     assert watched_folder("s3://bucket/inbox/") == "s3://bucket/inbox"
 
 
+def test_a_watched_file_replaced_under_its_name_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A corrected story saved over its file (or deleted and written again): the watch
+    keyed files by path alone, so the new version was never read, and no row of any table
+    said so. (The in-process runner polls without waiting: the file changes after the
+    second match.)"""
+    import os
+
+    from apache_beam.io.filesystems import FileSystems
+
+    from newsbeam.transforms.read import WatchInputs
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    story = inbox / "story.txt"
+    story.write_text(FIRE)
+    match = FileSystems.match
+    matches = []
+
+    def match_then_replace(patterns: list[str], *args: Any, **kwargs: Any) -> Any:
+        matches.append(patterns)
+        if len(matches) == 3:
+            story.write_text(FIRE_REWRITE)
+            os.utime(story, (time.time() + 10, time.time() + 10))
+        return match(patterns, *args, **kwargs)
+
+    monkeypatch.setattr(FileSystems, "match", match_then_replace)
+    pipeline = beam.Pipeline(runner="FnApiRunner")
+    documents, _ = pipeline | WatchInputs([str(inbox)], poll_seconds=0.2, stop_at=time.time() + 2)
+    _collect(
+        documents | "Texts" >> beam.Map(lambda d: d.content.decode()[:20]), tmp_path / "d", "D"
+    )
+    pipeline.run().wait_until_finish()
+    assert len(matches) >= 4
+    assert _collected(tmp_path / "d") == sorted([FIRE[:20], FIRE_REWRITE[:20]])
+
+
 def _sources_by_table(root: str, manifest: dict[str, Any]) -> dict[str, list[str]]:
     return {
         table: sorted(row["source"] for row in _rows(root, manifest, table))

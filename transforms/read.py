@@ -1112,10 +1112,11 @@ class WatchInputs(beam.PTransform):
     """PBegin -> (PCollection[RawDocument], PCollection[Rejected]), unbounded: every input
     (a folder, watched recursively, or a glob) is matched every `poll_seconds` with
     `fileio.MatchContinuously`; a file is read once, when it first appears, as ReadDocuments
-    reads it. A file being written is skipped until renamed to its final name, and so is a
-    file in a NewsBeam folder (an output, a state) under a watched one. `stop_at`
-    (Unix seconds; None: never) ends the watch: a bounded watch, which Beam's in-process
-    runner runs as a batch of matches (tests)."""
+    reads it, and again whole when it changes (its modification time). A file being written
+    is skipped until renamed to its final name, and so is a file in a NewsBeam folder (an
+    output, a state) under a watched one. `stop_at` (Unix seconds; None: never) ends the
+    watch: a bounded watch, which Beam's in-process runner runs as a batch of matches
+    (tests)."""
 
     def __init__(
         self,
@@ -1156,14 +1157,18 @@ class WatchInputs(beam.PTransform):
         )
 
     def _schedule(self) -> dict[str, Any]:
+        # A file is known by its path and modification time: one saved again under its name
+        # (a corrected story) is read again, as a batch run with --state reads a changed
+        # file; by path alone its new version was never read, and no row said so.
+        every = {"interval": self._poll_seconds, "match_updated_files": True}
         if self._stop_at is None:
-            return {"interval": self._poll_seconds}
+            return every
         import time
 
         from apache_beam.utils.timestamp import Timestamp
 
         return {
-            "interval": self._poll_seconds,
+            **every,
             "start_timestamp": Timestamp.of(time.time()),
             "stop_timestamp": Timestamp.of(self._stop_at),
         }
