@@ -1097,6 +1097,60 @@ def test_a_watched_file_replaced_under_its_name_is_read_again(
     assert _collected(tmp_path / "d") == sorted([FIRE[:20], FIRE_REWRITE[:20]])
 
 
+def test_a_watched_file_saved_again_gives_only_what_is_new(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A JSON-lines file appended to gives its new lines only (numbered on), as a batch
+    run with --state reads it; a file saved again with the same bytes gives nothing. Read
+    whole again, every earlier line came back as an exact copy of itself (a duplicates row
+    each), at every append."""
+    import os
+
+    from apache_beam.io.filesystems import FileSystems
+
+    from newsbeam.transforms.read import WatchInputs
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    wire, story = inbox / "wire.jsonl", inbox / "story.txt"
+    wire.write_text(json.dumps({"text": FIRE}) + "\n")
+    story.write_text(VOTE)
+    match = FileSystems.match
+    matches = []
+
+    def match_then_append(patterns: list[str], *args: Any, **kwargs: Any) -> Any:
+        matches.append(patterns)
+        if len(matches) == 3:
+            with wire.open("a") as handle:
+                handle.write(json.dumps({"text": CHESS}) + "\n")
+            story.write_text(VOTE)  # the same bytes, saved again
+            for path in (wire, story):
+                os.utime(path, (time.time() + 10, time.time() + 10))
+        return match(patterns, *args, **kwargs)
+
+    monkeypatch.setattr(FileSystems, "match", match_then_append)
+    pipeline = beam.Pipeline(runner="FnApiRunner")
+    documents, rejected = pipeline | WatchInputs(
+        [str(inbox)], poll_seconds=0.2, stop_at=time.time() + 2
+    )
+    _collect(
+        documents | "Sources" >> beam.Map(lambda d: f"{Path(d.source).name} {d.content[:20]!r}"),
+        tmp_path / "d",
+        "D",
+    )
+    _collect(rejected | "Reasons" >> beam.Map(lambda r: r.reason), tmp_path / "r", "R")
+    pipeline.run().wait_until_finish()
+    assert len(matches) >= 4
+    assert _collected(tmp_path / "d") == sorted(
+        [
+            f"story.txt {VOTE[:20].encode()!r}",
+            f"wire.jsonl#L1 {json.dumps({'text': FIRE})[:20].encode()!r}",
+            f"wire.jsonl#L2 {json.dumps({'text': CHESS})[:20].encode()!r}",
+        ]
+    )
+    assert _collected(tmp_path / "r") == []
+
+
 def _sources_by_table(root: str, manifest: dict[str, Any]) -> dict[str, list[str]]:
     return {
         table: sorted(row["source"] for row in _rows(root, manifest, table))

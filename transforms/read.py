@@ -37,8 +37,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, BinaryIO, NamedTuple, cast
 
 import apache_beam as beam
+from apache_beam.coders import PickleCoder
 from apache_beam.io.filesystem import CompressionTypes, FileMetadata, FileSystem
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 
 from newsbeam.schemas import STATE_MARKER, RawDocument, Rejected
 from newsbeam.transforms.feeds.parse import sniff_feed_kind
@@ -1108,15 +1110,62 @@ class _WatchedFiles(beam.DoFn):
         yield listed_file(file.path, file.size_in_bytes)
 
 
+def watched_part(
+    path: str, previous: dict[str, Any] | None, stamp: FileStamp, prefix: Prefix | None
+) -> Appended | None:
+    """What to read of a watched file the watch found new or changed (its modification
+    time): nothing (None) when its bytes are those read before (saved again unchanged,
+    touched); the lines after those read when a JSON-lines file only grew (appended_part,
+    as a batch run with --state reads it); else the whole file (WHOLE_FILE). `previous`:
+    the size and content hash read before (None: never read)."""
+    if previous is not None and (previous["size"], previous["content_hash"]) == (
+        stamp.size,
+        stamp.content_hash,
+    ):
+        return None
+    return appended_part(path, previous, stamp, prefix) or WHOLE_FILE
+
+
+# What a watched file's latest read held (size, content hash), per path (_ReadChanges).
+_WATCH_READ = ReadModifyWriteStateSpec("read", PickleCoder())
+_WATCH_READ_PARAM = beam.DoFn.StateParam(_WATCH_READ)
+
+
+class _ReadChanges(beam.DoFn):
+    """(path, ListedFile) -> the ListedFile to read (`watched_part`), or nothing for a file
+    whose bytes were read already (counter `read_skipped_unchanged`). State, per path: the
+    size and content hash of what was read."""
+
+    def process(
+        self, keyed: tuple[bytes, ListedFile], read: Any = _WATCH_READ_PARAM
+    ) -> Iterator[ListedFile]:
+        file = keyed[1]
+        path = os.fsdecode(file[0])
+        previous = read.read()
+        try:
+            if not is_regular_file(path):  # a FIFO would block the hash; the read says why
+                raise OSError(f"not a regular file: {path}")
+            stamp, prefix = file_stamp(path, previous["size"] if previous else None)
+        except Exception:  # gone, not a regular file, unreadable: the read step says why
+            yield file
+            return
+        part = watched_part(path, previous, stamp, prefix)
+        read.write({"size": stamp.size, "content_hash": stamp.content_hash})
+        if part is None:
+            counter("read_skipped_unchanged").inc()
+            return
+        yield file[0], stamp.size, part.offset, part.lines
+
+
 class WatchInputs(beam.PTransform):
     """PBegin -> (PCollection[RawDocument], PCollection[Rejected]), unbounded: every input
     (a folder, watched recursively, or a glob) is matched every `poll_seconds` with
     `fileio.MatchContinuously`; a file is read once, when it first appears, as ReadDocuments
-    reads it, and again whole when it changes (its modification time). A file being written
-    is skipped until renamed to its final name, and so is a file in a NewsBeam folder (an
-    output, a state) under a watched one. `stop_at` (Unix seconds; None: never) ends the
-    watch: a bounded watch, which Beam's in-process runner runs as a batch of matches
-    (tests)."""
+    reads it, and again when it changes (`watched_part`: whole, its appended JSON lines, or
+    nothing for the same bytes saved again). A file being written is skipped until renamed
+    to its final name, and so is a file in a NewsBeam folder (an output, a state) under a
+    watched one. `stop_at` (Unix seconds; None: never) ends the watch: a bounded watch,
+    which Beam's in-process runner runs as a batch of matches (tests)."""
 
     def __init__(
         self,
@@ -1146,6 +1195,8 @@ class WatchInputs(beam.PTransform):
             matched
             | "AllMatched" >> beam.Flatten()
             | "Finished" >> beam.ParDo(watched).with_output_types(ListedFile)
+            | "ByPath" >> beam.Map(lambda file: (file[0], file))
+            | "Changed" >> beam.ParDo(_ReadChanges()).with_output_types(ListedFile)
         )
         return apply_with_rejects(
             files,
