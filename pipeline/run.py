@@ -340,6 +340,11 @@ def check_paths(output: str, state: str | None) -> None:
             problem = files.cannot_write(folder)
             if problem:
                 raise UsageError(f"{flag} {path}: {problem}")
+    check_apart(output, state)
+
+
+def check_apart(output: str, state: str | None) -> None:
+    """--output and --state must be apart: each is NewsBeam's own, read and cleaned whole."""
     if state is None:
         return
     if files.is_local(output) and files.is_local(state):

@@ -33,9 +33,11 @@ from typing import Any
 
 import apache_beam as beam
 import pyarrow as pa
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions, StandardOptions
+from apache_beam.transforms.window import GlobalWindow
 
 from newsbeam.pipeline import dataset, runners, workers
+from newsbeam.pipeline import run as pipeline_run
 from newsbeam.pipeline.lock import LockHeld, RunLock
 from newsbeam.pipeline.options import NewsBeamOptions, PipelineConfig, config_from_options
 from newsbeam.schemas import DATASET_SCHEMAS, FEED_HEALTH_TABLE, SCHEMA_VERSION, RawDocument, to_row
@@ -270,6 +272,9 @@ def commit_window(
         if existing is not None and existing["attempt"] == attempt:
             return existing
     dataset.abandon(root, run_id, attempt)  # what an interrupted try left
+    # Marked before anything is staged in it: a ROOT inside a watched folder is then known
+    # as NewsBeam's (read.newsbeam_ancestor) from its first file on, never read back.
+    dataset.ensure_marker(root)
     started = datetime_of(start)
     staging = dataset.staging_dir(root, run_id, attempt)
     partition = dataset.partition(started)
@@ -378,10 +383,21 @@ class StreamingUsageError(Exception):
     """`--streaming` cannot run as asked; nothing was started."""
 
 
-def runner_problem(runner: object) -> str | None:
-    """Why `--streaming` cannot run on `runner` (None: it can)."""
+def runner_problem(runner: object, job_endpoint: str | None = None) -> str | None:
+    """Why `--streaming` cannot run on `runner` (None: it can). The PortableRunner runs
+    what its job service runs: `--job_endpoint embed` is Beam's in-process one, an
+    FnApiRunner (sources run as a batch that never ends: no window is ever committed),
+    and without an endpoint Beam fails the job only once it is launched."""
     name = runner if isinstance(runner, str) else type(runner).__name__ if runner else None
     short = name.rsplit(".", 1)[-1] if name else None
+    if short == "PortableRunner" and (job_endpoint or "").strip() in ("", "embed"):
+        shown = f"--job_endpoint {job_endpoint}" if job_endpoint else "no --job_endpoint"
+        return (
+            f"--streaming --runner PortableRunner needs --job_endpoint HOST:PORT, a streaming "
+            f"job service (Flink's, Spark's); {shown} is none (`embed` is Beam's in-process "
+            "job service, whose runner runs sources as batch). Use `newsbeam --follow` here, "
+            "or see deploy/streaming/README.md"
+        )
     if short in STREAMING_RUNNERS:
         return None
     shown = f"--runner {short}" if short else "no --runner (the in-process runner)"
@@ -394,6 +410,37 @@ def runner_problem(runner: object) -> str | None:
         "--prism_location), or PortableRunner with --job_endpoint (a Flink or Spark job "
         "service): deploy/streaming/README.md"
     )
+
+
+# The last moment a timer of the global window (where the streaming steps keep their state)
+# can be set for: Beam encodes timestamps as 64-bit milliseconds (about the year 294,000).
+_LAST_TIMER_SECONDS = GlobalWindow().max_timestamp().micros / 1e6
+
+
+def timers_problem(
+    window_seconds: float,
+    lateness_seconds: float,
+    ttl_days: float,
+    poll_seconds: float,
+    now: float,
+) -> str | None:
+    """Why the spans cannot be timers (None: they can): the latest timers the job sets, a
+    window's close (its end plus the lateness), an entry's expiry (its window's end plus
+    the TTL) and the next poll, counted from `now` (Unix seconds, the latest event time),
+    must fall before Beam's last timestamp; else the job fails at its first article (an
+    int64 overflows), or, for a TTL too large for a float, at launch."""
+    spans = (
+        ("--window_seconds, --allowed_lateness_seconds", window_seconds + lateness_seconds),
+        ("--window_seconds, --stream_ttl_days", window_seconds + ttl_days * 86400.0),
+        ("--poll_seconds", poll_seconds),
+    )
+    for flags, seconds in spans:
+        if not now + seconds < _LAST_TIMER_SECONDS:
+            return (
+                f"{flags}: {seconds:g} s from now is past Beam's last timestamp "
+                f"(~{_LAST_TIMER_SECONDS / 86400 / 365.25:,.0f} years after 1970)"
+            )
+    return None
 
 
 def streaming_config(options: PipelineOptions) -> StreamingConfig:
@@ -418,13 +465,32 @@ def streaming_config(options: PipelineOptions) -> StreamingConfig:
     ):
         if value < least:
             raise StreamingUsageError(f"{flag} must be at least {least:g}, not {value}")
+    problem = timers_problem(
+        ours.window_seconds,
+        ours.allowed_lateness_seconds,
+        ours.stream_ttl_days,
+        ours.poll_seconds,
+        time.time(),
+    )
+    if problem is not None:
+        raise StreamingUsageError(problem)
     if ours.max_files_per_run:
         raise StreamingUsageError("--max_files_per_run is for a batch run, not --streaming")
     if any(value.lower().startswith(("http://", "https://")) for value in ours.inputs or ()):
         raise StreamingUsageError(
             "--streaming watches folders: give page URLs to a batch run, feeds with --feed"
         )
+    # The batch run's checks of the paths named (pipeline/run.py): a mistyped folder would
+    # otherwise be watched for ever, reading nothing and saying nothing.
+    for flag, path in pipeline_run.missing_paths(ours):
+        raise StreamingUsageError(f"{flag} {path}: no such file or folder")
     root = files.normalise(ours.output)
+    try:
+        # --state is only read: it need not be writable, only apart from ROOT.
+        pipeline_run.check_paths(root, None)
+        pipeline_run.check_apart(root, files.normalise(ours.state) if ours.state else None)
+    except pipeline_run.UsageError as error:
+        raise StreamingUsageError(str(error)) from error
     started = dt.datetime.now(dt.timezone.utc)
     try:
         if dataset.is_dataset(root):
@@ -450,7 +516,9 @@ def main(argv: Sequence[str]) -> int:
     """`newsbeam --streaming ...`: 2 at once when it cannot run here; else runs the job
     until the runner ends it (0) or it fails (1)."""
     options = PipelineOptions(list(argv))
-    problem = runner_problem(options.view_as(StandardOptions).runner)
+    problem = runner_problem(
+        options.view_as(StandardOptions).runner, options.view_as(PortableOptions).job_endpoint
+    )
     if problem is not None:
         print(f"newsbeam: {problem}", file=sys.stderr)
         return 2

@@ -32,10 +32,11 @@ from newsbeam.pipeline.streaming import (
     build_streaming,
     commit_window,
     runner_problem,
+    timers_problem,
     window_counters,
     window_run_id,
 )
-from newsbeam.schemas import Article, Duplicate, RawDocument
+from newsbeam.schemas import Article, Duplicate, RawDocument, to_row
 from newsbeam.transforms.clean import clean_article
 from newsbeam.transforms.dedup import (
     DedupConfig,
@@ -62,7 +63,7 @@ from newsbeam.transforms.event_time import (
 from newsbeam.transforms.extract import new_article
 from newsbeam.transforms.feeds.config import FeedsConfig
 from newsbeam.transforms.feeds.stage import new_entry_sources, remembered_entries
-from newsbeam.transforms.read import is_finished_file
+from newsbeam.transforms.read import is_finished_file, newsbeam_ancestor, watched_folder
 from newsbeam.transforms.stories import (
     ClusterStoriesStream,
     StoryConfig,
@@ -660,6 +661,55 @@ def test_streaming_stops_at_once_without_a_streaming_runner(
     assert runner_problem("apache_beam.runners.portability.flink_runner.FlinkRunner") is None
 
 
+def test_spans_beyond_beams_last_timestamp_are_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A TTL, lateness, window or poll interval whose timers fall past Beam's last
+    timestamp: `--stream_ttl_days 1e300` was a traceback (exit 1) at launch, 1e9 passed
+    and failed the job at its first article (a timer's int64 overflowed)."""
+    now = time.time()
+    assert timers_problem(300, 86400, 7, 300, now) is None
+    assert timers_problem(300, 86400, 100 * 365, 86400, now) is None  # a century: fine
+    assert "--stream_ttl_days" in (timers_problem(300, 86400, 1e9, 300, now) or "")
+    assert "--stream_ttl_days" in (timers_problem(300, 86400, 1e300, 300, now) or "")
+    assert "--window_seconds" in (timers_problem(10**17, 0, 1, 300, now) or "")
+    assert "--poll_seconds" in (timers_problem(300, 0, 1, 1e300, now) or "")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for flags in (["--stream_ttl_days", "1e300"], ["--allowed_lateness_seconds", str(10**17)]):
+        status = main(
+            ["--streaming", "--runner", "PortableRunner", "--job_endpoint", "localhost:9",
+             "--input", str(inbox), "--output", str(tmp_path / "o"), *flags]
+        )  # fmt: skip
+        assert status == 2
+        assert "Beam's last timestamp" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_portable_runner_needs_a_job_service_that_streams(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--job_endpoint embed` is Beam's in-process job service, an FnApiRunner: the job ran
+    its sources as a batch, never committed a window and burnt a core until killed. Without
+    --job_endpoint, Beam failed the launched job (exit 1) instead of a usage error."""
+    assert runner_problem("PortableRunner", "embed") is not None
+    assert runner_problem("PortableRunner", None) is not None
+    assert runner_problem("PortableRunner", "localhost:8099") is None
+    assert runner_problem("FlinkRunner", "embed") is None  # its own job server
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for endpoint in (["--job_endpoint", "embed"], []):
+        started = time.perf_counter()
+        status = main(
+            ["--streaming", "--runner", "PortableRunner", *endpoint, "--environment_type",
+             "LOOPBACK", "--input", str(inbox), "--output", str(tmp_path / "o")]
+        )  # fmt: skip
+        assert status == 2
+        assert time.perf_counter() - started < 10
+        assert "--job_endpoint" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
 def test_streaming_usage_errors_stop_before_anything_runs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -689,6 +739,33 @@ def test_streaming_usage_errors_stop_before_anything_runs(
         assert "lock" in capsys.readouterr().err.lower()
     finally:
         held.release()
+
+
+def test_streaming_refuses_the_paths_a_batch_run_refuses(tmp_path: Path) -> None:
+    """A mistyped --input folder was watched for ever (no file, no row, no error), a
+    missing --feeds list read at every tick, a --state inside --output and an --output that
+    cannot be written were accepted; a batch run refuses each at once."""
+    from newsbeam.pipeline.streaming import StreamingUsageError, streaming_config
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    root = str(tmp_path / "o")
+    (tmp_path / "a-file").write_text("")
+    for flags, expected in (
+        (["--input", str(tmp_path / "inbxo"), "--output", root], "no such file or folder"),
+        (["--input", str(tmp_path / "inbxo" / "*.html"), "--output", root], "no such"),
+        (["--feeds", str(tmp_path / "feeds.txt"), "--output", root], "no such file or folder"),
+        (["--input", str(inbox), "--output", root, "--state", f"{root}/state"], "apart"),
+        (["--input", str(inbox), "--output", str(tmp_path / "a-file" / "o")], "is a file"),
+    ):
+        with pytest.raises(StreamingUsageError, match=expected):
+            streaming_config(PipelineOptions(["--streaming", *flags]))
+    assert not Path(root).exists()
+    # A glob in an existing folder that matches nothing yet is watched, as batch lists it.
+    config = streaming_config(
+        PipelineOptions(["--streaming", "--input", str(inbox / "*.html"), "--output", root])
+    )
+    assert config.stages.inputs == (str(inbox / "*.html"),)
 
 
 # --- The sources, bounded: the in-process runner runs a bounded poll as a batch of polls ----
@@ -933,6 +1010,144 @@ def test_a_watched_folder_reads_each_finished_file_once(tmp_path: Path) -> None:
     _collect(rejected | "Reasons" >> beam.Map(lambda r: r.reason), tmp_path / "r", "R")
     pipeline.run().wait_until_finish()
     assert _collected(tmp_path / "d") == ["one.txt", "two.txt"]
+    assert _collected(tmp_path / "r") == []
+
+
+def test_a_watched_folder_does_not_read_newsbeam_folders_inside_it(tmp_path: Path) -> None:
+    """The job's ROOT inside its inbox (and a state folder there): a watch matches files,
+    so its manifests, Parquet files and report were read back at every poll, each read a
+    row of a new window to commit, whose files the next poll read (a loop)."""
+    from newsbeam.transforms.read import WatchInputs
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "one.txt").write_text(FIRE)
+    root = str(inbox / "out")
+    start = micros_of(BASE)
+    rows = {"articles": [to_row(_article("a.txt", VOTE))]}
+    commit_window(root, rows, start, start + 300 * SECOND, start + 300 * SECOND)
+    assert main(["report", "--output", root]) == 0  # ROOT/report.html
+    state = inbox / "state"
+    state.mkdir()
+    (state / "CURRENT.json").write_text('{"state_version": 3, "version": "v1"}')
+    (state / "v1.txt").write_text(VOTE)
+    pipeline = beam.Pipeline(runner="FnApiRunner")
+    documents, rejected = pipeline | WatchInputs(
+        [str(inbox)], poll_seconds=0.5, stop_at=time.time() + 1.6
+    )
+    _collect(documents | "Names" >> beam.Map(lambda d: Path(d.source).name), tmp_path / "d", "D")
+    _collect(rejected | "Sources" >> beam.Map(lambda r: r.source), tmp_path / "r", "R")
+    pipeline.run().wait_until_finish()
+    assert _collected(tmp_path / "d") == ["one.txt"]
+    assert _collected(tmp_path / "r") == []
+
+
+def test_newsbeam_folders_are_found_between_the_watched_folder_and_the_file(
+    tmp_path: Path,
+) -> None:
+    marker = b'{"format": "newsbeam-dataset"}'
+    markers = {"/in/out/_newsbeam_dataset.json": marker, "out/_newsbeam_dataset.json": marker}
+    read = markers.get
+    assert newsbeam_ancestor("/in/out/articles/d=1/x.parquet", ["/in"], read) == "/in/out"
+    assert newsbeam_ancestor("/in/out/report.html", ["/in/"], read) == "/in/out"
+    assert newsbeam_ancestor("/in/news/x.html", ["/in"], read) is None
+    # The watched folder itself, and a relative watch of the working folder.
+    assert newsbeam_ancestor("/in/out/x.html", ["/in/out"], read) == "/in/out"
+    assert newsbeam_ancestor("out/_runs/x.json", [""], read) == "out"
+    assert watched_folder(str(tmp_path)) == str(tmp_path)
+    assert watched_folder("/in/*/news/*.html") == "/in"
+    assert watched_folder("s3://bucket/inbox/") == "s3://bucket/inbox"
+
+
+def test_a_watched_file_replaced_under_its_name_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A corrected story saved over its file (or deleted and written again): the watch
+    keyed files by path alone, so the new version was never read, and no row of any table
+    said so. (The in-process runner polls without waiting: the file changes after the
+    second match.)"""
+    import os
+
+    from apache_beam.io.filesystems import FileSystems
+
+    from newsbeam.transforms.read import WatchInputs
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    story = inbox / "story.txt"
+    story.write_text(FIRE)
+    match = FileSystems.match
+    matches = []
+
+    def match_then_replace(patterns: list[str], *args: Any, **kwargs: Any) -> Any:
+        matches.append(patterns)
+        if len(matches) == 3:
+            story.write_text(FIRE_REWRITE)
+            os.utime(story, (time.time() + 10, time.time() + 10))
+        return match(patterns, *args, **kwargs)
+
+    monkeypatch.setattr(FileSystems, "match", match_then_replace)
+    pipeline = beam.Pipeline(runner="FnApiRunner")
+    documents, _ = pipeline | WatchInputs([str(inbox)], poll_seconds=0.2, stop_at=time.time() + 2)
+    _collect(
+        documents | "Texts" >> beam.Map(lambda d: d.content.decode()[:20]), tmp_path / "d", "D"
+    )
+    pipeline.run().wait_until_finish()
+    assert len(matches) >= 4
+    assert _collected(tmp_path / "d") == sorted([FIRE[:20], FIRE_REWRITE[:20]])
+
+
+def test_a_watched_file_saved_again_gives_only_what_is_new(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A JSON-lines file appended to gives its new lines only (numbered on), as a batch
+    run with --state reads it; a file saved again with the same bytes gives nothing. Read
+    whole again, every earlier line came back as an exact copy of itself (a duplicates row
+    each), at every append."""
+    import os
+
+    from apache_beam.io.filesystems import FileSystems
+
+    from newsbeam.transforms.read import WatchInputs
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    wire, story = inbox / "wire.jsonl", inbox / "story.txt"
+    wire.write_text(json.dumps({"text": FIRE}) + "\n")
+    story.write_text(VOTE)
+    match = FileSystems.match
+    matches = []
+
+    def match_then_append(patterns: list[str], *args: Any, **kwargs: Any) -> Any:
+        matches.append(patterns)
+        if len(matches) == 3:
+            with wire.open("a") as handle:
+                handle.write(json.dumps({"text": CHESS}) + "\n")
+            story.write_text(VOTE)  # the same bytes, saved again
+            for path in (wire, story):
+                os.utime(path, (time.time() + 10, time.time() + 10))
+        return match(patterns, *args, **kwargs)
+
+    monkeypatch.setattr(FileSystems, "match", match_then_append)
+    pipeline = beam.Pipeline(runner="FnApiRunner")
+    documents, rejected = pipeline | WatchInputs(
+        [str(inbox)], poll_seconds=0.2, stop_at=time.time() + 2
+    )
+    _collect(
+        documents | "Sources" >> beam.Map(lambda d: f"{Path(d.source).name} {d.content[:20]!r}"),
+        tmp_path / "d",
+        "D",
+    )
+    _collect(rejected | "Reasons" >> beam.Map(lambda r: r.reason), tmp_path / "r", "R")
+    pipeline.run().wait_until_finish()
+    assert len(matches) >= 4
+    assert _collected(tmp_path / "d") == sorted(
+        [
+            f"story.txt {VOTE[:20].encode()!r}",
+            f"wire.jsonl#L1 {json.dumps({'text': FIRE})[:20].encode()!r}",
+            f"wire.jsonl#L2 {json.dumps({'text': CHESS})[:20].encode()!r}",
+        ]
+    )
     assert _collected(tmp_path / "r") == []
 
 

@@ -37,8 +37,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, BinaryIO, NamedTuple, cast
 
 import apache_beam as beam
+from apache_beam.coders import PickleCoder
 from apache_beam.io.filesystem import CompressionTypes, FileMetadata, FileSystem
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 
 from newsbeam.schemas import STATE_MARKER, RawDocument, Rejected
 from newsbeam.transforms.feeds.parse import sniff_feed_kind
@@ -1050,20 +1052,120 @@ def is_finished_file(path: str) -> bool:
     return not any(is_staging_name(part) for part in parts)
 
 
-def _listed(file: FileMetadata) -> Iterator[ListedFile]:
-    if is_finished_file(file.path):
+def watched_folder(pattern: str) -> str:
+    """The folder a watched input is matched under: a folder itself, a glob's folder before
+    its first wildcard, a file's own folder."""
+    if pattern.endswith("/") or (is_local(pattern) and os.path.isdir(pattern)):
+        return pattern.rstrip("/")
+    folder = glob_folder(pattern)
+    return folder if folder is not None else pattern.rsplit("/", 1)[0] if "/" in pattern else ""
+
+
+def newsbeam_ancestor(
+    path: str, folders: Sequence[str], read: Callable[[str], bytes | None]
+) -> str | None:
+    """The folder holding `path`, from the watched folder that holds it (the longest of
+    `folders`) down to its own, that is NewsBeam's (`newsbeam_folder_kind`), or None. A
+    watch matches files, not folders: what the batch walk skips whole (an output, a state
+    folder inside the inbox) must be recognised above each file, or the job reads its own
+    output (a report as an article, its manifests and Parquet as rejected rows, which make
+    a window to commit, whose files are read at the next poll, and so on)."""
+    parent = path.rsplit("/", 1)[0] if "/" in path else ""
+    tops = [top for top in folders if _holds(top, parent)]
+    folder = max(tops, key=len).rstrip("/") if tops else parent
+    candidates = [folder]
+    for name in filter(None, parent[len(folder) :].split("/")):
+        folder = f"{folder}/{name}" if folder else name
+        candidates.append(folder)
+    return next((folder for folder in candidates if newsbeam_folder_kind(folder, read)), None)
+
+
+def _holds(top: str, folder: str) -> bool:
+    if not top:  # the working folder holds every relative path
+        return not folder.startswith("/") and "://" not in folder
+    return folder == top.rstrip("/") or folder.startswith(top.rstrip("/") + "/")
+
+
+class _WatchedFiles(beam.DoFn):
+    """A matched file -> ListedFile, unless it is being written (`is_finished_file`) or
+    lies in a NewsBeam folder under the watched one (`newsbeam_ancestor`): counters
+    `read_skipped_unfinished`, `read_skipped_newsbeam_folders`."""
+
+    def __init__(self, folders: Sequence[str]) -> None:
+        self._folders = tuple(folders)
+        self._logged: set[str] = set()
+
+    def process(self, file: FileMetadata) -> Iterator[ListedFile]:
+        if not is_finished_file(file.path):
+            counter("read_skipped_unfinished").inc()
+            return
+        read = _read_marker if is_local(file.path) else _read_remote_marker
+        folder = newsbeam_ancestor(file.path, self._folders, read)
+        if folder is not None:
+            counter("read_skipped_newsbeam_folders").inc()
+            if folder not in self._logged:  # once a folder, not once a file
+                self._logged.add(folder)
+                log.info("not reading NewsBeam's folder %s", readable_path(folder))
+            return
         yield listed_file(file.path, file.size_in_bytes)
-    else:
-        counter("read_skipped_unfinished").inc()
+
+
+def watched_part(
+    path: str, previous: dict[str, Any] | None, stamp: FileStamp, prefix: Prefix | None
+) -> Appended | None:
+    """What to read of a watched file the watch found new or changed (its modification
+    time): nothing (None) when its bytes are those read before (saved again unchanged,
+    touched); the lines after those read when a JSON-lines file only grew (appended_part,
+    as a batch run with --state reads it); else the whole file (WHOLE_FILE). `previous`:
+    the size and content hash read before (None: never read)."""
+    if previous is not None and (previous["size"], previous["content_hash"]) == (
+        stamp.size,
+        stamp.content_hash,
+    ):
+        return None
+    return appended_part(path, previous, stamp, prefix) or WHOLE_FILE
+
+
+# What a watched file's latest read held (size, content hash), per path (_ReadChanges).
+_WATCH_READ = ReadModifyWriteStateSpec("read", PickleCoder())
+_WATCH_READ_PARAM = beam.DoFn.StateParam(_WATCH_READ)
+
+
+class _ReadChanges(beam.DoFn):
+    """(path, ListedFile) -> the ListedFile to read (`watched_part`), or nothing for a file
+    whose bytes were read already (counter `read_skipped_unchanged`). State, per path: the
+    size and content hash of what was read."""
+
+    def process(
+        self, keyed: tuple[bytes, ListedFile], read: Any = _WATCH_READ_PARAM
+    ) -> Iterator[ListedFile]:
+        file = keyed[1]
+        path = os.fsdecode(file[0])
+        previous = read.read()
+        try:
+            if not is_regular_file(path):  # a FIFO would block the hash; the read says why
+                raise OSError(f"not a regular file: {path}")
+            stamp, prefix = file_stamp(path, previous["size"] if previous else None)
+        except Exception:  # gone, not a regular file, unreadable: the read step says why
+            yield file
+            return
+        part = watched_part(path, previous, stamp, prefix)
+        read.write({"size": stamp.size, "content_hash": stamp.content_hash})
+        if part is None:
+            counter("read_skipped_unchanged").inc()
+            return
+        yield file[0], stamp.size, part.offset, part.lines
 
 
 class WatchInputs(beam.PTransform):
     """PBegin -> (PCollection[RawDocument], PCollection[Rejected]), unbounded: every input
     (a folder, watched recursively, or a glob) is matched every `poll_seconds` with
     `fileio.MatchContinuously`; a file is read once, when it first appears, as ReadDocuments
-    reads it. A file being written is skipped until renamed to its final name. `stop_at`
-    (Unix seconds; None: never) ends the watch: a bounded watch, which Beam's in-process
-    runner runs as a batch of matches (tests)."""
+    reads it, and again when it changes (`watched_part`: whole, its appended JSON lines, or
+    nothing for the same bytes saved again). A file being written is skipped until renamed
+    to its final name, and so is a file in a NewsBeam folder (an output, a state) under a
+    watched one. `stop_at` (Unix seconds; None: never) ends the watch: a bounded watch,
+    which Beam's in-process runner runs as a batch of matches (tests)."""
 
     def __init__(
         self,
@@ -1088,10 +1190,13 @@ class WatchInputs(beam.PTransform):
             | f"Match{number}" >> fileio.MatchContinuously(as_pattern(pattern), **self._schedule())
             for number, pattern in enumerate(self._inputs)
         ]
+        watched = _WatchedFiles([watched_folder(path) for path in self._inputs])
         files = (
             matched
             | "AllMatched" >> beam.Flatten()
-            | "Finished" >> beam.FlatMap(_listed).with_output_types(ListedFile)
+            | "Finished" >> beam.ParDo(watched).with_output_types(ListedFile)
+            | "ByPath" >> beam.Map(lambda file: (file[0], file))
+            | "Changed" >> beam.ParDo(_ReadChanges()).with_output_types(ListedFile)
         )
         return apply_with_rejects(
             files,
@@ -1103,14 +1208,18 @@ class WatchInputs(beam.PTransform):
         )
 
     def _schedule(self) -> dict[str, Any]:
+        # A file is known by its path and modification time: one saved again under its name
+        # (a corrected story) is read again, as a batch run with --state reads a changed
+        # file; by path alone its new version was never read, and no row said so.
+        every = {"interval": self._poll_seconds, "match_updated_files": True}
         if self._stop_at is None:
-            return {"interval": self._poll_seconds}
+            return every
         import time
 
         from apache_beam.utils.timestamp import Timestamp
 
         return {
-            "interval": self._poll_seconds,
+            **every,
             "start_timestamp": Timestamp.of(time.time()),
             "stop_timestamp": Timestamp.of(self._stop_at),
         }
