@@ -316,7 +316,15 @@ def _run_command(argv: list[str], library_level: str, drawer: ReportProcess | No
         from newsbeam.pipeline import streaming
 
         gc.enable()
-        return streaming.main(argv)
+        with RunSignals() as signals:
+            try:
+                return streaming.main(argv)  # cancels the job on a stop signal
+            except (KeyboardInterrupt, Terminated):
+                if signals.received is None:
+                    raise
+                name = "interrupted" if signals.received == signal.SIGINT else "terminated"
+                print(f"newsbeam: {name}; the windows committed so far stay", file=sys.stderr)
+                return RunSignals.STATUS[signals.received]
     if "--follow" in argv:  # one long-lived process of micro-batches: pipeline/follow.py
         from newsbeam.pipeline import follow
 

@@ -512,6 +512,23 @@ def streaming_config(options: PipelineOptions) -> StreamingConfig:
     return StreamingConfig(stages, root, window, ours.poll_seconds, subscription)
 
 
+def stop_job(result: Any) -> bool:
+    """Cancel the job whose launcher is being stopped (Ctrl-C, SIGTERM), and say so: on a
+    runner of its own (Flink, Spark, Dataflow) the job would go on writing windows into ROOT
+    after this process released ROOT's lock. True when the runner took the cancel."""
+    try:
+        result.cancel()
+    except Exception as error:  # the job service gone, a runner that cannot cancel
+        log.warning(
+            "could not cancel the streaming job (%s): it may still run on its runner; stop "
+            "it there before another job or run writes into ROOT",
+            " ".join(str(error).split())[:300] or type(error).__name__,
+        )
+        return False
+    log.info("the streaming job was cancelled on its runner")
+    return True
+
+
 def main(argv: Sequence[str]) -> int:
     """`newsbeam --streaming ...`: 2 at once when it cannot run here; else runs the job
     until the runner ends it (0) or it fails (1)."""
@@ -547,7 +564,12 @@ def main(argv: Sequence[str]) -> int:
             )
             try:
                 result = pipeline.run()
-                result.wait_until_finish()
+                try:
+                    result.wait_until_finish()
+                except BaseException as stopped:
+                    if not isinstance(stopped, Exception):  # a stop signal: Ctrl-C, SIGTERM
+                        stop_job(result)
+                    raise
             except Exception as error:
                 log.error("the streaming job failed: %s", error)
                 log.debug("traceback", exc_info=True)

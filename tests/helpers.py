@@ -5,6 +5,7 @@ sample article, and readers of a run's committed output and of the current state
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -162,3 +163,22 @@ def newsbeam_command(
         timeout=timeout,
         env=env,
     )
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 free a moment ago (for a server a test starts)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    """Until `process` listens on 127.0.0.1:`port` (AssertionError if it exits first)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the process serving port {port} exited"
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"nothing listened on {port}")

@@ -9,10 +9,8 @@ from __future__ import annotations
 import os
 import random
 import re
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -28,7 +26,7 @@ from newsbeam.pipeline.runners import (
     runner_name,
     unknown_runner,
 )
-from tests.helpers import SEEDS, run_manifest
+from tests.helpers import SEEDS, free_port, run_manifest, wait_for_port
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -230,12 +228,6 @@ def write_pages(folder: Path, distinct: int = 200) -> int:
     return len(pages)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _worker_environment(tmp_path: Path) -> Path:
     """A Python environment for the SDK workers with Beam and the libraries, but NewsBeam
     only as the built wheel installs it (not this checkout's editable install): what a
@@ -269,17 +261,6 @@ def _worker_environment(tmp_path: Path) -> Path:
     return env / "bin"
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the worker pool exited"
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    raise AssertionError(f"the worker pool did not listen on {port}")
-
-
 def _compare(first: Path, second: Path) -> str:
     done = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "compare_tables.py"), str(first), str(second)],
@@ -305,7 +286,7 @@ def test_portable_runner_with_a_worker_pool_gives_the_in_process_tables(
         (launch / "inputs" / "seeds" / seed.name).write_text(seed.read_text())
     workers_bin = _worker_environment(tmp_path)
     (tmp_path / "pool").mkdir()
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "pool.log").open("wb")
     pool = subprocess.Popen(
         [str(workers_bin / "python"), "-m", "apache_beam.runners.worker.worker_pool_main",
@@ -317,7 +298,7 @@ def test_portable_runner_with_a_worker_pool_gives_the_in_process_tables(
         start_new_session=True,  # its SDK workers in its group, ended with it
     )  # fmt: skip
     # Beam's local job service, its jobs on --direct_num_workers workers (tests/job_service.py).
-    jobs_port = _free_port()
+    jobs_port = free_port()
     jobs = subprocess.Popen(
         [sys.executable, "-m", "tests.job_service", "--port", str(jobs_port),
          "--staging_dir", str(tmp_path / "staging")],
@@ -327,8 +308,8 @@ def test_portable_runner_with_a_worker_pool_gives_the_in_process_tables(
         start_new_session=True,
     )  # fmt: skip
     try:
-        _wait_for_port(port, pool)
-        _wait_for_port(jobs_port, jobs)
+        wait_for_port(port, pool)
+        wait_for_port(jobs_port, jobs)
         monkeypatch.chdir(launch)
         common = ["--input", "inputs", "--run_id", "r1"]
         portable = pipeline_run.run(

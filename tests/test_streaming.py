@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -70,7 +73,9 @@ from newsbeam.transforms.stories import (
     cluster_window,
 )
 from newsbeam.transforms.support.state import StateContext
+from tests.helpers import SEEDS, free_port, wait_for_port
 
+REPO = Path(__file__).resolve().parents[1]
 UTC = dt.timezone.utc
 BASE = dt.datetime(2026, 12, 1, tzinfo=UTC)
 SECOND = 1_000_000
@@ -708,6 +713,54 @@ def test_a_portable_runner_needs_a_job_service_that_streams(
         assert time.perf_counter() - started < 10
         assert "--job_endpoint" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_a_stopped_launcher_cancels_its_job_on_the_runner(tmp_path: Path) -> None:
+    """Ctrl-C on `newsbeam --streaming` sent to a job service: the launcher released ROOT's
+    lock and left with a traceback while the job ran on (on Flink or Dataflow it would go on
+    writing windows into a ROOT another writer may now take). It cancels the job first."""
+    import grpc
+    from apache_beam.portability.api import beam_job_api_pb2, beam_job_api_pb2_grpc
+
+    inbox, output = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    (inbox / "a.txt").write_text((SEEDS / sorted(p.name for p in SEEDS.iterdir())[0]).read_text())
+    port = free_port()
+    service = subprocess.Popen(
+        [sys.executable, "-m", "tests.job_service", "--port", str(port),
+         "--staging_dir", str(tmp_path / "staging")],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    launcher = None
+    try:
+        wait_for_port(port, service)
+        launcher = subprocess.Popen(
+            [sys.executable, "-m", "newsbeam.pipeline", "--streaming", "--runner",
+             "PortableRunner", "--job_endpoint", f"localhost:{port}", "--environment_type",
+             "LOOPBACK", "--input", str(inbox), "--output", str(output)],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        jobs = beam_job_api_pb2_grpc.JobServiceStub(grpc.insecure_channel(f"localhost:{port}"))
+
+        def states() -> list[int]:
+            listed = jobs.GetJobs(beam_job_api_pb2.GetJobsRequest()).job_info
+            return [job.state for job in listed]
+
+        deadline = time.monotonic() + 120
+        while beam_job_api_pb2.JobState.RUNNING not in states():
+            assert launcher.poll() is None and time.monotonic() < deadline
+            time.sleep(0.5)
+        launcher.send_signal(signal.SIGINT)
+        _, err = launcher.communicate(timeout=60)
+        assert launcher.returncode == 130, err
+        assert b"Traceback" not in err and b"cancelled" in err, err
+        assert states() == [beam_job_api_pb2.JobState.CANCELLED]
+    finally:
+        if launcher is not None and launcher.poll() is None:
+            launcher.kill()
+        os.killpg(service.pid, signal.SIGTERM)
+        service.wait(30)
 
 
 def test_streaming_usage_errors_stop_before_anything_runs(
