@@ -171,17 +171,13 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
         raise UsageError(str(error)) from None
     for flag, path in missing_paths(ours):
         raise UsageError(f"{flag} {path}: no such file or folder")
-    _absolute_paths(ours)
     standard = options.view_as(StandardOptions)
     if standard.runner is None:
         standard.runner = DEFAULT_RUNNER
     unknown = runners.unknown_runner(standard.runner)
     if unknown:
         raise UsageError(unknown)
-    if not ours.local_paths_shared:
-        problem = runners.invisible_paths(_named_paths(ours), _workers(options))
-        if problem:
-            raise UsageError(problem)
+    check_worker_paths(options, ours)
     _use_local_workers(options, argv, ours)
     return options
 
@@ -270,6 +266,21 @@ def _pipeline(options: PipelineOptions, on_workers: bool) -> beam.Pipeline:
     for name, value in told.items():
         setattr(runner_options.view_as(DirectOptions), name, value)
     return beam.Pipeline(runner=local, options=runner_options)
+
+
+def check_worker_paths(options: PipelineOptions, ours: NewsBeamOptions) -> None:
+    """The local paths made absolute, and refused (UsageError) where the runner's workers
+    cannot see them (pipeline/runners.py), unless --local_paths_shared; no runner named is
+    the in-process one."""
+    _absolute_paths(ours)
+    if ours.local_paths_shared:
+        return
+    workers = _workers(options)
+    if workers.runner is None:
+        workers = dataclasses.replace(workers, runner=DEFAULT_RUNNER)
+    problem = runners.invisible_paths(_named_paths(ours), workers)
+    if problem:
+        raise UsageError(problem)
 
 
 def _absolute_paths(ours: NewsBeamOptions) -> None:

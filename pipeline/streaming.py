@@ -484,6 +484,12 @@ def streaming_config(options: PipelineOptions) -> StreamingConfig:
     # otherwise be watched for ever, reading nothing and saying nothing.
     for flag, path in pipeline_run.missing_paths(ours):
         raise StreamingUsageError(f"{flag} {path}: no such file or folder")
+    try:
+        # A local path the runner's workers cannot see (Dataflow's, a cluster's containers)
+        # would be watched or written by nobody, as in a batch run.
+        pipeline_run.check_worker_paths(options, ours)
+    except pipeline_run.UsageError as error:
+        raise StreamingUsageError(str(error)) from error
     root = files.normalise(ours.output)
     try:
         # --state is only read: it need not be writable, only apart from ROOT.

@@ -796,8 +796,9 @@ def test_streaming_usage_errors_stop_before_anything_runs(
 
 def test_streaming_refuses_the_paths_a_batch_run_refuses(tmp_path: Path) -> None:
     """A mistyped --input folder was watched for ever (no file, no row, no error), a
-    missing --feeds list read at every tick, a --state inside --output and an --output that
-    cannot be written were accepted; a batch run refuses each at once."""
+    missing --feeds list read at every tick, a --state inside --output, an --output that
+    cannot be written and local paths on a runner whose workers cannot see them were
+    accepted; a batch run refuses each at once."""
     from newsbeam.pipeline.streaming import StreamingUsageError, streaming_config
 
     inbox = tmp_path / "inbox"
@@ -810,6 +811,21 @@ def test_streaming_refuses_the_paths_a_batch_run_refuses(tmp_path: Path) -> None
         (["--feeds", str(tmp_path / "feeds.txt"), "--output", root], "no such file or folder"),
         (["--input", str(inbox), "--output", root, "--state", f"{root}/state"], "apart"),
         (["--input", str(inbox), "--output", str(tmp_path / "a-file" / "o")], "is a file"),
+        # Workers elsewhere: Dataflow's, or a cluster's containers (Beam's default).
+        (["--input", str(inbox), "--output", root, "--runner", "DataflowRunner"], "local path"),
+        (
+            [
+                "--input",
+                str(inbox),
+                "--output",
+                root,
+                "--runner",
+                "PortableRunner",
+                "--job_endpoint",
+                "10.0.0.1:8099",
+            ],
+            "DOCKER containers",
+        ),  # fmt: skip
     ):
         with pytest.raises(StreamingUsageError, match=expected):
             streaming_config(PipelineOptions(["--streaming", *flags]))
