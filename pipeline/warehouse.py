@@ -222,7 +222,7 @@ CREATE TABLE IF NOT EXISTS {LOADS} (
                               -- inserted again in one transaction
     attempt VARCHAR NOT NULL,
     ingest_date DATE,
-    finished_at VARCHAR,
+    finished_at TIMESTAMPTZ,
     loaded_at TIMESTAMPTZ NOT NULL,
     {", ".join(f"{name} BIGINT NOT NULL" for name in dataset.DATASET_TABLES)}
 )
@@ -232,6 +232,14 @@ CREATE TABLE IF NOT EXISTS {LOADS} (
 def _ensure_tables(con: Any) -> None:
     """Create the tables and views, or add the columns a newer schema has (never drops)."""
     con.execute(LOADS_TABLE)
+    # Databases made before finished_at was a timestamp hold it as the manifest's text: a
+    # query comparing it with a time failed ("Cannot compare VARCHAR and TIMESTAMP").
+    kind = con.execute(
+        "SELECT data_type FROM duckdb_columns() "
+        f"WHERE table_name = '{LOADS}' AND column_name = 'finished_at'"
+    ).fetchone()
+    if kind is not None and kind[0] == "VARCHAR":
+        con.execute(f"ALTER TABLE {LOADS} ALTER finished_at TYPE TIMESTAMPTZ")
     existing = {
         row[0]
         for row in con.execute(
@@ -334,11 +342,20 @@ def _load_run(
             run_id,
             manifest["attempt"],
             manifest.get("ingest_date"),
-            manifest.get("finished_at"),
+            finished_at(manifest),
             now,
             *counts.values(),
         ],
     )
+
+
+def finished_at(manifest: Mapping[str, Any]) -> dt.datetime | None:
+    """When the run finished (the manifest's ISO time; UTC when it names no zone)."""
+    text = manifest.get("finished_at")
+    if not text:
+        return None
+    moment = dt.datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
 def _one_line(error: BaseException) -> str:
