@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,47 @@ def test_a_held_lock_refuses_and_names_its_holder(tmp_path: Path) -> None:
             other.acquire()
         assert lock_path(target).exists()
     assert not lock_path(target).exists()  # released
+
+
+def test_a_lock_being_written_is_never_taken_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The lock was created empty (open "x") and its content written after: a run that read
+    # it in between found it unreadable, so stale, and took it over from the live run; both
+    # then ran (the first failing only at its commit). A full disk left it empty for good.
+    # Here the first run's write is slowed so that the second always reads in that window.
+    def slowly(real: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if threading.current_thread().name == "first":
+                time.sleep(0.6)
+            return real(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(json, "dump", slowly(json.dump))
+    monkeypatch.setattr(json, "dumps", slowly(json.dumps))
+    target = tmp_path / "out"
+    first, second = RunLock([target]), RunLock([target])
+    held: dict[str, bool] = {}
+
+    def take(lock: RunLock, name: str) -> None:
+        try:
+            lock.acquire()
+            held[name] = True
+        except LockHeld:
+            held[name] = False
+
+    writer = threading.Thread(target=take, args=(first, "first"), name="first")
+    writer.start()
+    time.sleep(0.3)  # the first run is writing its lock
+    take(second, "second")
+    writer.join()
+    try:
+        assert sorted(held.values()) == [False, True], held  # exactly one holds it
+    finally:
+        first.release()
+        second.release()
+    assert not list(tmp_path.iterdir())  # nothing left beside the folder
 
 
 class RunLock_held:  # noqa: N801 - a tiny context manager for the tests
