@@ -23,7 +23,12 @@ EXIT_CODES = (
         "the run completed (bad documents are rows in the rejected table); --follow: "
         "stopped by a signal or --max_runtime after its last batch committed",
     ),
-    (1, "the run failed; nothing committed, the state as it was"),
+    (
+        1,
+        "the run failed; nothing of it committed, the state as it was (--max_files_per_run: "
+        "the passes before it stay committed; --follow: five batches in a row failed, the "
+        "batches before them committed, or it could not start)",
+    ),
     (
         2,
         "usage error: a flag, a path, the dataset or the state (nested, damaged, not "

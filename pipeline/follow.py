@@ -442,6 +442,11 @@ def main(argv: Sequence[str]) -> int:
         except pipeline_run.UsageError as error:
             print(f"newsbeam: {error}", file=sys.stderr)
             return 2
+        except Exception as error:  # before the first batch (its lock, its state): one line
+            # as a failed batch gets, and the exit status a service restarts on.
+            log.error("follow: %s", failure_line(error, argv))
+            log.debug("traceback", exc_info=True)
+            return 1
         except (KeyboardInterrupt, Terminated):
             status = signals.STATUS.get(signals.received or signal.SIGINT, 130)
             print(

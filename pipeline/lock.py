@@ -4,8 +4,9 @@ The lock of a folder DIR is the file `.DIR-NAME.newsbeam.lock` beside it (in DIR
 the swap that replaces DIR never touches it). It holds JSON: host, pid, a random token, the
 start time, the last heartbeat and the time it expires (`heartbeat + ttl`).
 
-- Taking it is one exclusive create (`open(..., "x")`, O_CREAT|O_EXCL): of two runs, exactly
-  one succeeds. The other reads the holder and refuses to start (`LockHeld`, exit 2).
+- Taking it is one exclusive create of the complete file (`create_whole`: written under a
+  name of its own, then hard-linked to the lock's name): of two runs, exactly one succeeds.
+  The other reads the holder and refuses to start (`LockHeld`, exit 2).
 - While the run goes on, a daemon thread rewrites the heartbeat every `ttl / 4` seconds
   (write a temporary file, then an atomic rename), after checking the token is still its own.
 - A lock is stale, and is taken over, when its owner is a process of this host that no
@@ -150,6 +151,31 @@ def _read(path: Path) -> dict[str, Any] | None:
     return content if isinstance(content, dict) else {}
 
 
+def create_whole(path: Path, text: str, token: str) -> bool:
+    """Create the file `path` holding `text`; False when it exists. The text is written to
+    a file of this run's own first and then hard-linked to `path` (a link fails when the
+    name exists), so `path` appears complete: a lock created empty and written after was,
+    to a run reading it in between, unreadable and so stale, and was taken over from a live
+    run (or left empty for good by a full disk). Where hard links are not supported, an
+    exclusive create and a write, as before."""
+    fresh = path.with_name(f"{path.name}.{token}")
+    try:
+        fresh.write_text(text)
+        try:
+            os.link(fresh, path)
+        except FileExistsError:
+            return False
+        except OSError:  # no hard links on this filesystem (some network and FUSE ones)
+            try:
+                with open(path, "x") as handle:
+                    handle.write(text)
+            except FileExistsError:
+                return False
+        return True
+    finally:
+        fresh.unlink(missing_ok=True)
+
+
 @dataclasses.dataclass
 class _Lock:
     target: Path
@@ -200,12 +226,8 @@ class RunLock:
         path.parent.mkdir(parents=True, exist_ok=True)
         for _ in range(3):  # a take-over can lose a race once or twice; never loops forever
             content = self._content()
-            try:
-                with open(path, "x") as handle:
-                    json.dump(content, handle)
+            if create_whole(path, json.dumps(content), self.token):
                 return _Lock(target, path, content)
-            except FileExistsError:
-                pass
             holder = _read(path)
             if holder is None:
                 continue  # released meanwhile: try again

@@ -11,10 +11,12 @@ rejected, 130/143 when interrupted (SIGINT/SIGTERM). Prints a short summary at t
 from __future__ import annotations
 
 import atexit
+import builtins
 import contextlib
 import gc
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -175,10 +177,15 @@ def failure_line(error: BaseException, argv: Sequence[str] | None = None) -> str
         if "SIGKILL" in str(cause):
             hint = "fewer workers need less memory (--direct_num_workers 1 runs in one process)"
         return f"the run failed: {cause}; {hint}"
-    text = " ".join(str(cause).split()) or type(cause).__name__
+    kind, message = type(cause), str(cause)
+    remote = traceback_exception(message)
+    if remote is not None:  # a worker process's failure, handed back as its traceback's text
+        name, message = remote
+        kind = exception_type(name)
+    text = " ".join(message.split()) or kind.__name__
     if len(text) > 300:
         text = text[:300] + "..."
-    names = f"{type(error).__name__} {type(cause).__name__} {text}".lower()
+    names = f"{type(error).__name__} {kind.__name__} {text}".lower()
     unreachable = any(word in names for word in _UNREACHABLE_WORDS)
     if unreachable and (argv is None or runs_on_a_service(argv)):
         text = f"the runner's job service did not answer ({text})"
@@ -187,15 +194,50 @@ def failure_line(error: BaseException, argv: Sequence[str] | None = None) -> str
     elif unreachable:
         hint = "check that what the run reads and writes can be reached (an object store's "
         hint += "--s3_endpoint_url, the servers of --feed and --input URLs)"
-    elif isinstance(cause, PermissionError | FileNotFoundError | IsADirectoryError):
+    elif issubclass(kind, PermissionError | FileNotFoundError | IsADirectoryError):
         hint = "check the paths and permissions of --output, --state and the inputs"
-    elif isinstance(cause, OSError):
+    elif issubclass(kind, OSError):
         hint = "check free space and permissions where --output and --state live"
     else:
         hint = "see the traceback with --log_level DEBUG"
     if not text.startswith("the runner"):
-        text = f"{type(cause).__name__}: {text}"
+        text = f"{kind.__name__}: {text}"
     return f"the run failed: {text}; {hint}"
+
+
+# The last line of a Python traceback: `module.Name: message`.
+_EXCEPTION_LINE = re.compile(r"((?:[A-Za-z_]\w*\.)*[A-Z]\w*): (.*)")
+
+
+def traceback_exception(text: str) -> tuple[str, str] | None:
+    """The exception a traceback's text ends with, as (type name, message); None when
+    `text` is no traceback. Beam's local runner hands a failure in a worker process back
+    as a RuntimeError whose message is the worker's traceback, ending in e.g.
+    `RuntimeError: OSError: [Errno 28] ... No space left on device [while running 'X']`:
+    the wrappers Beam added (`RuntimeError: `) are taken off, so the cause reads as if the
+    run had raised it in this process."""
+    if not text.lstrip().startswith("Traceback (most recent call last):"):
+        return None
+    for line in reversed(text.splitlines()):
+        match = _EXCEPTION_LINE.fullmatch(line.rstrip())
+        if match is None:
+            continue
+        name, message = match.groups()
+        inner = _EXCEPTION_LINE.fullmatch(message)
+        while name == "RuntimeError" and inner is not None:
+            name, message = inner.groups()
+            inner = _EXCEPTION_LINE.fullmatch(message)
+        return name, message
+    return None
+
+
+def exception_type(name: str) -> type[BaseException]:
+    """The built-in exception class a traceback names (`OSError`, `builtins.OSError`);
+    Exception for any other, which only its name then describes."""
+    found = getattr(builtins, name.rpartition(".")[2], None)
+    if isinstance(found, type) and issubclass(found, BaseException):
+        return found
+    return type(name.rpartition(".")[2], (Exception,), {})
 
 
 def feeds_summary(counters: dict[str, int]) -> str | None:

@@ -66,6 +66,7 @@ from newsbeam.transforms.support import files
 from newsbeam.transforms.support.failures import METRICS_NAMESPACE
 from newsbeam.transforms.support.state import (
     StateError,
+    awaits_publication,
     crash_point,
     discard_state,
     open_state,
@@ -528,6 +529,8 @@ def _warn_if_state_behind(state: str, output: str) -> None:
             continue
         if str(manifest.get("finished_at", "")) <= published:  # ids chosen out of time order
             continue
+        if awaits_publication(state, str(used.get("version"))):
+            return  # killed after its commit: this run's recovery publishes that version
         if current is None:
             log.warning(
                 "--state %s is new, but --output %s holds runs made with --state %s (the "

@@ -280,14 +280,6 @@ def _upgrade_loads_table(con: Any) -> None:
         )
 
 
-def _manifest_time(manifest: Mapping[str, Any], key: str) -> dt.datetime | None:
-    """A manifest's ISO time (`finished_at`), None when absent or not a time."""
-    try:
-        return dt.datetime.fromisoformat(str(manifest[key]).replace("Z", "+00:00"))
-    except (KeyError, ValueError):
-        return None
-
-
 def duckdb_loaded(con: Any) -> dict[str, str]:
     """run id -> attempt of the runs a DuckDB warehouse holds."""
     exists = con.execute(
@@ -367,11 +359,20 @@ def _load_run(
             run_id,
             manifest["attempt"],
             manifest.get("ingest_date"),
-            _manifest_time(manifest, "finished_at"),
+            finished_at(manifest),
             now,
             *counts.values(),
         ],
     )
+
+
+def finished_at(manifest: Mapping[str, Any]) -> dt.datetime | None:
+    """When the run finished (the manifest's ISO time; UTC when it names no zone)."""
+    try:
+        moment = dt.datetime.fromisoformat(str(manifest["finished_at"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):  # none, or not a time: the row holds null
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
 def _one_line(error: BaseException) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ from pathlib import Path
 import apache_beam as beam
 import duckdb
 import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from newsbeam.pipeline import cli, dataset
 from newsbeam.pipeline import main as entry
@@ -260,6 +262,27 @@ def test_failure_line_names_the_cause() -> None:
         served = entry.failure_line(error, ["--runner", "PortableRunner", "--job_endpoint=h:1"])
     assert "job service" not in local and "--s3_endpoint_url" in local
     assert "the runner's job service did not answer" in served
+
+
+def test_failure_line_reads_a_worker_processs_failure() -> None:
+    # A run on worker processes (50 files or more) that filled the disk said only "the run
+    # failed: RuntimeError: Traceback (most recent call last): File ..." cut at 300
+    # characters, with the hint for an unknown error: Beam hands a worker's exception back
+    # as the text of its traceback, so the cause was never an OSError here.
+    def disk_full(element: int) -> int:  # local: pickled by value for the worker processes
+        raise OSError(errno.ENOSPC, "Error writing bytes to file. No space left on device")
+
+    options = PipelineOptions(
+        [], runner="FnApiRunner", direct_running_mode="multi_processing", direct_num_workers=2
+    )
+    with pytest.raises(Exception) as raised:  # noqa: PT011  (whatever Beam wraps it in)
+        with beam.Pipeline(options=options) as pipeline:
+            _ = pipeline | beam.Create([1, 2]) | "Write" >> beam.Map(disk_full)
+    line = entry.failure_line(raised.value, ["--input", "x", "--output", "y"])
+    assert "Traceback" not in line and "File " not in line, line
+    assert line.startswith("the run failed: OSError: "), line
+    assert "No space left on device" in line and "[while running 'Write']" in line
+    assert "check free space and permissions where --output and --state live" in line
 
 
 def test_summary_tells_what_the_feeds_did(tmp_path: Path, capsys) -> None:

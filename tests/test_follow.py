@@ -162,6 +162,26 @@ def test_follow_usage_errors(tmp_path: Path, extra: list[str], message: str) -> 
         pipeline_run.parse_options(argv)
 
 
+def test_a_follow_process_that_cannot_start_says_why_in_one_line(
+    seeds_dir: Path, tmp_path: Path
+) -> None:
+    # Its lock could not be written (here a name too long for it; a full disk or a parent
+    # it may not write in alike): a batch run says so in one line and exits 1; the follow
+    # process ended with the raw traceback (30 lines in the journal of a systemd service
+    # that restarts it every 30 s), not the line its failed batches get.
+    output = tmp_path / ("o" * 245)  # a folder name, but its lock's name is too long
+    completed = subprocess.run(
+        [sys.executable, "-m", "newsbeam.pipeline", "--follow", "--max_runtime", "5",
+         "--input", str(seeds_dir), "--output", str(output), "--state", str(tmp_path / "s")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert completed.returncode == 1, completed.stderr
+    assert "Traceback" not in completed.stderr, completed.stderr
+    lines = completed.stderr.strip().splitlines()
+    assert "follow: the run failed: OSError: [Errno 36] File name too long" in lines[-1]
+    assert "check free space and permissions" in lines[-1]
+
+
 def test_heavy_objects_load_once_per_key() -> None:
     made: list[int] = []
 

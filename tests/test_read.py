@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import random
@@ -687,6 +688,11 @@ def test_an_inbox_read_again_reads_only_what_is_new_or_changed(
     assert seen == [(6,)]
 
 
+def file_digest(data: bytes) -> str:
+    """The content hash file_stamp takes of these bytes."""
+    return hashlib.blake2b(data, digest_size=20).hexdigest()
+
+
 def _jsonl(records: range) -> str:
     return "".join(
         json.dumps({"url": f"http://127.0.0.1:9/r{n}", "title": f"Report {n}",
@@ -711,20 +717,27 @@ def test_the_prefix_an_earlier_run_hashed_is_found_in_the_same_read(tmp_path: Pa
     with path.open("ab") as handle:
         handle.write(b'{"a": 3}\n')
     stamp, prefix = file_stamp(str(path), first.size)
-    assert prefix == Prefix(first.size, first.content_hash, 2, True)
+    assert prefix == Prefix(first.size, first.content_hash, 2, True, first.size)
     row = seen_row(str(path), first, None, first.modified_at)
     assert appended_part(str(path), row, stamp, prefix) == Appended(first.size, 2)
-    # Cut mid-line, edited, shorter, compressed or not JSON lines: read whole.
-    assert appended_part(str(path), row, stamp, prefix._replace(ends_line=False)) is None
+    # Hashed in the middle of a line: on from the last whole line.
+    cut = prefix._replace(ends_line=False, lines=1, line_end=9)
+    assert appended_part(str(path), row, stamp, cut) == Appended(9, 1)
+    # No whole line hashed, edited, shorter, compressed or not JSON lines: read whole.
+    assert appended_part(str(path), row, stamp, cut._replace(lines=0, line_end=0)) is None
     assert appended_part(str(path), row, stamp, prefix._replace(content_hash="x")) is None
     assert appended_part(str(path), row, stamp._replace(size=first.size), prefix) is None
     for other in ("a.jsonl.gz", "a.txt"):
         assert appended_part(str(tmp_path / other), row, stamp, prefix) is None
     assert file_stamp(str(path), stamp.size + 1)[1] is None  # shorter than asked: no prefix
+    assert file_stamp(str(path), first.size + 4)[1] == Prefix(
+        first.size + 4, file_digest(path.read_bytes()[: first.size + 4]), 2, False, first.size
+    )
     # Whatever the pieces it is read in, the prefix is the same.
     for chunk in (1, 3, 9, 10, 64):
         with mock.patch("newsbeam.transforms.read.CHUNK_BYTES", chunk):
             assert file_stamp(str(path), first.size) == (stamp, prefix), chunk
+            assert file_stamp(str(path), first.size + 4)[1].line_end == first.size, chunk
 
 
 def test_a_json_lines_file_appended_to_gives_only_its_new_lines(tmp_path: Path) -> None:
@@ -768,6 +781,35 @@ def test_a_json_lines_file_appended_to_gives_only_its_new_lines(tmp_path: Path) 
     fourth, lines = run()
     assert fourth["counts"]["inputs"] == 6 and "read_appended_files" not in fourth["counters"]
     assert (fourth["counts"]["articles"], fourth["counts"]["duplicates"]) == (0, 6)
+
+
+def test_a_json_lines_file_caught_mid_line_gives_only_its_new_lines(tmp_path: Path) -> None:
+    """An hourly run that catches the scraper in the middle of writing a line: that cut-off
+    line is a bad_json row of that run. The next run read the whole file again (its hashed
+    part did not end a line), so every earlier record came back as a duplicate of itself,
+    the same source in articles and in duplicates: every time a run met a partial line, the
+    whole log again. It now reads on from the last whole line the earlier run read."""
+    inbox, output, state = tmp_path / "inbox", tmp_path / "out", tmp_path / "state"
+    inbox.mkdir()
+    log = inbox / "wire.jsonl"
+    whole, fourth = _jsonl(range(1, 4)), _jsonl(range(4, 5))
+    log.write_text(whole + fourth[:40])  # the run starts while line 4 is being written
+    argv = ["--input", str(inbox), "--output", str(output), "--state", str(state)]
+    assert entry.main(argv) == 0
+    first = run_manifest(output)
+    assert (first["counts"]["articles"], first["counts"]["rejected"]) == (3, 1)
+    with log.open("a") as handle:
+        handle.write(fourth[40:] + _jsonl(range(5, 6)))
+    os.utime(log, (log.stat().st_atime, log.stat().st_mtime + 5))
+    assert entry.main(argv) == 0
+    second = run_manifest(output)
+    assert second["counters"].get("read_appended_files") == 1
+    assert (second["counts"]["inputs"], second["counts"]["duplicates"]) == (2, 0)
+    # The dataset, both runs: each record once, as an article.
+    query = f"SELECT source FROM '{output}/articles/*/*.parquet'"
+    lines = sorted(source.rsplit("#", 1)[1] for (source,) in duckdb.sql(query).fetchall())
+    assert lines == ["L1", "L2", "L3", "L4", "L5"]
+    assert not duckdb.sql(f"SELECT * FROM '{output}/duplicates/*/*.parquet'").fetchall()
 
 
 def test_without_state_every_file_is_read(seeds_dir: Path, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,47 @@ def test_a_held_lock_refuses_and_names_its_holder(tmp_path: Path) -> None:
             other.acquire()
         assert lock_path(target).exists()
     assert not lock_path(target).exists()  # released
+
+
+def test_a_lock_being_written_is_never_taken_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The lock was created empty (open "x") and its content written after: a run that read
+    # it in between found it unreadable, so stale, and took it over from the live run; both
+    # then ran (the first failing only at its commit). A full disk left it empty for good.
+    # Here the first run's write is slowed so that the second always reads in that window.
+    def slowly(real: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if threading.current_thread().name == "first":
+                time.sleep(0.6)
+            return real(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(json, "dump", slowly(json.dump))
+    monkeypatch.setattr(json, "dumps", slowly(json.dumps))
+    target = tmp_path / "out"
+    first, second = RunLock([target]), RunLock([target])
+    held: dict[str, bool] = {}
+
+    def take(lock: RunLock, name: str) -> None:
+        try:
+            lock.acquire()
+            held[name] = True
+        except LockHeld:
+            held[name] = False
+
+    writer = threading.Thread(target=take, args=(first, "first"), name="first")
+    writer.start()
+    time.sleep(0.3)  # the first run is writing its lock
+    take(second, "second")
+    writer.join()
+    try:
+        assert sorted(held.values()) == [False, True], held  # exactly one holds it
+    finally:
+        first.release()
+        second.release()
+    assert not list(tmp_path.iterdir())  # nothing left beside the folder
 
 
 class RunLock_held:  # noqa: N801 - a tiny context manager for the tests
@@ -413,7 +455,9 @@ def crash_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("step", STEPS_BEFORE_MANIFEST + STEPS_AFTER_MANIFEST)
-def test_a_kill_at_any_step_of_the_commit(crash_runs: dict, tmp_path: Path, step: str) -> None:
+def test_a_kill_at_any_step_of_the_commit(
+    crash_runs: dict, tmp_path: Path, step: str, caplog: pytest.LogCaptureFixture
+) -> None:
     import shutil
 
     root = tmp_path / "run"
@@ -439,6 +483,10 @@ def test_a_kill_at_any_step_of_the_commit(crash_runs: dict, tmp_path: Path, step
     # happened: B's rows once, state and output of the same run.
     assert entry.main(argv) == 0
     assert _outcome(root) == crash_runs["once"]
+    # Killed after its manifest, the version the run wrote is published by this run's
+    # recovery: the state was never "behind" (that warning, "restored from a backup? the
+    # articles ... are added again", was logged before the recovery put it right).
+    assert "is behind --output" not in caplog.text
     assert sorted(p.name for p in (root / "o").iterdir()) == sorted(
         ["_newsbeam_dataset.json", "_runs", "articles", "duplicates", "rejected", "feed_health"]
     )

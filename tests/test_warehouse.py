@@ -312,22 +312,6 @@ def test_usage_errors(tmp_path: Path, capsys: Any) -> None:
     )
 
 
-def test_the_loads_table_holds_when_each_run_finished_as_a_time(tmp_path: Path) -> None:
-    root, db = tmp_path / "root", tmp_path / "w.duckdb"
-    first = fx.write_run(str(root), "daily-1", articles=[fx.article("a1")], started=DAY1)
-    assert load(root, db) == 0
-    finished = dt.datetime.fromisoformat(first["finished_at"])
-    assert rows(db, f"SELECT finished_at FROM {warehouse.LOADS}") == [(finished,)]
-    with duckdb.connect(str(db)) as con:  # as NewsBeam before 2026-12 left it: text
-        con.execute(f"ALTER TABLE {warehouse.LOADS} ALTER finished_at SET DATA TYPE VARCHAR")
-    fx.write_run(str(root), "daily-2", articles=[fx.article("b1")], started=DAY2)
-    assert load(root, db) == 0
-    kinds = dict((row[0], row[1]) for row in rows(db, f"DESCRIBE {warehouse.LOADS}"))
-    assert kinds["finished_at"] == "TIMESTAMP WITH TIME ZONE"
-    got = rows(db, f"SELECT run_id, finished_at FROM {warehouse.LOADS} ORDER BY 1")
-    assert got[0] == ("daily-1", finished) and isinstance(got[1][1], dt.datetime)
-
-
 def test_a_database_from_an_older_schema_gets_the_new_columns(tmp_path: Path) -> None:
     root, db = tmp_path / "root", tmp_path / "w.duckdb"
     fx.write_run(str(root), "daily-1", articles=[fx.article("a1")], started=DAY1)
@@ -348,3 +332,28 @@ def test_a_database_from_an_older_schema_gets_the_new_columns(tmp_path: Path) ->
         ("daily-2", fx.article("b1").topic_labels),
     ]
     assert rows(db, "SELECT count(*) FROM stories") == [(0,)]
+
+
+def test_when_each_run_finished_is_a_timestamp(tmp_path: Path) -> None:
+    # _newsbeam_loads.finished_at was VARCHAR (the manifest's ISO string) beside loaded_at's
+    # TIMESTAMPTZ: "WHERE finished_at > now() - INTERVAL 1 DAY" was a binder error, and the
+    # string compared by its characters, not its time.
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    manifest = fx.write_run(str(root), "daily-1", articles=[fx.article("a1")], started=DAY1)
+    assert load(root, db) == 0
+    finished = dt.datetime.fromisoformat(manifest["finished_at"])
+    assert rows(db, "SELECT finished_at FROM _newsbeam_loads") == [(finished,)]
+    since = DAY1 - dt.timedelta(days=1)
+    query = "SELECT run_id FROM _newsbeam_loads WHERE finished_at > ?"
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute(query, [since]).fetchall() == [("daily-1",)]
+    # A database an earlier NewsBeam made, the column text: it becomes a timestamp.
+    with duckdb.connect(str(db)) as con:
+        con.execute("ALTER TABLE _newsbeam_loads ALTER finished_at TYPE VARCHAR")
+    fx.write_run(str(root), "daily-2", articles=[fx.article("b1")], started=DAY2)
+    assert load(root, db) == 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        kinds = dict(con.execute("SELECT column_name, data_type FROM duckdb_columns() "
+                                 "WHERE table_name = '_newsbeam_loads'").fetchall())  # fmt: skip
+        assert kinds["finished_at"] == "TIMESTAMP WITH TIME ZONE"
+        assert con.execute(query, [since]).fetchall() == [("daily-1",), ("daily-2",)]

@@ -784,13 +784,14 @@ def file_stat(path: str) -> tuple[int, dt.datetime]:
 
 
 class Prefix(NamedTuple):
-    """What a file's first `size` bytes were: their hash, how many lines they hold, and
-    whether they end a line."""
+    """What a file's first `size` bytes were: their hash, how many lines they hold, whether
+    they end a line, and how many of them the last whole line among them ends at."""
 
     size: int
     content_hash: str
     lines: int
     ends_line: bool
+    line_end: int = 0
 
 
 def file_stamp(path: str, prefix_size: int | None = None) -> tuple[FileStamp, Prefix | None]:
@@ -798,7 +799,7 @@ def file_stamp(path: str, prefix_size: int | None = None) -> tuple[FileStamp, Pr
     in the same read, its first `prefix_size` bytes' Prefix (None when it is shorter or none
     was asked for)."""
     digest = hashlib.blake2b(digest_size=20)
-    size = lines = 0
+    size = lines = line_end = 0
     prefix: Prefix | None = None
     last_byte = b""
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
@@ -808,13 +809,16 @@ def file_stamp(path: str, prefix_size: int | None = None) -> tuple[FileStamp, Pr
                 digest.update(head)
                 last_byte = head[-1:] or last_byte
                 lines += head.count(b"\n")
-                prefix = Prefix(prefix_size, digest.hexdigest(), lines, last_byte == b"\n")
+                line_end = size + head.rindex(b"\n") + 1 if b"\n" in head else line_end
+                ends_line = last_byte == b"\n"
+                prefix = Prefix(prefix_size, digest.hexdigest(), lines, ends_line, line_end)
                 digest.update(piece[len(head) :])
             else:
                 digest.update(piece)
                 if prefix is None:
                     lines += piece.count(b"\n")
                     last_byte = piece[-1:]
+                    line_end = size + piece.rindex(b"\n") + 1 if b"\n" in piece else line_end
             size += len(piece)
     return FileStamp(size, file_stat(path)[1], digest.hexdigest()), prefix
 
@@ -823,10 +827,14 @@ def appended_part(
     path: str, previous: dict[str, Any] | None, stamp: FileStamp, prefix: Prefix | None
 ) -> Appended | None:
     """Where to read a JSON-lines file from when it only grew since an earlier run read it:
-    it is longer, its first bytes are those the run hashed, and they end a line. Then only
-    the new lines are read (numbered on from the earlier ones); else (None) the file is read
-    whole, as any changed file. Compressed files are read whole (a byte offset of a .gz is
-    no offset of its lines)."""
+    it is longer and its first bytes are those the run hashed. Then only the new lines are
+    read (numbered on from the earlier ones); else (None) the file is read whole, as any
+    changed file. Compressed files are read whole (a byte offset of a .gz is no offset of
+    its lines).
+
+    When the earlier run's part ended inside a line (it met the writer in the middle of
+    one, and that cut-off line was its row), reading goes on from the start of that line,
+    now whole: read whole, every earlier record would come back as a duplicate of itself."""
     if (
         previous is None
         or prefix is None
@@ -835,9 +843,13 @@ def appended_part(
         or not 0 < previous["size"] < stamp.size
     ):
         return None
-    if prefix.content_hash != previous["content_hash"] or not prefix.ends_line:
+    if prefix.content_hash != previous["content_hash"]:
         return None
-    return Appended(prefix.size, prefix.lines)
+    if prefix.ends_line:
+        return Appended(prefix.size, prefix.lines)
+    if prefix.line_end:
+        return Appended(prefix.line_end, prefix.lines)
+    return None  # not one whole line yet: the file again from its start
 
 
 def read_at_most(read: Callable[[int], bytes], count: int) -> Callable[[int], bytes]:

@@ -779,6 +779,21 @@ def check_state_root(root: str) -> None:
         )
 
 
+def awaits_publication(root: str, version: str) -> bool:
+    """Whether `version` is a version written from CURRENT's and not yet published: what a
+    run killed between its commit and the state's publication leaves, which recover_state
+    publishes once that run's manifest is found. A state in that case is not behind its
+    dataset, only its CURRENT is, until the next run's recovery."""
+    current = read_current(root)
+    if current is None or version == current["version"]:
+        return False
+    try:
+        marker = _marker_of(version_dir(root, version))
+    except StateError:
+        return False
+    return marker is not None and marker.get("parent") == current["version"]
+
+
 def recover_state(root: str, committed: Callable[[str, str, str], bool]) -> list[str]:
     """Finish or undo what a killed run left in a state ROOT; one log line per action.
 
