@@ -25,7 +25,6 @@ import datetime as dt
 import logging
 import os
 import platform
-import posixpath
 import shutil
 import tempfile
 import threading
@@ -70,10 +69,12 @@ from newsbeam.transforms.support.state import (
     crash_point,
     discard_state,
     open_state,
+    output_root,
     prepare_state,
     publish_state,
     read_current,
     recover_state,
+    state_outputs,
 )
 
 log = logging.getLogger("newsbeam")
@@ -487,21 +488,34 @@ def _prepare(
 
 
 def _warn_if_state_elsewhere(state: str, output: str) -> None:
-    """A state whose last run committed into another ROOT: this run's duplicates will point
-    at canonical articles in that ROOT, not in this one (a moved ROOT is fine)."""
+    """A state holding articles of another ROOT: this run's duplicates may point at
+    canonical articles in that ROOT, not in this one (a moved ROOT is fine). Not only
+    when its last run committed there: its runs into this ROOT since then keep the other
+    ROOT's articles (state_outputs lists every ROOT a state's runs committed into)."""
     current = read_current(state)
     manifest = current.get("output_manifest") if current else None
-    if not isinstance(manifest, str):
-        return
-    root = files.normalise(posixpath.dirname(posixpath.dirname(manifest.replace(os.sep, "/"))))
-    if root != files.normalise(output) and dataset.is_dataset(root):
-        log.warning(
-            "--state %s last committed with --output %s: this run's duplicates will point at "
-            "articles there, not in %s (give each dataset a state of its own)",
-            state,
-            root,
-            output,
-        )
+    last = output_root(manifest) if isinstance(manifest, str) else ""
+    here = files.normalise(output)
+    for root in sorted(set(state_outputs(state)) | ({last} - {""})):
+        if root == here or not dataset.is_dataset(root):
+            continue
+        if root == last:
+            log.warning(
+                "--state %s last committed with --output %s: this run's duplicates will point "
+                "at articles there, not in %s (give each dataset a state of its own)",
+                state,
+                root,
+                output,
+            )
+        else:
+            log.warning(
+                "--state %s holds articles committed into --output %s: this run's copies of "
+                "them will point at articles there, not in %s (give each dataset a state of "
+                "its own)",
+                state,
+                root,
+                output,
+            )
 
 
 # Manifests read at most to find whether a state is behind its ROOT (`_warn_if_state_behind`).

@@ -414,6 +414,34 @@ def test_a_state_last_committed_into_another_root_is_warned_of(
     assert duplicates.num_rows == 5
 
 
+def test_a_state_that_committed_into_another_root_is_warned_of_on_every_run(
+    seeds_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A state taken on to a second ROOT keeps the first ROOT's articles: the second ROOT's
+    # later runs still point copies of them there (silently, before: only its first run
+    # was warned of).
+    state, first, second = tmp_path / "state", tmp_path / "first", tmp_path / "second"
+    for name in ("copies", "more"):
+        shutil.copytree(seeds_dir, tmp_path / name)
+
+    def run(inputs: Path, output: Path) -> None:
+        caplog.clear()
+        argv = ["--input", str(inputs), "--output", str(output), "--state", str(state)]
+        assert entry.main(argv) == 0
+
+    run(seeds_dir, first)
+    run(tmp_path / "copies", second)
+    run(tmp_path / "more", second)
+    in_first = set(_column(first, "articles", "article_id"))
+    canonicals = _column(second, "duplicates", "canonical_id")
+    assert len(canonicals) == 10 and set(canonicals) <= in_first
+    assert f"--state {state} holds articles committed into --output {first}" in caplog.text
+
+
+def _column(root: Path, table: str, column: str) -> list[str]:
+    return pq.read_table(sorted((root / table).rglob("*.parquet"))).column(column).to_pylist()
+
+
 def test_a_state_behind_its_root_is_warned_of(
     seeds_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -37,6 +37,7 @@ import datetime as dt
 import hashlib
 import logging
 import os
+import posixpath
 import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -914,11 +915,40 @@ def _carry_over(opened: OpenedState) -> None:
             )
 
 
+def output_root(manifest: str) -> str:
+    """The dataset ROOT a run manifest (ROOT/_runs/<run id>.json) commits into; '' for none."""
+    if not manifest:
+        return ""
+    return files.normalise(posixpath.dirname(posixpath.dirname(manifest.replace(os.sep, "/"))))
+
+
+def marker_outputs(marker: Mapping[str, Any] | None) -> list[str]:
+    """The dataset ROOTs whose runs wrote the articles a version holds (its marker's
+    `outputs`; a marker written before them names only its own run's manifest)."""
+    if not marker:
+        return []
+    outputs = marker.get("outputs")
+    if isinstance(outputs, list):
+        return [str(root) for root in outputs]
+    return [root for root in [output_root(str(marker.get("output_manifest") or ""))] if root]
+
+
+def state_outputs(root: str) -> list[str]:
+    """marker_outputs of the version CURRENT names ([] for an empty state)."""
+    current = read_current(root)
+    if current is None or not current.get("version"):
+        return []
+    return marker_outputs(_marker_of(version_dir(root, str(current["version"]))))
+
+
 def prepare_state(opened: OpenedState, summary: Mapping[str, Any], output_manifest: str) -> None:
     """Make the new version complete: carry over what this run did not write, then write
-    its marker (the record of every table file, the version it came from, and the output
-    manifest that commits it)."""
+    its marker (the record of every table file, the version it came from, the output
+    manifest that commits it, and every ROOT the state's runs committed into: a state taken
+    on to another ROOT still holds the first one's articles, which later runs are warned of)."""
     _carry_over(opened)
+    base = _marker_of(version_dir(opened.root, opened.base)) if opened.base else None
+    outputs = {*marker_outputs(base), output_root(output_manifest)} - {""}
     marker = {
         "state_version": STATE_VERSION,
         "updated_at": dt.datetime.now(dt.timezone.utc).isoformat(),
@@ -930,6 +960,7 @@ def prepare_state(opened: OpenedState, summary: Mapping[str, Any], output_manife
         "run_id": opened.run_id,
         "attempt": opened.attempt,
         "output_manifest": output_manifest,
+        "outputs": sorted(outputs),
         "files": file_record(opened.version_dir),
     }
     files.write_json(files.join(opened.version_dir, STATE_MARKER), marker)
