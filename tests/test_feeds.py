@@ -1236,3 +1236,27 @@ def test_entry_dates_keep_their_precision() -> None:
     by_id = {e.title: (e.published_at, e.published_precision) for e in parsed.entries}
     assert by_id["A"] == (dt.datetime(2024, 3, 14, 9, 30, tzinfo=dt.timezone.utc), "second")
     assert by_id["B"] == (dt.datetime(2024, 3, 14, tzinfo=dt.timezone.utc), "day")
+
+
+def test_a_json_feed_listing_an_id_twice_gives_one_entry(tmp_path: Path) -> None:
+    """As an RSS or Atom feed does: the first item of an id is the entry. Before, a JSON
+    Feed gave both, two inputs with one `source`, the second a duplicate of the first."""
+    items = [
+        {"id": "same", "title": "First", "content_text": OTHER_BODIES["bridge"]},
+        {"id": "same", "title": "Again", "content_text": OTHER_BODIES["tunnel"]},
+        {"id": "other", "title": "Other", "content_text": OTHER_BODIES["road"]},
+    ]
+    document = {"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": items}
+    content = json.dumps(document).encode()
+    parsed = parse_feed(content, {}, "http://127.0.0.1/feed.json")
+    assert [(e.entry_id, e.title) for e in parsed.entries] == [
+        ("same", "First"),
+        ("other", "Other"),
+    ]
+
+    with serve({"/feed.json": static(content, "application/feed+json")}) as server:
+        manifest = _run(tmp_path, "--feed", server.url("/feed.json"), "--no_fetch_pages")
+    counts = manifest["counts"]
+    assert (counts["inputs"], counts["articles"], counts["duplicates"]) == (2, 2, 0)
+    (health,) = _health(tmp_path)
+    assert (health["entries"], health["new_entries"]) == (2, 2)
