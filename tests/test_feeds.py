@@ -1260,3 +1260,31 @@ def test_a_json_feed_listing_an_id_twice_gives_one_entry(tmp_path: Path) -> None
     assert (counts["inputs"], counts["articles"], counts["duplicates"]) == (2, 2, 0)
     (health,) = _health(tmp_path)
     assert (health["entries"], health["new_entries"]) == (2, 2)
+
+
+def test_poll_due_only_never_skips_an_input_url(tmp_path: Path) -> None:
+    """An `--input https://...` page that failed once had feed state (a next poll two hours
+    on), so a later run with --poll_due_only skipped it as `not_due`: the input named on
+    the command line ended in no table. --poll_due_only is for feeds polled on a schedule."""
+    route = _first_then_page(ARTICLE_HTML.encode())
+    with serve({"/news/budget": route}) as server:
+        url = server.url("/news/budget")
+        args = ["--input", url, "--state", str(tmp_path / "state"), "--fetch_retries", "0"]
+        first = _run(tmp_path, *args)
+        assert (first["counts"]["inputs"], first["counts"]["rejected"]) == (1, 1)
+        second = _run(tmp_path, *args, "--poll_due_only")
+        assert server.hits["/news/budget"] == 2
+    assert (second["counts"]["inputs"], second["counts"]["articles"]) == (1, 1)
+    (article,) = _out(tmp_path, "articles")
+    assert article["source"] == url and "northern districts" in article["text"]
+
+
+def _first_then_page(body: bytes) -> Any:
+    """A route that fails (503) the first time and serves `body` as HTML after."""
+
+    def route(request: Any) -> tuple[int, dict[str, str], bytes]:
+        if request.hit == 1:
+            return 503, {"Content-Type": "text/plain"}, b"busy"
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, body
+
+    return route

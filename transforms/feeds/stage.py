@@ -251,7 +251,10 @@ class _FetchFeeds(_FetchingDoFn):
 
         def fetch(source: FeedSource) -> FetchedFeed:
             state = previous.state_for(source.url)
-            if self._config.poll_due_only and is_not_due(state, self._run_at):
+            # Only a feed waits for its turn: an --input URL (a page, or a feed) was asked
+            # for by name, and skipping it would leave that input in no table.
+            due_only = self._config.poll_due_only and source.kind == "feed"
+            if due_only and is_not_due(state, self._run_at):
                 skipped = FetchResult(source.url, source.url, None, {}, b"", None, "", 0)
                 return FetchedFeed(source, skipped, from_file=False, not_due=True)
             return FetchedFeed(source, fetch_feed(fetcher, source, state), from_file=False)
