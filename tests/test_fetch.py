@@ -581,3 +581,56 @@ def test_per_host_concurrency_is_bounded() -> None:
         results = list(fetch_all([server.url("/p")] * 8, fetcher.fetch, config.concurrency))
     assert all(r.body == b"ok" for r in results)
     assert in_flight["most"] == 1
+
+
+def _header_drip_server() -> tuple[socket.socket, threading.Event]:
+    """A raw server on 127.0.0.1 that answers every request with a status line and then a
+    header byte every 0.2 s for 10 s: each read gets a byte well within the read timeout,
+    so only the response deadline can end it sooner. Stop it by setting the event."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                give_up = time.monotonic() + 10.0
+                while not stop.is_set() and time.monotonic() < give_up:
+                    for byte in b"X-Drip: abc\r\n":
+                        conn.sendall(bytes([byte]))
+                        time.sleep(0.2)
+            except OSError:
+                pass
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+        listener.close()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return listener, stop
+
+
+def test_headers_trickling_past_the_deadline_are_cut() -> None:
+    """The deadline is the whole response's, headers included: before, it started with the
+    body, so a server dripping its headers held the fetch (and the run) far past it."""
+    listener, stop = _header_drip_server()
+    port = listener.getsockname()[1]
+    config = FetchConfig(
+        read_timeout=1.0, total_timeout=1.5, max_retries=2, allow_private_hosts=True
+    )
+    try:
+        started = time.monotonic()
+        result = Fetcher(config).fetch(f"http://127.0.0.1:{port}/feed")
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+    assert result.error == "timeout", result
+    assert "1.5 s" in result.detail
+    assert elapsed < 4.0, f"the deadline of 1.5 s was enforced only after {elapsed:.1f} s"

@@ -8,9 +8,10 @@ Built on urllib3 (already installed with trafilatura); nothing here opens socket
   lives at 169.254.169.254). Every address the host name resolves to is checked
   before connecting, and the connected peer again after (a DNS answer that changes between
   the two cannot slip through). Each redirect hop is checked the same way.
-- Connect and read timeouts, and a deadline for the whole response, enforced on every read
-  whatever the framing (each read waits at most what is left of it, and the socket is shut
-  at the deadline): a server trickling one byte a second never ends otherwise.
+- Connect and read timeouts, and a deadline for the whole response (headers and body),
+  enforced on every read whatever the framing (each read waits at most what is left of
+  it, and the socket is shut at the deadline): a server trickling one byte a second never
+  ends otherwise.
 - Retries: urllib3's `Retry` on connection errors, read timeouts, 429 and 5xx, with
   exponential backoff, honouring `Retry-After`; a `Retry-After` longer than
   `max_retry_after_seconds` is not waited for (the fetch fails with that status instead).
@@ -351,13 +352,53 @@ class _GuardMixin:
         return sock
 
 
-def _guarded_pools(allowed: AllowList) -> dict[str, type]:
+class _DeadlineMixin:
+    """A pool whose every request (each retry its own) has `total_timeout` seconds for its
+    status line and headers, as for its body (`_read_body` counts from the same start):
+    a server dripping its headers a byte at a time meets the read timeout on no read, so
+    without this it held the fetch for as long as it liked."""
+
+    total_timeout = 60.0
+
+    def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
+        started = time.monotonic()
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            _shut(getattr(conn, "sock", None))  # a blocked recv returns at once
+
+        watchdog = threading.Timer(self.total_timeout, expire)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            response = super()._make_request(conn, *args, **kwargs)  # type: ignore[misc]
+        except Exception as error:
+            if expired.is_set():  # a FetchError: urllib3 neither retries nor wraps it
+                raise _response_timeout(self.total_timeout, "headers") from error
+            raise
+        finally:
+            watchdog.cancel()
+        response.newsbeam_started = started
+        return response
+
+
+def _guarded_pools(allowed: AllowList, total_timeout: float = 60.0) -> dict[str, type]:
     flag = {"allowed": allowed}
     http_conn = type("GuardedHTTPConnection", (_GuardMixin, HTTPConnection), flag)
     https_conn = type("GuardedHTTPSConnection", (_GuardMixin, HTTPSConnection), flag)
+    deadline = {"total_timeout": total_timeout}
     return {
-        "http": type("GuardedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}),
-        "https": type("GuardedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn}),
+        "http": type(
+            "GuardedHTTPPool",
+            (_DeadlineMixin, HTTPConnectionPool),
+            {"ConnectionCls": http_conn, **deadline},
+        ),
+        "https": type(
+            "GuardedHTTPSPool",
+            (_DeadlineMixin, HTTPSConnectionPool),
+            {"ConnectionCls": https_conn, **deadline},
+        ),
     }
 
 
@@ -442,7 +483,7 @@ class Fetcher:
             retries=make_retry(config),
         )
         allowed = parse_allow_hosts(config.allow_hosts, config.allow_private_hosts)
-        self._pool.pool_classes_by_scheme = _guarded_pools(allowed)
+        self._pool.pool_classes_by_scheme = _guarded_pools(allowed, config.total_timeout)
         self._gates: dict[str, _HostGate] = {}
         self._robots: dict[str, _SiteRobots] = {}
         self._robots_locks: dict[str, threading.Lock] = {}
@@ -571,11 +612,13 @@ class Fetcher:
         if declared.isdigit() and "content-encoding" not in headers and int(declared) > limit:
             response.drain_conn()
             raise FetchError("too_large", f"Content-Length {declared} > {limit} bytes")
-        deadline = time.monotonic() + self._config.total_timeout
+        # The deadline counts from the request (_DeadlineMixin), headers included.
+        started = getattr(response, "newsbeam_started", time.monotonic())
+        deadline = started + self._config.total_timeout
         sock = _socket_of(response)
         # Backstop for reads that loop inside urllib3 (a decoder waiting for more compressed
         # bytes): at the deadline the socket is shut, so any blocked recv returns at once.
-        watchdog = threading.Timer(self._config.total_timeout, _shut, (sock,))
+        watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _shut, (sock,))
         watchdog.daemon = True
         watchdog.start()
         chunks, size = [], 0
@@ -668,7 +711,13 @@ class Fetcher:
 
 
 def _body_timeout(seconds: float) -> FetchError:
-    return FetchError("timeout", f"body not complete in {seconds} s")
+    return _response_timeout(seconds, "body")
+
+
+def _response_timeout(seconds: float, part: str) -> FetchError:
+    """The fetch's error for a response not complete at the deadline (`part`: what was
+    still being read, the headers or the body)."""
+    return FetchError("timeout", f"{part} not complete in {seconds} s")
 
 
 def _socket_of(response: Any) -> socket.socket | None:
