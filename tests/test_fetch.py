@@ -634,3 +634,22 @@ def test_headers_trickling_past_the_deadline_are_cut() -> None:
     assert result.error == "timeout", result
     assert "1.5 s" in result.detail
     assert elapsed < 4.0, f"the deadline of 1.5 s was enforced only after {elapsed:.1f} s"
+
+
+def test_a_body_cut_short_is_truncated_with_its_status() -> None:
+    """A server that answers 200 and closes before the Content-Length it announced: the
+    result says `truncated` and keeps the 200 (before: `connection_error` with no status,
+    so the feed's health row said no server had answered)."""
+    body = b"<rss version='2.0'><channel><title>T</title>" + b" " * 2000 + b"</channel></rss>"
+
+    def cut(request: Request) -> Any:
+        def write(out: Any) -> None:
+            out.write(body[:1000])
+            out.flush()
+
+        return 200, {"Content-Type": "application/rss+xml", "Content-Length": str(len(body))}, write
+
+    with serve({"/cut": cut}) as server:
+        result = Fetcher(FAST).fetch(server.url("/cut"))
+    assert (result.error, result.http_status, result.body) == ("truncated", 200, b"")
+    assert "1000 bytes read" in result.detail

@@ -42,6 +42,7 @@ import time
 import urllib.parse
 import urllib.robotparser
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from http.client import IncompleteRead
 from importlib import metadata
 from typing import Any, NamedTuple
 
@@ -603,6 +604,8 @@ class Fetcher:
                 except FetchError as error:  # too large, too slow: the server did answer
                     error.http_status = error.http_status or response.status
                     raise
+                except (OSError, urllib3.exceptions.HTTPError) as error:  # cut, reset, bad gzip
+                    raise body_failure(error, response.status) from error
             finally:
                 response.release_conn()
 
@@ -735,6 +738,17 @@ def _shut(sock: socket.socket | None) -> None:
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
+
+
+def body_failure(error: Exception, http_status: int) -> FetchError:
+    """A failure while reading the body of a response that came with `http_status` -> the
+    fetch's error, keeping that status (the server did answer): `truncated` for a body that
+    ended before its Content-Length or last chunk, else the error's kind (_classify)."""
+    causes = [error, *error.args]
+    if any(isinstance(c, urllib3.exceptions.IncompleteRead | IncompleteRead) for c in causes):
+        return FetchError("truncated", f"body cut short: {error}", http_status)
+    reason, detail = _classify(error)
+    return FetchError(reason, detail, http_status)
 
 
 def _classify(error: Exception) -> tuple[str, str]:
