@@ -1288,3 +1288,23 @@ def _first_then_page(body: bytes) -> Any:
         return 200, {"Content-Type": "text/html; charset=utf-8"}, body
 
     return route
+
+
+def test_the_summary_counts_feeds_that_failed_not_entries_rejected(tmp_path: Path) -> None:
+    """The summary's "N errors" counted every rejected row of the feeds stage, entries
+    with no text among them: 278 feeds, 3 failing, read "151 errors"."""
+    from newsbeam.pipeline.main import feeds_summary
+
+    items = b"".join(b"<item><guid>e%d</guid><title>Headline</title></item>" % i for i in range(3))
+    no_text = b"<rss version='2.0'><channel><title>T</title>" + items + b"</channel></rss>"
+    routes = {"/titles": static(no_text), "/gone": lambda request: (410, {}, b"gone")}
+    with serve(routes) as server:
+        manifest = _run(
+            tmp_path, "--feed", server.url("/titles"), "--feed", server.url("/gone"),
+            "--no_fetch_pages",
+        )  # fmt: skip
+    assert (manifest["counts"]["inputs"], manifest["counts"]["rejected"]) == (4, 4)
+    statuses = sorted(h["status"] for h in _health(tmp_path))
+    assert statuses == ["error", "ok"]
+    summary = feeds_summary(manifest["counters"])
+    assert summary is not None and "2 polled" in summary and " 1 errors" in summary, summary

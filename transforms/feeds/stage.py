@@ -41,8 +41,9 @@ Rejected (stage `feeds`): a feed that cannot be fetched (`timeout`, `http_error`
 `refused_address`, `too_large`, `decompression_bomb`, `redirect_loop`, ...), is not a feed
 (`not_a_feed`), cannot be parsed (`unparseable`), declares entity expansion
 (`entity_expansion`); an entry with no page text and no text of its own (`no_text`).
-Counters: `feeds_fetched`, `feeds_not_modified`, `feeds_unchanged`, `feeds_entries`,
-`feeds_new_entries`, `feeds_pages_attempted`, `feeds_pages_fetched` (a body came back),
+Counters: `feeds_fetched`, `feeds_not_modified`, `feeds_unchanged`, `feeds_errors` (health
+status `error`), `feeds_entries`, `feeds_new_entries`, `feeds_pages_attempted`,
+`feeds_pages_fetched` (a body came back),
 `feeds_pages_failed_<reason>`, `feeds_pages_fallback_<reason>` (the feed's text used
 instead), `feeds_pages_deferred`, `feeds_dropped_<reason>`, `read_inputs`,
 `feeds_seen_entries_pruned`.
@@ -378,6 +379,8 @@ def feed_outputs(
             config,
             unparseable=status == "error",
         )
+    if status == "error":  # the feeds that failed (an entry's rejected row is no error)
+        counter("feeds_errors").inc()
     yield beam.pvalue.TaggedOutput(
         HEALTH,
         FeedHealth(
