@@ -1308,3 +1308,22 @@ def test_the_summary_counts_feeds_that_failed_not_entries_rejected(tmp_path: Pat
     assert statuses == ["error", "ok"]
     summary = feeds_summary(manifest["counters"])
     assert summary is not None and "2 polled" in summary and " 1 errors" in summary, summary
+
+
+@pytest.mark.slow
+def test_entries_over_the_caps_with_a_hash_in_their_id_come_in_later(tmp_path: Path) -> None:
+    """Ids such as a live blog's `https://site/live#post-1`: the feed of a deferred entry
+    was found by cutting its source at the last `#`, which gave no feed, so the feed kept
+    its ETag, answered 304, and the deferred entries never came in while it was quiet."""
+    state = tmp_path / "state"
+    pages = {f"/news/{i}": static(ARTICLE_HTML.encode(), "text/html") for i in range(3)}
+    with serve(pages) as server:
+        base = server.url("")
+        summary = f"&lt;p&gt;{BODY}&lt;/p&gt;"
+        items = [(f"{base}/live#post-{i}", f"/news/{i}", summary) for i in range(3)]
+        server.routes["/feed.xml"] = static(rss(base, items), ETag='"v1"')
+        args = ["--feed", server.url("/feed.xml"), "--state", str(state)]
+        args += ["--max_pages_per_feed", "1"]
+        runs = [_run(tmp_path, *args) for _ in range(4)]
+    assert [run["counts"]["inputs"] for run in runs] == [1, 1, 1, 0]
+    assert all(server.hits[f"/news/{i}"] == 1 for i in range(3))

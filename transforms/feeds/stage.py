@@ -508,8 +508,12 @@ def deferred_sources(
     return frozenset(deferred)
 
 
-def _deferred_feeds(deferred: frozenset[str]) -> frozenset[str]:
-    return frozenset(source.rsplit("#", 1)[0] for source in deferred)
+def has_deferred(feed_url: str, deferred: frozenset[str]) -> bool:
+    """Whether an entry of the feed `feed_url` is among the `deferred` sources. A source is
+    `<feed URL>#<entry id>` and an id may hold a `#` itself (`https://site/live#post-1`):
+    the feed is the source's prefix, not what precedes its last `#`."""
+    prefix = f"{feed_url}#"
+    return any(source.startswith(prefix) for source in deferred)
 
 
 def _count_deferred(job: PageJob, deferred: frozenset[str]) -> bool:
@@ -529,7 +533,7 @@ def _not_deferred(sighting: SeenEntry, deferred: frozenset[str]) -> bool:
 def _reread_if_deferred(state: FeedState, deferred: frozenset[str]) -> FeedState:
     """A feed with deferred entries is fetched and parsed in full by the next run: no
     validators, no body hash, due at once."""
-    if state.feed_url not in _deferred_feeds(deferred):
+    if not has_deferred(state.feed_url, deferred):
         return state
     return state._replace(etag=None, last_modified=None, body_hash=None, next_poll_at=None)
 
