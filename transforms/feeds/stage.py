@@ -530,6 +530,16 @@ def _not_deferred(sighting: SeenEntry, deferred: frozenset[str]) -> bool:
     return f"{sighting.feed_url}#{sighting.entry_id}" not in deferred
 
 
+def without_deferred(health: FeedHealth, deferred: frozenset[str]) -> FeedHealth:
+    """The health row with `new_entries` counting only the entries ingested now: those left
+    over the page caps are the next run's inputs, and counted there."""
+    prefix = f"{health.feed_url}#"
+    waiting = sum(1 for source in deferred if source.startswith(prefix))
+    if not waiting:
+        return health
+    return health._replace(new_entries=max(0, health.new_entries - waiting))
+
+
 def _reread_if_deferred(state: FeedState, deferred: frozenset[str]) -> FeedState:
     """A feed with deferred entries is fetched and parsed in full by the next run: no
     validators, no body hash, due at once."""
@@ -642,7 +652,8 @@ class ReadFeeds(beam.PTransform):
             parsed[REJECTED],
             unmade,
         ) | "Rejected" >> beam.Flatten()
-        return articles, rejected, parsed[HEALTH]
+        health = parsed[HEALTH] | "HealthLessDeferred" >> beam.Map(without_deferred, deferred)
+        return articles, rejected, health
 
     def _write_state(self, pipeline: beam.Pipeline, parsed: Any, deferred: Any) -> None:
         """The new feed state and seen entries, written only when a feed was read (else the
