@@ -1345,3 +1345,15 @@ def test_health_new_entries_leave_out_the_entries_over_the_caps(tmp_path: Path) 
     health = _health(tmp_path, "run_at")
     assert [(h["entries"], h["new_entries"]) for h in health] == [(5, 2), (5, 2), (5, 1)]
     assert [h["new_entries"] for h in health] == [run["counts"]["inputs"] for run in runs]
+
+
+def test_only_feeds_wait_their_turn() -> None:
+    from newsbeam.transforms.feeds.stage import FeedSource, waits_its_turn
+
+    now = dt.datetime(2024, 5, 14, tzinfo=dt.timezone.utc)
+    failed = FeedState("http://x/p", None, None, None, now, None, 1, 7200, now)
+    read = failed._replace(body_hash="h", consecutive_failures=0)
+    assert waits_its_turn(FeedSource("http://x/f", "feed"), None)
+    assert not waits_its_turn(FeedSource("http://x/p", "auto"), None)
+    assert not waits_its_turn(FeedSource("http://x/p", "auto"), failed)  # a page that failed
+    assert waits_its_turn(FeedSource("http://x/p", "auto"), read)  # read as a feed before

@@ -252,9 +252,7 @@ class _FetchFeeds(_FetchingDoFn):
 
         def fetch(source: FeedSource) -> FetchedFeed:
             state = previous.state_for(source.url)
-            # Only a feed waits for its turn: an --input URL (a page, or a feed) was asked
-            # for by name, and skipping it would leave that input in no table.
-            due_only = self._config.poll_due_only and source.kind == "feed"
+            due_only = self._config.poll_due_only and waits_its_turn(source, state)
             if due_only and is_not_due(state, self._run_at):
                 skipped = FetchResult(source.url, source.url, None, {}, b"", None, "", 0)
                 return FetchedFeed(source, skipped, from_file=False, not_due=True)
@@ -264,6 +262,14 @@ class _FetchFeeds(_FetchingDoFn):
             if not fetched.not_due:  # counted as feeds_not_due where it is parsed
                 counter("feeds_fetched").inc()
             yield fetched
+
+
+def waits_its_turn(source: FeedSource, state: FeedState | None) -> bool:
+    """Whether `--poll_due_only` may skip `source` until its next poll time: a feed, or an
+    --input URL read as a feed before (its state has a body hash). An --input URL never
+    read as a feed (a page whose fetch failed has state too) is fetched: skipping it would
+    leave that input in no table."""
+    return source.kind == "feed" or (state is not None and state.body_hash is not None)
 
 
 def fetch_feed(fetcher: Fetcher, source: FeedSource, state: FeedState | None) -> FetchResult:
