@@ -346,8 +346,9 @@ class NewsBeamOptions(PipelineOptions):
             "--initial_poll_seconds",
             type=int,
             default=FeedsConfig.initial_poll_seconds,
-            help="With --state: the interval after a feed's first poll (then halved after new "
-            "entries, grown by half without), within --min_poll_seconds and a day.",
+            help="With --state: the interval a feed starts from (each poll, the first too, "
+            "halves it after new entries and grows it by half without), within "
+            "--min_poll_seconds and a day.",
         )
         run.add_argument(
             "--max_files_per_run",
