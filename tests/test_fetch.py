@@ -653,3 +653,25 @@ def test_a_body_cut_short_is_truncated_with_its_status() -> None:
         result = Fetcher(FAST).fetch(server.url("/cut"))
     assert (result.error, result.http_status, result.body) == ("truncated", 200, b"")
     assert "1000 bytes read" in result.detail
+
+
+def test_robots_txt_rules_for_the_user_agent_in_use() -> None:
+    """With --fetch_user_agent "AcmeMonitor/2.1 (...)", robots.txt's group for AcmeMonitor
+    applies (RFC 9309: the product token of the crawler's User-Agent); before, only the
+    NewsBeam group and `*` were read, so a site shutting that crawler out was crawled."""
+    robots = b"User-agent: AcmeMonitor\nDisallow: /\n\nUser-agent: *\nAllow: /\n"
+    routes = {"/robots.txt": static(robots, "text/plain"), "/a": static(b"<html>a</html>")}
+    with serve(routes) as server:
+        acme = FetchConfig(**{**FAST.__dict__, "user_agent": "AcmeMonitor/2.1 (ops@x)"})
+        refused = Fetcher(acme).fetch_page(server.url("/a"))
+        allowed = Fetcher(FAST).fetch_page(server.url("/a"))
+    assert refused.error == "robots_disallowed"
+    assert allowed.error is None
+
+
+def test_robots_agent_is_the_user_agents_product_token() -> None:
+    from newsbeam.transforms.feeds.fetch import robots_agent
+
+    assert robots_agent(DEFAULT_USER_AGENT) == "NewsBeam"
+    assert robots_agent("AcmeMonitor/2.1 (ops@x)") == "AcmeMonitor"
+    assert robots_agent("  ") == "NewsBeam"

@@ -304,6 +304,14 @@ def redirect_target(url: str, location: str | None, seen: Sequence[str], limit: 
     return target
 
 
+def robots_agent(user_agent: str) -> str:
+    """The product token robots.txt groups are matched against (RFC 9309): the User-Agent's
+    first word without its version, "AcmeMonitor/2.1 (ops@x)" -> "AcmeMonitor"; NewsBeam's
+    own for an empty one. Rules for NewsBeam must not apply to a crawler named otherwise."""
+    token = user_agent.strip().split(None, 1)[0].split("/", 1)[0] if user_agent.strip() else ""
+    return token or ROBOTS_AGENT
+
+
 def robots_url(url: str) -> str:
     return f"{origin_of(url)}/robots.txt"
 
@@ -485,6 +493,7 @@ class Fetcher:
         )
         allowed = parse_allow_hosts(config.allow_hosts, config.allow_private_hosts)
         self._pool.pool_classes_by_scheme = _guarded_pools(allowed, config.total_timeout)
+        self._robots_agent = robots_agent(config.user_agent)
         self._gates: dict[str, _HostGate] = {}
         self._robots: dict[str, _SiteRobots] = {}
         self._robots_locks: dict[str, threading.Lock] = {}
@@ -681,11 +690,11 @@ class Fetcher:
                 elif status >= 500:
                     unread = f"HTTP {status}"
                 site = self._robots[where] = _SiteRobots(robots_rules(status, result.body), unread)
-                delay = site.rules.crawl_delay(ROBOTS_AGENT)
+                delay = site.rules.crawl_delay(self._robots_agent)
                 if delay:
                     interval = min(float(delay), MAX_CRAWL_DELAY_SECONDS)
                     self._gate(host_of(url)).interval = interval
-        return bool(site.rules.can_fetch(ROBOTS_AGENT, url))
+        return bool(site.rules.can_fetch(self._robots_agent, url))
 
     def robots_refusal(self, url: str) -> str:
         """Why `url` is not fetched, once `allowed_by_robots` said no: its site's robots.txt
