@@ -1357,3 +1357,26 @@ def test_only_feeds_wait_their_turn() -> None:
     assert not waits_its_turn(FeedSource("http://x/p", "auto"), None)
     assert not waits_its_turn(FeedSource("http://x/p", "auto"), failed)  # a page that failed
     assert waits_its_turn(FeedSource("http://x/p", "auto"), read)  # read as a feed before
+
+
+def test_a_feed_answering_retry_after_is_not_polled_before_it(tmp_path: Path) -> None:
+    """A 429/503 whose Retry-After is over --fetch_max_retry_after fails the poll; the next
+    poll then came after the failure interval alone (2 hours by default), whatever the
+    server asked. It now comes no sooner than Retry-After (seconds or an HTTP date), within
+    the longest interval (a day)."""
+    from newsbeam.transforms.feeds.polling import retry_after_seconds
+
+    now = dt.datetime(2024, 5, 14, tzinfo=dt.timezone.utc)
+    assert retry_after_seconds("7200", now) == 7200
+    assert retry_after_seconds("Tue, 14 May 2024 03:00:00 GMT", now) == 3 * 3600
+    assert retry_after_seconds("soon", now) is None
+    assert retry_after_seconds("Mon, 13 May 2024 00:00:00 GMT", now) == 0
+
+    routes = {"/busy": lambda request: (429, {"Retry-After": "18000"}, b"later")}
+    with serve(routes) as server:
+        url = server.url("/busy")
+        state = tmp_path / "state"
+        _run(tmp_path, "--feed", url, "--state", str(state), "--fetch_retries", "0")
+    (row,) = _state(state, "feed_state/feeds.parquet", "feed_url")
+    waited = (row["next_poll_at"] - row["last_fetch_at"]).total_seconds()
+    assert waited == 18000 and row["consecutive_failures"] == 1
