@@ -675,3 +675,24 @@ def test_robots_agent_is_the_user_agents_product_token() -> None:
     assert robots_agent(DEFAULT_USER_AGENT) == "NewsBeam"
     assert robots_agent("AcmeMonitor/2.1 (ops@x)") == "AcmeMonitor"
     assert robots_agent("  ") == "NewsBeam"
+
+
+def test_a_content_encoding_that_cannot_be_decoded_fails_the_fetch() -> None:
+    """A server sending brotli (or any coding this urllib3 cannot decode) although the request
+    did not accept it: the still-encoded bytes were passed on as the document, a feed read
+    as `not_a_feed` and a page run through HTML extraction. Now `bad_encoding`."""
+    body = b"\x1b\x03\x00\xf8\xa5\x12not really brotli"
+    routes = {
+        "/br": static(body, "application/rss+xml", Content_Encoding="br"),
+        "/gz": static(gzip.compress(b"<rss/>"), "application/rss+xml", Content_Encoding="gzip"),
+        "/id": static(b"<rss/>", "application/rss+xml", Content_Encoding="identity"),
+    }
+    with serve(routes) as server:
+        fetcher = Fetcher(FAST)
+        brotli, gzipped, identity = (fetcher.fetch(server.url(p)) for p in ("/br", "/gz", "/id"))
+        sent = server.requests_to("/gz")[0].headers["accept-encoding"]
+    assert (brotli.error, brotli.http_status, brotli.body) == ("bad_encoding", 200, b"")
+    assert "br" in brotli.detail
+    assert (gzipped.error, gzipped.body) == (None, b"<rss/>")
+    assert (identity.error, identity.body) == (None, b"<rss/>")
+    assert "br" not in sent.replace(" ", "").split(",")  # only what can be decoded is asked for

@@ -47,6 +47,7 @@ from importlib import metadata
 from typing import Any, NamedTuple
 
 import urllib3
+import urllib3.util.request
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import MaxRetryError, ResponseError
@@ -304,6 +305,23 @@ def redirect_target(url: str, location: str | None, seen: Sequence[str], limit: 
     return target
 
 
+# The content codings urllib3 decodes here (gzip and deflate; br and zstd when their
+# libraries are installed): what requests accept, and all a response may use.
+DECODABLE_ENCODINGS = frozenset(
+    coding.strip() for coding in urllib3.util.request.ACCEPT_ENCODING.split(",")
+) | {"identity", "x-gzip"}
+
+
+def undecodable_encoding(headers: dict[str, str]) -> str | None:
+    """The first content coding of a response (lower-case headers) that cannot be decoded
+    here, or None: its bytes would pass on still encoded, as if they were the document."""
+    for coding in headers.get("content-encoding", "").lower().split(","):
+        coding = coding.strip()
+        if coding and coding not in DECODABLE_ENCODINGS:
+            return coding
+    return None
+
+
 def robots_agent(user_agent: str) -> str:
     """The product token robots.txt groups are matched against (RFC 9309): the User-Agent's
     first word without its version, "AcmeMonitor/2.1 (ops@x)" -> "AcmeMonitor"; NewsBeam's
@@ -487,7 +505,10 @@ class Fetcher:
             num_pools=64,
             maxsize=max(1, config.per_host_concurrency),
             block=False,
-            headers={"User-Agent": config.user_agent, "Accept-Encoding": "gzip, deflate"},
+            headers={
+                "User-Agent": config.user_agent,
+                "Accept-Encoding": urllib3.util.request.ACCEPT_ENCODING,
+            },
             timeout=urllib3.Timeout(connect=config.connect_timeout, read=config.read_timeout),
             retries=make_retry(config),
         )
@@ -608,6 +629,11 @@ class Fetcher:
                 if response.status >= 400:
                     response.drain_conn()
                     return response.status, headers, b""
+                coding = undecodable_encoding(headers)
+                if coding is not None:
+                    response.close()  # the body is of no use: not read, not back to the pool
+                    detail = f"Content-Encoding {coding} cannot be decoded"
+                    raise FetchError("bad_encoding", detail, response.status)
                 try:
                     return response.status, headers, self._read_body(response, headers)
                 except FetchError as error:  # too large, too slow: the server did answer
