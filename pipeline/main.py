@@ -246,7 +246,8 @@ def feeds_summary(counters: dict[str, int]) -> str | None:
     not_due = counters.get("feeds_not_due", 0)
     if not fetched and not not_due:
         return None
-    errors = sum(n for name, n in counters.items() if name.startswith("feeds_dropped_"))
+    # Feeds whose health row says `error`; the stage's rejected rows also hold entries.
+    errors = counters.get("feeds_errors", 0)
     parts = [
         f"{fetched} polled",
         f"{counters.get('feeds_not_modified', 0)} not modified",

@@ -131,7 +131,8 @@ class NewsBeamOptions(PipelineOptions):
             action="store_true",
             default=False,
             help="With --state: skip feeds whose adaptive next poll time has not come yet "
-            "(their health row says not_due).",
+            "(their health row says not_due); an --input URL not read as a feed before is "
+            "always fetched.",
         )
         feeds.add_argument(
             "--seen_entries_days",
@@ -345,8 +346,9 @@ class NewsBeamOptions(PipelineOptions):
             "--initial_poll_seconds",
             type=int,
             default=FeedsConfig.initial_poll_seconds,
-            help="With --state: the interval after a feed's first poll (then halved after new "
-            "entries, grown by half without), within --min_poll_seconds and a day.",
+            help="With --state: the interval a feed starts from (each poll, the first too, "
+            "halves it after new entries and grows it by half without), within "
+            "--min_poll_seconds and a day.",
         )
         run.add_argument(
             "--max_files_per_run",

@@ -1236,3 +1236,147 @@ def test_entry_dates_keep_their_precision() -> None:
     by_id = {e.title: (e.published_at, e.published_precision) for e in parsed.entries}
     assert by_id["A"] == (dt.datetime(2024, 3, 14, 9, 30, tzinfo=dt.timezone.utc), "second")
     assert by_id["B"] == (dt.datetime(2024, 3, 14, tzinfo=dt.timezone.utc), "day")
+
+
+def test_a_json_feed_listing_an_id_twice_gives_one_entry(tmp_path: Path) -> None:
+    """As an RSS or Atom feed does: the first item of an id is the entry. Before, a JSON
+    Feed gave both, two inputs with one `source`, the second a duplicate of the first."""
+    items = [
+        {"id": "same", "title": "First", "content_text": OTHER_BODIES["bridge"]},
+        {"id": "same", "title": "Again", "content_text": OTHER_BODIES["tunnel"]},
+        {"id": "other", "title": "Other", "content_text": OTHER_BODIES["road"]},
+    ]
+    document = {"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": items}
+    content = json.dumps(document).encode()
+    parsed = parse_feed(content, {}, "http://127.0.0.1/feed.json")
+    assert [(e.entry_id, e.title) for e in parsed.entries] == [
+        ("same", "First"),
+        ("other", "Other"),
+    ]
+
+    with serve({"/feed.json": static(content, "application/feed+json")}) as server:
+        manifest = _run(tmp_path, "--feed", server.url("/feed.json"), "--no_fetch_pages")
+    counts = manifest["counts"]
+    assert (counts["inputs"], counts["articles"], counts["duplicates"]) == (2, 2, 0)
+    (health,) = _health(tmp_path)
+    assert (health["entries"], health["new_entries"]) == (2, 2)
+
+
+def test_poll_due_only_never_skips_an_input_url(tmp_path: Path) -> None:
+    """An `--input https://...` page that failed once had feed state (a next poll two hours
+    on), so a later run with --poll_due_only skipped it as `not_due`: the input named on
+    the command line ended in no table. --poll_due_only is for feeds polled on a schedule."""
+    route = _first_then_page(ARTICLE_HTML.encode())
+    with serve({"/news/budget": route}) as server:
+        url = server.url("/news/budget")
+        args = ["--input", url, "--state", str(tmp_path / "state"), "--fetch_retries", "0"]
+        first = _run(tmp_path, *args)
+        assert (first["counts"]["inputs"], first["counts"]["rejected"]) == (1, 1)
+        second = _run(tmp_path, *args, "--poll_due_only")
+        assert server.hits["/news/budget"] == 2
+    assert (second["counts"]["inputs"], second["counts"]["articles"]) == (1, 1)
+    (article,) = _out(tmp_path, "articles")
+    assert article["source"] == url and "northern districts" in article["text"]
+
+
+def _first_then_page(body: bytes) -> Any:
+    """A route that fails (503) the first time and serves `body` as HTML after."""
+
+    def route(request: Any) -> tuple[int, dict[str, str], bytes]:
+        if request.hit == 1:
+            return 503, {"Content-Type": "text/plain"}, b"busy"
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, body
+
+    return route
+
+
+def test_the_summary_counts_feeds_that_failed_not_entries_rejected(tmp_path: Path) -> None:
+    """The summary's "N errors" counted every rejected row of the feeds stage, entries
+    with no text among them: 278 feeds, 3 failing, read "151 errors"."""
+    from newsbeam.pipeline.main import feeds_summary
+
+    items = b"".join(b"<item><guid>e%d</guid><title>Headline</title></item>" % i for i in range(3))
+    no_text = b"<rss version='2.0'><channel><title>T</title>" + items + b"</channel></rss>"
+    routes = {"/titles": static(no_text), "/gone": lambda request: (410, {}, b"gone")}
+    with serve(routes) as server:
+        manifest = _run(
+            tmp_path, "--feed", server.url("/titles"), "--feed", server.url("/gone"),
+            "--no_fetch_pages",
+        )  # fmt: skip
+    assert (manifest["counts"]["inputs"], manifest["counts"]["rejected"]) == (4, 4)
+    statuses = sorted(h["status"] for h in _health(tmp_path))
+    assert statuses == ["error", "ok"]
+    summary = feeds_summary(manifest["counters"])
+    assert summary is not None and "2 polled" in summary and " 1 errors" in summary, summary
+
+
+@pytest.mark.slow
+def test_entries_over_the_caps_with_a_hash_in_their_id_come_in_later(tmp_path: Path) -> None:
+    """Ids such as a live blog's `https://site/live#post-1`: the feed of a deferred entry
+    was found by cutting its source at the last `#`, which gave no feed, so the feed kept
+    its ETag, answered 304, and the deferred entries never came in while it was quiet."""
+    state = tmp_path / "state"
+    pages = {f"/news/{i}": static(ARTICLE_HTML.encode(), "text/html") for i in range(3)}
+    with serve(pages) as server:
+        base = server.url("")
+        summary = f"&lt;p&gt;{BODY}&lt;/p&gt;"
+        items = [(f"{base}/live#post-{i}", f"/news/{i}", summary) for i in range(3)]
+        server.routes["/feed.xml"] = static(rss(base, items), ETag='"v1"')
+        args = ["--feed", server.url("/feed.xml"), "--state", str(state)]
+        args += ["--max_pages_per_feed", "1"]
+        runs = [_run(tmp_path, *args) for _ in range(4)]
+    assert [run["counts"]["inputs"] for run in runs] == [1, 1, 1, 0]
+    assert all(server.hits[f"/news/{i}"] == 1 for i in range(3))
+
+
+@pytest.mark.slow
+def test_health_new_entries_leave_out_the_entries_over_the_caps(tmp_path: Path) -> None:
+    """A health row's new_entries are the feed's inputs of that run: before, the entries left
+    for the next run were counted too, and again by each run that took them (5 entries,
+    2 a run: new_entries 5, 3, 1)."""
+    state = tmp_path / "state"
+    pages = {f"/news/{i}": static(ARTICLE_HTML.encode(), "text/html") for i in range(5)}
+    with serve(pages) as server:
+        base = server.url("")
+        items = [(f"e{i}", f"/news/{i}", f"&lt;p&gt;{BODY}&lt;/p&gt;") for i in range(5)]
+        server.routes["/feed.xml"] = static(rss(base, items), ETag='"v1"')
+        args = ["--feed", server.url("/feed.xml"), "--state", str(state)]
+        runs = [_run(tmp_path, *args, "--max_pages_per_feed", "2") for _ in range(3)]
+    health = _health(tmp_path, "run_at")
+    assert [(h["entries"], h["new_entries"]) for h in health] == [(5, 2), (5, 2), (5, 1)]
+    assert [h["new_entries"] for h in health] == [run["counts"]["inputs"] for run in runs]
+
+
+def test_only_feeds_wait_their_turn() -> None:
+    from newsbeam.transforms.feeds.stage import FeedSource, waits_its_turn
+
+    now = dt.datetime(2024, 5, 14, tzinfo=dt.timezone.utc)
+    failed = FeedState("http://x/p", None, None, None, now, None, 1, 7200, now)
+    read = failed._replace(body_hash="h", consecutive_failures=0)
+    assert waits_its_turn(FeedSource("http://x/f", "feed"), None)
+    assert not waits_its_turn(FeedSource("http://x/p", "auto"), None)
+    assert not waits_its_turn(FeedSource("http://x/p", "auto"), failed)  # a page that failed
+    assert waits_its_turn(FeedSource("http://x/p", "auto"), read)  # read as a feed before
+
+
+def test_a_feed_answering_retry_after_is_not_polled_before_it(tmp_path: Path) -> None:
+    """A 429/503 whose Retry-After is over --fetch_max_retry_after fails the poll; the next
+    poll then came after the failure interval alone (2 hours by default), whatever the
+    server asked. It now comes no sooner than Retry-After (seconds or an HTTP date), within
+    the longest interval (a day)."""
+    from newsbeam.transforms.feeds.polling import retry_after_seconds
+
+    now = dt.datetime(2024, 5, 14, tzinfo=dt.timezone.utc)
+    assert retry_after_seconds("7200", now) == 7200
+    assert retry_after_seconds("Tue, 14 May 2024 03:00:00 GMT", now) == 3 * 3600
+    assert retry_after_seconds("soon", now) is None
+    assert retry_after_seconds("Mon, 13 May 2024 00:00:00 GMT", now) == 0
+
+    routes = {"/busy": lambda request: (429, {"Retry-After": "18000"}, b"later")}
+    with serve(routes) as server:
+        url = server.url("/busy")
+        state = tmp_path / "state"
+        _run(tmp_path, "--feed", url, "--state", str(state), "--fetch_retries", "0")
+    (row,) = _state(state, "feed_state/feeds.parquet", "feed_url")
+    waited = (row["next_poll_at"] - row["last_fetch_at"]).total_seconds()
+    assert waited == 18000 and row["consecutive_failures"] == 1

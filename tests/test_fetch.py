@@ -581,3 +581,118 @@ def test_per_host_concurrency_is_bounded() -> None:
         results = list(fetch_all([server.url("/p")] * 8, fetcher.fetch, config.concurrency))
     assert all(r.body == b"ok" for r in results)
     assert in_flight["most"] == 1
+
+
+def _header_drip_server() -> tuple[socket.socket, threading.Event]:
+    """A raw server on 127.0.0.1 that answers every request with a status line and then a
+    header byte every 0.2 s for 10 s: each read gets a byte well within the read timeout,
+    so only the response deadline can end it sooner. Stop it by setting the event."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                give_up = time.monotonic() + 10.0
+                while not stop.is_set() and time.monotonic() < give_up:
+                    for byte in b"X-Drip: abc\r\n":
+                        conn.sendall(bytes([byte]))
+                        time.sleep(0.2)
+            except OSError:
+                pass
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+        listener.close()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return listener, stop
+
+
+def test_headers_trickling_past_the_deadline_are_cut() -> None:
+    """The deadline is the whole response's, headers included: before, it started with the
+    body, so a server dripping its headers held the fetch (and the run) far past it."""
+    listener, stop = _header_drip_server()
+    port = listener.getsockname()[1]
+    config = FetchConfig(
+        read_timeout=1.0, total_timeout=1.5, max_retries=2, allow_private_hosts=True
+    )
+    try:
+        started = time.monotonic()
+        result = Fetcher(config).fetch(f"http://127.0.0.1:{port}/feed")
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+    assert result.error == "timeout", result
+    assert "1.5 s" in result.detail
+    assert elapsed < 4.0, f"the deadline of 1.5 s was enforced only after {elapsed:.1f} s"
+
+
+def test_a_body_cut_short_is_truncated_with_its_status() -> None:
+    """A server that answers 200 and closes before the Content-Length it announced: the
+    result says `truncated` and keeps the 200 (before: `connection_error` with no status,
+    so the feed's health row said no server had answered)."""
+    body = b"<rss version='2.0'><channel><title>T</title>" + b" " * 2000 + b"</channel></rss>"
+
+    def cut(request: Request) -> Any:
+        def write(out: Any) -> None:
+            out.write(body[:1000])
+            out.flush()
+
+        return 200, {"Content-Type": "application/rss+xml", "Content-Length": str(len(body))}, write
+
+    with serve({"/cut": cut}) as server:
+        result = Fetcher(FAST).fetch(server.url("/cut"))
+    assert (result.error, result.http_status, result.body) == ("truncated", 200, b"")
+    assert "1000 bytes read" in result.detail
+
+
+def test_robots_txt_rules_for_the_user_agent_in_use() -> None:
+    """With --fetch_user_agent "AcmeMonitor/2.1 (...)", robots.txt's group for AcmeMonitor
+    applies (RFC 9309: the product token of the crawler's User-Agent); before, only the
+    NewsBeam group and `*` were read, so a site shutting that crawler out was crawled."""
+    robots = b"User-agent: AcmeMonitor\nDisallow: /\n\nUser-agent: *\nAllow: /\n"
+    routes = {"/robots.txt": static(robots, "text/plain"), "/a": static(b"<html>a</html>")}
+    with serve(routes) as server:
+        acme = FetchConfig(**{**FAST.__dict__, "user_agent": "AcmeMonitor/2.1 (ops@x)"})
+        refused = Fetcher(acme).fetch_page(server.url("/a"))
+        allowed = Fetcher(FAST).fetch_page(server.url("/a"))
+    assert refused.error == "robots_disallowed"
+    assert allowed.error is None
+
+
+def test_robots_agent_is_the_user_agents_product_token() -> None:
+    from newsbeam.transforms.feeds.fetch import robots_agent
+
+    assert robots_agent(DEFAULT_USER_AGENT) == "NewsBeam"
+    assert robots_agent("AcmeMonitor/2.1 (ops@x)") == "AcmeMonitor"
+    assert robots_agent("  ") == "NewsBeam"
+
+
+def test_a_content_encoding_that_cannot_be_decoded_fails_the_fetch() -> None:
+    """A server sending brotli (or any coding this urllib3 cannot decode) although the request
+    did not accept it: the still-encoded bytes were passed on as the document, a feed read
+    as `not_a_feed` and a page run through HTML extraction. Now `bad_encoding`."""
+    body = b"\x1b\x03\x00\xf8\xa5\x12not really brotli"
+    routes = {
+        "/br": static(body, "application/rss+xml", Content_Encoding="br"),
+        "/gz": static(gzip.compress(b"<rss/>"), "application/rss+xml", Content_Encoding="gzip"),
+        "/id": static(b"<rss/>", "application/rss+xml", Content_Encoding="identity"),
+    }
+    with serve(routes) as server:
+        fetcher = Fetcher(FAST)
+        brotli, gzipped, identity = (fetcher.fetch(server.url(p)) for p in ("/br", "/gz", "/id"))
+        sent = server.requests_to("/gz")[0].headers["accept-encoding"]
+    assert (brotli.error, brotli.http_status, brotli.body) == ("bad_encoding", 200, b"")
+    assert "br" in brotli.detail
+    assert (gzipped.error, gzipped.body) == (None, b"<rss/>")
+    assert (identity.error, identity.body) == (None, b"<rss/>")
+    assert "br" not in sent.replace(" ", "").split(",")  # only what can be decoded is asked for

@@ -8,9 +8,10 @@ Built on urllib3 (already installed with trafilatura); nothing here opens socket
   lives at 169.254.169.254). Every address the host name resolves to is checked
   before connecting, and the connected peer again after (a DNS answer that changes between
   the two cannot slip through). Each redirect hop is checked the same way.
-- Connect and read timeouts, and a deadline for the whole response, enforced on every read
-  whatever the framing (each read waits at most what is left of it, and the socket is shut
-  at the deadline): a server trickling one byte a second never ends otherwise.
+- Connect and read timeouts, and a deadline for the whole response (headers and body),
+  enforced on every read whatever the framing (each read waits at most what is left of
+  it, and the socket is shut at the deadline): a server trickling one byte a second never
+  ends otherwise.
 - Retries: urllib3's `Retry` on connection errors, read timeouts, 429 and 5xx, with
   exponential backoff, honouring `Retry-After`; a `Retry-After` longer than
   `max_retry_after_seconds` is not waited for (the fetch fails with that status instead).
@@ -41,10 +42,12 @@ import time
 import urllib.parse
 import urllib.robotparser
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from http.client import IncompleteRead
 from importlib import metadata
 from typing import Any, NamedTuple
 
 import urllib3
+import urllib3.util.request
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import MaxRetryError, ResponseError
@@ -302,6 +305,31 @@ def redirect_target(url: str, location: str | None, seen: Sequence[str], limit: 
     return target
 
 
+# The content codings urllib3 decodes here (gzip and deflate; br and zstd when their
+# libraries are installed): what requests accept, and all a response may use.
+DECODABLE_ENCODINGS = frozenset(
+    coding.strip() for coding in urllib3.util.request.ACCEPT_ENCODING.split(",")
+) | {"identity", "x-gzip"}
+
+
+def undecodable_encoding(headers: dict[str, str]) -> str | None:
+    """The first content coding of a response (lower-case headers) that cannot be decoded
+    here, or None: its bytes would pass on still encoded, as if they were the document."""
+    for coding in headers.get("content-encoding", "").lower().split(","):
+        coding = coding.strip()
+        if coding and coding not in DECODABLE_ENCODINGS:
+            return coding
+    return None
+
+
+def robots_agent(user_agent: str) -> str:
+    """The product token robots.txt groups are matched against (RFC 9309): the User-Agent's
+    first word without its version, "AcmeMonitor/2.1 (ops@x)" -> "AcmeMonitor"; NewsBeam's
+    own for an empty one. Rules for NewsBeam must not apply to a crawler named otherwise."""
+    token = user_agent.strip().split(None, 1)[0].split("/", 1)[0] if user_agent.strip() else ""
+    return token or ROBOTS_AGENT
+
+
 def robots_url(url: str) -> str:
     return f"{origin_of(url)}/robots.txt"
 
@@ -351,13 +379,53 @@ class _GuardMixin:
         return sock
 
 
-def _guarded_pools(allowed: AllowList) -> dict[str, type]:
+class _DeadlineMixin:
+    """A pool whose every request (each retry its own) has `total_timeout` seconds for its
+    status line and headers, as for its body (`_read_body` counts from the same start):
+    a server dripping its headers a byte at a time meets the read timeout on no read, so
+    without this it held the fetch for as long as it liked."""
+
+    total_timeout = 60.0
+
+    def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
+        started = time.monotonic()
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            _shut(getattr(conn, "sock", None))  # a blocked recv returns at once
+
+        watchdog = threading.Timer(self.total_timeout, expire)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            response = super()._make_request(conn, *args, **kwargs)  # type: ignore[misc]
+        except Exception as error:
+            if expired.is_set():  # a FetchError: urllib3 neither retries nor wraps it
+                raise _response_timeout(self.total_timeout, "headers") from error
+            raise
+        finally:
+            watchdog.cancel()
+        response.newsbeam_started = started
+        return response
+
+
+def _guarded_pools(allowed: AllowList, total_timeout: float = 60.0) -> dict[str, type]:
     flag = {"allowed": allowed}
     http_conn = type("GuardedHTTPConnection", (_GuardMixin, HTTPConnection), flag)
     https_conn = type("GuardedHTTPSConnection", (_GuardMixin, HTTPSConnection), flag)
+    deadline = {"total_timeout": total_timeout}
     return {
-        "http": type("GuardedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}),
-        "https": type("GuardedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn}),
+        "http": type(
+            "GuardedHTTPPool",
+            (_DeadlineMixin, HTTPConnectionPool),
+            {"ConnectionCls": http_conn, **deadline},
+        ),
+        "https": type(
+            "GuardedHTTPSPool",
+            (_DeadlineMixin, HTTPSConnectionPool),
+            {"ConnectionCls": https_conn, **deadline},
+        ),
     }
 
 
@@ -437,12 +505,16 @@ class Fetcher:
             num_pools=64,
             maxsize=max(1, config.per_host_concurrency),
             block=False,
-            headers={"User-Agent": config.user_agent, "Accept-Encoding": "gzip, deflate"},
+            headers={
+                "User-Agent": config.user_agent,
+                "Accept-Encoding": urllib3.util.request.ACCEPT_ENCODING,
+            },
             timeout=urllib3.Timeout(connect=config.connect_timeout, read=config.read_timeout),
             retries=make_retry(config),
         )
         allowed = parse_allow_hosts(config.allow_hosts, config.allow_private_hosts)
-        self._pool.pool_classes_by_scheme = _guarded_pools(allowed)
+        self._pool.pool_classes_by_scheme = _guarded_pools(allowed, config.total_timeout)
+        self._robots_agent = robots_agent(config.user_agent)
         self._gates: dict[str, _HostGate] = {}
         self._robots: dict[str, _SiteRobots] = {}
         self._robots_locks: dict[str, threading.Lock] = {}
@@ -557,11 +629,18 @@ class Fetcher:
                 if response.status >= 400:
                     response.drain_conn()
                     return response.status, headers, b""
+                coding = undecodable_encoding(headers)
+                if coding is not None:
+                    response.close()  # the body is of no use: not read, not back to the pool
+                    detail = f"Content-Encoding {coding} cannot be decoded"
+                    raise FetchError("bad_encoding", detail, response.status)
                 try:
                     return response.status, headers, self._read_body(response, headers)
                 except FetchError as error:  # too large, too slow: the server did answer
                     error.http_status = error.http_status or response.status
                     raise
+                except (OSError, urllib3.exceptions.HTTPError) as error:  # cut, reset, bad gzip
+                    raise body_failure(error, response.status) from error
             finally:
                 response.release_conn()
 
@@ -571,11 +650,13 @@ class Fetcher:
         if declared.isdigit() and "content-encoding" not in headers and int(declared) > limit:
             response.drain_conn()
             raise FetchError("too_large", f"Content-Length {declared} > {limit} bytes")
-        deadline = time.monotonic() + self._config.total_timeout
+        # The deadline counts from the request (_DeadlineMixin), headers included.
+        started = getattr(response, "newsbeam_started", time.monotonic())
+        deadline = started + self._config.total_timeout
         sock = _socket_of(response)
         # Backstop for reads that loop inside urllib3 (a decoder waiting for more compressed
         # bytes): at the deadline the socket is shut, so any blocked recv returns at once.
-        watchdog = threading.Timer(self._config.total_timeout, _shut, (sock,))
+        watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _shut, (sock,))
         watchdog.daemon = True
         watchdog.start()
         chunks, size = [], 0
@@ -635,11 +716,11 @@ class Fetcher:
                 elif status >= 500:
                     unread = f"HTTP {status}"
                 site = self._robots[where] = _SiteRobots(robots_rules(status, result.body), unread)
-                delay = site.rules.crawl_delay(ROBOTS_AGENT)
+                delay = site.rules.crawl_delay(self._robots_agent)
                 if delay:
                     interval = min(float(delay), MAX_CRAWL_DELAY_SECONDS)
                     self._gate(host_of(url)).interval = interval
-        return bool(site.rules.can_fetch(ROBOTS_AGENT, url))
+        return bool(site.rules.can_fetch(self._robots_agent, url))
 
     def robots_refusal(self, url: str) -> str:
         """Why `url` is not fetched, once `allowed_by_robots` said no: its site's robots.txt
@@ -668,7 +749,13 @@ class Fetcher:
 
 
 def _body_timeout(seconds: float) -> FetchError:
-    return FetchError("timeout", f"body not complete in {seconds} s")
+    return _response_timeout(seconds, "body")
+
+
+def _response_timeout(seconds: float, part: str) -> FetchError:
+    """The fetch's error for a response not complete at the deadline (`part`: what was
+    still being read, the headers or the body)."""
+    return FetchError("timeout", f"{part} not complete in {seconds} s")
 
 
 def _socket_of(response: Any) -> socket.socket | None:
@@ -686,6 +773,17 @@ def _shut(sock: socket.socket | None) -> None:
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
+
+
+def body_failure(error: Exception, http_status: int) -> FetchError:
+    """A failure while reading the body of a response that came with `http_status` -> the
+    fetch's error, keeping that status (the server did answer): `truncated` for a body that
+    ended before its Content-Length or last chunk, else the error's kind (_classify)."""
+    causes = [error, *error.args]
+    if any(isinstance(c, urllib3.exceptions.IncompleteRead | IncompleteRead) for c in causes):
+        return FetchError("truncated", f"body cut short: {error}", http_status)
+    reason, detail = _classify(error)
+    return FetchError(reason, detail, http_status)
 
 
 def _classify(error: Exception) -> tuple[str, str]:

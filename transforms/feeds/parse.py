@@ -402,10 +402,12 @@ def parse_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
     if problem is not None:
         raise FeedParseError("entity_expansion", f"the document {problem}")
     if content.lstrip()[:1] == b"{" or _sniff_text(content[:8]).lstrip()[:1] == b"{":
-        return parse_json_feed(content, url)
-    if kind is None:
+        parsed = parse_json_feed(content, url)
+    elif kind is None:
         raise FeedParseError("not_a_feed", "neither RSS, Atom, RDF nor JSON Feed")
-    parsed = parse_xml_feed(content, headers, url)
+    else:
+        parsed = parse_xml_feed(content, headers, url)
+    # Every format: an id listed twice is one entry (two would be two inputs of one source).
     return parsed._replace(entries=_dedupe_entries(parsed.entries))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import email.utils
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -42,6 +43,27 @@ def next_moved_to(
     return None if moved == feed_url else moved
 
 
+# The statuses whose Retry-After says when to come back (RFC 9110 15.5.20, 15.6.4).
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+
+
+def retry_after_seconds(value: str | None, now: dt.datetime) -> float | None:
+    """A Retry-After header -> seconds to wait from `now` (delay-seconds or an HTTP date;
+    0 for a date past); None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        at = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if at.tzinfo is None:  # "-0000": UTC by RFC 5322
+        at = at.replace(tzinfo=dt.timezone.utc)
+    return max(0.0, (at - now).total_seconds())
+
+
 def next_feed_state(
     previous: FeedState | None,
     feed_url: str,
@@ -54,7 +76,8 @@ def next_feed_state(
 ) -> FeedState:
     """The state after one poll. The interval halves after new entries, grows by half when
     there were none, and doubles per consecutive failure (a fetch error, or a body that is
-    no readable feed), within the configured bounds. `moved_to`: see next_moved_to."""
+    no readable feed), within the configured bounds; a failed 429/503 is next due no sooner
+    than its Retry-After (within the longest interval). `moved_to`: see next_moved_to."""
     interval = previous.poll_interval_seconds if previous else config.initial_poll_seconds
     failures = previous.consecutive_failures if previous else 0
     failed = result.error is not None or unparseable
@@ -65,6 +88,14 @@ def next_feed_state(
         failures = 0
         interval = interval // 2 if new_entries else int(interval * 1.5)
     interval = max(config.min_poll_seconds, min(config.max_poll_seconds, interval))
+    next_poll_at = now + dt.timedelta(seconds=interval)
+    if failed and result.http_status in RETRY_AFTER_STATUSES:
+        # The server said when to come back (longer than a fetch waits): not sooner, within
+        # the longest interval.
+        wait = retry_after_seconds(result.headers.get("retry-after"), now)
+        if wait:
+            wait = min(wait, config.max_poll_seconds)
+            next_poll_at = max(next_poll_at, now + dt.timedelta(seconds=wait))
     headers = result.headers
     keep = previous if (failed or result.not_modified) and previous else None
     return FeedState(
@@ -78,7 +109,7 @@ def next_feed_state(
         else (previous.last_new_entry_at if previous else None),
         consecutive_failures=failures,
         poll_interval_seconds=interval,
-        next_poll_at=now + dt.timedelta(seconds=interval),
+        next_poll_at=next_poll_at,
         moved_to=next_moved_to(
             feed_url, previous.moved_to if previous else None, result, is_feed=not failed
         ),

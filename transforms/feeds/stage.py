@@ -41,8 +41,9 @@ Rejected (stage `feeds`): a feed that cannot be fetched (`timeout`, `http_error`
 `refused_address`, `too_large`, `decompression_bomb`, `redirect_loop`, ...), is not a feed
 (`not_a_feed`), cannot be parsed (`unparseable`), declares entity expansion
 (`entity_expansion`); an entry with no page text and no text of its own (`no_text`).
-Counters: `feeds_fetched`, `feeds_not_modified`, `feeds_unchanged`, `feeds_entries`,
-`feeds_new_entries`, `feeds_pages_attempted`, `feeds_pages_fetched` (a body came back),
+Counters: `feeds_fetched`, `feeds_not_modified`, `feeds_unchanged`, `feeds_errors` (health
+status `error`), `feeds_entries`, `feeds_new_entries`, `feeds_pages_attempted`,
+`feeds_pages_fetched` (a body came back),
 `feeds_pages_failed_<reason>`, `feeds_pages_fallback_<reason>` (the feed's text used
 instead), `feeds_pages_deferred`, `feeds_dropped_<reason>`, `read_inputs`,
 `feeds_seen_entries_pruned`.
@@ -251,7 +252,8 @@ class _FetchFeeds(_FetchingDoFn):
 
         def fetch(source: FeedSource) -> FetchedFeed:
             state = previous.state_for(source.url)
-            if self._config.poll_due_only and is_not_due(state, self._run_at):
+            due_only = self._config.poll_due_only and waits_its_turn(source, state)
+            if due_only and is_not_due(state, self._run_at):
                 skipped = FetchResult(source.url, source.url, None, {}, b"", None, "", 0)
                 return FetchedFeed(source, skipped, from_file=False, not_due=True)
             return FetchedFeed(source, fetch_feed(fetcher, source, state), from_file=False)
@@ -260,6 +262,14 @@ class _FetchFeeds(_FetchingDoFn):
             if not fetched.not_due:  # counted as feeds_not_due where it is parsed
                 counter("feeds_fetched").inc()
             yield fetched
+
+
+def waits_its_turn(source: FeedSource, state: FeedState | None) -> bool:
+    """Whether `--poll_due_only` may skip `source` until its next poll time: a feed, or an
+    --input URL read as a feed before (its state has a body hash). An --input URL never
+    read as a feed (a page whose fetch failed has state too) is fetched: skipping it would
+    leave that input in no table."""
+    return source.kind == "feed" or (state is not None and state.body_hash is not None)
 
 
 def fetch_feed(fetcher: Fetcher, source: FeedSource, state: FeedState | None) -> FetchResult:
@@ -375,6 +385,8 @@ def feed_outputs(
             config,
             unparseable=status == "error",
         )
+    if status == "error":  # the feeds that failed (an entry's rejected row is no error)
+        counter("feeds_errors").inc()
     yield beam.pvalue.TaggedOutput(
         HEALTH,
         FeedHealth(
@@ -502,8 +514,12 @@ def deferred_sources(
     return frozenset(deferred)
 
 
-def _deferred_feeds(deferred: frozenset[str]) -> frozenset[str]:
-    return frozenset(source.rsplit("#", 1)[0] for source in deferred)
+def has_deferred(feed_url: str, deferred: frozenset[str]) -> bool:
+    """Whether an entry of the feed `feed_url` is among the `deferred` sources. A source is
+    `<feed URL>#<entry id>` and an id may hold a `#` itself (`https://site/live#post-1`):
+    the feed is the source's prefix, not what precedes its last `#`."""
+    prefix = f"{feed_url}#"
+    return any(source.startswith(prefix) for source in deferred)
 
 
 def _count_deferred(job: PageJob, deferred: frozenset[str]) -> bool:
@@ -520,10 +536,20 @@ def _not_deferred(sighting: SeenEntry, deferred: frozenset[str]) -> bool:
     return f"{sighting.feed_url}#{sighting.entry_id}" not in deferred
 
 
+def without_deferred(health: FeedHealth, deferred: frozenset[str]) -> FeedHealth:
+    """The health row with `new_entries` counting only the entries ingested now: those left
+    over the page caps are the next run's inputs, and counted there."""
+    prefix = f"{health.feed_url}#"
+    waiting = sum(1 for source in deferred if source.startswith(prefix))
+    if not waiting:
+        return health
+    return health._replace(new_entries=max(0, health.new_entries - waiting))
+
+
 def _reread_if_deferred(state: FeedState, deferred: frozenset[str]) -> FeedState:
     """A feed with deferred entries is fetched and parsed in full by the next run: no
     validators, no body hash, due at once."""
-    if state.feed_url not in _deferred_feeds(deferred):
+    if not has_deferred(state.feed_url, deferred):
         return state
     return state._replace(etag=None, last_modified=None, body_hash=None, next_poll_at=None)
 
@@ -632,7 +658,8 @@ class ReadFeeds(beam.PTransform):
             parsed[REJECTED],
             unmade,
         ) | "Rejected" >> beam.Flatten()
-        return articles, rejected, parsed[HEALTH]
+        health = parsed[HEALTH] | "HealthLessDeferred" >> beam.Map(without_deferred, deferred)
+        return articles, rejected, health
 
     def _write_state(self, pipeline: beam.Pipeline, parsed: Any, deferred: Any) -> None:
         """The new feed state and seen entries, written only when a feed was read (else the
