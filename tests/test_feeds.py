@@ -1279,6 +1279,35 @@ def test_poll_due_only_never_skips_an_input_url(tmp_path: Path) -> None:
     assert article["source"] == url and "northern districts" in article["text"]
 
 
+def test_an_input_page_is_read_again_only_when_it_changed(tmp_path: Path) -> None:
+    """With --state an `--input https://...` page was fetched and read by every run (follow
+    mode: every batch), an exact copy of itself each time, a `duplicates` row a run. It
+    keeps a feed's state now: asked again with its ETag (304) or found with the same body,
+    an unchanged page gives no input, as an unchanged file gives none; a changed one is
+    read."""
+    body = ARTICLE_HTML.encode()
+    routes = {
+        "/news/plain": static(body, "text/html"),
+        "/news/tagged": static(body.replace(b"Budget", b"Council budget"), "text/html", ETag='"1"'),
+    }
+    with serve(routes) as server:
+        args = ["--state", str(tmp_path / "state")]
+        args += ["--input", server.url("/news/plain"), "--input", server.url("/news/tagged")]
+        runs = [_run(tmp_path, *args), _run(tmp_path, *args)]
+        changed = body.replace(b"northern districts", b"northern and coastal districts")
+        server.routes["/news/plain"] = static(changed, "text/html")
+        runs.append(_run(tmp_path, *args))
+    assert [run["counts"]["inputs"] for run in runs] == [2, 0, 1]
+    assert [run["counts"]["duplicates"] for run in runs] == [1, 0, 1]  # run 3: an update
+    polls = sorted((h["run_at"], h["feed_url"].rsplit("/", 1)[1], h["status"], h["new_entries"])
+                   for h in _health(tmp_path))  # fmt: skip
+    assert [poll[1:] for poll in polls] == [
+        ("plain", "ok", 1), ("tagged", "ok", 1),
+        ("plain", "unchanged", 0), ("tagged", "not_modified", 0),
+        ("plain", "ok", 1), ("tagged", "not_modified", 0),
+    ]  # fmt: skip
+
+
 def _first_then_page(body: bytes) -> Any:
     """A route that fails (503) the first time and serves `body` as HTML after."""
 

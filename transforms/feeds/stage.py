@@ -352,9 +352,14 @@ def feed_outputs(
                 parsed = parse_feeds_safely(result.body, result.headers, result.final_url)
             except FeedParseError as failure:
                 if source.kind == "auto" and failure.reason == "not_a_feed":
-                    # An --input URL that is not a feed: an article page.
+                    # An --input URL that is not a feed: an article page. Its state is a
+                    # feed's (ETag, Last-Modified, body hash), so the next run asks for it
+                    # conditionally and reads it again only when it changed, as it reads an
+                    # unchanged file no more (follow mode polled it into a duplicates row a
+                    # batch).
                     counter("read_inputs").inc()
                     yield PageJob(url, None, None, result)
+                    yield from _page_polled(fetched, previous, new_hash, now, config)
                     return
                 status, error, new_hash = "error", failure.reason, None
                 counter("read_inputs").inc()
@@ -401,6 +406,40 @@ def feed_outputs(
             error=error,
             latency_ms=result.latency_ms,
             moved_to=state.moved_to if state is not None else None,
+        ),
+    )
+    if state is not None:
+        yield beam.pvalue.TaggedOutput(STATE, state)
+
+
+def _page_polled(
+    fetched: FetchedFeed,
+    previous: FeedState | None,
+    new_hash: str | None,
+    now: dt.datetime,
+    config: FeedsConfig,
+) -> Iterator[beam.pvalue.TaggedOutput]:
+    """The health row of an --input URL read as an article page (one entry, new), and its
+    next state as a feed's, which the run writes because a URL was polled."""
+    result = fetched.result
+    state = None
+    if not fetched.from_file:
+        state = next_feed_state(previous, fetched.source.url, result, 0, new_hash, now, config)
+    moved_to = state.moved_to if state is not None else None
+    yield beam.pvalue.TaggedOutput(
+        HEALTH,
+        FeedHealth(
+            run_at=now,
+            feed_url=fetched.source.url,
+            status="ok",
+            http_status=result.http_status,
+            bytes=len(result.body),
+            entries=1,
+            new_entries=1,
+            not_modified=False,
+            error=None,
+            latency_ms=result.latency_ms,
+            moved_to=moved_to,
         ),
     )
     if state is not None:
