@@ -44,6 +44,7 @@ from newsbeam.transforms.extract import (
     parse_text_document,
     split_authors,
     stated_publication,
+    strip_embedded_markup,
     with_page_offset,
 )
 from newsbeam.transforms.support.main_text import parse_html
@@ -821,4 +822,52 @@ def test_a_json_record_nested_too_deep_is_bad_json() -> None:
     assert (refused.value.reason, str(refused.value)) == (
         "bad_json",
         "JSON nested too deep to read",
+    )
+
+
+def _page_with_json_ld(json_ld: str, body: str) -> bytes:
+    return (
+        '<html><head><title>Budget row</title><script type="application/ld+json">'
+        f"{json_ld}</script></head><body><article><h1>Budget row</h1>{body}</article>"
+        "</body></html>"
+    ).encode()
+
+
+def test_character_references_in_json_ld_are_decoded() -> None:
+    """JSON-LD strings are plain text, yet sites write HTML's character references in them:
+    a Freie Presse page's publisher was "... Druck GmbH &amp; Co. KG" in the site column,
+    and a New Yorker articleBody kept "&nbsp;" in the text. A bare "&" stays ("AT&T")."""
+    body = " ".join(_sentence(i) for i in range(8))
+    json_ld = (
+        '{"@context": "https://schema.org", "@type": "NewsArticle", "headline": "Budget row", '
+        '"publisher": {"@type": "Organization", "name": "Verlag GmbH &amp; Co. KG"}, '
+        f'"articleBody": "{body} AT&T said &#8220;no&#8221;.&nbsp;Q&amp;A follows."}}'
+    )
+    page = RawDocument("p.html", "html", _page_with_json_ld(json_ld, "<p>Short intro.</p>"))
+    article = extract_document(page, ExtractConfig())
+    assert article.site == "Verlag GmbH & Co. KG"
+    assert "AT&T said \u201cno\u201d. Q&A follows." in article.text
+    assert "&nbsp;" not in article.text and "&amp;" not in article.text
+    assert json_ld_text("&lt;p&gt;One.&lt;/p&gt;&lt;p&gt;Two.&lt;/p&gt;") == "One.\nTwo."
+
+
+def test_embedded_script_and_iframe_markup_leaves_the_text() -> None:
+    """A chart's embed code written into the article (Times of India: an articleBody holding
+    an escaped <iframe> and its <script>) came out as text; it is removed and recorded."""
+    embed = (
+        '&lt;iframe title=\\"Attacks\\" src=\\"https://charts.example/c2/\\" height=\\"442\\"&gt;'
+        '&lt;/iframe&gt;&lt;script type=\\"text/javascript\\"&gt;!function(){window.x=1}();'
+        "&lt;/script&gt;"
+    )
+    body = " ".join(_sentence(i) for i in range(8))
+    json_ld = f'{{"@type": "NewsArticle", "articleBody": "{body} {embed} The vote is next."}}'
+    page = RawDocument("p.html", "html", _page_with_json_ld(json_ld, "<p>Short intro.</p>"))
+    article = extract_document(page, ExtractConfig())
+    assert "<iframe" not in article.text and "<script" not in article.text
+    assert "function()" not in article.text
+    assert "The vote is next." in article.text
+    assert [r.reason for r in article.removed] == ["markup", "markup"]
+    assert strip_embedded_markup("Code: <b>bold</b> and a < b > c.") == (
+        "Code: <b>bold</b> and a < b > c.",
+        [],
     )

@@ -720,19 +720,22 @@ def html_metadata(tree: Any) -> HtmlMetadata:
         texts = [*json_ld, *(element.get("content") for element in metas)]
         dated = with_page_offset(dated, texts)
     dated = earliest_stated(dated, stated_publication(metas, json_ld))
+    # Names and titles read from JSON-LD may hold character references (unescape_references).
+    organisations = [unescape_references(name) for name in organisations]
+    # No author in the tags trafilatura reads (an e-mail address there, seen): the Twitter
+    # card's "Written by".
+    bylines = split_authors(found.author) or written_by(metas) or linked_author(tree)
     return HtmlMetadata(
         title=strip_site_suffix(
-            found.title or meta.extract_title(tree), site_names(organisations, url)
+            _unescaped(found.title or meta.extract_title(tree)), site_names(organisations, url)
         ),
         authors=tidy_authors(
-            # No author in the tags trafilatura reads (an e-mail address there, seen): the
-            # Twitter card's "Written by".
-            split_authors(found.author) or written_by(metas) or linked_author(tree),
+            [unescape_references(author) for author in bylines],
             meta_author_values(metas),
             organisations,
         ),
         url=url,
-        site=(found.sitename or meta.extract_sitename(tree) or "").lstrip("@") or None,
+        site=_unescaped((found.sitename or meta.extract_sitename(tree) or "").lstrip("@") or None),
         published=dated,
     )
 
@@ -930,8 +933,33 @@ def _json_ld_bodies(data: Any) -> Iterator[str]:
             yield from _json_ld_bodies(item)
 
 
+# A character reference written out whole: "&amp;", "&nbsp;", "&#8220;", "&#x2019;". Only
+# with its ";": a bare "&" is text ("AT&T", "R&D"), which html.unescape would also read
+# as a reference when a known name follows ("&copy" in "&copyright").
+_CHARACTER_REFERENCE = re.compile(
+    r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"
+)
+
+
+def unescape_references(text: str) -> str:
+    """`text` with HTML character references decoded. JSON-LD strings are plain text, yet
+    sites write references in them ("Druck GmbH &amp; Co. KG", "&nbsp;", an articleBody of
+    "&lt;p&gt;..."), which neither trafilatura nor the JSON parser decode."""
+    if "&" not in text:
+        return text
+    from html import unescape
+
+    return _CHARACTER_REFERENCE.sub(lambda match: unescape(match.group()), text)
+
+
+def _unescaped(value: str | None) -> str | None:
+    return unescape_references(value) if value else value
+
+
 def json_ld_text(body: str) -> str:
-    """A JSON-LD articleBody as plain text, one paragraph a line (some sites put HTML in it)."""
+    """A JSON-LD articleBody as plain text, one paragraph a line (some sites put HTML in it,
+    some escaped as character references: decoded first, so the markup is parsed)."""
+    body = unescape_references(body)
     if "<" in body and ">" in body:
         import lxml.html
 
@@ -939,10 +967,34 @@ def json_ld_text(body: str) -> str:
             root = lxml.html.fromstring(f"<div>{body}</div>")
         except (ValueError, lxml.etree.ParserError):
             return body.strip()
+        for element in root.xpath(".//script|.//style|.//noscript|.//iframe"):
+            element.drop_tree()  # code, not prose (text_content would keep a script's)
         blocks = root.xpath("./p|./div|./h2|./h3|./li|./blockquote") or [root]
         body = "\n".join(block.text_content() for block in blocks)
     lines = (" ".join(line.split()) for line in body.split("\n"))
     return "\n".join(line for line in lines if line)
+
+
+# Elements that hold code, never prose, written out as text in an extraction: a chart's or
+# video's embed code inside a JSON-LD articleBody (which trafilatura's JSON reading renders
+# as text unless it holds a tag it knows), or a page that escaped its embed code. Whole
+# elements with their content, then any of their tags left alone.
+_EMBEDDED_MARKUP = re.compile(
+    r"<(script|style|noscript|iframe|object)\b[^<>]*>.*?</\1\s*>"
+    r"|</?(?:script|style|noscript|iframe|object|embed)\b[^<>]*>",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def strip_embedded_markup(text: str) -> tuple[str, list[Removal]]:
+    """An HTML page's text without embed code (`_EMBEDDED_MARKUP`), and what was removed
+    (reason `markup`). Other tags stay: an article may quote "<b>" or write "a < b"."""
+    if "<" not in text:
+        return text, []
+    removed = [Removal(match.group(), "markup") for match in _EMBEDDED_MARKUP.finditer(text)]
+    if not removed:
+        return text, []
+    return _EMBEDDED_MARKUP.sub(" ", text), removed
 
 
 def needs_full_extraction(fast_text: str, signals: PageSignals) -> bool:
@@ -1060,7 +1112,8 @@ def extract_html_document(doc: RawDocument, config: ExtractConfig) -> Article:
         counter("extract_short_fast_path").inc()
     if not choice.text.strip():
         raise ExtractError("no_text", "no article text found in the page")
-    lines = [line.strip() for line in choice.text.split("\n")]
+    text, markup = strip_embedded_markup(choice.text)
+    lines = [line.strip() for line in text.split("\n")]
     return new_article(
         doc.source,
         url=page.url,
@@ -1069,7 +1122,7 @@ def extract_html_document(doc: RawDocument, config: ExtractConfig) -> Article:
         authors=page.authors,
         **published_fields(page.published),
         text="\n\n".join(line for line in lines if line),
-        removed=list(choice.removed),
+        removed=[*choice.removed, *markup],
     )
 
 

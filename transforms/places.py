@@ -144,8 +144,11 @@ _UPPER = "A-ZÀ-ÖØ-Þ"
 _CAPITALISED = rf"[{_UPPER}][^\W\d_]*(?:\.[^\W\d_]+)*\.?"
 # Runs of capitalised words, with the small words that join country names ("Bosnia and
 # Herzegovina", "Isle of Man"): only these can hold a name, and they are few in any text.
+# The small words take the space before the next word themselves: a joiner followed by a
+# second separator matched nothing, so "Democratic Republic of the Congo" was cut at "of" and
+# its last word read as the Republic of the Congo.
 _CAPITALISED_RUN = re.compile(
-    rf"(?<![\w.]){_CAPITALISED}(?:(?:[ -](?:and|of|the|and the|of the) )?[ -]{_CAPITALISED})*"
+    rf"(?<![\w.]){_CAPITALISED}(?:(?:[ -](?:and|of|the|and the|of the))?[ -]{_CAPITALISED})*"
 )
 
 
