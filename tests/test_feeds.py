@@ -1034,6 +1034,9 @@ def test_page_fetches_that_fail_are_counted_and_explained(tmp_path: Path) -> Non
 
 @pytest.mark.slow
 def test_page_fetches_over_the_caps_wait_for_the_next_run(tmp_path: Path) -> None:
+    """Entries over the caps are the next run's inputs. A health row's new_entries are the
+    feed's inputs of that run: before, the entries left for the next run were counted too,
+    and again by each run that took them (5 entries, 2 a run: new_entries 5, 3, 1)."""
     state = tmp_path / "state"
     pages = {f"/news/{i}": static(ARTICLE_HTML.encode(), "text/html") for i in range(5)}
     with serve(pages) as server:
@@ -1051,6 +1054,9 @@ def test_page_fetches_over_the_caps_wait_for_the_next_run(tmp_path: Path) -> Non
     assert deferred == [3, 1, 0, 0]
     assert fetched == [f"/news/{i}" for i in range(5)]
     assert all(server.hits[f"/news/{i}"] == 1 for i in range(5))  # each page fetched once
+    health = _health(tmp_path, "run_at")
+    assert [(h["entries"], h["new_entries"]) for h in health[:3]] == [(5, 2), (5, 2), (5, 1)]
+    assert [h["new_entries"] for h in health] == inputs
 
 
 def _without(schema: pa.Schema, *names: str) -> pa.Schema:
@@ -1356,24 +1362,6 @@ def test_entries_over_the_caps_with_a_hash_in_their_id_come_in_later(tmp_path: P
         runs = [_run(tmp_path, *args) for _ in range(4)]
     assert [run["counts"]["inputs"] for run in runs] == [1, 1, 1, 0]
     assert all(server.hits[f"/news/{i}"] == 1 for i in range(3))
-
-
-@pytest.mark.slow
-def test_health_new_entries_leave_out_the_entries_over_the_caps(tmp_path: Path) -> None:
-    """A health row's new_entries are the feed's inputs of that run: before, the entries left
-    for the next run were counted too, and again by each run that took them (5 entries,
-    2 a run: new_entries 5, 3, 1)."""
-    state = tmp_path / "state"
-    pages = {f"/news/{i}": static(ARTICLE_HTML.encode(), "text/html") for i in range(5)}
-    with serve(pages) as server:
-        base = server.url("")
-        items = [(f"e{i}", f"/news/{i}", f"&lt;p&gt;{BODY}&lt;/p&gt;") for i in range(5)]
-        server.routes["/feed.xml"] = static(rss(base, items), ETag='"v1"')
-        args = ["--feed", server.url("/feed.xml"), "--state", str(state)]
-        runs = [_run(tmp_path, *args, "--max_pages_per_feed", "2") for _ in range(3)]
-    health = _health(tmp_path, "run_at")
-    assert [(h["entries"], h["new_entries"]) for h in health] == [(5, 2), (5, 2), (5, 1)]
-    assert [h["new_entries"] for h in health] == [run["counts"]["inputs"] for run in runs]
 
 
 def test_only_feeds_wait_their_turn() -> None:

@@ -1064,29 +1064,20 @@ def test_polling_starts_from_the_feed_state_of_an_earlier_batch(tmp_path: Path) 
 
 
 def test_a_watched_folder_reads_each_finished_file_once(tmp_path: Path) -> None:
-    from newsbeam.transforms.read import WatchInputs
 
     inbox = tmp_path / "inbox"
     (inbox / "deep").mkdir(parents=True)
     (inbox / "one.txt").write_text(FIRE)
     (inbox / "deep" / "two.txt").write_text(VOTE)
     (inbox / "three.txt.part").write_text(CHESS)  # still being written: not read
-    pipeline = beam.Pipeline(runner="FnApiRunner")
-    documents, rejected = pipeline | WatchInputs(
-        [str(inbox)], poll_seconds=0.5, stop_at=time.time() + 1.6
-    )
-    _collect(documents | "Names" >> beam.Map(lambda d: Path(d.source).name), tmp_path / "d", "D")
-    _collect(rejected | "Reasons" >> beam.Map(lambda r: r.reason), tmp_path / "r", "R")
-    pipeline.run().wait_until_finish()
-    assert _collected(tmp_path / "d") == ["one.txt", "two.txt"]
-    assert _collected(tmp_path / "r") == []
+    names, reasons = _watched(inbox, tmp_path, 0.5, 1.6, lambda d: Path(d.source).name)
+    assert (names, reasons) == (["one.txt", "two.txt"], [])
 
 
 def test_a_watched_folder_does_not_read_newsbeam_folders_inside_it(tmp_path: Path) -> None:
     """The job's ROOT inside its inbox (and a state folder there): a watch matches files,
     so its manifests, Parquet files and report were read back at every poll, each read a
     row of a new window to commit, whose files the next poll read (a loop)."""
-    from newsbeam.transforms.read import WatchInputs
 
     inbox = tmp_path / "inbox"
     inbox.mkdir()
@@ -1100,15 +1091,10 @@ def test_a_watched_folder_does_not_read_newsbeam_folders_inside_it(tmp_path: Pat
     state.mkdir()
     (state / "CURRENT.json").write_text('{"state_version": 3, "version": "v1"}')
     (state / "v1.txt").write_text(VOTE)
-    pipeline = beam.Pipeline(runner="FnApiRunner")
-    documents, rejected = pipeline | WatchInputs(
-        [str(inbox)], poll_seconds=0.5, stop_at=time.time() + 1.6
+    names, sources = _watched(
+        inbox, tmp_path, 0.5, 1.6, lambda d: Path(d.source).name, lambda r: r.source
     )
-    _collect(documents | "Names" >> beam.Map(lambda d: Path(d.source).name), tmp_path / "d", "D")
-    _collect(rejected | "Sources" >> beam.Map(lambda r: r.source), tmp_path / "r", "R")
-    pipeline.run().wait_until_finish()
-    assert _collected(tmp_path / "d") == ["one.txt"]
-    assert _collected(tmp_path / "r") == []
+    assert (names, sources) == (["one.txt"], [])
 
 
 def test_newsbeam_folders_are_found_between_the_watched_folder_and_the_file(
@@ -1139,8 +1125,6 @@ def test_a_watched_file_replaced_under_its_name_is_read_again(
 
     from apache_beam.io.filesystems import FileSystems
 
-    from newsbeam.transforms.read import WatchInputs
-
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     story = inbox / "story.txt"
@@ -1156,14 +1140,9 @@ def test_a_watched_file_replaced_under_its_name_is_read_again(
         return match(patterns, *args, **kwargs)
 
     monkeypatch.setattr(FileSystems, "match", match_then_replace)
-    pipeline = beam.Pipeline(runner="FnApiRunner")
-    documents, _ = pipeline | WatchInputs([str(inbox)], poll_seconds=0.2, stop_at=time.time() + 2)
-    _collect(
-        documents | "Texts" >> beam.Map(lambda d: d.content.decode()[:20]), tmp_path / "d", "D"
-    )
-    pipeline.run().wait_until_finish()
+    texts, _ = _watched(inbox, tmp_path, 0.2, 2, lambda d: d.content.decode()[:20])
     assert len(matches) >= 4
-    assert _collected(tmp_path / "d") == sorted([FIRE[:20], FIRE_REWRITE[:20]])
+    assert texts == sorted([FIRE[:20], FIRE_REWRITE[:20]])
 
 
 def test_a_watched_file_saved_again_gives_only_what_is_new(
@@ -1176,8 +1155,6 @@ def test_a_watched_file_saved_again_gives_only_what_is_new(
     import os
 
     from apache_beam.io.filesystems import FileSystems
-
-    from newsbeam.transforms.read import WatchInputs
 
     inbox = tmp_path / "inbox"
     inbox.mkdir()
@@ -1198,26 +1175,40 @@ def test_a_watched_file_saved_again_gives_only_what_is_new(
         return match(patterns, *args, **kwargs)
 
     monkeypatch.setattr(FileSystems, "match", match_then_append)
-    pipeline = beam.Pipeline(runner="FnApiRunner")
-    documents, rejected = pipeline | WatchInputs(
-        [str(inbox)], poll_seconds=0.2, stop_at=time.time() + 2
+    read, reasons = _watched(
+        inbox, tmp_path, 0.2, 2, lambda d: f"{Path(d.source).name} {d.content[:20]!r}"
     )
-    _collect(
-        documents | "Sources" >> beam.Map(lambda d: f"{Path(d.source).name} {d.content[:20]!r}"),
-        tmp_path / "d",
-        "D",
-    )
-    _collect(rejected | "Reasons" >> beam.Map(lambda r: r.reason), tmp_path / "r", "R")
-    pipeline.run().wait_until_finish()
     assert len(matches) >= 4
-    assert _collected(tmp_path / "d") == sorted(
+    assert read == sorted(
         [
             f"story.txt {VOTE[:20].encode()!r}",
             f"wire.jsonl#L1 {json.dumps({'text': FIRE})[:20].encode()!r}",
             f"wire.jsonl#L2 {json.dumps({'text': CHESS})[:20].encode()!r}",
         ]
     )
-    assert _collected(tmp_path / "r") == []
+    assert reasons == []
+
+
+def _watched(
+    inbox: Path,
+    tmp_path: Path,
+    poll_seconds: float,
+    seconds: float,
+    document: Callable[[RawDocument], str],
+    rejection: Callable[[Any], str] = lambda row: row.reason,
+) -> tuple[list[str], list[str]]:
+    """A watch of `inbox` for `seconds`, polled every `poll_seconds`, on the in-process
+    runner: `document` of each document read and `rejection` of each rejected row, sorted."""
+    from newsbeam.transforms.read import WatchInputs
+
+    pipeline = beam.Pipeline(runner="FnApiRunner")
+    documents, rejected = pipeline | WatchInputs(
+        [str(inbox)], poll_seconds=poll_seconds, stop_at=time.time() + seconds
+    )
+    _collect(documents | "Documents" >> beam.Map(document), tmp_path / "d", "D")
+    _collect(rejected | "Rejected" >> beam.Map(rejection), tmp_path / "r", "R")
+    pipeline.run().wait_until_finish()
+    return _collected(tmp_path / "d"), _collected(tmp_path / "r")
 
 
 def _sources_by_table(root: str, manifest: dict[str, Any]) -> dict[str, list[str]]:
