@@ -266,8 +266,8 @@ class _FetchFeeds(_FetchingDoFn):
 
 def waits_its_turn(source: FeedSource, state: FeedState | None) -> bool:
     """Whether `--poll_due_only` may skip `source` until its next poll time: a feed, or an
-    --input URL read as a feed before (its state has a body hash). An --input URL never
-    read as a feed (a page whose fetch failed has state too) is fetched: skipping it would
+    --input URL read before, as a feed or as a page (its state has a body hash). An --input
+    URL never read (a page whose fetch failed has state too) is fetched: skipping it would
     leave that input in no table."""
     return source.kind == "feed" or (state is not None and state.body_hash is not None)
 
