@@ -226,3 +226,38 @@ def test_chrome_needs_few_words_however_spaced(words: int) -> None:
     """Only paragraphs of at most 40 words (any whitespace between them) are chrome."""
     paragraph = "Subscribe now" + "".join(f"\u2005w{i}" for i in range(words - 2)) + " \u2005"
     assert (chrome_reason(paragraph) == "signup_prompt") == (words <= 40)
+
+
+def test_line_and_paragraph_separators_are_breaks_not_glue() -> None:
+    # U+2028/U+2029, NEL, vertical tab and form feed separate lines (Word exports, PDF
+    # text); dropped as control characters they glued words ("Thirdsaid"), kept they
+    # stayed invisible inside a paragraph.
+    assert normalize_unicode("a\u2028b") == "a\nb"
+    assert normalize_unicode("a\u2029b") == "a\n\nb"
+    assert normalize_unicode("a\x85b\x0bc\x0cd") == "a\nb\nc\nd"
+    text, _ = clean_text("First para\u2028on Tuesday.\u2029Second\x0csaid it.\x85Third.")
+    assert text == "First para on Tuesday.\n\nSecond said it. Third."
+
+
+@pytest.mark.parametrize(
+    ("paragraph", "reason"),
+    [
+        ("Additional reporting by Idrees Ali in Washington; Editing by Howard Goller", "credits"),
+        ("Compiled by Jane Doe", "credits"),
+        ("Share on Facebook", "navigation"),
+        ("Share via Email", "navigation"),
+        ("Copyright 2024 The Associated Press. All rights reserved.", "copyright"),
+        ("\u00a9 2024 Example News Ltd", "copyright"),
+        # Story sentences that begin like a credit or a copyright line are prose.
+        (
+            "Reporting by The Guardian last year showed that the transit agency had "
+            "underspent its maintenance budget for five consecutive years.",
+            None,
+        ),
+        ("Compiled by the statistics office, the figures show that unemployment rose.", None),
+        ("Copyright lawyers said the ruling would change how songs are licensed.", None),
+        ("Share prices fell on Monday after the announcement.", None),
+    ],
+)
+def test_credits_share_and_copyright_lines(paragraph: str, reason: str | None) -> None:
+    assert chrome_reason(paragraph) == reason

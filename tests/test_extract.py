@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -871,3 +872,65 @@ def test_embedded_script_and_iframe_markup_leaves_the_text() -> None:
         "Code: <b>bold</b> and a < b > c.",
         [],
     )
+
+
+def _json_article(record: dict):
+    line = json.dumps(record).encode()
+    return extract_document(RawDocument("r.jsonl#L1", "jsonl", line), ExtractConfig())
+
+
+_BODY = "The council voted on Tuesday to approve a new budget.\n\nThe mayor welcomed it."
+
+
+def test_a_json_records_text_keeps_its_first_line_unless_it_is_the_header() -> None:
+    # The record's own title is its title: a short first line of the text ("Key points",
+    # a kicker) was taken out as a title line and thrown away, in no `removed` entry.
+    article = _json_article({"title": "Budget passes", "text": "Key points\n\n" + _BODY})
+    assert article.title == "Budget passes"
+    assert article.text == "Key points\n\n" + _BODY
+    # Without a title field the text's title line is the title, as in a raw text file.
+    # Its date line leaves the text, as there, and is listed in `removed` (it was lost).
+    article = _json_article({"text": "Budget passes\n\nMarch 5, 2024\n\n" + _BODY})
+    assert (article.title, article.text) == ("Budget passes", _BODY)
+    assert [(r.text, r.reason) for r in article.removed] == [("March 5, 2024", "date_line")]
+    article = _json_article({"text": " date 2023-10-09 " + _BODY})
+    assert article.removed[0] == ("date 2023-10-09", "date_line")
+    assert article.text == _BODY
+
+
+def test_json_published_as_unix_time() -> None:
+    for value in (1709630000, 1709630000.0, "1709630000", 1709630000000, "1709630000000"):
+        article = _json_article({"text": _BODY, "published": value})
+        assert article.published_at == dt.datetime(2024, 3, 5, 9, 13, 20, tzinfo=UTC), value
+        assert article.published_precision == "second"
+    assert _json_article({"text": _BODY, "published": True}).published_at is None
+
+
+def test_json_authors_as_objects_and_joined_names() -> None:
+    authors = [{"@type": "Person", "name": "Jane Doe"}, {"name": "John Roe"}, {"url": "x"}]
+    assert _json_article({"text": _BODY, "authors": authors}).authors == ["Jane Doe", "John Roe"]
+    assert _json_article({"text": _BODY, "author": {"name": "Jane Doe"}}).authors == ["Jane Doe"]
+    assert _json_article({"text": _BODY, "authors": ["Jane Doe and John Roe"]}).authors == [
+        "Jane Doe",
+        "John Roe",
+    ]
+    assert _json_article({"text": _BODY, "author": "By Jane Doe"}).authors == ["Jane Doe"]
+
+
+def test_list_items_and_table_rows_stay_lines_of_their_own() -> None:
+    # A block's lines were re-joined as a hard-wrapped paragraph: "1. Transit gets more.
+    # 2. Taxes rise." and a table as one run-on line of cells.
+    text = (
+        "Title\n\nThe council passed the budget.\n\n1. Transit gets more\n   money.\n"
+        "2. Taxes rise.\n- Parks are cut.\n\n| item | amount |\n|---|---|\n| transit | 12 |"
+    )
+    _, body, _ = parse_text_document(text)
+    assert body.split("\n\n") == [
+        "The council passed the budget.",
+        "1. Transit gets more money.",
+        "2. Taxes rise.",
+        "- Parks are cut.",
+        "| item | amount |",
+        "|---|---|",
+        "| transit | 12 |",
+    ]

@@ -41,6 +41,11 @@ _CHAR_REPLACEMENTS = {
     # Bidirectional embeddings, overrides and isolates: they reorder what a reader sees
     # (a reversed file name, a spoofed word) and say nothing to text analysis.
     **dict.fromkeys("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069", ""),
+    # Line and paragraph separators other than \n (Word and PDF exports, old Mac and
+    # mainframe text): breaks, not control characters to drop, which glued the words on
+    # either side together ("said it.\x85Next" -> "it.Next").
+    **dict.fromkeys("\u2028\x85\x0b\x0c", "\n"),
+    "\u2029": "\n\n",
 }
 # One regex pass (matches are rare) is ~10x faster than str.translate with a dict.
 # A terminal's colour and cursor codes (ESC [ ... letter) go whole: the control character
@@ -90,6 +95,7 @@ _CHROME_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
          r".*\bit'?s quick and free\b.*)$"),
         ("navigation", r"^(latest|latest (videos?|news|stories)|top stories|most (read|popular)|"
          r"trending( now)?|advertisement|sponsored( content)?|share( this( article| story)?)?|"
+         r"share (on|via|to) \S+( \S+)?|"
          r"follow us\b.*|skip to (main )?content|back to top|more stories|you may also like|"
          r"recommended( for you)?)\s*:?$"),
         ("caption", r"^(image|photo|picture|photograph|video|file photo|credit)( credit)?\s*:.*$"),
@@ -97,8 +103,31 @@ _CHROME_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
          r"xinhua|anadolu( agency)?|upi|pa media)( and (reuters|afp|ap))?\.?$"),
         ("credits", r"^((additional )?(reporting|writing|editing)( and (writing|editing))?"
          r" by\b.*|compiled by\b.*|edited by\b.*)$"),
+        # A year after "Copyright"/"(c)"/"©", or "All rights reserved": "Copyright lawyers
+        # said ..." is prose.
+        ("copyright", r"^((copyright|\(c\)|\u00a9)\s*(\(c\)|\u00a9)?\s*(19|20)\d\d\b.*|"
+         r".*\ball rights reserved\.?)$"),
     ]
 ]  # fmt: skip
+# The lower-case words of a credits line ("Reporting by Jane Doe in Kyiv; editing by Dubai
+# newsroom"): names are capitalised, the rest is this small vocabulary. A sentence that
+# starts like one ("Reporting by the Guardian showed that ...") has other words.
+_CREDIT_WORDS = frozenset(
+    "by and in at of from for with the de del da di van von der le la "
+    "reporting writing editing additional compiled edited newsroom bureau desk staff "
+    "graphics photos photography research production contributed".split()
+)
+_CREDIT_OTHER_WORDS = 1
+_LOWER_WORD = re.compile(r"(?<![\w'-])[^\W\d_A-Z][\w'-]*")
+
+
+def _reads_as_credits(paragraph: str) -> bool:
+    """Whether a paragraph the credits pattern matched is names and credit words only."""
+    words = _LOWER_WORD.findall(paragraph)
+    others = [word for word in words if word[0].islower() and word not in _CREDIT_WORDS]
+    return len(others) <= _CREDIT_OTHER_WORDS
+
+
 _CHROME_MAX_WORDS = 40
 # A quoted headline on its own line ('Qatar leading talks to swap ...') beside other chrome
 # (an agency line, an image caption): site chrome that re-announces an article. Alone in
@@ -117,6 +146,8 @@ def chrome_reason(paragraph: str) -> str | None:
         return "headline"
     for reason, pattern in _CHROME_PATTERNS:
         if pattern.match(paragraph):
+            if reason == "credits" and not _reads_as_credits(paragraph):
+                return None
             return reason
     return None
 

@@ -175,6 +175,9 @@ def parse_published(value: Any) -> Published | None:
         return None
     if isinstance(value, dt.datetime):
         return Published(_utc(value), "second")
+    epoch = unix_time(value)
+    if epoch is not None:
+        return epoch
     parsed = []
     for default in _DEFAULTS:
         try:
@@ -186,6 +189,29 @@ def parse_published(value: Any) -> Published | None:
         return None
     at = _utc(parsed[0])
     return Published(at, precision) if plausible_publication(at) else None
+
+
+# Seconds (10 digits) or milliseconds (13) since 1970, as JSON exports and APIs write times;
+# dateutil reads neither. Fewer digits are no such time ("20240305" is a date).
+_UNIX_TIME = re.compile(r"^\s*(?P<digits>\d{10}|\d{13})(\.\d+)?\s*$")
+_MILLISECONDS_FROM = 10**11
+
+
+def unix_time(value: Any) -> Published | None:
+    """A Unix time (seconds or milliseconds, a number or a string of digits) -> Published."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    if isinstance(value, str):
+        if not _UNIX_TIME.match(value):
+            return None
+        value = float(value)
+    if value >= _MILLISECONDS_FROM:
+        value /= 1000
+    try:
+        at = dt.datetime.fromtimestamp(value, dt.timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return Published(at, "second") if plausible_publication(at) else None
 
 
 # Years no publication is dated in: placeholders ("0001-01-01", .NET's empty DateTime;
@@ -478,9 +504,24 @@ class TextHeader:
     url: str | None = None
     published: Published | None = None
     site: str | None = None
+    # The words the date was read from, cut from the text: a JSON record, whose own field
+    # says when it was published, lists them in `removed` rather than lose them silently.
+    date_text: str | None = None
 
 
-def parse_text_document(text: str) -> tuple[TextHeader, str, list[Removal]]:
+# Every line break of text files: CRLF and CR, NEL, vertical tab, form feed (a page break)
+# and Unicode's line separator; a paragraph separator (U+2029) ends a paragraph.
+_LINE_BREAK = re.compile("\r\n?|[\x0b\x0c\x85\u2028]")
+
+
+def split_lines(text: str) -> list[str]:
+    """The lines of a text, whatever breaks them (a paragraph separator: a blank line)."""
+    return _LINE_BREAK.sub("\n", text.replace("\u2029", "\n\n")).split("\n")
+
+
+def parse_text_document(
+    text: str, take_title: bool = True
+) -> tuple[TextHeader, str, list[Removal]]:
     """Raw text -> (header metadata, body with paragraphs split by blank lines, removals).
 
     Recognises the header conventions of the seeds: a Markdown `# title`, bold lines for
@@ -491,7 +532,7 @@ def parse_text_document(text: str) -> tuple[TextHeader, str, list[Removal]]:
     """
     header = TextHeader()
     removed: list[Removal] = []
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = split_lines(text)
 
     # Header lines come first; blank lines between them do not end the header.
     index = 0
@@ -514,10 +555,11 @@ def parse_text_document(text: str) -> tuple[TextHeader, str, list[Removal]]:
         leading = _LEADING_DATE.match(body_lines[0])
         if leading:
             header.published = parse_published(leading.group("value"))
+            header.date_text = leading.group().strip()
             body_lines[0] = body_lines[0][leading.end() :]
 
     # A short first line followed by a blank line, not ending like a sentence: a title.
-    if header.title is None and len(body_lines) > 2:
+    if take_title and header.title is None and len(body_lines) > 2:
         first = body_lines[0].strip()
         if (
             first
@@ -530,7 +572,9 @@ def parse_text_document(text: str) -> tuple[TextHeader, str, list[Removal]]:
 
     # A date line under the title or among the first lines, or a dateline.
     if header.published is None:
+        before = body_lines
         header.published, body_lines = take_header_date(body_lines)
+        header.date_text = cut_text(before, body_lines)
 
     paragraphs: list[str] = []
     after_image = False
@@ -548,28 +592,46 @@ def parse_text_document(text: str) -> tuple[TextHeader, str, list[Removal]]:
     return header, "\n\n".join(paragraphs), removed
 
 
+def cut_text(before: list[str], after: list[str]) -> str | None:
+    """What take_header_date cut from the lines: a date line, or a line's date prefix."""
+    for index, line in enumerate(before):
+        if index >= len(after) or after[index] != line:
+            kept = after[index] if index < len(after) and line.endswith(after[index]) else ""
+            return line[: len(line) - len(kept)].strip() or None
+    return None
+
+
 def _take_bold_header(header: TextHeader, value: str) -> None:
     if _URL.match(value):
         header.url = header.url or value
     elif _DATEISH.match(value) and header.published is None:
         header.published = parse_published(value)
+        header.date_text = value
     elif header.site is None:
         header.site = value
 
 
+# A Markdown or plain-text list item ("- ", "* ", "• ", "1. ", "2) ") or table row ("| a |"):
+# lines that are not a hard-wrapped paragraph's, whose re-joining ran items and cells into one.
+_ITEM_OR_ROW = re.compile(r"^([-*\u2022]\s|\d{1,3}[.)]\s|\|)")
+
+
 def _paragraphs(lines: list[str]) -> Iterator[str]:
     """Blocks separated by blank lines; a text with no blank line at all has one paragraph
-    per line (seed 001), otherwise a block's lines are re-joined (hard-wrapped text)."""
+    per line (seed 001), otherwise a block's lines are re-joined (hard-wrapped text), but
+    for list items and table rows, one paragraph each."""
     if not any(not line.strip() for line in lines):
         yield from (line.strip() for line in lines if line.strip())
         return
     block: list[str] = []
     for line in [*lines, ""]:
-        if line.strip():
-            block.append(line.strip())
-        elif block:
+        line = line.strip()
+        # A list item or table row starts a paragraph of its own; a table row also ends it.
+        if block and (not line or _ITEM_OR_ROW.match(line) or block[0].startswith("|")):
             yield " ".join(block)
             block = []
+        if line:
+            block.append(line)
 
 
 def new_article(source: str, **fields: Any) -> Article:
@@ -649,21 +711,47 @@ def extract_json_record(doc: RawDocument) -> Article:
         value.strip() if isinstance(value, str) and value.strip() else None
         for value in (record.get("url"), record.get("site"), record.get("title"))
     )
-    authors = record.get("authors") or record.get("author")
-    if isinstance(authors, list):
-        authors = [author for author in authors if isinstance(author, str)]
     published = record.get("published") or record.get("published_at")
-    _, body, removed = parse_text_document(text)
+    readable = isinstance(published, str | int | float) and not isinstance(published, bool)
+    stated = parse_published(published) if readable else None
+    # A record's own title is its title: the text's short first line then stays text (a
+    # kicker, "Key points"). Without one, the text's title line, URL and site lines fill
+    # in what the record lacks, as in a text file: they were cut from the text.
+    header, body, removed = parse_text_document(text, take_title=title is None)
+    # The text's date line is not the record's date: filling a missing `published` with it
+    # split ECB+ reports of one event into stories by date (benchmarks/eval_stories.py).
+    if header.date_text:
+        removed = [Removal(header.date_text, "date_line"), *removed]
     return new_article(
         doc.source,
-        url=url,
-        site=site,
-        title=title,
-        authors=split_authors(authors if isinstance(authors, str | list) else None),
-        **published_fields(parse_published(published if isinstance(published, str) else None)),
+        url=url or header.url,
+        site=site or header.site,
+        title=title or header.title,
+        authors=json_authors(record.get("authors") or record.get("author")),
+        **published_fields(stated),
         text=body,
         removed=removed,
     )
+
+
+_BY = re.compile(r"^by\s+", re.IGNORECASE)
+_JOINED_NAMES = re.compile(r";|&|\band\b")
+
+
+def json_authors(value: Any) -> list[str]:
+    """A record's authors: a string ("Jane Doe and John Roe", "By Jane Doe"), an object with a
+    `name` (schema.org's Person), or a list of either; other values are no author. A list
+    item is split at "and", ";" and "&" only: its commas may be "Surname, Given"."""
+    if isinstance(value, str):
+        return [_BY.sub("", name) for name in split_authors(value)]
+    items = value if isinstance(value, list) else [value]
+    names: list[str] = []
+    for item in items:
+        if isinstance(item, dict):
+            item = item.get("name")
+        if isinstance(item, str):
+            names.extend(_BY.sub("", part.strip()) for part in _JOINED_NAMES.split(item))
+    return split_authors([name for name in names if name])
 
 
 @dataclasses.dataclass
