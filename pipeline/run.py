@@ -496,7 +496,7 @@ def _warn_if_state_elsewhere(state: str, output: str) -> None:
     manifest = current.get("output_manifest") if current else None
     last = output_root(manifest) if isinstance(manifest, str) else ""
     here = files.normalise(output)
-    for root in sorted(set(state_outputs(state)) | ({last} - {""})):
+    for root in sorted(set(state_outputs(state, current)) | ({last} - {""})):
         if root == here or not dataset.is_dataset(root):
             continue
         if root == last:

@@ -518,10 +518,10 @@ def streaming_config(options: PipelineOptions) -> StreamingConfig:
     return StreamingConfig(stages, root, window, ours.poll_seconds, subscription)
 
 
-def stop_job(result: Any) -> bool:
+def stop_job(result: Any) -> None:
     """Cancel the job whose launcher is being stopped (Ctrl-C, SIGTERM), and say so: on a
     runner of its own (Flink, Spark, Dataflow) the job would go on writing windows into ROOT
-    after this process released ROOT's lock. True when the runner took the cancel."""
+    after this process released ROOT's lock."""
     try:
         result.cancel()
     except Exception as error:  # the job service gone, a runner that cannot cancel
@@ -530,9 +530,8 @@ def stop_job(result: Any) -> bool:
             "it there before another job or run writes into ROOT",
             " ".join(str(error).split())[:300] or type(error).__name__,
         )
-        return False
+        return
     log.info("the streaming job was cancelled on its runner")
-    return True
 
 
 def main(argv: Sequence[str]) -> int:

@@ -804,21 +804,20 @@ def file_stamp(path: str, prefix_size: int | None = None) -> tuple[FileStamp, Pr
     last_byte = b""
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
         while piece := handle.read(CHUNK_BYTES):
-            if prefix_size is not None and prefix is None and size + len(piece) >= prefix_size:
-                head = piece[: prefix_size - size]
-                digest.update(head)
-                last_byte = head[-1:] or last_byte
-                lines += head.count(b"\n")
-                line_end = size + head.rindex(b"\n") + 1 if b"\n" in head else line_end
+            if prefix_size is None or prefix is not None:  # no prefix asked, or found
+                digest.update(piece)
+                size += len(piece)
+                continue
+            head = piece[: prefix_size - size]  # the whole piece until the prefix ends in it
+            digest.update(head)
+            lines += head.count(b"\n")
+            newline = head.rfind(b"\n")
+            line_end = size + newline + 1 if newline >= 0 else line_end
+            last_byte = head[-1:] or last_byte
+            if size + len(piece) >= prefix_size:
                 ends_line = last_byte == b"\n"
                 prefix = Prefix(prefix_size, digest.hexdigest(), lines, ends_line, line_end)
                 digest.update(piece[len(head) :])
-            else:
-                digest.update(piece)
-                if prefix is None:
-                    lines += piece.count(b"\n")
-                    last_byte = piece[-1:]
-                    line_end = size + piece.rindex(b"\n") + 1 if b"\n" in piece else line_end
             size += len(piece)
     return FileStamp(size, file_stat(path)[1], digest.hexdigest()), prefix
 

@@ -553,12 +553,12 @@ def deferred_sources(
     return frozenset(deferred)
 
 
-def has_deferred(feed_url: str, deferred: frozenset[str]) -> bool:
-    """Whether an entry of the feed `feed_url` is among the `deferred` sources. A source is
+def deferred_of(feed_url: str, deferred: frozenset[str]) -> int:
+    """How many entries of the feed `feed_url` are among the `deferred` sources. A source is
     `<feed URL>#<entry id>` and an id may hold a `#` itself (`https://site/live#post-1`):
     the feed is the source's prefix, not what precedes its last `#`."""
     prefix = f"{feed_url}#"
-    return any(source.startswith(prefix) for source in deferred)
+    return sum(1 for source in deferred if source.startswith(prefix))
 
 
 def _count_deferred(job: PageJob, deferred: frozenset[str]) -> bool:
@@ -578,8 +578,7 @@ def _not_deferred(sighting: SeenEntry, deferred: frozenset[str]) -> bool:
 def without_deferred(health: FeedHealth, deferred: frozenset[str]) -> FeedHealth:
     """The health row with `new_entries` counting only the entries ingested now: those left
     over the page caps are the next run's inputs, and counted there."""
-    prefix = f"{health.feed_url}#"
-    waiting = sum(1 for source in deferred if source.startswith(prefix))
+    waiting = deferred_of(health.feed_url, deferred)
     if not waiting:
         return health
     return health._replace(new_entries=max(0, health.new_entries - waiting))
@@ -588,7 +587,7 @@ def without_deferred(health: FeedHealth, deferred: frozenset[str]) -> FeedHealth
 def _reread_if_deferred(state: FeedState, deferred: frozenset[str]) -> FeedState:
     """A feed with deferred entries is fetched and parsed in full by the next run: no
     validators, no body hash, due at once."""
-    if not has_deferred(state.feed_url, deferred):
+    if not deferred_of(state.feed_url, deferred):
         return state
     return state._replace(etag=None, last_modified=None, body_hash=None, next_poll_at=None)
 

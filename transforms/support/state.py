@@ -933,9 +933,9 @@ def marker_outputs(marker: Mapping[str, Any] | None) -> list[str]:
     return [root for root in [output_root(str(marker.get("output_manifest") or ""))] if root]
 
 
-def state_outputs(root: str) -> list[str]:
-    """marker_outputs of the version CURRENT names ([] for an empty state)."""
-    current = read_current(root)
+def state_outputs(root: str, current: Mapping[str, Any] | None) -> list[str]:
+    """marker_outputs of the version `current` (the state's CURRENT, read by the caller)
+    names ([] for an empty state)."""
     if current is None or not current.get("version"):
         return []
     return marker_outputs(_marker_of(version_dir(root, str(current["version"]))))
