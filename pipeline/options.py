@@ -120,6 +120,16 @@ class NewsBeamOptions(PipelineOptions):
             "rest are left for the next run, as for --max_pages_per_run.",
         )
         feeds.add_argument(
+            "--page_retry_runs",
+            dest="page_retry_runs",
+            type=int,
+            default=3,
+            metavar="N",
+            help="With --state: an entry with no text of its own whose page failed in a way "
+            "that may pass (timeout, no connection, HTTP 408/429/5xx) is rejected and "
+            "offered again by up to N later runs, until its page is read (0: not again).",
+        )
+        feeds.add_argument(
             "--no_fetch_pages",
             dest="fetch_pages",
             action="store_false",
@@ -497,6 +507,7 @@ def config_from_options(
             min_poll_seconds=options.min_poll_seconds,
             initial_poll_seconds=max(options.initial_poll_seconds, options.min_poll_seconds),
             seen_entries_days=options.seen_entries_days,
+            page_retry_runs=options.page_retry_runs,
             fetch=fetch,
         ),
     )

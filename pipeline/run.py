@@ -139,6 +139,7 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
         ("--state_keep_days", ours.state_keep_days, 0),
         ("--max_pages_per_run", ours.max_pages_per_run, 0),
         ("--max_pages_per_feed", ours.max_pages_per_feed, 0),
+        ("--page_retry_runs", ours.page_retry_runs, 0),
         ("--max_files_per_run", ours.max_files_per_run, 0),
         ("--max_html_tags", ours.max_html_tags, 1),
     ):

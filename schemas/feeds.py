@@ -4,7 +4,8 @@
   conditional request and poll need, and where the feed moved to).
 - `feed_state/seen_entries.parquet`: one SeenEntry row per (feed, entry id) already turned
   into an input, so a later run does not ingest it again, with when it was last listed
-  (ids long unlisted are pruned).
+  (ids long unlisted are pruned) and, for an entry whose page failed for now, how many
+  runs in a row it did (the entry is offered again).
 - FeedHealth, one row per feed per run, is not state: it is the output dataset's
   `feed_health` table (newsbeam.schemas.DATASET_SCHEMAS); state folders of an older
   NewsBeam kept it under `feeds/`, which newer versions no longer carry.
@@ -50,6 +51,10 @@ class SeenEntry(NamedTuple):
     # The last run whose parse of the feed listed the id (None only while reading a file
     # written before this column: it then counts as seen by the run reading it).
     last_seen_at: dt.datetime | None
+    # Runs in a row whose fetch of the entry's page failed in a way that may pass (timeout,
+    # connection, 5xx, 429, ...) while the entry had no text of its own (it was rejected).
+    # Above 0 the id is not seen yet: the next run offers the entry again (--page_retry_runs).
+    page_failures: int = 0
 
 
 class FeedHealth(NamedTuple):
@@ -96,6 +101,7 @@ SEEN_ENTRY_SCHEMA = pa.schema(
         pa.field("entry_id", pa.string(), nullable=False),
         pa.field("first_seen_at", _TS, nullable=False),
         pa.field("last_seen_at", _TS, nullable=False),
+        pa.field("page_failures", pa.int64(), nullable=False),
     ],
     metadata=_META,
 )
@@ -118,7 +124,7 @@ FEED_HEALTH_SCHEMA = pa.schema(
 )
 
 # Columns added to the tables above after state version 1 was first written. A file
-# without them is read with them null (SeenEntry.last_seen_at: see SeenEntry) and
-# written back complete; a file lacking any other column is refused.
+# without them is read with them null (SeenEntry.last_seen_at: see SeenEntry;
+# page_failures: 0) and written back complete; a file lacking any other column is refused.
 FEED_STATE_ADDED = frozenset({"moved_to"})
-SEEN_ENTRY_ADDED = frozenset({"last_seen_at"})
+SEEN_ENTRY_ADDED = frozenset({"last_seen_at", "page_failures"})

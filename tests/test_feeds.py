@@ -51,10 +51,17 @@ from newsbeam.transforms.feeds.polling import (
     merge_seen_entries,
     moved_feeds,
     next_feed_state,
+    next_feed_tables,
     next_moved_to,
+    previous_feed_state,
     prune_seen_entries,
 )
-from newsbeam.transforms.feeds.stage import deferred_sources
+from newsbeam.transforms.feeds.stage import (
+    PageJob,
+    deferred_sources,
+    offered_again,
+    page_failed_for_now,
+)
 from newsbeam.transforms.support.state import (
     StateContext,
     make_context,
@@ -514,6 +521,49 @@ def test_seen_entries_remember_their_last_sighting() -> None:
         ("c", long_ago, NOW),  # unknown: counts as seen now, never pruned on a guess
         ("d", NOW, NOW),
     ]
+
+
+def test_entries_whose_page_failed_for_now_are_counted_and_not_seen() -> None:
+    """A run's page failures (feed, id) -> count land in the seen rows; rows with a count
+    are offered again (not seen), a count of 0 (the page was read, or given up) is seen."""
+    old = [
+        {"feed_url": "f", "entry_id": "a", "first_seen_at": NOW - DAY, "last_seen_at": NOW - DAY,
+         "page_failures": 1},
+        {"feed_url": "f", "entry_id": "b", "first_seen_at": NOW - DAY, "last_seen_at": NOW - DAY},
+    ]  # fmt: skip
+    assert previous_feed_state([], old).seen == {"f": frozenset({"b"})}  # b: an older file
+    assert previous_feed_state([], old).failures_for("f") == {"a": 1}
+    sightings = [SeenEntry("f", entry, NOW, NOW) for entry in ("a", "b", "c")]
+    _, seen, _ = next_feed_tables([], old, [], sightings, NOW, 0, {("f", "a"): 2, ("f", "c"): 1})
+    assert [(e.entry_id, e.page_failures) for e in seen] == [("a", 2), ("b", 0), ("c", 1)]
+    _, seen, _ = next_feed_tables([], old, [], sightings[:1], NOW, 0, {})
+    assert [(e.entry_id, e.page_failures) for e in seen] == [("a", 0), ("b", 0)]
+
+
+def test_which_page_failures_offer_an_entry_again() -> None:
+    def failed(error: str, status: int | None = None) -> FetchResult:
+        return FetchResult("u", "u", status, {}, b"", error, "detail", 0)
+
+    for page, passing in (
+        (failed("timeout"), True),
+        (failed("connection_error"), True),
+        (failed("truncated", 200), True),
+        (failed("http_error", 503), True),
+        (failed("http_error", 429), True),
+        (failed("http_error", 404), False),
+        (failed("http_error", 501), False),
+        (failed("robots_disallowed"), False),
+        (failed("too_large", 200), False),
+    ):
+        assert page_failed_for_now(page) is passing, page
+    bare = FeedEntry("e", "https://s/e", "Only a title", [], None, None, None, [])
+    with_text = bare._replace(summary="<p>The entry's own words are enough for an article.</p>")
+    job = PageJob("f#e", "f", bare, failed("timeout"))
+    assert offered_again(job, 3)
+    assert not offered_again(job._replace(page_failures=3), 3)  # tried enough
+    assert not offered_again(job, 0)  # no state to remember it in
+    assert not offered_again(job._replace(entry=with_text), 3)  # its own text is the article
+    assert not offered_again(job._replace(page=failed("http_error", 410)), 3)
 
 
 def test_seen_entries_unlisted_for_long_are_pruned_unless_in_the_latest_document() -> None:
@@ -1397,3 +1447,51 @@ def test_a_feed_answering_retry_after_is_not_polled_before_it(tmp_path: Path) ->
     (row,) = _state(state, "feed_state/feeds.parquet", "feed_url")
     waited = (row["next_poll_at"] - row["last_fetch_at"]).total_seconds()
     assert waited == 18000 and row["consecutive_failures"] == 1
+
+
+@pytest.mark.slow
+def test_an_entry_whose_page_failed_for_now_is_offered_again(tmp_path: Path) -> None:
+    """An entry with no text of its own whose page failed (503, a timeout) was rejected and
+    marked seen: never fetched again, though the page came back a minute later. With
+    --state it is offered again by up to --page_retry_runs later runs (each rejection says
+    so, the feed is parsed in full though it answers 304); a page failing for good (404)
+    is not."""
+    state = tmp_path / "state"
+    busy_until = {"run": 2}  # /news/busy answers 503 during runs 1 and 2
+
+    def busy(request: Any) -> tuple[int, dict[str, str], bytes]:
+        if run_number["now"] <= busy_until["run"]:
+            return 503, {"Content-Type": "text/plain"}, b"busy"
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, ARTICLE_HTML.encode()
+
+    run_number = {"now": 0}
+    routes: dict[str, Any] = {
+        "/news/busy": busy,
+        "/news/down": lambda request: (503, {}, b"down"),
+        "/news/gone": lambda request: (404, {}, b"gone"),
+    }
+    with serve(routes) as server:
+        items = [(name, f"/news/{name}", "") for name in ("busy", "down", "gone")]
+        server.routes["/feed.xml"] = static(rss(server.url(""), items), ETag='"v1"')
+        args = ["--feed", server.url("/feed.xml"), "--state", str(state)]
+        args += ["--page_retry_runs", "2", "--fetch_retries", "0"]
+        runs, rejected = [], []
+        for number in range(1, 5):
+            run_number["now"] = number
+            runs.append(_run(tmp_path, *args))
+            rows = _out(tmp_path, "rejected")
+            rejected.append({row["source"].rsplit("#", 1)[1]: row["detail"] for row in rows})
+    assert [run["counts"]["inputs"] for run in runs] == [3, 2, 2, 0]
+    assert [run["counts"]["articles"] for run in runs] == [0, 0, 1, 0]
+    assert all(run["counts"]["balanced"] for run in runs)
+    expected = [["busy", "down", "gone"], ["busy", "down"], ["down"], []]
+    assert [sorted(r) for r in rejected] == expected
+    assert "offers the entry again (1 of 2)" in rejected[0]["busy"]
+    assert "offers the entry again (2 of 2)" in rejected[1]["down"]
+    assert "again" not in rejected[0]["gone"]  # a 404 fails the same again
+    assert "again" not in rejected[2]["down"]  # given up: seen from now on
+    assert [run["counters"].get("feeds_pages_retry_later", 0) for run in runs] == [2, 2, 0, 0]
+    seen_rows = _state(state, "feed_state/seen_entries.parquet", "entry_id")
+    seen = {row["entry_id"]: row["page_failures"] for row in seen_rows}
+    assert seen == {"busy": 0, "down": 0, "gone": 0}
+    assert [h["new_entries"] for h in _health(tmp_path, "run_at")] == [3, 2, 2, 0]

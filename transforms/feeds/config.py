@@ -30,4 +30,8 @@ class FeedsConfig:
     # 90 days: far longer than news feeds list an item (days to weeks), short enough that
     # the table stops growing with every entry ever ingested.
     seen_entries_days: int = 90
+    # With --state: how many later runs offer again an entry with no text of its own whose
+    # page failed in a way that may pass (timeout, connection, 5xx, 429); 0: none (the entry
+    # is rejected and seen at once, as any other).
+    page_retry_runs: int = 3
     fetch: FetchConfig = FetchConfig()

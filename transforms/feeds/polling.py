@@ -120,23 +120,25 @@ def merge_seen_entries(
     old: Iterable[SeenEntry], sightings: Iterable[SeenEntry], now: dt.datetime
 ) -> list[SeenEntry]:
     """The seen table after this run, sorted by (feed, id): the old rows, each id listed by
-    this run's parse of its feed (`sightings`) last seen now, new ids first seen now.
+    this run's parse of its feed (`sightings`) last seen now with the sighting's
+    `page_failures` (see SeenEntry), new ids first seen now.
 
     An old row without `last_seen_at` (a file written before the column) counts as seen
     now: nothing is forgotten on the evidence of its first sighting alone."""
     merged = {
-        (row.feed_url, row.entry_id): row
-        if row.last_seen_at is not None
-        else row._replace(last_seen_at=now)
+        (row.feed_url, row.entry_id): row._replace(
+            last_seen_at=row.last_seen_at or now, page_failures=row.page_failures or 0
+        )
         for row in old
     }
     for sighting in sightings:
         key = (sighting.feed_url, sighting.entry_id)
         known = merged.get(key)
+        failures = sighting.page_failures  # this run's count: 0 once the entry was used
         if known is None:
-            merged[key] = SeenEntry(sighting.feed_url, sighting.entry_id, now, now)
+            merged[key] = SeenEntry(sighting.feed_url, sighting.entry_id, now, now, failures)
         else:
-            merged[key] = known._replace(last_seen_at=now)
+            merged[key] = known._replace(last_seen_at=now, page_failures=failures)
     return [merged[key] for key in sorted(merged)]
 
 
@@ -182,6 +184,9 @@ class PreviousFeedState:
     # subscription changed to the new URL starts from the old URL's state and always
     # counts the old URL's seen ids as its own.
     moved_from: dict[str, str] = dataclasses.field(default_factory=dict)
+    # Feed URL -> {entry id: runs in a row its page failed for now}: the entries to offer
+    # again (not in `seen`; SeenEntry.page_failures).
+    failures: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
 
     def state_for(self, url: str) -> FeedState | None:
         state = self.feeds.get(url)
@@ -193,6 +198,12 @@ class PreviousFeedState:
         seen = self.seen.get(url, frozenset())
         old = self.moved_from.get(url)
         return seen | self.seen.get(old, frozenset()) if old else seen
+
+    def failures_for(self, url: str) -> dict[str, int]:
+        old = self.moved_from.get(url)
+        if old is None:
+            return self.failures.get(url, {})
+        return {**self.failures.get(old, {}), **self.failures.get(url, {})}
 
 
 def moved_feeds(feeds: Mapping[str, FeedState]) -> dict[str, str]:
@@ -225,10 +236,17 @@ def previous_feed_state(
     """The earlier state's feed and seen-entry rows -> what a run polls and skips by."""
     feeds = {row["feed_url"]: FeedState(**row) for row in feed_rows}
     seen: dict[str, set[str]] = {}
+    failures: dict[str, dict[str, int]] = {}
     for row in seen_rows:
-        seen.setdefault(row["feed_url"], set()).add(row["entry_id"])
+        if row.get("page_failures"):  # its page failed for now: offered again
+            failures.setdefault(row["feed_url"], {})[row["entry_id"]] = row["page_failures"]
+        else:
+            seen.setdefault(row["feed_url"], set()).add(row["entry_id"])
     return PreviousFeedState(
-        feeds, {url: frozenset(ids) for url, ids in seen.items()}, moved_feeds(feeds)
+        feeds,
+        {url: frozenset(ids) for url, ids in seen.items()},
+        moved_feeds(feeds),
+        failures,
     )
 
 
@@ -244,12 +262,18 @@ def next_feed_tables(
     sightings: Iterable[SeenEntry],
     run_at: dt.datetime,
     seen_entries_days: int = 0,
+    page_failures: Mapping[tuple[str, str], int] | None = None,
 ) -> tuple[list[FeedState], list[SeenEntry], int]:
     """The feed state tables after this run: every feed's latest state (this run's polls
     over the earlier rows), the seen ids merged and pruned (see prune_seen_entries), and
-    how many seen ids were pruned."""
+    how many seen ids were pruned. `page_failures`: (feed URL, entry id) -> the count of
+    each entry whose page failed for now (offered again by the next run)."""
     merged = {row["feed_url"]: FeedState(**row) for row in feed_rows}
     merged.update({state.feed_url: state for state in states})
+    failures = page_failures or {}
+    sightings = [
+        s._replace(page_failures=failures.get((s.feed_url, s.entry_id), 0)) for s in sightings
+    ]
     old_seen = [SeenEntry(**row) for row in seen_rows]
     all_seen = merge_seen_entries(old_seen, sightings, run_at)
     kept = prune_seen_entries(all_seen, run_at, seen_entries_days, last_polled(merged))

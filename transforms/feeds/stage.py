@@ -60,7 +60,7 @@ import collections
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import apache_beam as beam
@@ -140,6 +140,8 @@ class PageJob(NamedTuple):
     feed_url: str | None
     entry: FeedEntry | None
     page: FetchResult | None
+    # Earlier runs in a row whose fetch of this entry's page failed for now (SeenEntry).
+    page_failures: int = 0
 
 
 # ---------------------------------------------------------------------------------------
@@ -308,7 +310,8 @@ class _ParseFeeds(beam.DoFn):
         url = fetched.source.url
         previous = None if fetched.from_file else self._previous.state_for(url)
         seen = self._previous.seen_for(url)
-        yield from feed_outputs(fetched, previous, seen, self._run_at, self._config)
+        failures = self._previous.failures_for(url)
+        yield from feed_outputs(fetched, previous, seen, self._run_at, self._config, failures)
 
 
 def feed_outputs(
@@ -317,10 +320,12 @@ def feed_outputs(
     seen: frozenset[str],
     now: dt.datetime,
     config: FeedsConfig,
+    page_failures: Mapping[str, int] | None = None,
 ) -> Iterator[Any]:
     """One fetched feed -> _ParseFeeds' outputs: a PageJob per entry not in `seen` (ids),
     HEALTH, STATE (the next FeedState, from `previous`), SEEN and REJECTED rows, all as
-    of `now`. ReadFeeds passes the earlier run's state; PollFeeds its own per feed."""
+    of `now`. ReadFeeds passes the earlier run's state; PollFeeds its own per feed.
+    `page_failures`: entry id -> earlier runs whose fetch of its page failed for now."""
     source, result = fetched.source, fetched.result
     url = source.url
     entries: list[FeedEntry] = []
@@ -371,9 +376,10 @@ def feed_outputs(
                 new = [entry for entry in entries if entry.entry_id not in seen]
     counter("feeds_entries").inc(len(entries))
     counter("feeds_new_entries").inc(len(new))
+    failures = page_failures or {}
     for entry in new:
         counter("read_inputs").inc()
-        yield PageJob(f"{url}#{entry.entry_id}", url, entry, None)
+        yield PageJob(f"{url}#{entry.entry_id}", url, entry, None, failures.get(entry.entry_id, 0))
     # Every id the document lists, new or not, is seen now: what keeps it from pruning.
     for entry in entries:
         sighting = SeenEntry(url, entry.entry_id, now, now)
@@ -469,10 +475,13 @@ class _FetchPages(_FetchingDoFn):
 
 
 class _ToArticles(beam.DoFn):
-    """PageJob -> Article (page text, else the entry's own), or a rejected row."""
+    """PageJob -> Article (page text, else the entry's own), or a rejected row.
+    `retry_runs`: how many later runs offer again an entry whose page failed for now (0
+    without a state to remember it in); its rejected row says so."""
 
-    def __init__(self, extract_config: ExtractConfig) -> None:
+    def __init__(self, extract_config: ExtractConfig, retry_runs: int = 0) -> None:
         self._extract_config = extract_config
+        self._retry_runs = retry_runs
 
     def setup(self) -> None:
         import trafilatura  # noqa: F401  (import cost once per worker)
@@ -508,7 +517,12 @@ class _ToArticles(beam.DoFn):
             return
         article = entry_article(job.source, job.feed_url, job.entry, page_article)
         if article is None:
-            yield _rejected(job.source, problem[0], problem[1], job.entry.title or "")
+            detail = problem[1]
+            if offered_again(job, self._retry_runs):
+                counter("feeds_pages_retry_later").inc()
+                retry = job.page_failures + 1
+                detail += f"; the next run offers the entry again ({retry} of {self._retry_runs})"
+            yield _rejected(job.source, problem[0], detail, job.entry.title or "")
             return
         if page is not None and page_article is None:
             counter(f"feeds_pages_fallback_{problem[0]}").inc()
@@ -518,6 +532,32 @@ class _ToArticles(beam.DoFn):
 
 def _needs_page(job: PageJob, fetch_pages: bool) -> bool:
     return fetch_pages and job.page is None and job.entry is not None and bool(job.entry.link)
+
+
+# Failures a later request may well not meet: no answer in time, no connection, a cut body,
+# and the statuses of an overloaded or failing server (RFC 9110: 408, 429, 5xx but 501).
+PASSING_REASONS = frozenset({"timeout", "connection_error", "dns_error", "truncated"})
+PASSING_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+def page_failed_for_now(page: FetchResult) -> bool:
+    """True when the page fetch failed in a way that may pass (see PASSING_REASONS); a
+    robots.txt refusal, a refused address, a 404, a page too large fail the same again."""
+    if page.error in PASSING_REASONS:
+        return True
+    return page.error == "http_error" and page.http_status in PASSING_STATUSES
+
+
+def offered_again(job: PageJob, retry_runs: int) -> bool:
+    """True for an entry the next run offers again instead of taking it as seen: it has no
+    text of its own (so it is rejected now), its page failed for now, and fewer than
+    `retry_runs` earlier runs in a row already tried."""
+    entry, page = job.entry, job.page
+    if entry is None or page is None or job.page_failures >= retry_runs:
+        return False
+    if not page_failed_for_now(page):
+        return False
+    return entry_article(job.source, job.feed_url, entry, None) is None
 
 
 PAGE_FALLBACK = "page_"  # the reason prefix of the `removed` entry page_fallback makes
@@ -584,12 +624,17 @@ def without_deferred(health: FeedHealth, deferred: frozenset[str]) -> FeedHealth
     return health._replace(new_entries=max(0, health.new_entries - waiting))
 
 
-def _reread_if_deferred(state: FeedState, deferred: frozenset[str]) -> FeedState:
+def _reread_if_deferred(
+    state: FeedState, deferred: frozenset[str], retries: Iterable[tuple[str, str, int]] = ()
+) -> FeedState:
     """A feed with deferred entries is fetched and parsed in full by the next run: no
-    validators, no body hash, due at once."""
-    if not deferred_of(state.feed_url, deferred):
-        return state
-    return state._replace(etag=None, last_modified=None, body_hash=None, next_poll_at=None)
+    validators, no body hash, due at once. One with entries offered again (`retries`) is
+    parsed in full too, when it is next due: a 304 would never list them again."""
+    if deferred_of(state.feed_url, deferred):
+        return state._replace(etag=None, last_modified=None, body_hash=None, next_poll_at=None)
+    if any(feed_url == state.feed_url for feed_url, _, _ in retries):
+        return state._replace(etag=None, last_modified=None, body_hash=None)
+    return state
 
 
 class ReadFeeds(beam.PTransform):
@@ -680,16 +725,24 @@ class ReadFeeds(beam.PTransform):
             | "FetchPages" >> beam.ParDo(_FetchPages(config))
         )
         jobs = (ready, with_pages) | "AllJobs" >> beam.Flatten()
+        # Only a state remembers an entry to offer again.
+        retry_runs = config.page_retry_runs if self._state.writes else 0
         articles, unmade = apply_with_rejects(
             jobs,
             "ToArticles",
-            _ToArticles(self._extract_config),
+            _ToArticles(self._extract_config, retry_runs),
             STAGE,
             lambda j: j.source,
             Article,
         )
         if self._state.writes:
-            self._write_state(pipeline, parsed, deferred)
+            retries = (
+                jobs
+                | "OfferedAgain" >> beam.Filter(offered_again, retry_runs)
+                | "PageFailures"
+                >> beam.Map(lambda j: (j.feed_url, j.entry.entry_id, j.page_failures + 1))
+            )
+            self._write_state(pipeline, parsed, deferred, retries)
         rejected = (
             from_docs[REJECTED],
             *listed_rejected,
@@ -699,9 +752,12 @@ class ReadFeeds(beam.PTransform):
         health = parsed[HEALTH] | "HealthLessDeferred" >> beam.Map(without_deferred, deferred)
         return articles, rejected, health
 
-    def _write_state(self, pipeline: beam.Pipeline, parsed: Any, deferred: Any) -> None:
+    def _write_state(
+        self, pipeline: beam.Pipeline, parsed: Any, deferred: Any, retries: Any
+    ) -> None:
         """The new feed state and seen entries, written only when a feed was read (else the
-        earlier feed state is carried over as it was)."""
+        earlier feed state is carried over as it was). `retries`: (feed URL, entry id, page
+        failures) of the entries the next run offers again."""
         state, days = self._state, self._config.seen_entries_days
         health = parsed[HEALTH]
         polled = health | "Polled" >> beam.combiners.Count.Globally() | "Any" >> beam.Map(bool)
@@ -714,11 +770,14 @@ class ReadFeeds(beam.PTransform):
                 beam.pvalue.AsList(pipeline | "ReadFeedState" >> ReadStateTable(state, FEED_STATE)),
                 beam.pvalue.AsList(pipeline | "ReadSeen" >> ReadStateTable(state, SEEN_ENTRIES)),
                 beam.pvalue.AsList(
-                    parsed[STATE] | "RereadIfDeferred" >> beam.Map(_reread_if_deferred, deferred)
+                    parsed[STATE]
+                    | "RereadIfDeferred"
+                    >> beam.Map(_reread_if_deferred, deferred, beam.pvalue.AsList(retries))
                 ),
                 beam.pvalue.AsList(
                     parsed[SEEN] | "SeenNow" >> beam.Filter(_not_deferred, deferred)
                 ),
+                beam.pvalue.AsList(retries),
                 beam.pvalue.AsSingleton(polled),
                 state.run_at,
                 days,
@@ -734,6 +793,7 @@ def _next_tables(
     seen_rows: list[dict[str, Any]],
     states: list[FeedState],
     sightings: list[SeenEntry],
+    retries: list[tuple[str, str, int]],
     polled: bool,
     run_at: dt.datetime,
     days: int,
@@ -742,7 +802,10 @@ def _next_tables(
     was read (nothing is written then)."""
     if not polled:
         return
-    feeds, seen, pruned = next_feed_tables(feed_rows, seen_rows, states, sightings, run_at, days)
+    failures = {(feed_url, entry_id): count for feed_url, entry_id, count in retries}
+    feeds, seen, pruned = next_feed_tables(
+        feed_rows, seen_rows, states, sightings, run_at, days, failures
+    )
     counter("feeds_seen_entries_pruned").inc(pruned)
     for feed in feeds:
         yield feed._asdict()
