@@ -57,6 +57,7 @@ from typing import Any
 from apache_beam.io.filesystems import FileSystems
 
 from newsbeam.pipeline import run as pipeline_run
+from newsbeam.pipeline import scratch
 from newsbeam.pipeline.main import RunSignals, Terminated, failure_line
 from newsbeam.pipeline.options import (
     DEFAULT_FOLLOW_INTERVAL,
@@ -457,4 +458,5 @@ def main(argv: Sequence[str]) -> int:
             # Beam's worker threads may still wait on the interrupted bundle (see main.py).
             sys.stdout.flush()
             sys.stderr.flush()
+            scratch.release()  # os._exit skips the command's finally blocks
             os._exit(status)

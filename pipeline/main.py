@@ -23,6 +23,8 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from newsbeam.pipeline import scratch
+
 if TYPE_CHECKING:
     from newsbeam.pipeline.report_process import ReportProcess
 
@@ -294,14 +296,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=library_level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger().setLevel(library_level)
     log.setLevel(level)
-    # Forked before Beam is imported: it loads what the report needs on another core while
-    # this process imports Beam (pipeline/report_process.py).
-    drawer = _report_process(argv)
-    try:
-        return _run_command(argv, library_level, drawer)
-    finally:
-        if drawer is not None:
-            drawer.close()
+    # The command's temporary files in one folder of its own, which a later command removes
+    # should this one be killed outright (pipeline/scratch.py); before the report process
+    # forks, so that its files go there too.
+    with scratch.own_folder():
+        # Forked before Beam is imported: it loads what the report needs on another core
+        # while this process imports Beam (pipeline/report_process.py).
+        drawer = _report_process(argv)
+        try:
+            return _run_command(argv, library_level, drawer)
+        finally:
+            if drawer is not None:
+                drawer.close()
 
 
 # Flags with which the command draws no report at the end of its run (or runs none).
@@ -386,6 +392,7 @@ def _run_command(argv: list[str], library_level: str, drawer: ReportProcess | No
                 # interpreter from exiting: end the process here.
                 sys.stdout.flush()
                 sys.stderr.flush()
+                scratch.release()  # os._exit skips the finally blocks above
                 os._exit(status)
             if not isinstance(error, Exception):
                 raise
