@@ -296,6 +296,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=library_level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger().setLevel(library_level)
     log.setLevel(level)
+    # Beam logs a stage's exception with its traceback (`_reraise_augmented`) just before
+    # it fails the run, which the run then says in one line (`failure_line`; its traceback
+    # at DEBUG): below DEBUG, that traceback was 20-30 lines of the operator's log for one
+    # problem (a full disk), and only in one process (workers keep Beam's logs quiet).
+    logging.getLogger(BEAM_STAGE_FAILURES).setLevel(
+        logging.NOTSET if level == "DEBUG" else logging.CRITICAL
+    )
     # The command's temporary files in one folder of its own, which a later command removes
     # should this one be killed outright (pipeline/scratch.py); before the report process
     # forks, so that its files go there too.
@@ -308,6 +315,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             if drawer is not None:
                 drawer.close()
+
+
+# The logger of Beam's "a stage failed" tracebacks (apache_beam/runners/common.py).
+BEAM_STAGE_FAILURES = "apache_beam.runners.common"
 
 
 # Flags with which the command draws no report at the end of its run (or runs none).
