@@ -432,7 +432,14 @@ def command() -> None:
     from newsbeam.pipeline.workers import settle_process
 
     settle_process()  # before the imports below: numpy's, Beam's threads
-    status = main()
+    try:
+        status = main()
+    except BrokenPipeError:
+        # `newsbeam schema ... | head` (or --help): the reader had what it wanted and went
+        # away, which printed a raw traceback; the command itself did its work, as a run
+        # whose summary meets a closed pipe (`_run_command`). Later writes go nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = 0
     with contextlib.suppress(OSError, ValueError):  # a closed pipe or stream: nothing to add
         sys.stdout.flush()
         sys.stderr.flush()

@@ -387,6 +387,23 @@ def test_the_next_run_cleans_up_after_a_killed_one(seeds_dir: Path, tmp_path: Pa
     assert manifest["counts"]["articles"] == 5
 
 
+@pytest.mark.parametrize("args", [["schema", "--format", "bigquery"], ["--help"]])
+def test_output_cut_by_its_reader_is_no_traceback(args: list[str]) -> None:
+    """`newsbeam schema --format bigquery | head -5`: the reader left before the schema was
+    written and the command ended with `BrokenPipeError` and its traceback."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "newsbeam.pipeline", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    process.stdout.close()  # before it writes: it takes its imports' time to start
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+
+
 def test_subcommands_run_with_the_collector(capsys: pytest.CaptureFixture[str]) -> None:
     """The command pauses the garbage collector for its imports (workers.pause_collector);
     a subcommand, which has no run to enable it again, collects as usual."""
