@@ -416,10 +416,16 @@ def follow(
                     # interrupted: the batch is abandoned, not failed and retried.
                     raise signals.exception() from error
                 failures += 1
-                log.error("follow: %s; retried at the next batch", failure_line(error, target.argv))
+                # One line per failure; the last one says it stops (it said "retried at
+                # the next batch" and a second line then said it was not).
+                then = (
+                    "retried at the next batch"
+                    if failures < MAX_FAILURES
+                    else f"{failures} batches failed in a row: stopping (exit 1)"
+                )
+                log.error("follow: %s; %s", failure_line(error, target.argv), then)
                 log.debug("traceback of the failed batch", exc_info=True)
                 if failures >= MAX_FAILURES:
-                    log.error("follow: %d batches failed in a row; stopping", failures)
                     return 1
             # Batches start on a fixed beat; one that overran starts the next at once.
             next_start = max(next_start + interval, time.monotonic())
