@@ -57,6 +57,7 @@ from typing import Any
 from apache_beam.io.filesystems import FileSystems
 
 from newsbeam.pipeline import run as pipeline_run
+from newsbeam.pipeline import scratch
 from newsbeam.pipeline.main import RunSignals, Terminated, failure_line
 from newsbeam.pipeline.options import (
     DEFAULT_FOLLOW_INTERVAL,
@@ -415,10 +416,16 @@ def follow(
                     # interrupted: the batch is abandoned, not failed and retried.
                     raise signals.exception() from error
                 failures += 1
-                log.error("follow: %s; retried at the next batch", failure_line(error, target.argv))
+                # One line per failure; the last one says it stops (it said "retried at
+                # the next batch" and a second line then said it was not).
+                then = (
+                    "retried at the next batch"
+                    if failures < MAX_FAILURES
+                    else f"{failures} batches failed in a row: stopping (exit 1)"
+                )
+                log.error("follow: %s; %s", failure_line(error, target.argv), then)
                 log.debug("traceback of the failed batch", exc_info=True)
                 if failures >= MAX_FAILURES:
-                    log.error("follow: %d batches failed in a row; stopping", failures)
                     return 1
             # Batches start on a fixed beat; one that overran starts the next at once.
             next_start = max(next_start + interval, time.monotonic())
@@ -457,4 +464,5 @@ def main(argv: Sequence[str]) -> int:
             # Beam's worker threads may still wait on the interrupted bundle (see main.py).
             sys.stdout.flush()
             sys.stderr.flush()
+            scratch.release()  # os._exit skips the command's finally blocks
             os._exit(status)

@@ -64,7 +64,7 @@ def process_identity(pid: int) -> str | None:
     """What tells a process from a later one with its pid (Linux: its PID namespace and its
     start time in clock ticks since boot), "zombie" for one that ended and is not yet
     reaped, None where it is gone or /proc does not say."""
-    namespace = _namespace()  # a pid names a process of this namespace (its /proc)
+    namespace = pid_namespace()  # a pid names a process of this namespace (its /proc)
     if namespace is None:
         return None
     try:
@@ -77,7 +77,7 @@ def process_identity(pid: int) -> str | None:
     return f"{namespace} {int(fields[19])}"
 
 
-def _namespace() -> str | None:
+def pid_namespace() -> str | None:
     """This process's PID namespace (None where /proc does not say): a lock holder's pid
     names a process of its own namespace only."""
     try:
@@ -86,7 +86,7 @@ def _namespace() -> str | None:
         return None
 
 
-def _pid_alive(pid: int, identity: str | None = None) -> bool:
+def pid_alive(pid: int, identity: str | None = None) -> bool:
     """Whether the process `pid` still runs: one that ended unreaped (a zombie) does not,
     nor, when the lock recorded its `identity`, a later process given the same pid."""
     try:
@@ -105,7 +105,7 @@ def is_stale(
     holder: dict[str, Any],
     now: dt.datetime,
     host: str,
-    alive: Any = _pid_alive,
+    alive: Any = pid_alive,
 ) -> bool:
     """Whether the lock content `holder` is stale: its process is gone (same host and, when
     the holder recorded it, the same PID namespace), its heartbeat expired, or it is
@@ -123,7 +123,7 @@ def is_stale(
         return True
     if holder_host != host:
         return False
-    if identity is not None and identity.split(" ")[0] != _namespace():
+    if identity is not None and identity.split(" ")[0] != pid_namespace():
         return False
     return not alive(pid, identity)
 

@@ -23,6 +23,8 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from newsbeam.pipeline import scratch
+
 if TYPE_CHECKING:
     from newsbeam.pipeline.report_process import ReportProcess
 
@@ -294,14 +296,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=library_level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger().setLevel(library_level)
     log.setLevel(level)
-    # Forked before Beam is imported: it loads what the report needs on another core while
-    # this process imports Beam (pipeline/report_process.py).
-    drawer = _report_process(argv)
-    try:
-        return _run_command(argv, library_level, drawer)
-    finally:
-        if drawer is not None:
-            drawer.close()
+    # Beam logs a stage's exception with its traceback (`_reraise_augmented`) just before
+    # it fails the run, which the run then says in one line (`failure_line`; its traceback
+    # at DEBUG): below DEBUG, that traceback was 20-30 lines of the operator's log for one
+    # problem (a full disk), and only in one process (workers keep Beam's logs quiet).
+    logging.getLogger(BEAM_STAGE_FAILURES).setLevel(
+        logging.NOTSET if level == "DEBUG" else logging.CRITICAL
+    )
+    # The command's temporary files in one folder of its own, which a later command removes
+    # should this one be killed outright (pipeline/scratch.py); before the report process
+    # forks, so that its files go there too.
+    with scratch.own_folder():
+        # Forked before Beam is imported: it loads what the report needs on another core
+        # while this process imports Beam (pipeline/report_process.py).
+        drawer = _report_process(argv)
+        try:
+            return _run_command(argv, library_level, drawer)
+        finally:
+            if drawer is not None:
+                drawer.close()
+
+
+# The logger of Beam's "a stage failed" tracebacks (apache_beam/runners/common.py).
+BEAM_STAGE_FAILURES = "apache_beam.runners.common"
 
 
 # Flags with which the command draws no report at the end of its run (or runs none).
@@ -386,6 +403,7 @@ def _run_command(argv: list[str], library_level: str, drawer: ReportProcess | No
                 # interpreter from exiting: end the process here.
                 sys.stdout.flush()
                 sys.stderr.flush()
+                scratch.release()  # os._exit skips the finally blocks above
                 os._exit(status)
             if not isinstance(error, Exception):
                 raise
@@ -414,7 +432,14 @@ def command() -> None:
     from newsbeam.pipeline.workers import settle_process
 
     settle_process()  # before the imports below: numpy's, Beam's threads
-    status = main()
+    try:
+        status = main()
+    except BrokenPipeError:
+        # `newsbeam schema ... | head` (or --help): the reader had what it wanted and went
+        # away, which printed a raw traceback; the command itself did its work, as a run
+        # whose summary meets a closed pipe (`_run_command`). Later writes go nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = 0
     with contextlib.suppress(OSError, ValueError):  # a closed pipe or stream: nothing to add
         sys.stdout.flush()
         sys.stderr.flush()

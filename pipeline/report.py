@@ -1393,8 +1393,15 @@ def main(argv: Sequence[str]) -> int:
     )
     args, rest = parser.parse_known_args(list(argv))
     if rest:  # an object store's endpoint and credentials, as a run takes them
-        from newsbeam.pipeline import cli
-
+        # Importing Beam logs "apitools not found, and bigquery client libraries are not
+        # available" (as pipeline/warehouse.py says): nothing a report uses.
+        root_logger = logging.getLogger()
+        level = root_logger.level
+        root_logger.setLevel(logging.ERROR)
+        try:
+            from newsbeam.pipeline import cli
+        finally:
+            root_logger.setLevel(level)
         try:
             cli.set_filesystem_flags(rest)
         except cli.UnknownFlagsError as error:

@@ -163,6 +163,12 @@ def test_cache_folder_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_
     assert cache_dir() == tmp_path / "xdg" / "newsbeam"
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/path")  # ignored, as the XDG rule says
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    # A home that does not exist (a service user's /nonexistent) is not made for a cache:
+    # a run as root made it.
+    assert cache_dir() is None
+    built("thing", None, build, [])
+    assert not (tmp_path / "home").exists()
+    (tmp_path / "home").mkdir()
     assert cache_dir() == tmp_path / "home" / ".cache" / "newsbeam"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -285,6 +286,31 @@ def test_failure_line_reads_a_worker_processs_failure() -> None:
     assert "check free space and permissions where --output and --state live" in line
 
 
+def test_a_failed_run_logs_one_line_not_beams_traceback(seeds_dir: Path, tmp_path: Path) -> None:
+    """A run in one process whose Write stage failed (a full disk; here files limited to
+    8 KB: EFBIG) logged Beam's "ERROR apache_beam.runners.common" and a traceback of ~25
+    lines before its own line; --help says tracebacks are DEBUG's. One line now, as a run
+    on worker processes gives."""
+
+    def small_files() -> None:  # Python ignores SIGXFSZ: a write past the limit is EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+
+    argv = ["--input", str(seeds_dir), "--output", str(tmp_path / "out")]
+    run = subprocess.run(
+        [sys.executable, "-m", "newsbeam.pipeline", *argv],
+        capture_output=True,  # pipes: not limited
+        text=True,
+        preexec_fn=small_files,
+        timeout=300,
+    )
+    assert run.returncode == 1, run.stderr
+    lines = run.stderr.splitlines()
+    assert len(lines) == 2, run.stderr
+    assert lines[0].startswith("INFO newsbeam: run started: ")
+    assert lines[1].startswith("ERROR newsbeam: the run failed: OSError: [Errno 27] ")
+    assert "File too large" in lines[1] and "nothing was committed" in lines[1]
+
+
 def test_summary_tells_what_the_feeds_did(tmp_path: Path, capsys) -> None:
     items = "".join(
         f"<item><guid>n{i}</guid><title>Council vote {i}</title><link>http://x/n{i}</link>"
@@ -359,6 +385,23 @@ def test_the_next_run_cleans_up_after_a_killed_one(seeds_dir: Path, tmp_path: Pa
     assert not (output / "_staging").exists()
     (manifest,) = dataset.committed_runs(str(output))
     assert manifest["counts"]["articles"] == 5
+
+
+@pytest.mark.parametrize("args", [["schema", "--format", "bigquery"], ["--help"]])
+def test_output_cut_by_its_reader_is_no_traceback(args: list[str]) -> None:
+    """`newsbeam schema --format bigquery | head -5`: the reader left before the schema was
+    written and the command ended with `BrokenPipeError` and its traceback."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "newsbeam.pipeline", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    process.stdout.close()  # before it writes: it takes its imports' time to start
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
 
 
 def test_subcommands_run_with_the_collector(capsys: pytest.CaptureFixture[str]) -> None:

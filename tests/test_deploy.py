@@ -197,3 +197,43 @@ def test_the_worker_image_builds_and_runs_newsbeam(tmp_path: Path) -> None:
     )  # fmt: skip
     assert version.returncode == 0, version.stderr
     assert version.stdout.startswith("newsbeam ") and "Apache Beam 2.77." in version.stdout
+
+
+def test_bigquery_load_writes_its_schemas_in_a_folder_of_its_own(tmp_path: Path) -> None:
+    """deploy/bigquery/load.sh wrote each table's schema to /tmp/<table>.schema.json: a name
+    every user and every concurrent load shares (and a link planted there redirects the
+    write). It now writes them in a folder of its own, removed at its end. `bq` and
+    `gcloud` (not on this machine) are stand-ins that record what they were given;
+    `newsbeam schema` is the real one."""
+    bin_dir, scratch, calls = tmp_path / "bin", tmp_path / "tmp", tmp_path / "calls.jsonl"
+    bin_dir.mkdir()
+    scratch.mkdir()
+    bq = (
+        f"#!{sys.executable}\n"
+        "import json, os, sys\n"
+        "args = sys.argv[1:]\n"
+        "if args[:1] == ['show']: sys.exit(1)  # no table yet: the script makes it\n"
+        "if args[:1] == ['query']: print('f0_'); sys.exit(0)\n"
+        "if args[:2] == ['mk', '--table'] and args[-1].endswith('.json'):\n"
+        "    schema = json.load(open(args[-1]))\n"
+        f"    with open({str(calls)!r}, 'a') as log:\n"
+        "        log.write(json.dumps([args[-1], schema[0]['name']]) + '\\n')\n"
+    )
+    (bin_dir / "bq").write_text(bq)
+    (bin_dir / "gcloud").write_text("#!/bin/sh\nexit 0\n")  # `storage ls`: no run yet
+    for stub in ("bq", "gcloud"):
+        (bin_dir / stub).chmod(0o755)
+    path = f"{bin_dir}:{Path(sys.executable).parent}:/usr/bin:/bin"
+    done = subprocess.run(
+        ["bash", str(DEPLOY / "bigquery" / "load.sh"), "gs://b/news", "p:news"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": path, "TMPDIR": str(scratch)},
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    made = [json.loads(line) for line in calls.read_text().splitlines()]
+    assert [name for _, name in made] == ["article_id", "article_id", "source", "run_at"]
+    for schema_path, _ in made:
+        assert Path(schema_path).parent.parent == scratch, schema_path
+    assert list(scratch.iterdir()) == []  # removed at the end

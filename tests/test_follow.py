@@ -481,3 +481,36 @@ def test_signals_stop_after_the_batch_in_flight() -> None:
             time.sleep(1)
         assert type(raised.value).__name__ == "Terminated"
         assert signals.received == signal.SIGTERM
+
+
+@pytest.mark.slow
+def test_batches_that_keep_failing_log_one_line_each_and_exit_1(
+    seeds_dir: Path, tmp_path: Path
+) -> None:
+    """Five failed batches (a full disk; here files limited to 8 KB: EFBIG) ended a
+    service's journal with "...; retried at the next batch" and then "5 batches failed in
+    a row; stopping", each failure after Beam's traceback of ~25 lines. Now one line per
+    batch, the last saying it stops; exit 1 (systemd restarts it)."""
+    import resource
+
+    def small_files() -> None:  # Python ignores SIGXFSZ: a write past the limit is EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+
+    argv = ["--follow", "--interval", "0.2", "--input", str(seeds_dir),
+            "--output", str(tmp_path / "out"), "--state", str(tmp_path / "state")]  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-m", "newsbeam.pipeline", *argv],
+        capture_output=True,  # pipes: not limited
+        text=True,
+        preexec_fn=small_files,
+        timeout=600,
+    )
+    assert run.returncode == 1, run.stderr
+    lines = run.stderr.splitlines()
+    assert lines[0].startswith("INFO newsbeam: follow: every 0.2 s"), run.stderr
+    failures = lines[1:]
+    assert len(failures) == follow.MAX_FAILURES, run.stderr
+    assert all(line.startswith("ERROR newsbeam: follow: the run failed: OSError: ")
+               for line in failures), run.stderr  # fmt: skip
+    assert all(line.endswith("; retried at the next batch") for line in failures[:-1])
+    assert failures[-1].endswith("; 5 batches failed in a row: stopping (exit 1)")

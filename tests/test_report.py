@@ -509,6 +509,22 @@ def test_report_command_over_several_runs(
     assert "not a NewsBeam dataset" in capsys.readouterr().err
 
 
+def test_report_with_filesystem_flags_says_only_what_is_wrong(tmp_path: Path) -> None:
+    """`newsbeam report --output ROOT --s3_...` (the documented way to a ROOT on S3)
+    printed Beam's import warning "WARNING:root:apitools not found, and bigquery client
+    libraries are not available ..." before its own line, in a fresh process."""
+    (tmp_path / "notes").mkdir()
+    argv = ["report", "--output", str(tmp_path / "notes"), "--s3_region_name", "eu-west-1"]
+    completed = subprocess.run(
+        [sys.executable, "-m", "newsbeam.pipeline", *argv], capture_output=True, text=True
+    )
+    assert completed.returncode == 2
+    assert completed.stderr.splitlines() == [
+        f"newsbeam report: {tmp_path / 'notes'} is not a NewsBeam dataset "
+        "(no _newsbeam_dataset.json)"
+    ]
+
+
 def _rss(base: str, guids: list[str]) -> bytes:
     items = "".join(
         f"<item><guid>{guid}</guid><title>Story {guid}</title><link>{base}/{guid}</link>"

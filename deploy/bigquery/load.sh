@@ -15,12 +15,16 @@ DATASET=${2:?usage: load.sh gs://BUCKET/ROOT PROJECT:DATASET}
 SQL_DATASET=${DATASET/:/.}
 TABLES=(articles duplicates rejected feed_health)
 
-# The tables, partitioned by ingest date, with the schemas NewsBeam derives from its own.
+# The tables, partitioned by ingest date, with the schemas NewsBeam derives from its own
+# (written in a folder of this call's own: a fixed /tmp name is shared by every user and
+# every load running at once, and a link planted there redirects the write).
+schemas=$(mktemp -d)
+trap 'rm -rf "$schemas"' EXIT
 for table in "${TABLES[@]}"; do
   if ! bq show "$DATASET.$table" >/dev/null 2>&1; then
-    newsbeam schema --format bigquery --table "$table" --with_run_columns >"/tmp/$table.schema.json"
+    newsbeam schema --format bigquery --table "$table" --with_run_columns >"$schemas/$table.json"
     bq mk --table --time_partitioning_field=ingest_date --time_partitioning_type=DAY \
-      "$DATASET.$table" "/tmp/$table.schema.json"
+      "$DATASET.$table" "$schemas/$table.json"
   fi
 done
 bq show "$DATASET._newsbeam_loads" >/dev/null 2>&1 ||

@@ -51,7 +51,8 @@ log = logging.getLogger(__name__)
 
 def cache_dir() -> Path | None:
     """The cache folder: $NEWSBEAM_CACHE_DIR (None when it is `none` or empty), else the
-    user's cache folder for this platform; None when the user has no home folder."""
+    user's cache folder for this platform; None when the user has no home folder, or one
+    that does not exist and the cache would be in it."""
     value = os.environ.get(CACHE_ENV)
     if value is not None:
         return None if value.strip().lower() in ("", NO_CACHE) else Path(value)
@@ -65,7 +66,11 @@ def cache_dir() -> Path | None:
     else:
         xdg = os.environ.get("XDG_CACHE_HOME", "")
         base = Path(xdg) if os.path.isabs(xdg) else Path(home, ".cache")  # the XDG rule
-    return base / "newsbeam"
+    if not base.is_relative_to(home) or os.path.isdir(home):
+        return base / "newsbeam"
+    # A service user's home that does not exist (/nonexistent, by convention never made):
+    # a run as root made it, with .cache/newsbeam in it.
+    return None
 
 
 def source_stamps(sources: Iterable[str | os.PathLike[str]]) -> list[tuple[str, int, int]]:
