@@ -280,3 +280,40 @@ def test_threshold_flags_are_validated(capsys) -> None:
     assert "--story_days must be positive" in capsys.readouterr().err
     assert entry.main([*base, "--state_keep_days", "-1"]) == 2
     assert "--state_keep_days must be at least 0, not -1" in capsys.readouterr().err
+
+
+def test_articles_named_by_a_query_parameter_stay_apart(tmp_path: Path) -> None:
+    """Review 46: `articleView.html?idxno=1001` and `?idxno=1002` had one canonical URL
+    (courlan's strict mode dropped the parameter), so the second article, about another
+    event, went to `duplicates` as a `url` copy of the first. An update of the first, at
+    its URL with a share tag, is still its `url` copy."""
+    page = "https://news.example/articleView.html?idxno="
+    first = (
+        "The city council approved the new budget on Tuesday after a long debate about "
+        "school funding, road repairs and the cost of the planned library extension."
+    )
+    second = (
+        "Heavy rain flooded the harbour district overnight, closing three streets and the "
+        "ferry terminal while firefighters pumped water out of dozens of basements."
+    )
+    records = [
+        {"url": f"{page}1001", "title": "Budget approved", "text": first},
+        {"url": f"{page}1002", "title": "Harbour flooded", "text": second},
+        {
+            "url": f"{page}1001&utm_source=twitter&amp=1",
+            "title": "Budget approved (updated)",
+            "text": first + " The mayor said the vote was a relief for the whole city.",
+        },
+    ]
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    output = tmp_path / "out"
+    assert entry.main(["--input", str(inputs), "--output", str(output)]) == 0
+    articles = {r["canonical_url"]: r for r in _rows(output, "articles")}
+    assert set(articles) == {f"{page}1001", f"{page}1002"}
+    # Undated, the longer text (the update) is kept, the first version is its `url` copy.
+    assert articles[f"{page}1001"]["source"].endswith("#L3")
+    (copy,) = _rows(output, "duplicates")
+    assert copy["source"].endswith("#L1") and copy["method"] == "url"
+    assert copy["canonical_id"] == articles[f"{page}1001"]["article_id"]

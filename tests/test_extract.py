@@ -176,8 +176,27 @@ def test_canonicalize_url() -> None:
         == "https://news.example.com/a/b?id=3"
     )
     assert canonicalize_url("ftp://example.com/x") is None
+    # Share and AMP parameters go; so does courlan's tracker family.
+    assert (
+        canonicalize_url("https://a.example/s?amp=1&ns_campaign=x&cmpid=rss&smid=tw&fbclid=q")
+        == "https://a.example/s"
+    )
     assert canonicalize_url("not a url") is None
     assert canonicalize_url(None) is None
+
+
+def test_canonicalize_url_keeps_the_parameters_that_name_the_article() -> None:
+    """Review 46: strict courlan kept only `id`, `page` and a few more, so the articles of
+    a site that names them by another parameter had one canonical URL between them."""
+    first, second = (
+        canonicalize_url(f"https://news.example/articleView.html?idxno={n}&utm_source=x")
+        for n in (1001, 1002)
+    )
+    assert first == "https://news.example/articleView.html?idxno=1001"
+    assert second == "https://news.example/articleView.html?idxno=1002"
+    assert (
+        canonicalize_url("https://a.example/v.php?sid=7&b=2") == "https://a.example/v.php?b=2&sid=7"
+    )
 
 
 def test_split_authors() -> None:
