@@ -73,6 +73,17 @@ def test_canonical_is_earliest_then_longest_then_smallest_id() -> None:
     assert rank_of(_day(9), 1, "z", "s", prior=True) < rank_of(_day(1), 999, "a", "s")
 
 
+def test_a_date_known_to_the_day_ranks_at_the_end_of_its_day() -> None:
+    """Review 46: "2024-03-14" (midnight, precision day) ranked before 09:30 that day."""
+    midnight = dt.datetime(2024, 3, 14, tzinfo=UTC)
+    timed = rank_of(midnight + dt.timedelta(hours=9, minutes=30), 200, "w", "wire")
+    dated = rank_of(midnight, 900, "r", "republisher", precision="day")
+    assert timed < dated
+    assert dated < rank_of(midnight + dt.timedelta(days=1), 200, "n", "next day")
+    # Two dates of one day, both known to the day only: the longer text, as before.
+    assert dated < rank_of(midnight, 100, "a", "other", precision="day")
+
+
 def test_shingles_are_stable_and_containment_sees_a_trimmed_copy() -> None:
     text = " ".join(_words(n) for n in range(6))
     shingles = shingle_hashes(text, 5)

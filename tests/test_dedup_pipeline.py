@@ -317,3 +317,25 @@ def test_articles_named_by_a_query_parameter_stay_apart(tmp_path: Path) -> None:
     (copy,) = _rows(output, "duplicates")
     assert copy["source"].endswith("#L1") and copy["method"] == "url"
     assert copy["canonical_id"] == articles[f"{page}1001"]["article_id"]
+
+
+def test_the_timed_wire_story_is_kept_over_a_copy_dated_to_the_day(tmp_path: Path) -> None:
+    """Review 46: a republisher's page that shows only the date (midnight, precision day)
+    ranked before the wire story it copied, stamped 09:30 that day: the copy was kept, the
+    wire story went to `duplicates`, and the story took the copy's id."""
+    seeds = Path(__file__).resolve().parents[1] / "seeds"
+    wire = rewrapped_copy(next(seeds.glob("000_*.txt"))).split("\n\n", 1)[1]
+    local = wire + "\n\nThe town council will discuss the news at its meeting next week."
+    records = [
+        {"url": "https://wire.example/a", "published": "2024-03-14T09:30:00Z", "text": wire},
+        {"url": "https://local.example/b", "published": "2024-03-14", "text": local},
+    ]
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    output = tmp_path / "out"
+    assert entry.main(["--input", str(inputs), "--output", str(output)]) == 0
+    (kept,) = _rows(output, "articles")
+    assert kept["url"] == "https://wire.example/a" and kept["story_id"] == kept["article_id"]
+    (copy,) = _rows(output, "duplicates")
+    assert copy["source"].endswith("#L2") and copy["method"] == "near"

@@ -241,7 +241,13 @@ def text_fingerprint(text: str, config: DedupConfig) -> tuple[np.ndarray, np.nda
 
 
 def article_rank(article: Article) -> Rank:
-    return rank_of(article.published_at, article.word_count, article.article_id, article.source)
+    return rank_of(
+        article.published_at,
+        article.word_count,
+        article.article_id,
+        article.source,
+        precision=article.published_precision,
+    )
 
 
 def bucketed(shingles: np.ndarray, config: DedupConfig) -> bool:
