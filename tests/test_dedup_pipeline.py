@@ -339,3 +339,42 @@ def test_the_timed_wire_story_is_kept_over_a_copy_dated_to_the_day(tmp_path: Pat
     assert kept["url"] == "https://wire.example/a" and kept["story_id"] == kept["article_id"]
     (copy,) = _rows(output, "duplicates")
     assert copy["source"].endswith("#L2") and copy["method"] == "near"
+
+
+def test_renderings_of_one_page_are_url_copies(tmp_path: Path) -> None:
+    """Review 46: one outlet's article at `https://www.../story/`, updated (most of its text
+    rewritten) at `http://.../story` and read again on its mobile AMP page, was three
+    articles: the url pass compared canonical URLs as written, scheme, `www.`, `m.`, the
+    trailing slash and `/amp` included. The canonical URL and id keep their own form."""
+    first = (
+        "Firefighters were called to a warehouse fire in the port area early on Monday, "
+        "where smoke could be seen for miles and nearby roads were closed to traffic."
+    )
+    update = (
+        "Police have arrested two men after Monday's warehouse blaze, which investigators "
+        "now treat as arson; the owner put the damage at several million euros."
+    )
+    amp = "Update: the two men were released on bail on Tuesday evening, police said."
+    other = (
+        "The harbour authority opened a new ferry line to the islands on Monday, with four "
+        "departures a day in summer and two in winter, and cheaper fares for residents."
+    )
+    page = "port.example/news/fire"
+    records = [
+        {"url": f"https://www.{page}/", "published": "2024-03-04", "text": first},
+        {"url": f"http://{page}", "published": "2024-03-04", "text": update},
+        {"url": f"https://m.{page}/amp", "published": "2024-03-04", "text": amp},
+        {"url": "https://port.example/news/ferry", "published": "2024-03-04", "text": other},
+    ]
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    output = tmp_path / "out"
+    assert entry.main(["--input", str(inputs), "--output", str(output)]) == 0
+    articles = {r["canonical_url"]: r for r in _rows(output, "articles")}
+    # One day, no time: the longest text is kept (the first version), in its own form.
+    assert set(articles) == {f"https://www.{page}/", "https://port.example/news/ferry"}
+    kept = articles[f"https://www.{page}/"]
+    copies = _rows(output, "duplicates")
+    assert [(c["source"][-3:], c["method"]) for c in copies] == [("#L2", "url"), ("#L3", "url")]
+    assert {c["canonical_id"] for c in copies} == {kept["article_id"]}

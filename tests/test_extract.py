@@ -49,6 +49,7 @@ from newsbeam.transforms.extract import (
     with_page_offset,
 )
 from newsbeam.transforms.support.main_text import parse_html
+from newsbeam.transforms.support.urls import page_key
 from tests.helpers import ARTICLE_HTML, ARTICLE_TEXT, counters_of, make_test_pipeline
 
 UTC = dt.timezone.utc
@@ -197,6 +198,22 @@ def test_canonicalize_url_keeps_the_parameters_that_name_the_article() -> None:
     assert (
         canonicalize_url("https://a.example/v.php?sid=7&b=2") == "https://a.example/v.php?b=2&sid=7"
     )
+
+
+def test_page_key_is_one_for_the_renderings_of_a_page() -> None:
+    """Review 46: scheme, www./m./amp. hosts, trailing slash and AMP paths."""
+    renderings = [
+        "https://www.site.example/news/a/",
+        "http://site.example/news/a",
+        "https://m.site.example/news/a/amp/",
+        "https://amp.site.example/amp/news/a",
+    ]
+    assert {page_key(canonicalize_url(url)) for url in renderings} == {"//site.example/news/a"}
+    assert page_key("https://site.example/a.amp.html") == page_key("https://site.example/a.html")
+    # The query stays (it may name the article); so does a page that is only "/amp".
+    assert page_key("https://site.example/v?id=1") != page_key("https://site.example/v?id=2")
+    assert page_key("https://site.example/amp") == "//site.example/amp"
+    assert page_key(None) is None
 
 
 def test_split_authors() -> None:

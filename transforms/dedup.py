@@ -54,6 +54,7 @@ from newsbeam.transforms.support.state_index import (
     stable_hashes,
 )
 from newsbeam.transforms.support.times import micros_of
+from newsbeam.transforms.support.urls import page_key
 from newsbeam.transforms.support.vocabulary import first_use
 from newsbeam.transforms.support.words import casefolded_words
 
@@ -96,8 +97,9 @@ class DedupConfig:
 
 
 class Entry(NamedTuple):
-    """What the exact and url passes carry of an article: rank, identity, the URL for the
-    url pass and the MinHash signature for the near pass (b"" when the text is too short
+    """What the exact and url passes carry of an article: rank, identity, the page key of
+    its URL for the url pass (`canonical_url`: support/urls.py page_key, or an own key
+    without a URL) and the MinHash signature for the near pass (b"" when the text is too short
     to be bucketed, or near dedup is off). Shuffled as a plain tuple."""
 
     rank: Rank
@@ -448,7 +450,7 @@ def _entry_values(
         fingerprint.rank,
         fingerprint.article_id,
         fingerprint.source,
-        canonical_url or _own_key(fingerprint.rank),
+        page_key(canonical_url) or _own_key(fingerprint.rank),
         fingerprint.signature.tobytes() if near else b"",
     )
     yield content_hash or _own_key(fingerprint.rank), tuple(entry)
@@ -536,7 +538,8 @@ def index_keys(table: pa.Table, config: DedupConfig) -> tuple[np.ndarray, np.nda
     import pyarrow.compute as pc  # state files only: a run without --state never loads it
 
     texts, text_rows = _text_hashes(table.column("content_hash").to_pylist(), b"text")
-    urls, url_rows = _text_hashes(table.column("canonical_url").to_pylist(), b"url")
+    pages = [page_key(url) for url in table.column("canonical_url").to_pylist()]
+    urls, url_rows = _text_hashes(pages, b"url")
     keys, rows = [texts, urls], [text_rows, url_rows]
     if config.near and table.num_rows:
         width = config.bands * config.rows
@@ -918,7 +921,7 @@ def stream_entry(
         fingerprint.article_id,
         fingerprint.source,
         content_hash,
-        canonical_url,
+        page_key(canonical_url),
         bands,
         fingerprint.shingles.tobytes() if near else b"",
         expires_at,
@@ -941,8 +944,9 @@ def stream_copy(
     if exact:
         best = min(exact)
         return Duplicate(fingerprint.article_id, fingerprint.source, best.article_id, 1.0, _EXACT)
-    if canonical_url:
-        same_url = [entry for entry in entries if entry.canonical_url == canonical_url]
+    page = page_key(canonical_url)
+    if page:
+        same_url = [entry for entry in entries if entry.canonical_url == page]
         if same_url:
             best = min(same_url)
             return Duplicate(
