@@ -43,6 +43,7 @@ from newsbeam.transforms.extract import (
     parse_fragment,
     parse_published,
     parse_text_document,
+    site_of,
     split_authors,
     stated_publication,
     strip_embedded_markup,
@@ -214,6 +215,14 @@ def test_page_key_is_one_for_the_renderings_of_a_page() -> None:
     assert page_key("https://site.example/v?id=1") != page_key("https://site.example/v?id=2")
     assert page_key("https://site.example/amp") == "//site.example/amp"
     assert page_key(None) is None
+
+
+def test_site_of_a_mobile_or_amp_host_is_the_site() -> None:
+    """Review 46: `m.outlet.example` counted as an outlet of its own."""
+    for host in ("www", "m", "mobile", "amp"):
+        assert site_of(f"https://{host}.outlet.example/a") == "outlet.example"
+    assert site_of("https://news.outlet.example/a") == "news.outlet.example"
+    assert site_of("https://m.example/a") == "m.example"
 
 
 def test_split_authors() -> None:

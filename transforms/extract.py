@@ -49,7 +49,7 @@ from newsbeam.transforms.support.main_text import (
 )
 from newsbeam.transforms.support.text import valid_text
 from newsbeam.transforms.support.titles import site_names, strip_site_suffix
-from newsbeam.transforms.support.urls import split_url
+from newsbeam.transforms.support.urls import site_host, split_url
 
 STAGE = "extract"
 log = logging.getLogger(__name__)
@@ -428,13 +428,14 @@ def canonicalize_url(url: str | None) -> str | None:
 
 
 def site_of(url: str | None) -> str | None:
-    """The host of a URL without a leading `www.`."""
+    """The host of a URL without a leading `www.`, `m.`, `mobile.` or `amp.`: an outlet's
+    mobile page and its desktop page are one site when outlets are counted."""
     if not url:
         return None
     parts = split_url(url)
     if parts is None:
         return None
-    return (parts.hostname or "").removeprefix("www.") or None
+    return site_host(parts.hostname or "") or None
 
 
 def split_authors(value: Any) -> list[str]:

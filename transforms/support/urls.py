@@ -22,6 +22,15 @@ def split_url(url: str) -> urllib.parse.SplitResult | None:
 _RENDERING_HOSTS = ("www.", "m.", "mobile.", "amp.")
 
 
+def site_host(host: str) -> str:
+    """A host as the site it belongs to: without a `www.`, `m.`, `mobile.` or `amp.` prefix
+    (the mobile and AMP hosts of a site are the same outlet)."""
+    for prefix in _RENDERING_HOSTS:
+        if host.startswith(prefix) and "." in host[len(prefix) :]:
+            return host[len(prefix) :]
+    return host
+
+
 def page_key(canonical_url: str | None) -> str | None:
     """What dedup's same-page pass compares: a canonical URL (extract's canonicalize_url)
     without what tells one rendering of a page from another. The scheme, a `www.`, `m.`,
@@ -34,11 +43,7 @@ def page_key(canonical_url: str | None) -> str | None:
     parts = split_url(canonical_url)
     if parts is None or not parts.hostname:
         return canonical_url
-    host = parts.hostname
-    for prefix in _RENDERING_HOSTS:
-        if host.startswith(prefix) and "." in host[len(prefix) :]:
-            host = host[len(prefix) :]
-            break
+    host = site_host(parts.hostname)
     if parts.port is not None:
         host = f"{host}:{parts.port}"
     path = parts.path.rstrip("/")
