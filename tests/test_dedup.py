@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from typing import Any
 
 import apache_beam as beam
 import numpy as np
@@ -28,6 +29,7 @@ from newsbeam.transforms.dedup import (
     rank_of,
     shingle_hashes,
     split_copies,
+    with_own_id,
 )
 from newsbeam.transforms.extract import new_article
 from tests.helpers import counters_of, make_test_pipeline
@@ -327,13 +329,24 @@ def test_kept_with_copies_drops_the_copies_and_counts_them_on_their_canonical() 
         Duplicate(exact.article_id, "copy.txt", original.article_id, 1.0, "exact"),
         Duplicate(near.article_id, "near.txt", original.article_id, 0.93, "near"),
     ]
-    copies_by_id: dict[str, list[tuple[int, str]]] = {}
+    copies_by_id: dict[str, list[tuple[Any, ...]]] = {}
     for duplicate in duplicates:
         for key, value in keyed_copies(duplicate):
             copies_by_id.setdefault(key, []).append(value)
-    kept = [
-        (a.source, a.duplicate_count, a.duplicate_sources)
+    out = [
+        found
         for article in (near, exact, original, alone)
-        for a in kept_with_copies(article, copies_by_id)
+        for found in kept_with_copies(article, copies_by_id)
+    ]
+    tagged = beam.pvalue.TaggedOutput
+    kept = [
+        (a.source, a.duplicate_count, a.duplicate_sources) for a in out if not isinstance(a, tagged)
     ]
     assert kept == [("wire.txt", 2, ["copy.txt", "near.txt"]), ("alone.txt", 0, [])]
+    # The copies come out as their duplicates rows, with their own ids, url and site.
+    rows = [found.value for found in out if isinstance(found, tagged)]
+    assert [(row.source, row.method, row.canonical_id) for row in rows] == [
+        ("near.txt", "near", original.article_id),
+        ("copy.txt", "exact", original.article_id),
+    ]
+    assert rows == [with_own_id(duplicate) for duplicate in reversed(duplicates)]

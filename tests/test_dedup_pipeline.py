@@ -378,3 +378,33 @@ def test_renderings_of_one_page_are_url_copies(tmp_path: Path) -> None:
     copies = _rows(output, "duplicates")
     assert [(c["source"][-3:], c["method"]) for c in copies] == [("#L2", "url"), ("#L3", "url")]
     assert {c["canonical_id"] for c in copies} == {kept["article_id"]}
+
+
+def test_duplicates_name_the_outlet_that_ran_the_copy(tmp_path: Path) -> None:
+    """Review 46: a duplicates row had no url or site, so the outlets that ran a wire
+    story could not be counted: a copy read from a file or a JSON line is known by its
+    path. It has the copy's own url and site now, as its article would."""
+    seeds = Path(__file__).resolve().parents[1] / "seeds"
+    wire = rewrapped_copy(next(seeds.glob("000_*.txt"))).split("\n\n", 1)[1]
+    records = [
+        {"url": "https://wire.example/a", "published": "2024-03-14T09:30:00Z", "text": wire},
+        {"url": "https://www.one.example/b?utm_source=x", "text": wire},
+        {"url": "https://m.two.example/c", "site": "Two", "text": wire + "\n\nLocal note."},
+    ]
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    output = tmp_path / "out"
+    assert entry.main(["--input", str(inputs), "--output", str(output)]) == 0
+    (kept,) = _rows(output, "articles")
+    copies = _rows(output, "duplicates")
+    assert [(c["method"], c["url"], c["site"]) for c in copies] == [
+        ("exact", "https://www.one.example/b?utm_source=x", "one.example"),
+        ("near", "https://m.two.example/c", "Two"),
+    ]
+    outlets = duckdb.sql(
+        f"""SELECT count(DISTINCT site) FROM (
+            SELECT site FROM read_parquet('{output}/articles/*/*.parquet')
+            UNION ALL SELECT site FROM read_parquet('{output}/duplicates/*/*.parquet'))"""
+    ).fetchall()
+    assert kept["site"] == "wire.example" and outlets == [(3,)]

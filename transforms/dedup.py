@@ -427,6 +427,7 @@ def state_row(article: Article, config: DedupConfig, first_seen_at: dt.datetime)
 # their first item.
 
 _PRINT, _PAIR, _COPY, _EDGE, _COPIED, _SOURCE, _CANONICAL = range(7)
+_DUPLICATES = "duplicates"
 _PRINTS, _ARTICLES = "prints", "articles"
 _REPEATS_REMEMBERED = 1024  # fingerprints a worker keeps, by content hash
 _EXACT, _URL = "exact", "url"
@@ -738,30 +739,39 @@ def _final_copy(
     return final_duplicate(keyed[1], url_copies, near_copies)
 
 
-def keyed_copies(duplicate: Duplicate) -> Iterator[tuple[str, tuple[int, str]]]:
+def keyed_copies(duplicate: Duplicate) -> Iterator[tuple[str, tuple[Any, ...]]]:
     """A copy -> what kept_with_copies looks up: its source under its canonical's id, and
     under its own id (before with_own_id: an exact or same-URL copy has its canonical's)
-    that this source is a copy."""
+    the copy itself (source, canonical, similarity, method)."""
     yield duplicate.canonical_id, (_SOURCE, duplicate.source)
-    yield duplicate.article_id, (_COPIED, duplicate.source)
+    yield duplicate.article_id, (_COPIED, *duplicate[1:5])
 
 
 def kept_with_copies(
-    article: Article, copies_by_id: Mapping[str, Iterable[tuple[int, str]]]
-) -> Iterator[Article]:
-    """An article -> itself with the sources of its copies, unless it is one of them.
+    article: Article, copies_by_id: Mapping[str, Iterable[tuple[Any, ...]]]
+) -> Iterator[Any]:
+    """An article -> itself with the sources of its copies, or, when it is one of them, its
+    Duplicate row (own id, the article's url and site) on the duplicates output.
     `copies_by_id`: article id -> [(_SOURCE, a copy's source) for each copy of it,
-    (_COPIED, source) for each input with that id that is a copy]. (A copy has its
-    canonical's id when both have the same URL or, without one, the same text, so the id
-    alone does not tell the kept article from its copies; the source does.)"""
-    sources, copied = [], set()
-    for tag, source in copies_by_id.get(article.article_id, ()):
+    (_COPIED, source, canonical id, similarity, method) for each input with that id that
+    is a copy]. (A copy has its canonical's id when both have the same URL or, without
+    one, the same text, so the id alone does not tell the kept article from its copies;
+    the source does.)"""
+    sources: list[str] = []
+    copied: dict[str, list[Any]] = {}
+    for tag, source, *fields in copies_by_id.get(article.article_id, ()):
         if tag == _SOURCE:
             sources.append(source)
         else:
-            copied.add(source)
-    if article.source not in copied:
+            copied[source] = fields
+    found = copied.get(article.source)
+    if found is None:
         yield with_copies(article, sources)
+        return
+    duplicate = Duplicate(article.article_id, article.source, *found)
+    # The outlet that ran the copy: the passes carry ids and ranks only, the article has it.
+    copy = with_own_id(duplicate)._replace(url=article.url, site=article.site)
+    yield beam.pvalue.TaggedOutput(_DUPLICATES, copy)
 
 
 class DeduplicateArticles(beam.PTransform):
@@ -854,11 +864,12 @@ class DeduplicateArticles(beam.PTransform):
             | "KeyedCopies" >> beam.FlatMap(keyed_copies)
             | "CopiesById" >> beam.GroupByKey()
         )
-        kept = fingerprinted[_ARTICLES] | "WithCopies" >> beam.FlatMap(
+        split = fingerprinted[_ARTICLES] | "WithCopies" >> beam.FlatMap(
             kept_with_copies, beam.pvalue.AsDict(copies_by_id)
-        ).with_output_types(Article)
-        own_ids = duplicates | "OwnIds" >> beam.Map(with_own_id).with_output_types(Duplicate)
-        return kept, own_ids
+        ).with_output_types(Article, **{_DUPLICATES: Duplicate}).with_outputs(
+            _DUPLICATES, main="kept"
+        )
+        return split.kept, split[_DUPLICATES]
 
 
 class WriteDedupIndex(beam.PTransform):
@@ -983,9 +994,6 @@ def prior_stream_entry(row: dict[str, Any], config: DedupConfig, ttl_micros: int
     )
 
 
-_DUPLICATES = "duplicates"
-
-
 # The state and timers of _DedupStreamFn (module level: a DoFn's parameters name them).
 _DEDUP_ENTRIES = BagStateSpec("entries", PickleCoder())
 _DEDUP_SEEDED = ReadModifyWriteStateSpec("seeded", BooleanCoder())
@@ -1051,7 +1059,8 @@ class _DedupStreamFn(beam.DoFn):
         )
         if copy is not None:
             counter(f"dedup_{copy.method}").inc()
-            yield beam.pvalue.TaggedOutput(_DUPLICATES, with_own_id(copy))
+            copy = with_own_id(copy)._replace(url=article.url, site=article.site)
+            yield beam.pvalue.TaggedOutput(_DUPLICATES, copy)
         else:
             expires_at = int(timestamp.micros) + self._ttl
             entry = stream_entry(
