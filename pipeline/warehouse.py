@@ -181,6 +181,8 @@ class LoadSummary:
 
 # --- DuckDB --------------------------------------------------------------------------------
 
+# `outlets`: the sites that ran the story, its articles' and their copies' (a wire story
+# republished word for word is one article and its copies: `sources` alone counted 1).
 STORIES_VIEW = f"""
 CREATE OR REPLACE VIEW stories AS
 SELECT
@@ -194,8 +196,20 @@ SELECT
     first(title ORDER BY coalesce(published_at, ingested_at), article_id)
         FILTER (WHERE title IS NOT NULL) AS headline,
     min({dataset.PARTITION_KEY}) AS first_ingest_date,
-    max({dataset.PARTITION_KEY}) AS last_ingest_date
-FROM articles
+    max({dataset.PARTITION_KEY}) AS last_ingest_date,
+    coalesce((
+        SELECT list_sort(list_distinct(list(outlet.site)))
+        FROM (
+            SELECT inner_a.site FROM articles AS inner_a WHERE inner_a.story_id = a.story_id
+            UNION ALL
+            SELECT d.site
+            FROM duplicates AS d
+            JOIN articles AS kept ON d.canonical_id = kept.article_id
+            WHERE kept.story_id = a.story_id
+        ) AS outlet
+        WHERE outlet.site IS NOT NULL
+    ), []::VARCHAR[]) AS outlets
+FROM articles AS a
 WHERE story_id IS NOT NULL
 GROUP BY story_id
 """
@@ -209,6 +223,7 @@ SELECT
     first(a.source ORDER BY a.run_id) AS source,
     count(DISTINCT d.article_id) AS copy_count,
     list_sort(list_distinct(list(d.source))) AS copy_sources,
+    list_sort(list_distinct(list(d.site))) AS copy_sites,
     list_sort(list_distinct(list(d.method))) AS methods,
     max(d.similarity) AS max_similarity
 FROM articles AS a

@@ -15,7 +15,8 @@ import pyarrow as pa
 # Bump on any change to a table's columns or their meaning; stored in every Parquet file's
 # key-value metadata under SCHEMA_VERSION_KEY and in the run manifest.
 # 3: published_precision, topic_labels; a copy's article_id is its own.
-SCHEMA_VERSION = "3"
+# 4: duplicates' url and site (the outlet that ran the copy).
+SCHEMA_VERSION = "4"
 SCHEMA_VERSION_KEY = b"newsbeam.schema_version"
 
 
@@ -78,6 +79,10 @@ class Duplicate(NamedTuple):
     similarity: float | None  # 1.0 for exact copies; null where not measured (method url)
     # "exact" (same folded text) | "near" (verified near-copy) | "url" (same canonical URL)
     method: str
+    # The copy's own `url` and `site`, as an article has them: the outlet that ran the
+    # copy, for counting a story's outlets (null: the input named none).
+    url: str | None = None
+    site: str | None = None
 
 
 class Rejected(NamedTuple):
@@ -136,6 +141,8 @@ DUPLICATE_SCHEMA = pa.schema(
         pa.field("canonical_id", pa.string(), nullable=False),
         pa.field("similarity", pa.float64()),
         pa.field("method", pa.string(), nullable=False),
+        pa.field("url", pa.string()),
+        pa.field("site", pa.string()),
     ],
     metadata={SCHEMA_VERSION_KEY: SCHEMA_VERSION.encode()},
 )

@@ -70,13 +70,15 @@ def article(
     )
 
 
-def duplicate(key: str, of: Article, method: str = "exact") -> Duplicate:
+def duplicate(key: str, of: Article, method: str = "exact", site: str | None = None) -> Duplicate:
     return Duplicate(
         article_id=_id(f"copy:{key}"),
         source=f"inputs/{key}.txt",
         canonical_id=of.article_id,
         similarity=1.0 if method == "exact" else (None if method == "url" else 0.8),
         method=method,
+        url=f"https://{site}/{key}" if site else None,
+        site=site,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from typing import Any
 
 import apache_beam as beam
 import numpy as np
@@ -28,6 +29,7 @@ from newsbeam.transforms.dedup import (
     rank_of,
     shingle_hashes,
     split_copies,
+    with_own_id,
 )
 from newsbeam.transforms.extract import new_article
 from tests.helpers import counters_of, make_test_pipeline
@@ -71,6 +73,17 @@ def test_canonical_is_earliest_then_longest_then_smallest_id() -> None:
     assert rank_of(_day(1), 300, "b", "s") < rank_of(_day(1), 200, "a", "s")
     # An earlier run's article wins over everything of this run.
     assert rank_of(_day(9), 1, "z", "s", prior=True) < rank_of(_day(1), 999, "a", "s")
+
+
+def test_a_date_known_to_the_day_ranks_at_the_end_of_its_day() -> None:
+    """Review 46: "2024-03-14" (midnight, precision day) ranked before 09:30 that day."""
+    midnight = dt.datetime(2024, 3, 14, tzinfo=UTC)
+    timed = rank_of(midnight + dt.timedelta(hours=9, minutes=30), 200, "w", "wire")
+    dated = rank_of(midnight, 900, "r", "republisher", precision="day")
+    assert timed < dated
+    assert dated < rank_of(midnight + dt.timedelta(days=1), 200, "n", "next day")
+    # Two dates of one day, both known to the day only: the longer text, as before.
+    assert dated < rank_of(midnight, 100, "a", "other", precision="day")
 
 
 def test_shingles_are_stable_and_containment_sees_a_trimmed_copy() -> None:
@@ -316,13 +329,24 @@ def test_kept_with_copies_drops_the_copies_and_counts_them_on_their_canonical() 
         Duplicate(exact.article_id, "copy.txt", original.article_id, 1.0, "exact"),
         Duplicate(near.article_id, "near.txt", original.article_id, 0.93, "near"),
     ]
-    copies_by_id: dict[str, list[tuple[int, str]]] = {}
+    copies_by_id: dict[str, list[tuple[Any, ...]]] = {}
     for duplicate in duplicates:
         for key, value in keyed_copies(duplicate):
             copies_by_id.setdefault(key, []).append(value)
-    kept = [
-        (a.source, a.duplicate_count, a.duplicate_sources)
+    out = [
+        found
         for article in (near, exact, original, alone)
-        for a in kept_with_copies(article, copies_by_id)
+        for found in kept_with_copies(article, copies_by_id)
+    ]
+    tagged = beam.pvalue.TaggedOutput
+    kept = [
+        (a.source, a.duplicate_count, a.duplicate_sources) for a in out if not isinstance(a, tagged)
     ]
     assert kept == [("wire.txt", 2, ["copy.txt", "near.txt"]), ("alone.txt", 0, [])]
+    # The copies come out as their duplicates rows, with their own ids, url and site.
+    rows = [found.value for found in out if isinstance(found, tagged)]
+    assert [(row.source, row.method, row.canonical_id) for row in rows] == [
+        ("near.txt", "near", original.article_id),
+        ("copy.txt", "exact", original.article_id),
+    ]
+    assert rows == [with_own_id(duplicate) for duplicate in reversed(duplicates)]

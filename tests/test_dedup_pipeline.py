@@ -280,3 +280,131 @@ def test_threshold_flags_are_validated(capsys) -> None:
     assert "--story_days must be positive" in capsys.readouterr().err
     assert entry.main([*base, "--state_keep_days", "-1"]) == 2
     assert "--state_keep_days must be at least 0, not -1" in capsys.readouterr().err
+
+
+def test_articles_named_by_a_query_parameter_stay_apart(tmp_path: Path) -> None:
+    """Review 46: `articleView.html?idxno=1001` and `?idxno=1002` had one canonical URL
+    (courlan's strict mode dropped the parameter), so the second article, about another
+    event, went to `duplicates` as a `url` copy of the first. An update of the first, at
+    its URL with a share tag, is still its `url` copy."""
+    page = "https://news.example/articleView.html?idxno="
+    first = (
+        "The city council approved the new budget on Tuesday after a long debate about "
+        "school funding, road repairs and the cost of the planned library extension."
+    )
+    second = (
+        "Heavy rain flooded the harbour district overnight, closing three streets and the "
+        "ferry terminal while firefighters pumped water out of dozens of basements."
+    )
+    records = [
+        {"url": f"{page}1001", "title": "Budget approved", "text": first},
+        {"url": f"{page}1002", "title": "Harbour flooded", "text": second},
+        {
+            "url": f"{page}1001&utm_source=twitter&amp=1",
+            "title": "Budget approved (updated)",
+            "text": first + " The mayor said the vote was a relief for the whole city.",
+        },
+    ]
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    output = tmp_path / "out"
+    assert entry.main(["--input", str(inputs), "--output", str(output)]) == 0
+    articles = {r["canonical_url"]: r for r in _rows(output, "articles")}
+    assert set(articles) == {f"{page}1001", f"{page}1002"}
+    # Undated, the longer text (the update) is kept, the first version is its `url` copy.
+    assert articles[f"{page}1001"]["source"].endswith("#L3")
+    (copy,) = _rows(output, "duplicates")
+    assert copy["source"].endswith("#L1") and copy["method"] == "url"
+    assert copy["canonical_id"] == articles[f"{page}1001"]["article_id"]
+
+
+def test_the_timed_wire_story_is_kept_over_a_copy_dated_to_the_day(tmp_path: Path) -> None:
+    """Review 46: a republisher's page that shows only the date (midnight, precision day)
+    ranked before the wire story it copied, stamped 09:30 that day: the copy was kept, the
+    wire story went to `duplicates`, and the story took the copy's id."""
+    seeds = Path(__file__).resolve().parents[1] / "seeds"
+    wire = rewrapped_copy(next(seeds.glob("000_*.txt"))).split("\n\n", 1)[1]
+    local = wire + "\n\nThe town council will discuss the news at its meeting next week."
+    records = [
+        {"url": "https://wire.example/a", "published": "2024-03-14T09:30:00Z", "text": wire},
+        {"url": "https://local.example/b", "published": "2024-03-14", "text": local},
+    ]
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    output = tmp_path / "out"
+    assert entry.main(["--input", str(inputs), "--output", str(output)]) == 0
+    (kept,) = _rows(output, "articles")
+    assert kept["url"] == "https://wire.example/a" and kept["story_id"] == kept["article_id"]
+    (copy,) = _rows(output, "duplicates")
+    assert copy["source"].endswith("#L2") and copy["method"] == "near"
+
+
+def test_renderings_of_one_page_are_url_copies(tmp_path: Path) -> None:
+    """Review 46: one outlet's article at `https://www.../story/`, updated (most of its text
+    rewritten) at `http://.../story` and read again on its mobile AMP page, was three
+    articles: the url pass compared canonical URLs as written, scheme, `www.`, `m.`, the
+    trailing slash and `/amp` included. The canonical URL and id keep their own form."""
+    first = (
+        "Firefighters were called to a warehouse fire in the port area early on Monday, "
+        "where smoke could be seen for miles and nearby roads were closed to traffic."
+    )
+    update = (
+        "Police have arrested two men after Monday's warehouse blaze, which investigators "
+        "now treat as arson; the owner put the damage at several million euros."
+    )
+    amp = "Update: the two men were released on bail on Tuesday evening, police said."
+    other = (
+        "The harbour authority opened a new ferry line to the islands on Monday, with four "
+        "departures a day in summer and two in winter, and cheaper fares for residents."
+    )
+    page = "port.example/news/fire"
+    records = [
+        {"url": f"https://www.{page}/", "published": "2024-03-04", "text": first},
+        {"url": f"http://{page}", "published": "2024-03-04", "text": update},
+        {"url": f"https://m.{page}/amp", "published": "2024-03-04", "text": amp},
+        {"url": "https://port.example/news/ferry", "published": "2024-03-04", "text": other},
+    ]
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    output = tmp_path / "out"
+    assert entry.main(["--input", str(inputs), "--output", str(output)]) == 0
+    articles = {r["canonical_url"]: r for r in _rows(output, "articles")}
+    # One day, no time: the longest text is kept (the first version), in its own form.
+    assert set(articles) == {f"https://www.{page}/", "https://port.example/news/ferry"}
+    kept = articles[f"https://www.{page}/"]
+    copies = _rows(output, "duplicates")
+    assert [(c["source"][-3:], c["method"]) for c in copies] == [("#L2", "url"), ("#L3", "url")]
+    assert {c["canonical_id"] for c in copies} == {kept["article_id"]}
+
+
+def test_duplicates_name_the_outlet_that_ran_the_copy(tmp_path: Path) -> None:
+    """Review 46: a duplicates row had no url or site, so the outlets that ran a wire
+    story could not be counted: a copy read from a file or a JSON line is known by its
+    path. It has the copy's own url and site now, as its article would."""
+    seeds = Path(__file__).resolve().parents[1] / "seeds"
+    wire = rewrapped_copy(next(seeds.glob("000_*.txt"))).split("\n\n", 1)[1]
+    records = [
+        {"url": "https://wire.example/a", "published": "2024-03-14T09:30:00Z", "text": wire},
+        {"url": "https://www.one.example/b?utm_source=x", "text": wire},
+        {"url": "https://m.two.example/c", "site": "Two", "text": wire + "\n\nLocal note."},
+    ]
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    output = tmp_path / "out"
+    assert entry.main(["--input", str(inputs), "--output", str(output)]) == 0
+    (kept,) = _rows(output, "articles")
+    copies = _rows(output, "duplicates")
+    assert [(c["method"], c["url"], c["site"]) for c in copies] == [
+        ("exact", "https://www.one.example/b?utm_source=x", "one.example"),
+        ("near", "https://m.two.example/c", "Two"),
+    ]
+    outlets = duckdb.sql(
+        f"""SELECT count(DISTINCT site) FROM (
+            SELECT site FROM read_parquet('{output}/articles/*/*.parquet')
+            UNION ALL SELECT site FROM read_parquet('{output}/duplicates/*/*.parquet'))"""
+    ).fetchall()
+    assert kept["site"] == "wire.example" and outlets == [(3,)]

@@ -43,12 +43,14 @@ from newsbeam.transforms.extract import (
     parse_fragment,
     parse_published,
     parse_text_document,
+    site_of,
     split_authors,
     stated_publication,
     strip_embedded_markup,
     with_page_offset,
 )
 from newsbeam.transforms.support.main_text import parse_html
+from newsbeam.transforms.support.urls import page_key
 from tests.helpers import ARTICLE_HTML, ARTICLE_TEXT, counters_of, make_test_pipeline
 
 UTC = dt.timezone.utc
@@ -176,8 +178,51 @@ def test_canonicalize_url() -> None:
         == "https://news.example.com/a/b?id=3"
     )
     assert canonicalize_url("ftp://example.com/x") is None
+    # Share and AMP parameters go; so does courlan's tracker family.
+    assert (
+        canonicalize_url("https://a.example/s?amp=1&ns_campaign=x&cmpid=rss&smid=tw&fbclid=q")
+        == "https://a.example/s"
+    )
     assert canonicalize_url("not a url") is None
     assert canonicalize_url(None) is None
+
+
+def test_canonicalize_url_keeps_the_parameters_that_name_the_article() -> None:
+    """Review 46: strict courlan kept only `id`, `page` and a few more, so the articles of
+    a site that names them by another parameter had one canonical URL between them."""
+    first, second = (
+        canonicalize_url(f"https://news.example/articleView.html?idxno={n}&utm_source=x")
+        for n in (1001, 1002)
+    )
+    assert first == "https://news.example/articleView.html?idxno=1001"
+    assert second == "https://news.example/articleView.html?idxno=1002"
+    assert (
+        canonicalize_url("https://a.example/v.php?sid=7&b=2") == "https://a.example/v.php?b=2&sid=7"
+    )
+
+
+def test_page_key_is_one_for_the_renderings_of_a_page() -> None:
+    """Review 46: scheme, www./m./amp. hosts, trailing slash and AMP paths."""
+    renderings = [
+        "https://www.site.example/news/a/",
+        "http://site.example/news/a",
+        "https://m.site.example/news/a/amp/",
+        "https://amp.site.example/amp/news/a",
+    ]
+    assert {page_key(canonicalize_url(url)) for url in renderings} == {"//site.example/news/a"}
+    assert page_key("https://site.example/a.amp.html") == page_key("https://site.example/a.html")
+    # The query stays (it may name the article); so does a page that is only "/amp".
+    assert page_key("https://site.example/v?id=1") != page_key("https://site.example/v?id=2")
+    assert page_key("https://site.example/amp") == "//site.example/amp"
+    assert page_key(None) is None
+
+
+def test_site_of_a_mobile_or_amp_host_is_the_site() -> None:
+    """Review 46: `m.outlet.example` counted as an outlet of its own."""
+    for host in ("www", "m", "mobile", "amp"):
+        assert site_of(f"https://{host}.outlet.example/a") == "outlet.example"
+    assert site_of("https://news.outlet.example/a") == "news.outlet.example"
+    assert site_of("https://m.example/a") == "m.example"
 
 
 def test_split_authors() -> None:

@@ -167,6 +167,12 @@ def test_stream_copy_finds_exact_url_and_near_copies_of_kept_entries() -> None:
         config,
     )
     assert copy is not None and copy.method == "url" and copy.similarity is None
+    # Another rendering of the page (review 46): http, www., a trailing slash, /amp.
+    rendering = "http://www.x.example/fire/amp/"
+    copy = stream_copy(
+        _fingerprint(same_page, config), same_page.content_hash, rendering, [entry], config
+    )
+    assert copy is not None and copy.method == "url"
     near = _article("d.txt", "Updated at 10:00. " + FIRE.replace("six hours", "seven hours"))
     copy = stream_copy(_fingerprint(near, config), near.content_hash, None, [entry], config)
     assert copy is not None and copy.method == "near" and 0.5 <= (copy.similarity or 0) < 1

@@ -32,7 +32,7 @@ def two_runs(root: Path) -> dict[str, Any]:
         fx.article("a2", story_id="s1", site="other.org", places=["DE", "FR"], language="de"),
         fx.article("a3", story_id="s2", published_at=None, title="Lone"),
     ]
-    copies = [fx.duplicate("c1", story[0]), fx.duplicate("c2", story[0], "near")]
+    copies = [fx.duplicate("c1", story[0]), fx.duplicate("c2", story[0], "near", "copy.example")]
     first = fx.write_run(
         str(root),
         "daily-1",
@@ -149,6 +149,10 @@ def test_stories_and_copies_views(tmp_path: Path) -> None:
     assert [row[0] for row in got] == ["s1", "s2"]
     for row in got:
         assert row[1:] == expected_story(made["articles"], row[0])
+    # Review 46: the outlets that ran a story count its copies' sites too.
+    outlets = rows(db, "SELECT story_id, outlets FROM stories ORDER BY story_id")
+    a1 = made["articles"][0]
+    assert outlets == [("s1", sorted({a1.site, "other.org", "copy.example"})), ("s2", [a1.site])]
     copies = rows(db, "SELECT article_id, copy_count, copy_sources, methods FROM copies ORDER BY 1")
     by_article: dict[str, list[Any]] = {}
     for copy in made["duplicates"] + [fx.duplicate("c3", made["articles"][3], "url")]:

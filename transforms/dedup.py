@@ -54,6 +54,7 @@ from newsbeam.transforms.support.state_index import (
     stable_hashes,
 )
 from newsbeam.transforms.support.times import micros_of
+from newsbeam.transforms.support.urls import page_key
 from newsbeam.transforms.support.vocabulary import first_use
 from newsbeam.transforms.support.words import casefolded_words
 
@@ -96,8 +97,9 @@ class DedupConfig:
 
 
 class Entry(NamedTuple):
-    """What the exact and url passes carry of an article: rank, identity, the URL for the
-    url pass and the MinHash signature for the near pass (b"" when the text is too short
+    """What the exact and url passes carry of an article: rank, identity, the page key of
+    its URL for the url pass (`canonical_url`: support/urls.py page_key, or an own key
+    without a URL) and the MinHash signature for the near pass (b"" when the text is too short
     to be bucketed, or near dedup is off). Shuffled as a plain tuple."""
 
     rank: Rank
@@ -241,7 +243,13 @@ def text_fingerprint(text: str, config: DedupConfig) -> tuple[np.ndarray, np.nda
 
 
 def article_rank(article: Article) -> Rank:
-    return rank_of(article.published_at, article.word_count, article.article_id, article.source)
+    return rank_of(
+        article.published_at,
+        article.word_count,
+        article.article_id,
+        article.source,
+        precision=article.published_precision,
+    )
 
 
 def bucketed(shingles: np.ndarray, config: DedupConfig) -> bool:
@@ -419,6 +427,7 @@ def state_row(article: Article, config: DedupConfig, first_seen_at: dt.datetime)
 # their first item.
 
 _PRINT, _PAIR, _COPY, _EDGE, _COPIED, _SOURCE, _CANONICAL = range(7)
+_DUPLICATES = "duplicates"
 _PRINTS, _ARTICLES = "prints", "articles"
 _REPEATS_REMEMBERED = 1024  # fingerprints a worker keeps, by content hash
 _EXACT, _URL = "exact", "url"
@@ -442,7 +451,7 @@ def _entry_values(
         fingerprint.rank,
         fingerprint.article_id,
         fingerprint.source,
-        canonical_url or _own_key(fingerprint.rank),
+        page_key(canonical_url) or _own_key(fingerprint.rank),
         fingerprint.signature.tobytes() if near else b"",
     )
     yield content_hash or _own_key(fingerprint.rank), tuple(entry)
@@ -530,7 +539,8 @@ def index_keys(table: pa.Table, config: DedupConfig) -> tuple[np.ndarray, np.nda
     import pyarrow.compute as pc  # state files only: a run without --state never loads it
 
     texts, text_rows = _text_hashes(table.column("content_hash").to_pylist(), b"text")
-    urls, url_rows = _text_hashes(table.column("canonical_url").to_pylist(), b"url")
+    pages = [page_key(url) for url in table.column("canonical_url").to_pylist()]
+    urls, url_rows = _text_hashes(pages, b"url")
     keys, rows = [texts, urls], [text_rows, url_rows]
     if config.near and table.num_rows:
         width = config.bands * config.rows
@@ -729,30 +739,39 @@ def _final_copy(
     return final_duplicate(keyed[1], url_copies, near_copies)
 
 
-def keyed_copies(duplicate: Duplicate) -> Iterator[tuple[str, tuple[int, str]]]:
+def keyed_copies(duplicate: Duplicate) -> Iterator[tuple[str, tuple[Any, ...]]]:
     """A copy -> what kept_with_copies looks up: its source under its canonical's id, and
     under its own id (before with_own_id: an exact or same-URL copy has its canonical's)
-    that this source is a copy."""
+    the copy itself (source, canonical, similarity, method)."""
     yield duplicate.canonical_id, (_SOURCE, duplicate.source)
-    yield duplicate.article_id, (_COPIED, duplicate.source)
+    yield duplicate.article_id, (_COPIED, *duplicate[1:5])
 
 
 def kept_with_copies(
-    article: Article, copies_by_id: Mapping[str, Iterable[tuple[int, str]]]
-) -> Iterator[Article]:
-    """An article -> itself with the sources of its copies, unless it is one of them.
+    article: Article, copies_by_id: Mapping[str, Iterable[tuple[Any, ...]]]
+) -> Iterator[Any]:
+    """An article -> itself with the sources of its copies, or, when it is one of them, its
+    Duplicate row (own id, the article's url and site) on the duplicates output.
     `copies_by_id`: article id -> [(_SOURCE, a copy's source) for each copy of it,
-    (_COPIED, source) for each input with that id that is a copy]. (A copy has its
-    canonical's id when both have the same URL or, without one, the same text, so the id
-    alone does not tell the kept article from its copies; the source does.)"""
-    sources, copied = [], set()
-    for tag, source in copies_by_id.get(article.article_id, ()):
+    (_COPIED, source, canonical id, similarity, method) for each input with that id that
+    is a copy]. (A copy has its canonical's id when both have the same URL or, without
+    one, the same text, so the id alone does not tell the kept article from its copies;
+    the source does.)"""
+    sources: list[str] = []
+    copied: dict[str, list[Any]] = {}
+    for tag, source, *fields in copies_by_id.get(article.article_id, ()):
         if tag == _SOURCE:
             sources.append(source)
         else:
-            copied.add(source)
-    if article.source not in copied:
+            copied[source] = fields
+    found = copied.get(article.source)
+    if found is None:
         yield with_copies(article, sources)
+        return
+    duplicate = Duplicate(article.article_id, article.source, *found)
+    # The outlet that ran the copy: the passes carry ids and ranks only, the article has it.
+    copy = with_own_id(duplicate)._replace(url=article.url, site=article.site)
+    yield beam.pvalue.TaggedOutput(_DUPLICATES, copy)
 
 
 class DeduplicateArticles(beam.PTransform):
@@ -845,11 +864,12 @@ class DeduplicateArticles(beam.PTransform):
             | "KeyedCopies" >> beam.FlatMap(keyed_copies)
             | "CopiesById" >> beam.GroupByKey()
         )
-        kept = fingerprinted[_ARTICLES] | "WithCopies" >> beam.FlatMap(
+        split = fingerprinted[_ARTICLES] | "WithCopies" >> beam.FlatMap(
             kept_with_copies, beam.pvalue.AsDict(copies_by_id)
-        ).with_output_types(Article)
-        own_ids = duplicates | "OwnIds" >> beam.Map(with_own_id).with_output_types(Duplicate)
-        return kept, own_ids
+        ).with_output_types(Article, **{_DUPLICATES: Duplicate}).with_outputs(
+            _DUPLICATES, main="kept"
+        )
+        return split.kept, split[_DUPLICATES]
 
 
 class WriteDedupIndex(beam.PTransform):
@@ -912,7 +932,7 @@ def stream_entry(
         fingerprint.article_id,
         fingerprint.source,
         content_hash,
-        canonical_url,
+        page_key(canonical_url),
         bands,
         fingerprint.shingles.tobytes() if near else b"",
         expires_at,
@@ -935,8 +955,9 @@ def stream_copy(
     if exact:
         best = min(exact)
         return Duplicate(fingerprint.article_id, fingerprint.source, best.article_id, 1.0, _EXACT)
-    if canonical_url:
-        same_url = [entry for entry in entries if entry.canonical_url == canonical_url]
+    page = page_key(canonical_url)
+    if page:
+        same_url = [entry for entry in entries if entry.canonical_url == page]
         if same_url:
             best = min(same_url)
             return Duplicate(
@@ -971,9 +992,6 @@ def prior_stream_entry(row: dict[str, Any], config: DedupConfig, ttl_micros: int
         config,
         seen_micros + ttl_micros,
     )
-
-
-_DUPLICATES = "duplicates"
 
 
 # The state and timers of _DedupStreamFn (module level: a DoFn's parameters name them).
@@ -1041,7 +1059,8 @@ class _DedupStreamFn(beam.DoFn):
         )
         if copy is not None:
             counter(f"dedup_{copy.method}").inc()
-            yield beam.pvalue.TaggedOutput(_DUPLICATES, with_own_id(copy))
+            copy = with_own_id(copy)._replace(url=article.url, site=article.site)
+            yield beam.pvalue.TaggedOutput(_DUPLICATES, copy)
         else:
             expires_at = int(timestamp.micros) + self._ttl
             entry = stream_entry(

@@ -49,7 +49,7 @@ from newsbeam.transforms.support.main_text import (
 )
 from newsbeam.transforms.support.text import valid_text
 from newsbeam.transforms.support.titles import site_names, strip_site_suffix
-from newsbeam.transforms.support.urls import split_url
+from newsbeam.transforms.support.urls import site_host, split_url
 
 STAGE = "extract"
 log = logging.getLogger(__name__)
@@ -371,9 +371,44 @@ def published_fields(published: Published | None) -> dict[str, Any]:
     return {"published_at": published.at, "published_precision": published.precision}
 
 
+# Query parameters that say how a reader came to a page, never which page it is: share and
+# campaign tags courlan's tracker pattern misses, and the AMP switches of one article's
+# AMP rendering. Compared case-folded; `at_`/`ns_`/`_ga`/`_gl` name families.
+_SHARE_PARAMS = frozenset(
+    "amp outputtype cmp cmpid smid smtyp ito ocid icid mbid share sh sr_share taid "
+    "tpcc guccounter __twitter_impression".split()
+)
+_SHARE_PREFIXES = ("at_", "ns_", "_ga", "_gl")
+
+
+def _identity_query(query: str) -> str:
+    """A URL's query as identity keeps it: sorted, without tracking parameters (courlan's
+    pattern: utm_*, fbclid, ref, ...), share and AMP parameters, or nameless ones.
+
+    Read here, not by courlan, which unescapes the whole URL first: "&amp=1" (the AMP
+    switch) became "&=1". Only the full reference "&amp;" (a URL copied from HTML) is a
+    separator."""
+    from courlan.clean import TRACKERS_RE
+
+    kept = []
+    for name, value in urllib.parse.parse_qsl(query.replace("&amp;", "&"), keep_blank_values=True):
+        folded = name.casefold()
+        if not folded or folded in _SHARE_PARAMS or folded.startswith(_SHARE_PREFIXES):
+            continue
+        if not TRACKERS_RE.search(folded):
+            kept.append((name, value))
+    return urllib.parse.urlencode(sorted(kept))
+
+
 def canonicalize_url(url: str | None) -> str | None:
     """A URL in the form used for identity: lower-case scheme and host, no fragment,
-    no default port, no tracking parameters (utm_*, fbclid, ...)."""
+    no default port, no tracking or share parameters (utm_*, fbclid, amp, ...).
+
+    Every other parameter stays: it may be the one that names the article
+    (`articleView.html?idxno=1234`, `view.php?sid=7`). courlan's strict mode kept only a
+    dozen names it knows (`id`, `page`, ...), and two articles of such a site had one
+    canonical URL, one `article_id`, and the second went to `duplicates` as a `url` copy
+    of the first."""
     if not url:
         return None
     url = url.strip()
@@ -382,21 +417,25 @@ def canonicalize_url(url: str | None) -> str | None:
         return None
     from courlan import normalize_url  # trafilatura's own URL library
 
+    bare = urllib.parse.urlunsplit(parts._replace(query="", fragment=""))
     try:
-        normalized = normalize_url(url, strict=True)
+        normalized = urllib.parse.urlsplit(normalize_url(bare, strict=True))
     except ValueError:
-        normalized = url
-    return urllib.parse.urldefrag(normalized)[0]
+        normalized = urllib.parse.urlsplit(bare)
+    query = _identity_query(parts.query)
+    path = normalized.path or ("/" if query else "")
+    return urllib.parse.urlunsplit(normalized._replace(path=path, query=query, fragment=""))
 
 
 def site_of(url: str | None) -> str | None:
-    """The host of a URL without a leading `www.`."""
+    """The host of a URL without a leading `www.`, `m.`, `mobile.` or `amp.`: an outlet's
+    mobile page and its desktop page are one site when outlets are counted."""
     if not url:
         return None
     parts = split_url(url)
     if parts is None:
         return None
-    return (parts.hostname or "").removeprefix("www.") or None
+    return site_host(parts.hostname or "") or None
 
 
 def split_authors(value: Any) -> list[str]:

@@ -37,7 +37,7 @@ from apache_beam.transforms.userstate import (
 from apache_beam.utils.timestamp import Timestamp
 
 from newsbeam.schemas import Article
-from newsbeam.transforms.dedup import counted_copies
+from newsbeam.transforms.dedup import article_rank, counted_copies
 from newsbeam.transforms.event_time import (
     WindowConfig,
     due_time,
@@ -48,7 +48,6 @@ from newsbeam.transforms.event_time import (
 )
 from newsbeam.transforms.support.bundle_files import write_columns
 from newsbeam.transforms.support.failures import counter
-from newsbeam.transforms.support.rank import rank_of
 from newsbeam.transforms.support.state import (
     DEDUP_STORIES,
     STORY_TERMS,
@@ -247,7 +246,7 @@ NO_FREQUENCIES = TermFrequencies(0, {})
 
 def story_doc(article: Article, config: StoryConfig) -> StoryDoc:
     title_tokens, text_tokens = _tokens(article.title or ""), _tokens(article.text)
-    rank = rank_of(article.published_at, article.word_count, article.article_id, article.source)
+    rank = article_rank(article)
     terms, names = _terms_and_names(title_tokens, text_tokens, config)
     return StoryDoc(
         article.article_id,

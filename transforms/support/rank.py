@@ -12,20 +12,31 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _MICROSECOND = dt.timedelta(microseconds=1)
 
 
+_DAY = dt.timedelta(days=1)
+
+
 def rank_of(
     published_at: dt.datetime | None,
     word_count: int,
     article_id: str,
     source: str,
     prior: bool = False,
+    precision: str | None = None,
 ) -> Rank:
     """Canonical-copy rank; the smallest wins. Earlier runs' articles (`prior`) come first,
-    then the earliest date (microseconds; unknown last), the longest text, the smallest id."""
+    then the earliest date (microseconds; unknown last), the longest text, the smallest id.
+
+    A date known to the day only (`precision` "day", stored as midnight) ranks at the end
+    of its day: it says the article came out some time that day, not before a copy stamped
+    09:30 that day. As midnight, a republisher that showed only the date was kept over the
+    wire story it copied."""
     if published_at is None:
         when = _UNKNOWN_DATE
     else:
         if published_at.tzinfo is None:
             published_at = published_at.replace(tzinfo=dt.timezone.utc)
+        if precision == "day":
+            published_at += _DAY - _MICROSECOND
         when = (published_at - _EPOCH) // _MICROSECOND
     return (0 if prior else 1, when, -word_count, article_id, source)
 

@@ -15,3 +15,45 @@ def split_url(url: str) -> urllib.parse.SplitResult | None:
     except ValueError:
         return None
     return parts
+
+
+# Host prefixes of one site's other renderings of a page: the desktop host with or without
+# `www.`, its mobile host and its AMP host.
+_RENDERING_HOSTS = ("www.", "m.", "mobile.", "amp.")
+
+
+def site_host(host: str) -> str:
+    """A host as the site it belongs to: without a `www.`, `m.`, `mobile.` or `amp.` prefix
+    (the mobile and AMP hosts of a site are the same outlet)."""
+    for prefix in _RENDERING_HOSTS:
+        if host.startswith(prefix) and "." in host[len(prefix) :]:
+            return host[len(prefix) :]
+    return host
+
+
+def page_key(canonical_url: str | None) -> str | None:
+    """What dedup's same-page pass compares: a canonical URL (extract's canonicalize_url)
+    without what tells one rendering of a page from another. The scheme, a `www.`, `m.`,
+    `mobile.` or `amp.` host prefix, a trailing slash and the AMP path conventions (a last
+    `/amp` segment, a first `/amp/` segment, `.amp` before the extension) go; the query
+    stays. `http://www.site/a/` and `https://m.site/a/amp` are one page, updated or not;
+    the canonical URL itself, and the article id made from it, keep their form."""
+    if not canonical_url:
+        return None
+    parts = split_url(canonical_url)
+    if parts is None or not parts.hostname:
+        return canonical_url
+    host = site_host(parts.hostname)
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    path = parts.path.rstrip("/")
+    if path.endswith("/amp") and len(path) > len("/amp"):
+        path = path.removesuffix("/amp")
+    if path.startswith("/amp/"):
+        path = path[len("/amp") :]
+    head, dot, extension = path.rpartition(".")
+    if head.endswith(".amp"):
+        path = head.removesuffix(".amp") + dot + extension
+    elif extension == "amp" and dot:
+        path = head
+    return urllib.parse.urlunsplit(("", host, path.rstrip("/"), parts.query, ""))
