@@ -4,6 +4,7 @@ feed and page server on 127.0.0.1."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import shutil
 import time
@@ -1397,3 +1398,133 @@ def test_a_feed_answering_retry_after_is_not_polled_before_it(tmp_path: Path) ->
     (row,) = _state(state, "feed_state/feeds.parquet", "feed_url")
     waited = (row["next_poll_at"] - row["last_fetch_at"]).total_seconds()
     assert waited == 18000 and row["consecutive_failures"] == 1
+
+
+def _rss_item_dates(*dates: str) -> dict[str, tuple[dt.datetime | None, str | None]]:
+    items = "".join(
+        f"<item><guid isPermaLink='false'>d{n}</guid><pubDate>{date}</pubDate></item>"
+        for n, date in enumerate(dates)
+    )
+    feed = f"<rss version='2.0'><channel><title>T</title>{items}</channel></rss>".encode()
+    parsed = parse_feed(feed, {}, "http://127.0.0.1/feed.xml")
+    return {dates[int(e.entry_id[1:])]: (e.published_at, e.published_precision)
+            for e in parsed.entries}  # fmt: skip
+
+
+def test_entry_dates_are_read_in_their_stated_zone() -> None:
+    """feedparser read every zone abbreviation but the US ones as UTC (10:00 CEST came out
+    10:00 UTC), dropped PM, and gave no date for a time without a zone or after a day
+    named in another language; the pipeline's own date reader is used first."""
+    utc = dt.timezone.utc
+    dates = _rss_item_dates(
+        "Tue, 14 May 2024 10:00:00 CEST",
+        "Tue, 14 May 2024 10:00:00 AEST",
+        "Tue, 14 May 2024 10:00:00 BST",
+        "Tue, 14 May 2024 10:00:00",
+        "Sat, Dec 16 2023 02:02:33 PM",
+        "mer, 16 nov 2022 00:38:15 +0100",
+        "Tue, 14 May 2024 10:00:00 EDT",
+        "14 May 2024",
+        "Mon, 01 Jan 0001 00:00:00 +0000",  # a placeholder for no date (dateutil: 2001)
+    )
+    assert dates == {
+        "Tue, 14 May 2024 10:00:00 CEST": (dt.datetime(2024, 5, 14, 8, tzinfo=utc), "second"),
+        "Tue, 14 May 2024 10:00:00 AEST": (dt.datetime(2024, 5, 14, 0, tzinfo=utc), "second"),
+        "Tue, 14 May 2024 10:00:00 BST": (dt.datetime(2024, 5, 14, 9, tzinfo=utc), "second"),
+        "Tue, 14 May 2024 10:00:00": (dt.datetime(2024, 5, 14, 10, tzinfo=utc), "second"),
+        "Sat, Dec 16 2023 02:02:33 PM": (
+            dt.datetime(2023, 12, 16, 14, 2, 33, tzinfo=utc),
+            "second",
+        ),
+        "mer, 16 nov 2022 00:38:15 +0100": (
+            dt.datetime(2022, 11, 15, 23, 38, 15, tzinfo=utc),
+            "second",
+        ),
+        "Tue, 14 May 2024 10:00:00 EDT": (dt.datetime(2024, 5, 14, 14, tzinfo=utc), "second"),
+        "14 May 2024": (dt.datetime(2024, 5, 14, tzinfo=utc), "day"),
+        "Mon, 01 Jan 0001 00:00:00 +0000": (None, None),
+    }
+
+
+def test_html_titles_are_read_as_text_and_ids_are_kept() -> None:
+    """feedparser gives RSS titles with escaped markup or references, and Atom titles of
+    type html or xhtml, as HTML: the article's title is their text. A plain title (type
+    text) keeps its "<" and "&"; hashed ids (no guid, no link) are those of before."""
+    guid = "<guid isPermaLink='false'>{}</guid>"
+    rss_feed = (
+        "<rss version='2.0'><channel><title>T</title>"
+        f"<item>{guid.format('a')}<title>Tom &amp;amp; Jerry: &lt;b&gt;bold&lt;/b&gt;</title>"
+        f"</item><item>{guid.format('b')}"
+        "<title><![CDATA[Rock &amp; Roll <em>returns</em>]]></title></item>"
+        f"<item>{guid.format('c')}<title>Caf&amp;eacute; &amp;#8216;Nord&amp;#8217;</title>"
+        "</item><item><title>Fish &amp;amp; chips</title><description>x</description></item>"
+        "</channel></rss>"
+    ).encode()
+    atom_feed = (
+        b"<feed xmlns='http://www.w3.org/2005/Atom'><title>A</title>"
+        b"<entry><id>urn:h</id><title type='html'>Rates &lt;i&gt;rise&lt;/i&gt;</title></entry>"
+        b"<entry><id>urn:x</id><title type='xhtml'><div xmlns='http://www.w3.org/1999/xhtml'>"
+        b"An <b>xhtml</b>\n title</div></title></entry>"
+        b"<entry><id>urn:t</id><title type='text'>AT&amp;T &lt; Verizon</title></entry></feed>"
+    )
+    titles = {
+        e.entry_id: e.title
+        for feed in (rss_feed, atom_feed)
+        for e in parse_feed(feed, {}, "http://127.0.0.1/feed.xml").entries
+    }
+    digest = hashlib.sha1(b"Fish &amp; chips\nx").hexdigest()[:20]  # feedparser's title
+    assert titles == {
+        "a": "Tom & Jerry: bold",
+        "b": "Rock & Roll returns",
+        "c": "Caf\u00e9 \u2018Nord\u2019",
+        f"sha1:{digest}": "Fish & chips",
+        "urn:h": "Rates rise",
+        "urn:x": "An xhtml title",
+        "urn:t": "AT&T < Verizon",
+    }
+
+
+def test_an_id_that_names_no_page_is_no_link() -> None:
+    """feedparser makes an entry's id its link when it has none; a `tag:` or `urn:` id
+    became the article's url and a page fetch refused for its scheme. The id stays."""
+    feed = (
+        b"<feed xmlns='http://www.w3.org/2005/Atom'><title>A</title>"
+        b"<entry><id>tag:blogger.com,1999:post-1</id><title>No link</title></entry>"
+        b"<entry><id>urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a</id><title>U</title></entry>"
+        b"<entry><id>urn:e</id><title>Linked</title><link href='/posts/1'/></entry></feed>"
+    )
+    parsed = parse_feed(feed, {}, "http://127.0.0.1/feed.xml")
+    assert [(e.entry_id, e.link) for e in parsed.entries] == [
+        ("tag:blogger.com,1999:post-1", None),
+        ("urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a", None),
+        ("urn:e", "http://127.0.0.1/posts/1"),
+    ]
+
+
+def test_feed_entries_from_the_wild_end_as_articles_with_text_titles_and_zoned_dates(
+    tmp_path: Path,
+) -> None:
+    """End to end: an HTML-escaped title, a CEST date and a `tag:` id without a link reach
+    the articles table as text, in UTC, and without a url (no page fetch was tried)."""
+    utc = dt.timezone.utc
+    with serve() as server:
+        feed = (
+            "<rss version='2.0'><channel><title>T</title>"
+            "<item><guid>tag:example.org,2024:1</guid>"
+            "<title>Ferry &amp;amp; harbour: &lt;b&gt;terminal&lt;/b&gt; opens</title>"
+            f"<pubDate>Tue, 14 May 2024 10:00:00 CEST</pubDate><description>{BODY}"
+            "</description></item></channel></rss>"
+        ).encode()
+        server.routes["/feed.xml"] = static(feed)
+        manifest = _run(tmp_path, "--feed", server.url("/feed.xml"))
+        fetched = [request.path for request in server.log]
+    assert fetched == ["/feed.xml"]
+    assert "feeds_pages_attempted" not in _counters(manifest)
+    (article,) = _out(tmp_path, "articles")
+    assert (article["entry_id"], article["url"], article["text_origin"]) == (
+        "tag:example.org,2024:1",
+        None,
+        "feed_summary",
+    )
+    assert article["title"] == "Ferry & harbour: terminal opens"
+    assert article["published_at"] == dt.datetime(2024, 5, 14, 8, tzinfo=utc)

@@ -174,14 +174,37 @@ def _struct_time(value: Any) -> dt.datetime | None:
     return at if plausible_publication(at) else None
 
 
+# A leading day name and comma ("mer, 16 nov 2022 ..."): RFC 822 makes the day optional and
+# it says nothing the date does not, but a day named in another language stops both parsers.
+_LEADING_DAY = re.compile(r"^\s*[^\W\d_]{2,}\.?,\s*")
+
+
+def stated_time(value: str) -> Published | None:
+    """A feed's date text read as the rest of NewsBeam reads dates (parse_published: zone
+    abbreviations such as CEST or AEST, 12-hour clocks, Unix times), a foreign day name
+    before the date set aside."""
+    return parse_published(value) or parse_published(_LEADING_DAY.sub("", value, count=1))
+
+
 def entry_published(item: Any) -> Published | None:
-    """A feed entry's publication (else update) time: feedparser's parsed UTC time, with the
-    precision its original text states ("Tue, 14 Mar 2024" is a day, not midnight)."""
+    """A feed entry's publication (else update) time, read from its text, with the
+    precision the text states ("Tue, 14 Mar 2024" is a day, not midnight).
+
+    feedparser's own parsed time is the fallback only: it reads any zone abbreviation but
+    the US ones and UT/GMT as UTC ("10:00 CEST" came out 10:00 UTC, two hours late), drops
+    "PM", and gives nothing for a date without a zone. A value feedparser reads as an
+    implausible year (the placeholder "0001-01-01") stays no date: dateutil reads that
+    year as 2001."""
     for key in ("published", "updated"):
-        at = _struct_time(item.get(f"{key}_parsed"))
+        raw, parsed = item.get(key), item.get(f"{key}_parsed")
+        if parsed and _struct_time(parsed) is None:
+            continue
+        stated = stated_time(raw) if isinstance(raw, str) and raw.strip() else None
+        if stated is not None:
+            return stated
+        at = _struct_time(parsed)
         if at is not None:
-            stated = parse_published(item.get(key)) if isinstance(item.get(key), str) else None
-            return Published(at, stated.precision if stated else "second")
+            return Published(at, "second")
     return None
 
 
@@ -196,6 +219,45 @@ def _text(value: Any) -> str | None:
         return None
     value = valid_text(value.strip())
     return value or None
+
+
+_MARKUP_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+
+
+def markup_text(markup: str) -> str:
+    """HTML (a fragment) -> its text on one line: tags dropped, references read."""
+    import lxml.html
+
+    try:
+        text = lxml.html.fragment_fromstring(markup, create_parent="div").text_content()
+    except Exception:  # lxml refuses some fragments ("<"); their references still read
+        from html import unescape
+
+        text = unescape(markup)
+    return " ".join(text.split())
+
+
+def entry_title(item: Any) -> str | None:
+    """An entry's title as text. feedparser gives a title as the feed marks it up, typed
+    by `title_detail`: an RSS title with escaped markup or character references
+    ("Caf&eacute; &#8216;Nord&#8217;", "A &amp;amp; B"), an Atom title of type html or
+    xhtml, is HTML, whose text is what a reader sees; a plain one is kept as it is."""
+    title = _text(item.get("title"))
+    detail = item.get("title_detail") or {}
+    if title is None or detail.get("type") not in _MARKUP_TYPES:
+        return title
+    return _text(markup_text(title))
+
+
+def page_link(link: str | None) -> str | None:
+    """An entry's link when it can name a page: none with a scheme other than http(s).
+    feedparser makes an entry's id its link when it has none (an RSS guid without
+    isPermaLink="false", an Atom id), and ids are often `tag:` or `urn:uuid:` names: as
+    the article's url they named no page, and their fetch failed as a refused scheme."""
+    if link is None:
+        return None
+    scheme = urllib.parse.urlsplit(link).scheme.lower()
+    return link if scheme in ("", "http", "https") else None
 
 
 def entry_id_of(explicit: str | None, link: str | None, title: str | None, body: str | None) -> str:
@@ -304,8 +366,9 @@ def parse_xml_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedF
         raise FeedParseError("unparseable", bozo or "no RSS, Atom or RDF feed found")
     entries = []
     for item in raw_entries:
-        link = _text(item.get("link"))
-        title = _text(item.get("title"))
+        raw_link = _text(item.get("link"))
+        link = page_link(raw_link)
+        title = entry_title(item)
         summary = _text(item.get("summary"))
         content_parts = [c.get("value", "") for c in item.get("content") or []]
         content_html = _text("\n".join(p for p in content_parts if isinstance(p, str)))
@@ -315,7 +378,10 @@ def parse_xml_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedF
         tags = [t.get("term") or t.get("label") for t in item.get("tags") or []]
         entries.append(
             FeedEntry(
-                entry_id=entry_id_of(_text(item.get("id")), link, title, summary),
+                # The link and title as feedparser gives them: the ids earlier runs saw.
+                entry_id=entry_id_of(
+                    _text(item.get("id")), raw_link, _text(item.get("title")), summary
+                ),
                 link=link,
                 title=title,
                 authors=authors,
@@ -354,9 +420,10 @@ def parse_json_feed(content: bytes, url: str) -> ParsedFeed:
     for item in items:
         if not isinstance(item, dict):
             continue
-        link = _text(item.get("url")) or _text(item.get("external_url"))
-        if link and base.startswith(("http://", "https://")):
-            link = urllib.parse.urljoin(base, link)
+        raw_link = _text(item.get("url")) or _text(item.get("external_url"))
+        if raw_link and base.startswith(("http://", "https://")):
+            raw_link = urllib.parse.urljoin(base, raw_link)
+        link = page_link(raw_link)
         title = _text(item.get("title"))
         summary = _text(item.get("summary"))
         content_html = _text(item.get("content_html")) or _text(item.get("content_text"))
@@ -365,7 +432,7 @@ def parse_json_feed(content: bytes, url: str) -> ParsedFeed:
         tags: list[Any] = item["tags"] if isinstance(item.get("tags"), list) else []
         entries.append(
             FeedEntry(
-                entry_id=entry_id_of(explicit or None, link, title, summary or content_html),
+                entry_id=entry_id_of(explicit or None, raw_link, title, summary or content_html),
                 link=link,
                 title=title,
                 authors=_json_authors(item) or feed_authors,
