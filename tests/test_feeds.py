@@ -31,7 +31,12 @@ from newsbeam.schemas.feeds import (
 )
 from newsbeam.transforms.extract import new_article
 from newsbeam.transforms.feeds import ReadFeeds
-from newsbeam.transforms.feeds.articles import entry_article, html_to_text, is_html_response
+from newsbeam.transforms.feeds.articles import (
+    entry_article,
+    html_to_text,
+    is_html_response,
+    page_falls_short,
+)
 from newsbeam.transforms.feeds.config import FeedsConfig
 from newsbeam.transforms.feeds.fetch import FetchConfig, FetchResult
 from newsbeam.transforms.feeds.parse import (
@@ -1528,3 +1533,49 @@ def test_feed_entries_from_the_wild_end_as_articles_with_text_titles_and_zoned_d
     )
     assert article["title"] == "Ferry & harbour: terminal opens"
     assert article["published_at"] == dt.datetime(2024, 5, 14, 8, tzinfo=utc)
+
+
+def test_a_page_with_under_half_the_feeds_own_text_gives_way_to_it() -> None:
+    entry = ENTRY._replace(content=f"<p>{BODY}</p><p>{OTHER_BODIES['road']}</p>")
+    own = len(BODY.split()) + len(OTHER_BODIES["road"].split())
+    teaser = "The harbour authority said on Monday. Subscribe to continue reading."
+    assert page_falls_short(teaser, entry) == (10, own)
+    assert page_falls_short(f"{BODY}\n\n{OTHER_BODIES['road']}", entry) is None
+    assert page_falls_short(BODY, entry) is None  # over half: the page is the story
+    assert page_falls_short("", ENTRY._replace(content=None, summary=None)) is None
+
+
+def test_a_paywalled_page_gives_way_to_the_full_text_the_feed_carries(tmp_path: Path) -> None:
+    """A feed with the story in content:encoded and a page behind a paywall (its first
+    paragraph and a subscribe prompt): the article was the page's one paragraph. The
+    feed's text is the article now, the page's fate in `removed`; a full page still wins."""
+    paywall = (
+        "<html lang='en'><head><title>Ferry terminal</title></head><body><article>"
+        "<h1>Ferry terminal</h1><p>The harbour authority said on Monday that the new ferry "
+        "terminal would open next year.</p><p>Subscribe to continue reading. Already a "
+        "subscriber? Log in.</p></article></body></html>"
+    )
+    full = f"<p>{BODY}</p><p>{OTHER_BODIES['road']}</p><p>{OTHER_BODIES['airport']}</p>"
+    routes: dict[str, Any] = {
+        "/robots.txt": static(b"", "text/plain"),
+        "/news/paywalled": static(paywall.encode(), "text/html"),
+        "/news/open": static(ARTICLE_HTML.encode(), "text/html"),
+    }
+    with serve(routes) as server:
+        base = server.url("")
+        items = [("pw", "/news/paywalled", ""), ("ok", "/news/open", "")]
+        feed = rss(base, items).replace(
+            b"<description></description>",
+            f"<description><![CDATA[{full}]]></description>".encode(),
+            1,
+        )
+        server.routes["/feed.xml"] = static(feed)
+        manifest = _run(tmp_path, "--feed", server.url("/feed.xml"))
+    articles = {r["entry_id"]: r for r in _out(tmp_path, "articles")}
+    assert articles["ok"]["text_origin"] == "page"
+    paywalled = articles["pw"]
+    assert paywalled["text_origin"] == "feed_summary"
+    assert OTHER_BODIES["airport"] in paywalled["text"]
+    (why,) = [r for r in paywalled["removed"] if r["reason"].startswith("page_")]
+    assert why["reason"] == "page_short" and "/news/paywalled" in why["text"], why
+    assert _counters(manifest)["feeds_pages_fallback_short"] == 1
