@@ -1579,3 +1579,19 @@ def test_a_paywalled_page_gives_way_to_the_full_text_the_feed_carries(tmp_path: 
     (why,) = [r for r in paywalled["removed"] if r["reason"].startswith("page_")]
     assert why["reason"] == "page_short" and "/news/paywalled" in why["text"], why
     assert _counters(manifest)["feeds_pages_fallback_short"] == 1
+
+
+def test_an_author_that_is_an_email_address_alone_is_no_name() -> None:
+    feed = (
+        b"<rss version='2.0' xmlns:dc='http://purl.org/dc/elements/1.1/'><channel><title>T</title>"
+        b"<item><guid isPermaLink='false'>a</guid><author>jane@example.com</author></item>"
+        b"<item><guid isPermaLink='false'>b</guid><author>jane@example.com (Jane Doe)</author>"
+        b"</item><item><guid isPermaLink='false'>c</guid><dc:creator>Ann One</dc:creator>"
+        b"</item></channel></rss>"
+    )
+    parsed = parse_feed(feed, {}, "http://127.0.0.1/feed.xml")
+    assert {e.entry_id: e.authors for e in parsed.entries} == {
+        "a": [],
+        "b": ["Jane Doe"],
+        "c": ["Ann One"],
+    }

@@ -249,6 +249,19 @@ def entry_title(item: Any) -> str | None:
     return _text(markup_text(title))
 
 
+# An e-mail address alone: RSS 2.0's <author> is one ("jane@example.com", or with the name
+# in parentheses, which feedparser takes as the name); it names nobody's byline.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def entry_authors(item: Any) -> list[str]:
+    """An entry's author names: feedparser's names, else its author text; an e-mail
+    address alone is no name (it reached the `authors` column as one)."""
+    names = [a.get("name") for a in item.get("authors") or [] if isinstance(a, dict)]
+    authors = split_authors([n for n in names if n] or item.get("author"))
+    return [author for author in authors if not _EMAIL.match(author)]
+
+
 def page_link(link: str | None) -> str | None:
     """An entry's link when it can name a page: none with a scheme other than http(s).
     feedparser makes an entry's id its link when it has none (an RSS guid without
@@ -372,8 +385,7 @@ def parse_xml_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedF
         summary = _text(item.get("summary"))
         content_parts = [c.get("value", "") for c in item.get("content") or []]
         content_html = _text("\n".join(p for p in content_parts if isinstance(p, str)))
-        names = [a.get("name") for a in item.get("authors") or [] if isinstance(a, dict)]
-        authors = split_authors([n for n in names if n] or item.get("author"))
+        authors = entry_authors(item)
         published = entry_published(item)
         tags = [t.get("term") or t.get("label") for t in item.get("tags") or []]
         entries.append(
