@@ -1595,3 +1595,39 @@ def test_an_author_that_is_an_email_address_alone_is_no_name() -> None:
         "b": ["Jane Doe"],
         "c": ["Ann One"],
     }
+
+
+def test_a_relative_guid_is_no_link_an_absolute_one_is() -> None:
+    """feedparser makes a guid without isPermaLink="false" the link of an entry without
+    one, resolved against the feed's URL: "ep1" became http://127.0.0.1/ep1."""
+    feed = (
+        "<?xml version='1.0' encoding='utf-16'?><rss version='2.0'><channel><title>T</title>"
+        "<item><title>Rel</title><guid>ep1</guid></item>"
+        "<item><title>Abs</title><guid>http://x.org/a?b=1&amp;c=2</guid></item>"
+        "<item><title>Cdata</title><guid><![CDATA[ http://x.org/\u00e4?c=3 ]]></guid></item>"
+        "<item><title>Both</title><guid>ep2</guid><link>http://x.org/l</link></item>"
+        "</channel></rss>"
+    ).encode("utf-16")
+    parsed = parse_feed(feed, {}, "http://127.0.0.1/feeds/f.xml")
+    assert [(e.entry_id, e.link) for e in parsed.entries] == [
+        ("http://127.0.0.1/feeds/ep1", None),  # the id as before: no entry is new again
+        ("http://x.org/a?b=1&c=2", "http://x.org/a?b=1&c=2"),
+        ("http://x.org/\u00e4?c=3", "http://x.org/\u00e4?c=3"),
+        ("http://127.0.0.1/feeds/ep2", "http://x.org/l"),
+    ]
+
+
+def test_a_podcast_episode_with_a_relative_guid_fetches_no_page(tmp_path: Path) -> None:
+    with serve() as server:
+        feed = (
+            "<rss version='2.0'><channel><title>Pod</title><item><title>Episode 1</title>"
+            "<guid>ep1</guid><enclosure url='/ep1.mp3' type='audio/mpeg' length='1'/>"
+            f"<description>{BODY}</description></item></channel></rss>"
+        ).encode()
+        server.routes["/feed.xml"] = static(feed)
+        manifest = _run(tmp_path, "--feed", server.url("/feed.xml"))
+        fetched = [request.path for request in server.log]
+    assert fetched == ["/feed.xml"]
+    assert "feeds_pages_attempted" not in _counters(manifest)
+    (article,) = _out(tmp_path, "articles")
+    assert (article["url"], article["text_origin"]) == (None, "feed_summary")

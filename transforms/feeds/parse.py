@@ -262,6 +262,26 @@ def entry_authors(item: Any) -> list[str]:
     return [author for author in authors if not _EMAIL.match(author)]
 
 
+# An RSS guid or Atom id element and its text (CDATA or escaped), any namespace prefix.
+_ID_ELEMENT = re.compile(
+    r"<(?:[\w.-]+:)?(guid|id)\b[^>]*>\s*"
+    r"(?:<!\[CDATA\[(.*?)\]\]>|([^<]*))"
+    r"\s*</(?:[\w.-]+:)?\1\s*>",
+    re.DOTALL,
+)
+_XML_QUOTES = {"&quot;": '"', "&apos;": "'"}
+
+
+def written_ids(document: str) -> frozenset[str]:
+    """The ids (RSS guids, Atom ids) a feed document writes, as written: not resolved."""
+    from xml.sax.saxutils import unescape
+
+    return frozenset(
+        (cdata or unescape(text, _XML_QUOTES)).strip()
+        for _, cdata, text in _ID_ELEMENT.findall(document)
+    )
+
+
 def page_link(link: str | None) -> str | None:
     """An entry's link when it can name a page: none with a scheme other than http(s).
     feedparser makes an entry's id its link when it has none (an RSS guid without
@@ -378,9 +398,19 @@ def parse_xml_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedF
     if not raw_entries and not parsed.get("version"):
         raise FeedParseError("unparseable", bozo or "no RSS, Atom or RDF feed found")
     entries = []
+    ids: frozenset[str] | None = None  # read when an entry's link is its id
     for item in raw_entries:
         raw_link = _text(item.get("link"))
         link = page_link(raw_link)
+        if link and item.get("guidislink") and link == _text(item.get("id")):
+            # feedparser takes an RSS guid without isPermaLink="false" (an Atom id) as the
+            # link of an entry without one, resolved against the feed's URL: a podcast's
+            # "ep1" or a CMS's "12345" became http://feed-host/ep1, a page fetched (404)
+            # and named as the article's url. An absolute id is written as it is.
+            if ids is None:
+                encoding = parsed.get("encoding") or "utf-8"
+                ids = written_ids(content.decode(encoding, errors="replace"))
+            link = link if link in ids else None
         title = entry_title(item)
         summary = _text(item.get("summary"))
         content_parts = [c.get("value", "") for c in item.get("content") or []]
