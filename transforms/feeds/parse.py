@@ -282,6 +282,14 @@ def written_ids(document: str) -> frozenset[str]:
     )
 
 
+def _decoded(content: bytes, encoding: str | None) -> str:
+    """The document as text, in the encoding feedparser found (UTF-8 if none it names)."""
+    try:
+        return content.decode(encoding or "utf-8", errors="replace")
+    except LookupError:
+        return content.decode("utf-8", errors="replace")
+
+
 def page_link(link: str | None) -> str | None:
     """An entry's link when it can name a page: none with a scheme other than http(s).
     feedparser makes an entry's id its link when it has none (an RSS guid without
@@ -408,8 +416,7 @@ def parse_xml_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedF
             # "ep1" or a CMS's "12345" became http://feed-host/ep1, a page fetched (404)
             # and named as the article's url. An absolute id is written as it is.
             if ids is None:
-                encoding = parsed.get("encoding") or "utf-8"
-                ids = written_ids(content.decode(encoding, errors="replace"))
+                ids = written_ids(_decoded(content, parsed.get("encoding")))
             link = link if link in ids else None
         title = entry_title(item)
         summary = _text(item.get("summary"))
