@@ -4,6 +4,7 @@ feed and page server on 127.0.0.1."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import shutil
 import time
@@ -30,7 +31,12 @@ from newsbeam.schemas.feeds import (
 )
 from newsbeam.transforms.extract import new_article
 from newsbeam.transforms.feeds import ReadFeeds
-from newsbeam.transforms.feeds.articles import entry_article, html_to_text, is_html_response
+from newsbeam.transforms.feeds.articles import (
+    entry_article,
+    html_to_text,
+    is_html_response,
+    page_falls_short,
+)
 from newsbeam.transforms.feeds.config import FeedsConfig
 from newsbeam.transforms.feeds.fetch import FetchConfig, FetchResult
 from newsbeam.transforms.feeds.parse import (
@@ -1495,3 +1501,231 @@ def test_an_entry_whose_page_failed_for_now_is_offered_again(tmp_path: Path) -> 
     seen = {row["entry_id"]: row["page_failures"] for row in seen_rows}
     assert seen == {"busy": 0, "down": 0, "gone": 0}
     assert [h["new_entries"] for h in _health(tmp_path, "run_at")] == [3, 2, 2, 0]
+
+
+def _rss_item_dates(*dates: str) -> dict[str, tuple[dt.datetime | None, str | None]]:
+    items = "".join(
+        f"<item><guid isPermaLink='false'>d{n}</guid><pubDate>{date}</pubDate></item>"
+        for n, date in enumerate(dates)
+    )
+    feed = f"<rss version='2.0'><channel><title>T</title>{items}</channel></rss>".encode()
+    parsed = parse_feed(feed, {}, "http://127.0.0.1/feed.xml")
+    return {dates[int(e.entry_id[1:])]: (e.published_at, e.published_precision)
+            for e in parsed.entries}  # fmt: skip
+
+
+def test_entry_dates_are_read_in_their_stated_zone() -> None:
+    """feedparser read every zone abbreviation but the US ones as UTC (10:00 CEST came out
+    10:00 UTC), dropped PM, and gave no date for a time without a zone or after a day
+    named in another language; the pipeline's own date reader is used first."""
+    utc = dt.timezone.utc
+    dates = _rss_item_dates(
+        "Tue, 14 May 2024 10:00:00 CEST",
+        "Tue, 14 May 2024 10:00:00 AEST",
+        "Tue, 14 May 2024 10:00:00 BST",
+        "Tue, 14 May 2024 10:00:00",
+        "Sat, Dec 16 2023 02:02:33 PM",
+        "mer, 16 nov 2022 00:38:15 +0100",
+        "Tue, 14 May 2024 10:00:00 EDT",
+        "14 May 2024",
+        "Mon, 01 Jan 0001 00:00:00 +0000",  # a placeholder for no date (dateutil: 2001)
+    )
+    assert dates == {
+        "Tue, 14 May 2024 10:00:00 CEST": (dt.datetime(2024, 5, 14, 8, tzinfo=utc), "second"),
+        "Tue, 14 May 2024 10:00:00 AEST": (dt.datetime(2024, 5, 14, 0, tzinfo=utc), "second"),
+        "Tue, 14 May 2024 10:00:00 BST": (dt.datetime(2024, 5, 14, 9, tzinfo=utc), "second"),
+        "Tue, 14 May 2024 10:00:00": (dt.datetime(2024, 5, 14, 10, tzinfo=utc), "second"),
+        "Sat, Dec 16 2023 02:02:33 PM": (
+            dt.datetime(2023, 12, 16, 14, 2, 33, tzinfo=utc),
+            "second",
+        ),
+        "mer, 16 nov 2022 00:38:15 +0100": (
+            dt.datetime(2022, 11, 15, 23, 38, 15, tzinfo=utc),
+            "second",
+        ),
+        "Tue, 14 May 2024 10:00:00 EDT": (dt.datetime(2024, 5, 14, 14, tzinfo=utc), "second"),
+        "14 May 2024": (dt.datetime(2024, 5, 14, tzinfo=utc), "day"),
+        "Mon, 01 Jan 0001 00:00:00 +0000": (None, None),
+    }
+
+
+def test_html_titles_are_read_as_text_and_ids_are_kept() -> None:
+    """feedparser gives RSS titles with escaped markup or references, and Atom titles of
+    type html or xhtml, as HTML: the article's title is their text. A plain title (type
+    text) keeps its "<" and "&"; hashed ids (no guid, no link) are those of before."""
+    guid = "<guid isPermaLink='false'>{}</guid>"
+    rss_feed = (
+        "<rss version='2.0'><channel><title>T</title>"
+        f"<item>{guid.format('a')}<title>Tom &amp;amp; Jerry: &lt;b&gt;bold&lt;/b&gt;</title>"
+        f"</item><item>{guid.format('b')}"
+        "<title><![CDATA[Rock &amp; Roll <em>returns</em>]]></title></item>"
+        f"<item>{guid.format('c')}<title>Caf&amp;eacute; &amp;#8216;Nord&amp;#8217;</title>"
+        "</item><item><title>Fish &amp;amp; chips</title><description>x</description></item>"
+        "</channel></rss>"
+    ).encode()
+    atom_feed = (
+        b"<feed xmlns='http://www.w3.org/2005/Atom'><title>A</title>"
+        b"<entry><id>urn:h</id><title type='html'>Rates &lt;i&gt;rise&lt;/i&gt;</title></entry>"
+        b"<entry><id>urn:x</id><title type='xhtml'><div xmlns='http://www.w3.org/1999/xhtml'>"
+        b"An <b>xhtml</b>\n title</div></title></entry>"
+        b"<entry><id>urn:t</id><title type='text'>AT&amp;T &lt; Verizon</title></entry></feed>"
+    )
+    titles = {
+        e.entry_id: e.title
+        for feed in (rss_feed, atom_feed)
+        for e in parse_feed(feed, {}, "http://127.0.0.1/feed.xml").entries
+    }
+    digest = hashlib.sha1(b"Fish &amp; chips\nx").hexdigest()[:20]  # feedparser's title
+    assert titles == {
+        "a": "Tom & Jerry: bold",
+        "b": "Rock & Roll returns",
+        "c": "Caf\u00e9 \u2018Nord\u2019",
+        f"sha1:{digest}": "Fish & chips",
+        "urn:h": "Rates rise",
+        "urn:x": "An xhtml title",
+        "urn:t": "AT&T < Verizon",
+    }
+
+
+def test_an_id_that_names_no_page_is_no_link() -> None:
+    """feedparser makes an entry's id its link when it has none; a `tag:` or `urn:` id
+    became the article's url and a page fetch refused for its scheme. The id stays."""
+    feed = (
+        b"<feed xmlns='http://www.w3.org/2005/Atom'><title>A</title>"
+        b"<entry><id>tag:blogger.com,1999:post-1</id><title>No link</title></entry>"
+        b"<entry><id>urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a</id><title>U</title></entry>"
+        b"<entry><id>urn:e</id><title>Linked</title><link href='/posts/1'/></entry></feed>"
+    )
+    parsed = parse_feed(feed, {}, "http://127.0.0.1/feed.xml")
+    assert [(e.entry_id, e.link) for e in parsed.entries] == [
+        ("tag:blogger.com,1999:post-1", None),
+        ("urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a", None),
+        ("urn:e", "http://127.0.0.1/posts/1"),
+    ]
+
+
+def test_feed_entries_from_the_wild_end_as_articles_with_text_titles_and_zoned_dates(
+    tmp_path: Path,
+) -> None:
+    """End to end: an HTML-escaped title, a CEST date and a `tag:` id without a link reach
+    the articles table as text, in UTC, and without a url (no page fetch was tried)."""
+    utc = dt.timezone.utc
+    with serve() as server:
+        feed = (
+            "<rss version='2.0'><channel><title>T</title>"
+            "<item><guid>tag:example.org,2024:1</guid>"
+            "<title>Ferry &amp;amp; harbour: &lt;b&gt;terminal&lt;/b&gt; opens</title>"
+            f"<pubDate>Tue, 14 May 2024 10:00:00 CEST</pubDate><description>{BODY}"
+            "</description></item></channel></rss>"
+        ).encode()
+        server.routes["/feed.xml"] = static(feed)
+        manifest = _run(tmp_path, "--feed", server.url("/feed.xml"))
+        fetched = [request.path for request in server.log]
+    assert fetched == ["/feed.xml"]
+    assert "feeds_pages_attempted" not in _counters(manifest)
+    (article,) = _out(tmp_path, "articles")
+    assert (article["entry_id"], article["url"], article["text_origin"]) == (
+        "tag:example.org,2024:1",
+        None,
+        "feed_summary",
+    )
+    assert article["title"] == "Ferry & harbour: terminal opens"
+    assert article["published_at"] == dt.datetime(2024, 5, 14, 8, tzinfo=utc)
+
+
+def test_a_page_with_under_half_the_feeds_own_text_gives_way_to_it() -> None:
+    entry = ENTRY._replace(content=f"<p>{BODY}</p><p>{OTHER_BODIES['road']}</p>")
+    own = len(BODY.split()) + len(OTHER_BODIES["road"].split())
+    teaser = "The harbour authority said on Monday. Subscribe to continue reading."
+    assert page_falls_short(teaser, entry) == (10, own)
+    assert page_falls_short(f"{BODY}\n\n{OTHER_BODIES['road']}", entry) is None
+    assert page_falls_short(BODY, entry) is None  # over half: the page is the story
+    assert page_falls_short("", ENTRY._replace(content=None, summary=None)) is None
+
+
+def test_a_paywalled_page_gives_way_to_the_full_text_the_feed_carries(tmp_path: Path) -> None:
+    """A feed with the story in content:encoded and a page behind a paywall (its first
+    paragraph and a subscribe prompt): the article was the page's one paragraph. The
+    feed's text is the article now, the page's fate in `removed`; a full page still wins."""
+    paywall = (
+        "<html lang='en'><head><title>Ferry terminal</title></head><body><article>"
+        "<h1>Ferry terminal</h1><p>The harbour authority said on Monday that the new ferry "
+        "terminal would open next year.</p><p>Subscribe to continue reading. Already a "
+        "subscriber? Log in.</p></article></body></html>"
+    )
+    full = f"<p>{BODY}</p><p>{OTHER_BODIES['road']}</p><p>{OTHER_BODIES['airport']}</p>"
+    routes: dict[str, Any] = {
+        "/robots.txt": static(b"", "text/plain"),
+        "/news/paywalled": static(paywall.encode(), "text/html"),
+        "/news/open": static(ARTICLE_HTML.encode(), "text/html"),
+    }
+    with serve(routes) as server:
+        base = server.url("")
+        items = [("pw", "/news/paywalled", ""), ("ok", "/news/open", "")]
+        feed = rss(base, items).replace(
+            b"<description></description>",
+            f"<description><![CDATA[{full}]]></description>".encode(),
+            1,
+        )
+        server.routes["/feed.xml"] = static(feed)
+        manifest = _run(tmp_path, "--feed", server.url("/feed.xml"))
+    articles = {r["entry_id"]: r for r in _out(tmp_path, "articles")}
+    assert articles["ok"]["text_origin"] == "page"
+    paywalled = articles["pw"]
+    assert paywalled["text_origin"] == "feed_summary"
+    assert OTHER_BODIES["airport"] in paywalled["text"]
+    (why,) = [r for r in paywalled["removed"] if r["reason"].startswith("page_")]
+    assert why["reason"] == "page_short" and "/news/paywalled" in why["text"], why
+    assert _counters(manifest)["feeds_pages_fallback_short"] == 1
+
+
+def test_an_author_that_is_an_email_address_alone_is_no_name() -> None:
+    feed = (
+        b"<rss version='2.0' xmlns:dc='http://purl.org/dc/elements/1.1/'><channel><title>T</title>"
+        b"<item><guid isPermaLink='false'>a</guid><author>jane@example.com</author></item>"
+        b"<item><guid isPermaLink='false'>b</guid><author>jane@example.com (Jane Doe)</author>"
+        b"</item><item><guid isPermaLink='false'>c</guid><dc:creator>Ann One</dc:creator>"
+        b"</item></channel></rss>"
+    )
+    parsed = parse_feed(feed, {}, "http://127.0.0.1/feed.xml")
+    assert {e.entry_id: e.authors for e in parsed.entries} == {
+        "a": [],
+        "b": ["Jane Doe"],
+        "c": ["Ann One"],
+    }
+
+
+def test_a_relative_guid_is_no_link_an_absolute_one_is() -> None:
+    """feedparser makes a guid without isPermaLink="false" the link of an entry without
+    one, resolved against the feed's URL: "ep1" became http://127.0.0.1/ep1."""
+    feed = (
+        "<?xml version='1.0' encoding='utf-16'?><rss version='2.0'><channel><title>T</title>"
+        "<item><title>Rel</title><guid>ep1</guid></item>"
+        "<item><title>Abs</title><guid>http://x.org/a?b=1&amp;c=2</guid></item>"
+        "<item><title>Cdata</title><guid><![CDATA[ http://x.org/\u00e4?c=3 ]]></guid></item>"
+        "<item><title>Both</title><guid>ep2</guid><link>http://x.org/l</link></item>"
+        "</channel></rss>"
+    ).encode("utf-16")
+    parsed = parse_feed(feed, {}, "http://127.0.0.1/feeds/f.xml")
+    assert [(e.entry_id, e.link) for e in parsed.entries] == [
+        ("http://127.0.0.1/feeds/ep1", None),  # the id as before: no entry is new again
+        ("http://x.org/a?b=1&c=2", "http://x.org/a?b=1&c=2"),
+        ("http://x.org/\u00e4?c=3", "http://x.org/\u00e4?c=3"),
+        ("http://127.0.0.1/feeds/ep2", "http://x.org/l"),
+    ]
+
+
+def test_a_podcast_episode_with_a_relative_guid_fetches_no_page(tmp_path: Path) -> None:
+    with serve() as server:
+        feed = (
+            "<rss version='2.0'><channel><title>Pod</title><item><title>Episode 1</title>"
+            "<guid>ep1</guid><enclosure url='/ep1.mp3' type='audio/mpeg' length='1'/>"
+            f"<description>{BODY}</description></item></channel></rss>"
+        ).encode()
+        server.routes["/feed.xml"] = static(feed)
+        manifest = _run(tmp_path, "--feed", server.url("/feed.xml"))
+        fetched = [request.path for request in server.log]
+    assert fetched == ["/feed.xml"]
+    assert "feeds_pages_attempted" not in _counters(manifest)
+    (article,) = _out(tmp_path, "articles")
+    assert (article["url"], article["text_origin"]) == (None, "feed_summary")

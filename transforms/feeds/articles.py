@@ -105,6 +105,29 @@ def entry_article(
     )
 
 
+# How much of an entry's own text a page must have to be the article's text: a page
+# with less than half the words the feed itself gives is not that story in full (a
+# paywall's first paragraph, a consent or JavaScript wall); a page a little shorter than
+# the feed's copy (no "The post ... appeared first on ..." line) still wins, as it should.
+PAGE_SHARE_OF_OWN_TEXT = 0.5
+
+
+def own_text(entry: FeedEntry) -> str:
+    """The entry's own text, as entry_article would take it (content, else summary)."""
+    return max((html_to_text(entry.content), html_to_text(entry.summary)), key=len)
+
+
+def page_falls_short(page_text: str, entry: FeedEntry) -> tuple[int, int] | None:
+    """(page words, own words) when the page's text has less than PAGE_SHARE_OF_OWN_TEXT
+    of the words of the entry's own text: the feed carried the story and the page did
+    not. None when the page is the better text (or the entry has none of its own)."""
+    own_words = len(own_text(entry).split())
+    page_words = len(page_text.split())
+    if page_words < PAGE_SHARE_OF_OWN_TEXT * own_words:
+        return page_words, own_words
+    return None
+
+
 def _published(record: Article | FeedEntry) -> Published | None:
     if record.published_at is None:
         return None

@@ -174,14 +174,37 @@ def _struct_time(value: Any) -> dt.datetime | None:
     return at if plausible_publication(at) else None
 
 
+# A leading day name and comma ("mer, 16 nov 2022 ..."): RFC 822 makes the day optional and
+# it says nothing the date does not, but a day named in another language stops both parsers.
+_LEADING_DAY = re.compile(r"^\s*[^\W\d_]{2,}\.?,\s*")
+
+
+def stated_time(value: str) -> Published | None:
+    """A feed's date text read as the rest of NewsBeam reads dates (parse_published: zone
+    abbreviations such as CEST or AEST, 12-hour clocks, Unix times), a foreign day name
+    before the date set aside."""
+    return parse_published(value) or parse_published(_LEADING_DAY.sub("", value, count=1))
+
+
 def entry_published(item: Any) -> Published | None:
-    """A feed entry's publication (else update) time: feedparser's parsed UTC time, with the
-    precision its original text states ("Tue, 14 Mar 2024" is a day, not midnight)."""
+    """A feed entry's publication (else update) time, read from its text, with the
+    precision the text states ("Tue, 14 Mar 2024" is a day, not midnight).
+
+    feedparser's own parsed time is the fallback only: it reads any zone abbreviation but
+    the US ones and UT/GMT as UTC ("10:00 CEST" came out 10:00 UTC, two hours late), drops
+    "PM", and gives nothing for a date without a zone. A value feedparser reads as an
+    implausible year (the placeholder "0001-01-01") stays no date: dateutil reads that
+    year as 2001."""
     for key in ("published", "updated"):
-        at = _struct_time(item.get(f"{key}_parsed"))
+        raw, parsed = item.get(key), item.get(f"{key}_parsed")
+        if parsed and _struct_time(parsed) is None:
+            continue
+        stated = stated_time(raw) if isinstance(raw, str) and raw.strip() else None
+        if stated is not None:
+            return stated
+        at = _struct_time(parsed)
         if at is not None:
-            stated = parse_published(item.get(key)) if isinstance(item.get(key), str) else None
-            return Published(at, stated.precision if stated else "second")
+            return Published(at, "second")
     return None
 
 
@@ -196,6 +219,86 @@ def _text(value: Any) -> str | None:
         return None
     value = valid_text(value.strip())
     return value or None
+
+
+_MARKUP_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+
+
+def markup_text(markup: str) -> str:
+    """HTML (a fragment) -> its text on one line: tags dropped, references read."""
+    import lxml.html
+
+    try:
+        text = lxml.html.fragment_fromstring(markup, create_parent="div").text_content()
+    except Exception:  # lxml refuses some fragments ("<"); their references still read
+        from html import unescape
+
+        text = unescape(markup)
+    return " ".join(text.split())
+
+
+def entry_title(item: Any) -> str | None:
+    """An entry's title as text. feedparser gives a title as the feed marks it up, typed
+    by `title_detail`: an RSS title with escaped markup or character references
+    ("Caf&eacute; &#8216;Nord&#8217;", "A &amp;amp; B"), an Atom title of type html or
+    xhtml, is HTML, whose text is what a reader sees; a plain one is kept as it is."""
+    title = _text(item.get("title"))
+    detail = item.get("title_detail") or {}
+    if title is None or detail.get("type") not in _MARKUP_TYPES:
+        return title
+    return _text(markup_text(title))
+
+
+# An e-mail address alone: RSS 2.0's <author> is one ("jane@example.com", or with the name
+# in parentheses, which feedparser takes as the name); it names nobody's byline.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def entry_authors(item: Any) -> list[str]:
+    """An entry's author names: feedparser's names, else its author text; an e-mail
+    address alone is no name (it reached the `authors` column as one)."""
+    names = [a.get("name") for a in item.get("authors") or [] if isinstance(a, dict)]
+    authors = split_authors([n for n in names if n] or item.get("author"))
+    return [author for author in authors if not _EMAIL.match(author)]
+
+
+# An RSS guid or Atom id element and its text (CDATA or escaped), any namespace prefix.
+_ID_ELEMENT = re.compile(
+    r"<(?:[\w.-]+:)?(guid|id)\b[^>]*>\s*"
+    r"(?:<!\[CDATA\[(.*?)\]\]>|([^<]*))"
+    r"\s*</(?:[\w.-]+:)?\1\s*>",
+    re.DOTALL,
+)
+_XML_QUOTES = {"&quot;": '"', "&apos;": "'"}
+
+
+def written_ids(document: str) -> frozenset[str]:
+    """The ids (RSS guids, Atom ids) a feed document writes, as written: not resolved."""
+    from xml.sax.saxutils import unescape
+
+    return frozenset(
+        (cdata or unescape(text, _XML_QUOTES)).strip()
+        for _, cdata, text in _ID_ELEMENT.findall(document)
+    )
+
+
+def _decoded(content: bytes, encoding: str | None) -> str:
+    """The document as text, in the encoding feedparser found (UTF-8 if none it names)."""
+    try:
+        return content.decode(encoding or "utf-8", errors="replace")
+    except LookupError:
+        return content.decode("utf-8", errors="replace")
+
+
+def page_link(link: str | None) -> str | None:
+    """An entry's link when it can name a page: none with a scheme other than http(s).
+    feedparser makes an entry's id its link when it has none (an RSS guid without
+    isPermaLink="false", an Atom id), and ids are often `tag:` or `urn:uuid:` names: as
+    the article's url they named no page, and their fetch failed as a refused scheme."""
+    if link is None:
+        return None
+    scheme = urllib.parse.urlsplit(link).scheme.lower()
+    return link if scheme in ("", "http", "https") else None
 
 
 def entry_id_of(explicit: str | None, link: str | None, title: str | None, body: str | None) -> str:
@@ -303,19 +406,31 @@ def parse_xml_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedF
     if not raw_entries and not parsed.get("version"):
         raise FeedParseError("unparseable", bozo or "no RSS, Atom or RDF feed found")
     entries = []
+    ids: frozenset[str] | None = None  # read when an entry's link is its id
     for item in raw_entries:
-        link = _text(item.get("link"))
-        title = _text(item.get("title"))
+        raw_link = _text(item.get("link"))
+        link = page_link(raw_link)
+        if link and item.get("guidislink") and link == _text(item.get("id")):
+            # feedparser takes an RSS guid without isPermaLink="false" (an Atom id) as the
+            # link of an entry without one, resolved against the feed's URL: a podcast's
+            # "ep1" or a CMS's "12345" became http://feed-host/ep1, a page fetched (404)
+            # and named as the article's url. An absolute id is written as it is.
+            if ids is None:
+                ids = written_ids(_decoded(content, parsed.get("encoding")))
+            link = link if link in ids else None
+        title = entry_title(item)
         summary = _text(item.get("summary"))
         content_parts = [c.get("value", "") for c in item.get("content") or []]
         content_html = _text("\n".join(p for p in content_parts if isinstance(p, str)))
-        names = [a.get("name") for a in item.get("authors") or [] if isinstance(a, dict)]
-        authors = split_authors([n for n in names if n] or item.get("author"))
+        authors = entry_authors(item)
         published = entry_published(item)
         tags = [t.get("term") or t.get("label") for t in item.get("tags") or []]
         entries.append(
             FeedEntry(
-                entry_id=entry_id_of(_text(item.get("id")), link, title, summary),
+                # The link and title as feedparser gives them: the ids earlier runs saw.
+                entry_id=entry_id_of(
+                    _text(item.get("id")), raw_link, _text(item.get("title")), summary
+                ),
                 link=link,
                 title=title,
                 authors=authors,
@@ -354,9 +469,10 @@ def parse_json_feed(content: bytes, url: str) -> ParsedFeed:
     for item in items:
         if not isinstance(item, dict):
             continue
-        link = _text(item.get("url")) or _text(item.get("external_url"))
-        if link and base.startswith(("http://", "https://")):
-            link = urllib.parse.urljoin(base, link)
+        raw_link = _text(item.get("url")) or _text(item.get("external_url"))
+        if raw_link and base.startswith(("http://", "https://")):
+            raw_link = urllib.parse.urljoin(base, raw_link)
+        link = page_link(raw_link)
         title = _text(item.get("title"))
         summary = _text(item.get("summary"))
         content_html = _text(item.get("content_html")) or _text(item.get("content_text"))
@@ -365,7 +481,7 @@ def parse_json_feed(content: bytes, url: str) -> ParsedFeed:
         tags: list[Any] = item["tags"] if isinstance(item.get("tags"), list) else []
         entries.append(
             FeedEntry(
-                entry_id=entry_id_of(explicit or None, link, title, summary or content_html),
+                entry_id=entry_id_of(explicit or None, raw_link, title, summary or content_html),
                 link=link,
                 title=title,
                 authors=_json_authors(item) or feed_authors,

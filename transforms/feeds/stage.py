@@ -72,7 +72,12 @@ from newsbeam.schemas import Article, RawDocument, Rejected, Removal
 from newsbeam.schemas.feeds import FeedHealth, FeedState, SeenEntry
 from newsbeam.transforms.event_time import datetime_of
 from newsbeam.transforms.extract import ExtractConfig, ExtractError, extract_html_document
-from newsbeam.transforms.feeds.articles import entry_article, is_html_response, with_url
+from newsbeam.transforms.feeds.articles import (
+    entry_article,
+    is_html_response,
+    page_falls_short,
+    with_url,
+)
 from newsbeam.transforms.feeds.config import FeedsConfig
 from newsbeam.transforms.feeds.fetch import (
     Fetcher,
@@ -509,6 +514,10 @@ class _ToArticles(beam.DoFn):
                 else:
                     if page_article.url is None:
                         page_article = with_url(page_article, page.final_url)
+                    short = page_falls_short(page_article.text, job.entry) if job.entry else None
+                    if short is not None:  # a wall or a teaser page: the feed's text wins
+                        detail = f"{short[0]} words, under half the entry's own {short[1]}"
+                        page_article, problem = None, ("short", f"page {page.url}: {detail}")
         if job.entry is None:  # a page URL given directly
             if page_article is None:
                 yield _rejected(job.source, problem[0], problem[1], page.body if page else b"")
