@@ -296,14 +296,18 @@ class Edge(NamedTuple):
     similarity: float
 
 
-def with_own_id(duplicate: Duplicate) -> Duplicate:
+def with_own_id(duplicate: Duplicate, run_id: str = "") -> Duplicate:
     """A copy with its own `article_id` for the duplicates table. Exact and same-URL copies
     have their canonical's identity basis (text, canonical URL), so their natural id is
-    its id; derived from it and the copy's source, which no other input shares, the id is
-    unique across the tables and stable across runs. `canonical_id` points to the kept
+    its id; derived from it, the copy's source, which no other input of the run shares,
+    and the id of a run that keeps state, the id is unique across the tables and the
+    state's runs (a later run that reads the source again, a file touched or a page
+    updated, as a copy of the same article adds a row of its own, not the same key
+    again), and the same when the run is run again. `canonical_id` points to the kept
     article."""
-    own = hashlib.sha256(f"copy:{duplicate.article_id}:{duplicate.source}".encode()).hexdigest()
-    return duplicate._replace(article_id=own[:24])
+    basis = f"copy:{duplicate.article_id}:{duplicate.source}"
+    basis += f":{run_id}" if run_id else ""  # none: no --state, a stream
+    return duplicate._replace(article_id=hashlib.sha256(basis.encode()).hexdigest()[:24])
 
 
 def _near_duplicate(edge: Edge) -> Duplicate:
@@ -848,7 +852,9 @@ class DeduplicateArticles(beam.PTransform):
         kept = fingerprinted[_ARTICLES] | "WithCopies" >> beam.FlatMap(
             kept_with_copies, beam.pvalue.AsDict(copies_by_id)
         ).with_output_types(Article)
-        own_ids = duplicates | "OwnIds" >> beam.Map(with_own_id).with_output_types(Duplicate)
+        own_ids = duplicates | "OwnIds" >> beam.Map(
+            with_own_id, self._state.run_id
+        ).with_output_types(Duplicate)
         return kept, own_ids
 
 
