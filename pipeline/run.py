@@ -477,7 +477,15 @@ def _prepare(
         earlier = dataset.read_manifest(output, run_id)  # a rerun replaces this one
     except dataset.DatasetError as error:
         raise UsageError(str(error)) from error
-    if state is None or earlier is None:
+    if earlier is None:
+        return
+    if state is None:
+        kept_with = (earlier.get("state") or {}).get("root")
+        if kept_with:  # its rows replaced by ones no state saw: copies of earlier runs
+            raise UsageError(  # kept again, later runs' copies pointing at what it drops
+                f"--run_id {run_id} was committed with --state {kept_with}: run it again "
+                "with that --state (only its latest run can be), or give a new --run_id"
+            )
         return
     current = _current_run(state)
     if current != run_id:
