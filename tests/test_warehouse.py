@@ -16,7 +16,7 @@ import pytest
 
 from newsbeam.pipeline import dataset, warehouse
 from newsbeam.pipeline import main as entry
-from newsbeam.schemas import Article
+from newsbeam.schemas import SCHEMA_VERSION, Article
 from tests import dataset_fixtures as fx
 from tests.dataset_fixtures import refused
 
@@ -294,6 +294,33 @@ def test_a_file_unlike_its_manifest_rolls_the_refresh_back(tmp_path: Path, capsy
     refused(capsys, ["warehouse", "--output", str(root), "--db", str(db)], "daily-4", "Parquet")
     assert digest(db) == before
     assert rows(db, "SELECT count(*) FROM articles") == [(len(made["articles"]),)]
+
+
+def test_a_run_of_a_newer_schema_is_refused_not_loaded_without_its_columns(
+    tmp_path: Path, capsys: Any
+) -> None:
+    """A loader older than the NewsBeam that wrote a run loaded it without the columns it
+    did not know, and recorded it as loaded: after the loader's upgrade those columns
+    stayed null for good. Refused now (upgrade first), the database unchanged."""
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    two_runs(root)
+    assert load(root, db) == 0
+    capsys.readouterr()
+    before = digest(db)
+    fx.write_run(str(root), "daily-3", articles=[fx.article("n1")], started=DAY2)
+    path = Path(dataset.manifest_path(str(root), "daily-3"))
+    newer = str(int(SCHEMA_VERSION) + 1)
+    path.write_text(json.dumps({**json.loads(path.read_text()), "schema_version": newer}))
+    argv = ["warehouse", "--output", str(root), "--db", str(db)]
+    refused(capsys, argv, "daily-3", f"schema {newer}", f"reads schema {SCHEMA_VERSION}")
+    assert digest(db) == before
+    catalog = ["--iceberg", f"sqlite:///{tmp_path}/c.db", "--iceberg_warehouse", str(tmp_path)]
+    refused(capsys, ["warehouse", "--output", str(root), *catalog], "daily-3", "upgrade")
+    assert not (tmp_path / "c.db").exists()
+    older = {"run_id": "r", "schema_version": "2"}
+    assert warehouse.newer_schema_runs([older, {"run_id": "x", "schema_version": "x"}]) == [
+        {"run_id": "x", "schema_version": "x"}
+    ]
 
 
 def test_usage_errors(tmp_path: Path, capsys: Any) -> None:
