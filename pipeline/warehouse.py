@@ -214,6 +214,9 @@ WHERE story_id IS NOT NULL
 GROUP BY story_id
 """
 
+# A copy row is one source in one run: ids repeat in data written before they were unique
+# (a source a later run read again as the same copy; schema 2's exact copies had their
+# canonical's id), and an article id kept twice (--state_keep_days) doubles the join.
 COPIES_VIEW = """
 CREATE OR REPLACE VIEW copies AS
 SELECT
@@ -221,7 +224,7 @@ SELECT
     first(a.title ORDER BY a.run_id) AS title,
     first(a.site ORDER BY a.run_id) AS site,
     first(a.source ORDER BY a.run_id) AS source,
-    count(DISTINCT d.article_id) AS copy_count,
+    count(DISTINCT (d.run_id, d.source)) AS copy_count,
     list_sort(list_distinct(list(d.source))) AS copy_sources,
     list_sort(list_distinct(list(d.method))) AS methods,
     max(d.similarity) AS max_similarity

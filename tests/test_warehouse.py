@@ -159,6 +159,20 @@ def test_stories_and_copies_views(tmp_path: Path) -> None:
     )
 
 
+def test_copies_count_every_copy_row_also_where_ids_repeat(tmp_path: Path) -> None:
+    """copy_count counted distinct copy ids, and ids repeat in datasets written before
+    they were unique: a source read again by a later run as the same copy kept its id,
+    and schema 2 gave exact copies their canonical's id. Those copies counted once."""
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    kept = fx.article("a1")
+    again = fx.duplicate("c1", kept)
+    fx.write_run(str(root), "day-1", articles=[kept], duplicates=[again], started=DAY1)
+    schema_2 = [fx.duplicate(k, kept)._replace(article_id=kept.article_id) for k in "xy"]
+    fx.write_run(str(root), "day-2", duplicates=[again, *schema_2], started=DAY2)
+    assert load(root, db) == 0
+    assert rows(db, "SELECT article_id, copy_count FROM copies") == [(kept.article_id, 4)]
+
+
 def test_a_second_refresh_loads_only_new_runs_and_replaces_reruns(tmp_path: Path) -> None:
     root, db = tmp_path / "root", tmp_path / "w.duckdb"
     two_runs(root)
