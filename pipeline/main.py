@@ -72,10 +72,12 @@ def format_summary(manifest: dict[str, Any], output: str) -> str:
         lines.append(
             f"Run:      {run_id}, committed: {root}/_runs/{run_id}.json (report: .html beside it)"
         )
+    # By name: a ROOT can hold files of older schema versions, and DuckDB binds a glob to
+    # its first file's columns (a later file's new column is dropped, or fails the query).
     lines += [
         f"Tables:   {root}/articles/  duplicates/  rejected/  feed_health/ (ingest_date=...)",
         f"DuckDB:   SELECT title, language FROM read_parquet('{root}/articles/*/*.parquet', "
-        "hive_partitioning = true)",
+        "hive_partitioning = true, union_by_name = true)",
     ]
     return "\n".join(lines)
 

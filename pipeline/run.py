@@ -398,11 +398,13 @@ def prepare(argv: Sequence[str]) -> Target:
         problem = files.store_problem(path) if path else None
         if problem:
             raise UsageError(f"{flag} {problem}")
-    if state is not None:
-        try:
+    try:
+        if state is not None:
             _warn_if_state_behind(state, output)
-        except (dataset.DatasetError, StateError):
-            pass  # the run's own checks say what is wrong with them
+        else:
+            _warn_if_stateless_after_state(output)
+    except (dataset.DatasetError, StateError):
+        pass  # the run's own checks say what is wrong with them
     return Target(options, ours, output, state, tuple(argv))
 
 
@@ -478,7 +480,15 @@ def _prepare(
         earlier = dataset.read_manifest(output, run_id)  # a rerun replaces this one
     except dataset.DatasetError as error:
         raise UsageError(str(error)) from error
-    if state is None or earlier is None:
+    if earlier is None:
+        return
+    if state is None:
+        kept_with = (earlier.get("state") or {}).get("root")
+        if kept_with:  # its rows replaced by ones no state saw: copies of earlier runs
+            raise UsageError(  # kept again, later runs' copies pointing at what it drops
+                f"--run_id {run_id} was committed with --state {kept_with}: run it again "
+                "with that --state (only its latest run can be), or give a new --run_id"
+            )
         return
     current = _current_run(state)
     if current != run_id:
@@ -561,6 +571,29 @@ def _warn_if_state_behind(state: str, output: str) -> None:
                 state, output, run_id, used.get("version"), current.get("version"),
             )  # fmt: skip
         return
+
+
+def _warn_if_stateless_after_state(output: str) -> None:
+    """A run without --state into a ROOT whose latest run (by id) kept one: a scheduled job
+    that lost the flag. It knows none of the earlier runs' articles and files, so what
+    they read is read again and their articles are added again (the same article_id
+    twice). A state that is gone (the passes' temporary one) is no state to give."""
+    if not dataset.is_dataset(output) or not (ids := dataset.run_ids(output)):
+        return
+    used = (dataset.read_manifest(output, ids[-1]) or {}).get("state") or {}
+    if not used.get("root"):
+        return
+    try:
+        kept = read_current(str(used["root"])) is not None
+    except Exception:  # each filesystem has its own errors: unreadable from here
+        kept = False
+    if kept:
+        log.warning(
+            "--output %s holds runs made with --state %s (the latest: %s), and this run has "
+            "no --state: it does not know their articles and files, and adds them again; "
+            "to go on with that dataset, give its state",
+            output, used["root"], ids[-1],
+        )  # fmt: skip
 
 
 def _current_run(state: str) -> str | None:

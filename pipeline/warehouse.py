@@ -38,7 +38,7 @@ import pyarrow as pa
 
 from newsbeam.pipeline import dataset
 from newsbeam.pipeline.dataset import DatasetError
-from newsbeam.schemas import DATASET_SCHEMAS
+from newsbeam.schemas import DATASET_SCHEMAS, SCHEMA_VERSION
 from newsbeam.transforms.support import files
 
 log = logging.getLogger("newsbeam.warehouse")
@@ -143,6 +143,20 @@ def read_run_table(root: str, manifest: Mapping[str, Any], table: str) -> pa.Tab
     return pa.concat_tables(parts)
 
 
+def newer_schema_runs(manifests: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The runs a newer NewsBeam wrote (a schema version above this one's, or one it cannot
+    read). Loaded here, they would lose the columns this NewsBeam does not know, and be
+    recorded as loaded: a loader upgraded later would never load them again."""
+    return [m for m in manifests if _schema_number(m.get("schema_version")) > int(SCHEMA_VERSION)]
+
+
+def _schema_number(version: object) -> int:
+    try:
+        return int(str(version))
+    except ValueError:
+        return sys.maxsize
+
+
 def _file_exists(path: str) -> bool:
     try:
         return files.exists(path)
@@ -214,6 +228,9 @@ WHERE story_id IS NOT NULL
 GROUP BY story_id
 """
 
+# A copy row is one source in one run: ids repeat in data written before they were unique
+# (a source a later run read again as the same copy; schema 2's exact copies had their
+# canonical's id), and an article id kept twice (--state_keep_days) doubles the join.
 COPIES_VIEW = """
 CREATE OR REPLACE VIEW copies AS
 SELECT
@@ -221,7 +238,7 @@ SELECT
     first(a.title ORDER BY a.run_id) AS title,
     first(a.site ORDER BY a.run_id) AS site,
     first(a.source ORDER BY a.run_id) AS source,
-    count(DISTINCT d.article_id) AS copy_count,
+    count(DISTINCT (d.run_id, d.source)) AS copy_count,
     list_sort(list_distinct(list(d.source))) AS copy_sources,
     list_sort(list_distinct(list(d.site))) AS copy_sites,
     list_sort(list_distinct(list(d.method))) AS methods,
@@ -469,6 +486,13 @@ def main(argv: Sequence[str]) -> int:
         _set_filesystem_options(rest)
         dataset.check_root(root, for_writing=False)
         manifests = dataset.committed_runs(root)
+        if newer := newer_schema_runs(manifests):
+            more = f" and {len(newer) - 1} more" if len(newer) > 1 else ""
+            raise DatasetError(
+                f"run {newer[0]['run_id']}{more} was written by a newer NewsBeam (schema "
+                f"{newer[0]['schema_version']}; this one reads schema {SCHEMA_VERSION} and "
+                "would drop the columns it does not know): upgrade NewsBeam, then load"
+            )
         summaries = []
         if args.db:
             summaries.append(refresh_duckdb(root, args.db, manifests))

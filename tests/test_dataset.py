@@ -376,3 +376,27 @@ def test_the_marker_comes_first_and_goes_with_a_failed_first_run(tmp_path: Path)
     (tmp_path / "root" / "_staging" / "x.parquet").unlink()
     dataset.unmark_unused(root)
     assert not (tmp_path / "root").exists()
+
+
+def test_the_printed_query_reads_a_root_of_two_schema_versions_whole(tmp_path: Path) -> None:
+    """A ROOT an older NewsBeam wrote runs into, then this one: DuckDB binds a glob to its
+    first file's columns, so the query the run printed, as `SELECT *`, silently had no
+    `topic_labels` (the older file first) or failed (the newer first). By name it reads
+    every column, null where a file lacks it."""
+    from newsbeam.pipeline.main import format_summary
+    from tests import dataset_fixtures as fx
+
+    root = tmp_path / "root"
+    older = fx.write_run(str(root), "a-older", articles=[fx.article("o1")])
+    path = Path(dataset.data_files(str(root), older, "articles")[0])
+    pq.write_table(pq.read_table(path).drop_columns(["topic_labels"]), path)
+    newer = fx.write_run(str(root), "b-newer", articles=[fx.article("n1")])
+    newer.update(seconds=1.0, stage_seconds={})
+    newer["counts"].update(rejected_by={})
+    (line,) = [x for x in format_summary(newer, str(root)).splitlines() if "DuckDB:" in x]
+    query = line.split("DuckDB:", 1)[1].replace("SELECT title, language", "SELECT *")
+    got = duckdb.sql(query).to_arrow_table()
+    assert "topic_labels" in got.column_names and got.num_rows == 2
+    sources, labels = got.column("source").to_pylist(), got.column("topic_labels").to_pylist()
+    labels = dict(zip(sources, labels, strict=True))
+    assert labels == {"inputs/o1.txt": None, "inputs/n1.txt": ["economy, business and finance"]}

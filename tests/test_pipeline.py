@@ -376,6 +376,27 @@ def test_rerunning_a_run_id_replaces_its_rows(seeds_dir: Path, tmp_path: Path) -
     ]
 
 
+def test_a_run_kept_with_state_is_not_run_again_without_it(
+    seeds_dir: Path, tmp_path: Path, capsys
+) -> None:
+    """A scheduled day run again without its --state (a job that lost the flag) replaced
+    the run's rows with ones no state had seen: its copies of earlier runs' articles became
+    articles again, the state kept the first attempt's, and later runs' duplicates could
+    point at articles the new attempt no longer kept. Refused now, the dataset unchanged."""
+    output, state = tmp_path / "out", tmp_path / "state"
+    day = ["--input", str(seeds_dir), "--output", str(output), "--run_id", "2024-05-14"]
+    assert entry.main([*day, "--state", str(state)]) == 0
+    first = run_manifest(output, "2024-05-14")
+    capsys.readouterr()
+    assert entry.main(day) == 2
+    error = capsys.readouterr().err
+    assert "--run_id 2024-05-14 was committed with --state" in error and str(state) in error
+    assert run_manifest(output, "2024-05-14")["attempt"] == first["attempt"]
+    # With its state it is run again as before.
+    assert entry.main([*day, "--state", str(state)]) == 0
+    assert run_manifest(output, "2024-05-14")["attempt"] != first["attempt"]
+
+
 def test_refuses_to_replace_a_foreign_folder(seeds_dir: Path, tmp_path: Path, capsys) -> None:
     (tmp_path / "notes.txt").write_text("mine")
     assert entry.main(["--input", str(seeds_dir), "--output", str(tmp_path)]) == 2

@@ -688,6 +688,35 @@ def test_an_inbox_read_again_reads_only_what_is_new_or_changed(
     assert seen == [(6,)]
 
 
+def test_a_source_copied_again_by_a_later_run_gets_a_row_of_its_own(
+    seeds_dir: Path, tmp_path: Path
+) -> None:
+    """A copy's article_id came from its canonical and its source alone: a file touched
+    again (or a page updated twice) was, run after run, the same copy of the same article,
+    so the duplicates table held one id once per run, no key for a warehouse. Each run's
+    row has an id of its own now, and a run run again gives its rows the same ids."""
+    inbox, output, state = tmp_path / "inbox", tmp_path / "out", tmp_path / "state"
+    shutil.copytree(seeds_dir, inbox)
+    touched = next(inbox.glob("000_*.txt"))
+
+    def run(run_id: str) -> list[str]:
+        argv = ["--input", str(inbox), "--output", str(output), "--state", str(state)]
+        assert entry.main([*argv, "--run_id", run_id]) == 0
+        query = f"SELECT article_id FROM {table_sql(output, 'duplicates', run_id)}"
+        return [row[0] for row in duckdb.sql(query).fetchall()]
+
+    def touch() -> None:
+        os.utime(touched, (touched.stat().st_atime, touched.stat().st_mtime + 60))
+
+    assert run("d1") == []
+    touch()
+    second = run("d2")
+    touch()
+    third = run("d3")
+    assert len(second) == len(third) == 1 and second != third
+    assert run("d3") == third  # the latest run again: the same input, the same id
+
+
 def file_digest(data: bytes) -> str:
     """The content hash file_stamp takes of these bytes."""
     return hashlib.blake2b(data, digest_size=20).hexdigest()

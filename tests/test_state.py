@@ -468,3 +468,23 @@ def test_a_state_behind_its_root_is_warned_of(
     assert f"--state {state} is behind --output {root}" in caplog.text
     run(tmp_path / "fresh")
     assert f"--state {tmp_path / 'fresh'} is new, but --output {root} holds runs" in caplog.text
+
+
+def test_a_run_without_state_beside_runs_that_kept_one_is_warned_of(
+    seeds_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A scheduled job that lost its --state flag: it knows none of the earlier runs'
+    # articles and files, so it reads them again and adds their articles to the ROOT a
+    # second time (the same article_id twice), silently before.
+    root, state = tmp_path / "out", tmp_path / "state"
+    argv = ["--input", str(seeds_dir), "--output", str(root)]
+    assert entry.main([*argv, "--state", str(state), "--run_id", "day-1"]) == 0
+    caplog.clear()
+    assert entry.main([*argv, "--run_id", "day-2"]) == 0
+    assert (
+        f"--output {root} holds runs made with --state {state} (the latest: day-1), and this "
+        "run has no --state" in caplog.text
+    )
+    caplog.clear()
+    assert entry.main([*argv, "--run_id", "day-3"]) == 0  # the latest run kept none: quiet
+    assert "has no --state" not in caplog.text

@@ -16,7 +16,7 @@ import pytest
 
 from newsbeam.pipeline import dataset, warehouse
 from newsbeam.pipeline import main as entry
-from newsbeam.schemas import Article
+from newsbeam.schemas import SCHEMA_VERSION, Article
 from tests import dataset_fixtures as fx
 from tests.dataset_fixtures import refused
 
@@ -163,6 +163,20 @@ def test_stories_and_copies_views(tmp_path: Path) -> None:
     )
 
 
+def test_copies_count_every_copy_row_also_where_ids_repeat(tmp_path: Path) -> None:
+    """copy_count counted distinct copy ids, and ids repeat in datasets written before
+    they were unique: a source read again by a later run as the same copy kept its id,
+    and schema 2 gave exact copies their canonical's id. Those copies counted once."""
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    kept = fx.article("a1")
+    again = fx.duplicate("c1", kept)
+    fx.write_run(str(root), "day-1", articles=[kept], duplicates=[again], started=DAY1)
+    schema_2 = [fx.duplicate(k, kept)._replace(article_id=kept.article_id) for k in "xy"]
+    fx.write_run(str(root), "day-2", duplicates=[again, *schema_2], started=DAY2)
+    assert load(root, db) == 0
+    assert rows(db, "SELECT article_id, copy_count FROM copies") == [(kept.article_id, 4)]
+
+
 def test_a_second_refresh_loads_only_new_runs_and_replaces_reruns(tmp_path: Path) -> None:
     root, db = tmp_path / "root", tmp_path / "w.duckdb"
     two_runs(root)
@@ -298,6 +312,33 @@ def test_a_file_unlike_its_manifest_rolls_the_refresh_back(tmp_path: Path, capsy
     refused(capsys, ["warehouse", "--output", str(root), "--db", str(db)], "daily-4", "Parquet")
     assert digest(db) == before
     assert rows(db, "SELECT count(*) FROM articles") == [(len(made["articles"]),)]
+
+
+def test_a_run_of_a_newer_schema_is_refused_not_loaded_without_its_columns(
+    tmp_path: Path, capsys: Any
+) -> None:
+    """A loader older than the NewsBeam that wrote a run loaded it without the columns it
+    did not know, and recorded it as loaded: after the loader's upgrade those columns
+    stayed null for good. Refused now (upgrade first), the database unchanged."""
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    two_runs(root)
+    assert load(root, db) == 0
+    capsys.readouterr()
+    before = digest(db)
+    fx.write_run(str(root), "daily-3", articles=[fx.article("n1")], started=DAY2)
+    path = Path(dataset.manifest_path(str(root), "daily-3"))
+    newer = str(int(SCHEMA_VERSION) + 1)
+    path.write_text(json.dumps({**json.loads(path.read_text()), "schema_version": newer}))
+    argv = ["warehouse", "--output", str(root), "--db", str(db)]
+    refused(capsys, argv, "daily-3", f"schema {newer}", f"reads schema {SCHEMA_VERSION}")
+    assert digest(db) == before
+    catalog = ["--iceberg", f"sqlite:///{tmp_path}/c.db", "--iceberg_warehouse", str(tmp_path)]
+    refused(capsys, ["warehouse", "--output", str(root), *catalog], "daily-3", "upgrade")
+    assert not (tmp_path / "c.db").exists()
+    older = {"run_id": "r", "schema_version": "2"}
+    assert warehouse.newer_schema_runs([older, {"run_id": "x", "schema_version": "x"}]) == [
+        {"run_id": "x", "schema_version": "x"}
+    ]
 
 
 def test_usage_errors(tmp_path: Path, capsys: Any) -> None:

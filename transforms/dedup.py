@@ -304,14 +304,18 @@ class Edge(NamedTuple):
     similarity: float
 
 
-def with_own_id(duplicate: Duplicate) -> Duplicate:
+def with_own_id(duplicate: Duplicate, run_id: str = "") -> Duplicate:
     """A copy with its own `article_id` for the duplicates table. Exact and same-URL copies
     have their canonical's identity basis (text, canonical URL), so their natural id is
-    its id; derived from it and the copy's source, which no other input shares, the id is
-    unique across the tables and stable across runs. `canonical_id` points to the kept
+    its id; derived from it, the copy's source, which no other input of the run shares,
+    and the id of a run that keeps state, the id is unique across the tables and the
+    state's runs (a later run that reads the source again, a file touched or a page
+    updated, as a copy of the same article adds a row of its own, not the same key
+    again), and the same when the run is run again. `canonical_id` points to the kept
     article."""
-    own = hashlib.sha256(f"copy:{duplicate.article_id}:{duplicate.source}".encode()).hexdigest()
-    return duplicate._replace(article_id=own[:24])
+    basis = f"copy:{duplicate.article_id}:{duplicate.source}"
+    basis += f":{run_id}" if run_id else ""  # none: no --state, a stream
+    return duplicate._replace(article_id=hashlib.sha256(basis.encode()).hexdigest()[:24])
 
 
 def _near_duplicate(edge: Edge) -> Duplicate:
@@ -748,10 +752,11 @@ def keyed_copies(duplicate: Duplicate) -> Iterator[tuple[str, tuple[Any, ...]]]:
 
 
 def kept_with_copies(
-    article: Article, copies_by_id: Mapping[str, Iterable[tuple[Any, ...]]]
+    article: Article, copies_by_id: Mapping[str, Iterable[tuple[Any, ...]]], run_id: str = ""
 ) -> Iterator[Any]:
     """An article -> itself with the sources of its copies, or, when it is one of them, its
-    Duplicate row (own id, the article's url and site) on the duplicates output.
+    Duplicate row (own id: with_own_id, of the run `run_id` of a state; the article's url
+    and site) on the duplicates output.
     `copies_by_id`: article id -> [(_SOURCE, a copy's source) for each copy of it,
     (_COPIED, source, canonical id, similarity, method) for each input with that id that
     is a copy]. (A copy has its canonical's id when both have the same URL or, without
@@ -770,7 +775,7 @@ def kept_with_copies(
         return
     duplicate = Duplicate(article.article_id, article.source, *found)
     # The outlet that ran the copy: the passes carry ids and ranks only, the article has it.
-    copy = with_own_id(duplicate)._replace(url=article.url, site=article.site)
+    copy = with_own_id(duplicate, run_id)._replace(url=article.url, site=article.site)
     yield beam.pvalue.TaggedOutput(_DUPLICATES, copy)
 
 
@@ -865,7 +870,7 @@ class DeduplicateArticles(beam.PTransform):
             | "CopiesById" >> beam.GroupByKey()
         )
         split = fingerprinted[_ARTICLES] | "WithCopies" >> beam.FlatMap(
-            kept_with_copies, beam.pvalue.AsDict(copies_by_id)
+            kept_with_copies, beam.pvalue.AsDict(copies_by_id), self._state.run_id
         ).with_output_types(Article, **{_DUPLICATES: Duplicate}).with_outputs(
             _DUPLICATES, main="kept"
         )

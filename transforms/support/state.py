@@ -313,6 +313,11 @@ class StateContext:
     keep_days: float = 0
     # (table name, its checked files), for every table; a tuple of pairs pickles everywhere.
     checked: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # The run's id where it keeps state ("" without --state: a run that stands alone, its
+    # tables the same whatever its id; a stream): the copies' ids name it, so a source a
+    # later run reads again as a copy of the same article is a row of its own
+    # (dedup.py `with_own_id`).
+    run_id: str = ""
 
     @property
     def writes(self) -> bool:
@@ -337,6 +342,7 @@ def make_context(
     state_out_dir: str | None,
     run_at: dt.datetime,
     keep_days: float = 0,
+    run_id: str = "",
 ) -> StateContext:
     """Check every table file of `state_dir` (the marker is checked by check_state_dir) and
     return the context; StateError if a file is unusable."""
@@ -347,6 +353,7 @@ def make_context(
         run_at=run_at,
         keep_days=keep_days,
         checked=tuple(sorted(checked.items())),
+        run_id=run_id,
     )
 
 
@@ -890,7 +897,7 @@ def open_state(
         )
     name = f"{run_id}.{attempt}" if run_id else uuid.uuid4().hex[:12]
     out_dir = version_dir(root, name)
-    context = make_context(base_dir if marker else None, out_dir, run_at, keep_days)
+    context = make_context(base_dir if marker else None, out_dir, run_at, keep_days, run_id)
     opened = OpenedState(root, base, name, out_dir, run_id, attempt, current)
     return context, opened
 
