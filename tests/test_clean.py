@@ -42,6 +42,21 @@ def test_normalize_unicode() -> None:
     )
 
 
+def test_joiners_inside_a_word_survive() -> None:
+    # Persian writes "می‌خواهد" with a zero-width non-joiner, Hindi's half forms and emoji
+    # families need the joiner: they were dropped as invisible characters, changing the
+    # spelling. Joiners beside a space (newsletter padding "&zwnj;&nbsp;") still go.
+    persian = "دولت می\u200cخواهد هزینه\u200cها را کاهش دهد"
+    assert normalize_unicode(persian) == persian
+    hindi = "क्\u200dष \U0001f468\u200d\U0001f469\u200d\U0001f467"
+    assert normalize_unicode(hindi) == hindi
+    assert normalize_unicode("Hello\u200c\u00a0\u200c\u00a0world \u200c") == "Hello  world "
+    # Compared without them: a copy typed without joiners is the same text, one word.
+    assert content_hash(persian) == content_hash(persian.replace("\u200c", ""))
+    cleaned = clean_article(new_article("fa.txt", text=f"{persian}. {persian}."))
+    assert "\u200c" in cleaned.text and cleaned.word_count == 12
+
+
 @pytest.mark.parametrize(
     ("paragraph", "reason"),
     [

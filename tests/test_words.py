@@ -101,3 +101,12 @@ def test_story_terms_of_chinese_are_pairs_of_characters() -> None:
     assert len(shared(RATE_CUT, RATE_CUT_REWRITE)) > 2 * len(shared(RATE_CUT, EARTHQUAKE))
     assert "地震" in shared(EARTHQUAKE, EARTHQUAKE_REWRITE)
     assert {"日銀", "利上"} <= set(story_terms(None, BANK_OF_JAPAN, StoryConfig()))
+
+
+def test_joiners_do_not_split_words() -> None:
+    # "می‌خواهد" is one Persian word; "र‍्यापिड" one Hindi word: `\w` split both at the joiner.
+    assert casefolded_words("می\u200cخواهد") == ["میخواهد"]
+    assert casefolded_words("र\u200d्यापिड टीम") == ["र्यापिड", "टीम"]
+    with_joiner = "دولت می\u200cخواهد کسری بودجه را کاهش دهد " * 6
+    without = with_joiner.replace("\u200c", "")
+    assert (shingle_hashes(with_joiner, 5) == shingle_hashes(without, 5)).all()

@@ -18,7 +18,11 @@ import apache_beam as beam
 
 from newsbeam.schemas import Article, Rejected, Removal
 from newsbeam.transforms.support.failures import apply_with_rejects, counter, rejected_output
-from newsbeam.transforms.support.words import casefolded_words, needs_script_words
+from newsbeam.transforms.support.words import (
+    casefolded_words,
+    needs_script_words,
+    without_joiners,
+)
 
 STAGE = "clean"
 
@@ -37,7 +41,7 @@ _CHAR_REPLACEMENTS = {
     **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032", "'"),
     **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb", '"'),
     **dict.fromkeys("\u00a0\u2007\u202f\u2009\u200a\u2002\u2003\u3000\t", " "),
-    **dict.fromkeys("\u200b\u200c\u200d\u2060\ufeff\u00ad", ""),
+    **dict.fromkeys("\u200b\u2060\ufeff\u00ad", ""),
     # Bidirectional embeddings, overrides and isolates: they reorder what a reader sees
     # (a reversed file name, a spoofed word) and say nothing to text analysis.
     **dict.fromkeys("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069", ""),
@@ -51,23 +55,37 @@ _CHAR_REPLACEMENTS = {
 # A terminal's colour and cursor codes (ESC [ ... letter) go whole: the control character
 # alone left "[31m" in the text.
 _SPECIAL_CHARS = re.compile(
-    "\x1b\\[[0-?]*[ -/]*[@-~]|\r\n?|["
+    "\x1b\\[[0-?]*[ -/]*[@-~]|\r\n?|[\u200c\u200d]+|["
     + "".join(_CHAR_REPLACEMENTS)
     + "]|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
 )
 _SPACES = re.compile(r"[ ]{2,}")
+# The zero-width non-joiner and joiner are spelling inside a word: Persian writes "می‌خواهد"
+# with one, Hindi's half forms and emoji families ("👨‍👩‍👧") need the other; dropped, the
+# word read differently. Only a run of them beside a space or at an end is filler to drop
+# (e-mail and newsletter templates pad with "&zwnj;&nbsp;"). Words are compared without them
+# (support/words.py: without_joiners).
+_JOINERS = "\u200c\u200d"
+
+
+def _inside_word(match: re.Match[str]) -> bool:
+    """Whether a run of joiners has a character other than a space on either side."""
+    text, start, end = match.string, match.start(), match.end()
+    return 0 < start and end < len(text) and not (text[start - 1].isspace() or text[end].isspace())
 
 
 def _replacement(match: re.Match[str]) -> str:
     char = match.group()
     if char[0] == "\r":
         return "\n"
+    if char[0] in _JOINERS:
+        return char if _inside_word(match) else ""
     return _CHAR_REPLACEMENTS.get(char, "")  # control characters and codes: dropped
 
 
 def normalize_unicode(text: str) -> str:
     """NFC, ASCII quotes, plain spaces, \\n line ends; invisible and control characters
-    removed."""
+    removed, but for the joiners inside a word."""
     return _SPECIAL_CHARS.sub(_replacement, unicodedata.normalize("NFC", text))
 
 
@@ -197,7 +215,7 @@ def fold(text: str) -> str:
 
 def fold_words(text: str) -> list[str]:
     """The words fold() joins (what `fold(text).split()` gives, without the join)."""
-    return _WORD.findall(text.casefold())
+    return _WORD.findall(without_joiners(text).casefold())
 
 
 # List items and table rows repeat legitimately ("- Fill: Synthetic" under two products).

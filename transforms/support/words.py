@@ -62,10 +62,24 @@ def needs_script_words(text: str) -> bool:
     return _needs_script_words().search(text) is not None
 
 
+# The zero-width non-joiner and joiner stay in the clean text inside a word (Persian
+# "می‌خواهد", Hindi's half forms) but are no boundary between words: `\\w` splits at them,
+# and a copy typed without them is the same text.
+_JOINERS = str.maketrans("", "", "\u200c\u200d")
+
+
+def without_joiners(text: str) -> str:
+    """The text without zero-width non-joiners and joiners (a word's letters, compared)."""
+    if "\u200c" in text or "\u200d" in text:  # most texts: two scans in C, no copy
+        return text.translate(_JOINERS)
+    return text
+
+
 def casefolded_words(text: str) -> list[str]:
     """The casefolded words of `text`: `\\w+` of it where that is right, else words that
-    keep their combining marks, a character of an unspaced script being one word."""
-    folded = text.casefold()
+    keep their combining marks, a character of an unspaced script being one word. Joiners
+    inside a word do not split it."""
+    folded = without_joiners(text).casefold()
     if needs_script_words(folded):
         return list(_script_word().findall(folded))
     return _PLAIN_WORD.findall(folded)
