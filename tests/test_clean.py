@@ -88,6 +88,51 @@ def test_chrome_reason(paragraph: str, reason: str | None) -> None:
     assert chrome_reason(paragraph) == reason
 
 
+@pytest.mark.parametrize(
+    ("paragraph", "reason"),
+    [
+        # Chrome in other languages stayed in the text as story sentences.
+        ("Lesen Sie auch: Was Fahrgäste jetzt über Erstattungen wissen müssen", "related_links"),
+        ("LIRE AUSSI : Retraites, le gouvernement face à la colère", "related_links"),
+        ("Читайте также: Как изменятся цены на транспорт", "related_links"),
+        ("اقرأ أيضا: أسعار الذهب تسجل أعلى مستوى", "related_links"),
+        ("קראו גם: מחירי הדיור ממשיכים לעלות", "related_links"),
+        ("Baca juga: Daftar harga BBM terbaru", "related_links"),
+        ("ये भी पढ़ें: दिल्ली में बारिश", "related_links"),
+        ("相关阅读", "related_links"),
+        ("関連記事", "related_links"),
+        ("관련기사", "related_links"),
+        ("Suscríbete a nuestro boletín", "signup_prompt"),
+        ("Abonnieren Sie unseren Newsletter", "signup_prompt"),
+        ("Подписывайтесь на наш канал в Telegram", "signup_prompt"),
+        ("Kommentare (12)", "comment_prompt"),
+        ("Anzeige", "navigation"),
+        ("Reklama", "navigation"),
+        ("Foto: dpa", "caption"),
+        ("责任编辑：王明", "credits"),
+        ("© 2026 Spiegel. Alle Rechte vorbehalten", "copyright"),
+        ("Todos los derechos reservados.", "copyright"),
+        # Prose in those languages stays.
+        ("Die Gewerkschaft fordert mehr Lohn, sagte ihr Sprecher am Freitag.", None),
+        ("Teilen die Parteien diese Sicht?", None),
+        ("Werbung für Zigaretten ist seit Jahren verboten.", None),
+        ("Más información sobre el caso se conocerá mañana.", None),
+        ("编辑部表示将继续关注。", None),
+    ],
+)
+def test_chrome_reason_in_other_languages(paragraph: str, reason: str | None) -> None:
+    assert chrome_reason(paragraph) == reason
+
+
+def test_a_chinese_paragraph_after_a_related_header_is_no_link() -> None:
+    # A link list ends at a sentence: "。" ends one as "." does (the story's paragraph
+    # after "相关阅读" was taken for a linked headline).
+    story = "分析人士指出，今年以来国内消费需求恢复缓慢，货币政策有必要进一步加大调节力度。"
+    kept, removed = remove_chrome(["中国人民银行周五宣布下调存款准备金率。", "相关阅读", story])
+    assert kept == ["中国人民银行周五宣布下调存款准备金率。", story]
+    assert [r.reason for r in removed] == ["related_links"]
+
+
 def test_related_link_list_under_see_more() -> None:
     paragraphs = [
         "The last real paragraph of the story ends here.",
