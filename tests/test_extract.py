@@ -966,6 +966,28 @@ def test_json_authors_as_objects_and_joined_names() -> None:
     assert _json_article({"text": _BODY, "author": "By Jane Doe"}).authors == ["Jane Doe"]
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        # A byline's "By" in other languages stayed part of the name: "Por María García".
+        ("Por María García", ["María García"]),
+        ("di Marco Rossi", ["Marco Rossi"]),
+        ("Von Max Mustermann", ["Max Mustermann"]),
+        ("Par Jean Dupont et Marie Curie", ["Jean Dupont", "Marie Curie"]),
+        ("Door Jan de Vries en Piet Jansen", ["Jan de Vries", "Piet Jansen"]),
+        ("Oleh Budi Santoso dan Siti Aminah", ["Budi Santoso", "Siti Aminah"]),
+        ("Автор: Иван Петров и Анна Смирнова", ["Иван Петров", "Анна Смирнова"]),
+        ("بقلم أحمد علي", ["أحمد علي"]),
+        # Particles and surnames that look like one stay.
+        ("Di Maio Luigi", ["Di Maio Luigi"]),
+        ("von der Leyen", ["von der Leyen"]),
+        ("Ursula von der Leyen", ["Ursula von der Leyen"]),
+    ],
+)
+def test_json_bylines_in_other_languages(value: str, expected: list[str]) -> None:
+    assert _json_article({"text": _BODY, "author": value}).authors == expected
+
+
 def test_list_items_and_table_rows_stay_lines_of_their_own() -> None:
     # A block's lines were re-joined as a hard-wrapped paragraph: "1. Transit gets more.
     # 2. Taxes rise." and a table as one run-on line of cells.

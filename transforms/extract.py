@@ -753,17 +753,26 @@ def extract_json_record(doc: RawDocument) -> Article:
     )
 
 
-_BY = re.compile(r"^by\s+", re.IGNORECASE)
-_JOINED_NAMES = re.compile(r";|&|\band\b")
+# "By" as bylines in other languages write it: "Von" (not "von der Leyen"), "Par", "Por",
+# "di" (lower case: "Di Maio" is a surname), "Door", "Av", "Af", "Oleh", "Автор", "بقلم",
+# "מאת"; a colon after it allowed ("Por: Ana Souza").
+_BY = re.compile(
+    r"^(?:(?i:by|par|por|door|av|af|oleh|автор|від|بقلم|מאת)|Von(?! de[mnr]? )|von(?= [A-Z])"
+    r"(?! de[mnr]? )|di)\s*:?\s+(?=\S)"
+)
+# "and" between two names: English, German, French, Dutch, Nordic, Turkish, Indonesian,
+# Vietnamese, Russian and Ukrainian ("y", "e", "i" are left: "Ortega y Gasset").
+_JOINED_NAMES = re.compile(r";|&|\b(?:and|und|et|en|og|och|ve|dan|và|и|і)\b")
 
 
 def json_authors(value: Any) -> list[str]:
-    """A record's authors: a string ("Jane Doe and John Roe", "By Jane Doe"), an object with a
-    `name` (schema.org's Person), or a list of either; other values are no author. A list
-    item is split at "and", ";" and "&" only: its commas may be "Surname, Given"."""
-    if isinstance(value, str):
-        return [_BY.sub("", name) for name in split_authors(value)]
-    items = value if isinstance(value, list) else [value]
+    """A record's authors: a string ("Jane Doe and John Roe", "By Jane Doe", "Por Ana Souza y
+    ..."), an object with a `name` (schema.org's Person), or a list of either; other values
+    are no author. A list item is split at "and" (`_JOINED_NAMES`), ";" and "&" only: its
+    commas may be "Surname, Given". A byline's "By" goes in any of `_BY`'s languages."""
+    # A string may also be split at its commas; then each part as a list item.
+    items = split_authors(value) if isinstance(value, str) else value
+    items = items if isinstance(items, list) else [items]
     names: list[str] = []
     for item in items:
         if isinstance(item, dict):
