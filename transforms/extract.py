@@ -35,6 +35,7 @@ from newsbeam.transforms.support.authors import (
     meta_author_values,
     organisation_names,
     tidy_authors,
+    without_byline,
     written_by,
 )
 from newsbeam.transforms.support.failures import apply_with_rejects, counter, rejected_output
@@ -753,13 +754,6 @@ def extract_json_record(doc: RawDocument) -> Article:
     )
 
 
-# "By" as bylines in other languages write it: "Von" (not "von der Leyen"), "Par", "Por",
-# "di" (lower case: "Di Maio" is a surname), "Door", "Av", "Af", "Oleh", "Автор", "بقلم",
-# "מאת"; a colon after it allowed ("Por: Ana Souza").
-_BY = re.compile(
-    r"^(?:(?i:by|par|por|door|av|af|oleh|автор|від|بقلم|מאת)|Von(?! de[mnr]? )|von(?= [A-Z])"
-    r"(?! de[mnr]? )|di)\s*:?\s+(?=\S)"
-)
 # "and" between two names: English, German, French, Dutch, Nordic, Turkish, Indonesian,
 # Vietnamese, Russian and Ukrainian ("y", "e", "i" are left: "Ortega y Gasset").
 _JOINED_NAMES = re.compile(r";|&|\b(?:and|und|et|en|og|och|ve|dan|và|и|і)\b")
@@ -769,7 +763,7 @@ def json_authors(value: Any) -> list[str]:
     """A record's authors: a string ("Jane Doe and John Roe", "By Jane Doe", "Por Ana Souza y
     ..."), an object with a `name` (schema.org's Person), or a list of either; other values
     are no author. A list item is split at "and" (`_JOINED_NAMES`), ";" and "&" only: its
-    commas may be "Surname, Given". A byline's "By" goes in any of `_BY`'s languages."""
+    commas may be "Surname, Given". A byline's "By" goes (`without_byline`)."""
     # A string may also be split at its commas; then each part as a list item.
     items = split_authors(value) if isinstance(value, str) else value
     items = items if isinstance(items, list) else [items]
@@ -778,7 +772,7 @@ def json_authors(value: Any) -> list[str]:
         if isinstance(item, dict):
             item = item.get("name")
         if isinstance(item, str):
-            names.extend(_BY.sub("", part.strip()) for part in _JOINED_NAMES.split(item))
+            names.extend(without_byline(part.strip()) for part in _JOINED_NAMES.split(item))
     return split_authors([name for name in names if name])
 
 
