@@ -231,6 +231,7 @@ def test_clean_text_composite_rejects_short_and_empty() -> None:
         new_article("short.txt", text="Only four words here."),
         new_article("chrome.txt", text="SEE MORE:\n\nLatest Videos"),
         new_article("emoji.txt", text="\U0001f525\U0001f525 !!! \u2605\u2605\u2605"),
+        new_article("zh.txt", text="央行宣布降准。"),
     ]
 
     def check_kept(kept: list) -> None:
@@ -241,8 +242,14 @@ def test_clean_text_composite_rejects_short_and_empty() -> None:
             ("chrome.txt", "clean", "no_text"),
             ("emoji.txt", "clean", "no_text"),
             ("short.txt", "clean", "too_short"),
+            ("zh.txt", "clean", "too_short"),
         ]
         details = {r.source: r.detail for r in rejected}
+        # A character counted as a word says so ("6 words" of one Chinese clause read wrong).
+        assert details["short.txt"] == "4 words < min_words 10"
+        assert details["zh.txt"] == (
+            "6 words < min_words 10 (a character of Chinese, Japanese, Thai, ... counts as a word)"
+        )
         assert details["chrome.txt"] == "nothing left after removing boilerplate"
         # It had no word to remove (it said it lost them to boilerplate).
         assert details["emoji.txt"] == "no words in the text (only symbols, emoji or punctuation)"
@@ -252,8 +259,8 @@ def test_clean_text_composite_rejects_short_and_empty() -> None:
         assert_that(kept, check_kept, label="CheckKept")
         assert_that(rejected, check_rejected, label="CheckRejected")
     counters = counters_of(pipeline)
-    assert counters["clean_in"] == 4 and counters["clean_out"] == 1
-    assert counters["clean_dropped_too_short"] == 1
+    assert counters["clean_in"] == 5 and counters["clean_out"] == 1
+    assert counters["clean_dropped_too_short"] == 2
     assert counters["clean_removed_navigation"] == 1
 
 

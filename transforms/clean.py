@@ -20,6 +20,7 @@ from newsbeam.schemas import Article, Rejected, Removal
 from newsbeam.transforms.support.failures import apply_with_rejects, counter, rejected_output
 from newsbeam.transforms.support.words import (
     casefolded_words,
+    has_unspaced_script,
     needs_script_words,
     without_joiners,
 )
@@ -397,14 +398,19 @@ class _Clean(beam.DoFn):
         if cleaned.word_count == 0:
             yield _rejected(article, "no_text", no_text_detail(article, cleaned))
         elif cleaned.word_count < self._config.min_words:
-            yield _rejected(
-                article,
-                "too_short",
-                f"{cleaned.word_count} words < min_words {self._config.min_words}",
-            )
+            yield _rejected(article, "too_short", too_short_detail(cleaned, self._config))
         else:
             counter("clean_out").inc()
             yield cleaned
+
+
+def too_short_detail(cleaned: Article, config: CleanConfig) -> str:
+    """Why a text is too short; where a character counted as a word, says so (a Chinese
+    brief of 8 characters read as "8 words" looked like a miscount)."""
+    counted = f"{cleaned.word_count} words < min_words {config.min_words}"
+    if has_unspaced_script(cleaned.text):
+        return f"{counted} (a character of Chinese, Japanese, Thai, ... counts as a word)"
+    return counted
 
 
 def no_text_detail(article: Article, cleaned: Article) -> str:

@@ -56,6 +56,12 @@ def _needs_script_words() -> re.Pattern[str]:
     return re.compile("[" + "".join(parts) + "\U00010000-\U0010ffff]")
 
 
+def has_unspaced_script(text: str) -> bool:
+    """Whether the text holds a character of a script written without spaces (Chinese,
+    Japanese, Thai, ...), each of which is one word."""
+    return _unspaced_character().search(text) is not None
+
+
 def needs_script_words(text: str) -> bool:
     """Whether `\\w+` would split the words of the text, or of its casefolded form, wrongly
     (see the module)."""
