@@ -110,3 +110,20 @@ def test_joiners_do_not_split_words() -> None:
     with_joiner = "دولت می\u200cخواهد کسری بودجه را کاهش دهد " * 6
     without = with_joiner.replace("\u200c", "")
     assert (shingle_hashes(with_joiner, 5) == shingle_hashes(without, 5)).all()
+
+
+def test_full_width_forms_are_compared_as_the_usual_characters() -> None:
+    # Japanese wire copies differ in digit width: "０．２５％" against "0.25%". They shared half
+    # their shingles and no content hash; the text keeps the width it was written in.
+    wide = (
+        "日本銀行は４日の会合で、短期金利の誘導目標を０．２５％引き上げ、"
+        "０．７５％とした。ＡＩ株が上昇。"
+    )
+    narrow = "日本銀行は4日の会合で、短期金利の誘導目標を0.25%引き上げ、0.75%とした。AI株が上昇。"
+    assert (shingle_hashes(wide, 5) == shingle_hashes(narrow, 5)).all()
+    assert fold(wide) == fold(narrow)
+    article = clean_article(new_article("ja.txt", text=wide))
+    assert "０．２５％" in article.text
+    assert article.content_hash == clean_article(new_article("ja.txt", text=narrow)).content_hash
+    assert casefolded_words("ｶﾀｶﾅ") == casefolded_words("カタカナ")
+    assert casefolded_words("5 m²") == ["5", "m²"]  # only the width block, not all of NFKC

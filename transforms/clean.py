@@ -20,9 +20,9 @@ from newsbeam.schemas import Article, Rejected, Removal
 from newsbeam.transforms.support.failures import apply_with_rejects, counter, rejected_output
 from newsbeam.transforms.support.words import (
     casefolded_words,
+    compared_form,
     has_unspaced_script,
     needs_script_words,
-    without_joiners,
 )
 
 STAGE = "clean"
@@ -65,7 +65,7 @@ _SPACES = re.compile(r"[ ]{2,}")
 # with one, Hindi's half forms and emoji families ("👨‍👩‍👧") need the other; dropped, the
 # word read differently. Only a run of them beside a space or at an end is filler to drop
 # (e-mail and newsletter templates pad with "&zwnj;&nbsp;"). Words are compared without them
-# (support/words.py: without_joiners).
+# (support/words.py: compared_form).
 _JOINERS = "\u200c\u200d"
 
 
@@ -280,7 +280,7 @@ def fold(text: str) -> str:
 
 def fold_words(text: str) -> list[str]:
     """The words fold() joins (what `fold(text).split()` gives, without the join)."""
-    return _WORD.findall(without_joiners(text).casefold())
+    return _WORD.findall(compared_form(text).casefold())
 
 
 # List items and table rows repeat legitimately ("- Fill: Synthetic" under two products).

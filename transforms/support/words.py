@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from typing import Any
 
 # Scripts written without spaces between words.
@@ -68,16 +69,26 @@ def needs_script_words(text: str) -> bool:
     return _needs_script_words().search(text) is not None
 
 
-# The zero-width non-joiner and joiner stay in the clean text inside a word (Persian
-# "می‌خواهد", Hindi's half forms) but are no boundary between words: `\\w` splits at them,
-# and a copy typed without them is the same text.
-_JOINERS = str.maketrans("", "", "\u200c\u200d")
+# How words are compared (not how the text reads). The zero-width non-joiner and joiner stay
+# in the clean text inside a word (Persian "می‌خواهد", Hindi's half forms) but are no
+# boundary between words: `\\w` splits at them, and a copy typed without them is the same
+# text. Full-width and half-width forms ("０．２５％", "ＡＩ", "ｶﾀｶﾅ": Japanese and Chinese
+# typesetting) are the usual characters: a wire copy in half-width digits shared half its
+# shingles with its full-width original, and no content hash. Only that block is folded,
+# not all of NFKC ("m²" stays "m²", not "m2").
+_WIDE_OR_NARROW = re.compile("[\uff01-\uffee]")
+_COMPARED_FORM = {
+    **{ord(joiner): None for joiner in "\u200c\u200d"},
+    **{code: unicodedata.normalize("NFKC", chr(code)) for code in range(0xFF01, 0xFFEF)},
+}
 
 
-def without_joiners(text: str) -> str:
-    """The text without zero-width non-joiners and joiners (a word's letters, compared)."""
-    if "\u200c" in text or "\u200d" in text:  # most texts: two scans in C, no copy
-        return text.translate(_JOINERS)
+def compared_form(text: str) -> str:
+    """The text as words are compared: without zero-width non-joiners and joiners, its
+    full-width and half-width forms folded to the usual ones (see above)."""
+    # Most texts hold none: three scans in C, no copy.
+    if "\u200c" in text or "\u200d" in text or _WIDE_OR_NARROW.search(text):
+        return unicodedata.normalize("NFC", text.translate(_COMPARED_FORM))
     return text
 
 
@@ -85,7 +96,7 @@ def casefolded_words(text: str) -> list[str]:
     """The casefolded words of `text`: `\\w+` of it where that is right, else words that
     keep their combining marks, a character of an unspaced script being one word. Joiners
     inside a word do not split it."""
-    folded = without_joiners(text).casefold()
+    folded = compared_form(text).casefold()
     if needs_script_words(folded):
         return list(_script_word().findall(folded))
     return _PLAIN_WORD.findall(folded)
