@@ -127,3 +127,15 @@ def test_full_width_forms_are_compared_as_the_usual_characters() -> None:
     assert article.content_hash == clean_article(new_article("ja.txt", text=narrow)).content_hash
     assert casefolded_words("ｶﾀｶﾅ") == casefolded_words("カタカナ")
     assert casefolded_words("5 m²") == ["5", "m²"]  # only the width block, not all of NFKC
+
+
+def test_arabic_script_is_compared_folded() -> None:
+    # One site types Persian with an Arabic keyboard, another writes hamza or vowel signs or
+    # stretches words: the same copy had no shared content hash and few shared shingles.
+    persian = "دولت می‌خواهد کسری بودجه را کاهش دهد و هزینه‌های جاری را کنترل کند"
+    arabic_keyboard = persian.replace("ی", "ي").replace("ک", "ك")
+    assert fold(persian) == fold(arabic_keyboard)
+    assert (shingle_hashes(persian, 5) == shingle_hashes(arabic_keyboard, 5)).all()
+    assert casefolded_words("أيضاً الـعـراق إسرائيل") == casefolded_words("ايضا العراق اسرائيل")
+    article = clean_article(new_article("fa.txt", text=arabic_keyboard))
+    assert "ي" in article.text  # the text reads as it was written
