@@ -231,7 +231,8 @@ class NewsBeamOptions(PipelineOptions):
             "--min_words",
             type=int,
             default=CleanConfig.min_words,
-            help="Clean texts with fewer words are rejected as too_short.",
+            help="Clean texts with fewer words are rejected as too_short (in Chinese, "
+            "Japanese, Thai, ... a character counts as a word).",
         )
         stages.add_argument(
             "--language_sample_chars",

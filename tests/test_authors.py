@@ -12,6 +12,7 @@ from newsbeam.transforms.support.authors import (
     organisation_names,
     surname_first,
     tidy_authors,
+    without_byline,
     written_by,
 )
 
@@ -185,3 +186,18 @@ def test_the_one_person_linked_to_an_author_page_is_the_byline() -> None:
     # The page's tags come first.
     tagged = fromstring(_page('<meta name="author" content="Simone Jung">', byline))
     assert html_metadata(tagged).authors == ["Simone Jung"]
+
+
+def test_bylines_in_other_languages_are_no_part_of_the_name() -> None:
+    # An Arabic page's author tag "بقلم أحمد علي" ("by the pen of") and a Chinese one's "记者
+    # 李华" ("reporter") kept the byline word in the name.
+    assert tidy_authors(["بقلم أحمد علي", "Von Max Mustermann"], []) == [
+        "أحمد علي",
+        "Max Mustermann",
+    ]
+    assert [without_byline(n) for n in ("记者 李华", "홍길동 기자", "记者", "von der Leyen")] == [
+        "李华",
+        "홍길동",
+        "记者",
+        "von der Leyen",
+    ]

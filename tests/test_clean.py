@@ -42,6 +42,21 @@ def test_normalize_unicode() -> None:
     )
 
 
+def test_joiners_inside_a_word_survive() -> None:
+    # Persian writes "می‌خواهد" with a zero-width non-joiner, Hindi's half forms and emoji
+    # families need the joiner: they were dropped as invisible characters, changing the
+    # spelling. Joiners beside a space (newsletter padding "&zwnj;&nbsp;") still go.
+    persian = "دولت می\u200cخواهد هزینه\u200cها را کاهش دهد"
+    assert normalize_unicode(persian) == persian
+    hindi = "क्\u200dष \U0001f468\u200d\U0001f469\u200d\U0001f467"
+    assert normalize_unicode(hindi) == hindi
+    assert normalize_unicode("Hello\u200c\u00a0\u200c\u00a0world \u200c") == "Hello  world "
+    # Compared without them: a copy typed without joiners is the same text, one word.
+    assert content_hash(persian) == content_hash(persian.replace("\u200c", ""))
+    cleaned = clean_article(new_article("fa.txt", text=f"{persian}. {persian}."))
+    assert "\u200c" in cleaned.text and cleaned.word_count == 12
+
+
 @pytest.mark.parametrize(
     ("paragraph", "reason"),
     [
@@ -71,6 +86,51 @@ def test_normalize_unicode() -> None:
 )
 def test_chrome_reason(paragraph: str, reason: str | None) -> None:
     assert chrome_reason(paragraph) == reason
+
+
+@pytest.mark.parametrize(
+    ("paragraph", "reason"),
+    [
+        # Chrome in other languages stayed in the text as story sentences.
+        ("Lesen Sie auch: Was Fahrgäste jetzt über Erstattungen wissen müssen", "related_links"),
+        ("LIRE AUSSI : Retraites, le gouvernement face à la colère", "related_links"),
+        ("Читайте также: Как изменятся цены на транспорт", "related_links"),
+        ("اقرأ أيضا: أسعار الذهب تسجل أعلى مستوى", "related_links"),
+        ("קראו גם: מחירי הדיור ממשיכים לעלות", "related_links"),
+        ("Baca juga: Daftar harga BBM terbaru", "related_links"),
+        ("ये भी पढ़ें: दिल्ली में बारिश", "related_links"),
+        ("相关阅读", "related_links"),
+        ("関連記事", "related_links"),
+        ("관련기사", "related_links"),
+        ("Suscríbete a nuestro boletín", "signup_prompt"),
+        ("Abonnieren Sie unseren Newsletter", "signup_prompt"),
+        ("Подписывайтесь на наш канал в Telegram", "signup_prompt"),
+        ("Kommentare (12)", "comment_prompt"),
+        ("Anzeige", "navigation"),
+        ("Reklama", "navigation"),
+        ("Foto: dpa", "caption"),
+        ("责任编辑：王明", "credits"),
+        ("© 2026 Spiegel. Alle Rechte vorbehalten", "copyright"),
+        ("Todos los derechos reservados.", "copyright"),
+        # Prose in those languages stays.
+        ("Die Gewerkschaft fordert mehr Lohn, sagte ihr Sprecher am Freitag.", None),
+        ("Teilen die Parteien diese Sicht?", None),
+        ("Werbung für Zigaretten ist seit Jahren verboten.", None),
+        ("Más información sobre el caso se conocerá mañana.", None),
+        ("编辑部表示将继续关注。", None),
+    ],
+)
+def test_chrome_reason_in_other_languages(paragraph: str, reason: str | None) -> None:
+    assert chrome_reason(paragraph) == reason
+
+
+def test_a_chinese_paragraph_after_a_related_header_is_no_link() -> None:
+    # A link list ends at a sentence: "。" ends one as "." does (the story's paragraph
+    # after "相关阅读" was taken for a linked headline).
+    story = "分析人士指出，今年以来国内消费需求恢复缓慢，货币政策有必要进一步加大调节力度。"
+    kept, removed = remove_chrome(["中国人民银行周五宣布下调存款准备金率。", "相关阅读", story])
+    assert kept == ["中国人民银行周五宣布下调存款准备金率。", story]
+    assert [r.reason for r in removed] == ["related_links"]
 
 
 def test_related_link_list_under_see_more() -> None:
@@ -171,6 +231,7 @@ def test_clean_text_composite_rejects_short_and_empty() -> None:
         new_article("short.txt", text="Only four words here."),
         new_article("chrome.txt", text="SEE MORE:\n\nLatest Videos"),
         new_article("emoji.txt", text="\U0001f525\U0001f525 !!! \u2605\u2605\u2605"),
+        new_article("zh.txt", text="央行宣布降准。"),
     ]
 
     def check_kept(kept: list) -> None:
@@ -181,8 +242,14 @@ def test_clean_text_composite_rejects_short_and_empty() -> None:
             ("chrome.txt", "clean", "no_text"),
             ("emoji.txt", "clean", "no_text"),
             ("short.txt", "clean", "too_short"),
+            ("zh.txt", "clean", "too_short"),
         ]
         details = {r.source: r.detail for r in rejected}
+        # A character counted as a word says so ("6 words" of one Chinese clause read wrong).
+        assert details["short.txt"] == "4 words < min_words 10"
+        assert details["zh.txt"] == (
+            "6 words < min_words 10 (a character of Chinese, Japanese, Thai, ... counts as a word)"
+        )
         assert details["chrome.txt"] == "nothing left after removing boilerplate"
         # It had no word to remove (it said it lost them to boilerplate).
         assert details["emoji.txt"] == "no words in the text (only symbols, emoji or punctuation)"
@@ -192,8 +259,8 @@ def test_clean_text_composite_rejects_short_and_empty() -> None:
         assert_that(kept, check_kept, label="CheckKept")
         assert_that(rejected, check_rejected, label="CheckRejected")
     counters = counters_of(pipeline)
-    assert counters["clean_in"] == 4 and counters["clean_out"] == 1
-    assert counters["clean_dropped_too_short"] == 1
+    assert counters["clean_in"] == 5 and counters["clean_out"] == 1
+    assert counters["clean_dropped_too_short"] == 2
     assert counters["clean_removed_navigation"] == 1
 
 

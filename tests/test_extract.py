@@ -641,6 +641,55 @@ def test_header_date(line: str, expected: dt.datetime | None) -> None:
         assert found.precision == ("day" if found.at.time() == dt.time(0) else "minute")
 
 
+_DEC_4 = dt.datetime(2026, 12, 4, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        # Month names of other languages and non-ASCII digits: all were no date.
+        ("4. Dezember 2026", _DEC_4),
+        ("Freitag, 4. Dezember 2026, 14:30 Uhr", _DEC_4.replace(hour=14, minute=30)),
+        ("jeudi 4 décembre 2026 à 18h05 CET", _DEC_4.replace(hour=17, minute=5)),
+        ("4 de diciembre de 2026 a las 10:00", _DEC_4.replace(hour=10)),
+        ("4 de dezembro de 2026", _DEC_4),
+        ("4 dicembre 2026", _DEC_4),
+        ("4 grudnia 2026", _DEC_4),
+        ("4 декабря 2026", _DEC_4),
+        ("4 грудня 2026", _DEC_4),
+        ("4 Aralık 2026", _DEC_4),
+        ("٤ ديسمبر ٢٠٢٦", _DEC_4),
+        ("4 בדצמבר 2026", _DEC_4),
+        ("4 दिसंबर 2026", _DEC_4),
+        ("4 Desember 2026", _DEC_4),
+        ("4 Desemba 2026", _DEC_4),
+        ("ngày 4 tháng 12 năm 2026", _DEC_4),
+        ("2026年12月4日", _DEC_4),
+        ("2026年12月4日 14時30分", _DEC_4.replace(hour=14, minute=30)),
+        ("2026년 12월 4일", _DEC_4),
+        # A Solar Hijri date (Persian digits) read as Gregorian was the year 1405.
+        ("۱۴۰۵/۰۹/۱۳", None),
+        ("Die Gewerkschaft fordert 2026 mehr", None),
+    ],
+)
+def test_dates_in_other_languages_and_scripts(value: str, expected: dt.datetime | None) -> None:
+    found = parse_published(value)
+    assert (found.at if found else None) == expected
+    line = header_date(value)
+    assert (line.at if line else None) == expected
+
+
+def test_dated_raw_text_and_json_records_in_other_languages() -> None:
+    text = "Bahnstreik legt Fernverkehr lahm\n\n4. Dezember 2026\n\nDie Gewerkschaft streikt."
+    header, body, _ = parse_text_document(text)
+    assert header.published == Published(_DEC_4, "day") and body == "Die Gewerkschaft streikt."
+    header, body, _ = parse_text_document("央行宣布降准\n\n2026年12月4日\n\n中国人民银行周五宣布。")
+    assert header.published == Published(_DEC_4, "day") and body == "中国人民银行周五宣布。"
+    for published in ("4 décembre 2026", "2026年12月4日", "٤ ديسمبر ٢٠٢٦"):
+        article = _json_article({"text": _BODY, "published": published})
+        assert (article.published_at, article.published_precision) == (_DEC_4, "day")
+
+
 def test_dateline_date() -> None:
     expected = Published(dt.datetime(2019, 3, 3, tzinfo=UTC), "day")
     assert dateline_date("WASHINGTON, March 3, 2019 (Reuters) - The talks began.") == expected
@@ -960,6 +1009,28 @@ def test_json_authors_as_objects_and_joined_names() -> None:
         "John Roe",
     ]
     assert _json_article({"text": _BODY, "author": "By Jane Doe"}).authors == ["Jane Doe"]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        # A byline's "By" in other languages stayed part of the name: "Por María García".
+        ("Por María García", ["María García"]),
+        ("di Marco Rossi", ["Marco Rossi"]),
+        ("Von Max Mustermann", ["Max Mustermann"]),
+        ("Par Jean Dupont et Marie Curie", ["Jean Dupont", "Marie Curie"]),
+        ("Door Jan de Vries en Piet Jansen", ["Jan de Vries", "Piet Jansen"]),
+        ("Oleh Budi Santoso dan Siti Aminah", ["Budi Santoso", "Siti Aminah"]),
+        ("Автор: Иван Петров и Анна Смирнова", ["Иван Петров", "Анна Смирнова"]),
+        ("بقلم أحمد علي", ["أحمد علي"]),
+        # Particles and surnames that look like one stay.
+        ("Di Maio Luigi", ["Di Maio Luigi"]),
+        ("von der Leyen", ["von der Leyen"]),
+        ("Ursula von der Leyen", ["Ursula von der Leyen"]),
+    ],
+)
+def test_json_bylines_in_other_languages(value: str, expected: list[str]) -> None:
+    assert _json_article({"text": _BODY, "author": value}).authors == expected
 
 
 def test_list_items_and_table_rows_stay_lines_of_their_own() -> None:

@@ -295,6 +295,68 @@ def test_chinese_and_japanese_news_end_to_end(tmp_path: Path) -> None:
     assert articles["flash.txt"]["word_count"] >= 30 and articles["quake.txt"]["word_count"] > 150
 
 
+_OPEC = (
+    "قررت مجموعة أوبك+ خلال اجتماعها الافتراضي يوم الخميس تمديد التخفيضات الطوعية لإنتاج النفط "
+    "حتى نهاية شهر مارس المقبل، في خطوة تهدف إلى دعم الأسعار في ظل تباطؤ الطلب العالمي. وقال "
+    "وزير الطاقة إن السوق لا يزال يواجه حالة من عدم اليقين.\n\nوارتفعت أسعار خام برنت بنحو "
+    "اثنين في المئة عقب الإعلان لتصل إلى خمسة وسبعين دولارا للبرميل. ويرى محللون أن التمديد "
+    "كان متوقعا على نطاق واسع في الأسواق."
+)
+
+
+def test_news_in_other_languages_end_to_end(tmp_path: Path) -> None:
+    # A newsroom's wires in other languages: dates in local notation were no date (the
+    # date line stayed in the text), chrome stayed as story sentences, a byline kept its
+    # "Por", Persian lost its zero-width non-joiners. An edited Arabic copy still folds.
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "de.txt").write_text(
+        "Bahnstreik legt Fernverkehr lahm\n\n4. Dezember 2026\n\n"
+        "Die Gewerkschaft hat am Freitag bundesweit zu einem Streik im Personenverkehr "
+        "aufgerufen. Rund achtzig Prozent der Fernzüge fallen aus.\n\n"
+        "Lesen Sie auch: Was Fahrgäste jetzt wissen müssen\n\n"
+        "Abonnieren Sie unseren Newsletter\n",
+        encoding="utf-8",
+    )
+    (inputs / "ar.txt").write_text(f"أوبك+ تمدد خفض الإنتاج\n\n٤ ديسمبر ٢٠٢٦\n\n{_OPEC}\n")
+    edited = _OPEC.replace("عدم اليقين", "عدم اليقين الكبير")
+    (inputs / "ar_copy.txt").write_text(f"أوبك+ تقرر التمديد\n\n{edited}\n\nاقرأ أيضا: الذهب\n")
+    persian = (
+        "نمایندگان مجلس روز چهارشنبه کلیات لایحه بودجه را تصویب کردند. دولت می\u200cخواهد "
+        "کسری بودجه را کاهش دهد و هزینه\u200cهای جاری را کنترل کند."
+    )
+    records = [
+        {"title": "Sube el salario mínimo", "published": "4 de diciembre de 2026",
+         "author": "Por María García", "text": "El Gobierno aprobó una subida del salario "
+         "mínimo del cinco por ciento para el próximo año.\n\nSuscríbete a nuestro boletín"},
+        {"title": "日銀、追加利上げを決定", "published": "2026年12月4日",
+         "text": "日本銀行は４日の金融政策決定会合で、短期金利の誘導目標を引き上げた。"},
+        {"title": "بودجه تصویب شد", "published": "۱۴۰۵/۰۹/۱۳", "text": persian},
+    ]  # fmt: skip
+    lines = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+    (inputs / "wire.jsonl").write_text(lines, encoding="utf-8")
+    output = tmp_path / "out"
+    assert entry.main(["--input", str(inputs), "--output", str(output)]) == 0
+    counts = run_manifest(output)["counts"]
+    assert counts["balanced"] is True and counts["inputs"] == 6
+    assert _rows(output, "rejected") == []
+    articles = {Path(a["source"]).name: a for a in _rows(output, "articles")}
+    (copy,) = _rows(output, "duplicates")
+    assert copy["method"] == "near" and Path(copy["source"]).name in ("ar.txt", "ar_copy.txt")
+    day = dt.datetime(2026, 12, 4, tzinfo=dt.timezone.utc)
+    german = articles["de.txt"]
+    assert (german["published_at"], german["published_precision"]) == (day, "day")
+    assert "Dezember" not in german["text"] and "Lesen Sie" not in german["text"]
+    assert [r["reason"] for r in german["removed"]] == ["related_links", "signup_prompt"]
+    spanish, japanese, farsi = (articles[f"wire.jsonl#L{n}"] for n in (1, 2, 3))
+    assert spanish["authors"] == ["María García"] and spanish["published_at"] == day
+    assert "Suscríbete" not in spanish["text"]
+    assert japanese["published_at"] == day and japanese["language"] == "ja"
+    # A Solar Hijri date is no date (it was the year 1405); the joiners are still there.
+    assert farsi["published_at"] is None and "می\u200cخواهد" in farsi["text"]
+    assert farsi["language"] == "fa"
+
+
 def test_same_rows_whatever_the_input_order(seeds_dir: Path, tmp_path: Path) -> None:
     base = seeds_dir.parent
     files = sorted(str(p) for p in seeds_dir.iterdir())

@@ -97,3 +97,13 @@ def test_html_metadata_title_without_the_site() -> None:
         "<body><p>Text.</p></body></html>"
     )
     assert html_metadata(fromstring(page)).title == "Wero besteht Praxistest"
+
+
+def test_chinese_portals_separators_and_channels() -> None:
+    # "标题_财经频道_新闻网", "标题--人民网", "…－新闻网": the site stayed in the title.
+    sites = site_names(["新闻网"], "https://news.example.cn/a.html")
+    assert strip_site_suffix("东京股市收盘上涨_财经频道_新闻网", sites) == "东京股市收盘上涨"
+    assert strip_site_suffix("东京股市收盘上涨--新闻网", sites) == "东京股市收盘上涨"
+    assert strip_site_suffix("東京株、反発　日経平均－新闻网", sites) == "東京株、反発　日経平均"
+    # No site named after it: an underscore is left alone.
+    assert strip_site_suffix("东京股市_收盘上涨", sites) == "东京股市_收盘上涨"

@@ -101,3 +101,41 @@ def test_story_terms_of_chinese_are_pairs_of_characters() -> None:
     assert len(shared(RATE_CUT, RATE_CUT_REWRITE)) > 2 * len(shared(RATE_CUT, EARTHQUAKE))
     assert "地震" in shared(EARTHQUAKE, EARTHQUAKE_REWRITE)
     assert {"日銀", "利上"} <= set(story_terms(None, BANK_OF_JAPAN, StoryConfig()))
+
+
+def test_joiners_do_not_split_words() -> None:
+    # "می‌خواهد" is one Persian word; "र‍्यापिड" one Hindi word: `\w` split both at the joiner.
+    assert casefolded_words("می\u200cخواهد") == ["میخواهد"]
+    assert casefolded_words("र\u200d्यापिड टीम") == ["र्यापिड", "टीम"]
+    with_joiner = "دولت می\u200cخواهد کسری بودجه را کاهش دهد " * 6
+    without = with_joiner.replace("\u200c", "")
+    assert (shingle_hashes(with_joiner, 5) == shingle_hashes(without, 5)).all()
+
+
+def test_full_width_forms_are_compared_as_the_usual_characters() -> None:
+    # Japanese wire copies differ in digit width: "０．２５％" against "0.25%". They shared half
+    # their shingles and no content hash; the text keeps the width it was written in.
+    wide = (
+        "日本銀行は４日の会合で、短期金利の誘導目標を０．２５％引き上げ、"
+        "０．７５％とした。ＡＩ株が上昇。"
+    )
+    narrow = "日本銀行は4日の会合で、短期金利の誘導目標を0.25%引き上げ、0.75%とした。AI株が上昇。"
+    assert (shingle_hashes(wide, 5) == shingle_hashes(narrow, 5)).all()
+    assert fold(wide) == fold(narrow)
+    article = clean_article(new_article("ja.txt", text=wide))
+    assert "０．２５％" in article.text
+    assert article.content_hash == clean_article(new_article("ja.txt", text=narrow)).content_hash
+    assert casefolded_words("ｶﾀｶﾅ") == casefolded_words("カタカナ")
+    assert casefolded_words("5 m²") == ["5", "m²"]  # only the width block, not all of NFKC
+
+
+def test_arabic_script_is_compared_folded() -> None:
+    # One site types Persian with an Arabic keyboard, another writes hamza or vowel signs or
+    # stretches words: the same copy had no shared content hash and few shared shingles.
+    persian = "دولت می‌خواهد کسری بودجه را کاهش دهد و هزینه‌های جاری را کنترل کند"
+    arabic_keyboard = persian.replace("ی", "ي").replace("ک", "ك")
+    assert fold(persian) == fold(arabic_keyboard)
+    assert (shingle_hashes(persian, 5) == shingle_hashes(arabic_keyboard, 5)).all()
+    assert casefolded_words("أيضاً الـعـراق إسرائيل") == casefolded_words("ايضا العراق اسرائيل")
+    article = clean_article(new_article("fa.txt", text=arabic_keyboard))
+    assert "ي" in article.text  # the text reads as it was written

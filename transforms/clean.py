@@ -18,7 +18,12 @@ import apache_beam as beam
 
 from newsbeam.schemas import Article, Rejected, Removal
 from newsbeam.transforms.support.failures import apply_with_rejects, counter, rejected_output
-from newsbeam.transforms.support.words import casefolded_words, needs_script_words
+from newsbeam.transforms.support.words import (
+    casefolded_words,
+    compared_form,
+    has_unspaced_script,
+    needs_script_words,
+)
 
 STAGE = "clean"
 
@@ -37,7 +42,7 @@ _CHAR_REPLACEMENTS = {
     **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032", "'"),
     **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb", '"'),
     **dict.fromkeys("\u00a0\u2007\u202f\u2009\u200a\u2002\u2003\u3000\t", " "),
-    **dict.fromkeys("\u200b\u200c\u200d\u2060\ufeff\u00ad", ""),
+    **dict.fromkeys("\u200b\u2060\ufeff\u00ad", ""),
     # Bidirectional embeddings, overrides and isolates: they reorder what a reader sees
     # (a reversed file name, a spoofed word) and say nothing to text analysis.
     **dict.fromkeys("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069", ""),
@@ -51,23 +56,37 @@ _CHAR_REPLACEMENTS = {
 # A terminal's colour and cursor codes (ESC [ ... letter) go whole: the control character
 # alone left "[31m" in the text.
 _SPECIAL_CHARS = re.compile(
-    "\x1b\\[[0-?]*[ -/]*[@-~]|\r\n?|["
+    "\x1b\\[[0-?]*[ -/]*[@-~]|\r\n?|[\u200c\u200d]+|["
     + "".join(_CHAR_REPLACEMENTS)
     + "]|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
 )
 _SPACES = re.compile(r"[ ]{2,}")
+# The zero-width non-joiner and joiner are spelling inside a word: Persian writes "می‌خواهد"
+# with one, Hindi's half forms and emoji families ("👨‍👩‍👧") need the other; dropped, the
+# word read differently. Only a run of them beside a space or at an end is filler to drop
+# (e-mail and newsletter templates pad with "&zwnj;&nbsp;"). Words are compared without them
+# (support/words.py: compared_form).
+_JOINERS = "\u200c\u200d"
+
+
+def _inside_word(match: re.Match[str]) -> bool:
+    """Whether a run of joiners has a character other than a space on either side."""
+    text, start, end = match.string, match.start(), match.end()
+    return 0 < start and end < len(text) and not (text[start - 1].isspace() or text[end].isspace())
 
 
 def _replacement(match: re.Match[str]) -> str:
     char = match.group()
     if char[0] == "\r":
         return "\n"
+    if char[0] in _JOINERS:
+        return char if _inside_word(match) else ""
     return _CHAR_REPLACEMENTS.get(char, "")  # control characters and codes: dropped
 
 
 def normalize_unicode(text: str) -> str:
     """NFC, ASCII quotes, plain spaces, \\n line ends; invisible and control characters
-    removed."""
+    removed, but for the joiners inside a word."""
     return _SPECIAL_CHARS.sub(_replacement, unicodedata.normalize("NFC", text))
 
 
@@ -78,11 +97,73 @@ def normalize_whitespace(paragraph: str) -> str:
 
 # --- 2. Site chrome --------------------------------------------------------------------
 
+# The same chrome as sites in other languages write it (German, French, Spanish, Portuguese,
+# Italian, Dutch, Polish, Russian, Ukrainian, Turkish, Indonesian, Vietnamese, Swahili,
+# Arabic, Persian, Hebrew, Hindi, Chinese, Japanese, Korean): "Lesen Sie auch", "LIRE
+# AUSSI", "Suscríbete", "Читайте также", "相关阅读" stayed in the text as story sentences.
+# A header that may carry the linked headline after it; a prompt; a label standing alone.
+# A phrase ends where no word character follows (`\b` fails after a Hindi vowel sign).
+_LOCAL_CHROME = {
+    "related_links": (
+        r"(lesen sie (auch|mehr|hier)|mehr zum thema|auch interessant|das könnte sie auch "
+        r"interessieren|(à )?lire aussi|lire la suite|voir aussi|sur le même sujet|"
+        r"le(a|e)(r)? (también|más)|te puede interesar|noticias relacionadas|"
+        r"leia (também|mais)|veja também|saiba mais|leggi (anche|tutto|di più)|"
+        r"potrebbe interessarti|lees (ook|meer)|czytaj (także|też|również|więcej)|"
+        r"zobacz (też|także)|читайте (также|тоже|по теме)|смотрите также|"
+        r"читайте також|дивіться також|ayrıca (okuyun|bakınız)|ilgili haberler|"
+        r"baca (juga|selengkapnya)|berita terkait|xem thêm|tin liên quan|đọc thêm|"
+        r"soma (pia|zaidi)|habari zaidi|اقرأ (أيضا|أيضاً|ايضا|المزيد)|مواضيع ذات صلة|"
+        r"اخبار مرتبط|مطالب مرتبط|بیشتر بخوانید|קראו (גם|עוד)|עוד בנושא|"
+        r"(ये|यह) भी पढ़ें|और पढ़ें|संबंधित (खबरें|ख़बरें))(?!\w)\s*:?.*|"
+        r"(相关阅读|相关新闻|延伸阅读|推荐阅读|相關閱讀|相關新聞|延伸閱讀|関連記事|関連ニュース|"
+        r"あわせて読みたい|관련\s?기사|관련\s?뉴스)\s*[:：]?.{0,80}"
+    ),
+    "comment_prompt": (
+        r"(kommentare|kommentar schreiben|commentaires|comentarios|comentários|commenti|"
+        r"reacties|komentarze|комментарии|коментарі|yorumlar|komentar|bình luận|maoni|"
+        r"تعليقات|نظرات|תגובות|टिप्पणियां|评论|コメント|댓글)( \(\d+\))?\s*:?"
+    ),
+    "signup_prompt": (
+        r"(abonnieren sie(?!\w).*|jetzt abonnieren(?!\w).*|newsletter abonnieren(?!\w).*|"
+        r"abonnez-vous(?!\w).*|inscrivez-vous(?!\w).*|suscríbe(te|se)(?!\w).*|regístrate(?!\w).*|"
+        r"inscreva-se(?!\w).*|cadastre-se(?!\w).*|iscriviti(?!\w).*|abbonati(?!\w).*|"
+        r"abonneer (je|u)(?!\w).*|schrijf (je|u) in(?!\w).*|zapisz się(?!\w).*|subskrybuj(?!\w).*|"
+        r"подпи(шитесь|сывайтесь)(?!\w).*|підпи(шіться|суйтесь)(?!\w).*|abone ol(un)?(?!\w).*|"
+        r"berlangganan(?!\w).*|đăng ký (nhận|ngay)(?!\w).*|jiandikishe(?!\w).*|اشترك(?!\w).*|"
+        r"عضو (خبرنامه|کانال).*|הירשמו(?!\w).*|सब्सक्राइब करें(?!\w).*)"
+    ),
+    "navigation": (
+        r"(teilen|auf \S+ teilen|werbung|anzeige|meistgelesen|partager|publicité|"
+        r"les plus lus|compartir|compartilhe|publicidad|publicidade|lo más leído|"
+        r"mais lidas|condividi|pubblicità|i più letti|delen|advertentie|meest gelezen|"
+        r"udostępnij|reklama|najczęściej czytane|поделиться|поділитися|реклама|"
+        r"самое читаемое|paylaş|reklam|en çok okunanlar|bagikan|iklan|terpopuler|"
+        r"chia sẻ|quảng cáo|đọc nhiều nhất|shiriki|tangazo|شارك|إعلان|الأكثر قراءة|"
+        r"اشتراک‌گذاری|تبلیغات|שתפו|פרסומת|शेयर करें|विज्ञापन|分享|广告|廣告|シェア|広告|"
+        r"공유하기|광고)\s*:?"
+    ),
+    "caption": (
+        r"(foto|fotos|bild|imagen|imagem|immagine|afbeelding|zdjęcie|фото|fotoğraf|gambar|"
+        r"ảnh|picha|صورة|عکس|תמונה|तस्वीर|图片来源|圖片來源|写真)\s*[:：].*"
+    ),
+    "credits": r"(责任编辑|責任編輯|编辑|編輯|編集)\s*[:：].{0,20}",
+    "copyright": (
+        r".*(alle rechte vorbehalten|tous droits réservés|todos los derechos reservados|"
+        r"todos os direitos reservados|tutti i diritti riservati|alle rechten voorbehouden|"
+        r"wszelkie prawa zastrzeżone|все права защищены|всі права захищені|"
+        r"tüm hakları saklıdır|hak cipta dilindungi( undang-undang)?|"
+        r"جميع الحقوق محفوظة|כל הזכויות שמורות|सर्वाधिकार सुरक्षित|版权所有|版權所有|"
+        r"無断転載を禁じます|무단 전재 및 재배포 금지)\.?"
+    ),
+}
+
 # (reason, pattern) matched against a whole short paragraph, case-insensitively. Only
 # paragraphs of at most _CHROME_MAX_WORDS words are tested: real prose that happens to
 # contain "subscribe" is never dropped.
 _CHROME_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    (reason, re.compile(pattern, re.IGNORECASE))
+    (reason, re.compile(f"{pattern}|^({_LOCAL_CHROME[reason]})$", re.IGNORECASE)
+     if reason in _LOCAL_CHROME else re.compile(pattern, re.IGNORECASE))
     for reason, pattern in [
         ("related_links", r"^(see|read|watch) (more|also)\b.*$|^(related|more on this|"
          r"related (articles?|stories|coverage|content|topics))\s*:?$|^read more:?.*$"),
@@ -134,7 +215,9 @@ _CHROME_MAX_WORDS = 40
 # the body it is a subheading and stays. A quotation ends in punctuation or a speaker.
 _QUOTED_HEADLINE = re.compile(r"""^(['"])[^'"]{10,200}[^.!?,;:'"]\1$""")
 _RELATED_HEADER_REASONS = {"related_links"}
-_SENTENCE_END = re.compile(r"[.!?]['\")\]]?$")
+# A sentence's end in any script: the ideographic and full-width stops, the Devanagari
+# danda, the Arabic question mark (a Chinese story paragraph is no link in a list).
+_SENTENCE_END = re.compile(r"[.!?\u3002\uff0e\uff01\uff1f\u0964\u061f]['\")\]\u300d\u300f]?$")
 
 
 def chrome_reason(paragraph: str) -> str | None:
@@ -197,7 +280,7 @@ def fold(text: str) -> str:
 
 def fold_words(text: str) -> list[str]:
     """The words fold() joins (what `fold(text).split()` gives, without the join)."""
-    return _WORD.findall(text.casefold())
+    return _WORD.findall(compared_form(text).casefold())
 
 
 # List items and table rows repeat legitimately ("- Fill: Synthetic" under two products).
@@ -315,14 +398,19 @@ class _Clean(beam.DoFn):
         if cleaned.word_count == 0:
             yield _rejected(article, "no_text", no_text_detail(article, cleaned))
         elif cleaned.word_count < self._config.min_words:
-            yield _rejected(
-                article,
-                "too_short",
-                f"{cleaned.word_count} words < min_words {self._config.min_words}",
-            )
+            yield _rejected(article, "too_short", too_short_detail(cleaned, self._config))
         else:
             counter("clean_out").inc()
             yield cleaned
+
+
+def too_short_detail(cleaned: Article, config: CleanConfig) -> str:
+    """Why a text is too short; where a character counted as a word, says so (a Chinese
+    brief of 8 characters read as "8 words" looked like a miscount)."""
+    counted = f"{cleaned.word_count} words < min_words {config.min_words}"
+    if has_unspaced_script(cleaned.text):
+        return f"{counted} (a character of Chinese, Japanese, Thai, ... counts as a word)"
+    return counted
 
 
 def no_text_detail(article: Article, cleaned: Article) -> str:

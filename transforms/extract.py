@@ -35,9 +35,11 @@ from newsbeam.transforms.support.authors import (
     meta_author_values,
     organisation_names,
     tidy_authors,
+    without_byline,
     written_by,
 )
 from newsbeam.transforms.support.failures import apply_with_rejects, counter, rejected_output
+from newsbeam.transforms.support.local_dates import english_date
 from newsbeam.transforms.support.main_text import (
     PreparedPage,
     TooDeep,
@@ -132,9 +134,26 @@ _DOTTED_DATE = re.compile(r"\D*\d{1,2}\.\d{1,2}\.\d{2,4}\b")
 
 def _parse_date(value: str, default: dt.datetime, fuzzy: bool = False) -> Any:
     """dateutil's parse with the zone abbreviations above (an unknown one, a warning from
-    dateutil, leaves the time as UTC) and dotted dates day first. Raises ValueError for
-    what is no date, an offset of a day or more ("+25:00") included: dateutil keeps one,
-    and it raised only later, where the time was turned to UTC."""
+    dateutil, leaves the time as UTC) and dotted dates day first; a date in another
+    language or script is read in English (support/local_dates.py: "4. Dezember 2026",
+    "2026年12月4日"). Raises ValueError for what is no date, an offset of a day or more
+    ("+25:00") included: dateutil keeps one, and it raised only later, where the time was
+    turned to UTC."""
+    if not value.isascii():
+        local = english_date(value)
+        if local is None:  # "۱۴۰۵/۰۹/۱۳": read as Gregorian it was 1405
+            raise ValueError(f"a date of another calendar: {value!r}")
+        value = local
+    try:
+        return _dateutil_date(value, default, fuzzy)
+    except (ValueError, OverflowError):
+        local = english_date(value)  # "4 dicembre 2026": ASCII, but no English month
+        if local is None or local == value:
+            raise
+        return _dateutil_date(local, default, fuzzy)
+
+
+def _dateutil_date(value: str, default: dt.datetime, fuzzy: bool) -> Any:
     dayfirst = bool(_DOTTED_DATE.match(value))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", date_parser.UnknownTimezoneWarning)
@@ -484,7 +503,8 @@ def header_date(line: str) -> Published | None:
     """The date a header line states, or None: the line must be a full date (year, month,
     day; time optional) in any common notation, besides labels such as "Updated" or
     "date" and punctuation. A sentence that mentions a date is not a header line."""
-    value = line.strip().strip("*").strip()
+    # In English, ASCII digits: the year and word tests read "2026年12月4日" and "٢٠٢٦" too.
+    value = english_date(line.strip().strip("*").strip())
     if not value or len(value.split()) > _DATE_LINE_MAX_WORDS or not _YEAR.search(value):
         return None
     value = re.sub(r",(?=\d)", ", ", value)  # "March 11,2013" reads as day 11 of 2026
@@ -773,23 +793,25 @@ def extract_json_record(doc: RawDocument) -> Article:
     )
 
 
-_BY = re.compile(r"^by\s+", re.IGNORECASE)
-_JOINED_NAMES = re.compile(r";|&|\band\b")
+# "and" between two names: English, German, French, Dutch, Nordic, Turkish, Indonesian,
+# Vietnamese, Russian and Ukrainian ("y", "e", "i" are left: "Ortega y Gasset").
+_JOINED_NAMES = re.compile(r";|&|\b(?:and|und|et|en|og|och|ve|dan|và|и|і)\b")
 
 
 def json_authors(value: Any) -> list[str]:
-    """A record's authors: a string ("Jane Doe and John Roe", "By Jane Doe"), an object with a
-    `name` (schema.org's Person), or a list of either; other values are no author. A list
-    item is split at "and", ";" and "&" only: its commas may be "Surname, Given"."""
-    if isinstance(value, str):
-        return [_BY.sub("", name) for name in split_authors(value)]
-    items = value if isinstance(value, list) else [value]
+    """A record's authors: a string ("Jane Doe and John Roe", "By Jane Doe", "Por Ana Souza y
+    ..."), an object with a `name` (schema.org's Person), or a list of either; other values
+    are no author. A list item is split at "and" (`_JOINED_NAMES`), ";" and "&" only: its
+    commas may be "Surname, Given". A byline's "By" goes (`without_byline`)."""
+    # A string may also be split at its commas; then each part as a list item.
+    items = split_authors(value) if isinstance(value, str) else value
+    items = items if isinstance(items, list) else [items]
     names: list[str] = []
     for item in items:
         if isinstance(item, dict):
             item = item.get("name")
         if isinstance(item, str):
-            names.extend(_BY.sub("", part.strip()) for part in _JOINED_NAMES.split(item))
+            names.extend(without_byline(part.strip()) for part in _JOINED_NAMES.split(item))
     return split_authors([name for name in names if name])
 
 

@@ -62,7 +62,11 @@ from newsbeam.transforms.support.state import (
 from newsbeam.transforms.support.state_index import StateIndex, no_keys, open_index
 from newsbeam.transforms.support.times import datetime_of, micros_of
 from newsbeam.transforms.support.vocabulary import first_use
-from newsbeam.transforms.support.words import needs_script_words, script_tokens_and_ends
+from newsbeam.transforms.support.words import (
+    compared_form,
+    needs_script_words,
+    script_tokens_and_ends,
+)
 
 # scipy (~0.3 s to import) is imported where it is used: only the worker that clusters
 # needs it, not the runner building the graph nor a `newsbeam --help`.
@@ -189,6 +193,7 @@ def _tokens(part: str) -> list[tuple[str, str, bool]]:
     Chinese, Japanese or Thai the terms are pairs of characters."""
     found = []
     sentence_start = True
+    part = compared_form(part)  # inside a word: no boundary (support/words.py)
     pairs = (
         script_tokens_and_ends(part) if needs_script_words(part) else _TOKEN_AND_END.findall(part)
     )

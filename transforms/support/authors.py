@@ -52,6 +52,23 @@ _INITIAL = re.compile(r"(?:^|\s)[^\W\d_]\.(?:\s|$)")
 _DOMAIN = re.compile(r"[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,3}")
 
 
+# "By" as bylines in other languages write it: "Von" (not "von der Leyen"), "Par", "Por",
+# "di" (lower case: "Di Maio" is a surname), "Door", "Av", "Af", "Oleh", "Автор", "بقلم",
+# "מאת"; a colon after it allowed ("Por: Ana Souza").
+_BYLINE = re.compile(
+    r"^(?:(?i:by|par|por|door|av|af|oleh|автор|від|بقلم|מאת)|Von(?! de[mnr]? )|von(?= [A-Z])"
+    r"(?! de[mnr]? )|di)\s*:?\s+(?=\S)"
+)
+# A reporter's title beside a Chinese, Japanese or Korean name: "记者 李华", "홍길동 기자".
+_REPORTER = re.compile(r"^(?:记者|記者|기자)\s*(?=\S)|(?<=\S)\s*(?:记者|記者|기자)$")
+
+
+def without_byline(name: str) -> str:
+    """A name without the byline word before it ("By", "Por", "Von", "بقلم", ...) or the
+    reporter's title beside it ("记者 李华")."""
+    return _REPORTER.sub("", _BYLINE.sub("", name))
+
+
 def head_metas(tree: Any) -> list[Any]:
     """The `<meta content=...>` elements of the page's `<head>` (a child of the root, as the
     parser places it): what the functions below read, found once per page."""
@@ -227,8 +244,9 @@ def tidy_authors(
     meta tags (`meta_author_values`): names written surname first in a Dublin Core or
     citation tag joined again and turned round; a name trafilatura respelt given back as
     the tag wrote it (an initial's full stop, a domain: only punctuation and case differ);
-    names joined by "and" split; URL pieces dropped; one name per person (a slug and the
-    written name: the written one); the site or publisher (`organisation_names`) dropped
+    names joined by "and" split; a byline's "By" in any language dropped (`without_byline`);
+    URL pieces dropped; one name per person (a slug and the written name: the written one);
+    the site or publisher (`organisation_names`) dropped
     when people are named beside it."""
     names = list(authors)
     spelt: dict[str, str] = {}
@@ -249,7 +267,7 @@ def tidy_authors(
     seen: dict[str, int] = {}
     for name in names:
         for part in _AND.split(spelt.get(_key(name), name)):
-            part = part.strip()
+            part = without_byline(part.strip())
             if not part or _URL_WORDS & set(re.split(r"\W+", part.casefold())):
                 continue
             key = _key(part)

@@ -19,8 +19,9 @@ from newsbeam.transforms.support.authors import is_run, name_words
 from newsbeam.transforms.support.urls import split_url
 
 # A separator between a headline and what a site appends: |, -, –, —, ·, •, * between
-# spaces, or |, ｜, :, ： (often without spaces, as Japanese sites write them).
-_SEPARATOR = re.compile(r"\s+[|\-–—·•*]\s+|\s*[|｜:：]\s*")
+# spaces, or |, ｜, :, ： (often without spaces, as Japanese sites write them), and _, ＿,
+# －, -- as Chinese portals write them ("标题_财经频道_新闻网", "标题--人民网").
+_SEPARATOR = re.compile(r"\s+[|\-–—·•*]\s+|\s*(?:[|｜:：_＿－]|--)\s*")
 _DATE = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}")
 _BYLINE = re.compile(r"(?:by|von|par|por|di|door|av|af)\s+\S.*", re.IGNORECASE)
 # A piece longer than this is part of the headline, whatever it says; a site name longer
@@ -118,7 +119,14 @@ def strip_site_suffix(title: str | None, sites: list[list[str]]) -> str | None:
             break
         if _names_site(piece, sites):
             named = True
-        elif not (_DATE.fullmatch(piece) or _BYLINE.fullmatch(piece)):
+        elif not (
+            _DATE.fullmatch(piece)
+            or _BYLINE.fullmatch(piece)
+            # A portal's channel between the headline and its name ("_财经频道_新闻网"): no
+            # headline writes "_" itself.
+            or named
+            and cut.group().strip() in ("_", "＿")
+        ):
             break
         end = cut.start()
         if named:

@@ -1,0 +1,152 @@
+"""Dates as news in other languages and scripts writes them, rewritten into the English
+notation dateutil reads: "4. Dezember 2026", "4 de diciembre de 2026", "4 декабря 2026",
+"٤ ديسمبر ٢٠٢٦", "2026年12月4日 14時30分", "2026년 12월 4일", "ngày 4 tháng 12 năm 2026".
+
+dateutil knows English month names and ASCII digits only: every such date came out as no
+date (a JSON record's `published`, a text's date line, a page's meta value), silently.
+dateparser reads them but took 0.1-10 s a value (it guesses the language first), too slow
+for a per-document step; its locale data (installed with htmldate) gives the words:
+month and weekday names, and the words a date is written with ("de", "um", "Uhr", "в",
+"ngày"), of the languages below. A name that means different months in two of them
+("listopad": November in Polish and Czech, October in Croatian) is left out.
+
+A year of 1300-1599 written in Arabic-script digits is of the Hijri calendars (Persian
+"۱۴۰۵/۰۹/۱۳" is 4 December 2026), not converted here: no date rather than a wrong one.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import importlib.util
+import logging
+import re
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+from newsbeam.transforms.support.built_cache import built, newsbeam_sources
+
+log = logging.getLogger(__name__)
+
+# The languages whose words are read: the newsroom's (European, Slavic, Turkish, Arabic,
+# Persian, Hebrew, Hindi, Indonesian, Malay, Swahili, Vietnamese) and their neighbours.
+_LANGUAGES = (
+    "de fr es pt it nl pl ru uk tr ar fa he hi id ms sw vi ca ro cs da sv nb fi hu el"
+).split()
+_MONTHS = (
+    "january february march april may june july august september october november december"
+).split()
+_WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
+# Unit words that frame a date ("ngày 4 tháng 12 năm 2026", "4 de dezembro de 2026"); one-
+# and two-letter ones ("a", "d") are left: too many other words are spelt so.
+_FRAME_KEYS = ("skip", "pertain", "day", "year")
+_MIN_FRAME_LETTERS = 3
+
+# Year, month, day (and hour, minute) as Chinese, Japanese and Korean write them.
+_CJK_DATE = re.compile(r"(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월]\s*(\d{1,2})\s*[日일]?")
+_CJK_TIME = re.compile(r"(\d{1,2})\s*[時时시]\s*(\d{1,2})\s*[分분]?")
+# "18h05" (French, Portuguese), "14.30 Uhr" (German), "kl. 14.30" (Nordic) -> 14:30.
+_H_TIME = re.compile(r"\b(\d{1,2})h(\d{2})\b|\b(\d{1,2})\.(\d{2})(?=\s*(?:uhr|h)\b)", re.I)
+_ARABIC_SCRIPT_DIGITS = re.compile("[\u0660-\u0669\u06f0-\u06f9]")
+_YEAR_OF_HIJRI = re.compile(r"(?<!\d)1[3-5]\d\d(?!\d)")
+
+
+def ascii_digits(value: str) -> str:
+    """Every decimal digit (Arabic-Indic, Persian, Devanagari, full-width, ...) as 0-9."""
+    if value.isascii():
+        return value
+    return "".join(str(unicodedata.decimal(char)) if char.isdecimal() else char for char in value)
+
+
+def english_date(value: str) -> str | None:
+    """`value` rewritten for dateutil (ASCII digits, English month and weekday names, the
+    words around a date dropped), or None when it is a date of another calendar."""
+    if _ARABIC_SCRIPT_DIGITS.search(value) and _YEAR_OF_HIJRI.search(ascii_digits(value)):
+        return None
+    text = ascii_digits(value).replace("\u060c", ",")  # the Arabic comma
+    text = _CJK_DATE.sub(r"\1-\2-\3 ", text)
+    text = _CJK_TIME.sub(r"\1:\2", text)
+    text = _H_TIME.sub(lambda m: f"{m[1] or m[3]}:{m[2] or m[4]}", text)
+    if text.isascii() and not re.search(r"[^\W\d_]", text):
+        return " ".join(text.split())  # no words left to translate (most values)
+    return " ".join(_translated(text).split())
+
+
+# A word, and the word or one- or two-digit number after it: names of two words ("tháng 12",
+# "יום שישי", "a las") are looked up as a pair first.
+_PAIR = r"([\p{L}\p{M}\u05f3']+)(?:(\s+)([\p{L}\p{M}\u05f3']+|\d{1,2}(?!\d)))?"
+
+
+def _translated(text: str) -> str:
+    """Month and weekday names in English, frame words dropped; other words as they were
+    ("CET" stays a zone dateutil knows)."""
+    names, frames = _vocabulary()
+
+    def word(found: str) -> str:
+        key = found.casefold()
+        return f" {names[key]} " if key in names else " " if key in frames else found
+
+    def pair(match: Any) -> str:
+        first, space, second = match.group(1, 2, 3)
+        if second is None:
+            return word(first)
+        both = f"{first} {second}"
+        if both.casefold() in names or both.casefold() in frames:
+            return word(both)
+        return word(first) + space + word(second)
+
+    return _pair_pattern().sub(pair, text)
+
+
+@functools.lru_cache(maxsize=1)
+def _pair_pattern() -> Any:
+    import regex
+
+    return regex.compile(_PAIR)
+
+
+@functools.lru_cache(maxsize=1)
+def _vocabulary() -> tuple[dict[str, str], frozenset[str]]:
+    """({local month or weekday name: its English name}, frame words), read once (~0.2 s)
+    and then from the cache of built objects (support/built_cache.py)."""
+    try:
+        names, frames = built("local_dates", None, _read_words, [*newsbeam_sources(), _data()])
+    except (OSError, SyntaxError, ValueError) as error:  # a broken install: English dates only
+        log.warning("dates in other languages are not read: %s", error)
+        return {}, frozenset()
+    return names, frozenset(frames)
+
+
+def _data() -> Path:
+    """dateparser's folder of locale data, found without importing dateparser (its import
+    costs ~0.2 s: the parser, time zones, the language detector)."""
+    spec = importlib.util.find_spec("dateparser")
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError("dateparser's locale data (installed with htmldate)")
+    return Path(spec.origin).parent / "data" / "date_translation_data"
+
+
+def _read_words() -> tuple[dict[str, str], list[str]]:
+    """({local month or weekday name: its English name}, [frame words]) of `_LANGUAGES`."""
+    import regex
+
+    english: dict[str, set[str]] = {}
+    frames: set[str] = set()
+    for language in _LANGUAGES:
+        source = (_data() / f"{language}.py").read_text(encoding="utf-8")
+        info = ast.literal_eval(source.split("=", 1)[1])  # "info = {...}": plain data
+        for key in (*_MONTHS, *_WEEKDAYS):
+            # Weekday abbreviations ("di", "mit", "do") are everyday words: full names only.
+            shortest = 1 if key in _MONTHS else 4
+            for name in info.get(key, []):
+                if len(name) >= shortest and regex.search(r"\p{L}", name):
+                    english.setdefault(name.casefold(), set()).add(key)
+        for key in _FRAME_KEYS:
+            for word in info.get(key, []):
+                letters = len(regex.findall(r"\p{L}", word))
+                whole = regex.fullmatch(r"\p{L}+", word) is not None
+                if letters >= _MIN_FRAME_LETTERS or key in ("skip", "pertain") and whole:
+                    frames.add(word.casefold())
+    names = {name: next(iter(keys)) for name, keys in english.items() if len(keys) == 1}
+    return names, sorted(frames - set(names))
