@@ -154,3 +154,68 @@ def test_mentions_skip_only_runs_that_start_no_name(finder: PlaceFinder) -> None
     assert found == every_run(document)
     names = {name for name, _, _ in found}
     assert {"France", "Germany", "Paris", "Bosnia and Herzegovina", "Isle of Man"} <= names
+
+
+# Review 48: datelines, towns named after foreign places, people named after cities.
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The dateline names where a wire story was filed, in capitals the case-sensitive
+        # matcher never read: these stories had no places at all.
+        ("NAIROBI (Reuters) - The central bank raised its benchmark rate.", ["KE"]),
+        ("NEW DELHI, Dec 3 (Reuters) - Shares rose in the morning.", ["IN"]),
+        ("SÃO PAULO (Reuters) - Shares rose in the morning.", ["BR"]),
+        ("SAO PAULO (Reuters) - Shares rose in the morning.", ["BR"]),
+        ("TOKYO — Voters went to the polls on Sunday.", ["JP"]),
+        ("WASHINGTON, March 3, 2019 (Reuters) - The Senate passed the bill.", ["US"]),
+        ("By Jane Doe\n\nHONG KONG (Reuters) - Shares rose.", ["HK"]),
+        # The region after the comma says which place: a US state, a Canadian province.
+        ("ATHENS, Ga. (AP) — A fire destroyed three homes.", ["US"]),
+        ("PARIS, Texas (AP) — A fire destroyed three homes.", ["US"]),
+        ("ATHENS, Georgia (AP) — A fire destroyed three homes.", ["US"]),
+        ("LONDON, Ontario (CP) — The mayor resigned.", ["CA"]),
+        ("TBILISI, Georgia (Reuters) - Thousands protested.", ["GE"]),
+        ("BUENOS AIRES, Argentina (AP) — The president announced cuts.", ["AR"]),
+        # Not datelines: a capitalised word and a dash, an unknown place, a person.
+        ("UPDATE - The council met on Tuesday.", []),
+        ("UNITED NATIONS (AP) — The Security Council voted.", []),
+    ],
+)
+def test_dateline_names_the_place(finder: PlaceFinder, text: str, expected: list[str]) -> None:
+    assert finder.find("Story", text) == expected
+
+
+def test_dateline_outranks_places_named_in_the_text(finder: PlaceFinder) -> None:
+    text = (
+        "KYIV (Reuters) - Russia launched drones overnight and Russia said more would "
+        "follow, Russian officials said."
+    )
+    assert finder.find("Drones overnight", text) == ["UA", "RU"]
+    # Counted once: the same city in the dateline is not a second, lead mention.
+    assert PlaceFinder(PlacesConfig(min_salience=3.5)).find(None, "Tokyo (AFP) - Rain.") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A town named after a foreign place, followed by its US state or Canadian province.
+        ("Lebanon, Pennsylvania, held a parade.", ["US"]),
+        ("He was born in Berlin, New Hampshire and moved to Vienna, Va. in 1990.", ["US"]),
+        ("The team from Athens, Georgia won the title.", ["US"]),
+        ("Students in London, Ontario protested.", ["CA"]),
+        # Lists of places are not towns: the second name is a place of its own.
+        ("Envoys from Beijing, Washington and Moscow met.", ["CN", "US", "RU"]),
+        ("Turkish and Armenian envoys met in Tbilisi: Turkey, Georgia and Armenia.", None),
+        ("Officials in Tbilisi, Georgia met envoys from Athens.", ["GE", "GR"]),
+    ],
+)
+def test_town_followed_by_its_state(
+    finder: PlaceFinder, text: str, expected: list[str] | None
+) -> None:
+    found = finder.find(None, text)
+    if expected is None:
+        assert sorted(found) == ["AM", "GE", "TR"]
+    else:
+        assert sorted(found) == sorted(expected)

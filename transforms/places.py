@@ -13,9 +13,10 @@ import gettext
 import json
 import os
 import re
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 
@@ -45,6 +46,11 @@ PLACE_NAMES = "place_names"
 PLACE_FALSE_FRIENDS = "place_false_friends"
 
 _MIN_CAPITAL_COUNTRY_POPULATION = 1_000_000
+# Countries whose towns are written "Town, State" ("Lebanon, Pennsylvania", "London,
+# Ontario"), many of them named after places abroad: their states, provinces and territories
+# (pycountry) mark the name before them as a town there.
+_STATE_COUNTRIES = ("US", "CA", "AU")
+_STATE_TYPES = frozenset({"State", "District", "Province", "Territory"})
 
 
 _TRANSLATED_LANGUAGES = ("de", "es", "fr", "pt")
@@ -156,6 +162,73 @@ def _name_words(name: str) -> tuple[str, ...]:
     return tuple(_WORD.findall(name))
 
 
+def folded(name: str) -> str:
+    """`name` without case, accents or punctuation ("SÃO PAULO" and "Sao Paulo" -> "sao
+    paulo"): how a place written in capitals, as datelines write it, is looked up."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+    return " ".join(re.findall(r"[^\W\d_]+", plain.casefold()))
+
+
+class Dateline(NamedTuple):
+    place: str  # "NEW DELHI"
+    region: str  # what follows its comma: a state, a country, a date ("Ga.", "Dec 3"), or ""
+    end: int  # where the dateline ends in the text
+
+
+# A wire story's dateline: "NAIROBI (Reuters) - ", "NEW DELHI, Dec 3 (Reuters) - ", "ATHENS,
+# Ga. (AP) — ", "TOKYO — ", "Tokyo (AFP) - ". It names where the story was filed, the
+# strongest place signal a wire story has, in capitals the case-sensitive matcher never reads.
+_DATELINE = re.compile(
+    rf"(?P<place>[{_UPPER}][{_UPPER}'’. -]*[{_UPPER}.]|{_CAPITALISED}(?:[ -]{_CAPITALISED})*)"
+    r"(?:,\s*(?P<region>[^\n()\-\u2013\u2014]{1,40}?))?"
+    r"\s*(?:\((?P<agency>[^()\n]{1,40})\))?\s*(?:--?|[\u2013\u2014])\s"
+)
+# A dateline opens one of the first lines (a byline may come first), within the lead.
+_DATELINE_LINES = 3
+
+
+def find_dateline(text: str, within: int = 400) -> Dateline | None:
+    """The dateline opening one of the first lines of `text` (a byline may come first), or
+    None. A place in capitals ("TOKYO — ") or one followed by a news agency ("Tokyo (AFP) -
+    ") is a dateline; a capitalised word and a dash alone ("Tokyo - a city of ...") is not."""
+    offset = lines = 0
+    for line in text[:within].splitlines(keepends=True):
+        stripped = line.lstrip()
+        at = offset + len(line) - len(stripped)
+        offset += len(line)
+        if not stripped.strip():
+            continue
+        match = _DATELINE.match(stripped)
+        if match is not None:
+            place = match.group("place").strip()
+            capitals = place.upper() == place and sum(c.isalpha() for c in place) >= 2
+            if capitals or match.group("agency"):
+                return Dateline(place, (match.group("region") or "").strip(), at + match.end())
+        lines += 1
+        if lines >= _DATELINE_LINES:
+            break
+    return None
+
+
+# ", New Hampshire", ", Ga.", ", Ontario": up to four capitalised words after a comma.
+_AFTER_COMMA = re.compile(r",[ \t]+([A-Z][\w.]*(?: [A-Z][\w.]*){0,3})")
+
+
+def state_names(abbreviations: Any) -> dict[str, str]:
+    """Names of the states, provinces and territories of `_STATE_COUNTRIES` (pycountry) and
+    their abbreviations (`abbreviations`: country -> list) -> the country's code."""
+    import pycountry
+
+    states: dict[str, str] = {}
+    for country in _STATE_COUNTRIES:
+        for state in pycountry.subdivisions.get(country_code=country) or ():
+            if state.type in _STATE_TYPES:
+                states[state.name] = country
+        for abbreviation in abbreviations.get(country, ()):
+            states[abbreviation] = country
+    return states
+
+
 def cached_finder(config: PlacesConfig) -> PlaceFinder:
     """The finder for `config`, read back from the cache of built objects when an earlier run
     built it (support/built_cache.py): its gazetteer takes ~0.07 s to build from
@@ -192,6 +265,14 @@ class PlaceFinder:
         self._longest: dict[str, int] = {}
         for key in self._names:
             self._longest[key[0]] = max(self._longest.get(key[0], 0), len(key))
+        # Names as datelines write them ("SAO PAULO"), folded -> the gazetteer's name.
+        self._folded: dict[str, str] = {}
+        for name in self.gazetteer:
+            self._folded.setdefault(folded(name), name)
+        # "Town, State": state, province and territory names and their abbreviations ->
+        # their country; and the same, folded, for datelines.
+        self._states = state_names(load_lexicon(PLACE_NAMES)["state_abbreviations"])
+        self._folded_states = {folded(name): code for name, code in self._states.items()}
 
     def mentions(self, document: str) -> Iterator[tuple[str, int, int]]:
         """(name, start, end) of each gazetteer name (and each never-a-country phrase) in
@@ -232,25 +313,86 @@ class PlaceFinder:
         title = title or ""
         salience: dict[str, float] = {}
         first_seen: dict[str, int] = {}
+        leading: set[str] = set()  # named by the title or the dateline
         offset = len(title) + 1
         document = f"{title}\n{text}"
+        dateline = find_dateline(text, self.config.lead_chars)
+        dateline_end = offset + dateline.end if dateline is not None else offset
+        if dateline is not None:
+            code_filed = self._dateline_country(dateline, document)
+            if code_filed is not None:
+                # Where the story was filed counts as much as a name in the title.
+                salience[code_filed] = 3.0
+                first_seen[code_filed] = offset
+                leading.add(code_filed)
         for name, start, end in self.mentions(document):
-            if name in self._never or not self._confirmed(name, document, start, end):
+            if name in self._never or offset <= start < dateline_end:
+                continue  # the dateline's names were counted as the dateline
+            if not self._confirmed(name, document, start, end):
                 continue
             code, weight = self.gazetteer[name]
+            code = self._state_after(name, document, end) or code
             if start < offset:
                 weight *= 3
+                leading.add(code)
             elif start < offset + self.config.lead_chars:
                 weight *= 2
             salience[code] = salience.get(code, 0.0) + weight
             first_seen.setdefault(code, start)
-        # The places the title names first: they are what the story is about (seed 004,
-        # "Turkey holds negotiations ...", mentions Palestine more often in its text).
+        # The places the title (or the dateline) names first: they are what the story is
+        # about (seed 004, "Turkey holds negotiations ...", mentions Palestine more often).
         ranked = sorted(
             (code for code, score in salience.items() if score >= self.config.min_salience),
-            key=lambda code: (first_seen[code] >= offset, -salience[code], first_seen[code], code),
+            key=lambda code: (code not in leading, -salience[code], first_seen[code], code),
         )
         return ranked[: self.config.max_places]
+
+    def _dateline_country(self, dateline: Dateline, document: str) -> str | None:
+        """The country of a dateline: its region's when that is a country ("BUENOS AIRES,
+        Argentina") or a state ("ATHENS, Ga."), else its place's ("NAIROBI, Dec 3")."""
+        place = self._folded.get(folded(dateline.place))
+        place_code = self.gazetteer[place][0] if place is not None else None
+        if not dateline.region:
+            return place_code
+        region = self._folded.get(folded(dateline.region))
+        region_code = self.gazetteer[region][0] if region is not None else None
+        state_country = self._folded_states.get(folded(dateline.region))
+        # "TBILISI, Georgia" is the country, "ATHENS, Georgia" the US state (no cue).
+        if region is not None and (
+            region_code == place_code or state_country is None or self._cued(region, document)
+        ):
+            return region_code
+        return state_country or place_code
+
+    def _state_after(self, name: str, document: str, end: int) -> str | None:
+        """The country of the state or province right after `name` and a comma, when `name`
+        is a town there named after a place abroad ("Lebanon, Pennsylvania", "Athens, Ga.",
+        "London, Ontario"); None otherwise. A state that is a place of its own ("Beijing,
+        Washington and Moscow") is a list of places, not a town and its state."""
+        match = _AFTER_COMMA.match(document, end)
+        if match is None:
+            return None
+        following = match.group(1).split(" ")
+        for size in range(len(following), 0, -1):
+            state = " ".join(following[:size])
+            if state not in self._states:
+                state = state.removesuffix(".")  # the sentence's full stop: "Virginia."
+            country = self._states.get(state)
+            if country is None:
+                continue
+            if state in self.gazetteer and (
+                self._cued(state, document) or self.gazetteer[name][1] >= 1.0
+            ):
+                # Georgia the country (cued), or a list of countries ("Turkey, Georgia").
+                return None
+            return country
+        return None
+
+    def _cued(self, name: str, document: str) -> bool:
+        """Whether `name` counts as its country: it is no ambiguous name, or one of its
+        cues occurs in `document` ("Tbilisi" for Georgia)."""
+        cues = self._ambiguous.get(name)
+        return not cues or any(cue in document for cue in cues)
 
     def _confirmed(self, name: str, document: str, start: int, end: int) -> bool:
         before = document[max(0, start - 40) : start].split()
@@ -268,9 +410,7 @@ class PlaceFinder:
             return False
         if previous[:1].isupper() and previous.isalpha() and not at_sentence_start:
             return False
-        if not cues:
-            return True
-        return any(cue in document for cue in cues)
+        return self._cued(name, document)
 
 
 def tag_places(article: Article, finder: PlaceFinder) -> Article:
