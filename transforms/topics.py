@@ -123,7 +123,6 @@ class CueIndex(NamedTuple):
                     found.update(matched)
         return found
 
-
     def distinct_cues(self, *token_lists: list[str]) -> Counter[str]:
         """How many different cue words and phrases of each topic occur in the token lists
         (a title's, a text's): a cue repeated, or in both, counts once."""
