@@ -116,7 +116,14 @@ def test_own_place_lists_ship_and_name_real_countries() -> None:
     assert set(names) <= {country.alpha_2 for country in pycountry.countries}
     assert all(name.strip() == name and name for group in names.values() for name in group)
     false_friends = load_lexicon(PLACE_FALSE_FRIENDS)
-    assert set(false_friends) == {"about", "ambiguous", "never", "not_after", "not_cities"}
+    assert set(false_friends) == {
+        "about",
+        "ambiguous",
+        "never",
+        "not_after",
+        "not_cities",
+        "water_of",
+    }
     assert "Jordan" in false_friends["ambiguous"] and "Latin America" in false_friends["never"]
 
 
@@ -238,4 +245,19 @@ def test_town_followed_by_its_state(
     ],
 )
 def test_states_and_dateline_cities(finder: PlaceFinder, text: str, expected: list[str]) -> None:
+    assert finder.find(None, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A sea named after a country is not the country.
+        ("Storms formed over the Gulf of Mexico and hit Texas.", ["US"]),
+        ("Iran seized a tanker in the Gulf of Oman, Iranian media said.", ["IR"]),
+        ("North Korea fired a missile into the Sea of Japan.", ["KP"]),
+        # The country itself still counts.
+        ("Oman mediated between Iran and the US.", ["OM", "IR", "US"]),
+    ],
+)
+def test_seas_named_after_countries(finder: PlaceFinder, text: str, expected: list[str]) -> None:
     assert finder.find(None, text) == expected

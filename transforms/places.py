@@ -275,6 +275,7 @@ class PlaceFinder:
         self._ambiguous: dict[str, tuple[str, ...]] = dict(false_friends["ambiguous"])
         self._never = frozenset(false_friends["never"])
         self._not_after = frozenset(false_friends["not_after"])
+        self._water_of = frozenset(false_friends["water_of"])
         self._names: dict[tuple[str, ...], str] = {}
         for name in [*self.gazetteer, *self._never]:
             key = _name_words(name)
@@ -446,6 +447,10 @@ class PlaceFinder:
         after = document[end : end + 40].split()
         previous = before[-1] if before else ""
         if previous.strip("\"'“(") in self._not_after:
+            return False
+        # "Gulf of Mexico", "Sea of Japan", "Gulf of Oman": a sea, not the country (a tanker
+        # attacked in the Gulf of Oman is no story about Oman).
+        if previous == "of" and len(before) > 1 and before[-2] in self._water_of:
             return False
         cues = self._ambiguous.get(name)
         if cues is None:
