@@ -261,3 +261,23 @@ def test_states_and_dateline_cities(finder: PlaceFinder, text: str, expected: li
 )
 def test_seas_named_after_countries(finder: PlaceFinder, text: str, expected: list[str]) -> None:
     assert finder.find(None, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A capitalised word beside an ambiguous name made it a person's name even when it
+        # was an ordinary word the text also writes in lower case.
+        ("The French government issued a decree on the pension plan.", ["FR"]),
+        ("The Polish health ministry appealed to the public.", ["PL"]),
+        ("French President Emmanuel Macron said the president would not resign.", ["FR"]),
+        ("The Oregon State Police said the bomb killed two officers of the state police.", ["US"]),
+        # A first name or surname stays a person's: never written in lower case.
+        ("Michael Jordan scored 30 points for the Bulls.", []),
+        ("Comedian Dawn French said the show would return.", []),
+    ],
+)
+def test_ordinary_capitalised_neighbours(
+    finder: PlaceFinder, text: str, expected: list[str]
+) -> None:
+    assert finder.find(None, text) == expected

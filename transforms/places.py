@@ -458,11 +458,26 @@ class PlaceFinder:
         # Part of a person's name: "Michael Jordan", "Jordan Henderson", "Chad Smith".
         following = after[0] if after else ""
         at_sentence_start = not before or previous.endswith((".", "!", "?", ":", "\n"))
-        if following[:1].isupper() and following.isalpha():
+        # A capitalised neighbour the text also writes in lower case is an ordinary word
+        # ("The French government", "In Texas", "French President ... the president"),
+        # not a first name or surname, which news never writes so.
+        if following[:1].isupper() and following.isalpha() and not _ordinary(following, document):
             return False
-        if previous[:1].isupper() and previous.isalpha() and not at_sentence_start:
+        if (
+            previous[:1].isupper()
+            and previous.isalpha()
+            and not at_sentence_start
+            and not _ordinary(previous, document)
+        ):
             return False
         return not cued or self._cued(name, document)
+
+
+def _ordinary(word: str, document: str) -> bool:
+    """Whether `document` also writes the capitalised `word` in lower case ("The" ... "the"):
+    an ordinary word, not part of a person's name."""
+    lower = word.lower()
+    return lower != word and re.search(rf"(?<!\w){re.escape(lower)}(?!\w)", document) is not None
 
 
 def tag_places(article: Article, finder: PlaceFinder) -> Article:
