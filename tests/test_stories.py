@@ -19,7 +19,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from newsbeam.schemas import Article, RawDocument
 from newsbeam.transforms import stories as stories_module
 from newsbeam.transforms.clean import clean_article
-from newsbeam.transforms.extract import extract_text_document
+from newsbeam.transforms.extract import extract_text_document, new_article
 from newsbeam.transforms.stories import (
     NO_FREQUENCIES,
     ClusterStories,
@@ -842,3 +842,24 @@ def test_counted_story_rows_are_the_rows_doc_by_doc() -> None:
     for config in (dataclasses.replace(CONFIG, vector_terms=3), CONFIG):
         expected = story_rows(docs, assigned, by_id, config, RUN_AT)
         assert counted_story_rows(docs, assigned, vectors, counts, config, RUN_AT) == expected
+
+
+def test_articles_that_skipped_cleaning_are_stories_of_their_own() -> None:
+    # Records without an id (new_article's default "") were all one story, id "".
+    texts = [
+        "The city council approved a new budget on Tuesday after a long debate about funding "
+        "for schools, public transport and road repairs across the northern districts.",
+        QUAKE_B[0],
+        FOOTBALL,
+    ]
+    articles = [new_article(f"s{n}", text=text) for n, text in enumerate(texts)]
+    with make_test_pipeline() as pipeline:
+        stories = (
+            pipeline
+            | beam.Create(articles)
+            | ClusterStories()
+            | beam.Map(lambda a: (a.story_id == a.article_id != "", a.article_id))
+            | beam.combiners.ToList()
+            | beam.Map(lambda found: sorted({ok for ok, _ in found}) + [len({i for _, i in found})])
+        )
+        assert_that(stories, equal_to([[True, 3]]))

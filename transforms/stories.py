@@ -38,6 +38,7 @@ from apache_beam.transforms.window import GlobalWindows
 from apache_beam.utils.timestamp import Timestamp
 
 from newsbeam.schemas import Article
+from newsbeam.transforms.clean import with_identity
 from newsbeam.transforms.dedup import counted_copies
 from newsbeam.transforms.event_time import (
     WindowConfig,
@@ -247,6 +248,7 @@ NO_FREQUENCIES = TermFrequencies(0, {})
 
 
 def story_doc(article: Article, config: StoryConfig) -> StoryDoc:
+    article = with_identity(article)
     title_tokens, text_tokens = _tokens(article.title or ""), _tokens(article.text)
     rank = rank_of(article.published_at, article.word_count, article.article_id, article.source)
     terms, names = _terms_and_names(title_tokens, text_tokens, config)
@@ -1416,6 +1418,7 @@ def _run_story_rows(
 
 
 def _with_story(article: Article, story_ids: Mapping[str, str]) -> Article:
+    article = with_identity(article)  # as story_doc keyed it
     return article._replace(story_id=story_ids.get(article.article_id, article.article_id))
 
 
