@@ -21,6 +21,7 @@ from newsbeam.transforms.clean import (
     normalize_unicode,
     remove_chrome,
     remove_repeated,
+    with_identity,
 )
 from newsbeam.transforms.extract import extract_text_document, new_article
 from tests.helpers import counters_of, make_test_pipeline
@@ -328,3 +329,18 @@ def test_line_and_paragraph_separators_are_breaks_not_glue() -> None:
 )
 def test_credits_share_and_copyright_lines(paragraph: str, reason: str | None) -> None:
     assert chrome_reason(paragraph) == reason
+
+
+def test_with_identity_fills_what_cleaning_sets_and_keeps_what_is_there() -> None:
+    text = "Officials said the plan would be reviewed again in the spring, when figures come."
+    cleaned = clean_article(new_article("a.txt", text=text))
+    raw = new_article("a.txt", text=text)
+    filled = with_identity(raw)
+    assert (filled.article_id, filled.content_hash, filled.word_count) == (
+        cleaned.article_id,
+        cleaned.content_hash,
+        cleaned.word_count,
+    )
+    assert with_identity(cleaned) is cleaned
+    own = raw._replace(article_id="mine")
+    assert with_identity(own).article_id == "mine"

@@ -350,3 +350,32 @@ def test_kept_with_copies_drops_the_copies_and_counts_them_on_their_canonical() 
         ("copy.txt", "exact", original.article_id),
     ]
     assert rows == [with_own_id(duplicate) for duplicate in reversed(duplicates)]
+
+
+UNCLEANED = [
+    "The city council approved a new budget on Tuesday after a long debate about funding "
+    "for schools, public transport and road repairs across the northern districts.",
+    "A magnitude 6.1 earthquake struck Bam in Iran on Friday, killing 300 people and "
+    "damaging the old citadel and many homes in the region around the city.",
+    "The football club Rovers signed a new striker from Lisbon for a record fee on Monday, "
+    "the manager said at a press conference in the stadium.",
+]
+
+
+def test_articles_that_skipped_cleaning_get_their_identity_in_beam() -> None:
+    # A caller's own records (new_article, no CleanText) had article_id "": dedup took the
+    # three different articles for copies of one another, pointing at canonical "".
+    articles = [new_article(f"s{n}", text=text) for n, text in enumerate(UNCLEANED)]
+    articles.append(new_article("t0", text=UNCLEANED[0]))
+    with make_test_pipeline() as pipeline:
+        kept, duplicates = pipeline | beam.Create(articles) | DeduplicateArticles()
+        assert_that(
+            kept | beam.Map(lambda a: (a.source, bool(a.article_id), a.duplicate_count)),
+            equal_to([("s0", True, 1), ("s1", True, 0), ("s2", True, 0)]),
+            label="Kept",
+        )
+        assert_that(
+            duplicates | beam.Map(lambda d: (d.source, d.method, bool(d.canonical_id))),
+            equal_to([("t0", "exact", True)]),
+            label="Copies",
+        )

@@ -1050,3 +1050,24 @@ def test_list_items_and_table_rows_stay_lines_of_their_own() -> None:
         "|---|---|",
         "| transit | 12 |",
     ]
+
+
+def test_documents_of_other_kinds_are_rejected_and_text_may_be_a_str() -> None:
+    # A caller's own RawDocuments: a feed became an article whose text was its XML, any
+    # unknown kind was read as text, and text given as a str was an internal_error.
+    feed = RawDocument(
+        "f.xml", "feed", b"<rss><channel><item><title>x</title></item></channel></rss>"
+    )
+    for doc, detail in ((feed, "ReadFeeds"), (RawDocument("a.pdf", "pdf", b"%PDF"), "'pdf'")):
+        with pytest.raises(ExtractError, match=detail) as raised:
+            extract_document(doc, ExtractConfig())
+        assert raised.value.reason == "not_a_document"
+    for kind, content in (("text", ARTICLE_TEXT), ("html", ARTICLE_HTML)):
+        article = extract_document(RawDocument("s", kind, content), ExtractConfig())  # type: ignore[arg-type]
+        assert "The city council approved" in article.text
+    with make_test_pipeline() as pipeline:
+        _, rejected = pipeline | beam.Create([feed]) | ExtractArticles()
+        assert_that(
+            rejected | beam.Map(lambda r: (r.stage, r.reason)),
+            lambda rows: rows == [("extract", "not_a_document")] or pytest.fail(str(rows)),
+        )

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
-from newsbeam.schemas import RawDocument
+from newsbeam.schemas import Article, RawDocument
 from newsbeam.transforms import stories as stories_module
 from newsbeam.transforms.clean import clean_article
-from newsbeam.transforms.extract import extract_text_document
+from newsbeam.transforms.extract import extract_text_document, new_article
 from newsbeam.transforms.stories import (
     NO_FREQUENCIES,
     ClusterStories,
@@ -58,6 +58,7 @@ from newsbeam.transforms.stories import (
     unpack_doc,
     unpack_run,
 )
+from newsbeam.transforms.support.state import StateContext
 from tests.helpers import make_test_pipeline
 
 UTC = dt.timezone.utc
@@ -250,6 +251,57 @@ def test_seed_stories(seeds_dir: Path) -> None:
             | beam.Map(lambda s: (s["001"] == s["002"], len({s[k] for k in s if k != "002"})))
         )
         assert_that(stories, equal_to([(True, 4)]))
+
+
+def _assert_windowed_stories(
+    seeds_dir: Path, hour_of: dict[str, int], expected: list[list[str]]
+) -> None:
+    """The seeds' stories (lists of file numbers) are `expected`, each seed stamped at the
+    hour `hour_of` gives (0 by default) and windowed by the hour, as a user's windowed
+    pipeline has them."""
+    articles = [
+        clean_article(extract_text_document(RawDocument(str(p), "text", p.read_bytes())))
+        for p in sorted(seeds_dir.iterdir())
+    ]
+    with make_test_pipeline() as pipeline:
+        stories = (
+            pipeline
+            | beam.Create(articles)
+            | "Stamp"
+            >> beam.Map(
+                lambda a: beam.window.TimestampedValue(
+                    a, 3600 * hour_of.get(Path(a.source).name[:3], 0) + 60
+                )
+            )
+            | "Hours" >> beam.WindowInto(beam.window.FixedWindows(3600))
+            | ClusterStories()
+            | "ByStory" >> beam.Map(lambda a: (a.story_id, Path(a.source).name[:3]))
+            | "Whole" >> beam.WindowInto(beam.window.GlobalWindows())
+            | beam.GroupByKey()
+            | "Names" >> beam.Map(lambda kv: sorted(kv[1]))
+        )
+        assert_that(stories, equal_to(expected))
+
+
+def test_windowed_articles_are_clustered_within_their_window(seeds_dir: Path) -> None:
+    # Every article was a story of its own: the whole run's clustering read the windowed
+    # docs from the global window, where they are not.
+    _assert_windowed_stories(seeds_dir, {}, [["000"], ["001", "002"], ["003"], ["004"]])
+    # A rewrite in another window is clustered there, not with 001.
+    apart = [["000"], ["001"], ["002"], ["003"], ["004"]]
+    _assert_windowed_stories(seeds_dir, {"002": 1}, apart)
+
+
+def test_windowed_articles_with_a_state_are_refused(tmp_path: Path) -> None:
+    state = StateContext(state_dir=None, state_out_dir=str(tmp_path))
+    pipeline = make_test_pipeline()
+    windowed = (
+        pipeline
+        | beam.Create([])
+        | beam.WindowInto(beam.window.FixedWindows(60)).with_output_types(Article)
+    )
+    with pytest.raises(ValueError, match="ClusterStoriesStream"):
+        _ = windowed | ClusterStories(StoryConfig(), state)
 
 
 def test_oversized_linked_groups_are_split_again() -> None:
@@ -790,3 +842,24 @@ def test_counted_story_rows_are_the_rows_doc_by_doc() -> None:
     for config in (dataclasses.replace(CONFIG, vector_terms=3), CONFIG):
         expected = story_rows(docs, assigned, by_id, config, RUN_AT)
         assert counted_story_rows(docs, assigned, vectors, counts, config, RUN_AT) == expected
+
+
+def test_articles_that_skipped_cleaning_are_stories_of_their_own() -> None:
+    # Records without an id (new_article's default "") were all one story, id "".
+    texts = [
+        "The city council approved a new budget on Tuesday after a long debate about funding "
+        "for schools, public transport and road repairs across the northern districts.",
+        QUAKE_B[0],
+        FOOTBALL,
+    ]
+    articles = [new_article(f"s{n}", text=text) for n, text in enumerate(texts)]
+    with make_test_pipeline() as pipeline:
+        stories = (
+            pipeline
+            | beam.Create(articles)
+            | ClusterStories()
+            | beam.Map(lambda a: (a.story_id == a.article_id != "", a.article_id))
+            | beam.combiners.ToList()
+            | beam.Map(lambda found: sorted({ok for ok, _ in found}) + [len({i for _, i in found})])
+        )
+        assert_that(stories, equal_to([[True, 3]]))

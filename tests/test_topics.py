@@ -338,6 +338,8 @@ def test_tag_topics_composite_annotates_and_counts() -> None:
         new_article("en.txt", title=title, text=text, language="en"),
         new_article("de.txt", title=SHORT_TEXTS[8][2], text=SHORT_TEXTS[8][3], language="de"),
         new_article("ru.txt", title="Новости", text="Команда выиграла кубок. " * 5, language="ru"),
+        # Its language never detected (no DetectLanguage before): no topics, counted apart.
+        new_article("none.txt", title=title, text=text),
     ]
     expected = {a.source: tag_topics(a, TopicTagger()) for a in articles}
 
@@ -351,9 +353,10 @@ def test_tag_topics_composite_annotates_and_counts() -> None:
         assert_that(tagged, check)
         assert_that(rejected, lambda rows: len(rows) == 0 or pytest.fail(rows), label="None")
     counters = counters_of(pipeline)
-    assert counters["topics_in"] == 3
+    assert counters["topics_in"] == 4
     assert counters["topics_tagged"] == 2
     assert counters["topics_no_language_support"] == 1
+    assert counters["topics_no_language"] == 1
 
 
 def test_model_logits_are_the_term_by_term_sum(tagger: TopicTagger) -> None:

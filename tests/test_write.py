@@ -189,3 +189,34 @@ def test_hash_columns_are_written_without_a_dictionary(tmp_path: Path) -> None:
         "pairs.list.element.hash": False,
     }
     assert pq.read_table(path).to_pylist() == rows
+
+
+def test_windowed_tables_are_written_as_one(tmp_path: Path) -> None:
+    # A user's windowed articles failed the write ("Cannot convert GlobalWindow to
+    # _IntervalWindowBase"): the files are written in the global window.
+    articles = [
+        clean_article(new_article(f"{n}.txt", text=f"Story number {n} about the harbour."))
+        for n in range(3)
+    ]
+    with make_test_pipeline() as pipeline:
+        windowed = (
+            pipeline
+            | beam.Create(articles)
+            | beam.Map(lambda a: beam.window.TimestampedValue(a, 3600 * int(a.source[0])))
+            | beam.WindowInto(beam.window.FixedWindows(3600))
+        )
+        _ = {"articles": windowed} | WriteTables(str(tmp_path), "ingest_date=2024-05-14", "w")
+    written = json.loads((tmp_path / WRITTEN).read_text())
+    rows = {entry["table"]: entry["rows"] for entry in written["files"]}
+    assert rows == {"articles": 3, "duplicates": 0, "rejected": 0, "feed_health": 0}
+    (file,) = (tmp_path / "articles").rglob("*.parquet")
+    assert sorted(pq.read_table(file).column("source").to_pylist()) == ["0.txt", "1.txt", "2.txt"]
+
+
+def test_unbounded_tables_are_refused(tmp_path: Path) -> None:
+    from apache_beam.testing.test_stream import TestStream
+
+    pipeline = make_test_pipeline()
+    stream = pipeline | TestStream().add_elements([]).with_output_types(Duplicate)
+    with pytest.raises(ValueError, match="unbounded: duplicates"):
+        _ = {"duplicates": stream} | WriteTables(str(tmp_path), "ingest_date=2024-05-14", "w")

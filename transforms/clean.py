@@ -365,6 +365,22 @@ def article_id_for(canonical_url: str | None, text_hash: str) -> str:
     return hashlib.sha256(basis.encode("utf-8")).hexdigest()[:24]
 
 
+def with_identity(article: Article) -> Article:
+    """The article with its content hash, id and word count as CleanText sets them, where
+    it has none (a caller's own records that skipped CleanText, `new_article`'s empty
+    defaults): dedup and stories key on them, and articles sharing the empty id were one
+    article to them (copies of each other, one story)."""
+    if article.article_id and article.content_hash and article.word_count:
+        return article
+    folded = fold(article.text)
+    text_hash = article.content_hash or _hash_folded(folded)
+    return article._replace(
+        article_id=article.article_id or article_id_for(article.canonical_url, text_hash),
+        content_hash=text_hash,
+        word_count=article.word_count or count_words(article.text, folded),
+    )
+
+
 def clean_article(article: Article) -> Article:
     """Apply cleaning and identity to one article (a new record; the input is untouched)."""
     title = normalize_whitespace(normalize_unicode(article.title)) if article.title else None

@@ -37,6 +37,7 @@ from apache_beam.transforms.userstate import (
 from apache_beam.utils.windowed_value import WindowedValue
 
 from newsbeam.schemas import Article, Duplicate
+from newsbeam.transforms.clean import with_identity
 from newsbeam.transforms.event_time import STREAM_KEY, expire_at, live
 from newsbeam.transforms.support.failures import counter
 from newsbeam.transforms.support.rank import Rank, is_prior, rank_of
@@ -495,6 +496,7 @@ class _Fingerprint(beam.DoFn):
 
     def process(self, article: Article) -> Iterator[Any]:
         counter("dedup_in").inc()
+        article = with_identity(article)
         config = self._config
         rank = article_rank(article)
         if config.near:

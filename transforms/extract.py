@@ -1313,8 +1313,22 @@ def _main_text(page: PreparedPage, config: ExtractConfig, fast: bool) -> str:
     return main_text(page, fast, config.include_tables, config.favor_precision)
 
 
+# Kinds a caller's own RawDocuments may name that this stage does not read: a feed or an
+# OPML list became an "article" whose text was its XML (the command sends them to ReadFeeds).
+_FEED_KINDS = frozenset({"feed", "opml"})
+DOCUMENT_KINDS = ("text", "html", "jsonl")
+
+
 def extract_document(doc: RawDocument, config: ExtractConfig) -> Article:
-    """Any RawDocument -> Article; raises ExtractError for expected failures."""
+    """Any RawDocument -> Article; raises ExtractError for expected failures (a feed, or a
+    kind this stage does not read, among them)."""
+    if isinstance(doc.content, str):  # a caller's own text: what a file's bytes decode to
+        doc = doc._replace(content=doc.content.encode("utf-8", errors="surrogatepass"))
+    if doc.kind in _FEED_KINDS:
+        raise ExtractError("not_a_document", "a feed or OPML list: ReadFeeds reads it")
+    if doc.kind not in DOCUMENT_KINDS:
+        kinds = ", ".join(DOCUMENT_KINDS)
+        raise ExtractError("not_a_document", f"kind {doc.kind!r} is none of {kinds}")
     if doc.kind == "html":
         return extract_html_document(doc, config)
     if doc.kind == "jsonl":

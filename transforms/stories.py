@@ -34,9 +34,11 @@ from apache_beam.transforms.userstate import (
     TimerSpec,
     on_timer,
 )
+from apache_beam.transforms.window import GlobalWindows
 from apache_beam.utils.timestamp import Timestamp
 
 from newsbeam.schemas import Article
+from newsbeam.transforms.clean import with_identity
 from newsbeam.transforms.dedup import article_rank, counted_copies
 from newsbeam.transforms.event_time import (
     WindowConfig,
@@ -250,6 +252,7 @@ NO_FREQUENCIES = TermFrequencies(0, {})
 
 
 def story_doc(article: Article, config: StoryConfig) -> StoryDoc:
+    article = with_identity(article)
     title_tokens, text_tokens = _tokens(article.title or ""), _tokens(article.text)
     rank = article_rank(article)
     terms, names = _terms_and_names(title_tokens, text_tokens, config)
@@ -1354,6 +1357,10 @@ class _ClusterAll(beam.DoFn):
         self._earlier = stored_frequencies(self._term_files)
 
     def process(self, _impulse: bytes, packed: list[PackedDoc]) -> Iterator[Any]:
+        return self.cluster(packed)
+
+    def cluster(self, packed: list[PackedDoc]) -> Iterator[Any]:
+        """All of the docs clustered at once -> (article id, story id) and the state rows."""
         config = self._config
         run = unpack_run(packed, config)
         earlier = self._earlier
@@ -1379,6 +1386,25 @@ class _ClusterAll(beam.DoFn):
             yield beam.pvalue.TaggedOutput(_TERM_ROWS, entry)
 
 
+class _ClusterWindow(beam.DoFn):
+    """(the one key, a window's docs) -> as _ClusterAll for a whole run: articles in
+    windows of their own (a user's windowed pipeline) are clustered window by window, as
+    a GroupByKey groups them, never across windows."""
+
+    def __init__(self, config: StoryConfig, run_at: dt.datetime) -> None:
+        self._cluster = _ClusterAll(config, (), None, run_at)
+
+    def setup(self) -> None:
+        self._cluster.setup()
+
+    def process(self, group: tuple[int, Iterable[PackedDoc]]) -> Iterator[Any]:
+        return self._cluster.cluster(list(group[1]))
+
+
+def _one_key(doc: PackedDoc) -> tuple[int, PackedDoc]:
+    return 0, doc
+
+
 def _run_story_rows(
     run: PackedRun,
     assigned: dict[str, str],
@@ -1396,6 +1422,7 @@ def _run_story_rows(
 
 
 def _with_story(article: Article, story_ids: Mapping[str, str]) -> Article:
+    article = with_identity(article)  # as story_doc keyed it
     return article._replace(story_id=story_ids.get(article.article_id, article.article_id))
 
 
@@ -1407,6 +1434,8 @@ class ClusterStories(beam.PTransform):
     and story_terms tables (the articles table is WriteDedupIndex's, pipeline/build.py).
     Clustering sees the whole run at once (one key); the articles themselves are not
     shuffled: their story ids reach them as a side input of (id, story id) pairs.
+    Articles in windows (not the global one) are clustered window by window, without a
+    state (ValueError with one); ClusterStoriesStream carries stories across windows.
     """
 
     def __init__(
@@ -1422,6 +1451,8 @@ class ClusterStories(beam.PTransform):
         pipeline = articles.pipeline
         out = state.state_out_dir if state.writes else None
         docs = articles | "Terms" >> beam.Map(packed_story_doc, config)
+        if not isinstance(articles.windowing.windowfn, GlobalWindows):
+            return articles | "InWindows" >> _SetStoriesByWindow(docs, config, state)
         # Clustered once over all the docs, read as a side input (support/whole.py: fewer
         # steps than combining them into one list).
         clustered = (
@@ -1451,6 +1482,40 @@ class ClusterStories(beam.PTransform):
                 state, STORY_TERMS, prewritten=True
             )
         return with_story
+
+
+class _SetStoriesByWindow(beam.PTransform):
+    """ClusterStories on articles in windows other than the global one: the docs of each
+    window grouped under one key and clustered together, their story ids a side input
+    of the same window. (The Impulse of a whole run is in the global window: a windowed
+    side input read from it is empty there, and every article was a story of its own.)
+    An earlier state is a run's, not a window's: ClusterStoriesStream carries stories
+    from window to window."""
+
+    def __init__(
+        self, docs: beam.PCollection[PackedDoc], config: StoryConfig, state: StateContext
+    ) -> None:
+        super().__init__()
+        self._docs = docs
+        self._config = config
+        self._state = state
+
+    def expand(self, articles: beam.PCollection[Article]) -> beam.PCollection[Article]:
+        state = self._state
+        if state.writes or state.files(DEDUP_STORIES):
+            raise ValueError(
+                "ClusterStories with a state needs articles in the global window (a run);"
+                " windowed articles: ClusterStoriesStream, or ClusterStories without a state"
+            )
+        story_ids = (
+            self._docs
+            | "OneKey" >> beam.Map(_one_key).with_output_types(tuple[int, Any])
+            | "ByWindow" >> beam.GroupByKey()
+            | "Cluster" >> beam.ParDo(_ClusterWindow(self._config, state.run_at))
+        )
+        return articles | "SetStory" >> beam.Map(
+            _with_story, beam.pvalue.AsDict(story_ids)
+        ).with_output_types(Article)
 
 
 # --- Streaming: ClusterStoriesStream ----------------------------------------------------------

@@ -4,7 +4,7 @@ first), `topic_scores` and `topics_model`. English: the shipped linear model
 names plus our cue words (data/lexicons/topic_cues.json). Other languages get no topics.
 
 Annotates, never filters; only an unexpected exception rejects (`internal_error`).
-Counters: `topics_in`, `topics_tagged`, `topics_no_language_support`.
+Counters: `topics_in`, `topics_tagged`, `topics_no_language_support`, `topics_no_language`.
 """
 
 from __future__ import annotations
@@ -396,7 +396,9 @@ class _TagTopics(beam.DoFn):
     def process(self, article: Article) -> Iterator[Article]:
         assert self._tagger is not None
         counter("topics_in").inc()
-        if article.language not in SUPPORTED_LANGUAGES:
+        if article.language is None:  # never detected: DetectLanguage did not run before
+            counter("topics_no_language").inc()
+        elif article.language not in SUPPORTED_LANGUAGES:
             counter("topics_no_language_support").inc()
         tagged = tag_topics(article, self._tagger)
         if tagged.topics:
@@ -407,8 +409,10 @@ class _TagTopics(beam.DoFn):
 class TagTopics(beam.PTransform):
     """PCollection[Article] -> (PCollection[Article] with topics set, PCollection[Rejected]).
 
-    Annotates, never filters: an article in an unsupported language gets no topics. Only an
-    unexpected exception turns its article into a rejected row (`internal_error`).
+    Annotates, never filters: an article in an unsupported language gets no topics, nor
+    does one whose language was never detected (run DetectLanguage before; counted as
+    `topics_no_language`). Only an unexpected exception turns its article into a rejected
+    row (`internal_error`).
     """
 
     def __init__(self, config: TopicsConfig | None = None) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindows
 
 from newsbeam.schemas import DATASET_SCHEMAS, FEED_HEALTH_TABLE, WRITTEN, to_row
 from newsbeam.transforms.support import files
@@ -63,6 +64,15 @@ def _record_files(entries: list[dict[str, Any]], staging: str, partition: str, p
     return path
 
 
+def _in_global_window(table: beam.PCollection, name: str) -> beam.PCollection:
+    """`table` in the global window: a user's windowed rows are written all the same (the
+    files are written per bundle, in the global window, and listed once at the end), not
+    failed on ("Cannot convert GlobalWindow to _IntervalWindowBase")."""
+    if isinstance(table.windowing.windowfn, GlobalWindows):
+        return table  # a run's tables: no extra step
+    return table | f"{name}/Whole" >> beam.WindowInto(GlobalWindows())
+
+
 class WriteTables(beam.PTransform):
     """dict[table name, PCollection[record]] -> PCollection[str]: one element, the path of
     `_written.json` in `staging`, once every file is written. A table not given is written
@@ -70,7 +80,8 @@ class WriteTables(beam.PTransform):
 
     `staging`: the run's staging folder (any filesystem `support/files` writes);
     `partition`: the Hive partition folder (`ingest_date=YYYY-MM-DD`); `prefix`: the start
-    of every file name (run id and attempt)."""
+    of every file name (run id and attempt). Tables in windows are written as one (bounded
+    input only: ValueError for an unbounded table)."""
 
     def __init__(self, staging: str, partition: str, prefix: str) -> None:
         super().__init__()
@@ -83,8 +94,14 @@ class WriteTables(beam.PTransform):
             name: (files.join(self._staging, name, self._partition), schema)
             for name, schema in DATASET_SCHEMAS.items()
         }
+        unbounded = sorted(name for name, table in tables.items() if not table.is_bounded)
+        if unbounded:  # _written.json, written once all is written, would never come
+            raise ValueError(
+                f"WriteTables writes bounded tables; unbounded: {', '.join(unbounded)}"
+                " (a stream's tables are written window by window: newsbeam --streaming)"
+            )
         tagged = [
-            tables[name]
+            _in_global_window(tables[name], name)
             | f"{name}/Rows" >> beam.Map(lambda record, name=name: (name, row_of(name)(record)))
             for name in DATASET_SCHEMAS
             if name in tables
