@@ -518,12 +518,19 @@ def streaming_config(options: PipelineOptions) -> StreamingConfig:
     return StreamingConfig(stages, root, window, ours.poll_seconds, subscription)
 
 
-def stop_job(result: Any) -> None:
-    """Cancel the job whose launcher is being stopped (Ctrl-C, SIGTERM), and say so: on a
-    runner of its own (Flink, Spark, Dataflow) the job would go on writing windows into ROOT
-    after this process released ROOT's lock."""
+# How long a stopped launcher waits for its cancelled job to end on the runner.
+CANCEL_WAIT_SECONDS = 30.0
+
+
+def stop_job(result: Any, wait_seconds: float = CANCEL_WAIT_SECONDS) -> None:
+    """Cancel the job whose launcher is being stopped (Ctrl-C, SIGTERM), wait for the runner
+    to end it, and say so: on a runner of its own (Flink, Spark, Dataflow) the job would go
+    on writing windows into ROOT after this process released ROOT's lock. A cancel request
+    is only a request: the job is ended when its state says so (CANCELLED, or FAILED when its
+    workers in this process stopped first)."""
     try:
         result.cancel()
+        state = ended_state(result, wait_seconds)
     except Exception as error:  # the job service gone, a runner that cannot cancel
         log.warning(
             "could not cancel the streaming job (%s): it may still run on its runner; stop "
@@ -531,7 +538,29 @@ def stop_job(result: Any) -> None:
             " ".join(str(error).split())[:300] or type(error).__name__,
         )
         return
-    log.info("the streaming job was cancelled on its runner")
+    if state is None:
+        log.warning(
+            "the streaming job was cancelled but had not ended on its runner after %g s: "
+            "check it there before another job or run writes into ROOT",
+            wait_seconds,
+        )
+        return
+    log.info("the streaming job was cancelled on its runner (it ended %s)", state)
+
+
+def ended_state(result: Any, wait_seconds: float) -> str | None:
+    """The job's terminal state once it has one (polled every 0.2 s), None after
+    `wait_seconds` without."""
+    from apache_beam.runners.runner import PipelineState
+
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        state = result.state
+        if PipelineState.is_terminal(state):
+            return str(state)
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.2)
 
 
 def main(argv: Sequence[str]) -> int:
