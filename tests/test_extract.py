@@ -199,6 +199,9 @@ def test_canonicalize_url_keeps_the_parameters_that_name_the_article() -> None:
     assert (
         canonicalize_url("https://a.example/v.php?sid=7&b=2") == "https://a.example/v.php?b=2&sid=7"
     )
+    # A referrer tag in the og:url (asahi.com's `iref`) says how a reader came, not which page.
+    tagged = "https://www.asahi.com/articles/AST1F4.html?iref=ogimage_rek&WT.mc_id=rss"
+    assert canonicalize_url(tagged) == "https://www.asahi.com/articles/AST1F4.html"
 
 
 def test_page_key_is_one_for_the_renderings_of_a_page() -> None:

@@ -395,7 +395,7 @@ def published_fields(published: Published | None) -> dict[str, Any]:
 # AMP rendering. Compared case-folded; `at_`/`ns_`/`_ga`/`_gl` name families.
 _SHARE_PARAMS = frozenset(
     "amp outputtype cmp cmpid smid smtyp ito ocid icid mbid share sh sr_share taid "
-    "tpcc guccounter __twitter_impression".split()
+    "tpcc guccounter __twitter_impression iref ncid ftag dmcid wt.mc_id wt_mc".split()
 )
 _SHARE_PREFIXES = ("at_", "ns_", "_ga", "_gl")
 
