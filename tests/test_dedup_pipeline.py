@@ -24,6 +24,16 @@ def _rows(output: Path, table: str, order_by: str = "source") -> list[dict]:
     return table_rows(output, table, order_by=order_by)
 
 
+def _run_records(tmp_path: Path, records: list[dict]) -> Path:
+    """One run over `records` as a JSON-lines file; its output ROOT."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    output = tmp_path / "out"
+    assert entry.main(["--input", str(inputs), "--output", str(output)]) == 0
+    return output
+
+
 def _dedup(state: Path, table: str, order_by: str = "source") -> list[dict]:
     """The rows of a dedup state table, in the state version CURRENT names."""
     folder = current_state(state) / "dedup" / table
@@ -305,11 +315,7 @@ def test_articles_named_by_a_query_parameter_stay_apart(tmp_path: Path) -> None:
             "text": first + " The mayor said the vote was a relief for the whole city.",
         },
     ]
-    inputs = tmp_path / "in"
-    inputs.mkdir()
-    (inputs / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    output = tmp_path / "out"
-    assert entry.main(["--input", str(inputs), "--output", str(output)]) == 0
+    output = _run_records(tmp_path, records)
     articles = {r["canonical_url"]: r for r in _rows(output, "articles")}
     assert set(articles) == {f"{page}1001", f"{page}1002"}
     # Undated, the longer text (the update) is kept, the first version is its `url` copy.
@@ -330,11 +336,7 @@ def test_the_timed_wire_story_is_kept_over_a_copy_dated_to_the_day(tmp_path: Pat
         {"url": "https://wire.example/a", "published": "2024-03-14T09:30:00Z", "text": wire},
         {"url": "https://local.example/b", "published": "2024-03-14", "text": local},
     ]
-    inputs = tmp_path / "in"
-    inputs.mkdir()
-    (inputs / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    output = tmp_path / "out"
-    assert entry.main(["--input", str(inputs), "--output", str(output)]) == 0
+    output = _run_records(tmp_path, records)
     (kept,) = _rows(output, "articles")
     assert kept["url"] == "https://wire.example/a" and kept["story_id"] == kept["article_id"]
     (copy,) = _rows(output, "duplicates")
@@ -366,11 +368,7 @@ def test_renderings_of_one_page_are_url_copies(tmp_path: Path) -> None:
         {"url": f"https://m.{page}/amp", "published": "2024-03-04", "text": amp},
         {"url": "https://port.example/news/ferry", "published": "2024-03-04", "text": other},
     ]
-    inputs = tmp_path / "in"
-    inputs.mkdir()
-    (inputs / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    output = tmp_path / "out"
-    assert entry.main(["--input", str(inputs), "--output", str(output)]) == 0
+    output = _run_records(tmp_path, records)
     articles = {r["canonical_url"]: r for r in _rows(output, "articles")}
     # One day, no time: the longest text is kept (the first version), in its own form.
     assert set(articles) == {f"https://www.{page}/", "https://port.example/news/ferry"}
@@ -391,11 +389,7 @@ def test_duplicates_name_the_outlet_that_ran_the_copy(tmp_path: Path) -> None:
         {"url": "https://www.one.example/b?utm_source=x", "text": wire},
         {"url": "https://m.two.example/c", "site": "Two", "text": wire + "\n\nLocal note."},
     ]
-    inputs = tmp_path / "in"
-    inputs.mkdir()
-    (inputs / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    output = tmp_path / "out"
-    assert entry.main(["--input", str(inputs), "--output", str(output)]) == 0
+    output = _run_records(tmp_path, records)
     (kept,) = _rows(output, "articles")
     copies = _rows(output, "duplicates")
     assert [(c["method"], c["url"], c["site"]) for c in copies] == [
