@@ -717,6 +717,22 @@ def test_date_line_under_the_title(text: str) -> None:
     assert body == "A storm hit the coast on Monday.\n\nMore."
 
 
+def test_a_date_line_first_is_the_date_not_the_title() -> None:
+    """syndicated-dev doc00194 opens "Updated: November 11,2011 20:09 IST", a blank line,
+    and the story: that line was its title (and its date line the second copy of it)."""
+    text = (
+        "Updated: November 11,2011 20:09 IST\n\nNavy foils pirate attack\n\n"
+        "The navy thwarted an attack on Thursday.\n\nMore."
+    )
+    header, body, _ = parse_text_document(text)
+    assert header.published == Published(dt.datetime(2011, 11, 11, 14, 39, tzinfo=UTC), "minute")
+    assert header.title is None
+    assert body == "Navy foils pirate attack\n\nThe navy thwarted an attack on Thursday.\n\nMore."
+    # A title that reads like a date but is more than one is still a title.
+    header, _, _ = parse_text_document("Storm hits the coast on March 4, 2019\n\nA storm.\n\nMore.")
+    assert header.title == "Storm hits the coast on March 4, 2019"
+
+
 def test_dateline_stays_in_the_text() -> None:
     text = "Storm hits the coast\n\nMIAMI, March 4, 2019 (AP) - A storm hit the coast.\n\nMore."
     header, body, _ = parse_text_document(text)

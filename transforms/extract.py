@@ -617,7 +617,9 @@ def parse_text_document(
             header.date_text = leading.group().strip()
             body_lines[0] = body_lines[0][leading.end() :]
 
-    # A short first line followed by a blank line, not ending like a sentence: a title.
+    # A short first line followed by a blank line, not ending like a sentence: a title;
+    # unless it states a date and nothing else ("Updated: November 11,2011 20:09 IST"): a
+    # date line, which the date rule below takes.
     if take_title and header.title is None and len(body_lines) > 2:
         first = body_lines[0].strip()
         if (
@@ -625,6 +627,7 @@ def parse_text_document(
             and not body_lines[1].strip()
             and len(first.split()) <= _TITLE_MAX_WORDS
             and not first.endswith((".", ",", ";", ":"))
+            and header_date(first) is None
         ):
             header.title = first
             body_lines = body_lines[2:]
