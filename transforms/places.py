@@ -13,7 +13,6 @@ import gettext
 import json
 import os
 import re
-import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -25,6 +24,7 @@ from newsbeam.transforms.support.built_cache import built, newsbeam_sources, pac
 from newsbeam.transforms.support.failures import apply_with_rejects, counter
 from newsbeam.transforms.support.lexicons import load_lexicon
 from newsbeam.transforms.support.loaded import load_once
+from newsbeam.transforms.support.words import without_marks
 
 STAGE = "places"
 
@@ -169,8 +169,7 @@ def _name_words(name: str) -> tuple[str, ...]:
 def folded(name: str) -> str:
     """`name` without case, accents or punctuation ("SÃO PAULO" and "Sao Paulo" -> "sao
     paulo"): how a place written in capitals, as datelines write it, is looked up."""
-    plain = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
-    return " ".join(re.findall(r"[^\W\d_]+", plain.casefold()))
+    return " ".join(re.findall(r"[^\W\d_]+", without_marks(name).casefold()))
 
 
 class Dateline(NamedTuple):

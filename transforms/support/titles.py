@@ -12,11 +12,11 @@ when at least one of them names the site: a headline's own colon or dash stays.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 
 from newsbeam.transforms.support.authors import is_run, name_words
 from newsbeam.transforms.support.urls import split_url
+from newsbeam.transforms.support.words import without_marks
 
 # A separator between a headline and what a site appends: |, -, –, —, ·, •, * between
 # spaces, or |, ｜, :, ： (often without spaces, as Japanese sites write them), and _, ＿,
@@ -57,17 +57,13 @@ def site_names(organisations: Iterable[str], url: str | None) -> list[list[str]]
     return [name for name in names if name]
 
 
-def _without_marks(word: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
-
-
 def _spellings(words: list[str]) -> list[list[str]]:
     """`words` as written and as a host name spells them: accents dropped ("é" is "e"), or
     umlauts and Nordic letters written out ("ö" is "oe")."""
     found = [words]
     for spelling in (
-        [_without_marks(word) for word in words],
-        [_without_marks(word.translate(_WRITTEN_OUT)) for word in words],
+        [without_marks(word) for word in words],
+        [without_marks(word.translate(_WRITTEN_OUT)) for word in words],
     ):
         if spelling not in found:
             found.append(spelling)

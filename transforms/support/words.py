@@ -119,6 +119,12 @@ def _width_fold(match: re.Match[str]) -> str:
     return _WIDTH_FOLDS[match.group()]
 
 
+def without_marks(text: str) -> str:
+    """`text` with its accents and other combining marks dropped ("São" -> "Sao"): how a
+    host name or a dateline in capitals spells a name."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
 def casefolded_words(text: str) -> list[str]:
     """The casefolded words of `text`: `\\w+` of it where that is right, else words that
     keep their combining marks, a character of an unspaced script being one word. Joiners
