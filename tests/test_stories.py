@@ -235,11 +235,16 @@ def test_neighbour_similarity_is_symmetric_with_unit_diagonal() -> None:
     assert np.allclose(second, second.T) and np.allclose(np.diag(second), 1.0)
 
 
-def test_seed_stories(seeds_dir: Path) -> None:
-    articles = [
+def _seed_articles(seeds_dir: Path) -> list[Article]:
+    """The seeds extracted and cleaned, in name order."""
+    return [
         clean_article(extract_text_document(RawDocument(str(p), "text", p.read_bytes())))
         for p in sorted(seeds_dir.iterdir())
     ]
+
+
+def test_seed_stories(seeds_dir: Path) -> None:
+    articles = _seed_articles(seeds_dir)
     with make_test_pipeline() as pipeline:
         stories = (
             pipeline
@@ -259,10 +264,7 @@ def _assert_windowed_stories(
     """The seeds' stories (lists of file numbers) are `expected`, each seed stamped at the
     hour `hour_of` gives (0 by default) and windowed by the hour, as a user's windowed
     pipeline has them."""
-    articles = [
-        clean_article(extract_text_document(RawDocument(str(p), "text", p.read_bytes())))
-        for p in sorted(seeds_dir.iterdir())
-    ]
+    articles = _seed_articles(seeds_dir)
     with make_test_pipeline() as pipeline:
         stories = (
             pipeline

@@ -254,6 +254,18 @@ def test_a_root_that_is_no_dataset_is_refused(tmp_path: Path, capsys: Any) -> No
     assert not (tmp_path / "absent").exists()
 
 
+def _loaded_then_a_third_run(tmp_path: Path, capsys: Any) -> tuple[Path, Path, str]:
+    """Two runs loaded into a database, then a third run committed but not loaded: the
+    root, the database and the database's digest before the next load."""
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    two_runs(root)
+    assert load(root, db) == 0
+    capsys.readouterr()
+    before = digest(db)
+    fx.write_run(str(root), "daily-3", articles=[fx.article("n1")], started=DAY2)
+    return root, db, before
+
+
 @pytest.mark.parametrize(
     ("content", "words"),
     [
@@ -264,12 +276,7 @@ def test_a_root_that_is_no_dataset_is_refused(tmp_path: Path, capsys: Any) -> No
 def test_a_corrupt_manifest_is_refused_and_the_database_kept(
     tmp_path: Path, capsys: Any, content: str, words: list[str]
 ) -> None:
-    root, db = tmp_path / "root", tmp_path / "w.duckdb"
-    two_runs(root)
-    assert load(root, db) == 0
-    capsys.readouterr()
-    before = digest(db)
-    fx.write_run(str(root), "daily-3", articles=[fx.article("n1")], started=DAY2)
+    root, db, before = _loaded_then_a_third_run(tmp_path, capsys)
     Path(dataset.manifest_path(str(root), "daily-2")).write_text(content)
     refused(capsys, ["warehouse", "--output", str(root), "--db", str(db)], "daily-2.json", *words)
     assert digest(db) == before
@@ -320,12 +327,7 @@ def test_a_run_of_a_newer_schema_is_refused_not_loaded_without_its_columns(
     """A loader older than the NewsBeam that wrote a run loaded it without the columns it
     did not know, and recorded it as loaded: after the loader's upgrade those columns
     stayed null for good. Refused now (upgrade first), the database unchanged."""
-    root, db = tmp_path / "root", tmp_path / "w.duckdb"
-    two_runs(root)
-    assert load(root, db) == 0
-    capsys.readouterr()
-    before = digest(db)
-    fx.write_run(str(root), "daily-3", articles=[fx.article("n1")], started=DAY2)
+    root, db, before = _loaded_then_a_third_run(tmp_path, capsys)
     path = Path(dataset.manifest_path(str(root), "daily-3"))
     newer = str(int(SCHEMA_VERSION) + 1)
     path.write_text(json.dumps({**json.loads(path.read_text()), "schema_version": newer}))
