@@ -296,13 +296,19 @@ def test_a_failed_run_logs_one_line_not_beams_traceback(seeds_dir: Path, tmp_pat
         resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
 
     argv = ["--input", str(seeds_dir), "--output", str(tmp_path / "out")]
-    run = subprocess.run(
-        [sys.executable, "-m", "newsbeam.pipeline", *argv],
-        capture_output=True,  # pipes: not limited
-        text=True,
-        preexec_fn=small_files,
-        timeout=300,
-    )
+    for _ in range(2):
+        run = subprocess.run(
+            [sys.executable, "-m", "newsbeam.pipeline", *argv],
+            capture_output=True,  # pipes: not limited
+            text=True,
+            preexec_fn=small_files,
+            timeout=300,
+        )
+        # Once in four full suites on a loaded machine, grpc's poller thread aborted the
+        # process under the file size limit ("epoll_wait error: Bad file descriptor",
+        # SIGABRT) before the run began: not the behaviour under test, so it runs again.
+        if not (run.returncode == -signal.SIGABRT and "epoll_wait" in run.stderr):
+            break
     assert run.returncode == 1, run.stderr
     lines = run.stderr.splitlines()
     assert len(lines) == 2, run.stderr
