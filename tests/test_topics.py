@@ -20,7 +20,9 @@ from newsbeam.transforms.topics import (
     TopicsConfig,
     TopicTagger,
     load_taxonomy,
+    resolve_compounds,
     tag_topics,
+    without_negated,
 )
 from tests.helpers import counters_of, make_test_pipeline
 
@@ -442,3 +444,71 @@ def test_distinct_cues_count_each_cue_once(tagger: TopicTagger) -> None:
     assert found[LABOUR] == 1 and found[WEATHER] == 1
     found = cues.distinct_cues(["strike"], ["workers", "prime", "minister", "prime", "minister"])
     assert found[LABOUR] == 2
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "first", "absent"),
+    [
+        # A sport's court was a law court (review 54): "court" is a crime cue and the model's
+        # strongest crime word; after "basketball" or "tennis" it is the sport's.
+        (
+            "New basketball court opens",
+            "The city opened a new basketball court in the park on Saturday. Children played"
+            " basketball until dark and the mayor shot a few hoops.",
+            SPORT,
+            CRIME,
+        ),
+        (
+            "Club resurfaces courts",
+            "The club resurfaced its tennis court and a second tennis court for juniors.",
+            SPORT,
+            CRIME,
+        ),
+        # A law court stays one.
+        (
+            "Court jails fraudster",
+            "A court in London jailed a former banker for six years for fraud.",
+            CRIME,
+            SPORT,
+        ),
+    ],
+)
+def test_a_compound_takes_its_first_words_topic(
+    tagger: TopicTagger, title: str, text: str, first: str, absent: str
+) -> None:
+    tagged = tagger.tag(title, text, "en")
+    assert _first(tagged) == first
+    assert absent not in [qcode for qcode, _ in tagged]
+
+
+def test_compounds_need_a_word_of_two_senses(tagger: TopicTagger) -> None:
+    cues = tagger.cues["en"]
+    # "court": crime's and sport's definitions; "film" is no crime word; "labour" is a field.
+    assert resolve_compounds(["basketball", "court"], tagger.compounds, cues) == [
+        "basketball",
+        "basketball",
+    ]
+    for pair in (["prison", "film"], ["labour", "market"], ["government", "economic"]):
+        assert resolve_compounds(pair, tagger.compounds, cues) == pair
+
+
+def test_what_a_text_says_something_is_not_is_no_evidence(tagger: TopicTagger) -> None:
+    # "not a military drone" made a weather balloon a war story (review 54).
+    text = (
+        "The object seen over the airport was not a military drone but a weather balloon, the"
+        " army said."
+    )
+    assert CONFLICT not in [qcode for qcode, _ in tagger.tag("Drone over airport", text, "en")]
+    stop_words = tagger.model.stop_words
+    assert without_negated("was not a terrorist attack but a leak".split(), stop_words) == [
+        "was",
+        "not",
+        "a",
+        "but",
+        "a",
+        "leak",
+    ]
+    # Only "not a ...": "no arrests", "no casualties" stay evidence of the story's kind (on
+    # WCEP they are the crime and war stories' own words), and "not only" negates nothing.
+    for words_ in ("no arrests were made", "not only the government"):
+        assert without_negated(words_.split(), stop_words) == words_.split()

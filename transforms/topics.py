@@ -189,6 +189,55 @@ def build_cue_indexes(taxonomy: dict[str, Concept]) -> dict[str, CueIndex]:
     return indexes
 
 
+class Compounds(NamedTuple):
+    """English compounds whose first word names a topic and decides the second's sense:
+    "basketball court" is a sport's court, not a law court; "labour market" is labour's."""
+
+    modifiers: dict[str, str]  # one-word IPTC name -> its top-level topic ("basketball")
+    senses: dict[str, frozenset[str]]  # word -> the top-level topics whose IPTC definitions
+    # use it ("court": crime, law and justice; sport: "the opponent's side of the court")
+
+
+def build_compounds(taxonomy: dict[str, Concept]) -> Compounds:
+    """The one-word English IPTC names of concepts below the top level and the words of each
+    top-level topic's English definitions, from the taxonomy alone."""
+    modifiers: dict[str, str] = {}
+    senses: dict[str, set[str]] = {}
+    for concept in taxonomy.values():
+        top = level_ancestor(concept.qcode, taxonomy, 1)
+        if top is None:
+            continue
+        name = words(concept.names.get("en", ""))
+        # A concept, not a field: "labour market" is the economy's market as much as labour's.
+        if concept.level >= 2 and len(name) == 1 and len(name[0]) >= 4:
+            modifiers.setdefault(name[0], top)
+        for word in words(concept.definitions.get("en", "")):
+            senses.setdefault(word, set()).add(top)
+    return Compounds(modifiers, {word: frozenset(tops) for word, tops in senses.items()})
+
+
+def resolve_compounds(tokens: list[str], compounds: Compounds, cues: CueIndex) -> list[str]:
+    """`tokens` with the second word of each compound that names another topic's thing
+    replaced by the first ("basketball court" -> "basketball basketball"): a cue of one topic
+    ("court": crime) after the IPTC name of another topic's concept ("basketball": sport),
+    when the IPTC definitions use the word in those two topics only (courts of law; courts
+    in tennis, volleyball, floorball), is evidence of the first word's topic, for the lexicon
+    and the model alike. A word the other topic never uses stays ("prison film" is a film)."""
+    resolved = list(tokens)
+    for index in range(1, len(tokens)):
+        topic = compounds.modifiers.get(tokens[index - 1])
+        if topic is None:
+            continue
+        word = tokens[index]
+        other = {q for q in cues.word_topics(word) if q.endswith("000000") and q != topic}
+        senses = compounds.senses.get(word, frozenset())
+        # Two senses, the cue's and the first word's: the first word picks one. A word many
+        # topics' definitions use ("economic", "government") is no compound's head.
+        if len(senses) == 2 and topic in senses and other & senses:
+            resolved[index] = tokens[index - 1]
+    return resolved
+
+
 class LinearModel(NamedTuple):
     """The shipped topic model: vocabulary -> column, idf, one weight row per topic."""
 
@@ -292,6 +341,7 @@ class TopicTagger:
         self.taxonomy = load_taxonomy()
         self.cues = build_cue_indexes(self.taxonomy)
         self.model = load_model()
+        self.compounds = build_compounds(self.taxonomy)
 
     @property
     def model_label(self) -> str:
@@ -311,6 +361,14 @@ class TopicTagger:
         text = text[: self.config.max_chars]
         cues = self.cues[language]
         title_tokens, body_tokens = words(title), words(text)
+        if language == "en":
+            stop_words = self.model.stop_words
+            title_tokens = resolve_compounds(
+                without_negated(title_tokens, stop_words), self.compounds, cues
+            )
+            body_tokens = resolve_compounds(
+                without_negated(body_tokens, stop_words), self.compounds, cues
+            )
         title_hits = cues.hits(title_tokens)
         body_hits = cues.hits(body_tokens)
         scores = lexicon_scores(title_hits, body_hits)
@@ -356,6 +414,40 @@ class TopicTagger:
         others.sort(key=lambda item: (-item[1], item[0]))
         tagged = [(primary, chosen[primary]), *others][: self.config.max_topics]
         return [(q, round(v, 4)) for q, v in tagged]
+
+
+# A negated noun phrase names what did not happen ("not a terrorist attack", "no injuries
+# were reported", "there will be no war"): its words are no evidence of a topic. English
+# only: the negators, the words that may stand between a negator and its noun, and how many
+# words the phrase holds at most (a modifier or two and the noun).
+_NEGATORS = frozenset({"not", "never"})
+_NEGATED_DETERMINERS = frozenset({"a", "an"})
+_NEGATED_WORDS = 3
+
+
+def without_negated(tokens: list[str], stop_words: frozenset[str]) -> list[str]:
+    """`tokens` without the noun phrases a negator governs: after "no", "not", "never", ...
+    and an article ("a", "any"), the run of up to three content words (not `stop_words`)
+    that follows. "not only the government" keeps "government": "only" is no article."""
+    kept: list[str] = []
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        kept.append(token)
+        index += 1
+        if token not in _NEGATORS and not token.endswith("n't"):
+            continue
+        after = index
+        while after < len(tokens) and tokens[after] in _NEGATED_DETERMINERS:
+            after += 1
+        if after == index:
+            continue
+        end = after
+        while end < len(tokens) and end - after < _NEGATED_WORDS and tokens[end] not in stop_words:
+            end += 1
+        kept.extend(tokens[index:after])
+        index = end
+    return kept
 
 
 def _event_offset(qcode: str) -> float:
