@@ -350,3 +350,23 @@ def test_congo_alone_is_the_country_the_article_means(
 
 def test_shared_names_come_from_pycountry(finder: PlaceFinder) -> None:
     assert shared_names(finder.gazetteer)["Congo"] == ("CD", "CG")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A wire agency's credit named France in any story it ran (review 54: 24 texts of
+        # bbc-dev, Wikinews, WCEP and syndicated-dev).
+        ("An Agence France-Presse reporter saw the fighting in Sweida.", []),
+        ("Kenyan police told Agence France Presse that talks in Nairobi failed.", ["KE"]),
+        # Places inside other countries named after a country: China's Inner Mongolia (7 WCEP
+        # stories counted Mongolia), New York's Little Italy (a mafia trial counted Italy).
+        ("Riots in Inner Mongolia, China, spread to Hohhot.", ["CN"]),
+        ("His empire stretched from Little Italy to the docks of Miami.", []),
+        ("American Indian tribes in Arizona sued the government.", ["US"]),
+        # The countries themselves still count.
+        ("Mongolia and Italy signed a trade deal in France.", ["MN", "IT", "FR"]),
+    ],
+)
+def test_names_inside_other_names(finder: PlaceFinder, text: str, expected: list[str]) -> None:
+    assert finder.find(None, text) == expected
