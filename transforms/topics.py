@@ -60,7 +60,8 @@ class TopicsConfig:
 
 # Our own cue words (data/lexicons/topic_cues.json): everyday news vocabulary that the IPTC
 # names (often formal, multi-word) do not cover. A cue of `_MIN_STEM` letters or more is a
-# stem matched as the start of a word (German compounds, plurals, verb forms); a shorter one
+# stem matched as the start of a word (German compounds, plurals, verb forms; in English only
+# with one of `_ENGLISH_ENDINGS` after it: "courts", not "Crimea"); a shorter one
 # must be the whole word or its plural ("bill", "bills", not "billion"); words joined by "_"
 # are a phrase.
 TOPIC_CUES = "topic_cues"
@@ -90,6 +91,8 @@ class CueIndex(NamedTuple):
     longest_phrase: dict[str, int]  # first word of a phrase -> the longest such phrase
     stems: dict[str, tuple[str, ...]]
     stem_lengths: tuple[int, ...]
+    # What may follow a stem in a word of its family (None: anything, as in German compounds).
+    endings: frozenset[str] | None
     # Word -> its topics, filled as words are met (words repeat across articles: Zipf).
     seen: dict[str, tuple[str, ...]]
 
@@ -98,10 +101,12 @@ class CueIndex(NamedTuple):
         if known is not None:
             return known
         found = list(self.words.get(token, ()))
+        endings = self.endings
         for length in self.stem_lengths:
             if len(token) < length:
                 break
-            found.extend(self.stems.get(token[:length], ()))
+            if endings is None or token[length:] in endings:
+                found.extend(self.stems.get(token[:length], ()))
         if len(self.seen) < _MAX_SEEN_WORDS:
             self.seen[token] = tuple(found)
         return tuple(found)
@@ -141,7 +146,24 @@ class CueIndex(NamedTuple):
         return found
 
 
-def _cue_index(phrases: dict[tuple[str, ...], set[str]], stems: dict[str, set[str]]) -> CueIndex:
+# English words of a stem's family: the stem and one of these endings ("court", "courts";
+# "election", "elections"; "diplomat", "diplomatic"). Any longer word was any word that
+# starts alike: "Crimea" was crime, "Stockholm" business, "intelligence" technology,
+# "authorities" and "operation" the arts, "finally" sport, "hospitality" health.
+_ENDINGS = (
+    {"", "s", "es", "d", "ed", "ing", "r", "rs", "er", "ers", "or", "ors", "al", "als", "ally"}
+    | {"ic", "ics", "ical", "ist", "ists", "ism", "ment", "ments", "ship", "ships", "ial"}
+    | {"ian", "ians", "ary", "n", "ns", "an", "ans"}
+)
+# Each also with a possessive ("Microsoft's", "president's": words() keeps the apostrophe).
+_ENGLISH_ENDINGS = frozenset(_ENDINGS | {f"{ending}'s" for ending in _ENDINGS})
+
+
+def _cue_index(
+    phrases: dict[tuple[str, ...], set[str]],
+    stems: dict[str, set[str]],
+    endings: frozenset[str] | None = None,
+) -> CueIndex:
     longest: dict[str, int] = {}
     for phrase in phrases:
         if len(phrase) > 1:
@@ -152,6 +174,7 @@ def _cue_index(phrases: dict[tuple[str, ...], set[str]], stems: dict[str, set[st
         longest_phrase=longest,
         stems={s: tuple(sorted(q)) for s, q in stems.items()},
         stem_lengths=tuple(sorted({len(s) for s in stems})),
+        endings=endings,
         seen={},
     )
 
@@ -185,7 +208,9 @@ def build_cue_indexes(taxonomy: dict[str, Concept]) -> dict[str, CueIndex]:
                         phrases.setdefault(phrase, set()).add(qcode)
                 else:
                     stems.setdefault(cue, set()).add(qcode)
-        indexes[language] = _cue_index(phrases, stems)
+        # English words are not compounded: a stem ends its word or takes an ending.
+        endings = _ENGLISH_ENDINGS if language == "en" else None
+        indexes[language] = _cue_index(phrases, stems, endings)
     return indexes
 
 
