@@ -20,7 +20,9 @@ from newsbeam.transforms.topics import (
     TopicsConfig,
     TopicTagger,
     load_taxonomy,
+    resolve_compounds,
     tag_topics,
+    without_negated,
 )
 from tests.helpers import counters_of, make_test_pipeline
 
@@ -442,3 +444,112 @@ def test_distinct_cues_count_each_cue_once(tagger: TopicTagger) -> None:
     assert found[LABOUR] == 1 and found[WEATHER] == 1
     found = cues.distinct_cues(["strike"], ["workers", "prime", "minister", "prime", "minister"])
     assert found[LABOUR] == 2
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "first", "absent"),
+    [
+        # A sport's court was a law court (review 54): "court" is a crime cue and the model's
+        # strongest crime word; after "basketball" or "tennis" it is the sport's.
+        (
+            "New basketball court opens",
+            "The city opened a new basketball court in the park on Saturday. Children played"
+            " basketball until dark and the mayor shot a few hoops.",
+            SPORT,
+            CRIME,
+        ),
+        (
+            "Club resurfaces courts",
+            "The club resurfaced its tennis court and a second tennis court for juniors.",
+            SPORT,
+            CRIME,
+        ),
+        # A law court stays one.
+        (
+            "Court jails fraudster",
+            "A court in London jailed a former banker for six years for fraud.",
+            CRIME,
+            SPORT,
+        ),
+    ],
+)
+def test_a_compound_takes_its_first_words_topic(
+    tagger: TopicTagger, title: str, text: str, first: str, absent: str
+) -> None:
+    tagged = tagger.tag(title, text, "en")
+    assert _first(tagged) == first
+    assert absent not in [qcode for qcode, _ in tagged]
+
+
+def test_compounds_need_a_word_of_two_senses(tagger: TopicTagger) -> None:
+    cues = tagger.cues["en"]
+    # "court": crime's and sport's definitions; "film" is no crime word; "labour" is a field.
+    assert resolve_compounds(["basketball", "court"], tagger.compounds, cues) == [
+        "basketball",
+        "basketball",
+    ]
+    for pair in (["prison", "film"], ["labour", "market"], ["government", "economic"]):
+        assert resolve_compounds(pair, tagger.compounds, cues) == pair
+
+
+def test_what_a_text_says_something_is_not_is_no_evidence(tagger: TopicTagger) -> None:
+    # "not a military drone" made a weather balloon a war story (review 54).
+    text = (
+        "The object seen over the airport was not a military drone but a weather balloon, the"
+        " army said."
+    )
+    assert CONFLICT not in [qcode for qcode, _ in tagger.tag("Drone over airport", text, "en")]
+    stop_words = tagger.model.stop_words
+    assert without_negated("was not a terrorist attack but a leak".split(), stop_words) == [
+        "was",
+        "not",
+        "a",
+        "but",
+        "a",
+        "leak",
+    ]
+    # Only "not a ...": "no arrests", "no casualties" stay evidence of the story's kind (on
+    # WCEP they are the crime and war stories' own words), and "not only" negates nothing.
+    for words_ in ("no arrests were made", "not only the government"):
+        assert without_negated(words_.split(), stop_words) == words_.split()
+
+
+def test_an_english_stem_matches_its_own_words_only(tagger: TopicTagger) -> None:
+    # A stem matched any word that starts alike (review 54): "Crimea" was crime, "Stockholm"
+    # business, "intelligence" technology ("intel"), "authorities" and "operations" the arts
+    # ("author", "opera"), "finally" sport, "hospitality" health. On Wikinews, WCEP and SIB
+    # (12,483 English texts) the arts had 102 wrong tags, 76 now.
+    cues = tagger.cues["en"]
+    for word, topic in [
+        ("crimea", CRIME),
+        ("stockholm", ECONOMY),
+        ("intelligence", TECH),
+        ("authorities", ARTS),
+        ("operations", ARTS),
+        ("finally", SPORT),
+        ("hospitality", HEALTH),
+    ]:
+        assert topic not in cues.word_topics(word), word
+    # Its own words still count: plurals, verb forms, adjectives, possessives.
+    for word, topic in [
+        ("courts", CRIME),
+        ("murdered", CRIME),
+        ("diplomatic", POLITICS),
+        ("elections", POLITICS),
+        ("microsoft's", TECH),
+        ("champions", SPORT),
+        ("environmental", ENVIRONMENT),
+    ]:
+        assert topic in cues.word_topics(word), word
+    # Other languages keep stems as word starts: German compounds ("Regierungskrise").
+    assert cues.endings is not None and tagger.cues["de"].endings is None
+
+
+def test_crimea_is_no_crime_story(tagger: TopicTagger) -> None:
+    text = (
+        "Russian forces shelled towns in Crimea and Kherson overnight, the Ukrainian army said;"
+        " Crimea's occupation authorities reported drones over Sevastopol."
+    )
+    tagged = tagger.tag("Drones over Crimea", text, "en")
+    assert _first(tagged) == CONFLICT
+    assert CRIME not in [qcode for qcode, _ in tagged]

