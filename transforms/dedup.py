@@ -603,9 +603,31 @@ class _MatchPriors(beam.DoFn):
 
     def process(self, _impulse: bytes, wanted: list[int]) -> Iterator[dict[str, Any]]:
         assert self._index is not None
-        rows = self._index.rows(wanted, self._keep_since, "article_id")
+        rows = recalled(self._index.rows(wanted, None, "article_id"), wanted, self._keep_since)
         counter("dedup_state_matched").inc(len(rows))
         yield from rows
+
+
+def recalled(
+    rows: list[dict[str, Any]], wanted: Iterable[int], keep_since: dt.datetime | None
+) -> list[dict[str, Any]]:
+    """The earlier articles that take part, of the state `rows` holding a `wanted` key:
+    those within the retention whole; those first seen before it (forgotten: their state
+    row is thin, or is made thin when carried over) only through their text or URL, as a
+    thin entry without signature or shingles. So an exact or same-URL copy of a forgotten
+    article is its duplicate, and the dataset never holds one article_id twice
+    (docs/state.md#retention); a near copy of it is a new article, as its id is its own."""
+    keys = set(wanted)
+    taken = []
+    for row in rows:
+        if within_retention(row, keep_since):
+            taken.append(row)
+            continue
+        page = page_key(row["canonical_url"])
+        own = [*_text_hashes([row["content_hash"]], b"text")[0], *_text_hashes([page], b"url")[0]]
+        if any(int(key) in keys for key in own):
+            taken.append({**row, "signature": [], "shingles": []})
+    return taken
 
 
 def _copy_record(copy: Entry, canonical: Entry, method: str) -> tuple[Identity, Copy]:
