@@ -180,6 +180,8 @@ class LoadSummary:
     runs_loaded: list[str] = field(default_factory=list)
     runs_reloaded: list[str] = field(default_factory=list)
     runs_known: int = 0
+    # Loaded runs that had no inputs (committed all the same: a scheduled night's record).
+    runs_empty: list[str] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(dataset.DATASET_TABLES, 0))
     seconds: float = 0.0
 
@@ -187,6 +189,9 @@ class LoadSummary:
         loaded = len(self.runs_loaded) + len(self.runs_reloaded)
         rows = ", ".join(f"{self.rows[name]} {name}" for name in dataset.DATASET_TABLES)
         reloaded = f" ({len(self.runs_reloaded)} rerun)" if self.runs_reloaded else ""
+        if self.runs_empty:
+            shown = ", ".join(self.runs_empty[:3]) + (", ..." if len(self.runs_empty) > 3 else "")
+            reloaded += f" ({len(self.runs_empty)} with no inputs: {shown})"
         return (
             f"{self.target}: {loaded} run{'s' if loaded != 1 else ''} loaded{reloaded}, "
             f"{self.runs_known} already there; {rows}; {self.seconds:.2f} s"
@@ -351,6 +356,8 @@ def refresh_duckdb(root: str, db: str, manifests: Sequence[dict[str, Any]]) -> L
                 getattr(summary, key).append(manifest["run_id"])
                 for table in dataset.DATASET_TABLES:
                     summary.rows[table] += manifest["tables"][table]["rows"]
+                if not manifest.get("counts", {}).get("inputs", 0):
+                    summary.runs_empty.append(manifest["run_id"])
             con.execute("COMMIT")
             committed = True
         except BaseException:

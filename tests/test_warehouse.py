@@ -404,3 +404,29 @@ def test_when_each_run_finished_is_a_timestamp(tmp_path: Path) -> None:
                                  "WHERE table_name = '_newsbeam_loads'").fetchall())  # fmt: skip
         assert kinds["finished_at"] == "TIMESTAMP WITH TIME ZONE"
         assert con.execute(query, [since]).fetchall() == [("daily-1",), ("daily-2",)]
+
+
+def test_a_night_with_nothing_new_commits_and_says_so(
+    seeds_dir: Path, tmp_path: Path, capsys: Any
+) -> None:
+    """Review 50: a scheduled night whose files an earlier night read commits a run with
+    empty tables (its record: every night is in `_runs/` and `_newsbeam_loads`), but its
+    summary, report and the loader said only `0 inputs` / `0 articles`, as for a night
+    that lost its input. Each now says the run read nothing new, and why."""
+    root, state, db = tmp_path / "root", tmp_path / "state", tmp_path / "w.duckdb"
+    argv = ["--input", str(seeds_dir), "--output", str(root), "--state", str(state)]
+    assert entry.main([*argv, "--run_id", "night-1"]) == 0
+    assert entry.main([*argv, "--run_id", "night-2"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped     5 input files read by an earlier run, unchanged since" in out
+    assert "nothing new: the run is committed with empty tables" in out
+    manifest = dataset.read_manifest(str(root), "night-2")
+    assert manifest is not None and manifest["counts"]["inputs"] == 0
+    assert all(manifest["tables"][name]["rows"] == 0 for name in dataset.DATASET_TABLES)
+    report = (root / "_runs" / "night-2.html").read_text()
+    assert "Nothing new was read: 5 input files read by an earlier run, unchanged since." in report
+    assert load(root, db) == 0
+    assert "2 runs loaded (1 with no inputs: night-2)" in capsys.readouterr().out
+    assert rows(db, "SELECT articles, rejected FROM _newsbeam_loads WHERE run_id = 'night-2'") == [
+        (0, 0)
+    ]
