@@ -200,6 +200,15 @@ class LoadSummary:
 
 # --- DuckDB --------------------------------------------------------------------------------
 
+# When an article came out, for ranking the story's articles as dedup and stories rank
+# them (transforms/support/rank.py): a date known to the day only (stored as midnight) at
+# its day's end, not before an article stamped 09:30 that day, and an undated one at its
+# ingestion.
+_RANKED_AT = """coalesce(
+        published_at + CASE WHEN published_precision = 'day'
+            THEN INTERVAL 1 DAY - INTERVAL 1 MICROSECOND ELSE INTERVAL 0 SECOND END,
+        ingested_at)"""
+
 # `outlets`: the sites that ran the story, its articles' and their copies' (a wire story
 # republished word for word is one article and its copies: `sources` alone counted 1).
 STORIES_VIEW = f"""
@@ -212,8 +221,7 @@ SELECT
     list_sort(list_distinct(list(site))) AS sources,
     list_sort(list_distinct(list(language))) AS languages,
     list_sort(list_distinct(flatten(list(places)))) AS places,
-    first(title ORDER BY coalesce(published_at, ingested_at), article_id)
-        FILTER (WHERE title IS NOT NULL) AS headline,
+    first(title ORDER BY {_RANKED_AT}, article_id) FILTER (WHERE title IS NOT NULL) AS headline,
     min({dataset.PARTITION_KEY}) AS first_ingest_date,
     max({dataset.PARTITION_KEY}) AS last_ingest_date,
     coalesce((

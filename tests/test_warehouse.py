@@ -430,3 +430,18 @@ def test_a_night_with_nothing_new_commits_and_says_so(
     assert rows(db, "SELECT articles, rejected FROM _newsbeam_loads WHERE run_id = 'night-2'") == [
         (0, 0)
     ]
+
+
+def test_a_story_headline_ranks_a_day_only_date_at_its_days_end(tmp_path: Path) -> None:
+    """Review 50: a republisher that showed only the date (midnight, precision day) gave
+    the story its headline over the wire story stamped 09:30 that day, which dedup and
+    stories rank first (support/rank.py). first_seen stays the earliest date known."""
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    wire = fx.article("w", story_id="s", published_at=DAY1 + dt.timedelta(hours=3), title="Wire")
+    day_only = fx.article("d", story_id="s", published_at=DAY1.replace(hour=0), title="Day")
+    day_only = day_only._replace(published_precision="day")
+    fx.write_run(str(root), "night-1", articles=[wire, day_only], started=DAY1)
+    assert load(root, db) == 0
+    assert rows(db, "SELECT headline, first_seen, last_seen FROM stories") == [
+        ("Wire", DAY1.replace(hour=0), wire.published_at)
+    ]

@@ -399,7 +399,12 @@ def prior_fingerprint(row: dict[str, Any]) -> Fingerprint:
         article_id=row["article_id"],
         source=row["source"],
         rank=rank_of(
-            row["published_at"], row["word_count"], row["article_id"], row["source"], True
+            row["published_at"],
+            row["word_count"],
+            row["article_id"],
+            row["source"],
+            True,
+            row.get("published_precision"),
         ),
         signature=np.array(row["signature"], dtype=np.uint64),
         shingles=np.array(row["shingles"], dtype=np.uint64),
@@ -416,6 +421,7 @@ def state_row(article: Article, config: DedupConfig, first_seen_at: dt.datetime)
         "content_hash": article.content_hash,
         "canonical_url": article.canonical_url,
         "published_at": article.published_at,
+        "published_precision": article.published_precision,
         "word_count": article.word_count,
         "signature": fingerprint.signature.tolist(),
         "shingles": fingerprint.shingles.tolist(),

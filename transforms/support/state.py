@@ -51,6 +51,7 @@ import pyarrow.parquet as pq
 
 from newsbeam.schemas import STATE_MARKER, STATE_VERSION, STATE_VERSION_KEY
 from newsbeam.schemas.dedup_state import (
+    DEDUP_ARTICLE_ADDED,
     DEDUP_ARTICLE_SCHEMA,
     DEDUP_STORY_SCHEMA,
     DEDUP_STORY_TERMS_SCHEMA,
@@ -108,6 +109,7 @@ DEDUP_ARTICLES = StateTable(
     DEDUP_ARTICLE_SCHEMA,
     "dedup/articles",
     PARTS,
+    DEDUP_ARTICLE_ADDED,
     forget=("signature", "shingles"),
 )
 DEDUP_STORIES = StateTable("dedup/stories", DEDUP_STORY_SCHEMA, "dedup/stories", PARTS)
