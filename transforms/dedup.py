@@ -315,8 +315,16 @@ def with_own_id(duplicate: Duplicate, run_id: str = "") -> Duplicate:
     again), and the same when the run is run again. `canonical_id` points to the kept
     article."""
     basis = f"copy:{duplicate.article_id}:{duplicate.source}"
-    basis += f":{run_id}" if run_id else ""  # none: no --state, a stream
+    basis += f":{run_id}" if run_id else ""  # none: no --state (each run stands alone)
     return duplicate._replace(article_id=hashlib.sha256(basis.encode()).hexdigest()[:24])
+
+
+def stream_read_id(article: Article) -> str:
+    """What names one read of a source in a stream, where with_own_id has no run id: the
+    moment it was read (`ingested_at`, set as the source was extracted). A batch run with
+    --state names its copies by its run id; a stream's windows are no runs a source could
+    be read by once only (a watched file saved again is read again)."""
+    return f"read:{article.ingested_at.isoformat()}"
 
 
 def _near_duplicate(edge: Edge) -> Duplicate:
@@ -1094,8 +1102,12 @@ class _DedupStreamFn(beam.DoFn):
         )
         if copy is not None:
             counter(f"dedup_{copy.method}").inc()
-            copy = with_own_id(copy)._replace(url=article.url, site=article.site)
-            yield beam.pvalue.TaggedOutput(_DUPLICATES, copy)
+            # A stream has no run to name: the read does (a watched file saved again, read
+            # again as a copy of the same article, is a row of its own, not its key again).
+            copy = with_own_id(copy, stream_read_id(article))
+            yield beam.pvalue.TaggedOutput(
+                _DUPLICATES, copy._replace(url=article.url, site=article.site)
+            )
         else:
             expires_at = int(timestamp.micros) + self._ttl
             entry = stream_entry(
