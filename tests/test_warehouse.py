@@ -445,3 +445,26 @@ def test_a_story_headline_ranks_a_day_only_date_at_its_days_end(tmp_path: Path) 
     assert rows(db, "SELECT headline, first_seen, last_seen FROM stories") == [
         ("Wire", DAY1.replace(hour=0), wire.published_at)
     ]
+
+
+def test_each_load_row_holds_the_runs_inputs_for_counts_in_equal_counts_out(
+    tmp_path: Path,
+) -> None:
+    """Review 50: a nightly warehouse asserts each night's counts in == counts out, but
+    `_newsbeam_loads` held the rows out only: the inputs were in the manifests alone. It
+    holds the manifest's `inputs` now; an older database gains the column, filled in from
+    the manifests of the runs it holds."""
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    two_runs(root)
+    assert load(root, db) == 0
+    check = "SELECT run_id, inputs, articles + duplicates + rejected FROM _newsbeam_loads"
+    assert rows(db, check + " ORDER BY 1") == [("daily-1", 6, 6), ("daily-2", 2, 2)]
+    with duckdb.connect(str(db)) as con:  # a database an earlier NewsBeam made
+        con.execute("ALTER TABLE _newsbeam_loads DROP COLUMN inputs")
+    fx.write_run(str(root), "daily-3", articles=[fx.article("c1")], started=DAY2)
+    assert load(root, db) == 0
+    assert rows(db, check + " ORDER BY 1") == [
+        ("daily-1", 6, 6),
+        ("daily-2", 2, 2),
+        ("daily-3", 1, 1),
+    ]
