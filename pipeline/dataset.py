@@ -246,6 +246,8 @@ def unread_notes(manifest: Mapping[str, Any]) -> list[str]:
     notes = []
     if skipped := counters.get("read_skipped_unchanged", 0):
         notes.append(f"{skipped} input files read by an earlier run, unchanged since")
+    if changing := counters.get("read_deferred_changing_files", 0):
+        notes.append(f"{changing} files changing while read (the next run reads them)")
     if deferred := counters.get("read_deferred_unfinished_lines", 0):
         notes.append(
             f"{deferred} JSON-lines files' last line still being written (the next run reads it)"
