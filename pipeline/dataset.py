@@ -238,6 +238,23 @@ def check_manifest(content: object, where: str) -> dict[str, Any]:
     return content
 
 
+def unread_notes(manifest: Mapping[str, Any]) -> list[str]:
+    """What a run listed and left unread, as phrases for its summary, report and loader:
+    a run with no inputs (a night whose files an earlier run read) still commits, and says
+    why it read nothing rather than only `0 inputs`."""
+    counters = manifest.get("counters") or {}
+    notes = []
+    if skipped := counters.get("read_skipped_unchanged", 0):
+        notes.append(f"{skipped} input files read by an earlier run, unchanged since")
+    if changing := counters.get("read_deferred_changing_files", 0):
+        notes.append(f"{changing} files changing while read (the next run reads them)")
+    if deferred := counters.get("read_deferred_unfinished_lines", 0):
+        notes.append(
+            f"{deferred} JSON-lines files' last line still being written (the next run reads it)"
+        )
+    return notes
+
+
 def read_manifest(root: str, run_id: str) -> dict[str, Any] | None:
     """The committed manifest of `run_id`, None if it has none; DatasetError if corrupt."""
     path = manifest_path(root, run_id)

@@ -338,6 +338,8 @@ def refresh_iceberg(
                 )
                 summary.rows[name] += manifest["tables"][name]["rows"]
             (summary.runs_reloaded if rerun else summary.runs_loaded).append(run_id)
+            if not manifest.get("counts", {}).get("inputs", 0):
+                summary.runs_empty.append(run_id)
         if spec.keep_snapshots and runs:
             for table in tables.values():
                 expire_snapshots(table, spec.keep_snapshots)

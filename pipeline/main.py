@@ -45,9 +45,11 @@ def format_summary(manifest: dict[str, Any], output: str) -> str:
         lines.append(f"    {stage}: {detail}")
     if not counts["balanced"]:
         lines.append("  WARNING: inputs != articles + duplicates + rejected (see manifest)")
-    skipped = manifest.get("counters", {}).get("read_skipped_unchanged", 0)
-    if skipped:
-        lines.append(f"  skipped     {skipped} input files read by an earlier run, unchanged since")
+    from newsbeam.pipeline.dataset import unread_notes  # what it imports, main needs anyway
+
+    lines += [f"  skipped     {note}" for note in unread_notes(manifest)]
+    if not counts["inputs"]:
+        lines.append("  nothing new: the run is committed with empty tables (a record of it)")
     feeds = feeds_summary(manifest.get("counters", {}))
     if feeds:
         lines.append(feeds)

@@ -1041,6 +1041,11 @@ def _header(runs: Sequence[Run], counts: dict[str, Any]) -> str:
         f'<div class="tile {key}"><b>{int(counts.get(key, 0)):,}</b>{key}</div>'
         for key in ("inputs", "articles", "duplicates", "rejected")
     )
+    unread = [note for run in runs for note in dataset.unread_notes(run.manifest)]
+    if len(runs) == 1 and (unread or not int(counts.get("inputs", 0))):
+        # A run with no inputs is committed too (a scheduled night's record): say why.
+        said = "Nothing new was read" if not int(counts.get("inputs", 0)) else "Not read"
+        meta += f". {said}: {'; '.join(unread) or 'no input files listed'}."
     return f'<h1>{heading}</h1><p class="meta">{_e(meta)}</p><div class="tiles">{tiles}</div>'
 
 

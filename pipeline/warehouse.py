@@ -180,6 +180,8 @@ class LoadSummary:
     runs_loaded: list[str] = field(default_factory=list)
     runs_reloaded: list[str] = field(default_factory=list)
     runs_known: int = 0
+    # Loaded runs that had no inputs (committed all the same: a scheduled night's record).
+    runs_empty: list[str] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(dataset.DATASET_TABLES, 0))
     seconds: float = 0.0
 
@@ -187,6 +189,9 @@ class LoadSummary:
         loaded = len(self.runs_loaded) + len(self.runs_reloaded)
         rows = ", ".join(f"{self.rows[name]} {name}" for name in dataset.DATASET_TABLES)
         reloaded = f" ({len(self.runs_reloaded)} rerun)" if self.runs_reloaded else ""
+        if self.runs_empty:
+            shown = ", ".join(self.runs_empty[:3]) + (", ..." if len(self.runs_empty) > 3 else "")
+            reloaded += f" ({len(self.runs_empty)} with no inputs: {shown})"
         return (
             f"{self.target}: {loaded} run{'s' if loaded != 1 else ''} loaded{reloaded}, "
             f"{self.runs_known} already there; {rows}; {self.seconds:.2f} s"
@@ -194,6 +199,15 @@ class LoadSummary:
 
 
 # --- DuckDB --------------------------------------------------------------------------------
+
+# When an article came out, for ranking the story's articles as dedup and stories rank
+# them (transforms/support/rank.py): a date known to the day only (stored as midnight) at
+# its day's end, not before an article stamped 09:30 that day, and an undated one at its
+# ingestion.
+_RANKED_AT = """coalesce(
+        published_at + CASE WHEN published_precision = 'day'
+            THEN INTERVAL 1 DAY - INTERVAL 1 MICROSECOND ELSE INTERVAL 0 SECOND END,
+        ingested_at)"""
 
 # `outlets`: the sites that ran the story, its articles' and their copies' (a wire story
 # republished word for word is one article and its copies: `sources` alone counted 1).
@@ -207,8 +221,7 @@ SELECT
     list_sort(list_distinct(list(site))) AS sources,
     list_sort(list_distinct(list(language))) AS languages,
     list_sort(list_distinct(flatten(list(places)))) AS places,
-    first(title ORDER BY coalesce(published_at, ingested_at), article_id)
-        FILTER (WHERE title IS NOT NULL) AS headline,
+    first(title ORDER BY {_RANKED_AT}, article_id) FILTER (WHERE title IS NOT NULL) AS headline,
     min({dataset.PARTITION_KEY}) AS first_ingest_date,
     max({dataset.PARTITION_KEY}) AS last_ingest_date,
     coalesce((
@@ -256,18 +269,19 @@ CREATE TABLE IF NOT EXISTS {LOADS} (
     ingest_date DATE,
     finished_at TIMESTAMPTZ,
     loaded_at TIMESTAMPTZ NOT NULL,
+    inputs BIGINT,  -- the manifest's counts.inputs: = articles + duplicates + rejected
     {", ".join(f"{name} BIGINT NOT NULL" for name in dataset.DATASET_TABLES)}
 )
 """
 
 
-def _ensure_tables(con: Any) -> None:
+def _ensure_tables(con: Any) -> bool:
     """Create the tables and views, or add the columns a newer schema has (never drops).
     A table is created with the dataset schema's required columns NOT NULL, as BI tools
     and query planners read them; a column added to an older table stays nullable (its
-    earlier rows have none)."""
+    earlier rows have none). True when `_newsbeam_loads` gained its `inputs` column."""
     con.execute(LOADS_TABLE)
-    _upgrade_loads_table(con)
+    gained_inputs = _upgrade_loads_table(con)
     existing = {
         row[0]
         for row in con.execute(
@@ -291,6 +305,7 @@ def _ensure_tables(con: Any) -> None:
             con.unregister("_newsbeam_empty")
     con.execute(STORIES_VIEW)
     con.execute(COPIES_VIEW)
+    return gained_inputs
 
 
 def required_columns(schema: pa.Schema) -> list[str]:
@@ -298,8 +313,13 @@ def required_columns(schema: pa.Schema) -> list[str]:
     return [field.name for field in schema if not field.nullable]
 
 
-def _upgrade_loads_table(con: Any) -> None:
-    """`finished_at` was text before 2026-12 (the manifest's ISO time): a timestamp now."""
+def _upgrade_loads_table(con: Any) -> bool:
+    """`finished_at` was text before 2026-12 (the manifest's ISO time): a timestamp now.
+    `inputs` came later (review 50): added, it is True (the caller fills it in from the
+    manifests of the runs loaded already)."""
+    have = {row[0] for row in con.execute(f"DESCRIBE {LOADS}").fetchall()}
+    if "inputs" not in have:
+        con.execute(f"ALTER TABLE {LOADS} ADD COLUMN inputs BIGINT")
     kind = con.execute(
         "SELECT data_type FROM information_schema.columns "
         "WHERE table_name = ? AND column_name = 'finished_at'",
@@ -310,6 +330,7 @@ def _upgrade_loads_table(con: Any) -> None:
             f"ALTER TABLE {LOADS} ALTER COLUMN finished_at SET DATA TYPE TIMESTAMPTZ "
             "USING CAST(finished_at AS TIMESTAMPTZ)"
         )
+    return "inputs" not in have
 
 
 def duckdb_loaded(con: Any) -> dict[str, str]:
@@ -343,7 +364,12 @@ def refresh_duckdb(root: str, db: str, manifests: Sequence[dict[str, Any]]) -> L
         # Files are read inside the transaction: one missing or unreadable rolls it back.
         con.execute("BEGIN TRANSACTION")
         try:
-            _ensure_tables(con)
+            if _ensure_tables(con):  # a night's inputs, for its counts in == counts out
+                for manifest in manifests:
+                    con.execute(
+                        f"UPDATE {LOADS} SET inputs = ? WHERE run_id = ? AND attempt = ?",
+                        [manifest["counts"]["inputs"], manifest["run_id"], manifest["attempt"]],
+                    )
             now = dt.datetime.now(dt.timezone.utc)
             for manifest in todo:
                 _load_run(con, root, manifest, rerun=manifest["run_id"] in loaded, now=now)
@@ -351,6 +377,8 @@ def refresh_duckdb(root: str, db: str, manifests: Sequence[dict[str, Any]]) -> L
                 getattr(summary, key).append(manifest["run_id"])
                 for table in dataset.DATASET_TABLES:
                     summary.rows[table] += manifest["tables"][table]["rows"]
+                if not manifest.get("counts", {}).get("inputs", 0):
+                    summary.runs_empty.append(manifest["run_id"])
             con.execute("COMMIT")
             committed = True
         except BaseException:
@@ -385,14 +413,16 @@ def _load_run(
             finally:
                 con.unregister("_newsbeam_rows")
     con.execute(f"DELETE FROM {LOADS} WHERE run_id = ?", [run_id])
+    columns = ["run_id", "attempt", "ingest_date", "finished_at", "loaded_at", "inputs", *counts]
     con.execute(
-        f"INSERT INTO {LOADS} VALUES (?, ?, ?, ?, ?, {', '.join('?' * len(counts))})",
+        f"INSERT INTO {LOADS} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
         [
             run_id,
             manifest["attempt"],
             manifest.get("ingest_date"),
             finished_at(manifest),
             now,
+            manifest["counts"]["inputs"],
             *counts.values(),
         ],
     )

@@ -41,9 +41,14 @@ DEDUP_ARTICLE_SCHEMA = pa.schema(
         pa.field("shingles", pa.list_(pa.uint64()), nullable=False),
         pa.field("story_id", pa.string()),
         pa.field("first_seen_at", _UTC_MICROS, nullable=False),
+        # Added in state version 2 (older files read as null): what `published_at` is
+        # precise to, so an earlier article dated to the day only ranks at its day's end
+        # (support/rank.py), as it did in the run that kept it, not at midnight.
+        pa.field("published_precision", pa.string()),
     ],
     metadata=_STAMP,
 )
+DEDUP_ARTICLE_ADDED = frozenset({"published_precision"})
 
 DEDUP_STORY_SCHEMA = pa.schema(
     [

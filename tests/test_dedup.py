@@ -26,9 +26,11 @@ from newsbeam.transforms.dedup import (
     keyed_copies,
     minhash_signature,
     near_copy_similarity,
+    prior_fingerprint,
     rank_of,
     shingle_hashes,
     split_copies,
+    state_row,
     with_own_id,
 )
 from newsbeam.transforms.extract import new_article
@@ -379,3 +381,20 @@ def test_articles_that_skipped_cleaning_get_their_identity_in_beam() -> None:
             equal_to([("t0", "exact", True)]),
             label="Copies",
         )
+
+
+def test_an_earlier_article_dated_to_the_day_ranks_at_its_days_end() -> None:
+    """Review 50: the dedup state kept no date precision, so an earlier article dated to
+    the day only ranked at midnight among earlier runs' articles (before the wire story it
+    copied, stamped 09:30 that day), though it ranked at its day's end in its own run.
+    The state row keeps the precision; a row of an older file (none) ranks as before."""
+    day = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
+    text = " ".join(f"word{n}" for n in range(60))
+    dated = new_article("copy.txt", text=text, published_at=day, published_precision="day")
+    row = state_row(clean_article(dated), DedupConfig(), day)
+    assert row["published_precision"] == "day"
+    wire = {**row, "article_id": "wire", "published_at": day + dt.timedelta(hours=9.5)}
+    wire["published_precision"] = "minute"
+    assert prior_fingerprint(wire).rank < prior_fingerprint(row).rank
+    older = {key: value for key, value in row.items() if key != "published_precision"}
+    assert prior_fingerprint(older).rank < prior_fingerprint(wire).rank

@@ -213,24 +213,42 @@ def test_state_keep_days_prunes_old_articles(seeds_dir: Path, tmp_path: Path) ->
     kept_state = tmp_path / "kept_state"
     shutil.copytree(state, kept_state)
 
-    # A week's retention: run 1's articles (30 days old) are gone, the copy is an article.
+    # A week's retention: run 1's articles (30 days old) are forgotten: they take no part in
+    # near copies or stories, and their state rows are thin (no signature, no shingles).
+    # Review 50: the exact copy of run 1's 000 was a new article with 000's article_id, the
+    # dataset's articles then held that id twice; it is 000's duplicate, as it has its id.
     second = tmp_path / "out2"
     argv = ["--input", str(day2), "--output", str(second), "--state", str(state)]
     assert entry.main([*argv, "--state_keep_days", "7"]) == 0
     manifest = run_manifest(second)
-    assert _rows(second, "duplicates") == []
+    (duplicate,) = _rows(second, "duplicates")
+    assert duplicate["source"].endswith("copy_of_000.txt") and duplicate["method"] == "exact"
+    assert duplicate["canonical_id"] == yesterday["000"]["article_id"]
+    assert duplicate["article_id"] != yesterday["000"]["article_id"]
     articles = _rows(second, "articles", "article_id")
-    assert sorted(Path(r["source"]).name[:3] for r in articles) == ["002", "cop"]
+    assert [Path(r["source"]).name[:3] for r in articles] == ["002"]
     counts = manifest["counts"]
     assert counts["inputs"] == counts["articles"] + counts["duplicates"] + counts["rejected"] == 2
     assert counts["balanced"] is True
     assert manifest["counters"]["dedup_state_pruned"] == 4
     assert manifest["counters"]["stories_state_pruned"] == 4
     ids = [r["article_id"] for r in articles]
-    for table in ("articles", "stories"):
-        rows = _dedup(state, table, "article_id")
-        assert [r["article_id"] for r in rows] == ids  # only run 2's rows
-        assert {r["first_seen_at"].isoformat() for r in rows} == {manifest["started_at"]}
+    assert [r["article_id"] for r in _dedup(state, "stories", "article_id")] == ids
+    index = _dedup(state, "articles", "article_id")
+    thin = {r["article_id"] for r in index if not r["signature"] and not r["shingles"]}
+    assert thin == {r["article_id"] for r in yesterday.values()}
+    assert [r["article_id"] for r in index if r["article_id"] not in thin] == ids
+    assert {r["first_seen_at"].isoformat() for r in index if r["article_id"] in ids} == {
+        manifest["started_at"]
+    }
+    # The next run carries the thin rows as they are (not pruned again).
+    third_day = tmp_path / "day3"
+    third_day.mkdir()
+    (third_day / "other.txt").write_text(rewrapped_copy(seed_000).replace("Israel", "Gaza"))
+    argv = ["--input", str(third_day), "--output", str(tmp_path / "out2b"), "--state", str(state)]
+    assert entry.main([*argv, "--state_keep_days", "7"]) == 0
+    assert run_manifest(tmp_path / "out2b")["counters"].get("dedup_state_pruned", 0) == 0
+    assert thin <= {r["article_id"] for r in _dedup(state, "articles", "article_id")}
     # story_terms is not pruned: its article count spans both runs.
     assert {"term": "", "articles": 6} in _dedup(state, "story_terms", "term")
 

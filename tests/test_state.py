@@ -4,6 +4,7 @@ Beam against real earlier state."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import shutil
@@ -489,3 +490,31 @@ def test_a_run_without_state_beside_runs_that_kept_one_is_warned_of(
     caplog.clear()
     assert entry.main([*argv, "--run_id", "day-3"]) == 0  # the latest run kept none: quiet
     assert "has no --state" not in caplog.text
+
+
+def test_retain_keeps_forgotten_dedup_rows_thin_and_drops_other_tables_rows() -> None:
+    """Review 50: a dedup row first seen before the cut-off stays, without its signature and
+    shingles, so that the id it gave an article is never given to a second one; other
+    tables drop such rows. A row thin already is not pruned again."""
+    cut = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
+    old, new = cut - dt.timedelta(days=1), cut + dt.timedelta(hours=1)
+    row = {"article_id": "a", "source": "s", "content_hash": "h", "canonical_url": None}
+    row |= {"published_at": None, "word_count": 5, "story_id": "a"}
+    rows = [
+        {**row, "article_id": "old", "signature": [1, 2], "shingles": [3], "first_seen_at": old},
+        {**row, "article_id": "thin", "signature": [], "shingles": [], "first_seen_at": old},
+        {**row, "article_id": "new", "signature": [4], "shingles": [5], "first_seen_at": new},
+    ]
+    arrow = pa.Table.from_pylist(rows, schema=DEDUP_ARTICLES.schema)
+    kept, pruned = state_module.retain(arrow, DEDUP_ARTICLES, cut)
+    assert pruned == 1
+    assert [(r["article_id"], r["signature"], r["shingles"]) for r in kept.to_pylist()] == [
+        ("old", [], []),
+        ("thin", [], []),
+        ("new", [4], [5]),
+    ]
+    assert state_module.retain(kept, DEDUP_ARTICLES, cut) == (kept, 0)
+    assert state_module.retain(arrow, DEDUP_ARTICLES, None) == (arrow, 0)
+    dropping = dataclasses.replace(DEDUP_ARTICLES, forget=())
+    kept, pruned = state_module.retain(arrow, dropping, cut)
+    assert (kept.column("article_id").to_pylist(), pruned) == (["new"], 2)

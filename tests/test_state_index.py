@@ -3,6 +3,7 @@ file (support/state.py carry_file): pure functions on real Parquet files, withou
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 from pathlib import Path
@@ -201,6 +202,10 @@ def test_stories_take_exactly_the_earlier_articles_clustering_would_keep(tmp_pat
     assert stories.candidate_priors(docs, earlier, index, DAY + dt.timedelta(days=1), config) == []
 
 
+# The carry-over as tables that drop their forgotten rows (all but dedup articles) do it.
+DROPPING = dataclasses.replace(DEDUP_ARTICLES, forget=())
+
+
 def test_carrying_a_file_copies_it_whole_or_keeps_its_retained_rows(tmp_path: Path) -> None:
     old, new = DAY - dt.timedelta(days=30), DAY
     source = _write(
@@ -220,15 +225,23 @@ def test_carrying_a_file_copies_it_whole_or_keeps_its_retained_rows(tmp_path: Pa
     assert (out / "part-x.parquet").read_bytes() == Path(source).read_bytes()
     # A cut-off inside the file: its retained rows, under a name of their own.
     cut = DAY - dt.timedelta(days=1)
-    part = carry_file(source, str(out), DEDUP_ARTICLES, cut)
+    part = carry_file(source, str(out), DROPPING, cut)
     assert (part["rows"], part["pruned"]) == (2, 1)
     assert part["name"] != "part-x.parquet"
     kept = read_arrow(str(out / part["name"]), DEDUP_ARTICLES)
     assert kept.column("article_id").to_pylist() == ["a002", "a003"]
     assert kept.schema.metadata == stamped(DEDUP_ARTICLES.schema).metadata
     # Everything before the cut-off: nothing written.
-    gone = carry_file(source, str(out), DEDUP_ARTICLES, DAY + dt.timedelta(days=1))
+    gone = carry_file(source, str(out), DROPPING, DAY + dt.timedelta(days=1))
     assert gone["name"] is None and gone["pruned"] == 3
+    # The dedup table keeps its forgotten rows, thin, under a name of their own; carried
+    # again, the thin file is copied as it is (nothing pruned twice).
+    thin = carry_file(source, str(out), DEDUP_ARTICLES, cut)
+    assert (thin["rows"], thin["pruned"], thin["name"]) == (3, 1, "part-x-forgot1.parquet")
+    rows = read_arrow(str(out / thin["name"]), DEDUP_ARTICLES).to_pylist()
+    assert [len(r["signature"]) > 0 for r in rows] == [False, True, True]
+    again = carry_file(str(out / thin["name"]), str(tmp_path / "v3"), DEDUP_ARTICLES, cut)
+    assert (again["rows"], again["pruned"], again["name"]) == (3, 0, thin["name"])
 
 
 def test_many_small_files_are_merged_as_they_are_carried(tmp_path: Path) -> None:
@@ -254,12 +267,14 @@ def test_many_small_files_are_merged_as_they_are_carried(tmp_path: Path) -> None
         ),
     ]
     out = tmp_path / "v2"
-    entry = state.carry_files(paths, str(out), DEDUP_ARTICLES, DAY - dt.timedelta(days=1))
+    entry = state.carry_files(paths, str(out), DROPPING, DAY - dt.timedelta(days=1))
     assert (entry["rows"], entry["pruned"]) == (2, 1)
     assert entry["name"] == state.merged_name(paths)
     merged = read_arrow(str(out / entry["name"]), DEDUP_ARTICLES)
     assert merged.column("article_id").to_pylist() == ["a001", "a003"]
     assert merged.schema.metadata == stamped(DEDUP_ARTICLES.schema).metadata
+    thin = state.carry_files(paths, str(tmp_path / "v3"), DEDUP_ARTICLES, DAY - dt.timedelta(1))
+    assert (thin["rows"], thin["pruned"]) == (3, 1)
     # The merged file is a state file like any other: the index finds its rows.
     index = dedup.dedup_index([str(out / entry["name"])], CONFIG)
     assert [

@@ -1270,3 +1270,41 @@ def test_the_whole_streaming_graph_runs_under_test_stream(tmp_path: Path) -> Non
     assert second["articles"] == ["inbox/vote.txt"]
     (vote,) = _rows(str(root), runs["stream-20261201T000500Z"], "articles")
     assert vote["language"] == "en" and vote["places"] and vote["topics"]
+
+
+def test_a_source_read_twice_as_a_copy_in_a_stream_has_two_copy_ids(tmp_path: Path) -> None:
+    """Review 50: a stream's copies were named by their canonical and source only (a batch
+    run with --state adds its run id), so a watched file saved again and read again as a
+    copy of the same article repeated its duplicates key (article_id, canonical_id) in the
+    warehouse. The read's moment names it now: two reads, two ids; the same read, one."""
+    root = str(tmp_path / "root")
+    kept = _article("wire.txt", FIRE)
+    first = _article("copy.txt", FIRE)._replace(ingested_at=BASE + dt.timedelta(seconds=20))
+    again = first._replace(ingested_at=BASE + dt.timedelta(seconds=40))
+    stream = (
+        BeamTestStream()
+        .advance_watermark_to(Timestamp(micros=micros_of(BASE)))
+        .add_elements([_at(kept, 10), _at(first, 20), _at(again, 40)])
+        .advance_watermark_to_infinity()
+    )
+    window = WindowConfig(window_seconds=300, allowed_lateness_seconds=0, ttl_days=1)
+    with beam.Pipeline(options=_streaming_options()) as pipeline:
+        articles, duplicates = (
+            pipeline
+            | stream
+            | "EventTime" >> AssignEventTime()
+            | "Dedup" >> DeduplicateStream(DedupConfig(), StateContext(), window.ttl_micros)
+        )
+        tables = {
+            "articles": articles,
+            "duplicates": duplicates,
+            "rejected": pipeline | "NoRejected" >> beam.Create([]),
+            "feed_health": pipeline | "NoHealth" >> beam.Create([]),
+        }
+        panes_ = tables | "Stories" >> ClusterStoriesStream(StoryConfig(), StateContext(), window)
+        _ = panes_ | "Commit" >> CommitWindows(root)
+    (manifest,) = _committed(root).values()
+    copies = _rows(root, manifest, "duplicates")
+    assert [(c["source"], c["canonical_id"]) for c in copies] == [("copy.txt", kept.article_id)] * 2
+    assert len({c["article_id"] for c in copies}) == 2
+    assert kept.article_id not in {c["article_id"] for c in copies}

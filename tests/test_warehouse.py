@@ -404,3 +404,67 @@ def test_when_each_run_finished_is_a_timestamp(tmp_path: Path) -> None:
                                  "WHERE table_name = '_newsbeam_loads'").fetchall())  # fmt: skip
         assert kinds["finished_at"] == "TIMESTAMP WITH TIME ZONE"
         assert con.execute(query, [since]).fetchall() == [("daily-1",), ("daily-2",)]
+
+
+def test_a_night_with_nothing_new_commits_and_says_so(
+    seeds_dir: Path, tmp_path: Path, capsys: Any
+) -> None:
+    """Review 50: a scheduled night whose files an earlier night read commits a run with
+    empty tables (its record: every night is in `_runs/` and `_newsbeam_loads`), but its
+    summary, report and the loader said only `0 inputs` / `0 articles`, as for a night
+    that lost its input. Each now says the run read nothing new, and why."""
+    root, state, db = tmp_path / "root", tmp_path / "state", tmp_path / "w.duckdb"
+    argv = ["--input", str(seeds_dir), "--output", str(root), "--state", str(state)]
+    assert entry.main([*argv, "--run_id", "night-1"]) == 0
+    assert entry.main([*argv, "--run_id", "night-2"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped     5 input files read by an earlier run, unchanged since" in out
+    assert "nothing new: the run is committed with empty tables" in out
+    manifest = dataset.read_manifest(str(root), "night-2")
+    assert manifest is not None and manifest["counts"]["inputs"] == 0
+    assert all(manifest["tables"][name]["rows"] == 0 for name in dataset.DATASET_TABLES)
+    report = (root / "_runs" / "night-2.html").read_text()
+    assert "Nothing new was read: 5 input files read by an earlier run, unchanged since." in report
+    assert load(root, db) == 0
+    assert "2 runs loaded (1 with no inputs: night-2)" in capsys.readouterr().out
+    assert rows(db, "SELECT articles, rejected FROM _newsbeam_loads WHERE run_id = 'night-2'") == [
+        (0, 0)
+    ]
+
+
+def test_a_story_headline_ranks_a_day_only_date_at_its_days_end(tmp_path: Path) -> None:
+    """Review 50: a republisher that showed only the date (midnight, precision day) gave
+    the story its headline over the wire story stamped 09:30 that day, which dedup and
+    stories rank first (support/rank.py). first_seen stays the earliest date known."""
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    wire = fx.article("w", story_id="s", published_at=DAY1 + dt.timedelta(hours=3), title="Wire")
+    day_only = fx.article("d", story_id="s", published_at=DAY1.replace(hour=0), title="Day")
+    day_only = day_only._replace(published_precision="day")
+    fx.write_run(str(root), "night-1", articles=[wire, day_only], started=DAY1)
+    assert load(root, db) == 0
+    assert rows(db, "SELECT headline, first_seen, last_seen FROM stories") == [
+        ("Wire", DAY1.replace(hour=0), wire.published_at)
+    ]
+
+
+def test_each_load_row_holds_the_runs_inputs_for_counts_in_equal_counts_out(
+    tmp_path: Path,
+) -> None:
+    """Review 50: a nightly warehouse asserts each night's counts in == counts out, but
+    `_newsbeam_loads` held the rows out only: the inputs were in the manifests alone. It
+    holds the manifest's `inputs` now; an older database gains the column, filled in from
+    the manifests of the runs it holds."""
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    two_runs(root)
+    assert load(root, db) == 0
+    check = "SELECT run_id, inputs, articles + duplicates + rejected FROM _newsbeam_loads"
+    assert rows(db, check + " ORDER BY 1") == [("daily-1", 6, 6), ("daily-2", 2, 2)]
+    with duckdb.connect(str(db)) as con:  # a database an earlier NewsBeam made
+        con.execute("ALTER TABLE _newsbeam_loads DROP COLUMN inputs")
+    fx.write_run(str(root), "daily-3", articles=[fx.article("c1")], started=DAY2)
+    assert load(root, db) == 0
+    assert rows(db, check + " ORDER BY 1") == [
+        ("daily-1", 6, 6),
+        ("daily-2", 2, 2),
+        ("daily-3", 1, 1),
+    ]

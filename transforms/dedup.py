@@ -315,8 +315,16 @@ def with_own_id(duplicate: Duplicate, run_id: str = "") -> Duplicate:
     again), and the same when the run is run again. `canonical_id` points to the kept
     article."""
     basis = f"copy:{duplicate.article_id}:{duplicate.source}"
-    basis += f":{run_id}" if run_id else ""  # none: no --state, a stream
+    basis += f":{run_id}" if run_id else ""  # none: no --state (each run stands alone)
     return duplicate._replace(article_id=hashlib.sha256(basis.encode()).hexdigest()[:24])
+
+
+def stream_read_id(article: Article) -> str:
+    """What names one read of a source in a stream, where with_own_id has no run id: the
+    moment it was read (`ingested_at`, set as the source was extracted). A batch run with
+    --state names its copies by its run id; a stream's windows are no runs a source could
+    be read by once only (a watched file saved again is read again)."""
+    return f"read:{article.ingested_at.isoformat()}"
 
 
 def _near_duplicate(edge: Edge) -> Duplicate:
@@ -399,7 +407,12 @@ def prior_fingerprint(row: dict[str, Any]) -> Fingerprint:
         article_id=row["article_id"],
         source=row["source"],
         rank=rank_of(
-            row["published_at"], row["word_count"], row["article_id"], row["source"], True
+            row["published_at"],
+            row["word_count"],
+            row["article_id"],
+            row["source"],
+            True,
+            row.get("published_precision"),
         ),
         signature=np.array(row["signature"], dtype=np.uint64),
         shingles=np.array(row["shingles"], dtype=np.uint64),
@@ -416,6 +429,7 @@ def state_row(article: Article, config: DedupConfig, first_seen_at: dt.datetime)
         "content_hash": article.content_hash,
         "canonical_url": article.canonical_url,
         "published_at": article.published_at,
+        "published_precision": article.published_precision,
         "word_count": article.word_count,
         "signature": fingerprint.signature.tolist(),
         "shingles": fingerprint.shingles.tolist(),
@@ -603,9 +617,31 @@ class _MatchPriors(beam.DoFn):
 
     def process(self, _impulse: bytes, wanted: list[int]) -> Iterator[dict[str, Any]]:
         assert self._index is not None
-        rows = self._index.rows(wanted, self._keep_since, "article_id")
+        rows = recalled(self._index.rows(wanted, None, "article_id"), wanted, self._keep_since)
         counter("dedup_state_matched").inc(len(rows))
         yield from rows
+
+
+def recalled(
+    rows: list[dict[str, Any]], wanted: Iterable[int], keep_since: dt.datetime | None
+) -> list[dict[str, Any]]:
+    """The earlier articles that take part, of the state `rows` holding a `wanted` key:
+    those within the retention whole; those first seen before it (forgotten: their state
+    row is thin, or is made thin when carried over) only through their text or URL, as a
+    thin entry without signature or shingles. So an exact or same-URL copy of a forgotten
+    article is its duplicate, and the dataset never holds one article_id twice
+    (docs/state.md#retention); a near copy of it is a new article, as its id is its own."""
+    keys = set(wanted)
+    taken = []
+    for row in rows:
+        if within_retention(row, keep_since):
+            taken.append(row)
+            continue
+        page = page_key(row["canonical_url"])
+        own = [*_text_hashes([row["content_hash"]], b"text")[0], *_text_hashes([page], b"url")[0]]
+        if any(int(key) in keys for key in own):
+            taken.append({**row, "signature": [], "shingles": []})
+    return taken
 
 
 def _copy_record(copy: Entry, canonical: Entry, method: str) -> tuple[Identity, Copy]:
@@ -1066,8 +1102,12 @@ class _DedupStreamFn(beam.DoFn):
         )
         if copy is not None:
             counter(f"dedup_{copy.method}").inc()
-            copy = with_own_id(copy)._replace(url=article.url, site=article.site)
-            yield beam.pvalue.TaggedOutput(_DUPLICATES, copy)
+            # A stream has no run to name: the read does (a watched file saved again, read
+            # again as a copy of the same article, is a row of its own, not its key again).
+            copy = with_own_id(copy, stream_read_id(article))
+            yield beam.pvalue.TaggedOutput(
+                _DUPLICATES, copy._replace(url=article.url, site=article.site)
+            )
         else:
             expires_at = int(timestamp.micros) + self._ttl
             entry = stream_entry(

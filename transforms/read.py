@@ -732,7 +732,10 @@ class _ReadFile(beam.DoFn):
             with open_input(path) as handle:
                 skip_to(handle, start.offset)
                 read = read_piece(handle)
-                if start.offset:  # what was hashed only: a line added since is the next run's
+                if size > 0 and not is_gzip(path):
+                    # What was listed (with --state: hashed) only: a line added since, or a
+                    # last line still being written (unfinished_line_start), is the next
+                    # run's, which reads on from there (appended_part).
                     read = read_at_most(read, size - start.offset)
                 for line in iter_lines(read, limit, lines_before=start.lines):
                     number = line.number
@@ -851,6 +854,67 @@ def appended_part(
     return None  # not one whole line yet: the file again from its start
 
 
+# How long after its last change a JSON-lines file's unfinished last line (no newline, no
+# JSON object) is taken as it is (rejected as bad_json) rather than left for the writer to
+# finish: a writer that flushes in blocks stops in mid-line between flushes, for seconds,
+# not for ten minutes; a line still cut off after that is broken for good.
+UNFINISHED_LINE_QUIET = dt.timedelta(minutes=10)
+
+
+def is_unfinished_line(line: bytes) -> bool:
+    """Whether a JSON-lines file's last line, not ended by a newline, may be one its writer
+    has not finished: it holds something, and not a JSON object (a cut-off object never
+    is one; a whole record without its newline is)."""
+    if not line.strip():
+        return False
+    try:
+        return not isinstance(json.loads(line), dict)
+    except ValueError:  # not JSON (UnicodeDecodeError is one too)
+        return True
+
+
+def unfinished_line_start(
+    path: str, size: int, modified_at: dt.datetime, run_at: dt.datetime
+) -> int | None:
+    """Where a JSON-lines file's last line starts when, of its first `size` bytes, it looks
+    unfinished (is_unfinished_line) and the file changed less than UNFINISHED_LINE_QUIET
+    before `run_at`; else None. A run with --state reads the file up to there and records
+    only that much as read, so the next run reads the line once it is whole: read now, it
+    was a bad_json row, and its finished self an article of the next run (one input in two
+    tables). Compressed files are read whole."""
+    if kind_of(path) != "jsonl" or is_gzip(path) or size <= 0:
+        return None
+    if run_at - modified_at >= UNFINISHED_LINE_QUIET:
+        return None
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+        tail, end = b"", size
+        while end > 0 and b"\n" not in tail:
+            start = max(0, end - CHUNK_BYTES)
+            handle.seek(start)
+            tail = handle.read(end - start)[: end - start] + tail
+            end = start
+    if tail.endswith(b"\n"):
+        return None
+    line_start = end + tail.rfind(b"\n") + 1
+    return line_start if is_unfinished_line(tail[line_start - end :]) else None
+
+
+def is_being_written(
+    path: str,
+    listed_size: int,
+    stamp: FileStamp,
+    stat: Callable[[str], tuple[int, dt.datetime]],
+) -> bool:
+    """Whether a file changed while a run with --state listed and hashed it: its size when
+    listed, when hashed (`stamp`) and its size and time after (`stat`) are not all the
+    same. A plain JSON-lines file is never so (it is read up to the size hashed, and an
+    unfinished last line is left to the next run: unfinished_line_start), so a log that
+    always grows is still read."""
+    if kind_of(path) == "jsonl" and not is_gzip(path):
+        return False
+    return listed_size != stamp.size or stat(path) != (stamp.size, stamp.modified_at)
+
+
 def read_at_most(read: Callable[[int], bytes], count: int) -> Callable[[int], bytes]:
     """`read` that ends after `count` bytes."""
     left = count
@@ -946,13 +1010,28 @@ class _SkipIngested(beam.DoFn):
         except Exception:  # not a regular file, gone, unreadable: the read step says why
             yield file
             return
-        yield beam.pvalue.TaggedOutput(SEEN, seen_row(key, stamp, previous, self._state.run_at))
         if is_unchanged(previous, stamp):
             counter("read_skipped_unchanged").inc()
-        elif appended := appended_part(path, previous, stamp, prefix):
-            yield file[0], stamp.size, appended.offset, appended.lines
-        else:
-            yield file
+            yield beam.pvalue.TaggedOutput(SEEN, seen_row(key, stamp, previous, self._state.run_at))
+            return
+        if is_being_written(path, file[1], stamp, file_stat):
+            # Left to the next run, which sees it new or changed (no seen row now): read
+            # now, its cut-off text was an article, and the whole one, read by the next
+            # run as a changed file, that article's near copy (the same source twice).
+            counter("read_deferred_changing_files").inc()
+            log.info("%s: it changed while this run read it; the next run reads it", key)
+            return
+        start = appended_part(path, previous, stamp, prefix) or WHOLE_FILE
+        unfinished = unfinished_line_start(path, stamp.size, stamp.modified_at, self._state.run_at)
+        if unfinished is not None:
+            # Read and recorded up to the unfinished line: the next run reads on from it.
+            counter("read_deferred_unfinished_lines").inc()
+            log.info("%s: its last line is being written; the next run reads it", key)
+            _, upto = file_stamp(path, unfinished) if unfinished else (None, None)
+            stamp = stamp._replace(size=unfinished, content_hash=upto.content_hash if upto else "")
+        yield beam.pvalue.TaggedOutput(SEEN, seen_row(key, stamp, previous, self._state.run_at))
+        if unfinished is None or stamp.size > start.offset:  # not the unfinished line only
+            yield file[0], stamp.size, start.offset, start.lines
 
 
 def _latest_seen(

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import logging
 import os
@@ -50,6 +51,7 @@ import pyarrow.parquet as pq
 
 from newsbeam.schemas import STATE_MARKER, STATE_VERSION, STATE_VERSION_KEY
 from newsbeam.schemas.dedup_state import (
+    DEDUP_ARTICLE_ADDED,
     DEDUP_ARTICLE_SCHEMA,
     DEDUP_STORY_SCHEMA,
     DEDUP_STORY_TERMS_SCHEMA,
@@ -90,6 +92,11 @@ class StateTable:
     layout: str
     added: frozenset[str] = frozenset()
     sort_by: tuple[str, ...] = ()
+    # List columns a row first seen before the retention cut-off is kept without (the row
+    # stays, thin); none: such a row is dropped. Dedup keeps its forgotten articles' ids,
+    # text hashes and URLs: an exact or same-URL copy of one is then its duplicate, not a
+    # second article with its article_id (docs/state.md#retention).
+    forget: tuple[str, ...] = ()
 
     @property
     def component(self) -> str:
@@ -97,7 +104,14 @@ class StateTable:
         return self.path.split("/", 1)[0]
 
 
-DEDUP_ARTICLES = StateTable("dedup/articles", DEDUP_ARTICLE_SCHEMA, "dedup/articles", PARTS)
+DEDUP_ARTICLES = StateTable(
+    "dedup/articles",
+    DEDUP_ARTICLE_SCHEMA,
+    "dedup/articles",
+    PARTS,
+    DEDUP_ARTICLE_ADDED,
+    forget=("signature", "shingles"),
+)
 DEDUP_STORIES = StateTable("dedup/stories", DEDUP_STORY_SCHEMA, "dedup/stories", PARTS)
 STORY_TERMS = StateTable("dedup/story_terms", DEDUP_STORY_TERMS_SCHEMA, "dedup/story_terms", PARTS)
 FEED_STATE = StateTable(
@@ -472,21 +486,61 @@ def _write_part(path: str, arrow: pa.Table, table: StateTable) -> None:
     )
 
 
+def retain(
+    arrow: pa.Table, table: StateTable, keep_since: dt.datetime | None
+) -> tuple[pa.Table, int]:
+    """An earlier file's rows as the new version keeps them, and how many this cut-off
+    prunes: rows first seen before `keep_since` dropped, or, for a table that `forget`s,
+    kept with those columns emptied (rows already thin are not pruned again)."""
+    import pyarrow.compute as pc  # state files only: a run without --state never loads it
+
+    mask = _within(arrow.column("first_seen_at"), keep_since) if arrow.num_rows else None
+    if mask is None:
+        return arrow, 0
+    if not table.forget:
+        kept = arrow.filter(mask)
+        return kept, arrow.num_rows - kept.num_rows
+    full = [pc.greater(pc.list_value_length(arrow.column(name)), 0) for name in table.forget]
+    held = functools.reduce(pc.or_, full).fill_null(False)
+    forgotten = pc.and_(pc.invert(mask), held)
+    count = int(pc.sum(forgotten).as_py() or 0)
+    for name in table.forget if count else ():
+        column = arrow.column(name)
+        emptied = pc.if_else(forgotten, pa.scalar([], type=column.type), column)
+        index = arrow.schema.get_field_index(name)
+        arrow = arrow.set_column(index, arrow.schema.field(index), emptied)
+    return arrow, count
+
+
 def carry_file(
     path: str, folder: str, table: StateTable, keep_since: dt.datetime | None
 ) -> dict[str, Any]:
     """One file of the earlier state's part table into the new version's `folder`, without
     a row passing through Python: copied whole when every row is within the retention, its
-    retained rows written when some are not, nothing when none is. Returns the entry
-    WriteBundleFiles gives a file it wrote ("name" None: nothing written) and "pruned"."""
+    retained rows written when some are not (retain), nothing when none is. Returns the
+    entry WriteBundleFiles gives a file it wrote ("name" None: nothing written) and
+    "pruned"."""
     import pyarrow.compute as pc  # state files only: a run without --state never loads it
 
     with _open(path) as handle:
         seen = pq.read_table(handle, columns=["first_seen_at"]).column("first_seen_at")
     rows = len(seen)
     mask = _within(seen, keep_since) if rows else None
-    kept = rows if mask is None else int(pc.sum(mask).as_py() or 0)
-    entry: dict[str, Any] = {"target": table.name, "name": None, "rows": kept}
+    within = rows if mask is None else int(pc.sum(mask).as_py() or 0)
+    if within < rows and table.forget:
+        arrow, pruned = retain(read_arrow(path, table), table, keep_since)
+        entry: dict[str, Any] = {"target": table.name, "name": None, "rows": rows}
+        entry["pruned"] = pruned
+        if not pruned:  # its forgotten rows were thin already: the file as it was
+            entry["name"] = carried_name(path, rows, rows)
+            files.copy_files([(path, files.join(folder, entry["name"]))])
+            return entry
+        entry["name"] = carried_name(path, rows, rows).removesuffix(".parquet")
+        entry["name"] += f"-forgot{pruned}.parquet"
+        _write_part(files.join(folder, entry["name"]), arrow, table)
+        return entry
+    kept = within
+    entry = {"target": table.name, "name": None, "rows": kept}
     entry["pruned"] = rows - kept
     if not kept:
         return entry
@@ -531,10 +585,8 @@ def carry_files(
         return carry_file(paths[0], folder, table, keep_since)
     kept, pruned = [], 0
     for path in paths:
-        arrow = read_arrow(path, table)
-        mask = _within(arrow.column("first_seen_at"), keep_since)
-        retained = arrow if mask is None else arrow.filter(mask)
-        pruned += arrow.num_rows - retained.num_rows
+        retained, count = retain(read_arrow(path, table), table, keep_since)
+        pruned += count
         kept.append(retained)
     merged = pa.concat_tables(kept)
     entry: dict[str, Any] = {"target": table.name, "name": None, "rows": merged.num_rows}
