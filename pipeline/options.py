@@ -25,7 +25,7 @@ from newsbeam.transforms.language import LanguageConfig
 from newsbeam.transforms.places import PlacesConfig
 from newsbeam.transforms.read import ReadConfig
 from newsbeam.transforms.stories import StoryConfig
-from newsbeam.transforms.support.state import StateContext
+from newsbeam.transforms.support.state import KEEP_IDS_DAYS, StateContext
 from newsbeam.transforms.topics import TopicsConfig
 
 # Seconds between two follow-mode batches when --interval is not given: the warehouse a
@@ -213,6 +213,15 @@ class NewsBeamOptions(PipelineOptions):
             "the run take no part in dedup and stories and are dropped from the state "
             "(story_terms' document frequencies are kept); 0 keeps them forever; fractions "
             "are fine (0.25: six hours).",
+        )
+        output.add_argument(
+            "--state_keep_ids_days",
+            type=finite_float,
+            default=KEEP_IDS_DAYS,
+            help="With --state and --state_keep_days: how many days a forgotten article's thin "
+            "row (its ids, text hash and URL) stays, so an exact or same-URL copy of it is "
+            "still its duplicate and its article_id is not kept twice; 0 keeps them forever "
+            "(the state then grows with every article). Never less than --state_keep_days.",
         )
         inputs.add_argument(
             "--max_document_bytes",
@@ -481,7 +490,10 @@ def config_from_options(
         output_dir=output_dir,
         partition=partition,
         file_prefix=file_prefix,
-        state=state or StateContext(keep_days=options.state_keep_days),
+        state=state
+        or StateContext(
+            keep_days=options.state_keep_days, keep_ids_days=options.state_keep_ids_days
+        ),
         state_keep_days=options.state_keep_days,
         progress_dir=progress_dir,
         read=ReadConfig(max_document_bytes=options.max_document_bytes),

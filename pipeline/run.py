@@ -137,6 +137,7 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
         ("--near_duplicate_min_shared", ours.near_duplicate_min_shared, 1),
         ("--seen_entries_days", ours.seen_entries_days, 0),
         ("--state_keep_days", ours.state_keep_days, 0),
+        ("--state_keep_ids_days", ours.state_keep_ids_days, 0),
         ("--max_pages_per_run", ours.max_pages_per_run, 0),
         ("--max_pages_per_feed", ours.max_pages_per_feed, 0),
         ("--page_retry_runs", ours.page_retry_runs, 0),
@@ -628,7 +629,14 @@ def run_locked(
     try:
         # CURRENT, the version's marker, its file record and every state file are checked
         # here, once, before anything is built.
-        state_context, opened = open_state(state, started, ours.state_keep_days, run_id, attempt)
+        state_context, opened = open_state(
+            state,
+            started,
+            ours.state_keep_days,
+            run_id,
+            attempt,
+            keep_ids_days=ours.state_keep_ids_days,
+        )
     except StateError as error:
         raise UsageError(str(error)) from error
     # ROOT is a dataset from before the first file is staged: a first run killed while

@@ -503,7 +503,9 @@ def streaming_config(options: PipelineOptions) -> StreamingConfig:
             for line in dataset.recover(root):
                 log.warning(line)
         dataset.check_root(root, for_writing=True)
-        state, _ = open_state(ours.state, started, ours.state_keep_days)
+        state, _ = open_state(
+            ours.state, started, ours.state_keep_days, keep_ids_days=ours.state_keep_ids_days
+        )
     except (dataset.DatasetError, StateError) as error:
         raise StreamingUsageError(str(error)) from error
     # Streaming reads --state to seed its keyed state and never writes a new version: its

@@ -212,6 +212,8 @@ def test_state_keep_days_prunes_old_articles(seeds_dir: Path, tmp_path: Path) ->
     age_state(state, 30)
     kept_state = tmp_path / "kept_state"
     shutil.copytree(state, kept_state)
+    ids_state = tmp_path / "ids_state"
+    shutil.copytree(state, ids_state)
 
     # A week's retention: run 1's articles (30 days old) are forgotten: they take no part in
     # near copies or stories, and their state rows are thin (no signature, no shingles).
@@ -270,6 +272,20 @@ def test_state_keep_days_prunes_old_articles(seeds_dir: Path, tmp_path: Path) ->
         started - dt.timedelta(days=30),
         dt.datetime.fromisoformat(manifest["started_at"]),
     ]
+
+    # Thin rows are bounded too (--state_keep_ids_days, a year by default): past it, run 1's
+    # rows are gone whole, and the exact copy of 000 is an article again, with 000's id
+    # (the documented limit of a bounded state).
+    fourth = tmp_path / "out4"
+    argv = ["--input", str(day2), "--output", str(fourth), "--state", str(ids_state)]
+    assert entry.main([*argv, "--state_keep_days", "7", "--state_keep_ids_days", "20"]) == 0
+    manifest = run_manifest(fourth)
+    assert manifest["counters"]["dedup_state_pruned"] == 4
+    assert _rows(fourth, "duplicates") == []
+    articles = _rows(fourth, "articles", "article_id")
+    assert yesterday["000"]["article_id"] in {r["article_id"] for r in articles}
+    remembered = {r["article_id"] for r in _dedup(ids_state, "articles", "article_id")}
+    assert remembered == {r["article_id"] for r in articles}
 
 
 def test_corrupt_or_other_version_dedup_state_is_refused(

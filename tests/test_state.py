@@ -518,3 +518,12 @@ def test_retain_keeps_forgotten_dedup_rows_thin_and_drops_other_tables_rows() ->
     dropping = dataclasses.replace(DEDUP_ARTICLES, forget=())
     kept, pruned = state_module.retain(arrow, dropping, cut)
     assert (kept.column("article_id").to_pylist(), pruned) == (["new"], 2)
+    # Past --state_keep_ids_days the thin rows go too (the state stays bounded).
+    kept, pruned = state_module.retain(arrow, DEDUP_ARTICLES, cut, old + dt.timedelta(hours=1))
+    assert (kept.column("article_id").to_pylist(), pruned) == (["new"], 2)
+    kept, pruned = state_module.retain(arrow, DEDUP_ARTICLES, cut, old - dt.timedelta(hours=1))
+    assert (kept.num_rows, pruned) == (3, 1)
+    retention = state_module.StateRetention(cut, keep_days=30, keep_ids_days=10)
+    assert retention.forget_since == cut - dt.timedelta(days=30)  # never before keep_days
+    assert state_module.StateRetention(cut, 30, 0).forget_since is None
+    assert state_module.StateRetention(cut, 0, 10).forget_since is None

@@ -605,10 +605,15 @@ class _MatchPriors(beam.DoFn):
     in setup() (once per process)."""
 
     def __init__(
-        self, paths: Sequence[str], keep_since: dt.datetime | None, config: DedupConfig
+        self,
+        paths: Sequence[str],
+        keep_since: dt.datetime | None,
+        config: DedupConfig,
+        forget_since: dt.datetime | None = None,
     ) -> None:
         self._paths = list(paths)
         self._keep_since = keep_since
+        self._forget_since = forget_since
         self._config = config
         self._index: StateIndex | None = None
 
@@ -617,7 +622,10 @@ class _MatchPriors(beam.DoFn):
 
     def process(self, _impulse: bytes, wanted: list[int]) -> Iterator[dict[str, Any]]:
         assert self._index is not None
-        rows = recalled(self._index.rows(wanted, None, "article_id"), wanted, self._keep_since)
+        # Thin rows first seen before --state_keep_ids_days are gone (the carry-over drops
+        # them): the lookup applies the same cut-off.
+        held = self._index.rows(wanted, self._forget_since, "article_id")
+        rows = recalled(held, wanted, self._keep_since)
         counter("dedup_state_matched").inc(len(rows))
         yield from rows
 
@@ -851,7 +859,12 @@ class DeduplicateArticles(beam.PTransform):
                 | "Once" >> beam.Impulse()
                 | "MatchPriors"
                 >> beam.ParDo(
-                    _MatchPriors(self._state.files(DEDUP_ARTICLES), self._state.keep_since, config),
+                    _MatchPriors(
+                        self._state.files(DEDUP_ARTICLES),
+                        self._state.keep_since,
+                        config,
+                        self._state.forget_since,
+                    ),
                     beam.pvalue.AsList(keys),
                 )
             )

@@ -291,13 +291,21 @@ def verify_state(state_dir: str, marker: Mapping[str, Any]) -> bool:
 # --- The context the stages get --------------------------------------------------------------
 
 
+# How long a forgotten article's thin dedup row (its ids, text hash and URL) stays, by
+# default: an exact or same-URL copy within it is still its duplicate. Bounded, or the
+# thin rows of a nightly state grow without end (each process holds them in memory).
+KEEP_IDS_DAYS = 365.0
+
+
 @dataclasses.dataclass(frozen=True)
 class StateRetention:
-    """When this run started (the `first_seen_at` of the state rows it adds) and how many
-    days earlier rows are kept (0: forever)."""
+    """When this run started (the `first_seen_at` of the state rows it adds), how many
+    days earlier rows are kept whole (0: forever) and how many a forgotten article's thin
+    row stays (`keep_ids_days`; 0: forever; never less than `keep_days`)."""
 
     run_at: dt.datetime
     keep_days: float = 0
+    keep_ids_days: float = KEEP_IDS_DAYS
 
     @property
     def keep_since(self) -> dt.datetime | None:
@@ -305,6 +313,13 @@ class StateRetention:
         if self.keep_days <= 0:
             return None
         return self.run_at - dt.timedelta(days=self.keep_days)
+
+    @property
+    def forget_since(self) -> dt.datetime | None:
+        """Thin rows first seen before this are dropped too (None: none is)."""
+        if self.keep_days <= 0 or self.keep_ids_days <= 0:
+            return None
+        return self.run_at - dt.timedelta(days=max(self.keep_days, self.keep_ids_days))
 
 
 def within_retention(row: dict[str, Any], keep_since: dt.datetime | None) -> bool:
@@ -325,6 +340,7 @@ class StateContext:
         default_factory=lambda: dt.datetime.now(dt.timezone.utc)
     )
     keep_days: float = 0
+    keep_ids_days: float = KEEP_IDS_DAYS
     # (table name, its checked files), for every table; a tuple of pairs pickles everywhere.
     checked: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # The run's id where it keeps state ("" without --state: a run that stands alone, its
@@ -340,11 +356,15 @@ class StateContext:
 
     @property
     def retention(self) -> StateRetention:
-        return StateRetention(self.run_at, self.keep_days)
+        return StateRetention(self.run_at, self.keep_days, self.keep_ids_days)
 
     @property
     def keep_since(self) -> dt.datetime | None:
         return self.retention.keep_since
+
+    @property
+    def forget_since(self) -> dt.datetime | None:
+        return self.retention.forget_since
 
     def files(self, table: StateTable) -> tuple[str, ...]:
         """The earlier state's files of `table` (checked when the context was made)."""
@@ -357,6 +377,7 @@ def make_context(
     run_at: dt.datetime,
     keep_days: float = 0,
     run_id: str = "",
+    keep_ids_days: float = KEEP_IDS_DAYS,
 ) -> StateContext:
     """Check every table file of `state_dir` (the marker is checked by check_state_dir) and
     return the context; StateError if a file is unusable."""
@@ -366,6 +387,7 @@ def make_context(
         state_out_dir=state_out_dir,
         run_at=run_at,
         keep_days=keep_days,
+        keep_ids_days=keep_ids_days,
         checked=tuple(sorted(checked.items())),
         run_id=run_id,
     )
@@ -487,11 +509,15 @@ def _write_part(path: str, arrow: pa.Table, table: StateTable) -> None:
 
 
 def retain(
-    arrow: pa.Table, table: StateTable, keep_since: dt.datetime | None
+    arrow: pa.Table,
+    table: StateTable,
+    keep_since: dt.datetime | None,
+    forget_since: dt.datetime | None = None,
 ) -> tuple[pa.Table, int]:
     """An earlier file's rows as the new version keeps them, and how many this cut-off
     prunes: rows first seen before `keep_since` dropped, or, for a table that `forget`s,
-    kept with those columns emptied (rows already thin are not pruned again)."""
+    kept with those columns emptied (rows already thin are not pruned again) until
+    `forget_since`, then dropped too."""
     import pyarrow.compute as pc  # state files only: a run without --state never loads it
 
     mask = _within(arrow.column("first_seen_at"), keep_since) if arrow.num_rows else None
@@ -500,6 +526,14 @@ def retain(
     if not table.forget:
         kept = arrow.filter(mask)
         return kept, arrow.num_rows - kept.num_rows
+    dropped = 0
+    remembered = _within(arrow.column("first_seen_at"), forget_since)
+    if remembered is not None:
+        before = arrow.num_rows
+        arrow = arrow.filter(remembered)
+        dropped = before - arrow.num_rows
+        mask = _within(arrow.column("first_seen_at"), keep_since)
+        assert mask is not None
     full = [pc.greater(pc.list_value_length(arrow.column(name)), 0) for name in table.forget]
     held = functools.reduce(pc.or_, full).fill_null(False)
     forgotten = pc.and_(pc.invert(mask), held)
@@ -509,11 +543,15 @@ def retain(
         emptied = pc.if_else(forgotten, pa.scalar([], type=column.type), column)
         index = arrow.schema.get_field_index(name)
         arrow = arrow.set_column(index, arrow.schema.field(index), emptied)
-    return arrow, count
+    return arrow, count + dropped
 
 
 def carry_file(
-    path: str, folder: str, table: StateTable, keep_since: dt.datetime | None
+    path: str,
+    folder: str,
+    table: StateTable,
+    keep_since: dt.datetime | None,
+    forget_since: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """One file of the earlier state's part table into the new version's `folder`, without
     a row passing through Python: copied whole when every row is within the retention, its
@@ -528,14 +566,16 @@ def carry_file(
     mask = _within(seen, keep_since) if rows else None
     within = rows if mask is None else int(pc.sum(mask).as_py() or 0)
     if within < rows and table.forget:
-        arrow, pruned = retain(read_arrow(path, table), table, keep_since)
-        entry: dict[str, Any] = {"target": table.name, "name": None, "rows": rows}
+        arrow, pruned = retain(read_arrow(path, table), table, keep_since, forget_since)
+        entry: dict[str, Any] = {"target": table.name, "name": None, "rows": arrow.num_rows}
         entry["pruned"] = pruned
         if not pruned:  # its forgotten rows were thin already: the file as it was
             entry["name"] = carried_name(path, rows, rows)
             files.copy_files([(path, files.join(folder, entry["name"]))])
             return entry
-        entry["name"] = carried_name(path, rows, rows).removesuffix(".parquet")
+        if not arrow.num_rows:  # every row's thin row outlived --state_keep_ids_days
+            return entry
+        entry["name"] = carried_name(path, arrow.num_rows, rows).removesuffix(".parquet")
         entry["name"] += f"-forgot{pruned}.parquet"
         _write_part(files.join(folder, entry["name"]), arrow, table)
         return entry
@@ -577,15 +617,19 @@ def merged_name(paths: Sequence[str]) -> str:
 
 
 def carry_files(
-    paths: Sequence[str], folder: str, table: StateTable, keep_since: dt.datetime | None
+    paths: Sequence[str],
+    folder: str,
+    table: StateTable,
+    keep_since: dt.datetime | None,
+    forget_since: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """A group of carry_plan into the new version: one file as carry_file does, several
     merged into one file of their retained rows (in path order). The same entry."""
     if len(paths) == 1:
-        return carry_file(paths[0], folder, table, keep_since)
+        return carry_file(paths[0], folder, table, keep_since, forget_since)
     kept, pruned = [], 0
     for path in paths:
-        retained, count = retain(read_arrow(path, table), table, keep_since)
+        retained, count = retain(read_arrow(path, table), table, keep_since, forget_since)
         pruned += count
         kept.append(retained)
     merged = pa.concat_tables(kept)
@@ -607,12 +651,14 @@ class _CarryFiles(beam.DoFn):
         table: StateTable,
         keep_since: dt.datetime | None,
         pruned_counter: str | None,
+        forget_since: dt.datetime | None = None,
     ) -> None:
         self._folder, self._table = folder, table
         self._keep_since, self._pruned_counter = keep_since, pruned_counter
+        self._forget_since = forget_since
 
     def process(self, paths: tuple[str, ...]) -> Iterator[dict[str, Any]]:
-        entry = carry_files(paths, self._folder, self._table, self._keep_since)
+        entry = carry_files(paths, self._folder, self._table, self._keep_since, self._forget_since)
         if self._pruned_counter and entry["pruned"]:
             counter(self._pruned_counter).inc(entry["pruned"])
         if entry["name"] is not None:
@@ -660,6 +706,7 @@ class WriteStateTable(beam.PTransform):
         if prewritten and (table.layout != PARTS or carry):
             raise ValueError("prewritten applies to part tables, without carry")
         self._keep_since = state.keep_since
+        self._forget_since = state.forget_since
         self._pruned_counter = pruned_counter
         self._prewritten = prewritten
 
@@ -683,7 +730,13 @@ class WriteStateTable(beam.PTransform):
                     | "Spread" >> beam.Reshuffle()
                     | "Carry"
                     >> beam.ParDo(
-                        _CarryFiles(folder, table, self._keep_since, self._pruned_counter)
+                        _CarryFiles(
+                            folder,
+                            table,
+                            self._keep_since,
+                            self._pruned_counter,
+                            self._forget_since,
+                        )
                     )
                 )
                 written = (written, carried) | "AllFiles" >> beam.Flatten()
@@ -917,13 +970,17 @@ def open_state(
     keep_days: float = 0,
     run_id: str = "",
     attempt: str = "",
+    keep_ids_days: float = KEEP_IDS_DAYS,
 ) -> tuple[StateContext, OpenedState | None]:
     """Check the state ROOT (CURRENT, the version's marker, its integrity record and every
     table file) and name the new version; returns the context and the opened state (None
     without --state). A rerun of the run CURRENT names (same run id) starts from the version
     before it. StateError if unusable; nothing is changed then."""
     if root is None:
-        return StateContext(run_at=run_at, keep_days=keep_days, checked=()), None
+        return (
+            StateContext(run_at=run_at, keep_days=keep_days, keep_ids_days=keep_ids_days),
+            None,
+        )
     root = files.normalise(str(root))
     check_state_root(root)
     current = read_current(root)
@@ -949,7 +1006,9 @@ def open_state(
         )
     name = f"{run_id}.{attempt}" if run_id else uuid.uuid4().hex[:12]
     out_dir = version_dir(root, name)
-    context = make_context(base_dir if marker else None, out_dir, run_at, keep_days, run_id)
+    context = make_context(
+        base_dir if marker else None, out_dir, run_at, keep_days, run_id, keep_ids_days
+    )
     opened = OpenedState(root, base, name, out_dir, run_id, attempt, current)
     return context, opened
 
