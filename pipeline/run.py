@@ -237,7 +237,9 @@ def _use_local_workers(
         memory=workers.available_memory(),
         inputs=inputs,
         follow=bool(ours.follow),
-        load=workers.load_average(),
+        # Under a CPU quota (a container's limit) the load average is the whole node's, not
+        # a measure of the share the quota gives this run: the busy rule does not apply.
+        load=None if workers.cgroup_limits().cpus is not None else workers.load_average(),
     )
     if planned is None or (planned == 1 and given.running_mode != workers.MULTI_PROCESSING):
         return  # in-process, or threads as the user asked

@@ -29,7 +29,7 @@ import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from newsbeam.pipeline import lock
@@ -119,6 +119,31 @@ def make_folder(parent: str) -> str:
     return folder
 
 
+# Matplotlib (the report) keeps its settings and font list in ~/.config/matplotlib. Where
+# that cannot be written (a container's read-only root filesystem and HOME=/, a service
+# user's /nonexistent) it made a temporary one itself and logged two WARNING lines on every
+# run, telling the operator to set this variable: the run's folder is one already.
+MATPLOTLIB_VARIABLE = "MPLCONFIGDIR"
+
+
+def matplotlib_needs_a_folder(environ: Mapping[str, str]) -> bool:
+    """Whether matplotlib would find no writable settings folder of its own under
+    `environ` (none named by MPLCONFIGDIR; $XDG_CONFIG_HOME/matplotlib or
+    ~/.config/matplotlib not a folder this process can make and write in)."""
+    if environ.get(MATPLOTLIB_VARIABLE):
+        return False
+    xdg = environ.get("XDG_CONFIG_HOME", "")
+    home = environ.get("HOME") or os.path.expanduser("~")
+    folder = os.path.join(
+        xdg if os.path.isabs(xdg) else os.path.join(home, ".config"), "matplotlib"
+    )
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return True
+    return not os.access(folder, os.W_OK | os.X_OK)
+
+
 class _Current:
     """The process's run folder and what $TMPDIR and `tempfile` were before it."""
 
@@ -169,6 +194,9 @@ def own_folder() -> Iterator[str | None]:
     for name in _TEMP_VARIABLES:  # child processes (the workers) make theirs here too
         if name == "TMPDIR" or name in os.environ:
             os.environ[name] = folder
+    if matplotlib_needs_a_folder(os.environ):
+        _Current.saved[MATPLOTLIB_VARIABLE] = None
+        os.environ[MATPLOTLIB_VARIABLE] = os.path.join(folder, "matplotlib")
     tempfile.tempdir = folder
     try:
         yield folder

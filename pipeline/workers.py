@@ -11,8 +11,9 @@ of NewsBeam's own. The rule (`plan_workers`, applied at launch by pipeline/run.p
   without a count gets one worker per core available (below); a count above 1 without a
   mode means multi_processing; in_memory, multi_threading or a count of 1 stay as given.
 - Otherwise a local FnApiRunner run uses one worker process per core available to this
-  process (`os.sched_getaffinity`: `taskset -c 0` gives one, hence in-process), as many as
-  fit in the memory available (`WORKER_BYTES` each), when the --input paths hold at least
+  process (`os.sched_getaffinity`: `taskset -c 0` gives one, hence in-process; no more
+  than a container's CPU limit, `cgroup_limits`), as many as fit in the memory available
+  (`WORKER_BYTES` each; within a container's memory limit), when the --input paths hold at least
   `MIN_INPUTS` files (counted at launch, stopping there; paths on object stores and feeds
   do not count) and other jobs do not already keep every core busy (1-minute load average
   below the cores + `BUSY_LOAD_MARGIN`): workers cost ~1 s of CPU in all (forked warm;
@@ -45,6 +46,7 @@ import inspect
 import itertools
 import json
 import logging
+import math
 import os
 import re
 import select
@@ -82,19 +84,133 @@ BUSY_LOAD_MARGIN = 1.0
 
 
 def available_cores() -> int:
-    """Cores this process may run on (its CPU affinity), at least 1."""
+    """Cores this process may use: its CPU affinity, and no more than its control group's
+    CPU quota (a container's CPU limit) rounded up; at least 1."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # not every platform has affinity
-        return max(1, os.cpu_count() or 1)
+        cores = max(1, os.cpu_count() or 1)
+    quota = cgroup_limits().cpus
+    return cores if quota is None else max(1, min(cores, math.ceil(quota)))
 
 
 def available_memory() -> int | None:
-    """Bytes of memory available now (None where the platform does not say)."""
+    """Bytes of memory available now (None where the platform does not say): the machine's,
+    and no more than what its control group's limit (a container's memory limit) leaves."""
     try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        free: int | None = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):
+        free = None
+    limits = cgroup_limits()
+    if limits.memory is None:
+        return free
+    left = max(0, limits.memory - (limits.memory_used or 0))
+    return left if free is None else min(free, left)
+
+
+# A container's limits are its control group's, which affinity and the machine's free memory
+# do not show: in a pod limited to 2 CPUs and 2 GiB on a 64-core node, a run counted 64
+# cores and the node's free memory and started 64 workers of ~0.4 GB each (OOM-killed).
+CGROUP_ROOT = "/sys/fs/cgroup"
+# cgroup v1 writes "no limit" as the largest page-aligned 64-bit number.
+_NO_V1_LIMIT = 1 << 62
+
+
+@dataclasses.dataclass(frozen=True)
+class CgroupLimits:
+    """The tightest limits of a process's control group and its ancestors (None: none)."""
+
+    cpus: float | None = None
+    memory: int | None = None
+    memory_used: int | None = None
+
+
+def cpu_max_cpus(text: str) -> float | None:
+    """cgroup v2 `cpu.max` ("QUOTA PERIOD"; "max PERIOD": no limit) -> CPUs."""
+    quota, _, period = text.strip().partition(" ")
+    return cfs_cpus(quota, period or "100000") if quota != "max" else None
+
+
+def cfs_cpus(quota: str, period: str) -> float | None:
+    """A CFS quota and period in microseconds (v1 `cpu.cfs_quota_us`, -1: no limit) -> CPUs."""
+    try:
+        quota_us, period_us = int(quota), int(period)
+    except ValueError:
         return None
+    return quota_us / period_us if quota_us > 0 and period_us > 0 else None
+
+
+def memory_bytes(text: str) -> int | None:
+    """A memory limit or usage file (`memory.max`: "max"; v1: a huge number) -> bytes."""
+    try:
+        value = int(text.strip())
+    except ValueError:
+        return None
+    return value if 0 <= value < _NO_V1_LIMIT else None
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path) as file:
+            return file.read()
+    except OSError:
+        return None
+
+
+def _own_and_ancestors(mount: str, path: str) -> list[str]:
+    """The folders of a cgroup under its hierarchy's mount, the process's own first, then
+    each parent up to the mount. A container with its own cgroup namespace sees its group
+    as "/"; one without sees the host's path, which its mount does not have: the mount's
+    root is then its group."""
+    own = os.path.normpath(os.path.join(mount, path.lstrip("/")))
+    if not os.path.isdir(own):
+        return [mount]
+    folders = [own]
+    while folders[-1] != mount and folders[-1].startswith(mount):
+        folders.append(os.path.dirname(folders[-1]))
+    return folders
+
+
+def _tightest(values: Iterator[Any]) -> Any:
+    found = [value for value in values if value is not None]
+    return min(found) if found else None
+
+
+def cgroup_limits(root: str = CGROUP_ROOT, self_cgroup: str | None = None) -> CgroupLimits:
+    """The CPU and memory limits of this process's control group (v2, or v1's cpu and
+    memory controllers) under `root`; `self_cgroup`: /proc/self/cgroup's text. No limits
+    where there is no cgroup file system (another platform, nothing mounted)."""
+    if self_cgroup is None:
+        self_cgroup = _read("/proc/self/cgroup") or ""
+    paths: dict[str, str] = {}
+    for line in self_cgroup.splitlines():
+        _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        for controller in controllers.split(",") if controllers else [""]:
+            paths[controller] = path
+    if "" in paths and os.path.exists(os.path.join(root, "cgroup.controllers")):  # v2
+        folders = _own_and_ancestors(root, paths[""])
+        return CgroupLimits(
+            cpus=_tightest(cpu_max_cpus(_read(f"{d}/cpu.max") or "max") for d in folders),
+            memory=_tightest(memory_bytes(_read(f"{d}/memory.max") or "") for d in folders),
+            memory_used=memory_bytes(_read(f"{folders[0]}/memory.current") or ""),
+        )
+    cpus = memory = used = None
+    for mount_name in ("cpu", "cpu,cpuacct", "cpuacct,cpu"):
+        mount = os.path.join(root, mount_name)
+        if "cpu" in paths and os.path.isdir(mount):
+            cpus = _tightest(
+                cfs_cpus(
+                    _read(f"{d}/cpu.cfs_quota_us") or "", _read(f"{d}/cpu.cfs_period_us") or ""
+                )
+                for d in _own_and_ancestors(mount, paths["cpu"])
+            )
+            break
+    mount = os.path.join(root, "memory")
+    if "memory" in paths and os.path.isdir(mount):
+        folders = _own_and_ancestors(mount, paths["memory"])
+        memory = _tightest(memory_bytes(_read(f"{d}/memory.limit_in_bytes") or "") for d in folders)
+        used = memory_bytes(_read(f"{folders[0]}/memory.usage_in_bytes") or "")
+    return CgroupLimits(cpus, memory, used)
 
 
 def worker_count(cores: int, memory: int | None = None) -> int:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,6 +64,40 @@ def test_dockerfile_base_image_matches_the_pinned_beam_and_python() -> None:
     # The image runs what CI tests: this Python and this Beam.
     assert python == sys.version_info[:2]
     assert metadata.version("apache-beam") == match[3]
+
+
+def image_references(instructions: list[tuple[str, str]]) -> list[str]:
+    """Every image a Dockerfile pulls: its FROM lines' and its COPY --from= sources."""
+    stages = {args.split()[-1] for word, args in instructions if word == "FROM" and " AS " in
+              args.upper()}  # fmt: skip
+    images = [args.split()[0] for word, args in instructions if word == "FROM"]
+    for word, args in instructions:
+        if word == "COPY" and args.startswith("--from="):
+            source = args.split()[0].removeprefix("--from=")
+            if source not in stages:
+                images.append(source)
+    return images
+
+
+def is_pinned(image: str) -> bool:
+    """An image named by a digest, or by a tag that is not `latest` (no tag is `latest`)."""
+    if "@sha256:" in image:
+        return True
+    name, _, tag = image.rpartition(":")
+    return bool(name) and "/" not in tag and tag not in ("", "latest")
+
+
+def test_every_image_the_dockerfile_pulls_is_pinned() -> None:
+    """The launcher image was `:latest`: two builds of one checkout could differ. Every base
+    and every image copied from is named by a release tag (or a digest)."""
+    assert is_pinned("apache/beam_python3.11_sdk:2.77.0")
+    assert not is_pinned("gcr.io/x/launcher:latest")
+    assert not is_pinned("localhost:5000/launcher")
+    assert is_pinned("gcr.io/x/launcher@sha256:" + "0" * 64)
+    instructions = dockerfile_instructions((DEPLOY / "Dockerfile").read_text())
+    images = image_references(instructions)
+    assert len(images) == 2, images  # the Beam SDK base and the Flex Template launcher
+    assert [image for image in images if not is_pinned(image)] == []
 
 
 def test_dockerfile_copies_only_what_exists_and_installs_the_package() -> None:
@@ -237,3 +272,153 @@ def test_bigquery_load_writes_its_schemas_in_a_folder_of_its_own(tmp_path: Path)
     for schema_path, _ in made:
         assert Path(schema_path).parent.parent == scratch, schema_path
     assert list(scratch.iterdir()) == []  # removed at the end
+
+
+# --- Kubernetes (deploy/kubernetes/) ---------------------------------------------------------
+
+KUBERNETES = DEPLOY / "kubernetes"
+MANIFESTS = sorted(KUBERNETES.glob("*.yaml"))
+
+
+def kubernetes_documents() -> dict[str, list[dict[str, Any]]]:
+    """Every YAML document of deploy/kubernetes/, by file name."""
+    import yaml
+
+    return {
+        path.name: [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+        for path in MANIFESTS
+    }
+
+
+def pod_spec(document: dict[str, Any]) -> dict[str, Any]:
+    spec = document["spec"]
+    if document["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    return dict(spec["template"]["spec"])
+
+
+def expanded_args(container: dict[str, Any], values: dict[str, str]) -> list[str]:
+    """The container's args as Kubernetes passes them: $(NAME) replaced by the container's
+    env value, or by `values` for one taken from the pod (fieldRef, secretKeyRef)."""
+    env = {item["name"]: item.get("value", values.get(item["name"], "")) for item in
+           container.get("env", [])}  # fmt: skip
+    return [re.sub(r"\$\((\w+)\)", lambda match: env[match[1]], arg) for arg in container["args"]]
+
+
+def quantity_bytes(quantity: str) -> int:
+    units = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "K": 1000, "M": 10**6, "G": 10**9}
+    for suffix, factor in units.items():
+        if quantity.endswith(suffix):
+            return int(float(quantity[: -len(suffix)]) * factor)
+    return int(quantity)
+
+
+def test_kubernetes_manifests_are_valid_objects_of_their_kinds() -> None:
+    """deploy/kubernetes/ had nothing: a CronJob for batch runs, a Deployment for follow
+    mode and one for the --streaming launcher now, each checked against the Kubernetes
+    API's own schema (kubernetes-validate, strict: no field it does not know)."""
+    import kubernetes_validate
+
+    kinds = {
+        name: sorted(doc["kind"] for doc in docs) for name, docs in kubernetes_documents().items()
+    }
+    assert kinds == {
+        "newsbeam-batch.cronjob.yaml": ["ConfigMap", "CronJob", "PersistentVolumeClaim"],
+        "newsbeam-follow.deployment.yaml": ["Deployment"],
+        "newsbeam-streaming.deployment.yaml": ["Deployment"],
+    }
+    for docs in kubernetes_documents().values():
+        for doc in docs:
+            kubernetes_validate.validate(doc, kubernetes_validate.latest_version(), strict=True)
+
+
+@pytest.mark.parametrize("name", [path.name for path in MANIFESTS])
+def test_kubernetes_pods_run_newsbeam_as_its_cli_takes_it(name: str) -> None:
+    """Every workload runs the image's `newsbeam` command (its entry point is Beam's boot),
+    with flags the command accepts, as a non-root user on a read-only root filesystem with
+    a writable /tmp as TMPDIR, within the measured memory; one writer of the state at a
+    time (CronJob Forbid, one replica recreated)."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from newsbeam.pipeline.options import NewsBeamOptions
+
+    assert re.search(r'^newsbeam = "newsbeam\.pipeline\.main:command"$', PYPROJECT, re.M)
+    workloads = [doc for doc in kubernetes_documents()[name] if "template" in str(doc.get("spec"))]
+    assert len(workloads) == 1
+    workload = workloads[0]
+    if workload["kind"] == "CronJob":
+        assert workload["spec"]["concurrencyPolicy"] == "Forbid"
+        assert pod_spec(workload)["restartPolicy"] == "Never"
+    else:
+        assert workload["spec"]["replicas"] == 1
+        assert workload["spec"]["strategy"]["type"] == "Recreate"
+    pod = pod_spec(workload)
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] != 0
+    (container,) = pod["containers"]
+    assert container["command"] == ["newsbeam"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    mounts = {mount["mountPath"]: mount["name"] for mount in container["volumeMounts"]}
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    assert env["TMPDIR"] == "/tmp" and "emptyDir" in volumes[mounts["/tmp"]]
+    limits, requests = container["resources"]["limits"], container["resources"]["requests"]
+    # benchmarks/README.md: one run of 13,170 files peaked at 1.5 GB (1.07 GB in passes).
+    assert quantity_bytes(limits["memory"]) >= 1.5e9
+    assert quantity_bytes(requests["memory"]) <= quantity_bytes(limits["memory"])
+
+    argv = cli.check_flags(expanded_args(container, {"JOB_NAME": "newsbeam-batch-29412345"}))
+    options = PipelineOptions(argv).view_as(NewsBeamOptions)  # the paths are the pod's
+    assert options.output and options.state
+    if options.output.startswith("/"):
+        # A local ROOT and STATE on the pod's volume, their parent too: the run's lock
+        # files are written beside them (docs/deploying.md, "No overlap").
+        for path in (options.output, options.state):
+            parent = os.path.dirname(path)
+            assert mounts.get(parent) in volumes, path
+            assert "persistentVolumeClaim" in volumes[mounts[parent]], path
+        assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"]
+    if workload["kind"] == "CronJob":
+        # A run id per scheduled slot: the Job's name, the same for its retries.
+        (job_name,) = [item for item in container["env"] if item["name"] == "JOB_NAME"]
+        label = job_name["valueFrom"]["fieldRef"]["fieldPath"]
+        assert label == "metadata.labels['batch.kubernetes.io/job-name']"
+        assert options.run_id == "newsbeam-batch-29412345"
+
+
+def test_the_cronjobs_command_runs_as_the_pod_would(tmp_path: Path) -> None:
+    """The CronJob's own args, its volumes' paths moved under tmp_path (the feed list
+    emptied: no network here), with its environment (TMPDIR and HOME on /tmp): a committed
+    run named after the Job, and nothing written outside the volume and /tmp."""
+    (cronjob,) = [
+        doc for doc in kubernetes_documents()["newsbeam-batch.cronjob.yaml"]
+        if doc["kind"] == "CronJob"
+    ]  # fmt: skip
+    (container,) = pod_spec(cronjob)["containers"]
+    data, etc, tmp = tmp_path / "data", tmp_path / "etc", tmp_path / "tmp"
+    for folder in (data / "inbox", etc, tmp):
+        folder.mkdir(parents=True)
+    for seed in sorted((REPO / "seeds").iterdir())[:3]:
+        shutil.copy(seed, data / "inbox" / seed.name)
+    (etc / "feeds.txt").write_text("# no feed here\n")
+    args = [
+        arg.replace("=/data/", f"={data}/").replace("=/etc/newsbeam/", f"={etc}/")
+        for arg in expanded_args(container, {"JOB_NAME": "newsbeam-batch-29412345"})
+    ]
+    env = {item["name"]: item["value"] for item in container["env"] if "value" in item}
+    env = {name: value.replace("/tmp", str(tmp)) for name, value in env.items()}
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "newsbeam"), *args],
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ["PATH"], **env},
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (data / "dataset" / "_runs" / "newsbeam-batch-29412345.json").exists()
+    names = {path.name for path in data.iterdir()}
+    locks = {".dataset.newsbeam.lock", ".state.newsbeam.lock"}
+    assert {"dataset", "inbox", "state"} <= names <= {"dataset", "inbox", "state", *locks}
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["data", "etc", "tmp"]
+    assert "WARNING" not in done.stderr, done.stderr

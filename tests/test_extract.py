@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import apache_beam as beam
 import pytest
-from apache_beam.testing.util import assert_that
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.testing.util import assert_that, equal_to
 from lxml.html import fromstring
 
 from newsbeam.schemas import RawDocument
@@ -1090,3 +1092,81 @@ def test_documents_of_other_kinds_are_rejected_and_text_may_be_a_str() -> None:
             rejected | beam.Map(lambda r: (r.stage, r.reason)),
             lambda rows: rows == [("extract", "not_a_document")] or pytest.fail(str(rows)),
         )
+
+
+# --- The libraries' log lines: dropped during NewsBeam's extraction only ----------------------
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_quiet_drops_the_libraries_records_of_this_thread_only() -> None:
+    from newsbeam.transforms.support import quiet_logs
+
+    records = _Records()
+    logger = logging.getLogger("trafilatura.utils")
+    logger.addHandler(records)
+    try:
+        with quiet_logs.quiet():
+            logger.error("inside")
+            logging.getLogger("newsbeam.test").error("ours")  # not a quieted library
+        logger.error("outside")
+    finally:
+        logger.removeHandler(records)
+    assert [record.getMessage() for record in records.records] == ["outside"]
+    assert quiet_logs.is_quieted("htmldate.core") and not quiet_logs.is_quieted("trafilaturax")
+
+
+def test_extraction_leaves_a_library_users_logging_of_trafilatura_as_it_was() -> None:
+    """ExtractArticles.setup() set the trafilatura and htmldate loggers to CRITICAL for the
+    whole process: a library user who logs trafilatura (DEBUG, say) in their own code lost
+    it for good once the stage had run. Now their levels stay theirs and their own calls
+    log; the stage's own pages still log nothing (each bad page is a rejected row)."""
+    import trafilatura
+
+    records = _Records()
+    library = logging.getLogger("trafilatura")
+    saved = library.level
+    library.setLevel(logging.DEBUG)
+    library.addHandler(records)
+    try:
+        pages = [RawDocument("empty.html", "html", b""), RawDocument("bad.html", "html", b"\x00")]
+        with beam.Pipeline(options=PipelineOptions(["--runner", "FnApiRunner"])) as pipeline:
+            _, rejected = pipeline | beam.Create(pages) | ExtractArticles()
+            assert_that(
+                rejected | beam.Map(lambda row: (row.source, row.reason)),
+                equal_to([("empty.html", "no_text"), ("bad.html", "no_text")]),
+            )
+        assert [r for r in records.records if r.levelno >= logging.WARNING] == []
+        assert library.level == logging.DEBUG
+        assert logging.getLogger("trafilatura.utils").getEffectiveLevel() == logging.DEBUG
+        trafilatura.extract(b"")  # the user's own call: its lines reach the user's handler
+        assert any(r.name.startswith("trafilatura") for r in records.records)
+    finally:
+        library.removeHandler(records)
+        library.setLevel(saved)
+
+
+def test_the_command_logs_none_of_the_libraries_lines_in_its_workers_either(
+    tmp_path: Path,
+) -> None:
+    """...while the command's log stays free of them, in worker processes too."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "empty.html").write_bytes(b"")
+    (inbox / "nul.html").write_bytes(b"\x00")
+    (inbox / "story.txt").write_text("The council met on Tuesday to vote on the budget. " * 5)
+    run = subprocess.run(
+        [sys.executable, "-m", "newsbeam.pipeline", "--input", str(inbox), "--output",
+         str(tmp_path / "out"), "--direct_num_workers", "2"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "trafilatura" not in run.stderr and "htmldate" not in run.stderr, run.stderr
+    assert "rejected    2" in run.stdout, run.stdout

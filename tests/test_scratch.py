@@ -116,3 +116,44 @@ def test_the_next_run_removes_what_a_killed_run_left_in_tmpdir(
     assert run.returncode == 0, run.stderr
     assert "left by a NewsBeam run that was killed" in run.stderr
     assert list(scratch_dir.iterdir()) == []
+
+
+def test_matplotlib_gets_the_run_folder_only_where_its_own_cannot_be_written(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    assert not scratch.matplotlib_needs_a_folder({"HOME": str(home)})  # made, writable
+    assert (home / ".config" / "matplotlib").is_dir()
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    assert scratch.matplotlib_needs_a_folder({"HOME": str(not_a_folder)})
+    assert not scratch.matplotlib_needs_a_folder({"HOME": str(home), "XDG_CONFIG_HOME": "/x"})
+    assert not scratch.matplotlib_needs_a_folder(
+        {"HOME": str(not_a_folder), "MPLCONFIGDIR": str(home)}
+    )
+
+
+def test_a_home_that_cannot_be_written_gives_no_matplotlib_warnings(
+    seeds_dir: Path, tmp_path: Path
+) -> None:
+    """A container with a read-only root filesystem and HOME=/ (Kubernetes' HOME for a user
+    id /etc/passwd does not have), or a service user's /nonexistent: matplotlib could not
+    make ~/.config/matplotlib and logged two WARNING lines on every run ("it is highly
+    recommended to set the MPLCONFIGDIR environment variable"). HOME is a file here, which
+    no one can make a folder in, root included. The run draws its report, warning-free."""
+    scratch_dir, home = tmp_path / "tmp", tmp_path / "home-file"
+    scratch_dir.mkdir()
+    home.write_text("")
+    env = {**os.environ, "TMPDIR": str(scratch_dir), "HOME": str(home)}
+    for name in ("MPLCONFIGDIR", "XDG_CONFIG_HOME", "NEWSBEAM_CACHE_DIR"):
+        env.pop(name, None)
+    output = tmp_path / "out"
+    run = subprocess.run(
+        [sys.executable, "-m", "newsbeam.pipeline", "--input", str(seeds_dir), "--output",
+         str(output), "--run_id", "r1"],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "WARNING" not in run.stderr, run.stderr
+    assert (output / "_runs" / "r1.html").exists()
+    assert list(scratch_dir.iterdir()) == []  # the run folder, matplotlib's in it, removed

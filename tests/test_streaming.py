@@ -1308,3 +1308,70 @@ def test_a_source_read_twice_as_a_copy_in_a_stream_has_two_copy_ids(tmp_path: Pa
     assert [(c["source"], c["canonical_id"]) for c in copies] == [("copy.txt", kept.article_id)] * 2
     assert len({c["article_id"] for c in copies}) == 2
     assert kept.article_id not in {c["article_id"] for c in copies}
+
+
+def test_deduplicate_articles_finds_copies_window_by_window_under_test_stream(
+    tmp_path: Path,
+) -> None:
+    """DeduplicateArticles on windowed articles from a TestStream, on the
+    BundleBasedDirectRunner (what a library user tests a streaming pipeline on): it failed
+    in an executor thread (`'NoneType' object has no attribute 'max_timestamp'`, a windowed
+    side input read by a step that got an empty bundle) and the pipeline then hung. Its
+    copies are resolved by joins in windows now, to what a batch of the window's articles
+    gives (exact copies of same-URL and near copies, a same-URL copy of a near copy); in
+    the next window a text seen before is a new article (a window is a run of its own)."""
+    from apache_beam.testing.util import assert_that, equal_to
+    from apache_beam.transforms.window import FixedWindows
+
+    from newsbeam.transforms.dedup import DeduplicateArticles
+
+    def at_url(source: str, text: str, url: str) -> Article:
+        return clean_article(new_article(source, text=text, url=url))
+
+    near_fire = "Updated at 10:00. " + FIRE.replace("six hours", "seven hours")
+    MUSEUM = "https://news.example/museum"  # noqa: N806
+    first = [
+        at_url("a1", FIRE, "https://news.example/fire"),
+        _article("a2", FIRE),
+        at_url("page", CHESS, "https://news.example/fire"),
+        _article("page-copy", CHESS),
+        at_url("near", near_fire, "https://news.example/fire-update"),
+        _article("near-copy", near_fire),
+        at_url("same-page", VOTE + " Corrected.", "https://news.example/fire-update"),
+        _article("b1", VOTE),
+        # Two renderings of one page, texts apart: a same-URL copy.
+        at_url("museum", "The Porto museum of modern art reopens on Saturday.", MUSEUM),
+        at_url("museum-2", "Tickets for the Porto museum are free this week.", MUSEUM),
+    ]
+    again = _article("again", VOTE)
+
+    def tables(kept: Any, duplicates: Any) -> tuple[Any, Any]:
+        return (
+            kept | "Kept" >> beam.Map(lambda a: (a.source, a.duplicate_count)),
+            duplicates | "Copies" >> beam.Map(lambda d: (d.source, d.method, d.canonical_id)),
+        )
+
+    with beam.Pipeline(options=PipelineOptions(["--runner", "FnApiRunner"])) as pipeline:
+        kept, copies = tables(*(pipeline | beam.Create(first) | DeduplicateArticles()))
+        _collect(kept | "KeptText" >> beam.Map(json.dumps), tmp_path / "kept", "KeptOut")
+        _collect(copies | "CopiesText" >> beam.Map(json.dumps), tmp_path / "copies", "CopiesOut")
+    batch = {
+        name: [tuple(json.loads(text)) for text in _collected(tmp_path / name)]
+        for name in ("kept", "copies")
+    }
+    assert len(batch["copies"]) >= 4, batch  # exact, same-URL and near copies among them
+    assert {method for _, method, _ in batch["copies"]} == {"exact", "url", "near"}, batch
+
+    stream = (
+        BeamTestStream()
+        .advance_watermark_to(Timestamp(micros=micros_of(BASE)))
+        .add_elements([_at(article, 10 + i) for i, article in enumerate(first)])
+        .advance_watermark_to(Timestamp(micros=micros_of(BASE) + 400 * SECOND))
+        .add_elements([_at(again, 410)])
+        .advance_watermark_to_infinity()
+    )
+    with beam.Pipeline(options=_streaming_options()) as pipeline:
+        articles = pipeline | stream | beam.WindowInto(FixedWindows(300))
+        kept, copies = tables(*(articles | DeduplicateArticles()))
+        assert_that(kept, equal_to([*batch["kept"], ("again", 0)]), label="kept")
+        assert_that(copies, equal_to(batch["copies"]), label="copies")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import math
 import os
 import platform
 import shutil
@@ -981,3 +982,72 @@ def test_worker_options_file(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIPELINE_OPTIONS_FILE", "/the/users/own.json")
     with workers.worker_options(options("multi_processing")):
         assert os.environ["PIPELINE_OPTIONS_FILE"] == "/the/users/own.json"
+
+
+# --- A container's limits (cgroup) ----------------------------------------------------------
+
+
+def test_cgroup_limit_files_read_as_cpus_and_bytes() -> None:
+    assert workers.cpu_max_cpus("200000 100000\n") == 2.0
+    assert workers.cpu_max_cpus("50000 100000") == 0.5
+    assert workers.cpu_max_cpus("max 100000\n") is None
+    assert workers.cfs_cpus("150000", "100000") == 1.5
+    assert workers.cfs_cpus("-1", "100000") is None
+    assert workers.memory_bytes("2147483648\n") == 2 << 30
+    assert workers.memory_bytes("max\n") is None
+    assert workers.memory_bytes("9223372036854771712") is None  # v1's "no limit"
+
+
+def _files(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+def test_a_pods_cgroup_v2_limits_bound_the_workers(tmp_path: Path) -> None:
+    """A pod limited to 2 CPUs and 2 GiB on a 64-core node: affinity says 64 and the node's
+    free memory is large, so a run started 64 workers (~0.4 GB each) and was OOM-killed.
+    The limits come from the process's cgroup and its parents (the tightest), in a cgroup
+    namespace ("0::/") or not (a host path the mount does not have: the mount's root)."""
+    _files(
+        tmp_path,
+        {
+            "cgroup.controllers": "cpu memory\n",
+            "cpu.max": "max 100000\n",
+            "memory.max": "max\n",
+            "kubepods/cpu.max": "max 100000\n",
+            "kubepods/memory.max": "2147483648\n",
+            "kubepods/pod1/newsbeam/cpu.max": "200000 100000\n",
+            "kubepods/pod1/newsbeam/memory.max": "4294967296\n",
+            "kubepods/pod1/newsbeam/memory.current": "536870912\n",
+        },
+    )
+    limits = workers.cgroup_limits(str(tmp_path), "0::/kubepods/pod1/newsbeam\n")
+    assert limits == workers.CgroupLimits(cpus=2.0, memory=2 << 30, memory_used=512 << 20)
+    # In its own namespace the container's group is the mount's root.
+    _files(tmp_path / "ns", {"cgroup.controllers": "", "cpu.max": "150000 100000\n"})
+    assert workers.cgroup_limits(str(tmp_path / "ns"), "0::/\n").cpus == 1.5
+    assert workers.cgroup_limits(str(tmp_path / "ns"), "0::/elsewhere\n").cpus == 1.5
+    # 1.5 GiB left of the limit: one worker per GB of it, and no more than the 2 CPUs.
+    left = limits.memory - limits.memory_used
+    assert workers.worker_count(min(64, math.ceil(limits.cpus)), left) == 1
+    assert workers.worker_count(64, 200 << 30) == 64  # what the run planned before
+
+
+def test_cgroup_v1_limits_and_none_without_a_cgroup_file_system(tmp_path: Path) -> None:
+    _files(
+        tmp_path,
+        {
+            "cpu,cpuacct/docker/abc/cpu.cfs_quota_us": "300000\n",
+            "cpu,cpuacct/docker/abc/cpu.cfs_period_us": "100000\n",
+            "memory/docker/abc/memory.limit_in_bytes": "1073741824\n",
+            "memory/docker/abc/memory.usage_in_bytes": "104857600\n",
+            "memory/memory.limit_in_bytes": "9223372036854771712\n",
+        },
+    )
+    proc = "4:memory:/docker/abc\n3:cpu,cpuacct:/docker/abc\n0::/\n"
+    assert workers.cgroup_limits(str(tmp_path), proc) == workers.CgroupLimits(
+        cpus=3.0, memory=1 << 30, memory_used=100 << 20
+    )
+    assert workers.cgroup_limits(str(tmp_path / "none"), proc) == workers.CgroupLimits()
+    assert workers.cgroup_limits(str(tmp_path), "") == workers.CgroupLimits()

@@ -34,6 +34,7 @@ from apache_beam.transforms.userstate import (
     TimerSpec,
     on_timer,
 )
+from apache_beam.transforms.window import GlobalWindows
 from apache_beam.utils.windowed_value import WindowedValue
 
 from newsbeam.schemas import Article, Duplicate
@@ -363,18 +364,26 @@ def final_duplicate(
     turned out a near copy points to the near copy's canonical. Near canonicals are never
     copies, and the url pass only sees what the exact pass kept, so one step each is all
     there is."""
+    copy = with_twin(copy, url_copies.get(copy.canonical) or near_copies.get(copy.canonical))
+    return through_near(copy, near_copies.get(copy.canonical))
+
+
+def with_twin(copy: Copy, twin: Copy | None) -> Copy:
+    """final_duplicate's first step: an exact copy of `twin` (a same-URL or near copy, its
+    canonical's own copy record, or None) is that same kind of copy of twin's canonical."""
     duplicate, canonical = copy
-    if duplicate.method == "exact":
-        twin = url_copies.get(canonical) or near_copies.get(canonical)
-        if twin is not None:
-            duplicate = twin.duplicate._replace(
-                article_id=duplicate.article_id, source=duplicate.source
-            )
-            canonical = twin.canonical
-    if duplicate.method == "url":
-        near = near_copies.get(canonical)
-        if near is not None:
-            duplicate = duplicate._replace(canonical_id=near.duplicate.canonical_id)
+    if duplicate.method != "exact" or twin is None:
+        return copy
+    duplicate = twin.duplicate._replace(article_id=duplicate.article_id, source=duplicate.source)
+    return Copy(duplicate, twin.canonical)
+
+
+def through_near(copy: Copy, near: Copy | None) -> Duplicate:
+    """final_duplicate's second step: a same-URL copy of an article that is a near copy
+    (`near`, its canonical's own near-copy record, or None) points to that one's canonical."""
+    duplicate = copy.duplicate
+    if duplicate.method == "url" and near is not None:
+        duplicate = duplicate._replace(canonical_id=near.duplicate.canonical_id)
     return duplicate
 
 
@@ -789,6 +798,83 @@ def _final_copy(
     return final_duplicate(keyed[1], url_copies, near_copies)
 
 
+_TWIN = "twin"
+
+
+def _twin_join_values(keyed: tuple[Identity, Copy], methods: tuple[str, ...]) -> Iterator[Any]:
+    """(a copy's identity, its Copy) -> (its canonical, the copy) to be resolved, and,
+    when its method is one of `methods`, (itself, the copy) as a twin of its own copies."""
+    identity, copy = keyed
+    yield copy.canonical, (_COPY, copy)
+    if copy.duplicate.method in methods:
+        yield identity, (_TWIN, copy)
+
+
+def _twin_of(values: list[tuple[str, Copy]], methods: tuple[str, ...]) -> Copy | None:
+    twins = {copy.duplicate.method: copy for tag, copy in values if tag == _TWIN}
+    return next((twins[method] for method in methods if method in twins), None)
+
+
+def _resolved_with_twin(joined: tuple[Identity, Iterable[tuple[str, Copy]]]) -> Iterator[Any]:
+    """(canonical, [its copies, its own same-URL or near copy]) -> each copy with_twin."""
+    values = list(joined[1])
+    twin = _twin_of(values, ("url", "near"))
+    for tag, copy in values:
+        if tag == _COPY:
+            yield with_twin(copy, twin)
+
+
+def _resolved_through_near(joined: tuple[Identity, Iterable[tuple[str, Copy]]]) -> Iterator[Any]:
+    values = list(joined[1])
+    near = _twin_of(values, ("near",))
+    for tag, copy in values:
+        if tag == _COPY:
+            yield through_near(copy, near)
+
+
+class _FinalByJoins(beam.PTransform):
+    """(identity, Copy) of every pass -> final Duplicates, as `_final_copy` gives them, by
+    two joins instead of side inputs: for articles in windows. (Beam 2.77's
+    BundleBasedDirectRunner, the runner of TestStream, hands a step downstream of a
+    GroupByKey empty bundles as the watermark moves; with a windowed side input it fails to
+    map the window of such a bundle, `'NoneType' object has no attribute 'max_timestamp'`,
+    in an executor thread, and the pipeline then waits forever.)"""
+
+    def expand(self, copies: beam.PCollection[tuple[Identity, Copy]]) -> Any:
+        twinned = (
+            copies
+            | "KeyTwins" >> beam.FlatMap(_twin_join_values, ("url", "near"))
+            | "JoinTwins" >> beam.GroupByKey()
+            | "WithTwin" >> beam.FlatMap(_resolved_with_twin)
+        )
+        near = copies | "NearOnly" >> beam.Filter(_is_near)
+        return (
+            (twinned | "Resolved" >> beam.Map(_as_resolved), near)
+            | "Both" >> beam.Flatten()
+            | "KeyNear" >> beam.FlatMap(_near_join_values)
+            | "JoinNear" >> beam.GroupByKey()
+            | "ThroughNear" >> beam.FlatMap(_resolved_through_near).with_output_types(Duplicate)
+        )
+
+
+def _is_near(keyed: tuple[Identity, Copy]) -> bool:
+    return keyed[1].duplicate.method == "near"
+
+
+def _as_resolved(copy: Copy) -> tuple[bytes, Copy]:
+    return b"", copy
+
+
+def _near_join_values(keyed: tuple[Any, Copy]) -> Iterator[Any]:
+    """A resolved copy (key b"") -> (its canonical, it); a near copy (key: its identity) ->
+    (its identity, it as a twin)."""
+    key, copy = keyed
+    if key == b"":
+        yield copy.canonical, (_COPY, copy)
+    else:
+        yield key, (_TWIN, copy)
+
+
 def keyed_copies(duplicate: Duplicate) -> Iterator[tuple[str, tuple[Any, ...]]]:
     """A copy -> what kept_with_copies looks up: its source under its canonical's id, and
     under its own id (before with_own_id: an exact or same-URL copy has its canonical's)
@@ -833,7 +919,9 @@ class DeduplicateArticles(beam.PTransform):
     (looked up in memory, `_MatchPriors`). The new state's articles table is written by
     WriteDedupIndex once the articles have their story ids (pipeline/build.py), which
     carries the earlier rows within the retention over and counts the others as
-    `dedup_state_pruned`."""
+    `dedup_state_pruned`. Articles in windows (not the global one) are deduplicated window
+    by window, their copies resolved by joins (`_FinalByJoins`); DeduplicateStream finds
+    copies across windows."""
 
     def __init__(
         self, config: DedupConfig | None = None, state: StateContext | None = None
@@ -904,14 +992,13 @@ class DeduplicateArticles(beam.PTransform):
             | "ByCopy" >> beam.GroupByKey()
             | "Best" >> beam.Map(_best_canonical)
         )
-        duplicates = (
-            (exact[_EXACT], same_url[_URL], near)
-            | "AllCopies" >> beam.Flatten()
-            | "Final"
-            >> beam.Map(
+        all_copies = (exact[_EXACT], same_url[_URL], near) | "AllCopies" >> beam.Flatten()
+        if isinstance(articles.windowing.windowfn, GlobalWindows):
+            duplicates = all_copies | "Final" >> beam.Map(
                 _final_copy, beam.pvalue.AsDict(same_url[_URL]), beam.pvalue.AsDict(near)
             ).with_output_types(Duplicate)
-        )
+        else:
+            duplicates = all_copies | "FinalInWindows" >> _FinalByJoins()
         # The articles meet their copies through a side input, not a join: the copies are
         # few and small, and an article crossing no shuffle stays as encoded bytes between
         # the stages (Beam's local runner holds a shuffle's values decoded, all of them).

@@ -29,6 +29,7 @@ import charset_normalizer
 from dateutil import parser as date_parser
 
 from newsbeam.schemas import Article, RawDocument, Rejected, Removal
+from newsbeam.transforms.support import quiet_logs
 from newsbeam.transforms.support.authors import (
     head_metas,
     linked_author,
@@ -1226,10 +1227,17 @@ def check_complexity(content: bytes, max_tags: int) -> None:
 
 def extract_html_document(doc: RawDocument, config: ExtractConfig) -> Article:
     """An HTML page -> Article: the page is parsed once, for metadata and main text.
+    trafilatura's and htmldate's log lines about it are dropped (support/quiet_logs.py: a
+    page they cannot use becomes a rejected row); their loggers are left as they were.
 
     Counters: `extract_full_checked` (cheap signals said the fast path may have lost text,
     so the full extraction ran), `extract_kept_<origin>` for a text other than the fast
     one, `extract_short_fast_path` (the text kept is under half of a longer one found)."""
+    with quiet_logs.quiet():
+        return _extract_html(doc, config)
+
+
+def _extract_html(doc: RawDocument, config: ExtractConfig) -> Article:
     check_complexity(doc.content, config.max_html_tags)
     try:
         tree = parse_html(doc.content)  # decodes by the page's declared or detected charset
@@ -1367,10 +1375,9 @@ class _Extract(beam.DoFn):
     def setup(self) -> None:
         import trafilatura  # noqa: F401  (import cost paid once per worker, not per page)
 
-        # Each page trafilatura or htmldate cannot use is already a rejected row with its
-        # reason; their per-page log lines would only flood the worker logs.
-        for name in ("trafilatura", "htmldate"):
-            logging.getLogger(name).setLevel(logging.CRITICAL)
+        # Their per-page log lines are dropped while NewsBeam extracts, and only then
+        # (support/quiet_logs.py); their loggers' levels stay what the user set.
+        quiet_logs.install()
         # Whether support/main_text.py's copy of trafilatura's code fits the installed one
         # (else its warning): checked here once, not on the first page.
         copy_matches_trafilatura()

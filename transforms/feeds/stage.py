@@ -101,6 +101,7 @@ from newsbeam.transforms.feeds.polling import (
     next_feed_state,
     next_feed_tables,
 )
+from newsbeam.transforms.support import quiet_logs
 from newsbeam.transforms.support.failures import (
     REJECTED,
     apply_with_rejects,
@@ -491,8 +492,8 @@ class _ToArticles(beam.DoFn):
     def setup(self) -> None:
         import trafilatura  # noqa: F401  (import cost once per worker)
 
-        for name in ("trafilatura", "htmldate"):
-            logging.getLogger(name).setLevel(logging.CRITICAL)
+        # extract_html_document drops their lines while it runs (support/quiet_logs.py).
+        quiet_logs.install()
 
     def process(self, job: PageJob) -> Iterator[Any]:
         page_article, problem = None, ("no_text", "the entry has no link and no text")
