@@ -228,6 +228,13 @@ class NewsBeamOptions(PipelineOptions):
             "rejected as too_complex: their extraction time grows faster than their size.",
         )
         stages.add_argument(
+            "--max_page_seconds",
+            type=finite_float,
+            default=ExtractConfig.max_page_seconds,
+            help="An HTML page whose extraction takes longer than this is stopped and "
+            "rejected as time_limit (a real page takes milliseconds); 0: no limit.",
+        )
+        stages.add_argument(
             "--min_words",
             type=int,
             default=CleanConfig.min_words,
@@ -485,7 +492,9 @@ def config_from_options(
         state_keep_days=options.state_keep_days,
         progress_dir=progress_dir,
         read=ReadConfig(max_document_bytes=options.max_document_bytes),
-        extract=ExtractConfig(max_html_tags=options.max_html_tags),
+        extract=ExtractConfig(
+            max_html_tags=options.max_html_tags, max_page_seconds=options.max_page_seconds
+        ),
         clean=CleanConfig(min_words=options.min_words),
         language=LanguageConfig(
             sample_chars=options.language_sample_chars, trials=options.language_trials

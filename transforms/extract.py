@@ -50,6 +50,12 @@ from newsbeam.transforms.support.main_text import (
     prepare_page,
 )
 from newsbeam.transforms.support.text import valid_text
+from newsbeam.transforms.support.time_limit import (
+    TimeLimitExceeded,
+    can_fork,
+    in_child,
+    time_limit,
+)
 from newsbeam.transforms.support.titles import site_names, strip_site_suffix
 from newsbeam.transforms.support.urls import site_host, split_url
 
@@ -64,11 +70,15 @@ class ExtractConfig:
     as too_complex before it is parsed: extraction time grows faster than the page (40,000
     `<span>`s in one paragraph took 2 minutes, 100,000 attributes on one element 2.5), and
     no time limit can stop lxml's parser once it runs. Real pages stay far below (the 439
-    of the benchmarks: at most 8,100 tags and 22,000 attributes)."""
+    of the benchmarks: at most 8,100 tags and 22,000 attributes). max_page_seconds: the time
+    one page's extraction may take (0: no limit), past which it is rejected as time_limit:
+    pages under max_html_tags still took 10-15 s (20,000 inline elements in one paragraph),
+    more on a loaded machine or with the flag raised; a real page takes milliseconds."""
 
     include_tables: bool = True
     favor_precision: bool = False
     max_html_tags: int = 40_000
+    max_page_seconds: float = 30.0
 
 
 class ExtractError(ValueError):
@@ -77,6 +87,9 @@ class ExtractError(ValueError):
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(detail)
         self.reason = reason
+
+    def __reduce__(self) -> tuple[Any, ...]:  # from a child process (support/time_limit.py)
+        return (ExtractError, (self.reason, str(self)))
 
 
 # ---------------------------------------------------------------------------------------
@@ -1211,9 +1224,9 @@ def parse_fragment(content: bytes) -> Any:
     return tu.load_html(text[start.start() :] if start else _PAGE_AROUND.format(text))
 
 
-def check_complexity(content: bytes, max_tags: int) -> None:
-    """Raise ExtractError too_complex for a page with more markup than `max_tags` allows
-    (ExtractConfig); a count of bytes in C, ~0.1 ms for a large page."""
+def check_complexity(content: bytes, max_tags: int) -> int:
+    """The page's tags; raise ExtractError too_complex for a page with more markup than
+    `max_tags` allows (ExtractConfig). A count of bytes in C, ~0.1 ms for a large page."""
     tags, attributes = content.count(b"<"), content.count(b"=")
     if tags > max_tags or attributes > 2.5 * max_tags:
         found = f"{tags:,} tags" if tags > max_tags else f"{attributes:,} attributes"
@@ -1222,15 +1235,44 @@ def check_complexity(content: bytes, max_tags: int) -> None:
             f"{found}, over what --max_html_tags {max_tags} allows: extraction time grows "
             "faster than such a page (raise the flag to read it)",
         )
+    return tags
+
+
+# A page with more tags than this is extracted in a child process that is killed at the
+# time limit (support/time_limit.py's in_child): on such a page a single call into libxml2
+# can run for seconds, where the exception of `time_limit` waits for it to return (20,000
+# `<em>`s in one paragraph: 11 s in one XPath call). Real pages stay below (the 878 of the
+# benchmarks: at most 8,093 tags, 99% under 5,600), so they never pay for the fork; the
+# pages under it took at most 0.5 s (10,000 tags of the same markup).
+ISOLATE_TAGS = 10_000
 
 
 def extract_html_document(doc: RawDocument, config: ExtractConfig) -> Article:
-    """An HTML page -> Article: the page is parsed once, for metadata and main text.
+    """An HTML page -> Article: the page is parsed once, for metadata and main text, within
+    `config.max_page_seconds` (else ExtractError time_limit, counter `extract_time_limit`).
 
     Counters: `extract_full_checked` (cheap signals said the fast path may have lost text,
     so the full extraction ran), `extract_kept_<origin>` for a text other than the fast
     one, `extract_short_fast_path` (the text kept is under half of a longer one found)."""
-    check_complexity(doc.content, config.max_html_tags)
+    tags = check_complexity(doc.content, config.max_html_tags)
+    seconds = config.max_page_seconds
+    try:
+        if seconds > 0 and tags > ISOLATE_TAGS and can_fork():
+            counter("extract_isolated").inc()
+            return in_child(lambda page: _extract_html(page, config), doc, seconds)
+        with time_limit(seconds):
+            return _extract_html(doc, config)
+    except TimeLimitExceeded:
+        counter("extract_time_limit").inc()
+        raise ExtractError(
+            "time_limit",
+            f"extraction stopped at the time limit, {config.max_page_seconds:g} s a page "
+            "(--max_page_seconds): such markup takes far longer than a real page's "
+            "milliseconds (raise the flag to read it)",
+        ) from None
+
+
+def _extract_html(doc: RawDocument, config: ExtractConfig) -> Article:
     try:
         tree = parse_html(doc.content)  # decodes by the page's declared or detected charset
     except TooDeep as error:
