@@ -25,6 +25,7 @@ from newsbeam.transforms.language import LanguageConfig
 from newsbeam.transforms.places import PlacesConfig
 from newsbeam.transforms.read import ReadConfig
 from newsbeam.transforms.stories import StoryConfig
+from newsbeam.transforms.support.files import STORE_RETRY_SECONDS
 from newsbeam.transforms.support.state import StateContext
 from newsbeam.transforms.topics import TopicsConfig
 
@@ -204,6 +205,13 @@ class NewsBeamOptions(PipelineOptions):
             help="On a runner whose workers run elsewhere (Dataflow, a Flink or Spark "
             "cluster, DOCKER workers): the local paths named are on a filesystem every "
             "worker mounts at the same path (NFS), so they are not refused.",
+        )
+        output.add_argument(
+            "--store_retry_seconds",
+            type=finite_float,
+            default=STORE_RETRY_SECONDS,
+            help="How long a run keeps calling an object store (s3://) that stopped "
+            "answering mid-run before it fails, with that message and nothing committed.",
         )
         output.add_argument(
             "--state_keep_days",
