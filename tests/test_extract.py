@@ -1133,3 +1133,39 @@ def test_a_page_past_the_time_limit_is_rejected_and_the_run_goes_on() -> None:
     # The limit raised (0: none), the smaller page is read.
     article = extract_document(documents[2], ExtractConfig(max_page_seconds=0))
     assert article.text.startswith("w0 w1")
+
+
+_DE = "Die Regierung sagte am Dienstag, dass die Gespräche über die Zölle weitergehen würden. "
+_FR = "Le ministre a déclaré que les négociations continueraient à Genève. "
+_RU = "Министр заявил во вторник, что переговоры продолжатся. "
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        # A UTF-8 text with one cp1252 dash pasted in: before, every umlaut of it read as
+        # two letters ("GesprÃĊche"), the text detected as ISO-8859-14 as a whole.
+        ((_DE * 5).encode() + b" \x96 " + (_DE * 5).encode(), _DE * 5 + " – " + _DE * 5),
+        # A crawler's concatenation of a UTF-8 and a cp1252 (latin-1) text.
+        ((_DE * 3).encode() + (_FR * 3).encode("cp1252"), _DE * 3 + _FR * 3),
+        # UTF-8 and cp1251: before, no encoding fitted the whole and it was rejected.
+        ((_RU * 5).encode() + (_RU * 5).encode("cp1251"), _RU * 10),
+        # One encoding throughout, single- or multi-byte: detected as before.
+        ((_DE * 5).encode("cp1252"), _DE * 5),
+        ((_RU * 5).encode("cp1251"), _RU * 5),
+        ("日本語のテキストです。政府は火曜日に発表した。".encode("shift_jis") * 5, None),
+    ],
+    ids=[
+        "utf8_one_cp1252_byte",
+        "utf8_then_cp1252",
+        "utf8_then_cp1251",
+        "cp1252",
+        "cp1251",
+        "shift_jis",
+    ],  # fmt: skip
+)
+def test_text_of_mixed_encodings_is_decoded_part_by_part(data: bytes, expected: str) -> None:
+    text = decode_text(data)
+    if expected is None:
+        expected = data.decode("shift_jis")
+    assert text == expected

@@ -14,6 +14,7 @@ Counters: `extract_in`, `extract_out`, `extract_dropped_<reason>`, `extract_full
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import datetime as dt
 import json
@@ -97,19 +98,95 @@ class ExtractError(ValueError):
 # ---------------------------------------------------------------------------------------
 
 
+# A UTF-8 encoded character of two to four bytes (RFC 3629's well-formed sequences).
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+    rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+    rb"|\xf4[\x80-\x8f][\x80-\xbf]{2}"
+)
+
+
 def decode_text(data: bytes) -> str:
-    """Bytes of a text document -> str: UTF-8 (with or without BOM), else detected."""
+    """Bytes of a text document -> str: UTF-8 (with or without BOM), else detected.
+
+    Text that holds UTF-8 characters and bytes that are not UTF-8 (a crawler's
+    concatenation of two sources, a UTF-8 text with one cp1252 dash pasted in) is decoded
+    as UTF-8 where it is, and its other bytes in the single-byte encoding detected on them
+    alone: detected on the whole, one such byte turned every accented letter of the text
+    into two ("Gespräche" read "GesprÃĊche")."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
+    legacy = _UTF8_SEQUENCE.sub(b" ", data)  # what is not UTF-8 decides its encoding
+    whole: str | None = None
+    try:
+        whole = _detected(data)
+    except ExtractError:
+        if legacy == data:
+            raise
+    if whole is not None and (legacy == data or not _single_byte(whole)):
+        return data.decode(whole)  # no UTF-8 in it, or a multi-byte one (Shift-JIS, GBK)
+    try:
+        best = _detected(legacy, prefer_cp1252=True)
+    except ExtractError:
+        if whole is None:
+            raise
+        best = whole
+    if not _single_byte(best):
+        return data.decode(whole or best)
+    codec = f"newsbeam-utf8-then-{best}"
+    if codec not in _MIXED_HANDLERS:
+        _MIXED_HANDLERS.add(codec)
+        codecs.register_error(codec, _legacy_bytes(best))
+    return data.decode("utf-8-sig", errors=codec)
+
+
+def _detected(data: bytes, prefer_cp1252: bool = False) -> str:
+    """The text encoding charset_normalizer finds most likely for `data`. `prefer_cp1252`:
+    cp1252 whenever it reads `data` with no more mess than the best match, listed or not (a
+    few bytes cannot tell encodings apart: one cp1252 dash in a UTF-8 text came out cp850)."""
+    from charset_normalizer.md import mess_ratio
+
     matches = list(charset_normalizer.from_bytes(data))
     if not matches:
         raise ExtractError("encoding", "not UTF-8 and no other text encoding fits")
     # Western text decodes equally well as cp1250 and cp1252 ("è" or "č"); on a tie prefer
     # cp1252, the most common legacy encoding of news sites (and the web's default).
     best = min(matches, key=lambda m: (m.chaos, -m.coherence, m.encoding != "cp1252"))
-    return str(best)
+    if prefer_cp1252 and best.encoding != "cp1252":
+        try:
+            as_cp1252 = data.decode("cp1252")
+        except UnicodeDecodeError:  # bytes cp1252 leaves undefined (0x81, 0x8d, ...)
+            return str(best.encoding)
+        if mess_ratio(as_cp1252) <= best.chaos:
+            return "cp1252"
+    return str(best.encoding)
+
+
+def _single_byte(encoding: str) -> bool:
+    """Whether every byte is one character in `encoding` (cp1252, latin-1, koi8-r, ...):
+    then a byte that is not UTF-8 can be decoded alone."""
+    try:
+        return len(bytes(range(256)).decode(encoding, errors="replace")) == 256
+    except LookupError:
+        return False
+
+
+# The names of the error handlers registered by decode_text (one per legacy encoding).
+_MIXED_HANDLERS: set[str] = set()
+
+
+def _legacy_bytes(encoding: str) -> Any:
+    """A codecs error handler that decodes the bytes UTF-8 refused in `encoding`."""
+
+    def handler(error: UnicodeError) -> tuple[str, int]:
+        if not isinstance(error, UnicodeDecodeError):
+            raise error
+        bad = error.object[error.start : error.end]
+        return bad.decode(encoding, errors="replace"), error.end
+
+    return handler
 
 
 class Published(NamedTuple):
