@@ -256,16 +256,39 @@ class RunLock:
         aside.unlink(missing_ok=True)
 
     def _beat(self) -> None:
+        failing: set[Path] = set()  # locks whose last renewal failed (said once each)
         while not self._stop.wait(self.ttl / 4):
             with self._mutex:
                 for lock in self._held:
                     if _read(lock.path) != lock.content:
                         log.error("the lock %s was taken over by another run", lock.path)
                         continue
-                    lock.content = self._content()
-                    fresh = lock.path.with_name(f"{lock.path.name}.{self.token}")
-                    fresh.write_text(json.dumps(lock.content))
-                    os.replace(fresh, lock.path)
+                    # A folder made read-only, full or unmounted under a run ended this
+                    # thread with a traceback, and with it every later heartbeat: the
+                    # lock expired while the run went on (another host could take it).
+                    # Tried again at each beat; the run meets the failure where it writes.
+                    try:
+                        self._renew(lock)
+                    except OSError as error:
+                        if lock.path not in failing:
+                            log.warning("could not renew the lock %s (%s)", lock.path, error)
+                        failing.add(lock.path)
+                    else:
+                        if lock.path in failing:
+                            log.warning("renewed the lock %s again", lock.path)
+                        failing.discard(lock.path)
+
+    def _renew(self, lock: _Lock) -> None:
+        content = self._content()
+        fresh = lock.path.with_name(f"{lock.path.name}.{self.token}")
+        try:
+            fresh.write_text(json.dumps(content))
+            os.replace(fresh, lock.path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                fresh.unlink()
+            raise
+        lock.content = content
 
     def check(self) -> None:
         """LockHeld unless this run still holds every lock (call before committing)."""

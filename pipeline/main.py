@@ -175,7 +175,9 @@ def failure_line(error: BaseException, argv: Sequence[str] | None = None) -> str
     cause = error
     while True:  # `raise ... from None` ends the chain, as in Python's own tracebacks
         inner = cause.__cause__ or (None if cause.__suppress_context__ else cause.__context__)
-        if inner is None:
+        # Beam's retry decorator raises the last failure again inside `except StopIteration`
+        # (its delays ran out): that StopIteration was named as the run's cause.
+        if inner is None or isinstance(inner, StopIteration):
             break
         cause = inner
     if isinstance(cause, WorkerEnded):
@@ -307,6 +309,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger(BEAM_STAGE_FAILURES).setLevel(
         logging.NOTSET if level == "DEBUG" else logging.CRITICAL
     )
+    # Beam logs each retry of a call (an object store that stopped answering: every few
+    # seconds for a minute) with the traceback of the failure: one line each below DEBUG.
+    # Its S3 writer logs a failed upload with the traceback as an argument (to the root
+    # logger): its last line is the failure.
+    if level != "DEBUG":
+        logging.getLogger(BEAM_RETRIES).addFilter(one_line_retry)
+        logging.getLogger().addFilter(last_traceback_line)
     # The command's temporary files in one folder of its own, which a later command removes
     # should this one be killed outright (pipeline/scratch.py); before the report process
     # forks, so that its files go there too.
@@ -323,6 +332,35 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # The logger of Beam's "a stage failed" tracebacks (apache_beam/runners/common.py).
 BEAM_STAGE_FAILURES = "apache_beam.runners.common"
+# The logger of Beam's retries (apache_beam/utils/retry.py), and where its message's
+# traceback starts.
+BEAM_RETRIES = "apache_beam.utils.retry"
+_RETRY_TRACEBACK = " Traceback for above exception"
+
+
+def last_traceback_line(record: logging.LogRecord) -> bool:
+    """A logging filter: a traceback given as a message's argument, as its last line."""
+    if isinstance(record.args, tuple) and any(
+        isinstance(value, str) and traceback_exception(value) for value in record.args
+    ):
+        record.args = tuple(
+            value.strip().splitlines()[-1]
+            if isinstance(value, str) and traceback_exception(value)
+            else value
+            for value in record.args
+        )
+    return True
+
+
+def one_line_retry(record: logging.LogRecord) -> bool:
+    """A logging filter: Beam's retry message without the traceback it ends with."""
+    if isinstance(record.msg, str) and _RETRY_TRACEBACK in record.msg:
+        head = record.msg.split(_RETRY_TRACEBACK, 1)[0]
+        arguments = record.args if isinstance(record.args, tuple) else ()
+        count = head.count("%s")
+        record.msg = head
+        record.args = tuple(str(value).strip() for value in arguments[:count])
+    return True
 
 
 # Flags with which the command draws no report at the end of its run (or runs none).

@@ -25,6 +25,7 @@ from newsbeam.transforms.language import LanguageConfig
 from newsbeam.transforms.places import PlacesConfig
 from newsbeam.transforms.read import ReadConfig
 from newsbeam.transforms.stories import StoryConfig
+from newsbeam.transforms.support.files import STORE_RETRY_SECONDS
 from newsbeam.transforms.support.state import KEEP_IDS_DAYS, StateContext
 from newsbeam.transforms.topics import TopicsConfig
 
@@ -206,6 +207,13 @@ class NewsBeamOptions(PipelineOptions):
             "worker mounts at the same path (NFS), so they are not refused.",
         )
         output.add_argument(
+            "--store_retry_seconds",
+            type=finite_float,
+            default=STORE_RETRY_SECONDS,
+            help="How long a run keeps calling an object store (s3://) that stopped "
+            "answering mid-run before it fails, with that message and nothing committed.",
+        )
+        output.add_argument(
             "--state_keep_days",
             type=finite_float,
             default=0,
@@ -235,6 +243,13 @@ class NewsBeamOptions(PipelineOptions):
             default=ExtractConfig.max_html_tags,
             help="HTML pages with more tags than this (or 2.5 times as many attributes) are "
             "rejected as too_complex: their extraction time grows faster than their size.",
+        )
+        stages.add_argument(
+            "--max_page_seconds",
+            type=finite_float,
+            default=ExtractConfig.max_page_seconds,
+            help="An HTML page whose extraction takes longer than this is stopped and "
+            "rejected as time_limit (a real page takes milliseconds); 0: no limit.",
         )
         stages.add_argument(
             "--min_words",
@@ -497,7 +512,9 @@ def config_from_options(
         state_keep_days=options.state_keep_days,
         progress_dir=progress_dir,
         read=ReadConfig(max_document_bytes=options.max_document_bytes),
-        extract=ExtractConfig(max_html_tags=options.max_html_tags),
+        extract=ExtractConfig(
+            max_html_tags=options.max_html_tags, max_page_seconds=options.max_page_seconds
+        ),
         clean=CleanConfig(min_words=options.min_words),
         language=LanguageConfig(
             sample_chars=options.language_sample_chars, trials=options.language_trials

@@ -143,6 +143,8 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
         ("--page_retry_runs", ours.page_retry_runs, 0),
         ("--max_files_per_run", ours.max_files_per_run, 0),
         ("--max_html_tags", ours.max_html_tags, 1),
+        ("--max_page_seconds", ours.max_page_seconds, 0),
+        ("--store_retry_seconds", ours.store_retry_seconds, 0),
     ):
         if value < least:
             raise UsageError(f"{flag} must be at least {least:g}, not {value:g}")

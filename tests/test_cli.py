@@ -265,6 +265,23 @@ def test_failure_line_names_the_cause() -> None:
     assert "the runner's job service did not answer" in served
 
 
+def test_failure_line_names_the_failure_beams_retries_gave_up_on() -> None:
+    # Beam raises the last failure again inside `except StopIteration` once its retries
+    # ran out: a run whose object store went away said "StopIteration: StopIteration".
+    from apache_beam.utils import retry
+
+    @retry.with_exponential_backoff(num_retries=1, initial_delay_secs=0.001)
+    def call_the_store() -> None:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    try:
+        call_the_store()
+    except ConnectionRefusedError as error:
+        line = entry.failure_line(error, ["--input", "x", "--output", "s3://b/x"])
+    assert line.startswith("the run failed: ConnectionRefusedError: [Errno 111] Connection")
+    assert "--s3_endpoint_url" in line
+
+
 def test_failure_line_reads_a_worker_processs_failure() -> None:
     # A run on worker processes (50 files or more) that filled the disk said only "the run
     # failed: RuntimeError: Traceback (most recent call last): File ..." cut at 300

@@ -8,6 +8,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -1170,3 +1171,81 @@ def test_the_command_logs_none_of_the_libraries_lines_in_its_workers_either(
     assert run.returncode == 0, run.stderr
     assert "trafilatura" not in run.stderr and "htmldate" not in run.stderr, run.stderr
     assert "rejected    2" in run.stdout, run.stdout
+
+
+def _inline_page(elements: int) -> bytes:
+    """One paragraph of `elements` inline elements: libxml2's XPath over it takes time that
+    grows with the square of their number (20,000: 11 s in one call; 5,000: 0.4 s)."""
+    inline = "".join(f"<em>w{i}</em> " for i in range(elements))
+    return f"<html><body><article><p>{inline}</p></article></body></html>".encode()
+
+
+def test_a_page_past_the_time_limit_is_rejected_and_the_run_goes_on() -> None:
+    # Under --max_html_tags, 20,000 inline elements in one paragraph took 11-15 s, most of it
+    # in one C call no exception stops: such a page is extracted in a child process that is
+    # killed at the limit. A smaller one (4,900) runs in the worker, stopped by the
+    # watchdog's exception. Both are rejected rows; the article beside them is extracted.
+    documents = [
+        RawDocument("good.html", "html", ARTICLE_HTML.encode()),
+        RawDocument("huge.html", "html", _inline_page(19_990)),
+        RawDocument("large.html", "html", _inline_page(4_900)),
+    ]
+    config = ExtractConfig(max_page_seconds=0.05)
+
+    def check_rejected(rejected: list) -> None:
+        assert sorted((r.source, r.stage, r.reason) for r in rejected) == [
+            ("huge.html", "extract", "time_limit"),
+            ("large.html", "extract", "time_limit"),
+        ]
+        assert all("--max_page_seconds" in r.detail for r in rejected)
+
+    start = time.monotonic()
+    with make_test_pipeline() as pipeline:
+        docs = pipeline | beam.Create(documents)
+        articles, rejected = docs | ExtractArticles(config)
+        assert_that(
+            articles, lambda found: [a.source for a in found] == ["good.html"], label="Good"
+        )
+        assert_that(rejected, check_rejected, label="CheckRejected")
+    assert time.monotonic() - start < 10  # the huge page alone ran 11 s without the limit
+    counters = counters_of(pipeline)
+    assert counters["extract_time_limit"] == 2 and counters["extract_isolated"] == 1
+    # The limit raised (0: none), the smaller page is read.
+    article = extract_document(documents[2], ExtractConfig(max_page_seconds=0))
+    assert article.text.startswith("w0 w1")
+
+
+_DE = "Die Regierung sagte am Dienstag, dass die Gespräche über die Zölle weitergehen würden. "
+_FR = "Le ministre a déclaré que les négociations continueraient à Genève. "
+_RU = "Министр заявил во вторник, что переговоры продолжатся. "
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        # A UTF-8 text with one cp1252 dash pasted in: before, every umlaut of it read as
+        # two letters ("GesprÃĊche"), the text detected as ISO-8859-14 as a whole.
+        ((_DE * 5).encode() + b" \x96 " + (_DE * 5).encode(), _DE * 5 + " – " + _DE * 5),
+        # A crawler's concatenation of a UTF-8 and a cp1252 (latin-1) text.
+        ((_DE * 3).encode() + (_FR * 3).encode("cp1252"), _DE * 3 + _FR * 3),
+        # UTF-8 and cp1251: before, no encoding fitted the whole and it was rejected.
+        ((_RU * 5).encode() + (_RU * 5).encode("cp1251"), _RU * 10),
+        # One encoding throughout, single- or multi-byte: detected as before.
+        ((_DE * 5).encode("cp1252"), _DE * 5),
+        ((_RU * 5).encode("cp1251"), _RU * 5),
+        ("日本語のテキストです。政府は火曜日に発表した。".encode("shift_jis") * 5, None),
+    ],
+    ids=[
+        "utf8_one_cp1252_byte",
+        "utf8_then_cp1252",
+        "utf8_then_cp1251",
+        "cp1252",
+        "cp1251",
+        "shift_jis",
+    ],  # fmt: skip
+)
+def test_text_of_mixed_encodings_is_decoded_part_by_part(data: bytes, expected: str) -> None:
+    text = decode_text(data)
+    if expected is None:
+        expected = data.decode("shift_jis")
+    assert text == expected

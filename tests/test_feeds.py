@@ -827,6 +827,27 @@ def test_allow_hosts_lets_exactly_the_named_addresses_through(tmp_path: Path, ca
     assert len(server.log) == 1
 
 
+def test_an_entry_without_text_says_why_when_its_page_is_not_fetched(tmp_path: Path) -> None:
+    # An entry with a link, whose text is markup only (100,000 nested elements, escaped as
+    # a feed carries HTML), read with --no_fetch_pages: its row said "the entry has no
+    # link and no text".
+    folder = tmp_path / "in"
+    folder.mkdir()
+    hidden = "&lt;div&gt;" * 100_000 + BODY
+    (folder / "feed.rss").write_bytes(rss("http://x", [("h1", "/h1", hidden), ("e1", "/e1", "")]))
+    output = tmp_path / "out"
+    assert entry.main(["--input", str(folder), "--output", str(output), "--no_fetch_pages"]) == 0
+    rows = table_rows(output, "rejected")
+    assert {(row["reason"], row["detail"]) for row in rows} == {
+        (
+            "no_text",
+            "the entry has no text of its own (none left once its markup was removed), and "
+            "its page was not fetched (--no_fetch_pages)",
+        )
+    }
+    assert len(rows) == 2
+
+
 def test_feed_files_by_content_and_page_urls(tmp_path: Path) -> None:
     folder = tmp_path / "in"
     folder.mkdir()

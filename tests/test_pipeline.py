@@ -472,6 +472,8 @@ def test_usage_errors(capsys) -> None:
     assert entry.main(["--input", "x"]) == 2
     assert entry.main(["--input", "x", "--output", "y", "--language_trials", "0"]) == 2
     assert "--language_trials must be at least 1" in capsys.readouterr().err
+    assert entry.main(["--input", "x", "--output", "y", "--max_page_seconds", "-1"]) == 2
+    assert "--max_page_seconds must be at least 0" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -214,6 +214,31 @@ def test_the_heartbeat_renews_and_a_taken_over_lock_is_noticed(tmp_path: Path) -
     assert lock_path(target).exists()  # not ours any more: left alone
 
 
+def test_a_heartbeat_that_cannot_be_written_is_tried_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The lock's folder made read-only (or full) mid-run: the heartbeat thread ended with a
+    # traceback ("Exception in thread newsbeam-lock") and never renewed the lock again.
+    # A folder where the heartbeat writes its next version fails that write here, as a
+    # read-only filesystem does (root ignores a folder's permissions).
+    target = tmp_path / "out"
+    with RunLock_held([target], ttl=0.2) as lock:
+        path = lock_path(target)
+        blocker = path.with_name(f"{path.name}.{lock.token}")
+        blocker.mkdir()
+        time.sleep(0.3)
+        assert lock._thread is not None and lock._thread.is_alive()
+        stuck = json.loads(path.read_text())["heartbeat_at"]
+        blocker.rmdir()  # writable again: renewed at the next beat
+        time.sleep(0.3)
+        assert json.loads(path.read_text())["heartbeat_at"] > stuck
+        lock.check()  # still this run's lock
+    assert not path.exists()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "newsbeam"]
+    assert len([w for w in warnings if w.startswith("could not renew the lock")]) == 1
+    assert any(w.startswith("renewed the lock") for w in warnings)
+
+
 @pytest.mark.slow
 def test_two_real_runs_on_the_same_folders(seeds_dir: Path, tmp_path: Path) -> None:
     inputs = tmp_path / "in"

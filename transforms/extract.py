@@ -14,6 +14,7 @@ Counters: `extract_in`, `extract_out`, `extract_dropped_<reason>`, `extract_full
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import datetime as dt
 import json
@@ -51,6 +52,12 @@ from newsbeam.transforms.support.main_text import (
     prepare_page,
 )
 from newsbeam.transforms.support.text import valid_text
+from newsbeam.transforms.support.time_limit import (
+    TimeLimitExceeded,
+    can_fork,
+    in_child,
+    time_limit,
+)
 from newsbeam.transforms.support.titles import site_names, strip_site_suffix
 from newsbeam.transforms.support.urls import site_host, split_url
 
@@ -65,11 +72,15 @@ class ExtractConfig:
     as too_complex before it is parsed: extraction time grows faster than the page (40,000
     `<span>`s in one paragraph took 2 minutes, 100,000 attributes on one element 2.5), and
     no time limit can stop lxml's parser once it runs. Real pages stay far below (the 439
-    of the benchmarks: at most 8,100 tags and 22,000 attributes)."""
+    of the benchmarks: at most 8,100 tags and 22,000 attributes). max_page_seconds: the time
+    one page's extraction may take (0: no limit), past which it is rejected as time_limit:
+    pages under max_html_tags still took 10-15 s (20,000 inline elements in one paragraph),
+    more on a loaded machine or with the flag raised; a real page takes milliseconds."""
 
     include_tables: bool = True
     favor_precision: bool = False
     max_html_tags: int = 40_000
+    max_page_seconds: float = 30.0
 
 
 class ExtractError(ValueError):
@@ -79,25 +90,104 @@ class ExtractError(ValueError):
         super().__init__(detail)
         self.reason = reason
 
+    def __reduce__(self) -> tuple[Any, ...]:  # from a child process (support/time_limit.py)
+        return (ExtractError, (self.reason, str(self)))
+
 
 # ---------------------------------------------------------------------------------------
 # Pure helpers
 # ---------------------------------------------------------------------------------------
 
 
+# A UTF-8 encoded character of two to four bytes (RFC 3629's well-formed sequences).
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+    rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+    rb"|\xf4[\x80-\x8f][\x80-\xbf]{2}"
+)
+
+
 def decode_text(data: bytes) -> str:
-    """Bytes of a text document -> str: UTF-8 (with or without BOM), else detected."""
+    """Bytes of a text document -> str: UTF-8 (with or without BOM), else detected.
+
+    Text that holds UTF-8 characters and bytes that are not UTF-8 (a crawler's
+    concatenation of two sources, a UTF-8 text with one cp1252 dash pasted in) is decoded
+    as UTF-8 where it is, and its other bytes in the single-byte encoding detected on them
+    alone: detected on the whole, one such byte turned every accented letter of the text
+    into two ("Gespräche" read "GesprÃĊche")."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
+    legacy = _UTF8_SEQUENCE.sub(b" ", data)  # what is not UTF-8 decides its encoding
+    whole: str | None = None
+    try:
+        whole = _detected(data)
+    except ExtractError:
+        if legacy == data:
+            raise
+    if whole is not None and (legacy == data or not _single_byte(whole)):
+        return data.decode(whole)  # no UTF-8 in it, or a multi-byte one (Shift-JIS, GBK)
+    try:
+        best = _detected(legacy, prefer_cp1252=True)
+    except ExtractError:
+        if whole is None:
+            raise
+        best = whole
+    if not _single_byte(best):
+        return data.decode(whole or best)
+    codec = f"newsbeam-utf8-then-{best}"
+    if codec not in _MIXED_HANDLERS:
+        _MIXED_HANDLERS.add(codec)
+        codecs.register_error(codec, _legacy_bytes(best))
+    return data.decode("utf-8-sig", errors=codec)
+
+
+def _detected(data: bytes, prefer_cp1252: bool = False) -> str:
+    """The text encoding charset_normalizer finds most likely for `data`. `prefer_cp1252`:
+    cp1252 whenever it reads `data` with no more mess than the best match, listed or not (a
+    few bytes cannot tell encodings apart: one cp1252 dash in a UTF-8 text came out cp850)."""
+    from charset_normalizer.md import mess_ratio
+
     matches = list(charset_normalizer.from_bytes(data))
     if not matches:
         raise ExtractError("encoding", "not UTF-8 and no other text encoding fits")
     # Western text decodes equally well as cp1250 and cp1252 ("è" or "č"); on a tie prefer
     # cp1252, the most common legacy encoding of news sites (and the web's default).
     best = min(matches, key=lambda m: (m.chaos, -m.coherence, m.encoding != "cp1252"))
-    return str(best)
+    if prefer_cp1252 and best.encoding != "cp1252":
+        try:
+            as_cp1252 = data.decode("cp1252")
+        except UnicodeDecodeError:  # bytes cp1252 leaves undefined (0x81, 0x8d, ...)
+            return str(best.encoding)
+        if mess_ratio(as_cp1252) <= best.chaos:
+            return "cp1252"
+    return str(best.encoding)
+
+
+def _single_byte(encoding: str) -> bool:
+    """Whether every byte is one character in `encoding` (cp1252, latin-1, koi8-r, ...):
+    then a byte that is not UTF-8 can be decoded alone."""
+    try:
+        return len(bytes(range(256)).decode(encoding, errors="replace")) == 256
+    except LookupError:
+        return False
+
+
+# The names of the error handlers registered by decode_text (one per legacy encoding).
+_MIXED_HANDLERS: set[str] = set()
+
+
+def _legacy_bytes(encoding: str) -> Any:
+    """A codecs error handler that decodes the bytes UTF-8 refused in `encoding`."""
+
+    def handler(error: UnicodeError) -> tuple[str, int]:
+        if not isinstance(error, UnicodeDecodeError):
+            raise error
+        bad = error.object[error.start : error.end]
+        return bad.decode(encoding, errors="replace"), error.end
+
+    return handler
 
 
 class Published(NamedTuple):
@@ -1212,9 +1302,9 @@ def parse_fragment(content: bytes) -> Any:
     return tu.load_html(text[start.start() :] if start else _PAGE_AROUND.format(text))
 
 
-def check_complexity(content: bytes, max_tags: int) -> None:
-    """Raise ExtractError too_complex for a page with more markup than `max_tags` allows
-    (ExtractConfig); a count of bytes in C, ~0.1 ms for a large page."""
+def check_complexity(content: bytes, max_tags: int) -> int:
+    """The page's tags; raise ExtractError too_complex for a page with more markup than
+    `max_tags` allows (ExtractConfig). A count of bytes in C, ~0.1 ms for a large page."""
     tags, attributes = content.count(b"<"), content.count(b"=")
     if tags > max_tags or attributes > 2.5 * max_tags:
         found = f"{tags:,} tags" if tags > max_tags else f"{attributes:,} attributes"
@@ -1223,22 +1313,47 @@ def check_complexity(content: bytes, max_tags: int) -> None:
             f"{found}, over what --max_html_tags {max_tags} allows: extraction time grows "
             "faster than such a page (raise the flag to read it)",
         )
+    return tags
+
+
+# A page with more tags than this is extracted in a child process that is killed at the
+# time limit (support/time_limit.py's in_child): on such a page a single call into libxml2
+# can run for seconds, where the exception of `time_limit` waits for it to return (20,000
+# `<em>`s in one paragraph: 11 s in one XPath call). Real pages stay below (the 878 of the
+# benchmarks: at most 8,093 tags, 99% under 5,600), so they never pay for the fork; the
+# pages under it took at most 0.5 s (10,000 tags of the same markup).
+ISOLATE_TAGS = 10_000
 
 
 def extract_html_document(doc: RawDocument, config: ExtractConfig) -> Article:
-    """An HTML page -> Article: the page is parsed once, for metadata and main text.
+    """An HTML page -> Article: the page is parsed once, for metadata and main text, within
+    `config.max_page_seconds` (else ExtractError time_limit, counter `extract_time_limit`).
     trafilatura's and htmldate's log lines about it are dropped (support/quiet_logs.py: a
     page they cannot use becomes a rejected row); their loggers are left as they were.
 
     Counters: `extract_full_checked` (cheap signals said the fast path may have lost text,
     so the full extraction ran), `extract_kept_<origin>` for a text other than the fast
     one, `extract_short_fast_path` (the text kept is under half of a longer one found)."""
-    with quiet_logs.quiet():
-        return _extract_html(doc, config)
+    tags = check_complexity(doc.content, config.max_html_tags)
+    seconds = config.max_page_seconds
+    try:
+        with quiet_logs.quiet():
+            if seconds > 0 and tags > ISOLATE_TAGS and can_fork():
+                counter("extract_isolated").inc()
+                return in_child(lambda page: _extract_html(page, config), doc, seconds)
+            with time_limit(seconds):
+                return _extract_html(doc, config)
+    except TimeLimitExceeded:
+        counter("extract_time_limit").inc()
+        raise ExtractError(
+            "time_limit",
+            f"extraction stopped at the time limit, {config.max_page_seconds:g} s a page "
+            "(--max_page_seconds): such markup takes far longer than a real page's "
+            "milliseconds (raise the flag to read it)",
+        ) from None
 
 
 def _extract_html(doc: RawDocument, config: ExtractConfig) -> Article:
-    check_complexity(doc.content, config.max_html_tags)
     try:
         tree = parse_html(doc.content)  # decodes by the page's declared or detected charset
     except TooDeep as error:

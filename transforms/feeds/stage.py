@@ -496,7 +496,7 @@ class _ToArticles(beam.DoFn):
         quiet_logs.install()
 
     def process(self, job: PageJob) -> Iterator[Any]:
-        page_article, problem = None, ("no_text", "the entry has no link and no text")
+        page_article, problem = None, ("no_text", no_text_detail(job))
         page = job.page
         if page is not None:
             if page.error is not None:
@@ -556,6 +556,19 @@ def page_failed_for_now(page: FetchResult) -> bool:
     if page.error in PASSING_REASONS:
         return True
     return page.error == "http_error" and page.http_status in PASSING_STATUSES
+
+
+def no_text_detail(job: PageJob) -> str:
+    """Why an entry whose page gave nothing (none fetched) has no article: "no link" was
+    said of every such entry, also of one with a link whose page --no_fetch_pages did not
+    fetch, and of one whose text its markup hid (100,000 nested elements)."""
+    entry = job.entry
+    if entry is None or not entry.link:
+        return "the entry has no link and no text"
+    return (
+        "the entry has no text of its own (none left once its markup was removed), and "
+        "its page was not fetched (--no_fetch_pages)"
+    )
 
 
 def offered_again(job: PageJob, retry_runs: int) -> bool:

@@ -63,9 +63,128 @@ def _s3(path: str) -> Any:
         return _S3_CACHE[0][1]
     from apache_beam.io.aws import s3io
 
-    store = s3io.S3IO(options=options)
+    store = s3io.S3IO(client=_bounded_client(options), options=options)
     _S3_CACHE[:] = [(options, store)]
     return store
+
+
+# How long a run keeps calling an object store that cannot be reached (refused connections,
+# timeouts) before its calls fail for good, in seconds: `--store_retry_seconds`.
+STORE_RETRY_SECONDS = 60.0
+# The status code a call that gave up on an unreachable store reports to Beam's S3IO: below
+# 500 and not 408, so that its retry decorators raise it at once instead of waiting again.
+_GAVE_UP_STATUS = 0
+
+
+class StoreUnreachable(Exception):
+    """An object store that did not answer for longer than the run waits for one."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        # Read by Beam's client (`get_http_error_code`) as the HTTP status of the failure.
+        self.response = {"ResponseMetadata": {"HTTPStatusCode": _GAVE_UP_STATUS}}
+
+
+class _Unreachable:
+    """Since when (monotonic seconds) the store has not answered, within `budget` seconds;
+    any answer resets it. One per client: what every call of the process sees."""
+
+    def __init__(self, budget: float, where: str) -> None:
+        self.budget, self.where = budget, where
+        self.since: float | None = None
+
+    def call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        import time
+
+        from botocore import exceptions
+
+        try:
+            answer = method(*args, **kwargs)
+        except (exceptions.ConnectionError, exceptions.HTTPClientError) as error:
+            now = time.monotonic()
+            self.since = now if self.since is None else self.since
+            if now - self.since < self.budget:
+                raise  # Beam's S3IO waits and calls again, as it does for any such error
+            # From None: the run's failure line names the innermost cause, which is to be
+            # this one, not the refused connection under it.
+            raise StoreUnreachable(
+                f"the object store at {self.where} has not answered for "
+                f"{now - self.since:.0f} s (--store_retry_seconds {self.budget:g}): {error}"
+            ) from None
+        self.since = None
+        return answer
+
+
+class _BoundedCalls:
+    """A boto3 S3 client whose calls go through `_Unreachable.call`."""
+
+    def __init__(self, client: Any, unreachable: _Unreachable) -> None:
+        self._client, self._unreachable = client, unreachable
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+        return lambda *args, **kwargs: self._unreachable.call(attribute, *args, **kwargs)
+
+
+def _bounded_client(options: Any) -> Any:
+    """Beam's S3 client for `options`, bounded where Beam's is not: when the store stops
+    answering mid-run (stopped, unplugged, its address gone), Beam's client let boto retry
+    each request 5 times and then retried the call itself 7 times with a doubling delay
+    from 5 s, at every step of the commit: a run whose store went away waited ~13 minutes
+    before it failed. Here boto tries a request twice, with 10 s to connect and 30 s to
+    wait for an answer's bytes (boto's 60 s), and once the store has not answered for
+    `--store_retry_seconds` (STORE_RETRY_SECONDS) every call fails at once with
+    StoreUnreachable, which Beam does not retry: the run fails with that message and
+    commits nothing (the manifest, written last, is never written; the next run removes
+    what the failed one staged)."""
+    import boto3
+    from apache_beam.io.aws.clients.s3 import boto3_client
+    from botocore.config import Config
+
+    settings = _client_settings(options)
+    flags = options.get_all_options(retain_unknown_options=False)
+    budget = flags.get("store_retry_seconds")
+    budget = STORE_RETRY_SECONDS if budget is None else float(budget)
+    # A store that accepts connections and never answers (a hung server) costs a call
+    # read_timeout for each of its attempts, before the budget is looked at.
+    config = Config(
+        connect_timeout=10, read_timeout=30, retries={"max_attempts": 2, "mode": "standard"}
+    )
+    client = boto3_client.Client.__new__(boto3_client.Client)
+    # Beam 2.77's Client.__init__, with the config it does not take (made here, not there:
+    # making a client costs ~0.2 s)
+    client.client = _BoundedCalls(
+        boto3.session.Session().client("s3", config=config, **settings),
+        _Unreachable(budget, settings.get("endpoint_url") or "AWS"),
+    )
+    client._download_request = None
+    client._download_stream = None
+    client._download_pos = 0
+    return client
+
+
+def _client_settings(options: Any) -> dict[str, Any]:
+    """boto3's client arguments from Beam's S3 options (none: boto3's defaults)."""
+    from apache_beam.options.pipeline_options import S3Options
+
+    if options is None:
+        return {}
+    given = options.view_as(S3Options)
+    settings: dict[str, Any] = {
+        "endpoint_url": given.s3_endpoint_url,
+        "aws_access_key_id": given.s3_access_key_id,
+        "aws_secret_access_key": given.s3_secret_access_key,
+        "aws_session_token": given.s3_session_token,
+        "region_name": given.s3_region_name,
+        "use_ssl": not given.s3_disable_ssl,
+    }
+    if given.s3_verify is not None:
+        settings["verify"] = given.s3_verify
+    if given.s3_api_version is not None:
+        settings["api_version"] = given.s3_api_version
+    return settings
 
 
 # How long the reachability check of an object store waits (`store_problem`), in seconds.
@@ -90,25 +209,11 @@ def store_problem(path: str) -> str | None:
         from botocore.config import Config
     except ImportError:  # Beam's S3 filesystem needs boto3: the run says so itself
         return None
-    from apache_beam.options.pipeline_options import S3Options
-
     options = getattr(_filesystems(), "_pipeline_options", None)
     bucket = path[len("s3://") :].split("/", 1)[0]
     if any(seen is options and name == bucket for seen, name in _STORES_ANSWERED):
         return None  # asked at launch and by each ROOT check (a follow batch's too)
-    settings: dict[str, Any] = {}
-    if options is not None:
-        given = options.view_as(S3Options)
-        settings = {
-            "endpoint_url": given.s3_endpoint_url,
-            "aws_access_key_id": given.s3_access_key_id,
-            "aws_secret_access_key": given.s3_secret_access_key,
-            "aws_session_token": given.s3_session_token,
-            "region_name": given.s3_region_name,
-            "use_ssl": not given.s3_disable_ssl,
-        }
-        if given.s3_verify is not None:
-            settings["verify"] = given.s3_verify
+    settings = _client_settings(options)
     seconds = STORE_CHECK_SECONDS
     config = Config(connect_timeout=seconds, read_timeout=seconds, retries={"max_attempts": 1})
     where = settings.get("endpoint_url") or "AWS"

@@ -1,0 +1,175 @@
+"""An object store that goes away mid-run (an S3-compatible server on 127.0.0.1 behind a
+TCP relay the test closes): the run fails within --store_retry_seconds and a backoff, with
+one message, and commits nothing. Before, Beam's client retried each call for ~13 minutes."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.s3_server import KEY_ID, REGION, SECRET, s3_server
+
+boto3 = pytest.importorskip("boto3")
+
+
+class Relay:
+    """A TCP relay on 127.0.0.1 to `upstream`: `close()` is the store going away (its port
+    refuses connections, open ones are cut) while the server behind keeps its objects."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+                server = socket.create_connection(self.upstream, timeout=10)
+            except OSError:
+                return  # closed
+            with self.lock:
+                self.sockets += [client, server]
+            for source, target in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, target: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                target.sendall(data)
+        with contextlib.suppress(OSError):
+            target.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        # Shut down first: a close alone leaves the socket listening while a thread is in
+        # accept() (the kernel keeps it for that call).
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+        with self.lock:
+            for each in self.sockets:
+                with contextlib.suppress(OSError):
+                    each.shutdown(socket.SHUT_RDWR)
+                each.close()
+
+
+@contextlib.contextmanager
+def relayed_store() -> Iterator[tuple[Relay, object]]:
+    with s3_server() as server:
+        host, port = server.endpoint.removeprefix("http://").split(":")
+        relay = Relay((host, int(port)))
+        client = boto3.client(
+            "s3",
+            endpoint_url=server.endpoint,
+            aws_access_key_id=KEY_ID,
+            aws_secret_access_key=SECRET,
+            region_name=REGION,
+        )
+        try:
+            yield relay, client
+        finally:
+            relay.close()
+
+
+def _slow_pages(folder: Path, count: int) -> None:
+    """Pages of 4,900 inline elements in one paragraph (~0.4 s each to extract): a run long
+    enough for the store to go away while it works."""
+    folder.mkdir()
+    for number in range(count):
+        inline = "".join(f"<em>w{i}p{number}</em> " for i in range(4900))
+        page = f"<html><body><article><p>{inline}</p></article></body></html>"
+        (folder / f"page{number}.html").write_text(page)
+
+
+@pytest.mark.slow
+def test_a_store_gone_mid_run_fails_the_run_quickly_and_commits_nothing(
+    tmp_path: Path,
+) -> None:
+    _slow_pages(tmp_path / "in", 16)
+    with relayed_store() as (relay, client):
+        flags = [
+            f"--s3_endpoint_url=http://127.0.0.1:{relay.port}",
+            f"--s3_access_key_id={KEY_ID}",
+            f"--s3_secret_access_key={SECRET}",
+            f"--s3_region_name={REGION}",
+        ]
+        command = [sys.executable, "-m", "newsbeam.pipeline", "--input", str(tmp_path / "in")]
+        command += ["--output", "s3://newsbeam-tests/root", "--run_id", "gone"]
+        command += ["--store_retry_seconds", "3", "--direct_num_workers", "1", *flags]
+        run = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+        assert run.stderr is not None
+        lines: list[str] = []
+        for line in run.stderr:  # the store goes away once the run has begun
+            lines.append(line)
+            if "run started" in line:
+                break
+        time.sleep(1)
+        relay.close()
+        started = time.monotonic()
+        try:
+            _, rest = run.communicate(timeout=120)  # Beam's own retries: ~13 minutes
+        except subprocess.TimeoutExpired:
+            run.kill()
+            run.communicate()
+            pytest.fail("the run still waited for the store after 120 s")
+        waited = time.monotonic() - started
+        errors = [line for line in [*lines, *rest.splitlines()] if line.startswith("ERROR")]
+        assert run.returncode == 1, rest[-2000:]
+        assert errors[-1].startswith("ERROR newsbeam: the run failed: StoreUnreachable: ")
+        assert "has not answered for" in errors[-1] and "--store_retry_seconds 3" in errors[-1]
+        assert "nothing was committed" in errors[-1]
+        assert waited < 60  # 3 s of calls, then at most one of Beam's doubling waits
+        assert "Traceback" not in rest  # Beam's retries and failed uploads: one line each
+        # Nothing committed: no manifest, no table file outside the run's staging.
+        listed = client.list_objects_v2(Bucket="newsbeam-tests", Prefix="root/")
+        keys = [item["Key"] for item in listed.get("Contents", [])]
+        assert not [key for key in keys if key.startswith("root/_runs/")]
+        assert not [key for key in keys if key.endswith(".parquet") and "_staging" not in key]
+
+
+def test_calls_to_a_store_gone_give_up_after_the_time_allowed() -> None:
+    # What the commit and the state do through files.py: a store that answered, then went.
+    from apache_beam.io.filesystems import FileSystems
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    import newsbeam.pipeline.options  # noqa: F401 (registers --store_retry_seconds)
+    from newsbeam.transforms.support import files
+
+    with relayed_store() as (relay, _):
+        flags = [
+            f"--s3_endpoint_url=http://127.0.0.1:{relay.port}",
+            f"--s3_access_key_id={KEY_ID}",
+            f"--s3_secret_access_key={SECRET}",
+            f"--s3_region_name={REGION}",
+            "--store_retry_seconds=2",
+        ]
+        FileSystems.set_options(PipelineOptions(flags))
+        try:
+            path = "s3://newsbeam-tests/root/_commit.json"
+            files.write_json(path, {"run": 1})
+            assert files.read_json(path) == {"run": 1}
+            relay.close()
+            started = time.monotonic()
+            with pytest.raises(Exception, match="has not answered for") as failed:
+                files.exists(path)
+            # 2 s of calls and one of Beam's waits (2.5-7.5 s), not Beam's 7 doubling ones.
+            assert time.monotonic() - started < 30
+            assert "--store_retry_seconds 2" in str(failed.value)
+            started = time.monotonic()  # the next call fails at once: the store is still gone
+            with pytest.raises(Exception, match="has not answered for"):
+                files.read_json(path)
+            assert time.monotonic() - started < 5
+        finally:
+            FileSystems.set_options(None)
