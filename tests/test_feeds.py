@@ -64,9 +64,11 @@ from newsbeam.transforms.feeds.polling import (
 )
 from newsbeam.transforms.feeds.stage import (
     PageJob,
+    _not_deferred,
     deferred_sources,
     offered_again,
     page_failed_for_now,
+    updated_entries,
 )
 from newsbeam.transforms.support.state import (
     StateContext,
@@ -75,6 +77,7 @@ from newsbeam.transforms.support.state import (
     recover_state,
 )
 from newsbeam.transforms.support.state import StateError as FeedStateError
+from newsbeam.transforms.support.versions import version_source
 from tests.feed_server import serve, static
 from tests.helpers import (
     ARTICLE_HTML,
@@ -1139,7 +1142,7 @@ def _write_state(
         (health, FEED_HEALTH_SCHEMA, state / "feeds" / "health-20240101T000000000000Z.parquet"),
     ):
         if old_layout:
-            schema = _without(schema, "moved_to", "last_seen_at")
+            schema = _without(schema, "moved_to", "last_seen_at", "version")
         table = pa.Table.from_pylist([r._asdict() for r in rows], schema=schema)
         pq.write_table(table, path)
 
@@ -1177,6 +1180,10 @@ def test_state_written_before_moved_to_and_last_seen_at_reads_and_upgrades(
         "g2": (False, run_at),
     }
     assert manifest["counters"].get("feeds_seen_entries_pruned", 0) == 0
+    # Seen before versions were kept: no update on that evidence; the version listed now
+    # is recorded (the next listing is compared with it).
+    assert manifest["counters"].get("feeds_updated_entries", 0) == 0
+    assert (bool(seen["g1"]["version"]), seen["gone"]["version"]) == (True, None)
     (feed_row,) = _state(state, "feed_state/feeds.parquet", "feed_url")
     assert (feed_row["etag"], feed_row["moved_to"]) == ('"v2"', None)
     # The old layout's health file stays behind in versions/legacy: health is the dataset's.
@@ -1729,3 +1736,121 @@ def test_a_podcast_episode_with_a_relative_guid_fetches_no_page(tmp_path: Path) 
     assert "feeds_pages_attempted" not in _counters(manifest)
     (article,) = _out(tmp_path, "articles")
     assert (article["url"], article["text_origin"]) == (None, "feed_summary")
+
+
+# ---------------------------------------------------------------------------------------
+# Updated entries (review 51): a correction under the same id is read again
+# ---------------------------------------------------------------------------------------
+
+
+def test_an_entry_version_changes_with_its_text_or_updated_date_not_its_pubdate() -> None:
+    def version(description: str, extra: str = "", pub: str = "Tue, 14 May 2024") -> str:
+        document = (
+            '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
+            f"<item><guid>g1</guid><title>T</title><description>{description}</description>"
+            f"<pubDate>{pub} 08:00:00 GMT</pubDate>{extra}</item></channel></rss>"
+        )
+        (entry,) = parse_feed(document.encode(), {}, "https://f.example/rss").entries
+        return entry.version
+
+    base = version("Text.")
+    assert base == version("Text.  ")  # whitespace folded
+    assert base != version("Text, corrected.")
+    assert base != version("Text.", "<dc:date>2024-05-15T09:00:00Z</dc:date>")
+    # A feed restamping every pubDate at each build updates nothing.
+    assert base == version("Text.", pub="Wed, 15 May 2024")
+
+
+def test_seen_entries_keep_the_version_listed_and_updates_are_found_by_it() -> None:
+    def entry(entry_id: str, version: str) -> FeedEntry:
+        return FeedEntry(entry_id, None, None, [], None, "s", None, [], None, version)
+
+    listed = [entry("a", "v2"), entry("b", "v1"), entry("c", "v1"), entry("new", "v1")]
+    seen = frozenset({"a", "b", "c"})
+    # c was seen before versions were kept: no update on that evidence.
+    found = updated_entries(listed, seen, {"a": "v1", "b": "v1"})
+    assert [e.entry_id for e in found] == ["a"]
+    old = [SeenEntry("f", "a", NOW - DAY, NOW - DAY, 0, "v1"), SeenEntry("f", "c", NOW, None)]
+    sightings = [SeenEntry("f", "a", NOW, NOW, version="v2"), SeenEntry("f", "c", NOW, NOW)]
+    merged = merge_seen_entries(old, sightings, NOW)
+    assert [(e.entry_id, e.version) for e in merged] == [("a", "v2"), ("c", None)]
+    rows = [e._asdict() for e in merged]
+    assert previous_feed_state([], rows).versions_for("f") == {"a": "v2"}
+    # An update over the page caps waits: its sighting is not taken, the old version stays.
+    waiting = frozenset({version_source("f#a", "v2")})
+    assert not _not_deferred(SeenEntry("f", "a", NOW, NOW, version="v2"), waiting)
+    assert _not_deferred(SeenEntry("f", "b", NOW, NOW, version="v1"), waiting)
+
+
+CORRECTED_BODY = BODY.replace("next year", "in March next year").replace(
+    "stay the same", "rise by two euros"
+)
+
+
+@pytest.mark.slow
+def test_an_updated_entry_is_read_again_as_a_new_version_of_its_article(tmp_path: Path) -> None:
+    """A feed polled with --state corrects an entry under the same guid (its text, or its
+    updated date): it was skipped as seen, and the correction never reached the dataset.
+    Now the new version is an input under `<feed>#<id>#version=<v>`: a changed text is a
+    new row of the same article (same article_id and story), the latest by ingested_at;
+    an unchanged text (a newer date alone) is an exact copy of the first version."""
+    state = tmp_path / "state"
+    routes: dict[str, Any] = {
+        "/robots.txt": static(b"User-agent: *\nAllow: /\n", "text/plain"),
+        "/news/budget": static(ARTICLE_HTML.encode(), "text/html"),
+    }
+
+    def feed(ferry: str, budget_updated: str = "") -> bytes:
+        items = [
+            ("ferry", "/news/ferry", f"&lt;p&gt;{ferry}&lt;/p&gt;"),
+            ("budget", "/news/budget", "Budget story"),
+        ]
+        document = rss(server.url(""), items)
+        if budget_updated:  # a dc:date (updated) on the budget item only
+            document = document.replace(
+                b"<guid isPermaLink=\"false\">budget</guid>",
+                b'<guid isPermaLink="false">budget</guid>'
+                + f"<dc:date>{budget_updated}</dc:date>".encode(),
+            ).replace(b'<rss version="2.0">', b'<rss version="2.0" '
+                      b'xmlns:dc="http://purl.org/dc/elements/1.1/">')  # fmt: skip
+        return document
+
+    with serve(routes) as server:
+        args = ["--feed", server.url("/feed.xml"), "--state", str(state)]
+        server.routes["/feed.xml"] = static(feed(BODY), ETag='"v1"')
+        first = _run(tmp_path, *args)
+        assert (first["counts"]["inputs"], first["counts"]["articles"]) == (2, 2)
+        before = {r["entry_id"]: r for r in _out(tmp_path, "articles")}
+
+        server.routes["/feed.xml"] = static(feed(CORRECTED_BODY), ETag='"v2"')
+        second = _run(tmp_path, *args)
+        assert second["counts"]["balanced"] is True
+        assert (second["counts"]["inputs"], second["counts"]["articles"]) == (1, 1)
+        (corrected,) = _out(tmp_path, "articles")
+        ferry = before["ferry"]
+        assert corrected["entry_id"] == "ferry" and corrected["text"] == CORRECTED_BODY
+        assert corrected["source"].startswith(f"{ferry['source']}#version=")
+        assert (corrected["article_id"], corrected["story_id"]) == (
+            ferry["article_id"],
+            ferry["story_id"],
+        )
+        assert corrected["ingested_at"] > ferry["ingested_at"]
+        assert second["counters"]["feeds_updated_entries"] == 1
+        assert [h["new_entries"] for h in _health(tmp_path, "run_at")] == [2, 1]
+
+        # The same feed again: nothing new, nothing updated.
+        third = _run(tmp_path, *args)
+        assert third["counts"]["inputs"] == 0
+
+        # The budget entry states a newer updated date; its page did not change: the new
+        # version is an exact copy of the first one, pointing at it.
+        server.routes["/feed.xml"] = static(
+            feed(CORRECTED_BODY, "2024-05-15T09:00:00Z"), ETag='"v3"'
+        )
+        fourth = _run(tmp_path, *args)
+        assert (fourth["counts"]["inputs"], fourth["counts"]["duplicates"]) == (1, 1)
+        (copy,) = _out(tmp_path, "duplicates")
+        assert (copy["canonical_id"], copy["method"]) == (before["budget"]["article_id"], "exact")
+        assert server.hits["/news/budget"] == 2
+    seen = _state(state, "feed_state/seen_entries.parquet", "entry_id")
+    assert all(row["version"] for row in seen)

@@ -37,6 +37,9 @@ class FeedEntry(NamedTuple):
     content: str | None
     categories: list[str]
     published_precision: str | None = None  # see newsbeam.transforms.extract.Published
+    # What the entry says (entry_version): another version later under the same id is an
+    # update (a correction, a rewrite), read again.
+    version: str = ""
 
 
 class ParsedFeed(NamedTuple):
@@ -311,6 +314,24 @@ def entry_id_of(explicit: str | None, link: str | None, title: str | None, body:
     return f"sha1:{digest}"
 
 
+def entry_version(
+    title: str | None, summary: str | None, content: str | None, updated: str | None
+) -> str:
+    """A short hash of what an entry says: its title, summary, content and updated date as
+    the feed writes them (whitespace folded). A correction changes its text or, for an
+    entry whose text is its page's, its updated date (Atom `updated`, RSS `dc:date`); the
+    publication date is left out: some feeds restamp every item's `pubDate` at each build,
+    and every item would read as updated at each poll."""
+    parts = (" ".join((part or "").split()) for part in (title, summary, content, updated))
+    return hashlib.sha1("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+def _own_updated(item: Any) -> str | None:
+    """The entry's own updated date: feedparser's `item.get("updated")` falls back to its
+    `published` (a deprecated mapping), which entry_version must leave out."""
+    return _text(dict.get(item, "updated"))
+
+
 def _dedupe_entries(entries: Iterable[FeedEntry]) -> list[FeedEntry]:
     """One entry per id (a feed listing an item twice), first occurrence kept."""
     seen: set[str] = set()
@@ -439,6 +460,9 @@ def parse_xml_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedF
                 summary=summary,
                 content=content_html,
                 categories=sorted({t.strip() for t in tags if isinstance(t, str) and t.strip()}),
+                version=entry_version(
+                    _text(item.get("title")), summary, content_html, _own_updated(item)
+                ),
             )
         )
     feed = parsed.get("feed") or {}
@@ -492,6 +516,9 @@ def parse_json_feed(content: bytes, url: str) -> ParsedFeed:
                 summary=summary,
                 content=content_html,
                 categories=sorted({t.strip() for t in tags if isinstance(t, str) and t.strip()}),
+                version=entry_version(
+                    title, summary, content_html, _text(str(item.get("date_modified") or ""))
+                ),
             )
         )
     return ParsedFeed(
