@@ -69,6 +69,7 @@ from newsbeam.transforms.feeds.stage import (
     offered_again,
     page_failed_for_now,
     updated_entries,
+    was_seen,
 )
 from newsbeam.transforms.support.state import (
     StateContext,
@@ -1714,12 +1715,59 @@ def test_a_relative_guid_is_no_link_an_absolute_one_is() -> None:
         "</channel></rss>"
     ).encode("utf-16")
     parsed = parse_feed(feed, {}, "http://127.0.0.1/feeds/f.xml")
-    assert [(e.entry_id, e.link) for e in parsed.entries] == [
-        ("http://127.0.0.1/feeds/ep1", None),  # the id as before: no entry is new again
-        ("http://x.org/a?b=1&c=2", "http://x.org/a?b=1&c=2"),
-        ("http://x.org/\u00e4?c=3", "http://x.org/\u00e4?c=3"),
-        ("http://127.0.0.1/feeds/ep2", "http://x.org/l"),
+    # A relative id is kept as written (review 51), with the resolved one earlier runs
+    # kept as an alias: no entry is new again for the change.
+    assert [(e.entry_id, e.link, e.aliases) for e in parsed.entries] == [
+        ("ep1", None, ("http://127.0.0.1/feeds/ep1",)),
+        ("http://x.org/a?b=1&c=2", "http://x.org/a?b=1&c=2", ()),
+        ("http://x.org/\u00e4?c=3", "http://x.org/\u00e4?c=3", ()),
+        ("ep2", "http://x.org/l", ("http://127.0.0.1/feeds/ep2",)),
     ]
+    # Read from a file (no URL to resolve against), ids were as written all along.
+    assert [e.entry_id for e in parse_feed(feed, {}, "/data/f.xml").entries][::3] == [
+        "ep1",
+        "ep2",
+    ]
+
+
+@pytest.mark.slow
+def test_a_feed_moved_to_another_folder_lists_no_relative_guid_as_new(tmp_path: Path) -> None:
+    """feedparser resolves a guid without isPermaLink="false" ("ep1", "12345") against the
+    feed's URL: once the feed moved (another folder or host, http to https), every listed
+    entry had a new id, and came in again (as duplicates) with --state. Ids are kept as
+    written now; an id seen resolved by an earlier NewsBeam still counts (alias)."""
+    state = tmp_path / "state"
+    with serve() as server:
+        items = "".join(
+            f"<item><title>Story {n}</title><guid>ep{n}</guid>"
+            f"<description>&lt;p&gt;{text}&lt;/p&gt;</description></item>"
+            for n, text in ((1, BODY), (2, OTHER_BODIES["bridge"]))
+        )
+        document = f'<rss version="2.0"><channel><title>P</title>{items}</channel></rss>'
+        server.routes["/feeds/rss"] = static(document.encode())
+        args = ["--feed", server.url("/feeds/rss"), "--state", str(state), "--no-fetch-pages"]
+        first = _run(tmp_path, *args)
+        assert (first["counts"]["inputs"], first["counts"]["articles"]) == (2, 2)
+        assert sorted(r["entry_id"] for r in _out(tmp_path, "articles")) == ["ep1", "ep2"]
+        # The publisher moves the feed to another folder, with a permanent redirect.
+        server.routes["/v2/rss.xml"] = static(document.encode() + b"\n")
+        server.routes["/feeds/rss"] = _moved("/v2/rss.xml")
+        second = _run(tmp_path, *args)
+        assert second["counts"]["inputs"] == 0
+        (health,) = _out(tmp_path, "feed_health", "feed_url")
+        assert (health["entries"], health["new_entries"]) == (2, 0)
+        assert health["moved_to"] == server.url("/v2/rss.xml")
+
+
+def test_an_id_seen_resolved_by_an_earlier_run_is_not_new() -> None:
+    """State written before ids were kept as written holds "ep1" as the feed's URL resolved
+    it: the entry, listed under "ep1" now, is not new (its alias was seen)."""
+    doc = (
+        b"<rss version='2.0'><channel><item><guid>ep1</guid><title>T</title></item></channel></rss>"
+    )
+    (entry,) = parse_feed(doc, {}, "https://h.example/feeds/rss").entries
+    assert was_seen(entry, frozenset({"https://h.example/feeds/ep1"}))
+    assert was_seen(entry, frozenset({"ep1"})) and not was_seen(entry, frozenset({"ep2"}))
 
 
 def test_a_podcast_episode_with_a_relative_guid_fetches_no_page(tmp_path: Path) -> None:

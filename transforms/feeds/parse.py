@@ -40,6 +40,9 @@ class FeedEntry(NamedTuple):
     # What the entry says (entry_version): another version later under the same id is an
     # update (a correction, a rewrite), read again.
     version: str = ""
+    # Other ids earlier runs may have seen the entry under: a relative guid as feedparser
+    # resolved it against the feed's URL, before ids were kept as written.
+    aliases: tuple[str, ...] = ()
 
 
 class ParsedFeed(NamedTuple):
@@ -285,6 +288,19 @@ def written_ids(document: str) -> frozenset[str]:
     )
 
 
+def relative_ids(written: frozenset[str], base: str) -> dict[str, str]:
+    """The relative ids among `written` (as written_ids reads them), by the absolute URL
+    feedparser resolves each to against the feed's URL `base`: feedparser hands out
+    "ep1" as http://feed-host/folder/ep1."""
+    if not base.startswith(("http://", "https://")):
+        return {}  # feedparser resolves nothing without a base (a feed file)
+    resolved: dict[str, str] = {}
+    for written_id in sorted(written):
+        if written_id and not urllib.parse.urlsplit(written_id).scheme:
+            resolved.setdefault(urllib.parse.urljoin(base, written_id), written_id)
+    return resolved
+
+
 def _decoded(content: bytes, encoding: str | None) -> str:
     """The document as text, in the encoding feedparser found (UTF-8 if none it names)."""
     try:
@@ -427,18 +443,34 @@ def parse_xml_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedF
     if not raw_entries and not parsed.get("version"):
         raise FeedParseError("unparseable", bozo or "no RSS, Atom or RDF feed found")
     entries = []
-    ids: frozenset[str] | None = None  # read when an entry's link is its id
+    ids: frozenset[str] | None = None  # read when an entry's link or id may be resolved
+    relative: dict[str, str] = {}
+
+    def written() -> frozenset[str]:
+        nonlocal ids, relative
+        if ids is None:
+            ids = written_ids(_decoded(content, parsed.get("encoding")))
+            relative = relative_ids(ids, url)
+        return ids
+
     for item in raw_entries:
         raw_link = _text(item.get("link"))
         link = page_link(raw_link)
-        if link and item.get("guidislink") and link == _text(item.get("id")):
+        resolved_id = _text(item.get("id"))
+        own_id: str | None = resolved_id
+        aliases: tuple[str, ...] = ()
+        if resolved_id and resolved_id.startswith(("http://", "https://")):
+            # A relative guid ("ep1", "12345") is the entry's id as written: resolved
+            # against the feed's URL, it changed when the feed moved (another folder or
+            # host, http to https) and every listed entry came in again.
+            if resolved_id not in written() and resolved_id in relative:
+                own_id, aliases = relative[resolved_id], (resolved_id,)
+        if link and item.get("guidislink") and link == resolved_id:
             # feedparser takes an RSS guid without isPermaLink="false" (an Atom id) as the
             # link of an entry without one, resolved against the feed's URL: a podcast's
             # "ep1" or a CMS's "12345" became http://feed-host/ep1, a page fetched (404)
             # and named as the article's url. An absolute id is written as it is.
-            if ids is None:
-                ids = written_ids(_decoded(content, parsed.get("encoding")))
-            link = link if link in ids else None
+            link = link if link in written() else None
         title = entry_title(item)
         summary = _text(item.get("summary"))
         content_parts = [c.get("value", "") for c in item.get("content") or []]
@@ -449,9 +481,8 @@ def parse_xml_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedF
         entries.append(
             FeedEntry(
                 # The link and title as feedparser gives them: the ids earlier runs saw.
-                entry_id=entry_id_of(
-                    _text(item.get("id")), raw_link, _text(item.get("title")), summary
-                ),
+                entry_id=entry_id_of(own_id, raw_link, _text(item.get("title")), summary),
+                aliases=aliases,
                 link=link,
                 title=title,
                 authors=authors,

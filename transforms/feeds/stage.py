@@ -388,7 +388,7 @@ def feed_outputs(
                 entries = parsed.entries
                 if parsed.bozo:
                     status, error = "partial", parsed.bozo[:500]
-                new = [entry for entry in entries if entry.entry_id not in seen]
+                new = [entry for entry in entries if not was_seen(entry, seen)]
                 updated = updated_entries(entries, seen, versions or {})
     counter("feeds_entries").inc(len(entries))
     counter("feeds_new_entries").inc(len(new))
@@ -437,6 +437,12 @@ def feed_outputs(
     )
     if state is not None:
         yield beam.pvalue.TaggedOutput(STATE, state)
+
+
+def was_seen(entry: FeedEntry, seen: frozenset[str]) -> bool:
+    """Whether an earlier run saw the entry, under its id or an alias (a relative guid as
+    it was resolved before ids were kept as written: no entry comes in again for it)."""
+    return entry.entry_id in seen or not seen.isdisjoint(entry.aliases)
 
 
 def updated_entries(
