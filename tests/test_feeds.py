@@ -42,6 +42,7 @@ from newsbeam.transforms.feeds.fetch import FetchConfig, FetchResult
 from newsbeam.transforms.feeds.parse import (
     FeedEntry,
     FeedParseError,
+    declared_language,
     entity_problem,
     has_entity_expansion,
     parse_feed,
@@ -1902,3 +1903,64 @@ def test_an_updated_entry_is_read_again_as_a_new_version_of_its_article(tmp_path
         assert server.hits["/news/budget"] == 2
     seen = _state(state, "feed_state/seen_entries.parquet", "entry_id")
     assert all(row["version"] for row in seen)
+
+
+# ---------------------------------------------------------------------------------------
+# Declared languages (review 51)
+# ---------------------------------------------------------------------------------------
+
+
+def test_entries_carry_the_language_their_feed_declares() -> None:
+    assert [declared_language(v) for v in ("en-us", "de_DE", "FR", " pt-BR ")] == [
+        "en",
+        "de",
+        "fr",
+        "pt",
+    ]
+    assert [declared_language(v) for v in ("English", "deu", "", None, "x-y")] == [None] * 5
+    rss_feed = (
+        b"<rss version='2.0'><channel><title>T</title><language>de-DE</language>"
+        b"<item><guid>a</guid><title>Eins</title><description>Text</description></item>"
+        b"</channel></rss>"
+    )
+    assert [e.language for e in parse_feed(rss_feed, {}, "https://h/rss").entries] == ["de"]
+    atom = (
+        b'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="fr"><title>T</title><id>urn:f</id>'
+        b'<entry xml:lang="es"><id>urn:1</id><title>Uno</title><summary>Texto</summary></entry>'
+        b"<entry><id>urn:2</id><title>Deux</title><summary>Texte</summary></entry></feed>"
+    )
+    assert [e.language for e in parse_feed(atom, {}, "https://h/atom").entries] == ["es", "fr"]
+    json_feed = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "language": "nl-NL",
+            "items": [
+                {"id": "1", "content_text": "Tekst"},
+                {"id": "2", "content_text": "Text", "language": "en"},
+            ],
+        }
+    ).encode()
+    assert [e.language for e in parse_feed(json_feed, {}, "https://h/j").entries] == ["nl", "en"]
+    undeclared = rss_feed.replace(b"<language>de-DE</language>", b"")
+    assert [e.language for e in parse_feed(undeclared, {}, "https://h/rss").entries] == [None]
+
+
+@pytest.mark.slow
+def test_a_short_entry_takes_its_feeds_declared_language_where_langdetect_is_unsure(
+    tmp_path: Path,
+) -> None:
+    """A German feed (<language>de</language>) listing a headline-and-a-line entry: it came
+    out English (langdetect, 0.67 sure on the short text); the feed's word wins now."""
+    short = "Apple iPhone 16 Pro im Test: Kamera, Akku und Display."
+    feed = (
+        "<rss version='2.0'><channel><title>Technik</title><language>de</language>"
+        f"<item><guid isPermaLink='false'>t1</guid><title>Test</title>"
+        f"<description>{short}</description></item></channel></rss>"
+    ).encode()
+    with serve({"/de.xml": static(feed)}) as server:
+        manifest = _run(
+            tmp_path, "--feed", server.url("/de.xml"), "--no-fetch-pages", "--min_words", "0"
+        )
+    assert manifest["counts"]["articles"] == 1
+    (article,) = _out(tmp_path, "articles")
+    assert (article["language"], article["language_score"]) == ("de", None)

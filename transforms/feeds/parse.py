@@ -43,6 +43,9 @@ class FeedEntry(NamedTuple):
     # Other ids earlier runs may have seen the entry under: a relative guid as feedparser
     # resolved it against the feed's URL, before ids were kept as written.
     aliases: tuple[str, ...] = ()
+    # The language the feed declares for the entry (ISO 639-1: declared_language), if any:
+    # evidence for the language stage where langdetect is unsure of a short text.
+    language: str | None = None
 
 
 class ParsedFeed(NamedTuple):
@@ -301,6 +304,34 @@ def relative_ids(written: frozenset[str], base: str) -> dict[str, str]:
     return resolved
 
 
+_LANGUAGE_TAG = re.compile(r"([A-Za-z]{2})(?:[-_][A-Za-z0-9]{1,8})*")
+
+
+def declared_language(value: Any) -> str | None:
+    """A declared language (RSS <language>, xml:lang, JSON Feed `language`: BCP 47 tags such
+    as "en-us", "de_DE", "FR") as the ISO 639-1 code the `language` column holds; None for
+    anything else (a language name, a three-letter code, an empty value)."""
+    if not isinstance(value, str):
+        return None
+    match = _LANGUAGE_TAG.fullmatch(value.strip())
+    return match.group(1).lower() if match else None
+
+
+def entry_language(item: Any, feed: Any) -> str | None:
+    """The language an entry is declared in: its own xml:lang (feedparser keeps it on the
+    content, summary and title details), else the feed's (<language>, the root's xml:lang,
+    a Content-Language header)."""
+    details = [
+        *(item.get("content") or [])[:1],
+        item.get("summary_detail"),
+        item.get("title_detail"),
+    ]
+    for detail in details:
+        if isinstance(detail, dict) and detail.get("language"):
+            return declared_language(detail["language"])
+    return declared_language(feed.get("language"))
+
+
 def _decoded(content: bytes, encoding: str | None) -> str:
     """The document as text, in the encoding feedparser found (UTF-8 if none it names)."""
     try:
@@ -453,6 +484,7 @@ def parse_xml_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedF
             relative = relative_ids(ids, url)
         return ids
 
+    feed = parsed.get("feed") or {}
     for item in raw_entries:
         raw_link = _text(item.get("link"))
         link = page_link(raw_link)
@@ -483,6 +515,7 @@ def parse_xml_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedF
                 # The link and title as feedparser gives them: the ids earlier runs saw.
                 entry_id=entry_id_of(own_id, raw_link, _text(item.get("title")), summary),
                 aliases=aliases,
+                language=entry_language(item, feed),
                 link=link,
                 title=title,
                 authors=authors,
@@ -496,7 +529,6 @@ def parse_xml_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedF
                 ),
             )
         )
-    feed = parsed.get("feed") or {}
     return ParsedFeed(
         version=parsed.get("version") or "unknown",
         title=_text(feed.get("title")),
@@ -550,6 +582,9 @@ def parse_json_feed(content: bytes, url: str) -> ParsedFeed:
                 version=entry_version(
                     title, summary, content_html, _text(str(item.get("date_modified") or ""))
                 ),
+                # JSON Feed 1.1: `language` on the item, else on the feed.
+                language=declared_language(item.get("language"))
+                or declared_language(document.get("language")),
             )
         )
     return ParsedFeed(
