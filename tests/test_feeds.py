@@ -20,6 +20,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from newsbeam.pipeline import dataset
 from newsbeam.pipeline import main as entry
+from newsbeam.pipeline.main import feeds_summary
 from newsbeam.schemas import STATE_VERSION
 from newsbeam.schemas.feeds import (
     FEED_HEALTH_SCHEMA,
@@ -1393,8 +1394,6 @@ def _first_then_page(body: bytes) -> Any:
 def test_the_summary_counts_feeds_that_failed_not_entries_rejected(tmp_path: Path) -> None:
     """The summary's "N errors" counted every rejected row of the feeds stage, entries
     with no text among them: 278 feeds, 3 failing, read "151 errors"."""
-    from newsbeam.pipeline.main import feeds_summary
-
     items = b"".join(b"<item><guid>e%d</guid><title>Headline</title></item>" % i for i in range(3))
     no_text = b"<rss version='2.0'><channel><title>T</title>" + items + b"</channel></rss>"
     routes = {"/titles": static(no_text), "/gone": lambda request: (410, {}, b"gone")}
@@ -1885,6 +1884,9 @@ def test_an_updated_entry_is_read_again_as_a_new_version_of_its_article(tmp_path
         )
         assert corrected["ingested_at"] > ferry["ingested_at"]
         assert second["counters"]["feeds_updated_entries"] == 1
+        # The summary said "0 new entries" for a run of one input.
+        summary = feeds_summary(second["counters"])
+        assert summary is not None and "0 new entries, 1 updated entries" in summary, summary
         assert [h["new_entries"] for h in _health(tmp_path, "run_at")] == [2, 1]
 
         # The same feed again: nothing new, nothing updated.
