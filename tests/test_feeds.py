@@ -80,7 +80,7 @@ from newsbeam.transforms.support.state import (
     recover_state,
 )
 from newsbeam.transforms.support.state import StateError as FeedStateError
-from newsbeam.transforms.support.versions import version_source
+from newsbeam.transforms.support.versions import entry_of, version_source
 from tests.feed_server import serve, static
 from tests.helpers import (
     ARTICLE_HTML,
@@ -1833,6 +1833,28 @@ def test_seen_entries_keep_the_version_listed_and_updates_are_found_by_it() -> N
 CORRECTED_BODY = BODY.replace("next year", "in March next year").replace(
     "stay the same", "rise by two euros"
 )
+
+
+def test_a_stream_reads_no_updates_a_batch_does() -> None:
+    """The feed files of a streaming job are parsed by the batch's _ParseFeeds: with the
+    versions of --state they read updates, which the stream's dedup takes for copies of
+    their earlier versions (docs: a stream reads no updates)."""
+    from newsbeam.transforms.feeds.stage import FeedSource, FetchedFeed, _ParseFeeds
+
+    document = rss("https://h", [("g1", "/g1", "Corrected text.")])
+    result = FetchResult("/in/f.xml", "/in/f.xml", None, {}, document, None, "", 0)
+    fetched = FetchedFeed(FeedSource("/in/f.xml", "feed"), result, from_file=True)
+    previous = PreviousFeedState(
+        {}, {"/in/f.xml": frozenset({"g1"})}, versions={"/in/f.xml": {"g1": "older"}}
+    )
+
+    def jobs(read_updates: bool) -> list[str]:
+        parse = _ParseFeeds(FeedsConfig(), StateContext(), read_updates=read_updates)
+        parse._previous = previous
+        return [o.source for o in parse.process(fetched) if isinstance(o, PageJob)]
+
+    assert [entry_of(source) for source in jobs(True)] == ["/in/f.xml#g1"]
+    assert jobs(False) == []
 
 
 @pytest.mark.slow

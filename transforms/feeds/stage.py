@@ -305,11 +305,13 @@ def fetch_feed(fetcher: Fetcher, source: FeedSource, state: FeedState | None) ->
 class _ParseFeeds(beam.DoFn):
     """FetchedFeed -> PageJob per new entry; health, state and seen rows; rejected rows."""
 
-    def __init__(self, config: FeedsConfig, state: StateContext) -> None:
+    def __init__(self, config: FeedsConfig, state: StateContext, read_updates: bool = True) -> None:
         self._config = config
         self._state = state
         self._run_at = state.run_at
         self._previous = PreviousFeedState({}, {})
+        # False in a stream (PollFeeds): its dedup does not tell an update from a copy.
+        self._read_updates = read_updates
 
     def setup(self) -> None:
         self._previous = load_feed_state(self._state)
@@ -319,7 +321,7 @@ class _ParseFeeds(beam.DoFn):
         previous = None if fetched.from_file else self._previous.state_for(url)
         seen = self._previous.seen_for(url)
         failures = self._previous.failures_for(url)
-        versions = self._previous.versions_for(url)
+        versions = self._previous.versions_for(url) if self._read_updates else None
         yield from feed_outputs(
             fetched, previous, seen, self._run_at, self._config, failures, versions
         )
@@ -1072,7 +1074,7 @@ class PollFeeds(beam.PTransform):
             )
         )
         files = from_docs.feeds | "ParseFiles" >> beam.ParDo(
-            _ParseFeeds(config, self._state)
+            _ParseFeeds(config, self._state, read_updates=False)
         ).with_outputs(HEALTH, STATE, SEEN, REJECTED, main="jobs")
         from_files = (
             files.jobs
