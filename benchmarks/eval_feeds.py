@@ -140,12 +140,22 @@ def feedparser_reference(
     parsed = feedparser.parse(
         io.BytesIO(body), response_headers={"content-type": content_type, "content-location": url}
     )
+    from newsbeam.transforms.feeds.parse import relative_ids, written_ids
+
+    # A relative guid feedparser resolved against the URL is the pipeline's id as written.
+    try:
+        text = body.decode(parsed.get("encoding") or "utf-8", errors="replace")
+    except LookupError:
+        text = body.decode("utf-8", errors="replace")
+    written = written_ids(text)
+    relative = relative_ids(written, url)
     entries: dict[str, tuple[str | None, str | None]] = {}
     for item in parsed.entries:
         link = (item.get("link") or "").strip() or None
         title = (item.get("title") or "").strip() or None
         summary = (item.get("summary") or "").strip() or None
         key = _entry_id(item.get("id"), link, title, summary)
+        key = key if key in written else relative.get(key, key)
         if title and (item.get("title_detail") or {}).get("type") in _MARKUP:
             title = _markup_text(title)  # feedparser's HTML title, as a reader sees it
         entries.setdefault(key, (link, title))

@@ -264,6 +264,8 @@ def feeds_summary(counters: dict[str, int]) -> str | None:
         f"{counters.get('feeds_new_entries', 0)} new entries",
         f"{counters.get('feeds_pages_fetched', 0)} pages fetched",
     ]
+    if counters.get("feeds_updated_entries"):  # seen entries read again in a new version
+        parts.insert(5, f"{counters['feeds_updated_entries']} updated entries")
     failed = sum(n for name, n in counters.items() if name.startswith("feeds_pages_failed_"))
     if failed:
         parts.append(f"{failed} pages failed")

@@ -217,7 +217,7 @@ SELECT
     story_id,
     min(coalesce(published_at, ingested_at)) AS first_seen,
     max(coalesce(published_at, ingested_at)) AS last_seen,
-    count(*) AS article_count,
+    count(DISTINCT article_id) AS article_count,  -- an updated article: a row a version
     list_sort(list_distinct(list(site))) AS sources,
     list_sort(list_distinct(list(language))) AS languages,
     list_sort(list_distinct(flatten(list(places)))) AS places,

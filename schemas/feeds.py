@@ -4,8 +4,9 @@
   conditional request and poll need, and where the feed moved to).
 - `feed_state/seen_entries.parquet`: one SeenEntry row per (feed, entry id) already turned
   into an input, so a later run does not ingest it again, with when it was last listed
-  (ids long unlisted are pruned) and, for an entry whose page failed for now, how many
-  runs in a row it did (the entry is offered again).
+  (ids long unlisted are pruned), what it said then (an entry saying something else later
+  is an update, read again) and, for an entry whose page failed for now, how many runs in
+  a row it did (the entry is offered again).
 - FeedHealth, one row per feed per run, is not state: it is the output dataset's
   `feed_health` table (newsbeam.schemas.DATASET_SCHEMAS); state folders of an older
   NewsBeam kept it under `feeds/`, which newer versions no longer carry.
@@ -55,6 +56,10 @@ class SeenEntry(NamedTuple):
     # connection, 5xx, 429, ...) while the entry had no text of its own (it was rejected).
     # Above 0 the id is not seen yet: the next run offers the entry again (--page_retry_runs).
     page_failures: int = 0
+    # What the entry said when last listed (parse.entry_version: its title, text and updated
+    # date): a listing that says something else is an update, read again. None in a file
+    # written before this column: the next listing records it, and reads nothing again.
+    version: str | None = None
 
 
 class FeedHealth(NamedTuple):
@@ -102,6 +107,7 @@ SEEN_ENTRY_SCHEMA = pa.schema(
         pa.field("first_seen_at", _TS, nullable=False),
         pa.field("last_seen_at", _TS, nullable=False),
         pa.field("page_failures", pa.int64(), nullable=False),
+        pa.field("version", pa.string()),
     ],
     metadata=_META,
 )
@@ -124,7 +130,7 @@ FEED_HEALTH_SCHEMA = pa.schema(
 )
 
 # Columns added to the tables above after state version 1 was first written. A file
-# without them is read with them null (SeenEntry.last_seen_at: see SeenEntry;
+# without them is read with them null (SeenEntry.last_seen_at, version: see SeenEntry;
 # page_failures: 0) and written back complete; a file lacking any other column is refused.
 FEED_STATE_ADDED = frozenset({"moved_to"})
-SEEN_ENTRY_ADDED = frozenset({"last_seen_at", "page_failures"})
+SEEN_ENTRY_ADDED = frozenset({"last_seen_at", "page_failures", "version"})

@@ -34,6 +34,7 @@ from newsbeam.transforms.dedup import (
     with_own_id,
 )
 from newsbeam.transforms.extract import new_article
+from newsbeam.transforms.support.versions import earlier_version, entry_of, version_source
 from tests.helpers import counters_of, make_test_pipeline
 
 UTC = dt.timezone.utc
@@ -141,6 +142,30 @@ def test_bucket_pairs_point_to_better_ranks_and_never_from_earlier_runs() -> Non
     assert len(budgeted) == 1 + 2 * 198
     assert {k.article_id for _, k in budgeted} == {"a000", "a001"}  # the best-ranked
     assert len(list(bucket_pairs(flood, 50, budget=10))) == 199  # never fewer than one
+
+
+def test_an_updated_feed_entry_is_no_copy_of_its_earlier_version() -> None:
+    """An update (`<feed>#<id>#version=<v>`, support/versions.py) has its earlier version's
+    URL and most of its text: it was its same-URL or near copy, and a correction never
+    reached the articles table. It is paired with no earlier version of its own entry (url
+    pass, LSH buckets), still with anything else; the exact pass keeps them together."""
+    first = "https://f/rss#g1"
+    update = version_source(first, "0123456789abcdef")
+    assert earlier_version(update, first) and earlier_version(
+        update, version_source(first, "ab" * 8)
+    )
+    assert not earlier_version(first, update)  # a first version is nobody's update
+    assert not earlier_version(update, "https://f/rss#g2") and entry_of(update) == first
+    prior = Member(rank_of(_day(1), 10, "a", first, prior=True), "a", first)
+    again = Member(rank_of(_day(1), 12, "a", update), "a", update)
+    other = Member(rank_of(_day(2), 10, "o", "o.txt"), "o", "o.txt")
+    pairs = {(c.source, k.source) for c, k in bucket_pairs([prior, again, other], 50)}
+    assert pairs == {("o.txt", first), ("o.txt", update)}
+    entries = [tuple(Entry(m.rank, m.article_id, m.source, "f/a", b"")) for m in (prior, again)]
+    going_on, copies = split_copies(entries, versions_apart=True)
+    assert ([e.source for e in going_on], copies) == ([first, update], [])
+    going_on, copies = split_copies(entries)
+    assert ([e.source for e in going_on], [e.source for e in copies]) == ([first], [update])
 
 
 def test_a_copy_matching_a_copy_and_its_canonical_points_to_the_canonical_in_beam() -> None:

@@ -20,6 +20,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from newsbeam.pipeline import dataset
 from newsbeam.pipeline import main as entry
+from newsbeam.pipeline.main import feeds_summary
 from newsbeam.schemas import STATE_VERSION
 from newsbeam.schemas.feeds import (
     FEED_HEALTH_SCHEMA,
@@ -42,6 +43,7 @@ from newsbeam.transforms.feeds.fetch import FetchConfig, FetchResult
 from newsbeam.transforms.feeds.parse import (
     FeedEntry,
     FeedParseError,
+    declared_language,
     entity_problem,
     has_entity_expansion,
     parse_feed,
@@ -64,9 +66,12 @@ from newsbeam.transforms.feeds.polling import (
 )
 from newsbeam.transforms.feeds.stage import (
     PageJob,
+    _not_deferred,
     deferred_sources,
     offered_again,
     page_failed_for_now,
+    updated_entries,
+    was_seen,
 )
 from newsbeam.transforms.support.state import (
     StateContext,
@@ -75,6 +80,7 @@ from newsbeam.transforms.support.state import (
     recover_state,
 )
 from newsbeam.transforms.support.state import StateError as FeedStateError
+from newsbeam.transforms.support.versions import entry_of, version_source
 from tests.feed_server import serve, static
 from tests.helpers import (
     ARTICLE_HTML,
@@ -1160,7 +1166,7 @@ def _write_state(
         (health, FEED_HEALTH_SCHEMA, state / "feeds" / "health-20240101T000000000000Z.parquet"),
     ):
         if old_layout:
-            schema = _without(schema, "moved_to", "last_seen_at")
+            schema = _without(schema, "moved_to", "last_seen_at", "version")
         table = pa.Table.from_pylist([r._asdict() for r in rows], schema=schema)
         pq.write_table(table, path)
 
@@ -1198,6 +1204,10 @@ def test_state_written_before_moved_to_and_last_seen_at_reads_and_upgrades(
         "g2": (False, run_at),
     }
     assert manifest["counters"].get("feeds_seen_entries_pruned", 0) == 0
+    # Seen before versions were kept: no update on that evidence; the version listed now
+    # is recorded (the next listing is compared with it).
+    assert manifest["counters"].get("feeds_updated_entries", 0) == 0
+    assert (bool(seen["g1"]["version"]), seen["gone"]["version"]) == (True, None)
     (feed_row,) = _state(state, "feed_state/feeds.parquet", "feed_url")
     assert (feed_row["etag"], feed_row["moved_to"]) == ('"v2"', None)
     # The old layout's health file stays behind in versions/legacy: health is the dataset's.
@@ -1405,8 +1415,6 @@ def _first_then_page(body: bytes) -> Any:
 def test_the_summary_counts_feeds_that_failed_not_entries_rejected(tmp_path: Path) -> None:
     """The summary's "N errors" counted every rejected row of the feeds stage, entries
     with no text among them: 278 feeds, 3 failing, read "151 errors"."""
-    from newsbeam.pipeline.main import feeds_summary
-
     items = b"".join(b"<item><guid>e%d</guid><title>Headline</title></item>" % i for i in range(3))
     no_text = b"<rss version='2.0'><channel><title>T</title>" + items + b"</channel></rss>"
     routes = {"/titles": static(no_text), "/gone": lambda request: (410, {}, b"gone")}
@@ -1728,12 +1736,59 @@ def test_a_relative_guid_is_no_link_an_absolute_one_is() -> None:
         "</channel></rss>"
     ).encode("utf-16")
     parsed = parse_feed(feed, {}, "http://127.0.0.1/feeds/f.xml")
-    assert [(e.entry_id, e.link) for e in parsed.entries] == [
-        ("http://127.0.0.1/feeds/ep1", None),  # the id as before: no entry is new again
-        ("http://x.org/a?b=1&c=2", "http://x.org/a?b=1&c=2"),
-        ("http://x.org/\u00e4?c=3", "http://x.org/\u00e4?c=3"),
-        ("http://127.0.0.1/feeds/ep2", "http://x.org/l"),
+    # A relative id is kept as written (review 51), with the resolved one earlier runs
+    # kept as an alias: no entry is new again for the change.
+    assert [(e.entry_id, e.link, e.aliases) for e in parsed.entries] == [
+        ("ep1", None, ("http://127.0.0.1/feeds/ep1",)),
+        ("http://x.org/a?b=1&c=2", "http://x.org/a?b=1&c=2", ()),
+        ("http://x.org/\u00e4?c=3", "http://x.org/\u00e4?c=3", ()),
+        ("ep2", "http://x.org/l", ("http://127.0.0.1/feeds/ep2",)),
     ]
+    # Read from a file (no URL to resolve against), ids were as written all along.
+    assert [e.entry_id for e in parse_feed(feed, {}, "/data/f.xml").entries][::3] == [
+        "ep1",
+        "ep2",
+    ]
+
+
+@pytest.mark.slow
+def test_a_feed_moved_to_another_folder_lists_no_relative_guid_as_new(tmp_path: Path) -> None:
+    """feedparser resolves a guid without isPermaLink="false" ("ep1", "12345") against the
+    feed's URL: once the feed moved (another folder or host, http to https), every listed
+    entry had a new id, and came in again (as duplicates) with --state. Ids are kept as
+    written now; an id seen resolved by an earlier NewsBeam still counts (alias)."""
+    state = tmp_path / "state"
+    with serve() as server:
+        items = "".join(
+            f"<item><title>Story {n}</title><guid>ep{n}</guid>"
+            f"<description>&lt;p&gt;{text}&lt;/p&gt;</description></item>"
+            for n, text in ((1, BODY), (2, OTHER_BODIES["bridge"]))
+        )
+        document = f'<rss version="2.0"><channel><title>P</title>{items}</channel></rss>'
+        server.routes["/feeds/rss"] = static(document.encode())
+        args = ["--feed", server.url("/feeds/rss"), "--state", str(state), "--no-fetch-pages"]
+        first = _run(tmp_path, *args)
+        assert (first["counts"]["inputs"], first["counts"]["articles"]) == (2, 2)
+        assert sorted(r["entry_id"] for r in _out(tmp_path, "articles")) == ["ep1", "ep2"]
+        # The publisher moves the feed to another folder, with a permanent redirect.
+        server.routes["/v2/rss.xml"] = static(document.encode() + b"\n")
+        server.routes["/feeds/rss"] = _moved("/v2/rss.xml")
+        second = _run(tmp_path, *args)
+        assert second["counts"]["inputs"] == 0
+        (health,) = _out(tmp_path, "feed_health", "feed_url")
+        assert (health["entries"], health["new_entries"]) == (2, 0)
+        assert health["moved_to"] == server.url("/v2/rss.xml")
+
+
+def test_an_id_seen_resolved_by_an_earlier_run_is_not_new() -> None:
+    """State written before ids were kept as written holds "ep1" as the feed's URL resolved
+    it: the entry, listed under "ep1" now, is not new (its alias was seen)."""
+    doc = (
+        b"<rss version='2.0'><channel><item><guid>ep1</guid><title>T</title></item></channel></rss>"
+    )
+    (entry,) = parse_feed(doc, {}, "https://h.example/feeds/rss").entries
+    assert was_seen(entry, frozenset({"https://h.example/feeds/ep1"}))
+    assert was_seen(entry, frozenset({"ep1"})) and not was_seen(entry, frozenset({"ep2"}))
 
 
 def test_a_podcast_episode_with_a_relative_guid_fetches_no_page(tmp_path: Path) -> None:
@@ -1750,3 +1805,207 @@ def test_a_podcast_episode_with_a_relative_guid_fetches_no_page(tmp_path: Path) 
     assert "feeds_pages_attempted" not in _counters(manifest)
     (article,) = _out(tmp_path, "articles")
     assert (article["url"], article["text_origin"]) == (None, "feed_summary")
+
+
+# ---------------------------------------------------------------------------------------
+# Updated entries (review 51): a correction under the same id is read again
+# ---------------------------------------------------------------------------------------
+
+
+def test_an_entry_version_changes_with_its_text_or_updated_date_not_its_pubdate() -> None:
+    def version(description: str, extra: str = "", pub: str = "Tue, 14 May 2024") -> str:
+        document = (
+            '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
+            f"<item><guid>g1</guid><title>T</title><description>{description}</description>"
+            f"<pubDate>{pub} 08:00:00 GMT</pubDate>{extra}</item></channel></rss>"
+        )
+        (entry,) = parse_feed(document.encode(), {}, "https://f.example/rss").entries
+        return entry.version
+
+    base = version("Text.")
+    assert base == version("Text.  ")  # whitespace folded
+    assert base != version("Text, corrected.")
+    assert base != version("Text.", "<dc:date>2024-05-15T09:00:00Z</dc:date>")
+    # A feed restamping every pubDate at each build updates nothing.
+    assert base == version("Text.", pub="Wed, 15 May 2024")
+
+
+def test_seen_entries_keep_the_version_listed_and_updates_are_found_by_it() -> None:
+    def entry(entry_id: str, version: str) -> FeedEntry:
+        return FeedEntry(entry_id, None, None, [], None, "s", None, [], None, version)
+
+    listed = [entry("a", "v2"), entry("b", "v1"), entry("c", "v1"), entry("new", "v1")]
+    seen = frozenset({"a", "b", "c"})
+    # c was seen before versions were kept: no update on that evidence.
+    found = updated_entries(listed, seen, {"a": "v1", "b": "v1"})
+    assert [e.entry_id for e in found] == ["a"]
+    old = [SeenEntry("f", "a", NOW - DAY, NOW - DAY, 0, "v1"), SeenEntry("f", "c", NOW, None)]
+    sightings = [SeenEntry("f", "a", NOW, NOW, version="v2"), SeenEntry("f", "c", NOW, NOW)]
+    merged = merge_seen_entries(old, sightings, NOW)
+    assert [(e.entry_id, e.version) for e in merged] == [("a", "v2"), ("c", None)]
+    rows = [e._asdict() for e in merged]
+    assert previous_feed_state([], rows).versions_for("f") == {"a": "v2"}
+    # An update over the page caps waits: its sighting is not taken, the old version stays.
+    waiting = frozenset({version_source("f#a", "v2")})
+    assert not _not_deferred(SeenEntry("f", "a", NOW, NOW, version="v2"), waiting)
+    assert _not_deferred(SeenEntry("f", "b", NOW, NOW, version="v1"), waiting)
+
+
+CORRECTED_BODY = BODY.replace("next year", "in March next year").replace(
+    "stay the same", "rise by two euros"
+)
+
+
+def test_a_stream_reads_no_updates_a_batch_does() -> None:
+    """The feed files of a streaming job are parsed by the batch's _ParseFeeds: with the
+    versions of --state they read updates, which the stream's dedup takes for copies of
+    their earlier versions (docs: a stream reads no updates)."""
+    from newsbeam.transforms.feeds.stage import FeedSource, FetchedFeed, _ParseFeeds
+
+    document = rss("https://h", [("g1", "/g1", "Corrected text.")])
+    result = FetchResult("/in/f.xml", "/in/f.xml", None, {}, document, None, "", 0)
+    fetched = FetchedFeed(FeedSource("/in/f.xml", "feed"), result, from_file=True)
+    previous = PreviousFeedState(
+        {}, {"/in/f.xml": frozenset({"g1"})}, versions={"/in/f.xml": {"g1": "older"}}
+    )
+
+    def jobs(read_updates: bool) -> list[str]:
+        parse = _ParseFeeds(FeedsConfig(), StateContext(), read_updates=read_updates)
+        parse._previous = previous
+        return [o.source for o in parse.process(fetched) if isinstance(o, PageJob)]
+
+    assert [entry_of(source) for source in jobs(True)] == ["/in/f.xml#g1"]
+    assert jobs(False) == []
+
+
+@pytest.mark.slow
+def test_an_updated_entry_is_read_again_as_a_new_version_of_its_article(tmp_path: Path) -> None:
+    """A feed polled with --state corrects an entry under the same guid (its text, or its
+    updated date): it was skipped as seen, and the correction never reached the dataset.
+    Now the new version is an input under `<feed>#<id>#version=<v>`: a changed text is a
+    new row of the same article (same article_id and story), the latest by ingested_at;
+    an unchanged text (a newer date alone) is an exact copy of the first version."""
+    state = tmp_path / "state"
+    routes: dict[str, Any] = {
+        "/robots.txt": static(b"User-agent: *\nAllow: /\n", "text/plain"),
+        "/news/budget": static(ARTICLE_HTML.encode(), "text/html"),
+    }
+
+    def feed(ferry: str, budget_updated: str = "") -> bytes:
+        items = [
+            ("ferry", "/news/ferry", f"&lt;p&gt;{ferry}&lt;/p&gt;"),
+            ("budget", "/news/budget", "Budget story"),
+        ]
+        document = rss(server.url(""), items)
+        if budget_updated:  # a dc:date (updated) on the budget item only
+            document = document.replace(
+                b"<guid isPermaLink=\"false\">budget</guid>",
+                b'<guid isPermaLink="false">budget</guid>'
+                + f"<dc:date>{budget_updated}</dc:date>".encode(),
+            ).replace(b'<rss version="2.0">', b'<rss version="2.0" '
+                      b'xmlns:dc="http://purl.org/dc/elements/1.1/">')  # fmt: skip
+        return document
+
+    with serve(routes) as server:
+        args = ["--feed", server.url("/feed.xml"), "--state", str(state)]
+        server.routes["/feed.xml"] = static(feed(BODY), ETag='"v1"')
+        first = _run(tmp_path, *args)
+        assert (first["counts"]["inputs"], first["counts"]["articles"]) == (2, 2)
+        before = {r["entry_id"]: r for r in _out(tmp_path, "articles")}
+
+        server.routes["/feed.xml"] = static(feed(CORRECTED_BODY), ETag='"v2"')
+        second = _run(tmp_path, *args)
+        assert second["counts"]["balanced"] is True
+        assert (second["counts"]["inputs"], second["counts"]["articles"]) == (1, 1)
+        (corrected,) = _out(tmp_path, "articles")
+        ferry = before["ferry"]
+        assert corrected["entry_id"] == "ferry" and corrected["text"] == CORRECTED_BODY
+        assert corrected["source"].startswith(f"{ferry['source']}#version=")
+        assert (corrected["article_id"], corrected["story_id"]) == (
+            ferry["article_id"],
+            ferry["story_id"],
+        )
+        assert corrected["ingested_at"] > ferry["ingested_at"]
+        assert second["counters"]["feeds_updated_entries"] == 1
+        # The summary said "0 new entries" for a run of one input.
+        summary = feeds_summary(second["counters"])
+        assert summary is not None and "0 new entries, 1 updated entries" in summary, summary
+        assert [h["new_entries"] for h in _health(tmp_path, "run_at")] == [2, 1]
+
+        # The same feed again: nothing new, nothing updated.
+        third = _run(tmp_path, *args)
+        assert third["counts"]["inputs"] == 0
+
+        # The budget entry states a newer updated date; its page did not change: the new
+        # version is an exact copy of the first one, pointing at it.
+        server.routes["/feed.xml"] = static(
+            feed(CORRECTED_BODY, "2024-05-15T09:00:00Z"), ETag='"v3"'
+        )
+        fourth = _run(tmp_path, *args)
+        assert (fourth["counts"]["inputs"], fourth["counts"]["duplicates"]) == (1, 1)
+        (copy,) = _out(tmp_path, "duplicates")
+        assert (copy["canonical_id"], copy["method"]) == (before["budget"]["article_id"], "exact")
+        assert server.hits["/news/budget"] == 2
+    seen = _state(state, "feed_state/seen_entries.parquet", "entry_id")
+    assert all(row["version"] for row in seen)
+
+
+# ---------------------------------------------------------------------------------------
+# Declared languages (review 51)
+# ---------------------------------------------------------------------------------------
+
+
+def test_entries_carry_the_language_their_feed_declares() -> None:
+    assert [declared_language(v) for v in ("en-us", "de_DE", "FR", " pt-BR ")] == [
+        "en",
+        "de",
+        "fr",
+        "pt",
+    ]
+    assert [declared_language(v) for v in ("English", "deu", "", None, "x-y")] == [None] * 5
+    rss_feed = (
+        b"<rss version='2.0'><channel><title>T</title><language>de-DE</language>"
+        b"<item><guid>a</guid><title>Eins</title><description>Text</description></item>"
+        b"</channel></rss>"
+    )
+    assert [e.language for e in parse_feed(rss_feed, {}, "https://h/rss").entries] == ["de"]
+    atom = (
+        b'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="fr"><title>T</title><id>urn:f</id>'
+        b'<entry xml:lang="es"><id>urn:1</id><title>Uno</title><summary>Texto</summary></entry>'
+        b"<entry><id>urn:2</id><title>Deux</title><summary>Texte</summary></entry></feed>"
+    )
+    assert [e.language for e in parse_feed(atom, {}, "https://h/atom").entries] == ["es", "fr"]
+    json_feed = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "language": "nl-NL",
+            "items": [
+                {"id": "1", "content_text": "Tekst"},
+                {"id": "2", "content_text": "Text", "language": "en"},
+            ],
+        }
+    ).encode()
+    assert [e.language for e in parse_feed(json_feed, {}, "https://h/j").entries] == ["nl", "en"]
+    undeclared = rss_feed.replace(b"<language>de-DE</language>", b"")
+    assert [e.language for e in parse_feed(undeclared, {}, "https://h/rss").entries] == [None]
+
+
+@pytest.mark.slow
+def test_a_short_entry_takes_its_feeds_declared_language_where_langdetect_is_unsure(
+    tmp_path: Path,
+) -> None:
+    """A German feed (<language>de</language>) listing a headline-and-a-line entry: it came
+    out English (langdetect, 0.67 sure on the short text); the feed's word wins now."""
+    short = "Apple iPhone 16 Pro im Test: Kamera, Akku und Display."
+    feed = (
+        "<rss version='2.0'><channel><title>Technik</title><language>de</language>"
+        f"<item><guid isPermaLink='false'>t1</guid><title>Test</title>"
+        f"<description>{short}</description></item></channel></rss>"
+    ).encode()
+    with serve({"/de.xml": static(feed)}) as server:
+        manifest = _run(
+            tmp_path, "--feed", server.url("/de.xml"), "--no-fetch-pages", "--min_words", "0"
+        )
+    assert manifest["counts"]["articles"] == 1
+    (article,) = _out(tmp_path, "articles")
+    assert (article["language"], article["language_score"]) == ("de", None)

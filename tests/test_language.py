@@ -15,6 +15,7 @@ from newsbeam.transforms.language import (
     detect_language,
     language_sample,
     load_detector_factory,
+    with_declared,
 )
 from newsbeam.transforms.support.detector import create_detector
 from tests.helpers import counters_of, make_test_pipeline
@@ -104,6 +105,38 @@ def test_detect_language_composite_never_drops() -> None:
         assert_that(rejected, equal_to([]), label="CheckRejected")
     counters = counters_of(pipeline)
     assert counters["language_in"] == 3 and counters["language_und"] == 1
+
+
+def test_a_declared_language_wins_where_langdetect_is_unsure() -> None:
+    """A feed's declared language (set on the article before the stage) was overwritten by
+    langdetect's guess on a short entry ("... im Test: Kamera, Akku und Display." came
+    out English, 0.67). It wins now where langdetect is under declared_below or cannot
+    tell; a sure guess (a feed that mislabels its items) stands."""
+    config = LanguageConfig()
+    assert with_declared(("en", 0.6667), "de", config) == ("de", None)
+    assert with_declared(("und", 0.0), "de", config) == ("de", None)
+    assert with_declared(("en", 1.0), "de", config) == ("en", 1.0)
+    assert with_declared(("de", 0.6), "de", config) == ("de", 0.6)
+    assert with_declared(("en", 0.5), None, config) == ("en", 0.5)
+    short = "Apple iPhone 16 Pro im Test: Kamera, Akku und Display."
+    articles = [
+        new_article("declared.txt", text=short, language="de"),
+        new_article("undeclared.txt", text=short),
+        new_article("mislabelled.txt", text=SAMPLES["en"], language="de"),
+    ]
+    with make_test_pipeline() as pipeline:
+        tagged, _ = pipeline | beam.Create(articles) | DetectLanguage()
+        assert_that(
+            tagged | beam.Map(lambda a: (a.source, a.language, a.language_score is None)),
+            equal_to(
+                [
+                    ("declared.txt", "de", True),
+                    ("undeclared.txt", "en", False),
+                    ("mislabelled.txt", "en", False),
+                ]
+            ),
+        )
+    assert counters_of(pipeline)["language_declared"] == 1
 
 
 # Scripts langdetect treats apart (Cyrillic, Greek, CJK, Arabic, Hangul) and a mixed text.

@@ -227,7 +227,7 @@ def _write(path: Path, schema: pa.Schema, rows: list[dict] | None = None) -> Pat
 
 def _seen_rows() -> list[dict]:
     row = {"feed_url": "u", "entry_id": "e", "first_seen_at": RUN_AT, "last_seen_at": RUN_AT}
-    return [{**row, "page_failures": 0}]
+    return [{**row, "page_failures": 0, "version": None}]
 
 
 def test_a_file_must_carry_this_state_version(tmp_path: Path) -> None:

@@ -177,6 +177,19 @@ def test_copies_count_every_copy_row_also_where_ids_repeat(tmp_path: Path) -> No
     assert rows(db, "SELECT article_id, copy_count FROM copies") == [(kept.article_id, 4)]
 
 
+def test_an_updated_article_counts_once_in_its_story(tmp_path: Path) -> None:
+    """A feed entry corrected later is a second row of the same article (review 51): the
+    story it belongs to counted it twice."""
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    first = fx.article("a1", story_id="s1", text="The first version.")
+    other = fx.article("a2", story_id="s1", site="other.org")
+    fx.write_run(str(root), "day-1", articles=[first, other], started=DAY1)
+    corrected = first._replace(text="The corrected version.", ingested_at=DAY2)
+    fx.write_run(str(root), "day-2", articles=[corrected], started=DAY2)
+    assert load(root, db) == 0
+    assert rows(db, "SELECT story_id, article_count FROM stories") == [("s1", 2)]
+
+
 def test_a_second_refresh_loads_only_new_runs_and_replaces_reruns(tmp_path: Path) -> None:
     root, db = tmp_path / "root", tmp_path / "w.duckdb"
     two_runs(root)

@@ -57,6 +57,7 @@ from newsbeam.transforms.support.state_index import (
 )
 from newsbeam.transforms.support.times import micros_of
 from newsbeam.transforms.support.urls import page_key
+from newsbeam.transforms.support.versions import earlier_version
 from newsbeam.transforms.support.vocabulary import first_use
 from newsbeam.transforms.support.words import casefolded_words
 
@@ -111,14 +112,25 @@ class Entry(NamedTuple):
     signature: bytes
 
 
-def split_copies(entries: Iterable[tuple[Any, ...]]) -> tuple[list[Entry], list[Entry]]:
+def split_copies(
+    entries: Iterable[tuple[Any, ...]], versions_apart: bool = False
+) -> tuple[list[Entry], list[Entry]]:
     """Entries sharing a key (text or URL) -> (entries that go on, copies of the canonical).
 
     The best-ranked entry is the canonical copy and goes on; so do earlier runs' articles
-    (never copies: they are in an earlier articles table). All others are copies."""
+    (never copies: they are in an earlier articles table). All others are copies, but with
+    `versions_apart` (the url pass) an updated feed entry whose canonical is its own earlier
+    version also goes on: the same page in a new version (support/versions.py). The exact
+    pass keeps them together: an update whose text did not change is a copy of it."""
     canonical, *others = sorted(Entry._make(entry) for entry in entries)
-    going_on = [canonical, *(entry for entry in others if is_prior(entry.rank))]
-    return going_on, [entry for entry in others if not is_prior(entry.rank)]
+
+    def goes_on(entry: Entry) -> bool:
+        if is_prior(entry.rank):
+            return True
+        return versions_apart and earlier_version(entry.source, canonical.source)
+
+    going_on = [canonical, *(entry for entry in others if goes_on(entry))]
+    return going_on, [entry for entry in others if not goes_on(entry)]
 
 
 # --- Shingles and MinHash -----------------------------------------------------------------
@@ -285,7 +297,8 @@ def bucket_pairs(
     """An LSH bucket -> (copy, canonical) for each member and each of the `limit`
     best-ranked members ranked before it, fewer in a bucket so large that this would give
     more than `budget` pairs (at least the best-ranked one). Earlier runs' articles are
-    never copies."""
+    never copies, and an updated feed entry is no copy of its own earlier version
+    (support/versions.py)."""
     ranked = sorted(set(members))
     if budget is not None:
         limit = max(1, min(limit, budget // len(ranked))) if ranked else limit
@@ -293,7 +306,8 @@ def bucket_pairs(
         if is_prior(member.rank):
             continue
         for better in ranked[: min(index, limit)]:
-            yield member, better
+            if not earlier_version(member.source, better.source):
+                yield member, better
 
 
 class Edge(NamedTuple):
@@ -694,7 +708,7 @@ class _UrlPass(beam.DoFn):
         self, group: tuple[str, Iterable[tuple[Any, ...]]], window: Any = beam.DoFn.WindowParam
     ) -> Iterator[Any]:
         config = self._config
-        going_on, copies = split_copies(group[1])
+        going_on, copies = split_copies(group[1], versions_apart=True)
         for entry in going_on:
             if entry.signature:
                 signature = np.frombuffer(entry.signature, dtype=np.uint64)

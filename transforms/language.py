@@ -1,7 +1,9 @@
 """DetectLanguage: Article -> Article with `language` (ISO 639-1; `und` when the text is too
-short) and `language_score`: langdetect, seeded, on a bounded sample of the text.
+short) and `language_score`: langdetect, seeded, on a bounded sample of the text. A language
+the article comes with (a feed's declared one) is taken where langdetect is unsure
+(with_declared), with no score.
 
-Annotates, never filters. Counters: `language_in`, `language_und`.
+Annotates, never filters. Counters: `language_in`, `language_und`, `language_declared`.
 """
 
 from __future__ import annotations
@@ -35,6 +37,15 @@ class LanguageConfig:
     trials: int = 3
     min_letters: int = 20
     seed: int = 0
+    # A language declared with the article (a feed's <language> or xml:lang) wins over a
+    # langdetect guess less probable than this, or none. Measured on the 1,449 entries of
+    # ../shared feeds that declare a language and have 600+ letters (truth: langdetect on
+    # the whole text; the declared language agrees 99.2%), their text cut to 30 / 60 /
+    # 100 / 200 characters: langdetect alone 0.924 / 0.985 / 0.993 / 0.995, with this
+    # rule 0.954 / 0.992 / 0.994 / 0.997 (0.5: 0.928 / 0.986 / 0.993 / 0.996; the
+    # declared language alone 0.992: wrong in the feeds that mislabel, where a sure
+    # langdetect is right).
+    declared_below: float = 0.8
 
 
 def load_detector_factory(seed: int) -> Any:
@@ -85,6 +96,21 @@ def detect_sample(sample: str, config: LanguageConfig, factory: Any) -> tuple[st
     return best.lang.split("-")[0], round(float(best.prob), 4)
 
 
+def with_declared(
+    detected: tuple[str, float], declared: str | None, config: LanguageConfig
+) -> tuple[str, float | None]:
+    """(language, score) with the `declared` language (ISO 639-1, or None) as evidence:
+    it is taken where langdetect could not tell (`und`) or is less sure than
+    `config.declared_below` of another language (short texts: a headline and a line),
+    with no score (langdetect's was for its own guess)."""
+    language, score = detected
+    if declared is None or language == declared:
+        return detected
+    if language == UNDETERMINED or score < config.declared_below:
+        return declared, None
+    return detected
+
+
 class _DetectLanguage(beam.DoFn):
     def __init__(self, config: LanguageConfig) -> None:
         self._config = config
@@ -116,9 +142,13 @@ class _DetectLanguage(beam.DoFn):
     def process(self, article: Article) -> Iterator[Article]:
         counter("language_in").inc()
         assert self._detect is not None, "setup() loads the detector"
-        language, score = self._detect(language_sample(article.text, self._config.sample_chars))
+        detected = self._detect(language_sample(article.text, self._config.sample_chars))
+        # A language set before this stage was declared with the article (a feed's).
+        language, score = with_declared(detected, article.language, self._config)
         if language == UNDETERMINED:
             counter("language_und").inc()
+        if language != detected[0]:
+            counter("language_declared").inc()
         yield article._replace(language=language, language_score=score)
 
 

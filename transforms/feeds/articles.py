@@ -79,6 +79,7 @@ def entry_article(
             authors=page.authors or list(entry.authors),
             **published_fields(published),
             text_origin="page",
+            language=entry.language,  # declared: the language stage's evidence
             feed_url=feed_url,
             entry_id=entry.entry_id,
             feed_categories=list(entry.categories),
@@ -101,6 +102,7 @@ def entry_article(
         **published_fields(_published(entry)),
         text=text,
         text_origin=origin,
+        language=entry.language,  # declared: the language stage's evidence
         **common,
     )
 

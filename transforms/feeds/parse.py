@@ -37,6 +37,15 @@ class FeedEntry(NamedTuple):
     content: str | None
     categories: list[str]
     published_precision: str | None = None  # see newsbeam.transforms.extract.Published
+    # What the entry says (entry_version): another version later under the same id is an
+    # update (a correction, a rewrite), read again.
+    version: str = ""
+    # Other ids earlier runs may have seen the entry under: a relative guid as feedparser
+    # resolved it against the feed's URL, before ids were kept as written.
+    aliases: tuple[str, ...] = ()
+    # The language the feed declares for the entry (ISO 639-1: declared_language), if any:
+    # evidence for the language stage where langdetect is unsure of a short text.
+    language: str | None = None
 
 
 class ParsedFeed(NamedTuple):
@@ -282,6 +291,47 @@ def written_ids(document: str) -> frozenset[str]:
     )
 
 
+def relative_ids(written: frozenset[str], base: str) -> dict[str, str]:
+    """The relative ids among `written` (as written_ids reads them), by the absolute URL
+    feedparser resolves each to against the feed's URL `base`: feedparser hands out
+    "ep1" as http://feed-host/folder/ep1."""
+    if not base.startswith(("http://", "https://")):
+        return {}  # feedparser resolves nothing without a base (a feed file)
+    resolved: dict[str, str] = {}
+    for written_id in sorted(written):
+        if written_id and not urllib.parse.urlsplit(written_id).scheme:
+            resolved.setdefault(urllib.parse.urljoin(base, written_id), written_id)
+    return resolved
+
+
+_LANGUAGE_TAG = re.compile(r"([A-Za-z]{2})(?:[-_][A-Za-z0-9]{1,8})*")
+
+
+def declared_language(value: Any) -> str | None:
+    """A declared language (RSS <language>, xml:lang, JSON Feed `language`: BCP 47 tags such
+    as "en-us", "de_DE", "FR") as the ISO 639-1 code the `language` column holds; None for
+    anything else (a language name, a three-letter code, an empty value)."""
+    if not isinstance(value, str):
+        return None
+    match = _LANGUAGE_TAG.fullmatch(value.strip())
+    return match.group(1).lower() if match else None
+
+
+def entry_language(item: Any, feed: Any) -> str | None:
+    """The language an entry is declared in: its own xml:lang (feedparser keeps it on the
+    content, summary and title details), else the feed's (<language>, the root's xml:lang,
+    a Content-Language header)."""
+    details = [
+        *(item.get("content") or [])[:1],
+        item.get("summary_detail"),
+        item.get("title_detail"),
+    ]
+    for detail in details:
+        if isinstance(detail, dict) and detail.get("language"):
+            return declared_language(detail["language"])
+    return declared_language(feed.get("language"))
+
+
 def _decoded(content: bytes, encoding: str | None) -> str:
     """The document as text, in the encoding feedparser found (UTF-8 if none it names)."""
     try:
@@ -309,6 +359,24 @@ def entry_id_of(explicit: str | None, link: str | None, title: str | None, body:
         return link
     digest = hashlib.sha1(f"{title or ''}\n{body or ''}".encode()).hexdigest()[:20]
     return f"sha1:{digest}"
+
+
+def entry_version(
+    title: str | None, summary: str | None, content: str | None, updated: str | None
+) -> str:
+    """A short hash of what an entry says: its title, summary, content and updated date as
+    the feed writes them (whitespace folded). A correction changes its text or, for an
+    entry whose text is its page's, its updated date (Atom `updated`, RSS `dc:date`); the
+    publication date is left out: some feeds restamp every item's `pubDate` at each build,
+    and every item would read as updated at each poll."""
+    parts = (" ".join((part or "").split()) for part in (title, summary, content, updated))
+    return hashlib.sha1("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+def _own_updated(item: Any) -> str | None:
+    """The entry's own updated date: feedparser's `item.get("updated")` falls back to its
+    `published` (a deprecated mapping), which entry_version must leave out."""
+    return _text(dict.get(item, "updated"))
 
 
 def _dedupe_entries(entries: Iterable[FeedEntry]) -> list[FeedEntry]:
@@ -406,18 +474,35 @@ def parse_xml_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedF
     if not raw_entries and not parsed.get("version"):
         raise FeedParseError("unparseable", bozo or "no RSS, Atom or RDF feed found")
     entries = []
-    ids: frozenset[str] | None = None  # read when an entry's link is its id
+    ids: frozenset[str] | None = None  # read when an entry's link or id may be resolved
+    relative: dict[str, str] = {}
+
+    def written() -> frozenset[str]:
+        nonlocal ids, relative
+        if ids is None:
+            ids = written_ids(_decoded(content, parsed.get("encoding")))
+            relative = relative_ids(ids, url)
+        return ids
+
+    feed = parsed.get("feed") or {}
     for item in raw_entries:
         raw_link = _text(item.get("link"))
         link = page_link(raw_link)
-        if link and item.get("guidislink") and link == _text(item.get("id")):
+        resolved_id = _text(item.get("id"))
+        own_id: str | None = resolved_id
+        aliases: tuple[str, ...] = ()
+        if resolved_id and resolved_id.startswith(("http://", "https://")):
+            # A relative guid ("ep1", "12345") is the entry's id as written: resolved
+            # against the feed's URL, it changed when the feed moved (another folder or
+            # host, http to https) and every listed entry came in again.
+            if resolved_id not in written() and resolved_id in relative:
+                own_id, aliases = relative[resolved_id], (resolved_id,)
+        if link and item.get("guidislink") and link == resolved_id:
             # feedparser takes an RSS guid without isPermaLink="false" (an Atom id) as the
             # link of an entry without one, resolved against the feed's URL: a podcast's
             # "ep1" or a CMS's "12345" became http://feed-host/ep1, a page fetched (404)
             # and named as the article's url. An absolute id is written as it is.
-            if ids is None:
-                ids = written_ids(_decoded(content, parsed.get("encoding")))
-            link = link if link in ids else None
+            link = link if link in written() else None
         title = entry_title(item)
         summary = _text(item.get("summary"))
         content_parts = [c.get("value", "") for c in item.get("content") or []]
@@ -428,9 +513,9 @@ def parse_xml_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedF
         entries.append(
             FeedEntry(
                 # The link and title as feedparser gives them: the ids earlier runs saw.
-                entry_id=entry_id_of(
-                    _text(item.get("id")), raw_link, _text(item.get("title")), summary
-                ),
+                entry_id=entry_id_of(own_id, raw_link, _text(item.get("title")), summary),
+                aliases=aliases,
+                language=entry_language(item, feed),
                 link=link,
                 title=title,
                 authors=authors,
@@ -439,9 +524,11 @@ def parse_xml_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedF
                 summary=summary,
                 content=content_html,
                 categories=sorted({t.strip() for t in tags if isinstance(t, str) and t.strip()}),
+                version=entry_version(
+                    _text(item.get("title")), summary, content_html, _own_updated(item)
+                ),
             )
         )
-    feed = parsed.get("feed") or {}
     return ParsedFeed(
         version=parsed.get("version") or "unknown",
         title=_text(feed.get("title")),
@@ -492,6 +579,12 @@ def parse_json_feed(content: bytes, url: str) -> ParsedFeed:
                 summary=summary,
                 content=content_html,
                 categories=sorted({t.strip() for t in tags if isinstance(t, str) and t.strip()}),
+                version=entry_version(
+                    title, summary, content_html, _text(str(item.get("date_modified") or ""))
+                ),
+                # JSON Feed 1.1: `language` on the item, else on the feed.
+                language=declared_language(item.get("language"))
+                or declared_language(document.get("language")),
             )
         )
     return ParsedFeed(

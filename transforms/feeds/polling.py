@@ -121,7 +121,7 @@ def merge_seen_entries(
 ) -> list[SeenEntry]:
     """The seen table after this run, sorted by (feed, id): the old rows, each id listed by
     this run's parse of its feed (`sightings`) last seen now with the sighting's
-    `page_failures` (see SeenEntry), new ids first seen now.
+    `page_failures` and `version` (see SeenEntry), new ids first seen now.
 
     An old row without `last_seen_at` (a file written before the column) counts as seen
     now: nothing is forgotten on the evidence of its first sighting alone."""
@@ -135,10 +135,14 @@ def merge_seen_entries(
         key = (sighting.feed_url, sighting.entry_id)
         known = merged.get(key)
         failures = sighting.page_failures  # this run's count: 0 once the entry was used
+        # The version this run listed (an update read now is seen in its new version).
+        version = sighting.version or (known.version if known is not None else None)
         if known is None:
-            merged[key] = SeenEntry(sighting.feed_url, sighting.entry_id, now, now, failures)
+            merged[key] = SeenEntry(
+                sighting.feed_url, sighting.entry_id, now, now, failures, version
+            )
         else:
-            merged[key] = known._replace(last_seen_at=now, page_failures=failures)
+            merged[key] = known._replace(last_seen_at=now, page_failures=failures, version=version)
     return [merged[key] for key in sorted(merged)]
 
 
@@ -187,6 +191,9 @@ class PreviousFeedState:
     # Feed URL -> {entry id: runs in a row its page failed for now}: the entries to offer
     # again (not in `seen`; SeenEntry.page_failures).
     failures: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
+    # Feed URL -> {seen entry id: the version last listed} (SeenEntry.version; ids seen
+    # before versions were kept have none): a listing in another version is an update.
+    versions: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
 
     def state_for(self, url: str) -> FeedState | None:
         state = self.feeds.get(url)
@@ -198,6 +205,12 @@ class PreviousFeedState:
         seen = self.seen.get(url, frozenset())
         old = self.moved_from.get(url)
         return seen | self.seen.get(old, frozenset()) if old else seen
+
+    def versions_for(self, url: str) -> dict[str, str]:
+        old = self.moved_from.get(url)
+        if old is None:
+            return self.versions.get(url, {})
+        return {**self.versions.get(old, {}), **self.versions.get(url, {})}
 
     def failures_for(self, url: str) -> dict[str, int]:
         old = self.moved_from.get(url)
@@ -237,16 +250,20 @@ def previous_feed_state(
     feeds = {row["feed_url"]: FeedState(**row) for row in feed_rows}
     seen: dict[str, set[str]] = {}
     failures: dict[str, dict[str, int]] = {}
+    versions: dict[str, dict[str, str]] = {}
     for row in seen_rows:
         if row.get("page_failures"):  # its page failed for now: offered again
             failures.setdefault(row["feed_url"], {})[row["entry_id"]] = row["page_failures"]
         else:
             seen.setdefault(row["feed_url"], set()).add(row["entry_id"])
+            if row.get("version"):
+                versions.setdefault(row["feed_url"], {})[row["entry_id"]] = row["version"]
     return PreviousFeedState(
         feeds,
         {url: frozenset(ids) for url, ids in seen.items()},
         moved_feeds(feeds),
         failures,
+        versions,
     )
 
 

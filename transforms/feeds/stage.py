@@ -17,7 +17,9 @@ as a feed, anything else as an article page).
   whose DTD declares nested entities (the "billion laughs" signature) is refused before any
   parser sees it (expat would also stop it).
 - Entries already seen (per feed, by entry id) in an earlier run are skipped: they are not
-  inputs of this run, only counted in the health row's `entries`. Every new entry is one
+  inputs of this run, only counted in the health row's `entries`; unless the feed lists
+  one in another version (updated_entries): then it is an input under a source of its own
+  (support/versions.py; counter `feeds_updated_entries`). Every new entry is one
   input (counter `read_inputs`) and ends as exactly one article, duplicate or rejected row.
   Seen ids record when a parse of their feed last listed them; ids not listed for
   `seen_entries_days` are dropped, unless still in the feed's latest document (counter
@@ -116,6 +118,7 @@ from newsbeam.transforms.support.state import (
     StateContext,
     WriteStateTable,
 )
+from newsbeam.transforms.support.versions import version_source
 from newsbeam.transforms.support.whole import CallWithAll
 
 STAGE = "feeds"
@@ -303,11 +306,13 @@ def fetch_feed(fetcher: Fetcher, source: FeedSource, state: FeedState | None) ->
 class _ParseFeeds(beam.DoFn):
     """FetchedFeed -> PageJob per new entry; health, state and seen rows; rejected rows."""
 
-    def __init__(self, config: FeedsConfig, state: StateContext) -> None:
+    def __init__(self, config: FeedsConfig, state: StateContext, read_updates: bool = True) -> None:
         self._config = config
         self._state = state
         self._run_at = state.run_at
         self._previous = PreviousFeedState({}, {})
+        # False in a stream (PollFeeds): its dedup does not tell an update from a copy.
+        self._read_updates = read_updates
 
     def setup(self) -> None:
         self._previous = load_feed_state(self._state)
@@ -317,7 +322,10 @@ class _ParseFeeds(beam.DoFn):
         previous = None if fetched.from_file else self._previous.state_for(url)
         seen = self._previous.seen_for(url)
         failures = self._previous.failures_for(url)
-        yield from feed_outputs(fetched, previous, seen, self._run_at, self._config, failures)
+        versions = self._previous.versions_for(url) if self._read_updates else None
+        yield from feed_outputs(
+            fetched, previous, seen, self._run_at, self._config, failures, versions
+        )
 
 
 def feed_outputs(
@@ -327,15 +335,19 @@ def feed_outputs(
     now: dt.datetime,
     config: FeedsConfig,
     page_failures: Mapping[str, int] | None = None,
+    versions: Mapping[str, str] | None = None,
 ) -> Iterator[Any]:
-    """One fetched feed -> _ParseFeeds' outputs: a PageJob per entry not in `seen` (ids),
-    HEALTH, STATE (the next FeedState, from `previous`), SEEN and REJECTED rows, all as
-    of `now`. ReadFeeds passes the earlier run's state; PollFeeds its own per feed.
-    `page_failures`: entry id -> earlier runs whose fetch of its page failed for now."""
+    """One fetched feed -> _ParseFeeds' outputs: a PageJob per entry not in `seen` (ids)
+    and per updated entry (updated_entries), HEALTH, STATE (the next FeedState, from
+    `previous`), SEEN and REJECTED rows, all as of `now`. ReadFeeds passes the earlier
+    run's state; PollFeeds its own per feed (no `versions`: a stream reads no updates).
+    `page_failures`: entry id -> earlier runs whose fetch of its page failed for now.
+    `versions`: seen entry id -> the version its feed listed last (SeenEntry.version)."""
     source, result = fetched.source, fetched.result
     url = source.url
     entries: list[FeedEntry] = []
     new: list[FeedEntry] = []
+    updated: list[FeedEntry] = []
     status, error, new_hash = "ok", result.error, None
     if fetched.not_due:
         counter("feeds_not_due").inc()
@@ -379,16 +391,22 @@ def feed_outputs(
                 entries = parsed.entries
                 if parsed.bozo:
                     status, error = "partial", parsed.bozo[:500]
-                new = [entry for entry in entries if entry.entry_id not in seen]
+                new = [entry for entry in entries if not was_seen(entry, seen)]
+                updated = updated_entries(entries, seen, versions or {})
     counter("feeds_entries").inc(len(entries))
     counter("feeds_new_entries").inc(len(new))
+    counter("feeds_updated_entries").inc(len(updated))
     failures = page_failures or {}
     for entry in new:
         counter("read_inputs").inc()
         yield PageJob(f"{url}#{entry.entry_id}", url, entry, None, failures.get(entry.entry_id, 0))
-    # Every id the document lists, new or not, is seen now: what keeps it from pruning.
+    for entry in updated:  # a version of its own: support/versions.py
+        counter("read_inputs").inc()
+        yield PageJob(version_source(f"{url}#{entry.entry_id}", entry.version), url, entry, None)
+    # Every id the document lists, new or not, is seen now (in the version listed): what
+    # keeps it from pruning, and what the next listing is compared with.
     for entry in entries:
-        sighting = SeenEntry(url, entry.entry_id, now, now)
+        sighting = SeenEntry(url, entry.entry_id, now, now, version=entry.version or None)
         yield beam.pvalue.TaggedOutput(SEEN, sighting)
     state = None
     if not fetched.from_file:
@@ -396,7 +414,7 @@ def feed_outputs(
             previous,
             url,
             result,
-            len(new),
+            len(new) + len(updated),
             new_hash,
             now,
             config,
@@ -413,7 +431,7 @@ def feed_outputs(
             http_status=result.http_status,
             bytes=len(result.body),
             entries=len(entries),
-            new_entries=len(new),
+            new_entries=len(new) + len(updated),
             not_modified=result.not_modified,
             error=error,
             latency_ms=result.latency_ms,
@@ -422,6 +440,27 @@ def feed_outputs(
     )
     if state is not None:
         yield beam.pvalue.TaggedOutput(STATE, state)
+
+
+def was_seen(entry: FeedEntry, seen: frozenset[str]) -> bool:
+    """Whether an earlier run saw the entry, under its id or an alias (a relative guid as
+    it was resolved before ids were kept as written: no entry comes in again for it)."""
+    return entry.entry_id in seen or not seen.isdisjoint(entry.aliases)
+
+
+def updated_entries(
+    entries: Iterable[FeedEntry], seen: frozenset[str], versions: Mapping[str, str]
+) -> list[FeedEntry]:
+    """The entries seen before that the feed now lists in another version (a corrected or
+    rewritten story, a newer updated date: parse.entry_version). An id seen before versions
+    were kept (none in `versions`) is no update: its version is recorded from now on."""
+    return [
+        entry
+        for entry in entries
+        if entry.entry_id in seen
+        and entry.version
+        and versions.get(entry.entry_id) not in (None, entry.version)
+    ]
 
 
 def _page_polled(
@@ -635,7 +674,12 @@ def _count_deferred(job: PageJob, deferred: frozenset[str]) -> bool:
 
 
 def _not_deferred(sighting: SeenEntry, deferred: frozenset[str]) -> bool:
-    return f"{sighting.feed_url}#{sighting.entry_id}" not in deferred
+    """Whether the entry is seen now: not when its job (as new, or as an update in the
+    version listed) waits for the next run, which must find it new (or updated) again."""
+    source = f"{sighting.feed_url}#{sighting.entry_id}"
+    if source in deferred:
+        return False
+    return not sighting.version or version_source(source, sighting.version) not in deferred
 
 
 def without_deferred(health: FeedHealth, deferred: frozenset[str]) -> FeedHealth:
@@ -1044,7 +1088,7 @@ class PollFeeds(beam.PTransform):
             )
         )
         files = from_docs.feeds | "ParseFiles" >> beam.ParDo(
-            _ParseFeeds(config, self._state)
+            _ParseFeeds(config, self._state, read_updates=False)
         ).with_outputs(HEALTH, STATE, SEEN, REJECTED, main="jobs")
         from_files = (
             files.jobs
