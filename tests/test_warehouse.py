@@ -481,3 +481,20 @@ def test_each_load_row_holds_the_runs_inputs_for_counts_in_equal_counts_out(
         ("daily-2", 2, 2),
         ("daily-3", 1, 1),
     ]
+
+
+def test_an_updated_articles_views_show_its_latest_version(tmp_path: Path) -> None:
+    """Review 56: an updated feed entry is a row a version of one article id (review 51).
+    `copies` took the title of the first run by run id, and the story headline picked either
+    version on the tie. The latest version (its `ingested_at`) is the article as it now
+    reads."""
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    first = fx.article("a1", story_id="s1", title="Early headline", published_at=DAY1)
+    fx.write_run(
+        str(root), "night-1", articles=[first], duplicates=[fx.duplicate("c1", first)], started=DAY1
+    )
+    corrected = first._replace(title="Corrected headline", ingested_at=DAY2)
+    fx.write_run(str(root), "night-2", articles=[corrected], started=DAY2)
+    assert load(root, db) == 0
+    assert rows(db, "SELECT title, copy_count FROM copies") == [("Corrected headline", 1)]
+    assert rows(db, "SELECT headline, article_count FROM stories") == [("Corrected headline", 1)]
