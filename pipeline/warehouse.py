@@ -218,8 +218,11 @@ def _latest(table: str = "") -> str:
     return f"{prefix}ingested_at DESC, {prefix}run_id DESC"
 
 
-# `outlets`: the sites that ran the story, its articles' and their copies' (a wire story
-# republished word for word is one article and its copies: `sources` alone counted 1).
+# `outlets`: the outlets that ran the story, its articles' and their copies' (a wire story
+# republished word for word is one article and its copies: `sources` alone counted 1), by
+# their `outlet` key (one per registrable domain: "BBC News" and "BBC Sport" are bbc.co.uk);
+# rows written before schema 5 have none, their `site` stands in.
+_OUTLET = "coalesce({0}outlet, {0}site)"
 STORIES_VIEW = f"""
 CREATE OR REPLACE VIEW stories AS
 SELECT
@@ -235,16 +238,17 @@ SELECT
     min({dataset.PARTITION_KEY}) AS first_ingest_date,
     max({dataset.PARTITION_KEY}) AS last_ingest_date,
     coalesce((
-        SELECT list_sort(list_distinct(list(outlet.site)))
+        SELECT list_sort(list_distinct(list(ran.outlet)))
         FROM (
-            SELECT inner_a.site FROM articles AS inner_a WHERE inner_a.story_id = a.story_id
+            SELECT {_OUTLET.format("inner_a.")} AS outlet
+            FROM articles AS inner_a WHERE inner_a.story_id = a.story_id
             UNION ALL
-            SELECT d.site
+            SELECT {_OUTLET.format("d.")} AS outlet
             FROM duplicates AS d
             JOIN articles AS kept ON d.canonical_id = kept.article_id
             WHERE kept.story_id = a.story_id
-        ) AS outlet
-        WHERE outlet.site IS NOT NULL
+        ) AS ran
+        WHERE ran.outlet IS NOT NULL
     ), []::VARCHAR[]) AS outlets
 FROM articles AS a
 WHERE story_id IS NOT NULL
@@ -261,10 +265,12 @@ SELECT
     a.article_id,
     first(a.title ORDER BY {_latest("a")}) AS title,
     first(a.site ORDER BY {_latest("a")}) AS site,
+    first({_OUTLET.format("a.")} ORDER BY {_latest("a")}) AS outlet,
     first(a.source ORDER BY {_latest("a")}) AS source,
     count(DISTINCT (d.run_id, d.source)) AS copy_count,
     list_sort(list_distinct(list(d.source))) AS copy_sources,
     list_sort(list_distinct(list(d.site))) AS copy_sites,
+    list_sort(list_distinct(list({_OUTLET.format("d.")}))) AS copy_outlets,
     list_sort(list_distinct(list(d.method))) AS methods,
     max(d.similarity) AS max_similarity
 FROM articles AS a

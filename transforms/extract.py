@@ -59,7 +59,7 @@ from newsbeam.transforms.support.time_limit import (
     time_limit,
 )
 from newsbeam.transforms.support.titles import site_names, strip_site_suffix
-from newsbeam.transforms.support.urls import site_host, split_url
+from newsbeam.transforms.support.urls import outlet_of, site_host, split_url
 
 STAGE = "extract"
 log = logging.getLogger(__name__)
@@ -795,6 +795,7 @@ def new_article(source: str, **fields: Any) -> Article:
         "url": None,
         "canonical_url": None,
         "site": None,
+        "outlet": None,
         "title": None,
         "authors": [],
         "published_at": None,
@@ -828,7 +829,11 @@ def new_article(source: str, **fields: Any) -> Article:
     # Identity and site follow from the URL unless the document said otherwise.
     if defaults["canonical_url"] is None:
         defaults["canonical_url"] = canonicalize_url(defaults["url"])
-    defaults["site"] = defaults["site"] or site_of(defaults["canonical_url"])
+    # The site a page did not name is its own URL's (a syndicated copy's canonical names
+    # the original's outlet), else its canonical's.
+    defaults["site"] = defaults["site"] or site_of(defaults["url"] or defaults["canonical_url"])
+    # The outlet is the page's own (its URL's), whatever its canonical names.
+    defaults["outlet"] = outlet_of(defaults["url"] or defaults["canonical_url"])
     return Article(source=source, **defaults)
 
 
