@@ -58,7 +58,7 @@ from newsbeam.transforms.support.time_limit import (
     in_child,
     time_limit,
 )
-from newsbeam.transforms.support.titles import site_names, strip_site_suffix
+from newsbeam.transforms.support.titles import site_name, site_names, strip_site_suffix
 from newsbeam.transforms.support.urls import outlet_of, site_host, split_url
 
 STAGE = "extract"
@@ -983,7 +983,11 @@ def html_metadata(tree: Any) -> HtmlMetadata:
             organisations,
         ),
         url=url,
-        site=_unescaped((found.sitename or meta.extract_sitename(tree) or "").lstrip("@") or None),
+        site=site_name(
+            _unescaped((found.sitename or meta.extract_sitename(tree) or "").lstrip("@") or None),
+            _unescaped(_meta_content(metas, "og:site_name")),
+            url,
+        ),
         published=dated,
     )
 
@@ -1202,6 +1206,14 @@ def unescape_references(text: str) -> str:
 
 def _unescaped(value: str | None) -> str | None:
     return unescape_references(value) if value else value
+
+
+def _meta_content(metas: list[Any], tag: str) -> str | None:
+    """The content of the first of `metas` (`head_metas`) whose property or name is `tag`."""
+    for element in metas:
+        if (element.get("property") or element.get("name") or "").lower() == tag:
+            return str(element.get("content"))
+    return None
 
 
 def json_ld_text(body: str) -> str:
