@@ -209,8 +209,20 @@ _RANKED_AT = """coalesce(
             THEN INTERVAL 1 DAY - INTERVAL 1 MICROSECOND ELSE INTERVAL 0 SECOND END,
         ingested_at)"""
 
-# `outlets`: the sites that ran the story, its articles' and their copies' (a wire story
-# republished word for word is one article and its copies: `sources` alone counted 1).
+
+def _latest(table: str = "") -> str:
+    """ORDER BY terms putting an article's latest version first. An updated feed entry is a
+    row a version of one article id (review 51): the latest one read is the article as it
+    now reads. A run id is a name ("night-10" sorts before "night-9"): a tie-break only."""
+    prefix = f"{table}." if table else ""
+    return f"{prefix}ingested_at DESC, {prefix}run_id DESC"
+
+
+# `outlets`: the outlets that ran the story, its articles' and their copies' (a wire story
+# republished word for word is one article and its copies: `sources` alone counted 1), by
+# their `outlet` key (one per registrable domain: "BBC News" and "BBC Sport" are bbc.co.uk);
+# rows written before schema 5 have none, their `site` stands in.
+_OUTLET = "coalesce({0}outlet, {0}site)"
 STORIES_VIEW = f"""
 CREATE OR REPLACE VIEW stories AS
 SELECT
@@ -221,20 +233,22 @@ SELECT
     list_sort(list_distinct(list(site))) AS sources,
     list_sort(list_distinct(list(language))) AS languages,
     list_sort(list_distinct(flatten(list(places)))) AS places,
-    first(title ORDER BY {_RANKED_AT}, article_id) FILTER (WHERE title IS NOT NULL) AS headline,
+    first(title ORDER BY {_RANKED_AT}, article_id, {_latest()})
+        FILTER (WHERE title IS NOT NULL) AS headline,
     min({dataset.PARTITION_KEY}) AS first_ingest_date,
     max({dataset.PARTITION_KEY}) AS last_ingest_date,
     coalesce((
-        SELECT list_sort(list_distinct(list(outlet.site)))
+        SELECT list_sort(list_distinct(list(ran.outlet)))
         FROM (
-            SELECT inner_a.site FROM articles AS inner_a WHERE inner_a.story_id = a.story_id
+            SELECT {_OUTLET.format("inner_a.")} AS outlet
+            FROM articles AS inner_a WHERE inner_a.story_id = a.story_id
             UNION ALL
-            SELECT d.site
+            SELECT {_OUTLET.format("d.")} AS outlet
             FROM duplicates AS d
             JOIN articles AS kept ON d.canonical_id = kept.article_id
             WHERE kept.story_id = a.story_id
-        ) AS outlet
-        WHERE outlet.site IS NOT NULL
+        ) AS ran
+        WHERE ran.outlet IS NOT NULL
     ), []::VARCHAR[]) AS outlets
 FROM articles AS a
 WHERE story_id IS NOT NULL
@@ -244,16 +258,19 @@ GROUP BY story_id
 # A copy row is one source in one run: ids repeat in data written before they were unique
 # (a source a later run read again as the same copy; schema 2's exact copies had their
 # canonical's id), and an article id kept twice (--state_keep_days) doubles the join.
-COPIES_VIEW = """
+# The article's title, site and source are its latest version's.
+COPIES_VIEW = f"""
 CREATE OR REPLACE VIEW copies AS
 SELECT
     a.article_id,
-    first(a.title ORDER BY a.run_id) AS title,
-    first(a.site ORDER BY a.run_id) AS site,
-    first(a.source ORDER BY a.run_id) AS source,
+    first(a.title ORDER BY {_latest("a")}) AS title,
+    first(a.site ORDER BY {_latest("a")}) AS site,
+    first({_OUTLET.format("a.")} ORDER BY {_latest("a")}) AS outlet,
+    first(a.source ORDER BY {_latest("a")}) AS source,
     count(DISTINCT (d.run_id, d.source)) AS copy_count,
     list_sort(list_distinct(list(d.source))) AS copy_sources,
     list_sort(list_distinct(list(d.site))) AS copy_sites,
+    list_sort(list_distinct(list({_OUTLET.format("d.")}))) AS copy_outlets,
     list_sort(list_distinct(list(d.method))) AS methods,
     max(d.similarity) AS max_similarity
 FROM articles AS a

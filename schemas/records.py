@@ -16,7 +16,8 @@ import pyarrow as pa
 # key-value metadata under SCHEMA_VERSION_KEY and in the run manifest.
 # 3: published_precision, topic_labels; a copy's article_id is its own.
 # 4: duplicates' url and site (the outlet that ran the copy).
-SCHEMA_VERSION = "4"
+# 5: articles' and duplicates' outlet (the registrable domain of the page's own URL).
+SCHEMA_VERSION = "5"
 SCHEMA_VERSION_KEY = b"newsbeam.schema_version"
 
 
@@ -45,6 +46,9 @@ class Article(NamedTuple):
     url: str | None
     canonical_url: str | None
     site: str | None
+    # The registrable domain of `url` (else `canonical_url`): one key per outlet, where
+    # `site` names it in many ways (support/urls.outlet_of).
+    outlet: str | None
     title: str | None
     authors: list[str]
     published_at: dt.datetime | None  # UTC, tz-aware; a date alone is midnight UTC
@@ -83,6 +87,7 @@ class Duplicate(NamedTuple):
     # copy, for counting a story's outlets (null: the input named none).
     url: str | None = None
     site: str | None = None
+    outlet: str | None = None  # the copy's own, as an article's (support/urls.outlet_of)
 
 
 class Rejected(NamedTuple):
@@ -104,6 +109,7 @@ ARTICLE_SCHEMA = pa.schema(
         pa.field("url", pa.string()),
         pa.field("canonical_url", pa.string()),
         pa.field("site", pa.string()),
+        pa.field("outlet", pa.string()),
         pa.field("title", pa.string()),
         pa.field("authors", pa.list_(pa.string())),
         pa.field("published_at", _UTC_MICROS),
@@ -143,6 +149,7 @@ DUPLICATE_SCHEMA = pa.schema(
         pa.field("method", pa.string(), nullable=False),
         pa.field("url", pa.string()),
         pa.field("site", pa.string()),
+        pa.field("outlet", pa.string()),
     ],
     metadata={SCHEMA_VERSION_KEY: SCHEMA_VERSION.encode()},
 )

@@ -19,6 +19,7 @@ from newsbeam.pipeline import dataset
 from newsbeam.schemas import DATASET_SCHEMAS, SCHEMA_VERSION, Article, Duplicate, Rejected, to_row
 from newsbeam.schemas.feeds import FeedHealth
 from newsbeam.transforms.support import files
+from newsbeam.transforms.support.urls import outlet_of
 
 UTC = dt.timezone.utc
 SCHEMAS: dict[str, pa.Schema] = DATASET_SCHEMAS
@@ -44,6 +45,7 @@ def article(
         url=f"https://{site}/{key}" if site else None,
         canonical_url=f"https://{site}/{key}" if site else None,
         site=site,
+        outlet=outlet_of(f"https://{site}/") if site else None,
         title=title if title is not None else f"Headline {key}",
         authors=["Jane Reporter"],
         published_at=published_at,
@@ -79,6 +81,7 @@ def duplicate(key: str, of: Article, method: str = "exact", site: str | None = N
         method=method,
         url=f"https://{site}/{key}" if site else None,
         site=site,
+        outlet=outlet_of(f"https://{site}/") if site else None,
     )
 
 

@@ -53,7 +53,7 @@ from newsbeam.transforms.extract import (
     with_page_offset,
 )
 from newsbeam.transforms.support.main_text import parse_html
-from newsbeam.transforms.support.urls import page_key
+from newsbeam.transforms.support.urls import outlet_of, page_key
 from tests.helpers import ARTICLE_HTML, ARTICLE_TEXT, counters_of, make_test_pipeline
 
 UTC = dt.timezone.utc
@@ -229,6 +229,31 @@ def test_site_of_a_mobile_or_amp_host_is_the_site() -> None:
         assert site_of(f"https://{host}.outlet.example/a") == "outlet.example"
     assert site_of("https://news.outlet.example/a") == "news.outlet.example"
     assert site_of("https://m.example/a") == "m.example"
+
+
+def test_outlet_of_is_the_registrable_domain() -> None:
+    """Review 56: one outlet's pages named it many ways ("BBC News", "BBC Sport", "BBC";
+    news. and sport. hosts): per-outlet counts split. The public suffix list's registrable
+    domain is one key; a private suffix's (github.io) blogs stay apart."""
+    for url in ("https://www.bbc.co.uk/news/a", "https://sport.bbc.co.uk/x", "https://BBC.CO.UK"):
+        assert outlet_of(url) == "bbc.co.uk"
+    assert outlet_of("https://apnews.com/article/x") == "apnews.com"
+    assert outlet_of("https://m.news.outlet.example.com/a") == "example.com"
+    assert outlet_of("https://ann.github.io/p") != outlet_of("https://bo.github.io/p")
+    # No public suffix: the host as a site has it.
+    assert outlet_of("http://127.0.0.1:8080/a") == "127.0.0.1"
+    assert outlet_of("http://intranet/a") == "intranet"
+    assert outlet_of(None) is None and outlet_of("not a url") is None
+
+
+def test_an_articles_outlet_is_its_own_urls() -> None:
+    """The outlet follows the page's own URL, its site name does not change it."""
+    page = RawDocument("p.html", "html", ARTICLE_HTML.encode())
+    article = extract_document(page, ExtractConfig())
+    assert (article.site, article.outlet) == ("Example Times", "example.com")
+    header = b"# Title\n\n**BBC Sport**\n\n**https://sport.bbc.co.uk/a**\n\n"
+    text = RawDocument("t.txt", "text", header + b"The body of the article. " * 9)
+    assert extract_document(text, ExtractConfig())[4:6] == ("BBC Sport", "bbc.co.uk")
 
 
 def test_split_authors() -> None:

@@ -37,6 +37,7 @@ from newsbeam.transforms.feeds.articles import (
     html_to_text,
     is_html_response,
     page_falls_short,
+    with_fetched_url,
 )
 from newsbeam.transforms.feeds.config import FeedsConfig
 from newsbeam.transforms.feeds.fetch import FetchConfig, FetchResult
@@ -2009,3 +2010,53 @@ def test_a_short_entry_takes_its_feeds_declared_language_where_langdetect_is_uns
     assert manifest["counts"]["articles"] == 1
     (article,) = _out(tmp_path, "articles")
     assert (article["language"], article["language_score"]) == ("de", None)
+
+
+def test_a_syndicated_page_is_credited_to_the_outlet_it_was_fetched_from() -> None:
+    """Review 56: a page whose rel=canonical names another outlet's page (syndication) and
+    no site name was the original's: its `url` and `site` were the original's, the copy's
+    own address lost. The outlet that ran it is where it was fetched from; its canonical
+    stays the original's. A canonical on the page's own outlet stays its URL."""
+    original = "https://www.original.example.com/world/story"
+    page = new_article("s", url=original, text="Syndicated text.")
+    fetched = "https://news.republisher.co.uk/wire/story?utm_source=feed"
+    copy = with_fetched_url(page, fetched)
+    assert (copy.url, copy.canonical_url) == (fetched, original)
+    assert (copy.site, copy.outlet) == ("news.republisher.co.uk", "republisher.co.uk")
+    named = with_fetched_url(page._replace(site="The Republisher"), fetched)
+    assert (named.site, named.outlet) == ("The Republisher", "republisher.co.uk")
+    own = with_fetched_url(page, "https://feeds.original.example.com/r/123")
+    assert own == page
+    assert with_fetched_url(new_article("s", text="T."), fetched).canonical_url == (
+        "https://news.republisher.co.uk/wire/story"
+    )
+
+
+def test_a_syndicated_pages_copy_counts_for_its_own_outlet(tmp_path: Path) -> None:
+    """End to end: the wire story on its own page, and the same page on a second outlet
+    (another host) whose rel=canonical credits the wire's: the copy is the second outlet's
+    pickup in `duplicates` (its own URL, site and outlet), not the wire's again."""
+    with (
+        serve({"/robots.txt": static(b"", "text/plain")}) as wire,
+        serve({"/robots.txt": static(b"", "text/plain")}) as republisher,
+    ):
+        wire_url = wire.url("/news/budget")
+        page = ARTICLE_HTML.replace(
+            '<meta property="og:site_name" content="Example Times">', ""
+        ).replace("https://news.example.com/2024/05/council-budget?utm_source=feed", wire_url)
+        assert wire_url in page and "og:site_name" not in page
+        wire.routes["/news/budget"] = static(page.encode(), "text/html")
+        later = page.replace("2024-05-14T09:30:00+02:00", "2024-05-14T11:00:00+02:00")
+        republisher.routes["/wire/budget"] = static(later.encode(), "text/html")
+        copy_url = republisher.url("/wire/budget").replace("127.0.0.1", "localhost")
+        feed = rss("", [("w", wire_url, ""), ("r", copy_url, "")])
+        # The pickup came out later (its feed says so too: the entry's time is the finer).
+        head, _, tail = feed.rpartition(b"08:00:00 GMT")
+        feed = head + b"10:00:00 GMT" + tail
+        wire.routes["/feed.xml"] = static(feed)
+        _run(tmp_path, "--feed", wire.url("/feed.xml"))
+    (kept,) = _out(tmp_path, "articles")
+    (copy,) = _out(tmp_path, "duplicates")
+    assert (kept["url"], kept["site"], kept["outlet"]) == (wire_url, "127.0.0.1", "127.0.0.1")
+    assert (copy["url"], copy["site"], copy["outlet"]) == (copy_url, "localhost", "localhost")
+    assert copy["canonical_id"] == kept["article_id"]

@@ -48,6 +48,7 @@ def test_article_row_round_trips_through_arrow() -> None:
         url=None,
         canonical_url=None,
         site=None,
+        outlet=None,
         title="T",
         authors=["A B"],
         published_at=dt.datetime(2024, 1, 2, 3, 4, tzinfo=dt.timezone.utc),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from lxml.html import fromstring
 
 from newsbeam.transforms.extract import html_metadata
-from newsbeam.transforms.support.titles import site_names, strip_site_suffix
+from newsbeam.transforms.support.titles import site_name, site_names, strip_site_suffix
 
 SITES = site_names(["Börsen-Zeitung", "Deutsche Welle"], "https://www.golem.de/news/x.html")
 
@@ -107,3 +107,38 @@ def test_chinese_portals_separators_and_channels() -> None:
     assert strip_site_suffix("東京株、反発　日経平均－新闻网", sites) == "東京株、反発　日経平均"
     # No site named after it: an underscore is left alone.
     assert strip_site_suffix("东京股市_收盘上涨", sites) == "东京股市_收盘上涨"
+
+
+def test_a_site_name_loses_the_tagline_or_headline_beside_it() -> None:
+    """Review 56: pages named their site with a tagline, a company or the headline beside
+    the name ("LinkNaija | Nigeria's popular news platform", "<headline> - Tageblatt.lu"),
+    with trailing spaces, or by a social profile's URL: one outlet's pages had several
+    site names. The piece that names the host is the name (none or two: left whole)."""
+    cases = [
+        ("LinkNaija | Nigeria's popular news platform", "https://www.linknaija.com/a", "LinkNaija"),
+        ("Freie Presse - Chemnitzer Verlag und Druck GmbH & Co. KG", "https://freiepresse.de/a",
+         "Freie Presse"),
+        ("Juli naht: OGBL und LCGB demonstrieren - Tageblatt.lu", "https://tageblatt.lu/a",
+         "Tageblatt.lu"),
+        ("Malay Mail ", "https://www.malaymail.com/a", "Malay Mail"),
+        # Nothing names the host, or the whole does: as written.
+        ("Breaking News - Daily Times", "https://example.com/a", "Breaking News - Daily Times"),
+        ("Börsen-Zeitung", "https://www.boersen-zeitung.de/a", "Börsen-Zeitung"),
+        ("Example | Example.com", "https://example.com/a", "Example | Example.com"),
+        ("Any Name | Other", None, "Any Name | Other"),
+    ]  # fmt: skip
+    for name, url, expected in cases:
+        assert site_name(name, None, url) == expected, name
+    profile = "https://twitter.com/anadoluajansi"
+    assert site_name(profile, "Anadolu Ajansı", "https://aa.com.tr/x") == "Anadolu Ajansı"
+    assert site_name(profile, None, "https://aa.com.tr/x") is None
+    assert site_name(None, "Example", None) == "Example"
+
+
+def test_a_pages_site_is_its_name_without_the_tagline() -> None:
+    page = (
+        '<html><head><meta property="og:site_name" content="Remember 80/90 - Memorabilia '
+        'anni 80/90"><link rel="canonical" href="https://www.remember8090.it/p"></head>'
+        "<body><p>x</p></body></html>"
+    )
+    assert html_metadata(fromstring(page)).site == "Remember 80/90"

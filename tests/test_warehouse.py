@@ -149,10 +149,13 @@ def test_stories_and_copies_views(tmp_path: Path) -> None:
     assert [row[0] for row in got] == ["s1", "s2"]
     for row in got:
         assert row[1:] == expected_story(made["articles"], row[0])
-    # Review 46: the outlets that ran a story count its copies' sites too.
+    # Review 46: the outlets that ran a story count its copies' too (review 56: by outlet).
     outlets = rows(db, "SELECT story_id, outlets FROM stories ORDER BY story_id")
     a1 = made["articles"][0]
-    assert outlets == [("s1", sorted({a1.site, "other.org", "copy.example"})), ("s2", [a1.site])]
+    assert outlets == [
+        ("s1", sorted({a1.outlet, "other.org", "copy.example"})),
+        ("s2", [a1.outlet]),
+    ]
     copies = rows(db, "SELECT article_id, copy_count, copy_sources, methods FROM copies ORDER BY 1")
     by_article: dict[str, list[Any]] = {}
     for copy in made["duplicates"] + [fx.duplicate("c3", made["articles"][3], "url")]:
@@ -480,4 +483,40 @@ def test_each_load_row_holds_the_runs_inputs_for_counts_in_equal_counts_out(
         ("daily-1", 6, 6),
         ("daily-2", 2, 2),
         ("daily-3", 1, 1),
+    ]
+
+
+def test_an_updated_articles_views_show_its_latest_version(tmp_path: Path) -> None:
+    """Review 56: an updated feed entry is a row a version of one article id (review 51).
+    `copies` took the title of the first run by run id, and the story headline picked either
+    version on the tie. The latest version (its `ingested_at`) is the article as it now
+    reads."""
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    first = fx.article("a1", story_id="s1", title="Early headline", published_at=DAY1)
+    fx.write_run(
+        str(root), "night-1", articles=[first], duplicates=[fx.duplicate("c1", first)], started=DAY1
+    )
+    corrected = first._replace(title="Corrected headline", ingested_at=DAY2)
+    fx.write_run(str(root), "night-2", articles=[corrected], started=DAY2)
+    assert load(root, db) == 0
+    assert rows(db, "SELECT title, copy_count FROM copies") == [("Corrected headline", 1)]
+    assert rows(db, "SELECT headline, article_count FROM stories") == [("Corrected headline", 1)]
+
+
+def test_a_storys_outlets_and_copies_count_by_outlet_key(tmp_path: Path) -> None:
+    """Review 56: `outlets` listed site names, and one outlet's pages name it many ways
+    ("BBC News", "BBC Sport"): a story run by two outlets counted three. Its outlets are
+    now the `outlet` keys; a row written before schema 5 (no outlet) counts by its site."""
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    news = fx.article("a1", story_id="s1", site="www.bbc.co.uk")._replace(site="BBC News")
+    sport = fx.article("a2", story_id="s1", site="sport.bbc.co.uk")._replace(site="BBC Sport")
+    pickup = fx.duplicate("c1", news, site="apnews.com")._replace(site="AP News")
+    older = fx.duplicate("c2", news, site="Associated Press")._replace(outlet=None)
+    fx.write_run(str(root), "night-1", articles=[news, sport], duplicates=[pickup, older])
+    assert load(root, db) == 0
+    assert rows(db, "SELECT outlets FROM stories") == [
+        (["Associated Press", "apnews.com", "bbc.co.uk"],)
+    ]
+    assert rows(db, "SELECT outlet, copy_sites, copy_outlets FROM copies") == [
+        ("bbc.co.uk", ["AP News", "Associated Press"], ["Associated Press", "apnews.com"])
     ]

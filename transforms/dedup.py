@@ -921,7 +921,9 @@ def kept_with_copies(
         return
     duplicate = Duplicate(article.article_id, article.source, *found)
     # The outlet that ran the copy: the passes carry ids and ranks only, the article has it.
-    copy = with_own_id(duplicate, run_id)._replace(url=article.url, site=article.site)
+    copy = with_own_id(duplicate, run_id)._replace(
+        url=article.url, site=article.site, outlet=article.outlet
+    )
     yield beam.pvalue.TaggedOutput(_DUPLICATES, copy)
 
 
@@ -1219,9 +1221,8 @@ class _DedupStreamFn(beam.DoFn):
             # A stream has no run to name: the read does (a watched file saved again, read
             # again as a copy of the same article, is a row of its own, not its key again).
             copy = with_own_id(copy, stream_read_id(article))
-            yield beam.pvalue.TaggedOutput(
-                _DUPLICATES, copy._replace(url=article.url, site=article.site)
-            )
+            own = copy._replace(url=article.url, site=article.site, outlet=article.outlet)
+            yield beam.pvalue.TaggedOutput(_DUPLICATES, own)
         else:
             expires_at = int(timestamp.micros) + self._ttl
             entry = stream_entry(

@@ -58,8 +58,8 @@ from newsbeam.transforms.support.time_limit import (
     in_child,
     time_limit,
 )
-from newsbeam.transforms.support.titles import site_names, strip_site_suffix
-from newsbeam.transforms.support.urls import site_host, split_url
+from newsbeam.transforms.support.titles import site_name, site_names, strip_site_suffix
+from newsbeam.transforms.support.urls import outlet_of, site_host, split_url
 
 STAGE = "extract"
 log = logging.getLogger(__name__)
@@ -795,6 +795,7 @@ def new_article(source: str, **fields: Any) -> Article:
         "url": None,
         "canonical_url": None,
         "site": None,
+        "outlet": None,
         "title": None,
         "authors": [],
         "published_at": None,
@@ -828,7 +829,11 @@ def new_article(source: str, **fields: Any) -> Article:
     # Identity and site follow from the URL unless the document said otherwise.
     if defaults["canonical_url"] is None:
         defaults["canonical_url"] = canonicalize_url(defaults["url"])
-    defaults["site"] = defaults["site"] or site_of(defaults["canonical_url"])
+    # The site a page did not name is its own URL's (a syndicated copy's canonical names
+    # the original's outlet), else its canonical's.
+    defaults["site"] = defaults["site"] or site_of(defaults["url"] or defaults["canonical_url"])
+    # The outlet is the page's own (its URL's), whatever its canonical names.
+    defaults["outlet"] = outlet_of(defaults["url"] or defaults["canonical_url"])
     return Article(source=source, **defaults)
 
 
@@ -978,7 +983,11 @@ def html_metadata(tree: Any) -> HtmlMetadata:
             organisations,
         ),
         url=url,
-        site=_unescaped((found.sitename or meta.extract_sitename(tree) or "").lstrip("@") or None),
+        site=site_name(
+            _unescaped((found.sitename or meta.extract_sitename(tree) or "").lstrip("@") or None),
+            _unescaped(_meta_content(metas, "og:site_name")),
+            url,
+        ),
         published=dated,
     )
 
@@ -1197,6 +1206,14 @@ def unescape_references(text: str) -> str:
 
 def _unescaped(value: str | None) -> str | None:
     return unescape_references(value) if value else value
+
+
+def _meta_content(metas: list[Any], tag: str) -> str | None:
+    """The content of the first of `metas` (`head_metas`) whose property or name is `tag`."""
+    for element in metas:
+        if (element.get("property") or element.get("name") or "").lower() == tag:
+            return str(element.get("content"))
+    return None
 
 
 def json_ld_text(body: str) -> str:

@@ -78,7 +78,7 @@ from newsbeam.transforms.feeds.articles import (
     entry_article,
     is_html_response,
     page_falls_short,
-    with_url,
+    with_fetched_url,
 )
 from newsbeam.transforms.feeds.config import FeedsConfig
 from newsbeam.transforms.feeds.fetch import (
@@ -552,8 +552,7 @@ class _ToArticles(beam.DoFn):
                 except ExtractError as failure:
                     problem = (failure.reason, f"page {page.url}: {failure}")
                 else:
-                    if page_article.url is None:
-                        page_article = with_url(page_article, page.final_url)
+                    page_article = with_fetched_url(page_article, page.final_url)
                     short = page_falls_short(page_article.text, job.entry) if job.entry else None
                     if short is not None:  # a wall or a teaser page: the feed's text wins
                         detail = f"{short[0]} words, under half the entry's own {short[1]}"

@@ -129,3 +129,29 @@ def strip_site_suffix(title: str | None, sites: list[list[str]]) -> str | None:
             keep = end
     headline = title[:keep].strip()
     return headline if headline else title
+
+
+# What separates a site's name from a tagline or a headline in what a page calls its site
+# ("The Gateway Pundit - Where Hope Finally Made a Comeback", "<headline> - Tageblatt.lu").
+_SITE_SEPARATOR = re.compile(r"\s+[|\-–—·•]\s+|\s*[|｜:：]\s*")
+_URL_LIKE = re.compile(r"(?:https?:)?//|www\.", re.IGNORECASE)
+
+
+def site_name(name: str | None, declared: str | None, url: str | None) -> str | None:
+    """The name a page gives its site, as one outlet's pages share it. `name` is what the
+    metadata gave (trafilatura's pick), `declared` the page's og:site_name. When separators
+    cut `name` into pieces of which one alone names the site's host, that piece (a tagline,
+    a company or a headline beside the name: "Freie Presse - Chemnitzer Verlag und Druck
+    GmbH & Co. KG", "<headline> - Tageblatt.lu"); else `name`. Spaces trimmed; a URL (a
+    social profile's, from twitter:site) is no name: `declared`, else none (the host)."""
+    own, stated = (" ".join((text or "").split()) for text in (name, declared))
+    if _URL_LIKE.match(stated):
+        stated = ""
+    if not own or _URL_LIKE.match(own):
+        return stated or None
+    hosts = site_names((), url)
+    if not hosts or _names_site(own, hosts):
+        return own
+    pieces = [piece.strip() for piece in _SITE_SEPARATOR.split(own)]
+    named = [piece for piece in pieces if piece and _names_site(piece, hosts)]
+    return named[0] if len(pieces) > 1 and len(named) == 1 else own

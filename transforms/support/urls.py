@@ -4,6 +4,7 @@ nothing (each caller caught its ValueError on its own before)."""
 
 from __future__ import annotations
 
+import functools
 import urllib.parse
 
 
@@ -29,6 +30,28 @@ def site_host(host: str) -> str:
         if host.startswith(prefix) and "." in host[len(prefix) :]:
             return host[len(prefix) :]
     return host
+
+
+def outlet_of(url: str | None) -> str | None:
+    """The outlet a URL belongs to, a key to count by: its host's registrable domain under
+    the public suffix list (`bbc.co.uk` for www.bbc.co.uk and sport.bbc.co.uk, `apnews.com`,
+    `someone.github.io`), else the host as `site_host` has it (an IP address, `localhost`).
+    Sites name themselves in many ways ("AP News", "Associated Press"; "BBC News", "BBC
+    Sport"); the domain they publish under is one. None when the URL names no host."""
+    parts = split_url(url or "")
+    host = (parts.hostname or "").rstrip(".") if parts else ""
+    return registrable_domain(host) if host else None
+
+
+@functools.lru_cache(maxsize=65536)
+def registrable_domain(host: str) -> str:
+    """`host`'s registrable domain (the public suffix and one label before it), else the
+    host itself. The suffix list is the snapshot bundled with the `tld` package (read
+    once, never fetched: a run makes no request to learn it)."""
+    from tld import get_fld
+
+    found = get_fld(host, fix_protocol=True, fail_silently=True)
+    return found.lower() if isinstance(found, str) and found else site_host(host.lower())
 
 
 def page_key(canonical_url: str | None) -> str | None:
