@@ -1932,6 +1932,13 @@ def test_an_updated_entry_is_read_again_as_a_new_version_of_its_article(tmp_path
         summary = feeds_summary(second["counters"])
         assert summary is not None and "0 new entries, 1 updated entries" in summary, summary
         assert [h["new_entries"] for h in _health(tmp_path, "run_at")] == [2, 1]
+        # The stories' document frequencies count an article once, not once a version
+        # (review 57: the correction made it 3 articles, its terms counted twice).
+        terms = {
+            r["term"]: r["articles"] for r in _state(state, "dedup/story_terms/*.parquet", "term")
+        }
+        assert terms[""] == 2 and terms["ferry"] == 1
+        assert second["counters"]["stories_versions_not_counted"] == 1
 
         # The same feed again: nothing new, nothing updated.
         third = _run(tmp_path, *args)
