@@ -725,7 +725,14 @@ def run_locked(
             attempt=attempt,
             ingest_date=started.date().isoformat(),
             stage_seconds=_stage_seconds(result),
-            state={"root": state, "version": opened.version, "parent": opened.base}
+            state={
+                "root": state,
+                "version": opened.version,
+                "parent": opened.base,
+                # what first_seen_at and the retention cut-offs are measured from: a
+                # rerun's is its first attempt's start
+                "run_at": state_context.run_at.isoformat(),
+            }
             if opened
             else None,
         )

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import random
 import shutil
+import time
 from pathlib import Path
 
 import duckdb
@@ -178,7 +179,7 @@ def test_state_across_runs(seeds_dir: Path, tmp_path: Path) -> None:
     assert {"term": "", "articles": 5} in _dedup(state, "story_terms", "term")
 
 
-def age_state(state: Path, days: int) -> None:
+def age_state(state: Path, days: float) -> None:
     """Make every row of the dedup articles and stories state first seen `days` earlier,
     keeping each file's schema and its metadata (the state-version stamp)."""
     for table in ("articles", "stories"):
@@ -286,6 +287,49 @@ def test_state_keep_days_prunes_old_articles(seeds_dir: Path, tmp_path: Path) ->
     assert yesterday["000"]["article_id"] in {r["article_id"] for r in articles}
     remembered = {r["article_id"] for r in _dedup(ids_state, "articles", "article_id")}
     assert remembered == {r["article_id"] for r in articles}
+
+
+@pytest.mark.slow
+def test_a_rerun_later_measures_retention_from_the_first_attempts_start(
+    seeds_dir: Path, tmp_path: Path
+) -> None:
+    """Review 57: a rerun of a night (same --run_id, with --state) measured the retention
+    cut-off from its own start: run later, it forgot earlier articles the first attempt
+    still knew, and a near copy the first attempt had as a duplicate was an article."""
+    state, day1, day2 = _two_days(seeds_dir, tmp_path)
+    (day2 / "syndicated.txt").write_text(rewrapped_copy(next(seeds_dir.glob("000_*.txt"))))
+    first = tmp_path / "out1"
+    assert entry.main(["--input", str(day1), "--output", str(first), "--state", str(state)]) == 0
+    yesterday = _by_seed(_rows(first, "articles"))
+    started = dt.datetime.fromisoformat(run_manifest(first)["started_at"])
+    # Run 1's articles fall out of a 7-day window 20 s from now: the night's first attempt
+    # (starting at once) still knows them, a rerun after that moment would not.
+    edge = time.time() + 20
+    moment = dt.datetime.fromtimestamp(edge, dt.timezone.utc) - dt.timedelta(days=7)
+    age_state(state, (started - moment) / dt.timedelta(days=1))
+    night = tmp_path / "night"
+    argv = ["--input", str(day2), "--output", str(night), "--state", str(state)]
+    argv += ["--run_id", "night-2", "--state_keep_days", "7"]
+    assert entry.main(argv) == 0
+    assert time.time() < edge, "the first attempt started too late to test anything"
+    attempt = run_manifest(night)
+    (duplicate,) = _rows(night, "duplicates")
+    assert duplicate["canonical_id"] == yesterday["000"]["article_id"]
+    time.sleep(max(0.0, edge - time.time()) + 1)
+
+    assert entry.main(argv) == 0  # the same night again, after the edge
+    again = run_manifest(night)
+    assert again["attempt"] != attempt["attempt"]
+    assert _rows(night, "articles") == []  # review 57: the copy of 000 was an article
+    (duplicate_again,) = _rows(night, "duplicates")
+    assert duplicate_again["canonical_id"] == yesterday["000"]["article_id"]
+    assert again["counters"].get("dedup_state_pruned", 0) == 0
+    assert again["state"]["run_at"] == attempt["state"]["run_at"] == attempt["started_at"]
+    # Run 1's rows are carried whole, as by the first attempt.
+    index = _dedup(state, "articles", "article_id")
+    assert len(index) == 4 and all(r["signature"] for r in index)
+    marker = json.loads((current_state(state) / "state.json").read_text())
+    assert marker["run_at"] == attempt["started_at"]
 
 
 def test_corrupt_or_other_version_dedup_state_is_refused(

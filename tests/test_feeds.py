@@ -71,6 +71,7 @@ from newsbeam.transforms.feeds.stage import (
     deferred_sources,
     offered_again,
     page_failed_for_now,
+    retried_updates,
     updated_entries,
     was_seen,
 )
@@ -1932,6 +1933,13 @@ def test_an_updated_entry_is_read_again_as_a_new_version_of_its_article(tmp_path
         summary = feeds_summary(second["counters"])
         assert summary is not None and "0 new entries, 1 updated entries" in summary, summary
         assert [h["new_entries"] for h in _health(tmp_path, "run_at")] == [2, 1]
+        # The stories' document frequencies count an article once, not once a version
+        # (review 57: the correction made it 3 articles, its terms counted twice).
+        terms = {
+            r["term"]: r["articles"] for r in _state(state, "dedup/story_terms/*.parquet", "term")
+        }
+        assert terms[""] == 2 and terms["ferry"] == 1
+        assert second["counters"]["stories_versions_not_counted"] == 1
 
         # The same feed again: nothing new, nothing updated.
         third = _run(tmp_path, *args)
@@ -2060,3 +2068,74 @@ def test_a_syndicated_pages_copy_counts_for_its_own_outlet(tmp_path: Path) -> No
     assert (kept["url"], kept["site"], kept["outlet"]) == (wire_url, "127.0.0.1", "127.0.0.1")
     assert (copy["url"], copy["site"], copy["outlet"]) == (copy_url, "localhost", "localhost")
     assert copy["canonical_id"] == kept["article_id"]
+
+
+def test_an_update_whose_page_failed_for_now_is_offered_again_as_an_update(
+    tmp_path: Path,
+) -> None:
+    """Review 57: an updated entry with no text of its own whose page failed for now (503)
+    was offered again by the next run as a new entry (`<feed>#<id>`), not as an update:
+    its corrected page then came in as a copy of its own first version. It is offered
+    again as the update it is (`#version=`), a new row of the same article."""
+    state = tmp_path / "state"
+    corrected_html = ARTICLE_HTML.replace("on Tuesday", "on Tuesday evening").replace(
+        "in the spring", "in the autumn"
+    )
+    page = {"status": 200, "html": ARTICLE_HTML}
+
+    def budget(request: Any) -> tuple[int, dict[str, str], bytes]:
+        if page["status"] != 200:
+            return page["status"], {"Content-Type": "text/plain"}, b"busy"
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, page["html"].encode()
+
+    routes: dict[str, Any] = {
+        "/robots.txt": static(b"User-agent: *\nAllow: /\n", "text/plain"),
+        "/news/budget": budget,
+    }
+    with serve(routes) as server:
+        listed = rss(server.url(""), [("budget", "/news/budget", "")])
+        server.routes["/feed.xml"] = static(listed, ETag='"v1"')
+        args = ["--feed", server.url("/feed.xml"), "--state", str(state), "--fetch_retries", "0"]
+        first = _run(tmp_path, *args)
+        assert first["counts"]["articles"] == 1
+        (article,) = _out(tmp_path, "articles")
+
+        # The entry is corrected (a new title, no text of its own); its page is busy.
+        corrected = listed.replace(b"<title>Story budget", b"<title>Budget corrected")
+        server.routes["/feed.xml"] = static(corrected, ETag='"v2"')
+        page["status"] = 503
+        assert _run(tmp_path, *args)["counters"]["feeds_pages_retry_later"] == 1
+        (rejected,) = _out(tmp_path, "rejected")
+        assert "#version=" in rejected["source"]
+        assert "offers the entry again (1 of 3)" in rejected["detail"]
+
+        page.update(status=200, html=corrected_html)
+        third = _run(tmp_path, *args)
+        assert third["counts"]["balanced"] is True and third["counts"]["inputs"] == 1
+        (again,) = _out(tmp_path, "articles")  # review 57: a new entry, then a copy
+        assert again["source"] == rejected["source"]  # the update, as listed
+        assert again["article_id"] == article["article_id"]
+        assert "in the autumn" in again["text"]
+        assert third["counters"]["feeds_updated_entries"] == 1
+        assert third["counters"].get("feeds_new_entries", 0) == 0
+        assert _run(tmp_path, *args)["counts"]["inputs"] == 0  # seen in its new version
+    seen = _state(state, "feed_state/seen_entries.parquet", "entry_id")
+    assert [(row["entry_id"], row["page_failures"]) for row in seen] == [("budget", 0)]
+
+
+def test_a_retried_update_keeps_the_version_read_before_and_stays_an_update() -> None:
+    """merge_seen_entries keeps an update's earlier version while its page is retried, so
+    retried_updates finds it an update again; a new entry's retry stays new."""
+    known = [SeenEntry("f", "upd", NOW - DAY, NOW - DAY, 0, "v1")]
+    sightings = [SeenEntry("f", "upd", NOW, NOW, 1, "v2"), SeenEntry("f", "new", NOW, NOW, 1, "v1")]
+    merged = {row.entry_id: row for row in merge_seen_entries(known, sightings, NOW)}
+    assert (merged["upd"].version, merged["upd"].page_failures) == ("v1", 1)
+    assert (merged["new"].version, merged["new"].page_failures) == ("v1", 1)
+    listed = [
+        ENTRY._replace(entry_id="upd", version="v2"),
+        ENTRY._replace(entry_id="new", version="v1"),
+    ]
+    failures = {"upd": 1, "new": 1}
+    versions = {"upd": "v1", "new": "v1"}
+    assert [e.entry_id for e in retried_updates(listed, failures, versions)] == ["upd"]
+    assert retried_updates(listed, {}, versions) == []  # not offered again: new as before

@@ -142,6 +142,38 @@ def test_versions_carry_over_what_a_run_did_not_write_and_keep_one_before(
     assert context.state_dir == version_dir(str(state), "r2.00000002")
 
 
+def test_a_rerun_is_measured_from_its_first_attempts_start(tmp_path: Path) -> None:
+    """Review 57: a rerun's retention cut-offs and first_seen_at come from the first
+    attempt's start (its version's `run_at`; for a version written before that was
+    recorded, its output manifest's `started_at`), not from the rerun's own."""
+    state = tmp_path / "state"
+    later = RUN_AT + dt.timedelta(days=2)
+    _commit_alone(open_state(state, RUN_AT, run_id="r1", attempt="00000001")[1])
+    assert json.loads((_version(state) / STATE_MARKER).read_text())["run_at"] == (
+        RUN_AT.isoformat()
+    )
+    context, again = open_state(state, later, 7, run_id="r1", attempt="00000002")
+    assert context.run_at == RUN_AT and context.keep_since == RUN_AT - dt.timedelta(days=7)
+    assert again is not None and again.run_at == RUN_AT
+    assert context.clock == later  # a file being written is judged by the clock
+    _commit_alone(again)  # a rerun of the rerun still goes by the first attempt
+    assert open_state(state, later, run_id="r1", attempt="00000003")[0].run_at == RUN_AT
+    # An older version: no run_at; its run's manifest says when it started.
+    marker = _version(state) / STATE_MARKER
+    older = {k: v for k, v in json.loads(marker.read_text()).items() if k != "run_at"}
+    manifest = tmp_path / "out" / "_runs" / "r1.json"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text(json.dumps({"started_at": RUN_AT.isoformat()}))
+    marker.write_text(json.dumps({**older, "output_manifest": str(manifest)}))
+    current = json.loads((state / "CURRENT.json").read_text())
+    (state / "CURRENT.json").write_text(json.dumps({**current, "output_manifest": str(manifest)}))
+    assert open_state(state, later, run_id="r1", attempt="00000004")[0].run_at == RUN_AT
+    manifest.unlink()  # nothing says: the rerun's own start
+    assert open_state(state, later, run_id="r1", attempt="00000005")[0].run_at == later
+    # Another run id is no rerun.
+    assert open_state(state, later, run_id="r2", attempt="00000006")[0].run_at == later
+
+
 def test_recovery_publishes_a_committed_version_and_drops_the_rest(tmp_path: Path) -> None:
     state = tmp_path / "state"
     _, first = open_state(state, RUN_AT, run_id="r1", attempt="00000001")

@@ -35,8 +35,10 @@ from newsbeam.transforms.stories import (
     cluster_rows,
     cluster_stories,
     conflicting_names,
+    counted_frequencies,
     counted_story_rows,
     document_frequency,
+    first_versions,
     flat_key_names,
     frequency_columns,
     group_similarity,
@@ -865,3 +867,19 @@ def test_articles_that_skipped_cleaning_are_stories_of_their_own() -> None:
             | beam.Map(lambda found: sorted({ok for ok, _ in found}) + [len({i for _, i in found})])
         )
         assert_that(stories, equal_to([[True, 3]]))
+
+
+def test_a_new_version_of_an_earlier_article_is_not_counted_in_the_frequencies_again() -> None:
+    """Review 57: an updated feed entry (same article_id as an earlier article, found among
+    the priors) counted its article and terms in story_terms once more a version."""
+    docs = [
+        StoryDoc("a", (), None, {"ferry": 1.0, "harbour": 2.0}),
+        StoryDoc("b", (), None, {"budget": 1.0, "ferry": 1.0}),
+    ]
+    run = unpack_run([pack_doc(doc) for doc in docs], StoryConfig())
+    assert first_versions(run, set()) is run.counts  # nothing left out: the same arrays
+    counted = add_frequencies(NO_FREQUENCIES, [])
+    kept = first_versions(run, {"a", "z"})
+    frequencies = frequency_columns(add_frequencies(counted, [docs[1]]))
+    assert kept.docs == 1 and kept.dicts() == [{"budget": 1.0, "ferry": 1.0}]
+    assert frequency_columns(counted_frequencies(counted, kept)) == frequencies

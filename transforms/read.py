@@ -1022,7 +1022,8 @@ class _SkipIngested(beam.DoFn):
             log.info("%s: it changed while this run read it; the next run reads it", key)
             return
         start = appended_part(path, previous, stamp, prefix) or WHOLE_FILE
-        unfinished = unfinished_line_start(path, stamp.size, stamp.modified_at, self._state.run_at)
+        # by the clock, not a rerun's first attempt's start: is the file being written now?
+        unfinished = unfinished_line_start(path, stamp.size, stamp.modified_at, self._state.clock)
         if unfinished is not None:
             # Read and recorded up to the unfinished line: the next run reads on from it.
             counter("read_deferred_unfinished_lines").inc()

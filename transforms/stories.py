@@ -20,7 +20,7 @@ import itertools
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import apache_beam as beam
@@ -333,6 +333,16 @@ def unpack_run(packed: Iterable[PackedDoc], config: StoryConfig) -> PackedRun:
         for number, (article_id, rank, published_at, *_) in enumerate(ordered)
     ]
     return PackedRun(docs, counts, flat_key_names(names, config))
+
+
+def first_versions(run: PackedRun, earlier_ids: Collection[str]) -> FlatVectors:
+    """The term counts of the run's docs the document frequencies (story_terms) count: all
+    but a new version of an earlier article (an updated feed entry, same article_id),
+    whose first version they counted already (else each correction counted its article
+    and its terms once more, skewing the IDF). Its earlier version is among the priors
+    (`earlier_ids`): a correction is that close to it."""
+    kept = [number for number, doc in enumerate(run.docs) if doc.article_id not in earlier_ids]
+    return run.counts if len(kept) == run.counts.docs else run.counts.take(kept)
 
 
 def add_frequencies(earlier: TermFrequencies, docs: Iterable[StoryDoc]) -> TermFrequencies:
@@ -1379,7 +1389,9 @@ class _ClusterAll(beam.DoFn):
         if self._terms_folder is not None:
             for row in _run_story_rows(run, assigned, vectors, config, self._run_at):
                 yield beam.pvalue.TaggedOutput(_STORY_ROWS, row)
-            columns = frequency_columns(counted_frequencies(earlier, run.counts))
+            stored = first_versions(run, {prior.article_id for prior in priors})
+            counter("stories_versions_not_counted").inc(run.counts.docs - stored.docs)
+            columns = frequency_columns(counted_frequencies(earlier, stored))
             schema = stamped(STORY_TERMS.schema)
             name = write_columns(self._terms_folder, "part", columns, schema)
             entry = {"target": STORY_TERMS.name, "name": name, "rows": len(columns["term"])}

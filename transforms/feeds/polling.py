@@ -137,6 +137,10 @@ def merge_seen_entries(
         failures = sighting.page_failures  # this run's count: 0 once the entry was used
         # The version this run listed (an update read now is seen in its new version).
         version = sighting.version or (known.version if known is not None else None)
+        if failures and known is not None and known.version:
+            # An update whose page failed for now keeps the version read before: listed in
+            # its new one again, it is offered again as the update it is (retried_updates).
+            version = known.version
         if known is None:
             merged[key] = SeenEntry(
                 sighting.feed_url, sighting.entry_id, now, now, failures, version
@@ -254,6 +258,8 @@ def previous_feed_state(
     for row in seen_rows:
         if row.get("page_failures"):  # its page failed for now: offered again
             failures.setdefault(row["feed_url"], {})[row["entry_id"]] = row["page_failures"]
+            if row.get("version"):  # an update's: the version read before it
+                versions.setdefault(row["feed_url"], {})[row["entry_id"]] = row["version"]
         else:
             seen.setdefault(row["feed_url"], set()).add(row["entry_id"])
             if row.get("version"):

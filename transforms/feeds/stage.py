@@ -393,6 +393,9 @@ def feed_outputs(
                     status, error = "partial", parsed.bozo[:500]
                 new = [entry for entry in entries if not was_seen(entry, seen)]
                 updated = updated_entries(entries, seen, versions or {})
+                again = retried_updates(new, page_failures or {}, versions or {})
+                new = [entry for entry in new if entry not in again]
+                updated += again
     counter("feeds_entries").inc(len(entries))
     counter("feeds_new_entries").inc(len(new))
     counter("feeds_updated_entries").inc(len(updated))
@@ -402,7 +405,8 @@ def feed_outputs(
         yield PageJob(f"{url}#{entry.entry_id}", url, entry, None, failures.get(entry.entry_id, 0))
     for entry in updated:  # a version of its own: support/versions.py
         counter("read_inputs").inc()
-        yield PageJob(version_source(f"{url}#{entry.entry_id}", entry.version), url, entry, None)
+        version_of = version_source(f"{url}#{entry.entry_id}", entry.version)
+        yield PageJob(version_of, url, entry, None, failures.get(entry.entry_id, 0))
     # Every id the document lists, new or not, is seen now (in the version listed): what
     # keeps it from pruning, and what the next listing is compared with.
     for entry in entries:
@@ -458,6 +462,22 @@ def updated_entries(
         entry
         for entry in entries
         if entry.entry_id in seen
+        and entry.version
+        and versions.get(entry.entry_id) not in (None, entry.version)
+    ]
+
+
+def retried_updates(
+    new: Iterable[FeedEntry], failures: Mapping[str, int], versions: Mapping[str, str]
+) -> list[FeedEntry]:
+    """The entries offered again (their page failed for now: `failures`) that were updates
+    when they failed: their row keeps the version read before (polling.merge_seen_entries),
+    and the feed lists another. Offered again as new entries, their corrected text came in
+    as a copy of its own first version (dedup tells versions by their source)."""
+    return [
+        entry
+        for entry in new
+        if entry.entry_id in failures
         and entry.version
         and versions.get(entry.entry_id) not in (None, entry.version)
     ]

@@ -348,6 +348,14 @@ class StateContext:
     # later run reads again as a copy of the same article is a row of its own
     # (dedup.py `with_own_id`).
     run_id: str = ""
+    # This run's own start, where it differs from `run_at` (a rerun measured from its first
+    # attempt's): what the clock says now, for a file being written now.
+    started_at: dt.datetime | None = None
+
+    @property
+    def clock(self) -> dt.datetime:
+        """This run's own start (`run_at` but in a rerun)."""
+        return self.started_at or self.run_at
 
     @property
     def writes(self) -> bool:
@@ -378,6 +386,7 @@ def make_context(
     keep_days: float = 0,
     run_id: str = "",
     keep_ids_days: float = KEEP_IDS_DAYS,
+    started_at: dt.datetime | None = None,
 ) -> StateContext:
     """Check every table file of `state_dir` (the marker is checked by check_state_dir) and
     return the context; StateError if a file is unusable."""
@@ -390,6 +399,7 @@ def make_context(
         keep_ids_days=keep_ids_days,
         checked=tuple(sorted(checked.items())),
         run_id=run_id,
+        started_at=started_at if started_at != run_at else None,
     )
 
 
@@ -778,6 +788,9 @@ class OpenedState:
     run_id: str
     attempt: str
     current: dict[str, Any] | None
+    # The start the run's state stages measure from (first_seen_at, the retention cut-offs):
+    # this run's, or on a rerun the first attempt's (first_run_at).
+    run_at: dt.datetime | None = None
 
 
 def version_dir(root: str, version: str) -> str:
@@ -984,16 +997,21 @@ def open_state(
     root = files.normalise(str(root))
     check_state_root(root)
     current = read_current(root)
+    started_at = run_at
     base = None
     if current is not None:
         base = current["version"]
         if run_id and current.get("run_id") == run_id:
             base = current.get("previous")
+            first = first_run_at(root, current)
             log.info(
-                "--state: run %s again, from the state before it (%s)",
+                "--state: run %s again, from the state before it (%s), as of its first "
+                "attempt's start (%s)",
                 run_id,
                 f"version {base}" if base else "none: it was the state's first run",
+                (first or run_at).isoformat(),
             )
+            run_at = first or run_at
     base_dir = version_dir(root, base) if base else None
     marker = _marker_of(base_dir) if base_dir else None
     if base_dir is not None and marker is None:
@@ -1007,10 +1025,41 @@ def open_state(
     name = f"{run_id}.{attempt}" if run_id else uuid.uuid4().hex[:12]
     out_dir = version_dir(root, name)
     context = make_context(
-        base_dir if marker else None, out_dir, run_at, keep_days, run_id, keep_ids_days
+        base_dir if marker else None, out_dir, run_at, keep_days, run_id, keep_ids_days, started_at
     )
-    opened = OpenedState(root, base, name, out_dir, run_id, attempt, current)
+    opened = OpenedState(root, base, name, out_dir, run_id, attempt, current, run_at)
     return context, opened
+
+
+def _moment(value: object) -> dt.datetime | None:
+    """An ISO 8601 moment with its zone (None: not one)."""
+    try:
+        moment = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def first_run_at(root: str, current: Mapping[str, Any]) -> dt.datetime | None:
+    """When the run CURRENT names first ran, for a rerun of it: its version's `run_at`
+    (itself a rerun's: the first attempt's), else (a version written before it was
+    recorded) its output manifest's start. A rerun measures the retention cut-offs from it,
+    not from its own start: run a day later, it would forget a day more of earlier
+    articles, and near copies the first attempt had as duplicates would be articles."""
+    try:
+        marker = _marker_of(version_dir(root, str(current["version"])))
+    except StateError:
+        marker = None
+    if marker and (moment := _moment(marker.get("run_at"))):
+        return moment
+    manifest = str(current.get("output_manifest") or "")
+    try:
+        content = files.read_json(manifest) if manifest and files.exists(manifest) else None
+    except (OSError, ValueError):
+        content = None
+    if not isinstance(content, dict):
+        return None
+    return _moment(content.get("started_at"))
 
 
 def _carry_over(opened: OpenedState) -> None:
@@ -1077,6 +1126,7 @@ def prepare_state(opened: OpenedState, summary: Mapping[str, Any], output_manife
         "parent": opened.base,
         "run_id": opened.run_id,
         "attempt": opened.attempt,
+        **({"run_at": opened.run_at.isoformat()} if opened.run_at else {}),
         "output_manifest": output_manifest,
         "outputs": sorted(outputs),
         "files": file_record(opened.version_dir),
