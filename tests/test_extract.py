@@ -1266,3 +1266,18 @@ def test_markdown_patterns_take_linear_time() -> None:
     assert (header.title, body) == ("Title", "See the report now.")
     _, body, _ = parse_text_document("Words here.\n\nA [x [y](http://a/b) and [z] done.")
     assert body.endswith("A [x y and [z] done.")
+
+
+def test_a_text_document_stops_at_the_time_limit() -> None:
+    # Review 55: a text or JSON record had no time limit (only HTML pages had one). Mixed
+    # UTF-8 and cp1252 bytes decode byte by byte through a Python handler: ~1 s here.
+    content = b"Gespr\xc3\xa4che \xe4 " * 400_000
+    config = ExtractConfig(max_page_seconds=0.05)
+    with pytest.raises(ExtractError) as raised:
+        extract_document(RawDocument("mixed.txt", "text", content), config)
+    assert raised.value.reason == "time_limit"
+    assert "0.05 s a page (--max_page_seconds)" in str(raised.value)
+    # Within the limit it reads as before.
+    ok = RawDocument("ok.txt", "text", content[:200])
+    article = extract_document(ok, ExtractConfig(max_page_seconds=30))
+    assert article.text.startswith("Gespräche ä")
