@@ -271,7 +271,14 @@ class RunLock:
                         self._renew(lock)
                     except OSError as error:
                         if lock.path not in failing:
-                            log.warning("could not renew the lock %s (%s)", lock.path, error)
+                            # The one early sign of a folder gone read-only, full or
+                            # unmounted: say what it means for the run (review 55).
+                            log.warning(
+                                "could not renew the lock %s (%s): the run goes on, and its "
+                                "commit will fail unless the folder is writable by then",
+                                lock.path,
+                                error,
+                            )
                         failing.add(lock.path)
                     else:
                         if lock.path in failing:

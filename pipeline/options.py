@@ -248,8 +248,9 @@ class NewsBeamOptions(PipelineOptions):
             "--max_page_seconds",
             type=finite_float,
             default=ExtractConfig.max_page_seconds,
-            help="An HTML page whose extraction takes longer than this is stopped and "
-            "rejected as time_limit (a real page takes milliseconds); 0: no limit.",
+            help="A document whose extraction (an HTML page, a text, a JSON record) or "
+            "cleaning takes longer than this, each stage on its own, is stopped and rejected "
+            "as time_limit (a real page takes milliseconds); 0: no limit.",
         )
         stages.add_argument(
             "--min_words",
@@ -515,7 +516,7 @@ def config_from_options(
         extract=ExtractConfig(
             max_html_tags=options.max_html_tags, max_page_seconds=options.max_page_seconds
         ),
-        clean=CleanConfig(min_words=options.min_words),
+        clean=CleanConfig(min_words=options.min_words, max_seconds=options.max_page_seconds),
         language=LanguageConfig(
             sample_chars=options.language_sample_chars, trials=options.language_trials
         ),

@@ -344,3 +344,30 @@ def test_with_identity_fills_what_cleaning_sets_and_keeps_what_is_there() -> Non
     assert with_identity(cleaned) is cleaned
     own = raw._replace(article_id="mine")
     assert with_identity(own).article_id == "mine"
+
+
+def test_clean_text_composite_stops_a_text_at_the_time_limit() -> None:
+    # Review 55: only HTML extraction had a time limit; cleaning a hostile text within
+    # --max_document_bytes (a million short paragraphs) ran for as long as it took.
+    hostile = "\n\n".join(f"w{n} x" for n in range(600_000))  # ~4 s to clean
+    articles = [
+        new_article("long.txt", text="word " * 30),
+        new_article("hostile.txt", text=hostile),
+    ]
+
+    def check_kept(kept: list) -> None:
+        assert [a.source for a in kept] == ["long.txt"]
+
+    def check_rejected(rejected: list) -> None:
+        assert [(r.source, r.stage, r.reason) for r in rejected] == [
+            ("hostile.txt", "clean", "time_limit")
+        ]
+        assert rejected[0].detail.startswith("cleaning stopped at the time limit, 0.3 s a text")
+
+    config = CleanConfig(min_words=10, max_seconds=0.3)
+    with make_test_pipeline() as pipeline:
+        kept, rejected = pipeline | beam.Create(articles) | CleanText(config)
+        assert_that(kept, check_kept, label="CheckKept")
+        assert_that(rejected, check_rejected, label="CheckRejected")
+    counters = counters_of(pipeline)
+    assert counters["clean_time_limit"] == 1 and counters["clean_dropped_time_limit"] == 1

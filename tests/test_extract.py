@@ -1274,3 +1274,35 @@ def test_text_of_mixed_encodings_is_decoded_part_by_part(data: bytes, expected: 
     if expected is None:
         expected = data.decode("shift_jis")
     assert text == expected
+
+
+def test_markdown_patterns_take_linear_time() -> None:
+    # Review 55: from each "[" the link pattern ran to the text's end when no "]" came
+    # (300,000 "[" over a minute), and the title's lazy `.+?\s*#*$` tried the rest of the
+    # line at each character (20,000 #s: 2.3 s). Both are within --max_document_bytes.
+    start = time.monotonic()
+    _, body, _ = parse_text_document("Some words first.\n\n" + "[" * 300_000)
+    assert body.endswith("[" * 1000)
+    header, _, _ = parse_text_document("# " + "#" * 300_000 + "x\n\nThe body of it.")
+    assert header.title == "#" * 300_000 + "x"
+    assert time.monotonic() - start < 5  # about 0.1 s
+    # What the patterns read is unchanged: links keep their anchor, titles lose their #s.
+    header, body, _ = parse_text_document("# Title ##\n\nSee [the report](http://a/b(1)) now.")
+    assert (header.title, body) == ("Title", "See the report now.")
+    _, body, _ = parse_text_document("Words here.\n\nA [x [y](http://a/b) and [z] done.")
+    assert body.endswith("A [x y and [z] done.")
+
+
+def test_a_text_document_stops_at_the_time_limit() -> None:
+    # Review 55: a text or JSON record had no time limit (only HTML pages had one). Mixed
+    # UTF-8 and cp1252 bytes decode byte by byte through a Python handler: ~1 s here.
+    content = b"Gespr\xc3\xa4che \xe4 " * 400_000
+    config = ExtractConfig(max_page_seconds=0.05)
+    with pytest.raises(ExtractError) as raised:
+        extract_document(RawDocument("mixed.txt", "text", content), config)
+    assert raised.value.reason == "time_limit"
+    assert "0.05 s a page (--max_page_seconds)" in str(raised.value)
+    # Within the limit it reads as before.
+    ok = RawDocument("ok.txt", "text", content[:200])
+    article = extract_document(ok, ExtractConfig(max_page_seconds=30))
+    assert article.text.startswith("Gespräche ä")
