@@ -458,13 +458,7 @@ def updated_entries(
     """The entries seen before that the feed now lists in another version (a corrected or
     rewritten story, a newer updated date: parse.entry_version). An id seen before versions
     were kept (none in `versions`) is no update: its version is recorded from now on."""
-    return [
-        entry
-        for entry in entries
-        if entry.entry_id in seen
-        and entry.version
-        and versions.get(entry.entry_id) not in (None, entry.version)
-    ]
+    return [e for e in entries if e.entry_id in seen and in_another_version(e, versions)]
 
 
 def retried_updates(
@@ -474,13 +468,13 @@ def retried_updates(
     when they failed: their row keeps the version read before (polling.merge_seen_entries),
     and the feed lists another. Offered again as new entries, their corrected text came in
     as a copy of its own first version (dedup tells versions by their source)."""
-    return [
-        entry
-        for entry in new
-        if entry.entry_id in failures
-        and entry.version
-        and versions.get(entry.entry_id) not in (None, entry.version)
-    ]
+    return [e for e in new if e.entry_id in failures and in_another_version(e, versions)]
+
+
+def in_another_version(entry: FeedEntry, versions: Mapping[str, str]) -> bool:
+    """Whether the feed lists `entry` in a version other than the one recorded for its id
+    (none recorded: no update; the version is recorded from now on)."""
+    return bool(entry.version) and versions.get(entry.entry_id) not in (None, entry.version)
 
 
 def _page_polled(
