@@ -62,6 +62,7 @@ def evaluate_syndicated(args: argparse.Namespace, shared: Path) -> tuple[float, 
     with _common.pipeline_output(args, [base / "docs"], extra) as output_dir:
         predicted = predicted_sets(output_dir, lambda s: _common.source_path(s).name)
         manifest = _common.read_manifest(output_dir) or {}
+        rejected = _common.read_table(output_dir, "rejected", ["stage", "reason"])
     missing = sorted(set(truth) - set(predicted))
     for key in missing:
         predicted[key] = f"missing:{key}"
@@ -74,6 +75,10 @@ def evaluate_syndicated(args: argparse.Namespace, shared: Path) -> tuple[float, 
         f"  articles {counts.get('articles')}  duplicates {counts.get('duplicates')}  "
         f"rejected {counts.get('rejected')}  missing {len(missing)}"
     )
+    # Why inputs were rejected: a rise (once 227 under heavy load, not reproduced) should
+    # say which stage and reason at once.
+    reasons = Counter(f"{row['stage']}/{row['reason']}" for row in rejected)
+    print("  rejected by stage/reason:", dict(sorted(reasons.items())) or "none")
     _common.print_table(["precision", "recall", "F1", "ARI"], [[precision, recall, f1, ari]])
     missed_kinds = Counter(tuple(sorted((kind[a], kind[b]))) for a, b in missed)
     false_kinds = Counter(tuple(sorted((kind[a], kind[b]))) for a, b in false)
