@@ -20,7 +20,11 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from newsbeam.pipeline import cli, dataset
 from newsbeam.pipeline import main as entry
 from newsbeam.pipeline.progress import ProgressDisplay
-from newsbeam.transforms.support.progress import CountProgress, read_progress
+from newsbeam.transforms.support.progress import (
+    CountProgress,
+    _CountElements,
+    read_progress,
+)
 from tests.feed_server import serve, static
 from tests.helpers import (
     make_test_pipeline,
@@ -364,6 +368,23 @@ def test_progress_taps_count_in_a_pipeline(tmp_path: Path) -> None:
     assert read_progress(str(tmp_path)) == {"read": 7, "articles": 2}
     (tmp_path / "junk.json").write_text("{not json")  # a file being replaced: skipped
     assert read_progress(str(tmp_path)) == {"read": 7, "articles": 2}
+
+
+def test_a_progress_tap_rewrites_its_file_in_place(tmp_path: Path) -> None:
+    # A file renamed over the tap's file at each bundle's end made ext4 write it to disk and
+    # wait (auto_da_alloc): 3-4 ms of a worker's time a write on a busy disk.
+    tap = _CountElements(str(tmp_path), "read")
+    tap.setup()
+    inodes = []
+    for _ in range(3):
+        for element in range(9):
+            tap.process(element)
+        tap.finish_bundle()
+        (written,) = tmp_path.glob("read.*.json")
+        inodes.append(written.stat().st_ino)
+        assert read_progress(str(tmp_path)) == {"read": 9 * len(inodes)}
+    tap.teardown()
+    assert len(set(inodes)) == 1 and list(tmp_path.iterdir()) == [written]
 
 
 def test_progress_lines_off_a_terminal(tmp_path: Path, caplog) -> None:

@@ -32,6 +32,7 @@ class _CountElements(beam.DoFn):
         self._path = os.path.join(self._folder, f"{self._name}.{uuid.uuid4().hex}.json")
         self._count = 0
         self._written_at = 0.0
+        self._file: int | None = None
 
     def process(self, element: Any) -> None:
         self._count += 1
@@ -41,15 +42,35 @@ class _CountElements(beam.DoFn):
     def finish_bundle(self) -> None:
         self._write()
 
+    def teardown(self) -> None:
+        if self._file is not None:
+            os.close(self._file)
+            self._file = None
+
     def _write(self) -> None:
         self._written_at = time.monotonic()
-        partial = f"{self._path}.part"
         try:
-            with open(partial, "w") as handle:
-                json.dump({"name": self._name, "count": self._count}, handle)
-            os.replace(partial, self._path)
+            if self._file is None:
+                flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0)  # Windows' too
+                self._file = os.open(self._path, flags, 0o644)
+            # Seek and write, not os.pwrite: Windows has none. One writer per file.
+            os.lseek(self._file, 0, os.SEEK_SET)
+            os.write(self._file, tap_record(self._name, self._count))
         except OSError:  # the display is a nicety; the run must not depend on it
             pass
+
+
+def tap_record(name: str, count: int) -> bytes:
+    """A tap's file content, written over its start in place (`_CountElements._write`).
+
+    In place, not a new file renamed over the old one: on ext4 (auto_da_alloc) a rename
+    over a file, like a truncation, starts writing the new file to disk, which a busy disk
+    makes the worker wait for (3-4 ms a write measured on a loaded host, against a few us
+    for this), and the taps write at every bundle's end. The count only grows, so the
+    record never gets shorter and nothing of an older one is left past its end; a look
+    that reads a record while it is being written skips that file (bad JSON) or is off for
+    one look, the next corrects it: the display is a nicety."""
+    return json.dumps({"name": name, "count": count}).encode()
 
 
 class CountProgress(beam.PTransform):
