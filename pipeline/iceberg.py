@@ -261,11 +261,11 @@ def ensure_table(catalog: Any, namespace: str, name: str) -> Any:
     from pyiceberg.transforms import IdentityTransform
 
     identifier = (namespace, name)
+    schema = iceberg_schema(name)
     try:
-        return catalog.load_table(identifier)
+        return add_new_columns(catalog.load_table(identifier), schema)
     except NoSuchTableError:
         pass
-    schema = iceberg_schema(name)
     spec = PartitionSpec(
         *(
             PartitionField(
@@ -291,6 +291,25 @@ def ensure_table(catalog: Any, namespace: str, name: str) -> Any:
             TableProperties.MANIFEST_MERGE_ENABLED: "true",
         },
     )
+
+
+def add_new_columns(table: Any, schema: Any) -> Any:
+    """A table an older NewsBeam created, with the columns its schema lacks (a table is
+    created once: made at schema 4, it had no `outlet`, and the files registered after the
+    upgrade showed none) and the name mapping that reads them from the files that hold
+    them; older files lack them, read as null. Returns the table as committed."""
+    from pyiceberg.table import TableProperties
+
+    have = {field.name for field in table.schema().fields}
+    if any(field.name not in have for field in schema.fields):
+        with table.update_schema() as update:  # optional columns only: nothing rewritten
+            update.union_by_name(schema)
+    # Its own commit, checked apart: a refresh cut between the two completes it next time.
+    mapping = table.schema().name_mapping.model_dump_json()
+    if table.properties.get(TableProperties.DEFAULT_NAME_MAPPING) != mapping:
+        with table.transaction() as transaction:
+            transaction.set_properties({TableProperties.DEFAULT_NAME_MAPPING: mapping})
+    return table
 
 
 def refresh_iceberg(

@@ -40,6 +40,7 @@ from newsbeam.pipeline import dataset
 from newsbeam.pipeline.dataset import DatasetError
 from newsbeam.schemas import DATASET_SCHEMAS, SCHEMA_VERSION
 from newsbeam.transforms.support import files
+from newsbeam.transforms.support.urls import outlet_of
 
 log = logging.getLogger("newsbeam.warehouse")
 
@@ -133,7 +134,7 @@ def read_run_table(root: str, manifest: Mapping[str, Any], table: str) -> pa.Tab
                 f"run {run_id}: {path} holds {rows.num_rows} rows, "
                 f"its manifest says {entry['rows']}"
             )
-        rows = conform(rows, DATASET_SCHEMAS[table], path)
+        rows = derive_outlets(conform(rows, DATASET_SCHEMAS[table], path))
         day = ingest_date_of(entry["path"], manifest)
         rows = rows.append_column(RUN_COLUMNS[0], pa.array([run_id] * rows.num_rows, pa.string()))
         rows = rows.append_column(RUN_COLUMNS[1], pa.array([day] * rows.num_rows, pa.date32()))
@@ -141,6 +142,34 @@ def read_run_table(root: str, manifest: Mapping[str, Any], table: str) -> pa.Tab
     if not parts:
         return warehouse_schema(table).empty_table()
     return pa.concat_tables(parts)
+
+
+# Where a row's `outlet` comes from (extract: its `url`, else its `canonical_url`; a copy in
+# `duplicates` has only its `url`): a file written before schema 5 has no `outlet`, but its
+# rows have the URLs it is derived from.
+OUTLET_FROM = {"articles": ("url", "canonical_url"), "duplicates": ("url",)}
+
+
+def outlet_source(row_urls: Sequence[str | None]) -> str | None:
+    """The URL an outlet is derived from: the first of a row's URLs that is not empty."""
+    return next((url for url in row_urls if url), None)
+
+
+def derive_outlets(table: pa.Table) -> pa.Table:
+    """`table` with a null `outlet` filled in from its row's URL as extract derives it
+    (support/urls.outlet_of). Rows written before schema 5 have none: left null, a count by
+    outlet splits one outlet into its key (newer rows) and whatever stands in for the older
+    rows' (`stories.outlets` took their site name: "Associated Press" beside apnews.com)."""
+    if "outlet" not in table.column_names or not table.column("outlet").null_count:
+        return table
+    sources = [name for name in ("url", "canonical_url") if name in table.column_names]
+    urls = [table.column(name).to_pylist() for name in sources]
+    outlets = [
+        outlet if outlet is not None else outlet_of(outlet_source(row_urls))
+        for outlet, *row_urls in zip(table.column("outlet").to_pylist(), *urls, strict=True)
+    ]
+    index = table.column_names.index("outlet")
+    return table.set_column(index, table.schema.field(index), pa.array(outlets, pa.string()))
 
 
 def newer_schema_runs(manifests: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -183,6 +212,8 @@ class LoadSummary:
     # Loaded runs that had no inputs (committed all the same: a scheduled night's record).
     runs_empty: list[str] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(dataset.DATASET_TABLES, 0))
+    # Rows loaded before schema 5 whose outlet this refresh derived from their URL.
+    outlets_derived: int = 0
     seconds: float = 0.0
 
     def line(self) -> str:
@@ -192,6 +223,8 @@ class LoadSummary:
         if self.runs_empty:
             shown = ", ".join(self.runs_empty[:3]) + (", ..." if len(self.runs_empty) > 3 else "")
             reloaded += f" ({len(self.runs_empty)} with no inputs: {shown})"
+        if self.outlets_derived:
+            rows += f"; outlet derived from the URL of {self.outlets_derived} earlier rows"
         return (
             f"{self.target}: {loaded} run{'s' if loaded != 1 else ''} loaded{reloaded}, "
             f"{self.runs_known} already there; {rows}; {self.seconds:.2f} s"
@@ -350,6 +383,40 @@ def _upgrade_loads_table(con: Any) -> bool:
     return "inputs" not in have
 
 
+def derive_stored_outlets(con: Any) -> int:
+    """Fill in the `outlet` of rows a database holds from before schema 5 (loaded by an
+    older NewsBeam; the column was added null) from their URL, as a load now derives it
+    (`derive_outlets`); returns how many rows. Only rows still null and with a URL are
+    read: after the first refresh, those whose URL names no host, a few at most."""
+    filled = 0
+    for table, columns in OUTLET_FROM.items():
+        source = f"coalesce({', '.join(f'nullif({table}.{name}, {_EMPTY})' for name in columns)})"
+        wanted = f"{table}.outlet IS NULL AND {source} IS NOT NULL"
+        urls = [
+            url
+            for (url,) in con.execute(
+                f"SELECT DISTINCT {source} FROM {table} WHERE {wanted}"
+            ).fetchall()
+        ]
+        found = {url: outlet for url in urls if (outlet := outlet_of(url))}
+        if not found:
+            continue
+        con.register(
+            "_newsbeam_outlets", pa.table({"_url": list(found), "_outlet": list(found.values())})
+        )
+        try:
+            filled += con.execute(
+                f"UPDATE {table} SET outlet = m._outlet FROM _newsbeam_outlets AS m "
+                f"WHERE {wanted} AND {source} = m._url"
+            ).fetchone()[0]
+        finally:
+            con.unregister("_newsbeam_outlets")
+    return filled
+
+
+_EMPTY = "''"
+
+
 def duckdb_loaded(con: Any) -> dict[str, str]:
     """run id -> attempt of the runs a DuckDB warehouse holds."""
     exists = con.execute(
@@ -387,6 +454,7 @@ def refresh_duckdb(root: str, db: str, manifests: Sequence[dict[str, Any]]) -> L
                         f"UPDATE {LOADS} SET inputs = ? WHERE run_id = ? AND attempt = ?",
                         [manifest["counts"]["inputs"], manifest["run_id"], manifest["attempt"]],
                     )
+            summary.outlets_derived = derive_stored_outlets(con)
             now = dt.datetime.now(dt.timezone.utc)
             for manifest in todo:
                 _load_run(con, root, manifest, rerun=manifest["run_id"] in loaded, now=now)

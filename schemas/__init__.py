@@ -15,7 +15,13 @@ from newsbeam.schemas.records import (
     Removal,
     to_row,
 )
-from newsbeam.schemas.state import STATE_MARKER, STATE_VERSION, STATE_VERSION_KEY
+from newsbeam.schemas.state import (
+    STATE_FOLDER_VERSION,
+    STATE_FOLDER_VERSIONS_READ,
+    STATE_MARKER,
+    STATE_VERSION,
+    STATE_VERSION_KEY,
+)
 
 # The feed health table of the output dataset: the rows the state keeps, stamped with the
 # output's schema version like the other tables.
@@ -42,6 +48,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "SCHEMA_VERSION_KEY",
     "STATE_MARKER",
+    "STATE_FOLDER_VERSION",
+    "STATE_FOLDER_VERSIONS_READ",
     "STATE_VERSION",
     "STATE_VERSION_KEY",
     "TABLES",

@@ -121,9 +121,13 @@ def write_run(
     started: dt.datetime | None = None,
     attempt: str | None = None,
     commit: bool = True,
+    schema_version: str = SCHEMA_VERSION,
+    without: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Write and commit one run attempt into ROOT (created when absent); returns its
-    manifest. `commit=False` leaves the attempt staged, as a run killed before its commit."""
+    manifest. `commit=False` leaves the attempt staged, as a run killed before its commit.
+    An older NewsBeam's run: `schema_version` its version, `without` the columns its
+    schema did not have yet (left out of every table's files)."""
     root = files.normalise(root)
     started = started or dt.datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
     attempt = attempt or dataset.new_attempt()
@@ -142,6 +146,7 @@ def write_run(
         staged = files.join(staging, name, part, file_name)
         final = files.join(root, name, part, file_name)
         table = pa.Table.from_pylist(rows[name], schema=SCHEMAS[name])
+        table = table.drop_columns([column for column in without if column in table.column_names])
         files.write_parquet(staged, table, compression="zstd")
         size = files.list_files(files.join(staging, name))[staged]
         moves.append((staged, final))
@@ -152,7 +157,7 @@ def write_run(
         "run_id": run_id,
         "attempt": attempt,
         "ingest_date": started.astimezone(UTC).date().isoformat(),
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": schema_version,
         "started_at": started.isoformat(),
         "finished_at": finished.isoformat(),
         "counts": {

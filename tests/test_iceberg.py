@@ -268,3 +268,30 @@ def test_appends_merge_small_manifests(tmp_path: Path) -> None:
     # Six runs, one file each: without merging, six manifests in the list.
     assert len(manifests) < 3
     assert len(scan(tmp_path, "articles", "article_id")) == 6
+
+
+def test_a_table_an_older_release_created_gets_the_new_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review 59: an Iceberg table is created once, from the schema of the NewsBeam that
+    loads first. One made at schema 4 had no `outlet`, and after the upgrade the files that
+    hold it were registered under the old schema: the column was nowhere to be read. The
+    table now gains the columns its schema lacks (older files read them as null)."""
+    root = tmp_path / "root"
+    older = fx.SCHEMAS["articles"].remove(fx.SCHEMAS["articles"].get_field_index("outlet"))
+    news = fx.article("a1", site="www.bbc.co.uk")
+    fx.write_run(str(root), "night-1", articles=[news], schema_version="4", without=["outlet"])
+    with monkeypatch.context() as schema_4:  # the loader of schema 4: its articles columns
+        schema_4.setitem(fx.SCHEMAS, "articles", older)
+        assert load(root, tmp_path) == 0
+    table = catalog(tmp_path).load_table(("news", "articles"))
+    assert "outlet" not in {field.name for field in table.schema().fields}
+
+    later = fx.article("b1", site="apnews.com")
+    fx.write_run(str(root), "night-2", articles=[later], started=DAY2)
+    assert load(root, tmp_path) == 0
+    assert scan(tmp_path, "articles", "article_id", "outlet") == sorted(
+        [(news.article_id, None), (later.article_id, "apnews.com")]
+    )
+    assert load(root, tmp_path) == 0  # nothing left to add: no further commit
+    assert len(catalog(tmp_path).load_table(("news", "articles")).snapshots()) == 2

@@ -20,7 +20,13 @@ from apache_beam.testing.util import assert_that, equal_to
 from newsbeam.pipeline import main as entry
 from newsbeam.pipeline.build import build
 from newsbeam.pipeline.options import PipelineConfig
-from newsbeam.schemas import STATE_MARKER, STATE_VERSION, STATE_VERSION_KEY, Article
+from newsbeam.schemas import (
+    STATE_FOLDER_VERSION,
+    STATE_MARKER,
+    STATE_VERSION,
+    STATE_VERSION_KEY,
+    Article,
+)
 from newsbeam.schemas.dedup_state import DEDUP_STORY_TERMS_SCHEMA
 from newsbeam.transforms.clean import clean_article
 from newsbeam.transforms.dedup import DedupConfig, DeduplicateArticles, WriteDedupIndex
@@ -108,6 +114,40 @@ def _write_dedup(folder: Path, name: str) -> None:
     pq.write_table(table, folder / "dedup" / "articles" / name)
 
 
+def test_an_older_releases_folder_is_read_and_older_releases_refuse_this_ones(
+    tmp_path: Path,
+) -> None:
+    """Review 59: an older release run on the state an upgrade wrote read it without a word
+    (same state version 2) and misread it: relative guids resolved, so a feed's entries came
+    in again as new; the seen entries written back without `page_failures` and `version`.
+    Folders are now written as version 3 (every release of version 2 compares with "2" and
+    refuses, exit 2), the tables as they were; a folder of version 2 is read as before."""
+    state = tmp_path / "state"
+    _, first = open_state(state, RUN_AT, run_id="r1", attempt="00000001")
+    assert first is not None
+    _write_dedup(Path(first.version_dir), "part-1.parquet")
+    _commit_alone(first)
+    markers = (state / CURRENT, _version(state) / STATE_MARKER)
+    for marker in markers:  # as a release of folder version 2 left it: its tables the same
+        marker.write_text(json.dumps({**json.loads(marker.read_text()), "state_version": "2"}))
+
+    _, second = open_state(state, RUN_AT, run_id="r2", attempt="00000002")
+    assert second is not None and second.base == "r1.00000001"
+    _commit_alone(second)
+    for marker in (state / CURRENT, _version(state) / STATE_MARKER):
+        assert json.loads(marker.read_text())["state_version"] == STATE_FOLDER_VERSION != "2"
+    for path in (_version(state) / "dedup" / "articles").iterdir():
+        assert pq.read_schema(path).metadata[STATE_VERSION_KEY] == STATE_VERSION.encode()
+
+    # A newer release's folder (a downgrade): refused as one, left as it is.
+    current = json.loads((state / CURRENT).read_text())
+    (state / CURRENT).write_text(json.dumps({**current, "state_version": "4"}))
+    before = sorted(p.relative_to(state) for p in state.rglob("*"))
+    with pytest.raises(StateError, match="state version 4.*a newer NewsBeam wrote it"):
+        open_state(state, RUN_AT, run_id="r3", attempt="00000003")
+    assert sorted(p.relative_to(state) for p in state.rglob("*")) == before
+
+
 def test_versions_carry_over_what_a_run_did_not_write_and_keep_one_before(
     tmp_path: Path,
 ) -> None:
@@ -125,7 +165,7 @@ def test_versions_carry_over_what_a_run_did_not_write_and_keep_one_before(
         "part-1.parquet"
     ]
     marker = json.loads((_version(state) / STATE_MARKER).read_text())
-    assert marker["state_version"] == STATE_VERSION and marker["components"] == ["dedup"]
+    assert marker["state_version"] == STATE_FOLDER_VERSION and marker["components"] == ["dedup"]
     assert marker["parent"] == "r1.00000001" and marker["last_run"] == "now"
 
     _, third = open_state(state, RUN_AT, run_id="r3", attempt="00000003")

@@ -511,7 +511,8 @@ def test_a_storys_outlets_and_copies_count_by_outlet_key(tmp_path: Path) -> None
     news = fx.article("a1", story_id="s1", site="www.bbc.co.uk")._replace(site="BBC News")
     sport = fx.article("a2", story_id="s1", site="sport.bbc.co.uk")._replace(site="BBC Sport")
     pickup = fx.duplicate("c1", news, site="apnews.com")._replace(site="AP News")
-    older = fx.duplicate("c2", news, site="Associated Press")._replace(outlet=None)
+    # A copy of schema 3 (no url, no outlet: nothing to derive one from) counts by its site.
+    older = fx.duplicate("c2", news, site="Associated Press")._replace(outlet=None, url=None)
     fx.write_run(str(root), "night-1", articles=[news, sport], duplicates=[pickup, older])
     assert load(root, db) == 0
     assert rows(db, "SELECT outlets FROM stories") == [
@@ -520,3 +521,66 @@ def test_a_storys_outlets_and_copies_count_by_outlet_key(tmp_path: Path) -> None
     assert rows(db, "SELECT outlet, copy_sites, copy_outlets FROM copies") == [
         ("bbc.co.uk", ["AP News", "Associated Press"], ["Associated Press", "apnews.com"])
     ]
+
+
+def test_rows_written_before_schema_5_get_their_outlet_from_their_url(tmp_path: Path) -> None:
+    """Review 59: a run of schema 4 (no `outlet` column) loaded with null outlets, so a
+    story's `outlets` listed its older copies by site name beside the newer rows' keys: one
+    outlet counted twice ("Associated Press" and apnews.com). A load now derives an older
+    row's outlet from its URL, as extract does (its url, else its canonical_url)."""
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    news = fx.article("a1", story_id="s1", site="www.bbc.co.uk")._replace(site="BBC News")
+    pickup = fx.duplicate("c1", news, site="apnews.com")._replace(site="Associated Press")
+    no_url = fx.article("a3", story_id="s2", site="www.dw.com")._replace(url=None)
+    fx.write_run(
+        str(root),
+        "night-1",
+        articles=[news, no_url],
+        duplicates=[pickup],
+        schema_version="4",
+        without=["outlet"],
+    )
+    later = fx.duplicate("c2", news, site="www.apnews.com")._replace(site="AP News")
+    fx.write_run(str(root), "night-2", duplicates=[later], started=DAY2)
+    assert load(root, db) == 0
+    assert rows(db, "SELECT article_id, outlet FROM articles ORDER BY title") == [
+        (news.article_id, "bbc.co.uk"),
+        (no_url.article_id, "dw.com"),
+    ]
+    assert rows(db, "SELECT run_id, outlet FROM duplicates ORDER BY run_id") == [
+        ("night-1", "apnews.com"),
+        ("night-2", "apnews.com"),
+    ]
+    assert rows(db, "SELECT outlets FROM stories WHERE story_id = 's1'") == [
+        (["apnews.com", "bbc.co.uk"],)
+    ]
+    assert rows(db, "SELECT copy_outlets FROM copies") == [(["apnews.com"],)]
+
+
+def test_a_database_loaded_before_schema_5_gets_its_rows_outlets(
+    tmp_path: Path, capsys: Any
+) -> None:
+    """Review 59: rows an older NewsBeam loaded kept a null `outlet` once the upgrade added
+    the column. The refresh after the upgrade derives them from the rows' URLs, once."""
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    news = fx.article("a1", story_id="s1", site="www.bbc.co.uk")
+    pickup = fx.duplicate("c1", news, site="apnews.com")
+    fx.write_run(str(root), "night-1", articles=[news], duplicates=[pickup])
+    assert load(root, db) == 0
+    with duckdb.connect(str(db)) as con:  # as a loader of schema 4 left it
+        con.execute("DROP VIEW stories")
+        con.execute("DROP VIEW copies")
+        con.execute("ALTER TABLE articles DROP COLUMN outlet")
+        con.execute("ALTER TABLE duplicates DROP COLUMN outlet")
+    fx.write_run(str(root), "night-2", articles=[fx.article("b1", site=None)], started=DAY2)
+    capsys.readouterr()
+    assert load(root, db) == 0
+    assert "outlet derived from the URL of 2 earlier rows" in capsys.readouterr().out
+    assert rows(db, "SELECT run_id, outlet FROM articles ORDER BY run_id") == [
+        ("night-1", "bbc.co.uk"),
+        ("night-2", None),
+    ]
+    assert rows(db, "SELECT outlet FROM duplicates") == [("apnews.com",)]
+    fx.write_run(str(root), "night-3", started=DAY2 + dt.timedelta(days=1))
+    assert load(root, db) == 0
+    assert "outlet derived" not in capsys.readouterr().out

@@ -49,7 +49,13 @@ import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from newsbeam.schemas import STATE_MARKER, STATE_VERSION, STATE_VERSION_KEY
+from newsbeam.schemas import (
+    STATE_FOLDER_VERSION,
+    STATE_FOLDER_VERSIONS_READ,
+    STATE_MARKER,
+    STATE_VERSION,
+    STATE_VERSION_KEY,
+)
 from newsbeam.schemas.dedup_state import (
     DEDUP_ARTICLE_ADDED,
     DEDUP_ARTICLE_SCHEMA,
@@ -808,12 +814,8 @@ def read_current(root: str) -> dict[str, Any] | None:
         raise StateError(f"--state {root}: {CURRENT} is unreadable ({error})") from None
     if not isinstance(content, dict) or content.get("format") != STATE_FORMAT:
         raise StateError(f"--state {root}: {CURRENT} is not a NewsBeam state pointer")
-    if str(content.get("state_version")) != STATE_VERSION:
-        raise StateError(
-            f"--state {root} holds state version {content.get('state_version')}, and this "
-            f"NewsBeam reads version {STATE_VERSION}; point --state at a new folder (the old "
-            "one is left as it is)"
-        )
+    if str(content.get("state_version")) not in STATE_FOLDER_VERSIONS_READ:
+        raise StateError(other_version(f"--state {root}", content.get("state_version")))
     if not isinstance(content.get("version"), str):
         raise StateError(f"--state {root}: {CURRENT} names no version")
     return content
@@ -829,12 +831,26 @@ def _marker_of(folder: str) -> dict[str, Any] | None:
         version = content["state_version"]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise StateError(f"--state {folder}: {STATE_MARKER} is unreadable ({error})") from None
-    if str(version) != STATE_VERSION:
-        raise StateError(
-            f"--state {folder} holds state version {version}, and this NewsBeam reads version "
-            f"{STATE_VERSION}; point --state at a new folder (the old one is left as it is)"
-        )
+    if str(version) not in STATE_FOLDER_VERSIONS_READ:
+        raise StateError(other_version(f"--state {folder}", version))
     return dict(content)
+
+
+def other_version(where: str, version: object) -> str:
+    """Why a state folder of `version` is refused, and what to do: a newer NewsBeam's state
+    (a downgrade) is not to be dropped for a new folder, as an outdated one may be."""
+    read = " and ".join(STATE_FOLDER_VERSIONS_READ)
+    said = f"{where} holds state version {version}, and this NewsBeam reads versions {read}"
+    try:
+        newer = int(str(version)) > int(STATE_FOLDER_VERSION)
+    except ValueError:
+        newer = False
+    if newer:
+        return (
+            f"{said}: a newer NewsBeam wrote it (it is left as it is); run that one, or this "
+            "one on the copy of the state saved before the upgrade (docs/state.md, Upgrading)"
+        )
+    return f"{said}; point --state at a new folder (the old one is left as it is)"
 
 
 def _migrate_legacy(root: str) -> bool:
@@ -864,7 +880,7 @@ def _write_current(
         files.join(root, CURRENT),
         {
             "format": STATE_FORMAT,
-            "state_version": STATE_VERSION,
+            "state_version": STATE_FOLDER_VERSION,
             "version": version,
             "previous": previous,
             "run_id": run_id,
@@ -1117,7 +1133,7 @@ def prepare_state(opened: OpenedState, summary: Mapping[str, Any], output_manife
     base = _marker_of(version_dir(opened.root, opened.base)) if opened.base else None
     outputs = {*marker_outputs(base), output_root(output_manifest)} - {""}
     marker = {
-        "state_version": STATE_VERSION,
+        "state_version": STATE_FOLDER_VERSION,
         "updated_at": dt.datetime.now(dt.timezone.utc).isoformat(),
         "components": sorted(
             {table.component for table in TABLES if table_files(opened.version_dir, table)}
