@@ -274,6 +274,79 @@ def test_bigquery_load_writes_its_schemas_in_a_folder_of_its_own(tmp_path: Path)
     assert list(scratch.iterdir()) == []  # removed at the end
 
 
+def test_bigquery_load_upgrades_an_older_table_and_inserts_by_name(tmp_path: Path) -> None:
+    """Review 59: load.sh made each table once and inserted the rows by position, so after
+    an upgrade (schema 5 added `outlet` after `site`) a table made at schema 4 either
+    refused the newer files or took their values into the wrong columns. A table now gains
+    the columns it lacks (NULLABLE, at the end) and the rows go in by column name. `bq`
+    and `gcloud` are stand-ins (not on this machine) holding an older articles table;
+    `newsbeam schema` is the real one."""
+    bin_dir, scratch, calls = tmp_path / "bin", tmp_path / "tmp", tmp_path / "calls.jsonl"
+    bin_dir.mkdir()
+    scratch.mkdir()
+    old_articles = [
+        {"name": name, "type": "STRING", "mode": "NULLABLE"}
+        for name in ("article_id", "source", "url", "canonical_url", "site", "title")
+    ]
+    file_columns = ["article_id", "source", "url", "canonical_url", "site", "outlet", "title",
+                    "ingest_date"]  # fmt: skip
+    manifest = {"run_id": "night-9", "attempt": "a1", "tables": {
+        "articles": {"files": [{"path": "articles/ingest_date=2026-12-04/a.parquet"}]},
+        "duplicates": {"files": []}, "rejected": {"files": []}, "feed_health": {"files": []},
+    }}  # fmt: skip
+    bq = (
+        f"#!{sys.executable}\n"
+        "import json, sys\n"
+        "args = sys.argv[1:]\n"
+        f"log = open({str(calls)!r}, 'a')\n"
+        "if args[:1] == ['show'] and '--schema' in args:\n"
+        "    table = args[-1].split('.')[-1]\n"
+        f"    if table == 'articles': print(json.dumps({old_articles!r}))\n"
+        "    elif table.startswith('_load_'):\n"
+        f"        print(json.dumps([{{'name': n, 'type': 'STRING'}} for n in {file_columns!r}]))\n"
+        "    else: sys.exit(1)  # the other tables: made new\n"
+        "    sys.exit(0)\n"
+        "if args[:1] == ['show']: sys.exit(0)\n"
+        "if args[:1] == ['update']:\n"
+        "    log.write(json.dumps(['update', args[1], json.load(open(args[2]))]) + '\\n')\n"
+        "if args[:1] == ['query']:\n"
+        "    if '--format=csv' in args: print('f0_')\n"
+        "    else: log.write(json.dumps(['query', args[-1]]) + '\\n')\n"
+    )
+    gcloud = (
+        f"#!{sys.executable}\n"
+        "import json, sys\n"
+        "if sys.argv[2] == 'ls': print('gs://b/news/_runs/night-9.json')\n"
+        f"else: print(json.dumps({manifest!r}))\n"
+    )
+    (bin_dir / "bq").write_text(bq)
+    (bin_dir / "gcloud").write_text(gcloud)
+    for stub in ("bq", "gcloud"):
+        (bin_dir / stub).chmod(0o755)
+    path = f"{bin_dir}:{Path(sys.executable).parent}:/usr/bin:/bin"
+    done = subprocess.run(
+        ["bash", str(DEPLOY / "bigquery" / "load.sh"), "gs://b/news", "p:news"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": path, "TMPDIR": str(scratch)},
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    made = [json.loads(line) for line in calls.read_text().splitlines()]
+    updates = [call for call in made if call[0] == "update"]
+    assert [table for _, table, _ in updates] == ["p:news.articles"]
+    merged = updates[0][2]
+    assert [f["name"] for f in merged[:6]] == [f["name"] for f in old_articles]
+    added = {f["name"]: f for f in merged[6:]}
+    assert {"outlet", "run_id", "ingest_date"} <= set(added)
+    assert all(f["mode"] in ("NULLABLE", "REPEATED") for f in added.values())
+    (statements,) = [call[1] for call in made if call[0] == "query"]
+    named = "article_id, source, url, canonical_url, site, outlet, title"
+    assert f"INSERT INTO `p.news.articles` ({named}, run_id, ingest_date)" in statements
+    assert f"SELECT {named}, 'night-9' AS run_id" in statements
+    assert "SELECT *" not in statements
+
+
 # --- Kubernetes (deploy/kubernetes/) ---------------------------------------------------------
 
 KUBERNETES = DEPLOY / "kubernetes"

@@ -20,11 +20,31 @@ TABLES=(articles duplicates rejected feed_health)
 # every load running at once, and a link planted there redirects the write).
 schemas=$(mktemp -d)
 trap 'rm -rf "$schemas"' EXIT
+# A table an older NewsBeam made gains the columns a newer schema added (NULLABLE, at the
+# end: BigQuery adds columns only there); rows already loaded read them as null.
 for table in "${TABLES[@]}"; do
-  if ! bq show "$DATASET.$table" >/dev/null 2>&1; then
-    newsbeam schema --format bigquery --table "$table" --with_run_columns >"$schemas/$table.json"
+  newsbeam schema --format bigquery --table "$table" --with_run_columns >"$schemas/$table.json"
+  if ! bq show --schema --format=json "$DATASET.$table" >"$schemas/$table.have.json" 2>/dev/null
+  then
     bq mk --table --time_partitioning_field=ingest_date --time_partitioning_type=DAY \
       "$DATASET.$table" "$schemas/$table.json"
+  else
+    added=0
+    python3 - "$schemas/$table.have.json" "$schemas/$table.json" \
+      "$schemas/$table.merged.json" <<'MERGE' || added=$?
+import json, sys
+have, want = (json.load(open(path)) for path in sys.argv[1:3])
+known = {field["name"] for field in have}
+added = [{**field, "mode": field.get("mode") if field.get("mode") == "REPEATED" else "NULLABLE"}
+         for field in want if field["name"] not in known]
+json.dump(have + added, open(sys.argv[3], "w"), indent=1)
+sys.exit(0 if added else 10)  # 10: nothing to add
+MERGE
+    if [ "$added" = 0 ]; then
+      bq update "$DATASET.$table" "$schemas/$table.merged.json"
+    elif [ "$added" != 10 ]; then
+      exit "$added"
+    fi
   fi
 done
 bq show "$DATASET._newsbeam_loads" >/dev/null 2>&1 ||
@@ -57,9 +77,14 @@ for table in ("articles", "duplicates", "rejected", "feed_health"):
       --hive_partitioning_mode=CUSTOM \
       --hive_partitioning_source_uri_prefix="$ROOT/$table/{ingest_date:DATE}" \
       "$DATASET._load_$table" "$uris"
+    # By name, not position: files of another schema version have other columns, or the
+    # same in another order (a column added in the middle of a newer schema).
+    columns=$(bq show --schema --format=json "$DATASET._load_$table" | python3 -c '
+import json, sys
+print(", ".join(f["name"] for f in json.load(sys.stdin) if f["name"] != "ingest_date"))')
     statements+="
-      INSERT INTO \`$SQL_DATASET.$table\`
-        SELECT * EXCEPT (ingest_date), '$run' AS run_id, ingest_date
+      INSERT INTO \`$SQL_DATASET.$table\` ($columns, run_id, ingest_date)
+        SELECT $columns, '$run' AS run_id, ingest_date
         FROM \`$SQL_DATASET._load_$table\`;"
   done < <(tail -n +2 <<<"$plan")
   statements+="
