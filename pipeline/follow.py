@@ -17,7 +17,11 @@ whether there is anything to do:
 - feeds: a feed (`--feed`, the URLs of each `--feeds` list, read again every batch, and
   `--input URL`) is due when the state's feed state names no next poll time or one that
   has come (the adaptive intervals of transforms/feeds/polling.py).
-A batch with no new file and no feed due commits nothing and costs a listing. Otherwise the
+A batch with no new file and no feed due commits nothing and costs a listing. With
+--state_keep_days, a batch also names the files read before that are still listed unchanged
+and were last listed over half that retention ago: the read stage skips them unread (a stat)
+and records them seen now, as a batch run's listing of the whole folder does; else their
+seen rows expired while the files stayed, and the next start read them again. Otherwise the
 batch is a normal run (pipeline/run.py `run_locked`, the code path of a batch run) of just
 the new files (named one by one, so a file that appears while the batch runs waits for the
 next) and, when one is due, of the feeds (not-due ones are skipped as with
@@ -214,18 +218,47 @@ def restat(paths: Iterable[str]) -> dict[str, Stat]:
     return found
 
 
-def read_seen(version: str | None) -> dict[str, tuple[int, int]]:
-    """A state version's record of files read: path -> (size, modification second)."""
+def to_refresh(
+    listing: Mapping[str, Stat],
+    seen: Mapping[str, tuple[int, int]],
+    last_listed: Mapping[str, dt.datetime],
+    now: dt.datetime,
+    keep_days: float,
+) -> list[str]:
+    """The listed files an earlier batch read as they are now whose seen row was last
+    listed more than half of --state_keep_days ago (none without it). A follow batch names
+    only its new files, so no batch lists the others: their rows would expire while the
+    files stay, and the next start would read them again. Named in a batch, each costs
+    a stat (read.py `unchanged_by_stat`) and is recorded as listed then."""
+    if keep_days <= 0:
+        return []
+    before = now - dt.timedelta(days=keep_days / 2)
+    return sorted(
+        path
+        for path, stat in listing.items()
+        if not is_temporary_name(path)
+        and seen.get(key := readable_path(path)) == stat.seen_key
+        and last_listed.get(key, now) < before
+    )
+
+
+def read_seen(
+    version: str | None,
+) -> tuple[dict[str, tuple[int, int]], dict[str, dt.datetime]]:
+    """A state version's record of files read: (path -> (size, modification second),
+    path -> when a run last listed it)."""
     if version is None:
-        return {}
+        return {}, {}
     path = files.join(version, *SEEN_FILES_PATH.split("/"))
     if not files.exists(path):
-        return {}
-    table = files.read_parquet(path, columns=["path", "size", "modified_at"]).to_pydict()
-    return {
-        name: (size, int(at.timestamp()))
-        for name, size, at in zip(table["path"], table["size"], table["modified_at"], strict=True)
-    }
+        return {}, {}
+    columns = ["path", "size", "modified_at", "last_seen_at"]
+    table = files.read_parquet(path, columns=columns).to_pydict()
+    rows = list(zip(*(table[name] for name in columns), strict=True))
+    return (
+        {name: (size, int(at.timestamp())) for name, size, at, _ in rows},
+        {name: listed for name, _, _, listed in rows},
+    )
 
 
 def read_feed_state(version: str | None) -> PreviousFeedState:
@@ -263,6 +296,8 @@ class Batch:
 
     files: dict[str, Stat]
     feeds: list[str]
+    # Files read before, named again only to record them as listed (to_refresh).
+    refresh: list[str] = dataclasses.field(default_factory=list)
     manifest: dict[str, Any] | None = None
     seconds: float = 0.0
 
@@ -287,6 +322,7 @@ class Follower:
         # The state version whose records are in memory, and the records.
         self._version: str | None = ""
         self._seen: dict[str, tuple[int, int]] = {}
+        self._listed: dict[str, dt.datetime] = {}  # seen path -> when a run last listed it
         self._feeds = previous_feed_state([], [])
         self._earlier: dict[str, Stat] = {}
         self._problems: set[Problem] = set()  # logged already (list_files)
@@ -301,7 +337,7 @@ class Follower:
         if version == self._version:
             return
         folder = version_dir(self._target.state, version) if version else None
-        self._seen = read_seen(folder)
+        self._seen, self._listed = read_seen(folder)
         self._feeds = read_feed_state(folder)
         self._version = version
 
@@ -323,14 +359,17 @@ class Follower:
         self._earlier = listing
         now = dt.datetime.now(dt.timezone.utc)
         due = due_feeds(feed_urls(self._base_config), self._feeds, now)
-        return Batch(dict(sorted(ready.items())), due)
+        keep_days = self._base_config.state_keep_days
+        refresh = to_refresh(listing, self._seen, self._listed, now, keep_days)
+        return Batch(dict(sorted(ready.items())), due, [p for p in refresh if p not in ready])
 
     def run(self, batch: Batch) -> Batch:
         """Run and commit one batch (nothing when there is nothing to read)."""
         if not batch.files and not batch.feeds:
             return batch
         clock = time.perf_counter()
-        inputs = tuple(as_input(path) for path in batch.files)
+        started = dt.datetime.now(dt.timezone.utc)
+        inputs = tuple(as_input(path) for path in [*batch.files, *batch.refresh])
         with_feeds = bool(batch.feeds)
 
         def adjust(config: PipelineConfig) -> PipelineConfig:
@@ -345,7 +384,12 @@ class Follower:
             self._target,
             self._lock,
             adjust=adjust,
-            follow={"batch": self.batches + 1, "new_files": len(inputs), "due_feeds": batch.feeds},
+            follow={
+                "batch": self.batches + 1,
+                "new_files": len(batch.files),
+                "due_feeds": batch.feeds,
+                "files_listed_again": len(batch.refresh),
+            },
         )
         self.batches += 1
         batch.manifest = manifest
@@ -355,12 +399,15 @@ class Follower:
         self._seen.update(
             (readable_path(path), stat.seen_key) for path, stat in batch.files.items()
         )
+        self._listed.update(
+            (readable_path(path), started) for path in [*batch.files, *batch.refresh]
+        )
         state = manifest.get("state") or {}
         self._version = state.get("version", self._version)
         if with_feeds:  # the polls moved the feeds' next times: read them next batch
             folder = version_dir(self._target.state or "", str(self._version))
             self._feeds = read_feed_state(folder)
-        log.info(batch_line(manifest, len(inputs), len(batch.feeds), batch.seconds))
+        log.info(batch_line(manifest, len(batch.files), len(batch.feeds), batch.seconds))
         return batch
 
 

@@ -95,6 +95,18 @@ def test_due_feeds_by_their_next_poll_time() -> None:
     ]
 
 
+def test_files_still_listed_are_named_again_before_their_seen_rows_expire() -> None:
+    now = dt.datetime(2026, 12, 1, 12, tzinfo=dt.timezone.utc)
+    stat = follow.Stat
+    listing = {"/in/old": stat(10, 5_000_000_000), "/in/recent": stat(20, 6_000_000_000),
+               "/in/changed": stat(31, 7_000_000_000), "/in/.tmp": stat(1, 0)}  # fmt: skip
+    seen = {"/in/old": (10, 5), "/in/recent": (20, 6), "/in/changed": (30, 7), "/in/.tmp": (1, 0)}
+    hours = {"/in/old": 13, "/in/recent": 11, "/in/changed": 13, "/in/.tmp": 13}
+    listed = {path: now - dt.timedelta(hours=h) for path, h in hours.items()}
+    assert follow.to_refresh(listing, seen, listed, now, keep_days=1) == ["/in/old"]
+    assert follow.to_refresh(listing, seen, listed, now, keep_days=0) == []  # nothing expires
+
+
 def test_a_file_with_glob_characters_is_named_as_itself(tmp_path: Path) -> None:
     odd = tmp_path / "a[1]*b?.txt"
     odd.write_text("text")
@@ -227,6 +239,31 @@ def test_a_file_still_being_written_waits_for_the_next_batch(tmp_path: Path) -> 
     second = follower.plan()  # nothing written since: the grown file is complete now
     assert str(growing) in second.files
     assert second.files[str(growing)].size == growing.stat().st_size
+
+
+def test_a_file_that_stays_in_the_inbox_is_not_read_again_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """With --state_keep_days, a follow batch (which names its new files only) let the seen
+    rows of the files that stayed in the inbox expire: the next start read them all again
+    (duplicates rows). A batch now names those near expiry too, which records them."""
+    inbox, root = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    (inbox / "budget.txt").write_text(TEXTS["budget"])
+    argv = ["--follow", "--input", str(inbox), "--output", str(root)]
+    argv += ["--state", str(tmp_path / "state"), "--state_keep_days", str(3 / 86400)]
+    target = pipeline_run.prepare(argv)
+    with pipeline_run.locked(target) as lock:
+        follower = follow.Follower(target, lock, settle=0.01)
+        follower.run(follower.plan())
+        time.sleep(3)  # the retention: budget.txt was last listed longer ago
+        (inbox / "harbour.txt").write_text(TEXTS["harbour"])
+        batch = follower.run(follower.plan())
+        restarted = follow.Follower(target, lock, settle=0.01)
+        assert restarted.plan().files == {}  # was budget.txt, read again
+        assert batch.refresh == [str(inbox / "budget.txt")]
+        assert batch.manifest is not None and batch.manifest["follow"]["new_files"] == 1
+    assert _sources(root) == {str(inbox / "budget.txt"): 1, str(inbox / "harbour.txt"): 1}
 
 
 # --- End to end: the command as a real subprocess ---------------------------------------------
