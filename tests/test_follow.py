@@ -266,6 +266,31 @@ def test_a_file_that_stays_in_the_inbox_is_not_read_again_after_a_restart(
     assert _sources(root) == {str(inbox / "budget.txt"): 1, str(inbox / "harbour.txt"): 1}
 
 
+def test_a_file_deleted_after_its_batch_listed_it_is_rejected_as_gone(tmp_path: Path) -> None:
+    """A file the batch named but that was deleted before it was read is a rejected row
+    whose detail said "no file matches this input (NewsBeam's own folders are not read)":
+    about folders, for a file that was there a moment before. It now says it is gone."""
+    inbox, root = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    (inbox / "flood.txt").write_text(TEXTS["flood"])
+    argv = ["--follow", "--input", str(inbox), "--output", str(root)]
+    target = pipeline_run.prepare([*argv, "--state", str(tmp_path / "state")])
+    with pipeline_run.locked(target) as lock:
+        follower = follow.Follower(target, lock, settle=0.01)
+        batch = follower.plan()
+        (inbox / "flood.txt").unlink()  # a spool cleaner, a writer taking it back
+        follower.run(batch)
+    (manifest,) = dataset.committed_runs(str(root))
+    (path,) = dataset.data_files(str(root), manifest, "rejected")
+    rows = duckdb.sql(f"SELECT source, reason, detail FROM '{path}'").fetchall()
+    gone = "gone: no such file now (deleted or moved after it was listed)"
+    assert rows == [(str(inbox / "flood.txt"), "not_found", gone)]
+    from newsbeam.transforms.read import not_found_detail
+
+    assert not_found_detail(str(inbox / "*.txt")).startswith("no file matches")  # a glob
+    assert not_found_detail(str(tmp_path)).startswith("no file matches")  # there, but empty
+
+
 # --- End to end: the command as a real subprocess ---------------------------------------------
 
 TEXTS = {
