@@ -40,7 +40,8 @@ committed) and exits 130/143 as a batch run does. A crash (SIGKILL, power loss) 
 nothing: the batch in flight did not commit, and the next start recovers ROOT and STATE
 (pipeline/dataset.py, transforms/support/state.py) and reads its files again. A batch that
 fails is logged and retried at the next interval; `MAX_FAILURES` failures in a row end the
-process with status 1 (a service manager restarts it). One INFO line per batch that ran.
+process with status 1 (a service manager restarts it). One INFO line per batch that ran, and
+one line when a feed begins to fail or answers again (`feed_changes`).
 """
 
 from __future__ import annotations
@@ -60,8 +61,8 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
+from newsbeam.pipeline import dataset, scratch
 from newsbeam.pipeline import run as pipeline_run
-from newsbeam.pipeline import scratch
 from newsbeam.pipeline.main import RunSignals, Terminated, failure_line
 from newsbeam.pipeline.options import (
     DEFAULT_FOLLOW_INTERVAL,
@@ -69,6 +70,7 @@ from newsbeam.pipeline.options import (
     config_from_options,
     is_url,
 )
+from newsbeam.schemas.feeds import FeedState
 from newsbeam.schemas.inputs_state import SEEN_FILES_PATH
 from newsbeam.transforms.feeds.parse import parse_url_list
 from newsbeam.transforms.feeds.polling import PreviousFeedState, is_not_due, previous_feed_state
@@ -156,6 +158,44 @@ def batch_line(manifest: Mapping[str, Any], new: int, feeds: int, latency: float
     if not counts.get("balanced", True):
         line += "; WARNING: inputs != articles + duplicates + rejected (see the manifest)"
     return line
+
+
+def feed_changes(
+    before: Mapping[str, FeedState],
+    after: Mapping[str, FeedState],
+    errors: Mapping[str, str],
+) -> list[tuple[int, str]]:
+    """(log level, line) for each feed whose polls began to fail in a batch (`before` had no
+    failure in a row) or answer again (`after` has none): once per change, not per poll.
+    A feed failing for days said nothing but the batch lines' "N of M due feeds polled";
+    its health rows alone told (review 63). `errors`: feed URL -> this batch's error."""
+    lines = []
+    for url in sorted(after):
+        now, then = after[url], before.get(url)
+        failed_before = then.consecutive_failures if then is not None else 0
+        if now.consecutive_failures and not failed_before:
+            wait = ""
+            if now.next_poll_at is not None and now.last_fetch_at is not None:
+                seconds = (now.next_poll_at - now.last_fetch_at).total_seconds()
+                wait = f"; polled again in {seconds:g} s, backing off while it fails"
+            error = errors.get(url) or "error"
+            lines.append((logging.WARNING, f"follow: feed {url} failed ({error}){wait}"))
+        elif failed_before and not now.consecutive_failures:
+            polls = f"{failed_before} failed poll{'' if failed_before == 1 else 's'}"
+            lines.append((logging.INFO, f"follow: feed {url} answers again after {polls}"))
+    return lines
+
+
+def health_errors(root: str, manifest: Mapping[str, Any], urls: Iterable[str]) -> dict[str, str]:
+    """Feed URL -> the error of its health row in a committed batch, for `urls`."""
+    wanted = set(urls)
+    found: dict[str, str] = {}
+    for path in dataset.data_files(root, manifest, "feed_health"):
+        table = files.read_parquet(path, columns=["feed_url", "error"]).to_pydict()
+        for url, error in zip(table["feed_url"], table["error"], strict=True):
+            if url in wanted and error:
+                found[url] = error
+    return found
 
 
 # --- Listing and the state's records ------------------------------------------------------
@@ -406,9 +446,24 @@ class Follower:
         self._version = state.get("version", self._version)
         if with_feeds:  # the polls moved the feeds' next times: read them next batch
             folder = version_dir(self._target.state or "", str(self._version))
-            self._feeds = read_feed_state(folder)
+            before, self._feeds = self._feeds.feeds, read_feed_state(folder)
+            self._log_feed_changes(before, manifest)
         log.info(batch_line(manifest, len(batch.files), len(batch.feeds), batch.seconds))
         return batch
+
+    def _log_feed_changes(
+        self, before: Mapping[str, FeedState], manifest: Mapping[str, Any]
+    ) -> None:
+        after = self._feeds.feeds
+        failing = [
+            url
+            for url, state in after.items()
+            if state.consecutive_failures
+            and not getattr(before.get(url), "consecutive_failures", 0)
+        ]
+        errors = health_errors(self._target.output, manifest, failing) if failing else {}
+        for level, line in feed_changes(before, after, errors):
+            log.log(level, line)
 
 
 class _StopSignals(RunSignals):

@@ -6,6 +6,7 @@ twice, SIGTERM and SIGKILL in the middle of a batch, and --max_runtime."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import signal
 import subprocess
@@ -289,6 +290,60 @@ def test_a_file_deleted_after_its_batch_listed_it_is_rejected_as_gone(tmp_path: 
 
     assert not_found_detail(str(inbox / "*.txt")).startswith("no file matches")  # a glob
     assert not_found_detail(str(tmp_path)).startswith("no file matches")  # there, but empty
+
+
+def test_feed_changes_are_said_once_per_change() -> None:
+    at = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
+    ok = FeedState("http://f/a", None, None, None, at, None, 0, 900, at)
+    failed = ok._replace(consecutive_failures=1, next_poll_at=at + dt.timedelta(seconds=1800))
+    still = failed._replace(consecutive_failures=3)
+    errors = {"http://f/a": "http_error"}
+    said = follow.feed_changes({"http://f/a": ok}, {"http://f/a": failed}, errors)
+    expected = "follow: feed http://f/a failed (http_error); polled again in 1800 s, backing "
+    assert said == [(logging.WARNING, expected + "off while it fails")]
+    assert follow.feed_changes({}, {"http://f/a": failed}, errors)[0][0] == logging.WARNING
+    assert follow.feed_changes({"http://f/a": failed}, {"http://f/a": still}, errors) == []
+    assert follow.feed_changes({"http://f/a": still}, {"http://f/a": ok}, {}) == [
+        (logging.INFO, "follow: feed http://f/a answers again after 3 failed polls")
+    ]
+    assert follow.feed_changes({"http://f/a": ok}, {"http://f/a": ok}, {}) == []
+
+
+def test_a_feed_that_fails_and_recovers_is_logged_once_each_way(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A feed that stopped answering said nothing in follow mode's log (only the batch
+    line's count of feeds polled): its health rows alone told. Its first failure is now a
+    warning with the error, its recovery one line; the polls in between say nothing."""
+    caplog.set_level(logging.INFO, logger="newsbeam")
+    answers = iter([503, 200])
+
+    def route(request: Request) -> Response:
+        status = next(answers)
+        return status, {"Content-Type": "application/rss+xml"}, _rss(feed, ["harbour"])
+
+    with serve({"/feed": route}) as server:
+        feed = server.url("/news")
+        feeds = tmp_path / "feeds.txt"
+        feeds.write_text(server.url("/feed") + "\n")
+        argv = ["--follow", "--feeds", str(feeds), "--output", str(tmp_path / "out")]
+        argv += ["--state", str(tmp_path / "state"), "--no_fetch_pages", "--fetch_retries", "0"]
+        argv += ["--allow_hosts", "127.0.0.1", "--min_poll_seconds", "1"]
+        argv += ["--initial_poll_seconds", "1"]
+        target = pipeline_run.prepare(argv)
+        with pipeline_run.locked(target) as lock:
+            follower = follow.Follower(target, lock, settle=0.01)
+            for _ in range(2):
+                while not (batch := follower.plan()).feeds:
+                    time.sleep(0.2)
+                follower.run(batch)
+    url = server.url("/feed")
+    said = [(r.levelno, r.getMessage()) for r in caplog.records if "follow: feed" in r.message]
+    assert said == [
+        (logging.WARNING, f"follow: feed {url} failed (http_error); polled again in 2 s, "
+                          "backing off while it fails"),
+        (logging.INFO, f"follow: feed {url} answers again after 1 failed poll"),
+    ]  # fmt: skip
 
 
 # --- End to end: the command as a real subprocess ---------------------------------------------
