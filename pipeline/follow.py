@@ -461,7 +461,11 @@ class Follower:
             if state.consecutive_failures
             and not getattr(before.get(url), "consecutive_failures", 0)
         ]
-        errors = health_errors(self._target.output, manifest, failing) if failing else {}
+        errors: dict[str, str] = {}
+        try:
+            errors = health_errors(self._target.output, manifest, failing) if failing else {}
+        except (OSError, ValueError) as error:  # the batch committed: only a reason is lost
+            log.debug("follow: cannot read the batch's feed health rows: %s", error)
         for level, line in feed_changes(before, after, errors):
             log.log(level, line)
 
