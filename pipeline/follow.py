@@ -17,7 +17,11 @@ whether there is anything to do:
 - feeds: a feed (`--feed`, the URLs of each `--feeds` list, read again every batch, and
   `--input URL`) is due when the state's feed state names no next poll time or one that
   has come (the adaptive intervals of transforms/feeds/polling.py).
-A batch with no new file and no feed due commits nothing and costs a listing. Otherwise the
+A batch with no new file and no feed due commits nothing and costs a listing. With
+--state_keep_days, a batch also names the files read before that are still listed unchanged
+and were last listed over half that retention ago: the read stage skips them unread (a stat)
+and records them seen now, as a batch run's listing of the whole folder does; else their
+seen rows expired while the files stayed, and the next start read them again. Otherwise the
 batch is a normal run (pipeline/run.py `run_locked`, the code path of a batch run) of just
 the new files (named one by one, so a file that appears while the batch runs waits for the
 next) and, when one is due, of the feeds (not-due ones are skipped as with
@@ -36,7 +40,8 @@ committed) and exits 130/143 as a batch run does. A crash (SIGKILL, power loss) 
 nothing: the batch in flight did not commit, and the next start recovers ROOT and STATE
 (pipeline/dataset.py, transforms/support/state.py) and reads its files again. A batch that
 fails is logged and retried at the next interval; `MAX_FAILURES` failures in a row end the
-process with status 1 (a service manager restarts it). One INFO line per batch that ran.
+process with status 1 (a service manager restarts it). One INFO line per batch that ran, and
+one line when a feed begins to fail or answers again (`feed_changes`).
 """
 
 from __future__ import annotations
@@ -56,8 +61,8 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
+from newsbeam.pipeline import dataset, scratch
 from newsbeam.pipeline import run as pipeline_run
-from newsbeam.pipeline import scratch
 from newsbeam.pipeline.main import RunSignals, Terminated, failure_line
 from newsbeam.pipeline.options import (
     DEFAULT_FOLLOW_INTERVAL,
@@ -65,6 +70,7 @@ from newsbeam.pipeline.options import (
     config_from_options,
     is_url,
 )
+from newsbeam.schemas.feeds import FeedState
 from newsbeam.schemas.inputs_state import SEEN_FILES_PATH
 from newsbeam.transforms.feeds.parse import parse_url_list
 from newsbeam.transforms.feeds.polling import PreviousFeedState, is_not_due, previous_feed_state
@@ -154,6 +160,44 @@ def batch_line(manifest: Mapping[str, Any], new: int, feeds: int, latency: float
     return line
 
 
+def feed_changes(
+    before: Mapping[str, FeedState],
+    after: Mapping[str, FeedState],
+    errors: Mapping[str, str],
+) -> list[tuple[int, str]]:
+    """(log level, line) for each feed whose polls began to fail in a batch (`before` had no
+    failure in a row) or answer again (`after` has none): once per change, not per poll.
+    A feed failing for days said nothing but the batch lines' "N of M due feeds polled";
+    its health rows alone told (review 63). `errors`: feed URL -> this batch's error."""
+    lines = []
+    for url in sorted(after):
+        now, then = after[url], before.get(url)
+        failed_before = then.consecutive_failures if then is not None else 0
+        if now.consecutive_failures and not failed_before:
+            wait = ""
+            if now.next_poll_at is not None and now.last_fetch_at is not None:
+                seconds = (now.next_poll_at - now.last_fetch_at).total_seconds()
+                wait = f"; polled again in {seconds:g} s, backing off while it fails"
+            error = errors.get(url) or "error"
+            lines.append((logging.WARNING, f"follow: feed {url} failed ({error}){wait}"))
+        elif failed_before and not now.consecutive_failures:
+            polls = f"{failed_before} failed poll{'' if failed_before == 1 else 's'}"
+            lines.append((logging.INFO, f"follow: feed {url} answers again after {polls}"))
+    return lines
+
+
+def health_errors(root: str, manifest: Mapping[str, Any], urls: Iterable[str]) -> dict[str, str]:
+    """Feed URL -> the error of its health row in a committed batch, for `urls`."""
+    wanted = set(urls)
+    found: dict[str, str] = {}
+    for path in dataset.data_files(root, manifest, "feed_health"):
+        table = files.read_parquet(path, columns=["feed_url", "error"]).to_pydict()
+        for url, error in zip(table["feed_url"], table["error"], strict=True):
+            if url in wanted and error:
+                found[url] = error
+    return found
+
+
 # --- Listing and the state's records ------------------------------------------------------
 
 
@@ -214,18 +258,47 @@ def restat(paths: Iterable[str]) -> dict[str, Stat]:
     return found
 
 
-def read_seen(version: str | None) -> dict[str, tuple[int, int]]:
-    """A state version's record of files read: path -> (size, modification second)."""
+def to_refresh(
+    listing: Mapping[str, Stat],
+    seen: Mapping[str, tuple[int, int]],
+    last_listed: Mapping[str, dt.datetime],
+    now: dt.datetime,
+    keep_days: float,
+) -> list[str]:
+    """The listed files an earlier batch read as they are now whose seen row was last
+    listed more than half of --state_keep_days ago (none without it). A follow batch names
+    only its new files, so no batch lists the others: their rows would expire while the
+    files stay, and the next start would read them again. Named in a batch, each costs
+    a stat (read.py `unchanged_by_stat`) and is recorded as listed then."""
+    if keep_days <= 0:
+        return []
+    before = now - dt.timedelta(days=keep_days / 2)
+    return sorted(
+        path
+        for path, stat in listing.items()
+        if not is_temporary_name(path)
+        and seen.get(key := readable_path(path)) == stat.seen_key
+        and last_listed.get(key, now) < before
+    )
+
+
+def read_seen(
+    version: str | None,
+) -> tuple[dict[str, tuple[int, int]], dict[str, dt.datetime]]:
+    """A state version's record of files read: (path -> (size, modification second),
+    path -> when a run last listed it)."""
     if version is None:
-        return {}
+        return {}, {}
     path = files.join(version, *SEEN_FILES_PATH.split("/"))
     if not files.exists(path):
-        return {}
-    table = files.read_parquet(path, columns=["path", "size", "modified_at"]).to_pydict()
-    return {
-        name: (size, int(at.timestamp()))
-        for name, size, at in zip(table["path"], table["size"], table["modified_at"], strict=True)
-    }
+        return {}, {}
+    columns = ["path", "size", "modified_at", "last_seen_at"]
+    table = files.read_parquet(path, columns=columns).to_pydict()
+    rows = list(zip(*(table[name] for name in columns), strict=True))
+    return (
+        {name: (size, int(at.timestamp())) for name, size, at, _ in rows},
+        {name: listed for name, _, _, listed in rows},
+    )
 
 
 def read_feed_state(version: str | None) -> PreviousFeedState:
@@ -263,6 +336,8 @@ class Batch:
 
     files: dict[str, Stat]
     feeds: list[str]
+    # Files read before, named again only to record them as listed (to_refresh).
+    refresh: list[str] = dataclasses.field(default_factory=list)
     manifest: dict[str, Any] | None = None
     seconds: float = 0.0
 
@@ -287,6 +362,7 @@ class Follower:
         # The state version whose records are in memory, and the records.
         self._version: str | None = ""
         self._seen: dict[str, tuple[int, int]] = {}
+        self._listed: dict[str, dt.datetime] = {}  # seen path -> when a run last listed it
         self._feeds = previous_feed_state([], [])
         self._earlier: dict[str, Stat] = {}
         self._problems: set[Problem] = set()  # logged already (list_files)
@@ -301,7 +377,7 @@ class Follower:
         if version == self._version:
             return
         folder = version_dir(self._target.state, version) if version else None
-        self._seen = read_seen(folder)
+        self._seen, self._listed = read_seen(folder)
         self._feeds = read_feed_state(folder)
         self._version = version
 
@@ -323,14 +399,17 @@ class Follower:
         self._earlier = listing
         now = dt.datetime.now(dt.timezone.utc)
         due = due_feeds(feed_urls(self._base_config), self._feeds, now)
-        return Batch(dict(sorted(ready.items())), due)
+        keep_days = self._base_config.state_keep_days
+        refresh = to_refresh(listing, self._seen, self._listed, now, keep_days)
+        return Batch(dict(sorted(ready.items())), due, [p for p in refresh if p not in ready])
 
     def run(self, batch: Batch) -> Batch:
         """Run and commit one batch (nothing when there is nothing to read)."""
         if not batch.files and not batch.feeds:
             return batch
         clock = time.perf_counter()
-        inputs = tuple(as_input(path) for path in batch.files)
+        started = dt.datetime.now(dt.timezone.utc)
+        inputs = tuple(as_input(path) for path in [*batch.files, *batch.refresh])
         with_feeds = bool(batch.feeds)
 
         def adjust(config: PipelineConfig) -> PipelineConfig:
@@ -345,7 +424,12 @@ class Follower:
             self._target,
             self._lock,
             adjust=adjust,
-            follow={"batch": self.batches + 1, "new_files": len(inputs), "due_feeds": batch.feeds},
+            follow={
+                "batch": self.batches + 1,
+                "new_files": len(batch.files),
+                "due_feeds": batch.feeds,
+                "files_listed_again": len(batch.refresh),
+            },
         )
         self.batches += 1
         batch.manifest = manifest
@@ -355,13 +439,35 @@ class Follower:
         self._seen.update(
             (readable_path(path), stat.seen_key) for path, stat in batch.files.items()
         )
+        self._listed.update(
+            (readable_path(path), started) for path in [*batch.files, *batch.refresh]
+        )
         state = manifest.get("state") or {}
         self._version = state.get("version", self._version)
         if with_feeds:  # the polls moved the feeds' next times: read them next batch
             folder = version_dir(self._target.state or "", str(self._version))
-            self._feeds = read_feed_state(folder)
-        log.info(batch_line(manifest, len(inputs), len(batch.feeds), batch.seconds))
+            before, self._feeds = self._feeds.feeds, read_feed_state(folder)
+            self._log_feed_changes(before, manifest)
+        log.info(batch_line(manifest, len(batch.files), len(batch.feeds), batch.seconds))
         return batch
+
+    def _log_feed_changes(
+        self, before: Mapping[str, FeedState], manifest: Mapping[str, Any]
+    ) -> None:
+        after = self._feeds.feeds
+        failing = [
+            url
+            for url, state in after.items()
+            if state.consecutive_failures
+            and not getattr(before.get(url), "consecutive_failures", 0)
+        ]
+        errors: dict[str, str] = {}
+        try:
+            errors = health_errors(self._target.output, manifest, failing) if failing else {}
+        except (OSError, ValueError) as error:  # the batch committed: only a reason is lost
+            log.debug("follow: cannot read the batch's feed health rows: %s", error)
+        for level, line in feed_changes(before, after, errors):
+            log.log(level, line)
 
 
 class _StopSignals(RunSignals):

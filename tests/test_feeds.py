@@ -453,7 +453,10 @@ def test_poll_interval_adapts() -> None:
     first = next_feed_state(quiet, "u", failed, 0, None, now, config)
     second = next_feed_state(first, "u", failed, 0, None, now, config)
     assert (first.consecutive_failures, second.consecutive_failures) == (1, 2)
-    assert first.poll_interval_seconds < second.poll_interval_seconds <= 86400
+    # A failure backs the next poll off (the pace doubled per failure) and keeps the pace.
+    assert first.poll_interval_seconds == second.poll_interval_seconds == 2700
+    assert first.next_poll_at == now + dt.timedelta(seconds=2 * 2700)
+    assert second.next_poll_at == now + dt.timedelta(seconds=4 * 2700)
     assert second.etag == '"e"'  # a failure keeps what the next conditional request needs
     recovered = next_feed_state(second, "u", ok, 1, "h2", now, config)
     assert recovered.consecutive_failures == 0
@@ -1484,6 +1487,57 @@ def test_a_feed_answering_retry_after_is_not_polled_before_it(tmp_path: Path) ->
     (row,) = _state(state, "feed_state/feeds.parquet", "feed_url")
     waited = (row["next_poll_at"] - row["last_fetch_at"]).total_seconds()
     assert waited == 18000 and row["consecutive_failures"] == 1
+
+
+def test_failures_back_off_from_a_feeds_own_pace_and_recovery_resumes_it() -> None:
+    """A failure backed off from --initial_poll_seconds, not from the feed's pace: a feed
+    polled every 15 minutes was next polled two hours after one 503 and took hours of
+    halving to come back (its entries scrolling off unread), a daily one was polled every
+    two hours while it failed."""
+    config = FeedsConfig()  # 15 minutes to a day, starting from an hour
+    now = dt.datetime(2024, 5, 14, tzinfo=dt.timezone.utc)
+    ok = FetchResult("u", "u", 200, {"etag": '"e"'}, b"x", None, "", 5)
+    down = ok._replace(http_status=503, headers={}, error="http_error")
+    busy = FeedState("u", '"e"', None, "h", now, now, 0, 900, now)
+    failed = next_feed_state(busy, "u", down, 0, None, now, config)
+    assert failed.next_poll_at == now + dt.timedelta(minutes=30)  # was 2 hours
+    again = next_feed_state(failed, "u", down, 0, None, now, config)
+    assert again.next_poll_at == now + dt.timedelta(hours=1)
+    back = next_feed_state(again, "u", ok, 2, "h2", now, config)
+    assert (back.poll_interval_seconds, back.consecutive_failures) == (900, 0)  # was 2 hours
+    daily = busy._replace(poll_interval_seconds=86400)
+    assert next_feed_state(daily, "u", down, 0, None, now, config).next_poll_at == now + DAY
+
+
+@pytest.mark.slow
+def test_a_busy_feed_that_failed_once_is_polled_at_its_pace_again(tmp_path: Path) -> None:
+    """Runs against a real server: a feed with news at every poll, then one 503, then news
+    again. Its state after each run says when it is next due."""
+    state = tmp_path / "state"
+    answers = iter([200, 503, 200])
+    items: list[tuple[str, str, str]] = []
+
+    def feed(request: Any) -> tuple[int, dict[str, str], bytes]:
+        status = next(answers)
+        if status != 200:
+            return status, {}, b"down"
+        key = sorted(OTHER_BODIES)[len(items)]
+        items.append((key, f"/news/{key}", OTHER_BODIES[key]))
+        return 200, {"Content-Type": "application/rss+xml"}, rss(base, items)
+
+    with serve({"/feed.xml": feed}) as server:
+        base = server.url("")
+        args = ["--feed", server.url("/feed.xml"), "--state", str(state), "--no_fetch_pages"]
+        args += ["--fetch_retries", "0", "--min_poll_seconds", "60"]
+        args += ["--initial_poll_seconds", "3600"]
+        waits = []
+        for _ in range(3):
+            _run(tmp_path, *args)
+            (row,) = _state(state, "feed_state/feeds.parquet", "feed_url")
+            waits.append((row["next_poll_at"] - row["last_fetch_at"]).total_seconds())
+    # News halves the pace (3600 -> 1800); the 503 waits twice the pace (was 7200, from
+    # the initial interval); news again halves the pace it had (was 3600).
+    assert waits == [1800, 3600, 900]
 
 
 @pytest.mark.slow

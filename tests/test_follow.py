@@ -6,6 +6,7 @@ twice, SIGTERM and SIGKILL in the middle of a batch, and --max_runtime."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import signal
 import subprocess
@@ -93,6 +94,18 @@ def test_due_feeds_by_their_next_poll_time() -> None:
         "http://h/past",
         "http://h/unknown",
     ]
+
+
+def test_files_still_listed_are_named_again_before_their_seen_rows_expire() -> None:
+    now = dt.datetime(2026, 12, 1, 12, tzinfo=dt.timezone.utc)
+    stat = follow.Stat
+    listing = {"/in/old": stat(10, 5_000_000_000), "/in/recent": stat(20, 6_000_000_000),
+               "/in/changed": stat(31, 7_000_000_000), "/in/.tmp": stat(1, 0)}  # fmt: skip
+    seen = {"/in/old": (10, 5), "/in/recent": (20, 6), "/in/changed": (30, 7), "/in/.tmp": (1, 0)}
+    hours = {"/in/old": 13, "/in/recent": 11, "/in/changed": 13, "/in/.tmp": 13}
+    listed = {path: now - dt.timedelta(hours=h) for path, h in hours.items()}
+    assert follow.to_refresh(listing, seen, listed, now, keep_days=1) == ["/in/old"]
+    assert follow.to_refresh(listing, seen, listed, now, keep_days=0) == []  # nothing expires
 
 
 def test_a_file_with_glob_characters_is_named_as_itself(tmp_path: Path) -> None:
@@ -227,6 +240,110 @@ def test_a_file_still_being_written_waits_for_the_next_batch(tmp_path: Path) -> 
     second = follower.plan()  # nothing written since: the grown file is complete now
     assert str(growing) in second.files
     assert second.files[str(growing)].size == growing.stat().st_size
+
+
+def test_a_file_that_stays_in_the_inbox_is_not_read_again_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """With --state_keep_days, a follow batch (which names its new files only) let the seen
+    rows of the files that stayed in the inbox expire: the next start read them all again
+    (duplicates rows). A batch now names those near expiry too, which records them."""
+    inbox, root = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    (inbox / "budget.txt").write_text(TEXTS["budget"])
+    argv = ["--follow", "--input", str(inbox), "--output", str(root)]
+    argv += ["--state", str(tmp_path / "state"), "--state_keep_days", str(3 / 86400)]
+    target = pipeline_run.prepare(argv)
+    with pipeline_run.locked(target) as lock:
+        follower = follow.Follower(target, lock, settle=0.01)
+        follower.run(follower.plan())
+        time.sleep(3)  # the retention: budget.txt was last listed longer ago
+        (inbox / "harbour.txt").write_text(TEXTS["harbour"])
+        batch = follower.run(follower.plan())
+        restarted = follow.Follower(target, lock, settle=0.01)
+        assert restarted.plan().files == {}  # was budget.txt, read again
+        assert batch.refresh == [str(inbox / "budget.txt")]
+        assert batch.manifest is not None and batch.manifest["follow"]["new_files"] == 1
+    assert _sources(root) == {str(inbox / "budget.txt"): 1, str(inbox / "harbour.txt"): 1}
+
+
+def test_a_file_deleted_after_its_batch_listed_it_is_rejected_as_gone(tmp_path: Path) -> None:
+    """A file the batch named but that was deleted before it was read is a rejected row
+    whose detail said "no file matches this input (NewsBeam's own folders are not read)":
+    about folders, for a file that was there a moment before. It now says it is gone."""
+    inbox, root = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    (inbox / "flood.txt").write_text(TEXTS["flood"])
+    argv = ["--follow", "--input", str(inbox), "--output", str(root)]
+    target = pipeline_run.prepare([*argv, "--state", str(tmp_path / "state")])
+    with pipeline_run.locked(target) as lock:
+        follower = follow.Follower(target, lock, settle=0.01)
+        batch = follower.plan()
+        (inbox / "flood.txt").unlink()  # a spool cleaner, a writer taking it back
+        follower.run(batch)
+    (manifest,) = dataset.committed_runs(str(root))
+    (path,) = dataset.data_files(str(root), manifest, "rejected")
+    rows = duckdb.sql(f"SELECT source, reason, detail FROM '{path}'").fetchall()
+    gone = "gone: no such file now (deleted or moved after it was listed)"
+    assert rows == [(str(inbox / "flood.txt"), "not_found", gone)]
+    from newsbeam.transforms.read import not_found_detail
+
+    assert not_found_detail(str(inbox / "*.txt")).startswith("no file matches")  # a glob
+    assert not_found_detail(str(tmp_path)).startswith("no file matches")  # there, but empty
+
+
+def test_feed_changes_are_said_once_per_change() -> None:
+    at = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
+    ok = FeedState("http://f/a", None, None, None, at, None, 0, 900, at)
+    failed = ok._replace(consecutive_failures=1, next_poll_at=at + dt.timedelta(seconds=1800))
+    still = failed._replace(consecutive_failures=3)
+    errors = {"http://f/a": "http_error"}
+    said = follow.feed_changes({"http://f/a": ok}, {"http://f/a": failed}, errors)
+    expected = "follow: feed http://f/a failed (http_error); polled again in 1800 s, backing "
+    assert said == [(logging.WARNING, expected + "off while it fails")]
+    assert follow.feed_changes({}, {"http://f/a": failed}, errors)[0][0] == logging.WARNING
+    assert follow.feed_changes({"http://f/a": failed}, {"http://f/a": still}, errors) == []
+    assert follow.feed_changes({"http://f/a": still}, {"http://f/a": ok}, {}) == [
+        (logging.INFO, "follow: feed http://f/a answers again after 3 failed polls")
+    ]
+    assert follow.feed_changes({"http://f/a": ok}, {"http://f/a": ok}, {}) == []
+
+
+def test_a_feed_that_fails_and_recovers_is_logged_once_each_way(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A feed that stopped answering said nothing in follow mode's log (only the batch
+    line's count of feeds polled): its health rows alone told. Its first failure is now a
+    warning with the error, its recovery one line; the polls in between say nothing."""
+    caplog.set_level(logging.INFO, logger="newsbeam")
+    answers = iter([503, 200])
+
+    def route(request: Request) -> Response:
+        status = next(answers)
+        return status, {"Content-Type": "application/rss+xml"}, _rss(feed, ["harbour"])
+
+    with serve({"/feed": route}) as server:
+        feed = server.url("/news")
+        feeds = tmp_path / "feeds.txt"
+        feeds.write_text(server.url("/feed") + "\n")
+        argv = ["--follow", "--feeds", str(feeds), "--output", str(tmp_path / "out")]
+        argv += ["--state", str(tmp_path / "state"), "--no_fetch_pages", "--fetch_retries", "0"]
+        argv += ["--allow_hosts", "127.0.0.1", "--min_poll_seconds", "1"]
+        argv += ["--initial_poll_seconds", "1"]
+        target = pipeline_run.prepare(argv)
+        with pipeline_run.locked(target) as lock:
+            follower = follow.Follower(target, lock, settle=0.01)
+            for _ in range(2):
+                while not (batch := follower.plan()).feeds:
+                    time.sleep(0.2)
+                follower.run(batch)
+    url = server.url("/feed")
+    said = [(r.levelno, r.getMessage()) for r in caplog.records if "follow: feed" in r.message]
+    assert said == [
+        (logging.WARNING, f"follow: feed {url} failed (http_error); polled again in 2 s, "
+                          "backing off while it fails"),
+        (logging.INFO, f"follow: feed {url} answers again after 1 failed poll"),
+    ]  # fmt: skip
 
 
 # --- End to end: the command as a real subprocess ---------------------------------------------

@@ -594,8 +594,18 @@ def list_inputs(patterns: Iterable[str]) -> Iterator[FileMetadata | Problem]:
             yield Problem(pattern, "unreadable", f"cannot list: {error}")
             continue
         if not found:
-            detail = "no file matches this input (NewsBeam's own folders are not read)"
-            yield Problem(pattern, "not_found", detail)
+            yield Problem(pattern, "not_found", not_found_detail(pattern))
+
+
+def not_found_detail(pattern: str) -> str:
+    """Why an input matched nothing. A plain local path that is not there now was there when
+    it was named (a batch run checks its paths at launch; follow mode names the files it
+    listed): it was deleted or moved meanwhile, which the generic detail, about NewsBeam's
+    own folders, did not say (review 63)."""
+    local = pattern.removeprefix("file://")
+    if is_local(pattern) and not glob.has_magic(local) and not os.path.lexists(local):
+        return "gone: no such file now (deleted or moved after it was listed)"
+    return "no file matches this input (NewsBeam's own folders are not read)"
 
 
 class _ListInputs(beam.DoFn):

@@ -27,6 +27,11 @@ def is_not_due(state: FeedState | None, now: dt.datetime) -> bool:
     return state is not None and state.next_poll_at is not None and state.next_poll_at > now
 
 
+def _within(seconds: int, config: FeedsConfig) -> int:
+    """`seconds` within the configured bounds of a poll interval."""
+    return max(config.min_poll_seconds, min(config.max_poll_seconds, seconds))
+
+
 def next_moved_to(
     feed_url: str, previous_moved_to: str | None, result: FetchResult, is_feed: bool
 ) -> str | None:
@@ -74,21 +79,29 @@ def next_feed_state(
     config: FeedsConfig,
     unparseable: bool = False,
 ) -> FeedState:
-    """The state after one poll. The interval halves after new entries, grows by half when
-    there were none, and doubles per consecutive failure (a fetch error, or a body that is
-    no readable feed), within the configured bounds; a failed 429/503 is next due no sooner
-    than its Retry-After (within the longest interval). `moved_to`: see next_moved_to."""
+    """The state after one poll. The interval (`poll_interval_seconds`, the feed's own
+    pace) halves after new entries and grows by half when there were none; a failure (a
+    fetch error, or a body that is no readable feed) keeps it and backs the next poll off
+    instead: the interval doubled per consecutive failure. All within the configured
+    bounds; a failed 429/503 is next due no sooner than its Retry-After (within the
+    longest interval). `moved_to`: see next_moved_to."""
     interval = previous.poll_interval_seconds if previous else config.initial_poll_seconds
     failures = previous.consecutive_failures if previous else 0
     failed = result.error is not None or unparseable
     if failed:
+        # Backed off from the feed's own pace, which it keeps for when it answers again: a
+        # back-off from --initial_poll_seconds sent a feed polled every 15 minutes to two
+        # hours after one 503, and it then took hours of halving to return to its pace
+        # (entries a busy feed listed meanwhile scrolled off it unread), while a feed
+        # polled daily was polled every two hours while it failed (review 63).
         failures += 1
-        interval = config.initial_poll_seconds * 2 ** min(failures, 16)
+        wait = interval * 2 ** min(failures, 16)
     else:
         failures = 0
         interval = interval // 2 if new_entries else int(interval * 1.5)
-    interval = max(config.min_poll_seconds, min(config.max_poll_seconds, interval))
-    next_poll_at = now + dt.timedelta(seconds=interval)
+        wait = interval
+    interval = _within(interval, config)
+    next_poll_at = now + dt.timedelta(seconds=_within(wait, config))
     if failed and result.http_status in RETRY_AFTER_STATUSES:
         # The server said when to come back (longer than a fetch waits): not sooner, within
         # the longest interval.
