@@ -371,3 +371,71 @@ def test_clean_text_composite_stops_a_text_at_the_time_limit() -> None:
         assert_that(rejected, check_rejected, label="CheckRejected")
     counters = counters_of(pipeline)
     assert counters["clean_time_limit"] == 1 and counters["clean_dropped_time_limit"] == 1
+
+
+def test_a_title_with_a_rubric_or_site_beside_it_is_a_copy_of_it() -> None:
+    """A first paragraph that is the title but for a rubric or a site name beside it stayed
+    at the top of the text (fundus and AEB pages: "Opinion | Is Football Violence a
+    Crime?" over "Is Football Violence a Crime?", "... | wdr aktuell", "...--时政--人民网");
+    a lead that opens with the headline's place or words is no copy."""
+    from newsbeam.transforms.clean import repeats_title
+
+    copies = [
+        ("Is Football Violence a Crime?", "Opinion | Is Football Violence a Crime?"),
+        ("Orden fürs Morden", "Nationaler Veteranentag: Orden fürs Morden"),
+        ("Feuerwehrleute sollen später in Pension | wdr aktuell",
+         "Feuerwehrleute sollen später in Pension"),
+        ("促进航天技术更好惠及人民――中拉深化航天合作",
+         "促进航天技术更好惠及人民――中拉深化航天合作--时政--人民网"),
+    ]  # fmt: skip
+    for paragraph, title in copies:
+        assert repeats_title(paragraph, title), paragraph
+    others = [
+        ("BERLIN - The government said on Monday that it would raise taxes.", "Berlin: taxes"),
+        ("Ukraine", "Ukraine: what we know so far about the war"),
+        ("Paris - Le gouvernement a annoncé lundi", "Paris - Le gouvernement a annoncé lundi une "
+         "hausse des impôts de dix pour cent pour les plus riches"),
+    ]  # fmt: skip
+    for paragraph, title in others:
+        assert not repeats_title(paragraph, title), paragraph
+
+
+def test_a_page_whose_headline_is_written_twice_loses_both_copies() -> None:
+    """End to end through extraction and CleanText: a page writing its headline twice (a
+    header's and the print edition's <h1>, as Börsen-Zeitung's pages do) kept the second
+    copy as its first paragraph; a record titled with its rubric kept the headline."""
+    import json
+
+    from newsbeam.transforms.extract import ExtractConfig, extract_document
+
+    body = "".join(
+        f"<p>Paragraph {n} of the story says what the council decided about the harbour "
+        f"and the ferries on Monday, and what it will cost the islands' residents.</p>"
+        for n in range(1, 6)
+    )
+    page = (
+        "<html><title>Wero passes its test</title><body><article><h1>Wero passes its test</h1>"
+        f" <h1 class='print'>Wero passes its test</h1>{body}</article></body></html>"
+    )
+    record = {
+        "title": "Opinion | Is Football Violence a Crime?",
+        "text": "Is Football Violence a Crime?\n\n"
+        + body.replace("<p>", "").replace("</p>", "\n\n"),
+    }
+    documents = [
+        RawDocument("twice.html", "html", page.encode()),
+        RawDocument("rubric.jsonl#L1", "jsonl", json.dumps(record).encode()),
+    ]
+    pages = [document.source for document in documents]
+    articles = [extract_document(document, ExtractConfig()) for document in documents]
+
+    def check(cleaned) -> None:
+        assert {a.source: a.text.split("\n\n")[0] for a in cleaned} == dict.fromkeys(
+            pages, "Paragraph 1 of the story says what the council decided about the harbour "
+            "and the ferries on Monday, and what it will cost the islands' residents."
+        )  # fmt: skip
+
+    with make_test_pipeline() as pipeline:
+        kept, _ = pipeline | beam.Create(articles) | CleanText()
+        assert_that(kept, check)
+    assert counters_of(pipeline)["clean_removed_title"] == 3

@@ -320,13 +320,62 @@ def _remove_repeated(paragraphs: list[str]) -> tuple[list[str], list[Removal], l
 # --- 4. Whole text and identity --------------------------------------------------------
 
 
+# What joins a headline to a rubric or a site name in a page's title ("Opinion | ...",
+# "... - Güncel haberler", "...--时政--人民网", "Landtagswahl in Thüringen: ..."): a bar,
+# dash or colon with a space after it, or a doubled dash.
+_TITLE_SEPARATOR = re.compile(r"\s*(?:[|｜]|--|――|——)\s*|\s+[-–—·:]\s+|(?<=\w)[:：]\s+")
+# A title piece left out of a copy of the title is a rubric or a site name, not the headline:
+# a copy must keep at least this share of the title's folded characters ("Orden fürs
+# Morden" of "Nationaler Veteranentag: Orden fürs Morden" keeps 0.4; a one-word kicker of a
+# long title is no copy of it).
+_TITLE_COPY_MIN_SHARE = 0.35
+_TITLE_COPY_MIN_CHARS = 12
+
+
+def _title_forms(text: str) -> set[str]:
+    """fold() of a title (or a paragraph) whole and without its leading or trailing pieces
+    (split at `_TITLE_SEPARATOR`): the forms a headline takes beside a rubric or a site."""
+    pieces = [piece for piece in _TITLE_SEPARATOR.split(text) if fold(piece)]
+    forms = {fold(text)}
+    for cut in range(1, len(pieces)):
+        forms.add(fold(" ".join(pieces[cut:])))
+        forms.add(fold(" ".join(pieces[:cut])))
+    return forms
+
+
+def repeats_title(paragraph: str, title: str) -> bool:
+    """Whether a paragraph is a copy of the title: the same words, or the same words but for
+    a rubric or a site name on either side of one of them ("Opinion | Is Football Violence
+    a Crime?" over a first paragraph "Is Football Violence a Crime?"; "Feuerwehrleute
+    sollen später in Pension | wdr aktuell" under the title without the site)."""
+    folded, folded_title = fold(paragraph), fold(title)
+    if not folded or not folded_title:
+        return False
+    if folded == folded_title:
+        return True
+    # Only a short paragraph can be a title with a rubric or site beside it: a lead
+    # paragraph that opens with the headline's words goes on in sentences.
+    if len(paragraph) > 2 * len(title) + 40:
+        return False
+    shared = _title_forms(paragraph) & _title_forms(title)
+    return any(
+        len(form) >= _TITLE_COPY_MIN_CHARS
+        and len(form) >= _TITLE_COPY_MIN_SHARE * max(len(folded), len(folded_title))
+        for form in shared
+    )
+
+
 def remove_title(paragraphs: list[str], title: str | None) -> tuple[list[str], list[Removal]]:
-    """Drop a leading paragraph that only repeats the title (HTML pages keep their <h1>). A
-    paragraph that is the whole text stays: a one-sentence brief whose headline is its text
-    (a wire flash, a JSON-lines record titled by its own sentence) would be left empty."""
-    if title and len(paragraphs) > 1 and fold(paragraphs[0]) == fold(title):
-        return paragraphs[1:], [Removal(paragraphs[0], "title")]
-    return paragraphs, []
+    """Drop the leading paragraphs that only repeat the title (HTML pages keep their <h1>,
+    some twice: a header and the article's own), with or without a rubric or site name
+    beside it (`repeats_title`). A paragraph that is the whole text stays: a one-sentence
+    brief whose headline is its text (a wire flash, a JSON-lines record titled by its own
+    sentence) would be left empty."""
+    removed: list[Removal] = []
+    while title and len(paragraphs) > 1 and repeats_title(paragraphs[0], title):
+        removed.append(Removal(paragraphs[0], "title"))
+        paragraphs = paragraphs[1:]
+    return paragraphs, removed
 
 
 def clean_text(text: str, title: str | None = None) -> tuple[str, list[Removal]]:
