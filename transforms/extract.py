@@ -1402,6 +1402,9 @@ def _extract_html(doc: RawDocument, config: ExtractConfig) -> Article:
     page = html_metadata(tree)
     signals = page_signals(tree)
     drop_unread_elements(tree)  # metadata and signals have read them: less to prune
+    layout_tables = unwrap_layout_tables(tree)
+    if layout_tables:
+        counter("extract_layout_tables").inc(layout_tables)
     prepared = prepare_page(tree, config.include_tables, config.favor_precision)
     text = _main_text(prepared, config, fast=True)
     full = None
@@ -1461,6 +1464,54 @@ def drop_unread_elements(tree: Any) -> None:
     for element in list(tree.iter("script", "style")):
         if not _is_json_ld(element) and element.getparent() is not None:
             element.drop_tree()
+
+
+# A table cell that holds this many paragraphs or headings of text is a page's layout, not
+# data: a data table's cell holds a value or a sentence.
+_LAYOUT_CELL_PARAGRAPHS = 2
+_CELL_BLOCKS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote")
+_TABLE_PARTS = frozenset({"tbody", "thead", "tfoot", "tr", "td", "th", "caption"})
+
+
+def _own_parts(table: Any) -> Iterator[Any]:
+    """A table's rows, cells and sections, and what they hold, but not a nested table's."""
+    for child in table:
+        if not isinstance(child.tag, str) or child.tag == "table":
+            continue
+        yield child
+        yield from _own_parts(child)
+
+
+def unwrap_layout_tables(tree: Any) -> int:
+    """Make the tables that lay out a page into divisions, in place; how many there were. A
+    table is layout when one of its own cells holds two paragraphs or headings of text
+    (`_LAYOUT_CELL_PARAGRAPHS`). trafilatura writes a table cell's text on one line, its
+    paragraphs joined by spaces: a page set in a table (older sites, e-mail-like pages)
+    came out as one paragraph of thousands of words starting "| |" and ending with the
+    page's footer links ("Home | |"). A nested table is judged on its own."""
+    layout = []
+    for table in tree.iter("table"):
+        parts = list(_own_parts(table))
+        cells = (part for part in parts if part.tag in ("td", "th"))
+        if any(_cell_paragraphs(cell) >= _LAYOUT_CELL_PARAGRAPHS for cell in cells):
+            layout.append((table, parts))
+    for table, parts in layout:
+        table.tag = "div"
+        for part in parts:
+            if part.tag in _TABLE_PARTS:
+                part.tag = "div"
+    return len(layout)
+
+
+def _cell_paragraphs(cell: Any) -> int:
+    """The paragraphs and headings holding text in a cell, outside its nested tables."""
+    count = 0
+    for part in _own_parts(cell):
+        if part.tag in _CELL_BLOCKS and part.text_content().strip():
+            count += 1
+            if count >= _LAYOUT_CELL_PARAGRAPHS:
+                break
+    return count
 
 
 def _is_json_ld(element: Any) -> bool:
