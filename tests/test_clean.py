@@ -439,3 +439,47 @@ def test_a_page_whose_headline_is_written_twice_loses_both_copies() -> None:
         kept, _ = pipeline | beam.Create(articles) | CleanText()
         assert_that(kept, check)
     assert counters_of(pipeline)["clean_removed_title"] == 3
+
+
+def test_a_caption_closed_by_its_credit_and_a_copyright_sign_with_its_holder_are_chrome() -> None:
+    """Captions whose credit closes them ("... Regionalverkehr. Bild: Maximilian von
+    Lachner" on FAZ, "... Foto: NTB" on Dagbladet, "(Image credit: Future)" in feeds) and
+    copyright lines with a holder and no year ("© Reuters", "© dpa-infocom, dpa:...") stayed
+    in the text as story paragraphs. A sentence about a picture, code naming an image and
+    an enumeration's "(c)" stay."""
+    chrome = {
+        "Los geht's: Von Montag an für 49 Euro im Nahverkehr. Bild: Maximilian von Lachner":
+            "caption",
+        "Solskjær skal være høyaktuell for Manchester United. Foto: NTB": "caption",
+        "The grand staircase at Regent Hong Kong (Image credit: Regent Hong Kong)": "caption",
+        "© Reuters": "copyright",
+        "© dpa-infocom, dpa:240516-99-53606/3 (dpa)": "copyright",
+        "Copyright © AFP 2017-2026. Für die kommerzielle Nutzung ist ein Abo nötig.":
+            "copyright",
+    }  # fmt: skip
+    assert {paragraph: chrome_reason(paragraph) for paragraph in chrome} == chrome
+    for prose in (
+        "He showed me the photo: a man standing on a bridge.",
+        "The museum lent the image: it is now on show in Paris until May",
+        'grafana: image: grafana/otel-lgtm ports: - "3000:3000"',
+        "func updateImage(_ image: CGImage?) { render() }",
+        "(c) the third point of the contract, which the court read as binding",
+    ):
+        assert chrome_reason(prose) is None, prose
+
+    text = "\n\n".join(
+        ["The council voted on Monday to open the new ferry terminal next spring, it said."]
+        + list(chrome)
+        + ["Residents will pay the same fares as before, the harbour authority added today."]
+    )
+    article = new_article("caption.txt", text=text)
+
+    def check(cleaned) -> None:
+        (article,) = cleaned
+        assert article.text.split("\n\n") == [text.split("\n\n")[0], text.split("\n\n")[-1]]
+
+    with make_test_pipeline() as pipeline:
+        kept, _ = pipeline | beam.Create([article]) | CleanText()
+        assert_that(kept, check)
+    counters = counters_of(pipeline)
+    assert (counters["clean_removed_caption"], counters["clean_removed_copyright"]) == (3, 3)

@@ -164,6 +164,14 @@ _LOCAL_CHROME = {
     ),
 }
 
+# A picture's label before its credit, in the languages of _LOCAL_CHROME's captions.
+_CREDIT_LABELS = (
+    "photos?|photograph|picture|image|credit|fotos?|bild|imagen|imagem|immagine|afbeelding|"
+    "zdjęcie|фото|fotoğraf|gambar|ảnh|picha"
+)
+# A word of a credit: a name, an agency, "/" between them; never code ("image: CGImage?) {").
+_CREDIT_WORD = r"[^\s{}=;<>\":]+"
+
 # (reason, pattern) matched against a whole short paragraph, case-insensitively. Only
 # paragraphs of at most _CHROME_MAX_WORDS words are tested: real prose that happens to
 # contain "subscribe" is never dropped.
@@ -185,7 +193,12 @@ _CHROME_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
          r"share (on|via|to) \S+( \S+)?|"
          r"follow us\b.*|skip to (main )?content|back to top|more stories|you may also like|"
          r"recommended( for you)?)\s*:?$"),
-        ("caption", r"^(image|photo|picture|photograph|video|file photo|credit)( credit)?\s*:.*$"),
+        ("caption", r"^(image|photo|picture|photograph|video|file photo|credit)( credit)?\s*:.*$|"
+         # A caption whose credit closes it ("... Regionalverkehr. Bild: Maximilian von
+         # Lachner", "... Manchester United. Foto: NTB"): a story's paragraph never ends
+         # in a picture's credit. The credit is a few words, not a sentence.
+         rf"^.*[\s.;:)]({_CREDIT_LABELS})\s*(:|\s/)\s*{_CREDIT_WORD}(\s+{_CREDIT_WORD}){{0,6}}"
+         r"(?<![.!?])$"),
         ("agency_line", r"^(with )?(reuters|afp|ap|associated press|dpa|bloomberg|efe|ansa|"
          r"xinhua|anadolu( agency)?|upi|pa media)( and (reuters|afp|ap))?\.?$"),
         ("credits", r"^((additional )?(reporting|writing|editing)( and (writing|editing))?"
@@ -193,7 +206,11 @@ _CHROME_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         # A year after "Copyright"/"(c)"/"©", or "All rights reserved": "Copyright lawyers
         # said ..." is prose.
         ("copyright", r"^((copyright|\(c\)|\u00a9)\s*(\(c\)|\u00a9)?\s*(19|20)\d\d\b.*|"
-         r".*\ball rights reserved\.?)$"),
+         r".*\ball rights reserved\.?|"
+         # The sign itself with its holder and no year ("© Reuters", "© dpa-infocom,
+         # dpa:240516-99-53606/3", "Copyright © AFP 2017-2026. ..."): "(c)" alone opens
+         # an enumeration's third point, so it needs the year.
+         r"(copyright\s*)?\u00a9\s*\S.*)$"),
     ]
 ]  # fmt: skip
 # The lower-case words of a credits line ("Reporting by Jane Doe in Kyiv; editing by Dubai
