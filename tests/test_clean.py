@@ -8,7 +8,7 @@ import apache_beam as beam
 import pytest
 from apache_beam.testing.util import assert_that
 
-from newsbeam.schemas import RawDocument
+from newsbeam.schemas import RawDocument, Removal
 from newsbeam.transforms.clean import (
     CleanConfig,
     CleanText,
@@ -483,3 +483,29 @@ def test_a_caption_closed_by_its_credit_and_a_copyright_sign_with_its_holder_are
         assert_that(kept, check)
     counters = counters_of(pipeline)
     assert (counters["clean_removed_caption"], counters["clean_removed_copyright"]) == (3, 3)
+
+
+def test_a_closing_footer_naming_the_title_is_removed() -> None:
+    """WordPress feeds end every entry with "The post <title> appeared first on <site>." in
+    the site's language (200 of the fixture feeds' entries): it stayed in the text. A
+    closing sentence that ends with the title's words, or is the title, stays."""
+    from newsbeam.transforms.clean import names_title_in_footer
+
+    title = "Kreatives Marketing – warum macht die Dönerbude mehr Umsatz?"
+    footers = [
+        f"Der Beitrag {title} erschien zuerst auf ninaklose.de.",
+        f"The post {title} appeared first on Loud And Quiet.",
+        f"Artykuł {title} pochodzi z serwisu OpenStreetMap Polska.",
+    ]
+    assert all(names_title_in_footer(footer, title) for footer in footers)
+    closing = [
+        f"I hope this post helps you: {title}",
+        title,
+        f"In the end {title} is a question every shop owner in the town asks, and the "
+        "answer depends on the street, the rent and the hours it keeps open.",
+    ]
+    assert not any(names_title_in_footer(line, title) for line in closing)
+    assert not names_title_in_footer("The post Short one appeared first on X.", "Short one")
+    body = "The shop sold twice as much after it changed its sign and its opening hours."
+    text, removed = clean_text(f"{body}\n\n{footers[0]}", title=title)
+    assert (text, removed) == (body, [Removal(footers[0], "title_footer")])

@@ -2184,3 +2184,26 @@ def test_an_escaped_description_reaches_the_articles_table_as_text(tmp_path: Pat
         _run(tmp_path, "--feed", server.url("/feed.xml"))
     (article,) = _out(tmp_path, "articles")
     assert article["text"] == 'The council "voted" & ' + BODY
+
+
+def test_a_wordpress_footer_naming_the_entry_does_not_reach_the_articles_table(
+    tmp_path: Path,
+) -> None:
+    """End to end: an entry's content:encoded ending in "The post <title> appeared first
+    on <site>." (WordPress, in every entry) kept the footer as the text's last paragraph."""
+    content = (
+        f"<p>{BODY}</p><p>The post <a href='https://x.example/a'>New ferry terminal opens "
+        "next year</a> appeared first on <a href='https://x.example'>Harbour News</a>.</p>"
+    )
+    with serve() as server:
+        feed = (
+            "<rss version='2.0' xmlns:content='http://purl.org/rss/1.0/modules/content/'>"
+            "<channel><title>T</title><item><guid>tag:example.org,2024:3</guid>"
+            "<title>New ferry terminal opens next year</title>"
+            f"<content:encoded><![CDATA[{content}]]></content:encoded></item>"
+            "</channel></rss>"
+        ).encode()
+        server.routes["/feed.xml"] = static(feed)
+        _run(tmp_path, "--feed", server.url("/feed.xml"))
+    (article,) = _out(tmp_path, "articles")
+    assert article["text"] == BODY
