@@ -509,3 +509,17 @@ def test_a_closing_footer_naming_the_title_is_removed() -> None:
     body = "The shop sold twice as much after it changed its sign and its opening hours."
     text, removed = clean_text(f"{body}\n\n{footers[0]}", title=title)
     assert (text, removed) == (body, [Removal(footers[0], "title_footer")])
+
+
+def test_typesetting_ligatures_are_spelled_out() -> None:
+    """A PDF's or e-book's "ﬁll" and "Veriﬁer" (three in the fixture feeds) stayed with
+    their ligature: the words matched no other spelling of them (dedup, topics, a
+    tokenizer). Only the Latin ligatures are spelled out, not NFKC's other mappings."""
+    assert normalize_unicode("to \ufb01ll the Veri\ufb01er\u2019s o\ufb03ce, 5 m\u00b2 \u00bd") == (
+        "to fill the Verifier's office, 5 m\u00b2 \u00bd"
+    )
+    first, second = (
+        "The processor will try to \ufb01ll entire cache lines, the o\ufb03ce said on Monday.",
+        "The processor will try to fill entire cache lines, the office said on Monday.",
+    )
+    assert content_hash(clean_text(first)[0]) == content_hash(second)

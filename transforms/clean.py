@@ -57,6 +57,11 @@ _CHAR_REPLACEMENTS = {
     # either side together ("said it.\x85Next" -> "it.Next").
     **dict.fromkeys("\u2028\x85\x0b\x0c", "\n"),
     "\u2029": "\n\n",
+    # Latin typesetting ligatures (PDF and e-book exports: "ﬁll", "Veriﬁer"): the word
+    # spelled with one matches no word spelled without. Only these of NFKC's mappings: the
+    # rest change what a text says ("m²" to "m2", "½" to "1⁄2", full-width forms).
+    **{"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl"},
+    **dict.fromkeys("\ufb05\ufb06", "st"),
 }
 # One regex pass (matches are rare) is ~10x faster than str.translate with a dict.
 # A terminal's colour and cursor codes (ESC [ ... letter) go whole: the control character
