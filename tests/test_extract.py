@@ -1351,3 +1351,21 @@ def test_a_page_laid_out_in_a_table_keeps_its_paragraphs() -> None:
         )
         assert_that(articles, check)
     assert counters_of(pipeline)["extract_layout_tables"] == 1
+
+
+def test_a_json_ld_body_in_html_keeps_the_break_between_its_words() -> None:
+    """A JSON-LD articleBody holding HTML was read block by block with each block's text
+    whole: the words on either side of a <br> or a nested block were glued ("One line.Two
+    line.", "IntroPara one."). It is read by html_to_text, the route feeds take
+    (support/markup.py)."""
+    assert json_ld_text("<p>One line.<br>Two line.</p><p>Three &amp; four</p>") == (
+        "One line. Two line.\nThree & four"
+    )
+    assert json_ld_text("<div>Intro<p>Para one.</p><iframe>x</iframe></div>") == (
+        "Intro\nPara one."
+    )
+    # What the extract stage weighs against trafilatura's text (choose_text) and keeps.
+    html = "<br>".join(_sentence(i) for i in range(3)).replace('"', '\\"')
+    json_ld = f'{{"@type": "NewsArticle", "articleBody": "<div>{html}</div>"}}'
+    signals = page_signals(parse_html(_page_with_json_ld(json_ld, "<p>Short intro.</p>")))
+    assert signals.json_ld_body == " ".join(_sentence(i) for i in range(3))  # not ".Delegates"

@@ -51,6 +51,7 @@ from newsbeam.transforms.support.main_text import (
     parse_html,
     prepare_page,
 )
+from newsbeam.transforms.support.markup import html_to_text, unescape_references
 from newsbeam.transforms.support.text import valid_text
 from newsbeam.transforms.support.time_limit import (
     TimeLimitExceeded,
@@ -1198,25 +1199,6 @@ def _json_ld_bodies(data: Any) -> Iterator[str]:
             yield from _json_ld_bodies(item)
 
 
-# A character reference written out whole: "&amp;", "&nbsp;", "&#8220;", "&#x2019;". Only
-# with its ";": a bare "&" is text ("AT&T", "R&D"), which html.unescape would also read
-# as a reference when a known name follows ("&copy" in "&copyright").
-_CHARACTER_REFERENCE = re.compile(
-    r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"
-)
-
-
-def unescape_references(text: str) -> str:
-    """`text` with HTML character references decoded. JSON-LD strings are plain text, yet
-    sites write references in them ("Druck GmbH &amp; Co. KG", "&nbsp;", an articleBody of
-    "&lt;p&gt;..."), which neither trafilatura nor the JSON parser decode."""
-    if "&" not in text:
-        return text
-    from html import unescape
-
-    return _CHARACTER_REFERENCE.sub(lambda match: unescape(match.group()), text)
-
-
 def _unescaped(value: str | None) -> str | None:
     return unescape_references(value) if value else value
 
@@ -1231,19 +1213,12 @@ def _meta_content(metas: list[Any], tag: str) -> str | None:
 
 def json_ld_text(body: str) -> str:
     """A JSON-LD articleBody as plain text, one paragraph a line (some sites put HTML in it,
-    some escaped as character references: decoded first, so the markup is parsed)."""
+    some escaped as character references: decoded first, so the markup is parsed). HTML is
+    read by html_to_text: reading each block's text whole glued the words on either side
+    of a `<br>` or a nested block ("One line.Two line.")."""
     body = unescape_references(body)
     if "<" in body and ">" in body:
-        import lxml.html
-
-        try:
-            root = lxml.html.fromstring(f"<div>{body}</div>")
-        except (ValueError, lxml.etree.ParserError):
-            return body.strip()
-        for element in root.xpath(".//script|.//style|.//noscript|.//iframe"):
-            element.drop_tree()  # code, not prose (text_content would keep a script's)
-        blocks = root.xpath("./p|./div|./h2|./h3|./li|./blockquote") or [root]
-        body = "\n".join(block.text_content() for block in blocks)
+        return "\n".join(html_to_text(body).split("\n\n"))
     lines = (" ".join(line.split()) for line in body.split("\n"))
     return "\n".join(line for line in lines if line)
 

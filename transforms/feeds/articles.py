@@ -1,4 +1,4 @@
-"""From feed entries to articles: an entry's HTML as text (parse.py: html_to_text), whether
+"""From feed entries to articles: an entry's HTML as text (support/markup.py), whether
 a fetched page is HTML, and the Article an entry (with or without its page) becomes. Pure
 functions."""
 
@@ -15,7 +15,8 @@ from newsbeam.transforms.extract import (
     site_of,
 )
 from newsbeam.transforms.feeds.fetch import FetchResult
-from newsbeam.transforms.feeds.parse import FeedEntry, html_to_text
+from newsbeam.transforms.feeds.parse import FeedEntry
+from newsbeam.transforms.support.markup import html_to_text
 from newsbeam.transforms.support.urls import outlet_of
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")

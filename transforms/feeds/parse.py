@@ -17,8 +17,8 @@ from newsbeam.transforms.extract import (
     parse_published,
     plausible_publication,
     split_authors,
-    unescape_references,
 )
+from newsbeam.transforms.support.markup import markup_text
 from newsbeam.transforms.support.text import valid_text
 
 
@@ -232,49 +232,6 @@ def _text(value: Any) -> str | None:
 
 
 _MARKUP_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-
-
-_BLOCKS = (
-    "p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre",
-    "table", "tr", "section", "article", "figure", "figcaption", "dl", "dt", "dd", "hr",
-)  # fmt: skip
-
-
-def html_to_text(markup: str | None) -> str:
-    """An entry's HTML (or plain text) -> text, one paragraph per block, blank-line separated.
-    The one route from a feed's markup to text: titles take it on one line (markup_text)."""
-    if not markup or not markup.strip():
-        return ""
-    if "<" not in markup:
-        # Markup without a tag is still HTML: a description the feed escaped ("&amp;nbsp;")
-        # reaches us as "&nbsp;", and a summary whose tags a site stripped keeps its
-        # references ("&rsquo;", "&quot;"): read as a reader sees them, never left as text.
-        paragraphs = re.split(r"\n\s*\n", unescape_references(markup))
-    else:
-        import lxml.html
-
-        try:
-            root = lxml.html.fragment_fromstring(markup, create_parent="div")
-        except Exception:  # lxml refuses some fragments; the text itself is still wanted
-            return html_to_text(re.sub(r"<[^>]*>", " ", markup).replace("<", " "))
-        # feedparser sanitizes RSS/Atom HTML; JSON Feed HTML arrives as the feed has it.
-        for element in list(root.iter("script", "style", "noscript", "template")):
-            element.drop_tree()
-        for element in root.iter("br"):
-            element.tail = "\n" + (element.tail or "")
-        for element in root.iter(*_BLOCKS):
-            element.text = "\n\n" + (element.text or "")
-            element.tail = "\n\n" + (element.tail or "")
-        paragraphs = re.split(r"\n\s*\n", root.text_content())
-    cleaned = (" ".join(paragraph.split()) for paragraph in paragraphs)
-    return "\n\n".join(paragraph for paragraph in cleaned if paragraph)
-
-
-def markup_text(markup: str) -> str:
-    """HTML (a fragment) -> its text on one line: html_to_text's paragraphs joined by a space
-    (a second route that read the fragment's text whole glued the words on either side of a
-    break or block together: "Breaking:<br>Fire" read "Breaking:Fire"; and a script's code)."""
-    return " ".join(html_to_text(markup).split())
 
 
 def entry_title(item: Any) -> str | None:
