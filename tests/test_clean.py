@@ -8,7 +8,7 @@ import apache_beam as beam
 import pytest
 from apache_beam.testing.util import assert_that
 
-from newsbeam.schemas import RawDocument
+from newsbeam.schemas import RawDocument, Removal
 from newsbeam.transforms.clean import (
     CleanConfig,
     CleanText,
@@ -371,3 +371,155 @@ def test_clean_text_composite_stops_a_text_at_the_time_limit() -> None:
         assert_that(rejected, check_rejected, label="CheckRejected")
     counters = counters_of(pipeline)
     assert counters["clean_time_limit"] == 1 and counters["clean_dropped_time_limit"] == 1
+
+
+def test_a_title_with_a_rubric_or_site_beside_it_is_a_copy_of_it() -> None:
+    """A first paragraph that is the title but for a rubric or a site name beside it stayed
+    at the top of the text (fundus and AEB pages: "Opinion | Is Football Violence a
+    Crime?" over "Is Football Violence a Crime?", "... | wdr aktuell", "...--时政--人民网");
+    a lead that opens with the headline's place or words is no copy."""
+    from newsbeam.transforms.clean import repeats_title
+
+    copies = [
+        ("Is Football Violence a Crime?", "Opinion | Is Football Violence a Crime?"),
+        ("Orden fürs Morden", "Nationaler Veteranentag: Orden fürs Morden"),
+        ("Feuerwehrleute sollen später in Pension | wdr aktuell",
+         "Feuerwehrleute sollen später in Pension"),
+        ("促进航天技术更好惠及人民――中拉深化航天合作",
+         "促进航天技术更好惠及人民――中拉深化航天合作--时政--人民网"),
+    ]  # fmt: skip
+    for paragraph, title in copies:
+        assert repeats_title(paragraph, title), paragraph
+    others = [
+        ("BERLIN - The government said on Monday that it would raise taxes.", "Berlin: taxes"),
+        ("Ukraine", "Ukraine: what we know so far about the war"),
+        ("Paris - Le gouvernement a annoncé lundi", "Paris - Le gouvernement a annoncé lundi une "
+         "hausse des impôts de dix pour cent pour les plus riches"),
+    ]  # fmt: skip
+    for paragraph, title in others:
+        assert not repeats_title(paragraph, title), paragraph
+
+
+def test_a_page_whose_headline_is_written_twice_loses_both_copies() -> None:
+    """End to end through extraction and CleanText: a page writing its headline twice (a
+    header's and the print edition's <h1>, as Börsen-Zeitung's pages do) kept the second
+    copy as its first paragraph; a record titled with its rubric kept the headline."""
+    import json
+
+    from newsbeam.transforms.extract import ExtractConfig, extract_document
+
+    body = "".join(
+        f"<p>Paragraph {n} of the story says what the council decided about the harbour "
+        f"and the ferries on Monday, and what it will cost the islands' residents.</p>"
+        for n in range(1, 6)
+    )
+    page = (
+        "<html><title>Wero passes its test</title><body><article><h1>Wero passes its test</h1>"
+        f" <h1 class='print'>Wero passes its test</h1>{body}</article></body></html>"
+    )
+    record = {
+        "title": "Opinion | Is Football Violence a Crime?",
+        "text": "Is Football Violence a Crime?\n\n"
+        + body.replace("<p>", "").replace("</p>", "\n\n"),
+    }
+    documents = [
+        RawDocument("twice.html", "html", page.encode()),
+        RawDocument("rubric.jsonl#L1", "jsonl", json.dumps(record).encode()),
+    ]
+    pages = [document.source for document in documents]
+    articles = [extract_document(document, ExtractConfig()) for document in documents]
+
+    def check(cleaned) -> None:
+        assert {a.source: a.text.split("\n\n")[0] for a in cleaned} == dict.fromkeys(
+            pages, "Paragraph 1 of the story says what the council decided about the harbour "
+            "and the ferries on Monday, and what it will cost the islands' residents."
+        )  # fmt: skip
+
+    with make_test_pipeline() as pipeline:
+        kept, _ = pipeline | beam.Create(articles) | CleanText()
+        assert_that(kept, check)
+    assert counters_of(pipeline)["clean_removed_title"] == 3
+
+
+def test_a_caption_closed_by_its_credit_and_a_copyright_sign_with_its_holder_are_chrome() -> None:
+    """Captions whose credit closes them ("... Regionalverkehr. Bild: Maximilian von
+    Lachner" on FAZ, "... Foto: NTB" on Dagbladet, "(Image credit: Future)" in feeds) and
+    copyright lines with a holder and no year ("© Reuters", "© dpa-infocom, dpa:...") stayed
+    in the text as story paragraphs. A sentence about a picture, code naming an image and
+    an enumeration's "(c)" stay."""
+    chrome = {
+        "Los geht's: Von Montag an für 49 Euro im Nahverkehr. Bild: Maximilian von Lachner":
+            "caption",
+        "Solskjær skal være høyaktuell for Manchester United. Foto: NTB": "caption",
+        "The grand staircase at Regent Hong Kong (Image credit: Regent Hong Kong)": "caption",
+        "© Reuters": "copyright",
+        "© dpa-infocom, dpa:240516-99-53606/3 (dpa)": "copyright",
+        "Copyright © AFP 2017-2026. Für die kommerzielle Nutzung ist ein Abo nötig.":
+            "copyright",
+    }  # fmt: skip
+    assert {paragraph: chrome_reason(paragraph) for paragraph in chrome} == chrome
+    for prose in (
+        "He showed me the photo: a man standing on a bridge.",
+        "The museum lent the image: it is now on show in Paris until May",
+        'grafana: image: grafana/otel-lgtm ports: - "3000:3000"',
+        "func updateImage(_ image: CGImage?) { render() }",
+        "(c) the third point of the contract, which the court read as binding",
+    ):
+        assert chrome_reason(prose) is None, prose
+
+    text = "\n\n".join(
+        ["The council voted on Monday to open the new ferry terminal next spring, it said."]
+        + list(chrome)
+        + ["Residents will pay the same fares as before, the harbour authority added today."]
+    )
+    article = new_article("caption.txt", text=text)
+
+    def check(cleaned) -> None:
+        (article,) = cleaned
+        assert article.text.split("\n\n") == [text.split("\n\n")[0], text.split("\n\n")[-1]]
+
+    with make_test_pipeline() as pipeline:
+        kept, _ = pipeline | beam.Create([article]) | CleanText()
+        assert_that(kept, check)
+    counters = counters_of(pipeline)
+    assert (counters["clean_removed_caption"], counters["clean_removed_copyright"]) == (3, 3)
+
+
+def test_a_closing_footer_naming_the_title_is_removed() -> None:
+    """WordPress feeds end every entry with "The post <title> appeared first on <site>." in
+    the site's language (200 of the fixture feeds' entries): it stayed in the text. A
+    closing sentence that ends with the title's words, or is the title, stays."""
+    from newsbeam.transforms.clean import names_title_in_footer
+
+    title = "Kreatives Marketing – warum macht die Dönerbude mehr Umsatz?"
+    footers = [
+        f"Der Beitrag {title} erschien zuerst auf ninaklose.de.",
+        f"The post {title} appeared first on Loud And Quiet.",
+        f"Artykuł {title} pochodzi z serwisu OpenStreetMap Polska.",
+    ]
+    assert all(names_title_in_footer(footer, title) for footer in footers)
+    closing = [
+        f"I hope this post helps you: {title}",
+        title,
+        f"In the end {title} is a question every shop owner in the town asks, and the "
+        "answer depends on the street, the rent and the hours it keeps open.",
+    ]
+    assert not any(names_title_in_footer(line, title) for line in closing)
+    assert not names_title_in_footer("The post Short one appeared first on X.", "Short one")
+    body = "The shop sold twice as much after it changed its sign and its opening hours."
+    text, removed = clean_text(f"{body}\n\n{footers[0]}", title=title)
+    assert (text, removed) == (body, [Removal(footers[0], "title_footer")])
+
+
+def test_typesetting_ligatures_are_spelled_out() -> None:
+    """A PDF's or e-book's "ﬁll" and "Veriﬁer" (three in the fixture feeds) stayed with
+    their ligature: the words matched no other spelling of them (dedup, topics, a
+    tokenizer). Only the Latin ligatures are spelled out, not NFKC's other mappings."""
+    assert normalize_unicode("to \ufb01ll the Veri\ufb01er\u2019s o\ufb03ce, 5 m\u00b2 \u00bd") == (
+        "to fill the Verifier's office, 5 m\u00b2 \u00bd"
+    )
+    first, second = (
+        "The processor will try to \ufb01ll entire cache lines, the o\ufb03ce said on Monday.",
+        "The processor will try to fill entire cache lines, the office said on Monday.",
+    )
+    assert content_hash(clean_text(first)[0]) == content_hash(second)

@@ -1306,3 +1306,66 @@ def test_a_text_document_stops_at_the_time_limit() -> None:
     ok = RawDocument("ok.txt", "text", content[:200])
     article = extract_document(ok, ExtractConfig(max_page_seconds=30))
     assert article.text.startswith("Gespräche ä")
+
+
+_STORY_PARAGRAPHS = [
+    f"Paragraph {n}: the agency said the rocket's core stage would be shipped for testing "
+    f"next year, and that the engines would fire for eight minutes as on a launch."
+    for n in range(1, 7)
+]
+
+
+def test_a_page_laid_out_in_a_table_keeps_its_paragraphs() -> None:
+    """A page set in a layout table (an article in one cell, as older sites and Space
+    Review's pages are) came out as one paragraph of the whole article starting "| |" and
+    ending with the footer's links ("Home | |"): trafilatura writes a cell on one line. The
+    layout table is read as divisions; a data table beside it stays a table."""
+    from newsbeam.transforms.extract import unwrap_layout_tables
+
+    story = "".join(f"<p>{paragraph}</p>" for paragraph in _STORY_PARAGRAPHS)
+    data = (
+        "<table><tr><th>Stage</th><th>Engines</th></tr><tr><td>Core</td><td>4</td></tr>"
+        "<tr><td>Upper</td><td>1</td></tr></table>"
+    )
+    page = (
+        "<html><head><title>A bigger role for a big rocket</title></head><body>"
+        "<table><tr><td><a href='/'>Home</a></td><td>"
+        f"<h1>A bigger role for a big rocket</h1>{story}{data}</td><td></td></tr></table>"
+        "</body></html>"
+    )
+    tree = parse_html(page.encode())
+    assert unwrap_layout_tables(tree) == 1
+    assert [table.xpath("string(.//td)") for table in tree.iter("table")] == ["Core"]
+
+    def check(articles: list) -> None:
+        (article,) = articles
+        paragraphs = article.text.split("\n\n")
+        assert [p for p in paragraphs if p.startswith("Paragraph")] == _STORY_PARAGRAPHS
+        assert not any(p.startswith("| |") or "Paragraph 2" in p[20:] for p in paragraphs)
+
+    with make_test_pipeline() as pipeline:
+        articles, _ = (
+            pipeline
+            | beam.Create([RawDocument("layout.html", "html", page.encode())])
+            | ExtractArticles()
+        )
+        assert_that(articles, check)
+    assert counters_of(pipeline)["extract_layout_tables"] == 1
+
+
+def test_a_json_ld_body_in_html_keeps_the_break_between_its_words() -> None:
+    """A JSON-LD articleBody holding HTML was read block by block with each block's text
+    whole: the words on either side of a <br> or a nested block were glued ("One line.Two
+    line.", "IntroPara one."). It is read by html_to_text, the route feeds take
+    (support/markup.py)."""
+    assert json_ld_text("<p>One line.<br>Two line.</p><p>Three &amp; four</p>") == (
+        "One line. Two line.\nThree & four"
+    )
+    assert json_ld_text("<div>Intro<p>Para one.</p><iframe>x</iframe></div>") == (
+        "Intro\nPara one."
+    )
+    # What the extract stage weighs against trafilatura's text (choose_text) and keeps.
+    html = "<br>".join(_sentence(i) for i in range(3)).replace('"', '\\"')
+    json_ld = f'{{"@type": "NewsArticle", "articleBody": "<div>{html}</div>"}}'
+    signals = page_signals(parse_html(_page_with_json_ld(json_ld, "<p>Short intro.</p>")))
+    assert signals.json_ld_body == " ".join(_sentence(i) for i in range(3))  # not ".Delegates"

@@ -57,6 +57,11 @@ _CHAR_REPLACEMENTS = {
     # either side together ("said it.\x85Next" -> "it.Next").
     **dict.fromkeys("\u2028\x85\x0b\x0c", "\n"),
     "\u2029": "\n\n",
+    # Latin typesetting ligatures (PDF and e-book exports: "ﬁll", "Veriﬁer"): the word
+    # spelled with one matches no word spelled without. Only these of NFKC's mappings: the
+    # rest change what a text says ("m²" to "m2", "½" to "1⁄2", full-width forms).
+    **{"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl"},
+    **dict.fromkeys("\ufb05\ufb06", "st"),
 }
 # One regex pass (matches are rare) is ~10x faster than str.translate with a dict.
 # A terminal's colour and cursor codes (ESC [ ... letter) go whole: the control character
@@ -164,6 +169,14 @@ _LOCAL_CHROME = {
     ),
 }
 
+# A picture's label before its credit, in the languages of _LOCAL_CHROME's captions.
+_CREDIT_LABELS = (
+    "photos?|photograph|picture|image|credit|fotos?|bild|imagen|imagem|immagine|afbeelding|"
+    "zdjęcie|фото|fotoğraf|gambar|ảnh|picha"
+)
+# A word of a credit: a name, an agency, "/" between them; never code ("image: CGImage?) {").
+_CREDIT_WORD = r"[^\s{}=;<>\":]+"
+
 # (reason, pattern) matched against a whole short paragraph, case-insensitively. Only
 # paragraphs of at most _CHROME_MAX_WORDS words are tested: real prose that happens to
 # contain "subscribe" is never dropped.
@@ -185,7 +198,12 @@ _CHROME_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
          r"share (on|via|to) \S+( \S+)?|"
          r"follow us\b.*|skip to (main )?content|back to top|more stories|you may also like|"
          r"recommended( for you)?)\s*:?$"),
-        ("caption", r"^(image|photo|picture|photograph|video|file photo|credit)( credit)?\s*:.*$"),
+        ("caption", r"^(image|photo|picture|photograph|video|file photo|credit)( credit)?\s*:.*$|"
+         # A caption whose credit closes it ("... Regionalverkehr. Bild: Maximilian von
+         # Lachner", "... Manchester United. Foto: NTB"): a story's paragraph never ends
+         # in a picture's credit. The credit is a few words, not a sentence.
+         rf"^.*[\s.;:)]({_CREDIT_LABELS})\s*(:|\s/)\s*{_CREDIT_WORD}(\s+{_CREDIT_WORD}){{0,6}}"
+         r"(?<![.!?])$"),
         ("agency_line", r"^(with )?(reuters|afp|ap|associated press|dpa|bloomberg|efe|ansa|"
          r"xinhua|anadolu( agency)?|upi|pa media)( and (reuters|afp|ap))?\.?$"),
         ("credits", r"^((additional )?(reporting|writing|editing)( and (writing|editing))?"
@@ -193,7 +211,11 @@ _CHROME_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         # A year after "Copyright"/"(c)"/"©", or "All rights reserved": "Copyright lawyers
         # said ..." is prose.
         ("copyright", r"^((copyright|\(c\)|\u00a9)\s*(\(c\)|\u00a9)?\s*(19|20)\d\d\b.*|"
-         r".*\ball rights reserved\.?)$"),
+         r".*\ball rights reserved\.?|"
+         # The sign itself with its holder and no year ("© Reuters", "© dpa-infocom,
+         # dpa:240516-99-53606/3", "Copyright © AFP 2017-2026. ..."): "(c)" alone opens
+         # an enumeration's third point, so it needs the year.
+         r"(copyright\s*)?\u00a9\s*\S.*)$"),
     ]
 ]  # fmt: skip
 # The lower-case words of a credits line ("Reporting by Jane Doe in Kyiv; editing by Dubai
@@ -320,12 +342,95 @@ def _remove_repeated(paragraphs: list[str]) -> tuple[list[str], list[Removal], l
 # --- 4. Whole text and identity --------------------------------------------------------
 
 
+# What joins a headline to a rubric or a site name in a page's title ("Opinion | ...",
+# "... - Güncel haberler", "...--时政--人民网", "Landtagswahl in Thüringen: ..."): a bar,
+# dash or colon with a space after it, or a doubled dash.
+_TITLE_SEPARATOR = re.compile(r"\s*(?:[|｜]|--|――|——)\s*|\s+[-–—·:]\s+|(?<=\w)[:：]\s+")
+# A title piece left out of a copy of the title is a rubric or a site name, not the headline:
+# a copy must keep at least this share of the title's folded characters ("Orden fürs
+# Morden" of "Nationaler Veteranentag: Orden fürs Morden" keeps 0.4; a one-word kicker of a
+# long title is no copy of it).
+_TITLE_COPY_MIN_SHARE = 0.35
+_TITLE_COPY_MIN_CHARS = 12
+
+
+def _title_forms(text: str) -> set[str]:
+    """fold() of a title (or a paragraph) whole and without its leading or trailing pieces
+    (split at `_TITLE_SEPARATOR`): the forms a headline takes beside a rubric or a site."""
+    pieces = [piece for piece in _TITLE_SEPARATOR.split(text) if fold(piece)]
+    forms = {fold(text)}
+    for cut in range(1, len(pieces)):
+        forms.add(fold(" ".join(pieces[cut:])))
+        forms.add(fold(" ".join(pieces[:cut])))
+    return forms
+
+
+def repeats_title(paragraph: str, title: str) -> bool:
+    """Whether a paragraph is a copy of the title: the same words, or the same words but for
+    a rubric or a site name on either side of one of them ("Opinion | Is Football Violence
+    a Crime?" over a first paragraph "Is Football Violence a Crime?"; "Feuerwehrleute
+    sollen später in Pension | wdr aktuell" under the title without the site)."""
+    folded, folded_title = fold(paragraph), fold(title)
+    if not folded or not folded_title:
+        return False
+    if folded == folded_title:
+        return True
+    # Only a short paragraph can be a title with a rubric or site beside it: a lead
+    # paragraph that opens with the headline's words goes on in sentences.
+    if len(paragraph) > 2 * len(title) + 40:
+        return False
+    shared = _title_forms(paragraph) & _title_forms(title)
+    return any(
+        len(form) >= _TITLE_COPY_MIN_CHARS
+        and len(form) >= _TITLE_COPY_MIN_SHARE * max(len(folded), len(folded_title))
+        for form in shared
+    )
+
+
 def remove_title(paragraphs: list[str], title: str | None) -> tuple[list[str], list[Removal]]:
-    """Drop a leading paragraph that only repeats the title (HTML pages keep their <h1>). A
-    paragraph that is the whole text stays: a one-sentence brief whose headline is its text
-    (a wire flash, a JSON-lines record titled by its own sentence) would be left empty."""
-    if title and len(paragraphs) > 1 and fold(paragraphs[0]) == fold(title):
-        return paragraphs[1:], [Removal(paragraphs[0], "title")]
+    """Drop the leading paragraphs that only repeat the title (HTML pages keep their <h1>,
+    some twice: a header and the article's own), with or without a rubric or site name
+    beside it (`repeats_title`). A paragraph that is the whole text stays: a one-sentence
+    brief whose headline is its text (a wire flash, a JSON-lines record titled by its own
+    sentence) would be left empty."""
+    removed: list[Removal] = []
+    while title and len(paragraphs) > 1 and repeats_title(paragraphs[0], title):
+        removed.append(Removal(paragraphs[0], "title"))
+        paragraphs = paragraphs[1:]
+    return paragraphs, removed
+
+
+# A closing line that names the article's title inside a sentence of its own: the footer
+# WordPress and its SEO plugins add to every feed entry, in the site's language ("The post
+# <title> appeared first on <site>.", "Der Beitrag <title> erschien zuerst auf <site>.",
+# "Artykuł <title> pochodzi z serwisu <site>."), and "Read <title> on <site>'s blog." The
+# title must have this many words (a short one is a phrase a closing sentence may hold) ...
+_FOOTER_TITLE_MIN_WORDS = 4
+# ... and the line at most this many words besides it (the footers above: 3 to 9).
+_FOOTER_MAX_OTHER_WORDS = 12
+
+
+def names_title_in_footer(paragraph: str, title: str) -> bool:
+    """Whether a paragraph is a footer naming the title: the title's words inside it with
+    words on both sides, few of them. A closing sentence ending with the title's words ("I
+    hope this post helps you <title>") or the title alone (a punchline) is no footer."""
+    folded_title = fold(title)
+    title_words = folded_title.count(" ") + 1 if folded_title else 0
+    if title_words < _FOOTER_TITLE_MIN_WORDS:
+        return False
+    before, found, after = f" {fold(paragraph)} ".partition(f" {folded_title} ")
+    if not found or not before.strip() or not after.strip():
+        return False
+    return len(before.split()) + len(after.split()) <= _FOOTER_MAX_OTHER_WORDS
+
+
+def remove_title_footer(
+    paragraphs: list[str], title: str | None
+) -> tuple[list[str], list[Removal]]:
+    """Drop the last paragraph when it is a footer naming the title (`names_title_in_footer`):
+    200 of the fixture feeds' entries ended in one."""
+    if title and len(paragraphs) > 1 and names_title_in_footer(paragraphs[-1], title):
+        return paragraphs[:-1], [Removal(paragraphs[-1], "title_footer")]
     return paragraphs, []
 
 
@@ -343,8 +448,10 @@ def _clean_text(text: str, title: str | None) -> tuple[str, list[Removal], str]:
     paragraphs = [p for p in paragraphs if p]
     paragraphs, title_line = remove_title(paragraphs, title)
     paragraphs, chrome = remove_chrome(paragraphs)
+    paragraphs, footer = remove_title_footer(paragraphs, title)
     paragraphs, repeated, folded = _remove_repeated(paragraphs)
-    return "\n\n".join(paragraphs), title_line + chrome + repeated, " ".join(filter(None, folded))
+    removed = title_line + chrome + footer + repeated
+    return "\n\n".join(paragraphs), removed, " ".join(filter(None, folded))
 
 
 def count_words(text: str, folded: str) -> int:

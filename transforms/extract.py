@@ -51,6 +51,7 @@ from newsbeam.transforms.support.main_text import (
     parse_html,
     prepare_page,
 )
+from newsbeam.transforms.support.markup import html_to_text, unescape_references
 from newsbeam.transforms.support.text import valid_text
 from newsbeam.transforms.support.time_limit import (
     TimeLimitExceeded,
@@ -1198,25 +1199,6 @@ def _json_ld_bodies(data: Any) -> Iterator[str]:
             yield from _json_ld_bodies(item)
 
 
-# A character reference written out whole: "&amp;", "&nbsp;", "&#8220;", "&#x2019;". Only
-# with its ";": a bare "&" is text ("AT&T", "R&D"), which html.unescape would also read
-# as a reference when a known name follows ("&copy" in "&copyright").
-_CHARACTER_REFERENCE = re.compile(
-    r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"
-)
-
-
-def unescape_references(text: str) -> str:
-    """`text` with HTML character references decoded. JSON-LD strings are plain text, yet
-    sites write references in them ("Druck GmbH &amp; Co. KG", "&nbsp;", an articleBody of
-    "&lt;p&gt;..."), which neither trafilatura nor the JSON parser decode."""
-    if "&" not in text:
-        return text
-    from html import unescape
-
-    return _CHARACTER_REFERENCE.sub(lambda match: unescape(match.group()), text)
-
-
 def _unescaped(value: str | None) -> str | None:
     return unescape_references(value) if value else value
 
@@ -1231,19 +1213,12 @@ def _meta_content(metas: list[Any], tag: str) -> str | None:
 
 def json_ld_text(body: str) -> str:
     """A JSON-LD articleBody as plain text, one paragraph a line (some sites put HTML in it,
-    some escaped as character references: decoded first, so the markup is parsed)."""
+    some escaped as character references: decoded first, so the markup is parsed). HTML is
+    read by html_to_text: reading each block's text whole glued the words on either side
+    of a `<br>` or a nested block ("One line.Two line.")."""
     body = unescape_references(body)
     if "<" in body and ">" in body:
-        import lxml.html
-
-        try:
-            root = lxml.html.fromstring(f"<div>{body}</div>")
-        except (ValueError, lxml.etree.ParserError):
-            return body.strip()
-        for element in root.xpath(".//script|.//style|.//noscript|.//iframe"):
-            element.drop_tree()  # code, not prose (text_content would keep a script's)
-        blocks = root.xpath("./p|./div|./h2|./h3|./li|./blockquote") or [root]
-        body = "\n".join(block.text_content() for block in blocks)
+        return "\n".join(html_to_text(body).split("\n\n"))
     lines = (" ".join(line.split()) for line in body.split("\n"))
     return "\n".join(line for line in lines if line)
 
@@ -1402,6 +1377,9 @@ def _extract_html(doc: RawDocument, config: ExtractConfig) -> Article:
     page = html_metadata(tree)
     signals = page_signals(tree)
     drop_unread_elements(tree)  # metadata and signals have read them: less to prune
+    layout_tables = unwrap_layout_tables(tree)
+    if layout_tables:
+        counter("extract_layout_tables").inc(layout_tables)
     prepared = prepare_page(tree, config.include_tables, config.favor_precision)
     text = _main_text(prepared, config, fast=True)
     full = None
@@ -1461,6 +1439,54 @@ def drop_unread_elements(tree: Any) -> None:
     for element in list(tree.iter("script", "style")):
         if not _is_json_ld(element) and element.getparent() is not None:
             element.drop_tree()
+
+
+# A table cell that holds this many paragraphs or headings of text is a page's layout, not
+# data: a data table's cell holds a value or a sentence.
+_LAYOUT_CELL_PARAGRAPHS = 2
+_CELL_BLOCKS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote")
+_TABLE_PARTS = frozenset({"tbody", "thead", "tfoot", "tr", "td", "th", "caption"})
+
+
+def _own_parts(table: Any) -> Iterator[Any]:
+    """A table's rows, cells and sections, and what they hold, but not a nested table's."""
+    for child in table:
+        if not isinstance(child.tag, str) or child.tag == "table":
+            continue
+        yield child
+        yield from _own_parts(child)
+
+
+def unwrap_layout_tables(tree: Any) -> int:
+    """Make the tables that lay out a page into divisions, in place; how many there were. A
+    table is layout when one of its own cells holds two paragraphs or headings of text
+    (`_LAYOUT_CELL_PARAGRAPHS`). trafilatura writes a table cell's text on one line, its
+    paragraphs joined by spaces: a page set in a table (older sites, e-mail-like pages)
+    came out as one paragraph of thousands of words starting "| |" and ending with the
+    page's footer links ("Home | |"). A nested table is judged on its own."""
+    layout = []
+    for table in tree.iter("table"):
+        parts = list(_own_parts(table))
+        cells = (part for part in parts if part.tag in ("td", "th"))
+        if any(_cell_paragraphs(cell) >= _LAYOUT_CELL_PARAGRAPHS for cell in cells):
+            layout.append((table, parts))
+    for table, parts in layout:
+        table.tag = "div"
+        for part in parts:
+            if part.tag in _TABLE_PARTS:
+                part.tag = "div"
+    return len(layout)
+
+
+def _cell_paragraphs(cell: Any) -> int:
+    """The paragraphs and headings holding text in a cell, outside its nested tables."""
+    count = 0
+    for part in _own_parts(cell):
+        if part.tag in _CELL_BLOCKS and part.text_content().strip():
+            count += 1
+            if count >= _LAYOUT_CELL_PARAGRAPHS:
+                break
+    return count
 
 
 def _is_json_ld(element: Any) -> bool:

@@ -1,9 +1,9 @@
-"""From feed entries to articles: an entry's HTML as text, whether a fetched page is HTML,
-and the Article an entry (with or without its page) becomes. Pure functions."""
+"""From feed entries to articles: an entry's HTML as text (support/markup.py), whether
+a fetched page is HTML, and the Article an entry (with or without its page) becomes. Pure
+functions."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from newsbeam.schemas import Article
@@ -16,39 +16,8 @@ from newsbeam.transforms.extract import (
 )
 from newsbeam.transforms.feeds.fetch import FetchResult
 from newsbeam.transforms.feeds.parse import FeedEntry
+from newsbeam.transforms.support.markup import html_to_text
 from newsbeam.transforms.support.urls import outlet_of
-
-_BLOCKS = (
-    "p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre",
-    "table", "tr", "section", "article", "figure", "figcaption", "dl", "dt", "dd", "hr",
-)  # fmt: skip
-
-
-def html_to_text(markup: str | None) -> str:
-    """An entry's HTML (or plain text) -> text, one paragraph per block, blank-line separated."""
-    if not markup or not markup.strip():
-        return ""
-    if "<" not in markup:
-        paragraphs = re.split(r"\n\s*\n", markup)
-    else:
-        import lxml.html
-
-        try:
-            root = lxml.html.fragment_fromstring(markup, create_parent="div")
-        except Exception:  # lxml refuses some fragments; the text itself is still wanted
-            return html_to_text(re.sub(r"<[^>]*>", " ", markup).replace("<", " "))
-        # feedparser sanitizes RSS/Atom HTML; JSON Feed HTML arrives as the feed has it.
-        for element in list(root.iter("script", "style", "noscript", "template")):
-            element.drop_tree()
-        for element in root.iter("br"):
-            element.tail = "\n" + (element.tail or "")
-        for element in root.iter(*_BLOCKS):
-            element.text = "\n\n" + (element.text or "")
-            element.tail = "\n\n" + (element.tail or "")
-        paragraphs = re.split(r"\n\s*\n", root.text_content())
-    cleaned = (" ".join(paragraph.split()) for paragraph in paragraphs)
-    return "\n\n".join(paragraph for paragraph in cleaned if paragraph)
-
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 

@@ -18,6 +18,7 @@ from newsbeam.transforms.extract import (
     plausible_publication,
     split_authors,
 )
+from newsbeam.transforms.support.markup import markup_text
 from newsbeam.transforms.support.text import valid_text
 
 
@@ -231,19 +232,6 @@ def _text(value: Any) -> str | None:
 
 
 _MARKUP_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-
-
-def markup_text(markup: str) -> str:
-    """HTML (a fragment) -> its text on one line: tags dropped, references read."""
-    import lxml.html
-
-    try:
-        text = lxml.html.fragment_fromstring(markup, create_parent="div").text_content()
-    except Exception:  # lxml refuses some fragments ("<"); their references still read
-        from html import unescape
-
-        text = unescape(markup)
-    return " ".join(text.split())
 
 
 def entry_title(item: Any) -> str | None:
