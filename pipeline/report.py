@@ -901,7 +901,13 @@ pre{background:var(--soft);padding:.6rem;overflow-x:auto;font-size:.8rem}
 """
 
 # Nothing may be fetched: no script, no network; inline styles and data: images only.
-CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+# default-src does not cover where links resolve, where forms post or the page's own
+# framing: a <base> or <form> slipped into a report is inert too (defence in depth: every
+# value from input is escaped).
+CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+    "form-action 'none'"
+)
 PAGE = """<!DOCTYPE html>
 <html lang="en">
 <head>

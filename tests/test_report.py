@@ -656,3 +656,10 @@ def test_the_time_line_leaves_out_days_it_cannot_place() -> None:
     placeholder = [(dt.date(1, 1, 1), 1), (dt.date(2026, 12, 1), 3)]
     assert "<svg" in report.timeline_svg("published", placeholder, "articles")
     assert report.timeline_svg("published", [(dt.date(9999, 12, 31), 1)], "articles") == ""
+
+
+def test_the_reports_policy_leaves_no_base_or_form_to_use() -> None:
+    # default-src 'none' does not cover <base href> (where relative links go) or where a
+    # form posts: both are named (review 65).
+    assert "base-uri 'none'" in report.CSP and "form-action 'none'" in report.CSP
+    assert "script-src" not in report.CSP  # default-src 'none' forbids every script
