@@ -27,6 +27,7 @@ def test_without_userinfo_and_web_url() -> None:
     assert without_userinfo("http://host/a@b") == "http://host/a@b"  # an @ in the path
     assert without_userinfo("http://[::1") == "http://[::1"  # urlsplit refuses it: as is
     assert web_url("https://u:p@example.com/x") == "https://example.com/x"
+    assert web_url("http://[::1") == "http://[::1"  # refused by urlsplit, but http: kept
     for hostile in ("javascript:alert(1)", " JavaScript:alert(1)", "java\tscript:alert(1)",
                     "data:text/html,<script>x</script>", "file:///etc/passwd", "/relative",
                     "vbscript:x", "http:///no-host", ""):  # fmt: skip

@@ -99,7 +99,10 @@ def web_url(url: str | None) -> str | None:
     column a link would run or open it."""
     if not url:
         return None
-    parts = split_url(url.strip())
-    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    url = url.strip()
+    parts = split_url(url)
+    if parts is None:  # "http://[::1": an http URL that identifies nothing, kept as given
+        return url if url.lower().startswith(("http://", "https://")) else None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
-    return without_userinfo(url.strip())
+    return without_userinfo(url)
