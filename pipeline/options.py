@@ -27,6 +27,7 @@ from newsbeam.transforms.read import ReadConfig
 from newsbeam.transforms.stories import StoryConfig
 from newsbeam.transforms.support.files import STORE_RETRY_SECONDS
 from newsbeam.transforms.support.state import KEEP_IDS_DAYS, StateContext
+from newsbeam.transforms.support.urls import without_userinfo
 from newsbeam.transforms.topics import TopicsConfig
 
 # Seconds between two follow-mode batches when --interval is not given: the warehouse a
@@ -484,7 +485,9 @@ def config_from_options(
     """Options -> config; `output_dir` is where this run writes (a staging folder), `state`
     the checked state context (none: no --state, the run starting now)."""
     inputs = tuple(options.inputs or ())
-    page_urls = tuple(i for i in inputs if is_url(i))
+    # A URL's user:password@ is never sent (urllib3 reads no credentials from a URL) and
+    # would be written into every table, the state and the report: dropped here.
+    page_urls = tuple(without_userinfo(i) for i in inputs if is_url(i))
     fetch = FetchConfig(
         user_agent=options.fetch_user_agent,
         connect_timeout=options.fetch_connect_timeout,
@@ -528,7 +531,7 @@ def config_from_options(
         stories=StoryConfig(threshold=options.story_threshold, max_days=options.story_days),
         topics=TopicsConfig(threshold=options.topic_threshold),
         feeds=FeedsConfig(
-            feed_urls=tuple(options.feed_urls or ()),
+            feed_urls=tuple(without_userinfo(url) for url in options.feed_urls or ()),
             feed_lists=tuple(options.feed_lists or ()),
             page_urls=page_urls,
             fetch_pages=options.fetch_pages,

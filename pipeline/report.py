@@ -44,6 +44,7 @@ import pyarrow as pa
 from newsbeam.pipeline import dataset
 from newsbeam.schemas import FEED_HEALTH_TABLE, FEED_HEALTH_TABLE_SCHEMA
 from newsbeam.transforms.support import files
+from newsbeam.transforms.support.redact import redact_text, redacted
 
 log = logging.getLogger("newsbeam")
 
@@ -901,7 +902,13 @@ pre{background:var(--soft);padding:.6rem;overflow-x:auto;font-size:.8rem}
 """
 
 # Nothing may be fetched: no script, no network; inline styles and data: images only.
-CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+# default-src does not cover where links resolve, where forms post or the page's own
+# framing: a <base> or <form> slipped into a report is inert too (defence in depth: every
+# value from input is escaped).
+CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+    "form-action 'none'"
+)
 PAGE = """<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -922,7 +929,9 @@ PAGE = """<!DOCTYPE html>
 
 
 def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    # A URL's user:password@ is dropped wherever the page shows one: rows and manifests
+    # written before review 65 kept them (NewsBeam drops them where URLs come in now).
+    return html.escape(redact_text(str(value)), quote=True)
 
 
 def _n(value: int | float) -> str:
@@ -1344,7 +1353,8 @@ def _time_section(manifests: Sequence[dict[str, Any]]) -> str:
 
 def _details_section(manifests: Sequence[dict[str, Any]]) -> str:
     latest = manifests[-1] if manifests else {}
-    shown = {k: latest.get(k) for k in ("options", "config", "versions") if k in latest}
+    # Redacted again: a manifest written before review 65 holds credential flags as given.
+    shown = {k: redacted(latest.get(k)) for k in ("options", "config", "versions") if k in latest}
     return (
         "<section><h2>Options and versions</h2>"
         + "".join(

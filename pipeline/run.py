@@ -63,6 +63,7 @@ from newsbeam.transforms.feeds.fetch import parse_allow_hosts
 from newsbeam.transforms.read import glob_folder
 from newsbeam.transforms.support import files
 from newsbeam.transforms.support.failures import METRICS_NAMESPACE
+from newsbeam.transforms.support.redact import redacted
 from newsbeam.transforms.support.state import (
     StateError,
     awaits_publication,
@@ -948,14 +949,20 @@ def _manifest(
             "balanced": inputs == sum(rows.values()),
         },
         "counters": counters,
-        "options": options.get_all_options(drop_default=True, retain_unknown_options=True),
+        # Credentials given as flags (--s3_secret_access_key, a URL's user:password@) are
+        # hidden: anyone who reads the dataset reads the manifest and its HTML report.
+        "options": redacted(
+            options.get_all_options(drop_default=True, retain_unknown_options=True)
+        ),
         # Every stage's effective settings, defaults included: what this output came from.
-        "config": {
-            name: value
-            for name, value in dataclasses.asdict(config).items()
-            if name
-            not in ("inputs", "output_dir", "partition", "state", "progress_dir", "file_prefix")
-        },
+        "config": redacted(
+            {
+                name: value
+                for name, value in dataclasses.asdict(config).items()
+                if name
+                not in ("inputs", "output_dir", "partition", "state", "progress_dir", "file_prefix")
+            }
+        ),
         "versions": _versions(),
         "tables": tables,
     }

@@ -65,6 +65,13 @@ FAST = FetchConfig(
         ("fc00::1", False),
         ("::ffff:127.0.0.1", False),  # IPv4-mapped loopback
         ("::ffff:93.184.216.34", True),
+        # 6to4 and NAT64 addresses are judged by the IPv4 address they carry (review 65:
+        # 2002:a9fe:a9fe:: passed as public, the metadata service's address inside it).
+        ("2002:a9fe:a9fe::1", False),
+        ("2002:7f00:1::", False),
+        ("2002:5db8:d822::1", True),
+        ("64:ff9b::a9fe:a9fe", False),
+        ("64:ff9b::5db8:d822", True),
         ("not an address", False),
     ],
 )

@@ -656,3 +656,32 @@ def test_the_time_line_leaves_out_days_it_cannot_place() -> None:
     placeholder = [(dt.date(1, 1, 1), 1), (dt.date(2026, 12, 1), 3)]
     assert "<svg" in report.timeline_svg("published", placeholder, "articles")
     assert report.timeline_svg("published", [(dt.date(9999, 12, 31), 1)], "articles") == ""
+
+
+def test_the_reports_policy_leaves_no_base_or_form_to_use() -> None:
+    # default-src 'none' does not cover <base href> (where relative links go) or where a
+    # form posts: both are named (review 65).
+    assert "base-uri 'none'" in report.CSP and "form-action 'none'" in report.CSP
+    assert "script-src" not in report.CSP  # default-src 'none' forbids every script
+
+
+def test_a_report_over_older_runs_shows_no_credential() -> None:
+    # A manifest written before review 65 holds --s3_secret_access_key as given and feed
+    # rows a URL's user:password@: `newsbeam report` over such a dataset showed both.
+    manifest = {
+        "started_at": "2026-12-01T00:00:00+00:00",
+        "seconds": 1.0,
+        "counts": {"inputs": 0, "articles": 0, "duplicates": 0, "rejected": 0, "balanced": True},
+        "options": {"s3_secret_access_key": "OLDSECRET", "feed_urls": ["http://a:pw@h/f"]},
+        "config": {},
+        "versions": {},
+    }
+    at = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
+    health = [
+        {"run_at": at, "feed_url": "http://a:pw@h/f", "status": "ok", "http_status": 200,
+         "entries": 1, "new_entries": 1, "error": None, "latency_ms": 3}
+    ]  # fmt: skip
+    empty = pa.table({})
+    page = report.render_report([report.Run("x", manifest, empty, empty, empty, health)])
+    assert "OLDSECRET" not in page and "a:pw@" not in page
+    assert "http://h/f" in page and "***" in page

@@ -60,7 +60,13 @@ from newsbeam.transforms.support.time_limit import (
     time_limit,
 )
 from newsbeam.transforms.support.titles import site_name, site_names, strip_site_suffix
-from newsbeam.transforms.support.urls import outlet_of, site_host, split_url
+from newsbeam.transforms.support.urls import (
+    outlet_of,
+    site_host,
+    split_url,
+    web_url,
+    without_userinfo,
+)
 
 STAGE = "extract"
 log = logging.getLogger(__name__)
@@ -522,7 +528,7 @@ def canonicalize_url(url: str | None) -> str | None:
     of the first."""
     if not url:
         return None
-    url = url.strip()
+    url = without_userinfo(url.strip())  # credentials are no part of a page's identity
     parts = split_url(url)
     if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
         return None
@@ -840,6 +846,10 @@ def new_article(source: str, **fields: Any) -> Article:
             defaults[name] = valid_text(value)
         elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
             defaults[name] = [valid_text(v) for v in value]
+    # Only web addresses, without credentials: the url columns are shown as links.
+    defaults["url"] = web_url(defaults["url"])
+    if defaults["feed_url"]:
+        defaults["feed_url"] = without_userinfo(defaults["feed_url"])
     # Identity and site follow from the URL unless the document said otherwise.
     if defaults["canonical_url"] is None:
         defaults["canonical_url"] = canonicalize_url(defaults["url"])

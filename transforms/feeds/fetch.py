@@ -139,13 +139,11 @@ class AddressRefused(FetchError):
 
 
 def is_public_address(address: str) -> bool:
-    """True for a globally routable unicast address (IPv4-mapped IPv6 judged as IPv4)."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
+    """True for a globally routable unicast address (an IPv6 address that carries an IPv4
+    one judged as that IPv4 address: see _ip)."""
+    ip = _ip(address)
+    if ip is None:
         return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
     return not (
         ip.is_private
         or ip.is_loopback
@@ -162,13 +160,28 @@ def is_public_address(address: str) -> bool:
 METADATA_ADDRESSES = frozenset({"fd00:ec2::254", "100.100.100.200"})
 
 
+# NAT64 prefixes (RFC 6052's well-known one, RFC 8215's local-use one): a gateway translates
+# the address's last 32 bits to the IPv4 address it reaches.
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
 def _ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a connection to `address` ends at, as far as it can be told: an IPv6
+    address carrying an IPv4 one (IPv4-mapped ::ffff:a.b.c.d, 6to4 2002::/16, NAT64
+    64:ff9b::/96) is that IPv4 address. Python counts 6to4 and NAT64 addresses as global,
+    so 64:ff9b::a9fe:a9fe (169.254.169.254) passed as public where a NAT64 gateway runs."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+    if isinstance(ip, ipaddress.IPv4Address):
+        return ip
+    if ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if any(ip in network for network in _NAT64):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return ip
 
 

@@ -20,6 +20,7 @@ from newsbeam.transforms.extract import (
 )
 from newsbeam.transforms.support.markup import markup_text
 from newsbeam.transforms.support.text import valid_text
+from newsbeam.transforms.support.urls import without_userinfo
 
 
 class FeedParseError(ValueError):
@@ -634,6 +635,7 @@ def parse_opml(content: bytes) -> list[str]:
     urls: list[str] = []
     for outline in root.iter("outline"):
         url = (outline.get("xmlUrl") or outline.get("xmlurl") or "").strip()
+        url = without_userinfo(url)  # a password in a list: never written anywhere
         if url and url not in urls:
             urls.append(url)
     return urls
@@ -646,6 +648,7 @@ def parse_url_list(content: bytes) -> list[str]:
     urls: list[str] = []
     for line in content.decode("utf-8-sig", errors="replace").splitlines():
         url = line.split("#", 1)[0].strip() if line.lstrip().startswith("#") else line.strip()
+        url = without_userinfo(url)
         if url and url not in urls:
             urls.append(url)
     return urls

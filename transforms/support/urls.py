@@ -80,3 +80,29 @@ def page_key(canonical_url: str | None) -> str | None:
     elif extension == "amp" and dot:
         path = head
     return urllib.parse.urlunsplit(("", host, path.rstrip("/"), parts.query, ""))
+
+
+def without_userinfo(url: str) -> str:
+    """`url` without the `user:password@` before its host. A fetch never sends it (urllib3
+    reads no credentials from a URL), and it is a secret wherever the URL is written: the
+    tables, the feed state, the manifest, the report, the logs."""
+    parts = split_url(url)
+    if parts is None or "@" not in parts.netloc:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def web_url(url: str | None) -> str | None:
+    """`url` as an article's address: an absolute http(s) URL with a host, its
+    `user:password@` removed; None for anything else. A record's or page's `javascript:`,
+    `data:` or `file:` URL names no page, and a browser or BI tool that makes the `url`
+    column a link would run or open it."""
+    if not url:
+        return None
+    url = url.strip()
+    parts = split_url(url)
+    if parts is None:  # "http://[::1": an http URL that identifies nothing, kept as given
+        return url if url.lower().startswith(("http://", "https://")) else None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return without_userinfo(url)
