@@ -893,6 +893,33 @@ def test_url_date(url: str | None, expected: dt.date | None) -> None:
     assert found is None or found.precision == "day"
 
 
+@pytest.mark.parametrize(
+    ("byline", "expected", "precision"),
+    [
+        # htmldate read these as the day alone: midnight for a researcher counting by hour.
+        ('<time datetime="2024-03-05T14:30:00+01:00">5 March 2024</time>', (13, 30), "minute"),
+        ('<span itemprop="datePublished" content="2024-03-05T14:30:15+01:00">5 March</span>',
+         (13, 30, 15), "second"),
+        # A local midnight is a date alone; an update's time is not the publication's.
+        ('<time datetime="2024-03-05T00:00:00+01:00">5 March 2024</time>', (), "day"),
+        ('<time class="updated" datetime="2024-03-05T18:00:00+01:00">5 March 2024</time>', (),
+         "day"),
+    ],
+)  # fmt: skip
+def test_a_bylines_time_element_gives_the_time_of_the_day_found(
+    byline: str, expected: tuple[int, ...], precision: str
+) -> None:
+    paragraphs = "".join(f"<p>{p}</p>" for p in ARTICLE_TEXT.split("\n\n"))
+    page = (
+        "<html><head><title>Budget</title></head><body><article>"
+        f'<p class="byline">By Jane Doe {byline}</p>{paragraphs}</article></body></html>'
+    )
+    article = extract_document(RawDocument("a.html", "html", page.encode()), ExtractConfig())
+    day = dt.datetime(2024, 3, 5, tzinfo=UTC)
+    assert article.published_at == day.replace(**dict(zip(("hour", "minute", "second"), expected)))
+    assert article.published_precision == precision
+
+
 def test_texts_records_and_pages_dated_only_by_their_url_are_dated() -> None:
     """Review 58: a text's **URL** line and a JSON record's `url` were never read for a
     date, and htmldate reads a page's URL in two forms only (not "-20240305.html" nor The

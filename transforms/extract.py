@@ -400,6 +400,43 @@ def with_page_offset(published: Published | None, texts: Iterable[str]) -> Publi
     return published
 
 
+# Where a page writes its publication time in its body: the element schema.org marks, then
+# the first <time datetime> (a byline's; those of comments and related stories come later)
+# that is not the update's (WordPress themes: `<time class="updated">`).
+_BODY_TIMESTAMPS = (
+    "//*[@itemprop='datePublished']/@content|//*[@itemprop='datePublished']/@datetime",
+    "(//time[@datetime][contains(@class, 'publish') or not(contains(@class, 'updated')"
+    " or contains(@class, 'modified'))])[1]/@datetime",
+)
+
+
+def with_body_time(published: Published | None, tree: Any) -> Published | None:
+    """A date htmldate found to the day only, with the time the page's body gives for that
+    same day: htmldate reads a byline's `<time datetime="2024-03-05T14:30:00+01:00">` (and
+    an `itemprop="datePublished"`) as the day alone, and a researcher counting by hour then
+    has midnight. Only a full timestamp with its UTC offset, on the local day found."""
+    if published is None or published.precision != "day":
+        return published
+    for query in _BODY_TIMESTAMPS:
+        for value in tree.xpath(query):
+            match = _ZONED_TIMESTAMP.fullmatch(str(value).strip())
+            if match is None or match.group(1) != published.at.date().isoformat():
+                continue
+            day, hour, minute, second, zone = match.groups()
+            offset = _offset(zone)
+            try:
+                local = dt.datetime.fromisoformat(day).replace(
+                    hour=int(hour), minute=int(minute), second=int(second or 0)
+                )
+            except ValueError:
+                continue
+            # A local midnight is how CMSs write a date alone (FreiePresse: "T00:00:00+01:00").
+            if offset is not None and local.time() != dt.time(0, 0):
+                at = local.replace(tzinfo=offset).astimezone(dt.timezone.utc)
+                return Published(at, "second" if second and int(second) else "minute")
+    return published
+
+
 def _offset(zone: str) -> dt.timezone | None:
     """ "Z", "+02:00" or "-0500" (a _ZONED_TIMESTAMP's last group) -> its timezone; None
     for an offset of a day or more ("+25:00"), which no place has."""
@@ -1118,7 +1155,7 @@ def html_metadata(tree: Any) -> HtmlMetadata:
         # htmldate dropped the offset (or wrote +0000 for it): the page's own one, if any.
         texts = [*json_ld, *(element.get("content") for element in metas)]
         dated = with_page_offset(dated, texts)
-    dated = earliest_stated(dated, stated_publication(metas, json_ld))
+    dated = earliest_stated(with_body_time(dated, tree), stated_publication(metas, json_ld))
     # No date in the page: its URL's in a form htmldate does not read ("-20240305.html").
     dated = dated or url_date(url)
     # Names and titles read from JSON-LD may hold character references (unescape_references).
