@@ -704,8 +704,9 @@ _UPDATED = (
 )
 _SECOND_DATE = re.compile(rf"\s*\|\s*|\s+/\s+(?=[^\W\d_])|(?<=\S)\s+(?={_UPDATED})", re.IGNORECASE)
 # How text copied from pages writes a time, as dateutil does not read it: "9: 29 PM" (a
-# space after the colon), "05 / 03 / 2013", "8:41 p. m.", "6: 11p", "02.16PM IST", "22.34 BST" (a full stop;
-# never in a dotted date: "08.07.2012"), "August 8,2012-4:43 pm" (a dash before the time).
+# space after the colon), "05 / 03 / 2013", "8:41 p. m.", "6: 11p", "02.16PM IST", "22.34
+# BST" (a full stop; never in a dotted date: "08.07.2012"), "August 8,2012-4:43 pm" (a dash
+# before the time).
 _TIME_FIXES = (
     (re.compile(r"\b(\d{1,2}):\s+(\d{2})(?!\d)"), r"\1:\2"),
     (re.compile(r"\b(\d{1,2})\s+/\s+(\d{1,2})\s+/\s+(\d{2,4})\b"), r"\1/\2/\3"),
