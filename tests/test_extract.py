@@ -921,6 +921,22 @@ def test_a_bylines_time_element_gives_the_time_of_the_day_found(
     assert article.published_precision == precision
 
 
+def test_an_rfc_2822_publication_time_keeps_its_offset() -> None:
+    """Review 58: an AEB page's JSON-LD says "datePublished": "Mon, 18 Nov 2019 16:07:38
+    -0600"; htmldate gives the clock reading without the offset, and the offset readers
+    knew ISO timestamps only: 16:07:38 UTC, six hours early."""
+    paragraphs = "".join(f"<p>{p}</p>" for p in ARTICLE_TEXT.split("\n\n"))
+    ld = '{"@context": "https://schema.org", "@type": "NewsArticle", '
+    ld += '"datePublished": "Mon, 18 Nov 2019 16:07:38 -0600"}'
+    page = (
+        f'<html><head><title>Budget</title><script type="application/ld+json">{ld}</script>'
+        f"</head><body><article>{paragraphs}</article></body></html>"
+    )
+    article = extract_document(RawDocument("a.html", "html", page.encode()), ExtractConfig())
+    assert article.published_at == dt.datetime(2019, 11, 18, 22, 7, 38, tzinfo=UTC)
+    assert stated_publication([], [ld]) == Published(article.published_at, "second")
+
+
 def test_texts_records_and_pages_dated_only_by_their_url_are_dated() -> None:
     """Review 58: a text's **URL** line and a JSON record's `url` were never read for a
     date, and htmldate reads a page's URL in two forms only (not "-20240305.html" nor The
