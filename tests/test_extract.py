@@ -50,6 +50,7 @@ from newsbeam.transforms.extract import (
     split_authors,
     stated_publication,
     strip_embedded_markup,
+    unix_time,
     url_date,
     with_page_offset,
 )
@@ -935,6 +936,29 @@ def test_an_rfc_2822_publication_time_keeps_its_offset() -> None:
     article = extract_document(RawDocument("a.html", "html", page.encode()), ExtractConfig())
     assert article.published_at == dt.datetime(2019, 11, 18, 22, 7, 38, tzinfo=UTC)
     assert stated_publication([], [ld]) == Published(article.published_at, "second")
+
+
+def test_a_date_after_the_run_is_no_publication_time() -> None:
+    """Review 58: a JSON record's, a text's or a feed's "2031-03-05" (an event's date, a
+    scheduled post's) was kept as its publication: a count by day had days to come."""
+    soon = dt.datetime.now(UTC) + dt.timedelta(hours=20)
+    later = dt.datetime.now(UTC) + dt.timedelta(days=3)
+    assert parse_published(soon.isoformat()) is not None  # a zone ahead of the run's
+    assert parse_published(later.isoformat()) is None
+    assert unix_time(int(later.timestamp())) is None
+    assert header_date(later.strftime("Published: %B %d, %Y")) is None
+    article = _json_article({"text": _BODY, "published": later.isoformat()})
+    assert article.published_at is None
+    feed = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>F</title><item><title>T</title>'
+        f"<link>https://news.example.com/a</link><pubDate>{later:%a, %d %b %Y %H:%M:%S} +0000"
+        "</pubDate><description>Words.</description></item></channel></rss>"
+    )
+    import feedparser
+
+    from newsbeam.transforms.feeds.parse import entry_published
+
+    assert entry_published(feedparser.parse(feed).entries[0]) is None
 
 
 def test_texts_records_and_pages_dated_only_by_their_url_are_dated() -> None:

@@ -341,9 +341,18 @@ def unix_time(value: Any) -> Published | None:
 _FIRST_YEAR, _LAST_YEAR = 1000, 9000
 
 
+# A publication is read after it appeared: a time later than this past the moment it is read
+# is an event's date, a scheduled post's or a wrong zone's (a day covers every zone's offset).
+_FUTURE_SLACK = dt.timedelta(days=1)
+
+
 def plausible_publication(at: dt.datetime) -> bool:
-    """Whether `at` can be a publication time, not a placeholder for none."""
-    return _FIRST_YEAR <= at.year < _LAST_YEAR
+    """Whether `at` can be a publication time, not a placeholder for none nor a time still
+    to come (a JSON record's, a feed entry's or a text's "2031-03-05" was kept: a researcher's
+    count by day had days after the run)."""
+    if not _FIRST_YEAR <= at.year < _LAST_YEAR:
+        return False
+    return at <= dt.datetime.now(dt.timezone.utc) + _FUTURE_SLACK
 
 
 def htmldate_published(found: str | None) -> Published | None:
@@ -812,7 +821,8 @@ def _segment_date(value: str) -> Published | bool | None:
     precision = precision_between(*parsed)
     if precision not in ("day", "minute", "second"):
         return labels_only or None  # year, month or day missing
-    return Published(_utc(parsed[0]), precision)
+    at = _utc(parsed[0])
+    return Published(at, precision) if plausible_publication(at) else None
 
 
 def dateline_date(paragraph: str) -> Published | None:
