@@ -721,6 +721,10 @@ def test_header_date(line: str, expected: dt.datetime | None) -> None:
         ("Publicado em 5 de março de 2024", dt.datetime(2024, 3, 5)),
         ("Pubblicato il 5 marzo 2024 alle 14:30", dt.datetime(2024, 3, 5, 14, 30)),
         ("Gepubliceerd op 5 maart 2024 om 14:30", dt.datetime(2024, 3, 5, 14, 30)),
+        # A slash date under a label of a day-first language is day first; in English not.
+        ("Actualizado: 05/03/2024 14:30 CET", dt.datetime(2024, 3, 5, 13, 30)),
+        ("Publié le 05/03/2024", dt.datetime(2024, 3, 5)),
+        ("Updated 05/03/2024 14:30", dt.datetime(2024, 5, 3, 14, 30)),
         # Still no header lines.
         ("Reid checked herself in on Tuesday, December 9,2008.", None),
         ("Tickets: 5 March 2024, 8 pm | London", None),

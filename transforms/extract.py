@@ -714,20 +714,24 @@ _DATE_LINES = 4
 # before it ("UPDATED: 19:14 GMT, 12 April 2013" on the 7th line: syndicated-dev, 28 texts
 # undated); a date alone that far down may be an event's in a timeline.
 _STAMP_LINES = 8
-_DATE_LABELS = frozenset(
+# The labels of bylines in other languages (the dates' own words are translated by
+# support/local_dates.py): "Stand: 05.03.2024 14:30 Uhr", "Publié le 5 mars 2024 à 14h30",
+# "Actualizado el ... a las ...", "Publicado em ... às ...", "Pubblicato il ... alle ore
+# ...", "Gepubliceerd op ... om ... uur". All these languages write a date day first.
+_DAY_FIRST_LABELS = frozenset(
     (
-        "date dated updated published posted last modified created on at hrs hours time local "
-        "first originally story article publication for immediate release am pm "
-        # The labels of bylines in other languages (the dates' own words are translated by
-        # support/local_dates.py): "Stand: 05.03.2024 14:30 Uhr", "Publié le 5 mars 2024 à
-        # 14h30", "Actualizado el ... a las ...", "Publicado em ... às ...", "Pubblicato il
-        # ... alle ore ...", "Gepubliceerd op ... om ... uur".
         "stand veröffentlicht aktualisiert zuletzt erstellt am um uhr "
         "publié mis à jour le modifié mise "
         "publicado actualizado el a las hora h atualizado em às "
         "pubblicato aggiornato il alle ore gepubliceerd bijgewerkt laatst op om uur"
     ).split()
 )
+_ENGLISH_LABELS = frozenset(
+    "date dated updated published posted last modified created on at hrs hours time local "
+    "first originally story article publication for immediate release am pm".split()
+)
+_DATE_LABELS = _DAY_FIRST_LABELS | _ENGLISH_LABELS
+_SLASHED_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{2,4})\b")
 _YEAR = re.compile(r"\b(19|20)\d\d\b")
 # A label that starts a second date on a header line: "Posted: Nov 27, 2005 8:20 AM ET Last
 # Updated: ...", "PUBLISHED: 02:31 GMT, 12 March 2013 | UPDATED: 22:19 GMT, ...", "on April
@@ -780,6 +784,10 @@ def header_date(line: str) -> Published | None:
     value = english_date(tidy_date_line(line))
     if not value or not _YEAR.search(value):
         return None
+    words = {word for word in re.findall(r"[^\W\d_]+", line.casefold()) if len(word) > 2}
+    if words & (_DAY_FIRST_LABELS - _ENGLISH_LABELS):
+        # "Actualizado: 05/03/2024" is 5 March: written with full stops, read day first.
+        value = _SLASHED_DATE.sub(r"\1.\2.\3", value)
     value = re.sub(r",(?=\d)", ", ", value)  # "March 11,2013" reads as day 11 of 2026
     if "|" in value and not re.search(_UPDATED, value, re.IGNORECASE):
         # "AUGUST 2,2013 | 08:06AM PT": one date and its time, not two dates.
