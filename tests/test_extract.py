@@ -889,6 +889,7 @@ def test_text_documents_with_a_date_line_under_the_title_are_dated() -> None:
         ("https://news.example.com/2024/03/budget", None),  # no day
         ("https://news.example.com/1989/03/05/budget", None),  # before 1995
         ("https://news.example.com/2099/03/05/budget", None),  # the future
+        ("http://[news.example.com/2024/03/05/budget", None),  # urlsplit's ValueError
         (None, None),
     ],
 )

@@ -563,7 +563,10 @@ def url_date(url: str | None) -> Published | None:
     ("?v=20240305" is often a cache key)."""
     if not url:
         return None
-    path = urllib.parse.urlsplit(url).path
+    try:
+        path = urllib.parse.urlsplit(url).path
+    except ValueError:  # "http://[bad": a record's field that breaks its format
+        return None
     latest = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1)
     for pattern in _URL_DATES:
         for match in pattern.finditer(path):
