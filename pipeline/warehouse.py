@@ -260,8 +260,14 @@ STORIES_VIEW = f"""
 CREATE OR REPLACE VIEW stories AS
 SELECT
     story_id,
-    min(coalesce(published_at, ingested_at)) AS first_seen,
-    max(coalesce(published_at, ingested_at)) AS last_seen,
+    -- When the story appeared: its articles' publication times only. An undated article's
+    -- ingested_at is when NewsBeam read it (a backfill of last year's pages: the run's
+    -- day), so a story of undated articles alone has no first_seen (review 58); when it
+    -- was read is first_ingested_at, and undated_count says how many lack a date.
+    min(published_at) AS first_seen,
+    max(published_at) AS last_seen,
+    min(ingested_at) AS first_ingested_at,
+    count(DISTINCT article_id) FILTER (WHERE published_at IS NULL) AS undated_count,
     count(DISTINCT article_id) AS article_count,  -- an updated article: a row a version
     list_sort(list_distinct(list(site))) AS sources,
     list_sort(list_distinct(list(language))) AS languages,

@@ -50,6 +50,8 @@ from newsbeam.transforms.extract import (
     split_authors,
     stated_publication,
     strip_embedded_markup,
+    unix_time,
+    url_date,
     with_page_offset,
 )
 from newsbeam.transforms.support.main_text import parse_html
@@ -672,6 +674,71 @@ def test_header_date(line: str, expected: dt.datetime | None) -> None:
         assert found.precision == ("day" if found.at.time() == dt.time(0) else "minute")
 
 
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        # Review 58: date lines of the syndicated and ECB+ texts that were no date (the text
+        # undated): a space after a time's colon, "p. m.", a dash before the time, "22.34",
+        # "6: 11p", labels such as "First Published", two dates on one line.
+        ("SATURDAY, SEPTEMBER 14,2013,9: 29 PM", dt.datetime(2013, 9, 14, 21, 29)),
+        ("August 8,2012-4:43 pm", dt.datetime(2012, 8, 8, 16, 43)),
+        ("17 September 2013-21:29", dt.datetime(2013, 9, 17, 21, 29)),
+        ("July 21,2013,2: 21 pm BST", dt.datetime(2013, 7, 21, 13, 21)),
+        ("Monday 16 September 2013 03.31 BST", dt.datetime(2013, 9, 16, 2, 31)),
+        ("12:52 p. m. EDT May 2,2013", dt.datetime(2013, 5, 2, 16, 52)),
+        ("on Dec 23 2012,6: 11p", dt.datetime(2012, 12, 23, 18, 11)),
+        ("First Published: June 13,2013 4:59 PM EDT", dt.datetime(2013, 6, 13, 20, 59)),
+        ("Story Created: Aug 7,2012 at 9:56 AM AKDT", dt.datetime(2012, 8, 7, 17, 56)),
+        ("UPDATED 05 / 03 / 2013 at 11:00 AM EDT", dt.datetime(2013, 5, 3, 15, 0)),
+        ("(March 20,2007) - -", dt.datetime(2007, 3, 20)),
+        # "ET" is EST or EDT by the date.
+        ("Updated: May 16,2005,6: 03 PM ET", dt.datetime(2005, 5, 16, 22, 3)),
+        ("Updated: Jan 16,2005,6: 03 PM ET", dt.datetime(2005, 1, 16, 23, 3)),
+        # Two dates: the publication, not the update, whichever comes first.
+        (
+            "Posted: Nov 27,2005 8:20 AM ET Last Updated: Nov 27,2005 8:10 PM ET",
+            dt.datetime(2005, 11, 27, 13, 20),
+        ),
+        (
+            "PUBLISHED: 02:31 GMT, 12 March 2013 | UPDATED: 22:19 GMT, 12 March 2013",
+            dt.datetime(2013, 3, 12, 2, 31),
+        ),
+        (
+            "PUBLISHED FRIDAY, MARCH 8,2013 AT 12:46 PM / UPDATED AT 12:48 PM",
+            dt.datetime(2013, 3, 8, 12, 46),
+        ),
+        (
+            "UPDATED: 22:19 GMT, 12 March 2013 | PUBLISHED: 02:31 GMT, 12 March 2013",
+            dt.datetime(2013, 3, 12, 2, 31),
+        ),
+        ("AUGUST 2,2013 | 08:06AM PT", dt.datetime(2013, 8, 2, 15, 6)),
+        ("Monday, Sep 10,2012 | Updated 9:01 AM EDT", dt.datetime(2012, 9, 10)),
+        ("22 July 2013 Last updated at 17:50 GMT", dt.datetime(2013, 7, 22)),
+        # Bylines labelled in other languages.
+        ("Stand: 05.03.2024 14:30 Uhr", dt.datetime(2024, 3, 5, 14, 30)),
+        ("Aktualisiert am 5. März 2024, 14:30 Uhr", dt.datetime(2024, 3, 5, 14, 30)),
+        ("Publié le 5 mars 2024 à 14h30", dt.datetime(2024, 3, 5, 14, 30)),
+        ("Publicado em 5 de março de 2024", dt.datetime(2024, 3, 5)),
+        ("Pubblicato il 5 marzo 2024 alle 14:30", dt.datetime(2024, 3, 5, 14, 30)),
+        ("Gepubliceerd op 5 maart 2024 om 14:30", dt.datetime(2024, 3, 5, 14, 30)),
+        # A slash date under a label of a day-first language is day first; in English not.
+        ("Actualizado: 05/03/2024 14:30 CET", dt.datetime(2024, 3, 5, 13, 30)),
+        ("Publié le 05/03/2024", dt.datetime(2024, 3, 5)),
+        ("Updated 05/03/2024 14:30", dt.datetime(2024, 5, 3, 14, 30)),
+        # Still no header lines.
+        ("Reid checked herself in on Tuesday, December 9,2008.", None),
+        ("Tickets: 5 March 2024, 8 pm | London", None),
+        ("Posted a video on March 5, 2024", None),
+        ("Updated 2 hours ago", None),  # relative to a moment the text does not give
+    ],
+)
+def test_header_dates_as_pages_and_wires_write_them(
+    line: str, expected: dt.datetime | None
+) -> None:
+    found = header_date(line)
+    assert (found.at if found else None) == (expected and expected.replace(tzinfo=UTC))
+
+
 _DEC_4 = dt.datetime(2026, 12, 4, tzinfo=UTC)
 
 
@@ -768,6 +835,22 @@ def test_dateline_stays_in_the_text() -> None:
     assert body.startswith("MIAMI, March 4, 2019 (AP) - A storm")
 
 
+def test_a_time_stamp_under_a_repeated_headline_and_bullet_points_dates_the_text() -> None:
+    """Review 58: texts copied from pages put the headline twice and a summary of bullet
+    points before the time stamp (syndicated-dev doc00492, its 7th line): undated. A date
+    line with a clock time is read to the 8th line; a date alone that far down is not."""
+    head = "Jury shown video of shooting\n\nJury shown video of shooting\n"
+    bullets = "".join(f"Point {n} of the summary, a sentence long enough.\n" for n in range(4))
+    body = "Jurors on Thursday watched video.\nMore of the story."
+    header, text, _ = parse_text_document(
+        head + bullets + "UPDATED: 19:14 GMT, 12 April 2013\n" + body
+    )
+    assert header.published == Published(dt.datetime(2013, 4, 12, 19, 14, tzinfo=UTC), "minute")
+    assert "UPDATED" not in text
+    header, _, _ = parse_text_document(head + bullets + "12 April 2013\n" + body)
+    assert header.published is None
+
+
 def test_a_date_deep_in_the_text_is_not_a_header() -> None:
     lines = [f"Paragraph {i} of the story, a sentence long enough." for i in range(6)]
     header, _, _ = parse_text_document("\n\n".join([*lines, "March 4, 2019"]))
@@ -786,6 +869,128 @@ def test_text_documents_with_a_date_line_under_the_title_are_dated() -> None:
         assert dated == {
             "a.txt": ("Storm hits the coast", dt.datetime(2019, 3, 4, tzinfo=UTC)),
             "b.txt": ("Storm hits the coast", None),
+        }
+
+    with make_test_pipeline() as pipeline:
+        articles, _ = pipeline | beam.Create(documents) | ExtractArticles()
+        assert_that(articles, check)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://news.example.com/2024/03/05/budget", dt.date(2024, 3, 5)),
+        ("https://www.theguardian.com/world/2024/mar/05/budget", dt.date(2024, 3, 5)),
+        ("https://news.example.com/politics/budget-20240305.html", dt.date(2024, 3, 5)),
+        ("https://news.example.com/20240305/budget", dt.date(2024, 3, 5)),
+        ("https://news.example.com/2024_03_05/budget", dt.date(2024, 3, 5)),
+        ("https://news.example.com/a/20241399/budget", None),  # an id, no day
+        ("https://news.example.com/a/budget?v=20240305", None),  # a cache key
+        ("https://news.example.com/2024/03/budget", None),  # no day
+        ("https://news.example.com/1989/03/05/budget", None),  # before 1995
+        ("https://news.example.com/2099/03/05/budget", None),  # the future
+        ("http://[news.example.com/2024/03/05/budget", None),  # urlsplit's ValueError
+        (None, None),
+    ],
+)
+def test_url_date(url: str | None, expected: dt.date | None) -> None:
+    found = url_date(url)
+    assert (found.at.date() if found else None) == expected
+    assert found is None or found.precision == "day"
+
+
+@pytest.mark.parametrize(
+    ("byline", "expected", "precision"),
+    [
+        # htmldate read these as the day alone: midnight for a researcher counting by hour.
+        ('<time datetime="2024-03-05T14:30:00+01:00">5 March 2024</time>', (13, 30), "minute"),
+        ('<span itemprop="datePublished" content="2024-03-05T14:30:15+01:00">5 March</span>',
+         (13, 30, 15), "second"),
+        # A local midnight is a date alone; an update's time is not the publication's.
+        ('<time datetime="2024-03-05T00:00:00+01:00">5 March 2024</time>', (), "day"),
+        ('<time class="updated" datetime="2024-03-05T18:00:00+01:00">5 March 2024</time>', (),
+         "day"),
+    ],
+)  # fmt: skip
+def test_a_bylines_time_element_gives_the_time_of_the_day_found(
+    byline: str, expected: tuple[int, ...], precision: str
+) -> None:
+    paragraphs = "".join(f"<p>{p}</p>" for p in ARTICLE_TEXT.split("\n\n"))
+    page = (
+        "<html><head><title>Budget</title></head><body><article>"
+        f'<p class="byline">By Jane Doe {byline}</p>{paragraphs}</article></body></html>'
+    )
+    article = extract_document(RawDocument("a.html", "html", page.encode()), ExtractConfig())
+    day = dt.datetime(2024, 3, 5, tzinfo=UTC)
+    fields = dict(zip(("hour", "minute", "second")[: len(expected)], expected, strict=True))
+    assert article.published_at == day.replace(**fields)
+    assert article.published_precision == precision
+
+
+def test_an_rfc_2822_publication_time_keeps_its_offset() -> None:
+    """Review 58: an AEB page's JSON-LD says "datePublished": "Mon, 18 Nov 2019 16:07:38
+    -0600"; htmldate gives the clock reading without the offset, and the offset readers
+    knew ISO timestamps only: 16:07:38 UTC, six hours early."""
+    paragraphs = "".join(f"<p>{p}</p>" for p in ARTICLE_TEXT.split("\n\n"))
+    ld = '{"@context": "https://schema.org", "@type": "NewsArticle", '
+    ld += '"datePublished": "Mon, 18 Nov 2019 16:07:38 -0600"}'
+    page = (
+        f'<html><head><title>Budget</title><script type="application/ld+json">{ld}</script>'
+        f"</head><body><article>{paragraphs}</article></body></html>"
+    )
+    article = extract_document(RawDocument("a.html", "html", page.encode()), ExtractConfig())
+    assert article.published_at == dt.datetime(2019, 11, 18, 22, 7, 38, tzinfo=UTC)
+    assert stated_publication([], [ld]) == Published(article.published_at, "second")
+
+
+def test_a_date_after_the_run_is_no_publication_time() -> None:
+    """Review 58: a JSON record's, a text's or a feed's "2031-03-05" (an event's date, a
+    scheduled post's) was kept as its publication: a count by day had days to come."""
+    soon = dt.datetime.now(UTC) + dt.timedelta(hours=20)
+    later = dt.datetime.now(UTC) + dt.timedelta(days=3)
+    assert parse_published(soon.isoformat()) is not None  # a zone ahead of the run's
+    assert parse_published(later.isoformat()) is None
+    assert unix_time(int(later.timestamp())) is None
+    assert header_date(later.strftime("Published: %B %d, %Y")) is None
+    article = _json_article({"text": _BODY, "published": later.isoformat()})
+    assert article.published_at is None
+    feed = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>F</title><item><title>T</title>'
+        f"<link>https://news.example.com/a</link><pubDate>{later:%a, %d %b %Y %H:%M:%S} +0000"
+        "</pubDate><description>Words.</description></item></channel></rss>"
+    )
+    import feedparser
+
+    from newsbeam.transforms.feeds.parse import entry_published
+
+    assert entry_published(feedparser.parse(feed).entries[0]) is None
+
+
+def test_texts_records_and_pages_dated_only_by_their_url_are_dated() -> None:
+    """Review 58: a text's **URL** line and a JSON record's `url` were never read for a
+    date, and htmldate reads a page's URL in two forms only (not "-20240305.html" nor The
+    Guardian's "/2024/mar/05/"): each was undated though its URL says the day."""
+    day = dt.datetime(2024, 3, 5, tzinfo=UTC)
+    url = "https://www.theguardian.com/world/2024/mar/05/budget-vote"
+    paragraphs = "".join(f"<p>{p}</p>" for p in ARTICLE_TEXT.split("\n\n"))
+    page = (
+        f'<html><head><title>Budget</title><link rel="canonical" href="{url}"></head>'
+        f"<body><article>{paragraphs}</article></body></html>"
+    )
+    documents = [
+        RawDocument("a.txt", "text", f"# Budget vote\n\n**{url}**\n\n{_BODY}".encode()),
+        RawDocument("b.jsonl#L1", "jsonl", json.dumps({"text": _BODY, "url": url}).encode()),
+        RawDocument("c.html", "html", page.encode()),
+        RawDocument("d.html", "html", page.replace("/2024/mar/05/", "/").encode()),
+    ]
+
+    def check(articles: list) -> None:
+        dated = {a.source: (a.published_at, a.published_precision) for a in articles}
+        assert dated == {
+            "a.txt": (day, "day"),
+            "b.jsonl#L1": (day, "day"),
+            "c.html": (day, "day"),
+            "d.html": (None, None),
         }
 
     with make_test_pipeline() as pipeline:

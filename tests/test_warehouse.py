@@ -126,9 +126,10 @@ def test_every_table_has_the_schema_columns_even_when_empty(tmp_path: Path) -> N
 def expected_story(articles: list[Article], story_id: str) -> tuple[Any, ...]:
     members = [a for a in articles if a.story_id == story_id]
     seen = sorted(((a.published_at or a.ingested_at), a.article_id, a.title) for a in members)
+    dated = sorted(a.published_at for a in members if a.published_at)
     return (
-        seen[0][0],
-        seen[-1][0],
+        dated[0] if dated else None,
+        dated[-1] if dated else None,
         len(members),
         sorted({a.site for a in members if a.site}),
         sorted({a.language for a in members if a.language}),
@@ -461,6 +462,32 @@ def test_a_story_headline_ranks_a_day_only_date_at_its_days_end(tmp_path: Path) 
     assert rows(db, "SELECT headline, first_seen, last_seen FROM stories") == [
         ("Wire", DAY1.replace(hour=0), wire.published_at)
     ]
+
+
+def test_a_storys_first_seen_is_a_publication_time_never_when_newsbeam_read_it(
+    tmp_path: Path,
+) -> None:
+    """Review 58: first_seen fell back to ingested_at for undated articles, so a backfill
+    of last year's undated pages said their stories appeared the night NewsBeam ran, and
+    an undated copy read before a dated report moved the story's start. first_seen and
+    last_seen are publication times only (None for a story of undated articles alone);
+    when NewsBeam read it is first_ingested_at, and undated_count says how many lack one."""
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    old = dt.datetime(2025, 3, 5, 9, 30, tzinfo=UTC)
+    articles = [
+        fx.article("u1", story_id="undated", ingested_at=DAY1),
+        fx.article("u2", story_id="undated", ingested_at=DAY1 + dt.timedelta(hours=1)),
+        fx.article("d1", story_id="mixed", published_at=old, ingested_at=DAY2),
+        fx.article("d2", story_id="mixed", ingested_at=DAY1),  # undated, read first
+    ]
+    fx.write_run(str(root), "backfill", articles=articles, started=DAY1)
+    assert load(root, db) == 0
+    got = rows(
+        db,
+        "SELECT story_id, first_seen, last_seen, first_ingested_at, undated_count, "
+        "article_count FROM stories ORDER BY story_id",
+    )
+    assert got == [("mixed", old, old, DAY1, 1, 2), ("undated", None, None, DAY1, 2, 2)]
 
 
 def test_each_load_row_holds_the_runs_inputs_for_counts_in_equal_counts_out(

@@ -22,6 +22,7 @@ import logging
 import re
 import urllib.parse
 import warnings
+import zoneinfo
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
@@ -222,7 +223,18 @@ _ZONE_HOURS = {
     "EET": 2, "EEST": 3, "MSK": 3, "PKT": 5, "JST": 9, "KST": 9, "HKT": 8, "SGT": 8,
     "AWST": 8, "ACST": 9.5, "ACDT": 10.5, "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13,
 }  # fmt: skip
-_ZONES = {name: int(hours * 3600) for name, hours in _ZONE_HOURS.items()}
+_ZONES: dict[str, Any] = {name: int(hours * 3600) for name, hours in _ZONE_HOURS.items()}
+# "ET", "CT", "MT", "PT" (US bylines: "6:03 PM ET") are standard or daylight time by the
+# date: the zone's rules give the offset, where a fixed one is an hour off half the year.
+_ZONES.update(
+    {
+        name: zoneinfo.ZoneInfo(zone)
+        for name, zone in (
+            ("ET", "America/New_York"), ("CT", "America/Chicago"),
+            ("MT", "America/Denver"), ("PT", "America/Los_Angeles"),
+        )
+    }
+)  # fmt: skip
 
 
 # A date written with full stops puts the day first wherever it is written so ("01.08.2019":
@@ -336,9 +348,18 @@ def unix_time(value: Any) -> Published | None:
 _FIRST_YEAR, _LAST_YEAR = 1000, 9000
 
 
+# A publication is read after it appeared: a time later than this past the moment it is read
+# is an event's date, a scheduled post's or a wrong zone's (a day covers every zone's offset).
+_FUTURE_SLACK = dt.timedelta(days=1)
+
+
 def plausible_publication(at: dt.datetime) -> bool:
-    """Whether `at` can be a publication time, not a placeholder for none."""
-    return _FIRST_YEAR <= at.year < _LAST_YEAR
+    """Whether `at` can be a publication time, not a placeholder for none nor a time still
+    to come (a JSON record's, a feed entry's or a text's "2031-03-05" was kept: a researcher's
+    count by day had days after the run)."""
+    if not _FIRST_YEAR <= at.year < _LAST_YEAR:
+        return False
+    return at <= dt.datetime.now(dt.timezone.utc) + _FUTURE_SLACK
 
 
 def htmldate_published(found: str | None) -> Published | None:
@@ -361,6 +382,30 @@ _ZONED_TIMESTAMP = re.compile(
 )
 
 
+# A timestamp as RFC 2822 writes one (feeds, and JSON-LD of some CMSs: "datePublished": "Mon,
+# 18 Nov 2019 16:07:38 -0600"): its offset was never found, the time read as UTC, 6 hours off.
+_RFC_TIMESTAMP = re.compile(
+    r"\b(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?"
+    r"(\d{1,2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ((?:19|20)\d\d) "
+    r"(\d{2}:\d{2}(?::\d{2})?) ?([+-]\d{4}|GMT|UTC|Z)\b"
+)
+
+
+def rfc_as_iso(text: str) -> str:
+    """`text` with its RFC 2822 timestamps written as ISO 8601 ones, which the offset and
+    stated-time readers read ("18 Nov 2019 16:07:38 -0600" -> "2019-11-18T16:07:38-0600")."""
+    if " 19" not in text and " 20" not in text:  # no year: most meta values
+        return text
+
+    def iso(match: Any) -> str:
+        day, month, year, clock, zone = match.groups()
+        number = _MONTH_ABBREVIATIONS.index(month.lower()) + 1
+        zone = "Z" if zone in ("GMT", "UTC", "Z") else zone
+        return f"{year}-{number:02d}-{int(day):02d}T{clock}{zone}"
+
+    return _RFC_TIMESTAMP.sub(iso, text)
+
+
 def with_page_offset(published: Published | None, texts: Iterable[str]) -> Published | None:
     """A time htmldate gave without its UTC offset, with the offset the page writes beside
     that same local time.
@@ -376,6 +421,7 @@ def with_page_offset(published: Published | None, texts: Iterable[str]) -> Publi
     local = published.at
     reading = (local.date().isoformat(), local.hour, local.minute)
     for text in texts:
+        text = rfc_as_iso(text)
         if reading[0] not in text:  # most texts: one look in C, no regular expression
             continue
         for match in _ZONED_TIMESTAMP.finditer(text):
@@ -392,6 +438,43 @@ def with_page_offset(published: Published | None, texts: Iterable[str]) -> Publi
             return Published(
                 local.replace(tzinfo=offset).astimezone(dt.timezone.utc), published.precision
             )
+    return published
+
+
+# Where a page writes its publication time in its body: the element schema.org marks, then
+# the first <time datetime> (a byline's; those of comments and related stories come later)
+# that is not the update's (WordPress themes: `<time class="updated">`).
+_BODY_TIMESTAMPS = (
+    "//*[@itemprop='datePublished']/@content|//*[@itemprop='datePublished']/@datetime",
+    "(//time[@datetime][contains(@class, 'publish') or not(contains(@class, 'updated')"
+    " or contains(@class, 'modified'))])[1]/@datetime",
+)
+
+
+def with_body_time(published: Published | None, tree: Any) -> Published | None:
+    """A date htmldate found to the day only, with the time the page's body gives for that
+    same day: htmldate reads a byline's `<time datetime="2024-03-05T14:30:00+01:00">` (and
+    an `itemprop="datePublished"`) as the day alone, and a researcher counting by hour then
+    has midnight. Only a full timestamp with its UTC offset, on the local day found."""
+    if published is None or published.precision != "day":
+        return published
+    for query in _BODY_TIMESTAMPS:
+        for value in tree.xpath(query):
+            match = _ZONED_TIMESTAMP.fullmatch(str(value).strip())
+            if match is None or match.group(1) != published.at.date().isoformat():
+                continue
+            day, hour, minute, second, zone = match.groups()
+            offset = _offset(zone)
+            try:
+                local = dt.datetime.fromisoformat(day).replace(
+                    hour=int(hour), minute=int(minute), second=int(second or 0)
+                )
+            except ValueError:
+                continue
+            # A local midnight is how CMSs write a date alone (FreiePresse: "T00:00:00+01:00").
+            if offset is not None and local.time() != dt.time(0, 0):
+                at = local.replace(tzinfo=offset).astimezone(dt.timezone.utc)
+                return Published(at, "second" if second and int(second) else "minute")
     return published
 
 
@@ -429,7 +512,7 @@ def stated_publication(metas: list[Any], json_ld: list[str]) -> Published | None
     latest = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
     for value in values:
         # Read from the pattern's parts, not by dateutil (~0.1 ms a value, on every page).
-        match = _ZONED_TIMESTAMP.fullmatch(value.strip()) if value else None
+        match = _ZONED_TIMESTAMP.fullmatch(rfc_as_iso(value).strip()) if value else None
         if match is None:
             continue
         day, hour, minute, second, zone = match.groups()
@@ -464,6 +547,49 @@ def earliest_stated(found: Published | None, stated: Published | None) -> Publis
     if found.precision == "day" and stated.at - found.at < dt.timedelta(days=1):
         return stated
     return found
+
+
+# A date in a URL's path as CMSs write one: /2024/03/05/, /2024/mar/05/ (The Guardian),
+# 2024-03-05 or 2024_03_05, and 20240305 between separators ("story-20240305.html",
+# "/20240305/"). htmldate reads the first two forms of a page's own URL only; a text's
+# `**URL**` line and a JSON record's `url` were never read.
+_MONTH_ABBREVIATIONS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
+_URL_DATES = (
+    re.compile(r"/((?:19|20)\d\d)/(\d{1,2})/(\d{1,2})(?=/|$)"),
+    re.compile(
+        rf"/((?:19|20)\d\d)/({'|'.join(_MONTH_ABBREVIATIONS)})[a-z]*/(\d{{1,2}})(?=/|$)", re.I
+    ),
+    re.compile(r"(?<![\d])((?:19|20)\d\d)[-_](\d{2})[-_](\d{2})(?!\d)"),
+    re.compile(r"(?<=[/_.-])((?:19|20)\d\d)(\d{2})(\d{2})(?=[/_.-]|$)"),
+)
+
+
+def url_date(url: str | None) -> Published | None:
+    """The publication day a URL's path states (`_URL_DATES`), when it is a real, plausible
+    day (from 1995, as htmldate, and not after tomorrow); the host and query are not read
+    ("?v=20240305" is often a cache key)."""
+    if not url:
+        return None
+    try:
+        path = urllib.parse.urlsplit(url).path
+    except ValueError:  # "http://[bad": a record's field that breaks its format
+        return None
+    latest = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1)
+    for pattern in _URL_DATES:
+        for match in pattern.finditer(path):
+            year, month, day = match.groups()
+            number = (
+                _MONTH_ABBREVIATIONS.index(month[:3].lower()) + 1 if month.isalpha() else int(month)
+            )
+            try:
+                found = dt.date(int(year), number, int(day))
+            except ValueError:  # "20241399": an id, not a date
+                continue
+            if _EARLIEST_PUBLICATION.date() <= found <= latest:
+                return Published(
+                    dt.datetime(found.year, found.month, found.day, tzinfo=dt.timezone.utc), "day"
+                )
+    return None
 
 
 _PRECISION_RANK = {"year": 0, "month": 1, "day": 2, "minute": 3, "second": 4}
@@ -593,10 +719,64 @@ _TITLE_MAX_WORDS = 25
 # labels like "Updated" ("July 08,2012", "Updated 5 / 5 / 2010 1:41 PM", " date 2019-03-04").
 _DATE_LINE_MAX_WORDS = 9
 _DATE_LINES = 4
-_DATE_LABELS = frozenset(
-    "date dated updated published posted last modified created on at hrs hours time local".split()
+# Further down, to the `_STAMP_LINES`th non-blank line, only a time stamp: a date line with a
+# clock time. Pages copied as text put a headline twice and a summary of bullet points
+# before it ("UPDATED: 19:14 GMT, 12 April 2013" on the 7th line: syndicated-dev, 28 texts
+# undated); a date alone that far down may be an event's in a timeline.
+_STAMP_LINES = 8
+# The labels of bylines in other languages (the dates' own words are translated by
+# support/local_dates.py): "Stand: 05.03.2024 14:30 Uhr", "Publié le 5 mars 2024 à 14h30",
+# "Actualizado el ... a las ...", "Publicado em ... às ...", "Pubblicato il ... alle ore
+# ...", "Gepubliceerd op ... om ... uur". All these languages write a date day first.
+_DAY_FIRST_LABELS = frozenset(
+    (
+        "stand veröffentlicht aktualisiert zuletzt erstellt am um uhr "
+        "publié mis à jour le modifié mise "
+        "publicado actualizado el a las hora h atualizado em às "
+        "pubblicato aggiornato il alle ore gepubliceerd bijgewerkt laatst op om uur"
+    ).split()
 )
+_ENGLISH_LABELS = frozenset(
+    "date dated updated published posted last modified created on at hrs hours time local "
+    "first originally story article publication for immediate release am pm".split()
+)
+_DATE_LABELS = _DAY_FIRST_LABELS | _ENGLISH_LABELS
+_SLASHED_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{2,4})\b")
 _YEAR = re.compile(r"\b(19|20)\d\d\b")
+# A label that starts a second date on a header line: "Posted: Nov 27, 2005 8:20 AM ET Last
+# Updated: ...", "PUBLISHED: 02:31 GMT, 12 March 2013 | UPDATED: 22:19 GMT, ...", "on April
+# 30, 2008 at 4:31 AM, updated ..."; and " | ", or " / " before a word (not "05 / 03 / 2013").
+_UPDATED = (
+    r"(?:last\s+)?(?:updated|modified|aktualisiert|actualizado|atualizado|aggiornato|bijgewerkt"
+    r"|mis\s+à\s+jour|modifié)\b"
+)
+_SECOND_DATE = re.compile(rf"\s*\|\s*|\s+/\s+(?=[^\W\d_])|(?<=\S)\s+(?={_UPDATED})", re.IGNORECASE)
+# How text copied from pages writes a time, as dateutil does not read it: "9: 29 PM" (a
+# space after the colon), "05 / 03 / 2013", "8:41 p. m.", "6: 11p", "02.16PM IST", "22.34
+# BST" (a full stop; never in a dotted date: "08.07.2012"), "August 8,2012-4:43 pm" (a dash
+# before the time).
+_TIME_FIXES = (
+    (re.compile(r"\b(\d{1,2}):\s+(\d{2})(?!\d)"), r"\1:\2"),
+    (re.compile(r"\b(\d{1,2})\s+/\s+(\d{1,2})\s+/\s+(\d{2,4})\b"), r"\1/\2/\3"),
+    (re.compile(r"\b([ap])\.\s?m\b\.?", re.IGNORECASE), r"\1m"),
+    (re.compile(r"\b(\d{1,2}:\d{2})\s*([ap])\b(?!\.)", re.IGNORECASE), r"\1 \2m"),
+    (
+        re.compile(r"(?<![\d.])(\d{1,2})\.(\d{2})(?![.\d])(?=\s*(?:[ap]m\b|[A-Z]{2,5}\b|$))", re.I),
+        r"\1:\2",
+    ),
+    (re.compile(r"\b((?:19|20)\d\d)\s*[-\u2013\u2014]\s*(?=\d{1,2}:\d{2})"), r"\1 "),
+)
+
+
+def tidy_date_line(line: str) -> str:
+    """A header line with its time written the way dateutil reads it (`_TIME_FIXES`), and
+    without the marks around it ("**...**", "(March 20, 2007) - -")."""
+    value = line.strip().strip("*()[]|-\u2013\u2014 \t").strip()
+    for pattern, replacement in _TIME_FIXES:
+        value = pattern.sub(replacement, value)
+    return value
+
+
 # "WASHINGTON, March 3, 2019 (Reuters) - ..." / "PARIS, 3 March 2019 - ...": a dateline.
 _DATELINE = re.compile(
     r"^[A-Z][A-Za-z .'\-]{1,40},\s*(?P<date>[^()\-\u2013\u2014]{6,40}?)\s*[(\-\u2013\u2014]"
@@ -606,26 +786,61 @@ _DATELINE = re.compile(
 def header_date(line: str) -> Published | None:
     """The date a header line states, or None: the line must be a full date (year, month,
     day; time optional) in any common notation, besides labels such as "Updated" or
-    "date" and punctuation. A sentence that mentions a date is not a header line."""
+    "date" (in English, German, French, Spanish, Portuguese, Italian or Dutch) and
+    punctuation. A sentence that mentions a date is not a header line. A line of two dates
+    ("Published: ... | Updated: ...") gives the earlier: a publication precedes its
+    updates."""
     # In English, ASCII digits: the year and word tests read "2026年12月4日" and "٢٠٢٦" too.
-    value = english_date(line.strip().strip("*").strip())
-    if not value or len(value.split()) > _DATE_LINE_MAX_WORDS or not _YEAR.search(value):
+    value = english_date(tidy_date_line(line))
+    if not value or not _YEAR.search(value):
         return None
+    words = {word for word in re.findall(r"[^\W\d_]+", line.casefold()) if len(word) > 2}
+    if words & (_DAY_FIRST_LABELS - _ENGLISH_LABELS):
+        # "Actualizado: 05/03/2024" is 5 March: written with full stops, read day first.
+        value = _SLASHED_DATE.sub(r"\1.\2.\3", value)
     value = re.sub(r",(?=\d)", ", ", value)  # "March 11,2013" reads as day 11 of 2026
+    if "|" in value and not re.search(_UPDATED, value, re.IGNORECASE):
+        # "AUGUST 2,2013 | 08:06AM PT": one date and its time, not two dates.
+        whole = _segment_date(re.sub(r"\s*\|\s*", " ", value))
+        if isinstance(whole, Published) and whole.precision != "day":
+            return whole
+    found: list[Published] = []
+    for segment in _SECOND_DATE.split(value):
+        if not segment.strip(" ,;:"):
+            continue
+        date = _segment_date(segment.strip(" ,;:"))
+        if date is None:
+            return None
+        if isinstance(date, Published):
+            found.append(date)
+    return min(found, key=lambda date: date.at) if found else None
+
+
+def _segment_date(value: str) -> Published | bool | None:
+    """One date statement of a header line: its date; True for labels, zones and a time
+    without a full date ("UPDATED AT 12:48 PM", "08:06AM PT": the line's other date is the
+    one); None for words that are no labels or too many of them (a sentence)."""
+    if len(value.split()) > _DATE_LINE_MAX_WORDS:
+        return None
+    labels_only = all(
+        word.casefold() in _DATE_LABELS or word.upper() in _ZONES or word.upper() in ("GMT", "UTC")
+        for word in re.findall(r"[^\W\d_]+", value)
+    )
     parsed = []
     for default in _DEFAULTS:
         try:
-            found, skipped = _parse_date(value, default, fuzzy=True)
+            date, skipped = _parse_date(value, default, fuzzy=True)
         except (ValueError, OverflowError):
-            return None
+            return labels_only or None
         words = re.findall(r"[^\W\d_]+", " ".join(skipped).casefold())
         if any(word not in _DATE_LABELS for word in words):
             return None
-        parsed.append(found)
+        parsed.append(date)
     precision = precision_between(*parsed)
     if precision not in ("day", "minute", "second"):
-        return None  # year, month or day missing
-    return Published(_utc(parsed[0]), precision)
+        return labels_only or None  # year, month or day missing
+    at = _utc(parsed[0])
+    return Published(at, precision) if plausible_publication(at) else None
 
 
 def dateline_date(paragraph: str) -> Published | None:
@@ -636,15 +851,21 @@ def dateline_date(paragraph: str) -> Published | None:
 
 def take_header_date(lines: list[str]) -> tuple[Published | None, list[str]]:
     """The date stated in the first `_DATE_LINES` non-blank lines (a date line, a leading
-    ` date YYYY-MM-DD` before the text, or a dateline), and the lines without a date line
-    or prefix (a dateline stays: it is part of the text)."""
+    ` date YYYY-MM-DD` before the text, or a dateline) or, to the `_STAMP_LINES`th, a date
+    line with a clock time, and the lines without a date line or prefix (a dateline stays:
+    it is part of the text)."""
     seen = 0
     for index, line in enumerate(lines):
         if not line.strip():
             continue
-        if seen == _DATE_LINES:
+        if seen == _STAMP_LINES:
             break
         seen += 1
+        if seen > _DATE_LINES:
+            found = header_date(line)
+            if found is not None and found.precision in ("minute", "second"):
+                return found, lines[:index] + lines[index + 1 :]
+            continue
         leading = _LEADING_DATE.match(line)
         if leading:
             rest = line[leading.end() :]
@@ -869,7 +1090,7 @@ def extract_text_document(doc: RawDocument) -> Article:
         url=header.url,
         site=header.site,
         title=header.title,
-        **published_fields(header.published),
+        **published_fields(header.published or url_date(header.url)),
         text=body,
         removed=removed,
     )
@@ -910,7 +1131,8 @@ def extract_json_record(doc: RawDocument) -> Article:
         site=site or header.site,
         title=title or header.title,
         authors=json_authors(record.get("authors") or record.get("author")),
-        **published_fields(stated),
+        # A record without its own date: the day its URL states, if any.
+        **published_fields(stated or url_date(url or header.url)),
         text=body,
         removed=removed,
     )
@@ -991,7 +1213,9 @@ def html_metadata(tree: Any) -> HtmlMetadata:
         # htmldate dropped the offset (or wrote +0000 for it): the page's own one, if any.
         texts = [*json_ld, *(element.get("content") for element in metas)]
         dated = with_page_offset(dated, texts)
-    dated = earliest_stated(dated, stated_publication(metas, json_ld))
+    dated = earliest_stated(with_body_time(dated, tree), stated_publication(metas, json_ld))
+    # No date in the page: its URL's in a form htmldate does not read ("-20240305.html").
+    dated = dated or url_date(url)
     # Names and titles read from JSON-LD may hold character references (unescape_references).
     organisations = [unescape_references(name) for name in organisations]
     # No author in the tags trafilatura reads (an e-mail address there, seen): the Twitter

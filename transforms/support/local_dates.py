@@ -85,7 +85,10 @@ def _translated(text: str) -> str:
 
     def word(found: str) -> str:
         key = found.casefold()
-        return f" {names[key]} " if key in names else " " if key in frames else found
+        if key in names:
+            return f" {names[key]} "
+        # A frame word in capitals is kept: "6:03 PM ET" is US Eastern time, not French "et".
+        return " " if key in frames and not (len(found) > 1 and found.isupper()) else found
 
     def pair(match: Any) -> str:
         first, space, second = match.group(1, 2, 3)
