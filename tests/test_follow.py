@@ -615,11 +615,15 @@ def test_batches_that_keep_failing_log_one_line_each_and_exit_1(
 
     argv = ["--follow", "--interval", "0.2", "--input", str(seeds_dir),
             "--output", str(tmp_path / "out"), "--state", str(tmp_path / "state")]  # fmt: skip
+    # A temporary folder of its own: in the shared one, the start's sweep of folders that
+    # killed runs left (other tests') logged a line of its own before the failures.
+    (tmp_path / "tmp").mkdir()
     run = subprocess.run(
         [sys.executable, "-m", "newsbeam.pipeline", *argv],
         capture_output=True,  # pipes: not limited
         text=True,
         preexec_fn=small_files,
+        env={**os.environ, "TMPDIR": str(tmp_path / "tmp")},
         timeout=600,
     )
     assert run.returncode == 1, run.stderr
