@@ -575,6 +575,9 @@ def test_the_singular_of_a_plural_iptc_name_names_its_second_level_topic(
     for singular in ("shooting", "forest", "student", "teacher"):
         assert cues.word_topics(singular)
         assert not [q for q in cues.word_topics(singular) if q.endswith("000000")]
+    # A word IPTC defines in two topics or more is no concept's name ("river": sport and
+    # weather; "hurdle" stays, IPTC defines it nowhere).
+    assert "medtop:20000430" not in cues.word_topics("river")
     # "news" and "arts" have no singular: "new" and "art" are other words.
     assert _singular_name("news") is None and _singular_name("arts") is None
     assert _singular_name("casualties") == ("casualty",)

@@ -183,6 +183,7 @@ def build_cue_indexes(taxonomy: dict[str, Concept]) -> dict[str, CueIndex]:
     """language -> the cues of every top-level and second-level topic in that language:
     the IPTC names of the topic and of all its descendants, plus our own cue words."""
     own_cues = load_lexicon(TOPIC_CUES)
+    senses = build_compounds(taxonomy).senses
     indexes = {}
     for language in SUPPORTED_LANGUAGES:
         phrases: dict[tuple[str, ...], set[str]] = {}
@@ -202,9 +203,16 @@ def build_cue_indexes(taxonomy: dict[str, Concept]) -> dict[str, CueIndex]:
                 # second-level topic, counted once its parent is chosen, and never the
                 # top-level topic itself: "student" and "teacher" made education the first
                 # topic of school shootings, "river" environment of floods (review 54).
+                # A word the IPTC definitions use in two topics or more ("river": sport,
+                # weather; "mountain": disaster, sport) is no one concept's name.
                 singular = _singular_name(name)
                 second = level_ancestor(concept.qcode, taxonomy, 2)
-                if singular and singular not in phrases and second is not None:
+                if (
+                    singular
+                    and singular not in phrases
+                    and second is not None
+                    and len(senses.get(singular[0], ())) < 2
+                ):
                     phrases.setdefault(singular, set()).add(second)
         own = [(q, cues.get(language, ())) for q, cues in own_cues["top_level"].items()]
         own += [(q, child["cues"]) for q, child in own_cues["second_level"].items()]
