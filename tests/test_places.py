@@ -450,3 +450,18 @@ def test_organisations_and_headlines(
         assert sorted(found) == ["FR", "PL"]
     else:
         assert found == expected
+
+
+def test_first_names_before_many_surnames_take_linear_time(finder: PlaceFinder) -> None:
+    # Each country name before a different capitalised word asked whether the text uses
+    # that word alone: one search of the whole document per word was quadratic.
+    import itertools
+    import string
+
+    surnames = (
+        "".join(("Q", *letters)) for letters in itertools.product(string.ascii_lowercase, repeat=3)
+    )
+    text = " ".join(f"Kenya {surname} spoke." for surname in itertools.islice(surnames, 12_000))
+    start = time.monotonic()
+    assert finder.find(None, text) == ["KE"]
+    assert time.monotonic() - start < 8  # about 1 s

@@ -529,6 +529,12 @@ class PlaceFinder:
         "Michael Jordan", "Paris Hilton", "Jack London", "Georgia Tech"; for a country's own
         name or demonym, only a first name before a surname the text uses alone ("Kenya
         Moore ... Moore said")."""
+        known = scan.in_a_name.get(start)  # asked again by _confirmed after surnames()
+        if known is None:
+            known = scan.in_a_name[start] = self._reads_as_a_name(name, scan, start, end)
+        return known
+
+    def _reads_as_a_name(self, name: str, scan: _Scan, start: int, end: int) -> bool:
         # Neighbours on the same line only: a title's last word or the next line's first
         # word ("Floods hit Lagos" / "Lagos State officials said") is no part of the name.
         document = scan.document
@@ -647,6 +653,8 @@ _DETERMINERS = frozenset({"the", "a", "an", "its", "their", "his", "her", "our",
 # Prepositions before an institution, seldom before a person: "a defense in Congress",
 # "a member of Parliament".
 _INSTITUTION_PREPOSITIONS = frozenset({"in", "into", "inside", "within", "of"})
+# A capitalised word as `used_as_surname` looks for it: whole, not after a dot ("U.S").
+_CAPITALISED_WORD = re.compile(r"(?<![\w.])[^\W\d_a-zß-ÿ]\w*")
 
 
 class _Scan:
@@ -662,6 +670,8 @@ class _Scan:
         self._words: frozenset[str] | None = None
         self._found: dict[str, bool] = {}
         self._surnames: dict[str, bool] = {}
+        self._capitalised: dict[str, list[tuple[int, int]]] | None = None
+        self.in_a_name: dict[int, bool] = {}  # mention start -> PlaceFinder._in_a_name
 
     def writes_lower(self, word: str) -> bool:
         """Whether the document also writes the capitalised `word` in lower case, as a word
@@ -684,10 +694,16 @@ class _Scan:
         known = self._surnames.get(word)
         if known is not None:
             return known
+        if self._capitalised is None:
+            # Where each capitalised word occurs, collected in one pass: a search of the
+            # whole document per word asked was quadratic ("Kenya Aab. Kenya Aac. ...").
+            self._capitalised = {}
+            for found in _CAPITALISED_WORD.finditer(self.document):
+                self._capitalised.setdefault(found.group(0), []).append(found.span())
         alone = False
         last = _name_words(first_name)[-1] if _name_words(first_name) else first_name
-        for match in re.finditer(rf"(?<![\w.]){re.escape(word)}(?!\w)", self.document):
-            before = self.document[max(0, match.start() - 40) : match.start()].split()
+        for start, end in self._capitalised.get(word, ()):
+            before = self.document[max(0, start - 40) : start].split()
             previous = before[-1] if before else ""
             if previous.lower() in _DETERMINERS or previous in _INSTITUTION_PREPOSITIONS:
                 alone = False
@@ -695,7 +711,7 @@ class _Scan:
             # Part of the full name, or of another ("Australian Open ... Qatar Open").
             if previous == last or (previous[:1].isupper() and not previous.endswith(".")):
                 continue
-            after = self.document[match.end() : match.end() + 40].split()
+            after = self.document[end : end + 40].split()
             if after and after[0][:1].isupper() and after[0][0].isalpha():
                 continue
             alone = True
