@@ -19,6 +19,7 @@ from newsbeam.transforms.topics import (
     TagTopics,
     TopicsConfig,
     TopicTagger,
+    _singular_name,
     load_taxonomy,
     resolve_compounds,
     tag_topics,
@@ -553,3 +554,30 @@ def test_crimea_is_no_crime_story(tagger: TopicTagger) -> None:
     tagged = tagger.tag("Drones over Crimea", text, "en")
     assert _first(tagged) == CONFLICT
     assert CRIME not in [qcode for qcode, _ in tagged]
+
+
+def test_the_singular_of_a_plural_iptc_name_names_its_second_level_topic(
+    tagger: TopicTagger,
+) -> None:
+    # IPTC names many concepts in the plural ("shootings", "forests"); "a shooting" matched
+    # nothing, so a shooting story had no violent-crime topic (review 54, recorded).
+    topics = tagger.tag(
+        "Police investigate shooting",
+        "A man was hurt in a shooting in the city centre on Friday night. Police are"
+        " investigating the shooting.",
+        "en",
+    )
+    assert [q for q, _ in topics][:1] == [CRIME]
+    assert "medtop:20000082" in [q for q, _ in topics]  # crime (the second level)
+    # Only the second level, once its parent is chosen: the singular never scores a
+    # top-level topic ("student" and "teacher" made school shootings education stories).
+    cues = tagger.cues["en"]
+    for singular in ("shooting", "forest", "student", "teacher"):
+        assert cues.word_topics(singular)
+        assert not [q for q in cues.word_topics(singular) if q.endswith("000000")]
+    # A word IPTC defines in two topics or more is no concept's name ("river": sport and
+    # weather; "hurdle" stays, IPTC defines it nowhere).
+    assert "medtop:20000430" not in cues.word_topics("river")
+    # "news" and "arts" have no singular: "new" and "art" are other words.
+    assert _singular_name("news") is None and _singular_name("arts") is None
+    assert _singular_name("casualties") == ("casualty",)

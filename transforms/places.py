@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import gettext
+import itertools
 import json
 import os
 import re
@@ -389,16 +390,24 @@ class PlaceFinder:
                 salience[code_filed] = 3.0
                 first_seen[code_filed] = offset
                 leading.add(code_filed)
-        for name, start, end in self.mentions(document):
-            if name in self._never or offset <= start < dateline_end:
-                continue  # the dateline's names were counted as the dateline
+        # The dateline's names were counted as the dateline.
+        found = [
+            (name, start, end)
+            for name, start, end in self.mentions(document)
+            if name not in self._never and not offset <= start < dateline_end
+        ]
+        # Read once the whole article is: "London wrote" may come before "Jack London".
+        surnames = self.surnames(scan, found)
+        for name, start, end in found:
             code, weight = self.gazetteer[name]
             if name not in self._shared:
                 mentioned.add(code)
-            if not self._confirmed(name, scan, start, end):
+            if not self._confirmed(name, scan, start, end, surnames=surnames):
                 # Georgia with no cue of the country, outside a person's name: the state.
                 state_country = self._states.get(name)
-                if state_country is None or not self._confirmed(name, scan, start, end, cued=False):
+                if state_country is None or not self._confirmed(
+                    name, scan, start, end, cued=False, surnames=surnames
+                ):
                     continue
                 code, weight = state_country, _STATE_WEIGHT
             code = self._state_after(name, scan, end) or code
@@ -486,15 +495,21 @@ class PlaceFinder:
         cues = self._ambiguous.get(name)
         return not cues or scan.has_any(cues)
 
-    def _confirmed(self, name: str, scan: _Scan, start: int, end: int, cued: bool = True) -> bool:
+    def _confirmed(
+        self,
+        name: str,
+        scan: _Scan,
+        start: int,
+        end: int,
+        cued: bool = True,
+        surnames: frozenset[str] = frozenset(),
+    ) -> bool:
         """Whether this mention of `name` counts: not after a word that makes it another
-        place ("New Mexico"), and, for an ambiguous name, not part of a person's name and
-        (`cued`) confirmed by one of its cues."""
-        # Neighbours on the same line only: a title's last word or the next line's first
-        # word ("Floods hit Lagos" / "Lagos State officials said") is no part of the name.
-        document = scan.document
-        before = document[max(0, start - 40) : start].rsplit("\n", 1)[-1].split()
-        after = document[end : end + 40].split("\n", 1)[0].split()
+        place ("New Mexico"), not part of a person's or an organisation's name, not the
+        surname alone of a person the article named (`surnames`: "Jack London ... London
+        wrote") unless a preposition of place comes first ("flew to London"), and, for an
+        ambiguous name, (`cued`) confirmed by one of its cues."""
+        before = _words_before(scan.document, start)
         previous = before[-1] if before else ""
         if previous.strip("\"'“(") in self._not_after:
             return False
@@ -502,34 +517,128 @@ class PlaceFinder:
         # attacked in the Gulf of Oman is no story about Oman).
         if previous == "of" and len(before) > 1 and before[-2] in self._water_of:
             return False
+        if self._in_a_name(name, scan, start, end):
+            return False
+        if name in surnames and previous.lower() not in _PLACE_PREPOSITIONS:
+            return False
         cues = self._ambiguous.get(name)
-        # Cities and states are people's and organisations' names too ("Paris Hilton", "Jack
-        # London", "Denver Broncos", "Sydney Sweeney"): they count outside a name only, as the
-        # ambiguous names do; a country's own name or demonym counts beside any word.
-        if cues is None and self.gazetteer[name][1] > _CITY_WEIGHT:
-            return True
-        # Part of a person's name: "Michael Jordan", "Jordan Henderson", "Chad Smith"; the
-        # next word without its possessive ("Hilton's").
+        return not cued or cues is None or self._cued(name, scan)
+
+    def _in_a_name(self, name: str, scan: _Scan, start: int, end: int) -> bool:
+        """Whether this mention of `name` is part of a person's, team's or paper's name:
+        "Michael Jordan", "Paris Hilton", "Jack London", "Georgia Tech"; for a country's own
+        name or demonym, only a first name before a surname the text uses alone ("Kenya
+        Moore ... Moore said")."""
+        known = scan.in_a_name.get(start)  # asked again by _confirmed after surnames()
+        if known is None:
+            known = scan.in_a_name[start] = self._reads_as_a_name(name, scan, start, end)
+        return known
+
+    def _reads_as_a_name(self, name: str, scan: _Scan, start: int, end: int) -> bool:
+        # Neighbours on the same line only: a title's last word or the next line's first
+        # word ("Floods hit Lagos" / "Lagos State officials said") is no part of the name.
+        document = scan.document
+        before = _words_before(document, start)
+        after = document[end : end + 40].split("\n", 1)[0].split()
+        # The next word without its possessive ("Hilton's").
         following = _without_possessive(after[0]) if after else ""
-        at_sentence_start = not before or previous.endswith((".", "!", "?", ":", "\n"))
-        # A capitalised neighbour the text also writes in lower case is an ordinary word
-        # ("The French government", "In Texas", "French President ... the president"),
-        # not a first name or surname, which news never writes so.
-        if (
+        # The capitalised words after the name: one of the place's institutions among them
+        # makes them that institution's name ("Polish Special Forces", "Abu Dhabi National
+        # Oil Company"), not a person's.
+        run = list(itertools.takewhile(lambda word: word[:1].isupper(), after[:4]))
+        name_like = (
             following[:1].isupper()
             and following.isalpha()
-            and following not in self._place_parts
-            and not scan.writes_lower(following)
-        ):
+            and following.lower() not in _DETERMINERS  # "the U.S. The other"
+            and not any(
+                _without_possessive(word.strip(',;:.!?)"”')) in self._place_parts for word in run
+            )
+        )
+        # A country's own name or demonym counts beside any word ("Kenya Airways", "French
+        # President"), unless that word is a surname: the text names the person by it
+        # alone, as news does, and never writes "the" before it ("the Senate").
+        weight = self.gazetteer[name][1]
+        if self._ambiguous.get(name) is None and weight > _CITY_WEIGHT:
+            # Only a country's name is a first name: a demonym before a name is what the
+            # person is ("Canadian Mohamed Fahmy").
+            return name_like and weight >= 1.0 and scan.used_as_surname(following, name)
+        # Cities, states and ambiguous names are people's and organisations' names too
+        # ("Paris Hilton", "Jack London", "Denver Broncos", "Sydney Sweeney").
+        # A capitalised neighbour the text also writes in lower case is an ordinary word
+        # ("The French government", "In Texas", "French President ... the president"), not
+        # a first name or surname, which news never writes so; after the name, only in a
+        # headline, which capitalises every word ("Texas Floods Kill 20"): in a sentence a
+        # capitalised word after a place names something ("Georgia Tech", "Houston
+        # Rockets") however often the text writes "tech" or "rockets".
+        if name_like and (not scan.writes_lower(following) or not _headline(document, start, end)):
+            return True
+        return self._after_a_first_name(before, scan)
+
+    def _after_a_first_name(
+        self, before: list[str], scan: _Scan, mid_sentence: bool = False
+    ) -> bool:
+        """Whether the word before a name (`before`: the words before it on its line) is a
+        capitalised word that news writes in no other way: a first name ("Jack London");
+        `mid_sentence`: not one that opens a sentence either ("Remember New Jersey's")."""
+        previous = before[-1] if before else ""
+        if previous.endswith(_SENTENCE_ENDS):  # the name opens a sentence
             return False
-        if (
+        if mid_sentence and (len(before) < 2 or before[-2].endswith(_SENTENCE_ENDS)):
+            return False
+        return (
             previous[:1].isupper()
             and previous.isalpha()
-            and not at_sentence_start
+            and previous.lower() not in _DETERMINERS  # "The Israel Defense Forces"
+            and previous not in _REGION_WORDS
             and not scan.writes_lower(previous)
-        ):
-            return False
-        return not cued or cues is None or self._cued(name, scan)
+        )
+
+    def surnames(self, scan: _Scan, mentions: list[tuple[str, int, int]]) -> frozenset[str]:
+        """Names the article uses as a surname ("Jack London", "Denzel Washington", "Real
+        Madrid"): their bare mentions are the person's or the team's, not the place's."""
+        found = set()
+        for name, start, end in mentions:
+            if not self._in_a_name(name, scan, start, end):
+                continue
+            # A city's or a state's name after a first name only: a place before a name's
+            # other word is a team's or a paper's ("Denver Broncos", "Panama Canal"), which
+            # the text does not shorten; a country's or a demonym's bare mentions are the
+            # country's ("Former Polish minister ... Polish prosecutors").
+            if self.gazetteer[name][1] <= _CITY_WEIGHT and self._after_a_first_name(
+                _words_before(scan.document, start), scan, mid_sentence=True
+            ):
+                found.add(name)
+        return frozenset(found)
+
+
+_SENTENCE_ENDS = (".", "!", "?", ":")
+# Prepositions of place: "flew to London" is the city even in an article about Jack London.
+_PLACE_PREPOSITIONS = frozenset(
+    {"in", "at", "to", "from", "near", "into", "across", "outside", "inside", "throughout"}
+    | {"around", "toward", "towards", "via", "over", "through"}
+)
+# Compass words before a place name a part of that place ("Southern California", "Northern
+# Texas"), not a first name.
+_REGION_WORDS = frozenset(
+    {"Northern", "Southern", "Eastern", "Western", "Central", "Greater"}
+    | {"Northeastern", "Northwestern", "Southeastern", "Southwestern", "Downtown", "Rural"}
+)
+
+
+def _words_before(document: str, start: int) -> list[str]:
+    """The words before `start` on its line (up to 40 characters)."""
+    return document[max(0, start - 40) : start].rsplit("\n", 1)[-1].split()
+
+
+def _headline(document: str, start: int, end: int) -> bool:
+    """Whether the line around `start`..`end` capitalises its words as headlines do ("Texas
+    Floods Kill 20 As Rivers Rise"): most of its words of four letters or more."""
+    line_start = document.rfind("\n", 0, start) + 1
+    line_end = document.find("\n", end)
+    line = document[line_start : line_end if line_end >= 0 else len(document)]
+    long_words = [word for word in re.findall(r"[^\W\d_]{4,}", line[:300])]
+    capitalised = sum(word[:1].isupper() for word in long_words)
+    return len(long_words) >= 2 and capitalised >= 0.6 * len(long_words)
 
 
 def _without_possessive(token: str) -> str:
@@ -539,6 +648,13 @@ def _without_possessive(token: str) -> str:
 
 
 _WORD_RUN = re.compile(r"\w+")
+# Words before an institution's name, never before a person's surname ("the Senate").
+_DETERMINERS = frozenset({"the", "a", "an", "its", "their", "his", "her", "our", "this", "that"})
+# Prepositions before an institution, seldom before a person: "a defense in Congress",
+# "a member of Parliament".
+_INSTITUTION_PREPOSITIONS = frozenset({"in", "into", "inside", "within", "of"})
+# A capitalised word as `used_as_surname` looks for it: whole, not after a dot ("U.S").
+_CAPITALISED_WORD = re.compile(r"(?<![\w.])[^\W\d_a-zß-ÿ]\w*")
 
 
 class _Scan:
@@ -553,6 +669,9 @@ class _Scan:
         self.document = document
         self._words: frozenset[str] | None = None
         self._found: dict[str, bool] = {}
+        self._surnames: dict[str, bool] = {}
+        self._capitalised: dict[str, list[tuple[int, int]]] | None = None
+        self.in_a_name: dict[int, bool] = {}  # mention start -> PlaceFinder._in_a_name
 
     def writes_lower(self, word: str) -> bool:
         """Whether the document also writes the capitalised `word` in lower case, as a word
@@ -565,6 +684,39 @@ class _Scan:
         if self._words is None:
             self._words = frozenset(_WORD_RUN.findall(self.document))
         return lower in self._words
+
+    def used_as_surname(self, word: str, first_name: str) -> bool:
+        """Whether the document names someone by `word` alone, as news names a person after
+        the first mention ("Kenya Moore ... Moore said"): `word` not after `first_name`, not
+        before another capitalised word ("Senate President"), and never after an article
+        or a possessive or inside one ("the Senate", "its Department", "in Congress": an
+        institution)."""
+        known = self._surnames.get(word)
+        if known is not None:
+            return known
+        if self._capitalised is None:
+            # Where each capitalised word occurs, collected in one pass: a search of the
+            # whole document per word asked was quadratic ("Kenya Aab. Kenya Aac. ...").
+            self._capitalised = {}
+            for found in _CAPITALISED_WORD.finditer(self.document):
+                self._capitalised.setdefault(found.group(0), []).append(found.span())
+        alone = False
+        last = _name_words(first_name)[-1] if _name_words(first_name) else first_name
+        for start, end in self._capitalised.get(word, ()):
+            before = self.document[max(0, start - 40) : start].split()
+            previous = before[-1] if before else ""
+            if previous.lower() in _DETERMINERS or previous in _INSTITUTION_PREPOSITIONS:
+                alone = False
+                break
+            # Part of the full name, or of another ("Australian Open ... Qatar Open").
+            if previous == last or (previous[:1].isupper() and not previous.endswith(".")):
+                continue
+            after = self.document[end : end + 40].split()
+            if after and after[0][:1].isupper() and after[0][0].isalpha():
+                continue
+            alone = True
+        self._surnames[word] = alone
+        return alone
 
     def has_any(self, cues: tuple[str, ...]) -> bool:
         """Whether any of `cues` occurs in the document (anywhere, as a substring)."""

@@ -183,6 +183,7 @@ def build_cue_indexes(taxonomy: dict[str, Concept]) -> dict[str, CueIndex]:
     """language -> the cues of every top-level and second-level topic in that language:
     the IPTC names of the topic and of all its descendants, plus our own cue words."""
     own_cues = load_lexicon(TOPIC_CUES)
+    senses = build_compounds(taxonomy).senses
     indexes = {}
     for language in SUPPORTED_LANGUAGES:
         phrases: dict[tuple[str, ...], set[str]] = {}
@@ -197,6 +198,22 @@ def build_cue_indexes(taxonomy: dict[str, Concept]) -> dict[str, CueIndex]:
             } - {None}
             for phrase in _phrases(name):
                 phrases.setdefault(phrase, set()).update(q for q in ancestors if q)
+            if language == "en":
+                # "a shooting", "the forest": the singular of a plural IPTC name names the
+                # second-level topic, counted once its parent is chosen, and never the
+                # top-level topic itself: "student" and "teacher" made education the first
+                # topic of school shootings, "river" environment of floods (review 54).
+                # A word the IPTC definitions use in two topics or more ("river": sport,
+                # weather; "mountain": disaster, sport) is no one concept's name.
+                singular = _singular_name(name)
+                second = level_ancestor(concept.qcode, taxonomy, 2)
+                if (
+                    singular
+                    and singular not in phrases
+                    and second is not None
+                    and len(senses.get(singular[0], ())) < 2
+                ):
+                    phrases.setdefault(singular, set()).add(second)
         own = [(q, cues.get(language, ())) for q, cues in own_cues["top_level"].items()]
         own += [(q, child["cues"]) for q, child in own_cues["second_level"].items()]
         for qcode, cue_words in own:
@@ -212,6 +229,23 @@ def build_cue_indexes(taxonomy: dict[str, Concept]) -> dict[str, CueIndex]:
         endings = _ENGLISH_ENDINGS if language == "en" else None
         indexes[language] = _cue_index(phrases, stems, endings)
     return indexes
+
+
+def _singular_name(name: str) -> tuple[str, ...] | None:
+    """The singular of a one-word plural English IPTC name ("shootings" -> "shooting",
+    "casualties" -> "casualty"): news writes "a shooting" as often as "shootings". None for
+    other names, short ones ("news", "arts": "new", "art") and fields ("economics")."""
+    tokens = words(name)
+    if len(tokens) != 1:
+        return None
+    word = tokens[0]
+    if len(word) < 6 or not word.endswith("s") or word.endswith(("ss", "us", "is", "ics")):
+        return None
+    if word.endswith("ies"):
+        return (word[:-3] + "y",)
+    if word.endswith(("ches", "shes", "xes", "sses")):
+        return (word[:-2],)
+    return (word[:-1],)
 
 
 class Compounds(NamedTuple):
