@@ -19,7 +19,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from newsbeam.pipeline import cli, dataset
 from newsbeam.pipeline import main as entry
-from newsbeam.pipeline.progress import ProgressDisplay
+from newsbeam.pipeline.progress import ProgressDisplay, progress_line
 from newsbeam.transforms.support.progress import (
     CountProgress,
     _CountElements,
@@ -460,3 +460,17 @@ def test_subcommands_run_with_the_collector(capsys: pytest.CaptureFixture[str]) 
     finally:
         gc.enable()
     assert "articles" in json.loads(capsys.readouterr().out)
+
+
+def test_a_progress_line_before_any_row_tells_what_the_run_is_doing() -> None:
+    """On 10,000 items the lines said "done 0 ..., 0.0 docs/s" for over twenty minutes while
+    dedup and stories ran over the whole batch (review 60): the rate is of the documents
+    processed until rows come, and once they are all processed the line says so."""
+    reading = progress_line({"read": 400, "processed": 200}, 10.0)
+    assert reading.endswith("done 0 (articles 0, duplicates 0, rejected 0), 20.0 docs/s processed")
+    whole = progress_line({"read": 10_000, "processed": 9_997}, 200.0)
+    assert whole.endswith(
+        "50.0 docs/s processed; finding copies and stories over the whole batch, rows next"
+    )
+    written = progress_line({"read": 10, "processed": 10, "articles": 8, "rejected": 2}, 5.0)
+    assert written.endswith("done 10 (articles 8, duplicates 0, rejected 2), 2.0 docs/s")
