@@ -23,13 +23,16 @@ READ, PROCESSED = "read", "processed"
 TABLES = ("articles", "duplicates", "rejected")
 
 
-def progress_line(totals: dict[str, int], seconds: float) -> str:
+def progress_line(
+    totals: dict[str, int], seconds: float, before: dict[str, int] | None = None
+) -> str:
     """`read 120, processed 100, done 90 (articles 80, duplicates 6, rejected 4), 9.1 docs/s`.
 
     Rows are written once copies, stories and tags are found over the whole batch: until
     then `done` stays 0 (for many minutes on 100,000 items), so the rate is of the documents
-    processed, and once every document read is past the language stage the line says what
-    the run is doing instead of a rate of 0.0 (review 60)."""
+    processed, and once reading has stopped (the counts as in `before`, the previous line's)
+    with every document read past the language stage, the line says what the run is doing
+    instead of a rate of 0.0 (review 60)."""
     done = sum(totals.get(table, 0) for table in TABLES)
     read, processed = totals.get(READ, 0), totals.get(PROCESSED, 0)
     tables = ", ".join(f"{table} {totals.get(table, 0)}" for table in TABLES)
@@ -37,9 +40,10 @@ def progress_line(totals: dict[str, int], seconds: float) -> str:
     if done:
         return f"{line}, {done / seconds if seconds > 0 else 0.0:.1f} docs/s"
     rate = f"{processed / seconds if seconds > 0 else 0.0:.1f} docs/s processed"
-    if read and processed >= _MOST_PROCESSED * read:
-        # Documents rejected before the language stage are never `processed`: most is all.
-        return f"{line}, {rate}; finding copies and stories over the whole batch, rows next"
+    still = before is not None and (before.get(READ), before.get(PROCESSED)) == (read, processed)
+    # Documents rejected before the language stage are never `processed`: most is all.
+    if still and read and processed >= _MOST_PROCESSED * read:
+        return f"{line}; finding copies and stories over the whole batch, rows next"
     return f"{line}, {rate}"
 
 
@@ -76,9 +80,12 @@ class ProgressDisplay:
         if self._terminal:
             self._draw_bar()
         else:
+            before: dict[str, int] | None = None
             while not self._stop.wait(self._log_every):
                 totals = read_progress(self._folder)
-                log.info("progress: %s", progress_line(totals, time.monotonic() - self._started))
+                seconds = time.monotonic() - self._started
+                log.info("progress: %s", progress_line(totals, seconds, before))
+                before = totals
 
     def _draw_bar(self) -> None:
         from tqdm import tqdm

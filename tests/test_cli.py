@@ -465,12 +465,14 @@ def test_subcommands_run_with_the_collector(capsys: pytest.CaptureFixture[str]) 
 def test_a_progress_line_before_any_row_tells_what_the_run_is_doing() -> None:
     """On 10,000 items the lines said "done 0 ..., 0.0 docs/s" for over twenty minutes while
     dedup and stories ran over the whole batch (review 60): the rate is of the documents
-    processed until rows come, and once they are all processed the line says so."""
+    processed until rows come, and once reading has stopped with all of them processed the
+    line says so (not while the reading goes on, processed close behind)."""
     reading = progress_line({"read": 400, "processed": 200}, 10.0)
     assert reading.endswith("done 0 (articles 0, duplicates 0, rejected 0), 20.0 docs/s processed")
-    whole = progress_line({"read": 10_000, "processed": 9_997}, 200.0)
-    assert whole.endswith(
-        "50.0 docs/s processed; finding copies and stories over the whole batch, rows next"
-    )
+    totals = {"read": 10_000, "processed": 9_997}
+    going = progress_line(totals, 200.0, {"read": 9_000, "processed": 8_990})
+    assert going.endswith("50.0 docs/s processed")
+    whole = progress_line(totals, 230.0, dict(totals))
+    assert whole.endswith("; finding copies and stories over the whole batch, rows next")
     written = progress_line({"read": 10, "processed": 10, "articles": 8, "rejected": 2}, 5.0)
     assert written.endswith("done 10 (articles 8, duplicates 0, rejected 2), 2.0 docs/s")
