@@ -234,6 +234,23 @@ def test_the_worker_image_builds_and_runs_newsbeam(tmp_path: Path) -> None:
     assert version.stdout.startswith("newsbeam ") and "Apache Beam 2.77." in version.stdout
 
 
+def run_bigquery_load(bin_dir: Path, scratch: Path, bq: str, gcloud: str) -> None:
+    """Run deploy/bigquery/load.sh with stand-ins for `bq` and `gcloud` (scripts: neither
+    is on this machine) and the real `newsbeam`, in the temporary folder `scratch`."""
+    for name, script in (("bq", bq), ("gcloud", gcloud)):
+        (bin_dir / name).write_text(script)
+        (bin_dir / name).chmod(0o755)
+    path = f"{bin_dir}:{Path(sys.executable).parent}:/usr/bin:/bin"
+    done = subprocess.run(
+        ["bash", str(DEPLOY / "bigquery" / "load.sh"), "gs://b/news", "p:news"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": path, "TMPDIR": str(scratch)},
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+
+
 def test_bigquery_load_writes_its_schemas_in_a_folder_of_its_own(tmp_path: Path) -> None:
     """deploy/bigquery/load.sh wrote each table's schema to /tmp/<table>.schema.json: a name
     every user and every concurrent load shares (and a link planted there redirects the
@@ -254,19 +271,7 @@ def test_bigquery_load_writes_its_schemas_in_a_folder_of_its_own(tmp_path: Path)
         f"    with open({str(calls)!r}, 'a') as log:\n"
         "        log.write(json.dumps([args[-1], schema[0]['name']]) + '\\n')\n"
     )
-    (bin_dir / "bq").write_text(bq)
-    (bin_dir / "gcloud").write_text("#!/bin/sh\nexit 0\n")  # `storage ls`: no run yet
-    for stub in ("bq", "gcloud"):
-        (bin_dir / stub).chmod(0o755)
-    path = f"{bin_dir}:{Path(sys.executable).parent}:/usr/bin:/bin"
-    done = subprocess.run(
-        ["bash", str(DEPLOY / "bigquery" / "load.sh"), "gs://b/news", "p:news"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PATH": path, "TMPDIR": str(scratch)},
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
+    run_bigquery_load(bin_dir, scratch, bq, "#!/bin/sh\nexit 0\n")  # no run yet
     made = [json.loads(line) for line in calls.read_text().splitlines()]
     assert [name for _, name in made] == ["article_id", "article_id", "source", "run_at"]
     for schema_path, _ in made:
@@ -319,19 +324,7 @@ def test_bigquery_load_upgrades_an_older_table_and_inserts_by_name(tmp_path: Pat
         "if sys.argv[2] == 'ls': print('gs://b/news/_runs/night-9.json')\n"
         f"else: print(json.dumps({manifest!r}))\n"
     )
-    (bin_dir / "bq").write_text(bq)
-    (bin_dir / "gcloud").write_text(gcloud)
-    for stub in ("bq", "gcloud"):
-        (bin_dir / stub).chmod(0o755)
-    path = f"{bin_dir}:{Path(sys.executable).parent}:/usr/bin:/bin"
-    done = subprocess.run(
-        ["bash", str(DEPLOY / "bigquery" / "load.sh"), "gs://b/news", "p:news"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PATH": path, "TMPDIR": str(scratch)},
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
+    run_bigquery_load(bin_dir, scratch, bq, gcloud)
     made = [json.loads(line) for line in calls.read_text().splitlines()]
     updates = [call for call in made if call[0] == "update"]
     assert [table for _, table, _ in updates] == ["p:news.articles"]
