@@ -96,11 +96,10 @@ def test_texts_without_fact_windows_are_not_compared() -> None:
     assert conflicting_share(NO_FACTS, NO_FACTS) == 0.0
 
 
-def test_fact_windows_are_stable_and_sorted_by_slot() -> None:
+def test_fact_windows_are_stable_and_sorted() -> None:
     windows = fact_windows(STORY)
-    assert windows.dtype == np.uint64 and len(windows) % 2 == 0
-    slots = windows[: len(windows) // 2]
-    assert np.all(slots[:-1] <= slots[1:])
+    assert windows.dtype == np.uint64 and len(windows) > 0
+    assert np.all(windows[:-1] < windows[1:])  # sorted, one value a distinct window
     # The state keeps them: the same values in every process (blake2b, fixed multipliers).
     script = (
         "from newsbeam.transforms.support.facts import fact_windows; import sys; "
