@@ -480,3 +480,69 @@ def test_duplicates_name_the_outlet_that_ran_the_copy(tmp_path: Path) -> None:
             UNION ALL SELECT site FROM read_parquet('{output}/duplicates/*/*.parquet'))"""
     ).fetchall()
     assert kept["site"] == "wire.example" and outlets == [(3,)]
+
+
+def test_templated_briefs_stay_articles_and_their_true_copy_folds(tmp_path: Path) -> None:
+    """A night's wire: weather and ticker briefs cut from one template (another town,
+    company, figure, day; a shared advisory or boilerplate paragraph) are different news;
+    each was a near copy of the first (review 60). A republished brief with a local line
+    added is still a copy."""
+    advisory = (
+        "Residents are advised to check the latest forecast before travelling, to allow extra "
+        "time for journeys, and to follow the advice of local authorities and emergency "
+        "services. Further updates will be issued as the situation develops through the day."
+    )
+    towns = ["Leeds", "York", "Bristol", "Cardiff", "Dundee", "Exeter"]
+    days = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
+    records = [
+        {
+            "url": f"https://wire.example/weather/{n}",
+            "text": (
+                f"Weather warning for {town}: heavy rain is expected on {days[n]} "
+                f"{n + 3} June, with up to {12 + 7 * n} millimetres falling in places and "
+                f"temperatures reaching {6 + n} degrees. " + advisory
+            ),
+        }
+        for n, town in enumerate(towns)
+    ]
+    copy = {
+        "url": "https://local.example/leeds-rain",
+        "text": records[0]["text"] + " Leeds City Council has opened a helpline for residents.",
+    }
+    output = _run_records(tmp_path, [*records, copy])
+    kept = {a["url"]: a for a in _rows(output, "articles")}
+    # The copy is the longer text, so it is kept (the longest text ranks first undated).
+    assert sorted(kept) == sorted([copy["url"]] + [r["url"] for r in records[1:]])
+    (duplicate,) = _rows(output, "duplicates")
+    assert duplicate["method"] == "near" and duplicate["url"] == records[0]["url"]
+    assert duplicate["canonical_id"] == kept[copy["url"]]["article_id"]
+    assert _rows(output, "rejected") == []
+    assert run_manifest(output)["counters"].get("dedup_fact_conflicts", 0) >= 5
+
+
+def test_a_templated_brief_is_no_copy_of_yesterdays(tmp_path: Path) -> None:
+    """The state keeps each kept article's fact windows: today's brief for another town is
+    compared on its facts with yesterday's, and is a new article (review 60)."""
+    advisory = (
+        "Residents are advised to check the latest forecast before travelling, to allow extra "
+        "time for journeys, and to follow the advice of local authorities and emergency "
+        "services. Further updates will be issued as the situation develops through the day."
+    )
+    brief = "Weather warning for {}: heavy rain is expected on {}, with up to {} millimetres. "
+    state, output = tmp_path / "state", tmp_path / "out"
+    for day, (town, date, rain) in enumerate(
+        [("Leeds", "Friday 4 June", 16), ("York", "Monday 7 June", 40)]
+    ):
+        inputs = tmp_path / f"in{day}"
+        inputs.mkdir()
+        record = {
+            "url": f"https://wire.example/{town}",
+            "text": brief.format(town, date, rain) + advisory,
+        }
+        (inputs / "items.jsonl").write_text(json.dumps(record) + "\n")
+        args = ["--input", str(inputs), "--output", str(output), "--state", str(state)]
+        assert entry.main([*args, "--run_id", f"day{day}"]) == 0
+    assert all(row["facts"] for row in _dedup(state, "articles"))
+    urls = [row["url"] for day in ("day0", "day1") for row in table_rows(output, "articles", day)]
+    assert urls == ["https://wire.example/Leeds", "https://wire.example/York"]
+    assert table_rows(output, "duplicates", "day1") == []

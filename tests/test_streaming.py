@@ -47,6 +47,7 @@ from newsbeam.transforms.dedup import (
     Fingerprint,
     article_rank,
     counted_copies,
+    fingerprint_of,
     stream_copy,
     stream_entry,
     text_fingerprint,
@@ -1375,3 +1376,23 @@ def test_deduplicate_articles_finds_copies_window_by_window_under_test_stream(
         kept, copies = tables(*(articles | DeduplicateArticles()))
         assert_that(kept, equal_to([*batch["kept"], ("again", 0)]), label="kept")
         assert_that(copies, equal_to(batch["copies"]), label="copies")
+
+
+def test_stream_copy_keeps_templated_briefs_apart() -> None:
+    """Two towns' weather briefs from one template share their advisory: the stream compares
+    their names and numbers as the batch does (review 60), and a true copy still folds."""
+    config = DedupConfig()
+    advisory = (
+        " Residents are advised to check the latest forecast before travelling, to allow extra"
+        " time for journeys, and to follow the advice of local authorities and emergency"
+        " services. Further updates will be issued as the situation develops through the day."
+    )
+    brief = "Weather warning for {}: heavy rain is expected on {}, with up to {} millimetres."
+    leeds = _article("leeds.txt", brief.format("Leeds", "Friday 4 June", 16) + advisory)
+    york = _article("york.txt", brief.format("York", "Monday 7 June", 40) + advisory)
+    kept = stream_entry(fingerprint_of(leeds, config), leeds.content_hash, None, config, 10)
+    york_print = fingerprint_of(york, config)
+    assert stream_copy(york_print, york.content_hash, None, [kept], config) is None
+    again = _article("again.txt", leeds.text + " Leeds City Council opened a helpline.")
+    copy = stream_copy(fingerprint_of(again, config), again.content_hash, None, [kept], config)
+    assert copy is not None and copy.method == "near"

@@ -1,11 +1,13 @@
 """DeduplicateArticles: Article -> kept Articles (with `duplicate_count`, `duplicate_sources`)
 and Duplicate rows: one article per copy-set, found by exact text, then the same canonical
-URL, then near-duplicate text (MinHash LSH candidates verified by shingle containment; no
-chaining). With `--state`, earlier runs' kept articles take part as canonicals;
-WriteDedupIndex writes the articles table of the new state. Never rejects.
+URL, then near-duplicate text (MinHash LSH candidates verified by shingle containment and
+by their names and numbers, support/facts.py; no chaining). With `--state`, earlier runs'
+kept articles take part as canonicals; WriteDedupIndex writes the articles table of the new
+state. Never rejects.
 
 Counters: `dedup_in`, `dedup_exact`, `dedup_url`, `dedup_near`, `dedup_candidate_pairs`,
-`dedup_verified_pairs`, `dedup_state_matched` (earlier articles looked up), `dedup_state_pruned`
+`dedup_verified_pairs`, `dedup_fact_conflicts` (pairs contained enough but with other facts:
+templated briefs), `dedup_state_matched` (earlier articles looked up), `dedup_state_pruned`
 (counted by WriteDedupIndex, where the state is written).
 
 DeduplicateStream (at the end): the same rules, one article at a time in a stateful DoFn,
@@ -40,6 +42,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from newsbeam.schemas import Article, Duplicate
 from newsbeam.transforms.clean import with_identity
 from newsbeam.transforms.event_time import STREAM_KEY, expire_at, live
+from newsbeam.transforms.support.facts import NO_FACTS, conflicting_share, fact_windows
 from newsbeam.transforms.support.failures import counter
 from newsbeam.transforms.support.rank import Rank, is_prior, rank_of
 from newsbeam.transforms.support.state import (
@@ -92,6 +95,11 @@ class DedupConfig:
     # a row at 5-word shingles): templated short texts (feed items, listings) that differ
     # in a name or a number reach a high containment without being copies of anything.
     min_shared_shingles: int = 20
+    # A verified pair whose shared fact slots (a name or number in the same words around
+    # it: support/facts.py) conflict at this share or more is no copy: two templated briefs
+    # (tickers, results, weather, obituaries) of different companies, scores or towns. On
+    # syndicated-dev copies conflict at 15% at most, templated briefs at 34% or more.
+    max_fact_conflicts: float = 0.25
     # False: exact and same-URL copies only (users who keep every edited variant).
     near: bool = True
 
@@ -236,14 +244,24 @@ def containment(first: np.ndarray, second: np.ndarray) -> float:
 
 
 def near_copy_similarity(
-    copy: np.ndarray, canonical: np.ndarray, config: DedupConfig
+    copy: np.ndarray,
+    canonical: np.ndarray,
+    config: DedupConfig,
+    copy_facts: np.ndarray = NO_FACTS,
+    canonical_facts: np.ndarray = NO_FACTS,
 ) -> float | None:
     """The containment of a verified near copy, or None when the pair is not one: too little
-    of one is contained in the other, or they share too few shingles to tell."""
+    of one is contained in the other, they share too few shingles to tell, or they put other
+    names or numbers in the same words (`fact_windows` of each; none known: not compared)."""
     if shared_shingles(copy, canonical) < config.min_shared_shingles:
         return None
     similarity = containment(copy, canonical)
-    return similarity if similarity >= config.near_threshold else None
+    if similarity < config.near_threshold:
+        return None
+    if conflicting_share(copy_facts, canonical_facts) >= config.max_fact_conflicts:
+        counter("dedup_fact_conflicts").inc()
+        return None
+    return similarity
 
 
 # --- Near duplicates: pairs, verification, resolution ---------------------------------------
@@ -257,12 +275,14 @@ class Fingerprint(NamedTuple):
     rank: Rank
     signature: np.ndarray
     shingles: np.ndarray
+    # support/facts.py fact_windows, when the text can be bucketed (else none: never compared)
+    facts: np.ndarray = NO_FACTS
 
 
 def fingerprint_of(article: Article, config: DedupConfig) -> Fingerprint:
-    signature, shingles = text_fingerprint(article.text, config)
+    signature, shingles, facts = _text_prints(article.text, config)
     return Fingerprint(
-        article.article_id, article.source, article_rank(article), signature, shingles
+        article.article_id, article.source, article_rank(article), signature, shingles, facts
     )
 
 
@@ -455,6 +475,8 @@ def prior_fingerprint(row: dict[str, Any]) -> Fingerprint:
         ),
         signature=np.array(row["signature"], dtype=np.uint64),
         shingles=np.array(row["shingles"], dtype=np.uint64),
+        # A row written before review 60 has none: its pairs are not compared on facts.
+        facts=np.array(row.get("facts") or [], dtype=np.uint64),
     )
 
 
@@ -472,6 +494,7 @@ def state_row(article: Article, config: DedupConfig, first_seen_at: dt.datetime)
         "word_count": article.word_count,
         "signature": fingerprint.signature.tolist(),
         "shingles": fingerprint.shingles.tolist(),
+        "facts": fingerprint.facts.tolist(),
         "story_id": article.story_id,
         "first_seen_at": first_seen_at,
     }
@@ -514,9 +537,22 @@ def _entry_values(
     )
     yield content_hash or _own_key(fingerprint.rank), tuple(entry)
     if near:
-        shingles = fingerprint.shingles.tobytes()
+        shingles, facts = fingerprint.shingles.tobytes(), fingerprint.facts.tobytes()
         identity = identity_of(fingerprint.rank)
-        yield beam.pvalue.TaggedOutput(_PRINTS, (identity, (_PRINT, fingerprint.rank, shingles)))
+        print_value = (_PRINT, fingerprint.rank, shingles, facts)
+        yield beam.pvalue.TaggedOutput(_PRINTS, (identity, print_value))
+
+
+_Prints = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _text_prints(text: str, config: DedupConfig) -> _Prints:
+    """(signature, shingles, fact windows) of a text; its facts only when it is bucketed (a
+    pair with a text too short for the buckets is never verified)."""
+    signature, shingles = text_fingerprint(text, config)
+    if not bucketed(shingles, config):
+        return signature, shingles, NO_FACTS
+    return signature, shingles, fact_windows(text, config.shingle_words)
 
 
 class _Fingerprint(beam.DoFn):
@@ -525,9 +561,7 @@ class _Fingerprint(beam.DoFn):
 
     def __init__(self, config: DedupConfig) -> None:
         self._config = config
-        self._recent: collections.OrderedDict[str, tuple[np.ndarray, np.ndarray]] = (
-            collections.OrderedDict()
-        )
+        self._recent: collections.OrderedDict[str, _Prints] = collections.OrderedDict()
 
     def setup(self) -> None:
         # Exact copies (a wire story republished word for word) are common: a worker keeps
@@ -535,14 +569,14 @@ class _Fingerprint(beam.DoFn):
         # changed), and looks repeats up instead of shingling them again.
         self._recent = collections.OrderedDict()
 
-    def _text_fingerprint(self, content_hash: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+    def _text_fingerprint(self, content_hash: str, text: str) -> _Prints:
         if not content_hash:
-            return text_fingerprint(text, self._config)
+            return _text_prints(text, self._config)
         found = self._recent.get(content_hash)
         if found is not None:
             self._recent.move_to_end(content_hash)
             return found
-        found = self._recent[content_hash] = text_fingerprint(text, self._config)
+        found = self._recent[content_hash] = _text_prints(text, self._config)
         if len(self._recent) > _REPEATS_REMEMBERED:
             self._recent.popitem(last=False)
         return found
@@ -553,10 +587,12 @@ class _Fingerprint(beam.DoFn):
         config = self._config
         rank = article_rank(article)
         if config.near:
-            signature, shingles = self._text_fingerprint(article.content_hash, article.text)
+            signature, shingles, facts = self._text_fingerprint(article.content_hash, article.text)
         else:  # no shingling when near dedup is off
-            signature = shingles = np.zeros(0, dtype=np.uint64)
-        fingerprint = Fingerprint(article.article_id, article.source, rank, signature, shingles)
+            signature = shingles = facts = NO_FACTS
+        fingerprint = Fingerprint(
+            article.article_id, article.source, rank, signature, shingles, facts
+        )
         yield from _entry_values(fingerprint, article.content_hash, article.canonical_url, config)
         yield beam.pvalue.TaggedOutput(_ARTICLES, article)
 
@@ -687,7 +723,7 @@ def recalled(
         page = page_key(row["canonical_url"])
         own = [*_text_hashes([row["content_hash"]], b"text")[0], *_text_hashes([page], b"url")[0]]
         if any(int(key) in keys for key in own):
-            taken.append({**row, "signature": [], "shingles": []})
+            taken.append({**row, "signature": [], "shingles": [], "facts": []})
     return taken
 
 
@@ -769,9 +805,9 @@ def _attach_copy(joined: tuple[Identity, Iterable[tuple[Any, ...]]]) -> Iterator
     prints = [value for value in values if value[0] == _PRINT]
     canonicals = sorted({value[1] for value in values if value[0] == _PAIR})
     for print_value in prints[:1]:
-        _, _, shingles = print_value
+        _, _, shingles, facts = print_value
         for canonical in canonicals:
-            yield canonical, (_COPY, article, shingles)
+            yield canonical, (_COPY, article, shingles, facts)
         if any(value[0] == _CANONICAL for value in values):
             yield article, print_value
 
@@ -786,15 +822,19 @@ def _verify(
     prints = [value for value in values if value[0] == _PRINT]
     if not prints:
         return
-    _, canonical_rank, canonical_bytes = prints[0]
+    _, canonical_rank, canonical_bytes, canonical_fact_bytes = prints[0]
     canonical_shingles = np.frombuffer(canonical_bytes, dtype=np.uint64)
+    canonical_facts = np.frombuffer(canonical_fact_bytes, dtype=np.uint64)
     for value in values:
         if value[0] != _COPY:
             continue
-        _, copy, copy_bytes = value
+        _, copy, copy_bytes, copy_fact_bytes = value
         counter("dedup_candidate_pairs").inc()
         shingles = np.frombuffer(copy_bytes, dtype=np.uint64)
-        similarity = near_copy_similarity(shingles, canonical_shingles, config)
+        facts = np.frombuffer(copy_fact_bytes, dtype=np.uint64)
+        similarity = near_copy_similarity(
+            shingles, canonical_shingles, config, facts, canonical_facts
+        )
         if similarity is not None:
             counter("dedup_verified_pairs").inc()
             yield canonical, (_EDGE, copy, canonical_rank, similarity)
@@ -1089,6 +1129,7 @@ class StreamEntry(NamedTuple):
     bands: tuple[bytes, ...]
     shingles: bytes
     expires_at: int
+    facts: bytes = b""  # support/facts.py fact_windows (b"" when it cannot be bucketed)
 
 
 def stream_entry(
@@ -1111,6 +1152,7 @@ def stream_entry(
         bands,
         fingerprint.shingles.tobytes() if near else b"",
         expires_at,
+        fingerprint.facts.tobytes() if near else b"",
     )
 
 
@@ -1145,7 +1187,10 @@ def stream_copy(
     verified = []
     for entry in candidates[: config.max_bucket_pairs]:
         shingles = np.frombuffer(entry.shingles, dtype=np.uint64)
-        similarity = near_copy_similarity(fingerprint.shingles, shingles, config)
+        facts = np.frombuffer(entry.facts, dtype=np.uint64)
+        similarity = near_copy_similarity(
+            fingerprint.shingles, shingles, config, fingerprint.facts, facts
+        )
         if similarity is not None:
             verified.append((entry.rank, similarity, entry.article_id))
     if not verified:
@@ -1225,10 +1270,12 @@ class _DedupStreamFn(beam.DoFn):
             added += self._priors
         rank = article_rank(article)
         if config.near:
-            signature, shingles = text_fingerprint(article.text, config)
+            signature, shingles, facts = _text_prints(article.text, config)
         else:
-            signature = shingles = np.zeros(0, dtype=np.uint64)
-        fingerprint = Fingerprint(article.article_id, article.source, rank, signature, shingles)
+            signature = shingles = facts = NO_FACTS
+        fingerprint = Fingerprint(
+            article.article_id, article.source, rank, signature, shingles, facts
+        )
         copy = stream_copy(
             fingerprint, article.content_hash, article.canonical_url, entries.read(), config
         )

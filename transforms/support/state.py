@@ -116,7 +116,7 @@ DEDUP_ARTICLES = StateTable(
     "dedup/articles",
     PARTS,
     DEDUP_ARTICLE_ADDED,
-    forget=("signature", "shingles"),
+    forget=("signature", "shingles", "facts"),
 )
 DEDUP_STORIES = StateTable("dedup/stories", DEDUP_STORY_SCHEMA, "dedup/stories", PARTS)
 STORY_TERMS = StateTable("dedup/story_terms", DEDUP_STORY_TERMS_SCHEMA, "dedup/story_terms", PARTS)
@@ -550,8 +550,13 @@ def retain(
         dropped = before - arrow.num_rows
         mask = _within(arrow.column("first_seen_at"), keep_since)
         assert mask is not None
-    full = [pc.greater(pc.list_value_length(arrow.column(name)), 0) for name in table.forget]
-    held = functools.reduce(pc.or_, full).fill_null(False)
+    # A column added later (dedup's `facts`) is null in older files: not full, and no null
+    # makes the row's other columns unknown.
+    full = [
+        pc.greater(pc.list_value_length(arrow.column(name)), 0).fill_null(False)
+        for name in table.forget
+    ]
+    held = functools.reduce(pc.or_, full)
     forgotten = pc.and_(pc.invert(mask), held)
     count = int(pc.sum(forgotten).as_py() or 0)
     for name in table.forget if count else ():

@@ -1,0 +1,116 @@
+"""support/facts.py: the names and numbers that tell two templated briefs apart (no Beam)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from newsbeam.transforms.dedup import DedupConfig, near_copy_similarity, shingle_hashes
+from newsbeam.transforms.support.facts import (
+    NO_FACTS,
+    conflicting_share,
+    fact_conflicts,
+    fact_windows,
+)
+
+ADVISORY = (
+    "The Met Office advises residents to check the latest forecast before travelling, to "
+    "allow extra time for journeys, and to follow the advice of local authorities and "
+    "emergency services. Further updates will be issued as the situation develops "
+    "throughout the day and evening."
+)
+WEATHER = (
+    "Weather warning for {town}: heavy rain is expected on {day}, with up to {rain} "
+    "millimetres falling in some places and temperatures reaching {heat} degrees. " + ADVISORY
+)
+TICKER = (
+    "{company} shares rose {change} per cent to {price} pounds in London trading on {day}, "
+    "after the company reported quarterly revenue of {revenue} million pounds and said it "
+    "expected full-year profit to be in line with market expectations. About the company: "
+    "founded more than thirty years ago, the group serves customers in over forty countries "
+    "and employs thousands of people worldwide. Its shares are listed on the main market."
+)
+STORY = (
+    "Firefighters in Leeds spent the night tackling a blaze at a warehouse on Kirkstall Road, "
+    "West Yorkshire Fire and Rescue Service said on Tuesday. Six crews attended and nobody "
+    "was hurt, but the building's roof collapsed. Residents of nearby streets were told to "
+    "keep their windows closed because of the smoke, and the road stayed shut until the "
+    "afternoon. The cause of the fire is being investigated, a spokesman for the service "
+    "said, and an update will follow once the site is safe to enter."
+)
+
+
+def _pair(first: str, second: str) -> float | None:
+    config = DedupConfig()
+    return near_copy_similarity(
+        shingle_hashes(first, 5),
+        shingle_hashes(second, 5),
+        config,
+        fact_windows(first),
+        fact_windows(second),
+    )
+
+
+def test_templated_briefs_of_other_towns_and_companies_conflict() -> None:
+    leeds = WEATHER.format(town="Leeds", day="Friday 4 June", rain=16, heat=9)
+    york = WEATHER.format(town="York", day="Monday 7 June", rain=40, heat=14)
+    acme = TICKER.format(
+        company="Acme Group", change="2.1", price="45.10", day="Friday", revenue=606
+    )
+    globex = TICKER.format(
+        company="Globex Corp", change="0.4", price="12.80", day="Monday", revenue=95
+    )
+    for first, second in ((leeds, york), (acme, globex)):
+        # Without their facts compared, they were near copies (review 60).
+        assert near_copy_similarity(
+            shingle_hashes(first, 5), shingle_hashes(second, 5), DedupConfig()
+        )
+        assert conflicting_share(fact_windows(first), fact_windows(second)) >= 0.34
+        assert _pair(first, second) is None
+
+
+def test_copies_keep_their_facts() -> None:
+    trimmed = STORY.rsplit(" The cause", 1)[0]
+    edited = STORY.replace("said on", "says on").replace("nobody", "no one")
+    rewrapped = "Advertisement\n\nLocal news\n\n" + STORY + "\n\nRead more: Yorkshire news"
+    for copy in (trimmed, edited, rewrapped):
+        conflicts, shared = fact_conflicts(fact_windows(copy), fact_windows(STORY))
+        assert shared > 0 and conflicts == 0
+        assert _pair(copy, STORY) is not None
+
+
+def test_one_updated_fact_leaves_a_copy() -> None:
+    # A republished story that corrected a weekday stays a copy of it: one slot of many.
+    updated = STORY.replace("Tuesday", "Wednesday")
+    assert 0 < conflicting_share(fact_windows(updated), fact_windows(STORY)) < 0.25
+    assert _pair(updated, STORY) is not None
+
+
+def test_texts_without_fact_windows_are_not_compared() -> None:
+    plain = "the quick brown fox jumps over the lazy dog " * 5
+    assert len(fact_windows(plain)) == 0
+    assert fact_conflicts(fact_windows(STORY), NO_FACTS) == (0, 0)
+    assert conflicting_share(NO_FACTS, NO_FACTS) == 0.0
+
+
+def test_fact_windows_are_stable_and_sorted() -> None:
+    windows = fact_windows(STORY)
+    assert windows.dtype == np.uint64 and len(windows) > 0
+    assert np.all(windows[:-1] < windows[1:])  # sorted, one value a distinct window
+    # The state keeps them: the same values in every process (blake2b, fixed multipliers).
+    script = (
+        "from newsbeam.transforms.support.facts import fact_windows; import sys; "
+        "sys.stdout.write(fact_windows(sys.stdin.read()).tobytes().hex())"
+    )
+    other = subprocess.run(
+        [sys.executable, "-c", script],
+        input=STORY,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "123"},
+    )
+    assert other.stdout == windows.tobytes().hex()
