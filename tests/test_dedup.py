@@ -36,6 +36,7 @@ from newsbeam.transforms.dedup import (
     with_own_id,
 )
 from newsbeam.transforms.extract import new_article
+from newsbeam.transforms.support.hashing import word_hashes
 from newsbeam.transforms.support.versions import earlier_version, entry_of, version_source
 from newsbeam.transforms.support.vocabulary import sorted_unique
 from tests.helpers import counters_of, make_test_pipeline
@@ -328,9 +329,9 @@ def test_fingerprints_are_the_stored_hashes() -> None:
         int.from_bytes(hashlib.blake2b(w.encode("utf-8"), digest_size=8).digest(), "little")
         for w in words
     ]
-    found = dedup._word_hashes(words)
+    found = word_hashes(words)
     assert found.dtype == np.uint64 and found.tolist() == expected
-    assert dedup._word_hashes([]).tolist() == []
+    assert word_hashes([]).tolist() == []
     shingles = shingle_hashes(" ".join(words), 3)
     multipliers, offsets = dedup._permutations(16)
     by_function = [

@@ -44,6 +44,7 @@ from newsbeam.transforms.clean import with_identity
 from newsbeam.transforms.event_time import STREAM_KEY, expire_at, live
 from newsbeam.transforms.support.facts import NO_FACTS, conflicting_share, fact_windows
 from newsbeam.transforms.support.failures import counter
+from newsbeam.transforms.support.hashing import mix64, word_hashes
 from newsbeam.transforms.support.rank import Rank, is_prior, rank_of
 from newsbeam.transforms.support.state import (
     DEDUP_ARTICLES,
@@ -61,7 +62,7 @@ from newsbeam.transforms.support.state_index import (
 from newsbeam.transforms.support.times import micros_of
 from newsbeam.transforms.support.urls import page_key
 from newsbeam.transforms.support.versions import earlier_version
-from newsbeam.transforms.support.vocabulary import first_use, sorted_unique
+from newsbeam.transforms.support.vocabulary import sorted_unique
 from newsbeam.transforms.support.words import casefolded_words
 
 
@@ -150,25 +151,6 @@ _POSITION_MULTIPLIERS = np.random.default_rng(20240501).integers(
 ) * np.uint64(2) + np.uint64(1)
 
 
-def _word_hashes(words: list[str]) -> np.ndarray:
-    """A stable 64-bit hash per word (its blake2b digest read little-endian); each distinct
-    word hashed once, the digests read as one buffer."""
-    distinct, place = first_use(words)
-    digests = b"".join(
-        [hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest() for word in distinct]
-    )
-    return np.frombuffer(digests, dtype="<u8").astype(np.uint64)[place]
-
-
-def _mix(values: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: spreads every input bit over the output (vectorised)."""
-    values = values ^ (values >> np.uint64(30))
-    values = values * np.uint64(0xBF58476D1CE4E5B9)
-    values = values ^ (values >> np.uint64(27))
-    values = values * np.uint64(0x94D049BB133111EB)
-    return values ^ (values >> np.uint64(31))
-
-
 def shingle_hashes(text: str, shingle_words: int) -> np.ndarray:
     """Sorted unique 64-bit hashes of the word `shingle_words`-grams of the casefolded text
     (its words in any script: support/words.py; a text shorter than that is one shingle).
@@ -176,14 +158,14 @@ def shingle_hashes(text: str, shingle_words: int) -> np.ndarray:
     words = casefolded_words(text)
     if not words:
         return np.zeros(0, dtype=np.uint64)
-    hashes = _word_hashes(words)
+    hashes = word_hashes(words)
     width = min(shingle_words, len(hashes))
     count = len(hashes) - width + 1
     combined = np.zeros(count, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for position in range(width):
             combined += hashes[position : position + count] * _POSITION_MULTIPLIERS[position]
-        return sorted_unique(_mix(combined))
+        return sorted_unique(mix64(combined))
 
 
 @functools.lru_cache(maxsize=4)

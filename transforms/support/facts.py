@@ -30,12 +30,12 @@ without capitals still have their numbers as facts.
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 import numpy as np
 
-from newsbeam.transforms.support.vocabulary import first_use, sorted_unique
+from newsbeam.transforms.support.hashing import mix64, word_hashes
+from newsbeam.transforms.support.vocabulary import sorted_unique
 from newsbeam.transforms.support.words import _script_word, compared_form, needs_script_words
 
 _PLAIN_WORD = re.compile(r"\w+")
@@ -62,30 +62,13 @@ def _words(text: str) -> list[str]:
     return _PLAIN_WORD.findall(compared)
 
 
-def _hashes(words: list[str]) -> np.ndarray:
-    distinct, place = first_use(words)
-    digests = b"".join(
-        [hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest() for word in distinct]
-    )
-    return np.frombuffer(digests, dtype="<u8").astype(np.uint64)[place]
-
-
-def _mix(values: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser (vectorised)."""
-    values = values ^ (values >> np.uint64(30))
-    values = values * np.uint64(0xBF58476D1CE4E5B9)
-    values = values ^ (values >> np.uint64(27))
-    values = values * np.uint64(0x94D049BB133111EB)
-    return values ^ (values >> np.uint64(31))
-
-
 def _windows(hashes: np.ndarray, width: int) -> np.ndarray:
     count = len(hashes) - width + 1
     combined = np.zeros(count, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for position in range(width):
             combined += hashes[position : position + count] * _POSITION_MULTIPLIERS[position]
-        return _mix(combined)
+        return mix64(combined)
 
 
 def fact_windows(text: str, width: int = 5) -> np.ndarray:
@@ -99,7 +82,7 @@ def fact_windows(text: str, width: int = 5) -> np.ndarray:
     facts = numbers | names
     if not facts.any():
         return NO_FACTS
-    own = _hashes([word.casefold() for word in words])
+    own = word_hashes([word.casefold() for word in words])
     slotted = np.where(numbers, _NUMBER, np.where(names, _NAME, own))
     in_window = np.convolve(facts.astype(np.int64), np.ones(width, dtype=np.int64), "valid")
     kept = (in_window > 0) & (width - in_window >= _LEAST_OTHER_WORDS)
