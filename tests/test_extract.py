@@ -1558,6 +1558,21 @@ def test_a_page_laid_out_in_a_table_keeps_its_paragraphs() -> None:
     assert counters_of(pipeline)["extract_layout_tables"] == 1
 
 
+def test_a_layout_table_nested_deep_is_read_without_recursion() -> None:
+    """parse_html admits markup 2,048 levels deep; the layout-table walk recursed once a
+    level and raised RecursionError at about 1,000 levels inside a table."""
+    from newsbeam.transforms.extract import unwrap_layout_tables
+
+    depth = 1500
+    page = (
+        "<html><body><table><tr><td>" + "<div>" * depth + "<p>One.</p><p>Two.</p>"
+        + "</div>" * depth + "</td></tr></table></body></html>"
+    )  # fmt: skip
+    tree = parse_html(page.encode())
+    assert unwrap_layout_tables(tree) == 1
+    assert not list(tree.iter("table", "td"))
+
+
 def test_a_json_ld_body_in_html_keeps_the_break_between_its_words() -> None:
     """A JSON-LD articleBody holding HTML was read block by block with each block's text
     whole: the words on either side of a <br> or a nested block were glued ("One line.Two

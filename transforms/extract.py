@@ -1683,12 +1683,17 @@ _TABLE_PARTS = frozenset({"tbody", "thead", "tfoot", "tr", "td", "th", "caption"
 
 
 def _own_parts(table: Any) -> Iterator[Any]:
-    """A table's rows, cells and sections, and what they hold, but not a nested table's."""
-    for child in table:
-        if not isinstance(child.tag, str) or child.tag == "table":
-            continue
-        yield child
-        yield from _own_parts(child)
+    """A table's rows, cells and sections, and what they hold, but not a nested table's.
+    With a stack, not recursion: parse_html admits markup 2,048 levels deep, and a
+    recursive walk met Python's recursion limit at about 1,000."""
+    stack = [iter(table)]
+    while stack:
+        child = next(stack[-1], None)
+        if child is None:
+            stack.pop()
+        elif isinstance(child.tag, str) and child.tag != "table":
+            yield child
+            stack.append(iter(child))
 
 
 def unwrap_layout_tables(tree: Any) -> int:
