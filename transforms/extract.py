@@ -357,9 +357,12 @@ def plausible_publication(at: dt.datetime) -> bool:
     """Whether `at` can be a publication time, not a placeholder for none nor a time still
     to come (a JSON record's, a feed entry's or a text's "2031-03-05" was kept: a researcher's
     count by day had days after the run)."""
-    if not _FIRST_YEAR <= at.year < _LAST_YEAR:
-        return False
-    return at <= dt.datetime.now(dt.timezone.utc) + _FUTURE_SLACK
+    return _FIRST_YEAR <= at.year < _LAST_YEAR and at <= latest_publication()
+
+
+def latest_publication() -> dt.datetime:
+    """The latest time a publication read now can have (`_FUTURE_SLACK` past now)."""
+    return dt.datetime.now(dt.timezone.utc) + _FUTURE_SLACK
 
 
 def htmldate_published(found: str | None) -> Published | None:
@@ -509,7 +512,7 @@ def stated_publication(metas: list[Any], json_ld: list[str]) -> Published | None
         if (element.get("property") or element.get("name") or "").lower()
         == "article:published_time"
     ]
-    latest = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
+    latest = latest_publication()
     for value in values:
         # Read from the pattern's parts, not by dateutil (~0.1 ms a value, on every page).
         match = _ZONED_TIMESTAMP.fullmatch(rfc_as_iso(value).strip()) if value else None
@@ -574,7 +577,7 @@ def url_date(url: str | None) -> Published | None:
         path = urllib.parse.urlsplit(url).path
     except ValueError:  # "http://[bad": a record's field that breaks its format
         return None
-    latest = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1)
+    latest = latest_publication().date()
     for pattern in _URL_DATES:
         for match in pattern.finditer(path):
             year, month, day = match.groups()
