@@ -636,7 +636,7 @@ def _headline(document: str, start: int, end: int) -> bool:
     line_start = document.rfind("\n", 0, start) + 1
     line_end = document.find("\n", end)
     line = document[line_start : line_end if line_end >= 0 else len(document)]
-    long_words = [word for word in re.findall(r"[^\W\d_]{4,}", line[:300])]
+    long_words = re.findall(r"[^\W\d_]{4,}", line[:300])
     capitalised = sum(word[:1].isupper() for word in long_words)
     return len(long_words) >= 2 and capitalised >= 0.6 * len(long_words)
 
@@ -701,7 +701,8 @@ class _Scan:
             for found in _CAPITALISED_WORD.finditer(self.document):
                 self._capitalised.setdefault(found.group(0), []).append(found.span())
         alone = False
-        last = _name_words(first_name)[-1] if _name_words(first_name) else first_name
+        name_words = _name_words(first_name)
+        last = name_words[-1] if name_words else first_name
         for start, end in self._capitalised.get(word, ()):
             before = self.document[max(0, start - 40) : start].split()
             previous = before[-1] if before else ""
