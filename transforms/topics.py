@@ -179,11 +179,13 @@ def _cue_index(
     )
 
 
-def build_cue_indexes(taxonomy: dict[str, Concept]) -> dict[str, CueIndex]:
+def build_cue_indexes(
+    taxonomy: dict[str, Concept], compounds: Compounds | None = None
+) -> dict[str, CueIndex]:
     """language -> the cues of every top-level and second-level topic in that language:
     the IPTC names of the topic and of all its descendants, plus our own cue words."""
     own_cues = load_lexicon(TOPIC_CUES)
-    senses = build_compounds(taxonomy).senses
+    senses = (compounds or build_compounds(taxonomy)).senses
     indexes = {}
     for language in SUPPORTED_LANGUAGES:
         phrases: dict[tuple[str, ...], set[str]] = {}
@@ -398,9 +400,9 @@ class TopicTagger:
     def __init__(self, config: TopicsConfig | None = None) -> None:
         self.config = config or TopicsConfig()
         self.taxonomy = load_taxonomy()
-        self.cues = build_cue_indexes(self.taxonomy)
-        self.model = load_model()
         self.compounds = build_compounds(self.taxonomy)
+        self.cues = build_cue_indexes(self.taxonomy, self.compounds)
+        self.model = load_model()
 
     @property
     def model_label(self) -> str:
