@@ -1392,21 +1392,28 @@ def build_dataset_report(root: str, since: dt.datetime | None = None) -> tuple[s
     return render_report(runs, title), len(runs)
 
 
-def main(argv: Sequence[str]) -> int:
-    """`newsbeam report --output ROOT [--since DATE] [--report FILE]`."""
-    parser = argparse.ArgumentParser(
+def parser() -> argparse.ArgumentParser:
+    """`newsbeam report`'s flags (its --help)."""
+    report_parser = argparse.ArgumentParser(
         prog="newsbeam report",
         description="Write one HTML report over the committed runs of the dataset ROOT.",
     )
-    parser.add_argument("--output", required=True, metavar="ROOT", help="the dataset")
-    parser.add_argument(
+    report_parser.add_argument("--output", required=True, metavar="ROOT", help="the dataset")
+    report_parser.add_argument(
         "--since", metavar="DATE", help="only runs started on or after DATE (UTC; ISO 8601)"
     )
-    parser.add_argument("--report", metavar="FILE", help=f"where to write (default ROOT/{REPORT})")
-    parser.epilog = (
+    report_parser.add_argument(
+        "--report", metavar="FILE", help=f"where to write (default ROOT/{REPORT})"
+    )
+    report_parser.epilog = (
         "Beam's filesystem flags (--s3_endpoint_url, ...) reach a ROOT on an object store."
     )
-    args, rest = parser.parse_known_args(list(argv))
+    return report_parser
+
+
+def main(argv: Sequence[str]) -> int:
+    """`newsbeam report --output ROOT [--since DATE] [--report FILE]`."""
+    args, rest = parser().parse_known_args(list(argv))
     if rest:  # an object store's endpoint and credentials, as a run takes them
         # Importing Beam logs "apitools not found, and bigquery client libraries are not
         # available" (as pipeline/warehouse.py says): nothing a report uses.
