@@ -117,3 +117,90 @@ def test_every_flag_of_the_help_is_documented(name: str, parser: object) -> None
     assert flags
     undocumented = sorted(flag for flag in flags if not re.search(re.escape(flag) + r"\b", text))
     assert undocumented == [], f"{name}: flags in --help that README.md and docs/ never name"
+
+
+def code_counters() -> tuple[set[str], set[str]]:
+    """The counters the code counts: names written out, and names made by an f-string
+    (`dedup_{method}`), as patterns whose `{...}` stands for any word."""
+    names: set[str] = set()
+    patterns: set[str] = set()
+    for path in [*(REPO / "transforms").rglob("*.py"), *(REPO / "pipeline").glob("*.py")]:
+        text = path.read_text("utf-8")
+        for match in re.finditer(r'(?:\bcounter\(|pruned_counter=)(f?)"([^"]+)"', text):
+            (patterns if match.group(1) else names).add(match.group(2))
+    return names, patterns
+
+
+def counters_section() -> str:
+    text = (REPO / "docs" / "stages.md").read_text("utf-8")
+    return text.split("\n## Counters\n", 1)[1].split("\n## ", 1)[0]
+
+
+COUNTER_PREFIXES = tuple(
+    f"{stage}_"
+    for stage in (
+        "<stage>", "read", "extract", "feeds", "clean", "language", "dedup", "stories",
+        "topics", "places", "check", "stream",
+    )
+)  # fmt: skip
+
+
+def documented_counters() -> tuple[set[str], set[str]]:
+    """The counters docs/stages.md's "Counters" lists: names, and patterns
+    (`clean_removed_<reason>`)."""
+    quoted = set(re.findall(r"`([a-z<][a-z_<>]*)`", counters_section()))
+    # Column and reason names are quoted too (`duplicate_count`, `internal_error`).
+    counters = {name for name in quoted if name.startswith(COUNTER_PREFIXES)}
+    return {n for n in counters if "<" not in n}, {n for n in counters if "<" in n}
+
+
+def as_regex(pattern: str) -> re.Pattern[str]:
+    """`<stage>_dropped_<reason>` or `dedup_{method}` -> a regex of the names it stands for."""
+    pieces = re.split(r"<[^>]+>|\{[^}]+\}", pattern)
+    return re.compile("[a-z_]+".join(re.escape(piece) for piece in pieces))
+
+
+def test_as_regex_reads_both_placeholders() -> None:
+    assert as_regex("<stage>_dropped_<reason>").fullmatch("read_dropped_not_found")
+    assert as_regex("dedup_{copy.method}").fullmatch("dedup_near")
+    assert not as_regex("clean_removed_<reason>").fullmatch("clean_in")
+
+
+def test_every_counter_is_in_the_counters_section_and_every_one_listed_is_counted() -> None:
+    """docs/stages.md said every stage counts `<stage>_in` and `<stage>_out` (language,
+    dedup, stories, topics and places count no `_out`), and its list lacked 22 counters the
+    run's manifest can hold, 13 of them named on no page."""
+    names, patterns = code_counters()
+    listed, listed_patterns = documented_counters()
+    assert "read_inputs" in names and "dedup_{method}" in patterns  # the scan reads the code
+    listed_regexes = [as_regex(p) for p in listed_patterns]
+
+    def is_listed(name: str) -> bool:
+        return name in listed or any(regex.fullmatch(name) for regex in listed_regexes)
+
+    assert sorted(n for n in names if not is_listed(n)) == [], "counted, not in the docs"
+    # An f-string's counters are listed by name (`dedup_exact`) or by a pattern of the docs.
+    samples = {p: re.sub(r"\{[^}]+\}", "x", p) for p in patterns}
+    unlisted_patterns = [
+        p
+        for p, sample in samples.items()
+        if not is_listed(sample) and not any(as_regex(p).fullmatch(n) for n in listed)
+    ]
+    assert sorted(unlisted_patterns) == [], "counted, not in the docs"
+    code_regexes = [as_regex(p) for p in patterns]
+    assert (
+        sorted(
+            n for n in listed if n not in names and not any(r.fullmatch(n) for r in code_regexes)
+        )
+        == []
+    ), "in the docs, never counted"
+    stand_ins = {as_regex(p).pattern for p in patterns}
+    assert (
+        sorted(
+            p
+            for p in listed_patterns
+            if as_regex(p).pattern not in stand_ins
+            and not any(as_regex(p).fullmatch(n) for n in names)
+        )
+        == []
+    ), "a pattern in the docs that matches no counter"
