@@ -63,7 +63,6 @@ COLOURS = {
     "error": "#c43c35",
     "other": "#9a9a9a",
 }
-TABLES_READ = ("articles", "duplicates", "rejected")
 ARTICLE_COLUMNS = (
     "article_id",
     "source",
