@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from newsbeam.pipeline import cli, report, warehouse
+from tests.helpers import as_regex, code_counters
 
 REPO = Path(__file__).resolve().parents[1]
 CODE_FOLDERS = ("pipeline", "transforms", "schemas")
@@ -119,18 +120,6 @@ def test_every_flag_of_the_help_is_documented(name: str, parser: object) -> None
     assert undocumented == [], f"{name}: flags in --help that README.md and docs/ never name"
 
 
-def code_counters() -> tuple[set[str], set[str]]:
-    """The counters the code counts: names written out, and names made by an f-string
-    (`dedup_{method}`), as patterns whose `{...}` stands for any word."""
-    names: set[str] = set()
-    patterns: set[str] = set()
-    for path in [*(REPO / "transforms").rglob("*.py"), *(REPO / "pipeline").glob("*.py")]:
-        text = path.read_text("utf-8")
-        for match in re.finditer(r'(?:\bcounter\(|pruned_counter=)(f?)"([^"]+)"', text):
-            (patterns if match.group(1) else names).add(match.group(2))
-    return names, patterns
-
-
 def counters_section() -> str:
     text = (REPO / "docs" / "stages.md").read_text("utf-8")
     return text.split("\n## Counters\n", 1)[1].split("\n## ", 1)[0]
@@ -152,12 +141,6 @@ def documented_counters() -> tuple[set[str], set[str]]:
     # Column and reason names are quoted too (`duplicate_count`, `internal_error`).
     counters = {name for name in quoted if name.startswith(COUNTER_PREFIXES)}
     return {n for n in counters if "<" not in n}, {n for n in counters if "<" in n}
-
-
-def as_regex(pattern: str) -> re.Pattern[str]:
-    """`<stage>_dropped_<reason>` or `dedup_{method}` -> a regex of the names it stands for."""
-    pieces = re.split(r"<[^>]+>|\{[^}]+\}", pattern)
-    return re.compile("[a-z_]+".join(re.escape(piece) for piece in pieces))
 
 
 def test_as_regex_reads_both_placeholders() -> None:
