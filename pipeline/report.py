@@ -101,7 +101,12 @@ class Run:
 
 def parse_since(text: str) -> dt.datetime:
     """`--since`: a date (midnight UTC) or an ISO date-time (UTC when it names no zone)."""
-    moment = dt.datetime.fromisoformat(text.strip())
+    text = text.strip()
+    # Python 3.10's fromisoformat (NewsBeam supports 3.10) refuses the "Z" of UTC times,
+    # the form most tools print (`date -u +%FT%TZ`); 3.11 reads it.
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    moment = dt.datetime.fromisoformat(text)
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
@@ -1431,7 +1436,7 @@ def main(argv: Sequence[str]) -> int:
     try:
         since = parse_since(args.since) if args.since else None
     except ValueError:
-        return _usage(f"--since {args.since!r} is not a date (YYYY-MM-DD)")
+        return _usage(f"--since {args.since!r} is not a date (YYYY-MM-DD) nor an ISO time")
     try:
         dataset.check_root(root, for_writing=False)
         page, count = build_dataset_report(root, since)
