@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
     from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
 
     shared = locate_shared(args.shared, [DATA])
     records = [json.loads(line) for line in (shared / DATA).open(encoding="utf-8")]
@@ -97,12 +98,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     weights = np.zeros((len(classes), len(vocabulary)), dtype=np.float32)
     biases = np.zeros(len(classes), dtype=np.float32)
-    for row, code in enumerate(classes):
-        model = LogisticRegression(C=args.c, class_weight="balanced", max_iter=2000)
-        model.fit(features, labels[code], sample_weight=sample_weight)
-        weights[row] = model.coef_[0]
-        biases[row] = model.intercept_[0]
-        print(f"  medtop:{code}: {int(labels[code].sum())} positives")
+    # BLAS on one thread: with one per core its sums run in an order that follows the
+    # threads, and a few weights came out one float32 unit apart from run to run and from
+    # machine to machine (9 of 840,000 on 2 threads); one thread gives the same file on every
+    # run, and on a busy 2-core host trained in 19 s, not 112 (the threads waited on others).
+    with threadpool_limits(limits=1):
+        for row, code in enumerate(classes):
+            model = LogisticRegression(C=args.c, class_weight="balanced", max_iter=2000)
+            model.fit(features, labels[code], sample_weight=sample_weight)
+            weights[row] = model.coef_[0]
+            biases[row] = model.intercept_[0]
+            print(f"  medtop:{code}: {int(labels[code].sum())} positives")
 
     args.output.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(

@@ -53,7 +53,7 @@ examples:
 BEAM_FLAGS_NOTE = (
     "Every Apache Beam pipeline flag works as well: --runner (default FnApiRunner), "
     "--direct_num_workers, --direct_running_mode, --job_endpoint, --environment_type, "
-    "--temp_location, --setup_file, --sdk_container_image and the rest; "
+    "--temp_location, --sdk_container_image, --extra_package and the rest; "
     "`newsbeam --help_beam` lists them all."
 )
 
@@ -73,8 +73,11 @@ RUNNER_FLAGS = {
     "--environment_type": "How workers run the Python code: DOCKER, PROCESS, EXTERNAL, LOOPBACK.",
     "--environment_config": "The image, command or worker-pool address for --environment_type.",
     "--temp_location": "Scratch space of a distributed runner (gs://, s3://, ...).",
-    "--setup_file": "setup.py that stages NewsBeam to remote workers.",
     "--sdk_container_image": "Worker image with NewsBeam installed (see deploy/).",
+    # The checkout has no setup.py; what reaches remote workers is the image above or a
+    # wheel (docs/deploying.md, "NewsBeam on the workers").
+    "--extra_package": "A NewsBeam wheel staged with the job, installed on each worker as it "
+    "starts (docs/deploying.md).",
 }
 
 

@@ -143,8 +143,8 @@ class NewsBeamOptions(PipelineOptions):
             action="store_true",
             default=False,
             help="With --state: skip feeds whose adaptive next poll time has not come yet "
-            "(their health row says not_due); an --input URL not read as a feed before is "
-            "always fetched.",
+            "(their health row says not_due), and --input URLs read before, as a feed or a "
+            "page; an --input URL never read (its fetch failed) is always fetched.",
         )
         feeds.add_argument(
             "--seen_entries_days",

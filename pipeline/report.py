@@ -63,7 +63,6 @@ COLOURS = {
     "error": "#c43c35",
     "other": "#9a9a9a",
 }
-TABLES_READ = ("articles", "duplicates", "rejected")
 ARTICLE_COLUMNS = (
     "article_id",
     "source",
@@ -102,7 +101,12 @@ class Run:
 
 def parse_since(text: str) -> dt.datetime:
     """`--since`: a date (midnight UTC) or an ISO date-time (UTC when it names no zone)."""
-    moment = dt.datetime.fromisoformat(text.strip())
+    text = text.strip()
+    # Python 3.10's fromisoformat (NewsBeam supports 3.10) refuses the "Z" of UTC times,
+    # the form most tools print (`date -u +%FT%TZ`); 3.11 reads it.
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    moment = dt.datetime.fromisoformat(text)
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
@@ -1392,21 +1396,28 @@ def build_dataset_report(root: str, since: dt.datetime | None = None) -> tuple[s
     return render_report(runs, title), len(runs)
 
 
-def main(argv: Sequence[str]) -> int:
-    """`newsbeam report --output ROOT [--since DATE] [--report FILE]`."""
-    parser = argparse.ArgumentParser(
+def parser() -> argparse.ArgumentParser:
+    """`newsbeam report`'s flags (its --help)."""
+    report_parser = argparse.ArgumentParser(
         prog="newsbeam report",
         description="Write one HTML report over the committed runs of the dataset ROOT.",
     )
-    parser.add_argument("--output", required=True, metavar="ROOT", help="the dataset")
-    parser.add_argument(
+    report_parser.add_argument("--output", required=True, metavar="ROOT", help="the dataset")
+    report_parser.add_argument(
         "--since", metavar="DATE", help="only runs started on or after DATE (UTC; ISO 8601)"
     )
-    parser.add_argument("--report", metavar="FILE", help=f"where to write (default ROOT/{REPORT})")
-    parser.epilog = (
+    report_parser.add_argument(
+        "--report", metavar="FILE", help=f"where to write (default ROOT/{REPORT})"
+    )
+    report_parser.epilog = (
         "Beam's filesystem flags (--s3_endpoint_url, ...) reach a ROOT on an object store."
     )
-    args, rest = parser.parse_known_args(list(argv))
+    return report_parser
+
+
+def main(argv: Sequence[str]) -> int:
+    """`newsbeam report --output ROOT [--since DATE] [--report FILE]`."""
+    args, rest = parser().parse_known_args(list(argv))
     if rest:  # an object store's endpoint and credentials, as a run takes them
         # Importing Beam logs "apitools not found, and bigquery client libraries are not
         # available" (as pipeline/warehouse.py says): nothing a report uses.
@@ -1425,7 +1436,7 @@ def main(argv: Sequence[str]) -> int:
     try:
         since = parse_since(args.since) if args.since else None
     except ValueError:
-        return _usage(f"--since {args.since!r} is not a date (YYYY-MM-DD)")
+        return _usage(f"--since {args.since!r} is not a date (YYYY-MM-DD) nor an ISO time")
     try:
         dataset.check_root(root, for_writing=False)
         page, count = build_dataset_report(root, since)

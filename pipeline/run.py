@@ -162,6 +162,7 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
     if ours.fail_on_rejected is not None and not 0.0 <= ours.fail_on_rejected <= 1.0:
         raise UsageError(f"--fail_on_rejected must be between 0 and 1, not {ours.fail_on_rejected}")
     _check_follow(ours)
+    _check_mode_flags(argv, ours)
     for flag, seconds in (
         ("--min_poll_seconds", ours.min_poll_seconds),
         ("--initial_poll_seconds", ours.initial_poll_seconds),
@@ -187,6 +188,47 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
     check_worker_paths(options, ours)
     _use_local_workers(options, argv, ours)
     return options
+
+
+# Flags that do something only in a mode this run is not in. They have defaults, so what
+# the command line named is read from it (`flags_given`), not from the options' values.
+STREAMING_ONLY = (
+    "--window_seconds",
+    "--allowed_lateness_seconds",
+    "--stream_ttl_days",
+    "--poll_seconds",
+    "--pubsub_subscription",
+)
+STATE_ONLY = (
+    "--state_keep_days",
+    "--state_keep_ids_days",
+    "--poll_due_only",
+    "--page_retry_runs",
+    "--seen_entries_days",
+)
+
+
+def flags_given(argv: Sequence[str], flags: Sequence[str]) -> list[str]:
+    """Which of `flags` the command line names (`--flag`, `--flag=value`, either spelling),
+    in the order given, each once."""
+    named = ("--" + arg[2:].partition("=")[0].replace("-", "_") for arg in argv)
+    return list(dict.fromkeys(flag for flag in named if flag in flags))
+
+
+def _check_mode_flags(argv: Sequence[str], ours: NewsBeamOptions) -> None:
+    """A batch or follow run refuses the flags of a mode it is not in, as it refuses
+    --interval without --follow: `--pubsub_subscription` without --streaming read no
+    message and said nothing; `--state_keep_days 30` without --state (forgotten) kept
+    nothing. (`newsbeam --streaming` does not come here: pipeline/streaming.py.)"""
+    if stray := flags_given(argv, STREAMING_ONLY):
+        raise UsageError(f"{', '.join(stray)} applies to --streaming only")
+    # --max_files_per_run's passes share a temporary state when no --state is given.
+    if not ours.state and not ours.max_files_per_run:
+        if stray := flags_given(argv, STATE_ONLY):
+            raise UsageError(
+                f"{', '.join(stray)} applies with --state only (what it keeps or reads "
+                "there across runs): give --state DIR"
+            )
 
 
 def _check_follow(ours: NewsBeamOptions) -> None:

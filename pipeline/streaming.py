@@ -208,7 +208,7 @@ def window_counters(rows: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str
     `duplicate_count`); `topics_in`, `topics_tagged`, `places_in`, `places_found`;
     `stories_in`, `stories_new` (story ids that are an article of the pane: a story that
     began here), `stories_joined_earlier`; from the feed health rows: `feeds_fetched`
-    (polls), `feeds_not_modified` (304), `feeds_unchanged` (same body), `feeds_failed`,
+    (polls), `feeds_not_modified` (304), `feeds_unchanged` (same body), `feeds_errors`,
     `feeds_entries`, `feeds_new_entries`."""
     articles = rows.get("articles", ())
     duplicates = rows.get("duplicates", ())
@@ -242,7 +242,7 @@ def window_counters(rows: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str
         if row["status"] in _FEED_STATUSES:
             counters[_FEED_STATUSES[row["status"]]] += 1
         if row["status"] == "error":
-            counters["feeds_failed"] += 1
+            counters["feeds_errors"] += 1
         counters["feeds_entries"] += int(row.get("entries") or 0)
         counters["feeds_new_entries"] += int(row.get("new_entries") or 0)
     return dict(sorted(counters.items()))

@@ -602,6 +602,14 @@ def main(argv: Sequence[str]) -> int:
         return int(exit.code or 0)
     if not args.db and not args.iceberg:
         return _usage("give --db FILE.duckdb and/or --iceberg CATALOG")
+    if not args.iceberg and (stray := iceberg_flags(argv)):
+        # As `newsbeam --interval` without --follow: a flag that would do nothing is a
+        # mistake to say, not to load past (a catalog meant, and --iceberg forgotten).
+        return _usage(f"{', '.join(stray)} applies to --iceberg only")
+    if args.iceberg_keep_snapshots < 0:
+        return _usage(
+            f"--iceberg_keep_snapshots must be at least 0, not {args.iceberg_keep_snapshots}"
+        )
     root = files.normalise(args.output)
     try:
         _set_filesystem_options(rest)
@@ -631,7 +639,7 @@ def main(argv: Sequence[str]) -> int:
                         args.iceberg_warehouse,
                         properties,
                         args.iceberg_catalog_name,
-                        max(args.iceberg_keep_snapshots, 0),
+                        args.iceberg_keep_snapshots,
                     ),
                 )
             )
@@ -641,6 +649,12 @@ def main(argv: Sequence[str]) -> int:
     for summary in summaries:
         print(f"  {summary.line()}")
     return 0
+
+
+def iceberg_flags(argv: Sequence[str]) -> list[str]:
+    """The `--iceberg_*` flags given in `argv` (either spelling), in the order given."""
+    given = (_underscores(arg).partition("=")[0] for arg in argv)
+    return list(dict.fromkeys(flag for flag in given if flag.startswith("--iceberg_")))
 
 
 def _set_filesystem_options(argv: Sequence[str]) -> None:

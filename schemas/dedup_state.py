@@ -25,7 +25,6 @@ import pyarrow as pa
 
 from newsbeam.schemas.state import STATE_VERSION, STATE_VERSION_KEY
 
-DEDUP_COMPONENT = "dedup"
 _UTC_MICROS = pa.timestamp("us", tz="UTC")
 _STAMP = {STATE_VERSION_KEY: STATE_VERSION.encode()}
 
@@ -72,10 +71,3 @@ DEDUP_STORY_TERMS_SCHEMA = pa.schema(
     ],
     metadata=_STAMP,
 )
-
-# table folder under <state>/dedup/ -> schema
-DEDUP_STATE_TABLES: dict[str, pa.Schema] = {
-    "articles": DEDUP_ARTICLE_SCHEMA,
-    "stories": DEDUP_STORY_SCHEMA,
-    "story_terms": DEDUP_STORY_TERMS_SCHEMA,
-}

@@ -25,10 +25,6 @@ import pyarrow as pa
 
 from newsbeam.schemas.state import STATE_VERSION, STATE_VERSION_KEY
 
-FEED_STATE_DIR = "feed_state"
-FEED_STATE_FILE = "feeds.parquet"
-SEEN_ENTRIES_FILE = "seen_entries.parquet"
-
 
 class FeedState(NamedTuple):
     feed_url: str

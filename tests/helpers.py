@@ -5,6 +5,7 @@ sample article, and readers of a run's committed output and of the current state
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -182,3 +183,24 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float = 
                 return
         time.sleep(0.2)
     raise AssertionError(f"nothing listened on {port}")
+
+
+_REPO = Path(__file__).resolve().parents[1]
+
+
+def code_counters() -> tuple[set[str], set[str]]:
+    """The counters the code counts: names written out, and names made by an f-string
+    (`dedup_{method}`), as patterns whose `{...}` stands for any word."""
+    names: set[str] = set()
+    patterns: set[str] = set()
+    for path in [*(_REPO / "transforms").rglob("*.py"), *(_REPO / "pipeline").glob("*.py")]:
+        text = path.read_text("utf-8")
+        for match in re.finditer(r'(?:\bcounter\(|pruned_counter=)(f?)"([^"]+)"', text):
+            (patterns if match.group(1) else names).add(match.group(2))
+    return names, patterns
+
+
+def as_regex(pattern: str) -> re.Pattern[str]:
+    """`<stage>_dropped_<reason>` or `dedup_{method}` -> a regex of the names it stands for."""
+    pieces = re.split(r"<[^>]+>|\{[^}]+\}", pattern)
+    return re.compile("[a-z_]+".join(re.escape(piece) for piece in pieces))

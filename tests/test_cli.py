@@ -19,6 +19,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from newsbeam.pipeline import cli, dataset
 from newsbeam.pipeline import main as entry
+from newsbeam.pipeline import run as pipeline_run
 from newsbeam.pipeline.progress import ProgressDisplay, progress_line
 from newsbeam.transforms.support.progress import (
     CountProgress,
@@ -43,6 +44,33 @@ def test_a_misspelt_flag_is_a_usage_error(seeds_dir: Path, tmp_path: Path, capsy
     assert not output.exists()  # nothing ran
     assert entry.main(["--input", str(seeds_dir), "--ouput", str(output)]) == 2
     assert "--ouput (did you mean --output?)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--pubsub_subscription", "projects/p/subscriptions/s"], "--pubsub_subscription applies"),
+        (["--window-seconds=60", "--poll_seconds", "5"], "--window_seconds, --poll_seconds"),
+        (["--state_keep_days", "30"], "--state_keep_days applies with --state only"),
+        (["--poll-due-only"], "--poll_due_only applies with --state only"),
+    ],
+)
+def test_a_flag_of_another_mode_is_a_usage_error(
+    seeds_dir: Path, tmp_path: Path, capsys, extra: list[str], message: str
+) -> None:
+    """A batch run took `--pubsub_subscription` (no --streaming) and read no message, and
+    `--state_keep_days 30` with --state forgotten, exit 0 both, as if they had done
+    something; `--interval` without --follow was already refused."""
+    output = tmp_path / "out"
+    assert entry.main(["--input", str(seeds_dir), "--output", str(output), *extra]) == 2
+    assert message in capsys.readouterr().err
+    assert not output.exists()  # nothing ran
+
+
+def test_flags_given_reads_either_spelling_once() -> None:
+    argv = ["--input", "x", "--poll-due-only", "--state_keep_days=3", "--poll_due_only"]
+    flags = pipeline_run.flags_given(argv, pipeline_run.STATE_ONLY)
+    assert flags == ["--poll_due_only", "--state_keep_days"]
 
 
 def test_words_no_flag_takes_are_a_usage_error(seeds_dir: Path, tmp_path: Path, capsys) -> None:

@@ -3,6 +3,9 @@ them, and the checker does catch a planted bad import."""
 
 from __future__ import annotations
 
+import ast
+import collections
+import re
 import shutil
 from pathlib import Path
 
@@ -63,3 +66,53 @@ def test_schemas_importing_outside_schemas_is_caught(tree: Path) -> None:
     ]
     # A relative import inside schemas resolves, and is allowed.
     assert "newsbeam.schemas.records" in import_graph(tree)["newsbeam.schemas.planted"]
+
+
+def unused_top_level_names(repo: Path) -> list[str]:
+    """Functions, classes and UPPER_CASE constants at the top of a code module whose name
+    appears nowhere else: not in the code folders, the tests, benchmarks/, deploy/, nor in
+    README.md or docs/ (where a name for library callers is documented). Read with `ast`
+    and a word search, so a name used only in a string or a getattr still counts as used."""
+    modules = [path for folder in CODE_FOLDERS.values() for path in (repo / folder).rglob("*.py")]
+    readers = [
+        *modules,
+        *(repo / "tests").glob("*.py"),
+        *(repo / "benchmarks").glob("*.py"),
+        *(repo / "deploy").rglob("*.py"),
+        repo / "README.md",
+        *(repo / "docs").glob("*.md"),
+    ]
+    words = collections.Counter(
+        word
+        for path in readers
+        if path.exists()
+        for word in re.findall(r"\w+", path.read_text("utf-8"))
+    )
+    unused = []
+    for path in modules:
+        for node in ast.parse(path.read_text("utf-8")).body:
+            names: list[str] = []
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                names = [node.name]
+            elif isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names = [t.id for t in targets if isinstance(t, ast.Name) and t.id.isupper()]
+            unused += [f"{path.relative_to(repo)}: {n}" for n in names if words[n] <= 1]
+    return sorted(unused)
+
+
+def test_no_top_level_name_of_the_code_is_unused() -> None:
+    """Dead code a newcomer would read and maintain: a private helper nothing called
+    (stories._days_apart), a report constant nothing read (TABLES_READ), and state file
+    names in schemas/ that transforms/support/state.py spells out itself."""
+    assert unused_top_level_names(REPO_ROOT) == []
+
+
+def test_an_unused_helper_is_found(tree: Path) -> None:
+    # The copy holds no tests: names only tests use are unused there already.
+    before = set(unused_top_level_names(tree))
+    stage = tree / "transforms" / "clean.py"
+    planted = "\n\ndef _never_called_anywhere() -> None:\n    pass\n"
+    stage.write_text(stage.read_text("utf-8") + planted)
+    after = set(unused_top_level_names(tree))
+    assert after - before == {"transforms/clean.py: _never_called_anywhere"}

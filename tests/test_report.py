@@ -342,6 +342,10 @@ def test_find_runs_reads_committed_manifests_only(tmp_path: Path) -> None:
     later = report.find_runs(str(root), report.parse_since("2024-05-02"))
     assert [manifest["run_id"] for _, manifest in later] == ["a"]
     assert report.parse_since("2024-05-02T07:00+02:00") == dt.datetime(2024, 5, 2, 5, tzinfo=UTC)
+    # UTC's "Z", either case (ISO 8601 and RFC 3339 allow "z"): Python 3.10 read neither,
+    # 3.11 reads only "Z"; `date -u +%FT%TZ` prints it.
+    for text in ("2024-05-02T05:00:00Z", "2024-05-02t05:00:00z", " 2024-05-02T05:00Z "):
+        assert report.parse_since(text) == dt.datetime(2024, 5, 2, 5, tzinfo=UTC), text
     # A corrupt manifest stops the reader: a committed run is never silently left out.
     (runs / "broken.json").write_text("{not json")
     with pytest.raises(dataset.DatasetError, match="broken.json: not valid JSON"):

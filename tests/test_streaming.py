@@ -74,7 +74,7 @@ from newsbeam.transforms.stories import (
     cluster_window,
 )
 from newsbeam.transforms.support.state import StateContext
-from tests.helpers import SEEDS, free_port, wait_for_port
+from tests.helpers import SEEDS, as_regex, code_counters, free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parents[1]
 UTC = dt.timezone.utc
@@ -310,12 +310,39 @@ def test_window_counters_derive_from_the_rows() -> None:
     assert (counters["stories_in"], counters["stories_new"]) == (2, 1)
     assert counters["stories_joined_earlier"] == 1 and counters["dedup_copies_counted"] == 2
     assert (counters["feeds_fetched"], counters["feeds_not_modified"]) == (3, 1)
-    assert (counters["feeds_failed"], counters["feeds_entries"], counters["feeds_new_entries"]) == (
+    assert (counters["feeds_errors"], counters["feeds_entries"], counters["feeds_new_entries"]) == (
         1,
         5,
         2,
     )
     assert window_counters({})["read_inputs"] == 0
+
+
+def test_window_counters_are_named_as_the_batch_stages_count() -> None:
+    """A window's manifest says `feeds_errors` as a batch run's does: it said `feeds_failed`,
+    which the command's feed summary and a query summing a counter over batch and stream
+    runs never read."""
+    names, patterns = code_counters()
+    regexes = [as_regex(pattern) for pattern in patterns]
+    rows = {
+        "articles": [{"article_id": "a", "story_id": "a", "topics": ["x"], "places": ["PT"]}],
+        "duplicates": [{"method": "exact"}],
+        "rejected": [{"stage": "stream", "reason": "late"}],
+        "feed_health": [
+            {"status": status, "entries": 1, "new_entries": 1}
+            for status in ("ok", "partial", "not_modified", "unchanged", "error", "not_due")
+        ],
+    }
+    derived = window_counters(rows)
+    assert "feeds_errors" in derived
+    assert (
+        sorted(
+            name
+            for name in derived
+            if name not in names and not any(r.fullmatch(name) for r in regexes)
+        )
+        == []
+    )
 
 
 def test_a_window_with_every_table_commits_counters_and_renders_in_the_report(

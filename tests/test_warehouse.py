@@ -376,6 +376,26 @@ def test_usage_errors(tmp_path: Path, capsys: Any) -> None:
     )
 
 
+def test_iceberg_flags_without_iceberg_are_refused(tmp_path: Path, capsys: Any) -> None:
+    """`--db FILE --iceberg-namespace news` loaded DuckDB and said nothing of the namespace:
+    an Iceberg flag without --iceberg does nothing, so it is refused (as `newsbeam
+    --interval` without --follow), and nothing is written."""
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    fx.write_run(str(root), "r")
+    base = ["warehouse", "--output", str(root), "--db", str(db)]
+    refused(capsys, [*base, "--iceberg-namespace", "news"], "--iceberg_namespace", "--iceberg")
+    refused(
+        capsys,
+        [*base, "--iceberg_warehouse=file:///w", "--iceberg_property", "a=b"],
+        "--iceberg_warehouse, --iceberg_property applies to --iceberg only",
+    )
+    refused(capsys, [*base, "--iceberg", "sqlite:///x", "--iceberg_keep_snapshots", "-1"], "-1")
+    assert not db.exists()
+    assert warehouse.iceberg_flags(["--db", "x", "--iceberg-catalog-name=c", "--iceberg"]) == [
+        "--iceberg_catalog_name"
+    ]
+
+
 def test_a_database_from_an_older_schema_gets_the_new_columns(tmp_path: Path) -> None:
     root, db = tmp_path / "root", tmp_path / "w.duckdb"
     fx.write_run(str(root), "daily-1", articles=[fx.article("a1")], started=DAY1)

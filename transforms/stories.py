@@ -593,12 +593,6 @@ def cosine(first: dict[str, float], second: dict[str, float]) -> float:
     return sum(v * second.get(t, 0.0) for t, v in first.items())
 
 
-def _days_apart(first: dt.datetime | None, second: dt.datetime | None) -> float:
-    if first is None or second is None:
-        return 0.0
-    return abs((first - second).total_seconds()) / 86400.0
-
-
 def _term_matrix(vectors: FlatVectors | list[dict[str, float]]) -> sparse.csr_matrix:
     """The vectors as rows of a sparse matrix, a column per term in order of first use."""
     from scipy import sparse
