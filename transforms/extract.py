@@ -47,6 +47,7 @@ from newsbeam.transforms.support.main_text import (
     PreparedPage,
     TooDeep,
     copy_matches_trafilatura,
+    keep_text_characters,
     load_justext_stoplist,
     main_text,
     parse_html,
@@ -1577,6 +1578,7 @@ def extract_html_document(doc: RawDocument, config: ExtractConfig) -> Article:
     so the full extraction ran), `extract_kept_<origin>` for a text other than the fast
     one, `extract_short_fast_path` (the text kept is under half of a longer one found)."""
     tags = check_complexity(doc.content, config.max_html_tags)
+    keep_text_characters()  # joiners, direction marks, newer emoji: as a text file keeps them
     seconds = config.max_page_seconds
     try:
         with quiet_logs.quiet():
