@@ -601,9 +601,11 @@ def test_fields_that_break_their_format_cost_the_field_not_the_run(tmp_path: Pat
 # Review 70: trafilatura dropped every character `str.isprintable` refuses, so a page lost
 # the joiners (Persian's non-joiner, an emoji family's joiner), the direction marks, a
 # flag's tag characters and emoji newer than Python's Unicode tables that the same article
-# kept as a text file.
+# kept as a text file; and both lost their typographic quotes to ASCII ones.
 _SPELLING_PARAGRAPHS = [
-    "Der Minister sagte, die Regierung werde die Pläne im Frühjahr vorlegen und prüfen.",
+    # Quotes as the page typeset them (review 70: they were folded to ASCII).
+    "Der Minister sagte: \u201eDie Regierung legt die Pl\u00e4ne im Fr\u00fchjahr vor\u201c,"
+    " und \u00abc\u2019est fini\u00bb hie\u00df es \u2013 it\u2019s the \u2018last\u2019 word.",
     "In Tehran the paper wrote \u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u062f and"
     " \u0646\u0645\u06cc\u200c\u0634\u0648\u062f in its headline, the words as Persian"
     " spells them.",
