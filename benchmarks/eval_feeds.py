@@ -93,7 +93,7 @@ def expected_entries(path: Path) -> list[tuple[str | None, str | None]]:
 
 
 def _norm(text: str | None) -> str:
-    """A title as the pipeline's clean stage leaves it (ASCII quotes, NFC, one space)."""
+    """A title as the pipeline's clean stage leaves it (NFC, plain spaces, one space)."""
     from newsbeam.transforms.clean import normalize_unicode
 
     return " ".join(normalize_unicode(text or "").split())

@@ -12,8 +12,9 @@ the site finds: the article's headline.
 
 Runs the pipeline once over all the pages (one glob input) and counts, over the pages with
 an article of their own and an expected title, the titles equal to it after NFKC, quotes
-as ASCII (as the clean stage writes them), whitespace and case folding; of the others,
-those that only add something after it (a site's name the title still carries) and the
+as ASCII (pages and fundus typeset one headline's quotes either way), whitespace and case
+folding; of the others, those that only add something after it (a site's name the title
+still carries) and the
 rest (mostly a site that gives its metadata another headline than its page: an SEO
 title, a shorter one). Duplicates and pages without an article are counted apart.
 
@@ -31,8 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common  # noqa: E402  (benchmarks is not a package: see the sys.path line above)
 
-# The clean stage writes typographic quotes as ASCII ones and drops soft hyphens (its
-# Unicode normalisation, by design): the same headline either way.
+# A page and fundus's parser may typeset one headline's quotes either way (the clean stage
+# keeps the page's since review 70), and the clean stage drops soft hyphens: the same
+# headline either way.
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "‚": "'", "‛": "'", "“": '"', "”": '"',
                          "„": '"', "‟": '"', "«": '"', "»": '"', "\u00ad": None})  # fmt: skip
 

@@ -34,7 +34,8 @@ def _cleaned_seed(seeds_dir: Path, prefix: str):
 
 def test_normalize_unicode() -> None:
     raw = "Cafe\u0301 \u201cquoted\u201d \u2018it\u2019s\u2019\u00a0a\u200b soft\u00adhyphen\x07"
-    assert normalize_unicode(raw) == "Café \"quoted\" 'it's' a softhyphen"
+    # Quotes and apostrophes stay as written (review 70): the text is the page's words.
+    assert normalize_unicode(raw) == "Café \u201cquoted\u201d \u2018it\u2019s\u2019 a softhyphen"
     assert normalize_unicode("a\r\nb\rc\td") == "a\nb\nc d"
     # A terminal's colour codes go whole (ESC alone left "[31m"); bidi overrides go.
     assert normalize_unicode("Red \x1b[31malert\x1b[0m now") == "Red alert now"
@@ -516,10 +517,36 @@ def test_typesetting_ligatures_are_spelled_out() -> None:
     their ligature: the words matched no other spelling of them (dedup, topics, a
     tokenizer). Only the Latin ligatures are spelled out, not NFKC's other mappings."""
     assert normalize_unicode("to \ufb01ll the Veri\ufb01er\u2019s o\ufb03ce, 5 m\u00b2 \u00bd") == (
-        "to fill the Verifier's office, 5 m\u00b2 \u00bd"
+        "to fill the Verifier\u2019s office, 5 m\u00b2 \u00bd"
     )
     first, second = (
         "The processor will try to \ufb01ll entire cache lines, the o\ufb03ce said on Monday.",
         "The processor will try to fill entire cache lines, the office said on Monday.",
     )
     assert content_hash(clean_text(first)[0]) == content_hash(second)
+
+
+def test_typographic_quotes_stay_in_the_text_and_match_as_ascii() -> None:
+    """Review 70: quotes and apostrophes were folded to ASCII in the stored text, so a
+    corpus lost the page's „...“, «...» and "’". They stay; chrome phrases, quoted
+    headlines, content hashes and word counts read them as ASCII, as before."""
+    typographic = (
+        "Die Ministerin sagte: \u201eWir geben nicht auf\u201c, und \u00abc\u2019est fini\u00bb"
+        " hie\u00df es in Paris. It\u2019s the \u2018best\u2019 day, he said."
+    )
+    ascii_copy = typographic.translate(
+        str.maketrans("\u201e\u201c\u00ab\u00bb\u2019\u2018", '""""\'\'')
+    )
+    quoted = "\u201cQatar leading talks to swap hostages for prisoners\u201d"
+    chrome = ["Sign up (it\u2019s quick and free)", quoted, "Reuters"]
+    article = clean_article(new_article("quotes.txt", text="\n\n".join([typographic, *chrome])))
+    assert article.text == typographic
+    assert [(r.text, r.reason) for r in article.removed] == [
+        ("Sign up (it\u2019s quick and free)", "signup_prompt"),
+        (quoted, "headline"),
+        ("Reuters", "agency_line"),
+    ]
+    assert article.title == "Qatar leading talks to swap hostages for prisoners"
+    copy = clean_article(new_article("copy.txt", text=ascii_copy))
+    assert copy.content_hash == article.content_hash
+    assert copy.word_count == article.word_count

@@ -1589,3 +1589,27 @@ def test_a_json_ld_body_in_html_keeps_the_break_between_its_words() -> None:
     json_ld = f'{{"@type": "NewsArticle", "articleBody": "<div>{html}</div>"}}'
     signals = page_signals(parse_html(_page_with_json_ld(json_ld, "<p>Short intro.</p>")))
     assert signals.json_ld_body == " ".join(_sentence(i) for i in range(3))  # not ".Delegates"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A title for the cp1252 story\n\nThe minister said \u201cwe won\u2019t give up\u201d"
+        " \u2013 and the crowd cheered loudly\u2026 It was the \u2018best\u2019 day of the year"
+        " for the town.\n",
+        "Prices rose \u2013 again \u2026 by \u00a35 and \u20ac3 \u2014 the \u201cbig\u201d"
+        " shops said.",
+    ],
+    ids=["quotes_dashes_ellipsis", "pounds_euros"],
+)
+def test_a_cp1252_text_whose_only_other_bytes_are_punctuation_is_read_as_cp1252(
+    text: str,
+) -> None:
+    """Review 70: a Word export's quotes and dashes, the only bytes past ASCII, were read in
+    a DOS code page charset-normalizer found more coherent ("we won\u013at give up", cp852;
+    "Prices rose \u00f1 again")."""
+    assert decode_text(text.encode("cp1252")) == text
+    # Letters past ASCII leave the choice to detection, as before.
+    french = "Le club a annonc\u00e9 l\u2019arriv\u00e9e d\u2019un nouvel entra\u00eeneur. " * 3
+    assert decode_text(french.encode("cp1252")) == french
+    assert decode_text((_RU * 5).encode("cp1251")) == _RU * 5

@@ -466,3 +466,11 @@ def _counted(function: Any, calls: list[int]) -> Any:
         return function(*args)
 
     return counted
+
+
+def test_text_characters_drop_only_controls_private_use_and_what_xml_cannot_hold() -> None:
+    from newsbeam.transforms.support.main_text import text_characters
+
+    kept = "می\u200cخواهد 👨\u200d👩 \u200f \U000e0067 \U0001fa77 \u00ad\u200b"
+    assert text_characters(kept) == kept
+    assert text_characters("a\x07b\ue000c\ufffed\x0be") == "abcd\x0be"  # \v is a space

@@ -596,3 +596,44 @@ def test_fields_that_break_their_format_cost_the_field_not_the_run(tmp_path: Pat
     assert (unparsable["url"], unparsable["canonical_url"]) == ("http://[::1", None)
     feed = [a for name, a in articles.items() if name.startswith("feed.rss")]
     assert sorted(a["title"] for a in feed) == ["fine", "ref \ufffd here"]
+
+
+# Review 70: trafilatura dropped every character `str.isprintable` refuses, so a page lost
+# the joiners (Persian's non-joiner, an emoji family's joiner), the direction marks, a
+# flag's tag characters and emoji newer than Python's Unicode tables that the same article
+# kept as a text file; and both lost their typographic quotes to ASCII ones.
+_SPELLING_PARAGRAPHS = [
+    # Quotes as the page typeset them (review 70: they were folded to ASCII).
+    "Der Minister sagte: \u201eDie Regierung legt die Pl\u00e4ne im Fr\u00fchjahr vor\u201c,"
+    " und \u00abc\u2019est fini\u00bb hie\u00df es \u2013 it\u2019s the \u2018last\u2019 word.",
+    "In Tehran the paper wrote \u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u062f and"
+    " \u0646\u0645\u06cc\u200c\u0634\u0648\u062f in its headline, the words as Persian"
+    " spells them.",
+    "Fans posted \U0001f468\u200d\U0001f469\u200d\U0001f467 and \U0001f939\u200d\u2640\ufe0f,"
+    " a Scottish flag \U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"
+    " and a pink heart \U0001fa77 under the report.",
+    "The name \u05e9\u05dc\u05d5\u05dd\u200f (Hebrew) stayed as the page wrote it, with its mark.",
+]
+
+
+def test_a_page_keeps_the_characters_its_text_file_keeps(tmp_path: Path) -> None:
+    title = "Characters a reader of the page sees"
+    text_input = tmp_path / "text" / "story.txt"
+    page_input = tmp_path / "page" / "story.html"
+    text_input.parent.mkdir()
+    page_input.parent.mkdir()
+    text_input.write_text(title + "\n\n" + "\n\n".join(_SPELLING_PARAGRAPHS), encoding="utf-8")
+    body = "".join(f"<p>{paragraph}</p>" for paragraph in _SPELLING_PARAGRAPHS)
+    page_input.write_text(
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
+        f"<body><article><h1>{title}</h1>{body}</article></body></html>",
+        encoding="utf-8",
+    )
+    texts = []
+    for folder in (text_input.parent, page_input.parent):
+        output = tmp_path / f"out-{folder.name}"
+        assert entry.main(["--input", str(folder), "--output", str(output)]) == 0
+        [row] = _rows(output, "articles")
+        texts.append(row["text"])
+    assert texts[0] == "\n\n".join(_SPELLING_PARAGRAPHS)
+    assert texts[1] == texts[0]

@@ -21,6 +21,7 @@ from newsbeam.schemas import Article, Rejected, Removal
 from newsbeam.transforms.support.failures import apply_with_rejects, counter, rejected_output
 from newsbeam.transforms.support.time_limit import TimeLimitExceeded, time_limit
 from newsbeam.transforms.support.words import (
+    ascii_quotes,
     casefolded_words,
     compared_form,
     has_unspaced_script,
@@ -43,10 +44,10 @@ class CleanConfig:
 
 # --- 1. Unicode ------------------------------------------------------------------------
 
-# Typographic quotes to ASCII, exotic spaces to a plain one, invisible characters away.
+# Exotic spaces to a plain one, invisible characters away. Typographic quotes stay as the
+# page wrote them (review 70: a corpus wants "It’s", „so“ and «ainsi», not their ASCII
+# stand-ins); what matches words and phrases reads them as ASCII (words.ascii_quotes).
 _CHAR_REPLACEMENTS = {
-    **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032", "'"),
-    **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb", '"'),
     **dict.fromkeys("\u00a0\u2007\u202f\u2009\u200a\u2002\u2003\u3000\t", " "),
     **dict.fromkeys("\u200b\u2060\ufeff\u00ad", ""),
     # Bidirectional embeddings, overrides and isolates: they reorder what a reader sees
@@ -96,8 +97,8 @@ def _replacement(match: re.Match[str]) -> str:
 
 
 def normalize_unicode(text: str) -> str:
-    """NFC, ASCII quotes, plain spaces, \\n line ends; invisible and control characters
-    removed, but for the joiners inside a word."""
+    """NFC, plain spaces, \\n line ends; invisible and control characters removed, but for
+    the joiners inside a word. Quotes and apostrophes stay as written."""
     return _SPECIAL_CHARS.sub(_replacement, unicodedata.normalize("NFC", text))
 
 
@@ -238,6 +239,8 @@ def _reads_as_credits(paragraph: str) -> bool:
 
 
 _CHROME_MAX_WORDS = 40
+# The quotes a quoted headline may stand in (the typographic ones stay in the text).
+_QUOTES = "'\"\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u201f\u00ab\u00bb"
 # A quoted headline on its own line ('Qatar leading talks to swap ...') beside other chrome
 # (an agency line, an image caption): site chrome that re-announces an article. Alone in
 # the body it is a subheading and stays. A quotation ends in punctuation or a speaker.
@@ -249,7 +252,9 @@ _SENTENCE_END = re.compile(r"[.!?\u3002\uff0e\uff01\uff1f\u0964\u061f]['\")\]\u3
 
 
 def chrome_reason(paragraph: str) -> str | None:
-    """The reason code when a paragraph is site chrome, else None."""
+    """The reason code when a paragraph is site chrome, else None (its quotes read as
+    ASCII: "it’s quick and free", a headline in „...“)."""
+    paragraph = ascii_quotes(paragraph)
     # Split no further than needed to know (a long paragraph is most of a text).
     if len(paragraph.split(maxsplit=_CHROME_MAX_WORDS)) > _CHROME_MAX_WORDS:
         return None
@@ -265,7 +270,9 @@ def chrome_reason(paragraph: str) -> str | None:
 
 def _is_link_like(paragraph: str) -> bool:
     """A headline in a related-links list: short, and not a sentence."""
-    return len(paragraph.split(maxsplit=20)) <= 20 and not _SENTENCE_END.search(paragraph)
+    return len(paragraph.split(maxsplit=20)) <= 20 and not _SENTENCE_END.search(
+        ascii_quotes(paragraph)
+    )
 
 
 def remove_chrome(paragraphs: list[str]) -> tuple[list[str], list[Removal]]:
@@ -500,7 +507,7 @@ def clean_article(article: Article) -> Article:
     text, removed, folded = _clean_text(article.text, title)
     # A quoted headline removed from a document without a title is its title.
     if not title:
-        title = next((r.text.strip("'\"") for r in removed if r.reason == "headline"), None)
+        title = next((r.text.strip(_QUOTES) for r in removed if r.reason == "headline"), None)
     text_hash = _hash_folded(folded)
     return article._replace(
         article_id=article_id_for(article.canonical_url, text_hash),

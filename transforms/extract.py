@@ -47,6 +47,7 @@ from newsbeam.transforms.support.main_text import (
     PreparedPage,
     TooDeep,
     copy_matches_trafilatura,
+    keep_text_characters,
     load_justext_stoplist,
     main_text,
     parse_html,
@@ -127,6 +128,9 @@ def decode_text(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
+    punctuated = _typographic_cp1252(data)
+    if punctuated is not None:
+        return punctuated
     legacy = _UTF8_SEQUENCE.sub(b" ", data)  # what is not UTF-8 decides its encoding
     whole: str | None = None
     try:
@@ -149,6 +153,27 @@ def decode_text(data: bytes) -> str:
         _MIXED_HANDLERS.add(codec)
         codecs.register_error(codec, _legacy_bytes(best))
     return data.decode("utf-8-sig", errors=codec)
+
+
+_NOT_ASCII = re.compile("[^\x00-\x7f]")
+
+
+def _typographic_cp1252(data: bytes) -> str | None:
+    """`data` read as cp1252 when every byte past ASCII is punctuation or a symbol there
+    (“ ” ‘ ’ – — … • € £ ©), never a letter; else None. Such a text is ASCII words with
+    Windows' typographic punctuation (review 70: a Word export's quotes and dashes), and
+    any letter another code page reads in those few bytes is a guess: charset-normalizer
+    found cp852 the most coherent, and "we won’t give up" came out "we wonĺt give up".
+    A text in a language of its own has letters past ASCII (cp1250's "č", cp1251's "д",
+    UTF-8's "Ã©" read as cp1252), which leaves the choice to detection."""
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:  # bytes cp1252 leaves undefined (0x81, 0x8d, ...)
+        return None
+    beyond = _NOT_ASCII.findall(text)
+    if not beyond or any(char.isalpha() for char in beyond):
+        return None
+    return text
 
 
 def _detected(data: bytes, prefer_cp1252: bool = False) -> str:
@@ -1577,6 +1602,7 @@ def extract_html_document(doc: RawDocument, config: ExtractConfig) -> Article:
     so the full extraction ran), `extract_kept_<origin>` for a text other than the fast
     one, `extract_short_fast_path` (the text kept is under half of a longer one found)."""
     tags = check_complexity(doc.content, config.max_html_tags)
+    keep_text_characters()  # joiners, direction marks, newer emoji: as a text file keeps them
     seconds = config.max_page_seconds
     try:
         with quiet_logs.quiet():

@@ -25,7 +25,7 @@ from newsbeam.transforms.support.built_cache import built, newsbeam_sources, pac
 from newsbeam.transforms.support.failures import apply_with_rejects, counter
 from newsbeam.transforms.support.lexicons import load_lexicon
 from newsbeam.transforms.support.loaded import load_once
-from newsbeam.transforms.support.words import without_marks
+from newsbeam.transforms.support.words import ascii_quotes, without_marks
 
 STAGE = "places"
 
@@ -731,7 +731,9 @@ class _Scan:
 
 
 def tag_places(article: Article, finder: PlaceFinder) -> Article:
-    return article._replace(places=finder.find(article.title, article.text))
+    # Quotes read as ASCII, as the clean text had them before it kept the page's (review 70).
+    title = ascii_quotes(article.title) if article.title else article.title
+    return article._replace(places=finder.find(title, ascii_quotes(article.text)))
 
 
 class _TagPlaces(beam.DoFn):

@@ -33,6 +33,7 @@ from newsbeam.transforms.support.taxonomy import (
     load_taxonomy,
 )
 from newsbeam.transforms.support.text import ngram_counts, words
+from newsbeam.transforms.support.words import ascii_quotes
 
 STAGE = "topics"
 MODEL_NAME = "newsbeam-topics"
@@ -517,7 +518,9 @@ def _event_offset(qcode: str) -> float:
 
 def tag_topics(article: Article, tagger: TopicTagger) -> Article:
     """The article with its topics set (possibly none)."""
-    tagged = tagger.tag(article.title, article.text, article.language)
+    # Quotes read as ASCII, as the clean text had them before it kept the page's (review 70).
+    title = ascii_quotes(article.title) if article.title else article.title
+    tagged = tagger.tag(title, ascii_quotes(article.text), article.language)
     return article._replace(
         topics=[q for q, _ in tagged],
         topic_scores=[s for _, s in tagged],

@@ -38,6 +38,7 @@ import inspect
 import logging
 import re
 import types
+import unicodedata
 from copy import copy
 from typing import Any
 
@@ -191,6 +192,51 @@ def load_justext_stoplist() -> int:
         stoplist = built("justext_stoplist", None, external.jt_stoplist_init, sources)
         setattr(external, "JT_STOPLIST", stoplist)  # noqa: B010  (trafilatura reads its global)
     return len(justext_core.define_stoplist(external.JT_STOPLIST))
+
+
+# trafilatura drops every character `str.isprintable` refuses from the text it extracts
+# (`utils.remove_control_characters`, "prevent non-printable and XML invalid character
+# errors"), and that is more than lxml refuses: the zero-width joiner and non-joiner
+# (Persian "می‌خواهد", Hindi's half forms, "🤹‍♀️" became "🤹♀️" on an AEB page), the
+# left-to-right and right-to-left marks, the tag characters of a flag's emoji, and every
+# character newer than Python's Unicode tables (Unicode 15's emoji: "🩷"). A text file
+# kept them all; a page lost them. Kept here are the format characters (the clean stage
+# drops those that say nothing: zero-width space, soft hyphen, bidirectional embeddings)
+# and unassigned code points; dropped still are the controls, private-use characters (icon
+# fonts' glyphs) and what XML cannot hold (surrogates, U+FFFE, U+FFFF).
+_KEPT_CATEGORIES = frozenset({"Cf", "Cn"})
+_NOT_XML = frozenset("\ufffe\uffff")
+
+
+@functools.lru_cache(maxsize=2**14)
+def _kept_character(char: str) -> str:
+    if char.isprintable() or char.isspace():
+        return char
+    if unicodedata.category(char) in _KEPT_CATEGORIES and char not in _NOT_XML:
+        return char
+    return ""
+
+
+def text_characters(string: str) -> str:
+    """`string` without the characters trafilatura's `remove_control_characters` must drop
+    (controls, private use, surrogates, U+FFFE/U+FFFF), its format characters and
+    unassigned code points kept (see above)."""
+    if string.isprintable():
+        return string
+    return "".join(map(_kept_character, string))
+
+
+@functools.cache
+def keep_text_characters() -> None:
+    """Make trafilatura drop only what `text_characters` drops: its `utils` and `baseline`
+    modules read `remove_control_characters` as a global, replaced here once a process
+    (the cache of lines it cleaned before is emptied)."""
+    utils = importlib.import_module("trafilatura.utils")
+    baseline = importlib.import_module("trafilatura.baseline")
+    for module in (utils, baseline):
+        if hasattr(module, "remove_control_characters"):
+            setattr(module, "remove_control_characters", text_characters)  # noqa: B010
+    utils.line_processing.cache_clear()
 
 
 def _trafilatura_version() -> str:
