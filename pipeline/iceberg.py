@@ -375,7 +375,7 @@ def _commit_run(
 ) -> Any:
     """One snapshot: the run's files in, its previous attempt's out, the table property
     recording the attempt. Returns the table as committed."""
-    from pyiceberg.expressions import EqualTo
+    from pyiceberg.expressions import EqualTo, Reference
     from pyiceberg.table import TableProperties
 
     run_id, attempt = manifest["run_id"], manifest["attempt"]
@@ -386,7 +386,7 @@ def _commit_run(
         if rerun:
             # Partition pruning on run_id: only the manifests of that run are read. An
             # expression, not a filter string: the id is a value, never parsed as a filter.
-            scan = table.scan(row_filter=EqualTo("run_id", run_id))
+            scan = table.scan(row_filter=EqualTo(term=Reference("run_id"), value=run_id))
             old_files = [task.file for task in scan.plan_files()]
             with transaction.update_snapshot(snapshot_properties=summary).overwrite() as change:
                 for data_file in old_files:
