@@ -26,6 +26,7 @@ from newsbeam.transforms.places import PlacesConfig
 from newsbeam.transforms.read import ReadConfig
 from newsbeam.transforms.stories import StoryConfig
 from newsbeam.transforms.support.files import STORE_RETRY_SECONDS
+from newsbeam.transforms.support.redact import url_param_names
 from newsbeam.transforms.support.state import KEEP_IDS_DAYS, StateContext
 from newsbeam.transforms.support.urls import without_userinfo
 from newsbeam.transforms.topics import TopicsConfig
@@ -101,6 +102,17 @@ class NewsBeamOptions(PipelineOptions):
             help="Hosts, addresses or CIDRs fetches may reach although not public, comma-"
             "separated or repeated, e.g. --allow_hosts 127.0.0.1,::1 (exactly these; "
             "everything else non-public stays refused).",
+        )
+        feeds.add_argument(
+            "--redact_url_params",
+            dest="redact_url_params",
+            action="append",
+            metavar="NAMES",
+            default=None,
+            help="Query parameters whose values are secrets, besides the documented ones "
+            "(api_key, token, signatures of signed URLs, session ids: docs/security.md), "
+            "comma-separated or repeated: written *** in the tables, manifest, report "
+            "and log (fetches use them as given; ids are made from the URL as given).",
         )
         feeds.add_argument(
             "--max_pages_per_run",
@@ -472,6 +484,9 @@ class PipelineConfig:
     topics: TopicsConfig = TopicsConfig()
     places: PlacesConfig = PlacesConfig()
     feeds: FeedsConfig = FeedsConfig()
+    # --redact_url_params: query parameters redacted where URLs are written, besides the
+    # documented ones (support/redact.py).
+    url_params: tuple[str, ...] = ()
 
 
 def config_from_options(
@@ -544,6 +559,7 @@ def config_from_options(
             page_retry_runs=options.page_retry_runs,
             fetch=fetch,
         ),
+        url_params=url_param_names(options.redact_url_params or ()),
     )
 
 
