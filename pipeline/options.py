@@ -245,6 +245,15 @@ class NewsBeamOptions(PipelineOptions):
             "(the state then grows with every article). Never less than --state_keep_days.",
         )
         inputs.add_argument(
+            "--follow_outside_links",
+            dest="follow_outside_links",
+            action="store_true",
+            default=False,
+            help="Read what symbolic links in an input folder lead to outside it (by "
+            "default each is a rejected row, link_outside: whoever can write in the folder "
+            "could link any file this process can read into the tables).",
+        )
+        inputs.add_argument(
             "--max_document_bytes",
             type=int,
             default=ReadConfig.max_document_bytes,
@@ -530,7 +539,10 @@ def config_from_options(
         ),
         state_keep_days=options.state_keep_days,
         progress_dir=progress_dir,
-        read=ReadConfig(max_document_bytes=options.max_document_bytes),
+        read=ReadConfig(
+            max_document_bytes=options.max_document_bytes,
+            outside_links=options.follow_outside_links,
+        ),
         extract=ExtractConfig(
             max_html_tags=options.max_html_tags, max_page_seconds=options.max_page_seconds
         ),
