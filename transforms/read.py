@@ -1226,16 +1226,32 @@ def _holds(top: str, folder: str) -> bool:
     return folder == top.rstrip("/") or folder.startswith(top.rstrip("/") + "/")
 
 
+def watched_outside(path: str, folders: Sequence[str]) -> str | None:
+    """Where a watched local file really is when that is outside the watched folder that
+    holds it (the longest of `folders`): a link in the folder, or in a folder under it,
+    leads out (`walk_local`'s rule for a watch). None when it is inside."""
+    parent = path.rsplit("/", 1)[0] if "/" in path else ""
+    tops = [top for top in folders if _holds(top, parent)]
+    top = max(tops, key=len) if tops else parent
+    real = os.path.realpath(path)
+    root_real = os.path.realpath(top or ".")
+    inside = real == root_real or real.startswith(root_real.rstrip(os.sep) + os.sep)
+    return None if inside else real
+
+
 class _WatchedFiles(beam.DoFn):
     """A matched file -> ListedFile, unless it is being written (`is_finished_file`) or
     lies in a NewsBeam folder under the watched one (`newsbeam_ancestor`): counters
-    `read_skipped_unfinished`, `read_skipped_newsbeam_folders`."""
+    `read_skipped_unfinished`, `read_skipped_newsbeam_folders`. A local file reached by
+    a link that leads out of the watched folder -> rejected `link_outside` (unless
+    `outside_links`), as in a batch run."""
 
-    def __init__(self, folders: Sequence[str]) -> None:
+    def __init__(self, folders: Sequence[str], outside_links: bool = False) -> None:
         self._folders = tuple(folders)
+        self._outside_links = outside_links
         self._logged: set[str] = set()
 
-    def process(self, file: FileMetadata) -> Iterator[ListedFile]:
+    def process(self, file: FileMetadata) -> Iterator[ListedFile | beam.pvalue.TaggedOutput]:
         if not is_finished_file(file.path):
             counter("read_skipped_unfinished").inc()
             return
@@ -1246,6 +1262,18 @@ class _WatchedFiles(beam.DoFn):
             if folder not in self._logged:  # once a folder, not once a file
                 self._logged.add(folder)
                 log.info("not reading NewsBeam's folder %s", readable_path(folder))
+            return
+        target = None
+        if is_local(file.path) and not self._outside_links:
+            target = watched_outside(file.path, self._folders)
+        if target is not None:
+            counter("read_inputs").inc()
+            yield _rejected(
+                file.path,
+                "link_outside",
+                f"symbolic link to {target}, outside the watched folder: not read "
+                "(--follow_outside_links reads it)",
+            )
             return
         yield listed_file(file.path, file.size_in_bytes)
 
@@ -1330,15 +1358,23 @@ class WatchInputs(beam.PTransform):
             | f"Match{number}" >> fileio.MatchContinuously(as_pattern(pattern), **self._schedule())
             for number, pattern in enumerate(self._inputs)
         ]
-        watched = _WatchedFiles([watched_folder(path) for path in self._inputs])
+        watched = _WatchedFiles(
+            [watched_folder(path) for path in self._inputs], self._config.outside_links
+        )
+        finished, refused = apply_with_rejects(
+            matched | "AllMatched" >> beam.Flatten(),
+            "Finished",
+            watched,
+            STAGE,
+            lambda f: readable_path(f.path),
+            ListedFile,
+        )
         files = (
-            matched
-            | "AllMatched" >> beam.Flatten()
-            | "Finished" >> beam.ParDo(watched).with_output_types(ListedFile)
+            finished
             | "ByPath" >> beam.Map(lambda file: (file[0], file))
             | "Changed" >> beam.ParDo(_ReadChanges()).with_output_types(ListedFile)
         )
-        return apply_with_rejects(
+        documents, unread = apply_with_rejects(
             files,
             "ReadFiles",
             _ReadFile(self._config),
@@ -1346,6 +1382,7 @@ class WatchInputs(beam.PTransform):
             lambda f: readable_path(os.fsdecode(f[0])),
             RawDocument,
         )
+        return documents, (refused, unread) | "Rejected" >> beam.Flatten()
 
     def _schedule(self) -> dict[str, Any]:
         # A file is known by its path and modification time: one saved again under its name
