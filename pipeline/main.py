@@ -79,7 +79,9 @@ def format_summary(manifest: dict[str, Any], output: str) -> str:
     # its first file's columns (a later file's new column is dropped, or fails the query).
     lines += [
         f"Tables:   {root}/articles/  duplicates/  rejected/  feed_health/ (ingest_date=...)",
-        f"DuckDB:   SELECT title, language FROM read_parquet('{root}/articles/*/*.parquet', "
+        # A quote in the folder's name doubled: the query runs as printed ("o'brien/").
+        f"DuckDB:   SELECT title, language FROM read_parquet("
+        f"'{root.replace(chr(39), chr(39) * 2)}/articles/*/*.parquet', "
         "hive_partitioning = true, union_by_name = true)",
     ]
     return "\n".join(lines)
