@@ -203,8 +203,10 @@ def check_manifest(content: object, where: str) -> dict[str, Any]:
     if not isinstance(content, dict):
         raise DatasetError(f"{where}: not a NewsBeam run manifest (not a JSON object)")
     problems = []
-    if not isinstance(content.get("run_id"), str):
-        problems.append("no run_id")
+    if not isinstance(content.get("run_id"), str) or not RUN_ID.match(content["run_id"]):
+        # Loaders name files, table properties and filters by it: what `valid_run_id` lets
+        # a run be called, nothing else (a planted manifest's quotes reached a filter).
+        problems.append("no valid run_id")
     if not isinstance(content.get("attempt"), str) or not _ATTEMPT.match(content["attempt"]):
         problems.append("no attempt")
     if not isinstance(content.get("schema_version"), str):
@@ -264,7 +266,12 @@ def read_manifest(root: str, run_id: str) -> dict[str, Any] | None:
         content = files.read_json(path)
     except ValueError as error:
         raise DatasetError(f"{path}: not valid JSON ({error})") from None
-    return check_manifest(content, path)
+    manifest = check_manifest(content, path)
+    if manifest["run_id"] != run_id:  # a run is what its file is named: one manifest a run
+        raise DatasetError(
+            f"{path}: not a usable NewsBeam run manifest (it names run {manifest['run_id']})"
+        )
+    return manifest
 
 
 def run_ids(root: str) -> list[str]:

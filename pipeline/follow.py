@@ -201,7 +201,9 @@ def health_errors(root: str, manifest: Mapping[str, Any], urls: Iterable[str]) -
 # --- Listing and the state's records ------------------------------------------------------
 
 
-def list_files(inputs: Sequence[str], problems: set[Problem] | None = None) -> dict[str, Stat]:
+def list_files(
+    inputs: Sequence[str], problems: set[Problem] | None = None, outside_links: bool = False
+) -> dict[str, Stat]:
     """Every file the --input paths name (read.py's listing: links followed, NewsBeam's own
     folders skipped), with its stat. What cannot be read (a broken link, a link loop, an
     input that is gone) is no file to batch: it is logged once as a warning, `problems`
@@ -210,7 +212,7 @@ def list_files(inputs: Sequence[str], problems: set[Problem] | None = None) -> d
     for pattern in sorted(inputs):
         listed = False
         try:
-            for item in list_input(pattern):
+            for item in list_input(pattern, outside_links):
                 listed = True
                 if isinstance(item, Problem):
                     _warn_once(item, problems)
@@ -384,7 +386,7 @@ class Follower:
     def plan(self) -> Batch:
         """What the next batch reads: new, complete files and due feeds."""
         self._refresh()
-        listing = list_files(self._inputs, self._problems)
+        listing = list_files(self._inputs, self._problems, self._target.ours.follow_outside_links)
         candidates = new_files(listing, self._seen)
         ready, changing = stable(candidates, self._earlier)
         # Objects on an object store are visible only once uploaded whole.

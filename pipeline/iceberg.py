@@ -375,6 +375,7 @@ def _commit_run(
 ) -> Any:
     """One snapshot: the run's files in, its previous attempt's out, the table property
     recording the attempt. Returns the table as committed."""
+    from pyiceberg.expressions import EqualTo, Reference
     from pyiceberg.table import TableProperties
 
     run_id, attempt = manifest["run_id"], manifest["attempt"]
@@ -383,9 +384,9 @@ def _commit_run(
     with table.transaction() as transaction:
         transaction.set_properties(**{RUN_PROPERTY + run_id: attempt})
         if rerun:
-            # Partition pruning on run_id: only the manifests of that run are read.
-            # (Run ids hold no quotes: dataset.RUN_ID.)
-            scan = table.scan(row_filter=f"run_id == '{run_id}'")
+            # Partition pruning on run_id: only the manifests of that run are read. An
+            # expression, not a filter string: the id is a value, never parsed as a filter.
+            scan = table.scan(row_filter=EqualTo(term=Reference("run_id"), value=run_id))
             old_files = [task.file for task in scan.plan_files()]
             with transaction.update_snapshot(snapshot_properties=summary).overwrite() as change:
                 for data_file in old_files:

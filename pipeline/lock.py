@@ -151,6 +151,21 @@ def _read(path: Path) -> dict[str, Any] | None:
     return content if isinstance(content, dict) else {}
 
 
+def write_new(path: Path, text: str) -> None:
+    """Write `text` into a new file `path`, never through a link. The lock's folder may be
+    shared (a group's folder, /tmp) and the name of a run's next file is known to anyone who
+    can read its lock (it holds the token): a symbolic link planted under that name made
+    the heartbeat write the lock's JSON into whatever file the link named, with this
+    process's rights. Whatever holds the name is removed (unlinking a link removes the link
+    only), then the file is created exclusively: a name planted again in between fails the
+    create (FileExistsError), and no write follows a link."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    with os.fdopen(os.open(path, flags, 0o644), "w") as handle:
+        handle.write(text)
+
+
 def create_whole(path: Path, text: str, token: str) -> bool:
     """Create the file `path` holding `text`; False when it exists. The text is written to
     a file of this run's own first and then hard-linked to `path` (a link fails when the
@@ -160,7 +175,7 @@ def create_whole(path: Path, text: str, token: str) -> bool:
     exclusive create and a write, as before."""
     fresh = path.with_name(f"{path.name}.{token}")
     try:
-        fresh.write_text(text)
+        write_new(fresh, text)
         try:
             os.link(fresh, path)
         except FileExistsError:
@@ -289,7 +304,7 @@ class RunLock:
         content = self._content()
         fresh = lock.path.with_name(f"{lock.path.name}.{self.token}")
         try:
-            fresh.write_text(json.dumps(content))
+            write_new(fresh, json.dumps(content))
             os.replace(fresh, lock.path)
         except OSError:
             with contextlib.suppress(OSError):

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from newsbeam.pipeline import scratch
+from newsbeam.transforms.support.redact import RedactLogs
 
 if TYPE_CHECKING:
     from newsbeam.pipeline.report_process import ReportProcess
@@ -78,7 +79,9 @@ def format_summary(manifest: dict[str, Any], output: str) -> str:
     # its first file's columns (a later file's new column is dropped, or fails the query).
     lines += [
         f"Tables:   {root}/articles/  duplicates/  rejected/  feed_health/ (ingest_date=...)",
-        f"DuckDB:   SELECT title, language FROM read_parquet('{root}/articles/*/*.parquet', "
+        # A quote in the folder's name doubled: the query runs as printed ("o'brien/").
+        f"DuckDB:   SELECT title, language FROM read_parquet("
+        f"'{root.replace(chr(39), chr(39) * 2)}/articles/*/*.parquet', "
         "hive_partitioning = true, union_by_name = true)",
     ]
     return "\n".join(lines)
@@ -146,6 +149,16 @@ def _log_level(argv: Sequence[str]) -> str:
             if value.upper() in ("DEBUG", "INFO", "WARNING", "ERROR"):
                 return value.upper()
     return "INFO"
+
+
+def _redacted_params(argv: Sequence[str]) -> list[str]:
+    """The `--redact_url_params` values, read before anything logs (the log's filter)."""
+    found = []
+    for index, arg in enumerate(argv):
+        name, equals, value = arg.partition("=")
+        if name in ("--redact_url_params", "--redact-url-params"):
+            found.append(value if equals else (argv[index + 1] if index + 1 < len(argv) else ""))
+    return found
 
 
 # Words in a failure that mean the runner (a job service over gRPC) could not be reached.
@@ -303,6 +316,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     library_level = "DEBUG" if level == "DEBUG" else "WARNING"
     logging.basicConfig(level=library_level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger().setLevel(library_level)
+    # A fetch's warning names its URL: the log (a terminal, journald, a cluster's log
+    # store) shows it without a user:password@ or a key in its query, as the tables do.
+    for handler in logging.getLogger().handlers:
+        RedactLogs.install(handler, _redacted_params(argv))
     log.setLevel(level)
     # Beam logs a stage's exception with its traceback (`_reraise_augmented`) just before
     # it fails the run, which the run then says in one line (`failure_line`; its traceback

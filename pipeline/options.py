@@ -26,6 +26,7 @@ from newsbeam.transforms.places import PlacesConfig
 from newsbeam.transforms.read import ReadConfig
 from newsbeam.transforms.stories import StoryConfig
 from newsbeam.transforms.support.files import STORE_RETRY_SECONDS
+from newsbeam.transforms.support.redact import url_param_names
 from newsbeam.transforms.support.state import KEEP_IDS_DAYS, StateContext
 from newsbeam.transforms.support.urls import without_userinfo
 from newsbeam.transforms.topics import TopicsConfig
@@ -101,6 +102,17 @@ class NewsBeamOptions(PipelineOptions):
             help="Hosts, addresses or CIDRs fetches may reach although not public, comma-"
             "separated or repeated, e.g. --allow_hosts 127.0.0.1,::1 (exactly these; "
             "everything else non-public stays refused).",
+        )
+        feeds.add_argument(
+            "--redact_url_params",
+            dest="redact_url_params",
+            action="append",
+            metavar="NAMES",
+            default=None,
+            help="Query parameters whose values are secrets, besides the documented ones "
+            "(api_key, token, signatures of signed URLs, session ids: docs/security.md), "
+            "comma-separated or repeated: written *** in the tables, manifest, report "
+            "and log (fetches use them as given; ids are made from the URL as given).",
         )
         feeds.add_argument(
             "--max_pages_per_run",
@@ -231,6 +243,15 @@ class NewsBeamOptions(PipelineOptions):
             "row (its ids, text hash and URL) stays, so an exact or same-URL copy of it is "
             "still its duplicate and its article_id is not kept twice; 0 keeps them forever "
             "(the state then grows with every article). Never less than --state_keep_days.",
+        )
+        inputs.add_argument(
+            "--follow_outside_links",
+            dest="follow_outside_links",
+            action="store_true",
+            default=False,
+            help="Read what symbolic links in an input folder lead to outside it (by "
+            "default each is a rejected row, link_outside: whoever can write in the folder "
+            "could link any file this process can read into the tables).",
         )
         inputs.add_argument(
             "--max_document_bytes",
@@ -472,6 +493,9 @@ class PipelineConfig:
     topics: TopicsConfig = TopicsConfig()
     places: PlacesConfig = PlacesConfig()
     feeds: FeedsConfig = FeedsConfig()
+    # --redact_url_params: query parameters redacted where URLs are written, besides the
+    # documented ones (support/redact.py).
+    url_params: tuple[str, ...] = ()
 
 
 def config_from_options(
@@ -515,7 +539,10 @@ def config_from_options(
         ),
         state_keep_days=options.state_keep_days,
         progress_dir=progress_dir,
-        read=ReadConfig(max_document_bytes=options.max_document_bytes),
+        read=ReadConfig(
+            max_document_bytes=options.max_document_bytes,
+            outside_links=options.follow_outside_links,
+        ),
         extract=ExtractConfig(
             max_html_tags=options.max_html_tags, max_page_seconds=options.max_page_seconds
         ),
@@ -544,6 +571,7 @@ def config_from_options(
             page_retry_runs=options.page_retry_runs,
             fetch=fetch,
         ),
+        url_params=url_param_names(options.redact_url_params or ()),
     )
 
 

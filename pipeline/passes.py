@@ -134,7 +134,10 @@ def run_passes(target: pipeline_run.Target) -> dict[str, Any]:
             "--max_files_per_run on a runner whose workers run elsewhere needs --state on a "
             "filesystem they read (gs://, s3://): the passes share their state"
         )
-    plan = plan_passes(list_inputs([path for path in ours.inputs or () if not is_url(path)]), size)
+    listing = list_inputs(
+        [path for path in ours.inputs or () if not is_url(path)], ours.follow_outside_links
+    )
+    plan = plan_passes(listing, size)
     temporary = None
     if target.state is None:
         # The passes' shared state, created by the first pass (a folder that does not exist

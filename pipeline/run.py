@@ -994,7 +994,8 @@ def _manifest(
         # Credentials given as flags (--s3_secret_access_key, a URL's user:password@) are
         # hidden: anyone who reads the dataset reads the manifest and its HTML report.
         "options": redacted(
-            options.get_all_options(drop_default=True, retain_unknown_options=True)
+            options.get_all_options(drop_default=True, retain_unknown_options=True),
+            extra=config.url_params,
         ),
         # Every stage's effective settings, defaults included: what this output came from.
         "config": redacted(
@@ -1003,7 +1004,8 @@ def _manifest(
                 for name, value in dataclasses.asdict(config).items()
                 if name
                 not in ("inputs", "output_dir", "partition", "state", "progress_dir", "file_prefix")
-            }
+            },
+            extra=config.url_params,
         ),
         "versions": _versions(),
         "tables": tables,

@@ -40,7 +40,7 @@ from newsbeam.pipeline import dataset, runners, workers
 from newsbeam.pipeline import run as pipeline_run
 from newsbeam.pipeline.lock import LockHeld, RunLock
 from newsbeam.pipeline.options import NewsBeamOptions, PipelineConfig, config_from_options
-from newsbeam.schemas import DATASET_SCHEMAS, FEED_HEALTH_TABLE, SCHEMA_VERSION, RawDocument, to_row
+from newsbeam.schemas import DATASET_SCHEMAS, FEED_HEALTH_TABLE, SCHEMA_VERSION, RawDocument
 from newsbeam.transforms.clean import CleanText
 from newsbeam.transforms.dedup import DeduplicateStream
 from newsbeam.transforms.event_time import (
@@ -58,7 +58,7 @@ from newsbeam.transforms.stories import ClusterStoriesStream, Pane
 from newsbeam.transforms.support import files
 from newsbeam.transforms.support.state import StateError, open_state
 from newsbeam.transforms.topics import TagTopics
-from newsbeam.transforms.write import written_record
+from newsbeam.transforms.write import written_record, written_row
 
 log = logging.getLogger("newsbeam")
 
@@ -119,7 +119,7 @@ def build_streaming(
     written = {**tables, FEED_HEALTH_TABLE: feed_health}
     # A window's rows, once it ended, as one pane, its articles clustered into stories.
     panes = written | "Stories" >> ClusterStoriesStream(stages.stories, state, window)
-    committed = panes | "Commit" >> CommitWindows(config.root)
+    committed = panes | "Commit" >> CommitWindows(config.root, stages.url_params)
     return {**written, "committed": committed}
 
 
@@ -337,12 +337,13 @@ def commit_window(
 class _CommitPanes(beam.DoFn):
     """Pane -> the run id it was committed as (commit_window)."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, url_params: tuple[str, ...] = ()) -> None:
         self._root = root
+        self._url_params = url_params
 
     def process(self, pane: Pane) -> Iterator[str]:
-        rows = {
-            table: [_health_row(r) if table == FEED_HEALTH_TABLE else to_row(r) for r in records]
+        rows = {  # as a batch run writes them: secrets in URLs redacted
+            table: list(map(written_row(table, self._url_params), records))
             for table, records in pane.tables.items()
         }
         manifest = commit_window(self._root, rows, pane.start, pane.end, pane.fired)
@@ -356,10 +357,6 @@ class _CommitPanes(beam.DoFn):
         yield manifest["run_id"]
 
 
-def _health_row(health: Any) -> dict[str, Any]:
-    return dict(health._asdict())
-
-
 class CommitWindows(beam.PTransform):
     """PCollection[Pane] (ClusterStoriesStream's) -> PCollection[str], the run id of every
     pane committed into `root`: one Parquet file per table, committed by
@@ -368,12 +365,13 @@ class CommitWindows(beam.PTransform):
     Not Beam's windowed WriteToParquet: it names files by window, not by pane, so a late
     pane would replace the on-time pane's files; here each pane is its own run."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, url_params: tuple[str, ...] = ()) -> None:
         super().__init__()
         self._root = root
+        self._url_params = url_params
 
     def expand(self, panes: beam.PCollection[Pane]) -> beam.PCollection[str]:
-        return panes | "CommitPanes" >> beam.ParDo(_CommitPanes(self._root))
+        return panes | "CommitPanes" >> beam.ParDo(_CommitPanes(self._root, self._url_params))
 
 
 # --- The command -------------------------------------------------------------------------------

@@ -378,6 +378,22 @@ def test_the_marker_comes_first_and_goes_with_a_failed_first_run(tmp_path: Path)
     assert not (tmp_path / "root").exists()
 
 
+def test_the_printed_query_runs_for_a_root_with_a_quote_in_its_name(tmp_path: Path) -> None:
+    # Review 69: the query the run prints put the output folder inside '...' as it was:
+    # for "o'brien news/out" it did not parse (and a folder name could end the string and
+    # add SQL to what the operator pastes into DuckDB).
+    from newsbeam.pipeline.main import format_summary
+    from tests import dataset_fixtures as fx
+
+    root = tmp_path / "o'brien news" / "out"
+    manifest = fx.write_run(str(root), "r1", articles=[fx.article("q1")])
+    manifest.update(seconds=1.0, stage_seconds={})
+    manifest["counts"].update(rejected_by={})
+    (line,) = [x for x in format_summary(manifest, str(root)).splitlines() if "DuckDB:" in x]
+    got = duckdb.sql(line.split("DuckDB:", 1)[1]).fetchall()
+    assert got == [(fx.article("q1").title, fx.article("q1").language)]
+
+
 def test_the_printed_query_reads_a_root_of_two_schema_versions_whole(tmp_path: Path) -> None:
     """A ROOT an older NewsBeam wrote runs into, then this one: DuckDB binds a glob to its
     first file's columns, so the query the run printed, as `SELECT *`, silently had no

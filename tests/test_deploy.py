@@ -234,7 +234,9 @@ def test_the_worker_image_builds_and_runs_newsbeam(tmp_path: Path) -> None:
     assert version.stdout.startswith("newsbeam ") and "Apache Beam 2.77." in version.stdout
 
 
-def run_bigquery_load(bin_dir: Path, scratch: Path, bq: str, gcloud: str) -> None:
+def run_bigquery_load(
+    bin_dir: Path, scratch: Path, bq: str, gcloud: str, ok: bool = True
+) -> subprocess.CompletedProcess[str]:
     """Run deploy/bigquery/load.sh with stand-ins for `bq` and `gcloud` (scripts: neither
     is on this machine) and the real `newsbeam`, in the temporary folder `scratch`."""
     for name, script in (("bq", bq), ("gcloud", gcloud)):
@@ -248,7 +250,8 @@ def run_bigquery_load(bin_dir: Path, scratch: Path, bq: str, gcloud: str) -> Non
         env={**os.environ, "PATH": path, "TMPDIR": str(scratch)},
         timeout=300,
     )
-    assert done.returncode == 0, done.stderr
+    assert (done.returncode == 0) == ok, done.stderr
+    return done
 
 
 def test_bigquery_load_writes_its_schemas_in_a_folder_of_its_own(tmp_path: Path) -> None:
@@ -295,7 +298,7 @@ def test_bigquery_load_upgrades_an_older_table_and_inserts_by_name(tmp_path: Pat
     ]
     file_columns = ["article_id", "source", "url", "canonical_url", "site", "outlet", "title",
                     "ingest_date"]  # fmt: skip
-    manifest = {"run_id": "night-9", "attempt": "a1", "tables": {
+    manifest = {"run_id": "night-9", "attempt": "0000a001", "tables": {
         "articles": {"files": [{"path": "articles/ingest_date=2026-12-04/a.parquet"}]},
         "duplicates": {"files": []}, "rejected": {"files": []}, "feed_health": {"files": []},
     }}  # fmt: skip
@@ -338,6 +341,69 @@ def test_bigquery_load_upgrades_an_older_table_and_inserts_by_name(tmp_path: Pat
     assert f"INSERT INTO `p.news.articles` ({named}, run_id, ingest_date)" in statements
     assert f"SELECT {named}, 'night-9' AS run_id" in statements
     assert "SELECT *" not in statements
+
+
+def bigquery_stand_ins(
+    calls: Path, manifest: dict[str, Any], columns: list[str]
+) -> tuple[str, str]:
+    """`bq` (no table yet; the scratch table has `columns`; queries logged to `calls`) and
+    `gcloud` (one run, night-9, whose manifest is `manifest`)."""
+    bq = (
+        f"#!{sys.executable}\n"
+        "import json, sys\n"
+        "args = sys.argv[1:]\n"
+        f"log = open({str(calls)!r}, 'a')\n"
+        "if args[:1] == ['show'] and '--schema' in args:\n"
+        "    if not args[-1].split('.')[-1].startswith('_load_'): sys.exit(1)\n"
+        f"    print(json.dumps([{{'name': n, 'type': 'STRING'}} for n in {columns!r}]))\n"
+        "    sys.exit(0)\n"
+        "if args[:1] == ['show']: sys.exit(0)\n"
+        "if args[:1] == ['query']:\n"
+        "    if '--format=csv' in args: print('f0_')\n"
+        "    else: log.write(json.dumps(['query', args[-1]]) + '\\n')\n"
+    )
+    gcloud = (
+        f"#!{sys.executable}\n"
+        "import json, sys\n"
+        "if sys.argv[2] == 'ls': print('gs://b/news/_runs/night-9.json')\n"
+        f"else: print(json.dumps({manifest!r}))\n"
+    )
+    return bq, gcloud
+
+
+def test_bigquery_load_refuses_a_manifest_and_columns_it_would_run_as_sql(tmp_path: Path) -> None:
+    """Review 69: load.sh put a manifest's run id and attempt, and the loaded files' column
+    names, into its SQL as they were ("Run ids are letters, digits and _.+- (NewsBeam
+    checks them)": the file name is checked, the content was not). A manifest of a run id
+    `x' OR TRUE OR '` made the DELETE of each table remove every run's rows. The manifest
+    is now checked as `newsbeam warehouse` checks it, and only the columns NewsBeam's
+    schema names are inserted."""
+    bin_dir, scratch, calls = tmp_path / "bin", tmp_path / "tmp", tmp_path / "calls.jsonl"
+    bin_dir.mkdir()
+    scratch.mkdir()
+    files = {"files": [{"path": "articles/ingest_date=2026-12-04/a.parquet"}]}
+    tables = {"articles": files, "duplicates": {"files": []}, "rejected": {"files": []},
+              "feed_health": {"files": []}}  # fmt: skip
+    hostile = {"run_id": "x' OR TRUE OR '", "attempt": "0000a001", "tables": tables}
+    done = run_bigquery_load(
+        bin_dir, scratch, *bigquery_stand_ins(calls, hostile, ["article_id"]), ok=False
+    )
+    assert "night-9.json: not a usable NewsBeam run manifest" in done.stderr
+    assert calls.read_text() == ""  # no statement run
+    # A run id that is not its file's name, an attempt with a quote, a path with a comma.
+    comma = {"files": [{"path": "articles/a,b"}]}
+    for changed in ({"run_id": "night-8"}, {"attempt": "a' OR '1"},
+                    {"tables": {**tables, "articles": comma}}):  # fmt: skip
+        manifest = {"run_id": "night-9", "attempt": "0000a001", "tables": tables, **changed}
+        run_bigquery_load(bin_dir, scratch, *bigquery_stand_ins(calls, manifest, []), ok=False)
+    assert calls.read_text() == ""
+    # A file with a column whose name is SQL: left out of the INSERT, the others go in.
+    good = {"run_id": "night-9", "attempt": "0000a001", "tables": tables}
+    columns = ["article_id", "title", "title) SELECT 1; DROP TABLE p.news.articles; --"]
+    run_bigquery_load(bin_dir, scratch, *bigquery_stand_ins(calls, good, columns))
+    (statements,) = [json.loads(line)[1] for line in calls.read_text().splitlines()]
+    assert "INSERT INTO `p.news.articles` (article_id, title, run_id, ingest_date)" in statements
+    assert "DROP" not in statements
 
 
 # --- Kubernetes (deploy/kubernetes/) ---------------------------------------------------------

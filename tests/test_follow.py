@@ -125,6 +125,23 @@ def test_only_regular_files_are_listed(tmp_path: Path) -> None:
     assert listed[str(tmp_path / "a.txt")].size == len("an article")
 
 
+def test_follow_mode_lists_no_file_through_a_link_out_of_its_folder(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Review 69: as a batch run, follow mode reads no file a link leads to outside the
+    # watched folder (said once in the log), unless --follow_outside_links.
+    inbox, secret = tmp_path / "inbox", tmp_path / "private.txt"
+    inbox.mkdir()
+    secret.write_text("private")
+    (inbox / "a.txt").write_text("an article")
+    (inbox / "planted.txt").symlink_to(secret)
+    assert list(follow.list_files([str(inbox)], set())) == [str(inbox / "a.txt")]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("planted.txt: link_outside (symbolic link to" in w for w in warnings), warnings
+    both = follow.list_files([str(inbox)], set(), outside_links=True)
+    assert sorted(both) == [str(inbox / "a.txt"), str(inbox / "planted.txt")]
+
+
 def test_what_follow_mode_cannot_read_is_said_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -207,6 +207,31 @@ def test_bad_input_leaves_the_catalog_as_it_was(tmp_path: Path, capsys: Any) -> 
     assert (digest(tmp_path / "iceberg" / "catalog.db"), snapshots(tmp_path)) == before
 
 
+def test_a_manifest_naming_a_run_id_with_quotes_is_refused_not_run_as_a_filter(
+    tmp_path: Path, capsys: Any
+) -> None:
+    # The Iceberg loader wrote a manifest's run id into a row filter string
+    # (`run_id == '<id>'`), trusting that run ids hold no quotes; only the manifest's file
+    # name was checked. A manifest whose run_id was `x' or run_id != 'x` matched every
+    # run's files when it was loaded again: they left the table (review 69).
+    import json
+
+    root = tmp_path / "root"
+    two_runs(root)
+    assert load(root, tmp_path) == 0
+    hostile = "x' or run_id != 'x"
+    manifest = json.loads(Path(dataset.manifest_path(str(root), "daily-2")).read_text())
+    planted = Path(dataset.manifest_path(str(root), "planted"))
+    for attempt in ("0000aaaa", "0000bbbb"):
+        planted.write_text(json.dumps({**manifest, "run_id": hostile, "attempt": attempt}))
+        capsys.readouterr()
+        refused(capsys, ["warehouse", "--output", str(root), *flags(tmp_path)], "planted.json")
+    assert {run for (run,) in scan(tmp_path, "articles", "run_id")} == {"daily-1", "daily-2"}
+    # A manifest whose run id is valid but not its file's name is refused the same way.
+    planted.write_text(json.dumps({**manifest, "attempt": "0000cccc"}))
+    refused(capsys, ["warehouse", "--output", str(root), *flags(tmp_path)], "planted.json")
+
+
 def test_without_pyiceberg_the_message_says_what_to_install(
     tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -72,6 +72,7 @@ def test_seeds_counts(seeds_output: Path) -> None:
         "places",
         "feeds",
         "state_keep_days",
+        "url_params",  # the query parameters redacted where URLs are written
     }
     assert {"apache-beam", "trafilatura", "langdetect", "pyarrow", "newsbeam"} <= set(
         manifest["versions"]

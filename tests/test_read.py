@@ -495,7 +495,7 @@ def test_broken_links_and_link_loops_are_rows(tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (elsewhere / "linked.txt").write_text("Linked text.\n")
-    os.symlink(elsewhere, folder / "linked-folder")  # followed
+    os.symlink(elsewhere, folder / "linked-folder")  # outside: read with the flag only
 
     def check_documents(documents: list) -> None:
         assert sorted(os.path.relpath(d.source, folder) for d in documents) == [
@@ -514,12 +514,57 @@ def test_broken_links_and_link_loops_are_rows(tmp_path: Path) -> None:
         assert "broken symbolic link" in rows[0][2]
         assert "loop" in rows[1][2] and "loop" in rows[2][2]
 
-    counters = _run([str(folder)], check_documents, check_rejected)
+    followed = ReadConfig(outside_links=True)
+    counters = _run([str(folder)], check_documents, check_rejected, followed)
     assert counters["read_inputs"] == 6
     # The folder named twice, and by a glob: each file and each problem once (a broken
     # link was a row per input that reached it).
     inputs = [str(folder), str(folder) + "/", str(folder / "*")]
-    assert _run(inputs, check_documents, check_rejected)["read_inputs"] == 6
+    assert _run(inputs, check_documents, check_rejected, followed)["read_inputs"] == 6
+
+
+def test_links_out_of_an_input_folder_are_rows_not_read(tmp_path: Path) -> None:
+    # Review 69: links were followed wherever they led, so whoever could write in an
+    # input folder (a drop folder, a watched share) could link ~/.ssh/id_rsa or a folder
+    # of /etc into it and have them read into the tables. Now each link that leads out
+    # of the folder named is a `link_outside` row; links inside it, and the folder named
+    # itself when it is a link, are followed.
+    import os
+
+    secret = tmp_path / "home" / "secret.txt"
+    secret.parent.mkdir()
+    secret.write_text("The operator's private notes.\n")
+    real = tmp_path / "real-inbox"
+    (real / "sub").mkdir(parents=True)
+    (real / "good.txt").write_text("Good text.\n")
+    (real / "sub" / "inner.txt").write_text("Inner text.\n")
+    os.symlink(secret, real / "notes.txt")
+    os.symlink(secret.parent, real / "sub" / "home")
+    os.symlink(real / "sub", real / "alias")  # inside: sub's files once
+    os.symlink(real / "sub" / "home", real / "relayed")  # inside, to a link leading out
+    inbox = tmp_path / "inbox"
+    os.symlink(real, inbox)  # the folder named is a link: the operator's choice
+
+    def check_documents(documents: list) -> None:
+        assert sorted(os.path.relpath(d.source, inbox) for d in documents) == [
+            "alias/inner.txt",
+            "good.txt",
+        ]
+
+    def check_rejected(rejected: list) -> None:
+        rows = sorted((os.path.relpath(r.source, inbox), r.reason, r.detail) for r in rejected)
+        assert [row[:2] for row in rows] == [
+            ("alias/home", "link_outside"),
+            ("notes.txt", "link_outside"),
+            ("relayed", "link_outside"),
+        ]
+        assert f"symbolic link to {secret}, outside the input folder {real}" in rows[1][2]
+        assert "--follow_outside_links" in rows[1][2]
+
+    counters = _run([str(inbox)], check_documents, check_rejected)
+    assert counters["read_inputs"] == 5
+    # A glob over the folder: the same.
+    assert _run([str(inbox / "**")], check_documents, check_rejected)["read_inputs"] == 5
 
 
 def test_newsbeam_folder_kind() -> None:

@@ -239,6 +239,29 @@ def test_a_heartbeat_that_cannot_be_written_is_tried_again(
     assert any(w.startswith("renewed the lock") for w in warnings)
 
 
+def test_a_link_planted_under_the_heartbeats_file_name_is_not_written_through(
+    tmp_path: Path,
+) -> None:
+    # The lock (readable by all) holds the token, which names the file the next heartbeat
+    # writes: in a shared folder, a link planted under that name made the heartbeat write
+    # the lock's JSON into the file the link named (review 69).
+    victim = tmp_path / "elsewhere" / "victim.txt"
+    victim.parent.mkdir()
+    victim.write_text("precious\n")
+    target = tmp_path / "shared" / "out"
+    with RunLock_held([target], ttl=0.2) as lock:
+        path = lock_path(target)
+        token = json.loads(path.read_text())["token"]
+        first = json.loads(path.read_text())["heartbeat_at"]
+        path.with_name(f"{path.name}.{token}").symlink_to(victim)
+        time.sleep(0.3)
+        assert victim.read_text() == "precious\n"
+        assert json.loads(path.read_text())["heartbeat_at"] > first  # renewed all the same
+        assert not path.is_symlink()
+        lock.check()
+    assert victim.read_text() == "precious\n"
+
+
 @pytest.mark.slow
 def test_two_real_runs_on_the_same_folders(seeds_dir: Path, tmp_path: Path) -> None:
     inputs = tmp_path / "in"

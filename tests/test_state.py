@@ -599,3 +599,29 @@ def test_retain_keeps_forgotten_dedup_rows_thin_and_drops_other_tables_rows() ->
     assert retention.forget_since == cut - dt.timedelta(days=30)  # never before keep_days
     assert state_module.StateRetention(cut, 30, 0).forget_since is None
     assert state_module.StateRetention(cut, 0, 10).forget_since is None
+
+
+def test_a_new_state_folder_is_its_owners_only_whatever_the_umask(
+    seeds_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The state holds the articles' texts and the feed and page URLs as given: it was
+    # made with the process's umask (022: every user of the machine could read it).
+    import os
+    import stat
+
+    state = tmp_path / "shared" / "state"
+    old = os.umask(0o022)
+    try:
+        argv = ["--input", str(seeds_dir), "--state", str(state), "--output"]
+        assert entry.main([*argv, str(tmp_path / "out")]) == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    assert (state / "CURRENT.json").exists()
+    assert not [r for r in caplog.records if "can be read by every user" in r.getMessage()]
+    # One that others can read (made so by its owner, or an older NewsBeam) is left as it
+    # is, and said.
+    state.chmod(0o755)
+    assert entry.main([*argv, str(tmp_path / "out2")]) == 0
+    assert stat.S_IMODE(state.stat().st_mode) == 0o755
+    assert [r for r in caplog.records if "can be read by every user" in r.getMessage()]

@@ -1112,6 +1112,22 @@ def test_a_watched_folder_reads_each_finished_file_once(tmp_path: Path) -> None:
     assert (names, reasons) == (["one.txt", "two.txt"], [])
 
 
+def test_a_watched_folder_reads_nothing_through_a_link_out_of_it(tmp_path: Path) -> None:
+    # Review 69: as a batch run, a watch reads no file a link leads to outside the watched
+    # folder (a planted link to the operator's files): a link_outside row instead.
+    inbox = tmp_path / "inbox"
+    (inbox / "deep").mkdir(parents=True)
+    (inbox / "one.txt").write_text(FIRE)
+    (tmp_path / "private.txt").write_text(VOTE)
+    (inbox / "planted.txt").symlink_to(tmp_path / "private.txt")
+    (inbox / "deep" / "alias.txt").symlink_to(inbox / "one.txt")  # inside: read
+    names, rows = _watched(
+        inbox, tmp_path, 0.5, 1.6, lambda d: Path(d.source).name,
+        lambda r: f"{Path(r.source).name} {r.reason}",
+    )  # fmt: skip
+    assert (names, rows) == (["alias.txt", "one.txt"], ["planted.txt link_outside"])
+
+
 def test_a_watched_folder_does_not_read_newsbeam_folders_inside_it(tmp_path: Path) -> None:
     """The job's ROOT inside its inbox (and a state folder there): a watch matches files,
     so its manifests, Parquet files and report were read back at every poll, each read a

@@ -101,6 +101,9 @@ class ReadConfig:
     # (path, reason, detail) of what a listing made before the run could not read: a run
     # of one pass of --max_files_per_run (pipeline/passes.py) rejects them as its own.
     listed_problems: tuple[tuple[str, str, str], ...] = ()
+    # --follow_outside_links: read what symbolic links in an input folder lead to outside
+    # it (`walk_local`); by default each is a `link_outside` row.
+    outside_links: bool = False
 
 
 # ---------------------------------------------------------------------------------------
@@ -375,17 +378,31 @@ def _link_problem(path: str, error: OSError) -> Problem:
     return Problem(path, "unreadable", f"cannot stat: {error}")
 
 
+def outside_link(root_real: str, path: str) -> str | None:
+    """Where the symbolic link `path` leads when that is outside the folder whose real
+    path is `root_real`; None for no link, or one that stays inside."""
+    if not os.path.islink(path):
+        return None
+    target = os.path.realpath(path)
+    inside = target == root_real or target.startswith(root_real.rstrip(os.sep) + os.sep)
+    return None if inside else target
+
+
 def walk_local(
-    root: str, matches: Callable[[str], bool] = lambda _path: True
+    root: str, matches: Callable[[str], bool] = lambda _path: True, outside_links: bool = False
 ) -> Iterator[tuple[FileMetadata, tuple[int, int]] | Problem]:
     """Every file under a local folder (or the file itself), in name order, following
-    symbolic links; with each file its (device, inode), which names it however reached.
+    symbolic links that stay inside it (all with `outside_links`); with each file its
+    (device, inode), which names it however reached.
 
-    Yields a Problem for a broken link, a link loop (a link back into a folder above it)
-    or a folder that cannot be listed; skips NewsBeam's own folders (outputs, state,
-    staging: see `newsbeam_folder_kind`), logging each. Only paths that `matches` are
-    yielded (a glob's files; a folder's problem when `matches` its path with a trailing
-    separator); folders are walked whatever their name.
+    Yields a Problem for a broken link, a link loop (a link back into a folder above it),
+    a link that leads outside the folder (`link_outside`: the folder's files are anyone's
+    who can write there, and a link to ~/.ssh or /etc would put what it names into the
+    tables; the folder named itself may be a link) or a folder that cannot be listed;
+    skips NewsBeam's own folders (outputs, state, staging: see `newsbeam_folder_kind`),
+    logging each. Only paths that `matches` are yielded (a glob's files; a folder's
+    problem when `matches` its path with a trailing separator); folders are walked
+    whatever their name.
     """
     try:
         info = os.stat(root or ".")
@@ -397,6 +414,7 @@ def walk_local(
         if matches(root):
             yield FileMetadata(root, info.st_size, info.st_mtime), (info.st_dev, info.st_ino)
         return
+    root_real = os.path.realpath(root or ".")
     # Depth first with an explicit stack; each entry carries its ancestors' ids (loops).
     stack: list[tuple[str, frozenset[tuple[int, int]]]] = [
         (root, frozenset({(info.st_dev, info.st_ino)}))
@@ -426,6 +444,17 @@ def walk_local(
                     yield _link_problem(path, error)
                 continue
             ident = (info.st_dev, info.st_ino)
+            target = None if outside_links else outside_link(root_real, path)
+            if target is not None:
+                folder_link = stat.S_ISDIR(info.st_mode)
+                if matches(os.path.join(path, "") if folder_link else path):
+                    yield Problem(
+                        path,
+                        "link_outside",
+                        f"symbolic link to {readable_path(target)}, outside the input folder "
+                        f"{readable_path(root_real)}: not read (--follow_outside_links reads it)",
+                    )
+                continue
             if stat.S_ISDIR(info.st_mode):
                 if ident in ancestors and matches(os.path.join(path, "")):
                     detail = (
@@ -451,24 +480,27 @@ def glob_folder(pattern: str) -> str | None:
     return os.path.dirname(prefix.group(0))
 
 
-def list_input(pattern: str) -> Iterator[tuple[FileMetadata, object] | Problem]:
+def list_input(
+    pattern: str, outside_links: bool = False
+) -> Iterator[tuple[FileMetadata, object] | Problem]:
     """The files one input names, each with an identity (the same for every spelling of
-    one file), or Problems; NewsBeam's own folders left out. Raises when listing fails."""
+    one file), or Problems; NewsBeam's own folders left out, and links out of a folder
+    unless `outside_links` (`walk_local`). Raises when listing fails."""
     if is_local(pattern):
         local = pattern[len("file://") :] if pattern.startswith("file://") else pattern
         if os.path.lexists(local):  # a name with a glob's characters in it ("dir[1]") is itself
-            yield from walk_local(local)
+            yield from walk_local(local, outside_links=outside_links)
             return
         base = glob_folder(local)
         if base is None:
-            yield from walk_local(local)
+            yield from walk_local(local, outside_links=outside_links)
             return
         # A glob: walk the folder before its first wildcard, keep what the glob matches
         # (Beam's syntax: `*` within one folder, `**` across folders).
         with warnings.catch_warnings():  # "[[]" (a literal "["): re's "Possible nested set"
             warnings.simplefilter("ignore", FutureWarning)
             regex = re.compile(FileSystem.translate_pattern(local))
-        yield from walk_local(base, lambda path: bool(regex.match(path)))
+        yield from walk_local(base, lambda path: bool(regex.match(path)), outside_links)
         return
     yield from _list_remote(pattern)
 
@@ -569,7 +601,9 @@ def listed_file(path: str, size: int) -> ListedFile:
     return os.fsencode(path), size, 0, 0
 
 
-def list_inputs(patterns: Iterable[str]) -> Iterator[FileMetadata | Problem]:
+def list_inputs(
+    patterns: Iterable[str], outside_links: bool = False
+) -> Iterator[FileMetadata | Problem]:
     """Every file the inputs name, each once (the first spelling listed), and a Problem
     for each entry that cannot be read, each input that cannot be listed and each that
     matches nothing. In sorted input order: the same whatever the order of the command
@@ -579,7 +613,7 @@ def list_inputs(patterns: Iterable[str]) -> Iterator[FileMetadata | Problem]:
     for pattern in sorted(patterns):
         found = False
         try:
-            for item in list_input(pattern):
+            for item in list_input(pattern, outside_links):
                 found = True
                 if isinstance(item, Problem):
                     if ("problem", item.path) not in seen:
@@ -613,14 +647,19 @@ class _ListInputs(beam.DoFn):
     one call lists every input, so a file named by several inputs, a folder and a glob
     inside it, is seen once without grouping); what cannot be read -> rejected."""
 
-    def __init__(self, listed_problems: Sequence[tuple[str, str, str]] = ()) -> None:
+    def __init__(
+        self, listed_problems: Sequence[tuple[str, str, str]] = (), outside_links: bool = False
+    ) -> None:
         self._listed_problems = tuple(listed_problems)
+        self._outside_links = outside_links
 
     def process(self, patterns: Sequence[bytes]) -> Iterator[ListedFile | beam.pvalue.TaggedOutput]:
         for path, reason, detail in self._listed_problems:
             counter("read_inputs").inc()
             yield _rejected(path, reason, detail)
-        for item in list_inputs(os.fsdecode(pattern) for pattern in patterns):
+        for item in list_inputs(
+            (os.fsdecode(pattern) for pattern in patterns), self._outside_links
+        ):
             if isinstance(item, Problem):
                 counter("read_inputs").inc()
                 yield _rejected(item.path, item.reason, item.detail)
@@ -1109,7 +1148,7 @@ class ReadDocuments(beam.PTransform):
         files, unmatched = apply_with_rejects(
             inputs,
             "List",
-            _ListInputs(self._config.listed_problems),
+            _ListInputs(self._config.listed_problems, self._config.outside_links),
             STAGE,
             lambda i: readable_path(", ".join(os.fsdecode(p) for p in i)),
             ListedFile,
@@ -1187,16 +1226,32 @@ def _holds(top: str, folder: str) -> bool:
     return folder == top.rstrip("/") or folder.startswith(top.rstrip("/") + "/")
 
 
+def watched_outside(path: str, folders: Sequence[str]) -> str | None:
+    """Where a watched local file really is when that is outside the watched folder that
+    holds it (the longest of `folders`): a link in the folder, or in a folder under it,
+    leads out (`walk_local`'s rule for a watch). None when it is inside."""
+    parent = path.rsplit("/", 1)[0] if "/" in path else ""
+    tops = [top for top in folders if _holds(top, parent)]
+    top = max(tops, key=len) if tops else parent
+    real = os.path.realpath(path)
+    root_real = os.path.realpath(top or ".")
+    inside = real == root_real or real.startswith(root_real.rstrip(os.sep) + os.sep)
+    return None if inside else real
+
+
 class _WatchedFiles(beam.DoFn):
     """A matched file -> ListedFile, unless it is being written (`is_finished_file`) or
     lies in a NewsBeam folder under the watched one (`newsbeam_ancestor`): counters
-    `read_skipped_unfinished`, `read_skipped_newsbeam_folders`."""
+    `read_skipped_unfinished`, `read_skipped_newsbeam_folders`. A local file reached by
+    a link that leads out of the watched folder -> rejected `link_outside` (unless
+    `outside_links`), as in a batch run."""
 
-    def __init__(self, folders: Sequence[str]) -> None:
+    def __init__(self, folders: Sequence[str], outside_links: bool = False) -> None:
         self._folders = tuple(folders)
+        self._outside_links = outside_links
         self._logged: set[str] = set()
 
-    def process(self, file: FileMetadata) -> Iterator[ListedFile]:
+    def process(self, file: FileMetadata) -> Iterator[ListedFile | beam.pvalue.TaggedOutput]:
         if not is_finished_file(file.path):
             counter("read_skipped_unfinished").inc()
             return
@@ -1207,6 +1262,18 @@ class _WatchedFiles(beam.DoFn):
             if folder not in self._logged:  # once a folder, not once a file
                 self._logged.add(folder)
                 log.info("not reading NewsBeam's folder %s", readable_path(folder))
+            return
+        target = None
+        if is_local(file.path) and not self._outside_links:
+            target = watched_outside(file.path, self._folders)
+        if target is not None:
+            counter("read_inputs").inc()
+            yield _rejected(
+                file.path,
+                "link_outside",
+                f"symbolic link to {target}, outside the watched folder: not read "
+                "(--follow_outside_links reads it)",
+            )
             return
         yield listed_file(file.path, file.size_in_bytes)
 
@@ -1291,15 +1358,23 @@ class WatchInputs(beam.PTransform):
             | f"Match{number}" >> fileio.MatchContinuously(as_pattern(pattern), **self._schedule())
             for number, pattern in enumerate(self._inputs)
         ]
-        watched = _WatchedFiles([watched_folder(path) for path in self._inputs])
+        watched = _WatchedFiles(
+            [watched_folder(path) for path in self._inputs], self._config.outside_links
+        )
+        finished, refused = apply_with_rejects(
+            matched | "AllMatched" >> beam.Flatten(),
+            "Finished",
+            watched,
+            STAGE,
+            lambda f: readable_path(f.path),
+            ListedFile,
+        )
         files = (
-            matched
-            | "AllMatched" >> beam.Flatten()
-            | "Finished" >> beam.ParDo(watched).with_output_types(ListedFile)
+            finished
             | "ByPath" >> beam.Map(lambda file: (file[0], file))
             | "Changed" >> beam.ParDo(_ReadChanges()).with_output_types(ListedFile)
         )
-        return apply_with_rejects(
+        documents, unread = apply_with_rejects(
             files,
             "ReadFiles",
             _ReadFile(self._config),
@@ -1307,6 +1382,7 @@ class WatchInputs(beam.PTransform):
             lambda f: readable_path(os.fsdecode(f[0])),
             RawDocument,
         )
+        return documents, (refused, unread) | "Rejected" >> beam.Flatten()
 
     def _schedule(self) -> dict[str, Any]:
         # A file is known by its path and modification time: one saved again under its name

@@ -27,6 +27,7 @@ from newsbeam.transforms.support.bundle_files import (
     missing_targets,
     write_rows,
 )
+from newsbeam.transforms.support.redact import redact_url_params
 from newsbeam.transforms.support.whole import CallWithAll
 
 
@@ -37,6 +38,48 @@ def _health_row(health: Any) -> dict[str, Any]:
 def row_of(table: str) -> Callable[[Any], dict[str, Any]]:
     """The record -> Parquet row conversion of `table`."""
     return _health_row if table == FEED_HEALTH_TABLE else to_row
+
+
+# The columns that hold URLs, or messages naming them, per table: where a key in a query
+# (`?api_key=`, a signed URL's signature, a session id) is redacted as the row is written.
+# Texts, titles and payloads are what the input said, kept as they came.
+URL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "articles": ("source", "url", "canonical_url", "duplicate_sources", "feed_url", "entry_id"),
+    "duplicates": ("source", "url"),
+    "rejected": ("source", "detail"),
+    FEED_HEALTH_TABLE: ("feed_url", "moved_to", "error"),
+}
+
+
+def without_url_secrets(
+    table: str, row: dict[str, Any], extra: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """`row` of `table` with secret query parameters redacted in its URL columns
+    (support/redact.py: the documented names and `extra`, `--redact_url_params`). The
+    row's ids were made from the URLs as given: ids and dedup by URL do not change."""
+    for name in URL_COLUMNS.get(table, ()):
+        value = row.get(name)
+        if isinstance(value, str):
+            row[name] = redact_url_params(value, extra)
+        elif isinstance(value, list):
+            row[name] = [redact_url_params(v, extra) if isinstance(v, str) else v for v in value]
+    if table == "articles" and row.get("removed"):
+        # A page fetched but not used is said in `removed` ("page http://...: HTTP 404",
+        # reason page_<why>); the other removals are the input's own text, kept.
+        row["removed"] = [
+            {**item, "text": redact_url_params(item["text"], extra)}
+            if str(item.get("reason") or "").startswith("page_") and item.get("text")
+            else item
+            for item in row["removed"]
+        ]
+    return row
+
+
+def written_row(table: str, extra: tuple[str, ...] = ()) -> Callable[[Any], dict[str, Any]]:
+    """The record -> row conversion of `table` as written into the dataset (`row_of`, then
+    `without_url_secrets`)."""
+    convert = row_of(table)
+    return lambda record: without_url_secrets(table, convert(record), extra)
 
 
 def written_record(entries: list[dict[str, Any]], partition: str, prefix: str) -> dict[str, Any]:
@@ -80,14 +123,18 @@ class WriteTables(beam.PTransform):
 
     `staging`: the run's staging folder (any filesystem `support/files` writes);
     `partition`: the Hive partition folder (`ingest_date=YYYY-MM-DD`); `prefix`: the start
-    of every file name (run id and attempt). Tables in windows are written as one (bounded
-    input only: ValueError for an unbounded table)."""
+    of every file name (run id and attempt); `url_params`: query parameters redacted in
+    the URL columns besides the documented ones (`without_url_secrets`). Tables in windows
+    are written as one (bounded input only: ValueError for an unbounded table)."""
 
-    def __init__(self, staging: str, partition: str, prefix: str) -> None:
+    def __init__(
+        self, staging: str, partition: str, prefix: str, url_params: tuple[str, ...] = ()
+    ) -> None:
         super().__init__()
         self._staging = staging.rstrip("/")
         self._partition = partition
         self._prefix = prefix
+        self._url_params = url_params
 
     def expand(self, tables: dict[str, beam.PCollection]) -> beam.PCollection[str]:
         targets = {
@@ -100,9 +147,10 @@ class WriteTables(beam.PTransform):
                 f"WriteTables writes bounded tables; unbounded: {', '.join(unbounded)}"
                 " (a stream's tables are written window by window: newsbeam --streaming)"
             )
+        convert = {name: written_row(name, self._url_params) for name in DATASET_SCHEMAS}
         tagged = [
             _in_global_window(tables[name], name)
-            | f"{name}/Rows" >> beam.Map(lambda record, name=name: (name, row_of(name)(record)))
+            | f"{name}/Rows" >> beam.Map(lambda record, name=name: (name, convert[name](record)))
             for name in DATASET_SCHEMAS
             if name in tables
         ]

@@ -55,20 +55,35 @@ loaded=$(bq query --quiet --format=csv --use_legacy_sql=false \
 
 for manifest in $(gcloud storage ls "$ROOT/_runs/*.json"); do
   # run id, attempt, then one line per table: the table and its files' URIs.
+  # The manifest is checked as `newsbeam warehouse` checks it (pipeline/dataset.py): its
+  # run id, attempt and paths go into SQL and a URI list below, and anyone who can write
+  # ROOT can write a manifest. One that fails stops the load (set -e), nothing loaded.
   plan=$(gcloud storage cat "$manifest" | python3 -c '
-import json, sys
+import json, re, sys
 m = json.load(sys.stdin)
-print(m["run_id"], m["attempt"])
-for table in ("articles", "duplicates", "rejected", "feed_health"):
+name = sys.argv[2].rsplit("/", 1)[-1].removesuffix(".json")
+run, attempt = m.get("run_id"), m.get("attempt")
+tables = ("articles", "duplicates", "rejected", "feed_health")
+paths = [f.get("path") for t in tables for f in m["tables"][t]["files"]]
+if not (
+    isinstance(run, str) and run == name
+    and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}", run)
+    and isinstance(attempt, str) and re.fullmatch(r"[0-9a-f]{8}", attempt)
+    and all(isinstance(p, str) and re.fullmatch(r"[A-Za-z0-9_.+=/-]+", p)
+            and ".." not in p.split("/") for p in paths)
+):
+    sys.exit(f"{sys.argv[2]}: not a usable NewsBeam run manifest (run id, attempt or paths)")
+print(run, attempt)
+for table in tables:
     uris = ",".join(sys.argv[1] + "/" + f["path"] for f in m["tables"][table]["files"])
     print(table, uris)
-' "$ROOT")
+' "$ROOT" "$manifest")
   read -r run attempt <<<"$(head -n 1 <<<"$plan")"
   if grep -qxF "$run.$attempt" <<<"$loaded"; then continue; fi
   echo "loading run $run (attempt $attempt)"
   statements="BEGIN TRANSACTION;"
   while read -r table uris; do
-    # Run ids are letters, digits and _.+- (NewsBeam checks them): safe inside quotes.
+    # Run ids are letters, digits and _.+- (checked above): safe inside quotes.
     statements+="
       DELETE FROM \`$SQL_DATASET.$table\` WHERE run_id = '$run';"
     [ -n "$uris" ] || continue
@@ -78,10 +93,13 @@ for table in ("articles", "duplicates", "rejected", "feed_health"):
       --hive_partitioning_source_uri_prefix="$ROOT/$table/{ingest_date:DATE}" \
       "$DATASET._load_$table" "$uris"
     # By name, not position: files of another schema version have other columns, or the
-    # same in another order (a column added in the middle of a newer schema).
+    # same in another order (a column added in the middle of a newer schema). Only the
+    # columns NewsBeam's schema names: a file's own column names would go into the SQL.
     columns=$(bq show --schema --format=json "$DATASET._load_$table" | python3 -c '
 import json, sys
-print(", ".join(f["name"] for f in json.load(sys.stdin) if f["name"] != "ingest_date"))')
+known = {f["name"] for f in json.load(open(sys.argv[1]))} - {"ingest_date", "run_id"}
+print(", ".join(f["name"] for f in json.load(sys.stdin) if f["name"] in known))
+' "$schemas/$table.json")
     statements+="
       INSERT INTO \`$SQL_DATASET.$table\` ($columns, run_id, ingest_date)
         SELECT $columns, '$run' AS run_id, ingest_date

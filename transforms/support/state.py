@@ -926,6 +926,33 @@ def check_state_root(root: str) -> None:
         )
 
 
+def keep_private(root: str) -> None:
+    """A new local state folder is made readable by its owner only (0700), whatever the
+    process's umask: it holds the articles' texts and the URLs as given (keys and all),
+    and everything in it is written under it. One that others can read is left as it is
+    (a group may share it on purpose) and said: other users of the machine can read it.
+    Object stores: their own access rules."""
+    if not files.is_local(root):
+        return
+    local = files.local_path(root)
+    if not os.path.exists(local):
+        os.makedirs(os.path.dirname(os.path.abspath(local)), exist_ok=True)
+        try:
+            os.mkdir(local, 0o700)
+        except FileExistsError:  # made meanwhile (by another run): as it is
+            return
+        os.chmod(local, 0o700)  # mkdir's mode is masked by the umask: exactly 0700
+        return
+    mode = os.stat(local).st_mode
+    if mode & 0o007:
+        log.warning(
+            "--state %s can be read by every user of this machine (mode %s): it holds the "
+            "articles' texts and the URLs as given; chmod 700 it unless that is meant",
+            root,
+            oct(mode & 0o777),
+        )
+
+
 def awaits_publication(root: str, version: str) -> bool:
     """Whether `version` is a version written from CURRENT's and not yet published: what a
     run killed between its commit and the state's publication leaves, which recover_state
@@ -1017,6 +1044,7 @@ def open_state(
         )
     root = files.normalise(str(root))
     check_state_root(root)
+    keep_private(root)
     current = read_current(root)
     started_at = run_at
     base = None
