@@ -820,14 +820,36 @@ def _classify(error: Exception) -> tuple[str, str]:
     return "connection_error", f"{name}: {cause}"
 
 
+def host_turns(jobs: Sequence[Any], url_of: Callable[[Any], str]) -> list[Any]:
+    """`jobs` reordered in turns, one job per host per turn (hosts by their first job, each
+    host's jobs in their own order): the order fetch_all takes them in. In URL order, a host
+    with many feeds filled every thread with requests waiting their turn at that host's
+    gate (`per_host_interval`) while the other hosts sat idle: 300 feeds on 6 hosts took a
+    request a second, not six (review 68)."""
+    queues: dict[str, list[Any]] = {}
+    for job in jobs:
+        queues.setdefault(host_of(url_of(job)), []).append(job)
+    turns: list[Any] = []
+    depth = max((len(queue) for queue in queues.values()), default=0)
+    for turn in range(depth):
+        turns.extend(queue[turn] for queue in queues.values() if turn < len(queue))
+    return turns
+
+
 def fetch_all(
-    jobs: Sequence[Any], fetch_one: Callable[[Any], Any], concurrency: int
+    jobs: Sequence[Any],
+    fetch_one: Callable[[Any], Any],
+    concurrency: int,
+    url_of: Callable[[Any], str] | None = None,
 ) -> Iterator[Any]:
     """`fetch_one(job)` for every job on a thread pool, yielded in the jobs' order (the
     output does not depend on which response came first) as soon as each one's turn comes,
-    so bodies already passed on are not all held at once."""
+    so bodies already passed on are not all held at once. With `url_of` (a job's URL), the
+    jobs are taken, and yielded, in host_turns order."""
     if not jobs:
         return
+    if url_of is not None:
+        jobs = host_turns(jobs, url_of)
     workers = max(1, min(concurrency, len(jobs)))
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
     try:
