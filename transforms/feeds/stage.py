@@ -368,6 +368,8 @@ def feed_outputs(
     status, error, new_hash = "ok", result.error, None
     if fetched.not_due:
         counter("feeds_not_due").inc()
+        if not config.not_due_health:  # not polled: the counter and the feed state say so
+            return
         moved_to = previous.moved_to if previous is not None else None
         moved_to = None if moved_to == url else moved_to  # subscribed at its new URL
         yield beam.pvalue.TaggedOutput(
