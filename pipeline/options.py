@@ -166,6 +166,9 @@ class NewsBeamOptions(PipelineOptions):
             ("--fetch_read_timeout", real, fetch.read_timeout, "Read timeout per read, s."),
             ("--fetch_total_timeout", real, fetch.total_timeout, "Deadline per response, s."),
             ("--fetch_retries", int, fetch.max_retries, "Retries on errors, 429 and 5xx."),
+            ("--fetch_retry_window", real, fetch.retry_window_seconds,
+             "No retry after an error (timeout, no connection) starts later than this after "
+             "the request's first attempt, s."),
             ("--fetch_backoff", real, fetch.backoff_seconds, "Backoff factor between retries, s."),
             ("--fetch_max_retry_after", real, fetch.max_retry_after_seconds,
              "Longest Retry-After waited for, s; longer fails the fetch."),
@@ -517,6 +520,7 @@ def config_from_options(
         read_timeout=options.fetch_read_timeout,
         total_timeout=options.fetch_total_timeout,
         max_retries=options.fetch_retries,
+        retry_window_seconds=options.fetch_retry_window,
         backoff_seconds=options.fetch_backoff,
         max_retry_after_seconds=options.fetch_max_retry_after,
         max_redirects=options.fetch_max_redirects,

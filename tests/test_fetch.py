@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import socket
 import threading
@@ -296,6 +297,31 @@ def test_500_then_200_is_retried_and_persistent_500_gives_up() -> None:
     assert (broken.error, broken.http_status) == ("http_error", 500)
     assert server.hits["/broken"] == FAST.max_retries + 1
     assert (gone.error, gone.http_status, server.hits["/gone"]) == ("http_error", 404, 1)
+
+
+def test_no_retry_starts_after_the_retry_window() -> None:
+    """A feed whose server never answers held its fetch (and the batch of every other feed)
+    for the read timeout times each retry: 4 x 30 s and the waits with the defaults. A
+    retry after an error now starts only within --fetch_retry_window of the first
+    attempt."""
+
+    def hang(request: Request) -> Any:
+        time.sleep(3)
+        return 200, {}, b"late"
+
+    config = dataclasses.replace(FAST, read_timeout=0.5, max_retries=3, retry_window_seconds=0.7)
+    with serve({"/hang": hang}) as server:
+        started = time.monotonic()
+        result = Fetcher(config).fetch(server.url("/hang"))
+        took = time.monotonic() - started
+        assert result.error == "timeout"
+        assert server.hits["/hang"] == 2, server.hits  # was 4: every retry a read timeout
+        assert took < 1.5, took  # was 2 s and more
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    refused = Fetcher(config).fetch(f"http://127.0.0.1:{port}/feed")
+    assert refused.error == "connection_error"
 
 
 def test_a_refused_connection_is_a_connection_error_not_a_timeout() -> None:
