@@ -155,8 +155,16 @@ class NewsBeamOptions(PipelineOptions):
             action="store_true",
             default=False,
             help="With --state: skip feeds whose adaptive next poll time has not come yet "
-            "(their health row says not_due), and --input URLs read before, as a feed or a "
-            "page; an --input URL never read (its fetch failed) is always fetched.",
+            "(counter feeds_not_due; a health row only with --not_due_health), and --input "
+            "URLs read before, as a feed or a page; an --input URL never read (its fetch "
+            "failed) is always fetched.",
+        )
+        feeds.add_argument(
+            "--not_due_health",
+            action="store_true",
+            default=False,
+            help="Write a feed_health row (status not_due) for each feed skipped as not due "
+            "(--poll_due_only, --follow); by default only polls have rows.",
         )
         feeds.add_argument(
             "--seen_entries_days",
@@ -171,6 +179,9 @@ class NewsBeamOptions(PipelineOptions):
             ("--fetch_read_timeout", real, fetch.read_timeout, "Read timeout per read, s."),
             ("--fetch_total_timeout", real, fetch.total_timeout, "Deadline per response, s."),
             ("--fetch_retries", int, fetch.max_retries, "Retries on errors, 429 and 5xx."),
+            ("--fetch_retry_window", real, fetch.retry_window_seconds,
+             "No retry after an error (timeout, no connection) starts later than this after "
+             "the request's first attempt, s."),
             ("--fetch_backoff", real, fetch.backoff_seconds, "Backoff factor between retries, s."),
             ("--fetch_max_retry_after", real, fetch.max_retry_after_seconds,
              "Longest Retry-After waited for, s; longer fails the fetch."),
@@ -408,6 +419,22 @@ class NewsBeamOptions(PipelineOptions):
             "halves it after new entries and grows it by half without), within "
             "--min_poll_seconds and a day.",
         )
+        feeds.add_argument(
+            "--max_backoff_seconds",
+            type=int,
+            default=FeedsConfig.max_backoff_seconds,
+            help="With --state: the longest wait after failed polls of a feed (each failure "
+            "in a row doubles its interval up to this, or up to its own interval when "
+            "longer); a 429/503 Retry-After may ask for longer.",
+        )
+        feeds.add_argument(
+            "--poll_jitter",
+            type=finite_float,
+            default=FeedsConfig.poll_jitter,
+            metavar="SHARE",
+            help="With --state: move each feed's next poll time by up to this share of its "
+            "wait, either way (0 to 0.5; 0: none), so feeds polled together fall due apart.",
+        )
         run.add_argument(
             "--max_files_per_run",
             type=int,
@@ -518,6 +545,7 @@ def config_from_options(
         read_timeout=options.fetch_read_timeout,
         total_timeout=options.fetch_total_timeout,
         max_retries=options.fetch_retries,
+        retry_window_seconds=options.fetch_retry_window,
         backoff_seconds=options.fetch_backoff,
         max_retry_after_seconds=options.fetch_max_retry_after,
         max_redirects=options.fetch_max_redirects,
@@ -567,6 +595,9 @@ def config_from_options(
             poll_due_only=options.poll_due_only,
             min_poll_seconds=options.min_poll_seconds,
             initial_poll_seconds=max(options.initial_poll_seconds, options.min_poll_seconds),
+            max_backoff_seconds=options.max_backoff_seconds,
+            poll_jitter=options.poll_jitter,
+            not_due_health=options.not_due_health,
             seen_entries_days=options.seen_entries_days,
             page_retry_runs=options.page_retry_runs,
             fetch=fetch,

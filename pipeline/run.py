@@ -166,11 +166,14 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
     for flag, seconds in (
         ("--min_poll_seconds", ours.min_poll_seconds),
         ("--initial_poll_seconds", ours.initial_poll_seconds),
+        ("--max_backoff_seconds", ours.max_backoff_seconds),
     ):
         if not 1 <= seconds <= FeedsConfig.max_poll_seconds:
             raise UsageError(
                 f"{flag} must be between 1 and {FeedsConfig.max_poll_seconds}, not {seconds}"
             )
+    if not 0 <= ours.poll_jitter <= 0.5:  # more would poll a feed at half its interval
+        raise UsageError(f"--poll_jitter must be between 0 and 0.5, not {ours.poll_jitter:g}")
     if ours.progress_seconds <= 0:
         raise UsageError(f"--progress_seconds must be positive, not {ours.progress_seconds}")
     try:

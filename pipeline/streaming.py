@@ -460,6 +460,8 @@ def streaming_config(options: PipelineOptions) -> StreamingConfig:
         # A feed's adaptive interval (each feed is fetched when due, as in follow mode).
         ("--min_poll_seconds", ours.min_poll_seconds, 1),
         ("--initial_poll_seconds", ours.initial_poll_seconds, 1),
+        ("--max_backoff_seconds", ours.max_backoff_seconds, 1),
+        ("--poll_jitter", ours.poll_jitter, 0),
     ):
         if value < least:
             raise StreamingUsageError(f"{flag} must be at least {least:g}, not {value}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import http.server
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ class Request:
     path: str
     headers: dict[str, str]
     hit: int  # 1 for the first request to this path
+    at: float = 0.0  # time.monotonic() when it arrived
 
 
 @dataclass
@@ -52,7 +54,7 @@ def _handler(server: FeedServer) -> type[http.server.BaseHTTPRequestHandler]:
             with _LOCK:
                 server.hits[path] = server.hits.get(path, 0) + 1
                 request = Request(path, {k.lower(): v for k, v in self.headers.items()},
-                                  server.hits[path])  # fmt: skip
+                                  server.hits[path], time.monotonic())  # fmt: skip
                 server.log.append(request)
             route = server.routes.get(path)
             if route is None:

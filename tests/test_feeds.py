@@ -56,6 +56,8 @@ from newsbeam.transforms.feeds.parse import (
 )
 from newsbeam.transforms.feeds.polling import (
     PreviousFeedState,
+    backoff_seconds,
+    jittered,
     last_polled,
     load_feed_state,
     merge_seen_entries,
@@ -440,7 +442,13 @@ def test_is_html_response() -> None:
 
 
 def test_poll_interval_adapts() -> None:
-    config = FeedsConfig(min_poll_seconds=60, initial_poll_seconds=3600, max_poll_seconds=86400)
+    config = FeedsConfig(
+        min_poll_seconds=60,
+        initial_poll_seconds=3600,
+        max_poll_seconds=86400,
+        max_backoff_seconds=86400,
+        poll_jitter=0,
+    )
     now = dt.datetime(2024, 5, 14, tzinfo=dt.timezone.utc)
     ok = FetchResult("u", "u", 200, {"etag": '"e"'}, b"x", None, "", 5)
     busy = next_feed_state(None, "u", ok, 3, "h1", now, config)
@@ -768,6 +776,10 @@ def test_feed_pages_articles_twice_second_run_incremental(tmp_path: Path) -> Non
         # Counted as not due, not as polled (both before: "4 of 2 due feeds polled").
         assert fourth["counters"]["feeds_not_due"] == 2
         assert fourth["counters"].get("feeds_fetched", 0) == 0
+        # Not polled, no health row (review 68: follow mode wrote one per not-due feed per
+        # batch); --not_due_health keeps them.
+        assert len(_health(tmp_path, "run_at, feed_url")) == 6
+        _run(tmp_path, *args, "--poll_due_only", "--not_due_health")
         health = _health(tmp_path, "run_at, feed_url")
         assert [h["status"] for h in health[-2:]] == ["not_due", "not_due"]
 
@@ -1495,7 +1507,7 @@ def test_failures_back_off_from_a_feeds_own_pace_and_recovery_resumes_it() -> No
     polled every 15 minutes was next polled two hours after one 503 and took hours of
     halving to come back (its entries scrolling off unread), a daily one was polled every
     two hours while it failed."""
-    config = FeedsConfig()  # 15 minutes to a day, starting from an hour
+    config = FeedsConfig(poll_jitter=0)  # 15 minutes to a day, starting from an hour
     now = dt.datetime(2024, 5, 14, tzinfo=dt.timezone.utc)
     ok = FetchResult("u", "u", 200, {"etag": '"e"'}, b"x", None, "", 5)
     down = ok._replace(http_status=503, headers={}, error="http_error")
@@ -1508,6 +1520,58 @@ def test_failures_back_off_from_a_feeds_own_pace_and_recovery_resumes_it() -> No
     assert (back.poll_interval_seconds, back.consecutive_failures) == (900, 0)  # was 2 hours
     daily = busy._replace(poll_interval_seconds=86400)
     assert next_feed_state(daily, "u", down, 0, None, now, config).next_poll_at == now + DAY
+
+
+def test_the_back_off_of_a_failing_feed_is_capped() -> None:
+    """A feed polled every 15 minutes that failed for hours was backed off to a day (the
+    wait doubled per failure, 16 h after seven), so it was polled again up to a day after
+    it came back, and a busy feed's entries scrolled off it unread meanwhile. The back-off
+    now stops at --max_backoff_seconds (an hour), or the feed's own interval when longer;
+    a Retry-After still asks for longer."""
+    config = FeedsConfig(poll_jitter=0)
+    now = dt.datetime(2024, 5, 14, tzinfo=dt.timezone.utc)
+    down = FetchResult("u", "u", 503, {}, b"", "http_error", "HTTP 503", 5)
+    state = FeedState("u", None, None, "h", now, now, 0, 900, now)
+    waits = []
+    for _ in range(12):  # three hours of failures at the capped pace
+        state = next_feed_state(state, "u", down, 0, None, now, config)
+        waits.append((state.next_poll_at - now).total_seconds())
+    assert waits == [1800, 3600] + [3600] * 10  # was 1800, 3600, 7200, ... 86400
+    assert state.poll_interval_seconds == 900  # its pace, for when it answers again
+    slow = FeedState("u", None, None, "h", now, now, 0, 6 * 3600, now)
+    failed = next_feed_state(slow, "u", down, 0, None, now, config)
+    assert failed.next_poll_at == now + dt.timedelta(hours=6)  # never sooner than its pace
+    wider = FeedsConfig(poll_jitter=0, max_backoff_seconds=4 * 3600)
+    assert backoff_seconds(900, 5, wider) == 4 * 3600
+    asked = down._replace(headers={"retry-after": "10800"})
+    told = next_feed_state(state, "u", asked, 0, None, now, config)
+    assert told.next_poll_at == now + dt.timedelta(hours=3)
+
+
+def test_next_poll_times_are_spread_by_a_jitter_that_is_no_dice() -> None:
+    """300 feeds polled at one tick with one interval fell due at one tick again, poll
+    after poll: bursts at every host they share. Each next poll time now moves by up to
+    --poll_jitter (10%) of its wait, either way, by a hash of the feed and the poll time:
+    spread, and the same again for the same polls."""
+    config = FeedsConfig()
+    now = dt.datetime(2024, 5, 14, tzinfo=dt.timezone.utc)
+    ok = FetchResult("u", "u", 200, {}, b"x", None, "", 5)
+    urls = [f"http://feeds.example/{n}" for n in range(300)]
+    after = [next_feed_state(None, url, ok, 0, "h", now, config) for url in urls]
+    waits = [(state.next_poll_at - now).total_seconds() for state in after]
+    assert all(5400 * 0.9 <= wait <= 5400 * 1.1 for wait in waits)
+    assert len({round(wait) for wait in waits}) > 250  # was one time for all 300
+    assert all(state.poll_interval_seconds == 5400 for state in after)  # the pace unmoved
+    again = [next_feed_state(None, url, ok, 0, "h", now, config) for url in urls]
+    assert again == after  # no randomness: the same polls give the same state
+    assert jittered(900, "u", now, 0) == 900
+    plain = FeedsConfig(poll_jitter=0)
+    assert next_feed_state(None, "u", ok, 0, "h", now, plain).next_poll_at == now + dt.timedelta(
+        seconds=5400
+    )
+    floor = FeedsConfig(min_poll_seconds=900, initial_poll_seconds=900)
+    busy = [next_feed_state(None, url, ok, 3, "h", now, floor) for url in urls]
+    assert min(state.next_poll_at for state in busy) >= now + dt.timedelta(seconds=900)
 
 
 @pytest.mark.slow
@@ -1530,7 +1594,7 @@ def test_a_busy_feed_that_failed_once_is_polled_at_its_pace_again(tmp_path: Path
         base = server.url("")
         args = ["--feed", server.url("/feed.xml"), "--state", str(state), "--no_fetch_pages"]
         args += ["--fetch_retries", "0", "--min_poll_seconds", "60"]
-        args += ["--initial_poll_seconds", "3600"]
+        args += ["--initial_poll_seconds", "3600", "--poll_jitter", "0"]
         waits = []
         for _ in range(3):
             _run(tmp_path, *args)

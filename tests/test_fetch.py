@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import socket
 import threading
@@ -20,6 +21,7 @@ from newsbeam.transforms.feeds.fetch import (
     conditional_headers,
     fetch_all,
     host_of,
+    host_turns,
     is_private_range,
     is_public_address,
     origin_of,
@@ -295,6 +297,31 @@ def test_500_then_200_is_retried_and_persistent_500_gives_up() -> None:
     assert (broken.error, broken.http_status) == ("http_error", 500)
     assert server.hits["/broken"] == FAST.max_retries + 1
     assert (gone.error, gone.http_status, server.hits["/gone"]) == ("http_error", 404, 1)
+
+
+def test_no_retry_starts_after_the_retry_window() -> None:
+    """A feed whose server never answers held its fetch (and the batch of every other feed)
+    for the read timeout times each retry: 4 x 30 s and the waits with the defaults. A
+    retry after an error now starts only within --fetch_retry_window of the first
+    attempt."""
+
+    def hang(request: Request) -> Any:
+        time.sleep(3)
+        return 200, {}, b"late"
+
+    config = dataclasses.replace(FAST, read_timeout=0.5, max_retries=3, retry_window_seconds=0.7)
+    with serve({"/hang": hang}) as server:
+        started = time.monotonic()
+        result = Fetcher(config).fetch(server.url("/hang"))
+        took = time.monotonic() - started
+        assert result.error == "timeout"
+        assert server.hits["/hang"] == 2, server.hits  # was 4: every retry a read timeout
+        assert took < 1.5, took  # was 2 s and more
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    refused = Fetcher(config).fetch(f"http://127.0.0.1:{port}/feed")
+    assert refused.error == "connection_error"
 
 
 def test_a_refused_connection_is_a_connection_error_not_a_timeout() -> None:
@@ -588,6 +615,35 @@ def test_per_host_concurrency_is_bounded() -> None:
         results = list(fetch_all([server.url("/p")] * 8, fetcher.fetch, config.concurrency))
     assert all(r.body == b"ok" for r in results)
     assert in_flight["most"] == 1
+
+
+def test_host_turns_take_one_job_per_host_in_turn() -> None:
+    jobs = ["http://a/1", "http://a/2", "http://a/3", "http://b/1", "http://c:81/1", "http://b/2"]
+    assert host_turns(jobs, str) == [
+        "http://a/1", "http://b/1", "http://c:81/1", "http://a/2", "http://b/2", "http://a/3",
+    ]  # fmt: skip
+    assert host_turns([], str) == []
+    # Yielded in that order too: the output still depends on the jobs, not on timing.
+    assert list(fetch_all(jobs, len, 4, str)) == [len(job) for job in host_turns(jobs, str)]
+
+
+def test_a_host_with_many_feeds_does_not_hold_up_the_others() -> None:
+    """Two hosts on 127.0.0.1 (two ports): eight feeds on one, one on the other, a request
+    to a host every 0.3 s. In URL order the threads all waited at the first host's gate,
+    and the other host's feed was requested last, after 2.1 s; in turns it goes first."""
+    config = FetchConfig(
+        allow_private_hosts=True, per_host_interval_seconds=0.3, concurrency=4, max_retries=0
+    )
+    started = time.monotonic()
+    with serve({"/f": static(b"<rss/>")}) as busy, serve({"/f": static(b"<rss/>")}) as other:
+        urls = [busy.url(f"/f?{n}") for n in range(8)] + [other.url("/f")]
+        fetcher = Fetcher(config)
+        results = list(fetch_all(urls, fetcher.fetch, config.concurrency, lambda url: url))
+        fetcher.close()
+    assert len(results) == 9 and all(result.error is None for result in results)
+    assert len(busy.log) == 8 and len(other.log) == 1
+    first_to_other = other.log[0].at - started
+    assert first_to_other < 0.3, first_to_other  # was the last request, after 2.1 s
 
 
 def _header_drip_server() -> tuple[socket.socket, threading.Event]:

@@ -346,7 +346,7 @@ def test_a_feed_that_fails_and_recovers_is_logged_once_each_way(
         argv = ["--follow", "--feeds", str(feeds), "--output", str(tmp_path / "out")]
         argv += ["--state", str(tmp_path / "state"), "--no_fetch_pages", "--fetch_retries", "0"]
         argv += ["--allow_hosts", "127.0.0.1", "--min_poll_seconds", "1"]
-        argv += ["--initial_poll_seconds", "1"]
+        argv += ["--initial_poll_seconds", "1", "--poll_jitter", "0"]
         target = pipeline_run.prepare(argv)
         with pipeline_run.locked(target) as lock:
             follower = follow.Follower(target, lock, settle=0.01)
@@ -361,6 +361,48 @@ def test_a_feed_that_fails_and_recovers_is_logged_once_each_way(
                           "backing off while it fails"),
         (logging.INFO, f"follow: feed {url} answers again after 1 failed poll"),
     ]  # fmt: skip
+
+
+def test_follow_batches_write_a_health_row_per_poll_not_per_feed(tmp_path: Path) -> None:
+    """Follow mode ran every feed through each batch and wrote a `not_due` health row for
+    each feed whose time had not come: at 300 feeds every 60 s, some 430,000 rows a day
+    that the feed state already told. A batch now writes a row per poll: the health table
+    has as many rows as the server had requests, and the manifest counts the others."""
+    keys = iter(["flood", "school", "bridge", "market"])
+    items = ["harbour"]
+
+    def busy(request: Request) -> Response:  # news at every poll: due again in a second
+        items.append(next(keys))
+        return 200, {"Content-Type": "application/rss+xml"}, _rss(feed_base, items)
+
+    def later(request: Request) -> Response:  # not due again for an hour
+        return 429, {"Retry-After": "3600"}, b"come back later"
+
+    with serve({"/busy": busy, "/later": later}) as server:
+        feed_base = server.url("/news")
+        feeds = tmp_path / "feeds.txt"
+        feeds.write_text(f"{server.url('/busy')}\n{server.url('/later')}\n")
+        argv = ["--follow", "--feeds", str(feeds), "--output", str(tmp_path / "out")]
+        argv += ["--state", str(tmp_path / "state"), "--no_fetch_pages", "--fetch_retries", "0"]
+        argv += ["--allow_hosts", "127.0.0.1", "--min_poll_seconds", "1"]
+        argv += ["--initial_poll_seconds", "1", "--fetch_max_retry_after", "1"]
+        target = pipeline_run.prepare(argv)
+        with pipeline_run.locked(target) as lock:
+            follower = follow.Follower(target, lock, settle=0.01)
+            for _ in range(2):
+                while not (batch := follower.plan()).feeds:
+                    time.sleep(0.1)
+                follower.run(batch)
+    root = str(tmp_path / "out")
+    runs = dataset.committed_runs(root)
+    rows = []
+    for run in runs:
+        for path in dataset.data_files(root, run, "feed_health"):
+            rows += duckdb.sql(f"SELECT feed_url, status FROM read_parquet('{path}')").fetchall()
+    assert server.hits == {"/busy": 2, "/later": 1}
+    assert len(rows) == 3, rows  # was 4: the second batch's not_due row of /later
+    assert [run["counters"].get("feeds_not_due", 0) for run in runs] == [0, 1]
+    assert all(run["counts"]["balanced"] for run in runs)
 
 
 # --- End to end: the command as a real subprocess ---------------------------------------------

@@ -26,6 +26,19 @@ class FeedsConfig:
     min_poll_seconds: int = 15 * 60
     initial_poll_seconds: int = 60 * 60
     max_poll_seconds: int = 24 * 60 * 60
+    # The longest back-off of a failing feed (or its own interval, when longer). Uncapped
+    # below a day, a feed polled every 15 minutes that failed for four hours was next
+    # polled hours after it came back, and a busy feed's entries scrolled off it unread
+    # (review 68). An hour: 24 polls a day of a dead feed, a cheap request each.
+    max_backoff_seconds: int = 60 * 60
+    # Each next poll time moves by up to this share of its wait, either way (poll_jitter):
+    # feeds started together (a follow process's first batch) otherwise stay in lock-step
+    # and hit the hosts they share in bursts, batch after batch.
+    poll_jitter: float = 0.1
+    # Whether a feed skipped as not due (--poll_due_only, follow mode) has a health row
+    # (status not_due). Off: follow mode wrote a row per not-due feed per batch (about
+    # 430,000 a day for 300 feeds every 60 s) that said nothing the feed state did not.
+    not_due_health: bool = False
     # Seen entry ids not listed by their feed for this many days are forgotten (0: never).
     # 90 days: far longer than news feeds list an item (days to weeks), short enough that
     # the table stops growing with every entry ever ingested.

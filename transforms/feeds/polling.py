@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import email.utils
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -30,6 +31,25 @@ def is_not_due(state: FeedState | None, now: dt.datetime) -> bool:
 def _within(seconds: int, config: FeedsConfig) -> int:
     """`seconds` within the configured bounds of a poll interval."""
     return max(config.min_poll_seconds, min(config.max_poll_seconds, seconds))
+
+
+def backoff_seconds(interval: int, failures: int, config: FeedsConfig) -> int:
+    """The wait after `failures` failed polls in a row of a feed polled every `interval`
+    seconds: the interval doubled per failure, at most `max_backoff_seconds` (or the
+    interval itself, when longer: a back-off never polls a feed sooner than its pace)."""
+    longest = max(interval, config.max_backoff_seconds)
+    return min(interval * 2 ** min(failures, 16), longest)
+
+
+def jittered(seconds: float, feed_url: str, now: dt.datetime, share: float) -> float:
+    """`seconds` moved by up to `share` of itself, either way, by a hash of the feed and
+    the poll time: spread, not random, so a run over the same polls gives the same state.
+    Feeds polled at one tick with one interval then fall due at different ticks."""
+    if share <= 0 or seconds <= 0:
+        return seconds
+    digest = hashlib.sha256(f"{feed_url}\n{now.isoformat()}".encode()).digest()
+    unit = int.from_bytes(digest[:8], "big") / 2**64  # in [0, 1)
+    return seconds * (1 + share * (2 * unit - 1))
 
 
 def next_moved_to(
@@ -82,9 +102,9 @@ def next_feed_state(
     """The state after one poll. The interval (`poll_interval_seconds`, the feed's own
     pace) halves after new entries and grows by half when there were none; a failure (a
     fetch error, or a body that is no readable feed) keeps it and backs the next poll off
-    instead: the interval doubled per consecutive failure. All within the configured
-    bounds; a failed 429/503 is next due no sooner than its Retry-After (within the
-    longest interval). `moved_to`: see next_moved_to."""
+    instead (backoff_seconds). All within the configured bounds, the next poll time moved
+    by `poll_jitter` (jittered); a failed 429/503 is next due no sooner than its
+    Retry-After (within the longest interval). `moved_to`: see next_moved_to."""
     interval = previous.poll_interval_seconds if previous else config.initial_poll_seconds
     failures = previous.consecutive_failures if previous else 0
     failed = result.error is not None or unparseable
@@ -95,20 +115,24 @@ def next_feed_state(
         # (entries a busy feed listed meanwhile scrolled off it unread), while a feed
         # polled daily was polled every two hours while it failed (review 63).
         failures += 1
-        wait = interval * 2 ** min(failures, 16)
+        wait = backoff_seconds(interval, failures, config)
     else:
         failures = 0
         interval = interval // 2 if new_entries else int(interval * 1.5)
         wait = interval
     interval = _within(interval, config)
-    next_poll_at = now + dt.timedelta(seconds=_within(wait, config))
+    pause = jittered(_within(wait, config), feed_url, now, config.poll_jitter)
+    # Jittered within the bounds, to the millisecond (whole seconds left short waits
+    # unjittered).
+    pause = max(config.min_poll_seconds, min(config.max_poll_seconds, pause))
+    next_poll_at = now + dt.timedelta(milliseconds=round(pause * 1000))
     if failed and result.http_status in RETRY_AFTER_STATUSES:
         # The server said when to come back (longer than a fetch waits): not sooner, within
         # the longest interval.
-        wait = retry_after_seconds(result.headers.get("retry-after"), now)
-        if wait:
-            wait = min(wait, config.max_poll_seconds)
-            next_poll_at = max(next_poll_at, now + dt.timedelta(seconds=wait))
+        asked = retry_after_seconds(result.headers.get("retry-after"), now)
+        if asked:
+            asked = min(asked, config.max_poll_seconds)
+            next_poll_at = max(next_poll_at, now + dt.timedelta(seconds=asked))
     headers = result.headers
     keep = previous if (failed or result.not_modified) and previous else None
     return FeedState(

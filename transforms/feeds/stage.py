@@ -62,7 +62,7 @@ import collections
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import apache_beam as beam
@@ -269,10 +269,27 @@ class _FetchFeeds(_FetchingDoFn):
                 return FetchedFeed(source, skipped, from_file=False, not_due=True)
             return FetchedFeed(source, fetch_feed(fetcher, source, state), from_file=False)
 
-        for fetched in fetch_all(sources, fetch, self._config.fetch.concurrency):
+        url_of = feed_target_of(previous)
+        for fetched in fetch_all(sources, fetch, self._config.fetch.concurrency, url_of):
             if not fetched.not_due:  # counted as feeds_not_due where it is parsed
                 counter("feeds_fetched").inc()
             yield fetched
+
+
+def feed_target_of(previous: PreviousFeedState) -> Callable[[FeedSource], str]:
+    """A source -> the URL its poll requests (where a moved feed lives now): the host that
+    fetch_all takes turns by."""
+
+    def target(source: FeedSource) -> str:
+        state = previous.state_for(source.url)
+        return state.moved_to if state is not None and state.moved_to else source.url
+
+    return target
+
+
+def _page_url(job: PageJob) -> str:
+    assert job.entry is not None and job.entry.link is not None
+    return job.entry.link
 
 
 def waits_its_turn(source: FeedSource, state: FeedState | None) -> bool:
@@ -351,6 +368,8 @@ def feed_outputs(
     status, error, new_hash = "ok", result.error, None
     if fetched.not_due:
         counter("feeds_not_due").inc()
+        if not config.not_due_health:  # not polled: the counter and the feed state say so
+            return
         moved_to = previous.moved_to if previous is not None else None
         moved_to = None if moved_to == url else moved_to  # subscribed at its new URL
         yield beam.pvalue.TaggedOutput(
@@ -523,7 +542,7 @@ class _FetchPages(_FetchingDoFn):
             assert job.entry is not None and job.entry.link is not None
             return job._replace(page=fetcher.fetch_page(job.entry.link))
 
-        for job in fetch_all(jobs, fetch, self._config.fetch.concurrency):
+        for job in fetch_all(jobs, fetch, self._config.fetch.concurrency, _page_url):
             assert job.page is not None
             counter("feeds_pages_attempted").inc()
             if job.page.error is None:
