@@ -220,7 +220,9 @@ def build_cue_indexes(
         own += [(q, child["cues"]) for q, child in own_cues["second_level"].items()]
         for qcode, cue_words in own:
             for cue in cue_words:
-                if "_" in cue or len(cue) < _MIN_STEM:
+                # A cue of several words is a phrase, whether "_" or a hyphen joins them:
+                # words() splits "cessez-le-feu", so as a stem it never met a word.
+                if "_" in cue or len(cue) < _MIN_STEM or len(words(cue)) > 1:
                     # A short cue or a phrase also matches its plural ("firms", "tv shows").
                     for form in (cue, f"{cue}s"):
                         phrase = tuple(words(form.replace("_", " ")))
