@@ -1589,3 +1589,45 @@ def test_a_json_ld_body_in_html_keeps_the_break_between_its_words() -> None:
     json_ld = f'{{"@type": "NewsArticle", "articleBody": "<div>{html}</div>"}}'
     signals = page_signals(parse_html(_page_with_json_ld(json_ld, "<p>Short intro.</p>")))
     assert signals.json_ld_body == " ".join(_sentence(i) for i in range(3))  # not ".Delegates"
+
+
+# Day-first numeric dates (review 71: a media-monitoring firm's Spanish, Italian, Dutch...)
+
+_ES_BODY = (
+    "El Gobierno aprobó el martes la reforma de las pensiones tras meses de negociación con "
+    "los sindicatos.\n\nLa oposición anunció que recurrirá la norma ante el Constitucional."
+)
+
+
+def test_a_numeric_date_is_read_day_first_in_a_text_in_another_language_than_english() -> None:
+    # "05/03/2025" is 5 March in Spanish, Portuguese, Italian, French, German and Dutch
+    # news (and 3 May in American English): a Spanish record's date was two months off,
+    # silently, whenever the day was 12 or less.
+    march_5 = dt.datetime(2025, 3, 5, tzinfo=UTC)
+    article = _json_article({"text": _ES_BODY, "published": "05/03/2025"})
+    assert article.published_at == march_5
+    article = _json_article({"text": _ES_BODY, "published": "05/03/2025 14:30"})
+    assert article.published_at == march_5.replace(hour=14, minute=30)
+    # A text file's date line, too.
+    doc = RawDocument(
+        "es.txt", "text", ("Reforma de las pensiones\n\n05/03/2025\n\n" + _ES_BODY).encode()
+    )
+    assert extract_document(doc, ExtractConfig()).published_at == march_5
+    # English keeps the month first (American news writes it so).
+    article = _json_article({"text": _BODY, "published": "05/03/2025"})
+    assert article.published_at == dt.datetime(2025, 5, 3, tzinfo=UTC)
+    # Unambiguous dates are read as written in any language.
+    article = _json_article({"text": _ES_BODY, "published": "13/03/2025"})
+    assert article.published_at == dt.datetime(2025, 3, 13, tzinfo=UTC)
+
+
+def test_a_records_labelled_date_is_read_as_a_date_line_is() -> None:
+    # A record's "published" as the page showed it ("Actualizado: 05/03/2025 - 14:30h")
+    # was no date at all, though the same words as a text's date line were read.
+    for value in ("Actualizado: 05/03/2025 - 14:30h", "Aggiornato il 05/03/2025 alle 14:30"):
+        article = _json_article({"text": _ES_BODY, "published": value})
+        assert article.published_at == dt.datetime(2025, 3, 5, 14, 30, tzinfo=UTC), value
+    article = _json_article({"text": _ES_BODY, "published": "Publicado el 5 mar. 2025"})
+    assert article.published_at == dt.datetime(2025, 3, 5, tzinfo=UTC)
+    # Words that are no date label leave it no date, as before.
+    assert _json_article({"text": _ES_BODY, "published": "hace 2 horas"}).published_at is None

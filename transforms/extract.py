@@ -17,13 +17,14 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import datetime as dt
+import functools
 import json
 import logging
 import re
 import urllib.parse
 import warnings
 import zoneinfo
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 import apache_beam as beam
@@ -42,6 +43,7 @@ from newsbeam.transforms.support.authors import (
     written_by,
 )
 from newsbeam.transforms.support.failures import apply_with_rejects, counter, rejected_output
+from newsbeam.transforms.support.loaded import load_once
 from newsbeam.transforms.support.local_dates import english_date
 from newsbeam.transforms.support.main_text import (
     PreparedPage,
@@ -746,6 +748,49 @@ _ENGLISH_LABELS = frozenset(
 _DATE_LABELS = _DAY_FIRST_LABELS | _ENGLISH_LABELS
 _SLASHED_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{2,4})\b")
 _YEAR = re.compile(r"\b(19|20)\d\d\b")
+
+
+def reads_both_ways(value: str) -> bool:
+    """Whether a value holds a slashed date whose day and month could swap ("05/03/2025";
+    not "13/03/2025", "05/05/2025")."""
+    match = _SLASHED_DATE.search(value)
+    if match is None:
+        return False
+    first, second = int(match.group(1)), int(match.group(2))
+    return first != second and max(first, second) <= 12
+
+
+def writes_day_first(text: str) -> bool:
+    """Whether a document writes a numeric date day first ("05/03/2025": 5 March): its text
+    is in a language other than English. American English puts the month first, and
+    English stays read so (British English cannot be told from it); the news of every
+    other language in Latin script, Spanish, Portuguese, Italian, French, German, Dutch,
+    ..., puts the day first. Asked only of a date that reads both ways (langdetect on the
+    text's start: ~1.5 ms, the detector the language stage loads, loaded once a process)."""
+    from newsbeam.transforms.language import (
+        UNDETERMINED,
+        LanguageConfig,
+        detect_language,
+        load_detector_factory,
+    )
+
+    config = LanguageConfig()
+    factory = load_once("langdetect", config.seed, lambda: load_detector_factory(config.seed))
+    language, _ = detect_language(text, config, factory)
+    return language not in ("en", UNDETERMINED)
+
+
+def record_published(value: Any, text: str) -> Published | None:
+    """A JSON record's `published`: any notation parse_published reads, else a date line's
+    (labels such as "Actualizado:" or "Pubblicato il" around it); a date that reads both
+    ways day first when the record's text is not English (`writes_day_first`)."""
+    if not isinstance(value, str):
+        return parse_published(value)
+    if reads_both_ways(value) and writes_day_first(text):
+        value = _SLASHED_DATE.sub(r"\1.\2.\3", value)
+    return parse_published(value) or header_date(value)
+
+
 # A label that starts a second date on a header line: "Posted: Nov 27, 2005 8:20 AM ET Last
 # Updated: ...", "PUBLISHED: 02:31 GMT, 12 March 2013 | UPDATED: 22:19 GMT, ...", "on April
 # 30, 2008 at 4:31 AM, updated ..."; and " | ", or " / " before a word (not "05 / 03 / 2013").
@@ -786,19 +831,22 @@ _DATELINE = re.compile(
 )
 
 
-def header_date(line: str) -> Published | None:
+def header_date(line: str, day_first: Callable[[], bool] | None = None) -> Published | None:
     """The date a header line states, or None: the line must be a full date (year, month,
     day; time optional) in any common notation, besides labels such as "Updated" or
     "date" (in English, German, French, Spanish, Portuguese, Italian or Dutch) and
     punctuation. A sentence that mentions a date is not a header line. A line of two dates
     ("Published: ... | Updated: ...") gives the earlier: a publication precedes its
-    updates."""
+    updates. `day_first`, asked only for a date such as "05/03/2025" that reads both ways,
+    says whether the document writes the day first (`writes_day_first`)."""
     # In English, ASCII digits: the year and word tests read "2026年12月4日" and "٢٠٢٦" too.
     value = english_date(tidy_date_line(line))
     if not value or not _YEAR.search(value):
         return None
     words = {word for word in re.findall(r"[^\W\d_]+", line.casefold()) if len(word) > 2}
-    if words & (_DAY_FIRST_LABELS - _ENGLISH_LABELS):
+    if words & (_DAY_FIRST_LABELS - _ENGLISH_LABELS) or (
+        day_first is not None and reads_both_ways(value) and day_first()
+    ):
         # "Actualizado: 05/03/2024" is 5 March: written with full stops, read day first.
         value = _SLASHED_DATE.sub(r"\1.\2.\3", value)
     value = re.sub(r",(?=\d)", ", ", value)  # "March 11,2013" reads as day 11 of 2026
@@ -846,13 +894,15 @@ def _segment_date(value: str) -> Published | bool | None:
     return Published(at, precision) if plausible_publication(at) else None
 
 
-def dateline_date(paragraph: str) -> Published | None:
+def dateline_date(paragraph: str, day_first: Callable[[], bool] | None = None) -> Published | None:
     """The date of a dateline opening the first paragraph ("PARIS, 3 March 2019 - ...")."""
     match = _DATELINE.match(paragraph.strip())
-    return header_date(match.group("date")) if match else None
+    return header_date(match.group("date"), day_first) if match else None
 
 
-def take_header_date(lines: list[str]) -> tuple[Published | None, list[str]]:
+def take_header_date(
+    lines: list[str], day_first: Callable[[], bool] | None = None
+) -> tuple[Published | None, list[str]]:
     """The date stated in the first `_DATE_LINES` non-blank lines (a date line, a leading
     ` date YYYY-MM-DD` before the text, or a dateline) or, to the `_STAMP_LINES`th, a date
     line with a clock time, and the lines without a date line or prefix (a dateline stays:
@@ -865,7 +915,7 @@ def take_header_date(lines: list[str]) -> tuple[Published | None, list[str]]:
             break
         seen += 1
         if seen > _DATE_LINES:
-            found = header_date(line)
+            found = header_date(line, day_first)
             if found is not None and found.precision in ("minute", "second"):
                 return found, lines[:index] + lines[index + 1 :]
             continue
@@ -874,10 +924,10 @@ def take_header_date(lines: list[str]) -> tuple[Published | None, list[str]]:
             rest = line[leading.end() :]
             kept = [*lines[:index], rest] if rest.strip() else lines[:index]
             return parse_published(leading.group("value")), kept + lines[index + 1 :]
-        found = header_date(line)
+        found = header_date(line, day_first)
         if found is not None:
             return found, lines[:index] + lines[index + 1 :]
-        found = dateline_date(line)
+        found = dateline_date(line, day_first)
         if found is not None:
             return found, lines
     return None, lines
@@ -963,7 +1013,9 @@ def parse_text_document(
     # A date line under the title or among the first lines, or a dateline.
     if header.published is None:
         before = body_lines
-        header.published, body_lines = take_header_date(body_lines)
+        # Which way "05/03/2025" reads: asked of the text only when such a date is met.
+        day_first = functools.cache(lambda: writes_day_first(text))
+        header.published, body_lines = take_header_date(body_lines, day_first)
         header.date_text = cut_text(before, body_lines)
 
     paragraphs: list[str] = []
@@ -1119,7 +1171,7 @@ def extract_json_record(doc: RawDocument) -> Article:
     )
     published = record.get("published") or record.get("published_at")
     readable = isinstance(published, str | int | float) and not isinstance(published, bool)
-    stated = parse_published(published) if readable else None
+    stated = record_published(published, text) if readable else None
     # A record's own title is its title: the text's short first line then stays text (a
     # kicker, "Key points"). Without one, the text's title line, URL and site lines fill
     # in what the record lacks, as in a text file: they were cut from the text.
