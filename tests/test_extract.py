@@ -54,6 +54,7 @@ from newsbeam.transforms.extract import (
     url_date,
     with_page_offset,
 )
+from newsbeam.transforms.support.authors import byline_names
 from newsbeam.transforms.support.main_text import parse_html
 from newsbeam.transforms.support.urls import outlet_of, page_key
 from tests.helpers import ARTICLE_HTML, ARTICLE_TEXT, counters_of, make_test_pipeline
@@ -1631,3 +1632,62 @@ def test_a_records_labelled_date_is_read_as_a_date_line_is() -> None:
     assert article.published_at == dt.datetime(2025, 3, 5, tzinfo=UTC)
     # Words that are no date label leave it no date, as before.
     assert _json_article({"text": _ES_BODY, "published": "hace 2 horas"}).published_at is None
+
+
+# Visible bylines (review 71): "Por Ana García" on a line of its own
+
+
+@pytest.mark.parametrize(
+    ("line", "names"),
+    [
+        ("Por Ana García", ["Ana García"]),
+        ("Di Mario Rossi", ["Mario Rossi"]),
+        ("di Mario Rossi e Giulia Bianchi", ["Mario Rossi", "Giulia Bianchi"]),
+        ("Door Jan de Vries", ["Jan de Vries"]),
+        ("Von Anna Sleegers, Frankfurt", ["Anna Sleegers"]),
+        ("Par Marie Dupont et Jean Martin", ["Marie Dupont", "Jean Martin"]),
+        ("Por João Silva | Lisboa", ["João Silva"]),
+        ("POR ANA GARCÍA", ["ANA GARCÍA"]),
+        ("By Anna Garcia and John Roe", ["Anna Garcia", "John Roe"]),
+        # Sentences and other lines are no byline.
+        ("Por la mañana, el Gobierno aprobó la reforma.", None),
+        ("Di Maio ha detto che il governo andrà avanti.", None),
+        ("By the end of the year prices had doubled", None),
+        ("Door de regen werd de wedstrijd afgelast", None),
+        ("Von Mittwoch an gilt die neue Regel", None),
+        ("By AP", None),
+    ],
+)
+def test_a_byline_line_names_its_authors(line: str, names: list[str] | None) -> None:
+    assert byline_names(line) == names
+
+
+def test_a_bylines_names_are_the_authors_of_a_text_without_any() -> None:
+    # A visible byline was left in the text (joined to the dateline under it: "Por Ana
+    # García Madrid, 5 de marzo") and the authors were empty.
+    text = "Reforma de las pensiones\n\nPor Ana García\nMadrid, 5 de marzo\n\n" + _ES_BODY
+    article = extract_document(RawDocument("es.txt", "text", text.encode()), ExtractConfig())
+    assert article.authors == ["Ana García"]
+    assert "Por Ana García" not in article.text and article.text.startswith("Madrid, 5 de marzo")
+    assert ("Por Ana García", "byline") in [(r.text, r.reason) for r in article.removed]
+    # A JSON record's own authors come first; its text's byline still leaves the text.
+    record = {"text": "Di Mario Rossi\n\n" + _ES_BODY, "author": "Redazione Esteri"}
+    article = _json_article(record)
+    assert article.authors == ["Redazione Esteri"] and not article.text.startswith("Di Mario")
+    assert _json_article({"text": "Di Mario Rossi\n\n" + _ES_BODY}).authors == ["Mario Rossi"]
+
+
+def test_a_pages_visible_byline_names_its_authors_when_its_metadata_names_none() -> None:
+    body = "".join(f"<p>{_sentence(i)}</p>" for i in range(8))
+    page = (
+        "<html lang='nl'><head><title>Kabinet trekt extra geld uit</title></head><body>"
+        f"<article><h1>Kabinet trekt extra geld uit</h1><p>Door Jan de Vries</p>{body}"
+        "</article></body></html>"
+    )
+    article = extract_document(RawDocument("nl.html", "html", page.encode()), ExtractConfig())
+    assert article.authors == ["Jan de Vries"]
+    assert not article.text.startswith("Door Jan de Vries")
+    # The metadata's author stays the author; the byline paragraph still leaves the text.
+    with_meta = page.replace("<head>", "<head><meta name='author' content='Piet Jansen'>")
+    article = extract_document(RawDocument("nl.html", "html", with_meta.encode()), ExtractConfig())
+    assert article.authors == ["Piet Jansen"] and "Door Jan de Vries" not in article.text

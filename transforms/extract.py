@@ -34,6 +34,7 @@ from dateutil import parser as date_parser
 from newsbeam.schemas import Article, RawDocument, Rejected, Removal
 from newsbeam.transforms.support import quiet_logs
 from newsbeam.transforms.support.authors import (
+    byline_names,
     head_metas,
     linked_author,
     meta_author_values,
@@ -933,6 +934,26 @@ def take_header_date(
     return None, lines
 
 
+# Where a byline stands: among the first lines of a text, the first paragraphs of a page.
+_BYLINE_LINES = 3
+
+
+def take_byline(lines: list[str]) -> tuple[list[str], list[str], str | None]:
+    """(the names, the lines without it, the line) of a byline standing alone among the
+    first `_BYLINE_LINES` non-blank lines (`byline_names`); ([], lines, None) if none."""
+    seen = 0
+    for index, line in enumerate(lines):
+        if not line.strip():
+            continue
+        names = byline_names(line)
+        if names:
+            return names, lines[:index] + lines[index + 1 :], line.strip()
+        seen += 1
+        if seen == _BYLINE_LINES:
+            break
+    return [], lines, None
+
+
 @dataclasses.dataclass
 class TextHeader:
     """What the header lines of a raw text document said about it."""
@@ -941,6 +962,7 @@ class TextHeader:
     url: str | None = None
     published: Published | None = None
     site: str | None = None
+    authors: list[str] = dataclasses.field(default_factory=list)  # a byline line's
     # The words the date was read from, cut from the text: a JSON record, whose own field
     # says when it was published, lists them in `removed` rather than lose them silently.
     date_text: str | None = None
@@ -1006,6 +1028,7 @@ def parse_text_document(
             and len(first.split()) <= _TITLE_MAX_WORDS
             and not first.endswith((".", ",", ";", ":"))
             and header_date(first) is None
+            and byline_names(first) is None  # "Di Mario Rossi": the byline, not a title
         ):
             header.title = first
             body_lines = body_lines[2:]
@@ -1017,6 +1040,11 @@ def parse_text_document(
         day_first = functools.cache(lambda: writes_day_first(text))
         header.published, body_lines = take_header_date(body_lines, day_first)
         header.date_text = cut_text(before, body_lines)
+
+    # A byline on a line of its own among the first lines ("Por Ana García").
+    header.authors, body_lines, byline = take_byline(body_lines)
+    if byline:
+        removed.append(Removal(byline, "byline"))
 
     paragraphs: list[str] = []
     after_image = False
@@ -1145,6 +1173,7 @@ def extract_text_document(doc: RawDocument) -> Article:
         url=header.url,
         site=header.site,
         title=header.title,
+        authors=header.authors,
         **published_fields(header.published or url_date(header.url)),
         text=body,
         removed=removed,
@@ -1185,7 +1214,8 @@ def extract_json_record(doc: RawDocument) -> Article:
         url=url or header.url,
         site=site or header.site,
         title=title or header.title,
-        authors=json_authors(record.get("authors") or record.get("author")),
+        # The record's own authors, else its text's byline line.
+        authors=json_authors(record.get("authors") or record.get("author")) or header.authors,
         # A record without its own date: the day its URL states, if any.
         **published_fields(stated or url_date(url or header.url)),
         text=body,
@@ -1689,12 +1719,17 @@ def _extract_html(doc: RawDocument, config: ExtractConfig) -> Article:
         raise ExtractError("no_text", "no article text found in the page")
     text, markup = strip_embedded_markup(choice.text)
     lines = [line.strip() for line in text.split("\n")]
+    # A byline paragraph is no story text; its names are the authors when the metadata
+    # names none (sites without author tags show only it).
+    names, lines, byline = take_byline(lines)
+    if byline:
+        markup = [*markup, Removal(byline, "byline")]
     return new_article(
         doc.source,
         url=page.url,
         site=page.site,
         title=page.title,
-        authors=page.authors,
+        authors=page.authors or names,
         **published_fields(page.published),
         text="\n\n".join(line for line in lines if line),
         removed=[*choice.removed, *markup],

@@ -63,6 +63,43 @@ _BYLINE = re.compile(
 _REPORTER = re.compile(r"^(?:记者|記者|기자)\s*(?=\S)|(?<=\S)\s*(?:记者|記者|기자)$")
 
 
+# A byline standing alone on a line or paragraph at the top of a text, as sites without
+# author metadata show it: a byline word, one to four names joined by "and" in the byline's
+# languages, and perhaps a place or an agency after a comma, "|" or a dash ("Por Ana
+# García", "di Mario Rossi e Giulia Bianchi", "Door Jan de Vries", "Von Anna Sleegers,
+# Frankfurt"). A name is two to four capitalised words, particles between them ("de",
+# "van", "dos"): a sentence ("Por la mañana, ...", "Di Maio ha detto ...") has lower-case
+# words, and "By AP" one word.
+_NAME_WORD = r"[^\W\d_a-zß-ÿ][\w'’.\-]*"
+_PARTICLE = r"(?:de|da|do|dos|das|del|della|di|van|von|der|den|ter|la|le|du|y|e|bin|al)"
+_PERSON = rf"{_NAME_WORD}(?:\s+(?:{_PARTICLE}\s+)*{_NAME_WORD}){{1,3}}"
+_NAMES_JOIN = re.compile(r"\s+(?:and|y|e|et|en|und|&)\s+")
+_STANDALONE_BYLINE = re.compile(
+    r"^(?:By|BY|Por|POR|Par|PAR|Di|di|DI|Door|DOOR|Von|von|VON|Av|Af|Oleh)\s*:?\s+"
+    rf"(?P<names>{_PERSON}(?:{_NAMES_JOIN.pattern}{_PERSON}){{0,3}})"
+    r"(?:\s*(?:,|\||\u2013|\u2014|-)\s*[^\W\d_][\w .'’\-]{0,40})?\.?$"
+)
+
+
+def byline_names(line: str) -> list[str] | None:
+    """The names a byline line states ("Por Ana García" -> ["Ana García"]), or None when
+    the line is no byline standing alone."""
+    match = _STANDALONE_BYLINE.match(" ".join(line.split()))
+    if match is None:
+        return None
+    names = [name.strip() for name in _NAMES_JOIN.split(match.group("names"))]
+    particles = re.compile(_PARTICLE)
+    # The pattern's capitals are Latin-1's; a name's words start with a capital in any script.
+    if not all(
+        word[0].isupper()
+        for name in names
+        for word in name.split()
+        if not particles.fullmatch(word)
+    ):
+        return None
+    return names
+
+
 def without_byline(name: str) -> str:
     """A name without the byline word before it ("By", "Por", "Von", "بقلم", ...) or the
     reporter's title beside it ("记者 李华")."""
