@@ -189,6 +189,19 @@ SHORT_TEXTS = [
     ("de", TECH, "Neuer Chip für Smartphones",
      "Das Unternehmen stellte einen neuen Prozessor und Software vor, die das mobile "
      "Internet doppelt so schnell machen sollen, sagten Ingenieure und Wissenschaftler."),
+    # Italian and Dutch: our own cues alone (IPTC names none), review 71.
+    ("it", SPORT, "La Juventus vince il derby",
+     "La squadra di Torino ha battuto i rivali per 2-1 nella partita di campionato. "
+     "L'allenatore ha lodato i giocatori dopo il gol decisivo nel finale."),
+    ("it", POLITICS, "Il governo pone la fiducia sulla manovra",
+     "Il ministro dell'Economia ha presentato la manovra in Parlamento. L'opposizione "
+     "accusa il governo e chiede elezioni anticipate, mentre il premier difende il testo."),
+    ("nl", SPORT, "Ajax wint de topper van PSV",
+     "Ajax heeft de wedstrijd in de eredivisie gewonnen met 2-1. De trainer prees zijn "
+     "ploeg na het doelpunt in de laatste minuut van de competitie."),
+    ("nl", HEALTH, "Ziekenhuis ziet meer patiënten met griep",
+     "Artsen in het ziekenhuis zien twee keer zoveel patiënten met griep. Zij raden "
+     "ouderen aan zich te laten vaccineren voordat de ziekte zich verder verspreidt."),
     ("fr", TECH, "Une nouvelle puce pour smartphones",
      "L'entreprise a présenté un nouveau processeur et un logiciel qui rendent l'internet "
      "mobile deux fois plus rapide, selon ses ingénieurs et scientifiques."),
@@ -241,7 +254,7 @@ def test_war_story_gets_second_level_topics(tagger: TopicTagger) -> None:
     assert children, tagged
 
 
-@pytest.mark.parametrize("language", ["ru", "zh", "und", None, "it"])
+@pytest.mark.parametrize("language", ["ru", "zh", "und", None, "pl"])
 def test_other_languages_get_no_topics(tagger: TopicTagger, language: str | None) -> None:
     assert tagger.tag("Матч", "Команда выиграла кубок. " * 5, language) == []
 
@@ -625,6 +638,8 @@ def test_everyday_words_are_no_topic_cue(tagger: TopicTagger) -> None:
         "pt": "o a os as de do da e em um uma que tempo meio vez ano",
         "fr": "le la les de du des et en un une que temps groupe moyen fois année",
         "de": "der die das den dem und in ein eine zeit mal jahr gruppe mittel",
+        "it": "il lo la di e in un una che tempo volta anno gruppo mezzo",
+        "nl": "de het een en van in dat tijd keer jaar weer groep",
     }
     for language, text in everyday.items():
         cues = tagger.cues[language]

@@ -1,7 +1,8 @@
 """TagTopics: Article -> Article with `topics` (IPTC Media Topics qcodes, the main subject
 first), `topic_scores` and `topics_model`. English: the shipped linear model
 (data/topics-model/) with our cue lexicon; German, Spanish, French, Portuguese: the IPTC
-names plus our cue words (data/lexicons/topic_cues.json). Other languages get no topics.
+names plus our cue words (data/lexicons/topic_cues.json); Italian, Dutch: our cue words
+alone (the IPTC taxonomy names nothing in them). Other languages get no topics.
 
 Annotates, never filters; only an unexpected exception rejects (`internal_error`).
 Counters: `topics_in`, `topics_tagged`, `topics_no_language_support`, `topics_no_language`.
