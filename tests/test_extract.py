@@ -1280,6 +1280,13 @@ def test_json_authors_as_objects_and_joined_names() -> None:
         ("Di Maio Luigi", ["Di Maio Luigi"]),
         ("von der Leyen", ["von der Leyen"]),
         ("Ursula von der Leyen", ["Ursula von der Leyen"]),
+        # "y", "e" and "i" join two people when both sides are whole names (review 71:
+        # "Ana García y Luis Pérez" was one author); a double surname stays one person.
+        ("Por Ana García y Luis Pérez", ["Ana García", "Luis Pérez"]),
+        ("Mario Rossi e Giulia Bianchi", ["Mario Rossi", "Giulia Bianchi"]),
+        ("Joan Puig i Marta Vila", ["Joan Puig", "Marta Vila"]),
+        ("José Ortega y Gasset", ["José Ortega y Gasset"]),
+        ("Santiago Ramón y Cajal", ["Santiago Ramón y Cajal"]),
     ],
 )
 def test_json_bylines_in_other_languages(value: str, expected: list[str]) -> None:

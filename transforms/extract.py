@@ -40,6 +40,7 @@ from newsbeam.transforms.support.authors import (
     linked_author,
     meta_author_values,
     organisation_names,
+    split_people,
     tidy_authors,
     without_byline,
     written_by,
@@ -1290,7 +1291,8 @@ def json_authors(value: Any) -> list[str]:
         if isinstance(item, dict):
             item = item.get("name")
         if isinstance(item, str):
-            names.extend(without_byline(part.strip()) for part in _JOINED_NAMES.split(item))
+            for part in _JOINED_NAMES.split(item):
+                names.extend(split_people(without_byline(part.strip())))
     return split_authors([name for name in names if name])
 
 

@@ -100,6 +100,20 @@ def byline_names(line: str) -> list[str] | None:
     return names
 
 
+# "y", "e" and "i" (Spanish, Portuguese, Italian, Catalan) join two people as "and" does,
+# and a double surname too ("José Ortega y Gasset", "Santiago Ramón y Cajal"): split only
+# where every side is a whole name, two words or more starting with a capital.
+_AND_OR_SURNAMES = re.compile(r"\s+(?:y|e|i)\s+")
+
+
+def split_people(name: str) -> list[str]:
+    """One name, or the people "y"/"e"/"i" join in it ("Ana García y Luis Pérez")."""
+    parts = _AND_OR_SURNAMES.split(name)
+    if len(parts) > 1 and all(len(part.split()) >= 2 and part[:1].isupper() for part in parts):
+        return parts
+    return [name]
+
+
 def without_byline(name: str) -> str:
     """A name without the byline word before it ("By", "Por", "Von", "بقلم", ...) or the
     reporter's title beside it ("记者 李华")."""
@@ -303,8 +317,12 @@ def tidy_authors(
     tidied: list[str] = []
     seen: dict[str, int] = {}
     for name in names:
-        for part in _AND.split(spelt.get(_key(name), name)):
-            part = without_byline(part.strip())
+        people = [
+            person
+            for joined in _AND.split(spelt.get(_key(name), name))
+            for person in split_people(without_byline(joined.strip()))
+        ]
+        for part in people:
             if not part or _URL_WORDS & set(re.split(r"\W+", part.casefold())):
                 continue
             key = _key(part)
