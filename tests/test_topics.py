@@ -661,3 +661,23 @@ def test_every_own_cue_matches_its_own_words(tagger: TopicTagger) -> None:
         if qcode not in tagger.cues[language].hits(words(cue.replace("_", " ")))
     ]
     assert not dead
+
+
+def test_an_earthquake_that_closes_schools_is_a_disaster_story(tagger: TopicTagger) -> None:
+    # The Spanish, Italian and Portuguese lexicons knew "terremoto" but not "seísmo",
+    # "sisma", "escombros", "macerie" or "rescatar": a quake report whose title named the
+    # schools evacuated came out an education story (review 71).
+    texts = {
+        "es": ("Terremoto en el sur de Italia: evacúan escuelas y hospitales",
+               "Los equipos trabajan para rescatar a personas atrapadas entre los escombros "
+               "tras el seísmo, el más fuerte en la región en dos décadas."),
+        "it": ("Terremoto in Calabria: evacuate scuole e ospedali",
+               "I soccorritori lavorano per salvare le persone intrappolate sotto le macerie "
+               "dopo il sisma, il più forte nella regione da vent'anni."),
+        "pt": ("Sismo no sul de Itália: escolas e hospitais evacuados",
+               "As equipas trabalham para resgatar pessoas presas nos escombros após o "
+               "sismo, o mais forte na região em duas décadas."),
+    }  # fmt: skip
+    for language, (title, text) in texts.items():
+        tagged = tagger.tag(title, text, language)
+        assert _first(tagged) == DISASTER, (language, tagged)
