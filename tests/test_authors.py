@@ -201,3 +201,11 @@ def test_bylines_in_other_languages_are_no_part_of_the_name() -> None:
         "记者",
         "von der Leyen",
     ]
+
+
+def test_a_pages_authors_joined_by_y_or_e_are_two_people() -> None:
+    # "Ana García y Luis Pérez" in a page's author tag was one author (review 71); a double
+    # surname joined the same way stays one person.
+    assert tidy_authors(["Ana García y Luis Pérez"], []) == ["Ana García", "Luis Pérez"]
+    assert tidy_authors(["Mario Rossi e Giulia Bianchi"], []) == ["Mario Rossi", "Giulia Bianchi"]
+    assert tidy_authors(["José Ortega y Gasset"], []) == ["José Ortega y Gasset"]

@@ -126,6 +126,48 @@ def test_chrome_reason_in_other_languages(paragraph: str, reason: str | None) ->
     assert chrome_reason(paragraph) == reason
 
 
+@pytest.mark.parametrize(
+    ("paragraph", "reason"),
+    [
+        # A site's cookie notice stayed in the text (and in shingles and topics) in every
+        # language, English too; a newsletter prompt as German and Portuguese sites word it
+        # too (review 71).
+        ("We use cookies to improve your experience. By continuing to browse, you agree to "
+         "our use of cookies.", "cookie_notice"),
+        ("This website uses cookies to ensure you get the best experience.", "cookie_notice"),
+        ("Utilizamos cookies propias y de terceros para mejorar nuestros servicios. Si "
+         "continúa navegando, consideramos que acepta su uso.", "cookie_notice"),
+        ("Este sitio web utiliza cookies para que usted tenga la mejor experiencia de "
+         "usuario.", "cookie_notice"),
+        ("Este site utiliza cookies para melhorar a sua experiência de navegação. Ao "
+         "continuar está a aceitar a sua utilização.", "cookie_notice"),
+        ("Questo sito utilizza cookie tecnici e di profilazione. Chiudendo questo banner "
+         "acconsenti all'uso dei cookie.", "cookie_notice"),
+        ("Ce site utilise des cookies pour améliorer votre expérience de navigation.",
+         "cookie_notice"),
+        ("Wir verwenden Cookies, um Ihnen ein optimales Webseiten-Erlebnis zu bieten.",
+         "cookie_notice"),
+        ("Deze website maakt gebruik van cookies. Door verder te gaan op deze website gaat "
+         "u akkoord met het gebruik van cookies.", "cookie_notice"),
+        ("Melden Sie sich für unseren Newsletter an und erhalten Sie jeden Morgen die "
+         "wichtigsten Nachrichten.", "signup_prompt"),
+        ("Jetzt zum Newsletter anmelden", "signup_prompt"),
+        ("Subscreva a nossa newsletter e receba as principais notícias.", "signup_prompt"),
+        ("Assine a nossa newsletter", "signup_prompt"),
+        ("Meld je aan voor onze nieuwsbrief", "signup_prompt"),
+        # Reporting about cookies or newsletters is prose.
+        ("Google said it would stop using third-party cookies in Chrome next year.", None),
+        ("Die Datenschutzbehörde prüft, ob die Website Cookies ohne Zustimmung setzt.", None),
+        ("El ministerio dijo que utilizamos demasiados datos personales sin control.", None),
+        ("Wir verwenden das Geld für neue Schulen, sagte der Bürgermeister.", None),
+    ],
+)  # fmt: skip
+def test_cookie_notices_and_newsletter_prompts_in_each_language(
+    paragraph: str, reason: str | None
+) -> None:
+    assert chrome_reason(paragraph) == reason
+
+
 def test_a_chinese_paragraph_after_a_related_header_is_no_link() -> None:
     # A link list ends at a sentence: "。" ends one as "." does (the story's paragraph
     # after "相关阅读" was taken for a linked headline).

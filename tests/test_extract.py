@@ -54,6 +54,7 @@ from newsbeam.transforms.extract import (
     url_date,
     with_page_offset,
 )
+from newsbeam.transforms.support.authors import byline_names
 from newsbeam.transforms.support.main_text import parse_html
 from newsbeam.transforms.support.urls import outlet_of, page_key
 from tests.helpers import ARTICLE_HTML, ARTICLE_TEXT, counters_of, make_test_pipeline
@@ -1279,6 +1280,13 @@ def test_json_authors_as_objects_and_joined_names() -> None:
         ("Di Maio Luigi", ["Di Maio Luigi"]),
         ("von der Leyen", ["von der Leyen"]),
         ("Ursula von der Leyen", ["Ursula von der Leyen"]),
+        # "y", "e" and "i" join two people when both sides are whole names (review 71:
+        # "Ana García y Luis Pérez" was one author); a double surname stays one person.
+        ("Por Ana García y Luis Pérez", ["Ana García", "Luis Pérez"]),
+        ("Mario Rossi e Giulia Bianchi", ["Mario Rossi", "Giulia Bianchi"]),
+        ("Joan Puig i Marta Vila", ["Joan Puig", "Marta Vila"]),
+        ("José Ortega y Gasset", ["José Ortega y Gasset"]),
+        ("Santiago Ramón y Cajal", ["Santiago Ramón y Cajal"]),
     ],
 )
 def test_json_bylines_in_other_languages(value: str, expected: list[str]) -> None:
@@ -1613,3 +1621,104 @@ def test_a_cp1252_text_whose_only_other_bytes_are_punctuation_is_read_as_cp1252(
     french = "Le club a annonc\u00e9 l\u2019arriv\u00e9e d\u2019un nouvel entra\u00eeneur. " * 3
     assert decode_text(french.encode("cp1252")) == french
     assert decode_text((_RU * 5).encode("cp1251")) == _RU * 5
+
+
+# Day-first numeric dates (review 71: a media-monitoring firm's Spanish, Italian, Dutch...)
+
+_ES_BODY = (
+    "El Gobierno aprobó el martes la reforma de las pensiones tras meses de negociación con "
+    "los sindicatos.\n\nLa oposición anunció que recurrirá la norma ante el Constitucional."
+)
+
+
+def test_a_numeric_date_is_read_day_first_in_a_text_in_another_language_than_english() -> None:
+    # "05/03/2025" is 5 March in Spanish, Portuguese, Italian, French, German and Dutch
+    # news (and 3 May in American English): a Spanish record's date was two months off,
+    # silently, whenever the day was 12 or less.
+    march_5 = dt.datetime(2025, 3, 5, tzinfo=UTC)
+    article = _json_article({"text": _ES_BODY, "published": "05/03/2025"})
+    assert article.published_at == march_5
+    article = _json_article({"text": _ES_BODY, "published": "05/03/2025 14:30"})
+    assert article.published_at == march_5.replace(hour=14, minute=30)
+    # A text file's date line, too.
+    doc = RawDocument(
+        "es.txt", "text", ("Reforma de las pensiones\n\n05/03/2025\n\n" + _ES_BODY).encode()
+    )
+    assert extract_document(doc, ExtractConfig()).published_at == march_5
+    # English keeps the month first (American news writes it so).
+    article = _json_article({"text": _BODY, "published": "05/03/2025"})
+    assert article.published_at == dt.datetime(2025, 5, 3, tzinfo=UTC)
+    # Unambiguous dates are read as written in any language.
+    article = _json_article({"text": _ES_BODY, "published": "13/03/2025"})
+    assert article.published_at == dt.datetime(2025, 3, 13, tzinfo=UTC)
+
+
+def test_a_records_labelled_date_is_read_as_a_date_line_is() -> None:
+    # A record's "published" as the page showed it ("Actualizado: 05/03/2025 - 14:30h")
+    # was no date at all, though the same words as a text's date line were read.
+    for value in ("Actualizado: 05/03/2025 - 14:30h", "Aggiornato il 05/03/2025 alle 14:30"):
+        article = _json_article({"text": _ES_BODY, "published": value})
+        assert article.published_at == dt.datetime(2025, 3, 5, 14, 30, tzinfo=UTC), value
+    article = _json_article({"text": _ES_BODY, "published": "Publicado el 5 mar. 2025"})
+    assert article.published_at == dt.datetime(2025, 3, 5, tzinfo=UTC)
+    # Words that are no date label leave it no date, as before.
+    assert _json_article({"text": _ES_BODY, "published": "hace 2 horas"}).published_at is None
+
+
+# Visible bylines (review 71): "Por Ana García" on a line of its own
+
+
+@pytest.mark.parametrize(
+    ("line", "names"),
+    [
+        ("Por Ana García", ["Ana García"]),
+        ("Di Mario Rossi", ["Mario Rossi"]),
+        ("di Mario Rossi e Giulia Bianchi", ["Mario Rossi", "Giulia Bianchi"]),
+        ("Door Jan de Vries", ["Jan de Vries"]),
+        ("Von Anna Sleegers, Frankfurt", ["Anna Sleegers"]),
+        ("Par Marie Dupont et Jean Martin", ["Marie Dupont", "Jean Martin"]),
+        ("Por João Silva | Lisboa", ["João Silva"]),
+        ("POR ANA GARCÍA", ["ANA GARCÍA"]),
+        ("By Anna Garcia and John Roe", ["Anna Garcia", "John Roe"]),
+        # Sentences and other lines are no byline.
+        ("Por la mañana, el Gobierno aprobó la reforma.", None),
+        ("Di Maio ha detto che il governo andrà avanti.", None),
+        ("By the end of the year prices had doubled", None),
+        ("Door de regen werd de wedstrijd afgelast", None),
+        ("Von Mittwoch an gilt die neue Regel", None),
+        ("By AP", None),
+    ],
+)
+def test_a_byline_line_names_its_authors(line: str, names: list[str] | None) -> None:
+    assert byline_names(line) == names
+
+
+def test_a_bylines_names_are_the_authors_of_a_text_without_any() -> None:
+    # A visible byline was left in the text (joined to the dateline under it: "Por Ana
+    # García Madrid, 5 de marzo") and the authors were empty.
+    text = "Reforma de las pensiones\n\nPor Ana García\nMadrid, 5 de marzo\n\n" + _ES_BODY
+    article = extract_document(RawDocument("es.txt", "text", text.encode()), ExtractConfig())
+    assert article.authors == ["Ana García"]
+    assert "Por Ana García" not in article.text and article.text.startswith("Madrid, 5 de marzo")
+    assert ("Por Ana García", "byline") in [(r.text, r.reason) for r in article.removed]
+    # A JSON record's own authors come first; its text's byline still leaves the text.
+    record = {"text": "Di Mario Rossi\n\n" + _ES_BODY, "author": "Redazione Esteri"}
+    article = _json_article(record)
+    assert article.authors == ["Redazione Esteri"] and not article.text.startswith("Di Mario")
+    assert _json_article({"text": "Di Mario Rossi\n\n" + _ES_BODY}).authors == ["Mario Rossi"]
+
+
+def test_a_pages_visible_byline_names_its_authors_when_its_metadata_names_none() -> None:
+    body = "".join(f"<p>{_sentence(i)}</p>" for i in range(8))
+    page = (
+        "<html lang='nl'><head><title>Kabinet trekt extra geld uit</title></head><body>"
+        f"<article><h1>Kabinet trekt extra geld uit</h1><p>Door Jan de Vries</p>{body}"
+        "</article></body></html>"
+    )
+    article = extract_document(RawDocument("nl.html", "html", page.encode()), ExtractConfig())
+    assert article.authors == ["Jan de Vries"]
+    assert not article.text.startswith("Door Jan de Vries")
+    # The metadata's author stays the author; the byline paragraph still leaves the text.
+    with_meta = page.replace("<head>", "<head><meta name='author' content='Piet Jansen'>")
+    article = extract_document(RawDocument("nl.html", "html", with_meta.encode()), ExtractConfig())
+    assert article.authors == ["Piet Jansen"] and "Door Jan de Vries" not in article.text

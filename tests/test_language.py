@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import apache_beam as beam
@@ -212,3 +213,42 @@ def test_fast_ngrams_are_langdetects_on_random_texts() -> None:
         fast.cleaning_text()
         assert fast.text == stock.text, text
         assert fast._extract_ngrams() == stock._extract_ngrams(), text
+
+
+_GALICIAN = (
+    "A Xunta aprobou onte a suba do salario mínimo, que beneficiará a dous millóns de "
+    "traballadores galegos segundo os datos da consellería de Emprego."
+)
+
+
+def test_a_page_or_record_declares_its_language_as_a_feed_does() -> None:
+    # Galician has no langdetect profile: a Galician page came out Spanish (0.58), though
+    # its <html lang="gl"> said what it was; a JSON record's "language" was not read at all.
+    # Declared languages now count as a feed's do: where langdetect is unsure or cannot
+    # tell (review 71).
+    from newsbeam.schemas import RawDocument
+    from newsbeam.transforms.extract import ExtractConfig, extract_document
+
+    body = "".join(f"<p>{_GALICIAN}</p>" for _ in range(3))
+    page = f"<html lang='gl-ES'><head><title>Suba</title></head><body><article>{body}</article>"
+    record = json.dumps({"text": _GALICIAN, "language": "gl"})
+    docs = [
+        RawDocument("gl.html", "html", page.encode()),
+        RawDocument("gl.jsonl#L1", "jsonl", record.encode()),
+        RawDocument("plain.jsonl#L1", "jsonl", json.dumps({"text": _GALICIAN}).encode()),
+    ]
+    articles = [extract_document(doc, ExtractConfig()) for doc in docs]
+    assert [a.language for a in articles] == ["gl", "gl", None]
+    # A language langdetect knows is left to it on pages: templates declare the site's
+    # default whatever the article is in (the fundus Zulu pages declare English).
+    english = page.replace("lang='gl-ES'", "lang='en'").encode()
+    assert (
+        extract_document(RawDocument("en.html", "html", english), ExtractConfig()).language is None
+    )
+    with make_test_pipeline() as pipeline:
+        tagged, _ = pipeline | beam.Create(articles) | DetectLanguage()
+        # Undeclared, it is still Spanish or Portuguese to langdetect, which knows no Galician.
+        assert_that(
+            tagged | beam.Map(lambda a: (a.source, a.language == "gl")),
+            equal_to([("gl.html", True), ("gl.jsonl#L1", True), ("plain.jsonl#L1", False)]),
+        )

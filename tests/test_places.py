@@ -465,3 +465,26 @@ def test_first_names_before_many_surnames_take_linear_time(finder: PlaceFinder) 
     start = time.monotonic()
     assert finder.find(None, text) == ["KE"]
     assert time.monotonic() - start < 8  # about 1 s
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Italian and Dutch articles named no country written their way: "Germania",
+        # "Stati Uniti", "Paesi Bassi", "Duitsland", "Verenigde Staten" were unknown
+        # (review 71: a media monitor with Italian and Dutch clients).
+        ("Il governo ha firmato con la Germania e gli Stati Uniti; i Paesi Bassi si "
+         "astengono.", ["DE", "US", "NL"]),
+        ("Het kabinet overlegt met Duitsland en de Verenigde Staten; België twijfelt.",
+         ["DE", "US", "BE"]),
+        # Their translations that are first names or words are not the countries:
+        # "Maurizio" (Mauritius) is a man, "Riunione" (Réunion) a meeting, "Norfolk"
+        # (Norfolk Island) an English county or a Virginian city.
+        ("Maurizio Landini ha parlato alla Riunione del consiglio nazionale.", []),
+        ("The ship docked in Norfolk, where the Navy has its base.", []),
+    ],
+)  # fmt: skip
+def test_italian_and_dutch_country_names(
+    finder: PlaceFinder, text: str, expected: list[str]
+) -> None:
+    assert sorted(finder.find(None, text)) == sorted(expected)

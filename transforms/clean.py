@@ -140,6 +140,10 @@ _LOCAL_CHROME = {
         r"(abonnieren sie(?!\w).*|jetzt abonnieren(?!\w).*|newsletter abonnieren(?!\w).*|"
         r"abonnez-vous(?!\w).*|inscrivez-vous(?!\w).*|suscríbe(te|se)(?!\w).*|regístrate(?!\w).*|"
         r"inscreva-se(?!\w).*|cadastre-se(?!\w).*|iscriviti(?!\w).*|abbonati(?!\w).*|"
+        r"melden sie sich (jetzt )?(hier )?(für|zu) .{0,40}newsletter(?!\w).*|"
+        r"(jetzt )?(zum|für den) newsletter anmelden(?!\w).*|subscreva(?!\w).*|"
+        r"assine (já )?(a |o )?(nossa |nosso )?(newsletter|boletim)(?!\w).*|"
+        r"meld (je|u) (nu )?aan voor (onze|de) nieuwsbrief(?!\w).*|"
         r"abonneer (je|u)(?!\w).*|schrijf (je|u) in(?!\w).*|zapisz się(?!\w).*|subskrybuj(?!\w).*|"
         r"подпи(шитесь|сывайтесь)(?!\w).*|підпи(шіться|суйтесь)(?!\w).*|abone ol(un)?(?!\w).*|"
         r"berlangganan(?!\w).*|đăng ký (nhận|ngay)(?!\w).*|jiandikishe(?!\w).*|اشترك(?!\w).*|"
@@ -158,6 +162,16 @@ _LOCAL_CHROME = {
     "caption": (
         r"(foto|fotos|bild|imagen|imagem|immagine|afbeelding|zdjęcie|фото|fotoğraf|gambar|"
         r"ảnh|picha|صورة|عکس|תמונה|तस्वीर|图片来源|圖片來源|写真)\s*[:：].*"
+    ),
+    # A site saying it sets cookies, in its own words: the site or "we" is the subject
+    # ("Este sitio web utiliza cookies", "Wir verwenden Cookies, um ..."); reporting about
+    # cookies names someone else ("die Website setzt", "Google said").
+    "cookie_notice": (
+        r"((utilizamos|usamos|utilizziamo|usiamo|nous utilisons|wir (verwenden|nutzen|setzen)|"
+        r"(wij|we) gebruiken)( (i|des))?|(este|esta|questo|il|ce|diese) (sitio|site|sítio|"
+        r"portal|web|página|sito|website|webseite|seite)( web)? (utiliza|usa|utilizza|utilise|"
+        r"verwendet|nutzt|setzt)( (i|des))?|deze (web)?site (maakt gebruik van|gebruikt)) "
+        r"cookies?(?!\w).*"
     ),
     "credits": r"(责任编辑|責任編輯|编辑|編輯|編集)\s*[:：].{0,20}",
     "copyright": (
@@ -205,6 +219,8 @@ _CHROME_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
          # in a picture's credit. The credit is a few words, not a sentence.
          rf"^.*[\s.;:)]({_CREDIT_LABELS})\s*(:|\s/)\s*{_CREDIT_WORD}(\s+{_CREDIT_WORD}){{0,6}}"
          r"(?<![.!?])$"),
+        ("cookie_notice", r"^(we|this (web)?site|our (web)?site)( also)? (uses?|may use) "
+         r"cookies\b.*$"),
         ("agency_line", r"^(with )?(reuters|afp|ap|associated press|dpa|bloomberg|efe|ansa|"
          r"xinhua|anadolu( agency)?|upi|pa media)( and (reuters|afp|ap))?\.?$"),
         ("credits", r"^((additional )?(reporting|writing|editing)( and (writing|editing))?"

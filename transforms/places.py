@@ -60,7 +60,9 @@ _STATE_WEIGHT = _CITY_WEIGHT
 _DATELINE_CITY_POPULATION = 100_000
 
 
-_TRANSLATED_LANGUAGES = ("de", "es", "fr", "pt")
+# The languages whose country names are matched beside English: those NewsBeam tags topics
+# in, and Italian and Dutch ("Germania", "Stati Uniti", "Duitsland": review 71).
+_TRANSLATED_LANGUAGES = ("de", "es", "fr", "pt", "it", "nl")
 
 
 def big_cities(cache: Any, min_population: int) -> list[dict[str, Any]]:
@@ -126,8 +128,8 @@ def build_gazetteer(config: PlacesConfig | None = None) -> dict[str, tuple[str, 
             name = getattr(country, attribute, None)
             if name and "," not in name:
                 gazetteer[name] = (code, 1.0)
-    # The same names in the other languages NewsBeam tags (pycountry ships Debian's
-    # iso-codes translations): "Deutschland", "Turquía", "Géorgie", "Coreia do Sul".
+    # The same names in other languages (pycountry ships Debian's iso-codes translations):
+    # "Deutschland", "Turquía", "Géorgie", "Coreia do Sul", "Paesi Bassi", "Duitsland".
     for language in _TRANSLATED_LANGUAGES:
         try:
             translation = gettext.translation(

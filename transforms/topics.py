@@ -1,7 +1,8 @@
 """TagTopics: Article -> Article with `topics` (IPTC Media Topics qcodes, the main subject
 first), `topic_scores` and `topics_model`. English: the shipped linear model
 (data/topics-model/) with our cue lexicon; German, Spanish, French, Portuguese: the IPTC
-names plus our cue words (data/lexicons/topic_cues.json). Other languages get no topics.
+names plus our cue words (data/lexicons/topic_cues.json); Italian, Dutch: our cue words
+alone (the IPTC taxonomy names nothing in them). Other languages get no topics.
 
 Annotates, never filters; only an unexpected exception rejects (`internal_error`).
 Counters: `topics_in`, `topics_tagged`, `topics_no_language_support`, `topics_no_language`.
@@ -221,7 +222,9 @@ def build_cue_indexes(
         own += [(q, child["cues"]) for q, child in own_cues["second_level"].items()]
         for qcode, cue_words in own:
             for cue in cue_words:
-                if "_" in cue or len(cue) < _MIN_STEM:
+                # A cue of several words is a phrase, whether "_" or a hyphen joins them:
+                # words() splits "cessez-le-feu", so as a stem it never met a word.
+                if "_" in cue or len(cue) < _MIN_STEM or len(words(cue)) > 1:
                     # A short cue or a phrase also matches its plural ("firms", "tv shows").
                     for form in (cue, f"{cue}s"):
                         phrase = tuple(words(form.replace("_", " ")))

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 from newsbeam.transforms.extract import (
     Published,
+    declared_language,
     parse_published,
     plausible_publication,
     split_authors,
@@ -291,19 +292,6 @@ def relative_ids(written: frozenset[str], base: str) -> dict[str, str]:
         if written_id and not urllib.parse.urlsplit(written_id).scheme:
             resolved.setdefault(urllib.parse.urljoin(base, written_id), written_id)
     return resolved
-
-
-_LANGUAGE_TAG = re.compile(r"([A-Za-z]{2})(?:[-_][A-Za-z0-9]{1,8})*")
-
-
-def declared_language(value: Any) -> str | None:
-    """A declared language (RSS <language>, xml:lang, JSON Feed `language`: BCP 47 tags such
-    as "en-us", "de_DE", "FR") as the ISO 639-1 code the `language` column holds; None for
-    anything else (a language name, a three-letter code, an empty value)."""
-    if not isinstance(value, str):
-        return None
-    match = _LANGUAGE_TAG.fullmatch(value.strip())
-    return match.group(1).lower() if match else None
 
 
 def entry_language(item: Any, feed: Any) -> str | None:

@@ -63,6 +63,57 @@ _BYLINE = re.compile(
 _REPORTER = re.compile(r"^(?:记者|記者|기자)\s*(?=\S)|(?<=\S)\s*(?:记者|記者|기자)$")
 
 
+# A byline standing alone on a line or paragraph at the top of a text, as sites without
+# author metadata show it: a byline word, one to four names joined by "and" in the byline's
+# languages, and perhaps a place or an agency after a comma, "|" or a dash ("Por Ana
+# García", "di Mario Rossi e Giulia Bianchi", "Door Jan de Vries", "Von Anna Sleegers,
+# Frankfurt"). A name is two to four capitalised words, particles between them ("de",
+# "van", "dos"): a sentence ("Por la mañana, ...", "Di Maio ha detto ...") has lower-case
+# words, and "By AP" one word.
+_NAME_WORD = r"[^\W\d_a-zß-ÿ][\w'’.\-]*"
+_PARTICLE = r"(?:de|da|do|dos|das|del|della|di|van|von|der|den|ter|la|le|du|y|e|bin|al)"
+_PERSON = rf"{_NAME_WORD}(?:\s+(?:{_PARTICLE}\s+)*{_NAME_WORD}){{1,3}}"
+_NAMES_JOIN = re.compile(r"\s+(?:and|y|e|et|en|und|&)\s+")
+_STANDALONE_BYLINE = re.compile(
+    r"^(?:By|BY|Por|POR|Par|PAR|Di|di|DI|Door|DOOR|Von|von|VON|Av|Af|Oleh)\s*:?\s+"
+    rf"(?P<names>{_PERSON}(?:{_NAMES_JOIN.pattern}{_PERSON}){{0,3}})"
+    r"(?:\s*(?:,|\||\u2013|\u2014|-)\s*[^\W\d_][\w .'’\-]{0,40})?\.?$"
+)
+
+
+def byline_names(line: str) -> list[str] | None:
+    """The names a byline line states ("Por Ana García" -> ["Ana García"]), or None when
+    the line is no byline standing alone."""
+    match = _STANDALONE_BYLINE.match(" ".join(line.split()))
+    if match is None:
+        return None
+    names = [name.strip() for name in _NAMES_JOIN.split(match.group("names"))]
+    particles = re.compile(_PARTICLE)
+    # The pattern's capitals are Latin-1's; a name's words start with a capital in any script.
+    if not all(
+        word[0].isupper()
+        for name in names
+        for word in name.split()
+        if not particles.fullmatch(word)
+    ):
+        return None
+    return names
+
+
+# "y", "e" and "i" (Spanish, Portuguese, Italian, Catalan) join two people as "and" does,
+# and a double surname too ("José Ortega y Gasset", "Santiago Ramón y Cajal"): split only
+# where every side is a whole name, two words or more starting with a capital.
+_AND_OR_SURNAMES = re.compile(r"\s+(?:y|e|i)\s+")
+
+
+def split_people(name: str) -> list[str]:
+    """One name, or the people "y"/"e"/"i" join in it ("Ana García y Luis Pérez")."""
+    parts = _AND_OR_SURNAMES.split(name)
+    if len(parts) > 1 and all(len(part.split()) >= 2 and part[:1].isupper() for part in parts):
+        return parts
+    return [name]
+
+
 def without_byline(name: str) -> str:
     """A name without the byline word before it ("By", "Por", "Von", "بقلم", ...) or the
     reporter's title beside it ("记者 李华")."""
@@ -266,8 +317,12 @@ def tidy_authors(
     tidied: list[str] = []
     seen: dict[str, int] = {}
     for name in names:
-        for part in _AND.split(spelt.get(_key(name), name)):
-            part = without_byline(part.strip())
+        people = [
+            person
+            for joined in _AND.split(spelt.get(_key(name), name))
+            for person in split_people(without_byline(joined.strip()))
+        ]
+        for part in people:
             if not part or _URL_WORDS & set(re.split(r"\W+", part.casefold())):
                 continue
             key = _key(part)

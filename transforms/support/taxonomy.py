@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 TAXONOMY_FILE = "iptc-mediatopic.csv"
 # The languages the topics stage tags (transforms/topics.py).
-SUPPORTED_LANGUAGES = ("en", "de", "es", "fr", "pt")
+SUPPORTED_LANGUAGES = ("en", "de", "es", "fr", "pt", "it", "nl")
 # The taxonomy's name columns for each supported language (first found wins).
 _NAME_COLUMNS = {
     "en": ("en-GB", "en-US"),
