@@ -581,3 +581,25 @@ def test_the_singular_of_a_plural_iptc_name_names_its_second_level_topic(
     # "news" and "arts" have no singular: "new" and "art" are other words.
     assert _singular_name("news") is None and _singular_name("arts") is None
     assert _singular_name("casualties") == ("casualty",)
+
+
+def test_ngram_counts_keep_their_order_and_cue_counts_skip_no_cue() -> None:
+    """The model sums a text's terms in ngram_counts' order (float32: the order is part of
+    the answer): unigrams by first use, then bigrams by first use. distinct_cues counts
+    each cue word once per topic, whatever else the text holds."""
+    from newsbeam.transforms.support.text import ngram_counts
+
+    counts = ngram_counts(["b", "a", "b", "a", "c"])
+    assert list(counts.items()) == [
+        ("b", 2),
+        ("a", 2),
+        ("c", 1),
+        ("b a", 2),
+        ("a b", 1),
+        ("a c", 1),
+    ]
+    assert ngram_counts([]) == {} and list(ngram_counts(["x"])) == ["x"]
+    cues = TopicTagger().cues["en"]
+    found = cues.distinct_cues(["the", "football", "football", "zzz"], ["football", "goals"])
+    alone = cues.distinct_cues(["football"], ["goals"])
+    assert found == alone and found
