@@ -9,9 +9,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-# Words a process remembers per table (then it starts again): the 439 distinct pages of the
-# speed benchmark hold 56k distinct words in 25 languages, ~5 MB a table of 60k; 4k, 16k and
-# 64k took the same CPU there (the repeats that matter are a language's common words).
+# Words a process remembers per table (then it starts again): ~85 bytes a word, ~1.4 MB a
+# table. The 439 distinct pages of the speed benchmark hold 56k distinct words in 25
+# languages; 4k, 16k and 64k took the same CPU there (what repeats is a language's common
+# words).
 _REMEMBERED = 1 << 14
 
 
