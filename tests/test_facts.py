@@ -114,3 +114,80 @@ def test_fact_windows_are_stable_and_sorted() -> None:
         env={**os.environ, "PYTHONHASHSEED": "123"},
     )
     assert other.stdout == windows.tobytes().hex()
+
+
+# Texts whose words casefold in every way words.py knows: Latin, German "ß", Turkish "İ"
+# (folds with a mark), Greek with U+0345 written apart (a mark that folds to a letter),
+# full-width digits, Arabic, Hindi, Chinese, superscripts and fractions.
+TRICKY = [
+    STORY,
+    TICKER.format(company="Acme", change="2.1", price="45.10", day="Friday", revenue="310"),
+    "Die Straße in İstanbul: {n} kamen STRASSE und Straße zusammen, sagte Ǆemal Über.",
+    "Ο Γιώργος είπε στην Αθήνα \u1f00\u0345 ᾳ α\u0345β ότι τα {n} πλοία έφτασαν την Τρίτη.",
+    "Toyota sold ３４５ cars in Ｔｏｋｙｏ on day {n}, up ２．５％ from last year, it said.",
+    "قال الرئيس في بغداد إن {n} وزراء إسرائيل وصلوا يوم الاثنين إلى العاصمة الأردنية عمّان.",
+    "प्रधानमंत्री नरेंद्र मोदी ने {n} अगस्त को दिल्ली में कहा कि देश आगे बढ़ रहा है।",
+    "央行宣布降准{n}个百分点，北京时间周一起生效，市场反应积极。",
+    "The area is {n} km² and ½ of it, 3rd Street to A1 road, is owned by O'Neill_2 Ltd.",
+]
+# Long enough to be bucketed (dedup computes the facts of those only): the sentence eight
+# times, each with its own number.
+TRICKY = TRICKY[:2] + [" ".join(sentence.format(n=n) for n in range(8)) for sentence in TRICKY[2:]]
+
+
+def test_one_tokenisation_gives_the_shingles_and_facts_of_two() -> None:
+    """dedup tokenises and hashes a text once for its shingles and its fact windows
+    (`text_words`): the values are those of the two apart, which the state keeps; where
+    casefolding word by word would split otherwise (U+0345), the shingles' own words."""
+    from newsbeam.transforms.dedup import _text_prints, minhash_signature
+    from newsbeam.transforms.support.facts import text_words
+
+    config = DedupConfig()
+    for text in TRICKY:
+        signature, shingles, facts = _text_prints(text, config)
+        alone = shingle_hashes(text, config.shingle_words)
+        assert shingles.tolist() == alone.tolist(), text
+        assert signature.tolist() == minhash_signature(alone, config.bands * config.rows).tolist()
+        assert len(shingles) >= config.min_shared_shingles, text  # bucketed
+        assert facts.tolist() == fact_windows(text, config.shingle_words).tolist(), text
+    # "α\u0345β" is one casefolded word ("αιβ") but two words in its own case.
+    assert text_words("Και α\u0345β ήρθε")[1] is False
+    assert text_words("Die Straße in Köln")[1] is True
+
+
+def test_casefolding_keeps_word_characters_but_where_text_words_says() -> None:
+    """text_words' condition, checked on every code point: casefolding a character gives
+    word characters exactly when it was one (`\\w` is isalnum or "_"), but where the folded
+    form has a mark (needs_script_words) and U+0345."""
+    from newsbeam.transforms.support.words import needs_script_words
+
+    def word(char: str) -> bool:
+        return char.isalnum() or char == "_"
+
+    exceptions = []
+    for point in range(sys.maxunicode + 1):
+        char = chr(point)
+        folded = char.casefold()
+        if folded and all(word(c) == word(char) for c in folded):
+            continue
+        if not needs_script_words(folded):
+            exceptions.append(char)
+    assert exceptions == ["\u0345"]
+
+
+def test_word_kinds_and_hashes_remembered_are_those_computed() -> None:
+    from newsbeam.transforms.support.facts import word_kind
+    from newsbeam.transforms.support.hashing import Remembered, word_hash, word_hashes
+
+    for text in TRICKY:
+        for word in text.split():
+            number = any(c.isdigit() for c in word)
+            expected = 1 if number else 2 if word[:1].isupper() else 0
+            assert word_kind(word) == expected, word
+    words = ["b", "a", "b", "Straße", "straße", "٣", "½"]
+    assert word_hashes(words).tolist() == [word_hash(w) for w in words]
+    computed: list[str] = []
+    remembered = Remembered(lambda w: computed.append(w) or len(w), most=2)
+    assert [remembered[w] for w in ["ab", "ab", "c", "ab", "def"]] == [2, 2, 1, 2, 3]
+    # Full after "ab" and "c": it starts again for "def" (a long-running process's bound).
+    assert computed == ["ab", "c", "def"] and list(remembered) == ["def"]

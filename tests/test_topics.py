@@ -681,3 +681,25 @@ def test_an_earthquake_that_closes_schools_is_a_disaster_story(tagger: TopicTagg
     for language, (title, text) in texts.items():
         tagged = tagger.tag(title, text, language)
         assert _first(tagged) == DISASTER, (language, tagged)
+
+
+def test_ngram_counts_keep_their_order_and_cue_counts_skip_no_cue() -> None:
+    """The model sums a text's terms in ngram_counts' order (float32: the order is part of
+    the answer): unigrams by first use, then bigrams by first use. distinct_cues counts
+    each cue word once per topic, whatever else the text holds."""
+    from newsbeam.transforms.support.text import ngram_counts
+
+    counts = ngram_counts(["b", "a", "b", "a", "c"])
+    assert list(counts.items()) == [
+        ("b", 2),
+        ("a", 2),
+        ("c", 1),
+        ("b a", 2),
+        ("a b", 1),
+        ("a c", 1),
+    ]
+    assert ngram_counts([]) == {} and list(ngram_counts(["x"])) == ["x"]
+    cues = TopicTagger().cues["en"]
+    found = cues.distinct_cues(["the", "football", "football", "zzz"], ["football", "goals"])
+    alone = cues.distinct_cues(["football"], ["goals"])
+    assert found == alone and found

@@ -42,7 +42,13 @@ from apache_beam.utils.windowed_value import WindowedValue
 from newsbeam.schemas import Article, Duplicate
 from newsbeam.transforms.clean import with_identity
 from newsbeam.transforms.event_time import STREAM_KEY, expire_at, live
-from newsbeam.transforms.support.facts import NO_FACTS, conflicting_share, fact_windows
+from newsbeam.transforms.support.facts import (
+    NO_FACTS,
+    conflicting_share,
+    folded_hashes,
+    text_words,
+    word_fact_windows,
+)
 from newsbeam.transforms.support.failures import counter
 from newsbeam.transforms.support.hashing import mix64, word_hashes
 from newsbeam.transforms.support.rank import Rank, is_prior, rank_of
@@ -155,10 +161,13 @@ def shingle_hashes(text: str, shingle_words: int) -> np.ndarray:
     """Sorted unique 64-bit hashes of the word `shingle_words`-grams of the casefolded text
     (its words in any script: support/words.py; a text shorter than that is one shingle).
     Stable across processes and runs."""
-    words = casefolded_words(text)
-    if not words:
+    return shingles_of(word_hashes(casefolded_words(text)), shingle_words)
+
+
+def shingles_of(hashes: np.ndarray, shingle_words: int) -> np.ndarray:
+    """`shingle_hashes` of a text given its casefolded words' `word_hashes`."""
+    if not len(hashes):
         return np.zeros(0, dtype=np.uint64)
-    hashes = word_hashes(words)
     width = min(shingle_words, len(hashes))
     count = len(hashes) - width + 1
     combined = np.zeros(count, dtype=np.uint64)
@@ -531,10 +540,16 @@ _Prints = tuple[np.ndarray, np.ndarray, np.ndarray]
 def _text_prints(text: str, config: DedupConfig) -> _Prints:
     """(signature, shingles, fact windows) of a text; its facts only when it is bucketed (a
     pair with a text too short for the buckets is never verified)."""
-    signature, shingles = text_fingerprint(text, config)
+    # One tokenisation and one hash per word for both (`text_words`): shingling and the
+    # fact windows each did their own, a third of the fingerprint's CPU.
+    words, folds_alike = text_words(text)
+    own = folded_hashes(words) if folds_alike else word_hashes(casefolded_words(text))
+    shingles = shingles_of(own, config.shingle_words)
+    signature = minhash_signature(shingles, config.bands * config.rows)
     if not bucketed(shingles, config):
         return signature, shingles, NO_FACTS
-    return signature, shingles, fact_windows(text, config.shingle_words)
+    facts_own = own if folds_alike else folded_hashes(words)
+    return signature, shingles, word_fact_windows(words, facts_own, config.shingle_words)
 
 
 class _Fingerprint(beam.DoFn):

@@ -135,7 +135,9 @@ class CueIndex(NamedTuple):
         (a title's, a text's): a cue repeated, or in both, counts once."""
         found: Counter[str] = Counter()
         for token in {token for tokens in token_lists for token in tokens}:
-            found.update(set(self.word_topics(token)))
+            topics = self.word_topics(token)
+            if topics:  # most words are no cue: no Counter.update of nothing
+                found.update(set(topics))
         phrases, longest = self.phrases, self.longest_phrase
         seen: set[tuple[str, ...]] = set()
         for tokens in token_lists:

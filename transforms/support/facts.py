@@ -34,7 +34,7 @@ import re
 
 import numpy as np
 
-from newsbeam.transforms.support.hashing import mix64, word_hashes
+from newsbeam.transforms.support.hashing import Remembered, known_hash, mix64
 from newsbeam.transforms.support.vocabulary import sorted_unique
 from newsbeam.transforms.support.words import _script_word, compared_form, needs_script_words
 
@@ -55,11 +55,36 @@ NO_FACTS = np.zeros(0, dtype=np.uint64)
 NO_FACTS.setflags(write=False)
 
 
-def _words(text: str) -> list[str]:
+def text_words(text: str) -> tuple[list[str], bool]:
+    """The words of `text` in its own case (where `words.casefolded_words` finds them), and
+    whether casefolding them one by one gives `casefolded_words(text)`, so that dedup
+    tokenises a text once for its shingles and its facts. It does but where casefolding
+    makes a character a word character or stops it being one: where it adds a combining mark
+    ("İ" is "i̇": those texts take the script path below) and U+0345 (a mark that folds to
+    "ι"), every code point checked (tests/test_facts.py)."""
     compared = compared_form(text)
     if needs_script_words(compared.casefold()):
-        return list(_script_word().findall(compared))
-    return _PLAIN_WORD.findall(compared)
+        return list(_script_word().findall(compared)), False
+    return _PLAIN_WORD.findall(compared), "\u0345" not in compared
+
+
+_IS_NUMBER, _IS_NAME = 1, 2
+
+
+def word_kind(word: str) -> int:
+    """_IS_NUMBER for a word with a digit, _IS_NAME for one that starts with a capital
+    letter, else 0: what a fact window's facts are."""
+    # No letter is a digit (every code point checked): most words need no loop.
+    if not word.isalpha() and any(c.isdigit() for c in word):
+        return _IS_NUMBER
+    return _IS_NAME if word[:1].isupper() else 0
+
+
+# Each word's kind and the hash of its casefolded form, per word as the text writes it,
+# answered once per process (support/hashing.py `Remembered`): the per-character tests and
+# casefolding of every word of every text were most of dedup's fingerprint.
+_KINDS = Remembered(word_kind)
+_OWN_HASHES = Remembered(lambda word: known_hash(word.casefold()))
 
 
 def _windows(hashes: np.ndarray, width: int) -> np.ndarray:
@@ -71,18 +96,27 @@ def _windows(hashes: np.ndarray, width: int) -> np.ndarray:
         return mix64(combined)
 
 
+def folded_hashes(words: list[str]) -> np.ndarray:
+    """`hashing.word_hashes` of the words casefolded, each word answered once per process."""
+    return np.fromiter(map(_OWN_HASHES.__getitem__, words), np.uint64, len(words))
+
+
 def fact_windows(text: str, width: int = 5) -> np.ndarray:
     """The text's fact windows as one sorted uint64 array, a value a distinct window: its
     slot's hash in the high 32 bits, its own hash in the low 32. Empty when it has none."""
-    words = _words(text)
+    words = text_words(text)[0]
+    return word_fact_windows(words, folded_hashes(words), width)
+
+
+def word_fact_windows(words: list[str], own: np.ndarray, width: int = 5) -> np.ndarray:
+    """`fact_windows` of a text's `text_words`, given their `folded_hashes` (`own`)."""
     if len(words) < width:
         return NO_FACTS
-    numbers = np.fromiter((any(c.isdigit() for c in w) for w in words), bool, len(words))
-    names = np.fromiter((w[:1].isupper() for w in words), bool, len(words)) & ~numbers
+    kinds = np.fromiter(map(_KINDS.__getitem__, words), np.int8, len(words))
+    numbers, names = kinds == _IS_NUMBER, kinds == _IS_NAME
     facts = numbers | names
     if not facts.any():
         return NO_FACTS
-    own = word_hashes([word.casefold() for word in words])
     slotted = np.where(numbers, _NUMBER, np.where(names, _NAME, own))
     in_window = np.convolve(facts.astype(np.int64), np.ones(width, dtype=np.int64), "valid")
     kept = (in_window > 0) & (width - in_window >= _LEAST_OTHER_WORDS)

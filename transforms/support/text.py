@@ -24,7 +24,8 @@ def words(text: str, stop_words: frozenset[str] = frozenset()) -> list[str]:
 def ngram_counts(tokens: list[str]) -> Counter[str]:
     """Counts of unigrams and bigrams (joined by a space)."""
     counts: Counter[str] = Counter(tokens)
-    counts.update(f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False))
+    # Joined by map in C, in the same order (the model sums its terms in this order).
+    counts.update(map(" ".join, zip(tokens, tokens[1:], strict=False)))
     return counts
 
 
