@@ -841,36 +841,82 @@ def _attach_copy(joined: tuple[Identity, Iterable[tuple[Any, ...]]]) -> Iterator
             yield beam.pvalue.TaggedOutput(_CANONICAL_PRINTS, (member_key(article), print_value))
 
 
+def _verified(
+    copy: Identity,
+    copy_print: tuple[Any, ...],
+    canonical_print: tuple[Any, ...],
+    config: DedupConfig,
+) -> Iterator[Any]:
+    """One candidate pair -> its edge, keyed by the canonical, and a mark that the copy is
+    somebody's copy, keyed by the copy, when it verifies (near_copy_similarity)."""
+    _, _, copy_bytes, copy_fact_bytes = copy_print
+    _, canonical_rank, canonical_bytes, canonical_fact_bytes = canonical_print
+    counter("dedup_candidate_pairs").inc()
+    similarity = near_copy_similarity(
+        np.frombuffer(copy_bytes, dtype=np.uint64),
+        np.frombuffer(canonical_bytes, dtype=np.uint64),
+        config,
+        np.frombuffer(copy_fact_bytes, dtype=np.uint64),
+        np.frombuffer(canonical_fact_bytes, dtype=np.uint64),
+    )
+    if similarity is not None:
+        counter("dedup_verified_pairs").inc()
+        yield identity_of(canonical_rank), (_EDGE, copy, canonical_rank, similarity)
+        yield copy, (_COPIED,)
+
+
 def _verify(
     candidates: tuple[Identity, tuple[Any, ...], bytes],
     canonical_prints: Mapping[int, tuple[Any, ...]],
     config: DedupConfig,
 ) -> Iterator[Any]:
-    """(copy, its print, its canonicals' keys), with every canonical's print by key -> each
-    verified edge, keyed by the canonical, and a mark that the copy is somebody's copy,
-    keyed by the copy. The canonicals' prints are a side input: a copy's shingles and fact
-    windows went to each of its candidates, one shuffled element a pair (2.8 million on
-    10,000 templated briefs), where a canonical's print is held once (review 67)."""
-    copy, (_, _, copy_bytes, copy_fact_bytes), key_bytes = candidates
-    shingles = np.frombuffer(copy_bytes, dtype=np.uint64)
-    facts = np.frombuffer(copy_fact_bytes, dtype=np.uint64)
+    """(copy, its print, its canonicals' keys), with every canonical's print by key -> what
+    _verified gives for each pair. The canonicals' prints are a side input: a copy's
+    shingles and fact windows went to each of its candidates, one shuffled element a pair
+    (2.8 million on 10,000 templated briefs), where a canonical's print is held once
+    (review 67)."""
+    copy, copy_print, key_bytes = candidates
     for key in np.frombuffer(key_bytes, dtype=np.uint64).tolist():
         found = canonical_prints.get(key)
-        if found is None:
-            continue
-        _, canonical_rank, canonical_bytes, canonical_fact_bytes = found
-        counter("dedup_candidate_pairs").inc()
-        similarity = near_copy_similarity(
-            shingles,
-            np.frombuffer(canonical_bytes, dtype=np.uint64),
-            config,
-            facts,
-            np.frombuffer(canonical_fact_bytes, dtype=np.uint64),
+        if found is not None:
+            yield from _verified(copy, copy_print, found, config)
+
+
+def _copy_to_canonicals(candidates: tuple[Identity, tuple[Any, ...], bytes]) -> Iterator[Any]:
+    copy, copy_print, key_bytes = candidates
+    for key in np.frombuffer(key_bytes, dtype=np.uint64).tolist():
+        yield key, (_COPY, copy, copy_print)
+
+
+def _verify_joined(
+    joined: tuple[int, Iterable[tuple[Any, ...]]], config: DedupConfig
+) -> Iterator[Any]:
+    """(canonical key, [its print, (copy, copy's print)...]) -> what _verified gives."""
+    values = list(joined[1])
+    prints = [value for value in values if value[0] == _PRINT]
+    for canonical_print in prints[:1]:
+        for value in values:
+            if value[0] == _COPY:
+                yield from _verified(value[1], value[2], canonical_print, config)
+
+
+class _VerifyByJoins(beam.PTransform):
+    """_verify by a join on the canonical's key instead of a side input: for articles in
+    windows (Beam 2.77's BundleBasedDirectRunner, TestStream's, fails on a windowed side
+    input downstream of a GroupByKey: see _FinalByJoins)."""
+
+    def __init__(self, config: DedupConfig) -> None:
+        super().__init__()
+        self._config = config
+
+    def expand(self, pcolls: tuple[Any, Any]) -> Any:
+        candidates, canonical_prints = pcolls
+        return (
+            (candidates | "ToCanonicals" >> beam.FlatMap(_copy_to_canonicals), canonical_prints)
+            | "CopiesAndPrints" >> beam.Flatten()
+            | "JoinCanonical" >> beam.GroupByKey()
+            | "VerifyJoined" >> beam.FlatMap(_verify_joined, self._config)
         )
-        if similarity is not None:
-            counter("dedup_verified_pairs").inc()
-            yield identity_of(canonical_rank), (_EDGE, copy, canonical_rank, similarity)
-            yield copy, (_COPIED,)
 
 
 def _roots_only(joined: tuple[Identity, Iterable[tuple[Any, ...]]]) -> Iterator[Any]:
@@ -1088,10 +1134,16 @@ class DeduplicateArticles(beam.PTransform):
             | "AttachCopy"
             >> beam.FlatMap(_attach_copy).with_outputs(_CANONICAL_PRINTS, main="candidates")
         )
+        if isinstance(articles.windowing.windowfn, GlobalWindows):
+            edges = attached.candidates | "Verify" >> beam.FlatMap(
+                _verify, beam.pvalue.AsDict(attached[_CANONICAL_PRINTS]), config
+            )
+        else:
+            edges = (attached.candidates, attached[_CANONICAL_PRINTS]) | "VerifyInWindows" >> (
+                _VerifyByJoins(config)
+            )
         near = (
-            attached.candidates
-            | "Verify"
-            >> beam.FlatMap(_verify, beam.pvalue.AsDict(attached[_CANONICAL_PRINTS]), config)
+            edges
             | "JoinRoots" >> beam.GroupByKey()
             | "RootsOnly" >> beam.FlatMap(_roots_only)
             | "ByCopy" >> beam.GroupByKey()
