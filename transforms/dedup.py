@@ -5,10 +5,12 @@ by their names and numbers, support/facts.py; no chaining). With `--state`, earl
 kept articles take part as canonicals; WriteDedupIndex writes the articles table of the new
 state. Never rejects.
 
-Counters: `dedup_in`, `dedup_exact`, `dedup_url`, `dedup_near`, `dedup_candidate_pairs`,
-`dedup_verified_pairs`, `dedup_fact_conflicts` (pairs contained enough but with other facts:
-templated briefs), `dedup_state_matched` (earlier articles looked up), `dedup_state_pruned`
-(counted by WriteDedupIndex, where the state is written).
+Counters: `dedup_in`, `dedup_exact`, `dedup_url`, `dedup_near`, `dedup_candidate_pairs`
+(distinct pairs verified), `dedup_pair_keys` (candidate keys sent from the LSH buckets: a
+pair whose buckets fall in n shards is sent n times, as 8 bytes), `dedup_verified_pairs`,
+`dedup_fact_conflicts` (pairs contained enough but with other facts: templated briefs),
+`dedup_state_matched` (earlier articles looked up), `dedup_state_pruned` (counted by
+WriteDedupIndex, where the state is written).
 
 DeduplicateStream (at the end): the same rules, one article at a time in a stateful DoFn,
 for `newsbeam --streaming` (docs/streaming.md).
@@ -501,6 +503,7 @@ def state_row(article: Article, config: DedupConfig, first_seen_at: dt.datetime)
 _PRINT, _PAIR, _COPY, _EDGE, _COPIED, _SOURCE, _CANONICAL = range(7)
 _DUPLICATES = "duplicates"
 _PRINTS, _ARTICLES = "prints", "articles"
+_CANONICAL_PRINTS = "canonical_prints"
 _REPEATS_REMEMBERED = 1024  # fingerprints a worker keeps, by content hash
 _EXACT, _URL = "exact", "url"
 
@@ -773,69 +776,162 @@ class _UrlPass(beam.DoFn):
         self._shards = collections.defaultdict(list)
 
 
+def member_key(identity: Identity) -> int:
+    """A 64-bit key of an article's identity (blake2b: the same in every process and run),
+    what a candidate list names a canonical by: 8 bytes where the identity is two strings
+    and an int. Two of a run's 50,000 articles share one with a chance of about 10^-10."""
+    joined = "\x00".join(map(str, identity)).encode()
+    return int.from_bytes(hashlib.blake2b(joined, digest_size=8).digest(), "big")
+
+
+class Candidates(NamedTuple):
+    """What a shard's LSH buckets give: each copy's candidate canonicals, as the sorted
+    unique member_key values of them, and who is some pair's canonical."""
+
+    keys: dict[Identity, np.ndarray]
+    canonicals: set[Identity]
+
+
+def candidate_keys(buckets: Iterable[Sequence[Rank]], limit: int, budget: int) -> Candidates:
+    """LSH buckets (the ranks in each) -> the candidate pairs bucket_pairs gives, each copy's
+    canonicals as keys: a pair two buckets give is named once.
+
+    A templated item shares most of its 64 bands' buckets with the same better-ranked
+    items, so the same pair came from many buckets: 1,186 pair elements an item on 2,000
+    templated briefs for 154 distinct pairs, each emitted, shuffled and held decoded by the
+    local runner (review 67)."""
+    found: dict[Identity, set[int]] = collections.defaultdict(set)
+    keys: dict[Identity, int] = {}
+    for ranks in buckets:
+        if len(ranks) < 2:  # a bucket of one article pairs nothing
+            continue
+        for copy, canonical in bucket_pairs(map(member_of, ranks), limit, budget):
+            identity = identity_of(canonical.rank)
+            key = keys.get(identity)
+            if key is None:
+                key = keys[identity] = member_key(identity)
+            found[identity_of(copy.rank)].add(key)
+    return Candidates(
+        {
+            copy: np.fromiter(sorted(named), dtype=np.uint64, count=len(named))
+            for copy, named in found.items()
+        },
+        set(keys),
+    )
+
+
 def _shard_pairs(
     shard: tuple[int, Iterable[list[tuple[bytes, Rank]]]], limit: int, budget: int
 ) -> Iterator[Any]:
-    """A shard's bucket entries (lists, one per bundle) -> (copy, canonical) of each
-    bucket's pairs (bucket_pairs), and a mark on each canonical that it is one."""
+    """A shard's bucket entries (lists, one per bundle) -> for each copy one element, its
+    candidate canonicals' keys (candidate_keys, as bytes), and a mark on each canonical
+    that it is one. A pair whose buckets fall in several shards travels once from each,
+    as 8 bytes; the copy's join takes the union (_attach_copy). Counter `dedup_pair_keys`:
+    the keys sent."""
     buckets: dict[bytes, list[Rank]] = collections.defaultdict(list)
     for entries in shard[1]:
         for key, rank in entries:
             buckets[key].append(rank)
-    canonicals: set[Identity] = set()
-    for ranks in buckets.values():
-        if len(ranks) > 1:  # a bucket of one article pairs nothing
-            for copy, canonical in bucket_pairs(map(member_of, ranks), limit, budget):
-                canonicals.add(identity_of(canonical.rank))
-                yield identity_of(copy.rank), (_PAIR, identity_of(canonical.rank))
-    for identity in sorted(canonicals):
+    found = candidate_keys(buckets.values(), limit, budget)
+    counter("dedup_pair_keys").inc(sum(len(keys) for keys in found.keys.values()))
+    for copy in sorted(found.keys):
+        yield copy, (_PAIR, found.keys[copy].tobytes())
+    for identity in sorted(found.canonicals):
         yield identity, (_CANONICAL,)
 
 
 def _attach_copy(joined: tuple[Identity, Iterable[tuple[Any, ...]]]) -> Iterator[Any]:
-    """(article, [its print, (pair, canonical)..., canonical marks]) -> (canonical, the
-    copy's shingles) once per distinct canonical it may copy (a pair shares many buckets),
-    and its own print keyed by itself when it is some pair's canonical: verification meets
-    the prints it needs, not every article's."""
+    """(article, [its print, its candidate keys from each shard, canonical marks]) -> (its
+    print, the sorted unique keys of the canonicals it may copy) when it has any, and on
+    the canonical-prints output (its member_key, its print) when it is some pair's
+    canonical: verification meets the prints it needs, each canonical's once."""
     article, values = joined
     values = list(values)
     prints = [value for value in values if value[0] == _PRINT]
-    canonicals = sorted({value[1] for value in values if value[0] == _PAIR})
+    keys = [np.frombuffer(value[1], dtype=np.uint64) for value in values if value[0] == _PAIR]
     for print_value in prints[:1]:
-        _, _, shingles, facts = print_value
-        for canonical in canonicals:
-            yield canonical, (_COPY, article, shingles, facts)
+        if keys:
+            yield article, print_value, sorted_unique(np.concatenate(keys)).tobytes()
         if any(value[0] == _CANONICAL for value in values):
-            yield article, print_value
+            yield beam.pvalue.TaggedOutput(_CANONICAL_PRINTS, (member_key(article), print_value))
+
+
+def _verified(
+    copy: Identity,
+    copy_print: tuple[Any, ...],
+    canonical_print: tuple[Any, ...],
+    config: DedupConfig,
+) -> Iterator[Any]:
+    """One candidate pair -> its edge, keyed by the canonical, and a mark that the copy is
+    somebody's copy, keyed by the copy, when it verifies (near_copy_similarity)."""
+    _, _, copy_bytes, copy_fact_bytes = copy_print
+    _, canonical_rank, canonical_bytes, canonical_fact_bytes = canonical_print
+    counter("dedup_candidate_pairs").inc()
+    similarity = near_copy_similarity(
+        np.frombuffer(copy_bytes, dtype=np.uint64),
+        np.frombuffer(canonical_bytes, dtype=np.uint64),
+        config,
+        np.frombuffer(copy_fact_bytes, dtype=np.uint64),
+        np.frombuffer(canonical_fact_bytes, dtype=np.uint64),
+    )
+    if similarity is not None:
+        counter("dedup_verified_pairs").inc()
+        yield identity_of(canonical_rank), (_EDGE, copy, canonical_rank, similarity)
+        yield copy, (_COPIED,)
 
 
 def _verify(
-    joined: tuple[Identity, Iterable[tuple[Any, ...]]], config: DedupConfig
+    candidates: tuple[Identity, tuple[Any, ...], bytes],
+    canonical_prints: Mapping[int, tuple[Any, ...]],
+    config: DedupConfig,
 ) -> Iterator[Any]:
-    """(canonical, [its print, copies...]) -> each verified edge, keyed by the canonical, and
-    a mark that the copy is somebody's copy, keyed by the copy."""
-    canonical, values = joined
-    values = list(values)
+    """(copy, its print, its canonicals' keys), with every canonical's print by key -> what
+    _verified gives for each pair. The canonicals' prints are a side input: a copy's
+    shingles and fact windows went to each of its candidates, one shuffled element a pair
+    (2.8 million on 10,000 templated briefs), where a canonical's print is held once
+    (review 67)."""
+    copy, copy_print, key_bytes = candidates
+    for key in np.frombuffer(key_bytes, dtype=np.uint64).tolist():
+        found = canonical_prints.get(key)
+        if found is not None:
+            yield from _verified(copy, copy_print, found, config)
+
+
+def _copy_to_canonicals(candidates: tuple[Identity, tuple[Any, ...], bytes]) -> Iterator[Any]:
+    copy, copy_print, key_bytes = candidates
+    for key in np.frombuffer(key_bytes, dtype=np.uint64).tolist():
+        yield key, (_COPY, copy, copy_print)
+
+
+def _verify_joined(
+    joined: tuple[int, Iterable[tuple[Any, ...]]], config: DedupConfig
+) -> Iterator[Any]:
+    """(canonical key, [its print, (copy, copy's print)...]) -> what _verified gives."""
+    values = list(joined[1])
     prints = [value for value in values if value[0] == _PRINT]
-    if not prints:
-        return
-    _, canonical_rank, canonical_bytes, canonical_fact_bytes = prints[0]
-    canonical_shingles = np.frombuffer(canonical_bytes, dtype=np.uint64)
-    canonical_facts = np.frombuffer(canonical_fact_bytes, dtype=np.uint64)
-    for value in values:
-        if value[0] != _COPY:
-            continue
-        _, copy, copy_bytes, copy_fact_bytes = value
-        counter("dedup_candidate_pairs").inc()
-        shingles = np.frombuffer(copy_bytes, dtype=np.uint64)
-        facts = np.frombuffer(copy_fact_bytes, dtype=np.uint64)
-        similarity = near_copy_similarity(
-            shingles, canonical_shingles, config, facts, canonical_facts
+    for canonical_print in prints[:1]:
+        for value in values:
+            if value[0] == _COPY:
+                yield from _verified(value[1], value[2], canonical_print, config)
+
+
+class _VerifyByJoins(beam.PTransform):
+    """_verify by a join on the canonical's key instead of a side input: for articles in
+    windows (Beam 2.77's BundleBasedDirectRunner, TestStream's, fails on a windowed side
+    input downstream of a GroupByKey: see _FinalByJoins)."""
+
+    def __init__(self, config: DedupConfig) -> None:
+        super().__init__()
+        self._config = config
+
+    def expand(self, pcolls: tuple[Any, Any]) -> Any:
+        candidates, canonical_prints = pcolls
+        return (
+            (candidates | "ToCanonicals" >> beam.FlatMap(_copy_to_canonicals), canonical_prints)
+            | "CopiesAndPrints" >> beam.Flatten()
+            | "JoinCanonical" >> beam.GroupByKey()
+            | "VerifyJoined" >> beam.FlatMap(_verify_joined, self._config)
         )
-        if similarity is not None:
-            counter("dedup_verified_pairs").inc()
-            yield canonical, (_EDGE, copy, canonical_rank, similarity)
-            yield copy, (_COPIED,)
 
 
 def _roots_only(joined: tuple[Identity, Iterable[tuple[Any, ...]]]) -> Iterator[Any]:
@@ -1050,12 +1146,19 @@ class DeduplicateArticles(beam.PTransform):
             (pairs, prints)
             | "CopyAndPrint" >> beam.Flatten()
             | "JoinCopy" >> beam.GroupByKey()
-            | "AttachCopy" >> beam.FlatMap(_attach_copy)
+            | "AttachCopy"
+            >> beam.FlatMap(_attach_copy).with_outputs(_CANONICAL_PRINTS, main="candidates")
         )
+        if isinstance(articles.windowing.windowfn, GlobalWindows):
+            edges = attached.candidates | "Verify" >> beam.FlatMap(
+                _verify, beam.pvalue.AsDict(attached[_CANONICAL_PRINTS]), config
+            )
+        else:
+            edges = (attached.candidates, attached[_CANONICAL_PRINTS]) | "VerifyInWindows" >> (
+                _VerifyByJoins(config)
+            )
         near = (
-            attached
-            | "JoinCanonical" >> beam.GroupByKey()
-            | "Verify" >> beam.FlatMap(_verify, config)
+            edges
             | "JoinRoots" >> beam.GroupByKey()
             | "RootsOnly" >> beam.FlatMap(_roots_only)
             | "ByCopy" >> beam.GroupByKey()
