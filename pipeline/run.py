@@ -689,6 +689,8 @@ def run_locked(
             progress,
             partition=dataset.partition(started),
             file_prefix=dataset.file_prefix(run_id, attempt),
+            # A rerun's state is as of its first attempt's start: its dates are too.
+            as_of=state_context.run_at,
         )
         if adjust is not None:
             config = adjust(config)
