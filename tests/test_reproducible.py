@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from newsbeam.pipeline import main as entry
+from newsbeam.pipeline.run import source_digest
 from newsbeam.schemas import RawDocument
 from newsbeam.transforms.extract import ExtractConfig, extract_document, parse_published
 from tests.helpers import run_manifest, table_rows
@@ -169,3 +171,49 @@ def test_a_bad_as_of_is_a_usage_error(tmp_path: Path) -> None:
         entry.main(["--input", str(inputs), "--output", str(tmp_path / "o"), "--as_of", "soon"])
         == 2
     )
+
+
+def test_the_manifest_names_the_code_and_the_libraries_that_shape_the_rows(
+    tmp_path: Path,
+) -> None:
+    """The manifest's `versions` named NewsBeam as 0.1.0 (the same across hundreds of
+    changes) and 10 libraries, not htmldate, lxml and libxml2, dateparser, dateutil,
+    justext or courlan, which the dates and texts come from: a lab could not tell which
+    environment rebuilds its table."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "a.txt").write_text(_TOPICS[0] * 3)
+    _run(inputs, tmp_path / "one")
+    _run(inputs, tmp_path / "two")
+    versions = run_manifest(tmp_path / "one")["versions"]
+    wanted = {
+        "htmldate",
+        "lxml",
+        "libxml2",
+        "justext",
+        "courlan",
+        "dateparser",
+        "python-dateutil",
+        "charset-normalizer",
+        "scipy",
+        "regex",
+        "tld",
+        "newsbeam_source",
+    }
+    assert wanted <= set(versions)
+    assert "unknown" not in {versions[name] for name in wanted}
+    assert re.fullmatch(r"[0-9a-f]{64}", versions["newsbeam_source"])
+    assert run_manifest(tmp_path / "two")["versions"] == versions
+
+
+def test_the_source_digest_follows_the_files_not_their_caches(tmp_path: Path) -> None:
+    code = tmp_path / "pkg"
+    (code / "sub").mkdir(parents=True)
+    (code / "__pycache__").mkdir()
+    (code / "a.py").write_text("A = 1\n")
+    (code / "sub" / "data.csv").write_text("x\n")
+    first = source_digest([code])
+    (code / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"\0")
+    assert source_digest([code]) == first
+    (code / "sub" / "data.csv").write_text("y\n")
+    assert source_digest([code]) != first
