@@ -217,3 +217,22 @@ def test_the_source_digest_follows_the_files_not_their_caches(tmp_path: Path) ->
     assert source_digest([code]) == first
     (code / "sub" / "data.csv").write_text("y\n")
     assert source_digest([code]) != first
+
+
+def test_which_copy_is_kept_does_not_follow_the_files_names(tmp_path: Path) -> None:
+    """Two exact copies (the same text, no URL, no date), titled otherwise, have the same
+    id and rank: the source broke the tie, so the same files renamed (or one --input
+    moved to another folder) kept the other copy, with its title."""
+    body = _TOPICS[1] * 2
+    titles = {"first": "Storm cuts power in the valley", "second": "Valley without power"}
+    kept = []
+    for names in (("a.txt", "b.txt"), ("z.txt", "b.txt")):
+        inputs = tmp_path / names[0] / "in"
+        inputs.mkdir(parents=True)
+        for name, title in zip(names, titles.values(), strict=True):
+            (inputs / name).write_text(f"{title}\n\n{body}\n")
+        output = tmp_path / names[0] / "out"
+        (article,) = _run(inputs, output)
+        (copy,) = table_rows(output, "duplicates")
+        kept.append((article["title"], article["article_id"], copy["canonical_id"]))
+    assert kept[0] == kept[1]
