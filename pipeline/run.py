@@ -211,6 +211,13 @@ def _check_follow(ours: NewsBeamOptions) -> None:
     --max_runtime belong to it; --max_files_per_run (runs named alike) to a batch run."""
     if ours.max_files_per_run and ours.follow:
         raise UsageError("--max_files_per_run is for a batch run: --follow batches read new files")
+    if ours.as_of and ours.follow:
+        # One fixed moment for batches that go on for days would leave every later article
+        # dated more than a day past it undated.
+        raise UsageError(
+            "--as_of is for a batch run (to read its input again as of a recorded time): "
+            "each --follow batch reads as of its own start"
+        )
     if ours.max_files_per_run and ours.run_id is not None:
         raise UsageError(
             "--max_files_per_run commits one run per pass, each named by its start time; "

@@ -236,3 +236,16 @@ def test_which_copy_is_kept_does_not_follow_the_files_names(tmp_path: Path) -> N
         (copy,) = table_rows(output, "duplicates")
         kept.append((article["title"], article["article_id"], copy["canonical_id"]))
     assert kept[0] == kept[1]
+
+
+def test_as_of_is_refused_where_batches_go_on(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """--as_of fixes one moment: in --follow (batches for days) or --streaming every article
+    dated more than a day after it would be undated. Refused there, before anything runs."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    common = ["--input", str(inbox), "--output", str(tmp_path / "o"), "--as_of", "2026-01-01"]
+    follow = ["--follow", "--interval", "1", "--state", str(tmp_path / "s")]
+    assert entry.main([*common, *follow]) == 2
+    assert "--as_of is for a batch run" in capsys.readouterr().err
+    assert entry.main(["--streaming", *common, "--runner", "FlinkRunner"]) == 2
+    assert "--as_of is for a batch run" in capsys.readouterr().err
