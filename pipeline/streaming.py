@@ -476,6 +476,10 @@ def streaming_config(options: PipelineOptions) -> StreamingConfig:
         raise StreamingUsageError(problem)
     if ours.max_files_per_run:
         raise StreamingUsageError("--max_files_per_run is for a batch run, not --streaming")
+    if ours.as_of:
+        raise StreamingUsageError(
+            "--as_of is for a batch run: --streaming reads each document as of its arrival"
+        )
     if any(value.lower().startswith(("http://", "https://")) for value in ours.inputs or ()):
         raise StreamingUsageError(
             "--streaming watches folders: give page URLs to a batch run, feeds with --feed"

@@ -53,7 +53,7 @@ from newsbeam.transforms.support.facts import (
 )
 from newsbeam.transforms.support.failures import counter
 from newsbeam.transforms.support.hashing import mix64, word_hashes
-from newsbeam.transforms.support.rank import Rank, is_prior, rank_of
+from newsbeam.transforms.support.rank import Rank, is_prior, rank_of, record_key
 from newsbeam.transforms.support.state import (
     DEDUP_ARTICLES,
     StateContext,
@@ -286,12 +286,16 @@ def text_fingerprint(text: str, config: DedupConfig) -> tuple[np.ndarray, np.nda
 
 
 def article_rank(article: Article) -> Rank:
+    key = record_key(
+        article.title, article.url, article.site, article.authors, article.content_hash
+    )
     return rank_of(
         article.published_at,
         article.word_count,
         article.article_id,
         article.source,
         precision=article.published_precision,
+        key=key,
     )
 
 
@@ -312,7 +316,7 @@ class Member(NamedTuple):
 
 def member_of(rank: Rank) -> Member:
     """An article in an LSH bucket from its rank, which holds its id and source."""
-    return Member(rank, rank[3], rank[4])
+    return Member(rank, rank[3], rank[-1])
 
 
 def bucket_shard(key: bytes, shards: int) -> int:
@@ -387,7 +391,7 @@ Identity = tuple[int, str, str]
 def identity_of(rank: Rank) -> Identity:
     """Who an entry is: (earlier run?, article id, source). Ids repeat (a copy has the id of
     its URL or text) and sources repeat across runs, but not both together."""
-    return rank[0], rank[3], rank[4]
+    return rank[0], rank[3], rank[-1]
 
 
 class Copy(NamedTuple):

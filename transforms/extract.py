@@ -15,6 +15,8 @@ Counters: `extract_in`, `extract_out`, `extract_dropped_<reason>`, `extract_full
 from __future__ import annotations
 
 import codecs
+import contextlib
+import contextvars
 import dataclasses
 import datetime as dt
 import functools
@@ -95,6 +97,11 @@ class ExtractConfig:
     favor_precision: bool = False
     max_html_tags: int = 40_000
     max_page_seconds: float = 30.0
+    # The moment publication times are checked against ("not after tomorrow"), ISO 8601 with
+    # its offset: a run's --as_of, else its start (pipeline/options.py); None: the clock at
+    # each document (a stream). A time the clock read would make a later run of the same
+    # input keep dates the first one dropped.
+    as_of: str | None = None
 
 
 class ExtractError(ValueError):
@@ -267,6 +274,17 @@ _ZONES.update(
 )  # fmt: skip
 
 
+def _zone(name: str | None, offset: int | None) -> Any:
+    """dateutil's `tzinfos`: a known abbreviation's zone (`_ZONES`), a written offset as it
+    is, and no zone (UTC) for any other name. A callable, not the table itself: with a
+    table, dateutil read a name the table lacks in the machine's own zone when the machine
+    had that name ("WIB" on a machine in Jakarta, +7; UTC elsewhere), so one page had
+    another time on another machine."""
+    if name in _ZONES:
+        return _ZONES[name]
+    return offset  # None: a naive time, read as UTC like every zoneless time
+
+
 # A date written with full stops puts the day first wherever it is written so ("01.08.2019":
 # 1 August in German, Russian, Turkish, ...); dateutil read it month first.
 _DOTTED_DATE = re.compile(r"\D*\d{1,2}\.\d{1,2}\.\d{2,4}\b")
@@ -299,11 +317,11 @@ def _dateutil_date(value: str, default: dt.datetime, fuzzy: bool) -> Any:
         warnings.simplefilter("ignore", date_parser.UnknownTimezoneWarning)
         if fuzzy:
             parsed = date_parser.parse(
-                value, default=default, tzinfos=_ZONES, dayfirst=dayfirst, fuzzy_with_tokens=True
+                value, default=default, tzinfos=_zone, dayfirst=dayfirst, fuzzy_with_tokens=True
             )
             parsed[0].utcoffset()  # raises ValueError for an offset no place has
             return parsed
-        found = date_parser.parse(value, default=default, tzinfos=_ZONES, dayfirst=dayfirst)
+        found = date_parser.parse(value, default=default, tzinfos=_zone, dayfirst=dayfirst)
         found.utcoffset()
         return found
 
@@ -390,9 +408,50 @@ def plausible_publication(at: dt.datetime) -> bool:
     return _FIRST_YEAR <= at.year < _LAST_YEAR and at <= latest_publication()
 
 
+# The moment documents are read "as of" (`publications_as_of`), set around each document's
+# extraction from its config; unset, the clock. A context variable, not a parameter: the
+# dates are checked deep inside the readers of every format (feeds' too), and it stays with
+# the thread that reads the document.
+_AS_OF: contextvars.ContextVar[dt.datetime | None] = contextvars.ContextVar(
+    "newsbeam_as_of", default=None
+)
+
+
+def as_of_time(value: str | None) -> dt.datetime | None:
+    """An `as_of` setting (ISO 8601; without an offset, UTC) -> an aware UTC time."""
+    if not value:
+        return None
+    at = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return _utc(at)
+
+
+@contextlib.contextmanager
+def publications_as_of(value: str | None) -> Iterator[None]:
+    """Publication times checked in this block against `value` (ExtractConfig.as_of), not
+    the clock: the same input read on another day keeps the same dates."""
+    token = _AS_OF.set(as_of_time(value))
+    try:
+        yield
+    finally:
+        _AS_OF.reset(token)
+
+
 def latest_publication() -> dt.datetime:
-    """The latest time a publication read now can have (`_FUTURE_SLACK` past now)."""
-    return dt.datetime.now(dt.timezone.utc) + _FUTURE_SLACK
+    """The latest time a publication read now can have (`_FUTURE_SLACK` past the moment it
+    is read as of: `publications_as_of`, else the clock)."""
+    return (_AS_OF.get() or dt.datetime.now(dt.timezone.utc)) + _FUTURE_SLACK
+
+
+def htmldate_latest() -> dt.datetime:
+    """htmldate's `max_date`: the end of the day of `latest_publication` (UTC, naive as
+    htmldate compares). Its own default, the end of today on the machine's clock in its
+    local zone, dropped a page dated today (UTC) on a machine in New York before 05:00 UTC
+    and kept one dated tomorrow in Auckland: another date on another machine or day. A
+    whole day, as htmldate's own, keeps its caches valid from one page to the next; the
+    exact bound is `plausible_publication`'s."""
+    return latest_publication().replace(
+        tzinfo=None, hour=23, minute=59, second=59, microsecond=999999
+    )
 
 
 def htmldate_published(found: str | None) -> Published | None:
@@ -1364,6 +1423,7 @@ def html_metadata(tree: Any) -> HtmlMetadata:
             # A date in the URL only when the page states none: it would override the page's
             # full timestamp with a bare day.
             deferred_url_extractor=True,
+            max_date=htmldate_latest(),
         )
     except (ValueError, OverflowError) as error:  # "+25:00": a bad date loses the date only
         log.debug("publication date unreadable: %s", error)
@@ -1738,7 +1798,7 @@ def extract_html_document(doc: RawDocument, config: ExtractConfig) -> Article:
     keep_text_characters()  # joiners, direction marks, newer emoji: as a text file keeps them
     seconds = config.max_page_seconds
     try:
-        with quiet_logs.quiet():
+        with quiet_logs.quiet(), publications_as_of(config.as_of):
             if seconds > 0 and tags > ISOLATE_TAGS and can_fork():
                 counter("extract_isolated").inc()
                 return in_child(lambda page: _extract_html(page, config), doc, seconds)
@@ -1922,17 +1982,19 @@ def extract_document(doc: RawDocument, config: ExtractConfig) -> Article:
     if doc.kind not in DOCUMENT_KINDS:
         kinds = ", ".join(DOCUMENT_KINDS)
         raise ExtractError("not_a_document", f"kind {doc.kind!r} is none of {kinds}")
-    if doc.kind == "html":
-        return extract_html_document(doc, config)
-    # A text or a JSON record has the page's time limit too: decoding and the Markdown and
-    # header patterns are linear now, but a pattern's worst case is found on some input.
-    try:
-        with time_limit(config.max_page_seconds):
-            if doc.kind == "jsonl":
-                return extract_json_record(doc)
-            return extract_text_document(doc)
-    except TimeLimitExceeded:
-        raise _time_limit_error(config, "a real text or record takes") from None
+    with publications_as_of(config.as_of):
+        if doc.kind == "html":
+            return extract_html_document(doc, config)
+        # A text or a JSON record has the page's time limit too: decoding and the Markdown
+        # and header patterns are linear now, but a pattern's worst case is found on some
+        # input.
+        try:
+            with time_limit(config.max_page_seconds):
+                if doc.kind == "jsonl":
+                    return extract_json_record(doc)
+                return extract_text_document(doc)
+        except TimeLimitExceeded:
+            raise _time_limit_error(config, "a real text or record takes") from None
 
 
 # ---------------------------------------------------------------------------------------

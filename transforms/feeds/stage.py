@@ -73,7 +73,12 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 from newsbeam.schemas import Article, RawDocument, Rejected, Removal
 from newsbeam.schemas.feeds import FeedHealth, FeedState, SeenEntry
 from newsbeam.transforms.event_time import datetime_of
-from newsbeam.transforms.extract import ExtractConfig, ExtractError, extract_html_document
+from newsbeam.transforms.extract import (
+    ExtractConfig,
+    ExtractError,
+    extract_html_document,
+    publications_as_of,
+)
 from newsbeam.transforms.feeds.articles import (
     entry_article,
     is_html_response,
@@ -323,13 +328,21 @@ def fetch_feed(fetcher: Fetcher, source: FeedSource, state: FeedState | None) ->
 class _ParseFeeds(beam.DoFn):
     """FetchedFeed -> PageJob per new entry; health, state and seen rows; rejected rows."""
 
-    def __init__(self, config: FeedsConfig, state: StateContext, read_updates: bool = True) -> None:
+    def __init__(
+        self,
+        config: FeedsConfig,
+        state: StateContext,
+        read_updates: bool = True,
+        as_of: str | None = None,
+    ) -> None:
         self._config = config
         self._state = state
         self._run_at = state.run_at
         self._previous = PreviousFeedState({}, {})
         # False in a stream (PollFeeds): its dedup does not tell an update from a copy.
         self._read_updates = read_updates
+        # Entries' dates are checked against it, as the extract stage's (ExtractConfig.as_of).
+        self._as_of = as_of
 
     def setup(self) -> None:
         self._previous = load_feed_state(self._state)
@@ -340,9 +353,13 @@ class _ParseFeeds(beam.DoFn):
         seen = self._previous.seen_for(url)
         failures = self._previous.failures_for(url)
         versions = self._previous.versions_for(url) if self._read_updates else None
-        yield from feed_outputs(
-            fetched, previous, seen, self._run_at, self._config, failures, versions
-        )
+        with publications_as_of(self._as_of):
+            outputs = list(
+                feed_outputs(
+                    fetched, previous, seen, self._run_at, self._config, failures, versions
+                )
+            )
+        yield from outputs
 
 
 def feed_outputs(
@@ -801,9 +818,9 @@ class ReadFeeds(beam.PTransform):
             (fetched, from_docs.feeds)
             | "AllFeeds" >> beam.Flatten()
             | "ParseFeeds"
-            >> beam.ParDo(_ParseFeeds(config, self._state)).with_outputs(
-                HEALTH, STATE, SEEN, REJECTED, main="jobs"
-            )
+            >> beam.ParDo(
+                _ParseFeeds(config, self._state, as_of=self._extract_config.as_of)
+            ).with_outputs(HEALTH, STATE, SEEN, REJECTED, main="jobs")
         )
         fetch_pages = config.fetch_pages
         to_fetch = parsed.jobs | "NeedPage" >> beam.Filter(_needs_page, fetch_pages)
@@ -1120,7 +1137,7 @@ class PollFeeds(beam.PTransform):
             )
         )
         files = from_docs.feeds | "ParseFiles" >> beam.ParDo(
-            _ParseFeeds(config, self._state, read_updates=False)
+            _ParseFeeds(config, self._state, read_updates=False, as_of=self._extract_config.as_of)
         ).with_outputs(HEALTH, STATE, SEEN, REJECTED, main="jobs")
         from_files = (
             files.jobs
