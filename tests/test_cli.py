@@ -256,12 +256,13 @@ def test_a_signal_ends_the_run_cleanly(
     assert entry.main(["--input", str(seeds_dir), "--output", str(output)]) == 0
     before = {p.relative_to(output): p.read_bytes() for p in output.rglob("*") if p.is_file()}
     inputs = tmp_path / "in"
-    # Long enough to act on mid-run: 200 files took ~3 s, and ended before the signal came.
-    write_seed_copies(seeds_dir, inputs, copies=100)
+    # Long enough to act on mid-run: 200 files took ~3 s, and ended before the signal came;
+    # 500 near copies did too once dedup named each pair once (review 67): 2,000 take ~9 s.
+    write_seed_copies(seeds_dir, inputs, copies=400)
     process = start_pipeline(inputs, output)
     wait_for(tmp_path, ".out.newsbeam.lock")
     assert process.poll() is None, "the run ended before it could be signalled"
-    time.sleep(3.0)  # inside the pipeline, not in start-up
+    time.sleep(2.0)  # inside the pipeline, not in start-up
     assert process.poll() is None, "the run ended before it could be signalled"
     process.send_signal(signum)
     _, err = process.communicate(timeout=120)
