@@ -321,13 +321,7 @@ def test_bigquery_load_upgrades_an_older_table_and_inserts_by_name(tmp_path: Pat
         "    if '--format=csv' in args: print('f0_')\n"
         "    else: log.write(json.dumps(['query', args[-1]]) + '\\n')\n"
     )
-    gcloud = (
-        f"#!{sys.executable}\n"
-        "import json, sys\n"
-        "if sys.argv[2] == 'ls': print('gs://b/news/_runs/night-9.json')\n"
-        f"else: print(json.dumps({manifest!r}))\n"
-    )
-    run_bigquery_load(bin_dir, scratch, bq, gcloud)
+    run_bigquery_load(bin_dir, scratch, bq, gcloud_stand_in(manifest))
     made = [json.loads(line) for line in calls.read_text().splitlines()]
     updates = [call for call in made if call[0] == "update"]
     assert [table for _, table, _ in updates] == ["p:news.articles"]
@@ -341,6 +335,16 @@ def test_bigquery_load_upgrades_an_older_table_and_inserts_by_name(tmp_path: Pat
     assert f"INSERT INTO `p.news.articles` ({named}, run_id, ingest_date)" in statements
     assert f"SELECT {named}, 'night-9' AS run_id" in statements
     assert "SELECT *" not in statements
+
+
+def gcloud_stand_in(manifest: dict[str, Any]) -> str:
+    """`gcloud` listing one run, night-9, whose manifest is `manifest`."""
+    return (
+        f"#!{sys.executable}\n"
+        "import json, sys\n"
+        "if sys.argv[2] == 'ls': print('gs://b/news/_runs/night-9.json')\n"
+        f"else: print(json.dumps({manifest!r}))\n"
+    )
 
 
 def bigquery_stand_ins(
@@ -362,13 +366,7 @@ def bigquery_stand_ins(
         "    if '--format=csv' in args: print('f0_')\n"
         "    else: log.write(json.dumps(['query', args[-1]]) + '\\n')\n"
     )
-    gcloud = (
-        f"#!{sys.executable}\n"
-        "import json, sys\n"
-        "if sys.argv[2] == 'ls': print('gs://b/news/_runs/night-9.json')\n"
-        f"else: print(json.dumps({manifest!r}))\n"
-    )
-    return bq, gcloud
+    return bq, gcloud_stand_in(manifest)
 
 
 def test_bigquery_load_refuses_a_manifest_and_columns_it_would_run_as_sql(tmp_path: Path) -> None:
