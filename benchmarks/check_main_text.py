@@ -9,7 +9,9 @@ page: `parse_html` against trafilatura's `load_html` (the serialized trees), the
 page as the extract stage has it (`drop_unread_elements`), the fast and the full main text
 of `prepare_page` + `main_text` (the full one after the fast one, from the same prepared
 page, as `extract_html_document` runs them, but on every page) against
-`bare_extraction(tree, fast=..., include_comments=False).text`. Prints the number of
+`bare_extraction(tree, fast=..., include_comments=False).text`, trafilatura's body XPaths
+wrapped as main_text wraps them (support/body_siblings.py: a body split into containers of
+one kind is read whole, which trafilatura does not do). Prints the number of
 pages that differ in each; exits 1 when any does, or when the installed trafilatura is not the
 one copied (`copy_matches_trafilatura`: the extract stage then runs trafilatura's own code).
 """
@@ -67,6 +69,13 @@ def main(argv: list[str] | None = None) -> int:
         print("the installed trafilatura is not the one copied: its stock path is used, no check")
         return 1
     pages = [(name, gzip.decompress(path.read_bytes())) for name, path in distinct_sources(shared)]
+    from trafilatura import main_extractor
+
+    from newsbeam.transforms.support.body_siblings import WithSiblingBodies
+
+    # trafilatura with main_text's one departure, so that what differs is the copy's doing
+    stock_body = main_extractor.BODY_XPATH
+    main_extractor.BODY_XPATH = [WithSiblingBodies(expression) for expression in stock_body]
     differing: dict[str, list[str]] = {"tree": [], "fast": [], "full": []}
     for name, html in pages:
         for label in differences(name, html):

@@ -1,5 +1,7 @@
 """support/main_text.py: the same trees and texts as trafilatura's load_html and
-bare_extraction, and the guards that tell when trafilatura's code it copies has changed."""
+bare_extraction (none of these pages has a body split into containers of one kind, which
+main_text reads whole: tests/test_body_siblings.py), and the guards that tell when
+trafilatura's code it copies has changed."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
+from newsbeam.transforms.support import body_siblings
 from newsbeam.transforms.support import main_text as mt
 from tests.helpers import ARTICLE_HTML, ARTICLE_TEXT
 
@@ -292,9 +295,12 @@ def test_extractor_functions_are_trafilaturas_with_the_equivalents() -> None:
     content = compare.__globals__["extract_content"]
     assert content.__code__ is me.extract_content.__code__
     extract = content.__globals__["_extract"]
-    assert [type(x).__name__ for x in extract.__globals__["BODY_XPATH"]] == [
+    body = extract.__globals__["BODY_XPATH"]  # each taking its sibling bodies (review 75)
+    assert {type(x).__name__ for x in body} == {"WithSiblingBodies"}
+    assert [type(x.expression).__name__ for x in body] == [
         "BodyXPath", "XPath", "BodyXPath", "BodyXPath", "XPath"
     ]  # fmt: skip
+    assert [x.path for x in body] == [x.path for x in me.BODY_XPATH]
     sections = extract.__globals__["prune_unwanted_sections"]
     assert sections.__code__ is me.prune_unwanted_sections.__code__
     assert content.__globals__["recover_wild_text"].__globals__["prune_unwanted_sections"] is (
@@ -445,7 +451,11 @@ def test_a_different_trafilatura_gives_the_same_articles_by_the_stock_path(
     if _SHARED.is_dir():  # ../shared is not in a user's clone (the pages above are)
         pages |= {path: gzip.decompress((_SHARED / path).read_bytes()) for path in _SHARED_PAGES}
     assert mt.copy_matches_trafilatura()
-    fast_path = {name: _extracted(html) for name, html in pages.items()}
+    # the stock path is trafilatura's own: without main_text's one departure (PoliticoEu's
+    # body is split into four containers of one kind, read whole by main_text only)
+    with monkeypatch.context() as undone:
+        undone.setattr(body_siblings, "join_sibling_bodies", lambda chosen: chosen)
+        fast_path = {name: _extracted(html) for name, html in pages.items()}
 
     mt.copy_matches_trafilatura.cache_clear()
     monkeypatch.setitem(mt.RECORDED_SOURCES, "trafilatura.core:bare_extraction", "0" * 16)

@@ -23,9 +23,13 @@ This copies the control flow of trafilatura 2.3.1's `trafilatura_sequence`, the 
 any trafilatura 2, so `copy_matches_trafilatura` (once a process) checks that the installed
 one's sources of what is copied hash to the recorded ones and that the names read are there;
 when not, the three functions above run trafilatura's own `load_html` and `bare_extraction`
-(slower, same texts) and one warning says so. tests/test_main_text.py checks the texts
-equal trafilatura's and fails when the check does (read the new source, then update the
-copy and the recorded hashes).
+(slower, same texts but for the departure below) and one warning says so.
+tests/test_main_text.py checks the texts equal trafilatura's and fails when the check does
+(read the new source, then update the copy and the recorded hashes).
+
+One departure from trafilatura, on purpose: the body container its main extractor chooses
+takes the later containers of the same kind (support/body_siblings.py), so that a body
+split around ads (wired.com) is read whole; on a page without them the texts are the same.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ import unicodedata
 from copy import copy
 from typing import Any
 
+from newsbeam.transforms.support.body_siblings import WithSiblingBodies
 from newsbeam.transforms.support.built_cache import built, package_file
 from newsbeam.transforms.support.xpath_equivalents import EQUIVALENT_KEYS, equivalent, xpath_key
 
@@ -166,7 +171,7 @@ def copy_matches_trafilatura() -> bool:
         log.warning(
             "trafilatura %s differs from the 2.3.1 code that %s copies (%s): the extract "
             "stage runs trafilatura's own load_html and bare_extraction, slower (about 1.6x "
-            "its CPU), same texts",
+            "its CPU), same texts but a body split into containers of one kind read in part",
             _trafilatura_version(),
             __name__,
             "; ".join(differences[:3]) + ("; ..." if len(differences) > 3 else ""),
@@ -404,7 +409,7 @@ def extractor_functions() -> ExtractorFunctions:
     XPaths: the same elements for a third of their CPU (their `re:test` calls were ~3 ms a
     page). trafilatura's own functions, not copies: their sources are pinned in
     RECORDED_SOURCES (how they read the XPaths: `_extract` takes the first element of a body
-    XPath's result)."""
+    XPath's result, which `WithSiblingBodies` hands over with its sibling bodies)."""
     from trafilatura import core
     from trafilatura import main_extractor as me
 
@@ -417,7 +422,9 @@ def extractor_functions() -> ExtractorFunctions:
         TEASER_DISCARD_XPATH=equivalents(me.TEASER_DISCARD_XPATH),
         DISCARD_IMAGE_ELEMENTS=equivalents(me.DISCARD_IMAGE_ELEMENTS),
     )
-    body = equivalents(me.BODY_XPATH)
+    # not trafilatura's: the first body container takes the later ones of its kind
+    # (support/body_siblings.py), or a body split around ads keeps its first part only
+    body = [WithSiblingBodies(expression) for expression in equivalents(me.BODY_XPATH)]
     extract = rebound(me._extract, BODY_XPATH=body, prune_unwanted_sections=prune_sections)
     recover = rebound(me.recover_wild_text, prune_unwanted_sections=prune_sections)
     content = rebound(me.extract_content, _extract=extract, recover_wild_text=recover)
