@@ -759,3 +759,53 @@ def test_a_content_encoding_that_cannot_be_decoded_fails_the_fetch() -> None:
     assert (gzipped.error, gzipped.body) == (None, b"<rss/>")
     assert (identity.error, identity.body) == (None, b"<rss/>")
     assert "br" not in sent.replace(" ", "").split(",")  # only what can be decoded is asked for
+
+
+def _gaps(log: list[Request]) -> list[float]:
+    times = sorted(request.at for request in log)
+    return [round(later - earlier, 3) for earlier, later in zip(times[:-1], times[1:], strict=True)]
+
+
+def test_retries_wait_the_hosts_interval_and_slot() -> None:
+    """urllib3 retried a 503 inside the request's slot after its own backoff (0 s, then
+    2x, ...) without waiting the host's turn: up to 22 requests a second reached a host
+    set to one a second (review 74). Every attempt, retries included, now takes a turn at
+    the host's gate, and a Retry-After still holds when longer than the interval."""
+    config = dataclasses.replace(FAST, per_host_interval_seconds=0.3, per_host_concurrency=2)
+    routes = {
+        "/down": lambda request: (503, {}, b"busy"),  # every attempt: 3 requests
+        "/later": _first_then((503, {"Retry-After": "1"}, b""), (200, {}, b"ok")),
+        "/up": static(b"<rss/>"),
+    }
+    with serve(routes) as server:
+        fetcher = Fetcher(config)
+        urls = [server.url(path) for path in ("/down", "/later", "/up", "/up?2")]
+        results = list(fetch_all(urls, fetcher.fetch, 4))
+        fetcher.close()
+    assert [r.http_status for r in results] == [503, 200, 200, 200]
+    assert len(server.log) == 3 + 2 + 1 + 1
+    assert min(_gaps(server.log)) >= 0.28, _gaps(server.log)  # was 0.0: retries at once
+    later = server.requests_to("/later")
+    assert later[1].at - later[0].at >= 0.95  # Retry-After, longer than the interval
+
+
+def test_a_retry_whose_turn_comes_after_the_window_is_not_made() -> None:
+    """The host's turn counts toward --fetch_retry_window: a retry after an error that could
+    start only after the window (the host's interval is longer) is not made, and the fetch
+    ends with the error at once, not after waiting a turn it would not use."""
+
+    def hang(request: Request) -> Any:
+        time.sleep(2)
+        return 200, {}, b"late"
+
+    config = dataclasses.replace(
+        FAST, read_timeout=0.3, max_retries=3, retry_window_seconds=0.8,
+        per_host_interval_seconds=1.0,
+    )  # fmt: skip
+    with serve({"/hang": hang}) as server:
+        started = time.monotonic()
+        result = Fetcher(config).fetch(server.url("/hang"))
+        took = time.monotonic() - started
+        assert result.error == "timeout", result
+        assert server.hits["/hang"] == 1, server.hits  # the next turn: 1 s > the 0.8 s window
+        assert took < 0.7, took

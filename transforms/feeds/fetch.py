@@ -447,25 +447,56 @@ def _guarded_pools(allowed: AllowList, total_timeout: float = 60.0) -> dict[str,
     }
 
 
+# A host's turn for a retry: (the least wait from now, the latest start or None) -> whether
+# the turn was taken (slept until it came) or would have started after that latest start.
+TakeTurn = Callable[[float, float | None], bool]
+
+
 class _PoliteRetry(Retry):
     """urllib3's Retry that gives up rather than wait longer than `max_retry_after`, and
     retries no error once `retry_window` seconds have passed since `started` (the
-    request's first attempt: `started_now`)."""
+    request's first attempt: `started_now`). With `take_turn` (the host's gate), a retry
+    waits its backoff or Retry-After and then its turn at the host like any request:
+    urllib3 retries inside the request's slot, and with its own sleep only a 503 was
+    retried at once (its first backoff is 0 s), 20 requests a second to a host set to one
+    (review 74)."""
 
     max_retry_after: float = 120.0
     retry_window: float = 30.0
     started: float | None = None
+    take_turn: TakeTurn | None = None
+    last_error: Exception | None = None  # what the retry about to sleep follows
 
-    def started_now(self) -> _PoliteRetry:
-        """A copy for one request, its window counted from now."""
+    def started_now(self, take_turn: TakeTurn | None = None) -> _PoliteRetry:
+        """A copy for one request, its window counted from now, its retries taking their
+        turns with `take_turn`."""
         retry = self.new()
         retry.started = time.monotonic()
+        retry.take_turn = take_turn
         return retry
 
     def new(self, **kw: Any) -> _PoliteRetry:
         retry = super().new(**kw)
         retry.started = self.started  # urllib3 copies only its own settings
+        retry.take_turn = self.take_turn
         return retry
+
+    def sleep(self, response: Any = None) -> None:
+        if self.take_turn is None:
+            super().sleep(response)
+            return
+        wait = None
+        if self.respect_retry_after_header and response is not None:
+            wait = self.get_retry_after(response)
+        # As urllib3: a Retry-After of 0 or none at all leaves the exponential backoff.
+        wait = wait or self.get_backoff_time()
+        # The window bounds retries after errors (a status retry has no window): a turn that
+        # comes after it is not taken, and the fetch ends with that error, as in increment.
+        latest = None
+        if response is None and self.started is not None:
+            latest = self.started + self.retry_window
+        if not self.take_turn(wait, latest):
+            raise MaxRetryError(None, None, self.last_error)  # type: ignore[arg-type]
 
     def increment(
         self,
@@ -483,7 +514,9 @@ class _PoliteRetry(Retry):
         elif error is not None and self.started is not None:
             if time.monotonic() - self.started >= self.retry_window:
                 raise MaxRetryError(_pool, url, error) from error  # as urllib3's last retry
-        return super().increment(method, url, response, error, _pool, _stacktrace)
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        retry.last_error = error
+        return retry
 
 
 def make_retry(config: FetchConfig) -> Retry:
@@ -572,14 +605,21 @@ class Fetcher:
                 gate = self._gates[host] = _HostGate(self._config.per_host_concurrency)
             return gate
 
-    def _wait_turn(self, gate: _HostGate) -> None:
+    def _wait_turn(self, gate: _HostGate, wait: float = 0.0, latest: float | None = None) -> bool:
+        """Sleep until a request may start at the host: `wait` seconds from now at the
+        soonest (a retry's backoff or Retry-After), and the host's interval after the start
+        before it. False, with no turn taken, when that comes after `latest`."""
         interval = max(self._config.per_host_interval_seconds, gate.interval or 0.0)
         with gate.lock:
             now = time.monotonic()
-            start = max(now, gate.next_start)
+            start = max(now + max(0.0, wait), gate.next_start)
+            if latest is not None and start > latest:
+                return False
+            # A Retry-After thus holds back every later request to the host, not this one's.
             gate.next_start = start + interval
         if start > now:
             self._sleep(start - now)
+        return True
 
     # -- fetching ----------------------------------------------------------------------
 
@@ -658,7 +698,11 @@ class Fetcher:
             response = self._pool.urlopen(
                 "GET",
                 url,
-                retries=retry.started_now() if isinstance(retry, _PoliteRetry) else retry,
+                retries=(
+                    retry.started_now(lambda wait, latest: self._wait_turn(gate, wait, latest))
+                    if isinstance(retry, _PoliteRetry)
+                    else retry
+                ),
                 headers={**self._pool.headers, **request_headers},
                 redirect=False,
                 preload_content=False,
