@@ -55,6 +55,10 @@ def test_a_date_without_its_year_takes_the_reference_year_or_the_one_before() ->
     assert _at("March 5, 14:30") == (dt.datetime(2025, 3, 5, 14, 30, tzinfo=UTC), "minute")
     january = dt.datetime(2025, 1, 2, 8, tzinfo=UTC)
     assert _at("30 de diciembre", january) == (dt.datetime(2024, 12, 30, tzinfo=UTC), "day")
+    leap = dt.datetime(2028, 3, 1, tzinfo=UTC)
+    assert _at("29. Februar", leap) == (dt.datetime(2028, 2, 29, tzinfo=UTC), "day")
+    # 2025 has none: the 29th of the year before, the latest such day.
+    assert _at("29. Februar") == (dt.datetime(2024, 2, 29, tzinfo=UTC), "day")
     assert _at("5 de marzo de 2024") is None  # its year is written: parse_published's
     assert _at("März") is None and _at("14:30") is None  # no day and month
     assert _at("Ferry terminal") is None

@@ -764,6 +764,7 @@ _NAMED_DAY = re.compile(
 # A date more than this after the reference, read without its year, is last year's: a page
 # fetched on 2 January dated "30 de diciembre" was written days before, not in 11 months.
 _YEARLESS_SLACK = dt.timedelta(days=3)
+_LEAP_YEARS = (1904, 1952)
 
 
 def relative_published(value: str, reference: dt.datetime) -> Published | None:
@@ -812,15 +813,15 @@ def yearless_published(value: str, reference: dt.datetime) -> Published | None:
     """A day and month without a year ("5 de marzo", "12. März, 14:30") in the year of
     `reference` (aware UTC), or the one before when that is over `_YEARLESS_SLACK` after it.
     None when the value has a year, no day or month, or is no date."""
-    parsed = []
-    for default in _DEFAULTS:
-        try:
-            parsed.append(_parse_date(value, default))
-        except (ValueError, OverflowError):
-            return None
-    if precision_between(*parsed) is not None:  # the year is written: not ours to place
+    # Both defaults in leap years: with 1951's, "29. Februar" raised and was no date.
+    try:
+        parsed = [_parse_date(value, default.replace(year=_LEAP_YEARS[i]))
+                  for i, default in enumerate(_DEFAULTS)]  # fmt: skip
+    except (ValueError, OverflowError):
         return None
-    within = [_parse_date(value, default.replace(year=2000)) for default in _DEFAULTS]
+    if parsed[0].year == parsed[1].year:  # the year is written: not ours to place
+        return None
+    within = [day.replace(year=2000) for day in parsed]
     precision = precision_between(*within)
     if precision not in ("day", "minute", "second"):  # "March", "14:30": no day and month
         return None
