@@ -941,7 +941,7 @@ def test_an_unexpected_parser_exception_is_a_feed_parse_error(
 ) -> None:
     from newsbeam.transforms.feeds import parse as feeds
 
-    def broken(content: bytes, headers: dict[str, str], url: str) -> None:
+    def broken(content: bytes, headers: dict[str, str], url: str, fetched_at: Any) -> None:
         raise RecursionError("deeply nested")
 
     monkeypatch.setattr(feeds, "parse_feed", broken)

@@ -345,9 +345,20 @@ def precision_between(first: dt.datetime, second: dt.datetime) -> str | None:
     return "minute" if first.second != second.second else "second"
 
 
-def parse_published(value: Any) -> Published | None:
+def parse_published(value: Any, reference: dt.datetime | None = None) -> Published | None:
     """A date or date-time in any common notation -> Published (aware UTC; naive = UTC).
-    A datetime object counts as precise to the second; a value without a year is no date."""
+    A datetime object counts as precise to the second. A relative date ("hace 2 horas") or
+    one without its year ("5 de marzo") is no date, unless the document has a `reference`
+    time, the moment it was fetched (or its feed's date): then it is read against that
+    (`relative_published`). Never against the clock: the tables would change by the day."""
+    found = _absolute_published(value)
+    if found is None and reference is not None and isinstance(value, str):
+        found = relative_published(value, reference)
+        return found if found is not None and plausible_publication(found.at) else None
+    return found
+
+
+def _absolute_published(value: Any) -> Published | None:
     if value is None or value == "":
         return None
     if isinstance(value, dt.datetime):
@@ -704,6 +715,125 @@ def published_fields(published: Published | None) -> dict[str, Any]:
     if published is None:
         return {"published_at": None, "published_precision": None}
     return {"published_at": published.at, "published_precision": published.precision}
+
+
+# ---------------------------------------------------------------------------------------
+# Dates relative to a reference time (a fetched page's fetch time, a feed's own date)
+# ---------------------------------------------------------------------------------------
+
+# "2 hours ago" and its kin, unit words by the unit they count (German and Dutch plurals,
+# Romance ones, abbreviations). A relative date needs a moment it is relative to: only a
+# document fetched at a known time has one (a file's or a record's would be the run's
+# clock, another date on another day).
+_UNIT_WORDS = {
+    "seconds": "s sec secs second seconds segundo segundos sekunde sekunden seconde secondes "
+    "secondo secondi seconde seconden",
+    "minutes": "m min mins minute minutes minuto minutos minuten minuti minuut",
+    "hours": "h hr hrs hour hours hora horas std stunde stunden heure heures ora ore uur",
+    "days": "day days día dias días dia tag tage tagen jour jours giorno giorni dag dagen",
+    "weeks": "week weeks semana semanas woche wochen semaine semaines settimana settimane weken",
+}
+_UNIT_OF = {word: unit for unit, words in _UNIT_WORDS.items() for word in words.split()}
+_ONE = "a an one un una uno ein eine einer einem einen une um uma een".split()
+_UNIT = "|".join(sorted(map(re.escape, _UNIT_OF), key=len, reverse=True))
+_COUNT = rf"(?P<count>\d{{1,3}}|{'|'.join(_ONE)})"
+_AGO = (
+    # Spanish, German, French, Portuguese and Italian ("ha"), word first: "hace 2 horas".
+    re.compile(rf"\b(?:hace|vor|il y a|há|ha)\s+{_COUNT}\s+(?P<unit>{_UNIT})\b", re.I),
+    # English, Italian, Dutch, Portuguese, word last: "2 hours ago", "2 ore fa".
+    re.compile(rf"\b{_COUNT}\s*(?P<unit>{_UNIT})\.?\s+(?:ago|fa|geleden|atrás)\b", re.I),
+)
+# Days named relative to today, in the languages above; "hier" is French only where the
+# whole value is a date ("hier, 14:30"), as are all of these (`_NAMED_DAY`).
+_DAYS_BACK = {
+    "today": 0, "hoy": 0, "heute": 0, "aujourd'hui": 0, "oggi": 0, "hoje": 0, "vandaag": 0,
+    "yesterday": 1, "ayer": 1, "gestern": 1, "hier": 1, "ieri": 1, "ontem": 1,
+    "gisteren": 1, "anteayer": 2, "vorgestern": 2, "avant-hier": 2, "anteontem": 2,
+    "eergisteren": 2, "l'altro ieri": 2,
+}  # fmt: skip
+_LABEL = (
+    r"(?:(?:published|posted|updated|publicado|actualizado|ver[öo]ffentlicht|aktualisiert|"
+    r"publi[ée]|mis à jour|pubblicato|aggiornato|gepubliceerd|atualizado)\s*:?\s*)?"
+)
+_NAMED_DAY = re.compile(
+    rf"^\W*{_LABEL}(?P<day>{'|'.join(sorted(map(re.escape, _DAYS_BACK), key=len, reverse=True))})"
+    r"(?:\s*,?\s*(?:at|um|a las|à|alle|às|om)?\s*(?P<hour>\d{1,2})[:.h](?P<minute>\d{2})"
+    r"(?:\s*(?:uhr|h))?)?\W*$",
+    re.I,
+)
+# A date more than this after the reference, read without its year, is last year's: a page
+# fetched on 2 January dated "30 de diciembre" was written days before, not in 11 months.
+_YEARLESS_SLACK = dt.timedelta(days=3)
+_LEAP_YEARS = (1904, 1952)
+
+
+def relative_published(value: str, reference: dt.datetime) -> Published | None:
+    """A relative date ("hace 2 horas", "vor 3 Tagen", "yesterday", "gestern, 14:30 Uhr")
+    or a date without its year ("5 de marzo", "12. März", "March 5") -> Published, read
+    against `reference` (aware): the moment the document was fetched, or its feed's date.
+
+    A count of seconds, minutes or hours is a time (precision "minute": the page rounded
+    it, but to less than the day); of days or weeks, or a named day, a day (a named day
+    with its clock time, that minute, read as UTC as every zoneless time). A year-less date
+    is the reference's year, the previous one where that would be more than
+    `_YEARLESS_SLACK` after the reference. None for anything else, a date with its year
+    included (parse_published reads those)."""
+    text = " ".join(value.split())
+    if not text or len(text) > 80:
+        return None
+    reference = _utc(reference)
+    for pattern in _AGO:
+        match = pattern.search(text)
+        if match is None:
+            continue
+        count = match.group("count").lower()
+        number = 1 if count in _ONE else int(count)
+        unit = _UNIT_OF[match.group("unit").lower()]
+        at = reference - dt.timedelta(**{unit: number})
+        if unit in ("days", "weeks"):
+            return Published(_midnight(at), "day")
+        return Published(at.replace(second=0, microsecond=0), "minute")
+    named = _NAMED_DAY.match(text)
+    if named is not None:
+        day = _midnight(reference) - dt.timedelta(days=_DAYS_BACK[named.group("day").lower()])
+        if named.group("hour") is None:
+            return Published(day, "day")
+        hour, minute = int(named.group("hour")), int(named.group("minute"))
+        if hour > 23 or minute > 59:
+            return None
+        return Published(day.replace(hour=hour, minute=minute), "minute")
+    return yearless_published(text, reference)
+
+
+def _midnight(at: dt.datetime) -> dt.datetime:
+    return at.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def yearless_published(value: str, reference: dt.datetime) -> Published | None:
+    """A day and month without a year ("5 de marzo", "12. März, 14:30") in the year of
+    `reference` (aware UTC), or the one before when that is over `_YEARLESS_SLACK` after it.
+    None when the value has a year, no day or month, or is no date."""
+    # Both defaults in leap years: with 1951's, "29. Februar" raised and was no date.
+    try:
+        parsed = [_parse_date(value, default.replace(year=_LEAP_YEARS[i]))
+                  for i, default in enumerate(_DEFAULTS)]  # fmt: skip
+    except (ValueError, OverflowError):
+        return None
+    if parsed[0].year == parsed[1].year:  # the year is written: not ours to place
+        return None
+    within = [day.replace(year=2000) for day in parsed]
+    precision = precision_between(*within)
+    if precision not in ("day", "minute", "second"):  # "March", "14:30": no day and month
+        return None
+    day = within[0]
+    for year in (reference.year, reference.year - 1):
+        try:
+            at = _utc(day.replace(year=year))
+        except ValueError:  # 29 February in a common year
+            continue
+        if at <= reference + _YEARLESS_SLACK:
+            return Published(at, precision)
+    return None
 
 
 # Query parameters that say how a reader came to a page, never which page it is: share and
@@ -1389,7 +1519,7 @@ class HtmlMetadata:
     published: Published | None = None
 
 
-def html_metadata(tree: Any) -> HtmlMetadata:
+def html_metadata(tree: Any, fetched_at: dt.datetime | None = None) -> HtmlMetadata:
     """Title, authors, canonical URL, site name and publication time of a parsed page.
 
     trafilatura's own metadata steps in trafilatura's order (meta tags, then JSON-LD, then
@@ -1437,6 +1567,8 @@ def html_metadata(tree: Any) -> HtmlMetadata:
     dated = earliest_stated(with_body_time(dated, tree), stated_publication(metas, json_ld))
     # No date in the page: its URL's in a form htmldate does not read ("-20240305.html").
     dated = dated or url_date(url)
+    # Nor there: a fetched page's byline written relative to its fetch ("vor 3 Stunden").
+    dated = dated or byline_relative_date(tree, fetched_at)
     # Names and titles read from JSON-LD may hold character references (unescape_references).
     organisations = [unescape_references(name) for name in organisations]
     # No author in the tags trafilatura reads (an e-mail address there, seen): the Twitter
@@ -1459,6 +1591,30 @@ def html_metadata(tree: Any) -> HtmlMetadata:
         ),
         published=dated,
     )
+
+
+# Where a page shows its date to readers: `<time>` elements and those whose class names a
+# date (English, Spanish, German). Their text only; a relative one is no metadata.
+_SHOWN_DATES = (
+    "//time|//*[contains(@class, 'date') or contains(@class, 'fecha')"
+    " or contains(@class, 'datum') or contains(@class, 'publish')]"
+)
+_SHOWN_DATES_READ = 12
+
+
+def byline_relative_date(tree: Any, fetched_at: dt.datetime | None) -> Published | None:
+    """The date a fetched page shows relative to its fetch ("vor 3 Stunden", "ayer, 14:30")
+    or without its year ("12. März"), read against `fetched_at` (`relative_published`),
+    from the first `_SHOWN_DATES_READ` elements `_SHOWN_DATES` finds. None without a fetch
+    time (a page read from a file): its clock is no reference."""
+    if fetched_at is None:
+        return None
+    for element in tree.xpath(_SHOWN_DATES)[:_SHOWN_DATES_READ]:
+        text = " ".join("".join(element.itertext()).split())
+        found = relative_published(text, fetched_at) if 0 < len(text) <= 80 else None
+        if found is not None and plausible_publication(found.at):
+            return found
+    return None
 
 
 # The scripts trafilatura reads metadata from.
@@ -1785,7 +1941,9 @@ def check_complexity(content: bytes, max_tags: int) -> int:
 ISOLATE_TAGS = 10_000
 
 
-def extract_html_document(doc: RawDocument, config: ExtractConfig) -> Article:
+def extract_html_document(
+    doc: RawDocument, config: ExtractConfig, fetched_at: dt.datetime | None = None
+) -> Article:
     """An HTML page -> Article: the page is parsed once, for metadata and main text, within
     `config.max_page_seconds` (else ExtractError time_limit, counter `extract_time_limit`).
     trafilatura's and htmldate's log lines about it are dropped (support/quiet_logs.py: a
@@ -1801,9 +1959,9 @@ def extract_html_document(doc: RawDocument, config: ExtractConfig) -> Article:
         with quiet_logs.quiet(), publications_as_of(config.as_of):
             if seconds > 0 and tags > ISOLATE_TAGS and can_fork():
                 counter("extract_isolated").inc()
-                return in_child(lambda page: _extract_html(page, config), doc, seconds)
+                return in_child(lambda page: _extract_html(page, config, fetched_at), doc, seconds)
             with time_limit(seconds):
-                return _extract_html(doc, config)
+                return _extract_html(doc, config, fetched_at)
     except TimeLimitExceeded:
         raise _time_limit_error(config, "such markup takes far longer than a real page's") from None
 
@@ -1817,7 +1975,9 @@ def _time_limit_error(config: ExtractConfig, why: str) -> ExtractError:
     )
 
 
-def _extract_html(doc: RawDocument, config: ExtractConfig) -> Article:
+def _extract_html(
+    doc: RawDocument, config: ExtractConfig, fetched_at: dt.datetime | None = None
+) -> Article:
     try:
         tree = parse_html(doc.content)  # decodes by the page's declared or detected charset
     except TooDeep as error:
@@ -1830,7 +1990,7 @@ def _extract_html(doc: RawDocument, config: ExtractConfig) -> Article:
             counter("extract_fragment").inc()
     if tree is None:
         raise ExtractError("no_text", "not parseable as HTML")
-    page = html_metadata(tree)
+    page = html_metadata(tree, fetched_at)
     language = page_language(tree)
     signals = page_signals(tree)
     drop_unread_elements(tree)  # metadata and signals have read them: less to prune

@@ -36,6 +36,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import dataclasses
+import datetime as dt
 import ipaddress
 import socket
 import threading
@@ -118,6 +119,9 @@ class FetchResult(NamedTuple):
     # The status of every redirect followed, in order (empty: none). Last, with a default,
     # so results built without redirects need not name it.
     redirects: tuple[int, ...] = ()
+    # When the response came (UTC): what a page's "vor 3 Stunden" and a feed's "hace 2
+    # horas" count back from. None: not fetched (a file, a robots refusal).
+    fetched_at: dt.datetime | None = None
 
     @property
     def not_modified(self) -> bool:
@@ -685,7 +689,16 @@ class Fetcher:
     ) -> FetchResult:
         latency = int((time.monotonic() - started) * 1000)
         return FetchResult(
-            url, final_url, status, headers, body, error, detail, latency, tuple(redirects)
+            url,
+            final_url,
+            status,
+            headers,
+            body,
+            error,
+            detail,
+            latency,
+            tuple(redirects),
+            dt.datetime.now(dt.timezone.utc),
         )
 
     def _get_once(

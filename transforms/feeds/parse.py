@@ -191,14 +191,31 @@ def _struct_time(value: Any) -> dt.datetime | None:
 _LEADING_DAY = re.compile(r"^\s*[^\W\d_]{2,}\.?,\s*")
 
 
-def stated_time(value: str) -> Published | None:
+def stated_time(value: str, reference: dt.datetime | None = None) -> Published | None:
     """A feed's date text read as the rest of NewsBeam reads dates (parse_published: zone
     abbreviations such as CEST or AEST, 12-hour clocks, Unix times), a foreign day name
-    before the date set aside."""
-    return parse_published(value) or parse_published(_LEADING_DAY.sub("", value, count=1))
+    before the date set aside; a relative or year-less one read against `reference`
+    (`feed_reference`)."""
+    return parse_published(value, reference) or parse_published(
+        _LEADING_DAY.sub("", value, count=1), reference
+    )
 
 
-def entry_published(item: Any) -> Published | None:
+def feed_reference(feed: Any, fetched_at: dt.datetime | None) -> dt.datetime | None:
+    """What an entry's relative ("hace 2 horas") or year-less ("12. März") date counts from:
+    the feed's own date (RSS lastBuildDate, else its pubDate; Atom's updated), when it is a
+    full date itself, else the moment it was fetched; None for a feed file that states none
+    (no guessing from the clock)."""
+    for key in ("updated", "published"):
+        # dict.get: feedparser's own get maps a missing "updated" to "published", warning.
+        raw = dict.get(feed, key) if isinstance(feed, dict) else None
+        stated = stated_time(raw) if isinstance(raw, str) and raw.strip() else None
+        if stated is not None:
+            return stated.at
+    return fetched_at
+
+
+def entry_published(item: Any, reference: dt.datetime | None = None) -> Published | None:
     """A feed entry's publication (else update) time, read from its text, with the
     precision the text states ("Tue, 14 Mar 2024" is a day, not midnight).
 
@@ -211,7 +228,7 @@ def entry_published(item: Any) -> Published | None:
         raw, parsed = item.get(key), item.get(f"{key}_parsed")
         if parsed and _struct_time(parsed) is None:
             continue
-        stated = stated_time(raw) if isinstance(raw, str) and raw.strip() else None
+        stated = stated_time(raw, reference) if isinstance(raw, str) and raw.strip() else None
         if stated is not None:
             return stated
         at = _struct_time(parsed)
@@ -407,7 +424,9 @@ def without_surrogate_references(content: bytes) -> bytes:
     return _CHARACTER_REFERENCE.sub(replace, content)
 
 
-def parse_xml_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
+def parse_xml_feed(
+    content: bytes, headers: dict[str, str], url: str, fetched_at: dt.datetime | None = None
+) -> ParsedFeed:
     """RSS/Atom/RDF bytes -> ParsedFeed, with feedparser given the bytes and headers only.
 
     resolve_relative_uris=False: NewsBeam keeps entry text, not the HTML's links, so the
@@ -462,6 +481,7 @@ def parse_xml_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedF
         return ids
 
     feed = parsed.get("feed") or {}
+    reference = feed_reference(feed, fetched_at)
     for item in raw_entries:
         raw_link = _text(item.get("link"))
         link = page_link(raw_link)
@@ -485,7 +505,7 @@ def parse_xml_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedF
         content_parts = [c.get("value", "") for c in item.get("content") or []]
         content_html = _text("\n".join(p for p in content_parts if isinstance(p, str)))
         authors = entry_authors(item)
-        published = entry_published(item)
+        published = entry_published(item, reference)
         tags = [t.get("term") or t.get("label") for t in item.get("tags") or []]
         entries.append(
             FeedEntry(
@@ -514,7 +534,7 @@ def parse_xml_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedF
     )
 
 
-def parse_json_feed(content: bytes, url: str) -> ParsedFeed:
+def parse_json_feed(content: bytes, url: str, fetched_at: dt.datetime | None = None) -> ParsedFeed:
     """JSON Feed 1.0/1.1 (https://jsonfeed.org/version/1.1) -> ParsedFeed."""
     try:
         document = json.loads(content.decode("utf-8-sig"))
@@ -550,8 +570,8 @@ def parse_json_feed(content: bytes, url: str) -> ParsedFeed:
                 title=title,
                 authors=_json_authors(item) or feed_authors,
                 **_published_fields(
-                    parse_published(item.get("date_published"))
-                    or parse_published(item.get("date_modified"))
+                    parse_published(item.get("date_published"), fetched_at)
+                    or parse_published(item.get("date_modified"), fetched_at)
                 ),
                 summary=summary,
                 content=content_html,
@@ -579,8 +599,11 @@ def _json_authors(holder: dict[str, Any]) -> list[str]:
     )
 
 
-def parse_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
-    """Feed bytes of any supported format -> ParsedFeed; raises FeedParseError."""
+def parse_feed(
+    content: bytes, headers: dict[str, str], url: str, fetched_at: dt.datetime | None = None
+) -> ParsedFeed:
+    """Feed bytes of any supported format -> ParsedFeed; raises FeedParseError. `fetched_at`:
+    when the feed was fetched (None: a file), see `feed_reference`."""
     kind = sniff_feed_kind(content)
     if kind == "opml":
         raise FeedParseError("not_a_feed", "an OPML subscription list, not a feed")
@@ -588,20 +611,22 @@ def parse_feed(content: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
     if problem is not None:
         raise FeedParseError("entity_expansion", f"the document {problem}")
     if content.lstrip()[:1] == b"{" or _sniff_text(content[:8]).lstrip()[:1] == b"{":
-        parsed = parse_json_feed(content, url)
+        parsed = parse_json_feed(content, url, fetched_at)
     elif kind is None:
         raise FeedParseError("not_a_feed", "neither RSS, Atom, RDF nor JSON Feed")
     else:
-        parsed = parse_xml_feed(content, headers, url)
+        parsed = parse_xml_feed(content, headers, url, fetched_at)
     # Every format: an id listed twice is one entry (two would be two inputs of one source).
     return parsed._replace(entries=_dedupe_entries(parsed.entries))
 
 
-def parse_feeds_safely(content: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
+def parse_feeds_safely(
+    content: bytes, headers: dict[str, str], url: str, fetched_at: dt.datetime | None = None
+) -> ParsedFeed:
     """parse_feed, with any unexpected parser exception turned into a FeedParseError
     (`internal_error`): one odd feed must give a rejected row, never stop the run."""
     try:
-        return parse_feed(content, headers, url)
+        return parse_feed(content, headers, url, fetched_at)
     except FeedParseError:
         raise
     except Exception as error:

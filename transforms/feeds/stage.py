@@ -408,7 +408,9 @@ def feed_outputs(
             counter("feeds_unchanged").inc()
         else:
             try:
-                parsed = parse_feeds_safely(result.body, result.headers, result.final_url)
+                parsed = parse_feeds_safely(
+                    result.body, result.headers, result.final_url, result.fetched_at
+                )
             except FeedParseError as failure:
                 if source.kind == "auto" and failure.reason == "not_a_feed":
                     # An --input URL that is not a feed: an article page. Its state is a
@@ -598,7 +600,9 @@ class _ToArticles(beam.DoFn):
             else:
                 document = RawDocument(source=job.source, kind="html", content=page.body)
                 try:
-                    page_article = extract_html_document(document, self._extract_config)
+                    page_article = extract_html_document(
+                        document, self._extract_config, page.fetched_at
+                    )
                 except ExtractError as failure:
                     problem = (failure.reason, f"page {page.url}: {failure}")
                 else:
