@@ -109,3 +109,19 @@ def test_a_child_answers_or_is_killed_at_its_limit() -> None:
     # A child that dies gives no answer: said so, not waited for.
     with pytest.raises(ChildFailed):
         in_child(lambda _: os.kill(os.getpid(), signal.SIGKILL), None, 30)
+
+
+def test_a_limit_whose_exception_was_swallowed_still_ends_the_block_as_exceeded() -> None:
+    # A library's bare `except:` swallowed the exception and the block then ended before it
+    # was sent again (a second later): the page was kept as if it had run in time, so a
+    # test page at the limit was sometimes an article and sometimes a time_limit row.
+    def work() -> int:
+        with time_limit(0.05):
+            try:
+                _spin(0.3)
+            except BaseException:  # noqa: BLE001 (what the library's guard did)
+                pass
+        return 1
+
+    outcome = _in_thread(work)
+    assert isinstance(outcome.get("error"), TimeLimitExceeded), outcome

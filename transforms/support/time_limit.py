@@ -17,7 +17,8 @@ parsing a page) cannot be interrupted: the bounds on a page's bytes and tags kee
 
 `TimeLimitExceeded` is a BaseException, so that the libraries' own `except Exception`
 guards do not swallow it; a thread still armed a second after it was raised gets it again
-(a bare `except:` that swallowed it once). Arming and disarming cost a lock and a dict
+(a bare `except:` that swallowed it once), and a block that ends after swallowing it
+raises it as it ends. Arming and disarming cost a lock and a dict
 update, about a microsecond: the watchdog is woken only by a deadline earlier than the one
 it waits for.
 """
@@ -128,7 +129,12 @@ def time_limit(seconds: float) -> Iterator[None]:
     try:
         yield
     finally:
-        _WATCHDOG.disarm(thread, token)
+        fired = _WATCHDOG.disarm(thread, token)
+    # Sent while a long C call ran, the exception was withdrawn when the block ended before
+    # the thread saw it: the block still ran past its limit (a page's result depended on
+    # where its last C call ended).
+    if fired:
+        raise TimeLimitExceeded
 
 
 # A child's answer is pickled through a pipe: read it this much at a time.
