@@ -437,6 +437,7 @@ def test_later_batches_write_no_empty_files(tmp_path: Path) -> None:
     assert listed == {"articles": 1, "duplicates": 1, "rejected": 1, "feed_health": 1}
     listed = {name: len(second["tables"][name]["files"]) for name in dataset.DATASET_TABLES}
     assert listed == {"articles": 0, "duplicates": 0, "rejected": 0, "feed_health": 1}
+    assert (first["config"]["empty_files"], second["config"]["empty_files"]) == (None, [])
     assert sorted(path.parent.parent.name for path in Path(root).rglob("*.parquet")) == [
         "articles", "duplicates", "feed_health", "feed_health", "rejected"
     ]  # fmt: skip
