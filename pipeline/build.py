@@ -53,7 +53,11 @@ def build(pipeline: beam.Pipeline, config: PipelineConfig) -> dict[str, beam.PCo
     # Without the feed stage, the feed_health table is written empty (as with no feeds read).
     written = {**tables, FEED_HEALTH_TABLE: feed_health} if feed_health is not None else tables
     _ = written | "Write" >> WriteTables(
-        config.output_dir, config.partition, config.file_prefix, config.url_params
+        config.output_dir,
+        config.partition,
+        config.file_prefix,
+        config.url_params,
+        config.empty_files,
     )
     if config.progress_dir:  # what the command shows while the run goes on
         taps = {"read": documents, "processed": tagged, **tables}

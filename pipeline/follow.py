@@ -413,6 +413,11 @@ class Follower:
         started = dt.datetime.now(dt.timezone.utc)
         inputs = tuple(as_input(path) for path in [*batch.files, *batch.refresh])
         with_feeds = bool(batch.feeds)
+        # The process's first batch gives every table a file (an empty one too), so a
+        # reader of a table's folder finds it; later batches write only the tables they
+        # have rows of: a due feed with nothing new is its feed_health file alone, not three
+        # empty files besides (4,000 a day at a one-minute interval).
+        empty_files = None if self.batches == 0 else ()
 
         def adjust(config: PipelineConfig) -> PipelineConfig:
             feeds = config.feeds
@@ -420,7 +425,7 @@ class Follower:
                 feeds = dataclasses.replace(feeds, poll_due_only=True)
             else:
                 feeds = dataclasses.replace(feeds, feed_urls=(), feed_lists=(), page_urls=())
-            return dataclasses.replace(config, inputs=inputs, feeds=feeds)
+            return dataclasses.replace(config, inputs=inputs, feeds=feeds, empty_files=empty_files)
 
         manifest = pipeline_run.run_locked(
             self._target,

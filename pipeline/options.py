@@ -548,6 +548,9 @@ class PipelineConfig:
     # --redact_url_params: query parameters redacted where URLs are written, besides the
     # documented ones (support/redact.py).
     url_params: tuple[str, ...] = ()
+    # The tables that get an empty file when the run has no row of them (None: all). A
+    # follow-mode batch after its process's first gives () (transforms/write.WriteTables).
+    empty_files: tuple[str, ...] | None = None
 
 
 def config_from_options(

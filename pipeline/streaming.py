@@ -56,6 +56,7 @@ from newsbeam.transforms.places import TagPlaces
 from newsbeam.transforms.read import FEED_KINDS, ReadPubSubDocuments, WatchInputs
 from newsbeam.transforms.stories import ClusterStoriesStream, Pane
 from newsbeam.transforms.support import files
+from newsbeam.transforms.support.bundle_files import row_group_rows
 from newsbeam.transforms.support.state import StateError, open_state
 from newsbeam.transforms.topics import TagTopics
 from newsbeam.transforms.write import written_record, written_row
@@ -283,7 +284,12 @@ def commit_window(
     written = []
     for table, schema in DATASET_SCHEMAS.items():
         arrow = pa.Table.from_pylist(list(rows.get(table, ())), schema=schema)
-        files.write_parquet(files.join(staging, table, partition, name), arrow, compression="zstd")
+        files.write_parquet(
+            files.join(staging, table, partition, name),
+            arrow,
+            compression="zstd",
+            row_group_size=row_group_rows(arrow),  # as a batch run's files (bundle_files)
+        )
         written.append({"target": table, "name": name, "rows": arrow.num_rows})
     # The list of the files written, as WriteTables leaves it for a batch run.
     moves = dataset.final_names(root, staging, written_record(written, partition, prefix))

@@ -405,6 +405,48 @@ def test_follow_batches_write_a_health_row_per_poll_not_per_feed(tmp_path: Path)
     assert all(run["counts"]["balanced"] for run in runs)
 
 
+def test_later_batches_write_no_empty_files(tmp_path: Path) -> None:
+    """Every batch wrote one file per table, an empty one for a table it had no row of: a
+    due feed with nothing new (README: "commits its health row only") committed three empty
+    files besides its health file, some 4,000 a day at a one-minute interval, each a file
+    that Spark, pandas and polars list and open. The process's first batch still gives
+    every table a file (a reader of a table's folder needs one); later ones write only the
+    tables they have rows of, and every table's folder still reads whole."""
+    import pyarrow.dataset as ds
+
+    def same(request: Request) -> Response:  # the same body at every poll: unchanged
+        return 200, {"Content-Type": "application/rss+xml"}, _rss(feed_base, ["harbour"])
+
+    with serve({"/same": same}) as server:
+        feed_base = server.url("/news")
+        argv = ["--follow", "--feed", server.url("/same"), "--output", str(tmp_path / "out")]
+        argv += ["--state", str(tmp_path / "state"), "--no_fetch_pages"]
+        argv += ["--allow_hosts", "127.0.0.1", "--min_poll_seconds", "1"]
+        argv += ["--initial_poll_seconds", "1", "--poll_jitter", "0"]
+        target = pipeline_run.prepare(argv)
+        with pipeline_run.locked(target) as lock:
+            follower = follow.Follower(target, lock, settle=0.01)
+            for _ in range(2):
+                while not (batch := follower.plan()).feeds:
+                    time.sleep(0.1)
+                follower.run(batch)
+    root = str(tmp_path / "out")
+    first, second = dataset.committed_runs(root)
+    assert first["counts"]["articles"] == 1 and second["counts"]["inputs"] == 0
+    listed = {name: len(first["tables"][name]["files"]) for name in dataset.DATASET_TABLES}
+    assert listed == {"articles": 1, "duplicates": 1, "rejected": 1, "feed_health": 1}
+    listed = {name: len(second["tables"][name]["files"]) for name in dataset.DATASET_TABLES}
+    assert listed == {"articles": 0, "duplicates": 0, "rejected": 0, "feed_health": 1}
+    assert (first["config"]["empty_files"], second["config"]["empty_files"]) == (None, [])
+    assert sorted(path.parent.parent.name for path in Path(root).rglob("*.parquet")) == [
+        "articles", "duplicates", "feed_health", "feed_health", "rejected"
+    ]  # fmt: skip
+    for name in dataset.DATASET_TABLES:  # every table's folder reads, as a reader sees it
+        rows = ds.dataset(f"{root}/{name}", partitioning="hive").to_table().num_rows
+        assert rows == {"articles": 1, "feed_health": 2}.get(name, 0), name
+    assert [run["counts"]["balanced"] for run in (first, second)] == [True, True]
+
+
 # --- End to end: the command as a real subprocess ---------------------------------------------
 
 TEXTS = {

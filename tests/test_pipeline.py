@@ -73,7 +73,9 @@ def test_seeds_counts(seeds_output: Path) -> None:
         "feeds",
         "state_keep_days",
         "url_params",  # the query parameters redacted where URLs are written
+        "empty_files",  # null: every table without rows got its empty file (not follow mode)
     }
+    assert manifest["config"]["empty_files"] is None
     assert {"apache-beam", "trafilatura", "langdetect", "pyarrow", "newsbeam"} <= set(
         manifest["versions"]
     )

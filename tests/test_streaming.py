@@ -385,6 +385,30 @@ def test_a_window_with_every_table_commits_counters_and_renders_in_the_report(
     assert feed in report and "every input is accounted for" in report
 
 
+def test_a_window_of_long_articles_has_row_groups_of_at_most_64_mb(tmp_path: Path) -> None:
+    """A stream's window was written as one row group whatever its size (pyarrow bounds
+    them by rows only), where a batch run's files have row groups of up to 64 MB."""
+    import pyarrow.parquet as pq
+
+    from newsbeam.transforms.support.bundle_files import ROW_GROUP_BYTES
+
+    root, start = str(tmp_path / "root"), micros_of(BASE)
+    base = to_row(_article("a.txt", FIRE))
+    words = [f"w{n}x{n * 7919 % 104729}" for n in range(6000)]
+    rows = {
+        "articles": [
+            {**base, "article_id": str(n), "text": " ".join(words[n:] + words[:n])}
+            for n in range(1800)
+        ]
+    }
+    manifest = commit_window(root, rows, start, start + 300 * SECOND, start + 300 * SECOND)
+    (path,) = dataset.data_files(root, manifest, "articles")
+    metadata = pq.ParquetFile(path).metadata
+    sizes = [metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups)]
+    assert metadata.num_rows == 1800 and len(sizes) == 2, sizes
+    assert all(size <= ROW_GROUP_BYTES for size in sizes), sizes
+
+
 def test_new_entries_only_once_and_forgotten_when_no_longer_listed() -> None:
     new, known = new_entry_sources({}, ["f#1", "f#2"], 100, 50)
     assert new == ["f#1", "f#2"]

@@ -20,12 +20,19 @@ from newsbeam.schemas import (
     WRITTEN,
     Duplicate,
     Rejected,
+    to_row,
 )
 from newsbeam.schemas.feeds import FeedHealth
 from newsbeam.transforms.clean import clean_article
 from newsbeam.transforms.extract import new_article
 from newsbeam.transforms.support import files
-from newsbeam.transforms.support.bundle_files import WriteBundleFiles, keep_listed, write_rows
+from newsbeam.transforms.support.bundle_files import (
+    ROW_GROUP_BYTES,
+    WriteBundleFiles,
+    keep_listed,
+    row_group_rows,
+    write_rows,
+)
 from newsbeam.transforms.write import WriteTables
 from tests.helpers import make_test_pipeline
 
@@ -220,3 +227,28 @@ def test_unbounded_tables_are_refused(tmp_path: Path) -> None:
     stream = pipeline | TestStream().add_elements([]).with_output_types(Duplicate)
     with pytest.raises(ValueError, match="unbounded: duplicates"):
         _ = {"duplicates": stream} | WriteTables(str(tmp_path), "ingest_date=2024-05-14", "w")
+
+
+def test_row_groups_follow_bytes_not_only_rows() -> None:
+    small = pa.table({"text": ["a few words"] * 10})
+    assert row_group_rows(small) == 10  # one row group: not one per document
+    assert row_group_rows(small.slice(0, 0)) == 1
+    big = pa.table({"text": ["x" * 1000] * 1000})  # ~1 MB
+    assert row_group_rows(big, limit=100_000) == 1000 * 100_000 // big.nbytes
+    assert row_group_rows(pa.table({"text": ["x" * 1000]}), limit=10) == 1
+
+
+def test_a_file_of_long_articles_has_row_groups_of_at_most_64_mb(tmp_path: Path) -> None:
+    """docs/stages.md: "row groups of up to 64 MB, not one per document". pyarrow bounds a
+    row group by rows (1Mi) only: a bundle of 1,800 long articles (6,000 words each, 121
+    MB uncompressed) was written as one row group; now as two of under 64 MB."""
+    base = to_row(clean_article(new_article("0.txt", text="A story about the harbour.")))
+    words = [f"w{n}x{n * 7919 % 104729}" for n in range(6000)]
+    rows = [
+        {**base, "article_id": str(n), "text": " ".join(words[n:] + words[:n])} for n in range(1800)
+    ]
+    name = write_rows(str(tmp_path), "r", rows, DATASET_SCHEMAS["articles"])
+    metadata = pq.ParquetFile(tmp_path / name).metadata
+    sizes = [metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups)]
+    assert metadata.num_rows == 1800 and len(sizes) == 2, sizes
+    assert all(size <= ROW_GROUP_BYTES for size in sizes), sizes

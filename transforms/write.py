@@ -9,12 +9,13 @@ writes `_written.json`, the list of the files of committed bundles, which the co
 instead of listing the folder (a retried bundle's orphan files are not in it; the commit
 deletes them with the staging folder). The run's own commit (staging folder, manifest)
 gives what a sink's temporary files and finalise gave. An empty table still gets one file
-with its schema.
+with its schema, unless the caller says the dataset has files of that table already
+(`empty_files`: a follow-mode batch after the process's first one).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import apache_beam as beam
@@ -96,9 +97,17 @@ def written_record(entries: list[dict[str, Any]], partition: str, prefix: str) -
     return {"prefix": prefix, "files": sorted(listed, key=lambda e: (e["table"], e["path"]))}
 
 
-def _record_files(entries: list[dict[str, Any]], staging: str, partition: str, prefix: str) -> str:
-    """Write one empty file (its schema) for each table no bundle wrote, then the list."""
-    for table in missing_targets(entries, DATASET_SCHEMAS):
+def _record_files(
+    entries: list[dict[str, Any]],
+    staging: str,
+    partition: str,
+    prefix: str,
+    empty_files: Collection[str] | None = None,
+) -> str:
+    """Write one empty file (its schema) for each table no bundle wrote (of `empty_files`
+    only, when given), then the list."""
+    wanted = DATASET_SCHEMAS if empty_files is None else empty_files
+    for table in missing_targets(entries, [name for name in DATASET_SCHEMAS if name in wanted]):
         folder = files.join(staging, table, partition)
         name = write_rows(folder, prefix, [], DATASET_SCHEMAS[table])
         entries = [*entries, {"target": table, "name": name, "rows": 0}]
@@ -124,17 +133,27 @@ class WriteTables(beam.PTransform):
     `staging`: the run's staging folder (any filesystem `support/files` writes);
     `partition`: the Hive partition folder (`ingest_date=YYYY-MM-DD`); `prefix`: the start
     of every file name (run id and attempt); `url_params`: query parameters redacted in
-    the URL columns besides the documented ones (`without_url_secrets`). Tables in windows
-    are written as one (bounded input only: ValueError for an unbounded table)."""
+    the URL columns besides the documented ones (`without_url_secrets`); `empty_files`:
+    the tables that get an empty file when they have no row (None: every table; a reader
+    of a table's folder needs one file of it, not one per run: follow mode's later batches
+    give `()`, else a day of one-minute batches left thousands of empty files per table).
+    Tables in windows are written as one (bounded input only: ValueError for an unbounded
+    table)."""
 
     def __init__(
-        self, staging: str, partition: str, prefix: str, url_params: tuple[str, ...] = ()
+        self,
+        staging: str,
+        partition: str,
+        prefix: str,
+        url_params: tuple[str, ...] = (),
+        empty_files: Collection[str] | None = None,
     ) -> None:
         super().__init__()
         self._staging = staging.rstrip("/")
         self._partition = partition
         self._prefix = prefix
         self._url_params = url_params
+        self._empty_files = None if empty_files is None else tuple(empty_files)
 
     def expand(self, tables: dict[str, beam.PCollection]) -> beam.PCollection[str]:
         targets = {
@@ -158,5 +177,8 @@ class WriteTables(beam.PTransform):
             tagged
             | "Tables" >> beam.Flatten()
             | "Files" >> beam.ParDo(WriteBundleFiles(targets, self._prefix))
-            | "Record" >> CallWithAll(_record_files, self._staging, self._partition, self._prefix)
+            | "Record"
+            >> CallWithAll(
+                _record_files, self._staging, self._partition, self._prefix, self._empty_files
+            )
         )

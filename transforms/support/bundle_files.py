@@ -30,6 +30,11 @@ from newsbeam.transforms.support import files
 # large bundle writes several files).
 MAX_ROWS_PER_FILE = 5000
 CODEC = "zstd"
+# A row group holds about this many bytes at most (docs/stages.md: "row groups of up to 64
+# MB"): Spark, Trino and DuckDB split a file's work by row group and decode one whole at a
+# time. pyarrow's own bound is rows only (1Mi), so 5,000 long articles (40 KB of text
+# each) were one 200 MB row group.
+ROW_GROUP_BYTES = 64 * 2**20
 
 
 def unique_name(prefix: str, rows: list[dict[str, Any]]) -> str:
@@ -55,13 +60,26 @@ def write_columns(
     return write_table(folder, prefix, pa.table(dict(columns), schema=schema))
 
 
+def row_group_rows(table: pa.Table, limit: int = ROW_GROUP_BYTES) -> int:
+    """Rows per row group for `table`: as many as fit in `limit` bytes at its mean row size
+    (Arrow's in-memory size, about the uncompressed column data), at least 1; the whole
+    table when it fits."""
+    if table.nbytes <= limit:
+        return max(1, table.num_rows)
+    return max(1, table.num_rows * limit // table.nbytes)
+
+
 def write_table(folder: str, prefix: str, table: pa.Table) -> str:
     """One Parquet file of `table` in `folder`, named by `unique_name`; its name.
     `use_compliant_nested_type`: lists as the Parquet spec names them (as Beam's sink
-    wrote them)."""
+    wrote them); row groups of `row_group_rows`."""
     name = unique_name(prefix, table.slice(0, 1).to_pylist())
     files.write_parquet(
-        files.join(folder, name), table, compression=CODEC, use_compliant_nested_type=True
+        files.join(folder, name),
+        table,
+        compression=CODEC,
+        use_compliant_nested_type=True,
+        row_group_size=row_group_rows(table),
     )
     return name
 
