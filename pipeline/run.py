@@ -297,6 +297,9 @@ def _use_local_workers(
     the user's --direct_* flags, else one per available core for a run of many files."""
     if not on_local_runner(options):
         return
+    note = workers.address_space_note(workers.address_space_limit())
+    if note is not None:
+        log.warning("%s", note)
     given = workers.given_flags(argv)
     # Counted once, up to where a run says how passes bound its memory: more than the
     # workers' rule needs (MIN_INPUTS), still cheap.
