@@ -381,6 +381,32 @@ def count_inputs(paths: Sequence[str], limit: int | None = None) -> int:
     return sum(1 for _ in itertools.islice(local_files(paths), limit))
 
 
+def count_documents(paths: Sequence[str], limit: int) -> int:
+    """Documents under the local --input paths, counted up to `limit`: a file is one, a
+    JSON-lines file (gzipped too) one per line, read only as far as the count needs. The
+    runner holds every document's outputs, so a run's memory follows its documents: one
+    process took 1,080 MB on one file of 20,000 short JSON lines (and 1,301 MB on 13,170
+    pages), while a count of files saw one and said nothing of memory."""
+    import gzip
+
+    from newsbeam.transforms.read import is_gzip, kind_of, local_files
+
+    counted = 0
+    for path in local_files(paths):
+        if counted >= limit:
+            break
+        if kind_of(path) != "jsonl":
+            counted += 1
+            continue
+        try:
+            with gzip.open(path, "rb") if is_gzip(path) else open(path, "rb") as handle:
+                lines = sum(1 for _ in itertools.islice(handle, limit - counted))
+        except (OSError, EOFError):  # unreadable: the run says so, as one row
+            lines = 1
+        counted += max(1, lines)
+    return min(counted, limit)
+
+
 WORKER_MODULE = "newsbeam.pipeline.workers"
 
 
