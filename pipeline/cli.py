@@ -63,7 +63,8 @@ RUNNER_FLAGS = {
     "--runner": "Where the pipeline runs: FnApiRunner (NewsBeam's default, local), "
     "PortableRunner, DataflowRunner, FlinkRunner, SparkRunner.",
     "--direct_num_workers": "Worker processes of a local run. Default: one per core available "
-    "(taskset counts), as many as fit in free memory (1 GB each), when the --input paths hold "
+    "(taskset and a container's CPU quota count), as many as fit in the memory available "
+    "(1 GB each; page cache counts as available), when the --input paths hold "
     "50 files or more, the run is not --follow and other jobs leave a core free (load "
     "average below cores + 1); otherwise the run stays in this process. "
     "A count above 1 alone means multi_processing.",

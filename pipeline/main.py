@@ -203,6 +203,12 @@ def failure_line(error: BaseException, argv: Sequence[str] | None = None) -> str
     if remote is not None:  # a worker process's failure, handed back as its traceback's text
         name, message = remote
         kind = exception_type(name)
+    if issubclass(kind, MemoryError):  # its message is empty or a size: say what it means
+        return (
+            "the run failed: it ran out of memory (MemoryError); nothing committed, the state "
+            "as it was; --max_files_per_run N reads the input in passes of N files, "
+            "--direct_num_workers 1 runs in one process"
+        )
     text = " ".join(message.split()) or kind.__name__
     if len(text) > 300:
         text = text[:300] + "..."
@@ -228,6 +234,7 @@ def failure_line(error: BaseException, argv: Sequence[str] | None = None) -> str
 
 # The last line of a Python traceback: `module.Name: message`.
 _EXCEPTION_LINE = re.compile(r"((?:[A-Za-z_]\w*\.)*[A-Z]\w*): (.*)")
+_BARE_ERROR = re.compile(r"(?:[A-Za-z_]\w*\.)*[A-Z]\w*Error")
 
 
 def traceback_exception(text: str) -> tuple[str, str] | None:
@@ -242,6 +249,9 @@ def traceback_exception(text: str) -> tuple[str, str] | None:
     for line in reversed(text.splitlines()):
         match = _EXCEPTION_LINE.fullmatch(line.rstrip())
         if match is None:
+            # An exception raised with no message ends its traceback with its name alone.
+            if _BARE_ERROR.fullmatch(line.strip()):
+                return line.strip(), ""
             continue
         name, message = match.groups()
         inner = _EXCEPTION_LINE.fullmatch(message)

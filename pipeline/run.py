@@ -82,9 +82,10 @@ from newsbeam.transforms.support.state import (
 
 log = logging.getLogger("newsbeam")
 
-# Input files from which one run on the local runner says how to bound its memory: the
-# FnApiRunner holds each stage's output, so a run grows with its input (about 1.4 GB at
-# 13,000 pages on 2 workers, benchmarks/README.md "Memory in passes").
+# Input documents (files; a JSON-lines file's lines) from which one run on the local runner
+# says how to bound its memory: the FnApiRunner holds each stage's output, so a run grows
+# with its input (about 1.4 GB at 13,000 pages on 2 workers, benchmarks/README.md "Memory
+# in passes"; in one process 1.3 GB, and 1.1 GB on 20,000 short JSON lines: review 82).
 LARGE_INPUT_FILES = 10_000
 
 # Beam 2.77's DirectRunner first tries to download the Prism runner binary, which offline
@@ -297,11 +298,18 @@ def _use_local_workers(
     the user's --direct_* flags, else one per available core for a run of many files."""
     if not on_local_runner(options):
         return
+    note = workers.address_space_note(workers.address_space_limit())
+    if note is not None:
+        log.warning("%s", note)
     given = workers.given_flags(argv)
     # Counted once, up to where a run says how passes bound its memory: more than the
     # workers' rule needs (MIN_INPUTS), still cheap.
     inputs = 0 if ours.follow else workers.count_inputs(ours.inputs or (), LARGE_INPUT_FILES)
-    if inputs >= LARGE_INPUT_FILES and not ours.max_files_per_run:
+    if (
+        not ours.follow
+        and not ours.max_files_per_run
+        and workers.count_documents(ours.inputs or (), LARGE_INPUT_FILES) >= LARGE_INPUT_FILES
+    ):
         _hint_large_input()
     planned = workers.plan_workers(
         given,
@@ -517,9 +525,11 @@ def _hint_large_input() -> None:
     """A batch of LARGE_INPUT_FILES files or more on the local runner: its memory grows
     with the input, and passes bound it."""
     log.info(
-        "%s or more input files in one run: Beam's local runner keeps each stage's output "
-        "in memory, so this run's memory grows with its input; --max_files_per_run N reads "
-        "them in passes of N files that share one state (README: Memory on large inputs)",
+        "%s or more input documents (files, JSON lines) in one run: Beam's local runner "
+        "keeps each stage's output in memory, so this run's memory grows with its input "
+        "(~1.1 GB at 10,000-20,000 in one process); --max_files_per_run N reads the files in "
+        "passes of N that share one state, and a large JSON-lines file is one file: split "
+        "it (split -l 5000) to read it in passes (README: Memory on large inputs)",
         f"{LARGE_INPUT_FILES:,}",
     )
 

@@ -17,7 +17,7 @@ import duckdb
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from newsbeam.pipeline import cli, dataset
+from newsbeam.pipeline import cli, dataset, workers
 from newsbeam.pipeline import main as entry
 from newsbeam.pipeline import run as pipeline_run
 from newsbeam.pipeline.progress import ProgressDisplay, progress_line
@@ -505,3 +505,48 @@ def test_a_progress_line_before_any_row_tells_what_the_run_is_doing() -> None:
     assert whole.endswith("; finding copies and stories over the whole batch, rows next")
     written = progress_line({"read": 10, "processed": 10, "articles": 8, "rejected": 2}, 5.0)
     assert written.endswith("done 10 (articles 8, duplicates 0, rejected 2), 2.0 docs/s")
+
+
+def test_a_run_out_of_memory_says_so_and_what_bounds_it() -> None:
+    """A MemoryError's message is empty: "the run failed: MemoryError: MemoryError; see the
+    traceback" said nothing of memory or of the flags that bound it (review 82)."""
+    try:
+        raise RuntimeError("Traceback (most recent call last):\nMemoryError\n")
+    except RuntimeError as error:  # as Beam hands back a worker process's failure
+        remote = entry.failure_line(error)
+    try:
+        try:
+            raise MemoryError
+        except MemoryError as inner:
+            raise RuntimeError("Extract failed") from inner
+    except RuntimeError as error:
+        local = entry.failure_line(error)
+    for line in (remote, local):
+        assert line.startswith("the run failed: it ran out of memory"), line
+        assert "nothing committed" in line and "--max_files_per_run" in line
+
+
+def test_a_run_under_an_address_space_limit_warns_how_it_would_end(tmp_path: Path) -> None:
+    """Under `prlimit --as` of 700 MB a run of 20,000 short JSON lines died of SIGSEGV (exit
+    139) in a library's allocation at 335 MB resident, with no message: the limit counts
+    address space reserved (~1.5 GB for the seeds' ~0.3 GB resident). The run says so at
+    its start, and what bounds its memory instead (review 82)."""
+    assert workers.address_space_note(None) is None
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    (inbox / "a.txt").write_text("A council voted on Monday to rebuild the old bridge. " * 4)
+
+    def limited() -> None:  # loose enough for the run; any limit is one
+        resource.setrlimit(resource.RLIMIT_AS, (6 << 30, resource.RLIM_INFINITY))
+
+    argv = ["--input", str(inbox), "--output", str(tmp_path / "out")]
+    run = subprocess.run(
+        [sys.executable, "-m", "newsbeam.pipeline", *argv],
+        capture_output=True,
+        text=True,
+        preexec_fn=limited,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "an address-space limit (ulimit -v, prlimit --as) of 6,144 MB" in run.stderr
+    assert "--max_files_per_run" in run.stderr

@@ -5,6 +5,8 @@ the temporary state gone, and with --state a second command reading nothing agai
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
 import shutil
 import tempfile
@@ -15,7 +17,7 @@ import duckdb
 import pytest
 from apache_beam.io.filesystem import FileMetadata
 
-from newsbeam.pipeline import dataset, passes
+from newsbeam.pipeline import dataset, passes, workers
 from newsbeam.pipeline import main as entry
 from newsbeam.pipeline import run as pipeline_run
 from newsbeam.pipeline.options import PipelineConfig
@@ -252,7 +254,7 @@ def test_a_large_input_in_one_run_is_told_how_passes_bound_its_memory(
     seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog
 ) -> None:
     inputs = len(list(seeds_dir.iterdir()))
-    hint = "--max_files_per_run N reads them in passes"
+    hint = "--max_files_per_run N reads the files in passes"
 
     def said(argv: list[str]) -> bool:
         caplog.clear()
@@ -265,3 +267,28 @@ def test_a_large_input_in_one_run_is_told_how_passes_bound_its_memory(
     monkeypatch.setattr(pipeline_run, "LARGE_INPUT_FILES", inputs)
     assert said([*argv, "--run_id", "large"])
     assert not said([*argv[:-1], str(tmp_path / "passes"), "--max_files_per_run", "3"])
+
+
+def test_a_large_json_lines_file_is_told_its_lines_count_and_how_to_split_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    """One JSON-lines file of many records is one file: a run of 200,000 short lines (1.1 GB
+    in one process at 20,000) counted one input and never said how memory is bounded, and
+    --max_files_per_run cannot split it (review 82). Its lines count as documents."""
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    lines = [
+        json.dumps({"title": f"Item {n}", "text": f"Item {n}: the council met on Monday. " * 4})
+        for n in range(30)
+    ]
+    (inbox / "items.jsonl").write_text("\n".join(lines) + "\n")
+    with gzip.open(inbox / "more.jsonl.gz", "wt") as handle:
+        handle.write("\n".join(lines[:5]) + "\n")
+    assert workers.count_documents([str(inbox)], 100) == 35
+    assert workers.count_documents([str(inbox)], 12) == 12  # read no further than needed
+    monkeypatch.setattr(pipeline_run, "LARGE_INPUT_FILES", 30)
+    caplog.clear()
+    with caplog.at_level("INFO", logger="newsbeam"):
+        assert entry.main(["--input", str(inbox), "--output", str(tmp_path / "out")]) == 0
+    said = [record.getMessage() for record in caplog.records]
+    assert any("split it (split -l" in line for line in said), said
