@@ -109,6 +109,27 @@ def normalize_whitespace(paragraph: str) -> str:
 
 # --- 2. Site chrome --------------------------------------------------------------------
 
+# "All rights reserved" in other languages: a paragraph ending in one is a copyright line.
+_COPYRIGHT_PHRASES = (
+    "alle rechte vorbehalten", "tous droits réservés", "todos los derechos reservados",
+    "todos os direitos reservados", "tutti i diritti riservati", "alle rechten voorbehouden",
+    "wszelkie prawa zastrzeżone", "все права защищены", "всі права захищені",
+    "tüm hakları saklıdır", "hak cipta dilindungi( undang-undang)?", "جميع الحقوق محفوظة",
+    "כל הזכויות שמורות", "सर्वाधिकार सुरक्षित", "版权所有", "版權所有", "無断転載を禁じます",
+    "무단 전재 및 재배포 금지",
+)  # fmt: skip
+
+
+def _ending_in(phrases: tuple[str, ...]) -> str:
+    """A pattern for a paragraph ending in one of `phrases` (patterns that each start with a
+    plain character) and an optional full stop. The lookahead for their first characters is
+    the same condition, but tested once at each place `.*` gives back, where the phrases
+    were tried one by one there: the copyright phrases took 0.058 of remove_chrome's
+    0.15 s of CPU on the 439 pages' 7,557 short paragraphs, 0.022 s with it."""
+    firsts = "".join(sorted({re.escape(phrase[0]) for phrase in phrases}))
+    return rf".*(?=[{firsts}])({'|'.join(phrases)})\.?"
+
+
 # The same chrome as sites in other languages write it (German, French, Spanish, Portuguese,
 # Italian, Dutch, Polish, Russian, Ukrainian, Turkish, Indonesian, Vietnamese, Swahili,
 # Arabic, Persian, Hebrew, Hindi, Chinese, Japanese, Korean): "Lesen Sie auch", "LIRE
@@ -174,14 +195,7 @@ _LOCAL_CHROME = {
         r"cookies?(?!\w).*"
     ),
     "credits": r"(责任编辑|責任編輯|编辑|編輯|編集)\s*[:：].{0,20}",
-    "copyright": (
-        r".*(alle rechte vorbehalten|tous droits réservés|todos los derechos reservados|"
-        r"todos os direitos reservados|tutti i diritti riservati|alle rechten voorbehouden|"
-        r"wszelkie prawa zastrzeżone|все права защищены|всі права захищені|"
-        r"tüm hakları saklıdır|hak cipta dilindungi( undang-undang)?|"
-        r"جميع الحقوق محفوظة|כל הזכויות שמורות|सर्वाधिकार सुरक्षित|版权所有|版權所有|"
-        r"無断転載を禁じます|무단 전재 및 재배포 금지)\.?"
-    ),
+    "copyright": _ending_in(_COPYRIGHT_PHRASES),
 }
 
 # A picture's label before its credit, in the languages of _LOCAL_CHROME's captions.
@@ -217,8 +231,11 @@ _CHROME_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
          # A caption whose credit closes it ("... Regionalverkehr. Bild: Maximilian von
          # Lachner", "... Manchester United. Foto: NTB"): a story's paragraph never ends
          # in a picture's credit. The credit is a few words, not a sentence.
-         rf"^.*[\s.;:)]({_CREDIT_LABELS})\s*(:|\s/)\s*{_CREDIT_WORD}(\s+{_CREDIT_WORD}){{0,6}}"
-         r"(?<![.!?])$"),
+         # The lookahead (a colon or slash somewhere) is what the credit needs anyway, found
+         # in one scan: most paragraphs have neither, and `.*` no longer gives back each
+         # place to try the labels there (0.022 -> 0.010 s over the 7,557 short paragraphs).
+         rf"^(?=[^:/]*[:/]).*[\s.;:)]({_CREDIT_LABELS})\s*(:|\s/)\s*{_CREDIT_WORD}"
+         rf"(\s+{_CREDIT_WORD}){{0,6}}(?<![.!?])$"),
         ("cookie_notice", r"^(we|this (web)?site|our (web)?site)( also)? (uses?|may use) "
          r"cookies\b.*$"),
         ("agency_line", r"^(with )?(reuters|afp|ap|associated press|dpa|bloomberg|efe|ansa|"
