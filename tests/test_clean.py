@@ -610,3 +610,20 @@ def test_copyright_phrases_and_credits_match_as_before_their_lookaheads() -> Non
     assert chrome_reason("Ein Bild vom Hafen\nFoto: NTB") == "caption"
     assert chrome_reason("Ein Bild vom Hafen. Foto / dpa") == "caption"
     assert chrome_reason("Ein Bild vom Hafen. Foto dpa") is None
+
+
+def test_every_special_character_is_found_by_the_quick_scan() -> None:
+    """normalize_unicode returns a text without any character a special sequence starts
+    with as it is, after one scan (review 79, CPU): each replaced, dropped or control
+    character, alone and inside a text, is still replaced as before."""
+    from newsbeam.transforms.clean import _CHAR_REPLACEMENTS
+
+    assert normalize_unicode("Plain text, «quoted», naïve: 42 €.") == (
+        "Plain text, «quoted», naïve: 42 €."
+    )
+    for char, replacement in _CHAR_REPLACEMENTS.items():
+        assert normalize_unicode(f"a{char}b") == f"a{replacement}b", repr(char)
+    for code in [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)]:
+        expected = "a\nb" if chr(code) in "\x0b\x0c\x85\r" else "ab"
+        assert normalize_unicode(f"a{chr(code)}b") == expected, hex(code)
+    assert normalize_unicode("x \u200c\u200dy\u200cz") == "x y\u200cz"

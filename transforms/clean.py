@@ -67,10 +67,16 @@ _CHAR_REPLACEMENTS = {
 # One regex pass (matches are rare) is ~10x faster than str.translate with a dict.
 # A terminal's colour and cursor codes (ESC [ ... letter) go whole: the control character
 # alone left "[31m" in the text.
+_CONTROLS = "\x00-\x08\x0b-\x1f\x7f-\x9f"  # ESC and CR among them
+# Every character a special sequence starts with, as one class: `re` tries the five
+# alternatives below at each character (no fast scan for a choice of classes), and one class
+# is a fast scan. 410 of the 439 pages' 438 texts hold none of these characters.
+_SPECIAL_START = re.compile("[\u200c\u200d" + "".join(_CHAR_REPLACEMENTS) + _CONTROLS + "]")
 _SPECIAL_CHARS = re.compile(
-    "\x1b\\[[0-?]*[ -/]*[@-~]|\r\n?|[\u200c\u200d]+|["
+    f"(?={_SPECIAL_START.pattern})"  # the same condition, once a place (half the CPU)
+    "(?:\x1b\\[[0-?]*[ -/]*[@-~]|\r\n?|[\u200c\u200d]+|["
     + "".join(_CHAR_REPLACEMENTS)
-    + "]|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+    + f"]|[{_CONTROLS}])"
 )
 _SPACES = re.compile(r"[ ]{2,}")
 # The zero-width non-joiner and joiner are spelling inside a word: Persian writes "می‌خواهد"
@@ -99,7 +105,11 @@ def _replacement(match: re.Match[str]) -> str:
 def normalize_unicode(text: str) -> str:
     """NFC, plain spaces, \\n line ends; invisible and control characters removed, but for
     the joiners inside a word. Quotes and apostrophes stay as written."""
-    return _SPECIAL_CHARS.sub(_replacement, unicodedata.normalize("NFC", text))
+    text = unicodedata.normalize("NFC", text)
+    # Most texts have nothing to replace: one scan says so (0.078 -> 0.016 ms a text).
+    if _SPECIAL_START.search(text) is None:
+        return text
+    return _SPECIAL_CHARS.sub(_replacement, text)
 
 
 def normalize_whitespace(paragraph: str) -> str:
