@@ -120,7 +120,7 @@ def word_fact_windows(words: list[str], own: np.ndarray, width: int = 5) -> np.n
     """`fact_windows` of a text's `text_words`, given their `folded_hashes` (`own`)."""
     if len(words) < width:
         return NO_FACTS
-    kinds = np.fromiter(_KINDS.values_of(words), np.int8, len(words))
+    kinds = np.fromiter(map(_KINDS.__getitem__, words), np.int8, len(words))
     numbers, names = kinds == _IS_NUMBER, kinds == _IS_NAME
     facts = numbers | names
     if not facts.any():
