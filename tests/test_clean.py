@@ -592,3 +592,38 @@ def test_typographic_quotes_stay_in_the_text_and_match_as_ascii() -> None:
     copy = clean_article(new_article("copy.txt", text=ascii_copy))
     assert copy.content_hash == article.content_hash
     assert copy.word_count == article.word_count
+
+
+def test_copyright_phrases_and_credits_match_as_before_their_lookaheads() -> None:
+    """The copyright phrases' pattern tests their first characters before trying them, and
+    the caption's credit looks for its colon or slash first (review 79, CPU): each phrase
+    still ends a copyright line in any case, after any words and with or without its full
+    stop, and a credit after a line break still closes a caption."""
+    from newsbeam.transforms.clean import _COPYRIGHT_PHRASES
+
+    phrases = [p.replace("( undang-undang)?", "") for p in _COPYRIGHT_PHRASES]
+    phrases.append("hak cipta dilindungi undang-undang")
+    for phrase in phrases:
+        for line in (phrase, f"{phrase}.", f"© 2026 Ein Verlag. {phrase.upper()}", f"x{phrase}"):
+            assert chrome_reason(line) == "copyright", line
+        assert chrome_reason(f"{phrase} sagte der Verlag am Freitag, als er klagte") is None
+    assert chrome_reason("Ein Bild vom Hafen\nFoto: NTB") == "caption"
+    assert chrome_reason("Ein Bild vom Hafen. Foto / dpa") == "caption"
+    assert chrome_reason("Ein Bild vom Hafen. Foto dpa") is None
+
+
+def test_every_special_character_is_found_by_the_quick_scan() -> None:
+    """normalize_unicode returns a text without any character a special sequence starts
+    with as it is, after one scan (review 79, CPU): each replaced, dropped or control
+    character, alone and inside a text, is still replaced as before."""
+    from newsbeam.transforms.clean import _CHAR_REPLACEMENTS
+
+    assert normalize_unicode("Plain text, «quoted», naïve: 42 €.") == (
+        "Plain text, «quoted», naïve: 42 €."
+    )
+    for char, replacement in _CHAR_REPLACEMENTS.items():
+        assert normalize_unicode(f"a{char}b") == f"a{replacement}b", repr(char)
+    for code in [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)]:
+        expected = "a\nb" if chr(code) in "\x0b\x0c\x85\r" else "ab"
+        assert normalize_unicode(f"a{chr(code)}b") == expected, hex(code)
+    assert normalize_unicode("x \u200c\u200dy\u200cz") == "x y\u200cz"

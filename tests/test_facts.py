@@ -191,3 +191,25 @@ def test_word_kinds_and_hashes_remembered_are_those_computed() -> None:
     assert [remembered[w] for w in ["ab", "ab", "c", "ab", "def"]] == [2, 2, 1, 2, 3]
     # Full after "ab" and "c": it starts again for "def" (a long-running process's bound).
     assert computed == ["ab", "c", "def"] and list(remembered) == ["def"]
+
+
+def test_remembered_values_computes_each_new_word_once_in_order() -> None:
+    """`Remembered.values_of` (review 79: the words a text brings new computed in one loop,
+    not one `__missing__` call each) gives what a lookup per word gives, computes each new
+    word once even when a text repeats it, and starts the table again when it is full."""
+    from newsbeam.transforms.support.facts import fact_windows, folded_hashes
+    from newsbeam.transforms.support.hashing import Remembered, word_hash
+
+    computed: list[str] = []
+    remembered = Remembered(lambda w: computed.append(w) or len(w), most=3)
+    assert list(remembered.values_of(["ab", "ab", "c", "ab"])) == [2, 2, 1, 2]
+    assert computed == ["ab", "c"]
+    assert list(remembered.values_of(iter(["c", "def", "gh", "def"]))) == [1, 3, 2, 3]
+    # "def" filled the table (3 words): "gh" started it again, which dropped "def" and "c"
+    # of the same text; each is computed again, to the same value.
+    assert computed == ["ab", "c", "def", "gh", "def", "c"]
+    assert list(remembered.values_of([])) == []
+    words = ["The", "the", "Straße", "STRASSE", "٣", "½", "The"]
+    assert folded_hashes(words).tolist() == [word_hash(w.casefold()) for w in words]
+    text = "Acme Group shares rose 2.1 per cent to 45.10 pounds on Friday in London trading."
+    assert fact_windows(text).tolist() == fact_windows(text).tolist() != []

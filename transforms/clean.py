@@ -67,10 +67,16 @@ _CHAR_REPLACEMENTS = {
 # One regex pass (matches are rare) is ~10x faster than str.translate with a dict.
 # A terminal's colour and cursor codes (ESC [ ... letter) go whole: the control character
 # alone left "[31m" in the text.
+_CONTROLS = "\x00-\x08\x0b-\x1f\x7f-\x9f"  # ESC and CR among them
+# Every character a special sequence starts with, as one class: `re` tries the five
+# alternatives below at each character (no fast scan for a choice of classes), and one class
+# is a fast scan. 410 of the 439 pages' 438 texts hold none of these characters.
+_SPECIAL_START = re.compile("[\u200c\u200d" + "".join(_CHAR_REPLACEMENTS) + _CONTROLS + "]")
 _SPECIAL_CHARS = re.compile(
-    "\x1b\\[[0-?]*[ -/]*[@-~]|\r\n?|[\u200c\u200d]+|["
+    f"(?={_SPECIAL_START.pattern})"  # the same condition, once a place (half the CPU)
+    "(?:\x1b\\[[0-?]*[ -/]*[@-~]|\r\n?|[\u200c\u200d]+|["
     + "".join(_CHAR_REPLACEMENTS)
-    + "]|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+    + f"]|[{_CONTROLS}])"
 )
 _SPACES = re.compile(r"[ ]{2,}")
 # The zero-width non-joiner and joiner are spelling inside a word: Persian writes "می‌خواهد"
@@ -99,7 +105,11 @@ def _replacement(match: re.Match[str]) -> str:
 def normalize_unicode(text: str) -> str:
     """NFC, plain spaces, \\n line ends; invisible and control characters removed, but for
     the joiners inside a word. Quotes and apostrophes stay as written."""
-    return _SPECIAL_CHARS.sub(_replacement, unicodedata.normalize("NFC", text))
+    text = unicodedata.normalize("NFC", text)
+    # Most texts have nothing to replace: one scan says so (0.078 -> 0.016 ms a text).
+    if _SPECIAL_START.search(text) is None:
+        return text
+    return _SPECIAL_CHARS.sub(_replacement, text)
 
 
 def normalize_whitespace(paragraph: str) -> str:
@@ -108,6 +118,27 @@ def normalize_whitespace(paragraph: str) -> str:
 
 
 # --- 2. Site chrome --------------------------------------------------------------------
+
+# "All rights reserved" in other languages: a paragraph ending in one is a copyright line.
+_COPYRIGHT_PHRASES = (
+    "alle rechte vorbehalten", "tous droits réservés", "todos los derechos reservados",
+    "todos os direitos reservados", "tutti i diritti riservati", "alle rechten voorbehouden",
+    "wszelkie prawa zastrzeżone", "все права защищены", "всі права захищені",
+    "tüm hakları saklıdır", "hak cipta dilindungi( undang-undang)?", "جميع الحقوق محفوظة",
+    "כל הזכויות שמורות", "सर्वाधिकार सुरक्षित", "版权所有", "版權所有", "無断転載を禁じます",
+    "무단 전재 및 재배포 금지",
+)  # fmt: skip
+
+
+def _ending_in(phrases: tuple[str, ...]) -> str:
+    """A pattern for a paragraph ending in one of `phrases` (patterns that each start with a
+    plain character) and an optional full stop. The lookahead for their first characters is
+    the same condition, but tested once at each place `.*` gives back, where the phrases
+    were tried one by one there: the copyright phrases took 0.058 of remove_chrome's
+    0.15 s of CPU on the 439 pages' 7,557 short paragraphs, 0.022 s with it."""
+    firsts = "".join(sorted({re.escape(phrase[0]) for phrase in phrases}))
+    return rf".*(?=[{firsts}])({'|'.join(phrases)})\.?"
+
 
 # The same chrome as sites in other languages write it (German, French, Spanish, Portuguese,
 # Italian, Dutch, Polish, Russian, Ukrainian, Turkish, Indonesian, Vietnamese, Swahili,
@@ -174,14 +205,7 @@ _LOCAL_CHROME = {
         r"cookies?(?!\w).*"
     ),
     "credits": r"(责任编辑|責任編輯|编辑|編輯|編集)\s*[:：].{0,20}",
-    "copyright": (
-        r".*(alle rechte vorbehalten|tous droits réservés|todos los derechos reservados|"
-        r"todos os direitos reservados|tutti i diritti riservati|alle rechten voorbehouden|"
-        r"wszelkie prawa zastrzeżone|все права защищены|всі права захищені|"
-        r"tüm hakları saklıdır|hak cipta dilindungi( undang-undang)?|"
-        r"جميع الحقوق محفوظة|כל הזכויות שמורות|सर्वाधिकार सुरक्षित|版权所有|版權所有|"
-        r"無断転載を禁じます|무단 전재 및 재배포 금지)\.?"
-    ),
+    "copyright": _ending_in(_COPYRIGHT_PHRASES),
 }
 
 # A picture's label before its credit, in the languages of _LOCAL_CHROME's captions.
@@ -217,8 +241,11 @@ _CHROME_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
          # A caption whose credit closes it ("... Regionalverkehr. Bild: Maximilian von
          # Lachner", "... Manchester United. Foto: NTB"): a story's paragraph never ends
          # in a picture's credit. The credit is a few words, not a sentence.
-         rf"^.*[\s.;:)]({_CREDIT_LABELS})\s*(:|\s/)\s*{_CREDIT_WORD}(\s+{_CREDIT_WORD}){{0,6}}"
-         r"(?<![.!?])$"),
+         # The lookahead (a colon or slash somewhere) is what the credit needs anyway, found
+         # in one scan: most paragraphs have neither, and `.*` no longer gives back each
+         # place to try the labels there (0.022 -> 0.010 s over the 7,557 short paragraphs).
+         rf"^(?=[^:/]*[:/]).*[\s.;:)]({_CREDIT_LABELS})\s*(:|\s/)\s*{_CREDIT_WORD}"
+         rf"(\s+{_CREDIT_WORD}){{0,6}}(?<![.!?])$"),
         ("cookie_notice", r"^(we|this (web)?site|our (web)?site)( also)? (uses?|may use) "
          r"cookies\b.*$"),
         ("agency_line", r"^(with )?(reuters|afp|ap|associated press|dpa|bloomberg|efe|ansa|"

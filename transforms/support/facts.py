@@ -34,7 +34,7 @@ import re
 
 import numpy as np
 
-from newsbeam.transforms.support.hashing import Remembered, known_hash, mix64
+from newsbeam.transforms.support.hashing import Remembered, mix64, word_hash
 from newsbeam.transforms.support.vocabulary import sorted_unique
 from newsbeam.transforms.support.words import _script_word, compared_form, needs_script_words
 
@@ -84,7 +84,15 @@ def word_kind(word: str) -> int:
 # answered once per process (support/hashing.py `Remembered`): the per-character tests and
 # casefolding of every word of every text were most of dedup's fingerprint.
 _KINDS = Remembered(word_kind)
-_OWN_HASHES = Remembered(lambda word: known_hash(word.casefold()))
+
+
+def _folded_hash(word: str) -> int:
+    # Its own blake2b, not `known_hash`'s table: a second table's lookup and miss cost more
+    # than the hash of a case variant ("The" beside "the") computed again.
+    return word_hash(word.casefold())
+
+
+_OWN_HASHES = Remembered(_folded_hash)
 
 
 def _windows(hashes: np.ndarray, width: int) -> np.ndarray:
@@ -98,7 +106,7 @@ def _windows(hashes: np.ndarray, width: int) -> np.ndarray:
 
 def folded_hashes(words: list[str]) -> np.ndarray:
     """`hashing.word_hashes` of the words casefolded, each word answered once per process."""
-    return np.fromiter(map(_OWN_HASHES.__getitem__, words), np.uint64, len(words))
+    return np.fromiter(_OWN_HASHES.values_of(words), np.uint64, len(words))
 
 
 def fact_windows(text: str, width: int = 5) -> np.ndarray:

@@ -5,7 +5,8 @@ every process and every release (blake2b, no per-process seed). Pure functions."
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from itertools import filterfalse
 
 import numpy as np
 
@@ -41,6 +42,21 @@ class Remembered(dict[str, int]):
         value = self[word] = self._compute(word)
         return value
 
+    def values_of(self, words: Iterable[str]) -> Iterable[int]:
+        """The value of each word, in order: the words not remembered yet computed first, in
+        one loop. A word missed one at a time went through `__missing__` (a Python call from
+        C's lookup) and, for the folded hashes, a second table: 1.6 us a new word against
+        0.6 us for its blake2b; this loop takes ~0.8 us. Another thread starting the table
+        again in between costs only `__missing__` for what it dropped."""
+        words = words if isinstance(words, list) else list(words)
+        compute, most = self._compute, self._most
+        for word in filterfalse(self.__contains__, words):
+            if word not in self:  # a word new to the table twice in one text
+                if len(self) >= most:
+                    self.clear()
+                self[word] = compute(word)
+        return map(self.__getitem__, words)
+
 
 _WORD_HASHES = Remembered(word_hash)
 
@@ -53,7 +69,7 @@ def known_hash(word: str) -> int:
 def word_hashes(words: list[str]) -> np.ndarray:
     """A stable 64-bit hash per word (`word_hash`), each distinct word hashed once per
     process (`Remembered`)."""
-    return np.fromiter(map(_WORD_HASHES.__getitem__, words), dtype=np.uint64, count=len(words))
+    return np.fromiter(_WORD_HASHES.values_of(words), dtype=np.uint64, count=len(words))
 
 
 def mix64(values: np.ndarray) -> np.ndarray:
