@@ -173,3 +173,76 @@ def test_calls_to_a_store_gone_give_up_after_the_time_allowed() -> None:
             assert time.monotonic() - started < 5
         finally:
             FileSystems.set_options(None)
+
+
+@contextlib.contextmanager
+def silent_store() -> Iterator[int]:
+    """A port that accepts connections and reads requests but never answers (a hung
+    server, or a load balancer whose backends are gone)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            held.append(connection)  # kept open, never answered
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+        for connection in held:
+            connection.close()
+
+
+def test_a_store_that_never_answers_fails_within_the_time_allowed() -> None:
+    # Before: each call waited boto's 30 s read timeout twice, and the time allowed was
+    # counted from that failure on: 185 s "not answered" (4.6 minutes in all) with
+    # --store_retry_seconds 60, here over 60 s with 2.
+    from apache_beam.io.filesystems import FileSystems
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    import newsbeam.pipeline.options  # noqa: F401 (registers --store_retry_seconds)
+    from newsbeam.transforms.support import files
+
+    pytest.importorskip("apache_beam.io.aws.s3filesystem")
+    with silent_store() as port:
+        flags = [
+            f"--s3_endpoint_url=http://127.0.0.1:{port}",
+            f"--s3_access_key_id={KEY_ID}",
+            f"--s3_secret_access_key={SECRET}",
+            f"--s3_region_name={REGION}",
+            "--store_retry_seconds=2",
+        ]
+        FileSystems.set_options(PipelineOptions(flags))
+        try:
+            started = time.monotonic()
+            with pytest.raises(Exception, match="has not answered for") as failed:
+                files.exists("s3://newsbeam-tests/root/_commit.json")
+            assert time.monotonic() - started < 15  # two attempts of 2 s, and a margin
+            assert "--store_retry_seconds 2" in str(failed.value)
+        finally:
+            FileSystems.set_options(None)
+
+
+def test_a_call_not_answered_within_the_time_allowed_is_retried_as_a_server_error() -> None:
+    # boto's read timeout has `response = None`: Beam's client read it as a dict, and its
+    # retry logged "AttributeError: 'NoneType' object has no attribute 'get'".
+    from apache_beam.io.aws.clients.s3.boto3_client import get_http_error_code
+    from botocore.exceptions import ReadTimeoutError
+
+    from newsbeam.transforms.support import files
+
+    def hung() -> None:
+        raise ReadTimeoutError(endpoint_url="http://127.0.0.1:9/b/k", error="timed out")
+
+    with pytest.raises(Exception) as raised:
+        files._Unreachable(600, "http://127.0.0.1:9").call(hung)
+    assert get_http_error_code(raised.value) is None  # retried by Beam's filter
+    assert "Read timeout on endpoint URL" in str(raised.value)

@@ -85,6 +85,18 @@ class StoreUnreachable(Exception):
         self.response = {"ResponseMetadata": {"HTTPStatusCode": _GAVE_UP_STATUS}}
 
 
+class _NotAnswering(Exception):
+    """A call the store did not answer, within the time the run still waits: Beam's S3IO
+    waits and calls again. Raised in place of boto's error, whose `response` is None on a
+    read timeout: Beam's client read it as a dict, and its retry logged `AttributeError:
+    'NoneType' object has no attribute 'get'` instead of the timeout."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        # No status: Beam's retry filter retries an S3 error without one.
+        self.response: dict[str, Any] = {"ResponseMetadata": {}}
+
+
 class _Unreachable:
     """Since when (monotonic seconds) the store has not answered, within `budget` seconds;
     any answer resets it. One per client: what every call of the process sees."""
@@ -98,13 +110,18 @@ class _Unreachable:
 
         from botocore import exceptions
 
+        # The store has not answered since this call began, not since it failed: a store
+        # that accepts connections and never answers fails a call only after its timeouts
+        # (two attempts of 30 s), and counting from then let a run wait three times the
+        # budget (185 s "not answered" with --store_retry_seconds 60, 4.6 minutes in all).
+        began = time.monotonic()
         try:
             answer = method(*args, **kwargs)
         except (exceptions.ConnectionError, exceptions.HTTPClientError) as error:
             now = time.monotonic()
-            self.since = now if self.since is None else self.since
+            self.since = began if self.since is None else min(self.since, began)
             if now - self.since < self.budget:
-                raise  # Beam's S3IO waits and calls again, as it does for any such error
+                raise _NotAnswering(f"{self.where}: {error}") from None
             # From None: the run's failure line names the innermost cause, which is to be
             # this one, not the refused connection under it.
             raise StoreUnreachable(
@@ -134,9 +151,9 @@ def _bounded_client(options: Any) -> Any:
     each request 5 times and then retried the call itself 7 times with a doubling delay
     from 5 s, at every step of the commit: a run whose store went away waited ~13 minutes
     before it failed. Here boto tries a request twice, with 10 s to connect and 30 s to
-    wait for an answer's bytes (boto's 60 s), and once the store has not answered for
-    `--store_retry_seconds` (STORE_RETRY_SECONDS) every call fails at once with
-    StoreUnreachable, which Beam does not retry: the run fails with that message and
+    wait for an answer's bytes (boto's 60 s; each at most the budget), and once the store
+    has not answered for `--store_retry_seconds` (STORE_RETRY_SECONDS) every call fails at
+    once with StoreUnreachable, which Beam does not retry: the run fails with that message and
     commits nothing (the manifest, written last, is never written; the next run removes
     what the failed one staged)."""
     import boto3
@@ -148,9 +165,14 @@ def _bounded_client(options: Any) -> Any:
     budget = flags.get("store_retry_seconds")
     budget = STORE_RETRY_SECONDS if budget is None else float(budget)
     # A store that accepts connections and never answers (a hung server) costs a call
-    # read_timeout for each of its attempts, before the budget is looked at.
+    # read_timeout for each of its attempts, before the budget is looked at: neither
+    # timeout is longer than the budget (at least a second), so a hung store fails a run
+    # within about twice the budget, as a stopped one does.
+    wait = max(1.0, budget)
     config = Config(
-        connect_timeout=10, read_timeout=30, retries={"max_attempts": 2, "mode": "standard"}
+        connect_timeout=min(10.0, wait),
+        read_timeout=min(30.0, wait),
+        retries={"max_attempts": 2, "mode": "standard"},
     )
     client = boto3_client.Client.__new__(boto3_client.Client)
     # Beam 2.77's Client.__init__, with the config it does not take (made here, not there:
