@@ -246,3 +246,49 @@ def test_a_call_not_answered_within_the_time_allowed_is_retried_as_a_server_erro
         files._Unreachable(600, "http://127.0.0.1:9").call(hung)
     assert get_http_error_code(raised.value) is None  # retried by Beam's filter
     assert "Read timeout on endpoint URL" in str(raised.value)
+
+
+@pytest.mark.slow
+def test_inputs_on_a_store_gone_mid_run_fail_the_run_and_are_read_again(tmp_path: Path) -> None:
+    # Before: the read stage listed and read s3:// inputs through Beam's own client, which
+    # retried a store gone mid-read for over ten minutes (Beam's waits doubling to 307 s);
+    # and an input it gave up on would have been an `unreadable` row, recorded in the
+    # state as read: never read again once the store was back.
+    _slow_pages(tmp_path / "pages", 16)
+    with relayed_store() as (relay, client):
+        for page in sorted((tmp_path / "pages").iterdir()):
+            client.upload_file(str(page), "newsbeam-tests", f"inbox/{page.name}")
+        flags = [
+            f"--s3_endpoint_url=http://127.0.0.1:{relay.port}",
+            f"--s3_access_key_id={KEY_ID}",
+            f"--s3_secret_access_key={SECRET}",
+            f"--s3_region_name={REGION}",
+        ]
+        out, state = tmp_path / "out", tmp_path / "state"
+        command = [
+            sys.executable,
+            "-m",
+            "newsbeam.pipeline",
+            "--input",
+            "s3://newsbeam-tests/inbox",
+        ]
+        command += ["--output", str(out), "--state", str(state), "--store_retry_seconds", "3"]
+        command += ["--direct_num_workers", "1", *flags]
+        run = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+        assert run.stderr is not None
+        for line in run.stderr:  # the store goes away once the run has begun
+            if "run started" in line:
+                break
+        time.sleep(1)
+        relay.close()
+        try:
+            _, rest = run.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            run.kill()
+            run.communicate()
+            pytest.fail("the run still waited for the store after 120 s")
+        assert run.returncode == 1, rest[-2000:]
+        errors = [line for line in rest.splitlines() if line.startswith("ERROR newsbeam")]
+        assert errors[-1].startswith("ERROR newsbeam: the run failed: StoreUnreachable: ")
+        assert not list(out.glob("_runs/*.json"))  # nothing committed, nothing marked read
+        assert not list(state.glob("versions/*/state.json"))

@@ -85,6 +85,58 @@ class StoreUnreachable(Exception):
         self.response = {"ResponseMetadata": {"HTTPStatusCode": _GAVE_UP_STATUS}}
 
 
+def is_unreachable(error: BaseException) -> bool:
+    """Whether `error` is, or was raised while handling, a StoreUnreachable: Beam's S3 client
+    wraps what our client raises in an S3ClientError of its own. A store that stopped
+    answering fails the run (nothing committed, read again by the next run); it is no
+    fault of the file being read, whose row would have said `unreadable` and whose record
+    in the state would have kept the next run from reading it again."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, StoreUnreachable):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def size_and_updated(path: str) -> tuple[int, float]:
+    """One file's size in bytes and last-updated time (epoch seconds), on a filesystem that
+    is not local; on s3:// through the bounded client (`_s3`), as every other call."""
+    store = _s3(path)
+    if store is not None:
+        return int(store.size(path)), float(store.last_updated(path))
+    (result,) = _filesystems().match([path])
+    metadata = result.metadata_list[0]
+    return int(metadata.size_in_bytes), float(metadata.last_updated_in_seconds)
+
+
+def match(pattern: str) -> list[Any]:
+    """Beam's `FileSystems.match` of one pattern (its FileMetadata: path, size, last
+    updated); on s3:// through the bounded client, with Beam's own rules: a pattern ending
+    in "/" matches what is under it, one without a glob names one object, a glob filters
+    the listing of the prefix before it (`FileSystem.translate_pattern`)."""
+    store = _s3(pattern)
+    if store is None:
+        return list(_filesystems().match([pattern])[0].metadata_list)
+    import re
+
+    from apache_beam.io.filesystem import FileMetadata, FileSystem
+
+    pattern += "*" if pattern.endswith("/") else ""
+    prefix = re.match(r"^[^[*?]*", pattern).group(0)  # type: ignore[union-attr]
+    if prefix == pattern:
+        if not store.exists(pattern):
+            return []
+        return [FileMetadata(pattern, *size_and_updated(pattern))]
+    regex = re.compile(FileSystem.translate_pattern(pattern))
+    listed = store.list_files(prefix, with_metadata=True)
+    return [
+        FileMetadata(path, size, updated) for path, (size, updated) in listed if regex.match(path)
+    ]
+
+
 class _NotAnswering(Exception):
     """A call the store did not answer, within the time the run still waits: Beam's S3IO
     waits and calls again. Raised in place of boto's error, whose `response` is None on a
