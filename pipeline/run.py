@@ -476,7 +476,13 @@ def prepare(argv: Sequence[str]) -> Target:
     output = files.normalise(ours.output)
     state = files.normalise(ours.state) if ours.state else None
     check_paths(output, state)
-    for flag, path in (("--output", output), ("--state", state)):
+    # Inputs and feed lists on an object store too: one whose endpoint was down made the
+    # read stage wait on Beam's retries (over 5 minutes between two of them), and one in
+    # a bucket that does not exist was read as an empty folder (a `not_found` row).
+    named = [("--output", output), ("--state", state)]
+    named += [("--input", path) for path in ours.inputs or () if not is_url(path)]
+    named += [("--feeds", path) for path in ours.feed_lists or ()]
+    for flag, path in named:
         # An object store that cannot be used: said in seconds, not after Beam's retries.
         problem = files.store_problem(path) if path else None
         if problem:

@@ -173,3 +173,122 @@ def test_calls_to_a_store_gone_give_up_after_the_time_allowed() -> None:
             assert time.monotonic() - started < 5
         finally:
             FileSystems.set_options(None)
+
+
+@contextlib.contextmanager
+def silent_store() -> Iterator[int]:
+    """A port that accepts connections and reads requests but never answers (a hung
+    server, or a load balancer whose backends are gone)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            held.append(connection)  # kept open, never answered
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+        for connection in held:
+            connection.close()
+
+
+def test_a_store_that_never_answers_fails_within_the_time_allowed() -> None:
+    # Before: each call waited boto's 30 s read timeout twice, and the time allowed was
+    # counted from that failure on: 185 s "not answered" (4.6 minutes in all) with
+    # --store_retry_seconds 60, here over 60 s with 2.
+    from apache_beam.io.filesystems import FileSystems
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    import newsbeam.pipeline.options  # noqa: F401 (registers --store_retry_seconds)
+    from newsbeam.transforms.support import files
+
+    pytest.importorskip("apache_beam.io.aws.s3filesystem")
+    with silent_store() as port:
+        flags = [
+            f"--s3_endpoint_url=http://127.0.0.1:{port}",
+            f"--s3_access_key_id={KEY_ID}",
+            f"--s3_secret_access_key={SECRET}",
+            f"--s3_region_name={REGION}",
+            "--store_retry_seconds=2",
+        ]
+        FileSystems.set_options(PipelineOptions(flags))
+        try:
+            started = time.monotonic()
+            with pytest.raises(Exception, match="has not answered for") as failed:
+                files.exists("s3://newsbeam-tests/root/_commit.json")
+            assert time.monotonic() - started < 15  # two attempts of 2 s, and a margin
+            assert "--store_retry_seconds 2" in str(failed.value)
+        finally:
+            FileSystems.set_options(None)
+
+
+def test_a_call_not_answered_within_the_time_allowed_is_retried_as_a_server_error() -> None:
+    # boto's read timeout has `response = None`: Beam's client read it as a dict, and its
+    # retry logged "AttributeError: 'NoneType' object has no attribute 'get'".
+    from apache_beam.io.aws.clients.s3.boto3_client import get_http_error_code
+    from botocore.exceptions import ReadTimeoutError
+
+    from newsbeam.transforms.support import files
+
+    def hung() -> None:
+        raise ReadTimeoutError(endpoint_url="http://127.0.0.1:9/b/k", error="timed out")
+
+    with pytest.raises(Exception) as raised:
+        files._Unreachable(600, "http://127.0.0.1:9").call(hung)
+    assert get_http_error_code(raised.value) is None  # retried by Beam's filter
+    assert "Read timeout on endpoint URL" in str(raised.value)
+
+
+@pytest.mark.slow
+def test_inputs_on_a_store_gone_mid_run_fail_the_run_and_are_read_again(tmp_path: Path) -> None:
+    # Before: the read stage listed and read s3:// inputs through Beam's own client, which
+    # retried a store gone mid-read for over ten minutes (Beam's waits doubling to 307 s);
+    # and an input it gave up on would have been an `unreadable` row, recorded in the
+    # state as read: never read again once the store was back.
+    _slow_pages(tmp_path / "pages", 16)
+    with relayed_store() as (relay, client):
+        for page in sorted((tmp_path / "pages").iterdir()):
+            client.upload_file(str(page), "newsbeam-tests", f"inbox/{page.name}")
+        flags = [
+            f"--s3_endpoint_url=http://127.0.0.1:{relay.port}",
+            f"--s3_access_key_id={KEY_ID}",
+            f"--s3_secret_access_key={SECRET}",
+            f"--s3_region_name={REGION}",
+        ]
+        out, state = tmp_path / "out", tmp_path / "state"
+        command = [
+            sys.executable,
+            "-m",
+            "newsbeam.pipeline",
+            "--input",
+            "s3://newsbeam-tests/inbox",
+        ]
+        command += ["--output", str(out), "--state", str(state), "--store_retry_seconds", "3"]
+        command += ["--direct_num_workers", "1", *flags]
+        run = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+        assert run.stderr is not None
+        for line in run.stderr:  # the store goes away once the run has begun
+            if "run started" in line:
+                break
+        time.sleep(1)
+        relay.close()
+        try:
+            _, rest = run.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            run.kill()
+            run.communicate()
+            pytest.fail("the run still waited for the store after 120 s")
+        assert run.returncode == 1, rest[-2000:]
+        errors = [line for line in rest.splitlines() if line.startswith("ERROR newsbeam")]
+        assert errors[-1].startswith("ERROR newsbeam: the run failed: StoreUnreachable: ")
+        assert not list(out.glob("_runs/*.json"))  # nothing committed, nothing marked read
+        assert not list(state.glob("versions/*/state.json"))

@@ -165,3 +165,26 @@ def test_a_store_that_cannot_be_used_is_refused_in_seconds(
     assert entry.main([*run[:2], "--output", "s3://no-such-bucket/x", *s3]) == 2
     assert "there is no bucket no-such-bucket at http://127.0.0.1:" in capsys.readouterr().err
     assert time.monotonic() - started < 60
+
+
+def test_an_input_on_a_store_that_cannot_be_used_is_refused_in_seconds(
+    tmp_path: Path, s3: list[str], capsys: Any
+) -> None:
+    # Before: an --input in a bucket that does not exist was read as an empty folder (the
+    # run committed one `not_found` row), and one whose endpoint was down kept the read
+    # stage waiting on Beam's retries (over 5 minutes between two of them).
+    out = str(tmp_path / "out")
+    missing = ["--input", "s3://no-such-bucket/inbox", "--output", out]
+    assert entry.main([*missing, *s3]) == 2
+    error = capsys.readouterr().err
+    assert "--input s3://no-such-bucket/inbox: there is no bucket no-such-bucket" in error
+    assert not (tmp_path / "out").exists()
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    down = [f"--s3_endpoint_url=http://127.0.0.1:{closed}", *s3[1:]]
+    started = time.monotonic()
+    feeds = ["--feeds", "s3://news/feeds.txt", "--output", out]
+    assert entry.main([*feeds, *down]) == 2
+    assert "--feeds s3://news/feeds.txt: the object store at" in capsys.readouterr().err
+    assert time.monotonic() - started < 30

@@ -38,12 +38,13 @@ from typing import Any, BinaryIO, NamedTuple, cast
 
 import apache_beam as beam
 from apache_beam.coders import PickleCoder
-from apache_beam.io.filesystem import CompressionTypes, FileMetadata, FileSystem
+from apache_beam.io.filesystem import FileMetadata, FileSystem
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 
 from newsbeam.schemas import STATE_MARKER, RawDocument, Rejected
 from newsbeam.transforms.feeds.parse import sniff_feed_kind
+from newsbeam.transforms.support import files as stores
 from newsbeam.transforms.support.failures import apply_with_rejects, counter, rejected_output
 from newsbeam.transforms.support.state import (
     RUN_FOLDER_NAME,
@@ -506,14 +507,15 @@ def list_input(
 
 
 def _list_remote(pattern: str) -> Iterator[tuple[FileMetadata, object] | Problem]:
-    """Files on an object store (Beam lists them): no links there; a path that names no
-    object and no glob is a folder; NewsBeam's folders are recognised by their markers among
-    the listed files, staging by name."""
-    files = FileSystems.match([as_pattern(pattern)])[0].metadata_list
+    """Files on an object store (listed as Beam lists them; on s3:// through NewsBeam's
+    bounded client): no links there; a path that names no object and no glob is a folder;
+    NewsBeam's folders are recognised by their markers among the listed files, staging by
+    name."""
+    files = stores.match(as_pattern(pattern))
     if not files and not pattern.endswith("/") and glob_folder(pattern) is None:
         # An object store has no folders: "s3://bucket/inbox" names no object, and what
         # is meant is what `aws s3 ls` or `gsutil ls` shows there, the objects under it.
-        files = FileSystems.match([as_pattern(pattern + "/")])[0].metadata_list
+        files = stores.match(as_pattern(pattern + "/"))
     skipped = [
         file.path.rsplit("/", 1)[0] + "/"
         for file in files
@@ -530,9 +532,11 @@ def _list_remote(pattern: str) -> Iterator[tuple[FileMetadata, object] | Problem
 
 def _read_remote_marker(path: str) -> bytes | None:
     try:
-        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+        with stores.open_read(path) as handle:
             return handle.read(_MARKER_MAX_BYTES)
-    except Exception:  # missing or unreadable: not a marker
+    except Exception as error:  # missing or unreadable: not a marker
+        if stores.is_unreachable(error):
+            raise
         return None
 
 
@@ -540,8 +544,10 @@ def _read_remote_marker(path: str) -> bytes | None:
 def open_input(path: str) -> Iterator[BinaryIO]:
     """A file of any Beam filesystem, gunzipped by Python's gzip (which decompresses only
     as much as each read asks for; Beam's CompressedFile unpacks 16 MiB of input at once,
-    and ends a cut-off stream silently)."""
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as raw:
+    and ends a cut-off stream silently). On s3:// through NewsBeam's bounded client
+    (support/files.py): Beam's own retried a store that stopped answering mid-read for
+    over ten minutes."""
+    with stores.open_read(path) as raw:
         if not is_gzip(path):
             yield raw
             return
@@ -625,6 +631,8 @@ def list_inputs(
                     seen.add(identity)
                     yield file
         except Exception as error:  # a bad pattern or filesystem error is this input's fault
+            if stores.is_unreachable(error):
+                raise  # the store's fault, not this input's: the run fails
             yield Problem(pattern, "unreadable", f"cannot list: {error}")
             continue
         if not found:
@@ -712,6 +720,8 @@ class _ReadFile(beam.DoFn):
             with open_input(path) as handle:
                 readout = read_bounded(handle, limit)
         except Exception as error:
+            if stores.is_unreachable(error):
+                raise
             output = _rejected(path, "unreadable", f"{type(error).__name__}: {error}")
         else:
             content = readout.content
@@ -738,6 +748,8 @@ class _ReadFile(beam.DoFn):
             with open_input(path) as handle:
                 readout = read_bounded(handle, limit)
         except Exception as error:
+            if stores.is_unreachable(error):
+                raise
             yield _rejected(path, "unreadable", f"{type(error).__name__}: {error}")
             return
         content = readout.content
@@ -769,7 +781,9 @@ class _ReadFile(beam.DoFn):
             with open_input(path) as handle:
                 skip_to(handle, start.offset)
                 head = handle.read(_SNIFF_BYTES)
-        except Exception:  # the read below says why
+        except Exception as error:  # the read below says why
+            if stores.is_unreachable(error):
+                raise
             head = b""
         if sniff_binary(head):  # one row, not one bad_json row per "line" of random bytes
             counter("read_inputs").inc()
@@ -797,6 +811,8 @@ class _ReadFile(beam.DoFn):
                     else:
                         yield RawDocument(source=line_source, kind="jsonl", content=line.content)
         except Exception as error:  # e.g. a cut-off .gz: the lines read so far stand
+            if stores.is_unreachable(error):
+                raise
             counter("read_inputs").inc()
             records += 1
             cut = isinstance(error, EOFError)
@@ -830,8 +846,7 @@ def file_stat(path: str) -> tuple[int, dt.datetime]:
         info = os.stat(path)
         size, modified = info.st_size, info.st_mtime
     else:  # an object store: the listing's size and last-updated time
-        metadata = FileSystems.match([path])[0].metadata_list[0]
-        size, modified = metadata.size_in_bytes, metadata.last_updated_in_seconds
+        size, modified = stores.size_and_updated(path)
     return size, dt.datetime.fromtimestamp(modified, dt.timezone.utc).replace(microsecond=0)
 
 
@@ -854,7 +869,7 @@ def file_stamp(path: str, prefix_size: int | None = None) -> tuple[FileStamp, Pr
     size = lines = line_end = 0
     prefix: Prefix | None = None
     last_byte = b""
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+    with stores.open_read(path) as handle:
         while piece := handle.read(CHUNK_BYTES):
             if prefix_size is None or prefix is not None:  # no prefix asked, or found
                 digest.update(piece)
@@ -935,7 +950,7 @@ def unfinished_line_start(
         return None
     if run_at - modified_at >= UNFINISHED_LINE_QUIET:
         return None
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+    with stores.open_read(path) as handle:
         tail, end = b"", size
         while end > 0 and b"\n" not in tail:
             start = max(0, end - CHUNK_BYTES)
@@ -1056,7 +1071,9 @@ class _SkipIngested(beam.DoFn):
                 )
                 return
             stamp, prefix = file_stamp(path, previous["size"] if previous else None)
-        except Exception:  # not a regular file, gone, unreadable: the read step says why
+        except Exception as error:  # not a regular file, gone, unreadable: the read says why
+            if stores.is_unreachable(error):
+                raise
             yield file
             return
         if is_unchanged(previous, stamp):
@@ -1314,7 +1331,9 @@ class _ReadChanges(beam.DoFn):
             if not is_regular_file(path):  # a FIFO would block the hash; the read says why
                 raise OSError(f"not a regular file: {path}")
             stamp, prefix = file_stamp(path, previous["size"] if previous else None)
-        except Exception:  # gone, not a regular file, unreadable: the read step says why
+        except Exception as error:  # gone, not a regular file, unreadable: the read says why
+            if stores.is_unreachable(error):
+                raise
             yield file
             return
         part = watched_part(path, previous, stamp, prefix)

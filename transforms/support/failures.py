@@ -15,6 +15,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from newsbeam.schemas import Rejected
+from newsbeam.transforms.support.files import is_unreachable
 
 METRICS_NAMESPACE = "newsbeam"
 REJECTED = "rejected"
@@ -99,6 +100,11 @@ class _RejectCrashes(beam.DoFn):
             # Whole before any is emitted: an exception later drops the element's outputs.
             outputs = list(self._fn.process(element) or ())
         except Exception as error:
+            if is_unreachable(error):
+                # An object store that stopped answering is no fault of this element: the
+                # run fails and the next one reads it, instead of a committed
+                # `internal_error` row (an s3:// --input gone while listed).
+                raise
             yield beam.pvalue.TaggedOutput(
                 REJECTED, _crash_to_rejected(element, error, self._stage, self._source_of)
             )

@@ -85,6 +85,70 @@ class StoreUnreachable(Exception):
         self.response = {"ResponseMetadata": {"HTTPStatusCode": _GAVE_UP_STATUS}}
 
 
+def is_unreachable(error: BaseException) -> bool:
+    """Whether `error` is, or was raised while handling, a StoreUnreachable: Beam's S3 client
+    wraps what our client raises in an S3ClientError of its own. A store that stopped
+    answering fails the run (nothing committed, read again by the next run); it is no
+    fault of the file being read, whose row would have said `unreadable` and whose record
+    in the state would have kept the next run from reading it again."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, StoreUnreachable):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def size_and_updated(path: str) -> tuple[int, float]:
+    """One file's size in bytes and last-updated time (epoch seconds), on a filesystem that
+    is not local; on s3:// through the bounded client (`_s3`), as every other call."""
+    store = _s3(path)
+    if store is not None:
+        return int(store.size(path)), float(store.last_updated(path))
+    (result,) = _filesystems().match([path])
+    metadata = result.metadata_list[0]
+    return int(metadata.size_in_bytes), float(metadata.last_updated_in_seconds)
+
+
+def match(pattern: str) -> list[Any]:
+    """Beam's `FileSystems.match` of one pattern (its FileMetadata: path, size, last
+    updated); on s3:// through the bounded client, with Beam's own rules: a pattern ending
+    in "/" matches what is under it, one without a glob names one object, a glob filters
+    the listing of the prefix before it (`FileSystem.translate_pattern`)."""
+    store = _s3(pattern)
+    if store is None:
+        return list(_filesystems().match([pattern])[0].metadata_list)
+    import re
+
+    from apache_beam.io.filesystem import FileMetadata, FileSystem
+
+    pattern += "*" if pattern.endswith("/") else ""
+    prefix = re.match(r"^[^[*?]*", pattern).group(0)  # type: ignore[union-attr]
+    if prefix == pattern:
+        if not store.exists(pattern):
+            return []
+        return [FileMetadata(pattern, *size_and_updated(pattern))]
+    regex = re.compile(FileSystem.translate_pattern(pattern))
+    listed = store.list_files(prefix, with_metadata=True)
+    return [
+        FileMetadata(path, size, updated) for path, (size, updated) in listed if regex.match(path)
+    ]
+
+
+class _NotAnswering(Exception):
+    """A call the store did not answer, within the time the run still waits: Beam's S3IO
+    waits and calls again. Raised in place of boto's error, whose `response` is None on a
+    read timeout: Beam's client read it as a dict, and its retry logged `AttributeError:
+    'NoneType' object has no attribute 'get'` instead of the timeout."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        # No status: Beam's retry filter retries an S3 error without one.
+        self.response: dict[str, Any] = {"ResponseMetadata": {}}
+
+
 class _Unreachable:
     """Since when (monotonic seconds) the store has not answered, within `budget` seconds;
     any answer resets it. One per client: what every call of the process sees."""
@@ -98,13 +162,18 @@ class _Unreachable:
 
         from botocore import exceptions
 
+        # The store has not answered since this call began, not since it failed: a store
+        # that accepts connections and never answers fails a call only after its timeouts
+        # (two attempts of 30 s), and counting from then let a run wait three times the
+        # budget (185 s "not answered" with --store_retry_seconds 60, 4.6 minutes in all).
+        began = time.monotonic()
         try:
             answer = method(*args, **kwargs)
         except (exceptions.ConnectionError, exceptions.HTTPClientError) as error:
             now = time.monotonic()
-            self.since = now if self.since is None else self.since
+            self.since = began if self.since is None else min(self.since, began)
             if now - self.since < self.budget:
-                raise  # Beam's S3IO waits and calls again, as it does for any such error
+                raise _NotAnswering(f"{self.where}: {error}") from None
             # From None: the run's failure line names the innermost cause, which is to be
             # this one, not the refused connection under it.
             raise StoreUnreachable(
@@ -134,9 +203,9 @@ def _bounded_client(options: Any) -> Any:
     each request 5 times and then retried the call itself 7 times with a doubling delay
     from 5 s, at every step of the commit: a run whose store went away waited ~13 minutes
     before it failed. Here boto tries a request twice, with 10 s to connect and 30 s to
-    wait for an answer's bytes (boto's 60 s), and once the store has not answered for
-    `--store_retry_seconds` (STORE_RETRY_SECONDS) every call fails at once with
-    StoreUnreachable, which Beam does not retry: the run fails with that message and
+    wait for an answer's bytes (boto's 60 s; each at most the budget), and once the store
+    has not answered for `--store_retry_seconds` (STORE_RETRY_SECONDS) every call fails at
+    once with StoreUnreachable, which Beam does not retry: the run fails with that message and
     commits nothing (the manifest, written last, is never written; the next run removes
     what the failed one staged)."""
     import boto3
@@ -148,9 +217,14 @@ def _bounded_client(options: Any) -> Any:
     budget = flags.get("store_retry_seconds")
     budget = STORE_RETRY_SECONDS if budget is None else float(budget)
     # A store that accepts connections and never answers (a hung server) costs a call
-    # read_timeout for each of its attempts, before the budget is looked at.
+    # read_timeout for each of its attempts, before the budget is looked at: neither
+    # timeout is longer than the budget (at least a second), so a hung store fails a run
+    # within about twice the budget, as a stopped one does.
+    wait = max(1.0, budget)
     config = Config(
-        connect_timeout=10, read_timeout=30, retries={"max_attempts": 2, "mode": "standard"}
+        connect_timeout=min(10.0, wait),
+        read_timeout=min(30.0, wait),
+        retries={"max_attempts": 2, "mode": "standard"},
     )
     client = boto3_client.Client.__new__(boto3_client.Client)
     # Beam 2.77's Client.__init__, with the config it does not take (made here, not there:
