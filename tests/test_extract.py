@@ -46,6 +46,7 @@ from newsbeam.transforms.extract import (
     parse_fragment,
     parse_published,
     parse_text_document,
+    publications_as_of,
     site_of,
     split_authors,
     stated_publication,
@@ -1722,3 +1723,120 @@ def test_a_pages_visible_byline_names_its_authors_when_its_metadata_names_none()
     with_meta = page.replace("<head>", "<head><meta name='author' content='Piet Jansen'>")
     article = extract_document(RawDocument("nl.html", "html", with_meta.encode()), ExtractConfig())
     assert article.authors == ["Piet Jansen"] and "Door Jan de Vries" not in article.text
+
+
+# --- review 78: the extract step's CPU; each shortcut gives what it replaced ---
+
+
+def test_htmldate_answers_are_read_as_dateutil_reads_them() -> None:
+    """htmldate's answer in its own format is read from its parts (dateutil twice cost as
+    much as htmldate's search): the same Published as the general parse, offsets of a day
+    or more, impossible days and years before 1000 included (those left to dateutil)."""
+    import random
+
+    from newsbeam.transforms.extract import _htmldate_time, htmldate_published
+
+    generator = random.Random(78)
+    read = 0
+    with publications_as_of("2026-12-05T00:00:00+00:00"):
+        for _ in range(3000):
+            year = generator.choice([generator.randrange(1990, 2030), generator.randrange(10000)])
+            month, day, hour, minute, second = (
+                generator.randrange(n) for n in (14, 33, 26, 62, 62)
+            )
+            value = f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
+            if generator.random() < 0.6:
+                hours, minutes = (
+                    generator.choice([0, 2, 5, 14, 23, 24, 99]),
+                    generator.choice([0, 30, 59, 60, 99]),
+                )
+                value += f"{generator.choice('+-')}{hours:02d}{minutes:02d}"
+            fast = _htmldate_time(value)
+            if fast is not None:
+                read += 1
+                assert fast == parse_published(value), value
+                assert fast.at.tzinfo is dt.timezone.utc
+        assert read > 800  # the shortcut does read most of them
+        assert htmldate_published("2024-03-05T14:30:00+0100") == Published(
+            dt.datetime(2024, 3, 5, 13, 30, tzinfo=UTC), "minute"
+        )
+        assert htmldate_published("2024-03-05T00:00:00") == Published(
+            dt.datetime(2024, 3, 5, tzinfo=UTC), "day"
+        )
+        assert htmldate_published("2024-02-30T10:00:00") is None  # no such day: dateutil's say
+        assert htmldate_published("2031-03-05T10:00:00") is None  # after the run
+        assert htmldate_published(None) is None
+
+
+def test_with_page_offset_reads_an_rfc_timestamp_only_where_its_month_is_written() -> None:
+    """RFC 2822 timestamps are rewritten only in a text that writes the found day's month
+    and year the RFC way: the same offsets found as when every text was rewritten."""
+    found = _naive("2019-11-18T16:07:38", "second")
+    six_hours = Published(dt.datetime(2019, 11, 18, 22, 7, 38, tzinfo=UTC), "second")
+    assert with_page_offset(found, ['{"datePublished": "Mon, 18 Nov 2019 16:07:38 -0600"}']) == (
+        six_hours
+    )
+    # an RFC timestamp of another month, then the day's own ISO one: the ISO one gives it
+    texts = ["Sat, 18 Oct 2019 16:07:38 +0200 and 2019-11-18T16:07:38-06:00"]
+    assert with_page_offset(found, texts) == six_hours
+    # the first timestamp of that time in the text wins, whichever way it is written
+    texts = ["18 Nov 2019 16:07:38 -0600 then 2019-11-18T16:07:38+01:00"]
+    assert with_page_offset(found, texts) == six_hours
+    assert with_page_offset(found, ["18 Nov 2019 16:07:38 -0600"]) == six_hours  # no weekday
+    assert with_page_offset(found, ["18 Dec 2019 16:07:38 -0600"]) == found
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        ('<html lang="gl">', "gl"),
+        ('<html lang="gl"><head><meta property="og:locale" content="eu_ES">', "gl"),
+        ('<html lang="es-ES"><head><meta property="og:locale" content="gl_ES">', None),
+        ('<html lang="galego"><head><meta property="og:locale" content="gl_ES">', "gl"),
+        ('<html><head><meta http-equiv="Content-Language" content="eu">', "eu"),
+        ('<html><head><meta http-equiv="content-language" content="English">'
+         '<meta property="og:locale" content="lb_LU">', "lb"),
+        ('<html><head><meta name="x" content="gl">', None),
+    ],
+)  # fmt: skip
+def test_a_page_declares_its_language_by_its_root_before_its_meta_tags(
+    head: str, expected: str | None
+) -> None:
+    """The root's lang is read before the page is searched for meta tags (that search only
+    where the root declares nothing readable), in the XPath union's document order."""
+    from newsbeam.transforms.extract import page_language
+
+    html = f"{head}<title>T</title></head><body><p>Text of the page.</p></body></html>"
+    if "<head>" not in head:
+        html = html.replace("<title>", "<head><title>", 1)
+    assert page_language(parse_html(html.encode())) == expected
+
+
+def test_json_scripts_are_those_the_xpath_selected() -> None:
+    from newsbeam.transforms.extract import json_scripts
+
+    page = (
+        '<html><head><script type="application/ld+json">{"a": 1}</script><script>var x;</script>'
+        '<script type="application/settings+json">{"b": 2}</script></head><body><div>'
+        '<script type="application/ld+json">{"c": 3}</script><script type="text/json">4'
+        "</script></div></body></html>"
+    )
+    tree = parse_html(page.encode())
+    xpath = './/script[@type="application/ld+json" or @type="application/settings+json"]'
+    assert json_scripts(tree) == tree.xpath(xpath) and len(json_scripts(tree)) == 3
+
+
+def test_page_signals_read_the_whole_documents_json_ld() -> None:
+    """As `//script[...]` did: every JSON-LD script of the document, also when the parser
+    handed over one element of it (lxml's fromstring of a page with no head)."""
+    from lxml.html import fromstring as html_fromstring
+
+    body = " ".join(["word"] * 120)
+    ld = json.dumps({"@type": "NewsArticle", "articleBody": body})
+    page = (
+        f'<!-- saved --><body><script type="application/ld+json">{ld}</script>'
+        "<div><p>One paragraph.</p></div></body>"
+    )
+    element = html_fromstring(page)
+    assert element.tag != "html"  # a part of the document
+    assert page_signals(element).json_ld_body == body

@@ -40,7 +40,7 @@ _LINK_TAGS = ("a", "ref")
 
 
 def _text_length(element: Any) -> int:
-    return sum(len(text.strip()) for text in element.itertext())
+    return sum(map(len, map(str.strip, element.itertext())))  # in C: no generator step a text
 
 
 def text_dense(element: Any) -> bool:
@@ -70,23 +70,33 @@ def _at_depth(element: Any, depth: int) -> Iterator[Any]:
 def sibling_bodies(chosen: Any, levels: int = WRAPPER_LEVELS) -> list[Any]:
     """The later containers of `chosen`'s kind (see above), in document order; the nearest
     level that has any gives them (none: [])."""
-    # chosen by id or itemprop: no kind to repeat; not itself a chunk of body text (empty,
-    # or one paragraph): what follows it is no continuation of a body
-    if not chosen.get("class") or not text_dense(chosen):
+    # chosen by id or itemprop: no kind to repeat
+    if not chosen.get("class"):
         return []
+    # Whether `chosen` is itself a chunk of body text (not empty, nor one paragraph: what
+    # follows such a container is no continuation of a body), asked only when a container of
+    # its kind follows: most pages have none, and the question reads all of the body's text
+    # (55 ms of CPU on the 439 distinct pages, for nothing on all but a few).
+    dense: bool | None = None
     node = chosen
     for depth in range(levels + 1):
         if node.getparent() is None:
             break
-        found = [
+        candidates = [
             candidate
             for wrapper in node.itersiblings()
             if _same_kind(wrapper, node)
             for candidate in _at_depth(wrapper, depth)
-            if _same_kind(candidate, chosen) and text_dense(candidate)
+            if _same_kind(candidate, chosen)
         ]
-        if found:
-            return found
+        if candidates:
+            if dense is None:
+                dense = text_dense(chosen)
+            if not dense:
+                return []
+            found = [candidate for candidate in candidates if text_dense(candidate)]
+            if found:
+                return found
         node = node.getparent()
     return []
 
