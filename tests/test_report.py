@@ -14,6 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 
@@ -584,6 +585,30 @@ def test_feed_health_in_the_run_report_and_over_runs(
         r["feed"].rsplit("/", 1)[1]: r["status"] for r in records(parse_page(page), "feeds-table")
     }
     assert latest["ok"] == "not_modified"  # each feed's latest poll
+
+
+def test_feed_latency_in_the_table_and_the_report_is_the_servers_time(tmp_path: Path) -> None:
+    """Four feeds of one host, polled a host interval apart, answering at once: each later
+    feed's latency_ms grew by the interval (its wait for its turn), and the report called the
+    last one the slowest (review 83: 1,001 to 11,006 ms on 127.0.0.1). The figure is the
+    requests' own time now, and the page shows the table's figures."""
+    paths = [f"/f{n}" for n in range(4)]
+    with serve({}) as server:
+        for path in paths:
+            server.routes[path] = static(_rss(server.url(""), [path[1:]]))
+        feeds = [arg for path in paths for arg in ("--feed", server.url(path))]
+        argv = ["--allow-private-hosts", "--per_host_interval", "0.5", "--no-fetch-pages"]
+        output = tmp_path / "runs"
+        assert entry.main([*argv, *feeds, "--output", str(output)]) == 0
+    requests = sorted(request.at for request in server.log)
+    assert len(requests) == 4 and requests[-1] - requests[0] >= 1.4  # still spaced
+    written = dataset.data_files(str(output), run_manifest(output), "feed_health")
+    files = ", ".join(f"'{path}'" for path in written)
+    sql = f"SELECT feed_url, latency_ms FROM read_parquet([{files}])"
+    health = dict(duckdb.sql(sql).fetchall())
+    assert max(health.values()) < 400, health  # was ~500, 1000, 1500, 2000
+    shown = records(parse_page(_report_of(output).read_text()), "feeds-table")
+    assert {r["feed"]: number(r["latency ms"]) for r in shown} == health
 
 
 # ---------------------------------------------------------------------------------------
