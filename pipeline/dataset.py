@@ -257,6 +257,16 @@ def unread_notes(manifest: Mapping[str, Any]) -> list[str]:
     return notes
 
 
+def rejected_over_limit(counts: Mapping[str, Any], limit: float | None) -> float | None:
+    """The share of the inputs rejected when it is more than `--fail_on_rejected` (the
+    run's exit status 3), else None: the exit status and the run's report say it alike."""
+    inputs = int(counts.get("inputs", 0))
+    if limit is None or not inputs:
+        return None
+    share = int(counts.get("rejected", 0)) / inputs
+    return share if share > limit else None
+
+
 def read_manifest(root: str, run_id: str) -> dict[str, Any] | None:
     """The committed manifest of `run_id`, None if it has none; DatasetError if corrupt."""
     path = manifest_path(root, run_id)

@@ -510,11 +510,10 @@ def command() -> None:
 
 def rejected_exit_status(manifest: dict[str, Any], fail_on_rejected: float | None) -> int:
     """3 when more than `fail_on_rejected` of the inputs were rejected, else 0."""
-    counts = manifest["counts"]
-    if fail_on_rejected is None or not counts["inputs"]:
-        return 0
-    share = counts["rejected"] / counts["inputs"]
-    if share > fail_on_rejected:
+    from newsbeam.pipeline.dataset import rejected_over_limit
+
+    share = rejected_over_limit(manifest["counts"], fail_on_rejected)
+    if share is not None:
         print(
             f"newsbeam: {share:.1%} of the inputs were rejected, more than "
             f"--fail_on_rejected {fail_on_rejected:g}; the tables were written",

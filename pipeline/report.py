@@ -387,6 +387,31 @@ def _status_group(status: str) -> str:
     return "error" if status == "error" else "other"
 
 
+def run_problems(manifest: dict[str, Any], health: Iterable[dict[str, Any]]) -> list[str]:
+    """What a reader of a committed run must not miss, as sentences (none: a clean run):
+    more rejected than --fail_on_rejected (the run exited 3, its tables written), feeds
+    that failed or parsed in part, inputs unaccounted for. A failed run commits nothing,
+    so it has no report to say so in."""
+    problems = []
+    counts = manifest.get("counts", {})
+    limit = (manifest.get("options") or {}).get("fail_on_rejected")
+    share = dataset.rejected_over_limit(counts, limit)
+    if share is not None:
+        problems.append(
+            f"{share:.1%} of the inputs were rejected, more than --fail_on_rejected "
+            f"{limit:g}: the run exited 3 (its tables were written)"
+        )
+    statuses = collections.Counter(row["status"] for row in health)
+    polled = sum(statuses.values())
+    if statuses["error"]:
+        problems.append(f"{statuses['error']:,} of {polled:,} feeds failed")
+    if statuses["partial"]:
+        problems.append(f"{statuses['partial']:,} of {polled:,} feeds were read in part")
+    if counts and not conservation(counts)[0]:
+        problems.append("not every input is accounted for (see Flow)")
+    return problems
+
+
 def daily_counts(manifests: Iterable[dict[str, Any]]) -> list[tuple[dt.date, dict[str, int]]]:
     """Per day the runs started (UTC): articles, duplicates, rejected and inputs added up."""
     days: dict[dt.date, collections.Counter[str]] = collections.defaultdict(collections.Counter)
@@ -1059,7 +1084,17 @@ def _header(runs: Sequence[Run], counts: dict[str, Any]) -> str:
         # A run with no inputs is committed too (a scheduled night's record): say why.
         said = "Nothing new was read" if not int(counts.get("inputs", 0)) else "Not read"
         meta += f". {said}: {'; '.join(unread) or 'no input files listed'}."
-    return f'<h1>{heading}</h1><p class="meta">{_e(meta)}</p><div class="tiles">{tiles}</div>'
+    status = ""
+    if len(runs) == 1:
+        problems = run_problems(runs[0].manifest, runs[0].feed_health)
+        said = "Completed with problems: " + "; ".join(problems) + "." if problems else ""
+        status = (
+            f'<p class="check {"bad" if problems else "ok"}" id="status">'
+            f"{_e(said or 'Completed (exit status 0).')}</p>"
+        )
+    return (
+        f'<h1>{heading}</h1><p class="meta">{_e(meta)}</p>{status}<div class="tiles">{tiles}</div>'
+    )
 
 
 def _flow_section(counts: dict[str, Any]) -> str:
@@ -1126,15 +1161,17 @@ def _runs_section(runs: Sequence[Run]) -> str:
                 c["rejected"],
                 "yes" if c.get("balanced") else "NO",
                 float(manifest.get("seconds", 0.0)),
+                "; ".join(run_problems(manifest, run.feed_health)) or "none",
             )
         )
     run_table = html_table(
         "runs-table",
-        ["started (UTC)", "folder", "inputs", "articles", "duplicates", "rejected", "balanced"]
-        + ["seconds"],
+        ["started (UTC)", "run id", "inputs", "articles", "duplicates", "rejected", "balanced"]
+        + ["seconds", "problems"],
         run_rows,
         numeric=(2, 3, 4, 5, 7),
         source_columns=(1,),
+        row_class=["failing" if row[-1] != "none" else "" for row in run_rows],
     )
     return (
         "<section><h2>Runs</h2>"

@@ -109,6 +109,23 @@ def test_flow_steps_follow_the_pipeline_and_end_at_the_articles() -> None:
     assert steps[-1].leaving == counts["articles"]
 
 
+def test_run_problems_name_the_limit_failing_feeds_and_lost_inputs() -> None:
+    counts = {"inputs": 10, "articles": 6, "duplicates": 1, "rejected": 3}
+    manifest = {"counts": counts, "options": {"fail_on_rejected": 0.25}}
+    health = [{"status": s} for s in ("ok", "error", "partial", "error", "not_modified")]
+    assert report.run_problems(manifest, health) == [
+        "30.0% of the inputs were rejected, more than --fail_on_rejected 0.25: the run "
+        "exited 3 (its tables were written)",
+        "2 of 5 feeds failed",
+        "1 of 5 feeds were read in part",
+    ]
+    at_limit = {"counts": counts, "options": {"fail_on_rejected": 0.3}}  # not more than
+    assert report.run_problems(at_limit, []) == []
+    lost = {"counts": {**counts, "inputs": 11}, "options": {}}
+    assert report.run_problems(lost, []) == ["not every input is accounted for (see Flow)"]
+    assert dataset.rejected_over_limit({"inputs": 0, "rejected": 0}, 0.0) is None
+
+
 def test_conservation_says_when_records_are_missing() -> None:
     ok, sentence = report.conservation({"inputs": 5, "articles": 3, "duplicates": 1, "rejected": 1})
     assert ok and "every input is accounted for" in sentence
@@ -609,6 +626,52 @@ def test_feed_latency_in_the_table_and_the_report_is_the_servers_time(tmp_path: 
     assert max(health.values()) < 400, health  # was ~500, 1000, 1500, 2000
     shown = records(parse_page(_report_of(output).read_text()), "feeds-table")
     assert {r["feed"]: number(r["latency ms"]) for r in shown} == health
+
+
+def _status(page: str) -> str:
+    found = re.search(r'<p class="check (ok|bad)" id="status">([^<]*)</p>', page)
+    assert found, "the page says how the run ended"
+    return f"{found.group(1)}: {found.group(2)}"
+
+
+def test_the_report_says_when_a_run_passed_its_rejection_limit_or_feeds_failed(
+    tmp_path: Path,
+) -> None:
+    """A run over --fail_on_rejected exits 3 and a failing feed is a row in a table far
+    down the page: the report's head said nothing of either, and an editor reading only
+    the tiles took the morning's run for a clean one (review 83). The head now says so,
+    with the share the tables give, and a dataset report names each run's problems."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "good.txt").write_text(f"Budget\n\n{ARTICLE_TEXT}")
+    (inbox / "short.jsonl").write_text('{"text": "too short"}\n{"text": "again short"}\n')
+    output = tmp_path / "runs"
+    with serve({"/down": lambda request: (500, {}, b"down")}) as server:
+        argv = ["--allow-private-hosts", "--per_host_interval", "0", "--fetch_retries", "0"]
+        argv += ["--feed", server.url("/down"), "--input", str(inbox), "--output", str(output)]
+        assert entry.main([*argv, "--run_id", "day1", "--fail_on_rejected", "0.5"]) == 3
+    assert entry.main(["--input", str(SEEDS), "--output", str(output), "--run_id", "day2"]) == 0
+    written = dataset.data_files(str(output), run_manifest(output, "day1"), "rejected")
+    ((rejected,),) = duckdb.sql(
+        f"SELECT count(*) FROM read_parquet({[str(path) for path in written]})"
+    ).fetchall()
+    inputs = run_manifest(output, "day1")["counts"]["inputs"]
+    assert (rejected, inputs) == (3, 4)  # two too short, the feed
+    first = _status((output / "_runs" / "day1.html").read_text())
+    assert first == (
+        "bad: Completed with problems: 75.0% of the inputs were rejected, more than "
+        "--fail_on_rejected 0.5: the run exited 3 (its tables were written); "
+        "1 of 1 feeds failed."
+    )
+    assert _status((output / "_runs" / "day2.html").read_text()) == "ok: Completed (exit status 0)."
+    assert entry.main(["report", "--output", str(output)]) == 0
+    page = (output / "report.html").read_text()
+    runs = records(parse_page(page), "runs-table")
+    assert [(r["run id"], r["problems"].split(",")[0]) for r in runs] == [
+        ("day1", first.split(": ", 2)[2].rstrip(".").split(",")[0]),
+        ("day2", "none"),
+    ]
+    assert page.count('<tr class="failing">') == 2  # day1's run row and its feed
 
 
 # ---------------------------------------------------------------------------------------
