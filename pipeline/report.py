@@ -67,6 +67,7 @@ ARTICLE_COLUMNS = (
     "article_id",
     "source",
     "site",
+    "outlet",
     "title",
     "published_at",
     "language",
@@ -75,7 +76,7 @@ ARTICLE_COLUMNS = (
     "story_id",
     "duplicate_count",
 )
-DUPLICATE_COLUMNS = ("article_id", "source", "canonical_id", "method", "similarity")
+DUPLICATE_COLUMNS = ("article_id", "source", "canonical_id", "method", "similarity", "outlet")
 REJECTED_COLUMNS = ("source", "stage", "reason", "detail")
 TOP = 15  # bars per chart
 EXAMPLES = 3  # example sources per rejection reason
@@ -279,6 +280,20 @@ def value_counts(values: Iterable[Any]) -> list[tuple[str, int]]:
         else:
             counter[value if value else "unknown"] += 1
     return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+NO_OUTLET = "(no URL)"
+
+
+def outlets(articles: pa.Table, duplicates: pa.Table) -> list[tuple[str, int, int]]:
+    """(outlet, articles, copies) by the rows' `outlet` (the registrable domain of their own
+    URL, the key stages.md says to count outlets by; `site` names one outlet in many ways),
+    most rows first (then most articles). Copies count for the outlet that ran them; rows
+    without a URL are one line, NO_OUTLET."""
+    kept = collections.Counter(o or NO_OUTLET for o in articles.column("outlet").to_pylist())
+    copies = collections.Counter(o or NO_OUTLET for o in duplicates.column("outlet").to_pylist())
+    rows = [(name, kept[name], copies[name]) for name in set(kept) | set(copies)]
+    return sorted(rows, key=lambda row: (-(row[1] + row[2]), -row[1], row[0]))
 
 
 def topic_label(qcode: str, taxonomy: dict[str, Any]) -> str:
@@ -1037,7 +1052,7 @@ def render_report(runs: Sequence[Run], title: str = "NewsBeam run report") -> st
     if len(runs) > 1:
         parts.append(_runs_section(runs))
     parts.append(_rejected_section(rejected))
-    parts.append(_content_section(articles, _taxonomy()))
+    parts.append(_content_section(articles, duplicates, _taxonomy()))
     parts.append(_stories_section(articles, duplicates))
     parts.append(_feeds_section(health, manifests))
     parts.append(_time_section(manifests))
@@ -1203,7 +1218,7 @@ def _rejected_section(rejected: pa.Table) -> str:
     return f"<section><h2>Rejected</h2>{chart}{table}</section>"
 
 
-def _content_section(articles: pa.Table, taxonomy: dict[str, Any]) -> str:
+def _content_section(articles: pa.Table, duplicates: pa.Table, taxonomy: dict[str, Any]) -> str:
     languages = value_counts(articles.column("language").to_pylist())
     topics = value_counts(articles.column("topics").to_pylist())
     places = value_counts(articles.column("places").to_pylist())
@@ -1216,6 +1231,15 @@ def _content_section(articles: pa.Table, taxonomy: dict[str, Any]) -> str:
             bars_svg("languages", languages, "articles by language"),
             "Articles by language (und: too little text to tell).",
             top_table("languages-table", ["language", "articles"], languages, numeric=(1,)),
+        )
+    )
+    by_outlet = outlets(articles, duplicates)
+    parts.append(
+        _pair(
+            bars_svg("outlets", [(name, n) for name, n, _ in by_outlet if n], "articles by outlet"),
+            "Articles by outlet (the domain of their URL); copies: its pages that were copies "
+            "of a kept article.",
+            top_table("outlets-table", ["outlet", "articles", "copies"], by_outlet, numeric=(1, 2)),
         )
     )
     parts.append(

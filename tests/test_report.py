@@ -126,6 +126,17 @@ def test_run_problems_name_the_limit_failing_feeds_and_lost_inputs() -> None:
     assert dataset.rejected_over_limit({"inputs": 0, "rejected": 0}, 0.0) is None
 
 
+def test_outlets_count_articles_and_copies_most_first() -> None:
+    articles = pa.table({"outlet": ["a.com", None, "b.org", "a.com"]})
+    duplicates = pa.table({"outlet": ["b.org", "c.net", None]})
+    assert report.outlets(articles, duplicates) == [
+        ("a.com", 2, 0),
+        ("(no URL)", 1, 1),
+        ("b.org", 1, 1),
+        ("c.net", 0, 1),
+    ]
+
+
 def test_conservation_says_when_records_are_missing() -> None:
     ok, sentence = report.conservation({"inputs": 5, "articles": 3, "duplicates": 1, "rejected": 1})
     assert ok and "every input is accounted for" in sentence
@@ -672,6 +683,44 @@ def test_the_report_says_when_a_run_passed_its_rejection_limit_or_feeds_failed(
         ("day2", "none"),
     ]
     assert page.count('<tr class="failing">') == 2  # day1's run row and its feed
+
+
+def test_the_report_counts_articles_and_copies_by_outlet_as_the_tables_do(
+    tmp_path: Path,
+) -> None:
+    """The report had no count by outlet at all: an editor could not see which outlets sent
+    what (review 83). It counts `outlet` (the domain of the row's URL, one key where `site`
+    names an outlet in many ways), copies under the outlet that ran them."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    texts = [path.read_text() for path in sorted(SEEDS.glob("00[034]_*.txt"))]  # 3 stories
+    records_ = [
+        {"url": "https://www.bbc.co.uk/news/1", "site": "BBC News", "text": texts[0]},
+        {"url": "https://bbc.co.uk/sport/2", "site": "BBC Sport", "text": texts[1]},
+        {"url": "https://apnews.com/a/3", "site": "AP News", "text": texts[2]},
+        {"url": "https://m.apnews.com/a/1", "site": "Associated Press", "text": texts[0]},
+        {"text": texts[2]},
+    ]
+    (inbox / "day.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records_))
+    output = tmp_path / "runs"
+    assert entry.main(["--input", str(inbox), "--output", str(output)]) == 0
+    manifest = run_manifest(output)
+    counts: dict[str, list[int]] = {}
+    for table, column in (("articles", 0), ("duplicates", 1)):
+        written = [str(path) for path in dataset.data_files(str(output), manifest, table)]
+        sql = f"SELECT coalesce(outlet, '(no URL)'), count(*) FROM read_parquet({written})"
+        for outlet, n in duckdb.sql(sql + " GROUP BY 1").fetchall():
+            counts.setdefault(outlet, [0, 0])[column] = n
+    # Which of two copies is kept is dedup's choice; the outlets and their totals are not.
+    assert {outlet: sum(n) for outlet, n in counts.items()} == {
+        "bbc.co.uk": 2,  # www. and no www., "BBC News" and "BBC Sport"
+        "apnews.com": 2,  # m. and no m., "AP News" and "Associated Press"
+        "(no URL)": 1,
+    }
+    assert sum(n[0] for n in counts.values()) == manifest["counts"]["articles"] == 3
+    shown = records(parse_page(_report_of(output).read_text()), "outlets-table")
+    assert {r["outlet"]: [number(r["articles"]), number(r["copies"])] for r in shown} == counts
+    assert [r["outlet"] for r in shown] == ["apnews.com", "bbc.co.uk", "(no URL)"]
 
 
 # ---------------------------------------------------------------------------------------
