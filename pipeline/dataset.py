@@ -308,6 +308,41 @@ def committed_runs(root: str, skip: Iterable[tuple[str, str]] = ()) -> list[dict
     return sorted(manifests, key=lambda m: (str(m.get("finished_at", "")), m["run_id"]))
 
 
+# How many run ids, the latest by name, a run's report reads to compare the run with the
+# ones before it: default ids are start times, so these are the latest runs; reading them
+# all would cost a dataset of a year of follow-mode batches thousands of reads a run.
+EARLIER_RUN_IDS = 30
+# The key of the staged manifest (as_staged's copy, never committed) holding them.
+EARLIER_RUNS = "report_earlier_runs"
+
+
+def earlier_runs(root: str, manifest: Mapping[str, Any], keep: int = 7) -> list[dict[str, Any]]:
+    """The figures of the (at most `keep`) committed runs that started before the run of
+    `manifest`, oldest first, among the EARLIER_RUN_IDS latest run ids: what its report
+    compares it with. Each is its id, start, seconds, counts and counters (no file lists).
+    A manifest that cannot be read is left out: a comparison never fails a run."""
+    this = str(manifest.get("started_at", ""))
+    found = []
+    for run_id in [r for r in run_ids(root) if r != manifest.get("run_id")][-EARLIER_RUN_IDS:]:
+        try:
+            earlier = read_manifest(root, run_id)
+        except DatasetError:
+            continue
+        if earlier is None or not str(earlier.get("started_at", "")) < this:
+            continue
+        found.append(
+            {k: earlier.get(k) for k in ("run_id", "started_at", "seconds")}
+            | {
+                "counts": earlier.get("counts") or {},
+                "counters": earlier.get("counters") or {},
+                "options": {
+                    "fail_on_rejected": (earlier.get("options") or {}).get("fail_on_rejected")
+                },
+            }
+        )
+    return sorted(found, key=lambda m: str(m["started_at"]))[-keep:]
+
+
 def data_files(root: str, manifest: Mapping[str, Any], table: str) -> list[str]:
     """Full paths of one committed run's files of `table`."""
     return [

@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import re
+import statistics
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -989,10 +990,12 @@ def html_table(
     numeric: Sequence[int] = (),
     row_class: Sequence[str] | None = None,
     source_columns: Sequence[int] = (),
+    numeric_text: Sequence[int] = (),
 ) -> str:
-    """A plain table; `numeric` columns are right-aligned and formatted with separators."""
+    """A plain table; `numeric` columns are right-aligned and formatted with separators,
+    `numeric_text` ones (figures already written out: "12.5%") right-aligned as they are."""
     head = "".join(
-        f'<th scope="col"{" class=n" if i in numeric else ""}>{_e(h)}</th>'
+        f'<th scope="col"{" class=n" if i in numeric or i in numeric_text else ""}>{_e(h)}</th>'
         for i, h in enumerate(header)
     )
     body = []
@@ -1001,6 +1004,8 @@ def html_table(
         for i, value in enumerate(row):
             if i in numeric:
                 cells.append(f'<td class="n">{_n(value)}</td>')
+            elif i in numeric_text:
+                cells.append(f'<td class="n">{_e(value)}</td>')
             elif i in source_columns:
                 cells.append(f'<td class="src">{_e(value)}</td>')
             else:
@@ -1048,6 +1053,8 @@ def render_report(runs: Sequence[Run], title: str = "NewsBeam run report") -> st
     rejected = _concat([run.rejected for run in runs], REJECTED_COLUMNS)
     health = [row for run in runs for row in run.feed_health]
     parts = [_header(runs, counts)]
+    if len(runs) == 1:
+        parts.append(_compare_section(runs[0].manifest))
     parts.append(_flow_section(counts))
     if len(runs) > 1:
         parts.append(_runs_section(runs))
@@ -1109,6 +1116,69 @@ def _header(runs: Sequence[Run], counts: dict[str, Any]) -> str:
         )
     return (
         f'<h1>{heading}</h1><p class="meta">{_e(meta)}</p>{status}<div class="tiles">{tiles}</div>'
+    )
+
+
+def comparison_rows(
+    manifest: dict[str, Any], earlier: Sequence[dict[str, Any]]
+) -> list[tuple[str, ...]]:
+    """This run's figures beside the previous run's and the median of the earlier ones,
+    and the change from the previous run: inputs, the three tables, the share rejected,
+    feeds failed of those polled, seconds. Cells as shown (texts)."""
+
+    def figures(run: dict[str, Any]) -> list[float]:
+        counts, counters = run.get("counts") or {}, run.get("counters") or {}
+        inputs = int(counts.get("inputs", 0))
+        share = int(counts.get("rejected", 0)) / inputs if inputs else 0.0
+        values = [float(counts.get(key, 0)) for key in ("inputs", "articles", "duplicates")]
+        values += [float(counts.get("rejected", 0)), share * 100]
+        values += [float(counters.get("feeds_errors", 0)), float(counters.get("feeds_fetched", 0))]
+        return [*values, float(run.get("seconds") or 0.0)]
+
+    def shown(values: Sequence[float], signed: bool = False) -> list[str]:
+        sign = "+" if signed else ""
+        cells = [f"{v:{sign},.0f}" for v in values[:4]] + [f"{values[4]:{sign}.1f}%"]
+        cells.append(f"{values[5]:{sign},.0f} of {values[6]:,.0f}" if values[6] else "-")
+        return [*cells, f"{values[7]:{sign},.1f}"]
+
+    this = figures(manifest)
+    rows = [("this run", str(manifest.get("run_id", "")), *shown(this))]
+    if not earlier:
+        return rows
+    previous = figures(earlier[-1])
+    rows.append(("previous run", str(earlier[-1].get("run_id", "")), *shown(previous)))
+    if len(earlier) > 1:
+        columns = zip(*(figures(run) for run in earlier), strict=True)
+        median = [statistics.median(column) for column in columns]
+        rows.append((f"median of {len(earlier)} earlier", "", *shown(median)))
+    change = [now - then for now, then in zip(this, previous, strict=True)]
+    changed = shown(change, signed=True)
+    changed[4] = f"{change[4]:+.1f} points"  # of a share: percentage points
+    changed[5] = f"{change[5]:+,.0f}" if this[6] or previous[6] else "-"  # failed feeds
+    rows.append(("change from previous", "", *changed))
+    return rows
+
+
+def _compare_section(manifest: dict[str, Any]) -> str:
+    earlier = manifest.get(dataset.EARLIER_RUNS)
+    if earlier is None:  # a page drawn again from a committed run: nothing to compare with
+        return ""
+    header = ["", "run id", "inputs", "articles", "duplicates", "rejected", "rejected %"]
+    header += ["feeds failed", "seconds"]
+    table = html_table(
+        "compare-table",
+        header,
+        comparison_rows(manifest, earlier),
+        numeric=(),
+        numeric_text=(2, 3, 4, 5, 6, 7, 8),
+    )
+    note = (
+        "The first run of this dataset: nothing to compare with."
+        if not earlier
+        else "The committed runs that started before this one (the latest by run id)."
+    )
+    return (
+        f'<section><h2>Compared with earlier runs</h2><p class="note">{note}</p>{table}</section>'
     )
 
 

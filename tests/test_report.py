@@ -137,6 +137,24 @@ def test_outlets_count_articles_and_copies_most_first() -> None:
     ]
 
 
+def test_comparison_rows_this_previous_median_and_change() -> None:
+    def run(run_id: str, inputs: int, rejected: int, seconds: float) -> dict:
+        counts = {"inputs": inputs, "articles": inputs - rejected, "duplicates": 0}
+        return {"run_id": run_id, "seconds": seconds, "counts": {**counts, "rejected": rejected}}
+
+    earlier = [run("a", 10, 1, 2.0), run("b", 20, 4, 3.0), run("c", 40, 2, 9.0)]
+    earlier[2]["counters"] = {"feeds_errors": 1, "feeds_fetched": 4}
+    this = run("d", 50, 10, 5.0)
+    rows = report.comparison_rows(this, earlier)
+    assert rows == [
+        ("this run", "d", "50", "40", "0", "10", "20.0%", "-", "5.0"),
+        ("previous run", "c", "40", "38", "0", "2", "5.0%", "1 of 4", "9.0"),
+        ("median of 3 earlier", "", "20", "16", "0", "2", "10.0%", "-", "3.0"),
+        ("change from previous", "", "+10", "+2", "+0", "+8", "+15.0 points", "-1", "-4.0"),
+    ]
+    assert report.comparison_rows(this, []) == [rows[0]]
+
+
 def test_conservation_says_when_records_are_missing() -> None:
     ok, sentence = report.conservation({"inputs": 5, "articles": 3, "duplicates": 1, "rejected": 1})
     assert ok and "every input is accounted for" in sentence
@@ -721,6 +739,62 @@ def test_the_report_counts_articles_and_copies_by_outlet_as_the_tables_do(
     shown = records(parse_page(_report_of(output).read_text()), "outlets-table")
     assert {r["outlet"]: [number(r["articles"]), number(r["copies"])] for r in shown} == counts
     assert [r["outlet"] for r in shown] == ["apnews.com", "bbc.co.uk", "(no URL)"]
+
+
+def test_a_run_report_compares_the_run_with_the_earlier_ones(tmp_path: Path) -> None:
+    """A run's report showed that run alone: whether today brought more rejections or
+    fewer articles than yesterday took `newsbeam report` and reading across its rows
+    (review 83). It compares the run with the previous one and the earlier ones' median;
+    each figure is checked here against the tables."""
+    seeds = sorted(SEEDS.glob("*.txt"))
+    output = tmp_path / "runs"
+    days = {"day1": seeds[:2], "day2": seeds[2:], "day3": seeds[:3]}  # day3: copies
+    for day, chosen in days.items():
+        inbox = tmp_path / day
+        inbox.mkdir()
+        for path in chosen:
+            shutil.copy(path, inbox / path.name)
+        (inbox / "short.txt").write_text("Too short to keep." * (day == "day2"))
+        argv = ["--input", str(inbox), "--output", str(output), "--run_id", day]
+        argv += ["--state", str(tmp_path / "state")]
+        assert entry.main(argv) == 0
+    first = parse_page((output / "_runs" / "day1.html").read_text())
+    assert [row[0] for row in first.tables["compare-table"][1:]] == ["this run"]
+
+    def rows(run_id: str) -> dict[str, int]:
+        manifest = run_manifest(output, run_id)
+        found = {}
+        for table in ("articles", "duplicates", "rejected"):
+            written = [str(path) for path in dataset.data_files(str(output), manifest, table)]
+            sql = f"SELECT count(*) FROM read_parquet({written})" if written else "SELECT 0"
+            ((found[table],),) = duckdb.sql(sql).fetchall()
+        return found
+
+    tables = {day: rows(day) for day in days}
+    assert tables["day3"]["duplicates"] == 3 and tables["day2"]["rejected"] == 1
+    shown = {
+        row[""]: row
+        for row in records(parse_page(_report_of(output, "day3").read_text()), "compare-table")
+    }
+    assert list(shown) == [
+        "this run",
+        "previous run",
+        "median of 2 earlier",
+        "change from previous",
+    ]
+    for label, day in (("this run", "day3"), ("previous run", "day2")):
+        assert shown[label]["run id"] == day
+        assert {t: number(shown[label][t]) for t in tables[day]} == tables[day]
+    inputs = {day: sum(counts.values()) for day, counts in tables.items()}
+    assert number(shown["previous run"]["inputs"]) == inputs["day2"]
+    assert shown["previous run"]["rejected %"] == f"{100 / inputs['day2']:.1f}%"
+    for table in ("articles", "duplicates", "rejected"):
+        median = (tables["day1"][table] + tables["day2"][table]) / 2
+        assert shown["median of 2 earlier"][table] == f"{median:,.0f}"
+        change = tables["day3"][table] - tables["day2"][table]
+        assert shown["change from previous"][table] == f"{change:+,}"
+    assert shown["change from previous"]["rejected %"].endswith(" points")
+    assert "report_earlier_runs" not in (output / "_runs" / "day3.json").read_text()
 
 
 # ---------------------------------------------------------------------------------------
