@@ -38,9 +38,11 @@ def format_summary(manifest: dict[str, Any], output: str) -> str:
     seconds = manifest["seconds"]
     rate = counts["inputs"] / seconds if seconds else 0.0
     lines = [f"NewsBeam: {counts['inputs']} inputs in {seconds:.1f} s ({rate:.1f} docs/s)"]
+    # Counts right-aligned, shares too: a column a reader runs an eye down, as the report's.
+    width = max(len(f"{counts[table]:,}") for table in ("articles", "duplicates", "rejected"))
     for table in ("articles", "duplicates", "rejected"):
         share = counts[table] / counts["inputs"] if counts["inputs"] else 0.0
-        lines.append(f"  {table:<10}  {counts[table]}  ({share:.1%})")
+        lines.append(f"  {table:<10}  {counts[table]:>{width},}  {f'({share:.1%})':>8}")
     for stage, reasons in counts["rejected_by"].items():
         detail = ", ".join(f"{reason} {n}" for reason, n in reasons.items())
         lines.append(f"    {stage}: {detail}")
