@@ -373,11 +373,14 @@ def largest_copy_sets(
     sets = []
     for canonical_id, rows in groups.items():
         article = kept.get(canonical_id, {})
+        # A canonical of an earlier run: its id where its headline would be (to look it up);
+        # the source column was that id, under a header that said "source" (review 83).
+        earlier = f"(an earlier run's article {canonical_id})"
         sets.append(
             CopySet(
                 canonical_id,
-                article.get("title") or ("(an earlier run's article)" if not article else ""),
-                _name(article) if article else canonical_id,
+                article.get("title") or ("" if article else earlier),
+                _name(article) if article else "",
                 len(rows),
                 tuple(sorted({r["method"] for r in rows})),
                 tuple(sorted({short_source(r["source"]) for r in rows})),
@@ -1378,7 +1381,9 @@ def _stories_section(articles: pa.Table, duplicates: pa.Table) -> str:
     )
     return (
         "<section><h2>Stories and copies</h2>"
-        "<h3>Largest stories</h3><p class=note>Stories with two articles or more.</p>"
+        "<h3>Largest stories</h3><p class=note>Stories with two articles or more among the "
+        "articles of the runs this page covers (a story's articles of other runs are not "
+        "counted: `newsbeam report` over all runs counts them all).</p>"
         f"{story_table}<h3>Largest copy sets</h3>{copy_table}</section>"
     )
 

@@ -233,7 +233,7 @@ def test_largest_stories_and_copy_sets() -> None:
     biggest, earlier = report.largest_copy_sets(articles, duplicates)
     assert (biggest.headline, biggest.canonical_source, biggest.copies) == ("C", "x/c.html", 2)
     assert biggest.methods == ("exact", "near") and biggest.sources == ("y/d1.txt", "y/d2.txt")
-    assert earlier.headline == "(an earlier run's article)" and earlier.canonical_source == "gone"
+    assert earlier.headline == "(an earlier run's article gone)" and earlier.canonical_source == ""
 
 
 def test_failing_feeds_come_first() -> None:
@@ -795,6 +795,27 @@ def test_a_run_report_compares_the_run_with_the_earlier_ones(tmp_path: Path) -> 
         assert shown["change from previous"][table] == f"{change:+,}"
     assert shown["change from previous"]["rejected %"].endswith(" points")
     assert "report_earlier_runs" not in (output / "_runs" / "day3.json").read_text()
+
+
+def test_a_copy_of_an_earlier_runs_article_names_it_without_a_false_source(
+    tmp_path: Path,
+) -> None:
+    """A copy whose kept article came in an earlier run showed that article's id in the
+    copies table's "source" column (review 83): the id is named as such now, in the
+    canonical's column, and the source is left empty, as unknown to this run."""
+    seed = sorted(SEEDS.glob("*.txt"))[0]
+    output, state = tmp_path / "runs", tmp_path / "state"
+    for day in ("day1", "day2"):
+        inbox = tmp_path / day
+        inbox.mkdir()
+        shutil.copy(seed, inbox / seed.name)
+        argv = ["--input", str(inbox), "--output", str(output), "--state", str(state)]
+        assert entry.main([*argv, "--run_id", day]) == 0
+    written = [str(p) for p in dataset.data_files(str(output), run_manifest(output), "duplicates")]
+    ((canonical,),) = duckdb.sql(f"SELECT canonical_id FROM read_parquet({written})").fetchall()
+    (row,) = records(parse_page(_report_of(output).read_text()), "copies-table")
+    assert row["canonical"] == f"(an earlier run's article {canonical})"
+    assert row["source"] == "" and number(row["copies"]) == 1 and row["method"] == "exact"
 
 
 # ---------------------------------------------------------------------------------------
