@@ -398,6 +398,17 @@ def feed_rows(health: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(health, key=lambda r: (order.get(r["status"], 2), r["feed_url"]))
 
 
+def feed_polls(health: Iterable[dict[str, Any]]) -> dict[str, tuple[int, int]]:
+    """Per feed, its polls in the rows and how many failed (status error): a dataset's
+    table shows each feed's latest poll, and a feed that failed every morning but today
+    looked like one that never failed (review 83)."""
+    polls: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
+    for row in health:
+        polls[row["feed_url"]][0] += 1
+        polls[row["feed_url"]][1] += row["status"] == "error"
+    return {url: (n, failed) for url, (n, failed) in polls.items()}
+
+
 def _status_group(status: str) -> str:
     if status in ("ok", "partial"):
         return "ok"
@@ -1406,9 +1417,11 @@ def _feeds_section(health: list[dict[str, Any]], manifests: Sequence[dict[str, A
         statuses = sorted(groups.items(), key=lambda kv: (-kv[1], kv[0]))
         colours = [COLOURS[status] for status, _ in statuses]
         svg = bars_svg("feeds", statuses, "feeds by status", colours)
+        polls = feed_polls(health)
         table = html_table(
             "feeds-table",
-            ["feed", "status", "HTTP", "error", "latency ms", "entries", "new"],
+            ["feed", "status", "HTTP", "error", "latency ms", "entries", "new", "polls"]
+            + ["failed polls"],
             [
                 (
                     r["feed_url"],
@@ -1418,14 +1431,16 @@ def _feeds_section(health: list[dict[str, Any]], manifests: Sequence[dict[str, A
                     int(r["latency_ms"]),
                     int(r["entries"]),
                     int(r["new_entries"]),
+                    *polls[r["feed_url"]],
                 )
                 for r in rows
             ],
-            numeric=(4, 5, 6),
+            numeric=(4, 5, 6, 7, 8),
             row_class=["failing" if r["status"] in FAILING else "" for r in rows],
             source_columns=(0,),
         )
-        parts.append(_pair(svg, "Feeds by status (their latest poll).", ""))
+        caption = "Feeds by status (their latest poll; polls and failed polls: of all the runs)."
+        parts.append(_pair(svg, caption, ""))
         parts.append(table)
         by_run = feed_status_by_run_rows(health)
         if len(by_run) > 1:

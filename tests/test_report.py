@@ -155,6 +155,16 @@ def test_comparison_rows_this_previous_median_and_change() -> None:
     assert report.comparison_rows(this, []) == [rows[0]]
 
 
+def test_feed_polls_count_every_poll_and_the_failed_ones() -> None:
+    health = [
+        {"feed_url": "a", "status": "error"},
+        {"feed_url": "a", "status": "ok"},
+        {"feed_url": "b", "status": "partial"},
+        {"feed_url": "a", "status": "error"},
+    ]
+    assert report.feed_polls(health) == {"a": (3, 2), "b": (1, 0)}
+
+
 def test_conservation_says_when_records_are_missing() -> None:
     ok, sentence = report.conservation({"inputs": 5, "articles": 3, "duplicates": 1, "rejected": 1})
     assert ok and "every input is accounted for" in sentence
@@ -631,6 +641,23 @@ def test_feed_health_in_the_run_report_and_over_runs(
         r["feed"].rsplit("/", 1)[1]: r["status"] for r in records(parse_page(page), "feeds-table")
     }
     assert latest["ok"] == "not_modified"  # each feed's latest poll
+    # Polls and failed polls over the runs, as the feed_health table has them (review 83).
+    written = [
+        str(path)
+        for manifest in dataset.committed_runs(str(tmp_path / "runs"))
+        for path in dataset.data_files(str(tmp_path / "runs"), manifest, "feed_health")
+    ]
+    sql = "SELECT feed_url, count(*), count(*) FILTER (WHERE status = 'error') FROM "
+    polled = duckdb.sql(sql + f"read_parquet({written}) GROUP BY 1").fetchall()
+    shown = records(parse_page(page), "feeds-table")
+    assert {(r["feed"], number(r["polls"]), number(r["failed polls"])) for r in shown} == set(
+        polled
+    )
+    assert {(r["feed"].rsplit("/", 1)[1], r["failed polls"]) for r in shown} == {
+        ("error", "2"),
+        ("broken", "0"),
+        ("ok", "0"),
+    }
 
 
 def test_feed_latency_in_the_table_and_the_report_is_the_servers_time(tmp_path: Path) -> None:
