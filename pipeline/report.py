@@ -952,7 +952,7 @@ figcaption{color:var(--muted);font-size:.85rem}
 table{border-collapse:collapse;width:100%;font-size:.85rem}
 th,td{text-align:left;padding:.25rem .4rem;border-bottom:1px solid var(--line);vertical-align:top}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.src{word-break:break-all}
+td{overflow-wrap:anywhere}td.src{word-break:break-all}
 tr.failing td{background:#fde8e7}
 details{margin:.6rem 0}
 summary{cursor:pointer;font-weight:600}
@@ -1394,7 +1394,7 @@ def _stories_section(articles: pa.Table, duplicates: pa.Table) -> str:
         "<section><h2>Stories and copies</h2>"
         "<h3>Largest stories</h3><p class=note>Stories with two articles or more among the "
         "articles of the runs this page covers (a story's articles of other runs are not "
-        "counted: `newsbeam report` over all runs counts them all).</p>"
+        "counted; newsbeam report over all the runs counts them all).</p>"
         f"{story_table}<h3>Largest copy sets</h3>{copy_table}</section>"
     )
 

@@ -913,6 +913,46 @@ def test_report_in_a_browser(seeds_run: Path, rejections_run: Path, tmp_path: Pa
             assert png.stat().st_size > 20_000  # charts and text drawn, not a blank page
 
 
+# Run in a copy of a page whose policy is lifted: which table boxes scroll sideways.
+_MEASURE = (
+    "<script>console.log('sideways:' + [...document.querySelectorAll('.scroll')]"
+    ".filter(d => d.scrollWidth > d.clientWidth + 1).map(d => d.firstChild.id).join(','))"
+    "</script>"
+)
+
+
+@pytest.mark.slow
+def test_long_titles_and_addresses_wrap_in_a_browser(tmp_path: Path) -> None:
+    """A headline that is one long token (a URL given as the title) and a long address
+    did not wrap: the copies table ran sideways past the page, its counts out of sight,
+    on a laptop's width (review 83). Cells now break such words; measured in Chromium."""
+    body = next(SEEDS.glob("004_*.txt")).read_text()
+    token = "https://example.com/" + "averylongpathsegmentwithoutspaces" * 10
+    records_ = [
+        {"title": token, "url": "https://news.example.org/a/1", "text": body},
+        {"title": "Talks", "url": f"https://copies.example.net/{'x' * 300}", "text": body},
+    ]
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "day.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records_))
+    output = tmp_path / "runs"
+    assert entry.main(["--input", str(inbox), "--output", str(output)]) == 0
+    page = _report_of(output).read_text()
+    assert token in page  # the page shows the title whole
+    measured = tmp_path / "measured.html"
+    lifted = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page)
+    measured.write_text(lifted.replace("</main>", _MEASURE + "</main>"))
+    for width in (390, 1280):
+        png, profile = tmp_path / f"{width}.png", tmp_path / f"profile-{width}"
+        messages = screenshot(measured, png, width, 2400, profile)
+        (said,) = [m for m in messages if "sideways:" in m]
+        sideways = said.split('"sideways:', 1)[1].split('"', 1)[0].split(",")
+        if width == 1280:
+            assert sideways == [""], said  # no table box wider than the page
+        else:  # on a phone a table of nine figures a row scrolls; titles and addresses wrap
+            assert not {"copies-table", "stories-table"} & set(sideways), said
+
+
 def test_the_time_line_leaves_out_days_it_cannot_place() -> None:
     # A placeholder's year 1 (kept in a dataset by an older NewsBeam) failed the report:
     # "OverflowError: date value out of range".
