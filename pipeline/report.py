@@ -1476,6 +1476,12 @@ def feed_status_by_run_rows(health: Iterable[dict[str, Any]]) -> list[tuple[str,
     return [(at.strftime("%m-%d %H:%M:%S"), dict(runs[at])) for at in sorted(runs)]
 
 
+def stage_label(step: str) -> str:
+    """A runner's step label as words: "WriteDedupIndex" -> "write dedup index" (it read
+    "writededupindex", and "FeedsApart" "feedsapart")."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", step).lower()
+
+
 def _time_section(manifests: Sequence[dict[str, Any]]) -> str:
     seconds = sum(float(m.get("seconds", 0.0)) for m in manifests)
     inputs = sum(int(m["counts"].get("inputs", 0)) for m in manifests)
@@ -1490,7 +1496,7 @@ def _time_section(manifests: Sequence[dict[str, Any]]) -> str:
     ]
     if stage:
         items = sorted(
-            ((name.lower(), round(seconds * 1000)) for name, seconds in stage.items()),
+            ((stage_label(name), round(seconds * 1000)) for name, seconds in stage.items()),
             key=lambda kv: (-kv[1], kv[0]),
         )
         svg = bars_svg("stages", items, "milliseconds per stage")

@@ -165,6 +165,12 @@ def test_feed_polls_count_every_poll_and_the_failed_ones() -> None:
     assert report.feed_polls(health) == {"a": (3, 2), "b": (1, 0)}
 
 
+def test_stage_labels_are_words() -> None:
+    assert report.stage_label("WriteDedupIndex") == "write dedup index"
+    assert report.stage_label("FeedsApart") == "feeds apart"
+    assert report.stage_label("Extract") == "extract"
+
+
 def test_conservation_says_when_records_are_missing() -> None:
     ok, sentence = report.conservation({"inputs": 5, "articles": 3, "duplicates": 1, "rejected": 1})
     assert ok and "every input is accounted for" in sentence
@@ -499,7 +505,7 @@ def test_seeds_report_matches_its_manifest(seeds_run: Path) -> None:
         "Progress",  # the progress taps: a file write can pass 1 ms on a busy machine
     }
     stages = {row["stage"] for row in records(parsed, "stage-table")}
-    assert stages == {name.lower() for name in manifest["stage_seconds"]}
+    assert stages == {report.stage_label(name) for name in manifest["stage_seconds"]}
 
 
 def test_report_of_a_run_with_every_kind_of_rejection(rejections_run: Path) -> None:
@@ -822,6 +828,9 @@ def test_a_run_report_compares_the_run_with_the_earlier_ones(tmp_path: Path) -> 
         assert shown["change from previous"][table] == f"{change:+,}"
     assert shown["change from previous"]["rejected %"].endswith(" points")
     assert "report_earlier_runs" not in (output / "_runs" / "day3.json").read_text()
+    # A run with --state writes the dedup index: its step named in words, not "writededupindex".
+    stages = records(parse_page(_report_of(output, "day3").read_text()), "stage-table")
+    assert "write dedup index" in {row["stage"] for row in stages}
 
 
 def test_a_copy_of_an_earlier_runs_article_names_it_without_a_false_source(
