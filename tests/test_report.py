@@ -685,7 +685,7 @@ def test_feed_latency_in_the_table_and_the_report_is_the_servers_time(tmp_path: 
     files = ", ".join(f"'{path}'" for path in written)
     sql = f"SELECT feed_url, latency_ms FROM read_parquet([{files}])"
     health = dict(duckdb.sql(sql).fetchall())
-    assert max(health.values()) < 400, health  # was ~500, 1000, 1500, 2000
+    assert max(health.values()) < 900, health  # was ~0, 500, 1000, 1500: generous when busy
     shown = records(parse_page(_report_of(output).read_text()), "feeds-table")
     assert {r["feed"]: number(r["latency ms"]) for r in shown} == health
 
