@@ -257,6 +257,16 @@ def unread_notes(manifest: Mapping[str, Any]) -> list[str]:
     return notes
 
 
+def rejected_over_limit(counts: Mapping[str, Any], limit: float | None) -> float | None:
+    """The share of the inputs rejected when it is more than `--fail_on_rejected` (the
+    run's exit status 3), else None: the exit status and the run's report say it alike."""
+    inputs = int(counts.get("inputs", 0))
+    if limit is None or not inputs:
+        return None
+    share = int(counts.get("rejected", 0)) / inputs
+    return share if share > limit else None
+
+
 def read_manifest(root: str, run_id: str) -> dict[str, Any] | None:
     """The committed manifest of `run_id`, None if it has none; DatasetError if corrupt."""
     path = manifest_path(root, run_id)
@@ -296,6 +306,41 @@ def committed_runs(root: str, skip: Iterable[tuple[str, str]] = ()) -> list[dict
             continue
         manifests.append(manifest)
     return sorted(manifests, key=lambda m: (str(m.get("finished_at", "")), m["run_id"]))
+
+
+# How many run ids, the latest by name, a run's report reads to compare the run with the
+# ones before it: default ids are start times, so these are the latest runs; reading them
+# all would cost a dataset of a year of follow-mode batches thousands of reads a run.
+EARLIER_RUN_IDS = 30
+# The key of the staged manifest (as_staged's copy, never committed) holding them.
+EARLIER_RUNS = "report_earlier_runs"
+
+
+def earlier_runs(root: str, manifest: Mapping[str, Any], keep: int = 7) -> list[dict[str, Any]]:
+    """The figures of the (at most `keep`) committed runs that started before the run of
+    `manifest`, oldest first, among the EARLIER_RUN_IDS latest run ids: what its report
+    compares it with. Each is its id, start, seconds, counts and counters (no file lists).
+    A manifest that cannot be read is left out: a comparison never fails a run."""
+    this = str(manifest.get("started_at", ""))
+    found = []
+    for run_id in [r for r in run_ids(root) if r != manifest.get("run_id")][-EARLIER_RUN_IDS:]:
+        try:
+            earlier = read_manifest(root, run_id)
+        except DatasetError:
+            continue
+        if earlier is None or not str(earlier.get("started_at", "")) < this:
+            continue
+        found.append(
+            {k: earlier.get(k) for k in ("run_id", "started_at", "seconds")}
+            | {
+                "counts": earlier.get("counts") or {},
+                "counters": earlier.get("counters") or {},
+                "options": {
+                    "fail_on_rejected": (earlier.get("options") or {}).get("fail_on_rejected")
+                },
+            }
+        )
+    return sorted(found, key=lambda m: str(m["started_at"]))[-keep:]
 
 
 def data_files(root: str, manifest: Mapping[str, Any], table: str) -> list[str]:

@@ -38,9 +38,11 @@ def format_summary(manifest: dict[str, Any], output: str) -> str:
     seconds = manifest["seconds"]
     rate = counts["inputs"] / seconds if seconds else 0.0
     lines = [f"NewsBeam: {counts['inputs']} inputs in {seconds:.1f} s ({rate:.1f} docs/s)"]
+    # Counts right-aligned, shares too: a column a reader runs an eye down, as the report's.
+    width = max(len(f"{counts[table]:,}") for table in ("articles", "duplicates", "rejected"))
     for table in ("articles", "duplicates", "rejected"):
         share = counts[table] / counts["inputs"] if counts["inputs"] else 0.0
-        lines.append(f"  {table:<10}  {counts[table]}  ({share:.1%})")
+        lines.append(f"  {table:<10}  {counts[table]:>{width},}  {f'({share:.1%})':>8}")
     for stage, reasons in counts["rejected_by"].items():
         detail = ", ".join(f"{reason} {n}" for reason, n in reasons.items())
         lines.append(f"    {stage}: {detail}")
@@ -520,11 +522,10 @@ def command() -> None:
 
 def rejected_exit_status(manifest: dict[str, Any], fail_on_rejected: float | None) -> int:
     """3 when more than `fail_on_rejected` of the inputs were rejected, else 0."""
-    counts = manifest["counts"]
-    if fail_on_rejected is None or not counts["inputs"]:
-        return 0
-    share = counts["rejected"] / counts["inputs"]
-    if share > fail_on_rejected:
+    from newsbeam.pipeline.dataset import rejected_over_limit
+
+    share = rejected_over_limit(manifest["counts"], fail_on_rejected)
+    if share is not None:
         print(
             f"newsbeam: {share:.1%} of the inputs were rejected, more than "
             f"--fail_on_rejected {fail_on_rejected:g}; the tables were written",

@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import re
+import statistics
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -67,6 +68,7 @@ ARTICLE_COLUMNS = (
     "article_id",
     "source",
     "site",
+    "outlet",
     "title",
     "published_at",
     "language",
@@ -75,7 +77,7 @@ ARTICLE_COLUMNS = (
     "story_id",
     "duplicate_count",
 )
-DUPLICATE_COLUMNS = ("article_id", "source", "canonical_id", "method", "similarity")
+DUPLICATE_COLUMNS = ("article_id", "source", "canonical_id", "method", "similarity", "outlet")
 REJECTED_COLUMNS = ("source", "stage", "reason", "detail")
 TOP = 15  # bars per chart
 EXAMPLES = 3  # example sources per rejection reason
@@ -281,6 +283,20 @@ def value_counts(values: Iterable[Any]) -> list[tuple[str, int]]:
     return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
+NO_OUTLET = "(no URL)"
+
+
+def outlets(articles: pa.Table, duplicates: pa.Table) -> list[tuple[str, int, int]]:
+    """(outlet, articles, copies) by the rows' `outlet` (the registrable domain of their own
+    URL, the key stages.md says to count outlets by; `site` names one outlet in many ways),
+    most rows first (then most articles). Copies count for the outlet that ran them; rows
+    without a URL are one line, NO_OUTLET."""
+    kept = collections.Counter(o or NO_OUTLET for o in articles.column("outlet").to_pylist())
+    copies = collections.Counter(o or NO_OUTLET for o in duplicates.column("outlet").to_pylist())
+    rows = [(name, kept[name], copies[name]) for name in set(kept) | set(copies)]
+    return sorted(rows, key=lambda row: (-(row[1] + row[2]), -row[1], row[0]))
+
+
 def topic_label(qcode: str, taxonomy: dict[str, Any]) -> str:
     concept = taxonomy.get(qcode)
     name = concept.names.get("en") if concept is not None else None
@@ -357,11 +373,14 @@ def largest_copy_sets(
     sets = []
     for canonical_id, rows in groups.items():
         article = kept.get(canonical_id, {})
+        # A canonical of an earlier run: its id where its headline would be (to look it up);
+        # the source column was that id, under a header that said "source" (review 83).
+        earlier = f"(an earlier run's article {canonical_id})"
         sets.append(
             CopySet(
                 canonical_id,
-                article.get("title") or ("(an earlier run's article)" if not article else ""),
-                _name(article) if article else canonical_id,
+                article.get("title") or ("" if article else earlier),
+                _name(article) if article else "",
                 len(rows),
                 tuple(sorted({r["method"] for r in rows})),
                 tuple(sorted({short_source(r["source"]) for r in rows})),
@@ -379,12 +398,48 @@ def feed_rows(health: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(health, key=lambda r: (order.get(r["status"], 2), r["feed_url"]))
 
 
+def feed_polls(health: Iterable[dict[str, Any]]) -> dict[str, tuple[int, int]]:
+    """Per feed, its polls in the rows and how many failed (status error): a dataset's
+    table shows each feed's latest poll, and a feed that failed every morning but today
+    looked like one that never failed (review 83)."""
+    polls: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
+    for row in health:
+        polls[row["feed_url"]][0] += 1
+        polls[row["feed_url"]][1] += row["status"] == "error"
+    return {url: (n, failed) for url, (n, failed) in polls.items()}
+
+
 def _status_group(status: str) -> str:
     if status in ("ok", "partial"):
         return "ok"
     if status in ("not_modified", "unchanged"):
         return "not_modified"
     return "error" if status == "error" else "other"
+
+
+def run_problems(manifest: dict[str, Any], health: Iterable[dict[str, Any]]) -> list[str]:
+    """What a reader of a committed run must not miss, as sentences (none: a clean run):
+    more rejected than --fail_on_rejected (the run exited 3, its tables written), feeds
+    that failed or parsed in part, inputs unaccounted for. A failed run commits nothing,
+    so it has no report to say so in."""
+    problems = []
+    counts = manifest.get("counts", {})
+    limit = (manifest.get("options") or {}).get("fail_on_rejected")
+    share = dataset.rejected_over_limit(counts, limit)
+    if share is not None:
+        problems.append(
+            f"{share:.1%} of the inputs were rejected, more than --fail_on_rejected "
+            f"{limit:g}: the run exited 3 (its tables were written)"
+        )
+    statuses = collections.Counter(row["status"] for row in health)
+    polled = sum(statuses.values())
+    if statuses["error"]:
+        problems.append(f"{statuses['error']:,} of {polled:,} feeds failed")
+    if statuses["partial"]:
+        problems.append(f"{statuses['partial']:,} of {polled:,} feeds were read in part")
+    if counts and not conservation(counts)[0]:
+        problems.append("not every input is accounted for (see Flow)")
+    return problems
 
 
 def daily_counts(manifests: Iterable[dict[str, Any]]) -> list[tuple[dt.date, dict[str, int]]]:
@@ -897,7 +952,7 @@ figcaption{color:var(--muted);font-size:.85rem}
 table{border-collapse:collapse;width:100%;font-size:.85rem}
 th,td{text-align:left;padding:.25rem .4rem;border-bottom:1px solid var(--line);vertical-align:top}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.src{word-break:break-all}
+td{overflow-wrap:anywhere}td.src{word-break:break-all}
 tr.failing td{background:#fde8e7}
 details{margin:.6rem 0}
 summary{cursor:pointer;font-weight:600}
@@ -949,10 +1004,12 @@ def html_table(
     numeric: Sequence[int] = (),
     row_class: Sequence[str] | None = None,
     source_columns: Sequence[int] = (),
+    numeric_text: Sequence[int] = (),
 ) -> str:
-    """A plain table; `numeric` columns are right-aligned and formatted with separators."""
+    """A plain table; `numeric` columns are right-aligned and formatted with separators,
+    `numeric_text` ones (figures already written out: "12.5%") right-aligned as they are."""
     head = "".join(
-        f'<th scope="col"{" class=n" if i in numeric else ""}>{_e(h)}</th>'
+        f'<th scope="col"{" class=n" if i in numeric or i in numeric_text else ""}>{_e(h)}</th>'
         for i, h in enumerate(header)
     )
     body = []
@@ -961,6 +1018,8 @@ def html_table(
         for i, value in enumerate(row):
             if i in numeric:
                 cells.append(f'<td class="n">{_n(value)}</td>')
+            elif i in numeric_text:
+                cells.append(f'<td class="n">{_e(value)}</td>')
             elif i in source_columns:
                 cells.append(f'<td class="src">{_e(value)}</td>')
             else:
@@ -1008,11 +1067,13 @@ def render_report(runs: Sequence[Run], title: str = "NewsBeam run report") -> st
     rejected = _concat([run.rejected for run in runs], REJECTED_COLUMNS)
     health = [row for run in runs for row in run.feed_health]
     parts = [_header(runs, counts)]
+    if len(runs) == 1:
+        parts.append(_compare_section(runs[0].manifest))
     parts.append(_flow_section(counts))
     if len(runs) > 1:
         parts.append(_runs_section(runs))
     parts.append(_rejected_section(rejected))
-    parts.append(_content_section(articles, _taxonomy()))
+    parts.append(_content_section(articles, duplicates, _taxonomy()))
     parts.append(_stories_section(articles, duplicates))
     parts.append(_feeds_section(health, manifests))
     parts.append(_time_section(manifests))
@@ -1059,7 +1120,80 @@ def _header(runs: Sequence[Run], counts: dict[str, Any]) -> str:
         # A run with no inputs is committed too (a scheduled night's record): say why.
         said = "Nothing new was read" if not int(counts.get("inputs", 0)) else "Not read"
         meta += f". {said}: {'; '.join(unread) or 'no input files listed'}."
-    return f'<h1>{heading}</h1><p class="meta">{_e(meta)}</p><div class="tiles">{tiles}</div>'
+    status = ""
+    if len(runs) == 1:
+        problems = run_problems(runs[0].manifest, runs[0].feed_health)
+        said = "Completed with problems: " + "; ".join(problems) + "." if problems else ""
+        status = (
+            f'<p class="check {"bad" if problems else "ok"}" id="status">'
+            f"{_e(said or 'Completed (exit status 0).')}</p>"
+        )
+    return (
+        f'<h1>{heading}</h1><p class="meta">{_e(meta)}</p>{status}<div class="tiles">{tiles}</div>'
+    )
+
+
+def comparison_rows(
+    manifest: dict[str, Any], earlier: Sequence[dict[str, Any]]
+) -> list[tuple[str, ...]]:
+    """This run's figures beside the previous run's and the median of the earlier ones,
+    and the change from the previous run: inputs, the three tables, the share rejected,
+    feeds failed of those polled, seconds. Cells as shown (texts)."""
+
+    def figures(run: dict[str, Any]) -> list[float]:
+        counts, counters = run.get("counts") or {}, run.get("counters") or {}
+        inputs = int(counts.get("inputs", 0))
+        share = int(counts.get("rejected", 0)) / inputs if inputs else 0.0
+        values = [float(counts.get(key, 0)) for key in ("inputs", "articles", "duplicates")]
+        values += [float(counts.get("rejected", 0)), share * 100]
+        values += [float(counters.get("feeds_errors", 0)), float(counters.get("feeds_fetched", 0))]
+        return [*values, float(run.get("seconds") or 0.0)]
+
+    def shown(values: Sequence[float], signed: bool = False) -> list[str]:
+        sign = "+" if signed else ""
+        cells = [f"{v:{sign},.0f}" for v in values[:4]] + [f"{values[4]:{sign}.1f}%"]
+        cells.append(f"{values[5]:{sign},.0f} of {values[6]:,.0f}" if values[6] else "-")
+        return [*cells, f"{values[7]:{sign},.1f}"]
+
+    this = figures(manifest)
+    rows = [("this run", str(manifest.get("run_id", "")), *shown(this))]
+    if not earlier:
+        return rows
+    previous = figures(earlier[-1])
+    rows.append(("previous run", str(earlier[-1].get("run_id", "")), *shown(previous)))
+    if len(earlier) > 1:
+        columns = zip(*(figures(run) for run in earlier), strict=True)
+        median = [statistics.median(column) for column in columns]
+        rows.append((f"median of {len(earlier)} earlier", "", *shown(median)))
+    change = [now - then for now, then in zip(this, previous, strict=True)]
+    changed = shown(change, signed=True)
+    changed[4] = f"{change[4]:+.1f} points"  # of a share: percentage points
+    changed[5] = f"{change[5]:+,.0f}" if this[6] or previous[6] else "-"  # failed feeds
+    rows.append(("change from previous", "", *changed))
+    return rows
+
+
+def _compare_section(manifest: dict[str, Any]) -> str:
+    earlier = manifest.get(dataset.EARLIER_RUNS)
+    if earlier is None:  # a page drawn again from a committed run: nothing to compare with
+        return ""
+    header = ["", "run id", "inputs", "articles", "duplicates", "rejected", "rejected %"]
+    header += ["feeds failed", "seconds"]
+    table = html_table(
+        "compare-table",
+        header,
+        comparison_rows(manifest, earlier),
+        numeric=(),
+        numeric_text=(2, 3, 4, 5, 6, 7, 8),
+    )
+    note = (
+        "The first run of this dataset: nothing to compare with."
+        if not earlier
+        else "The committed runs that started before this one (the latest by run id)."
+    )
+    return (
+        f'<section><h2>Compared with earlier runs</h2><p class="note">{note}</p>{table}</section>'
+    )
 
 
 def _flow_section(counts: dict[str, Any]) -> str:
@@ -1126,15 +1260,17 @@ def _runs_section(runs: Sequence[Run]) -> str:
                 c["rejected"],
                 "yes" if c.get("balanced") else "NO",
                 float(manifest.get("seconds", 0.0)),
+                "; ".join(run_problems(manifest, run.feed_health)) or "none",
             )
         )
     run_table = html_table(
         "runs-table",
-        ["started (UTC)", "folder", "inputs", "articles", "duplicates", "rejected", "balanced"]
-        + ["seconds"],
+        ["started (UTC)", "run id", "inputs", "articles", "duplicates", "rejected", "balanced"]
+        + ["seconds", "problems"],
         run_rows,
         numeric=(2, 3, 4, 5, 7),
         source_columns=(1,),
+        row_class=["failing" if row[-1] != "none" else "" for row in run_rows],
     )
     return (
         "<section><h2>Runs</h2>"
@@ -1166,7 +1302,7 @@ def _rejected_section(rejected: pa.Table) -> str:
     return f"<section><h2>Rejected</h2>{chart}{table}</section>"
 
 
-def _content_section(articles: pa.Table, taxonomy: dict[str, Any]) -> str:
+def _content_section(articles: pa.Table, duplicates: pa.Table, taxonomy: dict[str, Any]) -> str:
     languages = value_counts(articles.column("language").to_pylist())
     topics = value_counts(articles.column("topics").to_pylist())
     places = value_counts(articles.column("places").to_pylist())
@@ -1179,6 +1315,15 @@ def _content_section(articles: pa.Table, taxonomy: dict[str, Any]) -> str:
             bars_svg("languages", languages, "articles by language"),
             "Articles by language (und: too little text to tell).",
             top_table("languages-table", ["language", "articles"], languages, numeric=(1,)),
+        )
+    )
+    by_outlet = outlets(articles, duplicates)
+    parts.append(
+        _pair(
+            bars_svg("outlets", [(name, n) for name, n, _ in by_outlet if n], "articles by outlet"),
+            "Articles by outlet (the domain of their URL); copies: its pages that were copies "
+            "of a kept article.",
+            top_table("outlets-table", ["outlet", "articles", "copies"], by_outlet, numeric=(1, 2)),
         )
     )
     parts.append(
@@ -1247,7 +1392,9 @@ def _stories_section(articles: pa.Table, duplicates: pa.Table) -> str:
     )
     return (
         "<section><h2>Stories and copies</h2>"
-        "<h3>Largest stories</h3><p class=note>Stories with two articles or more.</p>"
+        "<h3>Largest stories</h3><p class=note>Stories with two articles or more among the "
+        "articles of the runs this page covers (a story's articles of other runs are not "
+        "counted; newsbeam report over all the runs counts them all).</p>"
         f"{story_table}<h3>Largest copy sets</h3>{copy_table}</section>"
     )
 
@@ -1270,9 +1417,11 @@ def _feeds_section(health: list[dict[str, Any]], manifests: Sequence[dict[str, A
         statuses = sorted(groups.items(), key=lambda kv: (-kv[1], kv[0]))
         colours = [COLOURS[status] for status, _ in statuses]
         svg = bars_svg("feeds", statuses, "feeds by status", colours)
+        polls = feed_polls(health)
         table = html_table(
             "feeds-table",
-            ["feed", "status", "HTTP", "error", "latency ms", "entries", "new"],
+            ["feed", "status", "HTTP", "error", "latency ms", "entries", "new", "polls"]
+            + ["failed polls"],
             [
                 (
                     r["feed_url"],
@@ -1282,14 +1431,16 @@ def _feeds_section(health: list[dict[str, Any]], manifests: Sequence[dict[str, A
                     int(r["latency_ms"]),
                     int(r["entries"]),
                     int(r["new_entries"]),
+                    *polls[r["feed_url"]],
                 )
                 for r in rows
             ],
-            numeric=(4, 5, 6),
+            numeric=(4, 5, 6, 7, 8),
             row_class=["failing" if r["status"] in FAILING else "" for r in rows],
             source_columns=(0,),
         )
-        parts.append(_pair(svg, "Feeds by status (their latest poll).", ""))
+        caption = "Feeds by status (their latest poll; polls and failed polls: of all the runs)."
+        parts.append(_pair(svg, caption, ""))
         parts.append(table)
         by_run = feed_status_by_run_rows(health)
         if len(by_run) > 1:
@@ -1325,6 +1476,12 @@ def feed_status_by_run_rows(health: Iterable[dict[str, Any]]) -> list[tuple[str,
     return [(at.strftime("%m-%d %H:%M:%S"), dict(runs[at])) for at in sorted(runs)]
 
 
+def stage_label(step: str) -> str:
+    """A runner's step label as words: "WriteDedupIndex" -> "write dedup index" (it read
+    "writededupindex", and "FeedsApart" "feedsapart")."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", step).lower()
+
+
 def _time_section(manifests: Sequence[dict[str, Any]]) -> str:
     seconds = sum(float(m.get("seconds", 0.0)) for m in manifests)
     inputs = sum(int(m["counts"].get("inputs", 0)) for m in manifests)
@@ -1339,7 +1496,7 @@ def _time_section(manifests: Sequence[dict[str, Any]]) -> str:
     ]
     if stage:
         items = sorted(
-            ((name.lower(), round(seconds * 1000)) for name, seconds in stage.items()),
+            ((stage_label(name), round(seconds * 1000)) for name, seconds in stage.items()),
             key=lambda kv: (-kv[1], kv[0]),
         )
         svg = bars_svg("stages", items, "milliseconds per stage")

@@ -832,6 +832,8 @@ def run_locked(
             if preloading is not None:
                 preloading.join()  # matplotlib is not drawn from two threads at once
             staged = dataset.as_staged(manifest, output, staging, moves)  # files not moved yet
+            # For the report only (not in the committed manifest): the runs it compares with.
+            staged[dataset.EARLIER_RUNS] = _earlier_runs(output, manifest)
             apart = report_process.draw(staging, staged, report) if report_process else None
             manifest.update(_report(staging, staged, report) if apart is None else _drawn(apart))
         crash_point("output-staged")
@@ -931,6 +933,16 @@ def _drawn(answer: dict[str, Any]) -> dict[str, Any]:
         log.warning("the run report could not be written: %s", answer["report_error"])
         log.debug("the report process's traceback:\n%s", error_trace)
     return answer
+
+
+def _earlier_runs(output: str, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The earlier runs the report compares this one with (dataset.earlier_runs); none when
+    the dataset cannot be listed: the report then says so, and the run goes on."""
+    try:
+        return dataset.earlier_runs(output, manifest)
+    except Exception as error:  # an object store's hiccup must not fail the run
+        log.warning("the report compares the run with no earlier run: %s", error)
+        return []
 
 
 def _report(staging: str, manifest: dict[str, Any], target: str) -> dict[str, Any]:

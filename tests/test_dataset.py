@@ -416,3 +416,19 @@ def test_the_printed_query_reads_a_root_of_two_schema_versions_whole(tmp_path: P
     sources, labels = got.column("source").to_pylist(), got.column("topic_labels").to_pylist()
     labels = dict(zip(sources, labels, strict=True))
     assert labels == {"inputs/o1.txt": None, "inputs/n1.txt": ["economy, business and finance"]}
+
+
+def test_the_printed_summary_aligns_its_counts_and_shares() -> None:
+    """The summary an editor reads at the end of a run printed "articles    535  (95.0%)"
+    over "duplicates  25  (4.4%)": counts and shares left-aligned, no separators (review
+    83). They are right-aligned now, thousands separated."""
+    from newsbeam.pipeline.main import format_summary
+
+    counts = {"inputs": 1563, "articles": 1535, "duplicates": 25, "rejected": 3}
+    manifest = {"counts": {**counts, "rejected_by": {}, "balanced": True}, "seconds": 2.0}
+    lines = format_summary({**manifest, "run_id": "r"}, "/out").splitlines()[1:4]
+    assert lines == [
+        "  articles    1,535   (98.2%)",
+        "  duplicates     25    (1.6%)",
+        "  rejected        3    (0.2%)",
+    ]
