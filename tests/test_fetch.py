@@ -785,7 +785,9 @@ def test_retries_wait_the_hosts_interval_and_slot() -> None:
         fetcher.close()
     assert [r.http_status for r in results] == [503, 200, 200, 200]
     assert len(server.log) == 3 + 2 + 1 + 1
-    assert min(_gaps(server.log)) >= 0.28, _gaps(server.log)  # was 0.0: retries at once
+    # Was 0.0 (retries at once). Arrivals at the server jitter by some 30-50 ms on a busy
+    # host (0.257 s seen twice at load ~20) though each turn is 0.3 s after the last.
+    assert min(_gaps(server.log)) >= 0.2, _gaps(server.log)
     later = server.requests_to("/later")
     assert later[1].at - later[0].at >= 0.95  # Retry-After, longer than the interval
 
