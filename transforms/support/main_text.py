@@ -20,10 +20,11 @@ include_comments=False, ...).text`, with less work done per page.
 
 This copies the control flow of trafilatura 2.3.1's `trafilatura_sequence`, the end of its
 `bare_extraction` and its `load_html`, and reads private names of it. pyproject allows
-any trafilatura 2, so `copy_matches_trafilatura` (once a process) checks that the installed
+trafilatura 2.3.x, so `copy_matches_trafilatura` (once a process) checks that the installed
 one's sources of what is copied hash to the recorded ones and that the names read are there;
 when not, the three functions above run trafilatura's own `load_html` and `bare_extraction`
-(slower, same texts but for the departure below) and one warning says so.
+(slower, same texts but for the departure below, and a page nested deeper than 256 levels
+is read only in part, never rejected as too_complex) and one warning says so.
 tests/test_main_text.py checks the texts equal trafilatura's and fails when the check does
 (read the new source, then update the copy and the recorded hashes).
 
@@ -51,6 +52,11 @@ from newsbeam.transforms.support.built_cache import built, package_file
 from newsbeam.transforms.support.xpath_equivalents import EQUIVALENT_KEYS, equivalent, xpath_key
 
 log = logging.getLogger(__name__)
+
+# The trafilatura release copied here; pyproject's floor for trafilatura is this release
+# (tests/test_packaging.py), since an older one runs trafilatura's own path, which lacks
+# the deeper parse (`html_parser`).
+COPIED_TRAFILATURA = "2.3.1"
 
 # The first 16 hex digits of the SHA-1 of trafilatura 2.3.1's source (`inspect.getsource`) of
 # each function copied here, or whose exact behaviour a shortcut here relies on: the
@@ -169,10 +175,12 @@ def copy_matches_trafilatura() -> bool:
         differences = [f"the check failed: {error!r}"]
     if differences:
         log.warning(
-            "trafilatura %s differs from the 2.3.1 code that %s copies (%s): the extract "
+            "trafilatura %s differs from the %s code that %s copies (%s): the extract "
             "stage runs trafilatura's own load_html and bare_extraction, slower (about 1.6x "
-            "its CPU), same texts but a body split into containers of one kind read in part",
+            "its CPU), same texts but a body split into containers of one kind, and a page "
+            "nested deeper than 256 levels, read in part (never rejected as too_complex)",
             _trafilatura_version(),
+            COPIED_TRAFILATURA,
             __name__,
             "; ".join(differences[:3]) + ("; ..." if len(differences) > 3 else ""),
         )
