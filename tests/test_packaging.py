@@ -28,8 +28,8 @@ from tests.import_graph import CODE_FOLDERS
 REPO = Path(__file__).resolve().parents[1]
 # Libraries the code imports only for an optional feature, and the extra that brings them.
 OPTIONAL_IMPORTS = {"boto3": "aws", "botocore": "aws", "pyiceberg": "iceberg"}
-# The Pythons Beam 2.77 has wheels for; requires-python admits each.
-PYTHONS = ("3.10", "3.11", "3.12", "3.13")
+# The Pythons Beam 2.77 has wheels for (its classifiers); requires-python admits each.
+PYTHONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
 # Tracked files the sdist leaves out: CI's own script and git's.
 NOT_IN_SDIST = (".ci/", ".gitignore")
 
