@@ -185,8 +185,18 @@ def test_the_wheel_holds_the_newsbeam_package_with_every_file_the_code_reads(
         assert any(name.endswith("topics-linear.npz") for name in wanted)
         meta = email.message_from_bytes(wheel.read(f"{info}/METADATA"))
         entry_points = wheel.read(f"{info}/entry_points.txt").decode()
-        assert f"{info}/licenses/LICENSE" in names
+        # The licence metadata covers the data the wheel ships too (PEP 639): the code's
+        # licence, the taxonomy's (CC BY 4.0) and the topic model's (CC BY-SA 4.0), with
+        # every licence and attribution file of the code folders as a License-File.
+        folders = tuple(f"{folder}/" for folder in CODE_FOLDERS.values())
+        licences = {f"{info}/licenses/LICENSE"} | {
+            f"{info}/licenses/{name}"
+            for name in _tracked_files()
+            if name.startswith(folders) and ("LICENSE" in name or "/licences/" in name)
+        }
+        assert len(licences) > 2 and licences - names == set()
     assert meta["Version"] == version
+    assert meta["License-Expression"] == "Apache-2.0 AND CC-BY-4.0 AND CC-BY-SA-4.0"
     assert meta["Requires-Python"] == _pyproject()["project"]["requires-python"]
     assert meta["Description-Content-Type"] == "text/markdown"
     assert meta.get_payload().strip() == (REPO / "README.md").read_text().strip()
