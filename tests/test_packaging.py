@@ -126,6 +126,18 @@ def test_trafilaturas_floor_is_the_release_the_extract_stage_copies() -> None:
     assert metadata.version("trafilatura") in requirement.specifier
 
 
+def test_the_iceberg_extras_floor_is_the_pyiceberg_the_registration_checks_for() -> None:
+    from newsbeam.pipeline.iceberg import MIN_PYICEBERG
+
+    extras = _pyproject()["project"]["optional-dependencies"]
+    for extra in ("iceberg", "dev"):
+        (requirement,) = [
+            Requirement(line) for line in extras[extra] if Requirement(line).name == "pyiceberg"
+        ]
+        floors = [Version(s.version) for s in requirement.specifier if s.operator == ">="]
+        assert [floor.release[:2] for floor in floors] == [MIN_PYICEBERG], extra
+
+
 def _tracked_files() -> list[str]:
     done = subprocess.run(
         ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=False
