@@ -26,9 +26,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import metadata
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -115,6 +117,25 @@ def _check_sqlite_path(uri: str) -> None:
             raise WarehouseError(f"--iceberg {uri}: the folder {folder} does not exist")
 
 
+# The oldest pyiceberg the registration works with (pyproject's `iceberg` extra says the
+# same; tests/test_packaging.py keeps the two in step): 0.9 lacks `DataFile.from_args`
+# (every load failed), 0.10 failed a rerun's overwrite and snapshot expiry.
+MIN_PYICEBERG = (0, 11)
+
+
+def pyiceberg_too_old(installed: str) -> str | None:
+    """What to tell a user whose pyiceberg (`installed`, its version) predates MIN_PYICEBERG
+    (one installed on its own, not through the extra, may be older); None if not."""
+    numbers = re.match(r"(\d+)\.(\d+)", installed)
+    if numbers is None or (int(numbers[1]), int(numbers[2])) >= MIN_PYICEBERG:
+        return None  # new enough, or a version string not understood: let it try
+    wanted = ".".join(map(str, MIN_PYICEBERG))
+    return (
+        f"--iceberg needs pyiceberg {wanted} or later, found {installed}: "
+        "pip install -U 'newsbeam[iceberg]'"
+    )
+
+
 def open_catalog(spec: CatalogSpec) -> Any:
     """A pyiceberg catalog, checked to answer (WarehouseError otherwise)."""
     name, config = catalog_config(spec)
@@ -122,6 +143,9 @@ def open_catalog(spec: CatalogSpec) -> Any:
         from pyiceberg.catalog import load_catalog
     except ImportError:
         raise WarehouseError("--iceberg needs pyiceberg: pip install 'newsbeam[iceberg]'") from None
+    too_old = pyiceberg_too_old(metadata.version("pyiceberg"))
+    if too_old:
+        raise WarehouseError(too_old)
     try:
         catalog = load_catalog(name, **config)
         catalog.list_namespaces()  # a REST or Hive catalog is only reached here

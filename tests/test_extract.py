@@ -1156,6 +1156,34 @@ def test_a_page_nested_deeper_than_256_levels_is_read_to_its_end(tag: str) -> No
     assert [p[:5] for p in article.text.split("\n") if p] == ["Lead ", "Deep ", "Closi"]
 
 
+@pytest.mark.parametrize(
+    "encoding, lead", [("latin-1", "Lead café"), ("utf-8", "Lead \x0b"), ("utf-8", "Lead \x00")]
+)
+def test_a_legacy_page_nested_deep_is_read_whole_or_too_complex(encoding: str, lead: str) -> None:
+    """A page not in UTF-8 (Latin-1) or holding a control character load_html deletes went
+    to trafilatura's parser, which stops at 256 levels: only its lead was kept, and a page
+    nested 2,100 deep was an article of its lead instead of too_complex."""
+    words = "words of the article that are here to be found in the text. " * 4
+    charset = '<meta charset="iso-8859-1">' if encoding == "latin-1" else ""
+    page = (
+        f"<html><head>{charset}<title>Deep</title></head><body><article><p>{lead} {words}</p>"
+        + "<div>" * 400
+        + f"<p>Deep {words}</p>"
+        + "</div>" * 400
+        + f"<p>Closing {words}</p></article></body></html>"
+    )
+    article = extract_document(
+        RawDocument("p.html", "html", page.encode(encoding)), ExtractConfig()
+    )
+    assert [p[:5] for p in article.text.split("\n") if p] == ["Lead ", "Deep ", "Closi"]
+    assert "café" in article.text or encoding != "latin-1"
+    page = f"<html><head>{charset}</head><body><p>{lead} {words}</p>" + "<div>" * 2100
+    page += f"<p>Deep {words}</p></body></html>"
+    with pytest.raises(ExtractError) as refused:
+        extract_document(RawDocument("p.html", "html", page.encode(encoding)), ExtractConfig())
+    assert refused.value.reason == "too_complex"
+
+
 def test_a_page_nested_deeper_than_the_parser_reads_is_too_complex() -> None:
     page = "<html><body><p>Lead words.</p>" + "<div>" * 2100 + "<p>Deep words.</p></body></html>"
     with pytest.raises(ExtractError) as refused:

@@ -241,6 +241,17 @@ def test_without_pyiceberg_the_message_says_what_to_install(
     refused(capsys, ["warehouse", "--output", str(root), *flags(tmp_path)], "newsbeam[iceberg]")
 
 
+def test_a_pyiceberg_older_than_the_registration_needs_is_named_with_the_version_needed() -> None:
+    """pyiceberg 0.9 (the extra's old floor) failed every load (no `DataFile.from_args`), 0.10
+    a rerun's overwrite and snapshot expiry, each with an error of pyiceberg's internals."""
+    for old in ("0.9.0", "0.10.0", "0.10.1rc1"):
+        message = iceberg.pyiceberg_too_old(old)
+        assert message is not None and f"found {old}" in message
+        assert "pyiceberg 0.11 or later" in message and "newsbeam[iceberg]" in message
+    for new in ("0.11.0", "0.12.0", "1.0.0", "weird"):
+        assert iceberg.pyiceberg_too_old(new) is None
+
+
 def test_catalog_uris_map_to_pyiceberg_catalog_types() -> None:
     def config(uri: str, **extra: Any) -> dict[str, str]:
         return iceberg.catalog_config(iceberg.CatalogSpec(uri, **extra))[1]

@@ -4,7 +4,8 @@ include_comments=False, ...).text`, with less work done per page.
 
 - `parse_html`: `load_html` without its deletion of XML-invalid characters by a regular
   expression over the whole page (0.7 ms of its 2.2 ms on the 439 distinct pages) when a
-  byte-level test shows the page holds none; any other page goes to `load_html` itself.
+  byte-level test shows the page holds none; any other page takes `load_html`'s own steps,
+  all with a parser that reads 2,048 levels of nesting where trafilatura's reads 256.
 - `prepare_page` + `main_text`: trafilatura's extraction cascade (`trafilatura_sequence`,
   comments off) in two parts, so that the full extraction run after the fast one on some
   pages starts from the fast one's pruned page instead of pruning it again; no
@@ -20,10 +21,11 @@ include_comments=False, ...).text`, with less work done per page.
 
 This copies the control flow of trafilatura 2.3.1's `trafilatura_sequence`, the end of its
 `bare_extraction` and its `load_html`, and reads private names of it. pyproject allows
-any trafilatura 2, so `copy_matches_trafilatura` (once a process) checks that the installed
+trafilatura 2.3.x, so `copy_matches_trafilatura` (once a process) checks that the installed
 one's sources of what is copied hash to the recorded ones and that the names read are there;
 when not, the three functions above run trafilatura's own `load_html` and `bare_extraction`
-(slower, same texts but for the departure below) and one warning says so.
+(slower, same texts but for the departure below, and a page nested deeper than 256 levels
+is read only in part, never rejected as too_complex) and one warning says so.
 tests/test_main_text.py checks the texts equal trafilatura's and fails when the check does
 (read the new source, then update the copy and the recorded hashes).
 
@@ -51,6 +53,11 @@ from newsbeam.transforms.support.built_cache import built, package_file
 from newsbeam.transforms.support.xpath_equivalents import EQUIVALENT_KEYS, equivalent, xpath_key
 
 log = logging.getLogger(__name__)
+
+# The trafilatura release copied here; pyproject's floor for trafilatura is this release
+# (tests/test_packaging.py), since an older one runs trafilatura's own path, which lacks
+# the deeper parse (`html_parser`).
+COPIED_TRAFILATURA = "2.3.1"
 
 # The first 16 hex digits of the SHA-1 of trafilatura 2.3.1's source (`inspect.getsource`) of
 # each function copied here, or whose exact behaviour a shortcut here relies on: the
@@ -99,9 +106,11 @@ TRAFILATURA_NAMES = {
         "DOCTYPE_TAG",
         "FAULTY_HTML",
         "HTML_PARSER",
+        "decode_file",
         "handle_compressed_file",
         "is_dubious_html",
         "load_html",
+        "repair_faulty_html",
     ),
     "trafilatura.baseline": ("_BLOCK_ELEMS", "_spaced_text", "html2txt"),
     "trafilatura.htmlprocessing": ("convert_tags", "prune_unwanted_nodes", "tree_cleaning"),
@@ -169,10 +178,12 @@ def copy_matches_trafilatura() -> bool:
         differences = [f"the check failed: {error!r}"]
     if differences:
         log.warning(
-            "trafilatura %s differs from the 2.3.1 code that %s copies (%s): the extract "
+            "trafilatura %s differs from the %s code that %s copies (%s): the extract "
             "stage runs trafilatura's own load_html and bare_extraction, slower (about 1.6x "
-            "its CPU), same texts but a body split into containers of one kind read in part",
+            "its CPU), same texts but a body split into containers of one kind, and a page "
+            "nested deeper than 256 levels, read in part (never rejected as too_complex)",
             _trafilatura_version(),
+            COPIED_TRAFILATURA,
             __name__,
             "; ".join(differences[:3]) + ("; ..." if len(differences) > 3 else ""),
         )
@@ -324,9 +335,10 @@ def parse_html(data: bytes) -> Any:
     On a (decompressed) UTF-8 page that holds no character load_html's repair deletes, the
     repair's other two steps (a DOCTYPE with a slash on the first line, a self-closing
     `<html/>`) are done here and the text parsed with load_html's parser options
-    (`html_parser`); a page that is not UTF-8, holds such a character, or whose parse is
-    not plainly a page with an `<html>` in its first 50 characters (load_html's fallbacks
-    and rejection) is parsed by load_html. Raises TooDeep for a page nested deeper than the
+    (`html_parser`); a page that is not UTF-8 or holds such a character is read by
+    `_load_html_deep` (load_html's steps with that parser); a page whose parse is not
+    plainly a page with an `<html>` in its first 50 characters (load_html's fallbacks and
+    rejection) is parsed by load_html. Raises TooDeep for a page nested deeper than the
     parser reads (`html_parser`: 2,048 levels, where trafilatura's reads 256)."""
     from lxml.html import fromstring
     from trafilatura import utils as tu
@@ -337,10 +349,12 @@ def parse_html(data: bytes) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        return tu.load_html(data)
+        return _load_html_deep(data)
     beginning = text[:50].lower()
-    if holds_xml_invalid_characters(raw, text) or tu.is_dubious_html(beginning):
+    if tu.is_dubious_html(beginning):
         return tu.load_html(data)
+    if holds_xml_invalid_characters(raw, text):
+        return _load_html_deep(data)
     parser = html_parser()
     try:
         tree = fromstring(_repair_faulty_html(text, beginning), parser=parser)
@@ -351,6 +365,32 @@ def parse_html(data: bytes) -> Any:
     if len(tree) < 1:
         return tu.load_html(data)
     return tree
+
+
+def _load_html_deep(data: bytes) -> Any:
+    """`trafilatura.utils.load_html(data)` (2.3.1's steps: decode by the page's charset,
+    repair, parse, the same rejection) with `html_parser`: a legacy page (Latin-1, say) or
+    one holding a control character nests as deep as a UTF-8 one is read (trafilatura's
+    parser stopped at 256 levels and dropped the rest of the page without a word, and a
+    page past 2,048 was kept with its beginning only). TooDeep past `MAX_DEPTH`; a parse
+    that fails or finds nothing goes to load_html itself (its byte-level fallbacks)."""
+    from lxml.html import fromstring
+    from trafilatura import utils as tu
+
+    text = tu.decode_file(data)
+    beginning = text[:50].lower()
+    dubious = tu.is_dubious_html(beginning)
+    text = tu.repair_faulty_html(text, beginning)
+    parser = html_parser()
+    try:
+        tree = fromstring(text, parser=parser)
+    except Exception:  # an encoding declaration in a str, and the like: load_html's paths
+        return tu.load_html(data)
+    if any(error.message.startswith("Excessive depth") for error in parser.error_log):
+        raise TooDeep(f"markup nested deeper than {MAX_DEPTH:,} levels")
+    if len(tree) < 1:
+        return tu.load_html(data)
+    return None if dubious and len(tree) < 2 else tree
 
 
 def _repair_faulty_html(htmlstring: str, beginning: str) -> str:
