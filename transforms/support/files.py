@@ -137,6 +137,60 @@ def match(pattern: str) -> list[Any]:
     ]
 
 
+class StoreDenied(Exception):
+    """A call the object store refused (403 AccessDenied): the credentials may not do that
+    there. No retry helps; the run fails with one line naming the operation and object."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        # 403: Beam's retry filter (server errors only) raises it at once.
+        self.response = {"ResponseMetadata": {"HTTPStatusCode": 403}}
+
+
+# What each boto call the run makes does to its object, for the line a refusal ends with.
+_CALL_VERBS = {
+    "get_object": "read",
+    "head_object": "read",
+    "put_object": "write",
+    "copy_object": "write",
+    "create_multipart_upload": "write",
+    "upload_part": "write",
+    "complete_multipart_upload": "write",
+    "delete_object": "delete",
+    "delete_objects": "delete",
+    "list_objects": "list",
+    "list_objects_v2": "list",
+    "head_bucket": "use",
+}
+
+
+def denied_message(call: str, kwargs: dict[str, Any]) -> str:
+    """The line a refused call ends a run with: the operation, the object (a prefix for a
+    listing, the bucket for a batch delete) and what to check; never the credentials."""
+    verb = _CALL_VERBS.get(call, call.replace("_", " "))
+    bucket = kwargs.get("Bucket", "?")
+    where = kwargs.get("Key", kwargs.get("Prefix", kwargs.get("CopySource", "")))
+    if not isinstance(where, str):  # copy_object's CopySource may be a dict
+        where = ""
+    if call == "delete_objects":
+        keys = [item.get("Key", "") for item in kwargs.get("Delete", {}).get("Objects", [])]
+        where = keys[0] if keys else ""
+        verb += f" {len(keys)} objects, the first" if len(keys) > 1 else ""
+    what = "the prefix " if verb == "list" else ""
+    return (
+        f"access denied: cannot {verb} {what}s3://{bucket}/{where}: check the "
+        "credentials' permissions on that prefix (the store refused it: AccessDenied)"
+    )
+
+
+def is_denied(error: BaseException) -> bool:
+    """Whether boto's `error` is a refusal by the store's policy (403 AccessDenied)."""
+    response = getattr(error, "response", None) or {}
+    code = str(response.get("Error", {}).get("Code", ""))
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return code in ("AccessDenied", "403", "AllAccessDisabled") or status == 403
+
+
 class _NotAnswering(Exception):
     """A call the store did not answer, within the time the run still waits: Beam's S3IO
     waits and calls again. Raised in place of boto's error, whose `response` is None on a
@@ -169,6 +223,13 @@ class _Unreachable:
         began = time.monotonic()
         try:
             answer = method(*args, **kwargs)
+        except exceptions.ClientError as error:
+            if not is_denied(error):
+                raise
+            # From None: the failure line names the innermost cause; boto's own says only
+            # "Access Denied", and Beam's S3ClientError above it no more.
+            name = getattr(method, "__name__", "")
+            raise StoreDenied(denied_message(name, kwargs)) from None
         except (exceptions.ConnectionError, exceptions.HTTPClientError) as error:
             now = time.monotonic()
             self.since = began if self.since is None else min(self.since, began)
