@@ -380,14 +380,15 @@ def worker_plan(
     if follow:
         return 1, "in-process: follow mode keeps one process between batches"
     if inputs < MIN_INPUTS:
-        return 1, f"in-process: {inputs} input files, fewer than {MIN_INPUTS}"
+        # Files on object stores and feeds are not counted (`count_inputs`): said so.
+        return 1, f"in-process: {inputs} local input files, fewer than {MIN_INPUTS}"
     if load is not None and load >= cores + BUSY_LOAD_MARGIN:
         # Other jobs keep every core busy: a worker would only take their share.
         return 1, (
             f"in-process: load average {load:.1f} >= {cores} cores + {BUSY_LOAD_MARGIN:g} "
             "(other jobs keep every core busy)"
         )
-    return fitted, f"{inputs}+ input files: {fit}"
+    return fitted, f"at least {MIN_INPUTS} local input files ({inputs} counted): {fit}"
 
 
 def _fit_words(cores: int, memory: int | None, fitted: int) -> str:

@@ -6,6 +6,8 @@ never the credentials. Before, it ended `S3ClientError: ('Access Denied', ...)`.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -92,9 +94,49 @@ def test_a_refusal_in_a_worker_process_keeps_its_line() -> None:
     assert entry.failure_line(RuntimeError(text)) == f"the run failed: {line}"
 
 
+def _without_root_overrides() -> list[str]:
+    """A command prefix under which the folders' modes hold for root too (the tests run as
+    root here, whom no mode refuses): setpriv without the capabilities that override them."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("needs setpriv to drop root's file-permission overrides")
+    caps = "-dac_override,-dac_read_search"
+    return ["setpriv", f"--bounding-set={caps}", f"--inh-caps={caps}", "--"]
+
+
+@pytest.mark.slow
+def test_a_state_folder_the_run_may_not_write_is_named_with_what_to_check(
+    tmp_path: Path,
+) -> None:
+    _pages(tmp_path / "in", 3)
+    state, output = tmp_path / "state", tmp_path / "out"
+    command = [sys.executable, "-m", "newsbeam.pipeline", "--input", str(tmp_path / "in")]
+    command += ["--output", str(output), "--state", str(state)]
+    first = subprocess.run([*command, "--run_id", "a"], capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr[-2000:]
+    (tmp_path / "in" / "new.txt").write_text("Another story\n\n" + "Words of a new story. " * 30)
+    versions = state / "versions"
+    versions.chmod(0o555)  # the launch checks the state folder itself, not what is in it
+    try:
+        run = subprocess.run(
+            [*_without_root_overrides(), *command, "--run_id", "b"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        versions.chmod(0o755)
+    assert run.returncode == 1, run.stderr[-2000:]
+    errors = [line for line in run.stderr.splitlines() if line.startswith("ERROR")]
+    assert errors[-1].startswith(
+        f"ERROR newsbeam: the run failed: permission denied: cannot open or change {versions}/b."
+    ), errors
+    assert "check that the user running newsbeam may read and write there" in errors[-1]
+
+
 def test_a_local_path_the_run_may_not_change_is_named_with_what_to_check() -> None:
-    # The tests run as root here, which no folder's mode refuses: the error is the one
-    # os.open raises for a read-only --state folder.
+    # The error os.open raises for a read-only --state folder, raised under another.
     error = PermissionError(13, "Permission denied", "/srv/news/state/CURRENT.json")
     try:
         try:

@@ -1110,7 +1110,7 @@ def test_the_worker_plan_names_its_rule() -> None:
     plan = workers.worker_plan
     assert plan(given, cores=2, memory=8 << 30, inputs=3) == (
         1,
-        f"in-process: 3 input files, fewer than {workers.MIN_INPUTS}",
+        f"in-process: 3 local input files, fewer than {workers.MIN_INPUTS}",
     )
     count, rule = plan(given, cores=2, memory=8 << 30, inputs=50, load=3.5)
     assert count == 1 and rule.startswith("in-process: load average 3.5 >= 2 cores + 1")
@@ -1118,7 +1118,7 @@ def test_the_worker_plan_names_its_rule() -> None:
     assert count == 3 and "3.0 GiB available holds 3 of 1 GiB each, fewer than the 8" in rule
     assert plan(given, cores=2, memory=None, inputs=50) == (
         2,
-        "50+ input files: one per core available (2)",
+        "at least 50 local input files (50 counted): one per core available (2)",
     )
     assert plan(workers.Given("in_memory"), cores=2, memory=None, inputs=9)[0] is None
     assert plan(workers.Given(num_workers=3), cores=2, memory=None, inputs=0) == (
@@ -1140,7 +1140,7 @@ def test_a_run_logs_and_records_its_worker_plan(tmp_path: Path) -> None:
     command += ["--log_level", "INFO"]
     run = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
-    rule = f"in-process: 3 input files, fewer than {workers.MIN_INPUTS}"
+    rule = f"in-process: 3 local input files, fewer than {workers.MIN_INPUTS}"
     assert f"INFO newsbeam: workers planned: 1 ({rule})" in run.stderr
     manifest = json.loads((output / "_runs" / "planned.json").read_text())
     plan = manifest["config"]["workers"]
@@ -1148,4 +1148,5 @@ def test_a_run_logs_and_records_its_worker_plan(tmp_path: Path) -> None:
     assert plan["cores_available"] == 1 and plan["cpu_affinity"] == 1  # taskset -c 0
     assert plan["memory_available_bytes"] > 0
     assert {"cpu_quota", "memory_limit_bytes", "load_average"} <= set(plan)
-    assert rule in (output / "_runs" / "planned.html").read_text()
+    page = (output / "_runs" / "planned.html").read_text()
+    assert f'<p id="workers">Workers planned: 1 ({rule}).</p>' in page
