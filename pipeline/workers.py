@@ -388,20 +388,20 @@ def worker_plan(
             f"in-process: load average {load:.1f} >= {cores} cores + {BUSY_LOAD_MARGIN:g} "
             "(other jobs keep every core busy)"
         )
-    return fitted, f"at least {MIN_INPUTS} local input files ({inputs} counted): {fit}"
+    return fitted, f"{inputs} local input files counted, at least {MIN_INPUTS}: {fit}"
 
 
 def _fit_words(cores: int, memory: int | None, fitted: int) -> str:
     """Why `worker_count` gave `fitted`: the cores, or the memory when it held fewer."""
     if memory is None:
-        return f"one per core available ({cores})"
+        return f"one per core available: {cores}"
     fit = memory // WORKER_BYTES
     if fit < cores:
         return (
             f"{fitted}: {memory / (1 << 30):.1f} GiB available holds {fit} of "
             f"{WORKER_BYTES / (1 << 30):g} GiB each, fewer than the {cores} cores"
         )
-    return f"one per core available ({cores}; memory holds {fit})"
+    return f"one per core available: {cores}, memory holds {fit}"
 
 
 def plan_record(

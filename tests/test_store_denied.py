@@ -87,6 +87,20 @@ def test_a_refused_call_is_named_by_its_operation_and_object() -> None:
     )
 
 
+def test_a_copy_and_a_batch_deletes_refusals_name_their_objects() -> None:
+    messages = pytest.importorskip("apache_beam.io.aws.clients.s3.messages")
+    copied = files.denied_message("copy", {}, ({"Bucket": "b", "Key": "_staging/x"}, "b", "t/x"))
+    assert "cannot copy s3://b/_staging/x to s3://b/t/x:" in copied
+    # S3IO's batch delete answers each refused key with this error, raised by no call.
+    error = messages.S3ClientError("Access Denied", "AccessDenied")
+    refused = [("s3://b/state/CURRENT.json", error)]
+    with pytest.raises(files.StoreDenied) as raised:
+        files._raise_failures(refused, "delete")
+    assert str(raised.value).startswith(
+        "access denied: cannot delete s3://b/state/CURRENT.json: check the credentials'"
+    )
+
+
 def test_a_refusal_in_a_worker_process_keeps_its_line() -> None:
     # A worker's failure comes back as its traceback's text (pipeline/main.py).
     line = "access denied: cannot write s3://b/state/x: check the credentials' permissions"

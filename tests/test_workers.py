@@ -1118,7 +1118,7 @@ def test_the_worker_plan_names_its_rule() -> None:
     assert count == 3 and "3.0 GiB available holds 3 of 1 GiB each, fewer than the 8" in rule
     assert plan(given, cores=2, memory=None, inputs=50) == (
         2,
-        "at least 50 local input files (50 counted): one per core available (2)",
+        "50 local input files counted, at least 50: one per core available: 2",
     )
     assert plan(workers.Given("in_memory"), cores=2, memory=None, inputs=9)[0] is None
     assert plan(workers.Given(num_workers=3), cores=2, memory=None, inputs=0) == (

@@ -156,37 +156,51 @@ _CALL_VERBS = {
     "create_multipart_upload": "write",
     "upload_part": "write",
     "complete_multipart_upload": "write",
+    "copy": "copy",
     "delete_object": "delete",
     "delete_objects": "delete",
     "list_objects": "list",
     "list_objects_v2": "list",
     "head_bucket": "use",
 }
+# Beam's client calls boto3's managed `copy(CopySource, Bucket, Key)` by position.
+_POSITIONAL = {"copy": ("CopySource", "Bucket", "Key")}
 
 
-def denied_message(call: str, kwargs: dict[str, Any]) -> str:
-    """The line a refused call ends a run with: the operation, the object (a prefix for a
-    listing, the bucket for a batch delete) and what to check; never the credentials."""
-    verb = _CALL_VERBS.get(call, call.replace("_", " "))
-    bucket = kwargs.get("Bucket", "?")
-    where = kwargs.get("Key", kwargs.get("Prefix", kwargs.get("CopySource", "")))
-    if not isinstance(where, str):  # copy_object's CopySource may be a dict
-        where = ""
-    if call == "delete_objects":
-        keys = [item.get("Key", "") for item in kwargs.get("Delete", {}).get("Objects", [])]
-        where = keys[0] if keys else ""
-        verb += f" {len(keys)} objects, the first" if len(keys) > 1 else ""
-    what = "the prefix " if verb == "list" else ""
+def denied_line(verb: str, where: str) -> str:
+    """The line a refused operation ends a run with: what was refused, on which object,
+    and what to check; never the credentials."""
     return (
-        f"access denied: cannot {verb} {what}s3://{bucket}/{where}: check the "
-        "credentials' permissions on that prefix (the store refused it: AccessDenied)"
+        f"access denied: cannot {verb} {where}: check the credentials' permissions on "
+        "that prefix (the store refused it: AccessDenied)"
     )
 
 
+def denied_message(call: str, kwargs: dict[str, Any], args: Sequence[Any] = ()) -> str:
+    """`denied_line` for a refused boto call (its name and arguments): the object, a
+    prefix for a listing, the first key of a batch delete, source and target of a copy."""
+    named = {**dict(zip(_POSITIONAL.get(call, ()), args, strict=False)), **kwargs}
+    verb = _CALL_VERBS.get(call, call.replace("_", " "))
+    bucket = named.get("Bucket", "?")
+    where = f"s3://{bucket}/{named.get('Key', named.get('Prefix', ''))}"
+    if verb == "list":
+        where = f"the prefix {where}"
+    elif call == "delete_objects":
+        keys = [item.get("Key", "") for item in named.get("Delete", {}).get("Objects", [])]
+        first = f"s3://{bucket}/{keys[0] if keys else ''}"
+        where = f"{len(keys)} objects, the first {first}" if len(keys) > 1 else first
+    source = named.get("CopySource")
+    if isinstance(source, dict):
+        where = f"s3://{source.get('Bucket', '?')}/{source.get('Key', '')} to {where}"
+    return denied_line(verb, where)
+
+
 def is_denied(error: BaseException) -> bool:
-    """Whether boto's `error` is a refusal by the store's policy (403 AccessDenied)."""
+    """Whether `error` (boto's, or Beam's S3ClientError) is a refusal by the store's
+    policy (403 AccessDenied). A batch delete reports each key's refusal in its answer,
+    which Beam turns into S3ClientError(message, "AccessDenied") without raising."""
     response = getattr(error, "response", None) or {}
-    code = str(response.get("Error", {}).get("Code", ""))
+    code = str(response.get("Error", {}).get("Code", getattr(error, "code", "")))
     status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     return code in ("AccessDenied", "403", "AllAccessDisabled") or status == 403
 
@@ -229,7 +243,7 @@ class _Unreachable:
             # From None: the failure line names the innermost cause; boto's own says only
             # "Access Denied", and Beam's S3ClientError above it no more.
             name = getattr(method, "__name__", "")
-            raise StoreDenied(denied_message(name, kwargs)) from None
+            raise StoreDenied(denied_message(name, kwargs, args)) from None
         except (exceptions.ConnectionError, exceptions.HTTPClientError) as error:
             now = time.monotonic()
             self.since = began if self.since is None else min(self.since, began)
@@ -621,6 +635,13 @@ def _raise_failures(results: Any, what: str) -> None:
     items = results.items() if isinstance(results, dict) else results or []
     for item in items:
         error = item[-1]
+        inner = error.__context__ if isinstance(error, Exception) else None
+        if isinstance(inner, StoreDenied):  # refused through our client: its own line
+            raise StoreDenied(str(inner)) from None
+        if isinstance(error, Exception) and is_denied(error):
+            # A batch delete's refusal is in its answer, not raised through the client
+            # (`_Unreachable.call`): it read `OSError: ... ('Access Denied', 'AccessDenied')`.
+            raise StoreDenied(denied_line(what, " to ".join(map(str, item[:-1])))) from None
         if isinstance(error, Exception):
             raise OSError(f"{what} failed for {item[:-1]}: {error}") from error
 
