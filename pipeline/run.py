@@ -323,8 +323,7 @@ def _use_local_workers(
     # process or two workers (the load, a quota, the memory, too few files).
     plan = workers.plan_record(planned, rule, cores=cores, memory=memory, load=load)
     WORKER_PLANS[options] = plan
-    log.info("workers planned: %s (%s)", "as given" if planned is None else planned, rule)
-    log.debug("worker plan: %s", plan)
+    log.debug("worker plan: %s", plan)  # the "run started" line says its number and rule
     if planned is None or (planned == 1 and given.running_mode != workers.MULTI_PROCESSING):
         return  # in-process, or threads as the user asked
     direct = options.view_as(DirectOptions)
@@ -336,6 +335,16 @@ def _use_local_workers(
 WORKER_PLANS: weakref.WeakKeyDictionary[PipelineOptions, dict[str, Any]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+def workers_words(options: PipelineOptions) -> str:
+    """ "; workers planned: N (rule)" for a local run's start line, "" for another runner's:
+    why a run used one process or N workers, said where the run says it started."""
+    plan = WORKER_PLANS.get(options)
+    if plan is None:
+        return ""
+    count = plan["workers"]
+    return f"; workers planned: {'as given' if count is None else count} ({plan['rule']})"
 
 
 def on_local_runner(options: PipelineOptions) -> bool:
@@ -748,13 +757,14 @@ def run_locked(
     level = logging.DEBUG if follow is not None else logging.INFO
     log.log(
         level,
-        "run started: %d --input, %d --feed, %d --feeds -> %s%s; run id %s",
+        "run started: %d --input, %d --feed, %d --feeds -> %s%s; run id %s%s",
         len(ours.inputs or ()),
         len(ours.feed_urls or ()),
         len(ours.feed_lists or ()),
         output,
         f" (state {state})" if state else "",
         run_id,
+        workers_words(options),
     )
     progress = _progress_dir(options) if follow is None else None
     drawn = with_report and follow is None  # the run's HTML report

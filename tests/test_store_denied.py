@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,6 +28,16 @@ def _pages(folder: Path, count: int) -> None:
     for number in range(count):
         words = "The council voted on the budget for the new library today. " * 20
         (folder / f"story{number}.txt").write_text(f"Story {number}\n\n{words}{number}")
+
+
+def _run_denied(server: Any, tmp_path: Path, key: dict[str, str]) -> Any:
+    """A run with the operator's credentials, its state on the store."""
+    command = [sys.executable, "-m", "newsbeam.pipeline", "--input", str(tmp_path / "in")]
+    command += ["--output", server.url("root"), "--state", server.url("state")]
+    command += ["--run_id", "denied", f"--s3_endpoint_url={server.endpoint}"]
+    command += [f"--s3_access_key_id={key['AccessKeyId']}", f"--s3_region_name={REGION}"]
+    command += [f"--s3_secret_access_key={key['SecretAccessKey']}"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.slow
@@ -56,14 +67,13 @@ def test_a_read_the_stores_policy_refuses_ends_the_run_naming_the_object(
             UserName="operator", PolicyName="no-state-reads", PolicyDocument=json.dumps(policy)
         )
         key = iam.create_access_key(UserName="operator")["AccessKey"]
-        # From here on moto checks every call's signature and the user's policy.
+        # From here on moto checks every call's signature and the user's policy; its
+        # setting is the test process's: put back for the other tests' servers.
         requests.post(f"{server.endpoint}/moto-api/reset-auth", data=b"0", timeout=10)
-        command = [sys.executable, "-m", "newsbeam.pipeline", "--input", str(tmp_path / "in")]
-        command += ["--output", server.url("root"), "--state", server.url("state")]
-        command += ["--run_id", "denied", f"--s3_endpoint_url={server.endpoint}"]
-        command += [f"--s3_access_key_id={key['AccessKeyId']}", f"--s3_region_name={REGION}"]
-        command += [f"--s3_secret_access_key={key['SecretAccessKey']}"]
-        run = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        try:
+            run = _run_denied(server, tmp_path, key)
+        finally:
+            requests.post(f"{server.endpoint}/moto-api/reset-auth", data=b"inf", timeout=10)
     assert run.returncode == 1, run.stderr[-2000:]
     errors = [line for line in run.stderr.splitlines() if line.startswith("ERROR")]
     assert errors[-1].startswith(

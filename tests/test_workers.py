@@ -1141,7 +1141,8 @@ def test_a_run_logs_and_records_its_worker_plan(tmp_path: Path) -> None:
     run = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     rule = f"in-process: 3 local input files, fewer than {workers.MIN_INPUTS}"
-    assert f"INFO newsbeam: workers planned: 1 ({rule})" in run.stderr
+    started = [line for line in run.stderr.splitlines() if "run started" in line]
+    assert started[0].endswith(f"; run id planned; workers planned: 1 ({rule})"), started
     manifest = json.loads((output / "_runs" / "planned.json").read_text())
     plan = manifest["config"]["workers"]
     assert plan["workers"] == 1 and plan["rule"] == rule

@@ -238,6 +238,7 @@ class _Unreachable:
         try:
             answer = method(*args, **kwargs)
         except exceptions.ClientError as error:
+            self.since = None  # the store answered, if only to refuse
             if not is_denied(error):
                 raise
             # From None: the failure line names the innermost cause; boto's own says only
