@@ -506,7 +506,7 @@ def follow(
     with pipeline_run.locked(target) as lock:
         follower = Follower(target, lock, settle)
         log.info(
-            "follow: every %g s, %d --input, %d --feed, %d --feeds -> %s (state %s)%s",
+            "follow: every %g s, %d --input, %d --feed, %d --feeds -> %s (state %s)%s%s",
             interval,
             len(ours.inputs or ()),
             len(ours.feed_urls or ()),
@@ -514,6 +514,7 @@ def follow(
             target.output,
             target.state,
             f"; for {ours.max_runtime:g} s" if ours.max_runtime else "",
+            pipeline_run.workers_words(target.options),
         )
         failures = 0
         next_start = started

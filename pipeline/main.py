@@ -205,11 +205,21 @@ def failure_line(error: BaseException, argv: Sequence[str] | None = None) -> str
     if remote is not None:  # a worker process's failure, handed back as its traceback's text
         name, message = remote
         kind = exception_type(name)
+    if kind.__name__ == "StoreDenied":  # its message names the call, object and check
+        return f"the run failed: {' '.join(message.split())}"
     if issubclass(kind, MemoryError):  # its message is empty or a size: say what it means
         return (
             "the run failed: it ran out of memory (MemoryError); nothing committed, the state "
             "as it was; --max_files_per_run N reads the input in passes of N files, "
             "--direct_num_workers 1 runs in one process"
+        )
+    if issubclass(kind, PermissionError) and isinstance(cause, PermissionError):
+        # The operating system's refusal names the path; say what was refused and where
+        # to look, as a store's refusal does (`files.denied_message`).
+        where = cause.filename or "a path of the run"
+        return (
+            f"the run failed: permission denied: cannot open or change {where}: check that "
+            "the user running newsbeam may read and write there (--output, --state)"
         )
     text = " ".join(message.split()) or kind.__name__
     if len(text) > 300:

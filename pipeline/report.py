@@ -1482,6 +1482,17 @@ def stage_label(step: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", step).lower()
 
 
+def workers_line(manifest: dict[str, Any]) -> str | None:
+    """Where the run's stages ran and why (the manifest's `config.workers`, review 85):
+    None for a run that did not plan local workers (another runner, an older run)."""
+    plan = (manifest.get("config") or {}).get("workers")
+    if not isinstance(plan, dict):
+        return None
+    count = plan.get("workers")
+    # The words of the run's log line (`workers planned`), for one search over both.
+    return f"Workers planned: {'as given' if count is None else count} ({plan.get('rule')})."
+
+
 def _time_section(manifests: Sequence[dict[str, Any]]) -> str:
     seconds = sum(float(m.get("seconds", 0.0)) for m in manifests)
     inputs = sum(int(m["counts"].get("inputs", 0)) for m in manifests)
@@ -1494,6 +1505,8 @@ def _time_section(manifests: Sequence[dict[str, Any]]) -> str:
         f'<p id="throughput">{inputs:,} inputs in {seconds:,.1f} s: '
         f"<b>{rate:,.1f} documents/s</b>.</p>",
     ]
+    if line := workers_line(manifests[-1] if manifests else {}):
+        parts.append(f'<p id="workers">{_e(line)}</p>')
     if stage:
         items = sorted(
             ((stage_label(name), round(seconds * 1000)) for name, seconds in stage.items()),

@@ -31,6 +31,7 @@ import shutil
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -311,21 +312,39 @@ def _use_local_workers(
         and workers.count_documents(ours.inputs or (), LARGE_INPUT_FILES) >= LARGE_INPUT_FILES
     ):
         _hint_large_input()
-    planned = workers.plan_workers(
-        given,
-        cores=workers.available_cores(),
-        memory=workers.available_memory(),
-        inputs=inputs,
-        follow=bool(ours.follow),
-        # Under a CPU quota (a container's limit) the load average is the whole node's, not
-        # a measure of the share the quota gives this run: the busy rule does not apply.
-        load=None if workers.cgroup_limits().cpus is not None else workers.load_average(),
+    cores, memory = workers.available_cores(), workers.available_memory()
+    # Under a CPU quota (a container's limit) the load average is the whole node's, not
+    # a measure of the share the quota gives this run: the busy rule does not apply.
+    load = None if workers.cgroup_limits().cpus is not None else workers.load_average()
+    planned, rule = workers.worker_plan(
+        given, cores=cores, memory=memory, inputs=inputs, follow=bool(ours.follow), load=load
     )
+    # Kept for the manifest and logged: an operator could not tell why a run used one
+    # process or two workers (the load, a quota, the memory, too few files).
+    plan = workers.plan_record(planned, rule, cores=cores, memory=memory, load=load)
+    WORKER_PLANS[options] = plan
+    log.debug("worker plan: %s", plan)  # the "run started" line says its number and rule
     if planned is None or (planned == 1 and given.running_mode != workers.MULTI_PROCESSING):
         return  # in-process, or threads as the user asked
     direct = options.view_as(DirectOptions)
     direct.direct_running_mode = workers.MULTI_PROCESSING
     direct.direct_num_workers = planned
+
+
+# The worker plan of each run's options (`_use_local_workers`), for its manifest.
+WORKER_PLANS: weakref.WeakKeyDictionary[PipelineOptions, dict[str, Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def workers_words(options: PipelineOptions) -> str:
+    """ "; workers planned: N (rule)" for a local run's start line, "" for another runner's:
+    why a run used one process or N workers, said where the run says it started."""
+    plan = WORKER_PLANS.get(options)
+    if plan is None:
+        return ""
+    count = plan["workers"]
+    return f"; workers planned: {'as given' if count is None else count} ({plan['rule']})"
 
 
 def on_local_runner(options: PipelineOptions) -> bool:
@@ -738,13 +757,14 @@ def run_locked(
     level = logging.DEBUG if follow is not None else logging.INFO
     log.log(
         level,
-        "run started: %d --input, %d --feed, %d --feeds -> %s%s; run id %s",
+        "run started: %d --input, %d --feed, %d --feeds -> %s%s; run id %s%s",
         len(ours.inputs or ()),
         len(ours.feed_urls or ()),
         len(ours.feed_lists or ()),
         output,
         f" (state {state})" if state else "",
         run_id,
+        workers_words(options),
     )
     progress = _progress_dir(options) if follow is None else None
     drawn = with_report and follow is None  # the run's HTML report
@@ -1074,7 +1094,7 @@ def _manifest(
         tables[name] = {"rows": sum(entry["rows"] for entry in entries), "files": entries}
     rows = {name: tables[name]["rows"] for name in TABLES}
     inputs = counters.get("read_inputs", 0)
-    return {
+    manifest = {
         "format": "newsbeam-run",
         "layout_version": dataset.LAYOUT_VERSION,
         "schema_version": SCHEMA_VERSION,
@@ -1109,3 +1129,6 @@ def _manifest(
         "versions": _versions(),
         "tables": tables,
     }
+    if options in WORKER_PLANS:  # a local run's: how many worker processes and why
+        manifest["config"]["workers"] = WORKER_PLANS[options]
+    return manifest

@@ -349,18 +349,80 @@ def plan_workers(
     workers), 1 (in-process), or None (the user chose in_memory or multi_threading: their
     settings stay as they are). `inputs`: files counted at launch (at most MIN_INPUTS);
     `load`: the 1-minute load average (None: unknown)."""
+    planned, _ = worker_plan(
+        given, cores=cores, memory=memory, inputs=inputs, follow=follow, load=load
+    )
+    return planned
+
+
+def worker_plan(
+    given: Given,
+    *,
+    cores: int,
+    memory: int | None,
+    inputs: int,
+    follow: bool = False,
+    load: float | None = None,
+) -> tuple[int | None, str]:
+    """`plan_workers`' answer and the rule that chose it, in words: an operator reads it in
+    the log and the manifest to see why a run used one process or N workers."""
     mode, count = given.running_mode, given.num_workers
     if mode is not None and mode != MULTI_PROCESSING:
-        return None
+        return None, f"--direct_running_mode {mode} as given"
+    fitted = worker_count(cores, memory)
+    fit = _fit_words(cores, memory, fitted)
     if count is not None:  # 0 is Beam's "one per core"
-        return count if count > 0 else worker_count(cores, memory)
+        if count > 0:
+            return count, f"--direct_num_workers {count} as given"
+        return fitted, f"--direct_num_workers 0: {fit}"
     if mode == MULTI_PROCESSING:
-        return worker_count(cores, memory)
-    if follow or inputs < MIN_INPUTS:
-        return 1
+        return fitted, f"--direct_running_mode multi_processing: {fit}"
+    if follow:
+        return 1, "in-process: follow mode keeps one process between batches"
+    if inputs < MIN_INPUTS:
+        # Files on object stores and feeds are not counted (`count_inputs`): said so.
+        return 1, f"in-process: {inputs} local input files, fewer than {MIN_INPUTS}"
     if load is not None and load >= cores + BUSY_LOAD_MARGIN:
-        return 1  # other jobs keep every core busy: a worker would only take their share
-    return worker_count(cores, memory)
+        # Other jobs keep every core busy: a worker would only take their share.
+        return 1, (
+            f"in-process: load average {load:.1f} >= {cores} cores + {BUSY_LOAD_MARGIN:g} "
+            "(other jobs keep every core busy)"
+        )
+    return fitted, f"{inputs} local input files counted, at least {MIN_INPUTS}: {fit}"
+
+
+def _fit_words(cores: int, memory: int | None, fitted: int) -> str:
+    """Why `worker_count` gave `fitted`: the cores, or the memory when it held fewer."""
+    if memory is None:
+        return f"one per core available: {cores}"
+    fit = memory // WORKER_BYTES
+    if fit < cores:
+        return (
+            f"{fitted}: {memory / (1 << 30):.1f} GiB available holds {fit} of "
+            f"{WORKER_BYTES / (1 << 30):g} GiB each, fewer than the {cores} cores"
+        )
+    return f"one per core available: {cores}, memory holds {fit}"
+
+
+def plan_record(
+    planned: int | None, rule: str, *, cores: int, memory: int | None, load: float | None
+) -> dict[str, Any]:
+    """The plan as the manifest and the log keep it: what the planner read and its rule."""
+    limits = cgroup_limits()
+    try:
+        affinity: int | None = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        affinity = None
+    return {
+        "workers": planned,  # None: threads or in_memory, as the user chose
+        "rule": rule,
+        "cores_available": cores,
+        "cpu_affinity": affinity,
+        "cpu_quota": limits.cpus,
+        "memory_available_bytes": memory,
+        "memory_limit_bytes": limits.memory,
+        "load_average": None if load is None else round(load, 2),
+    }
 
 
 def load_average() -> float | None:

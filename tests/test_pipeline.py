@@ -74,6 +74,7 @@ def test_seeds_counts(seeds_output: Path) -> None:
         "state_keep_days",
         "url_params",  # the query parameters redacted where URLs are written
         "empty_files",  # null: every table without rows got its empty file (not follow mode)
+        "workers",  # the local runner's worker processes: how many and why (review 85)
     }
     assert manifest["config"]["empty_files"] is None
     assert {"apache-beam", "trafilatura", "langdetect", "pyarrow", "newsbeam"} <= set(

@@ -1103,3 +1103,51 @@ def test_a_containers_page_cache_does_not_count_as_memory_used(tmp_path: Path) -
     )
     v1 = workers.cgroup_limits(str(tmp_path / "v1"), "4:memory:/box\n")
     assert v1.memory_used == 512 << 20
+
+
+def test_the_worker_plan_names_its_rule() -> None:
+    given = workers.Given()
+    plan = workers.worker_plan
+    assert plan(given, cores=2, memory=8 << 30, inputs=3) == (
+        1,
+        f"in-process: 3 local input files, fewer than {workers.MIN_INPUTS}",
+    )
+    count, rule = plan(given, cores=2, memory=8 << 30, inputs=50, load=3.5)
+    assert count == 1 and rule.startswith("in-process: load average 3.5 >= 2 cores + 1")
+    count, rule = plan(given, cores=8, memory=3 << 30, inputs=50)
+    assert count == 3 and "3.0 GiB available holds 3 of 1 GiB each, fewer than the 8" in rule
+    assert plan(given, cores=2, memory=None, inputs=50) == (
+        2,
+        "50 local input files counted, at least 50: one per core available: 2",
+    )
+    assert plan(workers.Given("in_memory"), cores=2, memory=None, inputs=9)[0] is None
+    assert plan(workers.Given(num_workers=3), cores=2, memory=None, inputs=0) == (
+        3,
+        "--direct_num_workers 3 as given",
+    )
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity")
+def test_a_run_logs_and_records_its_worker_plan(tmp_path: Path) -> None:
+    source = tmp_path / "in"
+    source.mkdir()
+    for number in range(3):
+        words = "The council voted on the budget for the new library today. " * 20
+        (source / f"story{number}.txt").write_text(f"Story {number}\n\n{words}{number}")
+    output = tmp_path / "out"
+    command = ["taskset", "-c", "0", sys.executable, "-m", "newsbeam.pipeline"]
+    command += ["--input", str(source), "--output", str(output), "--run_id", "planned"]
+    command += ["--log_level", "INFO"]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    rule = f"in-process: 3 local input files, fewer than {workers.MIN_INPUTS}"
+    started = [line for line in run.stderr.splitlines() if "run started" in line]
+    assert started[0].endswith(f"; run id planned; workers planned: 1 ({rule})"), started
+    manifest = json.loads((output / "_runs" / "planned.json").read_text())
+    plan = manifest["config"]["workers"]
+    assert plan["workers"] == 1 and plan["rule"] == rule
+    assert plan["cores_available"] == 1 and plan["cpu_affinity"] == 1  # taskset -c 0
+    assert plan["memory_available_bytes"] > 0
+    assert {"cpu_quota", "memory_limit_bytes", "load_average"} <= set(plan)
+    page = (output / "_runs" / "planned.html").read_text()
+    assert f'<p id="workers">Workers planned: 1 ({rule}).</p>' in page

@@ -137,6 +137,74 @@ def match(pattern: str) -> list[Any]:
     ]
 
 
+class StoreDenied(Exception):
+    """A call the object store refused (403 AccessDenied): the credentials may not do that
+    there. No retry helps; the run fails with one line naming the operation and object."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        # 403: Beam's retry filter (server errors only) raises it at once.
+        self.response = {"ResponseMetadata": {"HTTPStatusCode": 403}}
+
+
+# What each boto call the run makes does to its object, for the line a refusal ends with.
+_CALL_VERBS = {
+    "get_object": "read",
+    "head_object": "read",
+    "put_object": "write",
+    "copy_object": "write",
+    "create_multipart_upload": "write",
+    "upload_part": "write",
+    "complete_multipart_upload": "write",
+    "copy": "copy",
+    "delete_object": "delete",
+    "delete_objects": "delete",
+    "list_objects": "list",
+    "list_objects_v2": "list",
+    "head_bucket": "use",
+}
+# Beam's client calls boto3's managed `copy(CopySource, Bucket, Key)` by position.
+_POSITIONAL = {"copy": ("CopySource", "Bucket", "Key")}
+
+
+def denied_line(verb: str, where: str) -> str:
+    """The line a refused operation ends a run with: what was refused, on which object,
+    and what to check; never the credentials."""
+    return (
+        f"access denied: cannot {verb} {where}: check the credentials' permissions on "
+        "that prefix (the store refused it: AccessDenied)"
+    )
+
+
+def denied_message(call: str, kwargs: dict[str, Any], args: Sequence[Any] = ()) -> str:
+    """`denied_line` for a refused boto call (its name and arguments): the object, a
+    prefix for a listing, the first key of a batch delete, source and target of a copy."""
+    named = {**dict(zip(_POSITIONAL.get(call, ()), args, strict=False)), **kwargs}
+    verb = _CALL_VERBS.get(call, call.replace("_", " "))
+    bucket = named.get("Bucket", "?")
+    where = f"s3://{bucket}/{named.get('Key', named.get('Prefix', ''))}"
+    if verb == "list":
+        where = f"the prefix {where}"
+    elif call == "delete_objects":
+        keys = [item.get("Key", "") for item in named.get("Delete", {}).get("Objects", [])]
+        first = f"s3://{bucket}/{keys[0] if keys else ''}"
+        where = f"{len(keys)} objects, the first {first}" if len(keys) > 1 else first
+    source = named.get("CopySource")
+    if isinstance(source, dict):
+        where = f"s3://{source.get('Bucket', '?')}/{source.get('Key', '')} to {where}"
+    return denied_line(verb, where)
+
+
+def is_denied(error: BaseException) -> bool:
+    """Whether `error` (boto's, or Beam's S3ClientError) is a refusal by the store's
+    policy (403 AccessDenied). A batch delete reports each key's refusal in its answer,
+    which Beam turns into S3ClientError(message, "AccessDenied") without raising."""
+    response = getattr(error, "response", None) or {}
+    code = str(response.get("Error", {}).get("Code", getattr(error, "code", "")))
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return code in ("AccessDenied", "403", "AllAccessDisabled") or status == 403
+
+
 class _NotAnswering(Exception):
     """A call the store did not answer, within the time the run still waits: Beam's S3IO
     waits and calls again. Raised in place of boto's error, whose `response` is None on a
@@ -169,6 +237,14 @@ class _Unreachable:
         began = time.monotonic()
         try:
             answer = method(*args, **kwargs)
+        except exceptions.ClientError as error:
+            self.since = None  # the store answered, if only to refuse
+            if not is_denied(error):
+                raise
+            # From None: the failure line names the innermost cause; boto's own says only
+            # "Access Denied", and Beam's S3ClientError above it no more.
+            name = getattr(method, "__name__", "")
+            raise StoreDenied(denied_message(name, kwargs, args)) from None
         except (exceptions.ConnectionError, exceptions.HTTPClientError) as error:
             now = time.monotonic()
             self.since = began if self.since is None else min(self.since, began)
@@ -560,6 +636,13 @@ def _raise_failures(results: Any, what: str) -> None:
     items = results.items() if isinstance(results, dict) else results or []
     for item in items:
         error = item[-1]
+        inner = error.__context__ if isinstance(error, Exception) else None
+        if isinstance(inner, StoreDenied):  # refused through our client: its own line
+            raise StoreDenied(str(inner)) from None
+        if isinstance(error, Exception) and is_denied(error):
+            # A batch delete's refusal is in its answer, not raised through the client
+            # (`_Unreachable.call`): it read `OSError: ... ('Access Denied', 'AccessDenied')`.
+            raise StoreDenied(denied_line(what, " to ".join(map(str, item[:-1])))) from None
         if isinstance(error, Exception):
             raise OSError(f"{what} failed for {item[:-1]}: {error}") from error
 
