@@ -570,3 +570,22 @@ def test_a_templated_flood_is_verified_without_a_print_a_pair() -> None:
     counters = counters_of(pipeline)
     assert counters["dedup_candidate_pairs"] > 10_000, counters  # 10,879 distinct pairs
     assert peak < 32 * 2**20, peak
+
+
+def test_the_pairs_step_sends_a_copy_once_for_all_of_a_bundles_shards() -> None:
+    """_ShardPairs, as the runner drives it: 64 bands' buckets of the same 4 articles in
+    as many shards sent each copy's keys and each canonical's mark 64 times (review 84);
+    now once when the bundle ends."""
+    from apache_beam.transforms.window import GlobalWindow
+
+    from newsbeam.transforms import dedup
+
+    ranks = [rank_of(_day(1), 10, f"a{i}", f"{i}.txt") for i in range(4)]
+    fn = dedup._ShardPairs(50, 20_000)
+    fn.start_bundle()
+    for band in range(64):
+        entries = [[(band.to_bytes(2, "big") + b"same", rank) for rank in ranks]]
+        assert list(fn.process((band, entries), GlobalWindow())) == []
+    sent = [value.value for value in fn.finish_bundle()]
+    assert len(sent) == 3 + 3  # a1, a2, a3 each once with its keys; a0, a1, a2 marked
+    assert [copy[1] for copy, value in sent if value[0] == dedup._PAIR] == ["a1", "a2", "a3"]

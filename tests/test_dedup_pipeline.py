@@ -553,7 +553,8 @@ def test_a_near_copys_candidates_are_sent_once_not_once_a_shard(tmp_path: Path) 
     day's editions): a pair's buckets fall in ~60 of the 256 shards of LSH buckets, and
     each shard sent the pair's key and the canonical's mark again; 20,000 such lines held
     1.47 million elements, 178 MB, between two stages (review 84). One bundle's shards now
-    send each copy once: the keys sent are the distinct candidate pairs, the same tables."""
+    send each copy once; the keys counted are the distinct candidate pairs (before: the
+    keys sent, once a shard). The same tables."""
     texts = [
         "Firefighters contained a wildfire that burned through scrubland north of the city "
         "on Tuesday, after crews worked through the night to protect homes in two villages. "

@@ -6,8 +6,8 @@ kept articles take part as canonicals; WriteDedupIndex writes the articles table
 state. Never rejects.
 
 Counters: `dedup_in`, `dedup_exact`, `dedup_url`, `dedup_near`, `dedup_candidate_pairs`
-(distinct pairs verified), `dedup_pair_keys` (candidate keys sent from the LSH buckets: a
-pair once from each bundle of shards whose buckets gave it, as 8 bytes), `dedup_verified_pairs`,
+(distinct pairs verified), `dedup_pair_keys` (the distinct candidate pairs the LSH buckets
+gave, each copy's canonicals' keys once), `dedup_verified_pairs`,
 `dedup_fact_conflicts` (pairs contained enough but with other facts: templated briefs),
 `dedup_state_matched` (earlier articles looked up), `dedup_state_pruned` (counted by
 WriteDedupIndex, where the state is written).
@@ -863,7 +863,7 @@ class _ShardPairs(beam.DoFn):
     lines, 4 versions of each text: 1.47 million elements, 178 MB held encoded by the local
     runner, review 84). Gathered over the bundle, a copy is one element (the local runner
     gives every shard to one bundle); the copy's join still takes the union of the
-    bundles' (_attach_copy). Counter `dedup_pair_keys`: the keys sent."""
+    bundles' (_attach_copy, which counts the keys: the same however bundles fall)."""
 
     def __init__(self, limit: int, budget: int) -> None:
         self._limit = limit
@@ -884,7 +884,6 @@ class _ShardPairs(beam.DoFn):
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
         for window, found in self._found.items():
-            counter("dedup_pair_keys").inc(sum(len(keys) for keys in found.keys.values()))
             for element in candidate_elements(found):
                 yield WindowedValue(element, window.max_timestamp(), (window,))
         self._found = {}
@@ -901,7 +900,11 @@ def _attach_copy(joined: tuple[Identity, Iterable[tuple[Any, ...]]]) -> Iterator
     keys = [np.frombuffer(value[1], dtype=np.uint64) for value in values if value[0] == _PAIR]
     for print_value in prints[:1]:
         if keys:
-            yield article, print_value, sorted_unique(np.concatenate(keys)).tobytes()
+            named = sorted_unique(np.concatenate(keys))
+            # Counted here, not where sent: a pair is sent once a bundle, and bundles fall
+            # differently on each runner; the distinct pairs do not.
+            counter("dedup_pair_keys").inc(len(named))
+            yield article, print_value, named.tobytes()
         if any(value[0] == _CANONICAL for value in values):
             yield beam.pvalue.TaggedOutput(_CANONICAL_PRINTS, (member_key(article), print_value))
 
