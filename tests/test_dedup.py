@@ -502,7 +502,8 @@ def test_a_shard_names_each_candidate_pair_once() -> None:
     ranks = [member.rank for member in members]
     entries = [[(band.to_bytes(2, "big") + b"same", rank) for rank in ranks] for band in range(64)]
     limit, budget = 50, 20_000
-    emitted = list(dedup._shard_pairs((0, entries), limit, budget))
+    found = dedup.shard_candidates((0, entries), limit, budget)
+    emitted = list(dedup.candidate_elements(found))
     pairs = {(c.article_id, k.article_id) for c, k in bucket_pairs(members, limit, budget)}
     copies = {copy for copy, value in emitted if value[0] == dedup._PAIR}
     assert len(emitted) == len(copies) + len({k for _, k in pairs})  # keys, then marks
@@ -515,6 +516,39 @@ def test_a_shard_names_each_candidate_pair_once() -> None:
     keys = {dedup.member_key(dedup.identity_of(m.rank)): m.article_id for m in members}
     assert {(copy, keys[key]) for copy, key in named} == pairs
     assert len(named) == len(pairs)  # each once, not once a band
+
+
+def test_a_bundles_shards_name_each_copy_once_with_the_union_of_their_keys() -> None:
+    """A pair's bands' buckets fall in ~60 of the 256 shards: each shard named the copy
+    again (review 84). Merged over the bundle: one set of keys a copy, the union."""
+    from newsbeam.transforms import dedup
+
+    members = [Member(rank_of(_day(1), 10, f"a{i}", f"{i}.txt"), f"a{i}", f"{i}.txt")
+               for i in range(4)]  # fmt: skip
+    ranks = [member.rank for member in members]
+    held = dedup.Candidates({}, set())
+    shards = [(0, [[(b"x", ranks[0]), (b"x", ranks[1]), (b"x", ranks[2])]]),
+              (1, [[(b"y", ranks[1]), (b"y", ranks[2])], [(b"y", ranks[3])]]),
+              (2, [[(b"z", ranks[0]), (b"z", ranks[2])]])]  # fmt: skip
+    for shard in shards:
+        dedup.merge_candidates(held, dedup.shard_candidates(shard, 50, 20_000))
+    emitted = list(dedup.candidate_elements(held))
+    alone = [e for shard in shards for e in dedup.candidate_elements(
+        dedup.shard_candidates(shard, 50, 20_000))]  # fmt: skip
+    copies = [copy for copy, value in emitted if value[0] == dedup._PAIR]
+    assert len(copies) == len(set(copies)) == 3  # a1, a2, a3: each once
+    keys = {m.article_id: dedup.member_key(dedup.identity_of(m.rank)) for m in members}
+    by_copy = {copy[1]: np.frombuffer(value[1], dtype=np.uint64).tolist()
+               for copy, value in emitted if value[0] == dedup._PAIR}  # fmt: skip
+    assert by_copy["a2"] == sorted({keys["a0"], keys["a1"]})  # from shards 0, 1 and 2
+    marks = [identity[1] for identity, value in emitted if value[0] == dedup._CANONICAL]
+    assert marks == ["a0", "a1", "a2"]
+    # The same keys as each shard's own elements, joined (_attach_copy takes their union).
+    for copy in by_copy:
+        shard_keys = {k for c, v in alone if v[0] == dedup._PAIR and c[1] == copy
+                      for k in np.frombuffer(v[1], dtype=np.uint64).tolist()}  # fmt: skip
+        assert set(by_copy[copy]) == shard_keys
+    assert len(alone) > len(emitted)
 
 
 def test_a_templated_flood_is_verified_without_a_print_a_pair() -> None:
@@ -536,3 +570,22 @@ def test_a_templated_flood_is_verified_without_a_print_a_pair() -> None:
     counters = counters_of(pipeline)
     assert counters["dedup_candidate_pairs"] > 10_000, counters  # 10,879 distinct pairs
     assert peak < 32 * 2**20, peak
+
+
+def test_the_pairs_step_sends_a_copy_once_for_all_of_a_bundles_shards() -> None:
+    """_ShardPairs, as the runner drives it: 64 bands' buckets of the same 4 articles in
+    as many shards sent each copy's keys and each canonical's mark 64 times (review 84);
+    now once when the bundle ends."""
+    from apache_beam.transforms.window import GlobalWindow
+
+    from newsbeam.transforms import dedup
+
+    ranks = [rank_of(_day(1), 10, f"a{i}", f"{i}.txt") for i in range(4)]
+    fn = dedup._ShardPairs(50, 20_000)
+    fn.start_bundle()
+    for band in range(64):
+        entries = [[(band.to_bytes(2, "big") + b"same", rank) for rank in ranks]]
+        assert list(fn.process((band, entries), GlobalWindow())) == []
+    sent = [value.value for value in fn.finish_bundle()]
+    assert len(sent) == 3 + 3  # a1, a2, a3 each once with its keys; a0, a1, a2 marked
+    assert [copy[1] for copy, value in sent if value[0] == dedup._PAIR] == ["a1", "a2", "a3"]

@@ -607,9 +607,12 @@ def _term_matrix(vectors: FlatVectors | list[dict[str, float]]) -> sparse.csr_ma
 
 
 # Similarities held at once while building the link graph (a block of rows x all
-# articles, dense): the block of rows is sized so that at most this many exist at a time
-# (80 MB of float64, a few times that with the masks).
-_BLOCK_VALUES = 10_000_000
+# articles, dense): the block of rows is sized so that at most this many exist at a time.
+# A value costs ~30 bytes at the step's peak (the sparse product as it is made dense, the
+# dense block, its partition and masks): 10 million made a step of ~290 MB from ~3,200
+# articles on, a third of a 1 GB container (review 84). 2 million: ~60 MB, the same links
+# (rows are independent); more blocks cost only their Python calls.
+_BLOCK_VALUES = 2_000_000
 
 
 def top_links(values: np.ndarray, most: int) -> np.ndarray:
