@@ -567,7 +567,7 @@ def main(argv: list[str] | None = None) -> int:
     if in_process and not args.beam_args:
         print(
             f"note: default run(s) {in_process} stayed in one process (the host's load "
-            "average was at cores + 1 or more at launch: pipeline/workers.py plan_workers)"
+            "average was at cores + 1 or more at launch: pipeline/workers.py worker_plan)"
         )
     print(f"pipeline rows per table (last run): {bench.table_counts}")
     if sum(bench.table_counts.values()) != page_count:

@@ -5,7 +5,7 @@ Beam's local runner (the FnApiRunner) runs every bundle in the calling process u
 `--direct_running_mode multi_processing` starts `--direct_num_workers` SDK worker
 processes; its ParallelBundleManager then splits each stage's input between them. That is
 Beam's own parallelism, the same code that spreads over Dataflow or Flink workers: no pool
-of NewsBeam's own. The rule (`plan_workers`, applied at launch by pipeline/run.py):
+of NewsBeam's own. The rule (`worker_plan`, applied at launch by pipeline/run.py):
 
 - The user's `--direct_running_mode` / `--direct_num_workers` always win: multi_processing
   without a count gets one worker per core available (below); a count above 1 without a
@@ -336,25 +336,6 @@ def given_flags(argv: Sequence[str]) -> Given:
     return Given(mode, count)
 
 
-def plan_workers(
-    given: Given,
-    *,
-    cores: int,
-    memory: int | None,
-    inputs: int,
-    follow: bool = False,
-    load: float | None = None,
-) -> int | None:
-    """Worker processes of a local FnApiRunner run: N > 1 (multi_processing with N
-    workers), 1 (in-process), or None (the user chose in_memory or multi_threading: their
-    settings stay as they are). `inputs`: files counted at launch (at most MIN_INPUTS);
-    `load`: the 1-minute load average (None: unknown)."""
-    planned, _ = worker_plan(
-        given, cores=cores, memory=memory, inputs=inputs, follow=follow, load=load
-    )
-    return planned
-
-
 def worker_plan(
     given: Given,
     *,
@@ -364,8 +345,12 @@ def worker_plan(
     follow: bool = False,
     load: float | None = None,
 ) -> tuple[int | None, str]:
-    """`plan_workers`' answer and the rule that chose it, in words: an operator reads it in
-    the log and the manifest to see why a run used one process or N workers."""
+    """Worker processes of a local FnApiRunner run: N > 1 (multi_processing with N
+    workers), 1 (in-process), or None (the user chose in_memory or multi_threading: their
+    settings stay as they are); `inputs`: files counted at launch (at most MIN_INPUTS);
+    `load`: the 1-minute load average (None: unknown). With the rule that chose it, in
+    words: an operator reads it in the log and the manifest to see why a run used one
+    process or N workers."""
     mode, count = given.running_mode, given.num_workers
     if mode is not None and mode != MULTI_PROCESSING:
         return None, f"--direct_running_mode {mode} as given"

@@ -62,6 +62,11 @@ def test_the_flags_the_user_named() -> None:
     assert given(["--direct_running_mode=in_memory"]).running_mode == "in_memory"
 
 
+def _planned(given: workers.Given, **facts: Any) -> int | None:
+    """The number `worker_plan` plans (its rule aside)."""
+    return workers.worker_plan(given, **facts)[0]
+
+
 @pytest.mark.parametrize(
     ("given", "inputs", "follow", "cores", "planned"),
     [
@@ -86,12 +91,12 @@ def test_when_a_run_gets_worker_processes(
     given: workers.Given, inputs: int, follow: bool, cores: int, planned: int | None
 ) -> None:
     memory = 8 * workers.WORKER_BYTES
-    plan = workers.plan_workers(given, cores=cores, memory=memory, inputs=inputs, follow=follow)
+    plan = _planned(given, cores=cores, memory=memory, inputs=inputs, follow=follow)
     assert plan == planned
 
 
 def test_a_busy_machine_keeps_the_default_run_in_process() -> None:
-    plan = workers.plan_workers
+    plan = _planned
     memory = 8 * workers.WORKER_BYTES
     assert plan(workers.Given(), cores=2, memory=memory, inputs=10_000, load=1.9) == 2
     assert plan(workers.Given(), cores=2, memory=memory, inputs=10_000, load=3.0) == 1
@@ -103,7 +108,7 @@ def test_a_busy_machine_keeps_the_default_run_in_process() -> None:
 
 
 def test_memory_caps_the_default_workers() -> None:
-    plan = workers.plan_workers
+    plan = _planned
     assert plan(workers.Given(), cores=8, memory=3 * workers.WORKER_BYTES, inputs=10_000) == 3
     assert plan(workers.Given(), cores=2, memory=workers.WORKER_BYTES // 2, inputs=10_000) == 1
     assert plan(workers.Given(), cores=2, memory=None, inputs=10_000) == 2
