@@ -314,7 +314,7 @@ TIMELINE_PARTS = (
     ("Clean-Clean", "clean, language, fingerprints"),
     ("Stories-Cluster", "stories clustering"),
     ("Topics-Tag", "story ids, topics, places"),
-    ("Write-Files", "write"),
+    ("Write-Record", "write"),
     ("Dedup", "dedup"),
     ("Feeds", "feed stages"),
 )

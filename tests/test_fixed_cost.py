@@ -50,3 +50,17 @@ def test_a_stage_rejects_through_its_one_pardo(tmp_path: Path, seeds_dir: Path) 
         inside = [n for n in names if n.startswith(f"{stage}/")]
         assert inside, stage
         assert not [n for n in inside if n.endswith(("/Crashed", "/Rejected"))], inside
+
+
+def test_each_table_is_written_in_the_stage_that_makes_its_rows(
+    tmp_path: Path, seeds_dir: Path
+) -> None:
+    """Review 87: the tables' rows went through a Flatten into one writer, a fused stage of
+    its own on the FnApiRunner (every row encoded, sent and decoded once more). Each table's
+    writer now follows its rows, and `_written.json` reads each writer's entries as a side
+    input of its own (a Flatten of them would be a stage again)."""
+    names = _transform_names(tmp_path, seeds_dir, FeedsConfig())
+    for table in ("articles", "duplicates", "rejected"):
+        assert f"Write/{table}/Files" in names, table
+    written = [n for n in names if n.startswith("Write/")]
+    assert not [n for n in written if "Flatten" in n or n.startswith("Write/Tables")], written

@@ -206,6 +206,41 @@ def test_the_manifest_names_the_code_and_the_libraries_that_shape_the_rows(
     assert run_manifest(tmp_path / "two")["versions"] == versions
 
 
+def test_the_versions_are_read_once_a_process_and_can_be_read_ahead(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Review 87: the manifest's versions (21 packages' metadata and the source digest, ~25
+    ms) were read after the stages, on the way from the last stage to the commit, and again
+    for every batch of follow mode. Read once a process, and ahead on a thread (what a run
+    with worker processes does while they run the stages), they are the same values, and
+    each call gives a dict of its own (a manifest's, not a shared one)."""
+    from importlib import metadata
+
+    from newsbeam.pipeline import run as run_module
+
+    real = metadata.version
+    asked: list[str] = []
+
+    def counted(name: str) -> str:
+        asked.append(name)
+        return real(name)
+
+    monkeypatch.setattr(metadata, "version", counted)
+    run_module._process_versions.cache_clear()
+    try:
+        run_module._versions_ahead().join()
+        packages = len(asked)
+        first = run_module._versions()
+        second = run_module._versions()
+    finally:
+        run_module._process_versions.cache_clear()
+    assert packages == len(run_module._VERSIONED_PACKAGES)
+    assert len(asked) == packages  # not read again by the manifest's calls
+    assert first == second and first is not second
+    assert first["newsbeam"] == real("newsbeam")
+    assert re.fullmatch(r"[0-9a-f]{64}", first["newsbeam_source"])
+
+
 def test_the_source_digest_follows_the_files_not_their_caches(tmp_path: Path) -> None:
     code = tmp_path / "pkg"
     (code / "sub").mkdir(parents=True)

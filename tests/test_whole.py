@@ -56,3 +56,13 @@ def test_fewer_steps_than_create_and_to_list(unrun_pipeline: Callable[..., beam.
     _ = beams | beam.Create([1]) | beam.combiners.ToList() | beam.Map(len)
     assert _leaf_count(ours) == 4  # Impulse, Map; Impulse, Map
     assert _leaf_count(ours) < _leaf_count(beams)
+
+
+def test_call_with_all_of_a_tuple_reads_each_collection_as_it_is() -> None:
+    # Review 87: a tuple of PCollections, no Flatten (a stage of its own on the local runner).
+    with make_test_pipeline() as pipeline:
+        first = pipeline | "First" >> beam.Create([3, 1])
+        second = pipeline | "Second" >> beam.Create([2])
+        nothing = pipeline | "Nothing" >> beam.Create([]).with_output_types(int)
+        result = (first, second, nothing) | CallWithAll(_sorted_with, "parts")
+        assert_that(result, equal_to([("parts", [1, 2, 3])]))

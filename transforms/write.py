@@ -167,18 +167,16 @@ class WriteTables(beam.PTransform):
                 " (a stream's tables are written window by window: newsbeam --streaming)"
             )
         convert = {name: written_row(name, self._url_params) for name in DATASET_SCHEMAS}
-        tagged = [
+        # Each table's files are written in the stage that makes its rows: a Flatten of the
+        # tables before one writer was a stage of its own on Beam's local runner (which
+        # materialises a Flatten's output: every row encoded, sent and decoded once more).
+        written = tuple(
             _in_global_window(tables[name], name)
             | f"{name}/Rows" >> beam.Map(lambda record, name=name: (name, convert[name](record)))
+            | f"{name}/Files" >> beam.ParDo(WriteBundleFiles({name: targets[name]}, self._prefix))
             for name in DATASET_SCHEMAS
             if name in tables
-        ]
-        return (
-            tagged
-            | "Tables" >> beam.Flatten()
-            | "Files" >> beam.ParDo(WriteBundleFiles(targets, self._prefix))
-            | "Record"
-            >> CallWithAll(
-                _record_files, self._staging, self._partition, self._prefix, self._empty_files
-            )
+        )
+        return written | "Record" >> CallWithAll(
+            _record_files, self._staging, self._partition, self._prefix, self._empty_files
         )

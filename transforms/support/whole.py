@@ -44,16 +44,45 @@ class CallWithAll(beam.PTransform):
     what `pcoll | combiners.ToList() | beam.Map(fn, *args)` gives, the list's order as
     arbitrary as ToList's, `fn([])` for an empty PCollection (ToList's default) included.
 
-    The elements are a side input of a Map run once on an Impulse: 2 steps, not 13."""
+    The elements are a side input of a Map run once on an Impulse: 2 steps, not 13. A tuple
+    of PCollections (a tuple: Beam takes a list for values to create) gives `fn` all of
+    their elements in one list, each read as a side input of its own: a Flatten of them
+    would be a stage of its own on Beam's local runner (it materialises a Flatten's output,
+    then the side input's copy of it)."""
 
     def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
         super().__init__()
         self._fn = fn
         self._args = args
 
-    def expand(self, pcoll: beam.PCollection[Any]) -> beam.PCollection[Any]:
+    def expand(
+        self, pcoll: beam.PCollection[Any] | tuple[beam.PCollection[Any], ...]
+    ) -> beam.PCollection[Any]:
+        if isinstance(pcoll, beam.PCollection):
+            return (
+                pcoll.pipeline
+                | "Once" >> beam.Impulse()
+                | "Call"
+                >> beam.Map(_call_with_all, beam.pvalue.AsList(pcoll), self._fn, *self._args)
+            )
+        parts = list(pcoll)
+        if not parts:
+            raise ValueError("CallWithAll needs a PCollection or at least one in a sequence")
         return (
-            pcoll.pipeline
+            parts[0].pipeline
             | "Once" >> beam.Impulse()
-            | "Call" >> beam.Map(_call_with_all, beam.pvalue.AsList(pcoll), self._fn, *self._args)
+            | "Call"
+            >> beam.Map(
+                _call_with_parts,
+                len(parts),
+                *[beam.pvalue.AsList(part) for part in parts],
+                self._fn,
+                *self._args,
+            )
         )
+
+
+def _call_with_parts(_impulse: bytes, count: int, *rest) -> Any:
+    # `rest`: `count` lists (the side inputs), then the function and its own arguments.
+    fn, args = rest[count], rest[count + 1 :]
+    return fn([element for part in rest[:count] for element in part], *args)
