@@ -5,7 +5,9 @@
 
 Exit status: 0 when the run completed (bad documents are rows in `rejected`), 1 when the
 run failed, 2 for a usage error, 3 when more than `--fail_on_rejected` of the inputs were
-rejected, 130/143 when interrupted (SIGINT/SIGTERM). Prints a short summary at the end.
+rejected, 75 when another run holds the lock of --output or --state (run it again later),
+130/143 when interrupted (SIGINT/SIGTERM). Prints a short summary at the end. A run that
+fails or is stopped records itself in the dataset (pipeline/failed_runs.py).
 """
 
 from __future__ import annotations
@@ -53,6 +55,14 @@ def format_summary(manifest: dict[str, Any], output: str) -> str:
     lines += [f"  skipped     {note}" for note in unread_notes(manifest)]
     if not counts["inputs"]:
         lines.append("  nothing new: the run is committed with empty tables (a record of it)")
+    failed = manifest.get("failed_before") or []
+    if failed:  # the inputs of runs that failed since the last commit: read by this one
+        from newsbeam.pipeline.failed_runs import describe
+
+        lines.append(
+            f"  after {len(failed)} failed run{'s' if len(failed) != 1 else ''} since the last "
+            f"committed one (their inputs read again here); the latest: {describe(failed[-1])}"
+        )
     feeds = feeds_summary(manifest.get("counters", {}))
     if feeds:
         lines.append(feeds)
@@ -100,12 +110,16 @@ class RunSignals:
     wrapped (Beam re-raises a DoFn's failure as its own), the remembered signal decides."""
 
     STATUS: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
+    # The signal the run in progress received, if any: what its failed-run record says
+    # (pipeline/run.py), when Beam has wrapped the exception as a step's failure.
+    current: int | None = None
 
     def __init__(self) -> None:
         self.received: int | None = None
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> RunSignals:
+        RunSignals.current = None
         if threading.current_thread() is threading.main_thread():
             for signum in self.STATUS:
                 self._previous[signum] = signal.signal(signum, self._handle)
@@ -114,9 +128,11 @@ class RunSignals:
     def __exit__(self, *exc: object) -> None:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
+        RunSignals.current = None
 
     def _handle(self, signum: int, frame: object) -> None:
         self.received = signum
+        RunSignals.current = signum
         # A multi-process local run: its workers end now (pipeline/workers.py), and what
         # Beam's threads and logs report about them is the stop, not an error.
         from newsbeam.pipeline.workers import quiet_beam_logs, stop_worker_processes
@@ -475,6 +491,9 @@ def _run_command(argv: list[str], library_level: str, drawer: ReportProcess | No
     with RunSignals() as signals:
         try:
             manifest = pipeline_run.run(argv, report_process=drawer)
+        except pipeline_run.Busy as error:  # not the command's fault: run it again later
+            print(f"newsbeam: {error}", file=sys.stderr)
+            return pipeline_run.BUSY_STATUS
         except pipeline_run.UsageError as error:
             print(f"newsbeam: {error}", file=sys.stderr)
             return 2
@@ -490,9 +509,12 @@ def _run_command(argv: list[str], library_level: str, drawer: ReportProcess | No
                 os._exit(status)
             if not isinstance(error, Exception):
                 raise
+            from newsbeam.pipeline.failed_runs import recorded
+
             log.error(
-                "%s; nothing was committed; the dataset and state are as they were",
+                "%s; nothing was committed; the dataset and state are as they were%s",
                 failure_line(error, argv),
+                recorded(error),
             )
             log.debug("traceback of the failed run", exc_info=True)
             return 1
