@@ -373,6 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if level != "DEBUG":
         logging.getLogger(BEAM_RETRIES).addFilter(one_line_retry)
         logging.getLogger().addFilter(last_traceback_line)
+        logging.getLogger(BEAM_WORKER_LOGS).addFilter(one_line_worker_error)
     # The command's temporary files in one folder of its own, which a later command removes
     # should this one be killed outright (pipeline/scratch.py); before the report process
     # forks, so that its files go there too.
@@ -393,6 +394,36 @@ BEAM_STAGE_FAILURES = "apache_beam.runners.common"
 # traceback starts.
 BEAM_RETRIES = "apache_beam.utils.retry"
 _RETRY_TRACEBACK = " Traceback for above exception"
+
+
+# The logger that repeats a worker process's log entries in the launching process
+# (apache_beam/runners/portability/local_job_service.py: `Worker: <the entry as text>`).
+BEAM_WORKER_LOGS = "apache_beam.runners.portability.local_job_service"
+# A text-format string field of that entry: `message: "..."`, with its escapes.
+_ENTRY_MESSAGE = re.compile(r'message: "((?:[^"\\]|\\.)*)"')
+_ENTRY_ESCAPES = {"n": "\n", "t": "\t", '"': '"', "'": "'", "\\": "\\"}
+
+
+def one_line_worker_error(record: logging.LogRecord) -> bool:
+    """A logging filter: a worker process's failed bundle, which Beam's job service logged
+    as the entry's whole text (two tracebacks, ~5 KB on one line, once a failed bundle:
+    a full disk on two workers wrote 10 KB of the operator's log before the run's own
+    line), as the traceback's last line. Its whole text is kept at DEBUG."""
+    if not (isinstance(record.args, tuple) and record.args and isinstance(record.args[0], str)):
+        return True
+    match = _ENTRY_MESSAGE.search(record.args[0])
+    if match is None or "Traceback (most recent call last):" not in match.group(1):
+        return True
+    text = re.sub(r"\\(.)", lambda m: _ENTRY_ESCAPES.get(m.group(1), m.group(0)), match.group(1))
+    first = text.split("\n", 1)[0].split(". Original traceback", 1)[0]
+    found = traceback_exception(text[text.index("Traceback") :])
+    last = f"{found[0]}: {found[1]}" if found else text.strip().splitlines()[-1]
+    # Beam's own words first ("Error processing instruction bundle_93") when they are not
+    # the exception's line again.
+    said = last if _EXCEPTION_LINE.fullmatch(first) else f"{first}: {last}"
+    record.msg = "Worker: %s (the traceback: --log_level DEBUG)"
+    record.args = (said,)
+    return True
 
 
 def last_traceback_line(record: logging.LogRecord) -> bool:

@@ -291,3 +291,38 @@ def test_a_store_gone_mid_run_is_recorded_by_the_next_run_once_it_is_back(
         keys = client.list_objects_v2(Bucket="newsbeam-tests", Prefix="root/_failed_runs/")
         (key,) = [item["Key"] for item in keys["Contents"]]
         assert key.startswith("root/_failed_runs/gone.")
+
+
+def test_a_workers_failed_bundle_is_one_line_in_the_runs_log() -> None:
+    # Beam's job service logs a worker's entry as its whole text: two tracebacks, ~5 KB on
+    # one line per failed bundle (a full disk on two workers: 21 KB of 34 KB of stderr).
+    import logging
+
+    from apache_beam.portability.api import beam_fn_api_pb2
+
+    from newsbeam.pipeline.main import one_line_worker_error
+
+    trace = (
+        "Traceback (most recent call last):\n"
+        '  File "transforms/support/files.py", line 701, in write_parquet\n'
+        "OSError: [Errno 28] No space left on device\n\n"
+        "During handling of the above exception, another exception occurred:\n\n"
+        "Traceback (most recent call last):\n"
+        '  File "apache_beam/runners/worker/sdk_worker.py", line 310, in _execute\n'
+        "RuntimeError: OSError: [Errno 28] No space left on device [while running 'Write/Files']"
+        "\n\n"
+    )
+    entry = beam_fn_api_pb2.LogEntry(
+        severity=beam_fn_api_pb2.LogEntry.Severity.ERROR,
+        message=f"Error processing instruction bundle_93. Original traceback is\n{trace}",
+        instruction_id="bundle_93",
+    )
+    text = str(entry).replace("\n", " ")  # as local_job_service.py logs it
+    record = logging.LogRecord("x", logging.ERROR, "f", 1, "Worker: %s", (text,), None)
+    assert one_line_worker_error(record)
+    assert record.getMessage() == (
+        "Worker: Error processing instruction bundle_93: OSError: [Errno 28] No space left on "
+        "device [while running 'Write/Files'] (the traceback: --log_level DEBUG)"
+    )
+    plain = logging.LogRecord("x", logging.INFO, "f", 1, "Worker: %s", ('message: "hi"',), None)
+    assert one_line_worker_error(plain) and plain.getMessage() == 'Worker: message: "hi"'
