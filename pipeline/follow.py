@@ -539,7 +539,7 @@ def follow(
                     else f"{failures} batches failed in a row: stopping (exit 1)"
                 )
                 log.error(
-                    "follow: %s; %s%s", failure_line(error, target.argv), then, recorded(error)
+                    "follow: %s%s; %s", failure_line(error, target.argv), recorded(error), then
                 )
                 log.debug("traceback of the failed batch", exc_info=True)
                 if failures >= MAX_FAILURES:
