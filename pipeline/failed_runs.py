@@ -141,7 +141,8 @@ def killed_cause(started: dict[str, Any]) -> str:
     return (
         f"the run ended without recording how{where}: killed outright (SIGKILL: the "
         "out-of-memory killer when memory runs out, a scheduler's timeout, a stopped "
-        "machine; exit status 137), or its object store stopped answering"
+        "machine; exit status 137), or the store failed as it ended (its object store "
+        "stopped answering; a local --output full or made read-only): its log says which"
     )
 
 

@@ -420,8 +420,9 @@ def _status_group(status: str) -> str:
 def run_problems(manifest: dict[str, Any], health: Iterable[dict[str, Any]]) -> list[str]:
     """What a reader of a committed run must not miss, as sentences (none: a clean run):
     more rejected than --fail_on_rejected (the run exited 3, its tables written), feeds
-    that failed or parsed in part, inputs unaccounted for. A failed run commits nothing,
-    so it has no report to say so in."""
+    that failed or parsed in part, inputs unaccounted for. A failed run commits nothing:
+    its record (pipeline/failed_runs.py) is shown by the next run's report (`_header`) and
+    by `newsbeam report` (`_failed_section`)."""
     problems = []
     counts = manifest.get("counts", {})
     limit = (manifest.get("options") or {}).get("fail_on_rejected")

@@ -817,8 +817,8 @@ def run_locked(
         )
         if adjust is not None:
             config = adjust(config)
-            if follow is not None:  # a batch reads its new files, not the folders named
-                begun["inputs"] = failed_runs.listed(config.inputs)
+            # A batch or a pass reads its own files, not the folders named.
+            begun["inputs"] = failed_runs.listed(config.inputs)
         build(pipeline, config)
         shown = ProgressDisplay(progress, log_every=ours.progress_seconds) if progress else None
         template.warm(warmable_dofns(pipeline) if template.running else [])

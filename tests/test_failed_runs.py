@@ -326,3 +326,21 @@ def test_a_workers_failed_bundle_is_one_line_in_the_runs_log() -> None:
     )
     plain = logging.LogRecord("x", logging.INFO, "f", 1, "Worker: %s", ('message: "hi"',), None)
     assert one_line_worker_error(plain) and plain.getMessage() == 'Worker: message: "hi"'
+
+
+def test_passes_after_a_failed_run_say_so(seeds_dir: Path, tmp_path: Path) -> None:
+    # --max_files_per_run commits one run per pass and prints one summary for all.
+    root = tmp_path / "dataset"
+    begun = failed_runs.started_record(
+        "night1", "0000abcd", dt.datetime(2026, 1, 1, 3, tzinfo=UTC), [str(seeds_dir)], [], [], None
+    )
+    cause = "the run failed: OSError: [Errno 28] No space left on device"
+    record = failed_runs.failed_record(begun, dt.datetime(2026, 1, 1, 3, 4, tzinfo=UTC), cause, 1)
+    assert failed_runs.write_record(str(root), record) is not None
+    (root / dataset.DATASET_MARKER).write_text(json.dumps(dataset.marker_content()))
+    run = newsbeam_command("--input", str(seeds_dir), "--output", str(root),
+                           "--max_files_per_run", "2")  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Runs:     3 passes" in run.stdout
+    assert "after 1 failed run since the last committed one" in run.stdout
+    assert "night1 (started 2026-01-01 03:00:00 UTC" in run.stdout
