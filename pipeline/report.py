@@ -1180,10 +1180,12 @@ def _failed_section(failed: Sequence[dict[str, Any]], manifests: Sequence[dict[s
         source_columns=(2,),
         row_class=["failing"] * len(rows),
     )
+    many = len(failed) != 1
     return (
-        f"<section><h2>Failed runs</h2><p>{len(failed):,} run"
-        f"{'s' if len(failed) != 1 else ''} failed in this window: nothing of them was "
-        "committed, and the next run read their inputs again.</p>" + table + "</section>"
+        f"<section><h2>Failed runs</h2><p>{len(failed):,} run{'s' if many else ''} failed "
+        f"in this window: nothing of {'them' if many else 'it'} was committed, and the next "
+        f"run to commit reads {'their' if many else 'its'} inputs again (the last column: "
+        "whether one has).</p>" + table + "</section>"
     )
 
 
