@@ -42,6 +42,12 @@ EXIT_CODES = (
         "run: run it again once that run ends",
     ),
     (130, "interrupted (SIGINT); staging removed, nothing committed, state as it was, recorded"),
+    (
+        137,
+        "killed (SIGKILL: the out-of-memory killer, a scheduler's kill; the number is the "
+        "shell's or scheduler's): no word from the run; nothing committed, and the next run "
+        "cleans up and records it in ROOT/_failed_runs/",
+    ),
     (143, "terminated (SIGTERM); staging removed, nothing committed, state as it was, recorded"),
 )
 

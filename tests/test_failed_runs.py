@@ -233,7 +233,7 @@ def test_the_help_documents_every_exit_status() -> None:
     from newsbeam.pipeline import cli
 
     codes = [code for code, _ in cli.EXIT_CODES]
-    assert codes == [0, 1, 2, 3, 75, 130, 143]
+    assert codes == [0, 1, 2, 3, 75, 130, 137, 143]
 
 
 @pytest.mark.slow
