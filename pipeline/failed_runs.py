@@ -231,7 +231,7 @@ def describe(record: dict[str, Any]) -> str:
     """One line for a failed run: `RUN (started T, ended T): cause`."""
     start = str(record.get("started_at") or "")[:19].replace("T", " ")
     end = str(record.get("ended_at") or "")[:19].replace("T", " ")
-    when = f"started {start} UTC, ended {end} UTC" if end else f"started {start} UTC, killed"
+    when = f"started {start} UTC, ended {end} UTC" if end else f"started {start} UTC, no end"
     status = record.get("exit_status")
     exited = f", exit {status}" if status is not None else ""
     return f"{record.get('run_id')} ({when}{exited}): {record.get('cause')}"

@@ -1164,7 +1164,7 @@ def _failed_section(failed: Sequence[dict[str, Any]], manifests: Sequence[dict[s
         rows.append(
             (
                 str(record.get("started_at") or "")[:19].replace("T", " "),
-                str(record.get("ended_at") or "")[:19].replace("T", " ") or "killed",
+                str(record.get("ended_at") or "")[:19].replace("T", " ") or "not recorded",
                 str(record.get("run_id")),
                 "" if record.get("exit_status") is None else str(record["exit_status"]),
                 str(record.get("stage") or ""),
