@@ -344,3 +344,26 @@ def test_passes_after_a_failed_run_say_so(seeds_dir: Path, tmp_path: Path) -> No
     assert "Runs:     3 passes" in run.stdout
     assert "after 1 failed run since the last committed one" in run.stdout
     assert "night1 (started 2026-01-01 03:00:00 UTC" in run.stdout
+
+
+def test_a_stage_failing_on_worker_processes_leaves_a_short_log(tmp_path: Path) -> None:
+    # Two worker processes, files limited to 64 KB: each failed bundle was a ~3 KB raw
+    # traceback printed by Beam's worker and a ~5 KB line from its job service (34 KB of
+    # stderr before the run's own line, on a full disk); now one line each.
+    inbox, root = tmp_path / "inbox", tmp_path / "dataset"
+    _long_texts(inbox, 60)
+    workers = ["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
+    failed = subprocess.run(
+        [sys.executable, "-m", "newsbeam.pipeline", "--input", str(inbox), "--output", str(root),
+         *workers],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=lambda: _limited_files(64 * 1024),
+    )  # fmt: skip
+    assert failed.returncode == 1, failed.stderr[-3000:]
+    lines = failed.stderr.splitlines()
+    assert "Traceback" not in failed.stderr, failed.stderr[-3000:]
+    assert all(len(line) < 1000 for line in lines), failed.stderr[-3000:]
+    assert lines[-1].startswith("ERROR newsbeam: the run failed: OSError: [Errno 27]")
+    assert len(list((root / failed_runs.FAILED_RUNS).iterdir())) == 1
