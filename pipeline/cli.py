@@ -25,18 +25,30 @@ EXIT_CODES = (
     ),
     (
         1,
-        "the run failed; nothing of it committed, the state as it was (--max_files_per_run: "
-        "the passes before it stay committed; --follow: five batches in a row failed, the "
-        "batches before them committed, or it could not start)",
+        "the run failed; nothing of it committed, the state as it was, the failure recorded "
+        "in ROOT/_failed_runs/ (--max_files_per_run: the passes before it stay committed; "
+        "--follow: five batches in a row failed, the batches before them committed, or it "
+        "could not start)",
     ),
     (
         2,
         "usage error: a flag, a path, the dataset or the state (nested, damaged, not "
-        "NewsBeam's, or in use by another run: its lock names the holder); nothing was run",
+        "NewsBeam's); nothing was run",
     ),
     (3, "the run completed but rejected more than --fail_on_rejected of its inputs"),
-    (130, "interrupted (SIGINT); staging removed, nothing committed, state as it was"),
-    (143, "terminated (SIGTERM); staging removed, nothing committed, state as it was"),
+    (
+        75,
+        "another run holds the lock of --output or --state (its holder named); nothing was "
+        "run: run it again once that run ends",
+    ),
+    (130, "interrupted (SIGINT); staging removed, nothing committed, state as it was, recorded"),
+    (
+        137,
+        "killed (SIGKILL: the out-of-memory killer, a scheduler's kill; the number is the "
+        "shell's or scheduler's): no word from the run; nothing committed, and the next run "
+        "cleans up and records it in ROOT/_failed_runs/",
+    ),
+    (143, "terminated (SIGTERM); staging removed, nothing committed, state as it was, recorded"),
 )
 
 EXAMPLES = """\

@@ -462,16 +462,18 @@ def commit_run(
     files.remove_empty_folders(files.join(root, STAGING))
 
 
-def recover(root: str) -> list[str]:
+def recover(root: str, found_by: str | None = None) -> list[str]:
     """Clean what runs that died left under ROOT; returns one log line per run cleaned.
     A staging folder without an intent record: deleted. With one: if the manifest names
     its attempt, the run committed and only its clean-up is finished; otherwise the files
-    it had moved are deleted (the run never happened)."""
+    it had moved are deleted (the run never happened). A run that did not commit and left
+    its start record (killed outright: it wrote no end) gets its failed-run record
+    (pipeline/failed_runs.py), naming `found_by`, the run that cleans it up."""
     prefix = files.join(root, STAGING)
     keys = sorted(
         {files.relative(prefix, path).split("/", 1)[0] for path in files.list_files(prefix)}
     )
-    done = [_settle(root, key) for key in keys]
+    done = [_settle(root, key, found_by) for key in keys]
     files.remove_empty_folders(prefix)
     return done
 
@@ -482,9 +484,13 @@ def abandon(root: str, run_id: str, attempt: str) -> None:
     files.remove_empty_folders(files.join(root, STAGING))
 
 
-def _settle(root: str, key: str) -> str:
-    """Finish or undo one staged run attempt (`recover`); returns what was done."""
+def _settle(root: str, key: str, found_by: str | None = None) -> str:
+    """Finish or undo one staged run attempt (`recover`); returns what was done. With
+    `found_by` (a later run's clean-up, not the run's own), a run that did not commit is
+    recorded as failed from its start record."""
     prefix = files.join(root, STAGING)
+    started = _started(files.join(prefix, key)) if found_by is not None else None
+    committed = False
     intent_path = files.join(prefix, key, INTENT)
     intent = None
     if files.exists(intent_path):
@@ -502,10 +508,32 @@ def _settle(root: str, key: str) -> str:
             replaced = intent.get("replaces", [])
             files.delete_files(files.join(root, *path.split("/")) for path in replaced)
             done = f"finished the clean-up of run {key}, committed before it was killed"
+            committed = True
         else:
             files.delete_files(files.join(root, *path.split("/")) for path in all_paths(planned))
             done = f"removed the files of run {key}, killed before its commit"
     else:
         done = f"removed the staging of run {key}, killed before its commit"
+    if started is not None and not committed:
+        from newsbeam.pipeline import failed_runs
+
+        record = failed_runs.failed_record(
+            started, None, failed_runs.killed_cause(started), None, found_by=found_by
+        )
+        written = failed_runs.write_record(root, record)
+        if written is not None:
+            done += f" (recorded as a failed run: {written})"
     files.delete_tree(files.join(prefix, key))
     return done
+
+
+def _started(staging: str) -> dict[str, Any] | None:
+    """A staged run attempt's start record (pipeline/failed_runs.py), None if it has none."""
+    from newsbeam.pipeline import failed_runs
+
+    path = files.join(staging, failed_runs.STARTED)
+    try:
+        record = files.read_json(path) if files.exists(path) else None
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and record.get("run_id") else None

@@ -63,6 +63,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from newsbeam.pipeline import dataset, scratch
 from newsbeam.pipeline import run as pipeline_run
+from newsbeam.pipeline.failed_runs import recorded
 from newsbeam.pipeline.main import RunSignals, Terminated, failure_line
 from newsbeam.pipeline.options import (
     DEFAULT_FOLLOW_INTERVAL,
@@ -537,7 +538,9 @@ def follow(
                     if failures < MAX_FAILURES
                     else f"{failures} batches failed in a row: stopping (exit 1)"
                 )
-                log.error("follow: %s; %s", failure_line(error, target.argv), then)
+                log.error(
+                    "follow: %s%s; %s", failure_line(error, target.argv), recorded(error), then
+                )
                 log.debug("traceback of the failed batch", exc_info=True)
                 if failures >= MAX_FAILURES:
                     return 1
@@ -560,6 +563,9 @@ def main(argv: Sequence[str]) -> int:
         try:
             target = pipeline_run.prepare(argv)
             return follow(target, stop, signals)
+        except pipeline_run.Busy as error:  # another process follows these folders
+            print(f"newsbeam: {error}", file=sys.stderr)
+            return pipeline_run.BUSY_STATUS
         except pipeline_run.UsageError as error:
             print(f"newsbeam: {error}", file=sys.stderr)
             return 2

@@ -5,7 +5,9 @@
 
 Exit status: 0 when the run completed (bad documents are rows in `rejected`), 1 when the
 run failed, 2 for a usage error, 3 when more than `--fail_on_rejected` of the inputs were
-rejected, 130/143 when interrupted (SIGINT/SIGTERM). Prints a short summary at the end.
+rejected, 75 when another run holds the lock of --output or --state (run it again later),
+130/143 when interrupted (SIGINT/SIGTERM). Prints a short summary at the end. A run that
+fails or is stopped records itself in the dataset (pipeline/failed_runs.py).
 """
 
 from __future__ import annotations
@@ -53,6 +55,14 @@ def format_summary(manifest: dict[str, Any], output: str) -> str:
     lines += [f"  skipped     {note}" for note in unread_notes(manifest)]
     if not counts["inputs"]:
         lines.append("  nothing new: the run is committed with empty tables (a record of it)")
+    failed = manifest.get("failed_before") or []
+    if failed:  # the inputs of runs that failed since the last commit: read by this one
+        from newsbeam.pipeline.failed_runs import describe
+
+        lines.append(
+            f"  after {len(failed)} failed run{'s' if len(failed) != 1 else ''} since the last "
+            f"committed one (their inputs read again here); the latest: {describe(failed[-1])}"
+        )
     feeds = feeds_summary(manifest.get("counters", {}))
     if feeds:
         lines.append(feeds)
@@ -100,12 +110,16 @@ class RunSignals:
     wrapped (Beam re-raises a DoFn's failure as its own), the remembered signal decides."""
 
     STATUS: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
+    # The signal the run in progress received, if any: what its failed-run record says
+    # (pipeline/run.py), when Beam has wrapped the exception as a step's failure.
+    current: int | None = None
 
     def __init__(self) -> None:
         self.received: int | None = None
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> RunSignals:
+        RunSignals.current = None
         if threading.current_thread() is threading.main_thread():
             for signum in self.STATUS:
                 self._previous[signum] = signal.signal(signum, self._handle)
@@ -114,9 +128,11 @@ class RunSignals:
     def __exit__(self, *exc: object) -> None:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
+        RunSignals.current = None
 
     def _handle(self, signum: int, frame: object) -> None:
         self.received = signum
+        RunSignals.current = signum
         # A multi-process local run: its workers end now (pipeline/workers.py), and what
         # Beam's threads and logs report about them is the stop, not an error.
         from newsbeam.pipeline.workers import quiet_beam_logs, stop_worker_processes
@@ -357,6 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if level != "DEBUG":
         logging.getLogger(BEAM_RETRIES).addFilter(one_line_retry)
         logging.getLogger().addFilter(last_traceback_line)
+        logging.getLogger(BEAM_WORKER_LOGS).addFilter(one_line_worker_error)
     # The command's temporary files in one folder of its own, which a later command removes
     # should this one be killed outright (pipeline/scratch.py); before the report process
     # forks, so that its files go there too.
@@ -377,6 +394,36 @@ BEAM_STAGE_FAILURES = "apache_beam.runners.common"
 # traceback starts.
 BEAM_RETRIES = "apache_beam.utils.retry"
 _RETRY_TRACEBACK = " Traceback for above exception"
+
+
+# The logger that repeats a worker process's log entries in the launching process
+# (apache_beam/runners/portability/local_job_service.py: `Worker: <the entry as text>`).
+BEAM_WORKER_LOGS = "apache_beam.runners.portability.local_job_service"
+# A text-format string field of that entry: `message: "..."`, with its escapes.
+_ENTRY_MESSAGE = re.compile(r'message: "((?:[^"\\]|\\.)*)"')
+_ENTRY_ESCAPES = {"n": "\n", "t": "\t", '"': '"', "'": "'", "\\": "\\"}
+
+
+def one_line_worker_error(record: logging.LogRecord) -> bool:
+    """A logging filter: a worker process's failed bundle, which Beam's job service logged
+    as the entry's whole text (two tracebacks, ~5 KB on one line, once a failed bundle:
+    a full disk on two workers wrote 10 KB of the operator's log before the run's own
+    line), as the traceback's last line. Its whole text is kept at DEBUG."""
+    if not (isinstance(record.args, tuple) and record.args and isinstance(record.args[0], str)):
+        return True
+    match = _ENTRY_MESSAGE.search(record.args[0])
+    if match is None or "Traceback (most recent call last):" not in match.group(1):
+        return True
+    text = re.sub(r"\\(.)", lambda m: _ENTRY_ESCAPES.get(m.group(1), m.group(0)), match.group(1))
+    first = text.split("\n", 1)[0].split(". Original traceback", 1)[0]
+    found = traceback_exception(text[text.index("Traceback") :])
+    last = f"{found[0]}: {found[1]}" if found else text.strip().splitlines()[-1]
+    # Beam's own words first ("Error processing instruction bundle_93") when they are not
+    # the exception's line again.
+    said = last if _EXCEPTION_LINE.fullmatch(first) else f"{first}: {last}"
+    record.msg = "Worker: %s (the traceback: --log_level DEBUG)"
+    record.args = (said,)
+    return True
 
 
 def last_traceback_line(record: logging.LogRecord) -> bool:
@@ -475,6 +522,9 @@ def _run_command(argv: list[str], library_level: str, drawer: ReportProcess | No
     with RunSignals() as signals:
         try:
             manifest = pipeline_run.run(argv, report_process=drawer)
+        except pipeline_run.Busy as error:  # not the command's fault: run it again later
+            print(f"newsbeam: {error}", file=sys.stderr)
+            return pipeline_run.BUSY_STATUS
         except pipeline_run.UsageError as error:
             print(f"newsbeam: {error}", file=sys.stderr)
             return 2
@@ -490,9 +540,12 @@ def _run_command(argv: list[str], library_level: str, drawer: ReportProcess | No
                 os._exit(status)
             if not isinstance(error, Exception):
                 raise
+            from newsbeam.pipeline.failed_runs import recorded
+
             log.error(
-                "%s; nothing was committed; the dataset and state are as they were",
+                "%s; nothing was committed; the dataset and state are as they were%s",
                 failure_line(error, argv),
+                recorded(error),
             )
             log.debug("traceback of the failed run", exc_info=True)
             return 1

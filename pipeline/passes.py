@@ -111,7 +111,14 @@ def summed(manifests: Sequence[Mapping[str, Any]], seconds: float) -> dict[str, 
         },
         "counters": dict(counters),
         "stage_seconds": dict(stage_seconds),
+        # The failed runs before the first pass (pipeline/failed_runs.py): the summary says
+        # the passes read their inputs again.
+        **({"failed_before": manifests[0]["failed_before"]} if failed_before(manifests) else {}),
     }
+
+
+def failed_before(manifests: Sequence[Mapping[str, Any]]) -> bool:
+    return bool(manifests and manifests[0].get("failed_before"))
 
 
 def pass_line(manifest: Mapping[str, Any], number: int, passes: int, files: int) -> str:

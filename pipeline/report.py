@@ -420,8 +420,9 @@ def _status_group(status: str) -> str:
 def run_problems(manifest: dict[str, Any], health: Iterable[dict[str, Any]]) -> list[str]:
     """What a reader of a committed run must not miss, as sentences (none: a clean run):
     more rejected than --fail_on_rejected (the run exited 3, its tables written), feeds
-    that failed or parsed in part, inputs unaccounted for. A failed run commits nothing,
-    so it has no report to say so in."""
+    that failed or parsed in part, inputs unaccounted for. A failed run commits nothing:
+    its record (pipeline/failed_runs.py) is shown by the next run's report (`_header`) and
+    by `newsbeam report` (`_failed_section`)."""
     problems = []
     counts = manifest.get("counts", {})
     limit = (manifest.get("options") or {}).get("fail_on_rejected")
@@ -1058,8 +1059,14 @@ def _pair(svg: str, caption: str, table: str) -> str:
     )
 
 
-def render_report(runs: Sequence[Run], title: str = "NewsBeam run report") -> str:
-    """The whole page for one run, or for several runs of a dataset."""
+def render_report(
+    runs: Sequence[Run],
+    title: str = "NewsBeam run report",
+    failed: Sequence[dict[str, Any]] = (),
+) -> str:
+    """The whole page for one run, or for several runs of a dataset; `failed`: the failed
+    runs recorded in the dataset's window (pipeline/failed_runs.py), which committed no
+    row and so are no `Run`."""
     manifests = [run.manifest for run in runs]
     counts = add_counts(manifests) if len(runs) != 1 else manifests[0]["counts"]
     articles = _concat([run.articles for run in runs], ARTICLE_COLUMNS)
@@ -1067,6 +1074,8 @@ def render_report(runs: Sequence[Run], title: str = "NewsBeam run report") -> st
     rejected = _concat([run.rejected for run in runs], REJECTED_COLUMNS)
     health = [row for run in runs for row in run.feed_health]
     parts = [_header(runs, counts)]
+    if failed:
+        parts.append(_failed_section(failed, [run.manifest for run in runs]))
     if len(runs) == 1:
         parts.append(_compare_section(runs[0].manifest))
     parts.append(_flow_section(counts))
@@ -1128,8 +1137,55 @@ def _header(runs: Sequence[Run], counts: dict[str, Any]) -> str:
             f'<p class="check {"bad" if problems else "ok"}" id="status">'
             f"{_e(said or 'Completed (exit status 0).')}</p>"
         )
+    before = runs[0].manifest.get("failed_before") or [] if len(runs) == 1 else []
+    if before:  # a run after failed ones: their inputs were its to read again
+        from newsbeam.pipeline.failed_runs import describe
+
+        said = (
+            f"After {len(before)} failed run{'s' if len(before) != 1 else ''} since the last "
+            f"committed one (nothing of {'them' if len(before) != 1 else 'it'} committed; "
+            f"the inputs read again by this run). The latest: {describe(before[-1])}"
+        )
+        status += f'<p class="check bad" id="failed-before">{_e(said)}</p>'
     return (
         f'<h1>{heading}</h1><p class="meta">{_e(meta)}</p>{status}<div class="tiles">{tiles}</div>'
+    )
+
+
+def _failed_section(failed: Sequence[dict[str, Any]], manifests: Sequence[dict[str, Any]]) -> str:
+    """The failed runs of the window, each with its cause and what came after it: a run
+    that committed later (which read its inputs again), or none yet."""
+    from newsbeam.pipeline.failed_runs import moment
+
+    finished = sorted(str(m.get("finished_at", "")) for m in manifests)
+    rows = []
+    for record in failed:
+        after = [f for f in finished if f > moment(record)]
+        rows.append(
+            (
+                str(record.get("started_at") or "")[:19].replace("T", " "),
+                str(record.get("ended_at") or "")[:19].replace("T", " ") or "not recorded",
+                str(record.get("run_id")),
+                "" if record.get("exit_status") is None else str(record["exit_status"]),
+                str(record.get("stage") or ""),
+                str(record.get("cause") or ""),
+                f"yes, {after[0][:19].replace('T', ' ')}" if after else "NO (not yet)",
+            )
+        )
+    table = html_table(
+        "failed-table",
+        ["started (UTC)", "ended (UTC)", "run id", "exit", "stage", "cause"]
+        + ["a later run committed"],
+        rows,
+        source_columns=(2,),
+        row_class=["failing"] * len(rows),
+    )
+    many = len(failed) != 1
+    return (
+        f"<section><h2>Failed runs</h2><p>{len(failed):,} run{'s' if many else ''} failed "
+        f"in this window: nothing of {'them' if many else 'it'} was committed, and the next "
+        f"run to commit reads {'their' if many else 'its'} inputs again (the last column: "
+        "whether one has).</p>" + table + "</section>"
     )
 
 
@@ -1558,12 +1614,31 @@ def write_run_report(base: str, manifest: dict[str, Any], target: str) -> float:
     return time.perf_counter() - clock
 
 
-def build_dataset_report(root: str, since: dt.datetime | None = None) -> tuple[str, int]:
-    """The page over every committed run of `root` (find_runs); the page and the run count."""
+def build_dataset_report(
+    root: str, since: dt.datetime | None = None, failed: Sequence[dict[str, Any]] = ()
+) -> tuple[str, int]:
+    """The page over every committed run of `root` (find_runs) and the `failed` runs
+    (`failed_in_window`); the page and the run count."""
     found = find_runs(root, since)
     runs = [load_run(base, manifest) for base, manifest in found]
     title = "NewsBeam run report" if len(runs) == 1 else "NewsBeam dataset report"
-    return render_report(runs, title), len(runs)
+    return render_report(runs, title, failed), len(runs)
+
+
+def failed_in_window(root: str, since: dt.datetime | None) -> list[dict[str, Any]]:
+    """The failed runs recorded in ROOT (pipeline/failed_runs.py) that started on or after
+    `since`, oldest first."""
+    from newsbeam.pipeline.failed_runs import read_records
+
+    cut = since.isoformat() if since is not None else ""
+    return [r for r in read_records(root) if _record_start(r) >= cut]
+
+
+def _record_start(record: dict[str, Any]) -> str:
+    try:
+        return started_at(record).isoformat()
+    except (KeyError, TypeError, ValueError):
+        return ""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -1609,10 +1684,11 @@ def main(argv: Sequence[str]) -> int:
         return _usage(f"--since {args.since!r} is not a date (YYYY-MM-DD) nor an ISO time")
     try:
         dataset.check_root(root, for_writing=False)
-        page, count = build_dataset_report(root, since)
+        failed = failed_in_window(root, since)
+        page, count = build_dataset_report(root, since, failed)
     except dataset.DatasetError as error:
         return _usage(str(error))
-    if not count:
+    if not count and not failed:
         return _usage(f"no committed NewsBeam run in {root}" + (f" since {since}" if since else ""))
     target = args.report or files.join(root, REPORT)
     if files.is_local(target) and os.path.isdir(files.local_path(target)):
@@ -1627,6 +1703,14 @@ def main(argv: Sequence[str]) -> int:
         )
         return 1
     print(f"NewsBeam report over {count} run{'s' if count != 1 else ''}: {target}")
+    if failed:  # said where a scheduler's log shows it, not only in the page
+        from newsbeam.pipeline.failed_runs import describe
+
+        print(
+            f"  {len(failed)} failed run{'s' if len(failed) != 1 else ''} in the window "
+            f"(nothing of {'them' if len(failed) != 1 else 'it'} committed); the latest: "
+            f"{describe(failed[-1])}"
+        )
     return 0
 
 

@@ -46,7 +46,7 @@ from apache_beam.options.pipeline_options import (
     StandardOptions,
 )
 
-from newsbeam.pipeline import dataset, runners, workers
+from newsbeam.pipeline import dataset, failed_runs, runners, workers
 from newsbeam.pipeline.build import build
 from newsbeam.pipeline.lock import LockHeld, RunLock
 from newsbeam.pipeline.options import (
@@ -123,6 +123,16 @@ _VERSIONED_PACKAGES = (
 
 class UsageError(Exception):
     """A problem with the command line or the output folder; nothing was run."""
+
+
+# The exit status of a run refused because another run holds its lock (sysexits'
+# EX_TEMPFAIL): nothing is wrong with the command, it is to be run again once that run
+# ends; exit 2 (a usage error: fix the command) told a scheduler neither.
+BUSY_STATUS = 75
+
+
+class Busy(UsageError):
+    """Another run holds the lock of --output or --state (exit BUSY_STATUS)."""
 
 
 def parse_options(argv: Sequence[str]) -> PipelineOptions:
@@ -518,7 +528,7 @@ def prepare(argv: Sequence[str]) -> Target:
 
 @contextlib.contextmanager
 def locked(target: Target) -> Iterator[RunLock]:
-    """Hold the run lock of --output and --state (UsageError when another run holds it)."""
+    """Hold the run lock of --output and --state (Busy when another run holds it)."""
     # Locks are files beside local folders; an object store has no atomic create, so there
     # one run per ROOT at a time is the scheduler's to ensure (docs/deploying.md).
     paths = [Path(path) for path in (target.output, target.state) if path and files.is_local(path)]
@@ -526,7 +536,7 @@ def locked(target: Target) -> Iterator[RunLock]:
     try:
         lock.acquire()
     except LockHeld as error:
-        raise UsageError(str(error)) from None
+        raise Busy(str(error)) from None
     try:
         yield lock
     finally:
@@ -577,7 +587,7 @@ def _prepare(
 ) -> None:
     """Clean what killed runs left, then refuse an unusable ROOT or state (UsageError)."""
     try:
-        for line in dataset.recover(output) if dataset.is_dataset(output) else []:
+        for line in dataset.recover(output, run_id) if dataset.is_dataset(output) else []:
             log.warning(line)
         dataset.check_root(output, for_writing=True)
         if state is not None:
@@ -752,6 +762,12 @@ def run_locked(
     # staging leaves a ROOT the next run recognises and cleans, not one it must refuse.
     new_root = not dataset.is_dataset(output)
     dataset.ensure_marker(output)
+    # What the run reads, kept in its staging folder from its start: a run killed outright
+    # writes no record of its own, the next run's clean-up writes it from this
+    # (pipeline/failed_runs.py).
+    begun = failed_runs.started_record(
+        run_id, attempt, started, ours.inputs, ours.feed_urls, ours.feed_lists, state
+    )
 
     clock = time.perf_counter()
     level = logging.DEBUG if follow is not None else logging.INFO
@@ -772,10 +788,12 @@ def run_locked(
         report_process.close()  # drawn here, if at all
         report_process = None
     committed = False
+    failure: BaseException | None = None
     local_report = tempfile.mkdtemp(prefix="newsbeam-report-")
     heap = contextlib.ExitStack()
     template_stack = heap.enter_context(contextlib.ExitStack())
     try:
+        files.write_json(files.join(staging, failed_runs.STARTED), begun)
         warm = _on_local_workers(options)
         if warm:  # before the template forks: it and its workers inherit the settings
             workers.bound_malloc()
@@ -799,6 +817,8 @@ def run_locked(
         )
         if adjust is not None:
             config = adjust(config)
+            # A batch or a pass reads its own files, not the folders named.
+            begun["inputs"] = failed_runs.listed(config.inputs)
         build(pipeline, config)
         shown = ProgressDisplay(progress, log_every=ours.progress_seconds) if progress else None
         template.warm(warmable_dofns(pipeline) if template.running else [])
@@ -851,6 +871,9 @@ def run_locked(
         if follow is not None:
             manifest["follow"] = follow
         manifest.update(labels or {})
+        failed_before = _failed_since_last_commit(output, run_id)
+        if failed_before:  # what the morning reader must not miss in this run's report
+            manifest["failed_before"] = [failed_runs.brief(record) for record in failed_before]
         report = os.path.join(local_report, "report.html")
         if drawn:  # a batch of follow mode has none: `newsbeam report --since`
             if preloading is not None:
@@ -868,7 +891,7 @@ def run_locked(
         try:
             lock.check()  # a run frozen past its lock's expiry must not commit over another
         except LockHeld as error:
-            raise UsageError(str(error)) from None
+            raise Busy(str(error)) from None
         moved = [pair for name in dataset.DATASET_TABLES for pair in moves[name]]
         dataset.commit_run(output, manifest, moved, report if os.path.exists(report) else None)
         committed = True
@@ -877,10 +900,28 @@ def run_locked(
         log.log(
             level, "run %s finished in %.1f s; committed to %s", run_id, manifest["seconds"], output
         )
+    except BaseException as error:
+        failure = error
+        raise
     finally:
         if not committed:
-            dataset.abandon(output, run_id, attempt)
-            if new_root:  # a first run that failed leaves no ROOT behind
+            try:
+                dataset.abandon(output, run_id, attempt)
+            except BaseException:
+                # The store failing its clean-up is failing: a record would wait on it
+                # again. The staging and its start record stay; the next run records it.
+                if failure is not None:
+                    log.warning(
+                        "the failure of run %s is not recorded in %s now (the store failed "
+                        "to remove the run's staging); the next run records it",
+                        run_id,
+                        output,
+                    )
+                raise
+            # After the staged files are gone: "nothing committed" is then true.
+            if failure is not None:
+                _record_failure(target, begun, failure)
+            if new_root:  # a first run that failed leaves no ROOT behind but its record
                 dataset.unmark_unused(output)
             if opened is not None:
                 discard_state(opened)
@@ -889,6 +930,57 @@ def run_locked(
             shutil.rmtree(progress, ignore_errors=True)
         heap.close()
     return manifest
+
+
+def _failed_since_last_commit(output: str, run_id: str) -> list[dict[str, Any]]:
+    """The failed runs recorded in ROOT since its latest committed run (before this one):
+    their inputs are this run's to read again, and its summary and report say so. Costs one
+    listing when none failed; the manifests are read only when some did."""
+    records = failed_runs.read_records(output)
+    if not records:
+        return []
+    last = ""
+    try:
+        for earlier in dataset.run_ids(output)[-dataset.EARLIER_RUN_IDS :]:
+            manifest = dataset.read_manifest(output, earlier) if earlier != run_id else None
+            last = max(last, str((manifest or {}).get("finished_at", "")))
+    except Exception as error:  # an unreadable manifest or a store's hiccup: not this run's
+        log.debug("the last committed run could not be told: %s", error)
+    return failed_runs.since(records, last)
+
+
+def _record_failure(target: Target, begun: dict[str, Any], error: BaseException) -> None:
+    """Write the failed run's record into ROOT (pipeline/failed_runs.py): the cause as the
+    command's last line says it, the exit status the command ends with."""
+    import signal
+
+    from newsbeam.pipeline.main import RunSignals, Terminated, failure_line
+
+    # Beam re-raises a signal's exception met inside a step as that step's failure: the
+    # signal received decides, as it decides the exit status (main.py).
+    received = RunSignals.current
+    if received is not None or isinstance(error, KeyboardInterrupt | Terminated):
+        interrupted = received == signal.SIGINT or (
+            received is None and isinstance(error, KeyboardInterrupt)
+        )
+        signal_name = "SIGINT" if interrupted else "SIGTERM"
+        cause = f"the run was stopped by {signal_name}"
+        status = 130 if signal_name == "SIGINT" else 143
+    elif isinstance(error, UsageError):  # refused mid-run (its lock taken over)
+        cause, status = (
+            f"the run was refused: {error}",
+            BUSY_STATUS if isinstance(error, Busy) else 2,
+        )
+    else:
+        cause, status = failure_line(error, target.argv), 1
+    ended = dt.datetime.now(dt.timezone.utc)
+    stage = failed_runs.stage_of(error, cause)
+    record = failed_runs.failed_record(begun, ended, cause, status, stage=stage)
+    try:
+        written = failed_runs.write_record(target.output, record, error)
+        log.debug("the failed run's record: %s", written)
+    except BaseException:  # a second signal while writing: the run's own error goes on
+        log.debug("the failed run's record was not written", exc_info=True)
 
 
 # Runners whose workers are processes of this machine: they can write progress locally.

@@ -910,6 +910,42 @@ def adjust_beam() -> None:
     computed once (`remember_dofn_specs`)."""
     prompt_bundle_ends()
     remember_dofn_specs()
+    quiet_worker_tracebacks()
+
+
+_TRACEBACK = "Traceback (most recent call last):"
+
+
+def _quiet_print(*values: Any, file: Any = None, **kwargs: Any) -> None:
+    """`print` for Beam's SDK worker module: a traceback for stderr is left out below
+    DEBUG (the runner's log says it in one line: main.py `one_line_worker_error`)."""
+    if (
+        file is sys.stderr
+        and values
+        and isinstance(values[0], str)
+        and values[0].startswith(_TRACEBACK)
+        and logging.getLogger().getEffectiveLevel() > logging.DEBUG
+    ):
+        return
+    print(*values, file=file, **kwargs)
+
+
+def quiet_worker_tracebacks() -> bool:
+    """Beam's SDK worker prints a failed bundle's traceback to its own stderr (the run's
+    terminal or journal: ~3 KB of raw lines a bundle, a full disk on two workers) and then
+    logs the same text to the runner, whose log says it in one line below DEBUG: the
+    print goes. In this process and the workers forked from it (cold ones call this too).
+    False, nothing changed, where this Beam's worker module does not print so."""
+    try:
+        from apache_beam.runners.worker import sdk_worker
+
+        source = inspect.getsource(sdk_worker.SdkHarness._execute)
+    except Exception:  # another Beam: its own output, as it was
+        return False
+    if "print(traceback_string, file=sys.stderr)" not in source:
+        return False
+    setattr(sdk_worker, "print", _quiet_print)  # noqa: B010  (a module global over the builtin)
+    return True
 
 
 def settle_process() -> None:

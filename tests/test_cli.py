@@ -244,7 +244,14 @@ def test_unreachable_runner_is_one_readable_line(seeds_dir: Path, tmp_path: Path
     errors = [line for line in run.stderr.splitlines() if line.startswith("ERROR newsbeam")]
     assert len(errors) == 1 and "job service did not answer" in errors[0]
     assert "Traceback" not in run.stderr
-    assert not (tmp_path / "o").exists()
+    # A first run that failed leaves a dataset holding its failure's record only (review 88;
+    # before, no ROOT: the morning reader could not tell "failed" from "did not run").
+    (record,) = (tmp_path / "o" / "_failed_runs").iterdir()
+    assert f"recorded in {record}" in errors[0]
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
+        "_failed_runs",
+        "_newsbeam_dataset.json",
+    ]
 
 
 @pytest.mark.slow
@@ -270,7 +277,10 @@ def test_a_signal_ends_the_run_cleanly(
     assert "nothing was committed; the dataset and state are as they were" in err
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]  # lock released
     after = {p.relative_to(output): p.read_bytes() for p in output.rglob("*") if p.is_file()}
-    assert after == before  # no staging left, nothing committed
+    # No staging left, nothing committed; the stop recorded (review 88).
+    (record,) = [path for path in after if path.parts[0] == "_failed_runs"]
+    assert json.loads(after.pop(record))["exit_status"] == status
+    assert after == before
 
 
 def test_failure_line_names_the_cause() -> None:

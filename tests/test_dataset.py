@@ -252,6 +252,7 @@ def test_scheduled_runs_into_one_local_root(tmp_path: Path) -> None:
     listed = {p for m in dataset.committed_runs(str(root)) for p in dataset.all_paths(m)}
     assert set(_on_disk(root)) == listed
     assert sorted(p.name for p in root.iterdir()) == [
+        "_failed_runs",  # the killed run, recorded by its retry (review 88)
         "_newsbeam_dataset.json",
         "_runs",
         "articles",

@@ -6,6 +6,7 @@ twice, SIGTERM and SIGKILL in the middle of a batch, and --max_runtime."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import signal
@@ -736,3 +737,9 @@ def test_batches_that_keep_failing_log_one_line_each_and_exit_1(
                for line in failures), run.stderr  # fmt: skip
     assert all(line.endswith("; retried at the next batch") for line in failures[:-1])
     assert failures[-1].endswith("; 5 batches failed in a row: stopping (exit 1)")
+    # Each failed batch is on record in the dataset, and its line names it (review 88).
+    records = sorted((tmp_path / "out" / "_failed_runs").iterdir())
+    assert len(records) == follow.MAX_FAILURES
+    for line, record in zip(failures, records, strict=True):
+        assert f"; recorded in {record};" in line
+        assert json.loads(record.read_text())["exit_status"] == 1

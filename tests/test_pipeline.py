@@ -386,8 +386,12 @@ def test_failed_run_keeps_previous_output(
     monkeypatch.setattr(pipeline_run, "_manifest", crash)
     seeds = Path(__file__).resolve().parents[1] / "seeds"
     assert entry.main(["--input", str(seeds), "--output", str(output)]) == 1
-    # The committed run is as it was, the failed run's staging is gone, nothing was added.
-    assert sorted(p.relative_to(output) for p in output.rglob("*")) == before
+    # The committed run is as it was, the failed run's staging is gone, nothing was added
+    # but the failed run's record (review 88).
+    after = sorted(p.relative_to(output) for p in output.rglob("*"))
+    recorded = [p for p in after if p.parts[0] == "_failed_runs"]
+    assert len(recorded) == 2 and "disk full" in (output / recorded[1]).read_text()
+    assert [p for p in after if p not in recorded] == before
     assert not (output / dataset.STAGING).exists()
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 

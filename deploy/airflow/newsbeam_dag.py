@@ -56,9 +56,10 @@ with DAG(
     },
     tags=["newsbeam"],
 ) as dag:
-    # Exit status 1 (failed: nothing committed) and 2 (usage error) fail the task; 3 (more
-    # than --fail_on_rejected rejected) too, after the tables were written: that run is
-    # committed, and a retry replaces it.
+    # Exit status 1 (failed: nothing committed, recorded in ROOT/_failed_runs/) and 2
+    # (usage error) fail the task; 75 (another run holds the lock) too, and the retry runs
+    # it once that run is over; 3 (more than --fail_on_rejected rejected) too, after the
+    # tables were written: that run is committed, and a retry replaces it.
     batch = BashOperator(
         task_id="batch",
         bash_command=(

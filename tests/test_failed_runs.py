@@ -1,0 +1,369 @@
+"""A failed run records itself (review 88: an operator whose nightly run failed at 3 a.m.).
+
+Before, a run that failed, was stopped or was killed left nothing in the dataset: no
+manifest (right: it committed nothing), and nothing else either, so `newsbeam report`, the
+next run's report and anyone reading `_runs/` in the morning could not tell "failed" from
+"did not run". Each failure here is a real one: a file size limit (`RLIMIT_FSIZE`, what a
+quota or a full disk does to a write) hit by the stage that writes the tables, a SIGKILL
+mid-commit, a store on 127.0.0.1 that goes away, and another run holding the lock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from newsbeam.pipeline import dataset, failed_runs
+from newsbeam.pipeline import main as entry
+from newsbeam.pipeline import report as report_module
+from newsbeam.transforms.support.files import StoreUnreachable
+from newsbeam.transforms.support.state import CRASH_ENV, read_current
+from tests.helpers import newsbeam_command, wait_for, write_seed_copies
+
+UTC = dt.timezone.utc
+
+
+# --- The record, without Beam -----------------------------------------------------------------
+
+
+def test_the_stage_is_read_from_beams_words() -> None:
+    text = "OSError: [Errno 28] No space left on device [while running 'Write/Files']"
+    assert failed_runs.failed_stage(text) == "Write"
+    assert failed_runs.failed_stage("StoreUnreachable: the object store has not answered") is None
+    # In one process the cause line names the innermost error; Beam's words are outside it.
+    try:
+        try:
+            raise OSError(27, "File too large")
+        except OSError as inner:
+            raise RuntimeError(f"{inner} [while running 'Extract/Pages']") from inner
+    except RuntimeError as outer:
+        assert failed_runs.stage_of(outer, "the run failed: OSError: File too large") == "Extract"
+
+
+def test_inputs_are_listed_capped_and_without_credentials() -> None:
+    named = [f"/srv/inbox/{n}.html" for n in range(250)]
+    assert failed_runs.listed(named) == {"count": 250, "listed": named[:100]}
+    (url,) = failed_runs.listed(["https://user:secret@example.org/feed.xml"])["listed"]
+    assert "secret" not in url
+
+
+def test_failures_since_a_time_and_their_line() -> None:
+    begun = failed_runs.started_record(
+        "r1", "0000abcd", dt.datetime(2026, 12, 5, 3, 0, tzinfo=UTC), ["/in"], None, None, None
+    )
+    ended = failed_runs.failed_record(
+        begun, dt.datetime(2026, 12, 5, 3, 4, tzinfo=UTC), "the run failed: OSError: full", 1
+    )
+    killed = failed_runs.failed_record(
+        {**begun, "run_id": "r2"}, None, failed_runs.killed_cause(begun), None, found_by="r3"
+    )
+    assert failed_runs.since([ended, killed], "2026-12-05T03:02:00+00:00") == [ended]
+    assert failed_runs.describe(ended) == (
+        "r1 (started 2026-12-05 03:00:00 UTC, ended 2026-12-05 03:04:00 UTC, exit 1): "
+        "the run failed: OSError: full"
+    )
+    assert "killed" in failed_runs.describe(killed) and "SIGKILL" in killed["cause"]
+    assert ended["committed"] is False and "reads its inputs again" in ended["next_run"]
+
+
+def test_no_record_is_written_to_a_store_that_stopped_answering(tmp_path: Path) -> None:
+    # Writing there would wait out --store_retry_seconds a second time; the next run
+    # records the run from its start record instead.
+    begun = failed_runs.started_record("r", "0000abcd", dt.datetime.now(UTC), [], [], [], None)
+    record = failed_runs.failed_record(begun, dt.datetime.now(UTC), "the run failed: x", 1)
+    error = StoreUnreachable("the object store at http://127.0.0.1:9 has not answered for 3 s")
+    assert not failed_runs.write_record(str(tmp_path / "root"), record, error)
+    assert not (tmp_path / "root").exists()
+    assert failed_runs.write_record(str(tmp_path / "root"), record, RuntimeError("x"))
+    assert failed_runs.read_records(str(tmp_path / "root")) == [record]
+
+
+# --- Real runs ---------------------------------------------------------------------------------
+
+
+def _long_texts(folder: Path, count: int) -> None:
+    """Texts of distinct words, ~40 KB each: tables of over a megabyte."""
+    folder.mkdir(parents=True)
+    for number in range(count):
+        words = " ".join(f"word{number}x{i}" for i in range(4000))
+        (folder / f"story{number:03d}.txt").write_text(f"Story {number}\n\n{words}.\n")
+
+
+def _limited_files(limit: int) -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def test_a_run_that_fails_in_a_stage_records_itself_and_the_next_run_says_so(
+    tmp_path: Path,
+) -> None:
+    inbox, root, state = tmp_path / "inbox", tmp_path / "dataset", tmp_path / "state"
+    _long_texts(inbox, 40)
+    argv = ["--input", str(inbox), "--output", str(root), "--state", str(state)]
+    argv += ["--direct_num_workers", "1"]
+    # Files of the run may not pass 256 KB: the tables' writer fails (EFBIG, as a quota),
+    # the small record still fits.
+    failed = subprocess.run(
+        [sys.executable, "-m", "newsbeam.pipeline", *argv, "--log_level", "INFO"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=lambda: _limited_files(256 * 1024),
+    )
+    assert failed.returncode == 1, failed.stderr[-3000:]
+    assert "File too large" in failed.stderr.splitlines()[-1]
+    # Nothing committed, the state not advanced; the failure recorded in the dataset.
+    assert dataset.run_ids(str(root)) == []
+    assert read_current(str(state)) is None
+    assert not list(root.rglob("*.parquet"))
+    (record_file,) = (root / failed_runs.FAILED_RUNS).iterdir()
+    record = json.loads(record_file.read_text())
+    assert record["format"] == "newsbeam-failed-run" and record["committed"] is False
+    assert record["exit_status"] == 1 and record["stage"].startswith("Write")  # tables, index
+    assert record["cause"].startswith("the run failed: OSError: [Errno 27]")
+    assert record["inputs"] == {"count": 1, "listed": [str(inbox)]}
+    assert record["started_at"] < record["ended_at"]
+    assert record_file.name == f"{record['run_id']}.{record['attempt']}.json"
+    assert failed.stderr.rstrip().endswith(f"recorded in {record_file}")
+    # The morning reader's report shows it (the page and the command's own line) ...
+    shown = subprocess.run(
+        [sys.executable, "-m", "newsbeam.pipeline", "report", "--output", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shown.returncode == 0, shown.stderr
+    latest = f"1 failed run in the window (nothing of it committed); the latest: {record['run_id']}"
+    assert latest in shown.stdout
+    assert "File too large" in shown.stdout
+    page = (root / report_module.REPORT).read_text()
+    assert "<h2>Failed runs</h2>" in page and record["run_id"] in page and "NO (not yet)" in page
+    # ... and the next run, which reads the same inputs again, says it came after it.
+    again = newsbeam_command(*argv)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "after 1 failed run since the last committed one" in again.stdout
+    (run_id,) = dataset.run_ids(str(root))
+    manifest = dataset.read_manifest(str(root), run_id)
+    assert manifest is not None and manifest["counts"]["articles"] == 40
+    assert [f["run_id"] for f in manifest["failed_before"]] == [record["run_id"]]
+    assert 'id="failed-before"' in (root / "_runs" / f"{run_id}.html").read_text()
+    report = entry.main(["report", "--output", str(root), "--report", str(tmp_path / "r.html")])
+    assert report == 0 and "yes, " in (tmp_path / "r.html").read_text()
+    # A run after that one has no earlier failure to tell of.
+    third = newsbeam_command(*argv)
+    assert third.returncode == 0 and "failed run" not in third.stdout
+
+
+def test_a_run_killed_outright_is_recorded_by_the_next_run(seeds_dir: Path, tmp_path: Path) -> None:
+    root = tmp_path / "dataset"
+    argv = ["--input", str(seeds_dir), "--output", str(root), "--run_id", "night1"]
+    killed = subprocess.run(
+        [sys.executable, "-m", "newsbeam.pipeline", *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, CRASH_ENV: "output-staged"},  # as the OOM killer would
+    )
+    assert killed.returncode == 137
+    assert not (root / failed_runs.FAILED_RUNS).exists()  # a killed process writes nothing
+    argv[-1] = "night2"
+    assert entry.main(argv) == 0
+    (record_file,) = (root / failed_runs.FAILED_RUNS).iterdir()
+    record = json.loads(record_file.read_text())
+    assert record["run_id"] == "night1" and record["found_by"] == "night2"
+    assert record["ended_at"] is None and record["exit_status"] is None
+    assert "SIGKILL" in record["cause"] and "out-of-memory" in record["cause"]
+    manifest = dataset.read_manifest(str(root), "night2")
+    assert manifest is not None and manifest["failed_before"][0]["run_id"] == "night1"
+    assert not (root / dataset.STAGING).exists()
+
+
+def test_a_run_stopped_by_sigterm_records_itself(seeds_dir: Path, tmp_path: Path) -> None:
+    inputs = tmp_path / "in"
+    write_seed_copies(seeds_dir, inputs)  # long enough to stop mid-run
+    root = tmp_path / "dataset"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "newsbeam.pipeline", "--input", str(inputs), "--output", str(root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert wait_for(root / dataset.STAGING, f"*/{failed_runs.STARTED}")
+    run.terminate()
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 143, err
+    (record_file,) = (root / failed_runs.FAILED_RUNS).iterdir()
+    record = json.loads(record_file.read_text())
+    assert record["exit_status"] == 143 and "SIGTERM" in record["cause"]
+    assert dataset.run_ids(str(root)) == []
+
+
+def test_a_run_refused_by_anothers_lock_exits_75(seeds_dir: Path, tmp_path: Path) -> None:
+    # 2 ("fix the command") told a scheduler nothing of "busy: run it again later".
+    inputs = tmp_path / "in"
+    write_seed_copies(seeds_dir, inputs)
+    state = tmp_path / "state"
+    command = [sys.executable, "-m", "newsbeam.pipeline", "--input", str(inputs)]
+    first = subprocess.Popen(
+        [*command, "--output", str(tmp_path / "out"), "--state", str(state)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_for(tmp_path, ".state.newsbeam.lock")
+        second = newsbeam_command("--input", str(inputs), "--output", str(tmp_path / "other"),
+                                  "--state", str(state), timeout=120)  # fmt: skip
+        assert first.poll() is None, "the first run ended before the second one did"
+        assert second.returncode == 75, second.stderr
+        assert "is in use by another NewsBeam run" in second.stderr
+        assert not (tmp_path / "other").exists()
+    finally:
+        first.communicate(timeout=300)
+    assert first.returncode == 0
+
+
+def test_the_help_documents_every_exit_status() -> None:
+    from newsbeam.pipeline import cli
+
+    codes = [code for code, _ in cli.EXIT_CODES]
+    assert codes == [0, 1, 2, 3, 75, 130, 137, 143]
+
+
+@pytest.mark.slow
+def test_a_store_gone_mid_run_is_recorded_by_the_next_run_once_it_is_back(
+    tmp_path: Path,
+) -> None:
+    from tests.s3_server import KEY_ID, REGION, SECRET
+    from tests.test_store_gone import Relay, _slow_pages, relayed_store
+
+    _slow_pages(tmp_path / "in", 16)
+    with relayed_store() as (relay, client):
+
+        def flags(port: int) -> list[str]:
+            return [
+                f"--s3_endpoint_url=http://127.0.0.1:{port}",
+                f"--s3_access_key_id={KEY_ID}",
+                f"--s3_secret_access_key={SECRET}",
+                f"--s3_region_name={REGION}",
+            ]
+
+        command = [sys.executable, "-m", "newsbeam.pipeline", "--input", str(tmp_path / "in")]
+        command += ["--output", "s3://newsbeam-tests/root", "--store_retry_seconds", "3"]
+        command += ["--direct_num_workers", "1"]
+        run = subprocess.Popen([*command, "--run_id", "gone", *flags(relay.port)],
+                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+        assert run.stderr is not None
+        for line in run.stderr:
+            if "run started" in line:
+                break
+        time.sleep(1)
+        relay.close()
+        _, rest = run.communicate(timeout=120)
+        assert run.returncode == 1
+        # Not written to the store that is gone (that would wait again); the error is the
+        # store's, not hidden by the record's.
+        assert "is not recorded in s3://newsbeam-tests/root now" in rest, rest[-4000:]
+        assert "could not be recorded" not in rest
+        assert (
+            rest.strip()
+            .splitlines()[-1]
+            .startswith("ERROR newsbeam: the run failed: StoreUnreachable")
+        )
+        back = Relay(relay.upstream)  # the store answers again (another port)
+        try:
+            again = subprocess.run([*command, "--run_id", "next", *flags(back.port)],
+                                   capture_output=True, text=True, timeout=300)  # fmt: skip
+        finally:
+            back.close()
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert "after 1 failed run since the last committed one" in again.stdout
+        body = client.get_object(Bucket="newsbeam-tests", Key="root/_runs/next.json")["Body"]
+        manifest = json.loads(body.read())
+        (before,) = manifest["failed_before"]
+        assert before["run_id"] == "gone" and "stopped answering" in before["cause"]
+        keys = client.list_objects_v2(Bucket="newsbeam-tests", Prefix="root/_failed_runs/")
+        (key,) = [item["Key"] for item in keys["Contents"]]
+        assert key.startswith("root/_failed_runs/gone.")
+
+
+def test_a_workers_failed_bundle_is_one_line_in_the_runs_log() -> None:
+    # Beam's job service logs a worker's entry as its whole text: two tracebacks, ~5 KB on
+    # one line per failed bundle (a full disk on two workers: 21 KB of 34 KB of stderr).
+    import logging
+
+    from apache_beam.portability.api import beam_fn_api_pb2
+
+    from newsbeam.pipeline.main import one_line_worker_error
+
+    trace = (
+        "Traceback (most recent call last):\n"
+        '  File "transforms/support/files.py", line 701, in write_parquet\n'
+        "OSError: [Errno 28] No space left on device\n\n"
+        "During handling of the above exception, another exception occurred:\n\n"
+        "Traceback (most recent call last):\n"
+        '  File "apache_beam/runners/worker/sdk_worker.py", line 310, in _execute\n'
+        "RuntimeError: OSError: [Errno 28] No space left on device [while running 'Write/Files']"
+        "\n\n"
+    )
+    entry = beam_fn_api_pb2.LogEntry(
+        severity=beam_fn_api_pb2.LogEntry.Severity.ERROR,
+        message=f"Error processing instruction bundle_93. Original traceback is\n{trace}",
+        instruction_id="bundle_93",
+    )
+    text = str(entry).replace("\n", " ")  # as local_job_service.py logs it
+    record = logging.LogRecord("x", logging.ERROR, "f", 1, "Worker: %s", (text,), None)
+    assert one_line_worker_error(record)
+    assert record.getMessage() == (
+        "Worker: Error processing instruction bundle_93: OSError: [Errno 28] No space left on "
+        "device [while running 'Write/Files'] (the traceback: --log_level DEBUG)"
+    )
+    plain = logging.LogRecord("x", logging.INFO, "f", 1, "Worker: %s", ('message: "hi"',), None)
+    assert one_line_worker_error(plain) and plain.getMessage() == 'Worker: message: "hi"'
+
+
+def test_passes_after_a_failed_run_say_so(seeds_dir: Path, tmp_path: Path) -> None:
+    # --max_files_per_run commits one run per pass and prints one summary for all.
+    root = tmp_path / "dataset"
+    begun = failed_runs.started_record(
+        "night1", "0000abcd", dt.datetime(2026, 1, 1, 3, tzinfo=UTC), [str(seeds_dir)], [], [], None
+    )
+    cause = "the run failed: OSError: [Errno 28] No space left on device"
+    record = failed_runs.failed_record(begun, dt.datetime(2026, 1, 1, 3, 4, tzinfo=UTC), cause, 1)
+    assert failed_runs.write_record(str(root), record) is not None
+    (root / dataset.DATASET_MARKER).write_text(json.dumps(dataset.marker_content()))
+    run = newsbeam_command("--input", str(seeds_dir), "--output", str(root),
+                           "--max_files_per_run", "2")  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Runs:     3 passes" in run.stdout
+    assert "after 1 failed run since the last committed one" in run.stdout
+    assert "night1 (started 2026-01-01 03:00:00 UTC" in run.stdout
+
+
+def test_a_stage_failing_on_worker_processes_leaves_a_short_log(tmp_path: Path) -> None:
+    # Two worker processes, files limited to 64 KB: each failed bundle was a ~3 KB raw
+    # traceback printed by Beam's worker and a ~5 KB line from its job service (34 KB of
+    # stderr before the run's own line, on a full disk); now one line each.
+    inbox, root = tmp_path / "inbox", tmp_path / "dataset"
+    _long_texts(inbox, 60)
+    workers = ["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
+    failed = subprocess.run(
+        [sys.executable, "-m", "newsbeam.pipeline", "--input", str(inbox), "--output", str(root),
+         *workers],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=lambda: _limited_files(64 * 1024),
+    )  # fmt: skip
+    assert failed.returncode == 1, failed.stderr[-3000:]
+    lines = failed.stderr.splitlines()
+    assert "Traceback" not in failed.stderr, failed.stderr[-3000:]
+    assert all(len(line) < 1000 for line in lines), failed.stderr[-3000:]
+    assert lines[-1].startswith("ERROR newsbeam: the run failed: OSError: [Errno 27]")
+    assert len(list((root / failed_runs.FAILED_RUNS).iterdir())) == 1
