@@ -238,6 +238,61 @@ def test_page_text_bound_counts_words_split_at_block_boundaries() -> None:
     assert mt.html2txt_length_bound(tree) >= len(html2txt(tree))
 
 
+# Pages whose html2txt length its bounds must hold: nested deleted elements (a footer in an
+# aside), a tail after each, private-use characters (icon fonts) that html2txt drops, words
+# glued across a deleted element and across blocks, a consent banner's class.
+_BOUND_PAGES = {
+    **PAGES,
+    "nested_deletions": _page(
+        "<div>lead<aside>a <footer>f</footer> b</aside>glued<svg><title>x</title></svg>tail "
+        "<p>Para<aside>side</aside>graph</p><div class='site-footer'><p>f</p></div>end</div>"
+    ),
+    "icon_font": _page("<p>\ue001 Share \ue002</p><div>x\ue003y <span>\ue004</span></div>"),
+    "minified": _page("<div>one</div><div>two<aside>three</aside>four</div>" * 30),
+    "cookie_notice_class": _page(
+        "<div class='notice--cookie'><p>We use cookies.</p></div><p>Text of the page.</p>"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_BOUND_PAGES))
+def test_page_text_length_bounds_hold_it(name: str) -> None:
+    from trafilatura.baseline import html2txt
+    from trafilatura.utils import load_html
+
+    mt.keep_text_characters()  # the extract stage's html2txt (see text_characters)
+    tree = load_html(_BOUND_PAGES[name])
+    values = mt.id_and_class_values(tree)
+    length = len(html2txt(tree))
+    lower, upper = mt.html2txt_length_bounds(tree, values)
+    assert lower <= length <= upper <= mt.html2txt_length_bound(tree)
+    assert _serialized(tree) == _serialized(load_html(_BOUND_PAGES[name]))  # left unchanged
+    for extracted in range(0, upper + 2, max(1, upper // 40)):
+        for share in (0.2, 0.5):
+            expected = extracted < share * length
+            assert mt.short_of_page_text(extracted, share, tree, values) == expected
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        "main\nfooter",
+        "CookieBanner",
+        "site-COOKIE_Policy",
+        "notice--cookie",
+        "ONETRUST-banner",
+        "consent-sdk",
+        "cookie",
+        "mOOve_GDPR",
+        "\u212aookie-banner",  # the Kelvin sign: a K case-insensitively, not ASCII
+        "caf\u00e9\ncookiebot",
+        "caf\u00e9\ncookies",
+    ],
+)
+def test_consent_banner_test_is_the_case_insensitive_search(values: str) -> None:
+    assert mt.names_consent_banner(values) == (mt._CONSENT.search(values) is not None)
+
+
 @pytest.mark.parametrize("name", sorted(PAGES))
 def test_prefiltered_raw_prunes_are_trafilaturas(name: str) -> None:
     from trafilatura import core
