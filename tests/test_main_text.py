@@ -135,6 +135,19 @@ _PARSE_INPUTS = {
     "cp1252": PAGES["article"].replace("budget", "budget \u00e9t\u00e9").encode("cp1252"),
     "gzip": gzip.compress(PAGES["article"].encode()),
     "bom": b"\xef\xbb\xbf" + PAGES["article"].encode(),
+    # parsed from the page's bytes (utf8_source): a charset declared otherwise is not read,
+    # the DOCTYPE load_html's repair cuts is cut from the bytes, characters past UCS-2
+    "declared_latin1": _page(
+        "<p>Caf\u00e9 \u201cquoted\u201d \u20ac5</p>", head='<meta charset="iso-8859-1">'
+    ).encode(),
+    "xhtml_doctype_utf8": PAGES["xhtml_doctype"].replace("budget", "b\u00fcdget \u2014").encode(),
+    "emoji": PAGES["article"].replace("budget", "budget \U0001f600").encode(),
+    # parsed from the repaired text: the repair appends a line break to a one-line page, and
+    # lxml refuses a str with an XML encoding declaration (load_html's path reads it)
+    "one_line": _page("<p>All on one line, caf\u00e9.</p>").replace("\n", "").encode(),
+    "xml_declaration": (
+        '<?xml version="1.0" encoding="utf-8"?>\n' + PAGES["article"].replace("budget", "caf\u00e9")
+    ).encode(),
     "self_closing_html": b'<html lang="en"/>\n<body><p>Some text here.</p></body></html>',
     "fragment": b"<p>Just a paragraph.</p>",
     "not_html": b"plain words, no markup at all",
@@ -148,6 +161,30 @@ def test_parse_html_is_load_html(name: str) -> None:
 
     data = _PARSE_INPUTS[name]
     assert _serialized(mt.parse_html(data)) == _serialized(load_html(data))
+
+
+@pytest.mark.parametrize(
+    ("name", "parsed_from"),
+    [
+        ("article", "the bytes"),
+        ("declared_latin1", "the bytes"),
+        ("xhtml_doctype_utf8", "the bytes after the DOCTYPE"),
+        ("one_line", "the text"),
+        ("xml_declaration", "the text"),
+    ],
+)
+def test_a_utf8_page_is_parsed_from_its_bytes_where_the_repair_allows(
+    name: str, parsed_from: str
+) -> None:
+    data = _PARSE_INPUTS[name]
+    text = data.decode("utf-8")
+    source = mt.utf8_source(data, text, mt._repair_faulty_html(text, text[:50].lower()))
+    if parsed_from == "the bytes":
+        assert source is data
+    elif parsed_from == "the bytes after the DOCTYPE":
+        assert isinstance(source, bytes) and source == data[data.index(b"\n") :]
+    else:
+        assert isinstance(source, str)
 
 
 def test_parsed_elements_are_lxml_html_elements() -> None:
