@@ -366,6 +366,30 @@ def test_a_prune_that_selects_passes_its_prefilter(tag: str, attribute: str) -> 
                 assert mt.may_select(mt.xpath_key(expression), values), (value, expression.path)
 
 
+# The regular expressions of the XPaths' tests, searched in the values as one text (where
+# "^" starts any line): the prefilters decide as they do.
+_XPATH_TESTS = {
+    "c15751070b078a64": "mvp-post-add-(?:box|wrap)|infinite-?scroll",
+    "12b073ccb20e9633": "elementor-share-buttons",
+    "7e7d885e629a5119": (
+        "^(?:[Cc]omment(?!ary)|comol|disqus_thread|dsq-comments)"
+        "|^[Cc]omment(?!ary)|(?:article|post)-comments"
+    ),
+}
+
+
+def test_prefilters_decide_as_the_xpaths_regular_expressions() -> None:
+    import itertools
+    import re
+
+    texts = ["\n".join(pair) for pair in itertools.product(_VALUES, repeat=2)]
+    texts += ["main\ncommentary-box", "commentary\ncomments", "my-article-comments", "xcomol"]
+    for key, expression in _XPATH_TESTS.items():
+        pattern = re.compile(expression, re.MULTILINE)
+        for text in texts:
+            assert mt.may_select(key, text) == bool(pattern.search(text)), (key, text)
+
+
 def test_prefilters_and_copies_match_this_trafilatura() -> None:
     """Fails when trafilatura's code copied or mirrored here changes: read its new source,
     update support/main_text.py (and the prefilter keys), then RECORDED_SOURCES there. Until

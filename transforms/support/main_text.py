@@ -518,25 +518,32 @@ def html2txt_length_bound(tree: Any) -> int:
 
 # What a page's class and id values (one a line) hold whenever one of trafilatura's raw-tree
 # prunes can select an element: each XPath requires a class or id its `re:test` or
-# `contains` accepts (lxml's re:test is Python's `re.search`; here `^` matches at each
-# value's start). By the key of the XPath's text (`xpath_key`): an XPath trafilatura
-# changes has no entry and always runs. The words, one of which the values must hold for
-# the regular expression to match, spare most pages the regular expression's scan.
-_PRUNE_PREFILTERS: dict[str, tuple[tuple[str, ...], re.Pattern[str]]] = {
-    # RAW_TREE_PRUNE_XPATH[0]: re:test(@id, P) or re:test(@class, P), infinite-scroll boxes
+# `contains` accepts (lxml's re:test is Python's `re.search`). By the key of the XPath's
+# text (`xpath_key`): an XPath trafilatura changes has no entry and always runs. The words,
+# one of which the values must hold for the regular expression to match, spare most pages
+# the regular expressions' scan. The expressions are searched in the values after a line
+# break (so "\n" starts a value, where the XPath's "^" does) and each opens with a literal
+# (a lookbehind names what precedes it): Python's regular expressions skip to the
+# literal's occurrences, where an alternation at the top tried a match at every character
+# (the comments' expression scanned a page's values at ~0.25 ms, on 234 of the 439
+# distinct pages, ~20 times these).
+_PRUNE_PREFILTERS: dict[str, tuple[tuple[str, ...], tuple[re.Pattern[str], ...]]] = {
+    # RAW_TREE_PRUNE_XPATH[0]: re:test(@id, P) or re:test(@class, P), infinite-scroll boxes;
+    # P: mvp-post-add-(?:box|wrap)|infinite-?scroll
     "c15751070b078a64": (
         ("mvp-post-add-", "infinite"),
-        re.compile("mvp-post-add-(?:box|wrap)|infinite-?scroll"),
+        (re.compile("mvp-post-add-(?:box|wrap)"), re.compile("infinite-?scroll")),
     ),
     # RAW_TREE_PRUNE_XPATH[1]: contains(@class, 'elementor-share-buttons')
-    "12b073ccb20e9633": (("elementor-share-buttons",), re.compile("elementor-share-buttons")),
-    # REMOVE_COMMENTS_AND_LISTS_XPATH[0]: re:test(@id, ID) or re:test(@class, CLASS)
+    "12b073ccb20e9633": (("elementor-share-buttons",), (re.compile("elementor-share-buttons"),)),
+    # REMOVE_COMMENTS_AND_LISTS_XPATH[0]: re:test(@id, ID) or re:test(@class, CLASS); ID:
+    # ^(?:[Cc]omment(?!ary)|comol|disqus_thread|dsq-comments), CLASS:
+    # ^[Cc]omment(?!ary)|(?:article|post)-comments
     "7e7d885e629a5119": (
         ("omment", "comol", "disqus_thread", "dsq-comments"),
-        re.compile(
-            "^(?:[Cc]omment(?!ary)|comol|disqus_thread|dsq-comments)"
-            "|^[Cc]omment(?!ary)|(?:article|post)-comments",
-            re.MULTILINE,
+        (
+            re.compile("\n(?:[Cc]omment(?!ary)|comol|disqus_thread|dsq-comments)"),
+            re.compile("(?:(?<=article)|(?<=post))-comments"),
         ),
     ),
 }
@@ -548,8 +555,11 @@ def may_select(key: str, ids_and_classes: str) -> bool:
     prefilter = _PRUNE_PREFILTERS.get(key)
     if prefilter is None:
         return True
-    words, pattern = prefilter
-    return any(word in ids_and_classes for word in words) and bool(pattern.search(ids_and_classes))
+    words, patterns = prefilter
+    if not any(word in ids_and_classes for word in words):
+        return False
+    lines = "\n" + ids_and_classes
+    return any(pattern.search(lines) for pattern in patterns)
 
 
 @functools.lru_cache(maxsize=1)
