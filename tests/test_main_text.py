@@ -135,6 +135,19 @@ _PARSE_INPUTS = {
     "cp1252": PAGES["article"].replace("budget", "budget \u00e9t\u00e9").encode("cp1252"),
     "gzip": gzip.compress(PAGES["article"].encode()),
     "bom": b"\xef\xbb\xbf" + PAGES["article"].encode(),
+    # parsed from the page's bytes (utf8_source): a charset declared otherwise is not read,
+    # the DOCTYPE load_html's repair cuts is cut from the bytes, characters past UCS-2
+    "declared_latin1": _page(
+        "<p>Caf\u00e9 \u201cquoted\u201d \u20ac5</p>", head='<meta charset="iso-8859-1">'
+    ).encode(),
+    "xhtml_doctype_utf8": PAGES["xhtml_doctype"].replace("budget", "b\u00fcdget \u2014").encode(),
+    "emoji": PAGES["article"].replace("budget", "budget \U0001f600").encode(),
+    # parsed from the repaired text: the repair appends a line break to a one-line page, and
+    # lxml refuses a str with an XML encoding declaration (load_html's path reads it)
+    "one_line": _page("<p>All on one line, caf\u00e9.</p>").replace("\n", "").encode(),
+    "xml_declaration": (
+        '<?xml version="1.0" encoding="utf-8"?>\n' + PAGES["article"].replace("budget", "caf\u00e9")
+    ).encode(),
     "self_closing_html": b'<html lang="en"/>\n<body><p>Some text here.</p></body></html>',
     "fragment": b"<p>Just a paragraph.</p>",
     "not_html": b"plain words, no markup at all",
@@ -148,6 +161,30 @@ def test_parse_html_is_load_html(name: str) -> None:
 
     data = _PARSE_INPUTS[name]
     assert _serialized(mt.parse_html(data)) == _serialized(load_html(data))
+
+
+@pytest.mark.parametrize(
+    ("name", "parsed_from"),
+    [
+        ("article", "the bytes"),
+        ("declared_latin1", "the bytes"),
+        ("xhtml_doctype_utf8", "the bytes after the DOCTYPE"),
+        ("one_line", "the text"),
+        ("xml_declaration", "the text"),
+    ],
+)
+def test_a_utf8_page_is_parsed_from_its_bytes_where_the_repair_allows(
+    name: str, parsed_from: str
+) -> None:
+    data = _PARSE_INPUTS[name]
+    text = data.decode("utf-8")
+    source = mt.utf8_source(data, text, mt._repair_faulty_html(text, text[:50].lower()))
+    if parsed_from == "the bytes":
+        assert source is data
+    elif parsed_from == "the bytes after the DOCTYPE":
+        assert isinstance(source, bytes) and source == data[data.index(b"\n") :]
+    else:
+        assert isinstance(source, str)
 
 
 def test_parsed_elements_are_lxml_html_elements() -> None:
@@ -238,6 +275,61 @@ def test_page_text_bound_counts_words_split_at_block_boundaries() -> None:
     assert mt.html2txt_length_bound(tree) >= len(html2txt(tree))
 
 
+# Pages whose html2txt length its bounds must hold: nested deleted elements (a footer in an
+# aside), a tail after each, private-use characters (icon fonts) that html2txt drops, words
+# glued across a deleted element and across blocks, a consent banner's class.
+_BOUND_PAGES = {
+    **PAGES,
+    "nested_deletions": _page(
+        "<div>lead<aside>a <footer>f</footer> b</aside>glued<svg><title>x</title></svg>tail "
+        "<p>Para<aside>side</aside>graph</p><div class='site-footer'><p>f</p></div>end</div>"
+    ),
+    "icon_font": _page("<p>\ue001 Share \ue002</p><div>x\ue003y <span>\ue004</span></div>"),
+    "minified": _page("<div>one</div><div>two<aside>three</aside>four</div>" * 30),
+    "cookie_notice_class": _page(
+        "<div class='notice--cookie'><p>We use cookies.</p></div><p>Text of the page.</p>"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_BOUND_PAGES))
+def test_page_text_length_bounds_hold_it(name: str) -> None:
+    from trafilatura.baseline import html2txt
+    from trafilatura.utils import load_html
+
+    mt.keep_text_characters()  # the extract stage's html2txt (see text_characters)
+    tree = load_html(_BOUND_PAGES[name])
+    values = mt.id_and_class_values(tree)
+    length = len(html2txt(tree))
+    lower, upper = mt.html2txt_length_bounds(tree, values)
+    assert lower <= length <= upper <= mt.html2txt_length_bound(tree)
+    assert _serialized(tree) == _serialized(load_html(_BOUND_PAGES[name]))  # left unchanged
+    for extracted in range(0, upper + 2, max(1, upper // 40)):
+        for share in (0.2, 0.5):
+            expected = extracted < share * length
+            assert mt.short_of_page_text(extracted, share, tree, values) == expected
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        "main\nfooter",
+        "CookieBanner",
+        "site-COOKIE_Policy",
+        "notice--cookie",
+        "ONETRUST-banner",
+        "consent-sdk",
+        "cookie",
+        "mOOve_GDPR",
+        "\u212aookie-banner",  # the Kelvin sign: a K case-insensitively, not ASCII
+        "caf\u00e9\ncookiebot",
+        "caf\u00e9\ncookies",
+    ],
+)
+def test_consent_banner_test_is_the_case_insensitive_search(values: str) -> None:
+    assert mt.names_consent_banner(values) == (mt._CONSENT.search(values) is not None)
+
+
 @pytest.mark.parametrize("name", sorted(PAGES))
 def test_prefiltered_raw_prunes_are_trafilaturas(name: str) -> None:
     from trafilatura import core
@@ -272,6 +364,30 @@ def test_a_prune_that_selects_passes_its_prefilter(tag: str, attribute: str) -> 
         for expression in core.RAW_TREE_PRUNE_XPATH + core.REMOVE_COMMENTS_AND_LISTS_XPATH:
             if expression(tree):
                 assert mt.may_select(mt.xpath_key(expression), values), (value, expression.path)
+
+
+# The regular expressions of the XPaths' tests, searched in the values as one text (where
+# "^" starts any line): the prefilters decide as they do.
+_XPATH_TESTS = {
+    "c15751070b078a64": "mvp-post-add-(?:box|wrap)|infinite-?scroll",
+    "12b073ccb20e9633": "elementor-share-buttons",
+    "7e7d885e629a5119": (
+        "^(?:[Cc]omment(?!ary)|comol|disqus_thread|dsq-comments)"
+        "|^[Cc]omment(?!ary)|(?:article|post)-comments"
+    ),
+}
+
+
+def test_prefilters_decide_as_the_xpaths_regular_expressions() -> None:
+    import itertools
+    import re
+
+    texts = ["\n".join(pair) for pair in itertools.product(_VALUES, repeat=2)]
+    texts += ["main\ncommentary-box", "commentary\ncomments", "my-article-comments", "xcomol"]
+    for key, expression in _XPATH_TESTS.items():
+        pattern = re.compile(expression, re.MULTILINE)
+        for text in texts:
+            assert mt.may_select(key, text) == bool(pattern.search(text)), (key, text)
 
 
 def test_prefilters_and_copies_match_this_trafilatura() -> None:
