@@ -491,6 +491,16 @@ def _templated_flood(count: int) -> list[Any]:
     ]
 
 
+def _held(entries: list[tuple[bytes, Any]]) -> tuple[Any, ...]:
+    """A bundle's (bucket key, rank) entries of a shard as _UrlPass sends them in windows:
+    rank_keys, with the ranks beside them."""
+    from newsbeam.transforms import dedup
+
+    named = {dedup.rank_key(rank): rank for _, rank in entries}
+    keyed = [(key, dedup.rank_key(rank)) for key, rank in entries]
+    return tuple(dedup.shard_entries(keyed, named))
+
+
 def test_a_shard_names_each_candidate_pair_once() -> None:
     """A templated flood fills each of the 64 bands' buckets with the same items: a pair
     was one element for every bucket that gave it (64 here), each shuffled and held decoded
@@ -500,7 +510,9 @@ def test_a_shard_names_each_candidate_pair_once() -> None:
     members = [Member(rank_of(_day(1), 10, f"a{i:03}", f"{i}.txt"), f"a{i:03}", f"{i}.txt")
                for i in range(120)]  # fmt: skip
     ranks = [member.rank for member in members]
-    entries = [[(band.to_bytes(2, "big") + b"same", rank) for rank in ranks] for band in range(64)]
+    entries = [
+        _held([(band.to_bytes(2, "big") + b"same", rank) for rank in ranks]) for band in range(64)
+    ]
     limit, budget = 50, 20_000
     found = dedup.shard_candidates((0, entries), limit, budget)
     emitted = list(dedup.candidate_elements(found))
@@ -527,9 +539,9 @@ def test_a_bundles_shards_name_each_copy_once_with_the_union_of_their_keys() -> 
                for i in range(4)]  # fmt: skip
     ranks = [member.rank for member in members]
     held = dedup.Candidates({}, set())
-    shards = [(0, [[(b"x", ranks[0]), (b"x", ranks[1]), (b"x", ranks[2])]]),
-              (1, [[(b"y", ranks[1]), (b"y", ranks[2])], [(b"y", ranks[3])]]),
-              (2, [[(b"z", ranks[0]), (b"z", ranks[2])]])]  # fmt: skip
+    shards = [(0, [_held([(b"x", ranks[0]), (b"x", ranks[1]), (b"x", ranks[2])])]),
+              (1, [_held([(b"y", ranks[1]), (b"y", ranks[2])]), _held([(b"y", ranks[3])])]),
+              (2, [_held([(b"z", ranks[0]), (b"z", ranks[2])])])]  # fmt: skip
     for shard in shards:
         dedup.merge_candidates(held, dedup.shard_candidates(shard, 50, 20_000))
     emitted = list(dedup.candidate_elements(held))
@@ -584,8 +596,96 @@ def test_the_pairs_step_sends_a_copy_once_for_all_of_a_bundles_shards() -> None:
     fn = dedup._ShardPairs(50, 20_000)
     fn.start_bundle()
     for band in range(64):
-        entries = [[(band.to_bytes(2, "big") + b"same", rank) for rank in ranks]]
+        entries = [_held([(band.to_bytes(2, "big") + b"same", rank) for rank in ranks])]
         assert list(fn.process((band, entries), GlobalWindow())) == []
     sent = [value.value for value in fn.finish_bundle()]
     assert len(sent) == 3 + 3  # a1, a2, a3 each once with its keys; a0, a1, a2 marked
     assert [copy[1] for copy, value in sent if value[0] == dedup._PAIR] == ["a1", "a2", "a3"]
+
+
+def test_an_lsh_bucket_entry_names_its_article_by_a_key_not_its_rank() -> None:
+    """Each of an article's 64 LSH bucket entries carried its whole rank (id, record key,
+    source path): ~134 bytes an entry, 8.5 KB an article, which Beam's local runner holds,
+    encodes again and copies in the step that groups them (487 -> 1,238 MB at 20,000 JSON
+    lines, review 84). _UrlPass, as the runner drives it: an entry is its bucket key and
+    an 8-byte rank_key, whatever the path; the rank goes out once an article, for the
+    pairs step's side input."""
+    from apache_beam.coders import FastPrimitivesCoder
+    from apache_beam.transforms.window import GlobalWindow
+
+    from newsbeam.transforms import dedup
+
+    config = DedupConfig()
+    folder = "/srv/monitoring/nights/2026-03-01/wire-and-regional-press/" + "feeds/" * 20
+    fn = dedup._UrlPass(config)
+    fn.start_bundle()
+    ranks = []
+    side: list[Any] = []
+    for n in range(20):
+        text = f"Story {n}: " + " ".join(f"word{n}x{i}" for i in range(60))
+        signature, _ = dedup.text_fingerprint(text, config)
+        source = f"{folder}night.jsonl#{n}"
+        rank = rank_of(_day(1), 60, f"item-{n:05}", source, key=f"{n:016x}")
+        ranks.append(rank)
+        entry = Entry(rank, f"item-{n:05}", source, f"\x00own{n}", signature.tobytes())
+        side += list(fn.process((f"\x00own{n}", [tuple(entry)]), GlobalWindow()))
+    sent = [value.value for value in fn.finish_bundle()]
+    coder = FastPrimitivesCoder()
+    per_entry = sum(len(coder.encode(element)) for element in sent) / (20 * config.bands)
+    assert per_entry < 40, per_entry  # before: ~270 bytes with this path
+    assert [value.value for value in side] == [(dedup.rank_key(rank), rank) for rank in ranks]
+    # The pairs step reads the same buckets back through the ranks side input.
+    buckets = dedup.entry_buckets([held for _, held in sent], dict(value.value for value in side))
+    assert sum(len(ranks) for ranks in buckets.values()) == 20 * config.bands
+    assert {rank for held in buckets.values() for rank in held} == set(ranks)
+
+
+def test_bucket_entries_read_back_through_the_ranks_or_their_own() -> None:
+    """The same buckets from rank_keys with the run's ranks as a side input (batch) and with
+    each element's own ranks (in windows): the same pairs as (key, rank) entries gave."""
+    from newsbeam.transforms import dedup
+
+    ranks = [rank_of(_day(1 + i % 2), 10 + i, f"a{i}", f"{i}.txt") for i in range(6)]
+    entries = [(b"k" + bytes([i % 3]), rank) for i, rank in enumerate(ranks)]
+    entries += [(b"m" + bytes([i % 2]), rank) for i, rank in enumerate(ranks)]
+    keyed = [(key, dedup.rank_key(rank)) for key, rank in entries]
+    named = {dedup.rank_key(rank): rank for rank in ranks}
+    expected: dict[bytes, list[Any]] = {}
+    for key, rank in entries:
+        expected.setdefault(key, []).append(rank)
+    side = dedup.entry_buckets([tuple(dedup.shard_entries(keyed, None))], named)
+    own = dedup.entry_buckets([tuple(dedup.shard_entries(keyed, named))], None)
+    assert dict(side) == dict(own) == expected
+    empty = dedup.entry_buckets([tuple(dedup.shard_entries([], None))], named)
+    assert dict(empty) == {}
+    # Two ranks of one identity (an id and source seen twice) stay two members.
+    twin = (1, ranks[0][1] + 1, *ranks[0][2:])
+    assert dedup.rank_key(twin) != dedup.rank_key(ranks[0])
+
+
+def test_the_state_lookup_sends_an_entrys_keys_as_one_element() -> None:
+    """With --state, each entry's ~66 key hashes were as many int elements of a list side
+    input: 3.3 million Python ints at 50,000 lines, and a set of them again (review 89).
+    One element an entry, its keys as bytes; the lookup reads them as one sorted array."""
+    from newsbeam.transforms import dedup
+
+    config = DedupConfig()
+    values = []
+    for n in range(3):
+        text = f"Report {n}: " + " ".join(f"term{n}x{i}" for i in range(60))
+        signature, shingles = dedup.text_fingerprint(text, config)
+        rank = rank_of(_day(1), 60, f"n{n}", f"/new/{n}.txt")
+        fingerprint = dedup.Fingerprint(f"n{n}", f"/new/{n}.txt", rank, signature, shingles)
+        keyed = next(iter(dedup._entry_values(fingerprint, f"hash{n}", None, config)))
+        element = dedup._lookup_values(keyed, config)
+        assert isinstance(element, bytes)  # one element, not a generator of ints
+        own = dedup.lookup_keys(keyed[0], Entry._make(keyed[1]), config)
+        assert np.array_equal(np.frombuffer(element, dtype=np.uint64), own)
+        values.append(own)
+    wanted = dedup.wanted_keys([v.tobytes() for v in values])
+    assert wanted.tolist() == sorted({int(key) for keys in values for key in keys})
+    assert dedup.wanted_keys([]).tolist() == []
+    assert dedup.holds_any(wanted, values[1][:1]) and not dedup.holds_any(wanted, values[0][:0])
+    missing = np.array([key for key in range(5) if key not in set(wanted.tolist())], np.uint64)
+    assert not dedup.holds_any(wanted, missing)
+    assert not dedup.holds_any(np.zeros(0, dtype=np.uint64), values[0])

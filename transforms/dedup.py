@@ -319,6 +319,55 @@ def member_of(rank: Rank) -> Member:
     return Member(rank, rank[3], rank[-1])
 
 
+def rank_key(rank: Rank) -> int:
+    """A 64-bit key of a whole rank (blake2b: the same in every process and run), what an
+    LSH bucket entry names its article by: 8 bytes where the rank is ~110 (its id, record
+    key and source path), 64 entries an article. The whole rank, not the identity: two
+    entries of one identity with other ranks stay two members, as they were. Two of a
+    run's 50,000 ranks share one with a chance of about 10^-10."""
+    joined = "\x00".join(map(str, rank)).encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(joined, digest_size=8).digest(), "big")
+
+
+class ShardEntries(NamedTuple):
+    """A bundle's LSH bucket entries of one shard: the bucket keys (fixed width, one after
+    the other), the rank_key of each entry's article (uint64 bytes) and, where the pairs
+    step has no side input of the ranks (articles in windows), the ranks of those keys."""
+
+    keys: bytes
+    members: bytes
+    ranks: tuple[tuple[int, Rank], ...]
+
+
+def shard_entries(
+    entries: Sequence[tuple[bytes, int]], ranks: Mapping[int, Rank] | None
+) -> ShardEntries:
+    """(bucket key, rank_key) entries -> one ShardEntries; `ranks` (rank_key -> rank) only
+    for articles in windows."""
+    members = np.fromiter((member for _, member in entries), dtype=np.uint64, count=len(entries))
+    named = () if ranks is None else tuple(sorted(ranks.items()))
+    return ShardEntries(b"".join(key for key, _ in entries), members.tobytes(), named)
+
+
+def entry_buckets(
+    held: Iterable[Sequence[Any]], ranks: Mapping[int, Rank] | None
+) -> dict[bytes, list[Rank]]:
+    """ShardEntries (as shuffled: plain tuples) -> the ranks in each LSH bucket, each rank
+    read from `ranks` (the run's, by rank_key) or from the entries' own (in windows). A
+    bucket lists one rank object as often as the article has entries there: the shared
+    tuple, not a decoded copy an entry."""
+    buckets: dict[bytes, list[Rank]] = collections.defaultdict(list)
+    for keys, member_bytes, own in held:
+        members = np.frombuffer(member_bytes, dtype=np.uint64).tolist()
+        if not members:
+            continue
+        named = dict(own) if ranks is None else ranks
+        width = len(keys) // len(members)
+        for index, member in enumerate(members):
+            buckets[keys[index * width : (index + 1) * width]].append(named[member])
+    return buckets
+
+
 def bucket_shard(key: bytes, shards: int) -> int:
     """The shard of an LSH bucket key (a checksum: the same in every process and run)."""
     return zlib.crc32(key) % shards
@@ -507,6 +556,7 @@ def state_row(article: Article, config: DedupConfig, first_seen_at: dt.datetime)
 _PRINT, _PAIR, _COPY, _EDGE, _COPIED, _SOURCE, _CANONICAL = range(7)
 _DUPLICATES = "duplicates"
 _PRINTS, _ARTICLES = "prints", "articles"
+_RANKS = "ranks"
 _CANONICAL_PRINTS = "canonical_prints"
 _REPEATS_REMEMBERED = 1024  # fingerprints a worker keeps, by content hash
 _EXACT, _URL = "exact", "url"
@@ -673,9 +723,17 @@ def dedup_index(paths: Sequence[str], config: DedupConfig) -> StateIndex:
     return open_index(name, paths, DEDUP_ARTICLES, lambda table: index_keys(table, config))
 
 
-def _lookup_values(keyed: tuple[str, tuple[Any, ...]], config: DedupConfig) -> Iterator[int]:
+def _lookup_values(keyed: tuple[str, tuple[Any, ...]], config: DedupConfig) -> bytes:
+    """An entry's key hashes as one element (uint64 bytes): as 66 int elements an article,
+    the list side input of 50,000 articles' keys was 3.3 million Python ints (review 89)."""
     text_key, entry = keyed
-    yield from lookup_keys(text_key, Entry._make(entry), config).tolist()
+    return lookup_keys(text_key, Entry._make(entry), config).tobytes()
+
+
+def wanted_keys(held: Iterable[bytes]) -> np.ndarray:
+    """The entries' key hashes (_lookup_values' elements) -> sorted unique uint64."""
+    arrays = [np.frombuffer(keys, dtype=np.uint64) for keys in held]
+    return sorted_unique(np.concatenate(arrays)) if arrays else np.zeros(0, dtype=np.uint64)
 
 
 class _MatchPriors(beam.DoFn):
@@ -699,14 +757,24 @@ class _MatchPriors(beam.DoFn):
     def setup(self) -> None:
         self._index = dedup_index(self._paths, self._config)
 
-    def process(self, _impulse: bytes, wanted: list[int]) -> Iterator[dict[str, Any]]:
+    def process(self, _impulse: bytes, keys: list[bytes]) -> Iterator[dict[str, Any]]:
         assert self._index is not None
+        wanted = wanted_keys(keys)
         # Thin rows first seen before --state_keep_ids_days are gone (the carry-over drops
         # them): the lookup applies the same cut-off.
         held = self._index.rows(wanted, self._forget_since, "article_id")
         rows = recalled(held, wanted, self._keep_since)
         counter("dedup_state_matched").inc(len(rows))
         yield from rows
+
+
+def holds_any(keys: np.ndarray, values: np.ndarray) -> bool:
+    """Whether sorted `keys` hold one of `values` (a binary search each: np.isin sorts the
+    keys again for every call, millions for a night's run)."""
+    if not len(keys) or not len(values):
+        return False
+    found = np.minimum(np.searchsorted(keys, values), len(keys) - 1)
+    return bool((keys[found] == values).any())
 
 
 def recalled(
@@ -718,7 +786,11 @@ def recalled(
     thin entry without signature or shingles. So an exact or same-URL copy of a forgotten
     article is its duplicate, and the dataset never holds one article_id twice
     (docs/state.md#retention); a near copy of it is a new article, as its id is its own."""
-    keys = set(wanted)
+    keys = (
+        wanted
+        if isinstance(wanted, np.ndarray)
+        else sorted_unique(np.fromiter(wanted, dtype=np.uint64))
+    )
     taken = []
     for row in rows:
         if within_retention(row, keep_since):
@@ -726,7 +798,7 @@ def recalled(
             continue
         page = page_key(row["canonical_url"])
         own = [*_text_hashes([row["content_hash"]], b"text")[0], *_text_hashes([page], b"url")[0]]
-        if any(int(key) in keys for key in own):
+        if holds_any(keys, np.asarray(own, dtype=np.uint64)):
             taken.append({**row, "signature": [], "shingles": [], "facts": []})
     return taken
 
@@ -749,16 +821,26 @@ def _exact_pass(group: tuple[str, Iterable[tuple[Any, ...]]]) -> Iterator[Any]:
 
 class _UrlPass(beam.DoFn):
     """(canonical URL, entries) -> same-page copies (the _URL output); the rest into LSH
-    buckets: the bundle's (bucket key, rank) entries of each band, gathered by window and
-    shard, go out as one (shard, entries) element per shard when the bundle ends (a
-    bundle's 64 entries an article were as many elements, each emitted and shuffled)."""
+    buckets: the bundle's (bucket key, rank_key) entries of each band, gathered by window
+    and shard, go out as one (shard, ShardEntries) element per shard when the bundle ends
+    (a bundle's 64 entries an article were as many elements, each emitted and shuffled),
+    and each bucketed article's (rank_key, rank) once on the _RANKS output, which the pairs
+    step reads as a side input. An entry carried the whole rank: 64 an article of ~134
+    bytes, 170 MB at 20,000 short JSON lines, which the local runner's grouping buffer
+    holds decoded, encodes again and copies (487 -> 1,238 MB of peak RSS in the step,
+    review 84). `inline_ranks` (articles in windows, whose pairs step takes no side input
+    downstream of a shuffle: see _FinalByJoins): each element carries its articles' ranks,
+    once a shard rather than once an entry."""
 
-    def __init__(self, config: DedupConfig) -> None:
+    def __init__(self, config: DedupConfig, inline_ranks: bool = False) -> None:
         self._config = config
-        self._shards: dict[tuple[Any, int], list[tuple[bytes, Rank]]] = {}
+        self._inline_ranks = inline_ranks
+        self._shards: dict[tuple[Any, int], list[tuple[bytes, int]]] = {}
+        self._ranks: dict[tuple[Any, int], dict[int, Rank]] = {}
 
     def start_bundle(self) -> None:
         self._shards = collections.defaultdict(list)
+        self._ranks = collections.defaultdict(dict)
 
     def process(
         self, group: tuple[str, Iterable[tuple[Any, ...]]], window: Any = beam.DoFn.WindowParam
@@ -767,17 +849,25 @@ class _UrlPass(beam.DoFn):
         going_on, copies = split_copies(group[1], versions_apart=True)
         for entry in going_on:
             if entry.signature:
+                member = rank_key(entry.rank)
+                if not self._inline_ranks:
+                    yield beam.pvalue.TaggedOutput(_RANKS, (member, entry.rank))
                 signature = np.frombuffer(entry.signature, dtype=np.uint64)
                 for key in band_keys(signature, config.bands, config.rows):
                     shard = bucket_shard(key, config.bucket_shards)
-                    self._shards[window, shard].append((key, entry.rank))
+                    self._shards[window, shard].append((key, member))
+                    if self._inline_ranks:
+                        self._ranks[window, shard][member] = entry.rank
         for copy in copies:
             yield beam.pvalue.TaggedOutput(_URL, _copy_record(copy, going_on[0], "url"))
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
         for (window, shard), entries in self._shards.items():
-            yield WindowedValue((shard, entries), window.max_timestamp(), (window,))
+            ranks = self._ranks.get((window, shard)) if self._inline_ranks else None
+            held = tuple(shard_entries(entries, ranks))
+            yield WindowedValue((shard, held), window.max_timestamp(), (window,))
         self._shards = collections.defaultdict(list)
+        self._ranks = collections.defaultdict(dict)
 
 
 def member_key(identity: Identity) -> int:
@@ -825,15 +915,14 @@ def candidate_keys(buckets: Iterable[Sequence[Rank]], limit: int, budget: int) -
 
 
 def shard_candidates(
-    shard: tuple[int, Iterable[list[tuple[bytes, Rank]]]], limit: int, budget: int
+    shard: tuple[int, Iterable[Sequence[Any]]],
+    limit: int,
+    budget: int,
+    ranks: Mapping[int, Rank] | None = None,
 ) -> Candidates:
-    """A shard's bucket entries (lists, one per bundle) -> what its buckets give
-    (candidate_keys)."""
-    buckets: dict[bytes, list[Rank]] = collections.defaultdict(list)
-    for entries in shard[1]:
-        for key, rank in entries:
-            buckets[key].append(rank)
-    return candidate_keys(buckets.values(), limit, budget)
+    """A shard's bucket entries (ShardEntries, one per bundle) -> what its buckets give
+    (candidate_keys), their ranks read from `ranks` (None: the entries' own)."""
+    return candidate_keys(entry_buckets(shard[1], ranks).values(), limit, budget)
 
 
 def merge_candidates(into: Candidates, found: Candidates) -> None:
@@ -875,11 +964,19 @@ class _ShardPairs(beam.DoFn):
 
     def process(
         self,
-        shard: tuple[int, Iterable[list[tuple[bytes, Rank]]]],
+        shard: tuple[int, Iterable[Sequence[Any]]],
         window: Any = beam.DoFn.WindowParam,
     ) -> Iterator[Any]:
+        return self._take(shard, None, window)
+
+    def _take(
+        self,
+        shard: tuple[int, Iterable[Sequence[Any]]],
+        ranks: Mapping[int, Rank] | None,
+        window: Any,
+    ) -> Iterator[Any]:
         held = self._found.setdefault(window, Candidates({}, set()))
-        merge_candidates(held, shard_candidates(shard, self._limit, self._budget))
+        merge_candidates(held, shard_candidates(shard, self._limit, self._budget, ranks))
         return iter(())
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
@@ -887,6 +984,21 @@ class _ShardPairs(beam.DoFn):
             for element in candidate_elements(found):
                 yield WindowedValue(element, window.max_timestamp(), (window,))
         self._found = {}
+
+
+class _ShardPairsByRank(_ShardPairs):
+    """_ShardPairs whose entries' ranks are a side input (the run's bucketed ranks by
+    rank_key: a dict in each worker, not a copy in each of an article's 64 entries); for
+    articles in the global window. A DoFn of its own: a side input and the window as an
+    optional argument do not mix (the bundle-based runner gave the window as the ranks)."""
+
+    def process(  # type: ignore[override]
+        self,
+        shard: tuple[int, Iterable[Sequence[Any]]],
+        ranks: Mapping[int, Rank],
+        window: Any = beam.DoFn.WindowParam,
+    ) -> Iterator[Any]:
+        return self._take(shard, ranks, window)
 
 
 def _attach_copy(joined: tuple[Identity, Iterable[tuple[Any, ...]]]) -> Iterator[Any]:
@@ -1157,7 +1269,7 @@ class DeduplicateArticles(beam.PTransform):
         )
         entries, prints = fingerprinted.entries, fingerprinted[_PRINTS]
         if self._state.files(DEDUP_ARTICLES):
-            keys = entries | "LookupKeys" >> beam.FlatMap(_lookup_values, config)
+            keys = entries | "LookupKeys" >> beam.Map(_lookup_values, config)
             # Matched once over all the keys, read as a side input (support/whole.py: fewer
             # steps than combining them into one list).
             prior_rows = (
@@ -1184,16 +1296,25 @@ class DeduplicateArticles(beam.PTransform):
             | "ByText" >> beam.GroupByKey()
             | "Exact" >> beam.FlatMap(_exact_pass).with_outputs(_EXACT, main="kept")
         )
+        in_windows = not isinstance(articles.windowing.windowfn, GlobalWindows)
         same_url = (
             exact.kept
             | "ByUrl" >> beam.GroupByKey()
-            | "SameUrl" >> beam.ParDo(_UrlPass(config)).with_outputs(_URL, main="buckets")
+            | "SameUrl"
+            >> beam.ParDo(_UrlPass(config, inline_ranks=in_windows)).with_outputs(
+                _URL, _RANKS, main="buckets"
+            )
         )
-        pairs = (
-            same_url.buckets
-            | "Buckets" >> beam.GroupByKey()
-            | "Pairs" >> beam.ParDo(_ShardPairs(config.max_bucket_pairs, config.bucket_pair_budget))
-        )
+        limits = config.max_bucket_pairs, config.bucket_pair_budget
+        buckets = same_url.buckets | "Buckets" >> beam.GroupByKey()
+        if in_windows:
+            pairs = buckets | "Pairs" >> beam.ParDo(_ShardPairs(*limits))
+        else:
+            # The bucket entries name their articles by rank_key; the ranks, one an article,
+            # are a side input (a dict in each worker, not a copy in each of 64 entries).
+            pairs = buckets | "Pairs" >> beam.ParDo(
+                _ShardPairsByRank(*limits), beam.pvalue.AsDict(same_url[_RANKS])
+            )
         attached = (
             (pairs, prints)
             | "CopyAndPrint" >> beam.Flatten()
