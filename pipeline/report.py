@@ -1641,6 +1641,12 @@ def _record_start(record: dict[str, Any]) -> str:
         return ""
 
 
+# `newsbeam report --fail_on_failed`'s status when the window holds a failed run: a run's 3
+# is "written, but fail the task" (--fail_on_rejected) too; 1 and 2 stay the report's own
+# failures, so a check can tell "the nights failed" from "the check could not run".
+FAILED_STATUS = 3
+
+
 def parser() -> argparse.ArgumentParser:
     """`newsbeam report`'s flags (its --help)."""
     report_parser = argparse.ArgumentParser(
@@ -1654,14 +1660,25 @@ def parser() -> argparse.ArgumentParser:
     report_parser.add_argument(
         "--report", metavar="FILE", help=f"where to write (default ROOT/{REPORT})"
     )
+    report_parser.add_argument(
+        "--fail_on_failed",
+        action="store_true",
+        help=f"exit {FAILED_STATUS} (after writing the page) when the window holds a failed "
+        "run: a morning check (cron, an Airflow task, a Kubernetes Job) alerts on the "
+        "status instead of grepping the printed line",
+    )
     report_parser.epilog = (
+        "exit codes: 0 the page was written; 1 it could not be written; 2 usage error (a "
+        "flag, no dataset, no run in the window); "
+        f"{FAILED_STATUS} --fail_on_failed and the window holds a failed run (the page was "
+        "written, the failed runs printed). "
         "Beam's filesystem flags (--s3_endpoint_url, ...) reach a ROOT on an object store."
     )
     return report_parser
 
 
 def main(argv: Sequence[str]) -> int:
-    """`newsbeam report --output ROOT [--since DATE] [--report FILE]`."""
+    """`newsbeam report --output ROOT [--since DATE] [--report FILE] [--fail_on_failed]`."""
     args, rest = parser().parse_known_args(list(argv))
     if rest:  # an object store's endpoint and credentials, as a run takes them
         # Importing Beam logs "apitools not found, and bigquery client libraries are not
@@ -1711,6 +1728,8 @@ def main(argv: Sequence[str]) -> int:
             f"(nothing of {'them' if len(failed) != 1 else 'it'} committed); the latest: "
             f"{describe(failed[-1])}"
         )
+        if args.fail_on_failed:
+            return FAILED_STATUS
     return 0
 
 

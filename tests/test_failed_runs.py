@@ -85,6 +85,24 @@ def test_no_record_is_written_to_a_store_that_stopped_answering(tmp_path: Path) 
     assert failed_runs.read_records(str(tmp_path / "root")) == [record]
 
 
+def test_records_past_the_latest_and_long_superseded_ones_are_pruned() -> None:
+    paths = [f"/d/_failed_runs/2026120{n}T030000000000Z.0000abcd.json" for n in range(1, 6)]
+    assert failed_runs.over_limit(paths, keep=3) == paths[:2]
+    assert failed_runs.over_limit(paths, keep=9) == []
+    now = dt.datetime(2026, 12, 5, 9, tzinfo=UTC)
+
+    def ended(days_ago: float) -> dict[str, str]:
+        return {"ended_at": (now - dt.timedelta(days=days_ago)).isoformat()}
+
+    records = [("old", ended(40)), ("recent", ended(2)), ("after", ended(0.1))]
+    committed = (now - dt.timedelta(days=1)).isoformat()
+    # Superseded by a commit and past the days kept: gone; superseded but recent: kept;
+    # not superseded (no commit since): kept whatever its age.
+    assert failed_runs.superseded(records, committed, now, keep_days=30) == ["old"]
+    assert failed_runs.superseded(records, committed, now, keep_days=1) == ["old", "recent"]
+    assert failed_runs.superseded(records, "", now, keep_days=0) == []
+
+
 # --- Real runs ---------------------------------------------------------------------------------
 
 
@@ -367,3 +385,78 @@ def test_a_stage_failing_on_worker_processes_leaves_a_short_log(tmp_path: Path) 
     assert all(len(line) < 1000 for line in lines), failed.stderr[-3000:]
     assert lines[-1].startswith("ERROR newsbeam: the run failed: OSError: [Errno 27]")
     assert len(list((root / failed_runs.FAILED_RUNS).iterdir())) == 1
+
+
+def _failing_run(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """A real run whose table writer fails (files of at most 256 KB: EFBIG, as a quota)."""
+    return subprocess.run(
+        [sys.executable, "-m", "newsbeam.pipeline", *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=lambda: _limited_files(256 * 1024),
+    )
+
+
+def _report(root: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "newsbeam.pipeline", "report", "--output", str(root)]
+    return subprocess.run([*command, *flags], capture_output=True, text=True, timeout=120)
+
+
+def test_report_fail_on_failed_exits_3_on_a_window_with_failed_runs(tmp_path: Path) -> None:
+    # An on-call check alerts on the status: 0 is "no failed run in the window", 3 "failed
+    # runs" (the page still written), 1 and 2 the check's own failures.
+    inbox, root = tmp_path / "inbox", tmp_path / "dataset"
+    _long_texts(inbox, 40)
+    argv = ["--input", str(inbox), "--output", str(root), "--state", str(tmp_path / "state")]
+    argv += ["--direct_num_workers", "1"]
+    assert _failing_run(argv).returncode == 1
+    alerted = _report(root, "--fail_on_failed")
+    assert alerted.returncode == 3 == report_module.FAILED_STATUS, alerted.stderr
+    assert "1 failed run in the window" in alerted.stdout
+    assert "<h2>Failed runs</h2>" in (root / report_module.REPORT).read_text()
+    assert _report(root).returncode == 0  # without the flag: as before
+    # A night that committed after it, in a window that starts after the failure: no alert.
+    after = dt.datetime.now(UTC).isoformat()
+    assert newsbeam_command(*argv).returncode == 0
+    assert _report(root, "--fail_on_failed", "--since", after).returncode == 0
+    assert _report(root, "--fail_on_failed").returncode == 3  # the window still holds it
+    helped = _report(root, "--help")
+    assert "--fail_on_failed" in helped.stdout and "exit 3" in helped.stdout
+
+
+def test_failed_runs_records_are_pruned_to_a_bounded_history(tmp_path: Path) -> None:
+    # A follow service failing all night at a one-minute interval: hundreds of records.
+    inbox, root = tmp_path / "inbox", tmp_path / "dataset"
+    _long_texts(inbox, 40)
+    argv = ["--input", str(inbox), "--output", str(root), "--state", str(tmp_path / "state")]
+    argv += ["--direct_num_workers", "1"]
+    assert _failing_run(argv).returncode == 1
+    folder = root / failed_runs.FAILED_RUNS
+    (first,) = folder.iterdir()
+    real = json.loads(first.read_text())
+    # 249 earlier failures of the same service, 40 days and more ago (each a real record's
+    # copy under its own run id and times).
+    night = dt.datetime.now(UTC) - dt.timedelta(days=40)
+    for minute in range(249):
+        start = night - dt.timedelta(minutes=minute + 1)
+        run_id = dataset.new_run_id(start)
+        copy = {**real, "run_id": run_id, "started_at": start.isoformat()}
+        copy["ended_at"] = (start + dt.timedelta(seconds=20)).isoformat()
+        (folder / f"{run_id}.{real['attempt']}.json").write_text(json.dumps(copy))
+    # The next failure keeps the latest MAX_KEPT (all a report or a run would read).
+    assert _failing_run(argv).returncode == 1
+    kept = sorted(path.name for path in folder.iterdir())
+    assert len(kept) == failed_runs.MAX_KEPT == 200
+    assert first.name in kept
+    # A commit supersedes them: those of more than KEEP_DAYS ago go, the recent ones stay
+    # (the report's window shows them) and the commit's manifest names both failures.
+    committed = newsbeam_command(*argv)
+    assert committed.returncode == 0, committed.stderr[-3000:]
+    left = list(folder.iterdir())
+    assert len(left) == 2 and first in left
+    (run_id,) = dataset.run_ids(str(root))
+    manifest = dataset.read_manifest(str(root), run_id)
+    assert manifest is not None and len(manifest["failed_before"]) == 200
+    shown = _report(root)
+    assert shown.returncode == 0 and "2 failed runs in the window" in shown.stdout
