@@ -893,6 +893,9 @@ def run_locked(
             lock.check()  # a run frozen past its lock's expiry must not commit over another
         except LockHeld as error:
             raise Busy(str(error)) from None
+        from newsbeam.pipeline.main import RunSignals
+
+        RunSignals.check()  # a stop whose exception Python swallowed must not commit
         moved = [pair for name in dataset.DATASET_TABLES for pair in moves[name]]
         dataset.commit_run(output, manifest, moved, report if os.path.exists(report) else None)
         committed = True

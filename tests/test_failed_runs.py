@@ -460,3 +460,47 @@ def test_failed_runs_records_are_pruned_to_a_bounded_history(tmp_path: Path) -> 
     assert manifest is not None and len(manifest["failed_before"]) == 200
     shown = _report(root)
     assert shown.returncode == 0 and "2 failed runs in the window" in shown.stdout
+
+
+# Runs NewsBeam's command with a SIGTERM raised in an at-fork callback once the run's signal
+# handler is in place, where Python only prints "Exception ignored" for its exception.
+_SIGTERM_IN_A_FORK = """
+import os, signal, sys
+
+fired = []
+
+
+def once():
+    handler = signal.getsignal(signal.SIGTERM)
+    if not fired and type(getattr(handler, "__self__", None)).__name__ == "RunSignals":
+        fired.append(1)
+        signal.raise_signal(signal.SIGTERM)
+
+
+os.register_at_fork(after_in_parent=once)
+sys.argv[0] = "newsbeam"
+from newsbeam.pipeline.main import command
+
+command()
+"""
+
+
+def test_a_sigterm_whose_exception_python_swallowed_still_stops_the_run(
+    seeds_dir: Path, tmp_path: Path
+) -> None:
+    # Seen once in test_a_run_stopped_by_sigterm_records_itself (-n 2, a loaded machine): the
+    # signal met logging's at-fork callback as the run forked; it committed, exit 0.
+    inputs, root = tmp_path / "in", tmp_path / "dataset"
+    write_seed_copies(seeds_dir, inputs)
+    script = tmp_path / "sigterm_in_a_fork.py"
+    script.write_text(_SIGTERM_IN_A_FORK)
+    argv = ["--input", str(inputs), "--output", str(root), "--direct_num_workers", "2"]
+    stopped = subprocess.run(
+        [sys.executable, str(script), *argv], capture_output=True, text=True, timeout=300
+    )
+    assert "Exception ignored" in stopped.stderr  # the swallowed exception, as measured
+    assert stopped.returncode == 143, stopped.stderr[-3000:]
+    assert dataset.run_ids(str(root)) == []
+    (record_file,) = (root / failed_runs.FAILED_RUNS).iterdir()
+    record = json.loads(record_file.read_text())
+    assert record["exit_status"] == 143 and "SIGTERM" in record["cause"]
