@@ -523,6 +523,9 @@ def _settle(root: str, key: str, found_by: str | None = None) -> str:
         written = failed_runs.write_record(root, record)
         if written is not None:
             done += f" (recorded as a failed run: {written})"
+            # A run killed every time (the OOM killer at each restart) neither fails nor
+            # commits: the run that records it bounds the records instead.
+            failed_runs.prune(root)
     files.delete_tree(files.join(prefix, key))
     return done
 

@@ -504,3 +504,33 @@ def test_a_sigterm_whose_exception_python_swallowed_still_stops_the_run(
     (record_file,) = (root / failed_runs.FAILED_RUNS).iterdir()
     record = json.loads(record_file.read_text())
     assert record["exit_status"] == 143 and "SIGTERM" in record["cause"]
+
+
+def test_a_killed_runs_record_written_by_the_next_run_keeps_the_records_bounded(
+    tmp_path: Path,
+) -> None:
+    # A service the OOM killer kills at every restart neither fails nor commits: the run
+    # that records the last one (its clean-up) prunes.
+    root = tmp_path / "dataset"
+    folder = root / failed_runs.FAILED_RUNS
+    folder.mkdir(parents=True)
+    night = dt.datetime.now(UTC) - dt.timedelta(hours=5)
+    for minute in range(250):
+        start = night + dt.timedelta(minutes=minute)
+        begun = failed_runs.started_record(
+            dataset.new_run_id(start), "0000abcd", start, ["/in"], None, None, None
+        )
+        record = failed_runs.failed_record(begun, None, failed_runs.killed_cause(begun), None)
+        failed_runs.write_record(str(root), record)
+    killed_at = dt.datetime.now(UTC)
+    killed = failed_runs.started_record(
+        dataset.new_run_id(killed_at), "0000dcba", killed_at, ["/in"], None, None, None
+    )
+    staging = Path(dataset.staging_dir(str(root), killed["run_id"], killed["attempt"]))
+    staging.mkdir(parents=True)
+    (staging / failed_runs.STARTED).write_text(json.dumps(killed))
+    (line,) = dataset.recover(str(root), found_by="next")
+    assert "recorded as a failed run" in line
+    kept = sorted(path.name for path in folder.iterdir())
+    assert len(kept) == failed_runs.MAX_KEPT
+    assert kept[-1] == f"{killed['run_id']}.{killed['attempt']}.json"
