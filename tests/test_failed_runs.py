@@ -18,9 +18,10 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
-from newsbeam.pipeline import dataset, failed_runs
+from newsbeam.pipeline import dataset, failed_runs, warehouse
 from newsbeam.pipeline import main as entry
 from newsbeam.pipeline import report as report_module
 from newsbeam.transforms.support.files import StoreUnreachable
@@ -534,3 +535,45 @@ def test_a_killed_runs_record_written_by_the_next_run_keeps_the_records_bounded(
     kept = sorted(path.name for path in folder.iterdir())
     assert len(kept) == failed_runs.MAX_KEPT
     assert kept[-1] == f"{killed['run_id']}.{killed['attempt']}.json"
+
+
+def test_a_killed_runs_record_is_a_warehouse_row_with_no_end() -> None:
+    start = dt.datetime(2026, 12, 5, 3, 0, tzinfo=UTC)
+    begun = failed_runs.started_record("r1", "0000abcd", start, ["/in"], ["http://f"], [], None)
+    killed = failed_runs.failed_record(
+        begun, None, failed_runs.killed_cause(begun), None, found_by="r2"
+    )
+    now = dt.datetime(2026, 12, 5, 9, tzinfo=UTC)
+    row = dict(zip(warehouse.FAILED_COLUMNS, warehouse.failed_run_row(killed, now), strict=True))
+    assert row["run_id"] == "r1" and row["started_at"] == start and row["ended_at"] is None
+    assert row["exit_status"] is None and row["found_by"] == "r2" and "SIGKILL" in row["cause"]
+    assert row["inputs"] == 1 and row["feeds"] == 1 and row["loaded_at"] == now
+
+
+def test_the_warehouse_loads_the_failed_runs_and_keeps_them(tmp_path: Path) -> None:
+    # An on-call dashboard over the warehouse sees the failed nights beside the loads.
+    inbox, root, db = tmp_path / "inbox", tmp_path / "dataset", tmp_path / "news.duckdb"
+    _long_texts(inbox, 40)
+    argv = ["--input", str(inbox), "--output", str(root), "--state", str(tmp_path / "state")]
+    argv += ["--direct_num_workers", "1"]
+    assert _failing_run(argv).returncode == 1
+    assert newsbeam_command(*argv).returncode == 0
+    (record_file,) = (root / failed_runs.FAILED_RUNS).iterdir()
+    record = json.loads(record_file.read_text())
+    loaded = newsbeam_command("warehouse", "--output", str(root), "--db", str(db))
+    assert loaded.returncode == 0, loaded.stderr
+    assert "1 failed run added to _newsbeam_failed_runs" in loaded.stdout
+    query = (
+        "SELECT f.run_id, f.exit_status, f.stage, f.cause, f.ended_at < l.finished_at "
+        "FROM _newsbeam_failed_runs f, _newsbeam_loads l"
+    )
+    with duckdb.connect(str(db)) as con:
+        ((run_id, status, stage, cause, committed_after),) = con.execute(query).fetchall()
+    assert (run_id, status, stage) == (record["run_id"], 1, record["stage"])
+    assert cause == record["cause"] and committed_after
+    # Loaded once; kept when ROOT prunes the record.
+    record_file.unlink()
+    again = newsbeam_command("warehouse", "--output", str(root), "--db", str(db))
+    assert again.returncode == 0 and "failed run" not in again.stdout
+    with duckdb.connect(str(db)) as con:
+        assert con.execute("SELECT count(*) FROM _newsbeam_failed_runs").fetchone() == (1,)
