@@ -208,10 +208,11 @@ def record_paths(root: str) -> list[str]:
 def read_records(root: str, limit: int = MAX_READ) -> list[dict[str, Any]]:
     """The failed runs recorded in ROOT (at most `limit`, the latest by name), by end time
     (a killed run's, unknown, by its start); a record that cannot be read is left out."""
-    return [record for _, record in _read_paths(root, limit)]
+    return [record for _, record in read_paths(root, limit)]
 
 
-def _read_paths(root: str, limit: int) -> list[tuple[str, dict[str, Any]]]:
+def read_paths(root: str, limit: int = MAX_READ) -> list[tuple[str, dict[str, Any]]]:
+    """`read_records` with each record's path."""
     try:
         paths = record_paths(root)
     except Exception:  # absent, or the store failed: no record shown, the rest goes on
@@ -250,17 +251,26 @@ def superseded(
     return [path for path, record in records if moment(record) < min(committed, cut)]
 
 
-def prune(root: str, committed: str = "", now: dt.datetime | None = None) -> int:
+def prune(
+    root: str,
+    committed: str = "",
+    now: dt.datetime | None = None,
+    read: Sequence[tuple[str, dict[str, Any]]] | None = None,
+) -> int:
     """Bound ROOT's records: those past the MAX_KEPT latest (one listing, nothing read), and
     with `committed` (the end of the run that just committed) those it superseded more
-    than KEEP_DAYS ago (the MAX_KEPT latest read). Never raises (one warning line): a
-    record left is no error. Returns how many were deleted."""
+    than KEEP_DAYS ago (`read`: the records the run read already, `read_paths`; else the
+    MAX_KEPT latest are read). Never raises (one warning line): a record left is no error.
+    Returns how many were deleted."""
     try:
         paths = record_paths(root)
         doomed = over_limit(paths)
         if committed and len(paths) > len(doomed):
             now = now or dt.datetime.now(dt.timezone.utc)
-            doomed += superseded(_read_paths(root, MAX_KEPT), committed, now)
+            pairs = read_paths(root, MAX_KEPT) if read is None else read
+            # Only what is listed now and not deleted already (`read` may be older).
+            left = set(paths) - set(doomed)
+            doomed += [path for path in superseded(pairs, committed, now) if path in left]
         files.delete_files(doomed)
     except Exception as problem:  # the run's own outcome matters, not its history's
         log.warning(

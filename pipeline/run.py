@@ -871,8 +871,10 @@ def run_locked(
         if follow is not None:
             manifest["follow"] = follow
         manifest.update(labels or {})
-        failed_records = failed_runs.read_records(output)
-        failed_before = _failed_since_last_commit(output, run_id, failed_records)
+        failed_records = failed_runs.read_paths(output)
+        failed_before = _failed_since_last_commit(
+            output, run_id, [record for _, record in failed_records]
+        )
         if failed_before:  # what the morning reader must not miss in this run's report
             manifest["failed_before"] = [failed_runs.brief(record) for record in failed_before]
         report = os.path.join(local_report, "report.html")
@@ -902,7 +904,7 @@ def run_locked(
         if opened is not None:
             publish_state(opened, manifest_uri)
         if failed_records:  # superseded now: a bounded history (failed_runs.prune)
-            failed_runs.prune(output, str(manifest["finished_at"]))
+            failed_runs.prune(output, str(manifest["finished_at"]), read=failed_records)
         log.log(
             level, "run %s finished in %.1f s; committed to %s", run_id, manifest["seconds"], output
         )
