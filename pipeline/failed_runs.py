@@ -152,6 +152,14 @@ def killed_cause(started: dict[str, Any]) -> str:
     )
 
 
+def unrecorded_kill(started: dict[str, Any]) -> dict[str, Any]:
+    """The record a run killed outright will get from the next run's clean-up, as a reader
+    shows it before then (`newsbeam report`: a night killed at 3 a.m., no run since)."""
+    record = failed_record(started, None, killed_cause(started), None)
+    record["cause"] += "; not recorded yet: the next run into ROOT records it"
+    return record
+
+
 def write_record(
     root: str, record: dict[str, Any], error: BaseException | None = None
 ) -> str | None:

@@ -1627,11 +1627,30 @@ def build_dataset_report(
 
 def failed_in_window(root: str, since: dt.datetime | None) -> list[dict[str, Any]]:
     """The failed runs recorded in ROOT (pipeline/failed_runs.py) that started on or after
-    `since`, oldest first."""
-    from newsbeam.pipeline.failed_runs import read_records
+    `since`, and those killed outright that no later run has recorded yet
+    (`killed_unrecorded`), oldest first."""
+    from newsbeam.pipeline.failed_runs import moment, read_records
 
     cut = since.isoformat() if since is not None else ""
-    return [r for r in read_records(root) if _record_start(r) >= cut]
+    found = read_records(root) + killed_unrecorded(root)
+    return sorted((r for r in found if _record_start(r) >= cut), key=moment)
+
+
+def killed_unrecorded(root: str) -> list[dict[str, Any]]:
+    """Runs killed outright (the OOM killer) whose record the next run's clean-up has not
+    written yet: their start records staged in a local ROOT whose lock no live run holds
+    (with the lock held, a staged run may be the one in progress). An object store's ROOT
+    has no lock to ask (pipeline/run.py's `locked`): none shown there."""
+    from pathlib import Path
+
+    from newsbeam.pipeline import lock
+    from newsbeam.pipeline.failed_runs import unrecorded_kill
+
+    if not files.is_local(root):
+        return []
+    if lock.held(Path(files.local_path(root))):
+        return []
+    return [unrecorded_kill(started) for started in dataset.staged_starts(root)]
 
 
 def _record_start(record: dict[str, Any]) -> str:

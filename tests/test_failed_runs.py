@@ -577,3 +577,52 @@ def test_the_warehouse_loads_the_failed_runs_and_keeps_them(tmp_path: Path) -> N
     assert again.returncode == 0 and "failed run" not in again.stdout
     with duckdb.connect(str(db)) as con:
         assert con.execute("SELECT count(*) FROM _newsbeam_failed_runs").fetchone() == (1,)
+
+
+def test_a_night_killed_outright_alerts_before_any_later_run(
+    seeds_dir: Path, tmp_path: Path
+) -> None:
+    # The OOM killer at 3 a.m., the check at 8 a.m. over a window that holds yesterday's
+    # committed night: no later run has written the killed night's record yet.
+    root = tmp_path / "dataset"
+    argv = ["--input", str(seeds_dir), "--output", str(root), "--run_id", "night1"]
+    assert newsbeam_command(*argv).returncode == 0
+    argv[-1] = "night2"
+    killed = subprocess.run(
+        [sys.executable, "-m", "newsbeam.pipeline", *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, CRASH_ENV: "output-staged"},  # as the OOM killer would
+    )
+    assert killed.returncode == 137
+    alerted = _report(root, "--fail_on_failed")
+    assert alerted.returncode == 3, alerted.stdout + alerted.stderr
+    assert "1 failed run in the window" in alerted.stdout and "night2" in alerted.stdout
+    assert "not recorded yet" in alerted.stdout
+    assert not (root / failed_runs.FAILED_RUNS).exists()  # the report writes no record
+    # The next run records it: shown once, as recorded.
+    argv[-1] = "night3"
+    assert newsbeam_command(*argv).returncode == 0
+    shown = _report(root, "--fail_on_failed")
+    assert shown.returncode == 3 and "1 failed run in the window" in shown.stdout
+    assert "not recorded yet" not in shown.stdout
+
+
+def test_a_run_in_progress_is_no_killed_run_to_the_report(seeds_dir: Path, tmp_path: Path) -> None:
+    root, inputs = tmp_path / "dataset", tmp_path / "in"
+    assert newsbeam_command("--input", str(seeds_dir), "--output", str(root)).returncode == 0
+    write_seed_copies(seeds_dir, inputs)  # long enough to be read while it goes on
+    run = subprocess.Popen(
+        [sys.executable, "-m", "newsbeam.pipeline", "--input", str(inputs), "--output", str(root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_for(root / dataset.STAGING, f"*/{failed_runs.STARTED}")
+        shown = _report(root, "--fail_on_failed")  # its lock is held: it is running
+        assert shown.returncode == 0 and "failed run" not in shown.stdout, shown.stdout
+    finally:
+        run.terminate()
+        run.communicate(timeout=120)
