@@ -1698,7 +1698,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str]) -> int:
     """`newsbeam report --output ROOT [--since DATE] [--report FILE] [--fail_on_failed]`."""
-    args, rest = parser().parse_known_args(list(argv))
+    args, rest = parser().parse_known_args([_own_spelling(arg) for arg in argv])
     if rest:  # an object store's endpoint and credentials, as a run takes them
         # Importing Beam logs "apitools not found, and bigquery client libraries are not
         # available" (as pipeline/warehouse.py says): nothing a report uses.
@@ -1750,6 +1750,18 @@ def main(argv: Sequence[str]) -> int:
         if args.fail_on_failed:
             return FAILED_STATUS
     return 0
+
+
+def _own_spelling(arg: str) -> str:
+    """`--fail-on-failed` as `--fail_on_failed`: the run's and `newsbeam warehouse`'s flags
+    may be spelt either way, and a check spelt with dashes must not fail as a usage error
+    (exit 2, an alert of the wrong kind). Beam's flags are left as given."""
+    name, equals, value = arg.partition("=")
+    own = "--" + name[2:].replace("-", "_") if name.startswith("--") else name
+    return own + equals + value if own in _OWN_FLAGS else arg
+
+
+_OWN_FLAGS = frozenset({"--output", "--since", "--report", "--fail_on_failed"})
 
 
 def _usage(message: str) -> int:

@@ -417,6 +417,8 @@ def test_report_fail_on_failed_exits_3_on_a_window_with_failed_runs(tmp_path: Pa
     assert "1 failed run in the window" in alerted.stdout
     assert "<h2>Failed runs</h2>" in (root / report_module.REPORT).read_text()
     assert _report(root).returncode == 0  # without the flag: as before
+    # Spelt with dashes, as the run's and the warehouse's flags may be: the same check.
+    assert _report(root, "--fail-on-failed", "--since=2000-01-01").returncode == 3
     # A night that committed after it, in a window that starts after the failure: no alert.
     after = dt.datetime.now(UTC).isoformat()
     assert newsbeam_command(*argv).returncode == 0
