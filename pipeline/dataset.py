@@ -523,8 +523,23 @@ def _settle(root: str, key: str, found_by: str | None = None) -> str:
         written = failed_runs.write_record(root, record)
         if written is not None:
             done += f" (recorded as a failed run: {written})"
+            # A run killed every time (the OOM killer at each restart) neither fails nor
+            # commits: the run that records it bounds the records instead.
+            failed_runs.prune(root)
     files.delete_tree(files.join(prefix, key))
     return done
+
+
+def staged_starts(root: str) -> list[dict[str, Any]]:
+    """The start records of the run attempts staged in ROOT (pipeline/failed_runs.py): a
+    run in progress, or one killed that no later run has cleaned up yet."""
+    prefix = files.join(root, STAGING)
+    try:
+        keys = {files.relative(prefix, path).split("/", 1)[0] for path in files.list_files(prefix)}
+    except Exception:  # absent, or the store failed: none shown
+        return []
+    found = [_started(files.join(prefix, key)) for key in sorted(keys)]
+    return [started for started in found if started is not None]
 
 
 def _started(staging: str) -> dict[str, Any] | None:

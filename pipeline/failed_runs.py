@@ -20,8 +20,9 @@ the next run's report could not show it. Now:
 Writing a record never fails a run nor hides its error: a store that stopped answering is
 not written to again (that would wait out the store's retry budget a second time, and the
 next run records the run from its `_started.json` instead), and any other failure to write
-is one warning line. Records are small and kept: they are the dataset's history of
-failures (`newsbeam report` shows those in its window)."""
+is one warning line. Records are the dataset's history of failures (`newsbeam report` shows
+those in its window), kept within bounds (`prune`): a follow service failing all night at a
+one-minute interval would otherwise leave thousands of files that nothing reads."""
 
 from __future__ import annotations
 
@@ -46,6 +47,11 @@ FORMAT = "newsbeam-failed-run"
 MAX_LISTED = 100
 # Records read at most for a report or a run's "failed since" line, the latest by name.
 MAX_READ = 200
+# Records kept at most (`prune`): no reader reads more than MAX_READ of them.
+MAX_KEPT = MAX_READ
+# Days a record is kept once a later run committed (its brief is in that run's manifest,
+# `failed_before`): a month of `newsbeam report --since` windows still shows it.
+KEEP_DAYS = 30
 
 # Beam names the step that raised in its message: `... [while running 'Write/Files']`.
 _WHILE_RUNNING = re.compile(r"\[while running '([^']+)'\]")
@@ -146,6 +152,14 @@ def killed_cause(started: dict[str, Any]) -> str:
     )
 
 
+def unrecorded_kill(started: dict[str, Any]) -> dict[str, Any]:
+    """The record a run killed outright will get from the next run's clean-up, as a reader
+    shows it before then (`newsbeam report`: a night killed at 3 a.m., no run since)."""
+    record = failed_record(started, None, killed_cause(started), None)
+    record["cause"] += "; not recorded yet: the next run into ROOT records it"
+    return record
+
+
 def write_record(
     root: str, record: dict[str, Any], error: BaseException | None = None
 ) -> str | None:
@@ -193,22 +207,89 @@ def _unreachable_text(cause: str) -> bool:
     return "StoreUnreachable" in cause or "has not answered for" in cause
 
 
+def record_paths(root: str) -> list[str]:
+    """The records' paths in ROOT, by name (raises what the store raises)."""
+    listed_paths = files.list_files(files.join(root, FAILED_RUNS))
+    return sorted(path for path in listed_paths if path.endswith(".json"))
+
+
 def read_records(root: str, limit: int = MAX_READ) -> list[dict[str, Any]]:
     """The failed runs recorded in ROOT (at most `limit`, the latest by name), by end time
     (a killed run's, unknown, by its start); a record that cannot be read is left out."""
+    return [record for _, record in read_paths(root, limit)]
+
+
+def read_paths(root: str, limit: int = MAX_READ) -> list[tuple[str, dict[str, Any]]]:
+    """`read_records` with each record's path."""
     try:
-        paths = sorted(files.list_files(files.join(root, FAILED_RUNS)))
+        paths = record_paths(root)
     except Exception:  # absent, or the store failed: no record shown, the rest goes on
         return []
     found = []
-    for path in [p for p in paths if p.endswith(".json")][-limit:]:
+    for path in paths[-limit:]:
         try:
             record = files.read_json(path)
         except Exception:
             continue
         if isinstance(record, dict) and record.get("format") == FORMAT:
-            found.append(record)
-    return sorted(found, key=moment)
+            found.append((path, record))
+    return sorted(found, key=lambda pair: moment(pair[1]))
+
+
+def over_limit(paths: Sequence[str], keep: int = MAX_KEPT) -> list[str]:
+    """The records past the `keep` latest by name (the order every reader takes the latest
+    by): no report or run reads them."""
+    ordered = sorted(paths)
+    return ordered[: max(0, len(ordered) - keep)]
+
+
+def superseded(
+    records: Sequence[tuple[str, dict[str, Any]]],
+    committed: str,
+    now: dt.datetime,
+    keep_days: float = KEEP_DAYS,
+) -> list[str]:
+    """The records of runs that ended before `committed` (the latest commit's end, an ISO
+    time; "" for none: nothing is superseded) and more than `keep_days` before `now`.
+    A record a later commit has not superseded is kept whatever its age: it is what the
+    next committed run says it read again."""
+    if not committed:
+        return []
+    cut = (now - dt.timedelta(days=keep_days)).isoformat()
+    return [path for path, record in records if moment(record) < min(committed, cut)]
+
+
+def prune(
+    root: str,
+    committed: str = "",
+    now: dt.datetime | None = None,
+    read: Sequence[tuple[str, dict[str, Any]]] | None = None,
+) -> int:
+    """Bound ROOT's records: those past the MAX_KEPT latest (one listing, nothing read), and
+    with `committed` (the end of the run that just committed) those it superseded more
+    than KEEP_DAYS ago (`read`: the records the run read already, `read_paths`; else the
+    MAX_KEPT latest are read). Never raises (one warning line): a record left is no error.
+    Returns how many were deleted."""
+    try:
+        paths = record_paths(root)
+        doomed = over_limit(paths)
+        if committed and len(paths) > len(doomed):
+            now = now or dt.datetime.now(dt.timezone.utc)
+            pairs = read_paths(root, MAX_KEPT) if read is None else read
+            # Only what is listed now and not deleted already (`read` may be older).
+            left = set(paths) - set(doomed)
+            doomed += [path for path in superseded(pairs, committed, now) if path in left]
+        files.delete_files(doomed)
+    except Exception as problem:  # the run's own outcome matters, not its history's
+        log.warning(
+            "the failed runs' records in %s were not pruned: %s",
+            files.join(root, FAILED_RUNS),
+            " ".join(str(problem).split())[:300] or type(problem).__name__,
+        )
+        return 0
+    if doomed:
+        log.info("pruned %d failed runs' records in %s", len(doomed), root)
+    return len(doomed)
 
 
 def moment(record: dict[str, Any]) -> str:

@@ -136,6 +136,13 @@ def describe(holder: dict[str, Any]) -> str:
     )
 
 
+def held(target: Path) -> bool:
+    """Whether a live run holds the lock of the folder `target` now (a stale lock, as a
+    killed run leaves it, is not held)."""
+    holder = _read(lock_path(target))
+    return holder is not None and not is_stale(holder, _now(), socket.gethostname())
+
+
 def _read(path: Path) -> dict[str, Any] | None:
     """The lock's content; None when there is no lock, {} when it is unreadable."""
     try:

@@ -144,7 +144,18 @@ class RunSignals:
 
     def exception(self) -> BaseException:
         """What the signal received raises: KeyboardInterrupt for SIGINT, else Terminated."""
-        return KeyboardInterrupt() if self.received == signal.SIGINT else Terminated()
+        return stop_exception(self.received)
+
+    @classmethod
+    def check(cls) -> None:
+        """Raise the stop the run in progress received, if its exception was lost. Python
+        only prints `Exception ignored in: ...` for an exception raised where nothing can
+        take it (an at-fork callback, a `__del__`, a weakref callback) and goes on: measured,
+        a SIGTERM met in logging's at-fork callback as the run forked a process (its worker
+        processes, its report process), and the run committed and exited 0. The run asks
+        before it commits."""
+        if cls.current is not None:
+            raise stop_exception(cls.current)
 
     def exit_status(self) -> int | None:
         """130 or 143 once a signal arrived, else None."""
@@ -156,6 +167,11 @@ class RunSignals:
             file=sys.stderr,
         )
         return self.STATUS[self.received]
+
+
+def stop_exception(signum: int | None) -> BaseException:
+    """KeyboardInterrupt for SIGINT, else Terminated."""
+    return KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
 
 
 def _log_level(argv: Sequence[str]) -> str:

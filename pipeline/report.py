@@ -1627,11 +1627,30 @@ def build_dataset_report(
 
 def failed_in_window(root: str, since: dt.datetime | None) -> list[dict[str, Any]]:
     """The failed runs recorded in ROOT (pipeline/failed_runs.py) that started on or after
-    `since`, oldest first."""
-    from newsbeam.pipeline.failed_runs import read_records
+    `since`, and those killed outright that no later run has recorded yet
+    (`killed_unrecorded`), oldest first."""
+    from newsbeam.pipeline.failed_runs import moment, read_records
 
     cut = since.isoformat() if since is not None else ""
-    return [r for r in read_records(root) if _record_start(r) >= cut]
+    found = read_records(root) + killed_unrecorded(root)
+    return sorted((r for r in found if _record_start(r) >= cut), key=moment)
+
+
+def killed_unrecorded(root: str) -> list[dict[str, Any]]:
+    """Runs killed outright (the OOM killer) whose record the next run's clean-up has not
+    written yet: their start records staged in a local ROOT whose lock no live run holds
+    (with the lock held, a staged run may be the one in progress). An object store's ROOT
+    has no lock to ask (pipeline/run.py's `locked`): none shown there."""
+    from pathlib import Path
+
+    from newsbeam.pipeline import lock
+    from newsbeam.pipeline.failed_runs import unrecorded_kill
+
+    if not files.is_local(root):
+        return []
+    if lock.held(Path(files.local_path(root))):
+        return []
+    return [unrecorded_kill(started) for started in dataset.staged_starts(root)]
 
 
 def _record_start(record: dict[str, Any]) -> str:
@@ -1639,6 +1658,12 @@ def _record_start(record: dict[str, Any]) -> str:
         return started_at(record).isoformat()
     except (KeyError, TypeError, ValueError):
         return ""
+
+
+# `newsbeam report --fail_on_failed`'s status when the window holds a failed run: a run's 3
+# is "written, but fail the task" (--fail_on_rejected) too; 1 and 2 stay the report's own
+# failures, so a check can tell "the nights failed" from "the check could not run".
+FAILED_STATUS = 3
 
 
 def parser() -> argparse.ArgumentParser:
@@ -1654,15 +1679,26 @@ def parser() -> argparse.ArgumentParser:
     report_parser.add_argument(
         "--report", metavar="FILE", help=f"where to write (default ROOT/{REPORT})"
     )
+    report_parser.add_argument(
+        "--fail_on_failed",
+        action="store_true",
+        help=f"exit {FAILED_STATUS} (after writing the page) when the window holds a failed "
+        "run: a morning check (cron, an Airflow task, a Kubernetes Job) alerts on the "
+        "status instead of grepping the printed line",
+    )
     report_parser.epilog = (
+        "exit codes: 0 the page was written; 1 it could not be written; 2 usage error (a "
+        "flag, no dataset, no run in the window); "
+        f"{FAILED_STATUS} --fail_on_failed and the window holds a failed run (the page was "
+        "written, the failed runs printed). "
         "Beam's filesystem flags (--s3_endpoint_url, ...) reach a ROOT on an object store."
     )
     return report_parser
 
 
 def main(argv: Sequence[str]) -> int:
-    """`newsbeam report --output ROOT [--since DATE] [--report FILE]`."""
-    args, rest = parser().parse_known_args(list(argv))
+    """`newsbeam report --output ROOT [--since DATE] [--report FILE] [--fail_on_failed]`."""
+    args, rest = parser().parse_known_args([_own_spelling(arg) for arg in argv])
     if rest:  # an object store's endpoint and credentials, as a run takes them
         # Importing Beam logs "apitools not found, and bigquery client libraries are not
         # available" (as pipeline/warehouse.py says): nothing a report uses.
@@ -1711,7 +1747,21 @@ def main(argv: Sequence[str]) -> int:
             f"(nothing of {'them' if len(failed) != 1 else 'it'} committed); the latest: "
             f"{describe(failed[-1])}"
         )
+        if args.fail_on_failed:
+            return FAILED_STATUS
     return 0
+
+
+def _own_spelling(arg: str) -> str:
+    """`--fail-on-failed` as `--fail_on_failed`: the run's and `newsbeam warehouse`'s flags
+    may be spelt either way, and a check spelt with dashes must not fail as a usage error
+    (exit 2, an alert of the wrong kind). Beam's flags are left as given."""
+    name, equals, value = arg.partition("=")
+    own = "--" + name[2:].replace("-", "_") if name.startswith("--") else name
+    return own + equals + value if own in _OWN_FLAGS else arg
+
+
+_OWN_FLAGS = frozenset({"--output", "--since", "--report", "--fail_on_failed"})
 
 
 def _usage(message: str) -> int:

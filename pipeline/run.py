@@ -871,7 +871,10 @@ def run_locked(
         if follow is not None:
             manifest["follow"] = follow
         manifest.update(labels or {})
-        failed_before = _failed_since_last_commit(output, run_id)
+        failed_records = failed_runs.read_paths(output)
+        failed_before = _failed_since_last_commit(
+            output, run_id, [record for _, record in failed_records]
+        )
         if failed_before:  # what the morning reader must not miss in this run's report
             manifest["failed_before"] = [failed_runs.brief(record) for record in failed_before]
         report = os.path.join(local_report, "report.html")
@@ -892,11 +895,16 @@ def run_locked(
             lock.check()  # a run frozen past its lock's expiry must not commit over another
         except LockHeld as error:
             raise Busy(str(error)) from None
+        from newsbeam.pipeline.main import RunSignals
+
+        RunSignals.check()  # a stop whose exception Python swallowed must not commit
         moved = [pair for name in dataset.DATASET_TABLES for pair in moves[name]]
         dataset.commit_run(output, manifest, moved, report if os.path.exists(report) else None)
         committed = True
         if opened is not None:
             publish_state(opened, manifest_uri)
+        if failed_records:  # superseded now: a bounded history (failed_runs.prune)
+            failed_runs.prune(output, str(manifest["finished_at"]), read=failed_records)
         log.log(
             level, "run %s finished in %.1f s; committed to %s", run_id, manifest["seconds"], output
         )
@@ -932,11 +940,12 @@ def run_locked(
     return manifest
 
 
-def _failed_since_last_commit(output: str, run_id: str) -> list[dict[str, Any]]:
-    """The failed runs recorded in ROOT since its latest committed run (before this one):
-    their inputs are this run's to read again, and its summary and report say so. Costs one
-    listing when none failed; the manifests are read only when some did."""
-    records = failed_runs.read_records(output)
+def _failed_since_last_commit(
+    output: str, run_id: str, records: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The failed runs among ROOT's `records` since its latest committed run (before this
+    one): their inputs are this run's to read again, and its summary and report say so. The
+    manifests are read only when some run failed."""
     if not records:
         return []
     last = ""
@@ -979,6 +988,8 @@ def _record_failure(target: Target, begun: dict[str, Any], error: BaseException)
     try:
         written = failed_runs.write_record(target.output, record, error)
         log.debug("the failed run's record: %s", written)
+        if written:  # a store that answered: bound the records a failing service leaves
+            failed_runs.prune(target.output)
     except BaseException:  # a second signal while writing: the run's own error goes on
         log.debug("the failed run's record was not written", exc_info=True)
 

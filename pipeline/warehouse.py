@@ -9,10 +9,12 @@ so ROOT may be a local path or an object store (DuckDB's httpfs is not needed).
 
 DuckDB (`--db`): tables `articles`, `duplicates`, `rejected`, `feed_health` (the dataset's
 columns plus `run_id` and `ingest_date`), a bookkeeping table `_newsbeam_loads` (one row
-per loaded run: its attempt, when it was loaded, its rows per table) and the views
-`stories` and `copies`. A refresh loads the runs not loaded yet, and reloads a run whose
-attempt changed (a rerun of its run id): its old rows are deleted, its new ones inserted.
-One DuckDB transaction per refresh: a refresh that fails leaves the database as it was.
+per loaded run: its attempt, when it was loaded, its rows per table), `_newsbeam_failed_runs`
+(one row per failed run recorded in `ROOT/_failed_runs/`, kept once loaded: ROOT prunes
+its records, the warehouse keeps the history) and the views `stories` and `copies`. A
+refresh loads the runs not loaded yet, and reloads a run whose attempt changed (a rerun of
+its run id): its old rows are deleted, its new ones inserted. One DuckDB transaction per
+refresh: a refresh that fails leaves the database as it was.
 
 Apache Iceberg (`--iceberg`): pipeline/iceberg.py.
 
@@ -214,6 +216,8 @@ class LoadSummary:
     rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(dataset.DATASET_TABLES, 0))
     # Rows loaded before schema 5 whose outlet this refresh derived from their URL.
     outlets_derived: int = 0
+    # Failed runs recorded in ROOT that this refresh added (DuckDB: `_newsbeam_failed_runs`).
+    failed_runs: int = 0
     seconds: float = 0.0
 
     def line(self) -> str:
@@ -225,6 +229,11 @@ class LoadSummary:
             reloaded += f" ({len(self.runs_empty)} with no inputs: {shown})"
         if self.outlets_derived:
             rows += f"; outlet derived from the URL of {self.outlets_derived} earlier rows"
+        if self.failed_runs:  # what an on-call reader of the warehouse must not miss
+            rows += (
+                f"; {self.failed_runs} failed run{'s' if self.failed_runs != 1 else ''} "
+                f"added to {FAILED}"
+            )
         return (
             f"{self.target}: {loaded} run{'s' if loaded != 1 else ''} loaded{reloaded}, "
             f"{self.runs_known} already there; {rows}; {self.seconds:.2f} s"
@@ -329,6 +338,79 @@ CREATE TABLE IF NOT EXISTS {LOADS} (
     {", ".join(f"{name} BIGINT NOT NULL" for name in dataset.DATASET_TABLES)}
 )
 """
+
+
+FAILED = "_newsbeam_failed_runs"
+# A failed run's record (pipeline/failed_runs.py) as a row: a table of its own, as its runs
+# committed no row (no counts for `_newsbeam_loads`, whose columns are NOT NULL).
+FAILED_TABLE = f"""
+CREATE TABLE IF NOT EXISTS {FAILED} (
+    run_id VARCHAR NOT NULL,
+    attempt VARCHAR NOT NULL,
+    started_at TIMESTAMPTZ,
+    ended_at TIMESTAMPTZ,  -- null: killed outright, recorded by the run `found_by`
+    exit_status INTEGER,   -- 1 failed, 75 lock taken over, 130/143 stopped; null: killed
+    stage VARCHAR,         -- the top-level stage the failure names (Write), or null
+    cause VARCHAR NOT NULL,
+    host VARCHAR,
+    found_by VARCHAR,
+    inputs BIGINT,         -- --input paths given (a follow batch's own files)
+    feeds BIGINT,          -- --feed URLs given
+    loaded_at TIMESTAMPTZ NOT NULL
+)
+"""
+FAILED_COLUMNS = (
+    "run_id", "attempt", "started_at", "ended_at", "exit_status", "stage", "cause", "host",
+    "found_by", "inputs", "feeds", "loaded_at",
+)  # fmt: skip
+
+
+def failed_run_row(record: Mapping[str, Any], now: dt.datetime) -> tuple[Any, ...]:
+    """A failed run's record as a `_newsbeam_failed_runs` row (its columns' order)."""
+
+    def moment(key: str) -> dt.datetime | None:
+        return finished_at({"finished_at": record[key]}) if record.get(key) else None
+
+    def count(key: str) -> int | None:
+        value = record.get(key)
+        return int(value.get("count", 0)) if isinstance(value, dict) else None
+
+    status = record.get("exit_status")
+    return (
+        str(record["run_id"]),
+        str(record["attempt"]),
+        moment("started_at"),
+        moment("ended_at"),
+        int(status) if isinstance(status, int) else None,
+        record.get("stage"),
+        str(record.get("cause") or ""),
+        record.get("host"),
+        record.get("found_by"),
+        count("inputs"),
+        count("feeds"),
+        now,
+    )
+
+
+def _load_failed_runs(con: Any, root: str, now: dt.datetime) -> int:
+    """Add the failed runs recorded in ROOT that the table does not hold yet; how many.
+    Records never change once written, and a row stays when ROOT prunes its record."""
+    from newsbeam.pipeline import failed_runs
+
+    con.execute(FAILED_TABLE)
+    have = set(con.execute(f"SELECT run_id, attempt FROM {FAILED}").fetchall())
+    new = [
+        failed_run_row(record, now)
+        for record in failed_runs.read_records(root)
+        if (str(record.get("run_id")), str(record.get("attempt"))) not in have
+    ]
+    if new:
+        con.executemany(
+            f"INSERT INTO {FAILED} ({', '.join(FAILED_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(FAILED_COLUMNS))})",
+            new,
+        )
+    return len(new)
 
 
 def _ensure_tables(con: Any) -> bool:
@@ -462,6 +544,7 @@ def refresh_duckdb(root: str, db: str, manifests: Sequence[dict[str, Any]]) -> L
                     )
             summary.outlets_derived = derive_stored_outlets(con)
             now = dt.datetime.now(dt.timezone.utc)
+            summary.failed_runs = _load_failed_runs(con, root, now)
             for manifest in todo:
                 _load_run(con, root, manifest, rerun=manifest["run_id"] in loaded, now=now)
                 key = "runs_reloaded" if manifest["run_id"] in loaded else "runs_loaded"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -52,6 +53,11 @@ def s3_server() -> Iterator[S3Server]:
     try:
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
+        # moto keeps its buckets in the test process, not in the server: a server started
+        # after another in the same pytest worker saw its objects (a test's `root/_runs/`
+        # in the next test's bucket). Each server starts empty.
+        reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+        urllib.request.urlopen(reset, timeout=30).close()
         client = boto3.client(
             "s3",
             endpoint_url=endpoint,

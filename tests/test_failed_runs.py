@@ -18,9 +18,10 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
-from newsbeam.pipeline import dataset, failed_runs
+from newsbeam.pipeline import dataset, failed_runs, warehouse
 from newsbeam.pipeline import main as entry
 from newsbeam.pipeline import report as report_module
 from newsbeam.transforms.support.files import StoreUnreachable
@@ -83,6 +84,24 @@ def test_no_record_is_written_to_a_store_that_stopped_answering(tmp_path: Path) 
     assert not (tmp_path / "root").exists()
     assert failed_runs.write_record(str(tmp_path / "root"), record, RuntimeError("x"))
     assert failed_runs.read_records(str(tmp_path / "root")) == [record]
+
+
+def test_records_past_the_latest_and_long_superseded_ones_are_pruned() -> None:
+    paths = [f"/d/_failed_runs/2026120{n}T030000000000Z.0000abcd.json" for n in range(1, 6)]
+    assert failed_runs.over_limit(paths, keep=3) == paths[:2]
+    assert failed_runs.over_limit(paths, keep=9) == []
+    now = dt.datetime(2026, 12, 5, 9, tzinfo=UTC)
+
+    def ended(days_ago: float) -> dict[str, str]:
+        return {"ended_at": (now - dt.timedelta(days=days_ago)).isoformat()}
+
+    records = [("old", ended(40)), ("recent", ended(2)), ("after", ended(0.1))]
+    committed = (now - dt.timedelta(days=1)).isoformat()
+    # Superseded by a commit and past the days kept: gone; superseded but recent: kept;
+    # not superseded (no commit since): kept whatever its age.
+    assert failed_runs.superseded(records, committed, now, keep_days=30) == ["old"]
+    assert failed_runs.superseded(records, committed, now, keep_days=1) == ["old", "recent"]
+    assert failed_runs.superseded(records, "", now, keep_days=0) == []
 
 
 # --- Real runs ---------------------------------------------------------------------------------
@@ -367,3 +386,245 @@ def test_a_stage_failing_on_worker_processes_leaves_a_short_log(tmp_path: Path) 
     assert all(len(line) < 1000 for line in lines), failed.stderr[-3000:]
     assert lines[-1].startswith("ERROR newsbeam: the run failed: OSError: [Errno 27]")
     assert len(list((root / failed_runs.FAILED_RUNS).iterdir())) == 1
+
+
+def _failing_run(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """A real run whose table writer fails (files of at most 256 KB: EFBIG, as a quota)."""
+    return subprocess.run(
+        [sys.executable, "-m", "newsbeam.pipeline", *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=lambda: _limited_files(256 * 1024),
+    )
+
+
+def _report(root: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "newsbeam.pipeline", "report", "--output", str(root)]
+    return subprocess.run([*command, *flags], capture_output=True, text=True, timeout=120)
+
+
+def test_report_fail_on_failed_exits_3_on_a_window_with_failed_runs(tmp_path: Path) -> None:
+    # An on-call check alerts on the status: 0 is "no failed run in the window", 3 "failed
+    # runs" (the page still written), 1 and 2 the check's own failures.
+    inbox, root = tmp_path / "inbox", tmp_path / "dataset"
+    _long_texts(inbox, 40)
+    argv = ["--input", str(inbox), "--output", str(root), "--state", str(tmp_path / "state")]
+    argv += ["--direct_num_workers", "1"]
+    assert _failing_run(argv).returncode == 1
+    alerted = _report(root, "--fail_on_failed")
+    assert alerted.returncode == 3 == report_module.FAILED_STATUS, alerted.stderr
+    assert "1 failed run in the window" in alerted.stdout
+    assert "<h2>Failed runs</h2>" in (root / report_module.REPORT).read_text()
+    assert _report(root).returncode == 0  # without the flag: as before
+    # Spelt with dashes, as the run's and the warehouse's flags may be: the same check.
+    assert _report(root, "--fail-on-failed", "--since=2000-01-01").returncode == 3
+    # A night that committed after it, in a window that starts after the failure: no alert.
+    after = dt.datetime.now(UTC).isoformat()
+    assert newsbeam_command(*argv).returncode == 0
+    assert _report(root, "--fail_on_failed", "--since", after).returncode == 0
+    assert _report(root, "--fail_on_failed").returncode == 3  # the window still holds it
+    helped = _report(root, "--help")
+    assert "--fail_on_failed" in helped.stdout and "exit 3" in helped.stdout
+
+
+def test_failed_runs_records_are_pruned_to_a_bounded_history(tmp_path: Path) -> None:
+    # A follow service failing all night at a one-minute interval: hundreds of records.
+    inbox, root = tmp_path / "inbox", tmp_path / "dataset"
+    _long_texts(inbox, 40)
+    argv = ["--input", str(inbox), "--output", str(root), "--state", str(tmp_path / "state")]
+    argv += ["--direct_num_workers", "1"]
+    assert _failing_run(argv).returncode == 1
+    folder = root / failed_runs.FAILED_RUNS
+    (first,) = folder.iterdir()
+    real = json.loads(first.read_text())
+    # 249 earlier failures of the same service, 40 days and more ago (each a real record's
+    # copy under its own run id and times).
+    night = dt.datetime.now(UTC) - dt.timedelta(days=40)
+    for minute in range(249):
+        start = night - dt.timedelta(minutes=minute + 1)
+        run_id = dataset.new_run_id(start)
+        copy = {**real, "run_id": run_id, "started_at": start.isoformat()}
+        copy["ended_at"] = (start + dt.timedelta(seconds=20)).isoformat()
+        (folder / f"{run_id}.{real['attempt']}.json").write_text(json.dumps(copy))
+    # The next failure keeps the latest MAX_KEPT (all a report or a run would read).
+    assert _failing_run(argv).returncode == 1
+    kept = sorted(path.name for path in folder.iterdir())
+    assert len(kept) == failed_runs.MAX_KEPT == 200
+    assert first.name in kept
+    # A commit supersedes them: those of more than KEEP_DAYS ago go, the recent ones stay
+    # (the report's window shows them) and the commit's manifest names both failures.
+    committed = newsbeam_command(*argv)
+    assert committed.returncode == 0, committed.stderr[-3000:]
+    left = list(folder.iterdir())
+    assert len(left) == 2 and first in left
+    (run_id,) = dataset.run_ids(str(root))
+    manifest = dataset.read_manifest(str(root), run_id)
+    assert manifest is not None and len(manifest["failed_before"]) == 200
+    shown = _report(root)
+    assert shown.returncode == 0 and "2 failed runs in the window" in shown.stdout
+
+
+# Runs NewsBeam's command with a SIGTERM raised in an at-fork callback once the run's signal
+# handler is in place, where Python only prints "Exception ignored" for its exception.
+_SIGTERM_IN_A_FORK = """
+import os, signal, sys
+
+fired = []
+
+
+def once():
+    handler = signal.getsignal(signal.SIGTERM)
+    if not fired and type(getattr(handler, "__self__", None)).__name__ == "RunSignals":
+        fired.append(1)
+        signal.raise_signal(signal.SIGTERM)
+
+
+os.register_at_fork(after_in_parent=once)
+sys.argv[0] = "newsbeam"
+from newsbeam.pipeline.main import command
+
+command()
+"""
+
+
+def test_a_sigterm_whose_exception_python_swallowed_still_stops_the_run(
+    seeds_dir: Path, tmp_path: Path
+) -> None:
+    # Seen once in test_a_run_stopped_by_sigterm_records_itself (-n 2, a loaded machine): the
+    # signal met logging's at-fork callback as the run forked; it committed, exit 0.
+    inputs, root = tmp_path / "in", tmp_path / "dataset"
+    write_seed_copies(seeds_dir, inputs)
+    script = tmp_path / "sigterm_in_a_fork.py"
+    script.write_text(_SIGTERM_IN_A_FORK)
+    argv = ["--input", str(inputs), "--output", str(root), "--direct_num_workers", "2"]
+    stopped = subprocess.run(
+        [sys.executable, str(script), *argv], capture_output=True, text=True, timeout=300
+    )
+    assert "Exception ignored" in stopped.stderr  # the swallowed exception, as measured
+    assert stopped.returncode == 143, stopped.stderr[-3000:]
+    assert dataset.run_ids(str(root)) == []
+    (record_file,) = (root / failed_runs.FAILED_RUNS).iterdir()
+    record = json.loads(record_file.read_text())
+    assert record["exit_status"] == 143 and "SIGTERM" in record["cause"]
+
+
+def test_a_killed_runs_record_written_by_the_next_run_keeps_the_records_bounded(
+    tmp_path: Path,
+) -> None:
+    # A service the OOM killer kills at every restart neither fails nor commits: the run
+    # that records the last one (its clean-up) prunes.
+    root = tmp_path / "dataset"
+    folder = root / failed_runs.FAILED_RUNS
+    folder.mkdir(parents=True)
+    night = dt.datetime.now(UTC) - dt.timedelta(hours=5)
+    for minute in range(250):
+        start = night + dt.timedelta(minutes=minute)
+        begun = failed_runs.started_record(
+            dataset.new_run_id(start), "0000abcd", start, ["/in"], None, None, None
+        )
+        record = failed_runs.failed_record(begun, None, failed_runs.killed_cause(begun), None)
+        failed_runs.write_record(str(root), record)
+    killed_at = dt.datetime.now(UTC)
+    killed = failed_runs.started_record(
+        dataset.new_run_id(killed_at), "0000dcba", killed_at, ["/in"], None, None, None
+    )
+    staging = Path(dataset.staging_dir(str(root), killed["run_id"], killed["attempt"]))
+    staging.mkdir(parents=True)
+    (staging / failed_runs.STARTED).write_text(json.dumps(killed))
+    (line,) = dataset.recover(str(root), found_by="next")
+    assert "recorded as a failed run" in line
+    kept = sorted(path.name for path in folder.iterdir())
+    assert len(kept) == failed_runs.MAX_KEPT
+    assert kept[-1] == f"{killed['run_id']}.{killed['attempt']}.json"
+
+
+def test_a_killed_runs_record_is_a_warehouse_row_with_no_end() -> None:
+    start = dt.datetime(2026, 12, 5, 3, 0, tzinfo=UTC)
+    begun = failed_runs.started_record("r1", "0000abcd", start, ["/in"], ["http://f"], [], None)
+    killed = failed_runs.failed_record(
+        begun, None, failed_runs.killed_cause(begun), None, found_by="r2"
+    )
+    now = dt.datetime(2026, 12, 5, 9, tzinfo=UTC)
+    row = dict(zip(warehouse.FAILED_COLUMNS, warehouse.failed_run_row(killed, now), strict=True))
+    assert row["run_id"] == "r1" and row["started_at"] == start and row["ended_at"] is None
+    assert row["exit_status"] is None and row["found_by"] == "r2" and "SIGKILL" in row["cause"]
+    assert row["inputs"] == 1 and row["feeds"] == 1 and row["loaded_at"] == now
+
+
+def test_the_warehouse_loads_the_failed_runs_and_keeps_them(tmp_path: Path) -> None:
+    # An on-call dashboard over the warehouse sees the failed nights beside the loads.
+    inbox, root, db = tmp_path / "inbox", tmp_path / "dataset", tmp_path / "news.duckdb"
+    _long_texts(inbox, 40)
+    argv = ["--input", str(inbox), "--output", str(root), "--state", str(tmp_path / "state")]
+    argv += ["--direct_num_workers", "1"]
+    assert _failing_run(argv).returncode == 1
+    assert newsbeam_command(*argv).returncode == 0
+    (record_file,) = (root / failed_runs.FAILED_RUNS).iterdir()
+    record = json.loads(record_file.read_text())
+    loaded = newsbeam_command("warehouse", "--output", str(root), "--db", str(db))
+    assert loaded.returncode == 0, loaded.stderr
+    assert "1 failed run added to _newsbeam_failed_runs" in loaded.stdout
+    query = (
+        "SELECT f.run_id, f.exit_status, f.stage, f.cause, f.ended_at < l.finished_at "
+        "FROM _newsbeam_failed_runs f, _newsbeam_loads l"
+    )
+    with duckdb.connect(str(db)) as con:
+        ((run_id, status, stage, cause, committed_after),) = con.execute(query).fetchall()
+    assert (run_id, status, stage) == (record["run_id"], 1, record["stage"])
+    assert cause == record["cause"] and committed_after
+    # Loaded once; kept when ROOT prunes the record.
+    record_file.unlink()
+    again = newsbeam_command("warehouse", "--output", str(root), "--db", str(db))
+    assert again.returncode == 0 and "failed run" not in again.stdout
+    with duckdb.connect(str(db)) as con:
+        assert con.execute("SELECT count(*) FROM _newsbeam_failed_runs").fetchone() == (1,)
+
+
+def test_a_night_killed_outright_alerts_before_any_later_run(
+    seeds_dir: Path, tmp_path: Path
+) -> None:
+    # The OOM killer at 3 a.m., the check at 8 a.m. over a window that holds yesterday's
+    # committed night: no later run has written the killed night's record yet.
+    root = tmp_path / "dataset"
+    argv = ["--input", str(seeds_dir), "--output", str(root), "--run_id", "night1"]
+    assert newsbeam_command(*argv).returncode == 0
+    argv[-1] = "night2"
+    killed = subprocess.run(
+        [sys.executable, "-m", "newsbeam.pipeline", *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, CRASH_ENV: "output-staged"},  # as the OOM killer would
+    )
+    assert killed.returncode == 137
+    alerted = _report(root, "--fail_on_failed")
+    assert alerted.returncode == 3, alerted.stdout + alerted.stderr
+    assert "1 failed run in the window" in alerted.stdout and "night2" in alerted.stdout
+    assert "not recorded yet" in alerted.stdout
+    assert not (root / failed_runs.FAILED_RUNS).exists()  # the report writes no record
+    # The next run records it: shown once, as recorded.
+    argv[-1] = "night3"
+    assert newsbeam_command(*argv).returncode == 0
+    shown = _report(root, "--fail_on_failed")
+    assert shown.returncode == 3 and "1 failed run in the window" in shown.stdout
+    assert "not recorded yet" not in shown.stdout
+
+
+def test_a_run_in_progress_is_no_killed_run_to_the_report(seeds_dir: Path, tmp_path: Path) -> None:
+    root, inputs = tmp_path / "dataset", tmp_path / "in"
+    assert newsbeam_command("--input", str(seeds_dir), "--output", str(root)).returncode == 0
+    write_seed_copies(seeds_dir, inputs)  # long enough to be read while it goes on
+    run = subprocess.Popen(
+        [sys.executable, "-m", "newsbeam.pipeline", "--input", str(inputs), "--output", str(root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_for(root / dataset.STAGING, f"*/{failed_runs.STARTED}")
+        shown = _report(root, "--fail_on_failed")  # its lock is held: it is running
+        assert shown.returncode == 0 and "failed run" not in shown.stdout, shown.stdout
+    finally:
+        run.terminate()
+        run.communicate(timeout=120)
