@@ -13,7 +13,7 @@ import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
 from newsbeam.schemas import Duplicate
-from newsbeam.transforms.clean import clean_article
+from newsbeam.transforms.clean import clean_article, with_identity
 from newsbeam.transforms.dedup import (
     Copy,
     DedupConfig,
@@ -603,13 +603,30 @@ def test_the_pairs_step_sends_a_copy_once_for_all_of_a_bundles_shards() -> None:
     assert [copy[1] for copy, value in sent if value[0] == dedup._PAIR] == ["a1", "a2", "a3"]
 
 
+def _fingerprinted(fn: Any, articles: list[Any]) -> dict[str | None, list[Any]]:
+    """A _Fingerprint-like DoFn driven as the runner drives it (one bundle, the global
+    window): its outputs by tag (None: the main one), WindowedValues unwrapped."""
+    from apache_beam.transforms.window import GlobalWindow
+
+    outputs: dict[str | None, list[Any]] = {}
+    fn.setup()
+    fn.start_bundle()
+    sent = [out for article in articles for out in fn.process(article, GlobalWindow())]
+    sent += list(fn.finish_bundle())
+    for out in sent:
+        tag = getattr(out, "tag", None)
+        value = getattr(out, "value", out)
+        outputs.setdefault(tag, []).append(getattr(value, "value", value))
+    return outputs
+
+
 def test_an_lsh_bucket_entry_names_its_article_by_a_key_not_its_rank() -> None:
     """Each of an article's 64 LSH bucket entries carried its whole rank (id, record key,
     source path): ~134 bytes an entry, 8.5 KB an article, which Beam's local runner holds,
     encodes again and copies in the step that groups them (487 -> 1,238 MB at 20,000 JSON
-    lines, review 84). _UrlPass, as the runner drives it: an entry is its bucket key and
-    an 8-byte rank_key, whatever the path; the rank goes out once an article, for the
-    pairs step's side input."""
+    lines, review 84). An entry is its bucket key and an 8-byte rank_key, whatever the
+    path (sent by the fingerprint step since review 91); the rank goes out once an article
+    from the url pass, for the pairs step's side input."""
     from apache_beam.coders import FastPrimitivesCoder
     from apache_beam.transforms.window import GlobalWindow
 
@@ -617,27 +634,92 @@ def test_an_lsh_bucket_entry_names_its_article_by_a_key_not_its_rank() -> None:
 
     config = DedupConfig()
     folder = "/srv/monitoring/nights/2026-03-01/wire-and-regional-press/" + "feeds/" * 20
-    fn = dedup._UrlPass(config)
-    fn.start_bundle()
-    ranks = []
-    side: list[Any] = []
-    for n in range(20):
-        text = f"Story {n}: " + " ".join(f"word{n}x{i}" for i in range(60))
-        signature, _ = dedup.text_fingerprint(text, config)
-        source = f"{folder}night.jsonl#{n}"
-        rank = rank_of(_day(1), 60, f"item-{n:05}", source, key=f"{n:016x}")
-        ranks.append(rank)
-        entry = Entry(rank, f"item-{n:05}", source, f"\x00own{n}", signature.tobytes())
-        side += list(fn.process((f"\x00own{n}", [tuple(entry)]), GlobalWindow()))
-    sent = [value.value for value in fn.finish_bundle()]
+    articles = [
+        _article(f"{folder}night.jsonl#{n}", f"Story {n}: " + _words(n, 60), _day(1))
+        for n in range(20)
+    ]
+    out = _fingerprinted(dedup._Fingerprint(config, buckets_here=True), articles)
+    sent = out[dedup._BUCKETS]
     coder = FastPrimitivesCoder()
     per_entry = sum(len(coder.encode(element)) for element in sent) / (20 * config.bands)
     assert per_entry < 40, per_entry  # before: ~270 bytes with this path
-    assert [value.value for value in side] == [(dedup.rank_key(rank), rank) for rank in ranks]
+    url_pass = dedup._UrlPass(config)
+    url_pass.start_bundle()
+    side = [
+        value.value
+        for key, entry in out[None]
+        for value in url_pass.process((Entry._make(entry).canonical_url, [entry]), GlobalWindow())
+    ]
+    ranks = [dedup.article_rank(with_identity(article)) for article in articles]
+    assert sorted(side) == sorted((dedup.rank_key(rank), rank) for rank in ranks)
+    assert not list(url_pass.finish_bundle())  # the entries went out with the fingerprints
     # The pairs step reads the same buckets back through the ranks side input.
-    buckets = dedup.entry_buckets([held for _, held in sent], dict(value.value for value in side))
+    buckets = dedup.entry_buckets([held for _, held in sent], dict(side))
     assert sum(len(ranks) for ranks in buckets.values()) == 20 * config.bands
     assert {rank for held in buckets.values() for rank in held} == set(ranks)
+
+
+def test_the_exact_and_url_passes_carry_no_signature() -> None:
+    """The entries through the exact and url passes' two shuffles carried each article's
+    1 KB MinHash signature, held decoded by the local runner's grouping buffers (the step
+    before the buckets peaked at 659 MB at 20,000 JSON lines, review 89), only for the url
+    pass to cut it into bands. The fingerprint step sends the bucket entries itself; an
+    entry names a bucketed article BUCKETED. A copy's bucket entries find no rank in the
+    side input (the url pass gives only the articles it keeps) and drop out: the same
+    buckets as the entries of the kept articles alone."""
+    from apache_beam.coders import FastPrimitivesCoder
+    from apache_beam.transforms.window import GlobalWindow
+
+    from newsbeam.transforms import dedup
+
+    config = DedupConfig()
+    texts = [f"Report {n}: " + _words(100 + n, 80) for n in range(6)]
+    articles = [_article(f"{n}.txt", text, _day(1)) for n, text in enumerate(texts)]
+    articles.append(_article("copy.txt", texts[0], _day(2)))  # an exact copy of the first
+    out = _fingerprinted(dedup._Fingerprint(config, buckets_here=True), articles)
+    coder = FastPrimitivesCoder()
+    through = [coder.encode(element) for element in out[None]]
+    assert max(map(len, through)) < 300, max(map(len, through))  # before: ~1,300 bytes
+    assert {Entry._make(entry).signature for _, entry in out[None]} == {dedup.BUCKETED}
+    # The passes as the runner drives them, then the buckets read through their ranks.
+    by_text: dict[str, list[Any]] = {}
+    for key, entry in out[None]:
+        by_text.setdefault(key, []).append(entry)
+    kept = [value for group in by_text.items() for value in dedup._exact_pass(group)]
+    kept = [value for value in kept if not hasattr(value, "tag")]
+    url_pass = dedup._UrlPass(config)
+    url_pass.start_bundle()
+    ranks = dict(
+        value.value
+        for key, entry in kept
+        for value in url_pass.process((key, [entry]), GlobalWindow())
+        if value.tag == dedup._RANKS
+    )
+    assert len(ranks) == 6  # the exact copy is no bucket member
+    buckets = dedup.entry_buckets([held for _, held in out[dedup._BUCKETS]], ranks)
+    own = dedup._BucketEntries(config, inline_ranks=True)
+    own.start()
+    for article in articles[:6]:
+        signature, _ = dedup.text_fingerprint(article.text, config)
+        own.add(GlobalWindow(), signature, dedup.article_rank(with_identity(article)))
+    expected = dedup.entry_buckets([held for _, (_, held) in own.elements()], None)
+    assert {key: sorted(held) for key, held in buckets.items()} == {
+        key: sorted(held) for key, held in expected.items()
+    }
+
+
+def test_a_state_run_looks_up_its_entries_keys_from_the_fingerprint_step(tmp_path) -> None:
+    """With a state, the lookup's key hashes (which need the signature's bands) are made by
+    the fingerprint step, as _lookup_values made them from the entries that carried it."""
+    from newsbeam.transforms import dedup
+
+    config = DedupConfig()
+    articles = [
+        _article(f"{n}.txt", f"Note {n}: " + _words(300 + n, 70), _day(1)) for n in range(3)
+    ]
+    out = _fingerprinted(dedup._Fingerprint(config, buckets_here=True, lookups=True), articles)
+    full = _fingerprinted(dedup._Fingerprint(config), articles)
+    assert out[dedup._LOOKUPS] == [dedup._lookup_values(keyed, config) for keyed in full[None]]
 
 
 def test_bucket_entries_read_back_through_the_ranks_or_their_own() -> None:
@@ -689,3 +771,34 @@ def test_the_state_lookup_sends_an_entrys_keys_as_one_element() -> None:
     missing = np.array([key for key in range(5) if key not in set(wanted.tolist())], np.uint64)
     assert not dedup.holds_any(wanted, missing)
     assert not dedup.holds_any(np.zeros(0, dtype=np.uint64), values[0])
+
+
+def test_a_bundles_bucket_entries_are_held_as_they_are_sent() -> None:
+    """_BucketEntries holds a shard's entries as one bytearray of keys and one array of
+    rank_keys (a list of (key, rank_key) tuples was ~180 MB for a bundle of 20,000
+    articles): the elements are what shard_entries makes of the same entries, in order."""
+    from apache_beam.transforms.window import GlobalWindow
+
+    from newsbeam.transforms import dedup
+
+    config = DedupConfig(bucket_shards=4)
+    for inline in (False, True):
+        held = dedup._BucketEntries(config, inline_ranks=inline)
+        held.start()
+        entries: dict[int, list[tuple[bytes, int]]] = {}
+        ranks: dict[int, dict[int, Any]] = {}
+        for n in range(5):
+            signature, _ = dedup.text_fingerprint(f"Item {n}: " + _words(500 + n, 60), config)
+            rank = rank_of(_day(1), 60, f"i{n}", f"{n}.txt")
+            member = held.add(GlobalWindow(), signature, rank)
+            assert member == dedup.rank_key(rank)
+            for key in dedup.band_keys(signature, config.bands, config.rows):
+                shard = dedup.bucket_shard(key, config.bucket_shards)
+                entries.setdefault(shard, []).append((key, member))
+                ranks.setdefault(shard, {})[member] = rank
+        sent = {shard: element for _, (shard, element) in held.elements()}
+        assert sent == {
+            shard: tuple(dedup.shard_entries(listed, ranks[shard] if inline else None))
+            for shard, listed in entries.items()
+        }
+        assert not list(held.elements())  # empty again for the next bundle

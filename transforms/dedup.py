@@ -18,6 +18,7 @@ for `newsbeam --streaming` (docs/streaming.md).
 
 from __future__ import annotations
 
+import array
 import collections
 import dataclasses
 import datetime as dt
@@ -119,14 +120,21 @@ class DedupConfig:
 class Entry(NamedTuple):
     """What the exact and url passes carry of an article: rank, identity, the page key of
     its URL for the url pass (`canonical_url`: support/urls.py page_key, or an own key
-    without a URL) and the MinHash signature for the near pass (b"" when the text is too short
-    to be bucketed, or near dedup is off). Shuffled as a plain tuple."""
+    without a URL) and, for the near pass, `signature`: b"" when the text is too short to be
+    bucketed (or near dedup is off); BUCKETED when its LSH bucket entries went out with its
+    fingerprint (articles in the global window); else (in windows) its MinHash signature,
+    the url pass making its entries. Shuffled as a plain tuple."""
 
     rank: Rank
     article_id: str
     source: str
     canonical_url: str
     signature: bytes
+
+
+# Entry.signature of a bucketed article whose bucket entries its fingerprint step sent: the
+# 1 KB signature went through both passes' shuffles only to be cut into bands after them.
+BUCKETED = b"\x01"
 
 
 def split_copies(
@@ -355,7 +363,9 @@ def entry_buckets(
     """ShardEntries (as shuffled: plain tuples) -> the ranks in each LSH bucket, each rank
     read from `ranks` (the run's, by rank_key) or from the entries' own (in windows). A
     bucket lists one rank object as often as the article has entries there: the shared
-    tuple, not a decoded copy an entry."""
+    tuple, not a decoded copy an entry. An entry whose key `ranks` lacks is left out: its
+    article was an exact or same-URL copy (the ranks are those the url pass keeps; the
+    fingerprint step sent every bucketed article's entries)."""
     buckets: dict[bytes, list[Rank]] = collections.defaultdict(list)
     for keys, member_bytes, own in held:
         members = np.frombuffer(member_bytes, dtype=np.uint64).tolist()
@@ -364,7 +374,9 @@ def entry_buckets(
         named = dict(own) if ranks is None else ranks
         width = len(keys) // len(members)
         for index, member in enumerate(members):
-            buckets[keys[index * width : (index + 1) * width]].append(named[member])
+            rank = named.get(member)
+            if rank is not None:
+                buckets[keys[index * width : (index + 1) * width]].append(rank)
     return buckets
 
 
@@ -557,6 +569,7 @@ _PRINT, _PAIR, _COPY, _EDGE, _COPIED, _SOURCE, _CANONICAL = range(7)
 _DUPLICATES = "duplicates"
 _PRINTS, _ARTICLES = "prints", "articles"
 _RANKS = "ranks"
+_BUCKETS, _LOOKUPS = "buckets", "lookups"
 _CANONICAL_PRINTS = "canonical_prints"
 _REPEATS_REMEMBERED = 1024  # fingerprints a worker keeps, by content hash
 _EXACT, _URL = "exact", "url"
@@ -572,9 +585,15 @@ def _entry_values(
     content_hash: str | None,
     canonical_url: str | None,
     config: DedupConfig,
+    buckets: _BucketEntries | None = None,
+    window: Any = None,
+    lookups: bool = False,
 ) -> Iterator[Any]:
     """An article (or an earlier run's) -> (text key, entry) and, when it can be bucketed,
-    (identity, print) on the prints output."""
+    (identity, print) on the prints output. With `buckets` (articles in the global window),
+    its LSH bucket entries are gathered there and the entry carries BUCKETED, not the
+    signature; with `lookups`, its key hashes for the state lookup go on the lookups
+    output (_lookup_values: they need the signature, which the entry no longer holds)."""
     near = bucketed(fingerprint.shingles, config)
     entry = Entry(
         fingerprint.rank,
@@ -583,7 +602,13 @@ def _entry_values(
         page_key(canonical_url) or _own_key(fingerprint.rank),
         fingerprint.signature.tobytes() if near else b"",
     )
-    yield content_hash or _own_key(fingerprint.rank), tuple(entry)
+    text_key = content_hash or _own_key(fingerprint.rank)
+    if lookups:
+        yield beam.pvalue.TaggedOutput(_LOOKUPS, _lookup_values((text_key, entry), config))
+    if near and buckets is not None:
+        buckets.add(window, fingerprint.signature, fingerprint.rank)
+        entry = entry._replace(signature=BUCKETED)
+    yield text_key, tuple(entry)
     if near:
         shingles, facts = fingerprint.shingles.tobytes(), fingerprint.facts.tobytes()
         identity = identity_of(fingerprint.rank)
@@ -609,12 +634,75 @@ def _text_prints(text: str, config: DedupConfig) -> _Prints:
     return signature, shingles, word_fact_windows(words, facts_own, config.shingle_words)
 
 
+class _BucketEntries:
+    """A bundle's LSH bucket entries, (bucket key, rank_key) of each band gathered by window
+    and shard, out as one (shard, ShardEntries) element per shard when the bundle ends (a
+    bundle's 64 entries an article were as many elements, each emitted and shuffled).
+    `inline_ranks` (articles in windows, whose pairs step takes no side input downstream of
+    a shuffle: see _FinalByJoins): each element carries its articles' ranks, once a shard
+    rather than once an entry. A shard's entries are held as they are sent, the keys in
+    one bytearray and the rank_keys in one array: as a list of (key, rank_key) tuples a
+    bundle of 20,000 articles held 1.3 million tuples, bytes and ints (~180 MB)."""
+
+    def __init__(self, config: DedupConfig, inline_ranks: bool) -> None:
+        self._config = config
+        self._inline_ranks = inline_ranks
+        self._shards: dict[tuple[Any, int], tuple[bytearray, array.array[int]]] = {}
+        self._ranks: dict[tuple[Any, int], dict[int, Rank]] = {}
+
+    def start(self) -> None:
+        self._shards = {}
+        self._ranks = collections.defaultdict(dict)
+
+    def add(self, window: Any, signature: np.ndarray, rank: Rank) -> int:
+        """An article's entries, one a band; its rank_key."""
+        config = self._config
+        member = rank_key(rank)
+        for key in band_keys(signature, config.bands, config.rows):
+            shard = bucket_shard(key, config.bucket_shards)
+            held = self._shards.get((window, shard))
+            if held is None:
+                held = self._shards[window, shard] = (bytearray(), array.array("Q"))
+            held[0].extend(key)
+            held[1].append(member)
+            if self._inline_ranks:
+                self._ranks[window, shard][member] = rank
+        return member
+
+    def elements(self) -> Iterator[tuple[Any, tuple[int, tuple[Any, ...]]]]:
+        """(window, (shard, ShardEntries as a tuple)) of the bundle, as shard_entries makes
+        them; then empty again."""
+        for (window, shard), (keys, members) in self._shards.items():
+            ranks = self._ranks.get((window, shard)) if self._inline_ranks else None
+            named = () if ranks is None else tuple(sorted(ranks.items()))
+            yield window, (shard, (bytes(keys), members.tobytes(), named))
+        self.start()
+
+
+def _bucket_outputs(buckets: _BucketEntries) -> Iterator[Any]:
+    for window, element in buckets.elements():
+        value = WindowedValue(element, window.max_timestamp(), (window,))
+        yield beam.pvalue.TaggedOutput(_BUCKETS, value)
+
+
 class _Fingerprint(beam.DoFn):
     """Article -> (text key, entry) for the exact pass; (identity, print) for verification;
-    the article itself, to meet its copies at the end."""
+    the article itself, to meet its copies at the end. With `buckets_here` (articles in
+    the global window) its LSH bucket entries go out from here on the buckets output, by
+    bundle and shard (_BucketEntries), and the entry through the passes names it BUCKETED:
+    the signature (1 KB) crossed the exact and url passes' two shuffles, held decoded by the
+    local runner, only to be cut into bands after them (review 91). The pairs step reads
+    the buckets through the ranks of the articles the url pass keeps (a copy's entries
+    find no rank there and are left out: the same buckets). `lookups` (a run with a
+    state): each entry's key hashes on the lookups output."""
 
-    def __init__(self, config: DedupConfig) -> None:
+    def __init__(
+        self, config: DedupConfig, buckets_here: bool = False, lookups: bool = False
+    ) -> None:
         self._config = config
+        self._buckets_here = buckets_here
+        self._lookups = lookups
+        self._buckets = _BucketEntries(config, inline_ranks=False)
         self._recent: collections.OrderedDict[str, _Prints] = collections.OrderedDict()
 
     def setup(self) -> None:
@@ -635,7 +723,10 @@ class _Fingerprint(beam.DoFn):
             self._recent.popitem(last=False)
         return found
 
-    def process(self, article: Article) -> Iterator[Any]:
+    def start_bundle(self) -> None:
+        self._buckets.start()
+
+    def process(self, article: Article, window: Any = beam.DoFn.WindowParam) -> Iterator[Any]:
         counter("dedup_in").inc()
         article = with_identity(article)
         config = self._config
@@ -647,20 +738,45 @@ class _Fingerprint(beam.DoFn):
         fingerprint = Fingerprint(
             article.article_id, article.source, rank, signature, shingles, facts
         )
-        yield from _entry_values(fingerprint, article.content_hash, article.canonical_url, config)
+        yield from _entry_values(
+            fingerprint,
+            article.content_hash,
+            article.canonical_url,
+            config,
+            self._buckets if self._buckets_here else None,
+            window,
+            self._lookups,
+        )
         yield beam.pvalue.TaggedOutput(_ARTICLES, article)
+
+    def finish_bundle(self) -> Iterator[Any]:
+        return _bucket_outputs(self._buckets)
 
 
 class _PriorEntries(beam.DoFn):
-    """An earlier run's kept article (state row) -> the same entry and print as a new one."""
+    """An earlier run's kept article (state row) -> the same entry and print as a new one,
+    and (`buckets_here`) its bucket entries, as _Fingerprint sends them."""
 
-    def __init__(self, config: DedupConfig) -> None:
+    def __init__(self, config: DedupConfig, buckets_here: bool = False) -> None:
         self._config = config
+        self._buckets_here = buckets_here
+        self._buckets = _BucketEntries(config, inline_ranks=False)
 
-    def process(self, row: dict[str, Any]) -> Iterator[Any]:
+    def start_bundle(self) -> None:
+        self._buckets.start()
+
+    def process(self, row: dict[str, Any], window: Any = beam.DoFn.WindowParam) -> Iterator[Any]:
         yield from _entry_values(
-            prior_fingerprint(row), row["content_hash"], row["canonical_url"], self._config
+            prior_fingerprint(row),
+            row["content_hash"],
+            row["canonical_url"],
+            self._config,
+            self._buckets if self._buckets_here else None,
+            window,
         )
+
+    def finish_bundle(self) -> Iterator[Any]:
+        return _bucket_outputs(self._buckets)
 
 
 # --- The earlier state, looked up -----------------------------------------------------------
@@ -820,54 +936,43 @@ def _exact_pass(group: tuple[str, Iterable[tuple[Any, ...]]]) -> Iterator[Any]:
 
 
 class _UrlPass(beam.DoFn):
-    """(canonical URL, entries) -> same-page copies (the _URL output); the rest into LSH
-    buckets: the bundle's (bucket key, rank_key) entries of each band, gathered by window
-    and shard, go out as one (shard, ShardEntries) element per shard when the bundle ends
-    (a bundle's 64 entries an article were as many elements, each emitted and shuffled),
-    and each bucketed article's (rank_key, rank) once on the _RANKS output, which the pairs
-    step reads as a side input. An entry carried the whole rank: 64 an article of ~134
-    bytes, 170 MB at 20,000 short JSON lines, which the local runner's grouping buffer
-    holds decoded, encodes again and copies (487 -> 1,238 MB of peak RSS in the step,
-    review 84). `inline_ranks` (articles in windows, whose pairs step takes no side input
-    downstream of a shuffle: see _FinalByJoins): each element carries its articles' ranks,
-    once a shard rather than once an entry."""
+    """(canonical URL, entries) -> same-page copies (the _URL output); each bucketed article
+    that goes on once on the _RANKS output as (rank_key, rank), which the pairs step reads
+    as a side input to name the LSH bucket entries' articles (an entry carried the whole
+    rank: 64 an article of ~134 bytes, 170 MB at 20,000 short JSON lines, which the local
+    runner's grouping buffer holds decoded, encodes again and copies: 487 -> 1,238 MB of
+    peak RSS in the step, review 84). Articles in the global window sent their bucket
+    entries with their fingerprint (_Fingerprint). `inline_ranks` (articles in windows,
+    whose pairs step takes no side input downstream of a shuffle: see _FinalByJoins): the
+    entries are made here, from the signature the entries carry, on the main output
+    (_BucketEntries), each element with its articles' ranks."""
 
     def __init__(self, config: DedupConfig, inline_ranks: bool = False) -> None:
         self._config = config
         self._inline_ranks = inline_ranks
-        self._shards: dict[tuple[Any, int], list[tuple[bytes, int]]] = {}
-        self._ranks: dict[tuple[Any, int], dict[int, Rank]] = {}
+        self._buckets = _BucketEntries(config, inline_ranks=True)
 
     def start_bundle(self) -> None:
-        self._shards = collections.defaultdict(list)
-        self._ranks = collections.defaultdict(dict)
+        self._buckets.start()
 
     def process(
         self, group: tuple[str, Iterable[tuple[Any, ...]]], window: Any = beam.DoFn.WindowParam
     ) -> Iterator[Any]:
-        config = self._config
         going_on, copies = split_copies(group[1], versions_apart=True)
         for entry in going_on:
-            if entry.signature:
-                member = rank_key(entry.rank)
-                if not self._inline_ranks:
-                    yield beam.pvalue.TaggedOutput(_RANKS, (member, entry.rank))
+            if not entry.signature:
+                continue
+            if self._inline_ranks:
                 signature = np.frombuffer(entry.signature, dtype=np.uint64)
-                for key in band_keys(signature, config.bands, config.rows):
-                    shard = bucket_shard(key, config.bucket_shards)
-                    self._shards[window, shard].append((key, member))
-                    if self._inline_ranks:
-                        self._ranks[window, shard][member] = entry.rank
+                self._buckets.add(window, signature, entry.rank)
+            else:
+                yield beam.pvalue.TaggedOutput(_RANKS, (rank_key(entry.rank), entry.rank))
         for copy in copies:
             yield beam.pvalue.TaggedOutput(_URL, _copy_record(copy, going_on[0], "url"))
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
-        for (window, shard), entries in self._shards.items():
-            ranks = self._ranks.get((window, shard)) if self._inline_ranks else None
-            held = tuple(shard_entries(entries, ranks))
-            yield WindowedValue((shard, held), window.max_timestamp(), (window,))
-        self._shards = collections.defaultdict(list)
-        self._ranks = collections.defaultdict(dict)
+        for window, element in self._buckets.elements():
+            yield WindowedValue(element, window.max_timestamp(), (window,))
 
 
 def member_key(identity: Identity) -> int:
@@ -1264,12 +1369,15 @@ class DeduplicateArticles(beam.PTransform):
         self, articles: beam.PCollection[Article]
     ) -> tuple[beam.PCollection[Article], beam.PCollection[Duplicate]]:
         config = self._config
-        fingerprinted = articles | "Fingerprint" >> beam.ParDo(_Fingerprint(config)).with_outputs(
-            _PRINTS, _ARTICLES, main="entries"
-        )
+        in_windows = not isinstance(articles.windowing.windowfn, GlobalWindows)
+        lookups = bool(self._state.files(DEDUP_ARTICLES))
+        fingerprinted = articles | "Fingerprint" >> beam.ParDo(
+            _Fingerprint(config, buckets_here=not in_windows, lookups=lookups)
+        ).with_outputs(_PRINTS, _ARTICLES, _BUCKETS, _LOOKUPS, main="entries")
         entries, prints = fingerprinted.entries, fingerprinted[_PRINTS]
-        if self._state.files(DEDUP_ARTICLES):
-            keys = entries | "LookupKeys" >> beam.Map(_lookup_values, config)
+        bucket_entries = fingerprinted[_BUCKETS]
+        if lookups:
+            keys = fingerprinted[_LOOKUPS]
             # Matched once over all the keys, read as a side input (support/whole.py: fewer
             # steps than combining them into one list).
             prior_rows = (
@@ -1286,17 +1394,19 @@ class DeduplicateArticles(beam.PTransform):
                     beam.pvalue.AsList(keys),
                 )
             )
-            prior = prior_rows | "PriorEntries" >> beam.ParDo(_PriorEntries(config)).with_outputs(
-                _PRINTS, main="entries"
-            )
+            prior = prior_rows | "PriorEntries" >> beam.ParDo(
+                _PriorEntries(config, buckets_here=not in_windows)
+            ).with_outputs(_PRINTS, _BUCKETS, main="entries")
             entries = (entries, prior.entries) | "WithPriors" >> beam.Flatten()
             prints = (prints, prior[_PRINTS]) | "WithPriorPrints" >> beam.Flatten()
+            bucket_entries = (bucket_entries, prior[_BUCKETS]) | "WithPriorBuckets" >> (
+                beam.Flatten()
+            )
         exact = (
             entries
             | "ByText" >> beam.GroupByKey()
             | "Exact" >> beam.FlatMap(_exact_pass).with_outputs(_EXACT, main="kept")
         )
-        in_windows = not isinstance(articles.windowing.windowfn, GlobalWindows)
         same_url = (
             exact.kept
             | "ByUrl" >> beam.GroupByKey()
@@ -1306,7 +1416,10 @@ class DeduplicateArticles(beam.PTransform):
             )
         )
         limits = config.max_bucket_pairs, config.bucket_pair_budget
-        buckets = same_url.buckets | "Buckets" >> beam.GroupByKey()
+        # In windows the url pass makes the bucket entries (from the signatures the passes
+        # carry); in the global window the fingerprint step did (see _Fingerprint).
+        made = same_url.buckets if in_windows else bucket_entries
+        buckets = made | "Buckets" >> beam.GroupByKey()
         if in_windows:
             pairs = buckets | "Pairs" >> beam.ParDo(_ShardPairs(*limits))
         else:
