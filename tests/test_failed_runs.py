@@ -179,17 +179,22 @@ def test_a_run_that_fails_in_a_stage_records_itself_and_the_next_run_says_so(
     assert third.returncode == 0 and "failed run" not in third.stdout
 
 
-def test_a_run_killed_outright_is_recorded_by_the_next_run(seeds_dir: Path, tmp_path: Path) -> None:
-    root = tmp_path / "dataset"
-    argv = ["--input", str(seeds_dir), "--output", str(root), "--run_id", "night1"]
+def _killed_outright(argv: list[str]) -> None:
+    """A run of `argv` killed with SIGKILL once its output is staged (as the OOM killer would)."""
     killed = subprocess.run(
         [sys.executable, "-m", "newsbeam.pipeline", *argv],
         capture_output=True,
         text=True,
         timeout=300,
-        env={**os.environ, CRASH_ENV: "output-staged"},  # as the OOM killer would
+        env={**os.environ, CRASH_ENV: "output-staged"},
     )
-    assert killed.returncode == 137
+    assert killed.returncode == 137, killed.stderr[-2000:]
+
+
+def test_a_run_killed_outright_is_recorded_by_the_next_run(seeds_dir: Path, tmp_path: Path) -> None:
+    root = tmp_path / "dataset"
+    argv = ["--input", str(seeds_dir), "--output", str(root), "--run_id", "night1"]
+    _killed_outright(argv)
     assert not (root / failed_runs.FAILED_RUNS).exists()  # a killed process writes nothing
     argv[-1] = "night2"
     assert entry.main(argv) == 0
@@ -590,14 +595,7 @@ def test_a_night_killed_outright_alerts_before_any_later_run(
     argv = ["--input", str(seeds_dir), "--output", str(root), "--run_id", "night1"]
     assert newsbeam_command(*argv).returncode == 0
     argv[-1] = "night2"
-    killed = subprocess.run(
-        [sys.executable, "-m", "newsbeam.pipeline", *argv],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, CRASH_ENV: "output-staged"},  # as the OOM killer would
-    )
-    assert killed.returncode == 137
+    _killed_outright(argv)
     alerted = _report(root, "--fail_on_failed")
     assert alerted.returncode == 3, alerted.stdout + alerted.stderr
     assert "1 failed run in the window" in alerted.stdout and "night2" in alerted.stdout
