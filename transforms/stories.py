@@ -638,10 +638,11 @@ def top_links(values: np.ndarray, most: int) -> np.ndarray:
 
 def kth_largest(rows: np.ndarray, k: int) -> np.ndarray:
     """Each row's `k`-th largest value (1 <= k <= its length), as a column. The element a
-    partition puts at a place is the one a sort would (the same value, ties or not), with
-    one copy of the rows, not a negated copy and its sort. Rows hold no NaN (cosines)."""
-    at = rows.shape[1] - k
-    return np.partition(rows, at, axis=1)[:, at : at + 1]
+    partition puts at a place is the one a sort would (the same value, ties or not). Of the
+    negated rows, at k - 1: a partition at the far end is slower where most of a row ties
+    (a link block's -inf: 0.57 s, not 0.34, for review 89's night's links). Rows hold no
+    NaN (cosines). Callers pass blocks of rows: two copies of a block, not of a matrix."""
+    return -np.partition(-rows, k - 1, axis=1)[:, k - 1 : k]
 
 
 def link_graph(
