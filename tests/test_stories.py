@@ -34,6 +34,7 @@ from newsbeam.transforms.stories import (
     claim_stories,
     cluster_rows,
     cluster_stories,
+    condensed_distance,
     conflicting_names,
     counted_frequencies,
     counted_story_rows,
@@ -43,6 +44,7 @@ from newsbeam.transforms.stories import (
     frequency_columns,
     group_similarity,
     key_names,
+    kth_largest,
     link_graph,
     neighbour_similarity,
     pack_doc,
@@ -907,3 +909,166 @@ def test_a_new_version_of_an_earlier_article_is_not_counted_in_the_frequencies_a
     frequencies = frequency_columns(add_frequencies(counted, [docs[1]]))
     assert kept.docs == 1 and kept.dicts() == [{"budget": 1.0, "ferry": 1.0}]
     assert frequency_columns(counted_frequencies(counted, kept)) == frequencies
+
+
+def _sorted_cut_similarity(
+    similarity: np.ndarray, neighbours: int, near_tie: float = 1.0
+) -> np.ndarray:
+    """neighbour_similarity as it was before review 92 (a sorted negated copy, a masked
+    copy, whole-matrix norms): the reference its in-place blocks must equal exactly."""
+    profile = np.clip(similarity, 0.0, None)
+    np.fill_diagonal(profile, 1.0)
+    if neighbours < len(profile):
+        cut = -np.sort(-profile, axis=1)[:, neighbours - 1 : neighbours]
+        profile = np.where(profile >= near_tie * cut, profile, 0.0)
+    profile /= np.linalg.norm(profile, axis=1, keepdims=True)
+    return profile @ profile.T
+
+
+def _square_distance_labels(similarity: np.ndarray, threshold: float) -> list[int]:
+    """average_link as it was before review 92 (a full square of distances)."""
+    from scipy.cluster import hierarchy
+    from scipy.spatial import distance as spatial_distance
+
+    if len(similarity) < 2:
+        return [0] * len(similarity)
+    distance = np.clip(1.0 - similarity, 0.0, None)
+    np.fill_diagonal(distance, 0.0)
+    tree = hierarchy.linkage(spatial_distance.squareform(distance, checks=False), "average")
+    return [int(g) for g in hierarchy.fcluster(tree, 1.0 - threshold, criterion="distance")]
+
+
+def _linked_group(count: int, seed: int) -> np.ndarray:
+    """A symmetric similarity of a group of linked articles: two decimals (many ties at
+    the cut), pairs under 0.3 unlinked (0), a unit diagonal."""
+    values = np.round(np.random.default_rng(seed).random((count, count)), 2)
+    values[values < 0.3] = 0.0
+    upper = np.triu(values, 1)
+    similarity = upper + upper.T
+    np.fill_diagonal(similarity, 1.0)
+    return similarity
+
+
+def test_kth_largest_is_the_sorted_rows_value_ties_and_all() -> None:
+    values = np.array([[0.9, 0.5, 0.5, 0.5, -np.inf], [-np.inf, -np.inf, 0.2, 0.8, 0.8]])
+    assert kth_largest(values, 1).tolist() == [[0.9], [0.8]]
+    assert kth_largest(values, 2).tolist() == [[0.5], [0.8]]
+    assert kth_largest(values, 4).tolist() == [[0.5], [-np.inf]]
+    assert kth_largest(values, 5).tolist() == [[-np.inf], [-np.inf]]
+    assert values.tolist()[0] == [0.9, 0.5, 0.5, 0.5, -np.inf]  # the rows are not moved
+
+
+def test_neighbour_similarity_in_blocks_equals_the_sorted_cut_exactly(monkeypatch) -> None:
+    """The cut by partition, the mask and the norms in place, block by block of rows: the
+    same bits as the sorted copies made (review 92), ties at the cut and near-ties too."""
+    for count, seed in [(2, 1), (7, 2), (40, 3), (130, 4)]:
+        similarity = _linked_group(count, seed)
+        before = similarity.copy()
+        for neighbours in sorted({1, 3, 10, count - 1, count}):
+            for near_tie in (1.0, 0.9):
+                expected = _sorted_cut_similarity(similarity, neighbours, near_tie)
+                found = neighbour_similarity(similarity, neighbours, near_tie)
+                assert np.array_equal(found, expected), (count, neighbours, near_tie)
+                assert np.array_equal(similarity, before)  # a copy unless in_place
+                mine = similarity.copy()
+                found = neighbour_similarity(mine, neighbours, near_tie, in_place=True)
+                assert np.array_equal(found, expected)
+    monkeypatch.setattr(stories_module, "_PROFILE_VALUES", 3 * 40)  # blocks of 3 rows
+    similarity = _linked_group(40, 5)
+    assert np.array_equal(
+        neighbour_similarity(similarity, 10), _sorted_cut_similarity(similarity, 10)
+    )
+
+
+def test_condensed_distance_is_the_distance_squares_upper_triangle() -> None:
+    similarity = np.array([[1.0, 0.25, 1.5], [0.25, 1.0, -0.5], [1.5, -0.5, 0.7]])
+    assert condensed_distance(similarity).tolist() == [0.75, 0.0, 1.5]
+    assert similarity[0, 1] == 0.25 and similarity[2, 2] == 0.7  # not written
+    for count, seed in [(2, 6), (9, 7), (120, 8)]:
+        similarity = neighbour_similarity(_linked_group(count, seed), 10)
+        for threshold in (0.2, 0.5):
+            expected = _square_distance_labels(similarity, threshold)
+            assert average_link(similarity, threshold) == expected
+    assert average_link(np.ones((1, 1)), 0.5) == [0]
+
+
+def test_a_large_groups_clustering_holds_no_square_temporaries() -> None:
+    """A group of ~1,900 linked articles (review 89's 20,000-line night) held its similarity
+    while neighbour_similarity added 87 MB (a negated copy, its sort, a masked copy, the
+    norms' squares) and average_link 58 MB (1 - similarity and its clip, full squares):
+    the stories step's peak. Now the profiles are made in the similarity's memory and the
+    distances condensed: the result (one square, with blocks of rows) and the condensed
+    distances (half a square). Measured as allocated."""
+    import tracemalloc
+
+    count = 1000
+    square = count * count * 8
+    similarity = _linked_group(count, 9)
+    expected = _sorted_cut_similarity(similarity, CONFIG.neighbours)
+    labels = _square_distance_labels(expected, CONFIG.threshold)
+    tracemalloc.start()
+    try:
+        second = neighbour_similarity(similarity, CONFIG.neighbours, in_place=True)
+        profiles = tracemalloc.get_traced_memory()[1]
+        del similarity
+        tracemalloc.reset_peak()
+        held = tracemalloc.get_traced_memory()[0]
+        found = average_link(second, CONFIG.threshold)
+        linkage = tracemalloc.get_traced_memory()[1] - held
+    finally:
+        tracemalloc.stop()
+    assert np.array_equal(second, expected) and found == labels
+    assert profiles < 1.5 * square, f"{profiles / square:.2f} squares"  # 3.0 before
+    assert linkage < 1.0 * square, f"{linkage / square:.2f} squares"  # 3.7 before
+
+
+def test_cluster_rows_on_a_large_group_labels_as_the_sorted_copies_did(monkeypatch) -> None:
+    """A group larger than `neighbours` is profiled in its similarity's memory and its
+    similarity read again from the graph for split_small_stories: the same labels as the
+    copies made (review 92)."""
+    rng = random.Random(11)
+    words = "quake flood fire storm city river mayor police court vote rescue".split()
+    docs = [
+        _doc(f"d{i:02d}", " ".join(rng.choice(words) for _ in range(14)), day=1 + i % 5)
+        for i in range(60)
+    ]
+    vectors = tfidf_vectors((d.terms for d in docs), add_frequencies(NO_FREQUENCIES, docs))
+    sizes: list[int] = []
+    original = stories_module.neighbour_similarity
+
+    def spy(similarity: np.ndarray, neighbours: int, *args: object, **kwargs: bool) -> np.ndarray:
+        sizes.append(len(similarity))
+        return original(similarity, neighbours, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(stories_module, "neighbour_similarity", spy)
+    found = cluster_rows(docs, vectors, CONFIG)
+    assert max(sizes) > CONFIG.neighbours  # the large path was taken
+    monkeypatch.setattr(
+        stories_module,
+        "neighbour_similarity",
+        lambda similarity, neighbours, near_tie=1.0, in_place=False: _sorted_cut_similarity(
+            similarity, neighbours, near_tie
+        ),
+    )
+    monkeypatch.setattr(stories_module, "average_link", _square_distance_labels)
+    assert found == cluster_rows(docs, vectors, CONFIG)
+
+
+def test_the_clustering_gives_its_freed_heap_back(monkeypatch) -> None:
+    """The clustering's temporaries, freed into glibc's heap, stayed resident and the next
+    stage grew on top of them: the run's peak at 20,000 lines (review 92). The clustering
+    hands them back once it is done."""
+    calls: list[bool] = []
+    original = stories_module.give_back_freed
+
+    def spy() -> bool:
+        calls.append(original())
+        return calls[-1]
+
+    monkeypatch.setattr(stories_module, "give_back_freed", spy)
+    docs = [_doc(str(i), t) for i, t in enumerate(QUAKE_A + QUAKE_B)]
+    packed = [pack_doc(doc) for doc in docs]
+    cluster = stories_module._ClusterAll(CONFIG, (), None, RUN_AT)
+    cluster.setup()
+    assert len(list(cluster.cluster(packed))) == len(docs)
+    assert calls == [True]  # glibc on this machine

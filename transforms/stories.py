@@ -13,6 +13,7 @@ in a stateful DoFn that hands each window's rows on as one pane, for `newsbeam
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import datetime as dt
 import functools
@@ -611,8 +612,15 @@ def _term_matrix(vectors: FlatVectors | list[dict[str, float]]) -> sparse.csr_ma
 # A value costs ~30 bytes at the step's peak (the sparse product as it is made dense, the
 # dense block, its partition and masks): 10 million made a step of ~290 MB from ~3,200
 # articles on, a third of a 1 GB container (review 84). 2 million: ~60 MB, the same links
-# (rows are independent); more blocks cost only their Python calls.
-_BLOCK_VALUES = 2_000_000
+# (rows are independent); more blocks cost only their Python calls. 1 million (review 92):
+# +29 MB at 5,014 articles, under a large group's clustering (two n x n matrices), so the
+# step's peak is that group's, not the graph's.
+_BLOCK_VALUES = 1_000_000
+
+
+# Values of a profile's block of rows (neighbour_similarity) in each of its temporaries
+# (the partition, the masks, the norm's squares): ~2 MB each, whatever the group's size.
+_PROFILE_VALUES = 250_000
 
 
 def top_links(values: np.ndarray, most: int) -> np.ndarray:
@@ -620,11 +628,38 @@ def top_links(values: np.ndarray, most: int) -> np.ndarray:
     the cut go to the lower columns (deterministic)."""
     if values.shape[1] <= most:
         return np.isfinite(values)
-    cut = -np.partition(-values, most - 1, axis=1)[:, most - 1 : most]
+    cut = kth_largest(values, most)
     above = values > cut
     tied = values == cut
     room = most - above.sum(axis=1, keepdims=True)
-    return (above | (tied & (np.cumsum(tied, axis=1) <= room))) & np.isfinite(values)
+    # int32 counts (a row has far fewer than 2**31 columns): half the block's int64 copy.
+    ranked = np.cumsum(tied, axis=1, dtype=np.int32) <= room
+    return (above | (tied & ranked)) & np.isfinite(values)
+
+
+def give_back_freed() -> bool:
+    """Hand the heap's free pages back to the system (glibc's malloc_trim); False where the
+    C library has none. The clustering's temporaries freed into the heap stayed resident
+    for the rest of the run: glibc had raised its mmap and trim thresholds to the largest
+    block freed, so the next stage grew on top of them. Traced at 20,000 lines (review 92),
+    in-process: RSS 788 MB after the clustering, 845 at the next stage's peak (the run's);
+    trimmed, 668 and 760 (peak 793, the clustering's own). One call a run: ~ms."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return False
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    trim(0)
+    return True
+
+
+def kth_largest(rows: np.ndarray, k: int) -> np.ndarray:
+    """Each row's `k`-th largest value (1 <= k <= its length), as a column. The element a
+    partition puts at a place is the one a sort would (the same value, ties or not). Of the
+    negated rows, at k - 1: a partition at the far end is slower where most of a row ties
+    (a link block's -inf: 0.57 s, not 0.34, for review 89's night's links). Rows hold no
+    NaN (cosines). Callers pass blocks of rows: two copies of a block, not of a matrix."""
+    return -np.partition(-rows, k - 1, axis=1)[:, k - 1 : k]
 
 
 def link_graph(
@@ -647,9 +682,13 @@ def link_graph(
     found_rows, found_columns, found_values = [], [], []
     for start in range(0, count, block):
         values = (matrix[start : start + block] @ transposed).toarray()
-        # Unknown dates (NaN) compare False: never too far apart.
-        apart = np.abs(seconds[start : start + block, None] - seconds[None, :]) > limit
-        values[apart | (values < config.min_similarity)] = -np.inf
+        # Unknown dates (NaN) compare False: never too far apart. The gaps in place: one
+        # block-sized float temporary, not two.
+        gaps = np.subtract(seconds[start : start + block, None], seconds[None, :])
+        apart = np.abs(gaps, out=gaps) > limit
+        del gaps
+        apart |= values < config.min_similarity
+        values[apart] = -np.inf
         if config.max_links > 0:
             keep = top_links(values, config.max_links)
         else:
@@ -672,19 +711,26 @@ def link_graph(
 
 
 def neighbour_similarity(
-    similarity: np.ndarray, neighbours: int, near_tie: float = 1.0
+    similarity: np.ndarray, neighbours: int, near_tie: float = 1.0, in_place: bool = False
 ) -> np.ndarray:
     """Second-order similarity: the cosine of two articles' similarity profiles over their
     `neighbours` nearest articles (and any at least `near_tie` times as similar as the
     last of them). Two reports of one event share their neighbours; two similar events do
-    not, even where their texts share much vocabulary."""
-    profile = np.clip(similarity, 0.0, None)
+    not, even where their texts share much vocabulary. `in_place`: the profiles are made
+    in `similarity`'s own memory (a caller done with it), not in a copy."""
+    profile = np.clip(similarity, 0.0, None, out=similarity if in_place else None)
     np.fill_diagonal(profile, 1.0)
-    if neighbours < len(profile):
-        # The k-th largest value per row; ties at the cut all stay (order-independent).
-        cut = -np.sort(-profile, axis=1)[:, neighbours - 1 : neighbours]
-        profile = np.where(profile >= near_tie * cut, profile, 0.0)
-    profile /= np.linalg.norm(profile, axis=1, keepdims=True)
+    count = len(profile)
+    # Row by row in blocks, in place: a group of ~1,900 linked articles (a big night) made
+    # a negated copy, its sort, the masked copy and the norm's squares, each n x n (30 MB).
+    block = max(1, _PROFILE_VALUES // max(1, count))
+    for start in range(0, count, block):
+        rows = profile[start : start + block]
+        if neighbours < count:
+            # The k-th largest value per row; ties at the cut all stay (order-independent).
+            cut = kth_largest(rows, neighbours)
+            rows[~(rows >= near_tie * cut)] = 0.0
+        rows /= np.linalg.norm(rows, axis=1, keepdims=True)
     return profile @ profile.T
 
 
@@ -692,14 +738,26 @@ def average_link(similarity: np.ndarray, threshold: float) -> list[int]:
     """Average-link agglomeration: groups merge while their mean pairwise similarity is
     >= threshold. Returns a group number per row; deterministic for a given row order."""
     from scipy.cluster import hierarchy
-    from scipy.spatial import distance as spatial_distance
 
     if len(similarity) < 2:
         return [0] * len(similarity)
-    distance = np.clip(1.0 - similarity, 0.0, None)
-    np.fill_diagonal(distance, 0.0)
-    tree = hierarchy.linkage(spatial_distance.squareform(distance, checks=False), "average")
+    tree = hierarchy.linkage(condensed_distance(similarity), "average")
     return [int(g) for g in hierarchy.fcluster(tree, 1.0 - threshold, criterion="distance")]
+
+
+def condensed_distance(similarity: np.ndarray) -> np.ndarray:
+    """The distances 1 - similarity (at least 0) above the diagonal, condensed (the form
+    linkage reads): taken from the similarity first and turned into distances in place, not
+    from a full square of distances (two n x n temporaries, 30 MB each at ~1,900 articles).
+    The diagonal is never read (squareform without checks), so it needs no zeroing."""
+    from scipy.spatial import distance as spatial_distance
+
+    condensed = spatial_distance.squareform(similarity, checks=False, force="tovector")
+    if np.shares_memory(condensed, similarity):  # pragma: no cover - squareform copies
+        condensed = condensed.copy()
+    np.subtract(1.0, condensed, out=condensed)
+    np.clip(condensed, 0.0, None, out=condensed)
+    return condensed
 
 
 def cluster_rows(
@@ -734,15 +792,24 @@ def cluster_rows(
             continue
         similarity = graph[indexes][:, indexes].toarray()
         dates = [docs[i].published_at for i in indexes]
-        second, threshold = group_similarity(similarity, config, dates)
-        if len(indexes) <= config.neighbours:
+        large = len(indexes) > config.neighbours
+        # A large group's profiles are made in its similarity's memory, read again from
+        # the graph for split_small_stories: three n x n matrices held at once (90 MB at
+        # ~1,900 articles), not four.
+        second, threshold = group_similarity(similarity, config, dates, in_place=large)
+        del similarity
+        if not large:
             second[apart(indexes)] = _CONFLICT
         if stories is not None:
             second[_of_other_stories([stories[i] for i in indexes])] = _APART
         groups = average_link(second, threshold)
-        if len(indexes) > config.neighbours:
+        del second  # n x n, done with: not held while the next component's is made
+        if large:
             groups = split_small_stories(
-                similarity, groups, config, functools.partial(apart, within=indexes)
+                graph[indexes][:, indexes].toarray(),
+                groups,
+                config,
+                functools.partial(apart, within=indexes),
             )
         for index, group in zip(indexes, groups, strict=True):
             labels[index] = (number, group)
@@ -791,8 +858,11 @@ def group_similarity(
     similarity: np.ndarray,
     config: StoryConfig,
     dates: list[dt.datetime | None] | None = None,
+    in_place: bool = False,
 ) -> tuple[np.ndarray, float]:
     """The similarity average-link clusters a group of linked articles on, and its threshold.
+    `in_place`: a group of more than `neighbours` makes its profiles in `similarity`'s
+    memory (neighbour_similarity), which the caller may not read again.
 
     More than `neighbours` articles: neighbour_similarity over `neighbours`, `threshold`.
     At most `plain_component`: plain cosine (too few for profiles), `small_threshold`; a
@@ -810,7 +880,8 @@ def group_similarity(
     """
     articles = len(similarity)
     if articles > config.neighbours:
-        return neighbour_similarity(similarity, config.neighbours), config.threshold
+        second = neighbour_similarity(similarity, config.neighbours, in_place=in_place)
+        return second, config.threshold
     if articles <= config.plain_component:
         margin = config.undated_margin * undated_pairs(dates or [None] * articles)
         return similarity - margin, config.small_threshold
@@ -1378,6 +1449,7 @@ class _ClusterAll(beam.DoFn):
         )
         counter("stories_state_matched").inc(len(priors))
         assigned, vectors = cluster_counted(run.docs, run.counts, run.keys, priors, config, earlier)
+        give_back_freed()
         known = {prior.story_id for prior in priors}
         for article_id, story_id in sorted(assigned.items()):
             counter("stories_joined_earlier" if story_id in known else "stories_in").inc()
