@@ -15,6 +15,17 @@ BUCKET = "newsbeam-tests"
 KEY_ID, SECRET, REGION = "testing-key", "testing-secret", "us-east-1"
 
 
+def endpoint_flags(endpoint: str) -> list[str]:
+    """Beam's S3 options for a run against the store at `endpoint` (this module's server, or
+    a relay in front of it), with the test credentials."""
+    return [
+        f"--s3_endpoint_url={endpoint}",
+        f"--s3_access_key_id={KEY_ID}",
+        f"--s3_secret_access_key={SECRET}",
+        f"--s3_region_name={REGION}",
+    ]
+
+
 @dataclass(frozen=True)
 class S3Server:
     endpoint: str
@@ -26,12 +37,7 @@ class S3Server:
     @property
     def flags(self) -> list[str]:
         """Beam's S3 options for a run against this server."""
-        return [
-            f"--s3_endpoint_url={self.endpoint}",
-            f"--s3_access_key_id={KEY_ID}",
-            f"--s3_secret_access_key={SECRET}",
-            f"--s3_region_name={REGION}",
-        ]
+        return endpoint_flags(self.endpoint)
 
     def use_in_process(self) -> None:
         """Point Beam's FileSystems of this process at the server (as a run does)."""

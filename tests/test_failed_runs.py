@@ -264,19 +264,14 @@ def test_the_help_documents_every_exit_status() -> None:
 def test_a_store_gone_mid_run_is_recorded_by_the_next_run_once_it_is_back(
     tmp_path: Path,
 ) -> None:
-    from tests.s3_server import KEY_ID, REGION, SECRET
+    from tests.s3_server import endpoint_flags
     from tests.test_store_gone import Relay, _slow_pages, relayed_store
 
     _slow_pages(tmp_path / "in", 16)
     with relayed_store() as (relay, client):
 
         def flags(port: int) -> list[str]:
-            return [
-                f"--s3_endpoint_url=http://127.0.0.1:{port}",
-                f"--s3_access_key_id={KEY_ID}",
-                f"--s3_secret_access_key={SECRET}",
-                f"--s3_region_name={REGION}",
-            ]
+            return endpoint_flags(f"http://127.0.0.1:{port}")
 
         command = [sys.executable, "-m", "newsbeam.pipeline", "--input", str(tmp_path / "in")]
         command += ["--output", "s3://newsbeam-tests/root", "--store_retry_seconds", "3"]

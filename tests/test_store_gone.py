@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.s3_server import KEY_ID, REGION, SECRET, s3_server
+from tests.s3_server import KEY_ID, REGION, SECRET, endpoint_flags, s3_server
 
 boto3 = pytest.importorskip("boto3")
 
@@ -99,12 +99,7 @@ def test_a_store_gone_mid_run_fails_the_run_quickly_and_commits_nothing(
 ) -> None:
     _slow_pages(tmp_path / "in", 16)
     with relayed_store() as (relay, client):
-        flags = [
-            f"--s3_endpoint_url=http://127.0.0.1:{relay.port}",
-            f"--s3_access_key_id={KEY_ID}",
-            f"--s3_secret_access_key={SECRET}",
-            f"--s3_region_name={REGION}",
-        ]
+        flags = endpoint_flags(f"http://127.0.0.1:{relay.port}")
         command = [sys.executable, "-m", "newsbeam.pipeline", "--input", str(tmp_path / "in")]
         command += ["--output", "s3://newsbeam-tests/root", "--run_id", "gone"]
         command += ["--store_retry_seconds", "3", "--direct_num_workers", "1", *flags]
@@ -148,13 +143,7 @@ def test_calls_to_a_store_gone_give_up_after_the_time_allowed() -> None:
     from newsbeam.transforms.support import files
 
     with relayed_store() as (relay, _):
-        flags = [
-            f"--s3_endpoint_url=http://127.0.0.1:{relay.port}",
-            f"--s3_access_key_id={KEY_ID}",
-            f"--s3_secret_access_key={SECRET}",
-            f"--s3_region_name={REGION}",
-            "--store_retry_seconds=2",
-        ]
+        flags = [*endpoint_flags(f"http://127.0.0.1:{relay.port}"), "--store_retry_seconds=2"]
         FileSystems.set_options(PipelineOptions(flags))
         try:
             path = "s3://newsbeam-tests/root/_commit.json"
@@ -213,13 +202,7 @@ def test_a_store_that_never_answers_fails_within_the_time_allowed() -> None:
 
     pytest.importorskip("apache_beam.io.aws.s3filesystem")
     with silent_store() as port:
-        flags = [
-            f"--s3_endpoint_url=http://127.0.0.1:{port}",
-            f"--s3_access_key_id={KEY_ID}",
-            f"--s3_secret_access_key={SECRET}",
-            f"--s3_region_name={REGION}",
-            "--store_retry_seconds=2",
-        ]
+        flags = [*endpoint_flags(f"http://127.0.0.1:{port}"), "--store_retry_seconds=2"]
         FileSystems.set_options(PipelineOptions(flags))
         try:
             started = time.monotonic()
@@ -258,12 +241,7 @@ def test_inputs_on_a_store_gone_mid_run_fail_the_run_and_are_read_again(tmp_path
     with relayed_store() as (relay, client):
         for page in sorted((tmp_path / "pages").iterdir()):
             client.upload_file(str(page), "newsbeam-tests", f"inbox/{page.name}")
-        flags = [
-            f"--s3_endpoint_url=http://127.0.0.1:{relay.port}",
-            f"--s3_access_key_id={KEY_ID}",
-            f"--s3_secret_access_key={SECRET}",
-            f"--s3_region_name={REGION}",
-        ]
+        flags = endpoint_flags(f"http://127.0.0.1:{relay.port}")
         out, state = tmp_path / "out", tmp_path / "state"
         command = [
             sys.executable,
