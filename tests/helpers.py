@@ -9,6 +9,7 @@ import re
 import socket
 import subprocess
 import sys
+import sysconfig
 import time
 from pathlib import Path
 from typing import Any
@@ -204,3 +205,22 @@ def as_regex(pattern: str) -> re.Pattern[str]:
     """`<stage>_dropped_<reason>` or `dedup_{method}` -> a regex of the names it stands for."""
     pieces = re.split(r"<[^>]+>|\{[^}]+\}", pattern)
     return re.compile("[a-z_]+".join(re.escape(piece) for piece in pieces))
+
+
+def wheel_environment(wheel: Path, base: Path, name: str) -> tuple[Path, Path]:
+    """A Python environment under `base` with NewsBeam only as `wheel` installs it (into
+    `base/<name>-site`) and this environment's libraries besides: what a user's or a worker
+    image's install has, not this checkout's editable one. Returns (its python, the site)."""
+    site = base / f"{name}-site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index",
+         "--target", str(site), str(wheel)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    env = base / f"{name}-env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
+    (packages,) = env.glob("lib/python*/site-packages")
+    # Plain path entries: the .pth files there (the editable install's finder) stay inert.
+    (packages / "libraries.pth").write_text(f"{site}\n{sysconfig.get_paths()['purelib']}\n")
+    return env / "bin" / "python", site

@@ -10,7 +10,6 @@ import json
 import shutil
 import subprocess
 import sys
-import sysconfig
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -22,7 +21,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from newsbeam.transforms.support.main_text import COPIED_TRAFILATURA
-from tests.helpers import SEEDS
+from tests.helpers import SEEDS, wheel_environment
 from tests.import_graph import CODE_FOLDERS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -234,19 +233,8 @@ def test_the_installed_wheel_runs_outside_the_checkout(built: dict[str, Path]) -
     """The wheel installed into an environment of its own (the libraries from this one),
     run from a folder outside the checkout: its version, the seeds, the report over them."""
     base = built["base"]
-    site = base / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index",
-         "--target", str(site), str(built["wheel"])],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    env = base / "env"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
-    (packages,) = env.glob("lib/python*/site-packages")
-    # Plain path entries: this environment's .pth files (the editable install) stay inert.
-    (packages / "libraries.pth").write_text(f"{site}\n{sysconfig.get_paths()['purelib']}\n")
-    python = str(env / "bin" / "python")
+    python_path, site = wheel_environment(built["wheel"], base, "wheel")
+    python = str(python_path)
     work = base / "elsewhere"
     work.mkdir()
 

@@ -26,7 +26,7 @@ from newsbeam.pipeline.runners import (
     runner_name,
     unknown_runner,
 )
-from tests.helpers import SEEDS, free_port, run_manifest, wait_for_port
+from tests.helpers import SEEDS, free_port, run_manifest, wait_for_port, wheel_environment
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -239,26 +239,13 @@ def _worker_environment(tmp_path: Path) -> Path:
         capture_output=True,
     )
     (wheel,) = dist.glob("newsbeam-*.whl")
-    site = tmp_path / "worker-site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index",
-         "--target", str(site), str(wheel)],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    env = tmp_path / "worker-env"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
-    (packages,) = env.glob("lib/python*/site-packages")
-    import sysconfig
-
-    # A plain path entry: the .pth files there (the editable install's finder) stay inert.
-    (packages / "libraries.pth").write_text(f"{site}\n{sysconfig.get_paths()['purelib']}\n")
+    python, site = wheel_environment(wheel, tmp_path, "worker")
     found = subprocess.run(
-        [str(env / "bin" / "python"), "-c", "import newsbeam.pipeline.run as m; print(m.__file__)"],
+        [str(python), "-c", "import newsbeam.pipeline.run as m; print(m.__file__)"],
         check=True, capture_output=True, text=True, cwd=tmp_path,
     )  # fmt: skip
     assert Path(found.stdout.strip()).is_relative_to(site), found.stdout  # the wheel's copy
-    return env / "bin"
+    return python.parent
 
 
 def _compare(first: Path, second: Path) -> str:
