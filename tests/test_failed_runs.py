@@ -399,6 +399,17 @@ def _failing_run(argv: list[str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _a_night_that_failed(tmp_path: Path) -> tuple[Path, list[str]]:
+    """A night's ROOT and command line (40 long texts, --state), run once and failed in its
+    table writer: the ROOT holds that failure's record."""
+    inbox, root = tmp_path / "inbox", tmp_path / "dataset"
+    _long_texts(inbox, 40)
+    argv = ["--input", str(inbox), "--output", str(root), "--state", str(tmp_path / "state")]
+    argv += ["--direct_num_workers", "1"]
+    assert _failing_run(argv).returncode == 1
+    return root, argv
+
+
 def _report(root: Path, *flags: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "newsbeam.pipeline", "report", "--output", str(root)]
     return subprocess.run([*command, *flags], capture_output=True, text=True, timeout=120)
@@ -407,11 +418,7 @@ def _report(root: Path, *flags: str) -> subprocess.CompletedProcess[str]:
 def test_report_fail_on_failed_exits_3_on_a_window_with_failed_runs(tmp_path: Path) -> None:
     # An on-call check alerts on the status: 0 is "no failed run in the window", 3 "failed
     # runs" (the page still written), 1 and 2 the check's own failures.
-    inbox, root = tmp_path / "inbox", tmp_path / "dataset"
-    _long_texts(inbox, 40)
-    argv = ["--input", str(inbox), "--output", str(root), "--state", str(tmp_path / "state")]
-    argv += ["--direct_num_workers", "1"]
-    assert _failing_run(argv).returncode == 1
+    root, argv = _a_night_that_failed(tmp_path)
     alerted = _report(root, "--fail_on_failed")
     assert alerted.returncode == 3 == report_module.FAILED_STATUS, alerted.stderr
     assert "1 failed run in the window" in alerted.stdout
@@ -430,11 +437,7 @@ def test_report_fail_on_failed_exits_3_on_a_window_with_failed_runs(tmp_path: Pa
 
 def test_failed_runs_records_are_pruned_to_a_bounded_history(tmp_path: Path) -> None:
     # A follow service failing all night at a one-minute interval: hundreds of records.
-    inbox, root = tmp_path / "inbox", tmp_path / "dataset"
-    _long_texts(inbox, 40)
-    argv = ["--input", str(inbox), "--output", str(root), "--state", str(tmp_path / "state")]
-    argv += ["--direct_num_workers", "1"]
-    assert _failing_run(argv).returncode == 1
+    root, argv = _a_night_that_failed(tmp_path)
     folder = root / failed_runs.FAILED_RUNS
     (first,) = folder.iterdir()
     real = json.loads(first.read_text())
@@ -554,11 +557,8 @@ def test_a_killed_runs_record_is_a_warehouse_row_with_no_end() -> None:
 
 def test_the_warehouse_loads_the_failed_runs_and_keeps_them(tmp_path: Path) -> None:
     # An on-call dashboard over the warehouse sees the failed nights beside the loads.
-    inbox, root, db = tmp_path / "inbox", tmp_path / "dataset", tmp_path / "news.duckdb"
-    _long_texts(inbox, 40)
-    argv = ["--input", str(inbox), "--output", str(root), "--state", str(tmp_path / "state")]
-    argv += ["--direct_num_workers", "1"]
-    assert _failing_run(argv).returncode == 1
+    db = tmp_path / "news.duckdb"
+    root, argv = _a_night_that_failed(tmp_path)
     assert newsbeam_command(*argv).returncode == 0
     (record_file,) = (root / failed_runs.FAILED_RUNS).iterdir()
     record = json.loads(record_file.read_text())
