@@ -19,6 +19,7 @@ import gc
 import logging
 import os
 import re
+import shlex
 import signal
 import sys
 import threading
@@ -96,6 +97,14 @@ def format_summary(manifest: dict[str, Any], output: str) -> str:
         f"'{root.replace(chr(39), chr(39) * 2)}/articles/*/*.parquet', "
         "hive_partitioning = true, union_by_name = true)",
     ]
+    if "://" in root:
+        # DuckDB reads an object store only through its httpfs extension (a download, and
+        # s3_endpoint/s3_url_style for any store but AWS's): offline, the loader needs none.
+        lines.append(
+            "          (an object store: DuckDB needs its httpfs extension and the store's "
+            "s3_* settings; or load it, with this run's --s3_* flags: "
+            f"newsbeam warehouse --output {shlex.quote(root)} --db news.duckdb)"
+        )
     return "\n".join(lines)
 
 

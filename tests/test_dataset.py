@@ -433,3 +433,24 @@ def test_the_printed_summary_aligns_its_counts_and_shares() -> None:
         "  duplicates     25    (1.6%)",
         "  rejected        3    (0.2%)",
     ]
+
+
+def test_the_summary_of_an_object_store_root_says_how_to_query_it_offline() -> None:
+    """For an s3:// ROOT the printed DuckDB query needs DuckDB's httpfs extension (a
+    download) and the store's settings, which a run never said (review 80's list): the
+    summary names them and the loader's command, which must parse as printed."""
+    import shlex
+
+    from newsbeam.pipeline.main import format_summary
+    from newsbeam.pipeline.warehouse import parser
+
+    counts = {"inputs": 1, "articles": 1, "duplicates": 0, "rejected": 0}
+    manifest = {"counts": {**counts, "rejected_by": {}, "balanced": True}, "seconds": 1.0}
+    local = format_summary({**manifest, "run_id": "r"}, "/srv/news")
+    assert "httpfs" not in local and "newsbeam warehouse" not in local
+    summary = format_summary({**manifest, "run_id": "r"}, "s3://news bucket/out/")
+    (hint,) = [x for x in summary.splitlines() if "httpfs" in x]
+    command = shlex.split("newsbeam " + hint.split(" newsbeam ", 1)[1].rstrip(")"))
+    assert command[:2] == ["newsbeam", "warehouse"]
+    options = parser().parse_args(command[2:])
+    assert (options.output, options.db) == ("s3://news bucket/out", "news.duckdb")
