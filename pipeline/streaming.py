@@ -27,7 +27,7 @@ import hashlib
 import logging
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -255,10 +255,12 @@ def commit_window(
     start: int,
     end: int,
     fired: int,
+    empty_files: Collection[str] = tuple(DATASET_SCHEMAS),
 ) -> dict[str, Any]:
-    """Write one pane's rows (table -> rows) as one Parquet file per table (an empty table
-    too: its schema) and commit them into ROOT; returns the manifest. Its counts balance by
-    construction: a window's inputs are the rows it holds."""
+    """Write one pane's rows (table -> rows) as one Parquet file per table and commit them
+    into ROOT; returns the manifest. A table without rows gets an empty file (its schema)
+    only if it is in `empty_files` (_CommitPanes: a table ROOT has no file of yet). Its
+    counts balance by construction: a window's inputs are the rows it holds."""
     clock = time.perf_counter()
     run_id = window_run_id(start, end, fired)
     attempt = window_attempt(run_id, rows)
@@ -283,6 +285,8 @@ def commit_window(
     name = f"{prefix}-00000-of-00001.parquet"
     written = []
     for table, schema in DATASET_SCHEMAS.items():
+        if not rows.get(table) and table not in empty_files:
+            continue
         arrow = pa.Table.from_pylist(list(rows.get(table, ())), schema=schema)
         files.write_parquet(
             files.join(staging, table, partition, name),
@@ -341,18 +345,37 @@ def commit_window(
 
 
 class _CommitPanes(beam.DoFn):
-    """Pane -> the run id it was committed as (commit_window)."""
+    """Pane -> the run id it was committed as (commit_window). A table without rows in a
+    pane gets an empty file only while ROOT has no file of it (its schema, for a reader's
+    glob): a quiet feed's every pane left three empty files before, each one listed and
+    opened by every reader of the folder (follow mode's batches likewise, review 81)."""
 
     def __init__(self, root: str, url_params: tuple[str, ...] = ()) -> None:
         self._root = root
         self._url_params = url_params
+        self._tables_with_files: set[str] = set()
+
+    def setup(self) -> None:
+        self._tables_with_files = set()  # per instance: a listing per table at the most
+
+    def _empty_files(self) -> list[str]:
+        for table in DATASET_SCHEMAS:
+            if table not in self._tables_with_files:
+                if files.has_files(files.join(self._root, table)):
+                    self._tables_with_files.add(table)
+        return [table for table in DATASET_SCHEMAS if table not in self._tables_with_files]
 
     def process(self, pane: Pane) -> Iterator[str]:
         rows = {  # as a batch run writes them: secrets in URLs redacted
             table: list(map(written_row(table, self._url_params), records))
             for table, records in pane.tables.items()
         }
-        manifest = commit_window(self._root, rows, pane.start, pane.end, pane.fired)
+        manifest = commit_window(
+            self._root, rows, pane.start, pane.end, pane.fired, self._empty_files()
+        )
+        self._tables_with_files.update(
+            table for table, entry in manifest["tables"].items() if entry["files"]
+        )
         log.info(
             "window %s committed: %d articles, %d duplicates, %d rejected",
             manifest["run_id"],

@@ -278,6 +278,23 @@ def s3() -> Iterator[S3Server]:
         yield server
 
 
+def test_has_files_finds_a_file_at_any_depth_locally_and_on_s3(
+    s3: S3Server, tmp_path: Path
+) -> None:
+    """A streaming pane asks whether ROOT holds any file of a table yet (its empty files,
+    pipeline/streaming.py): the first one found answers, on either kind of ROOT."""
+    (tmp_path / "rejected" / "ingest_date=2026-12-01").mkdir(parents=True)
+    assert not files.has_files(str(tmp_path / "rejected"))
+    assert not files.has_files(str(tmp_path / "absent"))
+    (tmp_path / "rejected" / "ingest_date=2026-12-01" / "a.parquet").write_bytes(b"x")
+    assert files.has_files(str(tmp_path / "rejected"))
+    s3.use_in_process()
+    assert not files.has_files(s3.url("empty", "rejected"))
+    files.write_bytes(s3.url("empty", "rejected", "ingest_date=2026-12-01", "a.parquet"), b"x")
+    assert files.has_files(s3.url("empty", "rejected"))
+    assert not files.has_files(s3.url("empty", "rejected-not"))  # a prefix, not a folder
+
+
 @pytest.mark.slow
 def test_scheduled_runs_into_a_root_on_s3(s3: S3Server, tmp_path: Path) -> None:
     root, state = s3.url("news"), s3.url("state")

@@ -557,6 +557,17 @@ def list_files(prefix: str) -> dict[str, int]:
     return {meta.path: meta.size_in_bytes for meta in result.metadata_list}
 
 
+def has_files(prefix: str) -> bool:
+    """Whether any file is under `prefix` (a folder's path, at any depth): stops at the
+    first one found (one listing request on an object store)."""
+    if is_local(prefix):
+        return any(names for _, _, names in os.walk(local_path(prefix)))
+    store = _s3(prefix)
+    if store is not None:
+        return next(iter(store.list_files(prefix.rstrip("/") + "/")), None) is not None
+    return bool(list_files(prefix))
+
+
 def delete_files(paths: Iterable[str]) -> None:
     """Delete files; those already gone are no error."""
     paths = [path for path in paths]
