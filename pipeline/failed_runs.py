@@ -141,6 +141,30 @@ def failed_record(
     return record
 
 
+# What follows a streaming job's end (`newsbeam --streaming`, pipeline/streaming.py): its
+# windows commit one by one, so, unlike a batch run's, part of it is committed.
+STREAMING_NEXT = (
+    "the windows the job committed before it ended stay (runs stream-<window start> in "
+    "_runs/); the rows of the windows still open were not committed: a job started again "
+    "reads its sources again (rows for a window committed already become a run beside it, "
+    "never a replacement), or drain the job on its runner to finish its open windows"
+)
+
+
+def streaming_record(
+    started: dict[str, Any],
+    ended: dt.datetime,
+    cause: str,
+    exit_status: int,
+    stage: str | None = None,
+) -> dict[str, Any]:
+    """A streaming job's record as it failed or was stopped: a failed run's record, with
+    `mode` streaming and what its end left committed (`STREAMING_NEXT`)."""
+    record = failed_record(started, ended, cause, exit_status, stage=stage)
+    record.update(mode="streaming", next_run=STREAMING_NEXT)
+    return record
+
+
 def killed_cause(started: dict[str, Any]) -> str:
     """The cause of a run that wrote no end of its own (found by the next run)."""
     where = f" on {started['host']} (pid {started['pid']})" if started.get("host") else ""
