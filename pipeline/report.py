@@ -1626,14 +1626,20 @@ def build_dataset_report(
 
 
 def failed_in_window(root: str, since: dt.datetime | None) -> list[dict[str, Any]]:
-    """The failed runs recorded in ROOT (pipeline/failed_runs.py) that started on or after
-    `since`, and those killed outright that no later run has recorded yet
-    (`killed_unrecorded`), oldest first."""
+    """The failed runs recorded in ROOT (pipeline/failed_runs.py) that ended on or after
+    `since` (a run killed outright, its end unknown: started), and those killed outright
+    that no later run has recorded yet (`killed_unrecorded`), whatever their start: ROOT's
+    present state, not its history. Oldest first.
+
+    By their end, not their start (as committed runs are): a failure is seen when the run
+    ends, so a night that started before a daily check's `--since` and failed after it was
+    in no check's window (the day before, it was still running)."""
     from newsbeam.pipeline.failed_runs import moment, read_records
 
-    cut = since.isoformat() if since is not None else ""
-    found = read_records(root) + killed_unrecorded(root)
-    return sorted((r for r in found if _record_start(r) >= cut), key=moment)
+    # Compared as UTC texts: `--since` may name another zone.
+    cut = since.astimezone(dt.timezone.utc).isoformat() if since is not None else ""
+    found = [record for record in read_records(root) if _record_moment(record) >= cut]
+    return sorted(found + killed_unrecorded(root), key=moment)
 
 
 def killed_unrecorded(root: str) -> list[dict[str, Any]]:
@@ -1653,9 +1659,12 @@ def killed_unrecorded(root: str) -> list[dict[str, Any]]:
     return [unrecorded_kill(started) for started in dataset.staged_starts(root)]
 
 
-def _record_start(record: dict[str, Any]) -> str:
+def _record_moment(record: dict[str, Any]) -> str:
+    """A record's end (killed: its start) in UTC, as `--since` is compared; "" unreadable."""
+    from newsbeam.pipeline.failed_runs import moment
+
     try:
-        return started_at(record).isoformat()
+        return started_at({"started_at": moment(record)}).astimezone(dt.timezone.utc).isoformat()
     except (KeyError, TypeError, ValueError):
         return ""
 
@@ -1678,7 +1687,10 @@ def parser() -> argparse.ArgumentParser:
     )
     report_parser.add_argument("--output", required=True, metavar="ROOT", help="the dataset")
     report_parser.add_argument(
-        "--since", metavar="DATE", help="only runs started on or after DATE (UTC; ISO 8601)"
+        "--since",
+        metavar="DATE",
+        help="only runs started on or after DATE (UTC; ISO 8601); failed runs: those that "
+        "ended on or after it",
     )
     report_parser.add_argument(
         "--report", metavar="FILE", help=f"where to write (default ROOT/{REPORT})"

@@ -478,6 +478,26 @@ def test_fail_on_failed_unrecovered_alerts_only_until_a_later_run_commits(
     assert "--fail_on_failed=unrecovered" in " ".join(helped.stdout.split())
 
 
+def test_a_failed_run_is_in_the_window_it_ended_in(tmp_path: Path) -> None:
+    # A daily check at 08:00 over `--since` the day before at 08:00: a night that started at
+    # 07:50 and failed at 08:10 was running at the first check and started before the
+    # second one's window: no check ever alerted on it. A failure is seen as the run ends.
+    root, _ = _a_night_that_failed(tmp_path)
+    (record,) = failed_runs.read_records(str(root))
+    started = dt.datetime.fromisoformat(record["started_at"])
+    ended = dt.datetime.fromisoformat(record["ended_at"])
+    between = started + (ended - started) / 2
+    assert started < between < ended
+    alerted = _report(root, "--fail_on_failed", "--since", between.isoformat())
+    assert alerted.returncode == 3, alerted.stdout + alerted.stderr
+    assert "1 failed run in the window" in alerted.stdout
+    # The same moment in another zone is the same window.
+    there = between.astimezone(dt.timezone(dt.timedelta(hours=5))).isoformat()
+    assert _report(root, "--fail_on_failed", "--since", there).returncode == 3
+    after = (ended + dt.timedelta(microseconds=1)).isoformat()
+    assert _report(root, "--fail_on_failed", "--since", after).returncode == 2  # nothing
+
+
 def test_records_are_kept_by_their_end_time_not_their_run_ids(tmp_path: Path) -> None:
     # Nights run with `--run_id a-night-N` after 250 older records whose ids sort after
     # them (`z-night-...`): kept by name, the nights' own records were the ones pruned, the
@@ -694,6 +714,9 @@ def test_a_night_killed_outright_alerts_before_any_later_run(
     assert alerted.returncode == 3, alerted.stdout + alerted.stderr
     assert "1 failed run in the window" in alerted.stdout and "night2" in alerted.stdout
     assert "not recorded yet" in alerted.stdout
+    # ROOT's state now, not its history: shown in a window that starts after it started.
+    now = dt.datetime.now(UTC).isoformat()
+    assert _report(root, "--fail_on_failed", "--since", now).returncode == 3
     assert not (root / failed_runs.FAILED_RUNS).exists()  # the report writes no record
     # The next run records it: shown once, as recorded.
     argv[-1] = "night3"
