@@ -242,7 +242,7 @@ def help_parser() -> _BeamArgumentParser:
         "[--run_id ID] [--state DIR] [options] [Beam flags]\n"
         "       newsbeam --follow [--interval SECONDS] [--max_runtime SECONDS] "
         "(--input DIR | --feeds FILE)... --output ROOT --state DIR [options]\n"
-        "       newsbeam report --output ROOT [--since DATE] [--fail_on_failed]\n"
+        "       newsbeam report --output ROOT [--since DATE] [--fail_on_failed[=unrecovered]]\n"
         "       newsbeam warehouse --output ROOT (--db FILE | --iceberg URI) ...\n"
         "       newsbeam schema --format bigquery [--table NAME]",
         description="News ingestion on Apache Beam: raw text, HTML and feeds in; clean, "

@@ -32,8 +32,8 @@ import logging
 import os
 import re
 import socket
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
 
 from newsbeam.transforms.support import files
 from newsbeam.transforms.support.redact import redact_text
@@ -45,7 +45,7 @@ STARTED = "_started.json"
 FORMAT = "newsbeam-failed-run"
 # Inputs listed in a record at most (a follow batch or a glob can name thousands of files).
 MAX_LISTED = 100
-# Records read at most for a report or a run's "failed since" line, the latest by name.
+# Records read at most for a report or a run's "failed since" line, the latest by end time.
 MAX_READ = 200
 # Records kept at most (`prune`): no reader reads more than MAX_READ of them.
 MAX_KEPT = MAX_READ
@@ -141,6 +141,30 @@ def failed_record(
     return record
 
 
+# What follows a streaming job's end (`newsbeam --streaming`, pipeline/streaming.py): its
+# windows commit one by one, so, unlike a batch run's, part of it is committed.
+STREAMING_NEXT = (
+    "the windows the job committed before it ended stay (runs stream-<window start> in "
+    "_runs/); the rows of the windows still open were not committed: a job started again "
+    "reads its sources again (rows for a window committed already become a run beside it, "
+    "never a replacement), or drain the job on its runner to finish its open windows"
+)
+
+
+def streaming_record(
+    started: dict[str, Any],
+    ended: dt.datetime,
+    cause: str,
+    exit_status: int,
+    stage: str | None = None,
+) -> dict[str, Any]:
+    """A streaming job's record as it failed or was stopped: a failed run's record, with
+    `mode` streaming and what its end left committed (`STREAMING_NEXT`)."""
+    record = failed_record(started, ended, cause, exit_status, stage=stage)
+    record.update(mode="streaming", next_run=STREAMING_NEXT)
+    return record
+
+
 def killed_cause(started: dict[str, Any]) -> str:
     """The cause of a run that wrote no end of its own (found by the next run)."""
     where = f" on {started['host']} (pid {started['pid']})" if started.get("host") else ""
@@ -213,33 +237,68 @@ def record_paths(root: str) -> list[str]:
     return sorted(path for path in listed_paths if path.endswith(".json"))
 
 
-def read_records(root: str, limit: int = MAX_READ) -> list[dict[str, Any]]:
-    """The failed runs recorded in ROOT (at most `limit`, the latest by name), by end time
-    (a killed run's, unknown, by its start); a record that cannot be read is left out."""
-    return [record for _, record in read_paths(root, limit)]
+class Records(NamedTuple):
+    """ROOT's records as one listing found them: every record file listed (`listed`), and
+    those read (`read`: path and record), oldest first by their own end (`moment`). By
+    their times, not their names: `--run_id`s need not sort by time (`nightly-b` before
+    `nightly-a` whatever their dates), and the latest must be the latest that ran."""
+
+    listed: tuple[str, ...] = ()
+    read: tuple[tuple[str, dict[str, Any]], ...] = ()
+
+    def latest(self, limit: int = MAX_READ) -> list[tuple[str, dict[str, Any]]]:
+        """The `limit` latest records read, oldest first."""
+        return list(self.read[-limit:]) if limit > 0 else []
 
 
-def read_paths(root: str, limit: int = MAX_READ) -> list[tuple[str, dict[str, Any]]]:
-    """`read_records` with each record's path."""
-    try:
-        paths = record_paths(root)
-    except Exception:  # absent, or the store failed: no record shown, the rest goes on
-        return []
+def find_records(root: str) -> Records:
+    """One listing of ROOT's records, each read (raises what the store raises on the
+    listing; a record that cannot be read is listed, not read). `prune` keeps the folder
+    to MAX_KEPT records, so this reads what the latest MAX_READ by name read before."""
+    return _read(record_paths(root))
+
+
+def _read(listed: Sequence[str]) -> Records:
+    """The records `listed`, each read, ordered by their own end (`Records`)."""
     found = []
-    for path in paths[-limit:]:
+    for path in listed:
         try:
             record = files.read_json(path)
         except Exception:
             continue
         if isinstance(record, dict) and record.get("format") == FORMAT:
             found.append((path, record))
-    return sorted(found, key=lambda pair: moment(pair[1]))
+    found.sort(key=lambda pair: (moment(pair[1]), pair[0]))
+    return Records(tuple(listed), tuple(found))
 
 
-def over_limit(paths: Sequence[str], keep: int = MAX_KEPT) -> list[str]:
-    """The records past the `keep` latest by name (the order every reader takes the latest
-    by): no report or run reads them."""
-    ordered = sorted(paths)
+def records_in(root: str) -> Records:
+    """`find_records`, none when the folder is absent or the store failed (the records
+    are a run's or a report's aside: the rest goes on)."""
+    try:
+        return find_records(root)
+    except Exception:
+        return Records()
+
+
+def read_records(root: str, limit: int = MAX_READ) -> list[dict[str, Any]]:
+    """The failed runs recorded in ROOT, the `limit` latest by end time (a killed run's,
+    unknown, by its start), oldest first; a record that cannot be read is left out."""
+    return [record for _, record in read_paths(root, limit)]
+
+
+def read_paths(root: str, limit: int = MAX_READ) -> list[tuple[str, dict[str, Any]]]:
+    """`read_records` with each record's path."""
+    return records_in(root).latest(limit)
+
+
+def over_limit(found: Records, keep: int = MAX_KEPT) -> list[str]:
+    """The records past the `keep` latest by their own end time (the order every reader
+    takes the latest by): no report or run reads them. A file listed that could not be
+    read goes first: no time of its own, and no reader shows it."""
+    read = [path for path, _ in found.read]
+    unread = sorted(set(found.listed) - set(read))
+    ordered = unread + read
     return ordered[: max(0, len(ordered) - keep)]
 
 
@@ -263,22 +322,26 @@ def prune(
     root: str,
     committed: str = "",
     now: dt.datetime | None = None,
-    read: Sequence[tuple[str, dict[str, Any]]] | None = None,
+    found: Records | None = None,
 ) -> int:
-    """Bound ROOT's records: those past the MAX_KEPT latest (one listing, nothing read), and
-    with `committed` (the end of the run that just committed) those it superseded more
-    than KEEP_DAYS ago (`read`: the records the run read already, `read_paths`; else the
-    MAX_KEPT latest are read). Never raises (one warning line): a record left is no error.
-    Returns how many were deleted."""
+    """Bound ROOT's records: those past the MAX_KEPT latest by end time, and with
+    `committed` (the end of the run that just committed) those it superseded more than
+    KEEP_DAYS ago. `found`: the records the run found already (`find_records`: a commit
+    lists the folder once); else one listing, and the records are read only when there is
+    something to order (more than MAX_KEPT) or to supersede. Never raises (one warning
+    line): a record left is no error. Returns how many were deleted."""
     try:
-        paths = record_paths(root)
-        doomed = over_limit(paths)
-        if committed and len(paths) > len(doomed):
+        if found is None:
+            paths = record_paths(root)
+            if len(paths) <= MAX_KEPT and not committed:
+                return 0
+            # Read only now: the folder is listed once (its records are as listed).
+            found = _read(paths)
+        doomed = over_limit(found)
+        if committed and len(found.listed) > len(doomed):
             now = now or dt.datetime.now(dt.timezone.utc)
-            pairs = read_paths(root, MAX_KEPT) if read is None else read
-            # Only what is listed now and not deleted already (`read` may be older).
-            left = set(paths) - set(doomed)
-            doomed += [path for path in superseded(pairs, committed, now) if path in left]
+            left = set(found.listed) - set(doomed)
+            doomed += [path for path in superseded(found.read, committed, now) if path in left]
         files.delete_files(doomed)
     except Exception as problem:  # the run's own outcome matters, not its history's
         log.warning(
@@ -295,6 +358,22 @@ def prune(
 def moment(record: dict[str, Any]) -> str:
     """When a record's run ended (or, killed, started): what records sort and filter by."""
     return str(record.get("ended_at") or record.get("started_at") or "")
+
+
+def recovered_at(record: dict[str, Any], committed: Iterable[str]) -> str | None:
+    """When the first run committed after a failed one (the end of that commit, an ISO
+    time): the failure is recovered from, its inputs read again by that run. None while no
+    run has committed since: what an on-call rotation is paged for."""
+    after = [end for end in committed if end and end > moment(record)]
+    return min(after) if after else None
+
+
+def unrecovered(
+    records: Sequence[dict[str, Any]], committed: Iterable[str]
+) -> list[dict[str, Any]]:
+    """The `records` no run has committed after (`recovered_at`), in their order."""
+    ends = sorted(str(end) for end in committed)
+    return [record for record in records if recovered_at(record, ends) is None]
 
 
 def since(records: Sequence[dict[str, Any]], after: str) -> list[dict[str, Any]]:

@@ -534,11 +534,16 @@ def _run_command(argv: list[str], library_level: str, drawer: ReportProcess | No
         with RunSignals() as signals:
             try:
                 return streaming.main(argv)  # cancels the job on a stop signal
-            except (KeyboardInterrupt, Terminated):
+            except (KeyboardInterrupt, Terminated) as stopped:
                 if signals.received is None:
                     raise
+                from newsbeam.pipeline.failed_runs import recorded
+
                 name = "interrupted" if signals.received == signal.SIGINT else "terminated"
-                print(f"newsbeam: {name}; the windows committed so far stay", file=sys.stderr)
+                print(
+                    f"newsbeam: {name}; the windows committed so far stay{recorded(stopped)}",
+                    file=sys.stderr,
+                )
                 return RunSignals.STATUS[signals.received]
     if "--follow" in argv:  # one long-lived process of micro-batches: pipeline/follow.py
         from newsbeam.pipeline import follow

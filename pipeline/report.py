@@ -1155,12 +1155,12 @@ def _header(runs: Sequence[Run], counts: dict[str, Any]) -> str:
 def _failed_section(failed: Sequence[dict[str, Any]], manifests: Sequence[dict[str, Any]]) -> str:
     """The failed runs of the window, each with its cause and what came after it: a run
     that committed later (which read its inputs again), or none yet."""
-    from newsbeam.pipeline.failed_runs import moment
+    from newsbeam.pipeline.failed_runs import recovered_at
 
-    finished = sorted(str(m.get("finished_at", "")) for m in manifests)
+    finished = [str(m.get("finished_at", "")) for m in manifests]
     rows = []
     for record in failed:
-        after = [f for f in finished if f > moment(record)]
+        after = recovered_at(record, finished)
         rows.append(
             (
                 str(record.get("started_at") or "")[:19].replace("T", " "),
@@ -1169,7 +1169,7 @@ def _failed_section(failed: Sequence[dict[str, Any]], manifests: Sequence[dict[s
                 "" if record.get("exit_status") is None else str(record["exit_status"]),
                 str(record.get("stage") or ""),
                 str(record.get("cause") or ""),
-                f"yes, {after[0][:19].replace('T', ' ')}" if after else "NO (not yet)",
+                f"yes, {after[:19].replace('T', ' ')}" if after else "NO (not yet)",
             )
         )
     table = html_table(
@@ -1616,24 +1616,30 @@ def write_run_report(base: str, manifest: dict[str, Any], target: str) -> float:
 
 def build_dataset_report(
     root: str, since: dt.datetime | None = None, failed: Sequence[dict[str, Any]] = ()
-) -> tuple[str, int]:
+) -> tuple[str, list[dict[str, Any]]]:
     """The page over every committed run of `root` (find_runs) and the `failed` runs
-    (`failed_in_window`); the page and the run count."""
+    (`failed_in_window`); the page and the runs' manifests, oldest first."""
     found = find_runs(root, since)
     runs = [load_run(base, manifest) for base, manifest in found]
     title = "NewsBeam run report" if len(runs) == 1 else "NewsBeam dataset report"
-    return render_report(runs, title, failed), len(runs)
+    return render_report(runs, title, failed), [manifest for _, manifest in found]
 
 
 def failed_in_window(root: str, since: dt.datetime | None) -> list[dict[str, Any]]:
-    """The failed runs recorded in ROOT (pipeline/failed_runs.py) that started on or after
-    `since`, and those killed outright that no later run has recorded yet
-    (`killed_unrecorded`), oldest first."""
+    """The failed runs recorded in ROOT (pipeline/failed_runs.py) that ended on or after
+    `since` (a run killed outright, its end unknown: started), and those killed outright
+    that no later run has recorded yet (`killed_unrecorded`), whatever their start: ROOT's
+    present state, not its history. Oldest first.
+
+    By their end, not their start (as committed runs are): a failure is seen when the run
+    ends, so a night that started before a daily check's `--since` and failed after it was
+    in no check's window (the day before, it was still running)."""
     from newsbeam.pipeline.failed_runs import moment, read_records
 
-    cut = since.isoformat() if since is not None else ""
-    found = read_records(root) + killed_unrecorded(root)
-    return sorted((r for r in found if _record_start(r) >= cut), key=moment)
+    # Compared as UTC texts: `--since` may name another zone.
+    cut = since.astimezone(dt.timezone.utc).isoformat() if since is not None else ""
+    found = [record for record in read_records(root) if _record_moment(record) >= cut]
+    return sorted(found + killed_unrecorded(root), key=moment)
 
 
 def killed_unrecorded(root: str) -> list[dict[str, Any]]:
@@ -1653,9 +1659,12 @@ def killed_unrecorded(root: str) -> list[dict[str, Any]]:
     return [unrecorded_kill(started) for started in dataset.staged_starts(root)]
 
 
-def _record_start(record: dict[str, Any]) -> str:
+def _record_moment(record: dict[str, Any]) -> str:
+    """A record's end (killed: its start) in UTC, as `--since` is compared; "" unreadable."""
+    from newsbeam.pipeline.failed_runs import moment
+
     try:
-        return started_at(record).isoformat()
+        return started_at({"started_at": moment(record)}).astimezone(dt.timezone.utc).isoformat()
     except (KeyError, TypeError, ValueError):
         return ""
 
@@ -1664,6 +1673,10 @@ def _record_start(record: dict[str, Any]) -> str:
 # is "written, but fail the task" (--fail_on_rejected) too; 1 and 2 stay the report's own
 # failures, so a check can tell "the nights failed" from "the check could not run".
 FAILED_STATUS = 3
+# `--fail_on_failed`'s values: `any` failed run in the window (the flag alone), or only the
+# `unrecovered` ones, after which no run has committed: an on-call rotation is paged for
+# what is still broken, not for a night the next run recovered from.
+FAIL_ON = ("any", "unrecovered")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -1674,30 +1687,41 @@ def parser() -> argparse.ArgumentParser:
     )
     report_parser.add_argument("--output", required=True, metavar="ROOT", help="the dataset")
     report_parser.add_argument(
-        "--since", metavar="DATE", help="only runs started on or after DATE (UTC; ISO 8601)"
+        "--since",
+        metavar="DATE",
+        help="only runs started on or after DATE (UTC; ISO 8601); failed runs: those that "
+        "ended on or after it",
     )
     report_parser.add_argument(
         "--report", metavar="FILE", help=f"where to write (default ROOT/{REPORT})"
     )
     report_parser.add_argument(
         "--fail_on_failed",
-        action="store_true",
+        nargs="?",
+        const="any",
+        choices=FAIL_ON,
+        metavar="{any,unrecovered}",
         help=f"exit {FAILED_STATUS} (after writing the page) when the window holds a failed "
         "run: a morning check (cron, an Airflow task, a Kubernetes Job) alerts on the "
-        "status instead of grepping the printed line",
+        "status instead of grepping the printed line. `unrecovered` "
+        "(--fail_on_failed=unrecovered): only for a failed run no run has committed after "
+        "(its page says `a later run committed: NO`); one a later run recovered from (it "
+        "read the failed run's inputs again) is shown, not alerted on. Alone: `any`",
     )
     report_parser.epilog = (
         "exit codes: 0 the page was written; 1 it could not be written; 2 usage error (a "
         "flag, no dataset, no run in the window); "
-        f"{FAILED_STATUS} --fail_on_failed and the window holds a failed run (the page was "
-        "written, the failed runs printed). "
+        f"{FAILED_STATUS} --fail_on_failed and the window holds a failed run (with "
+        "=unrecovered: one no run committed after; the page was written, the failed runs "
+        "printed). "
         "Beam's filesystem flags (--s3_endpoint_url, ...) reach a ROOT on an object store."
     )
     return report_parser
 
 
 def main(argv: Sequence[str]) -> int:
-    """`newsbeam report --output ROOT [--since DATE] [--report FILE] [--fail_on_failed]`."""
+    """`newsbeam report --output ROOT [--since DATE] [--report FILE]
+    [--fail_on_failed[=unrecovered]]`."""
     args, rest = parser().parse_known_args([_own_spelling(arg) for arg in argv])
     if rest:  # an object store's endpoint and credentials, as a run takes them
         # Importing Beam logs "apitools not found, and bigquery client libraries are not
@@ -1721,9 +1745,10 @@ def main(argv: Sequence[str]) -> int:
     try:
         dataset.check_root(root, for_writing=False)
         failed = failed_in_window(root, since)
-        page, count = build_dataset_report(root, since, failed)
+        page, manifests = build_dataset_report(root, since, failed)
     except dataset.DatasetError as error:
         return _usage(str(error))
+    count = len(manifests)
     if not count and not failed:
         return _usage(f"no committed NewsBeam run in {root}" + (f" since {since}" if since else ""))
     target = args.report or files.join(root, REPORT)
@@ -1740,16 +1765,35 @@ def main(argv: Sequence[str]) -> int:
         return 1
     print(f"NewsBeam report over {count} run{'s' if count != 1 else ''}: {target}")
     if failed:  # said where a scheduler's log shows it, not only in the page
-        from newsbeam.pipeline.failed_runs import describe
+        from newsbeam.pipeline.failed_runs import describe, unrecovered
 
         print(
             f"  {len(failed)} failed run{'s' if len(failed) != 1 else ''} in the window "
             f"(nothing of {'them' if len(failed) != 1 else 'it'} committed); the latest: "
             f"{describe(failed[-1])}"
         )
-        if args.fail_on_failed:
+        pending = unrecovered(failed, (str(m.get("finished_at", "")) for m in manifests))
+        print(f"  {recovery_line(len(failed), pending)}")
+        alerted = pending if args.fail_on_failed == "unrecovered" else failed
+        if args.fail_on_failed and alerted:
             return FAILED_STATUS
     return 0
+
+
+def recovery_line(failed: int, pending: Sequence[dict[str, Any]]) -> str:
+    """Whether the window's `failed` runs were recovered from (`pending`: those no run has
+    committed after), as `newsbeam report` prints it under its failed-runs line."""
+    if not pending:
+        each = "each" if failed != 1 else "it"
+        return f"recovered: a run committed after {each} (--fail_on_failed=unrecovered: no alert)"
+    if failed == 1:
+        return "not recovered: no run committed since"
+    from newsbeam.pipeline.failed_runs import describe
+
+    return (
+        f"{len(pending)} of them not recovered (no run committed since); the latest: "
+        f"{describe(pending[-1])}"
+    )
 
 
 def _own_spelling(arg: str) -> str:

@@ -871,9 +871,11 @@ def run_locked(
         if follow is not None:
             manifest["follow"] = follow
         manifest.update(labels or {})
-        failed_records = failed_runs.read_paths(output)
+        # Listed once: what the failed runs since the last commit were, and, once this run
+        # committed, which of them it superseded (failed_runs.prune).
+        found_failed = failed_runs.records_in(output)
         failed_before = _failed_since_last_commit(
-            output, run_id, [record for _, record in failed_records]
+            output, run_id, [record for _, record in found_failed.latest()]
         )
         if failed_before:  # what the morning reader must not miss in this run's report
             manifest["failed_before"] = [failed_runs.brief(record) for record in failed_before]
@@ -903,8 +905,8 @@ def run_locked(
         committed = True
         if opened is not None:
             publish_state(opened, manifest_uri)
-        if failed_records:  # superseded now: a bounded history (failed_runs.prune)
-            failed_runs.prune(output, str(manifest["finished_at"]), read=failed_records)
+        if found_failed.listed:  # superseded now: a bounded history (failed_runs.prune)
+            failed_runs.prune(output, str(manifest["finished_at"]), found=found_failed)
         log.log(
             level, "run %s finished in %.1f s; committed to %s", run_id, manifest["seconds"], output
         )

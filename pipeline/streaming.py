@@ -16,6 +16,10 @@ service). Beam's in-process runners cannot run it (the FnApiRunner runs sources 
 batch; the BundleBasedDirectRunner refuses PeriodicImpulse; the DirectRunner starts by
 downloading Prism, which hangs offline): `--streaming` with one of them, or without
 `--runner`, stops at once (exit 2) naming `newsbeam --follow` and the runners that work.
+
+A job that fails (exit 1) or is stopped (SIGINT 130, SIGTERM 143: cancelled on its runner)
+leaves a record in `ROOT/_failed_runs/` as a batch run does (pipeline/failed_runs.py), run
+id `stream-job-<start>`, `mode` streaming: `newsbeam report` and `--fail_on_failed` see it.
 """
 
 from __future__ import annotations
@@ -600,7 +604,8 @@ def ended_state(result: Any, wait_seconds: float) -> str | None:
 
 def main(argv: Sequence[str]) -> int:
     """`newsbeam --streaming ...`: 2 at once when it cannot run here; else runs the job
-    until the runner ends it (0) or it fails (1)."""
+    until the runner ends it (0) or it fails (1); a job that fails or is stopped records
+    itself in ROOT (`record_job_end`)."""
     options = PipelineOptions(list(argv))
     problem = runner_problem(
         options.view_as(StandardOptions).runner, options.view_as(PortableOptions).job_endpoint
@@ -626,10 +631,14 @@ def main(argv: Sequence[str]) -> int:
         options.view_as(StandardOptions).streaming = True
         workers.adjust_beam()  # as a batch run does (pipeline/workers.py)
         pipeline = beam.Pipeline(options=options)
+        begun = job_started(options)
         try:
             build_streaming(pipeline, config)
             log.info(
-                "streaming into %s: windows of %d s", config.root, config.window.window_seconds
+                "streaming into %s: windows of %d s (job %s)",
+                config.root,
+                config.window.window_seconds,
+                begun["run_id"],
             )
             try:
                 result = pipeline.run()
@@ -639,8 +648,13 @@ def main(argv: Sequence[str]) -> int:
                     if not isinstance(stopped, Exception):  # a stop signal: Ctrl-C, SIGTERM
                         stop_job(result)
                     raise
-            except Exception as error:
-                log.error("the streaming job failed: %s", error)
+            except BaseException as error:
+                # The job's end on record, as a batch run's (pipeline/failed_runs.py): the
+                # report and `--fail_on_failed` see it. Written while ROOT is still locked.
+                cause, where = record_job_end(config.root, begun, error, argv)
+                if not isinstance(error, Exception):
+                    raise  # pipeline/main.py says it was stopped (130/143)
+                log.error("%s%s", cause, f"; recorded in {where}" if where else "")
                 log.debug("traceback", exc_info=True)
                 return 1
             return 0
@@ -648,3 +662,60 @@ def main(argv: Sequence[str]) -> int:
             runners.remove_scratch(pipeline)  # Beam's, should it never run
     finally:
         lock.release()
+
+
+def job_started(options: PipelineOptions) -> dict[str, Any]:
+    """A streaming job's start record (pipeline/failed_runs.py): its run id
+    `stream-job-<start>`, apart from its windows' `stream-<window start>`, and what it
+    reads. Kept in memory: the job's record is written only if it fails or is stopped."""
+    from newsbeam.pipeline import failed_runs
+
+    ours = options.view_as(NewsBeamOptions)
+    started = dt.datetime.now(dt.timezone.utc)
+    micros = int(started.timestamp() * 1_000_000)
+    return failed_runs.started_record(
+        f"stream-job-{stamp(micros)}",
+        dataset.new_attempt(),
+        started,
+        ours.inputs,
+        ours.feed_urls,
+        ours.feed_lists,
+        ours.state,
+    )
+
+
+def record_job_end(
+    root: str, begun: dict[str, Any], error: BaseException, argv: Sequence[str]
+) -> tuple[str, str | None]:
+    """Write the record of a streaming job that failed or was stopped into ROOT (marked a
+    dataset first: a job that failed before its first window leaves a ROOT the next run
+    recognises); returns the cause as logged and the record's path (None: not written,
+    one warning said why). Never raises: the job's own end matters."""
+    import signal
+
+    from newsbeam.pipeline import failed_runs
+    from newsbeam.pipeline.main import RunSignals, Terminated, failure_line
+
+    received = RunSignals.current
+    if received is not None or isinstance(error, KeyboardInterrupt | Terminated):
+        interrupted = received == signal.SIGINT or (
+            received is None and isinstance(error, KeyboardInterrupt)
+        )
+        name, status = ("SIGINT", 130) if interrupted else ("SIGTERM", 143)
+        cause = f"the streaming job was stopped by {name} (cancelled on its runner)"
+    else:
+        line = failure_line(error, argv)
+        cause = "the streaming job failed: " + line.removeprefix("the run failed: ")
+        status = 1
+    record = failed_runs.streaming_record(
+        begun,
+        dt.datetime.now(dt.timezone.utc),
+        cause,
+        status,
+        stage=failed_runs.stage_of(error, cause),
+    )
+    try:
+        dataset.ensure_marker(root)
+    except Exception as problem:  # the store failed: write_record says it once
+        log.debug("ROOT not marked: %s", problem)
+    return record["cause"], failed_runs.write_record(root, record, error)

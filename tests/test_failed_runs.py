@@ -87,9 +87,23 @@ def test_no_record_is_written_to_a_store_that_stopped_answering(tmp_path: Path) 
 
 
 def test_records_past_the_latest_and_long_superseded_ones_are_pruned() -> None:
-    paths = [f"/d/_failed_runs/2026120{n}T030000000000Z.0000abcd.json" for n in range(1, 6)]
-    assert failed_runs.over_limit(paths, keep=3) == paths[:2]
-    assert failed_runs.over_limit(paths, keep=9) == []
+    # By their own end, not their names: `--run_id nightly-b` ended before `nightly-a`.
+    ends = {"nightly-c": 3, "nightly-b": 1, "nightly-a": 5, "nightly-d": 4, "nightly-e": 2}
+    read = sorted(
+        ((f"/d/_failed_runs/{run}.0000abcd.json", {"ended_at": f"2026-12-0{day}T03:00:00"})
+         for run, day in ends.items()),
+        key=lambda pair: pair[1]["ended_at"],
+    )  # fmt: skip
+    listed = tuple(sorted([path for path, _ in read] + ["/d/_failed_runs/torn.json"]))
+    found = failed_runs.Records(listed, tuple(read))
+    # The record that cannot be read goes first, then the earliest ended.
+    assert failed_runs.over_limit(found, keep=3) == [
+        "/d/_failed_runs/torn.json",
+        "/d/_failed_runs/nightly-b.0000abcd.json",
+        "/d/_failed_runs/nightly-e.0000abcd.json",
+    ]
+    assert failed_runs.over_limit(found, keep=9) == []
+    assert [path for path, _ in found.latest(2)] == [path for path, _ in read[-2:]]
     now = dt.datetime(2026, 12, 5, 9, tzinfo=UTC)
 
     def ended(days_ago: float) -> dict[str, str]:
@@ -435,6 +449,111 @@ def test_report_fail_on_failed_exits_3_on_a_window_with_failed_runs(tmp_path: Pa
     assert "--fail_on_failed" in helped.stdout and "exit 3" in helped.stdout
 
 
+def test_fail_on_failed_unrecovered_alerts_only_until_a_later_run_commits(
+    tmp_path: Path,
+) -> None:
+    # An on-call rotation is paged for what is still broken: a night a later run recovered
+    # from (it committed, reading the failed night's inputs again) is shown, not alerted.
+    root, argv = _a_night_that_failed(tmp_path)
+    alerted = _report(root, "--fail_on_failed=unrecovered")
+    assert alerted.returncode == 3, alerted.stdout + alerted.stderr
+    assert "1 failed run in the window" in alerted.stdout
+    assert "not recovered: no run committed since" in alerted.stdout
+    assert newsbeam_command(*argv).returncode == 0  # the next night commits
+    quiet = _report(root, "--fail_on_failed=unrecovered")
+    assert quiet.returncode == 0, quiet.stdout + quiet.stderr
+    assert "1 failed run in the window" in quiet.stdout and "recovered: a run" in quiet.stdout
+    assert _report(root, "--fail-on-failed", "unrecovered").returncode == 0  # either spelling
+    assert _report(root, "--fail_on_failed").returncode == 3  # alone: any failed run
+    assert _report(root, "--fail_on_failed=any").returncode == 3
+    # A night that fails after that commit is still broken: paged again.
+    assert _failing_run(argv).returncode == 1
+    again = _report(root, "--fail_on_failed", "unrecovered")
+    assert again.returncode == 3, again.stdout + again.stderr
+    assert "2 failed runs in the window" in again.stdout
+    assert "1 of them not recovered" in again.stdout
+    wrong = _report(root, "--fail_on_failed=never")
+    assert wrong.returncode == 2 and "unrecovered" in wrong.stderr
+    helped = _report(root, "--help")
+    assert "--fail_on_failed=unrecovered" in " ".join(helped.stdout.split())
+
+
+def test_a_failed_run_is_in_the_window_it_ended_in(tmp_path: Path) -> None:
+    # A daily check at 08:00 over `--since` the day before at 08:00: a night that started at
+    # 07:50 and failed at 08:10 was running at the first check and started before the
+    # second one's window: no check ever alerted on it. A failure is seen as the run ends.
+    root, _ = _a_night_that_failed(tmp_path)
+    (record,) = failed_runs.read_records(str(root))
+    started = dt.datetime.fromisoformat(record["started_at"])
+    ended = dt.datetime.fromisoformat(record["ended_at"])
+    between = started + (ended - started) / 2
+    assert started < between < ended
+    alerted = _report(root, "--fail_on_failed", "--since", between.isoformat())
+    assert alerted.returncode == 3, alerted.stdout + alerted.stderr
+    assert "1 failed run in the window" in alerted.stdout
+    # The same moment in another zone is the same window.
+    there = between.astimezone(dt.timezone(dt.timedelta(hours=5))).isoformat()
+    assert _report(root, "--fail_on_failed", "--since", there).returncode == 3
+    after = (ended + dt.timedelta(microseconds=1)).isoformat()
+    assert _report(root, "--fail_on_failed", "--since", after).returncode == 2  # nothing
+
+
+def test_records_are_kept_by_their_end_time_not_their_run_ids(tmp_path: Path) -> None:
+    # Nights run with `--run_id a-night-N` after 250 older records whose ids sort after
+    # them (`z-night-...`): kept by name, the nights' own records were the ones pruned, the
+    # moment each was written, and the report showed an old failure as the latest.
+    inbox, root = tmp_path / "inbox", tmp_path / "dataset"
+    _long_texts(inbox, 40)
+    argv = ["--input", str(inbox), "--output", str(root), "--state", str(tmp_path / "state")]
+    argv += ["--direct_num_workers", "1"]  # as _a_night_that_failed: fails in its writer
+    assert _failing_run([*argv, "--run_id", "a-night-1"]).returncode == 1
+    folder = root / failed_runs.FAILED_RUNS
+    (first,) = folder.iterdir()
+    real = json.loads(first.read_text())
+    weeks_ago = dt.datetime.now(UTC) - dt.timedelta(days=14)
+    for number in range(250):  # ids that sort against time: z-night-000 is the latest
+        start = weeks_ago - dt.timedelta(hours=number)
+        copy = {**real, "run_id": f"z-night-{number:03d}", "started_at": start.isoformat()}
+        copy["ended_at"] = (start + dt.timedelta(seconds=20)).isoformat()
+        (folder / f"z-night-{number:03d}.{real['attempt']}.json").write_text(json.dumps(copy))
+    assert _failing_run([*argv, "--run_id", "a-night-2"]).returncode == 1
+    kept = {json.loads(path.read_text())["run_id"] for path in folder.iterdir()}
+    assert len(kept) == failed_runs.MAX_KEPT
+    expected = {"a-night-1", "a-night-2"} | {f"z-night-{n:03d}" for n in range(198)}
+    assert kept == expected
+    shown = _report(root)
+    assert "the latest: a-night-2" in shown.stdout, shown.stdout
+
+
+def test_a_commit_lists_the_failed_runs_once(
+    seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The commit listed `_failed_runs/` to say which runs failed since the last commit,
+    # then again to prune the ones it superseded: on an object store, two LIST requests.
+    from newsbeam.transforms.support import files
+
+    root = tmp_path / "dataset"
+    argv = ["--input", str(seeds_dir), "--output", str(root), "--direct_num_workers", "1"]
+    assert entry.main([*argv, "--run_id", "night1"]) == 0
+    failed_at = dt.datetime.now(UTC)
+    begun = failed_runs.started_record("night2", "0000abcd", failed_at, [], None, None, None)
+    failed = failed_runs.failed_record(begun, failed_at, "the run failed: OSError", 1)
+    assert failed_runs.write_record(str(root), failed)
+    listings: list[str] = []
+    real = files.list_files
+
+    def counted(prefix: str) -> dict[str, int]:
+        listings.append(prefix)
+        return real(prefix)
+
+    monkeypatch.setattr(files, "list_files", counted)
+    assert entry.main([*argv, "--run_id", "night3"]) == 0
+    folder = files.join(str(root), failed_runs.FAILED_RUNS)
+    assert listings.count(folder) == 1, listings
+    manifest = dataset.read_manifest(str(root), "night3")
+    assert manifest is not None and manifest["failed_before"][0]["run_id"] == "night2"
+
+
 def test_failed_runs_records_are_pruned_to_a_bounded_history(tmp_path: Path) -> None:
     # A follow service failing all night at a one-minute interval: hundreds of records.
     root, argv = _a_night_that_failed(tmp_path)
@@ -595,6 +714,9 @@ def test_a_night_killed_outright_alerts_before_any_later_run(
     assert alerted.returncode == 3, alerted.stdout + alerted.stderr
     assert "1 failed run in the window" in alerted.stdout and "night2" in alerted.stdout
     assert "not recorded yet" in alerted.stdout
+    # ROOT's state now, not its history: shown in a window that starts after it started.
+    now = dt.datetime.now(UTC).isoformat()
+    assert _report(root, "--fail_on_failed", "--since", now).returncode == 3
     assert not (root / failed_runs.FAILED_RUNS).exists()  # the report writes no record
     # The next run records it: shown once, as recorded.
     argv[-1] = "night3"

@@ -6,6 +6,7 @@ command stopping at once where it cannot run."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -835,6 +836,92 @@ def test_a_stopped_launcher_cancels_its_job_on_the_runner(tmp_path: Path) -> Non
             launcher.kill()
         os.killpg(service.pid, signal.SIGTERM)
         service.wait(30)
+
+
+@pytest.mark.slow
+def test_a_streaming_job_that_fails_or_is_stopped_leaves_a_record(tmp_path: Path) -> None:
+    """A streaming job that died left nothing a morning check could see: its windows commit
+    one by one, and the job's own end (exit 1: its runner gone; 143: stopped) was only in
+    its log. Now it leaves a record as a batch run does, which `newsbeam report` and
+    `--fail_on_failed` see; a ROOT the job never committed a window to is a dataset."""
+    from newsbeam.pipeline import failed_runs
+
+    inbox, output = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    (inbox / "a.txt").write_text((SEEDS / sorted(p.name for p in SEEDS.iterdir())[0]).read_text())
+
+    def job_service(port: int) -> subprocess.Popen[bytes]:
+        service = subprocess.Popen(
+            [sys.executable, "-m", "tests.job_service", "--port", str(port),
+             "--staging_dir", str(tmp_path / "staging")],
+            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+        wait_for_port(port, service)
+        return service
+
+    def launcher(port: int) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "newsbeam.pipeline", "--streaming", "--runner",
+             "PortableRunner", "--job_endpoint", f"localhost:{port}", "--environment_type",
+             "LOOPBACK", "--input", str(inbox), "--output", str(output)],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+
+    def streaming(job: subprocess.Popen[bytes], port: int) -> None:  # its job RUNNING
+        import grpc
+        from apache_beam.portability.api import beam_job_api_pb2, beam_job_api_pb2_grpc
+
+        with grpc.insecure_channel(f"localhost:{port}") as channel:
+            jobs = beam_job_api_pb2_grpc.JobServiceStub(channel)
+            deadline = time.monotonic() + 120
+            while True:
+                listed = jobs.GetJobs(beam_job_api_pb2.GetJobsRequest()).job_info
+                if beam_job_api_pb2.JobState.RUNNING in [info.state for info in listed]:
+                    return
+                assert job.poll() is None and time.monotonic() < deadline
+                time.sleep(0.5)
+
+    def records() -> list[dict[str, Any]]:
+        return failed_runs.read_records(str(output))
+
+    services, jobs = [], []
+    try:
+        port = free_port()
+        services.append(job_service(port))
+        jobs.append(launcher(port))
+        streaming(jobs[-1], port)
+        jobs[-1].send_signal(signal.SIGTERM)
+        _, err = jobs[-1].communicate(timeout=90)
+        assert jobs[-1].returncode == 143, err
+        (stopped,) = records()
+        assert stopped["exit_status"] == 143 and "SIGTERM" in stopped["cause"], stopped
+        assert stopped["mode"] == "streaming" and stopped["run_id"].startswith("stream-job-")
+        assert stopped["inputs"]["listed"] == [str(inbox)]
+        assert b"recorded in " in err, err[-2000:]
+        # A job whose runner goes away: exit 1, recorded with the line the log ends with.
+        jobs.append(launcher(port))
+        streaming(jobs[-1], port)
+        os.killpg(services[-1].pid, signal.SIGKILL)
+        _, err = jobs[-1].communicate(timeout=90)
+        assert jobs[-1].returncode == 1, err[-3000:]
+        failed = records()[-1]
+        assert failed["exit_status"] == 1 and failed["run_id"] != stopped["run_id"]
+        assert failed["cause"].startswith("the streaming job failed: "), failed
+        assert f"recorded in {output}" in err.decode(), err[-3000:]
+        assert dataset.is_dataset(str(output))
+        # The morning check sees both (no window committed: a ROOT of failed runs only).
+        check = main(["report", "--output", str(output), "--fail_on_failed=unrecovered"])
+        assert check == 3
+    finally:
+        for job in jobs:
+            if job.poll() is None:
+                job.kill()
+                job.communicate(timeout=30)
+        for service in services:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(service.pid, signal.SIGTERM)
+            service.wait(30)
 
 
 def test_streaming_usage_errors_stop_before_anything_runs(
