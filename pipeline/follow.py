@@ -63,14 +63,15 @@ from apache_beam.io.filesystems import FileSystems
 
 from newsbeam.pipeline import dataset, scratch
 from newsbeam.pipeline import run as pipeline_run
+from newsbeam.pipeline.causes import failure_line
 from newsbeam.pipeline.failed_runs import recorded
-from newsbeam.pipeline.main import RunSignals, Terminated, failure_line
 from newsbeam.pipeline.options import (
     DEFAULT_FOLLOW_INTERVAL,
     PipelineConfig,
     config_from_options,
     is_url,
 )
+from newsbeam.pipeline.stops import RunSignals, Terminated
 from newsbeam.schemas.feeds import FeedState
 from newsbeam.schemas.inputs_state import SEEN_FILES_PATH
 from newsbeam.transforms.feeds.parse import parse_url_list
@@ -480,7 +481,7 @@ class Follower:
 
 class _StopSignals(RunSignals):
     """The first SIGINT/SIGTERM asks to stop after the batch in flight; a second one
-    interrupts it (KeyboardInterrupt / Terminated, as a batch run: main.py's RunSignals)."""
+    interrupts it (KeyboardInterrupt / Terminated, as a batch run: stops.py's RunSignals)."""
 
     def __init__(self, stop: threading.Event) -> None:
         super().__init__()

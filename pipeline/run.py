@@ -28,6 +28,7 @@ import logging
 import os
 import platform
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -48,6 +49,7 @@ from apache_beam.options.pipeline_options import (
 
 from newsbeam.pipeline import dataset, failed_runs, runners, workers
 from newsbeam.pipeline.build import build
+from newsbeam.pipeline.causes import failure_line
 from newsbeam.pipeline.lock import LockHeld, RunLock
 from newsbeam.pipeline.options import (
     NewsBeamOptions,
@@ -58,6 +60,7 @@ from newsbeam.pipeline.options import (
 )
 from newsbeam.pipeline.progress import ProgressDisplay
 from newsbeam.pipeline.report_process import ReportProcess
+from newsbeam.pipeline.stops import RunSignals, Terminated
 from newsbeam.pipeline.worker_template import warmable_dofns, worker_template, workers_requested
 from newsbeam.pipeline.workers import frozen_heap, worker_options
 from newsbeam.schemas import SCHEMA_VERSION, TABLES
@@ -895,8 +898,6 @@ def run_locked(
             lock.check()  # a run frozen past its lock's expiry must not commit over another
         except LockHeld as error:
             raise Busy(str(error)) from None
-        from newsbeam.pipeline.main import RunSignals
-
         RunSignals.check()  # a stop whose exception Python swallowed must not commit
         moved = [pair for name in dataset.DATASET_TABLES for pair in moves[name]]
         dataset.commit_run(output, manifest, moved, report if os.path.exists(report) else None)
@@ -961,10 +962,6 @@ def _failed_since_last_commit(
 def _record_failure(target: Target, begun: dict[str, Any], error: BaseException) -> None:
     """Write the failed run's record into ROOT (pipeline/failed_runs.py): the cause as the
     command's last line says it, the exit status the command ends with."""
-    import signal
-
-    from newsbeam.pipeline.main import RunSignals, Terminated, failure_line
-
     # Beam re-raises a signal's exception met inside a step as that step's failure: the
     # signal received decides, as it decides the exit status (main.py).
     received = RunSignals.current

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from newsbeam.pipeline import main as entry
+from newsbeam.pipeline import causes
 from newsbeam.transforms.support import files
 from tests.s3_server import REGION, s3_server
 
@@ -115,7 +115,7 @@ def test_a_refusal_in_a_worker_process_keeps_its_line() -> None:
     # A worker's failure comes back as its traceback's text (pipeline/main.py).
     line = "access denied: cannot write s3://b/state/x: check the credentials' permissions"
     text = f"Traceback (most recent call last):\n  File ...\nRuntimeError: StoreDenied: {line}"
-    assert entry.failure_line(RuntimeError(text)) == f"the run failed: {line}"
+    assert causes.failure_line(RuntimeError(text)) == f"the run failed: {line}"
 
 
 def _without_root_overrides() -> list[str]:
@@ -168,7 +168,7 @@ def test_a_local_path_the_run_may_not_change_is_named_with_what_to_check() -> No
         except PermissionError as inner:
             raise RuntimeError("the commit failed") from inner
     except RuntimeError as outer:
-        line = entry.failure_line(outer)
+        line = causes.failure_line(outer)
     assert line == (
         "the run failed: permission denied: cannot open or change "
         "/srv/news/state/CURRENT.json: check that the user running newsbeam may read and "
