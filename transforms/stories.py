@@ -13,7 +13,6 @@ in a stateful DoFn that hands each window's rows on as one pane, for `newsbeam
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import datetime as dt
 import functools
@@ -51,6 +50,7 @@ from newsbeam.transforms.event_time import (
 )
 from newsbeam.transforms.support.bundle_files import write_columns
 from newsbeam.transforms.support.failures import counter
+from newsbeam.transforms.support.libc import give_back_freed
 from newsbeam.transforms.support.state import (
     DEDUP_STORIES,
     STORY_TERMS,
@@ -635,22 +635,6 @@ def top_links(values: np.ndarray, most: int) -> np.ndarray:
     # int32 counts (a row has far fewer than 2**31 columns): half the block's int64 copy.
     ranked = np.cumsum(tied, axis=1, dtype=np.int32) <= room
     return (above | (tied & ranked)) & np.isfinite(values)
-
-
-def give_back_freed() -> bool:
-    """Hand the heap's free pages back to the system (glibc's malloc_trim); False where the
-    C library has none. The clustering's temporaries freed into the heap stayed resident
-    for the rest of the run: glibc had raised its mmap and trim thresholds to the largest
-    block freed, so the next stage grew on top of them. Traced at 20,000 lines (review 92),
-    in-process: RSS 788 MB after the clustering, 845 at the next stage's peak (the run's);
-    trimmed, 668 and 760 (peak 793, the clustering's own). One call a run: ~ms."""
-    try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        return False
-    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-    trim(0)
-    return True
 
 
 def kth_largest(rows: np.ndarray, k: int) -> np.ndarray:
