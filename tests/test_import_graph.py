@@ -38,6 +38,14 @@ def test_the_entry_point_is_imported_by_no_module_but_its_runner() -> None:
     assert importers == []
 
 
+def test_the_stories_stage_does_not_import_the_dedup_stage() -> None:
+    """docs/architecture.md says so, and it was not true: stories.py imported dedup.py for
+    the canonical-copy rank of an article and the copies counted in a stream's pane. What
+    both stages use lives in support/ (rank.py, copies.py)."""
+    graph = import_graph(REPO_ROOT)
+    assert "newsbeam.transforms.dedup" not in graph["newsbeam.transforms.stories"]
+
+
 def test_code_folders_are_those_pyproject_installs() -> None:
     tomllib = pytest.importorskip("tomllib")
     with open(REPO_ROOT / "pyproject.toml", "rb") as handle:

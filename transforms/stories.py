@@ -39,7 +39,6 @@ from apache_beam.utils.timestamp import Timestamp
 
 from newsbeam.schemas import Article
 from newsbeam.transforms.clean import with_identity
-from newsbeam.transforms.dedup import article_rank, counted_copies
 from newsbeam.transforms.event_time import (
     WindowConfig,
     due_time,
@@ -49,8 +48,10 @@ from newsbeam.transforms.event_time import (
     window_start,
 )
 from newsbeam.transforms.support.bundle_files import write_columns
+from newsbeam.transforms.support.copies import counted_copies
 from newsbeam.transforms.support.failures import counter
 from newsbeam.transforms.support.libc import give_back_freed
+from newsbeam.transforms.support.rank import article_rank
 from newsbeam.transforms.support.state import (
     DEDUP_STORIES,
     STORY_TERMS,
@@ -1819,7 +1820,7 @@ class ClusterStoriesStream(beam.PTransform):
     articles, duplicates, rejected and feed_health rows) -> PCollection[Pane]: each
     window's rows (`window.window_seconds`) once the watermark passed its end, its
     articles with the pane's copies counted (`duplicate_count`, `duplicate_sources`:
-    dedup's counted_copies) and `story_id` set by ClusterStories' clustering of the
+    support/copies.py counted_copies) and `story_id` set by ClusterStories' clustering of the
     window's articles with the earlier windows' (and the earlier state's, `state`) as an
     earlier run's take part, each for `window.ttl_days` of event time. Rows that come
     after their window's pane form late panes, at the next window end.
