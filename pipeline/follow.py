@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import glob
 import logging
 import os
 import signal
@@ -76,7 +75,7 @@ from newsbeam.schemas.feeds import FeedState
 from newsbeam.schemas.inputs_state import SEEN_FILES_PATH
 from newsbeam.transforms.feeds.parse import parse_url_list
 from newsbeam.transforms.feeds.polling import PreviousFeedState, is_not_due, previous_feed_state
-from newsbeam.transforms.read import Problem, is_local, list_input, readable_path
+from newsbeam.transforms.read import Problem, as_input, is_local, list_input, readable_path
 from newsbeam.transforms.support import files
 from newsbeam.transforms.support.state import (
     FEED_STATE,
@@ -139,12 +138,6 @@ def stable(
 def due_feeds(urls: Iterable[str], feeds: PreviousFeedState, now: dt.datetime) -> list[str]:
     """The feed URLs whose next poll time has come (or that were never polled)."""
     return sorted({url for url in urls if not is_not_due(feeds.state_for(url), now)})
-
-
-def as_input(path: str) -> str:
-    """A listed file as an --input of its own: glob characters in its name escaped, so the
-    read stage names it by the very same path (and records it so in seen_files)."""
-    return glob.escape(path) if any(char in path for char in "*?[") else path
 
 
 def batch_line(manifest: Mapping[str, Any], new: int, feeds: int, latency: float) -> str:
