@@ -177,20 +177,14 @@ def test_no_top_level_name_of_the_code_is_unused() -> None:
     assert unused_top_level_names(REPO_ROOT) == []
 
 
-def test_an_unused_helper_is_found(tree: Path) -> None:
+@pytest.mark.parametrize("named_in_a_comment", [False, True])  # a comment is no use of it
+def test_an_unused_helper_is_found(tree: Path, named_in_a_comment: bool) -> None:
     # The copy holds no tests: names only tests use are unused there already.
     before = set(unused_top_level_names(tree))
     stage = tree / "transforms" / "clean.py"
     planted = "\n\ndef _never_called_anywhere() -> None:\n    pass\n"
+    if named_in_a_comment:
+        planted += "\n\n# not `_never_called_anywhere`: why\n"
     stage.write_text(stage.read_text("utf-8") + planted)
     after = set(unused_top_level_names(tree))
     assert after - before == {"transforms/clean.py: _never_called_anywhere"}
-
-
-def test_a_helper_only_a_comment_names_is_unused(tree: Path) -> None:
-    before = set(unused_top_level_names(tree))
-    stage = tree / "transforms" / "clean.py"
-    planted = "\n\ndef _only_talked_of() -> None:\n    pass\n\n\n# not `_only_talked_of`: why\n"
-    stage.write_text(stage.read_text("utf-8") + planted)
-    after = set(unused_top_level_names(tree))
-    assert after - before == {"transforms/clean.py: _only_talked_of"}
