@@ -32,7 +32,6 @@ from newsbeam.transforms.clean import clean_article  # noqa: E402
 from newsbeam.transforms.dedup import (  # noqa: E402
     DedupConfig,
     Fingerprint,
-    article_rank,
     stream_copy,
     stream_entry,
     text_fingerprint,
@@ -45,6 +44,7 @@ from newsbeam.transforms.stories import (  # noqa: E402
     cluster_window,
     story_doc,
 )
+from newsbeam.transforms.support.rank import article_rank  # noqa: E402
 
 _AT = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
 _FOREVER = 10**15

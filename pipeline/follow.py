@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import glob
 import logging
 import os
 import signal
@@ -63,19 +62,20 @@ from apache_beam.io.filesystems import FileSystems
 
 from newsbeam.pipeline import dataset, scratch
 from newsbeam.pipeline import run as pipeline_run
+from newsbeam.pipeline.causes import failure_line
 from newsbeam.pipeline.failed_runs import recorded
-from newsbeam.pipeline.main import RunSignals, Terminated, failure_line
 from newsbeam.pipeline.options import (
     DEFAULT_FOLLOW_INTERVAL,
     PipelineConfig,
     config_from_options,
     is_url,
 )
+from newsbeam.pipeline.stops import RunSignals, Terminated
 from newsbeam.schemas.feeds import FeedState
 from newsbeam.schemas.inputs_state import SEEN_FILES_PATH
 from newsbeam.transforms.feeds.parse import parse_url_list
 from newsbeam.transforms.feeds.polling import PreviousFeedState, is_not_due, previous_feed_state
-from newsbeam.transforms.read import Problem, is_local, list_input, readable_path
+from newsbeam.transforms.read import Problem, as_input, is_local, list_input, readable_path
 from newsbeam.transforms.support import files
 from newsbeam.transforms.support.state import (
     FEED_STATE,
@@ -138,12 +138,6 @@ def stable(
 def due_feeds(urls: Iterable[str], feeds: PreviousFeedState, now: dt.datetime) -> list[str]:
     """The feed URLs whose next poll time has come (or that were never polled)."""
     return sorted({url for url in urls if not is_not_due(feeds.state_for(url), now)})
-
-
-def as_input(path: str) -> str:
-    """A listed file as an --input of its own: glob characters in its name escaped, so the
-    read stage names it by the very same path (and records it so in seen_files)."""
-    return glob.escape(path) if any(char in path for char in "*?[") else path
 
 
 def batch_line(manifest: Mapping[str, Any], new: int, feeds: int, latency: float) -> str:
@@ -480,7 +474,7 @@ class Follower:
 
 class _StopSignals(RunSignals):
     """The first SIGINT/SIGTERM asks to stop after the batch in flight; a second one
-    interrupts it (KeyboardInterrupt / Terminated, as a batch run: main.py's RunSignals)."""
+    interrupts it (KeyboardInterrupt / Terminated, as a batch run: stops.py's RunSignals)."""
 
     def __init__(self, stop: threading.Event) -> None:
         super().__init__()

@@ -13,7 +13,6 @@ fails or is stopped records itself in the dataset (pipeline/failed_runs.py).
 from __future__ import annotations
 
 import atexit
-import builtins
 import contextlib
 import gc
 import logging
@@ -22,11 +21,12 @@ import re
 import shlex
 import signal
 import sys
-import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from newsbeam.pipeline import scratch
+from newsbeam.pipeline.causes import EXCEPTION_LINE, failure_line, traceback_exception
+from newsbeam.pipeline.stops import RunSignals, Terminated
 from newsbeam.transforms.support.redact import RedactLogs
 
 if TYPE_CHECKING:
@@ -108,81 +108,6 @@ def format_summary(manifest: dict[str, Any], output: str) -> str:
     return "\n".join(lines)
 
 
-class Terminated(BaseException):
-    """SIGTERM arrived (systemd, Kubernetes and cron wrappers stop jobs with it). Like
-    KeyboardInterrupt, not an Exception: code that turns errors into rejected rows must not
-    swallow it."""
-
-
-class RunSignals:
-    """Turns SIGINT/SIGTERM into exceptions and remembers them: the exception may surface
-    wrapped (Beam re-raises a DoFn's failure as its own), the remembered signal decides."""
-
-    STATUS: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
-    # The signal the run in progress received, if any: what its failed-run record says
-    # (pipeline/run.py), when Beam has wrapped the exception as a step's failure.
-    current: int | None = None
-
-    def __init__(self) -> None:
-        self.received: int | None = None
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> RunSignals:
-        RunSignals.current = None
-        if threading.current_thread() is threading.main_thread():
-            for signum in self.STATUS:
-                self._previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-        RunSignals.current = None
-
-    def _handle(self, signum: int, frame: object) -> None:
-        self.received = signum
-        RunSignals.current = signum
-        # A multi-process local run: its workers end now (pipeline/workers.py), and what
-        # Beam's threads and logs report about them is the stop, not an error.
-        from newsbeam.pipeline.workers import quiet_beam_logs, stop_worker_processes
-
-        threading.excepthook = lambda args: None
-        quiet_beam_logs()
-        stop_worker_processes()
-        raise self.exception()
-
-    def exception(self) -> BaseException:
-        """What the signal received raises: KeyboardInterrupt for SIGINT, else Terminated."""
-        return stop_exception(self.received)
-
-    @classmethod
-    def check(cls) -> None:
-        """Raise the stop the run in progress received, if its exception was lost. Python
-        only prints `Exception ignored in: ...` for an exception raised where nothing can
-        take it (an at-fork callback, a `__del__`, a weakref callback) and goes on: measured,
-        a SIGTERM met in logging's at-fork callback as the run forked a process (its worker
-        processes, its report process), and the run committed and exited 0. The run asks
-        before it commits."""
-        if cls.current is not None:
-            raise stop_exception(cls.current)
-
-    def exit_status(self) -> int | None:
-        """130 or 143 once a signal arrived, else None."""
-        if self.received is None:
-            return None
-        name = "interrupted" if self.received == signal.SIGINT else "terminated"
-        print(
-            f"newsbeam: {name}; nothing was committed; the dataset and state are as they were",
-            file=sys.stderr,
-        )
-        return self.STATUS[self.received]
-
-
-def stop_exception(signum: int | None) -> BaseException:
-    """KeyboardInterrupt for SIGINT, else Terminated."""
-    return KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
-
-
 def _log_level(argv: Sequence[str]) -> str:
     """`--log_level` read before anything else, so imports and option parsing log at it."""
     for index, arg in enumerate(argv):
@@ -202,126 +127,6 @@ def _redacted_params(argv: Sequence[str]) -> list[str]:
         if name in ("--redact_url_params", "--redact-url-params"):
             found.append(value if equals else (argv[index + 1] if index + 1 < len(argv) else ""))
     return found
-
-
-# Words in a failure that mean the runner (a job service over gRPC) could not be reached.
-_UNREACHABLE_WORDS = ("connect", "unavailable", "refused", "grpc", "deadline", "timeout")
-
-
-def runs_on_a_service(argv: Sequence[str]) -> bool:
-    """Whether the command line hands the pipeline to a runner's job service (a portable,
-    Flink, Spark or Dataflow runner), which a failed connection may be about."""
-    for index, arg in enumerate(argv):
-        name, _, value = arg.partition("=")
-        if name in ("--job_endpoint", "--flink_master", "--spark_master_url"):
-            return True
-        if name == "--runner":
-            value = value or (argv[index + 1] if index + 1 < len(argv) else "")
-            if any(kind in value for kind in ("Portable", "Flink", "Spark", "Prism", "Dataflow")):
-                return True
-    return False
-
-
-def failure_line(error: BaseException, argv: Sequence[str] | None = None) -> str:
-    """One readable line for a failed run: the innermost cause and what to do. A failed
-    connection is blamed on the runner's job service only when `argv` names one (None: not
-    known); in a local run it is what the run reads or writes."""
-    from newsbeam.pipeline.workers import WorkerEnded
-
-    cause = error
-    while True:  # `raise ... from None` ends the chain, as in Python's own tracebacks
-        inner = cause.__cause__ or (None if cause.__suppress_context__ else cause.__context__)
-        # Beam's retry decorator raises the last failure again inside `except StopIteration`
-        # (its delays ran out): that StopIteration was named as the run's cause.
-        if inner is None or isinstance(inner, StopIteration):
-            break
-        cause = inner
-    if isinstance(cause, WorkerEnded):
-        hint = "see the worker's messages above, or --log_level DEBUG"
-        if "SIGKILL" in str(cause):
-            hint = "fewer workers need less memory (--direct_num_workers 1 runs in one process)"
-        return f"the run failed: {cause}; {hint}"
-    kind, message = type(cause), str(cause)
-    remote = traceback_exception(message)
-    if remote is not None:  # a worker process's failure, handed back as its traceback's text
-        name, message = remote
-        kind = exception_type(name)
-    if kind.__name__ == "StoreDenied":  # its message names the call, object and check
-        return f"the run failed: {' '.join(message.split())}"
-    if issubclass(kind, MemoryError):  # its message is empty or a size: say what it means
-        return (
-            "the run failed: it ran out of memory (MemoryError); nothing committed, the state "
-            "as it was; --max_files_per_run N reads the input in passes of N files, "
-            "--direct_num_workers 1 runs in one process"
-        )
-    if issubclass(kind, PermissionError) and isinstance(cause, PermissionError):
-        # The operating system's refusal names the path; say what was refused and where
-        # to look, as a store's refusal does (`files.denied_message`).
-        where = cause.filename or "a path of the run"
-        return (
-            f"the run failed: permission denied: cannot open or change {where}: check that "
-            "the user running newsbeam may read and write there (--output, --state)"
-        )
-    text = " ".join(message.split()) or kind.__name__
-    if len(text) > 300:
-        text = text[:300] + "..."
-    names = f"{type(error).__name__} {kind.__name__} {text}".lower()
-    unreachable = any(word in names for word in _UNREACHABLE_WORDS)
-    if unreachable and (argv is None or runs_on_a_service(argv)):
-        text = f"the runner's job service did not answer ({text})"
-        hint = "check that it is running and reachable (--job_endpoint, --flink_master, "
-        hint += "--spark_master_url) or run in-process without --runner"
-    elif unreachable:
-        hint = "check that what the run reads and writes can be reached (an object store's "
-        hint += "--s3_endpoint_url, the servers of --feed and --input URLs)"
-    elif issubclass(kind, PermissionError | FileNotFoundError | IsADirectoryError):
-        hint = "check the paths and permissions of --output, --state and the inputs"
-    elif issubclass(kind, OSError):
-        hint = "check free space and permissions where --output and --state live"
-    else:
-        hint = "see the traceback with --log_level DEBUG"
-    if not text.startswith("the runner"):
-        text = f"{kind.__name__}: {text}"
-    return f"the run failed: {text}; {hint}"
-
-
-# The last line of a Python traceback: `module.Name: message`.
-_EXCEPTION_LINE = re.compile(r"((?:[A-Za-z_]\w*\.)*[A-Z]\w*): (.*)")
-_BARE_ERROR = re.compile(r"(?:[A-Za-z_]\w*\.)*[A-Z]\w*Error")
-
-
-def traceback_exception(text: str) -> tuple[str, str] | None:
-    """The exception a traceback's text ends with, as (type name, message); None when
-    `text` is no traceback. Beam's local runner hands a failure in a worker process back
-    as a RuntimeError whose message is the worker's traceback, ending in e.g.
-    `RuntimeError: OSError: [Errno 28] ... No space left on device [while running 'X']`:
-    the wrappers Beam added (`RuntimeError: `) are taken off, so the cause reads as if the
-    run had raised it in this process."""
-    if not text.lstrip().startswith("Traceback (most recent call last):"):
-        return None
-    for line in reversed(text.splitlines()):
-        match = _EXCEPTION_LINE.fullmatch(line.rstrip())
-        if match is None:
-            # An exception raised with no message ends its traceback with its name alone.
-            if _BARE_ERROR.fullmatch(line.strip()):
-                return line.strip(), ""
-            continue
-        name, message = match.groups()
-        inner = _EXCEPTION_LINE.fullmatch(message)
-        while name == "RuntimeError" and inner is not None:
-            name, message = inner.groups()
-            inner = _EXCEPTION_LINE.fullmatch(message)
-        return name, message
-    return None
-
-
-def exception_type(name: str) -> type[BaseException]:
-    """The built-in exception class a traceback names (`OSError`, `builtins.OSError`);
-    Exception for any other, which only its name then describes."""
-    found = getattr(builtins, name.rpartition(".")[2], None)
-    if isinstance(found, type) and issubclass(found, BaseException):
-        return found
-    return type(name.rpartition(".")[2], (Exception,), {})
 
 
 def feeds_summary(counters: dict[str, int]) -> str | None:
@@ -445,7 +250,7 @@ def one_line_worker_error(record: logging.LogRecord) -> bool:
     last = f"{found[0]}: {found[1]}" if found else text.strip().splitlines()[-1]
     # Beam's own words first ("Error processing instruction bundle_93") when they are not
     # the exception's line again.
-    said = last if _EXCEPTION_LINE.fullmatch(first) else f"{first}: {last}"
+    said = last if EXCEPTION_LINE.fullmatch(first) else f"{first}: {last}"
     record.msg = "Worker: %s (the traceback: --log_level DEBUG)"
     record.args = (said,)
     return True

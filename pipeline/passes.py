@@ -37,9 +37,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from newsbeam.pipeline import run as pipeline_run
-from newsbeam.pipeline.follow import as_input
 from newsbeam.pipeline.options import PipelineConfig, is_url
-from newsbeam.transforms.read import Problem, list_inputs
+from newsbeam.transforms.read import Problem, as_input, list_inputs
 
 log = logging.getLogger("newsbeam")
 

@@ -38,7 +38,6 @@ and a worker's bundle thread reuses the heap freed before it; and one OpenBLAS t
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import dataclasses
 import functools
 import gc
@@ -60,6 +59,8 @@ import time
 import weakref
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
+
+from newsbeam.transforms.support import libc
 
 if TYPE_CHECKING:
     from apache_beam.options.pipeline_options import PipelineOptions
@@ -796,7 +797,7 @@ def bound_malloc() -> bool:
     """Fix glibc malloc's mmap and trim thresholds (`MALLOC_MMAP_THRESHOLD`) and its arenas
     (`MALLOC_ARENAS`) in this process and those it forks later (the template, its warm
     workers); False where the C library has no mallopt (not glibc: nothing changed)."""
-    return _mallopt(
+    return libc.mallopt(
         (_M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD),
         (_M_TRIM_THRESHOLD, MALLOC_TRIM_THRESHOLD),
         (_M_ARENA_MAX, MALLOC_ARENAS),
@@ -808,7 +809,7 @@ def one_malloc_arena() -> bool:
     for good when a thread first finds 8 arenas taken, which the imports' threads may do
     before `bound_malloc` runs (a worker's bundle thread then still got an arena of its
     own). False where the C library has no mallopt."""
-    return _mallopt((_M_ARENA_MAX, MALLOC_ARENAS))
+    return libc.mallopt((_M_ARENA_MAX, MALLOC_ARENAS))
 
 
 # OpenBLAS (under numpy and scipy) starts a thread per core when it is imported, and after
@@ -984,32 +985,12 @@ def end_child(pid: int, seconds: float) -> None:
             os.close(handle)
 
 
-# What looking up the C library or its function can raise where there is none to find
-# (Windows has no CDLL(None): TypeError).
-_NO_LIBC = (OSError, AttributeError, TypeError)
-
-
-def _libc() -> ctypes.CDLL:
-    """The C library the interpreter runs on (its symbols are the process's own: no search
-    of the library path, which runs `ldconfig -p` in a child process)."""
-    return ctypes.CDLL(None)
-
-
-def _mallopt(*settings: tuple[int, int]) -> bool:
-    try:
-        mallopt = _libc().mallopt
-    except _NO_LIBC:
-        return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return all(mallopt(parameter, value) == 1 for parameter, value in settings)
-
-
 def end_with_parent() -> None:
     """On Linux, this process gets SIGTERM when the thread that started it ends (the
     runner killed outright: no channel left to work for). Elsewhere a worker ends when its
     control channel breaks."""
-    with contextlib.suppress(*_NO_LIBC):
-        _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    with contextlib.suppress(*libc.NO_LIBC):
+        libc.handle().prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>

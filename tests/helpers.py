@@ -167,6 +167,18 @@ def newsbeam_command(
     )
 
 
+def raised_from(inner: BaseException, outer: BaseException) -> BaseException:
+    """`outer` raised from `inner`, as a stage's failure wraps its cause: both raised for
+    real, so the chain (`__cause__`, `__context__`) and tracebacks are Python's own."""
+    try:
+        try:
+            raise inner
+        except BaseException:
+            raise outer from inner
+    except BaseException as error:
+        return error
+
+
 def free_port() -> int:
     """A TCP port of 127.0.0.1 free a moment ago (for a server a test starts)."""
     with socket.socket() as probe:

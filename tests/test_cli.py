@@ -17,7 +17,7 @@ import duckdb
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from newsbeam.pipeline import cli, dataset, workers
+from newsbeam.pipeline import causes, cli, dataset, workers
 from newsbeam.pipeline import main as entry
 from newsbeam.pipeline import run as pipeline_run
 from newsbeam.pipeline.progress import ProgressDisplay, progress_line
@@ -30,6 +30,7 @@ from tests.feed_server import serve, static
 from tests.helpers import (
     make_test_pipeline,
     newsbeam_command,
+    raised_from,
     start_pipeline,
     wait_for,
     write_seed_copies,
@@ -284,26 +285,20 @@ def test_a_signal_ends_the_run_cleanly(
 
 
 def test_failure_line_names_the_cause() -> None:
-    try:
-        try:
-            raise FileNotFoundError(2, "No such file or directory", "/data/x")
-        except FileNotFoundError as inner:
-            raise RuntimeError("stage failed") from inner
-    except RuntimeError as error:
-        line = entry.failure_line(error)
+    error = raised_from(
+        FileNotFoundError(2, "No such file or directory", "/data/x"), RuntimeError("stage failed")
+    )
+    line = causes.failure_line(error)
     assert line.startswith("the run failed: FileNotFoundError:") and "/data/x" in line
     assert "permissions" in line
     assert os.linesep not in line
     # A refused connection is the job service's fault only where the run has one (before:
     # always, even a local run's object store).
-    try:
-        try:
-            raise ConnectionRefusedError(111, "Connection refused")
-        except ConnectionRefusedError as inner:
-            raise RuntimeError("Write/Files failed") from inner
-    except RuntimeError as error:
-        local = entry.failure_line(error, ["--input", "x", "--output", "s3://b/x"])
-        served = entry.failure_line(error, ["--runner", "PortableRunner", "--job_endpoint=h:1"])
+    error = raised_from(
+        ConnectionRefusedError(111, "Connection refused"), RuntimeError("Write/Files failed")
+    )
+    local = causes.failure_line(error, ["--input", "x", "--output", "s3://b/x"])
+    served = causes.failure_line(error, ["--runner", "PortableRunner", "--job_endpoint=h:1"])
     assert "job service" not in local and "--s3_endpoint_url" in local
     assert "the runner's job service did not answer" in served
 
@@ -320,7 +315,7 @@ def test_failure_line_names_the_failure_beams_retries_gave_up_on() -> None:
     try:
         call_the_store()
     except ConnectionRefusedError as error:
-        line = entry.failure_line(error, ["--input", "x", "--output", "s3://b/x"])
+        line = causes.failure_line(error, ["--input", "x", "--output", "s3://b/x"])
     assert line.startswith("the run failed: ConnectionRefusedError: [Errno 111] Connection")
     assert "--s3_endpoint_url" in line
 
@@ -339,7 +334,7 @@ def test_failure_line_reads_a_worker_processs_failure() -> None:
     with pytest.raises(Exception) as raised:  # noqa: PT011  (whatever Beam wraps it in)
         with beam.Pipeline(options=options) as pipeline:
             _ = pipeline | beam.Create([1, 2]) | "Write" >> beam.Map(disk_full)
-    line = entry.failure_line(raised.value, ["--input", "x", "--output", "y"])
+    line = causes.failure_line(raised.value, ["--input", "x", "--output", "y"])
     assert "Traceback" not in line and "File " not in line, line
     assert line.startswith("the run failed: OSError: "), line
     assert "No space left on device" in line and "[while running 'Write']" in line
@@ -523,14 +518,8 @@ def test_a_run_out_of_memory_says_so_and_what_bounds_it() -> None:
     try:
         raise RuntimeError("Traceback (most recent call last):\nMemoryError\n")
     except RuntimeError as error:  # as Beam hands back a worker process's failure
-        remote = entry.failure_line(error)
-    try:
-        try:
-            raise MemoryError
-        except MemoryError as inner:
-            raise RuntimeError("Extract failed") from inner
-    except RuntimeError as error:
-        local = entry.failure_line(error)
+        remote = causes.failure_line(error)
+    local = causes.failure_line(raised_from(MemoryError(), RuntimeError("Extract failed")))
     for line in (remote, local):
         assert line.startswith("the run failed: it ran out of memory"), line
         assert "nothing committed" in line and "--max_files_per_run" in line

@@ -4,6 +4,7 @@ replaces its rows; on a local folder and on an S3 server on 127.0.0.1."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -35,6 +36,57 @@ def test_run_ids_name_files_and_nothing_else() -> None:
     for bad in ("", "../x", "a/b", "-x", "a b", "x" * 101, "a:b"):
         with pytest.raises(ValueError, match="--run_id"):
             dataset.check_run_id(bad)
+
+
+def test_a_runs_manifest_is_built_from_its_staged_files_without_beam(tmp_path: Path) -> None:
+    """The manifest (pipeline/manifest.py, out of run.py's run_locked) from staged files
+    and counters alone: rows and bytes per file, counts by table and rejected reason,
+    `balanced`, options with their credentials hidden, the worker plan when there is one."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from newsbeam.pipeline.manifest import build_manifest
+    from newsbeam.pipeline.options import PipelineConfig
+    from newsbeam.schemas import SCHEMA_VERSION
+
+    output, staging = tmp_path / "out", tmp_path / "staging"
+    rejected = [
+        {"source": "a.txt", "stage": "clean", "reason": "too_short"},
+        {"source": "b.html", "stage": "extract", "reason": "no_text"},
+        {"source": "c.txt", "stage": "clean", "reason": "too_short"},
+    ]
+    moves: dict[str, list[tuple[str, str]]] = {}
+    for table, schema in DATASET_SCHEMAS.items():
+        staged = staging / f"{table}.parquet"
+        staged.parent.mkdir(exist_ok=True)
+        rows = [{**row, "detail": "", "payload": ""} for row in rejected if table == "rejected"]
+        pq.write_table(pa.Table.from_pylist(rows, schema=schema), staged)
+        moves[table] = [(str(staged), str(output / table / "ingest_date=2026-12-05" / "r.parquet"))]
+    options = PipelineOptions(["--feed", "https://user:hush@example.org/feed.xml"])
+    config = PipelineConfig(inputs=("inbox",), output_dir=str(staging))
+    started = dt.datetime(2026, 12, 5, 6, tzinfo=dt.timezone.utc)
+    counters = {"read_inputs": 3}
+    manifest = build_manifest(options, config, str(output), moves, counters, started, 1.23456)
+    assert manifest["counts"] == {
+        "inputs": 3,
+        "articles": 0,
+        "duplicates": 0,
+        "rejected": 3,
+        "feed_health": 0,
+        "rejected_by": {"clean": {"too_short": 2}, "extract": {"no_text": 1}},
+        "balanced": True,
+    }
+    (listed,) = manifest["tables"]["rejected"]["files"]
+    size = (staging / "rejected.parquet").stat().st_size
+    assert listed == {"path": "rejected/ingest_date=2026-12-05/r.parquet", "rows": 3, "bytes": size}
+    assert (manifest["schema_version"], manifest["seconds"]) == (SCHEMA_VERSION, 1.235)
+    assert manifest["started_at"] == started.isoformat() and manifest["counters"] == counters
+    assert "hush" not in json.dumps(manifest) and "workers" not in manifest["config"]
+    assert set(manifest["config"]) >= {"clean", "dedup", "stories"}
+    unbalanced = build_manifest(options, config, str(output), moves, {"read_inputs": 4}, started, 1)
+    assert unbalanced["counts"]["balanced"] is False
+    plan = {"workers": 2, "why": "50 files or more"}
+    planned = build_manifest(options, config, str(output), moves, counters, started, 1, plan)
+    assert planned["config"]["workers"] == plan
 
 
 def _manifest(**changes: object) -> dict:

@@ -20,7 +20,6 @@ from newsbeam.transforms.dedup import (
     DeduplicateArticles,
     Entry,
     Member,
-    article_rank,
     bucket_pairs,
     containment,
     final_duplicate,
@@ -37,6 +36,7 @@ from newsbeam.transforms.dedup import (
 )
 from newsbeam.transforms.extract import new_article
 from newsbeam.transforms.support.hashing import word_hashes
+from newsbeam.transforms.support.rank import article_rank
 from newsbeam.transforms.support.versions import earlier_version, entry_of, version_source
 from newsbeam.transforms.support.vocabulary import sorted_unique
 from tests.helpers import counters_of, make_test_pipeline
@@ -650,7 +650,7 @@ def test_an_lsh_bucket_entry_names_its_article_by_a_key_not_its_rank() -> None:
         for key, entry in out[None]
         for value in url_pass.process((Entry._make(entry).canonical_url, [entry]), GlobalWindow())
     ]
-    ranks = [dedup.article_rank(with_identity(article)) for article in articles]
+    ranks = [article_rank(with_identity(article)) for article in articles]
     assert sorted(side) == sorted((dedup.rank_key(rank), rank) for rank in ranks)
     assert not list(url_pass.finish_bundle())  # the entries went out with the fingerprints
     # The pairs step reads the same buckets back through the ranks side input.
@@ -701,7 +701,7 @@ def test_the_exact_and_url_passes_carry_no_signature() -> None:
     own.start()
     for article in articles[:6]:
         signature, _ = dedup.text_fingerprint(article.text, config)
-        own.add(GlobalWindow(), signature, dedup.article_rank(with_identity(article)))
+        own.add(GlobalWindow(), signature, article_rank(with_identity(article)))
     expected = dedup.entry_buckets([held for _, (_, held) in own.elements()], None)
     assert {key: sorted(held) for key, held in buckets.items()} == {
         key: sorted(held) for key, held in expected.items()

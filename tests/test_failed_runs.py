@@ -26,7 +26,7 @@ from newsbeam.pipeline import main as entry
 from newsbeam.pipeline import report as report_module
 from newsbeam.transforms.support.files import StoreUnreachable
 from newsbeam.transforms.support.state import CRASH_ENV, read_current
-from tests.helpers import newsbeam_command, wait_for, write_seed_copies
+from tests.helpers import newsbeam_command, raised_from, wait_for, write_seed_copies
 
 UTC = dt.timezone.utc
 
@@ -39,13 +39,9 @@ def test_the_stage_is_read_from_beams_words() -> None:
     assert failed_runs.failed_stage(text) == "Write"
     assert failed_runs.failed_stage("StoreUnreachable: the object store has not answered") is None
     # In one process the cause line names the innermost error; Beam's words are outside it.
-    try:
-        try:
-            raise OSError(27, "File too large")
-        except OSError as inner:
-            raise RuntimeError(f"{inner} [while running 'Extract/Pages']") from inner
-    except RuntimeError as outer:
-        assert failed_runs.stage_of(outer, "the run failed: OSError: File too large") == "Extract"
+    inner = OSError(27, "File too large")
+    outer = raised_from(inner, RuntimeError(f"{inner} [while running 'Extract/Pages']"))
+    assert failed_runs.stage_of(outer, "the run failed: OSError: File too large") == "Extract"
 
 
 def test_inputs_are_listed_capped_and_without_credentials() -> None:

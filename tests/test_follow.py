@@ -25,7 +25,7 @@ from newsbeam.pipeline import dataset, follow
 from newsbeam.pipeline import run as pipeline_run
 from newsbeam.schemas.feeds import FeedState
 from newsbeam.transforms.feeds.polling import previous_feed_state
-from newsbeam.transforms.read import list_input
+from newsbeam.transforms.read import as_input, list_input
 from newsbeam.transforms.support import loaded
 from tests.feed_server import Request, Response, serve
 
@@ -113,7 +113,7 @@ def test_a_file_with_glob_characters_is_named_as_itself(tmp_path: Path) -> None:
     odd = tmp_path / "a[1]*b?.txt"
     odd.write_text("text")
     (tmp_path / "a1xb!.txt").write_text("another file the unescaped glob would match")
-    listed = [item[0].path for item in list_input(follow.as_input(str(odd)))]  # type: ignore[index]
+    listed = [item[0].path for item in list_input(as_input(str(odd)))]  # type: ignore[index]
     assert listed == [str(odd)]
 
 

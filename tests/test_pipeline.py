@@ -383,7 +383,7 @@ def test_failed_run_keeps_previous_output(
     def crash(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(pipeline_run, "_manifest", crash)
+    monkeypatch.setattr(pipeline_run, "build_manifest", crash)
     seeds = Path(__file__).resolve().parents[1] / "seeds"
     assert entry.main(["--input", str(seeds), "--output", str(output)]) == 1
     # The committed run is as it was, the failed run's staging is gone, nothing was added

@@ -21,7 +21,7 @@ import pytest
 from newsbeam.pipeline import dataset, report
 from newsbeam.pipeline import main as entry
 from tests.feed_server import serve, static
-from tests.helpers import ARTICLE_TEXT, run_manifest
+from tests.helpers import ARTICLE_TEXT, run_manifest, table_files, table_sql
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 UTC = dt.timezone.utc
@@ -451,6 +451,11 @@ def _report_of(output: Path, run_id: str | None = None) -> Path:
     return output / "_runs" / f"{run_manifest(output, run_id)['run_id']}.html"
 
 
+def _page(output: Path, run_id: str | None = None) -> _Tables:
+    """The tables of a committed run's report (the latest without `run_id`)."""
+    return parse_page(_report_of(output, run_id).read_text(encoding="utf-8"))
+
+
 def _check_page_against_manifest(output: Path) -> tuple[_Tables, dict]:
     manifest = run_manifest(output)
     page = _report_of(output).read_text(encoding="utf-8")
@@ -621,7 +626,7 @@ def test_feed_health_in_the_run_report_and_over_runs(
         args += ["--output", str(tmp_path / "runs")]
         for day in ("day1", "day2"):  # the second run: /ok answers 304 Not Modified
             assert entry.main([*args, "--run_id", day]) == 0
-    parsed = parse_page((tmp_path / "runs" / "_runs" / "day2.html").read_text())
+    parsed = _page(tmp_path / "runs", "day2")
     rows = records(parsed, "feeds-table")
     assert [(r["feed"].rsplit("/", 1)[1], r["status"]) for r in rows] == [
         ("error", "error"),  # failing first
@@ -629,9 +634,7 @@ def test_feed_health_in_the_run_report_and_over_runs(
         ("ok", "not_modified"),
     ]
     assert rows[0]["HTTP"] == "500" and number(rows[2]["new"]) == 0
-    first = records(
-        parse_page((tmp_path / "runs" / "_runs" / "day1.html").read_text()), "feeds-table"
-    )
+    first = records(_page(tmp_path / "runs", "day1"), "feeds-table")
     assert [(r["feed"].rsplit("/", 1)[1], r["status"], number(r["new"])) for r in first] == [
         ("error", "error", 0),
         ("broken", "partial", 2),  # malformed: what parsed is kept (the cut-off item too)
@@ -681,12 +684,10 @@ def test_feed_latency_in_the_table_and_the_report_is_the_servers_time(tmp_path: 
         assert entry.main([*argv, *feeds, "--output", str(output)]) == 0
     requests = sorted(request.at for request in server.log)
     assert len(requests) == 4 and requests[-1] - requests[0] >= 1.4  # still spaced
-    written = dataset.data_files(str(output), run_manifest(output), "feed_health")
-    files = ", ".join(f"'{path}'" for path in written)
-    sql = f"SELECT feed_url, latency_ms FROM read_parquet([{files}])"
+    sql = f"SELECT feed_url, latency_ms FROM {table_sql(output, 'feed_health')}"
     health = dict(duckdb.sql(sql).fetchall())
     assert max(health.values()) < 900, health  # was ~0, 500, 1000, 1500: generous when busy
-    shown = records(parse_page(_report_of(output).read_text()), "feeds-table")
+    shown = records(_page(output), "feeds-table")
     assert {r["feed"]: number(r["latency ms"]) for r in shown} == health
 
 
@@ -713,9 +714,8 @@ def test_the_report_says_when_a_run_passed_its_rejection_limit_or_feeds_failed(
         argv += ["--feed", server.url("/down"), "--input", str(inbox), "--output", str(output)]
         assert entry.main([*argv, "--run_id", "day1", "--fail_on_rejected", "0.5"]) == 3
     assert entry.main(["--input", str(SEEDS), "--output", str(output), "--run_id", "day2"]) == 0
-    written = dataset.data_files(str(output), run_manifest(output, "day1"), "rejected")
     ((rejected,),) = duckdb.sql(
-        f"SELECT count(*) FROM read_parquet({[str(path) for path in written]})"
+        f"SELECT count(*) FROM {table_sql(output, 'rejected', 'day1')}"
     ).fetchall()
     inputs = run_manifest(output, "day1")["counts"]["inputs"]
     assert (rejected, inputs) == (3, 4)  # two too short, the feed
@@ -758,8 +758,7 @@ def test_the_report_counts_articles_and_copies_by_outlet_as_the_tables_do(
     manifest = run_manifest(output)
     counts: dict[str, list[int]] = {}
     for table, column in (("articles", 0), ("duplicates", 1)):
-        written = [str(path) for path in dataset.data_files(str(output), manifest, table)]
-        sql = f"SELECT coalesce(outlet, '(no URL)'), count(*) FROM read_parquet({written})"
+        sql = f"SELECT coalesce(outlet, '(no URL)'), count(*) FROM {table_sql(output, table)}"
         for outlet, n in duckdb.sql(sql + " GROUP BY 1").fetchall():
             counts.setdefault(outlet, [0, 0])[column] = n
     # Which of two copies is kept is dedup's choice; the outlets and their totals are not.
@@ -769,7 +768,7 @@ def test_the_report_counts_articles_and_copies_by_outlet_as_the_tables_do(
         "(no URL)": 1,
     }
     assert sum(n[0] for n in counts.values()) == manifest["counts"]["articles"] == 3
-    shown = records(parse_page(_report_of(output).read_text()), "outlets-table")
+    shown = records(_page(output), "outlets-table")
     assert {r["outlet"]: [number(r["articles"]), number(r["copies"])] for r in shown} == counts
     assert [r["outlet"] for r in shown] == ["apnews.com", "bbc.co.uk", "(no URL)"]
 
@@ -791,24 +790,21 @@ def test_a_run_report_compares_the_run_with_the_earlier_ones(tmp_path: Path) -> 
         argv = ["--input", str(inbox), "--output", str(output), "--run_id", day]
         argv += ["--state", str(tmp_path / "state")]
         assert entry.main(argv) == 0
-    first = parse_page((output / "_runs" / "day1.html").read_text())
+    first = _page(output, "day1")
     assert [row[0] for row in first.tables["compare-table"][1:]] == ["this run"]
 
     def rows(run_id: str) -> dict[str, int]:
-        manifest = run_manifest(output, run_id)
         found = {}
         for table in ("articles", "duplicates", "rejected"):
-            written = [str(path) for path in dataset.data_files(str(output), manifest, table)]
-            sql = f"SELECT count(*) FROM read_parquet({written})" if written else "SELECT 0"
+            sql = "SELECT 0"  # no file of the table: read_parquet wants one
+            if table_files(output, table, run_id):
+                sql = f"SELECT count(*) FROM {table_sql(output, table, run_id)}"
             ((found[table],),) = duckdb.sql(sql).fetchall()
         return found
 
     tables = {day: rows(day) for day in days}
     assert tables["day3"]["duplicates"] == 3 and tables["day2"]["rejected"] == 1
-    shown = {
-        row[""]: row
-        for row in records(parse_page(_report_of(output, "day3").read_text()), "compare-table")
-    }
+    shown = {row[""]: row for row in records(_page(output, "day3"), "compare-table")}
     assert list(shown) == [
         "this run",
         "previous run",
@@ -829,7 +825,7 @@ def test_a_run_report_compares_the_run_with_the_earlier_ones(tmp_path: Path) -> 
     assert shown["change from previous"]["rejected %"].endswith(" points")
     assert "report_earlier_runs" not in (output / "_runs" / "day3.json").read_text()
     # A run with --state writes the dedup index: its step named in words, not "writededupindex".
-    stages = records(parse_page(_report_of(output, "day3").read_text()), "stage-table")
+    stages = records(_page(output, "day3"), "stage-table")
     assert "write dedup index" in {row["stage"] for row in stages}
 
 
@@ -847,9 +843,9 @@ def test_a_copy_of_an_earlier_runs_article_names_it_without_a_false_source(
         shutil.copy(seed, inbox / seed.name)
         argv = ["--input", str(inbox), "--output", str(output), "--state", str(state)]
         assert entry.main([*argv, "--run_id", day]) == 0
-    written = [str(p) for p in dataset.data_files(str(output), run_manifest(output), "duplicates")]
-    ((canonical,),) = duckdb.sql(f"SELECT canonical_id FROM read_parquet({written})").fetchall()
-    (row,) = records(parse_page(_report_of(output).read_text()), "copies-table")
+    sql = f"SELECT canonical_id FROM {table_sql(output, 'duplicates')}"
+    ((canonical,),) = duckdb.sql(sql).fetchall()
+    (row,) = records(_page(output), "copies-table")
     assert row["canonical"] == f"(an earlier run's article {canonical})"
     assert row["source"] == "" and number(row["copies"]) == 1 and row["method"] == "exact"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from newsbeam.pipeline import main as entry
-from newsbeam.pipeline.run import source_digest
+from newsbeam.pipeline.manifest import source_digest
 from newsbeam.schemas import RawDocument
 from newsbeam.transforms.extract import ExtractConfig, extract_document, parse_published
 from tests.helpers import run_manifest, table_rows
@@ -216,7 +216,7 @@ def test_the_versions_are_read_once_a_process_and_can_be_read_ahead(
     each call gives a dict of its own (a manifest's, not a shared one)."""
     from importlib import metadata
 
-    from newsbeam.pipeline import run as run_module
+    from newsbeam.pipeline import manifest as manifest_module
 
     real = metadata.version
     asked: list[str] = []
@@ -226,15 +226,15 @@ def test_the_versions_are_read_once_a_process_and_can_be_read_ahead(
         return real(name)
 
     monkeypatch.setattr(metadata, "version", counted)
-    run_module._process_versions.cache_clear()
+    manifest_module._process_versions.cache_clear()
     try:
-        run_module._versions_ahead().join()
+        manifest_module.versions_ahead().join()
         packages = len(asked)
-        first = run_module._versions()
-        second = run_module._versions()
+        first = manifest_module.versions()
+        second = manifest_module.versions()
     finally:
-        run_module._process_versions.cache_clear()
-    assert packages == len(run_module._VERSIONED_PACKAGES)
+        manifest_module._process_versions.cache_clear()
+    assert packages == len(manifest_module._VERSIONED_PACKAGES)
     assert len(asked) == packages  # not read again by the manifest's calls
     assert first == second and first is not second
     assert first["newsbeam"] == real("newsbeam")

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from newsbeam.pipeline import main as entry
+from newsbeam.pipeline import causes
 from newsbeam.transforms.support import files
+from tests.helpers import raised_from
 from tests.s3_server import REGION, s3_server
 
 boto3 = pytest.importorskip("boto3")
@@ -115,7 +116,7 @@ def test_a_refusal_in_a_worker_process_keeps_its_line() -> None:
     # A worker's failure comes back as its traceback's text (pipeline/main.py).
     line = "access denied: cannot write s3://b/state/x: check the credentials' permissions"
     text = f"Traceback (most recent call last):\n  File ...\nRuntimeError: StoreDenied: {line}"
-    assert entry.failure_line(RuntimeError(text)) == f"the run failed: {line}"
+    assert causes.failure_line(RuntimeError(text)) == f"the run failed: {line}"
 
 
 def _without_root_overrides() -> list[str]:
@@ -162,13 +163,7 @@ def test_a_state_folder_the_run_may_not_write_is_named_with_what_to_check(
 def test_a_local_path_the_run_may_not_change_is_named_with_what_to_check() -> None:
     # The error os.open raises for a read-only --state folder, raised under another.
     error = PermissionError(13, "Permission denied", "/srv/news/state/CURRENT.json")
-    try:
-        try:
-            raise error
-        except PermissionError as inner:
-            raise RuntimeError("the commit failed") from inner
-    except RuntimeError as outer:
-        line = entry.failure_line(outer)
+    line = causes.failure_line(raised_from(error, RuntimeError("the commit failed")))
     assert line == (
         "the run failed: permission denied: cannot open or change "
         "/srv/news/state/CURRENT.json: check that the user running newsbeam may read and "

@@ -77,6 +77,22 @@ def _doc(article_id: str, text: str, day: int | None = None) -> StoryDoc:
     return StoryDoc(article_id, rank, published, terms, story_names(None, text))
 
 
+def _vectors(docs: list[StoryDoc]) -> list[dict[str, float]]:
+    """The docs' tf-idf vectors, their own document frequencies (no earlier state)."""
+    return tfidf_vectors((d.terms for d in docs), add_frequencies(NO_FREQUENCIES, docs))
+
+
+def _random_docs(seed: int, words: str, count: int, length: int, days: int) -> list[StoryDoc]:
+    """`count` docs of `length` words drawn (seeded) from `words`, over `days` days: many
+    weak, overlapping links, for the clustering's block-by-block paths."""
+    rng = random.Random(seed)
+    vocabulary = words.split()
+    return [
+        _doc(f"d{i:02d}", " ".join(rng.choice(vocabulary) for _ in range(length)), 1 + i % days)
+        for i in range(count)
+    ]
+
+
 QUAKE = "A magnitude {m} earthquake struck {place} on {day}, killing {n} people and damaging {x}."
 QUAKE_A = [
     QUAKE.format(m="6.1", place="Bam in Iran", day="Friday", n="300", x="the old citadel"),
@@ -175,7 +191,7 @@ def test_an_earlier_story_is_continued_by_one_group_only() -> None:
 
 def test_earlier_articles_of_different_stories_stay_apart() -> None:
     docs = [_doc("x", QUAKE_A[0]), _doc("y", QUAKE_A[1]), _doc("z", QUAKE_A[2])]
-    vectors = tfidf_vectors((d.terms for d in docs), add_frequencies(NO_FREQUENCIES, docs))
+    vectors = _vectors(docs)
     assert len(set(cluster_rows(docs, vectors, CONFIG))) == 1
     # x and y are earlier articles of two stories: they never end in one group.
     apart = cluster_rows(docs, vectors, CONFIG, ["s", "t", None])
@@ -231,7 +247,7 @@ def test_term_frequencies_span_runs_and_round_trip() -> None:
 
 def test_neighbour_similarity_is_symmetric_with_unit_diagonal() -> None:
     docs = [_doc(str(i), t) for i, t in enumerate(QUAKE_A + QUAKE_B)]
-    vectors = tfidf_vectors((d.terms for d in docs), add_frequencies(NO_FREQUENCIES, docs))
+    vectors = _vectors(docs)
     first = np.array(
         [[sum(v * b.get(t, 0) for t, v in a.items()) for b in vectors] for a in vectors]
     )
@@ -432,13 +448,9 @@ def test_top_links_keeps_each_rows_strongest_ties_to_lower_columns() -> None:
 
 
 def test_the_link_graph_in_blocks_equals_the_whole_product(monkeypatch) -> None:
-    rng = random.Random(3)
-    words = "quake flood fire storm city river mayor police court vote".split()
-    docs = [
-        _doc(f"d{i:02d}", " ".join(rng.choice(words) for _ in range(12)), day=1 + i % 20)
-        for i in range(40)
-    ]
-    vectors = tfidf_vectors((d.terms for d in docs), add_frequencies(NO_FREQUENCIES, docs))
+    words = "quake flood fire storm city river mayor police court vote"
+    docs = _random_docs(3, words, count=40, length=12, days=20)
+    vectors = _vectors(docs)
     matrix = stories_module._term_matrix(vectors)
     dates = [d.published_at for d in docs]
     config = dataclasses.replace(CONFIG, max_links=0)
@@ -593,7 +605,7 @@ def test_cannot_link_only_undated_pairs() -> None:
 def test_undated_reports_of_conflicting_key_names_are_two_stories() -> None:
     docs = _arrests()
     few = dataclasses.replace(CONFIG, key_name_share=0.5)
-    vectors = tfidf_vectors((doc.terms for doc in docs), add_frequencies(NO_FREQUENCIES, docs))
+    vectors = _vectors(docs)
     # The texts alone are one story (same team, same words, only the player differs).
     assert len(set(cluster_rows(docs, vectors, CONFIG))) == 1
     labels = cluster_rows(docs, vectors, few)
@@ -750,7 +762,7 @@ def test_term_matrix_and_joined_vectors_keep_the_columns_of_first_use() -> None:
 def test_clustering_gives_the_vectors_by_article() -> None:
     docs = [_doc(f"a{i}", t, 1) for i, t in enumerate(QUAKE_A)] + [_doc("f", FOOTBALL, 2)]
     _, vectors = cluster_stories(docs, [], CONFIG)
-    expected = tfidf_vectors((d.terms for d in docs), add_frequencies(NO_FREQUENCIES, docs))
+    expected = _vectors(docs)
     assert sorted(vectors) == ["a0", "a1", "a2", "f"] and len(vectors) == 4
     assert {d.article_id: v for d, v in zip(docs, expected, strict=True)} == dict(vectors)
 
@@ -1026,13 +1038,9 @@ def test_cluster_rows_on_a_large_group_labels_as_the_sorted_copies_did(monkeypat
     """A group larger than `neighbours` is profiled in its similarity's memory and its
     similarity read again from the graph for split_small_stories: the same labels as the
     copies made (review 92)."""
-    rng = random.Random(11)
-    words = "quake flood fire storm city river mayor police court vote rescue".split()
-    docs = [
-        _doc(f"d{i:02d}", " ".join(rng.choice(words) for _ in range(14)), day=1 + i % 5)
-        for i in range(60)
-    ]
-    vectors = tfidf_vectors((d.terms for d in docs), add_frequencies(NO_FREQUENCIES, docs))
+    words = "quake flood fire storm city river mayor police court vote rescue"
+    docs = _random_docs(11, words, count=60, length=14, days=5)
+    vectors = _vectors(docs)
     sizes: list[int] = []
     original = stories_module.neighbour_similarity
 

@@ -46,8 +46,6 @@ from newsbeam.transforms.dedup import (
     DedupConfig,
     DeduplicateStream,
     Fingerprint,
-    article_rank,
-    counted_copies,
     fingerprint_of,
     stream_copy,
     stream_entry,
@@ -74,6 +72,8 @@ from newsbeam.transforms.stories import (
     StoryConfig,
     cluster_window,
 )
+from newsbeam.transforms.support.copies import counted_copies
+from newsbeam.transforms.support.rank import article_rank
 from newsbeam.transforms.support.state import StateContext
 from tests.helpers import SEEDS, as_regex, code_counters, free_port, wait_for_port
 

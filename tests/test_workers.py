@@ -32,6 +32,7 @@ from apache_beam.utils.counters import CounterFactory
 from newsbeam.pipeline import run as pipeline_run
 from newsbeam.pipeline import worker_template as worker_template_module
 from newsbeam.pipeline import workers
+from newsbeam.transforms.support import libc
 from tests.helpers import (
     make_test_pipeline,
     run_manifest,
@@ -327,6 +328,23 @@ def test_one_blas_thread_unless_the_user_set_it() -> None:
     assert unset == "None" and int(threads_by_default) > 1  # OpenBLAS's thread per core
     assert threads("one") == ["1", "1"]
     assert threads("one", **{workers.BLAS_THREADS: "2"}) == ["2", "2"]  # the user's choice
+
+
+def test_the_c_library_is_looked_up_in_one_module() -> None:
+    """glibc's handle (mallopt for the workers, malloc_trim after the stories clustering,
+    prctl for a worker's end) was looked up twice, in pipeline/workers.py and in
+    transforms/stories.py, each with its own rule for a C library without the call. One
+    home now, below both layers: transforms/support/libc.py."""
+    repo = Path(__file__).resolve().parents[1]
+    lookups = sorted(
+        str(path.relative_to(repo))
+        for folder in ("pipeline", "transforms", "schemas")
+        for path in (repo / folder).rglob("*.py")
+        if "CDLL(" in path.read_text("utf-8")
+    )
+    assert lookups == ["transforms/support/libc.py"]
+    assert libc.mallopt() is True  # glibc on this machine: no settings, all of them taken
+    assert libc.give_back_freed() is True
 
 
 # glibc's malloc statistics (mallinfo2) in a fresh interpreter: the preamble of the scripts

@@ -45,6 +45,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from newsbeam.schemas import Article, Duplicate
 from newsbeam.transforms.clean import with_identity
 from newsbeam.transforms.event_time import STREAM_KEY, expire_at, live
+from newsbeam.transforms.support.copies import with_copies
 from newsbeam.transforms.support.facts import (
     NO_FACTS,
     conflicting_share,
@@ -54,7 +55,7 @@ from newsbeam.transforms.support.facts import (
 )
 from newsbeam.transforms.support.failures import counter
 from newsbeam.transforms.support.hashing import mix64, word_hashes
-from newsbeam.transforms.support.rank import Rank, is_prior, rank_of, record_key
+from newsbeam.transforms.support.rank import Rank, article_rank, is_prior, rank_of
 from newsbeam.transforms.support.state import (
     DEDUP_ARTICLES,
     StateContext,
@@ -293,20 +294,6 @@ def text_fingerprint(text: str, config: DedupConfig) -> tuple[np.ndarray, np.nda
     return minhash_signature(shingles, config.bands * config.rows), shingles
 
 
-def article_rank(article: Article) -> Rank:
-    key = record_key(
-        article.title, article.url, article.site, article.authors, article.content_hash
-    )
-    return rank_of(
-        article.published_at,
-        article.word_count,
-        article.article_id,
-        article.source,
-        precision=article.published_precision,
-        key=key,
-    )
-
-
 def bucketed(shingles: np.ndarray, config: DedupConfig) -> bool:
     """Too short to share `min_shared_shingles` with anything, a text can never verify as a
     copy or a canonical, so it stays out of the LSH buckets (short feed items would crowd
@@ -493,26 +480,6 @@ def through_near(copy: Copy, near: Copy | None) -> Duplicate:
     if duplicate.method == "url" and near is not None:
         duplicate = duplicate._replace(canonical_id=near.duplicate.canonical_id)
     return duplicate
-
-
-def with_copies(article: Article, sources: Iterable[str]) -> Article:
-    sources = sorted(sources)
-    return article._replace(duplicate_count=len(sources), duplicate_sources=sources)
-
-
-def counted_copies(articles: Iterable[Article], duplicates: Iterable[Duplicate]) -> list[Article]:
-    """Kept articles with the copies among `duplicates` that name them (`canonical_id`)
-    counted on them by with_copies, as the batch counts them; an article no copy names is
-    left as it is. The streaming driver calls it on each window's pane (docs/streaming.md)."""
-    sources: dict[str, list[str]] = collections.defaultdict(list)
-    for duplicate in duplicates:
-        sources[duplicate.canonical_id].append(duplicate.source)
-    return [
-        with_copies(article, [*article.duplicate_sources, *sources[article.article_id]])
-        if article.article_id in sources
-        else article
-        for article in articles
-    ]
 
 
 # --- State rows ----------------------------------------------------------------------------

@@ -472,6 +472,12 @@ def walk_local(
         stack.extend(reversed(subfolders))
 
 
+def as_input(path: str) -> str:
+    """A listed file as an --input of its own: glob characters in its name escaped, so the
+    read stage names it by the very same path (and records it so in seen_files)."""
+    return glob.escape(path) if any(char in path for char in "*?[") else path
+
+
 def glob_folder(pattern: str) -> str | None:
     """The local folder a glob is walked from, the one before its first wildcard ("" for
     the working folder: listed paths stay relative); None for a pattern with no wildcard."""

@@ -13,7 +13,6 @@ in a stateful DoFn that hands each window's rows on as one pane, for `newsbeam
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import datetime as dt
 import functools
@@ -40,7 +39,6 @@ from apache_beam.utils.timestamp import Timestamp
 
 from newsbeam.schemas import Article
 from newsbeam.transforms.clean import with_identity
-from newsbeam.transforms.dedup import article_rank, counted_copies
 from newsbeam.transforms.event_time import (
     WindowConfig,
     due_time,
@@ -50,7 +48,10 @@ from newsbeam.transforms.event_time import (
     window_start,
 )
 from newsbeam.transforms.support.bundle_files import write_columns
+from newsbeam.transforms.support.copies import counted_copies
 from newsbeam.transforms.support.failures import counter
+from newsbeam.transforms.support.libc import give_back_freed
+from newsbeam.transforms.support.rank import article_rank
 from newsbeam.transforms.support.state import (
     DEDUP_STORIES,
     STORY_TERMS,
@@ -635,22 +636,6 @@ def top_links(values: np.ndarray, most: int) -> np.ndarray:
     # int32 counts (a row has far fewer than 2**31 columns): half the block's int64 copy.
     ranked = np.cumsum(tied, axis=1, dtype=np.int32) <= room
     return (above | (tied & ranked)) & np.isfinite(values)
-
-
-def give_back_freed() -> bool:
-    """Hand the heap's free pages back to the system (glibc's malloc_trim); False where the
-    C library has none. The clustering's temporaries freed into the heap stayed resident
-    for the rest of the run: glibc had raised its mmap and trim thresholds to the largest
-    block freed, so the next stage grew on top of them. Traced at 20,000 lines (review 92),
-    in-process: RSS 788 MB after the clustering, 845 at the next stage's peak (the run's);
-    trimmed, 668 and 760 (peak 793, the clustering's own). One call a run: ~ms."""
-    try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        return False
-    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-    trim(0)
-    return True
 
 
 def kth_largest(rows: np.ndarray, k: int) -> np.ndarray:
@@ -1835,7 +1820,7 @@ class ClusterStoriesStream(beam.PTransform):
     articles, duplicates, rejected and feed_health rows) -> PCollection[Pane]: each
     window's rows (`window.window_seconds`) once the watermark passed its end, its
     articles with the pane's copies counted (`duplicate_count`, `duplicate_sources`:
-    dedup's counted_copies) and `story_id` set by ClusterStories' clustering of the
+    support/copies.py counted_copies) and `story_id` set by ClusterStories' clustering of the
     window's articles with the earlier windows' (and the earlier state's, `state`) as an
     earlier run's take part, each for `window.ttl_days` of event time. Rows that come
     after their window's pane form late panes, at the next window end.

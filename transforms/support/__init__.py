@@ -1,9 +1,3 @@
-"""Code the stages share; none of it is a stage.
-
-- failures.py  rejected rows, the dead-letter ParDo wrapper, the metrics namespace
-- state.py     the `--state` folder: its life cycle, reading, checking and writing its tables
-- rank.py      the canonical-copy rank (dedup and stories)
-- text.py      word features (topic tagger and its training script)
-- lexicons.py  the word lists in data/lexicons/, loaded once per process
-- progress.py  taps that count elements for the command's progress display
-"""
+"""Code the stages share; none of it is a stage. What each module holds is in the tree of
+docs/architecture.md, which tests/test_docs.py keeps complete (a list here named six of
+the thirty-odd modules and fell behind)."""

@@ -87,7 +87,7 @@ _KINDS = Remembered(word_kind)
 
 
 def _folded_hash(word: str) -> int:
-    # Its own blake2b, not `known_hash`'s table: a second table's lookup and miss cost more
+    # Its own blake2b, not `word_hashes`' table: a second table's lookup and miss cost more
     # than the hash of a case variant ("The" beside "the") computed again.
     return word_hash(word.casefold())
 

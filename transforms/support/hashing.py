@@ -61,11 +61,6 @@ class Remembered(dict[str, int]):
 _WORD_HASHES = Remembered(word_hash)
 
 
-def known_hash(word: str) -> int:
-    """`word_hash(word)`, remembered (`Remembered`)."""
-    return _WORD_HASHES[word]
-
-
 def word_hashes(words: list[str]) -> np.ndarray:
     """A stable 64-bit hash per word (`word_hash`), each distinct word hashed once per
     process (`Remembered`)."""

@@ -8,6 +8,8 @@ import hashlib
 import json
 from typing import Any
 
+from newsbeam.schemas import Article
+
 # A rank is made of ints and strings only, so Beam's fast coder carries it without pickling:
 # (earlier run first, date, -words, article id, record key, source). The source is always
 # last (identity_of and member_of read it there, in a stream's state from before the key
@@ -67,3 +69,18 @@ def record_key(
         ensure_ascii=False,
     )
     return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def article_rank(article: Article) -> Rank:
+    """`rank_of` an article, its record key made of what copies of it differ in."""
+    key = record_key(
+        article.title, article.url, article.site, article.authors, article.content_hash
+    )
+    return rank_of(
+        article.published_at,
+        article.word_count,
+        article.article_id,
+        article.source,
+        precision=article.published_precision,
+        key=key,
+    )

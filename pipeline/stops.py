@@ -1,0 +1,86 @@
+"""SIGINT and SIGTERM stop a run: turned into exceptions, and remembered (the exception may
+surface wrapped in Beam's own). The command (main.py), one run (run.py) and follow mode
+(follow.py) all read them: they live here, below all three, so that none imports the entry
+point."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from typing import Any
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (systemd, Kubernetes and cron wrappers stop jobs with it). Like
+    KeyboardInterrupt, not an Exception: code that turns errors into rejected rows must not
+    swallow it."""
+
+
+class RunSignals:
+    """Turns SIGINT/SIGTERM into exceptions and remembers them: the exception may surface
+    wrapped (Beam re-raises a DoFn's failure as its own), the remembered signal decides."""
+
+    STATUS: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
+    # The signal the run in progress received, if any: what its failed-run record says
+    # (pipeline/run.py), when Beam has wrapped the exception as a step's failure.
+    current: int | None = None
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> RunSignals:
+        RunSignals.current = None
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.STATUS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        RunSignals.current = None
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.received = signum
+        RunSignals.current = signum
+        # A multi-process local run: its workers end now (pipeline/workers.py), and what
+        # Beam's threads and logs report about them is the stop, not an error.
+        from newsbeam.pipeline.workers import quiet_beam_logs, stop_worker_processes
+
+        threading.excepthook = lambda args: None
+        quiet_beam_logs()
+        stop_worker_processes()
+        raise self.exception()
+
+    def exception(self) -> BaseException:
+        """What the signal received raises: KeyboardInterrupt for SIGINT, else Terminated."""
+        return stop_exception(self.received)
+
+    @classmethod
+    def check(cls) -> None:
+        """Raise the stop the run in progress received, if its exception was lost. Python
+        only prints `Exception ignored in: ...` for an exception raised where nothing can
+        take it (an at-fork callback, a `__del__`, a weakref callback) and goes on: measured,
+        a SIGTERM met in logging's at-fork callback as the run forked a process (its worker
+        processes, its report process), and the run committed and exited 0. The run asks
+        before it commits."""
+        if cls.current is not None:
+            raise stop_exception(cls.current)
+
+    def exit_status(self) -> int | None:
+        """130 or 143 once a signal arrived, else None."""
+        if self.received is None:
+            return None
+        name = "interrupted" if self.received == signal.SIGINT else "terminated"
+        print(
+            f"newsbeam: {name}; nothing was committed; the dataset and state are as they were",
+            file=sys.stderr,
+        )
+        return self.STATUS[self.received]
+
+
+def stop_exception(signum: int | None) -> BaseException:
+    """KeyboardInterrupt for SIGINT, else Terminated."""
+    return KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
