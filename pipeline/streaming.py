@@ -29,6 +29,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import logging
+import signal
 import sys
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
@@ -40,10 +41,12 @@ import pyarrow as pa
 from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions, StandardOptions
 from apache_beam.transforms.window import GlobalWindow
 
-from newsbeam.pipeline import dataset, runners, workers
+from newsbeam.pipeline import dataset, failed_runs, runners, workers
 from newsbeam.pipeline import run as pipeline_run
+from newsbeam.pipeline.causes import failure_line
 from newsbeam.pipeline.lock import LockHeld, RunLock
 from newsbeam.pipeline.options import NewsBeamOptions, PipelineConfig, config_from_options
+from newsbeam.pipeline.stops import RunSignals, Terminated
 from newsbeam.schemas import DATASET_SCHEMAS, FEED_HEALTH_TABLE, SCHEMA_VERSION, RawDocument
 from newsbeam.transforms.clean import CleanText
 from newsbeam.transforms.dedup import DeduplicateStream
@@ -691,11 +694,6 @@ def record_job_end(
     dataset first: a job that failed before its first window leaves a ROOT the next run
     recognises); returns the cause as logged and the record's path (None: not written,
     one warning said why). Never raises: the job's own end matters."""
-    import signal
-
-    from newsbeam.pipeline import failed_runs
-    from newsbeam.pipeline.main import RunSignals, Terminated, failure_line
-
     received = RunSignals.current
     if received is not None or isinstance(error, KeyboardInterrupt | Terminated):
         interrupted = received == signal.SIGINT or (
