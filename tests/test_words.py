@@ -22,6 +22,10 @@ from tests.unspaced_texts import (
     RATE_CUT,
     RATE_CUT_EDITED,
     RATE_CUT_REWRITE,
+    THAI_FLOOD,
+    THAI_FLOOD_REWRITE,
+    THAI_RATES,
+    THAI_TOURISM,
 )
 
 
@@ -101,6 +105,22 @@ def test_story_terms_of_chinese_are_pairs_of_characters() -> None:
     assert len(shared(RATE_CUT, RATE_CUT_REWRITE)) > 2 * len(shared(RATE_CUT, EARTHQUAKE))
     assert "地震" in shared(EARTHQUAKE, EARTHQUAKE_REWRITE)
     assert {"日銀", "利上"} <= set(story_terms(None, BANK_OF_JAPAN, StoryConfig()))
+
+
+def test_story_terms_of_thai_are_runs_of_three_characters() -> None:
+    # Thai is an alphabet: a character (with its marks) is a letter, so pairs of them were
+    # shared by any two Thai texts. A run of two is one term; one character none.
+    tokens = [token for token, _ in script_tokens_and_ends("น้ำท่วมหนัก ปี ปีนี้ ธนาคาร")]
+    assert tokens == ["น้ำท่", "ำท่ว", "ท่วม", "วมห", "มหนั", "หนัก", "ปีนี้", "ธนา", "นาค", "าคา", "คาร"]
+
+    def shared(a: str, b: str) -> set[str]:
+        return set(story_terms(None, a, StoryConfig())) & set(story_terms(None, b, StoryConfig()))
+
+    flood, rates, tourism = THAI_FLOOD, THAI_RATES, THAI_TOURISM
+    assert {"ท่วม", "เชีย", "ใหม่", "อพย"} <= shared(flood, THAI_FLOOD_REWRITE)
+    # Other stories share little (the flood and the rates 20 terms; 57 pairs before).
+    assert len(shared(flood, rates)) < len(shared(flood, THAI_FLOOD_REWRITE)) / 3
+    assert len(shared(rates, tourism)) < len(shared(flood, THAI_FLOOD_REWRITE)) / 2
 
 
 def test_joiners_do_not_split_words() -> None:
