@@ -1305,6 +1305,18 @@ def test_json_authors_as_objects_and_joined_names() -> None:
         ("Oleh Budi Santoso dan Siti Aminah", ["Budi Santoso", "Siti Aminah"]),
         ("Автор: Иван Петров и Анна Смирнова", ["Иван Петров", "Анна Смирнова"]),
         ("بقلم أحمد علي", ["أحمد علي"]),
+        # Review 93: the byline words and list commas of the desk's other languages.
+        ("本報記者 陳大文", ["陳大文"]),
+        ("记者 李华、王明", ["李华", "王明"]),
+        ("作者：李华", ["李华"]),
+        ("文/王明", ["王明"]),
+        ("김민수 기자 및 이영희 기자", ["김민수", "이영희"]),
+        ("โดย สมชาย ใจดี", ["สมชาย ใจดี"]),
+        ("نوشته علی رضایی", ["علی رضایی"]),
+        ("به قلم مریم احمدی", ["مریم احمدی"]),
+        ("محمد حسن، منى سعيد", ["محمد حسن", "منى سعيد"]),
+        ("محمد حسن و منى سعيد", ["محمد حسن", "منى سعيد"]),
+        ("وليد سعيد", ["وليد سعيد"]),
         # Particles and surnames that look like one stay.
         ("Di Maio Luigi", ["Di Maio Luigi"]),
         ("von der Leyen", ["von der Leyen"]),

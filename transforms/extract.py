@@ -940,11 +940,17 @@ def site_of(url: str | None) -> str | None:
     return site_host(parts.hostname or "") or None
 
 
+# What separates names in a string: ";", "," and the list commas of Chinese and Japanese
+# ("、", "，") and Arabic script ("،", "؛"), which "李华、王明" and "محمد حسن، منى سعيد" use.
+_NAME_SEPARATOR = re.compile(r"[;,、，،؛]|\band\b")
+
+
 def split_authors(value: Any) -> list[str]:
-    """Authors as a list, from a list or a `;`/`,`/` and `-separated string."""
+    """Authors as a list, from a list or a string separated by `;`, `,` (in Latin, CJK or
+    Arabic script) or ` and `."""
     if not value:
         return []
-    items = value if isinstance(value, list) else re.split(r";|,|\band\b", str(value))
+    items = value if isinstance(value, list) else _NAME_SEPARATOR.split(str(value))
     seen: list[str] = []
     for item in items:
         name = str(item).strip()
@@ -1529,8 +1535,11 @@ def extract_json_record(doc: RawDocument) -> Article:
 
 
 # "and" between two names: English, German, French, Dutch, Nordic, Turkish, Indonesian,
-# Vietnamese, Russian and Ukrainian ("y", "e", "i" are left: "Ortega y Gasset").
-_JOINED_NAMES = re.compile(r";|&|\b(?:and|und|et|en|og|och|ve|dan|và|и|і)\b")
+# Vietnamese, Russian, Ukrainian, Korean "및" and Arabic or Persian "و" standing alone
+# ("y", "e", "i" are left: "Ortega y Gasset"; so is "و" written onto the next name,
+# "ومنى", which cannot be told from a name that starts with it, "وليد"); the list comma
+# of Chinese and Japanese, "、".
+_JOINED_NAMES = re.compile(r";|&|、|\b(?:and|und|et|en|og|och|ve|dan|và|и|і|및|و)\b")
 
 
 def json_authors(value: Any) -> list[str]:
