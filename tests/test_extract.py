@@ -767,6 +767,19 @@ _DEC_4 = dt.datetime(2026, 12, 4, tzinfo=UTC)
         ("2026年12月4日", _DEC_4),
         ("2026年12月4日 14時30分", _DEC_4.replace(hour=14, minute=30)),
         ("2026년 12월 4일", _DEC_4),
+        # Review 93: calendars of other epochs, Korean full stops, AM/PM written before the
+        # time: all were no date (the Buddhist year 2569 was ahead of the run's moment).
+        ("4 ธันวาคม 2569", _DEC_4),
+        ("วันศุกร์ที่ 4 ธ.ค. พ.ศ. 2569", _DEC_4),
+        ("4 ธ.ค. ค.ศ. 2026", _DEC_4),
+        ("令和8年12月4日", _DEC_4),
+        ("民國115年12月4日", _DEC_4),
+        ("115年12月4日", _DEC_4),
+        ("2026. 12. 4.", _DEC_4),
+        ("2026. 12. 4. 오후 2:30", _DEC_4.replace(hour=14, minute=30)),
+        ("2026년 12월 4일 오전 9시 5분", _DEC_4.replace(hour=9, minute=5)),
+        ("2026年12月4日 下午3点30分", _DEC_4.replace(hour=15, minute=30)),
+        ("2026年12月4日 午後2時30分", _DEC_4.replace(hour=14, minute=30)),
         # A Solar Hijri date (Persian digits) read as Gregorian was the year 1405.
         ("۱۴۰۵/۰۹/۱۳", None),
         ("Die Gewerkschaft fordert 2026 mehr", None),

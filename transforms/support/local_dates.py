@@ -12,6 +12,11 @@ month and weekday names, and the words a date is written with ("de", "um", "Uhr"
 
 A year of 1300-1599 written in Arabic-script digits is of the Hijri calendars (Persian
 "۱۴۰۵/۰۹/۱۳" is 4 December 2026), not converted here: no date rather than a wrong one.
+The calendars that count Gregorian years from another epoch are converted, since their
+years map one to one: a date written in Thai with a year of 2400-2699 is of the Buddhist
+era, as Thai news dates ("5 ธันวาคม 2569" is 5 December 2026; "ค.ศ." marks a Gregorian
+year); a Japanese era year ("令和8年", "平成31年", "元年" its first) and Taiwan's Republic
+era year ("民國115年", or "115年12月5日": no other date puts three digits before 年).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ log = logging.getLogger(__name__)
 # The languages whose words are read: the newsroom's (European, Slavic, Turkish, Arabic,
 # Persian, Hebrew, Hindi, Indonesian, Malay, Swahili, Vietnamese) and their neighbours.
 _LANGUAGES = (
-    "de fr es pt it nl pl ru uk tr ar fa he hi id ms sw vi ca ro cs da sv nb fi hu el"
+    "de fr es pt it nl pl ru uk tr ar fa he hi id ms sw vi ca ro cs da sv nb fi hu el th"
 ).split()
 _MONTHS = (
     "january february march april may june july august september october november december"
@@ -45,7 +50,21 @@ _MIN_FRAME_LETTERS = 3
 
 # Year, month, day (and hour, minute) as Chinese, Japanese and Korean write them.
 _CJK_DATE = re.compile(r"(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월]\s*(\d{1,2})\s*[日일]?")
-_CJK_TIME = re.compile(r"(\d{1,2})\s*[時时시]\s*(\d{1,2})\s*[分분]?")
+_CJK_TIME = re.compile(r"(\d{1,2})\s*[時时시点點]\s*(\d{1,2})\s*[分분]?")
+# Year, month and day with full stops, year first, as Korean writes them ("2026. 12. 5.").
+_YEAR_FIRST_DOTS = re.compile(r"(?<![\d.])(\d{4})\.\s*(\d{1,2})\.\s*(\d{1,2})(?!\d)\.?")
+# Morning and afternoon before the time ("오후 2:30", "下午3:30", "午後2:30"): dateutil
+# reads AM and PM after it.
+_HALF_DAY = re.compile(r"(오전|오후|上午|下午|午前|午後)\s*(\d{1,2}:\d{2})")
+_HALF_DAYS = {"오전": "AM", "上午": "AM", "午前": "AM", "오후": "PM", "下午": "PM", "午後": "PM"}
+# Era years: the year before the era's first (Japanese eras; Taiwan's Republic era).
+_ERA_BEFORE_FIRST = {"令和": 2018, "平成": 1988, "昭和": 1925, "民國": 1911, "民国": 1911}
+_ERA_YEAR = re.compile(r"(令和|平成|昭和|民國|民国)\s*(\d{1,3}|元)\s*年")
+_REPUBLIC_YEAR = re.compile(r"(?<!\d)(1\d\d)(?=\s*年\s*\d{1,2}\s*月)")
+_THAI = re.compile("[\u0e01-\u0e5b]")
+_THAI_ABBREVIATION = re.compile("(?<=[\u0e01-\u0e2e])\\.")
+_BUDDHIST_YEAR = re.compile(r"(?<!\d)2[4-6]\d\d(?!\d)")
+_BUDDHIST_ERA_OFFSET = 543
 # "18h05" (French, Portuguese), "14.30 Uhr" (German), "kl. 14.30" (Nordic) -> 14:30.
 _H_TIME = re.compile(r"\b(\d{1,2})h(\d{2})\b|\b(\d{1,2})\.(\d{2})(?=\s*(?:uhr|h)\b)", re.I)
 _ARABIC_SCRIPT_DIGITS = re.compile("[\u0660-\u0669\u06f0-\u06f9]")
@@ -65,12 +84,35 @@ def english_date(value: str) -> str | None:
     if _ARABIC_SCRIPT_DIGITS.search(value) and _YEAR_OF_HIJRI.search(ascii_digits(value)):
         return None
     text = ascii_digits(value).replace("\u060c", ",")  # the Arabic comma
+    text = _ERA_YEAR.sub(_era_year, text)
+    text = _REPUBLIC_YEAR.sub(lambda m: str(int(m[1]) + _ERA_BEFORE_FIRST["民國"]), text)
     text = _CJK_DATE.sub(r"\1-\2-\3 ", text)
-    text = _CJK_TIME.sub(r"\1:\2", text)
+    text = _CJK_TIME.sub(lambda m: f"{m[1]}:{int(m[2]):02d}", text)  # "9時5分": 9:05
+    text = _YEAR_FIRST_DOTS.sub(r"\1-\2-\3 ", text)
+    text = _HALF_DAY.sub(lambda m: f"{m[2]} {_HALF_DAYS[m[1]]}", text)
+    if _THAI.search(text):
+        text = _gregorian_of_thai(text)
     text = _H_TIME.sub(lambda m: f"{m[1] or m[3]}:{m[2] or m[4]}", text)
     if text.isascii() and not re.search(r"[^\W\d_]", text):
         return " ".join(text.split())  # no words left to translate (most values)
     return " ".join(_translated(text).split())
+
+
+def _era_year(match: re.Match[str]) -> str:
+    """An era's year as the Gregorian year ("令和8年" -> "2026年"; "元年" is the first)."""
+    year = 1 if match[2] == "元" else int(match[2])
+    return f"{_ERA_BEFORE_FIRST[match[1]] + year}年"
+
+
+def _gregorian_of_thai(text: str) -> str:
+    """A date written in Thai with its abbreviations' full stops dropped ("ธ.ค." -> "ธค", as
+    the locale data spells it) and a Buddhist era year as the Gregorian one, unless "ค.ศ."
+    (the Christian era) says the year is Gregorian already."""
+    text = _THAI_ABBREVIATION.sub("", text)
+    if "คศ" in text:
+        return text.replace("คศ", " ")
+    text = text.replace("พศ", " ")  # the Buddhist era's own mark
+    return _BUDDHIST_YEAR.sub(lambda m: str(int(m[0]) - _BUDDHIST_ERA_OFFSET), text)
 
 
 # A word, and the word or one- or two-digit number after it: names of two words ("tháng 12",
