@@ -780,8 +780,17 @@ _DEC_4 = dt.datetime(2026, 12, 4, tzinfo=UTC)
         ("2026년 12월 4일 오전 9시 5분", _DEC_4.replace(hour=9, minute=5)),
         ("2026年12月4日 下午3点30分", _DEC_4.replace(hour=15, minute=30)),
         ("2026年12月4日 午後2時30分", _DEC_4.replace(hour=14, minute=30)),
-        # A Solar Hijri date (Persian digits) read as Gregorian was the year 1405.
-        ("۱۴۰۵/۰۹/۱۳", None),
+        # A Solar Hijri date (Persian digits) read as Gregorian was the year 1405; then no
+        # date; now converted (review 93), with Persian digits or a Solar month name. The
+        # lunar Hijri calendar is not (countries start its months a day apart), nor a Hijri
+        # year in ASCII digits alone (it was the year 1405 too).
+        ("۱۴۰۵/۰۹/۱۳", _DEC_4),
+        ("۱۳ آذر ۱۴۰۵", _DEC_4),
+        ("پنجشنبه ۱۳ آذر ۱۴۰۵ ساعت ۱۰:۳۰", _DEC_4.replace(hour=10, minute=30)),
+        ("13 آذر 1405", _DEC_4),
+        ("1405/09/13", None),
+        ("١٣ جمادى الآخرة ١٤٤٨ هـ", None),
+        ("۱۴۰۵/۰۷/۳۱", None),
         ("Die Gewerkschaft fordert 2026 mehr", None),
     ],
 )

@@ -49,7 +49,7 @@ from newsbeam.transforms.support.authors import (
 )
 from newsbeam.transforms.support.failures import apply_with_rejects, counter, rejected_output
 from newsbeam.transforms.support.loaded import load_once
-from newsbeam.transforms.support.local_dates import english_date
+from newsbeam.transforms.support.local_dates import english_date, of_hijri_years
 from newsbeam.transforms.support.main_text import (
     PreparedPage,
     TooDeep,
@@ -297,9 +297,9 @@ def _parse_date(value: str, default: dt.datetime, fuzzy: bool = False) -> Any:
     "2026年12月4日"). Raises ValueError for what is no date, an offset of a day or more
     ("+25:00") included: dateutil keeps one, and it raised only later, where the time was
     turned to UTC."""
-    if not value.isascii():
+    if not value.isascii() or of_hijri_years(value):  # "1405/09/13" too
         local = english_date(value)
-        if local is None:  # "۱۴۰۵/۰۹/۱۳": read as Gregorian it was 1405
+        if local is None:  # "١٤٤٨/٠٦/١٤": read as Gregorian it was 1448
             raise ValueError(f"a date of another calendar: {value!r}")
         value = local
     try:
