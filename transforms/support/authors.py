@@ -60,10 +60,11 @@ _BYLINE = re.compile(
     r"|von(?= [A-Z])(?! de[mnr]? )|di)\s*:?\s+(?=\S)"
 )
 # A reporter's title beside a Chinese, Japanese or Korean name: "记者 李华", "本報記者 陳大文"
-# (the paper's own reporter), "特约记者" (a stringer), "作者：李华", "文/李华", "홍길동 기자",
-# "김민수 특파원" (a correspondent).
+# (the paper's own reporter), "中央社記者 王小明", "新华社记者 李华" (an agency's: a few
+# characters before the title), "作者：李华", "文/李华", "홍길동 기자", "김민수 특파원" (a
+# correspondent).
 _REPORTER = re.compile(
-    r"^(?:(?:本报|本報|特约|特約|见习|見習)?(?:记者|記者)|기자)\s*(?=\S)"
+    r"^(?:[^\s记記]{0,6}(?:记者|記者)|기자)\s*(?=\S)"
     r"|^(?:作者|撰文)\s*[:：]\s*(?=\S)|^文\s*[/／|｜]\s*(?=\S)"
     r"|(?<=\S)\s*(?:记者|記者|기자|특파원)$"
 )
