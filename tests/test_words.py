@@ -11,6 +11,7 @@ from newsbeam.transforms.extract import new_article
 from newsbeam.transforms.stories import StoryConfig, story_terms
 from newsbeam.transforms.support.words import (
     casefolded_words,
+    compared_form,
     needs_script_words,
     script_tokens_and_ends,
 )
@@ -147,6 +148,19 @@ def test_full_width_forms_are_compared_as_the_usual_characters() -> None:
     assert article.content_hash == clean_article(new_article("ja.txt", text=narrow)).content_hash
     assert casefolded_words("ｶﾀｶﾅ") == casefolded_words("カタカナ")
     assert casefolded_words("5 m²") == ["5", "m²"]  # only the width block, not all of NFKC
+
+
+def test_hebrew_is_compared_without_its_points() -> None:
+    # Review 93: a pointed copy (niqqud) of a Hebrew text shared no word with the unpointed
+    # one: another content hash, no shared shingle. Arabic vowel signs were folded already.
+    pointed = "הַכְּנֶסֶת אִישְּׁרָה הַלַּיְלָה בִּקְרִיאָה רִאשׁוֹנָה אֶת תַּקְצִיב הַמְּדִינָה לִשְׁנַת 2027"
+    plain = "הכנסת אישרה הלילה בקריאה ראשונה את תקציב המדינה לשנת 2027"
+    assert fold(pointed) == fold(plain)
+    assert casefolded_words(pointed) == casefolded_words(plain) == plain.split()
+    assert (shingle_hashes(pointed, 5) == shingle_hashes(plain, 5)).all()
+    article = clean_article(new_article("he.txt", text=pointed))
+    assert article.text == pointed  # the text reads as it was written
+    assert compared_form("מַה־שֶּׁהָיָה") == "מה־שהיה"  # the maqaf is punctuation: it stays
 
 
 def test_arabic_script_is_compared_folded() -> None:

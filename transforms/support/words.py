@@ -97,6 +97,11 @@ _ARABIC_FOLDS = {
     # tatweel, vowel signs, superscript alef
     **dict.fromkeys(["\u0640", *map(chr, range(0x064B, 0x0653)), "\u0670"], ""),
 }
+# Hebrew points (niqqud, cantillation), as Arabic vowel signs: a text pointed in part (names,
+# a word read two ways) or whole was another text than its unpointed copy, no word shared.
+# Not the maqaf, paseq, sof pasuq or nun hafukha, which are punctuation.
+_HEBREW_POINTS = re.compile("[\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7]")
+_HEBREW_LEADS = (b"\xd6", b"\xd7")  # U+0580-U+05FF
 _WIDE_OR_NARROW = re.compile("[\uff01-\uffee]")
 _WIDTH_FOLDS = {chr(c): unicodedata.normalize("NFKC", chr(c)) for c in range(0xFF01, 0xFFEF)}
 # What tells that a fold may apply, cheaply: a character found by `in` (~0.1 us), a byte of
@@ -131,7 +136,7 @@ def ascii_quotes(text: str) -> str:
 def compared_form(text: str) -> str:
     """The text as words are compared: its quotes as ASCII (`ascii_quotes`), without
     zero-width non-joiners and joiners, its full-width and half-width forms folded to the
-    usual ones, Arabic script folded (see above)."""
+    usual ones, Arabic script folded, Hebrew without its points (see above)."""
     if text.isascii():
         return text
     text = ascii_quotes(text)
@@ -145,6 +150,8 @@ def compared_form(text: str) -> str:
         for char, folded in _ARABIC_FOLDS.items():
             if char in text:
                 text = text.replace(char, folded)
+    if _HEBREW_LEADS[0] in data or _HEBREW_LEADS[1] in data:
+        text = _HEBREW_POINTS.sub("", text)
     return text
 
 
