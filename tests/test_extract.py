@@ -1902,3 +1902,32 @@ def test_page_signals_read_the_whole_documents_json_ld() -> None:
     element = html_fromstring(page)
     assert element.tag != "html"  # a part of the document
     assert page_signals(element).json_ld_body == body
+
+
+def test_ruby_annotations_are_not_read_into_the_text() -> None:
+    # Review 93: furigana (<rt>) were inlined after each word ("石川県いしかわけんの能登のと"),
+    # and each annotated word became a paragraph of its own once only they went.
+    sentences = (
+        "5日午前、石川県の能登地方で大きな地震がありました。"
+        "輪島市と珠洲市で震度6強の揺れがありました。",
+        "気象庁は津波注意報を出しました。海の近くにいる人は高いところに逃げてください。",
+    )
+
+    def annotated(sentence: str) -> str:
+        readings = {"石川県": "いしかわけん", "能登": "のと", "地震": "じしん"}
+        readings["気象庁"] = "きしょうちょう"
+        for word, reading in readings.items():
+            sentence = sentence.replace(
+                word, f"<ruby>{word}<rp>(</rp><rt>{reading}</rt><rp>)</rp></ruby>"
+            )
+        return sentence
+
+    body = "".join(f"<p>{annotated(sentence)}</p>" for sentence in sentences)
+    page = (
+        "<html lang='ja'><head><title>能登で震度6強の地震</title></head><body><article>"
+        f"<h1><ruby>能登<rt>のと</rt></ruby>で震度6強の地震</h1>{body}</article></body></html>"
+    )
+    article = extract_document(RawDocument("ja.html", "html", page.encode()), ExtractConfig())
+    assert article.text.endswith("\n\n".join(sentences))
+    assert "いしかわけん" not in article.text and "のと" not in article.text
+    assert article.title == "能登で震度6強の地震"

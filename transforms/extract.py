@@ -2053,6 +2053,8 @@ def _extract_html(
             counter("extract_fragment").inc()
     if tree is None:
         raise ExtractError("no_text", "not parseable as HTML")
+    if drop_ruby_annotations(tree):
+        counter("extract_ruby_annotations").inc()
     page = html_metadata(tree, fetched_at)
     language = page_language(tree)
     signals = page_signals(tree)
@@ -2126,6 +2128,26 @@ def drop_unread_elements(tree: Any) -> None:
     for element in list(tree.iter("script", "style")):
         if not _is_json_ld(element) and element.getparent() is not None:
             element.drop_tree()
+
+
+def drop_ruby_annotations(tree: Any) -> bool:
+    """Remove, in place, the annotations of ruby text (`<rt>`, `<rtc>`, and the `<rp>`
+    parentheses around them), keeping what they annotate and the text after them; whether
+    there were any. Japanese pages give kanji their readings so (furigana: NHK's easy news,
+    school and learners' pages), Chinese ones pinyin or zhuyin: read as text they were
+    inlined after each word ("石川県いしかわけんの能登のと地方ちほうで"), a text no other copy
+    of the article has, and a reading for every term of the stories stage."""
+    from lxml import etree
+
+    annotations = list(tree.iter("rt", "rtc", "rp"))
+    for element in annotations:
+        if element.getparent() is not None:
+            element.drop_tree()
+    if annotations:
+        # The ruby elements' own text stays inline in its paragraph (trafilatura, which
+        # knows no <ruby>, made each annotated word a paragraph of its own).
+        etree.strip_tags(tree, "ruby", "rb")
+    return bool(annotations)
 
 
 # A table cell that holds this many paragraphs or headings of text is a page's layout, not
