@@ -578,6 +578,29 @@ def test_a_closing_footer_naming_the_title_is_removed() -> None:
     assert (text, removed) == (body, [Removal(footers[0], "title_footer")])
 
 
+def test_arabic_presentation_forms_are_the_letters() -> None:
+    """Review 93: Arabic written in presentation forms (each letter's contextual glyph, as
+    PDF exports and old sites write it) shared no word with the same text in letters, and
+    langdetect said `und`. They are the letters now (NFKC's mapping of those blocks)."""
+    from newsbeam.transforms.language import LanguageConfig, detect_language
+    from newsbeam.transforms.language import load_detector_factory as factory
+
+    letters = (
+        "اتفقت مجموعة أوبك+ في اجتماعها الذي عقد عبر الإنترنت يوم الخميس على تمديد "
+        "التخفيضات الطوعية لإنتاج النفط حتى نهاية شهر مارس المقبل"
+    )
+    # Each letter as its isolated glyph, and "الله" as its ligature.
+    glyphs = "".join(
+        {"ا": "\ufe8d", "ت": "\ufe95", "ف": "\ufed1", "ق": "\ufed5", "م": "\ufee1"}.get(c, c)
+        for c in letters
+    )
+    assert glyphs != letters and normalize_unicode(glyphs) == letters
+    assert normalize_unicode("\ufdf2") == "الله"
+    cleaned = clean_text(glyphs)[0]
+    assert content_hash(cleaned) == content_hash(letters)
+    assert detect_language(cleaned, LanguageConfig(), factory(0))[0] == "ar"
+
+
 def test_typesetting_ligatures_are_spelled_out() -> None:
     """A PDF's or e-book's "ﬁll" and "Veriﬁer" (three in the fixture feeds) stayed with
     their ligature: the words matched no other spelling of them (dedup, topics, a

@@ -63,6 +63,16 @@ _CHAR_REPLACEMENTS = {
     # rest change what a text says ("m²" to "m2", "½" to "1⁄2", full-width forms).
     **{"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl"},
     **dict.fromkeys("\ufb05\ufb06", "st"),
+    # Arabic presentation forms (U+FB50-FDFF, U+FE70-FEFC): glyphs, each letter in its
+    # isolated, initial, medial or final shape, that PDF exports and old sites write
+    # instead of the letters. Such a text was another text than the same in letters (no
+    # shared word) and too strange for langdetect (`und`); NFKC gives the letters, as
+    # for the Latin ligatures above ("ﷲ" is "الله").
+    **{
+        chr(code): unicodedata.normalize("NFKC", chr(code))
+        for code in (*range(0xFB50, 0xFE00), *range(0xFE70, 0xFEFD))
+        if unicodedata.normalize("NFKC", chr(code)) != chr(code)
+    },
 }
 # One regex pass (matches are rare) is ~10x faster than str.translate with a dict.
 # A terminal's colour and cursor codes (ESC [ ... letter) go whole: the control character
