@@ -1048,14 +1048,37 @@ def top_table(
     return table
 
 
-def _pair(svg: str, caption: str, table: str) -> str:
+def _pair(svg: str, caption: str, table: str, note: str = "") -> str:
+    """A chart beside its table, or the caption and "None." without a chart; `note` after
+    either (what the chart cannot show)."""
     if not svg:
-        return f'<p class="note">{_e(caption)} None.</p>'
+        return f'<p class="note">{_e(caption)} None.{_e(note)}</p>'
+    caption += note
     if not table:
         return f'<figure class="alone">{svg}<figcaption>{_e(caption)}</figcaption></figure>'
     return (
         f'<div class="pair"><figure>{svg}<figcaption>{_e(caption)}</figcaption></figure>'
         f"<div>{table}</div></div>"
+    )
+
+
+def not_read_note(languages: list[tuple[str, int]], what: str) -> str:
+    """What a topics or places chart says nothing about: the articles in languages their
+    stages do not read (transforms/support/taxonomy.py; places match names as written in
+    the same languages). A desk reading Chinese or Arabic saw "None." and took it for a
+    finding. "" when every article is in one of them."""
+    from newsbeam.transforms.support.taxonomy import SUPPORTED_LANGUAGES
+
+    unread = [(language, n) for language, n in languages if language not in SUPPORTED_LANGUAGES]
+    if not unread:
+        return ""
+    total = sum(n for _, n in unread)
+    listed = ", ".join(f"{language} {n:,}" for language, n in unread[:TOP])
+    more = f", {len(unread) - TOP:,} more" if len(unread) > TOP else ""
+    verb = "are" if total != 1 else "is"
+    return (
+        f" {total:,} article{'s' if total != 1 else ''} ({listed}{more}) {verb} in languages"
+        f" whose {what} (read: {', '.join(SUPPORTED_LANGUAGES)}): none there is no finding."
     )
 
 
@@ -1392,6 +1415,7 @@ def _content_section(articles: pa.Table, duplicates: pa.Table, taxonomy: dict[st
                 [(q, topic_label(q, taxonomy), n) for q, n in topics],
                 numeric=(2,),
             ),
+            not_read_note(languages, "topics are not tagged"),
         )
     )
     parts.append(
@@ -1407,6 +1431,7 @@ def _content_section(articles: pa.Table, duplicates: pa.Table, taxonomy: dict[st
                 ],
                 numeric=(2,),
             ),
+            not_read_note(languages, "place names are not matched"),
         )
     )
     span = (days[-1][0] - days[0][0]).days + 1 if days else 0

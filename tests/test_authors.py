@@ -201,6 +201,13 @@ def test_bylines_in_other_languages_are_no_part_of_the_name() -> None:
         "记者",
         "von der Leyen",
     ]
+    # Review 93: a Persian page's "نوشته" ("written by"), a Thai "โดย", a Hong Kong paper's
+    # "本報記者" ("our reporter") stayed in the name.
+    assert tidy_authors(["نوشته مریم احمدی", "โดย สมชาย ใจดี", "本報記者 陳大文"], []) == [
+        "مریم احمدی",
+        "สมชาย ใจดี",
+        "陳大文",
+    ]
 
 
 def test_a_pages_authors_joined_by_y_or_e_are_two_people() -> None:

@@ -767,8 +767,30 @@ _DEC_4 = dt.datetime(2026, 12, 4, tzinfo=UTC)
         ("2026年12月4日", _DEC_4),
         ("2026年12月4日 14時30分", _DEC_4.replace(hour=14, minute=30)),
         ("2026년 12월 4일", _DEC_4),
-        # A Solar Hijri date (Persian digits) read as Gregorian was the year 1405.
-        ("۱۴۰۵/۰۹/۱۳", None),
+        # Review 93: calendars of other epochs, Korean full stops, AM/PM written before the
+        # time: all were no date (the Buddhist year 2569 was ahead of the run's moment).
+        ("4 ธันวาคม 2569", _DEC_4),
+        ("วันศุกร์ที่ 4 ธ.ค. พ.ศ. 2569", _DEC_4),
+        ("4 ธ.ค. ค.ศ. 2026", _DEC_4),
+        ("令和8年12月4日", _DEC_4),
+        ("民國115年12月4日", _DEC_4),
+        ("115年12月4日", _DEC_4),
+        ("2026. 12. 4.", _DEC_4),
+        ("2026. 12. 4. 오후 2:30", _DEC_4.replace(hour=14, minute=30)),
+        ("2026년 12월 4일 오전 9시 5분", _DEC_4.replace(hour=9, minute=5)),
+        ("2026年12月4日 下午3点30分", _DEC_4.replace(hour=15, minute=30)),
+        ("2026年12月4日 午後2時30分", _DEC_4.replace(hour=14, minute=30)),
+        # A Solar Hijri date (Persian digits) read as Gregorian was the year 1405; then no
+        # date; now converted (review 93), with Persian digits or a Solar month name. The
+        # lunar Hijri calendar is not (countries start its months a day apart), nor a Hijri
+        # year in ASCII digits alone (it was the year 1405 too).
+        ("۱۴۰۵/۰۹/۱۳", _DEC_4),
+        ("۱۳ آذر ۱۴۰۵", _DEC_4),
+        ("پنجشنبه ۱۳ آذر ۱۴۰۵ ساعت ۱۰:۳۰", _DEC_4.replace(hour=10, minute=30)),
+        ("13 آذر 1405", _DEC_4),
+        ("1405/09/13", None),
+        ("١٣ جمادى الآخرة ١٤٤٨ هـ", None),
+        ("۱۴۰۵/۰۷/۳۱", None),
         ("Die Gewerkschaft fordert 2026 mehr", None),
     ],
 )
@@ -1305,6 +1327,18 @@ def test_json_authors_as_objects_and_joined_names() -> None:
         ("Oleh Budi Santoso dan Siti Aminah", ["Budi Santoso", "Siti Aminah"]),
         ("Автор: Иван Петров и Анна Смирнова", ["Иван Петров", "Анна Смирнова"]),
         ("بقلم أحمد علي", ["أحمد علي"]),
+        # Review 93: the byline words and list commas of the desk's other languages.
+        ("本報記者 陳大文", ["陳大文"]),
+        ("记者 李华、王明", ["李华", "王明"]),
+        ("作者：李华", ["李华"]),
+        ("文/王明", ["王明"]),
+        ("김민수 기자 및 이영희 기자", ["김민수", "이영희"]),
+        ("โดย สมชาย ใจดี", ["สมชาย ใจดี"]),
+        ("نوشته علی رضایی", ["علی رضایی"]),
+        ("به قلم مریم احمدی", ["مریم احمدی"]),
+        ("محمد حسن، منى سعيد", ["محمد حسن", "منى سعيد"]),
+        ("محمد حسن و منى سعيد", ["محمد حسن", "منى سعيد"]),
+        ("وليد سعيد", ["وليد سعيد"]),
         # Particles and surnames that look like one stay.
         ("Di Maio Luigi", ["Di Maio Luigi"]),
         ("von der Leyen", ["von der Leyen"]),
@@ -1868,3 +1902,32 @@ def test_page_signals_read_the_whole_documents_json_ld() -> None:
     element = html_fromstring(page)
     assert element.tag != "html"  # a part of the document
     assert page_signals(element).json_ld_body == body
+
+
+def test_ruby_annotations_are_not_read_into_the_text() -> None:
+    # Review 93: furigana (<rt>) were inlined after each word ("石川県いしかわけんの能登のと"),
+    # and each annotated word became a paragraph of its own once only they went.
+    sentences = (
+        "5日午前、石川県の能登地方で大きな地震がありました。"
+        "輪島市と珠洲市で震度6強の揺れがありました。",
+        "気象庁は津波注意報を出しました。海の近くにいる人は高いところに逃げてください。",
+    )
+
+    def annotated(sentence: str) -> str:
+        readings = {"石川県": "いしかわけん", "能登": "のと", "地震": "じしん"}
+        readings["気象庁"] = "きしょうちょう"
+        for word, reading in readings.items():
+            sentence = sentence.replace(
+                word, f"<ruby>{word}<rp>(</rp><rt>{reading}</rt><rp>)</rp></ruby>"
+            )
+        return sentence
+
+    body = "".join(f"<p>{annotated(sentence)}</p>" for sentence in sentences)
+    page = (
+        "<html lang='ja'><head><title>能登で震度6強の地震</title></head><body><article>"
+        f"<h1><ruby>能登<rt>のと</rt></ruby>で震度6強の地震</h1>{body}</article></body></html>"
+    )
+    article = extract_document(RawDocument("ja.html", "html", page.encode()), ExtractConfig())
+    assert article.text.endswith("\n\n".join(sentences))
+    assert "いしかわけん" not in article.text and "のと" not in article.text
+    assert article.title == "能登で震度6強の地震"

@@ -1845,6 +1845,34 @@ def test_an_author_that_is_an_email_address_alone_is_no_name() -> None:
     }
 
 
+def test_an_entrys_byline_word_is_no_part_of_its_authors_name() -> None:
+    # Review 93: a feed's author kept "By", an agency's "中央社記者" ("CNA reporter"), Thai
+    # "โดย"; names joined by "和"-less lists ("李华、王明") were one author. A JSON feed's
+    # authors are read alike. Pages and JSON records dropped the byline words already.
+    feed = (
+        "<rss version='2.0' xmlns:dc='http://purl.org/dc/elements/1.1/'><channel><title>T"
+        "</title><item><guid isPermaLink='false'>a</guid><dc:creator>By Jane Doe</dc:creator>"
+        "</item><item><guid isPermaLink='false'>b</guid><author>中央社記者 王小明</author></item>"
+        "<item><guid isPermaLink='false'>c</guid><dc:creator>โดย สมชาย ใจดี</dc:creator></item>"
+        "<item><guid isPermaLink='false'>d</guid><dc:creator>记者 李华、王明</dc:creator></item>"
+        "</channel></rss>"
+    ).encode()
+    parsed = parse_feed(feed, {}, "http://127.0.0.1/feed.xml")
+    assert {e.entry_id: e.authors for e in parsed.entries} == {
+        "a": ["Jane Doe"],
+        "b": ["王小明"],
+        "c": ["สมชาย ใจดี"],
+        "d": ["李华", "王明"],
+    }
+    json_feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "T",
+        "items": [{"id": "1", "content_text": "x", "authors": [{"name": "نوشته علی رضایی"}]}],
+    }
+    parsed = parse_feed(json.dumps(json_feed).encode(), {}, "http://127.0.0.1/feed.json")
+    assert [e.authors for e in parsed.entries] == [["علی رضایی"]]
+
+
 def test_a_relative_guid_is_no_link_an_absolute_one_is() -> None:
     """feedparser makes a guid without isPermaLink="false" the link of an entry without
     one, resolved against the feed's URL: "ep1" became http://127.0.0.1/ep1."""

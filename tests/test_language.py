@@ -17,6 +17,7 @@ from newsbeam.transforms.language import (
     language_sample,
     load_detector_factory,
     with_declared,
+    without_own_script,
 )
 from newsbeam.transforms.support.detector import create_detector
 from tests.helpers import counters_of, make_test_pipeline
@@ -252,3 +253,41 @@ def test_a_page_or_record_declares_its_language_as_a_feed_does() -> None:
             tagged | beam.Map(lambda a: (a.source, a.language == "gl")),
             equal_to([("gl.html", True), ("gl.jsonl#L1", True), ("plain.jsonl#L1", False)]),
         )
+
+
+# Traditional Chinese news: langdetect's Korean profile holds the Han characters of hanja,
+# and its walk over these came out `ko` (review 93).
+TRADITIONAL_CHINESE = [
+    "台北市長選舉投票率創新高 開票結果今晚揭曉\n\n中央社記者台北5日電 台北市長選舉今天舉行投票，"
+    "中央選舉委員會表示，截至下午四點投票截止，全市投票率預估超過百分之七十，創下歷年新高。"
+    "各投票所將在投票結束後立即開票，預計晚間九點前可確定當選人。",
+    "香港股市今日顯著反彈，恒生指數收市報20,150點，上漲405點，漲幅2%，全日成交額約1,350億港元。"
+    "科技股普遍上揚，其中騰訊控股和阿里巴巴分別上漲3.2%及4.1%。分析師指出，內地央行降準消息提振"
+    "市場情緒，資金重新流入港股。",
+    "新華社北京12月5日電 中國人民銀行5日宣布，決定於12月15日下調金融機構存款準備金率0.5個百分點，"
+    "預計將釋放長期流動性約1萬億元。央行有關負責人表示，此次降準是為了鞏固經濟回升向好的勢頭。",
+]
+
+
+@pytest.mark.parametrize("trials", [3, 7])
+@pytest.mark.parametrize("text", TRADITIONAL_CHINESE)
+def test_traditional_chinese_is_chinese_not_korean(text: str, trials: int) -> None:
+    config = LanguageConfig(trials=trials)
+    assert detect_language(text, config, FACTORY)[0] == "zh"
+    assert detect_language(text, LanguageConfig(trials=trials, sample_chars=0), FACTORY)[0] == "zh"
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("한국은행 금융통화위원회는 5일 통화정책방향 회의를 열고 기준금리를 연 3.00%에서 2.75%로 "
+         "0.25%포인트 내렸다고 밝혔다. 지난 10월에 이어 두 차례 연속 인하다.", "ko"),
+        ("5日午前9時12分ごろ、石川県能登地方を震源とする地震があり、輪島市と珠洲市で震度6強の揺れを"
+         "観測した。気象庁によると、震源の深さは約10キロと推定される。", "ja"),
+        ("中国人民银行5日宣布，决定于12月15日下调金融机构存款准备金率0.5个百分点，预计将释放长期"
+         "流动性约1万亿元。", "zh"),
+    ],
+)  # fmt: skip
+def test_a_language_with_a_script_of_its_own_needs_it(text: str, language: str) -> None:
+    assert detect_language(text, LanguageConfig(), FACTORY)[0] == language
+    assert without_own_script(text) == {"ko", "ja"} - {language}

@@ -299,6 +299,32 @@ def test_chinese_and_japanese_news_end_to_end(tmp_path: Path) -> None:
     assert articles["flash.txt"]["word_count"] >= 30 and articles["quake.txt"]["word_count"] > 150
 
 
+def test_thai_and_traditional_chinese_news_end_to_end(tmp_path: Path) -> None:
+    # Thai is an alphabet written without spaces: as pairs of its characters (letters), any
+    # two Thai articles shared terms enough to be one story (the flood, the rate decision and
+    # the tourism figures were one). Traditional Chinese came out Korean (langdetect).
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    texts = {
+        "flood.txt": unspaced.THAI_FLOOD,
+        "flood_rewrite.txt": unspaced.THAI_FLOOD_REWRITE,
+        "rates.txt": unspaced.THAI_RATES,
+        "tourism.txt": unspaced.THAI_TOURISM,
+        "taipei.txt": unspaced.TAIPEI_ELECTION,
+    }
+    for name, text in texts.items():
+        (inputs / name).write_text(text, encoding="utf-8")
+    output = tmp_path / "out"
+    assert entry.main(["--input", str(inputs), "--output", str(output)]) == 0
+    assert _rows(output, "rejected") == [] and _rows(output, "duplicates") == []
+    articles = {Path(a["source"]).name: a for a in _rows(output, "articles")}
+    story = {name: a["story_id"] for name, a in articles.items()}
+    assert story["flood.txt"] == story["flood_rewrite.txt"]
+    assert len({story["flood.txt"], story["rates.txt"], story["tourism.txt"]}) == 3
+    assert {articles[name]["language"] for name in texts} == {"th", "zh"}
+    assert articles["taipei.txt"]["language"] == "zh"
+
+
 _OPEC = (
     "قررت مجموعة أوبك+ خلال اجتماعها الافتراضي يوم الخميس تمديد التخفيضات الطوعية لإنتاج النفط "
     "حتى نهاية شهر مارس المقبل، في خطوة تهدف إلى دعم الأسعار في ظل تباطؤ الطلب العالمي. وقال "
@@ -356,8 +382,9 @@ def test_news_in_other_languages_end_to_end(tmp_path: Path) -> None:
     assert spanish["authors"] == ["María García"] and spanish["published_at"] == day
     assert "Suscríbete" not in spanish["text"]
     assert japanese["published_at"] == day and japanese["language"] == "ja"
-    # A Solar Hijri date is no date (it was the year 1405); the joiners are still there.
-    assert farsi["published_at"] is None and "می\u200cخواهد" in farsi["text"]
+    # A Solar Hijri date is converted (it was the year 1405, then no date, review 93); the
+    # joiners are still there.
+    assert farsi["published_at"] == day and "می\u200cخواهد" in farsi["text"]
     assert farsi["language"] == "fa"
 
 

@@ -993,3 +993,23 @@ def test_a_report_over_older_runs_shows_no_credential() -> None:
     page = report.render_report([report.Run("x", manifest, empty, empty, empty, health)])
     assert "OLDSECRET" not in page and "a:pw@" not in page
     assert "http://h/f" in page and "***" in page
+
+
+def test_topics_and_places_say_which_articles_they_cannot_read(tmp_path: Path) -> None:
+    # Review 93: a desk reading Chinese and Arabic news saw "Articles tagged with each IPTC
+    # Media Topic ... None." and took it for a finding; the stages read seven languages.
+    assert report.not_read_note([("en", 3)], "topics are not tagged") == ""
+    note = report.not_read_note([("zh", 7), ("en", 3), ("ar", 1)], "topics are not tagged")
+    assert note.startswith(" 8 articles (zh 7, ar 1) are in languages whose topics are not")
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "zh.txt").write_text(
+        "央行宣布降准\n\n中国人民银行5日宣布，决定于12月15日下调金融机构存款准备金率0.5个百分点，"
+        "预计将释放长期流动性约1万亿元。央行有关负责人表示，此次降准是为了巩固经济回升向好的势头。\n",
+        encoding="utf-8",
+    )
+    output = tmp_path / "out"
+    assert entry.main(["--input", str(inputs), "--output", str(output), "--run_id", "r"]) == 0
+    page = html.unescape((output / "_runs" / "r.html").read_text(encoding="utf-8"))
+    assert "IPTC Media Topic (an article can have several). None. 1 article (zh 1) is in" in page
+    assert "whose place names are not matched (read: en, de, es, fr, pt, it, nl)" in page

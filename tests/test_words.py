@@ -11,6 +11,7 @@ from newsbeam.transforms.extract import new_article
 from newsbeam.transforms.stories import StoryConfig, story_terms
 from newsbeam.transforms.support.words import (
     casefolded_words,
+    compared_form,
     needs_script_words,
     script_tokens_and_ends,
 )
@@ -22,6 +23,10 @@ from tests.unspaced_texts import (
     RATE_CUT,
     RATE_CUT_EDITED,
     RATE_CUT_REWRITE,
+    THAI_FLOOD,
+    THAI_FLOOD_REWRITE,
+    THAI_RATES,
+    THAI_TOURISM,
 )
 
 
@@ -103,6 +108,22 @@ def test_story_terms_of_chinese_are_pairs_of_characters() -> None:
     assert {"日銀", "利上"} <= set(story_terms(None, BANK_OF_JAPAN, StoryConfig()))
 
 
+def test_story_terms_of_thai_are_runs_of_three_characters() -> None:
+    # Thai is an alphabet: a character (with its marks) is a letter, so pairs of them were
+    # shared by any two Thai texts. A run of two is one term; one character none.
+    tokens = [token for token, _ in script_tokens_and_ends("น้ำท่วมหนัก ปี ปีนี้ ธนาคาร")]
+    assert tokens == ["น้ำท่", "ำท่ว", "ท่วม", "วมห", "มหนั", "หนัก", "ปีนี้", "ธนา", "นาค", "าคา", "คาร"]
+
+    def shared(a: str, b: str) -> set[str]:
+        return set(story_terms(None, a, StoryConfig())) & set(story_terms(None, b, StoryConfig()))
+
+    flood, rates, tourism = THAI_FLOOD, THAI_RATES, THAI_TOURISM
+    assert {"ท่วม", "เชีย", "ใหม่", "อพย"} <= shared(flood, THAI_FLOOD_REWRITE)
+    # Other stories share little (the flood and the rates 20 terms; 57 pairs before).
+    assert len(shared(flood, rates)) < len(shared(flood, THAI_FLOOD_REWRITE)) / 3
+    assert len(shared(rates, tourism)) < len(shared(flood, THAI_FLOOD_REWRITE)) / 2
+
+
 def test_joiners_do_not_split_words() -> None:
     # "می‌خواهد" is one Persian word; "र‍्यापिड" one Hindi word: `\w` split both at the joiner.
     assert casefolded_words("می\u200cخواهد") == ["میخواهد"]
@@ -127,6 +148,19 @@ def test_full_width_forms_are_compared_as_the_usual_characters() -> None:
     assert article.content_hash == clean_article(new_article("ja.txt", text=narrow)).content_hash
     assert casefolded_words("ｶﾀｶﾅ") == casefolded_words("カタカナ")
     assert casefolded_words("5 m²") == ["5", "m²"]  # only the width block, not all of NFKC
+
+
+def test_hebrew_is_compared_without_its_points() -> None:
+    # Review 93: a pointed copy (niqqud) of a Hebrew text shared no word with the unpointed
+    # one: another content hash, no shared shingle. Arabic vowel signs were folded already.
+    pointed = "הַכְּנֶסֶת אִישְּׁרָה הַלַּיְלָה בִּקְרִיאָה רִאשׁוֹנָה אֶת תַּקְצִיב הַמְּדִינָה לִשְׁנַת 2027"
+    plain = "הכנסת אישרה הלילה בקריאה ראשונה את תקציב המדינה לשנת 2027"
+    assert fold(pointed) == fold(plain)
+    assert casefolded_words(pointed) == casefolded_words(plain) == plain.split()
+    assert (shingle_hashes(pointed, 5) == shingle_hashes(plain, 5)).all()
+    article = clean_article(new_article("he.txt", text=pointed))
+    assert article.text == pointed  # the text reads as it was written
+    assert compared_form("מַה־שֶּׁהָיָה") == "מה־שהיה"  # the maqaf is punctuation: it stays
 
 
 def test_arabic_script_is_compared_folded() -> None:

@@ -63,6 +63,16 @@ _CHAR_REPLACEMENTS = {
     # rest change what a text says ("m²" to "m2", "½" to "1⁄2", full-width forms).
     **{"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl"},
     **dict.fromkeys("\ufb05\ufb06", "st"),
+    # Arabic presentation forms (U+FB50-FDFF, U+FE70-FEFC): glyphs, each letter in its
+    # isolated, initial, medial or final shape, that PDF exports and old sites write
+    # instead of the letters. Such a text was another text than the same in letters (no
+    # shared word) and too strange for langdetect (`und`); NFKC gives the letters, as
+    # for the Latin ligatures above ("ﷲ" is "الله").
+    **{
+        chr(code): unicodedata.normalize("NFKC", chr(code))
+        for code in (*range(0xFB50, 0xFE00), *range(0xFE70, 0xFEFD))
+        if unicodedata.normalize("NFKC", chr(code)) != chr(code)
+    },
 }
 # One regex pass (matches are rare) is ~10x faster than str.translate with a dict.
 # A terminal's colour and cursor codes (ESC [ ... letter) go whole: the control character
@@ -126,7 +136,8 @@ _COPYRIGHT_PHRASES = (
     "wszelkie prawa zastrzeżone", "все права защищены", "всі права захищені",
     "tüm hakları saklıdır", "hak cipta dilindungi( undang-undang)?", "جميع الحقوق محفوظة",
     "כל הזכויות שמורות", "सर्वाधिकार सुरक्षित", "版权所有", "版權所有", "無断転載を禁じます",
-    "무단 전재 및 재배포 금지",
+    "무단 전재 및 재배포 금지", "무단전재 및 재배포 금지", "حقوق النشر محفوظة",
+    "تمامی حقوق.{0,60}محفوظ است", "کلیه حقوق.{0,60}محفوظ است", "สงวนลิขสิทธิ์",
 )  # fmt: skip
 
 
@@ -158,14 +169,15 @@ _LOCAL_CHROME = {
         r"baca (juga|selengkapnya)|berita terkait|xem thêm|tin liên quan|đọc thêm|"
         r"soma (pia|zaidi)|habari zaidi|اقرأ (أيضا|أيضاً|ايضا|المزيد)|مواضيع ذات صلة|"
         r"اخبار مرتبط|مطالب مرتبط|بیشتر بخوانید|קראו (גם|עוד)|עוד בנושא|"
-        r"(ये|यह) भी पढ़ें|और पढ़ें|संबंधित (खबरें|ख़बरें))(?!\w)\s*:?.*|"
+        r"(ये|यह) भी पढ़ें|और पढ़ें|संबंधित (खबरें|ख़बरें)|อ่านเพิ่มเติม|อ่านข่าวที่เกี่ยวข้อง|"
+        r"ข่าวที่เกี่ยวข้อง|ข่าวเกี่ยวข้อง)(?!\w)\s*:?.*|"
         r"(相关阅读|相关新闻|延伸阅读|推荐阅读|相關閱讀|相關新聞|延伸閱讀|関連記事|関連ニュース|"
         r"あわせて読みたい|관련\s?기사|관련\s?뉴스)\s*[:：]?.{0,80}"
     ),
     "comment_prompt": (
         r"(kommentare|kommentar schreiben|commentaires|comentarios|comentários|commenti|"
         r"reacties|komentarze|комментарии|коментарі|yorumlar|komentar|bình luận|maoni|"
-        r"تعليقات|نظرات|תגובות|टिप्पणियां|评论|コメント|댓글)( \(\d+\))?\s*:?"
+        r"تعليقات|نظرات|תגובות|टिप्पणियां|评论|コメント|댓글|ความคิดเห็น)( \(\d+\))?\s*:?"
     ),
     "signup_prompt": (
         r"(abonnieren sie(?!\w).*|jetzt abonnieren(?!\w).*|newsletter abonnieren(?!\w).*|"
@@ -188,7 +200,11 @@ _LOCAL_CHROME = {
         r"самое читаемое|paylaş|reklam|en çok okunanlar|bagikan|iklan|terpopuler|"
         r"chia sẻ|quảng cáo|đọc nhiều nhất|shiriki|tangazo|شارك|إعلان|الأكثر قراءة|"
         r"اشتراک‌گذاری|تبلیغات|שתפו|פרסומת|शेयर करें|विज्ञापन|分享|广告|廣告|シェア|広告|"
-        r"공유하기|광고)\s*:?"
+        r"공유하기|광고|แชร์|โฆษณา)\s*:?|"
+        # Share bars with their services, "follow us on", the Korean "share this article",
+        # and a Chinese wire story's end mark "(完)".
+        r"(分享到|分享至)\s*[:：].{0,40}|扫一扫.{0,20}|이 기사를 공유합니다|"
+        r"(تابعونا|تابعوا) (على|عبر)(?!\w).{0,60}|[(（]完[)）]"
     ),
     "caption": (
         r"(foto|fotos|bild|imagen|imagem|immagine|afbeelding|zdjęcie|фото|fotoğraf|gambar|"
@@ -204,8 +220,18 @@ _LOCAL_CHROME = {
         r"verwendet|nutzt|setzt)( (i|des))?|deze (web)?site (maakt gebruik van|gebruikt)) "
         r"cookies?(?!\w).*"
     ),
-    "credits": r"(责任编辑|責任編輯|编辑|編輯|編集)\s*[:：].{0,20}",
-    "copyright": _ending_in(_COPYRIGHT_PHRASES),
+    # "责任编辑：王明", "【责任编辑：王明】"; a Chinese portal's source and original-title lines
+    # ("来源：新华社", "原标题：..."), which name where the text came from, not what it says.
+    "credits": (
+        r"[【\[]?(责任编辑|責任編輯|编辑|編輯|編集)\s*[:：].{0,20}|"
+        r"[【\[]?(来源|來源|本文来源|本文來源|稿件来源|原标题|原標題)\s*[:：].{0,60}"
+    ),
+    # A copyright notice opening the line: Korean outlets' ("<저작권자(c) 연합뉴스, 무단
+    # 전재-재배포 금지>", "저작권자 © 예시일보 ..."), "版权所有 © 2026 ...", "สงวนลิขสิทธิ์ ©
+    # 2569 ...", "حقوق النشر محفوظة لـ ...".
+    "copyright": _ending_in(_COPYRIGHT_PHRASES)
+    + r"|<?저작권자\s*(\(c\)|ⓒ|©).{0,120}|(版权所有|版權所有)\s*(©|\(c\)|ⓒ).{0,80}"
+    + r"|สงวนลิขสิทธิ์\s*(©|\d).{0,80}|(جميع )?حقوق (النشر|الطبع)( والتوزيع)? محفوظة\s+ل.{0,50}",
 }
 
 # A picture's label before its credit, in the languages of _LOCAL_CHROME's captions.

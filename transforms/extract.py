@@ -49,7 +49,7 @@ from newsbeam.transforms.support.authors import (
 )
 from newsbeam.transforms.support.failures import apply_with_rejects, counter, rejected_output
 from newsbeam.transforms.support.loaded import load_once
-from newsbeam.transforms.support.local_dates import english_date
+from newsbeam.transforms.support.local_dates import english_date, of_hijri_years
 from newsbeam.transforms.support.main_text import (
     PreparedPage,
     TooDeep,
@@ -297,9 +297,9 @@ def _parse_date(value: str, default: dt.datetime, fuzzy: bool = False) -> Any:
     "2026年12月4日"). Raises ValueError for what is no date, an offset of a day or more
     ("+25:00") included: dateutil keeps one, and it raised only later, where the time was
     turned to UTC."""
-    if not value.isascii():
+    if not value.isascii() or of_hijri_years(value):  # "1405/09/13" too
         local = english_date(value)
-        if local is None:  # "۱۴۰۵/۰۹/۱۳": read as Gregorian it was 1405
+        if local is None:  # "١٤٤٨/٠٦/١٤": read as Gregorian it was 1448
             raise ValueError(f"a date of another calendar: {value!r}")
         value = local
     try:
@@ -940,11 +940,17 @@ def site_of(url: str | None) -> str | None:
     return site_host(parts.hostname or "") or None
 
 
+# What separates names in a string: ";", "," and the list commas of Chinese and Japanese
+# ("、", "，") and Arabic script ("،", "؛"), which "李华、王明" and "محمد حسن، منى سعيد" use.
+_NAME_SEPARATOR = re.compile(r"[;,、，،؛]|\band\b")
+
+
 def split_authors(value: Any) -> list[str]:
-    """Authors as a list, from a list or a `;`/`,`/` and `-separated string."""
+    """Authors as a list, from a list or a string separated by `;`, `,` (in Latin, CJK or
+    Arabic script) or ` and `."""
     if not value:
         return []
-    items = value if isinstance(value, list) else re.split(r";|,|\band\b", str(value))
+    items = value if isinstance(value, list) else _NAME_SEPARATOR.split(str(value))
     seen: list[str] = []
     for item in items:
         name = str(item).strip()
@@ -1529,8 +1535,11 @@ def extract_json_record(doc: RawDocument) -> Article:
 
 
 # "and" between two names: English, German, French, Dutch, Nordic, Turkish, Indonesian,
-# Vietnamese, Russian and Ukrainian ("y", "e", "i" are left: "Ortega y Gasset").
-_JOINED_NAMES = re.compile(r";|&|\b(?:and|und|et|en|og|och|ve|dan|và|и|і)\b")
+# Vietnamese, Russian, Ukrainian, Korean "및" and Arabic or Persian "و" standing alone
+# ("y", "e", "i" are left: "Ortega y Gasset"; so is "و" written onto the next name,
+# "ومنى", which cannot be told from a name that starts with it, "وليد"); the list comma
+# of Chinese and Japanese, "、".
+_JOINED_NAMES = re.compile(r";|&|、|\b(?:and|und|et|en|og|och|ve|dan|và|и|і|및|و)\b")
 
 
 def json_authors(value: Any) -> list[str]:
@@ -2044,6 +2053,8 @@ def _extract_html(
             counter("extract_fragment").inc()
     if tree is None:
         raise ExtractError("no_text", "not parseable as HTML")
+    if drop_ruby_annotations(tree):
+        counter("extract_ruby_annotations").inc()
     page = html_metadata(tree, fetched_at)
     language = page_language(tree)
     signals = page_signals(tree)
@@ -2117,6 +2128,26 @@ def drop_unread_elements(tree: Any) -> None:
     for element in list(tree.iter("script", "style")):
         if not _is_json_ld(element) and element.getparent() is not None:
             element.drop_tree()
+
+
+def drop_ruby_annotations(tree: Any) -> bool:
+    """Remove, in place, the annotations of ruby text (`<rt>`, `<rtc>`, and the `<rp>`
+    parentheses around them), keeping what they annotate and the text after them; whether
+    there were any. Japanese pages give kanji their readings so (furigana: NHK's easy news,
+    school and learners' pages), Chinese ones pinyin or zhuyin: read as text they were
+    inlined after each word ("石川県いしかわけんの能登のと地方ちほうで"), a text no other copy
+    of the article has, and a reading for every term of the stories stage."""
+    from lxml import etree
+
+    annotations = list(tree.iter("rt", "rtc", "rp"))
+    for element in annotations:
+        if element.getparent() is not None:
+            element.drop_tree()
+    if annotations:
+        # The ruby elements' own text stays inline in its paragraph (trafilatura, which
+        # knows no <ruby>, made each annotated word a paragraph of its own).
+        etree.strip_tags(tree, "ruby", "rb")
+    return bool(annotations)
 
 
 # A table cell that holds this many paragraphs or headings of text is a page's layout, not

@@ -15,9 +15,9 @@ from typing import Any, NamedTuple
 from newsbeam.transforms.extract import (
     Published,
     declared_language,
+    json_authors,
     parse_published,
     plausible_publication,
-    split_authors,
 )
 from newsbeam.transforms.support.markup import markup_text
 from newsbeam.transforms.support.text import valid_text
@@ -271,10 +271,12 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def entry_authors(item: Any) -> list[str]:
-    """An entry's author names: feedparser's names, else its author text; an e-mail
-    address alone is no name (it reached the `authors` column as one)."""
+    """An entry's author names: feedparser's names, else its author text, read as a JSON
+    record's author is (`json_authors`: a byline word such as "By", "记者" or "โดย" dropped,
+    names joined by "and" in other languages split), as a page's author tags are; an
+    e-mail address alone is no name (it reached the `authors` column as one)."""
     names = [a.get("name") for a in item.get("authors") or [] if isinstance(a, dict)]
-    authors = split_authors([n for n in names if n] or item.get("author"))
+    authors = json_authors([n for n in names if n] or item.get("author"))
     return [author for author in authors if not _EMAIL.match(author)]
 
 
@@ -594,7 +596,7 @@ def _json_authors(holder: dict[str, Any]) -> list[str]:
     if not isinstance(authors, list):
         single = holder.get("author")
         authors = [single] if isinstance(single, dict) else []
-    return split_authors(
+    return json_authors(
         [a["name"] for a in authors if isinstance(a, dict) and _text(a.get("name"))]
     )
 

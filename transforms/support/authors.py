@@ -54,13 +54,20 @@ _DOMAIN = re.compile(r"[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,3}")
 
 # "By" as bylines in other languages write it: "Von" (not "von der Leyen"), "Par", "Por",
 # "di" (lower case: "Di Maio" is a surname), "Door", "Av", "Af", "Oleh", "Автор", "بقلم",
-# "מאת"; a colon after it allowed ("Por: Ana Souza").
+# "מאת", Persian "نوشته" and "به قلم", Thai "โดย"; a colon after it allowed ("Por: Ana Souza").
 _BYLINE = re.compile(
-    r"^(?:(?i:by|par|por|door|av|af|oleh|автор|від|بقلم|מאת)|Von(?! de[mnr]? )|von(?= [A-Z])"
-    r"(?! de[mnr]? )|di)\s*:?\s+(?=\S)"
+    r"^(?:(?i:by|par|por|door|av|af|oleh|автор|від|بقلم|به قلم|نوشته|מאת|โดย)|Von(?! de[mnr]? )"
+    r"|von(?= [A-Z])(?! de[mnr]? )|di)\s*:?\s+(?=\S)"
 )
-# A reporter's title beside a Chinese, Japanese or Korean name: "记者 李华", "홍길동 기자".
-_REPORTER = re.compile(r"^(?:记者|記者|기자)\s*(?=\S)|(?<=\S)\s*(?:记者|記者|기자)$")
+# A reporter's title beside a Chinese, Japanese or Korean name: "记者 李华", "本報記者 陳大文"
+# (the paper's own reporter), "中央社記者 王小明", "新华社记者 李华" (an agency's: a few
+# characters before the title), "作者：李华", "文/李华", "홍길동 기자", "김민수 특파원" (a
+# correspondent).
+_REPORTER = re.compile(
+    r"^(?:[^\s记記]{0,6}(?:记者|記者)|기자)\s*(?=\S)"
+    r"|^(?:作者|撰文)\s*[:：]\s*(?=\S)|^文\s*[/／|｜]\s*(?=\S)"
+    r"|(?<=\S)\s*(?:记者|記者|기자|특파원)$"
+)
 
 
 # A byline standing alone on a line or paragraph at the top of a text, as sites without

@@ -22,6 +22,16 @@ from typing import Any
 
 # Scripts written without spaces between words.
 _UNSPACED = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
+# Those of them that are alphabets (abugidas), not ideographs or syllabaries: a character (a
+# consonant with its marks, or a vowel sign) says about as much as a letter, so two of them
+# are as common as two letters are. As story terms, the pairs of Thai characters shared by
+# any two Thai articles made distinct stories one (a rate decision and tourism figures:
+# TF-IDF cosine 0.27, over the 0.25 threshold; a flood 0.19-0.20 from both). Runs of
+# `ALPHABET_TERM_CHARACTERS` are about a syllable or a short word, as a Han character or a
+# pair of them is: the same pairs 0.04-0.14, a rewrite of the flood 0.40 (pairs 0.58; runs
+# of four 0.01-0.10 and 0.33). Measured on tests/unspaced_texts.py's Thai stories.
+_UNSPACED_ALPHABETS = r"\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
+ALPHABET_TERM_CHARACTERS = 3
 # The words of text without marks or unspaced scripts (clean.fold_words' pattern).
 _PLAIN_WORD = re.compile(r"\w+")
 
@@ -87,6 +97,11 @@ _ARABIC_FOLDS = {
     # tatweel, vowel signs, superscript alef
     **dict.fromkeys(["\u0640", *map(chr, range(0x064B, 0x0653)), "\u0670"], ""),
 }
+# Hebrew points (niqqud, cantillation), as Arabic vowel signs: a text pointed in part (names,
+# a word read two ways) or whole was another text than its unpointed copy, no word shared.
+# Not the maqaf, paseq, sof pasuq or nun hafukha, which are punctuation.
+_HEBREW_POINTS = re.compile("[\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7]")
+_HEBREW_LEADS = (b"\xd6", b"\xd7")  # U+0580-U+05FF
 _WIDE_OR_NARROW = re.compile("[\uff01-\uffee]")
 _WIDTH_FOLDS = {chr(c): unicodedata.normalize("NFKC", chr(c)) for c in range(0xFF01, 0xFFEF)}
 # What tells that a fold may apply, cheaply: a character found by `in` (~0.1 us), a byte of
@@ -121,7 +136,7 @@ def ascii_quotes(text: str) -> str:
 def compared_form(text: str) -> str:
     """The text as words are compared: its quotes as ASCII (`ascii_quotes`), without
     zero-width non-joiners and joiners, its full-width and half-width forms folded to the
-    usual ones, Arabic script folded (see above)."""
+    usual ones, Arabic script folded, Hebrew without its points (see above)."""
     if text.isascii():
         return text
     text = ascii_quotes(text)
@@ -135,6 +150,8 @@ def compared_form(text: str) -> str:
         for char, folded in _ARABIC_FOLDS.items():
             if char in text:
                 text = text.replace(char, folded)
+    if _HEBREW_LEADS[0] in data or _HEBREW_LEADS[1] in data:
+        text = _HEBREW_POINTS.sub("", text)
     return text
 
 
@@ -181,12 +198,22 @@ def _unspaced_character() -> Any:
     return regex.compile(rf"[[{_UNSPACED}]&&\w]\p{{M}}*", regex.V1)
 
 
+@functools.lru_cache(maxsize=1)
+def _alphabet_character() -> Any:
+    import regex
+
+    return regex.compile(rf"[{_UNSPACED_ALPHABETS}]", regex.V1)
+
+
 def script_tokens_and_ends(text: str) -> list[tuple[str, str]]:
     """(token, what ends a sentence right after it or "") for the text's tokens, in any
     script: a word keeps its marks, and a run of an unspaced script gives its overlapping
     pairs of characters (the usual index terms of Chinese and Japanese: "央行" and "降准"
-    where the run is "央行宣布降准"); a run of one character gives none. For the stories
-    stage's terms where `needs_script_words`."""
+    where the run is "央行宣布降准"); a run of one character gives none. A run of Thai, Lao,
+    Khmer or Burmese gives its overlapping runs of `ALPHABET_TERM_CHARACTERS` characters
+    (each with its marks; a shorter run of two or more is one term): their characters are
+    letters (see `_UNSPACED_ALPHABETS`). For the stories stage's terms where
+    `needs_script_words`."""
     found: list[tuple[str, str]] = []
     unspaced = _unspaced_character()
     for token, end in _script_token_and_end().findall(text):
@@ -194,8 +221,13 @@ def script_tokens_and_ends(text: str) -> list[tuple[str, str]]:
             found.append((token, end))
             continue
         characters = unspaced.findall(token)
-        pairs = [a + b for a, b in zip(characters, characters[1:], strict=False)]
+        size = 2
+        if _alphabet_character().match(characters[0]) is not None:
+            size = min(ALPHABET_TERM_CHARACTERS, len(characters))
+        grams = ["".join(characters[at : at + size]) for at in range(len(characters) - size + 1)]
+        if size < 2:
+            grams = []  # one character: as common as a letter or a particle
         found.extend(
-            (pair, end if index == len(pairs) - 1 else "") for index, pair in enumerate(pairs)
+            (gram, end if index == len(grams) - 1 else "") for index, gram in enumerate(grams)
         )
     return found
