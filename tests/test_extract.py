@@ -1904,6 +1904,17 @@ def test_page_signals_read_the_whole_documents_json_ld() -> None:
     assert page_signals(element).json_ld_body == body
 
 
+def test_only_a_page_that_may_hold_ruby_is_walked_for_it() -> None:
+    from newsbeam.transforms.extract import may_hold_ruby
+
+    page = "<ruby>能登<RT>のと</RT></ruby>"
+    assert may_hold_ruby(page.encode()) and may_hold_ruby(page)
+    assert may_hold_ruby("<ruby>能登<rp>(</rp></ruby>".encode())
+    assert may_hold_ruby(page.lower().encode("utf-16"))  # its tags' bytes are not "<rt"
+    assert not may_hold_ruby(b"<p>a route <b>rt</b> &lt;rt</p>")
+    assert not may_hold_ruby("<p>a route</p>")
+
+
 def test_ruby_annotations_are_not_read_into_the_text() -> None:
     # Review 93: furigana (<rt>) were inlined after each word ("石川県いしかわけんの能登のと"),
     # and each annotated word became a paragraph of its own once only they went.

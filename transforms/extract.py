@@ -2053,7 +2053,7 @@ def _extract_html(
             counter("extract_fragment").inc()
     if tree is None:
         raise ExtractError("no_text", "not parseable as HTML")
-    if drop_ruby_annotations(tree):
+    if may_hold_ruby(doc.content) and drop_ruby_annotations(tree):
         counter("extract_ruby_annotations").inc()
     page = html_metadata(tree, fetched_at)
     language = page_language(tree)
@@ -2128,6 +2128,20 @@ def drop_unread_elements(tree: Any) -> None:
     for element in list(tree.iter("script", "style")):
         if not _is_json_ld(element) and element.getparent() is not None:
             element.drop_tree()
+
+
+# The tags of ruby annotations, as they open in a page's bytes or text: a search for them
+# (~0.08 ms a page) spares the other pages a walk of every element (~0.17 ms a page).
+_RUBY_TAG = re.compile(rb"<r[tp]", re.IGNORECASE)
+_RUBY_TAG_TEXT = re.compile(r"<r[tp]", re.IGNORECASE)
+
+
+def may_hold_ruby(content: bytes | str) -> bool:
+    """Whether a page may hold ruby annotations (`drop_ruby_annotations`): False only when
+    no `<rt`/`<rp` tag opens in it; a page in UTF-16 or UTF-32 (a NUL byte) always may."""
+    if isinstance(content, str):
+        return _RUBY_TAG_TEXT.search(content) is not None
+    return b"\x00" in content or _RUBY_TAG.search(content) is not None
 
 
 def drop_ruby_annotations(tree: Any) -> bool:
