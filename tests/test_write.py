@@ -28,6 +28,7 @@ from newsbeam.transforms.extract import new_article
 from newsbeam.transforms.support import files
 from newsbeam.transforms.support.bundle_files import (
     ROW_GROUP_BYTES,
+    RowBuffer,
     WriteBundleFiles,
     keep_listed,
     row_group_rows,
@@ -104,6 +105,53 @@ def test_bundle_files_split_large_bundles_and_name_files_apart(tmp_path: Path) -
     _ = list(writer.process(("t", {"n": 0})))
     (again,) = [windowed.value["name"] for windowed in writer.finish_bundle()]
     assert again not in names
+
+
+def _article_rows(count: int) -> list[dict[str, object]]:
+    """Rows of the articles table that differ in text, lists and nulls."""
+    base = to_row(clean_article(new_article("0.txt", text="A story about the harbour.")))
+    return [
+        {
+            **base,
+            "article_id": f"a{n}",
+            "text": f"Story {n} " * (n % 7 + 1),
+            "authors": [f"Writer {m}" for m in range(n % 3)],
+            "title": None if n % 5 == 0 else f"Title {n}",
+        }
+        for n in range(count)
+    ]
+
+
+@pytest.mark.parametrize("count", [0, 1, 3, 4, 5, 11, 12])
+def test_a_row_buffers_table_is_the_table_of_its_rows_at_once(count: int) -> None:
+    """Review 94: a file's rows wait as Arrow batches, not dicts; the table they make is the
+    one pa.Table.from_pylist made of the dicts (one chunk, schema and metadata included)."""
+    schema = DATASET_SCHEMAS["articles"]
+    rows = _article_rows(count)
+    buffer = RowBuffer(schema, batch_rows=4)
+    for row in rows:
+        buffer.append(row)
+    assert len(buffer) == count and buffer.held_rows == count % 4
+    table = buffer.table()
+    expected = pa.Table.from_pylist(rows, schema=schema)
+    assert table.equals(expected) and table.schema.equals(expected.schema, check_metadata=True)
+    assert all(column.num_chunks == 1 for column in table.columns)
+
+
+def test_bundle_files_write_the_bytes_the_rows_at_once_wrote(tmp_path: Path) -> None:
+    """The files WriteBundleFiles writes from its batches are, byte for byte, what
+    write_rows wrote of the same rows (the file names apart: a random part)."""
+    schema = DATASET_SCHEMAS["articles"]
+    rows = _article_rows(700)  # several batches of the default size, and a rest
+    writer = WriteBundleFiles({"articles": (str(tmp_path / "new"), schema)}, "p")
+    writer.start_bundle()
+    assert not [entry for row in rows for entry in writer.process(("articles", row))]
+    (entry,) = [windowed.value for windowed in writer.finish_bundle()]
+    assert entry["rows"] == 700
+    old = write_rows(str(tmp_path / "old"), "p", rows, schema)
+    assert entry["name"][:15] == old[:15]  # the prefix and the first row's digest
+    new_bytes = (tmp_path / "new" / entry["name"]).read_bytes()
+    assert new_bytes == (tmp_path / "old" / old).read_bytes()
 
 
 def test_keep_listed_deletes_orphans_and_keeps_an_empty_table(tmp_path: Path) -> None:
