@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from newsbeam.pipeline import cli, report, warehouse
+from newsbeam.pipeline import run as pipeline_run
 from tests.helpers import as_regex, code_counters
 
 REPO = Path(__file__).resolve().parents[1]
@@ -187,3 +188,23 @@ def test_every_counter_is_in_the_counters_section_and_every_one_listed_is_counte
         )
         == []
     ), "a pattern in the docs that matches no counter"
+
+
+def flags_whose_help_starts(parser: argparse.ArgumentParser, words: str) -> set[str]:
+    return {
+        action.option_strings[0]
+        for action in parser._actions  # noqa: SLF001 (argparse keeps them only there)
+        if action.option_strings and (action.help or "").startswith(words)
+    }
+
+
+def test_every_flag_whose_help_says_with_state_or_streaming_is_refused_without_it() -> None:
+    """README.md says a flag of a mode the run is not in is a usage error, naming "the
+    other 'With --state' flags"; four of them (--min_poll_seconds, --initial_poll_seconds,
+    --max_backoff_seconds, --poll_jitter) ran without --state, exit 0, and set nothing."""
+    parser = cli.help_parser()
+    with_state = flags_whose_help_starts(parser, "With --state")
+    with_streaming = flags_whose_help_starts(parser, "With --streaming")
+    assert "--state_keep_days" in with_state and "--window_seconds" in with_streaming
+    assert sorted(with_state - set(pipeline_run.STATE_ONLY)) == []
+    assert sorted(with_streaming - set(pipeline_run.STREAMING_ONLY)) == []
