@@ -208,3 +208,22 @@ def test_every_flag_whose_help_says_with_state_or_streaming_is_refused_without_i
     assert "--state_keep_days" in with_state and "--window_seconds" in with_streaming
     assert sorted(with_state - set(pipeline_run.STATE_ONLY)) == []
     assert sorted(with_streaming - set(pipeline_run.STREAMING_ONLY)) == []
+
+
+def make_targets() -> set[str]:
+    """The Makefile's targets a user runs: its .PHONY line's (the per-gate ones apart,
+    which developing.md names through `make eval-stories (and the like)`)."""
+    makefile = (REPO / "Makefile").read_text("utf-8")
+    phony = re.search(r"^\.PHONY: (.*)$", makefile, re.M)
+    assert phony
+    return set(phony.group(1).split())
+
+
+def test_every_make_target_is_in_the_developing_table() -> None:
+    """docs/developing.md's table of make targets lacked `make test-airflow`, which CI runs
+    beside `make test`."""
+    text = (REPO / "docs" / "developing.md").read_text("utf-8")
+    listed = set(re.findall(r"^\| `make ([\w-]+)`", text, re.M))
+    assert "demo" in listed
+    assert sorted(make_targets() - listed) == []
+    assert sorted(listed - make_targets()) == []
