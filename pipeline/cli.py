@@ -242,9 +242,10 @@ def help_parser() -> _BeamArgumentParser:
         "[--run_id ID] [--state DIR] [options] [Beam flags]\n"
         "       newsbeam --follow [--interval SECONDS] [--max_runtime SECONDS] "
         "(--input DIR | --feeds FILE)... --output ROOT --state DIR [options]\n"
-        "       newsbeam report --output ROOT [--since DATE] [--fail_on_failed[=unrecovered]]\n"
+        "       newsbeam report --output ROOT [--since DATE] [--report FILE] "
+        "[--fail_on_failed[=unrecovered]]\n"
         "       newsbeam warehouse --output ROOT (--db FILE | --iceberg URI) ...\n"
-        "       newsbeam schema --format bigquery [--table NAME]",
+        "       newsbeam schema --format bigquery [--table NAME] [--with_run_columns]",
         description="News ingestion on Apache Beam: raw text, HTML and feeds in; clean, "
         "deduplicated, tagged Parquet tables (articles, duplicates, rejected, feed_health) "
         "out, each run added to one Hive-partitioned dataset on a local path or object store.",

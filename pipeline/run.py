@@ -158,8 +158,6 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
         raise UsageError(f"--topic_threshold must be between 0 and 1, not {ours.topic_threshold}")
     if ours.fail_on_rejected is not None and not 0.0 <= ours.fail_on_rejected <= 1.0:
         raise UsageError(f"--fail_on_rejected must be between 0 and 1, not {ours.fail_on_rejected}")
-    _check_follow(ours)
-    _check_mode_flags(argv, ours)
     for flag, seconds in (
         ("--min_poll_seconds", ours.min_poll_seconds),
         ("--initial_poll_seconds", ours.initial_poll_seconds),
@@ -171,6 +169,8 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
             )
     if not 0 <= ours.poll_jitter <= 0.5:  # more would poll a feed at half its interval
         raise UsageError(f"--poll_jitter must be between 0 and 0.5, not {ours.poll_jitter:g}")
+    _check_follow(ours)
+    _check_mode_flags(argv, ours)
     if ours.progress_seconds <= 0:
         raise UsageError(f"--progress_seconds must be positive, not {ours.progress_seconds}")
     try:
@@ -199,12 +199,18 @@ STREAMING_ONLY = (
     "--poll_seconds",
     "--pubsub_subscription",
 )
+# The polling flags set the next poll time a feed's state keeps: a run without one had
+# nowhere to keep it, so they did nothing.
 STATE_ONLY = (
     "--state_keep_days",
     "--state_keep_ids_days",
     "--poll_due_only",
     "--page_retry_runs",
     "--seen_entries_days",
+    "--min_poll_seconds",
+    "--initial_poll_seconds",
+    "--max_backoff_seconds",
+    "--poll_jitter",
 )
 
 

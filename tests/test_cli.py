@@ -54,6 +54,11 @@ def test_a_misspelt_flag_is_a_usage_error(seeds_dir: Path, tmp_path: Path, capsy
         (["--window-seconds=60", "--poll_seconds", "5"], "--window_seconds, --poll_seconds"),
         (["--state_keep_days", "30"], "--state_keep_days applies with --state only"),
         (["--poll-due-only"], "--poll_due_only applies with --state only"),
+        # README.md said "the other 'With --state' flags" were refused; these four ran,
+        # exit 0, and set nothing: the next poll time lives in the state.
+        (["--min_poll_seconds", "60", "--poll_jitter=0"], "--min_poll_seconds, --poll_jitter"),
+        (["--initial-poll-seconds", "60"], "--initial_poll_seconds applies with --state only"),
+        (["--max_backoff_seconds", "60"], "--max_backoff_seconds applies with --state only"),
     ],
 )
 def test_a_flag_of_another_mode_is_a_usage_error(

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from newsbeam.pipeline import cli, report, warehouse
+from newsbeam.pipeline import run as pipeline_run
 from tests.helpers import as_regex, code_counters
 
 REPO = Path(__file__).resolve().parents[1]
@@ -187,3 +188,42 @@ def test_every_counter_is_in_the_counters_section_and_every_one_listed_is_counte
         )
         == []
     ), "a pattern in the docs that matches no counter"
+
+
+def flags_whose_help_starts(parser: argparse.ArgumentParser, words: str) -> set[str]:
+    return {
+        action.option_strings[0]
+        for action in parser._actions  # noqa: SLF001 (argparse keeps them only there)
+        if action.option_strings and (action.help or "").startswith(words)
+    }
+
+
+def test_every_flag_whose_help_says_with_state_or_streaming_is_refused_without_it() -> None:
+    """README.md says a flag of a mode the run is not in is a usage error, naming "the
+    other 'With --state' flags"; four of them (--min_poll_seconds, --initial_poll_seconds,
+    --max_backoff_seconds, --poll_jitter) ran without --state, exit 0, and set nothing."""
+    parser = cli.help_parser()
+    with_state = flags_whose_help_starts(parser, "With --state")
+    with_streaming = flags_whose_help_starts(parser, "With --streaming")
+    assert "--state_keep_days" in with_state and "--window_seconds" in with_streaming
+    assert sorted(with_state - set(pipeline_run.STATE_ONLY)) == []
+    assert sorted(with_streaming - set(pipeline_run.STREAMING_ONLY)) == []
+
+
+def make_targets() -> set[str]:
+    """The Makefile's targets a user runs: its .PHONY line's (the per-gate ones apart,
+    which developing.md names through `make eval-stories (and the like)`)."""
+    makefile = (REPO / "Makefile").read_text("utf-8")
+    phony = re.search(r"^\.PHONY: (.*)$", makefile, re.M)
+    assert phony
+    return set(phony.group(1).split())
+
+
+def test_every_make_target_is_in_the_developing_table() -> None:
+    """docs/developing.md's table of make targets lacked `make test-airflow`, which CI runs
+    beside `make test`."""
+    text = (REPO / "docs" / "developing.md").read_text("utf-8")
+    listed = set(re.findall(r"^\| `make ([\w-]+)`", text, re.M))
+    assert "demo" in listed
+    assert sorted(make_targets() - listed) == []
+    assert sorted(listed - make_targets()) == []

@@ -1,6 +1,6 @@
 """The `--state DIR` folder, all of it: its life cycle, and reading, checking and writing every
-state table (dedup articles/stories/story_terms, feed state, seen entries, feed health).
-The tables' schemas are in newsbeam.schemas (dedup_state.py, feeds.py).
+state table (dedup articles/stories/story_terms, feed state, seen entries, seen files).
+The tables' schemas are in newsbeam.schemas (dedup_state.py, feeds.py, inputs_state.py).
 
 Life cycle: `open_state()` checks the folder once, before the pipeline is built (the marker
 `state.json` and every table file), and returns a `StateContext`, the one value the stateful
@@ -25,9 +25,8 @@ nothing across a crash (a journal beside the state; `recover_commits` completes 
 Writing: `WriteStateTable` writes every table in its schema, stamped with the state version
 (zstd), into the staging folder: part files for the dedup tables (one per bundle,
 support/bundle_files.py), one file per table for the feed tables. A component folder this
-run did not write (no feeds in this run, say) is carried over unchanged at commit, and the
-earlier runs' files of a table kept one file per run (feed health) are carried over into
-the new folder.
+run did not write (no feeds in this run, say) is carried over unchanged at commit. (Feed
+health, once kept here one file per run, is the dataset's feed_health table.)
 """
 
 from __future__ import annotations
