@@ -350,6 +350,10 @@ def test_one_event_in_both_chinese_scripts_is_one_story_not_a_copy(tmp_path: Pat
     articles = {Path(a["source"]).name: a for a in _rows(output, "articles")}
     assert set(articles) == set(texts)
     assert articles["hk_reprint.txt"]["text"] != articles["xinhua.txt"]["text"]  # as published
+    # The scripts told apart (`language` is `zh` for both): schema 6's `script` column.
+    assert {a["language"] for a in articles.values()} == {"zh"}
+    scripts = {name: a["script"] for name, a in articles.items()}
+    assert scripts == {name: "Hant" if "hk" in name or "cna" in name else "Hans" for name in texts}
     story = {name: a["story_id"] for name, a in articles.items()}
     rate_cut = {story[name] for name in list(texts)[:4]}
     assert len(rate_cut) == 1

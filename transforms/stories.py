@@ -48,7 +48,7 @@ from newsbeam.transforms.event_time import (
     window_start,
 )
 from newsbeam.transforms.support.bundle_files import write_columns
-from newsbeam.transforms.support.chinese import simplified
+from newsbeam.transforms.support.chinese import CHINESE, simplified
 from newsbeam.transforms.support.copies import counted_copies
 from newsbeam.transforms.support.failures import counter
 from newsbeam.transforms.support.libc import give_back_freed
@@ -135,8 +135,6 @@ class StoryConfig:
     key_name_share: float = 0.025
 
 
-# The `language` of articles whose terms are made of simplified characters (_tokens).
-CHINESE = "zh"
 _TOKEN = re.compile(r"[^\W\d_](?:[\w'\-]*\w)?|\d+(?:[.,:]\d+)*", re.UNICODE)
 # English function words and reporting verbs: in every story, so they only add noise.
 _STOP_WORDS = frozenset(
