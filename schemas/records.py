@@ -17,7 +17,8 @@ import pyarrow as pa
 # 3: published_precision, topic_labels; a copy's article_id is its own.
 # 4: duplicates' url and site (the outlet that ran the copy).
 # 5: articles' and duplicates' outlet (the registrable domain of the page's own URL).
-SCHEMA_VERSION = "5"
+# 6: articles' script (a Chinese text's: Hans or Hant).
+SCHEMA_VERSION = "6"
 SCHEMA_VERSION_KEY = b"newsbeam.schema_version"
 
 
@@ -56,6 +57,9 @@ class Article(NamedTuple):
     ingested_at: dt.datetime  # UTC, tz-aware
     language: str | None
     language_score: float | None
+    # A Chinese article's script (ISO 15924): Hans (simplified) or Hant (traditional); null
+    # for other languages and a text with as many characters of each (language stage).
+    script: str | None
     text: str
     word_count: int
     content_hash: str
@@ -117,6 +121,7 @@ ARTICLE_SCHEMA = pa.schema(
         pa.field("ingested_at", _UTC_MICROS, nullable=False),
         pa.field("language", pa.string()),
         pa.field("language_score", pa.float64()),
+        pa.field("script", pa.string()),
         pa.field("text", pa.string(), nullable=False),
         pa.field("word_count", pa.int64(), nullable=False),
         pa.field("content_hash", pa.string(), nullable=False),

@@ -53,6 +53,7 @@ def article(
         ingested_at=ingested_at or dt.datetime(2026, 12, 1, 6, 0, tzinfo=UTC),
         language=language,
         language_score=0.99 if language else None,
+        script=None,
         text=body,
         word_count=len(body.split()),
         content_hash=_id(f"text:{body}"),

@@ -19,6 +19,7 @@ from newsbeam.transforms.language import (
     with_declared,
     without_own_script,
 )
+from newsbeam.transforms.support.chinese import script_of
 from newsbeam.transforms.support.detector import create_detector
 from tests.helpers import counters_of, make_test_pipeline
 
@@ -291,3 +292,21 @@ def test_traditional_chinese_is_chinese_not_korean(text: str, trials: int) -> No
 def test_a_language_with_a_script_of_its_own_needs_it(text: str, language: str) -> None:
     assert detect_language(text, LanguageConfig(), FACTORY)[0] == language
     assert without_own_script(text) == {"ko", "ja"} - {language}
+
+
+@pytest.mark.parametrize("text", TRADITIONAL_CHINESE)
+def test_a_chinese_articles_script_is_told_by_its_characters(text: str) -> None:
+    # Review 97: `language` is `zh` for both scripts, and a desk reading the mainland's,
+    # Taiwan's and Hong Kong's outlets had no way to tell them apart in the tables.
+    simplified = "中国人民银行5日宣布，决定于12月15日下调金融机构存款准备金率0.5个百分点。"
+    assert script_of("zh", None, text) == "Hant"
+    assert script_of("zh", "央行宣布降准", text) == "Hant"  # a simplified headline over it
+    assert script_of("zh", None, simplified) == "Hans"
+    assert script_of("zh", "中國", simplified) == "Hans"
+    # Japanese kanji are mostly traditional forms, but Japanese has no such column value.
+    assert script_of("ja", None, text) is None and script_of("en", None, "Fed") is None
+    # "中国人民" vs "中國人民"; characters the two scripts share tell nothing.
+    assert (
+        script_of("zh", None, "中国人民") == "Hans" and script_of("zh", None, "中國人民") == "Hant"
+    )
+    assert script_of("zh", None, "中人大 100") is None

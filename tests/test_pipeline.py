@@ -325,6 +325,43 @@ def test_thai_and_traditional_chinese_news_end_to_end(tmp_path: Path) -> None:
     assert articles["taipei.txt"]["language"] == "zh"
 
 
+def test_one_event_in_both_chinese_scripts_is_one_story_not_a_copy(tmp_path: Path) -> None:
+    # Review 97: a Greater China desk reads Xinhua (simplified), CNA and the Hong Kong papers
+    # (traditional). A rewrite across the scripts stayed out of the event's story (its
+    # pairs of characters differ where the characters do); the same text in the other
+    # script is another publication's and stays an article of its own, not a copy.
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    texts = {
+        "xinhua.txt": unspaced.RATE_CUT,
+        "portal_rewrite.txt": unspaced.RATE_CUT_REWRITE,
+        "hk_reprint.txt": unspaced.RATE_CUT_TRADITIONAL,
+        "hk_rewrite.txt": unspaced.RATE_CUT_TRADITIONAL_REWRITE,
+        "cna_taipei.txt": unspaced.TAIPEI_ELECTION,
+        "portal_taipei.txt": unspaced.TAIPEI_ELECTION_SIMPLIFIED_REWRITE,
+        "quake.txt": unspaced.EARTHQUAKE,
+        "hk_typhoon.txt": unspaced.HONG_KONG_TYPHOON,
+    }
+    for name, text in texts.items():
+        (inputs / name).write_text(text, encoding="utf-8")
+    output = tmp_path / "out"
+    assert entry.main(["--input", str(inputs), "--output", str(output)]) == 0
+    assert _rows(output, "rejected") == [] and _rows(output, "duplicates") == []
+    articles = {Path(a["source"]).name: a for a in _rows(output, "articles")}
+    assert set(articles) == set(texts)
+    assert articles["hk_reprint.txt"]["text"] != articles["xinhua.txt"]["text"]  # as published
+    # The scripts told apart (`language` is `zh` for both): schema 6's `script` column.
+    assert {a["language"] for a in articles.values()} == {"zh"}
+    scripts = {name: a["script"] for name, a in articles.items()}
+    assert scripts == {name: "Hant" if "hk" in name or "cna" in name else "Hans" for name in texts}
+    story = {name: a["story_id"] for name, a in articles.items()}
+    rate_cut = {story[name] for name in list(texts)[:4]}
+    assert len(rate_cut) == 1
+    assert story["cna_taipei.txt"] == story["portal_taipei.txt"]
+    others = (story["cna_taipei.txt"], story["quake.txt"], story["hk_typhoon.txt"])
+    assert len({*rate_cut, *others}) == 4
+
+
 _OPEC = (
     "قررت مجموعة أوبك+ خلال اجتماعها الافتراضي يوم الخميس تمديد التخفيضات الطوعية لإنتاج النفط "
     "حتى نهاية شهر مارس المقبل، في خطوة تهدف إلى دعم الأسعار في ظل تباطؤ الطلب العالمي. وقال "

@@ -56,6 +56,7 @@ def test_article_row_round_trips_through_arrow() -> None:
         ingested_at=dt.datetime(2024, 1, 3, tzinfo=dt.timezone.utc),
         language="en",
         language_score=0.99,
+        script=None,
         text="Body.",
         word_count=1,
         content_hash="h",

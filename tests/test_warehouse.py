@@ -604,6 +604,53 @@ def test_rows_written_before_schema_5_get_their_outlet_from_their_url(tmp_path: 
     assert rows(db, "SELECT copy_outlets FROM copies") == [(["apnews.com"],)]
 
 
+def test_chinese_rows_written_before_schema_6_get_their_script(tmp_path: Path) -> None:
+    """Review 97: schema 6's `script` tells a Chinese article's simplified characters from
+    traditional ones (`language` is `zh` for both). A run written before it loads with the
+    script counted from its rows' title and text, as the language stage counts it; other
+    languages' rows stay null."""
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    mainland = fx.article("a1", title="央行宣布降准", text="中国人民银行宣布下调存款准备金率。")
+    taipei = fx.article("a2", title="台北市長選舉", text="中央選舉委員會表示，投票率創新高。")
+    english = fx.article("a3")
+    chinese = [one._replace(language="zh") for one in (mainland, taipei)]
+    fx.write_run(
+        str(root), "night-1", articles=[*chinese, english], schema_version="5", without=["script"]
+    )
+    assert load(root, db) == 0
+    assert rows(db, "SELECT article_id, language, script FROM articles ORDER BY source") == [
+        (mainland.article_id, "zh", "Hans"),
+        (taipei.article_id, "zh", "Hant"),
+        (english.article_id, "en", None),
+    ]
+
+
+def test_a_database_loaded_before_schema_6_gets_its_chinese_rows_scripts(
+    tmp_path: Path, capsys: Any
+) -> None:
+    """Review 97: the Chinese rows an older NewsBeam loaded would keep a null `script` once
+    the upgrade added the column; the refresh after it counts them, once."""
+    root, db = tmp_path / "root", tmp_path / "w.duckdb"
+    taipei = fx.article("a1", title="台北市長選舉", text="中央選舉委員會表示，投票率創新高。")
+    fx.write_run(str(root), "night-1", articles=[taipei._replace(language="zh"), fx.article("a2")])
+    assert load(root, db) == 0
+    with duckdb.connect(str(db)) as con:  # as a loader of schema 5 left it
+        con.execute("DROP VIEW stories")
+        con.execute("DROP VIEW copies")
+        con.execute("ALTER TABLE articles DROP COLUMN script")
+    fx.write_run(str(root), "night-2", started=DAY2)
+    capsys.readouterr()
+    assert load(root, db) == 0
+    assert "script counted for 1 earlier Chinese rows" in capsys.readouterr().out
+    assert rows(db, "SELECT language, script FROM articles ORDER BY source") == [
+        ("zh", "Hant"),
+        ("en", None),
+    ]
+    fx.write_run(str(root), "night-3", started=DAY2 + dt.timedelta(days=1))
+    assert load(root, db) == 0
+    assert "script counted" not in capsys.readouterr().out
+
+
 def test_a_database_loaded_before_schema_5_gets_its_rows_outlets(
     tmp_path: Path, capsys: Any
 ) -> None:

@@ -8,7 +8,16 @@ import re
 from newsbeam.transforms.clean import CleanConfig, clean_article, count_words, fold
 from newsbeam.transforms.dedup import DedupConfig, near_copy_similarity, shingle_hashes
 from newsbeam.transforms.extract import new_article
-from newsbeam.transforms.stories import StoryConfig, story_terms
+from newsbeam.transforms.stories import (
+    NO_FREQUENCIES,
+    StoryConfig,
+    add_frequencies,
+    cosine,
+    story_doc,
+    story_terms,
+    tfidf_vectors,
+)
+from newsbeam.transforms.support.chinese import simplified
 from newsbeam.transforms.support.words import (
     casefolded_words,
     compared_form,
@@ -20,9 +29,14 @@ from tests.unspaced_texts import (
     EARTHQUAKE,
     EARTHQUAKE_REWRITE,
     HINDI,
+    HONG_KONG_TYPHOON,
     RATE_CUT,
     RATE_CUT_EDITED,
     RATE_CUT_REWRITE,
+    RATE_CUT_TRADITIONAL,
+    RATE_CUT_TRADITIONAL_REWRITE,
+    TAIPEI_ELECTION,
+    TAIPEI_ELECTION_SIMPLIFIED_REWRITE,
     THAI_FLOOD,
     THAI_FLOOD_REWRITE,
     THAI_RATES,
@@ -122,6 +136,64 @@ def test_story_terms_of_thai_are_runs_of_three_characters() -> None:
     # Other stories share little (the flood and the rates 20 terms; 57 pairs before).
     assert len(shared(flood, rates)) < len(shared(flood, THAI_FLOOD_REWRITE)) / 3
     assert len(shared(rates, tourism)) < len(shared(flood, THAI_FLOOD_REWRITE)) / 2
+
+
+def test_simplified_maps_traditional_characters_only() -> None:
+    assert (
+        simplified("中國人民銀行宣佈下調存款準備金率，臺灣與香港")
+        == "中国人民银行宣布下调存款准备金率，台湾与香港"
+    )
+    assert simplified(RATE_CUT_TRADITIONAL) == RATE_CUT  # a reprint: the same text
+    for text in (RATE_CUT, "Fed cuts rates 0.25%", "한국은행 기준금리", "すえおき", ""):
+        assert simplified(text) == text  # simplified, Latin, Hangul, kana
+
+
+def test_chinese_story_terms_are_compared_in_one_script() -> None:
+    # Review 93's "Known, not mended": a Hong Kong paper's traditional report of a rate cut
+    # and a mainland rewrite of it (TF-IDF cosine 0.11 here), a Taipei election report and a
+    # mainland portal's simplified rewrite (0.21) were two stories each: below the 0.25 that
+    # the same rewrites within one script pass. Distinct stories stay far apart.
+    texts = {
+        "xinhua": RATE_CUT,
+        "rewrite": RATE_CUT_REWRITE,
+        "hk_reprint": RATE_CUT_TRADITIONAL,
+        "hk_rewrite": RATE_CUT_TRADITIONAL_REWRITE,
+        "taipei": TAIPEI_ELECTION,
+        "taipei_rewrite": TAIPEI_ELECTION_SIMPLIFIED_REWRITE,
+        "quake": EARTHQUAKE,
+        "typhoon": HONG_KONG_TYPHOON,
+    }
+    config = StoryConfig()
+    docs = {}
+    for name, text in texts.items():
+        title, _, body = text.partition("\n")
+        article = new_article(f"{name}.txt", text=body)._replace(title=title, language="zh")
+        docs[name] = story_doc(article, config)
+    vectors = dict(
+        zip(
+            docs,
+            tfidf_vectors(
+                (doc.terms for doc in docs.values()),
+                add_frequencies(NO_FREQUENCIES, docs.values()),
+            ),
+            strict=True,
+        )
+    )
+
+    def similar(a: str, b: str) -> float:
+        return cosine(vectors[a], vectors[b])
+
+    threshold = config.threshold
+    assert similar("rewrite", "hk_reprint") > threshold  # 0.11 in two scripts
+    assert similar("hk_rewrite", "xinhua") > threshold and similar("hk_rewrite", "rewrite") > 0.4
+    assert similar("taipei", "taipei_rewrite") > 0.4  # 0.21
+    story_of = {"xinhua": 0, "rewrite": 0, "hk_reprint": 0, "hk_rewrite": 0, "taipei": 1}
+    story_of |= {"taipei_rewrite": 1, "quake": 2, "typhoon": 3}
+    apart = [(a, b) for a in docs for b in docs if story_of[a] != story_of[b]]
+    assert max(similar(a, b) for a, b in apart) < 0.1
+    # Only Chinese articles: Japanese (or an undetermined text) keeps its kanji as written.
+    assert set(story_terms(None, "中國銀行", config, "ja")) == {"中國", "國銀", "銀行"}
+    assert set(story_terms(None, "中國銀行", config, "zh")) == {"中国", "国银", "银行"}
 
 
 def test_joiners_do_not_split_words() -> None:

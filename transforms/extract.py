@@ -1437,6 +1437,7 @@ def new_article(source: str, **fields: Any) -> Article:
         "ingested_at": dt.datetime.now(dt.timezone.utc),
         "language": None,
         "language_score": None,
+        "script": None,
         "word_count": 0,
         "content_hash": "",
         "removed": [],

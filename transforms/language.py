@@ -1,7 +1,8 @@
 """DetectLanguage: Article -> Article with `language` (ISO 639-1; `und` when the text is too
 short) and `language_score`: langdetect, seeded, on a bounded sample of the text. A language
 the article comes with (a feed's declared one) is taken where langdetect is unsure
-(with_declared), with no score.
+(with_declared), with no score. A Chinese article's `script` (Hans or Hant) is counted
+from its characters (support/chinese.py).
 
 Annotates, never filters. Counters: `language_in`, `language_und`, `language_declared`.
 """
@@ -18,6 +19,7 @@ import apache_beam as beam
 
 from newsbeam.schemas import Article, Rejected
 from newsbeam.transforms.support.built_cache import built, newsbeam_sources, package_file
+from newsbeam.transforms.support.chinese import chinese_script, script_of
 from newsbeam.transforms.support.detector import create_detector, factory_of, read_profiles
 from newsbeam.transforms.support.failures import apply_with_rejects, counter
 from newsbeam.transforms.support.loaded import load_once
@@ -105,7 +107,8 @@ def detect_sample(sample: str, config: LanguageConfig, factory: Any) -> tuple[st
             best = _most_probable(sample, config, factory, prior)
     except (LangDetectException, IndexError):
         return UNDETERMINED, 0.0
-    # langdetect says zh-cn / zh-tw; the column holds ISO 639-1 codes.
+    # langdetect says zh-cn / zh-tw; the column holds ISO 639-1 codes (and `script` the
+    # characters, counted rather than guessed: script_of).
     return best.lang.split("-")[0], round(float(best.prob), 4)
 
 
@@ -171,6 +174,7 @@ class _DetectLanguage(beam.DoFn):
         self._detect = functools.lru_cache(maxsize=_REPEATS_REMEMBERED)(
             functools.partial(detect_sample, config=self._config, factory=factory)
         )
+        chinese_script("中文")  # OpenCC's tables, loaded now rather than by the first article
 
     def process(self, article: Article) -> Iterator[Article]:
         counter("language_in").inc()
@@ -182,7 +186,8 @@ class _DetectLanguage(beam.DoFn):
             counter("language_und").inc()
         if language != detected[0]:
             counter("language_declared").inc()
-        yield article._replace(language=language, language_score=score)
+        script = script_of(language, article.title, article.text)
+        yield article._replace(language=language, language_score=score, script=script)
 
 
 class DetectLanguage(beam.PTransform):

@@ -48,6 +48,7 @@ from newsbeam.transforms.event_time import (
     window_start,
 )
 from newsbeam.transforms.support.bundle_files import write_columns
+from newsbeam.transforms.support.chinese import CHINESE, simplified
 from newsbeam.transforms.support.copies import counted_copies
 from newsbeam.transforms.support.failures import counter
 from newsbeam.transforms.support.libc import give_back_freed
@@ -150,10 +151,14 @@ _STOP_WORDS = frozenset(
 )
 
 
-def story_terms(title: str | None, text: str, config: StoryConfig) -> dict[str, float]:
+def story_terms(
+    title: str | None, text: str, config: StoryConfig, language: str | None = None
+) -> dict[str, float]:
     """An article's term counts, names and numbers weighted up (a capitalised word not at
-    a sentence start counts as a name)."""
-    return _terms_and_names(_tokens(title or ""), _tokens(text), config)[0]
+    a sentence start counts as a name); a Chinese article's (`language` "zh") in simplified
+    characters (`_tokens`)."""
+    chinese = language == CHINESE
+    return _terms_and_names(_tokens(title or "", chinese), _tokens(text, chinese), config)[0]
 
 
 def _terms_and_names(
@@ -189,15 +194,22 @@ def _terms_and_names(
 _TOKEN_AND_END = re.compile(f"({_TOKEN.pattern})(?=([ \"')]?[.!?\n])?)", re.UNICODE)
 
 
-def _tokens(part: str) -> list[tuple[str, str, bool]]:
+def _tokens(part: str, chinese: bool = False) -> list[tuple[str, str, bool]]:
     """(token, its casefolded form, whether it starts a sentence) for the tokens of `part`
     that count as terms (not stop words, not single letters). One `findall` and a plain
     loop: the article text's tokens are the stories stage's main cost. Text that `\\w`
     splits wrongly (Hindi, Chinese, ...: support/words.py) is tokenised by script: in
-    Chinese, Japanese or Thai the terms are pairs of characters."""
+    Chinese, Japanese or Thai the terms are pairs of characters; in `chinese` text, of
+    its simplified characters (support/chinese.py)."""
     found = []
     sentence_start = True
     part = compared_form(part)  # inside a word: no boundary (support/words.py)
+    if chinese:
+        # One event in simplified (mainland) and traditional (Taiwan, Hong Kong) characters:
+        # compared in one script, its pairs are the same terms. Only Chinese articles: a
+        # Japanese kanji pair mapped so would meet Chinese terms it is not (and its text
+        # would no longer match an earlier run's terms in the state).
+        part = simplified(part)
     pairs = (
         script_tokens_and_ends(part) if needs_script_words(part) else _TOKEN_AND_END.findall(part)
     )
@@ -211,11 +223,13 @@ def _tokens(part: str) -> list[tuple[str, str, bool]]:
     return found
 
 
-def story_names(title: str | None, text: str) -> dict[str, int]:
+def story_names(title: str | None, text: str, language: str | None = None) -> dict[str, int]:
     """How often each name (a capitalised word not at a sentence start, casefolded as in
     story_terms) occurs in an article."""
     # Which tokens are names depends on no setting: any config finds the same ones.
-    return _terms_and_names(_tokens(title or ""), _tokens(text), StoryConfig())[1]
+    chinese = language == CHINESE
+    tokens = _tokens(title or "", chinese), _tokens(text, chinese)
+    return _terms_and_names(*tokens, StoryConfig())[1]
 
 
 class StoryDoc(NamedTuple):
@@ -255,7 +269,9 @@ NO_FREQUENCIES = TermFrequencies(0, {})
 
 def story_doc(article: Article, config: StoryConfig) -> StoryDoc:
     article = with_identity(article)
-    title_tokens, text_tokens = _tokens(article.title or ""), _tokens(article.text)
+    chinese = article.language == CHINESE
+    title_tokens = _tokens(article.title or "", chinese)
+    text_tokens = _tokens(article.text, chinese)
     rank = article_rank(article)
     terms, names = _terms_and_names(title_tokens, text_tokens, config)
     return StoryDoc(
