@@ -431,12 +431,22 @@ def test_progress_lines_off_a_terminal(tmp_path: Path, caplog) -> None:
         (tmp_path / "read.x.json").write_text(json.dumps({"name": "read", "count": count}))
         (tmp_path / "articles.y.json").write_text(json.dumps({"name": "articles", "count": 1}))
 
+    def logged(words: str) -> bool:
+        """Whether a progress line with `words` was logged within a deadline generous for a
+        busy host: a fixed 0.35 s (3 beats) raced the display's thread."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if any(words in r.getMessage() for r in list(caplog.records)):
+                return True
+            time.sleep(0.02)
+        return False
+
     write(3)
     with caplog.at_level("INFO", logger="newsbeam"):
         with ProgressDisplay(str(tmp_path), terminal=False, log_every=0.1):
-            time.sleep(0.35)
+            assert logged("read 3,")
             write(5)
-            time.sleep(0.35)
+            assert logged("read 5,")
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("progress:")]
     assert lines and "read 3," in lines[0] and "read 5," in lines[-1]
     assert "done 1 (articles 1, duplicates 0, rejected 0)" in lines[-1]

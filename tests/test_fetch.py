@@ -310,14 +310,16 @@ def test_no_retry_starts_after_the_retry_window() -> None:
         time.sleep(3)
         return 200, {}, b"late"
 
-    config = dataclasses.replace(FAST, read_timeout=0.5, max_retries=3, retry_window_seconds=0.7)
+    # The retry starts ~1.0 s in, 0.5 s inside the window; the next would start ~2.0 s in,
+    # 0.5 s past it (a window 0.2 s after a 0.5 s timeout was within a busy host's delays).
+    config = dataclasses.replace(FAST, read_timeout=1.0, max_retries=3, retry_window_seconds=1.5)
     with serve({"/hang": hang}) as server:
         started = time.monotonic()
         result = Fetcher(config).fetch(server.url("/hang"))
         took = time.monotonic() - started
         assert result.error == "timeout"
         assert server.hits["/hang"] == 2, server.hits  # was 4: every retry a read timeout
-        assert took < 1.5, took  # was 2 s and more
+        assert took < 3.5, took  # was 4 s and more
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -801,17 +803,20 @@ def test_a_retry_whose_turn_comes_after_the_window_is_not_made() -> None:
         time.sleep(2)
         return 200, {}, b"late"
 
+    # The turn it would wait for is 3 s in, the window 2 s: the error comes at the 0.3 s
+    # timeout, far from both (a bound of 0.7 s against a turn at 1 s was within a busy
+    # host's delays).
     config = dataclasses.replace(
-        FAST, read_timeout=0.3, max_retries=3, retry_window_seconds=0.8,
-        per_host_interval_seconds=1.0,
+        FAST, read_timeout=0.3, max_retries=3, retry_window_seconds=2.0,
+        per_host_interval_seconds=3.0,
     )  # fmt: skip
     with serve({"/hang": hang}) as server:
         started = time.monotonic()
         result = Fetcher(config).fetch(server.url("/hang"))
         took = time.monotonic() - started
         assert result.error == "timeout", result
-        assert server.hits["/hang"] == 1, server.hits  # the next turn: 1 s > the 0.8 s window
-        assert took < 0.7, took
+        assert server.hits["/hang"] == 1, server.hits  # the next turn: 3 s > the 2 s window
+        assert took < 2.0, took
 
 
 def test_latency_is_the_servers_time_not_the_wait_for_the_hosts_turn() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import shutil
 import socket
@@ -13,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -134,11 +136,17 @@ def test_a_lock_being_written_is_never_taken_over(
     # The lock was created empty (open "x") and its content written after: a run that read
     # it in between found it unreadable, so stale, and took it over from the live run; both
     # then ran (the first failing only at its commit). A full disk left it empty for good.
-    # Here the first run's write is slowed so that the second always reads in that window.
+    # Here the first run's write waits until the second has tried, so that the second
+    # always reads in that window (a sleep of 0.3 s against one of 0.6 s in the writer: on a
+    # busy host the writer could reach its write only after the second had tried, and the
+    # test then passed without the window).
+    writing, second_tried = threading.Event(), threading.Event()
+
     def slowly(real: Any) -> Any:
         def call(*args: Any, **kwargs: Any) -> Any:
             if threading.current_thread().name == "first":
-                time.sleep(0.6)
+                writing.set()
+                second_tried.wait(30)
             return real(*args, **kwargs)
 
         return call
@@ -158,8 +166,9 @@ def test_a_lock_being_written_is_never_taken_over(
 
     writer = threading.Thread(target=take, args=(first, "first"), name="first")
     writer.start()
-    time.sleep(0.3)  # the first run is writing its lock
+    assert writing.wait(30)  # the first run is writing its lock
     take(second, "second")
+    second_tried.set()
     writer.join()
     try:
         assert sorted(held.values()) == [False, True], held  # exactly one holds it
@@ -167,6 +176,22 @@ def test_a_lock_being_written_is_never_taken_over(
         first.release()
         second.release()
     assert not list(tmp_path.iterdir())  # nothing left beside the folder
+
+
+def _heartbeat(target: Path) -> str:
+    return json.loads(lock_path(target).read_text())["heartbeat_at"]
+
+
+def _soon(condition: Callable[[], bool], seconds: float = 30) -> bool:
+    """Whether `condition` (the heartbeat thread's work) comes true within `seconds`: a
+    deadline generous for a loaded host, where a fixed sleep of a few beats raced the
+    thread; a heartbeat that never comes still fails."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 class RunLock_held:  # noqa: N801 - a tiny context manager for the tests
@@ -204,14 +229,17 @@ def test_a_dead_or_expired_holder_is_taken_over(tmp_path: Path) -> None:
 def test_the_heartbeat_renews_and_a_taken_over_lock_is_noticed(tmp_path: Path) -> None:
     target = tmp_path / "out"
     with RunLock_held([target], ttl=0.4) as lock:
-        first = json.loads(lock_path(target).read_text())["heartbeat_at"]
-        time.sleep(0.35)
-        assert json.loads(lock_path(target).read_text())["heartbeat_at"] > first
+        first = _heartbeat(target)
+        assert _soon(lambda: _heartbeat(target) > first)
         lock.check()
         lock_path(target).write_text(json.dumps({"host": "x", "pid": 1, "token": "other"}))
         with pytest.raises(LockHeld, match="taken over"):
             lock.check()
     assert lock_path(target).exists()  # not ours any more: left alone
+
+
+def _cannot_renew(record: logging.LogRecord) -> bool:
+    return record.name == "newsbeam" and record.getMessage().startswith("could not renew")
 
 
 def test_a_heartbeat_that_cannot_be_written_is_tried_again(
@@ -226,16 +254,16 @@ def test_a_heartbeat_that_cannot_be_written_is_tried_again(
         path = lock_path(target)
         blocker = path.with_name(f"{path.name}.{lock.token}")
         blocker.mkdir()
-        time.sleep(0.3)
+        assert _soon(lambda: any(_cannot_renew(r) for r in list(caplog.records)))
+        time.sleep(0.3)  # more beats fail (said once), however many a busy host runs
         assert lock._thread is not None and lock._thread.is_alive()
-        stuck = json.loads(path.read_text())["heartbeat_at"]
+        stuck = _heartbeat(target)
         blocker.rmdir()  # writable again: renewed at the next beat
-        time.sleep(0.3)
-        assert json.loads(path.read_text())["heartbeat_at"] > stuck
+        assert _soon(lambda: _heartbeat(target) > stuck)
         lock.check()  # still this run's lock
     assert not path.exists()
     warnings = [r.getMessage() for r in caplog.records if r.name == "newsbeam"]
-    assert len([w for w in warnings if w.startswith("could not renew the lock")]) == 1
+    assert len([r for r in caplog.records if _cannot_renew(r)]) == 1
     assert any(w.startswith("renewed the lock") for w in warnings)
 
 
@@ -252,11 +280,10 @@ def test_a_link_planted_under_the_heartbeats_file_name_is_not_written_through(
     with RunLock_held([target], ttl=0.2) as lock:
         path = lock_path(target)
         token = json.loads(path.read_text())["token"]
-        first = json.loads(path.read_text())["heartbeat_at"]
+        first = _heartbeat(target)
         path.with_name(f"{path.name}.{token}").symlink_to(victim)
-        time.sleep(0.3)
+        assert _soon(lambda: _heartbeat(target) > first)  # renewed all the same
         assert victim.read_text() == "precious\n"
-        assert json.loads(path.read_text())["heartbeat_at"] > first  # renewed all the same
         assert not path.is_symlink()
         lock.check()
     assert victim.read_text() == "precious\n"
