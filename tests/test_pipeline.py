@@ -31,6 +31,18 @@ def _rows(output: Path, table: str, order_by: str = "source") -> list[dict]:
     return table_rows(output, table, order_by=order_by)
 
 
+def _run_texts(tmp_path: Path, texts: dict[str, str]) -> Path:
+    """The default command over text files named and written as `texts` gives them; its
+    output folder."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for name, text in texts.items():
+        (inputs / name).write_text(text, encoding="utf-8")
+    output = tmp_path / "out"
+    assert entry.main(["--input", str(inputs), "--output", str(output)]) == 0
+    return output
+
+
 def _comparable(row: dict, base: Path) -> dict:
     """A row as JSON-able values, the source relative to `base`, volatile columns out."""
     row = {k: v for k, v in row.items() if k not in VOLATILE}
@@ -264,8 +276,6 @@ def test_chinese_and_japanese_news_end_to_end(tmp_path: Path) -> None:
     # Scripts without spaces between words: an edited copy is a near duplicate, rewrites of
     # one story share it, a short flash is an article (support/words.py). Before, the copy
     # was an article, each report its own story, and the flash rejected as too_short.
-    inputs = tmp_path / "in"
-    inputs.mkdir()
     flash = "新华社东京12月3日电 日本政府3日宣布将向受灾地区追加拨款，支援灾后重建。"
     texts = {
         "rate_cut.txt": unspaced.RATE_CUT,
@@ -276,10 +286,7 @@ def test_chinese_and_japanese_news_end_to_end(tmp_path: Path) -> None:
         "boj.txt": unspaced.BANK_OF_JAPAN,
         "flash.txt": f"{flash}\n",
     }
-    for name, text in texts.items():
-        (inputs / name).write_text(text, encoding="utf-8")
-    output = tmp_path / "out"
-    assert entry.main(["--input", str(inputs), "--output", str(output)]) == 0
+    output = _run_texts(tmp_path, texts)
     counts = run_manifest(output)["counts"]
     assert counts["balanced"] is True and counts["inputs"] == 7
     assert _rows(output, "rejected") == []
@@ -303,8 +310,6 @@ def test_thai_and_traditional_chinese_news_end_to_end(tmp_path: Path) -> None:
     # Thai is an alphabet written without spaces: as pairs of its characters (letters), any
     # two Thai articles shared terms enough to be one story (the flood, the rate decision and
     # the tourism figures were one). Traditional Chinese came out Korean (langdetect).
-    inputs = tmp_path / "in"
-    inputs.mkdir()
     texts = {
         "flood.txt": unspaced.THAI_FLOOD,
         "flood_rewrite.txt": unspaced.THAI_FLOOD_REWRITE,
@@ -312,10 +317,7 @@ def test_thai_and_traditional_chinese_news_end_to_end(tmp_path: Path) -> None:
         "tourism.txt": unspaced.THAI_TOURISM,
         "taipei.txt": unspaced.TAIPEI_ELECTION,
     }
-    for name, text in texts.items():
-        (inputs / name).write_text(text, encoding="utf-8")
-    output = tmp_path / "out"
-    assert entry.main(["--input", str(inputs), "--output", str(output)]) == 0
+    output = _run_texts(tmp_path, texts)
     assert _rows(output, "rejected") == [] and _rows(output, "duplicates") == []
     articles = {Path(a["source"]).name: a for a in _rows(output, "articles")}
     story = {name: a["story_id"] for name, a in articles.items()}
@@ -330,8 +332,6 @@ def test_one_event_in_both_chinese_scripts_is_one_story_not_a_copy(tmp_path: Pat
     # (traditional). A rewrite across the scripts stayed out of the event's story (its
     # pairs of characters differ where the characters do); the same text in the other
     # script is another publication's and stays an article of its own, not a copy.
-    inputs = tmp_path / "in"
-    inputs.mkdir()
     texts = {
         "xinhua.txt": unspaced.RATE_CUT,
         "portal_rewrite.txt": unspaced.RATE_CUT_REWRITE,
@@ -342,10 +342,7 @@ def test_one_event_in_both_chinese_scripts_is_one_story_not_a_copy(tmp_path: Pat
         "quake.txt": unspaced.EARTHQUAKE,
         "hk_typhoon.txt": unspaced.HONG_KONG_TYPHOON,
     }
-    for name, text in texts.items():
-        (inputs / name).write_text(text, encoding="utf-8")
-    output = tmp_path / "out"
-    assert entry.main(["--input", str(inputs), "--output", str(output)]) == 0
+    output = _run_texts(tmp_path, texts)
     assert _rows(output, "rejected") == [] and _rows(output, "duplicates") == []
     articles = {Path(a["source"]).name: a for a in _rows(output, "articles")}
     assert set(articles) == set(texts)
