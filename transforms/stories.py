@@ -157,8 +157,7 @@ def story_terms(
     """An article's term counts, names and numbers weighted up (a capitalised word not at
     a sentence start counts as a name); a Chinese article's (`language` "zh") in simplified
     characters (`_tokens`)."""
-    chinese = language == CHINESE
-    return _terms_and_names(_tokens(title or "", chinese), _tokens(text, chinese), config)[0]
+    return _terms_and_names(*_title_and_text_tokens(title, text, language), config)[0]
 
 
 def _terms_and_names(
@@ -223,12 +222,20 @@ def _tokens(part: str, chinese: bool = False) -> list[tuple[str, str, bool]]:
     return found
 
 
+def _title_and_text_tokens(
+    title: str | None, text: str, language: str | None
+) -> tuple[list[tuple[str, str, bool]], list[tuple[str, str, bool]]]:
+    """The tokens of an article's title and of its text (`_tokens`; Chinese in simplified
+    characters)."""
+    chinese = language == CHINESE
+    return _tokens(title or "", chinese), _tokens(text, chinese)
+
+
 def story_names(title: str | None, text: str, language: str | None = None) -> dict[str, int]:
     """How often each name (a capitalised word not at a sentence start, casefolded as in
     story_terms) occurs in an article."""
     # Which tokens are names depends on no setting: any config finds the same ones.
-    chinese = language == CHINESE
-    tokens = _tokens(title or "", chinese), _tokens(text, chinese)
+    tokens = _title_and_text_tokens(title, text, language)
     return _terms_and_names(*tokens, StoryConfig())[1]
 
 
@@ -269,9 +276,9 @@ NO_FREQUENCIES = TermFrequencies(0, {})
 
 def story_doc(article: Article, config: StoryConfig) -> StoryDoc:
     article = with_identity(article)
-    chinese = article.language == CHINESE
-    title_tokens = _tokens(article.title or "", chinese)
-    text_tokens = _tokens(article.text, chinese)
+    title_tokens, text_tokens = _title_and_text_tokens(
+        article.title, article.text, article.language
+    )
     rank = article_rank(article)
     terms, names = _terms_and_names(title_tokens, text_tokens, config)
     return StoryDoc(
