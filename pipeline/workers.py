@@ -664,7 +664,10 @@ def worker_main(argv: Sequence[str]) -> None:
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(status if status >= 0 else 128 - status)  # killed by N: 128 + N
-    bound_malloc()  # a cold worker (a warm one has both from the runner, forked)
+    bound_malloc()  # a cold worker (a warm one has these from the runner, forked)
+    from newsbeam.pipeline.deferred_imports import defer_client_imports
+
+    defer_client_imports()
     adjust_beam()
     from apache_beam.runners.worker import sdk_worker_main
 
@@ -952,7 +955,11 @@ def quiet_worker_tracebacks() -> bool:
 def settle_process() -> None:
     """What the `newsbeam` command does first, before anything imports numpy or starts a
     thread: one OpenBLAS thread (`BLAS_THREADS`), one malloc arena (`MALLOC_ARENAS`), the
-    collector paused until the run starts (`pause_collector`)."""
+    collector paused until the run starts (`pause_collector`), and the HTTP and cloud clients
+    Beam imports with itself imported on first use (pipeline/deferred_imports.py)."""
+    from newsbeam.pipeline.deferred_imports import defer_client_imports
+
+    defer_client_imports()
     one_blas_thread()
     one_malloc_arena()
     pause_collector()
