@@ -12,7 +12,8 @@ as a feed, anything else as an article page).
   address guard, per-host politeness), conditionally with the ETag/Last-Modified of the
   previous run; a body whose sha256 equals the previous one is not parsed again.
 - RSS 0.9x/1.0/2.0, Atom 0.3/1.0 and RDF are parsed by feedparser from bytes and response
-  headers (it never touches the network here); JSON Feed 1.0/1.1 with `json`. A malformed
+  headers (it never touches the network here); JSON Feed 1.0/1.1 with `json`; sitemaps
+  (sitemaps.py) with lxml, a fetched sitemap index with its sitemaps (with_sitemaps). A malformed
   feed gives what parses, with feedparser's bozo reason in the health row. A document
   whose DTD declares nested entities (the "billion laughs" signature) is refused before any
   parser sees it (expat would also stop it).
