@@ -406,3 +406,71 @@ def test_a_sitemap_index_whose_sitemaps_all_fail_is_an_error_not_a_crash(tmp_pat
         assert health["index.xml"]["status"] == "error"
         assert health["hostile.xml"]["status"] == "error"
         assert health["bomb.xml.gz"]["status"] == "error"
+
+
+def test_a_streaming_poll_reads_an_index_and_each_page_once() -> None:
+    from newsbeam.transforms.feeds.config import FeedsConfig
+    from newsbeam.transforms.feeds.fetch import FetchConfig
+    from tests.test_streaming import _poll
+
+    with serve() as server:
+        server.routes.update(_site(server))
+        index_url = server.url("/sitemap_index.xml")
+        config = FeedsConfig(
+            feed_urls=(index_url,),
+            fetch=FetchConfig(allow_hosts=("127.0.0.1",), per_host_interval_seconds=0),
+            min_poll_seconds=1,
+            initial_poll_seconds=1,
+        )
+        articles, health, rejected, counters = _poll(config, None, seconds=3.4, tick=0.25)
+        polls = len(server.requests_to("/sitemap_index.xml"))
+    # Polled again and again, each poll fetching the index's sitemaps too ...
+    assert polls >= 2 and len(health) == polls
+    # four sitemaps and the index the index names, and that one's sitemap
+    assert counters["feeds_sitemaps_fetched"] == 5 * polls
+    assert health[0].startswith("partial") and all(
+        row.startswith("unchanged") for row in health[1:]
+    )
+    # ... but each page is an input once.
+    assert [source.rsplit("/", 1)[1] for source in articles] == ["bridge", "road", "tunnel"]
+    assert rejected == ["http_error"]  # airport: 404
+    assert {path: server.hits[path] for path in ("/news/bridge", "/news/road")} == {
+        "/news/bridge": 1,
+        "/news/road": 1,
+    }
+
+
+def test_index_depth_and_sitemap_caps_bound_the_fetches() -> None:
+    from newsbeam.transforms.feeds.config import FeedsConfig
+    from newsbeam.transforms.feeds.fetch import FetchConfig, Fetcher
+    from newsbeam.transforms.feeds.stage import FeedSource, FetchedFeed, with_sitemaps
+
+    with serve() as server:
+        server.routes.update(_site(server))
+        url = server.url("/sitemap_index.xml")
+        fetch = FetchConfig(allow_hosts=("127.0.0.1",), per_host_interval_seconds=0)
+        fetcher = Fetcher(fetch)
+
+        def expand(**limits: int) -> FetchedFeed:
+            fetched = FetchedFeed(FeedSource(url, "feed"), fetcher.fetch(url), from_file=False)
+            return with_sitemaps(fetcher, fetched, FeedsConfig(fetch=fetch, **limits))
+
+        shallow = expand(sitemap_max_depth=1)
+        assert [part.url.rsplit("/", 1)[1] for part in shallow.parts] == [
+            "news-sitemap.xml",
+            "posts.xml.gz",
+            "missing.xml",
+        ]
+        assert shallow.notes == (
+            f"index {server.url('/more_index.xml')}: an index 2 levels deep, not read "
+            "(--sitemap_max_depth 1)",
+        )
+        assert "etag" not in shallow.result.headers  # an index is fetched unconditionally
+        few = expand(sitemap_max_sitemaps=2)
+        assert [part.url.rsplit("/", 1)[1] for part in few.parts] == [
+            "news-sitemap.xml",
+            "posts.xml.gz",
+        ]
+        assert few.notes == (f"index {url}: 2 older sitemaps not read (--sitemap_max_sitemaps 2)",)
+        assert "/older.xml" not in server.hits  # never reached: depth 1, then the cap
+        fetcher.close()
