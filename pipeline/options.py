@@ -159,6 +159,34 @@ class NewsBeamOptions(PipelineOptions):
             "offered again by up to N later runs, until its page is read (0: not again).",
         )
         feeds.add_argument(
+            "--sitemap_max_urls",
+            dest="sitemap_max_urls",
+            type=int,
+            default=1000,
+            metavar="N",
+            help="At most N URLs read from one sitemap source in a poll (an index's sitemaps "
+            "together), the newest by publication date, else lastmod (0: no cap; counter "
+            "feeds_sitemap_urls_skipped).",
+        )
+        feeds.add_argument(
+            "--sitemap_max_depth",
+            dest="sitemap_max_depth",
+            type=int,
+            default=2,
+            metavar="N",
+            help="Sitemap index levels followed: 1 reads an index's sitemaps, 2 also the "
+            "sitemaps of an index named by an index.",
+        )
+        feeds.add_argument(
+            "--sitemap_max_sitemaps",
+            dest="sitemap_max_sitemaps",
+            type=int,
+            default=20,
+            metavar="N",
+            help="At most N sitemaps fetched for one sitemap index in a poll, all levels "
+            "together, the newest lastmod first (0: no cap; counter feeds_sitemaps_skipped).",
+        )
+        feeds.add_argument(
             "--no_fetch_pages",
             dest="fetch_pages",
             action="store_false",
@@ -634,6 +662,9 @@ def config_from_options(
             not_due_health=options.not_due_health,
             seen_entries_days=options.seen_entries_days,
             page_retry_runs=options.page_retry_runs,
+            sitemap_max_urls=options.sitemap_max_urls,
+            sitemap_max_depth=options.sitemap_max_depth,
+            sitemap_max_sitemaps=options.sitemap_max_sitemaps,
             fetch=fetch,
         ),
         url_params=url_param_names(options.redact_url_params or ()),

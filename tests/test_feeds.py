@@ -207,7 +207,8 @@ OPML = b"""<?xml version="1.0"?><opml version="2.0"><head><title>subs</title></h
         (b"<!DOCTYPE html><html><body><feed>not a feed</feed></body></html>", None),
         (b'{"version": 1, "items": []}', None),
         (b"just text", None),
-        (b"<?xml version='1.0'?><urlset/>", None),
+        (b"<?xml version='1.0'?><urlset/>", "feed"),  # a sitemap (review 100)
+        (b"<sitemapindex xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'/>", "feed"),
     ],
 )
 def test_sniff_feed_kind(content: bytes, kind: str | None) -> None:

@@ -1,8 +1,9 @@
-"""The feed stage: RSS/Atom/RDF/JSON feeds, OPML lists and page URLs -> articles.
+"""The feed stage: RSS/Atom/RDF/JSON feeds, sitemaps, OPML lists and page URLs -> articles.
 
 - stage.py     the Beam composite `ReadFeeds` and its DoFns
 - config.py    `FeedsConfig`
 - parse.py     sniffing and parsing feed documents, OPML and URL lists (pure)
+- sitemaps.py  sitemaps (urlset, sitemapindex, gzip, Google News' news:) (pure)
 - articles.py  a feed entry (and its page) -> an Article (pure)
 - polling.py   when to poll, the state after a poll, seen entries (pure)
 - fetch.py     the HTTP client (timeouts, retries, size cap, robots.txt, politeness)

@@ -48,7 +48,7 @@ def entry_article(
         "feed_categories": list(entry.categories),
     }
     if page is not None:
-        published = most_precise(_published(page), _published(entry))
+        published = most_precise(_published(page), _published(entry)) or _modified(entry)
         return page._replace(
             source=source,
             title=page.title or entry.title,
@@ -75,7 +75,7 @@ def entry_article(
         url=entry.link,
         title=entry.title,
         authors=list(entry.authors),
-        **published_fields(_published(entry)),
+        **published_fields(_published(entry) or _modified(entry)),
         text=text,
         text_origin=origin,
         language=entry.language,  # declared: the language stage's evidence
@@ -110,6 +110,13 @@ def _published(record: Article | FeedEntry) -> Published | None:
     if record.published_at is None:
         return None
     return Published(record.published_at, record.published_precision or "second")
+
+
+def _modified(entry: FeedEntry) -> Published | None:
+    """A sitemap's lastmod: the article's date only where nothing states a publication."""
+    if entry.modified_at is None:
+        return None
+    return Published(entry.modified_at, entry.modified_precision or "second")
 
 
 def with_url(article: Article, url: str) -> Article:

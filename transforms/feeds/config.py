@@ -47,4 +47,15 @@ class FeedsConfig:
     # page failed in a way that may pass (timeout, connection, 5xx, 429); 0: none (the entry
     # is rejected and seen at once, as any other).
     page_retry_runs: int = 3
+    # Sitemaps (sitemaps.py). The URLs read from one sitemap source in a poll (an index's
+    # sitemaps together), the newest kept: a site's plain sitemap lists every page it ever
+    # had (up to 50,000 a file); 1000 is five runs of --max_pages_per_feed's 200, far more
+    # than a news sitemap holds (Google News: the last two days, at most 1000).
+    sitemap_max_urls: int = 1000
+    # Index levels followed: 1 reads an index's sitemaps, 2 (the protocol allows none, but
+    # sites nest them) also an index named by an index. Bounds a loop of indexes too.
+    sitemap_max_depth: int = 2
+    # The sitemaps fetched for one index in a poll, all levels together, newest lastmod
+    # first: an index lists a site's monthly sitemaps back for years.
+    sitemap_max_sitemaps: int = 20
     fetch: FetchConfig = FetchConfig()

@@ -1,5 +1,6 @@
 """Feed documents as data: sniffing what a document is, and parsing RSS/Atom/RDF (feedparser),
-JSON Feed, OPML and URL lists into plain records. Pure functions; no Beam, no network."""
+JSON Feed, sitemaps (sitemaps.py), OPML and URL lists into plain records. Pure functions; no
+Beam, no network."""
 
 from __future__ import annotations
 
@@ -18,6 +19,14 @@ from newsbeam.transforms.extract import (
     json_authors,
     parse_published,
     plausible_publication,
+)
+from newsbeam.transforms.feeds.sitemaps import (
+    SitemapError,
+    modified_of,
+    parse_sitemap,
+    published_of,
+    sitemap_kind,
+    url_language,
 )
 from newsbeam.transforms.support.markup import markup_text
 from newsbeam.transforms.support.text import valid_text
@@ -49,6 +58,10 @@ class FeedEntry(NamedTuple):
     # The language the feed declares for the entry (ISO 639-1: declared_language), if any:
     # evidence for the language stage where langdetect is unsure of a short text.
     language: str | None = None
+    # When the entry's page last changed (a sitemap's lastmod): its date only where neither
+    # the page nor the entry gives a publication date.
+    modified_at: dt.datetime | None = None
+    modified_precision: str | None = None
 
 
 class ParsedFeed(NamedTuple):
@@ -59,7 +72,8 @@ class ParsedFeed(NamedTuple):
 
 
 _XML_ROOT = re.compile(
-    rb"<(?!\?|!)(?:[A-Za-z_][\w.-]*:)?(rss|feed|RDF|opml|channel)\b", re.IGNORECASE
+    rb"<(?!\?|!)(?:[A-Za-z_][\w.-]*:)?(rss|feed|RDF|opml|channel|urlset|sitemapindex)\b",
+    re.IGNORECASE,
 )
 _JSON_FEED_VERSION = re.compile(rb'"version"\s*:\s*"https?://jsonfeed\.org/version/')
 _SNIFF = 4096
@@ -82,7 +96,8 @@ def _sniff_text(head: bytes) -> bytes:
 
 
 def sniff_feed_kind(content: bytes) -> str | None:
-    """ "feed" for RSS/Atom/RDF/JSON Feed, "opml" for a subscription list, else None.
+    """ "feed" for RSS/Atom/RDF/JSON Feed or a sitemap (urlset or sitemapindex), "opml"
+    for a subscription list, else None.
 
     Judged on the first element of the document (after the XML declaration, comments and
     DOCTYPE) or, for JSON, the JSON Feed `version` key."""
@@ -375,7 +390,7 @@ def _own_updated(item: Any) -> str | None:
     return _text(dict.get(item, "updated"))
 
 
-def _dedupe_entries(entries: Iterable[FeedEntry]) -> list[FeedEntry]:
+def dedupe_entries(entries: Iterable[FeedEntry]) -> list[FeedEntry]:
     """One entry per id (a feed listing an item twice), first occurrence kept."""
     seen: set[str] = set()
     unique = []
@@ -614,12 +629,52 @@ def parse_feed(
         raise FeedParseError("entity_expansion", f"the document {problem}")
     if content.lstrip()[:1] == b"{" or _sniff_text(content[:8]).lstrip()[:1] == b"{":
         parsed = parse_json_feed(content, url, fetched_at)
+    elif sitemap_kind(_sniff_text(content[:_SNIFF])) is not None:
+        parsed = parse_sitemap_feed(content, url, fetched_at)
     elif kind is None:
-        raise FeedParseError("not_a_feed", "neither RSS, Atom, RDF nor JSON Feed")
+        raise FeedParseError("not_a_feed", "neither RSS, Atom, RDF, JSON Feed nor a sitemap")
     else:
         parsed = parse_xml_feed(content, headers, url, fetched_at)
     # Every format: an id listed twice is one entry (two would be two inputs of one source).
-    return parsed._replace(entries=_dedupe_entries(parsed.entries))
+    return parsed._replace(entries=dedupe_entries(parsed.entries))
+
+
+def parse_sitemap_feed(
+    content: bytes, url: str, fetched_at: dt.datetime | None = None
+) -> ParsedFeed:
+    """A sitemap -> ParsedFeed: each `<url>` an entry whose id and link are its `loc`, its
+    title, date and language Google News' `news:title`, `news:publication_date` and
+    `news:language`, its categories `news:keywords`, its `lastmod` the page's date of
+    change (FeedEntry.modified_at) and its version (a newer lastmod is an update, read
+    again). A sitemap index parses to no entries (version "sitemapindex"): the feed stage
+    fetches the sitemaps it names (stage.with_sitemaps)."""
+    try:
+        sitemap = parse_sitemap(content, url)
+    except SitemapError as error:
+        raise FeedParseError(error.reason, str(error)) from None
+    entries = []
+    for item in sitemap.urls:
+        published = published_of(item, fetched_at)
+        modified = modified_of(item)
+        entries.append(
+            FeedEntry(
+                entry_id=item.loc,
+                link=page_link(item.loc),
+                title=_text(item.title),
+                authors=[],
+                **_published_fields(published),
+                summary=None,
+                content=None,
+                categories=sorted(set(item.keywords)),
+                version=entry_version(_text(item.title), None, None, item.lastmod),
+                language=url_language(item),
+                modified_at=modified.at if modified else None,
+                modified_precision=modified.precision if modified else None,
+            )
+        )
+    news = any(item.publication_date or item.title for item in sitemap.urls)
+    version = sitemap.kind if sitemap.kind == "sitemapindex" else ("news" if news else "sitemap")
+    return ParsedFeed(version=version, title=None, entries=entries, bozo=sitemap.problem)
 
 
 def parse_feeds_safely(

@@ -12,7 +12,8 @@ as a feed, anything else as an article page).
   address guard, per-host politeness), conditionally with the ETag/Last-Modified of the
   previous run; a body whose sha256 equals the previous one is not parsed again.
 - RSS 0.9x/1.0/2.0, Atom 0.3/1.0 and RDF are parsed by feedparser from bytes and response
-  headers (it never touches the network here); JSON Feed 1.0/1.1 with `json`. A malformed
+  headers (it never touches the network here); JSON Feed 1.0/1.1 with `json`; sitemaps
+  (sitemaps.py) with lxml, a fetched sitemap index with its sitemaps (with_sitemaps). A malformed
   feed gives what parses, with feedparser's bozo reason in the health row. A document
   whose DTD declares nested entities (the "billion laughs" signature) is refused before any
   parser sees it (expat would also stop it).
@@ -96,7 +97,9 @@ from newsbeam.transforms.feeds.fetch import (
 from newsbeam.transforms.feeds.parse import (
     FeedEntry,
     FeedParseError,
+    ParsedFeed,
     body_hash,
+    dedupe_entries,
     parse_feeds_safely,
     parse_opml,
     parse_url_list,
@@ -107,6 +110,15 @@ from newsbeam.transforms.feeds.polling import (
     load_feed_state,
     next_feed_state,
     next_feed_tables,
+)
+from newsbeam.transforms.feeds.sitemaps import (
+    SitemapError,
+    SitemapRef,
+    chosen_sitemaps,
+    gunzipped,
+    newest_first,
+    parse_sitemap,
+    sitemap_kind,
 )
 from newsbeam.transforms.support import quiet_logs
 from newsbeam.transforms.support.failures import (
@@ -145,6 +157,9 @@ class FetchedFeed(NamedTuple):
     result: FetchResult
     from_file: bool  # read from a local file: no HTTP, no conditional state
     not_due: bool = False  # skipped: its next poll time has not come (poll_due_only)
+    # A sitemap index's sitemaps, fetched with it (with_sitemaps), and what was left unread.
+    parts: tuple[FetchResult, ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 class PageJob(NamedTuple):
@@ -190,9 +205,17 @@ def is_fetchable(url: str) -> bool:
 
 
 class _SourcesFromDocuments(beam.DoFn):
-    """A feed document read from a file -> FetchedFeed; an OPML one -> its FeedSources."""
+    """A feed document read from a file -> FetchedFeed; an OPML one, or a sitemap index,
+    -> its FeedSources (an index's sitemaps are fetched as feeds, each with its own state;
+    at most `sitemap_max_sitemaps`, newest lastmod first)."""
+
+    def __init__(self, config: FeedsConfig | None = None) -> None:
+        self._config = config or FeedsConfig()
 
     def process(self, doc: RawDocument) -> Iterator[Any]:
+        if doc.kind == "feed" and sitemap_kind(doc.content) == "sitemapindex":
+            yield from _index_sources(doc, self._config.sitemap_max_sitemaps)
+            return
         if doc.kind == "opml":
             try:
                 urls = parse_opml(doc.content)
@@ -208,6 +231,24 @@ class _SourcesFromDocuments(beam.DoFn):
             return
         result = FetchResult(doc.source, doc.source, None, {}, doc.content, None, "", 0)
         yield FetchedFeed(FeedSource(doc.source, "feed"), result, from_file=True)
+
+
+def _index_sources(doc: RawDocument, limit: int) -> Iterator[Any]:
+    """A sitemap index read from a file -> a FeedSource per sitemap it names (a rejected
+    row, counted as an input, when it names none or cannot be read)."""
+    try:
+        refs = parse_sitemap(doc.content, doc.source).sitemaps
+    except SitemapError as error:
+        counter("read_inputs").inc()
+        yield _rejected(doc.source, error.reason, str(error), doc.content)
+        return
+    chosen, left = chosen_sitemaps(refs, limit)
+    if not chosen:
+        counter("read_inputs").inc()
+        yield _rejected(doc.source, "no_feeds", "a sitemap index naming no sitemap")
+    counter("feeds_sitemaps_skipped").inc(left)
+    for ref in chosen:
+        yield beam.pvalue.TaggedOutput("sources", FeedSource(ref.loc, "feed"))
 
 
 class _SourcesFromLists(beam.DoFn):
@@ -272,7 +313,8 @@ class _FetchFeeds(_FetchingDoFn):
             if due_only and is_not_due(state, self._run_at):
                 skipped = FetchResult(source.url, source.url, None, {}, b"", None, "", 0)
                 return FetchedFeed(source, skipped, from_file=False, not_due=True)
-            return FetchedFeed(source, fetch_feed(fetcher, source, state), from_file=False)
+            fetched = FetchedFeed(source, fetch_feed(fetcher, source, state), from_file=False)
+            return with_sitemaps(fetcher, fetched, self._config)
 
         url_of = feed_target_of(previous)
         for fetched in fetch_all(sources, fetch, self._config.fetch.concurrency, url_of):
@@ -290,6 +332,140 @@ def feed_target_of(previous: PreviousFeedState) -> Callable[[FeedSource], str]:
         return state.moved_to if state is not None and state.moved_to else source.url
 
     return target
+
+
+SITEMAP_VALIDATORS = ("etag", "last-modified")
+
+
+def with_sitemaps(fetcher: Fetcher, fetched: FetchedFeed, config: FeedsConfig) -> FetchedFeed:
+    """A fetched feed with a gzipped body (a `sitemap.xml.gz` served as application/gzip)
+    unpacked within `--fetch_max_bytes`, and, when it is a sitemap index, the sitemaps it
+    names fetched (as feeds are: politeness, retries, size cap, address guard) into
+    `parts`: at most `sitemap_max_sitemaps` in all, newest lastmod first, an index named by
+    an index followed to `sitemap_max_depth` levels. `notes` say what was left unread.
+
+    An index keeps no ETag or Last-Modified: an index that answers 304 says nothing of its
+    sitemaps, whose news changes under an unchanged index. Its body hash covers its
+    sitemaps' bodies: a poll where none changed is `unchanged`."""
+    result = fetched.result
+    if result.error is not None or not result.body:
+        return fetched
+    try:
+        body = gunzipped(result.body, config.fetch.max_bytes)
+    except SitemapError as error:
+        detail = f"{result.final_url}: {error}"
+        return fetched._replace(result=result._replace(body=b"", error=error.reason, detail=detail))
+    result = result._replace(body=body)
+    if sitemap_kind(body) != "sitemapindex":
+        return fetched._replace(result=result)
+    headers = {k: v for k, v in result.headers.items() if k not in SITEMAP_VALIDATORS}
+    result = result._replace(headers=headers)
+    parts: list[FetchResult] = []
+    notes: list[str] = []
+    budget = config.sitemap_max_sitemaps
+    visited = {result.url, result.final_url}
+    indexes = [(result.final_url, body)]
+    for level in range(max(1, config.sitemap_max_depth)):
+        deeper: list[tuple[str, bytes]] = []
+        for index_url, index_body in indexes:
+            try:
+                refs = parse_sitemap(index_body, index_url).sitemaps
+            except SitemapError as error:
+                notes.append(f"index {index_url}: {error}")
+                continue
+            refs = [ref for ref in refs if ref.loc not in visited]
+            room = budget - len(parts) if budget > 0 else 0  # 0: no cap
+            chosen: list[SitemapRef]
+            if budget > 0 and room <= 0:
+                chosen, left = [], len(refs)
+            else:
+                chosen, left = chosen_sitemaps(refs, room)
+            if left:
+                counter("feeds_sitemaps_skipped").inc(left)
+                notes.append(
+                    f"index {index_url}: {left} older sitemaps not read "
+                    f"(--sitemap_max_sitemaps {budget})"
+                )
+            for ref in chosen:
+                visited.add(ref.loc)
+                part = fetcher.fetch(ref.loc, accept=FEED_ACCEPT)
+                counter("feeds_sitemaps_fetched").inc()
+                if part.error is None:
+                    try:
+                        part = part._replace(body=gunzipped(part.body, config.fetch.max_bytes))
+                    except SitemapError as error:
+                        part = part._replace(body=b"", error=error.reason, detail=str(error))
+                if part.error is None and sitemap_kind(part.body) == "sitemapindex":
+                    if level + 1 < config.sitemap_max_depth:
+                        deeper.append((part.final_url, part.body))
+                    else:
+                        notes.append(
+                            f"index {ref.loc}: an index {level + 2} levels deep, not read "
+                            f"(--sitemap_max_depth {config.sitemap_max_depth})"
+                        )
+                    continue
+                parts.append(part)
+        indexes = deeper
+    return fetched._replace(result=result, parts=tuple(parts), notes=tuple(notes))
+
+
+def fetched_hash(fetched: FetchedFeed) -> str:
+    """The body hash a feed's state keeps: its body's, or an index's with its sitemaps'."""
+    if not fetched.parts:
+        return body_hash(fetched.result.body)
+    pieces = [fetched.result.body]
+    for part in fetched.parts:
+        pieces += [b"\0", part.final_url.encode(), b"\0", part.body]
+    return body_hash(b"".join(pieces))
+
+
+def with_parts(parsed: ParsedFeed, fetched: FetchedFeed) -> ParsedFeed:
+    """A sitemap index's parse (no entries) with the entries of its fetched sitemaps, once
+    each; what failed or was left out is the bozo note (health status `partial`). Raises
+    FeedParseError when the index named sitemaps and none of them could be read."""
+    notes = list(fetched.notes)
+    entries = list(parsed.entries)
+    read = 0
+    failures: list[tuple[str, str]] = []
+    for part in fetched.parts:
+        if part.error is not None:
+            failures.append((part.error, f"sitemap {part.url}: {part.error} ({part.detail})"))
+            continue
+        try:
+            child = parse_feeds_safely(part.body, part.headers, part.final_url, part.fetched_at)
+        except FeedParseError as failure:
+            failures.append((failure.reason, f"sitemap {part.url}: {failure.reason} ({failure})"))
+            continue
+        read += 1
+        entries.extend(child.entries)
+        if child.bozo:
+            notes.append(f"sitemap {part.url}: {child.bozo}")
+    notes = [detail for _, detail in failures] + notes
+    if fetched.parts and not read:
+        raise FeedParseError(failures[0][0], "; ".join(notes)[:2000])
+    if not fetched.parts and not notes:
+        notes.append("a sitemap index naming no sitemap")
+    bozo = "; ".join(filter(None, [parsed.bozo, *notes])) or None
+    return parsed._replace(entries=dedupe_entries(entries), bozo=bozo)
+
+
+SITEMAP_VERSIONS = frozenset({"sitemap", "news", "sitemapindex"})
+
+
+def capped_sitemap(parsed: ParsedFeed, limit: int) -> ParsedFeed:
+    """A sitemap's entries, the `limit` newest (publication date, else lastmod; undated
+    last; document order within a date) when it lists more (counter
+    `feeds_sitemap_urls_skipped`, and a bozo note: status `partial`). Feeds pass as they are."""
+    if parsed.version not in SITEMAP_VERSIONS:
+        return parsed
+    kept, left = newest_first(
+        parsed.entries, lambda entry: entry.published_at or entry.modified_at, limit
+    )
+    if not left:
+        return parsed
+    counter("feeds_sitemap_urls_skipped").inc(left)
+    note = f"{left} older URLs of {len(parsed.entries)} not read (--sitemap_max_urls {limit})"
+    return parsed._replace(entries=kept, bozo="; ".join(filter(None, [parsed.bozo, note])))
 
 
 def _page_url(job: PageJob) -> str:
@@ -402,7 +578,7 @@ def feed_outputs(
         status = "not_modified"
         counter("feeds_not_modified").inc()
     else:
-        new_hash = body_hash(result.body)
+        new_hash = fetched_hash(fetched)
         if previous is not None and previous.body_hash == new_hash:
             status = "unchanged"
             counter("feeds_unchanged").inc()
@@ -411,6 +587,9 @@ def feed_outputs(
                 parsed = parse_feeds_safely(
                     result.body, result.headers, result.final_url, result.fetched_at
                 )
+                if fetched.parts or parsed.version == "sitemapindex":
+                    parsed = with_parts(parsed, fetched)
+                parsed = capped_sitemap(parsed, config.sitemap_max_urls)
             except FeedParseError as failure:
                 if source.kind == "auto" and failure.reason == "not_a_feed":
                     # An --input URL that is not a feed: an article page. Its state is a
@@ -471,12 +650,12 @@ def feed_outputs(
             feed_url=url,
             status=status,
             http_status=result.http_status,
-            bytes=len(result.body),
+            bytes=len(result.body) + sum(len(part.body) for part in fetched.parts),
             entries=len(entries),
             new_entries=len(new) + len(updated),
             not_modified=result.not_modified,
             error=error,
-            latency_ms=result.latency_ms,
+            latency_ms=result.latency_ms + sum(part.latency_ms for part in fetched.parts),
             moved_to=state.moved_to if state is not None else None,
         ),
     )
@@ -780,9 +959,9 @@ class ReadFeeds(beam.PTransform):
         self, documents: beam.PCollection[RawDocument]
     ) -> tuple[beam.PCollection[Article], beam.PCollection[Rejected], beam.PCollection[FeedHealth]]:
         config = self._config
-        from_docs = documents | "FromDocuments" >> beam.ParDo(_SourcesFromDocuments()).with_outputs(
-            "sources", REJECTED, main="feeds"
-        )
+        from_docs = documents | "FromDocuments" >> beam.ParDo(
+            _SourcesFromDocuments(config)
+        ).with_outputs("sources", REJECTED, main="feeds")
         pipeline = documents.pipeline
         # The branches of the feeds and lists named on the command line are built only when
         # there are some: each would be a stage of its own, paid by every run without them.
@@ -1031,7 +1210,9 @@ class _PollFeed(_FetchingDoFn):
         counter("feeds_fetched").inc()
         known: dict[str, int] = seen.read() or {}
         ids = self._previous.seen_for(source.url) | frozenset(known)
-        fetched = FetchedFeed(source, result, from_file=False)
+        fetched = with_sitemaps(
+            self._fetcher, FetchedFeed(source, result, from_file=False), self._config
+        )
         outputs = list(feed_outputs(fetched, previous, ids, now, self._config))
         listed, parsed = [], False
         for output in outputs:
@@ -1109,9 +1290,9 @@ class PollFeeds(beam.PTransform):
         from apache_beam.transforms.periodicsequence import PeriodicImpulse
 
         config = self._config
-        from_docs = documents | "FromDocuments" >> beam.ParDo(_SourcesFromDocuments()).with_outputs(
-            "sources", REJECTED, main="feeds"
-        )
+        from_docs = documents | "FromDocuments" >> beam.ParDo(
+            _SourcesFromDocuments(config)
+        ).with_outputs("sources", REJECTED, main="feeds")
         # Without feeds to poll (feed files in a watched folder only) no clock ticks.
         clock = PeriodicImpulse(fire_interval=self._poll_seconds)
         if self._stop_at is not None:
