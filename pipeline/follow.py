@@ -491,11 +491,25 @@ def _follow_metrics(target: pipeline_run.Target) -> Iterator[FollowMetrics | Non
     if not (ours.metrics_file or ours.metrics_address):
         yield None
         return
-    metrics = FollowMetrics(target.output, ours.metrics_file, ours.metrics_address)
+    try:
+        metrics = FollowMetrics(target.output, ours.metrics_file, ours.metrics_address)
+    except OSError as error:  # the port taken, or a host this machine does not have
+        raise pipeline_run.UsageError(
+            f"--metrics_address {ours.metrics_address}: {error.strerror or error}"
+        ) from None
     try:
         yield metrics
     finally:
         metrics.close()
+
+
+def _observed(metrics: FollowMetrics, batch: Batch, follower: Follower) -> None:
+    """A tick's metrics; what fails in them is a warning, never a failed batch (the batch
+    committed)."""
+    try:
+        metrics.batch(batch.manifest, follower.failing_feeds() if batch.feeds else None)
+    except Exception as error:
+        log.warning("follow: the batch's metrics were not updated: %s", error)
 
 
 class _StopSignals(RunSignals):
@@ -545,7 +559,7 @@ def follow(
                 batch = follower.run(follower.plan())
                 failures = 0
                 if metrics is not None:
-                    metrics.batch(batch.manifest, follower.failing_feeds() if batch.feeds else None)
+                    _observed(metrics, batch, follower)
             except pipeline_run.UsageError:
                 raise
             except Exception as error:

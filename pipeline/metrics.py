@@ -191,7 +191,7 @@ class RunMetrics:
         def gauge(name: str, text: str, *labels: str) -> Gauge:
             return Gauge(f"{PREFIX}_{name}", text, ["root", *labels], registry=reg)
 
-        def counter(name: str, text: str, *labels: str) -> Counter:
+        def cumulative(name: str, text: str, *labels: str) -> Counter:
             return Counter(f"{PREFIX}_{name}", text, ["root", *labels], registry=reg)
 
         self._info = Info(
@@ -252,12 +252,12 @@ class RunMetrics:
         )
         self._feeds_failing = gauge("feeds_failing", "Feeds whose last poll failed.")
         if follow:
-            self._batches = counter(
+            self._batches = cumulative(
                 "batches_total",
                 "Follow-mode batches since the process started, by outcome.",
                 "outcome",
             )
-            self._ticks = counter(
+            self._ticks = cumulative(
                 "follow_ticks_total",
                 "Follow-mode ticks since the process started (a tick with nothing new "
                 "commits nothing: outcome nothing_new).",
@@ -266,21 +266,21 @@ class RunMetrics:
             self._last_tick = gauge(
                 "follow_last_tick_timestamp_seconds", "When follow mode's last tick ended."
             )
-            self._inputs_total = counter("inputs_total", "Inputs read by committed batches.")
-            self._rows_total = counter(
+            self._inputs_total = cumulative("inputs_total", "Inputs read by committed batches.")
+            self._rows_total = cumulative(
                 "rows_written_total", "Rows written by committed batches, by table.", "table"
             )
-            self._bytes_total = counter(
+            self._bytes_total = cumulative(
                 "written_bytes_total", "Bytes of Parquet written by committed batches.", "table"
             )
-            self._rejected_total = counter(
+            self._rejected_total = cumulative(
                 "rejected_rows_total",
                 "Rejected rows of committed batches by stage and reason code.",
                 "stage",
                 "reason",
             )
-            self._polls_total = counter("feed_polls_total", "Feed polls of committed batches.")
-            self._poll_failures_total = counter(
+            self._polls_total = cumulative("feed_polls_total", "Feed polls of committed batches.")
+            self._poll_failures_total = cumulative(
                 "feed_poll_failures_total", "Failed feed polls of committed batches."
             )
             for outcome in ("committed", "failed"):

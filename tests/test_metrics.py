@@ -7,6 +7,7 @@ registry never prometheus_client's global one."""
 from __future__ import annotations
 
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -312,6 +313,24 @@ def test_a_feed_failing_across_batch_runs_counts_its_failures_in_a_row(tmp_path:
 # --- Follow mode ----------------------------------------------------------------------------
 
 
+def test_a_metrics_port_in_use_is_said_in_one_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = newsbeam_command(
+            "--follow", "--input", str(tmp_path), "--output", str(tmp_path / "d"),
+            "--state", str(tmp_path / "s"), "--metrics_address", f"127.0.0.1:{port}",
+            "--max_runtime", "5", tmpdir=tmp_path,
+        )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"newsbeam: --metrics_address 127.0.0.1:{port}: Address already in use"
+    )
+
+
 def _scrape(port: int) -> str:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
         return str(answer.read().decode("utf-8"))
@@ -405,3 +424,35 @@ def test_follow_mode_serves_live_metrics_over_http(seeds_dir: Path, tmp_path: Pa
     final = samples(prom.read_text())
     assert value(final, "batches_total", outcome="committed") == len(manifests)
     assert value(final, "inputs_total") == sum(m["counts"]["inputs"] for m in manifests)
+
+
+# --- The shipped alert rules ----------------------------------------------------------------
+
+
+def test_the_alert_rules_name_only_metrics_newsbeam_writes() -> None:
+    """deploy/prometheus/newsbeam.rules.yml: each alert has an expression, a severity and a
+    summary, and every newsbeam_* name it uses is one a batch run or follow mode exposes (a
+    renamed metric would leave an alert that never fires)."""
+    import yaml
+
+    rules_file = Path(__file__).resolve().parents[1] / "deploy/prometheus/newsbeam.rules.yml"
+    groups = yaml.safe_load(rules_file.read_text())["groups"]
+    rules = [rule for group in groups for rule in group["rules"]]
+    alerts = {rule["alert"] for rule in rules}
+    assert {"NewsBeamNoSuccessfulRun", "NewsBeamRejectedShareHigh", "NewsBeamFeedFailing"} <= alerts
+    exposed: set[str] = set()
+    figures = metrics.RunFigures(
+        started=1.0, ended=2.0, committed=True, exit_status=0, inputs=3,
+        rejected={("extract", "no_text"): 1}, failing_feeds={"http://f": 2},
+    )  # fmt: skip
+    for follow in (False, True):
+        run = metrics.RunMetrics("/d", follow=follow)
+        run.record(figures)
+        text = prometheus_client.generate_latest(run.registry).decode()
+        exposed |= {name for name, _ in samples(text)}
+        exposed |= {family.name for family in text_string_to_metric_families(text)}
+    for rule in rules:
+        assert rule["labels"]["severity"] in ("page", "ticket"), rule["alert"]
+        assert rule["annotations"]["summary"], rule["alert"]
+        used = set(re.findall(r"\bnewsbeam_\w+", rule["expr"]))
+        assert used and used <= exposed, (rule["alert"], sorted(used - exposed))
