@@ -66,6 +66,10 @@ class RunFigures:
     rejected: Mapping[tuple[str, str], int] = dataclasses.field(default_factory=dict)
     counters: Mapping[str, int] = dataclasses.field(default_factory=dict)
     balanced: bool = True
+    # Runs that failed (or were killed) since the committed run before this one, recorded
+    # in ROOT/_failed_runs/ (the manifest's `failed_before`): a run killed outright wrote
+    # no metrics, the next committed one says it happened.
+    failed_before: int = 0
     feeds_polled: int = 0
     feeds_failed: int = 0
     # Feed URL (credentials hidden) -> failed polls in a row, for feeds failing now; None
@@ -115,6 +119,7 @@ def figures_from_manifest(
         rejected=rejected,
         counters=counters,
         balanced=bool(counts.get("balanced", True)),
+        failed_before=len(manifest.get("failed_before") or []),
         feeds_polled=polled,
         feeds_failed=counters.get("feeds_errors", 0),
         failing_feeds=failing_feeds if polled or failing_feeds else None,
@@ -236,6 +241,11 @@ class RunMetrics:
             "1 when the last committed run's inputs equal its articles + duplicates + "
             "rejected rows (0: a record was lost).",
         )
+        self._failed_before = gauge(
+            "last_run_failed_before",
+            "Runs that failed or were killed between the committed run before the last "
+            "committed one and it (their inputs it read again).",
+        )
         self._counters = gauge(
             "last_run_beam_counter",
             "The last committed run's Beam counters (the manifest's `counters`).",
@@ -338,6 +348,7 @@ class RunMetrics:
         self._set_last_success(run.ended)
         self._inputs.labels(root=root).set(run.inputs)
         self._balanced.labels(root=root).set(1 if run.balanced else 0)
+        self._failed_before.labels(root=root).set(run.failed_before)
         for table in TABLES:
             self._rows.labels(root=root, table=table).set(run.rows.get(table, 0))
             self._bytes.labels(root=root, table=table).set(run.bytes_written.get(table, 0))

@@ -25,6 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from newsbeam.pipeline import dataset, metrics, streaming
 from newsbeam.pipeline.main import RunMetricsFile
 from newsbeam.pipeline.options import RunOptions
+from newsbeam.transforms.support.state import CRASH_ENV
 from tests.feed_server import Request, Response, serve
 from tests.helpers import free_port, newsbeam_command, run_manifest, table_sql
 
@@ -191,7 +192,7 @@ def test_a_batch_run_writes_the_figures_of_its_manifest_and_tables(
         for (name, labels), n in found.items()
         if name == "newsbeam_last_run_rejected_rows"
     } == {(stage, reason): n for stage, reason, n in by_reason}
-    assert value(found, "last_run_balanced") == 1
+    assert value(found, "last_run_balanced") == 1 and value(found, "last_run_failed_before") == 0
     assert value(found, "last_run_beam_counter", counter="read_inputs") == 8
     assert before <= value(found, "last_run_start_timestamp_seconds")
     assert (
@@ -247,6 +248,29 @@ def test_a_failing_run_still_writes_the_file_and_keeps_the_last_success(
     )
     # The failed run's own figures are none: what is shown is the last committed run's.
     assert ("newsbeam_last_run_inputs", ()) not in found
+
+
+def test_a_run_killed_outright_is_counted_by_the_next_committed_runs_metrics(
+    seeds_dir: Path, tmp_path: Path
+) -> None:
+    """A run killed outright (the OOM killer) writes no metrics: the next committed run's
+    file says one failed before it (its record in ROOT/_failed_runs/)."""
+    root, prom = tmp_path / "dataset", tmp_path / "newsbeam.prom"
+    argv = ["--input", str(seeds_dir), "--output", str(root), "--metrics_file", str(prom)]
+    killed = subprocess.run(
+        [sys.executable, "-m", "newsbeam.pipeline", *argv, "--run_id", "night1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TMPDIR": str(tmp_path), CRASH_ENV: "output-staged"},
+    )
+    assert killed.returncode == 137, killed.stderr[-2000:]
+    assert not prom.exists()
+    done = newsbeam_command(*argv, "--run_id", "night2", tmpdir=tmp_path)
+    assert done.returncode == 0, done.stderr
+    found = samples(prom.read_text())
+    assert value(found, "last_run_success") == 1
+    assert value(found, "last_run_failed_before") == 1
 
 
 def test_usage_errors_of_the_metrics_flags(seeds_dir: Path, tmp_path: Path) -> None:
