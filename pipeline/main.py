@@ -423,7 +423,7 @@ class RunMetricsFile:
         from newsbeam.pipeline import metrics
 
         try:
-            failing = metrics.failing_feeds_in_state(manifest)
+            failing = metrics.failing_feeds_in_state(manifest, self.root)
         except Exception as error:  # the run committed: only the feeds' figures are lost
             log.warning("--metrics_file: the feeds' failures could not be read: %s", error)
             failing = None

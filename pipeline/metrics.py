@@ -131,19 +131,30 @@ def failed_figures(started: float, ended: float, exit_status: int) -> RunFigures
     return RunFigures(started=started, ended=ended, committed=False, exit_status=exit_status)
 
 
-def failing_feeds_in_state(manifest: Mapping[str, Any]) -> dict[str, int] | None:
-    """Feed URL -> failed polls in a row, for each feed of the state version the run
-    published whose last polls failed; None when the run polled no feed or kept no state.
-    Without --state a feed's failures are not counted across runs: its failure in this run
-    is 1."""
+def failing_feeds_in_state(manifest: Mapping[str, Any], root: str = "") -> dict[str, int] | None:
+    """Feed URL -> failed polls in a row, for each feed whose last poll failed: from the
+    feed state the run published; without --state (no count across runs) 1 for each feed
+    whose health row in this run (under `root`) says `error`. None when the run polled no
+    feed."""
     counters = manifest.get("counters", {})
     if not counters.get("feeds_fetched") and not counters.get("feeds_errors"):
         return None
+    from newsbeam.transforms.support import files
+
     state = manifest.get("state") or {}
     if not state.get("root") or not state.get("version"):
-        return None
+        if not root or "feed_health" not in (manifest.get("tables") or {}):
+            return None
+        from newsbeam.pipeline import dataset
+
+        failing: dict[str, int] = {}
+        for path in dataset.data_files(root, manifest, "feed_health"):
+            table = files.read_parquet(path, columns=["feed_url", "status"]).to_pydict()
+            for url, status in zip(table["feed_url"], table["status"], strict=True):
+                if status == "error":
+                    failing[url] = 1
+        return failing
     from newsbeam.transforms.feeds.polling import previous_feed_state
-    from newsbeam.transforms.support import files
     from newsbeam.transforms.support.state import FEED_STATE, read_rows, version_dir
 
     folder = version_dir(str(state["root"]), str(state["version"]))

@@ -332,6 +332,16 @@ def test_a_feed_failing_across_batch_runs_counts_its_failures_in_a_row(tmp_path:
     assert value(found, "last_run_feeds_failed") == 1
     failing = [labels for name, labels in found if name == "newsbeam_feed_consecutive_failures"]
     assert len(failing) == 1  # the good feed is no series
+    # Without --state no run knows the one before: the failing feed is at 1.
+    with serve({"/broken": broken, "/good": good}) as server:
+        feeds.write_text(f"{server.url('/broken')}\n{server.url('/good')}\n")
+        stateless = [word for word in argv if word not in ("--state", str(tmp_path / "s"))]
+        stateless[stateless.index("--output") + 1] = str(tmp_path / "d2")
+        done = newsbeam_command(*stateless, tmpdir=tmp_path)
+        assert done.returncode == 0, done.stderr
+    found = samples(prom.read_text())
+    assert value(found, "feed_consecutive_failures", feed=server.url("/broken")) == 1
+    assert value(found, "feeds_failing") == 1
 
 
 # --- Follow mode ----------------------------------------------------------------------------
