@@ -494,7 +494,7 @@ class NewsBeamOptions(PipelineOptions):
             metavar="PATH",
             help="Write the run's metrics in Prometheus' text format to this local file "
             "(name it *.prom in node_exporter's textfile directory), atomically, at the end "
-            "of every run, committed or failed; with --follow after every batch "
+            "of every run, committed or failed; with --follow after every tick "
             "(docs/deploying.md: Monitoring with Prometheus).",
         )
         run.add_argument(
