@@ -46,6 +46,7 @@ one line when a feed begins to fail or answers again (`feed_changes`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -54,7 +55,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from stat import S_ISREG
 from typing import Any
 
@@ -64,6 +65,7 @@ from newsbeam.pipeline import dataset, scratch
 from newsbeam.pipeline import run as pipeline_run
 from newsbeam.pipeline.causes import failure_line
 from newsbeam.pipeline.failed_runs import recorded
+from newsbeam.pipeline.metrics import FollowMetrics
 from newsbeam.pipeline.options import (
     DEFAULT_FOLLOW_INTERVAL,
     PipelineConfig,
@@ -453,6 +455,15 @@ class Follower:
         log.info(batch_line(manifest, len(batch.files), len(batch.feeds), batch.seconds))
         return batch
 
+    def failing_feeds(self) -> dict[str, int]:
+        """Feed URL -> failed polls in a row, for the feeds whose last poll failed (the feed
+        state the last batch with feeds published)."""
+        return {
+            url: state.consecutive_failures
+            for url, state in self._feeds.feeds.items()
+            if state.consecutive_failures
+        }
+
     def _log_feed_changes(
         self, before: Mapping[str, FeedState], manifest: Mapping[str, Any]
     ) -> None:
@@ -470,6 +481,35 @@ class Follower:
             log.debug("follow: cannot read the batch's feed health rows: %s", error)
         for level, line in feed_changes(before, after, errors):
             log.log(level, line)
+
+
+@contextlib.contextmanager
+def _follow_metrics(target: pipeline_run.Target) -> Iterator[FollowMetrics | None]:
+    """--metrics_file / --metrics_address: the process's metrics (pipeline/metrics.py), the
+    endpoint closed as the process stops; None without either flag."""
+    ours = target.ours
+    if not (ours.metrics_file or ours.metrics_address):
+        yield None
+        return
+    try:
+        metrics = FollowMetrics(target.output, ours.metrics_file, ours.metrics_address)
+    except OSError as error:  # the port taken, or a host this machine does not have
+        raise pipeline_run.UsageError(
+            f"--metrics_address {ours.metrics_address}: {error.strerror or error}"
+        ) from None
+    try:
+        yield metrics
+    finally:
+        metrics.close()
+
+
+def _observed(metrics: FollowMetrics, batch: Batch, follower: Follower) -> None:
+    """A tick's metrics; what fails in them is a warning, never a failed batch (the batch
+    committed)."""
+    try:
+        metrics.batch(batch.manifest, follower.failing_feeds() if batch.feeds else None)
+    except Exception as error:
+        log.warning("follow: the batch's metrics were not updated: %s", error)
 
 
 class _StopSignals(RunSignals):
@@ -498,7 +538,7 @@ def follow(
     settle = min(MAX_SETTLE_SECONDS, interval / 2)
     started = time.monotonic()
     deadline = started + ours.max_runtime if ours.max_runtime else None
-    with pipeline_run.locked(target) as lock:
+    with pipeline_run.locked(target) as lock, _follow_metrics(target) as metrics:
         follower = Follower(target, lock, settle)
         log.info(
             "follow: every %g s, %d --input, %d --feed, %d --feeds -> %s (state %s)%s%s",
@@ -514,9 +554,12 @@ def follow(
         failures = 0
         next_start = started
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+            tick_started = time.time()
             try:
-                follower.run(follower.plan())
+                batch = follower.run(follower.plan())
                 failures = 0
+                if metrics is not None:
+                    _observed(metrics, batch, follower)
             except pipeline_run.UsageError:
                 raise
             except Exception as error:
@@ -525,6 +568,8 @@ def follow(
                     # interrupted: the batch is abandoned, not failed and retried.
                     raise signals.exception() from error
                 failures += 1
+                if metrics is not None:
+                    metrics.failed(tick_started)
                 # One line per failure; the last one says it stops (it said "retried at
                 # the next batch" and a second line then said it was not).
                 then = (

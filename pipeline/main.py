@@ -21,6 +21,7 @@ import re
 import shlex
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -354,18 +355,21 @@ def _run_command(argv: list[str], library_level: str, drawer: ReportProcess | No
         from newsbeam.pipeline import follow
 
         return follow.main(argv)
+    ours = NewsBeamOptions(argv)
+    metrics = RunMetricsFile(ours.metrics_file, ours.output)
     with RunSignals() as signals:
         try:
             manifest = pipeline_run.run(argv, report_process=drawer)
         except pipeline_run.Busy as error:  # not the command's fault: run it again later
             print(f"newsbeam: {error}", file=sys.stderr)
-            return pipeline_run.BUSY_STATUS
+            return metrics.failed(pipeline_run.BUSY_STATUS)
         except pipeline_run.UsageError as error:
             print(f"newsbeam: {error}", file=sys.stderr)
-            return 2
+            return metrics.failed(2)
         except (Exception, KeyboardInterrupt, Terminated) as error:
             status = signals.exit_status()
             if status is not None:
+                metrics.failed(status)
                 # The staging folders are gone (the finally blocks ran), but Beam's worker
                 # threads may still wait on the interrupted bundle and would keep the
                 # interpreter from exiting: end the process here.
@@ -383,14 +387,49 @@ def _run_command(argv: list[str], library_level: str, drawer: ReportProcess | No
                 recorded(error),
             )
             log.debug("traceback of the failed run", exc_info=True)
-            return 1
-    ours = NewsBeamOptions(argv)
+            return metrics.failed(1)
     try:
         print(format_summary(manifest, ours.output))
     except BrokenPipeError:  # `newsbeam ... | head`: the run itself succeeded
         # Point stdout at /dev/null so the interpreter's final flush does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return rejected_exit_status(manifest, ours.fail_on_rejected)
+    return metrics.committed(manifest, rejected_exit_status(manifest, ours.fail_on_rejected))
+
+
+class RunMetricsFile:
+    """`--metrics_file` of a batch run (pipeline/metrics.py): written once the run ended,
+    committed or not, with the exit status the command returns; nothing without the flag."""
+
+    def __init__(self, path: str | None, output: str | None) -> None:
+        self.path = os.path.abspath(os.path.expanduser(path)) if path else None
+        self.root: str = output or ""
+        if output and "://" not in output:  # the ROOT label as the run's lock names it
+            self.root = os.path.abspath(os.path.expanduser(output))
+        self.started = time.time()
+
+    def failed(self, status: int) -> int:
+        """A run that committed nothing: its times and `status` (returned)."""
+        if self.path is not None:
+            from newsbeam.pipeline import metrics
+
+            figures = metrics.failed_figures(self.started, time.time(), status)
+            metrics.write_run_metrics(self.path, self.root, figures)
+        return status
+
+    def committed(self, manifest: dict[str, Any], status: int) -> int:
+        """A committed run: its manifest's figures and `status` (returned)."""
+        if self.path is None:
+            return status
+        from newsbeam.pipeline import metrics
+
+        try:
+            failing = metrics.failing_feeds_in_state(manifest, self.root)
+        except Exception as error:  # the run committed: only the feeds' figures are lost
+            log.warning("--metrics_file: the feeds' failures could not be read: %s", error)
+            failing = None
+        figures = metrics.figures_from_manifest(manifest, status, failing)
+        metrics.write_run_metrics(self.path, self.root, figures)
+        return status
 
 
 def command() -> None:

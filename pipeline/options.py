@@ -458,6 +458,15 @@ class NewsBeamOptions(PipelineOptions):
             help="With --follow: start no batch after this many seconds, and exit 0 once the "
             "batch in flight has committed (default: run until stopped).",
         )
+        follow.add_argument(
+            "--metrics_address",
+            default=None,
+            metavar="[HOST:]PORT",
+            help="With --follow: serve the metrics at http://HOST:PORT/metrics for "
+            "Prometheus to scrape (host 127.0.0.1 unless given; 0.0.0.0 for every "
+            "interface), kept live: the last batch's figures, counters since the start, "
+            "seconds since the last committed batch.",
+        )
         feeds.add_argument(
             "--min_poll_seconds",
             type=int,
@@ -506,6 +515,15 @@ class NewsBeamOptions(PipelineOptions):
             metavar="FRACTION",
             help="Exit 3 (after writing the tables) when more than this share (0-1) of the "
             "inputs was rejected; unset: never.",
+        )
+        run.add_argument(
+            "--metrics_file",
+            default=None,
+            metavar="PATH",
+            help="Write the run's metrics in Prometheus' text format to this local file "
+            "(name it *.prom in node_exporter's textfile directory), atomically, at the end "
+            "of every run, committed or failed; with --follow after every tick "
+            "(docs/deploying.md: Monitoring with Prometheus).",
         )
         run.add_argument(
             "--progress_seconds",

@@ -89,6 +89,7 @@ def summed(manifests: Sequence[Mapping[str, Any]], seconds: float) -> dict[str, 
     rejected_by: dict[str, Counter[str]] = {}
     counters: Counter[str] = Counter()
     stage_seconds: Counter[str] = Counter()
+    written: Counter[str] = Counter()
     for manifest in manifests:
         for name, value in manifest["counts"].items():
             if isinstance(value, int) and not isinstance(value, bool):
@@ -97,6 +98,8 @@ def summed(manifests: Sequence[Mapping[str, Any]], seconds: float) -> dict[str, 
             rejected_by.setdefault(stage, Counter()).update(reasons)
         counters.update(manifest.get("counters", {}))
         stage_seconds.update(manifest.get("stage_seconds") or {})
+        for name, table in (manifest.get("tables") or {}).items():
+            written[name] += sum(int(entry.get("bytes", 0)) for entry in table.get("files", []))
     run_ids = [str(manifest["run_id"]) for manifest in manifests]
     return {
         "run_id": run_ids[-1] if run_ids else "",
@@ -110,6 +113,11 @@ def summed(manifests: Sequence[Mapping[str, Any]], seconds: float) -> dict[str, 
         },
         "counters": dict(counters),
         "stage_seconds": dict(stage_seconds),
+        # For --metrics_file (pipeline/metrics.py): when the last pass ended, the state it
+        # published (its feeds' failures), the bytes the passes wrote.
+        "finished_at": manifests[-1].get("finished_at") if manifests else None,
+        "state": manifests[-1].get("state") if manifests else None,
+        "written_bytes": dict(written),
         # The failed runs before the first pass (pipeline/failed_runs.py): the summary says
         # the passes read their inputs again.
         **({"failed_before": manifests[0]["failed_before"]} if failed_before(manifests) else {}),

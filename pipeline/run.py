@@ -46,6 +46,7 @@ from newsbeam.pipeline.build import build
 from newsbeam.pipeline.causes import failure_line
 from newsbeam.pipeline.lock import LockHeld, RunLock
 from newsbeam.pipeline.manifest import beam_counters, build_manifest, stage_seconds, versions_ahead
+from newsbeam.pipeline.metrics import metrics_file_problem, parse_address
 from newsbeam.pipeline.options import (
     NewsBeamOptions,
     PipelineConfig,
@@ -182,6 +183,10 @@ def parse_options(argv: Sequence[str]) -> PipelineOptions:
         raise UsageError(str(error)) from None
     for flag, path in missing_paths(ours):
         raise UsageError(f"{flag} {path}: no such file or folder")
+    if ours.metrics_file:
+        problem = metrics_file_problem(ours.metrics_file)
+        if problem:
+            raise UsageError(f"--metrics_file {ours.metrics_file}: {problem}")
     standard = options.view_as(StandardOptions)
     if standard.runner is None:
         standard.runner = DEFAULT_RUNNER
@@ -258,7 +263,11 @@ def _check_follow(ours: NewsBeamOptions) -> None:
             "drop --run_id"
         )
     if not ours.follow:
-        for flag, value in (("--interval", ours.interval), ("--max_runtime", ours.max_runtime)):
+        for flag, value in (
+            ("--interval", ours.interval),
+            ("--max_runtime", ours.max_runtime),
+            ("--metrics_address", ours.metrics_address),
+        ):
             if value is not None:
                 raise UsageError(f"{flag} applies to --follow only")
         return
@@ -273,6 +282,11 @@ def _check_follow(ours: NewsBeamOptions) -> None:
             "--fail_on_rejected sets one run's exit status; --follow keeps running whatever a "
             "batch rejects (each batch's rejected rows and counts are in its run's manifest)"
         )
+    if ours.metrics_address is not None:
+        try:
+            parse_address(ours.metrics_address)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
     if ours.interval is not None and ours.interval <= 0:
         raise UsageError(f"--interval must be positive, not {ours.interval}")
     if ours.max_runtime is not None and ours.max_runtime <= 0:

@@ -516,6 +516,11 @@ def streaming_config(options: PipelineOptions) -> StreamingConfig:
         raise StreamingUsageError(
             "--as_of is for a batch run: --streaming reads each document as of its arrival"
         )
+    if ours.metrics_file or ours.metrics_address:  # it would say nothing of the windows
+        raise StreamingUsageError(
+            "--metrics_file and --metrics_address are for a batch run and --follow: a "
+            "streaming job's figures are its runner's metrics (docs/streaming.md)"
+        )
     if any(value.lower().startswith(("http://", "https://")) for value in ours.inputs or ()):
         raise StreamingUsageError(
             "--streaming watches folders: give page URLs to a batch run, feeds with --feed"

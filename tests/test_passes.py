@@ -93,11 +93,25 @@ def test_the_summary_adds_the_passes_up() -> None:
     assert total["counts"]["balanced"] is True
     assert total["counters"] == {"read_inputs": 7}
     assert total["stage_seconds"] == {"Extract": 2.0}
+    assert total["written_bytes"] == {}  # these manifests list no files
     unbalanced = _manifest("r3", 2, 0, {})
     assert (
         passes.summed([_manifest("r1", 3, 2, {"empty": 1}), unbalanced], 1.0)["counts"]["balanced"]
         is False
     )
+
+
+def test_the_summary_carries_what_metrics_read_of_the_passes() -> None:
+    """--metrics_file after passes (pipeline/metrics.py): the bytes of every pass's files,
+    the last pass's end and state."""
+    first, last = _manifest("r1", 3, 2, {}), _manifest("r2", 1, 1, {})
+    first["tables"] = {"articles": {"files": [{"bytes": 100}, {"bytes": 20}]}}
+    last["tables"] = {"articles": {"files": [{"bytes": 5}]}, "rejected": {"files": []}}
+    last.update(finished_at="2026-12-03T10:05:00+00:00", state={"root": "/s", "version": "v2"})
+    total = passes.summed([first, last], seconds=5.0)
+    assert total["written_bytes"] == {"articles": 125, "rejected": 0}
+    assert total["finished_at"] == "2026-12-03T10:05:00+00:00"
+    assert total["state"] == {"root": "/s", "version": "v2"}
 
 
 def test_listing_names_each_file_once_and_says_what_it_cannot_list(tmp_path: Path) -> None:
