@@ -2245,7 +2245,12 @@ def extract_document(doc: RawDocument, config: ExtractConfig) -> Article:
         raise ExtractError("not_a_document", f"kind {doc.kind!r} is none of {kinds}")
     with publications_as_of(config.as_of):
         if doc.kind == "html":
-            return extract_html_document(doc, config)
+            article = extract_html_document(doc, config, doc.fetched_at)
+            if doc.url:  # a fetched page (a WARC record): its URL as a fetched page's
+                from newsbeam.transforms.feeds.articles import with_fetched_url
+
+                article = with_fetched_url(article, doc.url)
+            return article
         # A text or a JSON record has the page's time limit too: decoding and the Markdown
         # and header patterns are linear now, but a pattern's worst case is found on some
         # input.
