@@ -37,7 +37,6 @@ from newsbeam.schemas import RawDocument
 # CC-NEWS pages, so a 1 GB file spreads over 16 parts and any worker count up to that.
 PART_BYTES = 64 * 1024 * 1024
 
-WARC_SUFFIXES = (".warc", ".warc.gz")
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _SCAN_BYTES = 1 << 20
 # Bytes of a candidate member inflated to check it opens a record: its header and first
@@ -53,11 +52,6 @@ _EXCERPT_BYTES = 2048
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 # Content types that say nothing about the payload: it is HTML if its first bytes say so.
 _UNTYPED = ("", "text/plain", "application/octet-stream")
-
-
-def is_warc(path: str) -> bool:
-    """A WARC file by its name: `.warc` or `.warc.gz` (any case)."""
-    return path.lower().endswith(WARC_SUFFIXES)
 
 
 class Rejection(NamedTuple):
