@@ -405,3 +405,15 @@ def test_newsbeam_reads_a_crawl_folder_of_warc_files(tmp_path: Path) -> None:
         duckdb.sql(ids.format(table_sql(out, "articles"))).fetchall()
         == duckdb.sql(ids.format(table_sql(again, "articles"))).fetchall()
     )
+
+
+def test_a_watched_warc_file_is_read_whole_by_the_file_reader(tmp_path: Path) -> None:
+    """Streaming's WatchInputs reads a WARC file with the file reader, as one part."""
+    from newsbeam.transforms.read import _ReadFile, listed_file
+
+    path = write_warc(tmp_path / "w.warc.gz", pages=2)
+    outputs = list(_ReadFile(ReadConfig()).process(listed_file(str(path), path.stat().st_size)))
+    pages = [item for item in outputs if isinstance(item, RawDocument)]
+    rejected = sorted(item.value.reason for item in outputs if not isinstance(item, RawDocument))
+    assert [doc.url for doc in pages] == [f"https://news.example.org/story/{n}" for n in range(2)]
+    assert rejected == ["http_error", "not_html"]
