@@ -441,3 +441,18 @@ def test_warc_steps_are_built_only_where_an_input_may_be_a_warc(
     assert "Read/SplitWarc" in names and "Read/FilesAndWarcParts" in names
     read_steps = [n for n in names if n.startswith("Read/") and n.count("/") == 1]
     assert sorted(read_steps).count("Read/ReadFiles") == 1
+
+
+def test_a_warc_file_counts_its_pages_for_the_local_workers(tmp_path: Path) -> None:
+    """One large WARC file was one input file to the local workers' rule (50 files start
+    worker processes): a 1 GB CC-NEWS file ran in one process, its parts never spread."""
+    from newsbeam.pipeline import workers
+
+    crawl = tmp_path / "crawl"
+    crawl.mkdir()
+    (crawl / "page.html").write_text("<html><body><p>One page.</p></body></html>")
+    (crawl / "a.warc.gz").write_bytes(b"\x1f\x8b\x08" + bytes(64 * 1024 * 60))  # ~60 pages
+    (crawl / "b.warc").write_bytes(bytes(256 * 1024 * 2))  # ~2 pages
+    assert workers.count_inputs([str(crawl)], limit=1000) == 1 + 60 + 2
+    assert workers.count_inputs([str(crawl)]) == workers.MIN_INPUTS  # enough for workers
+    assert workers.count_documents([str(crawl)], 1000) == 63

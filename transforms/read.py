@@ -1265,7 +1265,7 @@ class _ReadFilesAndWarcParts(beam.DoFn):
     or a WARC part -> RawDocuments and rejected rows (REJECTED).
 
     A part is not under apply_with_rejects, which holds an element's outputs until it ends:
-    its pages (64 MiB of gzip, ~600 pages) go on as they are read; `read_warc_part` turns
+    its pages (64 MiB of gzip, some thousands) go on as they are read; `read_warc_part` turns
     a failure into the row of the part's rest itself."""
 
     def __init__(self, config: ReadConfig) -> None:
