@@ -34,7 +34,7 @@ from newsbeam.transforms.support.redact import redacted
 # topics, places, the files), so that a lab can rebuild a table in the same environment:
 # trafilatura's own parsers and date finder (htmldate, lxml, justext, courlan), the date
 # readers (dateparser, dateutil), decoding, stories' clustering, words, Chinese story
-# terms' script (opencc), outlets, OPML.
+# terms' script (opencc), outlets, OPML, WARC files (warcio).
 _VERSIONED_PACKAGES = (
     "newsbeam",
     "apache-beam",
@@ -58,6 +58,7 @@ _VERSIONED_PACKAGES = (
     "feedparser",
     "defusedxml",
     "urllib3",
+    "warcio",  # WARC records: what is read of each, chunked and encoded payloads undone
 )
 
 

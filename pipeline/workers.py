@@ -426,7 +426,27 @@ def count_inputs(paths: Sequence[str], limit: int | None = None) -> int:
     from newsbeam.transforms.read import local_files  # imports Beam: not at start-up
 
     limit = MIN_INPUTS if limit is None else limit
-    return sum(1 for _ in itertools.islice(local_files(paths), limit))
+    counted = 0
+    for path in local_files(paths):
+        if counted >= limit:
+            break
+        counted += _documents_of_file(path)
+    return min(counted, limit)
+
+
+def _documents_of_file(path: str) -> int:
+    """A file's documents as counted before reading: one, or a WARC file's pages by its
+    size (`pages_at_most`): one 1 GB CC-NEWS file ran in one process, its parts never
+    spread, since it was one input file (review 101)."""
+    from newsbeam.transforms.read import is_gzip, kind_of
+    from newsbeam.transforms.support.warc import pages_at_most
+
+    if kind_of(path) != "warc":
+        return 1
+    try:
+        return pages_at_most(os.path.getsize(path), is_gzip(path))
+    except OSError:  # unreadable: the run says so, as one row
+        return 1
 
 
 def count_documents(paths: Sequence[str], limit: int) -> int:
@@ -444,7 +464,7 @@ def count_documents(paths: Sequence[str], limit: int) -> int:
         if counted >= limit:
             break
         if kind_of(path) != "jsonl":
-            counted += 1
+            counted += _documents_of_file(path)
             continue
         try:
             with gzip.open(path, "rb") if is_gzip(path) else open(path, "rb") as handle:

@@ -30,6 +30,11 @@ class RawDocument(NamedTuple):
     content: bytes  # raw bytes for text/html; the JSON line for jsonl
     # Why the content is incomplete (a compressed file cut off), or "" when it is whole.
     truncated: str = ""
+    # A fetched page's own URL and fetch time (a WARC response record's WARC-Target-URI and
+    # WARC-Date): the article's URL where the page names none, and the date relative
+    # bylines ("3 hours ago") are read against. Empty / None for a file of the disk.
+    url: str = ""
+    fetched_at: dt.datetime | None = None
 
 
 class Removal(NamedTuple):

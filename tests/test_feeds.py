@@ -30,14 +30,13 @@ from newsbeam.schemas.feeds import (
     FeedState,
     SeenEntry,
 )
-from newsbeam.transforms.extract import new_article
+from newsbeam.transforms.extract import new_article, with_fetched_url
 from newsbeam.transforms.feeds import ReadFeeds
 from newsbeam.transforms.feeds.articles import (
     entry_article,
     html_to_text,
     is_html_response,
     page_falls_short,
-    with_fetched_url,
 )
 from newsbeam.transforms.feeds.config import FeedsConfig
 from newsbeam.transforms.feeds.fetch import FetchConfig, FetchResult

@@ -1476,6 +1476,34 @@ def new_article(source: str, **fields: Any) -> Article:
     return Article(source=source, **defaults)
 
 
+def with_url(article: Article, url: str) -> Article:
+    """The article with the URL the page was fetched from (its own metadata named none)."""
+    fields = article._asdict()
+    source = fields.pop("source")
+    fields.update(url=url, canonical_url=None)
+    return new_article(source, **fields)
+
+
+def with_fetched_url(article: Article, fetched_url: str) -> Article:
+    """A fetched page's article with the URL it was fetched from where its metadata names
+    none, or names another outlet's page: a syndicated copy whose rel=canonical credits the
+    original. It ran on this outlet: its `url`, `site` (unless the page names itself) and
+    `outlet` are this page's, its canonical URL stays the original's (a same-URL copy of
+    it, when both are read). A canonical on the same outlet (a redirect, a tracking
+    host) is the page's own URL, as it was."""
+    if article.url is None:
+        return with_url(article, fetched_url)
+    if outlet_of(article.url) == outlet_of(fetched_url):
+        return article
+    fields = article._asdict()
+    source = fields.pop("source")
+    # A site new_article read off the other outlet's URL is that outlet's, not a name the
+    # page gave itself.
+    named = article.site if article.site != site_of(article.canonical_url) else None
+    fields.update(url=fetched_url, site=named)
+    return new_article(source, **fields)
+
+
 def extract_text_document(doc: RawDocument) -> Article:
     """A raw text document -> Article."""
     header, body, removed = parse_text_document(decode_text(doc.content))
@@ -2250,7 +2278,10 @@ def extract_document(doc: RawDocument, config: ExtractConfig) -> Article:
         raise ExtractError("not_a_document", f"kind {doc.kind!r} is none of {kinds}")
     with publications_as_of(config.as_of):
         if doc.kind == "html":
-            return extract_html_document(doc, config)
+            article = extract_html_document(doc, config, doc.fetched_at)
+            if doc.url:  # a fetched page (a WARC record): its URL as a fetched page's
+                article = with_fetched_url(article, doc.url)
+            return article
         # A text or a JSON record has the page's time limit too: decoding and the Markdown
         # and header patterns are linear now, but a pattern's worst case is found on some
         # input.

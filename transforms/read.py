@@ -45,7 +45,14 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 from newsbeam.schemas import STATE_MARKER, RawDocument, Rejected
 from newsbeam.transforms.feeds.parse import sniff_feed_kind
 from newsbeam.transforms.support import files as stores
-from newsbeam.transforms.support.failures import apply_with_rejects, counter, rejected_output
+from newsbeam.transforms.support import warc
+from newsbeam.transforms.support.failures import (
+    REJECTED,
+    _RejectCrashes,
+    apply_with_rejects,
+    counter,
+    rejected_output,
+)
 from newsbeam.transforms.support.state import (
     RUN_FOLDER_NAME,
     RUN_LOCK_NAME,
@@ -67,6 +74,7 @@ KIND_BY_EXTENSION = {
     ".html": "html",
     ".htm": "html",
     ".jsonl": "jsonl",
+    ".warc": "warc",  # and .warc.gz: each HTTP response record one input (support/warc.py)
 }
 
 # Extensions (and no extension) whose files are feeds or OPML lists when their content says so.
@@ -105,6 +113,9 @@ class ReadConfig:
     # --follow_outside_links: read what symbolic links in an input folder lead to outside
     # it (`walk_local`); by default each is a `link_outside` row.
     outside_links: bool = False
+    # A record-gzipped WARC file larger than this is read in parts of this many bytes,
+    # spread over the workers (support/warc.py).
+    warc_part_bytes: int = warc.PART_BYTES
 
 
 # ---------------------------------------------------------------------------------------
@@ -149,6 +160,16 @@ def may_hold_feeds(paths: Sequence[str], limit: int = FEED_CHECK_FILES) -> bool:
     return any(
         seen > limit or kind_of(name) == FEED_CANDIDATE for seen, name in enumerate(names, 1)
     )
+
+
+def may_hold_warc(paths: Sequence[str], limit: int = FEED_CHECK_FILES) -> bool:
+    """Whether the --input paths may hold a WARC file (`.warc`, `.warc.gz`), by the names
+    of their files, as `may_hold_feeds` tells of feeds: the read stage builds its WARC
+    steps only then, and a run of pages keeps its graph (no step, no stage more)."""
+    if any(not is_local_path(path) for path in paths):
+        return True
+    names = itertools.islice(local_files(paths), limit + 1)
+    return any(seen > limit or kind_of(name) == "warc" for seen, name in enumerate(names, 1))
 
 
 def is_local_path(path: str) -> bool:
@@ -696,9 +717,13 @@ class _ReadFile(beam.DoFn):
         if kind == FEED_CANDIDATE:
             yield from self._read_candidate_feed(path, size, limit)
             return
+        if kind == "warc" and is_regular_file(path):  # one input a response record, not the file
+            yield from read_warc_part(path, 0, 0, limit)
+            return
         counter("read_inputs").inc()
         if kind is None:
-            yield _rejected(path, "unsupported_type", "not .txt/.md/.html/.htm/.jsonl(.gz)")
+            detail = "not .txt/.md/.html/.htm/.jsonl/.warc(.gz)"
+            yield _rejected(path, "unsupported_type", detail)
         elif not is_regular_file(path):
             # A FIFO or device would block or never end; a broken link cannot be read.
             yield _rejected(path, "unreadable", "not a regular file")
@@ -1145,6 +1170,120 @@ def _rejected(
     return rejected_output(readable_path(source), STAGE, reason, readable_path(detail), payload)
 
 
+# --- WARC files (support/warc.py): parts spread over the workers, records read streaming --
+
+WARC_PARTS = "warc_parts"  # tagged output: (path bytes, start, end) of a WARC file's parts
+WarcPart = tuple[bytes, int, int]
+
+
+def warc_parts(path: str, size: int, part_bytes: int) -> list[tuple[int, int]]:
+    """The byte ranges a WARC file is read in (support/warc.py's plan_parts): the first
+    bytes of a large `.warc.gz` say whether it is gzipped record by record, and so can be
+    read in parts; a file that cannot be looked at is one part (its read says why)."""
+    if not is_gzip(path) or size <= part_bytes:
+        return [(0, 0)]
+    try:
+        with stores.open_read(path) as handle:
+            head = handle.read(warc.FIRST_MEMBER_BYTES)
+    except Exception as error:
+        if stores.is_unreachable(error):
+            raise
+        return [(0, 0)]
+    return warc.plan_parts(size, warc.gzipped_per_record(head), part_bytes)
+
+
+def read_warc_part(
+    path: str, start: int, end: int, limit: int
+) -> Iterator[RawDocument | beam.pvalue.TaggedOutput]:
+    """The inputs of the records that start in [start, end) of a WARC file (end 0: to its
+    end), streaming: each response record a page or a rejected row (counted in
+    `read_inputs`), other records counted as `read_warc_skipped_<type>`. A whole file
+    (start 0, end 0) that holds no response record is one `empty` row. Damage ends the
+    part with one row (`truncated`, `unreadable`), what was read before it stays."""
+    source = readable_path(path)
+    inputs = 0
+    skipped: dict[str, int] = {}
+    try:
+        with contextlib.ExitStack() as files:
+            raw = cast(BinaryIO, files.enter_context(stores.open_read(path)))
+            begin = start
+            if start:
+                skip_to(raw, start)
+                found = warc.record_start(raw, start, end)
+                if found is None:  # no record starts in this part
+                    return
+                raw = cast(BinaryIO, files.enter_context(stores.open_read(path)))
+                skip_to(raw, found)
+                begin = found
+            items = warc.read_records(raw, source, is_gzip(path), begin, end, limit)
+            for item in items:
+                if isinstance(item, warc.Skipped):
+                    counter(f"read_warc_skipped_{item.kind}").inc()
+                    skipped[item.kind] = skipped.get(item.kind, 0) + 1
+                    continue
+                inputs += 1
+                counter("read_inputs").inc()
+                if isinstance(item, warc.Rejection):
+                    yield _rejected(item.source, item.reason, item.detail, item.payload)
+                else:
+                    counter("read_warc_pages").inc()
+                    yield item
+    except Exception as error:  # opening failed, or a fault of ours: the part's rest is a row
+        if stores.is_unreachable(error):
+            raise
+        inputs += 1
+        counter("read_inputs").inc()
+        reason = "unreadable"
+        yield _rejected(f"{source}#{start}-", reason, f"{type(error).__name__}: {error}")
+    if inputs == 0 and start == 0 and end == 0:
+        counter("read_inputs").inc()
+        held = ", ".join(f"{count} {kind}" for kind, count in sorted(skipped.items()))
+        detail = f"no HTTP response record in the WARC file ({held or 'no records'})"
+        yield _rejected(path, "empty", detail)
+
+
+class _SplitWarc(beam.DoFn):
+    """A listed file -> itself (main output), or, for a WARC file, its parts (WARC_PARTS)."""
+
+    def __init__(self, part_bytes: int) -> None:
+        self._part_bytes = part_bytes
+
+    def process(self, file: ListedFile) -> Iterator[ListedFile | beam.pvalue.TaggedOutput]:
+        path = os.fsdecode(file[0])
+        if kind_of(path) != "warc" or not is_regular_file(path):
+            yield file
+            return
+        parts = warc_parts(path, file[1], self._part_bytes)
+        if len(parts) > 1:
+            counter("read_warc_split_files").inc()
+        for start, end in parts:
+            yield beam.pvalue.TaggedOutput(WARC_PARTS, (file[0], start, end))
+
+
+class _ReadFilesAndWarcParts(beam.DoFn):
+    """A listed file (as `_ReadFile`, its exceptions rows as apply_with_rejects makes them)
+    or a WARC part -> RawDocuments and rejected rows (REJECTED).
+
+    A part is not under apply_with_rejects, which holds an element's outputs until it ends:
+    its pages (64 MiB of gzip, some thousands) go on as they are read; `read_warc_part` turns
+    a failure into the row of the part's rest itself."""
+
+    def __init__(self, config: ReadConfig) -> None:
+        self._config = config
+        self._files = _RejectCrashes(
+            _ReadFile(config), STAGE, lambda f: readable_path(os.fsdecode(f[0]))
+        )
+
+    def process(
+        self, task: ListedFile | WarcPart
+    ) -> Iterator[RawDocument | beam.pvalue.TaggedOutput]:
+        if len(task) == 4:  # a listed file (path, size, offset, lines)
+            yield from self._files.process(task)
+            return
+        path, start, end = os.fsdecode(task[0]), task[1], task[2]
+        yield from read_warc_part(path, start, end, self._config.max_document_bytes)
+
+
 class ReadDocuments(beam.PTransform):
     """PBegin -> (PCollection[RawDocument], PCollection[Rejected]).
 
@@ -1186,14 +1325,32 @@ class ReadDocuments(beam.PTransform):
                 _SkipIngested(self._state)
             ).with_output_types(ListedFile).with_outputs(SEEN, main="files")
             _ = seen | "RecordSeenFiles" >> _RecordSeenFiles(self._state)
-        documents, unread = apply_with_rejects(
-            files,
-            "ReadFiles",
-            _ReadFile(self._config),
-            STAGE,
-            lambda f: readable_path(os.fsdecode(f[0])),
-            RawDocument,
-        )
+        if may_hold_warc(self._inputs):
+            # A WARC file's records are read in parts, spread over the workers like files,
+            # and read in the step that reads files: a Flatten of the documents instead
+            # held them all between two fused stages (3.8 GB for 786 MB of pages).
+            files, parts = files | "SplitWarc" >> beam.ParDo(
+                _SplitWarc(self._config.warc_part_bytes)
+            ).with_output_types(ListedFile).with_outputs(WARC_PARTS, main="files")
+            spread = parts | "SpreadWarcParts" >> beam.Reshuffle().with_output_types(WarcPart)
+            read = (
+                (files, spread)
+                | "FilesAndWarcParts" >> beam.Flatten()
+                | "ReadFiles"
+                >> beam.ParDo(_ReadFilesAndWarcParts(self._config))
+                .with_output_types(RawDocument, **{REJECTED: Rejected})
+                .with_outputs(REJECTED, main="documents")
+            )
+            documents, unread = read.documents, read[REJECTED]
+        else:
+            documents, unread = apply_with_rejects(
+                files,
+                "ReadFiles",
+                _ReadFile(self._config),
+                STAGE,
+                lambda f: readable_path(os.fsdecode(f[0])),
+                RawDocument,
+            )
         rejected = (unmatched, unread) | "Rejected" >> beam.Flatten()
         return documents, rejected
 

@@ -12,12 +12,10 @@ from newsbeam.transforms.extract import (
     most_precise,
     new_article,
     published_fields,
-    site_of,
 )
 from newsbeam.transforms.feeds.fetch import FetchResult
 from newsbeam.transforms.feeds.parse import FeedEntry
 from newsbeam.transforms.support.markup import html_to_text
-from newsbeam.transforms.support.urls import outlet_of
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
@@ -117,31 +115,3 @@ def _modified(entry: FeedEntry) -> Published | None:
     if entry.modified_at is None:
         return None
     return Published(entry.modified_at, entry.modified_precision or "second")
-
-
-def with_url(article: Article, url: str) -> Article:
-    """The article with the URL the page was fetched from (its own metadata named none)."""
-    fields = article._asdict()
-    source = fields.pop("source")
-    fields.update(url=url, canonical_url=None)
-    return new_article(source, **fields)
-
-
-def with_fetched_url(article: Article, fetched_url: str) -> Article:
-    """A fetched page's article with the URL it was fetched from where its metadata names
-    none, or names another outlet's page: a syndicated copy whose rel=canonical credits the
-    original. It ran on this outlet: its `url`, `site` (unless the page names itself) and
-    `outlet` are this page's, its canonical URL stays the original's (a same-URL copy of
-    it, when both are read). A canonical on the same outlet (a redirect, a tracking
-    host) is the page's own URL, as it was."""
-    if article.url is None:
-        return with_url(article, fetched_url)
-    if outlet_of(article.url) == outlet_of(fetched_url):
-        return article
-    fields = article._asdict()
-    source = fields.pop("source")
-    # A site new_article read off the other outlet's URL is that outlet's, not a name the
-    # page gave itself.
-    named = article.site if article.site != site_of(article.canonical_url) else None
-    fields.update(url=fetched_url, site=named)
-    return new_article(source, **fields)

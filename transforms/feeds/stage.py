@@ -79,12 +79,12 @@ from newsbeam.transforms.extract import (
     ExtractError,
     extract_html_document,
     publications_as_of,
+    with_fetched_url,
 )
 from newsbeam.transforms.feeds.articles import (
     entry_article,
     is_html_response,
     page_falls_short,
-    with_fetched_url,
 )
 from newsbeam.transforms.feeds.config import FeedsConfig
 from newsbeam.transforms.feeds.fetch import (
