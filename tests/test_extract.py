@@ -118,6 +118,20 @@ def test_decode_text_detects_legacy_encodings() -> None:
 
 
 @pytest.mark.parametrize(
+    "data",
+    [
+        b"\x014\x01\xf9\xc2\x80\x01 \x0b",  # UTF-16 by its bytes outside UTF-8; 9 bytes
+        b"\x01\x01\x01\x80\xc2\x80\x01\x01\x01",
+    ],
+)
+def test_bytes_no_detected_encoding_fits_are_an_encoding_rejection(data: bytes) -> None:
+    # Found by tests/test_properties.py: a UnicodeDecodeError (an internal_error row) before.
+    with pytest.raises(ExtractError) as raised:
+        decode_text(data)
+    assert raised.value.reason == "encoding" and "not UTF-8" in str(raised.value)
+
+
+@pytest.mark.parametrize(
     ("value", "expected", "precision"),
     [
         ("2023-10-28 20:26", dt.datetime(2023, 10, 28, 20, 26, tzinfo=UTC), "minute"),
