@@ -60,6 +60,28 @@ def test_joiners_inside_a_word_survive() -> None:
 
 
 @pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # Found by tests/test_properties.py (normalize_unicode twice changed its answer).
+        ("a\u200c\x00 b", "a b"),  # the joiner beside a space once the NUL is gone
+        ("caf\u200de\x07 b", "caf\u200de b"),  # beside a letter still: kept
+        ("cafe\u200b\u0301", "caf\u00e9"),  # NFC again: "e" and its accent, apart, were not "é"
+        ("cafe\x00\u0301 \ufeffe\u0308", "caf\u00e9 \u00eb"),
+    ],
+)
+def test_normalize_unicode_is_idempotent_nfc(raw: str, expected: str) -> None:
+    assert normalize_unicode(raw) == expected
+    assert normalize_unicode(expected) == expected
+
+
+def test_a_text_with_an_invisible_character_inside_a_letter_is_the_same_text() -> None:
+    plain = "Le caf\u00e9 du village a rouvert ses portes apr\u00e8s trois ans de travaux."
+    marked = plain.replace("\u00e9", "e\u200b\u0301")  # an invisible space before the accent
+    assert clean_article(new_article("b.txt", text=marked)).text == plain
+    assert content_hash(normalize_unicode(marked)) == content_hash(plain)
+
+
+@pytest.mark.parametrize(
     ("paragraph", "reason"),
     [
         ("SEE MORE:", "related_links"),
