@@ -270,6 +270,21 @@ def test_clean_text_drops_title_repeat_and_collapses_whitespace() -> None:
     assert clean_text(brief, title=brief) == (brief, [])
 
 
+def test_a_title_copy_under_opening_chrome_goes_too() -> None:
+    # Found by tests/test_properties.py: cleaning the clean text again removed the title,
+    # which the chrome before it had hidden from the title rule.
+    title = "Storm floods the old town of Berlin"
+    page = f"Advertisement\n\nShare this article\n\n{title}\n\nThe river rose overnight."
+    text, removed = clean_text(page, title)
+    assert text == "The river rose overnight."
+    assert [r.reason for r in removed] == ["title", "navigation", "navigation"]
+    assert clean_text(text, title) == (text, [])
+    # A title copy further down is the text's, as before (chrome in the middle changes
+    # nothing at the top).
+    middle = f"The river rose overnight.\n\nAdvertisement\n\n{title}"
+    assert clean_text(middle, title)[0] == f"The river rose overnight.\n\n{title}"
+
+
 def test_seed_001_each_paragraph_once_and_no_chrome(seeds_dir: Path) -> None:
     article = _cleaned_seed(seeds_dir, "001")
     paragraphs = article.text.split("\n\n")

@@ -536,6 +536,12 @@ def _clean_text(text: str, title: str | None) -> tuple[str, list[Removal], str]:
     paragraphs = [p for p in paragraphs if p]
     paragraphs, title_line = remove_title(paragraphs, title)
     paragraphs, chrome = remove_chrome(paragraphs)
+    if chrome:
+        # The title's copy under chrome that opened the text ("Advertisement", a share
+        # bar, then the <h1>) stayed in the text, where cleaning the clean text again
+        # took it. A second look at the first paragraph, only where chrome went.
+        paragraphs, under_chrome = remove_title(paragraphs, title)
+        title_line += under_chrome
     paragraphs, footer = remove_title_footer(paragraphs, title)
     paragraphs, repeated, folded = _remove_repeated(paragraphs)
     removed = title_line + chrome + footer + repeated
