@@ -206,6 +206,9 @@ def test_canonicalize_url() -> None:
     )
     assert canonicalize_url("not a url") is None
     assert canonicalize_url(None) is None
+    # Found by tests/test_properties.py: a blank host gave "http:// ", no URL read again.
+    for blank_host in ("http:// #frag", "http:// /a", "https://a b.example/x", "http://\t/"):
+        assert canonicalize_url(blank_host) is None
 
 
 def test_canonicalize_url_keeps_the_parameters_that_name_the_article() -> None:

@@ -932,7 +932,7 @@ def canonicalize_url(url: str | None) -> str | None:
         return None
     url = without_userinfo(url.strip())  # credentials are no part of a page's identity
     parts = split_url(url)
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+    if parts is None or parts.scheme not in ("http", "https") or not _names_a_host(parts):
         return None
     from courlan import normalize_url  # trafilatura's own URL library
 
@@ -944,6 +944,15 @@ def canonicalize_url(url: str | None) -> str | None:
     query = _identity_query(parts.query)
     path = normalized.path or ("/" if query else "")
     return urllib.parse.urlunsplit(normalized._replace(path=path, query=query, fragment=""))
+
+
+def _names_a_host(parts: urllib.parse.SplitResult) -> bool:
+    """Whether a split URL names a host: one without spaces. "http:// #top" had the
+    canonical URL "http:// " (its host a space, a page no one can open), which
+    canonicalize_url itself read as no URL: the article's id came from an address that
+    names nothing, not from its text."""
+    host = parts.hostname or ""
+    return bool(host) and not any(char.isspace() for char in host)
 
 
 def site_of(url: str | None) -> str | None:
