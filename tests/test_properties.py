@@ -13,6 +13,7 @@ import json
 import os
 import re
 import tempfile
+from random import Random
 
 import pyarrow.parquet as pq
 import pytest
@@ -28,7 +29,13 @@ from newsbeam.transforms.clean import (
     normalize_unicode,
     normalize_whitespace,
 )
-from newsbeam.transforms.dedup import DedupConfig, shingle_hashes, text_fingerprint
+from newsbeam.transforms.dedup import (
+    DedupConfig,
+    Entry,
+    shingle_hashes,
+    split_copies,
+    text_fingerprint,
+)
 from newsbeam.transforms.extract import (
     ExtractConfig,
     ExtractError,
@@ -64,6 +71,7 @@ from newsbeam.transforms.stories import (
 from newsbeam.transforms.support.authors import byline_names
 from newsbeam.transforms.support.bundle_files import RowBuffer, write_table
 from newsbeam.transforms.support.markup import html_to_text, markup_text
+from newsbeam.transforms.support.rank import article_rank
 from newsbeam.transforms.support.urls import outlet_of, web_url
 from newsbeam.transforms.write import row_of
 
@@ -220,6 +228,40 @@ def test_an_article_and_it_respaced_are_one_text(texts: tuple[str, str]) -> None
     second = clean_article(new_article("b.txt", text=spaced, ingested_at=dt.datetime(2024, 1, 1)))
     assert first.content_hash == second.content_hash
     assert first.text == second.text
+
+
+@st.composite
+def copies_of_one_text(draw: st.DrawFn) -> list[Article]:
+    """One text as several inputs: respaced, from other sources and days, some titled."""
+    text = draw(word_text(min_words=3))
+    count = draw(st.integers(min_value=1, max_value=6))
+    inputs = []
+    for number in range(count):
+        day = draw(st.none() | st.integers(min_value=1, max_value=3))
+        inputs.append(
+            clean_article(
+                new_article(
+                    f"copy{number}.txt",
+                    text=draw(respaced(text)),
+                    title=draw(st.none() | st.sampled_from(["Flood warning", "Weekend weather"])),
+                    published_at=dt.datetime(2024, 5, day, tzinfo=UTC) if day else None,
+                    ingested_at=dt.datetime(2024, 5, 6, tzinfo=UTC),
+                )
+            )
+        )
+    return inputs
+
+
+@given(copies_of_one_text(), st.randoms(use_true_random=False))
+def test_exact_copies_split_alike_in_any_order(inputs: list[Article], rng: Random) -> None:
+    assert len({article.content_hash for article in inputs}) == 1  # respaced: one text
+    entries = [tuple(Entry(article_rank(a), a.article_id, a.source, a.source, b"")) for a in inputs]
+    going_on, copies = split_copies(entries)
+    shuffled = list(entries)
+    rng.shuffle(shuffled)
+    assert split_copies(shuffled) == (going_on, copies)
+    assert len(going_on) == 1 and len(going_on) + len(copies) == len(entries)
+    assert going_on[0].rank == min(entry[0] for entry in entries)
 
 
 # --- Language -----------------------------------------------------------------------------
@@ -490,11 +532,11 @@ def story_articles(draw: st.DrawFn) -> list[Article]:
 
 
 @given(story_articles(), st.randoms(use_true_random=False))
-def test_story_ids_do_not_depend_on_input_order(articles: list[Article], rng: object) -> None:
+def test_story_ids_do_not_depend_on_input_order(articles: list[Article], rng: Random) -> None:
     docs = [story_doc(article, STORIES) for article in articles]
     stories = cluster_stories(docs, [], STORIES)[0]
     shuffled = list(docs)
-    rng.shuffle(shuffled)  # type: ignore[attr-defined]
+    rng.shuffle(shuffled)
     assert cluster_stories(shuffled, [], STORIES)[0] == stories
     assert set(stories) == {doc.article_id for doc in docs}
     assert set(stories.values()) <= set(stories)  # a story is named after one of its articles
