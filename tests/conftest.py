@@ -14,10 +14,27 @@ from typing import Any
 
 import apache_beam as beam
 import pytest
+from hypothesis import HealthCheck, settings
 
 from newsbeam.pipeline.runners import remove_scratch
 from newsbeam.transforms.support.built_cache import CACHE_ENV
 from tests.helpers import ARTICLE_HTML, ARTICLE_TEXT, SEEDS
+
+# The property tests (tests/test_properties.py): in CI a fixed, fast set of examples (the
+# same each run: derandomized, no example database written into the checkout); locally
+# `HYPOTHESIS_PROFILE=long` draws many more, new ones each run (docs/developing.md).
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    max_examples=40,
+    deadline=None,  # a loaded 2-core machine: time is the suite's budget, not one example's
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "long", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 _OWN_FOLDERS: list[str] = []
 # The suite's temporary folder ($TMPDIR for it and every run it starts), once made.

@@ -60,6 +60,28 @@ def test_joiners_inside_a_word_survive() -> None:
 
 
 @pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # Found by tests/test_properties.py (normalize_unicode twice changed its answer).
+        ("a\u200c\x00 b", "a b"),  # the joiner beside a space once the NUL is gone
+        ("caf\u200de\x07 b", "caf\u200de b"),  # beside a letter still: kept
+        ("cafe\u200b\u0301", "caf\u00e9"),  # NFC again: "e" and its accent, apart, were not "é"
+        ("cafe\x00\u0301 \ufeffe\u0308", "caf\u00e9 \u00eb"),
+    ],
+)
+def test_normalize_unicode_is_idempotent_nfc(raw: str, expected: str) -> None:
+    assert normalize_unicode(raw) == expected
+    assert normalize_unicode(expected) == expected
+
+
+def test_a_text_with_an_invisible_character_inside_a_letter_is_the_same_text() -> None:
+    plain = "Le caf\u00e9 du village a rouvert ses portes apr\u00e8s trois ans de travaux."
+    marked = plain.replace("\u00e9", "e\u200b\u0301")  # an invisible space before the accent
+    assert clean_article(new_article("b.txt", text=marked)).text == plain
+    assert content_hash(normalize_unicode(marked)) == content_hash(plain)
+
+
+@pytest.mark.parametrize(
     ("paragraph", "reason"),
     [
         ("SEE MORE:", "related_links"),
@@ -246,6 +268,21 @@ def test_clean_text_drops_title_repeat_and_collapses_whitespace() -> None:
     # no_text: 51 of the 773 ECB+ records).
     brief = "Lindsay Lohan checks into rehab at Betty Ford clinic, her lawyer says."
     assert clean_text(brief, title=brief) == (brief, [])
+
+
+def test_a_title_copy_under_opening_chrome_goes_too() -> None:
+    # Found by tests/test_properties.py: cleaning the clean text again removed the title,
+    # which the chrome before it had hidden from the title rule.
+    title = "Storm floods the old town of Berlin"
+    page = f"Advertisement\n\nShare this article\n\n{title}\n\nThe river rose overnight."
+    text, removed = clean_text(page, title)
+    assert text == "The river rose overnight."
+    assert [r.reason for r in removed] == ["title", "navigation", "navigation"]
+    assert clean_text(text, title) == (text, [])
+    # A title copy further down is the text's, as before (chrome in the middle changes
+    # nothing at the top).
+    middle = f"The river rose overnight.\n\nAdvertisement\n\n{title}"
+    assert clean_text(middle, title)[0] == f"The river rose overnight.\n\n{title}"
 
 
 def test_seed_001_each_paragraph_once_and_no_chrome(seeds_dir: Path) -> None:

@@ -118,6 +118,20 @@ def test_decode_text_detects_legacy_encodings() -> None:
 
 
 @pytest.mark.parametrize(
+    "data",
+    [
+        b"\x014\x01\xf9\xc2\x80\x01 \x0b",  # UTF-16 by its bytes outside UTF-8; 9 bytes
+        b"\x01\x01\x01\x80\xc2\x80\x01\x01\x01",
+    ],
+)
+def test_bytes_no_detected_encoding_fits_are_an_encoding_rejection(data: bytes) -> None:
+    # Found by tests/test_properties.py: a UnicodeDecodeError (an internal_error row) before.
+    with pytest.raises(ExtractError) as raised:
+        decode_text(data)
+    assert raised.value.reason == "encoding" and "not UTF-8" in str(raised.value)
+
+
+@pytest.mark.parametrize(
     ("value", "expected", "precision"),
     [
         ("2023-10-28 20:26", dt.datetime(2023, 10, 28, 20, 26, tzinfo=UTC), "minute"),
@@ -192,6 +206,9 @@ def test_canonicalize_url() -> None:
     )
     assert canonicalize_url("not a url") is None
     assert canonicalize_url(None) is None
+    # Found by tests/test_properties.py: a blank host gave "http:// ", no URL read again.
+    for blank_host in ("http:// #frag", "http:// /a", "https://a b.example/x", "http://\t/"):
+        assert canonicalize_url(blank_host) is None
 
 
 def test_canonicalize_url_keeps_the_parameters_that_name_the_article() -> None:

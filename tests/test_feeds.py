@@ -1373,6 +1373,29 @@ def test_a_json_feed_listing_an_id_twice_gives_one_entry(tmp_path: Path) -> None
     assert (health["entries"], health["new_entries"]) == (2, 2)
 
 
+def test_a_json_feed_s_lone_surrogate_in_a_tag_or_name_is_made_valid(tmp_path: Path) -> None:
+    """Found by tests/test_properties.py: a JSON Feed's "\\ud800" escape in a tag or an
+    author's name stayed a lone surrogate in the entry, which the article of its fetched
+    page kept (its text the page's): the whole run failed at the write, UnicodeEncodeError,
+    nothing committed."""
+    item = {"id": "1", "url": "/p/1", "title": "T", "content_text": "A teaser."}
+    item |= {"tags": ["Politik\ud800"], "authors": [{"name": "Jane \ud800Doe"}]}
+    content = json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": [item]})
+    (entry,) = parse_feed(content.encode(), {}, "http://127.0.0.1/feed.json").entries
+    assert (entry.categories, entry.authors) == (["Politik\ufffd"], ["Jane \ufffdDoe"])
+
+    routes = {
+        "/feed.json": static(content.encode(), "application/feed+json"),
+        "/p/1": static(ARTICLE_HTML.encode(), "text/html; charset=utf-8"),
+    }
+    with serve(routes) as server:
+        manifest = _run(tmp_path, "--feed", server.url("/feed.json"))
+    assert (manifest["counts"]["inputs"], manifest["counts"]["articles"]) == (1, 1)
+    (article,) = _out(tmp_path, "articles")
+    assert article["text_origin"] == "page"
+    assert article["feed_categories"] == ["Politik\ufffd"]
+
+
 def test_poll_due_only_never_skips_an_input_url(tmp_path: Path) -> None:
     """An `--input https://...` page that failed once had feed state (a next poll two hours
     on), so a later run with --poll_due_only skipped it as `not_due`: the input named on

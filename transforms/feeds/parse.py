@@ -592,7 +592,8 @@ def parse_json_feed(content: bytes, url: str, fetched_at: dt.datetime | None = N
                 ),
                 summary=summary,
                 content=content_html,
-                categories=sorted({t.strip() for t in tags if isinstance(t, str) and t.strip()}),
+                # as _text reads them: a lone surrogate (a "\ud800" escape) made valid
+                categories=sorted({tag for tag in map(_text, tags) if tag}),
                 version=entry_version(
                     title, summary, content_html, _text(str(item.get("date_modified") or ""))
                 ),
@@ -611,9 +612,11 @@ def _json_authors(holder: dict[str, Any]) -> list[str]:
     if not isinstance(authors, list):
         single = holder.get("author")
         authors = [single] if isinstance(single, dict) else []
-    return json_authors(
-        [a["name"] for a in authors if isinstance(a, dict) and _text(a.get("name"))]
-    )
+    # Each name as _text gives it: a lone surrogate ("\ud800", a JSON escape) kept in a
+    # name or a tag failed the whole run at the write when the entry's page was fetched
+    # (entry_article keeps the entry's names and tags beside the page's text as they are).
+    names = [_text(a.get("name")) for a in authors if isinstance(a, dict)]
+    return json_authors([name for name in names if name])
 
 
 def parse_feed(
