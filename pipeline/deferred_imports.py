@@ -5,9 +5,9 @@ and uses them only inside functions: boto3 for its S3 filesystem (`io/aws/client
 boto3_client.py`, with botocore, s3transfer and urllib3), httplib2 for staging artifacts
 (`internal/http_client.py`) and requests for the GCE metadata server
 (`io/gcp/gce_metadata_util.py`). Where they are installed (boto3 with `newsbeam[aws]` and
-the `dev` extras that `make setup` installs), they were ~40% of the command's Beam import on
-a loaded 2-core host (~2.4 -> ~1.5 s, interleaved pairs), on the run's critical path: the
-worker template is forked once Beam is imported (pipeline/worker_template.py).
+the `dev` extras that `make setup` installs), they were ~30% of the command's Beam import
+(0.80 -> 0.56 s on a quiet 2-core host, fresh interpreters, medians), which comes before
+the worker template forks (pipeline/worker_template.py).
 
 `defer_client_imports` puts a stand-in module for each in `sys.modules` before Beam is
 imported: `import boto3` then binds the stand-in, and the first attribute read from it
