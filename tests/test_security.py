@@ -15,7 +15,7 @@ import pytest
 
 from newsbeam.pipeline import main as entry
 from newsbeam.transforms.clean import article_id_for
-from newsbeam.transforms.extract import canonicalize_url
+from newsbeam.transforms.extract import canonicalize_url, site_of
 from newsbeam.transforms.feeds.parse import parse_url_list
 from newsbeam.transforms.support.redact import (
     REDACTED,
@@ -45,8 +45,12 @@ def test_without_userinfo_and_web_url() -> None:
     assert web_url("http://[::1") == "http://[::1"  # refused by urlsplit, but http: kept
     for hostile in ("javascript:alert(1)", " JavaScript:alert(1)", "java\tscript:alert(1)",
                     "data:text/html,<script>x</script>", "file:///etc/passwd", "/relative",
-                    "vbscript:x", "http:///no-host", ""):  # fmt: skip
+                    "vbscript:x", "http:///no-host", "", "http://a b.example/x",
+                    "http:// #top"):  # fmt: skip
         assert web_url(hostile) is None, hostile
+    # a host with a space names no page: no url, no site (review 103 found it)
+    assert site_of("http://a b.example/x") is None
+    assert site_of("https://www.example.com/x") == "example.com"
     assert canonicalize_url("http://bob:hunter2@example.com/a") == "http://example.com/a"
 
 

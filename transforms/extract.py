@@ -70,6 +70,7 @@ from newsbeam.transforms.support.time_limit import (
 )
 from newsbeam.transforms.support.titles import site_name, site_names, strip_site_suffix
 from newsbeam.transforms.support.urls import (
+    names_a_host,
     outlet_of,
     site_host,
     split_url,
@@ -932,7 +933,7 @@ def canonicalize_url(url: str | None) -> str | None:
         return None
     url = without_userinfo(url.strip())  # credentials are no part of a page's identity
     parts = split_url(url)
-    if parts is None or parts.scheme not in ("http", "https") or not _names_a_host(parts):
+    if parts is None or parts.scheme not in ("http", "https") or not names_a_host(parts):
         return None
     from courlan import normalize_url  # trafilatura's own URL library
 
@@ -946,22 +947,13 @@ def canonicalize_url(url: str | None) -> str | None:
     return urllib.parse.urlunsplit(normalized._replace(path=path, query=query, fragment=""))
 
 
-def _names_a_host(parts: urllib.parse.SplitResult) -> bool:
-    """Whether a split URL names a host: one without spaces. "http:// #top" had the
-    canonical URL "http:// " (its host a space, a page no one can open), which
-    canonicalize_url itself read as no URL: the article's id came from an address that
-    names nothing, not from its text."""
-    host = parts.hostname or ""
-    return bool(host) and not any(char.isspace() for char in host)
-
-
 def site_of(url: str | None) -> str | None:
     """The host of a URL without a leading `www.`, `m.`, `mobile.` or `amp.`: an outlet's
     mobile page and its desktop page are one site when outlets are counted."""
     if not url:
         return None
     parts = split_url(url)
-    if parts is None:
+    if parts is None or not names_a_host(parts):
         return None
     return site_host(parts.hostname or "") or None
 

@@ -103,6 +103,15 @@ def web_url(url: str | None) -> str | None:
     parts = split_url(url)
     if parts is None:  # "http://[::1": an http URL that identifies nothing, kept as given
         return url if url.lower().startswith(("http://", "https://")) else None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    if parts.scheme.lower() not in ("http", "https") or not names_a_host(parts):
         return None
     return without_userinfo(url)
+
+
+def names_a_host(parts: urllib.parse.SplitResult) -> bool:
+    """Whether a split URL names a host: one without spaces. "http:// #top" had the
+    canonical URL "http:// " (its host a space, a page no one can open), and "http://a
+    b.example/x" was an article's `url` and its site "a b.example": an address that names
+    nothing, which a BI tool made a link of and outlets counted as one."""
+    host = parts.hostname or ""
+    return bool(host) and not any(char.isspace() for char in host)
