@@ -139,7 +139,8 @@ def test_only_http_and_https_urls() -> None:
         with pytest.raises(FetchError):
             check_url(url)
     # urlsplit's own refusals are bad_url too (a ValueError failed the whole run).
-    for url in ("http://[::1", "http://example.org:port/"):
+    # a host with a space names no address: refused, not looked up (its robots.txt first)
+    for url in ("http://[::1", "http://example.org:port/", "http://a b/", "https:// /x"):
         with pytest.raises(FetchError) as refused:
             check_url(url)
         assert refused.value.reason == "bad_url"

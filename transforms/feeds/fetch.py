@@ -55,7 +55,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
-from newsbeam.transforms.support.urls import split_url
+from newsbeam.transforms.support.urls import names_a_host, split_url
 
 
 def _newsbeam_version() -> str:
@@ -266,7 +266,7 @@ def check_url(url: str) -> None:
         raise FetchError("bad_url", f"not a URL: {url!r}")
     if parts.scheme not in ("http", "https"):
         raise FetchError("bad_scheme", f"only http and https are fetched, not {url!r}")
-    if not parts.hostname:
+    if not names_a_host(parts):  # none, or one with a space ("http://a b/"): no address
         raise FetchError("bad_url", f"no host in {url!r}")
 
 
