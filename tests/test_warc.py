@@ -272,6 +272,84 @@ def test_wherever_a_file_is_cut_no_response_before_the_cut_is_lost(
                 assert damaged_from <= start, (cut, start, items)
 
 
+def record_starts(path: Path) -> list[int]:
+    """Where each record of a WARC file starts (warcio's own offsets)."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    with path.open("rb") as handle:
+        records = ArchiveIterator(handle)
+        return [records.get_record_offset() for _ in records]
+
+
+@pytest.mark.parametrize("gzipped", [True, False])
+def test_a_file_cut_inside_a_record_header_is_truncated(tmp_path: Path, gzipped: bool) -> None:
+    """warcio fails on a header cut short with an AttributeError ('NoneType' object has no
+    attribute 'startswith'), "Invalid WARC record" or a gzip error: that was `unreadable`,
+    with warcio's words. The file ends there: it is `truncated`, and says so."""
+    whole = write_warc(tmp_path / ("w.warc.gz" if gzipped else "w.warc"), gzipped=gzipped)
+    data = whole.read_bytes()
+    starts = record_starts(whole)
+    inputs = {
+        int(i.source.rsplit("#", 1)[1]) for i in items_of(whole) if not isinstance(i, warc.Skipped)
+    }
+    cut_file = tmp_path / ("cut.warc.gz" if gzipped else "cut.warc")
+    for start in starts:
+        header_end = gzip.decompress(data[start:]) if gzipped else data[start:]
+        header_bytes = header_end.find(b"\r\n\r\n")
+        # inside the gzip header, the first deflate bytes; the WARC/ line, a header line
+        into = (1, 3, 12, 30) if gzipped else (1, 4, 30, header_bytes // 2)
+        for cut in (start + n for n in into):
+            cut_file.write_bytes(data[:cut])
+            read = items_of(cut_file)
+            rows = [i for i in read if isinstance(i, warc.Rejection) and i.source.endswith("-")]
+            assert [(row.reason, row.source) for row in rows] == [
+                ("truncated", f"{cut_file}#{start}-")
+            ], (start, cut, rows)
+            assert "the file is cut short" in rows[0].detail, rows[0].detail
+            assert "Error" not in rows[0].detail, rows[0].detail
+            read_before = {
+                int(i.source.rsplit("#", 1)[1].rstrip("-"))
+                for i in read
+                if not isinstance(i, warc.Skipped)
+            }
+            assert read_before - {start} == {offset for offset in inputs if offset < start}
+
+
+def test_cut_inside_record_tells_a_cut_from_bytes_that_are_no_record() -> None:
+    record = b"WARC/1.0\r\nWARC-Type: response\r\nContent-Length: 10\r\n\r\n0123456789\r\n\r\n"
+    assert all(warc.cut_inside_record(record[:n], False) for n in range(1, len(record) - 4))
+    assert not warc.cut_inside_record(record, False)  # whole: not cut
+    assert not warc.cut_inside_record(b"\x00\x00WARC/1.0\r\n", False)
+    assert not warc.cut_inside_record(b"<html><body>", False)
+    member = gzip.compress(record)
+    # (up to its last deflate bytes: with only the trailer cut, all its content is there)
+    assert all(warc.cut_inside_record(member[:n], True) for n in range(1, len(member) - 10))
+    assert not warc.cut_inside_record(member, True)  # a whole member
+    damaged = member[:12] + b"\x00" * 8 + member[20:]
+    assert not warc.cut_inside_record(damaged[:-8], True)
+
+
+@pytest.mark.parametrize("gzipped", [True, False])
+def test_damage_anywhere_in_a_header_is_unreadable_and_says_where(
+    tmp_path: Path, gzipped: bool
+) -> None:
+    """Bytes that are no record, with the file going on after them, are damage, not a cut,
+    wherever they are (the first record too: a small file whose first member is damaged
+    is read as one gzip stream), and the row says where in words, not warcio's."""
+    whole = write_warc(tmp_path / ("w.warc.gz" if gzipped else "w.warc"), gzipped=gzipped)
+    data = whole.read_bytes()
+    damaged = tmp_path / ("d.warc.gz" if gzipped else "d.warc")
+    for start in record_starts(whole)[:4]:
+        spoilt = bytearray(data)
+        spoilt[start : start + 16] = b"garbage here\r\n\r\n"
+        damaged.write_bytes(bytes(spoilt))
+        rows = [
+            i for i in items_of(damaged) if isinstance(i, warc.Rejection) and i.source.endswith("-")
+        ]
+        assert [row.reason for row in rows] == ["unreadable"], (start, rows)
+        assert rows[0].detail.startswith("the file is damaged: no WARC record at byte "), rows
+
+
 def test_damage_in_the_middle_keeps_what_is_before_it(tmp_path: Path) -> None:
     whole = write_warc(tmp_path / "w.warc.gz", pages=4, extras=False)
     pages = [item for item in items_of(whole) if isinstance(item, RawDocument)]

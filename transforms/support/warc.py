@@ -197,13 +197,24 @@ class CutRecord(Exception):
     """The file ends inside a record: fewer bytes than its Content-Length, or no length."""
 
 
+# Bytes a reader keeps of what it read last, to tell a file cut inside a record's header
+# from damage: more than any record header (CC-NEWS's are ~1 KB, a crawler's a few) plus
+# the 16 KiB warcio reads at a time.
+TAIL_BYTES = 64 * 1024
+
+
 class _Counted:
     """A file's reads with its position counted from `base`: warcio names records by
-    `tell()`, which a store's stream need not have (or may answer from its own start)."""
+    `tell()`, which a store's stream need not have (or may answer from its own start).
+    It keeps the last `TAIL_BYTES` read (at least), and whether the stream has ended,
+    so a failure can be told a cut (`tail_from`, `ended`)."""
 
     def __init__(self, handle: Any, base: int) -> None:
         self._handle = handle
         self._position = base
+        self._pieces: list[bytes] = []  # the last pieces read, TAIL_BYTES or a little more
+        self._kept = 0
+        self.ended = False
 
     def read(self, size: int = -1) -> bytes:
         try:
@@ -211,10 +222,57 @@ class _Counted:
         except EOFError as error:  # a gzip stream cut off: warcio takes EOFError for an end
             raise CutRecord(str(error)) from error
         self._position += len(piece)
+        if not piece and size != 0:
+            self.ended = True
+        if piece:
+            self._pieces.append(piece)
+            self._kept += len(piece)
+            while self._kept - len(self._pieces[0]) >= TAIL_BYTES:
+                self._kept -= len(self._pieces.pop(0))
         return piece
 
     def tell(self) -> int:
         return self._position
+
+    def tail_from(self, offset: int) -> bytes | None:
+        """The bytes read from `offset` on, or None when they are no longer kept."""
+        first = self._position - self._kept
+        if offset < first or offset > self._position:
+            return None
+        return b"".join(self._pieces)[offset - first :]
+
+    def at_end(self) -> bool:
+        """Whether the stream has no byte left past what was read (reads one to know)."""
+        if not self.ended:
+            try:
+                self.read(1)
+            except CutRecord:  # a gzip stream that ends early: an end all the same
+                return True
+            except Exception:  # bytes past here that fail to read: damage, not an end
+                return False
+        return self.ended
+
+
+def cut_inside_record(rest: bytes, gzip_member: bool) -> bool:
+    """Whether `rest`, the bytes from a record's start to the end of its file, is the start
+    of a record cut short (its header, or its block, unfinished) rather than bytes that are
+    no record: inflated first if the record is its own gzip member, whose stream must then
+    be unfinished (an error, or an ended member, is damage)."""
+    if gzip_member:
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            rest = inflater.decompress(rest)
+        except zlib.error:
+            return False
+        if inflater.eof:
+            return False
+    if rest[:5] != b"WARC/"[: len(rest)]:
+        return False
+    header_end = rest.find(b"\r\n\r\n")
+    if header_end < 0:
+        return True  # the file ends inside the record's header
+    length = _CONTENT_LENGTH.search(rest, 0, header_end)
+    return length is not None and len(rest) < header_end + 4 + int(length.group(1)) + 4
 
 
 def gzipped_per_record(head: bytes) -> bool:
@@ -227,7 +285,8 @@ def gzipped_per_record(head: bytes) -> bool:
     except zlib.error:
         return False
     rest = inflater.unused_data
-    if not inflater.eof or (rest and not rest.startswith(_GZIP_MAGIC)):
+    # What follows the member: another (its first bytes at least, in a file cut there).
+    if not inflater.eof or rest[:3] != _GZIP_MAGIC[: len(rest[:3])]:
         return False
     header_end = first.find(b"\r\n\r\n")
     length = _CONTENT_LENGTH.search(first, 0, max(header_end, 0))
@@ -310,6 +369,7 @@ def read_records(
     from warcio.limitreader import LimitReader
 
     stream: Any = _Counted(raw, start)
+    per_member = gzipped  # each record its own gzip member, read by warcio
     if gzipped and start == 0:
         head = raw.read(FIRST_MEMBER_BYTES)
         stream = _Counted(_Prefixed(head, raw), 0)
@@ -317,6 +377,7 @@ def read_records(
             # One gzip stream of many records, which warcio refuses: read it unpacked.
             unpacked = gzip.GzipFile(fileobj=cast(BinaryIO, _Prefixed(head, raw)), mode="rb")
             stream = _Counted(unpacked, 0)
+            per_member = False
     records = ArchiveIterator(stream)
     offset = start
     try:
@@ -340,7 +401,8 @@ def read_records(
         if _is_unreachable(error):
             raise
         # warcio moves its count to the next record once one is read: the damage is there.
-        yield _damage(source, max(offset, records.offset), end, error)
+        damaged_at = max(offset, records.offset)
+        yield _damage(source, damaged_at, end, error, _is_cut(stream, damaged_at, per_member))
 
 
 def _is_unreachable(error: BaseException) -> bool:
@@ -377,16 +439,38 @@ def _record_item(record: Any, source: str, limit: int) -> WarcItem:
     )
 
 
-def _damage(source: str, offset: int, end: int, error: BaseException) -> Rejection:
+def _is_cut(stream: _Counted, offset: int, per_member: bool) -> bool:
+    """Whether a failure at the record starting at `offset` is the file's end: no byte is
+    left past what was read, and what was read from `offset` on opens a record (warcio
+    fails in many ways on a header cut short: an AttributeError, "Invalid WARC record",
+    a gzip header cut). Bytes that open no record, or more bytes after them, are damage."""
+    if not stream.at_end():
+        return False
+    rest = stream.tail_from(offset)
+    return rest is not None and cut_inside_record(rest, per_member)
+
+
+def _damage(
+    source: str, offset: int, end: int, error: BaseException, cut_here: bool = False
+) -> Rejection:
     """One row for what a damaged or cut-off file leaves unread from `offset` on."""
     upto = f" to byte {end}" if end else ""
     name = type(error).__name__
     message = str(error).strip().replace("\n", " ")[:300]
-    cut = isinstance(error, (CutRecord, EOFError))
-    reason = "truncated" if cut else "unreadable"
-    what = "the file is cut short" if cut else "the file is damaged"
-    detail = f"{what}: records from byte {offset}{upto} not read ({name}: {message})"
-    return Rejection(f"{source}#{offset}-", reason, detail, b"")
+    unread = f"records from byte {offset}{upto} not read"
+    if isinstance(error, (CutRecord, EOFError)):
+        detail = f"the file is cut short: {unread} ({name}: {message})"
+        return Rejection(f"{source}#{offset}-", "truncated", detail, b"")
+    if cut_here:  # warcio's own error on a header cut short says nothing of the cut
+        detail = f"the file is cut short: it ends inside the record at byte {offset}: {unread}"
+        return Rejection(f"{source}#{offset}-", "truncated", detail, b"")
+    if isinstance(error, (AttributeError, TypeError, ValueError)) and "WARC" not in message:
+        # warcio's fault on a header it cannot parse (a missing WARC-Target-URI ...)
+        message = f"a record header warcio cannot read ({name}: {message})"
+    else:
+        message = f"{name}: {message}"
+    detail = f"the file is damaged: no WARC record at byte {offset}: {unread} ({message})"
+    return Rejection(f"{source}#{offset}-", "unreadable", detail, b"")
 
 
 class _Prefixed:
