@@ -376,6 +376,112 @@ def test_a_warc_gzipped_as_one_stream_is_read_whole(tmp_path: Path) -> None:
     ]
 
 
+_FUNDUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "pages" / "fundus-test-pages"
+# Real pages of ../shared (a lab's crawl of three outlets), with the URLs they were fetched at.
+_REAL_PAGES = ("de/ZDF_2024_04_22", "be/PoliticoEu_2025_10_23", "jp/AsahiShimbun_2025_01_13")
+
+
+def real_pages() -> list[tuple[str, bytes]]:
+    """(url, HTML) of real news pages: ../shared's, or the seeds' pages where ../shared is
+    not beside the clone (a user's)."""
+    if not _FUNDUS.is_dir():
+        return [(f"https://news.example.org/story/{n}", page(n).encode()) for n in range(3)]
+    pages = []
+    for name in _REAL_PAGES:
+        folder, stem = name.split("/")
+        meta = json.loads((_FUNDUS / folder / "meta.info").read_text())
+        url = meta[f"{stem}.html.gz"]["url"]
+        pages.append((url, gzip.decompress((_FUNDUS / f"{name}.html.gz").read_bytes())))
+    return pages
+
+
+def write_crawl(path: Path, pages: list[tuple[str, bytes]], gzipped: bool = True) -> Path:
+    """A WARC/1.1 crawl as wget or browsertrix write one: each page first asked for at an
+    old address, which redirects (301, a relative Location) to the page; the page's
+    response; then a second fetch of the first page, deduplicated as a revisit."""
+    with path.open("wb") as handle:
+        writer = WARCWriter(handle, gzip=gzipped, warc_version="WARC/1.1")
+        writer.write_record(writer.create_warcinfo_record(path.name, {"software": "wget"}))
+        for url, html in pages:
+            path_only = "/" + url.split("/", 3)[3]
+            old = url.split("?")[0] + "-old"
+            moved = StatusAndHeaders(
+                "301 Moved Permanently",
+                [("Location", path_only), ("Content-Type", "text/html")],
+                protocol="HTTP/1.1",
+            )
+            writer.write_record(
+                writer.create_warc_record(
+                    old,
+                    "response",
+                    payload=io.BytesIO(b"<html><body>Moved</body></html>"),
+                    http_headers=moved,
+                    warc_headers_dict={"WARC-Date": FETCHED},
+                )
+            )
+            writer.write_record(response(writer, url, html))
+        first = writer.create_revisit_record(
+            pages[0][0], "sha1:AAAA", pages[0][0], FETCHED, http_headers=None
+        )
+        first.rec_headers.replace_header(
+            "WARC-Profile", "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+        )
+        writer.write_record(first)
+    return path
+
+
+@pytest.mark.parametrize("gzipped", [True, False])
+def test_a_redirect_is_a_row_naming_its_target_and_a_revisit_is_counted(
+    tmp_path: Path, gzipped: bool
+) -> None:
+    """A 3xx was `http_error` ("HTTP 301 Moved Permanently: <url>"): it is a hop, whose
+    target the crawl holds as a response of its own; its row says where it leads."""
+    pages = real_pages()
+    path = write_crawl(tmp_path / ("c.warc.gz" if gzipped else "c.warc"), pages, gzipped)
+    items = items_of(path)
+    assert [doc.url for doc in items if isinstance(doc, RawDocument)] == [u for u, _ in pages]
+    rows = [item for item in items if isinstance(item, warc.Rejection)]
+    assert [row.reason for row in rows] == ["redirect"] * len(pages)
+    for row, (url, _) in zip(rows, pages, strict=True):
+        old = url.split("?")[0] + "-old"
+        assert row.detail == f"HTTP 301 Moved Permanently: redirect to {url} (from {old})"
+    skipped = sorted(item.kind for item in items if isinstance(item, warc.Skipped))
+    assert skipped == ["revisit", "warcinfo"]
+
+
+def test_a_redirect_without_location_is_an_http_error() -> None:
+    moved = warc.Response("w#0", "https://a.example/x", None, 302, "302 Found", "", b"", "")
+    assert warc.response_input(moved, 100) == warc.Rejection(
+        "w#0",
+        "http_error",
+        "HTTP 302 Found: redirect without a Location header: https://a.example/x",
+        b"",
+    )
+    found = moved._replace(location="../y?z=1")
+    assert warc.response_input(found, 100).detail == (
+        "HTTP 302 Found: redirect to https://a.example/y?z=1 (from https://a.example/x)"
+    )
+
+
+def test_a_page_gives_the_same_article_as_a_file_and_inside_a_warc(tmp_path: Path) -> None:
+    """Real pages, as HTML files and as WARC response records: the same text, title,
+    authors, date and language; the WARC's page has its fetched URL where the page names
+    none."""
+    from newsbeam.transforms.extract import ExtractConfig, extract_html_document
+
+    pages = real_pages()
+    path = write_crawl(tmp_path / "c.warc.gz", pages)
+    from_warc = [item for item in items_of(path) if isinstance(item, RawDocument)]
+    assert len(from_warc) == len(pages)
+    config = ExtractConfig()
+    fields = ("text", "title", "authors", "published_at", "published_precision", "removed")
+    for (url, html), doc in zip(pages, from_warc, strict=True):
+        as_file = extract_html_document(RawDocument("p.html", "html", html), config)
+        in_warc = extract_html_document(doc, config)
+        assert [getattr(in_warc, f) for f in fields] == [getattr(as_file, f) for f in fields]
+        assert in_warc.url == (as_file.url or url)
+
+
 # --- The read stage: parts spread over workers ------------------------------------------
 
 
@@ -484,6 +590,44 @@ def test_newsbeam_reads_a_crawl_folder_of_warc_files(tmp_path: Path) -> None:
         duckdb.sql(ids.format(table_sql(out, "articles"))).fetchall()
         == duckdb.sql(ids.format(table_sql(again, "articles"))).fetchall()
     )
+
+
+def test_newsbeam_on_a_crawl_with_redirects_and_revisits(tmp_path: Path) -> None:
+    """A lab's own crawl (WARC/1.1, gzipped and not; redirects, a revisit, a file cut
+    inside a record's header): every response record is one row, the redirects name
+    their targets, the revisits are said in the summary, the cut is `truncated`."""
+    crawl = tmp_path / "crawl"
+    crawl.mkdir()
+    pages = real_pages()
+    write_crawl(crawl / "a.warc.gz", pages)
+    write_crawl(crawl / "b.warc", pages[:1], gzipped=False)
+    whole = write_warc(tmp_path / "c.warc.gz", pages=2, extras=False)
+    last = record_starts(whole)[-1]
+    (crawl / "c.warc.gz").write_bytes(whole.read_bytes()[: last + 30])  # inside its header
+    out = tmp_path / "out"
+    result = newsbeam_command("--input", str(crawl), "--output", str(out), tmpdir=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    manifest = json.loads(next((out / "_runs").glob("*.json")).read_text())
+    counts, counters = manifest["counts"], manifest["counters"]
+    # a: 3 redirects, 3 pages; b: 1 and 1; c: 1 page, then the cut (its last response).
+    assert counts["balanced"] and counts["inputs"] == 6 + 2 + 2
+    assert counters["read_warc_skipped_revisit"] == 2
+    assert "skipped     2 WARC revisit records" in result.stdout
+    rejected = duckdb.sql(
+        f"SELECT reason, detail FROM {table_sql(out, 'rejected')} ORDER BY 1, 2"
+    ).fetchall()
+    assert [reason for reason, _ in rejected] == ["redirect"] * 4 + ["truncated"]
+    assert all(
+        detail.startswith("HTTP 301 Moved Permanently: redirect to https://")
+        for _, detail in rejected[:4]
+    )
+    assert any(f"redirect to {pages[0][0]} (from " in detail for _, detail in rejected)
+    assert "ends inside the record at byte" in rejected[4][1]
+    kept = [
+        duckdb.sql(f"SELECT count(*) FROM {table_sql(out, table)}").fetchall()[0][0]
+        for table in ("articles", "duplicates")
+    ]
+    assert sum(kept) == 3 + 1 + 1  # b's page is a's first page again: a duplicate
 
 
 def test_a_watched_warc_file_is_read_whole_by_the_file_reader(tmp_path: Path) -> None:

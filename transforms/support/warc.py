@@ -4,7 +4,8 @@ by record, never whole: what counts as an input, and how a large file is read in
 An input is a `response` record of an HTTP(S) fetch. It becomes an HTML page to extract
 (its `WARC-Target-URI` the page's URL, its `WARC-Date` the fetch time, its payload decoded
 by the HTTP `Content-Type` charset) or a rejected row: `http_error` (a status other than
-200), `not_html` (an image, a PDF, a script), `too_large`, `empty`, or `truncated` /
+200), `redirect` (a 3xx naming its target, which a crawl holds as a response of its own),
+`not_html` (an image, a PDF, a script), `too_large`, `empty`, or `truncated` /
 `unreadable` for the rest of a file cut short or damaged (the records before the damage
 stand). Every other record (`warcinfo`, `request`, `metadata`, `revisit`, `resource`,
 `conversion`, `continuation`, a `dns:` response) is no news input: it is counted
@@ -30,6 +31,7 @@ import re
 import zlib
 from collections.abc import Iterator
 from typing import Any, BinaryIO, NamedTuple, cast
+from urllib.parse import urljoin
 
 from newsbeam.schemas import RawDocument
 
@@ -159,11 +161,25 @@ class Response(NamedTuple):
     content_type: str
     payload: bytes  # at most limit + 1 bytes
     cut_by_crawler: str  # the WARC-Truncated header's value ("" when whole)
+    location: str = ""  # the HTTP Location header (a redirect's target)
+
+
+# The statuses a fetch follows (feeds/fetch.py's REDIRECT_STATUSES): a hop, not a page.
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
 def response_input(response: Response, limit: int) -> RawDocument | Rejection:
-    """A response record -> the HTML page it holds, or why it is rejected."""
+    """A response record -> the HTML page it holds, or why it is rejected. A redirect is
+    a `redirect` row naming its target (absolute): a crawler records the target's
+    response as a record of its own, which is the page."""
     source, url, payload = response.source, response.url, response.payload
+    if response.status in REDIRECT_STATUSES and response.location.strip():
+        target = urljoin(url, response.location.strip())
+        detail = f"HTTP {response.status_line or response.status}: redirect to {target}"
+        return Rejection(source, "redirect", f"{detail} (from {url})", b"")
+    if response.status in REDIRECT_STATUSES:  # as a fetch says of it (feeds/fetch.py)
+        detail = f"HTTP {response.status_line or response.status}: redirect without a Location"
+        return Rejection(source, "http_error", f"{detail} header: {url}", b"")
     if response.status != 200:
         detail = f"HTTP {response.status_line or response.status}: {url}"
         return Rejection(source, "http_error", detail, payload[:_EXCERPT_BYTES])
@@ -220,7 +236,7 @@ class _Counted:
         try:
             piece = self._handle.read(size)
         except EOFError as error:  # a gzip stream cut off: warcio takes EOFError for an end
-            raise CutRecord(str(error)) from error
+            raise CutRecord(f"its gzip stream ends early ({error})") from error
         self._position += len(piece)
         if not piece and size != 0:
             self.ended = True
@@ -392,11 +408,12 @@ def read_records(
             while block.read(1 << 16):
                 pass
             if not isinstance(block, LimitReader) or block.limit > 0:
-                raise CutRecord(f"the file ends inside the {record.rec_type} record")
+                raise CutRecord(f"it ends inside the {record.rec_type} record at byte {offset}")
             yield item
         if stream.tell() > records.offset:
             # warcio ends quietly at a record cut inside its header: bytes are left.
-            raise CutRecord(f"{stream.tell() - records.offset} bytes after the last record")
+            left = stream.tell() - records.offset
+            raise CutRecord(f"it ends inside the record at byte {records.offset} ({left} bytes)")
     except Exception as error:  # a cut-off or damaged file: what was read before stands
         if _is_unreachable(error):
             raise
@@ -434,6 +451,7 @@ def _record_item(record: Any, source: str, limit: int) -> WarcItem:
             content_type=http.get_header("Content-Type") or "",
             payload=payload,
             cut_by_crawler=headers.get_header("WARC-Truncated") or "",
+            location=http.get_header("Location") or "",
         ),
         limit,
     )
@@ -458,7 +476,10 @@ def _damage(
     name = type(error).__name__
     message = str(error).strip().replace("\n", " ")[:300]
     unread = f"records from byte {offset}{upto} not read"
-    if isinstance(error, (CutRecord, EOFError)):
+    if isinstance(error, CutRecord):
+        detail = f"the file is cut short: {message}: {unread}"
+        return Rejection(f"{source}#{offset}-", "truncated", detail, b"")
+    if isinstance(error, EOFError):
         detail = f"the file is cut short: {unread} ({name}: {message})"
         return Rejection(f"{source}#{offset}-", "truncated", detail, b"")
     if cut_here:  # warcio's own error on a header cut short says nothing of the cut
