@@ -485,8 +485,11 @@ def test_a_page_gives_the_same_article_as_a_file_and_inside_a_warc(tmp_path: Pat
 # --- The read stage: parts spread over workers ------------------------------------------
 
 
-def test_a_large_warc_read_in_parts_gives_every_record_once(tmp_path: Path) -> None:
-    path = write_warc(tmp_path / "big.warc.gz", pages=30)
+@pytest.mark.parametrize("gzipped", [True, False])
+def test_a_large_warc_read_in_parts_gives_every_record_once(tmp_path: Path, gzipped: bool) -> None:
+    """A plain `.warc` was read whole by one worker: it is split at records too."""
+    name = "big.warc.gz" if gzipped else "big.warc"
+    path = write_warc(tmp_path / name, pages=30, gzipped=gzipped)
     expected = sorted(item.source for item in items_of(path) if not isinstance(item, warc.Skipped))
     part_bytes = 2000  # ~3 records a part: parts start inside members, and end inside them
     assert path.stat().st_size > 10 * part_bytes
@@ -504,6 +507,31 @@ def test_a_large_warc_read_in_parts_gives_every_record_once(tmp_path: Path) -> N
     assert counters["read_inputs"] == len(expected) == 32
     assert counters["read_warc_split_files"] == 1
     assert counters["read_warc_skipped_request"] == 30
+
+
+def test_plain_parts_start_at_records_and_stop_at_damage(tmp_path: Path) -> None:
+    path = write_warc(tmp_path / "p.warc", pages=6, gzipped=False)
+    starts, data = record_starts(path), path.read_bytes()
+    with path.open("rb") as handle:
+        parts = warc.plain_parts(handle, len(data), 3000)
+    assert len(parts) > 3 and parts[0][0] == 0 and parts[-1][1] == 0
+    assert all(start in starts for start, _ in parts)
+    assert [end for _, end in parts[:-1]] == [start for start, _ in parts[1:]]
+    assert all(b - a >= 3000 for a, b in parts[:-1])
+    with path.open("rb") as handle:
+        assert warc.plain_parts(handle, len(data), len(data)) == [(0, 0)]
+    # Damage in a header: no part starts past it (the last part's reader finds it).
+    spoilt = bytearray(data)
+    spoilt[starts[5] : starts[5] + 5] = b"XXXXX"
+    damaged = tmp_path / "d.warc"
+    damaged.write_bytes(bytes(spoilt))
+    with damaged.open("rb") as handle:
+        cut_parts = warc.plain_parts(handle, len(data), 3000)
+    assert cut_parts[-1][0] < starts[5] and cut_parts[:-1] == parts[: len(cut_parts) - 1]
+    pieces = [items_of(damaged, start, end) for start, end in cut_parts]
+    whole = items_of(damaged)
+    assert [item for piece in pieces for item in piece] == whole
+    assert whole[-1].reason == "unreadable" and whole[-1].source == f"{damaged}#{starts[5]}-"
 
 
 def test_a_warc_with_no_response_is_one_empty_row(tmp_path: Path) -> None:

@@ -1179,11 +1179,15 @@ WarcPart = tuple[bytes, int, int]
 def warc_parts(path: str, size: int, part_bytes: int) -> list[tuple[int, int]]:
     """The byte ranges a WARC file is read in (support/warc.py's plan_parts): the first
     bytes of a large `.warc.gz` say whether it is gzipped record by record, and so can be
-    read in parts; a file that cannot be looked at is one part (its read says why)."""
-    if not is_gzip(path) or size <= part_bytes:
+    read in parts; a large local plain `.warc` is split at records found by walking its
+    headers (plain_parts); a file that cannot be looked at is one part (its read says why)."""
+    if size <= part_bytes or not (is_gzip(path) or is_local(path)):
+        # A plain WARC elsewhere is read whole: walking its records costs a ranged read each.
         return [(0, 0)]
     try:
         with stores.open_read(path) as handle:
+            if not is_gzip(path):
+                return warc.plain_parts(handle, size, part_bytes)
             head = handle.read(warc.FIRST_MEMBER_BYTES)
     except Exception as error:
         if stores.is_unreachable(error):
@@ -1209,6 +1213,7 @@ def read_warc_part(
             begin = start
             if start:
                 skip_to(raw, start)
+            if start and is_gzip(path):  # a plain file's part starts at a record (plain_parts)
                 found = warc.record_start(raw, start, end)
                 if found is None:  # no record starts in this part
                     return

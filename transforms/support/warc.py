@@ -20,7 +20,8 @@ twice has the same source, and so the same rows.
 A file gzipped record by record (as WARC files are written: CC-NEWS's, warcio's, wget's)
 larger than `PART_BYTES` is read in parts of that many bytes, each by whichever worker
 gets it: a part holds the records whose gzip member starts in it (`record_start` finds the
-first), read to their end.
+first), read to their end. A large local plain file is split at records its headers lead
+to, walked from its start (`plain_parts`).
 """
 
 from __future__ import annotations
@@ -364,11 +365,45 @@ def plan_parts(size: int, per_record: bool, part_bytes: int = PART_BYTES) -> lis
     """The (start, end) byte ranges a WARC file is read in (end 0: to the file's end): one
     for a small file, or one gzipped as a single stream or not at all (a plain WARC has no
     marks a reader could start at without reading what is before: its payloads may hold
-    any text)."""
+    any text; `plain_parts` splits one by walking its headers)."""
     if not per_record or size <= part_bytes:
         return [(0, 0)]
     starts = range(0, size, part_bytes)
     return [(start, start + part_bytes if start + part_bytes < size else 0) for start in starts]
+
+
+# Bytes read at a plain record's start to find its header's end (CC-NEWS's headers are
+# ~1 KB, a crawler's a few); a header longer than `_HEADER_BYTES` ends the walk.
+_HEADER_PROBE = 8192
+_HEADER_BYTES = 65536
+
+
+def plain_parts(handle: BinaryIO, size: int, part_bytes: int = PART_BYTES) -> list[tuple[int, int]]:
+    """The (start, end) byte ranges a plain (uncompressed) WARC file of `size` bytes is read
+    in (end 0: to the file's end), each starting at a record: its records are walked from
+    the file's start, each header read and its block skipped by a seek (the header says its
+    length), and a part starts at the first record at or after `part_bytes` past the last
+    start. A payload may hold any text, so a reader cannot find a record from an arbitrary
+    offset; this walk from the start can. A header it cannot read (damage, a cut) ends the
+    walk: the last part reads on to it, and its reader says what it is."""
+    starts, position = [0], 0
+    while position < size:
+        handle.seek(position)
+        head = handle.read(_HEADER_PROBE)
+        skip = len(head) - len(head.lstrip(b"\r\n"))  # blank lines between records
+        head, position = head[skip:], position + skip
+        header_end = head.find(b"\r\n\r\n")
+        while header_end < 0 and len(head) < _HEADER_BYTES and (more := handle.read(_HEADER_PROBE)):
+            head += more
+            header_end = head.find(b"\r\n\r\n")
+        length = _CONTENT_LENGTH.search(head, 0, max(header_end, 0))
+        if not head.startswith(b"WARC/") or header_end < 0 or length is None:
+            break
+        if position - starts[-1] >= part_bytes:
+            starts.append(position)
+        position += header_end + 4 + int(length.group(1))
+    ends = [*starts[1:], 0]
+    return list(zip(starts, ends, strict=True))
 
 
 def read_records(
