@@ -1567,12 +1567,10 @@ class WatchInputs(beam.PTransform):
         )
         # A WARC file's pages go on as they are read (a 100 MB file held whole under
         # apply_with_rejects: peak RSS 298 MB against 216 MB); other files as in batch.
-        read = (
-            files
-            | "ReadFiles"
-            >> beam.ParDo(_ReadFilesAndWarcParts(self._config))
-            .with_output_types(RawDocument, **{REJECTED: Rejected})
-            .with_outputs(REJECTED, main="documents")
+        read = files | "ReadFiles" >> beam.ParDo(
+            _ReadFilesAndWarcParts(self._config)
+        ).with_output_types(RawDocument, **{REJECTED: Rejected}).with_outputs(
+            REJECTED, main="documents"
         )
         return read.documents, (refused, read[REJECTED]) | "Rejected" >> beam.Flatten()
 
