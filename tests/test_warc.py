@@ -350,6 +350,30 @@ def test_damage_anywhere_in_a_header_is_unreadable_and_says_where(
         assert rows[0].detail.startswith("the file is damaged: no WARC record at byte "), rows
 
 
+@pytest.mark.parametrize("spoil", [b"garbage here\r\n\r\n", b"\x00" * 40])
+def test_a_plain_header_damaged_is_unreadable_not_cut_nor_skipped(
+    tmp_path: Path, spoil: bytes
+) -> None:
+    """A blank line inside a plain record's header ended it before its Content-Length: its
+    block ran to the file's end, a `truncated` row ("the None record"). Zeros over its
+    WARC-Type line made it an `unknown` record, skipped: a response lost with no row.
+    Both fields are mandatory: either missing is damage, unless the file ends there."""
+    whole = write_warc(tmp_path / "w.warc", pages=3, gzipped=False)
+    data = whole.read_bytes()
+    pages = [item for item in items_of(whole) if isinstance(item, RawDocument)]
+    second = int(pages[1].source.rsplit("#", 1)[1])
+    spoilt = bytearray(data)
+    spoilt[second + 10 : second + 10 + len(spoil)] = spoil  # over "WARC-Type: response"
+    damaged = tmp_path / "d.warc"
+    damaged.write_bytes(bytes(spoilt))
+    read = items_of(damaged)
+    assert [doc.url for doc in read if isinstance(doc, RawDocument)] == [pages[0].url]
+    assert not [item for item in read if isinstance(item, warc.Skipped) and item.kind == "unknown"]
+    rows = [item for item in read if isinstance(item, warc.Rejection)]
+    assert [(row.reason, row.source) for row in rows] == [("unreadable", f"{damaged}#{second}-")]
+    assert "a record header with no WARC-Type or Content-Length" in rows[0].detail
+
+
 def test_damage_in_the_middle_keeps_what_is_before_it(tmp_path: Path) -> None:
     whole = write_warc(tmp_path / "w.warc.gz", pages=4, extras=False)
     pages = [item for item in items_of(whole) if isinstance(item, RawDocument)]

@@ -214,6 +214,10 @@ class CutRecord(Exception):
     """The file ends inside a record: fewer bytes than its Content-Length, or no length."""
 
 
+class DamagedRecord(Exception):
+    """A record warcio read whose header cannot be a WARC record's."""
+
+
 # Bytes a reader keeps of what it read last, to tell a file cut inside a record's header
 # from damage: more than any record header (CC-NEWS's are ~1 KB, a crawler's a few) plus
 # the 16 KiB warcio reads at a time.
@@ -436,6 +440,11 @@ def read_records(
             offset = records.offset  # where this record starts (warcio's own count)
             if end and offset >= end:
                 return
+            headers = record.rec_headers
+            if record.rec_type is None or headers.get_header("Content-Length") is None:
+                # Both are mandatory: a header without them is damaged (its response, if it
+                # was one, would be lost as an `unknown` record), or cut (told below).
+                raise DamagedRecord("a record header with no WARC-Type or Content-Length")
             item = _record_item(record, f"{source}#{offset}", limit)
             # The rest of the block, read here (warcio would read it next): a block shorter
             # than its Content-Length is a file cut inside this record, no input.
@@ -523,7 +532,7 @@ def _damage(
     if isinstance(error, (AttributeError, TypeError, ValueError)) and "WARC" not in message:
         # warcio's fault on a header it cannot parse (a missing WARC-Target-URI ...)
         message = f"a record header warcio cannot read ({name}: {message})"
-    else:
+    elif not isinstance(error, DamagedRecord):  # ours says it in words
         message = f"{name}: {message}"
     detail = f"the file is damaged: no WARC record at byte {offset}: {unread} ({message})"
     return Rejection(f"{source}#{offset}-", "unreadable", detail, b"")
