@@ -254,6 +254,12 @@ def unread_notes(manifest: Mapping[str, Any]) -> list[str]:
         notes.append(
             f"{deferred} JSON-lines files' last line still being written (the next run reads it)"
         )
+    if revisits := counters.get("read_warc_skipped_revisit", 0):
+        # No row, as a request record has none, but a page fetched again: said, not silent.
+        notes.append(
+            f"{revisits} WARC revisit records (a page fetched again, unchanged: its first "
+            "response is the input; docs/warc.md)"
+        )
     return notes
 
 

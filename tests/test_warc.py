@@ -272,6 +272,108 @@ def test_wherever_a_file_is_cut_no_response_before_the_cut_is_lost(
                 assert damaged_from <= start, (cut, start, items)
 
 
+def record_starts(path: Path) -> list[int]:
+    """Where each record of a WARC file starts (warcio's own offsets)."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    with path.open("rb") as handle:
+        records = ArchiveIterator(handle)
+        return [records.get_record_offset() for _ in records]
+
+
+@pytest.mark.parametrize("gzipped", [True, False])
+def test_a_file_cut_inside_a_record_header_is_truncated(tmp_path: Path, gzipped: bool) -> None:
+    """warcio fails on a header cut short with an AttributeError ('NoneType' object has no
+    attribute 'startswith'), "Invalid WARC record" or a gzip error: that was `unreadable`,
+    with warcio's words. The file ends there: it is `truncated`, and says so."""
+    whole = write_warc(tmp_path / ("w.warc.gz" if gzipped else "w.warc"), gzipped=gzipped)
+    data = whole.read_bytes()
+    starts = record_starts(whole)
+    inputs = {
+        int(i.source.rsplit("#", 1)[1]) for i in items_of(whole) if not isinstance(i, warc.Skipped)
+    }
+    cut_file = tmp_path / ("cut.warc.gz" if gzipped else "cut.warc")
+    for start in starts:
+        header_end = gzip.decompress(data[start:]) if gzipped else data[start:]
+        header_bytes = header_end.find(b"\r\n\r\n")
+        # inside the gzip header, the first deflate bytes; the WARC/ line, a header line
+        into = (1, 3, 12, 30) if gzipped else (1, 4, 30, header_bytes // 2)
+        for cut in (start + n for n in into):
+            cut_file.write_bytes(data[:cut])
+            read = items_of(cut_file)
+            rows = [i for i in read if isinstance(i, warc.Rejection) and i.source.endswith("-")]
+            assert [(row.reason, row.source) for row in rows] == [
+                ("truncated", f"{cut_file}#{start}-")
+            ], (start, cut, rows)
+            assert "the file is cut short" in rows[0].detail, rows[0].detail
+            assert "Error" not in rows[0].detail, rows[0].detail
+            read_before = {
+                int(i.source.rsplit("#", 1)[1].rstrip("-"))
+                for i in read
+                if not isinstance(i, warc.Skipped)
+            }
+            assert read_before - {start} == {offset for offset in inputs if offset < start}
+
+
+def test_cut_inside_record_tells_a_cut_from_bytes_that_are_no_record() -> None:
+    record = b"WARC/1.0\r\nWARC-Type: response\r\nContent-Length: 10\r\n\r\n0123456789\r\n\r\n"
+    assert all(warc.cut_inside_record(record[:n], False) for n in range(1, len(record) - 4))
+    assert not warc.cut_inside_record(record, False)  # whole: not cut
+    assert not warc.cut_inside_record(b"\x00\x00WARC/1.0\r\n", False)
+    assert not warc.cut_inside_record(b"<html><body>", False)
+    member = gzip.compress(record)
+    # (up to its last deflate bytes: with only the trailer cut, all its content is there)
+    assert all(warc.cut_inside_record(member[:n], True) for n in range(1, len(member) - 10))
+    assert not warc.cut_inside_record(member, True)  # a whole member
+    damaged = member[:12] + b"\x00" * 8 + member[20:]
+    assert not warc.cut_inside_record(damaged[:-8], True)
+
+
+@pytest.mark.parametrize("gzipped", [True, False])
+def test_damage_anywhere_in_a_header_is_unreadable_and_says_where(
+    tmp_path: Path, gzipped: bool
+) -> None:
+    """Bytes that are no record, with the file going on after them, are damage, not a cut,
+    wherever they are (the first record too: a small file whose first member is damaged
+    is read as one gzip stream), and the row says where in words, not warcio's."""
+    whole = write_warc(tmp_path / ("w.warc.gz" if gzipped else "w.warc"), gzipped=gzipped)
+    data = whole.read_bytes()
+    damaged = tmp_path / ("d.warc.gz" if gzipped else "d.warc")
+    for start in record_starts(whole)[:4]:
+        spoilt = bytearray(data)
+        spoilt[start : start + 16] = b"garbage here\r\n\r\n"
+        damaged.write_bytes(bytes(spoilt))
+        rows = [
+            i for i in items_of(damaged) if isinstance(i, warc.Rejection) and i.source.endswith("-")
+        ]
+        assert [row.reason for row in rows] == ["unreadable"], (start, rows)
+        assert rows[0].detail.startswith("the file is damaged: no WARC record at byte "), rows
+
+
+@pytest.mark.parametrize("spoil", [b"garbage here\r\n\r\n", b"\x00" * 40])
+def test_a_plain_header_damaged_is_unreadable_not_cut_nor_skipped(
+    tmp_path: Path, spoil: bytes
+) -> None:
+    """A blank line inside a plain record's header ended it before its Content-Length: its
+    block ran to the file's end, a `truncated` row ("the None record"). Zeros over its
+    WARC-Type line made it an `unknown` record, skipped: a response lost with no row.
+    Both fields are mandatory: either missing is damage, unless the file ends there."""
+    whole = write_warc(tmp_path / "w.warc", pages=3, gzipped=False)
+    data = whole.read_bytes()
+    pages = [item for item in items_of(whole) if isinstance(item, RawDocument)]
+    second = int(pages[1].source.rsplit("#", 1)[1])
+    spoilt = bytearray(data)
+    spoilt[second + 10 : second + 10 + len(spoil)] = spoil  # over "WARC-Type: response"
+    damaged = tmp_path / "d.warc"
+    damaged.write_bytes(bytes(spoilt))
+    read = items_of(damaged)
+    assert [doc.url for doc in read if isinstance(doc, RawDocument)] == [pages[0].url]
+    assert not [item for item in read if isinstance(item, warc.Skipped) and item.kind == "unknown"]
+    rows = [item for item in read if isinstance(item, warc.Rejection)]
+    assert [(row.reason, row.source) for row in rows] == [("unreadable", f"{damaged}#{second}-")]
+    assert "a record header with no WARC-Type or Content-Length" in rows[0].detail
+
+
 def test_damage_in_the_middle_keeps_what_is_before_it(tmp_path: Path) -> None:
     whole = write_warc(tmp_path / "w.warc.gz", pages=4, extras=False)
     pages = [item for item in items_of(whole) if isinstance(item, RawDocument)]
@@ -298,11 +400,120 @@ def test_a_warc_gzipped_as_one_stream_is_read_whole(tmp_path: Path) -> None:
     ]
 
 
+_FUNDUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "pages" / "fundus-test-pages"
+# Real pages of ../shared (a lab's crawl of three outlets), with the URLs they were fetched at.
+_REAL_PAGES = ("de/ZDF_2024_04_22", "be/PoliticoEu_2025_10_23", "jp/AsahiShimbun_2025_01_13")
+
+
+def real_pages() -> list[tuple[str, bytes]]:
+    """(url, HTML) of real news pages: ../shared's, or the seeds' pages where ../shared is
+    not beside the clone (a user's)."""
+    if not _FUNDUS.is_dir():
+        return [(f"https://news.example.org/story/{n}", page(n).encode()) for n in range(3)]
+    pages = []
+    for name in _REAL_PAGES:
+        folder, stem = name.split("/")
+        meta = json.loads((_FUNDUS / folder / "meta.info").read_text())
+        url = meta[f"{stem}.html.gz"]["url"]
+        pages.append((url, gzip.decompress((_FUNDUS / f"{name}.html.gz").read_bytes())))
+    return pages
+
+
+def write_crawl(path: Path, pages: list[tuple[str, bytes]], gzipped: bool = True) -> Path:
+    """A WARC/1.1 crawl as wget or browsertrix write one: each page first asked for at an
+    old address, which redirects (301, a relative Location) to the page; the page's
+    response; then a second fetch of the first page, deduplicated as a revisit."""
+    with path.open("wb") as handle:
+        writer = WARCWriter(handle, gzip=gzipped, warc_version="WARC/1.1")
+        writer.write_record(writer.create_warcinfo_record(path.name, {"software": "wget"}))
+        for url, html in pages:
+            path_only = "/" + url.split("/", 3)[3]
+            old = url.split("?")[0] + "-old"
+            moved = StatusAndHeaders(
+                "301 Moved Permanently",
+                [("Location", path_only), ("Content-Type", "text/html")],
+                protocol="HTTP/1.1",
+            )
+            writer.write_record(
+                writer.create_warc_record(
+                    old,
+                    "response",
+                    payload=io.BytesIO(b"<html><body>Moved</body></html>"),
+                    http_headers=moved,
+                    warc_headers_dict={"WARC-Date": FETCHED},
+                )
+            )
+            writer.write_record(response(writer, url, html))
+        first = writer.create_revisit_record(
+            pages[0][0], "sha1:AAAA", pages[0][0], FETCHED, http_headers=None
+        )
+        first.rec_headers.replace_header(
+            "WARC-Profile", "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+        )
+        writer.write_record(first)
+    return path
+
+
+@pytest.mark.parametrize("gzipped", [True, False])
+def test_a_redirect_is_a_row_naming_its_target_and_a_revisit_is_counted(
+    tmp_path: Path, gzipped: bool
+) -> None:
+    """A 3xx was `http_error` ("HTTP 301 Moved Permanently: <url>"): it is a hop, whose
+    target the crawl holds as a response of its own; its row says where it leads."""
+    pages = real_pages()
+    path = write_crawl(tmp_path / ("c.warc.gz" if gzipped else "c.warc"), pages, gzipped)
+    items = items_of(path)
+    assert [doc.url for doc in items if isinstance(doc, RawDocument)] == [u for u, _ in pages]
+    rows = [item for item in items if isinstance(item, warc.Rejection)]
+    assert [row.reason for row in rows] == ["redirect"] * len(pages)
+    for row, (url, _) in zip(rows, pages, strict=True):
+        old = url.split("?")[0] + "-old"
+        assert row.detail == f"HTTP 301 Moved Permanently: redirect to {url} (from {old})"
+    skipped = sorted(item.kind for item in items if isinstance(item, warc.Skipped))
+    assert skipped == ["revisit", "warcinfo"]
+
+
+def test_a_redirect_without_location_is_an_http_error() -> None:
+    moved = warc.Response("w#0", "https://a.example/x", None, 302, "302 Found", "", b"", "")
+    assert warc.response_input(moved, 100) == warc.Rejection(
+        "w#0",
+        "http_error",
+        "HTTP 302 Found: redirect without a Location header: https://a.example/x",
+        b"",
+    )
+    found = moved._replace(location="../y?z=1")
+    assert warc.response_input(found, 100).detail == (
+        "HTTP 302 Found: redirect to https://a.example/y?z=1 (from https://a.example/x)"
+    )
+
+
+def test_a_page_gives_the_same_article_as_a_file_and_inside_a_warc(tmp_path: Path) -> None:
+    """Real pages, as HTML files and as WARC response records: the same text, title,
+    authors, date and language; the WARC's page has its fetched URL where the page names
+    none."""
+    from newsbeam.transforms.extract import ExtractConfig, extract_html_document
+
+    pages = real_pages()
+    path = write_crawl(tmp_path / "c.warc.gz", pages)
+    from_warc = [item for item in items_of(path) if isinstance(item, RawDocument)]
+    assert len(from_warc) == len(pages)
+    config = ExtractConfig()
+    fields = ("text", "title", "authors", "published_at", "published_precision", "removed")
+    for (url, html), doc in zip(pages, from_warc, strict=True):
+        as_file = extract_html_document(RawDocument("p.html", "html", html), config)
+        in_warc = extract_html_document(doc, config)
+        assert [getattr(in_warc, f) for f in fields] == [getattr(as_file, f) for f in fields]
+        assert in_warc.url == (as_file.url or url)
+
+
 # --- The read stage: parts spread over workers ------------------------------------------
 
 
-def test_a_large_warc_read_in_parts_gives_every_record_once(tmp_path: Path) -> None:
-    path = write_warc(tmp_path / "big.warc.gz", pages=30)
+@pytest.mark.parametrize("gzipped", [True, False])
+def test_a_large_warc_read_in_parts_gives_every_record_once(tmp_path: Path, gzipped: bool) -> None:
+    """A plain `.warc` was read whole by one worker: it is split at records too."""
+    name = "big.warc.gz" if gzipped else "big.warc"
+    path = write_warc(tmp_path / name, pages=30, gzipped=gzipped)
     expected = sorted(item.source for item in items_of(path) if not isinstance(item, warc.Skipped))
     part_bytes = 2000  # ~3 records a part: parts start inside members, and end inside them
     assert path.stat().st_size > 10 * part_bytes
@@ -320,6 +531,31 @@ def test_a_large_warc_read_in_parts_gives_every_record_once(tmp_path: Path) -> N
     assert counters["read_inputs"] == len(expected) == 32
     assert counters["read_warc_split_files"] == 1
     assert counters["read_warc_skipped_request"] == 30
+
+
+def test_plain_parts_start_at_records_and_stop_at_damage(tmp_path: Path) -> None:
+    path = write_warc(tmp_path / "p.warc", pages=6, gzipped=False)
+    starts, data = record_starts(path), path.read_bytes()
+    with path.open("rb") as handle:
+        parts = warc.plain_parts(handle, len(data), 3000)
+    assert len(parts) > 3 and parts[0][0] == 0 and parts[-1][1] == 0
+    assert all(start in starts for start, _ in parts)
+    assert [end for _, end in parts[:-1]] == [start for start, _ in parts[1:]]
+    assert all(b - a >= 3000 for a, b in parts[:-1])
+    with path.open("rb") as handle:
+        assert warc.plain_parts(handle, len(data), len(data)) == [(0, 0)]
+    # Damage in a header: no part starts past it (the last part's reader finds it).
+    spoilt = bytearray(data)
+    spoilt[starts[5] : starts[5] + 5] = b"XXXXX"
+    damaged = tmp_path / "d.warc"
+    damaged.write_bytes(bytes(spoilt))
+    with damaged.open("rb") as handle:
+        cut_parts = warc.plain_parts(handle, len(data), 3000)
+    assert cut_parts[-1][0] < starts[5] and cut_parts[:-1] == parts[: len(cut_parts) - 1]
+    pieces = [items_of(damaged, start, end) for start, end in cut_parts]
+    whole = items_of(damaged)
+    assert [item for piece in pieces for item in piece] == whole
+    assert whole[-1].reason == "unreadable" and whole[-1].source == f"{damaged}#{starts[5]}-"
 
 
 def test_a_warc_with_no_response_is_one_empty_row(tmp_path: Path) -> None:
@@ -408,6 +644,44 @@ def test_newsbeam_reads_a_crawl_folder_of_warc_files(tmp_path: Path) -> None:
     )
 
 
+def test_newsbeam_on_a_crawl_with_redirects_and_revisits(tmp_path: Path) -> None:
+    """A lab's own crawl (WARC/1.1, gzipped and not; redirects, a revisit, a file cut
+    inside a record's header): every response record is one row, the redirects name
+    their targets, the revisits are said in the summary, the cut is `truncated`."""
+    crawl = tmp_path / "crawl"
+    crawl.mkdir()
+    pages = real_pages()
+    write_crawl(crawl / "a.warc.gz", pages)
+    write_crawl(crawl / "b.warc", pages[:1], gzipped=False)
+    whole = write_warc(tmp_path / "c.warc.gz", pages=2, extras=False)
+    last = record_starts(whole)[-1]
+    (crawl / "c.warc.gz").write_bytes(whole.read_bytes()[: last + 30])  # inside its header
+    out = tmp_path / "out"
+    result = newsbeam_command("--input", str(crawl), "--output", str(out), tmpdir=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    manifest = json.loads(next((out / "_runs").glob("*.json")).read_text())
+    counts, counters = manifest["counts"], manifest["counters"]
+    # a: 3 redirects, 3 pages; b: 1 and 1; c: 1 page, then the cut (its last response).
+    assert counts["balanced"] and counts["inputs"] == 6 + 2 + 2
+    assert counters["read_warc_skipped_revisit"] == 2
+    assert "skipped     2 WARC revisit records" in result.stdout
+    rejected = duckdb.sql(
+        f"SELECT reason, detail FROM {table_sql(out, 'rejected')} ORDER BY 1, 2"
+    ).fetchall()
+    assert [reason for reason, _ in rejected] == ["redirect"] * 4 + ["truncated"]
+    assert all(
+        detail.startswith("HTTP 301 Moved Permanently: redirect to https://")
+        for _, detail in rejected[:4]
+    )
+    assert any(f"redirect to {pages[0][0]} (from " in detail for _, detail in rejected)
+    assert "ends inside the record at byte" in rejected[4][1]
+    kept = [
+        duckdb.sql(f"SELECT count(*) FROM {table_sql(out, table)}").fetchall()[0][0]
+        for table in ("articles", "duplicates")
+    ]
+    assert sum(kept) == 3 + 1 + 1  # b's page is a's first page again: a duplicate
+
+
 def test_a_watched_warc_file_is_read_whole_by_the_file_reader(tmp_path: Path) -> None:
     """Streaming's WatchInputs reads a WARC file with the file reader, as one part."""
     from newsbeam.transforms.read import _ReadFile, listed_file
@@ -418,6 +692,51 @@ def test_a_watched_warc_file_is_read_whole_by_the_file_reader(tmp_path: Path) ->
     rejected = sorted(item.value.reason for item in outputs if not isinstance(item, RawDocument))
     assert [doc.url for doc in pages] == [f"https://news.example.org/story/{n}" for n in range(2)]
     assert rejected == ["http_error", "not_html"]
+
+
+def test_a_watched_warc_file_goes_on_page_by_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--streaming's WatchInputs read a WARC file under the wrapper that holds an element's
+    outputs until it ends: every page of the file in memory at once (a 100 MB `.warc.gz` of
+    1,706 real pages: peak RSS 719 MB, 226 MB now). Its first page now goes on before the
+    second record is read."""
+    import time
+
+    from newsbeam.transforms.read import WatchInputs, _ReadFilesAndWarcParts, listed_file
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    path = write_crawl(inbox / "c.warc.gz", real_pages())
+    produced = []
+    read_records = warc.read_records
+
+    def counted(*args: Any) -> Any:
+        for item in read_records(*args):
+            produced.append(item)
+            yield item
+
+    monkeypatch.setattr(warc, "read_records", counted)
+    outputs = _ReadFilesAndWarcParts(ReadConfig()).process(
+        listed_file(str(path), path.stat().st_size)
+    )
+    first = next(item for item in outputs if isinstance(item, RawDocument))
+    assert first.url == real_pages()[0][0]
+    assert len(produced) == 3  # warcinfo, the redirect, the page: no more yet
+    rest = list(outputs)
+    assert len(produced) == 3 + 2 * (len(real_pages()) - 1) + 1
+    assert sum(isinstance(item, RawDocument) for item in rest) == len(real_pages()) - 1
+
+    monkeypatch.setattr(warc, "read_records", read_records)
+    pipeline = beam.Pipeline(runner="FnApiRunner")
+    documents, rejected = pipeline | WatchInputs(
+        [str(inbox)], poll_seconds=1, stop_at=time.time() + 2
+    )
+    assert_that(
+        documents | beam.Map(lambda d: d.url), equal_to([u for u, _ in real_pages()]), "Pages"
+    )
+    assert_that(rejected | beam.Map(lambda r: r.reason), equal_to(["redirect"] * 3), "Redirects")
+    pipeline.run().wait_until_finish()
 
 
 def test_warc_steps_are_built_only_where_an_input_may_be_a_warc(

@@ -4,7 +4,8 @@ by record, never whole: what counts as an input, and how a large file is read in
 An input is a `response` record of an HTTP(S) fetch. It becomes an HTML page to extract
 (its `WARC-Target-URI` the page's URL, its `WARC-Date` the fetch time, its payload decoded
 by the HTTP `Content-Type` charset) or a rejected row: `http_error` (a status other than
-200), `not_html` (an image, a PDF, a script), `too_large`, `empty`, or `truncated` /
+200), `redirect` (a 3xx naming its target, which a crawl holds as a response of its own),
+`not_html` (an image, a PDF, a script), `too_large`, `empty`, or `truncated` /
 `unreadable` for the rest of a file cut short or damaged (the records before the damage
 stand). Every other record (`warcinfo`, `request`, `metadata`, `revisit`, `resource`,
 `conversion`, `continuation`, a `dns:` response) is no news input: it is counted
@@ -19,7 +20,8 @@ twice has the same source, and so the same rows.
 A file gzipped record by record (as WARC files are written: CC-NEWS's, warcio's, wget's)
 larger than `PART_BYTES` is read in parts of that many bytes, each by whichever worker
 gets it: a part holds the records whose gzip member starts in it (`record_start` finds the
-first), read to their end.
+first), read to their end. A large local plain file is split at records its headers lead
+to, walked from its start (`plain_parts`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import re
 import zlib
 from collections.abc import Iterator
 from typing import Any, BinaryIO, NamedTuple, cast
+from urllib.parse import urljoin
 
 from newsbeam.schemas import RawDocument
 
@@ -159,11 +162,25 @@ class Response(NamedTuple):
     content_type: str
     payload: bytes  # at most limit + 1 bytes
     cut_by_crawler: str  # the WARC-Truncated header's value ("" when whole)
+    location: str = ""  # the HTTP Location header (a redirect's target)
+
+
+# The statuses a fetch follows (feeds/fetch.py's REDIRECT_STATUSES): a hop, not a page.
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
 def response_input(response: Response, limit: int) -> RawDocument | Rejection:
-    """A response record -> the HTML page it holds, or why it is rejected."""
+    """A response record -> the HTML page it holds, or why it is rejected. A redirect is
+    a `redirect` row naming its target (absolute): a crawler records the target's
+    response as a record of its own, which is the page."""
     source, url, payload = response.source, response.url, response.payload
+    if response.status in REDIRECT_STATUSES and response.location.strip():
+        target = urljoin(url, response.location.strip())
+        detail = f"HTTP {response.status_line or response.status}: redirect to {target}"
+        return Rejection(source, "redirect", f"{detail} (from {url})", b"")
+    if response.status in REDIRECT_STATUSES:  # as a fetch says of it (feeds/fetch.py)
+        detail = f"HTTP {response.status_line or response.status}: redirect without a Location"
+        return Rejection(source, "http_error", f"{detail} header: {url}", b"")
     if response.status != 200:
         detail = f"HTTP {response.status_line or response.status}: {url}"
         return Rejection(source, "http_error", detail, payload[:_EXCERPT_BYTES])
@@ -197,24 +214,86 @@ class CutRecord(Exception):
     """The file ends inside a record: fewer bytes than its Content-Length, or no length."""
 
 
+class DamagedRecord(Exception):
+    """A record warcio read whose header cannot be a WARC record's."""
+
+
+# Bytes a reader keeps of what it read last, to tell a file cut inside a record's header
+# from damage: more than any record header (CC-NEWS's are ~1 KB, a crawler's a few) plus
+# the 16 KiB warcio reads at a time.
+TAIL_BYTES = 64 * 1024
+
+
 class _Counted:
     """A file's reads with its position counted from `base`: warcio names records by
-    `tell()`, which a store's stream need not have (or may answer from its own start)."""
+    `tell()`, which a store's stream need not have (or may answer from its own start).
+    It keeps the last `TAIL_BYTES` read (at least), and whether the stream has ended,
+    so a failure can be told a cut (`tail_from`, `ended`)."""
 
     def __init__(self, handle: Any, base: int) -> None:
         self._handle = handle
         self._position = base
+        self._pieces: list[bytes] = []  # the last pieces read, TAIL_BYTES or a little more
+        self._kept = 0
+        self.ended = False
 
     def read(self, size: int = -1) -> bytes:
         try:
             piece = self._handle.read(size)
         except EOFError as error:  # a gzip stream cut off: warcio takes EOFError for an end
-            raise CutRecord(str(error)) from error
+            raise CutRecord(f"its gzip stream ends early ({error})") from error
         self._position += len(piece)
+        if not piece and size != 0:
+            self.ended = True
+        if piece:
+            self._pieces.append(piece)
+            self._kept += len(piece)
+            while self._kept - len(self._pieces[0]) >= TAIL_BYTES:
+                self._kept -= len(self._pieces.pop(0))
         return piece
 
     def tell(self) -> int:
         return self._position
+
+    def tail_from(self, offset: int) -> bytes | None:
+        """The bytes read from `offset` on, or None when they are no longer kept."""
+        first = self._position - self._kept
+        if offset < first or offset > self._position:
+            return None
+        return b"".join(self._pieces)[offset - first :]
+
+    def at_end(self) -> bool:
+        """Whether the stream has no byte left past what was read (reads one to know)."""
+        if not self.ended:
+            try:
+                self.read(1)
+            except CutRecord:  # a gzip stream that ends early: an end all the same
+                return True
+            except Exception:  # bytes past here that fail to read: damage, not an end
+                return False
+        return self.ended
+
+
+def cut_inside_record(rest: bytes, gzip_member: bool) -> bool:
+    """Whether `rest`, the bytes from a record's start to the end of its file, is the start
+    of a record cut short (its header, or its block, unfinished) rather than bytes that are
+    no record: inflated first if the record is its own gzip member, whose stream must then
+    be unfinished (an error, or an ended member, is damage)."""
+    if gzip_member:
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            rest = inflater.decompress(rest)
+        except zlib.error:
+            return False
+        if inflater.eof:
+            return False
+    if rest[:5] != b"WARC/"[: len(rest)]:
+        return False
+    header_end = rest.find(b"\r\n\r\n")
+    if header_end < 0:
+        return True  # the file ends inside the record's header
+    length = _CONTENT_LENGTH.search(rest, 0, header_end)
+    return length is not None and len(rest) < header_end + 4 + int(length.group(1)) + 4
 
 
 def gzipped_per_record(head: bytes) -> bool:
@@ -227,7 +306,8 @@ def gzipped_per_record(head: bytes) -> bool:
     except zlib.error:
         return False
     rest = inflater.unused_data
-    if not inflater.eof or (rest and not rest.startswith(_GZIP_MAGIC)):
+    # What follows the member: another (its first bytes at least, in a file cut there).
+    if not inflater.eof or rest[:3] != _GZIP_MAGIC[: len(rest[:3])]:
         return False
     header_end = first.find(b"\r\n\r\n")
     length = _CONTENT_LENGTH.search(first, 0, max(header_end, 0))
@@ -289,11 +369,45 @@ def plan_parts(size: int, per_record: bool, part_bytes: int = PART_BYTES) -> lis
     """The (start, end) byte ranges a WARC file is read in (end 0: to the file's end): one
     for a small file, or one gzipped as a single stream or not at all (a plain WARC has no
     marks a reader could start at without reading what is before: its payloads may hold
-    any text)."""
+    any text; `plain_parts` splits one by walking its headers)."""
     if not per_record or size <= part_bytes:
         return [(0, 0)]
     starts = range(0, size, part_bytes)
     return [(start, start + part_bytes if start + part_bytes < size else 0) for start in starts]
+
+
+# Bytes read at a plain record's start to find its header's end (CC-NEWS's headers are
+# ~1 KB, a crawler's a few); a header longer than `_HEADER_BYTES` ends the walk.
+_HEADER_PROBE = 8192
+_HEADER_BYTES = 65536
+
+
+def plain_parts(handle: BinaryIO, size: int, part_bytes: int = PART_BYTES) -> list[tuple[int, int]]:
+    """The (start, end) byte ranges a plain (uncompressed) WARC file of `size` bytes is read
+    in (end 0: to the file's end), each starting at a record: its records are walked from
+    the file's start, each header read and its block skipped by a seek (the header says its
+    length), and a part starts at the first record at or after `part_bytes` past the last
+    start. A payload may hold any text, so a reader cannot find a record from an arbitrary
+    offset; this walk from the start can. A header it cannot read (damage, a cut) ends the
+    walk: the last part reads on to it, and its reader says what it is."""
+    starts, position = [0], 0
+    while position < size:
+        handle.seek(position)
+        head = handle.read(_HEADER_PROBE)
+        skip = len(head) - len(head.lstrip(b"\r\n"))  # blank lines between records
+        head, position = head[skip:], position + skip
+        header_end = head.find(b"\r\n\r\n")
+        while header_end < 0 and len(head) < _HEADER_BYTES and (more := handle.read(_HEADER_PROBE)):
+            head += more
+            header_end = head.find(b"\r\n\r\n")
+        length = _CONTENT_LENGTH.search(head, 0, max(header_end, 0))
+        if not head.startswith(b"WARC/") or header_end < 0 or length is None:
+            break
+        if position - starts[-1] >= part_bytes:
+            starts.append(position)
+        position += header_end + 4 + int(length.group(1))
+    ends = [*starts[1:], 0]
+    return list(zip(starts, ends, strict=True))
 
 
 def read_records(
@@ -310,6 +424,7 @@ def read_records(
     from warcio.limitreader import LimitReader
 
     stream: Any = _Counted(raw, start)
+    per_member = gzipped  # each record its own gzip member, read by warcio
     if gzipped and start == 0:
         head = raw.read(FIRST_MEMBER_BYTES)
         stream = _Counted(_Prefixed(head, raw), 0)
@@ -317,6 +432,7 @@ def read_records(
             # One gzip stream of many records, which warcio refuses: read it unpacked.
             unpacked = gzip.GzipFile(fileobj=cast(BinaryIO, _Prefixed(head, raw)), mode="rb")
             stream = _Counted(unpacked, 0)
+            per_member = False
     records = ArchiveIterator(stream)
     offset = start
     try:
@@ -324,6 +440,11 @@ def read_records(
             offset = records.offset  # where this record starts (warcio's own count)
             if end and offset >= end:
                 return
+            headers = record.rec_headers
+            if record.rec_type is None or headers.get_header("Content-Length") is None:
+                # Both are mandatory: a header without them is damaged (its response, if it
+                # was one, would be lost as an `unknown` record), or cut (told below).
+                raise DamagedRecord("a record header with no WARC-Type or Content-Length")
             item = _record_item(record, f"{source}#{offset}", limit)
             # The rest of the block, read here (warcio would read it next): a block shorter
             # than its Content-Length is a file cut inside this record, no input.
@@ -331,16 +452,18 @@ def read_records(
             while block.read(1 << 16):
                 pass
             if not isinstance(block, LimitReader) or block.limit > 0:
-                raise CutRecord(f"the file ends inside the {record.rec_type} record")
+                raise CutRecord(f"it ends inside the {record.rec_type} record at byte {offset}")
             yield item
         if stream.tell() > records.offset:
             # warcio ends quietly at a record cut inside its header: bytes are left.
-            raise CutRecord(f"{stream.tell() - records.offset} bytes after the last record")
+            left = stream.tell() - records.offset
+            raise CutRecord(f"it ends inside the record at byte {records.offset} ({left} bytes)")
     except Exception as error:  # a cut-off or damaged file: what was read before stands
         if _is_unreachable(error):
             raise
         # warcio moves its count to the next record once one is read: the damage is there.
-        yield _damage(source, max(offset, records.offset), end, error)
+        damaged_at = max(offset, records.offset)
+        yield _damage(source, damaged_at, end, error, _is_cut(stream, damaged_at, per_member))
 
 
 def _is_unreachable(error: BaseException) -> bool:
@@ -372,21 +495,47 @@ def _record_item(record: Any, source: str, limit: int) -> WarcItem:
             content_type=http.get_header("Content-Type") or "",
             payload=payload,
             cut_by_crawler=headers.get_header("WARC-Truncated") or "",
+            location=http.get_header("Location") or "",
         ),
         limit,
     )
 
 
-def _damage(source: str, offset: int, end: int, error: BaseException) -> Rejection:
+def _is_cut(stream: _Counted, offset: int, per_member: bool) -> bool:
+    """Whether a failure at the record starting at `offset` is the file's end: no byte is
+    left past what was read, and what was read from `offset` on opens a record (warcio
+    fails in many ways on a header cut short: an AttributeError, "Invalid WARC record",
+    a gzip header cut). Bytes that open no record, or more bytes after them, are damage."""
+    if not stream.at_end():
+        return False
+    rest = stream.tail_from(offset)
+    return rest is not None and cut_inside_record(rest, per_member)
+
+
+def _damage(
+    source: str, offset: int, end: int, error: BaseException, cut_here: bool = False
+) -> Rejection:
     """One row for what a damaged or cut-off file leaves unread from `offset` on."""
     upto = f" to byte {end}" if end else ""
     name = type(error).__name__
     message = str(error).strip().replace("\n", " ")[:300]
-    cut = isinstance(error, (CutRecord, EOFError))
-    reason = "truncated" if cut else "unreadable"
-    what = "the file is cut short" if cut else "the file is damaged"
-    detail = f"{what}: records from byte {offset}{upto} not read ({name}: {message})"
-    return Rejection(f"{source}#{offset}-", reason, detail, b"")
+    unread = f"records from byte {offset}{upto} not read"
+    if isinstance(error, CutRecord):
+        detail = f"the file is cut short: {message}: {unread}"
+        return Rejection(f"{source}#{offset}-", "truncated", detail, b"")
+    if isinstance(error, EOFError):
+        detail = f"the file is cut short: {unread} ({name}: {message})"
+        return Rejection(f"{source}#{offset}-", "truncated", detail, b"")
+    if cut_here:  # warcio's own error on a header cut short says nothing of the cut
+        detail = f"the file is cut short: it ends inside the record at byte {offset}: {unread}"
+        return Rejection(f"{source}#{offset}-", "truncated", detail, b"")
+    if isinstance(error, (AttributeError, TypeError, ValueError)) and "WARC" not in message:
+        # warcio's fault on a header it cannot parse (a missing WARC-Target-URI ...)
+        message = f"a record header warcio cannot read ({name}: {message})"
+    elif not isinstance(error, DamagedRecord):  # ours says it in words
+        message = f"{name}: {message}"
+    detail = f"the file is damaged: no WARC record at byte {offset}: {unread} ({message})"
+    return Rejection(f"{source}#{offset}-", "unreadable", detail, b"")
 
 
 class _Prefixed:
