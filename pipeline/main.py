@@ -153,6 +153,8 @@ def feeds_summary(counters: dict[str, int]) -> str | None:
         parts.append(f"{failed} pages failed")
     if counters.get("feeds_pages_deferred"):
         parts.append(f"{counters['feeds_pages_deferred']} pages left for the next run")
+    if counters.get("feeds_sitemap_urls_deferred"):  # over --sitemap_max_urls
+        parts.append(f"{counters['feeds_sitemap_urls_deferred']} sitemap URLs deferred")
     if not_due:
         parts.insert(1, f"{not_due} not due")
     return "  feeds: " + ", ".join(parts)

@@ -164,9 +164,9 @@ class NewsBeamOptions(PipelineOptions):
             type=int,
             default=1000,
             metavar="N",
-            help="At most N URLs read from one sitemap source in a poll (an index's sitemaps "
-            "together), the newest by publication date, else lastmod (0: no cap; counter "
-            "feeds_sitemap_urls_skipped).",
+            help="At most N new URLs read from one sitemap source in a poll (an index's "
+            "sitemaps together), the newest by publication date, else lastmod; the others "
+            "wait for the next polls (0: no cap; counter feeds_sitemap_urls_deferred).",
         )
         feeds.add_argument(
             "--sitemap_max_depth",
@@ -185,6 +185,14 @@ class NewsBeamOptions(PipelineOptions):
             metavar="N",
             help="At most N sitemaps fetched for one sitemap index in a poll, all levels "
             "together, the newest lastmod first (0: no cap; counter feeds_sitemaps_skipped).",
+        )
+        feeds.add_argument(
+            "--read_sitemap_files",
+            dest="read_sitemap_files",
+            action="store_true",
+            default=False,
+            help="Read sitemap files found among the inputs as feeds, fetching the pages they "
+            "list from the web (off: such a file is a rejected row, sitemap_file).",
         )
         feeds.add_argument(
             "--no_fetch_pages",
@@ -683,6 +691,7 @@ def config_from_options(
             sitemap_max_urls=options.sitemap_max_urls,
             sitemap_max_depth=options.sitemap_max_depth,
             sitemap_max_sitemaps=options.sitemap_max_sitemaps,
+            read_sitemap_files=options.read_sitemap_files,
             fetch=fetch,
         ),
         url_params=url_param_names(options.redact_url_params or ()),

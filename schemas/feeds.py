@@ -39,6 +39,11 @@ class FeedState(NamedTuple):
     # Where the feed lives now, when its URL answered with permanent redirects (301/308)
     # only: the next poll goes there. The row stays keyed by the URL as subscribed.
     moved_to: str | None = None
+    # A sitemap index's sitemaps as its last poll left them (JSON: the index's body hash,
+    # the sitemaps it chose with their lastmod, and each urlset's ETag, Last-Modified, body
+    # hash and last check; stage.with_sitemaps): what makes the next poll's requests
+    # conditional, and skips a sitemap whose lastmod did not move. None for other feeds.
+    sitemaps: str | None = None
 
 
 class SeenEntry(NamedTuple):
@@ -92,6 +97,7 @@ FEED_STATE_SCHEMA = pa.schema(
         pa.field("poll_interval_seconds", pa.int64(), nullable=False),
         pa.field("next_poll_at", _TS),
         pa.field("moved_to", pa.string()),
+        pa.field("sitemaps", pa.string()),
     ],
     metadata=_META,
 )
@@ -128,5 +134,5 @@ FEED_HEALTH_SCHEMA = pa.schema(
 # Columns added to the tables above after state version 1 was first written. A file
 # without them is read with them null (SeenEntry.last_seen_at, version: see SeenEntry;
 # page_failures: 0) and written back complete; a file lacking any other column is refused.
-FEED_STATE_ADDED = frozenset({"moved_to"})
+FEED_STATE_ADDED = frozenset({"moved_to", "sitemaps"})
 SEEN_ENTRY_ADDED = frozenset({"last_seen_at", "page_failures", "version"})

@@ -12,6 +12,7 @@ from newsbeam.transforms.extract import (
     most_precise,
     new_article,
     published_fields,
+    site_of,
 )
 from newsbeam.transforms.feeds.fetch import FetchResult
 from newsbeam.transforms.feeds.parse import FeedEntry
@@ -53,7 +54,11 @@ def entry_article(
             authors=page.authors or list(entry.authors),
             **published_fields(published),
             text_origin="page",
-            language=entry.language,  # declared: the language stage's evidence
+            site=_site(page, entry),
+            # Declared: the language stage's evidence. The feed's, else the page's own (one
+            # langdetect has no profile for: extract.page_language); a plain sitemap
+            # declares none, and a Galician page lost its own.
+            language=entry.language or page.language,
             feed_url=feed_url,
             entry_id=entry.entry_id,
             feed_categories=list(entry.categories),
@@ -115,3 +120,11 @@ def _modified(entry: FeedEntry) -> Published | None:
     if entry.modified_at is None:
         return None
     return Published(entry.modified_at, entry.modified_precision or "second")
+
+
+def _site(page: Article, entry: FeedEntry) -> str | None:
+    """The page's own site name; where it names none (its `site` is its URL's host), the
+    outlet's name the feed states (a Google News sitemap's news:publication/news:name)."""
+    if entry.publication and page.site in (None, site_of(page.url), site_of(page.canonical_url)):
+        return entry.publication
+    return page.site

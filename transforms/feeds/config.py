@@ -58,4 +58,13 @@ class FeedsConfig:
     # The sitemaps fetched for one index in a poll, all levels together, newest lastmod
     # first: an index lists a site's monthly sitemaps back for years.
     sitemap_max_sitemaps: int = 20
+    # A sitemap of an index whose <lastmod> there has not moved since the last poll is not
+    # fetched, for at most this long after its last fetch: then it is asked for again
+    # (conditionally), in case the index's lastmod lags behind its sitemaps. 6 hours: an
+    # index polled every 10 minutes costs one request a poll, not one per sitemap.
+    sitemap_recheck_seconds: int = 6 * 60 * 60
+    # Whether a sitemap file among the inputs (a folder of saved pages, a mirrored site) is
+    # read as a feed, its pages fetched from the web (--read_sitemap_files). Off: a batch
+    # run over saved files does not start crawling by surprise; the file is a rejected row.
+    read_sitemap_files: bool = False
     fetch: FetchConfig = FetchConfig()

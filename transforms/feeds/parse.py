@@ -62,6 +62,9 @@ class FeedEntry(NamedTuple):
     # the page nor the entry gives a publication date.
     modified_at: dt.datetime | None = None
     modified_precision: str | None = None
+    # The outlet's name as the feed states it (a Google News sitemap's
+    # news:publication/news:name): the article's `site` where the page names none.
+    publication: str | None = None
 
 
 class ParsedFeed(NamedTuple):
@@ -673,6 +676,7 @@ def parse_sitemap_feed(
                 language=url_language(item),
                 modified_at=modified.at if modified else None,
                 modified_precision=modified.precision if modified else None,
+                publication=_text(item.publication),
             )
         )
     news = any(item.publication_date or item.title for item in sitemap.urls)

@@ -43,10 +43,14 @@ as a feed, anything else as an article page).
 Rejected (stage `feeds`): a feed that cannot be fetched (`timeout`, `http_error`,
 `refused_address`, `too_large`, `decompression_bomb`, `redirect_loop`, ...), is not a feed
 (`not_a_feed`), cannot be parsed (`unparseable`), declares entity expansion
-(`entity_expansion`); an entry with no page text and no text of its own (`no_text`).
-Counters: `feeds_fetched`, `feeds_not_modified`, `feeds_unchanged`, `feeds_errors` (health
-status `error`), `feeds_entries`, `feeds_new_entries`, `feeds_pages_attempted`,
-`feeds_pages_fetched` (a body came back),
+(`entity_expansion`); an entry with no page text and no text of its own (`no_text`); a
+sitemap file among the inputs without `read_sitemap_files` (`sitemap_file`).
+Sitemaps (with_sitemaps, capped_inputs, is_restamped): `feeds_sitemaps_fetched`,
+`feeds_sitemaps_not_modified`, `feeds_sitemaps_unchanged`, `feeds_sitemaps_skipped`,
+`feeds_sitemap_urls_deferred`, `feeds_sitemap_restamped`. Counters: `feeds_fetched`,
+`feeds_not_modified`, `feeds_unchanged`, `feeds_errors` (health status `error`),
+`feeds_entries`, `feeds_new_entries`, `feeds_pages_attempted`, `feeds_pages_fetched` (a
+body came back),
 `feeds_pages_failed_<reason>`, `feeds_pages_fallback_<reason>` (the feed's text used
 instead), `feeds_pages_deferred`, `feeds_dropped_<reason>`, `read_inputs`,
 `feeds_seen_entries_pruned`.
@@ -61,6 +65,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -160,6 +165,12 @@ class FetchedFeed(NamedTuple):
     # A sitemap index's sitemaps, fetched with it (with_sitemaps), and what was left unread.
     parts: tuple[FetchResult, ...] = ()
     notes: tuple[str, ...] = ()
+    # A sitemap index's: the hash of its body and its sitemaps' (fetched_hash), and the
+    # record of them its state keeps (FeedState.sitemaps); None for anything else.
+    index_hash: str | None = None
+    sitemaps: str | None = None
+    # Counters with_sitemaps counted (name, n): incremented by the DoFn (count_sitemaps).
+    counts: tuple[tuple[str, int], ...] = ()
 
 
 class PageJob(NamedTuple):
@@ -207,13 +218,25 @@ def is_fetchable(url: str) -> bool:
 class _SourcesFromDocuments(beam.DoFn):
     """A feed document read from a file -> FetchedFeed; an OPML one, or a sitemap index,
     -> its FeedSources (an index's sitemaps are fetched as feeds, each with its own state;
-    at most `sitemap_max_sitemaps`, newest lastmod first)."""
+    at most `sitemap_max_sitemaps`, newest lastmod first). A sitemap file is read only with
+    `read_sitemap_files`; else it is a rejected row (`sitemap_file`)."""
 
     def __init__(self, config: FeedsConfig | None = None) -> None:
         self._config = config or FeedsConfig()
 
     def process(self, doc: RawDocument) -> Iterator[Any]:
-        if doc.kind == "feed" and sitemap_kind(doc.content) == "sitemapindex":
+        kind = sitemap_kind(doc.content) if doc.kind == "feed" else None
+        if kind is not None and not self._config.read_sitemap_files:
+            # A saved site's sitemap lists every page of it: reading it would fetch them
+            # all from the web, in a run over files.
+            counter("read_inputs").inc()
+            detail = (
+                "a sitemap file: reading it would fetch every page it lists from the web; "
+                "pass --read_sitemap_files to read it, or --feed its URL"
+            )
+            yield _rejected(doc.source, "sitemap_file", detail, doc.content)
+            return
+        if kind == "sitemapindex":
             yield from _index_sources(doc, self._config.sitemap_max_sitemaps)
             return
         if doc.kind == "opml":
@@ -314,13 +337,13 @@ class _FetchFeeds(_FetchingDoFn):
                 skipped = FetchResult(source.url, source.url, None, {}, b"", None, "", 0)
                 return FetchedFeed(source, skipped, from_file=False, not_due=True)
             fetched = FetchedFeed(source, fetch_feed(fetcher, source, state), from_file=False)
-            return with_sitemaps(fetcher, fetched, self._config)
+            return with_sitemaps(fetcher, fetched, self._config, state, self._run_at)
 
         url_of = feed_target_of(previous)
         for fetched in fetch_all(sources, fetch, self._config.fetch.concurrency, url_of):
             if not fetched.not_due:  # counted as feeds_not_due where it is parsed
                 counter("feeds_fetched").inc()
-            yield fetched
+            yield count_sitemaps(fetched)
 
 
 def feed_target_of(previous: PreviousFeedState) -> Callable[[FeedSource], str]:
@@ -334,100 +357,218 @@ def feed_target_of(previous: PreviousFeedState) -> Callable[[FeedSource], str]:
     return target
 
 
-SITEMAP_VALIDATORS = ("etag", "last-modified")
+def sitemap_record(state: FeedState | None) -> dict[str, Any] | None:
+    """What the feed's last poll kept of its sitemap index (FeedState.sitemaps), or None
+    (not an index, never polled, or to be read in full)."""
+    if state is None or not state.sitemaps:
+        return None
+    try:
+        record = json.loads(state.sitemaps)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) and "index" in record else None
 
 
-def with_sitemaps(fetcher: Fetcher, fetched: FetchedFeed, config: FeedsConfig) -> FetchedFeed:
+def _checked_recently(record: Mapping[str, Any], now: dt.datetime, seconds: int) -> bool:
+    """Whether a sitemap was last fetched less than `seconds` before `now`."""
+    try:
+        checked = dt.datetime.fromisoformat(record["checked_at"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    return now - checked < dt.timedelta(seconds=seconds)
+
+
+def with_sitemaps(
+    fetcher: Fetcher,
+    fetched: FetchedFeed,
+    config: FeedsConfig,
+    previous: FeedState | None = None,
+    now: dt.datetime | None = None,
+) -> FetchedFeed:
     """A fetched feed with a gzipped body (a `sitemap.xml.gz` served as application/gzip)
     unpacked within `--fetch_max_bytes`, and, when it is a sitemap index, the sitemaps it
     names fetched (as feeds are: politeness, retries, size cap, address guard) into
     `parts`: at most `sitemap_max_sitemaps` in all, newest lastmod first, an index named by
     an index followed to `sitemap_max_depth` levels. `notes` say what was left unread.
 
-    An index keeps no ETag or Last-Modified: an index that answers 304 says nothing of its
-    sitemaps, whose news changes under an unchanged index. Its body hash covers its
-    sitemaps' bodies: a poll where none changed is `unchanged`."""
+    What the last poll kept (`previous.sitemaps`: sitemap_record) makes the poll cheap: a
+    sitemap whose `<lastmod>` in the index is the one it had, fetched less than
+    `sitemap_recheck_seconds` ago, is not fetched; the others are asked for conditionally
+    (ETag, Last-Modified). Either way such a part is a 304 with no body, read as before.
+    The index itself is asked for conditionally too: a 304 reads the sitemaps it chose
+    last time. `index_hash` covers the index and each sitemap's body: a poll where none
+    changed is `unchanged` (or `not_modified`); `sitemaps` is the record the next poll
+    starts from."""
     result = fetched.result
-    if result.error is not None or not result.body:
-        return fetched
-    try:
-        body = gunzipped(result.body, config.fetch.max_bytes)
-    except SitemapError as error:
-        detail = f"{result.final_url}: {error}"
-        return fetched._replace(result=result._replace(body=b"", error=error.reason, detail=detail))
-    result = result._replace(body=body)
-    if sitemap_kind(body) != "sitemapindex":
-        return fetched._replace(result=result)
-    headers = {k: v for k, v in result.headers.items() if k not in SITEMAP_VALIDATORS}
-    result = result._replace(headers=headers)
+    now = now or result.fetched_at or dt.datetime.now(dt.timezone.utc)
+    record = sitemap_record(previous)
+    body: bytes | None = None
+    if result.not_modified and record is not None:
+        index_hash = str(record["index"])
+        top = [SitemapRef(str(loc), lastmod) for loc, lastmod in record.get("refs", [])]
+        top_left = int(record.get("left", 0))
+    else:
+        if result.error is not None or not result.body:
+            return fetched
+        try:
+            body = gunzipped(result.body, config.fetch.max_bytes)
+        except SitemapError as error:
+            detail = f"{result.final_url}: {error}"
+            failed = result._replace(body=b"", error=error.reason, detail=detail)
+            return fetched._replace(result=failed)
+        result = result._replace(body=body)
+        if sitemap_kind(body) != "sitemapindex":
+            return fetched._replace(result=result)
+        index_hash = body_hash(body)
+        try:
+            refs = parse_sitemap(body, result.final_url).sitemaps
+        except SitemapError:  # feed_outputs' parse says why
+            return fetched._replace(result=result)
+        top, top_left = chosen_sitemaps(
+            [ref for ref in refs if ref.loc not in {result.url, result.final_url}],
+            config.sitemap_max_sitemaps,
+        )
+    # Counted by the caller, in the DoFn's thread (fetch_all's threads have no metrics).
+    counts: collections.Counter[str] = collections.Counter()
+    known: dict[str, Any] = dict(record.get("sitemaps", {})) if record else {}
+    kept: dict[str, Any] = {}
+    hashes: list[str] = [index_hash]
     parts: list[FetchResult] = []
     notes: list[str] = []
     budget = config.sitemap_max_sitemaps
-    visited = {result.url, result.final_url}
-    indexes = [(result.final_url, body)]
+    visited = {result.url, result.final_url, *(ref.loc for ref in top)}
+    if top_left:
+        counts["feeds_sitemaps_skipped"] += top_left
+        notes.append(
+            f"index {result.final_url}: {top_left} older sitemaps not read "
+            f"(--sitemap_max_sitemaps {budget})"
+        )
+
+    def read(ref: SitemapRef, level: int, deeper: list[tuple[str, bytes]]) -> None:
+        found = known.get(ref.loc)
+        old: dict[str, Any] = found if isinstance(found, dict) else {}
+        usable = bool(old.get("hash"))
+        if (
+            usable
+            and ref.lastmod
+            and old.get("lastmod") == ref.lastmod
+            and _checked_recently(old, now, config.sitemap_recheck_seconds)
+        ):
+            # Its lastmod has not moved: the sitemap is as it was (not fetched).
+            counts["feeds_sitemaps_unchanged"] += 1
+            parts.append(FetchResult(ref.loc, ref.loc, 304, {}, b"", None, "lastmod", 0))
+            kept[ref.loc] = old
+            hashes.append(f"{ref.loc}\0{old['hash']}")
+            return
+        part = fetcher.fetch(
+            ref.loc,
+            etag=old.get("etag") if usable else None,
+            last_modified=old.get("last_modified") if usable else None,
+            accept=FEED_ACCEPT,
+        )
+        counts["feeds_sitemaps_fetched"] += 1
+        if part.not_modified and usable:
+            counts["feeds_sitemaps_not_modified"] += 1
+            parts.append(part)
+            kept[ref.loc] = {**old, "lastmod": ref.lastmod, "checked_at": now.isoformat()}
+            hashes.append(f"{ref.loc}\0{old['hash']}")
+            return
+        if part.error is None:
+            try:
+                part = part._replace(body=gunzipped(part.body, config.fetch.max_bytes))
+            except SitemapError as error:
+                part = part._replace(body=b"", error=error.reason, detail=str(error))
+        if part.error is None and sitemap_kind(part.body) == "sitemapindex":
+            if level + 1 < config.sitemap_max_depth:
+                deeper.append((part.final_url, part.body))
+            else:
+                notes.append(
+                    f"index {ref.loc}: an index {level + 2} levels deep, not read "
+                    f"(--sitemap_max_depth {config.sitemap_max_depth})"
+                )
+            return
+        parts.append(part)
+        if part.error is not None:
+            hashes.append(f"{ref.loc}\0error {part.error}")
+            return
+        digest = body_hash(part.body)
+        hashes.append(f"{ref.loc}\0{digest}")
+        kept[ref.loc] = {
+            "lastmod": ref.lastmod,
+            "etag": part.headers.get("etag"),
+            "last_modified": part.headers.get("last-modified"),
+            "hash": digest,
+            "checked_at": now.isoformat(),
+        }
+
+    level_refs: list[SitemapRef] = top
     for level in range(max(1, config.sitemap_max_depth)):
         deeper: list[tuple[str, bytes]] = []
-        for index_url, index_body in indexes:
+        for ref in level_refs:
+            read(ref, level, deeper)
+        level_refs = []
+        for index_url, index_body in deeper:  # indexes named by an index (sites nest them)
             try:
                 refs = parse_sitemap(index_body, index_url).sitemaps
             except SitemapError as error:
                 notes.append(f"index {index_url}: {error}")
                 continue
             refs = [ref for ref in refs if ref.loc not in visited]
-            room = budget - len(parts) if budget > 0 else 0  # 0: no cap
+            room = budget - len(parts) - len(level_refs) if budget > 0 else 0  # 0: no cap
             chosen: list[SitemapRef]
             if budget > 0 and room <= 0:
                 chosen, left = [], len(refs)
             else:
                 chosen, left = chosen_sitemaps(refs, room)
             if left:
-                counter("feeds_sitemaps_skipped").inc(left)
+                counts["feeds_sitemaps_skipped"] += left
                 notes.append(
                     f"index {index_url}: {left} older sitemaps not read "
                     f"(--sitemap_max_sitemaps {budget})"
                 )
-            for ref in chosen:
-                visited.add(ref.loc)
-                part = fetcher.fetch(ref.loc, accept=FEED_ACCEPT)
-                counter("feeds_sitemaps_fetched").inc()
-                if part.error is None:
-                    try:
-                        part = part._replace(body=gunzipped(part.body, config.fetch.max_bytes))
-                    except SitemapError as error:
-                        part = part._replace(body=b"", error=error.reason, detail=str(error))
-                if part.error is None and sitemap_kind(part.body) == "sitemapindex":
-                    if level + 1 < config.sitemap_max_depth:
-                        deeper.append((part.final_url, part.body))
-                    else:
-                        notes.append(
-                            f"index {ref.loc}: an index {level + 2} levels deep, not read "
-                            f"(--sitemap_max_depth {config.sitemap_max_depth})"
-                        )
-                    continue
-                parts.append(part)
-        indexes = deeper
-    return fetched._replace(result=result, parts=tuple(parts), notes=tuple(notes))
+            visited.update(ref.loc for ref in chosen)
+            level_refs.extend(chosen)
+    kept_record = {
+        "index": index_hash,
+        "refs": [[ref.loc, ref.lastmod] for ref in top],
+        "left": top_left,
+        "sitemaps": kept,
+    }
+    return fetched._replace(
+        result=result,
+        parts=tuple(parts),
+        notes=tuple(notes),
+        index_hash=body_hash("\n".join(hashes).encode()),
+        sitemaps=json.dumps(kept_record, sort_keys=True),
+        counts=tuple(sorted(counts.items())),
+    )
+
+
+def count_sitemaps(fetched: FetchedFeed) -> FetchedFeed:
+    """Increment the counters with_sitemaps counted (in the DoFn's own thread)."""
+    for name, value in fetched.counts:
+        counter(name).inc(value)
+    return fetched
 
 
 def fetched_hash(fetched: FetchedFeed) -> str:
     """The body hash a feed's state keeps: its body's, or an index's with its sitemaps'."""
-    if not fetched.parts:
-        return body_hash(fetched.result.body)
-    pieces = [fetched.result.body]
-    for part in fetched.parts:
-        pieces += [b"\0", part.final_url.encode(), b"\0", part.body]
-    return body_hash(b"".join(pieces))
+    return fetched.index_hash or body_hash(fetched.result.body)
 
 
 def with_parts(parsed: ParsedFeed, fetched: FetchedFeed) -> ParsedFeed:
     """A sitemap index's parse (no entries) with the entries of its fetched sitemaps, once
-    each; what failed or was left out is the bozo note (health status `partial`). Raises
-    FeedParseError when the index named sitemaps and none of them could be read."""
+    each (a sitemap as it was at the last poll, a 304, gives none: read then); what failed
+    or was left out is the bozo note (health status `partial`). Raises FeedParseError when
+    the index named sitemaps and none of them could be read."""
     notes = list(fetched.notes)
     entries = list(parsed.entries)
     read = 0
     failures: list[tuple[str, str]] = []
     for part in fetched.parts:
+        if part.not_modified:  # as it was at the last poll: its entries were read then
+            read += 1
+            continue
         if part.error is not None:
             failures.append((part.error, f"sitemap {part.url}: {part.error} ({part.detail})"))
             continue
@@ -452,20 +593,50 @@ def with_parts(parsed: ParsedFeed, fetched: FetchedFeed) -> ParsedFeed:
 SITEMAP_VERSIONS = frozenset({"sitemap", "news", "sitemapindex"})
 
 
-def capped_sitemap(parsed: ParsedFeed, limit: int) -> ParsedFeed:
-    """A sitemap's entries, the `limit` newest (publication date, else lastmod; undated
-    last; document order within a date) when it lists more (counter
-    `feeds_sitemap_urls_skipped`, and a bozo note: status `partial`). Feeds pass as they are."""
+def capped_inputs(
+    parsed: ParsedFeed, new: list[FeedEntry], updated: list[FeedEntry], limit: int
+) -> tuple[list[FeedEntry], list[FeedEntry], list[FeedEntry]]:
+    """(new, updated, deferred): of a sitemap's inputs this poll (its new and updated
+    URLs), the `limit` newest (publication date, else lastmod; undated last; document
+    order within a date); the rest wait, not seen, for the next polls, which take the
+    newest of what is still unread: a backlog drains newest first, `limit` a poll
+    (counter `feeds_sitemap_urls_deferred`). Feeds pass as they are."""
     if parsed.version not in SITEMAP_VERSIONS:
-        return parsed
-    kept, left = newest_first(
-        parsed.entries, lambda entry: entry.published_at or entry.modified_at, limit
-    )
+        return new, updated, []
+    wanted = [*new, *updated]
+    kept, left = newest_first(wanted, lambda entry: entry.published_at or entry.modified_at, limit)
     if not left:
-        return parsed
-    counter("feeds_sitemap_urls_skipped").inc(left)
-    note = f"{left} older URLs of {len(parsed.entries)} not read (--sitemap_max_urls {limit})"
-    return parsed._replace(entries=kept, bozo="; ".join(filter(None, [parsed.bozo, note])))
+        return new, updated, []
+    taken = {id(entry) for entry in kept}
+    counter("feeds_sitemap_urls_deferred").inc(left)
+    return (
+        [entry for entry in new if id(entry) in taken],
+        [entry for entry in updated if id(entry) in taken],
+        [entry for entry in wanted if id(entry) not in taken],
+    )
+
+
+# A sitemap rebuilt with every <lastmod> restamped (the build time, a view counter): a
+# poll where at least RESTAMP_SHARE of the URLs read before with a version, and at least
+# RESTAMP_LEAST of them, moved at once is a rebuild, not that many edits (a news
+# sitemap's editors correct a few stories an hour; a poll every 10 minutes sees one or two).
+RESTAMP_SHARE = 0.5
+RESTAMP_LEAST = 3
+
+
+def is_restamped(
+    parsed: ParsedFeed,
+    entries: Iterable[FeedEntry],
+    updated: list[FeedEntry],
+    versions: Mapping[str, str],
+) -> bool:
+    """Whether a sitemap's updated URLs this poll are a rebuild's restamped lastmods: then
+    none is read again (its new version is recorded: the next rebuild is compared with it),
+    and an unchanged page costs no fetch and no row (counter `feeds_sitemap_restamped`)."""
+    if parsed.version not in SITEMAP_VERSIONS or len(updated) < RESTAMP_LEAST:
+        return False
+    known = sum(1 for entry in entries if entry.entry_id in versions)
+    return len(updated) >= RESTAMP_SHARE * known
 
 
 def _page_url(job: PageJob) -> str:
@@ -558,6 +729,7 @@ def feed_outputs(
     entries: list[FeedEntry] = []
     new: list[FeedEntry] = []
     updated: list[FeedEntry] = []
+    deferred: list[FeedEntry] = []
     status, error, new_hash = "ok", result.error, None
     if fetched.not_due:
         counter("feeds_not_due").inc()
@@ -574,22 +746,26 @@ def feed_outputs(
         status = "error"
         counter("read_inputs").inc()
         yield _rejected(url, result.error, result.detail or result.error)
-    elif result.not_modified:
+    elif result.not_modified and fetched.index_hash is None:
         status = "not_modified"
         counter("feeds_not_modified").inc()
     else:
         new_hash = fetched_hash(fetched)
         if previous is not None and previous.body_hash == new_hash:
-            status = "unchanged"
-            counter("feeds_unchanged").inc()
+            # A sitemap index answering 304 whose sitemaps did not change either: not
+            # modified; a body as it was: unchanged.
+            status = "not_modified" if result.not_modified else "unchanged"
+            counter(f"feeds_{status}").inc()
         else:
             try:
-                parsed = parse_feeds_safely(
-                    result.body, result.headers, result.final_url, result.fetched_at
-                )
+                if result.not_modified:  # an index as it was; some of its sitemaps changed
+                    parsed = ParsedFeed("sitemapindex", None, [], None)
+                else:
+                    parsed = parse_feeds_safely(
+                        result.body, result.headers, result.final_url, result.fetched_at
+                    )
                 if fetched.parts or parsed.version == "sitemapindex":
                     parsed = with_parts(parsed, fetched)
-                parsed = capped_sitemap(parsed, config.sitemap_max_urls)
             except FeedParseError as failure:
                 if source.kind == "auto" and failure.reason == "not_a_feed":
                     # An --input URL that is not a feed: an article page. Its state is a
@@ -610,9 +786,22 @@ def feed_outputs(
                     status, error = "partial", parsed.bozo[:500]
                 new = [entry for entry in entries if not was_seen(entry, seen)]
                 updated = updated_entries(entries, seen, versions or {})
+                if is_restamped(parsed, entries, updated, versions or {}):
+                    counter("feeds_sitemap_restamped").inc(len(updated))
+                    updated = []
                 again = retried_updates(new, page_failures or {}, versions or {})
                 new = [entry for entry in new if entry not in again]
                 updated += again
+                new, updated, deferred = capped_inputs(
+                    parsed, new, updated, config.sitemap_max_urls
+                )
+                if deferred:
+                    limit = config.sitemap_max_urls
+                    note = (
+                        f"{len(deferred)} of {len(deferred) + len(new) + len(updated)} new URLs"
+                        f" deferred to the next polls (--sitemap_max_urls {limit})"
+                    )
+                    status, error = "partial", "; ".join(filter(None, [parsed.bozo, note]))[:500]
     counter("feeds_entries").inc(len(entries))
     counter("feeds_new_entries").inc(len(new))
     counter("feeds_updated_entries").inc(len(updated))
@@ -626,7 +815,11 @@ def feed_outputs(
         yield PageJob(version_of, url, entry, None, failures.get(entry.entry_id, 0))
     # Every id the document lists, new or not, is seen now (in the version listed): what
     # keeps it from pruning, and what the next listing is compared with.
+    # URLs deferred by --sitemap_max_urls are not: the next polls take them.
+    waiting = {id(entry) for entry in deferred}
     for entry in entries:
+        if id(entry) in waiting:
+            continue
         sighting = SeenEntry(url, entry.entry_id, now, now, version=entry.version or None)
         yield beam.pvalue.TaggedOutput(SEEN, sighting)
     state = None
@@ -641,6 +834,12 @@ def feed_outputs(
             config,
             unparseable=status == "error",
         )
+        if status == "error" or (result.not_modified and fetched.index_hash is None):
+            state = state._replace(sitemaps=previous.sitemaps if previous else None)
+        else:
+            state = state._replace(sitemaps=fetched.sitemaps)
+        if deferred:  # the next poll reads the sitemaps in full: no 304, no skipped sitemap
+            state = read_in_full(state)
     if status == "error":  # the feeds that failed (an entry's rejected row is no error)
         counter("feeds_errors").inc()
     yield beam.pvalue.TaggedOutput(
@@ -923,16 +1122,23 @@ def without_deferred(health: FeedHealth, deferred: frozenset[str]) -> FeedHealth
     return health._replace(new_entries=max(0, health.new_entries - waiting))
 
 
+def read_in_full(state: FeedState) -> FeedState:
+    """The state with nothing that lets the next poll skip a body: no validators, no body
+    hash, no sitemap of an index skipped (FeedState.sitemaps)."""
+    return state._replace(etag=None, last_modified=None, body_hash=None, sitemaps=None)
+
+
 def _reread_if_deferred(
     state: FeedState, deferred: frozenset[str], retries: Iterable[tuple[str, str, int]] = ()
 ) -> FeedState:
     """A feed with deferred entries is fetched and parsed in full by the next run: no
-    validators, no body hash, due at once. One with entries offered again (`retries`) is
+    validators, no body hash, no sitemap skipped (a sitemap index's), due at once. One
+    with entries offered again (`retries`) is
     parsed in full too, when it is next due: a 304 would never list them again."""
     if deferred_of(state.feed_url, deferred):
-        return state._replace(etag=None, last_modified=None, body_hash=None, next_poll_at=None)
+        return read_in_full(state)._replace(next_poll_at=None)
     if any(feed_url == state.feed_url for feed_url, _, _ in retries):
-        return state._replace(etag=None, last_modified=None, body_hash=None)
+        return read_in_full(state)
     return state
 
 
@@ -1210,8 +1416,14 @@ class _PollFeed(_FetchingDoFn):
         counter("feeds_fetched").inc()
         known: dict[str, int] = seen.read() or {}
         ids = self._previous.seen_for(source.url) | frozenset(known)
-        fetched = with_sitemaps(
-            self._fetcher, FetchedFeed(source, result, from_file=False), self._config
+        fetched = count_sitemaps(
+            with_sitemaps(
+                self._fetcher,
+                FetchedFeed(source, result, from_file=False),
+                self._config,
+                previous,
+                now,
+            )
         )
         outputs = list(feed_outputs(fetched, previous, ids, now, self._config))
         listed, parsed = [], False
