@@ -366,6 +366,9 @@ def _run_command(argv: list[str], library_level: str, drawer: ReportProcess | No
         except pipeline_run.UsageError as error:
             print(f"newsbeam: {error}", file=sys.stderr)
             return metrics.failed(2)
+        except pipeline_run.Unpublished as error:  # committed: not "nothing was committed"
+            log.error("%s", error)
+            return metrics.failed(1)
         except (Exception, KeyboardInterrupt, Terminated) as error:
             status = signals.exit_status()
             if status is not None:
@@ -388,6 +391,13 @@ def _run_command(argv: list[str], library_level: str, drawer: ReportProcess | No
             )
             log.debug("traceback of the failed run", exc_info=True)
             return metrics.failed(1)
+        if signals.received is not None:  # it came during the commit, finished first
+            name = "interrupted" if signals.received == signal.SIGINT else "terminated"
+            print(
+                f"newsbeam: {name} during the commit, which was finished first: run "
+                f"{manifest['run_id']} committed",
+                file=sys.stderr,
+            )
     try:
         print(format_summary(manifest, ours.output))
     except BrokenPipeError:  # `newsbeam ... | head`: the run itself succeeded
