@@ -17,8 +17,35 @@ from newsbeam.pipeline import dataset
 from newsbeam.pipeline import main as entry
 from newsbeam.pipeline import run as run_module
 from newsbeam.transforms.support.state import read_current
+from tests import kill_runs
+from tests.kill_runs import Kill
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+@pytest.mark.slow
+def test_nights_killed_at_chosen_moments_end_as_uninterrupted_ones(tmp_path: Path) -> None:
+    nights = kill_runs.seed_nights(tmp_path / "inputs")
+    inbox = tmp_path / "inbox"
+    reference, _ = kill_runs.run_nights(tmp_path / "reference", inbox, nights, [])
+    assert len(reference["articles"]) > 5 and reference["duplicates"] and reference["rejected"]
+    kills = [
+        Kill(0, signal.SIGKILL, "read", 5),  # mid-pipeline
+        Kill(0, signal.SIGINT, "staged"),  # its tables being written
+        Kill(1, signal.SIGTERM, "read", 3),
+        Kill(1, signal.SIGKILL, "manifest"),  # committed, its state not yet published
+        Kill(2, signal.SIGTERM, "intent"),  # in the commit: it is finished first
+    ]
+    # run_nights checks, at every look while a night runs and after each kill: the
+    # committed nights whole and once, the folders readable, the state not advanced by a
+    # night that did not commit, the exit status and last line of a stop; after each
+    # night: no staging, lock, temporary folder, unpublished version or unlisted file.
+    killed, lines = kill_runs.run_nights(tmp_path / "killed", inbox, nights, kills)
+    assert len(lines) == len(kills)
+    assert killed == reference
+    # Each night killed before its commit is on record as a failed run.
+    records = sorted(p.name for p in (tmp_path / "killed" / "o" / "_failed_runs").iterdir())
+    assert [name.split(".")[0] for name in records].count("night-0") == 2, records
 
 
 def _committed_run(tmp_path: Path, seeds: Path) -> list[str]:
