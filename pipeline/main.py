@@ -359,7 +359,7 @@ def _run_command(argv: list[str], library_level: str, drawer: ReportProcess | No
     metrics = RunMetricsFile(ours.metrics_file, ours.output)
     with RunSignals() as signals:
         try:
-            manifest = pipeline_run.run(argv, report_process=drawer)
+            manifest = pipeline_run.run(argv, report_process=drawer, on_locked=metrics.running)
         except pipeline_run.Busy as error:  # not the command's fault: run it again later
             print(f"newsbeam: {error}", file=sys.stderr)
             return metrics.failed(pipeline_run.BUSY_STATUS)
@@ -416,6 +416,16 @@ class RunMetricsFile:
         if output and "://" not in output:  # the ROOT label as the run's lock names it
             self.root = os.path.abspath(os.path.expanduser(output))
         self.started = time.time()
+        self.locked = False  # the run took its locks: it is the run in progress
+
+    def running(self) -> None:
+        """The run took its locks: the file says a run is in progress, and since when (a
+        run killed outright leaves that: it writes no end)."""
+        self.locked = True
+        if self.path is not None:
+            from newsbeam.pipeline import metrics
+
+            metrics.write_run_started(self.path, self.root, self.started)
 
     def failed(self, status: int) -> int:
         """A run that committed nothing: its times and `status` (returned)."""
@@ -423,7 +433,8 @@ class RunMetricsFile:
             from newsbeam.pipeline import metrics
 
             figures = metrics.failed_figures(self.started, time.time(), status)
-            metrics.write_run_metrics(self.path, self.root, figures)
+            # Refused before its locks (2, 75): another run's start stays in the file.
+            metrics.write_run_metrics(self.path, self.root, figures, not self.locked)
         return status
 
     def committed(self, manifest: dict[str, Any], status: int) -> int:

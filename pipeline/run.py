@@ -540,16 +540,23 @@ def locked(target: Target) -> Iterator[RunLock]:
         lock.release()
 
 
-def run(argv: Sequence[str], report_process: ReportProcess | None = None) -> dict[str, Any]:
+def run(
+    argv: Sequence[str],
+    report_process: ReportProcess | None = None,
+    on_locked: Callable[[], None] | None = None,
+) -> dict[str, Any]:
     """Run the pipeline; returns the manifest (with --max_files_per_run, the passes' sum:
     pipeline/passes.py). Raises UsageError or the run's exception. `report_process` (the
-    command's, pipeline/report_process.py) draws the report if given."""
+    command's, pipeline/report_process.py) draws the report if given; `on_locked` is
+    called once the locks are taken (the run then is the one in progress)."""
     target = prepare(argv)
     if target.ours.max_files_per_run:
         from newsbeam.pipeline import passes
 
-        return passes.run_passes(target)
+        return passes.run_passes(target, on_locked)
     with locked(target) as lock:
+        if on_locked is not None:
+            on_locked()
         return run_locked(target, lock, report_process=report_process)
 
 
