@@ -24,6 +24,7 @@ import glob
 import gzip
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -35,7 +36,7 @@ from typing import Any
 
 import duckdb
 
-from newsbeam.pipeline import dataset
+from newsbeam.pipeline import dataset, metrics
 from newsbeam.transforms.support.progress import read_progress
 from newsbeam.transforms.support.state import read_current, version_dir
 
@@ -46,6 +47,12 @@ TABLES = ("articles", "duplicates", "rejected")
 # The moments a kill is sent at, in the order a run reaches them.
 MOMENTS = ("read", "staged", "intent", "manifest", "state")
 SIGNALS = {"KILL": signal.SIGKILL, "TERM": signal.SIGTERM, "INT": signal.SIGINT}
+# How often a reader looks while a night runs, seconds (each look reads every table).
+LOOK_EVERY = 0.25
+# A SIGTERM/SIGINT is obeyed within this (a bundle in progress is abandoned; a commit in
+# progress is finished first), on a loaded 2-core host.
+STOP_SECONDS = 20.0
+NEVER_REACHED = "[kill_runs: the moment was never reached]"
 # What a stopped run exits with: SIGKILL's is the shell's 128 + 9 (negative from Popen).
 STOPPED = {signal.SIGKILL: -signal.SIGKILL, signal.SIGTERM: 143, signal.SIGINT: 130}
 
@@ -158,6 +165,10 @@ class Place:
         return self.base / "s"
 
     @property
+    def metrics(self) -> Path:
+        return self.base / "newsbeam.prom"
+
+    @property
     def scratch(self) -> Path:
         return self.base / "tmp"
 
@@ -165,7 +176,7 @@ class Place:
         return [
             sys.executable, "-m", "newsbeam.pipeline", "--input", str(self.inbox),
             "--output", str(self.output), "--state", str(self.state),
-            "--run_id", f"night-{night}", "--metrics_file", str(self.base / "metrics.json"),
+            "--run_id", f"night-{night}", "--metrics_file", str(self.metrics),
             *extra,
         ]  # fmt: skip
 
@@ -279,16 +290,20 @@ def _watch(
     deadline: float,
     timeout: float,
 ) -> subprocess.CompletedProcess[str]:
-    sent = False
+    sent: float | None = None  # when the signal was sent
+    looked = 0.0
     try:
         while process.poll() is None and time.monotonic() < deadline:
-            if kill is not None and not sent and _reached(place, kill, before):
+            if kill is not None and sent is None and _reached(place, kill, before):
                 process.send_signal(kill.signum)
-                sent = True
-            if look is not None:
+                sent = time.monotonic()
+            if look is not None and time.monotonic() - looked > LOOK_EVERY:
                 look()
-            time.sleep(0.005 if kill is not None and not sent else 0.1)
+                looked = time.monotonic()
+            time.sleep(0.005)
         out, err = process.communicate(timeout=max(1.0, deadline - time.monotonic()))
+        if sent is not None:
+            err += f"\n[kill_runs: ended {time.monotonic() - sent:.1f} s after the signal]"
     except subprocess.TimeoutExpired as error:
         process.kill()
         out, err = process.communicate()
@@ -299,7 +314,7 @@ def _watch(
         process.args,
         process.returncode,
         out,
-        err + ("" if sent or kill is None else "\n[kill_runs: the moment was never reached]"),
+        err + ("" if sent is not None or kill is None else f"\n{NEVER_REACHED}"),
     )
 
 
@@ -402,6 +417,7 @@ def run_nights(
         assert done.returncode == 0, done.stderr[-3000:]
         if check:
             assert not leftovers(place), leftovers(place)
+            assert metrics.previous_in_progress(str(place.metrics)) is None
     return outcome(place), lines
 
 
@@ -409,17 +425,26 @@ def _check_killed(
     place: Place, night: int, kill: Kill, killed: subprocess.CompletedProcess[str], previous: list
 ) -> None:
     """What a killed run leaves, before anything runs again."""
-    if "[kill_runs: the moment was never reached]" in killed.stderr:
+    if NEVER_REACHED in killed.stderr:
         return
+    ended = re.search(r"\[kill_runs: ended ([0-9.]+) s after the signal\]", killed.stderr)
+    assert ended is not None
+    stderr = killed.stderr[: ended.start()]
+    if kill.signum != signal.SIGKILL:  # a stop is obeyed promptly
+        assert float(ended.group(1)) < STOP_SECONDS, (kill, ended.group(0), stderr[-2000:])
     committed = dataset.read_manifest(str(place.output), f"night-{night}") is not None
     if kill.signum != signal.SIGKILL:
         status = killed.returncode
-        assert status in (STOPPED[kill.signum], 0), (kill, status, killed.stderr[-3000:])
-        last = killed.stderr.strip().splitlines()[-1] if killed.stderr.strip() else ""
+        assert status in (STOPPED[kill.signum], 0), (kill, status, stderr[-3000:])
+        last = stderr.strip().splitlines()[-1] if stderr.strip() else ""
         if committed:
             assert "committed" in last and "nothing was committed" not in last, (kill, last)
         else:
             assert "nothing was committed" in last, (kill, last)
+    # The metrics file: a run killed outright left its start (a run in progress, which no
+    # end follows); a stopped one wrote its end.
+    in_progress = metrics.previous_in_progress(str(place.metrics))
+    assert (in_progress is not None) == (kill.signum == signal.SIGKILL), (kill, in_progress)
     current = read_current(str(place.state)) or {}
     if not committed:
         # The state is not advanced by a night that did not commit.
