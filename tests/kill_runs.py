@@ -410,7 +410,10 @@ def run_nights(
 
         for kill in [k for k in kills if k.night == night]:
             killed = run_night(place, night, kill, look if check else None)
-            lines.append(f"{kill}: exit {killed.returncode}")
+            ended = re.search(r"ended [0-9.]+ s after the signal", killed.stderr)
+            lines.append(
+                f"{kill}: exit {killed.returncode}, {ended.group(0) if ended else 'not sent'}"
+            )
             if check:
                 _check_killed(place, night, kill, killed, previous)
         done = run_night(place, night)
