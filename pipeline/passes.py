@@ -38,6 +38,7 @@ from typing import Any
 
 from newsbeam.pipeline import run as pipeline_run
 from newsbeam.pipeline.options import PipelineConfig, is_url
+from newsbeam.pipeline.stops import RunSignals
 from newsbeam.transforms.read import Problem, as_input, list_inputs
 
 log = logging.getLogger("newsbeam")
@@ -198,6 +199,7 @@ def run_passes(
                 )
                 manifests.append(manifest)
                 log.info(pass_line(manifest, number, total, len(files)))
+                RunSignals.check()  # a stop held by this pass's commit: no next pass
     except BaseException:
         if manifests:
             log.error(

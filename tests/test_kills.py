@@ -129,3 +129,39 @@ def test_a_state_that_cannot_be_published_says_the_run_committed(
     assert night_2 is not None and night_2["counts"]["inputs"] == 0
     marker = json.loads(Path(tmp_path / "s" / "CURRENT.json").read_text())
     assert marker["run_id"] == "night-2" and marker["previous"].startswith("night-1.")
+
+
+def test_passes_stop_after_the_pass_whose_commit_a_stop_waited_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # --max_files_per_run: the stop held by the first pass's commit must end the run then,
+    # not be forgotten while the next passes run.
+    published = run_module.publish_state
+    calls: list[int] = []
+
+    def stopped_then_published(*args: Any) -> None:
+        if not calls:
+            os.kill(os.getpid(), signal.SIGTERM)
+        calls.append(1)
+        published(*args)
+
+    def exit_now(status: int) -> None:  # main.py ends a stopped run with os._exit
+        raise SystemExit(status)
+
+    ran = run_module.run_locked
+    passes: list[int] = []
+
+    def counted(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        passes.append(1)
+        return ran(*args, **kwargs)
+
+    monkeypatch.setattr(run_module, "publish_state", stopped_then_published)
+    monkeypatch.setattr(run_module, "run_locked", counted)
+    monkeypatch.setattr(entry.os, "_exit", exit_now)
+    argv = [*_committed_run(tmp_path, SEEDS)[:-2], "--max_files_per_run", "2"]
+    with pytest.raises(SystemExit) as ended:
+        entry.main(argv)
+    assert ended.value.code == 143
+    assert len(calls) == 1 and len(dataset.committed_runs(str(tmp_path / "o"))) == 1
+    # Before, the second pass ran its whole pipeline and only then refused to commit.
+    assert len(passes) == 1
