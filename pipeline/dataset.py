@@ -33,7 +33,7 @@ import datetime as dt
 import os
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from newsbeam.schemas import DATASET_SCHEMAS, WRITTEN
@@ -442,11 +442,13 @@ def commit_run(
     manifest: dict[str, Any],
     moves: Iterable[tuple[str, str]],
     report: str | None = None,
+    on_committed: Callable[[], None] | None = None,
 ) -> None:
     """Commit a staged run attempt: intent record, files into their partitions, the
     report, then the manifest (the commit itself), then the replaced attempt's files go.
     `moves`: (staged path, final path) of every data file the manifest lists; `report`:
-    the run's report, a local file."""
+    the run's report, a local file; `on_committed`: called once the manifest is written
+    (what fails after it fails a committed run: the next run's `recover` finishes it)."""
     from newsbeam.transforms.support.state import crash_point
 
     run_id, attempt = manifest["run_id"], manifest["attempt"]
@@ -462,6 +464,8 @@ def commit_run(
         with open(report, "rb") as handle:
             files.write_bytes(report_path(root, run_id), handle.read())
     files.write_json(manifest_path(root, run_id), manifest)
+    if on_committed is not None:
+        on_committed()
     crash_point("manifest-written")
     files.delete_files(files.join(root, *path.split("/")) for path in replaced)
     files.delete_tree(staging)

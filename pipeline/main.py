@@ -361,13 +361,16 @@ def _run_command(argv: list[str], library_level: str, drawer: ReportProcess | No
     metrics = RunMetricsFile(ours.metrics_file, ours.output)
     with RunSignals() as signals:
         try:
-            manifest = pipeline_run.run(argv, report_process=drawer)
+            manifest = pipeline_run.run(argv, report_process=drawer, on_locked=metrics.running)
         except pipeline_run.Busy as error:  # not the command's fault: run it again later
             print(f"newsbeam: {error}", file=sys.stderr)
             return metrics.failed(pipeline_run.BUSY_STATUS)
         except pipeline_run.UsageError as error:
             print(f"newsbeam: {error}", file=sys.stderr)
             return metrics.failed(2)
+        except pipeline_run.Unpublished as error:  # committed: not "nothing was committed"
+            log.error("%s", error)
+            return metrics.failed(1)
         except (Exception, KeyboardInterrupt, Terminated) as error:
             status = signals.exit_status()
             if status is not None:
@@ -390,6 +393,13 @@ def _run_command(argv: list[str], library_level: str, drawer: ReportProcess | No
             )
             log.debug("traceback of the failed run", exc_info=True)
             return metrics.failed(1)
+        if signals.received is not None:  # it came during the commit, finished first
+            name = "interrupted" if signals.received == signal.SIGINT else "terminated"
+            print(
+                f"newsbeam: {name} during the commit, which was finished first: run "
+                f"{manifest['run_id']} committed",
+                file=sys.stderr,
+            )
     try:
         print(format_summary(manifest, ours.output))
     except BrokenPipeError:  # `newsbeam ... | head`: the run itself succeeded
@@ -408,6 +418,16 @@ class RunMetricsFile:
         if output and "://" not in output:  # the ROOT label as the run's lock names it
             self.root = os.path.abspath(os.path.expanduser(output))
         self.started = time.time()
+        self.locked = False  # the run took its locks: it is the run in progress
+
+    def running(self) -> None:
+        """The run took its locks: the file says a run is in progress, and since when (a
+        run killed outright leaves that: it writes no end)."""
+        self.locked = True
+        if self.path is not None:
+            from newsbeam.pipeline import metrics
+
+            metrics.write_run_started(self.path, self.root, self.started)
 
     def failed(self, status: int) -> int:
         """A run that committed nothing: its times and `status` (returned)."""
@@ -415,7 +435,8 @@ class RunMetricsFile:
             from newsbeam.pipeline import metrics
 
             figures = metrics.failed_figures(self.started, time.time(), status)
-            metrics.write_run_metrics(self.path, self.root, figures)
+            # Refused before its locks (2, 75): another run's start stays in the file.
+            metrics.write_run_metrics(self.path, self.root, figures, not self.locked)
         return status
 
     def committed(self, manifest: dict[str, Any], status: int) -> int:

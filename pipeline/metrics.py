@@ -49,6 +49,9 @@ MAX_FEED_SERIES = 200
 MAX_COUNTER_SERIES = 300
 _CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 DEFAULT_METRICS_HOST = "127.0.0.1"
+# A batch run's start, in the file until its end rewrites it (write_run_started).
+IN_PROGRESS = "run_in_progress"
+IN_PROGRESS_START = "run_in_progress_start_timestamp_seconds"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -236,6 +239,14 @@ class RunMetrics:
         self._last_success = gauge(
             "last_success_timestamp_seconds", "When the last run that committed ended."
         )
+        self._in_progress = gauge(
+            IN_PROGRESS,
+            "1 from a batch run's start (its locks taken) until it ends; still 1 once the "
+            "run is gone: killed outright (SIGKILL, the OOM killer) or its machine stopped.",
+        )
+        self._in_progress_start = gauge(
+            IN_PROGRESS_START, "When the batch run in progress (newsbeam_run_in_progress) started."
+        )
         self._inputs = gauge("last_run_inputs", "Inputs the last committed run read.")
         self._rows = gauge("last_run_rows", "Rows the last committed run wrote, by table.", "table")
         self._bytes = gauge(
@@ -342,8 +353,16 @@ class RunMetrics:
         with self._lock:
             self._record(figures)
 
+    def running(self, started: float) -> None:
+        """A batch run in progress since `started` (seconds since the epoch)."""
+        with self._lock:
+            self._in_progress.labels(root=self.root).set(1)
+            self._in_progress_start.labels(root=self.root).set(started)
+
     def _record(self, run: RunFigures) -> None:
         root = self.root
+        if not self.follow:  # this run has ended (a start kept by carry_in_progress aside)
+            self._in_progress.labels(root=root).set(0)
         self._start.labels(root=root).set(run.started)
         self._end.labels(root=root).set(run.ended)
         self._duration.labels(root=root).set(run.seconds)
@@ -434,12 +453,73 @@ def previous_last_success(path: str) -> float | None:
     return max(found) if found else None
 
 
-def write_run_metrics(path: str, root: str, figures: RunFigures) -> bool:
+def _previous_families(path: str) -> list[Any]:
+    """The metric families of the file at `path`; none if it is absent or unreadable."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return list(text_string_to_metric_families(handle.read()))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return []
+
+
+def previous_in_progress(path: str) -> float | None:
+    """When the run in progress that the file at `path` names started, if it names one."""
+    found: dict[str, float] = {}
+    for family in _previous_families(path):
+        for sample in family.samples:
+            found[sample.name] = sample.value
+    if found.get(f"{PREFIX}_{IN_PROGRESS}") == 1:
+        return found.get(f"{PREFIX}_{IN_PROGRESS_START}")
+    return None
+
+
+class _Families:
+    """A collector of metric families as read from a file (write_run_started)."""
+
+    def __init__(self, families: list[Any]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterator[Any]:
+        return iter(self.families)
+
+
+def write_run_started(path: str, root: str, started: float) -> bool:
+    """Mark a batch run in progress in its metrics file, once its locks are taken: the
+    file it replaces, with `newsbeam_run_in_progress` 1 and the run's start. The run's end
+    rewrites the whole file (0); a run killed outright writes no end, and its 1 stays for
+    an alert to see (deploy/prometheus: NewsBeamRunNotEnded), where before its file still
+    showed the run before it as the last run. False, with a warning, if not written."""
+    from prometheus_client import CollectorRegistry, write_to_textfile
+
+    ours = {f"{PREFIX}_{IN_PROGRESS}", f"{PREFIX}_{IN_PROGRESS_START}"}
+    kept = [family for family in _previous_families(path) if family.name not in ours]
+    metrics = RunMetrics(root)
+    metrics.running(started)
+    in_progress = [family for family in metrics.registry.collect() if family.name in ours]
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Families(kept + in_progress))
+    try:
+        write_to_textfile(path, registry)
+    except OSError as error:
+        log.warning("--metrics_file %s: not written: %s", path, error)
+        return False
+    return True
+
+
+def write_run_metrics(
+    path: str, root: str, figures: RunFigures, carry_in_progress: bool = False
+) -> bool:
     """A batch run's metrics file: the run's figures, the last success carried over from the
-    file it replaces when this run committed nothing."""
+    file it replaces when this run committed nothing. `carry_in_progress`: this run never
+    took its locks (refused: exit 2 or 75), so the run in progress the file names (another
+    run's, going on or killed) is kept."""
     metrics = RunMetrics(root)
     metrics.carry_over(previous_last_success(path))
     metrics.record(figures)
+    if carry_in_progress and (since := previous_in_progress(path)) is not None:
+        metrics.running(since)
     return metrics.write(path)
 
 

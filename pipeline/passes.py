@@ -33,11 +33,12 @@ import shutil
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from newsbeam.pipeline import run as pipeline_run
 from newsbeam.pipeline.options import PipelineConfig, is_url
+from newsbeam.pipeline.stops import RunSignals
 from newsbeam.transforms.read import Problem, as_input, list_inputs
 
 log = logging.getLogger("newsbeam")
@@ -139,8 +140,11 @@ def pass_line(manifest: Mapping[str, Any], number: int, passes: int, files: int)
     )
 
 
-def run_passes(target: pipeline_run.Target) -> dict[str, Any]:
-    """List the inputs, run and commit one run per pass; the passes' summed summary."""
+def run_passes(
+    target: pipeline_run.Target, on_locked: Callable[[], None] | None = None
+) -> dict[str, Any]:
+    """List the inputs, run and commit one run per pass; the passes' summed summary.
+    `on_locked` is called once the locks are taken."""
     ours = target.ours
     size = ours.max_files_per_run
     if target.state is None and not pipeline_run.on_local_runner(target.options):
@@ -175,6 +179,8 @@ def run_passes(target: pipeline_run.Target) -> dict[str, Any]:
     clock = time.perf_counter()
     try:
         with pipeline_run.locked(target) as lock:
+            if on_locked is not None:
+                on_locked()
             for number, files in enumerate(plan.passes, 1):
                 first = number == 1
 
@@ -193,6 +199,7 @@ def run_passes(target: pipeline_run.Target) -> dict[str, Any]:
                 )
                 manifests.append(manifest)
                 log.info(pass_line(manifest, number, total, len(files)))
+                RunSignals.check()  # a stop held by this pass's commit: no next pass
     except BaseException:
         if manifests:
             log.error(

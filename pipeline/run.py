@@ -104,6 +104,12 @@ class Busy(UsageError):
     """Another run holds the lock of --output or --state (exit BUSY_STATUS)."""
 
 
+class Unpublished(Exception):
+    """The run committed (its manifest is written), but its state version could not be
+    published: the next run publishes it (state.md, life cycle 3). Exit 1, as a failure the
+    operator must see, but not "nothing was committed"."""
+
+
 def parse_options(argv: Sequence[str]) -> PipelineOptions:
     """Command line -> Beam options with NewsBeam's view validated and a safe runner."""
     options = RunOptions(list(argv))
@@ -534,16 +540,23 @@ def locked(target: Target) -> Iterator[RunLock]:
         lock.release()
 
 
-def run(argv: Sequence[str], report_process: ReportProcess | None = None) -> dict[str, Any]:
+def run(
+    argv: Sequence[str],
+    report_process: ReportProcess | None = None,
+    on_locked: Callable[[], None] | None = None,
+) -> dict[str, Any]:
     """Run the pipeline; returns the manifest (with --max_files_per_run, the passes' sum:
     pipeline/passes.py). Raises UsageError or the run's exception. `report_process` (the
-    command's, pipeline/report_process.py) draws the report if given."""
+    command's, pipeline/report_process.py) draws the report if given; `on_locked` is
+    called once the locks are taken (the run then is the one in progress)."""
     target = prepare(argv)
     if target.ours.max_files_per_run:
         from newsbeam.pipeline import passes
 
-        return passes.run_passes(target)
+        return passes.run_passes(target, on_locked)
     with locked(target) as lock:
+        if on_locked is not None:
+            on_locked()
         return run_locked(target, lock, report_process=report_process)
 
 
@@ -891,12 +904,44 @@ def run_locked(
             raise Busy(str(error)) from None
         RunSignals.check()  # a stop whose exception Python swallowed must not commit
         moved = [pair for name in dataset.DATASET_TABLES for pair in moves[name]]
-        dataset.commit_run(output, manifest, moved, report if os.path.exists(report) else None)
-        committed = True
-        if opened is not None:
-            publish_state(opened, manifest_uri)
-        if found_failed.listed:  # superseded now: a bounded history (failed_runs.prune)
-            failed_runs.prune(output, str(manifest["finished_at"]), found=found_failed)
+        written: list[bool] = []  # the manifest is written: the run has committed
+        with RunSignals.committing():  # a stop waits for the end of the commit
+            try:
+                dataset.commit_run(
+                    output,
+                    manifest,
+                    moved,
+                    report if os.path.exists(report) else None,
+                    on_committed=lambda: written.append(True),
+                )
+            except Exception as error:
+                if not written:
+                    raise
+                # The replaced attempt's files or the staging could not be deleted: the
+                # run committed all the same; the next run's clean-up finishes it.
+                log.warning(
+                    "run %s committed, but its clean-up failed (%s): the next run finishes it",
+                    run_id,
+                    error,
+                )
+            committed = True
+            if opened is not None:
+                try:
+                    publish_state(opened, manifest_uri)
+                except Exception as error:
+                    raise Unpublished(
+                        f"run {run_id} committed ({manifest_uri}), but its state version "
+                        f"{opened.version} was not published ({error}): the next run "
+                        "publishes it"
+                    ) from error
+            if found_failed.listed:  # superseded now: a bounded history (failed_runs.prune)
+                failed_runs.prune(output, str(manifest["finished_at"]), found=found_failed)
+        if RunSignals.current is not None:
+            log.warning(
+                "%s arrived during the commit of run %s, which was finished first",
+                signal.Signals(RunSignals.current).name,
+                run_id,
+            )
         log.log(
             level, "run %s finished in %.1f s; committed to %s", run_id, manifest["seconds"], output
         )

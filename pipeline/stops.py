@@ -5,10 +5,15 @@ point."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import signal
 import sys
 import threading
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+log = logging.getLogger("newsbeam")
 
 
 class Terminated(BaseException):
@@ -25,6 +30,8 @@ class RunSignals:
     # The signal the run in progress received, if any: what its failed-run record says
     # (pipeline/run.py), when Beam has wrapped the exception as a step's failure.
     current: int | None = None
+    # True while a run commits (pipeline/run.py): a stop then waits for the commit's end.
+    holding: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.received: int | None = None
@@ -32,6 +39,7 @@ class RunSignals:
 
     def __enter__(self) -> RunSignals:
         RunSignals.current = None
+        RunSignals.holding = False
         if threading.current_thread() is threading.main_thread():
             for signum in self.STATUS:
                 self._previous[signum] = signal.signal(signum, self._handle)
@@ -45,6 +53,14 @@ class RunSignals:
     def _handle(self, signum: int, frame: object) -> None:
         self.received = signum
         RunSignals.current = signum
+        if RunSignals.holding:
+            # Raised between the manifest and the state's publication, the stop left a
+            # committed run whose state version the clean-up then deleted (review 107).
+            log.warning(
+                "%s received during the commit: the commit is finished first",
+                signal.Signals(signum).name,
+            )
+            return
         # A multi-process local run: its workers end now (pipeline/workers.py), and what
         # Beam's threads and logs report about them is the stop, not an error.
         from newsbeam.pipeline.workers import quiet_beam_logs, stop_worker_processes
@@ -68,6 +84,21 @@ class RunSignals:
         before it commits."""
         if cls.current is not None:
             raise stop_exception(cls.current)
+
+    @classmethod
+    @contextlib.contextmanager
+    def committing(cls) -> Iterator[None]:
+        """Hold SIGINT/SIGTERM while a run commits (its files moved, its manifest, its
+        state published): a stop that arrives then is remembered (`current`) and obeyed
+        once the run has committed. The commit is short (milliseconds locally; each call to
+        an object store is bounded by --store_retry_seconds), and a stop inside it would
+        leave what a SIGKILL leaves there at best, at worst the commit's clean-up undoing
+        half of it. SIGKILL still ends it anywhere (the next run finishes the commit)."""
+        cls.holding = True
+        try:
+            yield
+        finally:
+            cls.holding = False
 
     def exit_status(self) -> int | None:
         """130 or 143 once a signal arrived, else None."""

@@ -265,12 +265,48 @@ def test_a_run_killed_outright_is_counted_by_the_next_committed_runs_metrics(
         env={**os.environ, "TMPDIR": str(tmp_path), CRASH_ENV: "output-staged"},
     )
     assert killed.returncode == 137, killed.stderr[-2000:]
-    assert not prom.exists()
+    # It wrote its start once its locks were taken (review 107): a run in progress, which
+    # no end follows (before, no file at all: nothing told the run had started).
+    found = samples(prom.read_text())
+    assert value(found, "run_in_progress") == 1
+    started = value(found, "run_in_progress_start_timestamp_seconds")
+    assert time.time() - 300 < started < time.time()
     done = newsbeam_command(*argv, "--run_id", "night2", tmpdir=tmp_path)
     assert done.returncode == 0, done.stderr
     found = samples(prom.read_text())
     assert value(found, "last_run_success") == 1
     assert value(found, "last_run_failed_before") == 1
+    assert value(found, "run_in_progress") == 0
+    assert ("newsbeam_run_in_progress_start_timestamp_seconds", ()) not in found
+
+
+def test_a_run_start_keeps_the_figures_of_the_file_it_replaces(tmp_path: Path) -> None:
+    path = str(tmp_path / "newsbeam.prom")
+    manifest = {
+        "started_at": "2026-12-01T02:00:00+00:00",
+        "finished_at": "2026-12-01T02:01:40+00:00",
+        "counts": {"inputs": 3, "articles": 2, "duplicates": 0, "rejected": 1, "balanced": True,
+                   "rejected_by": {"extract": {"no_text": 1}}},
+    }  # fmt: skip
+    assert metrics.write_run_metrics(path, "/d", metrics.figures_from_manifest(manifest))
+    before = samples(Path(path).read_text())
+    assert metrics.write_run_started(path, "/d", 2e9)
+    running = samples(Path(path).read_text())
+    # The last run's figures stay for dashboards while the next one runs.
+    assert {k: v for k, v in running.items() if "in_progress" not in k[0]} == {
+        k: v for k, v in before.items() if "in_progress" not in k[0]
+    }
+    assert value(running, "run_in_progress") == 1
+    assert value(running, "run_in_progress_start_timestamp_seconds") == 2e9
+    assert metrics.previous_in_progress(path) == 2e9
+    # A run refused before its locks (another run holds them: 75) keeps that run's start;
+    # a run that took them and ended says none is in progress.
+    assert metrics.write_run_metrics(path, "/d", metrics.failed_figures(2e9, 2e9 + 1, 75), True)
+    assert metrics.previous_in_progress(path) == 2e9
+    assert metrics.write_run_metrics(path, "/d", metrics.failed_figures(2e9, 2e9 + 9, 1))
+    assert metrics.previous_in_progress(path) is None
+    assert value(samples(Path(path).read_text()), "run_in_progress") == 0
+    assert sorted(os.listdir(tmp_path)) == ["newsbeam.prom"]
 
 
 def test_usage_errors_of_the_metrics_flags(seeds_dir: Path, tmp_path: Path) -> None:
@@ -482,6 +518,7 @@ def test_the_alert_rules_name_only_metrics_newsbeam_writes() -> None:
     for follow in (False, True):
         run = metrics.RunMetrics("/d", follow=follow)
         run.record(figures)
+        run.running(1.0)  # a batch run's start (write_run_started)
         text = prometheus_client.generate_latest(run.registry).decode()
         exposed |= {name for name, _ in samples(text)}
         exposed |= {family.name for family in text_string_to_metric_families(text)}

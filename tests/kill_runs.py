@@ -1,0 +1,504 @@
+"""Pulling the plug: nightly runs with `--state` killed at chosen moments, run again as a
+scheduler would, and compared with nights never interrupted (review 107).
+
+A night adds new files to one inbox (the state's seen files decide what is new), runs the
+command as a subprocess, and kills it (SIGKILL, SIGTERM or SIGINT) once a moment of its
+progress is reached: the n-th document read (the progress taps), its first staged table
+file, its commit's intent record, its manifest, its new state version. While it runs,
+every look checks what a reader sees: the committed nights through their manifests,
+whole and once, and the tables' folders readable by a DuckDB glob. The night is then run
+again with the same command until it commits. The outcome (every table's rows, which
+night holds them, and the state's seen files, dedup index and stories) must equal that
+of the same nights run without a kill.
+
+`tests/test_kills.py` runs a few chosen kills; `python -m tests.kill_runs --rounds N`
+runs random ones (the kind, the moment and the night drawn from `--seed`), on the
+labelled pages of ../shared/data when present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import glob
+import gzip
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from newsbeam.pipeline import dataset, metrics
+from newsbeam.transforms.support.progress import read_progress
+from newsbeam.transforms.support.state import read_current, version_dir
+
+REPO = Path(__file__).resolve().parents[1]
+SEEDS = REPO / "seeds"
+SHARED = REPO.parent / "shared" / "data"
+TABLES = ("articles", "duplicates", "rejected")
+# The moments a kill is sent at, in the order a run reaches them.
+MOMENTS = ("read", "staged", "intent", "manifest", "state")
+SIGNALS = {"KILL": signal.SIGKILL, "TERM": signal.SIGTERM, "INT": signal.SIGINT}
+# How often a reader looks while a night runs, seconds (each look reads every table).
+LOOK_EVERY = 0.25
+# A SIGTERM/SIGINT is obeyed within this (a bundle in progress is abandoned; a commit in
+# progress is finished first), on a loaded 2-core host.
+STOP_SECONDS = 20.0
+NEVER_REACHED = "[kill_runs: the moment was never reached]"
+# What a stopped run exits with: SIGKILL's is the shell's 128 + 9 (negative from Popen).
+STOPPED = {signal.SIGKILL: -signal.SIGKILL, signal.SIGTERM: 143, signal.SIGINT: 130}
+
+
+@dataclasses.dataclass(frozen=True)
+class Kill:
+    """Kill night `night` with `signum` once `moment` is reached (`count`: for "read", the
+    number of documents read)."""
+
+    night: int
+    signum: int
+    moment: str
+    count: int = 1
+
+    def __str__(self) -> str:
+        name = signal.Signals(self.signum).name
+        return f"night {self.night}: {name} at {self.moment}" + (
+            f" {self.count}" if self.moment == "read" else ""
+        )
+
+
+# --- Inputs ----------------------------------------------------------------------------------
+
+
+def _page(title: str, body: str, url: str) -> str:
+    paragraphs = "".join(f"<p>{p.strip()}</p>" for p in body.split("\n\n") if p.strip())
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f'<link rel="canonical" href="{url}"></head><body><nav><a href="/">Home</a></nav>'
+        f"<article><h1>{title}</h1>{paragraphs}</article><footer>Example</footer></body></html>"
+    )
+
+
+def seed_nights(folder: Path, nights: int = 3, pages: int = 12) -> list[list[Path]]:
+    """Files for `nights` nights from the seeds alone (a clone has no ../shared): per night
+    HTML pages of the seeds' paragraphs (distinct articles), a copy of one of the night
+    before's (a duplicate across nights), a seed as text, an empty file and a binary one
+    (rejected rows)."""
+    texts = [seed.read_text() for seed in sorted(SEEDS.iterdir())]
+    paragraphs = [p for text in texts for p in text.split("\n\n") if len(p.split()) > 25]
+    made: list[list[Path]] = []
+    for night in range(nights):
+        own = folder / f"night-{night}"
+        own.mkdir(parents=True)
+        files: list[Path] = []
+        for number in range(pages):
+            first = (night * pages + number) * 3
+            pick = [paragraphs[(first + k) % len(paragraphs)] for k in range(3)]
+            url = f"https://news.example.com/{night}/{number}"
+            body = f"Report {night}-{number}.\n\n" + "\n\n".join(pick)
+            path = own / f"page-{night}-{number}.html"
+            path.write_text(_page(f"Report {night} {number}", body, url))
+            files.append(path)
+        if night:  # the night before's first page again, under another name: a duplicate
+            copy = own / f"copy-of-{night - 1}.html"
+            copy.write_text(made[night - 1][0].read_text())
+            files.append(copy)
+        seed = sorted(SEEDS.iterdir())[night % len(texts)]
+        shutil.copy(seed, own / f"seed-{night}.txt")
+        (own / f"empty-{night}.txt").write_bytes(b"")
+        (own / f"binary-{night}.html").write_bytes(bytes(range(256)) * 8)
+        files += [own / f"seed-{night}.txt", own / f"empty-{night}.txt"]
+        files.append(own / f"binary-{night}.html")
+        made.append(files)
+    return made
+
+
+def shared_nights(
+    folder: Path, nights: int = 3, rng: random.Random | None = None
+) -> list[list[Path]]:
+    """Files for `nights` nights from ../shared/data: labelled HTML pages and syndicated
+    reports (copies within and across nights), about 110 a night, plus the seeds."""
+    rng = rng or random.Random(0)
+    pages = sorted(glob.glob(str(SHARED / "extraction" / "*" / "html" / "*.html.gz")))
+    reports = sorted(glob.glob(str(SHARED / "dedup" / "syndicated-dev" / "docs" / "*.txt")))
+    rng.shuffle(pages)
+    rng.shuffle(reports)
+    made: list[list[Path]] = []
+    for night in range(nights):
+        own = folder / f"night-{night}"
+        own.mkdir(parents=True)
+        for path in pages[night * 50 : (night + 1) * 50] + reports[night * 60 : (night + 1) * 60]:
+            shutil.copy(path, own / f"{night}-{Path(path).name}")
+        if night == 0:
+            for seed in SEEDS.iterdir():
+                shutil.copy(seed, own / seed.name)
+        (own / f"empty-{night}.txt").write_bytes(b"")
+        (own / f"cut-{night}.html.gz").write_bytes(gzip.compress(b"<html>" * 5000)[:2000])
+        made.append(sorted(own.iterdir()))
+    return made
+
+
+# --- One night, killed or not -----------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Place:
+    """One inbox, ROOT and state: where the nights run."""
+
+    base: Path
+    # Ids of pages without a URL come from their path: compared nights share one inbox.
+    inbox: Path
+
+    @property
+    def output(self) -> Path:
+        return self.base / "o"
+
+    @property
+    def state(self) -> Path:
+        return self.base / "s"
+
+    @property
+    def metrics(self) -> Path:
+        return self.base / "newsbeam.prom"
+
+    @property
+    def scratch(self) -> Path:
+        return self.base / "tmp"
+
+    def command(self, night: int, *extra: str) -> list[str]:
+        return [
+            sys.executable, "-m", "newsbeam.pipeline", "--input", str(self.inbox),
+            "--output", str(self.output), "--state", str(self.state),
+            "--run_id", f"night-{night}", "--metrics_file", str(self.metrics),
+            *extra,
+        ]  # fmt: skip
+
+
+def _marks(place: Place, run_id: str) -> dict[str, dict[str, int]]:
+    """The paths (and their modification times) that tell each moment of run `run_id`."""
+    staging = place.output / dataset.STAGING
+    found = {
+        "staged": staging.glob(f"{run_id}.*/*/*/*.parquet"),
+        "intent": staging.glob(f"{run_id}.*/{dataset.INTENT}"),
+        "manifest": (place.output / dataset.RUNS).glob(f"{run_id}.json"),
+        "state": (place.state / "versions").glob(f"{run_id}.*/*.json"),
+    }
+    marks: dict[str, dict[str, int]] = {}
+    for moment, paths in found.items():
+        marks[moment] = {}
+        for path in paths:
+            try:
+                marks[moment][str(path)] = path.stat().st_mtime_ns
+            except OSError:  # gone between the listing and the look
+                pass
+    return marks
+
+
+def _reached(place: Place, kill: Kill, before: dict[str, dict[str, int]]) -> bool:
+    """Whether the run of `kill.night` has reached `kill.moment`: a path of that moment
+    written since the run started (`before`: what was there then; a rerun finds the
+    earlier attempt's manifest and state version)."""
+    if kill.moment == "read":
+        folders = glob.glob(str(place.scratch / "newsbeam-run-*" / "newsbeam-progress-*"))
+        return any(read_progress(folder).get("read", 0) >= kill.count for folder in folders)
+    now = _marks(place, f"night-{kill.night}")[kill.moment]
+    return any(before[kill.moment].get(path) != stamp for path, stamp in now.items())
+
+
+def committed_view(place: Place, tries: int = 20) -> dict[str, int]:
+    """Rows per table over the committed runs, read as NewsBeam's readers read (the files
+    the manifests list); each table's folder must also be readable by a DuckDB glob.
+
+    A file deleted between a listing and its opening (a rerun's replaced attempt, a killed
+    run's moved files rolled back: the windows warehouse.md names) fails that one look:
+    looked at again, it must read."""
+    for left in range(tries, 0, -1):
+        try:
+            return _committed_view(place)
+        except duckdb.IOException as error:
+            gone = "No such file" in str(error) or "No files found" in str(error)
+            if not gone or left == 1:
+                raise
+            VANISHED.append(str(error).splitlines()[0])
+    raise AssertionError("unreachable")
+
+
+def _committed_view(place: Place) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    runs = dataset.committed_runs(str(place.output)) if place.output.exists() else []
+    for table in TABLES:
+        listed = [
+            path for run in runs for path in dataset.data_files(str(place.output), run, table)
+        ]
+        counts[table] = (
+            duckdb.sql(f"SELECT count(*) FROM read_parquet({listed!r})").fetchall()[0][0]
+            if listed
+            else 0
+        )
+        pattern = str(place.output / table / "*" / "*.parquet")
+        if glob.glob(pattern):
+            duckdb.sql(
+                f"SELECT count(*) FROM read_parquet('{pattern}', hive_partitioning = true,"
+                " union_by_name = true)"
+            ).fetchall()
+    return counts
+
+
+# Reads that met a file deleted under them (_read_glob), for the report of a session.
+VANISHED: list[str] = []
+
+
+def run_night(
+    place: Place,
+    night: int,
+    kill: Kill | None = None,
+    look: Callable[[], None] | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """Run night `night` once; with `kill`, send its signal once its moment is reached
+    (or at the run's end if never: a kill that came too late is no kill). `look` is
+    called between polls (what a reader sees while the run goes on)."""
+    place.scratch.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "TMPDIR": str(place.scratch)}
+    before = _marks(place, f"night-{night}")
+    process = subprocess.Popen(
+        place.command(night), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    deadline = time.monotonic() + timeout
+    try:
+        return _watch(process, place, night, kill, look, before, deadline, timeout)
+    finally:
+        if process.poll() is None:  # a look failed: the run must not outlive the test
+            process.kill()
+            process.communicate()
+
+
+def _watch(
+    process: subprocess.Popen[str],
+    place: Place,
+    night: int,
+    kill: Kill | None,
+    look: Callable[[], None] | None,
+    before: dict[str, dict[str, int]],
+    deadline: float,
+    timeout: float,
+) -> subprocess.CompletedProcess[str]:
+    sent: float | None = None  # when the signal was sent
+    looked = 0.0
+    try:
+        while process.poll() is None and time.monotonic() < deadline:
+            if kill is not None and sent is None and _reached(place, kill, before):
+                process.send_signal(kill.signum)
+                sent = time.monotonic()
+            if look is not None and time.monotonic() - looked > LOOK_EVERY:
+                look()
+                looked = time.monotonic()
+            time.sleep(0.005)
+        out, err = process.communicate(timeout=max(1.0, deadline - time.monotonic()))
+        if sent is not None:
+            err += f"\n[kill_runs: ended {time.monotonic() - sent:.1f} s after the signal]"
+    except subprocess.TimeoutExpired as error:
+        process.kill()
+        out, err = process.communicate()
+        raise AssertionError(
+            f"night {night} ran past {timeout} s ({kill}): {err[-2000:]}"
+        ) from error
+    return subprocess.CompletedProcess(
+        process.args,
+        process.returncode,
+        out,
+        err + ("" if sent is not None or kill is None else f"\n{NEVER_REACHED}"),
+    )
+
+
+# --- What the nights leave ----------------------------------------------------------------------
+
+
+def outcome(place: Place) -> dict[str, Any]:
+    """Everything a night must leave the same with or without a kill: each table's rows
+    (less ingestion times and file names) with the night holding them, and the state."""
+    result: dict[str, Any] = {}
+    runs = dataset.committed_runs(str(place.output))
+    columns = {
+        "articles": "article_id, source, content_hash, story_id, title, language, duplicate_count",
+        "duplicates": "article_id, source, canonical_id, method",
+        "rejected": "source, stage, reason",
+    }
+    for table in TABLES:
+        rows = []
+        for run in runs:
+            paths = dataset.data_files(str(place.output), run, table)
+            if paths:
+                query = f"SELECT {columns[table]} FROM read_parquet({paths!r}) ORDER BY ALL"
+                rows += [(run["run_id"], *row) for row in duckdb.sql(query).fetchall()]
+        rows = [tuple(_here(value, place) for value in row) for row in rows]
+        result[table] = sorted(rows, key=repr)
+    result["inputs"] = sorted((run["run_id"], run["counts"]["inputs"]) for run in runs)
+    current = read_current(str(place.state))
+    assert current is not None, "the state has no CURRENT.json"
+    folder = Path(version_dir(str(place.state), current["version"]))
+    state_columns = {
+        "dedup/articles": "article_id, content_hash, story_id",
+        "dedup/stories": "story_id, article_id",
+        "inputs": "path, size, content_hash",
+    }
+    for table, columns_of in state_columns.items():
+        paths = sorted(str(p) for p in (folder / table).glob("*.parquet"))
+        query = f"SELECT {columns_of} FROM read_parquet({paths!r}) ORDER BY ALL"
+        found = duckdb.sql(query).fetchall() if paths else []
+        result[f"state {table}"] = sorted(tuple(_here(v, place) for v in row) for row in found)
+    result["state run"] = current["run_id"]
+    return result
+
+
+def _here(value: Any, place: Place) -> Any:
+    """A value with the inbox's path made relative: nights run in other folders compare."""
+    return value.replace(str(place.inbox), "INBOX") if isinstance(value, str) else value
+
+
+def leftovers(place: Place) -> list[str]:
+    """What a finished night must not leave: staging, unpublished state versions, lock
+    files, temporary folders, data files no manifest lists."""
+    found: list[str] = []
+    staging = place.output / dataset.STAGING
+    if staging.exists():
+        found += [str(p) for p in staging.rglob("*")]
+    current = read_current(str(place.state)) or {}
+    kept = {current.get("version"), current.get("previous")}
+    found += [str(p) for p in (place.state / "versions").iterdir() if p.name not in kept]
+    found += [str(p) for p in place.base.glob("*.lock")]
+    found += [str(p) for p in place.scratch.iterdir()] if place.scratch.exists() else []
+    listed = {
+        path for run in dataset.committed_runs(str(place.output)) for path in dataset.all_paths(run)
+    }
+    found += [
+        str(p)
+        for p in place.output.rglob("*.parquet")
+        if str(p.relative_to(place.output)) not in listed
+    ]
+    return found
+
+
+def run_nights(
+    base: Path, inbox: Path, nights: list[list[Path]], kills: list[Kill], check: bool = True
+) -> tuple[dict[str, Any], list[str]]:
+    """The nights into `inbox` (emptied first), ROOT and state under `base`, each killed as
+    `kills` say (several kills of one night: one after the other, each on the run again),
+    then run again until it commits. Returns the outcome and one line per kill."""
+    place = Place(base, inbox)
+    shutil.rmtree(inbox, ignore_errors=True)
+    inbox.mkdir(parents=True)
+    lines: list[str] = []
+    for night, files in enumerate(nights):
+        for path in files:
+            shutil.copy(path, place.inbox / path.name)
+        before = committed_view(place) if place.output.exists() else {t: 0 for t in TABLES}
+        previous = list(before.values())
+
+        def look(before: dict[str, int] = before) -> None:
+            # A reader while the night runs or dies: the earlier nights whole, or them and
+            # this night whole; never part of it, never an unreadable folder.
+            seen = committed_view(place)
+            assert seen == before or all(seen[t] >= before[t] for t in TABLES), (seen, before)
+
+        for kill in [k for k in kills if k.night == night]:
+            killed = run_night(place, night, kill, look if check else None)
+            ended = re.search(r"ended [0-9.]+ s after the signal", killed.stderr)
+            lines.append(
+                f"{kill}: exit {killed.returncode}, {ended.group(0) if ended else 'not sent'}"
+            )
+            if check:
+                _check_killed(place, night, kill, killed, previous)
+        done = run_night(place, night)
+        assert done.returncode == 0, done.stderr[-3000:]
+        if check:
+            assert not leftovers(place), leftovers(place)
+            assert metrics.previous_in_progress(str(place.metrics)) is None
+    return outcome(place), lines
+
+
+def _check_killed(
+    place: Place, night: int, kill: Kill, killed: subprocess.CompletedProcess[str], previous: list
+) -> None:
+    """What a killed run leaves, before anything runs again."""
+    if NEVER_REACHED in killed.stderr:
+        return
+    ended = re.search(r"\[kill_runs: ended ([0-9.]+) s after the signal\]", killed.stderr)
+    assert ended is not None
+    stderr = killed.stderr[: ended.start()]
+    if kill.signum != signal.SIGKILL:  # a stop is obeyed promptly
+        assert float(ended.group(1)) < STOP_SECONDS, (kill, ended.group(0), stderr[-2000:])
+    committed = dataset.read_manifest(str(place.output), f"night-{night}") is not None
+    if kill.signum != signal.SIGKILL:
+        status = killed.returncode
+        assert status in (STOPPED[kill.signum], 0), (kill, status, stderr[-3000:])
+        last = stderr.strip().splitlines()[-1] if stderr.strip() else ""
+        if committed:
+            assert "committed" in last and "nothing was committed" not in last, (kill, last)
+        else:
+            assert "nothing was committed" in last, (kill, last)
+    # The metrics file: a run killed outright left its start (a run in progress, which no
+    # end follows); a stopped one wrote its end.
+    in_progress = metrics.previous_in_progress(str(place.metrics))
+    assert (in_progress is not None) == (kill.signum == signal.SIGKILL), (kill, in_progress)
+    current = read_current(str(place.state)) or {}
+    if not committed:
+        # The state is not advanced by a night that did not commit.
+        assert current.get("run_id") in (None, f"night-{night - 1}"), current
+        assert list(committed_view(place).values()) == previous
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3, help="kill schedules to try")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--nights", type=int, default=3)
+    parser.add_argument("--work", default=None, help="a scratch folder (default: a new one)")
+    args = parser.parse_args(argv)
+    import tempfile
+
+    work = Path(args.work or tempfile.mkdtemp(prefix="kill-runs-"))
+    rng = random.Random(args.seed)
+    inputs = work / "inputs"
+    nights = (
+        shared_nights(inputs, args.nights, rng)
+        if SHARED.exists()
+        else seed_nights(inputs, args.nights)
+    )
+    reference, _ = run_nights(work / "reference", work / "inbox", nights, [], check=False)
+    total = sum(len(files) for files in nights)
+    failures = 0
+    for number in range(args.rounds):
+        kills = [
+            Kill(
+                night,
+                rng.choice(list(SIGNALS.values())),
+                rng.choice(MOMENTS),
+                rng.randint(1, total // args.nights),
+            )
+            for night in range(args.nights)
+            for _ in range(rng.randint(0, 2))
+        ]
+        try:
+            result, lines = run_nights(work / f"round-{number}", work / "inbox", nights, kills)
+            different = [key for key in reference if reference[key] != result[key]]
+            status = "same as uninterrupted" if not different else f"DIFFERENT in {different}"
+        except AssertionError as error:
+            lines, status = [], f"FAILED: {error}"[:2000]
+        failures += not status.startswith("same")
+        print(f"round {number}: {status}")
+        for line in lines:
+            print(f"  {line}")
+    print(f"{args.rounds - failures} of {args.rounds} rounds as uninterrupted; work in {work}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
