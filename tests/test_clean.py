@@ -316,6 +316,21 @@ def test_footers_go_to_the_end_of_their_run_and_removals_keep_their_order() -> N
     assert [r.reason for r in removed] == ["title", "navigation", "title_footer", "repeated"]
 
 
+def test_an_untitled_text_is_cleaned_with_the_headline_it_gets_as_title() -> None:
+    """Review 104: a text without a title takes a quoted headline beside chrome as its
+    title; the unquoted copy of it under the chrome stayed, and cleaning the stored record
+    (text and title) again removed it and gave the URL-less article another id."""
+    headline = "Storm floods the old town of Berlin"
+    body = "The river rose overnight and reached the market square by dawn, officials said."
+    raw = new_article("x.txt", text=f'Advertisement\n\n"{headline}"\n\n{headline}\n\n{body}')
+    once = clean_article(raw)
+    assert (once.title, once.text) == (headline, body)
+    assert [r.reason for r in once.removed] == ["navigation", "headline", "title"]
+    again = clean_article(once._replace(removed=[]))
+    assert (again.text, again.title, again.article_id) == (body, headline, once.article_id)
+    assert again.removed == []
+
+
 def test_seed_001_each_paragraph_once_and_no_chrome(seeds_dir: Path) -> None:
     article = _cleaned_seed(seeds_dir, "001")
     paragraphs = article.text.split("\n\n")

@@ -645,9 +645,15 @@ def clean_article(article: Article) -> Article:
     """Apply cleaning and identity to one article (a new record; the input is untouched)."""
     title = normalize_whitespace(normalize_unicode(article.title)) if article.title else None
     text, removed, folded = _clean_text(article.text, title)
-    # A quoted headline removed from a document without a title is its title.
+    # A quoted headline removed from a document without a title is its title, and the text
+    # is cleaned with it: cleaning the record again (its text with that title) found its
+    # copies ("Advertisement", the quoted headline, then the headline unquoted) and
+    # changed the text, and with it a URL-less article's id (review 104).
     if not title:
         title = next((r.text.strip(_QUOTES) for r in removed if r.reason == "headline"), None)
+        if title:
+            text, with_title, folded = _clean_text(text, title)
+            removed += with_title
     text_hash = _hash_folded(folded)
     return article._replace(
         article_id=article_id_for(article.canonical_url, text_hash),
