@@ -285,6 +285,52 @@ def test_a_title_copy_under_opening_chrome_goes_too() -> None:
     assert clean_text(middle, title)[0] == f"The river rose overnight.\n\n{title}"
 
 
+def test_a_footer_above_a_repeat_goes_too() -> None:
+    """Review 104: a feed entry ending in its footer and then a repeat of an earlier
+    paragraph kept the footer (the footer step ran before the repeat went), and cleaning
+    the clean text again removed it. The steps now run until a pass removes nothing."""
+    title = "Storm floods the old town of Berlin"
+    lead = "The river rose overnight and reached the market square by dawn."
+    body = "The council met on Monday and voted to rebuild the bridge."
+    footer = f"The post {title} appeared first on Example News."
+    text, removed = clean_text(f"{lead}\n\n{body}\n\n{footer}\n\n{lead}", title)
+    assert text == f"{lead}\n\n{body}"
+    assert removed == [Removal(footer, "title_footer"), Removal(lead, "repeated")]
+    assert clean_text(text, title) == (text, [])
+
+
+def test_footers_go_to_the_end_of_their_run_and_removals_keep_their_order() -> None:
+    # Two footers (a blog's "Read ... on ...", then WordPress's) go in one step, in the
+    # text's order; a footer that would leave nothing stays, as a title copy does.
+    title = "Storm floods the old town of Berlin"
+    body = "The council met on Monday and voted to rebuild the bridge."
+    footers = [f"Read {title} on Example's blog.", f"The post {title} appeared first on X."]
+    text, removed = clean_text("\n\n".join([body, *footers]), title)
+    assert (text, removed) == (body, [Removal(line, "title_footer") for line in footers])
+    assert clean_text("\n\n".join(footers), title)[0] == footers[0]
+    # Chrome above the title's copy, a footer above a repeat: each step's removals
+    # together, steps in their order (title, chrome, footer, repeats), whatever the pass.
+    page = f"Advertisement\n\n{title}\n\n{body}\n\n{footers[1]}\n\n{body}"
+    text, removed = clean_text(page, title)
+    assert text == body
+    assert [r.reason for r in removed] == ["title", "navigation", "title_footer", "repeated"]
+
+
+def test_an_untitled_text_is_cleaned_with_the_headline_it_gets_as_title() -> None:
+    """Review 104: a text without a title takes a quoted headline beside chrome as its
+    title; the unquoted copy of it under the chrome stayed, and cleaning the stored record
+    (text and title) again removed it and gave the URL-less article another id."""
+    headline = "Storm floods the old town of Berlin"
+    body = "The river rose overnight and reached the market square by dawn, officials said."
+    raw = new_article("x.txt", text=f'Advertisement\n\n"{headline}"\n\n{headline}\n\n{body}')
+    once = clean_article(raw)
+    assert (once.title, once.text) == (headline, body)
+    assert [r.reason for r in once.removed] == ["navigation", "headline", "title"]
+    again = clean_article(once._replace(removed=[]))
+    assert (again.text, again.title, again.article_id) == (body, headline, once.article_id)
+    assert again.removed == []
+
+
 def test_seed_001_each_paragraph_once_and_no_chrome(seeds_dir: Path) -> None:
     article = _cleaned_seed(seeds_dir, "001")
     paragraphs = article.text.split("\n\n")

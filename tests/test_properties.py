@@ -28,6 +28,7 @@ from newsbeam.transforms.clean import (
     fold,
     normalize_unicode,
     normalize_whitespace,
+    remove_to_fixed_point,
 )
 from newsbeam.transforms.dedup import (
     DedupConfig,
@@ -188,6 +189,111 @@ def test_clean_text_never_fails_and_gives_clean_paragraphs(text: str, title: str
 def test_clean_text_is_idempotent(text: str, title: str | None) -> None:
     once, _ = clean_text(text, title)
     assert clean_text(once, title)[0] == once
+
+
+# Pages built to mix every removal step in every order (review 104): each paragraph is of
+# one kind, drawn in any order and number, so that any step's removal can uncover another
+# step's paragraph (chrome over a title copy, a repeat under a footer, links under a header
+# with a title copy between them, a quoted headline beside chrome).
+_TITLES = [_TITLE, "Minister says the budget vote is near", "Wahl in Thüringen: Regierung sagt ab"]
+_STORY = [
+    "The council met on Monday and voted to rebuild the bridge.",
+    "Police said the fire started at 2 a.m. and nobody was hurt.",
+    "Der Minister sagte am Montag, die Regierung werde die Brücke wieder aufbauen.",
+    "Le président a annoncé une nouvelle élection pour le mois prochain.",
+]
+_CHROME = [
+    "Advertisement", "Share this article", "Follow us on Twitter", "Photo: Reuters/Jane Roe",
+    "© 2024 Example News. All rights reserved.", "Comments (3)", "Reuters", "Werbung",
+    "Most read", "Reporting by Jane Doe; editing by John Roe",
+]  # fmt: skip
+_PROMPTS = [
+    "SEE MORE:", "Read more:", "Read more: Storm in Paris", "Lesen Sie auch:",
+    "Subscribe to our newsletter", "Sign up for our daily briefing",
+    "Would you like to comment on this article?", "Please read our Comment Policy.",
+]  # fmt: skip
+_LINKS = ["Rain in Paris", "Council votes on the bridge", "Regierung sagt Wahl ab"]
+_QUOTED = ['"Storm floods the old town"', "'Council votes to rebuild the bridge'"]
+_LISTS = ["- Fill: Synthetic", "1. Bring water", "| 1 | 2 |"]
+
+
+def _title_copies(title: str) -> list[str]:
+    return [title, f"Opinion | {title}", f"{title} - Example News", title.upper(), f"{title}!"]
+
+
+def _footers(title: str) -> list[str]:
+    return [
+        f"The post {title} appeared first on Example News.",
+        f"Der Beitrag {title} erschien zuerst auf beispiel.de.",
+        f"Read {title} on Example's blog.",
+    ]
+
+
+_KINDS = ["story", "chrome", "prompt", "link", "quoted", "list", "title", "footer", "repeat"]
+
+
+@st.composite
+def _paragraph_of(draw: st.DrawFn, kind: str, title: str, earlier: list[str]) -> str:
+    """One paragraph of `kind`; a repeat is an earlier paragraph, as written or restyled
+    (case, spaces, closing punctuation: the same words, compared folded)."""
+    if kind == "repeat" and earlier:
+        again = draw(st.sampled_from(earlier))
+        return draw(st.sampled_from([again, again.upper(), f"{again} ", f"{again}."]))
+    choices = {
+        "chrome": _CHROME, "prompt": _PROMPTS, "link": _LINKS, "quoted": _QUOTED,
+        "list": _LISTS, "title": _title_copies(title), "footer": _footers(title),
+    }.get(kind)  # fmt: skip
+    if choices:
+        return draw(st.sampled_from(choices))
+    return draw(st.sampled_from(_STORY) | word_text(min_words=3, max_words=25))
+
+
+@st.composite
+def layered_page(draw: st.DrawFn, kinds: st.SearchStrategy[list[str]]) -> tuple[str, str]:
+    """(page text, title): a paragraph of each kind drawn by `kinds`, in its order."""
+    title = draw(st.sampled_from(_TITLES) | word_text(min_words=1, max_words=8))
+    paragraphs: list[str] = []
+    for kind in draw(kinds):
+        paragraphs.append(draw(_paragraph_of(kind, title, paragraphs)))
+    separators = st.sampled_from(["\n\n", "\n\n\n", " \n\n", "\n\n\u00a0\n\n"])
+    text = "".join(paragraph + draw(separators) for paragraph in paragraphs)
+    return text, title
+
+
+# Any kinds in any number and order (footers and repeats drawn more often: the steps whose
+# place in the text another step's removal moves most); or each kind once, some twice,
+# permuted.
+any_layers = st.lists(
+    st.sampled_from([*_KINDS, "footer", "repeat", "repeat"]), min_size=1, max_size=10
+)
+every_layer = st.permutations([*_KINDS, "repeat", "footer", "title", "chrome"])
+
+
+@given(layered_page(any_layers) | layered_page(every_layer))
+def test_cleaning_is_a_fixed_point_whatever_the_order_of_its_steps(page: tuple[str, str]) -> None:
+    text, title = page
+    once, removed = clean_text(text, title)
+    assert clean_text(once, title) == (once, [])  # nothing more to remove, the same text
+    assert clean_text(text, title) == (once, removed)  # deterministic
+    # Every paragraph is kept or removed once; one to three passes (remove_to_fixed_point
+    # says why no page needs more).
+    paragraphs = [normalize_whitespace(p) for p in normalize_unicode(text).split("\n\n")]
+    paragraphs = [paragraph for paragraph in paragraphs if paragraph]
+    kept, removals, _, passes = remove_to_fixed_point(paragraphs, title)
+    assert once == "\n\n".join(kept) and len(kept) + len(removals) == len(paragraphs)
+    assert 1 <= passes <= 3
+
+
+@given(layered_page(any_layers) | layered_page(every_layer), st.booleans())
+def test_a_cleaned_record_cleaned_again_is_the_same(page: tuple[str, str], titled: bool) -> None:
+    # What a corpus builder re-cleaning stored rows does: the record's text with the title
+    # it stored (one a quoted headline gave a text without one, too).
+    text, title = page
+    raw = new_article("page.txt", text=text, title=title if titled else None)
+    once = clean_article(raw)
+    again = clean_article(once._replace(removed=[]))
+    assert (again.text, again.title, again.article_id) == (once.text, once.title, once.article_id)
+    assert again.removed == []
 
 
 @given(word_text(min_words=1).flatmap(lambda text: st.tuples(st.just(text), respaced(text))))

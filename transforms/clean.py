@@ -10,10 +10,11 @@ Rejected (stage `clean`): `no_text`, `too_short` (fewer than `min_words`), `time
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import apache_beam as beam
 
@@ -356,9 +357,12 @@ def _is_link_like(paragraph: str) -> bool:
     )
 
 
-def remove_chrome(paragraphs: list[str]) -> tuple[list[str], list[Removal]]:
-    """Drop chrome paragraphs, and the link list under a "SEE MORE:"-style header."""
-    reasons = [chrome_reason(paragraph) for paragraph in paragraphs]
+def remove_chrome(
+    paragraphs: list[str], reason_of: Callable[[str], str | None] = chrome_reason
+) -> tuple[list[str], list[Removal]]:
+    """Drop chrome paragraphs, and the link list under a "SEE MORE:"-style header.
+    `reason_of`: chrome_reason, or a caller's cache of it."""
+    reasons = [reason_of(paragraph) for paragraph in paragraphs]
     kept: list[str] = []
     removed: list[Removal] = []
     in_link_list = False
@@ -410,14 +414,17 @@ def remove_repeated(paragraphs: list[str]) -> tuple[list[str], list[Removal]]:
     return kept, removed
 
 
-def _remove_repeated(paragraphs: list[str]) -> tuple[list[str], list[Removal], list[str]]:
-    """remove_repeated, and the folded form of each paragraph kept."""
+def _remove_repeated(
+    paragraphs: list[str], fold_of: Callable[[str], str] = fold
+) -> tuple[list[str], list[Removal], list[str]]:
+    """remove_repeated, and the folded form of each paragraph kept (`fold_of`: fold, or a
+    caller's cache of it)."""
     seen: set[str] = set()
     kept: list[str] = []
     kept_folded: list[str] = []
     removed: list[Removal] = []
     for paragraph in paragraphs:
-        key = fold(paragraph)
+        key = fold_of(paragraph)
         if key and key in seen and not _LIST_OR_TABLE.match(paragraph):
             removed.append(Removal(paragraph, "repeated"))
         else:
@@ -442,23 +449,24 @@ _TITLE_COPY_MIN_SHARE = 0.35
 _TITLE_COPY_MIN_CHARS = 12
 
 
-def _title_forms(text: str) -> set[str]:
+def _title_forms(text: str, fold_of: Callable[[str], str] = fold) -> set[str]:
     """fold() of a title (or a paragraph) whole and without its leading or trailing pieces
     (split at `_TITLE_SEPARATOR`): the forms a headline takes beside a rubric or a site."""
-    pieces = [piece for piece in _TITLE_SEPARATOR.split(text) if fold(piece)]
-    forms = {fold(text)}
+    pieces = [piece for piece in _TITLE_SEPARATOR.split(text) if fold_of(piece)]
+    forms = {fold_of(text)}
     for cut in range(1, len(pieces)):
-        forms.add(fold(" ".join(pieces[cut:])))
-        forms.add(fold(" ".join(pieces[:cut])))
+        forms.add(fold_of(" ".join(pieces[cut:])))
+        forms.add(fold_of(" ".join(pieces[:cut])))
     return forms
 
 
-def repeats_title(paragraph: str, title: str) -> bool:
+def repeats_title(paragraph: str, title: str, fold_of: Callable[[str], str] = fold) -> bool:
     """Whether a paragraph is a copy of the title: the same words, or the same words but for
     a rubric or a site name on either side of one of them ("Opinion | Is Football Violence
     a Crime?" over a first paragraph "Is Football Violence a Crime?"; "Feuerwehrleute
-    sollen später in Pension | wdr aktuell" under the title without the site)."""
-    folded, folded_title = fold(paragraph), fold(title)
+    sollen später in Pension | wdr aktuell" under the title without the site). `fold_of`:
+    fold, or a caller's cache of it."""
+    folded, folded_title = fold_of(paragraph), fold_of(title)
     if not folded or not folded_title:
         return False
     if folded == folded_title:
@@ -467,7 +475,7 @@ def repeats_title(paragraph: str, title: str) -> bool:
     # paragraph that opens with the headline's words goes on in sentences.
     if len(paragraph) > 2 * len(title) + 40:
         return False
-    shared = _title_forms(paragraph) & _title_forms(title)
+    shared = _title_forms(paragraph, fold_of) & _title_forms(title, fold_of)
     return any(
         len(form) >= _TITLE_COPY_MIN_CHARS
         and len(form) >= _TITLE_COPY_MIN_SHARE * max(len(folded), len(folded_title))
@@ -475,14 +483,16 @@ def repeats_title(paragraph: str, title: str) -> bool:
     )
 
 
-def remove_title(paragraphs: list[str], title: str | None) -> tuple[list[str], list[Removal]]:
+def remove_title(
+    paragraphs: list[str], title: str | None, fold_of: Callable[[str], str] = fold
+) -> tuple[list[str], list[Removal]]:
     """Drop the leading paragraphs that only repeat the title (HTML pages keep their <h1>,
     some twice: a header and the article's own), with or without a rubric or site name
     beside it (`repeats_title`). A paragraph that is the whole text stays: a one-sentence
     brief whose headline is its text (a wire flash, a JSON-lines record titled by its own
     sentence) would be left empty."""
     removed: list[Removal] = []
-    while title and len(paragraphs) > 1 and repeats_title(paragraphs[0], title):
+    while title and len(paragraphs) > 1 and repeats_title(paragraphs[0], title, fold_of):
         removed.append(Removal(paragraphs[0], "title"))
         paragraphs = paragraphs[1:]
     return paragraphs, removed
@@ -498,28 +508,32 @@ _FOOTER_TITLE_MIN_WORDS = 4
 _FOOTER_MAX_OTHER_WORDS = 12
 
 
-def names_title_in_footer(paragraph: str, title: str) -> bool:
+def names_title_in_footer(paragraph: str, title: str, fold_of: Callable[[str], str] = fold) -> bool:
     """Whether a paragraph is a footer naming the title: the title's words inside it with
     words on both sides, few of them. A closing sentence ending with the title's words ("I
     hope this post helps you <title>") or the title alone (a punchline) is no footer."""
-    folded_title = fold(title)
+    folded_title = fold_of(title)
     title_words = folded_title.count(" ") + 1 if folded_title else 0
     if title_words < _FOOTER_TITLE_MIN_WORDS:
         return False
-    before, found, after = f" {fold(paragraph)} ".partition(f" {folded_title} ")
+    before, found, after = f" {fold_of(paragraph)} ".partition(f" {folded_title} ")
     if not found or not before.strip() or not after.strip():
         return False
     return len(before.split()) + len(after.split()) <= _FOOTER_MAX_OTHER_WORDS
 
 
 def remove_title_footer(
-    paragraphs: list[str], title: str | None
+    paragraphs: list[str], title: str | None, fold_of: Callable[[str], str] = fold
 ) -> tuple[list[str], list[Removal]]:
-    """Drop the last paragraph when it is a footer naming the title (`names_title_in_footer`):
-    200 of the fixture feeds' entries ended in one."""
-    if title and len(paragraphs) > 1 and names_title_in_footer(paragraphs[-1], title):
-        return paragraphs[:-1], [Removal(paragraphs[-1], "title_footer")]
-    return paragraphs, []
+    """Drop the last paragraphs while they are footers naming the title
+    (`names_title_in_footer`; 200 of the fixture feeds' entries ended in one), as
+    remove_title drops the leading copies; a paragraph that is the whole text stays.
+    Removals in the text's order."""
+    removed: list[Removal] = []
+    while title and len(paragraphs) > 1 and names_title_in_footer(paragraphs[-1], title, fold_of):
+        removed.insert(0, Removal(paragraphs[-1], "title_footer"))
+        paragraphs = paragraphs[:-1]
+    return paragraphs, removed
 
 
 def clean_text(text: str, title: str | None = None) -> tuple[str, list[Removal]]:
@@ -532,20 +546,59 @@ def _clean_text(text: str, title: str | None) -> tuple[str, list[Removal], str]:
     """clean_text, and fold() of the clean text: its paragraphs' folded forms (compared for
     repeats already) joined by a space. The same string: no word runs across the blank
     line between two paragraphs, and casefold maps each character on its own."""
+    # Normalising is a per-character map, idempotent on its own (normalize_unicode): done
+    # once. The removals below judge paragraphs by their neighbours and run to a fixed point.
     paragraphs = [normalize_whitespace(p) for p in normalize_unicode(text).split("\n\n")]
     paragraphs = [p for p in paragraphs if p]
-    paragraphs, title_line = remove_title(paragraphs, title)
-    paragraphs, chrome = remove_chrome(paragraphs)
-    if chrome:
-        # The title's copy under chrome that opened the text ("Advertisement", a share
-        # bar, then the <h1>) stayed in the text, where cleaning the clean text again
-        # took it. A second look at the first paragraph, only where chrome went.
-        paragraphs, under_chrome = remove_title(paragraphs, title)
-        title_line += under_chrome
-    paragraphs, footer = remove_title_footer(paragraphs, title)
-    paragraphs, repeated, folded = _remove_repeated(paragraphs)
-    removed = title_line + chrome + footer + repeated
+    paragraphs, removed, folded, _ = remove_to_fixed_point(paragraphs, title)
     return "\n\n".join(paragraphs), removed, " ".join(filter(None, folded))
+
+
+def remove_to_fixed_point(
+    paragraphs: list[str], title: str | None
+) -> tuple[list[str], list[Removal], list[str], int]:
+    """The removal steps (title copies, chrome, title footers, repeats), in that order, pass
+    after pass until a pass removes nothing -> (paragraphs kept, removals grouped by step
+    in that order, fold() of each paragraph kept, passes run).
+
+    Why a loop: each step judges a paragraph by its place (the first, the last, beside
+    chrome, under a "SEE MORE:" header) or by what came before it (a repeat), and another
+    step's removal moves those. Chrome above the title's copy hid it from the title step;
+    a repeat of an earlier paragraph after a feed's footer hid the footer from the footer
+    step. In one pass each stayed in the clean text, and cleaning it again removed it. The
+    last pass here removed nothing, so cleaning the clean text removes nothing: clean_text
+    is a fixed point by construction, whatever the order of its paragraphs.
+
+    Why it ends: a pass that removes nothing stops it, and each other pass removes at least
+    one paragraph of finitely many, so at most len(paragraphs) + 1 passes run, the cap of
+    the loop, which its break always comes before. A page takes 1 to 3 (tests/
+    test_properties.py checks it): a first pass leaves no chrome (chrome is judged by
+    itself and by chrome next to it, all gone) and no repeat (what is kept is distinct);
+    a second takes the title copy that chrome uncovered at the top, and the footers that
+    a repeat uncovered at the end, each step to the end of its run; a third finds
+    nothing. Only a page from which the first pass removed something pays a second, and
+    it reads chrome reasons and folded forms (the title's too) from this text's caches."""
+    reason_of = functools.cache(chrome_reason)
+    fold_of = functools.cache(fold)
+    title_line: list[Removal] = []
+    chrome: list[Removal] = []
+    footer: list[Removal] = []
+    repeated: list[Removal] = []
+    folded: list[str] = []
+    passes = 0
+    for _ in range(len(paragraphs) + 1):  # the cap (why it is never met: above)
+        passes += 1
+        paragraphs, title_now = remove_title(paragraphs, title, fold_of)
+        paragraphs, chrome_now = remove_chrome(paragraphs, reason_of)
+        paragraphs, footer_now = remove_title_footer(paragraphs, title, fold_of)
+        paragraphs, repeated_now, folded = _remove_repeated(paragraphs, fold_of)
+        if not (title_now or chrome_now or footer_now or repeated_now):
+            break
+        title_line += title_now
+        chrome += chrome_now
+        footer += footer_now
+        repeated += repeated_now
+    return paragraphs, title_line + chrome + footer + repeated, folded, passes
 
 
 def count_words(text: str, folded: str) -> int:
@@ -592,9 +645,15 @@ def clean_article(article: Article) -> Article:
     """Apply cleaning and identity to one article (a new record; the input is untouched)."""
     title = normalize_whitespace(normalize_unicode(article.title)) if article.title else None
     text, removed, folded = _clean_text(article.text, title)
-    # A quoted headline removed from a document without a title is its title.
+    # A quoted headline removed from a document without a title is its title, and the text
+    # is cleaned with it: cleaning the record again (its text with that title) found its
+    # copies ("Advertisement", the quoted headline, then the headline unquoted) and
+    # changed the text, and with it a URL-less article's id (review 104).
     if not title:
         title = next((r.text.strip(_QUOTES) for r in removed if r.reason == "headline"), None)
+        if title:
+            text, with_title, folded = _clean_text(text, title)
+            removed += with_title
     text_hash = _hash_folded(folded)
     return article._replace(
         article_id=article_id_for(article.canonical_url, text_hash),
