@@ -112,17 +112,20 @@ def test_each_metrics_has_its_own_registry_not_the_global_one() -> None:
     assert not any(name.startswith("newsbeam") for name in global_names)
 
 
+# A committed night's manifest, as much of it as the metrics read: 100 s, one rejected row.
+A_NIGHT = {
+    "started_at": "2026-12-01T02:00:00+00:00",
+    "finished_at": "2026-12-01T02:01:40+00:00",
+    "counts": {"inputs": 3, "articles": 2, "duplicates": 0, "rejected": 1, "balanced": True,
+               "rejected_by": {"extract": {"no_text": 1}}},
+}  # fmt: skip
+
+
 def test_a_failed_run_keeps_the_last_success_and_figures_of_the_file_it_replaces(
     tmp_path: Path,
 ) -> None:
     path = str(tmp_path / "newsbeam.prom")
-    manifest = {
-        "started_at": "2026-12-01T02:00:00+00:00",
-        "finished_at": "2026-12-01T02:01:40+00:00",
-        "counts": {"inputs": 3, "articles": 2, "duplicates": 0, "rejected": 1, "balanced": True,
-                   "rejected_by": {"extract": {"no_text": 1}}},
-    }  # fmt: skip
-    assert metrics.write_run_metrics(path, "/d", metrics.figures_from_manifest(manifest))
+    assert metrics.write_run_metrics(path, "/d", metrics.figures_from_manifest(A_NIGHT))
     first = samples(Path(path).read_text())
     assert value(first, "last_run_duration_seconds") == 100.0
     assert metrics.write_run_metrics(path, "/d", metrics.failed_figures(2e9, 2e9 + 5, 1))
@@ -282,13 +285,7 @@ def test_a_run_killed_outright_is_counted_by_the_next_committed_runs_metrics(
 
 def test_a_run_start_keeps_the_figures_of_the_file_it_replaces(tmp_path: Path) -> None:
     path = str(tmp_path / "newsbeam.prom")
-    manifest = {
-        "started_at": "2026-12-01T02:00:00+00:00",
-        "finished_at": "2026-12-01T02:01:40+00:00",
-        "counts": {"inputs": 3, "articles": 2, "duplicates": 0, "rejected": 1, "balanced": True,
-                   "rejected_by": {"extract": {"no_text": 1}}},
-    }  # fmt: skip
-    assert metrics.write_run_metrics(path, "/d", metrics.figures_from_manifest(manifest))
+    assert metrics.write_run_metrics(path, "/d", metrics.figures_from_manifest(A_NIGHT))
     before = samples(Path(path).read_text())
     assert metrics.write_run_started(path, "/d", 2e9)
     running = samples(Path(path).read_text())
