@@ -2376,3 +2376,20 @@ def test_a_wordpress_footer_naming_the_entry_does_not_reach_the_articles_table(
         _run(tmp_path, "--feed", server.url("/feed.xml"))
     (article,) = _out(tmp_path, "articles")
     assert article["text"] == BODY
+
+
+def test_a_declared_withdrawn_or_regional_code_is_the_code_the_detector_gives() -> None:
+    # Old feeds and Java-era CMSs still write Hebrew "iw" and Bokmål "nb-NO": the column
+    # holds langdetect's code for each, whoever declared it (review 106 did it for news
+    # sitemaps only; RSS <language> and page lang kept "iw" and "nb").
+    stated = ("iw", "iw-IL", "in", "ji", "nb-NO", "nn", "fil", "fil-PH", "he", "no", "tl")
+    assert [declared_language(v) for v in stated] == [
+        "he", "he", "id", "yi", "no", "no", "tl", "tl", "he", "no", "tl",
+    ]  # fmt: skip
+    assert [declared_language(v) for v in ("eng", "deu", "filipino", "i", "nbx-y")] == [None] * 5
+    rss_feed = (
+        b"<rss version='2.0'><channel><title>T</title><language>iw</language>"
+        b"<item><guid>a</guid><title>Eins</title><description>Text</description></item>"
+        b"</channel></rss>"
+    )
+    assert [e.language for e in parse_feed(rss_feed, {}, "https://h/rss").entries] == ["he"]

@@ -1388,18 +1388,30 @@ def _paragraphs(lines: list[str]) -> Iterator[str]:
             block.append(line)
 
 
-_LANGUAGE_TAG = re.compile(r"([A-Za-z]{2})(?:[-_][A-Za-z0-9]{1,8})*")
+_LANGUAGE_TAG = re.compile(r"([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*")
+
+# Declared codes that are not the code langdetect gives the language: a declared code the
+# detector never says could only disagree with it (with_declared), and one language would
+# hold two codes in the column. Withdrawn ISO 639-1 codes (Hebrew, Indonesian, Yiddish:
+# Java's, Google News's and old feeds' own), Norwegian Bokmål and Nynorsk (langdetect:
+# "no"), Filipino (its "tl"). Feeds, pages, JSON records and news sitemaps alike.
+DETECTOR_CODES = {"iw": "he", "in": "id", "ji": "yi", "nb": "no", "nn": "no", "fil": "tl"}
 
 
 def declared_language(value: Any) -> str | None:
     """A declared language (RSS <language>, xml:lang, JSON Feed `language`, a page's <html
-    lang>, a JSON record's `language`: BCP 47 tags such as "en-us", "de_DE", "FR") as the
-    ISO 639-1 code the `language` column holds; None for
-    anything else (a language name, a three-letter code, an empty value)."""
+    lang>, a JSON record's `language`, a news sitemap's news:language: BCP 47 tags such as
+    "en-us", "de_DE", "FR", "nb-NO", "fil") as the ISO 639-1 code the `language` column
+    holds, langdetect's where it names the language otherwise (`DETECTOR_CODES`); None for
+    anything else (a language name, another three-letter code, an empty value)."""
     if not isinstance(value, str):
         return None
     match = _LANGUAGE_TAG.fullmatch(value.strip())
-    return match.group(1).lower() if match else None
+    if not match:
+        return None
+    primary = match.group(1).lower()
+    code = DETECTOR_CODES.get(primary, primary)
+    return code if len(code) == 2 else None
 
 
 # Where a page declares its language: the root's lang (xml:lang in XHTML), else the

@@ -185,20 +185,11 @@ def modified_of(url: SitemapUrl) -> Published | None:
     return parse_published(url.lastmod) if url.lastmod else None
 
 
-# news:language codes Google News takes (ISO 639, two or three letters, "zh-cn"/"zh-tw")
-# that are not the code langdetect gives the language: a declared code the detector never
-# says could only disagree with it (with_declared), and one language would hold two codes
-# in the column. Withdrawn ISO 639-1 codes (Hebrew, Indonesian, Yiddish: Java's and
-# Google's own), Norwegian Bokmål and Nynorsk (langdetect: "no"), Filipino (its "tl").
-_DETECTOR_CODES = {"iw": "he", "in": "id", "ji": "yi", "nb": "no", "nn": "no", "fil": "tl"}
-
-
 def url_language(url: SitemapUrl) -> str | None:
     """news:language ("en", "zh-cn", "pt-br", "iw", "nb", "fil") as the ISO 639-1 code the
-    tables keep, langdetect's where it names the language otherwise ("he", "no", "tl")."""
-    stated = (url.language or "").strip().lower()
-    code = _DETECTOR_CODES.get(stated.replace("_", "-").split("-")[0])
-    return code or declared_language(url.language)
+    tables keep, langdetect's where it names the language otherwise ("he", "no", "tl"):
+    `declared_language`, as every declared language."""
+    return declared_language(url.language)
 
 
 def newest_first(items: Sequence[Any], date_of: Any, limit: int) -> tuple[list[Any], int]:
