@@ -184,18 +184,21 @@ class Place:
 def _marks(place: Place, run_id: str) -> dict[str, dict[str, int]]:
     """The paths (and their modification times) that tell each moment of run `run_id`."""
     staging = place.output / dataset.STAGING
+    # glob.glob, not Path.glob: the run removes its staging folders while they are walked,
+    # and Path.glob (3.11) raised FileNotFoundError for a folder gone mid-walk (failed once
+    # in CI); glob.glob skips a folder it can no longer list.
     found = {
-        "staged": staging.glob(f"{run_id}.*/*/*/*.parquet"),
-        "intent": staging.glob(f"{run_id}.*/{dataset.INTENT}"),
-        "manifest": (place.output / dataset.RUNS).glob(f"{run_id}.json"),
-        "state": (place.state / "versions").glob(f"{run_id}.*/*.json"),
+        "staged": staging / f"{run_id}.*" / "*" / "*" / "*.parquet",
+        "intent": staging / f"{run_id}.*" / dataset.INTENT,
+        "manifest": place.output / dataset.RUNS / f"{run_id}.json",
+        "state": place.state / "versions" / f"{run_id}.*" / "*.json",
     }
     marks: dict[str, dict[str, int]] = {}
-    for moment, paths in found.items():
+    for moment, pattern in found.items():
         marks[moment] = {}
-        for path in paths:
+        for path in glob.glob(str(pattern)):
             try:
-                marks[moment][str(path)] = path.stat().st_mtime_ns
+                marks[moment][path] = os.stat(path).st_mtime_ns
             except OSError:  # gone between the listing and the look
                 pass
     return marks
