@@ -253,9 +253,10 @@ def test_quoted_headline_is_chrome_only_beside_chrome() -> None:
 
 
 def test_remove_repeated_keeps_first_copy() -> None:
-    kept, removed = remove_repeated(["A b.", "C d.", "a  B!", "E f.", "C d."])
-    assert kept == ["A b.", "C d.", "E f."]
-    assert [r.text for r in removed] == ["a  B!", "C d."]
+    # A run captured again (the seeds' body twice) and a copy right under its original go.
+    kept, removed = remove_repeated(["A b.", "C d.", "E f.", "a  B!", "C d.", "G h.", "G h."])
+    assert kept == ["A b.", "C d.", "E f.", "G h."]
+    assert [r.text for r in removed] == ["a  B!", "C d.", "G h."]
     specs = ["Jacket one", "- Fill: Synthetic", "Jacket two", "- Fill: Synthetic", "| 1 | 2 |"]
     assert remove_repeated([*specs, "| 1 | 2 |"]) == ([*specs, "| 1 | 2 |"], [])
 
@@ -441,9 +442,12 @@ def test_clean_articles_hash_the_fold_of_their_clean_text() -> None:
 
 @pytest.mark.parametrize("words", [39, 40, 41, 60])
 def test_chrome_needs_few_words_however_spaced(words: int) -> None:
-    """Only paragraphs of at most 40 words (any whitespace between them) are chrome."""
-    paragraph = "Subscribe now" + "".join(f"\u2005w{i}" for i in range(words - 2)) + " \u2005"
-    assert (chrome_reason(paragraph) == "signup_prompt") == (words <= 40)
+    """Only paragraphs of at most 40 words (any whitespace between them) are chrome; a
+    prompt or a link, at most 25 (review 109)."""
+    paragraph = "Copyright 2024" + "".join(f"\u2005w{i}" for i in range(words - 2)) + " \u2005"
+    assert (chrome_reason(paragraph) == "copyright") == (words <= 40)
+    prompt = "Subscribe now" + "".join(f"\u2005w{i}" for i in range(words - 16)) + " \u2005"
+    assert (chrome_reason(prompt) == "signup_prompt") == (words - 14 <= 25)
 
 
 def test_line_and_paragraph_separators_are_breaks_not_glue() -> None:
@@ -760,3 +764,99 @@ def test_every_special_character_is_found_by_the_quick_scan() -> None:
         expected = "a\nb" if chr(code) in "\x0b\x0c\x85\r" else "ab"
         assert normalize_unicode(f"a{chr(code)}b") == expected, hex(code)
     assert normalize_unicode("x \u200c\u200dy\u200cz") == "x y\u200cz"
+
+
+# --- Review 109: what cleaning removed that was the article ----------------------------
+
+
+def test_a_paragraph_the_article_repeats_stays() -> None:
+    """Every later copy of a paragraph went as `repeated`: of AEB's 232 repeat removals, 230
+    were paragraphs the gold article holds again (an interview putting the same questions
+    to each cook, a meal plan's labels under each day). A copy alone among new paragraphs,
+    or one of a paragraph written three times or more, is the text's own; a body or a
+    lead captured again (a run of copies) and a sentence written once more (a pull quote)
+    still go."""
+    question = "What inspired you to start cooking for your readers?"
+    answers = [
+        "Anna: My grandmother, who cooked for twelve every Sunday.",
+        "Boris: A winter in Tbilisi and its bakeries.",
+        "Clara: The market under my flat, which opens at six.",
+    ]
+    interview = [p for answer in answers for p in (question, answer)]
+    assert remove_repeated(interview) == (interview, [])
+    assert remove_repeated(["Meal 1", "Oats", "Meal 1", "Eggs"]) == (
+        ["Meal 1", "Oats", "Meal 1", "Eggs"],
+        [],
+    )
+    # Written twice, the second copy alone: a short question or label stays ...
+    assert remove_repeated(["Why now?", "Because.", "Why now?", "Rain."])[1] == []
+    # ... a sentence of six words or more is a pull quote and goes.
+    pulled = "Only nine of these pairs have been matched so far."
+    story = [pulled, "The bills were printed in 2013.", pulled, "Check your wallet."]
+    assert remove_repeated(story) == (
+        [pulled, "The bills were printed in 2013.", "Check your wallet."],
+        [Removal(pulled, "repeated")],
+    )
+    # Right under its original, any copy goes (a stutter of the page's markup).
+    assert remove_repeated(["Why now?", "Why now?", "Rain."])[0] == ["Why now?", "Rain."]
+
+
+def test_a_lead_the_title_was_cut_from_is_no_title_copy() -> None:
+    """A text titled with its own first words cut short ("... diagnosed with the pne", a
+    feed entry without a headline) lost its whole lead as a title copy when a clause of it
+    matched the title's (syndicated-dev: 4 leads). A title with a site or rubric after a
+    separator is still a copy."""
+    from newsbeam.transforms.clean import repeats_title
+
+    lead = (
+        "A case of the bubonic plague was reported in China over the weekend — after two "
+        "people there were diagnosed with the pneumonic plague last week."
+    )
+    title = lead[:120]
+    assert not repeats_title(lead, title)
+    body = "Both diseases are associated with the Black Death."
+    text, removed = clean_text(f"{lead}\n\n{body}", title)
+    assert (text, removed) == (f"{lead}\n\n{body}", [])
+    headline = "Feuerwehrleute sollen später in Pension"
+    assert repeats_title(f"{headline} | wdr aktuell", headline)
+    assert repeats_title(title, title)
+
+
+def test_a_related_link_carrying_its_headline_opens_no_list() -> None:
+    """ "Read more: <headline>" is the whole link: the line under it is the story's own (the
+    Mirror's subheadings, Hamburger Abendblatt's next paragraph went as links). A bare header
+    ("SEE MORE:", "Related") still opens a list of links."""
+    link = "Read more: Plymouth protests erupt in violence as multiple people are injured"
+    subheading = "Bus routes changed to avoid potential trouble in Plymouth"
+    story = "A number of routes were changed or cancelled earlier this afternoon."
+    kept, removed = remove_chrome([link, subheading, story])
+    assert kept == [subheading, story]
+    assert removed == [Removal(link, "related_links")]
+    kept, removed = remove_chrome(["SEE MORE:", subheading, "Latest"])
+    assert kept == [] and [r.reason for r in removed] == ["related_links"] * 2 + ["navigation"]
+
+
+def test_a_paragraph_opening_like_a_prompt_is_no_prompt() -> None:
+    """A prompt is a line: a how-to's paragraph opening "Sign up for ..." went as a sign-up
+    prompt (38 words). The prompts of the labelled sets had at most 20 words."""
+    how_to = (
+        "Sign up for a Hulu ad-free account for $11.99 a month If you already have a Hulu "
+        "account, visit your account page, select Manage Plans and switch the No Ads option on, "
+        "then review the change and confirm it."
+    )
+    assert chrome_reason(how_to) is None
+    assert chrome_reason("Sign up (it's quick and free) or sign in now.") == "signup_prompt"
+    assert chrome_reason("Sign up for breaking news, reviews, opinion, top tech deals, and more.")
+
+
+def test_a_line_naming_the_title_with_a_word_either_side_is_no_footer() -> None:
+    """Review 104's known over-match: "More Google I/O 2012 pics" under an entry titled
+    "Google I/O 2012" went as a title footer (a title of 4 words, 2 words beside it). A
+    footer is a sentence about the post: 3 words or more beside the title."""
+    from newsbeam.transforms.clean import names_title_in_footer
+
+    title = "Google I/O 2012"
+    assert not names_title_in_footer("More Google I/O 2012 pics", title)
+    assert names_title_in_footer("Read Google I/O 2012 on Medium.", title)
+    body = "The keynote showed a tablet, a media player and glasses with a camera in them."
+    assert clean_text(f"{body}\n\nMore Google I/O 2012 pics", title)[1] == []
