@@ -7,6 +7,7 @@ import gzip
 import socket
 import threading
 import time
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -349,6 +350,34 @@ def test_a_name_that_does_not_resolve_is_a_dns_error(monkeypatch: pytest.MonkeyP
     result = Fetcher(FAST).fetch("http://no-such-host.example/feed")
     assert result.error == "dns_error", result
     assert "no-such-host.example" in result.detail
+
+
+def test_a_name_that_does_not_exist_is_asked_once_one_failing_for_now_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A saved feed's entry pages on a machine without network: the resolver answered "no
+    such name" at once, and each page was asked again after 1, 2 and 4 s (7 s a host). A
+    name that does not exist is now given up at the first answer; a resolver that could
+    not answer ("temporary failure") is asked again as before."""
+    real = socket.getaddrinfo
+    asked: Counter[str] = Counter()
+
+    def resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host in ("gone.example", "flaky.example"):
+            asked[host] += 1
+            if host == "gone.example":
+                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    config = dataclasses.replace(FAST, max_retries=2)
+    gone = Fetcher(config).fetch("http://gone.example/story.html")
+    flaky = Fetcher(config).fetch("http://flaky.example/story.html")
+    assert (gone.error, flaky.error) == ("dns_error", "dns_error"), (gone, flaky)
+    # Each attempt resolves twice (the address check, then urllib3's connection).
+    assert asked["gone.example"] == 2, asked  # was 6: three attempts
+    assert asked["flaky.example"] == 2 * (config.max_retries + 1), asked
 
 
 def test_response_slower_than_the_timeout() -> None:

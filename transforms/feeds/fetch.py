@@ -523,12 +523,30 @@ class _PoliteRetry(Retry):
             wait = self.get_retry_after(response)
             if wait is not None and wait > self.max_retry_after:
                 raise MaxRetryError(_pool, url, ResponseError(f"Retry-After {wait:.0f} s"))
+        elif error is not None and name_unknown(error):
+            # The resolver answered that the name does not exist: asking again in 1, 2 and 4 s
+            # gets the same answer (7 s a host on a machine without network). A resolver
+            # that could not answer (EAI_AGAIN) is retried as before.
+            raise MaxRetryError(_pool, url, error) from error
         elif error is not None and self.started is not None:
             if time.monotonic() - self.started >= self.retry_window:
                 raise MaxRetryError(_pool, url, error) from error  # as urllib3's last retry
         retry = super().increment(method, url, response, error, _pool, _stacktrace)
         retry.last_error = error
         return retry
+
+
+# getaddrinfo's answers that a name does not exist (NXDOMAIN; no address of the kind asked).
+_UNKNOWN_NAME = frozenset({socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)})
+
+
+def name_unknown(error: BaseException) -> bool:
+    """Whether `error` is urllib3's failure to resolve a name the resolver says does not
+    exist, rather than one it could not look up for now."""
+    if not isinstance(error, urllib3.exceptions.NameResolutionError):
+        return False
+    cause = error.__cause__ or getattr(error, "_reason", None)
+    return isinstance(cause, socket.gaierror) and cause.errno in _UNKNOWN_NAME
 
 
 def make_retry(config: FetchConfig) -> Retry:
