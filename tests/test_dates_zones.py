@@ -27,6 +27,7 @@ from newsbeam.transforms.extract import (
     stated_offset_near,
 )
 from newsbeam.transforms.feeds.parse import parse_xml_feed
+from newsbeam.transforms.feeds.sitemaps import SitemapUrl, published_of
 from tests.helpers import run_manifest, table_rows
 
 UTC = dt.timezone.utc
@@ -199,6 +200,20 @@ def test_a_feed_entrys_zoneless_time_takes_the_feeds_own_offset() -> None:
         "Stabbing suspect sought": dt.datetime(2023, 12, 16, 19, 2, 33, tzinfo=UTC),
         "Old story": dt.datetime(2023, 10, 14, 18, 2, 33, tzinfo=UTC),  # EDT, -4
     }
+
+
+def test_a_news_sitemaps_zoneless_publication_date() -> None:
+    """news:publication_date without its offset (W3C datetime asks for one): its lastmod's
+    offset, else the zone named for the URL's host."""
+    url = SitemapUrl(
+        "https://www3.nhk.or.jp/news/a.html", "2026-12-05T11:00:00+09:00", "t",
+        "2026-12-05T10:30:00", "ja", "NHK", (),
+    )  # fmt: skip
+    assert published_of(url) == Published(dt.datetime(2026, 12, 5, 1, 30, tzinfo=UTC), "second")
+    bare = url._replace(lastmod=None)
+    assert published_of(bare).at.hour == 10  # type: ignore[union-attr]
+    with publications_as_of(None, _TOKYO):
+        assert published_of(bare).at.hour == 1  # type: ignore[union-attr]
 
 
 def test_source_timezone_option() -> None:
