@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import datetime as dt
 import math
+import zoneinfo
 from typing import Any
 
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -61,6 +62,30 @@ def as_of_value(text: str) -> str:
     if at.tzinfo is None:
         at = at.replace(tzinfo=dt.timezone.utc)
     return at.astimezone(dt.timezone.utc).isoformat()
+
+
+def source_timezone_value(text: str) -> str:
+    """`--source_timezone`'s value: HOST=ZONE, an IANA zone ("nhk.or.jp=Asia/Tokyo") ->
+    "host=Zone" with the host in lower case; a zone the tz database lacks is refused here,
+    not on the workers."""
+    host, sep, zone = text.partition("=")
+    host, zone = host.strip().lower().strip("."), zone.strip()
+    if not sep or not host or not zone or "/" in host:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST=ZONE (nhk.or.jp=Asia/Tokyo)")
+    try:
+        zoneinfo.ZoneInfo(zone)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        raise argparse.ArgumentTypeError(
+            f"{zone!r} is no IANA time zone (Asia/Tokyo, Europe/Berlin, America/New_York)"
+        ) from None
+    return f"{host}={zone}"
+
+
+def source_timezones(values: list[str] | None) -> tuple[tuple[str, str], ...]:
+    """--source_timezone values -> ExtractConfig.source_timezones: sorted (host, zone)
+    pairs, the last value given for a host kept."""
+    pairs = dict(value.split("=", 1) for value in values or ())
+    return tuple(sorted(pairs.items()))
 
 
 class NewsBeamOptions(PipelineOptions):
@@ -386,6 +411,18 @@ class NewsBeamOptions(PipelineOptions):
             "input again on another day with the same dates.",
         )
         stages.add_argument(
+            "--source_timezone",
+            dest="source_timezones",
+            action="append",
+            type=source_timezone_value,
+            metavar="HOST=ZONE",
+            default=None,
+            help="The IANA zone a source writes its clock times in where it writes no "
+            "offset (nhk.or.jp=Asia/Tokyo: the host and the hosts under it); repeatable. "
+            "Such a time is otherwise placed by an offset the same document states beside "
+            "another of its times, else stored as if UTC.",
+        )
+        stages.add_argument(
             "--story_threshold",
             type=finite_float,
             default=StoryConfig.threshold,
@@ -661,6 +698,7 @@ def config_from_options(
             max_html_tags=options.max_html_tags,
             max_page_seconds=options.max_page_seconds,
             as_of=as_of_text,
+            source_timezones=source_timezones(options.source_timezones),
         ),
         clean=CleanConfig(min_words=options.min_words, max_seconds=options.max_page_seconds),
         language=LanguageConfig(

@@ -103,6 +103,9 @@ class ExtractConfig:
     # each document (a stream). A time the clock read would make a later run of the same
     # input keep dates the first one dropped.
     as_of: str | None = None
+    # (host, IANA zone) pairs, --source_timezone: the zone a source's clock times written
+    # without an offset are in (`placed_in_zone`).
+    source_timezones: tuple[tuple[str, str], ...] = ()
 
 
 class ExtractError(ValueError):
@@ -262,6 +265,23 @@ class Published(NamedTuple):
     precision: str
 
 
+class Zoneless(Published):
+    """A clock time its text wrote without a zone or offset ("2026-12-05 10:30", "Sat, Dec
+    16 2023 02:02:33 PM"), stored as if UTC until something places it (`placed_in_zone`):
+    a Tokyo wire's 10:30 taken as UTC is 9 hours late. Equal to the Published of the same
+    time and precision; the class alone says the offset is not known."""
+
+    __slots__ = ()
+
+
+def _read_time(parsed: dt.datetime, precision: str) -> Published:
+    """A parsed value as Published, Zoneless when it had a clock time but no zone."""
+    at = _utc(parsed)
+    if parsed.tzinfo is None and precision in ("minute", "second"):
+        return Zoneless(at, precision)
+    return Published(at, precision)
+
+
 # Two far-apart defaults: a date or time component the text does not give comes out
 # different in the two parses, which is how the precision of any notation is found.
 _DEFAULTS = (dt.datetime(1904, 1, 1, 0, 0, 0), dt.datetime(1951, 12, 28, 13, 47, 31))
@@ -393,8 +413,8 @@ def _absolute_published(value: Any) -> Published | None:
     precision = precision_between(*parsed)
     if precision is None:
         return None
-    at = _utc(parsed[0])
-    return Published(at, precision) if plausible_publication(at) else None
+    found = _read_time(parsed[0], precision)
+    return found if plausible_publication(found.at) else None
 
 
 # Seconds (10 digits) or milliseconds (13) since 1970, as JSON exports and APIs write times;
@@ -454,14 +474,25 @@ def as_of_time(value: str | None) -> dt.datetime | None:
     return _utc(at)
 
 
+# The zones of the sources a user named (`publications_as_of`): (host, IANA zone) pairs.
+_SOURCE_ZONES: contextvars.ContextVar[tuple[tuple[str, str], ...]] = contextvars.ContextVar(
+    "newsbeam_source_zones", default=()
+)
+
+
 @contextlib.contextmanager
-def publications_as_of(value: str | None) -> Iterator[None]:
+def publications_as_of(
+    value: str | None, source_zones: tuple[tuple[str, str], ...] = ()
+) -> Iterator[None]:
     """Publication times checked in this block against `value` (ExtractConfig.as_of), not
-    the clock: the same input read on another day keeps the same dates."""
+    the clock: the same input read on another day keeps the same dates. `source_zones`
+    (ExtractConfig.source_timezones) place the zoneless clock times of those hosts."""
     token = _AS_OF.set(as_of_time(value))
+    zones_token = _SOURCE_ZONES.set(tuple(source_zones))
     try:
         yield
     finally:
+        _SOURCE_ZONES.reset(zones_token)
         _AS_OF.reset(token)
 
 
@@ -510,8 +541,8 @@ def _htmldate_time(found: str) -> Published | None:
         return None
     if at.year < _FIRST_YEAR:  # dateutil reads a year before 1000 its own way
         return None
-    at = _utc(at)
-    return Published(at, "second") if plausible_publication(at) else None
+    published = _read_time(at, "second")
+    return published if plausible_publication(published.at) else None
 
 
 def htmldate_published(found: str | None) -> Published | None:
@@ -524,7 +555,8 @@ def htmldate_published(found: str | None) -> Published | None:
     zoned = bool(re.search(r"[+-]\d{4}$", found))
     if not zoned and published.at.time() == dt.time(0, 0):
         return Published(published.at, "day")
-    return Published(published.at, "second" if published.at.second else "minute")
+    # _replace keeps a Zoneless time so (htmldate's answer without its offset).
+    return published._replace(precision="second" if published.at.second else "minute")
 
 
 # A timestamp as pages write one in their metadata with its UTC offset: an ISO date, "T" or
@@ -588,14 +620,110 @@ def with_page_offset(published: Published | None, texts: Iterable[str]) -> Publi
                 continue
             if published.precision == "second" and int(second or 0) != local.second:
                 continue
-            if zone == "Z":
-                return published
+            if zone == "Z":  # stated as UTC: no longer a zoneless time
+                return Published(published.at, published.precision)
             offset = _offset(zone)
             if offset is None:
                 continue
             return Published(
                 local.replace(tzinfo=offset).astimezone(dt.timezone.utc), published.precision
             )
+    return published
+
+
+# How far from a zoneless clock time another timestamp of the same document may be for its
+# offset to be taken: a week. A zone's offset changes at most twice a year (daylight
+# saving), so an offset stated within a week is the same period's, but in the week around
+# a change (an hour off then; a --source_timezone's rules know the change).
+_NEARBY_OFFSET = dt.timedelta(days=7)
+# A date value short enough to be one date alone (a feed's "Sun, 17 Dec 2023 00:58:40 EST"),
+# read by dateutil for its zone where no ISO or RFC 2822 offset is written.
+_DATE_VALUE_CHARS = 64
+
+
+def stated_offsets(texts: Iterable[str | None]) -> list[tuple[dt.datetime, dt.tzinfo]]:
+    """(local clock reading, its offset) of every timestamp `texts` write with an offset:
+    ISO 8601 and RFC 2822 ones anywhere in a text, and a short text that is one date with
+    a zone dateutil reads ("... EST", "... +09:00")."""
+    found: list[tuple[dt.datetime, dt.tzinfo]] = []
+    for text in texts:
+        if not text:
+            continue
+        iso = rfc_as_iso(text)
+        matched = False
+        for match in _ZONED_TIMESTAMP.finditer(iso):
+            day, hour, minute, second, zone = match.groups()
+            offset = _offset(zone)
+            try:
+                local = dt.datetime.fromisoformat(day).replace(
+                    hour=int(hour), minute=int(minute), second=int(second or 0)
+                )
+            except ValueError:
+                continue
+            if offset is not None:
+                found.append((local, offset))
+                matched = True
+        if not matched and len(text) <= _DATE_VALUE_CHARS and any(c.isdigit() for c in text):
+            try:
+                parsed = _parse_date(text.strip(), _DEFAULTS[0])
+            except (ValueError, OverflowError):
+                continue
+            offset = parsed.utcoffset()
+            if offset is not None:
+                found.append((parsed.replace(tzinfo=None), dt.timezone(offset)))
+    return found
+
+
+def stated_offset_near(local: dt.datetime, texts: Iterable[str | None]) -> dt.tzinfo | None:
+    """The offset of the timestamp of `texts` nearest the clock reading `local` (naive),
+    within `_NEARBY_OFFSET`; the first of equals. None when none is that near."""
+    best: tuple[dt.timedelta, dt.tzinfo] | None = None
+    for reading, offset in stated_offsets(texts):
+        apart = abs(reading - local)
+        if apart <= _NEARBY_OFFSET and (best is None or apart < best[0]):
+            best = (apart, offset)
+    return best[1] if best else None
+
+
+def source_zone(*urls: str | None) -> dt.tzinfo | None:
+    """The zone --source_timezone names for the host of the first of `urls` it names (the
+    host itself or a domain above it: "nhk.or.jp" for www3.nhk.or.jp; the longest wins)."""
+    zones = _SOURCE_ZONES.get()
+    if not zones:
+        return None
+    for url in urls:
+        try:
+            host = (urllib.parse.urlsplit(url).hostname or "") if url else ""
+        except ValueError:
+            continue
+        named = [(len(name), zone) for name, zone in zones
+                 if host == name or host.endswith("." + name)]  # fmt: skip
+        if named:
+            return zoneinfo.ZoneInfo(max(named)[1])
+    return None
+
+
+def placed_in_zone(
+    published: Published | None, urls: Iterable[str | None] = (), texts: Iterable[str | None] = ()
+) -> Published | None:
+    """A zoneless clock time (`Zoneless`) placed in its zone: the one --source_timezone
+    names for the document's host (an IANA zone: its daylight saving rules by the date;
+    a clock reading the change repeats is its first), else the offset of the timestamp the
+    same document states nearest it (`stated_offset_near`: its other dates, a feed's own).
+    Neither: it stays as if UTC, counted `extract_published_zone_assumed`. Anything else
+    is returned as it is."""
+    if not isinstance(published, Zoneless):
+        return published
+    local = published.at.replace(tzinfo=None)
+    zone, how = source_zone(*urls), "source_option"
+    if zone is None:
+        zone, how = stated_offset_near(local, texts), "stated_nearby"
+    if zone is not None:
+        at = local.replace(tzinfo=zone).astimezone(dt.timezone.utc)
+        if plausible_publication(at):
+            counter(f"extract_published_zone_{how}").inc()
+            return Published(at, published.precision)
+    counter("extract_published_zone_assumed").inc()
     return published
 
 
@@ -856,7 +984,7 @@ def relative_published(value: str, reference: dt.datetime) -> Published | None:
         hour, minute = int(named.group("hour")), int(named.group("minute"))
         if hour > 23 or minute > 59:
             return None
-        return Published(day.replace(hour=hour, minute=minute), "minute")
+        return Zoneless(day.replace(hour=hour, minute=minute), "minute")
     return yearless_published(text, reference)
 
 
@@ -883,11 +1011,11 @@ def yearless_published(value: str, reference: dt.datetime) -> Published | None:
     day = within[0]
     for year in (reference.year, reference.year - 1):
         try:
-            at = _utc(day.replace(year=year))
+            found = _read_time(day.replace(year=year), precision)
         except ValueError:  # 29 February in a common year
             continue
-        if at <= reference + _YEARLESS_SLACK:
-            return Published(at, precision)
+        if found.at <= reference + _YEARLESS_SLACK:
+            return found
     return None
 
 
@@ -1168,8 +1296,8 @@ def _segment_date(value: str) -> Published | bool | None:
     precision = precision_between(*parsed)
     if precision not in ("day", "minute", "second"):
         return labels_only or None  # year, month or day missing
-    at = _utc(parsed[0])
-    return Published(at, precision) if plausible_publication(at) else None
+    found = _read_time(parsed[0], precision)
+    return found if plausible_publication(found.at) else None
 
 
 def dateline_date(paragraph: str, day_first: Callable[[], bool] | None = None) -> Published | None:
@@ -1536,14 +1664,18 @@ def with_fetched_url(article: Article, fetched_url: str) -> Article:
 
 def extract_text_document(doc: RawDocument) -> Article:
     """A raw text document -> Article."""
-    header, body, removed = parse_text_document(decode_text(doc.content))
+    text = decode_text(doc.content)
+    header, body, removed = parse_text_document(text)
+    # A date line's zoneless time: the zone named for its URL's host, else an offset the
+    # text writes beside another time of it ("Updated 2026-12-05T11:00+09:00").
+    published = placed_in_zone(header.published, (header.url, doc.source), (text,))
     return new_article(
         doc.source,
         url=header.url,
         site=header.site,
         title=header.title,
         authors=header.authors,
-        **published_fields(header.published or url_date(header.url)),
+        **published_fields(published or url_date(header.url)),
         text=body,
         removed=removed,
     )
@@ -1574,6 +1706,10 @@ def extract_json_record(doc: RawDocument) -> Article:
     # kicker, "Key points"). Without one, the text's title line, URL and site lines fill
     # in what the record lacks, as in a text file: they were cut from the text.
     header, body, removed = parse_text_document(text, take_title=title is None)
+    # A zoneless `published`: the zone named for the record's host, else the offset its
+    # other fields write ("modified": "2026-12-05T11:00:00+09:00"); its text is not read.
+    fields = [value for key, value in record.items() if key != "text" and isinstance(value, str)]
+    stated = placed_in_zone(stated, (url, header.url, doc.source), fields)
     # The text's date line is not the record's date: filling a missing `published` with it
     # split ECB+ reports of one event into stories by date (benchmarks/eval_stories.py).
     if header.date_text:
@@ -1628,7 +1764,9 @@ class HtmlMetadata:
     published: Published | None = None
 
 
-def html_metadata(tree: Any, fetched_at: dt.datetime | None = None) -> HtmlMetadata:
+def html_metadata(
+    tree: Any, fetched_at: dt.datetime | None = None, fetched_url: str | None = None
+) -> HtmlMetadata:
     """Title, authors, canonical URL, site name and publication time of a parsed page.
 
     trafilatura's own metadata steps in trafilatura's order (meta tags, then JSON-LD, then
@@ -1678,6 +1816,14 @@ def html_metadata(tree: Any, fetched_at: dt.datetime | None = None) -> HtmlMetad
     dated = dated or url_date(url)
     # Nor there: a fetched page's byline written relative to its fetch ("vor 3 Stunden").
     dated = dated or byline_relative_date(tree, fetched_at)
+    if isinstance(dated, Zoneless):  # rare: most pages' times carry their offset
+        # What the page says of itself: its JSON-LD, its meta tags (in the body too:
+        # `<meta itemprop="datePublished">`) and its byline's time; not every `<time>`,
+        # which holds related stories' (Washington Examiner: -05:00 two days later beside
+        # its own "2019-11-18T17:01:27.893Z").
+        stated = [*json_ld, *(str(value) for value in tree.xpath("//meta/@content"))]
+        stated += [str(value) for query in _BODY_TIMESTAMPS for value in tree.xpath(query)]
+        dated = placed_in_zone(dated, (url, fetched_url), stated)
     # Names and titles read from JSON-LD may hold character references (unescape_references).
     organisations = [unescape_references(name) for name in organisations]
     # No author in the tags trafilatura reads (an e-mail address there, seen): the Twitter
@@ -2083,7 +2229,7 @@ def extract_html_document(
     keep_text_characters()  # joiners, direction marks, newer emoji: as a text file keeps them
     seconds = config.max_page_seconds
     try:
-        with quiet_logs.quiet(), publications_as_of(config.as_of):
+        with quiet_logs.quiet(), publications_as_of(config.as_of, config.source_timezones):
             if seconds > 0 and tags > ISOLATE_TAGS and can_fork():
                 counter("extract_isolated").inc()
                 return in_child(lambda page: _extract_html(page, config, fetched_at), doc, seconds)
@@ -2119,7 +2265,7 @@ def _extract_html(
         raise ExtractError("no_text", "not parseable as HTML")
     if may_hold_ruby(doc.content) and drop_ruby_annotations(tree):
         counter("extract_ruby_annotations").inc()
-    page = html_metadata(tree, fetched_at)
+    page = html_metadata(tree, fetched_at, doc.url or None)
     language = page_language(tree)
     signals = page_signals(tree)
     drop_unread_elements(tree)  # metadata and signals have read them: less to prune
@@ -2306,7 +2452,7 @@ def extract_document(doc: RawDocument, config: ExtractConfig) -> Article:
     if doc.kind not in DOCUMENT_KINDS:
         kinds = ", ".join(DOCUMENT_KINDS)
         raise ExtractError("not_a_document", f"kind {doc.kind!r} is none of {kinds}")
-    with publications_as_of(config.as_of):
+    with publications_as_of(config.as_of, config.source_timezones):
         if doc.kind == "html":
             article = extract_html_document(doc, config, doc.fetched_at)
             if doc.url:  # a fetched page (a WARC record): its URL as a fetched page's

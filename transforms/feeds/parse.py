@@ -18,6 +18,7 @@ from newsbeam.transforms.extract import (
     declared_language,
     json_authors,
     parse_published,
+    placed_in_zone,
     plausible_publication,
 )
 from newsbeam.transforms.feeds.sitemaps import (
@@ -253,6 +254,15 @@ def entry_published(item: Any, reference: dt.datetime | None = None) -> Publishe
         if at is not None:
             return Published(at, "second")
     return None
+
+
+def _own_dates(item: Any) -> list[str]:
+    """The date texts a feed or an entry writes (updated, published), as written."""
+    # dict.get: feedparser's own get maps a missing "updated" to "published", warning.
+    if not isinstance(item, dict):
+        return []
+    values = [dict.get(item, key) for key in ("updated", "published")]
+    return [value for value in values if isinstance(value, str)]
 
 
 def _published_fields(published: Published | None) -> dict[str, Any]:
@@ -502,6 +512,7 @@ def parse_xml_feed(
 
     feed = parsed.get("feed") or {}
     reference = feed_reference(feed, fetched_at)
+    feed_dates = _own_dates(feed)
     for item in raw_entries:
         raw_link = _text(item.get("link"))
         link = page_link(raw_link)
@@ -525,7 +536,11 @@ def parse_xml_feed(
         content_parts = [c.get("value", "") for c in item.get("content") or []]
         content_html = _text("\n".join(p for p in content_parts if isinstance(p, str)))
         authors = entry_authors(item)
-        published = entry_published(item, reference)
+        # A zoneless entry time ("Sat, Dec 16 2023 02:02:33 PM" in a feed whose own date
+        # is "Sun, 17 Dec 2023 00:58:40 -0500"): placed by the entry's and the feed's dates.
+        published = placed_in_zone(
+            entry_published(item, reference), (link, url), (*_own_dates(item), *feed_dates)
+        )
         tags = [t.get("term") or t.get("label") for t in item.get("tags") or []]
         entries.append(
             FeedEntry(
@@ -590,8 +605,16 @@ def parse_json_feed(content: bytes, url: str, fetched_at: dt.datetime | None = N
                 title=title,
                 authors=_json_authors(item) or feed_authors,
                 **_published_fields(
-                    parse_published(item.get("date_published"), fetched_at)
-                    or parse_published(item.get("date_modified"), fetched_at)
+                    placed_in_zone(
+                        parse_published(item.get("date_published"), fetched_at)
+                        or parse_published(item.get("date_modified"), fetched_at),
+                        (link, url),
+                        [
+                            v
+                            for v in (item.get("date_modified"), item.get("date_published"))
+                            if isinstance(v, str)
+                        ],
+                    )
                 ),
                 summary=summary,
                 content=content_html,

@@ -17,7 +17,12 @@ import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from newsbeam.transforms.extract import Published, declared_language, parse_published
+from newsbeam.transforms.extract import (
+    Published,
+    declared_language,
+    parse_published,
+    placed_in_zone,
+)
 
 # The root elements of the two sitemap kinds, any namespace prefix (sniffed like a feed's).
 SITEMAP_ROOTS = ("urlset", "sitemapindex")
@@ -174,15 +179,18 @@ def parse_sitemap(content: bytes, url: str) -> ParsedSitemap:
 
 def published_of(url: SitemapUrl, reference: dt.datetime | None = None) -> Published | None:
     """A `<url>`'s publication date: news:publication_date (W3C datetime, a day or to the
-    second), read as the rest of NewsBeam reads dates."""
+    second), read as the rest of NewsBeam reads dates; one written without its offset
+    (the format asks for it) placed by its lastmod's, else the zone named for its host."""
     if url.publication_date is None:
         return None
-    return parse_published(url.publication_date, reference)
+    published = parse_published(url.publication_date, reference)
+    return placed_in_zone(published, (url.loc,), (url.lastmod,))
 
 
 def modified_of(url: SitemapUrl) -> Published | None:
     """A `<url>`'s lastmod: when the page last changed, not when it was published."""
-    return parse_published(url.lastmod) if url.lastmod else None
+    modified = parse_published(url.lastmod) if url.lastmod else None
+    return placed_in_zone(modified, (url.loc,), (url.publication_date,))
 
 
 def url_language(url: SitemapUrl) -> str | None:

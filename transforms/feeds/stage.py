@@ -681,6 +681,7 @@ class _ParseFeeds(beam.DoFn):
         state: StateContext,
         read_updates: bool = True,
         as_of: str | None = None,
+        source_timezones: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self._config = config
         self._state = state
@@ -690,6 +691,7 @@ class _ParseFeeds(beam.DoFn):
         self._read_updates = read_updates
         # Entries' dates are checked against it, as the extract stage's (ExtractConfig.as_of).
         self._as_of = as_of
+        self._source_timezones = source_timezones  # and their zoneless times placed so
 
     def setup(self) -> None:
         self._previous = load_feed_state(self._state)
@@ -700,7 +702,7 @@ class _ParseFeeds(beam.DoFn):
         seen = self._previous.seen_for(url)
         failures = self._previous.failures_for(url)
         versions = self._previous.versions_for(url) if self._read_updates else None
-        with publications_as_of(self._as_of):
+        with publications_as_of(self._as_of, self._source_timezones):
             outputs = list(
                 feed_outputs(
                     fetched, previous, seen, self._run_at, self._config, failures, versions
@@ -1208,7 +1210,12 @@ class ReadFeeds(beam.PTransform):
             | "AllFeeds" >> beam.Flatten()
             | "ParseFeeds"
             >> beam.ParDo(
-                _ParseFeeds(config, self._state, as_of=self._extract_config.as_of)
+                _ParseFeeds(
+                    config,
+                    self._state,
+                    as_of=self._extract_config.as_of,
+                    source_timezones=self._extract_config.source_timezones,
+                )
             ).with_outputs(HEALTH, STATE, SEEN, REJECTED, main="jobs")
         )
         fetch_pages = config.fetch_pages
@@ -1534,7 +1541,13 @@ class PollFeeds(beam.PTransform):
             )
         )
         files = from_docs.feeds | "ParseFiles" >> beam.ParDo(
-            _ParseFeeds(config, self._state, read_updates=False, as_of=self._extract_config.as_of)
+            _ParseFeeds(
+                config,
+                self._state,
+                read_updates=False,
+                as_of=self._extract_config.as_of,
+                source_timezones=self._extract_config.source_timezones,
+            )
         ).with_outputs(HEALTH, STATE, SEEN, REJECTED, main="jobs")
         from_files = (
             files.jobs
