@@ -155,6 +155,7 @@ class Place:
     base: Path
     # Ids of pages without a URL come from their path: compared nights share one inbox.
     inbox: Path
+    with_state: bool = True
 
     @property
     def output(self) -> Path:
@@ -175,7 +176,8 @@ class Place:
     def command(self, night: int, *extra: str) -> list[str]:
         return [
             sys.executable, "-m", "newsbeam.pipeline", "--input", str(self.inbox),
-            "--output", str(self.output), "--state", str(self.state),
+            "--output", str(self.output),
+            *(("--state", str(self.state)) if self.with_state else ()),
             "--run_id", f"night-{night}", "--metrics_file", str(self.metrics),
             *extra,
         ]  # fmt: skip
@@ -319,6 +321,39 @@ def _watch(
         out,
         err + ("" if sent is not None or kill is None else f"\n{NEVER_REACHED}"),
     )
+
+
+def run_changed(
+    place: Place, night: int, read: int, change: Callable[[], None], *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """Run night `night` once and call `change` (remove, rename or replace inbox files) once
+    `read` documents are read: the listing is done (the read stage starts after a
+    Reshuffle of the listed files), most files are not read yet (review 108: the
+    list-then-open race)."""
+    place.scratch.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "TMPDIR": str(place.scratch)}
+    process = subprocess.Popen(
+        place.command(night, *extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    changed = False
+    try:
+        deadline = time.monotonic() + 120
+        while process.poll() is None and time.monotonic() < deadline:
+            if not changed and _reached(place, Kill(night, signal.SIGKILL, "read", read), {}):
+                change()
+                changed = True
+            time.sleep(0.002)
+        out, err = process.communicate(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert changed, f"night {night} ended before {read} documents were read: {err[-2000:]}"
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
 # --- What the nights leave ----------------------------------------------------------------------

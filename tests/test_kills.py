@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from newsbeam.pipeline import dataset
@@ -21,6 +23,7 @@ from tests import kill_runs
 from tests.kill_runs import Kill
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+GONE_DETAIL = "gone: no such file now (deleted or moved after it was listed)"
 
 
 @pytest.mark.slow
@@ -165,3 +168,88 @@ def test_passes_stop_after_the_pass_whose_commit_a_stop_waited_for(
     assert len(calls) == 1 and len(dataset.committed_runs(str(tmp_path / "o"))) == 1
     # Before, the second pass ran its whole pipeline and only then refused to commit.
     assert len(passes) == 1
+
+
+# --- The list-then-open race (review 108) ---------------------------------------------------
+
+
+def _rows(root: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Each table's (source, ...) rows over the committed runs (the manifests' files)."""
+    columns = {
+        "articles": "source, title",
+        "duplicates": "source",
+        "rejected": "source, reason, detail",
+    }
+    found: dict[str, list[tuple[Any, ...]]] = {}
+    for table, names in columns.items():
+        found[table] = []
+        for run in dataset.committed_runs(str(root)):
+            paths = dataset.data_files(str(root), run, table)
+            if paths:
+                query = f"SELECT {names} FROM read_parquet({paths!r})"
+                found[table] += duckdb.sql(query).fetchall()
+    return found
+
+
+@pytest.mark.parametrize("with_state", [False, True])
+def test_files_removed_or_replaced_between_the_listing_and_the_read(
+    tmp_path: Path, with_state: bool
+) -> None:
+    # A watched folder cleaned and rsync's temporary files renamed over their targets while
+    # a real run reads the folder: a removed file was a rejected row "unreadable: not a
+    # regular file" (the reader looked for a FIFO); it is `not_found`, gone since the
+    # listing. Every listed file ends in one table once; a replaced one is read whole.
+    (night,) = kill_runs.seed_nights(tmp_path / "inputs", nights=1, pages=60)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for path in night:
+        shutil.copy(path, inbox / path.name)
+    pages = sorted(inbox.glob("page-*.html"))
+    removed, replaced = pages[-20:-10], pages[-10:]
+
+    def change() -> None:
+        for path in removed:
+            path.unlink()
+        for path in replaced:  # rsync: a temporary file, then a rename over the old one
+            temporary = path.with_name(f".{path.name}.Xa81")
+            temporary.write_text(path.read_text().replace("Report", "Corrected report"))
+            os.replace(temporary, path)
+
+    place = kill_runs.Place(tmp_path / "run", inbox, with_state=with_state)
+    done = kill_runs.run_changed(place, 0, 1, change)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (manifest,) = dataset.committed_runs(str(place.output))
+    assert manifest["counts"]["balanced"], manifest["counts"]
+    rows = _rows(place.output)
+    sources = [row[0] for table in rows.values() for row in table]
+    assert len(sources) == len(set(sources)), "a file in two tables or twice"
+    gone = {row[0] for row in rows["rejected"] if row[1:] == ("not_found", GONE_DETAIL)}
+    assert gone and gone <= {str(path) for path in removed}, rows["rejected"]
+    assert not [row for row in rows["rejected"] if row[2] == "not a regular file"]
+    # Each removed file was read before it went, or is a not_found row; a replaced file is
+    # in the run (read whole, old or new), or with --state left to the next run, which
+    # its changed stat and hash make read it (read_deferred_changing_files).
+    assert {str(path) for path in removed} <= set(sources)
+    deferred = {str(path) for path in replaced} - set(sources)
+    assert not deferred or with_state, deferred
+    if with_state:
+        again = kill_runs.run_night(place, 1)
+        assert again.returncode == 0, again.stderr[-3000:]
+        rows = _rows(place.output)
+        sources = [row[0] for table in rows.values() for row in table]
+        assert len(sources) == len(set(sources)), "a file read by both runs"
+        assert {str(path) for path in replaced} <= set(sources)
+
+
+def test_what_a_listed_path_that_is_no_file_is_called(tmp_path: Path) -> None:
+    from newsbeam.transforms import read
+
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    (tmp_path / "broken.txt").symlink_to(tmp_path / "nowhere")
+    assert read.not_regular(str(tmp_path / "gone.txt")) == ("not_found", GONE_DETAIL)
+    assert read.not_regular(str(fifo)) == ("unreadable", "not a regular file")
+    assert read.not_regular(str(tmp_path / "broken.txt")) == ("unreadable", "not a regular file")
+    error = FileNotFoundError(2, "No such file or directory")
+    assert read.open_failure(str(tmp_path / "gone.txt"), error) == ("not_found", GONE_DETAIL)
+    assert read.open_failure("s3://bkt/a.txt", OSError("boom")) == ("unreadable", "OSError: boom")
