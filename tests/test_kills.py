@@ -253,3 +253,49 @@ def test_what_a_listed_path_that_is_no_file_is_called(tmp_path: Path) -> None:
     error = FileNotFoundError(2, "No such file or directory")
     assert read.open_failure(str(tmp_path / "gone.txt"), error) == ("not_found", GONE_DETAIL)
     assert read.open_failure("s3://bkt/a.txt", OSError("boom")) == ("unreadable", "OSError: boom")
+
+
+# --- Passes (--max_files_per_run) killed (review 108) ----------------------------------------
+
+
+@pytest.mark.slow
+def test_passes_killed_at_chosen_moments_end_as_uninterrupted_ones(tmp_path: Path) -> None:
+    nights = kill_runs.seed_nights(tmp_path / "inputs", nights=2)
+    inbox = tmp_path / "inbox"
+    reference, _ = kill_runs.run_nights(tmp_path / "reference", inbox, nights, [], mode="passes")
+    assert len(reference["articles"]) > 5 and reference["duplicates"] and reference["rejected"]
+    kills = [
+        Kill(0, signal.SIGKILL, "manifest", 1),  # between passes 1 and 2, its state unpublished
+        Kill(0, signal.SIGTERM, "read", 3),  # inside a pass of the run again
+        Kill(1, signal.SIGINT, "state", 2),  # held by pass 2's commit: no pass 3
+        Kill(1, signal.SIGKILL, "read", 2),  # inside a pass, the night's passes 1-2 committed
+    ]
+    killed, lines = kill_runs.run_nights(tmp_path / "killed", inbox, nights, kills, mode="passes")
+    assert len(lines) == len(kills)
+    assert killed == reference
+
+
+def test_a_stop_between_passes_says_which_passes_committed(tmp_path: Path) -> None:
+    # SIGTERM held by pass 1's commit ends the command after it: its last line said
+    # "terminated; nothing was committed; the dataset and state are as they were" while
+    # pass 1 was committed and the state was its own.
+    (night,) = kill_runs.seed_nights(tmp_path / "inputs", nights=1, pages=8)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for path in night:
+        shutil.copy(path, inbox / path.name)
+    place = kill_runs.Place(tmp_path / "run", inbox, **kill_runs.MODES["passes"])
+    stopped = kill_runs.run_night(place, 0, Kill(0, signal.SIGTERM, "intent"))
+    assert stopped.returncode == 143, stopped.stderr[-3000:]
+    (first,) = dataset.committed_runs(str(place.output))
+    last = stopped.stderr.split("[kill_runs")[0].strip().splitlines()[-1]
+    assert last.startswith("newsbeam: terminated; pass 2 of 3 was not committed"), last
+    assert f"passes 1-1 were (runs {first['run_id']} to {first['run_id']})" in last, last
+    assert "the command again reads the rest" in last and "nothing was committed" not in last
+    current = read_current(str(place.state))
+    assert current is not None and current["run_id"] == first["run_id"]
+    again = kill_runs.run_night(place, 0)
+    assert again.returncode == 0, again.stderr[-3000:]
+    rows = _rows(place.output)
+    sources = [row[0] for table in rows.values() for row in table]
+    assert sorted(sources) == sorted(str(inbox / path.name) for path in night)
