@@ -689,6 +689,51 @@ def test_a_second_signal_abandons_a_batch_whose_feed_never_answers(
     assert dataset.committed_runs(str(root)) == []
 
 
+@pytest.mark.slow
+def test_one_sigterm_abandons_a_batch_that_outlasts_the_stop_wait(tmp_path: Path) -> None:
+    # One SIGTERM (systemctl stop, a pod's deletion) waited for the batch in flight however
+    # long it took: a backlog's batch, or a feed that never answers, until the service
+    # manager's SIGKILL (which leaves its staging to the next start). Past
+    # --stop_wait_seconds the batch is abandoned as on a second signal: exit 143, nothing
+    # of it committed, its entries offered again at the next start (review 108).
+    inbox, root, state = tmp_path / "in", tmp_path / "out", tmp_path / "state"
+    inbox.mkdir()
+    answer = threading.Event()
+    feed = Feed(["harbour"])
+
+    def held_once(request: Request) -> Response:
+        if request.hit == 1:
+            answer.wait(120)
+        return feed.route(request)
+
+    with serve({"/feed": held_once}) as server:
+        feed.base = server.url("/news")
+        feeds = tmp_path / "feeds.txt"
+        feeds.write_text(server.url("/feed") + "\n")
+        command = _command(inbox, feeds, root, state, "--stop_wait_seconds", "2")
+        process = _start(command, tmp_path)
+        try:
+            _until(lambda: len(server.requests_to("/feed")) >= 1, process, 90)
+            process.send_signal(signal.SIGTERM)
+            started = time.monotonic()
+            _, err = process.communicate(timeout=40)
+            waited = time.monotonic() - started
+        finally:
+            answer.set()
+            if process.poll() is None:
+                process.kill()
+        assert process.returncode == 143, err
+        assert 2 <= waited < 20, (waited, err)
+        assert "not committed (it had not committed within --stop_wait_seconds 2)" in err
+        assert dataset.committed_runs(str(root)) == []
+        assert not list((root / "_staging").glob("*"))  # removed as it stopped
+        # The next start polls the feed again and reads its entry once.
+        timed = _start([*command, "--max_runtime", "2"], tmp_path)
+        _, err = timed.communicate(timeout=120)
+        assert timed.returncode == 0, err
+    assert _sources(root) == {f"{server.url('/feed')}#harbour": 1}
+
+
 def test_signals_stop_after_the_batch_in_flight() -> None:
     stop = threading.Event()
     with follow._StopSignals(stop) as signals:  # noqa: SLF001
