@@ -9,6 +9,9 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ import pytest
 from newsbeam.pipeline import dataset
 from newsbeam.pipeline import main as entry
 from newsbeam.pipeline import run as run_module
+from newsbeam.transforms.support import files
 from newsbeam.transforms.support.state import read_current
 from tests import kill_runs
 from tests.kill_runs import Kill
@@ -298,4 +302,91 @@ def test_a_stop_between_passes_says_which_passes_committed(tmp_path: Path) -> No
     assert again.returncode == 0, again.stderr[-3000:]
     rows = _rows(place.output)
     sources = [row[0] for table in rows.values() for row in table]
+    assert sorted(sources) == sorted(str(inbox / path.name) for path in night)
+
+
+# --- An object store's ROOT killed (review 108) ---------------------------------------------
+
+
+@pytest.mark.slow
+def test_runs_into_an_object_store_killed_mid_run_leave_nothing_to_readers(
+    tmp_path: Path,
+) -> None:
+    # ROOT and state on an S3-compatible store (moto on 127.0.0.1): a run stopped by SIGTERM
+    # and one killed by SIGKILL once their tables are staged there. Readers of the table
+    # (through the manifests, and by listing the table's prefix) see no object of either;
+    # the SIGTERM run removed its staging itself and recorded its stop; the next run
+    # removes the SIGKILL run's staged objects and records it; every input ends once.
+    from tests.s3_server import s3_server
+
+    (night,) = kill_runs.seed_nights(tmp_path / "inputs", nights=1, pages=12)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for path in night:
+        shutil.copy(path, inbox / path.name)
+    with s3_server() as server:
+        import boto3
+
+        from tests.s3_server import KEY_ID, REGION, SECRET
+
+        client = boto3.client(
+            "s3",
+            endpoint_url=server.endpoint,
+            aws_access_key_id=KEY_ID,
+            aws_secret_access_key=SECRET,
+            region_name=REGION,
+        )
+        root, state = server.url("news"), server.url("state")
+        command = [sys.executable, "-m", "newsbeam.pipeline", "--input", str(inbox)]
+        command += ["--output", root, "--state", state, "--run_id", "night-0", *server.flags]
+        env = {**os.environ, "AWS_EC2_METADATA_DISABLED": "true", "TMPDIR": str(tmp_path)}
+
+        def keys(prefix: str) -> list[str]:
+            listed = client.list_objects_v2(Bucket=server.bucket, Prefix=prefix)
+            return [item["Key"] for item in listed.get("Contents", [])]
+
+        def staged() -> bool:
+            return any(key.endswith(".parquet") for key in keys(f"news/{dataset.STAGING}/"))
+
+        for signum in (signal.SIGTERM, signal.SIGKILL):
+            process = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+            )
+            try:
+                deadline = time.monotonic() + 180
+                while not staged() and process.poll() is None and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                assert process.poll() is None, "the run ended before its tables were staged"
+                process.send_signal(signum)
+                _, err = process.communicate(timeout=60)
+            finally:
+                if process.poll() is None:
+                    process.kill()
+            stopped = {signal.SIGTERM: 143, signal.SIGKILL: -signal.SIGKILL}[signum]
+            assert process.returncode == stopped, err[-3000:]
+            # Nothing of it for a reader: no manifest, no table object outside staging.
+            assert not keys(f"news/{dataset.RUNS}/")
+            tables = [key for key in keys("news/") if key.endswith(".parquet")]
+            assert all(f"/{dataset.STAGING}/" in f"/{key}" for key in tables), tables
+            assert not keys("state/CURRENT.json")
+            if signum == signal.SIGTERM:  # its own clean-up: staging gone, its stop recorded
+                assert not staged()
+                assert "nothing was committed" in err.strip().splitlines()[-1]
+        assert staged()  # what the SIGKILL left
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert not keys(f"news/{dataset.STAGING}/")
+        records = [key.rsplit("/", 1)[-1] for key in keys("news/_failed_runs/")]
+        assert len(records) == 2 and all(name.startswith("night-0.") for name in records)
+        server.use_in_process()
+        (manifest,) = dataset.committed_runs(root)
+        assert manifest["counts"]["balanced"]
+        stored = {key.removeprefix("news/") for key in keys("news/") if key.endswith(".parquet")}
+        assert stored == set(dataset.all_paths(manifest))  # no object no manifest names
+        sources = [
+            source
+            for table in ("articles", "duplicates", "rejected")
+            for path in dataset.data_files(root, manifest, table)
+            for source in files.read_parquet(path, columns=["source"]).column(0).to_pylist()
+        ]
     assert sorted(sources) == sorted(str(inbox / path.name) for path in night)
