@@ -555,11 +555,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nights", type=int, default=3)
     parser.add_argument("--work", default=None, help="a scratch folder (default: a new one)")
     parser.add_argument("--mode", choices=sorted(MODES), default="nights")
+    parser.add_argument(
+        "--files_per_pass", type=int, default=4, help="--mode passes: --max_files_per_run"
+    )
     args = parser.parse_args(argv)
     import tempfile
 
     work = Path(args.work or tempfile.mkdtemp(prefix="kill-runs-"))
     rng = random.Random(args.seed)
+    MODES["passes"]["extra"] = ("--max_files_per_run", str(args.files_per_pass))
     inputs = work / "inputs"
     nights = (
         shared_nights(inputs, args.nights, rng)

@@ -788,3 +788,91 @@ def test_batches_that_keep_failing_log_one_line_each_and_exit_1(
     for line, record in zip(failures, records, strict=True):
         assert f"; recorded in {record};" in line
         assert json.loads(record.read_text())["exit_status"] == 1
+
+
+class _ValidatedFeed(Feed):
+    """A feed with an ETag (its items'): a poll that sends it back gets a 304."""
+
+    def etag(self) -> str:
+        return '"' + "-".join(self.items) + '"'
+
+    def route(self, request: Request) -> Response:
+        if request.headers.get("if-none-match") == self.etag():
+            return 304, {"ETag": self.etag()}, b""
+        status, headers, body = super().route(request)
+        return status, {**headers, "ETag": self.etag()}, body
+
+
+@pytest.mark.slow
+def test_follow_killed_between_and_inside_batches_reads_everything_once(tmp_path: Path) -> None:
+    # Review 108, with tests/kill_runs.py's moments: follow processes killed by SIGKILL as
+    # a batch's manifest appears (committed, its state version maybe not published), as
+    # a batch's commit begins (its intent record: rolled back by the next start), and
+    # between batches (once one published its state), each started again as a service
+    # manager does; then stopped by SIGTERM. Every file and feed entry ends in one table
+    # once, none lost as "already seen"; the feed state (its ETag) is never advanced by a
+    # batch that did not commit; an entry of the killed batch is offered again.
+    from newsbeam.transforms.support.state import read_current, version_dir
+    from tests import kill_runs
+
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    place = kill_runs.Place(tmp_path / "p", inbox, named=False)
+    root, state = place.output, place.state
+    (inbox / "budget.txt").write_text(TEXTS["budget"])
+    feed = _ValidatedFeed(["harbour"])
+    with serve({"/feed": feed.route}) as server:
+        feed.base = server.url("/news")
+        feeds = tmp_path / "feeds.txt"
+        feeds.write_text(server.url("/feed") + "\n")
+        command = _command(inbox, feeds, root, state)
+        expected = {str(inbox / "budget.txt"), f"{server.url('/feed')}#harbour"}
+
+        def etag_in_state() -> str | None:
+            current = read_current(str(state))
+            assert current is not None
+            states = follow.read_feed_state(version_dir(str(state), current["version"]))
+            return states.state_for(server.url("/feed")).etag
+
+        def killed_at(moment: str, count: int = 1) -> None:
+            before = kill_runs._marks(place, "*")  # noqa: SLF001
+            kill = kill_runs.Kill(0, signal.SIGKILL, moment, count)
+            process = _start(command, tmp_path)
+            try:
+                _until(lambda: kill_runs._reached(place, kill, before), process, 120)  # noqa: SLF001
+                process.send_signal(signal.SIGKILL)
+                process.communicate(timeout=30)
+            finally:
+                if process.poll() is None:
+                    process.kill()
+            assert process.returncode == -signal.SIGKILL
+            assert set(_sources(root)) <= expected  # what committed: nothing twice
+            assert all(count == 1 for count in _sources(root).values()), _sources(root)
+
+        killed_at("manifest")  # the first batch committed; its state perhaps unpublished
+        (inbox / "flood.txt").write_text(TEXTS["flood"])
+        feed.items.append("school")
+        expected |= {str(inbox / "flood.txt"), f"{server.url('/feed')}#school"}
+        killed_at("intent")  # a batch that read flood and school, not committed
+        assert str(inbox / "flood.txt") not in _sources(root)
+        assert etag_in_state() == '"harbour"'  # not the killed batch's poll's
+        killed_at("state")  # the next start's batch committed; killed between batches
+        assert set(_sources(root)) == expected  # school, seen by the killed batch, read
+        (inbox / "bridge.txt").write_text(TEXTS["bridge"])
+        feed.items.append("market")
+        expected |= {str(inbox / "bridge.txt"), f"{server.url('/feed')}#market"}
+        process = _start(command, tmp_path)
+        try:
+            _until(lambda: expected <= set(_sources(root)), process, 120)
+            process.send_signal(signal.SIGTERM)
+            _, err = process.communicate(timeout=90)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert process.returncode == 0, err
+        assert etag_in_state() == feed.etag()
+    sources = _sources(root)
+    assert set(sources) == expected and all(n == 1 for n in sources.values()), sources
+    assert _balanced(root)
+    assert not list((root / "_staging").glob("*"))
+    assert (root / "_failed_runs").exists()  # the killed batches, recorded by the next start
