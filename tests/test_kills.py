@@ -259,6 +259,21 @@ def test_what_a_listed_path_that_is_no_file_is_called(tmp_path: Path) -> None:
     assert read.open_failure("s3://bkt/a.txt", OSError("boom")) == ("unreadable", "OSError: boom")
 
 
+def test_an_object_deleted_after_its_listing_is_a_not_found_row() -> None:
+    # On an object store (moto on 127.0.0.1) the read met FileNotFoundError: an `unreadable`
+    # row, and for a .jsonl one named `gone.jsonl#L1-`, "unreadable after line 0".
+    from newsbeam.transforms import read
+    from tests.s3_server import s3_server
+
+    with s3_server() as server:
+        server.use_in_process()
+        reader = read._ReadFile(read.ReadConfig())  # noqa: SLF001
+        for name in ("gone.txt", "gone.jsonl", "gone.xml"):
+            path = server.url("in", name)
+            (row,) = [output.value for output in reader.process(read.listed_file(path, 100))]
+            assert (row.source, row.reason, row.detail) == (path, "not_found", GONE_DETAIL)
+
+
 # --- Passes (--max_files_per_run) killed (review 108) ----------------------------------------
 
 

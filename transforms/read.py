@@ -636,8 +636,8 @@ def not_regular(path: str) -> tuple[str, str]:
 def open_failure(path: str, error: Exception) -> tuple[str, str]:
     """(reason, detail) of a file that could not be opened or read: a file gone between
     the listing and the read says so (`not_regular`); any other error as it was raised."""
-    if isinstance(error, FileNotFoundError) and is_local(path):
-        return not_regular(path)
+    if isinstance(error, FileNotFoundError):  # an object deleted since it was listed too
+        return not_regular(path) if is_local(path) else ("not_found", GONE_DETAIL)
     return "unreadable", f"{type(error).__name__}: {error}"
 
 
@@ -869,6 +869,9 @@ class _ReadFile(beam.DoFn):
             if stores.is_unreachable(error):
                 raise
             counter("read_inputs").inc()
+            if isinstance(error, FileNotFoundError) and not records:  # gone since listed
+                yield _rejected(path, *open_failure(path, error))
+                return
             records += 1
             cut = isinstance(error, EOFError)
             reason = "truncated" if cut else "unreadable"
