@@ -255,6 +255,11 @@ def test_what_a_listed_path_that_is_no_file_is_called(tmp_path: Path) -> None:
     assert read.not_regular(str(fifo)) == ("unreadable", "not a regular file")
     assert read.not_regular(str(tmp_path / "broken.txt")) == ("unreadable", "not a regular file")
     error = FileNotFoundError(2, "No such file or directory")
+    # Listed by its folder, gone before its stat: was "broken symbolic link (to '?')".
+    gone = read._link_problem(str(tmp_path / "gone.txt"), error)  # noqa: SLF001
+    assert (gone.reason, gone.detail) == ("not_found", GONE_DETAIL)
+    broken = read._link_problem(str(tmp_path / "broken.txt"), error)  # noqa: SLF001
+    assert broken.detail.startswith("broken symbolic link")
     assert read.open_failure(str(tmp_path / "gone.txt"), error) == ("not_found", GONE_DETAIL)
     assert read.open_failure("s3://bkt/a.txt", OSError("boom")) == ("unreadable", "OSError: boom")
 

@@ -394,6 +394,10 @@ def _read_marker(path: str) -> bytes | None:
 def _link_problem(path: str, error: OSError) -> Problem:
     if error.errno == errno.ELOOP:
         return Problem(path, "unreadable", "symbolic link loop (the link leads to itself)")
+    if error.errno == errno.ENOENT and not os.path.lexists(path):
+        # Listed by its folder, removed before its stat (a folder being cleaned): it said
+        # "broken symbolic link (to '?')" (review 108).
+        return Problem(path, "not_found", GONE_DETAIL)
     if error.errno == errno.ENOENT:
         target = os.readlink(path) if os.path.islink(path) else "?"
         return Problem(path, "unreadable", f"broken symbolic link (to {target!r})")
