@@ -627,7 +627,8 @@ def follow(
 def main(argv: Sequence[str]) -> int:
     """`newsbeam --follow ...` (flags already checked by pipeline/cli.py): the exit status."""
     stop = threading.Event()
-    with _StopSignals(stop) as signals:
+    signals = _StopSignals(stop)
+    with signals:
         try:
             target = pipeline_run.prepare(argv)
             if target.ours.stop_wait_seconds is not None:
