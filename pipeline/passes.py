@@ -199,7 +199,8 @@ def run_passes(
                 )
                 manifests.append(manifest)
                 log.info(pass_line(manifest, number, total, len(files)))
-                RunSignals.check()  # a stop held by this pass's commit: no next pass
+                if number < total:  # a stop held by this pass's commit: no next pass
+                    RunSignals.check()  # (after the last, the command ends committed: 0)
     except BaseException as error:
         if manifests:
             again = (

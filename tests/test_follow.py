@@ -812,8 +812,9 @@ def test_follow_killed_between_and_inside_batches_reads_everything_once(tmp_path
     # manager does; then stopped by SIGTERM. Every file and feed entry ends in one table
     # once, none lost as "already seen"; the feed state (its ETag) is never advanced by a
     # batch that did not commit; an entry of the killed batch is offered again.
-    from newsbeam.transforms.support.state import read_current, version_dir
+    from newsbeam.transforms.support.state import CRASH_ENV, read_current, version_dir
     from tests import kill_runs
+    from tests.kill_runs import Kill
 
     inbox = tmp_path / "in"
     inbox.mkdir()
@@ -834,30 +835,53 @@ def test_follow_killed_between_and_inside_batches_reads_everything_once(tmp_path
             states = follow.read_feed_state(version_dir(str(state), current["version"]))
             return states.state_for(server.url("/feed")).etag
 
-        def killed_at(moment: str, count: int = 1) -> None:
+        def killed_at(moment: str | Callable[[], bool], crash_at: str | None = None) -> None:
+            """Start follow mode and kill it with SIGKILL once `moment` (kill_runs's, or a
+            condition) is reached or, with `crash_at`, let it die there (os._exit(137) at
+            that step of the commit: a SIGKILL sent once the step is seen may come after
+            the whole commit, milliseconds long)."""
             before = kill_runs._marks(place, "*")  # noqa: SLF001
-            kill = kill_runs.Kill(0, signal.SIGKILL, moment, count)
-            process = _start(command, tmp_path)
+            reached: Callable[[], bool] = (
+                moment
+                if callable(moment)
+                else lambda: kill_runs._reached(place, Kill(0, signal.SIGKILL, moment), before)  # noqa: SLF001
+            )
+            place.scratch.mkdir(parents=True, exist_ok=True)  # where "read" is counted
+            env = {**os.environ, "TMPDIR": str(place.scratch)}
+            if crash_at is not None:
+                env[CRASH_ENV] = crash_at
+            process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
             try:
-                _until(lambda: kill_runs._reached(place, kill, before), process, 120)  # noqa: SLF001
-                process.send_signal(signal.SIGKILL)
-                process.communicate(timeout=30)
+                deadline = time.monotonic() + 120
+                while process.poll() is None and time.monotonic() < deadline:
+                    if crash_at is None and reached():
+                        process.send_signal(signal.SIGKILL)
+                    time.sleep(0.005)
+                assert process.poll() is not None, f"{moment} not reached in 120 s"
+                _, err = process.communicate(timeout=30)
             finally:
                 if process.poll() is None:
                     process.kill()
-            assert process.returncode == -signal.SIGKILL
+            died = 137 if crash_at is not None else -signal.SIGKILL
+            assert process.returncode == died, err[-3000:]
             assert set(_sources(root)) <= expected  # what committed: nothing twice
             assert all(count == 1 for count in _sources(root).values()), _sources(root)
 
-        killed_at("manifest")  # the first batch committed; its state perhaps unpublished
+        killed_at("manifest", "manifest-written")  # committed, its state not published
+        assert read_current(str(state)) is None
         (inbox / "flood.txt").write_text(TEXTS["flood"])
         feed.items.append("school")
         expected |= {str(inbox / "flood.txt"), f"{server.url('/feed')}#school"}
-        killed_at("intent")  # a batch that read flood and school, not committed
+        killed_at("intent", "intent-written")  # a batch that read flood and school
         assert str(inbox / "flood.txt") not in _sources(root)
-        assert etag_in_state() == '"harbour"'  # not the killed batch's poll's
-        killed_at("state")  # the next start's batch committed; killed between batches
-        assert set(_sources(root)) == expected  # school, seen by the killed batch, read
+        assert etag_in_state() == '"harbour"'  # published by this start, not advanced
+        # The next start reads flood and school (seen by the killed batch) once; killed
+        # after that batch committed (between batches), or inside its first one.
+        killed_at(lambda: set(_sources(root)) == expected)
+        assert set(_sources(root)) == expected
+        (inbox / "wind.txt").write_text(TEXTS["school"])
+        expected.add(str(inbox / "wind.txt"))
+        killed_at("staged")  # inside a batch: its tables being written
         (inbox / "bridge.txt").write_text(TEXTS["bridge"])
         feed.items.append("market")
         expected |= {str(inbox / "bridge.txt"), f"{server.url('/feed')}#market"}

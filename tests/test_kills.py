@@ -410,3 +410,34 @@ def test_runs_into_an_object_store_killed_mid_run_leave_nothing_to_readers(
             for source in files.read_parquet(path, columns=["source"]).column(0).to_pylist()
         ]
     assert sorted(sources) == sorted(str(inbox / path.name) for path in night)
+
+
+def test_a_stop_held_by_the_last_pass_commit_ends_the_command_committed(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The stop arrives during the last pass's commit: every pass committed, but the check
+    # after each pass raised it, and the command said "terminated; pass 4 of 3 was not
+    # committed" and exited 143 (found by `kill_runs --mode passes`: SIGTERM at manifest 3).
+    published = run_module.publish_state
+    calls: list[int] = []
+
+    def stopped_on_the_last(*args: Any) -> None:
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+        published(*args)
+
+    def exit_now(status: int) -> None:  # main.py ends a stopped run with os._exit
+        raise SystemExit(status)
+
+    monkeypatch.setattr(run_module, "publish_state", stopped_on_the_last)
+    monkeypatch.setattr(entry.os, "_exit", exit_now)
+    argv = [*_committed_run(tmp_path, SEEDS)[:-2], "--max_files_per_run", "2"]
+    assert len(list(SEEDS.iterdir())) in (5, 6)  # three passes of two
+    assert entry.main(argv) == 0
+    assert len(calls) == 3 and len(dataset.committed_runs(str(tmp_path / "o"))) == 3
+    err = capsys.readouterr().err
+    assert "newsbeam: terminated during the commit, which was finished first" in err
+    assert "was not committed" not in err
