@@ -68,6 +68,7 @@ from newsbeam.pipeline.failed_runs import recorded
 from newsbeam.pipeline.metrics import FollowMetrics
 from newsbeam.pipeline.options import (
     DEFAULT_FOLLOW_INTERVAL,
+    DEFAULT_STOP_WAIT_SECONDS,
     PipelineConfig,
     config_from_options,
     is_url,
@@ -514,18 +515,46 @@ def _observed(metrics: FollowMetrics, batch: Batch, follower: Follower) -> None:
 
 class _StopSignals(RunSignals):
     """The first SIGINT/SIGTERM asks to stop after the batch in flight; a second one
-    interrupts it (KeyboardInterrupt / Terminated, as a batch run: stops.py's RunSignals)."""
+    interrupts it (KeyboardInterrupt / Terminated, as a batch run: stops.py's RunSignals),
+    and so does the first one's `wait` running out (--stop_wait_seconds): the stop is
+    bounded in time (review 108; before, a backlog's batch was waited for however long it
+    took, until the service manager's SIGKILL)."""
 
-    def __init__(self, stop: threading.Event) -> None:
+    def __init__(self, stop: threading.Event, wait: float = DEFAULT_STOP_WAIT_SECONDS) -> None:
         super().__init__()
         self.stop = stop
+        self.wait = wait
+        self.timed_out = False  # the batch in flight outlasted `wait`
+        self._timer: threading.Timer | None = None
+
+    def __exit__(self, *exc: object) -> None:
+        if self._timer is not None:  # the process is ending: no late second signal
+            self._timer.cancel()
+        super().__exit__(*exc)
 
     def _handle(self, signum: int, frame: object) -> None:
         if self.stop.is_set():
             super()._handle(signum, frame)
         self.stop.set()
         name = signal.Signals(signum).name
-        log.info("follow: %s received; stopping after the batch in flight commits", name)
+        if self.wait <= 0:
+            log.info("follow: %s received; stopping after the batch in flight commits", name)
+            return
+        log.info(
+            "follow: %s received; stopping after the batch in flight commits, or abandoning "
+            "it in %g s (--stop_wait_seconds)",
+            name,
+            self.wait,
+        )
+        # The signal again, from a timer: handled in the main thread as a second signal
+        # (held while a commit runs: RunSignals.committing).
+        self._timer = threading.Timer(self.wait, self._time_out, (signum,))
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _time_out(self, signum: int) -> None:
+        self.timed_out = True
+        os.kill(os.getpid(), signum)
 
 
 def follow(
@@ -598,9 +627,12 @@ def follow(
 def main(argv: Sequence[str]) -> int:
     """`newsbeam --follow ...` (flags already checked by pipeline/cli.py): the exit status."""
     stop = threading.Event()
-    with _StopSignals(stop) as signals:
+    signals = _StopSignals(stop)
+    with signals:
         try:
             target = pipeline_run.prepare(argv)
+            if target.ours.stop_wait_seconds is not None:
+                signals.wait = target.ours.stop_wait_seconds
             return follow(target, stop, signals)
         except pipeline_run.Busy as error:  # another process follows these folders
             print(f"newsbeam: {error}", file=sys.stderr)
@@ -615,9 +647,16 @@ def main(argv: Sequence[str]) -> int:
             return 1
         except (KeyboardInterrupt, Terminated):
             status = signals.STATUS.get(signals.received or signal.SIGINT, 130)
+            name = "terminated" if signals.received == signal.SIGTERM else "interrupted"
+            waited = (
+                f" (it had not committed within --stop_wait_seconds {signals.wait:g})"
+                if signals.timed_out
+                else ""
+            )
             print(
-                "newsbeam: interrupted; the batch in flight was not committed; the dataset "
-                "and state are as the last batch left them",
+                f"newsbeam: {name}; the batch in flight was not committed{waited}; the "
+                "dataset and state are as the last batch left them; its files and feed "
+                "entries are read at the next start",
                 file=sys.stderr,
             )
             # Beam's worker threads may still wait on the interrupted bundle (see main.py).

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from newsbeam.pipeline import scratch
 from newsbeam.pipeline.causes import EXCEPTION_LINE, failure_line, traceback_exception
-from newsbeam.pipeline.stops import RunSignals, Terminated
+from newsbeam.pipeline.stops import RunSignals, Terminated, committed_words
 from newsbeam.transforms.support.redact import RedactLogs
 
 if TYPE_CHECKING:
@@ -372,7 +372,7 @@ def _run_command(argv: list[str], library_level: str, drawer: ReportProcess | No
             log.error("%s", error)
             return metrics.failed(1)
         except (Exception, KeyboardInterrupt, Terminated) as error:
-            status = signals.exit_status()
+            status = signals.exit_status(error)
             if status is not None:
                 metrics.failed(status)
                 # The staging folders are gone (the finally blocks ran), but Beam's worker
@@ -387,9 +387,7 @@ def _run_command(argv: list[str], library_level: str, drawer: ReportProcess | No
             from newsbeam.pipeline.failed_runs import recorded
 
             log.error(
-                "%s; nothing was committed; the dataset and state are as they were%s",
-                failure_line(error, argv),
-                recorded(error),
+                "%s; %s%s", failure_line(error, argv), committed_words(error), recorded(error)
             )
             log.debug("traceback of the failed run", exc_info=True)
             return metrics.failed(1)

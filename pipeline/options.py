@@ -38,6 +38,14 @@ from newsbeam.transforms.topics import TopicsConfig
 DEFAULT_FOLLOW_INTERVAL = 60.0
 
 
+# Seconds a stopped follow process waits for its batch in flight (--stop_wait_seconds):
+# under the service managers' own limits (systemd's TimeoutStopSec 90 s by default,
+# Kubernetes' terminationGracePeriodSeconds 30 s by default, 120 s in deploy/kubernetes),
+# so that the process ends itself cleanly (staging removed, the stop recorded) rather than
+# being killed with its staging left. A batch of a minute's news commits in seconds.
+DEFAULT_STOP_WAIT_SECONDS = 60.0
+
+
 def finite_float(text: str) -> float:
     """A number flag's value: "nan" and "inf" parse as floats, and pass every range check
     (`--interval nan` spun an idle follow loop at 100% CPU)."""
@@ -502,6 +510,16 @@ class NewsBeamOptions(PipelineOptions):
             metavar="SECONDS",
             help="With --follow: start no batch after this many seconds, and exit 0 once the "
             "batch in flight has committed (default: run until stopped).",
+        )
+        follow.add_argument(
+            "--stop_wait_seconds",
+            type=finite_float,
+            default=None,
+            metavar="SECONDS",
+            help=f"With --follow: after SIGTERM/SIGINT, how long the batch in flight may take "
+            f"to commit (default {DEFAULT_STOP_WAIT_SECONDS:g}); past it the batch is "
+            "abandoned, nothing of it committed, and the process exits 143/130 as on a "
+            "second signal (0: wait however long the batch takes).",
         )
         follow.add_argument(
             "--metrics_address",

@@ -38,7 +38,7 @@ from typing import Any
 
 from newsbeam.pipeline import run as pipeline_run
 from newsbeam.pipeline.options import PipelineConfig, is_url
-from newsbeam.pipeline.stops import RunSignals
+from newsbeam.pipeline.stops import COMMITTED, RunSignals
 from newsbeam.transforms.read import Problem, as_input, list_inputs
 
 log = logging.getLogger("newsbeam")
@@ -199,17 +199,23 @@ def run_passes(
                 )
                 manifests.append(manifest)
                 log.info(pass_line(manifest, number, total, len(files)))
-                RunSignals.check()  # a stop held by this pass's commit: no next pass
-    except BaseException:
+                if number < total:  # a stop held by this pass's commit: no next pass
+                    RunSignals.check()  # (after the last, the command ends committed: 0)
+    except BaseException as error:
         if manifests:
-            log.error(
-                "pass %d of %d was not committed; passes 1-%d were (runs %s to %s)",
-                len(manifests) + 1,
-                total,
-                len(manifests),
-                manifests[0]["run_id"],
-                manifests[-1]["run_id"],
+            again = (
+                "the command again reads the rest (their files skipped as read)"
+                if temporary is None
+                else "without --state, the command again reads their files too"
             )
+            words = (
+                f"pass {len(manifests) + 1} of {total} was not committed; passes "
+                f"1-{len(manifests)} were (runs {manifests[0]['run_id']} to "
+                f"{manifests[-1]['run_id']}): {again}"
+            )
+            log.error("%s", words)
+            # The command's last line says it (main.py), not "nothing was committed".
+            setattr(error, COMMITTED, words)
         raise
     finally:
         if temporary is not None:

@@ -272,6 +272,7 @@ def _check_follow(ours: NewsBeamOptions) -> None:
         for flag, value in (
             ("--interval", ours.interval),
             ("--max_runtime", ours.max_runtime),
+            ("--stop_wait_seconds", ours.stop_wait_seconds),
             ("--metrics_address", ours.metrics_address),
         ):
             if value is not None:
@@ -283,6 +284,8 @@ def _check_follow(ours: NewsBeamOptions) -> None:
         )
     if ours.run_id is not None:
         raise UsageError("--follow names each batch by its start time; drop --run_id")
+    if ours.stop_wait_seconds is not None and ours.stop_wait_seconds < 0:
+        raise UsageError(f"--stop_wait_seconds must be at least 0, not {ours.stop_wait_seconds:g}")
     if ours.fail_on_rejected is not None:  # it was ignored: every batch exited 0
         raise UsageError(
             "--fail_on_rejected sets one run's exit status; --follow keeps running whatever a "

@@ -100,16 +100,27 @@ class RunSignals:
         finally:
             cls.holding = False
 
-    def exit_status(self) -> int | None:
-        """130 or 143 once a signal arrived, else None."""
+    def exit_status(self, error: BaseException | None = None) -> int | None:
+        """130 or 143 once a signal arrived, else None. `error`: what the stop raised
+        (passes committed before it: `committed_words`)."""
         if self.received is None:
             return None
         name = "interrupted" if self.received == signal.SIGINT else "terminated"
-        print(
-            f"newsbeam: {name}; nothing was committed; the dataset and state are as they were",
-            file=sys.stderr,
-        )
+        print(f"newsbeam: {name}; {committed_words(error)}", file=sys.stderr)
         return self.STATUS[self.received]
+
+
+# The attribute a run's exception carries when part of the command committed (passes).
+COMMITTED = "newsbeam_committed"
+NOTHING_COMMITTED = "nothing was committed; the dataset and state are as they were"
+
+
+def committed_words(error: BaseException | None) -> str:
+    """What a failed or stopped command committed: nothing, or (--max_files_per_run) the
+    passes before the one that failed (pipeline/passes.py puts them on the exception).
+    Before review 108 a stop in pass 3 said "nothing was committed; the dataset and state
+    are as they were" of a command whose passes 1-2 had committed and moved the state."""
+    return str(getattr(error, COMMITTED, None) or NOTHING_COMMITTED)
 
 
 def stop_exception(signum: int | None) -> BaseException:

@@ -70,7 +70,7 @@ class Kill:
     def __str__(self) -> str:
         name = signal.Signals(self.signum).name
         return f"night {self.night}: {name} at {self.moment}" + (
-            f" {self.count}" if self.moment == "read" else ""
+            f" {self.count}" if self.moment == "read" or self.count > 1 else ""
         )
 
 
@@ -155,6 +155,15 @@ class Place:
     base: Path
     # Ids of pages without a URL come from their path: compared nights share one inbox.
     inbox: Path
+    with_state: bool = True
+    # Flags of a mode (`PASSES`: --max_files_per_run); `named`: the night's run is
+    # `--run_id night-N` (passes name each of their runs by its start time).
+    extra: tuple[str, ...] = ()
+    named: bool = True
+
+    def run_id(self, night: int) -> str:
+        """The night's run id, or a glob of every run's when its runs name themselves."""
+        return f"night-{night}" if self.named else "*"
 
     @property
     def output(self) -> Path:
@@ -175,9 +184,10 @@ class Place:
     def command(self, night: int, *extra: str) -> list[str]:
         return [
             sys.executable, "-m", "newsbeam.pipeline", "--input", str(self.inbox),
-            "--output", str(self.output), "--state", str(self.state),
-            "--run_id", f"night-{night}", "--metrics_file", str(self.metrics),
-            *extra,
+            "--output", str(self.output),
+            *(("--state", str(self.state)) if self.with_state else ()),
+            *(("--run_id", f"night-{night}") if self.named else ()),
+            "--metrics_file", str(self.metrics), *self.extra, *extra,
         ]  # fmt: skip
 
 
@@ -211,8 +221,12 @@ def _reached(place: Place, kill: Kill, before: dict[str, dict[str, int]]) -> boo
     if kill.moment == "read":
         folders = glob.glob(str(place.scratch / "newsbeam-run-*" / "newsbeam-progress-*"))
         return any(read_progress(folder).get("read", 0) >= kill.count for folder in folders)
-    now = _marks(place, f"night-{kill.night}")[kill.moment]
-    return any(before[kill.moment].get(path) != stamp for path, stamp in now.items())
+    now = _marks(place, place.run_id(kill.night))[kill.moment]
+    new = [path for path, stamp in now.items() if before[kill.moment].get(path) != stamp]
+    # Passes: the count-th pass's manifest or state version (between passes: after one
+    # commit, before the next pass reads).
+    passes = not place.named and kill.moment in ("manifest", "state")
+    return len(new) >= (kill.count if passes else 1)
 
 
 def committed_view(place: Place, tries: int = 20) -> dict[str, int]:
@@ -270,7 +284,7 @@ def run_night(
     called between polls (what a reader sees while the run goes on)."""
     place.scratch.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "TMPDIR": str(place.scratch)}
-    before = _marks(place, f"night-{night}")
+    before = _marks(place, place.run_id(night))
     process = subprocess.Popen(
         place.command(night), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
@@ -321,29 +335,71 @@ def _watch(
     )
 
 
+def run_changed(
+    place: Place, night: int, read: int, change: Callable[[], None], *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """Run night `night` once and call `change` (remove, rename or replace inbox files) once
+    `read` documents are read: the listing is done (the read stage starts after a
+    Reshuffle of the listed files), most files are not read yet (review 108: the
+    list-then-open race)."""
+    place.scratch.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "TMPDIR": str(place.scratch)}
+    process = subprocess.Popen(
+        place.command(night, *extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    changed = False
+    try:
+        deadline = time.monotonic() + 120
+        while process.poll() is None and time.monotonic() < deadline:
+            if not changed and _reached(place, Kill(night, signal.SIGKILL, "read", read), {}):
+                change()
+                changed = True
+            time.sleep(0.002)
+        out, err = process.communicate(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert changed, f"night {night} ended before {read} documents were read: {err[-2000:]}"
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
 # --- What the nights leave ----------------------------------------------------------------------
 
 
-def outcome(place: Place) -> dict[str, Any]:
+def outcome(place: Place, nights: dict[str, str] | None = None) -> dict[str, Any]:
     """Everything a night must leave the same with or without a kill: each table's rows
-    (less ingestion times and file names) with the night holding them, and the state."""
+    (less ingestion times and file names) with the night holding them, and the state.
+    `nights`: run id -> the night that committed it (runs named by their start time)."""
     result: dict[str, Any] = {}
     runs = dataset.committed_runs(str(place.output))
+    night_of = nights or {}
     columns = {
         "articles": "article_id, source, content_hash, story_id, title, language, duplicate_count",
         "duplicates": "article_id, source, canonical_id, method",
         "rejected": "source, stage, reason",
     }
+    if not place.named:  # a duplicate's own id holds its run's id: a start time here
+        columns["duplicates"] = "source, canonical_id, method"
     for table in TABLES:
         rows = []
         for run in runs:
             paths = dataset.data_files(str(place.output), run, table)
             if paths:
                 query = f"SELECT {columns[table]} FROM read_parquet({paths!r}) ORDER BY ALL"
-                rows += [(run["run_id"], *row) for row in duckdb.sql(query).fetchall()]
+                night = night_of.get(run["run_id"], run["run_id"])
+                rows += [(night, *row) for row in duckdb.sql(query).fetchall()]
         rows = [tuple(_here(value, place) for value in row) for row in rows]
         result[table] = sorted(rows, key=repr)
-    result["inputs"] = sorted((run["run_id"], run["counts"]["inputs"]) for run in runs)
+    inputs: dict[str, int] = {}  # a night's inputs, over its runs (passes: several)
+    for run in runs:
+        night = night_of.get(run["run_id"], run["run_id"])
+        inputs[night] = inputs.get(night, 0) + run["counts"]["inputs"]
+    result["inputs"] = sorted(inputs.items())
     current = read_current(str(place.state))
     assert current is not None, "the state has no CURRENT.json"
     folder = Path(version_dir(str(place.state), current["version"]))
@@ -357,7 +413,7 @@ def outcome(place: Place) -> dict[str, Any]:
         query = f"SELECT {columns_of} FROM read_parquet({paths!r}) ORDER BY ALL"
         found = duckdb.sql(query).fetchall() if paths else []
         result[f"state {table}"] = sorted(tuple(_here(v, place) for v in row) for row in found)
-    result["state run"] = current["run_id"]
+    result["state run"] = night_of.get(current["run_id"], current["run_id"])
     return result
 
 
@@ -390,12 +446,19 @@ def leftovers(place: Place) -> list[str]:
 
 
 def run_nights(
-    base: Path, inbox: Path, nights: list[list[Path]], kills: list[Kill], check: bool = True
+    base: Path,
+    inbox: Path,
+    nights: list[list[Path]],
+    kills: list[Kill],
+    check: bool = True,
+    mode: str = "nights",
 ) -> tuple[dict[str, Any], list[str]]:
     """The nights into `inbox` (emptied first), ROOT and state under `base`, each killed as
     `kills` say (several kills of one night: one after the other, each on the run again),
-    then run again until it commits. Returns the outcome and one line per kill."""
-    place = Place(base, inbox)
+    then run again until it commits. Returns the outcome and one line per kill. `mode`:
+    "nights" (one run a night) or "passes" (--max_files_per_run: several)."""
+    place = Place(base, inbox, **MODES[mode])
+    night_of: dict[str, str] = {}
     shutil.rmtree(inbox, ignore_errors=True)
     inbox.mkdir(parents=True)
     lines: list[str] = []
@@ -412,23 +475,44 @@ def run_nights(
             assert seen == before or all(seen[t] >= before[t] for t in TABLES), (seen, before)
 
         for kill in [k for k in kills if k.night == night]:
+            runs_before = _run_ids(place)
             killed = run_night(place, night, kill, look if check else None)
             ended = re.search(r"ended [0-9.]+ s after the signal", killed.stderr)
             lines.append(
                 f"{kill}: exit {killed.returncode}, {ended.group(0) if ended else 'not sent'}"
             )
             if check:
-                _check_killed(place, night, kill, killed, previous)
+                _check_killed(place, night, kill, killed, previous, runs_before)
         done = run_night(place, night)
         assert done.returncode == 0, done.stderr[-3000:]
+        night_of.update((run_id, f"night-{night}") for run_id in _run_ids(place) - night_of.keys())
         if check:
             assert not leftovers(place), leftovers(place)
             assert metrics.previous_in_progress(str(place.metrics)) is None
-    return outcome(place), lines
+    return outcome(place, night_of), lines
+
+
+# The modes a night runs in (Place's fields).
+MODES: dict[str, dict[str, Any]] = {
+    "nights": {},
+    # Passes of 4 files (a night: 15-17 inputs, 4-5 passes), each its own committed run.
+    "passes": {"extra": ("--max_files_per_run", "4"), "named": False},
+}
+
+
+def _run_ids(place: Place) -> set[str]:
+    if not place.output.exists():
+        return set()
+    return {run["run_id"] for run in dataset.committed_runs(str(place.output))}
 
 
 def _check_killed(
-    place: Place, night: int, kill: Kill, killed: subprocess.CompletedProcess[str], previous: list
+    place: Place,
+    night: int,
+    kill: Kill,
+    killed: subprocess.CompletedProcess[str],
+    previous: list,
+    runs_before: set[str],
 ) -> None:
     """What a killed run leaves, before anything runs again."""
     if NEVER_REACHED in killed.stderr:
@@ -438,7 +522,10 @@ def _check_killed(
     stderr = killed.stderr[: ended.start()]
     if kill.signum != signal.SIGKILL:  # a stop is obeyed promptly
         assert float(ended.group(1)) < STOP_SECONDS, (kill, ended.group(0), stderr[-2000:])
-    committed = dataset.read_manifest(str(place.output), f"night-{night}") is not None
+    if place.named:
+        committed = dataset.read_manifest(str(place.output), f"night-{night}") is not None
+    else:  # passes: the passes committed before the kill stay; the state is theirs
+        committed = bool(_run_ids(place) - runs_before)
     if kill.signum != signal.SIGKILL:
         status = killed.returncode
         assert status in (STOPPED[kill.signum], 0), (kill, status, stderr[-3000:])
@@ -452,9 +539,12 @@ def _check_killed(
     in_progress = metrics.previous_in_progress(str(place.metrics))
     assert (in_progress is not None) == (kill.signum == signal.SIGKILL), (kill, in_progress)
     current = read_current(str(place.state)) or {}
+    # The state is never a run's that did not commit.
+    assert current.get("run_id") in {None, *_run_ids(place)}, current
     if not committed:
         # The state is not advanced by a night that did not commit.
-        assert current.get("run_id") in (None, f"night-{night - 1}"), current
+        if place.named:
+            assert current.get("run_id") in (None, f"night-{night - 1}"), current
         assert list(committed_view(place).values()) == previous
 
 
@@ -464,33 +554,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--nights", type=int, default=3)
     parser.add_argument("--work", default=None, help="a scratch folder (default: a new one)")
+    parser.add_argument("--mode", choices=sorted(MODES), default="nights")
+    parser.add_argument(
+        "--files_per_pass", type=int, default=4, help="--mode passes: --max_files_per_run"
+    )
     args = parser.parse_args(argv)
     import tempfile
 
     work = Path(args.work or tempfile.mkdtemp(prefix="kill-runs-"))
     rng = random.Random(args.seed)
+    MODES["passes"]["extra"] = ("--max_files_per_run", str(args.files_per_pass))
     inputs = work / "inputs"
     nights = (
         shared_nights(inputs, args.nights, rng)
         if SHARED.exists()
         else seed_nights(inputs, args.nights)
     )
-    reference, _ = run_nights(work / "reference", work / "inbox", nights, [], check=False)
+    reference, _ = run_nights(
+        work / "reference", work / "inbox", nights, [], check=False, mode=args.mode
+    )
     total = sum(len(files) for files in nights)
     failures = 0
     for number in range(args.rounds):
         kills = [
-            Kill(
-                night,
-                rng.choice(list(SIGNALS.values())),
-                rng.choice(MOMENTS),
-                rng.randint(1, total // args.nights),
-            )
+            Kill(night, rng.choice(list(SIGNALS.values())), moment, count)
             for night in range(args.nights)
             for _ in range(rng.randint(0, 2))
+            # the n-th document read, or (passes) the n-th pass's manifest or state version
+            for moment in [rng.choice(MOMENTS)]
+            for count in [rng.randint(1, total // args.nights if moment == "read" else 3)]
         ]
         try:
-            result, lines = run_nights(work / f"round-{number}", work / "inbox", nights, kills)
+            result, lines = run_nights(
+                work / f"round-{number}", work / "inbox", nights, kills, mode=args.mode
+            )
             different = [key for key in reference if reference[key] != result[key]]
             status = "same as uninterrupted" if not different else f"DIFFERENT in {different}"
         except AssertionError as error:

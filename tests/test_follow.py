@@ -689,6 +689,51 @@ def test_a_second_signal_abandons_a_batch_whose_feed_never_answers(
     assert dataset.committed_runs(str(root)) == []
 
 
+@pytest.mark.slow
+def test_one_sigterm_abandons_a_batch_that_outlasts_the_stop_wait(tmp_path: Path) -> None:
+    # One SIGTERM (systemctl stop, a pod's deletion) waited for the batch in flight however
+    # long it took: a backlog's batch, or a feed that never answers, until the service
+    # manager's SIGKILL (which leaves its staging to the next start). Past
+    # --stop_wait_seconds the batch is abandoned as on a second signal: exit 143, nothing
+    # of it committed, its entries offered again at the next start (review 108).
+    inbox, root, state = tmp_path / "in", tmp_path / "out", tmp_path / "state"
+    inbox.mkdir()
+    answer = threading.Event()
+    feed = Feed(["harbour"])
+
+    def held_once(request: Request) -> Response:
+        if request.hit == 1:
+            answer.wait(120)
+        return feed.route(request)
+
+    with serve({"/feed": held_once}) as server:
+        feed.base = server.url("/news")
+        feeds = tmp_path / "feeds.txt"
+        feeds.write_text(server.url("/feed") + "\n")
+        command = _command(inbox, feeds, root, state, "--stop_wait_seconds", "2")
+        process = _start(command, tmp_path)
+        try:
+            _until(lambda: len(server.requests_to("/feed")) >= 1, process, 90)
+            process.send_signal(signal.SIGTERM)
+            started = time.monotonic()
+            _, err = process.communicate(timeout=40)
+            waited = time.monotonic() - started
+        finally:
+            answer.set()
+            if process.poll() is None:
+                process.kill()
+        assert process.returncode == 143, err
+        assert 2 <= waited < 20, (waited, err)
+        assert "not committed (it had not committed within --stop_wait_seconds 2)" in err
+        assert dataset.committed_runs(str(root)) == []
+        assert not list((root / "_staging").glob("*"))  # removed as it stopped
+        # The next start polls the feed again and reads its entry once.
+        timed = _start([*command, "--max_runtime", "2"], tmp_path)
+        _, err = timed.communicate(timeout=120)
+        assert timed.returncode == 0, err
+    assert _sources(root) == {f"{server.url('/feed')}#harbour": 1}
+
+
 def test_signals_stop_after_the_batch_in_flight() -> None:
     stop = threading.Event()
     with follow._StopSignals(stop) as signals:  # noqa: SLF001
@@ -743,3 +788,115 @@ def test_batches_that_keep_failing_log_one_line_each_and_exit_1(
     for line, record in zip(failures, records, strict=True):
         assert f"; recorded in {record};" in line
         assert json.loads(record.read_text())["exit_status"] == 1
+
+
+class _ValidatedFeed(Feed):
+    """A feed with an ETag (its items'): a poll that sends it back gets a 304."""
+
+    def etag(self) -> str:
+        return '"' + "-".join(self.items) + '"'
+
+    def route(self, request: Request) -> Response:
+        if request.headers.get("if-none-match") == self.etag():
+            return 304, {"ETag": self.etag()}, b""
+        status, headers, body = super().route(request)
+        return status, {**headers, "ETag": self.etag()}, body
+
+
+@pytest.mark.slow
+def test_follow_killed_between_and_inside_batches_reads_everything_once(tmp_path: Path) -> None:
+    # Review 108, with tests/kill_runs.py's moments: follow processes killed by SIGKILL as
+    # a batch's manifest appears (committed, its state version maybe not published), as
+    # a batch's commit begins (its intent record: rolled back by the next start), and
+    # between batches (once one published its state), each started again as a service
+    # manager does; then stopped by SIGTERM. Every file and feed entry ends in one table
+    # once, none lost as "already seen"; the feed state (its ETag) is never advanced by a
+    # batch that did not commit; an entry of the killed batch is offered again.
+    from newsbeam.transforms.support.state import CRASH_ENV, read_current, version_dir
+    from tests import kill_runs
+    from tests.kill_runs import Kill
+
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    place = kill_runs.Place(tmp_path / "p", inbox, named=False)
+    root, state = place.output, place.state
+    (inbox / "budget.txt").write_text(TEXTS["budget"])
+    feed = _ValidatedFeed(["harbour"])
+    with serve({"/feed": feed.route}) as server:
+        feed.base = server.url("/news")
+        feeds = tmp_path / "feeds.txt"
+        feeds.write_text(server.url("/feed") + "\n")
+        command = _command(inbox, feeds, root, state)
+        expected = {str(inbox / "budget.txt"), f"{server.url('/feed')}#harbour"}
+
+        def etag_in_state() -> str | None:
+            current = read_current(str(state))
+            assert current is not None
+            states = follow.read_feed_state(version_dir(str(state), current["version"]))
+            return states.state_for(server.url("/feed")).etag
+
+        def killed_at(moment: str | Callable[[], bool], crash_at: str | None = None) -> None:
+            """Start follow mode and kill it with SIGKILL once `moment` (kill_runs's, or a
+            condition) is reached or, with `crash_at`, let it die there (os._exit(137) at
+            that step of the commit: a SIGKILL sent once the step is seen may come after
+            the whole commit, milliseconds long)."""
+            before = kill_runs._marks(place, "*")  # noqa: SLF001
+            reached: Callable[[], bool] = (
+                moment
+                if callable(moment)
+                else lambda: kill_runs._reached(place, Kill(0, signal.SIGKILL, moment), before)  # noqa: SLF001
+            )
+            place.scratch.mkdir(parents=True, exist_ok=True)  # where "read" is counted
+            env = {**os.environ, "TMPDIR": str(place.scratch)}
+            if crash_at is not None:
+                env[CRASH_ENV] = crash_at
+            process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
+            try:
+                deadline = time.monotonic() + 120
+                while process.poll() is None and time.monotonic() < deadline:
+                    if crash_at is None and reached():
+                        process.send_signal(signal.SIGKILL)
+                    time.sleep(0.005)
+                assert process.poll() is not None, f"{moment} not reached in 120 s"
+                _, err = process.communicate(timeout=30)
+            finally:
+                if process.poll() is None:
+                    process.kill()
+            died = 137 if crash_at is not None else -signal.SIGKILL
+            assert process.returncode == died, err[-3000:]
+            assert set(_sources(root)) <= expected  # what committed: nothing twice
+            assert all(count == 1 for count in _sources(root).values()), _sources(root)
+
+        killed_at("manifest", "manifest-written")  # committed, its state not published
+        assert read_current(str(state)) is None
+        (inbox / "flood.txt").write_text(TEXTS["flood"])
+        feed.items.append("school")
+        expected |= {str(inbox / "flood.txt"), f"{server.url('/feed')}#school"}
+        killed_at("intent", "intent-written")  # a batch that read flood and school
+        assert str(inbox / "flood.txt") not in _sources(root)
+        assert etag_in_state() == '"harbour"'  # published by this start, not advanced
+        # The next start reads flood and school (seen by the killed batch) once; killed
+        # after that batch committed (between batches), or inside its first one.
+        killed_at(lambda: set(_sources(root)) == expected)
+        assert set(_sources(root)) == expected
+        (inbox / "wind.txt").write_text(TEXTS["school"])
+        expected.add(str(inbox / "wind.txt"))
+        killed_at("staged")  # inside a batch: its tables being written
+        (inbox / "bridge.txt").write_text(TEXTS["bridge"])
+        feed.items.append("market")
+        expected |= {str(inbox / "bridge.txt"), f"{server.url('/feed')}#market"}
+        process = _start(command, tmp_path)
+        try:
+            _until(lambda: expected <= set(_sources(root)), process, 120)
+            process.send_signal(signal.SIGTERM)
+            _, err = process.communicate(timeout=90)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert process.returncode == 0, err
+        assert etag_in_state() == feed.etag()
+    sources = _sources(root)
+    assert set(sources) == expected and all(n == 1 for n in sources.values()), sources
+    assert _balanced(root)
+    assert not list((root / "_staging").glob("*"))
+    assert (root / "_failed_runs").exists()  # the killed batches, recorded by the next start

@@ -394,6 +394,10 @@ def _read_marker(path: str) -> bytes | None:
 def _link_problem(path: str, error: OSError) -> Problem:
     if error.errno == errno.ELOOP:
         return Problem(path, "unreadable", "symbolic link loop (the link leads to itself)")
+    if error.errno == errno.ENOENT and not os.path.lexists(path):
+        # Listed by its folder, removed before its stat (a folder being cleaned): it said
+        # "broken symbolic link (to '?')" (review 108).
+        return Problem(path, "not_found", GONE_DETAIL)
     if error.errno == errno.ENOENT:
         target = os.readlink(path) if os.path.islink(path) else "?"
         return Problem(path, "unreadable", f"broken symbolic link (to {target!r})")
@@ -618,6 +622,29 @@ def is_regular_file(path: str) -> bool:
     return True
 
 
+# The detail of a file that was listed and is not there when it is read (review 108).
+GONE_DETAIL = "gone: no such file now (deleted or moved after it was listed)"
+
+
+def not_regular(path: str) -> tuple[str, str]:
+    """(reason, detail) of a listed local path that is no regular file when it is read: gone
+    since the listing (a watched folder cleaned, an rsync temporary file renamed: `not_found`,
+    as a follow batch's named file that is gone), or a FIFO, device or broken link
+    (`unreadable`). Before review 108 a file gone between the listing and the read was
+    `unreadable`, "not a regular file", which sent the reader looking for a FIFO."""
+    if is_local(path) and not os.path.lexists(path.removeprefix("file://")):
+        return "not_found", GONE_DETAIL
+    return "unreadable", "not a regular file"
+
+
+def open_failure(path: str, error: Exception) -> tuple[str, str]:
+    """(reason, detail) of a file that could not be opened or read: a file gone between
+    the listing and the read says so (`not_regular`); any other error as it was raised."""
+    if isinstance(error, FileNotFoundError):  # an object deleted since it was listed too
+        return not_regular(path) if is_local(path) else ("not_found", GONE_DETAIL)
+    return "unreadable", f"{type(error).__name__}: {error}"
+
+
 # ---------------------------------------------------------------------------------------
 # Beam
 # ---------------------------------------------------------------------------------------
@@ -725,8 +752,9 @@ class _ReadFile(beam.DoFn):
             detail = "not .txt/.md/.html/.htm/.jsonl/.warc(.gz)"
             yield _rejected(path, "unsupported_type", detail)
         elif not is_regular_file(path):
-            # A FIFO or device would block or never end; a broken link cannot be read.
-            yield _rejected(path, "unreadable", "not a regular file")
+            # A FIFO or device would block or never end; a broken link cannot be read; a
+            # file gone since the listing is not_found.
+            yield _rejected(path, *not_regular(path))
         elif size > limit:
             yield _rejected(path, "too_large", f"{size} bytes > {limit}")
         else:
@@ -739,7 +767,7 @@ class _ReadFile(beam.DoFn):
         anything else is one input, rejected."""
         if not is_regular_file(path):
             counter("read_inputs").inc()
-            yield _rejected(path, "unreadable", "not a regular file")
+            yield _rejected(path, *not_regular(path))
             return
         if size > limit:
             counter("read_inputs").inc()
@@ -753,7 +781,7 @@ class _ReadFile(beam.DoFn):
         except Exception as error:
             if stores.is_unreachable(error):
                 raise
-            output = _rejected(path, "unreadable", f"{type(error).__name__}: {error}")
+            output = _rejected(path, *open_failure(path, error))
         else:
             content = readout.content
             kind = sniff_feed_kind(content)
@@ -781,7 +809,7 @@ class _ReadFile(beam.DoFn):
         except Exception as error:
             if stores.is_unreachable(error):
                 raise
-            yield _rejected(path, "unreadable", f"{type(error).__name__}: {error}")
+            yield _rejected(path, *open_failure(path, error))
             return
         content = readout.content
         truncated = ""
@@ -845,6 +873,9 @@ class _ReadFile(beam.DoFn):
             if stores.is_unreachable(error):
                 raise
             counter("read_inputs").inc()
+            if isinstance(error, FileNotFoundError) and not records:  # gone since listed
+                yield _rejected(path, *open_failure(path, error))
+                return
             records += 1
             cut = isinstance(error, EOFError)
             reason = "truncated" if cut else "unreadable"
