@@ -441,9 +441,12 @@ def read_records(
             if end and offset >= end:
                 return
             headers = record.rec_headers
-            if record.rec_type is None or headers.get_header("Content-Length") is None:
+            length = headers.get_header("Content-Length")
+            if record.rec_type is None or length is None or not length.strip().isdigit():
                 # Both are mandatory: a header without them is damaged (its response, if it
-                # was one, would be lost as an `unknown` record), or cut (told below).
+                # was one, would be lost as an `unknown` record), or cut (told below). A
+                # file cut right after "Content-Length: " leaves it empty, which warcio
+                # reads as a block of 0 bytes: the response was a silent skip.
                 raise DamagedRecord("a record header with no WARC-Type or Content-Length")
             item = _record_item(record, f"{source}#{offset}", limit)
             # The rest of the block, read here (warcio would read it next): a block shorter
