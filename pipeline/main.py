@@ -385,12 +385,9 @@ def _run_command(argv: list[str], library_level: str, drawer: ReportProcess | No
             if not isinstance(error, Exception):
                 raise
             from newsbeam.pipeline.failed_runs import recorded
+            from newsbeam.pipeline.passes import committed_note
 
-            log.error(
-                "%s; nothing was committed; the dataset and state are as they were%s",
-                failure_line(error, argv),
-                recorded(error),
-            )
+            log.error("%s; %s%s", failure_line(error, argv), committed_note(error), recorded(error))
             log.debug("traceback of the failed run", exc_info=True)
             return metrics.failed(1)
         if signals.received is not None:  # it came during the commit, finished first
