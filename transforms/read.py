@@ -1477,22 +1477,22 @@ class ReadDocuments(beam.PTransform):
             lambda i: readable_path(", ".join(os.fsdecode(p) for p in i)),
             ListedFile,
         )
-        # Spreads the files over workers (without it, every file goes to the worker that
-        # listed them). Only (path bytes, size) pairs are shuffled: the FnApiRunner holds a
-        # shuffle in memory, ~0.6 KB a file (pickled FileMetadata: ~1.1 KB).
-        remember = self._state is not None and self._state.writes
-        if remember:
+        state = self._state if self._state is not None and self._state.writes else None
+        if state is not None:
             # With --state: a file an earlier run read, unchanged since, is not read again;
             # one its listed size and time vouch for goes no further than the listing.
             files, unchanged = files | "SkipListedUnchanged" >> beam.ParDo(
-                _SkipListedUnchanged(self._state)
+                _SkipListedUnchanged(state)
             ).with_output_types(ListedFile).with_outputs(UNCHANGED, main="files")
+        # Spreads the files over workers (without it, every file goes to the worker that
+        # listed them). Only (path bytes, size) pairs are shuffled: the FnApiRunner holds a
+        # shuffle in memory, ~0.6 KB a file (pickled FileMetadata: ~1.1 KB).
         files = files | "SpreadFiles" >> beam.Reshuffle().with_output_types(ListedFile)
-        if remember:
+        if state is not None:
             files, seen = files | "SkipIngested" >> beam.ParDo(
-                _SkipIngested(self._state)
+                _SkipIngested(state)
             ).with_output_types(ListedFile).with_outputs(SEEN, main="files")
-            _ = (seen, unchanged) | "RecordSeenFiles" >> _RecordSeenFiles(self._state)
+            _ = (seen, unchanged) | "RecordSeenFiles" >> _RecordSeenFiles(state)
         if may_hold_warc(self._inputs):
             # A WARC file's records are read in parts, spread over the workers like files,
             # and read in the step that reads files: a Flatten of the documents instead
