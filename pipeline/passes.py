@@ -27,6 +27,7 @@ folder is not one).
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import os
 import shutil
@@ -39,7 +40,18 @@ from typing import Any
 from newsbeam.pipeline import run as pipeline_run
 from newsbeam.pipeline.options import PipelineConfig, is_url
 from newsbeam.pipeline.stops import COMMITTED, RunSignals
-from newsbeam.transforms.read import Problem, as_input, list_inputs
+from newsbeam.transforms.read import (
+    Problem,
+    SeenFiles,
+    as_input,
+    is_local,
+    list_inputs,
+    read_seen_files,
+    readable_path,
+    stat_time,
+)
+from newsbeam.transforms.support import files
+from newsbeam.transforms.support.state import SEEN_FILES, read_current, version_dir
 
 log = logging.getLogger("newsbeam")
 
@@ -47,24 +59,76 @@ log = logging.getLogger("newsbeam")
 @dataclasses.dataclass(frozen=True)
 class Plan:
     """What the passes read: each pass's files (at least one pass), and what the listing
-    could not read, (path, reason, detail), rejected by the first pass."""
+    could not read, (path, reason, detail), rejected by the first pass; how many listed
+    files the state has read as they are (in no pass), and of those the ones the first pass
+    lists again so that the state records them as listed now (`refresh`)."""
 
     passes: tuple[tuple[str, ...], ...]
     problems: tuple[tuple[str, str, str], ...]
+    unchanged: int = 0
+    refresh: tuple[str, ...] = ()
 
 
-def plan_passes(listed: Iterable[Any], size: int) -> Plan:
+def plan_passes(
+    listed: Iterable[Any],
+    size: int,
+    unchanged: Callable[[Any], bool] | None = None,
+    refresh: Callable[[Any], bool] | None = None,
+) -> Plan:
     """The listing (FileMetadata and Problem items, `list_inputs`) cut into passes of at
-    most `size` files, in listing order."""
+    most `size` files, in listing order; files `unchanged` says an earlier run read as they
+    are left out (those `refresh` names go to `Plan.refresh`)."""
     paths: list[str] = []
     problems: list[tuple[str, str, str]] = []
+    skipped = 0
+    refreshed: list[str] = []
     for item in listed:
         if isinstance(item, Problem):
             problems.append((item.path, item.reason, item.detail))
+        elif unchanged is not None and unchanged(item):
+            skipped += 1
+            if refresh is not None and refresh(item):
+                refreshed.append(item.path)
         else:
             paths.append(item.path)
     passes = tuple(tuple(paths[at : at + size]) for at in range(0, len(paths), size))
-    return Plan(passes or ((),), tuple(problems))
+    return Plan(passes or ((),), tuple(problems), skipped, tuple(refreshed))
+
+
+@dataclasses.dataclass(frozen=True)
+class SeenRecord:
+    """The state's record of files read (`inputs/seen_files`), asked of each listed file:
+    read unchanged (the read stage's own test, on the listed size and time: such a file
+    would stop at a pass's listing), and due to be listed again (last listed more than half
+    of --state_keep_days ago: a file in no pass would have its row expire, and be read
+    again as new; follow mode does the same)."""
+
+    seen: SeenFiles
+    due_before: dt.datetime | None
+
+    def unchanged(self, item: Any) -> bool:
+        path = item.path
+        return is_local(path) and self.seen.unchanged_by_stat(
+            readable_path(path), item.size_in_bytes, stat_time(item.last_updated_in_seconds)
+        )
+
+    def due(self, item: Any) -> bool:
+        if self.due_before is None:
+            return False
+        row = self.seen.get(readable_path(item.path))
+        return row is None or row["last_seen_at"] < self.due_before
+
+
+def seen_record(state: str, keep_days: float, now: dt.datetime) -> SeenRecord | None:
+    """The record of the state version CURRENT names (None: no version, or no record)."""
+    current = read_current(state)
+    if current is None:
+        return None
+    path = files.join(version_dir(state, current["version"]), *SEEN_FILES.path.split("/"))
+    if not files.exists(path):
+        return None
+    due_before = now - dt.timedelta(days=keep_days / 2) if keep_days > 0 else None
+    return SeenRecord(SeenFiles(read_seen_files([path])), due_before)
 
 
 def pass_config(
@@ -72,14 +136,16 @@ def pass_config(
     files: Sequence[str],
     problems: Sequence[tuple[str, str, str]],
     first: bool,
+    refresh: Sequence[str] = (),
 ) -> PipelineConfig:
     """A run's config narrowed to one pass: its files, and for the first pass the listing's
-    problems, the feeds and the page URLs (the later ones read files only)."""
+    problems, the feeds, the page URLs (the later ones read files only) and the unchanged
+    files to list again (`Plan.refresh`: they stop at its listing)."""
     read = dataclasses.replace(config.read, listed_problems=tuple(problems) if first else ())
     feeds = config.feeds
     if not first:
         feeds = dataclasses.replace(feeds, feed_urls=(), feed_lists=(), page_urls=())
-    inputs = tuple(as_input(path) for path in files)
+    inputs = tuple(as_input(path) for path in [*files, *(refresh if first else ())])
     return dataclasses.replace(config, inputs=inputs, read=read, feeds=feeds)
 
 
@@ -129,15 +195,40 @@ def failed_before(manifests: Sequence[Mapping[str, Any]]) -> bool:
     return bool(manifests and manifests[0].get("failed_before"))
 
 
-def pass_line(manifest: Mapping[str, Any], number: int, passes: int, files: int) -> str:
-    """The log line of one committed pass."""
+def pass_line(
+    manifest: Mapping[str, Any],
+    number: int,
+    passes: int,
+    files: int,
+    done: int | None = None,
+    total: int | None = None,
+    seconds: float | None = None,
+) -> str:
+    """The log line of one committed pass; with `done` of `total` files read in `seconds`
+    since the first pass started, the progress of the command: the share done, the rate and
+    the time left at that rate."""
     counts = manifest["counts"]
-    return (
+    line = (
         f"pass {number} of {passes} committed as run {manifest['run_id']}: {files} files, "
         f"{counts['inputs']} inputs, {counts['articles']} articles, "
         f"{counts['duplicates']} duplicates, {counts['rejected']} rejected, "
         f"{manifest['seconds']:.1f} s"
     )
+    if done is None or not total or not seconds:
+        return line
+    rate = done / seconds
+    left = (total - done) / rate if rate else 0.0
+    return (
+        f"{line}; {done:,} of {total:,} files ({100 * done / total:.0f}%), "
+        f"{rate:.1f} files/s, about {_duration(left)} left"
+    )
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return f"{seconds:.0f} s"
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def run_passes(
@@ -155,7 +246,15 @@ def run_passes(
     listing = list_inputs(
         [path for path in ours.inputs or () if not is_url(path)], ours.follow_outside_links
     )
-    plan = plan_passes(listing, size)
+    record = None
+    if target.state is not None:  # files an earlier run read as they are: in no pass
+        now = dt.datetime.now(dt.timezone.utc)
+        record = seen_record(target.state, ours.state_keep_days, now)
+    if record is None:
+        plan = plan_passes(listing, size)
+    else:
+        plan = plan_passes(listing, size, record.unchanged, record.due)
+        del record  # the passes' own workers load what they need
     temporary = None
     if target.state is None:
         # The passes' shared state, created by the first pass (a folder that does not exist
@@ -168,13 +267,19 @@ def run_passes(
             shutil.rmtree(temporary, ignore_errors=True)
             raise
     total = len(plan.passes)
+    total_files = sum(map(len, plan.passes))
     log.info(
-        "%d files in %d passes of at most %d (--max_files_per_run)%s",
-        sum(map(len, plan.passes)),
+        "%d files in %d passes of at most %d (--max_files_per_run)%s%s",
+        total_files,
         total,
         size,
         "" if temporary is None else "; their shared state is temporary (no --state)",
+        f"; {plan.unchanged:,} more listed were read by earlier runs, unchanged since"
+        + (f" ({len(plan.refresh):,} listed again by the first pass)" if plan.refresh else "")
+        if plan.unchanged
+        else "",
     )
+    done = 0
     manifests: list[dict[str, Any]] = []
     clock = time.perf_counter()
     try:
@@ -187,18 +292,22 @@ def run_passes(
                 def adjust(
                     config: PipelineConfig, files: Sequence[str] = files, first: bool = first
                 ) -> PipelineConfig:
-                    return pass_config(config, files, plan.problems, first)
+                    return pass_config(config, files, plan.problems, first, plan.refresh)
 
                 labels: dict[str, Any] = {
                     "pass": {"number": number, "of": total, "files": len(files), "size": size}
                 }
+                if first and plan.unchanged > len(plan.refresh):  # what the state had read
+                    labels["pass"]["unchanged"] = plan.unchanged - len(plan.refresh)
                 if temporary is not None:  # removed at the end: no state to point at
                     labels["state"] = None
                 manifest = pipeline_run.run_locked(
                     target, lock, adjust, labels=labels, with_report=False
                 )
                 manifests.append(manifest)
-                log.info(pass_line(manifest, number, total, len(files)))
+                done += len(files)
+                seconds = time.perf_counter() - clock
+                log.info(pass_line(manifest, number, total, len(files), done, total_files, seconds))
                 if number < total:  # a stop held by this pass's commit: no next pass
                     RunSignals.check()  # (after the last, the command ends committed: 0)
     except BaseException as error:
@@ -206,7 +315,8 @@ def run_passes(
             again = (
                 "the command again reads the rest (their files skipped as read)"
                 if temporary is None
-                else "without --state, the command again reads their files too"
+                else "without --state, the command again reads their files too, and adds "
+                "their articles twice"
             )
             words = (
                 f"pass {len(manifests) + 1} of {total} was not committed; passes "
@@ -220,4 +330,8 @@ def run_passes(
     finally:
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)
-    return summed(manifests, time.perf_counter() - clock)
+    summary = summed(manifests, time.perf_counter() - clock)
+    if plan.unchanged:  # the summary says what was left unread, as one run's does
+        skipped = summary["counters"].get("read_skipped_unchanged", 0)
+        summary["counters"]["read_skipped_unchanged"] = skipped + plan.unchanged - len(plan.refresh)
+    return summary

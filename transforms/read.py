@@ -37,10 +37,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, BinaryIO, NamedTuple, cast
 
 import apache_beam as beam
+import pyarrow as pa
 from apache_beam.coders import PickleCoder
 from apache_beam.io.filesystem import FileMetadata, FileSystem
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
+from apache_beam.transforms.window import GlobalWindows
 
 from newsbeam.schemas import STATE_MARKER, RawDocument, Rejected
 from newsbeam.transforms.feeds.parse import sniff_feed_kind
@@ -57,12 +59,11 @@ from newsbeam.transforms.support.state import (
     RUN_FOLDER_NAME,
     RUN_LOCK_NAME,
     SEEN_FILES,
-    ReadStateTable,
     StateContext,
-    WriteStateTable,
-    read_table,
+    read_arrow,
+    stamped,
 )
-from newsbeam.transforms.support.whole import One
+from newsbeam.transforms.support.whole import CallWithAll, One
 
 STAGE = "read"
 log = logging.getLogger(__name__)
@@ -909,7 +910,13 @@ def file_stat(path: str) -> tuple[int, dt.datetime]:
         size, modified = info.st_size, info.st_mtime
     else:  # an object store: the listing's size and last-updated time
         size, modified = stores.size_and_updated(path)
-    return size, dt.datetime.fromtimestamp(modified, dt.timezone.utc).replace(microsecond=0)
+    return size, stat_time(modified)
+
+
+def stat_time(modified: float) -> dt.datetime:
+    """A file's modification time (seconds since the epoch) as seen_files keeps it: UTC,
+    to the second."""
+    return dt.datetime.fromtimestamp(modified, dt.timezone.utc).replace(microsecond=0)
 
 
 class Prefix(NamedTuple):
@@ -1115,12 +1122,13 @@ class _SkipIngested(beam.DoFn):
         self._state = state
 
     def setup(self) -> None:
-        rows = read_table(self._state, SEEN_FILES)
-        self._seen = {row["path"]: row for row in rows}
+        self._seen: SeenFiles | None = None  # loaded by the first file: most get none
 
     def process(self, file: ListedFile) -> Iterator[ListedFile | beam.pvalue.TaggedOutput]:
         path = os.fsdecode(file[0])
         key = readable_path(path)
+        if self._seen is None:
+            self._seen = SeenFiles(read_seen_files(self._state.files(SEEN_FILES)))
         previous = self._seen.get(key)
         try:
             if previous is not None and unchanged_by_stat(previous, *file_stat(path)):
@@ -1163,35 +1171,180 @@ class _SkipIngested(beam.DoFn):
             yield file[0], stamp.size, start.offset, start.lines
 
 
-def _latest_seen(
-    group: tuple[str, Iterable[tuple[int, dict[str, Any]]]], keep_since: dt.datetime | None
-) -> Iterator[dict[str, Any]]:
-    """This run's row of a path, else the earlier run's (kept within the retention)."""
-    rows = sorted(group[1], key=lambda tagged: tagged[0])
-    fresh, row = rows[-1]
-    if fresh or keep_since is None or row["last_seen_at"] >= keep_since:
-        yield row
+UNCHANGED = "unchanged"  # tagged output: the files the listing found unchanged
+
+
+class ListedUnchanged(NamedTuple):
+    """The seen_files paths of files listed unchanged (one bundle's)."""
+
+    paths: tuple[str, ...]
+
+
+class _SkipListedUnchanged(beam.DoFn):
+    """A listed local file -> itself, unless its listed size and time show an earlier run
+    read it as it is (`unchanged_by_stat`, the test `_SkipIngested` makes): such a file is
+    counted as `read_skipped_unchanged` and goes no further than its path, one
+    ListedUnchanged a bundle to UNCHANGED. Fused with the listing: a nightly run over an
+    archive of 200,000 files sent each through a shuffle and a seen row of its own, ~100 s
+    of CPU and 2.9 GB to find the 20 new ones (benchmarks/bench_archive.py)."""
+
+    def __init__(self, state: StateContext) -> None:
+        self._state = state
+
+    def setup(self) -> None:
+        self._seen = SeenFiles(read_seen_files(self._state.files(SEEN_FILES)))
+
+    def start_bundle(self) -> None:
+        self._unchanged: list[str] = []
+
+    def process(self, file: ListedFile) -> Iterator[ListedFile]:
+        path = os.fsdecode(file[0])
+        if is_local(path) and len(self._seen):
+            try:
+                size, modified = file_stat(path)
+            except OSError:  # gone or unreadable: the read says why
+                yield file
+                return
+            key = readable_path(path)
+            if size == file[1] and self._seen.unchanged_by_stat(key, size, modified):
+                counter("read_skipped_unchanged").inc()
+                self._unchanged.append(key)
+                return
+        yield file
+
+    def finish_bundle(self) -> Iterator[beam.pvalue.TaggedOutput]:
+        if self._unchanged:
+            value = ListedUnchanged(tuple(self._unchanged))
+            yield beam.pvalue.TaggedOutput(UNCHANGED, GlobalWindows.windowed_value(value))
+
+
+class SeenFiles:
+    """The earlier state's seen_files rows looked up by path: the Arrow table and a dict of
+    path -> row number. A dict per row, as this held before, took ~0.8 KB a file in every
+    worker (160 MB for an archive of 200,000 files); a row is made a dict when looked up."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self._table = table
+        self._at = {path: at for at, path in enumerate(table.column("path").to_pylist())}
+        self._stats: tuple[list[int], list[int], list[int]] | None = None
+
+    def __len__(self) -> int:
+        return len(self._at)
+
+    def get(self, path: str) -> dict[str, Any] | None:
+        at = self._at.get(path)
+        return None if at is None else self._table.slice(at, 1).to_pylist()[0]
+
+    def unchanged_by_stat(self, path: str, size: int, modified: dt.datetime) -> bool:
+        """`unchanged_by_stat` of the path's row (False for a path not seen), on integers:
+        a nightly listing asks it of every file of the archive."""
+        at = self._at.get(path)
+        if at is None:
+            return False
+        if self._stats is None:
+            table = self._table
+            micros = [
+                table.column(name).cast(pa.int64()).to_pylist()
+                for name in ("modified_at", "last_seen_at")
+            ]
+            self._stats = (table.column("size").to_pylist(), micros[0], micros[1])
+        sizes, modified_at, last_seen_at = self._stats
+        at_micros = (modified - _EPOCH) // _MICROSECOND
+        return (
+            sizes[at] == size
+            and modified_at[at] == at_micros
+            and at_micros + _SETTLED // _MICROSECOND <= last_seen_at[at]
+        )
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def read_seen_files(paths: Sequence[str]) -> pa.Table:
+    """The earlier state's seen_files files (checked when the run's state was opened) as
+    one Arrow table in the table's columns."""
+    tables = [read_arrow(path, SEEN_FILES) for path in paths]
+    if not tables:
+        return SEEN_FILES.schema.empty_table()
+    return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+
+
+def merged_seen_files(
+    fresh: Sequence[dict[str, Any]],
+    earlier: pa.Table,
+    keep_since: dt.datetime | None,
+    listed_unchanged: Iterable[str] = (),
+    run_at: dt.datetime | None = None,
+) -> pa.Table:
+    """The new state's seen_files table: this run's row of each path it read or hashed,
+    the earlier row of each path it listed unchanged (`listed_unchanged`, its
+    `last_seen_at` now `run_at`), and the earlier rows of paths it did not list that were
+    listed within the retention (`last_seen_at` at or after `keep_since`), sorted by path.
+    In Arrow: the earlier rows never become Python objects (a backfill in passes sent
+    200,000 of them through a GroupByKey at every pass)."""
+    import pyarrow.compute as pc  # state files only: a run without --state never loads it
+
+    # One row a path (two names can read the same once made readable): the same each run.
+    latest = {row["path"]: row for row in sorted(fresh, key=_seen_order)}
+    new = pa.Table.from_pylist(list(latest.values()), schema=SEEN_FILES.schema)
+    if earlier.num_rows:
+        earlier = earlier.cast(SEEN_FILES.schema)
+        listed = pa.array(sorted(set(listed_unchanged)), pa.string())
+        if len(listed) and run_at is not None:
+            last_seen = earlier.column("last_seen_at")
+            now = pa.scalar(run_at, last_seen.type)
+            refreshed = pc.if_else(
+                pc.is_in(earlier.column("path"), value_set=listed), now, last_seen
+            )
+            index = earlier.schema.get_field_index("last_seen_at")
+            earlier = earlier.set_column(index, earlier.schema.field(index), refreshed)
+        kept = pc.invert(pc.is_in(earlier.column("path"), value_set=new.column("path")))
+        if keep_since is not None:
+            cut = pa.scalar(keep_since, earlier.schema.field("last_seen_at").type)
+            kept = pc.and_(kept, pc.greater_equal(earlier.column("last_seen_at"), cut))
+        new = pa.concat_tables([earlier.filter(kept), new])
+    return new.sort_by("path")
+
+
+def _seen_order(row: dict[str, Any]) -> tuple[Any, ...]:
+    return row["path"], row["size"], row["modified_at"], row["content_hash"]
+
+
+def write_seen_files(
+    elements: list[dict[str, Any] | ListedUnchanged],
+    earlier: Sequence[str],
+    path: str,
+    keep_since: dt.datetime | None,
+    run_at: dt.datetime,
+) -> None:
+    """This run's seen rows and ListedUnchanged, and the earlier files' rows -> the new
+    state's seen_files file (`merged_seen_files`)."""
+    fresh = [element for element in elements if isinstance(element, dict)]
+    listed = (
+        key for element in elements if isinstance(element, ListedUnchanged) for key in element.paths
+    )
+    merged = merged_seen_files(fresh, read_seen_files(earlier), keep_since, listed, run_at)
+    stores.write_parquet(path, merged.cast(stamped(SEEN_FILES.schema)), compression="zstd")
 
 
 class _RecordSeenFiles(beam.PTransform):
-    """This run's seen rows -> the new state's seen_files table: earlier rows of files this
-    run did not list are carried over (within --state_keep_days of their last listing)."""
+    """(This run's seen rows, its ListedUnchanged) -> the new state's seen_files table:
+    earlier rows of files this run did not list are carried over (within --state_keep_days
+    of their last listing). Only this run's rows and the paths of the files it listed
+    unchanged pass through the pipeline (`merged_seen_files`)."""
 
     def __init__(self, state: StateContext) -> None:
         super().__init__()
         self._state = state
 
-    def expand(self, seen: beam.PCollection[dict[str, Any]]) -> Any:
-        earlier = seen.pipeline | "Earlier" >> ReadStateTable(self._state, SEEN_FILES)
-        return (
-            (
-                earlier | "TagEarlier" >> beam.Map(lambda row: (row["path"], (0, row))),
-                seen | "TagThisRun" >> beam.Map(lambda row: (row["path"], (1, row))),
-            )
-            | "Both" >> beam.Flatten()
-            | "ByPath" >> beam.GroupByKey()
-            | "Latest" >> beam.FlatMap(_latest_seen, self._state.keep_since)
-            | "Write" >> WriteStateTable(self._state, SEEN_FILES)
+    def expand(self, seen: tuple[beam.PCollection[Any], beam.PCollection[Any]]) -> Any:
+        state = self._state
+        assert state.state_out_dir is not None  # a run that writes state
+        earlier = state.files(SEEN_FILES)
+        path = f"{state.state_out_dir.rstrip('/')}/{SEEN_FILES.path}"
+        return seen | "Write" >> CallWithAll(
+            write_seen_files, earlier, path, state.keep_since, state.run_at
         )
 
 
@@ -1355,16 +1508,22 @@ class ReadDocuments(beam.PTransform):
             lambda i: readable_path(", ".join(os.fsdecode(p) for p in i)),
             ListedFile,
         )
+        state = self._state if self._state is not None and self._state.writes else None
+        if state is not None:
+            # With --state: a file an earlier run read, unchanged since, is not read again;
+            # one its listed size and time vouch for goes no further than the listing.
+            files, unchanged = files | "SkipListedUnchanged" >> beam.ParDo(
+                _SkipListedUnchanged(state)
+            ).with_output_types(ListedFile).with_outputs(UNCHANGED, main="files")
         # Spreads the files over workers (without it, every file goes to the worker that
         # listed them). Only (path bytes, size) pairs are shuffled: the FnApiRunner holds a
         # shuffle in memory, ~0.6 KB a file (pickled FileMetadata: ~1.1 KB).
         files = files | "SpreadFiles" >> beam.Reshuffle().with_output_types(ListedFile)
-        if self._state is not None and self._state.writes:
-            # With --state: a file an earlier run read, unchanged since, is not read again.
+        if state is not None:
             files, seen = files | "SkipIngested" >> beam.ParDo(
-                _SkipIngested(self._state)
+                _SkipIngested(state)
             ).with_output_types(ListedFile).with_outputs(SEEN, main="files")
-            _ = seen | "RecordSeenFiles" >> _RecordSeenFiles(self._state)
+            _ = (seen, unchanged) | "RecordSeenFiles" >> _RecordSeenFiles(state)
         if may_hold_warc(self._inputs):
             # A WARC file's records are read in parts, spread over the workers like files,
             # and read in the step that reads files: a Flatten of the documents instead
