@@ -236,3 +236,17 @@ def wheel_environment(wheel: Path, base: Path, name: str) -> tuple[Path, Path]:
     # Plain path entries: the .pth files there (the editable install's finder) stay inert.
     (packages / "libraries.pth").write_text(f"{site}\n{sysconfig.get_paths()['purelib']}\n")
     return env / "bin" / "python", site
+
+
+# Four texts on four distinct subjects (no near copies, no shared story), long enough to
+# pass the word minimum when repeated.
+TOPIC_TEXTS = (
+    "The city council approved a budget for the tram lines, the bus depots and new cycle lanes "
+    "after a debate that lasted until midnight and split the governing coalition.",
+    "A storm brought down power lines across the valley, closing schools and two motorways "
+    "while engineers worked through the night to restore electricity to farms.",
+    "The football club signed a young striker from a rival team for a record fee, and its "
+    "coach said the squad would now compete for the league title this season.",
+    "Scientists at the university reported a new method for recycling batteries that "
+    "recovers most of the lithium and cobalt at a fraction of the usual energy cost.",
+)

@@ -28,24 +28,14 @@ from newsbeam.transforms.extract import (
 )
 from newsbeam.transforms.feeds.parse import parse_xml_feed
 from newsbeam.transforms.feeds.sitemaps import SitemapUrl, published_of
-from tests.helpers import run_manifest, table_rows
+from tests.helpers import TOPIC_TEXTS, run_manifest, table_rows
 
 UTC = dt.timezone.utc
 _TOKYO = (("nhk.or.jp", "Asia/Tokyo"),)
-_TOPICS = (
-    "The city council approved a budget for the tram lines, the bus depots and new cycle lanes "
-    "after a debate that lasted until midnight and split the governing coalition.",
-    "A storm brought down power lines across the valley, closing schools and two motorways "
-    "while engineers worked through the night to restore electricity to farms.",
-    "The football club signed a young striker from a rival team for a record fee, and its "
-    "coach said the squad would now compete for the league title this season.",
-    "Scientists at the university reported a new method for recycling batteries that "
-    "recovers most of the lithium and cobalt at a fraction of the usual energy cost.",
-)
 
 
 def _record(n: int, **fields: str) -> bytes:
-    return json.dumps({"title": f"Story {n}", "text": _TOPICS[n] * 3, **fields}).encode()
+    return json.dumps({"title": f"Story {n}", "text": TOPIC_TEXTS[n] * 3, **fields}).encode()
 
 
 def _extract_record(record: bytes, config: ExtractConfig | None = None) -> Published | None:
@@ -120,7 +110,7 @@ def test_a_json_records_zoneless_published_takes_its_other_fields_offset() -> No
 def test_a_text_files_date_line_in_a_named_zone() -> None:
     text = (
         "# 港の再開\n\n**https://www3.nhk.or.jp/news/html/harbour.html**\n\n"
-        f"2026年12月5日 10時30分\n\n{_TOPICS[2] * 3}\n"
+        f"2026年12月5日 10時30分\n\n{TOPIC_TEXTS[2] * 3}\n"
     ).encode()
     doc = RawDocument("harbour.md", "text", text)
     assert extract_document(doc, ExtractConfig()).published_at == dt.datetime(
@@ -133,7 +123,7 @@ def test_a_text_files_date_line_in_a_named_zone() -> None:
 def _page(head: str, body: str = "") -> bytes:
     return (
         f"<html><head><title>Harbour reopens</title>{head}</head><body><article>"
-        f"<h1>Harbour reopens</h1>{body}<p>{_TOPICS[3] * 4}</p></article></body></html>"
+        f"<h1>Harbour reopens</h1>{body}<p>{TOPIC_TEXTS[3] * 4}</p></article></body></html>"
     ).encode()
 
 

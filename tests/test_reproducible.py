@@ -16,7 +16,7 @@ from newsbeam.pipeline import main as entry
 from newsbeam.pipeline.manifest import source_digest
 from newsbeam.schemas import RawDocument
 from newsbeam.transforms.extract import ExtractConfig, extract_document, parse_published
-from tests.helpers import run_manifest, table_rows
+from tests.helpers import TOPIC_TEXTS, run_manifest, table_rows
 
 UTC = dt.timezone.utc
 _BODY = (
@@ -86,20 +86,8 @@ def test_a_page_dated_today_has_its_date_in_every_zone(machine_zone, tmp_path: P
     assert set(dates.values()) == {(midnight, "day")}, dates
 
 
-_TOPICS = (
-    "The city council approved a budget for the tram lines, the bus depots and new cycle lanes "
-    "after a debate that lasted until midnight and split the governing coalition.",
-    "A storm brought down power lines across the valley, closing schools and two motorways "
-    "while engineers worked through the night to restore electricity to farms.",
-    "The football club signed a young striker from a rival team for a record fee, and its "
-    "coach said the squad would now compete for the league title this season.",
-    "Scientists at the university reported a new method for recycling batteries that "
-    "recovers most of the lithium and cobalt at a fraction of the usual energy cost.",
-)
-
-
 def _record(published: str, n: int) -> dict:
-    return {"title": f"Harbour {n}", "text": _TOPICS[n] * 3, "published": published}
+    return {"title": f"Harbour {n}", "text": TOPIC_TEXTS[n] * 3, "published": published}
 
 
 def test_dates_are_checked_as_of_the_run_and_as_of_a_given_time(tmp_path: Path) -> None:
@@ -136,7 +124,7 @@ def test_as_of_reaches_a_feed_files_entries(tmp_path: Path) -> None:
     inputs.mkdir()
     items = "".join(
         f"<item><title>Harbour {n}</title><link>https://news.example.com/{n}</link>"
-        f"<pubDate>{day}</pubDate><description>{_TOPICS[n] * 2}</description></item>"
+        f"<pubDate>{day}</pubDate><description>{TOPIC_TEXTS[n] * 2}</description></item>"
         for n, day in (
             (1, "Thu, 01 Jan 2026 20:00:00 +0000"),
             (2, "Sat, 03 Jan 2026 12:00:00 +0000"),
@@ -182,7 +170,7 @@ def test_the_manifest_names_the_code_and_the_libraries_that_shape_the_rows(
     environment rebuilds its table."""
     inputs = tmp_path / "in"
     inputs.mkdir()
-    (inputs / "a.txt").write_text(_TOPICS[0] * 3)
+    (inputs / "a.txt").write_text(TOPIC_TEXTS[0] * 3)
     _run(inputs, tmp_path / "one")
     _run(inputs, tmp_path / "two")
     versions = run_manifest(tmp_path / "one")["versions"]
@@ -258,7 +246,7 @@ def test_which_copy_is_kept_does_not_follow_the_files_names(tmp_path: Path) -> N
     """Two exact copies (the same text, no URL, no date), titled otherwise, have the same
     id and rank: the source broke the tie, so the same files renamed (or one --input
     moved to another folder) kept the other copy, with its title."""
-    body = _TOPICS[1] * 2
+    body = TOPIC_TEXTS[1] * 2
     titles = {"first": "Storm cuts power in the valley", "second": "Valley without power"}
     kept = []
     for names in (("a.txt", "b.txt"), ("z.txt", "b.txt")):

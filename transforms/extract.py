@@ -652,16 +652,9 @@ def stated_offsets(texts: Iterable[str | None]) -> list[tuple[dt.datetime, dt.tz
         iso = rfc_as_iso(text)
         matched = False
         for match in _ZONED_TIMESTAMP.finditer(iso):
-            day, hour, minute, second, zone = match.groups()
-            offset = _offset(zone)
-            try:
-                local = dt.datetime.fromisoformat(day).replace(
-                    hour=int(hour), minute=int(minute), second=int(second or 0)
-                )
-            except ValueError:
-                continue
-            if offset is not None:
-                found.append((local, offset))
+            reading = _zoned_reading(match)
+            if reading is not None and reading[1] is not None:
+                found.append((reading[0], reading[1]))
                 matched = True
         if not matched and len(text) <= _DATE_VALUE_CHARS and any(c.isdigit() for c in text):
             try:
@@ -749,14 +742,10 @@ def with_body_time(published: Published | None, tree: Any) -> Published | None:
             match = _ZONED_TIMESTAMP.fullmatch(str(value).strip())
             if match is None or match.group(1) != published.at.date().isoformat():
                 continue
-            day, hour, minute, second, zone = match.groups()
-            offset = _offset(zone)
-            try:
-                local = dt.datetime.fromisoformat(day).replace(
-                    hour=int(hour), minute=int(minute), second=int(second or 0)
-                )
-            except ValueError:
+            if (reading := _zoned_reading(match)) is None:
                 continue
+            local, offset = reading
+            second = match.group(4)
             # A local midnight is how CMSs write a date alone (FreiePresse: "T00:00:00+01:00").
             if offset is not None and local.time() != dt.time(0, 0):
                 at = local.replace(tzinfo=offset).astimezone(dt.timezone.utc)
@@ -774,6 +763,19 @@ def _offset(zone: str) -> dt.timezone | None:
         return dt.timezone(sign * dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[-2:])))
     except ValueError:
         return None
+
+
+def _zoned_reading(match: re.Match[str]) -> tuple[dt.datetime, dt.timezone | None] | None:
+    """A _ZONED_TIMESTAMP match -> (its clock reading, naive; its offset, None for one
+    no place has); None for a date or time that does not exist ("2024-13-45", "25:00")."""
+    day, hour, minute, second, zone = match.groups()
+    try:
+        local = dt.datetime.fromisoformat(day).replace(
+            hour=int(hour), minute=int(minute), second=int(second or 0)
+        )
+    except ValueError:
+        return None
+    return local, _offset(zone)
 
 
 _LD_DATE_PUBLISHED = re.compile(r'"datePublished"\s*:\s*"([^"]+)"')
@@ -799,18 +801,10 @@ def stated_publication(metas: list[Any], json_ld: list[str]) -> Published | None
     for value in values:
         # Read from the pattern's parts, not by dateutil (~0.1 ms a value, on every page).
         match = _ZONED_TIMESTAMP.fullmatch(rfc_as_iso(value).strip()) if value else None
-        if match is None:
+        if match is None or (reading := _zoned_reading(match)) is None or reading[1] is None:
             continue
-        day, hour, minute, second, zone = match.groups()
-        try:
-            local = dt.datetime.fromisoformat(day).replace(
-                hour=int(hour), minute=int(minute), second=int(second or 0)
-            )
-        except ValueError:  # "2024-13-45", "25:00"
-            continue
-        offset = _offset(zone)
-        if offset is None:
-            continue
+        local, offset = reading
+        second = match.group(4)
         at = local.replace(tzinfo=offset).astimezone(dt.timezone.utc)
         if _EARLIEST_PUBLICATION <= at <= latest:
             return Published(at, "second" if second else "minute")
