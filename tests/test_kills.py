@@ -308,8 +308,14 @@ def test_a_stop_between_passes_says_which_passes_committed(tmp_path: Path) -> No
     inbox.mkdir()
     for path in night:
         shutil.copy(path, inbox / path.name)
-    place = kill_runs.Place(tmp_path / "run", inbox, **kill_runs.MODES["passes"])
-    stopped = kill_runs.run_night(place, 0, Kill(0, signal.SIGTERM, "intent"))
+    # The commit's intent record lives for milliseconds: on a loaded host the harness's
+    # polls can miss it in all three passes (the run then ends committed, exit 0). A miss
+    # is no finding: the night is run again in a new place, three times at most.
+    for attempt in range(3):
+        place = kill_runs.Place(tmp_path / f"run{attempt}", inbox, **kill_runs.MODES["passes"])
+        stopped = kill_runs.run_night(place, 0, Kill(0, signal.SIGTERM, "intent"))
+        if kill_runs.NEVER_REACHED not in stopped.stderr:
+            break
     assert stopped.returncode == 143, stopped.stderr[-3000:]
     (first,) = dataset.committed_runs(str(place.output))
     last = stopped.stderr.split("[kill_runs")[0].strip().splitlines()[-1]
