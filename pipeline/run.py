@@ -313,26 +313,31 @@ def _use_local_workers(
     if note is not None:
         log.warning("%s", note)
     given = workers.given_flags(argv)
+    cores, memory = workers.available_cores(), workers.available_memory()
+    # Under a CPU quota (a container's limit) the load average is the whole node's, not
+    # a measure of the share the quota gives this run: the busy rule does not apply.
+    load = None if workers.cgroup_limits().cpus is not None else workers.load_average()
+
+    def plan_of(inputs: int) -> tuple[int | None, str]:
+        return workers.worker_plan(
+            given, cores=cores, memory=memory, inputs=inputs, follow=bool(ours.follow), load=load
+        )
+
     # Counted once, up to where a run says how passes bound its memory: more than the
     # workers' rule needs (MIN_INPUTS), still cheap.
     inputs = 0 if ours.follow else workers.count_inputs(ours.inputs or (), LARGE_INPUT_FILES)
     hint = not ours.follow and not ours.max_files_per_run
     documents = workers.count_documents(ours.inputs or (), LARGE_INPUT_FILES) if hint else 0
-    if ours.state and not ours.follow and max(inputs, documents) >= workers.MIN_INPUTS:
-        # Many files, and a state that may have read most of them: what the run will read.
+    if ours.state and (documents >= LARGE_INPUT_FILES or plan_of(inputs)[0] != plan_of(0)[0]):
+        # A state that may have read most of them, and the count decides something: what
+        # the run will read (a walk of every file: not where the flags or the load decide).
         unread = _unread_inputs(ours.inputs or (), ours.state, LARGE_INPUT_FILES)
         if unread is not None:
             inputs = workers.count_inputs(unread, LARGE_INPUT_FILES)
             documents = workers.count_documents(unread, LARGE_INPUT_FILES) if hint else 0
     if documents >= LARGE_INPUT_FILES:
         _hint_large_input()
-    cores, memory = workers.available_cores(), workers.available_memory()
-    # Under a CPU quota (a container's limit) the load average is the whole node's, not
-    # a measure of the share the quota gives this run: the busy rule does not apply.
-    load = None if workers.cgroup_limits().cpus is not None else workers.load_average()
-    planned, rule = workers.worker_plan(
-        given, cores=cores, memory=memory, inputs=inputs, follow=bool(ours.follow), load=load
-    )
+    planned, rule = plan_of(inputs)
     # Kept for the manifest and logged: an operator could not tell why a run used one
     # process or two workers (the load, a quota, the memory, too few files).
     plan = workers.plan_record(planned, rule, cores=cores, memory=memory, load=load)
@@ -349,9 +354,9 @@ def _unread_inputs(paths: Sequence[str], state: str, limit: int) -> list[str] | 
     """Up to `limit` of the local files under `paths` that a run with this --state will read
     (read.py `unread_local_files`: not those its seen-files record holds as read, unchanged
     since), for the launch's counts; None where the state has no record or cannot be read
-    (the run's own check of the state says why). A walk and a stat of every file: ~1 CPU s
-    a 100,000 files, paid only where the inputs hold MIN_INPUTS files or more. The record
-    stays loaded for the passes' plan and an in-process run (read.py `load_seen_files`)."""
+    (the run's own check of the state says why). A walk and a stat of every file: ~1.2 CPU
+    s a 100,000 files, paid only where the count decides the workers or the hint. The
+    record stays loaded for the passes' plan and an in-process run (`load_seen_files`)."""
     from newsbeam.transforms.read import load_seen_files, unread_local_files
     from newsbeam.transforms.support.state import SEEN_FILES, current_table_files
 
