@@ -1318,7 +1318,10 @@ def load_seen_files(paths: Sequence[str]) -> SeenFiles:
     from newsbeam.transforms.support.loaded import load_once
 
     key = tuple((path, stores.file_size(path)) for path in paths)
-    return load_once("inputs/seen_files", key, lambda: SeenFiles(read_seen_files(paths)))
+    return load_once(SEEN_FILES_LOADED, key, lambda: SeenFiles(read_seen_files(paths)))
+
+
+SEEN_FILES_LOADED = "inputs/seen_files"  # load_seen_files' name in support/loaded.py
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
