@@ -270,6 +270,17 @@ def stop_runs_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
+def process_memory_mb(pid: int | None = None) -> tuple[float, float]:
+    """(VmRSS, VmHWM: its peak) of a process (default: this one) in MiB, from /proc."""
+    values = {}
+    with open(f"/proc/{pid or os.getpid()}/status") as status:
+        for line in status:
+            name, _, rest = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                values[name] = int(rest.split()[0]) / 1024
+    return values["VmRSS"], values["VmHWM"]
+
+
 def process_tree_rss_bytes(root_pid: int) -> int:
     """Summed resident memory of `root_pid` and all its descendants, from /proc."""
     total = 0

@@ -40,6 +40,7 @@ import random
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -169,7 +170,7 @@ def measure_listing(root: str) -> dict[str, Any]:
         "problems": problems,
         "cpu_seconds": round(cpu, 2),
         "wall_seconds": round(time.perf_counter() - started, 2),
-        "peak_rss_mb": round(after.ru_maxrss / 1024),
+        "peak_rss_mb": round(_common.process_memory_mb()[1]),
     }
 
 
@@ -321,6 +322,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backfill-files", type=int, default=3000, help="files backfilled")
     parser.add_argument("--pass-files", type=int, default=1000, help="--max_files_per_run")
     parser.add_argument("--new-files", type=int, default=20, help="new files each night")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="nights of each kind (one run, passes): medians"
+    )
+    parser.add_argument(
+        "--keep-tables",
+        metavar="DIR",
+        default=None,
+        help="copy the backfill's datasets (in passes, in one run) here, for compare_tables.py",
+    )
     parser.add_argument("--out", default="out/bench-archive", help="summary.json goes here")
     args = parser.parse_args(argv)
     shared = _common.locate_shared(args.shared, ["seeds", str(AEB_HTML_RELATIVE)])
@@ -350,12 +360,19 @@ def main(argv: list[str] | None = None) -> int:
         )
         summary["passes_against_one_run"] = compare_tables(output, one)
         print(f"    passes against one run: {summary['passes_against_one_run']}", flush=True)
+        if args.keep_tables:  # for benchmarks/compare_tables.py against another version's
+            kept = Path(args.keep_tables)
+            shutil.rmtree(kept, ignore_errors=True)
+            shutil.copytree(output, kept / "passes", symlinks=True)
+            shutil.copytree(one, kept / "one-run", symlinks=True)
         shutil.rmtree(one, ignore_errors=True)
 
         summary["seen_rows"] = in_process("--add-seen-rows", str(state), str(archive))["rows"]
         print(f"state: {summary['seen_rows']} seen rows", flush=True)
         nights = []
-        for night, extra in enumerate(([], ["--max_files_per_run", str(args.pass_files)]), start=1):
+        kinds = ([], ["--max_files_per_run", str(args.pass_files)])
+        for night in range(1, 2 * args.repeat + 1):
+            extra = kinds[(night - 1) % 2]
             build_archive(
                 shared,
                 archive / "2026" / f"night-{night}",
@@ -365,9 +382,18 @@ def main(argv: list[str] | None = None) -> int:
             label = f"night {night}, {args.new_files} new" + (" in passes" if extra else "")
             result = run_command(scratch, [archive], output, ["--state", str(state), *extra], label)
             result["runs_committed"] = last_runs(output, 1)
+            result["in_passes"] = bool(extra)
             print(f"    {result['runs_committed']}", flush=True)
             nights.append(result)
         summary["nights"] = nights
+        summary["night_medians"] = {
+            kind: {
+                figure: statistics.median(n[figure] for n in nights if n["in_passes"] == passes)
+                for figure in ("cpu_seconds", "wall_seconds", "peak_pss_mb")
+            }
+            for kind, passes in (("one_run", False), ("in_passes", True))
+        }
+        print(f"night medians: {summary['night_medians']}", flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")

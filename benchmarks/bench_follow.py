@@ -113,17 +113,6 @@ class Commits(threading.Thread):
         self.join()
 
 
-def _rss_mb(pid: int) -> tuple[float, float]:
-    """(VmRSS, VmHWM) of a process in MiB."""
-    values = {}
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            name, _, rest = line.partition(":")
-            if name in ("VmRSS", "VmHWM"):
-                values[name] = int(rest.split()[0]) / 1024
-    return values["VmRSS"], values["VmHWM"]
-
-
 def _drop(source: Path, inbox: Path, name: str) -> tuple[Path, float]:
     """Copy a page into the inbox under a temporary name, then rename it: (path, arrival)."""
     temporary = inbox / f".{name}.tmp"
@@ -294,7 +283,7 @@ def memory(
             expected = {f"{final}#L{line}" for line in (1, per_batch)}
             if not commits.wait_for(expected, 600):
                 raise SystemExit(f"documents were not committed:\n{log.read_text()[-3000:]}")
-            rss, peak = _rss_mb(process.pid)
+            rss, peak = _common.process_memory_mb(process.pid)
             rows.append({"docs": start + per_batch, "rss_mb": round(rss), "peak_mb": round(peak)})
         state_bytes = sum(path.stat().st_size for path in state.rglob("*") if path.is_file())
         batches = _batch_seconds(log)

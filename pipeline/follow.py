@@ -78,8 +78,16 @@ from newsbeam.schemas.feeds import FeedState
 from newsbeam.schemas.inputs_state import SEEN_FILES_PATH
 from newsbeam.transforms.feeds.parse import parse_url_list
 from newsbeam.transforms.feeds.polling import PreviousFeedState, is_not_due, previous_feed_state
-from newsbeam.transforms.read import Problem, as_input, is_local, list_input, readable_path
+from newsbeam.transforms.read import (
+    SEEN_FILES_LOADED,
+    Problem,
+    as_input,
+    is_local,
+    list_input,
+    readable_path,
+)
 from newsbeam.transforms.support import files
+from newsbeam.transforms.support.loaded import forget
 from newsbeam.transforms.support.state import (
     FEED_STATE,
     read_current,
@@ -436,6 +444,9 @@ class Follower:
                 "files_listed_again": len(batch.refresh),
             },
         )
+        # The batch's seen-files record (read.load_seen_files): the next batch reads a new
+        # version, and this process keeps its own record of files seen (self._seen).
+        forget(SEEN_FILES_LOADED)
         self.batches += 1
         batch.manifest = manifest
         batch.seconds = time.perf_counter() - clock

@@ -46,12 +46,11 @@ from newsbeam.transforms.read import (
     as_input,
     is_local,
     list_inputs,
-    read_seen_files,
+    load_seen_files,
     readable_path,
     stat_time,
 )
-from newsbeam.transforms.support import files
-from newsbeam.transforms.support.state import SEEN_FILES, read_current, version_dir
+from newsbeam.transforms.support.state import SEEN_FILES, StateError, current_table_files
 
 log = logging.getLogger("newsbeam")
 
@@ -73,26 +72,27 @@ def plan_passes(
     listed: Iterable[Any],
     size: int,
     unchanged: Callable[[Any], bool] | None = None,
-    refresh: Callable[[Any], bool] | None = None,
+    refresh: Callable[[Sequence[Any]], Sequence[bool]] | None = None,
 ) -> Plan:
     """The listing (FileMetadata and Problem items, `list_inputs`) cut into passes of at
     most `size` files, in listing order; files `unchanged` says an earlier run read as they
-    are left out (those `refresh` names go to `Plan.refresh`)."""
+    are left out (those `refresh` names, asked once of all of them, go to `Plan.refresh`)."""
     paths: list[str] = []
     problems: list[tuple[str, str, str]] = []
-    skipped = 0
-    refreshed: list[str] = []
+    skipped: list[Any] = []
     for item in listed:
         if isinstance(item, Problem):
             problems.append((item.path, item.reason, item.detail))
         elif unchanged is not None and unchanged(item):
-            skipped += 1
-            if refresh is not None and refresh(item):
-                refreshed.append(item.path)
+            skipped.append(item)
         else:
             paths.append(item.path)
+    refreshed: tuple[str, ...] = ()
+    if refresh is not None and skipped:
+        due = refresh(skipped)
+        refreshed = tuple(item.path for item, is_due in zip(skipped, due, strict=True) if is_due)
     passes = tuple(tuple(paths[at : at + size]) for at in range(0, len(paths), size))
-    return Plan(passes or ((),), tuple(problems), skipped, tuple(refreshed))
+    return Plan(passes or ((),), tuple(problems), len(skipped), refreshed)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,23 +112,31 @@ class SeenRecord:
             readable_path(path), item.size_in_bytes, stat_time(item.last_updated_in_seconds)
         )
 
-    def due(self, item: Any) -> bool:
+    def due(self, items: Sequence[Any]) -> list[bool]:
+        """Of each item, whether it is due (all looked up at once)."""
         if self.due_before is None:
-            return False
-        row = self.seen.get(readable_path(item.path))
-        return row is None or row["last_seen_at"] < self.due_before
+            return [False] * len(items)
+        paths = [readable_path(item.path) for item in items]
+        return self.seen.last_seen_before(paths, self.due_before)
 
 
 def seen_record(state: str, keep_days: float, now: dt.datetime) -> SeenRecord | None:
-    """The record of the state version CURRENT names (None: no version, or no record)."""
-    current = read_current(state)
-    if current is None:
+    """The record of the state version CURRENT names (None: no version, or no record),
+    its file checked as a run checks it (support/state.py `current_table_files`: StateError
+    naming the file if it is damaged) and loaded once in this process (the first pass, run
+    in it, uses the same: read.py `load_seen_files`)."""
+    paths = current_table_files(state, SEEN_FILES)
+    if not paths:
         return None
-    path = files.join(version_dir(state, current["version"]), *SEEN_FILES.path.split("/"))
-    if not files.exists(path):
-        return None
+    try:
+        seen = load_seen_files(paths)
+    except Exception as error:  # a file whose schema reads and whose data does not
+        raise StateError(
+            f"state file {paths[0]} is unreadable ({error}); it is left as it is: restore it "
+            "or point --state at a new folder"
+        ) from None
     due_before = now - dt.timedelta(days=keep_days / 2) if keep_days > 0 else None
-    return SeenRecord(SeenFiles(read_seen_files([path])), due_before)
+    return SeenRecord(seen, due_before)
 
 
 def pass_config(
@@ -249,12 +257,15 @@ def run_passes(
     record = None
     if target.state is not None:  # files an earlier run read as they are: in no pass
         now = dt.datetime.now(dt.timezone.utc)
-        record = seen_record(target.state, ours.state_keep_days, now)
+        try:
+            record = seen_record(target.state, ours.state_keep_days, now)
+        except StateError as error:  # as the run's own check says it (exit 2)
+            raise pipeline_run.UsageError(str(error)) from error
     if record is None:
         plan = plan_passes(listing, size)
     else:
         plan = plan_passes(listing, size, record.unchanged, record.due)
-        del record  # the passes' own workers load what they need
+        del record  # it stays loaded in this process for a pass run in it (load_once)
     temporary = None
     if target.state is None:
         # The passes' shared state, created by the first pass (a folder that does not exist

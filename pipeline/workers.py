@@ -16,11 +16,13 @@ of NewsBeam's own. The rule (`worker_plan`, applied at launch by pipeline/run.py
   (`WORKER_BYTES` each of MemAvailable; within a container's memory limit less its working
   set), when the --input paths hold at least
   `MIN_INPUTS` files (counted at launch, stopping there; paths on object stores and feeds
-  do not count) and other jobs do not already keep every core busy (1-minute load average
-  below the cores + `BUSY_LOAD_MARGIN`): workers cost ~1 s of CPU in all (forked warm;
-  ~2 s each cold) and the data plane a little per element, which a few dozen pages on a
-  free core pay back. Follow mode stays in-process (one process keeps the models and the state
-  index loaded between batches); streaming runs are a runner's own.
+  do not count; with --state, files the state has read, unchanged since, do not either:
+  pipeline/run.py `_unread_inputs`) and other jobs do not already keep every core busy
+  (1-minute load average below the cores + `BUSY_LOAD_MARGIN`): workers cost ~1 s of CPU
+  in all (forked warm; ~2 s each cold) and the data plane a little per element, which a
+  few dozen pages on a free core pay back. Follow mode stays in-process (one process
+  keeps the models and the state index loaded between batches); streaming runs are a
+  runner's own.
 
 Beam starts each worker process with `python -m newsbeam.pipeline.workers` (`worker_main`:
 Beam's `sdk_worker_main`, its start-up logging kept off the user's terminal), which has

@@ -8,6 +8,7 @@ import os
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -26,10 +27,27 @@ def endpoint_flags(endpoint: str) -> list[str]:
     ]
 
 
+def s3_client(endpoint: str) -> Any:
+    """A boto3 S3 client of the store at `endpoint`, with the test credentials."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=KEY_ID,
+        aws_secret_access_key=SECRET,
+        region_name=REGION,
+    )
+
+
 @dataclass(frozen=True)
 class S3Server:
     endpoint: str
     bucket: str
+
+    def client(self) -> Any:
+        """A boto3 S3 client of this server (`s3_client`)."""
+        return s3_client(self.endpoint)
 
     def url(self, *parts: str) -> str:
         return "/".join([f"s3://{self.bucket}", *parts])
@@ -50,7 +68,7 @@ class S3Server:
 @contextlib.contextmanager
 def s3_server() -> Iterator[S3Server]:
     moto_server = pytest.importorskip("moto.server")
-    boto3 = pytest.importorskip("boto3")
+    pytest.importorskip("boto3")
     pytest.importorskip("apache_beam.io.aws.s3filesystem")
     # Credentials are given; never ask an instance-metadata service for others.
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
@@ -64,14 +82,7 @@ def s3_server() -> Iterator[S3Server]:
         # in the next test's bucket). Each server starts empty.
         reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
         urllib.request.urlopen(reset, timeout=30).close()
-        client = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            aws_access_key_id=KEY_ID,
-            aws_secret_access_key=SECRET,
-            region_name=REGION,
-        )
-        client.create_bucket(Bucket=BUCKET)
+        s3_client(endpoint).create_bucket(Bucket=BUCKET)
         yield S3Server(endpoint, BUCKET)
     finally:
         server.stop()

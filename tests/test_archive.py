@@ -19,6 +19,7 @@ from apache_beam.io.filesystem import FileMetadata
 
 from newsbeam.pipeline import dataset, passes
 from newsbeam.pipeline import main as entry
+from newsbeam.pipeline import run as pipeline_run
 from newsbeam.transforms import read
 from newsbeam.transforms.read import (
     FileStamp,
@@ -27,6 +28,7 @@ from newsbeam.transforms.read import (
     seen_row,
     unchanged_by_stat,
 )
+from newsbeam.transforms.support import loaded
 from newsbeam.transforms.support.state import SEEN_FILES
 from tests.helpers import current_state, run_manifest
 
@@ -97,6 +99,32 @@ def test_passes_leave_out_the_files_the_state_has_read_unchanged() -> None:
     assert plan.passes == (("b", "d"), ("e",))
     assert plan.unchanged == 2
     assert passes.plan_passes(listed, 2).unchanged == 0
+
+
+def test_the_files_due_to_be_listed_again_are_looked_up_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`SeenRecord.due` sliced the Arrow table once per file (a dict made of each row);
+    the files due are now found by one lookup of all the paths (review 114)."""
+    now = T0 + dt.timedelta(days=40)
+    rows = [_row("fresh", seen=now - dt.timedelta(days=1)), _row("stale", seen=T0)]
+    seen = SeenFiles(_table(rows))
+    assert seen.last_seen_before(["stale", "fresh", "unknown"], now - dt.timedelta(days=5)) == [
+        True,
+        False,
+        True,
+    ]
+    assert seen.last_seen_before([], now) == []
+
+    def sliced(self: Any, path: str) -> Any:
+        raise AssertionError("a row looked up by itself")
+
+    monkeypatch.setattr(SeenFiles, "get", sliced)
+    record = passes.SeenRecord(seen, now - dt.timedelta(days=5))
+    listed = [_file("stale"), _file("fresh"), _file("new")]
+    plan = passes.plan_passes(listed, 10, lambda item: item.path != "new", record.due)
+    assert plan.passes == (("new",),) and plan.unchanged == 2 and plan.refresh == ("stale",)
+    assert passes.SeenRecord(seen, None).due(listed) == [False, False, False]
 
 
 # --- End to end -----------------------------------------------------------------------------
@@ -253,3 +281,95 @@ def test_a_backfill_that_failed_in_a_pass_starts_again_at_that_pass(
     assert _all(root, "articles") == _all(clean_root, "articles")
     assert _all(root, "duplicates") == _all(clean_root, "duplicates")
     assert [name for name, _ in _all(root, "duplicates")] == ["item-zz-copy.txt"]
+
+
+def test_a_night_loads_the_record_once_and_stats_no_unchanged_file_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unchanged files are decided by the listing's own size and time: they were stat'ed a
+    second time (review 111's `_SkipListedUnchanged`). The earlier record is read once per
+    process: the listing's and the read's DoFns and the record's writer each read it, and
+    with passes the plan too (review 114)."""
+    archive, root, state = tmp_path / "archive", tmp_path / "out", tmp_path / "state"
+    _write_texts(archive / "2016", 0, 12)
+    _aged(archive)
+    argv = ["--input", str(archive), "--output", str(root), "--state", str(state)]
+    assert entry.main(argv) == 0
+
+    loads: list[tuple[str, ...]] = []
+    stats: list[str] = []
+    load, stat = read.read_seen_files, read.file_stat
+
+    def counted_load(paths: Any) -> Any:
+        loads.append(tuple(paths))
+        return load(paths)
+
+    def counted_stat(path: str) -> Any:
+        stats.append(path)
+        return stat(path)
+
+    monkeypatch.setattr(read, "read_seen_files", counted_load)
+    monkeypatch.setattr(read, "file_stat", counted_stat)
+    for night, extra in enumerate(([], ["--max_files_per_run", "5"]), start=1):
+        loads.clear()
+        stats.clear()
+        loaded.forget("inputs/seen_files")
+        _write_texts(archive / f"night-{night}", 100 * night, 2)
+        _aged(archive / f"night-{night}")
+        assert entry.main([*argv, *extra]) == 0
+        manifest = run_manifest(root)
+        assert manifest["counts"]["inputs"] == 2
+        if extra:  # left out of the passes by their plan
+            assert manifest["pass"]["unchanged"] == 14
+        else:  # left at the listing
+            assert manifest["counters"]["read_skipped_unchanged"] == 12
+        assert len(loads) == 1, (night, loads)
+        assert not [path for path in stats if "night-" + str(night) not in path], night
+
+
+def test_a_damaged_record_stops_passes_as_the_state_check_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The passes' plan read the record by a path of its own, past the state's checks: a
+    damaged record failed the command with exit 1 and Arrow's message, where the run's
+    check exits 2 naming the file (review 114)."""
+    archive, root, state = tmp_path / "archive", tmp_path / "out", tmp_path / "state"
+    _write_texts(archive, 0, 3)
+    argv = ["--input", str(archive), "--output", str(root), "--state", str(state)]
+    assert entry.main(argv) == 0
+    record = current_state(state) / "inputs" / "seen_files.parquet"
+    record.write_bytes(b"PAR1 not a Parquet file at all PAR1")
+    capsys.readouterr()
+    assert entry.main([*argv, "--max_files_per_run", "2"]) == 2
+    said = capsys.readouterr().err
+    assert f"state file {record} is unreadable" in said, said
+    assert [run["run_id"] for run in dataset.committed_runs(str(root))] == [
+        run_manifest(root)["run_id"]
+    ]  # nothing more committed
+
+
+def test_the_launch_counts_the_files_the_night_will_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A night's launcher counted every listed file: over an archive it said "10,000 or
+    more input documents ... --max_files_per_run" and planned worker processes for a run
+    that read 20 new files. It now counts what the state has not read as it is (review
+    114)."""
+    archive, root, state = tmp_path / "archive", tmp_path / "out", tmp_path / "state"
+    _write_texts(archive / "2016", 0, 52)
+    _aged(archive)
+    argv = ["--input", str(archive), "--output", str(root), "--state", str(state)]
+    argv += ["--direct_num_workers", "1"]  # the count is the same; the run in this process
+    assert entry.main(argv) == 0
+    _write_texts(archive / "2026", 500, 2)
+    new = sorted(str(path) for path in (archive / "2026").iterdir())
+    assert pipeline_run._unread_inputs([str(archive)], str(state), 100) == new
+    assert pipeline_run._unread_inputs([str(archive)], str(tmp_path / "none"), 100) is None
+    monkeypatch.setattr(pipeline_run, "LARGE_INPUT_FILES", 50)
+    hint = "or more input documents"
+    with caplog.at_level(logging.INFO, logger="newsbeam"):
+        pipeline_run.prepare(argv)
+    assert hint not in caplog.text
+    with caplog.at_level(logging.INFO, logger="newsbeam"):  # without the state: all 54
+        pipeline_run.prepare([*argv[:4], *argv[6:]])
+    assert hint in caplog.text

@@ -195,6 +195,17 @@ def _rows(root: Path) -> dict[str, list[tuple[Any, ...]]]:
     return found
 
 
+def _night_inbox(tmp_path: Path, pages: int) -> tuple[list[Path], Path]:
+    """One night of seeded inputs (kill_runs.seed_nights) copied into `tmp_path/inbox`:
+    the night's files and the inbox."""
+    (night,) = kill_runs.seed_nights(tmp_path / "inputs", nights=1, pages=pages)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for path in night:
+        shutil.copy(path, inbox / path.name)
+    return night, inbox
+
+
 @pytest.mark.parametrize("with_state", [False, True])
 def test_files_removed_or_replaced_between_the_listing_and_the_read(
     tmp_path: Path, with_state: bool
@@ -203,11 +214,7 @@ def test_files_removed_or_replaced_between_the_listing_and_the_read(
     # a real run reads the folder: a removed file was a rejected row "unreadable: not a
     # regular file" (the reader looked for a FIFO); it is `not_found`, gone since the
     # listing. Every listed file ends in one table once; a replaced one is read whole.
-    (night,) = kill_runs.seed_nights(tmp_path / "inputs", nights=1, pages=60)
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    for path in night:
-        shutil.copy(path, inbox / path.name)
+    night, inbox = _night_inbox(tmp_path, pages=60)
     pages = sorted(inbox.glob("page-*.html"))
     removed, replaced = pages[-20:-10], pages[-10:]
 
@@ -303,11 +310,7 @@ def test_a_stop_between_passes_says_which_passes_committed(tmp_path: Path) -> No
     # SIGTERM held by pass 1's commit ends the command after it: its last line said
     # "terminated; nothing was committed; the dataset and state are as they were" while
     # pass 1 was committed and the state was its own.
-    (night,) = kill_runs.seed_nights(tmp_path / "inputs", nights=1, pages=8)
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    for path in night:
-        shutil.copy(path, inbox / path.name)
+    night, inbox = _night_inbox(tmp_path, pages=8)
     # The commit's intent record lives for milliseconds: a harness polling for it missed it
     # on a loaded host, or caught it in the last pass (failed so in CI). The stop lands at
     # that step itself: the run sends itself SIGTERM once pass 1's intent is written.
@@ -349,23 +352,9 @@ def test_runs_into_an_object_store_killed_mid_run_leave_nothing_to_readers(
     # removes the SIGKILL run's staged objects and records it; every input ends once.
     from tests.s3_server import s3_server
 
-    (night,) = kill_runs.seed_nights(tmp_path / "inputs", nights=1, pages=12)
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    for path in night:
-        shutil.copy(path, inbox / path.name)
+    night, inbox = _night_inbox(tmp_path, pages=12)
     with s3_server() as server:
-        import boto3
-
-        from tests.s3_server import KEY_ID, REGION, SECRET
-
-        client = boto3.client(
-            "s3",
-            endpoint_url=server.endpoint,
-            aws_access_key_id=KEY_ID,
-            aws_secret_access_key=SECRET,
-            region_name=REGION,
-        )
+        client = server.client()
         root, state = server.url("news"), server.url("state")
         command = [sys.executable, "-m", "newsbeam.pipeline", "--input", str(inbox)]
         command += ["--output", root, "--state", state, "--run_id", "night-0", *server.flags]

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.s3_server import KEY_ID, REGION, SECRET, endpoint_flags, s3_server
+from tests.s3_server import endpoint_flags, s3_server
 
-boto3 = pytest.importorskip("boto3")
+pytest.importorskip("boto3")
 
 
 class Relay:
@@ -71,15 +71,8 @@ def relayed_store() -> Iterator[tuple[Relay, object]]:
     with s3_server() as server:
         host, port = server.endpoint.removeprefix("http://").split(":")
         relay = Relay((host, int(port)))
-        client = boto3.client(
-            "s3",
-            endpoint_url=server.endpoint,
-            aws_access_key_id=KEY_ID,
-            aws_secret_access_key=SECRET,
-            region_name=REGION,
-        )
         try:
-            yield relay, client
+            yield relay, server.client()
         finally:
             relay.close()
 

@@ -197,6 +197,27 @@ def local_files(paths: Sequence[str]) -> Iterator[str]:
             yield path
 
 
+def unread_local_files(paths: Sequence[str], seen: SeenFiles, limit: int) -> list[str]:
+    """Up to `limit` of the files the local --input paths name (`local_files`) that a run
+    with --state will read: all but those `seen` holds as read, unchanged by their size and
+    time (what _SkipListedUnchanged leaves at the listing), each as an --input of its own.
+    For the launch's counts: a night over an archive of 200,000 files reads the 20 new ones,
+    and counted by `local_files` alone it looked like 10,000 or more (review 114)."""
+    unread: list[str] = []
+    for path in local_files(paths):
+        if len(unread) >= limit:
+            break
+        try:
+            info = os.stat(path)
+        except OSError:  # unreadable: the run says so, as one row
+            unread.append(as_input(path))
+            continue
+        modified = stat_time(info.st_mtime)
+        if not seen.unchanged_by_stat(readable_path(path), info.st_size, modified):
+            unread.append(as_input(path))
+    return unread
+
+
 def as_pattern(path: str) -> str:
     """A Beam file pattern for an input: directories (and URLs ending in '/') recursively."""
     if path.endswith("/") or (is_local(path) and os.path.isdir(path)):
@@ -662,6 +683,12 @@ def listed_file(path: str, size: int) -> ListedFile:
     return os.fsencode(path), size, 0, 0
 
 
+# A listed file as a run with --state lists it: its path as bytes, and the size and
+# modification time (seconds since the epoch; 0.0 where a store gives none) the listing's
+# own stat found, which decide whether the state read it as it is (_SkipListedUnchanged).
+ListedStamp = tuple[bytes, int, float]
+
+
 def list_inputs(
     patterns: Iterable[str], outside_links: bool = False
 ) -> Iterator[FileMetadata | Problem]:
@@ -706,17 +733,24 @@ def not_found_detail(pattern: str) -> str:
 
 
 class _ListInputs(beam.DoFn):
-    """All inputs -> (path, size) of each file they name, each file once (`list_inputs`:
-    one call lists every input, so a file named by several inputs, a folder and a glob
-    inside it, is seen once without grouping); what cannot be read -> rejected."""
+    """All inputs -> a ListedFile of each file they name (a ListedStamp `with_times`), each
+    file once (`list_inputs`: one call lists every input, so a file named by several inputs,
+    a folder and a glob inside it, is seen once without grouping); what cannot be read ->
+    rejected."""
 
     def __init__(
-        self, listed_problems: Sequence[tuple[str, str, str]] = (), outside_links: bool = False
+        self,
+        listed_problems: Sequence[tuple[str, str, str]] = (),
+        outside_links: bool = False,
+        with_times: bool = False,
     ) -> None:
         self._listed_problems = tuple(listed_problems)
         self._outside_links = outside_links
+        self._with_times = with_times
 
-    def process(self, patterns: Sequence[bytes]) -> Iterator[ListedFile | beam.pvalue.TaggedOutput]:
+    def process(
+        self, patterns: Sequence[bytes]
+    ) -> Iterator[ListedFile | ListedStamp | beam.pvalue.TaggedOutput]:
         for path, reason, detail in self._listed_problems:
             counter("read_inputs").inc()
             yield _rejected(path, reason, detail)
@@ -726,6 +760,9 @@ class _ListInputs(beam.DoFn):
             if isinstance(item, Problem):
                 counter("read_inputs").inc()
                 yield _rejected(item.path, item.reason, item.detail)
+            elif self._with_times:
+                modified = float(item.last_updated_in_seconds or 0.0)
+                yield os.fsencode(item.path), item.size_in_bytes, modified
             else:
                 yield listed_file(item.path, item.size_in_bytes)
 
@@ -1128,7 +1165,7 @@ class _SkipIngested(beam.DoFn):
         path = os.fsdecode(file[0])
         key = readable_path(path)
         if self._seen is None:
-            self._seen = SeenFiles(read_seen_files(self._state.files(SEEN_FILES)))
+            self._seen = load_seen_files(self._state.files(SEEN_FILES))
         previous = self._seen.get(key)
         try:
             if previous is not None and unchanged_by_stat(previous, *file_stat(path)):
@@ -1181,36 +1218,33 @@ class ListedUnchanged(NamedTuple):
 
 
 class _SkipListedUnchanged(beam.DoFn):
-    """A listed local file -> itself, unless its listed size and time show an earlier run
-    read it as it is (`unchanged_by_stat`, the test `_SkipIngested` makes): such a file is
-    counted as `read_skipped_unchanged` and goes no further than its path, one
-    ListedUnchanged a bundle to UNCHANGED. Fused with the listing: a nightly run over an
-    archive of 200,000 files sent each through a shuffle and a seen row of its own, ~100 s
-    of CPU and 2.9 GB to find the 20 new ones (benchmarks/bench_archive.py)."""
+    """A ListedStamp -> its ListedFile, unless it is a local file whose listed size and time
+    show an earlier run read it as it is (`unchanged_by_stat`, the test `_SkipIngested`
+    makes): such a file is counted as `read_skipped_unchanged` and goes no further than its
+    path, one ListedUnchanged a bundle to UNCHANGED. Fused with the listing: a nightly run
+    over an archive of 200,000 files sent each through a shuffle and a seen row of its own,
+    ~100 s of CPU and 2.9 GB to find the 20 new ones (benchmarks/bench_archive.py). The
+    listing's own stat decides (a second one here cost ~1 CPU s a night on 200,000 files):
+    a file written since is read by the next run, whose listing sees its new time."""
 
     def __init__(self, state: StateContext) -> None:
         self._state = state
 
     def setup(self) -> None:
-        self._seen = SeenFiles(read_seen_files(self._state.files(SEEN_FILES)))
+        self._seen = load_seen_files(self._state.files(SEEN_FILES))
 
     def start_bundle(self) -> None:
         self._unchanged: list[str] = []
 
-    def process(self, file: ListedFile) -> Iterator[ListedFile]:
-        path = os.fsdecode(file[0])
-        if is_local(path) and len(self._seen):
-            try:
-                size, modified = file_stat(path)
-            except OSError:  # gone or unreadable: the read says why
-                yield file
-                return
+    def process(self, file: ListedStamp) -> Iterator[ListedFile]:
+        path, size, modified = os.fsdecode(file[0]), file[1], file[2]
+        if len(self._seen) and is_local(path):
             key = readable_path(path)
-            if size == file[1] and self._seen.unchanged_by_stat(key, size, modified):
+            if self._seen.unchanged_by_stat(key, size, stat_time(modified)):
                 counter("read_skipped_unchanged").inc()
                 self._unchanged.append(key)
                 return
-        yield file
+        yield file[0], size, 0, 0
 
     def finish_bundle(self) -> Iterator[beam.pvalue.TaggedOutput]:
         if self._unchanged:
@@ -1219,17 +1253,26 @@ class _SkipListedUnchanged(beam.DoFn):
 
 
 class SeenFiles:
-    """The earlier state's seen_files rows looked up by path: the Arrow table and a dict of
-    path -> row number. A dict per row, as this held before, took ~0.8 KB a file in every
-    worker (160 MB for an archive of 200,000 files); a row is made a dict when looked up."""
+    """The earlier state's seen_files rows looked up by path: the Arrow table, a dict of
+    path -> row number, and the columns `unchanged_by_stat` compares as integer arrays. A
+    dict per row, as this held before, took ~0.8 KB a file in every worker (160 MB for an
+    archive of 200,000 files); a row is made a dict when looked up. Read-only once made:
+    one is shared by the DoFns and threads of a process (`load_seen_files`)."""
 
     def __init__(self, table: pa.Table) -> None:
         self._table = table
         self._at = {path: at for at, path in enumerate(table.column("path").to_pylist())}
-        self._stats: tuple[list[int], list[int], list[int]] | None = None
+        self._sizes = _int64s(table.column("size"))
+        self._modified_at = _int64s(table.column("modified_at"))
+        self._last_seen_at = _int64s(table.column("last_seen_at"))
 
     def __len__(self) -> int:
         return len(self._at)
+
+    @property
+    def table(self) -> pa.Table:
+        """The rows, in the table's columns."""
+        return self._table
 
     def get(self, path: str) -> dict[str, Any] | None:
         at = self._at.get(path)
@@ -1241,20 +1284,44 @@ class SeenFiles:
         at = self._at.get(path)
         if at is None:
             return False
-        if self._stats is None:
-            table = self._table
-            micros = [
-                table.column(name).cast(pa.int64()).to_pylist()
-                for name in ("modified_at", "last_seen_at")
-            ]
-            self._stats = (table.column("size").to_pylist(), micros[0], micros[1])
-        sizes, modified_at, last_seen_at = self._stats
         at_micros = (modified - _EPOCH) // _MICROSECOND
-        return (
-            sizes[at] == size
-            and modified_at[at] == at_micros
-            and at_micros + _SETTLED // _MICROSECOND <= last_seen_at[at]
+        return bool(
+            self._sizes[at] == size
+            and self._modified_at[at] == at_micros
+            and at_micros + _SETTLED // _MICROSECOND <= self._last_seen_at[at]
         )
+
+    def last_seen_before(self, paths: Sequence[str], moment: dt.datetime) -> list[bool]:
+        """For each path, whether its row was last listed before `moment` (True for a path
+        not seen): one lookup of all of them in Arrow, not a row sliced out per path."""
+        import pyarrow.compute as pc  # state files only: a run without --state never loads it
+
+        if not paths:
+            return []
+        rows = pc.index_in(pa.array(paths, pa.string()), value_set=self._table.column("path"))
+        last_seen = pc.take(self._table.column("last_seen_at"), rows)
+        before = pc.less(last_seen, pa.scalar(moment, last_seen.type))
+        return cast(list[bool], pc.fill_null(before, True).to_pylist())
+
+
+def _int64s(column: pa.ChunkedArray) -> Any:
+    """A column of integers or times (as microseconds) as one numpy int64 array."""
+    return column.cast(pa.int64()).to_numpy()
+
+
+def load_seen_files(paths: Sequence[str]) -> SeenFiles:
+    """The earlier state's seen_files files (`read_seen_files`) as a SeenFiles, loaded once
+    per process for these files (support/loaded.py): the listing's and the read's DoFns,
+    each worker's threads, a pass's plan and the first pass in the same process share one.
+    A state version's files are never changed in place (a new version is a new folder), so
+    their paths and sizes name their content."""
+    from newsbeam.transforms.support.loaded import load_once
+
+    key = tuple((path, stores.file_size(path)) for path in paths)
+    return load_once(SEEN_FILES_LOADED, key, lambda: SeenFiles(read_seen_files(paths)))
+
+
+SEEN_FILES_LOADED = "inputs/seen_files"  # load_seen_files' name in support/loaded.py
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
@@ -1324,7 +1391,9 @@ def write_seen_files(
     listed = (
         key for element in elements if isinstance(element, ListedUnchanged) for key in element.paths
     )
-    merged = merged_seen_files(fresh, read_seen_files(earlier), keep_since, listed, run_at)
+    # The record this process's listing loaded, if it did (the same files): not read again.
+    earlier_rows = load_seen_files(earlier).table
+    merged = merged_seen_files(fresh, earlier_rows, keep_since, listed, run_at)
     stores.write_parquet(path, merged.cast(stamped(SEEN_FILES.schema)), compression="zstd")
 
 
@@ -1500,19 +1569,22 @@ class ReadDocuments(beam.PTransform):
         # As bytes, as the listed files are: a path that is not UTF-8 (a Latin-1 name) as a
         # str holds surrogate escapes, which Beam's coder cannot encode (the run failed).
         inputs = pbegin | "Inputs" >> One(tuple(os.fsencode(i) for i in self._inputs))
-        files, unmatched = apply_with_rejects(
+        state = self._state if self._state is not None and self._state.writes else None
+        listed, unmatched = apply_with_rejects(
             inputs,
             "List",
-            _ListInputs(self._config.listed_problems, self._config.outside_links),
+            _ListInputs(
+                self._config.listed_problems, self._config.outside_links, state is not None
+            ),
             STAGE,
             lambda i: readable_path(", ".join(os.fsdecode(p) for p in i)),
-            ListedFile,
+            ListedStamp if state is not None else ListedFile,
         )
-        state = self._state if self._state is not None and self._state.writes else None
+        files = listed
         if state is not None:
             # With --state: a file an earlier run read, unchanged since, is not read again;
             # one its listed size and time vouch for goes no further than the listing.
-            files, unchanged = files | "SkipListedUnchanged" >> beam.ParDo(
+            files, unchanged = listed | "SkipListedUnchanged" >> beam.ParDo(
                 _SkipListedUnchanged(state)
             ).with_output_types(ListedFile).with_outputs(UNCHANGED, main="files")
         # Spreads the files over workers (without it, every file goes to the worker that

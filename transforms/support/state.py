@@ -826,6 +826,20 @@ def read_current(root: str) -> dict[str, Any] | None:
     return content
 
 
+def current_table_files(root: str, table: StateTable) -> tuple[str, ...]:
+    """The files of `table` in the version CURRENT names under a state ROOT (none: no
+    state yet, or no such table in it), each checked as a run checks it when it opens the
+    state (`check_file`): for a look at the state before the run opens it (the passes'
+    plan reads the seen-files record). StateError naming the file if one is unusable."""
+    current = read_current(root)
+    if current is None:
+        return ()
+    found = table_files(version_dir(root, current["version"]), table)
+    for path in found:
+        check_file(path, table)
+    return tuple(found)
+
+
 def _marker_of(folder: str) -> dict[str, Any] | None:
     """The state.json of one version folder (None: none); StateError if unusable."""
     path = files.join(folder, STATE_MARKER)
