@@ -291,7 +291,7 @@ def test_passes_killed_at_chosen_moments_end_as_uninterrupted_ones(tmp_path: Pat
     kills = [
         Kill(0, signal.SIGKILL, "manifest", 1),  # between passes 1 and 2, its state unpublished
         Kill(0, signal.SIGTERM, "read", 3),  # inside a pass of the run again
-        Kill(1, signal.SIGINT, "state", 2),  # held by pass 2's commit: no pass 3
+        Kill(1, signal.SIGINT, "intent", 2),  # held by pass 2's commit: no pass 3
         Kill(1, signal.SIGKILL, "read", 2),  # inside a pass, the night's passes 1-2 committed
     ]
     killed, lines = kill_runs.run_nights(tmp_path / "killed", inbox, nights, kills, mode="passes")
