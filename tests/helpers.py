@@ -20,7 +20,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 
 from newsbeam.pipeline import dataset
 from newsbeam.transforms.support.failures import METRICS_NAMESPACE
-from newsbeam.transforms.support.state import read_current, version_dir
+from newsbeam.transforms.support.state import CRASH_ENV, read_current, version_dir
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 
@@ -151,6 +151,25 @@ def start_pipeline(inputs: Path, output: Path, *extra: str) -> subprocess.Popen[
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def stopped_at(step: str, *args: str) -> subprocess.Popen[str]:
+    """`python -m newsbeam.pipeline ARGS` started, and returned once it has stopped itself
+    (SIGSTOP) at crash point `step`: a run in progress, its locks and start record held,
+    for as long as the test needs whatever the host's load (a run made long enough to
+    outlast the test's next step lost that race on a loaded host). SIGCONT resumes it."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "newsbeam.pipeline", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, CRASH_ENV: f"{step}:SIGSTOP"},
+    )
+    _, status = os.waitpid(process.pid, os.WUNTRACED)  # returns once stopped (or ended)
+    if not os.WIFSTOPPED(status):
+        _, err = process.communicate()
+        raise AssertionError(f"the run ended ({status}) before {step}: {err[-3000:]}")
+    return process
 
 
 def newsbeam_command(
