@@ -205,6 +205,26 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def start_job_service(staging: Path, **popen: Any) -> tuple[subprocess.Popen[str], int]:
+    """`python -m tests.job_service` on a port it chose itself (it prints it), in a process
+    group of its own (end it with os.killpg), and that port. A port found free by the test
+    first could be taken by another process (a worker's outgoing connection) before the
+    service bound it."""
+    service = subprocess.Popen(
+        [sys.executable, "-m", "tests.job_service", "--port", "0", "--staging_dir", str(staging)],
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        **popen,
+    )
+    assert service.stdout is not None
+    line = service.stdout.readline()  # "job service on localhost:PORT", once it serves
+    found = re.fullmatch(r"job service on localhost:(\d+)\n", line)
+    assert found is not None, f"the job service did not start: {line!r}"
+    return service, int(found.group(1))
+
+
 def wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
     """Until `process` listens on 127.0.0.1:`port` (AssertionError if it exits first)."""
     deadline = time.monotonic() + seconds
