@@ -493,6 +493,7 @@ def leftovers(place: Place) -> list[str]:
     current = read_current(str(place.state)) or {}
     kept = {current.get("version"), current.get("previous")}
     found += [str(p) for p in (place.state / "versions").iterdir() if p.name not in kept]
+    found += [str(p) for p in place.state.glob("*.partial-*")]  # a write killed mid-way
     found += [str(p) for p in place.base.glob("*.lock")]
     found += [str(p) for p in place.scratch.iterdir()] if place.scratch.exists() else []
     listed = {

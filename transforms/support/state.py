@@ -783,6 +783,9 @@ class WriteStateTable(beam.PTransform):
 # run id) from the state it started from.
 
 CURRENT = "CURRENT.json"
+# What a run killed while it wrote CURRENT.json leaves (files.write_bytes writes beside and
+# renames): no sign of a foreign folder, and removed by the next run's recover_state.
+CURRENT_LEFT_PARTIAL = re.compile(rf"^{re.escape(CURRENT)}\.partial-\d+$")
 VERSIONS = "versions"
 STATE_FORMAT = "newsbeam-state"
 LEGACY_VERSION = "legacy"
@@ -919,6 +922,7 @@ def check_state_root(root: str) -> None:
         for path in files.list_files(root)
         if not files.relative(root, path).startswith(f"{VERSIONS}/")
         and not RUN_LOCK_NAME.match(files.relative(root, path).split("/", 1)[0])
+        and not CURRENT_LEFT_PARTIAL.match(files.relative(root, path))
     ]
     if others:
         raise StateError(
@@ -981,6 +985,10 @@ def recover_state(root: str, committed: Callable[[str, str, str], bool]) -> list
     current = read_current(root)
     keep = {current["version"], current.get("previous")} if current else set()
     done = []
+    for path in files.list_files(root) if files.is_local(root) else []:
+        if CURRENT_LEFT_PARTIAL.match(files.relative(root, path)):  # its writer is dead:
+            files.delete_files([path])  # this run holds the state's lock
+            done.append(f"--state {root}: removed {path}, left by a run killed as it wrote it")
     for name, paths in sorted(_versions(root).items()):
         if name in keep:
             continue
