@@ -20,7 +20,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 
 from newsbeam.pipeline import dataset
 from newsbeam.transforms.support.failures import METRICS_NAMESPACE
-from newsbeam.transforms.support.state import read_current, version_dir
+from newsbeam.transforms.support.state import CRASH_ENV, read_current, version_dir
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 
@@ -153,6 +153,25 @@ def start_pipeline(inputs: Path, output: Path, *extra: str) -> subprocess.Popen[
     )
 
 
+def stopped_at(step: str, *args: str) -> subprocess.Popen[str]:
+    """`python -m newsbeam.pipeline ARGS` started, and returned once it has stopped itself
+    (SIGSTOP) at crash point `step`: a run in progress, its locks and start record held,
+    for as long as the test needs whatever the host's load (a run made long enough to
+    outlast the test's next step lost that race on a loaded host). SIGCONT resumes it."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "newsbeam.pipeline", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, CRASH_ENV: f"{step}:SIGSTOP"},
+    )
+    _, status = os.waitpid(process.pid, os.WUNTRACED)  # returns once stopped (or ended)
+    if not os.WIFSTOPPED(status):
+        _, err = process.communicate()
+        raise AssertionError(f"the run ended ({status}) before {step}: {err[-3000:]}")
+    return process
+
+
 def newsbeam_command(
     *args: str, timeout: float = 300, tmpdir: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -184,6 +203,26 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def start_job_service(staging: Path, **popen: Any) -> tuple[subprocess.Popen[str], int]:
+    """`python -m tests.job_service` on a port it chose itself (it prints it), in a process
+    group of its own (end it with os.killpg), and that port. A port found free by the test
+    first could be taken by another process (a worker's outgoing connection) before the
+    service bound it."""
+    service = subprocess.Popen(
+        [sys.executable, "-m", "tests.job_service", "--port", "0", "--staging_dir", str(staging)],
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        **popen,
+    )
+    assert service.stdout is not None
+    line = service.stdout.readline()  # "job service on localhost:PORT", once it serves
+    found = re.fullmatch(r"job service on localhost:(\d+)\n", line)
+    assert found is not None, f"the job service did not start: {line!r}"
+    return service, int(found.group(1))
 
 
 def wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float = 60) -> None:

@@ -4,7 +4,10 @@ scheduler would, and compared with nights never interrupted (review 107).
 A night adds new files to one inbox (the state's seen files decide what is new), runs the
 command as a subprocess, and kills it (SIGKILL, SIGTERM or SIGINT) once a moment of its
 progress is reached: the n-th document read (the progress taps), its first staged table
-file, its commit's intent record, its manifest, its new state version. While it runs,
+file, its commit's intent record, its manifest, its new state version. The first two last
+seconds and are polled for; the last three are steps of milliseconds (a poll missed them on
+a loaded host, or caught them a pass later), so the run takes its signal at the step itself
+(NEWSBEAM_CRASH_AT=STEP:SIGNAL:N, transforms/support/state.py's crash_point). While it runs,
 every look checks what a reader sees: the committed nights through their manifests,
 whole and once, and the tables' folders readable by a DuckDB glob. The night is then run
 again with the same command until it commits. The outcome (every table's rows, which
@@ -29,6 +32,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -38,7 +42,7 @@ import duckdb
 
 from newsbeam.pipeline import dataset, metrics
 from newsbeam.transforms.support.progress import read_progress
-from newsbeam.transforms.support.state import read_current, version_dir
+from newsbeam.transforms.support.state import CRASH_ENV, read_current, version_dir
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "seeds"
@@ -46,6 +50,9 @@ SHARED = REPO.parent / "shared" / "data"
 TABLES = ("articles", "duplicates", "rejected")
 # The moments a kill is sent at, in the order a run reaches them.
 MOMENTS = ("read", "staged", "intent", "manifest", "state")
+# The moments that are one step of the commit, and the crash point at that step: the run
+# sends itself the signal there (what _marks finds of them lives for milliseconds).
+AT_STEP = {"intent": "intent-written", "manifest": "manifest-written", "state": "state-staged"}
 SIGNALS = {"KILL": signal.SIGKILL, "TERM": signal.SIGTERM, "INT": signal.SIGINT}
 # How often a reader looks while a night runs, seconds (each look reads every table).
 LOOK_EVERY = 0.25
@@ -181,6 +188,17 @@ class Place:
     def scratch(self) -> Path:
         return self.base / "tmp"
 
+    def environment(self, kill: Kill | None = None) -> dict[str, str]:
+        """The run's environment: its own $TMPDIR (where its progress is counted) and, for
+        a kill at a step of the commit, the crash point that sends it."""
+        env = {**os.environ, "TMPDIR": str(self.scratch)}
+        env.pop(CRASH_ENV, None)
+        if kill is not None and kill.moment in AT_STEP:
+            name = signal.Signals(kill.signum).name
+            nth = 1 if self.named else kill.count  # passes: the count-th pass's step
+            env[CRASH_ENV] = f"{AT_STEP[kill.moment]}:{name}:{nth}"
+        return env
+
     def command(self, night: int, *extra: str) -> list[str]:
         return [
             sys.executable, "-m", "newsbeam.pipeline", "--input", str(self.inbox),
@@ -280,21 +298,63 @@ def run_night(
     timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
     """Run night `night` once; with `kill`, send its signal once its moment is reached
-    (or at the run's end if never: a kill that came too late is no kill). `look` is
-    called between polls (what a reader sees while the run goes on)."""
+    (or at the run's end if never: a kill that came too late is no kill); a moment that
+    is a step of the commit (AT_STEP) the run reaches and signals itself at. `look` is
+    called every LOOK_EVERY s beside the polls, in a thread of its own (what a reader sees
+    while the run goes on): a look took seconds on a loaded host, and a poll waiting
+    behind it missed a moment."""
     place.scratch.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "TMPDIR": str(place.scratch)}
     before = _marks(place, place.run_id(night))
     process = subprocess.Popen(
-        place.command(night), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        place.command(night),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=place.environment(kill),
     )
     deadline = time.monotonic() + timeout
+    reader = _Looks(look)
     try:
-        return _watch(process, place, night, kill, look, before, deadline, timeout)
+        return _watch(process, place, night, kill, reader, before, deadline, timeout)
     finally:
+        reader.stop()
         if process.poll() is None:  # a look failed: the run must not outlive the test
             process.kill()
             process.communicate()
+
+
+class _Looks:
+    """`look` called every LOOK_EVERY s in a thread until `stop()`, which raises what a
+    look raised (`failed()` tells the poller at once)."""
+
+    def __init__(self, look: Callable[[], None] | None) -> None:
+        self._look = look
+        self._stopped = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="kill-runs-look", daemon=True)
+        if look is not None:
+            self._thread.start()
+
+    def _loop(self) -> None:
+        assert self._look is not None
+        while not self._stopped.is_set():
+            try:
+                self._look()
+            except BaseException as error:  # handed to the test's thread by stop()
+                self._error = error
+                return
+            self._stopped.wait(LOOK_EVERY)
+
+    def failed(self) -> bool:
+        return self._error is not None
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
 
 
 def _watch(
@@ -302,25 +362,27 @@ def _watch(
     place: Place,
     night: int,
     kill: Kill | None,
-    look: Callable[[], None] | None,
+    reader: _Looks,
     before: dict[str, dict[str, int]],
     deadline: float,
     timeout: float,
 ) -> subprocess.CompletedProcess[str]:
-    sent: float | None = None  # when the signal was sent
-    looked = 0.0
+    sent: float | None = None  # when the signal was sent (the wall clock's time)
+    polled = kill is not None and kill.moment not in AT_STEP
     try:
-        while process.poll() is None and time.monotonic() < deadline:
-            if kill is not None and sent is None and _reached(place, kill, before):
+        while process.poll() is None and time.monotonic() < deadline and not reader.failed():
+            if polled and kill is not None and sent is None and _reached(place, kill, before):
                 process.send_signal(kill.signum)
-                sent = time.monotonic()
-            if look is not None and time.monotonic() - looked > LOOK_EVERY:
-                look()
-                looked = time.monotonic()
+                sent = time.time()
             time.sleep(0.005)
+        reader.stop()  # a look's failure is the test's, before the run's own outcome
         out, err = process.communicate(timeout=max(1.0, deadline - time.monotonic()))
+        ended = time.time()
+        crashed = re.search(r"\[NEWSBEAM_CRASH_AT: .* at ([0-9.]+)\]", err)
+        if crashed is not None:  # the run signalled itself at the step
+            sent = float(crashed.group(1))
         if sent is not None:
-            err += f"\n[kill_runs: ended {time.monotonic() - sent:.1f} s after the signal]"
+            err += f"\n[kill_runs: ended {ended - sent:.1f} s after the signal]"
     except subprocess.TimeoutExpired as error:
         process.kill()
         out, err = process.communicate()
@@ -343,13 +405,12 @@ def run_changed(
     Reshuffle of the listed files), most files are not read yet (review 108: the
     list-then-open race)."""
     place.scratch.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "TMPDIR": str(place.scratch)}
     process = subprocess.Popen(
         place.command(night, *extra),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
+        env=place.environment(),
     )
     changed = False
     try:
@@ -432,6 +493,7 @@ def leftovers(place: Place) -> list[str]:
     current = read_current(str(place.state)) or {}
     kept = {current.get("version"), current.get("previous")}
     found += [str(p) for p in (place.state / "versions").iterdir() if p.name not in kept]
+    found += [str(p) for p in place.state.glob("*.partial-*")]  # a write killed mid-way
     found += [str(p) for p in place.base.glob("*.lock")]
     found += [str(p) for p in place.scratch.iterdir()] if place.scratch.exists() else []
     listed = {

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -26,7 +27,13 @@ from newsbeam.pipeline import main as entry
 from newsbeam.pipeline import report as report_module
 from newsbeam.transforms.support.files import StoreUnreachable
 from newsbeam.transforms.support.state import CRASH_ENV, read_current
-from tests.helpers import newsbeam_command, raised_from, wait_for, write_seed_copies
+from tests.helpers import (
+    newsbeam_command,
+    raised_from,
+    stopped_at,
+    wait_for,
+    write_seed_copies,
+)
 
 UTC = dt.timezone.utc
 
@@ -240,27 +247,23 @@ def test_a_run_stopped_by_sigterm_records_itself(seeds_dir: Path, tmp_path: Path
 
 def test_a_run_refused_by_anothers_lock_exits_75(seeds_dir: Path, tmp_path: Path) -> None:
     # 2 ("fix the command") told a scheduler nothing of "busy: run it again later".
-    inputs = tmp_path / "in"
-    write_seed_copies(seeds_dir, inputs)
     state = tmp_path / "state"
-    command = [sys.executable, "-m", "newsbeam.pipeline", "--input", str(inputs)]
-    first = subprocess.Popen(
-        [*command, "--output", str(tmp_path / "out"), "--state", str(state)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # The first run holds its locks, stopped once its tables are staged, until the second
+    # has been refused: before, 200 files had to outlast the second's start, a race
+    # between two processes' speeds on a loaded host ("the first run ended before...").
+    first = stopped_at("output-staged", "--input", str(seeds_dir), "--output",
+                       str(tmp_path / "out"), "--state", str(state))  # fmt: skip
     try:
-        assert wait_for(tmp_path, ".state.newsbeam.lock")
-        second = newsbeam_command("--input", str(inputs), "--output", str(tmp_path / "other"),
+        assert (tmp_path / ".state.newsbeam.lock").exists()
+        second = newsbeam_command("--input", str(seeds_dir), "--output", str(tmp_path / "other"),
                                   "--state", str(state), timeout=120)  # fmt: skip
-        assert first.poll() is None, "the first run ended before the second one did"
         assert second.returncode == 75, second.stderr
         assert "is in use by another NewsBeam run" in second.stderr
         assert not (tmp_path / "other").exists()
     finally:
-        first.communicate(timeout=300)
-    assert first.returncode == 0
+        first.send_signal(signal.SIGCONT)
+        _, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err[-3000:]
 
 
 def test_the_help_documents_every_exit_status() -> None:
@@ -727,17 +730,15 @@ def test_a_night_killed_outright_alerts_before_any_later_run(
 def test_a_run_in_progress_is_no_killed_run_to_the_report(seeds_dir: Path, tmp_path: Path) -> None:
     root, inputs = tmp_path / "dataset", tmp_path / "in"
     assert newsbeam_command("--input", str(seeds_dir), "--output", str(root)).returncode == 0
-    write_seed_copies(seeds_dir, inputs)  # long enough to be read while it goes on
-    run = subprocess.Popen(
-        [sys.executable, "-m", "newsbeam.pipeline", "--input", str(inputs), "--output", str(root)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    write_seed_copies(seeds_dir, inputs, copies=1)
+    # Held in progress until the report has looked (before: a run of 200 files that could
+    # end first on a loaded host, and the test then passed without a run in progress).
+    run = stopped_at("output-staged", "--input", str(inputs), "--output", str(root))
     try:
-        assert wait_for(root / dataset.STAGING, f"*/{failed_runs.STARTED}")
+        assert list((root / dataset.STAGING).glob(f"*/{failed_runs.STARTED}"))
         shown = _report(root, "--fail_on_failed")  # its lock is held: it is running
         assert shown.returncode == 0 and "failed run" not in shown.stdout, shown.stdout
     finally:
+        run.send_signal(signal.SIGCONT)
         run.terminate()
         run.communicate(timeout=120)

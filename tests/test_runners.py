@@ -26,7 +26,14 @@ from newsbeam.pipeline.runners import (
     runner_name,
     unknown_runner,
 )
-from tests.helpers import SEEDS, free_port, run_manifest, wait_for_port, wheel_environment
+from tests.helpers import (
+    SEEDS,
+    free_port,
+    run_manifest,
+    start_job_service,
+    wait_for_port,
+    wheel_environment,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -285,18 +292,11 @@ def test_portable_runner_with_a_worker_pool_gives_the_in_process_tables(
         start_new_session=True,  # its SDK workers in its group, ended with it
     )  # fmt: skip
     # Beam's local job service, its jobs on --direct_num_workers workers (tests/job_service.py).
-    jobs_port = free_port()
-    jobs = subprocess.Popen(
-        [sys.executable, "-m", "tests.job_service", "--port", str(jobs_port),
-         "--staging_dir", str(tmp_path / "staging")],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "jobs.log").open("wb"),
-        start_new_session=True,
-    )  # fmt: skip
+    jobs, jobs_port = start_job_service(
+        tmp_path / "staging", stderr=(tmp_path / "jobs.log").open("wb")
+    )
     try:
         wait_for_port(port, pool)
-        wait_for_port(jobs_port, jobs)
         monkeypatch.chdir(launch)
         common = ["--input", "inputs", "--run_id", "r1"]
         portable = pipeline_run.run(

@@ -75,7 +75,7 @@ from newsbeam.transforms.stories import (
 from newsbeam.transforms.support.copies import counted_copies
 from newsbeam.transforms.support.rank import article_rank
 from newsbeam.transforms.support.state import StateContext
-from tests.helpers import SEEDS, as_regex, code_counters, free_port, wait_for_port
+from tests.helpers import SEEDS, as_regex, code_counters, start_job_service
 
 REPO = Path(__file__).resolve().parents[1]
 UTC = dt.timezone.utc
@@ -797,15 +797,9 @@ def test_a_stopped_launcher_cancels_its_job_on_the_runner(tmp_path: Path) -> Non
     inbox, output = tmp_path / "inbox", tmp_path / "out"
     inbox.mkdir()
     (inbox / "a.txt").write_text((SEEDS / sorted(p.name for p in SEEDS.iterdir())[0]).read_text())
-    port = free_port()
-    service = subprocess.Popen(
-        [sys.executable, "-m", "tests.job_service", "--port", str(port),
-         "--staging_dir", str(tmp_path / "staging")],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+    service, port = start_job_service(tmp_path / "staging", stderr=subprocess.DEVNULL)
     launcher = None
     try:
-        wait_for_port(port, service)
         launcher = subprocess.Popen(
             [sys.executable, "-m", "newsbeam.pipeline", "--streaming", "--runner",
              "PortableRunner", "--job_endpoint", f"localhost:{port}", "--environment_type",
@@ -850,16 +844,6 @@ def test_a_streaming_job_that_fails_or_is_stopped_leaves_a_record(tmp_path: Path
     inbox.mkdir()
     (inbox / "a.txt").write_text((SEEDS / sorted(p.name for p in SEEDS.iterdir())[0]).read_text())
 
-    def job_service(port: int) -> subprocess.Popen[bytes]:
-        service = subprocess.Popen(
-            [sys.executable, "-m", "tests.job_service", "--port", str(port),
-             "--staging_dir", str(tmp_path / "staging")],
-            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )  # fmt: skip
-        wait_for_port(port, service)
-        return service
-
     def launcher(port: int) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             [sys.executable, "-m", "newsbeam.pipeline", "--streaming", "--runner",
@@ -887,8 +871,8 @@ def test_a_streaming_job_that_fails_or_is_stopped_leaves_a_record(tmp_path: Path
 
     services, jobs = [], []
     try:
-        port = free_port()
-        services.append(job_service(port))
+        service, port = start_job_service(tmp_path / "staging", stderr=subprocess.DEVNULL)
+        services.append(service)
         jobs.append(launcher(port))
         streaming(jobs[-1], port)
         jobs[-1].send_signal(signal.SIGTERM)

@@ -40,6 +40,7 @@ import os
 import posixpath
 import re
 import signal
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -782,6 +783,9 @@ class WriteStateTable(beam.PTransform):
 # run id) from the state it started from.
 
 CURRENT = "CURRENT.json"
+# What a run killed while it wrote CURRENT.json leaves (files.write_bytes writes beside and
+# renames): no sign of a foreign folder, and removed by the next run's recover_state.
+CURRENT_LEFT_PARTIAL = re.compile(rf"^{re.escape(CURRENT)}\.partial-\d+$")
 VERSIONS = "versions"
 STATE_FORMAT = "newsbeam-state"
 LEGACY_VERSION = "legacy"
@@ -932,6 +936,7 @@ def check_state_root(root: str) -> None:
         for path in files.list_files(root)
         if not files.relative(root, path).startswith(f"{VERSIONS}/")
         and not RUN_LOCK_NAME.match(files.relative(root, path).split("/", 1)[0])
+        and not CURRENT_LEFT_PARTIAL.match(files.relative(root, path))
     ]
     if others:
         raise StateError(
@@ -994,6 +999,10 @@ def recover_state(root: str, committed: Callable[[str, str, str], bool]) -> list
     current = read_current(root)
     keep = {current["version"], current.get("previous")} if current else set()
     done = []
+    for path in files.list_files(root) if files.is_local(root) else []:
+        if CURRENT_LEFT_PARTIAL.match(files.relative(root, path)):  # its writer is dead:
+            files.delete_files([path])  # this run holds the state's lock
+            done.append(f"--state {root}: removed {path}, left by a run killed as it wrote it")
     for name, paths in sorted(_versions(root).items()):
         if name in keep:
             continue
@@ -1226,16 +1235,29 @@ RUN_FOLDER_NAME = re.compile(
 # exits at once (os._exit(137), as a SIGKILL would) when it reaches that step of the commit;
 # `STEP:SIGNAL` (e.g. `intent-written:SIGTERM`) sends the process that signal there instead,
 # a stop landing at an exact step (a harness polling for files can miss a step that lasts
-# milliseconds on a loaded host).
+# milliseconds on a loaded host); `STEP:SIGNAL:N` (`manifest-written:SIGKILL:2`) at the
+# N-th time the process reaches it (passes and follow mode commit once a pass or batch).
 CRASH_ENV = "NEWSBEAM_CRASH_AT"
+# What a crash point that fires writes to stderr first (its signal, and when on the wall
+# clock): a harness tells a kill that came from one that never did (tests/kill_runs.py).
+CRASH_NOTE = "[NEWSBEAM_CRASH_AT: {step} reached, {action} at {at:.3f}]"
+# How often this process reached each step CRASH_ENV names: a count, not data (tests only).
+_CRASH_STEPS_REACHED: dict[str, int] = {}
 
 
 def crash_point(step: str) -> None:
     """Die here, as if killed, or take the signal CRASH_ENV names, when it names `step`
-    (tests only)."""
-    named, _, signal_name = os.environ.get(CRASH_ENV, "").partition(":")
+    (and this is its N-th time here, N from `STEP:SIGNAL:N`, 1 if not given; tests only)."""
+    named, _, rest = os.environ.get(CRASH_ENV, "").partition(":")
     if named != step:
         return
+    signal_name, _, nth = rest.partition(":")
+    _CRASH_STEPS_REACHED[step] = _CRASH_STEPS_REACHED.get(step, 0) + 1
+    if _CRASH_STEPS_REACHED[step] != int(nth or 1):
+        return
+    action = signal_name or "exit 137"
+    note = CRASH_NOTE.format(step=step, action=action, at=time.time())
+    os.write(2, f"\n{note}\n".encode())
     if not signal_name:
         os._exit(137)
     os.kill(os.getpid(), signal.Signals[signal_name])
