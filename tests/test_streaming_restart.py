@@ -201,7 +201,9 @@ def test_a_restarted_job_joins_the_stories_of_an_earlier_job(tmp_path: Path) -> 
     )
     (inbox / "fire-later.txt").write_text(later)
     assert run_job(_flags(inbox, root, "--stop_after", "1.2")) == 0
-    rows = {Path(r["source"]).name: r for r in _rows(root)["articles"]}
+    articles = _rows(root)["articles"]
+    rows = {Path(r["source"]).name: r for r in articles}
+    assert sorted(Path(r["source"]).name for r in articles) == sorted(rows)
     assert sorted(rows) == ["chess.txt", "fire-later.txt", "fire.txt"]
     assert rows["fire-later.txt"]["story_id"] == story["fire.txt"] != story["chess.txt"]
 
