@@ -1712,13 +1712,13 @@ def committed_part(path: str, stamp: FileStamp, committed: CommittedSources) -> 
     key = readable_path(path)
     if key not in committed.files:
         return WHOLE_FILE
+    changed = stamp.modified_at + _SETTLED
+    if key in committed and changed.timestamp() * 1_000_000 <= committed.latest[key]:
+        return None  # its own row (an article, or the file rejected whole) is committed
     if kind_of(path) == "jsonl":
         lines = 0 if is_gzip(path) else committed.lines_before(key)
         offset = line_end_offset(path, lines) if lines else None
         return WHOLE_FILE if offset is None else Appended(offset, lines)
-    changed = stamp.modified_at + _SETTLED
-    if key in committed and changed.timestamp() * 1_000_000 <= committed.latest[key]:
-        return None
     return WHOLE_FILE
 
 
