@@ -64,6 +64,7 @@ from newsbeam.transforms.read import FEED_KINDS, ReadPubSubDocuments, WatchInput
 from newsbeam.transforms.stories import ClusterStoriesStream, Pane
 from newsbeam.transforms.support import files
 from newsbeam.transforms.support.bundle_files import row_group_rows
+from newsbeam.transforms.support.committed import CommittedRecord
 from newsbeam.transforms.support.state import StateError, open_state
 from newsbeam.transforms.topics import TagTopics
 from newsbeam.transforms.write import written_record, written_row
@@ -92,6 +93,13 @@ class StreamingConfig:
     window: WindowConfig = WindowConfig()
     poll_seconds: float = 300.0
     pubsub_subscription: str | None = None
+    # Unix seconds the sources stop at (None: never): a bounded job, which Beam's
+    # in-process runner runs as a batch of polls (tests).
+    stop_at: float | None = None
+    # What earlier jobs committed into ROOT, read once at the start (None: nothing): files,
+    # lines and feed entries committed are not read again; dedup and stories start from
+    # the committed articles (transforms/support/committed.py).
+    committed: CommittedRecord | None = None
 
 
 def build_streaming(
@@ -108,7 +116,13 @@ def build_streaming(
     pages, feed_documents = documents | "FeedsApart" >> beam.Partition(_feed_or_page, 2)  # type: ignore[arg-type]
     extracted, unextracted = pages | "Extract" >> ExtractArticles(stages.extract)
     from_feeds, unfed, feed_health = feed_documents | "Feeds" >> PollFeeds(
-        stages.feeds, stages.extract, state, config.poll_seconds, window.ttl_micros
+        stages.feeds,
+        stages.extract,
+        state,
+        config.poll_seconds,
+        window.ttl_micros,
+        stop_at=config.stop_at,
+        committed=config.committed,
     )
     extracted = (extracted, from_feeds) | "AllArticles" >> beam.Flatten()
     cleaned, uncleaned = extracted | "Clean" >> CleanText(stages.clean)
@@ -116,7 +130,7 @@ def build_streaming(
     timed = tagged | "EventTime" >> AssignEventTime()
     on_time, late = timed | "RejectLate" >> RejectLate(window)
     articles, duplicates = on_time | "Dedup" >> DeduplicateStream(
-        stages.dedup, state, window.ttl_micros
+        stages.dedup, state, window.ttl_micros, config.committed
     )
     articles, untopiced = articles | "Topics" >> TagTopics(stages.topics)
     articles, unplaced = articles | "Places" >> TagPlaces(stages.places)
@@ -126,7 +140,9 @@ def build_streaming(
     tables = {"articles": articles, "duplicates": duplicates, "rejected": rejected}
     written = {**tables, FEED_HEALTH_TABLE: feed_health}
     # A window's rows, once it ended, as one pane, its articles clustered into stories.
-    panes = written | "Stories" >> ClusterStoriesStream(stages.stories, state, window)
+    panes = written | "Stories" >> ClusterStoriesStream(
+        stages.stories, state, window, config.committed
+    )
     committed = panes | "Commit" >> CommitWindows(config.root, stages.url_params)
     return {**written, "committed": committed}
 
@@ -137,7 +153,11 @@ def _sources(pipeline: beam.Pipeline, config: StreamingConfig) -> tuple[Any, Any
     documents, rejected = [], []
     if stages.inputs:
         found, unread = pipeline | "Watch" >> WatchInputs(
-            stages.inputs, stages.read, config.poll_seconds
+            stages.inputs,
+            stages.read,
+            config.poll_seconds,
+            stop_at=config.stop_at,
+            committed=config.committed,
         )
         documents.append(found)
         rejected.append(unread)
@@ -562,7 +582,11 @@ def streaming_config(options: PipelineOptions) -> StreamingConfig:
         allowed_lateness_seconds=ours.allowed_lateness_seconds,
         ttl_days=ours.stream_ttl_days,
     )
-    return StreamingConfig(stages, root, window, ours.poll_seconds, subscription)
+    # A new job (a restart) starts from what earlier jobs committed within the TTL.
+    committed = CommittedRecord(root, started - dt.timedelta(days=ours.stream_ttl_days))
+    return StreamingConfig(
+        stages, root, window, ours.poll_seconds, subscription, committed=committed
+    )
 
 
 # How long a stopped launcher waits for its cancelled job to end on the runner.

@@ -45,6 +45,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from newsbeam.schemas import Article, Duplicate
 from newsbeam.transforms.clean import with_identity
 from newsbeam.transforms.event_time import STREAM_KEY, expire_at, live
+from newsbeam.transforms.support.committed import CommittedRecord, committed_articles
 from newsbeam.transforms.support.copies import with_copies
 from newsbeam.transforms.support.facts import (
     NO_FACTS,
@@ -1567,6 +1568,51 @@ def prior_stream_entry(row: dict[str, Any], config: DedupConfig, ttl_micros: int
     )
 
 
+# What a committed article gives a restarted job's dedup (committed_stream_entries).
+COMMITTED_COLUMNS = (
+    "article_id",
+    "source",
+    "text",
+    "content_hash",
+    "canonical_url",
+    "published_at",
+    "published_precision",
+    "ingested_at",
+    "word_count",
+)
+
+
+def committed_stream_entries(
+    rows: Iterable[dict[str, Any]], config: DedupConfig, ttl_micros: int
+) -> list[StreamEntry]:
+    """Articles earlier jobs committed into ROOT (COMMITTED_COLUMNS) as state entries that
+    rank first, each expiring `ttl_micros` after it was ingested: a restarted job's copies
+    of them are duplicates pointing at them. Fingerprinted from their text (the committed
+    rows keep no signature): about a millisecond an article, once at the job's start."""
+    entries = []
+    for row in rows:
+        rank = rank_of(
+            row["published_at"],
+            row["word_count"],
+            row["article_id"],
+            row["source"],
+            True,
+            row.get("published_precision"),
+        )
+        if config.near:
+            signature, shingles, facts = _text_prints(row["text"], config)
+        else:
+            signature = shingles = facts = NO_FACTS
+        fingerprint = Fingerprint(
+            row["article_id"], row["source"], rank, signature, shingles, facts
+        )
+        expires_at = micros_of(row["ingested_at"]) + ttl_micros
+        entries.append(
+            stream_entry(fingerprint, row["content_hash"], row["canonical_url"], config, expires_at)
+        )
+    return entries
+
+
 # The state and timers of _DedupStreamFn (module level: a DoFn's parameters name them).
 _DEDUP_ENTRIES = BagStateSpec("entries", PickleCoder())
 _DEDUP_SEEDED = ReadModifyWriteStateSpec("seeded", BooleanCoder())
@@ -1586,10 +1632,17 @@ class _DedupStreamFn(beam.DoFn):
     whether the earlier state was loaded into it, and when the next entry expires; an
     event-time timer then drops the expired entries (counter `dedup_stream_expired`)."""
 
-    def __init__(self, config: DedupConfig, state: StateContext, ttl_micros: int) -> None:
+    def __init__(
+        self,
+        config: DedupConfig,
+        state: StateContext,
+        ttl_micros: int,
+        committed: CommittedRecord | None = None,
+    ) -> None:
         self._config = config
         self._state = state
         self._ttl = ttl_micros
+        self._record = committed
         self._priors: list[StreamEntry] = []
 
     def setup(self) -> None:
@@ -1602,6 +1655,13 @@ class _DedupStreamFn(beam.DoFn):
             for row in rows
             if within_retention(row, keep_since)
         ]
+        # A restarted job's: what earlier jobs committed into ROOT (streaming never writes
+        # the state), the state's own articles not twice.
+        committed = committed_articles(self._record, COMMITTED_COLUMNS)
+        if committed:
+            known = {entry.article_id for entry in self._priors}
+            fresh = [row for row in committed if row["article_id"] not in known]
+            self._priors += committed_stream_entries(fresh, self._config, self._ttl)
 
     def process(
         self,
@@ -1684,11 +1744,13 @@ class DeduplicateStream(beam.PTransform):
         config: DedupConfig | None = None,
         state: StateContext | None = None,
         ttl_micros: int = 7 * 86400 * 1_000_000,
+        committed: CommittedRecord | None = None,
     ) -> None:
         super().__init__()
         self._config = config or DedupConfig()
         self._state = state or StateContext()
         self._ttl = ttl_micros
+        self._committed = committed
 
     def expand(
         self, articles: beam.PCollection[Article]
@@ -1697,7 +1759,7 @@ class DeduplicateStream(beam.PTransform):
             articles
             | "Key" >> beam.Map(lambda article: (STREAM_KEY, article))
             | "Dedup"
-            >> beam.ParDo(_DedupStreamFn(self._config, self._state, self._ttl))
+            >> beam.ParDo(_DedupStreamFn(self._config, self._state, self._ttl, self._committed))
             .with_output_types(Article, **{_DUPLICATES: Duplicate})
             .with_outputs(_DUPLICATES, main="kept")
         )

@@ -244,7 +244,11 @@ def expire_at(entries: Iterable[_Expiring], next_expiry: Any, expire: Any) -> No
     entries = list(entries)
     if not entries:
         return
-    soonest = min(entry.expires_at for entry in entries)
+    # Up to the next millisecond: Beam keeps timers to the millisecond, and a timer set
+    # for 12.345678 s fired at 12.345 s, before its entry expired, set itself again for the
+    # same moment, for ever (an earlier job's article, ingested at 12.345678 s, seeded a
+    # restarted job's dedup).
+    soonest = -(-min(entry.expires_at for entry in entries) // 1000) * 1000
     current = next_expiry.read()
     if current is None or soonest < current:
         next_expiry.write(soonest)

@@ -48,6 +48,12 @@ from newsbeam.schemas import STATE_MARKER, RawDocument, Rejected
 from newsbeam.transforms.feeds.parse import sniff_feed_kind
 from newsbeam.transforms.support import files as stores
 from newsbeam.transforms.support import warc
+from newsbeam.transforms.support.committed import (
+    NO_SOURCES,
+    CommittedRecord,
+    CommittedSources,
+    committed_sources,
+)
 from newsbeam.transforms.support.failures import (
     REJECTED,
     _RejectCrashes,
@@ -1750,10 +1756,57 @@ _WATCH_READ = ReadModifyWriteStateSpec("read", PickleCoder())
 _WATCH_READ_PARAM = beam.DoFn.StateParam(_WATCH_READ)
 
 
+def line_end_offset(path: str, lines: int) -> int | None:
+    """The byte offset just after a file's first `lines` lines (None: it has fewer)."""
+    if lines <= 0:
+        return 0
+    seen = offset = 0
+    with stores.open_read(path) as handle:
+        while piece := handle.read(CHUNK_BYTES):
+            count = piece.count(b"\n")
+            if seen + count >= lines:
+                at = -1
+                for _ in range(lines - seen):
+                    at = piece.index(b"\n", at + 1)
+                return offset + at + 1
+            seen += count
+            offset += len(piece)
+    return None
+
+
+def committed_part(path: str, stamp: FileStamp, committed: CommittedSources) -> Appended | None:
+    """What to read of a watched file a restarted job meets first, given what earlier jobs
+    committed (`committed`): nothing (None) when the file's own row was committed after its
+    last change (its modification time, to the second, with _SETTLED to spare); the lines
+    after its committed first ones (L1..Ln) for an uncompressed JSON-lines file, numbered
+    on; else the whole file (WHOLE_FILE; a WARC's or a compressed file's committed records
+    are left out after the read: _SkipCommittedParts)."""
+    key = readable_path(path)
+    if key not in committed.files:
+        return WHOLE_FILE
+    changed = stamp.modified_at + _SETTLED
+    if key in committed and changed.timestamp() * 1_000_000 <= committed.latest[key]:
+        return None  # its own row (an article, or the file rejected whole) is committed
+    if kind_of(path) == "jsonl":
+        lines = 0 if is_gzip(path) else committed.lines_before(key)
+        offset = line_end_offset(path, lines) if lines else None
+        return WHOLE_FILE if offset is None else Appended(offset, lines)
+    return WHOLE_FILE
+
+
 class _ReadChanges(beam.DoFn):
     """(path, ListedFile) -> the ListedFile to read (`watched_part`), or nothing for a file
     whose bytes were read already (counter `read_skipped_unchanged`). State, per path: the
-    size and content hash of what was read."""
+    size and content hash of what was read. A path the job meets first is checked against
+    what earlier jobs committed (`committed_part`; counter `read_skipped_committed`: files
+    not read, JSON lines not read again)."""
+
+    def __init__(self, committed: CommittedRecord | None = None) -> None:
+        self._record = committed
+        self._committed = NO_SOURCES
+
+    def setup(self) -> None:
+        self._committed = committed_sources(self._record)
 
     def process(
         self, keyed: tuple[bytes, ListedFile], read: Any = _WATCH_READ_PARAM
@@ -1761,6 +1814,9 @@ class _ReadChanges(beam.DoFn):
         file = keyed[1]
         path = os.fsdecode(file[0])
         previous = read.read()
+        if previous is None and len(self._committed):
+            yield from self._first_read(file, path, read)
+            return
         try:
             if not is_regular_file(path):  # a FIFO would block the hash; the read says why
                 raise OSError(f"not a regular file: {path}")
@@ -1776,6 +1832,47 @@ class _ReadChanges(beam.DoFn):
             counter("read_skipped_unchanged").inc()
             return
         yield file[0], stamp.size, part.offset, part.lines
+
+    def _first_read(self, file: ListedFile, path: str, read: Any) -> Iterator[ListedFile]:
+        try:
+            if not is_regular_file(path):
+                raise OSError(f"not a regular file: {path}")
+            stamp, _ = file_stamp(path)
+            part = committed_part(path, stamp, self._committed)
+        except Exception as error:  # gone, not a regular file, unreadable: the read says why
+            if stores.is_unreachable(error):
+                raise
+            yield file
+            return
+        read.write({"size": stamp.size, "content_hash": stamp.content_hash})
+        if part is None:
+            counter("read_skipped_committed").inc()
+            return
+        if part.lines:
+            counter("read_skipped_committed").inc(part.lines)
+            log.info("%s: %d lines committed before; read on", readable_path(path), part.lines)
+        yield file[0], stamp.size, part.offset, part.lines
+
+
+class _SkipCommittedParts(beam.DoFn):
+    """A document read (or rejected) -> itself, unless it is a record of a file (a JSON line, a WARC
+    record: `path#...`) whose row an earlier job committed (counter
+    `read_skipped_committed`). Files themselves are decided before the read
+    (`committed_part`)."""
+
+    def __init__(self, committed: CommittedRecord | None = None) -> None:
+        self._record = committed
+        self._committed = NO_SOURCES
+
+    def setup(self) -> None:
+        self._committed = committed_sources(self._record)
+
+    def process(self, record: Any) -> Iterator[Any]:
+        if "#" in record.source and record.source in self._committed:
+            counter("read_skipped_committed").inc()
+            counter("read_inputs").dec()  # counted by the read: not an input again
+            return
+        yield record
 
 
 class WatchInputs(beam.PTransform):
@@ -1794,12 +1891,14 @@ class WatchInputs(beam.PTransform):
         config: ReadConfig | None = None,
         poll_seconds: float = 300.0,
         stop_at: float | None = None,
+        committed: CommittedRecord | None = None,
     ) -> None:
         super().__init__()
         self._inputs = sorted(inputs)
         self._config = config or ReadConfig()
         self._poll_seconds = poll_seconds
         self._stop_at = stop_at
+        self._committed = committed
 
     def expand(
         self, pbegin: beam.pvalue.PBegin
@@ -1825,7 +1924,7 @@ class WatchInputs(beam.PTransform):
         files = (
             finished
             | "ByPath" >> beam.Map(lambda file: (file[0], file))
-            | "Changed" >> beam.ParDo(_ReadChanges()).with_output_types(ListedFile)
+            | "Changed" >> beam.ParDo(_ReadChanges(self._committed)).with_output_types(ListedFile)
         )
         # A WARC file's pages go on as they are read (under apply_with_rejects a 100 MB
         # .warc.gz of 1,706 pages was held whole: peak RSS 719 MB, now 226 MB).
@@ -1834,7 +1933,14 @@ class WatchInputs(beam.PTransform):
         ).with_output_types(RawDocument, **{REJECTED: Rejected}).with_outputs(
             REJECTED, main="documents"
         )
-        return read.documents, (refused, read[REJECTED]) | "Rejected" >> beam.Flatten()
+        documents, unread = read.documents, read[REJECTED]
+        if self._committed is not None:  # a restarted job: records committed before
+            skip = _SkipCommittedParts(self._committed)
+            documents = documents | "NotCommitted" >> beam.ParDo(skip).with_output_types(
+                RawDocument
+            )
+            unread = unread | "UnreadNotCommitted" >> beam.ParDo(skip).with_output_types(Rejected)
+        return documents, (refused, unread) | "Rejected" >> beam.Flatten()
 
     def _schedule(self) -> dict[str, Any]:
         # A file is known by its path and modification time: one saved again under its name

@@ -49,6 +49,7 @@ from newsbeam.transforms.event_time import (
 )
 from newsbeam.transforms.support.bundle_files import write_columns
 from newsbeam.transforms.support.chinese import CHINESE, simplified
+from newsbeam.transforms.support.committed import CommittedRecord, committed_articles
 from newsbeam.transforms.support.copies import counted_copies
 from newsbeam.transforms.support.failures import counter
 from newsbeam.transforms.support.libc import give_back_freed
@@ -1653,6 +1654,52 @@ def cluster_window(
     return with_ids, entries, add_frequencies(earlier, docs)
 
 
+# What a committed article gives a restarted job's stories (committed_stream_stories).
+COMMITTED_STORY_COLUMNS = (
+    "article_id",
+    "title",
+    "text",
+    "language",
+    "published_at",
+    "ingested_at",
+    "story_id",
+)
+
+
+def committed_stream_stories(
+    rows: Iterable[dict[str, Any]],
+    earlier: TermFrequencies,
+    config: StoryConfig,
+    seen_at: dt.datetime,
+    ttl_micros: int,
+) -> tuple[list[StreamStory], TermFrequencies]:
+    """Articles earlier jobs committed into ROOT (COMMITTED_STORY_COLUMNS) -> their story
+    entries, as cluster_window makes them (their heaviest terms, the story id they were
+    given), each expiring `ttl_micros` after it was ingested, and the term frequencies with
+    them counted: a restarted job's later article of one of their stories joins it."""
+    docs, stories, expiry = [], {}, {}
+    for row in rows:
+        if not row.get("story_id"):
+            continue
+        terms = story_terms(row["title"], row["text"], config, row.get("language"))
+        docs.append(StoryDoc(row["article_id"], (), row["published_at"], terms))
+        stories[row["article_id"]] = row["story_id"]
+        expiry[row["article_id"]] = micros_of(row["ingested_at"]) + ttl_micros
+    if not docs:
+        return [], earlier
+    frequencies = add_frequencies(earlier, docs)
+    vectors = dict(
+        zip(
+            (doc.article_id for doc in docs),
+            tfidf_vectors([doc.terms for doc in docs], frequencies),
+            strict=True,
+        )
+    )
+    rows_ = story_rows(docs, stories, vectors, config, seen_at)
+    entries = [StreamStory(prior_story(row), expiry[row["article_id"]]) for row in rows_]
+    return entries, frequencies
+
+
 class Pane(NamedTuple):
     """One window's rows committed together: the window (event time, microseconds), when
     the pane fired (its end for the on-time pane, later for a late one), and the rows by
@@ -1699,12 +1746,18 @@ class _ClusterStoriesStreamFn(beam.DoFn):
     keeps them together: no later step has to wait for this one's timer."""
 
     def __init__(
-        self, config: StoryConfig, state: StateContext, window_micros: int, ttl_micros: int
+        self,
+        config: StoryConfig,
+        state: StateContext,
+        window_micros: int,
+        ttl_micros: int,
+        committed: CommittedRecord | None = None,
     ) -> None:
         self._config = config
         self._state = state
         self._window = window_micros
         self._ttl = ttl_micros
+        self._record = committed
         self._priors: list[StreamStory] = []
         self._frequencies = NO_FREQUENCIES
 
@@ -1727,6 +1780,19 @@ class _ClusterStoriesStreamFn(beam.DoFn):
             if within_retention(row, keep_since)
         ]
         self._frequencies = stored_frequencies(self._state.files(STORY_TERMS))
+        # A restarted job's: the stories of what earlier jobs committed into ROOT.
+        committed = committed_articles(self._record, COMMITTED_STORY_COLUMNS)
+        if committed:
+            known = {story.prior.article_id for story in self._priors}
+            fresh = [row for row in committed if row["article_id"] not in known]
+            entries, self._frequencies = committed_stream_stories(
+                fresh,
+                self._frequencies,
+                self._config,
+                dt.datetime.now(dt.timezone.utc),
+                self._ttl,
+            )
+            self._priors += entries
 
     def process(
         self,
@@ -1856,16 +1922,18 @@ class ClusterStoriesStream(beam.PTransform):
         config: StoryConfig | None = None,
         state: StateContext | None = None,
         window: WindowConfig | None = None,
+        committed: CommittedRecord | None = None,
     ) -> None:
         super().__init__()
         self._config = config or StoryConfig()
         self._state = state or StateContext()
         self._window = window or WindowConfig()
+        self._committed = committed
 
     def expand(self, tables: dict[str, beam.PCollection]) -> beam.PCollection[Pane]:
         window = self._window
         fn = _ClusterStoriesStreamFn(
-            self._config, self._state, window.window_micros, window.ttl_micros
+            self._config, self._state, window.window_micros, window.ttl_micros, self._committed
         )
         keyed = [
             tables[name]

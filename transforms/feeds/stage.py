@@ -126,6 +126,12 @@ from newsbeam.transforms.feeds.sitemaps import (
     sitemap_kind,
 )
 from newsbeam.transforms.support import quiet_logs
+from newsbeam.transforms.support.committed import (
+    NO_SOURCES,
+    CommittedRecord,
+    committed_sources,
+    parts_by_file,
+)
 from newsbeam.transforms.support.failures import (
     REJECTED,
     apply_with_rejects,
@@ -1394,15 +1400,24 @@ class _PollFeed(_FetchingDoFn):
 
     The poll's time is the tick's timestamp: health rows' `run_at`, the state's times."""
 
-    def __init__(self, config: FeedsConfig, state: StateContext, keep_micros: int) -> None:
+    def __init__(
+        self,
+        config: FeedsConfig,
+        state: StateContext,
+        keep_micros: int,
+        committed: CommittedRecord | None = None,
+    ) -> None:
         super().__init__(config)
         self._state = state
         self._keep = keep_micros
+        self._record = committed
         self._previous = PreviousFeedState({}, {})
+        self._committed: dict[str, frozenset[str]] = {}
 
     def setup(self) -> None:
         super().setup()
         self._previous = load_feed_state(self._state)
+        self._committed = parts_by_file(committed_sources(self._record))
 
     def process(
         self,
@@ -1423,6 +1438,8 @@ class _PollFeed(_FetchingDoFn):
         counter("feeds_fetched").inc()
         known: dict[str, int] = seen.read() or {}
         ids = self._previous.seen_for(source.url) | frozenset(known)
+        if not known:  # the job's first poll of it: what earlier jobs committed of it too
+            ids |= self._committed.get(source.url, frozenset())
         fetched = count_sitemaps(
             with_sitemaps(
                 self._fetcher,
@@ -1452,8 +1469,13 @@ class _NewEntriesOnly(beam.DoFn):
     before (the earlier state's seen ids are skipped by _ParseFeeds already): every poll
     lists a feed's entries again, and only new ones are inputs."""
 
-    def __init__(self, keep_micros: int) -> None:
+    def __init__(self, keep_micros: int, committed: CommittedRecord | None = None) -> None:
         self._keep = keep_micros
+        self._record = committed
+        self._committed = NO_SOURCES
+
+    def setup(self) -> None:
+        self._committed = committed_sources(self._record)
 
     def process(
         self,
@@ -1466,7 +1488,10 @@ class _NewEntriesOnly(beam.DoFn):
             seen.read() or {}, [job.source], int(timestamp.micros), self._keep
         )
         seen.write(after)
-        if new:
+        if new and job.source in self._committed:  # an earlier job committed it
+            counter("read_inputs").dec()
+            counter("read_skipped_committed").inc()
+        elif new:
             yield job
         else:
             counter("read_inputs").dec()  # counted by _ParseFeeds: not an input again
@@ -1494,6 +1519,7 @@ class PollFeeds(beam.PTransform):
         poll_seconds: float = 300.0,
         keep_micros: int = 7 * 86400 * 1_000_000,
         stop_at: float | None = None,
+        committed: CommittedRecord | None = None,
     ) -> None:
         super().__init__()
         self._config = config
@@ -1502,6 +1528,7 @@ class PollFeeds(beam.PTransform):
         self._poll_seconds = poll_seconds
         self._keep = keep_micros
         self._stop_at = stop_at
+        self._committed = committed
 
     def expand(
         self, documents: beam.PCollection[RawDocument]
@@ -1536,7 +1563,7 @@ class PollFeeds(beam.PTransform):
                 tuple[str, FeedSource]
             )
             | "Poll"
-            >> beam.ParDo(_PollFeed(config, self._state, self._keep)).with_outputs(
+            >> beam.ParDo(_PollFeed(config, self._state, self._keep, self._committed)).with_outputs(
                 HEALTH, REJECTED, main="jobs"
             )
         )
@@ -1555,7 +1582,7 @@ class PollFeeds(beam.PTransform):
             >> beam.Map(lambda job: (job.feed_url or job.source, job)).with_output_types(
                 tuple[str, PageJob]
             )
-            | "NewOnly" >> beam.ParDo(_NewEntriesOnly(self._keep))
+            | "NewOnly" >> beam.ParDo(_NewEntriesOnly(self._keep, self._committed))
         )
         jobs = (polls.jobs, from_files) | "AllJobs" >> beam.Flatten()
         fetch_pages = config.fetch_pages
