@@ -84,6 +84,16 @@ def _later(path: Path, seconds: float = 10) -> None:
     os.utime(path, (time.time() + seconds, time.time() + seconds))
 
 
+def _settled(folder: Path, seconds: float = 10) -> None:
+    """Every file of `folder` saved `seconds` ago: a file written less than 2 s (_SETTLED)
+    before the commit of its row is read again by a restarted job, by design (times to the
+    second cannot tell it from a file saved again right after its read). A job on a quiet
+    host commits that soon after the test writes its inbox: such a test failed now and
+    then with a second copy of a file in the duplicates table."""
+    for path in folder.iterdir():
+        os.utime(path, (time.time() - seconds, time.time() - seconds))
+
+
 def test_committed_sources_are_indexed_by_file_line_and_entry() -> None:
     index = sources_index(
         [
@@ -161,6 +171,7 @@ def test_a_restarted_job_writes_nothing_an_earlier_job_committed(tmp_path: Path)
     wire.write_text(
         "".join(json.dumps({"text": text}) + "\n" for text in (CHESS, SEED_TEXTS[3].read_text()))
     )
+    _settled(inbox)
     assert run_job(_flags(inbox, root, "--stop_after", "1.2")) == 0
     first = _rows(root)
     fire_id = next(r["article_id"] for r in first["articles"] if r["source"].endswith("fire.txt"))
@@ -192,6 +203,7 @@ def test_a_restarted_job_writes_each_report_of_a_story_once(tmp_path: Path) -> N
     inbox.mkdir()
     (inbox / "fire.txt").write_text(FIRE)
     (inbox / "chess.txt").write_text(CHESS)
+    _settled(inbox)
     assert run_job(_flags(inbox, root, "--stop_after", "1.2")) == 0
     story = {Path(r["source"]).name: r["story_id"] for r in _rows(root)["articles"]}
     later = (
@@ -207,8 +219,9 @@ def test_a_restarted_job_writes_each_report_of_a_story_once(tmp_path: Path) -> N
     assert sorted(Path(r["source"]).name for r in articles) == sorted(rows)
     assert sorted(rows) == ["chess.txt", "fire-later.txt", "fire.txt"]
     assert story["fire.txt"] != story["chess.txt"]
-    # Joined in every run alone (10 of 10 here), but not once in the whole suite under load
-    # (review 113, not explained yet): the story id is not asserted until it is.
+    # Joined in every run alone, but in only 5 of 9 runs of this file three at a time (its
+    # files' times set back, so no file was read twice): the join depends on the host's
+    # load (review 113 and this stop; not explained yet), so it is not asserted.
     assert rows["fire-later.txt"]["story_id"]
 
 
@@ -284,12 +297,14 @@ def test_a_job_killed_between_windows_then_started_again_loses_nothing_and_write
     inbox.mkdir()
     (inbox / "fire.txt").write_text(FIRE)
     (inbox / "vote.txt").write_text(VOTE)
+    _settled(inbox)
     flags = [*_flags(inbox, root), "--stop_after", "1.2"]
     assert _job_process(flags, None, tmp_path) == 0
     # Dated seeds (their windows are their publication days') and two undated texts.
     for seed in sorted(SEEDS.glob("*.txt")):
         shutil.copy(seed, inbox / seed.name)
     (inbox / "chess.txt").write_text(CHESS)
+    _settled(inbox)
     assert _job_process(flags, moment, tmp_path) == 137
     runs = dataset.run_ids(str(root))
     assert _job_process(flags, None, tmp_path) == 0
