@@ -219,10 +219,11 @@ def test_a_restarted_job_writes_each_report_of_a_story_once(tmp_path: Path) -> N
     assert sorted(Path(r["source"]).name for r in articles) == sorted(rows)
     assert sorted(rows) == ["chess.txt", "fire-later.txt", "fire.txt"]
     assert story["fire.txt"] != story["chess.txt"]
-    # Joined in every run alone, but in only 5 of 9 runs of this file three at a time (its
-    # files' times set back, so no file was read twice): the join depends on the host's
-    # load (review 113 and this stop; not explained yet), so it is not asserted.
-    assert rows["fire-later.txt"]["story_id"]
+    # Under load the job's end fired the stories' expiry before the last window's flush
+    # (both due at once): the earlier job's stories were gone when the later report came
+    # (it joined in 1 of 6 runs, two at a time); test_streaming's
+    # test_stories_expiring_with_a_window_still_due_stay_for_its_flush.
+    assert rows["fire-later.txt"]["story_id"] == story["fire.txt"]
 
 
 def test_a_restarted_job_reads_no_feed_entry_an_earlier_job_committed(tmp_path: Path) -> None:

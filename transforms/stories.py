@@ -1881,23 +1881,34 @@ class _ClusterStoriesStreamFn(beam.DoFn):
         for entry in added:
             stories.add(entry)
         frequencies.write(earlier)
-        expire_at(added, next_expiry, expire)
+        # All of them, not only the added: an expiry put off for this flush (_expire) is
+        # set again here.
+        expire_at(known, next_expiry, expire)
 
     @on_timer(_STORIES_EXPIRE)
     def _expire(
         self,
         fired: Any = _TIMESTAMP_PARAM,
+        rows: Any = _STORIES_ROWS_PARAM,
         stories: Any = _STORIES_STORIES_PARAM,
         next_expiry: Any = _STORIES_NEXT_EXPIRY_PARAM,
         expire: Any = _STORIES_EXPIRE_PARAM,
     ) -> None:
-        kept, expired = live(stories.read(), int(fired.micros))
+        now = int(fired.micros)
+        # Windows whose flush is due by now too (both timers ready in one advance of the
+        # watermark: a bounded job's end, a drain, a watermark that jumped; the runner may
+        # fire this timer first) still meet the stories live at their start: only what
+        # expired before the earliest of them goes, and their flush sets the next expiry
+        # (set here, it would fire at once, before that flush, again and again).
+        waiting = [start for start, due, _, _ in rows.read() if due <= now]
+        kept, expired = live(stories.read(), min([now, *waiting]))
         counter("stories_stream_expired").inc(expired)
         stories.clear()
         for story in kept:
             stories.add(story)
         next_expiry.clear()
-        expire_at(kept, next_expiry, expire)
+        if not waiting:
+            expire_at(kept, next_expiry, expire)
 
 
 def _keyed(record: Any, table: str) -> tuple[str, tuple[str, Any]]:
