@@ -486,19 +486,25 @@ def through_near(copy: Copy, near: Copy | None) -> Duplicate:
 # --- State rows ----------------------------------------------------------------------------
 
 
+def prior_rank(row: dict[str, Any]) -> Rank:
+    """An earlier article's rank (a dedup state row, or a row committed into ROOT): it
+    ranks before every article of this run."""
+    return rank_of(
+        row["published_at"],
+        row["word_count"],
+        row["article_id"],
+        row["source"],
+        True,
+        row.get("published_precision"),
+    )
+
+
 def prior_fingerprint(row: dict[str, Any]) -> Fingerprint:
     """An earlier run's kept article (a dedup state row) as a fingerprint that ranks first."""
     return Fingerprint(
         article_id=row["article_id"],
         source=row["source"],
-        rank=rank_of(
-            row["published_at"],
-            row["word_count"],
-            row["article_id"],
-            row["source"],
-            True,
-            row.get("published_precision"),
-        ),
+        rank=prior_rank(row),
         signature=np.array(row["signature"], dtype=np.uint64),
         shingles=np.array(row["shingles"], dtype=np.uint64),
         # A row written before review 60 has none: its pairs are not compared on facts.
@@ -1591,14 +1597,7 @@ def committed_stream_entries(
     rows keep no signature): about a millisecond an article, once at the job's start."""
     entries = []
     for row in rows:
-        rank = rank_of(
-            row["published_at"],
-            row["word_count"],
-            row["article_id"],
-            row["source"],
-            True,
-            row.get("published_precision"),
-        )
+        rank = prior_rank(row)
         if config.near:
             signature, shingles, facts = _text_prints(row["text"], config)
         else:
