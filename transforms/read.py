@@ -1224,14 +1224,17 @@ class ListedUnchanged(NamedTuple):
 
 
 class _SkipListedUnchanged(beam.DoFn):
-    """A ListedStamp -> its ListedFile, unless it is a local file whose listed size and time
-    show an earlier run read it as it is (`unchanged_by_stat`, the test `_SkipIngested`
-    makes): such a file is counted as `read_skipped_unchanged` and goes no further than its
-    path, one ListedUnchanged a bundle to UNCHANGED. Fused with the listing: a nightly run
-    over an archive of 200,000 files sent each through a shuffle and a seen row of its own,
-    ~100 s of CPU and 2.9 GB to find the 20 new ones (benchmarks/bench_archive.py). The
-    listing's own stat decides (a second one here cost ~1 CPU s a night on 200,000 files):
-    a file written since is read by the next run, whose listing sees its new time."""
+    """A ListedStamp -> its ListedFile, unless its listed size and time show an earlier run
+    read it as it is (`unchanged_by_stat`, the test `_SkipIngested` makes): such a file is
+    counted as `read_skipped_unchanged` and goes no further than its path, one
+    ListedUnchanged a bundle to UNCHANGED. Fused with the listing: a nightly run over an
+    archive of 200,000 files sent each through a shuffle and a seen row of its own, ~100 s
+    of CPU and 2.9 GB to find the 20 new ones (benchmarks/bench_archive.py). The listing's
+    own stat decides (a second one here cost ~1 CPU s a night on 200,000 files): a file
+    written since is read by the next run, whose listing sees its new time. An object
+    store's listing gives the size and last-updated time a HEAD of the object would (the
+    time `_SkipIngested` recorded): decided here too, or every unchanged object cost a
+    request after the shuffle. A store whose listing gives no time (0.0) is left to it."""
 
     def __init__(self, state: StateContext) -> None:
         self._state = state
@@ -1244,7 +1247,7 @@ class _SkipListedUnchanged(beam.DoFn):
 
     def process(self, file: ListedStamp) -> Iterator[ListedFile]:
         path, size, modified = os.fsdecode(file[0]), file[1], file[2]
-        if len(self._seen) and is_local(path):
+        if len(self._seen) and (modified > 0.0 or is_local(path)):
             key = readable_path(path)
             if self._seen.unchanged_by_stat(key, size, stat_time(modified)):
                 counter("read_skipped_unchanged").inc()

@@ -106,7 +106,9 @@ def size_and_updated(path: str) -> tuple[int, float]:
     is not local; on s3:// through the bounded client (`_s3`), as every other call."""
     store = _s3(path)
     if store is not None:
-        return int(store.size(path)), float(store.last_updated(path))
+        # One HEAD for both (S3IO's `size` and `last_updated` make one each).
+        status = store._status(path)
+        return int(status["size"]), float(status["last_updated"])
     (result,) = _filesystems().match([path])
     metadata = result.metadata_list[0]
     return int(metadata.size_in_bytes), float(metadata.last_updated_in_seconds)
