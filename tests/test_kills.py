@@ -461,6 +461,9 @@ def test_a_kill_while_the_first_state_is_published_leaves_a_state_the_next_run_r
     partial.write_text('{\n  "attempt": "0f3a')  # cut where the kill landed
     again = subprocess.run([*command[:-1], "night-2"], capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
+    # The state is not new: its first version waits for publication, which this run does.
+    assert "is new, but" not in again.stderr, again.stderr[-3000:]
+    assert "published version" in again.stderr
     current = read_current(str(state))
     assert current is not None and current["run_id"] == "night-2"
     assert not partial.exists()  # the dead write's leftover is removed, not kept for good
