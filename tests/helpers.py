@@ -11,6 +11,7 @@ import subprocess
 import sys
 import sysconfig
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -153,17 +154,21 @@ def start_pipeline(inputs: Path, output: Path, *extra: str) -> subprocess.Popen[
     )
 
 
-def stopped_at(step: str, *args: str) -> subprocess.Popen[str]:
-    """`python -m newsbeam.pipeline ARGS` started, and returned once it has stopped itself
-    (SIGSTOP) at crash point `step`: a run in progress, its locks and start record held,
-    for as long as the test needs whatever the host's load (a run made long enough to
-    outlast the test's next step lost that race on a loaded host). SIGCONT resumes it."""
+def stopped_at(
+    step: str, *args: str, env: Mapping[str, str] | None = None, command: Sequence[str] = ()
+) -> subprocess.Popen[str]:
+    """`python -m newsbeam.pipeline ARGS` (or `command`) started, and returned once it has
+    stopped itself (SIGSTOP) at crash point `step`: a run in progress, its locks and start
+    record held, for as long as the test needs whatever the host's load (a run made long
+    enough to outlast the test's next step lost that race on a loaded host). SIGCONT
+    resumes it. The step must be reached in the launched process: a run in process (under
+    `workers.MIN_INPUTS` inputs, or `--direct_num_workers 1`) for a step inside a stage."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "newsbeam.pipeline", *args],
+        list(command) or [sys.executable, "-m", "newsbeam.pipeline", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, CRASH_ENV: f"{step}:SIGSTOP"},
+        env={**(os.environ if env is None else env), CRASH_ENV: f"{step}:SIGSTOP"},
     )
     _, status = os.waitpid(process.pid, os.WUNTRACED)  # returns once stopped (or ended)
     if not os.WIFSTOPPED(status):
