@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import sysconfig
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -203,13 +203,6 @@ def raised_from(inner: BaseException, outer: BaseException) -> BaseException:
         return error
 
 
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 free a moment ago (for a server a test starts)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def start_job_service(staging: Path, **popen: Any) -> tuple[subprocess.Popen[str], int]:
     """`python -m tests.job_service` on a port it chose itself (it prints it), in a process
     group of its own (end it with os.killpg), and that port. A port found free by the test
@@ -230,16 +223,53 @@ def start_job_service(staging: Path, **popen: Any) -> tuple[subprocess.Popen[str
     return service, int(found.group(1))
 
 
-def wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    """Until `process` listens on 127.0.0.1:`port` (AssertionError if it exits first)."""
+def logged_port(
+    log: Path, pattern: str, process: subprocess.Popen[bytes], seconds: float = 60
+) -> int:
+    """The port a server bound itself (asked for port 0) and logged to `log` in a line that
+    `pattern` matches (its one group: the port). A port found free by the test first could
+    be taken by another process before the server bound it."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        assert process.poll() is None, f"the process serving port {port} exited"
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
+        found = re.search(pattern, log.read_text(errors="replace")) if log.exists() else None
+        if found:
+            return int(found.group(1))
+        assert process.poll() is None, f"the server exited: {log.read_text(errors='replace')}"
         time.sleep(0.2)
-    raise AssertionError(f"nothing listened on {port}")
+    raise AssertionError(f"no line matched {pattern!r} in {seconds} s")
+
+
+class StderrLines:
+    """A process's stderr read on a thread of its own (a pipe left unread fills and stops
+    the process): wait for a line, then take all of it once the process has ended."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        assert process.stderr is not None
+        self._process = process
+        self._lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(process.stderr,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: Any) -> None:
+        for line in stream:
+            self._lines.append(line)
+
+    def wait_for(self, pattern: str, seconds: float = 120) -> re.Match[str]:
+        """The first line `pattern` matches (AssertionError if the process ends first)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for line in list(self._lines):
+                if found := re.search(pattern, line):
+                    return found
+            assert self._process.poll() is None or self._thread.is_alive(), self.text()
+            time.sleep(0.1)
+        raise AssertionError(f"no line matched {pattern!r} in {seconds} s: {self.text()[-3000:]}")
+
+    def text(self) -> str:
+        """Everything read so far (all of it once the process has ended)."""
+        if self._process.poll() is not None:
+            self._thread.join(timeout=30)
+        return "".join(self._lines)
 
 
 _REPO = Path(__file__).resolve().parents[1]
