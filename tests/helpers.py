@@ -223,6 +223,35 @@ def start_job_service(staging: Path, **popen: Any) -> tuple[subprocess.Popen[str
     return service, int(found.group(1))
 
 
+def ended_by_signals(
+    process: subprocess.Popen[str],
+    *signals: int,
+    timeout: float,
+    stderr: StderrLines | None = None,
+    between: float = 1.0,
+) -> tuple[str, float]:
+    """Send `signals` to `process` (`between` seconds apart: a second Ctrl-C, a second
+    SIGTERM) and wait for its end: its stderr and the seconds from the last signal to the
+    end. Killed, and the test failed, when it outlasts `timeout`. `stderr`: where its
+    stderr is read already (StderrLines), else read here."""
+    for number, signum in enumerate(signals):
+        if number:
+            time.sleep(between)  # the gap between two signals is what is tested
+        process.send_signal(signum)
+    sent = time.monotonic()
+    try:
+        if stderr is None:
+            _, err = process.communicate(timeout=timeout)
+        else:
+            process.wait(timeout=timeout)
+            err = stderr.text()
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise AssertionError(f"the process still ran {timeout} s after {signals}") from None
+    return err, time.monotonic() - sent
+
+
 def logged_port(
     log: Path, pattern: str, process: subprocess.Popen[bytes], seconds: float = 60
 ) -> int:

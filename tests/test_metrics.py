@@ -27,7 +27,13 @@ from newsbeam.pipeline.main import RunMetricsFile
 from newsbeam.pipeline.options import RunOptions
 from newsbeam.transforms.support.state import CRASH_ENV
 from tests.feed_server import Request, Response, serve
-from tests.helpers import StderrLines, newsbeam_command, run_manifest, table_sql
+from tests.helpers import (
+    StderrLines,
+    ended_by_signals,
+    newsbeam_command,
+    run_manifest,
+    table_sql,
+)
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -464,12 +470,10 @@ def test_follow_mode_serves_live_metrics_over_http(seeds_dir: Path, tmp_path: Pa
                     and value(f, "feed_consecutive_failures", feed=feed) >= 2
                 ),
             )
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=120)
+            err, _ = ended_by_signals(process, signal.SIGTERM, timeout=120, stderr=stderr)
         finally:
             if process.poll() is None:
                 process.kill()
-    err = stderr.text()
     assert process.returncode == 0, err
     with pytest.raises(OSError):  # the endpoint closed with the process
         _scrape(port)
