@@ -287,10 +287,12 @@ class StderrLines:
         """The first line `pattern` matches (AssertionError if the process ends first)."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
+            # Whether it had ended, told before the lines are looked at: all of them are then.
+            ended = self._process.poll() is not None and not self._thread.is_alive()
             for line in list(self._lines):
                 if found := re.search(pattern, line):
                     return found
-            assert self._process.poll() is None or self._thread.is_alive(), self.text()
+            assert not ended, f"the process ended: {self.text()[-3000:]}"
             time.sleep(0.1)
         raise AssertionError(f"no line matched {pattern!r} in {seconds} s: {self.text()[-3000:]}")
 
