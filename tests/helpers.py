@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import sysconfig
+import threading
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -153,17 +154,21 @@ def start_pipeline(inputs: Path, output: Path, *extra: str) -> subprocess.Popen[
     )
 
 
-def stopped_at(step: str, *args: str) -> subprocess.Popen[str]:
-    """`python -m newsbeam.pipeline ARGS` started, and returned once it has stopped itself
-    (SIGSTOP) at crash point `step`: a run in progress, its locks and start record held,
-    for as long as the test needs whatever the host's load (a run made long enough to
-    outlast the test's next step lost that race on a loaded host). SIGCONT resumes it."""
+def stopped_at(
+    step: str, *args: str, env: Mapping[str, str] | None = None, command: Sequence[str] = ()
+) -> subprocess.Popen[str]:
+    """`python -m newsbeam.pipeline ARGS` (or `command`) started, and returned once it has
+    stopped itself (SIGSTOP) at crash point `step`: a run in progress, its locks and start
+    record held, for as long as the test needs whatever the host's load (a run made long
+    enough to outlast the test's next step lost that race on a loaded host). SIGCONT
+    resumes it. The step must be reached in the launched process: a run in process (under
+    `workers.MIN_INPUTS` inputs, or `--direct_num_workers 1`) for a step inside a stage."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "newsbeam.pipeline", *args],
+        list(command) or [sys.executable, "-m", "newsbeam.pipeline", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, CRASH_ENV: f"{step}:SIGSTOP"},
+        env={**(os.environ if env is None else env), CRASH_ENV: f"{step}:SIGSTOP"},
     )
     _, status = os.waitpid(process.pid, os.WUNTRACED)  # returns once stopped (or ended)
     if not os.WIFSTOPPED(status):
@@ -198,13 +203,6 @@ def raised_from(inner: BaseException, outer: BaseException) -> BaseException:
         return error
 
 
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 free a moment ago (for a server a test starts)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def start_job_service(staging: Path, **popen: Any) -> tuple[subprocess.Popen[str], int]:
     """`python -m tests.job_service` on a port it chose itself (it prints it), in a process
     group of its own (end it with os.killpg), and that port. A port found free by the test
@@ -225,16 +223,84 @@ def start_job_service(staging: Path, **popen: Any) -> tuple[subprocess.Popen[str
     return service, int(found.group(1))
 
 
-def wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    """Until `process` listens on 127.0.0.1:`port` (AssertionError if it exits first)."""
+def ended_by_signals(
+    process: subprocess.Popen[str],
+    *signals: int,
+    timeout: float,
+    stderr: StderrLines | None = None,
+    between: float = 1.0,
+) -> tuple[str, float]:
+    """Send `signals` to `process` (`between` seconds apart: a second Ctrl-C, a second
+    SIGTERM) and wait for its end: its stderr and the seconds from the last signal to the
+    end. Killed, and the test failed, when it outlasts `timeout`. `stderr`: where its
+    stderr is read already (StderrLines), else read here."""
+    for number, signum in enumerate(signals):
+        if number:
+            time.sleep(between)  # the gap between two signals is what is tested
+        process.send_signal(signum)
+    sent = time.monotonic()
+    try:
+        if stderr is None:
+            _, err = process.communicate(timeout=timeout)
+        else:
+            process.wait(timeout=timeout)
+            err = stderr.text()
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise AssertionError(f"the process still ran {timeout} s after {signals}") from None
+    return err, time.monotonic() - sent
+
+
+def logged_port(
+    log: Path, pattern: str, process: subprocess.Popen[bytes], seconds: float = 60
+) -> int:
+    """The port a server bound itself (asked for port 0) and logged to `log` in a line that
+    `pattern` matches (its one group: the port). A port found free by the test first could
+    be taken by another process before the server bound it."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        assert process.poll() is None, f"the process serving port {port} exited"
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
+        found = re.search(pattern, log.read_text(errors="replace")) if log.exists() else None
+        if found:
+            return int(found.group(1))
+        assert process.poll() is None, f"the server exited: {log.read_text(errors='replace')}"
         time.sleep(0.2)
-    raise AssertionError(f"nothing listened on {port}")
+    raise AssertionError(f"no line matched {pattern!r} in {seconds} s")
+
+
+class StderrLines:
+    """A process's stderr read on a thread of its own (a pipe left unread fills and stops
+    the process): wait for a line, then take all of it once the process has ended."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        assert process.stderr is not None
+        self._process = process
+        self._lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(process.stderr,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: Any) -> None:
+        for line in stream:
+            self._lines.append(line)
+
+    def wait_for(self, pattern: str, seconds: float = 120) -> re.Match[str]:
+        """The first line `pattern` matches (AssertionError if the process ends first)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            # Whether it had ended, told before the lines are looked at: all of them are then.
+            ended = self._process.poll() is not None and not self._thread.is_alive()
+            for line in list(self._lines):
+                if found := re.search(pattern, line):
+                    return found
+            assert not ended, f"the process ended: {self.text()[-3000:]}"
+            time.sleep(0.1)
+        raise AssertionError(f"no line matched {pattern!r} in {seconds} s: {self.text()[-3000:]}")
+
+    def text(self) -> str:
+        """Everything read so far (all of it once the process has ended)."""
+        if self._process.poll() is not None:
+            self._thread.join(timeout=30)
+        return "".join(self._lines)
 
 
 _REPO = Path(__file__).resolve().parents[1]

@@ -43,6 +43,7 @@ import duckdb
 from newsbeam.pipeline import dataset, metrics
 from newsbeam.transforms.support.progress import read_progress
 from newsbeam.transforms.support.state import CRASH_ENV, read_current, version_dir
+from tests.helpers import stopped_at
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "seeds"
@@ -398,34 +399,25 @@ def _watch(
 
 
 def run_changed(
-    place: Place, night: int, read: int, change: Callable[[], None], *extra: str
+    place: Place, night: int, change: Callable[[], None], *extra: str
 ) -> subprocess.CompletedProcess[str]:
-    """Run night `night` once and call `change` (remove, rename or replace inbox files) once
-    `read` documents are read: the listing is done (the read stage starts after a
-    Reshuffle of the listed files), most files are not read yet (review 108: the
-    list-then-open race)."""
+    """Run night `night` and call `change` (remove, rename or replace inbox files) once every
+    file is listed and none is read yet: the run stops itself at crash point
+    `inputs-listed` (review 108: the list-then-open race). Before, the change waited on
+    the progress taps' count of documents read, which count per bundle: a starved harness
+    saw the first count after the last read (review 112). The run reads in process
+    (`--direct_num_workers 1`), where the stop lands."""
     place.scratch.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(
-        place.command(night, *extra),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=place.environment(),
-    )
-    changed = False
+    command = [*place.command(night, *extra), "--direct_num_workers", "1"]
+    process = stopped_at("inputs-listed", env=place.environment(), command=command)
     try:
-        deadline = time.monotonic() + 120
-        while process.poll() is None and time.monotonic() < deadline:
-            if not changed and _reached(place, Kill(night, signal.SIGKILL, "read", read), {}):
-                change()
-                changed = True
-            time.sleep(0.002)
-        out, err = process.communicate(timeout=max(1.0, deadline - time.monotonic()))
+        change()
+        process.send_signal(signal.SIGCONT)
+        out, err = process.communicate(timeout=300)
     finally:
         if process.poll() is None:
             process.kill()
             process.communicate()
-    assert changed, f"night {night} ended before {read} documents were read: {err[-2000:]}"
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 

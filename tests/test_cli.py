@@ -31,9 +31,8 @@ from tests.helpers import (
     make_test_pipeline,
     newsbeam_command,
     raised_from,
-    start_pipeline,
+    stopped_at,
     wait_for,
-    write_seed_copies,
 )
 
 
@@ -268,16 +267,14 @@ def test_a_signal_ends_the_run_cleanly(
     output = tmp_path / "out"
     assert entry.main(["--input", str(seeds_dir), "--output", str(output)]) == 0
     before = {p.relative_to(output): p.read_bytes() for p in output.rglob("*") if p.is_file()}
-    inputs = tmp_path / "in"
-    # Long enough to act on mid-run: 200 files took ~3 s, and ended before the signal came;
-    # 500 near copies did too once dedup named each pair once (review 67): 2,000 take ~9 s.
-    write_seed_copies(seeds_dir, inputs, copies=400)
-    process = start_pipeline(inputs, output)
-    wait_for(tmp_path, ".out.newsbeam.lock")
-    assert process.poll() is None, "the run ended before it could be signalled"
-    time.sleep(2.0)  # inside the pipeline, not in start-up
-    assert process.poll() is None, "the run ended before it could be signalled"
-    process.send_signal(signum)
+    # Signalled inside the pipeline, not in start-up: while the run is stopped after its
+    # listing (crash point inputs-listed), its lock held. Before, 2,000 near copies of the
+    # seeds (~9 s of run) and a sleep of 2 s made a run long enough to act on mid-run, and
+    # one that ended first failed the test.
+    process = stopped_at("inputs-listed", "--input", str(seeds_dir), "--output", str(output))
+    assert (tmp_path / ".out.newsbeam.lock").exists()
+    process.send_signal(signum)  # taken as the run resumes
+    process.send_signal(signal.SIGCONT)
     _, err = process.communicate(timeout=120)
     assert process.returncode == status, err
     assert "nothing was committed; the dataset and state are as they were" in err

@@ -12,11 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import random
 import resource
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import duckdb
@@ -132,6 +132,23 @@ def _long_texts(folder: Path, count: int) -> None:
         (folder / f"story{number:03d}.txt").write_text(f"Story {number}\n\n{words}.\n")
 
 
+# A failing night: texts that outgrow a file-size limit in the first table writer to meet it
+# (the dedup index), not before in the stories' term files. Words drawn from a small
+# vocabulary keep the terms small while every text stays distinct: 6 texts under 32 KB
+# fail as 40 of distinct words under 256 KB did (55 s a run under load; 28 s now).
+FAILING_TEXTS = 6
+FILE_LIMIT = 32 * 1024
+
+
+def _texts_of_few_words(folder: Path, count: int) -> None:
+    """Texts of 4,000 words each drawn from 300 (seeded: the same texts each run)."""
+    folder.mkdir(parents=True)
+    for number in range(count):
+        draw = random.Random(number)
+        words = " ".join(f"word{draw.randrange(300)}" for _ in range(4000))
+        (folder / f"story{number:03d}.txt").write_text(f"Story {number}\n\n{words}.\n")
+
+
 def _limited_files(limit: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
@@ -140,17 +157,17 @@ def test_a_run_that_fails_in_a_stage_records_itself_and_the_next_run_says_so(
     tmp_path: Path,
 ) -> None:
     inbox, root, state = tmp_path / "inbox", tmp_path / "dataset", tmp_path / "state"
-    _long_texts(inbox, 40)
+    _texts_of_few_words(inbox, FAILING_TEXTS)
     argv = ["--input", str(inbox), "--output", str(root), "--state", str(state)]
     argv += ["--direct_num_workers", "1"]
-    # Files of the run may not pass 256 KB: the tables' writer fails (EFBIG, as a quota),
+    # Files of the run may not pass 32 KB: the tables' writer fails (EFBIG, as a quota),
     # the small record still fits.
     failed = subprocess.run(
         [sys.executable, "-m", "newsbeam.pipeline", *argv, "--log_level", "INFO"],
         capture_output=True,
         text=True,
         timeout=300,
-        preexec_fn=lambda: _limited_files(256 * 1024),
+        preexec_fn=lambda: _limited_files(FILE_LIMIT),
     )
     assert failed.returncode == 1, failed.stderr[-3000:]
     assert "File too large" in failed.stderr.splitlines()[-1]
@@ -186,7 +203,7 @@ def test_a_run_that_fails_in_a_stage_records_itself_and_the_next_run_says_so(
     assert "after 1 failed run since the last committed one" in again.stdout
     (run_id,) = dataset.run_ids(str(root))
     manifest = dataset.read_manifest(str(root), run_id)
-    assert manifest is not None and manifest["counts"]["articles"] == 40
+    assert manifest is not None and manifest["counts"]["articles"] == FAILING_TEXTS
     assert [f["run_id"] for f in manifest["failed_before"]] == [record["run_id"]]
     assert 'id="failed-before"' in (root / "_runs" / f"{run_id}.html").read_text()
     report = entry.main(["report", "--output", str(root), "--report", str(tmp_path / "r.html")])
@@ -278,9 +295,9 @@ def test_a_store_gone_mid_run_is_recorded_by_the_next_run_once_it_is_back(
     tmp_path: Path,
 ) -> None:
     from tests.s3_server import endpoint_flags
-    from tests.test_store_gone import Relay, _slow_pages, relayed_store
+    from tests.test_store_gone import Relay, _gone_after_listing, _pages, relayed_store
 
-    _slow_pages(tmp_path / "in", 16)
+    _pages(tmp_path / "in", 2)
     with relayed_store() as (relay, client):
 
         def flags(port: int) -> list[str]:
@@ -289,18 +306,11 @@ def test_a_store_gone_mid_run_is_recorded_by_the_next_run_once_it_is_back(
         command = [sys.executable, "-m", "newsbeam.pipeline", "--input", str(tmp_path / "in")]
         command += ["--output", "s3://newsbeam-tests/root", "--store_retry_seconds", "3"]
         command += ["--direct_num_workers", "1"]
-        run = subprocess.Popen([*command, "--run_id", "gone", *flags(relay.port)],
-                               stderr=subprocess.PIPE, text=True)  # fmt: skip
-        assert run.stderr is not None
-        for line in run.stderr:
-            if "run started" in line:
-                break
-        time.sleep(1)
-        relay.close()
-        # Bounds a hang, not the speed: the pages' extraction alone took over 100 s at a
-        # load of ~12 on 2 cores (test_store_gone checks how soon the run gives up).
-        _, rest = run.communicate(timeout=300)
-        assert run.returncode == 1
+        # The store goes away while the run is stopped after its listing (before: 16 slow
+        # pages, a run long enough to outlast the test's steps).
+        gone = [*command, "--run_id", "gone", *flags(relay.port)]
+        returncode, rest = _gone_after_listing(relay, gone, timeout=300)
+        assert returncode == 1
         # Not written to the store that is gone (that would wait again); the error is the
         # store's, not hidden by the record's.
         assert "is not recorded in s3://newsbeam-tests/root now" in rest, rest[-4000:]
@@ -404,21 +414,21 @@ def test_a_stage_failing_on_worker_processes_leaves_a_short_log(tmp_path: Path) 
 
 
 def _failing_run(argv: list[str]) -> subprocess.CompletedProcess[str]:
-    """A real run whose table writer fails (files of at most 256 KB: EFBIG, as a quota)."""
+    """A real run whose table writer fails (files of at most 32 KB: EFBIG, as a quota)."""
     return subprocess.run(
         [sys.executable, "-m", "newsbeam.pipeline", *argv],
         capture_output=True,
         text=True,
         timeout=300,
-        preexec_fn=lambda: _limited_files(256 * 1024),
+        preexec_fn=lambda: _limited_files(FILE_LIMIT),
     )
 
 
 def _a_night_that_failed(tmp_path: Path) -> tuple[Path, list[str]]:
-    """A night's ROOT and command line (40 long texts, --state), run once and failed in its
-    table writer: the ROOT holds that failure's record."""
+    """A night's ROOT and command line (FAILING_TEXTS texts, --state), run once and failed in
+    its table writer: the ROOT holds that failure's record."""
     inbox, root = tmp_path / "inbox", tmp_path / "dataset"
-    _long_texts(inbox, 40)
+    _texts_of_few_words(inbox, FAILING_TEXTS)
     argv = ["--input", str(inbox), "--output", str(root), "--state", str(tmp_path / "state")]
     argv += ["--direct_num_workers", "1"]
     assert _failing_run(argv).returncode == 1
@@ -504,7 +514,7 @@ def test_records_are_kept_by_their_end_time_not_their_run_ids(tmp_path: Path) ->
     # them (`z-night-...`): kept by name, the nights' own records were the ones pruned, the
     # moment each was written, and the report showed an old failure as the latest.
     inbox, root = tmp_path / "inbox", tmp_path / "dataset"
-    _long_texts(inbox, 40)
+    _texts_of_few_words(inbox, FAILING_TEXTS)
     argv = ["--input", str(inbox), "--output", str(root), "--state", str(tmp_path / "state")]
     argv += ["--direct_num_workers", "1"]  # as _a_night_that_failed: fails in its writer
     assert _failing_run([*argv, "--run_id", "a-night-1"]).returncode == 1

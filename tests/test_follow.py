@@ -28,6 +28,7 @@ from newsbeam.transforms.feeds.polling import previous_feed_state
 from newsbeam.transforms.read import as_input, list_input
 from newsbeam.transforms.support import loaded
 from tests.feed_server import Request, Response, serve
+from tests.helpers import ended_by_signals
 
 # --- Pure decisions -------------------------------------------------------------------------
 
@@ -327,6 +328,18 @@ def test_feed_changes_are_said_once_per_change() -> None:
     assert follow.feed_changes({"http://f/a": ok}, {"http://f/a": ok}, {}) == []
 
 
+def _feed_batches(argv: list[str], count: int) -> None:
+    """`count` batches of follow mode (`argv`) in this process, each run once a feed is due
+    (polled until then: the feeds' intervals are a second here)."""
+    target = pipeline_run.prepare(argv)
+    with pipeline_run.locked(target) as lock:
+        follower = follow.Follower(target, lock, settle=0.01)
+        for _ in range(count):
+            while not (batch := follower.plan()).feeds:
+                time.sleep(0.1)
+            follower.run(batch)
+
+
 def test_a_feed_that_fails_and_recovers_is_logged_once_each_way(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -348,13 +361,7 @@ def test_a_feed_that_fails_and_recovers_is_logged_once_each_way(
         argv += ["--state", str(tmp_path / "state"), "--no_fetch_pages", "--fetch_retries", "0"]
         argv += ["--allow_hosts", "127.0.0.1", "--min_poll_seconds", "1"]
         argv += ["--initial_poll_seconds", "1", "--poll_jitter", "0"]
-        target = pipeline_run.prepare(argv)
-        with pipeline_run.locked(target) as lock:
-            follower = follow.Follower(target, lock, settle=0.01)
-            for _ in range(2):
-                while not (batch := follower.plan()).feeds:
-                    time.sleep(0.2)
-                follower.run(batch)
+        _feed_batches(argv, 2)
     url = server.url("/feed")
     said = [(r.levelno, r.getMessage()) for r in caplog.records if "follow: feed" in r.message]
     assert said == [
@@ -387,13 +394,7 @@ def test_follow_batches_write_a_health_row_per_poll_not_per_feed(tmp_path: Path)
         argv += ["--state", str(tmp_path / "state"), "--no_fetch_pages", "--fetch_retries", "0"]
         argv += ["--allow_hosts", "127.0.0.1", "--min_poll_seconds", "1"]
         argv += ["--initial_poll_seconds", "1", "--fetch_max_retry_after", "1"]
-        target = pipeline_run.prepare(argv)
-        with pipeline_run.locked(target) as lock:
-            follower = follow.Follower(target, lock, settle=0.01)
-            for _ in range(2):
-                while not (batch := follower.plan()).feeds:
-                    time.sleep(0.1)
-                follower.run(batch)
+        _feed_batches(argv, 2)
     root = str(tmp_path / "out")
     runs = dataset.committed_runs(root)
     rows = []
@@ -424,13 +425,7 @@ def test_later_batches_write_no_empty_files(tmp_path: Path) -> None:
         argv += ["--state", str(tmp_path / "state"), "--no_fetch_pages"]
         argv += ["--allow_hosts", "127.0.0.1", "--min_poll_seconds", "1"]
         argv += ["--initial_poll_seconds", "1", "--poll_jitter", "0"]
-        target = pipeline_run.prepare(argv)
-        with pipeline_run.locked(target) as lock:
-            follower = follow.Follower(target, lock, settle=0.01)
-            for _ in range(2):
-                while not (batch := follower.plan()).feeds:
-                    time.sleep(0.1)
-                follower.run(batch)
+        _feed_batches(argv, 2)
     root = str(tmp_path / "out")
     first, second = dataset.committed_runs(root)
     assert first["counts"]["articles"] == 1 and second["counts"]["inputs"] == 0
@@ -673,12 +668,7 @@ def test_a_second_signal_abandons_a_batch_whose_feed_never_answers(
         process = _start(_command(inbox, feeds, root, state), tmp_path)
         try:
             _until(lambda: len(server.requests_to("/feed")) >= 1, process, 90)
-            process.send_signal(signum)
-            time.sleep(1)
-            process.send_signal(signum)
-            started = time.monotonic()
-            _, err = process.communicate(timeout=60)
-            waited = time.monotonic() - started
+            err, waited = ended_by_signals(process, signum, signum, timeout=60)
         finally:
             answer.set()
             if process.poll() is None:
@@ -714,10 +704,7 @@ def test_one_sigterm_abandons_a_batch_that_outlasts_the_stop_wait(tmp_path: Path
         process = _start(command, tmp_path)
         try:
             _until(lambda: len(server.requests_to("/feed")) >= 1, process, 90)
-            process.send_signal(signal.SIGTERM)
-            started = time.monotonic()
-            _, err = process.communicate(timeout=40)
-            waited = time.monotonic() - started
+            err, waited = ended_by_signals(process, signal.SIGTERM, timeout=40)
         finally:
             answer.set()
             if process.poll() is None:

@@ -27,7 +27,13 @@ from newsbeam.pipeline.main import RunMetricsFile
 from newsbeam.pipeline.options import RunOptions
 from newsbeam.transforms.support.state import CRASH_ENV
 from tests.feed_server import Request, Response, serve
-from tests.helpers import free_port, newsbeam_command, run_manifest, table_sql
+from tests.helpers import (
+    StderrLines,
+    ended_by_signals,
+    newsbeam_command,
+    run_manifest,
+    table_sql,
+)
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -408,7 +414,7 @@ def _until_scraped(
 ) -> Samples:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()[1]
+        assert process.poll() is None, f"the process ended ({process.returncode})"
         try:
             found = samples(_scrape(port))
         except OSError:
@@ -424,7 +430,7 @@ def test_follow_mode_serves_live_metrics_over_http(seeds_dir: Path, tmp_path: Pa
     inbox.mkdir()
     seeds = sorted(seeds_dir.iterdir())
     (inbox / seeds[0].name).write_bytes(seeds[0].read_bytes())
-    port, prom = free_port(), tmp_path / "newsbeam.prom"
+    prom = tmp_path / "newsbeam.prom"
 
     def broken(request: Request) -> Response:
         return 503, {"Content-Type": "text/plain"}, b"down"
@@ -436,15 +442,20 @@ def test_follow_mode_serves_live_metrics_over_http(seeds_dir: Path, tmp_path: Pa
                 "--no_fetch_pages", "--fetch_retries", "0", "--allow_hosts", "127.0.0.1",
                 "--min_poll_seconds", "1", "--initial_poll_seconds", "1",
                 "--max_backoff_seconds", "1", "--poll_jitter", "0",
-                "--metrics_address", str(port), "--metrics_file", str(prom)]  # fmt: skip
+                "--metrics_address", "0", "--metrics_file", str(prom)]  # fmt: skip
         process = subprocess.Popen(
             [sys.executable, "-m", "newsbeam.pipeline", *argv],
-            stdout=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, "TMPDIR": str(tmp_path)},
         )
+        stderr = StderrLines(process)
         try:
+            # Port 0: the server binds one of its own choosing and logs it (a port found
+            # free by the test first could be taken before the process bound it).
+            served = stderr.wait_for(r"follow: metrics at http://127\.0\.0\.1:(\d+)/metrics")
+            port = int(served.group(1))
             first = _until_scraped(
                 port, process, lambda f: value(f, "batches_total", outcome="committed") >= 1
             )
@@ -459,13 +470,11 @@ def test_follow_mode_serves_live_metrics_over_http(seeds_dir: Path, tmp_path: Pa
                     and value(f, "feed_consecutive_failures", feed=feed) >= 2
                 ),
             )
-            process.send_signal(signal.SIGTERM)
-            _, err = process.communicate(timeout=120)
+            err, _ = ended_by_signals(process, signal.SIGTERM, timeout=120, stderr=stderr)
         finally:
             if process.poll() is None:
                 process.kill()
     assert process.returncode == 0, err
-    assert "follow: metrics at http://127.0.0.1:" in err
     with pytest.raises(OSError):  # the endpoint closed with the process
         _scrape(port)
     # The counters are the sums of the batches' manifests (those committed when scraped).

@@ -28,14 +28,15 @@ from newsbeam.pipeline.runners import (
 )
 from tests.helpers import (
     SEEDS,
-    free_port,
+    logged_port,
     run_manifest,
     start_job_service,
-    wait_for_port,
     wheel_environment,
 )
 
 REPO = Path(__file__).resolve().parents[1]
+# What Beam's worker_pool_main logs once it serves (asked for --service_port 0).
+POOL_STARTED = r"Started worker pool servicer at port: localhost:(\d+)"
 
 
 # --- Where workers run ----------------------------------------------------------------------
@@ -280,11 +281,10 @@ def test_portable_runner_with_a_worker_pool_gives_the_in_process_tables(
         (launch / "inputs" / "seeds" / seed.name).write_text(seed.read_text())
     workers_bin = _worker_environment(tmp_path)
     (tmp_path / "pool").mkdir()
-    port = free_port()
     log = (tmp_path / "pool.log").open("wb")
     pool = subprocess.Popen(
         [str(workers_bin / "python"), "-m", "apache_beam.runners.worker.worker_pool_main",
-         "--service_port", str(port)],
+         "--service_port", "0"],
         cwd=tmp_path / "pool",
         env={**os.environ, "PATH": f"{workers_bin}{os.pathsep}{os.environ['PATH']}"},
         stdout=log,
@@ -296,7 +296,8 @@ def test_portable_runner_with_a_worker_pool_gives_the_in_process_tables(
         tmp_path / "staging", stderr=(tmp_path / "jobs.log").open("wb")
     )
     try:
-        wait_for_port(port, pool)
+        # The pool binds a port of its own choosing and logs it once it serves.
+        port = logged_port(tmp_path / "pool.log", POOL_STARTED, pool)
         monkeypatch.chdir(launch)
         common = ["--input", "inputs", "--run_id", "r1"]
         portable = pipeline_run.run(

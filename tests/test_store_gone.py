@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import stopped_at
 from tests.s3_server import endpoint_flags, s3_server
 
 pytest.importorskip("boto3")
@@ -77,51 +79,53 @@ def relayed_store() -> Iterator[tuple[Relay, object]]:
             relay.close()
 
 
-def _slow_pages(folder: Path, count: int) -> None:
-    """Pages of 4,900 inline elements in one paragraph (~0.4 s each to extract): a run long
-    enough for the store to go away while it works."""
+def _pages(folder: Path, count: int) -> None:
+    """`count` small pages: the run stops itself once they are listed (`_gone_after_listing`),
+    so the store goes away mid-run without pages slow enough to outlast the test (16 pages
+    of 0.4 s each before: 190-250 s a test on a loaded host)."""
     folder.mkdir()
     for number in range(count):
-        inline = "".join(f"<em>w{i}p{number}</em> " for i in range(4900))
-        page = f"<html><body><article><p>{inline}</p></article></body></html>"
+        words = " ".join(f"w{i}p{number}" for i in range(60))
+        page = f"<html><body><article><p>Page {number}. {words}</p></article></body></html>"
         (folder / f"page{number}.html").write_text(page)
+
+
+def _gone_after_listing(relay: Relay, command: list[str], timeout: float) -> tuple[int, str]:
+    """Run `command` (in process: `--direct_num_workers 1`), stopped at crash point
+    `inputs-listed` (every input listed, none read, the store used for the checks and the
+    listing), the store taken away, then resumed: its exit code and stderr."""
+    run = stopped_at("inputs-listed", command=command)
+    relay.close()
+    run.send_signal(signal.SIGCONT)
+    try:
+        _, err = run.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        run.kill()
+        run.communicate()
+        pytest.fail(f"the run still waited for the store after {timeout} s")
+    return run.returncode, err
 
 
 @pytest.mark.slow
 def test_a_store_gone_mid_run_fails_the_run_quickly_and_commits_nothing(
     tmp_path: Path,
 ) -> None:
-    _slow_pages(tmp_path / "in", 16)
+    _pages(tmp_path / "in", 2)
     with relayed_store() as (relay, client):
         flags = endpoint_flags(f"http://127.0.0.1:{relay.port}")
         command = [sys.executable, "-m", "newsbeam.pipeline", "--input", str(tmp_path / "in")]
         command += ["--output", "s3://newsbeam-tests/root", "--run_id", "gone"]
         command += ["--store_retry_seconds", "3", "--direct_num_workers", "1", *flags]
-        run = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-        assert run.stderr is not None
-        lines: list[str] = []
-        for line in run.stderr:  # the store goes away once the run has begun
-            lines.append(line)
-            if "run started" in line:
-                break
-        time.sleep(1)
-        relay.close()
-        try:
-            # Beam's own retries took ~13 minutes; the bound leaves room for the pages'
-            # extraction on a loaded host (92-108 s at a load of 11 on 2 cores).
-            _, rest = run.communicate(timeout=240)
-        except subprocess.TimeoutExpired:
-            run.kill()
-            run.communicate()
-            pytest.fail("the run still waited for the store after 240 s")
-        errors = [line for line in [*lines, *rest.splitlines()] if line.startswith("ERROR")]
-        assert run.returncode == 1, rest[-2000:]
+        # Beam's own retries took ~13 minutes.
+        returncode, rest = _gone_after_listing(relay, command, timeout=120)
+        errors = [line for line in rest.splitlines() if line.startswith("ERROR")]
+        assert returncode == 1, rest[-2000:]
         assert errors[-1].startswith("ERROR newsbeam: the run failed: StoreUnreachable: ")
         assert "has not answered for" in errors[-1] and "--store_retry_seconds 3" in errors[-1]
         assert "nothing was committed" in errors[-1]
         # How long the store went unanswered before the run gave up, as the run itself
-        # measured it (not the wall time since the relay closed, which holds the pages'
-        # extraction too): 3 s of calls, then at most one of Beam's doubling waits.
+        # measured it (not the wall time since the relay closed, which holds the pipeline's
+        # start on a loaded host too): 3 s of calls, then at most one of Beam's doubling waits.
         unanswered = re.search(r"has not answered for (\d+) s", errors[-1])
         assert unanswered is not None and int(unanswered.group(1)) < 30, errors[-1]
         assert "Traceback" not in rest  # Beam's retries and failed uploads: one line each
@@ -235,7 +239,7 @@ def test_inputs_on_a_store_gone_mid_run_fail_the_run_and_are_read_again(tmp_path
     # retried a store gone mid-read for over ten minutes (Beam's waits doubling to 307 s);
     # and an input it gave up on would have been an `unreadable` row, recorded in the
     # state as read: never read again once the store was back.
-    _slow_pages(tmp_path / "pages", 16)
+    _pages(tmp_path / "pages", 2)
     with relayed_store() as (relay, client):
         for page in sorted((tmp_path / "pages").iterdir()):
             client.upload_file(str(page), "newsbeam-tests", f"inbox/{page.name}")
@@ -250,20 +254,8 @@ def test_inputs_on_a_store_gone_mid_run_fail_the_run_and_are_read_again(tmp_path
         ]
         command += ["--output", str(out), "--state", str(state), "--store_retry_seconds", "3"]
         command += ["--direct_num_workers", "1", *flags]
-        run = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-        assert run.stderr is not None
-        for line in run.stderr:  # the store goes away once the run has begun
-            if "run started" in line:
-                break
-        time.sleep(1)
-        relay.close()
-        try:
-            _, rest = run.communicate(timeout=120)
-        except subprocess.TimeoutExpired:
-            run.kill()
-            run.communicate()
-            pytest.fail("the run still waited for the store after 120 s")
-        assert run.returncode == 1, rest[-2000:]
+        returncode, rest = _gone_after_listing(relay, command, timeout=120)
+        assert returncode == 1, rest[-2000:]
         errors = [line for line in rest.splitlines() if line.startswith("ERROR newsbeam")]
         assert errors[-1].startswith("ERROR newsbeam: the run failed: StoreUnreachable: ")
         assert not list(out.glob("_runs/*.json"))  # nothing committed, nothing marked read

@@ -66,6 +66,7 @@ from newsbeam.transforms.support.state import (
     RUN_LOCK_NAME,
     SEEN_FILES,
     StateContext,
+    crash_point,
     read_arrow,
     stamped,
 )
@@ -771,6 +772,9 @@ class _ListInputs(beam.DoFn):
                 yield os.fsencode(item.path), item.size_in_bytes, modified
             else:
                 yield listed_file(item.path, item.size_in_bytes)
+        # Tests only: every file is listed and none read yet (the read follows a Reshuffle),
+        # an exact moment to change the inbox or take the store away (tests/test_kills.py).
+        crash_point("inputs-listed")
 
 
 class _ReadFile(beam.DoFn):

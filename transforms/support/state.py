@@ -976,15 +976,17 @@ def awaits_publication(root: str, version: str) -> bool:
     """Whether `version` is a version written from CURRENT's and not yet published: what a
     run killed between its commit and the state's publication leaves, which recover_state
     publishes once that run's manifest is found. A state in that case is not behind its
-    dataset, only its CURRENT is, until the next run's recovery."""
+    dataset, only its CURRENT is, until the next run's recovery. A state whose first
+    publication was killed has no CURRENT yet: its version's parent is None."""
     current = read_current(root)
-    if current is None or version == current["version"]:
+    parent = current["version"] if current else None
+    if version == parent:
         return False
     try:
         marker = _marker_of(version_dir(root, version))
     except StateError:
         return False
-    return marker is not None and marker.get("parent") == current["version"]
+    return marker is not None and marker.get("parent") == parent
 
 
 def recover_state(root: str, committed: Callable[[str, str, str], bool]) -> list[str]:
