@@ -52,7 +52,7 @@ from newsbeam.transforms.support.committed import (
     NO_SOURCES,
     CommittedRecord,
     CommittedSources,
-    committed_sources,
+    load_committed_sources,
 )
 from newsbeam.transforms.support.failures import (
     REJECTED,
@@ -1782,14 +1782,17 @@ def committed_part(path: str, stamp: FileStamp, committed: CommittedSources) -> 
     on; else the whole file (WHOLE_FILE; a WARC's or a compressed file's committed records
     are left out after the read: _SkipCommittedParts)."""
     key = readable_path(path)
-    if key not in committed.files:
+    if committed.file_committed_at(key) is None:
         return WHOLE_FILE
     changed = stamp.modified_at + _SETTLED
-    if key in committed and changed.timestamp() * 1_000_000 <= committed.latest[key]:
+    own = committed.committed_at(key)
+    if own is not None and changed.timestamp() * 1_000_000 <= own:
         return None  # its own row (an article, or the file rejected whole) is committed
     if kind_of(path) == "jsonl":
         lines = 0 if is_gzip(path) else committed.lines_before(key)
         offset = line_end_offset(path, lines) if lines else None
+        if offset is not None and offset >= stamp.size:
+            return None  # every line committed, none since: an empty read was a rejected row
         return WHOLE_FILE if offset is None else Appended(offset, lines)
     return WHOLE_FILE
 
@@ -1806,7 +1809,7 @@ class _ReadChanges(beam.DoFn):
         self._committed = NO_SOURCES
 
     def setup(self) -> None:
-        self._committed = committed_sources(self._record)
+        self._committed = load_committed_sources(self._record)
 
     def process(
         self, keyed: tuple[bytes, ListedFile], read: Any = _WATCH_READ_PARAM
@@ -1865,7 +1868,7 @@ class _SkipCommittedParts(beam.DoFn):
         self._committed = NO_SOURCES
 
     def setup(self) -> None:
-        self._committed = committed_sources(self._record)
+        self._committed = load_committed_sources(self._record)
 
     def process(self, record: Any) -> Iterator[Any]:
         if "#" in record.source and record.source in self._committed:
