@@ -425,3 +425,44 @@ def test_a_json_lines_file_committed_whole_is_not_read_again(tmp_path: Path) -> 
     first = sources_index([(f"{wire}#L1", later)])
     part = committed_part(str(wire), file_stamp(str(wire))[0], first)
     assert part == Appended(len('{"text": "a"}\n'), 1)
+
+
+def test_a_file_touched_while_no_job_ran_is_not_written_again(tmp_path: Path) -> None:
+    """Review 115: a file whose time moved on after its commit (touched, copied again with
+    its bytes, or written less than 2 s before its window's commit: times to the second)
+    is read again by a restarted job; the same article from the same input was a duplicates
+    row pointing at itself. A file saved with its text corrected is still read anew."""
+    root, inbox = tmp_path / "root", tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "fire.txt").write_text(FIRE)
+    shutil.copy(SEED_TEXTS[0], inbox / "seed.txt")  # a dated one
+    (inbox / "vote.txt").write_text(VOTE)
+    _settled(inbox)
+    assert run_job(_flags(inbox, root, "--stop_after", "1.2")) == 0
+    first = _sources(root)
+    for name in ("fire.txt", "seed.txt"):
+        _later(inbox / name)
+    (inbox / "vote.txt").write_text(LIBRARY)
+    _later(inbox / "vote.txt")
+    assert run_job(_flags(inbox, root, "--stop_after", "1.2")) == 0
+    sources = _sources(root)
+    assert sources["duplicates"] == sources["rejected"] == []
+    assert sources["articles"] == sorted([*first["articles"], str(inbox / "vote.txt")])
+
+
+def test_a_committed_read_is_the_same_article_from_the_same_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsbeam.transforms.dedup import committed_read_keys, is_committed_read
+    from newsbeam.transforms.extract import new_article
+
+    monkeypatch.chdir(tmp_path)
+    article = new_article(str(tmp_path / "inbox" / "a.txt"), text=FIRE, title="Fire")
+    article = article._replace(article_id="i1", content_hash="h1")
+    row = {"source": "inbox/a.txt", "article_id": "i1", "content_hash": "h1", "title": "Fire"}
+    keys = committed_read_keys([{**row, "published_at": article.published_at}])
+    assert is_committed_read(article, keys)
+    assert not is_committed_read(article._replace(title="Fire (corrected)"), keys)
+    assert not is_committed_read(article._replace(content_hash="h2"), keys)
+    assert not is_committed_read(article._replace(source=str(tmp_path / "b.txt")), keys)
+    assert not is_committed_read(article, frozenset())
