@@ -466,3 +466,31 @@ def test_a_committed_read_is_the_same_article_from_the_same_input(
     assert not is_committed_read(article._replace(content_hash="h2"), keys)
     assert not is_committed_read(article._replace(source=str(tmp_path / "b.txt")), keys)
     assert not is_committed_read(article, frozenset())
+
+
+def test_a_file_saved_again_before_its_window_was_committed_is_read_again(
+    tmp_path: Path,
+) -> None:
+    """Review 115: a file read, then saved again with a corrected story before its window
+    was committed (a 5-minute window commits up to 5 minutes after the read), the job then
+    stopped (a deploy) before it read the new version: the next job took the file's time,
+    earlier than the commit, as committed, and never read the correction. A committed
+    article's read is its `ingested_at`, not its window's commit."""
+    root, inbox = tmp_path / "root", tmp_path / "inbox"
+    inbox.mkdir()
+    story = inbox / "vote.txt"
+    story.write_text(VOTE)
+    _settled(inbox)
+    assert run_job(_flags(inbox, root, "--stop_after", "1.2")) == 0
+    (read,) = _rows(root)["articles"]
+    for manifest in (root / "_runs").glob("*.json"):  # committed as a 5-minute window is
+        content = json.loads(manifest.read_text())
+        finished = dt.datetime.fromisoformat(content["finished_at"]) + dt.timedelta(minutes=5)
+        content["finished_at"] = finished.isoformat()
+        manifest.write_text(json.dumps(content))
+    story.write_text(LIBRARY)
+    saved = read["ingested_at"].timestamp() + 1
+    os.utime(story, (saved, saved))
+    assert run_job(_flags(inbox, root, "--stop_after", "1.2")) == 0
+    texts = sorted(row["text"][:20] for row in _rows(root)["articles"])
+    assert texts == sorted([VOTE[:20], LIBRARY[:20]])

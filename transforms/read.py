@@ -1776,8 +1776,9 @@ def line_end_offset(path: str, lines: int) -> int | None:
 
 def committed_part(path: str, stamp: FileStamp, committed: CommittedSources) -> Appended | None:
     """What to read of a watched file a restarted job meets first, given what earlier jobs
-    committed (`committed`): nothing (None) when the file's own row was committed after its
-    last change (its modification time, to the second, with _SETTLED to spare); the lines
+    committed (`committed`): nothing (None) when the file's own committed row was read
+    after its last change (its modification time, to the second, with _SETTLED to spare;
+    an article's ingestion, another row's commit); the lines
     after its committed first ones (L1..Ln) for an uncompressed JSON-lines file, numbered
     on; else the whole file (WHOLE_FILE; a WARC's or a compressed file's committed records
     are left out after the read: _SkipCommittedParts)."""

@@ -54,9 +54,9 @@ class CommittedRecord:
 
 @dataclasses.dataclass(frozen=True)
 class CommittedSources:
-    """The sources committed (source -> the latest commit's time, Unix microseconds), and
-    by file (the part of a source before `#`): when its latest row was committed, and the
-    numbers of its JSON lines committed."""
+    """The sources committed (source -> when its latest committed row was read: an
+    article's ingestion, another row's commit; Unix microseconds), and by file (the part
+    of a source before `#`): the same, and the numbers of its JSON lines committed."""
 
     latest: Mapping[str, int]
     files: Mapping[str, int]
@@ -208,13 +208,23 @@ def committed_runs(record: CommittedRecord) -> list[CommittedRun]:
 
 def sources_of(runs: Sequence[CommittedRun]) -> CommittedSources:
     """Every source of the runs' rows (articles, duplicates, rejected), with when it was
-    committed."""
+    read: an article's `ingested_at` (made from the input then), else its run's commit.
+    A file saved again after its read and before its window's commit (up to a window
+    later) is then newer than what was committed of it, not older."""
     pairs: list[tuple[str, int]] = []
     for run in runs:
         for table in SOURCE_TABLES:
             for path in run.tables.get(table, ()):
-                column = files.read_parquet(path, columns=["source"]).column("source")
-                pairs.extend((source, run.finished) for source in column.to_pylist())
+                if table != "articles":
+                    column = files.read_parquet(path, columns=["source"]).column("source")
+                    pairs.extend((source, run.finished) for source in column.to_pylist())
+                    continue
+                read = files.read_parquet(path, columns=["source", "ingested_at"])
+                moments = read.column("ingested_at").cast("int64").to_pylist()
+                pairs.extend(
+                    (source, run.finished if at is None else min(at, run.finished))
+                    for source, at in zip(read.column("source").to_pylist(), moments, strict=True)
+                )
     return sources_index(pairs)
 
 
