@@ -105,8 +105,8 @@ def test_committed_sources_are_indexed_by_file_line_and_entry() -> None:
             ("inbox/a.txt", 3),
         ]
     )
-    assert "inbox/a.txt" in index and index.latest["inbox/a.txt"] == 5
-    assert index.files["inbox/wire.jsonl"] == 7
+    assert "inbox/a.txt" in index and index.committed_at("inbox/a.txt") == 5
+    assert index.file_committed_at("inbox/wire.jsonl") == 7
     assert index.lines_before("inbox/wire.jsonl") == 2  # L3 missing: L4 is read again
     assert index.lines_before("inbox/a.txt") == 0
     assert parts_by_file(index)["http://h/feed.xml"] == frozenset({"g1"})
@@ -343,3 +343,154 @@ def test_committed_part_skips_files_and_lines_committed_after_their_last_change(
     # A file rejected whole (its own row committed) is not read again.
     assert committed_part(str(empty), file_stamp(str(empty))[0], index) is None
     assert committed_part(str(tmp_path / "new.txt"), stamp, index) == WHOLE_FILE
+
+
+def test_a_source_is_known_by_its_absolute_normalised_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsbeam.transforms.support.committed import source_key
+
+    monkeypatch.chdir(tmp_path)
+    absolute = str(tmp_path / "inbox" / "a.txt")
+    for form in ("inbox/a.txt", "./inbox/a.txt", "inbox//a.txt", absolute, f"file://{absolute}"):
+        assert source_key(form) == absolute
+    assert source_key("./inbox/wire.jsonl#L4") == f"{tmp_path}/inbox/wire.jsonl#L4"
+    for kept in ("http://h/feed.xml#g1", "s3://bucket/inbox/a.txt", "pubsub:projects/p#7"):
+        assert source_key(kept) == kept
+    index = sources_index([("inbox/wire.jsonl#L1", 5), ("./inbox/a.txt", 4)])
+    assert absolute in index and index.lines_before(f"{tmp_path}/inbox//wire.jsonl") == 1
+
+
+def test_a_job_restarted_with_another_form_of_its_input_path_reads_nothing_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review 115: the first job watched `inbox` (relative), the next ones `./inbox/` and
+    the absolute path; before, each of them read every file again (its rows named the
+    files `inbox/fire.txt`, then `./inbox//fire.txt`...): duplicates rows, the JSON lines
+    articles again."""
+    monkeypatch.chdir(tmp_path)
+    root, inbox = tmp_path / "root", tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "fire.txt").write_text(FIRE)
+    (inbox / "wire.jsonl").write_text(json.dumps({"text": CHESS}) + "\n")
+    _settled(inbox)
+    for form in ("inbox", "./inbox/", str(inbox)):
+        flags = _flags(inbox, root, "--stop_after", "1.2")
+        flags[flags.index(str(inbox))] = form
+        assert run_job(flags) == 0
+    sources = _sources(root)
+    assert [Path(s).name for s in sources["articles"]] == ["fire.txt", "wire.jsonl#L1"]
+    assert sources["duplicates"] == sources["rejected"] == []
+
+
+def test_a_restarted_job_lists_and_reads_the_committed_record_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each step of a restarted job that needs the committed record (the watch, the skip of
+    committed records, dedup, stories) listed ROOT's manifests and read them and their
+    files on its own: 4 times at a job's start here (6 with feeds), now once a process."""
+    from newsbeam.transforms.support import committed
+
+    root, inbox = tmp_path / "root", tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "fire.txt").write_text(FIRE)
+    _settled(inbox)
+    assert run_job(_flags(inbox, root, "--stop_after", "1.2")) == 0
+    listings = []
+    listed = committed.committed_manifests
+
+    def counted(record: CommittedRecord) -> Any:
+        listings.append(record)
+        return listed(record)
+
+    monkeypatch.setattr(committed, "committed_manifests", counted)
+    (inbox / "vote.txt").write_text(VOTE)
+    _settled(inbox)
+    assert run_job(_flags(inbox, root, "--stop_after", "1.2")) == 0
+    assert len(listings) == 1
+    assert [Path(s).name for s in _sources(root)["articles"]] == ["fire.txt", "vote.txt"]
+
+
+def test_a_json_lines_file_committed_whole_is_not_read_again(tmp_path: Path) -> None:
+    """Review 115: a JSON-lines file whose every line an earlier job committed, unchanged,
+    was read from its end by each restarted job: nothing, a rejected row `empty` a restart
+    (one a deploy, several a day, for every such file in the folder within the TTL)."""
+    from newsbeam.transforms.read import Appended, committed_part, file_stamp
+
+    wire = tmp_path / "wire.jsonl"
+    wire.write_text('{"text": "a"}\n{"text": "b"}\n')
+    later = int(time.time() * 1_000_000) + 60 * 1_000_000
+    both = sources_index([(f"{wire}#L1", later), (f"{wire}#L2", later)])
+    assert committed_part(str(wire), file_stamp(str(wire))[0], both) is None
+    first = sources_index([(f"{wire}#L1", later)])
+    part = committed_part(str(wire), file_stamp(str(wire))[0], first)
+    assert part == Appended(len('{"text": "a"}\n'), 1)
+
+
+def test_a_file_touched_while_no_job_ran_is_not_written_again(tmp_path: Path) -> None:
+    """Review 115: a file whose time moved on after its commit (touched, copied again with
+    its bytes, or written less than 2 s before its window's commit: times to the second)
+    is read again by a restarted job; the same article from the same input was a duplicates
+    row pointing at itself. A file saved with its text corrected is still read anew."""
+    root, inbox = tmp_path / "root", tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "fire.txt").write_text(FIRE)
+    shutil.copy(SEED_TEXTS[0], inbox / "seed.txt")  # a dated one
+    (inbox / "vote.txt").write_text(VOTE)
+    _settled(inbox)
+    assert run_job(_flags(inbox, root, "--stop_after", "1.2")) == 0
+    first = _sources(root)
+    for name in ("fire.txt", "seed.txt"):
+        _later(inbox / name)
+    (inbox / "vote.txt").write_text(LIBRARY)
+    _later(inbox / "vote.txt")
+    assert run_job(_flags(inbox, root, "--stop_after", "1.2")) == 0
+    sources = _sources(root)
+    assert sources["duplicates"] == sources["rejected"] == []
+    assert sources["articles"] == sorted([*first["articles"], str(inbox / "vote.txt")])
+
+
+def test_a_committed_read_is_the_same_article_from_the_same_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsbeam.transforms.dedup import committed_read_keys, is_committed_read
+    from newsbeam.transforms.extract import new_article
+
+    monkeypatch.chdir(tmp_path)
+    article = new_article(str(tmp_path / "inbox" / "a.txt"), text=FIRE, title="Fire")
+    article = article._replace(article_id="i1", content_hash="h1")
+    row = {"source": "inbox/a.txt", "article_id": "i1", "content_hash": "h1", "title": "Fire"}
+    keys = committed_read_keys([{**row, "published_at": article.published_at}])
+    assert is_committed_read(article, keys)
+    assert not is_committed_read(article._replace(title="Fire (corrected)"), keys)
+    assert not is_committed_read(article._replace(content_hash="h2"), keys)
+    assert not is_committed_read(article._replace(source=str(tmp_path / "b.txt")), keys)
+    assert not is_committed_read(article, frozenset())
+
+
+def test_a_file_saved_again_before_its_window_was_committed_is_read_again(
+    tmp_path: Path,
+) -> None:
+    """Review 115: a file read, then saved again with a corrected story before its window
+    was committed (a 5-minute window commits up to 5 minutes after the read), the job then
+    stopped (a deploy) before it read the new version: the next job took the file's time,
+    earlier than the commit, as committed, and never read the correction. A committed
+    article's read is its `ingested_at`, not its window's commit."""
+    root, inbox = tmp_path / "root", tmp_path / "inbox"
+    inbox.mkdir()
+    story = inbox / "vote.txt"
+    story.write_text(VOTE)
+    _settled(inbox)
+    assert run_job(_flags(inbox, root, "--stop_after", "1.2")) == 0
+    (read,) = _rows(root)["articles"]
+    for manifest in (root / "_runs").glob("*.json"):  # committed as a 5-minute window is
+        content = json.loads(manifest.read_text())
+        finished = dt.datetime.fromisoformat(content["finished_at"]) + dt.timedelta(minutes=5)
+        content["finished_at"] = finished.isoformat()
+        manifest.write_text(json.dumps(content))
+    story.write_text(LIBRARY)
+    saved = read["ingested_at"].timestamp() + 1
+    os.utime(story, (saved, saved))
+    assert run_job(_flags(inbox, root, "--stop_after", "1.2")) == 0
+    texts = sorted(row["text"][:20] for row in _rows(root)["articles"])
+    assert texts == sorted([VOTE[:20], LIBRARY[:20]])

@@ -52,7 +52,7 @@ from newsbeam.transforms.support.committed import (
     NO_SOURCES,
     CommittedRecord,
     CommittedSources,
-    committed_sources,
+    load_committed_sources,
 )
 from newsbeam.transforms.support.failures import (
     REJECTED,
@@ -1783,20 +1783,24 @@ def line_end_offset(path: str, lines: int) -> int | None:
 
 def committed_part(path: str, stamp: FileStamp, committed: CommittedSources) -> Appended | None:
     """What to read of a watched file a restarted job meets first, given what earlier jobs
-    committed (`committed`): nothing (None) when the file's own row was committed after its
-    last change (its modification time, to the second, with _SETTLED to spare); the lines
+    committed (`committed`): nothing (None) when the file's own committed row was read
+    after its last change (its modification time, to the second, with _SETTLED to spare;
+    an article's ingestion, another row's commit); the lines
     after its committed first ones (L1..Ln) for an uncompressed JSON-lines file, numbered
     on; else the whole file (WHOLE_FILE; a WARC's or a compressed file's committed records
     are left out after the read: _SkipCommittedParts)."""
     key = readable_path(path)
-    if key not in committed.files:
+    if committed.file_committed_at(key) is None:
         return WHOLE_FILE
     changed = stamp.modified_at + _SETTLED
-    if key in committed and changed.timestamp() * 1_000_000 <= committed.latest[key]:
+    own = committed.committed_at(key)
+    if own is not None and changed.timestamp() * 1_000_000 <= own:
         return None  # its own row (an article, or the file rejected whole) is committed
     if kind_of(path) == "jsonl":
         lines = 0 if is_gzip(path) else committed.lines_before(key)
         offset = line_end_offset(path, lines) if lines else None
+        if offset is not None and offset >= stamp.size:
+            return None  # every line committed, none since: an empty read was a rejected row
         return WHOLE_FILE if offset is None else Appended(offset, lines)
     return WHOLE_FILE
 
@@ -1813,7 +1817,7 @@ class _ReadChanges(beam.DoFn):
         self._committed = NO_SOURCES
 
     def setup(self) -> None:
-        self._committed = committed_sources(self._record)
+        self._committed = load_committed_sources(self._record)
 
     def process(
         self, keyed: tuple[bytes, ListedFile], read: Any = _WATCH_READ_PARAM
@@ -1872,7 +1876,7 @@ class _SkipCommittedParts(beam.DoFn):
         self._committed = NO_SOURCES
 
     def setup(self) -> None:
-        self._committed = committed_sources(self._record)
+        self._committed = load_committed_sources(self._record)
 
     def process(self, record: Any) -> Iterator[Any]:
         if "#" in record.source and record.source in self._committed:

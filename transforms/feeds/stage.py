@@ -129,7 +129,7 @@ from newsbeam.transforms.support import quiet_logs
 from newsbeam.transforms.support.committed import (
     NO_SOURCES,
     CommittedRecord,
-    committed_sources,
+    load_committed_sources,
     parts_by_file,
 )
 from newsbeam.transforms.support.failures import (
@@ -1417,7 +1417,7 @@ class _PollFeed(_FetchingDoFn):
     def setup(self) -> None:
         super().setup()
         self._previous = load_feed_state(self._state)
-        self._committed = parts_by_file(committed_sources(self._record))
+        self._committed = parts_by_file(load_committed_sources(self._record))
 
     def process(
         self,
@@ -1475,7 +1475,7 @@ class _NewEntriesOnly(beam.DoFn):
         self._committed = NO_SOURCES
 
     def setup(self) -> None:
-        self._committed = committed_sources(self._record)
+        self._committed = load_committed_sources(self._record)
 
     def process(
         self,

@@ -12,13 +12,22 @@ job's dedup and stories start from (a near copy of one is a duplicate pointing a
 
 Only manifests committed since `since` are read (their files' last-updated time from one
 listing of `ROOT/_runs`, then the manifests themselves and the `source` column of their
-files): the cost follows the TTL's windows, not ROOT's whole history."""
+files): the cost follows the TTL's windows, not ROOT's whole history. A worker reads them
+once for all its steps (`load_committed_sources`, support/loaded.py): the watch, the skip
+of committed records, the feeds' two steps; dedup and stories read the articles' columns
+they need from the same listing.
+
+A local file is known by its absolute, normalised path (`source_key`): a job restarted
+with `--input` written otherwise (relative for absolute, `./`, a trailing slash) knows the
+files an earlier job committed. A relative source is taken from the job's working folder,
+as the job that wrote it took it."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import logging
+import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -45,24 +54,32 @@ class CommittedRecord:
 
 @dataclasses.dataclass(frozen=True)
 class CommittedSources:
-    """The sources committed (source -> the latest commit's time, Unix microseconds), and
-    by file (the part of a source before `#`): when its latest row was committed, and the
-    numbers of its JSON lines committed."""
+    """The sources committed (source -> when its latest committed row was read: an
+    article's ingestion, another row's commit; Unix microseconds), and by file (the part
+    of a source before `#`): the same, and the numbers of its JSON lines committed."""
 
     latest: Mapping[str, int]
     files: Mapping[str, int]
     lines: Mapping[str, frozenset[int]]
 
     def __contains__(self, source: object) -> bool:
-        return source in self.latest
+        return isinstance(source, str) and source_key(source) in self.latest
 
     def __len__(self) -> int:
         return len(self.latest)
 
+    def committed_at(self, source: str) -> int | None:
+        """When the latest row of `source` (in any form of its path) was committed."""
+        return self.latest.get(source_key(source))
+
+    def file_committed_at(self, path: str) -> int | None:
+        """When the latest row of a file (itself or a part of it: `path#...`) was committed."""
+        return self.files.get(source_key(path))
+
     def lines_before(self, path: str) -> int:
         """How many of a JSON-lines file's first lines are committed, one after another
         from the first (L1..Ln): 0 when its first line is not."""
-        numbers = self.lines.get(path, frozenset())
+        numbers = self.lines.get(source_key(path), frozenset())
         count = 0
         while count + 1 in numbers:
             count += 1
@@ -83,6 +100,18 @@ def parts_by_file(committed: CommittedSources) -> dict[str, frozenset[str]]:
     return {path: frozenset(found) for path, found in parts.items()}
 
 
+def source_key(source: str) -> str:
+    """A source as the record knows it: a local file's path absolute and normalised (from
+    the working folder: `inbox/a.txt`, `./inbox/a.txt`, `inbox//a.txt` and
+    `/srv/inbox/a.txt` are one file when the job runs in /srv), its `#part` kept; a URL, an
+    object store's path, a Pub/Sub message as they are."""
+    path, hashed, part = source.partition("#")
+    if not path or path.startswith("pubsub:") or "://" in path and not path.startswith("file://"):
+        return source
+    local = path[len("file://") :] if path.startswith("file://") else path
+    return os.path.normpath(os.path.abspath(local)) + hashed + part
+
+
 def file_of(source: str) -> str:
     """The file (or feed) a source names: the part before the `#` that numbers a line, an
     entry or a record in it."""
@@ -94,7 +123,8 @@ def sources_index(committed: Sequence[tuple[str, int]]) -> CommittedSources:
     latest: dict[str, int] = {}
     by_file: dict[str, int] = {}
     lines: dict[str, set[int]] = {}
-    for source, micros in committed:
+    for named, micros in committed:
+        source = source_key(named)
         latest[source] = max(micros, latest.get(source, micros))
         path, _, part = source.partition("#")
         by_file[path] = max(micros, by_file.get(path, micros))
@@ -155,20 +185,87 @@ def table_files(root: str, manifest: Mapping[str, Any], table: str) -> list[str]
     return [files.join(root, *entry["path"].split("/")) for entry in entries]
 
 
+@dataclasses.dataclass(frozen=True)
+class CommittedRun:
+    """What a restarted job needs of one committed manifest: its commit time (Unix
+    microseconds) and its files of the tables that name inputs."""
+
+    finished: int
+    tables: Mapping[str, tuple[str, ...]]
+
+
+def committed_runs(record: CommittedRecord) -> list[CommittedRun]:
+    """The runs committed since `record.since` (committed_manifests), by run id, kept to
+    the files a restart reads."""
+    return [
+        CommittedRun(
+            finished,
+            {table: tuple(table_files(record.root, manifest, table)) for table in SOURCE_TABLES},
+        )
+        for manifest, finished in committed_manifests(record)
+    ]
+
+
+def sources_of(runs: Sequence[CommittedRun]) -> CommittedSources:
+    """Every source of the runs' rows (articles, duplicates, rejected), with when it was
+    read: an article's `ingested_at` (made from the input then), else its run's commit.
+    A file saved again after its read and before its window's commit (up to a window
+    later) is then newer than what was committed of it, not older."""
+    pairs: list[tuple[str, int]] = []
+    for run in runs:
+        for table in SOURCE_TABLES:
+            for path in run.tables.get(table, ()):
+                if table != "articles":
+                    column = files.read_parquet(path, columns=["source"]).column("source")
+                    pairs.extend((source, run.finished) for source in column.to_pylist())
+                    continue
+                read = files.read_parquet(path, columns=["source", "ingested_at"])
+                moments = read.column("ingested_at").cast("int64").to_pylist()
+                pairs.extend(
+                    (source, run.finished if at is None else min(at, run.finished))
+                    for source, at in zip(read.column("source").to_pylist(), moments, strict=True)
+                )
+    return sources_index(pairs)
+
+
 def committed_sources(record: CommittedRecord | None) -> CommittedSources:
     """Every source of the rows committed since `record.since` (articles, duplicates,
-    rejected), with when it was committed; NO_SOURCES without a record."""
+    rejected), with when it was committed; NO_SOURCES without a record. Read anew at each
+    call: a DoFn takes `load_committed_sources`."""
     if record is None:
         return NO_SOURCES
-    pairs: list[tuple[str, int]] = []
-    for manifest, finished in committed_manifests(record):
-        for table in SOURCE_TABLES:
-            for path in table_files(record.root, manifest, table):
-                column = files.read_parquet(path, columns=["source"]).column("source")
-                pairs.extend((source, finished) for source in column.to_pylist())
-    found = sources_index(pairs)
+    found = sources_of(committed_runs(record))
     log.info("%d sources committed since %s in %s", len(found), record.since, record.root)
     return found
+
+
+# support/loaded.py's names: a process's runs of the record, and their sources.
+RUNS_LOADED = "streaming/committed_runs"
+SOURCES_LOADED = "streaming/committed_sources"
+
+
+def load_committed_runs(record: CommittedRecord) -> list[CommittedRun]:
+    """committed_runs, once per process and record (a job's start: its record names ROOT
+    and the job's start less the TTL, so a later job in the same process lists again)."""
+    from newsbeam.transforms.support.loaded import load_once
+
+    return load_once(RUNS_LOADED, record, lambda: committed_runs(record))
+
+
+def load_committed_sources(record: CommittedRecord | None) -> CommittedSources:
+    """committed_sources, once per process and record: a worker's watch, skip of committed
+    records and feed steps (each a DoFn whose setup() asks for it) share one index, read
+    from one listing of ROOT's manifests."""
+    if record is None:
+        return NO_SOURCES
+    from newsbeam.transforms.support.loaded import load_once
+
+    def load() -> CommittedSources:
+        found = sources_of(load_committed_runs(record))
+        log.info("%d sources committed since %s in %s", len(found), record.since, record.root)
+        return found
+
+    return load_once(SOURCES_LOADED, record, load)
 
 
 def committed_articles(
@@ -181,8 +278,8 @@ def committed_articles(
     if record is None:
         return []
     rows = []
-    for manifest, _ in committed_manifests(record):
-        for path in table_files(record.root, manifest, "articles"):
+    for run in load_committed_runs(record):  # the listing the sources were read from
+        for path in run.tables.get("articles", ()):
             rows += files.read_parquet(path, columns=list(columns)).to_pylist()
     return [{key: _utc(value) for key, value in row.items()} for row in rows]
 
