@@ -245,10 +245,18 @@ def test_a_run_places_each_outlets_times_and_counts_the_assumed(tmp_path: Path) 
     assert entry.main(argv) == 0
     rows = table_rows(tmp_path / "out", "articles", order_by="title")
     assert {row["published_at"] for row in rows} == {dt.datetime(2026, 12, 5, 1, 30, tzinfo=UTC)}
+    # Each row says how its zone was known: the researcher drops or flags the assumed one.
+    zones = {row["url"]: row["published_zone"] for row in rows}
+    assert zones == {
+        "https://www3.nhk.or.jp/news/a": "source_timezone",
+        "https://www.dw.com/de/b": "source_timezone",
+        "https://www.nytimes.com/2026/12/04/c.html": "source_timezone",
+        "https://example.com/d": "assumed_utc",
+    }
     # The run says how many times were placed and how many stayed as if UTC.
     counters = run_manifest(tmp_path / "out")["counters"]
-    assert counters["extract_published_zone_source_option"] == 3
-    assert counters["extract_published_zone_assumed"] == 1
+    assert counters["extract_published_zone_source_timezone"] == 3
+    assert counters["extract_published_zone_assumed_utc"] == 1
 
 
 _TZ_SCRIPT = """
