@@ -750,7 +750,8 @@ def placed_in_zone(
     if not isinstance(published, Zoneless):
         return published
     local = published.at.replace(tzinfo=None)
-    zone, placed = source_zone(*urls), PlacedBySource
+    placed: type[Published] = PlacedBySource
+    zone = source_zone(*urls)
     if zone is None:
         zone, placed = stated_offset_near(local, texts), PlacedByDocument
     if zone is not None:
