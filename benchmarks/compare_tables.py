@@ -57,14 +57,17 @@ def _parquet_files(root: Path) -> tuple[Path, list[Path]]:
     return root, sorted(root.rglob("*.parquet"))
 
 
-def tables(root: Path) -> dict[str, list[Path]]:
-    """Table key (folder without its Hive partitions, and columns) -> its files."""
+def tables(root: Path, ignore: frozenset[str] = frozenset()) -> dict[str, list[Path]]:
+    """Table key (folder without its Hive partitions, and columns but those in `ignore`)
+    -> its files. Files of two schema versions are two tables, unless the columns that
+    tell them apart are ignored (`--ignore published_zone`: a schema 6 output against a
+    schema 7 one of the same inputs)."""
     found: dict[str, list[Path]] = defaultdict(list)
     base, paths = _parquet_files(root)
     for path in paths:
         parts = path.parent.relative_to(base).parts
         folder = "/".join(part for part in parts if "=" not in part) or "."
-        columns = ",".join(pq.read_schema(path).names)
+        columns = ",".join(name for name in pq.read_schema(path).names if name not in ignore)
         found[f"{folder}[{columns}]"].append(path)
     return found
 
@@ -82,7 +85,7 @@ def _count(query: str) -> int:
 
 def compare(first: Path, second: Path, ignore: frozenset[str]) -> bool:
     """Print one line per table; True when all tables have the same rows."""
-    a, b = tables(first), tables(second)
+    a, b = tables(first, ignore), tables(second, ignore)
     same = True
     for key in sorted(set(a) | set(b)):
         label = key.split("[", 1)[0]

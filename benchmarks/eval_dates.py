@@ -27,6 +27,11 @@ that offset (at any of them, if the page writes several), else it is taken as UT
 one that took the zoneless reading as UTC a hit). The figure with every such label taken
 as UTC is printed beside it ("labels as UTC").
 
+The pages are also split by the article's `published_zone` (how its time's zone was
+known: `stated`, `source_timezone`, `document`, `assumed_utc`; `-` for a date alone or
+none): the exact share of each, what a researcher who keeps only some of them gets. Not
+gated: the pages of each are few.
+
 `--gate X` fails (exit 1) when the exact share is below X. Missing data exits 2.
 """
 
@@ -105,15 +110,33 @@ def grade(expected: dt.datetime, found: dt.datetime | None, precision: str | Non
     return DAY if apart < 86_400 else OFF
 
 
+# The order `published_zone`'s values are printed in: most to least known.
+ZONE_ORDER = ("stated", "source_timezone", "document", "assumed_utc", "-")
+
+
+def print_zones(by_zone: dict[str, dict[str, int]]) -> None:
+    """The pages of each `published_zone` (`-`: a date alone, or none), their grades and
+    exact share: how often a time is right by how its zone was known."""
+    table = []
+    for zone in sorted(by_zone, key=lambda z: ZONE_ORDER.index(z) if z in ZONE_ORDER else 99):
+        counts = by_zone[zone]
+        pages = sum(counts.values())
+        table.append([zone, pages, *counts.values(), f"{counts[EXACT] / pages:.4f}"])
+    print()
+    headers = ["published_zone", "pages", *(next(iter(by_zone.values())) if by_zone else ())]
+    _common.print_table([*headers, f"{EXACT} share"], table)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _common.fundus_arguments(__doc__.split("\n\n")[0], ("--gate",), argv)
     rows, not_scored = _common.score_fundus(
-        args, expected_dates, ["published_at", "published_precision"]
+        args, expected_dates, ["published_at", "published_precision", "published_zone"]
     )
 
     grades = dict.fromkeys((EXACT, DAY, OFF, NONE), 0)
     as_utc = 0  # exact with every label without an offset taken as UTC alone
     misses: list[list[str]] = []
+    by_zone: dict[str, dict[str, int]] = {}  # published_zone -> grade -> pages
     for key, times, article in rows:
         found, precision = article.get("published_at"), article.get("published_precision")
         # The label as UTC, then as its page places it (that alone, where it does).
@@ -121,12 +144,15 @@ def main(argv: list[str] | None = None) -> int:
         stated = verdicts[1:] or verdicts
         verdict = min(stated, key=[EXACT, DAY, OFF, NONE].index)
         grades[verdict] += 1
+        zone = by_zone.setdefault(article.get("published_zone") or "-", dict.fromkeys(grades, 0))
+        zone[verdict] += 1
         as_utc += verdicts[0] == EXACT
         if verdict != EXACT:
             expected = " or ".join(when.isoformat() for when in times[1:] or times)
             misses.append([key, expected, found.isoformat() if found else "-", verdict])
 
     scored, exact = _common.print_grades(grades, EXACT)
+    print_zones(by_zone)
     figure = f"dates exact {exact:.4f} ({grades[EXACT]}/{scored}), no date {grades[NONE]}"
     figure += f", labels as UTC {as_utc / scored if scored else 0:.4f} ({as_utc}/{scored})"
     headers = ["page", "expected", "found (UTC)", "verdict"]

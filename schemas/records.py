@@ -18,7 +18,9 @@ import pyarrow as pa
 # 4: duplicates' url and site (the outlet that ran the copy).
 # 5: articles' and duplicates' outlet (the registrable domain of the page's own URL).
 # 6: articles' script (a Chinese text's: Hans or Hant).
-SCHEMA_VERSION = "6"
+# 7: articles' published_zone (how published_at's zone was known: stated | source_timezone |
+#    document | assumed_utc; null without a clock time).
+SCHEMA_VERSION = "7"
 SCHEMA_VERSION_KEY = b"newsbeam.schema_version"
 
 
@@ -59,6 +61,12 @@ class Article(NamedTuple):
     authors: list[str]
     published_at: dt.datetime | None  # UTC, tz-aware; a date alone is midnight UTC
     published_precision: str | None  # what published_at is precise to: day | minute | second
+    # How published_at's zone was known (extract.published_zone): "stated" (the time
+    # carried its offset or Z, or is a Unix time), "source_timezone" (--source_timezone named
+    # the host's zone), "document" (the offset the document wrote beside another time of
+    # it), "assumed_utc" (nothing said: taken as UTC, maybe hours off); null when there is
+    # no clock time (no date, or a date alone: a calendar day is in no zone).
+    published_zone: str | None
     ingested_at: dt.datetime  # UTC, tz-aware
     language: str | None
     language_score: float | None
@@ -123,6 +131,7 @@ ARTICLE_SCHEMA = pa.schema(
         pa.field("authors", pa.list_(pa.string())),
         pa.field("published_at", _UTC_MICROS),
         pa.field("published_precision", pa.string()),
+        pa.field("published_zone", pa.string()),
         pa.field("ingested_at", _UTC_MICROS, nullable=False),
         pa.field("language", pa.string()),
         pa.field("language_score", pa.float64()),

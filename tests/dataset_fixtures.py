@@ -50,6 +50,7 @@ def article(
         authors=["Jane Reporter"],
         published_at=published_at,
         published_precision="second" if published_at else None,
+        published_zone="stated" if published_at else None,
         ingested_at=ingested_at or dt.datetime(2026, 12, 1, 6, 0, tzinfo=UTC),
         language=language,
         language_score=0.99 if language else None,

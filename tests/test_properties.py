@@ -38,6 +38,7 @@ from newsbeam.transforms.dedup import (
     text_fingerprint,
 )
 from newsbeam.transforms.extract import (
+    PUBLISHED_ZONES,
     ExtractConfig,
     ExtractError,
     canonicalize_url,
@@ -704,6 +705,7 @@ def articles(draw: st.DrawFn) -> Article:
         authors=draw(st.lists(stored_text, max_size=3)),
         published_at=draw(st.none() | _times),
         published_precision=draw(st.none() | st.sampled_from(["day", "minute", "second"])),
+        published_zone=draw(st.none() | st.sampled_from(PUBLISHED_ZONES)),
         ingested_at=draw(_times),
         language=draw(_optional_text),
         language_score=draw(st.none() | st.floats(0, 1)),

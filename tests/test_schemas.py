@@ -53,6 +53,7 @@ def test_article_row_round_trips_through_arrow() -> None:
         authors=["A B"],
         published_at=dt.datetime(2024, 1, 2, 3, 4, tzinfo=dt.timezone.utc),
         published_precision="minute",
+        published_zone="document",
         ingested_at=dt.datetime(2024, 1, 3, tzinfo=dt.timezone.utc),
         language="en",
         language_score=0.99,

@@ -274,6 +274,47 @@ class Zoneless(Published):
     __slots__ = ()
 
 
+class PlacedBySource(Published):
+    """A zoneless clock time placed in the zone --source_timezone names for its host."""
+
+    __slots__ = ()
+
+
+class PlacedByDocument(Published):
+    """A zoneless clock time placed at the offset its document writes beside another time
+    of it (`stated_offset_near`)."""
+
+    __slots__ = ()
+
+
+# The values of the articles' `published_zone` column, by the class of a Published: how
+# its zone was known. A plain Published is one whose time stated its offset (or "Z", or is
+# a Unix time, or counted back from a fetch time).
+_ZONE_OF_CLASS: dict[type, str] = {
+    Published: "stated",
+    PlacedBySource: "source_timezone",
+    PlacedByDocument: "document",
+    Zoneless: "assumed_utc",
+}
+_CLASS_OF_ZONE = {zone: kind for kind, zone in _ZONE_OF_CLASS.items()}
+PUBLISHED_ZONES = tuple(_ZONE_OF_CLASS.values())
+
+
+def published_zone(published: Published | None) -> str | None:
+    """How `published`'s zone was known (the `published_zone` column): one of
+    PUBLISHED_ZONES; None without a clock time (no date, or a date alone: a calendar day,
+    stored as midnight UTC, is in no zone)."""
+    if published is None or published.precision not in ("minute", "second"):
+        return None
+    return _ZONE_OF_CLASS.get(type(published), "stated")
+
+
+def published_as(at: dt.datetime, precision: str, zone: str | None) -> Published:
+    """The Published of a record's published_at, published_precision and published_zone
+    (`published_zone`'s inverse: a feed entry's or a page's time compared again)."""
+    return _CLASS_OF_ZONE.get(zone or "stated", Published)(at, precision)
+
+
 def _read_time(parsed: dt.datetime, precision: str) -> Published:
     """A parsed value as Published, Zoneless when it had a clock time but no zone."""
     at = _utc(parsed)
@@ -703,21 +744,29 @@ def placed_in_zone(
     names for the document's host (an IANA zone: its daylight saving rules by the date;
     a clock reading the change repeats is its first), else the offset of the timestamp the
     same document states nearest it (`stated_offset_near`: its other dates, a feed's own).
-    Neither: it stays as if UTC, counted `extract_published_zone_assumed`. Anything else
-    is returned as it is."""
+    Neither: it stays as if UTC (Zoneless: `published_zone` "assumed_utc"). Placed, it is
+    a PlacedBySource or PlacedByDocument (`published_zone`). Anything else is returned as
+    it is."""
     if not isinstance(published, Zoneless):
         return published
     local = published.at.replace(tzinfo=None)
-    zone, how = source_zone(*urls), "source_option"
+    placed: type[Published] = PlacedBySource
+    zone = source_zone(*urls)
     if zone is None:
-        zone, how = stated_offset_near(local, texts), "stated_nearby"
+        zone, placed = stated_offset_near(local, texts), PlacedByDocument
     if zone is not None:
         at = local.replace(tzinfo=zone).astimezone(dt.timezone.utc)
         if plausible_publication(at):
-            counter(f"extract_published_zone_{how}").inc()
-            return Published(at, published.precision)
-    counter("extract_published_zone_assumed").inc()
+            return placed(at, published.precision)
     return published
+
+
+def count_published_zone(article: Article) -> None:
+    """Count an article leaving extraction by its `published_zone`
+    (`extract_published_zone_<zone>`; none for a null one): the counters are the column's
+    counts over the articles extracted, copies and later rejections included."""
+    if article.published_zone is not None:
+        counter(f"extract_published_zone_{article.published_zone}").inc()
 
 
 # Where a page writes its publication time in its body: the element schema.org marks, then
@@ -890,8 +939,12 @@ def most_precise(*candidates: Published | None) -> Published | None:
 def published_fields(published: Published | None) -> dict[str, Any]:
     """The Article fields of a publication date."""
     if published is None:
-        return {"published_at": None, "published_precision": None}
-    return {"published_at": published.at, "published_precision": published.precision}
+        return {"published_at": None, "published_precision": None, "published_zone": None}
+    return {
+        "published_at": published.at,
+        "published_precision": published.precision,
+        "published_zone": published_zone(published),
+    }
 
 
 # ---------------------------------------------------------------------------------------
@@ -1586,6 +1639,7 @@ def new_article(source: str, **fields: Any) -> Article:
         "authors": [],
         "published_at": None,
         "published_precision": None,
+        "published_zone": None,
         "ingested_at": dt.datetime.now(dt.timezone.utc),
         "language": None,
         "language_score": None,
@@ -2511,6 +2565,7 @@ class _Extract(beam.DoFn):
                 removed=[*article.removed, Removal(doc.truncated, "truncated")]
             )
         counter("extract_out").inc()
+        count_published_zone(article)
         yield article
 
 

@@ -11,6 +11,7 @@ from newsbeam.transforms.extract import (
     Published,
     most_precise,
     new_article,
+    published_as,
     published_fields,
     site_of,
 )
@@ -112,14 +113,18 @@ def page_falls_short(page_text: str, entry: FeedEntry) -> tuple[int, int] | None
 def _published(record: Article | FeedEntry) -> Published | None:
     if record.published_at is None:
         return None
-    return Published(record.published_at, record.published_precision or "second")
+    return published_as(
+        record.published_at, record.published_precision or "second", record.published_zone
+    )
 
 
 def _modified(entry: FeedEntry) -> Published | None:
     """A sitemap's lastmod: the article's date only where nothing states a publication."""
     if entry.modified_at is None:
         return None
-    return Published(entry.modified_at, entry.modified_precision or "second")
+    return published_as(
+        entry.modified_at, entry.modified_precision or "second", entry.modified_zone
+    )
 
 
 def _site(page: Article, entry: FeedEntry) -> str | None:

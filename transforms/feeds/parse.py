@@ -20,6 +20,7 @@ from newsbeam.transforms.extract import (
     parse_published,
     placed_in_zone,
     plausible_publication,
+    published_zone,
 )
 from newsbeam.transforms.feeds.sitemaps import (
     SitemapError,
@@ -66,6 +67,9 @@ class FeedEntry(NamedTuple):
     # The outlet's name as the feed states it (a Google News sitemap's
     # news:publication/news:name): the article's `site` where the page names none.
     publication: str | None = None
+    # How published_at's and modified_at's zones were known (extract.published_zone).
+    published_zone: str | None = None
+    modified_zone: str | None = None
 
 
 class ParsedFeed(NamedTuple):
@@ -267,8 +271,12 @@ def _own_dates(item: Any) -> list[str]:
 
 def _published_fields(published: Published | None) -> dict[str, Any]:
     if published is None:
-        return {"published_at": None, "published_precision": None}
-    return {"published_at": published.at, "published_precision": published.precision}
+        return {"published_at": None, "published_precision": None, "published_zone": None}
+    return {
+        "published_at": published.at,
+        "published_precision": published.precision,
+        "published_zone": published_zone(published),
+    }
 
 
 def _text(value: Any) -> str | None:
@@ -551,8 +559,7 @@ def parse_xml_feed(
                 link=link,
                 title=title,
                 authors=authors,
-                published_at=published.at if published else None,
-                published_precision=published.precision if published else None,
+                **_published_fields(published),
                 summary=summary,
                 content=content_html,
                 categories=sorted({t.strip() for t in tags if isinstance(t, str) and t.strip()}),
@@ -699,6 +706,7 @@ def parse_sitemap_feed(
                 language=url_language(item),
                 modified_at=modified.at if modified else None,
                 modified_precision=modified.precision if modified else None,
+                modified_zone=published_zone(modified),
                 publication=_text(item.publication),
             )
         )

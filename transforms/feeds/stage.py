@@ -82,6 +82,7 @@ from newsbeam.transforms.event_time import datetime_of
 from newsbeam.transforms.extract import (
     ExtractConfig,
     ExtractError,
+    count_published_zone,
     extract_html_document,
     publications_as_of,
     with_fetched_url,
@@ -1001,6 +1002,7 @@ class _ToArticles(beam.DoFn):
             if page_article is None:
                 yield _rejected(job.source, problem[0], problem[1], page.body if page else b"")
                 return
+            count_published_zone(page_article)
             yield page_article._replace(text_origin="page")
             return
         article = entry_article(job.source, job.feed_url, job.entry, page_article)
@@ -1015,6 +1017,7 @@ class _ToArticles(beam.DoFn):
         if page is not None and page_article is None:
             counter(f"feeds_pages_fallback_{problem[0]}").inc()
             article = article._replace(removed=[*article.removed, page_fallback(*problem)])
+        count_published_zone(article)
         yield article
 
 
