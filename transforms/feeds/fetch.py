@@ -638,9 +638,9 @@ class Fetcher:
         """Within it, a site that could not be reached (unreachable: its name unresolved,
         its connection refused or not made in time, retries spent) is not asked again: its
         later fetches fail at once with the same reason. One run's (or one follow batch's)
-        fetches: the next asks again. 20 feeds on a host that was down held a run 10
-        minutes (30 s each, two at a time); on a machine without network each host's
-        resolver timed out ~5 s a request (review 117)."""
+        fetches: the next asks again. 20 feeds on a host that was down held a run 5
+        minutes (30 s each, two at a time); on a machine without network each request
+        waited for the resolver to time out, ~5 s a lookup (review 117)."""
         with self._lock:
             self._unreachable = {}
         try:
