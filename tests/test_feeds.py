@@ -992,6 +992,27 @@ def test_feed_files_by_content_and_page_urls(tmp_path: Path) -> None:
     assert "/private/article" not in server.hits
 
 
+def test_feeds_on_a_site_found_unreachable_are_not_asked_again_in_the_run(
+    tmp_path: Path,
+) -> None:
+    """Feeds on a site that could not be reached (here: nothing listens on its port) are
+    asked once in a run: the others fail at once with the same reason, each its own
+    rejected and health row; a feed on another port of the same host is fetched."""
+    with serve() as closed:
+        down = [closed.url(f"/feed{n}") for n in range(3)]
+    with serve({"/feed": static(rss("http://x", [("g", "/a", BODY)]))}) as up:
+        args = [arg for url in [*down, up.url("/feed")] for arg in ("--feed", url)]
+        manifest = _run(tmp_path, *args, "--no_fetch_pages", "--per_host_concurrency", "1")
+    counts = manifest["counts"]
+    assert (counts["inputs"], counts["articles"], counts["rejected"]) == (4, 1, 3)
+    rejected = _out(tmp_path, "rejected")
+    assert {row["reason"] for row in rejected} == {"connection_error"}
+    again = [row for row in rejected if "not asked again" in row["detail"]]
+    assert len(again) == 2  # the first to fail was asked; the other two were not
+    statuses = {row["feed_url"]: row["status"] for row in _health(tmp_path)}
+    assert statuses == {**dict.fromkeys(down, "error"), up.url("/feed"): "ok"}
+
+
 def test_corrupt_feed_state_stops_the_run_and_is_kept(tmp_path: Path) -> None:
     # A state folder of the older layout (moved into versions/legacy by the run, first).
     state = tmp_path / "state"

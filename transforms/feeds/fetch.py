@@ -649,11 +649,13 @@ class Fetcher:
             with self._lock:
                 self._unreachable = None
 
-    def _remember_unreachable(self, url: str, error: Exception, reason: str, detail: str) -> None:
+    def _remember_unreachable(self, url: str, error: Exception) -> None:
+        """Remember `url`'s site when `error` says it could not be reached (while the
+        request still holds the host's slot: the next request in line sees it)."""
         if self._unreachable is not None and unreachable(error):
             with self._lock:
                 if self._unreachable is not None:
-                    self._unreachable.setdefault(origin_of(url), (reason, detail))
+                    self._unreachable.setdefault(origin_of(url), _classify(error))
 
     def _known_unreachable(self, url: str) -> None:
         """Raise the FetchError of a site found unreachable earlier (remembering_unreachable)."""
@@ -737,7 +739,6 @@ class Fetcher:
                                 error.reason, str(error), started, redirects)  # fmt: skip
         except Exception as error:  # urllib3/socket errors: name the kind, keep the message
             reason, detail = _classify(error)
-            self._remember_unreachable(final_url, error, reason, detail)
             return self._result(
                 url, final_url, status, headers, b"", reason, detail, started, redirects
             )
@@ -781,19 +782,23 @@ class Fetcher:
             self._known_unreachable(url)  # found so while this request waited for its slot
             self._wait_turn(gate)
             retry = self._retry
-            response = self._pool.urlopen(
-                "GET",
-                url,
-                retries=(
-                    retry.started_now(lambda wait, latest: self._wait_turn(gate, wait, latest))
-                    if isinstance(retry, _PoliteRetry)
-                    else retry
-                ),
-                headers={**self._pool.headers, **request_headers},
-                redirect=False,
-                preload_content=False,
-                decode_content=True,
-            )
+            try:
+                response = self._pool.urlopen(
+                    "GET",
+                    url,
+                    retries=(
+                        retry.started_now(lambda wait, latest: self._wait_turn(gate, wait, latest))
+                        if isinstance(retry, _PoliteRetry)
+                        else retry
+                    ),
+                    headers={**self._pool.headers, **request_headers},
+                    redirect=False,
+                    preload_content=False,
+                    decode_content=True,
+                )
+            except Exception as error:
+                self._remember_unreachable(url, error)
+                raise
             try:
                 headers = {name.lower(): value for name, value in response.headers.items()}
                 if response.status in REDIRECT_STATUSES or response.status == 304:
