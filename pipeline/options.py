@@ -235,6 +235,15 @@ class NewsBeamOptions(PipelineOptions):
             help="Do not fetch feed entries' pages: the entry's content or summary is the article.",
         )
         feeds.add_argument(
+            "--fetch_file_pages",
+            dest="fetch_file_pages",
+            action="store_true",
+            default=False,
+            help="Fetch the pages of the entries of feed files among the inputs (saved "
+            "feeds), as a feed's fetched by URL are (off: the entry's own content or summary "
+            "is the article, and no host is contacted for them).",
+        )
+        feeds.add_argument(
             "--poll_due_only",
             action="store_true",
             default=False,
@@ -734,6 +743,7 @@ def config_from_options(
             feed_lists=tuple(options.feed_lists or ()),
             page_urls=page_urls,
             fetch_pages=options.fetch_pages,
+            fetch_file_pages=options.fetch_file_pages,
             max_pages_per_run=options.max_pages_per_run,
             max_pages_per_feed=options.max_pages_per_feed,
             poll_due_only=options.poll_due_only,

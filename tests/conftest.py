@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, settings
 from newsbeam.pipeline.runners import remove_scratch
 from newsbeam.transforms.support.built_cache import CACHE_ENV
 from tests.helpers import ARTICLE_HTML, ARTICLE_TEXT, SEEDS
+from tests.offline import sitecustomize as offline_guard
 
 # The property tests (tests/test_properties.py): in CI a fixed, fast set of examples (the
 # same each run: derandomized, no example database written into the checkout); locally
@@ -60,6 +61,39 @@ def pytest_configure(config: pytest.Config) -> None:
     if CACHE_ENV not in os.environ:
         _OWN_FOLDERS.append(tempfile.mkdtemp(prefix="newsbeam-test-cache-"))
         os.environ[CACHE_ENV] = _OWN_FOLDERS[-1]
+    _guard_network()
+
+
+_OFFLINE = Path(__file__).parent / "offline"
+
+
+def _guard_network() -> None:
+    """No test contacts an address but the loopback one (tests/offline/sitecustomize.py):
+    this process and every Python process the suite starts (PYTHONPATH, inherited) refuse
+    any other at once and log it; pytest_sessionfinish fails the suite on a log."""
+    if offline_guard.LOG_ENV not in os.environ:
+        log = tempfile.mkdtemp(prefix="newsbeam-offline-")
+        _OWN_FOLDERS.append(log)
+        os.environ[offline_guard.LOG_ENV] = log
+        paths = [str(_OFFLINE), *filter(None, os.environ.get("PYTHONPATH", "").split(":"))]
+        os.environ["PYTHONPATH"] = ":".join(paths)
+    offline_guard.install()
+
+
+def offline_violations() -> list[str]:
+    """What any process of the suite tried to contact off the machine (one line each)."""
+    folder = Path(os.environ[offline_guard.LOG_ENV])
+    return [line for log in sorted(folder.glob("*.log")) for line in log.read_text().splitlines()]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if hasattr(session.config, "workerinput"):
+        return  # an xdist worker: the controller reads every process's log
+    violations = offline_violations()
+    if violations:
+        shown = "\n  ".join(sorted(set(violations))[:50])
+        print(f"\nA test contacted an address off this machine ({len(violations)}):\n  {shown}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -68,11 +68,16 @@ from newsbeam.transforms.feeds.polling import (
     prune_seen_entries,
 )
 from newsbeam.transforms.feeds.stage import (
+    FeedSource,
+    FetchedFeed,
     PageJob,
+    _needs_page,
     _not_deferred,
     deferred_sources,
+    no_text_detail,
     offered_again,
     page_failed_for_now,
+    pages_wanted,
     retried_updates,
     updated_entries,
     was_seen,
@@ -592,6 +597,28 @@ def test_which_page_failures_offer_an_entry_again() -> None:
     assert not offered_again(job._replace(page=failed("http_error", 410)), 3)
 
 
+def test_which_entries_pages_are_fetched_and_why_not() -> None:
+    """A feed fetched by URL has its entries' pages fetched (unless --no_fetch_pages); a
+    feed read from a file only with --fetch_file_pages, or when it is a sitemap (read only
+    when --read_sitemap_files asked for its pages). The rejected row names the cause."""
+    bare = FeedEntry("e", "https://s/e", "Only a title", [], None, None, None, [])
+    result = FetchResult("f", "f", None, {}, b"", None, "", 0)
+    live = FetchedFeed(FeedSource("https://s/feed", "feed"), result, from_file=False)
+    saved = live._replace(from_file=True)
+    asked = FeedsConfig(fetch_file_pages=True)
+    assert pages_wanted(live, FeedsConfig(), "rss20")
+    assert not pages_wanted(saved, FeedsConfig(), "rss20")
+    assert pages_wanted(saved, asked, "rss20")
+    assert pages_wanted(saved, FeedsConfig(), "news")  # a sitemap file read on request
+    job = PageJob("f#e", "f", bare, None)
+    assert _needs_page(job, True) and not _needs_page(job, False)
+    assert not _needs_page(job._replace(page_wanted=False), True)
+    assert no_text_detail(job).endswith("its page was not fetched (--no_fetch_pages)")
+    detail = no_text_detail(job._replace(page_wanted=False))
+    assert detail.endswith("the feed was read from a file (--fetch_file_pages fetches the pages "
+                           "of saved feeds' entries)")  # fmt: skip
+
+
 def test_seen_entries_unlisted_for_long_are_pruned_unless_in_the_latest_document() -> None:
     def seen(feed: str, entry: str, days_ago: int) -> SeenEntry:
         return SeenEntry(feed, entry, NOW - 300 * DAY, NOW - days_ago * DAY)
@@ -854,7 +881,8 @@ def test_allow_hosts_lets_exactly_the_named_addresses_through(tmp_path: Path, ca
 def test_an_entry_without_text_says_why_when_its_page_is_not_fetched(tmp_path: Path) -> None:
     # An entry with a link, whose text is markup only (100,000 nested elements, escaped as
     # a feed carries HTML), read with --no_fetch_pages: its row said "the entry has no
-    # link and no text".
+    # link and no text". A saved feed's pages are not fetched without --fetch_file_pages
+    # either: its row says so (review 117).
     folder = tmp_path / "in"
     folder.mkdir()
     hidden = "&lt;div&gt;" * 100_000 + BODY
@@ -866,10 +894,52 @@ def test_an_entry_without_text_says_why_when_its_page_is_not_fetched(tmp_path: P
         (
             "no_text",
             "the entry has no text of its own (none left once its markup was removed), and "
-            "its page was not fetched (--no_fetch_pages)",
+            "its page was not fetched: the feed was read from a file (--fetch_file_pages "
+            "fetches the pages of saved feeds' entries)",
         )
     }
     assert len(rows) == 2
+
+
+def test_saved_feed_files_contact_no_host_unless_asked_live_feeds_fetch_pages(
+    tmp_path: Path,
+) -> None:
+    """A crawler's saved feeds read on a host without network: their entries' pages were
+    fetched by default, and a resolver that timed out held the run ~5 s a host (164 s for
+    the 200 saved feeds of the benchmark). A saved feed's entries are now their own text;
+    `--fetch_file_pages` fetches their pages; a feed fetched by URL has its pages fetched
+    as before."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    page = static(ARTICLE_HTML.encode(), "text/html")
+    routes = {"/saved/a": page, "/saved/b": page, "/live/a": page}
+    with serve(routes) as server:
+        base = server.url("")
+        saved = [("s1", "/saved/a", f"&lt;p&gt;{BODY}&lt;/p&gt;"), ("s2", "/saved/b", "")]
+        (folder / "saved.rss").write_bytes(rss(base, saved))
+        server.routes["/live.rss"] = static(rss(base, [("l1", "/live/a", "")]))
+        manifest = _run(tmp_path, "--input", str(folder), "--feed", server.url("/live.rss"))
+        assert "/saved/a" not in server.hits and "/saved/b" not in server.hits
+        assert server.hits.get("/live/a") == 1  # a live feed's page: fetched
+        articles = _out(tmp_path, "articles")
+        rejected = _out(tmp_path, "rejected")
+        asked = tmp_path / "asked"
+        assert entry.main([*FAST, "--input", str(folder), "--fetch_file_pages",
+                           "--output", str(asked)]) == 0  # fmt: skip
+        assert server.hits.get("/saved/a") == 1 and server.hits.get("/saved/b") == 1
+    counts = manifest["counts"]
+    assert (counts["inputs"], counts["articles"], counts["rejected"]) == (3, 2, 1)
+    assert counts["balanced"] is True
+    origins = sorted((r["entry_id"], r["text_origin"]) for r in articles)
+    assert origins == [("l1", "page"), ("s1", "feed_summary")]
+    (row,) = rejected
+    assert (row["source"], row["stage"], row["reason"]) == (f"{folder / 'saved.rss'}#s2",
+                                                            "feeds", "no_text")  # fmt: skip
+    assert "the feed was read from a file (--fetch_file_pages fetches" in row["detail"]
+    fetched = run_manifest(asked)["counts"]
+    assert (fetched["inputs"], fetched["rejected"], fetched["balanced"]) == (2, 0, True)
+    origins = {r["text_origin"] for r in table_rows(asked, "articles")}
+    assert origins == {"page"}
 
 
 def test_feed_files_by_content_and_page_urls(tmp_path: Path) -> None:
@@ -920,6 +990,27 @@ def test_feed_files_by_content_and_page_urls(tmp_path: Path) -> None:
         ("feeds", "no_feeds"),
     }
     assert "/private/article" not in server.hits
+
+
+def test_feeds_on_a_site_found_unreachable_are_not_asked_again_in_the_run(
+    tmp_path: Path,
+) -> None:
+    """Feeds on a site that could not be reached (here: nothing listens on its port) are
+    asked once in a run: the others fail at once with the same reason, each its own
+    rejected and health row; a feed on another port of the same host is fetched."""
+    with serve() as closed:
+        down = [closed.url(f"/feed{n}") for n in range(3)]
+    with serve({"/feed": static(rss("http://x", [("g", "/a", BODY)]))}) as up:
+        args = [arg for url in [*down, up.url("/feed")] for arg in ("--feed", url)]
+        manifest = _run(tmp_path, *args, "--no_fetch_pages", "--per_host_concurrency", "1")
+    counts = manifest["counts"]
+    assert (counts["inputs"], counts["articles"], counts["rejected"]) == (4, 1, 3)
+    rejected = _out(tmp_path, "rejected")
+    assert {row["reason"] for row in rejected} == {"connection_error"}
+    again = [row for row in rejected if "not asked again" in row["detail"]]
+    assert len(again) == 2  # the first to fail was asked; the other two were not
+    statuses = {row["feed_url"]: row["status"] for row in _health(tmp_path)}
+    assert statuses == {**dict.fromkeys(down, "error"), up.url("/feed"): "ok"}
 
 
 def test_corrupt_feed_state_stops_the_run_and_is_kept(tmp_path: Path) -> None:

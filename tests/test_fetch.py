@@ -380,6 +380,45 @@ def test_a_name_that_does_not_exist_is_asked_once_one_failing_for_now_again(
     assert asked["flaky.example"] == 2 * (config.max_retries + 1), asked
 
 
+def test_an_unreachable_site_is_asked_once_while_remembered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A site that could not be reached (a resolver that timed out: a host without
+    network; a refused connection) is not asked again within `remembering_unreachable`
+    (one run's fetches): its later fetches fail at once with the same reason. Outside it,
+    and for another port or host, each fetch asks again."""
+    real = socket.getaddrinfo
+    asked: Counter[str] = Counter()
+
+    def resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "down.example":
+            asked[host] += 1
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    config = dataclasses.replace(FAST, max_retries=1)
+    fetcher = Fetcher(config)
+    with serve() as closed:
+        refused = closed.url("/feed")
+    with serve({"/feed": static(b"<rss/>")}) as up:
+        with fetcher.remembering_unreachable():
+            first = fetcher.fetch("http://down.example/a")
+            per_run = asked["down.example"]
+            again = fetcher.fetch("http://down.example/b")
+            refused_twice = [fetcher.fetch(refused), fetcher.fetch(refused)]
+            answered = fetcher.fetch(up.url("/feed"))  # the same host, another port
+        later = fetcher.fetch("http://down.example/c")
+    assert (first.error, again.error, later.error) == ("dns_error",) * 3
+    assert per_run == 2 * (config.max_retries + 1)  # each attempt resolves twice
+    assert asked["down.example"] == 2 * per_run  # `again` asked nothing; `later` did
+    assert "not asked again: unreachable earlier in this run" in again.detail
+    assert again.detail.startswith(first.detail)
+    assert [r.error for r in refused_twice] == ["connection_error"] * 2
+    assert "not asked again" in refused_twice[1].detail
+    assert answered.error is None and answered.body == b"<rss/>"
+
+
 def test_response_slower_than_the_timeout() -> None:
     def slow(request: Request) -> Any:
         def write(out: Any) -> None:

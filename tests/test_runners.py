@@ -241,8 +241,11 @@ def _worker_environment(tmp_path: Path) -> Path:
     only as the built wheel installs it (not this checkout's editable install): what a
     worker image has. Returns its bin folder (the pool starts workers as `python`)."""
     dist = tmp_path / "dist"
+    # Without build isolation: pip fetched setuptools from pypi.org for an isolated build
+    # (the suite's network guard found it, review 117); the venv's setuptools builds it.
+    build = ["wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(dist), str(REPO)]
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(REPO)],
+        [sys.executable, "-m", "pip", *build],
         check=True,
         capture_output=True,
     )
