@@ -22,6 +22,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from newsbeam.pipeline import dataset
 from newsbeam.transforms.support.failures import METRICS_NAMESPACE
 from newsbeam.transforms.support.state import CRASH_ENV, read_current, version_dir
+from tests.offline import sitecustomize as offline_guard
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 
@@ -355,3 +356,20 @@ TOPIC_TEXTS = (
     "Scientists at the university reported a new method for recycling batteries that "
     "recovers most of the lithium and cobalt at a fraction of the usual energy cost.",
 )
+
+
+def package_install_env() -> dict[str, str]:
+    """The environment for a test's package install (pip, from the package registry, as
+    `make setup` does): without the network guard, which would refuse the registry."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in (offline_guard.LOG_ENV, offline_guard.DELAY_ENV)
+    }
+    paths = [
+        path
+        for path in env.get("PYTHONPATH", "").split(":")
+        if path and path != str(Path(offline_guard.__file__).parent)
+    ]
+    env["PYTHONPATH"] = ":".join(paths)
+    return env
